@@ -1,0 +1,31 @@
+// Subcommand registry of the `aha` binary. Each cli/cmd_*.cpp file adds its subcommands to the
+// CLI11 app from a registration function named in one AHA_COMMAND line; main() calls them all in
+// registration order. A registration function only declares options and a callback; work happens in
+// the callback, which returns through CLI11 (errors are thrown as std::exception and reported by main).
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace aha::cli {
+
+using RegisterFn = void (*)(CLI::App& app);
+
+// Adds fn to the registry; returns a dummy so it can initialise a static.
+int register_command(RegisterFn fn);
+
+// Calls every registered function on app.
+void register_all(CLI::App& app);
+
+// The subcommand `name` of parent, created on first use (so `aha bench model` and `aha bench reward`
+// can be registered from different files).
+CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description);
+
+// Exit code a subcommand callback wants main() to return (0 unless set).
+void set_exit_code(int code);
+int exit_code();
+
+}  // namespace aha::cli
+
+#define AHA_CAT2(a, b) a##b
+#define AHA_CAT(a, b) AHA_CAT2(a, b)
+#define AHA_COMMAND(fn) \
+  static const int AHA_CAT(aha_command_registered_, __LINE__) = ::aha::cli::register_command(fn)

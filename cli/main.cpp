@@ -1,0 +1,57 @@
+// Entry point of the `aha` binary: builds the CLI11 app from the registry and runs it.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+
+namespace aha::cli {
+
+namespace {
+std::vector<RegisterFn>& registry() {
+  static std::vector<RegisterFn> fns;
+  return fns;
+}
+int g_exit_code = 0;
+}  // namespace
+
+int register_command(RegisterFn fn) {
+  registry().push_back(fn);
+  return 0;
+}
+
+void register_all(CLI::App& app) {
+  for (RegisterFn fn : registry()) fn(app);
+}
+
+CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description) {
+  for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == name) return sub;
+  CLI::App* sub = parent.add_subcommand(name, description);
+  sub->require_subcommand(1);
+  return sub;
+}
+
+void set_exit_code(int code) { g_exit_code = code; }
+int exit_code() { return g_exit_code; }
+
+}  // namespace aha::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"aha: GRPO reinforcement learning for DeepSeek-V3-style MoE policies"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "aha 0.1.0");
+  aha::cli::register_all(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aha: error: %s\n", e.what());
+    return 1;
+  }
+  return aha::cli::exit_code();
+}

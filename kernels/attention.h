@@ -1,0 +1,27 @@
+// Causal multi-head attention over a packed batch: B sequences laid end to end, sequence b owning
+// tokens [seq_start[b], seq_start[b+1]); a token attends to its own sequence only, up to itself.
+// Expanded form (per-head keys and values), used by the learner. Scores are q·k * scale.
+// The forward keeps only the log-sum-exp per (token, head); the backward recomputes probabilities.
+// Grouped-query attention: NKV key/value heads, head h uses kv head h / (NH / NKV).
+#pragma once
+
+namespace aha {
+
+// out[N,NH,DV], lse[N,NH]; q[N,NH,DQK], k[N,NKV,DQK], v[N,NKV,DV]; seq_start[B+1]
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int* seq_start, int B, int NH, int NKV, int DQK, int DV, float scale);
+// dq[N,NH,DQK] +=, dk[N,NKV,DQK] +=, dv[N,NKV,DV] +=
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                        const float* lse, const float* q, const float* k, const float* v,
+                        const int* seq_start, int B, int NH, int NKV, int DQK, int DV, float scale);
+
+// MLA decode attention in the latent space, one query token per row of the batch.
+// Row b attends to cache entries idx_b[0..len_b): entry i of row b is at cache row
+// rows[row_start[b] + i] (a flattened block table), each cache row holding [c_kv (R) ; k_rope (DR)].
+// score(h, i) = (q_lat[b,h]·c_kv_i + q_rope[b,h]·k_rope_i) * scale; out_lat[b,h] = Σ p_i c_kv_i.
+// out_lat[B,NH,R]; q_lat[B,NH,R]; q_rope[B,NH,DR]; cache[*, R+DR]; rows[...]; row_start[B+1]
+void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rope,
+                          const float* cache, const int* rows, const int* row_start, int B, int NH,
+                          int R, int DR, float scale);
+
+}  // namespace aha

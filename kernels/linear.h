@@ -1,0 +1,16 @@
+// Linear layer through OpenBLAS sgemm, weights in the HF layout [OC, IC]: out = inp · weightᵀ.
+// Backward accumulates (+=) into dinp and dweight; either may be null to skip it.
+#pragma once
+
+namespace aha {
+
+// out[N,OC] = inp[N,IC] · weight[OC,IC]ᵀ  (overwrites out)
+void linear_forward(float* out, const float* inp, const float* weight, int N, int IC, int OC);
+// dinp[N,IC] += dout[N,OC] · weight[OC,IC];  dweight[OC,IC] += dout[N,OC]ᵀ · inp[N,IC]
+void linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,
+                     const float* weight, int N, int IC, int OC);
+
+// Sets OpenBLAS's thread count (1 inside worker threads that already run in parallel).
+void blas_set_threads(int num_threads);
+
+}  // namespace aha

@@ -1,0 +1,16 @@
+// Log-probabilities of target tokens under softmax(logits * inv_temp), the quantity both the
+// sampler and the learner compute (the same function, so they agree bit for bit on the CPU).
+// A target < 0 marks a position with no target: its logp is 0 and it gets no gradient.
+#pragma once
+
+namespace aha {
+
+// logp[N], lse[N] (log-sum-exp of the scaled logits), entropy[N] (may be null);
+// logits[N,V]; targets[N]
+void logprob_forward(float* logp, float* lse, float* entropy, const float* logits,
+                     const int* targets, int N, int V, float inv_temp);
+// dlogits[N,V] += dlogp[n] * d logp[n] / d logits[n,:] = dlogp * inv_temp * (onehot - softmax)
+void logprob_backward(float* dlogits, const float* dlogp, const float* logits, const float* lse,
+                      const int* targets, int N, int V, float inv_temp);
+
+}  // namespace aha
