@@ -1,0 +1,63 @@
+// Incremental decoding with a cache of MLA latents only: per token per layer the normalised c_kv
+// (R values) and the rope-rotated k_rope (DR values), R+DR floats in all, where a multi-head
+// cache would hold NH*(DQK+DV). W_uk is absorbed into the query and W_uv into the output, so
+// decode attention runs in the latent space (kernels/attention.h: mla_decode_attention).
+//
+// Invariants: a token owns one cache row, the same row index in every layer. A sequence's context
+// is the list of its rows in position order; rows may be shared between sequences (a prompt
+// prefilled once for the G samples of a group). Rows are handed out and returned by the caller
+// through cache_alloc_row / cache_free_row; the cache never frees a row by itself.
+#pragma once
+#include <vector>
+
+#include "policy/model.h"
+
+namespace aha {
+
+struct LatentCache {
+  int L = 0, R = 0, DR = 0;
+  int num_rows = 0;
+  std::vector<float> data;  // [L, num_rows, R+DR]
+  std::vector<int> free_rows;
+};
+
+void cache_init(LatentCache& cache, const ModelConfig& cfg, int num_rows);
+// A free row, or -1 when the cache is full.
+int cache_alloc_row(LatentCache& cache);
+void cache_free_row(LatentCache& cache, int row);
+inline int cache_num_free(const LatentCache& cache) {
+  return static_cast<int>(cache.free_rows.size());
+}
+inline float* cache_layer(LatentCache& cache, int l) {
+  return cache.data.data() + static_cast<size_t>(l) * cache.num_rows * (cache.R + cache.DR);
+}
+// Cache bytes per token, and what a multi-head cache of the same heads would take.
+long cache_bytes_per_token(const ModelConfig& cfg);
+long mha_cache_bytes_per_token(const ModelConfig& cfg);
+
+// Scratch buffers of the decode path (reused across calls).
+struct DecodeScratch {
+  std::vector<LayerActs> layers;
+  std::vector<float> x, tmp;         // [B, C]
+  std::vector<float> q_lat;          // [B, NH, R]
+  std::vector<float> q_rope;         // [B, NH, DR]
+  std::vector<float> out_lat;        // [B, NH, R]
+  std::vector<float> att;            // [B, NH, DV]
+  std::vector<float> lnf;            // [B, C]
+  std::vector<std::vector<long>> expert_load;  // [L][E] accumulated over calls
+};
+
+// Prefill one prompt of T tokens at positions 0..T-1 with the learner's forward, writing each
+// token's latents to rows[t]; logits_last[V] gets the last position's logits. topk_out, when not
+// null, receives the routed experts [num_moe_layers][T, K].
+void decode_prefill(Model& m, Acts& acts, LatentCache& cache, const int* tokens, int T,
+                    const int* rows, float* logits_last, std::vector<int>* topk_out);
+
+// One step for B sequences: tokens[b] at positions[b] is written to new_rows[b]; sequence b
+// attends to ctx_rows[ctx_start[b] .. ctx_start[b+1]) which must end with new_rows[b].
+// logits[B, V]. topk_out, when not null, is [num_moe_layers][B, K].
+void decode_step(Model& m, DecodeScratch& s, LatentCache& cache, const int* tokens,
+                 const int* positions, const int* new_rows, const int* ctx_rows,
+                 const int* ctx_start, int B, float* logits, int* topk_out);
+
+}  // namespace aha

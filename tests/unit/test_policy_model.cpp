@@ -1,0 +1,185 @@
+// The whole policy against independent references: finite differences of the loss for every
+// tensor (directional derivatives), determinism, and the parameter table.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/rng.h"
+#include "policy/model.h"
+
+using namespace aha;
+
+namespace {
+
+ModelConfig micro_config(int q_lora_rank, const std::string& scoring) {
+  ModelConfig c;
+  c.vocab_size = 19;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 2;  // layer 0 dense, layer 1 MoE
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 2;
+  c.q_lora_rank = q_lora_rank;
+  c.kv_lora_rank = 8;
+  c.qk_nope_head_dim = 6;
+  c.qk_rope_head_dim = 4;
+  c.v_head_dim = 5;
+  c.intermediate_size = 24;
+  c.moe_intermediate_size = 12;
+  c.n_routed_experts = 4;
+  c.n_shared_experts = 1;
+  c.num_experts_per_tok = 2;
+  c.first_k_dense_replace = 1;
+  c.scoring_func = scoring;
+  c.topk_method = scoring == "sigmoid" ? "noaux_tc" : "greedy";
+  c.norm_topk_prob = scoring == "sigmoid";
+  c.routed_scaling_factor = 1.5f;
+  c.max_position_embeddings = 64;
+  return c;
+}
+
+Batch micro_batch() {
+  Batch b;
+  batch_add_sequence(b, {1, 5, 7, 2, 9, 11, 3}, 0);
+  batch_add_sequence(b, {4, 4, 18, 0}, 1);
+  batch_add_sequence(b, {6, 13, 12, 8, 15}, 2);
+  return b;
+}
+
+// L = Σ_n r_n logp_n in double, with routing replayed so the loss is smooth in the weights.
+double weighted_loss(Model& m, Acts& a, const Batch& b, const std::vector<float>& r,
+                     const ForwardOptions& opt) {
+  model_forward(m, a, b, opt);
+  double l = 0;
+  for (size_t n = 0; n < r.size(); n++) l += static_cast<double>(r[n]) * a.logp[n];
+  return l;
+}
+
+std::vector<int> routing_of(const Model& m, const Acts& a) {
+  std::vector<int> out;
+  for (int l = 0; l < m.cfg.num_hidden_layers; l++)
+    if (cfg_layer_is_moe(m.cfg, l))
+      out.insert(out.end(), a.layers[l].topk_idx.begin(),
+                 a.layers[l].topk_idx.begin() + static_cast<long>(a.N) * m.cfg.num_experts_per_tok);
+  return out;
+}
+
+void check_gradients(const ModelConfig& cfg) {
+  Model m;
+  model_build(m, cfg);
+  model_init(m, 1234);
+  // Larger weights than the default init make every path's gradient visible above fp32 noise.
+  for (float& p : m.params) p *= 8.0f;
+  for (const TensorSpec& s : m.specs)
+    if (s.shape.size() == 1) {
+      Rng rng{static_cast<uint64_t>(s.offset)};
+      for (long i = 0; i < s.numel; i++)
+        m.params[s.offset + i] = s.trainable ? 1.0f + 0.3f * static_cast<float>(rng.normal())
+                                             : 0.1f * static_cast<float>(rng.normal());
+    }
+  Batch b = micro_batch();
+  Acts a;
+  ForwardOptions opt;
+  opt.inv_temp = 0.7f;
+  model_forward(m, a, b, opt);
+  std::vector<int> routing = routing_of(m, a);
+  ForwardOptions replay = opt;
+  replay.replay_topk_idx = routing.data();
+
+  const int N = batch_num_tokens(b);
+  std::vector<float> r(N);
+  Rng rng{99};
+  for (int n = 0; n < N; n++) r[n] = b.targets[n] >= 0 ? static_cast<float>(rng.normal()) : 0.0f;
+  model_zero_grads(m);
+  weighted_loss(m, a, b, r, replay);
+  model_backward(m, a, b, r.data(), replay);
+
+  // Directional derivative per tensor: (L(θ+hu) − L(θ−hu)) / 2h against g·u. fp32 forward noise is
+  // about 1e-7 relative per value; with h = 1e-3 on O(1) weights the central difference's truncation
+  // error is O(h²) ≈ 1e-6 and its rounding error ≈ 1e-7·|L|/h ≈ 1e-3 absolute, so relative errors
+  // of a few 1e-3 are expected and 2e-2 (or an absolute 2e-3 for near-zero directions) is the bound.
+  for (const TensorSpec& s : m.specs) {
+    if (!s.trainable) continue;
+    std::vector<float> u(s.numel);
+    double gu = 0;
+    for (long i = 0; i < s.numel; i++) {
+      u[i] = static_cast<float>(rng.normal());
+      gu += static_cast<double>(u[i]) * m.grads[s.offset + i];
+    }
+    const float h = 1e-3f;
+    std::vector<float> saved(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel);
+    for (long i = 0; i < s.numel; i++) m.params[s.offset + i] = saved[i] + h * u[i];
+    double lp = weighted_loss(m, a, b, r, replay);
+    for (long i = 0; i < s.numel; i++) m.params[s.offset + i] = saved[i] - h * u[i];
+    double lm = weighted_loss(m, a, b, r, replay);
+    std::copy(saved.begin(), saved.end(), m.params.begin() + s.offset);
+    double fd = (lp - lm) / (2.0 * h);
+    double err = std::fabs(fd - gu);
+    INFO(s.name, ": fd=", fd, " analytic=", gu);
+    CHECK((err < 2e-2 * std::fabs(fd) || err < 2e-3));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("model gradients match finite differences (plain q_proj, sigmoid router)") {
+  check_gradients(micro_config(0, "sigmoid"));
+}
+
+TEST_CASE("model gradients match finite differences (q_lora_rank, softmax router)") {
+  check_gradients(micro_config(6, "softmax"));
+}
+
+TEST_CASE("parameter table follows the HF DeepSeek-V3 names and counts") {
+  Model m;
+  model_build(m, micro_config(6, "sigmoid"));
+  CHECK(model_find_tensor(m, "model.layers.0.mlp.gate_proj.weight") != nullptr);
+  CHECK(model_find_tensor(m, "model.layers.1.mlp.gate.weight")->shape ==
+        std::vector<int64_t>{4, 16});
+  CHECK(model_find_tensor(m, "model.layers.1.mlp.experts.3.down_proj.weight")->shape ==
+        std::vector<int64_t>{16, 12});
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_b_proj.weight")->shape ==
+        std::vector<int64_t>{2 * 10, 6});
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.kv_b_proj.weight")->shape ==
+        std::vector<int64_t>{2 * (6 + 5), 8});
+  CHECK_FALSE(model_find_tensor(m, "model.layers.1.mlp.gate.e_score_correction_bias")->trainable);
+  // Active per token: all but (E - K) routed experts of the one MoE layer.
+  CHECK(model_num_params(m) - model_num_active_params(m) == 2L * 3 * 12 * 16);
+  long sum = 0;
+  for (const TensorSpec& s : m.specs) sum += s.numel;
+  CHECK(sum == m.num_params);
+}
+
+TEST_CASE("two forward+backward runs with the same seed are bit-identical") {
+  std::vector<float> grads[2], logp[2];
+  for (int run = 0; run < 2; run++) {
+    Model m;
+    model_build(m, micro_config(0, "sigmoid"));
+    model_init(m, 7);
+    Batch b = micro_batch();
+    Acts a;
+    ForwardOptions opt;
+    model_forward(m, a, b, opt);
+    std::vector<float> dlogp(batch_num_tokens(b), -0.1f);
+    model_zero_grads(m);
+    model_backward(m, a, b, dlogp.data(), opt);
+    grads[run] = m.grads;
+    logp[run].assign(a.logp.begin(), a.logp.begin() + batch_num_tokens(b));
+  }
+  CHECK(std::memcmp(grads[0].data(), grads[1].data(), grads[0].size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(logp[0].data(), logp[1].data(), logp[0].size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("packed sequences do not see each other") {
+  Model m;
+  model_build(m, micro_config(0, "sigmoid"));
+  model_init(m, 3);
+  Batch both = micro_batch();
+  Batch alone;
+  batch_add_sequence(alone, {4, 4, 18, 0}, 1);
+  Acts a1, a2;
+  ForwardOptions opt;
+  model_forward(m, a1, both, opt);
+  model_forward(m, a2, alone, opt);
+  for (int i = 0; i < 4; i++) CHECK(a1.logp[7 + i] == doctest::Approx(a2.logp[i]).epsilon(1e-5));
+}

@@ -1,0 +1,254 @@
+// The rollout engine against the learner's forward and against a naive multi-head decode.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/linear.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/embedding.h"
+#include "kernels/rng.h"
+#include "policy/decode.h"
+#include "rollout/engine.h"
+
+using namespace aha;
+
+namespace {
+
+ModelConfig engine_config(int q_lora_rank) {
+  ModelConfig c = config_tiny();
+  c.vocab_size = 29;
+  c.q_lora_rank = q_lora_rank;
+  c.num_hidden_layers = 3;
+  c.first_k_dense_replace = 1;
+  c.max_position_embeddings = 128;
+  return c;
+}
+
+Model make_model(int q_lora_rank, uint64_t seed) {
+  Model m;
+  model_build(m, engine_config(q_lora_rank));
+  model_init(m, seed);
+  // Sharper logits than the 0.02 init so samples differ and errors show.
+  for (float& p : m.params) p *= 10.0f;
+  for (const TensorSpec& s : m.specs)
+    if (s.shape.size() == 1) std::fill(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel, s.trainable ? 1.0f : 0.0f);
+  return m;
+}
+
+std::vector<EngineResult> run_requests(Model& m, const std::vector<EngineRequest>& reqs,
+                                       int max_batch = 256) {
+  Engine e;
+  EngineOptions opt;
+  opt.max_tokens_in_flight = 4096;
+  opt.max_batch = max_batch;
+  engine_init(e, m, opt);
+  for (const EngineRequest& r : reqs) engine_submit(e, r);
+  std::vector<EngineResult> done;
+  engine_run(e, done);
+  std::sort(done.begin(), done.end(),
+            [](const EngineResult& a, const EngineResult& b) { return a.request_id < b.request_id; });
+  return done;
+}
+
+std::vector<EngineRequest> mixed_requests(int num_prompts, int G, bool routing) {
+  std::vector<EngineRequest> reqs;
+  Rng rng{5};
+  for (int i = 0; i < num_prompts; i++) {
+    EngineRequest r;
+    r.request_id = 100 + i;
+    int T = 1 + static_cast<int>(rng.next_u64() % 12);
+    for (int t = 0; t < T; t++) r.prompt.push_back(static_cast<int>(rng.next_u64() % 29));
+    r.group_size = G;
+    r.params.temperature = 0.8f + 0.1f * (i % 3);
+    r.params.max_new_tokens = 4 + static_cast<int>(rng.next_u64() % 20);
+    r.params.stop_token_ids = {0};
+    r.seed = 1000 + i;
+    r.return_routing = routing;
+    reqs.push_back(r);
+  }
+  return reqs;
+}
+
+}  // namespace
+
+TEST_CASE("latent-cache decode log-probs equal the learner's full forward (64 samples)") {
+  for (int q_lora : {0, 16}) {
+    Model m = make_model(q_lora, 11);
+    std::vector<EngineRequest> reqs = mixed_requests(16, 4, true);
+    std::vector<EngineResult> res = run_requests(m, reqs);
+    REQUIRE(res.size() == 16);
+    // One packed learner batch holding all 64 sequences; targets only on completion tokens.
+    Batch b;
+    std::vector<const EngineSample*> samples;
+    std::vector<int> starts;
+    std::vector<float> inv_temps;
+    int num_lengths_seen = 0, last_len = -1;
+    for (size_t i = 0; i < res.size(); i++) {
+      for (const EngineSample& s : res[i].samples) {
+        std::vector<int> ids = reqs[i].prompt;
+        ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+        starts.push_back(batch_num_tokens(b));
+        batch_add_sequence(b, ids, static_cast<int>(reqs[i].prompt.size()) - 1);
+        samples.push_back(&s);
+        inv_temps.push_back(1.0f / reqs[i].params.temperature);
+        num_lengths_seen += static_cast<int>(s.tokens.size()) != last_len;
+        last_len = static_cast<int>(s.tokens.size());
+      }
+    }
+    REQUIRE(samples.size() == 64);
+    CHECK(num_lengths_seen > 10);  // mixed lengths
+    // The learner forward per temperature class (logp depends on the temperature).
+    double max_diff = 0;
+    for (float inv_t : {1.0f / 0.8f, 1.0f / 0.9f, 1.0f / 1.0f}) {
+      Acts a;
+      ForwardOptions opt;
+      opt.inv_temp = inv_t;
+      model_forward(m, a, b, opt);
+      for (size_t j = 0; j < samples.size(); j++) {
+        if (inv_temps[j] != inv_t) continue;
+        int T = static_cast<int>(reqs[j / 4].prompt.size());
+        for (size_t t = 0; t < samples[j]->tokens.size(); t++) {
+          float learner = a.logp[starts[j] + T - 1 + t];
+          max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->logprobs[t]));
+        }
+      }
+    }
+    INFO("q_lora_rank=", q_lora, " max |dlogp|=", max_diff);
+    CHECK(max_diff <= 1e-5);
+
+    // Routing replay: the learner forward with the rollout's experts gives the same log-probs.
+    for (size_t i = 0; i < 2; i++) {
+      const EngineSample& s = res[i].samples[0];
+      Batch one;
+      std::vector<int> ids = reqs[i].prompt;
+      ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+      batch_add_sequence(one, ids, 0);
+      Acts a1, a2;
+      ForwardOptions opt;
+      opt.inv_temp = 1.0f / reqs[i].params.temperature;
+      model_forward(m, a1, one, opt);
+      ForwardOptions rep = opt;
+      REQUIRE(s.routing.size() == static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * ids.size() * m.cfg.num_experts_per_tok);
+      rep.replay_topk_idx = s.routing.data();
+      model_forward(m, a2, one, rep);
+      for (size_t t = 0; t + 1 < ids.size(); t++) CHECK(a1.logp[t] == doctest::Approx(a2.logp[t]).epsilon(1e-6));
+    }
+  }
+}
+
+// A naive decode: per layer a cache of full per-head keys and values (no latent absorption).
+TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
+  Model m = make_model(16, 21);
+  const ModelConfig& c = m.cfg;
+  const int C = c.hidden_size, NH = c.num_attention_heads, DN = c.qk_nope_head_dim,
+            DR = c.qk_rope_head_dim, DV = c.v_head_dim, R = c.kv_lora_rank, DQK = DN + DR;
+  std::vector<int> seq = {3, 14, 15, 9, 26, 5, 3, 5, 8, 9, 7, 9};
+  const int T = static_cast<int>(seq.size());
+  // Latent path: prefill the first token, then decode token by token.
+  LatentCache cache;
+  cache_init(cache, c, 64);
+  DecodeScratch ds;
+  std::vector<int> rows;
+  std::vector<std::vector<float>> latent_logits;
+  for (int t = 0; t < T; t++) {
+    rows.push_back(cache_alloc_row(cache));
+    std::vector<float> logits(c.vocab_size);
+    int start[2] = {0, t + 1};
+    decode_step(m, ds, cache, &seq[t], &t, &rows[t], rows.data(), start, 1, logits.data(), nullptr);
+    latent_logits.push_back(logits);
+  }
+  // Naive path.
+  std::vector<std::vector<float>> kcache(c.num_hidden_layers), vcache(c.num_hidden_layers);
+  double max_diff = 0;
+  std::vector<LayerActs> las(c.num_hidden_layers);
+  for (int t = 0; t < T; t++) {
+    std::vector<float> x(C), tmp(C);
+    embedding_forward(x.data(), &seq[t], m.w.embed, 1, c.vocab_size, C);
+    for (int l = 0; l < c.num_hidden_layers; l++) {
+      LayerActs& la = las[l];
+      layer_attn_inputs(m, l, la, x.data(), &t, 1);
+      std::vector<float> kv(NH * (DN + DV));
+      linear_forward(kv.data(), la.ckv.data(), m.w.layers[l].kv_b_proj, 1, R, NH * (DN + DV));
+      for (int h = 0; h < NH; h++) {
+        for (int i = 0; i < DN; i++) kcache[l].push_back(kv[h * (DN + DV) + i]);
+        for (int i = 0; i < DR; i++) kcache[l].push_back(la.kv_a[R + i]);
+        for (int i = 0; i < DV; i++) vcache[l].push_back(kv[h * (DN + DV) + DN + i]);
+      }
+      std::vector<float> att(NH * DV, 0.0f);
+      for (int h = 0; h < NH; h++) {
+        std::vector<double> sc(t + 1);
+        double mx = -1e300;
+        for (int j = 0; j <= t; j++) {
+          double s = 0;
+          for (int i = 0; i < DQK; i++)
+            s += static_cast<double>(la.q[h * DQK + i]) * kcache[l][(static_cast<size_t>(j) * NH + h) * DQK + i];
+          sc[j] = s / std::sqrt(static_cast<double>(DQK));
+          mx = std::max(mx, sc[j]);
+        }
+        double z = 0;
+        for (int j = 0; j <= t; j++) z += std::exp(sc[j] - mx);
+        for (int j = 0; j <= t; j++)
+          for (int i = 0; i < DV; i++)
+            att[h * DV + i] += static_cast<float>(std::exp(sc[j] - mx) / z *
+                                                  vcache[l][(static_cast<size_t>(j) * NH + h) * DV + i]);
+      }
+      linear_forward(tmp.data(), att.data(), m.w.layers[l].o_proj, 1, NH * DV, C);
+      for (int i = 0; i < C; i++) x[i] += tmp[i];
+      layer_ffn_forward(m, l, la, x.data(), tmp.data(), 1, nullptr, nullptr);
+    }
+    std::vector<float> lnf(C), logits(c.vocab_size);
+    rmsnorm_forward(lnf.data(), nullptr, x.data(), m.w.norm, 1, C, c.rms_norm_eps);
+    linear_forward(logits.data(), lnf.data(), m.w.lm_head, 1, C, c.vocab_size);
+    for (int v = 0; v < c.vocab_size; v++)
+      max_diff = std::fmax(max_diff, std::fabs(logits[v] - latent_logits[t][v]));
+  }
+  INFO("max |dlogit| = ", max_diff);
+  CHECK(max_diff < 1e-4);
+  CHECK(cache_bytes_per_token(c) * 8 < mha_cache_bytes_per_token(c));
+}
+
+TEST_CASE("same seed gives the same tokens alone and batched") {
+  Model m = make_model(0, 31);
+  std::vector<EngineRequest> reqs = mixed_requests(12, 3, false);
+  std::vector<EngineResult> batched = run_requests(m, reqs);
+  std::vector<EngineResult> small_batches = run_requests(m, reqs, 2);
+  for (size_t i = 0; i < reqs.size(); i++) {
+    std::vector<EngineResult> alone = run_requests(m, {reqs[i]});
+    for (int g = 0; g < 3; g++) {
+      CHECK(alone[0].samples[g].tokens == batched[i].samples[g].tokens);
+      CHECK(small_batches[i].samples[g].tokens == batched[i].samples[g].tokens);
+    }
+  }
+  // Different samples of a group differ (they have their own random streams).
+  int differ = 0;
+  for (const EngineResult& r : batched) differ += r.samples[0].tokens != r.samples[1].tokens;
+  CHECK(differ > 6);
+}
+
+TEST_CASE("continuous batching frees rows and respects the cache budget") {
+  Model m = make_model(0, 41);
+  Engine e;
+  EngineOptions opt;
+  opt.max_tokens_in_flight = 120;  // fits about two groups at once
+  engine_init(e, m, opt);
+  std::vector<EngineRequest> reqs = mixed_requests(10, 2, false);
+  for (auto& r : reqs) r.params.max_new_tokens = 20;
+  for (auto& r : reqs) engine_submit(e, r);
+  std::vector<EngineResult> done;
+  int steps = 0;
+  while (!engine_idle(e)) {
+    engine_step(e, done);
+    CHECK(cache_num_free(e.cache) >= 0);
+    steps++;
+  }
+  CHECK(done.size() == 10);
+  CHECK(cache_num_free(e.cache) == 120);  // every row returned
+  CHECK(e.stats.prefill_tokens_saved > 0);
+  for (const EngineResult& r : done)
+    for (const EngineSample& s : r.samples) {
+      CHECK((s.finish_reason == "stop" || s.finish_reason == "length"));
+      if (s.finish_reason == "stop") CHECK(s.tokens.back() == 0);
+      else CHECK(s.tokens.size() == 20);
+    }
+}
