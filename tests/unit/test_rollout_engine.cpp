@@ -205,7 +205,8 @@ TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
   }
   INFO("max |dlogit| = ", max_diff);
   CHECK(max_diff < 1e-4);
-  CHECK(cache_bytes_per_token(c) * 8 < mha_cache_bytes_per_token(c));
+  // tiny heads: (R + DR) = 40 floats against NH * (DQK + DV) = 160.
+  CHECK(cache_bytes_per_token(c) * 4 == mha_cache_bytes_per_token(c));
 }
 
 TEST_CASE("same seed gives the same tokens alone and batched") {
