@@ -1,0 +1,87 @@
+// The learner: one GRPO update of the policy from a step's scored rollouts.
+//
+// Invariants:
+// - Loss weights are computed over the whole step before any micro-batch runs (grpo.h), so the
+//   accumulated gradient equals the full-batch gradient whatever the micro-batch size.
+// - With num_minibatches == 1 the old policy is the current one (ratio 1, on-policy); with more,
+//   the old log-probs come from a no-grad pass before the first update.
+// - Routing replay (when the samples carry routing and replay is on) makes the learner's forward
+//   use the experts the sampler chose; the gate weights are recomputed, so the router still learns.
+// - The router bias (e_score_correction_bias) is never touched by AdamW; it moves by ±gamma per
+//   step from the expert loads (DeepSeek-V3's aux-loss-free balancing).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/adamw.h"
+#include "learner/grpo.h"
+#include "policy/model.h"
+
+namespace aha {
+
+struct LearnerConfig {
+  // optimiser
+  float lr = 1e-3f;
+  float min_lr_ratio = 0.1f;     // cosine floor as a fraction of lr
+  int warmup_steps = 0;
+  std::string schedule = "constant";  // constant | cosine
+  int total_steps = 100;         // for the cosine schedule
+  float weight_decay = 0.0f;
+  float beta1 = 0.9f, beta2 = 0.95f, adam_eps = 1e-8f;
+  float grad_clip = 1.0f;        // 0 = off
+  int micro_batch_tokens = 4096;
+  int num_minibatches = 1;       // optimiser steps per rollout batch
+  // GRPO
+  GrpoLossConfig loss;
+  LossAgg agg = LossAgg::kTokenMean;
+  int max_len = 64;              // Dr. GRPO's normaliser (the max completion length)
+  bool routing_replay = true;
+  float bias_gamma = 0.001f;     // aux-loss-free bias step; 0 = off
+  float inv_temp = 1.0f;         // log-probs at the sampling temperature
+  bool need_ref = false;         // beta > 0
+};
+
+// One completion to learn from.
+struct TrainSample {
+  std::vector<int> prompt;            // [T]
+  std::vector<int> completion;        // [n]
+  std::vector<float> rollout_logp;    // [n] the sampler's log-probs, or empty
+  std::vector<int> routing;           // [num_moe_layers][T + n, K] or empty
+  float advantage = 0.0f;
+  bool masked = false;                // overlong masking: contributes no loss
+};
+
+struct Learner {
+  LearnerConfig cfg;
+  Model policy;
+  Model ref;                  // frozen reference (used when cfg.need_ref)
+  std::vector<float> adam_m;  // [num_params]
+  std::vector<float> adam_v;  // [num_params]
+  int step = 0;               // optimiser steps taken
+  Acts acts;
+  Acts ref_acts;
+};
+
+struct UpdateMetrics {
+  double loss = 0, kl = 0, entropy = 0;
+  double clip_low = 0, clip_high = 0, clip_dual = 0, ratio_mean = 0, tis_mean = 0;
+  double dlogp_max = 0, dlogp_mean = 0;  // |learner old logp - rollout logp|
+  double grad_norm = 0, lr = 0;
+  long num_tokens = 0;
+  std::vector<std::vector<long>> expert_load;  // [L][E] tokens per expert over the step
+  std::vector<float> sample_mean_logp;         // [S] learner's mean logp per sample
+  std::vector<float> sample_mean_abs_dlogp;    // [S] mean |learner - rollout| per sample
+};
+
+void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg);
+float learner_lr(const LearnerConfig& cfg, int step);
+UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples);
+// Copies the policy into the reference model (refresh every N steps).
+void learner_refresh_ref(Learner& l);
+
+// Supervised fine-tuning step on (prompt, completion) pairs: mean token cross-entropy of the
+// completions. Returns the loss before the update.
+double learner_sft_step(Learner& l, const std::vector<TrainSample>& samples);
+
+}  // namespace aha
