@@ -16,8 +16,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const int* seq_start, int B, int NH, int NKV, int DQK, int DV, float scale);
 
 // MLA decode attention in the latent space, one query token per row of the batch.
-// Row b attends to cache entries idx_b[0..len_b): entry i of row b is at cache row
-// rows[row_start[b] + i] (a flattened block table), each cache row holding [c_kv (R) ; k_rope (DR)].
+// Row b attends to its len_b = row_start[b+1] - row_start[b] cache entries: entry i is at cache
+// row rows[row_start[b] + i] (a flattened block table), each cache row holding
+// [c_kv (R) ; k_rope (DR)]. A row with len_b = 0 gets out_lat = 0.
 // score(h, i) = (q_lat[b,h]·c_kv_i + q_rope[b,h]·k_rope_i) * scale; out_lat[b,h] = Σ p_i c_kv_i.
 // out_lat[B,NH,R]; q_lat[B,NH,R]; q_rope[B,NH,DR]; cache[*, R+DR]; rows[...]; row_start[B+1]
 void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rope,

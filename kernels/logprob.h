@@ -1,6 +1,7 @@
 // Log-probabilities of target tokens under softmax(logits * inv_temp), the quantity both the
 // sampler and the learner compute (the same function, so they agree bit for bit on the CPU).
-// A target < 0 marks a position with no target: its logp is 0 and it gets no gradient.
+// A target < 0 marks a position with no target: its logp is 0 and it gets no gradient (lse and
+// entropy are still those of its full distribution).
 #pragma once
 
 namespace aha {

@@ -4,8 +4,8 @@
 // rounding perturbs each output by ~eps32 = 1.2e-7 relative, so a difference quotient with step
 // h = 1e-3 carries an absolute error of about eps32 * |L| / h ~ 1e-4 * |L| on O(1)-sized
 // problems, while the O(h^2) truncation error is ~1e-6. We compare whole gradient vectors by
-// relative L2 error (< 5e-3; measured 1e-6..1e-3, see AHA_FD_VERBOSE=1 ... -s), plus an elementwise
-// bound scaled by the vector norm, so a single wrong entry still fails.
+// relative L2 error (< 5e-3; measured 1e-6..1e-3, print them with AHA_FD_VERBOSE=1 and -s), plus
+// an elementwise bound scaled by the vector norm, so a single wrong entry still fails.
 #pragma once
 #include <doctest/doctest.h>
 
