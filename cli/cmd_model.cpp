@@ -1,0 +1,214 @@
+// `aha init`, `aha inspect` and `aha bench model`: make, look at and time a policy.
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "cli/command.h"
+#include "kernels/linear.h"
+#include "kernels/rng.h"
+#include "policy/checkpoint.h"
+#include "policy/hf_checkpoint.h"
+#include "policy/model.h"
+#include "policy/tiny_tokenizer.h"
+
+namespace aha::cli {
+
+namespace {
+
+// The ~100M-parameter benchmark configuration (16 experts, top-2, one shared).
+ModelConfig config_100m() {
+  ModelConfig c;
+  c.vocab_size = 32000;
+  c.hidden_size = 512;
+  c.num_hidden_layers = 8;
+  c.num_attention_heads = 8;
+  c.num_key_value_heads = 8;
+  c.q_lora_rank = 192;
+  c.kv_lora_rank = 128;
+  c.qk_nope_head_dim = 32;
+  c.qk_rope_head_dim = 16;
+  c.v_head_dim = 32;
+  c.intermediate_size = 1536;
+  c.moe_intermediate_size = 384;
+  c.n_routed_experts = 16;
+  c.n_shared_experts = 1;
+  c.num_experts_per_tok = 2;
+  c.first_k_dense_replace = 1;
+  c.max_position_embeddings = 2048;
+  return c;
+}
+
+// A config by built-in name (tiny, 100m) or from a config.json path.
+ModelConfig resolve_config(const std::string& what) {
+  if (std::filesystem::exists(what)) return config_load(what);
+  if (what == "tiny") return config_tiny();
+  if (what == "100m") return config_100m();
+  throw std::runtime_error("--config '" + what +
+                           "': no such file and not a built-in name (tiny, 100m)");
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  std::ofstream f(path);
+  if (!f) throw std::runtime_error(path + ": cannot write");
+  f << j.dump(2) << "\n";
+}
+
+std::string shape_str(const std::vector<int64_t>& s) { return st_shape_str(s); }
+
+void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
+              const std::string& dtype) {
+  Model m;
+  ModelConfig cfg = resolve_config(config);
+  bool tiny_vocab = cfg.vocab_size == kTinyVocabSize;
+  if (tiny_vocab && cfg.bos_token_id < 0) {
+    cfg.bos_token_id = kTinyBos;
+    cfg.eos_token_id = kTinyEos;
+  }
+  model_build(m, cfg);
+  model_init(m, seed);
+  model_save(m, out, dtype);
+  // The tiny character tokenizer goes with every model of its vocabulary size.
+  if (tiny_vocab && !std::filesystem::exists(out + "/tokenizer.json")) {
+    write_json(out + "/tokenizer.json", tiny_tokenizer_json());
+    write_json(out + "/tokenizer_config.json", tiny_tokenizer_config_json());
+  }
+  std::printf("wrote %s: %ld parameters (%ld active per token), seed %llu\n", out.c_str(),
+              model_num_params(m), model_num_active_params(m),
+              static_cast<unsigned long long>(seed));
+}
+
+void cmd_inspect(const std::string& dir) {
+  Model m;
+  model_load(m, dir);  // validates every tensor against the config
+  const ModelConfig& c = m.cfg;
+  std::printf("model %s (%s)\n", dir.c_str(), c.model_type.c_str());
+  std::printf("  layers %d, hidden %d, heads %d, vocab %d, max positions %d\n",
+              c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.vocab_size,
+              c.max_position_embeddings);
+  std::printf("  MLA: q_lora_rank %d, kv_lora_rank %d, rope/nope/v dims %d/%d/%d\n", c.q_lora_rank,
+              c.kv_lora_rank, c.qk_rope_head_dim, c.qk_nope_head_dim, c.v_head_dim);
+  std::printf("  MoE: %d routed + %d shared experts, top-%d, width %d, dense layers %d (width %d), "
+              "%s router%s, scaling %.3g\n",
+              c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok,
+              c.moe_intermediate_size, c.first_k_dense_replace, c.intermediate_size,
+              c.scoring_func.c_str(), c.norm_topk_prob ? " (renormalised)" : "",
+              c.routed_scaling_factor);
+  std::printf("  parameters: %ld total, %ld active per token\n", model_num_params(m),
+              model_num_active_params(m));
+  HfCheckpoint ck = hf_open(dir);
+  std::printf("\n  %-64s %-8s %-16s %12s\n", "tensor", "dtype", "shape", "bytes");
+  size_t total = 0;
+  for (const std::string& name : hf_tensor_names(ck)) {
+    const StTensor* t = hf_find(ck, name);
+    std::printf("  %-64s %-8s %-16s %12zu\n", name.c_str(), t->dtype.c_str(),
+                shape_str(t->shape).c_str(), t->nbytes);
+    total += t->nbytes;
+  }
+  std::printf("  %zu tensors, %.2f MB\n", ck.tensors.size(), total / 1e6);
+}
+
+double time_sgemm_gflops(int n) {
+  std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a);
+  auto run = [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, c.data(), n);
+  };
+  run();
+  int iters = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  double el = 0;
+  while (el < 0.5) {
+    run();
+    iters++;
+    el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return 2.0 * n * n * n * iters / el / 1e9;
+}
+
+void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm) {
+  Model m;
+  model_build(m, cfg);
+  model_init(m, 1);
+  Batch batch;
+  Rng rng{2};
+  for (int b = 0; b < B; b++) {
+    std::vector<int> ids(T);
+    for (int& id : ids) id = static_cast<int>(rng.next_u64() % cfg.vocab_size);
+    batch_add_sequence(batch, ids, 0);
+  }
+  const int N = B * T;
+  Acts acts;
+  ForwardOptions opt;
+  std::vector<float> dlogp(N, -1.0f / N);
+  model_zero_grads(m);
+  auto step = [&] {
+    model_forward(m, acts, batch, opt);
+    model_backward(m, acts, batch, dlogp.data(), opt);
+  };
+  step();  // warm-up: allocations
+  int iters = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  double el = 0;
+  while (el < 2.0 || iters < 2) {
+    step();
+    iters++;
+    el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  double tok_s = static_cast<double>(N) * iters / el;
+  // Forward + backward is about three forwards.
+  double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
+  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%%\n", name, model_num_params(m),
+              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm);
+}
+
+void cmd_bench_model(const std::string& which, int B, int T) {
+  double sgemm = time_sgemm_gflops(1024);
+  std::printf("sgemm 1024x1024x1024 (OpenBLAS): %.1f GFLOP/s\n", sgemm);
+  std::printf("%-6s %12s %12s %6s %10s %10s %10s\n", "config", "params", "active", "tokens",
+              "tok/s", "GFLOP/s", "of sgemm");
+  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm);
+  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm);
+}
+
+void add_model_commands(CLI::App& app) {
+  {
+    auto* c = app.add_subcommand("init", "Write a randomly initialised model directory");
+    auto config = std::make_shared<std::string>("tiny");
+    auto out = std::make_shared<std::string>();
+    auto seed = std::make_shared<uint64_t>(0);
+    auto dtype = std::make_shared<std::string>("F32");
+    c->add_option("--config", *config, "config.json path, or a built-in name: tiny, 100m")
+        ->capture_default_str();
+    c->add_option("--out", *out, "Output model directory")->required();
+    c->add_option("--seed", *seed, "Initialisation seed")->capture_default_str();
+    c->add_option("--dtype", *dtype, "Stored dtype: F32, BF16, F16")->capture_default_str();
+    c->callback([=] { cmd_init(*config, *out, *seed, *dtype); });
+  }
+  {
+    auto* c = app.add_subcommand("inspect", "Print a model directory's config, sizes and tensors");
+    auto dir = std::make_shared<std::string>();
+    c->add_option("dir", *dir, "Model directory")->required();
+    c->callback([=] { cmd_inspect(*dir); });
+  }
+  {
+    CLI::App* bench = subcommand(app, "bench", "Benchmarks");
+    auto* c = bench->add_subcommand("model", "Forward+backward tokens/s and GFLOP/s of the policy");
+    auto which = std::make_shared<std::string>("all");
+    auto B = std::make_shared<int>(4);
+    auto T = std::make_shared<int>(128);
+    c->add_option("--config", *which, "tiny, 100m or all")->capture_default_str();
+    c->add_option("--batch", *B, "Sequences per step")->capture_default_str();
+    c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
+    c->callback([=] { cmd_bench_model(*which, *B, *T); });
+  }
+}
+
+}  // namespace
+
+AHA_COMMAND(add_model_commands);
+
+}  // namespace aha::cli

@@ -1,0 +1,118 @@
+#include "learner/train_state.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "policy/checkpoint.h"
+#include "policy/hf_checkpoint.h"
+
+namespace aha {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) throw std::runtime_error(tmp + ": cannot write");
+    f << text;
+    f.flush();
+    if (!f) throw std::runtime_error(tmp + ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+
+std::vector<StWriteTensor> moments(const Learner& l) {
+  std::vector<StWriteTensor> out;
+  for (const TensorSpec& s : l.policy.specs) {
+    for (int k = 0; k < 2; k++) {
+      const std::vector<float>& buf = k == 0 ? l.adam_m : l.adam_v;
+      StWriteTensor t;
+      t.name = s.name + (k == 0 ? ".exp_avg" : ".exp_avg_sq");
+      t.dtype = "F32";
+      t.shape = s.shape;
+      t.data = buf.data() + s.offset;
+      t.nbytes = static_cast<size_t>(s.numel) * sizeof(float);
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string train_state_save(const Learner& l, const std::string& run_dir, int step,
+                             const nlohmann::json& extra, int keep) {
+  const std::string root = run_dir + "/checkpoints";
+  fs::create_directories(root);
+  const std::string name = "step-" + std::to_string(step);
+  const std::string final_dir = root + "/" + name, tmp_dir = root + "/" + name + ".tmp";
+  fs::remove_all(tmp_dir);
+  model_save(l.policy, tmp_dir + "/model");
+  if (l.cfg.need_ref) model_save(l.ref, tmp_dir + "/ref");
+  hf_save(tmp_dir + "/optimizer", moments(l), SIZE_MAX, "F32");
+  nlohmann::json state = extra;
+  state["step"] = step;
+  state["optimizer_step"] = l.step;
+  state["weight_version"] = l.policy.version;
+  write_text_atomic(tmp_dir + "/state.json", state.dump(2) + "\n");
+  fs::remove_all(final_dir);
+  fs::rename(tmp_dir, final_dir);
+  write_text_atomic(root + "/latest", name + "\n");
+  // Prune older checkpoints, newest `keep` stay.
+  std::vector<std::pair<int, std::string>> all;
+  for (const auto& e : fs::directory_iterator(root)) {
+    std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("step-", 0) == 0 && n.find(".tmp") == std::string::npos)
+      all.push_back({std::stoi(n.substr(5)), e.path().string()});
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + keep < all.size(); i++) fs::remove_all(all[i].second);
+  return final_dir;
+}
+
+std::string train_state_latest(const std::string& run_dir) {
+  std::ifstream f(run_dir + "/checkpoints/latest");
+  std::string name;
+  if (!f || !(f >> name)) return "";
+  std::string dir = run_dir + "/checkpoints/" + name;
+  if (!fs::is_directory(dir))
+    throw std::runtime_error(run_dir + "/checkpoints/latest names " + name +
+                             ", which does not exist");
+  return dir;
+}
+
+nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
+  std::ifstream f(ckpt_dir + "/state.json");
+  if (!f) throw std::runtime_error(ckpt_dir + "/state.json: cannot open");
+  nlohmann::json state;
+  try {
+    state = nlohmann::json::parse(f);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(ckpt_dir + "/state.json: " + e.what());
+  }
+  Model m;
+  model_load(m, ckpt_dir + "/model");
+  if (m.num_params != l.policy.num_params)
+    throw std::runtime_error(ckpt_dir + "/model: a different model than the run's config");
+  l.policy.params = m.params;
+  if (l.cfg.need_ref) {
+    Model r;
+    model_load(r, ckpt_dir + "/ref");
+    l.ref.params = r.params;
+  }
+  HfCheckpoint ck = hf_open(ckpt_dir + "/optimizer");
+  for (const TensorSpec& s : l.policy.specs) {
+    hf_load_f32(ck, s.name + ".exp_avg", s.shape, l.adam_m.data() + s.offset);
+    hf_load_f32(ck, s.name + ".exp_avg_sq", s.shape, l.adam_v.data() + s.offset);
+  }
+  l.step = state.at("optimizer_step").get<int>();
+  l.policy.version = state.at("weight_version").get<uint64_t>();
+  return state;
+}
+
+}  // namespace aha

@@ -1,0 +1,34 @@
+// `aha train`: the controller loop of a GRPO run. Per step: draw prompts from the task mixture,
+// hand generation requests to rollout workers over ZeroMQ (threads over inproc:// by default,
+// processes over ipc:// with --workers, remote ones over tcp:// with --listen), score the finished
+// groups with the tasks' checkers on a thread pool, compute advantages, update the policy, publish
+// the new weights, and log the step and every sample to RUN_DIR/rollouts.db.
+//
+// Invariants: steps are synchronous unless run.async (then step t+1 is generated with the weights
+// of step t, at most max_staleness versions old, and the importance-sampling correction applies);
+// results are ordered by request id before use, so worker timing never changes what is learned;
+// a checkpoint is written every run.checkpoint_every steps, at the end, and on SIGINT/SIGTERM.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace aha {
+
+struct TrainOptions {
+  std::string config_path;         // "" = the built-in default run
+  std::vector<std::string> sets;   // section.key=value overrides
+  std::string run_dir;             // "" = runs/<config name>
+  bool resume = false;             // continue run_dir from its latest checkpoint
+  int worker_processes = 0;        // > 0: spawn this many `aha rollout-worker` processes (ipc://)
+  std::string listen;              // also accept remote workers on this tcp:// endpoint
+  std::string replay_dir;          // re-train on the samples logged in this run dir
+  int replay_from = 0, replay_to = -1;
+  std::string exe_path;            // this binary, for spawning workers
+};
+
+int train_main(const TrainOptions& opt);
+
+// The directory of the model shipped for the built-in run.
+std::string builtin_base_model_dir();
+
+}  // namespace aha
