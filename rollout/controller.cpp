@@ -343,20 +343,26 @@ void io_loop(Controller& c) {
 
 void ControllerDeleter::operator()(Controller* c) const {
   if (!c) return;
-  {
-    std::lock_guard<std::mutex> lock(c->mu);
-    c->stop = true;
-    wake(*c);
+  if (c->io.joinable()) {  // a controller whose creation failed has no thread and maybe no sockets
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      c->stop = true;
+      wake(*c);
+    }
+    c->io.join();
   }
-  if (c->io.joinable()) c->io.join();
-  if (c->opt.shutdown_workers_on_destroy) {
-    ShutdownMsg s;
-    s.reason = "controller closed";
-    std::string bytes = encode(s);
-    for (auto& [ident, w] : c->workers)
-      if (w.alive) send_to(*c, ident, bytes);
+  try {
+    if (c->sock && c->opt.shutdown_workers_on_destroy) {
+      ShutdownMsg s;
+      s.reason = "controller closed";
+      std::string bytes = encode(s);
+      for (auto& [ident, w] : c->workers)
+        if (w.alive) send_to(*c, ident, bytes);
+      c->sock.set(zmq::sockopt::linger, 500);  // let the shutdowns leave
+    }
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("controller: closing: {}", e.what());
   }
-  c->sock.set(zmq::sockopt::linger, 500);  // let the shutdowns leave
   c->sock.close();
   c->wake_tx.close();
   c->wake_rx.close();
