@@ -1,0 +1,111 @@
+// The rollout controller: hands generation requests to rollout workers and collects their results,
+// and distributes weight versions to them (messages in rollout/protocol.h).
+//
+// Invariants:
+// - One ROUTER socket, bound to an endpoint URL (inproc://, ipc://, tcp://), owned by one I/O
+// thread
+//   that the controller starts; the functions below are thread-safe and may be called from the
+//   learner's thread while the I/O thread keeps heartbeats going (so a long training step never
+//   makes workers look dead).
+// - Flow control: a worker announces its capacity (requests it can hold at once); the controller
+// never
+//   has more than that many of its requests outstanding. A request goes only to a worker holding at
+//   least its min_weights_version.
+// - Every submitted request id is returned by controller_poll exactly once. A worker silent for
+// more
+//   than worker_timeout_ms (or saying bye) is declared dead and its outstanding requests are
+//   re-queued (counted in `reissued`); a result for an id already completed is discarded (counted
+//   in `duplicates`). The first result to arrive wins, whichever worker sent it.
+// - Messages that fail to decode, have an unknown type or the wrong protocol version are logged
+// with
+//   the sender's identity and dropped (counted in `dropped`).
+// - Weights: only the latest published version is served, in chunks of weights_chunk_size bytes;
+// each
+//   worker's held version is tracked from its acks, ready and heartbeat messages.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rollout/protocol.h"
+
+namespace aha {
+
+struct ControllerOptions {
+  std::string endpoint = "inproc://aha-rollout";
+  zmq::context_t* context =
+      nullptr;                   // shared with inproc workers; nullptr: the controller owns one
+  int heartbeat_ms = 1000;       // controller -> worker heartbeat period
+  int worker_timeout_ms = 3000;  // a worker silent this long is dead
+  uint32_t weights_chunk_size = 1u << 20;
+  bool shutdown_workers_on_destroy = true;  // send shutdown to live workers when destroyed
+  int test_corrupt_chunk = -1;  // test hook: flip one byte of this chunk the first time it is sent
+};
+
+struct WorkerInfo {
+  std::string worker_id;
+  bool alive = false;
+  uint64_t weights_version = 0;
+  int32_t capacity = 0;
+  int32_t outstanding = 0;  // requests sent to it and not yet answered
+  uint64_t completed = 0;   // results accepted from it
+};
+
+struct ControllerStats {
+  uint64_t submitted = 0;
+  uint64_t completed = 0;        // results accepted (each request once)
+  uint64_t duplicates = 0;       // results for already completed requests, discarded
+  uint64_t unknown_results = 0;  // results for ids never submitted, discarded
+  uint64_t reissued = 0;         // requests re-queued from dead workers
+  uint64_t dropped = 0;          // malformed / unknown / wrong-version / unexpected messages
+  uint64_t workers_died = 0;
+  uint64_t chunks_sent = 0;
+  uint64_t queued = 0;     // waiting for a worker
+  uint64_t in_flight = 0;  // sent to a live worker, not answered
+};
+
+struct Controller;
+struct ControllerDeleter {
+  void operator()(Controller* c) const;
+};
+using ControllerPtr = std::unique_ptr<Controller, ControllerDeleter>;
+
+// Binds the socket and starts the I/O thread; throws std::runtime_error when the endpoint cannot be
+// bound. Destroying it stops the thread (and sends shutdown to live workers when so configured).
+ControllerPtr controller_create(const ControllerOptions& opt);
+
+// The ZeroMQ context (inproc:// workers must use the same one).
+zmq::context_t& controller_context(Controller& c);
+
+// Queues a request. Its request_id must be unique over the controller's life (checked).
+void controller_submit(Controller& c, GenRequest req);
+
+// Waits up to timeout_ms for at least one finished request, then appends every finished result
+// (each request id exactly once) to `out`. Returns how many were appended.
+size_t controller_poll(Controller& c, int timeout_ms, std::vector<GenResult>& out);
+
+// Requests submitted and not yet returned by controller_poll's results (queued + in flight +
+// ready).
+uint64_t controller_pending(Controller& c);
+
+// Publishes a new weight version (strictly greater than the last) and announces it to live workers.
+void controller_publish_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes);
+
+// Waits until every live worker (at least one) holds `version` or newer. False on timeout.
+bool controller_wait_weights(Controller& c, uint64_t version, int timeout_ms);
+
+// Waits until at least num_workers workers are alive. False on timeout.
+bool controller_wait_workers(Controller& c, int num_workers, int timeout_ms);
+
+// Every worker seen so far, dead ones included, with the version each holds.
+std::vector<WorkerInfo> controller_workers(Controller& c);
+
+ControllerStats controller_stats(Controller& c);
+
+// Sends shutdown to every live worker (they exit their loop).
+void controller_shutdown_workers(Controller& c, const std::string& reason);
+
+// Test/diagnostic hook: sends raw bytes as one message to a worker (by worker_id).
+void controller_send_raw(Controller& c, const std::string& worker_id, std::string bytes);
+
+}  // namespace aha

@@ -1,0 +1,237 @@
+// The messages that carry work between aha's processes (controller, rollout workers, reward
+// workers), their msgpack encoding, and the ZeroMQ framing they travel in.
+//
+// Invariants:
+// - Every message is ONE msgpack map with at least the keys "type" (string, below) and "version"
+//   (integer, == kProtocolVersion). Field order does not matter; unknown extra keys are ignored (so
+//   a newer sender may add optional fields without a version bump); a missing or wrong-typed field
+//   of the message's type is a decode error.
+// - Dense numeric arrays (token ids, log-probs, routed expert ids) are msgpack `bin` fields holding
+//   little-endian int32 or float32 values; their byte length must be a multiple of 4.
+// - Decoding never throws and never reads out of bounds: it returns false with an error naming the
+//   message type and field. A receiver logs the error with the sender's identity and drops the
+//   message. Declared container sizes are bounded by the input length before anything is allocated.
+// - Framing: a DEALER sends one frame (the message). A ROUTER receives [identity][message] and
+// sends
+//   [identity][message]. Anything else (more frames, empty frames) is logged and dropped.
+//
+// Message table (C = controller, W = rollout worker, R = reward worker). Integers are unsigned
+// unless said; "f32le"/"i32le" are bin fields of little-endian float32/int32.
+//
+//  type              dir   fields
+//  ready             W->C  worker_id str, capacity int (requests it can hold at once),
+//  weights_version heartbeat         both  worker_id str ("" from C), weights_version, capacity
+//  int, outstanding int gen_request       C->W  request_id, prompt_ids i32le, group_size int,
+//  params map (sampling_params),
+//                          seed, min_weights_version, return_routing bool
+//     sampling_params:     temperature f64, top_p f64, top_k int, min_p f64, max_new_tokens int,
+//                          stop_token_ids i32le, stop_strings [str]
+//  gen_result        W->C  request_id, worker_id str, weights_version, gen_ms f64, samples [sample]
+//     sample:              token_ids i32le [T], logprobs f32le [T] (full-vocab, at the sampling
+//                          temperature), truncated_logprobs f32le [T] or empty (under top-p/top-k/
+//                          min-p truncation), finish_reason str ("stop"|"length"|...),
+//                          routing_dims [num_tokens, num_layers, top_k] ints, routed_experts i32le
+//                          [num_tokens * num_layers * top_k] (empty, dims [0,0,0] when not asked)
+//  weights_announce  C->W  weights_version, num_bytes, checksum (fnv1a64 of all bytes), chunk_size
+//  weights_get       W->C  weights_version, chunk_idx
+//  weights_chunk     C->W  weights_version, chunk_idx, checksum (fnv1a64 of this chunk), data bin
+//  weights_ack       W->C  weights_version
+//  bye               W->C  worker_id str, reason str (worker leaves; its requests are re-issued)
+//  shutdown          C->W  reason str
+//  score_request     C->R  request_id, task str, completions [str], reference_json str
+//  score_result      R->C  request_id, rewards [f64], components_json str
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <msgpack.hpp>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+namespace aha {
+
+constexpr int kProtocolVersion = 1;
+
+enum class MsgType {
+  Ready,
+  Heartbeat,
+  GenRequest,
+  GenResult,
+  WeightsAnnounce,
+  WeightsGet,
+  WeightsChunk,
+  WeightsAck,
+  Bye,
+  Shutdown,
+  ScoreRequest,
+  ScoreResult,
+};
+
+// The wire name of a type ("gen_request"); parse fails on names not in the table above.
+const char* msg_type_name(MsgType t);
+bool msg_type_from_name(const std::string& name, MsgType& out);
+
+// FNV-1a 64-bit hash of bytes; `h` chains a previous result (start with the offset basis).
+constexpr uint64_t kFnvOffset = 14695981039346656037ull;
+uint64_t fnv1a64(const void* data, size_t n, uint64_t h = kFnvOffset);
+
+struct SamplingParams {
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int32_t top_k = 0;  // 0: off
+  double min_p = 0.0;
+  int32_t max_new_tokens = 256;
+  std::vector<int32_t> stop_token_ids;
+  std::vector<std::string> stop_strings;
+};
+
+struct ReadyMsg {
+  std::string worker_id;
+  int32_t capacity = 0;  // requests (groups) the worker can hold at once, running or waiting
+  uint64_t weights_version = 0;
+};
+
+struct HeartbeatMsg {
+  std::string worker_id;  // "" when sent by the controller
+  uint64_t weights_version = 0;
+  int32_t capacity = 0;
+  int32_t outstanding = 0;  // requests the sender holds unfinished
+};
+
+struct GenRequest {
+  uint64_t request_id = 0;
+  std::vector<int32_t> prompt_ids;  // [T_prompt]
+  int32_t group_size = 1;           // G samples share the prompt
+  SamplingParams params;
+  uint64_t seed = 0;
+  uint64_t min_weights_version = 0;  // never run on a worker holding an older version
+  bool return_routing = false;
+};
+
+struct Sample {
+  std::vector<int32_t> token_ids;         // [T]
+  std::vector<float> logprobs;            // [T] full vocabulary, at the sampling temperature
+  std::vector<float> truncated_logprobs;  // [T] under top-p/top-k/min-p, or empty when untruncated
+  std::string finish_reason;              // "stop", "length"
+  int32_t routing_num_tokens = 0;         // routed_experts dims [num_tokens, num_layers, top_k]
+  int32_t routing_num_layers = 0;
+  int32_t routing_top_k = 0;
+  std::vector<int32_t> routed_experts;  // [num_tokens * num_layers * top_k]
+};
+
+struct GenResult {
+  uint64_t request_id = 0;
+  std::string worker_id;
+  uint64_t weights_version = 0;  // the version that produced every sample (set by the engine)
+  double gen_ms = 0;             // worker time from receiving the request to sending the result
+  std::vector<Sample> samples;   // [G]
+};
+
+struct WeightsAnnounce {
+  uint64_t weights_version = 0;
+  uint64_t num_bytes = 0;
+  uint64_t checksum = 0;  // fnv1a64 of all bytes
+  uint32_t chunk_size = 0;
+};
+
+struct WeightsGet {
+  uint64_t weights_version = 0;
+  uint32_t chunk_idx = 0;
+};
+
+struct WeightsChunk {
+  uint64_t weights_version = 0;
+  uint32_t chunk_idx = 0;
+  uint64_t checksum = 0;  // fnv1a64 of data, as the sender computed it
+  std::vector<uint8_t> data;
+};
+
+struct WeightsAck {
+  uint64_t weights_version = 0;
+};
+
+struct ByeMsg {
+  std::string worker_id;
+  std::string reason;
+};
+
+struct ShutdownMsg {
+  std::string reason;
+};
+
+struct ScoreRequest {
+  uint64_t request_id = 0;
+  std::string task;
+  std::vector<std::string> completions;  // [G]
+  std::string reference_json;
+};
+
+struct ScoreResult {
+  uint64_t request_id = 0;
+  std::vector<double> rewards;  // [G]
+  std::string components_json;
+};
+
+// Encoders: the msgpack bytes of one message (type and version filled in).
+std::string encode(const ReadyMsg& m);
+std::string encode(const HeartbeatMsg& m);
+std::string encode(const GenRequest& m);
+std::string encode(const GenResult& m);
+std::string encode(const WeightsAnnounce& m);
+std::string encode(const WeightsGet& m);
+std::string encode(const WeightsChunk& m);
+std::string encode(const WeightsAck& m);
+std::string encode(const ByeMsg& m);
+std::string encode(const ShutdownMsg& m);
+std::string encode(const ScoreRequest& m);
+std::string encode(const ScoreResult& m);
+
+// A parsed message whose header (map, type, version) was checked; the fields are not yet decoded.
+struct Message {
+  MsgType type = MsgType::Ready;
+  msgpack::object_handle handle;  // owns the parsed map
+};
+
+// Parses bytes into a Message. False (err set) on garbage, truncation, trailing bytes, a non-map,
+// a missing/unknown type or a version other than kProtocolVersion.
+bool parse_message(const void* data, size_t n, Message& out, std::string& err);
+
+// Field decoders: false (err names the field) when the message is not of that type or a field is
+// missing or has the wrong type/shape.
+bool decode(const Message& msg, ReadyMsg& out, std::string& err);
+bool decode(const Message& msg, HeartbeatMsg& out, std::string& err);
+bool decode(const Message& msg, GenRequest& out, std::string& err);
+bool decode(const Message& msg, GenResult& out, std::string& err);
+bool decode(const Message& msg, WeightsAnnounce& out, std::string& err);
+bool decode(const Message& msg, WeightsGet& out, std::string& err);
+bool decode(const Message& msg, WeightsChunk& out, std::string& err);
+bool decode(const Message& msg, WeightsAck& out, std::string& err);
+bool decode(const Message& msg, ByeMsg& out, std::string& err);
+bool decode(const Message& msg, ShutdownMsg& out, std::string& err);
+bool decode(const Message& msg, ScoreRequest& out, std::string& err);
+bool decode(const Message& msg, ScoreResult& out, std::string& err);
+
+// parse_message + decode in one call (for tests and simple receivers).
+template <typename T>
+bool decode_bytes(const void* data, size_t n, T& out, std::string& err) {
+  Message msg;
+  return parse_message(data, n, msg, err) && decode(msg, out, err);
+}
+
+// ---- Framing over ZeroMQ (shared by the rollout and reward roles) ----
+
+// Sends one message. On a ROUTER socket `peer` is the destination identity; on a DEALER it must be
+// empty. Returns false when the message could not be queued (peer gone, high-water mark), never
+// blocks.
+bool send_frame(zmq::socket_t& sock, const std::string& peer, const std::string& bytes);
+
+// Receives one message without blocking. On a ROUTER (`router` true) `peer` gets the sender's
+// identity. Returns 1 when a well-framed message was read into `bytes`, 0 when nothing was waiting,
+// -1 when a malformed multipart was read and dropped (err says why; peer set if known).
+int recv_frame(zmq::socket_t& sock, bool router, std::string& peer, std::string& bytes,
+               std::string& err);
+
+// A printable form of a ZeroMQ identity (binary ids are hex-escaped) for logs.
+std::string printable_peer(const std::string& peer);
+
+}  // namespace aha

@@ -1,0 +1,72 @@
+// A rollout worker: connects a DEALER socket to the controller, takes generation requests as its
+// engine has room, runs the engine, streams back finished groups, and swaps in new weight versions.
+// The engine is reached through plain function pointers (EngineHooks), so the same loop drives the
+// real engine, a fake one in tests, or a GPU engine.
+//
+// Invariants:
+// - One thread runs the whole loop and owns the socket; the engine hooks are called only from it,
+//   so load_weights always falls between two engine polls.
+// - The worker's ZeroMQ routing id is its worker_id, which must be unique among the controller's
+//   workers (the default, host-pid-counter, is).
+// - Heartbeats go out between engine polls: one engine poll must return well within the
+// controller's
+//   worker_timeout_ms, or the controller declares the worker dead and re-issues its requests.
+// - Messages that fail to decode, have an unknown type or the wrong version are logged and dropped.
+// - Weights are fetched chunk by chunk (each chunk's checksum verified, a bad one fetched again),
+// then
+//   the whole checksum is verified (a mismatch starts the fetch over) before load_weights is called
+//   and the version acknowledged.
+// - The loop ends on shutdown from the controller, on *stop, or when the controller has been silent
+//   longer than controller_timeout_ms.
+#pragma once
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "rollout/protocol.h"
+
+namespace aha {
+
+struct EngineHooks {
+  void* ctx = nullptr;
+  // Requests the engine can hold at once (running or waiting). Called every loop turn; the worker
+  // announces changes. The engine must still accept a few more (they are queued by it): a worker
+  // declared dead and back again may be sent extra work.
+  int (*capacity)(void* ctx) = nullptr;
+  // Takes a request; must not block on generation.
+  void (*submit)(void* ctx, const GenRequest& req) = nullptr;
+  // Runs engine steps (about one batch step) and appends finished groups to `done` (request_id,
+  // weights_version and samples set by the engine; worker_id and gen_ms are filled by the worker).
+  // Returns the number appended.
+  int (*poll)(void* ctx, std::vector<GenResult>& done) = nullptr;
+  // Swaps in new weights between steps. The bytes are only valid during the call.
+  void (*load_weights)(void* ctx, const uint8_t* bytes, size_t n, uint64_t version) = nullptr;
+};
+
+struct WorkerStats {
+  uint64_t requests = 0;        // gen_requests taken
+  uint64_t results = 0;         // gen_results sent
+  uint64_t dropped = 0;         // malformed / unknown / wrong-version / unexpected messages
+  uint64_t weights_loaded = 0;  // versions swapped in
+  uint64_t bad_chunks = 0;      // chunks whose checksum did not match (fetched again)
+  uint64_t bad_weights = 0;     // assembled weights whose checksum did not match (fetched again)
+};
+
+struct WorkerOptions {
+  std::string connect = "inproc://aha-rollout";  // the controller's endpoint URL
+  std::string worker_id;                         // "" -> "<host>-<pid>-<n>"
+  zmq::context_t* context = nullptr;  // required for inproc:// (the controller's); else may be null
+  int heartbeat_ms = 1000;
+  int controller_timeout_ms = 10000;        // exit when the controller is silent this long
+  int idle_wait_ms = 50;                    // socket wait when the engine has nothing to do
+  int weights_window = 4;                   // chunk requests in flight while fetching weights
+  uint64_t initial_weights_version = 0;     // the version the engine starts with
+  const std::atomic<bool>* stop = nullptr;  // set to end the loop (sends bye)
+  WorkerStats* stats = nullptr;             // filled in when the loop ends
+};
+
+// Runs the worker loop until shutdown. Returns 0 after a shutdown message or *stop, 2 when the
+// controller went silent, 1 when an engine hook threw (the error is logged; a bye is sent).
+int run_rollout_worker(const WorkerOptions& opt, const EngineHooks& engine);
+
+}  // namespace aha

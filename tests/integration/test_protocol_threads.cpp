@@ -1,0 +1,213 @@
+// The controller and rollout workers as threads of one process over inproc://: garbage survived,
+// weights distributed and gated by min_weights_version, a hung worker declared dead, its requests
+// re-issued and its late results discarded as duplicates, each request returned exactly once.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "rollout/controller.h"
+#include "test_protocol_fake_engine.h"
+
+using namespace aha;
+using namespace aha::test;
+
+namespace {
+
+struct WorkerThread {
+  FakeEngine eng;
+  WorkerOptions opt;
+  WorkerStats stats;
+  std::atomic<bool> stop{false};
+  int rc = -1;
+  std::thread th;
+
+  void start(zmq::context_t& ctx, const std::string& endpoint, const std::string& id) {
+    opt.connect = endpoint;
+    opt.worker_id = id;
+    opt.context = &ctx;
+    opt.heartbeat_ms = 100;
+    opt.controller_timeout_ms = 5000;
+    opt.stop = &stop;
+    opt.stats = &stats;
+    th = std::thread([this] { rc = run_rollout_worker(opt, fake_hooks(eng)); });
+  }
+};
+
+WorkerInfo find_worker(Controller& c, const std::string& id) {
+  for (const WorkerInfo& w : controller_workers(c))
+    if (w.worker_id == id) return w;
+  return WorkerInfo{};
+}
+
+std::string raw_map(const char* type, int version) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(2);
+  pk.pack("type");
+  pk.pack(type);
+  pk.pack("version");
+  pk.pack(version);
+  return std::string(buf.data(), buf.size());
+}
+
+GenRequest make_request(uint64_t id, uint64_t min_version) {
+  GenRequest r;
+  r.request_id = id;
+  r.prompt_ids = {static_cast<int32_t>(id)};
+  r.group_size = 2;
+  r.seed = 77 + id * 104729;
+  r.min_weights_version = min_version;
+  return r;
+}
+
+// Polls until `n` distinct ids are in `seen` or the time is up.
+void collect(Controller& c, std::map<uint64_t, int>& seen, std::vector<GenResult>& all, size_t n,
+             int timeout_ms) {
+  int64_t t0 = fake_now_ms();
+  while (seen.size() < n && fake_now_ms() - t0 < timeout_ms) {
+    std::vector<GenResult> got;
+    controller_poll(c, 50, got);
+    for (GenResult& r : got) {
+      seen[r.request_id]++;
+      all.push_back(std::move(r));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("controller and worker threads over inproc://") {
+  zmq::context_t ctx(1);
+  const std::string endpoint = "inproc://aha-protocol-test";
+  ControllerOptions co;
+  co.endpoint = endpoint;
+  co.context = &ctx;
+  co.heartbeat_ms = 100;
+  co.worker_timeout_ms = 500;
+  co.weights_chunk_size = 64u << 10;
+  co.test_corrupt_chunk = 5;
+  ControllerPtr ctl = controller_create(co);
+
+  WorkerThread w[2];
+  w[1].eng.stall_ms = 1500;  // hangs on its first request, longer than the worker timeout
+  w[0].start(ctx, endpoint, "thread-0");
+  w[1].start(ctx, endpoint, "thread-1");
+  REQUIRE(controller_wait_workers(*ctl, 2, 5000));
+
+  // Garbage both ways.
+  {
+    zmq::socket_t raw(ctx, zmq::socket_type::dealer);
+    raw.set(zmq::sockopt::linger, 1000);
+    raw.connect(endpoint);
+    CHECK(send_frame(raw, "", std::string("\xde\xad\xbe\xef", 4)));
+    CHECK(send_frame(raw, "", raw_map("heartbeat", kProtocolVersion - 1)));
+  }
+  for (const char* id : {"thread-0", "thread-1"}) {
+    controller_send_raw(*ctl, id, std::string("\x92\x01", 2));                 // a truncated array
+    controller_send_raw(*ctl, id, raw_map("shutdown", kProtocolVersion + 1));  // wrong version
+  }
+
+  // Weights v1 (1 MiB, 16 chunks, chunk 5 damaged once).
+  controller_publish_weights(*ctl, 1, fake_weights(1, 1u << 20));
+  REQUIRE(controller_wait_weights(*ctl, 1, 5000));
+  CHECK(controller_stats(*ctl).chunks_sent == 2 * 16 + 1);
+
+  // 30 requests on v1; thread-1 hangs on its first one and is declared dead meanwhile.
+  std::map<uint64_t, int> seen;
+  std::vector<GenResult> all;
+  for (uint64_t i = 1; i <= 30; ++i) controller_submit(*ctl, make_request(i, 1));
+  // A request that needs v2 waits for it without holding up the others.
+  controller_submit(*ctl, make_request(100, 2));
+  collect(*ctl, seen, all, 30, 10000);
+  CHECK(seen.size() == 30);
+  CHECK(seen.count(100) == 0);
+  CHECK(controller_pending(*ctl) == 1);
+
+  controller_publish_weights(*ctl, 2, fake_weights(2, (1u << 20) + 123));  // a short last chunk
+  REQUIRE(controller_wait_weights(*ctl, 2, 5000));
+  collect(*ctl, seen, all, 31, 5000);
+  REQUIRE(seen.count(100) == 1);
+
+  // The hung worker came back and sent its stale results: discarded as duplicates.
+  int64_t t0 = fake_now_ms();
+  while (controller_stats(*ctl).duplicates == 0 && fake_now_ms() - t0 < 5000) {
+    std::vector<GenResult> extra;
+    controller_poll(*ctl, 50, extra);
+    CHECK(extra.empty());
+  }
+  ControllerStats st = controller_stats(*ctl);
+  CHECK(st.duplicates >= 1);
+  CHECK(st.reissued >= 1);
+  CHECK(st.workers_died >= 1);
+  CHECK(st.dropped >= 2);
+  CHECK(st.completed == 31);
+  t0 = fake_now_ms();  // it came back, and catches up with v2
+  while (find_worker(*ctl, "thread-1").weights_version < 2 && fake_now_ms() - t0 < 5000)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(find_worker(*ctl, "thread-1").alive);
+  CHECK(find_worker(*ctl, "thread-1").weights_version == 2);
+  for (auto& [id, n] : seen) CHECK(n == 1);
+  for (const GenResult& r : all) {
+    uint64_t seed = 77 + r.request_id * 104729;
+    REQUIRE(r.samples.size() == 2u);
+    for (int g = 0; g < 2; ++g) CHECK(r.samples[g].token_ids == fake_tokens(seed, g));
+    if (r.request_id == 100) {
+      CHECK(r.weights_version == 2);
+    } else {
+      CHECK(r.weights_version >= 1);
+    }
+  }
+  MESSAGE("reissued " << st.reissued << ", duplicates " << st.duplicates << ", dropped "
+                      << st.dropped);
+
+  // Worker 0 leaves by its stop flag (bye), worker 1 by the controller's shutdown.
+  w[0].stop = true;
+  w[0].th.join();
+  CHECK(w[0].rc == 0);
+  t0 = fake_now_ms();
+  while (find_worker(*ctl, "thread-0").alive && fake_now_ms() - t0 < 2000)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_FALSE(find_worker(*ctl, "thread-0").alive);
+  controller_shutdown_workers(*ctl, "test done");
+  w[1].th.join();
+  CHECK(w[1].rc == 0);
+  for (WorkerThread& wt : w) {
+    CHECK(wt.stats.dropped >= 2);
+    CHECK(wt.stats.weights_loaded == 2);
+    CHECK(wt.eng.weights_ok);
+    CHECK(wt.eng.weights_version == 2);
+  }
+  CHECK(w[0].stats.bad_chunks + w[1].stats.bad_chunks == 1);
+  ctl.reset();
+}
+
+TEST_CASE("a worker exits when the controller goes silent") {
+  zmq::context_t ctx(1);
+  FakeEngine eng;
+  WorkerOptions o;
+  o.connect = "inproc://aha-nobody-home";
+  o.context = &ctx;
+  o.heartbeat_ms = 20;
+  o.controller_timeout_ms = 200;
+  int64_t t0 = fake_now_ms();
+  CHECK(run_rollout_worker(o, fake_hooks(eng)) == 2);
+  CHECK(fake_now_ms() - t0 >= 200);
+}
+
+TEST_CASE("bad options are refused") {
+  FakeEngine eng;
+  WorkerOptions o;
+  o.connect = "inproc://x";  // inproc without a context
+  CHECK(run_rollout_worker(o, fake_hooks(eng)) == 1);
+  EngineHooks none;
+  o.connect = "tcp://127.0.0.1:1";
+  CHECK(run_rollout_worker(o, none) == 1);
+  ControllerOptions co;
+  co.endpoint = "bogus://nowhere";
+  CHECK_THROWS(controller_create(co));
+  co.endpoint = "inproc://ok";
+  co.worker_timeout_ms = co.heartbeat_ms;
+  CHECK_THROWS(controller_create(co));
+}

@@ -1,0 +1,448 @@
+// Protocol messages: every type round-trips, and every kind of bad input is a decode error.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "rollout/protocol.h"
+
+using namespace aha;
+
+namespace {
+
+GenRequest make_request() {
+  GenRequest r;
+  r.request_id = 0x123456789abcull;
+  r.prompt_ids = {1, 2, 3, -4, 2147483647};
+  r.group_size = 8;
+  r.params.temperature = 0.7;
+  r.params.top_p = 0.95;
+  r.params.top_k = 40;
+  r.params.min_p = 0.05;
+  r.params.max_new_tokens = 512;
+  r.params.stop_token_ids = {0, 7};
+  r.params.stop_strings = {"</answer>", "\n\n"};
+  r.seed = 0xfedcba9876543210ull;
+  r.min_weights_version = 17;
+  r.return_routing = true;
+  return r;
+}
+
+GenResult make_result() {
+  GenResult r;
+  r.request_id = 99;
+  r.worker_id = "host-1-0";
+  r.weights_version = 5;
+  r.gen_ms = 12.5;
+  for (int g = 0; g < 3; ++g) {
+    Sample s;
+    for (int t = 0; t < 4 + g; ++t) {
+      s.token_ids.push_back(100 * g + t);
+      s.logprobs.push_back(-0.25f * static_cast<float>(t) - 1e-7f);
+    }
+    if (g == 1) s.truncated_logprobs = std::vector<float>(s.token_ids.size(), -0.125f);
+    s.finish_reason = g == 2 ? "length" : "stop";
+    if (g != 0) {
+      s.routing_num_tokens = static_cast<int32_t>(s.token_ids.size());
+      s.routing_num_layers = 2;
+      s.routing_top_k = 3;
+      for (int i = 0; i < s.routing_num_tokens * 2 * 3; ++i) s.routed_experts.push_back(i % 7);
+    }
+    r.samples.push_back(s);
+  }
+  return r;
+}
+
+template <typename T>
+T round_trip(const T& m) {
+  std::string bytes = encode(m);
+  T out;
+  std::string err;
+  bool ok = decode_bytes(bytes.data(), bytes.size(), out, err);
+  INFO(err);
+  REQUIRE(ok);
+  return out;
+}
+
+// A message map written by hand (independently of encode), one value per key.
+struct MapWriter {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk{buf};
+  std::string bytes() const { return std::string(buf.data(), buf.size()); }
+};
+
+template <typename T>
+bool decodes(const std::string& bytes, std::string& err) {
+  T out;
+  return decode_bytes(bytes.data(), bytes.size(), out, err);
+}
+
+}  // namespace
+
+TEST_CASE("fnv1a64 matches the published test vectors") {
+  CHECK(fnv1a64("", 0) == 0xcbf29ce484222325ull);
+  CHECK(fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
+  CHECK(fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
+  // Chaining equals hashing the concatenation.
+  CHECK(fnv1a64("bar", 3, fnv1a64("foo", 3)) == fnv1a64("foobar", 6));
+}
+
+TEST_CASE("every message type round-trips") {
+  SUBCASE("ready") {
+    ReadyMsg m{"w-1", 16, 3};
+    ReadyMsg o = round_trip(m);
+    CHECK(o.worker_id == "w-1");
+    CHECK(o.capacity == 16);
+    CHECK(o.weights_version == 3);
+  }
+  SUBCASE("heartbeat") {
+    HeartbeatMsg m{"w-2", 9, 4, 2};
+    HeartbeatMsg o = round_trip(m);
+    CHECK(o.worker_id == "w-2");
+    CHECK(o.weights_version == 9);
+    CHECK(o.capacity == 4);
+    CHECK(o.outstanding == 2);
+  }
+  SUBCASE("gen_request") {
+    GenRequest m = make_request();
+    GenRequest o = round_trip(m);
+    CHECK(o.request_id == m.request_id);
+    CHECK(o.prompt_ids == m.prompt_ids);
+    CHECK(o.group_size == 8);
+    CHECK(o.params.temperature == 0.7);
+    CHECK(o.params.top_p == 0.95);
+    CHECK(o.params.top_k == 40);
+    CHECK(o.params.min_p == 0.05);
+    CHECK(o.params.max_new_tokens == 512);
+    CHECK(o.params.stop_token_ids == m.params.stop_token_ids);
+    CHECK(o.params.stop_strings == m.params.stop_strings);
+    CHECK(o.seed == m.seed);
+    CHECK(o.min_weights_version == 17);
+    CHECK(o.return_routing);
+  }
+  SUBCASE("gen_result") {
+    GenResult m = make_result();
+    GenResult o = round_trip(m);
+    CHECK(o.request_id == 99);
+    CHECK(o.worker_id == "host-1-0");
+    CHECK(o.weights_version == 5);
+    CHECK(o.gen_ms == 12.5);
+    REQUIRE(o.samples.size() == 3);
+    for (size_t g = 0; g < 3; ++g) {
+      const Sample& a = m.samples[g];
+      const Sample& b = o.samples[g];
+      CHECK(b.token_ids == a.token_ids);
+      CHECK(b.logprobs == a.logprobs);  // bit-exact floats
+      CHECK(b.truncated_logprobs == a.truncated_logprobs);
+      CHECK(b.finish_reason == a.finish_reason);
+      CHECK(b.routing_num_tokens == a.routing_num_tokens);
+      CHECK(b.routing_num_layers == a.routing_num_layers);
+      CHECK(b.routing_top_k == a.routing_top_k);
+      CHECK(b.routed_experts == a.routed_experts);
+    }
+  }
+  SUBCASE("weights_announce") {
+    WeightsAnnounce m{7, 5000000, 0xdeadbeefcafef00dull, 1u << 20};
+    WeightsAnnounce o = round_trip(m);
+    CHECK(o.weights_version == 7);
+    CHECK(o.num_bytes == 5000000);
+    CHECK(o.checksum == 0xdeadbeefcafef00dull);
+    CHECK(o.chunk_size == (1u << 20));
+  }
+  SUBCASE("weights_get") {
+    WeightsGet o = round_trip(WeightsGet{7, 4});
+    CHECK(o.weights_version == 7);
+    CHECK(o.chunk_idx == 4);
+  }
+  SUBCASE("weights_chunk") {
+    WeightsChunk m;
+    m.weights_version = 7;
+    m.chunk_idx = 2;
+    for (int i = 0; i < 1000; ++i) m.data.push_back(static_cast<uint8_t>(i * 31));
+    m.checksum = fnv1a64(m.data.data(), m.data.size());
+    WeightsChunk o = round_trip(m);
+    CHECK(o.weights_version == 7);
+    CHECK(o.chunk_idx == 2);
+    CHECK(o.checksum == m.checksum);
+    CHECK(o.data == m.data);
+  }
+  SUBCASE("weights_ack") {
+    CHECK(round_trip(WeightsAck{12}).weights_version == 12);
+  }
+  SUBCASE("bye") {
+    ByeMsg o = round_trip(ByeMsg{"w", "stopped"});
+    CHECK(o.worker_id == "w");
+    CHECK(o.reason == "stopped");
+  }
+  SUBCASE("shutdown") {
+    CHECK(round_trip(ShutdownMsg{"done"}).reason == "done");
+  }
+  SUBCASE("score_request") {
+    ScoreRequest m{5, "countdown", {"<answer>3+4</answer>", ""}, R"({"target":7})"};
+    ScoreRequest o = round_trip(m);
+    CHECK(o.request_id == 5);
+    CHECK(o.task == "countdown");
+    CHECK(o.completions == m.completions);
+    CHECK(o.reference_json == m.reference_json);
+  }
+  SUBCASE("score_result") {
+    ScoreResult m{5, {1.0, -0.5, 0.0}, R"([{"format":1}])"};
+    ScoreResult o = round_trip(m);
+    CHECK(o.request_id == 5);
+    CHECK(o.rewards == m.rewards);
+    CHECK(o.components_json == m.components_json);
+  }
+}
+
+TEST_CASE("the header names the type and the protocol version") {
+  std::string bytes = encode(WeightsAck{3});
+  msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+  std::map<std::string, msgpack::object> m;
+  oh.get().convert(m);
+  CHECK(m.at("type").as<std::string>() == "weights_ack");
+  CHECK(m.at("version").as<int>() == kProtocolVersion);
+  CHECK(m.at("weights_version").as<uint64_t>() == 3);
+}
+
+TEST_CASE("garbage bytes are a decode error") {
+  std::string err;
+  Message msg;
+  CHECK_FALSE(parse_message("", 0, msg, err));
+  CHECK_FALSE(parse_message("hello world", 11, msg, err));
+  CHECK(!err.empty());
+  const char not_map[] = {'\x93', 1, 2, 3};  // [1,2,3]
+  CHECK_FALSE(parse_message(not_map, sizeof(not_map), msg, err));
+  CHECK(err.find("expected map") != std::string::npos);
+  // An array32 header declaring 4 billion elements: refused before allocating them.
+  const char huge[] = {'\xdd', '\xff', '\xff', '\xff', '\xff', 1, 2};
+  CHECK_FALSE(parse_message(huge, sizeof(huge), msg, err));
+  const char huge_map[] = {'\xdf', '\x7f', '\xff', '\xff', '\xff', '\xa4', 't', 'y', 'p', 'e'};
+  CHECK_FALSE(parse_message(huge_map, sizeof(huge_map), msg, err));
+  const char huge_bin[] = {'\xc6', '\xff', '\xff', '\xff', '\xf0', 0};
+  CHECK_FALSE(parse_message(huge_bin, sizeof(huge_bin), msg, err));
+  // Random bytes: never a crash, and a random buffer is (almost surely) not a valid message.
+  std::mt19937 rng(7);
+  int accepted = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string junk(1 + rng() % 64, '\0');
+    for (char& ch : junk) ch = static_cast<char>(rng());
+    GenResult out;
+    accepted += decode_bytes(junk.data(), junk.size(), out, err);
+  }
+  CHECK(accepted == 0);
+}
+
+TEST_CASE("every truncation of a message and trailing bytes are decode errors") {
+  std::string full = encode(make_result());
+  std::string err;
+  for (size_t n = 0; n < full.size(); ++n) {
+    GenResult out;
+    bool ok = decode_bytes(full.data(), n, out, err);
+    if (ok) INFO("prefix of " << n << " bytes decoded");
+    CHECK_FALSE(ok);
+  }
+  std::string longer = full + "x";
+  GenResult out;
+  CHECK_FALSE(decode_bytes(longer.data(), longer.size(), out, err));
+  CHECK(err.find("trailing") != std::string::npos);
+}
+
+TEST_CASE("flipped bytes never crash the decoder") {
+  std::string full = encode(make_result());
+  std::mt19937 rng(11);
+  int rejected = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string b = full;
+    int flips = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < flips; ++k) b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
+    GenResult out;
+    std::string err;
+    if (!decode_bytes(b.data(), b.size(), out, err)) {
+      rejected++;
+      CHECK(!err.empty());
+    } else {
+      // Whatever decoded is self-consistent.
+      for (const Sample& s : out.samples) {
+        CHECK(s.logprobs.size() == s.token_ids.size());
+        CHECK(s.routed_experts.size() == static_cast<size_t>(s.routing_num_tokens) *
+                                             static_cast<size_t>(s.routing_num_layers) *
+                                             static_cast<size_t>(s.routing_top_k));
+      }
+    }
+  }
+  CHECK(rejected > 0);
+}
+
+TEST_CASE("a missing field, a wrong-typed field, an unknown type and a wrong version are errors") {
+  std::string err;
+  SUBCASE("missing field") {
+    MapWriter w;
+    w.pk.pack_map(3);
+    w.pk.pack("type");
+    w.pk.pack("weights_get");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    w.pk.pack("weights_version");
+    w.pk.pack(4);
+    CHECK_FALSE(decodes<WeightsGet>(w.bytes(), err));
+    CHECK(err.find("weights_get.chunk_idx") != std::string::npos);
+    CHECK(err.find("missing") != std::string::npos);
+  }
+  SUBCASE("wrong-typed field") {
+    MapWriter w;
+    w.pk.pack_map(4);
+    w.pk.pack("type");
+    w.pk.pack("weights_get");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    w.pk.pack("weights_version");
+    w.pk.pack("four");
+    w.pk.pack("chunk_idx");
+    w.pk.pack(0);
+    CHECK_FALSE(decodes<WeightsGet>(w.bytes(), err));
+    CHECK(err.find("weights_version") != std::string::npos);
+    CHECK(err.find("str") != std::string::npos);
+  }
+  SUBCASE("negative where unsigned is required") {
+    MapWriter w;
+    w.pk.pack_map(3);
+    w.pk.pack("type");
+    w.pk.pack("weights_ack");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    w.pk.pack("weights_version");
+    w.pk.pack(-1);
+    CHECK_FALSE(decodes<WeightsAck>(w.bytes(), err));
+  }
+  SUBCASE("bin not a multiple of 4 and mismatched sizes") {
+    MapWriter w;
+    w.pk.pack_map(9);
+    w.pk.pack("type");
+    w.pk.pack("gen_request");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    w.pk.pack("request_id");
+    w.pk.pack(1);
+    w.pk.pack("prompt_ids");
+    w.pk.pack_bin(3);
+    w.pk.pack_bin_body("abc", 3);
+    w.pk.pack("group_size");
+    w.pk.pack(2);
+    w.pk.pack("params");
+    w.pk.pack_map(0);
+    w.pk.pack("seed");
+    w.pk.pack(1);
+    w.pk.pack("min_weights_version");
+    w.pk.pack(0);
+    w.pk.pack("return_routing");
+    w.pk.pack(false);
+    CHECK_FALSE(decodes<GenRequest>(w.bytes(), err));
+    CHECK(err.find("prompt_ids") != std::string::npos);
+
+    GenResult r = make_result();
+    r.samples[1].logprobs.pop_back();
+    std::string b = encode(r);
+    CHECK_FALSE(decodes<GenResult>(b, err));
+    CHECK(err.find("samples[1].logprobs") != std::string::npos);
+    r = make_result();
+    r.samples[2].routing_top_k = 4;
+    b = encode(r);
+    CHECK_FALSE(decodes<GenResult>(b, err));
+    CHECK(err.find("routed_experts") != std::string::npos);
+  }
+  SUBCASE("nested params field missing") {
+    GenRequest r = make_request();
+    std::string b = encode(r);
+    // Re-encode with params lacking top_k, by hand.
+    MapWriter w;
+    w.pk.pack_map(9);
+    w.pk.pack("type");
+    w.pk.pack("gen_request");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    w.pk.pack("request_id");
+    w.pk.pack(1);
+    w.pk.pack("prompt_ids");
+    w.pk.pack_bin(0);
+    w.pk.pack("group_size");
+    w.pk.pack(2);
+    w.pk.pack("params");
+    w.pk.pack_map(1);
+    w.pk.pack("temperature");
+    w.pk.pack(1.0);
+    w.pk.pack("seed");
+    w.pk.pack(1);
+    w.pk.pack("min_weights_version");
+    w.pk.pack(0);
+    w.pk.pack("return_routing");
+    w.pk.pack(false);
+    CHECK_FALSE(decodes<GenRequest>(w.bytes(), err));
+    CHECK(err.find("gen_request.params.top_p") != std::string::npos);
+  }
+  SUBCASE("unknown type") {
+    MapWriter w;
+    w.pk.pack_map(2);
+    w.pk.pack("type");
+    w.pk.pack("teleport");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    Message msg;
+    CHECK_FALSE(parse_message(w.bytes().data(), w.bytes().size(), msg, err));
+    CHECK(err.find("unknown message type 'teleport'") != std::string::npos);
+  }
+  SUBCASE("type not a string, or missing") {
+    MapWriter w;
+    w.pk.pack_map(2);
+    w.pk.pack("type");
+    w.pk.pack(3);
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    Message msg;
+    CHECK_FALSE(parse_message(w.bytes().data(), w.bytes().size(), msg, err));
+    MapWriter w2;
+    w2.pk.pack_map(1);
+    w2.pk.pack("version");
+    w2.pk.pack(kProtocolVersion);
+    CHECK_FALSE(parse_message(w2.bytes().data(), w2.bytes().size(), msg, err));
+    CHECK(err.find("type") != std::string::npos);
+  }
+  SUBCASE("wrong version") {
+    MapWriter w;
+    w.pk.pack_map(3);
+    w.pk.pack("type");
+    w.pk.pack("weights_ack");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion + 1);
+    w.pk.pack("weights_version");
+    w.pk.pack(1);
+    CHECK_FALSE(decodes<WeightsAck>(w.bytes(), err));
+    CHECK(err.find("protocol version") != std::string::npos);
+  }
+  SUBCASE("decoding as the wrong type") {
+    std::string b = encode(WeightsAck{1});
+    CHECK_FALSE(decodes<ReadyMsg>(b, err));
+    CHECK(err.find("expected a ready message") != std::string::npos);
+  }
+  SUBCASE("extra unknown keys are ignored") {
+    MapWriter w;
+    w.pk.pack_map(4);
+    w.pk.pack("type");
+    w.pk.pack("weights_ack");
+    w.pk.pack("version");
+    w.pk.pack(kProtocolVersion);
+    w.pk.pack("weights_version");
+    w.pk.pack(6);
+    w.pk.pack("future_field");
+    w.pk.pack_array(0);
+    WeightsAck out;
+    CHECK(decode_bytes(w.bytes().data(), w.bytes().size(), out, err));
+    CHECK(out.weights_version == 6);
+  }
+}
+
+TEST_CASE("printable_peer escapes binary identities") {
+  CHECK(printable_peer("w-1") == "w-1");
+  CHECK(printable_peer(std::string("\x00\x80k", 3)) == "\\x00\\x80k");
+  CHECK(printable_peer("") == "<anonymous>");
+}
