@@ -233,13 +233,13 @@ bool guarded(const Message& msg, MsgType want, std::string& err, Fn&& fn) {
 void pack_params(Packer& pk, const SamplingParams& p) {
   pk.pack_map(7);
   pk.pack("temperature");
-  pk.pack(p.temperature);
+  pk.pack(static_cast<double>(p.temperature));
   pk.pack("top_p");
-  pk.pack(p.top_p);
+  pk.pack(static_cast<double>(p.top_p));
   pk.pack("top_k");
   pk.pack(p.top_k);
   pk.pack("min_p");
-  pk.pack(p.min_p);
+  pk.pack(static_cast<double>(p.min_p));
   pk.pack("max_new_tokens");
   pk.pack(p.max_new_tokens);
   pk.pack("stop_token_ids");
@@ -250,10 +250,10 @@ void pack_params(Packer& pk, const SamplingParams& p) {
 
 SamplingParams read_params(const Fields& f) {
   SamplingParams p;
-  p.temperature = f.f64("temperature");
-  p.top_p = f.f64("top_p");
+  p.temperature = static_cast<float>(f.f64("temperature"));
+  p.top_p = static_cast<float>(f.f64("top_p"));
   p.top_k = f.i32("top_k");
-  p.min_p = f.f64("min_p");
+  p.min_p = static_cast<float>(f.f64("min_p"));
   p.max_new_tokens = f.i32("max_new_tokens");
   p.stop_token_ids = f.le_vec<int32_t>("stop_token_ids");
   p.stop_strings = f.str_array("stop_strings");

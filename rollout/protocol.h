@@ -48,6 +48,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "rollout/sampling.h"  // SamplingParams travels as the sampling_params map
+
 namespace aha {
 
 constexpr int kProtocolVersion = 1;
@@ -74,16 +76,6 @@ bool msg_type_from_name(const std::string& name, MsgType& out);
 // FNV-1a 64-bit hash of bytes; `h` chains a previous result (start with the offset basis).
 constexpr uint64_t kFnvOffset = 14695981039346656037ull;
 uint64_t fnv1a64(const void* data, size_t n, uint64_t h = kFnvOffset);
-
-struct SamplingParams {
-  double temperature = 1.0;
-  double top_p = 1.0;
-  int32_t top_k = 0;  // 0: off
-  double min_p = 0.0;
-  int32_t max_new_tokens = 256;
-  std::vector<int32_t> stop_token_ids;
-  std::vector<std::string> stop_strings;
-};
 
 struct ReadyMsg {
   std::string worker_id;

@@ -16,10 +16,10 @@ GenRequest make_request() {
   r.request_id = 0x123456789abcull;
   r.prompt_ids = {1, 2, 3, -4, 2147483647};
   r.group_size = 8;
-  r.params.temperature = 0.7;
-  r.params.top_p = 0.95;
+  r.params.temperature = 0.7f;
+  r.params.top_p = 0.95f;
   r.params.top_k = 40;
-  r.params.min_p = 0.05;
+  r.params.min_p = 0.05f;
   r.params.max_new_tokens = 512;
   r.params.stop_token_ids = {0, 7};
   r.params.stop_strings = {"</answer>", "\n\n"};
@@ -110,10 +110,10 @@ TEST_CASE("every message type round-trips") {
     CHECK(o.request_id == m.request_id);
     CHECK(o.prompt_ids == m.prompt_ids);
     CHECK(o.group_size == 8);
-    CHECK(o.params.temperature == 0.7);
-    CHECK(o.params.top_p == 0.95);
+    CHECK(o.params.temperature == 0.7f);
+    CHECK(o.params.top_p == 0.95f);
     CHECK(o.params.top_k == 40);
-    CHECK(o.params.min_p == 0.05);
+    CHECK(o.params.min_p == 0.05f);
     CHECK(o.params.max_new_tokens == 512);
     CHECK(o.params.stop_token_ids == m.params.stop_token_ids);
     CHECK(o.params.stop_strings == m.params.stop_strings);
