@@ -1,0 +1,151 @@
+#include "rollout/engine_worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "kernels/check.h"
+
+namespace aha {
+
+namespace {
+
+struct EngineWorkerCtx {
+  Model model;
+  Engine engine;
+  int capacity = 0;
+  int held = 0;  // requests submitted and not returned
+  std::vector<EngineResult> done;
+  std::vector<GenResult> failed;
+};
+
+int hook_capacity(void* ctx) {
+  auto* w = static_cast<EngineWorkerCtx*>(ctx);
+  return w->capacity;
+}
+
+void hook_submit(void* ctx, const GenRequest& req) {
+  auto* w = static_cast<EngineWorkerCtx*>(ctx);
+  EngineRequest r;
+  r.request_id = req.request_id;
+  r.prompt.assign(req.prompt_ids.begin(), req.prompt_ids.end());
+  r.group_size = req.group_size;
+  r.params = req.params;
+  r.seed = req.seed;
+  r.return_routing = req.return_routing;
+  try {
+    engine_submit(w->engine, std::move(r));
+    w->held++;
+  } catch (const std::exception& e) {
+    spdlog::error("rollout worker: request {} refused: {}", req.request_id, e.what());
+    GenResult g;
+    g.request_id = req.request_id;
+    g.weights_version = w->model.version;
+    for (int i = 0; i < std::max(1, req.group_size); i++) {
+      Sample s;
+      s.finish_reason = std::string("error: ") + e.what();
+      g.samples.push_back(std::move(s));
+    }
+    w->failed.push_back(std::move(g));
+  }
+}
+
+int hook_poll(void* ctx, std::vector<GenResult>& out) {
+  auto* w = static_cast<EngineWorkerCtx*>(ctx);
+  int n = 0;
+  for (GenResult& g : w->failed) {
+    out.push_back(std::move(g));
+    n++;
+  }
+  w->failed.clear();
+  if (engine_idle(w->engine)) return n;
+  w->done.clear();
+  engine_step(w->engine, w->done);
+  const int Lm = cfg_num_moe_layers(w->model.cfg), K = w->model.cfg.num_experts_per_tok;
+  for (const EngineResult& r : w->done) {
+    out.push_back(engine_result_to_wire(r, Lm, K));
+    w->held--;
+    n++;
+  }
+  return n;
+}
+
+void hook_load_weights(void* ctx, const uint8_t* bytes, size_t n, uint64_t version) {
+  auto* w = static_cast<EngineWorkerCtx*>(ctx);
+  weights_from_bytes(w->model, bytes, n);
+  w->model.version = version;
+}
+
+}  // namespace
+
+std::vector<uint8_t> weights_to_bytes(const Model& m) {
+  std::vector<uint8_t> out(static_cast<size_t>(m.num_params) * sizeof(float));
+  std::memcpy(out.data(), m.params.data(), out.size());
+  return out;
+}
+
+void weights_from_bytes(Model& m, const uint8_t* bytes, size_t n) {
+  AHA_CHECK(n == static_cast<size_t>(m.num_params) * sizeof(float),
+            "weights of " + std::to_string(n) + " bytes for a model of " +
+                std::to_string(m.num_params) + " parameters");
+  std::memcpy(m.params.data(), bytes, n);
+}
+
+GenResult engine_result_to_wire(const EngineResult& r, int Lm, int K) {
+  GenResult g;
+  g.request_id = r.request_id;
+  g.weights_version = r.weight_version;
+  for (const EngineSample& s : r.samples) {
+    Sample w;
+    w.token_ids.assign(s.tokens.begin(), s.tokens.end());
+    w.logprobs = s.logprobs;
+    w.truncated_logprobs = s.trunc_logprobs;
+    w.finish_reason = s.finish_reason;
+    if (!s.routing.empty()) {
+      const int T = static_cast<int>(s.routing.size() / (static_cast<size_t>(Lm) * K));
+      w.routing_num_tokens = T;
+      w.routing_num_layers = Lm;
+      w.routing_top_k = K;
+      w.routed_experts.resize(s.routing.size());
+      for (int l = 0; l < Lm; l++)
+        for (int t = 0; t < T; t++)
+          for (int k = 0; k < K; k++)
+            w.routed_experts[(static_cast<size_t>(t) * Lm + l) * K + k] =
+                s.routing[(static_cast<size_t>(l) * T + t) * K + k];
+    }
+    g.samples.push_back(std::move(w));
+  }
+  return g;
+}
+
+std::vector<int> routing_from_wire(const Sample& s) {
+  const int T = s.routing_num_tokens, Lm = s.routing_num_layers, K = s.routing_top_k;
+  std::vector<int> out(static_cast<size_t>(T) * Lm * K);
+  AHA_CHECK(s.routed_experts.size() == out.size(), "routed_experts size does not match its dims");
+  for (int l = 0; l < Lm; l++)
+    for (int t = 0; t < T; t++)
+      for (int k = 0; k < K; k++)
+        out[(static_cast<size_t>(l) * T + t) * K + k] =
+            s.routed_experts[(static_cast<size_t>(t) * Lm + l) * K + k];
+  return out;
+}
+
+int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {
+  EngineWorkerCtx ctx;
+  model_build(ctx.model, model.cfg);
+  ctx.model.params = model.params;
+  ctx.model.version = model.version;
+  ctx.capacity = opt.capacity;
+  engine_init(ctx.engine, ctx.model, opt.engine);
+  EngineHooks hooks;
+  hooks.ctx = &ctx;
+  hooks.capacity = hook_capacity;
+  hooks.submit = hook_submit;
+  hooks.poll = hook_poll;
+  hooks.load_weights = hook_load_weights;
+  WorkerOptions w = opt.worker;
+  w.initial_weights_version = model.version;
+  return run_rollout_worker(w, hooks);
+}
+
+}  // namespace aha

@@ -1,0 +1,35 @@
+// A rollout worker backed by the CPU engine: adapts rollout/engine.h to the worker loop's hooks
+// (rollout/worker.h), converting wire requests and results. Weights travel as the raw float32
+// parameter buffer of the model (little-endian), so a swap is one copy.
+// Invariant: a request the engine refuses (prompt too long for the cache, bad token) comes back as
+// a result whose samples have finish_reason "error: ..." and no tokens; the worker never dies of it.
+#pragma once
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "policy/model.h"
+#include "rollout/engine.h"
+#include "rollout/worker.h"
+
+namespace aha {
+
+struct EngineWorkerOptions {
+  WorkerOptions worker;
+  EngineOptions engine;
+  int capacity = 256;  // groups held at once (running or waiting)
+};
+
+// Runs the worker loop until stopped or shut down; model is the starting weights (copied).
+int run_engine_worker(const EngineWorkerOptions& opt, const Model& model);
+
+// Weights as bytes and back (the wire format of weight distribution).
+std::vector<uint8_t> weights_to_bytes(const Model& m);
+void weights_from_bytes(Model& m, const uint8_t* bytes, size_t n);
+
+// Converts an engine result to the wire form: routing [L][T, K] becomes [T, L, K].
+GenResult engine_result_to_wire(const EngineResult& r, int num_moe_layers, int top_k);
+// And back, for the learner: routing [T, L, K] -> [L][T, K].
+std::vector<int> routing_from_wire(const Sample& s);
+
+}  // namespace aha
