@@ -616,4 +616,15 @@ std::vector<EvalRow> rundb_read_evals(RunDb& db, int64_t run_id) {
   return out;
 }
 
+std::vector<ComponentMean> rundb_component_means(RunDb& db, int64_t run_id) {
+  Stmt s(db,
+         "SELECT j.key, s.step, avg(j.value) FROM samples AS s, json_each(s.components) AS j "
+         "WHERE (?1 = 0 OR s.run_id = ?1) AND j.type IN ('integer', 'real') "
+         "GROUP BY j.key, s.step ORDER BY j.key, s.step");
+  s.bind(1, run_id);
+  std::vector<ComponentMean> out;
+  while (s.next()) out.push_back({s.col_text(0), s.col_int(1), s.col_double(2)});
+  return out;
+}
+
 }  // namespace aha

@@ -174,4 +174,13 @@ int64_t rundb_count_samples(RunDb& db, const SampleQuery& query);
 std::optional<SampleRow> rundb_read_sample(RunDb& db, int64_t sample_id);
 std::vector<EvalRow> rundb_read_evals(RunDb& db, int64_t run_id);
 
+// Mean of each reward component per step, computed from the samples' components JSON (numeric
+// values only); ordered by component, step.
+struct ComponentMean {
+  std::string component;
+  int64_t step = 0;
+  double mean = 0;
+};
+std::vector<ComponentMean> rundb_component_means(RunDb& db, int64_t run_id);
+
 }  // namespace aha
