@@ -273,7 +273,6 @@ struct Series {
   std::vector<double> y;  // [N] value, NaN = gap
 };
 
-
 // Round tick step (1, 2 or 5 times a power of ten) for about `target` intervals over [lo, hi].
 double nice_step(double lo, double hi, int target) {
   double rough = (hi - lo) / target;
@@ -284,7 +283,7 @@ double nice_step(double lo, double hi, int target) {
 }
 
 std::string tick_label(double v, double step) {
-  if (std::fabs(v) < step * 1e-6) v = 0;
+  if (std::fabs(v) < step * 1e-6) return "0";
   double a = std::fabs(v);
   if (a != 0 && (a >= 1e5 || a < 1e-3)) return fmt("%.1e", v);
   int decimals = std::max(0, (int)-std::floor(std::log10(step) + 1e-9));
@@ -296,7 +295,7 @@ std::string tick_label(double v, double step) {
 // A line chart of one or more series over steps, as an inline <svg>.
 std::string svg_line_chart(const std::string& title, const std::vector<Series>& series,
                            const std::string& id) {
-  const double W = 460, H = 250, ml = 58, mr = 14, mt = 30, mb = 34;
+  const double W = 440, H = 260, ml = 58, mr = 14, mt = 44, mb = 34;
   const double pw = W - ml - mr, ph = H - mt - mb;
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
   for (const Series& s : series)
@@ -379,18 +378,17 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
                  "\" r=\"2.5\" fill=\"" + color + "\"><title>" + html_escape(s.name) + " step " +
                  fmt("%.0f", s.x[i]) + ": " + fmt("%.6g", s.y[i]) + "</title></circle>";
   }
-  // Legend (top right, inside the title row) when there is more than one series.
+  // Legend in a row under the title when there is more than one series.
   if (series.size() > 1) {
-    double lx = W - mr;
-    for (size_t si = series.size(); si-- > 0;) {
+    double lx = ml;
+    for (size_t si = 0; si < series.size(); si++) {
       const char* color = kPalette[si % (sizeof kPalette / sizeof kPalette[0])];
       std::string name = text_cell(series[si].name, 18);
-      double w = 7.0 * (double)utf8_count(name) + 16;
-      lx -= w;
-      out += "<rect x=\"" + fmt("%.1f", lx) + "\" y=\"" + fmt("%.1f", mt - 12) +
-             "\" width=\"10\" height=\"3\" fill=\"" + color + "\"/>";
-      out += "<text x=\"" + fmt("%.1f", lx + 13) + "\" y=\"" + fmt("%.1f", mt - 8) +
+      out += "<rect x=\"" + fmt("%.1f", lx) + "\" y=\"" + fmt("%.1f", mt - 13) +
+             "\" width=\"12\" height=\"3\" fill=\"" + color + "\"/>";
+      out += "<text x=\"" + fmt("%.1f", lx + 15) + "\" y=\"" + fmt("%.1f", mt - 9) +
              "\" class=\"leg\">" + html_escape(name) + "</text>";
+      lx += 6.5 * (double)utf8_count(name) + 30;
     }
   }
   out += "</svg></figure>";
@@ -398,19 +396,15 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
 }
 
 // A heatmap of expert load: rows are MoE layers, columns experts; colour = load / max load.
+// vmax is shared by the heatmaps of all steps so that their colours compare.
 std::string svg_expert_heatmap(const std::string& title,
-                               const std::vector<std::vector<double>>& load) {
+                               const std::vector<std::vector<double>>& load, double vmax) {
   size_t L = load.size(), E = 0;
-  double vmax = 0;
-  for (const auto& row : load) {
-    E = std::max(E, row.size());
-    for (double v : row)
-      if (std::isfinite(v)) vmax = std::max(vmax, v);
-  }
-  const double ml = 58, mt = 30, mb = 30;
+  for (const auto& row : load) E = std::max(E, row.size());
+  const double ml = 58, mt = 30, mb = 44;
   const double cw = std::clamp(380.0 / (double)std::max<size_t>(E, 1), 4.0, 26.0);
   const double ch = std::clamp(200.0 / (double)std::max<size_t>(L, 1), 6.0, 22.0);
-  const double W = std::max(300.0, ml + cw * (double)E + 14), H = mt + ch * (double)L + mb;
+  const double W = std::max(280.0, ml + cw * (double)E + 14), H = mt + ch * (double)L + mb;
   std::string out =
       "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " +
       fmt("%.0f", W) + " " + fmt("%.0f", H) + "\" width=\"" + fmt("%.0f", W) + "\" height=\"" +
@@ -437,9 +431,10 @@ std::string svg_expert_heatmap(const std::string& title,
   }
   double yb = mt + ch * (double)L + 14;
   out += "<text x=\"" + fmt("%.0f", ml) + "\" y=\"" + fmt("%.1f", yb) +
-         "\" class=\"tick\">experts 0.." + std::to_string(E == 0 ? 0 : E - 1) +
-         "; darkest = " + fmt("%.3g", vmax) +
-         " (uniform = " + fmt("%.3g", E == 0 ? 0.0 : 1.0 / (double)E) + ")</text>";
+         "\" class=\"tick\">experts 0.." + std::to_string(E == 0 ? 0 : E - 1) + "</text>";
+  out += "<text x=\"" + fmt("%.0f", ml) + "\" y=\"" + fmt("%.1f", yb + 14) +
+         "\" class=\"tick\">darkest = " + fmt("%.3g", vmax) +
+         ", uniform = " + fmt("%.3g", E == 0 ? 0.0 : 1.0 / (double)E) + "</text>";
   out += "</svg></figure>";
   return out;
 }
@@ -465,7 +460,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
   max-width:1440px;padding:0 16px;color:#222;background:#fafafa}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;
   padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}
+.grid{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 figure.chart{margin:0;background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:4px}
 svg text{font:11px system-ui,sans-serif;fill:#444}svg text.ttl{font-size:13px;font-weight:600;fill:#222}
 svg text.na{font-size:13px;fill:#999}svg line.grid{stroke:#eee}svg line.axis{stroke:#888}
@@ -474,7 +469,8 @@ table{border-collapse:collapse;background:#fff}td,th{border:1px solid #e3e3e3;pa
   text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .meta td:first-child{color:#666}
 .samples{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-.sample{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:8px 10px;min-width:0}
+.sample{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:8px 10px;min-width:0;
+  margin:6px 0}
 .sample.good{border-left:4px solid #2ca02c}.sample.bad{border-left:4px solid #d62728}
 .sample .hdr{font-size:12px;color:#555;margin-bottom:4px}
 pre{white-space:pre-wrap;word-break:break-word;background:#f4f4f4;padding:6px 8px;margin:4px 0;
@@ -527,7 +523,7 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
   const int64_t num_samples = rundb_count_samples(db, all);
 
   // Run summary.
-  out += "<h2>Run</h2><table class=\"meta\">";
+  out += "<h2>Run</h2><div class=\"grid\"><div><table class=\"meta\">";
   auto meta = [&](const std::string& k, const std::string& v) {
     out += "<tr><td>" + html_escape(k) + "</td><td>" + html_escape(v) + "</td></tr>";
   };
@@ -545,20 +541,21 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
   if (!run->config.empty())
     out += "<details><summary>resolved config</summary><pre>" + html_escape(run->config) +
            "</pre></details>";
+  out += "</div>";
 
-  // First vs last step.
+  // First vs last step, beside the run summary.
   if (!steps.empty()) {
-    out += "<h3>First and last step</h3><table><tr><th>metric</th><th>step " +
-           std::to_string(steps.front().step) + "</th><th>step " +
-           std::to_string(steps.back().step) + "</th></tr>";
+    out += "<div><table><tr><th>metric</th><th>first: step " + std::to_string(steps.front().step) +
+           "</th><th>last: step " + std::to_string(steps.back().step) + "</th></tr>";
     for (const StepColumn& c : rundb_step_columns()) {
       double a = steps.front().*c.field, b = steps.back().*c.field;
       if (std::isnan(a) && std::isnan(b)) continue;
       out += "<tr><td>" + std::string(c.name) + "</td><td class=\"num\">" + fmt_metric(a) +
              "</td><td class=\"num\">" + fmt_metric(b) + "</td></tr>";
     }
-    out += "</table>";
+    out += "</table></div>";
   }
+  out += "</div>\n";
 
   // Charts per step.
   auto col = [&](const char* name, double StepRow::*field) {
@@ -655,7 +652,8 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
   // Expert load.
   {
     std::vector<Series> imbalance;  // per layer: max load / uniform load
-    std::string heatmaps;
+    std::vector<std::pair<int64_t, std::vector<std::vector<double>>>> chosen_loads;
+    double vmax = 0;
     for (const StepRow& r : steps) {
       std::vector<std::vector<double>> load = expert_load_of(r.metrics_json);
       for (size_t l = 0; l < load.size(); l++) {
@@ -668,9 +666,16 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
         imbalance[l].x.push_back((double)r.step);
         imbalance[l].y.push_back(sum > 0 ? mx / (sum / (double)load[l].size()) : NAN);
       }
-      if (std::find(chosen.begin(), chosen.end(), r.step) != chosen.end() && !load.empty())
-        heatmaps += svg_expert_heatmap("Expert load, step " + std::to_string(r.step), load);
+      if (std::find(chosen.begin(), chosen.end(), r.step) != chosen.end() && !load.empty()) {
+        for (const auto& row : load)
+          for (double v : row)
+            if (std::isfinite(v)) vmax = std::max(vmax, v);
+        chosen_loads.emplace_back(r.step, std::move(load));
+      }
     }
+    std::string heatmaps;
+    for (const auto& [step, load] : chosen_loads)
+      heatmaps += svg_expert_heatmap("Expert load, step " + std::to_string(step), load, vmax);
     out += "<h2>Expert load per layer</h2>";
     if (imbalance.empty()) {
       out += "<p class=\"muted\">No \"expert_load\" in the step metrics.</p>";
