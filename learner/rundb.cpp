@@ -1,0 +1,630 @@
+// SQLite rollout logs: schema, writers and readers (see rundb.h for the invariants).
+#include "learner/rundb.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <utility>
+
+namespace aha {
+
+namespace {
+
+const StepColumn kStepColumns[] = {
+    {"reward_mean", &StepRow::reward_mean},
+    {"accuracy", &StepRow::accuracy},
+    {"adv_mean", &StepRow::adv_mean},
+    {"adv_std", &StepRow::adv_std},
+    {"len_mean", &StepRow::len_mean},
+    {"len_max", &StepRow::len_max},
+    {"frac_truncated", &StepRow::frac_truncated},
+    {"kl", &StepRow::kl},
+    {"entropy", &StepRow::entropy},
+    {"clip_frac_low", &StepRow::clip_frac_low},
+    {"clip_frac_high", &StepRow::clip_frac_high},
+    {"frac_zero_var_groups", &StepRow::frac_zero_var_groups},
+    {"dlogp_max", &StepRow::dlogp_max},
+    {"dlogp_mean", &StepRow::dlogp_mean},
+    {"grad_norm", &StepRow::grad_norm},
+    {"lr", &StepRow::lr},
+    {"tokens_per_s", &StepRow::tokens_per_s},
+    {"t_gen", &StepRow::t_gen},
+    {"t_reward", &StepRow::t_reward},
+    {"t_train", &StepRow::t_train},
+    {"t_sync", &StepRow::t_sync},
+};
+
+// The schema of version 1. Only constant text: no values are ever formatted into SQL.
+std::string schema_sql() {
+  std::string step_cols;
+  for (const StepColumn& c : kStepColumns) step_cols += std::string("  ") + c.name + " REAL,\n";
+  return R"(
+CREATE TABLE runs (
+  run_id INTEGER PRIMARY KEY,
+  start_time TEXT NOT NULL,
+  aha_version TEXT NOT NULL,
+  git_commit TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  config TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE steps (
+  run_id INTEGER NOT NULL REFERENCES runs(run_id),
+  step INTEGER NOT NULL,
+  time TEXT NOT NULL,
+)" + step_cols +
+         R"(  metrics TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (run_id, step)
+);
+CREATE TABLE samples (
+  sample_id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  weight_version INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  prompt_id TEXT NOT NULL,
+  group_id INTEGER NOT NULL,
+  sample_idx INTEGER NOT NULL,
+  prompt TEXT NOT NULL,
+  completion TEXT NOT NULL,
+  num_tokens INTEGER NOT NULL,
+  finish_reason TEXT NOT NULL,
+  reward REAL NOT NULL,
+  components TEXT NOT NULL DEFAULT '{}',
+  correct INTEGER NOT NULL,
+  advantage REAL NOT NULL,
+  mean_logp REAL,
+  mean_abs_dlogp REAL,
+  gen_time_s REAL,
+  extracted TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  prompt_ids BLOB,
+  completion_ids BLOB,
+  rollout_logps BLOB,
+  UNIQUE (run_id, step, group_id, sample_idx),
+  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step)
+);
+CREATE INDEX samples_by_step ON samples(step, reward);
+CREATE INDEX samples_by_task_step ON samples(task, step, reward);
+CREATE INDEX samples_by_reward ON samples(reward);
+CREATE TABLE evals (
+  eval_id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(run_id),
+  step INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL,
+  k INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX evals_by_step ON evals(run_id, step);
+)";
+}
+
+// An error reported by SQLite: names the database, the operation, SQLite's message and the
+// statement.
+[[noreturn]] void fail(const RunDb& db, const std::string& what, const char* sql = nullptr) {
+  std::string msg = db.path + ": " + what;
+  if (db.db) msg += ": " + std::string(sqlite3_errmsg(db.db));
+  if (sql) msg += " [statement: " + std::string(sql) + "]";
+  throw std::runtime_error(msg);
+}
+
+// An error in the data (not from SQLite): names the database and the place.
+[[noreturn]] void fail_data(const RunDb& db, const std::string& what) {
+  throw std::runtime_error(db.path + ": " + what);
+}
+
+// A prepared statement; finalized on scope exit.
+struct Stmt {
+  RunDb* db = nullptr;
+  sqlite3_stmt* st = nullptr;
+  const char* sql = nullptr;
+
+  Stmt(RunDb& d, const char* text) : db(&d), sql(text) {
+    if (sqlite3_prepare_v2(d.db, text, -1, &st, nullptr) != SQLITE_OK) fail(d, "prepare", text);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt() { sqlite3_finalize(st); }
+
+  void check(int rc, const char* what) {
+    if (rc != SQLITE_OK) fail(*db, what, sql);
+  }
+  void bind(int i, int64_t v) { check(sqlite3_bind_int64(st, i, v), "bind"); }
+  void bind(int i, double v) {
+    if (std::isnan(v)) {
+      check(sqlite3_bind_null(st, i), "bind");
+    } else {
+      check(sqlite3_bind_double(st, i, v), "bind");
+    }
+  }
+  void bind(int i, const std::string& v) {
+    check(sqlite3_bind_text(st, i, v.data(), (int)v.size(), SQLITE_TRANSIENT), "bind");
+  }
+  void bind_blob(int i, const std::string& bytes) {
+    if (bytes.empty()) {
+      check(sqlite3_bind_null(st, i), "bind");
+    } else {
+      check(sqlite3_bind_blob(st, i, bytes.data(), (int)bytes.size(), SQLITE_TRANSIENT), "bind");
+    }
+  }
+  // Runs to completion (statements that return no rows).
+  void exec() {
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) fail(*db, "execute", sql);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  // true while a row is available.
+  bool next() {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) fail(*db, "execute", sql);
+    return false;
+  }
+  int64_t col_int(int i) { return sqlite3_column_int64(st, i); }
+  double col_double(int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? kMetricUnset : sqlite3_column_double(st, i);
+  }
+  std::string col_text(int i) {
+    const unsigned char* p = sqlite3_column_text(st, i);
+    int n = sqlite3_column_bytes(st, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), (size_t)n) : std::string();
+  }
+  std::string col_blob(int i) {
+    const void* p = sqlite3_column_blob(st, i);
+    int n = sqlite3_column_bytes(st, i);
+    return p ? std::string(static_cast<const char*>(p), (size_t)n) : std::string();
+  }
+};
+
+void exec_sql(RunDb& db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db.db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = db.path + ": " + (err ? err : "error") + " [statement: " + sql + "]";
+    sqlite3_free(err);
+    throw std::runtime_error(msg);
+  }
+}
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted (an exception mid-write).
+struct Transaction {
+  RunDb* db;
+  bool done = false;
+  explicit Transaction(RunDb& d) : db(&d) { exec_sql(d, "BEGIN IMMEDIATE"); }
+  void commit() {
+    exec_sql(*db, "COMMIT");
+    done = true;
+  }
+  ~Transaction() {
+    if (!done) sqlite3_exec(db->db, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+};
+
+std::string now_utc() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Little-endian encoding independent of the host byte order.
+template <typename T>
+std::string encode_le(const std::vector<T>& v) {
+  static_assert(sizeof(T) == 4);
+  std::string out(v.size() * 4, '\0');
+  for (size_t i = 0; i < v.size(); i++) {
+    uint32_t u;
+    std::memcpy(&u, &v[i], 4);
+    for (int b = 0; b < 4; b++) out[i * 4 + b] = (char)((u >> (8 * b)) & 0xff);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> decode_le(const RunDb& db, const std::string& bytes, int64_t sample_id,
+                         const char* column) {
+  static_assert(sizeof(T) == 4);
+  if (bytes.size() % 4 != 0)
+    fail_data(db, "sample " + std::to_string(sample_id) + ": column " + column + " has " +
+                      std::to_string(bytes.size()) + " bytes, not a multiple of 4");
+  std::vector<T> out(bytes.size() / 4);
+  for (size_t i = 0; i < out.size(); i++) {
+    uint32_t u = 0;
+    for (int b = 0; b < 4; b++) u |= (uint32_t)(unsigned char)bytes[i * 4 + b] << (8 * b);
+    std::memcpy(&out[i], &u, 4);
+  }
+  return out;
+}
+
+nlohmann::json parse_object(const RunDb& db, const std::string& text, const std::string& where) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) fail_data(db, where + " is not a JSON object: " + text);
+  return j;
+}
+
+const char* kSampleColumns =
+    "sample_id, run_id, step, weight_version, task, prompt_id, group_id, sample_idx, prompt, "
+    "completion, num_tokens, finish_reason, reward, components, correct, advantage, mean_logp, "
+    "mean_abs_dlogp, gen_time_s, extracted, reason";
+const char* kTokenColumns = ", prompt_ids, completion_ids, rollout_logps";
+
+SampleRow read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
+  SampleRow r;
+  r.sample_id = s.col_int(0);
+  r.run_id = s.col_int(1);
+  r.step = s.col_int(2);
+  r.weight_version = s.col_int(3);
+  r.task = s.col_text(4);
+  r.prompt_id = s.col_text(5);
+  r.group_id = s.col_int(6);
+  r.sample_idx = s.col_int(7);
+  r.prompt = s.col_text(8);
+  r.completion = s.col_text(9);
+  r.num_tokens = s.col_int(10);
+  r.finish_reason = s.col_text(11);
+  r.reward = s.col_double(12);
+  r.components_json = s.col_text(13);
+  r.correct = s.col_int(14) != 0;
+  r.advantage = s.col_double(15);
+  r.mean_logp = s.col_double(16);
+  r.mean_abs_dlogp = s.col_double(17);
+  r.gen_time_s = s.col_double(18);
+  r.extracted = s.col_text(19);
+  r.reason = s.col_text(20);
+  if (with_tokens) {
+    r.prompt_ids = decode_le<int32_t>(db, s.col_blob(21), r.sample_id, "prompt_ids");
+    r.completion_ids = decode_le<int32_t>(db, s.col_blob(22), r.sample_id, "completion_ids");
+    r.rollout_logps = decode_le<float>(db, s.col_blob(23), r.sample_id, "rollout_logps");
+  }
+  return r;
+}
+
+// WHERE clause of a sample query from constant fragments; the values are bound by bind_query.
+std::string query_where(const SampleQuery& q) {
+  std::string w = " WHERE 1";
+  if (q.run_id != 0) w += " AND run_id = :run_id";
+  if (q.step_min) w += " AND step >= :step_min";
+  if (q.step_max) w += " AND step <= :step_max";
+  if (!q.task.empty()) w += " AND task = :task";
+  return w;
+}
+
+void bind_query(Stmt& s, const SampleQuery& q) {
+  auto idx = [&](const char* name) { return sqlite3_bind_parameter_index(s.st, name); };
+  if (q.run_id != 0) s.bind(idx(":run_id"), q.run_id);
+  if (q.step_min) s.bind(idx(":step_min"), *q.step_min);
+  if (q.step_max) s.bind(idx(":step_max"), *q.step_max);
+  if (!q.task.empty()) s.bind(idx(":task"), q.task);
+}
+
+}  // namespace
+
+std::span<const StepColumn> rundb_step_columns() {
+  return kStepColumns;
+}
+
+RunDb::RunDb(RunDb&& other) noexcept
+    : db(std::exchange(other.db, nullptr)), path(std::move(other.path)) {}
+
+RunDb& RunDb::operator=(RunDb&& other) noexcept {
+  if (this != &other) {
+    if (db) sqlite3_close(db);
+    db = std::exchange(other.db, nullptr);
+    path = std::move(other.path);
+  }
+  return *this;
+}
+
+RunDb::~RunDb() {
+  if (db) sqlite3_close(db);
+}
+
+RunDb rundb_open(const std::string& run_dir, bool create) {
+  namespace fs = std::filesystem;
+  RunDb db;
+  db.path = (fs::path(run_dir) / kRunDbFileName).string();
+  if (create) {
+    std::error_code ec;
+    fs::create_directories(run_dir, ec);
+    if (ec) throw std::runtime_error(run_dir + ": cannot create run directory: " + ec.message());
+  } else if (!fs::exists(db.path)) {
+    throw std::runtime_error(db.path + ": no rollout database (is " + run_dir +
+                             " a run directory?)");
+  }
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(db.path.c_str(), &db.db, flags, nullptr) != SQLITE_OK) fail(db, "open");
+  sqlite3_extended_result_codes(db.db, 1);
+  sqlite3_busy_timeout(db.db, 5000);
+
+  int64_t version = 0;
+  int64_t num_tables = 0;
+  {
+    Stmt s(db, "PRAGMA user_version");
+    if (s.next()) version = s.col_int(0);
+  }
+  {
+    Stmt s(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
+    if (s.next()) num_tables = s.col_int(0);
+  }
+  if (version > kRunDbSchemaVersion)
+    throw std::runtime_error(db.path + ": schema version " + std::to_string(version) +
+                             " is newer than this aha understands (" +
+                             std::to_string(kRunDbSchemaVersion) + "); use a newer aha");
+  if (version == 0 && num_tables > 0)
+    throw std::runtime_error(db.path + ": not an aha rollout database (user_version 0, " +
+                             std::to_string(num_tables) + " foreign tables)");
+  if (version != 0 && version != kRunDbSchemaVersion)
+    throw std::runtime_error(db.path + ": unknown schema version " + std::to_string(version));
+
+  // WAL before the first write so the schema itself is written through the WAL.
+  {
+    Stmt s(db, "PRAGMA journal_mode = WAL");
+    std::string mode = s.next() ? s.col_text(0) : "";
+    if (mode != "wal") fail_data(db, "cannot enable WAL mode (got '" + mode + "')");
+  }
+  exec_sql(db, "PRAGMA synchronous = NORMAL");
+  exec_sql(db, "PRAGMA foreign_keys = ON");
+
+  if (version == 0) {
+    if (!create) throw std::runtime_error(db.path + ": empty database, no aha schema");
+    Transaction tx(db);
+    const std::string sql = schema_sql();
+    exec_sql(db, sql.c_str());
+    // PRAGMA takes no bound parameters; the value is a compile-time constant.
+    static_assert(kRunDbSchemaVersion == 1);
+    exec_sql(db, "PRAGMA user_version = 1");
+    tx.commit();
+  }
+  return db;
+}
+
+int64_t rundb_begin_run(RunDb& db, const RunRow& run) {
+  Stmt s(db,
+         "INSERT INTO runs (start_time, aha_version, git_commit, model, config) "
+         "VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.bind(1, run.start_time.empty() ? now_utc() : run.start_time);
+  s.bind(2, run.aha_version);
+  s.bind(3, run.git_commit);
+  s.bind(4, run.model);
+  s.bind(5, run.config);
+  s.exec();
+  return sqlite3_last_insert_rowid(db.db);
+}
+
+void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRow>& samples) {
+  const std::string where = "step " + std::to_string(step.step);
+  nlohmann::json metrics = parse_object(db, step.metrics_json, where + ": metrics_json");
+  for (const StepColumn& c : kStepColumns) {
+    double v = step.*c.field;
+    if (!std::isnan(v) && !metrics.contains(c.name)) metrics[c.name] = v;
+  }
+
+  // INSERT INTO steps (run_id, step, time, <metric columns>, metrics) VALUES (?, ...).
+  static const std::string step_sql = [] {
+    std::string cols = "run_id, step, time", vals = "?, ?, ?";
+    for (const StepColumn& c : kStepColumns) {
+      cols += std::string(", ") + c.name;
+      vals += ", ?";
+    }
+    return "INSERT INTO steps (" + cols + ", metrics) VALUES (" + vals + ", ?)";
+  }();
+
+  Transaction tx(db);
+  {
+    Stmt s(db, step_sql.c_str());
+    int i = 1;
+    s.bind(i++, step.run_id);
+    s.bind(i++, step.step);
+    s.bind(i++, step.time.empty() ? now_utc() : step.time);
+    for (const StepColumn& c : kStepColumns) s.bind(i++, step.*c.field);
+    s.bind(i++, metrics.dump());
+    if (sqlite3_step(s.st) != SQLITE_DONE) {
+      if (sqlite3_extended_errcode(db.db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+        fail(db,
+             "run " + std::to_string(step.run_id) + " " + where +
+                 " is already logged (a resumed run calls rundb_truncate_after first)",
+             s.sql);
+      fail(db, "insert " + where, s.sql);
+    }
+  }
+  Stmt s(db,
+         "INSERT INTO samples (run_id, step, weight_version, task, prompt_id, group_id, "
+         "sample_idx, prompt, completion, num_tokens, finish_reason, reward, components, correct, "
+         "advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, prompt_ids, "
+         "completion_ids, rollout_logps) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+         "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)");
+  for (size_t n = 0; n < samples.size(); n++) {
+    const SampleRow& r = samples[n];
+    const std::string swhere = where + " sample " + std::to_string(n) + " (group " +
+                               std::to_string(r.group_id) + ", index " +
+                               std::to_string(r.sample_idx) + ")";
+    parse_object(db, r.components_json, swhere + ": components_json");
+    if (!r.rollout_logps.empty() && r.rollout_logps.size() != r.completion_ids.size())
+      fail_data(db, swhere + ": " + std::to_string(r.rollout_logps.size()) +
+                        " rollout log-probs for " + std::to_string(r.completion_ids.size()) +
+                        " completion tokens");
+    s.bind(1, step.run_id);
+    s.bind(2, step.step);
+    s.bind(3, r.weight_version);
+    s.bind(4, r.task);
+    s.bind(5, r.prompt_id);
+    s.bind(6, r.group_id);
+    s.bind(7, r.sample_idx);
+    s.bind(8, r.prompt);
+    s.bind(9, r.completion);
+    s.bind(10, r.num_tokens);
+    s.bind(11, r.finish_reason);
+    s.bind(12, r.reward);
+    s.bind(13, r.components_json);
+    s.bind(14, (int64_t)(r.correct ? 1 : 0));
+    s.bind(15, r.advantage);
+    s.bind(16, r.mean_logp);
+    s.bind(17, r.mean_abs_dlogp);
+    s.bind(18, r.gen_time_s);
+    s.bind(19, r.extracted);
+    s.bind(20, r.reason);
+    s.bind_blob(21, encode_le(r.prompt_ids));
+    s.bind_blob(22, encode_le(r.completion_ids));
+    s.bind_blob(23, encode_le(r.rollout_logps));
+    if (sqlite3_step(s.st) != SQLITE_DONE) fail(db, "insert " + swhere, s.sql);
+    sqlite3_reset(s.st);
+    sqlite3_clear_bindings(s.st);
+  }
+  tx.commit();
+}
+
+void rundb_write_evals(RunDb& db, const std::vector<EvalRow>& evals) {
+  Transaction tx(db);
+  Stmt s(db, "INSERT INTO evals (run_id, step, task, metric, value, k) VALUES (?, ?, ?, ?, ?, ?)");
+  for (const EvalRow& e : evals) {
+    s.bind(1, e.run_id);
+    s.bind(2, e.step);
+    s.bind(3, e.task);
+    s.bind(4, e.metric);
+    s.bind(5, e.value);
+    s.bind(6, e.k);
+    s.exec();
+  }
+  tx.commit();
+}
+
+void rundb_write_eval(RunDb& db, const EvalRow& eval) {
+  rundb_write_evals(db, {eval});
+}
+
+void rundb_truncate_after(RunDb& db, int64_t run_id, int64_t last_step) {
+  Transaction tx(db);
+  for (const char* sql : {"DELETE FROM samples WHERE run_id = ?1 AND step > ?2",
+                          "DELETE FROM steps WHERE run_id = ?1 AND step > ?2",
+                          "DELETE FROM evals WHERE run_id = ?1 AND step > ?2"}) {
+    Stmt s(db, sql);
+    s.bind(1, run_id);
+    s.bind(2, last_step);
+    s.exec();
+  }
+  tx.commit();
+}
+
+std::vector<RunRow> rundb_read_runs(RunDb& db) {
+  Stmt s(db,
+         "SELECT run_id, start_time, aha_version, git_commit, model, config FROM runs "
+         "ORDER BY run_id");
+  std::vector<RunRow> out;
+  while (s.next()) {
+    RunRow r;
+    r.run_id = s.col_int(0);
+    r.start_time = s.col_text(1);
+    r.aha_version = s.col_text(2);
+    r.git_commit = s.col_text(3);
+    r.model = s.col_text(4);
+    r.config = s.col_text(5);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<StepRow> rundb_read_steps(RunDb& db, int64_t run_id, std::optional<int64_t> step_min,
+                                      std::optional<int64_t> step_max) {
+  static const std::string sql = [] {
+    std::string cols = "run_id, step, time";
+    for (const StepColumn& c : kStepColumns) cols += std::string(", ") + c.name;
+    return "SELECT " + cols +
+           ", metrics FROM steps WHERE (?1 = 0 OR run_id = ?1) AND step >= ?2 AND step <= ?3 "
+           "ORDER BY run_id, step";
+  }();
+  Stmt s(db, sql.c_str());
+  s.bind(1, run_id);
+  s.bind(2, step_min.value_or(std::numeric_limits<int64_t>::min()));
+  s.bind(3, step_max.value_or(std::numeric_limits<int64_t>::max()));
+  std::vector<StepRow> out;
+  while (s.next()) {
+    StepRow r;
+    int i = 0;
+    r.run_id = s.col_int(i++);
+    r.step = s.col_int(i++);
+    r.time = s.col_text(i++);
+    for (const StepColumn& c : kStepColumns) r.*c.field = s.col_double(i++);
+    r.metrics_json = s.col_text(i++);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& q) {
+  std::string sql = std::string("SELECT ") + kSampleColumns + (q.with_tokens ? kTokenColumns : "") +
+                    " FROM samples" + query_where(q);
+  switch (q.order) {
+    case SampleOrder::kStep:
+      sql += " ORDER BY run_id, step, sample_id";
+      break;
+    case SampleOrder::kBest:
+      sql += " ORDER BY reward DESC, sample_id";
+      break;
+    case SampleOrder::kWorst:
+      sql += " ORDER BY reward ASC, sample_id";
+      break;
+  }
+  if (q.limit > 0) sql += " LIMIT :limit";
+  Stmt s(db, sql.c_str());
+  bind_query(s, q);
+  if (q.limit > 0) s.bind(sqlite3_bind_parameter_index(s.st, ":limit"), q.limit);
+  std::vector<SampleRow> out;
+  while (s.next()) out.push_back(read_sample_row(db, s, q.with_tokens));
+  return out;
+}
+
+int64_t rundb_count_samples(RunDb& db, const SampleQuery& q) {
+  std::string sql = "SELECT count(*) FROM samples" + query_where(q);
+  Stmt s(db, sql.c_str());
+  bind_query(s, q);
+  return s.next() ? s.col_int(0) : 0;
+}
+
+std::optional<SampleRow> rundb_read_sample(RunDb& db, int64_t sample_id) {
+  std::string sql =
+      std::string("SELECT ") + kSampleColumns + kTokenColumns + " FROM samples WHERE sample_id = ?";
+  Stmt s(db, sql.c_str());
+  s.bind(1, sample_id);
+  if (!s.next()) return std::nullopt;
+  return read_sample_row(db, s, true);
+}
+
+std::vector<EvalRow> rundb_read_evals(RunDb& db, int64_t run_id) {
+  Stmt s(db,
+         "SELECT run_id, step, task, metric, value, k FROM evals WHERE (?1 = 0 OR run_id = ?1) "
+         "ORDER BY run_id, step, task, metric, k, eval_id");
+  s.bind(1, run_id);
+  std::vector<EvalRow> out;
+  while (s.next()) {
+    EvalRow e;
+    e.run_id = s.col_int(0);
+    e.step = s.col_int(1);
+    e.task = s.col_text(2);
+    e.metric = s.col_text(3);
+    e.value = s.col_double(4);
+    e.k = s.col_int(5);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<ComponentMean> rundb_component_means(RunDb& db, int64_t run_id) {
+  Stmt s(db,
+         "SELECT j.key, s.step, avg(j.value) FROM samples AS s, json_each(s.components) AS j "
+         "WHERE (?1 = 0 OR s.run_id = ?1) AND j.type IN ('integer', 'real') "
+         "GROUP BY j.key, s.step ORDER BY j.key, s.step");
+  s.bind(1, run_id);
+  std::vector<ComponentMean> out;
+  while (s.next()) out.push_back({s.col_text(0), s.col_int(1), s.col_double(2)});
+  return out;
+}
+
+}  // namespace aha
