@@ -177,7 +177,7 @@ void config_save(const ModelConfig& c, const std::string& path) {
 
 ModelConfig config_tiny() {
   ModelConfig c;
-  c.vocab_size = 104;  // policy/tiny_tokenizer.h's character vocabulary
+  c.vocab_size = 103;  // policy/tiny_tokenizer.h's character vocabulary
   c.hidden_size = 64;
   c.num_hidden_layers = 2;
   c.num_attention_heads = 4;
