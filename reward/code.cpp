@@ -4,7 +4,8 @@
 // C++: compiled with g++ inside the sandbox, then run against stdin/stdout tests or a test main.
 // Results come back on fd 3 tagged with a per-run random nonce, so a program that exits early or
 // prints look-alike lines to stdout cannot claim passes. Score = fraction of tests passed;
-// component all_pass = 1 only when every test passed (a timeout never gets credit for what it missed).
+// component all_pass = 1 only when every test passed (a timeout never gets credit for what it
+// missed).
 #include <csignal>
 #include <random>
 #include <sstream>
@@ -68,7 +69,8 @@ std::string field_string(const nlohmann::json& ref, const std::string& name, boo
     if (required) throw std::invalid_argument("code: reference has no field '" + name + "'");
     return "";
   }
-  if (!ref.at(name).is_string()) throw std::invalid_argument("code: reference field '" + name + "' must be a string");
+  if (!ref.at(name).is_string())
+    throw std::invalid_argument("code: reference field '" + name + "' must be a string");
   return ref.at(name).get<std::string>();
 }
 
@@ -140,7 +142,8 @@ int count_passes(const std::string& channel, const std::string& tag, int total, 
 }
 
 RewardResult check_python_asserts(const std::string& code, const std::string& setup,
-                                  const std::vector<std::string>& tests, const CheckerOptions& opt) {
+                                  const std::vector<std::string>& tests,
+                                  const CheckerOptions& opt) {
   SandboxLimits lim = limits_from(opt);
   std::string tag = nonce();
   std::string prog = setup + "\n" + code + "\n\n";
@@ -151,7 +154,9 @@ RewardResult check_python_asserts(const std::string& code, const std::string& se
   prog += "        _aha_ch.write('" + tag + " %d pass\\n' % _aha_i)\n";
   prog += "    except BaseException as _aha_e:\n";
   prog += "        _aha_ch.write('" + tag + " %d fail %s\\n' % (_aha_i, type(_aha_e).__name__))\n";
-  prog += "        import sys as _aha_sys; print('test %d failed: %r' % (_aha_i, _aha_e), file=_aha_sys.stderr)\n";
+  prog +=
+      "        import sys as _aha_sys; print('test %d failed: %r' % (_aha_i, _aha_e), "
+      "file=_aha_sys.stderr)\n";
   prog += "    _aha_ch.flush()\n";
   prog += "_aha_ch.write('" + tag + " done\\n')\n_aha_ch.flush()\n";
   SandboxSession box;
@@ -161,16 +166,20 @@ RewardResult check_python_asserts(const std::string& code, const std::string& se
   int total = static_cast<int>(tests.size());
   int passed = count_passes(r.channel, tag, total, &done);
   std::string note;
-  if (!done || r.timed_out || r.output_limit || !r.error.empty()) note = failure_note(r, lim);
-  else if (passed < total) note = last_line(r.output);
+  if (!done || r.timed_out || r.output_limit || !r.error.empty())
+    note = failure_note(r, lim);
+  else if (passed < total)
+    note = last_line(r.output);
   return finish(passed, total, note, code);
 }
 
-RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref, const CheckerOptions& opt) {
+RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref,
+                             const CheckerOptions& opt) {
   SandboxLimits lim = limits_from(opt);
   std::string tag = nonce();
-  std::string prog = field_string(ref, "prompt", true) + code + "\n" + field_string(ref, "test", true) + "\n" +
-                     "check(" + field_string(ref, "entry_point", true) + ")\n";
+  std::string prog = field_string(ref, "prompt", true) + code + "\n" +
+                     field_string(ref, "test", true) + "\n" + "check(" +
+                     field_string(ref, "entry_point", true) + ")\n";
   prog += "import os as _aha_os\n_aha_ch = _aha_os.fdopen(3, 'w')\n";
   prog += "_aha_ch.write('" + tag + " 0 pass\\n" + tag + " done\\n')\n_aha_ch.flush()\n";
   SandboxSession box;
@@ -189,7 +198,8 @@ std::string squash_ws(const std::string& s) {
   return out;
 }
 
-RewardResult check_cpp(const std::string& code, const nlohmann::json& ref, const CheckerOptions& opt) {
+RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
+                       const CheckerOptions& opt) {
   SandboxLimits lim = limits_from(opt);
   SandboxLimits cl = lim;  // the compiler needs more room than the program
   cl.wall_s = opt.get_double("compile_timeout_s", 30.0);
@@ -200,7 +210,8 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref, const
   std::string test_main = field_string(ref, "test", false);
   SandboxSession box;
   box.write_file("main.cpp", code + "\n" + test_main + "\n");
-  SandboxResult c = box.run({{"/usr/bin/g++", "-std=c++17", "-O1", "-pipe", "-o", "prog", "main.cpp"}, "", cl});
+  SandboxResult c =
+      box.run({{"/usr/bin/g++", "-std=c++17", "-O1", "-pipe", "-o", "prog", "main.cpp"}, "", cl});
   if (c.exit_code != 0 || c.timed_out) {
     std::string first;
     std::istringstream in(c.output);
@@ -209,8 +220,11 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref, const
         first = line.substr(0, 160);
         break;
       }
-    int total = ref.contains("tests") && ref.at("tests").is_array() ? static_cast<int>(ref.at("tests").size()) : 1;
-    return finish(0, total == 0 ? 1 : total, "compile error: " + (first.empty() ? failure_note(c, cl) : first), code);
+    int total = ref.contains("tests") && ref.at("tests").is_array()
+                    ? static_cast<int>(ref.at("tests").size())
+                    : 1;
+    return finish(0, total == 0 ? 1 : total,
+                  "compile error: " + (first.empty() ? failure_note(c, cl) : first), code);
   }
   if (!test_main.empty()) {
     SandboxResult r = box.run({{"./prog"}, "", lim});
@@ -218,7 +232,8 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref, const
     return finish(passed, 1, passed ? "" : failure_note(r, lim), code);
   }
   if (!ref.contains("tests") || !ref.at("tests").is_array())
-    throw std::invalid_argument("code: a C++ reference needs 'test' (a main) or 'tests' ([{input, output}])");
+    throw std::invalid_argument(
+        "code: a C++ reference needs 'test' (a main) or 'tests' ([{input, output}])");
   const auto& tests = ref.at("tests");
   int passed = 0;
   std::string note;
@@ -233,8 +248,9 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref, const
     if (ok) {
       passed++;
     } else if (note.empty()) {
-      note = "test " + std::to_string(i + 1) + ": " +
-             (r.exit_code == 0 && !r.timed_out ? std::string("wrong output") : failure_note(r, lim));
+      note =
+          "test " + std::to_string(i + 1) + ": " +
+          (r.exit_code == 0 && !r.timed_out ? std::string("wrong output") : failure_note(r, lim));
     }
   }
   return finish(passed, static_cast<int>(tests.size()), note, code);
@@ -245,7 +261,8 @@ std::vector<std::string> string_list(const nlohmann::json& ref, const std::strin
     throw std::invalid_argument("code: reference field '" + name + "' must be a list of strings");
   std::vector<std::string> v;
   for (const auto& x : ref.at(name)) {
-    if (!x.is_string()) throw std::invalid_argument("code: reference field '" + name + "' must hold strings");
+    if (!x.is_string())
+      throw std::invalid_argument("code: reference field '" + name + "' must hold strings");
     v.push_back(x.get<std::string>());
   }
   return v;
@@ -256,24 +273,30 @@ std::vector<std::string> string_list(const nlohmann::json& ref, const std::strin
 RewardResult check_code(const std::string& completion, const nlohmann::json& reference,
                         const CheckerOptions& options) {
   if (!reference.is_object()) throw std::invalid_argument("code: reference must be an object");
-  std::string lang = options.get_string("language", reference.value("language", std::string("python")));
+  std::string lang =
+      options.get_string("language", reference.value("language", std::string("python")));
   std::string code = extract_code(completion, options.get_bool("extract_code", true));
   if (lang == "cpp" || lang == "c++") return check_cpp(code, reference, options);
-  if (lang != "python") throw std::invalid_argument("code: unknown language '" + lang + "' (python, cpp)");
+  if (lang != "python")
+    throw std::invalid_argument("code: unknown language '" + lang + "' (python, cpp)");
   std::string mode = options.get_string("mode", "auto");
   if (mode == "auto") {
-    if (reference.contains("entry_point")) mode = "humaneval";
-    else if (reference.contains("test_list")) mode = "mbpp";
-    else if (reference.contains("tests")) mode = "tests";
-    else throw std::invalid_argument("code: reference has none of entry_point, test_list, tests");
+    if (reference.contains("entry_point"))
+      mode = "humaneval";
+    else if (reference.contains("test_list"))
+      mode = "mbpp";
+    else if (reference.contains("tests"))
+      mode = "tests";
+    else
+      throw std::invalid_argument("code: reference has none of entry_point, test_list, tests");
   }
   if (mode == "humaneval") return check_humaneval(code, reference, options);
   if (mode == "mbpp")
     return check_python_asserts(code, field_string(reference, "test_setup_code", false),
                                 string_list(reference, "test_list"), options);
   if (mode == "tests")
-    return check_python_asserts(code, field_string(reference, "setup", false), string_list(reference, "tests"),
-                                options);
+    return check_python_asserts(code, field_string(reference, "setup", false),
+                                string_list(reference, "tests"), options);
   throw std::invalid_argument("code: unknown mode '" + mode + "' (auto, humaneval, mbpp, tests)");
 }
 

@@ -1,6 +1,7 @@
 // Countdown checker: the answer is an arithmetic expression over the given numbers (+ - * / and
-// parentheses, also x and the Unicode signs) that must equal the target in exact rational arithmetic.
-// Each given number may be used at most once (or exactly once with option exactly_once).
+// parentheses, also x and the Unicode signs) that must equal the target in exact rational
+// arithmetic. Each given number may be used at most once (or exactly once with option
+// exactly_once).
 #include <algorithm>
 #include <cctype>
 #include <numeric>
@@ -79,8 +80,8 @@ struct Expr {
     return a;
   }
   Rational term() {
-    static const char* const muldiv[] = {"*", "x", "X", "\xc3\x97", "\\times", "\\cdot",
-                                         "/", "\xc3\xb7", "\\div", nullptr};
+    static const char* const muldiv[] = {"*",      "x", "X",        "\xc3\x97", "\\times",
+                                         "\\cdot", "/", "\xc3\xb7", "\\div",    nullptr};
     Rational a = primary();
     for (int k; (k = op(muldiv)) >= 0;) {
       Rational b = primary();
@@ -104,8 +105,9 @@ struct Expr {
     size_t b = i;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
     if (i == b) {
-      throw EvalError(i < s.size() ? "malformed expression: unexpected '" + std::string(1, s[i]) + "'"
-                                   : "malformed expression: unexpected end");
+      throw EvalError(i < s.size()
+                          ? "malformed expression: unexpected '" + std::string(1, s[i]) + "'"
+                          : "malformed expression: unexpected end");
     }
     if (i - b > 12) throw EvalError("number too large");
     int64_t v = std::stoll(s.substr(b, i - b));
@@ -148,11 +150,13 @@ std::string extract_expression(const std::string& c) {
 
 std::vector<int64_t> int_list(const nlohmann::json& ref, const char* field) {
   if (!ref.contains(field) || !ref.at(field).is_array())
-    throw std::invalid_argument(std::string("countdown: reference field '") + field + "' must be a list");
+    throw std::invalid_argument(std::string("countdown: reference field '") + field +
+                                "' must be a list");
   std::vector<int64_t> v;
   for (const auto& x : ref.at(field)) {
     if (!x.is_number_integer())
-      throw std::invalid_argument(std::string("countdown: reference field '") + field + "' must hold integers");
+      throw std::invalid_argument(std::string("countdown: reference field '") + field +
+                                  "' must hold integers");
     v.push_back(x.get<int64_t>());
   }
   return v;
@@ -185,7 +189,8 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
     value = e.expr();
     e.skip();
     if (e.i != r.extracted.size())
-      throw EvalError("malformed expression: unexpected '" + std::string(1, r.extracted[e.i]) + "'");
+      throw EvalError("malformed expression: unexpected '" + std::string(1, r.extracted[e.i]) +
+                      "'");
   } catch (const EvalError& err) {
     r.reason = err.what();
     return r;
@@ -195,9 +200,11 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
   std::sort(used.begin(), used.end());
   // Multiset inclusion: every used number must come from a distinct given number.
   std::vector<int64_t> left;
-  std::set_difference(used.begin(), used.end(), avail.begin(), avail.end(), std::back_inserter(left));
+  std::set_difference(used.begin(), used.end(), avail.begin(), avail.end(),
+                      std::back_inserter(left));
   if (!left.empty()) {
-    r.reason = "uses " + std::to_string(left[0]) + " which is not available (or more often than given)";
+    r.reason =
+        "uses " + std::to_string(left[0]) + " which is not available (or more often than given)";
     return r;
   }
   if (exactly_once && used.size() != avail.size()) {
@@ -211,8 +218,9 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
     r.components[0].second = 1.0;
     r.reason = "reaches the target";
   } else {
-    r.reason = "evaluates to " + std::to_string(value.num) + (value.den == 1 ? "" : "/" + std::to_string(value.den)) +
-               ", target " + std::to_string(target);
+    r.reason = "evaluates to " + std::to_string(value.num) +
+               (value.den == 1 ? "" : "/" + std::to_string(value.den)) + ", target " +
+               std::to_string(target);
   }
   return r;
 }

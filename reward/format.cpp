@@ -1,5 +1,6 @@
-// Format checker: the R1 shape "<think>reasoning</think> answer", the answer in <answer>...</answer>
-// or \boxed{}. Patterns are RE2 and configurable per task; partial credit is optional.
+// Format checker: the R1 shape "<think>reasoning</think> answer", the answer in
+// <answer>...</answer> or \boxed{}. Patterns are RE2 and configurable per task; partial credit is
+// optional.
 #include <re2/re2.h>
 
 #include <memory>
@@ -19,8 +20,8 @@ std::unique_ptr<RE2> compile(const std::string& pattern, const char* option) {
   o.set_log_errors(false);
   auto re = std::make_unique<RE2>(pattern, o);
   if (!re->ok())
-    throw std::invalid_argument(std::string("format: option '") + option + "' is not a valid RE2 pattern: " +
-                                re->error());
+    throw std::invalid_argument(std::string("format: option '") + option +
+                                "' is not a valid RE2 pattern: " + re->error());
   return re;
 }
 
@@ -37,8 +38,8 @@ RewardResult check_format(const std::string& completion, const nlohmann::json& /
   // The reasoning block must open the completion (optionally after whitespace), be closed, and hold
   // some text; the answer part is searched after it.
   std::string think_pat = options.get_string("think_pattern", R"(^\s*<think>(.*?\S.*?)</think>)");
-  std::string answer_pat =
-      options.get_string("answer_pattern", R"(^\s*(<answer>.*?\S.*?</answer>|.*\\boxed\{.*\}.*?)\s*$)");
+  std::string answer_pat = options.get_string(
+      "answer_pattern", R"(^\s*(<answer>.*?\S.*?</answer>|.*\\boxed\{.*\}.*?)\s*$)");
   bool partial = options.get_bool("partial_credit", false);
   bool single = options.get_bool("single_think", true);
   auto think_re = compile(think_pat, "think_pattern");
@@ -49,7 +50,8 @@ RewardResult check_format(const std::string& completion, const nlohmann::json& /
   re2::StringPiece whole;
   bool think_ok = think_re->Match(in, 0, in.size(), RE2::UNANCHORED, &whole, 1);
   size_t think_end = think_ok ? static_cast<size_t>(whole.data() - in.data()) + whole.size() : 0;
-  if (think_ok && single && (count(completion, "<think>") != 1 || count(completion, "</think>") != 1))
+  if (think_ok && single &&
+      (count(completion, "<think>") != 1 || count(completion, "</think>") != 1))
     think_ok = false;
   std::string rest = think_ok ? completion.substr(think_end) : completion;
   if (!think_ok) {
@@ -67,7 +69,8 @@ RewardResult check_format(const std::string& completion, const nlohmann::json& /
   if (think_ok && answer_ok)
     r.reason = "well formed";
   else if (!think_ok)
-    r.reason = answer_ok ? "no <think>...</think> block at the start" : "no think block and no answer";
+    r.reason =
+        answer_ok ? "no <think>...</think> block at the start" : "no think block and no answer";
   else
     r.reason = "no answer after </think>";
   return r;

@@ -102,7 +102,8 @@ std::optional<std::string> answer_is(const std::string& s) {
   size_t best = std::string::npos, len = 0;
   for (const char* key : {"the answer is", "final answer is", "answer:"}) {
     size_t p = low.rfind(key);
-    if (p != std::string::npos && (best == std::string::npos || p + std::string(key).size() > best + len)) {
+    if (p != std::string::npos &&
+        (best == std::string::npos || p + std::string(key).size() > best + len)) {
       best = p;
       len = std::string(key).size();
     }
@@ -118,7 +119,8 @@ std::optional<std::string> answer_is(const std::string& s) {
   size_t stop = rest.find(". ");
   if (stop != std::string::npos) rest = rest.substr(0, stop);
   while (!rest.empty() && (rest.back() == '.' || rest.back() == ' ')) rest.pop_back();
-  if (rest.size() >= 2 && rest.front() == '$' && rest.back() == '$') rest = rest.substr(1, rest.size() - 2);
+  if (rest.size() >= 2 && rest.front() == '$' && rest.back() == '$')
+    rest = rest.substr(1, rest.size() - 2);
   if (rest.empty()) return std::nullopt;
   return rest;
 }
@@ -164,13 +166,14 @@ void remove_command(std::string& s, const std::string& name) {
 
 bool is_unit_word(const std::string& w) {
   static const char* units[] = {
-      "cm",      "m",       "km",     "mm",     "in",      "inch",    "inches", "ft",      "feet",
-      "foot",    "yd",      "yards",  "meter",  "meters",  "metres",  "mile",   "miles",   "units",
-      "unit",    "dollars", "dollar", "cents",  "cent",    "degrees", "degree", "hours",   "hour",
-      "minutes", "minute",  "seconds", "second", "sq",     "square",  "cubic",  "mph",     "pounds",
-      "lbs",     "lb",      "kg",     "g",      "grams",   "days",    "day",    "weeks",   "years",
-      "people",  "students", "apples", "cookies", "percent", "liters", "l",     "ml",      "oz",
-      "ounces",  "gallons", "points", "times",  "items",   "pieces",  "boxes",  "hrs",     "mins"};
+      "cm",      "m",       "km",     "mm",      "in",     "inch",    "inches",   "ft",
+      "feet",    "foot",    "yd",     "yards",   "meter",  "meters",  "metres",   "mile",
+      "miles",   "units",   "unit",   "dollars", "dollar", "cents",   "cent",     "degrees",
+      "degree",  "hours",   "hour",   "minutes", "minute", "seconds", "second",   "sq",
+      "square",  "cubic",   "mph",    "pounds",  "lbs",    "lb",      "kg",       "g",
+      "grams",   "days",    "day",    "weeks",   "years",  "people",  "students", "apples",
+      "cookies", "percent", "liters", "l",       "ml",     "oz",      "ounces",   "gallons",
+      "points",  "times",   "items",  "pieces",  "boxes",  "hrs",     "mins"};
   for (const char* u : units)
     if (w == u) return true;
   return false;
@@ -206,11 +209,13 @@ struct Number {
   long long int_value = 0;
 };
 
-// Parses an unsigned decimal "12", "1.5", ".5", "3e5", "1.5e-3". Returns characters used (0 if none).
+// Parses an unsigned decimal "12", "1.5", ".5", "3e5", "1.5e-3". Returns characters used (0 if
+// none).
 size_t parse_decimal(const std::string& s, size_t i, long double* out, bool* is_int) {
   size_t start = i;
   bool digits = false, dot = false;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot))) {
+  while (i < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot))) {
     if (s[i] == '.') {
       dot = true;
     } else {
@@ -238,11 +243,21 @@ size_t parse_decimal(const std::string& s, size_t i, long double* out, bool* is_
   return i - start;
 }
 
-// Number forms: [-]decimal, a/b, \frac{a}{b}, \frac ab, mixed 2\frac{1}{2}, d\times10^{k}, trailing %.
+// Number forms: [-]decimal, a/b, \frac{a}{b}, \frac ab, mixed 2\frac{1}{2}, d\times10^{k}, trailing
+// %.
 std::optional<Number> parse_number(const std::string& in) {
   std::string s;
-  for (char c : in)
-    if (c != ' ') s += c;
+  for (size_t k = 0; k < in.size(); k++) {
+    if (in[k] != ' ') {
+      s += in[k];
+      continue;
+    }
+    // "1 0" is not ten: a space between two digits makes it no number.
+    size_t nx = in.find_first_not_of(' ', k);
+    if (!s.empty() && std::isdigit(static_cast<unsigned char>(s.back())) &&
+        nx != std::string::npos && std::isdigit(static_cast<unsigned char>(in[nx])))
+      return std::nullopt;
+  }
   if (s.empty() || s.size() > 80) return std::nullopt;
   Number n;
   if (s.back() == '%') {
@@ -355,7 +370,9 @@ std::optional<Number> parse_number(const std::string& in) {
   return n;
 }
 
-bool is_plain_number(const std::string& s) { return parse_number(s).has_value(); }
+bool is_plain_number(const std::string& s) {
+  return parse_number(s).has_value();
+}
 
 bool close_enough(long double a, long double b, double rel_tol) {
   if (a == b) return true;
@@ -381,10 +398,21 @@ bool numbers_equal(const Number& g, const Number& p, double rel_tol) {
   return close_enough(scaled.value, plain.value, rel_tol);
 }
 
+// Drops spaces except between two letters or digits ("1 0" stays apart from "10").
 std::string nospace(const std::string& s) {
   std::string t;
-  for (char c : s)
-    if (!std::isspace(static_cast<unsigned char>(c))) t += c;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (!std::isspace(static_cast<unsigned char>(s[i]))) {
+      t += s[i];
+      continue;
+    }
+    size_t nx = i;
+    while (nx < s.size() && std::isspace(static_cast<unsigned char>(s[nx]))) nx++;
+    if (!t.empty() && nx < s.size() && std::isalnum(static_cast<unsigned char>(t.back())) &&
+        std::isalnum(static_cast<unsigned char>(s[nx])))
+      t += ' ';
+    i = nx - 1;
+  }
   return t;
 }
 
@@ -440,7 +468,8 @@ struct Structure {
 Structure parse_structure(const std::string& s) {
   Structure st;
   std::string t = trim(s);
-  // Matrices: \begin{pmatrix} a & b \\ c & d \end{pmatrix} (also bmatrix / matrix / vmatrix kept apart)
+  // Matrices: \begin{pmatrix} a & b \\ c & d \end{pmatrix} (also bmatrix / matrix / vmatrix kept
+  // apart)
   static const RE2 mat_re(R"(^\\begin\{([pbvB]?matrix)\}(.*)\\end\{([pbvB]?matrix)\}$)");
   std::string kind1, body, kind2;
   if (RE2::FullMatch(t, mat_re, &kind1, &body, &kind2) && kind1 == kind2) {
@@ -521,7 +550,8 @@ MathVerdict equal_normalized(const std::string& g, const std::string& p, const M
   }
   if (geq || peq) return equal_normalized(g2, p2, opt, depth + 1);
   Structure gs = parse_structure(g), ps = parse_structure(p);
-  if (gs.kind == Structure::kScalar && ps.kind == Structure::kScalar) return scalar_equal(g, p, opt);
+  if (gs.kind == Structure::kScalar && ps.kind == Structure::kScalar)
+    return scalar_equal(g, p, opt);
   // A list of equations "x=1, y=2" compares by values.
   auto strip_eqs = [](Structure& st) {
     for (auto& e : st.elems) {
@@ -562,7 +592,8 @@ MathVerdict equal_normalized(const std::string& g, const std::string& p, const M
   }
   for (size_t i = 0; i < gs.elems.size(); i++) {
     MathVerdict v = equal_normalized(gs.elems[i], ps.elems[i], opt, depth + 1);
-    if (!v.equal) return {false, std::string(how) + " element " + std::to_string(i + 1) + " differs"};
+    if (!v.equal)
+      return {false, std::string(how) + " element " + std::to_string(i + 1) + " differs"};
   }
   return {true, how};
 }
@@ -577,7 +608,8 @@ MathVerdict scalar_equal(const std::string& g, const std::string& p, const MathO
       p.find('%') == std::string::npos)
     return {false, "not a number"};
   if (!opt.symbolic) return {false, "no match"};
-  SymbolicVerdict sv = symbolic_equal(g, p, opt.rel_tol, opt.symbolic_timeout_s, opt.max_symbolic_chars);
+  SymbolicVerdict sv =
+      symbolic_equal(g, p, opt.rel_tol, opt.symbolic_timeout_s, opt.max_symbolic_chars);
   switch (sv) {
     case SymbolicVerdict::kEqual:
       return {true, "symbolic"};
@@ -644,6 +676,7 @@ std::string math_normalize(const std::string& in) {
   std::string s = in;
   if (s.size() > 4096) s = s.substr(0, 4096);
   replace_all(s, "\n", " ");
+  replace_all(s, "\\\\", "\x01");  // keep matrix row breaks "\\\\" apart from "\\ "
   replace_all(s, "\\$", "");
   replace_all(s, "$", "");
   remove_command(s, "\\left");
@@ -668,7 +701,8 @@ std::string math_normalize(const std::string& in) {
   remove_command(s, "\\degree");
   replace_all(s, "\\%", "%");
   replace_all(s, "{,}", "");
-  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mbox", "\\operatorname"})
+  for (const char* cmd :
+       {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mbox", "\\operatorname"})
     unwrap_command(s, cmd);
   s = trim(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
@@ -682,6 +716,7 @@ std::string math_normalize(const std::string& in) {
       if (c != ',') s += c;
   }
   s = strip_units(s);
+  replace_all(s, "\x01", "\\\\");
   // Collapse runs of spaces.
   std::string out;
   for (char c : s) {

@@ -10,8 +10,8 @@ namespace aha {
 struct MathOptions {
   // Extraction methods tried in order: boxed, answer_tag, gsm8k, answer_is, last_number.
   std::vector<std::string> extract = {"boxed", "answer_tag", "gsm8k", "answer_is", "last_number"};
-  double rel_tol = 1e-9;        // relative tolerance between numbers
-  bool symbolic = true;         // try GiNaC equivalence after the cheaper rules
+  double rel_tol = 1e-9;  // relative tolerance between numbers
+  bool symbolic = true;   // try GiNaC equivalence after the cheaper rules
   double symbolic_timeout_s = 1.0;
   size_t max_symbolic_chars = 256;  // longer answers are not parsed symbolically (counts as wrong)
 };
@@ -32,7 +32,8 @@ struct MathVerdict {
   std::string how;  // "exact", "numeric", "symbolic", "tuple", ..., or why not ("symbolic timeout")
 };
 
-// Compares a predicted answer with the gold answer (the gold answer decides the kind of comparison).
+// Compares a predicted answer with the gold answer (the gold answer decides the kind of
+// comparison).
 MathVerdict math_equal(const std::string& gold, const std::string& pred, const MathOptions& opt);
 
 }  // namespace aha

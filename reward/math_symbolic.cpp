@@ -3,9 +3,9 @@
 
 #include <ginac/ginac.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cctype>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -31,7 +31,8 @@ struct Parser {
   int depth = 0;
   std::map<std::string, GiNaC::symbol>& symbols;
 
-  Parser(const std::string& text, std::map<std::string, GiNaC::symbol>& table) : s(text), symbols(table) {}
+  Parser(const std::string& text, std::map<std::string, GiNaC::symbol>& table)
+      : s(text), symbols(table) {}
 
   void skip() {
     while (i < s.size() && s[i] == ' ') i++;
@@ -96,8 +97,8 @@ struct Parser {
     skip();
     if (i >= s.size()) return false;
     char c = s[i];
-    if (std::isdigit(static_cast<unsigned char>(c)) || std::isalpha(static_cast<unsigned char>(c)) ||
-        c == '(' || c == '{' || c == '.')
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        std::isalpha(static_cast<unsigned char>(c)) || c == '(' || c == '{' || c == '.')
       return true;
     if (c == '\\') {
       for (const char* op : {"\\cdot", "\\times", "\\div", "\\right", "\\end", "\\cup", "\\pm"})
@@ -136,7 +137,8 @@ struct Parser {
     skip();
     if (peek("{")) return group();
     if (eat("-")) return -exponent();
-    if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) return GiNaC::numeric(s[i++] - '0');
+    if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+      return GiNaC::numeric(s[i++] - '0');
     return primary();
   }
 
@@ -169,7 +171,8 @@ struct Parser {
   GiNaC::ex arg() {
     skip();
     if (peek("{")) return group();
-    if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) return GiNaC::numeric(s[i++] - '0');
+    if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+      return GiNaC::numeric(s[i++] - '0');
     if (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) return letter();
     return primary();
   }
@@ -178,7 +181,8 @@ struct Parser {
     size_t b = i;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
     std::string ip = s.substr(b, i - b), fp;
-    if (i < s.size() && s[i] == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+    if (i < s.size() && s[i] == '.' && i + 1 < s.size() &&
+        std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
       i++;
       size_t f = i;
       while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
@@ -187,7 +191,8 @@ struct Parser {
     if (ip.size() + fp.size() > 30) throw TooLarge("number too long");
     if (ip.empty()) ip = "0";
     GiNaC::numeric mant((ip + fp).c_str());
-    GiNaC::numeric scale = GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(fp.size())));
+    GiNaC::numeric scale =
+        GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(fp.size())));
     return mant / scale;
   }
 
@@ -197,14 +202,16 @@ struct Parser {
     if (i < s.size() && s[i] == '_') {
       size_t b = i;
       i++;
-      if (i < s.size() && s[i] == '{') {
+      (void)b;
+      name += '_';
+      if (i < s.size() && s[i] == '{') {  // a_{n} and a_n are the same name
         size_t e = s.find('}', i);
         if (e == std::string::npos) throw ParseError("unclosed subscript");
+        name += s.substr(i + 1, e - i - 1);
         i = e + 1;
       } else if (i < s.size()) {
-        i++;
+        name += s[i++];
       }
-      name += s.substr(b, i - b);
     }
     if (name == "e") return GiNaC::exp(GiNaC::ex(1));
     if (symbols.size() > 8 && !symbols.count(name)) throw TooLarge("too many symbols");
@@ -221,7 +228,8 @@ struct Parser {
     GiNaC::ex e = power();
     for (;;) {
       skip();
-      if (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || std::isalpha(static_cast<unsigned char>(s[i]))))
+      if (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) ||
+                           std::isalpha(static_cast<unsigned char>(s[i]))))
         e = e * power();
       else
         return e;
@@ -318,7 +326,8 @@ bool numeric_close(const GiNaC::ex& a, const GiNaC::ex& b, double rel_tol) {
 SymbolicVerdict symbolic_equal(const std::string& gold, const std::string& pred, double rel_tol,
                                double timeout_s, size_t max_chars) {
   if (gold.size() > max_chars || pred.size() > max_chars) return SymbolicVerdict::kTooLarge;
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(timeout_s));
   std::unique_lock<std::timed_mutex> lock(g_ginac_mutex, std::defer_lock);
   if (!lock.try_lock_until(deadline)) return SymbolicVerdict::kTimeout;
   try {
@@ -343,7 +352,8 @@ SymbolicVerdict symbolic_equal(const std::string& gold, const std::string& pred,
     if (!has_symbols) {
       GiNaC::ex ga = g.evalf(), pa = p.evalf();
       if (GiNaC::is_a<GiNaC::numeric>(ga) && GiNaC::is_a<GiNaC::numeric>(pa))
-        return numeric_close(ga, pa, rel_tol) ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
+        return numeric_close(ga, pa, rel_tol) ? SymbolicVerdict::kEqual
+                                              : SymbolicVerdict::kNotEqual;
     }
     GiNaC::ex diff = GiNaC::normal(g - p);
     if (Clock::now() > deadline) return SymbolicVerdict::kTimeout;
@@ -353,7 +363,9 @@ SymbolicVerdict symbolic_equal(const std::string& gold, const std::string& pred,
     for (int k = 0; k < 3; k++) {
       GiNaC::exmap m;
       int idx = 0;
-      for (auto& [name, sym] : symbols) m[sym] = GiNaC::numeric(0.3 + 0.71 * k + 0.173 * idx++);
+      // Points on both sides of 0 so that sqrt(x^2) and x differ.
+      static const double base[3] = {0.37, -1.19, 2.03}, step[3] = {0.173, 0.131, 0.217};
+      for (auto& [name, sym] : symbols) m[sym] = GiNaC::numeric(base[k] + step[k] * idx++);
       GiNaC::ex gv, pv;
       try {
         gv = g.subs(m).evalf();

@@ -8,7 +8,8 @@
 namespace aha {
 
 namespace {
-// Registration happens during static initialisation (single-threaded); lookups afterwards only read.
+// Registration happens during static initialisation (single-threaded); lookups afterwards only
+// read.
 std::map<std::string, CheckerFn>& registry() {
   static std::map<std::string, CheckerFn> fns;
   return fns;
@@ -112,9 +113,11 @@ RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std:
     RewardResult r = run_checker(c.checker, completion, reference, c.options);
     out.score += c.weight * r.score;
     out.components.emplace_back(c.name, r.score);
-    for (const auto& [part, value] : r.components) out.components.emplace_back(c.name + "." + part, value);
+    for (const auto& [part, value] : r.components)
+      out.components.emplace_back(c.name + "." + part, value);
     if (i == 0) out.extracted = r.extracted;
-    if (!r.reason.empty()) out.reason += (out.reason.empty() ? "" : "; ") + c.name + ": " + r.reason;
+    if (!r.reason.empty())
+      out.reason += (out.reason.empty() ? "" : "; ") + c.name + ": " + r.reason;
   }
   return out;
 }

@@ -12,10 +12,10 @@
 namespace aha {
 
 struct RewardResult {
-  double score = 0.0;                                         // in [0, 1] for a checker
+  double score = 0.0;                                      // in [0, 1] for a checker
   std::vector<std::pair<std::string, double>> components;  // named parts, kept for the logs
-  std::string extracted;                                      // the answer the checker looked at
-  std::string reason;                                         // short: "no boxed answer", "3/5 tests passed"
+  std::string extracted;                                   // the answer the checker looked at
+  std::string reason;  // short: "no boxed answer", "3/5 tests passed"
 };
 
 // Options of one checker: a JSON object (from TOML, from `--option k=v`, or from code).
@@ -72,6 +72,6 @@ RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std:
 // AHA_CHECKER(name, fn): registers fn under "name" before main(); one line in the checker's file.
 #define AHA_CHECKER_CAT2(a, b) a##b
 #define AHA_CHECKER_CAT(a, b) AHA_CHECKER_CAT2(a, b)
-#define AHA_CHECKER(name, fn)                                               \
+#define AHA_CHECKER(name, fn)                                           \
   static const int AHA_CHECKER_CAT(aha_checker_registered_, __LINE__) = \
       ::aha::register_checker(name, fn)

@@ -1,10 +1,12 @@
-// Sandbox runs: fork, limits and identity in the child, bubblewrap or the fallback, a poll loop that
-// enforces the deadline and the output caps, and cleanup by process group and by uid.
+// Sandbox runs: fork, limits and identity in the child, bubblewrap or the fallback, a poll loop
+// that enforces the deadline and the output caps, and cleanup by process group and by uid.
 #include "reward/sandbox.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -19,8 +21,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -43,9 +43,9 @@ struct Pool {
   std::condition_variable cv;
   int capacity = 0;
   int in_use = 0;
-  std::vector<int> free_slots;       // slot indices ready for reuse
-  std::vector<uid_t> slot_uid;       // uid held by each slot
-  std::vector<int> slot_lock_fd;     // abstract-socket lock keeping the uid ours
+  std::vector<int> free_slots;    // slot indices ready for reuse
+  std::vector<uid_t> slot_uid;    // uid held by each slot
+  std::vector<int> slot_lock_fd;  // abstract-socket lock keeping the uid ours
 };
 
 Pool& pool() {
@@ -58,7 +58,9 @@ int default_concurrency() {
   return n < 2 ? 2 : static_cast<int>(n);
 }
 
-bool running_as_root() { return geteuid() == 0; }
+bool running_as_root() {
+  return geteuid() == 0;
+}
 
 // Holds uid for this process: an abstract unix socket name is unique on the machine (per network
 // namespace) and is released by the kernel when the process dies, leaving no file behind.
@@ -129,14 +131,31 @@ const Bpf& fallback_bpf() {
     // follows because no other socket can be made.
     seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
     seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
-    for (int sys : {SCMP_SYS(ptrace), SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(unshare),
-                    SCMP_SYS(setns), SCMP_SYS(chroot), SCMP_SYS(pivot_root), SCMP_SYS(kexec_load),
-                    SCMP_SYS(reboot), SCMP_SYS(init_module), SCMP_SYS(finit_module),
-                    SCMP_SYS(delete_module), SCMP_SYS(bpf), SCMP_SYS(perf_event_open),
-                    SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(request_key),
-                    SCMP_SYS(process_vm_writev), SCMP_SYS(process_vm_readv), SCMP_SYS(swapon),
-                    SCMP_SYS(swapoff), SCMP_SYS(settimeofday), SCMP_SYS(clock_settime),
-                    SCMP_SYS(userfaultfd), SCMP_SYS(io_uring_setup)})
+    for (int sys : {SCMP_SYS(ptrace),
+                    SCMP_SYS(mount),
+                    SCMP_SYS(umount2),
+                    SCMP_SYS(unshare),
+                    SCMP_SYS(setns),
+                    SCMP_SYS(chroot),
+                    SCMP_SYS(pivot_root),
+                    SCMP_SYS(kexec_load),
+                    SCMP_SYS(reboot),
+                    SCMP_SYS(init_module),
+                    SCMP_SYS(finit_module),
+                    SCMP_SYS(delete_module),
+                    SCMP_SYS(bpf),
+                    SCMP_SYS(perf_event_open),
+                    SCMP_SYS(keyctl),
+                    SCMP_SYS(add_key),
+                    SCMP_SYS(request_key),
+                    SCMP_SYS(process_vm_writev),
+                    SCMP_SYS(process_vm_readv),
+                    SCMP_SYS(swapon),
+                    SCMP_SYS(swapoff),
+                    SCMP_SYS(settimeofday),
+                    SCMP_SYS(clock_settime),
+                    SCMP_SYS(userfaultfd),
+                    SCMP_SYS(io_uring_setup)})
       seccomp_rule_add(ctx, deny, sys, 0);
     int fd = memfd_create("aha-seccomp", MFD_CLOEXEC);
     if (fd >= 0 && seccomp_export_bpf(ctx, fd) == 0) {
@@ -192,19 +211,23 @@ struct ChildPlan {
     rlimit r{soft, hard};
     if (setrlimit(res, &r) != 0) child_fail(err_fd, "setrlimit");
   };
-  lim(RLIMIT_CPU, static_cast<rlim_t>(plan.limits.cpu_s), static_cast<rlim_t>(plan.limits.cpu_s + 1));
+  lim(RLIMIT_CPU, static_cast<rlim_t>(plan.limits.cpu_s),
+      static_cast<rlim_t>(plan.limits.cpu_s + 1));
   lim(RLIMIT_AS, plan.limits.memory_bytes, plan.limits.memory_bytes);
   lim(RLIMIT_FSIZE, plan.limits.file_bytes, plan.limits.file_bytes);
-  lim(RLIMIT_NOFILE, static_cast<rlim_t>(plan.limits.nofile), static_cast<rlim_t>(plan.limits.nofile));
+  lim(RLIMIT_NOFILE, static_cast<rlim_t>(plan.limits.nofile),
+      static_cast<rlim_t>(plan.limits.nofile));
   lim(RLIMIT_CORE, 0, 0);
   if (plan.drop_identity) {
     if (setgroups(0, nullptr) != 0) child_fail(err_fd, "setgroups");
     if (setresgid(plan.uid, plan.uid, plan.uid) != 0) child_fail(err_fd, "setgid");
     // NPROC before setuid so the new uid starts under it.
-    lim(RLIMIT_NPROC, static_cast<rlim_t>(plan.limits.nproc), static_cast<rlim_t>(plan.limits.nproc));
+    lim(RLIMIT_NPROC, static_cast<rlim_t>(plan.limits.nproc),
+        static_cast<rlim_t>(plan.limits.nproc));
     if (setresuid(plan.uid, plan.uid, plan.uid) != 0) child_fail(err_fd, "setuid");
   } else {
-    lim(RLIMIT_NPROC, static_cast<rlim_t>(plan.limits.nproc), static_cast<rlim_t>(plan.limits.nproc));
+    lim(RLIMIT_NPROC, static_cast<rlim_t>(plan.limits.nproc),
+        static_cast<rlim_t>(plan.limits.nproc));
   }
   // After the identity change (which clears it): die when the thread that started us dies.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -213,7 +236,8 @@ struct ChildPlan {
     const Bpf& bpf = fallback_bpf();  // built before fork; here only read
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(err_fd, "no_new_privs");
     if (bpf.ok) {
-      sock_fprog prog{static_cast<unsigned short>(bpf.insns.size()), const_cast<sock_filter*>(bpf.insns.data())};
+      sock_fprog prog{static_cast<unsigned short>(bpf.insns.size()),
+                      const_cast<sock_filter*>(bpf.insns.data())};
       if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) child_fail(err_fd, "seccomp");
     }
   }
@@ -226,7 +250,8 @@ Isolation probe_isolation(uid_t uid, const std::string& dir);
 }  // namespace
 
 const char* isolation_name(Isolation iso) {
-  return iso == Isolation::kBubblewrap ? "bubblewrap" : "fallback (unshare + seccomp + rlimits + uid)";
+  return iso == Isolation::kBubblewrap ? "bubblewrap"
+                                       : "fallback (unshare + seccomp + rlimits + uid)";
 }
 
 void sandbox_set_concurrency(int n) {
@@ -275,9 +300,10 @@ Isolation sandbox_isolation() {
     if (g_iso == Isolation::kBubblewrap)
       spdlog::info("sandbox: isolation is {}", isolation_name(g_iso));
     else
-      spdlog::warn("sandbox: bubblewrap does not work here; isolation is {} (weaker: no mount or pid "
-                   "namespace, the host filesystem is visible read-only by permissions)",
-                   isolation_name(g_iso));
+      spdlog::warn(
+          "sandbox: bubblewrap does not work here; isolation is {} (weaker: no mount or pid "
+          "namespace, the host filesystem is visible read-only by permissions)",
+          isolation_name(g_iso));
   });
   return g_iso;
 }
@@ -327,7 +353,8 @@ SandboxSession::SandboxSession() {
   }
   kill_uid(uid_);  // leftovers of a crashed earlier holder of this uid
   char tmpl[] = "/tmp/aha-sbx-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error(std::string("sandbox: mkdtemp: ") + std::strerror(errno));
+  if (!mkdtemp(tmpl))
+    throw std::runtime_error(std::string("sandbox: mkdtemp: ") + std::strerror(errno));
   dir_ = tmpl;
   if (running_as_root() && chown(dir_.c_str(), uid_, uid_) != 0)
     throw std::runtime_error(std::string("sandbox: chown work dir: ") + std::strerror(errno));
@@ -360,15 +387,47 @@ void SandboxSession::write_file(const std::string& name, const std::string& cont
 namespace {
 
 std::vector<std::string> bwrap_args(const std::string& dir, const SandboxLimits& lim) {
-  std::vector<std::string> a = {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                                "--hostname", "sandbox", "--ro-bind", "/usr", "/usr",
-                                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-                                "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-                                "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-                                "--proc", "/proc", "--dev", "/dev",
-                                "--size", std::to_string(lim.tmp_bytes), "--tmpfs", "/tmp",
-                                "--bind", dir, "/w", "--chdir", "/w", "--"};
+  std::vector<std::string> a = {"/usr/bin/bwrap",
+                                "--unshare-all",
+                                "--die-with-parent",
+                                "--new-session",
+                                "--hostname",
+                                "sandbox",
+                                "--ro-bind",
+                                "/usr",
+                                "/usr",
+                                "--symlink",
+                                "usr/lib",
+                                "/lib",
+                                "--symlink",
+                                "usr/lib64",
+                                "/lib64",
+                                "--symlink",
+                                "usr/bin",
+                                "/bin",
+                                "--symlink",
+                                "usr/sbin",
+                                "/sbin",
+                                "--ro-bind-try",
+                                "/etc/ld.so.cache",
+                                "/etc/ld.so.cache",
+                                "--ro-bind-try",
+                                "/etc/alternatives",
+                                "/etc/alternatives",
+                                "--proc",
+                                "/proc",
+                                "--dev",
+                                "/dev",
+                                "--size",
+                                std::to_string(lim.tmp_bytes),
+                                "--tmpfs",
+                                "/tmp",
+                                "--bind",
+                                dir,
+                                "/w",
+                                "--chdir",
+                                "/w",
+                                "--"};
   return a;
 }
 
@@ -412,7 +471,8 @@ SandboxResult run_plan(const ChildPlan& plan) {
     for (;;) {
       ssize_t n = read(fd, buf, sizeof buf);
       if (n > 0) {
-        size_t room = plan.limits.output_bytes > dst.size() ? plan.limits.output_bytes - dst.size() : 0;
+        size_t room =
+            plan.limits.output_bytes > dst.size() ? plan.limits.output_bytes - dst.size() : 0;
         dst.append(buf, std::min(room, static_cast<size_t>(n)));
         if (static_cast<size_t>(n) > room) {
           res.output_limit = true;
@@ -441,7 +501,9 @@ SandboxResult run_plan(const ChildPlan& plan) {
     if (chan_open) fds[n++] = {chan[0], POLLIN, 0};
     if (!exited && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
     auto until = exited ? drain_until : deadline;
-    int wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1;
+    int wait_ms = static_cast<int>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) +
+                  1;
     if (pidfd < 0 && !exited) wait_ms = std::min(wait_ms, 20);
     poll(fds, static_cast<nfds_t>(n), wait_ms);
     if (out_open) read_into(out[0], res.output, out_open);
@@ -469,8 +531,9 @@ SandboxResult run_plan(const ChildPlan& plan) {
 }
 
 std::vector<std::string> base_env() {
-  return {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
-          "PYTHONHASHSEED=0", "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};
+  return {"PATH=/usr/bin:/bin",        "HOME=/tmp",        "LANG=C.UTF-8",
+          "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0", "OMP_NUM_THREADS=1",
+          "OPENBLAS_NUM_THREADS=1"};
 }
 
 Isolation probe_isolation(uid_t uid, const std::string& dir) {
@@ -490,8 +553,8 @@ Isolation probe_isolation(uid_t uid, const std::string& dir) {
   if (access("/usr/bin/bwrap", X_OK) != 0) return Isolation::kFallback;
   SandboxResult r = run_plan(plan);
   if (r.exit_code == 0 && r.error.empty()) return Isolation::kBubblewrap;
-  spdlog::warn("sandbox: bubblewrap probe failed (exit {}, signal {}): {}{}", r.exit_code, r.term_signal,
-               r.error, r.output.substr(0, 300));
+  spdlog::warn("sandbox: bubblewrap probe failed (exit {}, signal {}): {}{}", r.exit_code,
+               r.term_signal, r.error, r.output.substr(0, 300));
   return Isolation::kFallback;
 }
 

@@ -1,8 +1,10 @@
 // Sandbox for untrusted programs (generated code). Invariants:
 // - Each run executes as a dedicated unprivileged uid (one per slot, unique across processes on the
-//   machine by an abstract-socket lock), so RLIMIT_NPROC holds and cleanup may kill every process of
-//   that uid. (When not started as root, the caller's own uid is used and only the group is killed.)
-// - Isolation: bubblewrap (new user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, private /tmp,
+//   machine by an abstract-socket lock), so RLIMIT_NPROC holds and cleanup may kill every process
+//   of that uid. (When not started as root, the caller's own uid is used and only the group is
+//   killed.)
+// - Isolation: bubblewrap (new user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, private
+// /tmp,
 //   the work directory as the only writable host path, dies with its parent) when it works; else
 //   unshare(net, ipc, uts) + a seccomp filter (no sockets except AF_UNIX, no ptrace/mount/...) +
 //   uid separation. Which one is in force is logged once (a warning for the fallback).
@@ -21,14 +23,14 @@
 namespace aha {
 
 struct SandboxLimits {
-  double wall_s = 5.0;                    // wall-clock deadline for one run
-  int cpu_s = 5;                          // RLIMIT_CPU
-  uint64_t memory_bytes = 1ull << 30;     // RLIMIT_AS
-  uint64_t file_bytes = 16ull << 20;      // RLIMIT_FSIZE
-  uint64_t tmp_bytes = 64ull << 20;       // size of the private /tmp (bubblewrap only)
-  int nproc = 64;                         // RLIMIT_NPROC for the slot's uid
-  int nofile = 64;                        // RLIMIT_NOFILE
-  size_t output_bytes = 64u << 10;        // cap on stdout+stderr and on the result channel each
+  double wall_s = 5.0;                 // wall-clock deadline for one run
+  int cpu_s = 5;                       // RLIMIT_CPU
+  uint64_t memory_bytes = 1ull << 30;  // RLIMIT_AS
+  uint64_t file_bytes = 16ull << 20;   // RLIMIT_FSIZE
+  uint64_t tmp_bytes = 64ull << 20;    // size of the private /tmp (bubblewrap only)
+  int nproc = 64;                      // RLIMIT_NPROC for the slot's uid
+  int nofile = 64;                     // RLIMIT_NOFILE
+  size_t output_bytes = 64u << 10;     // cap on stdout+stderr and on the result channel each
 };
 
 struct SandboxRequest {
