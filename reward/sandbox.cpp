@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -103,16 +104,40 @@ std::vector<pid_t> processes_of(uid_t uid) {
   return pids;
 }
 
-// Kills every process of a slot uid (never our own uid), until none is left or 1 s has passed.
+// Kills every process of a slot uid (never our own uid) and reaps the ones that are our children
+// (we are a child subreaper, so orphans of the sandbox come to us), until none is left or 1 s
+// passed.
 void kill_uid(uid_t uid) {
   if (uid == getuid()) return;
   for (int round = 0; round < 100; round++) {
     std::vector<pid_t> pids = processes_of(uid);
     if (pids.empty()) return;
-    for (pid_t p : pids) kill(p, SIGKILL);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (pid_t p : pids) {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, WNOHANG);  // fails harmlessly for processes that are not our children
+    }
+    if (processes_of(uid).empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   spdlog::error("sandbox: processes of uid {} survive SIGKILL", uid);
+}
+
+// Mount points of this process, read in the parent (the fallback child remounts them read-only).
+std::vector<std::string> mount_points() {
+  std::vector<std::string> mps;
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    // fields: id parent major:minor root mount_point ...
+    size_t p = 0;
+    for (int k = 0; k < 4 && p != std::string::npos; k++) p = line.find(' ', p + 1);
+    if (p == std::string::npos) continue;
+    size_t e = line.find(' ', p + 1);
+    std::string mp = line.substr(p + 1, e - p - 1);
+    if (mp.find('\\') != std::string::npos) continue;  // escaped names: skip
+    mps.push_back(mp);
+  }
+  return mps;
 }
 
 // The fallback's seccomp program, built once in the parent (the child may not allocate after fork).
@@ -180,6 +205,7 @@ struct ChildPlan {
   uid_t uid = 0;
   bool drop_identity = false;
   bool fallback = false;
+  std::vector<std::string> mounts;  // fallback: mount points to make read-only
   SandboxLimits limits;
 };
 
@@ -202,11 +228,37 @@ struct ChildPlan {
   for (int fd = 4; fd < 1024; fd++)
     if (fd != keep_err) close(fd);
   err_fd = keep_err;
-  if (plan.fallback) {
-    // Namespaces where permitted (root): no network, private IPC and hostname.
-    unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
-  }
   if (chdir(plan.dir.c_str()) != 0) child_fail(err_fd, "chdir");
+  if (plan.fallback) {
+    // Namespaces where permitted (root): no network, private IPC and hostname, and a private mount
+    // table in which everything is read-only except the work directory and a fresh /tmp.
+    unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
+    if (unshare(CLONE_NEWNS) == 0 &&
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+      // The work dir becomes its own (writable) mount before everything else turns read-only; then
+      // a fresh /tmp hides the host's, and the work dir reappears inside it as /tmp/w.
+      if (mount(plan.dir.c_str(), plan.dir.c_str(), nullptr, MS_BIND, nullptr) != 0)
+        child_fail(err_fd, "bind work dir");
+      int wd = open(plan.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (wd < 0) child_fail(err_fd, "open work dir");
+      for (const std::string& mp : plan.mounts)
+        mount(nullptr, mp.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, nullptr);
+      if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") != 0)
+        child_fail(err_fd, "tmpfs");
+      if (mkdir("/tmp/w", 0755) != 0) child_fail(err_fd, "mkdir /tmp/w");
+      char fdpath[32] = "/proc/self/fd/";
+      char digits[12];
+      int nd = 0;
+      for (int v = wd; v > 0 || nd == 0; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
+      int len = 14;
+      while (nd > 0) fdpath[len++] = digits[--nd];
+      fdpath[len] = '\0';
+      if (mount(fdpath, "/tmp/w", nullptr, MS_BIND, nullptr) != 0)
+        child_fail(err_fd, "bind /tmp/w");
+      close(wd);
+      if (chdir("/tmp/w") != 0) child_fail(err_fd, "chdir /tmp/w");
+    }
+  }
   auto lim = [&](int res, rlim_t soft, rlim_t hard) {
     rlimit r{soft, hard};
     if (setrlimit(res, &r) != 0) child_fail(err_fd, "setrlimit");
@@ -272,6 +324,26 @@ int sandbox_count_processes(uid_t uid) {
   return static_cast<int>(processes_of(uid).size());
 }
 
+int sandbox_count_slot_processes() {
+  int n = 0;
+  DIR* d = opendir("/proc");
+  if (!d) return 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("Uid:", 0) == 0) {
+        unsigned long real = std::strtoul(line.c_str() + 4, nullptr, 10);
+        if (real >= kUidBase && real < kUidBase + kUidRange) n++;
+        break;
+      }
+    }
+  }
+  closedir(d);
+  return n;
+}
+
 namespace {
 std::once_flag g_iso_once;
 Isolation g_iso = Isolation::kFallback;
@@ -279,6 +351,9 @@ Isolation g_iso = Isolation::kFallback;
 
 Isolation sandbox_isolation() {
   std::call_once(g_iso_once, [] {
+    // Orphans of a sandbox (bubblewrap's namespace init) are reparented to us and reaped by
+    // kill_uid, instead of lingering as zombies of the container's init.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     const char* env = std::getenv("AHA_SANDBOX");
     if (env && std::string(env) == "fallback") {
       g_iso = Isolation::kFallback;
@@ -552,6 +627,7 @@ Isolation probe_isolation(uid_t uid, const std::string& dir) {
   plan.limits.wall_s = 10;
   if (access("/usr/bin/bwrap", X_OK) != 0) return Isolation::kFallback;
   SandboxResult r = run_plan(plan);
+  kill_uid(uid);
   if (r.exit_code == 0 && r.error.empty()) return Isolation::kBubblewrap;
   spdlog::warn("sandbox: bubblewrap probe failed (exit {}, signal {}): {}{}", r.exit_code,
                r.term_signal, r.error, r.output.substr(0, 300));
@@ -570,7 +646,11 @@ SandboxResult SandboxSession::run(const SandboxRequest& req) {
   for (const auto& a : req.argv) plan.args.push_back(a);
   plan.env = base_env();
   // Temporary files of the program (g++) stay inside what is removed after the session.
-  plan.env.push_back(plan.fallback ? "TMPDIR=" + dir_ : std::string("TMPDIR=/tmp"));
+  plan.env.push_back("TMPDIR=/tmp");  // private to the run in both modes
+  if (plan.fallback) {
+    static const std::vector<std::string> mps = mount_points();
+    plan.mounts = mps;
+  }
   plan.dir = dir_;
   plan.stdin_path = dir_ + "/stdin.txt";
   plan.uid = uid_;

@@ -81,5 +81,7 @@ struct SandboxSession {
 
 // Processes whose real uid is uid (for tests and cleanup); 0 when uid is the caller's own.
 int sandbox_count_processes(uid_t uid);
+// Processes of any slot uid (61000..62999) on the machine, whoever started them.
+int sandbox_count_slot_processes();
 
 }  // namespace aha
