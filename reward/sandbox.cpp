@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -61,6 +62,15 @@ int default_concurrency() {
 
 bool running_as_root() {
   return geteuid() == 0;
+}
+
+// Our own logger on stderr: stdout may carry data (aha reward score writes JSONL there).
+spdlog::logger& log() {
+  static std::shared_ptr<spdlog::logger> l = [] {
+    auto existing = spdlog::get("sandbox");
+    return existing ? existing : spdlog::stderr_color_mt("sandbox");
+  }();
+  return *l;
 }
 
 // Holds uid for this process: an abstract unix socket name is unique on the machine (per network
@@ -119,7 +129,7 @@ void kill_uid(uid_t uid) {
     if (processes_of(uid).empty()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  spdlog::error("sandbox: processes of uid {} survive SIGKILL", uid);
+  log().error("sandbox: processes of uid {} survive SIGKILL", uid);
 }
 
 // Mount points of this process, read in the parent (the fallback child remounts them read-only).
@@ -357,7 +367,7 @@ Isolation sandbox_isolation() {
     const char* env = std::getenv("AHA_SANDBOX");
     if (env && std::string(env) == "fallback") {
       g_iso = Isolation::kFallback;
-      spdlog::warn("sandbox: AHA_SANDBOX=fallback: isolation is {}", isolation_name(g_iso));
+      log().warn("sandbox: AHA_SANDBOX=fallback: isolation is {}", isolation_name(g_iso));
       return;
     }
     // Probe with a real bubblewrap run of /usr/bin/true as an unprivileged uid.
@@ -373,9 +383,9 @@ Isolation sandbox_isolation() {
     if (!dir.empty()) std::filesystem::remove_all(dir);
     if (lock >= 0) close(lock);
     if (g_iso == Isolation::kBubblewrap)
-      spdlog::info("sandbox: isolation is {}", isolation_name(g_iso));
+      log().info("sandbox: isolation is {}", isolation_name(g_iso));
     else
-      spdlog::warn(
+      log().warn(
           "sandbox: bubblewrap does not work here; isolation is {} (weaker: no mount or pid "
           "namespace, the host filesystem is visible read-only by permissions)",
           isolation_name(g_iso));
@@ -439,7 +449,7 @@ SandboxSession::~SandboxSession() {
   kill_uid(uid_);
   std::error_code ec;
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  if (ec) spdlog::error("sandbox: cannot remove {}: {}", dir_, ec.message());
+  if (ec) log().error("sandbox: cannot remove {}: {}", dir_, ec.message());
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
   p.in_use--;
@@ -629,7 +639,7 @@ Isolation probe_isolation(uid_t uid, const std::string& dir) {
   SandboxResult r = run_plan(plan);
   kill_uid(uid);
   if (r.exit_code == 0 && r.error.empty()) return Isolation::kBubblewrap;
-  spdlog::warn("sandbox: bubblewrap probe failed (exit {}, signal {}): {}{}", r.exit_code,
+  log().warn("sandbox: bubblewrap probe failed (exit {}, signal {}): {}{}", r.exit_code,
                r.term_signal, r.error, r.output.substr(0, 300));
   return Isolation::kFallback;
 }
