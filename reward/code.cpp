@@ -1,11 +1,11 @@
 // Code checker: runs a completion against tests in the sandbox.
 // Python: HumanEval rows (prompt + completion + "\n" + test + "\n" + check(entry_point)), MBPP rows
-// (code + test_setup_code + each assert of test_list: the setups use the solution's classes) and generic rows ("tests": [asserts]).
-// C++: compiled with g++ inside the sandbox, then run against stdin/stdout tests or a test main.
-// Results come back on fd 3 tagged with a per-run random nonce, so a program that exits early or
-// prints look-alike lines to stdout cannot claim passes. Score = fraction of tests passed;
-// component all_pass = 1 only when every test passed (a timeout never gets credit for what it
-// missed).
+// (code + test_setup_code + each assert of test_list: the setups use the solution's classes) and
+// generic rows ("tests": [asserts]). C++: compiled with g++ inside the sandbox, then run against
+// stdin/stdout tests or a test main. Results come back on fd 3 tagged with a per-run random nonce,
+// so a program that exits early or prints look-alike lines to stdout cannot claim passes. Score =
+// fraction of tests passed; component all_pass = 1 only when every test passed (a timeout never
+// gets credit for what it missed).
 #include <csignal>
 #include <random>
 #include <sstream>
@@ -146,7 +146,8 @@ RewardResult check_python_asserts(const std::string& code, const std::string& se
                                   const CheckerOptions& opt) {
   SandboxLimits lim = limits_from(opt);
   std::string tag = nonce();
-  // The setup goes after the code: MBPP's setups build objects of the solution's classes (367, 927).
+  // The setup goes after the code: MBPP's setups build objects of the solution's classes (367,
+  // 927).
   std::string prog = code + "\n" + setup + "\n\n";
   prog += "import os as _aha_os\n_aha_ch = _aha_os.fdopen(3, 'w')\n_aha_tests = [";
   for (const auto& t : tests) prog += py_literal(t) + ", ";

@@ -640,7 +640,7 @@ Isolation probe_isolation(uid_t uid, const std::string& dir) {
   kill_uid(uid);
   if (r.exit_code == 0 && r.error.empty()) return Isolation::kBubblewrap;
   log().warn("sandbox: bubblewrap probe failed (exit {}, signal {}): {}{}", r.exit_code,
-               r.term_signal, r.error, r.output.substr(0, 300));
+             r.term_signal, r.error, r.output.substr(0, 300));
   return Isolation::kFallback;
 }
 

@@ -1,4 +1,5 @@
-// The built-in tasks, written in the same TOML a user writes (see tasks/README in reward/README.md).
+// The built-in tasks, written in the same TOML a user writes (see tasks/README in
+// reward/README.md).
 #include <string>
 
 namespace aha {

@@ -1,13 +1,14 @@
 // Task specs from TOML, data loading with field mapping, splits, prompts and scoring.
 #include "tasks/task.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 #include "kernels/rng.h"
 
@@ -44,7 +45,8 @@ std::string expand_path(const std::string& p, const std::string& base_dir) {
       std::string var = p.substr(i + 2, e - i - 2);
       const char* v = std::getenv(var.c_str());
       std::string val = v ? v : (var == "AHA_DATA_DIR" ? "data" : "");
-      if (!v && var != "AHA_DATA_DIR") throw std::invalid_argument("environment variable " + var + " is not set (in '" + p + "')");
+      if (!v && var != "AHA_DATA_DIR")
+        throw std::invalid_argument("environment variable " + var + " is not set (in '" + p + "')");
       out += val;
       i = e;
     } else {
@@ -55,15 +57,19 @@ std::string expand_path(const std::string& p, const std::string& base_dir) {
   return out;
 }
 
-std::string where(const std::string& source, const std::string& task) { return source + ": task '" + task + "'"; }
+std::string where(const std::string& source, const std::string& task) {
+  return source + ": task '" + task + "'";
+}
 
-std::string get_str(const nlohmann::json& t, const char* key, const std::string& ctx, const std::string& dflt = "") {
+std::string get_str(const nlohmann::json& t, const char* key, const std::string& ctx,
+                    const std::string& dflt = "") {
   if (!t.contains(key)) return dflt;
   if (!t.at(key).is_string()) throw std::invalid_argument(ctx + ": '" + key + "' must be a string");
   return t.at(key).get<std::string>();
 }
 
-void id_range(const nlohmann::json& split, const char* key, const std::string& ctx, int64_t* lo, int64_t* hi) {
+void id_range(const nlohmann::json& split, const char* key, const std::string& ctx, int64_t* lo,
+              int64_t* hi) {
   if (!split.contains(key)) return;
   const auto& r = split.at(key);
   if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer())
@@ -72,8 +78,9 @@ void id_range(const nlohmann::json& split, const char* key, const std::string& c
   *hi = r[1].get<int64_t>();
 }
 
-TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t, const nlohmann::json& templates,
-                        const std::string& source, const std::string& base_dir) {
+TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
+                        const nlohmann::json& templates, const std::string& source,
+                        const std::string& base_dir) {
   std::string ctx = where(source, name);
   TaskSpec s;
   s.name = name;
@@ -86,19 +93,23 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t, const 
     if (!s.eval_path.empty()) s.eval_path = expand_path(s.eval_path, base_dir);
     s.id_field = get_str(d, "id_field", ctx + " data");
     if (d.contains("fields")) {
-      if (!d.at("fields").is_object()) throw std::invalid_argument(ctx + ": data.fields must be a table");
+      if (!d.at("fields").is_object())
+        throw std::invalid_argument(ctx + ": data.fields must be a table");
       for (auto& [k, v] : d.at("fields").items()) {
-        if (!v.is_string()) throw std::invalid_argument(ctx + ": data.fields." + k + " must be a string");
+        if (!v.is_string())
+          throw std::invalid_argument(ctx + ": data.fields." + k + " must be a string");
         s.fields.emplace_back(k, v.get<std::string>());
       }
     }
   }
   if (t.contains("generator")) {
     const auto& g = t.at("generator");
-    if (!g.is_object() || !g.contains("name")) throw std::invalid_argument(ctx + ": generator needs a name");
+    if (!g.is_object() || !g.contains("name"))
+      throw std::invalid_argument(ctx + ": generator needs a name");
     s.generator = g.at("name").get<std::string>();
     if (s.generator != "countdown" && s.generator != "arith")
-      throw std::invalid_argument(ctx + ": unknown generator '" + s.generator + "' (countdown, arith)");
+      throw std::invalid_argument(ctx + ": unknown generator '" + s.generator +
+                                  "' (countdown, arith)");
     s.generator_options = g;
   }
   if (s.generator.empty() && s.train_path.empty() && s.eval_path.empty())
@@ -113,23 +124,28 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t, const 
     id_range(sp, "train_ids", ctx, &s.train_id_min, &s.train_id_max);
   }
   std::string tmpl = get_str(t, "template", ctx, "{question}");
-  if (templates.contains(tmpl) && templates.at(tmpl).is_string()) tmpl = templates.at(tmpl).get<std::string>();
+  if (templates.contains(tmpl) && templates.at(tmpl).is_string())
+    tmpl = templates.at(tmpl).get<std::string>();
   s.prompt_template = tmpl;
   if (!t.contains("reward") || !t.at("reward").is_array() || t.at("reward").empty())
-    throw std::invalid_argument(ctx + ": needs at least one [[tasks." + name + ".reward]] component");
+    throw std::invalid_argument(ctx + ": needs at least one [[tasks." + name +
+                                ".reward]] component");
   for (const auto& c : t.at("reward")) {
     RewardComponent rc;
     rc.name = get_str(c, "name", ctx + " reward");
     rc.checker = get_str(c, "checker", ctx + " reward");
-    if (rc.name.empty() || rc.checker.empty()) throw std::invalid_argument(ctx + ": a reward component needs name and checker");
+    if (rc.name.empty() || rc.checker.empty())
+      throw std::invalid_argument(ctx + ": a reward component needs name and checker");
     if (!find_checker(rc.checker)) {
       std::string known;
       for (const auto& n : checker_names()) known += (known.empty() ? "" : ", ") + n;
-      throw std::invalid_argument(ctx + ": unknown checker '" + rc.checker + "' (known: " + known + ")");
+      throw std::invalid_argument(ctx + ": unknown checker '" + rc.checker + "' (known: " + known +
+                                  ")");
     }
     if (c.contains("weight")) rc.weight = c.at("weight").get<double>();
     if (c.contains("options")) {
-      if (!c.at("options").is_object()) throw std::invalid_argument(ctx + ": reward options must be a table");
+      if (!c.at("options").is_object())
+        throw std::invalid_argument(ctx + ": reward options must be a table");
       rc.options.values = c.at("options");
     }
     s.reward.push_back(rc);
@@ -154,7 +170,8 @@ int64_t numeric_id(const std::string& id, const std::string& ctx) {
 }
 
 // Rows of a file as (id, reference) pairs with the field mapping applied.
-std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s, const std::string& path) {
+std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
+                                                              const std::string& path) {
   std::vector<nlohmann::json> rows = read_jsonl(path);
   std::vector<std::pair<std::string, nlohmann::json>> out;
   for (size_t i = 0; i < rows.size(); i++) {
@@ -167,13 +184,15 @@ std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
       ref = nlohmann::json::object();
       for (const auto& [name, field] : s.fields) {
         if (!row.contains(field))
-          throw std::runtime_error(ctx + ": missing field '" + field + "'" + (name != field ? " (for '" + name + "')" : ""));
+          throw std::runtime_error(ctx + ": missing field '" + field + "'" +
+                                   (name != field ? " (for '" + name + "')" : ""));
         ref[name] = row.at(field);
       }
     }
     std::string id;
     if (!s.id_field.empty()) {
-      if (!row.contains(s.id_field)) throw std::runtime_error(ctx + ": missing field '" + s.id_field + "' (the id)");
+      if (!row.contains(s.id_field))
+        throw std::runtime_error(ctx + ": missing field '" + s.id_field + "' (the id)");
       const auto& v = row.at(s.id_field);
       id = v.is_string() ? v.get<std::string>() : v.dump();
     } else {
@@ -214,7 +233,8 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
     } catch (const nlohmann::json::parse_error& e) {
       throw std::runtime_error(path + ":" + std::to_string(n) + ": malformed JSON: " + e.what());
     }
-    if (!j.is_object()) throw std::runtime_error(path + ":" + std::to_string(n) + ": a row must be a JSON object");
+    if (!j.is_object())
+      throw std::runtime_error(path + ":" + std::to_string(n) + ": a row must be a JSON object");
     rows.push_back(std::move(j));
   }
   if (f.bad()) throw std::runtime_error(path + ": read error");
@@ -230,17 +250,21 @@ std::string render_template(const std::string& tmpl, const nlohmann::json& ref) 
     }
     size_t e = tmpl.find('}', i);
     std::string key = e == std::string::npos ? "" : tmpl.substr(i + 1, e - i - 1);
-    bool ident = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    bool ident = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
     if (!ident) {  // not a placeholder (code braces, LaTeX): keep as written
       out += tmpl[i];
       continue;
     }
-    if (!ref.contains(key)) throw std::invalid_argument("template field '{" + key + "}' is not in the reference");
+    if (!ref.contains(key))
+      throw std::invalid_argument("template field '{" + key + "}' is not in the reference");
     const auto& v = ref.at(key);
     if (v.is_string()) {
       out += v.get<std::string>();
     } else if (v.is_array()) {
-      for (size_t k = 0; k < v.size(); k++) out += (k ? "\n" : "") + (v[k].is_string() ? v[k].get<std::string>() : v[k].dump());
+      for (size_t k = 0; k < v.size(); k++)
+        out += (k ? "\n" : "") + (v[k].is_string() ? v[k].get<std::string>() : v[k].dump());
     } else {
       out += v.dump();
     }
@@ -249,26 +273,30 @@ std::string render_template(const std::string& tmpl, const nlohmann::json& ref) 
   return out;
 }
 
-std::vector<TaskSpec> parse_task_toml(const std::string& text, const std::string& source, const std::string& base_dir) {
+std::vector<TaskSpec> parse_task_toml(const std::string& text, const std::string& source,
+                                      const std::string& base_dir) {
   toml::table tbl;
   try {
     tbl = toml::parse(std::string_view(text), std::string_view(source));
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
-    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+       << e.description();
     throw std::invalid_argument(os.str());
   }
   nlohmann::json doc = toml_to_json(tbl);
   nlohmann::json templates = nlohmann::json::object();
   if (source != "<builtin>") {
-    nlohmann::json builtin = toml_to_json(toml::parse(std::string_view(kBuiltinTasksToml), std::string_view("<builtin>")));
+    nlohmann::json builtin = toml_to_json(
+        toml::parse(std::string_view(kBuiltinTasksToml), std::string_view("<builtin>")));
     templates = builtin["templates"];
   }
   if (doc.contains("templates")) templates.update(doc["templates"]);
   std::vector<TaskSpec> specs;
   if (!doc.contains("tasks") || !doc["tasks"].is_object())
     throw std::invalid_argument(source + ": no [tasks.NAME] table");
-  for (auto& [name, t] : doc["tasks"].items()) specs.push_back(spec_from_json(name, t, templates, source, base_dir));
+  for (auto& [name, t] : doc["tasks"].items())
+    specs.push_back(spec_from_json(name, t, templates, source, base_dir));
   return specs;
 }
 
@@ -295,7 +323,8 @@ TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file) 
   std::string known;
   for (const auto& s : specs) known += s.name + ", ";
   for (const auto& n : builtin_task_names()) known += n + ", ";
-  throw std::invalid_argument("unknown task '" + name + "' (known: " + known.substr(0, known.size() - 2) + ")");
+  throw std::invalid_argument("unknown task '" + name +
+                              "' (known: " + known.substr(0, known.size() - 2) + ")");
 }
 
 Task load_task(const TaskSpec& s) {
@@ -303,7 +332,8 @@ Task load_task(const TaskSpec& s) {
   t.spec = s;
   if (!s.generator.empty()) {
     auto gen = s.generator == "countdown" ? generate_countdown : generate_arith;
-    auto fill = [&](std::vector<TaskPrompt>& out, int64_t count, uint64_t stream, const char* split) {
+    auto fill = [&](std::vector<TaskPrompt>& out, int64_t count, uint64_t stream,
+                    const char* split) {
       std::vector<nlohmann::json> rows = gen(s.generator_options, count, s.seed, stream);
       for (size_t i = 0; i < rows.size(); i++) {
         std::string id = s.name + "-" + split + "-" + std::to_string(i);
@@ -322,7 +352,8 @@ Task load_task(const TaskSpec& s) {
       if (by_ids) {
         int64_t v = numeric_id(id, s.train_path);
         bool in_eval = s.eval_id_max >= s.eval_id_min && v >= s.eval_id_min && v <= s.eval_id_max;
-        bool in_train = s.train_id_max >= s.train_id_min && v >= s.train_id_min && v <= s.train_id_max;
+        bool in_train =
+            s.train_id_max >= s.train_id_min && v >= s.train_id_min && v <= s.train_id_max;
         if (!in_eval && !in_train) continue;  // e.g. MBPP's few-shot rows 1-10
         to_eval = in_eval;
       } else if (s.eval_path.empty() && s.eval_fraction > 0) {
@@ -351,7 +382,8 @@ std::vector<TaskPrompt> task_prompts(const Task& task, Split split, uint64_t see
   return p;
 }
 
-RewardResult task_score(const TaskSpec& spec, const std::string& completion, const nlohmann::json& reference) {
+RewardResult task_score(const TaskSpec& spec, const std::string& completion,
+                        const nlohmann::json& reference) {
   return compose_reward(spec.reward, completion, reference);
 }
 

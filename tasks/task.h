@@ -1,9 +1,9 @@
-// Reward tasks: a name, a data source (JSONL files with a field mapping, or a built-in generator with
-// a seed), a prompt template, a reward specification (weighted checker components) and train/eval
-// splits. Invariants: loading is deterministic for a given spec (same rows, same ids, same split);
-// every prompt's reference holds the mapped fields plus "id"; a malformed JSONL line or a missing
-// field throws std::runtime_error naming file, line and field. Built-in tasks are TOML text compiled
-// into the library, read by the same parser as user TOML files.
+// Reward tasks: a name, a data source (JSONL files with a field mapping, or a built-in generator
+// with a seed), a prompt template, a reward specification (weighted checker components) and
+// train/eval splits. Invariants: loading is deterministic for a given spec (same rows, same ids,
+// same split); every prompt's reference holds the mapped fields plus "id"; a malformed JSONL line
+// or a missing field throws std::runtime_error naming file, line and field. Built-in tasks are TOML
+// text compiled into the library, read by the same parser as user TOML files.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -20,8 +20,9 @@ struct TaskSpec {
   std::string description;
   // JSONL source: train file, optional eval file (else eval is split off train).
   std::string train_path, eval_path;
-  std::vector<std::pair<std::string, std::string>> fields;  // reference name <- row field; empty: whole row
-  std::string id_field;                                      // row field used as id; empty: file:line
+  std::vector<std::pair<std::string, std::string>>
+      fields;            // reference name <- row field; empty: whole row
+  std::string id_field;  // row field used as id; empty: file:line
   // Generator source (when generator is not empty): "countdown" or "arith" with its options.
   std::string generator;
   nlohmann::json generator_options = nlohmann::json::object();
@@ -37,8 +38,8 @@ struct TaskSpec {
 
 struct TaskPrompt {
   std::string id;
-  std::string text;           // rendered prompt
-  nlohmann::json reference;   // what the checkers read
+  std::string text;          // rendered prompt
+  nlohmann::json reference;  // what the checkers read
 };
 
 enum class Split { kTrain, kEval };
@@ -66,7 +67,8 @@ Task load_task(const std::string& name, const std::string& tasks_file = "");
 std::vector<TaskPrompt> task_prompts(const Task& task, Split split, uint64_t seed);
 
 // Composed reward of a completion (weighted sum of the spec's components, all kept).
-RewardResult task_score(const TaskSpec& spec, const std::string& completion, const nlohmann::json& reference);
+RewardResult task_score(const TaskSpec& spec, const std::string& completion,
+                        const nlohmann::json& reference);
 
 // "{field}" substitution; unknown fields throw std::invalid_argument naming the field.
 std::string render_template(const std::string& tmpl, const nlohmann::json& reference);
@@ -75,9 +77,9 @@ std::string render_template(const std::string& tmpl, const nlohmann::json& refer
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 
 // Generators (deterministic in seed; stream separates train from eval).
-std::vector<nlohmann::json> generate_countdown(const nlohmann::json& options, int64_t count, uint64_t seed,
-                                               uint64_t stream);
-std::vector<nlohmann::json> generate_arith(const nlohmann::json& options, int64_t count, uint64_t seed,
-                                           uint64_t stream);
+std::vector<nlohmann::json> generate_countdown(const nlohmann::json& options, int64_t count,
+                                               uint64_t seed, uint64_t stream);
+std::vector<nlohmann::json> generate_arith(const nlohmann::json& options, int64_t count,
+                                           uint64_t seed, uint64_t stream);
 
 }  // namespace aha
