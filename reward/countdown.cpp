@@ -1,0 +1,228 @@
+// Countdown checker: the answer is an arithmetic expression over the given numbers (+ - * / and
+// parentheses, also x and the Unicode signs) that must equal the target in exact rational
+// arithmetic. Each given number may be used at most once (or exactly once with option
+// exactly_once).
+#include <algorithm>
+#include <cctype>
+#include <numeric>
+#include <stdexcept>
+
+#include "reward/reward.h"
+
+namespace aha {
+
+namespace {
+
+// Exact rational with 64-bit parts; every operation checks for overflow in 128-bit arithmetic.
+struct Rational {
+  int64_t num = 0, den = 1;
+};
+
+struct EvalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+Rational make(__int128 n, __int128 d) {
+  if (d == 0) throw EvalError("division by zero");
+  if (d < 0) {
+    n = -n;
+    d = -d;
+  }
+  __int128 a = n < 0 ? -n : n, b = d;
+  while (b != 0) {
+    __int128 t = a % b;
+    a = b;
+    b = t;
+  }
+  if (a > 1) {
+    n /= a;
+    d /= a;
+  }
+  const __int128 lim = static_cast<__int128>(INT64_MAX);
+  if (n > lim || n < -lim || d > lim) throw EvalError("number too large");
+  return {static_cast<int64_t>(n), static_cast<int64_t>(d)};
+}
+
+struct Expr {
+  const std::string& s;
+  size_t i = 0;
+  int depth = 0;
+  std::vector<int64_t> used;
+
+  explicit Expr(const std::string& text) : s(text) {}
+
+  void skip() {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
+  }
+  // Operators: ASCII plus the UTF-8 signs for times, divide and minus.
+  int op(const char* const* alts) {
+    skip();
+    for (int k = 0; alts[k]; k++) {
+      size_t n = std::char_traits<char>::length(alts[k]);
+      if (s.compare(i, n, alts[k]) == 0) {
+        i += n;
+        return k;
+      }
+    }
+    return -1;
+  }
+  Rational expr() {
+    if (++depth > 100) throw EvalError("expression nested too deeply");
+    static const char* const addsub[] = {"+", "-", "\xe2\x88\x92", nullptr};
+    Rational a = term();
+    for (int k; (k = op(addsub)) >= 0;) {
+      Rational b = term();
+      __int128 n = static_cast<__int128>(a.num) * b.den +
+                   (k == 0 ? 1 : -1) * static_cast<__int128>(b.num) * a.den;
+      a = make(n, static_cast<__int128>(a.den) * b.den);
+    }
+    depth--;
+    return a;
+  }
+  Rational term() {
+    static const char* const muldiv[] = {"*",      "x", "X",        "\xc3\x97", "\\times",
+                                         "\\cdot", "/", "\xc3\xb7", "\\div",    nullptr};
+    Rational a = primary();
+    for (int k; (k = op(muldiv)) >= 0;) {
+      Rational b = primary();
+      if (k <= 5)
+        a = make(static_cast<__int128>(a.num) * b.num, static_cast<__int128>(a.den) * b.den);
+      else
+        a = make(static_cast<__int128>(a.num) * b.den, static_cast<__int128>(a.den) * b.num);
+    }
+    return a;
+  }
+  Rational primary() {
+    skip();
+    if (i < s.size() && s[i] == '(') {
+      i++;
+      Rational r = expr();
+      skip();
+      if (i >= s.size() || s[i] != ')') throw EvalError("malformed expression: missing ')'");
+      i++;
+      return r;
+    }
+    size_t b = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
+    if (i == b) {
+      throw EvalError(i < s.size()
+                          ? "malformed expression: unexpected '" + std::string(1, s[i]) + "'"
+                          : "malformed expression: unexpected end");
+    }
+    if (i - b > 12) throw EvalError("number too large");
+    int64_t v = std::stoll(s.substr(b, i - b));
+    used.push_back(v);
+    return {v, 1};
+  }
+};
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// The expression: inside the last <answer>...</answer>, else the last \boxed{}, else the last line.
+std::string extract_expression(const std::string& c) {
+  std::string a;
+  size_t close = c.rfind("</answer>");
+  size_t open = close == std::string::npos ? std::string::npos : c.rfind("<answer>", close);
+  if (open != std::string::npos) {
+    a = c.substr(open + 8, close - open - 8);
+  } else if (size_t bx = c.rfind("\\boxed{"); bx != std::string::npos) {
+    int depth = 0;
+    size_t k = bx + 6;
+    for (; k < c.size(); k++) {
+      if (c[k] == '{') depth++;
+      if (c[k] == '}' && --depth == 0) break;
+    }
+    a = c.substr(bx + 7, k - bx - 7);
+  } else {
+    std::string t = trim(c);
+    size_t nl = t.rfind('\n');
+    a = nl == std::string::npos ? t : t.substr(nl + 1);
+  }
+  a = trim(a);
+  // "expr = target": the left side is the expression.
+  size_t eq = a.find('=');
+  if (eq != std::string::npos) a = trim(a.substr(0, eq));
+  return a;
+}
+
+std::vector<int64_t> int_list(const nlohmann::json& ref, const char* field) {
+  if (!ref.contains(field) || !ref.at(field).is_array())
+    throw std::invalid_argument(std::string("countdown: reference field '") + field +
+                                "' must be a list");
+  std::vector<int64_t> v;
+  for (const auto& x : ref.at(field)) {
+    if (!x.is_number_integer())
+      throw std::invalid_argument(std::string("countdown: reference field '") + field +
+                                  "' must hold integers");
+    v.push_back(x.get<int64_t>());
+  }
+  return v;
+}
+
+}  // namespace
+
+RewardResult check_countdown(const std::string& completion, const nlohmann::json& reference,
+                             const CheckerOptions& options) {
+  bool exactly_once = options.get_bool("exactly_once", false);
+  std::vector<int64_t> numbers = int_list(reference, "numbers");
+  if (!reference.contains("target") || !reference.at("target").is_number_integer())
+    throw std::invalid_argument("countdown: reference field 'target' must be an integer");
+  int64_t target = reference.at("target").get<int64_t>();
+
+  RewardResult r;
+  r.components = {{"correct", 0.0}, {"valid", 0.0}};
+  r.extracted = extract_expression(completion);
+  if (r.extracted.empty()) {
+    r.reason = "no expression found";
+    return r;
+  }
+  if (r.extracted.size() > 1000) {
+    r.reason = "expression too long";
+    return r;
+  }
+  Expr e(r.extracted);
+  Rational value;
+  try {
+    value = e.expr();
+    e.skip();
+    if (e.i != r.extracted.size())
+      throw EvalError("malformed expression: unexpected '" + std::string(1, r.extracted[e.i]) +
+                      "'");
+  } catch (const EvalError& err) {
+    r.reason = err.what();
+    return r;
+  }
+  std::vector<int64_t> avail = numbers, used = e.used;
+  std::sort(avail.begin(), avail.end());
+  std::sort(used.begin(), used.end());
+  // Multiset inclusion: every used number must come from a distinct given number.
+  std::vector<int64_t> left;
+  std::set_difference(used.begin(), used.end(), avail.begin(), avail.end(),
+                      std::back_inserter(left));
+  if (!left.empty()) {
+    r.reason =
+        "uses " + std::to_string(left[0]) + " which is not available (or more often than given)";
+    return r;
+  }
+  if (exactly_once && used.size() != avail.size()) {
+    r.reason = "must use every number exactly once (used " + std::to_string(used.size()) + " of " +
+               std::to_string(avail.size()) + ")";
+    return r;
+  }
+  r.components[1].second = 1.0;
+  if (value.den == 1 && value.num == target) {
+    r.score = 1.0;
+    r.components[0].second = 1.0;
+    r.reason = "reaches the target";
+  } else {
+    r.reason = "evaluates to " + std::to_string(value.num) +
+               (value.den == 1 ? "" : "/" + std::to_string(value.den)) + ", target " +
+               std::to_string(target);
+  }
+  return r;
+}
+
+}  // namespace aha

@@ -1,0 +1,113 @@
+// The built-in tasks, written in the same TOML a user writes (see tasks/README in
+// reward/README.md).
+#include <string>
+
+namespace aha {
+
+// R1-style instruction shared by the reasoning tasks: think first, answer in tags.
+extern const char* const kBuiltinTasksToml;
+const char* const kBuiltinTasksToml = R"TOML(
+[templates]
+r1 = """The user asks a question and the assistant solves it. The assistant first reasons step by step inside <think> </think> tags and then gives only the final answer inside <answer> </answer> tags, for example <think> reasoning here </think> <answer> answer here </answer>.
+User: {question}
+Assistant: <think>"""
+
+[tasks.gsm8k]
+description = "Grade-school math word problems (GSM8K); the gold answer follows '####'."
+data.train = "${AHA_DATA_DIR}/gsm8k_train.jsonl"
+data.eval = "${AHA_DATA_DIR}/gsm8k_test_first200.jsonl"
+data.fields = { question = "question", answer = "answer" }
+template = "r1"
+[[tasks.gsm8k.reward]]
+name = "correct"
+checker = "math"
+weight = 1.0
+options = { extract = "answer_tag,boxed,gsm8k,answer_is,last_number" }
+[[tasks.gsm8k.reward]]
+name = "format"
+checker = "format"
+weight = 0.1
+
+[tasks.math]
+description = "Competition math (MATH / MATH-500 rows: problem, answer or solution with a final boxed answer)."
+data.train = "${AHA_DATA_DIR}/math_train.jsonl"
+data.eval = "${AHA_DATA_DIR}/math500.jsonl"
+data.fields = { question = "problem", answer = "answer" }
+template = "r1"
+[[tasks.math.reward]]
+name = "correct"
+checker = "math"
+weight = 1.0
+options = { extract = "answer_tag,boxed,answer_is" }
+[[tasks.math.reward]]
+name = "format"
+checker = "format"
+weight = 0.1
+
+[tasks.countdown]
+description = "Reach the target with + - * / over the given numbers, each at most once."
+generator = { name = "countdown", numbers = 4, min = 1, max = 99, target_min = 10, target_max = 999 }
+train_count = 10000
+eval_count = 500
+seed = 1
+template = "r1"
+[[tasks.countdown.reward]]
+name = "correct"
+checker = "countdown"
+weight = 1.0
+[[tasks.countdown.reward]]
+name = "format"
+checker = "format"
+weight = 0.1
+
+[tasks.arith]
+description = "Multi-digit arithmetic: a op b with op in + - *."
+generator = { name = "arith", min_digits = 2, max_digits = 5, ops = "+-*" }
+train_count = 10000
+eval_count = 500
+seed = 2
+template = "r1"
+[[tasks.arith.reward]]
+name = "correct"
+checker = "math"
+weight = 1.0
+options = { extract = "answer_tag,boxed,answer_is,last_number" }
+[[tasks.arith.reward]]
+name = "format"
+checker = "format"
+weight = 0.1
+
+[tasks.humaneval]
+description = "HumanEval: complete the function; the row's check() must pass."
+data.eval = "${AHA_DATA_DIR}/humaneval_first82.jsonl"
+data.fields = { prompt = "prompt", test = "test", entry_point = "entry_point", canonical_solution = "canonical_solution" }
+data.id_field = "task_id"
+template = """Complete the following Python function. Reply with the whole function in a ```python code block.
+```python
+{prompt}```
+"""
+[[tasks.humaneval.reward]]
+name = "correct"
+checker = "code"
+weight = 1.0
+options = { mode = "humaneval", timeout_s = 5.0 }
+
+[tasks.mbpp]
+description = "MBPP: write a Python function that passes the asserts (standard split: 11-510 eval, 511-1000 train)."
+data.train = "${AHA_DATA_DIR}/mbpp.jsonl"
+data.fields = { text = "text", code = "code", test_list = "test_list", test_setup_code = "test_setup_code" }
+data.id_field = "task_id"
+split.eval_ids = [11, 510]
+split.train_ids = [511, 1000]
+template = """{text}
+Your code should pass these tests:
+{test_list}
+Reply with the code in a ```python code block."""
+[[tasks.mbpp.reward]]
+name = "correct"
+checker = "code"
+weight = 1.0
+options = { mode = "mbpp", timeout_s = 5.0 }
+)TOML";
+
+}  // namespace aha

@@ -1,0 +1,373 @@
+// Math checker: a table of (gold, prediction, expected) cases written by hand, covering every rule
+// (normalisation, numbers, percent, symbolic, structures, equations, matrices) and the known false
+// positives of popular graders; plus extraction and the checker interface.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reward/math.h"
+#include "reward/reward.h"
+
+namespace {
+
+struct Case {
+  const char* gold;
+  const char* pred;
+  bool expected;
+};
+
+// clang-format off
+const Case kCases[] = {
+    // --- exact after normalisation
+    {"5", "5", true},
+    {"5", "6", false},
+    {"$5$", "5", true},
+    {"5.", "5", true},
+    {"\\left( 1, 2 \\right)", "(1,2)", true},
+    {"\\dfrac{1}{2}", "\\frac{1}{2}", true},
+    {"\\tfrac{3}{4}", "\\frac34", true},
+    {"\\frac{1}{2}", "\\frac12", true},
+    {"x\\!+\\!1", "x+1", true},
+    {"3\\,\\text{cm}", "3", true},
+    {"10\\text{ inches}", "10", true},
+    {"10 \\text{ square feet}", "10", true},
+    {"90^\\circ", "90", true},
+    {"90^{\\circ}", "90", true},
+    {"45", "45^\\circ", true},
+    {"\\$18.90", "18.90", true},
+    {"18.90", "\\$18.9", true},
+    {"1,000", "1000", true},
+    {"1{,}000", "1000", true},
+    {"1000000", "1,000,000", true},
+    {"1,234,567", "1234567", true},
+    {"1,234,567", "1234568", false},
+    {"\\text{Monday}", "Monday", true},
+    {"\\text{(C)}", "(C)", true},
+    {"\\textbf{(B)}", "(B)", true},
+    {"\\mathrm{Tuesday}", "\\text{Tuesday}", true},
+    {"5", "5 \\text{ dollars}", true},
+    {"12", "12 apples", true},
+    {"7", "7 cm^2", true},
+    {"2x", "2", false},
+    {"5", "\\displaystyle 5", true},
+    {"\\sqrt{2}", "\\sqrt 2", true},
+    // --- integers, decimals, fractions, negatives, scientific notation
+    {"0.5", "\\frac{1}{2}", true},
+    {"\\frac{1}{2}", "0.5", true},
+    {"1/2", "0.5", true},
+    {"\\frac{3}{4}", "3/4", true},
+    {"-3", "-3", true},
+    {"-3", "3", false},
+    {"-\\frac{1}{2}", "-0.5", true},
+    {"-\\frac{1}{2}", "0.5", false},
+    {"2.50", "2.5", true},
+    {".5", "0.5", true},
+    {"1e5", "100000", true},
+    {"1.5e-3", "0.0015", true},
+    {"3\\times10^{4}", "30000", true},
+    {"3 \\times 10^4", "30000", true},
+    {"2.5\\cdot10^{-2}", "0.025", true},
+    {"0.333", "\\frac{1}{3}", false},
+    {"\\frac{1}{3}", "0.33333", false},
+    {"2\\frac{1}{2}", "2.5", true},
+    {"2\\frac{1}{2}", "\\frac{5}{2}", true},
+    {"7", "7.0", true},
+    {"7", "7.00001", false},
+    {"100", "99", false},
+    {"123456789", "123456788", false},
+    {"0", "0", true},
+    {"0", "0.0", true},
+    {"0", "-0", true},
+    {"10", "010", true},
+    {"3.14", "3.14159", false},
+    {"\\frac{10}{4}", "\\frac{5}{2}", true},
+    {"\\frac{22}{7}", "\\pi", false},
+    // --- percent (written as such) and the 50 vs 0.5 trap
+    {"50\\%", "50", true},
+    {"50\\%", "50\\%", true},
+    {"50\\%", "0.5", true},
+    {"50", "0.5", false},
+    {"0.5", "50", false},
+    {"50\\%", "5", false},
+    {"25\\%", "25 \\%", true},
+    {"12.5\\%", "12.5", true},
+    {"12.5\\%", "0.125", true},
+    {"40", "40\\%", true},
+    {"40", "0.4", false},
+    {"1", "100\\%", true},
+    {"3\\%", "0.3", false},
+    // --- symbolic equivalence
+    {"\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}\\sqrt{3}", true},
+    {"\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2", true},
+    {"\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt{2}}{2}", false},
+    {"2\\sqrt{2}", "\\sqrt{8}", true},
+    {"\\sqrt{8}", "2\\sqrt{2}", true},
+    {"3\\sqrt{2}", "\\sqrt{18}", true},
+    {"\\sqrt{12}", "3\\sqrt{2}", false},
+    {"\\sqrt[3]{8}", "2", true},
+    {"\\sqrt[3]{27}", "3", true},
+    {"\\sqrt[3]{16}", "2\\sqrt[3]{2}", true},
+    {"\\sqrt[4]{16}", "4", false},
+    {"\\pi", "\\pi", true},
+    {"2\\pi", "\\pi \\cdot 2", true},
+    {"2\\pi", "2 \\times \\pi", true},
+    {"\\frac{\\pi}{2}", "\\frac12\\pi", true},
+    {"\\frac{\\pi}{2}", "\\pi/2", true},
+    {"\\frac{\\pi}{3}", "\\pi/2", false},
+    {"4\\pi", "4\\cdot\\pi", true},
+    {"\\pi r^2", "r^2\\pi", true},
+    {"e", "e^{1}", true},
+    {"e^2", "e\\cdot e", true},
+    {"e^2", "2e", false},
+    {"x^2+2x+1", "(x+1)^2", true},
+    {"(x+1)^2", "x^2+2x+1", true},
+    {"(x+1)^2", "x^2+1", false},
+    {"x^2-1", "(x-1)(x+1)", true},
+    {"\\frac{x^2-1}{x-1}", "x+1", true},
+    {"2x+3", "3+2x", true},
+    {"2x+3", "2x+4", false},
+    {"2(x+3)", "2x+6", true},
+    {"xy", "yx", true},
+    {"x y", "x\\cdot y", true},
+    {"a^2 b", "b a^2", true},
+    {"\\frac{a}{b}", "a/b", true},
+    {"\\frac{a}{b}", "b/a", false},
+    {"\\frac{1}{x}", "x^{-1}", true},
+    {"x^{1/2}", "\\sqrt{x}", true},
+    {"\\sqrt{x^2}", "x", false},
+    {"3x", "x3", true},
+    {"\\sin^2 x + \\cos^2 x", "1", true},
+    {"\\sin(2x)", "2\\sin x\\cos x", true},
+    {"\\sin(2x)", "2\\sin x", false},
+    {"\\cos(0)", "1", true},
+    {"\\sin\\frac{\\pi}{6}", "\\frac12", true},
+    {"\\tan\\frac{\\pi}{4}", "1", true},
+    {"\\sec x", "\\frac{1}{\\cos x}", true},
+    {"\\cot x", "\\frac{\\cos x}{\\sin x}", true},
+    {"\\arctan 1", "\\frac{\\pi}{4}", true},
+    {"\\arcsin 1", "\\frac{\\pi}{2}", true},
+    {"\\ln(e^3)", "3", true},
+    {"\\ln 8", "3\\ln 2", true},
+    {"\\ln 8", "2\\ln 3", false},
+    {"\\log_2 8", "3", true},
+    {"\\log_{3} 81", "4", true},
+    {"\\log 100", "2", true},
+    {"\\exp(2)", "e^2", true},
+    {"|-3|", "3", true},
+    {"\\frac{1}{\\sqrt{2}}", "\\frac{\\sqrt{2}}{2}", true},
+    {"\\frac{2}{\\sqrt{3}}", "\\frac{2\\sqrt{3}}{3}", true},
+    {"\\frac{1+\\sqrt{5}}{2}", "\\frac{1}{2}+\\frac{\\sqrt{5}}{2}", true},
+    {"\\frac{1+\\sqrt{5}}{2}", "\\frac{1-\\sqrt{5}}{2}", false},
+    {"3^4", "81", true},
+    {"2^{10}", "1024", true},
+    {"2^{10}", "1000", false},
+    {"(-2)^3", "-8", true},
+    {"-2^2", "-4", true},
+    {"10!", "3628800", false},  // factorial is not in the subset: no false match either way
+    {"x_1+x_2", "x_2+x_1", true},
+    {"a_{n}", "a_n", true},
+    {"\\frac{3x}{2}", "1.5x", true},
+    {"0.25x", "\\frac{x}{4}", true},
+    {"\\sqrt{2}\\sqrt{3}", "\\sqrt{6}", true},
+    {"\\sqrt{2}+\\sqrt{3}", "\\sqrt{5}", false},
+    {"1+i", "i+1", true},
+    // --- tuples, intervals (bracket types kept), sets, lists, unions
+    {"(1,2)", "(1, 2)", true},
+    {"(1,2)", "(2,1)", false},
+    {"(1,2)", "(1,2]", false},
+    {"(1,2]", "(1,2]", true},
+    {"[1,2]", "(1,2)", false},
+    {"[1,2)", "[1,2)", true},
+    {"[1,2)", "[1,2]", false},
+    {"(0,\\infty)", "(0, \\infty)", true},
+    {"(-\\infty, 3]", "(-\\infty,3]", true},
+    {"(-\\infty, 3]", "(-\\infty,3)", false},
+    {"(\\frac{1}{2}, 3)", "(0.5, 3)", true},
+    {"(1,2,3)", "(1,2)", false},
+    {"(1,2,3)", "(1,2,3)", true},
+    {"(3, -\\frac{1}{2})", "(3,-0.5)", true},
+    {"(2\\sqrt{2}, 1)", "(\\sqrt{8}, 1)", true},
+    {"\\{1,2,3\\}", "\\{3,2,1\\}", true},
+    {"\\{1,2,3\\}", "\\{1,2\\}", false},
+    {"\\{1,2\\}", "\\{1,2,2\\}", false},
+    {"\\{1,2\\}", "1, 2", true},
+    {"1, 2", "2, 1", true},
+    {"2, -3", "-3, 2", true},
+    {"2, -3", "2, 3", false},
+    {"1, 2, 3", "1, 2", false},
+    {"(1,2)", "1, 2", false},
+    {"(-\\infty,1)\\cup(2,\\infty)", "(-\\infty,1) \\cup (2,\\infty)", true},
+    {"(-\\infty,1)\\cup(2,\\infty)", "(-\\infty,1] \\cup (2,\\infty)", false},
+    {"[0,1]\\cup[2,3]", "[0,1]", false},
+    {"\\left[ -1, 1 \\right]", "[-1,1]", true},
+    {"(1,2)", "(1,2", false},
+    // --- equations: x = 5 against 5
+    {"5", "x=5", true},
+    {"5", "x = 5", true},
+    {"x=5", "5", true},
+    {"x=5", "x=5", true},
+    {"x=5", "y=5", false},
+    {"5", "x=6", false},
+    {"\\frac{1}{2}", "y = 0.5", true},
+    {"y=2x+1", "y = 1+2x", true},
+    {"y=2x+1", "y = 2x-1", false},
+    {"(1,2)", "(x,y)=(1,2)", false},
+    {"x=1, y=2", "x=1, y=2", true},
+    {"1, 2", "x=1, x=2", true},
+    {"k=3", "3", true},
+    {"f(x)=x^2", "x^2", true},
+    // --- matrices
+    {"\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", true},
+    {"\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}", false},
+    {"\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", true},  // same entries
+    {"\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", true},
+    {"\\begin{pmatrix} \\frac{1}{2} \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix}0.5\\\\3\\end{pmatrix}", true},
+    {"\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", false},
+    {"\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2&3&4\\end{pmatrix}", false},
+    {"\\begin{pmatrix} \\sqrt{8} \\\\ 1 \\end{pmatrix}", "\\begin{pmatrix}2\\sqrt{2}\\\\1\\end{pmatrix}", true},
+    {"\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "(1,2,3,4)", false},
+    // --- false-positive traps: "and" is never deleted, words are not numbers
+    {"\\text{band}", "b", false},
+    {"\\text{sand}", "s", false},
+    {"\\text{Andrew}", "rew", false},
+    {"1 \\text{ and } 2", "12", false},
+    {"\\text{even}", "\\text{odd}", false},
+    {"\\text{yes}", "yes", true},
+    {"A", "B", false},
+    {"(A)", "A", true},  // a choice letter in parentheses
+    {"5", "", false},
+    {"5", "five", false},
+    {"2", "x", false},
+    {"x", "y", false},
+    {"0", "o", false},
+    {"1", "l", false},
+    {"10", "1 0", false},
+    {"12", "1, 2", false},
+    {"1,000", "1", false},
+    {"1,000", "(1,000)", false},
+    {"3", "3x", false},
+    {"\\infty", "-\\infty", false},
+    {"-1", "1", false},
+    {"\\frac{1}{2}", "\\frac{2}{1}", false},
+    {"\\sqrt{2}", "2", false},
+    {"\\sqrt{2}", "1.414", false},
+    {"1.414", "\\sqrt{2}", false},
+    {"\\pi", "3.14", false},
+    {"\\pi", "3.14159265358979", true},  // within the 1e-9 relative tolerance
+};
+// clang-format on
+
+}  // namespace
+
+TEST_CASE("math: table of gold / prediction / expected") {
+  aha::MathOptions opt;
+  int n = 0, failures = 0;
+  for (const Case& c : kCases) {
+    aha::MathVerdict v = aha::math_equal(c.gold, c.pred, opt);
+    if (v.equal != c.expected) {
+      failures++;
+      MESSAGE("gold '" << std::string(c.gold) << "' pred '" << std::string(c.pred) << "' expected "
+                       << c.expected << " got " << v.equal << " (" << v.how << ")");
+    }
+    n++;
+  }
+  CHECK(n >= 200);
+  CHECK(failures == 0);
+}
+
+TEST_CASE("math: extraction in priority order") {
+  aha::MathOptions opt;
+  std::string m;
+  CHECK(aha::math_extract("so \\boxed{\\frac{1}{2}} and later \\boxed{3}", opt, &m) == "3");
+  CHECK(m == "boxed");
+  CHECK(aha::math_extract("nested \\boxed{\\frac{a}{\\sqrt{b}}} end", opt, &m) ==
+        "\\frac{a}{\\sqrt{b}}");
+  CHECK(aha::math_extract("\\fbox{42}", opt, &m) == "42");
+  CHECK(aha::math_extract("<think>1+1</think><answer> 2 </answer>", opt, &m) == "2");
+  CHECK(m == "answer_tag");
+  CHECK(aha::math_extract("<answer>so \\boxed{7}</answer>", opt, &m) == "7");
+  CHECK(aha::math_extract("She pays 5 + 3 = 8.\n#### 1,200", opt, &m) == "1,200");
+  CHECK(m == "gsm8k");
+  CHECK(aha::math_extract("Thus, the answer is 3.5. Done", opt, &m) == "3.5");
+  CHECK(m == "answer_is");
+  CHECK(aha::math_extract("The final answer is $\\frac{3}{4}$.", opt, &m) == "\\frac{3}{4}");
+  CHECK(aha::math_extract("we get 12 apples and then 15 pears", opt, &m) == "15");
+  CHECK(m == "last_number");
+  CHECK(aha::math_extract("total 1,234,567 units", opt, &m) == "1,234,567");
+  CHECK(aha::math_extract("no digits here", opt, &m).empty());
+  CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
+  aha::MathOptions only_boxed;
+  only_boxed.extract = {"boxed"};
+  CHECK(aha::math_extract("the answer is 5", only_boxed, &m).empty());
+  aha::MathOptions tag_first;
+  tag_first.extract = {"answer_tag", "boxed"};
+  CHECK(aha::math_extract("<answer>4</answer> \\boxed{5}", tag_first, &m) == "4");
+  CHECK(aha::math_gold("step <<2*3=6>>6\n#### -1,024") == "-1,024");
+  CHECK(aha::math_gold("Hence $\\boxed{\\dfrac{9}{4}}$.") == "\\dfrac{9}{4}");
+  CHECK(aha::math_gold("17") == "17");
+}
+
+TEST_CASE("math: checker interface") {
+  aha::CheckerOptions o;
+  nlohmann::json ref = {{"answer", "Natalia sold 48/2 = 24 clips.\n#### 72"}};
+  auto r = aha::check_math("<think>48+24</think> The answer is 72.", ref, o);
+  CHECK(r.score == 1.0);
+  CHECK(r.extracted == "72");
+  r = aha::check_math("\\boxed{71}", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("wrong") == 0);
+  r = aha::check_math("I don't know", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason == "no answer found");
+  CHECK_THROWS_AS(aha::check_math("5", nlohmann::json{{"solution", "5"}}, o),
+                  std::invalid_argument);
+  o.values["answer_field"] = "solution";
+  CHECK(aha::check_math("\\boxed{5}", nlohmann::json{{"solution", "\\boxed{5}"}}, o).score == 1.0);
+  o.values["extract"] = "nonsense";
+  CHECK_THROWS_AS(aha::check_math("5", nlohmann::json{{"solution", "5"}}, o),
+                  std::invalid_argument);
+  // Numbers in the reference may be JSON numbers.
+  CHECK(aha::check_math("\\boxed{3}", nlohmann::json{{"answer", 3}}, aha::CheckerOptions{}).score ==
+        1.0);
+}
+
+TEST_CASE("math: pathological inputs finish fast and count as wrong") {
+  aha::MathOptions opt;
+  opt.symbolic_timeout_s = 0.5;
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(aha::math_equal("2", "2^{2^{2^{2^{2^{2}}}}}", opt).equal);
+  CHECK_FALSE(aha::math_equal("1", "(x+1)^{1000000}", opt).equal);
+  CHECK_FALSE(aha::math_equal("1", "99999999999999999999999999999999999999999^{64}", opt).equal);
+  std::string deep(300, '(');
+  CHECK_FALSE(aha::math_equal("1", deep + "1" + std::string(300, ')'), opt).equal);
+  std::string long_sum;
+  for (int i = 0; i < 200; i++) long_sum += "x_{" + std::to_string(i) + "}+";
+  CHECK_FALSE(aha::math_equal("1", long_sum + "1", opt).equal);
+  std::string nested = "x";
+  for (int i = 0; i < 30; i++) nested = "(" + nested + "+1)^{2}";
+  CHECK_FALSE(aha::math_equal("1", nested, opt).equal);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(secs < 5.0);
+}
+
+TEST_CASE("math: concurrent checks agree with serial ones") {
+  aha::MathOptions opt;
+  std::vector<int> expected;
+  for (const Case& c : kCases) expected.push_back(c.expected ? 1 : 0);
+  std::vector<int> got(expected.size() * 4, -1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([&, t] {
+      size_t n = sizeof(kCases) / sizeof(kCases[0]);
+      for (size_t i = 0; i < n; i++)
+        got[t * n + i] = aha::math_equal(kCases[i].gold, kCases[i].pred, opt).equal ? 1 : 0;
+    });
+  for (auto& th : threads) th.join();
+  size_t n = expected.size();
+  int mismatches = 0;
+  for (size_t i = 0; i < got.size(); i++) mismatches += got[i] != expected[i % n];
+  CHECK(mismatches == 0);
+}
