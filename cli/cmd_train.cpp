@@ -1,0 +1,209 @@
+// `aha train`, `aha rollout-worker`, `aha pretrain`, `aha sft`, `aha eval`: the RL run and the
+// commands around it.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "cli/command.h"
+#include "kernels/linear.h"
+#include "learner/sft.h"
+#include "learner/taskset.h"
+#include "learner/trainer.h"
+#include "policy/checkpoint.h"
+#include "policy/tokenizer.h"
+#include "rollout/engine.h"
+#include "rollout/engine_worker.h"
+
+namespace aha::cli {
+
+namespace {
+
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw std::runtime_error("cannot find this executable (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+void add_train(CLI::App& app) {
+  auto* c = app.add_subcommand("train", "Run GRPO (no config: the built-in tiny run)");
+  auto o = std::make_shared<TrainOptions>();
+  auto resume = std::make_shared<std::string>();
+  auto steps = std::make_shared<std::string>();
+  c->add_option("config", o->config_path, "TOML config (see README: Configuration)");
+  c->add_option("--run-dir", o->run_dir, "Where rollouts.db, checkpoints and the report go");
+  c->add_option("--set", o->sets, "Override a key: section.key=value (repeatable)");
+  c->add_option("--resume", *resume, "Continue RUN_DIR from its latest checkpoint");
+  c->add_option("--workers", o->worker_processes, "Rollout workers as processes over ipc://");
+  c->add_option("--listen", o->listen, "Controller endpoint for remote workers (tcp://*:PORT)");
+  c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
+  c->add_option("--steps", *steps, "With --replay: steps a:b");
+  c->callback([=] {
+    TrainOptions t = *o;
+    if (!resume->empty()) {
+      t.resume = true;
+      t.run_dir = *resume;
+    }
+    if (!steps->empty()) {
+      size_t colon = steps->find(':');
+      if (colon == std::string::npos) throw std::runtime_error("--steps wants a:b");
+      t.replay_from = std::stoi(steps->substr(0, colon));
+      t.replay_to = std::stoi(steps->substr(colon + 1));
+    }
+    t.exe_path = self_exe();
+    set_exit_code(train_main(t));
+  });
+}
+
+void add_rollout_worker(CLI::App& app) {
+  auto* c = app.add_subcommand("rollout-worker", "Serve generation requests of a controller");
+  auto connect = std::make_shared<std::string>();
+  auto model = std::make_shared<std::string>();
+  auto id = std::make_shared<std::string>();
+  auto rows = std::make_shared<int>(1 << 15);
+  c->add_option("--connect", *connect, "Controller endpoint (ipc://PATH, tcp://HOST:PORT)")->required();
+  c->add_option("--model", *model, "Model directory (config and starting weights)")->required();
+  c->add_option("--id", *id, "Worker id (default host-pid)");
+  c->add_option("--cache-rows", *rows, "Latent-cache rows (tokens in flight)")->capture_default_str();
+  c->callback([=] {
+    blas_set_threads(1);
+    Model m;
+    model_load(m, *model);
+    EngineWorkerOptions wo;
+    wo.worker.connect = *connect;
+    wo.worker.worker_id = *id;
+    wo.engine.max_tokens_in_flight = *rows;
+    set_exit_code(run_engine_worker(wo, m));
+  });
+}
+
+void add_pretrain(CLI::App& app) {
+  auto* c = app.add_subcommand("pretrain", "Make the built-in base model from generated task data");
+  auto o = std::make_shared<PretrainOptions>();
+  o->out_dir = builtin_base_model_dir();
+  c->add_option("--out", o->out_dir, "Model directory to write")->capture_default_str();
+  c->add_option("--tasks-file", o->tasks_file, "Task TOML (default: the built-in run's)");
+  c->add_option("--task", o->task)->capture_default_str();
+  c->add_option("--steps", o->steps)->capture_default_str();
+  c->add_option("--batch", o->batch)->capture_default_str();
+  c->add_option("--lr", o->lr)->capture_default_str();
+  c->add_option("--noise", o->noise, "Chance an answer digit is replaced")->capture_default_str();
+  c->add_option("--seed", o->seed)->capture_default_str();
+  c->callback([o] { pretrain_run(*o); });
+}
+
+void add_sft(CLI::App& app) {
+  auto* c = app.add_subcommand("sft", "Supervised fine-tuning on JSONL or on a run's good samples");
+  auto o = std::make_shared<SftOptions>();
+  c->add_option("--model", o->model_dir, "Starting model (and tokenizer)")->required();
+  c->add_option("--student-config", o->student_config, "Distil into a fresh model of this config");
+  c->add_option("--data", o->data_jsonl, "JSONL rows with prompt and completion");
+  c->add_option("--from-db", o->from_db, "Run directory whose rollouts.db samples to use");
+  c->add_option("--min-reward", o->min_reward, "With --from-db: keep samples with reward >= this")
+      ->capture_default_str();
+  c->add_option("--out", o->out_dir, "Output model directory")->required();
+  c->add_option("--epochs", o->epochs)->capture_default_str();
+  c->add_option("--batch", o->batch)->capture_default_str();
+  c->add_option("--lr", o->lr)->capture_default_str();
+  c->add_option("--seed", o->seed)->capture_default_str();
+  c->callback([o] { sft_run(*o); });
+}
+
+struct EvalArgs {
+  std::string model, task, tasks_file;
+  int k = 4, max_new_tokens = 16, limit = 200;
+  float temperature = 1.0f;
+  uint64_t seed = 0;
+};
+
+void cmd_eval(const EvalArgs& a) {
+  blas_set_threads(1);
+  Model m;
+  model_load(m, a.model);
+  Tokenizer tok = tokenizer_load(a.model);
+  std::string tasks_file = a.tasks_file;
+  if (tasks_file.empty() && access((a.model + "/tasks.toml").c_str(), R_OK) == 0)
+    tasks_file = a.model + "/tasks.toml";
+  TaskSetPtr ts = taskset_load({a.task}, {}, tasks_file, a.seed, a.limit);
+  const std::vector<TaskItem>& items = taskset_eval(*ts);
+  Engine e;
+  EngineOptions eo;
+  eo.max_tokens_in_flight = 1 << 16;
+  engine_init(e, m, eo);
+  for (size_t i = 0; i < items.size(); i++) {
+    EngineRequest r;
+    r.request_id = i;
+    r.prompt = tokenizer_encode(tok, items[i].prompt);
+    if (m.cfg.bos_token_id >= 0 && (r.prompt.empty() || r.prompt[0] != m.cfg.bos_token_id))
+      r.prompt.insert(r.prompt.begin(), m.cfg.bos_token_id);
+    r.group_size = a.k;
+    r.params.temperature = a.temperature;
+    r.params.max_new_tokens = a.max_new_tokens;
+    if (m.cfg.eos_token_id >= 0) r.params.stop_token_ids = {m.cfg.eos_token_id};
+    r.seed = a.seed * 1000003 + i;
+    engine_submit(e, r);
+  }
+  std::vector<EngineResult> done;
+  engine_run(e, done);
+  double pass1 = 0, passk = 0, majk = 0;
+  for (const EngineResult& r : done) {
+    int correct = 0;
+    std::map<std::string, std::pair<int, bool>> votes;  // extracted answer -> count, correct
+    for (const EngineSample& s : r.samples) {
+      std::vector<int> ids = s.tokens;
+      if (!ids.empty() && ids.back() == m.cfg.eos_token_id) ids.pop_back();
+      Scored sc = taskset_score(*ts, items[r.request_id], tokenizer_decode(tok, ids));
+      correct += sc.correct;
+      auto& v = votes[sc.result.extracted];
+      v.first++;
+      v.second = sc.correct;
+    }
+    pass1 += static_cast<double>(correct) / a.k;
+    passk += correct > 0;
+    // Majority vote over extracted answers (empty answers do not vote); ties: first in order.
+    int best = 0;
+    bool best_correct = false;
+    for (const auto& [ans, v] : votes)
+      if (!ans.empty() && v.first > best) {
+        best = v.first;
+        best_correct = v.second;
+      }
+    majk += best_correct;
+  }
+  const double n = static_cast<double>(done.size());
+  std::printf("task %s: %zu prompts, k = %d, temperature %.2f\n", a.task.c_str(), done.size(),
+              a.k, a.temperature);
+  std::printf("pass@1 %.1f%%   pass@%d %.1f%%   maj@%d %.1f%%\n", 100 * pass1 / n, a.k,
+              100 * passk / n, a.k, 100 * majk / n);
+}
+
+void add_eval(CLI::App& app) {
+  auto* c = app.add_subcommand("eval", "pass@1, pass@k and maj@k of a model on a task's eval split");
+  auto a = std::make_shared<EvalArgs>();
+  c->add_option("--model", a->model, "Model directory")->required();
+  c->add_option("--task", a->task, "Task name")->required();
+  c->add_option("--tasks-file", a->tasks_file, "Task TOML (default: MODEL/tasks.toml if present)");
+  c->add_option("-k", a->k, "Samples per prompt")->capture_default_str();
+  c->add_option("--temperature", a->temperature)->capture_default_str();
+  c->add_option("--max-new-tokens", a->max_new_tokens)->capture_default_str();
+  c->add_option("--limit", a->limit, "Eval prompts")->capture_default_str();
+  c->add_option("--seed", a->seed)->capture_default_str();
+  c->callback([a] { cmd_eval(*a); });
+}
+
+void add_all(CLI::App& app) {
+  add_train(app);
+  add_rollout_worker(app);
+  add_pretrain(app);
+  add_sft(app);
+  add_eval(app);
+}
+
+}  // namespace
+
+AHA_COMMAND(add_all);
+
+}  // namespace aha::cli

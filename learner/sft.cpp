@@ -1,0 +1,222 @@
+#include "learner/sft.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "kernels/linear.h"
+#include "kernels/rng.h"
+#include "learner/learner.h"
+#include "learner/rundb.h"
+#include "learner/taskset.h"
+#include "learner/trainer.h"
+#include "policy/checkpoint.h"
+#include "policy/tiny_tokenizer.h"
+#include "policy/tokenizer.h"
+#include "rollout/engine.h"
+#include "tasks/task.h"
+
+namespace aha {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  std::ofstream f(path);
+  if (!f) throw std::runtime_error(path + ": cannot write");
+  f << j.dump(2) << "\n";
+}
+
+std::vector<int> with_bos(const Model& m, std::vector<int> ids) {
+  if (m.cfg.bos_token_id >= 0 && (ids.empty() || ids[0] != m.cfg.bos_token_id))
+    ids.insert(ids.begin(), m.cfg.bos_token_id);
+  return ids;
+}
+
+// Pass@1 of sampling at temperature 1 and of greedy decoding on the held-out prompts.
+QuickEval quick_eval(Model& m, const Tokenizer& tok, const TaskSet& ts, int max_new) {
+  QuickEval out;
+  const std::vector<TaskItem>& items = taskset_eval(ts);
+  for (int greedy = 0; greedy < 2; greedy++) {
+    Engine e;
+    EngineOptions eo;
+    eo.max_tokens_in_flight = 1 << 15;
+    engine_init(e, m, eo);
+    const int G = greedy ? 1 : 4;
+    for (size_t i = 0; i < items.size(); i++) {
+      EngineRequest r;
+      r.request_id = i;
+      r.prompt = with_bos(m, tokenizer_encode(tok, items[i].prompt));
+      r.group_size = G;
+      r.params.temperature = greedy ? 0.0f : 1.0f;
+      r.params.max_new_tokens = max_new;
+      r.params.stop_token_ids = {m.cfg.eos_token_id};
+      r.seed = 1234 + i;
+      engine_submit(e, r);
+    }
+    std::vector<EngineResult> done;
+    engine_run(e, done);
+    double correct = 0, n = 0;
+    for (const EngineResult& r : done) {
+      for (const EngineSample& s : r.samples) {
+        std::vector<int> ids = s.tokens;
+        if (!ids.empty() && ids.back() == m.cfg.eos_token_id) ids.pop_back();
+        correct += taskset_score(ts, items[r.request_id], tokenizer_decode(tok, ids)).correct;
+        n++;
+      }
+    }
+    (greedy ? out.greedy : out.sampled) = n > 0 ? correct / n : 0;
+  }
+  return out;
+}
+
+}  // namespace
+
+void pretrain_run(const PretrainOptions& opt) {
+  if (opt.out_dir.empty()) throw std::runtime_error("pretrain: --out is required");
+  blas_set_threads(1);
+  fs::create_directories(opt.out_dir);
+  const std::string tasks_file =
+      opt.tasks_file.empty() ? builtin_base_model_dir() + "/tasks.toml" : opt.tasks_file;
+  // The model directory is self-contained: tokenizer and task definition travel with it.
+  write_json(opt.out_dir + "/tokenizer.json", tiny_tokenizer_json());
+  write_json(opt.out_dir + "/tokenizer_config.json", tiny_tokenizer_config_json());
+  if (fs::absolute(tasks_file) != fs::absolute(opt.out_dir + "/tasks.toml"))
+    fs::copy_file(tasks_file, opt.out_dir + "/tasks.toml", fs::copy_options::overwrite_existing);
+  Tokenizer tok = tokenizer_load(opt.out_dir);
+  TaskSetPtr ts = taskset_load({opt.task}, {}, tasks_file, opt.seed, 200);
+
+  ModelConfig cfg = config_tiny();
+  cfg.bos_token_id = kTinyBos;
+  cfg.eos_token_id = kTinyEos;
+  Model m;
+  model_build(m, cfg);
+  model_init(m, opt.seed);
+  LearnerConfig lc;
+  lc.lr = opt.lr;
+  lc.warmup_steps = std::min(50, opt.steps / 10);
+  lc.schedule = "cosine";
+  lc.total_steps = opt.steps;
+  lc.weight_decay = 0.01f;
+  lc.grad_clip = 1.0f;
+  lc.micro_batch_tokens = 1 << 16;
+  Learner l;
+  learner_init(l, m, lc);
+
+  std::printf("aha pretrain: %s, task %s, %d steps of %d, answer-digit noise %.2f\n",
+              opt.out_dir.c_str(), opt.task.c_str(), opt.steps, opt.batch, opt.noise);
+  for (int step = 0; step < opt.steps; step++) {
+    std::vector<TaskItem> items = taskset_train_batch(*ts, step, 0, opt.batch);
+    std::vector<TrainSample> batch;
+    for (size_t i = 0; i < items.size(); i++) {
+      std::string answer = items[i].reference.at("answer").get<std::string>();
+      // Label noise makes a base model that knows the answer but does not commit to it.
+      for (size_t c = 0; c < answer.size(); c++) {
+        if (answer[c] < '0' || answer[c] > '9') continue;
+        uint64_t k = (static_cast<uint64_t>(step) * opt.batch + i) * 16 + c;
+        if (rng_uniform(opt.seed + 1, 7, k) < opt.noise)
+          answer[c] = static_cast<char>('0' + rng_bits(opt.seed + 1, 8, k) % 10);
+      }
+      TrainSample s;
+      s.prompt = with_bos(l.policy, tokenizer_encode(tok, items[i].prompt));
+      s.completion = tokenizer_encode(tok, answer);
+      s.completion.push_back(cfg.eos_token_id);
+      batch.push_back(std::move(s));
+    }
+    double loss = learner_sft_step(l, batch);
+    if ((step + 1) % 100 == 0 || step == 0)
+      std::printf("step %5d  loss %.4f  lr %.2e\n", step + 1, loss, learner_lr(lc, step));
+  }
+  QuickEval q = quick_eval(l.policy, tok, *ts, 6);
+  std::printf("held-out accuracy of the base model: sampled %.1f%%, greedy %.1f%%\n",
+              100 * q.sampled, 100 * q.greedy);
+  model_save(l.policy, opt.out_dir);
+  nlohmann::json meta = {{"task", opt.task},   {"steps", opt.steps}, {"batch", opt.batch},
+                         {"lr", opt.lr},       {"noise", opt.noise}, {"seed", opt.seed},
+                         {"sampled_accuracy", q.sampled}, {"greedy_accuracy", q.greedy}};
+  write_json(opt.out_dir + "/pretrain.json", meta);
+  std::printf("wrote %s\n", opt.out_dir.c_str());
+}
+
+void sft_run(const SftOptions& opt) {
+  if (opt.out_dir.empty()) throw std::runtime_error("sft: --out is required");
+  if (opt.model_dir.empty()) throw std::runtime_error("sft: --model is required (and gives the tokenizer)");
+  if (opt.data_jsonl.empty() == opt.from_db.empty())
+    throw std::runtime_error("sft: give exactly one of --data and --from-db");
+  blas_set_threads(1);
+  Tokenizer tok = tokenizer_load(opt.model_dir);
+  Model m;
+  if (!opt.student_config.empty()) {
+    ModelConfig cfg = fs::exists(opt.student_config) ? config_load(opt.student_config)
+                                                     : (opt.student_config == "tiny"
+                                                            ? config_tiny()
+                                                            : throw std::runtime_error(
+                                                                  "--student-config " +
+                                                                  opt.student_config +
+                                                                  ": no such file"));
+    Model teacher;
+    model_load(teacher, opt.model_dir);
+    cfg.bos_token_id = teacher.cfg.bos_token_id;
+    cfg.eos_token_id = teacher.cfg.eos_token_id;
+    if (cfg.vocab_size != teacher.cfg.vocab_size)
+      throw std::runtime_error("student vocab_size differs from the tokenizer's model");
+    model_build(m, cfg);
+    model_init(m, opt.seed);
+  } else {
+    model_load(m, opt.model_dir);
+  }
+  // Rows: (prompt, completion) text pairs.
+  std::vector<std::pair<std::string, std::string>> rows;
+  if (!opt.data_jsonl.empty()) {
+    for (const nlohmann::json& row : read_jsonl(opt.data_jsonl)) {
+      if (!row.contains("prompt") || !row["prompt"].is_string() || !row.contains("completion") ||
+          !row["completion"].is_string())
+        throw std::runtime_error(opt.data_jsonl + ": every row needs string fields prompt and completion");
+      rows.push_back({row["prompt"].get<std::string>(), row["completion"].get<std::string>()});
+    }
+  } else {
+    RunDb db = rundb_open(opt.from_db, false);
+    SampleQuery q;
+    for (const SampleRow& s : rundb_read_samples(db, q))
+      if (s.reward >= opt.min_reward) rows.push_back({s.prompt, s.completion});
+  }
+  if (rows.empty()) throw std::runtime_error("sft: no training rows");
+  LearnerConfig lc;
+  lc.lr = opt.lr;
+  lc.micro_batch_tokens = 1 << 16;
+  Learner l;
+  learner_init(l, m, lc);
+  const int steps_per_epoch = static_cast<int>((rows.size() + opt.batch - 1) / opt.batch);
+  std::printf("aha sft: %zu rows, %d epochs of %d steps\n", rows.size(), opt.epochs, steps_per_epoch);
+  int step = 0;
+  for (int ep = 0; ep < opt.epochs; ep++) {
+    // A seeded permutation per epoch.
+    std::vector<size_t> order(rows.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    for (size_t i = order.size(); i > 1; i--)
+      std::swap(order[i - 1], order[rng_bits(opt.seed, 100 + ep, i) % i]);
+    for (int s = 0; s < steps_per_epoch; s++, step++) {
+      std::vector<TrainSample> batch;
+      for (int j = s * opt.batch; j < std::min<int>((s + 1) * opt.batch, rows.size()); j++) {
+        TrainSample t;
+        t.prompt = with_bos(l.policy, tokenizer_encode(tok, rows[order[j]].first));
+        t.completion = tokenizer_encode(tok, rows[order[j]].second);
+        if (l.policy.cfg.eos_token_id >= 0) t.completion.push_back(l.policy.cfg.eos_token_id);
+        batch.push_back(std::move(t));
+      }
+      double loss = learner_sft_step(l, batch);
+      if (step % 20 == 0) std::printf("epoch %d step %5d  loss %.4f\n", ep, step, loss);
+    }
+  }
+  model_save(l.policy, opt.out_dir);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(opt.model_dir + "/" + f))
+      fs::copy_file(opt.model_dir + "/" + f, opt.out_dir + "/" + f,
+                    fs::copy_options::overwrite_existing);
+  std::printf("wrote %s\n", opt.out_dir.c_str());
+}
+
+}  // namespace aha

@@ -1,0 +1,85 @@
+#include "learner/taskset.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include "kernels/rng.h"
+#include "tasks/task.h"
+
+namespace aha {
+
+struct TaskSet {
+  std::vector<Task> tasks;
+  std::vector<double> cum_weights;  // cumulative mixture weights, last = 1
+  std::vector<std::vector<TaskPrompt>> train;  // per task, eval prompts removed, seeded order
+  std::vector<TaskItem> eval;
+  uint64_t seed = 0;
+};
+
+void TaskSetDeleter::operator()(TaskSet* t) const { delete t; }
+
+TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector<double>& weights,
+                        const std::string& tasks_file, uint64_t seed, int eval_prompts) {
+  TaskSetPtr ts(new TaskSet());
+  ts->seed = seed;
+  double total = 0;
+  for (size_t i = 0; i < names.size(); i++) {
+    ts->tasks.push_back(load_task(names[i], tasks_file));
+    double w = weights.empty() ? 1.0 : weights[i];
+    if (w < 0) throw std::runtime_error("tasks.weights: negative weight for " + names[i]);
+    total += w;
+    ts->cum_weights.push_back(total);
+  }
+  if (total <= 0) throw std::runtime_error("tasks.weights: they sum to zero");
+  for (double& c : ts->cum_weights) c /= total;
+  for (Task& t : ts->tasks) {
+    std::vector<TaskPrompt> ev = task_prompts(t, Split::kEval, seed);
+    if (static_cast<int>(ev.size()) > eval_prompts) ev.resize(eval_prompts);
+    // Held out means never trained on: drop train prompts whose text is an eval prompt.
+    std::set<std::string> held;
+    for (const TaskPrompt& p : ev) {
+      held.insert(p.text);
+      ts->eval.push_back(TaskItem{t.spec.name, p.id, p.text, p.reference});
+    }
+    std::vector<TaskPrompt> tr = task_prompts(t, Split::kTrain, seed);
+    tr.erase(std::remove_if(tr.begin(), tr.end(),
+                            [&](const TaskPrompt& p) { return held.count(p.text) > 0; }),
+             tr.end());
+    if (tr.empty()) throw std::runtime_error("task " + t.spec.name + " has no training prompts");
+    ts->train.push_back(std::move(tr));
+  }
+  return ts;
+}
+
+std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, int n) {
+  std::vector<TaskItem> out;
+  for (int i = 0; i < n; i++) {
+    // Counter-based draws: the prompts of (step, round) never depend on earlier steps.
+    uint64_t stream = static_cast<uint64_t>(step) * 64 + static_cast<uint64_t>(round);
+    double u = rng_uniform(ts.seed, stream, 2 * static_cast<uint64_t>(i));
+    size_t t = 0;
+    while (t + 1 < ts.cum_weights.size() && u >= ts.cum_weights[t]) t++;
+    const std::vector<TaskPrompt>& pool = ts.train[t];
+    size_t k = rng_bits(ts.seed, stream, 2 * static_cast<uint64_t>(i) + 1) % pool.size();
+    const TaskPrompt& p = pool[k];
+    out.push_back(TaskItem{ts.tasks[t].spec.name, p.id, p.text, p.reference});
+  }
+  return out;
+}
+
+const std::vector<TaskItem>& taskset_eval(const TaskSet& ts) { return ts.eval; }
+
+Scored taskset_score(const TaskSet& ts, const TaskItem& item, const std::string& completion) {
+  for (const Task& t : ts.tasks) {
+    if (t.spec.name != item.task) continue;
+    Scored s;
+    s.result = task_score(t.spec, completion, item.reference);
+    // Correct when the first component (the task's accuracy check) scores full marks.
+    s.correct = !s.result.components.empty() && s.result.components.front().second >= 1.0;
+    return s;
+  }
+  throw std::runtime_error("taskset_score: unknown task " + item.task);
+}
+
+}  // namespace aha
