@@ -309,6 +309,54 @@ std::vector<TrainSample> to_train_samples(const std::vector<Rollout>& rs, const 
   return out;
 }
 
+// `aha train --replay RUN_DIR --steps a:b`: the logged samples of steps a..b, trained on again
+// from the run's starting model without generating; prints the update metrics of each step.
+int replay_main(const TrainOptions& opt) {
+  TrainConfig cfg;
+  train_config_load_toml(cfg, opt.replay_dir + "/config.toml");
+  for (const std::string& s : opt.sets) train_config_set(cfg, s);
+  if (cfg.model_path.empty()) cfg.model_path = builtin_base_model_dir();
+  train_config_finalize(cfg);
+  Model policy;
+  model_load(policy, cfg.model_path);
+  Learner l;
+  learner_init(l, policy, cfg.learner);
+  RunDb db = rundb_open(opt.replay_dir, false);
+  std::vector<RunRow> runs = rundb_read_runs(db);
+  if (runs.empty()) throw std::runtime_error(opt.replay_dir + ": no run in rollouts.db");
+  const int64_t run_id = runs.back().run_id;
+  const int from = std::max(1, opt.replay_from);
+  const int to = opt.replay_to < 0 ? cfg.steps : opt.replay_to;
+  std::printf("replaying %s steps %d..%d (no generation)\n", opt.replay_dir.c_str(), from, to);
+  for (int step = from; step <= to; step++) {
+    SampleQuery q;
+    q.run_id = run_id;
+    q.step_min = step;
+    q.step_max = step;
+    q.with_tokens = true;
+    std::vector<SampleRow> rows = rundb_read_samples(db, q);
+    if (rows.empty()) {
+      std::printf("step %4d  no samples logged\n", step);
+      continue;
+    }
+    std::vector<TrainSample> batch;
+    for (const SampleRow& s : rows) {
+      TrainSample t;
+      t.prompt.assign(s.prompt_ids.begin(), s.prompt_ids.end());
+      t.completion.assign(s.completion_ids.begin(), s.completion_ids.end());
+      t.rollout_logp = s.rollout_logps;
+      t.advantage = static_cast<float>(s.advantage);
+      t.masked = t.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
+      batch.push_back(std::move(t));
+    }
+    UpdateMetrics um = learner_update(l, batch);
+    std::printf("step %4d  samples %zu  loss %+.5f  kl %.4f  clip %.3f  |dlogp| %.1e  gnorm %.3f\n",
+                step, rows.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
+                um.grad_norm);
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string builtin_base_model_dir() { return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith"; }
@@ -317,6 +365,7 @@ int train_main(const TrainOptions& opt) {
   // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
   const char* lvl = std::getenv("AHA_LOG");
   spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
+  if (!opt.replay_dir.empty()) return replay_main(opt);
   Run r;
   r.opt = opt;
   // Configuration: built-in default, a file, or the stored config of a run being resumed.
