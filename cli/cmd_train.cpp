@@ -11,6 +11,7 @@
 #include "kernels/linear.h"
 #include "learner/sft.h"
 #include "learner/taskset.h"
+#include "learner/train_config.h"
 #include "learner/trainer.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
@@ -41,7 +42,23 @@ void add_train(CLI::App& app) {
   c->add_option("--listen", o->listen, "Controller endpoint for remote workers (tcp://*:PORT)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
   c->add_option("--steps", *steps, "With --replay: steps a:b");
+  auto print_config = std::make_shared<bool>(false);
+  auto config_docs = std::make_shared<bool>(false);
+  c->add_flag("--print-config", *print_config, "Print the resolved config as TOML and exit");
+  c->add_flag("--config-docs", *config_docs, "Print every config key as a Markdown table and exit");
   c->callback([=] {
+    if (*config_docs) {
+      std::printf("%s", train_config_docs().c_str());
+      return;
+    }
+    if (*print_config) {
+      TrainConfig cfg;
+      if (!o->config_path.empty()) train_config_load_toml(cfg, o->config_path);
+      for (const std::string& s : o->sets) train_config_set(cfg, s);
+      train_config_finalize(cfg);
+      std::printf("%s", train_config_to_toml(cfg).c_str());
+      return;
+    }
     TrainOptions t = *o;
     if (!resume->empty()) {
       t.resume = true;

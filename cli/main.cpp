@@ -41,6 +41,8 @@ int exit_code() { return g_exit_code; }
 }  // namespace aha::cli
 
 int main(int argc, char** argv) {
+  // Line-buffered even into a pipe or file, so progress shows up as it happens.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"aha: GRPO reinforcement learning for DeepSeek-V3-style MoE policies"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "aha 0.1.0");

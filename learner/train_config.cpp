@@ -16,7 +16,7 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"model.ref_path", T::kString, &c.ref_path, "Reference model for the KL term (\"\" = the initial policy)"},
       {"tasks.names", T::kStringList, &c.task_names, "Tasks to train on (built-in or from tasks_file)"},
       {"tasks.weights", T::kDoubleList, &c.task_weights, "Mixture weights, one per task ([] = uniform)"},
-      {"tasks.tasks_file", T::kString, &c.tasks_file, "TOML file defining extra tasks"},
+      {"tasks.tasks_file", T::kString, &c.tasks_file, "TOML file defining extra tasks (\"\" = MODEL/tasks.toml if present)"},
       {"tasks.eval_prompts", T::kInt, &c.eval_prompts, "Held-out prompts per task for evaluation"},
       {"tasks.eval_samples", T::kInt, &c.eval_samples, "Samples per eval prompt (pass@1 = their mean)"},
       {"tasks.eval_temperature", T::kFloat, &c.eval_temperature, "Sampling temperature of evaluation"},

@@ -16,9 +16,9 @@ struct TrainConfig {
   std::string model_path = "";          // HF-layout model directory ("" = the built-in base model)
   std::string ref_path = "";            // reference model ("" = the initial policy)
   // [tasks]
-  std::vector<std::string> task_names = {"arith"};
+  std::vector<std::string> task_names = {"tiny_add"};
   std::vector<double> task_weights = {};  // mixture weights ([] = uniform)
-  std::string tasks_file = "";          // TOML file with user tasks
+  std::string tasks_file = "";          // TOML file with user tasks ("" = MODEL/tasks.toml if any)
   int eval_prompts = 200;               // held-out prompts for evaluation
   int eval_samples = 4;                 // samples per eval prompt (pass@1 is their mean)
   float eval_temperature = 1.0f;

@@ -380,6 +380,9 @@ int train_main(const TrainOptions& opt) {
   }
   for (const std::string& s : opt.sets) train_config_set(r.cfg, s);
   if (r.cfg.model_path.empty()) r.cfg.model_path = builtin_base_model_dir();
+  // A model directory may carry the definition of the tasks it was made for.
+  if (r.cfg.tasks_file.empty() && fs::exists(r.cfg.model_path + "/tasks.toml"))
+    r.cfg.tasks_file = r.cfg.model_path + "/tasks.toml";
   train_config_finalize(r.cfg);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);
