@@ -104,6 +104,9 @@ void add_pretrain(CLI::App& app) {
   c->add_option("--out", o->out_dir, "Model directory to write")->capture_default_str();
   c->add_option("--tasks-file", o->tasks_file, "Task TOML (default: the built-in run's)");
   c->add_option("--task", o->task)->capture_default_str();
+  c->add_option("--config", o->config, "config.json or built-in name")->capture_default_str();
+  c->add_option("--hidden", o->hidden, "Override hidden_size (widths scale with it)");
+  c->add_option("--layers", o->layers, "Override num_hidden_layers");
   c->add_option("--steps", o->steps)->capture_default_str();
   c->add_option("--batch", o->batch)->capture_default_str();
   c->add_option("--lr", o->lr)->capture_default_str();

@@ -89,7 +89,15 @@ void pretrain_run(const PretrainOptions& opt) {
   Tokenizer tok = tokenizer_load(opt.out_dir);
   TaskSetPtr ts = taskset_load({opt.task}, {}, tasks_file, opt.seed, 200);
 
-  ModelConfig cfg = config_tiny();
+  ModelConfig cfg = opt.config == "tiny" ? config_tiny() : config_load(opt.config);
+  if (opt.hidden > 0) {
+    const double f = static_cast<double>(opt.hidden) / cfg.hidden_size;
+    cfg.hidden_size = opt.hidden;
+    cfg.intermediate_size = static_cast<int>(cfg.intermediate_size * f);
+    cfg.moe_intermediate_size = static_cast<int>(cfg.moe_intermediate_size * f);
+    cfg.kv_lora_rank = static_cast<int>(cfg.kv_lora_rank * f);
+  }
+  if (opt.layers > 0) cfg.num_hidden_layers = opt.layers;
   cfg.bos_token_id = kTinyBos;
   cfg.eos_token_id = kTinyEos;
   Model m;
