@@ -85,25 +85,48 @@ void run_bench(size_t mb, size_t shard_mb, int repeats, const std::string& base)
   for (const BenchTensor& t : ts)
     wt.push_back({t.name, "F32", t.shape, src.data() + t.offset, t.numel * 4});
 
-  const std::string dir_bf16 = base + "/bf16", dir_f32 = base + "/f32";
+  // FP8 copy: random E4M3 codes (NaN codes avoided) with a [16, 32] block-scale grid per tensor.
+  std::vector<uint8_t> q(N);
+  for (size_t i = 0; i < N; i++) {
+    s = s * 1664525u + 1013904223u;
+    q[i] = uint8_t(s >> 24);
+    if ((q[i] & 0x7F) == 0x7F) q[i] = 0x38;
+  }
+  const int64_t SR = rows / 128, SC = cols / 128;
+  std::vector<float> scales(size_t(SR * SC), 0.01f);
+  std::vector<std::string> scale_names;
+  for (const BenchTensor& t : ts) scale_names.push_back(t.name + "_scale_inv");
+  std::vector<aha::StWriteTensor> wq;
+  for (size_t i = 0; i < ts.size(); i++) {
+    wq.push_back({ts[i].name, "F8_E4M3", ts[i].shape, q.data() + ts[i].offset, ts[i].numel});
+    wq.push_back({scale_names[i], "F32", {SR, SC}, scales.data(), scales.size() * 4});
+  }
+
+  const std::string dir_bf16 = base + "/bf16", dir_f32 = base + "/f32", dir_fp8 = base + "/fp8";
   auto t0 = clk::now();
   aha::hf_save(dir_bf16, wt, shard_mb << 20, "BF16");
   const double save_bf16 = seconds_since(t0);
   t0 = clk::now();
   aha::hf_save(dir_f32, wt, shard_mb << 20, "F32");
   const double save_f32 = seconds_since(t0);
+  aha::hf_save(dir_fp8, wq, shard_mb << 20, "F32");
+  std::vector<uint8_t>().swap(q);  // the source codes are not needed any more
 
-  Stat memcpy_s, bf16_warm, bf16_cold, f32_warm, f32_cold;
+  Stat memcpy_s, bf16_warm, bf16_cold, f32_warm, f32_cold, fp8_warm, fp8_cold;
   for (int r = 0; r < repeats; r++) {
     t0 = clk::now();
     std::memcpy(dst.data(), src.data(), N * 4);
     memcpy_s.add(seconds_since(t0));
     load_once(dir_bf16, ts, dst.data());  // warm the page cache
     bf16_warm.add(load_once(dir_bf16, ts, dst.data()));
+    load_once(dir_fp8, ts, dst.data());
+    fp8_warm.add(load_once(dir_fp8, ts, dst.data()));
     load_once(dir_f32, ts, dst.data());
     f32_warm.add(load_once(dir_f32, ts, dst.data()));
     evict(dir_bf16);
     bf16_cold.add(load_once(dir_bf16, ts, dst.data()));
+    evict(dir_fp8);
+    fp8_cold.add(load_once(dir_fp8, ts, dst.data()));
     evict(dir_f32);
     f32_cold.add(load_once(dir_f32, ts, dst.data()));
   }
@@ -133,8 +156,10 @@ void run_bench(size_t mb, size_t shard_mb, int repeats, const std::string& base)
               1.0);
   row("BF16 warm page cache", bf16_warm, bf16_bytes);
   row("F32  warm page cache", f32_warm, f32_bytes);
+  row("FP8+scales warm", fp8_warm, N);
   row("BF16 cold (fadvise)", bf16_cold, bf16_bytes);
   row("F32  cold (fadvise)", f32_cold, f32_bytes);
+  row("FP8+scales cold", fp8_cold, N);
 }
 
 void add_bench_checkpoint(CLI::App& app) {

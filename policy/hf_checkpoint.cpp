@@ -231,14 +231,15 @@ void hf_load_f32(const HfCheckpoint& ck, const std::string& name,
   // The scale grid is tiny (1/16384 of the weight): a float copy of it costs nothing.
   std::vector<float> scale(static_cast<size_t>(SR * SC));
   st_read_f32(s, scale.data(), scale.size(), sfile);
-  st_read_f32(t, out, numel, file);  // raw FP8 decode, then scale in place
-  for (int64_t r = 0; r < R; r++) {
+  const float* tab = t.dtype == "F8_E4M3" ? e4m3_table() : e5m2_table();
+  for (int64_t r = 0; r < R; r++) {  // decode and scale in one pass over the output
     const float* srow = scale.data() + (r / br) * SC;
+    const uint8_t* qrow = t.data + r * C;
     float* orow = out + r * C;
     for (int64_t cb = 0; cb < SC; cb++) {
       const float sv = srow[cb];
       const int64_t c1 = std::min(C, (cb + 1) * bc);
-      for (int64_t c = cb * bc; c < c1; c++) orow[c] *= sv;
+      for (int64_t c = cb * bc; c < c1; c++) orow[c] = tab[qrow[c]] * sv;
     }
   }
 }

@@ -524,6 +524,12 @@ float e4m3_to_f32(uint8_t b) {
 float e5m2_to_f32(uint8_t b) {
   return fp8_tables().e5m2[b];
 }
+const float* e4m3_table() {
+  return fp8_tables().e4m3;
+}
+const float* e5m2_table() {
+  return fp8_tables().e5m2;
+}
 
 uint8_t f32_to_e4m3(float f) {
   if (std::isnan(f)) return 0x7F;
