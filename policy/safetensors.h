@@ -100,6 +100,9 @@ float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 float e4m3_to_f32(uint8_t b);
 float e5m2_to_f32(uint8_t b);
+// The 256-entry decode tables behind e4m3_to_f32 / e5m2_to_f32 (for fused loops).
+const float* e4m3_table();
+const float* e5m2_table();
 // Round to nearest even, saturating to +-448 (NaN -> 0x7F).
 uint8_t f32_to_e4m3(float f);
 

@@ -503,3 +503,30 @@ TEST_CASE("safetensors: BF16/F16/F8 tensors read back as float32") {
   st_read_f32(*st_find(f, "q"), out.data(), 6, p);
   CHECK(out == std::vector<float>{1.0f, 2.0f, 448.0f, std::ldexp(1.0f, -9), -1.0f, 0.0f});
 }
+
+TEST_CASE("safetensors: scalar tensors, unaligned sources and on-the-fly conversion") {
+  TmpDir d;
+  // F32 source starting at an odd address: the writer must not assume alignment.
+  std::vector<uint8_t> raw(1 + 4 * 3);
+  const float vals[3] = {1.0f, -2.5f, 1.0f + std::ldexp(1.0f, -8)};  // the last is a BF16 tie
+  std::memcpy(raw.data() + 1, vals, sizeof vals);
+  const float scalar = 0.125f;
+  const std::string p = d.file("conv.safetensors");
+  st_write_converted(p,
+                     {{"v", "F32", {3}, raw.data() + 1, 12},
+                      {"s", "F32", {}, &scalar, 4},
+                      {"v_scale_inv", "F32", {1}, &scalar, 4}},
+                     {}, "BF16");
+  StFile f = st_open(p);
+  CHECK(st_find(f, "v")->dtype == "BF16");
+  CHECK(st_find(f, "v_scale_inv")->dtype == "F32");  // FP8 scales are never down-converted
+  CHECK(st_find(f, "s")->shape.empty());
+  CHECK(st_find(f, "s")->nbytes == 2);
+  float out[3];
+  st_read_f32(*st_find(f, "v"), out, 3, p);
+  CHECK(out[0] == 1.0f);
+  CHECK(out[1] == -2.5f);
+  CHECK(out[2] == 1.0f);  // tie rounded to even
+  st_read_f32(*st_find(f, "s"), out, 1, p);
+  CHECK(out[0] == 0.125f);
+}
