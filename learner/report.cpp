@@ -185,10 +185,14 @@ std::string sample_show_text(const SampleRow& s) {
 }
 
 std::string run_json(const RunRow& r) {
-  nlohmann::json j = {
-      {"run_id", r.run_id},         {"start_time", r.start_time}, {"aha_version", r.aha_version},
-      {"git_commit", r.git_commit}, {"model", r.model},           {"config", r.config}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  nlohmann::ordered_json j;
+  j["run_id"] = r.run_id;
+  j["start_time"] = r.start_time;
+  j["aha_version"] = r.aha_version;
+  j["git_commit"] = r.git_commit;
+  j["model"] = r.model;
+  j["config"] = r.config;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string step_json(const StepRow& s) {
