@@ -322,7 +322,8 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
     return out;
   }
   if (xhi == xlo) xhi = xlo + 1;
-  if (yhi == ylo) {
+  // A flat (or numerically flat) series gets a band around its value.
+  if (yhi - ylo <= 1e-9 * std::max(1.0, std::fabs(ylo))) {
     double pad = ylo == 0 ? 1 : std::fabs(ylo) * 0.1;
     ylo -= pad;
     yhi += pad;
@@ -335,14 +336,20 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
   auto py = [&](double y) { return mt + (yhi - y) / (yhi - ylo) * ph; };
 
   // Grid, ticks and labels.
-  for (double y = ylo; y <= yhi + ystep * 0.5; y += ystep) {
+  // Integer tick counters: adding a tiny step to a huge value could otherwise never advance.
+  const int num_yticks = std::min(20, (int)std::lround((yhi - ylo) / ystep));
+  for (int t = 0; t <= num_yticks; t++) {
+    double y = ylo + t * ystep;
     std::string yy = fmt("%.1f", py(y));
     out += "<line x1=\"" + fmt("%.1f", ml) + "\" x2=\"" + fmt("%.1f", ml + pw) + "\" y1=\"" + yy +
            "\" y2=\"" + yy + "\" class=\"grid\"/>";
     out += "<text x=\"" + fmt("%.1f", ml - 6) + "\" y=\"" + yy +
            "\" dy=\"4\" text-anchor=\"end\" class=\"tick\">" + tick_label(y, ystep) + "</text>";
   }
-  for (double x = std::ceil(xlo / xstep) * xstep; x <= xhi + 1e-9; x += xstep) {
+  const double x0 = std::ceil(xlo / xstep) * xstep;
+  const int num_xticks = std::min(20, (int)std::floor((xhi - x0) / xstep + 1e-9));
+  for (int t = 0; t <= num_xticks; t++) {
+    double x = x0 + t * xstep;
     std::string xx = fmt("%.1f", px(x));
     out += "<line x1=\"" + xx + "\" x2=\"" + xx + "\" y1=\"" + fmt("%.1f", mt + ph) + "\" y2=\"" +
            fmt("%.1f", mt + ph + 4) + "\" class=\"axis\"/>";
