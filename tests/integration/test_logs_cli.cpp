@@ -132,11 +132,15 @@ void write_db(const std::string& dir) {
 
 struct Result {
   int code = -1;
-  std::string out;
+  std::string out;  // stdout
+  std::string err;  // stderr (kept apart: sanitizer builds may print there)
 };
 
 Result run(const std::string& args) {
-  std::string cmd = std::string(AHA_BINARY) + " " + args + " 2>&1";
+  const std::string err_path =
+      (fs::temp_directory_path() / ("aha_test_logs_cli_" + std::to_string(getpid()) + ".err"))
+          .string();
+  std::string cmd = std::string(AHA_BINARY) + " " + args + " 2>" + err_path;
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   Result r;
@@ -145,6 +149,9 @@ Result run(const std::string& args) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream f(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  fs::remove(err_path);
   return r;
 }
 
@@ -294,11 +301,11 @@ TEST_CASE("aha logs and aha report on a generated run") {
   SUBCASE("errors name the database") {
     Result r = run("logs " + dir + "/nope runs");
     CHECK(r.code == 1);
-    CHECK(r.out.find("aha: error: " + dir + "/nope/rollouts.db: no rollout database") !=
+    CHECK(r.err.find("aha: error: " + dir + "/nope/rollouts.db: no rollout database") !=
           std::string::npos);
     r = run("logs " + dir + " show 9999");
     CHECK(r.code == 1);
-    CHECK(r.out.find("rollouts.db: no sample with id 9999") != std::string::npos);
+    CHECK(r.err.find("rollouts.db: no sample with id 9999") != std::string::npos);
     r = run("logs " + dir + " samples --best --worst");
     CHECK(r.code != 0);
   }
