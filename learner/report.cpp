@@ -297,8 +297,10 @@ std::string tick_label(double v, double step) {
 }
 
 // A line chart of one or more series over steps, as an inline <svg>.
+// scatter: points only (x is then not a step), drawn translucent so that overlaps show density.
 std::string svg_line_chart(const std::string& title, const std::vector<Series>& series,
-                           const std::string& id) {
+                           const std::string& id, bool scatter = false,
+                           const std::string& x_label = "step") {
   const double W = 440, H = 260, ml = 58, mr = 14, mt = 44, mb = 34;
   const double pw = W - ml - mr, ph = H - mt - mb;
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
@@ -359,7 +361,7 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
   out += "<rect x=\"" + fmt("%.1f", ml) + "\" y=\"" + fmt("%.1f", mt) + "\" width=\"" +
          fmt("%.1f", pw) + "\" height=\"" + fmt("%.1f", ph) + "\" class=\"frame\"/>";
   out += "<text x=\"" + fmt("%.1f", ml + pw / 2) + "\" y=\"" + fmt("%.1f", H - 3) +
-         "\" text-anchor=\"middle\" class=\"tick\">step</text>";
+         "\" text-anchor=\"middle\" class=\"tick\">" + html_escape(x_label) + "</text>";
 
   // Lines (broken at gaps) and points when there are few.
   for (size_t si = 0; si < series.size(); si++) {
@@ -379,15 +381,21 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
         continue;
       }
       num_finite++;
-      pts += fmt("%.1f", px(s.x[i])) + "," + fmt("%.1f", py(s.y[i])) + " ";
+      if (!scatter) pts += fmt("%.1f", px(s.x[i])) + "," + fmt("%.1f", py(s.y[i])) + " ";
     }
     flush();
-    if (num_finite <= 60)
+    if (scatter) {
+      for (size_t i = 0; i < s.y.size(); i++)
+        if (std::isfinite(s.y[i]))
+          out += "<circle cx=\"" + fmt("%.1f", px(s.x[i])) + "\" cy=\"" + fmt("%.1f", py(s.y[i])) +
+                 "\" r=\"2.5\" fill=\"" + color + "\" fill-opacity=\"0.35\"/>";
+    } else if (num_finite <= 60) {
       for (size_t i = 0; i < s.y.size(); i++)
         if (std::isfinite(s.y[i]))
           out += "<circle cx=\"" + fmt("%.1f", px(s.x[i])) + "\" cy=\"" + fmt("%.1f", py(s.y[i])) +
                  "\" r=\"2.5\" fill=\"" + color + "\"><title>" + html_escape(s.name) + " step " +
                  fmt("%.0f", s.x[i]) + ": " + fmt("%.6g", s.y[i]) + "</title></circle>";
+    }
   }
   // Legend in a row under the title when there is more than one series.
   if (series.size() > 1) {
@@ -695,6 +703,28 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
              svg_line_chart("Max expert load / uniform, per layer", imbalance, "chart-imbalance") +
              heatmaps + "</div>";
     }
+  }
+
+  // Length against reward of every sample of the chosen steps.
+  {
+    std::vector<Series> points;
+    for (int64_t step : chosen) {
+      SampleQuery q;
+      q.run_id = run_id;
+      q.step_min = q.step_max = step;
+      q.limit = 4096;  // enough to see the shape, bounded file size
+      Series s{"step " + std::to_string(step), {}, {}};
+      for (const SampleRow& r : rundb_read_samples(db, q)) {
+        s.x.push_back((double)r.num_tokens);
+        s.y.push_back(r.reward);
+      }
+      if (!s.x.empty()) points.push_back(std::move(s));
+    }
+    if (!points.empty())
+      out += "<h2>Response length vs reward</h2><div class=\"grid\">" +
+             svg_line_chart("Reward against completion tokens", points, "chart-len-reward", true,
+                            "completion tokens") +
+             "</div>\n";
   }
 
   // Best and worst samples of the chosen steps.

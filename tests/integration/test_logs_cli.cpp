@@ -318,10 +318,12 @@ TEST_CASE("aha logs and aha report on a generated run") {
     std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
     CHECK(html_structure_error(html) == "");
-    // Charts: 14 training curves, 1 eval chart, 1 imbalance chart, heatmaps of steps 1, 7, 12.
-    CHECK(count_of(html, "<svg") == 14 + 1 + 1 + 3);
+    // Charts: 14 training curves, 1 eval chart, 1 imbalance chart, heatmaps of steps 1, 7, 12,
+    // 1 length-vs-reward scatter with the 3 x 8 samples of those steps.
+    CHECK(count_of(html, "<svg") == 14 + 1 + 1 + 3 + 1);
+    CHECK(count_of(html, "fill-opacity=\"0.35\"") == 24);
     for (const char* id : {"chart-reward", "chart-accuracy", "chart-length", "chart-kl",
-                           "chart-entropy", "chart-clip", "chart-imbalance"})
+                           "chart-entropy", "chart-clip", "chart-imbalance", "chart-len-reward"})
       CHECK(html.find(std::string("id=\"") + id + "\"") != std::string::npos);
     CHECK(count_of(html, "<polyline") >= 14);
     CHECK(html.find("Expert load, step 1<") != std::string::npos);
