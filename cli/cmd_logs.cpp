@@ -99,8 +99,9 @@ void add_logs(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"runs", "steps", "samples", "show"}));
   c->add_option("id", a->id, "Sample id (for show)");
-  c->add_option("--step", a->step, "Only this step");
-  c->add_option("--steps", a->steps, "Only steps a:b (inclusive; a: or :b for open ends)");
+  auto* step = c->add_option("--step", a->step, "Only this step");
+  auto* steps = c->add_option("--steps", a->steps, "Only steps a:b (inclusive; a: or :b open)");
+  step->excludes(steps);
   c->add_option("--task", a->task, "Only samples of this task");
   auto* best = c->add_flag("--best", a->best, "Highest reward first");
   auto* worst = c->add_flag("--worst", a->worst, "Lowest reward first");

@@ -185,10 +185,14 @@ std::string sample_show_text(const SampleRow& s) {
 }
 
 std::string run_json(const RunRow& r) {
-  nlohmann::json j = {
-      {"run_id", r.run_id},         {"start_time", r.start_time}, {"aha_version", r.aha_version},
-      {"git_commit", r.git_commit}, {"model", r.model},           {"config", r.config}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  nlohmann::ordered_json j;
+  j["run_id"] = r.run_id;
+  j["start_time"] = r.start_time;
+  j["aha_version"] = r.aha_version;
+  j["git_commit"] = r.git_commit;
+  j["model"] = r.model;
+  j["config"] = r.config;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string step_json(const StepRow& s) {
@@ -293,8 +297,10 @@ std::string tick_label(double v, double step) {
 }
 
 // A line chart of one or more series over steps, as an inline <svg>.
+// scatter: points only (x is then not a step), drawn translucent so that overlaps show density.
 std::string svg_line_chart(const std::string& title, const std::vector<Series>& series,
-                           const std::string& id) {
+                           const std::string& id, bool scatter = false,
+                           const std::string& x_label = "step") {
   const double W = 440, H = 260, ml = 58, mr = 14, mt = 44, mb = 34;
   const double pw = W - ml - mr, ph = H - mt - mb;
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
@@ -318,7 +324,8 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
     return out;
   }
   if (xhi == xlo) xhi = xlo + 1;
-  if (yhi == ylo) {
+  // A flat (or numerically flat) series gets a band around its value.
+  if (yhi - ylo <= 1e-9 * std::max(1.0, std::fabs(ylo))) {
     double pad = ylo == 0 ? 1 : std::fabs(ylo) * 0.1;
     ylo -= pad;
     yhi += pad;
@@ -331,14 +338,20 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
   auto py = [&](double y) { return mt + (yhi - y) / (yhi - ylo) * ph; };
 
   // Grid, ticks and labels.
-  for (double y = ylo; y <= yhi + ystep * 0.5; y += ystep) {
+  // Integer tick counters: adding a tiny step to a huge value could otherwise never advance.
+  const int num_yticks = std::min(20, (int)std::lround((yhi - ylo) / ystep));
+  for (int t = 0; t <= num_yticks; t++) {
+    double y = ylo + t * ystep;
     std::string yy = fmt("%.1f", py(y));
     out += "<line x1=\"" + fmt("%.1f", ml) + "\" x2=\"" + fmt("%.1f", ml + pw) + "\" y1=\"" + yy +
            "\" y2=\"" + yy + "\" class=\"grid\"/>";
     out += "<text x=\"" + fmt("%.1f", ml - 6) + "\" y=\"" + yy +
            "\" dy=\"4\" text-anchor=\"end\" class=\"tick\">" + tick_label(y, ystep) + "</text>";
   }
-  for (double x = std::ceil(xlo / xstep) * xstep; x <= xhi + 1e-9; x += xstep) {
+  const double x0 = std::ceil(xlo / xstep) * xstep;
+  const int num_xticks = std::min(20, (int)std::floor((xhi - x0) / xstep + 1e-9));
+  for (int t = 0; t <= num_xticks; t++) {
+    double x = x0 + t * xstep;
     std::string xx = fmt("%.1f", px(x));
     out += "<line x1=\"" + xx + "\" x2=\"" + xx + "\" y1=\"" + fmt("%.1f", mt + ph) + "\" y2=\"" +
            fmt("%.1f", mt + ph + 4) + "\" class=\"axis\"/>";
@@ -348,7 +361,7 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
   out += "<rect x=\"" + fmt("%.1f", ml) + "\" y=\"" + fmt("%.1f", mt) + "\" width=\"" +
          fmt("%.1f", pw) + "\" height=\"" + fmt("%.1f", ph) + "\" class=\"frame\"/>";
   out += "<text x=\"" + fmt("%.1f", ml + pw / 2) + "\" y=\"" + fmt("%.1f", H - 3) +
-         "\" text-anchor=\"middle\" class=\"tick\">step</text>";
+         "\" text-anchor=\"middle\" class=\"tick\">" + html_escape(x_label) + "</text>";
 
   // Lines (broken at gaps) and points when there are few.
   for (size_t si = 0; si < series.size(); si++) {
@@ -368,15 +381,21 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
         continue;
       }
       num_finite++;
-      pts += fmt("%.1f", px(s.x[i])) + "," + fmt("%.1f", py(s.y[i])) + " ";
+      if (!scatter) pts += fmt("%.1f", px(s.x[i])) + "," + fmt("%.1f", py(s.y[i])) + " ";
     }
     flush();
-    if (num_finite <= 60)
+    if (scatter) {
+      for (size_t i = 0; i < s.y.size(); i++)
+        if (std::isfinite(s.y[i]))
+          out += "<circle cx=\"" + fmt("%.1f", px(s.x[i])) + "\" cy=\"" + fmt("%.1f", py(s.y[i])) +
+                 "\" r=\"2.5\" fill=\"" + color + "\" fill-opacity=\"0.35\"/>";
+    } else if (num_finite <= 60) {
       for (size_t i = 0; i < s.y.size(); i++)
         if (std::isfinite(s.y[i]))
           out += "<circle cx=\"" + fmt("%.1f", px(s.x[i])) + "\" cy=\"" + fmt("%.1f", py(s.y[i])) +
                  "\" r=\"2.5\" fill=\"" + color + "\"><title>" + html_escape(s.name) + " step " +
                  fmt("%.0f", s.x[i]) + ": " + fmt("%.6g", s.y[i]) + "</title></circle>";
+    }
   }
   // Legend in a row under the title when there is more than one series.
   if (series.size() > 1) {
@@ -684,6 +703,28 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
              svg_line_chart("Max expert load / uniform, per layer", imbalance, "chart-imbalance") +
              heatmaps + "</div>";
     }
+  }
+
+  // Length against reward of every sample of the chosen steps.
+  {
+    std::vector<Series> points;
+    for (int64_t step : chosen) {
+      SampleQuery q;
+      q.run_id = run_id;
+      q.step_min = q.step_max = step;
+      q.limit = 4096;  // enough to see the shape, bounded file size
+      Series s{"step " + std::to_string(step), {}, {}};
+      for (const SampleRow& r : rundb_read_samples(db, q)) {
+        s.x.push_back((double)r.num_tokens);
+        s.y.push_back(r.reward);
+      }
+      if (!s.x.empty()) points.push_back(std::move(s));
+    }
+    if (!points.empty())
+      out += "<h2>Response length vs reward</h2><div class=\"grid\">" +
+             svg_line_chart("Reward against completion tokens", points, "chart-len-reward", true,
+                            "completion tokens") +
+             "</div>\n";
   }
 
   // Best and worst samples of the chosen steps.

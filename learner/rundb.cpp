@@ -559,8 +559,9 @@ std::vector<StepRow> rundb_read_steps(RunDb& db, int64_t run_id, std::optional<i
 }
 
 std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& q) {
-  std::string sql = std::string("SELECT ") + kSampleColumns + (q.with_tokens ? kTokenColumns : "") +
-                    " FROM samples" + query_where(q);
+  // Two phases: order and limit the ids only (sorting whole rows with their texts and blobs makes
+  // SQLite's sorter spill to disk, 5x slower), then fetch each row by primary key.
+  std::string sql = "SELECT sample_id FROM samples" + query_where(q);
   switch (q.order) {
     case SampleOrder::kStep:
       sql += " ORDER BY run_id, step, sample_id";
@@ -573,11 +574,25 @@ std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& q) {
       break;
   }
   if (q.limit > 0) sql += " LIMIT :limit";
-  Stmt s(db, sql.c_str());
-  bind_query(s, q);
-  if (q.limit > 0) s.bind(sqlite3_bind_parameter_index(s.st, ":limit"), q.limit);
+  std::vector<int64_t> ids;
+  {
+    Stmt s(db, sql.c_str());
+    bind_query(s, q);
+    if (q.limit > 0) s.bind(sqlite3_bind_parameter_index(s.st, ":limit"), q.limit);
+    while (s.next()) ids.push_back(s.col_int(0));
+  }
+  const std::string row_sql = std::string("SELECT ") + kSampleColumns +
+                              (q.with_tokens ? kTokenColumns : "") +
+                              " FROM samples WHERE sample_id = ?";
+  Stmt s(db, row_sql.c_str());
   std::vector<SampleRow> out;
-  while (s.next()) out.push_back(read_sample_row(db, s, q.with_tokens));
+  out.reserve(ids.size());
+  for (int64_t id : ids) {
+    s.bind(1, id);
+    if (!s.next()) fail_data(db, "sample " + std::to_string(id) + " vanished while reading");
+    out.push_back(read_sample_row(db, s, q.with_tokens));
+    sqlite3_reset(s.st);
+  }
   return out;
 }
 

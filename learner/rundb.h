@@ -4,9 +4,9 @@
 // - One database per run directory, opened in WAL mode (readers such as `aha logs` never block the
 //   learner), synchronous=NORMAL, foreign keys on, busy timeout 5 s.
 // - The schema version is PRAGMA user_version (kRunDbSchemaVersion). Opening a database with a
-// newer
-//   or unknown version, or a SQLite file that is not an aha rollouts.db, is an error; nothing is
-//   migrated silently.
+//   newer or unknown version, or a SQLite file that is not an aha rollouts.db, is an error;
+//   nothing is migrated silently.
+// - One RunDb is one connection, used by one thread at a time.
 // - rundb_write_step writes the step row and all of its samples in ONE transaction: after a crash a
 //   step is either fully present or absent. A step that already exists is an error (a resumed run
 //   first calls rundb_truncate_after).
@@ -44,7 +44,7 @@ struct RunDb {
   ~RunDb();
 };
 
-// One row per training run (a resumed run keeps its run_id).
+// One row per training run (a resumed run can keep its run_id: see rundb_truncate_after).
 struct RunRow {
   int64_t run_id = 0;      // assigned by rundb_begin_run
   std::string start_time;  // ISO 8601 UTC; filled with the current time when empty

@@ -132,11 +132,15 @@ void write_db(const std::string& dir) {
 
 struct Result {
   int code = -1;
-  std::string out;
+  std::string out;  // stdout
+  std::string err;  // stderr (kept apart: sanitizer builds may print there)
 };
 
 Result run(const std::string& args) {
-  std::string cmd = std::string(AHA_BINARY) + " " + args + " 2>&1";
+  const std::string err_path =
+      (fs::temp_directory_path() / ("aha_test_logs_cli_" + std::to_string(getpid()) + ".err"))
+          .string();
+  std::string cmd = std::string(AHA_BINARY) + " " + args + " 2>" + err_path;
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   Result r;
@@ -145,6 +149,9 @@ Result run(const std::string& args) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream f(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  fs::remove(err_path);
   return r;
 }
 
@@ -294,11 +301,11 @@ TEST_CASE("aha logs and aha report on a generated run") {
   SUBCASE("errors name the database") {
     Result r = run("logs " + dir + "/nope runs");
     CHECK(r.code == 1);
-    CHECK(r.out.find("aha: error: " + dir + "/nope/rollouts.db: no rollout database") !=
+    CHECK(r.err.find("aha: error: " + dir + "/nope/rollouts.db: no rollout database") !=
           std::string::npos);
     r = run("logs " + dir + " show 9999");
     CHECK(r.code == 1);
-    CHECK(r.out.find("rollouts.db: no sample with id 9999") != std::string::npos);
+    CHECK(r.err.find("rollouts.db: no sample with id 9999") != std::string::npos);
     r = run("logs " + dir + " samples --best --worst");
     CHECK(r.code != 0);
   }
@@ -311,10 +318,12 @@ TEST_CASE("aha logs and aha report on a generated run") {
     std::string html((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
     CHECK(html_structure_error(html) == "");
-    // Charts: 14 training curves, 1 eval chart, 1 imbalance chart, heatmaps of steps 1, 7, 12.
-    CHECK(count_of(html, "<svg") == 14 + 1 + 1 + 3);
+    // Charts: 14 training curves, 1 eval chart, 1 imbalance chart, heatmaps of steps 1, 7, 12,
+    // 1 length-vs-reward scatter with the 3 x 8 samples of those steps.
+    CHECK(count_of(html, "<svg") == 14 + 1 + 1 + 3 + 1);
+    CHECK(count_of(html, "fill-opacity=\"0.35\"") == 24);
     for (const char* id : {"chart-reward", "chart-accuracy", "chart-length", "chart-kl",
-                           "chart-entropy", "chart-clip", "chart-imbalance"})
+                           "chart-entropy", "chart-clip", "chart-imbalance", "chart-len-reward"})
       CHECK(html.find(std::string("id=\"") + id + "\"") != std::string::npos);
     CHECK(count_of(html, "<polyline") >= 14);
     CHECK(html.find("Expert load, step 1<") != std::string::npos);

@@ -309,6 +309,23 @@ TEST_CASE("rundb: WAL mode and schema version are set") {
         "3");
 }
 
+TEST_CASE("rundb: a reader sees only committed data and is not blocked by an open write") {
+  TempDir tmp;
+  write_fixture(tmp.str());
+  RunDb writer = rundb_open(tmp.str(), false);
+  RunDb reader = rundb_open(tmp.str(), false);
+  REQUIRE(sqlite3_exec(writer.db,
+                       "BEGIN IMMEDIATE; INSERT INTO runs (start_time, aha_version) "
+                       "VALUES ('t', 'v'); DELETE FROM evals;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(reader.db, 0);  // a blocked read would fail at once instead of waiting
+  CHECK(rundb_read_runs(reader).size() == 2);      // the uncommitted run is not visible
+  CHECK(rundb_read_evals(reader, 1).size() == 2);  // nor the uncommitted delete
+  REQUIRE(sqlite3_exec(writer.db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  CHECK(rundb_read_runs(reader).size() == 3);
+  CHECK(rundb_read_evals(reader, 1).empty());
+}
+
 TEST_CASE("rundb: an error mid-step leaves no partial step and the db usable") {
   TempDir tmp;
   write_fixture(tmp.str());

@@ -131,6 +131,30 @@ TEST_CASE("component means per step from the samples' components") {
   CHECK_THROWS_WITH(report_html(db, opt), doctest::Contains("no run 5"));
 }
 
+TEST_CASE("charts of extreme values finish and draw finite coordinates") {
+  TempDir tmp;
+  RunDb db = rundb_open(tmp.path.string(), true);
+  int64_t id = rundb_begin_run(db, RunRow{});
+  const double rewards[] = {1e17, 1e17 + 16, std::nan("")};
+  const double kls[] = {1e-300, 2e-300, 3e-300};
+  for (int64_t step = 0; step < 3; step++) {
+    StepRow st;
+    st.run_id = id;
+    st.step = step * 1000000;
+    st.reward_mean = rewards[step];
+    st.kl = kls[step];
+    st.lr = 1e-5;
+    st.entropy = -1e300 * (double)step;
+    st.metrics_json = R"({"expert_load":[[0.5,0.5],"bad"]})";  // malformed layer: ignored
+    rundb_write_step(db, st, {});
+  }
+  std::string html = report_html(db, {});
+  CHECK(html.find("nan") == std::string::npos);
+  CHECK(html.find("inf") == std::string::npos);
+  CHECK(count_of(html, "<polyline") >= 4);  // reward, kl, lr, entropy
+  CHECK(html.find("No \"expert_load\" in the step metrics.") != std::string::npos);
+}
+
 TEST_CASE("report of an empty database") {
   TempDir tmp;
   RunDb db = rundb_open(tmp.path.string(), true);
