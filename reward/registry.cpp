@@ -114,7 +114,7 @@ RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std:
     out.score += c.weight * r.score;
     out.components.emplace_back(c.name, r.score);
     for (const auto& [part, value] : r.components)
-      out.components.emplace_back(c.name + "." + part, value);
+      if (part != c.name) out.components.emplace_back(c.name + "." + part, value);
     if (i == 0) out.extracted = r.extracted;
     if (!r.reason.empty())
       out.reason += (out.reason.empty() ? "" : "; ") + c.name + ": " + r.reason;
