@@ -1,5 +1,6 @@
-// Format and countdown checkers, the registry (with a checker registered here in one line, as a user
-// would), options, composition, and tasks: TOML specs, generators, splits, JSONL errors, templates.
+// Format and countdown checkers, the registry (with a checker registered here in one line, as a
+// user would), options, composition, and tasks: TOML specs, generators, splits, JSONL errors,
+// templates.
 #include <doctest/doctest.h>
 
 #include <set>
@@ -11,7 +12,8 @@
 namespace {
 
 // A user-defined checker: one function, one registration line.
-aha::RewardResult check_length(const std::string& completion, const nlohmann::json&, const aha::CheckerOptions& o) {
+aha::RewardResult check_length(const std::string& completion, const nlohmann::json&,
+                               const aha::CheckerOptions& o) {
   aha::RewardResult r;
   int64_t max = o.get_int("max_chars", 10);
   r.score = static_cast<int64_t>(completion.size()) <= max ? 1.0 : 0.0;
@@ -29,12 +31,16 @@ TEST_CASE("format: R1 shape, partial credit, custom patterns") {
   nlohmann::json ref = nlohmann::json::object();
   CHECK(aha::check_format("<think>a b c</think> <answer>5</answer>", ref, o).score == 1.0);
   CHECK(aha::check_format("  <think>\nsteps\n</think>\nSo \\boxed{5}.", ref, o).score == 1.0);
-  CHECK(aha::check_format("<think>x</think>", ref, o).score == 0.0);                // no answer
-  CHECK(aha::check_format("<answer>5</answer>", ref, o).score == 0.0);              // no think
-  CHECK(aha::check_format("hi <think>x</think><answer>5</answer>", ref, o).score == 0.0);  // not at start
-  CHECK(aha::check_format("<think></think><answer>5</answer>", ref, o).score == 0.0);      // empty think
-  CHECK(aha::check_format("<think>a</think><think>b</think><answer>5</answer>", ref, o).score == 0.0);
-  CHECK(aha::check_format("<think>a</think><answer>5</answer><answer>6</answer>", ref, o).score == 0.0);
+  CHECK(aha::check_format("<think>x</think>", ref, o).score == 0.0);    // no answer
+  CHECK(aha::check_format("<answer>5</answer>", ref, o).score == 0.0);  // no think
+  CHECK(aha::check_format("hi <think>x</think><answer>5</answer>", ref, o).score ==
+        0.0);  // not at start
+  CHECK(aha::check_format("<think></think><answer>5</answer>", ref, o).score ==
+        0.0);  // empty think
+  CHECK(aha::check_format("<think>a</think><think>b</think><answer>5</answer>", ref, o).score ==
+        0.0);
+  CHECK(aha::check_format("<think>a</think><answer>5</answer><answer>6</answer>", ref, o).score ==
+        0.0);
   CHECK(aha::check_format("<think>a</think><answer>5</answer> trailing text", ref, o).score == 0.0);
   auto r = aha::check_format("<think>a</think> no answer here", ref, o);
   CHECK(r.components[0].second == 1.0);
@@ -59,8 +65,10 @@ TEST_CASE("countdown: exact rational arithmetic and number use") {
   nlohmann::json ref = {{"numbers", {3, 5, 2, 7}}, {"target", 16}};
   CHECK(aha::check_countdown("<answer>(3 + 5) * 2</answer>", ref, o).score == 1.0);
   CHECK(aha::check_countdown("<answer>(3 + 5) * 2 = 16</answer>", ref, o).score == 1.0);
-  CHECK(aha::check_countdown("<think>try</think><answer>2 * (5 + 3)</answer>", ref, o).score == 1.0);
-  CHECK(aha::check_countdown("<answer>(3 + 5) \xc3\x97 2</answer>", ref, o).score == 1.0);  // the × sign
+  CHECK(aha::check_countdown("<think>try</think><answer>2 * (5 + 3)</answer>", ref, o).score ==
+        1.0);
+  CHECK(aha::check_countdown("<answer>(3 + 5) \xc3\x97 2</answer>", ref, o).score ==
+        1.0);  // the × sign
   auto r = aha::check_countdown("<answer>3 * 5 + 2</answer>", ref, o);
   CHECK(r.score == 0.0);
   CHECK(r.reason == "evaluates to 17, target 16");
@@ -82,18 +90,21 @@ TEST_CASE("countdown: exact rational arithmetic and number use") {
   nlohmann::json ref2 = {{"numbers", {7, 2, 3, 3, 6, 6}}, {"target", 7}};
   CHECK(aha::check_countdown("<answer>7 / 3 * 3</answer>", ref2, o).score == 1.0);
   CHECK(aha::check_countdown("<answer>(7 / 6) * 6</answer>", ref2, o).score == 1.0);
-  CHECK(aha::check_countdown("<answer>7 / 2</answer>", ref2, o).reason == "evaluates to 7/2, target 7");
+  CHECK(aha::check_countdown("<answer>7 / 2</answer>", ref2, o).reason ==
+        "evaluates to 7/2, target 7");
   // Overflow is an error, not a wrong number.
   nlohmann::json big = {{"numbers", {999999999999, 999999999999, 999999999999}}, {"target", 1}};
-  CHECK(aha::check_countdown("<answer>999999999999 * 999999999999 * 999999999999</answer>", big, o).reason ==
-        "number too large");
+  CHECK(aha::check_countdown("<answer>999999999999 * 999999999999 * 999999999999</answer>", big, o)
+            .reason == "number too large");
   o.values["exactly_once"] = true;
   CHECK(aha::check_countdown("<answer>(3 + 5) * 2</answer>", ref, o).score == 0.0);
-  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 + 7 - 7</answer>", ref, o).score == 0.0);  // 7 twice
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 + 7 - 7</answer>", ref, o).score ==
+        0.0);  // 7 twice
   CHECK(aha::check_countdown("<answer>(7 - 5) * (3 + 2) + 6</answer>", ref, o).score == 0.0);
   CHECK(aha::check_countdown("<answer>(7 - 5 + 3) * 2 + 6</answer>", ref, o).score == 0.0);
   CHECK(aha::check_countdown("<answer>7 * 2 + 5 - 3</answer>", ref, o).score == 1.0);
-  CHECK_THROWS_AS(aha::check_countdown("1", nlohmann::json{{"numbers", {1}}}, o), std::invalid_argument);
+  CHECK_THROWS_AS(aha::check_countdown("1", nlohmann::json{{"numbers", {1}}}, o),
+                  std::invalid_argument);
 }
 
 TEST_CASE("registry, options and composition") {
@@ -159,7 +170,8 @@ TEST_CASE("tasks: user TOML task without recompiling") {
   CHECK(r1.train.size() == 6);
   CHECK(r1.train[0].text.find("<think>") != std::string::npos);
   // Orders by seed are permutations and reproducible.
-  auto a = aha::task_prompts(r1, aha::Split::kTrain, 1), b = aha::task_prompts(r1, aha::Split::kTrain, 1);
+  auto a = aha::task_prompts(r1, aha::Split::kTrain, 1),
+       b = aha::task_prompts(r1, aha::Split::kTrain, 1);
   for (size_t i = 0; i < a.size(); i++) CHECK(a[i].id == b[i].id);
   // Built-ins are still found with a tasks file given.
   CHECK(aha::find_task_spec("countdown", kFix + "/user_tasks.toml").generator == "countdown");
@@ -180,18 +192,23 @@ TEST_CASE("tasks: errors name the file, line and field") {
     aha::load_task(s);
     FAIL("no error");
   } catch (const std::runtime_error& e) {
-    CHECK(std::string(e.what()).find("missing_field.jsonl:3: missing field 'a' (for 'answer')") != std::string::npos);
+    CHECK(std::string(e.what()).find("missing_field.jsonl:3: missing field 'a' (for 'answer')") !=
+          std::string::npos);
   }
   s.train_path = kFix + "/no_such_file.jsonl";
-  CHECK_THROWS_WITH_AS(aha::load_task(s), doctest::Contains("no_such_file.jsonl: cannot open"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(aha::load_task(s), doctest::Contains("no_such_file.jsonl: cannot open"),
+                       std::runtime_error);
   CHECK_THROWS_WITH_AS(aha::find_task_spec("broken", kFix + "/broken_tasks.toml"),
-                       doctest::Contains("unknown checker 'no_such_checker'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(aha::parse_task_toml("[tasks.x\n", "inline.toml", ""), doctest::Contains("inline.toml:1"),
+                       doctest::Contains("unknown checker 'no_such_checker'"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(aha::find_task_spec("nope"), doctest::Contains("unknown task 'nope'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(aha::render_template("{missing}", nlohmann::json::object()), doctest::Contains("{missing}"),
+  CHECK_THROWS_WITH_AS(aha::parse_task_toml("[tasks.x\n", "inline.toml", ""),
+                       doctest::Contains("inline.toml:1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(aha::find_task_spec("nope"), doctest::Contains("unknown task 'nope'"),
                        std::invalid_argument);
-  CHECK(aha::render_template("f(x) = {x} {not a field} {{", nlohmann::json{{"x", 3}}) == "f(x) = 3 {not a field} {{");
+  CHECK_THROWS_WITH_AS(aha::render_template("{missing}", nlohmann::json::object()),
+                       doctest::Contains("{missing}"), std::invalid_argument);
+  CHECK(aha::render_template("f(x) = {x} {not a field} {{", nlohmann::json{{"x", 3}}) ==
+        "f(x) = 3 {not a field} {{");
 }
 
 TEST_CASE("tasks: generators are deterministic and solvable") {
@@ -213,7 +230,8 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
     // The kept solution is a witness: every instance is solvable (exactly once, even).
     aha::CheckerOptions once;
     once.values["exactly_once"] = true;
-    auto r = aha::check_countdown("<answer>" + ref["solution"].get<std::string>() + "</answer>", ref, once);
+    auto r = aha::check_countdown("<answer>" + ref["solution"].get<std::string>() + "</answer>",
+                                  ref, once);
     CHECK_MESSAGE(r.score == 1.0, ref.dump() << " " << r.reason);
   }
   aha::TaskSpec a = aha::find_task_spec("arith");
@@ -226,8 +244,9 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
     CHECK(p.reference["answer"] == std::to_string(want));
     CHECK(x >= 10);
     CHECK(x <= 99999);
-    CHECK(aha::task_score(a, "<think>k</think><answer>" + std::to_string(want) + "</answer>", p.reference).score ==
-          doctest::Approx(1.1));
+    CHECK(aha::task_score(a, "<think>k</think><answer>" + std::to_string(want) + "</answer>",
+                          p.reference)
+              .score == doctest::Approx(1.1));
   }
   CHECK(aha::builtin_task_names().size() == 6);
 }
