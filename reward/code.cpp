@@ -6,6 +6,8 @@
 // so a program that exits early or prints look-alike lines to stdout cannot claim passes. Score =
 // fraction of tests passed; component all_pass = 1 only when every test passed (a timeout never
 // gets credit for what it missed).
+#include <unistd.h>
+
 #include <csignal>
 #include <random>
 #include <sstream>
@@ -93,6 +95,15 @@ std::string failure_note(const SandboxResult& r, const SandboxLimits& lim) {
   return "exit code " + std::to_string(r.exit_code);
 }
 
+// The system interpreter (not a user's virtualenv shim): it must exist under /usr, which is all the
+// sandbox shows.
+std::string python_path(const CheckerOptions& o) {
+  std::string p = o.get_string("python", "/usr/bin/python3");
+  if (access(p.c_str(), X_OK) != 0)
+    throw std::runtime_error("code: Python interpreter " + p + " not found");
+  return p;
+}
+
 SandboxLimits limits_from(const CheckerOptions& o) {
   SandboxLimits l;
   l.wall_s = o.get_double("timeout_s", 5.0);
@@ -163,7 +174,7 @@ RewardResult check_python_asserts(const std::string& code, const std::string& se
   prog += "_aha_ch.write('" + tag + " done\\n')\n_aha_ch.flush()\n";
   SandboxSession box;
   box.write_file("main.py", prog);
-  SandboxResult r = box.run({{"/usr/bin/python3", "-I", "main.py"}, "", lim});
+  SandboxResult r = box.run({{python_path(opt), "-I", "main.py"}, "", lim});
   bool done = false;
   int total = static_cast<int>(tests.size());
   int passed = count_passes(r.channel, tag, total, &done);
@@ -186,7 +197,7 @@ RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref,
   prog += "_aha_ch.write('" + tag + " 0 pass\\n" + tag + " done\\n')\n_aha_ch.flush()\n";
   SandboxSession box;
   box.write_file("main.py", prog);
-  SandboxResult r = box.run({{"/usr/bin/python3", "-I", "main.py"}, "", lim});
+  SandboxResult r = box.run({{python_path(opt), "-I", "main.py"}, "", lim});
   bool done = false;
   int passed = count_passes(r.channel, tag, 1, &done);
   std::string note = passed == 1 ? "" : failure_note(r, lim);

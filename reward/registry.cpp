@@ -67,7 +67,7 @@ double CheckerOptions::get_double(const std::string& key, double dflt) const {
 
 int64_t CheckerOptions::get_int(const std::string& key, int64_t dflt) const {
   double d = get_double(key, static_cast<double>(dflt));
-  if (d != static_cast<double>(static_cast<int64_t>(d)))
+  if (!(d > -9.2e18 && d < 9.2e18) || d != static_cast<double>(static_cast<int64_t>(d)))
     throw std::invalid_argument("option '" + key + "' must be an integer");
   return static_cast<int64_t>(d);
 }
@@ -94,7 +94,8 @@ void CheckerOptions::set_from_text(const std::string& key, const std::string& te
     size_t used = 0;
     double d = std::stod(text, &used);
     if (used == text.size() && !text.empty()) {
-      if (d == static_cast<double>(static_cast<int64_t>(d)) && text.find('.') == std::string::npos)
+      if (d > -9.2e18 && d < 9.2e18 && d == static_cast<double>(static_cast<int64_t>(d)) &&
+          text.find('.') == std::string::npos)
         values[key] = static_cast<int64_t>(d);
       else
         values[key] = d;
@@ -114,7 +115,7 @@ RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std:
     out.score += c.weight * r.score;
     out.components.emplace_back(c.name, r.score);
     for (const auto& [part, value] : r.components)
-      out.components.emplace_back(c.name + "." + part, value);
+      if (part != c.name) out.components.emplace_back(c.name + "." + part, value);
     if (i == 0) out.extracted = r.extracted;
     if (!r.reason.empty())
       out.reason += (out.reason.empty() ? "" : "; ") + c.name + ": " + r.reason;

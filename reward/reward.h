@@ -62,7 +62,8 @@ struct RewardComponent {
 };
 
 // Weighted sum of the components' scores (not clamped: weights decide the range). Every component
-// is kept: "<name>" holds its score and "<name>.<part>" its own parts. extracted comes from the
+// is kept: "<name>" holds its score and "<name>.<part>" its own parts (a part named like the
+// component is not repeated). extracted comes from the
 // first component, reason joins the components' reasons.
 RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std::string& completion,
                             const nlohmann::json& reference);

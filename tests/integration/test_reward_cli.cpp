@@ -1,0 +1,156 @@
+// `aha reward score` from outside (the built binary), and the code checker on C++ and Python rows.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "reward/reward.h"
+
+namespace {
+
+const std::string kFix = std::string(AHA_FIXTURES_DIR) + "/reward";
+
+struct Run {
+  int rc;
+  std::string out, err;
+};
+
+Run run(const std::string& cmd) {
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("aha-cli-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string full = cmd + " > " + dir + "/out 2> " + dir + "/err";
+  int st = std::system(full.c_str());
+  Run r;
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream o(dir + "/out"), e(dir + "/err");
+  std::stringstream so, se;
+  so << o.rdbuf();
+  se << e.rdbuf();
+  r.out = so.str();
+  r.err = se.str();
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+std::vector<nlohmann::json> lines(const std::string& s) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) v.push_back(nlohmann::json::parse(l));
+  return v;
+}
+
+std::string write_tmp(const std::string& name, const std::string& content) {
+  std::string p = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(getpid()));
+  std::ofstream(p) << content;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("aha reward score: a user TOML task, rows in order, bad rows reported") {
+  std::string in = write_tmp(
+      "aha-score-in.jsonl",
+      "{\"completion\": \"<think>6*7</think><answer>42</answer>\", \"answer\": \"42\"}\n"
+      "{\"completion\": \"<answer>x=2</answer>\", \"answer\": \"2\"}\n"
+      "this is not json\n"
+      "{\"answer\": \"1\"}\n"
+      "{\"completion\": \"<think>t</think><answer>(-1,1]</answer>\", \"answer\": \"(-1, 1)\"}\n");
+  Run r = run(std::string(AHA_BINARY) + " reward score --task toy --tasks-file " + kFix +
+              "/user_tasks.toml --input " + in + " --threads 2");
+  CHECK(r.rc == 1);  // bad rows: non-zero at the end, after writing the good ones
+  auto rows = lines(r.out);
+  REQUIRE(rows.size() == 4);  // the malformed line cannot be written back
+  CHECK(rows[0]["reward"].get<double>() == doctest::Approx(1.2));
+  CHECK(rows[0]["components"]["correct"] == 1.0);
+  CHECK(rows[0]["components"]["format.think"] == 1.0);
+  CHECK(rows[0]["extracted"] == "42");
+  CHECK(rows[1]["reward"].get<double>() == doctest::Approx(1.1));
+  CHECK(rows[2]["reward"].is_null());
+  CHECK(rows[2]["error"] == "missing field 'completion' (a string)");
+  CHECK(rows[3]["components"]["correct"] == 0.0);  // (-1,1] is not (-1,1)
+  CHECK(r.err.find(":3: malformed JSON") != std::string::npos);
+  CHECK(r.err.find(":4: missing field 'completion'") != std::string::npos);
+  std::filesystem::remove(in);
+}
+
+TEST_CASE("aha reward score: checker with options, stdin/stdout, config errors") {
+  std::string in = write_tmp("aha-score-cd.jsonl",
+                             "{\"completion\": \"<answer>(3 + 5) * 2</answer>\", \"numbers\": [3, "
+                             "5, 2, 7], \"target\": 16}\n");
+  Run r = run("cat " + in + " | " + AHA_BINARY + " reward score --checker countdown");
+  CHECK(r.rc == 0);
+  CHECK(lines(r.out)[0]["reward"] == 1.0);
+  r = run("cat " + in + " | " + AHA_BINARY +
+          " reward score --checker countdown --option exactly_once=true");
+  CHECK(r.rc == 0);
+  CHECK(lines(r.out)[0]["reward"] == 0.0);
+  CHECK(lines(r.out)[0]["reason"].get<std::string>().find("exactly once") != std::string::npos);
+  r = run(std::string(AHA_BINARY) + " reward score --checker nope --input " + in);
+  CHECK(r.rc != 0);
+  CHECK(r.err.find("unknown checker 'nope'") != std::string::npos);
+  CHECK(r.out.empty());
+  r = run(std::string(AHA_BINARY) + " reward score --task nope --input " + in);
+  CHECK(r.rc != 0);
+  CHECK(r.err.find("unknown task 'nope'") != std::string::npos);
+  r = run(std::string(AHA_BINARY) + " reward score --checker math --input /no/such/file.jsonl");
+  CHECK(r.rc != 0);
+  CHECK(r.err.find("/no/such/file.jsonl: cannot open") != std::string::npos);
+  std::filesystem::remove(in);
+}
+
+TEST_CASE("code checker: C++ solutions compiled and run in the sandbox") {
+  if (access("/usr/bin/g++", X_OK) != 0) return;
+  aha::CheckerOptions o;
+  o.values["timeout_s"] = 5.0;
+  nlohmann::json io = {
+      {"language", "cpp"},
+      {"tests", {{{"input", "2 3\n"}, {"output", "5\n"}}, {{"input", "10 -4"}, {"output", "6"}}}}};
+  std::string good =
+      "```cpp\n#include <iostream>\nint main(){long "
+      "a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}\n```";
+  auto r = aha::check_code(good, io, o);
+  CHECK(r.score == 1.0);
+  CHECK(r.reason == "2/2 tests passed");
+  std::string off =
+      "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b+(a>5)<<\"\\n\";}\n";
+  r = aha::check_code(off, io, o);
+  CHECK(r.score == 0.5);
+  CHECK(r.components[1].second == 0.0);
+  r = aha::check_code("int main( {", io, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("compile error") != std::string::npos);
+  nlohmann::json with_main = {
+      {"language", "cpp"},
+      {"test", "#include <cassert>\nint main(){ assert(sq(3) == 9); assert(sq(-2) == 4); }"}};
+  CHECK(aha::check_code("int sq(int x){ return x*x; }", with_main, o).score == 1.0);
+  r = aha::check_code("int sq(int x){ return x+x; }", with_main, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("Assertion") != std::string::npos);  // the failed assert, from stderr
+  r = aha::check_code("int sq(int x){ while(true){} return x; }", with_main, o);
+  CHECK(r.reason.find("timeout") != std::string::npos);
+}
+
+TEST_CASE("code checker: generic Python asserts count tests one by one") {
+  if (access("/usr/bin/python3", X_OK) != 0) return;
+  aha::CheckerOptions o;
+  nlohmann::json ref = {{"tests", {"assert f(1) == 2", "assert f(2) == 4", "assert f(3) == 7"}}};
+  auto r = aha::check_code("```python\ndef f(x):\n    return 2 * x\n```", ref, o);
+  CHECK(r.score == doctest::Approx(2.0 / 3));
+  CHECK(r.components[1].second == 0.0);
+  CHECK(r.reason.find("2/3 tests passed") == 0);
+  r = aha::check_code("def f(x):\n    return 2 * x + (x == 3)\n", ref, o);
+  CHECK(r.score == 1.0);
+  CHECK(r.components[1].second == 1.0);
+  r = aha::check_code("def f(x) return", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("SyntaxError") != std::string::npos);
+  // Exiting early or printing look-alike lines earns nothing.
+  r = aha::check_code("import sys\nprint('0 pass')\nsys.exit(0)\n", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK_THROWS_AS(aha::check_code("x", nlohmann::json{{"foo", 1}}, o), std::invalid_argument);
+}

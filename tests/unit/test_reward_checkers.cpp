@@ -1,0 +1,252 @@
+// Format and countdown checkers, the registry (with a checker registered here in one line, as a
+// user would), options, composition, and tasks: TOML specs, generators, splits, JSONL errors,
+// templates.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+#include "reward/reward.h"
+#include "tasks/task.h"
+
+namespace {
+
+// A user-defined checker: one function, one registration line.
+aha::RewardResult check_length(const std::string& completion, const nlohmann::json&,
+                               const aha::CheckerOptions& o) {
+  aha::RewardResult r;
+  int64_t max = o.get_int("max_chars", 10);
+  r.score = static_cast<int64_t>(completion.size()) <= max ? 1.0 : 0.0;
+  r.reason = r.score == 1.0 ? "short enough" : "too long";
+  return r;
+}
+AHA_CHECKER("test_length", check_length);
+
+const std::string kFix = std::string(AHA_FIXTURES_DIR) + "/reward";
+
+}  // namespace
+
+TEST_CASE("format: R1 shape, partial credit, custom patterns") {
+  aha::CheckerOptions o;
+  nlohmann::json ref = nlohmann::json::object();
+  CHECK(aha::check_format("<think>a b c</think> <answer>5</answer>", ref, o).score == 1.0);
+  CHECK(aha::check_format("  <think>\nsteps\n</think>\nSo \\boxed{5}.", ref, o).score == 1.0);
+  CHECK(aha::check_format("<think>x</think>", ref, o).score == 0.0);    // no answer
+  CHECK(aha::check_format("<answer>5</answer>", ref, o).score == 0.0);  // no think
+  CHECK(aha::check_format("hi <think>x</think><answer>5</answer>", ref, o).score ==
+        0.0);  // not at start
+  CHECK(aha::check_format("<think></think><answer>5</answer>", ref, o).score ==
+        0.0);  // empty think
+  CHECK(aha::check_format("<think>a</think><think>b</think><answer>5</answer>", ref, o).score ==
+        0.0);
+  CHECK(aha::check_format("<think>a</think><answer>5</answer><answer>6</answer>", ref, o).score ==
+        0.0);
+  CHECK(aha::check_format("<think>a</think><answer>5</answer> trailing text", ref, o).score == 0.0);
+  auto r = aha::check_format("<think>a</think> no answer here", ref, o);
+  CHECK(r.components[0].second == 1.0);
+  CHECK(r.components[1].second == 0.0);
+  CHECK(r.reason == "no answer after </think>");
+  o.values["partial_credit"] = true;
+  CHECK(aha::check_format("<think>a</think> no answer here", ref, o).score == 0.5);
+  CHECK(aha::check_format("<answer>5</answer>", ref, o).score == 0.5);
+  CHECK(aha::check_format("nothing", ref, o).score == 0.0);
+  aha::CheckerOptions custom;
+  custom.values["think_pattern"] = R"(^<reasoning>.+?</reasoning>)";
+  custom.values["answer_pattern"] = R"(^\s*Final: \d+\s*$)";
+  custom.values["single_think"] = false;
+  CHECK(aha::check_format("<reasoning>r</reasoning> Final: 12", ref, custom).score == 1.0);
+  CHECK(aha::check_format("<reasoning>r</reasoning> Final: x", ref, custom).score == 0.0);
+  custom.values["answer_pattern"] = "(unclosed";
+  CHECK_THROWS_AS(aha::check_format("x", ref, custom), std::invalid_argument);
+}
+
+TEST_CASE("countdown: exact rational arithmetic and number use") {
+  aha::CheckerOptions o;
+  nlohmann::json ref = {{"numbers", {3, 5, 2, 7}}, {"target", 16}};
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2</answer>", ref, o).score == 1.0);
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 = 16</answer>", ref, o).score == 1.0);
+  CHECK(aha::check_countdown("<think>try</think><answer>2 * (5 + 3)</answer>", ref, o).score ==
+        1.0);
+  CHECK(aha::check_countdown("<answer>(3 + 5) \xc3\x97 2</answer>", ref, o).score ==
+        1.0);  // the × sign
+  auto r = aha::check_countdown("<answer>3 * 5 + 2</answer>", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason == "evaluates to 17, target 16");
+  CHECK(r.components[1].second == 1.0);  // valid, just wrong
+  r = aha::check_countdown("<answer>(3 + 5) * 2 * 1</answer>", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("uses 1") == 0);
+  r = aha::check_countdown("<answer>(5 + 5) + 3 * 2</answer>", ref, o);
+  CHECK(r.score == 0.0);  // 5 given once, used twice
+  r = aha::check_countdown("<answer>7 / (5 - 5)</answer>", ref, o);
+  CHECK(r.reason == "division by zero");
+  r = aha::check_countdown("<answer>(3 + 5 * 2</answer>", ref, o);
+  CHECK(r.reason.find("malformed") == 0);
+  r = aha::check_countdown("<answer>3 + + 5</answer>", ref, o);
+  CHECK(r.reason.find("malformed") == 0);
+  r = aha::check_countdown("<answer>import os</answer>", ref, o);
+  CHECK(r.score == 0.0);
+  // Exact rationals: 7 / 2 * 2 + 5 + 3 - 0 ... = 15 exactly, no float drift.
+  nlohmann::json ref2 = {{"numbers", {7, 2, 3, 3, 6, 6}}, {"target", 7}};
+  CHECK(aha::check_countdown("<answer>7 / 3 * 3</answer>", ref2, o).score == 1.0);
+  CHECK(aha::check_countdown("<answer>(7 / 6) * 6</answer>", ref2, o).score == 1.0);
+  CHECK(aha::check_countdown("<answer>7 / 2</answer>", ref2, o).reason ==
+        "evaluates to 7/2, target 7");
+  // Overflow is an error, not a wrong number.
+  nlohmann::json big = {{"numbers", {999999999999, 999999999999, 999999999999}}, {"target", 1}};
+  CHECK(aha::check_countdown("<answer>999999999999 * 999999999999 * 999999999999</answer>", big, o)
+            .reason == "number too large");
+  o.values["exactly_once"] = true;
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2</answer>", ref, o).score == 0.0);
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 + 7 - 7</answer>", ref, o).score ==
+        0.0);  // 7 twice
+  CHECK(aha::check_countdown("<answer>(7 - 5) * (3 + 2) + 6</answer>", ref, o).score == 0.0);
+  CHECK(aha::check_countdown("<answer>(7 - 5 + 3) * 2 + 6</answer>", ref, o).score == 0.0);
+  CHECK(aha::check_countdown("<answer>7 * 2 + 5 - 3</answer>", ref, o).score == 1.0);
+  CHECK_THROWS_AS(aha::check_countdown("1", nlohmann::json{{"numbers", {1}}}, o),
+                  std::invalid_argument);
+}
+
+TEST_CASE("registry, options and composition") {
+  CHECK((aha::find_checker("math") == &aha::check_math));
+  CHECK((aha::find_checker("test_length") == &check_length));
+  CHECK((aha::find_checker("nope") == nullptr));
+  CHECK_THROWS_AS(aha::run_checker("nope", "", {}, {}), std::invalid_argument);
+  aha::CheckerOptions o;
+  o.set_from_text("a", "3");
+  o.set_from_text("b", "0.5");
+  o.set_from_text("c", "true");
+  o.set_from_text("d", "answer_tag,boxed");
+  CHECK(o.get_int("a", 0) == 3);
+  CHECK(o.get_double("b", 0) == 0.5);
+  CHECK(o.get_bool("c", false));
+  CHECK(o.get_string("d", "") == "answer_tag,boxed");
+  CHECK_THROWS_AS(o.get_int("b", 0), std::invalid_argument);
+  CHECK_THROWS_AS(o.get_bool("d", false), std::invalid_argument);
+
+  std::vector<aha::RewardComponent> spec(3);
+  spec[0] = {"correct", "math", 1.0, {}};
+  spec[1] = {"format", "format", 0.1, {}};
+  spec[2] = {"short", "test_length", 0.5, {}};
+  spec[2].options.values["max_chars"] = 1000;
+  nlohmann::json ref = {{"answer", "42"}};
+  auto r = aha::compose_reward(spec, "<think>6*7</think><answer>42</answer>", ref);
+  CHECK(r.score == doctest::Approx(1.6));
+  CHECK(r.extracted == "42");
+  std::set<std::string> names;
+  for (const auto& [k, v] : r.components) names.insert(k);
+  std::string joined;
+  for (const auto& n : names) joined += n + " ";
+  CHECK(joined == "correct format format.answer format.think short ");
+  r = aha::compose_reward(spec, "<answer>41</answer>", ref);
+  CHECK(r.score == doctest::Approx(0.5));
+  CHECK(r.reason.find("correct: wrong") == 0);
+}
+
+TEST_CASE("tasks: user TOML task without recompiling") {
+  aha::TaskSpec s = aha::find_task_spec("toy", kFix + "/user_tasks.toml");
+  CHECK(s.reward.size() == 2);
+  CHECK(s.reward[1].weight == 0.2);
+  aha::Task t = aha::load_task(s);
+  CHECK(t.train.size() + t.eval.size() == 6);
+  CHECK(!t.eval.empty());
+  CHECK(!t.train.empty());
+  aha::Task t2 = aha::load_task(s);  // deterministic split
+  CHECK(t2.eval.size() == t.eval.size());
+  CHECK(t2.eval[0].id == t.eval[0].id);
+  const aha::TaskPrompt* p = nullptr;
+  for (const auto& x : t.train)
+    if (x.id == "1") p = &x;
+  for (const auto& x : t.eval)
+    if (x.id == "1") p = &x;
+  REQUIRE(p != nullptr);
+  CHECK(p->text == "Question: What is 6 times 7?\nAnswer inside <answer></answer>.");
+  CHECK(p->reference["answer"] == "42");
+  auto r = aha::task_score(s, "<think>6*7</think><answer>42</answer>", p->reference);
+  CHECK(r.score == doctest::Approx(1.2));
+  r = aha::task_score(s, "<answer>42</answer>", p->reference);
+  CHECK(r.score == doctest::Approx(1.1));  // partial format credit 0.5 * 0.2
+  aha::Task r1 = aha::load_task("toy_r1", kFix + "/user_tasks.toml");
+  CHECK(r1.train.size() == 6);
+  CHECK(r1.train[0].text.find("<think>") != std::string::npos);
+  // Orders by seed are permutations and reproducible.
+  auto a = aha::task_prompts(r1, aha::Split::kTrain, 1),
+       b = aha::task_prompts(r1, aha::Split::kTrain, 1);
+  for (size_t i = 0; i < a.size(); i++) CHECK(a[i].id == b[i].id);
+  // Built-ins are still found with a tasks file given.
+  CHECK(aha::find_task_spec("countdown", kFix + "/user_tasks.toml").generator == "countdown");
+}
+
+TEST_CASE("tasks: errors name the file, line and field") {
+  aha::TaskSpec s = aha::find_task_spec("toy", kFix + "/user_tasks.toml");
+  s.train_path = kFix + "/bad_line.jsonl";
+  try {
+    aha::load_task(s);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("bad_line.jsonl:2: malformed JSON") != std::string::npos);
+  }
+  s.train_path = kFix + "/missing_field.jsonl";
+  s.id_field.clear();
+  try {
+    aha::load_task(s);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("missing_field.jsonl:3: missing field 'a' (for 'answer')") !=
+          std::string::npos);
+  }
+  s.train_path = kFix + "/no_such_file.jsonl";
+  CHECK_THROWS_WITH_AS(aha::load_task(s), doctest::Contains("no_such_file.jsonl: cannot open"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(aha::find_task_spec("broken", kFix + "/broken_tasks.toml"),
+                       doctest::Contains("unknown checker 'no_such_checker'"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(aha::parse_task_toml("[tasks.x\n", "inline.toml", ""),
+                       doctest::Contains("inline.toml:1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(aha::find_task_spec("nope"), doctest::Contains("unknown task 'nope'"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(aha::render_template("{missing}", nlohmann::json::object()),
+                       doctest::Contains("{missing}"), std::invalid_argument);
+  CHECK(aha::render_template("f(x) = {x} {not a field} {{", nlohmann::json{{"x", 3}}) ==
+        "f(x) = 3 {not a field} {{");
+}
+
+TEST_CASE("tasks: generators are deterministic and solvable") {
+  aha::TaskSpec s = aha::find_task_spec("countdown");
+  s.train_count = 300;
+  s.eval_count = 50;
+  aha::Task t = aha::load_task(s);
+  REQUIRE(t.train.size() == 300);
+  REQUIRE(t.eval.size() == 50);
+  aha::Task t2 = aha::load_task(s);
+  CHECK(t2.train[17].reference == t.train[17].reference);
+  CHECK(t.train[0].reference != t.eval[0].reference);
+  for (const auto& p : t.train) {
+    const auto& ref = p.reference;
+    CHECK(ref["numbers"].size() == 4);
+    int64_t target = ref["target"];
+    CHECK(target >= 10);
+    CHECK(target <= 999);
+    // The kept solution is a witness: every instance is solvable (exactly once, even).
+    aha::CheckerOptions once;
+    once.values["exactly_once"] = true;
+    auto r = aha::check_countdown("<answer>" + ref["solution"].get<std::string>() + "</answer>",
+                                  ref, once);
+    CHECK_MESSAGE(r.score == 1.0, ref.dump() << " " << r.reason);
+  }
+  aha::TaskSpec a = aha::find_task_spec("arith");
+  a.train_count = 200;
+  aha::Task at = aha::load_task(a);
+  for (const auto& p : at.train) {
+    int64_t x = p.reference["a"], y = p.reference["b"];
+    std::string op = p.reference["op"];
+    int64_t want = op == "+" ? x + y : op == "-" ? x - y : x * y;
+    CHECK(p.reference["answer"] == std::to_string(want));
+    CHECK(x >= 10);
+    CHECK(x <= 99999);
+    CHECK(aha::task_score(a, "<think>k</think><answer>" + std::to_string(want) + "</answer>",
+                          p.reference)
+              .score == doctest::Approx(1.1));
+  }
+  CHECK(aha::builtin_task_names().size() == 6);
+}
