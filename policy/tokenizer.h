@@ -61,6 +61,11 @@ struct Tokenizer {
   std::unordered_map<uint64_t, BpeMerge> merges;  // key (left_id << 32 | right_id)
   int byte_id[256];               // id of each byte's byte-level symbol, -1 if absent
   std::vector<AddedToken> added;  // sorted longest content first
+  struct TrieNode {
+    std::vector<std::pair<unsigned char, int>> next;  // byte -> node index
+    int added_idx = -1;                               // index into added if a token ends here
+  };
+  std::vector<TrieNode> added_trie;  // byte trie of the added tokens' contents, root at 0
   bool nfc = false;
   bool ignore_merges = false;
   std::vector<PreTokStep> pre;
