@@ -445,8 +445,7 @@ void find_matches(const PreTokStep& st, const PreTokState& s, Span sp,
   const uint32_t* cp = s.cps.data();
   const uint8_t* cl = s.cls.data();
   size_t n = sp.b, gap = sp.a, i = sp.a;
-  std::vector<uint32_t> lit;
-  if (st.pattern == SplitPattern::kLiteral) utf8_decode_all(st.literal, lit);
+  const std::vector<uint32_t>& lit = st.literal_cps;
   while (i < n) {
     size_t e = i;
     switch (st.pattern) {
@@ -895,6 +894,7 @@ void parse_pre_tokenizer(Tokenizer& tok, const json& p, const std::string& where
     } else if (pat.is_object() && pat.contains("String") && pat["String"].is_string()) {
       st.pattern = SplitPattern::kLiteral;
       st.literal = pat["String"].get<std::string>();
+      utf8_decode_all(st.literal, st.literal_cps);
     } else {
       fail(where, "Split pattern must be {\"Regex\": ...} or {\"String\": ...}");
     }

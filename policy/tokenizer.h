@@ -33,7 +33,8 @@ enum class SplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWith
 struct PreTokStep {
   bool is_split = true;  // false: ByteLevel
   SplitPattern pattern = SplitPattern::kLiteral;
-  std::string literal;  // kLiteral only
+  std::string literal;                // kLiteral only
+  std::vector<uint32_t> literal_cps;  // kLiteral only: its code points
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
   bool add_prefix_space = false;  // ByteLevel only
@@ -71,7 +72,9 @@ struct Tokenizer {
   std::vector<PreTokStep> pre;
   int bos_id = -1, eos_id = -1, pad_id = -1;  // from tokenizer_config.json when present
   bool add_bos = false, add_eos = false;      // tokenizer_config.json's add_bos_token/add_eos_token
-  uint64_t serial = 0;                        // unique per load; keys the thread-local word cache
+  // Unique per load; keys the thread-local word cache (a copy given other vocab or merges must
+  // get a new serial).
+  uint64_t serial = 0;
 };
 
 // Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json if present) or a tokenizer.json path
