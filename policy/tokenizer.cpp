@@ -622,8 +622,13 @@ struct WordCache {
 };
 
 inline const BpeMerge* find_merge(const Tokenizer& tok, int a, int b) {
-  auto it = tok.merges.find(((uint64_t)(uint32_t)a << 32) | (uint32_t)b);
-  return it == tok.merges.end() ? nullptr : &it->second;
+  uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+  size_t mask = tok.merge_table.size() - 1;
+  for (size_t k = (key * 0x9E3779B97F4A7C15ull) >> 20 & mask;; k = (k + 1) & mask) {
+    const Tokenizer::MergeSlot& e = tok.merge_table[k];
+    if (e.key == key) return &e.merge;
+    if (e.key == ~0ull) return nullptr;
+  }
 }
 
 void bpe_naive(const Tokenizer& tok, std::vector<int>& s) {
@@ -638,6 +643,37 @@ void bpe_naive(const Tokenizer& tok, std::vector<int>& s) {
     s[best_i] = best_id;
     s.erase(s.begin() + best_i + 1);
   }
+}
+
+// The naive loop with the rank of each adjacent pair cached: after a merge only the two pairs
+// touching the new symbol are looked up again.
+void bpe_small(const Tokenizer& tok, std::vector<int>& s) {
+  constexpr int kNone = INT_MAX;
+  int rank[64], merged[64];  // [n-1] rank and result of pair (i, i+1)
+  int n = (int)s.size();
+  if (n > 64) return bpe_naive(tok, s);
+  auto look = [&](int i) {
+    const BpeMerge* m = find_merge(tok, s[i], s[i + 1]);
+    rank[i] = m ? m->rank : kNone;
+    merged[i] = m ? m->merged_id : -1;
+  };
+  for (int i = 0; i + 1 < n; i++) look(i);
+  while (n > 1) {
+    int best = -1;
+    for (int i = 0; i + 1 < n; i++)
+      if (rank[i] != kNone && (best < 0 || rank[i] < rank[best])) best = i;
+    if (best < 0) break;
+    s[best] = merged[best];
+    for (int i = best + 1; i + 1 < n; i++) {
+      s[i] = s[i + 1];
+      rank[i] = rank[i + 1];
+      merged[i] = merged[i + 1];
+    }
+    n--;
+    if (best > 0) look(best - 1);
+    if (best + 1 < n) look(best);
+  }
+  s.resize(n);
 }
 
 // Priority-queue merge loop: lowest rank first, leftmost on ties (the order HF uses).
@@ -740,8 +776,8 @@ void bpe_piece(const Tokenizer& tok, std::string_view piece, std::vector<int>& o
   }
   if (syms.empty()) {
     piece_symbols(tok, piece, syms);
-    if (syms.size() <= 24)
-      bpe_naive(tok, syms);
+    if (syms.size() <= 32)
+      bpe_small(tok, syms);
     else
       bpe_heap(tok, syms);
   }
@@ -1007,6 +1043,14 @@ void parse_model(Tokenizer& tok, const json& m, const std::string& where) {
     uint64_t key = ((uint64_t)(uint32_t)ia->second << 32) | (uint32_t)ib->second;
     tok.merges.emplace(key, BpeMerge{(int)r, im->second});  // first (lowest rank) wins
   }
+  size_t cap = 16;
+  while (cap < 2 * tok.merges.size()) cap *= 2;
+  tok.merge_table.assign(cap, {});
+  for (const auto& [key, merge] : tok.merges) {
+    size_t k = (key * 0x9E3779B97F4A7C15ull) >> 20 & (cap - 1);
+    while (tok.merge_table[k].key != ~0ull) k = (k + 1) & (cap - 1);
+    tok.merge_table[k] = {key, merge};
+  }
 }
 
 // A special token of tokenizer_config.json: "text", {"content": "text"} or null.
@@ -1186,11 +1230,13 @@ std::string unicode_nfc(std::string_view text) {
   return out;
 }
 
-std::vector<int> tokenizer_bpe_piece(const Tokenizer& tok, std::string_view piece, bool naive) {
+std::vector<int> tokenizer_bpe_piece(const Tokenizer& tok, std::string_view piece, int method) {
   std::vector<int> s;
   piece_symbols(tok, piece, s);
-  if (naive)
+  if (method == 0)
     bpe_naive(tok, s);
+  else if (method == 1)
+    bpe_small(tok, s);
   else
     bpe_heap(tok, s);
   return s;
