@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "policy/tokenizer.h"
 
@@ -178,6 +179,29 @@ TEST_CASE("decode(encode(x)) == NFC(x) for random bytes, invalid UTF-8 included"
     for (int k = 0; k < n; k++) s.push_back((char)(rng() % 256));
     CHECK(tokenizer_decode(t, tokenizer_encode(t, s, false)) == unicode_nfc(s));
   }
+}
+
+TEST_CASE("concurrent encodes agree with a single thread (thread-local word caches)") {
+  const Tokenizer& t = tiny();
+  std::vector<std::string> texts;
+  std::mt19937 rng(3);
+  const std::string alpha = "aloweerht <|end|>\n\u00e9";
+  for (int k = 0; k < 200; k++) {
+    std::string s;
+    for (int n = rng() % 40; n > 0; n--) s += alpha[rng() % alpha.size()];
+    texts.push_back(s);
+  }
+  std::vector<std::vector<int>> want;
+  for (auto& s : texts) want.push_back(tokenizer_encode(t, s));
+  std::vector<int> ok(4, 0);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; w++)
+    threads.emplace_back([&, w] {
+      for (int rep = 0; rep < 5; rep++)
+        for (size_t k = 0; k < texts.size(); k++) ok[w] += tokenizer_encode(t, texts[k]) == want[k];
+    });
+  for (auto& th : threads) th.join();
+  for (int w = 0; w < 4; w++) CHECK(ok[w] == 5 * (int)texts.size());
 }
 
 TEST_CASE("decode rejects ids outside the vocabulary") {
