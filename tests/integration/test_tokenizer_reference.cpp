@@ -6,6 +6,7 @@
 //   behaviour and invert), see gen_hf_fuzz.py.
 // Plus `aha tokenize` end to end. Exits 77 (skipped) when the shared data is absent.
 #include <doctest/doctest.h>
+#include <unistd.h>  // getpid
 
 #include <algorithm>
 #include <cstdio>

@@ -2,6 +2,7 @@
 // equal to the byte value, 9 merges, 4 added tokens). Expected ids were computed by hand and agree
 // with Hugging Face `tokenizers` 0.23.3 on the same file.
 #include <doctest/doctest.h>
+#include <unistd.h>  // getpid
 
 #include <atomic>
 #include <filesystem>
