@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -195,9 +196,10 @@ uint32_t compose_pair(uint32_t a, uint32_t b) {
   return 0;
 }
 
-// In-place NFC of a code point sequence (UAX #15: decompose, canonical order, compose).
-void nfc_cps(std::vector<uint32_t>& cps) {
-  if (nfc_quick_ok(cps)) return;
+// In-place NFC of a code point sequence (UAX #15: decompose, canonical order, compose). Returns
+// false when the quick check shows the text is already NFC (left untouched).
+bool nfc_cps(std::vector<uint32_t>& cps) {
+  if (nfc_quick_ok(cps)) return false;
   std::vector<uint32_t> d;
   d.reserve(cps.size() + 8);
   for (uint32_t cp : cps) {
@@ -263,6 +265,7 @@ void nfc_cps(std::vector<uint32_t>& cps) {
     last_cc = c;
     cps.push_back(ch);
   }
+  return true;
 }
 
 // ---------------------------------------------------------------- pre-tokenizer matchers
@@ -430,6 +433,10 @@ struct PreTokState {
   std::vector<uint8_t> cls;   // [N]
   std::vector<Span> spans, next;
   std::vector<std::pair<Span, bool>> segs;  // (range, is_match) of one split
+  std::string_view bytes;                   // UTF-8 of cps: the input text, or own
+  std::vector<uint32_t> off;                // [N+1] byte offset of each code point in bytes
+  std::string own;
+  bool rebuilt = false;  // cps no longer match bytes (a prefix space was inserted)
 };
 
 void find_matches(const PreTokStep& st, const PreTokState& s, Span sp,
@@ -438,8 +445,7 @@ void find_matches(const PreTokStep& st, const PreTokState& s, Span sp,
   const uint32_t* cp = s.cps.data();
   const uint8_t* cl = s.cls.data();
   size_t n = sp.b, gap = sp.a, i = sp.a;
-  std::vector<uint32_t> lit;
-  if (st.pattern == SplitPattern::kLiteral) utf8_decode_all(st.literal, lit);
+  const std::vector<uint32_t>& lit = st.literal_cps;
   while (i < n) {
     size_t e = i;
     switch (st.pattern) {
@@ -532,6 +538,7 @@ void reclassify(PreTokState& s) {
 
 // Runs the pre-tokenizer steps on s.cps; leaves the pieces in s.spans.
 void pre_tokenize(const Tokenizer& tok, PreTokState& s) {
+  s.rebuilt = false;
   reclassify(s);
   s.spans.clear();
   if (!s.cps.empty()) s.spans.push_back({0, (uint32_t)s.cps.size()});
@@ -550,6 +557,7 @@ void pre_tokenize(const Tokenizer& tok, PreTokState& s) {
         }
         s.cps.swap(cps);
         s.spans.swap(spans);
+        s.rebuilt = true;
         reclassify(s);
       }
       if (!st.use_regex) continue;
@@ -566,15 +574,61 @@ void pre_tokenize(const Tokenizer& tok, PreTokState& s) {
 
 // ---------------------------------------------------------------- BPE
 
+// Word -> ids cache: open addressing on a 64-bit hash, keys and ids in arenas; cleared when full.
 struct WordCache {
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t key_off = 0, key_len = 0, ids_off = 0, ids_len = 0;
+    bool used = false;
+  };
+  static constexpr size_t kSlots = 1 << 18;  // at most kSlots / 2 entries
   uint64_t serial = 0;
-  std::unordered_map<std::string, std::vector<int>> map;
+  size_t num_used = 0;
+  std::vector<Slot> slots;
+  std::string keys;
+  std::vector<int> ids;
+  void clear() {
+    slots.assign(kSlots, Slot{});
+    keys.clear();
+    ids.clear();
+    num_used = 0;
+  }
+  static uint64_t hash_of(std::string_view s) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 31;
+    }
+    uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = (h ^ w) * 0x94D049BB133111EBull;
+    return h ^ (h >> 29);
+  }
+  // Slot holding s, or the empty slot where it belongs.
+  Slot& find(std::string_view s, uint64_t h) {
+    size_t k = h & (kSlots - 1);
+    while (slots[k].used) {
+      const Slot& e = slots[k];
+      if (e.hash == h && e.key_len == s.size() &&
+          std::memcmp(keys.data() + e.key_off, s.data(), s.size()) == 0)
+        break;
+      k = (k + 1) & (kSlots - 1);
+    }
+    return slots[k];
+  }
 };
-constexpr size_t kMaxCacheEntries = 1 << 17;
 
 inline const BpeMerge* find_merge(const Tokenizer& tok, int a, int b) {
-  auto it = tok.merges.find(((uint64_t)(uint32_t)a << 32) | (uint32_t)b);
-  return it == tok.merges.end() ? nullptr : &it->second;
+  uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+  size_t mask = tok.merge_table.size() - 1;
+  for (size_t k = (key * 0x9E3779B97F4A7C15ull) >> 20 & mask;; k = (k + 1) & mask) {
+    const Tokenizer::MergeSlot& e = tok.merge_table[k];
+    if (e.key == key) return &e.merge;
+    if (e.key == ~0ull) return nullptr;
+  }
 }
 
 void bpe_naive(const Tokenizer& tok, std::vector<int>& s) {
@@ -589,6 +643,37 @@ void bpe_naive(const Tokenizer& tok, std::vector<int>& s) {
     s[best_i] = best_id;
     s.erase(s.begin() + best_i + 1);
   }
+}
+
+// The naive loop with the rank of each adjacent pair cached: after a merge only the two pairs
+// touching the new symbol are looked up again.
+void bpe_small(const Tokenizer& tok, std::vector<int>& s) {
+  constexpr int kNone = INT_MAX;
+  int rank[64], merged[64];  // [n-1] rank and result of pair (i, i+1)
+  int n = (int)s.size();
+  if (n > 64) return bpe_naive(tok, s);
+  auto look = [&](int i) {
+    const BpeMerge* m = find_merge(tok, s[i], s[i + 1]);
+    rank[i] = m ? m->rank : kNone;
+    merged[i] = m ? m->merged_id : -1;
+  };
+  for (int i = 0; i + 1 < n; i++) look(i);
+  while (n > 1) {
+    int best = -1;
+    for (int i = 0; i + 1 < n; i++)
+      if (rank[i] != kNone && (best < 0 || rank[i] < rank[best])) best = i;
+    if (best < 0) break;
+    s[best] = merged[best];
+    for (int i = best + 1; i + 1 < n; i++) {
+      s[i] = s[i + 1];
+      rank[i] = rank[i + 1];
+      merged[i] = merged[i + 1];
+    }
+    n--;
+    if (best > 0) look(best - 1);
+    if (best + 1 < n) look(best);
+  }
+  s.resize(n);
 }
 
 // Priority-queue merge loop: lowest rank first, leftmost on ties (the order HF uses).
@@ -673,15 +758,15 @@ std::string from_byte_level(std::string_view token) {
 void bpe_piece(const Tokenizer& tok, std::string_view piece, std::vector<int>& out) {
   thread_local WordCache cache;
   thread_local std::vector<int> syms;
-  thread_local std::string key;
-  if (cache.serial != tok.serial) {
-    cache.map.clear();
+  if (cache.serial != tok.serial || cache.slots.empty()) {
+    cache.clear();
     cache.serial = tok.serial;
   }
-  key.assign(piece);
-  auto it = cache.map.find(key);
-  if (it != cache.map.end()) {
-    out.insert(out.end(), it->second.begin(), it->second.end());
+  uint64_t h = WordCache::hash_of(piece);
+  WordCache::Slot* slot = &cache.find(piece, h);
+  if (slot->used) {
+    out.insert(out.end(), cache.ids.begin() + slot->ids_off,
+               cache.ids.begin() + slot->ids_off + slot->ids_len);
     return;
   }
   syms.clear();
@@ -691,14 +776,25 @@ void bpe_piece(const Tokenizer& tok, std::string_view piece, std::vector<int>& o
   }
   if (syms.empty()) {
     piece_symbols(tok, piece, syms);
-    if (syms.size() <= 24)
-      bpe_naive(tok, syms);
+    if (syms.size() <= 32)
+      bpe_small(tok, syms);
     else
       bpe_heap(tok, syms);
   }
   out.insert(out.end(), syms.begin(), syms.end());
-  if (cache.map.size() >= kMaxCacheEntries) cache.map.clear();
-  cache.map.emplace(key, syms);
+  if (cache.num_used >= WordCache::kSlots / 2 || cache.keys.size() > (64u << 20)) {
+    cache.clear();
+    slot = &cache.find(piece, h);
+  }
+  *slot = {h,
+           (uint32_t)cache.keys.size(),
+           (uint32_t)piece.size(),
+           (uint32_t)cache.ids.size(),
+           (uint32_t)syms.size(),
+           true};
+  cache.keys.append(piece);
+  cache.ids.insert(cache.ids.end(), syms.begin(), syms.end());
+  cache.num_used++;
 }
 
 // ---------------------------------------------------------------- added tokens
@@ -721,17 +817,23 @@ void split_added(const Tokenizer& tok, std::string_view text, bool parse_special
   out.clear();
   size_t seg = 0, i = 0;
   while (i < text.size()) {
+    // Walk the trie from i; the longest allowed token ending on the way wins.
     const AddedToken* hit = nullptr;
-    for (const AddedToken& t : tok.added) {  // sorted longest first
-      if (t.content.empty() || (t.special && !parse_special)) continue;
-      if ((unsigned char)t.content[0] != (unsigned char)text[i]) continue;
-      if (text.compare(i, t.content.size(), t.content) != 0) continue;
-      if (t.single_word) {
-        size_t e = i + t.content.size();
-        if ((i > 0 && word_byte(text[i - 1])) || (e < text.size() && word_byte(text[e]))) continue;
-      }
+    int node = 0;
+    for (size_t j = i; j < text.size() && !tok.added_trie.empty(); j++) {
+      int child = -1;
+      for (const auto& [byte, idx] : tok.added_trie[node].next)
+        if (byte == (unsigned char)text[j]) child = idx;
+      if (child < 0) break;
+      node = child;
+      int k = tok.added_trie[node].added_idx;
+      if (k < 0) continue;
+      const AddedToken& t = tok.added[k];
+      if (t.special && !parse_special) continue;
+      if (t.single_word &&
+          ((i > 0 && word_byte(text[i - 1])) || (j + 1 < text.size() && word_byte(text[j + 1]))))
+        continue;
       hit = &t;
-      break;
     }
     if (!hit) {
       i++;
@@ -828,6 +930,7 @@ void parse_pre_tokenizer(Tokenizer& tok, const json& p, const std::string& where
     } else if (pat.is_object() && pat.contains("String") && pat["String"].is_string()) {
       st.pattern = SplitPattern::kLiteral;
       st.literal = pat["String"].get<std::string>();
+      utf8_decode_all(st.literal, st.literal_cps);
     } else {
       fail(where, "Split pattern must be {\"Regex\": ...} or {\"String\": ...}");
     }
@@ -940,6 +1043,14 @@ void parse_model(Tokenizer& tok, const json& m, const std::string& where) {
     uint64_t key = ((uint64_t)(uint32_t)ia->second << 32) | (uint32_t)ib->second;
     tok.merges.emplace(key, BpeMerge{(int)r, im->second});  // first (lowest rank) wins
   }
+  size_t cap = 16;
+  while (cap < 2 * tok.merges.size()) cap *= 2;
+  tok.merge_table.assign(cap, {});
+  for (const auto& [key, merge] : tok.merges) {
+    size_t k = (key * 0x9E3779B97F4A7C15ull) >> 20 & (cap - 1);
+    while (tok.merge_table[k].key != ~0ull) k = (k + 1) & (cap - 1);
+    tok.merge_table[k] = {key, merge};
+  }
 }
 
 // A special token of tokenizer_config.json: "text", {"content": "text"} or null.
@@ -1005,6 +1116,23 @@ Tokenizer tokenizer_load(const std::string& dir_or_json_path) {
   std::stable_sort(
       tok.added.begin(), tok.added.end(),
       [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
+  tok.added_trie.assign(1, {});
+  for (size_t k = 0; k < tok.added.size(); k++) {
+    int node = 0;
+    for (unsigned char c : tok.added[k].content) {
+      int child = -1;
+      for (const auto& [byte, idx] : tok.added_trie[node].next)
+        if (byte == c) child = idx;
+      if (child < 0) {
+        child = (int)tok.added_trie.size();
+        tok.added_trie[node].next.push_back({c, child});
+        tok.added_trie.emplace_back();
+      }
+      node = child;
+    }
+    // Same content twice: the first declaration wins.
+    if (tok.added_trie[node].added_idx < 0) tok.added_trie[node].added_idx = (int)k;
+  }
   tok.vocab_size = (int)tok.id_token.size();
   if (tok.vocab_size == 0) fail(w, "empty vocabulary");
   tok.serial = ++g_serial;
@@ -1037,7 +1165,6 @@ std::vector<std::string> tokenizer_pre_tokenize(const Tokenizer& tok, std::strin
 std::vector<int> tokenizer_encode(const Tokenizer& tok, std::string_view text, bool parse_special) {
   thread_local PreTokState s;
   thread_local std::vector<Piece> parts;
-  thread_local std::string piece;
   std::vector<int> ids;
   split_added(tok, text, parse_special, parts);
   for (const Piece& p : parts) {
@@ -1045,12 +1172,29 @@ std::vector<int> tokenizer_encode(const Tokenizer& tok, std::string_view text, b
       ids.push_back(p.id);
       continue;
     }
-    utf8_decode_all(text.substr(p.a, p.b - p.a), s.cps);
-    if (tok.nfc) nfc_cps(s.cps);
+    std::string_view seg = text.substr(p.a, p.b - p.a);
+    s.cps.clear();
+    s.off.clear();
+    for (size_t i = 0; i < seg.size();) {
+      s.off.push_back((uint32_t)i);
+      s.cps.push_back(utf8_next(seg, i));
+    }
+    s.off.push_back((uint32_t)seg.size());
+    s.bytes = seg;
+    bool changed = tok.nfc && nfc_cps(s.cps);
     pre_tokenize(tok, s);
+    if (changed || s.rebuilt) {  // bytes no longer match cps: re-encode them
+      s.own.clear();
+      s.off.clear();
+      for (uint32_t cp : s.cps) {
+        s.off.push_back((uint32_t)s.own.size());
+        utf8_append(s.own, cp);
+      }
+      s.off.push_back((uint32_t)s.own.size());
+      s.bytes = s.own;
+    }
     for (Span sp : s.spans) {
-      piece.clear();
-      for (uint32_t k = sp.a; k < sp.b; k++) utf8_append(piece, s.cps[k]);
+      std::string_view piece = s.bytes.substr(s.off[sp.a], s.off[sp.b] - s.off[sp.a]);
       if (!piece.empty()) bpe_piece(tok, piece, ids);
     }
   }
@@ -1086,11 +1230,13 @@ std::string unicode_nfc(std::string_view text) {
   return out;
 }
 
-std::vector<int> tokenizer_bpe_piece(const Tokenizer& tok, std::string_view piece, bool naive) {
+std::vector<int> tokenizer_bpe_piece(const Tokenizer& tok, std::string_view piece, int method) {
   std::vector<int> s;
   piece_symbols(tok, piece, s);
-  if (naive)
+  if (method == 0)
     bpe_naive(tok, s);
+  else if (method == 1)
+    bpe_small(tok, s);
   else
     bpe_heap(tok, s);
   return s;

@@ -33,7 +33,8 @@ enum class SplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWith
 struct PreTokStep {
   bool is_split = true;  // false: ByteLevel
   SplitPattern pattern = SplitPattern::kLiteral;
-  std::string literal;  // kLiteral only
+  std::string literal;                // kLiteral only
+  std::vector<uint32_t> literal_cps;  // kLiteral only: its code points
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
   bool add_prefix_space = false;  // ByteLevel only
@@ -59,14 +60,26 @@ struct Tokenizer {
   std::vector<uint8_t> id_special;             // [V] 1 for special added tokens
   std::unordered_map<std::string, int> vocab;  // model.vocab: byte-level token string -> id
   std::unordered_map<uint64_t, BpeMerge> merges;  // key (left_id << 32 | right_id)
-  int byte_id[256];               // id of each byte's byte-level symbol, -1 if absent
-  std::vector<AddedToken> added;  // sorted longest content first
+  struct MergeSlot {
+    uint64_t key = ~0ull;  // ~0: empty
+    BpeMerge merge;
+  };
+  std::vector<MergeSlot> merge_table;  // open-addressing copy of merges for the hot loop
+  int byte_id[256];                    // id of each byte's byte-level symbol, -1 if absent
+  std::vector<AddedToken> added;       // sorted longest content first
+  struct TrieNode {
+    std::vector<std::pair<unsigned char, int>> next;  // byte -> node index
+    int added_idx = -1;                               // index into added if a token ends here
+  };
+  std::vector<TrieNode> added_trie;  // byte trie of the added tokens' contents, root at 0
   bool nfc = false;
   bool ignore_merges = false;
   std::vector<PreTokStep> pre;
   int bos_id = -1, eos_id = -1, pad_id = -1;  // from tokenizer_config.json when present
   bool add_bos = false, add_eos = false;      // tokenizer_config.json's add_bos_token/add_eos_token
-  uint64_t serial = 0;                        // unique per load; keys the thread-local word cache
+  // Unique per load; keys the thread-local word cache (a copy given other vocab or merges must
+  // get a new serial).
+  uint64_t serial = 0;
 };
 
 // Loads DIR/tokenizer.json (+ DIR/tokenizer_config.json if present) or a tokenizer.json path
@@ -90,9 +103,10 @@ int tokenizer_token_id(const Tokenizer& tok, std::string_view token);
 
 // Debug/test helpers: the pieces the pre-tokenizer cuts a normalised segment into (bytes, before
 // the byte-level mapping), NFC of a UTF-8 string (invalid bytes pass through unchanged), and the
-// BPE of one piece with the fast (heap) or the naive O(n^2) reference merge loop.
+// BPE of one piece with the naive O(n^2) reference merge loop (method 0), the cached-rank loop
+// used for short pieces (1) or the priority-queue loop used for long ones (2).
 std::vector<std::string> tokenizer_pre_tokenize(const Tokenizer& tok, std::string_view text);
 std::string unicode_nfc(std::string_view text);
-std::vector<int> tokenizer_bpe_piece(const Tokenizer& tok, std::string_view piece, bool naive);
+std::vector<int> tokenizer_bpe_piece(const Tokenizer& tok, std::string_view piece, int method);
 
 }  // namespace aha

@@ -6,7 +6,9 @@
 //   behaviour and invert), see gen_hf_fuzz.py.
 // Plus `aha tokenize` end to end. Exits 77 (skipped) when the shared data is absent.
 #include <doctest/doctest.h>
+#include <unistd.h>  // getpid
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "policy/chat_template.h"
 #include "policy/tokenizer.h"
 
 using namespace aha;
@@ -99,6 +102,22 @@ TEST_CASE("qwen3 reference encodings") {
   CHECK(t.eos_id == 151645);
   CHECK(t.pad_id == 151643);
   CHECK(tokenizer_decode(t, {151644}) == "<|im_start|>");
+}
+
+TEST_CASE("chat prompts encode their markers as the special tokens") {
+  const Tokenizer& ds = get("deepseek_v3");
+  std::string p = chat_template_apply("deepseek_r1", {{"user", "2+2?"}}, true);
+  std::vector<int> ids = tokenizer_encode(ds, p);
+  REQUIRE(ids.size() >= 4);
+  CHECK(ids[0] == ds.bos_id);
+  CHECK(ids[1] == tokenizer_token_id(ds, "<｜User｜>"));
+  CHECK(tokenizer_decode(ds, ids) == p);
+  const Tokenizer& qw = get("qwen3");
+  p = chat_template_apply("qwen3_think", {{"system", "S"}, {"user", "Q"}}, true);
+  ids = tokenizer_encode(qw, p);
+  CHECK(ids[0] == 151644);                                 // <|im_start|>
+  CHECK(std::count(ids.begin(), ids.end(), 151645) == 2);  // <|im_end|>
+  CHECK(tokenizer_decode(qw, ids) == p);
 }
 
 TEST_CASE("Hugging Face tokenizers fuzz rows, real files and pre-tokenizer variants") {
