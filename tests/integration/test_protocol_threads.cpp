@@ -85,13 +85,13 @@ TEST_CASE("controller and worker threads over inproc://") {
   co.endpoint = endpoint;
   co.context = &ctx;
   co.heartbeat_ms = 100;
-  co.worker_timeout_ms = 500;
+  co.worker_timeout_ms = 800;
   co.weights_chunk_size = 64u << 10;
   co.test_corrupt_chunk = 5;
   ControllerPtr ctl = controller_create(co);
 
   WorkerThread w[2];
-  w[1].eng.stall_ms = 1500;  // hangs on its first request, longer than the worker timeout
+  w[1].eng.stall_ms = 2000;  // hangs on its first request, longer than the worker timeout
   w[0].start(ctx, endpoint, "thread-0");
   w[1].start(ctx, endpoint, "thread-1");
   REQUIRE(controller_wait_workers(*ctl, 2, 5000));
