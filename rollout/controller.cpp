@@ -284,10 +284,13 @@ void dispatch(Controller& c) {
   c.queue.insert(c.queue.begin(), skipped.begin(), skipped.end());
 }
 
-void check_timers(Controller& c) {
+// Declares silent workers dead (only once the socket is drained: their heartbeats may be queued)
+// and sends heartbeats when due.
+void check_timers(Controller& c, bool check_dead) {
   int64_t t = now_ms();
   for (auto& [ident, w] : c.workers)
-    if (w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms) declare_dead(c, w, "silent");
+    if (check_dead && w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms)
+      declare_dead(c, w, "silent");
   if (t - c.last_heartbeat_ms >= c.opt.heartbeat_ms) {
     c.last_heartbeat_ms = t;
     HeartbeatMsg hb;
@@ -329,12 +332,13 @@ void io_loop(Controller& c) {
         continue;
       }
       handle_message(c, peer, bytes);
+      if ((k & 63) == 63) check_timers(c, false);  // a flood must not starve heartbeats
     }
     while (!c.outbox.empty()) {
       send_to(c, c.outbox.front().first, c.outbox.front().second);
       c.outbox.pop_front();
     }
-    check_timers(c);
+    check_timers(c, true);
     dispatch(c);
   }
 }

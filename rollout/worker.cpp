@@ -66,6 +66,23 @@ void flush(Worker& w) {
   while (!w.outbox.empty() && send_frame(w.sock, "", w.outbox.front())) w.outbox.pop_front();
 }
 
+void heartbeat(Worker& w) {
+  w.last_hb_ms = now_ms();
+  HeartbeatMsg hb;
+  hb.worker_id = w.id;
+  hb.weights_version = w.weights_version;
+  hb.capacity = std::max(w.sent_capacity, 0);
+  hb.outstanding = static_cast<int32_t>(w.outstanding.size());
+  send(w, encode(hb));
+  flush(w);
+}
+
+// Sends a heartbeat when one is due; called between messages too, so a long weight fetch or a flood
+// of messages never starves the controller of them.
+void maybe_heartbeat(Worker& w) {
+  if (now_ms() - w.last_hb_ms >= w.opt.heartbeat_ms) heartbeat(w);
+}
+
 void drop(Worker& w, const std::string& err) {
   w.stats.dropped++;
   spdlog::warn("worker {}: dropped message from controller: {}", w.id, err);
@@ -139,6 +156,7 @@ bool finish_fetch(Worker& w) {
     restart_fetch(w);
     return true;
   }
+  heartbeat(w);  // restart the controller's clock: loading may take a while
   w.eng.load_weights(w.eng.ctx, f.bytes.data(), f.bytes.size(), f.ann.weights_version);
   w.weights_version = f.ann.weights_version;
   w.stats.weights_loaded++;
@@ -280,6 +298,7 @@ int loop(Worker& w) {
         continue;
       }
       if (handle_message(w, bytes) == 0) return 0;
+      maybe_heartbeat(w);
     }
     if (!w.outstanding.empty()) {
       done.clear();
@@ -296,17 +315,9 @@ int loop(Worker& w) {
     }
     int32_t cap = w.eng.capacity(w.eng.ctx);
     if (cap != w.sent_capacity) send_ready(w, cap);
+    maybe_heartbeat(w);
     t = now_ms();
-    if (t - w.last_hb_ms >= w.opt.heartbeat_ms) {
-      w.last_hb_ms = t;
-      HeartbeatMsg hb;
-      hb.worker_id = w.id;
-      hb.weights_version = w.weights_version;
-      hb.capacity = cap;
-      hb.outstanding = static_cast<int32_t>(w.outstanding.size());
-      send(w, encode(hb));
-    }
-    if (w.fetch.active && t - w.fetch.last_progress_ms > 2 * w.opt.heartbeat_ms) {
+    if (w.fetch.active && t - w.fetch.last_progress_ms > w.opt.weights_stall_ms) {
       // No chunk for a while (a reply lost to a full pipe or a restart): ask for the missing ones.
       spdlog::warn("worker {}: weights v{} fetch stalled at {}/{} chunks; asking again", w.id,
                    w.fetch.ann.weights_version, w.fetch.num_received, w.fetch.num_chunks);
