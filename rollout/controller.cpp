@@ -43,6 +43,7 @@ std::atomic<uint64_t> g_wake_counter{0};
 
 struct Controller {
   ControllerOptions opt;
+  std::string endpoint;  // as bound (wildcard port resolved)
   std::unique_ptr<zmq::context_t> own_ctx;
   zmq::context_t* ctx = nullptr;
   zmq::socket_t sock;
@@ -401,8 +402,9 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
   c->wake_tx = zmq::socket_t(*c->ctx, zmq::socket_type::pair);
   c->wake_tx.set(zmq::sockopt::linger, 0);
   c->wake_tx.connect(wake_url);
+  c->endpoint = c->sock.get(zmq::sockopt::last_endpoint);
   c->last_heartbeat_ms = now_ms();
-  spdlog::info("controller: listening on {}", opt.endpoint);
+  spdlog::info("controller: listening on {}", c->endpoint);
   Controller* raw = c.get();
   c->io = std::thread([raw] { io_loop(*raw); });
   return c;
@@ -410,6 +412,10 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
 
 zmq::context_t& controller_context(Controller& c) {
   return *c.ctx;
+}
+
+std::string controller_endpoint(Controller& c) {
+  return c.endpoint;
 }
 
 void controller_submit(Controller& c, GenRequest req) {

@@ -74,6 +74,10 @@ using ControllerPtr = std::unique_ptr<Controller, ControllerDeleter>;
 // bound. Destroying it stops the thread (and sends shutdown to live workers when so configured).
 ControllerPtr controller_create(const ControllerOptions& opt);
 
+// The endpoint actually bound: for tcp://HOST:* the port the system chose, e.g.
+// tcp://127.0.0.1:41235.
+std::string controller_endpoint(Controller& c);
+
 // The ZeroMQ context (inproc:// workers must use the same one).
 zmq::context_t& controller_context(Controller& c);
 

@@ -190,6 +190,36 @@ TEST_CASE("controller and worker threads over inproc://") {
   ctl.reset();
 }
 
+TEST_CASE("the same over tcp:// with a worker on its own context") {
+  ControllerOptions co;
+  co.endpoint = "tcp://127.0.0.1:*";
+  co.heartbeat_ms = 100;
+  co.worker_timeout_ms = 1000 * kSlow;
+  ControllerPtr ctl = controller_create(co);
+  std::string url = controller_endpoint(*ctl);
+  CHECK(url.rfind("tcp://127.0.0.1:", 0) == 0);
+  CHECK(url != co.endpoint);
+  WorkerThread w;
+  w.opt.connect = url;
+  w.opt.worker_id = "tcp-0";
+  w.opt.heartbeat_ms = 100;
+  w.opt.stats = &w.stats;
+  w.th = std::thread([&w] { w.rc = run_rollout_worker(w.opt, fake_hooks(w.eng)); });
+  for (uint64_t i = 1; i <= 10; ++i) controller_submit(*ctl, make_request(i, 0));
+  std::map<uint64_t, int> seen;
+  std::vector<GenResult> all;
+  collect(*ctl, seen, all, 10, 10000 * kSlow);
+  CHECK(seen.size() == 10);
+  for (const GenResult& r : all) {
+    CHECK(r.worker_id == "tcp-0");
+    CHECK(r.samples[1].token_ids == fake_tokens(77 + r.request_id * 104729, 1));
+  }
+  ctl.reset();  // sends shutdown to the live worker
+  w.th.join();
+  CHECK(w.rc == 0);
+  CHECK(w.stats.results == 10);
+}
+
 TEST_CASE("a worker exits when the controller goes silent") {
   zmq::context_t ctx(1);
   FakeEngine eng;
