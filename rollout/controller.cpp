@@ -65,6 +65,7 @@ struct Controller {
   uint64_t weights_version = 0;
   std::vector<uint8_t> weights;
   uint64_t weights_checksum = 0;
+  std::vector<uint64_t> chunk_checksums;  // [num_chunks] computed once per version
   bool corrupted_once = false;
 
   ControllerStats stats;
@@ -171,19 +172,19 @@ void send_chunk(Controller& c, const std::string& peer, uint32_t chunk_idx) {
   uint64_t cs = c.opt.weights_chunk_size;
   uint64_t begin = static_cast<uint64_t>(chunk_idx) * cs;
   uint64_t end = std::min<uint64_t>(begin + cs, c.weights.size());
-  WeightsChunk ch;
-  ch.weights_version = c.weights_version;
-  ch.chunk_idx = chunk_idx;
-  ch.data.assign(c.weights.begin() + static_cast<ptrdiff_t>(begin),
-                 c.weights.begin() + static_cast<ptrdiff_t>(end));
-  ch.checksum = fnv1a64(ch.data.data(), ch.data.size());
-  if (static_cast<int64_t>(chunk_idx) == c.opt.test_corrupt_chunk && !c.corrupted_once &&
-      !ch.data.empty()) {
+  const uint8_t* data = c.weights.data() + begin;
+  size_t n = static_cast<size_t>(end - begin);
+  std::vector<uint8_t> damaged;
+  if (static_cast<int64_t>(chunk_idx) == c.opt.test_corrupt_chunk && !c.corrupted_once && n > 0) {
     c.corrupted_once = true;  // simulates damage in transit: the checksum no longer matches
-    ch.data[ch.data.size() / 2] ^= 0x5a;
+    damaged.assign(data, data + n);
+    damaged[n / 2] ^= 0x5a;
+    data = damaged.data();
   }
   c.stats.chunks_sent++;
-  send_to(c, peer, encode(ch));
+  send_to(
+      c, peer,
+      encode_weights_chunk(c.weights_version, chunk_idx, c.chunk_checksums[chunk_idx], data, n));
 }
 
 void handle_message(Controller& c, const std::string& peer, const std::string& bytes) {
@@ -446,7 +447,12 @@ uint64_t controller_pending(Controller& c) {
 }
 
 void controller_publish_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes) {
-  uint64_t checksum = fnv1a64(bytes.data(), bytes.size());  // outside the lock: may be large
+  // Checksums outside the lock: the bytes may be large.
+  uint64_t checksum = checksum64(bytes.data(), bytes.size());
+  std::vector<uint64_t> chunk_sums;
+  for (size_t b = 0; b < bytes.size(); b += c.opt.weights_chunk_size)
+    chunk_sums.push_back(
+        checksum64(bytes.data() + b, std::min<size_t>(c.opt.weights_chunk_size, bytes.size() - b)));
   std::lock_guard<std::mutex> lock(c.mu);
   if (version <= c.weights_version)
     throw std::runtime_error("controller_publish_weights: version " + std::to_string(version) +
@@ -454,6 +460,7 @@ void controller_publish_weights(Controller& c, uint64_t version, std::vector<uin
   c.weights_version = version;
   c.weights = std::move(bytes);
   c.weights_checksum = checksum;
+  c.chunk_checksums = std::move(chunk_sums);
   std::string ann = encode(current_announce(c));
   for (auto& [ident, w] : c.workers)
     if (w.alive) c.outbox.emplace_back(ident, ann);

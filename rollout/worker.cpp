@@ -148,7 +148,7 @@ void on_announce(Worker& w, const WeightsAnnounce& a) {
 // Returns false when load_weights threw.
 bool finish_fetch(Worker& w) {
   Fetch& f = w.fetch;
-  uint64_t sum = fnv1a64(f.bytes.data(), f.bytes.size());
+  uint64_t sum = checksum64(f.bytes.data(), f.bytes.size());
   if (sum != f.ann.checksum) {
     w.stats.bad_weights++;
     spdlog::warn("worker {}: weights v{} checksum {:016x} != announced {:016x}; fetching again",
@@ -173,7 +173,7 @@ void on_chunk(Worker& w, WeightsChunk& ch) {
   f.in_flight = std::max(0, f.in_flight - 1);
   uint64_t begin = static_cast<uint64_t>(ch.chunk_idx) * f.ann.chunk_size;
   uint64_t want = std::min<uint64_t>(f.ann.chunk_size, f.ann.num_bytes - begin);
-  uint64_t sum = fnv1a64(ch.data.data(), ch.data.size());
+  uint64_t sum = checksum64(ch.data.data(), ch.data.size());
   if (ch.data.size() != want || sum != ch.checksum) {
     w.stats.bad_chunks++;
     spdlog::warn(
