@@ -117,14 +117,17 @@ void ack(Worker& w, uint64_t version) {
   send(w, encode(a));
 }
 
+void finish_fetch(Worker& w);
+
 void on_announce(Worker& w, const WeightsAnnounce& a) {
   if (a.weights_version <= w.weights_version) return ack(w, w.weights_version);
   if (w.fetch.active && w.fetch.ann.weights_version == a.weights_version &&
       w.fetch.ann.checksum == a.checksum)
     return;  // already fetching it
   uint64_t num_chunks = a.num_bytes == 0 ? 0 : (a.num_bytes + a.chunk_size - 1) / a.chunk_size;
-  if (num_chunks > 0xffffffffull) {
-    drop(w, "weights_announce with too many chunks");
+  if (num_chunks > 0xffffffffull || a.num_bytes > w.opt.max_weights_bytes) {
+    drop(w, "weights_announce of " + std::to_string(a.num_bytes) + " bytes in chunks of " +
+                std::to_string(a.chunk_size) + " is over the limits");
     return;
   }
   Fetch& f = w.fetch;
@@ -143,10 +146,11 @@ void on_announce(Worker& w, const WeightsAnnounce& a) {
   spdlog::info("worker {}: fetching weights v{} ({} bytes, {} chunks)", w.id, a.weights_version,
                a.num_bytes, f.num_chunks);
   restart_fetch(w);
+  if (f.num_chunks == 0) finish_fetch(w);  // empty weights: nothing to ask for
 }
 
-// Returns false when load_weights threw.
-bool finish_fetch(Worker& w) {
+// Verifies the assembled bytes and swaps them in (an engine exception propagates to the caller).
+void finish_fetch(Worker& w) {
   Fetch& f = w.fetch;
   uint64_t sum = checksum64(f.bytes.data(), f.bytes.size());
   if (sum != f.ann.checksum) {
@@ -154,7 +158,7 @@ bool finish_fetch(Worker& w) {
     spdlog::warn("worker {}: weights v{} checksum {:016x} != announced {:016x}; fetching again",
                  w.id, f.ann.weights_version, sum, f.ann.checksum);
     restart_fetch(w);
-    return true;
+    return;
   }
   heartbeat(w);  // restart the controller's clock: loading may take a while
   w.eng.load_weights(w.eng.ctx, f.bytes.data(), f.bytes.size(), f.ann.weights_version);
@@ -163,7 +167,6 @@ bool finish_fetch(Worker& w) {
   spdlog::info("worker {}: loaded weights v{}", w.id, w.weights_version);
   f = Fetch{};
   ack(w, w.weights_version);
-  return true;
 }
 
 void on_chunk(Worker& w, WeightsChunk& ch) {

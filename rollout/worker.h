@@ -61,6 +61,7 @@ struct WorkerOptions {
   int idle_wait_ms = 50;              // socket wait when the engine has nothing to do
   int weights_window = 4;             // chunk requests in flight while fetching weights
   int weights_stall_ms = 3000;  // no chunk for this long while fetching: ask again for the missing
+  uint64_t max_weights_bytes = 1ull << 38;  // a larger announce is refused (256 GiB)
   uint64_t initial_weights_version = 0;     // the version the engine starts with
   const std::atomic<bool>* stop = nullptr;  // set to end the loop (sends bye)
   WorkerStats* stats = nullptr;             // filled in when the loop ends

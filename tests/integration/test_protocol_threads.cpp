@@ -205,7 +205,9 @@ TEST_CASE("the same over tcp:// with a worker on its own context") {
   w.opt.heartbeat_ms = 100;
   w.opt.stats = &w.stats;
   w.th = std::thread([&w] { w.rc = run_rollout_worker(w.opt, fake_hooks(w.eng)); });
-  for (uint64_t i = 1; i <= 10; ++i) controller_submit(*ctl, make_request(i, 0));
+  controller_publish_weights(*ctl, 1, {});  // empty weights are a valid version too
+  REQUIRE(controller_wait_weights(*ctl, 1, 5000 * kSlow));
+  for (uint64_t i = 1; i <= 10; ++i) controller_submit(*ctl, make_request(i, 1));
   std::map<uint64_t, int> seen;
   std::vector<GenResult> all;
   collect(*ctl, seen, all, 10, 10000 * kSlow);
@@ -218,6 +220,7 @@ TEST_CASE("the same over tcp:// with a worker on its own context") {
   w.th.join();
   CHECK(w.rc == 0);
   CHECK(w.stats.results == 10);
+  CHECK(w.eng.loads == 1);
 }
 
 TEST_CASE("a worker exits when the controller goes silent") {
