@@ -441,6 +441,16 @@ size_t controller_poll(Controller& c, int timeout_ms, std::vector<GenResult>& ou
   return n;
 }
 
+bool controller_cancel(Controller& c, uint64_t request_id) {
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.pending.find(request_id);
+  if (it == c.pending.end()) return false;
+  c.pending.erase(it);  // the queue skips ids no longer pending
+  c.completed.insert(request_id);
+  c.stats.cancelled++;
+  return true;
+}
+
 uint64_t controller_pending(Controller& c) {
   std::lock_guard<std::mutex> lock(c.mu);
   return c.pending.size() + c.results.size();

@@ -207,11 +207,20 @@ TEST_CASE("the same over tcp:// with a worker on its own context") {
   w.th = std::thread([&w] { w.rc = run_rollout_worker(w.opt, fake_hooks(w.eng)); });
   controller_publish_weights(*ctl, 1, {});  // empty weights are a valid version too
   REQUIRE(controller_wait_weights(*ctl, 1, 5000 * kSlow));
+  // Submitted before any worker could hold v2: cancelled, never returned.
+  controller_submit(*ctl, make_request(50, 2));
+  CHECK(controller_cancel(*ctl, 50));
+  CHECK_FALSE(controller_cancel(*ctl, 50));
+  CHECK_FALSE(controller_cancel(*ctl, 51));
   for (uint64_t i = 1; i <= 10; ++i) controller_submit(*ctl, make_request(i, 1));
   std::map<uint64_t, int> seen;
   std::vector<GenResult> all;
   collect(*ctl, seen, all, 10, 10000 * kSlow);
   CHECK(seen.size() == 10);
+  CHECK(seen.count(50) == 0);
+  CHECK(controller_pending(*ctl) == 0);
+  CHECK(controller_stats(*ctl).cancelled == 1);
+  CHECK_THROWS(controller_submit(*ctl, make_request(50, 0)));  // ids are never reused
   for (const GenResult& r : all) {
     CHECK(r.worker_id == "tcp-0");
     CHECK(r.samples[1].token_ids == fake_tokens(77 + r.request_id * 104729, 1));
