@@ -43,6 +43,7 @@ std::atomic<uint64_t> g_wake_counter{0};
 
 struct Controller {
   ControllerOptions opt;
+  std::string endpoint;  // as bound (wildcard port resolved)
   std::unique_ptr<zmq::context_t> own_ctx;
   zmq::context_t* ctx = nullptr;
   zmq::socket_t sock;
@@ -64,6 +65,7 @@ struct Controller {
   uint64_t weights_version = 0;
   std::vector<uint8_t> weights;
   uint64_t weights_checksum = 0;
+  std::vector<uint64_t> chunk_checksums;  // [num_chunks] computed once per version
   bool corrupted_once = false;
 
   ControllerStats stats;
@@ -170,19 +172,19 @@ void send_chunk(Controller& c, const std::string& peer, uint32_t chunk_idx) {
   uint64_t cs = c.opt.weights_chunk_size;
   uint64_t begin = static_cast<uint64_t>(chunk_idx) * cs;
   uint64_t end = std::min<uint64_t>(begin + cs, c.weights.size());
-  WeightsChunk ch;
-  ch.weights_version = c.weights_version;
-  ch.chunk_idx = chunk_idx;
-  ch.data.assign(c.weights.begin() + static_cast<ptrdiff_t>(begin),
-                 c.weights.begin() + static_cast<ptrdiff_t>(end));
-  ch.checksum = fnv1a64(ch.data.data(), ch.data.size());
-  if (static_cast<int64_t>(chunk_idx) == c.opt.test_corrupt_chunk && !c.corrupted_once &&
-      !ch.data.empty()) {
+  const uint8_t* data = c.weights.data() + begin;
+  size_t n = static_cast<size_t>(end - begin);
+  std::vector<uint8_t> damaged;
+  if (static_cast<int64_t>(chunk_idx) == c.opt.test_corrupt_chunk && !c.corrupted_once && n > 0) {
     c.corrupted_once = true;  // simulates damage in transit: the checksum no longer matches
-    ch.data[ch.data.size() / 2] ^= 0x5a;
+    damaged.assign(data, data + n);
+    damaged[n / 2] ^= 0x5a;
+    data = damaged.data();
   }
   c.stats.chunks_sent++;
-  send_to(c, peer, encode(ch));
+  send_to(
+      c, peer,
+      encode_weights_chunk(c.weights_version, chunk_idx, c.chunk_checksums[chunk_idx], data, n));
 }
 
 void handle_message(Controller& c, const std::string& peer, const std::string& bytes) {
@@ -284,10 +286,13 @@ void dispatch(Controller& c) {
   c.queue.insert(c.queue.begin(), skipped.begin(), skipped.end());
 }
 
-void check_timers(Controller& c) {
+// Declares silent workers dead (only once the socket is drained: their heartbeats may be queued)
+// and sends heartbeats when due.
+void check_timers(Controller& c, bool check_dead) {
   int64_t t = now_ms();
   for (auto& [ident, w] : c.workers)
-    if (w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms) declare_dead(c, w, "silent");
+    if (check_dead && w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms)
+      declare_dead(c, w, "silent");
   if (t - c.last_heartbeat_ms >= c.opt.heartbeat_ms) {
     c.last_heartbeat_ms = t;
     HeartbeatMsg hb;
@@ -329,12 +334,13 @@ void io_loop(Controller& c) {
         continue;
       }
       handle_message(c, peer, bytes);
+      if ((k & 63) == 63) check_timers(c, false);  // a flood must not starve heartbeats
     }
     while (!c.outbox.empty()) {
       send_to(c, c.outbox.front().first, c.outbox.front().second);
       c.outbox.pop_front();
     }
-    check_timers(c);
+    check_timers(c, true);
     dispatch(c);
   }
 }
@@ -397,8 +403,9 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
   c->wake_tx = zmq::socket_t(*c->ctx, zmq::socket_type::pair);
   c->wake_tx.set(zmq::sockopt::linger, 0);
   c->wake_tx.connect(wake_url);
+  c->endpoint = c->sock.get(zmq::sockopt::last_endpoint);
   c->last_heartbeat_ms = now_ms();
-  spdlog::info("controller: listening on {}", opt.endpoint);
+  spdlog::info("controller: listening on {}", c->endpoint);
   Controller* raw = c.get();
   c->io = std::thread([raw] { io_loop(*raw); });
   return c;
@@ -406,6 +413,10 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
 
 zmq::context_t& controller_context(Controller& c) {
   return *c.ctx;
+}
+
+std::string controller_endpoint(Controller& c) {
+  return c.endpoint;
 }
 
 void controller_submit(Controller& c, GenRequest req) {
@@ -430,13 +441,28 @@ size_t controller_poll(Controller& c, int timeout_ms, std::vector<GenResult>& ou
   return n;
 }
 
+bool controller_cancel(Controller& c, uint64_t request_id) {
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.pending.find(request_id);
+  if (it == c.pending.end()) return false;
+  c.pending.erase(it);  // the queue skips ids no longer pending
+  c.completed.insert(request_id);
+  c.stats.cancelled++;
+  return true;
+}
+
 uint64_t controller_pending(Controller& c) {
   std::lock_guard<std::mutex> lock(c.mu);
   return c.pending.size() + c.results.size();
 }
 
 void controller_publish_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes) {
-  uint64_t checksum = fnv1a64(bytes.data(), bytes.size());  // outside the lock: may be large
+  // Checksums outside the lock: the bytes may be large.
+  uint64_t checksum = checksum64(bytes.data(), bytes.size());
+  std::vector<uint64_t> chunk_sums;
+  for (size_t b = 0; b < bytes.size(); b += c.opt.weights_chunk_size)
+    chunk_sums.push_back(
+        checksum64(bytes.data() + b, std::min<size_t>(c.opt.weights_chunk_size, bytes.size() - b)));
   std::lock_guard<std::mutex> lock(c.mu);
   if (version <= c.weights_version)
     throw std::runtime_error("controller_publish_weights: version " + std::to_string(version) +
@@ -444,6 +470,7 @@ void controller_publish_weights(Controller& c, uint64_t version, std::vector<uin
   c.weights_version = version;
   c.weights = std::move(bytes);
   c.weights_checksum = checksum;
+  c.chunk_checksums = std::move(chunk_sums);
   std::string ann = encode(current_announce(c));
   for (auto& [ident, w] : c.workers)
     if (w.alive) c.outbox.emplace_back(ident, ann);

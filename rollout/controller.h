@@ -54,7 +54,8 @@ struct WorkerInfo {
 struct ControllerStats {
   uint64_t submitted = 0;
   uint64_t completed = 0;        // results accepted (each request once)
-  uint64_t duplicates = 0;       // results for already completed requests, discarded
+  uint64_t duplicates = 0;       // results for completed or cancelled requests, discarded
+  uint64_t cancelled = 0;        // requests withdrawn by controller_cancel
   uint64_t unknown_results = 0;  // results for ids never submitted, discarded
   uint64_t reissued = 0;         // requests re-queued from dead workers
   uint64_t dropped = 0;          // malformed / unknown / wrong-version / unexpected messages
@@ -74,6 +75,10 @@ using ControllerPtr = std::unique_ptr<Controller, ControllerDeleter>;
 // bound. Destroying it stops the thread (and sends shutdown to live workers when so configured).
 ControllerPtr controller_create(const ControllerOptions& opt);
 
+// The endpoint actually bound: for tcp://HOST:* the port the system chose, e.g.
+// tcp://127.0.0.1:41235.
+std::string controller_endpoint(Controller& c);
+
 // The ZeroMQ context (inproc:// workers must use the same one).
 zmq::context_t& controller_context(Controller& c);
 
@@ -83,6 +88,11 @@ void controller_submit(Controller& c, GenRequest req);
 // Waits up to timeout_ms for at least one finished request, then appends every finished result
 // (each request id exactly once) to `out`. Returns how many were appended.
 size_t controller_poll(Controller& c, int timeout_ms, std::vector<GenResult>& out);
+
+// Withdraws a submitted request (e.g. oversampled groups no longer needed): it is not sent any more
+// and a result that still arrives is discarded. Workers already running it finish it anyway. False
+// when the id is not pending (unknown, already completed or cancelled).
+bool controller_cancel(Controller& c, uint64_t request_id);
 
 // Requests submitted and not yet returned by controller_poll's results (queued + in flight +
 // ready).

@@ -338,6 +338,19 @@ uint64_t fnv1a64(const void* data, size_t n, uint64_t h) {
   return h;
 }
 
+uint64_t checksum64(const void* data, size_t n) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  uint64_t h = kFnvOffset;
+  size_t num_words = n / 8;
+  for (size_t i = 0; i < num_words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, p + 8 * i, 8);
+    h ^= w;
+    h *= 1099511628211ull;
+  }
+  return fnv1a64(p + 8 * num_words, n % 8, h);
+}
+
 // ---- encoders ----
 
 std::string encode(const ReadyMsg& m) {
@@ -433,21 +446,26 @@ std::string encode(const WeightsGet& m) {
   return to_string(buf);
 }
 
-std::string encode(const WeightsChunk& m) {
-  msgpack::sbuffer buf(m.data.size() + 128);
+std::string encode_weights_chunk(uint64_t weights_version, uint32_t chunk_idx, uint64_t checksum,
+                                 const uint8_t* data, size_t n) {
+  msgpack::sbuffer buf(n + 128);
   Packer pk(buf);
   pack_header(pk, MsgType::WeightsChunk, 4);
   pk.pack("weights_version");
-  pk.pack(m.weights_version);
+  pk.pack(weights_version);
   pk.pack("chunk_idx");
-  pk.pack(m.chunk_idx);
+  pk.pack(chunk_idx);
   pk.pack("checksum");
-  pk.pack(m.checksum);
+  pk.pack(checksum);
   pk.pack("data");
-  pk.pack_bin(static_cast<uint32_t>(m.data.size()));
-  pk.pack_bin_body(reinterpret_cast<const char*>(m.data.data()),
-                   static_cast<uint32_t>(m.data.size()));
+  pk.pack_bin(static_cast<uint32_t>(n));
+  pk.pack_bin_body(reinterpret_cast<const char*>(data), static_cast<uint32_t>(n));
   return to_string(buf);
+}
+
+std::string encode(const WeightsChunk& m) {
+  return encode_weights_chunk(m.weights_version, m.chunk_idx, m.checksum, m.data.data(),
+                              m.data.size());
 }
 
 std::string encode(const WeightsAck& m) {

@@ -32,14 +32,13 @@
 //                          min-p truncation), finish_reason str ("stop"|"length"|...),
 //                          routing_dims [num_tokens, num_layers, top_k] ints, routed_experts i32le
 //                          [num_tokens * num_layers * top_k] (empty, dims [0,0,0] when not asked)
-//  weights_announce  C->W  weights_version, num_bytes, checksum (fnv1a64 of all bytes), chunk_size
-//  weights_get       W->C  weights_version, chunk_idx
-//  weights_chunk     C->W  weights_version, chunk_idx, checksum (fnv1a64 of this chunk), data bin
-//  weights_ack       W->C  weights_version
-//  bye               W->C  worker_id str, reason str (worker leaves; its requests are re-issued)
-//  shutdown          C->W  reason str
-//  score_request     C->R  request_id, task str, completions [str], reference_json str
-//  score_result      R->C  request_id, rewards [f64], components_json str
+//  weights_announce  C->W  weights_version, num_bytes, checksum (checksum64 of all bytes),
+//  chunk_size weights_get       W->C  weights_version, chunk_idx weights_chunk     C->W
+//  weights_version, chunk_idx, checksum (checksum64 of this chunk), data bin weights_ack       W->C
+//  weights_version bye               W->C  worker_id str, reason str (worker leaves; its requests
+//  are re-issued) shutdown          C->W  reason str score_request     C->R  request_id, task str,
+//  completions [str], reference_json str score_result      R->C  request_id, rewards [f64],
+//  components_json str
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -76,6 +75,11 @@ bool msg_type_from_name(const std::string& name, MsgType& out);
 // FNV-1a 64-bit hash of bytes; `h` chains a previous result (start with the offset basis).
 constexpr uint64_t kFnvOffset = 14695981039346656037ull;
 uint64_t fnv1a64(const void* data, size_t n, uint64_t h = kFnvOffset);
+
+// The checksum of weight bytes: FNV-1a's step (h ^= x; h *= prime) over 64-bit little-endian words,
+// then over the remaining n % 8 bytes one by one (8x faster than byte-wise FNV-1a; it equals
+// fnv1a64 for n < 8).
+uint64_t checksum64(const void* data, size_t n);
 
 struct ReadyMsg {
   std::string worker_id;
@@ -122,7 +126,7 @@ struct GenResult {
 struct WeightsAnnounce {
   uint64_t weights_version = 0;
   uint64_t num_bytes = 0;
-  uint64_t checksum = 0;  // fnv1a64 of all bytes
+  uint64_t checksum = 0;  // checksum64 of all bytes
   uint32_t chunk_size = 0;
 };
 
@@ -134,7 +138,7 @@ struct WeightsGet {
 struct WeightsChunk {
   uint64_t weights_version = 0;
   uint32_t chunk_idx = 0;
-  uint64_t checksum = 0;  // fnv1a64 of data, as the sender computed it
+  uint64_t checksum = 0;  // checksum64 of data, as the sender computed it
   std::vector<uint8_t> data;
 };
 
@@ -172,6 +176,9 @@ std::string encode(const GenResult& m);
 std::string encode(const WeightsAnnounce& m);
 std::string encode(const WeightsGet& m);
 std::string encode(const WeightsChunk& m);
+// The same bytes as encode(WeightsChunk) from a slice of a larger buffer, without copying it first.
+std::string encode_weights_chunk(uint64_t weights_version, uint32_t chunk_idx, uint64_t checksum,
+                                 const uint8_t* data, size_t n);
 std::string encode(const WeightsAck& m);
 std::string encode(const ByeMsg& m);
 std::string encode(const ShutdownMsg& m);

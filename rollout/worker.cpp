@@ -66,6 +66,23 @@ void flush(Worker& w) {
   while (!w.outbox.empty() && send_frame(w.sock, "", w.outbox.front())) w.outbox.pop_front();
 }
 
+void heartbeat(Worker& w) {
+  w.last_hb_ms = now_ms();
+  HeartbeatMsg hb;
+  hb.worker_id = w.id;
+  hb.weights_version = w.weights_version;
+  hb.capacity = std::max(w.sent_capacity, 0);
+  hb.outstanding = static_cast<int32_t>(w.outstanding.size());
+  send(w, encode(hb));
+  flush(w);
+}
+
+// Sends a heartbeat when one is due; called between messages too, so a long weight fetch or a flood
+// of messages never starves the controller of them.
+void maybe_heartbeat(Worker& w) {
+  if (now_ms() - w.last_hb_ms >= w.opt.heartbeat_ms) heartbeat(w);
+}
+
 void drop(Worker& w, const std::string& err) {
   w.stats.dropped++;
   spdlog::warn("worker {}: dropped message from controller: {}", w.id, err);
@@ -100,14 +117,17 @@ void ack(Worker& w, uint64_t version) {
   send(w, encode(a));
 }
 
+void finish_fetch(Worker& w);
+
 void on_announce(Worker& w, const WeightsAnnounce& a) {
   if (a.weights_version <= w.weights_version) return ack(w, w.weights_version);
   if (w.fetch.active && w.fetch.ann.weights_version == a.weights_version &&
       w.fetch.ann.checksum == a.checksum)
     return;  // already fetching it
   uint64_t num_chunks = a.num_bytes == 0 ? 0 : (a.num_bytes + a.chunk_size - 1) / a.chunk_size;
-  if (num_chunks > 0xffffffffull) {
-    drop(w, "weights_announce with too many chunks");
+  if (num_chunks > 0xffffffffull || a.num_bytes > w.opt.max_weights_bytes) {
+    drop(w, "weights_announce of " + std::to_string(a.num_bytes) + " bytes in chunks of " +
+                std::to_string(a.chunk_size) + " is over the limits");
     return;
   }
   Fetch& f = w.fetch;
@@ -126,26 +146,27 @@ void on_announce(Worker& w, const WeightsAnnounce& a) {
   spdlog::info("worker {}: fetching weights v{} ({} bytes, {} chunks)", w.id, a.weights_version,
                a.num_bytes, f.num_chunks);
   restart_fetch(w);
+  if (f.num_chunks == 0) finish_fetch(w);  // empty weights: nothing to ask for
 }
 
-// Returns false when load_weights threw.
-bool finish_fetch(Worker& w) {
+// Verifies the assembled bytes and swaps them in (an engine exception propagates to the caller).
+void finish_fetch(Worker& w) {
   Fetch& f = w.fetch;
-  uint64_t sum = fnv1a64(f.bytes.data(), f.bytes.size());
+  uint64_t sum = checksum64(f.bytes.data(), f.bytes.size());
   if (sum != f.ann.checksum) {
     w.stats.bad_weights++;
     spdlog::warn("worker {}: weights v{} checksum {:016x} != announced {:016x}; fetching again",
                  w.id, f.ann.weights_version, sum, f.ann.checksum);
     restart_fetch(w);
-    return true;
+    return;
   }
+  heartbeat(w);  // restart the controller's clock: loading may take a while
   w.eng.load_weights(w.eng.ctx, f.bytes.data(), f.bytes.size(), f.ann.weights_version);
   w.weights_version = f.ann.weights_version;
   w.stats.weights_loaded++;
   spdlog::info("worker {}: loaded weights v{}", w.id, w.weights_version);
   f = Fetch{};
   ack(w, w.weights_version);
-  return true;
 }
 
 void on_chunk(Worker& w, WeightsChunk& ch) {
@@ -155,7 +176,7 @@ void on_chunk(Worker& w, WeightsChunk& ch) {
   f.in_flight = std::max(0, f.in_flight - 1);
   uint64_t begin = static_cast<uint64_t>(ch.chunk_idx) * f.ann.chunk_size;
   uint64_t want = std::min<uint64_t>(f.ann.chunk_size, f.ann.num_bytes - begin);
-  uint64_t sum = fnv1a64(ch.data.data(), ch.data.size());
+  uint64_t sum = checksum64(ch.data.data(), ch.data.size());
   if (ch.data.size() != want || sum != ch.checksum) {
     w.stats.bad_chunks++;
     spdlog::warn(
@@ -280,6 +301,7 @@ int loop(Worker& w) {
         continue;
       }
       if (handle_message(w, bytes) == 0) return 0;
+      maybe_heartbeat(w);
     }
     if (!w.outstanding.empty()) {
       done.clear();
@@ -296,17 +318,9 @@ int loop(Worker& w) {
     }
     int32_t cap = w.eng.capacity(w.eng.ctx);
     if (cap != w.sent_capacity) send_ready(w, cap);
+    maybe_heartbeat(w);
     t = now_ms();
-    if (t - w.last_hb_ms >= w.opt.heartbeat_ms) {
-      w.last_hb_ms = t;
-      HeartbeatMsg hb;
-      hb.worker_id = w.id;
-      hb.weights_version = w.weights_version;
-      hb.capacity = cap;
-      hb.outstanding = static_cast<int32_t>(w.outstanding.size());
-      send(w, encode(hb));
-    }
-    if (w.fetch.active && t - w.fetch.last_progress_ms > 2 * w.opt.heartbeat_ms) {
+    if (w.fetch.active && t - w.fetch.last_progress_ms > w.opt.weights_stall_ms) {
       // No chunk for a while (a reply lost to a full pipe or a restart): ask for the missing ones.
       spdlog::warn("worker {}: weights v{} fetch stalled at {}/{} chunks; asking again", w.id,
                    w.fetch.ann.weights_version, w.fetch.num_received, w.fetch.num_chunks);

@@ -57,9 +57,11 @@ struct WorkerOptions {
   std::string worker_id;                         // "" -> "<host>-<pid>-<n>"
   zmq::context_t* context = nullptr;  // required for inproc:// (the controller's); else may be null
   int heartbeat_ms = 1000;
-  int controller_timeout_ms = 10000;        // exit when the controller is silent this long
-  int idle_wait_ms = 50;                    // socket wait when the engine has nothing to do
-  int weights_window = 4;                   // chunk requests in flight while fetching weights
+  int controller_timeout_ms = 10000;  // exit when the controller is silent this long
+  int idle_wait_ms = 50;              // socket wait when the engine has nothing to do
+  int weights_window = 4;             // chunk requests in flight while fetching weights
+  int weights_stall_ms = 3000;  // no chunk for this long while fetching: ask again for the missing
+  uint64_t max_weights_bytes = 1ull << 38;  // a larger announce is refused (256 GiB)
   uint64_t initial_weights_version = 0;     // the version the engine starts with
   const std::atomic<bool>* stop = nullptr;  // set to end the loop (sends bye)
   WorkerStats* stats = nullptr;             // filled in when the loop ends

@@ -15,6 +15,13 @@ using namespace aha::test;
 
 namespace {
 
+// ThreadSanitizer slows byte loops ~30x and message handling ~100x: stretch the clocks under it.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kSlow = 4;
+#else
+constexpr int kSlow = 1;
+#endif
+
 struct WorkerThread {
   FakeEngine eng;
   WorkerOptions opt;
@@ -28,7 +35,7 @@ struct WorkerThread {
     opt.worker_id = id;
     opt.context = &ctx;
     opt.heartbeat_ms = 100;
-    opt.controller_timeout_ms = 5000;
+    opt.controller_timeout_ms = 5000 * kSlow;
     opt.stop = &stop;
     opt.stats = &stats;
     th = std::thread([this] { rc = run_rollout_worker(opt, fake_hooks(eng)); });
@@ -85,16 +92,16 @@ TEST_CASE("controller and worker threads over inproc://") {
   co.endpoint = endpoint;
   co.context = &ctx;
   co.heartbeat_ms = 100;
-  co.worker_timeout_ms = 500;
-  co.weights_chunk_size = 64u << 10;
+  co.worker_timeout_ms = 800 * kSlow;
+  co.weights_chunk_size = 16u << 10;
   co.test_corrupt_chunk = 5;
   ControllerPtr ctl = controller_create(co);
 
   WorkerThread w[2];
-  w[1].eng.stall_ms = 1500;  // hangs on its first request, longer than the worker timeout
+  w[1].eng.stall_ms = 2000 * kSlow;  // hangs on its first request, longer than the worker timeout
   w[0].start(ctx, endpoint, "thread-0");
   w[1].start(ctx, endpoint, "thread-1");
-  REQUIRE(controller_wait_workers(*ctl, 2, 5000));
+  REQUIRE(controller_wait_workers(*ctl, 2, 5000 * kSlow));
 
   // Garbage both ways.
   {
@@ -109,9 +116,9 @@ TEST_CASE("controller and worker threads over inproc://") {
     controller_send_raw(*ctl, id, raw_map("shutdown", kProtocolVersion + 1));  // wrong version
   }
 
-  // Weights v1 (1 MiB, 16 chunks, chunk 5 damaged once).
-  controller_publish_weights(*ctl, 1, fake_weights(1, 1u << 20));
-  REQUIRE(controller_wait_weights(*ctl, 1, 5000));
+  // Weights v1 (256 KiB, 16 chunks, chunk 5 damaged once).
+  controller_publish_weights(*ctl, 1, fake_weights(1, 256u << 10));
+  REQUIRE(controller_wait_weights(*ctl, 1, 5000 * kSlow));
   CHECK(controller_stats(*ctl).chunks_sent == 2 * 16 + 1);
 
   // 30 requests on v1; thread-1 hangs on its first one and is declared dead meanwhile.
@@ -120,19 +127,19 @@ TEST_CASE("controller and worker threads over inproc://") {
   for (uint64_t i = 1; i <= 30; ++i) controller_submit(*ctl, make_request(i, 1));
   // A request that needs v2 waits for it without holding up the others.
   controller_submit(*ctl, make_request(100, 2));
-  collect(*ctl, seen, all, 30, 10000);
+  collect(*ctl, seen, all, 30, 10000 * kSlow);
   CHECK(seen.size() == 30);
   CHECK(seen.count(100) == 0);
   CHECK(controller_pending(*ctl) == 1);
 
-  controller_publish_weights(*ctl, 2, fake_weights(2, (1u << 20) + 123));  // a short last chunk
-  REQUIRE(controller_wait_weights(*ctl, 2, 5000));
-  collect(*ctl, seen, all, 31, 5000);
+  controller_publish_weights(*ctl, 2, fake_weights(2, (256u << 10) + 123));  // a short last chunk
+  REQUIRE(controller_wait_weights(*ctl, 2, 5000 * kSlow));
+  collect(*ctl, seen, all, 31, 5000 * kSlow);
   REQUIRE(seen.count(100) == 1);
 
   // The hung worker came back and sent its stale results: discarded as duplicates.
   int64_t t0 = fake_now_ms();
-  while (controller_stats(*ctl).duplicates == 0 && fake_now_ms() - t0 < 5000) {
+  while (controller_stats(*ctl).duplicates == 0 && fake_now_ms() - t0 < 5000 * kSlow) {
     std::vector<GenResult> extra;
     controller_poll(*ctl, 50, extra);
     CHECK(extra.empty());
@@ -144,7 +151,7 @@ TEST_CASE("controller and worker threads over inproc://") {
   CHECK(st.dropped >= 2);
   CHECK(st.completed == 31);
   t0 = fake_now_ms();  // it came back, and catches up with v2
-  while (find_worker(*ctl, "thread-1").weights_version < 2 && fake_now_ms() - t0 < 5000)
+  while (find_worker(*ctl, "thread-1").weights_version < 2 && fake_now_ms() - t0 < 5000 * kSlow)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(find_worker(*ctl, "thread-1").alive);
   CHECK(find_worker(*ctl, "thread-1").weights_version == 2);
@@ -181,6 +188,48 @@ TEST_CASE("controller and worker threads over inproc://") {
   }
   CHECK(w[0].stats.bad_chunks + w[1].stats.bad_chunks == 1);
   ctl.reset();
+}
+
+TEST_CASE("the same over tcp:// with a worker on its own context") {
+  ControllerOptions co;
+  co.endpoint = "tcp://127.0.0.1:*";
+  co.heartbeat_ms = 100;
+  co.worker_timeout_ms = 1000 * kSlow;
+  ControllerPtr ctl = controller_create(co);
+  std::string url = controller_endpoint(*ctl);
+  CHECK(url.rfind("tcp://127.0.0.1:", 0) == 0);
+  CHECK(url != co.endpoint);
+  WorkerThread w;
+  w.opt.connect = url;
+  w.opt.worker_id = "tcp-0";
+  w.opt.heartbeat_ms = 100;
+  w.opt.stats = &w.stats;
+  w.th = std::thread([&w] { w.rc = run_rollout_worker(w.opt, fake_hooks(w.eng)); });
+  controller_publish_weights(*ctl, 1, {});  // empty weights are a valid version too
+  REQUIRE(controller_wait_weights(*ctl, 1, 5000 * kSlow));
+  // Submitted before any worker could hold v2: cancelled, never returned.
+  controller_submit(*ctl, make_request(50, 2));
+  CHECK(controller_cancel(*ctl, 50));
+  CHECK_FALSE(controller_cancel(*ctl, 50));
+  CHECK_FALSE(controller_cancel(*ctl, 51));
+  for (uint64_t i = 1; i <= 10; ++i) controller_submit(*ctl, make_request(i, 1));
+  std::map<uint64_t, int> seen;
+  std::vector<GenResult> all;
+  collect(*ctl, seen, all, 10, 10000 * kSlow);
+  CHECK(seen.size() == 10);
+  CHECK(seen.count(50) == 0);
+  CHECK(controller_pending(*ctl) == 0);
+  CHECK(controller_stats(*ctl).cancelled == 1);
+  CHECK_THROWS(controller_submit(*ctl, make_request(50, 0)));  // ids are never reused
+  for (const GenResult& r : all) {
+    CHECK(r.worker_id == "tcp-0");
+    CHECK(r.samples[1].token_ids == fake_tokens(77 + r.request_id * 104729, 1));
+  }
+  ctl.reset();  // sends shutdown to the live worker
+  w.th.join();
+  CHECK(w.rc == 0);
+  CHECK(w.stats.results == 10);
+  CHECK(w.eng.loads == 1);
 }
 
 TEST_CASE("a worker exits when the controller goes silent") {

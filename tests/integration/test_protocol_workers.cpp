@@ -88,7 +88,7 @@ TEST_CASE("controller and two worker processes over ipc://") {
   ControllerOptions co;
   co.endpoint = endpoint;
   co.heartbeat_ms = 100;
-  co.worker_timeout_ms = 600;
+  co.worker_timeout_ms = 1000;
   co.weights_chunk_size = kChunk;
   co.test_corrupt_chunk = 3;
   ControllerPtr ctl = controller_create(co);

@@ -88,6 +88,41 @@ TEST_CASE("fnv1a64 matches the published test vectors") {
   CHECK(fnv1a64("bar", 3, fnv1a64("foo", 3)) == fnv1a64("foobar", 6));
 }
 
+TEST_CASE("checksum64 is FNV-1a over little-endian words, then the tail bytes") {
+  // Independent reference: assemble each word from bytes by shifts (no memcpy, no endianness
+  // trick).
+  std::vector<uint8_t> b(8 * 5 + 3);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i * 37 + 11);
+  uint64_t h = 14695981039346656037ull;
+  for (size_t w = 0; w < 5; ++w) {
+    uint64_t word = 0;
+    for (int k = 0; k < 8; ++k) word |= static_cast<uint64_t>(b[8 * w + k]) << (8 * k);
+    h = (h ^ word) * 1099511628211ull;
+  }
+  for (size_t i = 40; i < b.size(); ++i) h = (h ^ b[i]) * 1099511628211ull;
+  CHECK(checksum64(b.data(), b.size()) == h);
+  CHECK(checksum64("foobar", 6) == fnv1a64("foobar", 6));  // shorter than a word
+  // Any single flipped bit changes it.
+  uint64_t base = checksum64(b.data(), b.size());
+  for (size_t i = 0; i < b.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      b[i] ^= static_cast<uint8_t>(1 << bit);
+      CHECK(checksum64(b.data(), b.size()) != base);
+      b[i] ^= static_cast<uint8_t>(1 << bit);
+    }
+}
+
+TEST_CASE("encode_weights_chunk equals encoding a WeightsChunk") {
+  std::vector<uint8_t> big(1000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i);
+  WeightsChunk m;
+  m.weights_version = 3;
+  m.chunk_idx = 1;
+  m.data.assign(big.begin() + 100, big.begin() + 300);
+  m.checksum = checksum64(m.data.data(), m.data.size());
+  CHECK(encode(m) == encode_weights_chunk(3, 1, m.checksum, big.data() + 100, 200));
+}
+
 TEST_CASE("every message type round-trips") {
   SUBCASE("ready") {
     ReadyMsg m{"w-1", 16, 3};
