@@ -22,7 +22,7 @@ namespace aha {
 
 struct LearnerConfig {
   // optimiser
-  float lr = 1e-3f;
+  float lr = 2e-4f;
   float min_lr_ratio = 0.1f;     // cosine floor as a fraction of lr
   int warmup_steps = 0;
   std::string schedule = "constant";  // constant | cosine

@@ -143,6 +143,7 @@ void pretrain_run(const PretrainOptions& opt) {
               100 * q.sampled, 100 * q.greedy);
   model_save(l.policy, opt.out_dir);
   nlohmann::json meta = {{"task", opt.task},   {"steps", opt.steps}, {"batch", opt.batch},
+                         {"hidden", opt.hidden}, {"layers", opt.layers}, {"config", opt.config},
                          {"lr", opt.lr},       {"noise", opt.noise}, {"seed", opt.seed},
                          {"sampled_accuracy", q.sampled}, {"greedy_accuracy", q.greedy}};
   write_json(opt.out_dir + "/pretrain.json", meta);

@@ -13,9 +13,9 @@ struct PretrainOptions {
   std::string tasks_file;       // TOML defining the task (default: the built-in run's)
   std::string task = "tiny_add";
   std::string config = "tiny";  // config.json path or a built-in name (tiny)
-  int hidden = 0;               // > 0: override hidden_size (and the widths with it)
-  int layers = 0;               // > 0: override num_hidden_layers
-  int steps = 1500;
+  int hidden = 96;              // > 0: override hidden_size (and the widths with it)
+  int layers = 3;               // > 0: override num_hidden_layers
+  int steps = 6000;
   int batch = 64;               // sequences per step
   float lr = 3e-3f;
   float noise = 0.3f;           // chance each answer digit is replaced by a random one

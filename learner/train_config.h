@@ -24,12 +24,12 @@ struct TrainConfig {
   float eval_temperature = 1.0f;
   // [rollout]
   int group_size = 8;                   // G
-  int prompts_per_step = 32;
+  int prompts_per_step = 64;
   float temperature = 1.0f;
   float top_p = 1.0f;
   int top_k = 0;
   float min_p = 0.0f;
-  int max_new_tokens = 16;
+  int max_new_tokens = 6;
   int rollout_workers = 1;              // worker threads (or processes with --workers)
   int max_tokens_in_flight = 1 << 15;   // latent cache rows per worker
   bool return_routing = true;
@@ -47,10 +47,10 @@ struct TrainConfig {
   int overlong_buffer = 4;              // penalty ramps over the last N tokens before the max
   float overlong_penalty = 1.0f;
   // [run]
-  int steps = 60;
+  int steps = 400;
   uint64_t seed = 0;
-  int eval_every = 20;
-  int checkpoint_every = 20;
+  int eval_every = 50;
+  int checkpoint_every = 100;
   bool async = false;                   // overlap generation of step t+1 with training of step t
   int max_staleness = 1;
   bool progress = true;
