@@ -1,0 +1,89 @@
+// `aha bench rollout`: decode tokens/s of the CPU engine at several batch sizes, latent-cache
+// bytes per token against a multi-head cache, and what sharing a prompt's prefill saves.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/command.h"
+#include "kernels/linear.h"
+#include "policy/checkpoint.h"
+#include "policy/decode.h"
+#include "rollout/engine.h"
+
+namespace aha::cli {
+
+namespace {
+
+double run_engine(Model& m, std::vector<EngineRequest> reqs, long* decode_tokens) {
+  Engine e;
+  EngineOptions eo;
+  eo.max_tokens_in_flight = 1 << 17;
+  eo.max_batch = 1024;
+  engine_init(e, m, eo);
+  for (EngineRequest& r : reqs) engine_submit(e, std::move(r));
+  std::vector<EngineResult> done;
+  auto t0 = std::chrono::steady_clock::now();
+  engine_run(e, done);
+  if (decode_tokens) *decode_tokens = e.stats.decode_tokens;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
+  EngineRequest r;
+  r.request_id = id;
+  for (int t = 0; t < prompt_len; t++) r.prompt.push_back(static_cast<int>((id * 31 + t * 7) % V));
+  r.group_size = G;
+  r.params.max_new_tokens = max_new;  // no stop tokens: every sample runs to the end
+  r.seed = id;
+  return r;
+}
+
+void cmd_bench_rollout(const std::string& model_dir, int max_new) {
+  blas_set_threads(1);
+  Model m;
+  model_load(m, model_dir);
+  const ModelConfig& c = m.cfg;
+  const int V = c.vocab_size;
+  std::printf("model %s: %ld parameters, %d layers\n", model_dir.c_str(), model_num_params(m),
+              c.num_hidden_layers);
+  std::printf("cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
+              "multi-head %ld: %.1f%%\n",
+              cache_bytes_per_token(c), c.kv_lora_rank, c.qk_rope_head_dim,
+              mha_cache_bytes_per_token(c),
+              100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+  std::printf("\n%8s %14s %12s\n", "batch", "decode tok/s", "per row");
+  for (int B : {1, 16, 64, 256}) {
+    std::vector<EngineRequest> reqs;
+    for (int b = 0; b < B; b++) reqs.push_back(request(b, 16, 1, max_new, V));
+    long tokens = 0;
+    double s = run_engine(m, reqs, &tokens);
+    std::printf("%8d %14.0f %12.0f\n", B, tokens / s, tokens / s / B);
+  }
+  // A group of G sharing one prefill against G separate prompts.
+  const int G = 8, T = 128;
+  double shared = run_engine(m, {request(1, T, G, 1, V)}, nullptr);
+  std::vector<EngineRequest> separate;
+  for (int g = 0; g < G; g++) separate.push_back(request(1, T, 1, 1, V));
+  for (int g = 0; g < G; g++) separate[g].request_id = g;
+  double apart = run_engine(m, separate, nullptr);
+  std::printf("\nprefill of a %d-token prompt for G = %d: shared %.2f ms, separate %.2f ms "
+              "(%.1fx; %d of %d prompt tokens not recomputed)\n",
+              T, G, 1e3 * shared, 1e3 * apart, apart / shared, (G - 1) * T, G * T);
+}
+
+void add_bench_rollout(CLI::App& app) {
+  CLI::App* bench = subcommand(app, "bench", "Benchmarks");
+  auto* c = bench->add_subcommand("rollout", "Engine decode tokens/s, cache size, prefill sharing");
+  auto model = std::make_shared<std::string>(std::string(AHA_SOURCE_DIR) +
+                                             "/experiments/base-arith");
+  auto max_new = std::make_shared<int>(64);
+  c->add_option("--model", *model, "Model directory")->capture_default_str();
+  c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")->capture_default_str();
+  c->callback([=] { cmd_bench_rollout(*model, *max_new); });
+}
+
+}  // namespace
+
+AHA_COMMAND(add_bench_rollout);
+
+}  // namespace aha::cli
