@@ -53,14 +53,14 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
       " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4 --set tasks.eval_samples=2" +
       " --set run.eval_every=0 --set run.checkpoint_every=2 --set learner.lr=1e-3 --workers 2";
 
-  // Uninterrupted: 4 steps.
-  out = run(aha + " train --run-dir " + (dir / "a").string() + common + " --set run.steps=4", &rc);
+  // Uninterrupted: 5 steps.
+  out = run(aha + " train --run-dir " + (dir / "a").string() + common + " --set run.steps=5", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("held-out accuracy: ") != std::string::npos);
-  // Interrupted after 2 steps, then resumed to 4.
+  // Interrupted after 2 steps, then resumed to 5.
   out = run(aha + " train --run-dir " + (dir / "b").string() + common + " --set run.steps=2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  out = run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=4 --workers 2", &rc);
+  out = run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=5 --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("resuming") != std::string::npos);
 
@@ -74,16 +74,16 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   aha::RunDb da = aha::rundb_open((dir / "a").string(), false);
   aha::RunDb db = aha::rundb_open((dir / "b").string(), false);
   std::vector<aha::StepRow> sa = aha::rundb_read_steps(da, 0), sb = aha::rundb_read_steps(db, 0);
-  REQUIRE(sa.size() == 4);
-  REQUIRE(sb.size() == 4);
-  for (size_t i = 0; i < 4; i++) {
+  REQUIRE(sa.size() == 5);
+  REQUIRE(sb.size() == 5);
+  for (size_t i = 0; i < 5; i++) {
     CHECK(sa[i].step == static_cast<int64_t>(i + 1));
     CHECK(sa[i].reward_mean == sb[i].reward_mean);
     CHECK(sa[i].grad_norm == sb[i].grad_norm);
   }
   aha::SampleQuery q;
-  CHECK(aha::rundb_count_samples(da, q) == 4 * 4 * 4);
-  CHECK(aha::rundb_count_samples(db, q) == 4 * 4 * 4);
+  CHECK(aha::rundb_count_samples(da, q) == 5 * 4 * 4);
+  CHECK(aha::rundb_count_samples(db, q) == 5 * 4 * 4);
   aha::SampleQuery q2;
   q2.with_tokens = true;
   for (const aha::SampleRow& s : aha::rundb_read_samples(da, q2)) {
@@ -92,9 +92,9 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   }
 
   // Replay the logged samples without generating: the first step's gradient norm is the run's.
-  out = run(aha + " train --replay " + (dir / "a").string() + " --steps 1:4", &rc);
+  out = run(aha + " train --replay " + (dir / "a").string() + " --steps 1:5", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  CHECK(out.find("step    4  samples 16") != std::string::npos);
+  CHECK(out.find("step    5  samples 16") != std::string::npos);
   char gn[32];
   std::snprintf(gn, sizeof gn, "gnorm %.3f", sa[0].grad_norm);
   CHECK_MESSAGE(out.find(gn) != std::string::npos, out);
