@@ -63,7 +63,7 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.eval_every", T::kInt, &c.eval_every, "Evaluate every N steps (0 = only before and after)"},
       {"run.checkpoint_every", T::kInt, &c.checkpoint_every, "Checkpoint every N steps (0 = only at the end)"},
       {"run.async", T::kBool, &c.async, "Overlap generation of step t+1 with training of step t"},
-      {"run.max_staleness", T::kInt, &c.max_staleness, "Max weight versions a sample may lag (async)"},
+      {"run.max_staleness", T::kInt, &c.max_staleness, "Max weight versions a sample may lag (async pipelines one step: 1)"},
       {"run.progress", T::kBool, &c.progress, "Progress bar while generating"},
   };
 }
@@ -234,6 +234,10 @@ void train_config_finalize(TrainConfig& c) {
        "learner.schedule must be constant or cosine");
   need(c.overlong == "none" || c.overlong == "mask" || c.overlong == "penalty",
        "learner.overlong must be none, mask or penalty");
+  need(!(c.async && c.dynamic_sampling),
+       "run.async and learner.dynamic_sampling cannot be combined (oversampling needs the "
+       "step's own rewards before the next step is generated)");
+  need(c.max_staleness >= 1, "run.max_staleness must be >= 1 (async runs one step behind)");
   parse_advantage_mode(c.advantage);
   c.learner.loss.kl = parse_kl_estimator(c.kl);
   c.learner.agg = parse_loss_agg(c.loss_agg);

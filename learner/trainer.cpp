@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "kernels/check.h"
@@ -96,15 +97,21 @@ void progress(const Run& r, const char* what, size_t done, size_t total) {
   std::fflush(stderr);
 }
 
-// Generates G samples for each item (in order) with the current weights; returns rollouts in
-// (item, sample) order.
-std::vector<Rollout> generate(Run& r, const std::vector<TaskItem>& items, int G, float temperature,
-                              uint64_t seed_base, const char* what) {
+// Generation requests in flight: G samples for each item, collected in item order.
+struct PendingGen {
+  std::vector<TaskItem> items;
   std::map<uint64_t, size_t> index;  // request id -> item
-  for (size_t i = 0; i < items.size(); i++) {
+  std::vector<std::vector<int>> prompt_ids;
+};
+
+PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float temperature,
+                             uint64_t seed_base) {
+  PendingGen p;
+  p.items = std::move(items);
+  for (size_t i = 0; i < p.items.size(); i++) {
     GenRequest q;
     q.request_id = r.next_request_id++;
-    std::vector<int> ids = encode_prompt(r, items[i].prompt);
+    std::vector<int> ids = encode_prompt(r, p.items[i].prompt);
     q.prompt_ids.assign(ids.begin(), ids.end());
     q.group_size = G;
     q.params.temperature = temperature;
@@ -116,29 +123,30 @@ std::vector<Rollout> generate(Run& r, const std::vector<TaskItem>& items, int G,
     q.seed = seed_base + i;
     q.min_weights_version = r.learner.policy.version;
     q.return_routing = r.cfg.return_routing && r.cfg.learner.routing_replay;
-    index[q.request_id] = i;
+    p.index[q.request_id] = i;
+    p.prompt_ids.push_back(std::move(ids));
     controller_submit(*r.controller, std::move(q));
   }
+  return p;
+}
+
+std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what) {
   std::vector<GenResult> results;
-  while (results.size() < items.size()) {
+  while (results.size() < p.items.size()) {
     controller_poll(*r.controller, 100, results);
-    progress(r, what, results.size(), items.size());
-    if (g_stop_requested && results.size() < items.size()) {
-      // Finish the step anyway: a checkpoint needs a consistent state.
-    }
+    progress(r, what, results.size(), p.items.size());
   }
   std::sort(results.begin(), results.end(),
             [](const GenResult& a, const GenResult& b) { return a.request_id < b.request_id; });
   std::vector<Rollout> out;
   for (GenResult& g : results) {
-    size_t i = index.at(g.request_id);
-    std::vector<int> ids = encode_prompt(r, items[i].prompt);
+    size_t i = p.index.at(g.request_id);
     for (size_t s = 0; s < g.samples.size(); s++) {
       Rollout ro;
-      ro.item = items[i];
+      ro.item = p.items[i];
       ro.group_id = static_cast<int64_t>(i);
       ro.sample_idx = static_cast<int>(s);
-      ro.prompt_ids = ids;
+      ro.prompt_ids = p.prompt_ids[i];
       ro.sample = std::move(g.samples[s]);
       ro.weight_version = g.weights_version;
       ro.gen_time_s = g.gen_ms / 1000.0;
@@ -146,6 +154,17 @@ std::vector<Rollout> generate(Run& r, const std::vector<TaskItem>& items, int G,
     }
   }
   return out;
+}
+
+std::vector<Rollout> generate(Run& r, const std::vector<TaskItem>& items, int G, float temperature,
+                              uint64_t seed_base, const char* what) {
+  PendingGen p = submit_generation(r, items, G, temperature, seed_base);
+  return collect_generation(r, p, what);
+}
+
+uint64_t step_seed(const TrainConfig& c, int step, int round) {
+  return (c.seed * 1000003ull + static_cast<uint64_t>(step)) * 1009ull +
+         static_cast<uint64_t>(round) * 101ull;
 }
 
 // Scores every rollout on the reward thread pool.
@@ -451,6 +470,8 @@ int train_main(const TrainOptions& opt) {
   };
 
   int step = start_step;
+  std::optional<PendingGen> pending;
+  std::vector<Rollout> ready;  // async: the next step's rollouts, generated with older weights
   for (; step < r.cfg.steps && !g_stop_requested; step++) {
     const int G = r.cfg.group_size;
     auto t_step = Clock::now();
@@ -461,11 +482,16 @@ int train_main(const TrainOptions& opt) {
     for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0); round++) {
       int need = r.cfg.prompts_per_step - static_cast<int>(batch.size()) / G;
       if (need <= 0) break;
-      std::vector<TaskItem> items = taskset_train_batch(*r.tasks, step, round, need);
       auto t0 = Clock::now();
-      std::vector<Rollout> rs = generate(r, items, G, r.cfg.temperature,
-                                         (r.cfg.seed * 1000003ull + step) * 1009ull + round * 101ull,
-                                         "generating");
+      std::vector<Rollout> rs;
+      if (!ready.empty()) {
+        // Async: this step's samples were generated during the last update, one version behind.
+        rs = std::move(ready);
+        ready.clear();
+      } else {
+        rs = generate(r, taskset_train_batch(*r.tasks, step, round, need), G, r.cfg.temperature,
+                      step_seed(r.cfg, step, round), "generating");
+      }
       t_gen += seconds_since(t0);
       t0 = Clock::now();
       score_all(r, rs);
@@ -483,6 +509,10 @@ int train_main(const TrainOptions& opt) {
     for (size_t i = 0; i < batch.size(); i++) batch[i].group_id = static_cast<int64_t>(i) / G;
     shape_overlong(r.cfg, batch);
     compute_group_advantages(r.cfg, batch);
+    // Async: the next step's prompts generate with the current weights while this step trains.
+    if (r.cfg.async && step + 1 < r.cfg.steps)
+      pending = submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
+                                  G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
 
     // Learner update.
     auto t0 = Clock::now();
@@ -491,6 +521,13 @@ int train_main(const TrainOptions& opt) {
     if (r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0)
       learner_refresh_ref(r.learner);
     double t_train = seconds_since(t0);
+    if (pending) {
+      // Finish the next step's generation before new weights arrive, so no sample mixes versions.
+      t0 = Clock::now();
+      ready = collect_generation(r, *pending, "generating");
+      pending.reset();
+      t_gen += seconds_since(t0);
+    }
     double t_sync = publish_weights(r);
 
     // Metrics and logs.
