@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "kernels/linear.h"
+#include "learner/reward_service.h"
 #include "learner/sft.h"
 #include "learner/taskset.h"
 #include "learner/train_config.h"
@@ -95,6 +96,16 @@ void add_rollout_worker(CLI::App& app) {
     wo.engine.max_tokens_in_flight = *rows;
     set_exit_code(run_engine_worker(wo, m));
   });
+}
+
+void add_reward_worker(CLI::App& app) {
+  auto* c = app.add_subcommand("reward-worker", "Score completions for a trainer (its reward role)");
+  auto o = std::make_shared<RewardWorkerOptions>();
+  c->add_option("--connect", o->connect, "The trainer's reward endpoint")->required();
+  c->add_option("--tasks-file", o->tasks_file, "TOML defining the run's non-built-in tasks");
+  c->add_option("--threads", o->threads, "Completions scored in parallel")->capture_default_str();
+  c->add_option("--id", o->worker_id, "Worker id (default reward-PID)");
+  c->callback([o] { set_exit_code(run_reward_worker(*o)); });
 }
 
 void add_pretrain(CLI::App& app) {
@@ -217,6 +228,7 @@ void add_eval(CLI::App& app) {
 void add_all(CLI::App& app) {
   add_train(app);
   add_rollout_worker(app);
+  add_reward_worker(app);
   add_pretrain(app);
   add_sft(app);
   add_eval(app);

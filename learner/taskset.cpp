@@ -68,16 +68,19 @@ std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, 
   return out;
 }
 
+Scored scored_from_result(RewardResult r) {
+  Scored s;
+  s.correct = !r.components.empty() && r.components.front().second >= 1.0;
+  s.result = std::move(r);
+  return s;
+}
+
 const std::vector<TaskItem>& taskset_eval(const TaskSet& ts) { return ts.eval; }
 
 Scored taskset_score(const TaskSet& ts, const TaskItem& item, const std::string& completion) {
   for (const Task& t : ts.tasks) {
     if (t.spec.name != item.task) continue;
-    Scored s;
-    s.result = task_score(t.spec, completion, item.reference);
-    // Correct when the first component (the task's accuracy check) scores full marks.
-    s.correct = !s.result.components.empty() && s.result.components.front().second >= 1.0;
-    return s;
+    return scored_from_result(task_score(t.spec, completion, item.reference));
   }
   throw std::runtime_error("taskset_score: unknown task " + item.task);
 }

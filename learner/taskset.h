@@ -30,6 +30,9 @@ struct TaskSetDeleter {
 };
 using TaskSetPtr = std::unique_ptr<TaskSet, TaskSetDeleter>;
 
+// Correct when the first component (the task's accuracy check) scores full marks.
+Scored scored_from_result(RewardResult r);
+
 TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector<double>& weights,
                         const std::string& tasks_file, uint64_t seed, int eval_prompts);
 std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, int n);

@@ -30,7 +30,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"rollout.workers", T::kInt, &c.rollout_workers, "Rollout workers"},
       {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight, "Latent-cache rows per worker"},
       {"rollout.return_routing", T::kBool, &c.return_routing, "Return routed experts (for routing replay)"},
-      {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads"},
+      {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads (per reward worker)"},
+      {"reward.workers", T::kInt, &c.reward_workers, "Reward workers over ZeroMQ (0 = score in the trainer)"},
       {"learner.lr", T::kFloat, &l.lr, "Peak learning rate"},
       {"learner.min_lr_ratio", T::kFloat, &l.min_lr_ratio, "Cosine schedule floor (fraction of lr)"},
       {"learner.warmup_steps", T::kInt, &l.warmup_steps, "Linear warmup steps"},
@@ -226,6 +227,8 @@ void train_config_finalize(TrainConfig& c) {
   need(c.temperature > 0, "rollout.temperature must be > 0 for RL");
   need(c.max_new_tokens >= 1, "rollout.max_new_tokens must be >= 1");
   need(c.rollout_workers >= 1, "rollout.workers must be >= 1");
+  need(c.reward_workers >= 0, "reward.workers must be >= 0");
+  need(c.reward_threads >= 1, "reward.threads must be >= 1");
   need(c.steps >= 0, "run.steps must be >= 0");
   need(!c.task_names.empty(), "tasks.names must name at least one task");
   need(c.task_weights.empty() || c.task_weights.size() == c.task_names.size(),

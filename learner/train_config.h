@@ -35,6 +35,7 @@ struct TrainConfig {
   bool return_routing = true;
   // [reward]
   int reward_threads = 2;
+  int reward_workers = 0;               // 0: score in the trainer; N: N `aha reward-worker`s
   // [learner]
   LearnerConfig learner;
   std::string advantage = "group_std";  // group_std | none | leave_one_out

@@ -19,6 +19,7 @@
 #include "kernels/check.h"
 #include "kernels/linear.h"
 #include "learner/report.h"
+#include "learner/reward_service.h"
 #include "learner/rundb.h"
 #include "learner/taskset.h"
 #include "learner/train_config.h"
@@ -65,6 +66,7 @@ struct Run {
   TaskSetPtr tasks;
   Learner learner;
   ControllerPtr controller;
+  RewardServicePtr rewards;  // when reward.workers > 0
   std::vector<std::thread> worker_threads;
   std::vector<pid_t> worker_pids;
   std::atomic<bool> workers_stop{false};
@@ -170,6 +172,31 @@ uint64_t step_seed(const TrainConfig& c, int step, int round) {
 // Scores every rollout on the reward thread pool.
 void score_all(Run& r, std::vector<Rollout>& rs) {
   for (Rollout& ro : rs) ro.completion = decode_completion(r, ro.sample.token_ids);
+  if (r.rewards) {
+    // One job per group (consecutive rollouts of one prompt) to the reward workers.
+    std::vector<ScoreJob> jobs;
+    std::vector<size_t> first;
+    for (size_t i = 0; i < rs.size(); i++) {
+      if (i == 0 || rs[i].group_id != rs[i - 1].group_id) {
+        jobs.push_back(ScoreJob{rs[i].item.task, {}, rs[i].item.reference});
+        first.push_back(i);
+      }
+      jobs.back().completions.push_back(rs[i].completion);
+    }
+    std::vector<std::vector<Scored>> out;
+    reward_service_score(*r.rewards, jobs, out);
+    for (size_t j = 0; j < jobs.size(); j++)
+      for (size_t g = 0; g < out[j].size(); g++) {
+        Rollout& ro = rs[first[j] + g];
+        ro.scored = out[j][g];
+        if (ro.sample.finish_reason.rfind("error", 0) == 0) {
+          ro.scored = Scored{};
+          ro.scored.result.reason = ro.sample.finish_reason;
+        }
+        ro.reward = static_cast<float>(ro.scored.result.score);
+      }
+    return;
+  }
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < rs.size(); i = next++) {
@@ -277,10 +304,44 @@ void start_workers(Run& r) {
   }
   if (!controller_wait_workers(*r.controller, n, 60000))
     throw std::runtime_error("rollout workers did not come up within 60 s");
+  const int nr = r.cfg.reward_workers;
+  if (nr == 0) return;
+  const std::string reward_endpoint =
+      processes ? "ipc://" + fs::absolute(r.run_dir).string() + "/reward.sock"
+                : "inproc://aha-reward-" + std::to_string(getpid());
+  r.rewards = reward_service_create(reward_endpoint, controller_context(*r.controller));
+  for (int i = 0; i < nr; i++) {
+    std::string id = "reward-" + std::to_string(i);
+    if (processes) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        std::string threads = std::to_string(r.cfg.reward_threads);
+        execl(r.opt.exe_path.c_str(), r.opt.exe_path.c_str(), "reward-worker", "--connect",
+              reward_endpoint.c_str(), "--tasks-file", r.cfg.tasks_file.c_str(), "--threads",
+              threads.c_str(), "--id", id.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      r.worker_pids.push_back(pid);
+    } else {
+      r.worker_threads.emplace_back([&r, id, reward_endpoint] {
+        RewardWorkerOptions wo;
+        wo.connect = reward_endpoint;
+        wo.context = &controller_context(*r.controller);
+        wo.worker_id = id;
+        wo.tasks_file = r.cfg.tasks_file;
+        wo.threads = r.cfg.reward_threads;
+        wo.stop = &r.workers_stop;
+        run_reward_worker(wo);
+      });
+    }
+  }
+  if (!reward_service_wait_workers(*r.rewards, nr, 60000))
+    throw std::runtime_error("reward workers did not come up within 60 s");
 }
 
 void stop_workers(Run& r) {
   if (r.controller) controller_shutdown_workers(*r.controller, "training finished");
+  if (r.rewards) reward_service_shutdown(*r.rewards);
   r.workers_stop = true;
   for (std::thread& t : r.worker_threads) t.join();
   for (pid_t pid : r.worker_pids) {
@@ -292,6 +353,7 @@ void stop_workers(Run& r) {
       waitpid(pid, &status, 0);
     }
   }
+  r.rewards.reset();
   r.controller.reset();
 }
 

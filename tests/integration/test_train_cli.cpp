@@ -1,5 +1,5 @@
-// `aha train` end to end as a user runs it: a few GRPO steps of a micro run with two worker
-// processes, then the same run interrupted and resumed, then a replay. The resumed run must end
+// `aha train` end to end as a user runs it: a few GRPO steps of a micro run with two rollout-worker
+// processes (and a reward-worker process in the second run), then the same run interrupted and resumed, then a replay. The resumed run must end
 // with the same weights and the same logged steps as the uninterrupted one.
 #include <doctest/doctest.h>
 
@@ -57,8 +57,10 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   out = run(aha + " train --run-dir " + (dir / "a").string() + common + " --set run.steps=5", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("held-out accuracy: ") != std::string::npos);
-  // Interrupted after 2 steps, then resumed to 5.
-  out = run(aha + " train --run-dir " + (dir / "b").string() + common + " --set run.steps=2", &rc);
+  // Interrupted after 2 steps, then resumed to 5; this one scores through a reward-worker process
+  // (the same rewards, so the same run).
+  out = run(aha + " train --run-dir " + (dir / "b").string() + common +
+                " --set run.steps=2 --set reward.workers=1", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   out = run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=5 --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
