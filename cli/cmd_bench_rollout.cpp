@@ -46,11 +46,11 @@ void cmd_bench_rollout(const std::string& model_dir, int max_new) {
   const int V = c.vocab_size;
   std::printf("model %s: %ld parameters, %d layers\n", model_dir.c_str(), model_num_params(m),
               c.num_hidden_layers);
-  std::printf("cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
-              "multi-head %ld: %.1f%%\n",
-              cache_bytes_per_token(c), c.kv_lora_rank, c.qk_rope_head_dim,
-              mha_cache_bytes_per_token(c),
-              100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+  std::printf(
+      "cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
+      "multi-head %ld: %.1f%%\n",
+      cache_bytes_per_token(c), c.kv_lora_rank, c.qk_rope_head_dim, mha_cache_bytes_per_token(c),
+      100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
   std::printf("\n%8s %14s %12s\n", "batch", "decode tok/s", "per row");
   for (int B : {1, 16, 64, 256}) {
     std::vector<EngineRequest> reqs;
@@ -66,16 +66,17 @@ void cmd_bench_rollout(const std::string& model_dir, int max_new) {
   for (int g = 0; g < G; g++) separate.push_back(request(1, T, 1, 1, V));
   for (int g = 0; g < G; g++) separate[g].request_id = g;
   double apart = run_engine(m, separate, nullptr);
-  std::printf("\nprefill of a %d-token prompt for G = %d: shared %.2f ms, separate %.2f ms "
-              "(%.1fx; %d of %d prompt tokens not recomputed)\n",
-              T, G, 1e3 * shared, 1e3 * apart, apart / shared, (G - 1) * T, G * T);
+  std::printf(
+      "\nprefill of a %d-token prompt for G = %d: shared %.2f ms, separate %.2f ms "
+      "(%.1fx; %d of %d prompt tokens not recomputed)\n",
+      T, G, 1e3 * shared, 1e3 * apart, apart / shared, (G - 1) * T, G * T);
 }
 
 void add_bench_rollout(CLI::App& app) {
   CLI::App* bench = subcommand(app, "bench", "Benchmarks");
   auto* c = bench->add_subcommand("rollout", "Engine decode tokens/s, cache size, prefill sharing");
-  auto model = std::make_shared<std::string>(std::string(AHA_SOURCE_DIR) +
-                                             "/experiments/base-arith");
+  auto model =
+      std::make_shared<std::string>(std::string(AHA_SOURCE_DIR) + "/experiments/base-arith");
   auto max_new = std::make_shared<int>(64);
   c->add_option("--model", *model, "Model directory")->capture_default_str();
   c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")->capture_default_str();

@@ -45,9 +45,9 @@ void cmd_generate(const GenerateArgs& a) {
   req.seed = a.seed;
   Engine e;
   EngineOptions opt;
-  opt.max_tokens_in_flight =
-      static_cast<int>(req.prompt.size()) + a.n * a.max_new_tokens + 16;
-  for (int id = 0; id < m.cfg.vocab_size; id++) opt.token_text.push_back(tokenizer_decode(tok, {id}));
+  opt.max_tokens_in_flight = static_cast<int>(req.prompt.size()) + a.n * a.max_new_tokens + 16;
+  for (int id = 0; id < m.cfg.vocab_size; id++)
+    opt.token_text.push_back(tokenizer_decode(tok, {id}));
   engine_init(e, m, opt);
   engine_submit(e, req);
   std::vector<EngineResult> done;

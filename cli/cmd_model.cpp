@@ -57,7 +57,9 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   f << j.dump(2) << "\n";
 }
 
-std::string shape_str(const std::vector<int64_t>& s) { return st_shape_str(s); }
+std::string shape_str(const std::vector<int64_t>& s) {
+  return st_shape_str(s);
+}
 
 void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
               const std::string& dtype) {
@@ -86,17 +88,16 @@ void cmd_inspect(const std::string& dir) {
   model_load(m, dir);  // validates every tensor against the config
   const ModelConfig& c = m.cfg;
   std::printf("model %s (%s)\n", dir.c_str(), c.model_type.c_str());
-  std::printf("  layers %d, hidden %d, heads %d, vocab %d, max positions %d\n",
-              c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.vocab_size,
-              c.max_position_embeddings);
+  std::printf("  layers %d, hidden %d, heads %d, vocab %d, max positions %d\n", c.num_hidden_layers,
+              c.hidden_size, c.num_attention_heads, c.vocab_size, c.max_position_embeddings);
   std::printf("  MLA: q_lora_rank %d, kv_lora_rank %d, rope/nope/v dims %d/%d/%d\n", c.q_lora_rank,
               c.kv_lora_rank, c.qk_rope_head_dim, c.qk_nope_head_dim, c.v_head_dim);
-  std::printf("  MoE: %d routed + %d shared experts, top-%d, width %d, dense layers %d (width %d), "
-              "%s router%s, scaling %.3g\n",
-              c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok,
-              c.moe_intermediate_size, c.first_k_dense_replace, c.intermediate_size,
-              c.scoring_func.c_str(), c.norm_topk_prob ? " (renormalised)" : "",
-              c.routed_scaling_factor);
+  std::printf(
+      "  MoE: %d routed + %d shared experts, top-%d, width %d, dense layers %d (width %d), "
+      "%s router%s, scaling %.3g\n",
+      c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok, c.moe_intermediate_size,
+      c.first_k_dense_replace, c.intermediate_size, c.scoring_func.c_str(),
+      c.norm_topk_prob ? " (renormalised)" : "", c.routed_scaling_factor);
   std::printf("  parameters: %ld total, %ld active per token\n", model_num_params(m),
               model_num_active_params(m));
   HfCheckpoint ck = hf_open(dir);

@@ -82,10 +82,12 @@ void add_rollout_worker(CLI::App& app) {
   auto model = std::make_shared<std::string>();
   auto id = std::make_shared<std::string>();
   auto rows = std::make_shared<int>(1 << 15);
-  c->add_option("--connect", *connect, "Controller endpoint (ipc://PATH, tcp://HOST:PORT)")->required();
+  c->add_option("--connect", *connect, "Controller endpoint (ipc://PATH, tcp://HOST:PORT)")
+      ->required();
   c->add_option("--model", *model, "Model directory (config and starting weights)")->required();
   c->add_option("--id", *id, "Worker id (default host-pid)");
-  c->add_option("--cache-rows", *rows, "Latent-cache rows (tokens in flight)")->capture_default_str();
+  c->add_option("--cache-rows", *rows, "Latent-cache rows (tokens in flight)")
+      ->capture_default_str();
   c->callback([=] {
     blas_set_threads(1);
     Model m;
@@ -99,7 +101,8 @@ void add_rollout_worker(CLI::App& app) {
 }
 
 void add_reward_worker(CLI::App& app) {
-  auto* c = app.add_subcommand("reward-worker", "Score completions for a trainer (its reward role)");
+  auto* c =
+      app.add_subcommand("reward-worker", "Score completions for a trainer (its reward role)");
   auto o = std::make_shared<RewardWorkerOptions>();
   c->add_option("--connect", o->connect, "The trainer's reward endpoint")->required();
   c->add_option("--tasks-file", o->tasks_file, "TOML defining the run's non-built-in tasks");
@@ -205,14 +208,15 @@ void cmd_eval(const EvalArgs& a) {
     majk += best_correct;
   }
   const double n = static_cast<double>(done.size());
-  std::printf("task %s: %zu prompts, k = %d, temperature %.2f\n", a.task.c_str(), done.size(),
-              a.k, a.temperature);
+  std::printf("task %s: %zu prompts, k = %d, temperature %.2f\n", a.task.c_str(), done.size(), a.k,
+              a.temperature);
   std::printf("pass@1 %.1f%%   pass@%d %.1f%%   maj@%d %.1f%%\n", 100 * pass1 / n, a.k,
               100 * passk / n, a.k, 100 * majk / n);
 }
 
 void add_eval(CLI::App& app) {
-  auto* c = app.add_subcommand("eval", "pass@1, pass@k and maj@k of a model on a task's eval split");
+  auto* c =
+      app.add_subcommand("eval", "pass@1, pass@k and maj@k of a model on a task's eval split");
   auto a = std::make_shared<EvalArgs>();
   c->add_option("--model", a->model, "Model directory")->required();
   c->add_option("--task", a->task, "Task name")->required();

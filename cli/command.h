@@ -1,7 +1,8 @@
 // Subcommand registry of the `aha` binary. Each cli/cmd_*.cpp file adds its subcommands to the
 // CLI11 app from a registration function named in one AHA_COMMAND line; main() calls them all in
 // registration order. A registration function only declares options and a callback; work happens in
-// the callback, which returns through CLI11 (errors are thrown as std::exception and reported by main).
+// the callback, which returns through CLI11 (errors are thrown as std::exception and reported by
+// main).
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -15,8 +16,8 @@ int register_command(RegisterFn fn);
 // Calls every registered function on app.
 void register_all(CLI::App& app);
 
-// The subcommand `name` of parent, created on first use (so `aha bench model` and `aha bench reward`
-// can be registered from different files).
+// The subcommand `name` of parent, created on first use (so `aha bench model` and `aha bench
+// reward` can be registered from different files).
 CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description);
 
 // Exit code a subcommand callback wants main() to return (0 unless set).

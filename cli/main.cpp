@@ -35,8 +35,12 @@ CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::strin
   return sub;
 }
 
-void set_exit_code(int code) { g_exit_code = code; }
-int exit_code() { return g_exit_code; }
+void set_exit_code(int code) {
+  g_exit_code = code;
+}
+int exit_code() {
+  return g_exit_code;
+}
 
 }  // namespace aha::cli
 

@@ -4,9 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#define AHA_CHECK(cond, msg)                                                             \
-  do {                                                                                   \
-    if (!(cond))                                                                         \
+#define AHA_CHECK(cond, msg)                                                            \
+  do {                                                                                  \
+    if (!(cond))                                                                        \
       throw std::runtime_error(std::string(__FILE__) + ":" + std::to_string(__LINE__) + \
                                ": check failed: " #cond ": " + std::string(msg));       \
   } while (0)

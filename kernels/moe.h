@@ -15,13 +15,13 @@ namespace aha {
 enum class ScoringFunc { kSoftmax = 0, kSigmoid = 1 };
 
 struct RouterParams {
-  int E = 0;                 // number of routed experts
-  int K = 0;                 // experts per token
+  int E = 0;  // number of routed experts
+  int K = 0;  // experts per token
   ScoringFunc scoring = ScoringFunc::kSigmoid;
   bool norm_topk_prob = true;
-  float scaling = 1.0f;      // routed_scaling_factor
-  int num_groups = 1;        // n_group
-  int topk_groups = 1;       // topk_group
+  float scaling = 1.0f;  // routed_scaling_factor
+  int num_groups = 1;    // n_group
+  int topk_groups = 1;   // topk_group
 };
 
 // scores[N,E] out; topk_idx[N,K] out when select, else input; topk_weights[N,K] out.

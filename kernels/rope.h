@@ -11,7 +11,7 @@ namespace aha {
 void rope_forward(float* x, const int* positions, int N, int H, int token_stride, int head_stride,
                   int D, float theta, bool interleaved);
 // dx[N, ...] in place: dx <- Rᵀ dx
-void rope_backward(float* dx, const int* positions, int N, int H, int token_stride,
-                   int head_stride, int D, float theta, bool interleaved);
+void rope_backward(float* dx, const int* positions, int N, int H, int token_stride, int head_stride,
+                   int D, float theta, bool interleaved);
 
 }  // namespace aha

@@ -56,17 +56,22 @@ void compute_advantages(const float* rewards, int num_groups, int G, AdvantageMo
   }
 }
 
-void grpo_sequence_weights(const int* seq_len, int S, LossAgg agg, int max_len,
-                           float* seq_weight) {
+void grpo_sequence_weights(const int* seq_len, int S, LossAgg agg, int max_len, float* seq_weight) {
   double total = 0;
   for (int s = 0; s < S; s++) total += seq_len[s];
   for (int s = 0; s < S; s++) {
     double w = 0;
     if (seq_len[s] > 0) {
       switch (agg) {
-        case LossAgg::kTokenMean: w = 1.0 / total; break;
-        case LossAgg::kSeqMeanTokenMean: w = 1.0 / (static_cast<double>(S) * seq_len[s]); break;
-        case LossAgg::kDrGrpo: w = 1.0 / (static_cast<double>(S) * max_len); break;
+        case LossAgg::kTokenMean:
+          w = 1.0 / total;
+          break;
+        case LossAgg::kSeqMeanTokenMean:
+          w = 1.0 / (static_cast<double>(S) * seq_len[s]);
+          break;
+        case LossAgg::kDrGrpo:
+          w = 1.0 / (static_cast<double>(S) * max_len);
+          break;
       }
     }
     seq_weight[s] = static_cast<float>(w);
@@ -93,8 +98,10 @@ void grpo_loss(const GrpoTokens& t, const GrpoLossConfig& cfg, float* dlogp, Grp
     } else {
       loss = clipped_loss;  // constant in logp: the ratio is outside the band
       dl = 0;
-      if (A > 0) st.clip_high += w;
-      else st.clip_low += w;
+      if (A > 0)
+        st.clip_high += w;
+      else
+        st.clip_low += w;
     }
     if (cfg.dual_clip > 0 && A < 0 && loss > -cfg.dual_clip * A) {
       loss = -cfg.dual_clip * A;
@@ -105,8 +112,14 @@ void grpo_loss(const GrpoTokens& t, const GrpoLossConfig& cfg, float* dlogp, Grp
     if (t.logp_ref) {
       const double d = static_cast<double>(t.logp_ref[n]) - t.logp[n];
       switch (cfg.kl) {
-        case KlEstimator::kK1: kl = -d; dkl = 1; break;
-        case KlEstimator::kK2: kl = 0.5 * d * d; dkl = -d; break;
+        case KlEstimator::kK1:
+          kl = -d;
+          dkl = 1;
+          break;
+        case KlEstimator::kK2:
+          kl = 0.5 * d * d;
+          dkl = -d;
+          break;
         case KlEstimator::kK3: {
           double ed = std::exp(std::min(d, 20.0));
           kl = ed - d - 1;
@@ -117,9 +130,9 @@ void grpo_loss(const GrpoTokens& t, const GrpoLossConfig& cfg, float* dlogp, Grp
     }
     double tis = 1.0;
     if (cfg.tis_cap > 0 && t.logp_rollout) {
-      tis = std::min(std::exp(std::clamp(static_cast<double>(t.logp_old[n]) - t.logp_rollout[n],
-                                         -20.0, 20.0)),
-                     static_cast<double>(cfg.tis_cap));
+      tis = std::min(
+          std::exp(std::clamp(static_cast<double>(t.logp_old[n]) - t.logp_rollout[n], -20.0, 20.0)),
+          static_cast<double>(cfg.tis_cap));
     }
     // The importance weight corrects the policy-gradient term only; the KL penalty is on-policy.
     st.loss += w * (tis * loss + cfg.beta * kl);

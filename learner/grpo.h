@@ -33,7 +33,7 @@ struct GrpoLossConfig {
   float dual_clip = 3.0f;  // c for A < 0; 0 = off
   float beta = 0.0f;       // KL coefficient; 0 = off
   KlEstimator kl = KlEstimator::kK3;
-  float tis_cap = 0.0f;    // truncated importance sampling cap C; 0 = off
+  float tis_cap = 0.0f;  // truncated importance sampling cap C; 0 = off
 };
 
 // Per-token inputs of one micro-batch (N tokens; only tokens with weight > 0 count).
@@ -48,13 +48,13 @@ struct GrpoTokens {
 };
 
 struct GrpoStats {
-  double loss = 0;           // Σ weight * (surrogate + beta * kl)
-  double kl = 0;             // Σ weight * kl   (weights sum to one over the step: a mean)
-  double clip_low = 0;       // Σ weight * [ratio clipped below (A < 0)]
-  double clip_high = 0;      // Σ weight * [ratio clipped above (A > 0)]
-  double clip_dual = 0;      // Σ weight * [dual clip active]
-  double ratio_mean = 0;     // Σ weight * ratio
-  double tis_mean = 0;       // Σ weight * TIS factor
+  double loss = 0;        // Σ weight * (surrogate + beta * kl)
+  double kl = 0;          // Σ weight * kl   (weights sum to one over the step: a mean)
+  double clip_low = 0;    // Σ weight * [ratio clipped below (A < 0)]
+  double clip_high = 0;   // Σ weight * [ratio clipped above (A > 0)]
+  double clip_dual = 0;   // Σ weight * [dual clip active]
+  double ratio_mean = 0;  // Σ weight * ratio
+  double tis_mean = 0;    // Σ weight * TIS factor
   double weight_sum = 0;
 };
 

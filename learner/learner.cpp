@@ -46,9 +46,9 @@ namespace {
 // of them carry routing.
 struct MicroBatch {
   Batch batch;
-  std::vector<int> sample_idx;   // [num seqs]
-  std::vector<int> first_pos;    // [num seqs] packed index of the first completion target
-  std::vector<int> replay;       // [num_moe_layers][N, K] or empty
+  std::vector<int> sample_idx;  // [num seqs]
+  std::vector<int> first_pos;   // [num seqs] packed index of the first completion target
+  std::vector<int> replay;      // [num_moe_layers][N, K] or empty
 };
 
 std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<TrainSample>& s,
@@ -71,7 +71,8 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
                   "sample routing has the wrong size");
         for (int l = 0; l < Lm; l++)
           std::memcpy(&cur.replay[(static_cast<size_t>(l) * N + pos) * K],
-                      &x.routing[static_cast<size_t>(l) * n * K], static_cast<size_t>(n) * K * sizeof(int));
+                      &x.routing[static_cast<size_t>(l) * n * K],
+                      static_cast<size_t>(n) * K * sizeof(int));
         pos += n;
       }
     }
@@ -129,14 +130,17 @@ void update_router_bias(Learner& l, const std::vector<std::vector<long>>& load) 
     for (long x : load[layer]) mean += static_cast<double>(x);
     mean /= c.n_routed_experts;
     for (int e = 0; e < c.n_routed_experts; e++) {
-      if (load[layer][e] > mean) b[e] -= l.cfg.bias_gamma;
-      else if (load[layer][e] < mean) b[e] += l.cfg.bias_gamma;
+      if (load[layer][e] > mean)
+        b[e] -= l.cfg.bias_gamma;
+      else if (load[layer][e] < mean)
+        b[e] += l.cfg.bias_gamma;
     }
   }
 }
 
 void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vector<long>>& part) {
-  if (total.empty()) total.assign(part.size(), std::vector<long>(part.empty() ? 0 : part[0].size(), 0));
+  if (total.empty())
+    total.assign(part.size(), std::vector<long>(part.empty() ? 0 : part[0].size(), 0));
   for (size_t l = 0; l < part.size(); l++)
     for (size_t e = 0; e < part[l].size(); e++) total[l][e] += part[l][e];
 }
@@ -150,7 +154,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   Model& m = l.policy;
   // Aggregation weights over the whole step.
   std::vector<int> lens(S);
-  for (int i = 0; i < S; i++) lens[i] = samples[i].masked ? 0 : static_cast<int>(samples[i].completion.size());
+  for (int i = 0; i < S; i++)
+    lens[i] = samples[i].masked ? 0 : static_cast<int>(samples[i].completion.size());
   std::vector<float> seq_w(S);
   grpo_sequence_weights(lens.data(), S, l.cfg.agg, l.cfg.max_len, seq_w.data());
 

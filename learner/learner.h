@@ -23,33 +23,33 @@ namespace aha {
 struct LearnerConfig {
   // optimiser
   float lr = 2e-4f;
-  float min_lr_ratio = 0.1f;     // cosine floor as a fraction of lr
+  float min_lr_ratio = 0.1f;  // cosine floor as a fraction of lr
   int warmup_steps = 0;
   std::string schedule = "constant";  // constant | cosine
-  int total_steps = 100;         // for the cosine schedule
+  int total_steps = 100;              // for the cosine schedule
   float weight_decay = 0.0f;
   float beta1 = 0.9f, beta2 = 0.95f, adam_eps = 1e-8f;
-  float grad_clip = 1.0f;        // 0 = off
+  float grad_clip = 1.0f;  // 0 = off
   int micro_batch_tokens = 4096;
-  int num_minibatches = 1;       // optimiser steps per rollout batch
+  int num_minibatches = 1;  // optimiser steps per rollout batch
   // GRPO
   GrpoLossConfig loss;
   LossAgg agg = LossAgg::kTokenMean;
-  int max_len = 64;              // Dr. GRPO's normaliser (the max completion length)
+  int max_len = 64;  // Dr. GRPO's normaliser (the max completion length)
   bool routing_replay = true;
-  float bias_gamma = 0.001f;     // aux-loss-free bias step; 0 = off
-  float inv_temp = 1.0f;         // log-probs at the sampling temperature
-  bool need_ref = false;         // beta > 0
+  float bias_gamma = 0.001f;  // aux-loss-free bias step; 0 = off
+  float inv_temp = 1.0f;      // log-probs at the sampling temperature
+  bool need_ref = false;      // beta > 0
 };
 
 // One completion to learn from.
 struct TrainSample {
-  std::vector<int> prompt;            // [T]
-  std::vector<int> completion;        // [n]
-  std::vector<float> rollout_logp;    // [n] the sampler's log-probs, or empty
-  std::vector<int> routing;           // [num_moe_layers][T + n, K] or empty
+  std::vector<int> prompt;          // [T]
+  std::vector<int> completion;      // [n]
+  std::vector<float> rollout_logp;  // [n] the sampler's log-probs, or empty
+  std::vector<int> routing;         // [num_moe_layers][T + n, K] or empty
   float advantage = 0.0f;
-  bool masked = false;                // overlong masking: contributes no loss
+  bool masked = false;  // overlong masking: contributes no loss
 };
 
 struct Learner {

@@ -57,7 +57,9 @@ struct RewardService {
   uint64_t next_id = 1;
 };
 
-void RewardServiceDeleter::operator()(RewardService* s) const { delete s; }
+void RewardServiceDeleter::operator()(RewardService* s) const {
+  delete s;
+}
 
 RewardServicePtr reward_service_create(const std::string& endpoint, zmq::context_t& context,
                                        int job_timeout_ms) {
@@ -86,7 +88,8 @@ void service_drain(RewardService& s, int timeout_ms, F on_result) {
     int got = recv_frame(s.sock, true, peer, bytes, err);
     if (got == 0) break;
     if (got < 0) {
-      spdlog::warn("reward service: dropped a malformed frame from {}: {}", printable_peer(peer), err);
+      spdlog::warn("reward service: dropped a malformed frame from {}: {}", printable_peer(peer),
+                   err);
       continue;
     }
     Message msg;
@@ -112,7 +115,8 @@ void service_drain(RewardService& s, int timeout_ms, F on_result) {
       on_result(peer, &r);
       continue;
     }
-    spdlog::warn("reward service: unexpected {} from {}", msg_type_name(msg.type), printable_peer(peer));
+    spdlog::warn("reward service: unexpected {} from {}", msg_type_name(msg.type),
+                 printable_peer(peer));
   }
 }
 
@@ -216,9 +220,7 @@ int run_reward_worker(const RewardWorkerOptions& opt) {
   zmq::context_t& ctx = opt.context ? *opt.context : own;
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   sock.set(zmq::sockopt::linger, 0);
-  std::string id = opt.worker_id.empty()
-                       ? "reward-" + std::to_string(getpid())
-                       : opt.worker_id;
+  std::string id = opt.worker_id.empty() ? "reward-" + std::to_string(getpid()) : opt.worker_id;
   sock.set(zmq::sockopt::routing_id, id);
   sock.connect(opt.connect);
   ReadyMsg ready;
@@ -235,7 +237,8 @@ int run_reward_worker(const RewardWorkerOptions& opt) {
       last_beat = Clock::now();
     }
     if (ms_since(last_heard) > opt.controller_timeout_ms) {
-      spdlog::warn("reward worker {}: service silent for {} ms, exiting", id, opt.controller_timeout_ms);
+      spdlog::warn("reward worker {}: service silent for {} ms, exiting", id,
+                   opt.controller_timeout_ms);
       return 2;
     }
     zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
@@ -261,7 +264,8 @@ int run_reward_worker(const RewardWorkerOptions& opt) {
     nlohmann::json details = nlohmann::json::array();
     try {
       auto it = specs.find(q.task);
-      if (it == specs.end()) it = specs.emplace(q.task, find_task_spec(q.task, opt.tasks_file)).first;
+      if (it == specs.end())
+        it = specs.emplace(q.task, find_task_spec(q.task, opt.tasks_file)).first;
       const TaskSpec& spec = it->second;
       nlohmann::json ref = nlohmann::json::parse(q.reference_json);
       std::vector<Scored> scored(q.completions.size());

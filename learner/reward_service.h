@@ -7,13 +7,12 @@
 // has its job re-issued to another. A malformed or unexpected message is logged with its sender
 // and dropped. The service's socket is used from the calling thread only.
 #pragma once
-#include <zmq.hpp>
-
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 #include "learner/taskset.h"
 

@@ -142,30 +142,37 @@ void pretrain_run(const PretrainOptions& opt) {
   std::printf("held-out accuracy of the base model: sampled %.1f%%, greedy %.1f%%\n",
               100 * q.sampled, 100 * q.greedy);
   model_save(l.policy, opt.out_dir);
-  nlohmann::json meta = {{"task", opt.task},   {"steps", opt.steps}, {"batch", opt.batch},
-                         {"hidden", opt.hidden}, {"layers", opt.layers}, {"config", opt.config},
-                         {"lr", opt.lr},       {"noise", opt.noise}, {"seed", opt.seed},
-                         {"sampled_accuracy", q.sampled}, {"greedy_accuracy", q.greedy}};
+  nlohmann::json meta = {{"task", opt.task},
+                         {"steps", opt.steps},
+                         {"batch", opt.batch},
+                         {"hidden", opt.hidden},
+                         {"layers", opt.layers},
+                         {"config", opt.config},
+                         {"lr", opt.lr},
+                         {"noise", opt.noise},
+                         {"seed", opt.seed},
+                         {"sampled_accuracy", q.sampled},
+                         {"greedy_accuracy", q.greedy}};
   write_json(opt.out_dir + "/pretrain.json", meta);
   std::printf("wrote %s\n", opt.out_dir.c_str());
 }
 
 void sft_run(const SftOptions& opt) {
   if (opt.out_dir.empty()) throw std::runtime_error("sft: --out is required");
-  if (opt.model_dir.empty()) throw std::runtime_error("sft: --model is required (and gives the tokenizer)");
+  if (opt.model_dir.empty())
+    throw std::runtime_error("sft: --model is required (and gives the tokenizer)");
   if (opt.data_jsonl.empty() == opt.from_db.empty())
     throw std::runtime_error("sft: give exactly one of --data and --from-db");
   blas_set_threads(1);
   Tokenizer tok = tokenizer_load(opt.model_dir);
   Model m;
   if (!opt.student_config.empty()) {
-    ModelConfig cfg = fs::exists(opt.student_config) ? config_load(opt.student_config)
-                                                     : (opt.student_config == "tiny"
-                                                            ? config_tiny()
-                                                            : throw std::runtime_error(
-                                                                  "--student-config " +
-                                                                  opt.student_config +
-                                                                  ": no such file"));
+    ModelConfig cfg = fs::exists(opt.student_config)
+                          ? config_load(opt.student_config)
+                          : (opt.student_config == "tiny"
+                                 ? config_tiny()
+                                 : throw std::runtime_error("--student-config " +
+                                                            opt.student_config + ": no such file"));
     Model teacher;
     model_load(teacher, opt.model_dir);
     cfg.bos_token_id = teacher.cfg.bos_token_id;
@@ -183,7 +190,8 @@ void sft_run(const SftOptions& opt) {
     for (const nlohmann::json& row : read_jsonl(opt.data_jsonl)) {
       if (!row.contains("prompt") || !row["prompt"].is_string() || !row.contains("completion") ||
           !row["completion"].is_string())
-        throw std::runtime_error(opt.data_jsonl + ": every row needs string fields prompt and completion");
+        throw std::runtime_error(opt.data_jsonl +
+                                 ": every row needs string fields prompt and completion");
       rows.push_back({row["prompt"].get<std::string>(), row["completion"].get<std::string>()});
     }
   } else {
@@ -199,7 +207,8 @@ void sft_run(const SftOptions& opt) {
   Learner l;
   learner_init(l, m, lc);
   const int steps_per_epoch = static_cast<int>((rows.size() + opt.batch - 1) / opt.batch);
-  std::printf("aha sft: %zu rows, %d epochs of %d steps\n", rows.size(), opt.epochs, steps_per_epoch);
+  std::printf("aha sft: %zu rows, %d epochs of %d steps\n", rows.size(), opt.epochs,
+              steps_per_epoch);
   int step = 0;
   for (int ep = 0; ep < opt.epochs; ep++) {
     // A seeded permutation per epoch.

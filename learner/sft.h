@@ -10,15 +10,15 @@ namespace aha {
 
 struct PretrainOptions {
   std::string out_dir;
-  std::string tasks_file;       // TOML defining the task (default: the built-in run's)
+  std::string tasks_file;  // TOML defining the task (default: the built-in run's)
   std::string task = "tiny_add";
   std::string config = "tiny";  // config.json path or a built-in name (tiny)
   int hidden = 96;              // > 0: override hidden_size (and the widths with it)
   int layers = 3;               // > 0: override num_hidden_layers
   int steps = 6000;
-  int batch = 64;               // sequences per step
+  int batch = 64;  // sequences per step
   float lr = 3e-3f;
-  float noise = 0.3f;           // chance each answer digit is replaced by a random one
+  float noise = 0.3f;  // chance each answer digit is replaced by a random one
   uint64_t seed = 0;
 };
 
@@ -26,11 +26,11 @@ struct PretrainOptions {
 void pretrain_run(const PretrainOptions& opt);
 
 struct SftOptions {
-  std::string model_dir;        // starting model (also the tokenizer), unless student_config
-  std::string student_config;   // start from a fresh model of this config (distillation)
-  std::string data_jsonl;       // rows {"prompt": str, "completion": str}
-  std::string from_db;          // or: samples of this run dir's rollouts.db
-  double min_reward = 1.0;      // with from_db
+  std::string model_dir;       // starting model (also the tokenizer), unless student_config
+  std::string student_config;  // start from a fresh model of this config (distillation)
+  std::string data_jsonl;      // rows {"prompt": str, "completion": str}
+  std::string from_db;         // or: samples of this run dir's rollouts.db
+  double min_reward = 1.0;     // with from_db
   std::string out_dir;
   int epochs = 1;
   int batch = 32;

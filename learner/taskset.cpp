@@ -11,13 +11,15 @@ namespace aha {
 
 struct TaskSet {
   std::vector<Task> tasks;
-  std::vector<double> cum_weights;  // cumulative mixture weights, last = 1
+  std::vector<double> cum_weights;             // cumulative mixture weights, last = 1
   std::vector<std::vector<TaskPrompt>> train;  // per task, eval prompts removed, seeded order
   std::vector<TaskItem> eval;
   uint64_t seed = 0;
 };
 
-void TaskSetDeleter::operator()(TaskSet* t) const { delete t; }
+void TaskSetDeleter::operator()(TaskSet* t) const {
+  delete t;
+}
 
 TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector<double>& weights,
                         const std::string& tasks_file, uint64_t seed, int eval_prompts) {
@@ -75,7 +77,9 @@ Scored scored_from_result(RewardResult r) {
   return s;
 }
 
-const std::vector<TaskItem>& taskset_eval(const TaskSet& ts) { return ts.eval; }
+const std::vector<TaskItem>& taskset_eval(const TaskSet& ts) {
+  return ts.eval;
+}
 
 Scored taskset_score(const TaskSet& ts, const TaskItem& item, const std::string& completion) {
   for (const Task& t : ts.tasks) {

@@ -15,13 +15,13 @@ namespace aha {
 struct TaskItem {
   std::string task;
   std::string prompt_id;
-  std::string prompt;         // text given to the model
-  nlohmann::json reference;   // the task's reference fields
+  std::string prompt;        // text given to the model
+  nlohmann::json reference;  // the task's reference fields
 };
 
 struct Scored {
-  RewardResult result;  // composed reward and its components
-  bool correct = false; // the task's correctness component at full score
+  RewardResult result;   // composed reward and its components
+  bool correct = false;  // the task's correctness component at full score
 };
 
 struct TaskSet;

@@ -1,10 +1,11 @@
 #include "learner/train_config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 namespace aha {
 
@@ -12,28 +13,41 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
   using T = ConfigType;
   LearnerConfig& l = c.learner;
   return {
-      {"model.path", T::kString, &c.model_path, "Model directory in HF layout (\"\" = built-in base model)"},
-      {"model.ref_path", T::kString, &c.ref_path, "Reference model for the KL term (\"\" = the initial policy)"},
-      {"tasks.names", T::kStringList, &c.task_names, "Tasks to train on (built-in or from tasks_file)"},
-      {"tasks.weights", T::kDoubleList, &c.task_weights, "Mixture weights, one per task ([] = uniform)"},
-      {"tasks.tasks_file", T::kString, &c.tasks_file, "TOML file defining extra tasks (\"\" = MODEL/tasks.toml if present)"},
+      {"model.path", T::kString, &c.model_path,
+       "Model directory in HF layout (\"\" = built-in base model)"},
+      {"model.ref_path", T::kString, &c.ref_path,
+       "Reference model for the KL term (\"\" = the initial policy)"},
+      {"tasks.names", T::kStringList, &c.task_names,
+       "Tasks to train on (built-in or from tasks_file)"},
+      {"tasks.weights", T::kDoubleList, &c.task_weights,
+       "Mixture weights, one per task ([] = uniform)"},
+      {"tasks.tasks_file", T::kString, &c.tasks_file,
+       "TOML file defining extra tasks (\"\" = MODEL/tasks.toml if present)"},
       {"tasks.eval_prompts", T::kInt, &c.eval_prompts, "Held-out prompts per task for evaluation"},
-      {"tasks.eval_samples", T::kInt, &c.eval_samples, "Samples per eval prompt (pass@1 = their mean)"},
-      {"tasks.eval_temperature", T::kFloat, &c.eval_temperature, "Sampling temperature of evaluation"},
+      {"tasks.eval_samples", T::kInt, &c.eval_samples,
+       "Samples per eval prompt (pass@1 = their mean)"},
+      {"tasks.eval_temperature", T::kFloat, &c.eval_temperature,
+       "Sampling temperature of evaluation"},
       {"rollout.group_size", T::kInt, &c.group_size, "G: completions per prompt"},
-      {"rollout.prompts_per_step", T::kInt, &c.prompts_per_step, "Prompts per step (batch = prompts x G)"},
-      {"rollout.temperature", T::kFloat, &c.temperature, "Sampling temperature (the learner uses the same)"},
+      {"rollout.prompts_per_step", T::kInt, &c.prompts_per_step,
+       "Prompts per step (batch = prompts x G)"},
+      {"rollout.temperature", T::kFloat, &c.temperature,
+       "Sampling temperature (the learner uses the same)"},
       {"rollout.top_p", T::kFloat, &c.top_p, "Nucleus sampling mass (1 = off)"},
       {"rollout.top_k", T::kInt, &c.top_k, "Top-k sampling (0 = off)"},
       {"rollout.min_p", T::kFloat, &c.min_p, "Min-p sampling (0 = off)"},
       {"rollout.max_new_tokens", T::kInt, &c.max_new_tokens, "Maximum completion length"},
       {"rollout.workers", T::kInt, &c.rollout_workers, "Rollout workers"},
-      {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight, "Latent-cache rows per worker"},
-      {"rollout.return_routing", T::kBool, &c.return_routing, "Return routed experts (for routing replay)"},
+      {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight,
+       "Latent-cache rows per worker"},
+      {"rollout.return_routing", T::kBool, &c.return_routing,
+       "Return routed experts (for routing replay)"},
       {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads (per reward worker)"},
-      {"reward.workers", T::kInt, &c.reward_workers, "Reward workers over ZeroMQ (0 = score in the trainer)"},
+      {"reward.workers", T::kInt, &c.reward_workers,
+       "Reward workers over ZeroMQ (0 = score in the trainer)"},
       {"learner.lr", T::kFloat, &l.lr, "Peak learning rate"},
-      {"learner.min_lr_ratio", T::kFloat, &l.min_lr_ratio, "Cosine schedule floor (fraction of lr)"},
+      {"learner.min_lr_ratio", T::kFloat, &l.min_lr_ratio,
+       "Cosine schedule floor (fraction of lr)"},
       {"learner.warmup_steps", T::kInt, &l.warmup_steps, "Linear warmup steps"},
       {"learner.schedule", T::kString, &l.schedule, "constant | cosine"},
       {"learner.weight_decay", T::kFloat, &l.weight_decay, "AdamW decoupled weight decay"},
@@ -41,30 +55,45 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"learner.beta2", T::kFloat, &l.beta2, "AdamW beta2"},
       {"learner.adam_eps", T::kFloat, &l.adam_eps, "AdamW epsilon"},
       {"learner.grad_clip", T::kFloat, &l.grad_clip, "Global gradient-norm clip (0 = off)"},
-      {"learner.micro_batch_tokens", T::kInt, &l.micro_batch_tokens, "Tokens per micro-batch (gradient accumulation)"},
+      {"learner.micro_batch_tokens", T::kInt, &l.micro_batch_tokens,
+       "Tokens per micro-batch (gradient accumulation)"},
       {"learner.num_minibatches", T::kInt, &l.num_minibatches, "Optimiser steps per rollout batch"},
-      {"learner.advantage", T::kString, &c.advantage, "group_std | none (Dr. GRPO) | leave_one_out"},
+      {"learner.advantage", T::kString, &c.advantage,
+       "group_std | none (Dr. GRPO) | leave_one_out"},
       {"learner.eps_low", T::kFloat, &l.loss.eps_low, "Lower clip range epsilon"},
-      {"learner.eps_high", T::kFloat, &l.loss.eps_high, "Upper clip range epsilon (DAPO clip-higher: 0.28)"},
-      {"learner.dual_clip", T::kFloat, &l.loss.dual_clip, "Dual-clip constant c for A < 0 (0 = off)"},
+      {"learner.eps_high", T::kFloat, &l.loss.eps_high,
+       "Upper clip range epsilon (DAPO clip-higher: 0.28)"},
+      {"learner.dual_clip", T::kFloat, &l.loss.dual_clip,
+       "Dual-clip constant c for A < 0 (0 = off)"},
       {"learner.kl", T::kString, &c.kl, "KL estimator: k1 | k2 | k3"},
       {"learner.beta", T::kFloat, &l.loss.beta, "KL coefficient (0 = no reference model)"},
-      {"learner.ref_update_every", T::kInt, &c.ref_update_every, "Refresh the reference every N steps (0 = never)"},
+      {"learner.ref_update_every", T::kInt, &c.ref_update_every,
+       "Refresh the reference every N steps (0 = never)"},
       {"learner.loss_agg", T::kString, &c.loss_agg, "token_mean | seq_mean_token_mean | dr_grpo"},
-      {"learner.tis_cap", T::kFloat, &l.loss.tis_cap, "Truncated importance-sampling cap C (0 = off)"},
-      {"learner.routing_replay", T::kBool, &l.routing_replay, "Replay the rollout's experts in the learner"},
+      {"learner.tis_cap", T::kFloat, &l.loss.tis_cap,
+       "Truncated importance-sampling cap C (0 = off)"},
+      {"learner.routing_replay", T::kBool, &l.routing_replay,
+       "Replay the rollout's experts in the learner"},
       {"learner.bias_gamma", T::kFloat, &l.bias_gamma, "Aux-loss-free router bias step (0 = off)"},
-      {"learner.dynamic_sampling", T::kBool, &c.dynamic_sampling, "DAPO: drop groups with equal correctness"},
-      {"learner.max_oversample_rounds", T::kInt, &c.max_oversample_rounds, "Extra sampling rounds to fill the batch"},
-      {"learner.overlong", T::kString, &c.overlong, "none | mask | penalty for truncated completions"},
-      {"learner.overlong_buffer", T::kInt, &c.overlong_buffer, "Soft penalty ramp length in tokens"},
-      {"learner.overlong_penalty", T::kFloat, &c.overlong_penalty, "Soft penalty at the maximum length"},
+      {"learner.dynamic_sampling", T::kBool, &c.dynamic_sampling,
+       "DAPO: drop groups with equal correctness"},
+      {"learner.max_oversample_rounds", T::kInt, &c.max_oversample_rounds,
+       "Extra sampling rounds to fill the batch"},
+      {"learner.overlong", T::kString, &c.overlong,
+       "none | mask | penalty for truncated completions"},
+      {"learner.overlong_buffer", T::kInt, &c.overlong_buffer,
+       "Soft penalty ramp length in tokens"},
+      {"learner.overlong_penalty", T::kFloat, &c.overlong_penalty,
+       "Soft penalty at the maximum length"},
       {"run.steps", T::kInt, &c.steps, "GRPO steps"},
       {"run.seed", T::kUint64, &c.seed, "Seed of prompts, sampling and everything else"},
-      {"run.eval_every", T::kInt, &c.eval_every, "Evaluate every N steps (0 = only before and after)"},
-      {"run.checkpoint_every", T::kInt, &c.checkpoint_every, "Checkpoint every N steps (0 = only at the end)"},
+      {"run.eval_every", T::kInt, &c.eval_every,
+       "Evaluate every N steps (0 = only before and after)"},
+      {"run.checkpoint_every", T::kInt, &c.checkpoint_every,
+       "Checkpoint every N steps (0 = only at the end)"},
       {"run.async", T::kBool, &c.async, "Overlap generation of step t+1 with training of step t"},
-      {"run.max_staleness", T::kInt, &c.max_staleness, "Max weight versions a sample may lag (async pipelines one step: 1)"},
+      {"run.max_staleness", T::kInt, &c.max_staleness,
+       "Max weight versions a sample may lag (async pipelines one step: 1)"},
       {"run.progress", T::kBool, &c.progress, "Progress bar while generating"},
   };
 }
@@ -127,10 +156,12 @@ void set_from_toml(const ConfigKey& k, const toml::node& n, const std::string& w
       *static_cast<uint64_t*>(k.ptr) = static_cast<uint64_t>(n.as_integer()->get());
       break;
     case ConfigType::kFloat:
-      if (n.is_integer()) *static_cast<float*>(k.ptr) = static_cast<float>(n.as_integer()->get());
+      if (n.is_integer())
+        *static_cast<float*>(k.ptr) = static_cast<float>(n.as_integer()->get());
       else if (n.is_floating_point())
         *static_cast<float*>(k.ptr) = static_cast<float>(n.as_floating_point()->get());
-      else bad("a number");
+      else
+        bad("a number");
       break;
     case ConfigType::kBool:
       if (!n.is_boolean()) bad("true or false");
@@ -155,9 +186,12 @@ void set_from_toml(const ConfigKey& k, const toml::node& n, const std::string& w
       auto& out = *static_cast<std::vector<double>*>(k.ptr);
       out.clear();
       for (const toml::node& e : *n.as_array()) {
-        if (e.is_integer()) out.push_back(static_cast<double>(e.as_integer()->get()));
-        else if (e.is_floating_point()) out.push_back(e.as_floating_point()->get());
-        else bad("an array of numbers");
+        if (e.is_integer())
+          out.push_back(static_cast<double>(e.as_integer()->get()));
+        else if (e.is_floating_point())
+          out.push_back(e.as_floating_point()->get());
+        else
+          bad("an array of numbers");
       }
       break;
     }
@@ -263,11 +297,21 @@ std::string train_config_to_toml(TrainConfig& c) {
     }
     out << name << " = ";
     switch (k.type) {
-      case ConfigType::kInt: out << *static_cast<int*>(k.ptr); break;
-      case ConfigType::kUint64: out << *static_cast<uint64_t*>(k.ptr); break;
-      case ConfigType::kFloat: out << *static_cast<float*>(k.ptr); break;
-      case ConfigType::kBool: out << (*static_cast<bool*>(k.ptr) ? "true" : "false"); break;
-      case ConfigType::kString: out << toml_quote(*static_cast<std::string*>(k.ptr)); break;
+      case ConfigType::kInt:
+        out << *static_cast<int*>(k.ptr);
+        break;
+      case ConfigType::kUint64:
+        out << *static_cast<uint64_t*>(k.ptr);
+        break;
+      case ConfigType::kFloat:
+        out << *static_cast<float*>(k.ptr);
+        break;
+      case ConfigType::kBool:
+        out << (*static_cast<bool*>(k.ptr) ? "true" : "false");
+        break;
+      case ConfigType::kString:
+        out << toml_quote(*static_cast<std::string*>(k.ptr));
+        break;
       case ConfigType::kStringList: {
         out << "[";
         const auto& v = *static_cast<std::vector<std::string>*>(k.ptr);

@@ -13,29 +13,29 @@ namespace aha {
 
 struct TrainConfig {
   // [model]
-  std::string model_path = "";          // HF-layout model directory ("" = the built-in base model)
-  std::string ref_path = "";            // reference model ("" = the initial policy)
+  std::string model_path = "";  // HF-layout model directory ("" = the built-in base model)
+  std::string ref_path = "";    // reference model ("" = the initial policy)
   // [tasks]
   std::vector<std::string> task_names = {"tiny_add"};
   std::vector<double> task_weights = {};  // mixture weights ([] = uniform)
-  std::string tasks_file = "";          // TOML file with user tasks ("" = MODEL/tasks.toml if any)
-  int eval_prompts = 200;               // held-out prompts for evaluation
-  int eval_samples = 4;                 // samples per eval prompt (pass@1 is their mean)
+  std::string tasks_file = "";  // TOML file with user tasks ("" = MODEL/tasks.toml if any)
+  int eval_prompts = 200;       // held-out prompts for evaluation
+  int eval_samples = 4;         // samples per eval prompt (pass@1 is their mean)
   float eval_temperature = 1.0f;
   // [rollout]
-  int group_size = 8;                   // G
+  int group_size = 8;  // G
   int prompts_per_step = 64;
   float temperature = 1.0f;
   float top_p = 1.0f;
   int top_k = 0;
   float min_p = 0.0f;
   int max_new_tokens = 6;
-  int rollout_workers = 1;              // worker threads (or processes with --workers)
-  int max_tokens_in_flight = 1 << 15;   // latent cache rows per worker
+  int rollout_workers = 1;             // worker threads (or processes with --workers)
+  int max_tokens_in_flight = 1 << 15;  // latent cache rows per worker
   bool return_routing = true;
   // [reward]
   int reward_threads = 2;
-  int reward_workers = 0;               // 0: score in the trainer; N: N `aha reward-worker`s
+  int reward_workers = 0;  // 0: score in the trainer; N: N `aha reward-worker`s
   // [learner]
   LearnerConfig learner;
   std::string advantage = "group_std";  // group_std | none | leave_one_out
@@ -44,15 +44,15 @@ struct TrainConfig {
   int ref_update_every = 0;             // refresh the reference every N steps (0 = never)
   bool dynamic_sampling = false;        // drop groups with all-equal correctness, oversample
   int max_oversample_rounds = 3;
-  std::string overlong = "none";        // none | mask | penalty
-  int overlong_buffer = 4;              // penalty ramps over the last N tokens before the max
+  std::string overlong = "none";  // none | mask | penalty
+  int overlong_buffer = 4;        // penalty ramps over the last N tokens before the max
   float overlong_penalty = 1.0f;
   // [run]
   int steps = 400;
   uint64_t seed = 0;
   int eval_every = 50;
   int checkpoint_every = 100;
-  bool async = false;                   // overlap generation of step t+1 with training of step t
+  bool async = false;  // overlap generation of step t+1 with training of step t
   int max_staleness = 1;
   bool progress = true;
 };

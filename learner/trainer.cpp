@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -36,7 +36,9 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
-void on_signal(int) { g_stop_requested = true; }
+void on_signal(int) {
+  g_stop_requested = true;
+}
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
@@ -49,12 +51,12 @@ struct Rollout {
   int64_t group_id = 0;
   int sample_idx = 0;
   std::vector<int> prompt_ids;
-  Sample sample;         // tokens, log-probs, routing, finish reason
+  Sample sample;  // tokens, log-probs, routing, finish reason
   uint64_t weight_version = 0;
   double gen_time_s = 0;
   std::string completion;
   Scored scored;
-  float reward = 0;       // after overlong shaping
+  float reward = 0;  // after overlong shaping
   float advantage = 0;
 };
 
@@ -93,8 +95,8 @@ void progress(const Run& r, const char* what, size_t done, size_t total) {
   if (!r.cfg.progress || !isatty(fileno(stderr))) return;
   const int width = 30;
   int filled = total ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\r  %s [%.*s%*s] %zu/%zu", what, filled,
-               "##############################", width - filled, "", done, total);
+  std::fprintf(stderr, "\r  %s [%.*s%*s] %zu/%zu", what, filled, "##############################",
+               width - filled, "", done, total);
   if (done == total) std::fprintf(stderr, "\r%*s\r", width + 40, "");
   std::fflush(stderr);
 }
@@ -384,7 +386,8 @@ std::vector<TrainSample> to_train_samples(const std::vector<Rollout>& rs, const 
     t.rollout_logp = ro.sample.logprobs;
     if (ro.sample.routing_num_tokens > 0) t.routing = routing_from_wire(ro.sample);
     t.advantage = ro.advantage;
-    t.masked = t.completion.empty() || (c.overlong == "mask" && ro.sample.finish_reason == "length");
+    t.masked =
+        t.completion.empty() || (c.overlong == "mask" && ro.sample.finish_reason == "length");
     out.push_back(std::move(t));
   }
   return out;
@@ -440,7 +443,9 @@ int replay_main(const TrainOptions& opt) {
 
 }  // namespace
 
-std::string builtin_base_model_dir() { return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith"; }
+std::string builtin_base_model_dir() {
+  return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";
+}
 
 int train_main(const TrainOptions& opt) {
   // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
@@ -541,7 +546,8 @@ int train_main(const TrainOptions& opt) {
     double t_gen = 0, t_reward = 0;
     std::vector<Rollout> batch;
     int zero_var_groups = 0, total_groups = 0;
-    for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0); round++) {
+    for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0);
+         round++) {
       int need = r.cfg.prompts_per_step - static_cast<int>(batch.size()) / G;
       if (need <= 0) break;
       auto t0 = Clock::now();
@@ -573,8 +579,9 @@ int train_main(const TrainOptions& opt) {
     compute_group_advantages(r.cfg, batch);
     // Async: the next step's prompts generate with the current weights while this step trains.
     if (r.cfg.async && step + 1 < r.cfg.steps)
-      pending = submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
-                                  G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
+      pending =
+          submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
+                            G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
 
     // Learner update.
     auto t0 = Clock::now();
@@ -621,7 +628,8 @@ int train_main(const TrainOptions& opt) {
     row.entropy = um.entropy;
     row.clip_frac_low = um.clip_low;
     row.clip_frac_high = um.clip_high;
-    row.frac_zero_var_groups = total_groups ? static_cast<double>(zero_var_groups) / total_groups : 0;
+    row.frac_zero_var_groups =
+        total_groups ? static_cast<double>(zero_var_groups) / total_groups : 0;
     row.dlogp_max = um.dlogp_max;
     row.dlogp_mean = um.dlogp_mean;
     row.grad_norm = um.grad_norm;
@@ -683,11 +691,11 @@ int train_main(const TrainOptions& opt) {
       samples.push_back(std::move(s));
     }
     rundb_write_step(r.db, row, samples);
-    std::printf("step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
-                "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs\n",
-                step + 1, row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl, row.entropy,
-                row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen,
-                t_train);
+    std::printf(
+        "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
+        "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs\n",
+        step + 1, row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl, row.entropy,
+        row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen, t_train);
     std::fflush(stdout);
     if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
       double acc = evaluate(r, step + 1, nullptr);
@@ -697,8 +705,10 @@ int train_main(const TrainOptions& opt) {
   }
   save(step);
   if (g_stop_requested) {
-    std::printf("interrupted: checkpoint of step %d written; continue with "
-                "`aha train --resume %s`\n", step, r.run_dir.c_str());
+    std::printf(
+        "interrupted: checkpoint of step %d written; continue with "
+        "`aha train --resume %s`\n",
+        step, r.run_dir.c_str());
     stop_workers(r);
     return 130;
   }

@@ -15,15 +15,15 @@
 namespace aha {
 
 struct TrainOptions {
-  std::string config_path;         // "" = the built-in default run
-  std::vector<std::string> sets;   // section.key=value overrides
-  std::string run_dir;             // "" = runs/<config name>
-  bool resume = false;             // continue run_dir from its latest checkpoint
-  int worker_processes = 0;        // > 0: spawn this many `aha rollout-worker` processes (ipc://)
-  std::string listen;              // also accept remote workers on this tcp:// endpoint
-  std::string replay_dir;          // re-train on the samples logged in this run dir
+  std::string config_path;        // "" = the built-in default run
+  std::vector<std::string> sets;  // section.key=value overrides
+  std::string run_dir;            // "" = runs/<config name>
+  bool resume = false;            // continue run_dir from its latest checkpoint
+  int worker_processes = 0;       // > 0: spawn this many `aha rollout-worker` processes (ipc://)
+  std::string listen;             // also accept remote workers on this tcp:// endpoint
+  std::string replay_dir;         // re-train on the samples logged in this run dir
   int replay_from = 0, replay_to = -1;
-  std::string exe_path;            // this binary, for spawning workers
+  std::string exe_path;  // this binary, for spawning workers
 };
 
 int train_main(const TrainOptions& opt);

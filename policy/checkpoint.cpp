@@ -33,7 +33,8 @@ void model_load(Model& m, const std::string& dir) {
   ModelConfig cfg = config_load(dir + "/config.json");
   model_build(m, cfg);
   HfCheckpoint ckpt = hf_open(dir);
-  for (const TensorSpec& s : m.specs) hf_load_f32(ckpt, s.name, s.shape, m.params.data() + s.offset);
+  for (const TensorSpec& s : m.specs)
+    hf_load_f32(ckpt, s.name, s.shape, m.params.data() + s.offset);
 }
 
 }  // namespace aha

@@ -1,7 +1,7 @@
 // Model directories in the Hugging Face layout: config.json + model.safetensors (or shards with
-// model.safetensors.index.json), tensor names identical to HF DeepSeek-V3, so a real checkpoint maps
-// one to one. Loading checks every tensor's shape against the config and names the file and tensor
-// on any mismatch; saving is atomic per file (temporary file, then rename).
+// model.safetensors.index.json), tensor names identical to HF DeepSeek-V3, so a real checkpoint
+// maps one to one. Loading checks every tensor's shape against the config and names the file and
+// tensor on any mismatch; saving is atomic per file (temporary file, then rename).
 #pragma once
 #include <string>
 

@@ -25,13 +25,13 @@ struct ModelConfig {
   int moe_intermediate_size = 0;           // H, each expert
   int n_routed_experts = 0;                // E (0: every layer dense)
   int n_shared_experts = 0;
-  int num_experts_per_tok = 0;             // K
-  int first_k_dense_replace = 0;           // layers [0, this) are dense
+  int num_experts_per_tok = 0;    // K
+  int first_k_dense_replace = 0;  // layers [0, this) are dense
   int moe_layer_freq = 1;
   int n_group = 1;
   int topk_group = 1;
-  std::string scoring_func = "sigmoid";    // sigmoid (V3) | softmax (V2)
-  std::string topk_method = "noaux_tc";    // noaux_tc | greedy | group_limited_greedy
+  std::string scoring_func = "sigmoid";  // sigmoid (V3) | softmax (V2)
+  std::string topk_method = "noaux_tc";  // noaux_tc | greedy | group_limited_greedy
   bool norm_topk_prob = true;
   float routed_scaling_factor = 1.0f;
   double rope_theta = 10000.0;
@@ -43,7 +43,9 @@ struct ModelConfig {
 };
 
 // Dimensions derived from the config.
-inline int cfg_qk_head_dim(const ModelConfig& c) { return c.qk_nope_head_dim + c.qk_rope_head_dim; }
+inline int cfg_qk_head_dim(const ModelConfig& c) {
+  return c.qk_nope_head_dim + c.qk_rope_head_dim;
+}
 inline bool cfg_layer_is_moe(const ModelConfig& c, int l) {
   return c.n_routed_experts > 0 && l >= c.first_k_dense_replace && l % c.moe_layer_freq == 0;
 }

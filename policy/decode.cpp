@@ -68,14 +68,15 @@ void decode_prefill(Model& m, Acts& acts, LatentCache& cache, const int* tokens,
   opt.need_logits = false;
   model_forward(m, acts, batch, opt);
   for (int l = 0; l < c.num_hidden_layers; l++) write_latents(cache, l, acts.layers[l], rows, T);
-  linear_forward(logits_last, &acts.lnf[static_cast<size_t>(T - 1) * c.hidden_size], m.w.lm_head,
-                 1, c.hidden_size, c.vocab_size);
+  linear_forward(logits_last, &acts.lnf[static_cast<size_t>(T - 1) * c.hidden_size], m.w.lm_head, 1,
+                 c.hidden_size, c.vocab_size);
   if (topk_out) {
     topk_out->clear();
     for (int l = 0; l < c.num_hidden_layers; l++) {
       if (!cfg_layer_is_moe(c, l)) continue;
       const std::vector<int>& t = acts.layers[l].topk_idx;
-      topk_out->insert(topk_out->end(), t.begin(), t.begin() + static_cast<long>(T) * c.num_experts_per_tok);
+      topk_out->insert(topk_out->end(), t.begin(),
+                       t.begin() + static_cast<long>(T) * c.num_experts_per_tok);
     }
   }
 }

@@ -38,12 +38,12 @@ long mha_cache_bytes_per_token(const ModelConfig& cfg);
 // Scratch buffers of the decode path (reused across calls).
 struct DecodeScratch {
   std::vector<LayerActs> layers;
-  std::vector<float> x, tmp;         // [B, C]
-  std::vector<float> q_lat;          // [B, NH, R]
-  std::vector<float> q_rope;         // [B, NH, DR]
-  std::vector<float> out_lat;        // [B, NH, R]
-  std::vector<float> att;            // [B, NH, DV]
-  std::vector<float> lnf;            // [B, C]
+  std::vector<float> x, tmp;                   // [B, C]
+  std::vector<float> q_lat;                    // [B, NH, R]
+  std::vector<float> q_rope;                   // [B, NH, DR]
+  std::vector<float> out_lat;                  // [B, NH, R]
+  std::vector<float> att;                      // [B, NH, DV]
+  std::vector<float> lnf;                      // [B, C]
   std::vector<std::vector<long>> expert_load;  // [L][E] accumulated over calls
 };
 

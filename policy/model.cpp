@@ -256,8 +256,7 @@ namespace {
 
 // SwiGLU FFN forward: gate/up [N, W], act [N, W]; out[N, C] = act · downᵀ (overwrites out).
 void ffn_forward(float* out, float* gate, float* up, float* act, const float* inp,
-                 const float* w_gate, const float* w_up, const float* w_down, int N, int C,
-                 int W) {
+                 const float* w_gate, const float* w_up, const float* w_down, int N, int C, int W) {
   linear_forward(gate, inp, w_gate, N, C, W);
   linear_forward(up, inp, w_up, N, C, W);
   swiglu_forward(act, gate, up, static_cast<long>(N) * W);
@@ -290,8 +289,7 @@ void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, con
   const float theta = static_cast<float>(c.rope_theta);
   resize(la.ln1, NC);
   resize(la.ln1_rstd, N);
-  rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), x, w.input_layernorm, N, d.C,
-                  c.rms_norm_eps);
+  rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), x, w.input_layernorm, N, d.C, c.rms_norm_eps);
   resize(la.q, static_cast<size_t>(N) * d.NH * d.DQK);
   if (d.QR > 0) {
     resize(la.q_a, static_cast<size_t>(N) * d.QR);
@@ -368,8 +366,8 @@ void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tm
     if (Me == 0) continue;
     size_t oc = static_cast<size_t>(r0) * d.C, oh = static_cast<size_t>(r0) * d.H;
     ffn_forward(&la.ye[oc], &la.he_gate[oh], &la.he_up[oh], &la.he_act[oh], &la.xe[oc],
-                w.experts_gate + e * esz, w.experts_up + e * esz, w.experts_down + e * esz, Me,
-                d.C, d.H);
+                w.experts_gate + e * esz, w.experts_up + e * esz, w.experts_down + e * esz, Me, d.C,
+                d.H);
   }
   if (d.SH > 0) {
     size_t nw = static_cast<size_t>(N) * d.SH;
@@ -381,8 +379,8 @@ void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tm
   } else {
     std::memset(tmp, 0, NC * sizeof(float));
   }
-  moe_combine(tmp, la.ye.data(), la.topk_weights.data(), la.row_token.data(), la.row_slot.data(),
-              M, d.C);
+  moe_combine(tmp, la.ye.data(), la.topk_weights.data(), la.row_token.data(), la.row_slot.data(), M,
+              d.C);
   for (size_t i = 0; i < NC; i++) x[i] += tmp[i];
 }
 
@@ -450,7 +448,8 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
     std::copy(x.begin(), x.end(), la.res_mid.begin());
 
     // --- FFN: dense or DeepSeekMoE
-    const int* replay = opt.replay_topk_idx ? opt.replay_topk_idx + static_cast<size_t>(moe_l) * N * d.K : nullptr;
+    const int* replay =
+        opt.replay_topk_idx ? opt.replay_topk_idx + static_cast<size_t>(moe_l) * N * d.K : nullptr;
     layer_ffn_forward(m, l, la, x.data(), tmp.data(), N, replay, a.expert_load[l].data());
     moe_l += cfg_layer_is_moe(c, l);
   }
@@ -503,8 +502,8 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
                    d.V, opt.inv_temp);
   std::fill(dln.begin(), dln.end(), 0.0f);
   linear_backward(dln.data(), gp.lm_head, dlogits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
-  rmsnorm_backward(dx.data(), gp.norm, dln.data(), a.res_final.data(), m.w.norm,
-                   a.lnf_rstd.data(), N, d.C);
+  rmsnorm_backward(dx.data(), gp.norm, dln.data(), a.res_final.data(), m.w.norm, a.lnf_rstd.data(),
+                   N, d.C);
 
   std::vector<float> s1, s2, s3;  // FFN scratch
   for (int l = d.L - 1; l >= 0; l--) {
@@ -527,8 +526,7 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
       std::vector<float> dye(static_cast<size_t>(M) * d.C), dxe(static_cast<size_t>(M) * d.C, 0.0f);
       std::vector<float> dtopk(static_cast<size_t>(N) * d.K, 0.0f);
       moe_combine_backward(dye.data(), dtopk.data(), dx.data(), la.ye.data(),
-                           la.topk_weights.data(), la.row_token.data(), la.row_slot.data(), M,
-                           d.C);
+                           la.topk_weights.data(), la.row_token.data(), la.row_slot.data(), M, d.C);
       const size_t esz = static_cast<size_t>(d.H) * d.C;
       for (int e = 0; e < d.E; e++) {
         int r0 = la.expert_offsets[e], Me = la.expert_offsets[e + 1] - r0;
@@ -564,14 +562,13 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
     // --- MLA (dx is now the gradient at res_mid)
     const int KVW = d.NH * (d.DN + d.DV);
     std::vector<float> datt(static_cast<size_t>(N) * d.NH * d.DV, 0.0f);
-    linear_backward(datt.data(), g.o_proj, dx.data(), la.att.data(), w.o_proj, N, d.NH * d.DV,
-                    d.C);
+    linear_backward(datt.data(), g.o_proj, dx.data(), la.att.data(), w.o_proj, N, d.NH * d.DV, d.C);
     std::vector<float> dq(static_cast<size_t>(N) * d.NH * d.DQK, 0.0f);
     std::vector<float> dk(static_cast<size_t>(N) * d.NH * d.DQK, 0.0f);
     std::vector<float> dv(static_cast<size_t>(N) * d.NH * d.DV, 0.0f);
     attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), la.att.data(), la.lse.data(),
-                       la.q.data(), la.k.data(), la.v.data(), batch.seq_start.data(), B, d.NH,
-                       d.NH, d.DQK, d.DV, scale);
+                       la.q.data(), la.k.data(), la.v.data(), batch.seq_start.data(), B, d.NH, d.NH,
+                       d.DQK, d.DV, scale);
     // Un-expand: per-head k_nope and v go back to kv; the shared k_rope sums over heads.
     std::vector<float> dkv(static_cast<size_t>(N) * KVW);
     std::vector<float> dkv_a(static_cast<size_t>(N) * (d.R + d.DR), 0.0f);
@@ -590,22 +587,25 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
     std::vector<float> dckv(static_cast<size_t>(N) * d.R, 0.0f);
     linear_backward(dckv.data(), g.kv_b_proj, dkv.data(), la.ckv.data(), w.kv_b_proj, N, d.R, KVW);
     // The norm's input is the raw latent (kv_a before normalisation), kept in kv_a's first R.
-    std::vector<float> ckv_raw(static_cast<size_t>(N) * d.R), dckv_raw(static_cast<size_t>(N) * d.R, 0.0f);
+    std::vector<float> ckv_raw(static_cast<size_t>(N) * d.R),
+        dckv_raw(static_cast<size_t>(N) * d.R, 0.0f);
     for (int n = 0; n < N; n++)
-      std::memcpy(&ckv_raw[static_cast<size_t>(n) * d.R], &la.kv_a[static_cast<size_t>(n) * (d.R + d.DR)],
-                  d.R * sizeof(float));
+      std::memcpy(&ckv_raw[static_cast<size_t>(n) * d.R],
+                  &la.kv_a[static_cast<size_t>(n) * (d.R + d.DR)], d.R * sizeof(float));
     rmsnorm_backward(dckv_raw.data(), g.kv_a_layernorm, dckv.data(), ckv_raw.data(),
                      w.kv_a_layernorm, la.ckv_rstd.data(), N, d.R);
     for (int n = 0; n < N; n++)
       for (int i = 0; i < d.R; i++)
-        dkv_a[static_cast<size_t>(n) * (d.R + d.DR) + i] = dckv_raw[static_cast<size_t>(n) * d.R + i];
+        dkv_a[static_cast<size_t>(n) * (d.R + d.DR) + i] =
+            dckv_raw[static_cast<size_t>(n) * d.R + i];
     std::fill(dln.begin(), dln.end(), 0.0f);
     linear_backward(dln.data(), g.kv_a_proj_with_mqa, dkv_a.data(), la.ln1.data(),
                     w.kv_a_proj_with_mqa, N, d.C, d.R + d.DR);
     rope_backward(dq.data() + d.DN, a.positions.data(), N, d.NH, d.NH * d.DQK, d.DQK, d.DR, theta,
                   true);
     if (d.QR > 0) {
-      std::vector<float> dqa_ln(static_cast<size_t>(N) * d.QR, 0.0f), dqa(static_cast<size_t>(N) * d.QR, 0.0f);
+      std::vector<float> dqa_ln(static_cast<size_t>(N) * d.QR, 0.0f),
+          dqa(static_cast<size_t>(N) * d.QR, 0.0f);
       linear_backward(dqa_ln.data(), g.q_b_proj, dq.data(), la.q_a_ln.data(), w.q_b_proj, N, d.QR,
                       d.NH * d.DQK);
       rmsnorm_backward(dqa.data(), g.q_a_layernorm, dqa_ln.data(), la.q_a.data(), w.q_a_layernorm,

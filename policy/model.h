@@ -56,7 +56,7 @@ struct LayerParams {
 };
 
 struct ParamPtrs {
-  float* embed = nullptr;    // [V, C]
+  float* embed = nullptr;  // [V, C]
   std::vector<LayerParams> layers;
   float* norm = nullptr;     // [C]
   float* lm_head = nullptr;  // [V, C] (aliases embed when tie_word_embeddings)
@@ -94,9 +94,9 @@ struct LayerActs {
   std::vector<float> ln2;       // [N, C]
   std::vector<float> ln2_rstd;  // [N]
   // dense FFN or shared experts
-  std::vector<float> ff_gate;   // [N, FF or SH]
-  std::vector<float> ff_up;     // [N, FF or SH]
-  std::vector<float> ff_act;    // [N, FF or SH]
+  std::vector<float> ff_gate;  // [N, FF or SH]
+  std::vector<float> ff_up;    // [N, FF or SH]
+  std::vector<float> ff_act;   // [N, FF or SH]
   // routed experts (M = N*K dispatched rows)
   std::vector<float> router_logits;  // [N, E]
   std::vector<float> scores;         // [N, E]
@@ -115,14 +115,14 @@ struct LayerActs {
 struct Acts {
   int N = 0;
   std::vector<LayerActs> layers;
-  std::vector<int> positions;         // [N]
-  std::vector<float> res_final;       // [N, C]
-  std::vector<float> lnf;             // [N, C]
-  std::vector<float> lnf_rstd;        // [N]
-  std::vector<float> logits;          // [N, V]
-  std::vector<float> lse;             // [N]
-  std::vector<float> logp;            // [N]
-  std::vector<float> entropy;         // [N]
+  std::vector<int> positions;                  // [N]
+  std::vector<float> res_final;                // [N, C]
+  std::vector<float> lnf;                      // [N, C]
+  std::vector<float> lnf_rstd;                 // [N]
+  std::vector<float> logits;                   // [N, V]
+  std::vector<float> lse;                      // [N]
+  std::vector<float> logp;                     // [N]
+  std::vector<float> entropy;                  // [N]
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens routed per expert, last forward
 };
 
@@ -137,14 +137,18 @@ struct Batch {
 // Appends one sequence; targets are the next tokens, the last position gets none unless
 // loss_mask says otherwise. loss_from: first position whose next token is scored.
 void batch_add_sequence(Batch& b, const std::vector<int>& ids, int loss_from);
-inline int batch_num_tokens(const Batch& b) { return static_cast<int>(b.tokens.size()); }
-inline int batch_num_seqs(const Batch& b) { return static_cast<int>(b.seq_start.size()) - 1; }
+inline int batch_num_tokens(const Batch& b) {
+  return static_cast<int>(b.tokens.size());
+}
+inline int batch_num_seqs(const Batch& b) {
+  return static_cast<int>(b.seq_start.size()) - 1;
+}
 
 struct ForwardOptions {
-  float inv_temp = 1.0f;                // logp under softmax(logits * inv_temp)
+  float inv_temp = 1.0f;                 // logp under softmax(logits * inv_temp)
   const int* replay_topk_idx = nullptr;  // [num_moe_layers][N, K] routing replay, or null
   bool need_entropy = false;
-  bool need_logits = true;              // false: stop after the final norm (prefill)
+  bool need_logits = true;  // false: stop after the final norm (prefill)
 };
 
 // Builds the tensor table and allocates params (zeros). Validates the config.
@@ -168,7 +172,8 @@ void model_backward(Model& m, Acts& acts, const Batch& batch, const float* dlogp
                     const ForwardOptions& opt);
 
 // Shared by model_forward and the decode path (policy/decode.h):
-// ln1, q (rope applied), kv_a (k_rope part rope applied) and the normalised latent ckv for N tokens.
+// ln1, q (rope applied), kv_a (k_rope part rope applied) and the normalised latent ckv for N
+// tokens.
 void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, const int* positions,
                        int N);
 // x[N, C] += FFN(rmsnorm(x)) of layer l, dense or MoE; tmp[N, C] scratch. replay_topk_idx [N, K]

@@ -25,8 +25,8 @@ std::string byte_level_char(int byte) {
   return out;
 }
 
-const char* kSpecial[] = {"<|pad|>", "<|bos|>", "<|eos|>", "<think>", "</think>", "<answer>",
-                          "</answer>"};
+const char* kSpecial[] = {"<|pad|>",  "<|bos|>",  "<|eos|>",  "<think>",
+                          "</think>", "<answer>", "</answer>"};
 
 }  // namespace
 
@@ -73,12 +73,9 @@ nlohmann::json tiny_tokenizer_json() {
 }
 
 nlohmann::json tiny_tokenizer_config_json() {
-  return {{"bos_token", "<|bos|>"},
-          {"eos_token", "<|eos|>"},
-          {"pad_token", "<|pad|>"},
-          {"add_bos_token", false},
-          {"model_max_length", 256},
-          {"tokenizer_class", "PreTrainedTokenizerFast"}};
+  return {{"bos_token", "<|bos|>"},  {"eos_token", "<|eos|>"},
+          {"pad_token", "<|pad|>"},  {"add_bos_token", false},
+          {"model_max_length", 256}, {"tokenizer_class", "PreTrainedTokenizerFast"}};
 }
 
 }  // namespace aha

@@ -45,16 +45,18 @@ void engine_submit(Engine& e, EngineRequest req) {
   for (int id : req.prompt) AHA_CHECK(id >= 0 && id < c.vocab_size, "prompt token out of range");
   long need = static_cast<long>(req.prompt.size()) +
               static_cast<long>(req.group_size) * req.params.max_new_tokens;
-  AHA_CHECK(need <= e.cache.num_rows,
-            "request needs " + std::to_string(need) + " cache rows, the engine has " +
-                std::to_string(e.cache.num_rows));
-  AHA_CHECK(static_cast<long>(req.prompt.size()) + req.params.max_new_tokens <=
-                c.max_position_embeddings,
-            "prompt + max_new_tokens exceeds max_position_embeddings");
+  AHA_CHECK(need <= e.cache.num_rows, "request needs " + std::to_string(need) +
+                                          " cache rows, the engine has " +
+                                          std::to_string(e.cache.num_rows));
+  AHA_CHECK(
+      static_cast<long>(req.prompt.size()) + req.params.max_new_tokens <= c.max_position_embeddings,
+      "prompt + max_new_tokens exceeds max_position_embeddings");
   e.waiting.push_back(std::move(req));
 }
 
-bool engine_idle(const Engine& e) { return e.waiting.empty() && e.groups.empty(); }
+bool engine_idle(const Engine& e) {
+  return e.waiting.empty() && e.groups.empty();
+}
 
 void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version) {
   AHA_CHECK(num_params == e.model->num_params, "weights of another shape");
@@ -193,7 +195,8 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
     std::vector<float> logits(static_cast<size_t>(B) * c.vocab_size);
     std::vector<int> topk(static_cast<size_t>(std::max(Lm, 1)) * B * K);
     decode_step(*e.model, e.scratch, e.cache, tokens.data(), positions.data(), new_rows.data(),
-                ctx_rows.data(), ctx_start.data(), B, logits.data(), Lm > 0 ? topk.data() : nullptr);
+                ctx_rows.data(), ctx_start.data(), B, logits.data(),
+                Lm > 0 ? topk.data() : nullptr);
     e.stats.decode_tokens += B;
     e.stats.decode_steps++;
     for (int b = 0; b < B; b++) {
@@ -207,9 +210,9 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
                       K * sizeof(int));
         s.out.routing.insert(s.out.routing.end(), r.begin(), r.end());
       }
-      SampledToken t = sample_token(&logits[static_cast<size_t>(b) * c.vocab_size], c.vocab_size,
-                                    req.params, req.seed, s.sample_idx, s.out.tokens.size(),
-                                    e.sort_scratch);
+      SampledToken t =
+          sample_token(&logits[static_cast<size_t>(b) * c.vocab_size], c.vocab_size, req.params,
+                       req.seed, s.sample_idx, s.out.tokens.size(), e.sort_scratch);
       if (accept_token(e, s, t)) finish_seq(e, s);
     }
   }
@@ -227,8 +230,7 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
     r.request_id = g->req.request_id;
     r.weight_version = g->version;
     r.prompt_len = static_cast<int>(g->req.prompt.size());
-    r.gen_time_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - g->t0).count();
+    r.gen_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - g->t0).count();
     for (EngineSeq& s : g->seqs) {
       if (g->req.return_routing) {
         // s.out.routing holds per fed token [Lm, K] records; reshape to [Lm][T+n, K].

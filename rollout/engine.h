@@ -31,10 +31,10 @@ struct EngineRequest {
 };
 
 struct EngineSample {
-  std::vector<int> tokens;          // generated ids (stop token included when it ended the sample)
-  std::vector<float> logprobs;      // [num tokens] under the full tempered distribution
+  std::vector<int> tokens;      // generated ids (stop token included when it ended the sample)
+  std::vector<float> logprobs;  // [num tokens] under the full tempered distribution
   std::vector<float> trunc_logprobs;  // [num tokens] under top-p/k/min-p; empty when none applied
-  std::string finish_reason;        // "stop" | "length"
+  std::string finish_reason;          // "stop" | "length"
   // Routed experts for replay: [num_moe_layers][prompt + tokens, K]; the last token, never fed
   // through the model while sampling, repeats the previous token's experts. Empty unless asked.
   std::vector<int> routing;

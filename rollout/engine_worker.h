@@ -2,7 +2,8 @@
 // (rollout/worker.h), converting wire requests and results. Weights travel as the raw float32
 // parameter buffer of the model (little-endian), so a swap is one copy.
 // Invariant: a request the engine refuses (prompt too long for the cache, bad token) comes back as
-// a result whose samples have finish_reason "error: ..." and no tokens; the worker never dies of it.
+// a result whose samples have finish_reason "error: ..." and no tokens; the worker never dies of
+// it.
 #pragma once
 #include <atomic>
 #include <string>

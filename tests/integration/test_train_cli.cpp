@@ -1,7 +1,9 @@
 // `aha train` end to end as a user runs it: a few GRPO steps of a micro run with two rollout-worker
-// processes (and a reward-worker process in the second run), then the same run interrupted and resumed, then a replay. The resumed run must end
-// with the same weights and the same logged steps as the uninterrupted one.
+// processes (and a reward-worker process in the second run), then the same run interrupted and
+// resumed, then a replay. The resumed run must end with the same weights and the same logged steps
+// as the uninterrupted one.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 #include "learner/rundb.h"
 
@@ -47,8 +48,8 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   REQUIRE_MESSAGE(rc == 0, out);
   const std::string tasks = std::string(AHA_SOURCE_DIR) + "/experiments/base-arith/tasks.toml";
   const std::string common =
-      " --set model.path='\"" + (dir / "model").string() + "\"'" +
-      " --set tasks.tasks_file='\"" + tasks + "\"' --set tasks.names='[\"tiny_add\"]'" +
+      " --set model.path='\"" + (dir / "model").string() + "\"'" + " --set tasks.tasks_file='\"" +
+      tasks + "\"' --set tasks.names='[\"tiny_add\"]'" +
       " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
       " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4 --set tasks.eval_samples=2" +
       " --set run.eval_every=0 --set run.checkpoint_every=2 --set learner.lr=1e-3 --workers 2";
@@ -60,9 +61,11 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   // Interrupted after 2 steps, then resumed to 5; this one scores through a reward-worker process
   // (the same rewards, so the same run).
   out = run(aha + " train --run-dir " + (dir / "b").string() + common +
-                " --set run.steps=2 --set reward.workers=1", &rc);
+                " --set run.steps=2 --set reward.workers=1",
+            &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  out = run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=5 --workers 2", &rc);
+  out =
+      run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=5 --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("resuming") != std::string::npos);
 

@@ -21,7 +21,8 @@ beta = 0.01
 [tasks]
 names = ["gsm8k", "countdown"]
 weights = [3, 1]
-)", "x.toml");
+)",
+                          "x.toml");
   train_config_finalize(c);
   CHECK(c.group_size == 4);
   CHECK(c.learner.lr == doctest::Approx(1e-4));

@@ -105,8 +105,9 @@ TEST_CASE("GRPO loss gradient through the model matches finite differences") {
   std::vector<int> routing;
   for (int l = 0; l < m.cfg.num_hidden_layers; l++)
     if (cfg_layer_is_moe(m.cfg, l))
-      routing.insert(routing.end(), acts.layers[l].topk_idx.begin(),
-                     acts.layers[l].topk_idx.begin() + static_cast<long>(acts.N) * m.cfg.num_experts_per_tok);
+      routing.insert(
+          routing.end(), acts.layers[l].topk_idx.begin(),
+          acts.layers[l].topk_idx.begin() + static_cast<long>(acts.N) * m.cfg.num_experts_per_tok);
   REQUIRE_FALSE(routing.empty());
   grpo_objective(m, ref, s, old, cfg, &dl, &b, acts, routing.data());
   model_zero_grads(m);
@@ -170,7 +171,9 @@ TEST_CASE("GRPO updates raise the log-prob of positive-advantage completions") {
   for (int it = 0; it < 20; it++) learner_update(l, s);
   UpdateMetrics last = learner_update(l, s);
   for (size_t i = 0; i < s.size(); i++) {
-    if (s[i].advantage > 0) CHECK(last.sample_mean_logp[i] > first.sample_mean_logp[i]);
-    else CHECK(last.sample_mean_logp[i] < first.sample_mean_logp[i]);
+    if (s[i].advantage > 0)
+      CHECK(last.sample_mean_logp[i] > first.sample_mean_logp[i]);
+    else
+      CHECK(last.sample_mean_logp[i] < first.sample_mean_logp[i]);
   }
 }

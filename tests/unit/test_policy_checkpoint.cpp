@@ -1,12 +1,12 @@
 // Model directories: save -> load is bit-exact in F32, BF16 loses only rounding, sharded saves
 // load the same, and a config that does not match the tensors is refused by name.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "policy/checkpoint.h"
 #include "policy/safetensors.h"
@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir(const char* name) {
-  fs::path d = fs::temp_directory_path() / (std::string("aha-ckpt-") + name + "-" +
-                                            std::to_string(::getpid()));
+  fs::path d = fs::temp_directory_path() /
+               (std::string("aha-ckpt-") + name + "-" + std::to_string(::getpid()));
   fs::remove_all(d);
   return d;
 }
@@ -89,7 +89,6 @@ TEST_CASE("a config that does not match the tensors is refused, naming the tenso
       "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1, "kv_lora_rank": 4,
       "qk_nope_head_dim": 4, "qk_rope_head_dim": 2, "v_head_dim": 4, "intermediate_size": 8,
       "rope_scaling": {"type": "yarn", "factor": 40}})";
-  CHECK_THROWS_WITH(config_load((d / "config.json").string()),
-                    doctest::Contains("rope_scaling"));
+  CHECK_THROWS_WITH(config_load((d / "config.json").string()), doctest::Contains("rope_scaling"));
   fs::remove_all(d);
 }

@@ -95,9 +95,10 @@ void check_gradients(const ModelConfig& cfg) {
   model_backward(m, a, b, r.data(), replay);
 
   // Directional derivative per tensor: (L(θ+hu) − L(θ−hu)) / 2h against g·u. fp32 forward noise is
-  // about 1e-7 relative per value; with h = 1e-3 on O(1) weights the central difference's truncation
-  // error is O(h²) ≈ 1e-6 and its rounding error ≈ 1e-7·|L|/h ≈ 1e-3 absolute, so relative errors
-  // of a few 1e-3 are expected and 2e-2 (or an absolute 2e-3 for near-zero directions) is the bound.
+  // about 1e-7 relative per value; with h = 1e-3 on O(1) weights the central difference's
+  // truncation error is O(h²) ≈ 1e-6 and its rounding error ≈ 1e-7·|L|/h ≈ 1e-3 absolute, so
+  // relative errors of a few 1e-3 are expected and 2e-2 (or an absolute 2e-3 for near-zero
+  // directions) is the bound.
   for (const TensorSpec& s : m.specs) {
     if (!s.trainable) continue;
     std::vector<float> u(s.numel);

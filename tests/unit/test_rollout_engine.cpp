@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/embedding.h"
 #include "kernels/linear.h"
 #include "kernels/rmsnorm.h"
-#include "kernels/embedding.h"
 #include "kernels/rng.h"
 #include "policy/decode.h"
 #include "rollout/engine.h"
@@ -32,7 +32,9 @@ Model make_model(int q_lora_rank, uint64_t seed) {
   // Sharper logits than the 0.02 init so samples differ and errors show.
   for (float& p : m.params) p *= 10.0f;
   for (const TensorSpec& s : m.specs)
-    if (s.shape.size() == 1) std::fill(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel, s.trainable ? 1.0f : 0.0f);
+    if (s.shape.size() == 1)
+      std::fill(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel,
+                s.trainable ? 1.0f : 0.0f);
   return m;
 }
 
@@ -46,8 +48,9 @@ std::vector<EngineResult> run_requests(Model& m, const std::vector<EngineRequest
   for (const EngineRequest& r : reqs) engine_submit(e, r);
   std::vector<EngineResult> done;
   engine_run(e, done);
-  std::sort(done.begin(), done.end(),
-            [](const EngineResult& a, const EngineResult& b) { return a.request_id < b.request_id; });
+  std::sort(done.begin(), done.end(), [](const EngineResult& a, const EngineResult& b) {
+    return a.request_id < b.request_id;
+  });
   return done;
 }
 
@@ -129,10 +132,12 @@ TEST_CASE("latent-cache decode log-probs equal the learner's full forward (64 sa
       opt.inv_temp = 1.0f / reqs[i].params.temperature;
       model_forward(m, a1, one, opt);
       ForwardOptions rep = opt;
-      REQUIRE(s.routing.size() == static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * ids.size() * m.cfg.num_experts_per_tok);
+      REQUIRE(s.routing.size() == static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * ids.size() *
+                                      m.cfg.num_experts_per_tok);
       rep.replay_topk_idx = s.routing.data();
       model_forward(m, a2, one, rep);
-      for (size_t t = 0; t + 1 < ids.size(); t++) CHECK(a1.logp[t] == doctest::Approx(a2.logp[t]).epsilon(1e-6));
+      for (size_t t = 0; t + 1 < ids.size(); t++)
+        CHECK(a1.logp[t] == doctest::Approx(a2.logp[t]).epsilon(1e-6));
     }
   }
 }
@@ -182,7 +187,8 @@ TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
         for (int j = 0; j <= t; j++) {
           double s = 0;
           for (int i = 0; i < DQK; i++)
-            s += static_cast<double>(la.q[h * DQK + i]) * kcache[l][(static_cast<size_t>(j) * NH + h) * DQK + i];
+            s += static_cast<double>(la.q[h * DQK + i]) *
+                 kcache[l][(static_cast<size_t>(j) * NH + h) * DQK + i];
           sc[j] = s / std::sqrt(static_cast<double>(DQK));
           mx = std::max(mx, sc[j]);
         }
@@ -190,8 +196,8 @@ TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
         for (int j = 0; j <= t; j++) z += std::exp(sc[j] - mx);
         for (int j = 0; j <= t; j++)
           for (int i = 0; i < DV; i++)
-            att[h * DV + i] += static_cast<float>(std::exp(sc[j] - mx) / z *
-                                                  vcache[l][(static_cast<size_t>(j) * NH + h) * DV + i]);
+            att[h * DV + i] += static_cast<float>(
+                std::exp(sc[j] - mx) / z * vcache[l][(static_cast<size_t>(j) * NH + h) * DV + i]);
       }
       linear_forward(tmp.data(), att.data(), m.w.layers[l].o_proj, 1, NH * DV, C);
       for (int i = 0; i < C; i++) x[i] += tmp[i];
@@ -249,7 +255,9 @@ TEST_CASE("continuous batching frees rows and respects the cache budget") {
   for (const EngineResult& r : done)
     for (const EngineSample& s : r.samples) {
       CHECK((s.finish_reason == "stop" || s.finish_reason == "length"));
-      if (s.finish_reason == "stop") CHECK(s.tokens.back() == 0);
-      else CHECK(s.tokens.size() == 20);
+      if (s.finish_reason == "stop")
+        CHECK(s.tokens.back() == 0);
+      else
+        CHECK(s.tokens.size() == 20);
     }
 }
