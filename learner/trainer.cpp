@@ -274,6 +274,10 @@ void start_workers(Run& r) {
                           : "inproc://aha-rollout-" + std::to_string(getpid());
   if (!r.opt.listen.empty()) co.endpoint = r.opt.listen;
   r.controller = controller_create(co);
+  // Local workers reach a wildcard tcp:// bind through the loopback address.
+  std::string local = co.endpoint;
+  if (size_t star = local.find("://*"); star != std::string::npos)
+    local.replace(star + 3, 1, "127.0.0.1");
   const int n = processes ? r.opt.worker_processes : r.cfg.rollout_workers;
   if (processes) {
     // Workers start from the run's model directory and then receive the learner's weights.
@@ -284,7 +288,7 @@ void start_workers(Run& r) {
       if (pid == 0) {
         std::string id = "worker-" + std::to_string(i);
         execl(r.opt.exe_path.c_str(), r.opt.exe_path.c_str(), "rollout-worker", "--connect",
-              co.endpoint.c_str(), "--model", model_dir.c_str(), "--id", id.c_str(),
+              local.c_str(), "--model", model_dir.c_str(), "--id", id.c_str(),
               static_cast<char*>(nullptr));
         _exit(127);
       }
@@ -292,7 +296,7 @@ void start_workers(Run& r) {
     }
   } else {
     for (int i = 0; i < n; i++) {
-      r.worker_threads.emplace_back([&r, i, endpoint = co.endpoint] {
+      r.worker_threads.emplace_back([&r, i, endpoint = local] {
         blas_set_threads(1);
         EngineWorkerOptions wo;
         wo.worker.connect = endpoint;
