@@ -170,9 +170,7 @@ void cmd_eval(const EvalArgs& a) {
   for (size_t i = 0; i < items.size(); i++) {
     EngineRequest r;
     r.request_id = i;
-    r.prompt = tokenizer_encode(tok, items[i].prompt);
-    if (m.cfg.bos_token_id >= 0 && (r.prompt.empty() || r.prompt[0] != m.cfg.bos_token_id))
-      r.prompt.insert(r.prompt.begin(), m.cfg.bos_token_id);
+    r.prompt = encode_prompt_ids(tok, m.cfg, items[i].prompt);
     r.group_size = a.k;
     r.params.temperature = a.temperature;
     r.params.max_new_tokens = a.max_new_tokens;

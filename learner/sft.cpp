@@ -30,12 +30,6 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   f << j.dump(2) << "\n";
 }
 
-std::vector<int> with_bos(const Model& m, std::vector<int> ids) {
-  if (m.cfg.bos_token_id >= 0 && (ids.empty() || ids[0] != m.cfg.bos_token_id))
-    ids.insert(ids.begin(), m.cfg.bos_token_id);
-  return ids;
-}
-
 // Pass@1 of sampling at temperature 1 and of greedy decoding on the held-out prompts.
 QuickEval quick_eval(Model& m, const Tokenizer& tok, const TaskSet& ts, int max_new) {
   QuickEval out;
@@ -49,7 +43,7 @@ QuickEval quick_eval(Model& m, const Tokenizer& tok, const TaskSet& ts, int max_
     for (size_t i = 0; i < items.size(); i++) {
       EngineRequest r;
       r.request_id = i;
-      r.prompt = with_bos(m, tokenizer_encode(tok, items[i].prompt));
+      r.prompt = encode_prompt_ids(tok, m.cfg, items[i].prompt);
       r.group_size = G;
       r.params.temperature = greedy ? 0.0f : 1.0f;
       r.params.max_new_tokens = max_new;
@@ -129,7 +123,7 @@ void pretrain_run(const PretrainOptions& opt) {
           answer[c] = static_cast<char>('0' + rng_bits(opt.seed + 1, 8, k) % 10);
       }
       TrainSample s;
-      s.prompt = with_bos(l.policy, tokenizer_encode(tok, items[i].prompt));
+      s.prompt = encode_prompt_ids(tok, l.policy.cfg, items[i].prompt);
       s.completion = tokenizer_encode(tok, answer);
       s.completion.push_back(cfg.eos_token_id);
       batch.push_back(std::move(s));
@@ -220,7 +214,7 @@ void sft_run(const SftOptions& opt) {
       std::vector<TrainSample> batch;
       for (int j = s * opt.batch; j < std::min<int>((s + 1) * opt.batch, rows.size()); j++) {
         TrainSample t;
-        t.prompt = with_bos(l.policy, tokenizer_encode(tok, rows[order[j]].first));
+        t.prompt = encode_prompt_ids(tok, l.policy.cfg, rows[order[j]].first);
         t.completion = tokenizer_encode(tok, rows[order[j]].second);
         if (l.policy.cfg.eos_token_id >= 0) t.completion.push_back(l.policy.cfg.eos_token_id);
         batch.push_back(std::move(t));

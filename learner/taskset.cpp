@@ -70,6 +70,14 @@ std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, 
   return out;
 }
 
+std::vector<int> encode_prompt_ids(const Tokenizer& tok, const ModelConfig& cfg,
+                                   const std::string& text) {
+  std::vector<int> ids = tokenizer_encode(tok, text);
+  if (cfg.bos_token_id >= 0 && (ids.empty() || ids[0] != cfg.bos_token_id))
+    ids.insert(ids.begin(), cfg.bos_token_id);
+  return ids;
+}
+
 Scored scored_from_result(RewardResult r) {
   Scored s;
   s.correct = !r.components.empty() && r.components.front().second >= 1.0;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/config.h"
+#include "policy/tokenizer.h"
 #include "reward/reward.h"
 
 namespace aha {
@@ -29,6 +31,10 @@ struct TaskSetDeleter {
   void operator()(TaskSet* t) const;
 };
 using TaskSetPtr = std::unique_ptr<TaskSet, TaskSetDeleter>;
+
+// A prompt's token ids: the tokenizer's encoding, after the model's BOS when it has one.
+std::vector<int> encode_prompt_ids(const Tokenizer& tok, const ModelConfig& cfg,
+                                   const std::string& text);
 
 // Correct when the first component (the task's accuracy check) scores full marks.
 Scored scored_from_result(RewardResult r);

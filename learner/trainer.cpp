@@ -79,10 +79,7 @@ struct Run {
 };
 
 std::vector<int> encode_prompt(const Run& r, const std::string& text) {
-  std::vector<int> ids = tokenizer_encode(r.tok, text);
-  const int bos = r.learner.policy.cfg.bos_token_id;
-  if (bos >= 0 && (ids.empty() || ids[0] != bos)) ids.insert(ids.begin(), bos);
-  return ids;
+  return encode_prompt_ids(r.tok, r.learner.policy.cfg, text);
 }
 
 std::string decode_completion(const Run& r, const std::vector<int32_t>& ids) {
