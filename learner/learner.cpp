@@ -222,7 +222,11 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
       ForwardOptions o = fo;
       o.need_entropy = false;
       o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
+      // Each micro-batch's sequences are a share of the step's: scale alpha by that share.
+      o.balance_alpha = l.cfg.balance_alpha * static_cast<float>(mb.sample_idx.size()) /
+                        static_cast<float>(S) * static_cast<float>(num_mini);
       model_forward(m, l.acts, mb.batch, o);
+      mt.balance_loss += l.acts.balance_loss / num_mini;
       add_load(load, l.acts.expert_load);
       const int N = batch_num_tokens(mb.batch);
       std::vector<float> adv(N, 0.0f), w(N, 0.0f), roll(N, 0.0f), dlogp(N, 0.0f);

@@ -37,9 +37,10 @@ struct LearnerConfig {
   LossAgg agg = LossAgg::kTokenMean;
   int max_len = 64;  // Dr. GRPO's normaliser (the max completion length)
   bool routing_replay = true;
-  float bias_gamma = 0.001f;  // aux-loss-free bias step; 0 = off
-  float inv_temp = 1.0f;      // log-probs at the sampling temperature
-  bool need_ref = false;      // beta > 0
+  float bias_gamma = 0.001f;   // aux-loss-free bias step; 0 = off
+  float balance_alpha = 0.0f;  // sequence-wise balance loss (DeepSeek-V3: 1e-4); 0 = off
+  float inv_temp = 1.0f;       // log-probs at the sampling temperature
+  bool need_ref = false;       // beta > 0
 };
 
 // One completion to learn from.
@@ -68,6 +69,7 @@ struct UpdateMetrics {
   double clip_low = 0, clip_high = 0, clip_dual = 0, ratio_mean = 0, tis_mean = 0;
   double dlogp_max = 0, dlogp_mean = 0;  // |learner old logp - rollout logp|
   double grad_norm = 0, lr = 0;
+  double balance_loss = 0;  // sequence-wise balance loss, summed over micro-batches
   long num_tokens = 0;
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens per expert over the step
   std::vector<float> sample_mean_logp;         // [S] learner's mean logp per sample

@@ -75,6 +75,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"learner.routing_replay", T::kBool, &l.routing_replay,
        "Replay the rollout's experts in the learner"},
       {"learner.bias_gamma", T::kFloat, &l.bias_gamma, "Aux-loss-free router bias step (0 = off)"},
+      {"learner.balance_alpha", T::kFloat, &l.balance_alpha,
+       "Sequence-wise balance loss weight (V3: 1e-4; 0 = off)"},
       {"learner.dynamic_sampling", T::kBool, &c.dynamic_sampling,
        "DAPO: drop groups with equal correctness"},
       {"learner.max_oversample_rounds", T::kInt, &c.max_oversample_rounds,

@@ -658,6 +658,7 @@ int train_main(const TrainOptions& opt) {
     metrics["ratio_mean"] = um.ratio_mean;
     metrics["tis_mean"] = um.tis_mean;
     metrics["loss"] = um.loss;
+    metrics["balance_loss"] = um.balance_loss;
     metrics["weight_version"] = r.learner.policy.version;
     row.metrics_json = metrics.dump();
     std::vector<SampleRow> samples;

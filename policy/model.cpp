@@ -384,6 +384,51 @@ void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tm
   for (size_t i = 0; i < NC; i++) x[i] += tmp[i];
 }
 
+double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,
+                        const RouterParams& p, float alpha, float* dlogits) {
+  const int E = p.E, K = p.K;
+  double loss = 0;
+  std::vector<double> f(E), P(E), g(E);
+  for (int b = 0; b < B; b++) {
+    const int t0 = seq_start[b], T = seq_start[b + 1] - seq_start[b];
+    if (T == 0) continue;
+    // f_i = E / (K T) * (tokens selecting i); P_i = mean over tokens of s_i / sum_j s_j.
+    std::fill(f.begin(), f.end(), 0.0);
+    std::fill(P.begin(), P.end(), 0.0);
+    for (int t = t0; t < t0 + T; t++) {
+      for (int k = 0; k < K; k++) f[topk_idx[static_cast<size_t>(t) * K + k]] += 1.0;
+      const float* s = scores + static_cast<size_t>(t) * E;
+      double z = 0;
+      for (int i = 0; i < E; i++) z += s[i];
+      for (int i = 0; i < E; i++) P[i] += s[i] / z;
+    }
+    for (int i = 0; i < E; i++) {
+      f[i] *= static_cast<double>(E) / (static_cast<double>(K) * T);
+      P[i] /= T;
+      loss += alpha * f[i] * P[i] / B;
+    }
+    if (!dlogits) continue;
+    // dL/ds'_i = alpha f_i / (T B), then through s' = s / sum(s) and the scoring function.
+    for (int t = t0; t < t0 + T; t++) {
+      const float* s = scores + static_cast<size_t>(t) * E;
+      float* dl = dlogits + static_cast<size_t>(t) * E;
+      double z = 0, gs = 0;
+      for (int i = 0; i < E; i++) z += s[i];
+      for (int i = 0; i < E; i++) {
+        g[i] = alpha * f[i] / (static_cast<double>(T) * B);
+        gs += g[i] * s[i] / z;
+      }
+      if (p.scoring == ScoringFunc::kSigmoid) {
+        for (int i = 0; i < E; i++)
+          dl[i] += static_cast<float>((g[i] - gs) / z * s[i] * (1.0 - s[i]));
+      } else {  // softmax scores already sum to one: s' = s
+        for (int i = 0; i < E; i++) dl[i] += static_cast<float>(s[i] * (g[i] - gs));
+      }
+    }
+  }
+  return loss;
+}
+
 float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions& opt) {
   const ModelConfig& c = m.cfg;
   Dims d = dims_of(c);
@@ -394,6 +439,7 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
   a.N = N;
   a.layers.resize(d.L);
   a.expert_load.assign(d.L, std::vector<long>(std::max(d.E, 0), 0));
+  a.balance_loss = 0;
 
   // Positions restart at every sequence unless the batch gives them (decode continuation).
   resize(a.positions, N);
@@ -451,6 +497,10 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
     const int* replay =
         opt.replay_topk_idx ? opt.replay_topk_idx + static_cast<size_t>(moe_l) * N * d.K : nullptr;
     layer_ffn_forward(m, l, la, x.data(), tmp.data(), N, replay, a.expert_load[l].data());
+    if (cfg_layer_is_moe(c, l) && opt.balance_alpha > 0)
+      a.balance_loss += moe_balance_loss(a.layers[l].scores.data(), a.layers[l].topk_idx.data(),
+                                         batch.seq_start.data(), B, model_router_params(c),
+                                         opt.balance_alpha, nullptr);
     moe_l += cfg_layer_is_moe(c, l);
   }
 
@@ -544,6 +594,9 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
       moe_gather_backward(dln.data(), dxe.data(), la.row_token.data(), M, d.C);
       std::vector<float> dlog(static_cast<size_t>(N) * d.E, 0.0f);
       moe_router_backward(dlog.data(), dtopk.data(), la.scores.data(), la.topk_idx.data(), N, rp);
+      if (opt.balance_alpha > 0)
+        moe_balance_loss(la.scores.data(), la.topk_idx.data(), batch.seq_start.data(), B, rp,
+                         opt.balance_alpha, dlog.data());
       linear_backward(dln.data(), g.router, dlog.data(), la.ln2.data(), w.router, N, d.C, d.E);
       if (d.SH > 0) {
         size_t nw = static_cast<size_t>(N) * d.SH;

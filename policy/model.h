@@ -124,6 +124,7 @@ struct Acts {
   std::vector<float> logp;                     // [N]
   std::vector<float> entropy;                  // [N]
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens routed per expert, last forward
+  double balance_loss = 0;                     // the sequence-wise balance loss (if alpha > 0)
 };
 
 // A packed batch: B sequences laid end to end.
@@ -149,6 +150,9 @@ struct ForwardOptions {
   const int* replay_topk_idx = nullptr;  // [num_moe_layers][N, K] routing replay, or null
   bool need_entropy = false;
   bool need_logits = true;  // false: stop after the final norm (prefill)
+  // DeepSeek-V3's sequence-wise balance loss, alpha * sum_i f_i P_i per sequence and MoE layer,
+  // averaged over sequences (0 = off). model_backward adds its gradient to the router's.
+  float balance_alpha = 0.0f;
 };
 
 // Builds the tensor table and allocates params (zeros). Validates the config.
@@ -180,6 +184,11 @@ void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, con
 // or null; expert_load[E] += routed token counts (may be null for dense layers).
 void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tmp, int N,
                        const int* replay_topk_idx, long* expert_load);
+
+// Sequence-wise balance loss of one MoE layer over a packed batch and, when dlogits is not null,
+// its gradient added into dlogits[N, E]. scores/topk_idx as the router produced them.
+double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,
+                        const RouterParams& p, float alpha, float* dlogits);
 
 // Approximate FLOPs of one forward over N tokens of mean context T (matmuls + attention).
 double model_forward_flops(const Model& m, int N, double mean_ctx);

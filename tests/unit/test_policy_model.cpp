@@ -52,7 +52,7 @@ double weighted_loss(Model& m, Acts& a, const Batch& b, const std::vector<float>
   model_forward(m, a, b, opt);
   double l = 0;
   for (size_t n = 0; n < r.size(); n++) l += static_cast<double>(r[n]) * a.logp[n];
-  return l;
+  return l + a.balance_loss;
 }
 
 std::vector<int> routing_of(const Model& m, const Acts& a) {
@@ -64,7 +64,7 @@ std::vector<int> routing_of(const Model& m, const Acts& a) {
   return out;
 }
 
-void check_gradients(const ModelConfig& cfg) {
+void check_gradients(const ModelConfig& cfg, float balance_alpha = 0.0f) {
   Model m;
   model_build(m, cfg);
   model_init(m, 1234);
@@ -81,7 +81,9 @@ void check_gradients(const ModelConfig& cfg) {
   Acts a;
   ForwardOptions opt;
   opt.inv_temp = 0.7f;
+  opt.balance_alpha = balance_alpha;
   model_forward(m, a, b, opt);
+  if (balance_alpha > 0) CHECK(a.balance_loss > 0);
   std::vector<int> routing = routing_of(m, a);
   ForwardOptions replay = opt;
   replay.replay_topk_idx = routing.data();
@@ -129,6 +131,30 @@ TEST_CASE("model gradients match finite differences (plain q_proj, sigmoid route
 
 TEST_CASE("model gradients match finite differences (q_lora_rank, softmax router)") {
   check_gradients(micro_config(6, "softmax"));
+}
+
+TEST_CASE("the sequence-wise balance loss's router gradient matches finite differences") {
+  check_gradients(micro_config(0, "sigmoid"), 2.0f);
+  check_gradients(micro_config(6, "softmax"), 2.0f);
+}
+
+TEST_CASE("balance loss by hand: uniform scores and selection give alpha") {
+  // E = 4, K = 2, one sequence of 2 tokens, scores all 0.5: P_i = 1/4 each; tokens pick {0,1} and
+  // {2,3}: f_i = 4 / (2 * 2) * 1 = 1 each. sum f_i P_i = 1.
+  std::vector<float> scores(8, 0.5f);
+  std::vector<int> topk = {0, 1, 2, 3};
+  int seq[2] = {0, 2};
+  RouterParams p;
+  p.E = 4;
+  p.K = 2;
+  CHECK(moe_balance_loss(scores.data(), topk.data(), seq, 1, p, 0.1f, nullptr) ==
+        doctest::Approx(0.1));
+  // All tokens on expert 0 and 1 with scores concentrated there: f = (2, 2, 0, 0), P =
+  // (.4,.4,.1,.1).
+  std::vector<float> s2 = {0.8f, 0.8f, 0.2f, 0.2f, 0.8f, 0.8f, 0.2f, 0.2f};
+  std::vector<int> t2 = {0, 1, 0, 1};
+  CHECK(moe_balance_loss(s2.data(), t2.data(), seq, 1, p, 1.0f, nullptr) ==
+        doctest::Approx(2 * 0.4 + 2 * 0.4));
 }
 
 TEST_CASE("parameter table follows the HF DeepSeek-V3 names and counts") {
