@@ -93,7 +93,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "Evaluate every N steps (0 = only before and after)"},
       {"run.checkpoint_every", T::kInt, &c.checkpoint_every,
        "Checkpoint every N steps (0 = only at the end)"},
-      {"run.async", T::kBool, &c.async, "Overlap generation of step t+1 with training of step t"},
+      {"run.async", T::kBool, &c.async,
+       "Overlap generation of step t+1 with training of step t (turns on tis_cap = 2 if unset)"},
       {"run.max_staleness", T::kInt, &c.max_staleness,
        "Max weight versions a sample may lag (async pipelines one step: 1)"},
       {"run.progress", T::kBool, &c.progress, "Progress bar while generating"},
@@ -277,6 +278,8 @@ void train_config_finalize(TrainConfig& c) {
        "run.async and learner.dynamic_sampling cannot be combined (oversampling needs the "
        "step's own rewards before the next step is generated)");
   need(c.max_staleness >= 1, "run.max_staleness must be >= 1 (async runs one step behind)");
+  // Async samples come from the previous weights: correct them unless the user chose a cap.
+  if (c.async && c.learner.loss.tis_cap == 0) c.learner.loss.tis_cap = 2.0f;
   parse_advantage_mode(c.advantage);
   c.learner.loss.kl = parse_kl_estimator(c.kl);
   c.learner.agg = parse_loss_agg(c.loss_agg);
