@@ -32,12 +32,12 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& where) 
   read_field(j, "model_type", c.model_type, where);
   if (c.model_type != "deepseek_v3" && c.model_type != "deepseek_v2")
     fail(where, "model_type '" + c.model_type + "' is not supported (deepseek_v2, deepseek_v3)");
-  // Fields that change the math and are not implemented: refuse them by name.
+  // Fields that change the math and that aha lacks: refuse them by name.
   for (const char* key : {"rope_scaling", "attention_bias", "mlp_bias", "sliding_window"}) {
     auto it = j.find(key);
     if (it != j.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()))
       fail(where, std::string("field '") + key + "' = " + it->dump() +
-                      " changes the model's math and is not implemented by aha");
+                      " changes the model's math and is not supported by aha");
   }
   read_field(j, "vocab_size", c.vocab_size, where);
   read_field(j, "hidden_size", c.hidden_size, where);
