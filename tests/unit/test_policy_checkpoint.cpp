@@ -1,7 +1,6 @@
 // Model directories: save -> load is bit-exact in F32, BF16 loses only rounding, sharded saves
 // load the same, and a config that does not match the tensors is refused by name.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -10,18 +9,12 @@
 
 #include "policy/checkpoint.h"
 #include "policy/safetensors.h"
+#include "tests/test_util.h"
 
 using namespace aha;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_dir(const char* name) {
-  fs::path d = fs::temp_directory_path() /
-               (std::string("aha-ckpt-") + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
 
 ModelConfig cfg_with_qlora() {
   ModelConfig c = config_tiny();
@@ -36,7 +29,8 @@ TEST_CASE("F32 save -> load is bit-exact, also sharded") {
   model_build(m, cfg_with_qlora());
   model_init(m, 42);
   for (size_t shard : {size_t{0}, size_t{64 * 1024}}) {
-    fs::path d = temp_dir(shard ? "sharded" : "single");
+    test::TempDir tmp(shard ? "aha_ckpt_sharded" : "aha_ckpt_single");
+    fs::path d = tmp.path;
     model_save(m, d.string(), "F32", shard);
     CHECK(fs::exists(d / (shard ? "model.safetensors.index.json" : "model.safetensors")));
     Model back;
@@ -44,7 +38,6 @@ TEST_CASE("F32 save -> load is bit-exact, also sharded") {
     REQUIRE(back.num_params == m.num_params);
     CHECK(std::memcmp(back.params.data(), m.params.data(), m.params.size() * sizeof(float)) == 0);
     CHECK(back.cfg.q_lora_rank == 24);
-    fs::remove_all(d);
   }
 }
 
@@ -52,7 +45,8 @@ TEST_CASE("BF16 save -> load rounds each weight to bfloat16") {
   Model m;
   model_build(m, config_tiny());
   model_init(m, 5);
-  fs::path d = temp_dir("bf16");
+  test::TempDir tmp("aha_ckpt_bf16");
+  fs::path d = tmp.path;
   model_save(m, d.string(), "BF16");
   Model back;
   model_load(back, d.string());
@@ -64,14 +58,14 @@ TEST_CASE("BF16 save -> load rounds each weight to bfloat16") {
   }
   CHECK(not_rounded == 0);
   CHECK(too_far == 0);
-  fs::remove_all(d);
 }
 
 TEST_CASE("a config that does not match the tensors is refused, naming the tensor") {
   Model m;
   model_build(m, config_tiny());
   model_init(m, 1);
-  fs::path d = temp_dir("mismatch");
+  test::TempDir tmp("aha_ckpt_mismatch");
+  fs::path d = tmp.path;
   model_save(m, d.string());
   ModelConfig wrong = config_tiny();
   wrong.kv_lora_rank = 16;
@@ -90,5 +84,4 @@ TEST_CASE("a config that does not match the tensors is refused, naming the tenso
       "qk_nope_head_dim": 4, "qk_rope_head_dim": 2, "v_head_dim": 4, "intermediate_size": 8,
       "rope_scaling": {"type": "yarn", "factor": 40}})";
   CHECK_THROWS_WITH(config_load((d / "config.json").string()), doctest::Contains("rope_scaling"));
-  fs::remove_all(d);
 }

@@ -14,23 +14,16 @@
 #include <vector>
 
 #include "learner/rundb.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace aha;
 
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("aha_test_rundb_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str() const { return path.string(); }
+struct TempDir : aha::test::TempDir {
+  TempDir() : aha::test::TempDir("aha_test_rundb") {}
 };
+
+namespace {
 
 // Rewards by step (1..3) and position (group*2 + idx); group 0 is countdown, group 1 is arith.
 // Sample ids are assigned 1..12 in write order, so ids by step are 1-4, 5-8, 9-12.

@@ -10,22 +10,16 @@
 
 #include "learner/report.h"
 #include "learner/rundb.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace aha;
 
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("aha_test_rundb_report_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : aha::test::TempDir {
+  TempDir() : aha::test::TempDir("aha_test_rundb_report") {}
 };
+
+namespace {
 
 size_t count_of(const std::string& s, const std::string& what) {
   size_t n = 0;
