@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "learner/rundb.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace aha;
@@ -35,15 +36,6 @@ const std::string kLong =
 double reward_of(int s, int g, int i) {
   return (double)((s + 3 * g + 5 * i) % 7) / 6.0;
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("aha_test_logs_cli_" + std::to_string(getpid()));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void write_db(const std::string& dir) {
   RunDb db = rundb_open(dir, true);
@@ -215,7 +207,7 @@ std::string html_structure_error(const std::string& html) {
 }  // namespace
 
 TEST_CASE("aha logs and aha report on a generated run") {
-  TempDir tmp;
+  test::TempDir tmp("aha_test_logs_cli");
   const std::string dir = tmp.path.string();
   write_db(dir);
 
