@@ -165,4 +165,45 @@ void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rop
   }
 }
 
+void gqa_decode_attention(float* out, const float* q, const float* cache, const int* rows,
+                          const int* row_start, int B, int NH, int NKV, int D, float scale) {
+  AHA_CHECK(row_start[0] == 0, "gqa_decode_attention: row_start[0] must be 0");
+  AHA_CHECK(NKV > 0 && NH % NKV == 0, "gqa_decode_attention: NH must be a multiple of NKV");
+  const int group = NH / NKV;
+  const long W = 2L * NKV * D;
+  std::vector<float> sc;
+  std::vector<double> acc(D);
+  for (int b = 0; b < B; b++) {
+    const int r0 = row_start[b], L = row_start[b + 1] - r0;
+    AHA_CHECK(L >= 0, "gqa_decode_attention: row_start must be non-decreasing");
+    sc.resize(std::max(L, 1));
+    for (int h = 0; h < NH; h++) {
+      const float* qh = q + ((long)b * NH + h) * D;
+      const long ko = (long)(h / group) * D, vo = (long)NKV * D + ko;
+      float* o = out + ((long)b * NH + h) * D;
+      if (L == 0) {  // nothing to attend to: a zero output rather than 0/0
+        for (int c = 0; c < D; c++) o[c] = 0.0f;
+        continue;
+      }
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int i = 0; i < L; i++) {
+        const float* kr = cache + (long)rows[r0 + i] * W + ko;
+        float s = 0.0f;
+        for (int c = 0; c < D; c++) s += qh[c] * kr[c];
+        sc[i] = s * scale;
+        mx = std::max(mx, sc[i]);
+      }
+      double sum = 0.0;
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int i = 0; i < L; i++) {
+        const float* vr = cache + (long)rows[r0 + i] * W + vo;
+        const double p = std::exp((double)sc[i] - mx);
+        sum += p;
+        for (int c = 0; c < D; c++) acc[c] += p * vr[c];
+      }
+      for (int c = 0; c < D; c++) o[c] = (float)(acc[c] / sum);
+    }
+  }
+}
+
 }  // namespace aha

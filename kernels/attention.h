@@ -25,4 +25,11 @@ void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rop
                           const float* cache, const int* rows, const int* row_start, int B, int NH,
                           int R, int DR, float scale);
 
+// Grouped-query decode attention, one query token per row of the batch, over cache rows holding
+// [k (NKV*D) ; v (NKV*D)] (keys with rope applied). Row b attends to the cache entries
+// rows[row_start[b] .. row_start[b+1]); head h reads kv head h / (NH / NKV). len_b = 0 gives 0.
+// out[B,NH,D]; q[B,NH,D]; cache[*, 2*NKV*D]; rows[...]; row_start[B+1]
+void gqa_decode_attention(float* out, const float* q, const float* cache, const int* rows,
+                          const int* row_start, int B, int NH, int NKV, int D, float scale);
+
 }  // namespace aha

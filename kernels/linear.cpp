@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include <cstddef>
+
 namespace aha {
 
 void linear_forward(float* out, const float* inp, const float* weight, int N, int IC, int OC) {
@@ -23,6 +25,20 @@ void linear_backward(float* dinp, float* dweight, const float* dout, const float
   if (dweight)  // dweight[OC,IC] += dout[N,OC]ᵀ · inp[N,IC]
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f,
                 dweight, IC);
+}
+
+void bias_forward(float* out, const float* bias, int N, int OC) {
+  for (int n = 0; n < N; n++) {
+    float* o = out + static_cast<size_t>(n) * OC;
+    for (int j = 0; j < OC; j++) o[j] += bias[j];
+  }
+}
+
+void bias_backward(float* dbias, const float* dout, int N, int OC) {
+  for (int n = 0; n < N; n++) {
+    const float* d = dout + static_cast<size_t>(n) * OC;
+    for (int j = 0; j < OC; j++) dbias[j] += d[j];
+  }
 }
 
 void blas_set_threads(int num_threads) {

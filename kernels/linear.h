@@ -10,6 +10,10 @@ void linear_forward(float* out, const float* inp, const float* weight, int N, in
 void linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                      const float* weight, int N, int IC, int OC);
 
+// out[N,OC] += bias[OC] (HF Linear with bias=True); dbias[OC] += Σ_n dout[n,:]
+void bias_forward(float* out, const float* bias, int N, int OC);
+void bias_backward(float* dbias, const float* dout, int N, int OC);
+
 // Sets OpenBLAS's thread count (1 inside worker threads that already run in parallel).
 void blas_set_threads(int num_threads);
 

@@ -1,106 +1,194 @@
 #include "policy/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "policy/family.h"
+
 namespace aha {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& where, const std::string& msg) {
-  throw std::runtime_error(where + ": " + msg);
+using json = nlohmann::json;
+
+const char* const kModelTypes = "deepseek_v2, deepseek_v3, qwen2, qwen3, qwen3_moe";
+
+bool is_off(const json& v) {
+  return v.is_null() || (v.is_boolean() && !v.get<bool>());
 }
 
-template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;  // keep the default
-  try {
-    out = it->get<T>();
-  } catch (const std::exception& e) {
-    fail(where, std::string("field '") + key + "' has the wrong type: " + it->dump());
+// rope_scaling (legacy hub field) or transformers 5's rope_parameters; "default" = none.
+void read_rope_scaling(const json& rs, ModelConfig& c, const std::string& where) {
+  if (rs.is_null()) return;
+  if (!rs.is_object()) config_fail(where, "field 'rope_scaling' must be an object or null");
+  const std::string field = "rope_scaling";
+  std::string type;
+  if (rs.contains("rope_type") && rs["rope_type"].is_string())
+    type = rs["rope_type"].get<std::string>();
+  else if (rs.contains("type") && rs["type"].is_string())
+    type = rs["type"].get<std::string>();
+  RopeScaling& s = c.rope_scaling;
+  if (type.empty() || type == "default") {
+    s.type = RopeType::kNone;
+  } else if (type == "linear") {
+    s.type = RopeType::kLinear;
+  } else if (type == "yarn") {
+    s.type = RopeType::kYarn;
+  } else {
+    config_fail(where, "rope_scaling type '" + type +
+                           "' changes the model's math and is not supported by aha "
+                           "(supported: default, linear, yarn)");
   }
+  static const std::set<std::string> known = {
+      "type",      "rope_type", "rope_theta", "factor",         "original_max_position_embeddings",
+      "beta_fast", "beta_slow", "mscale",     "mscale_all_dim", "attention_factor",
+      "truncate"};
+  for (const auto& [k, v] : rs.items())
+    if (!known.count(k))
+      config_fail(where, "rope_scaling field '" + k + "' = " + v.dump() +
+                             " is not supported by aha (it would change the rope)");
+  config_read(rs, "rope_theta", c.rope_theta, where);
+  if (s.type == RopeType::kNone) return;
+  config_read(rs, "factor", s.factor, where);
+  if (!(s.factor > 0)) config_fail(where, field + ".factor must be > 0");
+  config_read(rs, "original_max_position_embeddings", s.original_max_position_embeddings, where);
+  config_read(rs, "beta_fast", s.beta_fast, where);
+  config_read(rs, "beta_slow", s.beta_slow, where);
+  config_read(rs, "mscale", s.mscale, where);
+  config_read(rs, "mscale_all_dim", s.mscale_all_dim, where);
+  config_read(rs, "attention_factor", s.attention_factor, where);
+  config_read(rs, "truncate", s.truncate, where);
+  if (s.type == RopeType::kYarn && s.original_max_position_embeddings <= 0)
+    s.original_max_position_embeddings = c.max_position_embeddings;
+}
+
+json rope_scaling_json(const RopeScaling& s) {
+  if (s.type == RopeType::kNone) return nullptr;
+  json j;
+  const char* type = s.type == RopeType::kLinear ? "linear" : "yarn";
+  j["type"] = type;
+  j["rope_type"] = type;
+  j["factor"] = s.factor;
+  if (s.type == RopeType::kLinear) return j;
+  j["original_max_position_embeddings"] = s.original_max_position_embeddings;
+  j["beta_fast"] = s.beta_fast;
+  j["beta_slow"] = s.beta_slow;
+  if (s.mscale != 0) j["mscale"] = s.mscale;
+  if (s.mscale_all_dim != 0) j["mscale_all_dim"] = s.mscale_all_dim;
+  if (s.attention_factor > 0) j["attention_factor"] = s.attention_factor;
+  if (!s.truncate) j["truncate"] = false;
+  return j;
+}
+
+// Token ids may be an int or (generation configs, some models) a list: the first one counts.
+void read_token_id(const json& j, const char* key, int& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it != j.end() && it->is_array()) {
+    if (!it->empty()) out = (*it)[0].get<int>();
+    return;
+  }
+  config_read(j, key, out, where);
+}
+
+// Fields read into ModelConfig (or refused): the rest passes through to the saved config.
+const std::set<std::string>& modelled_fields() {
+  static const std::set<std::string> f = {
+      "architectures", "model_type", "vocab_size", "hidden_size", "num_hidden_layers",
+      "num_attention_heads", "num_key_value_heads", "q_lora_rank", "kv_lora_rank",
+      "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "head_dim", "intermediate_size",
+      "moe_intermediate_size", "n_routed_experts", "num_experts", "n_shared_experts",
+      "num_experts_per_tok", "first_k_dense_replace", "moe_layer_freq", "decoder_sparse_step",
+      "mlp_only_layers", "n_group", "topk_group", "scoring_func", "topk_method", "norm_topk_prob",
+      "routed_scaling_factor", "rope_theta", "rope_scaling", "rope_parameters", "rms_norm_eps",
+      "tie_word_embeddings", "max_position_embeddings", "bos_token_id", "eos_token_id",
+      "attention_bias", "mlp_bias", "sliding_window", "use_sliding_window", "hidden_act",
+      "layer_types", "partial_rotary_factor", "rope_interleave", "torch_dtype", "dtype",
+      // aha saves dequantised weights and no multi-token-prediction layers
+      "quantization_config", "num_nextn_predict_layers"};
+  return f;
 }
 
 }  // namespace
 
-ModelConfig config_from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object()) fail(where, "config is not a JSON object");
+bool cfg_layer_is_moe(const ModelConfig& c, int l) {
+  if (c.n_routed_experts <= 0) return false;
+  if (cfg_family(c) == Family::kQwen)
+    return (l + 1) % c.decoder_sparse_step == 0 &&
+           std::find(c.mlp_only_layers.begin(), c.mlp_only_layers.end(), l) ==
+               c.mlp_only_layers.end();
+  return l >= c.first_k_dense_replace && l % c.moe_layer_freq == 0;
+}
+
+int cfg_num_moe_layers(const ModelConfig& c) {
+  int n = 0;
+  for (int l = 0; l < c.num_hidden_layers; l++) n += cfg_layer_is_moe(c, l);
+  return n;
+}
+
+ModelConfig config_from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) config_fail(where, "config is not a JSON object");
   ModelConfig c;
-  read_field(j, "model_type", c.model_type, where);
-  if (c.model_type != "deepseek_v3" && c.model_type != "deepseek_v2")
-    fail(where, "model_type '" + c.model_type + "' is not supported (deepseek_v2, deepseek_v3)");
-  // Fields that change the math and that aha lacks: refuse them by name.
-  for (const char* key : {"rope_scaling", "attention_bias", "mlp_bias", "sliding_window"}) {
-    auto it = j.find(key);
-    if (it != j.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()))
-      fail(where, std::string("field '") + key + "' = " + it->dump() +
-                      " changes the model's math and is not supported by aha");
-  }
-  read_field(j, "vocab_size", c.vocab_size, where);
-  read_field(j, "hidden_size", c.hidden_size, where);
-  read_field(j, "num_hidden_layers", c.num_hidden_layers, where);
-  read_field(j, "num_attention_heads", c.num_attention_heads, where);
+  config_read(j, "model_type", c.model_type, where);
+  static const std::set<std::string> types = {"deepseek_v2", "deepseek_v3", "qwen2", "qwen3",
+                                              "qwen3_moe"};
+  if (!types.count(c.model_type))
+    config_fail(where, "model_type '" + c.model_type + "' is not supported (" + kModelTypes + ")");
+  std::string act = "silu";
+  config_read(j, "hidden_act", act, where);
+  if (act != "silu")
+    config_fail(where, "field 'hidden_act' = \"" + act +
+                           "\" changes the model's math and is not supported by aha (silu)");
+  if (j.contains("mlp_bias") && !is_off(j["mlp_bias"]))
+    config_fail(where, "field 'mlp_bias' = " + j["mlp_bias"].dump() +
+                           " changes the model's math and is not supported by aha");
+  config_read(j, "vocab_size", c.vocab_size, where);
+  config_read(j, "hidden_size", c.hidden_size, where);
+  config_read(j, "num_hidden_layers", c.num_hidden_layers, where);
+  config_read(j, "num_attention_heads", c.num_attention_heads, where);
   c.num_key_value_heads = c.num_attention_heads;
-  read_field(j, "num_key_value_heads", c.num_key_value_heads, where);
-  read_field(j, "q_lora_rank", c.q_lora_rank, where);
-  read_field(j, "kv_lora_rank", c.kv_lora_rank, where);
-  read_field(j, "qk_nope_head_dim", c.qk_nope_head_dim, where);
-  read_field(j, "qk_rope_head_dim", c.qk_rope_head_dim, where);
-  read_field(j, "v_head_dim", c.v_head_dim, where);
-  read_field(j, "intermediate_size", c.intermediate_size, where);
-  read_field(j, "moe_intermediate_size", c.moe_intermediate_size, where);
-  read_field(j, "n_routed_experts", c.n_routed_experts, where);
-  read_field(j, "n_shared_experts", c.n_shared_experts, where);
-  read_field(j, "num_experts_per_tok", c.num_experts_per_tok, where);
-  read_field(j, "first_k_dense_replace", c.first_k_dense_replace, where);
-  read_field(j, "moe_layer_freq", c.moe_layer_freq, where);
-  read_field(j, "n_group", c.n_group, where);
-  read_field(j, "topk_group", c.topk_group, where);
-  if (c.model_type == "deepseek_v2") {
-    c.scoring_func = "softmax";
-    c.topk_method = "greedy";
-    c.norm_topk_prob = false;
-  }
-  read_field(j, "scoring_func", c.scoring_func, where);
-  read_field(j, "topk_method", c.topk_method, where);
-  read_field(j, "norm_topk_prob", c.norm_topk_prob, where);
-  read_field(j, "routed_scaling_factor", c.routed_scaling_factor, where);
-  read_field(j, "rope_theta", c.rope_theta, where);
-  read_field(j, "rms_norm_eps", c.rms_norm_eps, where);
-  read_field(j, "tie_word_embeddings", c.tie_word_embeddings, where);
-  read_field(j, "max_position_embeddings", c.max_position_embeddings, where);
-  read_field(j, "bos_token_id", c.bos_token_id, where);
-  read_field(j, "eos_token_id", c.eos_token_id, where);
+  config_read(j, "num_key_value_heads", c.num_key_value_heads, where);
+  config_read(j, "intermediate_size", c.intermediate_size, where);
+  config_read(j, "rope_theta", c.rope_theta, where);
+  config_read(j, "rms_norm_eps", c.rms_norm_eps, where);
+  config_read(j, "tie_word_embeddings", c.tie_word_embeddings, where);
+  config_read(j, "max_position_embeddings", c.max_position_embeddings, where);
+  read_token_id(j, "bos_token_id", c.bos_token_id, where);
+  read_token_id(j, "eos_token_id", c.eos_token_id, where);
+  if (j.contains("rope_scaling")) read_rope_scaling(j["rope_scaling"], c, where);
+  if (j.contains("rope_parameters") && c.rope_scaling.type == RopeType::kNone)
+    read_rope_scaling(j["rope_parameters"], c, where);
+  if (cfg_family(c) == Family::kQwen)
+    qwen_config_read(j, c, where);
+  else
+    deepseek_config_read(j, c, where);
+  for (const auto& [k, v] : j.items())
+    if (!modelled_fields().count(k)) c.extra[k] = v;
   config_validate(c, where);
   return c;
 }
 
 void config_validate(const ModelConfig& c, const std::string& where) {
   auto need = [&](bool ok, const std::string& what) {
-    if (!ok) fail(where, "invalid config: " + what);
+    if (!ok) config_fail(where, "invalid config: " + what);
   };
   need(c.vocab_size > 0, "vocab_size must be > 0");
   need(c.hidden_size > 0, "hidden_size must be > 0");
   need(c.num_hidden_layers > 0, "num_hidden_layers must be > 0");
   need(c.num_attention_heads > 0, "num_attention_heads must be > 0");
-  need(c.num_key_value_heads == c.num_attention_heads,
-       "num_key_value_heads must equal num_attention_heads for MLA");
-  need(c.q_lora_rank >= 0, "q_lora_rank must be >= 0");
-  need(c.kv_lora_rank > 0, "kv_lora_rank must be > 0");
-  need(c.qk_nope_head_dim > 0, "qk_nope_head_dim must be > 0");
-  need(c.qk_rope_head_dim > 0 && c.qk_rope_head_dim % 2 == 0,
-       "qk_rope_head_dim must be positive and even");
-  need(c.v_head_dim > 0, "v_head_dim must be > 0");
+  need(c.num_key_value_heads > 0 && c.num_attention_heads % c.num_key_value_heads == 0,
+       "num_attention_heads must be a multiple of num_key_value_heads");
+  if (cfg_family(c) == Family::kQwen)
+    qwen_config_validate(c, where);
+  else
+    deepseek_config_validate(c, where);
   need(c.scoring_func == "sigmoid" || c.scoring_func == "softmax",
        "scoring_func must be sigmoid or softmax, got '" + c.scoring_func + "'");
   need(c.topk_method == "noaux_tc" || c.topk_method == "greedy" ||
            c.topk_method == "group_limited_greedy",
        "topk_method '" + c.topk_method + "' is not supported");
-  need(c.moe_layer_freq >= 1, "moe_layer_freq must be >= 1");
-  need(c.first_k_dense_replace >= 0, "first_k_dense_replace must be >= 0");
   bool any_dense = false;
   for (int l = 0; l < c.num_hidden_layers; l++) any_dense |= !cfg_layer_is_moe(c, l);
   if (any_dense) need(c.intermediate_size > 0, "intermediate_size must be > 0 (dense layers)");
@@ -113,55 +201,44 @@ void config_validate(const ModelConfig& c, const std::string& where) {
          "n_group must divide n_routed_experts");
     need(c.topk_group >= 1 && c.topk_group <= c.n_group, "topk_group must be in [1, n_group]");
   }
+  const int rd = cfg_rope_dim(c);
+  need(rd > 0 && rd % 2 == 0, "the rope dims per head must be positive and even");
+  need(c.rope_theta > 0, "rope_theta must be > 0");
   need(c.max_position_embeddings > 0, "max_position_embeddings must be > 0");
   need(c.rms_norm_eps > 0, "rms_norm_eps must be > 0");
 }
 
-nlohmann::json config_to_json(const ModelConfig& c) {
-  nlohmann::json j;
-  j["architectures"] = {c.model_type == "deepseek_v2" ? "DeepseekV2ForCausalLM"
-                                                      : "DeepseekV3ForCausalLM"};
+json config_to_json(const ModelConfig& c) {
+  json j = c.extra;  // fields aha does not model pass through
   j["model_type"] = c.model_type;
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;
   j["num_hidden_layers"] = c.num_hidden_layers;
   j["num_attention_heads"] = c.num_attention_heads;
   j["num_key_value_heads"] = c.num_key_value_heads;
-  j["q_lora_rank"] = c.q_lora_rank > 0 ? nlohmann::json(c.q_lora_rank) : nlohmann::json(nullptr);
-  j["kv_lora_rank"] = c.kv_lora_rank;
-  j["qk_nope_head_dim"] = c.qk_nope_head_dim;
-  j["qk_rope_head_dim"] = c.qk_rope_head_dim;
-  j["v_head_dim"] = c.v_head_dim;
   j["intermediate_size"] = c.intermediate_size;
-  j["moe_intermediate_size"] = c.moe_intermediate_size;
-  j["n_routed_experts"] = c.n_routed_experts;
-  j["n_shared_experts"] = c.n_shared_experts;
-  j["num_experts_per_tok"] = c.num_experts_per_tok;
-  j["first_k_dense_replace"] = c.first_k_dense_replace;
-  j["moe_layer_freq"] = c.moe_layer_freq;
-  j["n_group"] = c.n_group;
-  j["topk_group"] = c.topk_group;
-  j["scoring_func"] = c.scoring_func;
-  j["topk_method"] = c.topk_method;
-  j["norm_topk_prob"] = c.norm_topk_prob;
-  j["routed_scaling_factor"] = c.routed_scaling_factor;
+  j["hidden_act"] = "silu";
   j["rope_theta"] = c.rope_theta;
-  j["rope_scaling"] = nullptr;
+  j["rope_scaling"] = rope_scaling_json(c.rope_scaling);
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["max_position_embeddings"] = c.max_position_embeddings;
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
-  j["torch_dtype"] = "float32";
+  if (cfg_family(c) == Family::kQwen)
+    qwen_config_write(c, j);
+  else
+    deepseek_config_write(c, j);
+  if (!j.contains("torch_dtype")) j["torch_dtype"] = "float32";
   return j;
 }
 
 ModelConfig config_load(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error(path + ": cannot open config");
-  nlohmann::json j;
+  json j;
   try {
-    j = nlohmann::json::parse(f);
+    j = json::parse(f);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": invalid JSON: " + e.what());
   }

@@ -13,13 +13,14 @@
 #include "kernels/rng.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
+#include "policy/family.h"
 
 namespace aha {
 
 namespace {
 
 struct Dims {
-  int V, C, L, NH, QR, R, DN, DR, DV, DQK, FF, H, E, K, SH;
+  int V, C, L, FF, H, E, K, SH;
 };
 
 Dims dims_of(const ModelConfig& c) {
@@ -27,13 +28,6 @@ Dims dims_of(const ModelConfig& c) {
   d.V = c.vocab_size;
   d.C = c.hidden_size;
   d.L = c.num_hidden_layers;
-  d.NH = c.num_attention_heads;
-  d.QR = c.q_lora_rank;
-  d.R = c.kv_lora_rank;
-  d.DN = c.qk_nope_head_dim;
-  d.DR = c.qk_rope_head_dim;
-  d.DV = c.v_head_dim;
-  d.DQK = d.DN + d.DR;
   d.FF = c.intermediate_size;
   d.H = c.moe_intermediate_size;
   d.E = c.n_routed_experts;
@@ -41,12 +35,6 @@ Dims dims_of(const ModelConfig& c) {
   d.SH = c.n_shared_experts * c.moe_intermediate_size;
   return d;
 }
-
-// Pointer fields of LayerParams in a fixed order, with their tensor names (relative to the layer).
-struct LayerSlot {
-  float* LayerParams::*field;
-  const char* name;
-};
 
 void resize(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -78,8 +66,7 @@ RouterParams model_router_params(const ModelConfig& c) {
 // ----------------------------------------------------------------------------------------------
 // Tensor table
 
-static void add_spec(Model& m, const std::string& name, std::vector<int64_t> shape,
-                     bool trainable = true) {
+void model_add_spec(Model& m, const std::string& name, std::vector<int64_t> shape, bool trainable) {
   TensorSpec s;
   s.name = name;
   s.shape = std::move(shape);
@@ -107,6 +94,14 @@ static ParamPtrs make_ptrs(const Model& m, float* base) {
     LayerParams& lp = p.layers[l];
     lp.input_layernorm = at(pre + "input_layernorm.weight");
     lp.q_proj = at(pre + "self_attn.q_proj.weight");
+    lp.q_bias = at(pre + "self_attn.q_proj.bias");
+    lp.k_proj = at(pre + "self_attn.k_proj.weight");
+    lp.k_bias = at(pre + "self_attn.k_proj.bias");
+    lp.v_proj = at(pre + "self_attn.v_proj.weight");
+    lp.v_bias = at(pre + "self_attn.v_proj.bias");
+    lp.q_norm = at(pre + "self_attn.q_norm.weight");
+    lp.k_norm = at(pre + "self_attn.k_norm.weight");
+    lp.o_bias = at(pre + "self_attn.o_proj.bias");
     lp.q_a_proj = at(pre + "self_attn.q_a_proj.weight");
     lp.q_a_layernorm = at(pre + "self_attn.q_a_layernorm.weight");
     lp.q_b_proj = at(pre + "self_attn.q_b_proj.weight");
@@ -136,50 +131,47 @@ void model_build(Model& m, const ModelConfig& cfg) {
   m.specs.clear();
   m.num_params = 0;
   Dims d = dims_of(cfg);
-  add_spec(m, "model.embed_tokens.weight", {d.V, d.C});
+  model_add_spec(m, "model.embed_tokens.weight", {d.V, d.C});
   for (int l = 0; l < d.L; l++) {
     std::string pre = "model.layers." + std::to_string(l) + ".";
-    add_spec(m, pre + "input_layernorm.weight", {d.C});
-    if (d.QR > 0) {
-      add_spec(m, pre + "self_attn.q_a_proj.weight", {d.QR, d.C});
-      add_spec(m, pre + "self_attn.q_a_layernorm.weight", {d.QR});
-      add_spec(m, pre + "self_attn.q_b_proj.weight", {d.NH * d.DQK, d.QR});
-    } else {
-      add_spec(m, pre + "self_attn.q_proj.weight", {d.NH * d.DQK, d.C});
-    }
-    add_spec(m, pre + "self_attn.kv_a_proj_with_mqa.weight", {d.R + d.DR, d.C});
-    add_spec(m, pre + "self_attn.kv_a_layernorm.weight", {d.R});
-    add_spec(m, pre + "self_attn.kv_b_proj.weight", {d.NH * (d.DN + d.DV), d.R});
-    add_spec(m, pre + "self_attn.o_proj.weight", {d.C, d.NH * d.DV});
-    add_spec(m, pre + "post_attention_layernorm.weight", {d.C});
+    model_add_spec(m, pre + "input_layernorm.weight", {d.C});
+    if (cfg_is_mla(cfg))
+      mla_add_specs(m, pre);
+    else
+      gqa_add_specs(m, pre);
+    model_add_spec(m, pre + "post_attention_layernorm.weight", {d.C});
     if (!cfg_layer_is_moe(cfg, l)) {
-      add_spec(m, pre + "mlp.gate_proj.weight", {d.FF, d.C});
-      add_spec(m, pre + "mlp.up_proj.weight", {d.FF, d.C});
-      add_spec(m, pre + "mlp.down_proj.weight", {d.C, d.FF});
+      model_add_spec(m, pre + "mlp.gate_proj.weight", {d.FF, d.C});
+      model_add_spec(m, pre + "mlp.up_proj.weight", {d.FF, d.C});
+      model_add_spec(m, pre + "mlp.down_proj.weight", {d.C, d.FF});
       continue;
     }
-    add_spec(m, pre + "mlp.gate.weight", {d.E, d.C});
+    model_add_spec(m, pre + "mlp.gate.weight", {d.E, d.C});
     if (cfg.topk_method == "noaux_tc")
-      add_spec(m, pre + "mlp.gate.e_score_correction_bias", {d.E}, false);
+      model_add_spec(m, pre + "mlp.gate.e_score_correction_bias", {d.E}, false);
     // Each projection kind of all experts is contiguous so expert e is at offset + e*size.
     for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
       for (int e = 0; e < d.E; e++) {
         std::vector<int64_t> shape = std::string(proj) == "down_proj"
                                          ? std::vector<int64_t>{d.C, d.H}
                                          : std::vector<int64_t>{d.H, d.C};
-        add_spec(m, pre + "mlp.experts." + std::to_string(e) + "." + proj + ".weight", shape);
+        model_add_spec(m, pre + "mlp.experts." + std::to_string(e) + "." + proj + ".weight", shape);
       }
     }
     if (d.SH > 0) {
-      add_spec(m, pre + "mlp.shared_experts.gate_proj.weight", {d.SH, d.C});
-      add_spec(m, pre + "mlp.shared_experts.up_proj.weight", {d.SH, d.C});
-      add_spec(m, pre + "mlp.shared_experts.down_proj.weight", {d.C, d.SH});
+      model_add_spec(m, pre + "mlp.shared_experts.gate_proj.weight", {d.SH, d.C});
+      model_add_spec(m, pre + "mlp.shared_experts.up_proj.weight", {d.SH, d.C});
+      model_add_spec(m, pre + "mlp.shared_experts.down_proj.weight", {d.C, d.SH});
     }
   }
-  add_spec(m, "model.norm.weight", {d.C});
-  if (!cfg.tie_word_embeddings) add_spec(m, "lm_head.weight", {d.V, d.C});
+  model_add_spec(m, "model.norm.weight", {d.C});
+  if (!cfg.tie_word_embeddings) model_add_spec(m, "lm_head.weight", {d.V, d.C});
   m.params.assign(m.num_params, 0.0f);
   m.grads.clear();
+  m.rope_inv_freq.assign(cfg_rope_dim(cfg) / 2, 0.0);
+  m.rope_attn_factor = static_cast<float>(rope_frequencies(
+      m.rope_inv_freq.data(), cfg_rope_dim(cfg), cfg.rope_theta, cfg.rope_scaling));
+  m.attn_scale = cfg_is_mla(cfg) ? mla_softmax_scale(cfg) : gqa_softmax_scale(cfg);
   m.w = make_ptrs(m, m.params.data());
   m.g = ParamPtrs{};
 }
@@ -283,39 +275,15 @@ void ffn_backward(float* dinp, float* dw_gate, float* dw_up, float* dw_down, con
 void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, const int* positions,
                        int N) {
   const ModelConfig& c = m.cfg;
-  Dims d = dims_of(c);
-  const LayerParams& w = m.w.layers[l];
-  const size_t NC = static_cast<size_t>(N) * d.C;
-  const float theta = static_cast<float>(c.rope_theta);
-  resize(la.ln1, NC);
+  const int C = c.hidden_size;
+  resize(la.ln1, static_cast<size_t>(N) * C);
   resize(la.ln1_rstd, N);
-  rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), x, w.input_layernorm, N, d.C, c.rms_norm_eps);
-  resize(la.q, static_cast<size_t>(N) * d.NH * d.DQK);
-  if (d.QR > 0) {
-    resize(la.q_a, static_cast<size_t>(N) * d.QR);
-    resize(la.q_a_ln, static_cast<size_t>(N) * d.QR);
-    resize(la.q_a_rstd, N);
-    linear_forward(la.q_a.data(), la.ln1.data(), w.q_a_proj, N, d.C, d.QR);
-    rmsnorm_forward(la.q_a_ln.data(), la.q_a_rstd.data(), la.q_a.data(), w.q_a_layernorm, N, d.QR,
-                    c.rms_norm_eps);
-    linear_forward(la.q.data(), la.q_a_ln.data(), w.q_b_proj, N, d.QR, d.NH * d.DQK);
-  } else {
-    linear_forward(la.q.data(), la.ln1.data(), w.q_proj, N, d.C, d.NH * d.DQK);
-  }
-  rope_forward(la.q.data() + d.DN, positions, N, d.NH, d.NH * d.DQK, d.DQK, d.DR, theta, true);
-  const int KA = d.R + d.DR;
-  resize(la.kv_a, static_cast<size_t>(N) * KA);
-  linear_forward(la.kv_a.data(), la.ln1.data(), w.kv_a_proj_with_mqa, N, d.C, KA);
-  rope_forward(la.kv_a.data() + d.R, positions, N, 1, KA, 0, d.DR, theta, true);
-  // The latent part of each row, contiguous for the norm (kv_a keeps the raw latent for backward).
-  std::vector<float> raw(static_cast<size_t>(N) * d.R);
-  for (int n = 0; n < N; n++)
-    std::memcpy(&raw[static_cast<size_t>(n) * d.R], &la.kv_a[static_cast<size_t>(n) * KA],
-                d.R * sizeof(float));
-  resize(la.ckv, static_cast<size_t>(N) * d.R);
-  resize(la.ckv_rstd, N);
-  rmsnorm_forward(la.ckv.data(), la.ckv_rstd.data(), raw.data(), w.kv_a_layernorm, N, d.R,
+  rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), x, m.w.layers[l].input_layernorm, N, C,
                   c.rms_norm_eps);
+  if (cfg_is_mla(c))
+    mla_inputs(m, l, la, positions, N);
+  else
+    gqa_inputs(m, l, la, positions, N);
 }
 
 void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tmp, int N,
@@ -452,43 +420,23 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
         a.positions[i] = i - batch.seq_start[b];
   }
 
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.DQK));
   std::vector<float> x(static_cast<size_t>(N) * d.C);  // [N, C] residual stream
   std::vector<float> tmp(static_cast<size_t>(N) * d.C);
   embedding_forward(x.data(), batch.tokens.data(), m.w.embed, N, d.V, d.C);
 
   int moe_l = 0;
   for (int l = 0; l < d.L; l++) {
-    const LayerParams& w = m.w.layers[l];
     LayerActs& la = a.layers[l];
     const size_t NC = static_cast<size_t>(N) * d.C;
     resize(la.res_in, NC);
     std::copy(x.begin(), x.end(), la.res_in.begin());
 
-    // --- Multi-head Latent Attention
+    // --- Attention: MLA (DeepSeek) or GQA (Qwen)
     layer_attn_inputs(m, l, la, x.data(), a.positions.data(), N);
-    const int KVW = d.NH * (d.DN + d.DV);
-    resize(la.kv, static_cast<size_t>(N) * KVW);
-    linear_forward(la.kv.data(), la.ckv.data(), w.kv_b_proj, N, d.R, KVW);
-    // Expand per head: k = [k_nope_h ; k_rope (shared)], v = v_h.
-    resize(la.k, static_cast<size_t>(N) * d.NH * d.DQK);
-    resize(la.v, static_cast<size_t>(N) * d.NH * d.DV);
-    for (int n = 0; n < N; n++) {
-      const float* kr = &la.kv_a[static_cast<size_t>(n) * (d.R + d.DR) + d.R];
-      for (int h = 0; h < d.NH; h++) {
-        const float* src = &la.kv[static_cast<size_t>(n) * KVW + h * (d.DN + d.DV)];
-        float* kd = &la.k[(static_cast<size_t>(n) * d.NH + h) * d.DQK];
-        std::memcpy(kd, src, d.DN * sizeof(float));
-        std::memcpy(kd + d.DN, kr, d.DR * sizeof(float));
-        std::memcpy(&la.v[(static_cast<size_t>(n) * d.NH + h) * d.DV], src + d.DN,
-                    d.DV * sizeof(float));
-      }
-    }
-    resize(la.att, static_cast<size_t>(N) * d.NH * d.DV);
-    resize(la.lse, static_cast<size_t>(N) * d.NH);
-    attention_forward(la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(),
-                      batch.seq_start.data(), B, d.NH, d.NH, d.DQK, d.DV, scale);
-    linear_forward(tmp.data(), la.att.data(), w.o_proj, N, d.NH * d.DV, d.C);
+    if (cfg_is_mla(c))
+      mla_forward(m, l, la, batch.seq_start.data(), B, N, tmp.data());
+    else
+      gqa_forward(m, l, la, batch.seq_start.data(), B, N, tmp.data());
     for (size_t i = 0; i < NC; i++) x[i] += tmp[i];
     resize(la.res_mid, NC);
     std::copy(x.begin(), x.end(), la.res_mid.begin());
@@ -540,8 +488,6 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   AHA_CHECK(opt.need_logits, "backward needs the logits of the forward");
   if (m.grads.empty()) model_alloc_grads(m);
   const ParamPtrs& gp = m.g;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.DQK));
-  const float theta = static_cast<float>(c.rope_theta);
   RouterParams rp = model_router_params(c);
   const size_t NC = static_cast<size_t>(N) * d.C;
 
@@ -612,62 +558,14 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
     rmsnorm_backward(dx.data(), g.post_attention_layernorm, dln.data(), la.res_mid.data(),
                      w.post_attention_layernorm, la.ln2_rstd.data(), N, d.C);
 
-    // --- MLA (dx is now the gradient at res_mid)
-    const int KVW = d.NH * (d.DN + d.DV);
-    std::vector<float> datt(static_cast<size_t>(N) * d.NH * d.DV, 0.0f);
-    linear_backward(datt.data(), g.o_proj, dx.data(), la.att.data(), w.o_proj, N, d.NH * d.DV, d.C);
-    std::vector<float> dq(static_cast<size_t>(N) * d.NH * d.DQK, 0.0f);
-    std::vector<float> dk(static_cast<size_t>(N) * d.NH * d.DQK, 0.0f);
-    std::vector<float> dv(static_cast<size_t>(N) * d.NH * d.DV, 0.0f);
-    attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), la.att.data(), la.lse.data(),
-                       la.q.data(), la.k.data(), la.v.data(), batch.seq_start.data(), B, d.NH, d.NH,
-                       d.DQK, d.DV, scale);
-    // Un-expand: per-head k_nope and v go back to kv; the shared k_rope sums over heads.
-    std::vector<float> dkv(static_cast<size_t>(N) * KVW);
-    std::vector<float> dkv_a(static_cast<size_t>(N) * (d.R + d.DR), 0.0f);
-    for (int n = 0; n < N; n++) {
-      float* dkr = &dkv_a[static_cast<size_t>(n) * (d.R + d.DR) + d.R];
-      for (int h = 0; h < d.NH; h++) {
-        float* dst = &dkv[static_cast<size_t>(n) * KVW + h * (d.DN + d.DV)];
-        const float* dkh = &dk[(static_cast<size_t>(n) * d.NH + h) * d.DQK];
-        std::memcpy(dst, dkh, d.DN * sizeof(float));
-        std::memcpy(dst + d.DN, &dv[(static_cast<size_t>(n) * d.NH + h) * d.DV],
-                    d.DV * sizeof(float));
-        for (int i = 0; i < d.DR; i++) dkr[i] += dkh[d.DN + i];
-      }
-    }
-    rope_backward(dkv_a.data() + d.R, a.positions.data(), N, 1, d.R + d.DR, 0, d.DR, theta, true);
-    std::vector<float> dckv(static_cast<size_t>(N) * d.R, 0.0f);
-    linear_backward(dckv.data(), g.kv_b_proj, dkv.data(), la.ckv.data(), w.kv_b_proj, N, d.R, KVW);
-    // The norm's input is the raw latent (kv_a before normalisation), kept in kv_a's first R.
-    std::vector<float> ckv_raw(static_cast<size_t>(N) * d.R),
-        dckv_raw(static_cast<size_t>(N) * d.R, 0.0f);
-    for (int n = 0; n < N; n++)
-      std::memcpy(&ckv_raw[static_cast<size_t>(n) * d.R],
-                  &la.kv_a[static_cast<size_t>(n) * (d.R + d.DR)], d.R * sizeof(float));
-    rmsnorm_backward(dckv_raw.data(), g.kv_a_layernorm, dckv.data(), ckv_raw.data(),
-                     w.kv_a_layernorm, la.ckv_rstd.data(), N, d.R);
-    for (int n = 0; n < N; n++)
-      for (int i = 0; i < d.R; i++)
-        dkv_a[static_cast<size_t>(n) * (d.R + d.DR) + i] =
-            dckv_raw[static_cast<size_t>(n) * d.R + i];
+    // --- Attention (dx is now the gradient at res_mid)
     std::fill(dln.begin(), dln.end(), 0.0f);
-    linear_backward(dln.data(), g.kv_a_proj_with_mqa, dkv_a.data(), la.ln1.data(),
-                    w.kv_a_proj_with_mqa, N, d.C, d.R + d.DR);
-    rope_backward(dq.data() + d.DN, a.positions.data(), N, d.NH, d.NH * d.DQK, d.DQK, d.DR, theta,
-                  true);
-    if (d.QR > 0) {
-      std::vector<float> dqa_ln(static_cast<size_t>(N) * d.QR, 0.0f),
-          dqa(static_cast<size_t>(N) * d.QR, 0.0f);
-      linear_backward(dqa_ln.data(), g.q_b_proj, dq.data(), la.q_a_ln.data(), w.q_b_proj, N, d.QR,
-                      d.NH * d.DQK);
-      rmsnorm_backward(dqa.data(), g.q_a_layernorm, dqa_ln.data(), la.q_a.data(), w.q_a_layernorm,
-                       la.q_a_rstd.data(), N, d.QR);
-      linear_backward(dln.data(), g.q_a_proj, dqa.data(), la.ln1.data(), w.q_a_proj, N, d.C, d.QR);
-    } else {
-      linear_backward(dln.data(), g.q_proj, dq.data(), la.ln1.data(), w.q_proj, N, d.C,
-                      d.NH * d.DQK);
-    }
+    if (cfg_is_mla(c))
+      mla_backward(m, l, la, a.positions.data(), batch.seq_start.data(), B, N, dx.data(),
+                   dln.data());
+    else
+      gqa_backward(m, l, la, a.positions.data(), batch.seq_start.data(), B, N, dx.data(),
+                   dln.data());
     rmsnorm_backward(dx.data(), g.input_layernorm, dln.data(), la.res_in.data(), w.input_layernorm,
                      la.ln1_rstd.data(), N, d.C);
   }
@@ -680,7 +578,7 @@ double model_forward_flops(const Model& m, int N, double mean_ctx) {
                   static_cast<double>(c.vocab_size) * c.hidden_size;  // embedding is a lookup
   if (c.tie_word_embeddings) active += static_cast<double>(c.vocab_size) * c.hidden_size;
   double attn = 2.0 * c.num_hidden_layers * c.num_attention_heads *
-                (cfg_qk_head_dim(c) + c.v_head_dim) * mean_ctx;
+                (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * mean_ctx;
   return N * (2.0 * active + attn);
 }
 

@@ -1,6 +1,8 @@
-// The DeepSeek-V3-style MoE policy as a flat program (llm.c style): one parameter buffer, one
-// gradient buffer with the same layout, named tensors mapping one to one onto HF DeepSeek-V3 names,
-// and activations sized for a packed batch of N tokens.
+// The policy as a flat program (llm.c style): one parameter buffer, one gradient buffer with the
+// same layout, named tensors mapping one to one onto the HF names of the model's family
+// (DeepSeek-V2/V3: MLA + DeepSeekMoE; Qwen2/Qwen3/Qwen3-MoE: GQA + QK-norm, see config.h), and
+// activations sized for a packed batch of N tokens. Embedding, norms, dense FFN, MoE and logits
+// are shared; the attention of each family lives in its own file (policy/family.h).
 //
 // Invariants:
 // - params and grads have num_params floats; TensorSpec offsets index both.
@@ -33,14 +35,22 @@ struct TensorSpec {
 // Pointers into a flat buffer (weights or gradients share the layout). Null when absent.
 struct LayerParams {
   float* input_layernorm = nullptr;           // [C]
-  float* q_proj = nullptr;                    // [NH*DQK, C]   (q_lora_rank == 0)
+  float* q_proj = nullptr;                    // [NH*DQK, C]   (MLA with q_lora_rank 0, GQA)
+  float* q_bias = nullptr;                    // [NH*HD]       GQA with qkv_bias
+  float* k_proj = nullptr;                    // [NKV*HD, C]   GQA
+  float* k_bias = nullptr;                    // [NKV*HD]
+  float* v_proj = nullptr;                    // [NKV*HD, C]
+  float* v_bias = nullptr;                    // [NKV*HD]
+  float* q_norm = nullptr;                    // [HD]          GQA with qk_norm
+  float* k_norm = nullptr;                    // [HD]
+  float* o_bias = nullptr;                    // [C]           GQA with o_bias
   float* q_a_proj = nullptr;                  // [QR, C]
   float* q_a_layernorm = nullptr;             // [QR]
   float* q_b_proj = nullptr;                  // [NH*DQK, QR]
   float* kv_a_proj_with_mqa = nullptr;        // [R+DR, C]
   float* kv_a_layernorm = nullptr;            // [R]
   float* kv_b_proj = nullptr;                 // [NH*(DN+DV), R]
-  float* o_proj = nullptr;                    // [C, NH*DV]
+  float* o_proj = nullptr;                    // [C, NH*DV]    (GQA: [C, NH*HD])
   float* post_attention_layernorm = nullptr;  // [C]
   float* gate_proj = nullptr;                 // [FF, C]  dense FFN
   float* up_proj = nullptr;                   // [FF, C]
@@ -71,6 +81,10 @@ struct Model {
   ParamPtrs w;                // views into params
   ParamPtrs g;                // views into grads
   uint64_t version = 0;       // weight version (bumped by the learner after each update)
+  // Derived from the config by model_build: rope frequencies and magnitude, softmax scale.
+  std::vector<double> rope_inv_freq;  // [rope dims / 2]
+  float rope_attn_factor = 1.0f;
+  float attn_scale = 1.0f;
 };
 
 // Per-layer activations kept for the backward pass. N tokens, sizes in comments.
@@ -81,13 +95,17 @@ struct LayerActs {
   std::vector<float> q_a;       // [N, QR]
   std::vector<float> q_a_ln;    // [N, QR]
   std::vector<float> q_a_rstd;  // [N]
-  std::vector<float> q;         // [N, NH, DQK] (rope applied)
+  std::vector<float> q;         // [N, NH, DQK] (rope applied; GQA: normed, [N, NH, HD])
+  std::vector<float> q_raw;     // [N, NH*HD]  GQA: projection (+ bias) before QK-norm
+  std::vector<float> q_rstd;    // [N*NH]
+  std::vector<float> k_raw;     // [N, NKV*HD]
+  std::vector<float> k_rstd;    // [N*NKV]
   std::vector<float> kv_a;      // [N, R+DR] (k_rope part rope applied)
   std::vector<float> ckv;       // [N, R] normalised latent
   std::vector<float> ckv_rstd;  // [N]
   std::vector<float> kv;        // [N, NH*(DN+DV)]
-  std::vector<float> k;         // [N, NH, DQK]
-  std::vector<float> v;         // [N, NH, DV]
+  std::vector<float> k;         // [N, NH, DQK] (GQA: [N, NKV, HD], normed, rope applied)
+  std::vector<float> v;         // [N, NH, DV]  (GQA: [N, NKV, HD])
   std::vector<float> att;       // [N, NH, DV]
   std::vector<float> lse;       // [N, NH]
   std::vector<float> res_mid;   // [N, C] after attention
@@ -175,9 +193,8 @@ float model_forward(Model& m, Acts& acts, const Batch& batch, const ForwardOptio
 void model_backward(Model& m, Acts& acts, const Batch& batch, const float* dlogp,
                     const ForwardOptions& opt);
 
-// Shared by model_forward and the decode path (policy/decode.h):
-// ln1, q (rope applied), kv_a (k_rope part rope applied) and the normalised latent ckv for N
-// tokens.
+// Shared by model_forward and the decode path (policy/decode.h): ln1 and the attention's inputs
+// for N tokens (MLA: q, kv_a with rope applied and the normalised latent ckv; GQA: q, k, v).
 void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, const int* positions,
                        int N);
 // x[N, C] += FFN(rmsnorm(x)) of layer l, dense or MoE; tmp[N, C] scratch. replay_topk_idx [N, K]

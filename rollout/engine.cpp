@@ -51,6 +51,8 @@ void engine_submit(Engine& e, EngineRequest req) {
   AHA_CHECK(
       static_cast<long>(req.prompt.size()) + req.params.max_new_tokens <= c.max_position_embeddings,
       "prompt + max_new_tokens exceeds max_position_embeddings");
+  // A dense model routes nothing: there is no routing to return.
+  if (cfg_num_moe_layers(c) == 0) req.return_routing = false;
   e.waiting.push_back(std::move(req));
 }
 

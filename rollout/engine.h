@@ -68,7 +68,7 @@ struct EngineGroup;
 struct Engine {
   Model* model = nullptr;
   EngineOptions opt;
-  LatentCache cache;
+  KvCache cache;
   DecodeScratch scratch;
   Acts prefill_acts;
   std::deque<EngineRequest> waiting;

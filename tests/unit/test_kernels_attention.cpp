@@ -1,5 +1,5 @@
 // Causal packed attention (forward vs a naive softmax, backward vs finite differences) and MLA
-// decode attention (vs the expanded attention it stands for).
+// decode attention (vs the expanded attention it stands for), GQA decode attention (vs packed).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -213,5 +213,44 @@ TEST_CASE("mla_decode_attention equals expanded attention with k_nope = W_uk c_k
   std::vector<float> o1((size_t)NH * R, 7.0f);
   mla_decode_attention(o1.data(), q_lat.data(), q_rope.data(), cache.data(), rows.data(),
                        empty_start.data(), 1, NH, R, DR, scale);
+  for (float x : o1) CHECK(x == 0.0f);
+}
+
+TEST_CASE("gqa_decode_attention equals packed GQA attention at each sequence's last token") {
+  Rng rng{31};
+  const int B = 3, NH = 6, NKV = 2, D = 4, NC = 20, W = 2 * NKV * D;
+  // Cache rows [k (NKV*D) ; v (NKV*D)], the batch's rows scattered over the cache.
+  auto cache = randn(rng, (size_t)NC * W);
+  std::vector<int> rows = {3, 17, 0, 9, 12, 5, 6, 7, 19, 1, 14};
+  std::vector<int> row_start = {0, 4, 5, 11};
+  auto qd = randn(rng, (size_t)B * NH * D);
+  const float scale = 0.37f;
+  std::vector<float> out_dec((size_t)B * NH * D);
+  gqa_decode_attention(out_dec.data(), qd.data(), cache.data(), rows.data(), row_start.data(), B,
+                       NH, NKV, D, scale);
+  // Packed: the cache entries of sequence b as its tokens, the query on its last token.
+  const int N = row_start[B];
+  std::vector<float> q((size_t)N * NH * D, 0.0f), k((size_t)N * NKV * D), v((size_t)N * NKV * D);
+  for (int i = 0; i < N; i++)
+    for (int c = 0; c < NKV * D; c++) {
+      k[(size_t)i * NKV * D + c] = cache[(size_t)rows[i] * W + c];
+      v[(size_t)i * NKV * D + c] = cache[(size_t)rows[i] * W + NKV * D + c];
+    }
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < NH * D; c++)
+      q[(size_t)(row_start[b + 1] - 1) * NH * D + c] = qd[(size_t)b * NH * D + c];
+  std::vector<float> out((size_t)N * NH * D), lse((size_t)N * NH);
+  attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), row_start.data(), B, NH,
+                    NKV, D, D, scale);
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < NH * D; c++) {
+      const float a = out_dec[(size_t)b * NH * D + c];
+      const float e = out[(size_t)(row_start[b + 1] - 1) * NH * D + c];
+      CHECK(std::fabs(a - e) <= 1e-5f * (1.0f + std::fabs(e)));
+    }
+  std::vector<int> empty_start = {0, 0};
+  std::vector<float> o1((size_t)NH * D, 7.0f);
+  gqa_decode_attention(o1.data(), qd.data(), cache.data(), rows.data(), empty_start.data(), 1, NH,
+                       NKV, D, scale);
   for (float x : o1) CHECK(x == 0.0f);
 }

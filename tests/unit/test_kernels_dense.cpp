@@ -141,7 +141,9 @@ TEST_CASE("rope: hand values, norms, relative positions, strides, finite differe
     const int pos = 2;
     for (bool inter : {true, false}) {
       std::vector<float> x = {1, 2, 3, 4};
-      rope_forward(x.data(), &pos, 1, 1, 4, 4, 4, 100.0f, inter);
+      double f100[2];
+      rope_frequencies(f100, 4, 100.0, RopeScaling{});
+      rope_forward(x.data(), &pos, 1, 1, 4, 4, 4, f100, 1.0f, inter);
       const double a0 = 2.0, a1 = 0.2;
       // interleaved pairs (0,1),(2,3); rotate_half pairs (0,2),(1,3)
       const int p0a = 0, p0b = inter ? 1 : 2, p1a = inter ? 2 : 1, p1b = 3;
@@ -154,13 +156,14 @@ TEST_CASE("rope: hand values, norms, relative positions, strides, finite differe
   }
   Rng rng{5};
   const int D = 8;
-  const float theta = 10000.0f;
+  double freq[D / 2];
+  rope_frequencies(freq, D, 10000.0, RopeScaling{});
   for (bool inter : {true, false}) {
     CAPTURE(inter);
     // Norm preservation and dot(rope(q, a), rope(k, b)) depending only on a - b.
     auto q = randn(rng, D), k = randn(rng, D);
     auto rot = [&](std::vector<float> x, int pos) {
-      rope_forward(x.data(), &pos, 1, 1, D, D, D, theta, inter);
+      rope_forward(x.data(), &pos, 1, 1, D, D, D, freq, 1.0f, inter);
       return x;
     };
     auto dot = [](const std::vector<float>& a, const std::vector<float>& b) {
@@ -180,19 +183,19 @@ TEST_CASE("rope: hand values, norms, relative positions, strides, finite differe
     std::vector<int> pos = {0, 5, 17};
     auto x = randn(rng, N * TS), w = randn(rng, N * TS);
     auto y = x;
-    rope_forward(y.data() + 3, pos.data(), N, H, TS, HS, D, theta, inter);
+    rope_forward(y.data() + 3, pos.data(), N, H, TS, HS, D, freq, 1.0f, inter);
     for (int n = 0; n < N; n++)
       for (int h = 0; h < H; h++)
         for (int i = 0; i < 3; i++) CHECK(y[n * TS + h * HS + i] == x[n * TS + h * HS + i]);
     auto back = y;
-    rope_backward(back.data() + 3, pos.data(), N, H, TS, HS, D, theta, inter);
+    rope_backward(back.data() + 3, pos.data(), N, H, TS, HS, D, freq, 1.0f, inter);
     for (int i = 0; i < N * TS; i++) CHECK(back[i] == doctest::Approx(x[i]).epsilon(1e-5));
     // Gradient: rope_backward(w) is d(Σ w ∘ rope(x))/dx (rope_backward works in place).
     auto dx = w;
-    rope_backward(dx.data() + 3, pos.data(), N, H, TS, HS, D, theta, inter);
+    rope_backward(dx.data() + 3, pos.data(), N, H, TS, HS, D, freq, 1.0f, inter);
     check_grad("rope dx", x, dx, [&] {
       auto z = x;
-      rope_forward(z.data() + 3, pos.data(), N, H, TS, HS, D, theta, inter);
+      rope_forward(z.data() + 3, pos.data(), N, H, TS, HS, D, freq, 1.0f, inter);
       return weighted_sum(z, w);
     });
   }
@@ -267,4 +270,74 @@ TEST_CASE("adamw: two steps against hand-computed values; grad_norm") {
   CHECK(grad_norm(g.data(), 2) == 5.0);
   CHECK_THROWS_AS(adamw_update(params.data(), g.data(), m.data(), v.data(), 2, 0, p),
                   std::runtime_error);
+}
+
+// Reference values from transformers 5.24's ROPE_INIT_FUNCTIONS["yarn"] (float32 there).
+TEST_CASE("rope_frequencies: YaRN matches transformers for Qwen3 and DeepSeek-V3 configs") {
+  SUBCASE("Qwen-style: D=16, factor 4, original 16; attention factor 0.1 ln 4 + 1") {
+    RopeScaling s;
+    s.type = RopeType::kYarn;
+    s.factor = 4.0;
+    s.original_max_position_embeddings = 16;
+    double f[8];
+    const double af = rope_frequencies(f, 16, 10000.0, s);
+    const double want[8] = {1.0,
+                            0.07905694097280502,
+                            0.02500000037252903,
+                            0.007905694656074047,
+                            0.0024999999441206455,
+                            0.0007905694656074047,
+                            0.0002500000118743628,
+                            7.905694656074047e-05};
+    for (int i = 0; i < 8; i++) CHECK(f[i] == doctest::Approx(want[i]).epsilon(1e-6));
+    CHECK(af == doctest::Approx(1.138629436111989).epsilon(1e-12));
+  }
+  SUBCASE("DeepSeek-style mscale/mscale_all_dim ratio: D=8, factor 4, mscale 1, all_dim 0.707") {
+    RopeScaling s;
+    s.type = RopeType::kYarn;
+    s.factor = 4.0;
+    s.original_max_position_embeddings = 16;
+    s.mscale = 1.0;
+    s.mscale_all_dim = 0.707;
+    double f[4];
+    const double af = rope_frequencies(f, 8, 10000.0, s);
+    const double want[4] = {1.0, 0.02500000037252903, 0.0024999999441206455, 0.0002500000118743628};
+    for (int i = 0; i < 4; i++) CHECK(f[i] == doctest::Approx(want[i]).epsilon(1e-6));
+    CHECK(af == doctest::Approx(1.036992729910394).epsilon(1e-12));
+  }
+  SUBCASE("DeepSeek-V3's own config: D=64, factor 40, original 4096, ramp between pairs 10-23") {
+    RopeScaling s;
+    s.type = RopeType::kYarn;
+    s.factor = 40.0;
+    s.original_max_position_embeddings = 4096;
+    s.mscale = s.mscale_all_dim = 1.0;
+    double f[32];
+    const double af = rope_frequencies(f, 64, 10000.0, s);
+    const std::pair<int, double> want[] = {{0, 1.0},
+                                           {5, 0.23713736236095428},
+                                           {10, 0.05623412877321243},
+                                           {11, 0.039006926119327545},
+                                           {12, 0.026879360899329185},
+                                           {15, 0.0083345090970397},
+                                           {18, 0.002249365206807852},
+                                           {20, 0.0007905694073997438},
+                                           {23, 3.333803397254087e-05},
+                                           {31, 3.3338035336782923e-06}};
+    for (const auto& [i, v] : want) CHECK(f[i] == doctest::Approx(v).epsilon(1e-6));
+    CHECK(af == 1.0);
+  }
+  SUBCASE("linear divides every frequency; attn_factor scales rotated values") {
+    RopeScaling s;
+    s.type = RopeType::kLinear;
+    s.factor = 2.0;
+    double f[2];
+    CHECK(rope_frequencies(f, 4, 100.0, s) == 1.0);
+    CHECK(f[0] == doctest::Approx(0.5));
+    CHECK(f[1] == doctest::Approx(0.05));
+    std::vector<float> x = {1, 2, 3, 4}, y = x;
+    const int pos = 3;
+    rope_forward(x.data(), &pos, 1, 1, 4, 4, 4, f, 1.0f, false);
+    rope_forward(y.data(), &pos, 1, 1, 4, 4, 4, f, 1.5f, false);
+    for (int i = 0; i < 4; i++) CHECK(y[i] == doctest::Approx(1.5 * x[i]));
+  }
 }

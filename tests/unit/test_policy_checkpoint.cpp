@@ -82,6 +82,6 @@ TEST_CASE("a config that does not match the tensors is refused, naming the tenso
   std::ofstream(d / "config.json") << R"({"model_type": "deepseek_v3", "vocab_size": 8,
       "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1, "kv_lora_rank": 4,
       "qk_nope_head_dim": 4, "qk_rope_head_dim": 2, "v_head_dim": 4, "intermediate_size": 8,
-      "rope_scaling": {"type": "yarn", "factor": 40}})";
+      "rope_scaling": {"type": "dynamic", "factor": 4}})";
   CHECK_THROWS_WITH(config_load((d / "config.json").string()), doctest::Contains("rope_scaling"));
 }

@@ -38,6 +38,45 @@ ModelConfig micro_config(int q_lora_rank, const std::string& scoring) {
   return c;
 }
 
+// Qwen family: GQA with 4 query and 2 key/value heads of 6 dims; layer 0 dense (mlp_only_layers).
+ModelConfig micro_qwen(const std::string& model_type) {
+  ModelConfig c;
+  c.model_type = model_type;
+  c.vocab_size = 19;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 6;
+  c.rope_interleave = false;
+  c.qk_norm = model_type != "qwen2";
+  c.qkv_bias = model_type == "qwen2";
+  c.intermediate_size = 24;
+  c.scoring_func = "softmax";
+  c.topk_method = "greedy";
+  c.routed_scaling_factor = 1.0f;
+  c.max_position_embeddings = 64;
+  c.rope_theta = 1e6;
+  if (model_type == "qwen3_moe") {
+    c.moe_intermediate_size = 12;
+    c.n_routed_experts = 4;
+    c.num_experts_per_tok = 2;
+    c.norm_topk_prob = true;
+    c.mlp_only_layers = {0};
+  }
+  return c;
+}
+
+RopeScaling yarn(double factor, int original, double mscale, double mscale_all_dim) {
+  RopeScaling s;
+  s.type = RopeType::kYarn;
+  s.factor = factor;
+  s.original_max_position_embeddings = original;
+  s.mscale = mscale;
+  s.mscale_all_dim = mscale_all_dim;
+  return s;
+}
+
 Batch micro_batch() {
   Batch b;
   batch_add_sequence(b, {1, 5, 7, 2, 9, 11, 3}, 0);
@@ -138,6 +177,29 @@ TEST_CASE("the sequence-wise balance loss's router gradient matches finite diffe
   check_gradients(micro_config(6, "softmax"), 2.0f);
 }
 
+TEST_CASE("model gradients match finite differences (Qwen3-MoE: GQA, QK-norm, softmax top-k)") {
+  check_gradients(micro_qwen("qwen3_moe"));
+}
+
+TEST_CASE("model gradients match finite differences (Qwen2: q/k/v biases, tied embeddings)") {
+  ModelConfig c = micro_qwen("qwen2");
+  c.tie_word_embeddings = true;
+  check_gradients(c);
+}
+
+TEST_CASE("model gradients match finite differences (Qwen3 with o_proj bias and YaRN)") {
+  ModelConfig c = micro_qwen("qwen3");
+  c.qkv_bias = c.o_bias = true;
+  c.rope_scaling = yarn(4.0, 4, 0, 0);
+  check_gradients(c);
+}
+
+TEST_CASE("model gradients match finite differences (DeepSeek with YaRN mscale)") {
+  ModelConfig c = micro_config(6, "sigmoid");
+  c.rope_scaling = yarn(8.0, 4, 1.0, 0.707);
+  check_gradients(c);
+}
+
 TEST_CASE("balance loss by hand: uniform scores and selection give alpha") {
   // E = 4, K = 2, one sequence of 2 tokens, scores all 0.5: P_i = 1/4 each; tokens pick {0,1} and
   // {2,3}: f_i = 4 / (2 * 2) * 1 = 1 each. sum f_i P_i = 1.
@@ -175,6 +237,36 @@ TEST_CASE("parameter table follows the HF DeepSeek-V3 names and counts") {
   long sum = 0;
   for (const TensorSpec& s : m.specs) sum += s.numel;
   CHECK(sum == m.num_params);
+}
+
+TEST_CASE("parameter table follows the HF Qwen3-MoE and Qwen2 names") {
+  Model m;
+  model_build(m, micro_qwen("qwen3_moe"));
+  CHECK(model_find_tensor(m, "model.layers.0.mlp.gate_proj.weight")->shape ==
+        std::vector<int64_t>{24, 16});
+  CHECK(model_find_tensor(m, "model.layers.1.mlp.experts.3.up_proj.weight")->shape ==
+        std::vector<int64_t>{12, 16});
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_proj.weight")->shape ==
+        std::vector<int64_t>{4 * 6, 16});
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.k_proj.weight")->shape ==
+        std::vector<int64_t>{2 * 6, 16});
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.o_proj.weight")->shape ==
+        std::vector<int64_t>{16, 4 * 6});
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_norm.weight")->shape ==
+        std::vector<int64_t>{6});
+  CHECK(model_find_tensor(m, "model.layers.1.mlp.gate.e_score_correction_bias") == nullptr);
+  CHECK(model_find_tensor(m, "model.layers.1.mlp.shared_experts.up_proj.weight") == nullptr);
+  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_proj.bias") == nullptr);
+  Model q2;
+  ModelConfig c2 = micro_qwen("qwen2");
+  c2.tie_word_embeddings = true;
+  model_build(q2, c2);
+  CHECK(model_find_tensor(q2, "model.layers.0.self_attn.v_proj.bias")->shape ==
+        std::vector<int64_t>{2 * 6});
+  CHECK(model_find_tensor(q2, "model.layers.0.self_attn.q_norm.weight") == nullptr);
+  CHECK(model_find_tensor(q2, "model.layers.0.self_attn.o_proj.bias") == nullptr);
+  CHECK(model_find_tensor(q2, "lm_head.weight") == nullptr);
+  CHECK(q2.w.lm_head == q2.w.embed);
 }
 
 TEST_CASE("two forward+backward runs with the same seed are bit-identical") {

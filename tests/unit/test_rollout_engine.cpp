@@ -25,9 +25,37 @@ ModelConfig engine_config(int q_lora_rank) {
   return c;
 }
 
-Model make_model(int q_lora_rank, uint64_t seed) {
+// The Qwen family on the same vocabulary: GQA 4/2 heads of 8 dims, layer 0 dense.
+ModelConfig engine_qwen_config(const std::string& model_type) {
+  ModelConfig c;
+  c.model_type = model_type;
+  c.vocab_size = 29;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.rope_interleave = false;
+  c.qk_norm = model_type != "qwen2";
+  c.qkv_bias = model_type == "qwen2";
+  c.intermediate_size = 48;
+  c.scoring_func = "softmax";
+  c.topk_method = "greedy";
+  c.max_position_embeddings = 128;
+  c.rope_theta = 1e6;
+  if (model_type == "qwen3_moe") {
+    c.moe_intermediate_size = 16;
+    c.n_routed_experts = 4;
+    c.num_experts_per_tok = 2;
+    c.norm_topk_prob = true;
+    c.mlp_only_layers = {0};
+  }
+  return c;
+}
+
+Model make_model(const ModelConfig& cfg, uint64_t seed) {
   Model m;
-  model_build(m, engine_config(q_lora_rank));
+  model_build(m, cfg);
   model_init(m, seed);
   // Sharper logits than the 0.02 init so samples differ and errors show.
   for (float& p : m.params) p *= 10.0f;
@@ -36,6 +64,10 @@ Model make_model(int q_lora_rank, uint64_t seed) {
       std::fill(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel,
                 s.trainable ? 1.0f : 0.0f);
   return m;
+}
+
+Model make_model(int q_lora_rank, uint64_t seed) {
+  return make_model(engine_config(q_lora_rank), seed);
 }
 
 std::vector<EngineResult> run_requests(Model& m, const std::vector<EngineRequest>& reqs,
@@ -75,9 +107,23 @@ std::vector<EngineRequest> mixed_requests(int num_prompts, int G, bool routing) 
 
 }  // namespace
 
-TEST_CASE("latent-cache decode log-probs equal the learner's full forward (64 samples)") {
-  for (int q_lora : {0, 16}) {
-    Model m = make_model(q_lora, 11);
+TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples, every family)") {
+  ModelConfig ds_yarn = engine_config(16);
+  ds_yarn.rope_scaling.type = RopeType::kYarn;
+  ds_yarn.rope_scaling.factor = 4.0;
+  ds_yarn.rope_scaling.original_max_position_embeddings = 8;
+  ds_yarn.rope_scaling.mscale = ds_yarn.rope_scaling.mscale_all_dim = 1.0;
+  ModelConfig qwen2 = engine_qwen_config("qwen2");
+  qwen2.tie_word_embeddings = true;
+  const std::vector<std::pair<std::string, ModelConfig>> configs = {
+      {"deepseek q_proj", engine_config(0)},
+      {"deepseek q_lora", engine_config(16)},
+      {"deepseek q_lora + yarn", ds_yarn},
+      {"qwen3_moe", engine_qwen_config("qwen3_moe")},
+      {"qwen2 dense, tied", qwen2}};
+  for (const auto& [name, cfg] : configs) {
+    CAPTURE(name);
+    Model m = make_model(cfg, 11);
     std::vector<EngineRequest> reqs = mixed_requests(16, 4, true);
     std::vector<EngineResult> res = run_requests(m, reqs);
     REQUIRE(res.size() == 16);
@@ -117,7 +163,7 @@ TEST_CASE("latent-cache decode log-probs equal the learner's full forward (64 sa
         }
       }
     }
-    INFO("q_lora_rank=", q_lora, " max |dlogp|=", max_diff);
+    INFO(name, " max |dlogp|=", max_diff);
     CHECK(max_diff <= 1e-5);
 
     // Routing replay: the learner forward with the rollout's experts gives the same log-probs.
@@ -134,7 +180,7 @@ TEST_CASE("latent-cache decode log-probs equal the learner's full forward (64 sa
       ForwardOptions rep = opt;
       REQUIRE(s.routing.size() == static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * ids.size() *
                                       m.cfg.num_experts_per_tok);
-      rep.replay_topk_idx = s.routing.data();
+      rep.replay_topk_idx = s.routing.empty() ? nullptr : s.routing.data();
       model_forward(m, a2, one, rep);
       for (size_t t = 0; t + 1 < ids.size(); t++)
         CHECK(a1.logp[t] == doctest::Approx(a2.logp[t]).epsilon(1e-6));
@@ -151,7 +197,7 @@ TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
   std::vector<int> seq = {3, 14, 15, 9, 26, 5, 3, 5, 8, 9, 7, 9};
   const int T = static_cast<int>(seq.size());
   // Latent path: prefill the first token, then decode token by token.
-  LatentCache cache;
+  KvCache cache;
   cache_init(cache, c, 64);
   DecodeScratch ds;
   std::vector<int> rows;

@@ -1,0 +1,80 @@
+// Internal to policy/: what each model family provides to the shared code in model.cpp,
+// decode.cpp and config.cpp. One file per family, in the llama.cpp way:
+// - policy/deepseek.cpp: config fields and Multi-head Latent Attention (forward, backward, the
+//   latent cache and the absorbed decode).
+// - policy/qwen.cpp: config fields and grouped-query attention with QK-norm and biases.
+// Every attention function works on the layer's rmsnorm'd input la.ln1 (computed by the caller)
+// and keeps what its backward needs in LayerActs.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "policy/decode.h"
+#include "policy/model.h"
+
+namespace aha {
+
+[[noreturn]] inline void config_fail(const std::string& where, const std::string& msg) {
+  throw std::runtime_error(where + ": " + msg);
+}
+
+// Reads j[key] into out when present and not null; a wrong type is an error naming the field.
+template <typename T>
+void config_read(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;  // keep the default
+  try {
+    out = it->get<T>();
+  } catch (const std::exception&) {
+    config_fail(where, std::string("field '") + key + "' has the wrong type: " + it->dump());
+  }
+}
+
+// Per family: fields of config.json beyond the shared ones, validation and the fields written
+// back (the shared ones are written by config_to_json).
+void deepseek_config_read(const nlohmann::json& j, ModelConfig& c, const std::string& where);
+void deepseek_config_validate(const ModelConfig& c, const std::string& where);
+void deepseek_config_write(const ModelConfig& c, nlohmann::json& j);
+void qwen_config_read(const nlohmann::json& j, ModelConfig& c, const std::string& where);
+void qwen_config_validate(const ModelConfig& c, const std::string& where);
+void qwen_config_write(const ModelConfig& c, nlohmann::json& j);
+
+// Appends a tensor to m's table at the next offset (params are allocated after the table).
+void model_add_spec(Model& m, const std::string& name, std::vector<int64_t> shape,
+                    bool trainable = true);
+
+// Attention tensors of layer l under prefix pre ("model.layers.L."), in Model's table.
+void mla_add_specs(Model& m, const std::string& pre);
+void gqa_add_specs(Model& m, const std::string& pre);
+// Softmax scale of the attention scores (DeepSeek's YaRN multiplies it by mscale^2).
+float mla_softmax_scale(const ModelConfig& c);
+float gqa_softmax_scale(const ModelConfig& c);
+
+// From la.ln1 [N, C]: the projections the attention needs, rope applied (and, for MLA, the
+// normalised latent). Shared by the learner's forward and the decode path.
+void mla_inputs(const Model& m, int l, LayerActs& la, const int* positions, int N);
+void gqa_inputs(const Model& m, int l, LayerActs& la, const int* positions, int N);
+// Full causal attention over a packed batch: out[N, C] = o_proj(attention) (overwritten).
+void mla_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
+                 float* out);
+void gqa_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
+                 float* out);
+// Backward from dout[N, C]; parameter gradients += into m.g.layers[l]; dln[N, C] += the
+// gradient wrt la.ln1.
+void mla_backward(Model& m, int l, LayerActs& la, const int* positions, const int* seq_start, int B,
+                  int N, const float* dout, float* dln);
+void gqa_backward(Model& m, int l, LayerActs& la, const int* positions, const int* seq_start, int B,
+                  int N, const float* dout, float* dln);
+// Cache rows of N tokens from the inputs in la (row n of token n goes to rows[n]).
+void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
+                     int N);
+void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
+                     int N);
+// Decode attention of B single-token rows against the cache: out[B, C] = o_proj(attention).
+void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
+                const int* ctx_rows, const int* ctx_start, int B, float* out);
+void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
+                const int* ctx_rows, const int* ctx_start, int B, float* out);
+
+}  // namespace aha
