@@ -51,7 +51,7 @@ void moe_router_forward(float* scores, int* topk_idx, float* topk_weights, const
       for (int e = 0; e < E; e++) c[e] = bias ? s[e] + bias[e] : s[e];
       std::fill(allowed.begin(), allowed.end(), 1);
       if (G > 1) {
-        // Group score: sum of the group's top-2 (top-1 when a group has one expert).
+        // Group score: sum of the group's top-2 (top-1 when a group has one expert or group_max).
         for (int g = 0; g < G; g++) {
           const float* cg = c.data() + g * GS;
           int a = 0;
@@ -60,7 +60,7 @@ void moe_router_forward(float* scores, int* topk_idx, float* topk_weights, const
           int b2 = -1;
           for (int i = 0; i < GS; i++)
             if (i != a && (b2 < 0 || cg[i] > cg[b2])) b2 = i;
-          gscore[g] = b2 >= 0 ? cg[a] + cg[b2] : cg[a];
+          gscore[g] = b2 >= 0 && !p.group_max ? cg[a] + cg[b2] : cg[a];
         }
         std::fill(gallowed.begin(), gallowed.end(), 1);
         std::fill(keep.begin(), keep.end(), 0);

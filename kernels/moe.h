@@ -2,7 +2,8 @@
 //
 // Router: scores s = sigmoid(logits) or softmax(logits) over E experts. Selection ranks s + bias
 // (bias = e_score_correction_bias, may be null); with num_groups > 1 only experts of the best
-// topk_groups groups compete (a group scores the sum of its top-2 s+bias, DeepSeek-V3's noaux_tc).
+// topk_groups groups compete (a group scores the sum of its top-2 s+bias, DeepSeek-V3's noaux_tc,
+// or its best s with group_max, DeepSeek-V2's group_limited_greedy).
 // Gate weights use s only: w_k = s[topk_idx_k], renormalised to sum 1 when norm_topk_prob, then
 // times scaling. With replay (topk_idx given as input, select=false) the selection is kept and only
 // the weights are recomputed, so the router still receives gradient (routing replay).
@@ -19,9 +20,10 @@ struct RouterParams {
   int K = 0;  // experts per token
   ScoringFunc scoring = ScoringFunc::kSigmoid;
   bool norm_topk_prob = true;
-  float scaling = 1.0f;  // routed_scaling_factor
-  int num_groups = 1;    // n_group
-  int topk_groups = 1;   // topk_group
+  float scaling = 1.0f;    // routed_scaling_factor
+  int num_groups = 1;      // n_group
+  int topk_groups = 1;     // topk_group
+  bool group_max = false;  // group score: best expert (V2) instead of the sum of the top-2 (V3)
 };
 
 // scores[N,E] out; topk_idx[N,K] out when select, else input; topk_weights[N,K] out.

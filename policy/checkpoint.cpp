@@ -2,12 +2,35 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "policy/hf_checkpoint.h"
 #include "policy/safetensors.h"
 
 namespace aha {
+
+namespace {
+
+// Layer index of "model.layers.N.…", or -1.
+int layer_of(const std::string& name) {
+  const std::string pre = "model.layers.";
+  if (name.compare(0, pre.size(), pre) != 0) return -1;
+  size_t end = name.find('.', pre.size());
+  if (end == std::string::npos) return -1;
+  try {
+    return std::stoi(name.substr(pre.size(), end - pre.size()));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
 
 void model_save(const Model& m, const std::string& dir, const std::string& dtype,
                 size_t max_shard_bytes) {
@@ -23,16 +46,47 @@ void model_save(const Model& m, const std::string& dir, const std::string& dtype
     t.nbytes = static_cast<size_t>(s.numel) * sizeof(float);
     tensors.push_back(std::move(t));
   }
-  config_save(m.cfg, dir + "/config.json");
+  ModelConfig cfg = m.cfg;
+  cfg.extra["torch_dtype"] = dtype == "BF16" ? "bfloat16" : dtype == "F16" ? "float16" : "float32";
+  config_save(cfg, dir + "/config.json");
   hf_save(dir, tensors, max_shard_bytes == 0 ? SIZE_MAX : max_shard_bytes, dtype);
+}
+
+std::vector<std::string> model_unused_tensors(const Model& m, const HfCheckpoint& ck) {
+  std::set<std::string> used;
+  for (const TensorSpec& s : m.specs) used.insert(s.name);
+  std::vector<std::string> out;
+  for (const std::string& name : hf_tensor_names(ck)) {
+    if (used.count(name)) continue;
+    // Tolerated: DeepSeek-V3's multi-token-prediction layers, rope buffers some exporters keep,
+    // and a tied model's copy of the embedding.
+    if (m.cfg.num_nextn_predict_layers > 0 && layer_of(name) >= m.cfg.num_hidden_layers) continue;
+    if (ends_with(name, "rotary_emb.inv_freq")) continue;
+    if (m.cfg.tie_word_embeddings && name == "lm_head.weight") continue;
+    out.push_back(name);
+  }
+  return out;
+}
+
+void model_check_tensors(const Model& m, const HfCheckpoint& ck) {
+  std::vector<std::string> unused = model_unused_tensors(m, ck);
+  if (unused.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < unused.size() && i < 5; i++) list += (i ? ", " : "") + unused[i];
+  if (unused.size() > 5) list += ", ...";
+  throw std::runtime_error(ck.dir + ": " + std::to_string(unused.size()) +
+                           " tensor(s) the config's model does not have (" + list +
+                           "): config.json does not describe these weights");
 }
 
 void model_load(Model& m, const std::string& dir) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error(dir + ": not a model directory");
   ModelConfig cfg = config_load(dir + "/config.json");
-  model_build(m, cfg);
   HfCheckpoint ckpt = hf_open(dir);
+  model_build_table(m, cfg);
+  model_check_tensors(m, ckpt);  // before allocating: a wrong config fails fast
+  model_build(m, cfg);
   for (const TensorSpec& s : m.specs)
     hf_load_f32(ckpt, s.name, s.shape, m.params.data() + s.offset);
 }

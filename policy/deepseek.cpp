@@ -18,6 +18,10 @@ namespace aha {
 
 namespace {
 
+// q_a_layernorm and kv_a_layernorm use RMSNorm's default eps in DeepSeek's code, whatever
+// rms_norm_eps says.
+constexpr float kLatentNormEps = 1e-6f;
+
 void grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
@@ -152,7 +156,7 @@ void mla_inputs(const Model& m, int l, LayerActs& la, const int* positions, int 
     grow(la.q_a_rstd, N);
     linear_forward(la.q_a.data(), la.ln1.data(), w.q_a_proj, N, C, QR);
     rmsnorm_forward(la.q_a_ln.data(), la.q_a_rstd.data(), la.q_a.data(), w.q_a_layernorm, N, QR,
-                    c.rms_norm_eps);
+                    kLatentNormEps);
     linear_forward(la.q.data(), la.q_a_ln.data(), w.q_b_proj, N, QR, NH * DQK);
   } else {
     linear_forward(la.q.data(), la.ln1.data(), w.q_proj, N, C, NH * DQK);
@@ -170,7 +174,7 @@ void mla_inputs(const Model& m, int l, LayerActs& la, const int* positions, int 
   grow(la.ckv, static_cast<size_t>(N) * R);
   grow(la.ckv_rstd, N);
   rmsnorm_forward(la.ckv.data(), la.ckv_rstd.data(), raw.data(), w.kv_a_layernorm, N, R,
-                  c.rms_norm_eps);
+                  kLatentNormEps);
 }
 
 void mla_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,

@@ -60,6 +60,7 @@ RouterParams model_router_params(const ModelConfig& c) {
   bool grouped = c.topk_method == "noaux_tc" || c.topk_method == "group_limited_greedy";
   p.num_groups = grouped ? c.n_group : 1;
   p.topk_groups = grouped ? c.topk_group : 1;
+  p.group_max = c.topk_method == "group_limited_greedy";
   return p;
 }
 
@@ -125,7 +126,7 @@ static ParamPtrs make_ptrs(const Model& m, float* base) {
   return p;
 }
 
-void model_build(Model& m, const ModelConfig& cfg) {
+void model_build_table(Model& m, const ModelConfig& cfg) {
   config_validate(cfg, "model config");
   m.cfg = cfg;
   m.specs.clear();
@@ -166,12 +167,18 @@ void model_build(Model& m, const ModelConfig& cfg) {
   }
   model_add_spec(m, "model.norm.weight", {d.C});
   if (!cfg.tie_word_embeddings) model_add_spec(m, "lm_head.weight", {d.V, d.C});
-  m.params.assign(m.num_params, 0.0f);
+  m.params.clear();
   m.grads.clear();
+  m.w = m.g = ParamPtrs{};
   m.rope_inv_freq.assign(cfg_rope_dim(cfg) / 2, 0.0);
   m.rope_attn_factor = static_cast<float>(rope_frequencies(
       m.rope_inv_freq.data(), cfg_rope_dim(cfg), cfg.rope_theta, cfg.rope_scaling));
   m.attn_scale = cfg_is_mla(cfg) ? mla_softmax_scale(cfg) : gqa_softmax_scale(cfg);
+}
+
+void model_build(Model& m, const ModelConfig& cfg) {
+  model_build_table(m, cfg);
+  m.params.assign(m.num_params, 0.0f);
   m.w = make_ptrs(m, m.params.data());
   m.g = ParamPtrs{};
 }

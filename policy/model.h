@@ -175,6 +175,9 @@ struct ForwardOptions {
 
 // Builds the tensor table and allocates params (zeros). Validates the config.
 void model_build(Model& m, const ModelConfig& cfg);
+// The tensor table and derived values only, no parameter memory (params stay empty): for
+// counting and checking a checkpoint too large to load.
+void model_build_table(Model& m, const ModelConfig& cfg);
 // Deterministic random init: N(0, 0.02) matrices (output projections scaled by 1/sqrt(2L)),
 // ones for norms, zeros for the router bias.
 void model_init(Model& m, uint64_t seed);

@@ -40,7 +40,11 @@ void qwen_config_read(const nlohmann::json& j, ModelConfig& c, const std::string
       j["partial_rotary_factor"].get<double>() != 1.0)
     refuse("partial_rotary_factor", j["partial_rotary_factor"]);
   c.rope_interleave = false;
-  c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
+  // transformers' defaults when head_dim is absent: 128 for Qwen3, hidden / heads otherwise.
+  if (c.model_type == "qwen3")
+    c.head_dim = 128;
+  else
+    c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
   config_read(j, "head_dim", c.head_dim, where);
   if (c.model_type == "qwen2") {
     c.qkv_bias = true;  // Qwen2's q/k/v projections always carry biases, o_proj never

@@ -60,7 +60,7 @@ TEST_CASE("router: the bias changes which experts win, weights come from unbiase
       std::runtime_error);
 }
 
-TEST_CASE("router: group-limited selection ranks groups by the sum of their top-2") {
+TEST_CASE("router: group-limited selection ranks groups by the sum of their top-2 (or their max)") {
   RouterParams p;
   p.E = 8;
   p.K = 2;
@@ -83,6 +83,16 @@ TEST_CASE("router: group-limited selection ranks groups by the sum of their top-
   moe_router_forward(scores.data(), idx.data(), w.data(), logits.data(), bias.data(), 1, p, true);
   CHECK(idx == std::vector<int>{6, 2});
   CHECK(w[0] == doctest::Approx(0.85 / (0.85 + 0.6)).epsilon(1e-5));
+  // V2's group_limited_greedy scores a group by its best expert: {0.9, 0.6, 0.55, 0.85} keeps
+  // groups 0 and 3, whose best experts are 0 and 6; with K = 3 the third is 1 (0.1 > 0.05).
+  p.group_max = true;
+  p.K = 3;
+  std::vector<int> idx3(3);
+  std::vector<float> w3(3);
+  moe_router_forward(scores.data(), idx3.data(), w3.data(), logits.data(), nullptr, 1, p, true);
+  CHECK(idx3 == std::vector<int>{0, 6, 1});
+  p.group_max = false;
+  p.K = 2;
   // Without group limits the best experts win.
   p.num_groups = 1;
   p.topk_groups = 1;
