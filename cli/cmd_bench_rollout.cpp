@@ -1,5 +1,6 @@
-// `aha bench rollout`: decode tokens/s of the CPU engine at several batch sizes, latent-cache
-// bytes per token against a multi-head cache, and what sharing a prompt's prefill saves.
+// `aha bench rollout`: decode tokens/s of the CPU engine at several batch sizes, cache bytes per
+// token (MLA latents or GQA k/v) against a multi-head cache, and what sharing a prompt's prefill
+// saves.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -46,11 +47,19 @@ void cmd_bench_rollout(const std::string& model_dir, int max_new) {
   const int V = c.vocab_size;
   std::printf("model %s: %ld parameters, %d layers\n", model_dir.c_str(), model_num_params(m),
               c.num_hidden_layers);
-  std::printf(
-      "cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
-      "multi-head %ld: %.1f%%\n",
-      cache_bytes_per_token(c), c.kv_lora_rank, c.qk_rope_head_dim, mha_cache_bytes_per_token(c),
-      100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+  if (cfg_is_mla(c))
+    std::printf(
+        "cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
+        "multi-head %ld: %.1f%%\n",
+        cache_bytes_per_token(c), c.kv_lora_rank, c.qk_rope_head_dim, mha_cache_bytes_per_token(c),
+        100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+  else
+    std::printf(
+        "cache bytes per token: k/v of %d key-value heads %ld, multi-head (%d heads) %ld: "
+        "%.1f%%\n",
+        c.num_key_value_heads, cache_bytes_per_token(c), c.num_attention_heads,
+        mha_cache_bytes_per_token(c),
+        100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
   std::printf("\n%8s %14s %12s\n", "batch", "decode tok/s", "per row");
   for (int B : {1, 16, 64, 256}) {
     std::vector<EngineRequest> reqs;

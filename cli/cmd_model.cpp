@@ -11,6 +11,7 @@
 #include "kernels/linear.h"
 #include "kernels/rng.h"
 #include "policy/checkpoint.h"
+#include "policy/decode.h"
 #include "policy/hf_checkpoint.h"
 #include "policy/model.h"
 #include "policy/tiny_tokenizer.h"
@@ -42,13 +43,39 @@ ModelConfig config_100m() {
   return c;
 }
 
-// A config by built-in name (tiny, 100m) or from a config.json path.
+// The same size in the Qwen3-MoE layout: GQA 8/2 heads of 64 dims with QK-norm, 16 experts
+// top-2, no shared expert (layer 0 dense like the DeepSeek one).
+ModelConfig config_100m_qwen() {
+  ModelConfig c;
+  c.model_type = "qwen3_moe";
+  c.vocab_size = 32000;
+  c.hidden_size = 512;
+  c.num_hidden_layers = 8;
+  c.num_attention_heads = 8;
+  c.num_key_value_heads = 2;
+  c.head_dim = 64;
+  c.qk_norm = true;
+  c.rope_interleave = false;
+  c.intermediate_size = 1536;
+  c.moe_intermediate_size = 384;
+  c.n_routed_experts = 16;
+  c.num_experts_per_tok = 2;
+  c.mlp_only_layers = {0};
+  c.scoring_func = "softmax";
+  c.topk_method = "greedy";
+  c.rope_theta = 1e6;
+  c.max_position_embeddings = 2048;
+  return c;
+}
+
+// A config by built-in name (tiny, 100m, 100m-qwen) or from a config.json path.
 ModelConfig resolve_config(const std::string& what) {
   if (std::filesystem::exists(what)) return config_load(what);
   if (what == "tiny") return config_tiny();
   if (what == "100m") return config_100m();
+  if (what == "100m-qwen") return config_100m_qwen();
   throw std::runtime_error("--config '" + what +
-                           "': no such file and not a built-in name (tiny, 100m)");
+                           "': no such file and not a built-in name (tiny, 100m, 100m-qwen)");
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -83,24 +110,49 @@ void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
               static_cast<unsigned long long>(seed));
 }
 
-void cmd_inspect(const std::string& dir) {
+// A model directory (config, tensor table checked against the checkpoint's headers, no weights
+// read, so it works on models larger than memory) or a bare config.json.
+void cmd_inspect(const std::string& path) {
+  const bool dir = std::filesystem::is_directory(path);
+  const ModelConfig c = config_load(dir ? path + "/config.json" : path);
   Model m;
-  model_load(m, dir);  // validates every tensor against the config
-  const ModelConfig& c = m.cfg;
-  std::printf("model %s (%s)\n", dir.c_str(), c.model_type.c_str());
-  std::printf("  layers %d, hidden %d, heads %d, vocab %d, max positions %d\n", c.num_hidden_layers,
-              c.hidden_size, c.num_attention_heads, c.vocab_size, c.max_position_embeddings);
-  std::printf("  MLA: q_lora_rank %d, kv_lora_rank %d, rope/nope/v dims %d/%d/%d\n", c.q_lora_rank,
-              c.kv_lora_rank, c.qk_rope_head_dim, c.qk_nope_head_dim, c.v_head_dim);
-  std::printf(
-      "  MoE: %d routed + %d shared experts, top-%d, width %d, dense layers %d (width %d), "
-      "%s router%s, scaling %.3g\n",
-      c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok, c.moe_intermediate_size,
-      c.first_k_dense_replace, c.intermediate_size, c.scoring_func.c_str(),
-      c.norm_topk_prob ? " (renormalised)" : "", c.routed_scaling_factor);
-  std::printf("  parameters: %ld total, %ld active per token\n", model_num_params(m),
-              model_num_active_params(m));
-  HfCheckpoint ck = hf_open(dir);
+  model_build_table(m, c);
+  std::printf("model %s (%s)\n", path.c_str(), c.model_type.c_str());
+  std::printf("  layers %d, hidden %d, vocab %d, max positions %d, rope theta %g%s\n",
+              c.num_hidden_layers, c.hidden_size, c.vocab_size, c.max_position_embeddings,
+              c.rope_theta,
+              c.rope_scaling.type == RopeType::kYarn     ? ", YaRN"
+              : c.rope_scaling.type == RopeType::kLinear ? ", linear scaling"
+                                                         : "");
+  if (cfg_is_mla(c))
+    std::printf("  MLA: %d heads, q_lora_rank %d, kv_lora_rank %d, rope/nope/v dims %d/%d/%d\n",
+                c.num_attention_heads, c.q_lora_rank, c.kv_lora_rank, c.qk_rope_head_dim,
+                c.qk_nope_head_dim, c.v_head_dim);
+  else
+    std::printf("  GQA: %d query / %d key-value heads of %d dims%s%s\n", c.num_attention_heads,
+                c.num_key_value_heads, c.head_dim, c.qk_norm ? ", QK-norm" : "",
+                c.qkv_bias ? ", q/k/v biases" : "");
+  if (c.n_routed_experts > 0)
+    std::printf(
+        "  MoE: %d MoE layers, %d routed + %d shared experts, top-%d, width %d; dense width %d, "
+        "%s router%s, scaling %.3g\n",
+        cfg_num_moe_layers(c), c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok,
+        c.moe_intermediate_size, c.intermediate_size, c.scoring_func.c_str(),
+        c.norm_topk_prob ? " (renormalised)" : "", c.routed_scaling_factor);
+  else
+    std::printf("  dense FFN width %d\n", c.intermediate_size);
+  std::printf("  parameters: %ld total, %ld active per token; cache %ld bytes per token (f32)\n",
+              model_num_params(m), model_num_active_params(m), cache_bytes_per_token(c));
+  if (!dir) return;
+  HfCheckpoint ck = hf_open(path);
+  model_check_tensors(m, ck);
+  for (const TensorSpec& s : m.specs) {
+    const StTensor* t = hf_find(ck, s.name);
+    if (!t) throw std::runtime_error(path + ": tensor " + s.name + " missing");
+    if (t->shape != s.shape)
+      throw std::runtime_error(hf_file_of(ck, s.name) + ": tensor " + s.name + " has shape " +
+                               shape_str(t->shape) + ", the config needs " + shape_str(s.shape));
+  }
   std::printf("\n  %-64s %-8s %-16s %12s\n", "tensor", "dtype", "shape", "bytes");
   size_t total = 0;
   for (const std::string& name : hf_tensor_names(ck)) {
@@ -109,7 +161,8 @@ void cmd_inspect(const std::string& dir) {
                 shape_str(t->shape).c_str(), t->nbytes);
     total += t->nbytes;
   }
-  std::printf("  %zu tensors, %.2f MB\n", ck.tensors.size(), total / 1e6);
+  std::printf("  %zu tensors in %zu file(s), %.2f MB; every tensor matches the config\n",
+              ck.tensors.size(), ck.shards.size(), total / 1e6);
 }
 
 double time_sgemm_gflops(int n) {
@@ -173,6 +226,8 @@ void cmd_bench_model(const std::string& which, int B, int T) {
               "tok/s", "GFLOP/s", "of sgemm");
   if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm);
   if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm);
+  if (which == "all" || which == "100m-qwen")
+    bench_config("100m-q", config_100m_qwen(), B, T, sgemm);
 }
 
 void add_model_commands(CLI::App& app) {
@@ -182,7 +237,8 @@ void add_model_commands(CLI::App& app) {
     auto out = std::make_shared<std::string>();
     auto seed = std::make_shared<uint64_t>(0);
     auto dtype = std::make_shared<std::string>("F32");
-    c->add_option("--config", *config, "config.json path, or a built-in name: tiny, 100m")
+    c->add_option("--config", *config,
+                  "config.json path, or a built-in name: tiny, 100m, 100m-qwen")
         ->capture_default_str();
     c->add_option("--out", *out, "Output model directory")->required();
     c->add_option("--seed", *seed, "Initialisation seed")->capture_default_str();
@@ -190,9 +246,10 @@ void add_model_commands(CLI::App& app) {
     c->callback([=] { cmd_init(*config, *out, *seed, *dtype); });
   }
   {
-    auto* c = app.add_subcommand("inspect", "Print a model directory's config, sizes and tensors");
+    auto* c = app.add_subcommand(
+        "inspect", "Print a model's config, sizes and tensors (checked, no weights read)");
     auto dir = std::make_shared<std::string>();
-    c->add_option("dir", *dir, "Model directory")->required();
+    c->add_option("dir", *dir, "Model directory or config.json")->required();
     c->callback([=] { cmd_inspect(*dir); });
   }
   {
@@ -201,7 +258,7 @@ void add_model_commands(CLI::App& app) {
     auto which = std::make_shared<std::string>("all");
     auto B = std::make_shared<int>(4);
     auto T = std::make_shared<int>(128);
-    c->add_option("--config", *which, "tiny, 100m or all")->capture_default_str();
+    c->add_option("--config", *which, "tiny, 100m, 100m-qwen or all")->capture_default_str();
     c->add_option("--batch", *B, "Sequences per step")->capture_default_str();
     c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
     c->callback([=] { cmd_bench_model(*which, *B, *T); });

@@ -14,6 +14,7 @@
 
 #include "../test_util.h"
 #include "policy/checkpoint.h"
+#include "policy/decode.h"
 #include "policy/hf_checkpoint.h"
 #include "policy/model.h"
 #include "rollout/engine.h"
@@ -317,4 +318,70 @@ TEST_CASE("a checkpoint with weights the config does not describe is refused, na
     CHECK(msg.find("does not describe") != std::string::npos);
     CHECK(msg.find(dir) != std::string::npos);
   }
+}
+
+// The hub's config.json files of real models (tests/fixtures/hub_configs) parse, and their tensor
+// tables count the parameters the model cards publish (table only: nothing is allocated).
+TEST_CASE("real hub configs parse and count the published parameter totals") {
+  struct Card {
+    const char* file;
+    double total_b, active_b, non_embedding_b;  // published, in billions (0 = not published)
+    double rel_tol;
+  };
+  const Card cards[] = {
+      {"DeepSeek-V3.json", 671.0, 37.0, 0, 0.02},  // paper: 671B total, 37B activated (no MTP)
+      {"DeepSeek-V2-Lite.json", 15.7, 0, 0, 0.005}, {"Qwen3-30B-A3B.json", 30.5, 3.3, 29.9, 0.02},
+      {"Qwen3-8B.json", 8.2, 0, 6.95, 0.005},       {"Qwen2.5-7B.json", 7.61, 0, 6.53, 0.002},
+      {"Qwen3-0.6B.json", 0.6, 0, 0.44, 0.01},
+  };
+  for (const Card& card : cards) {
+    CAPTURE(std::string(card.file));
+    ModelConfig c = config_load(std::string(AHA_FIXTURES_DIR) + "/hub_configs/" + card.file);
+    Model m;
+    model_build_table(m, c);
+    CHECK(m.params.empty());
+    const double total = model_num_params(m) / 1e9, active = model_num_active_params(m) / 1e9;
+    const double emb = static_cast<double>(c.vocab_size) * c.hidden_size / 1e9;
+    const double non_emb = total - emb * (c.tie_word_embeddings ? 1 : 2);
+    INFO("total ", total, "B, active ", active, "B, non-embedding ", non_emb, "B");
+    CHECK(std::fabs(total / card.total_b - 1) < card.rel_tol);
+    if (card.active_b > 0) CHECK(std::fabs(active / card.active_b - 1) < card.rel_tol);
+    if (card.non_embedding_b > 0)
+      CHECK(std::fabs(non_emb / card.non_embedding_b - 1) < card.rel_tol);
+  }
+  // The decode cache per token and layer: V3's 512 + 64 latent values, Qwen3-30B-A3B's
+  // 2 * 4 heads * 128 of k and v.
+  ModelConfig v3 = config_load(std::string(AHA_FIXTURES_DIR) + "/hub_configs/DeepSeek-V3.json");
+  CHECK(cache_row_width(v3) == 576);
+  CHECK(v3.rope_scaling.type == RopeType::kYarn);
+  CHECK(v3.num_nextn_predict_layers == 1);
+  ModelConfig q = config_load(std::string(AHA_FIXTURES_DIR) + "/hub_configs/Qwen3-30B-A3B.json");
+  CHECK(cache_row_width(q) == 1024);
+  CHECK(cfg_num_moe_layers(q) == 48);
+}
+
+TEST_CASE("DeepSeek-V3's multi-token-prediction layer is skipped, and only when declared") {
+  test::TempDir tmp("aha_hf_mtp");
+  Model m;
+  model_load(m, kDir + "deepseek_v3");
+  std::vector<StWriteTensor> ts;
+  for (const TensorSpec& s : m.specs)
+    ts.push_back({s.name, "F32", s.shape, m.params.data() + s.offset,
+                  static_cast<size_t>(s.numel) * sizeof(float)});
+  // The hub's layer 61 of V3 is the MTP module: here layer 3 of a 3-layer model.
+  std::vector<float> eh(32 * 64, 0.5f);
+  ts.push_back({"model.layers.3.eh_proj.weight", "F32", {32, 64}, eh.data(), eh.size() * 4});
+  const std::string dir = (tmp.path / "mtp").string();
+  hf_save(dir, ts, SIZE_MAX, "BF16");
+  nlohmann::json cfg = config_to_json(m.cfg);
+  cfg["num_nextn_predict_layers"] = 1;
+  std::ofstream(dir + "/config.json") << cfg.dump();
+  Model with_mtp;
+  model_load(with_mtp, dir);
+  nlohmann::json ref = read_reference("deepseek_v3");
+  CHECK(bit_equal(all_logits(with_mtp, ref), all_logits(m, ref)));
+  cfg["num_nextn_predict_layers"] = 0;
+  std::ofstream(dir + "/config.json") << cfg.dump();
+  Model refused;
+  CHECK_THROWS_WITH(model_load(refused, dir), doctest::Contains("model.layers.3.eh_proj.weight"));
 }
