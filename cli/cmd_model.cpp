@@ -1,4 +1,5 @@
-// `aha init`, `aha inspect` and `aha bench model`: make, look at and time a policy.
+// `aha init`, `aha inspect`, `aha convert` and `aha bench model`: make, look at, re-save and time
+// a policy.
 #include <cblas.h>
 
 #include <chrono>
@@ -165,6 +166,23 @@ void cmd_inspect(const std::string& path) {
               ck.tensors.size(), ck.shards.size(), total / 1e6);
 }
 
+// Load (any supported dtype, FP8 dequantised) and save in the HF layout, with the tokenizer files.
+void cmd_convert(const std::string& in, const std::string& out, const std::string& dtype,
+                 double shard_mb) {
+  if (std::filesystem::exists(out) && !std::filesystem::is_empty(out))
+    throw std::runtime_error(out + ": exists and is not empty");
+  if (dtype != "F32" && dtype != "BF16" && dtype != "F16")
+    throw std::runtime_error("--dtype '" + dtype + "': F32, BF16 or F16");
+  Model m;
+  model_load(m, in);
+  model_save(m, out, dtype, shard_mb > 0 ? static_cast<size_t>(shard_mb * 1e6) : 0);
+  for (const char* f :
+       {"tokenizer.json", "tokenizer_config.json", "generation_config.json", "tasks.toml"})
+    if (std::filesystem::exists(in + "/" + f))
+      std::filesystem::copy_file(in + "/" + f, out + "/" + f);
+  std::printf("wrote %s: %ld parameters as %s\n", out.c_str(), model_num_params(m), dtype.c_str());
+}
+
 double time_sgemm_gflops(int n) {
   std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a);
   auto run = [&] {
@@ -251,6 +269,19 @@ void add_model_commands(CLI::App& app) {
     auto dir = std::make_shared<std::string>();
     c->add_option("dir", *dir, "Model directory or config.json")->required();
     c->callback([=] { cmd_inspect(*dir); });
+  }
+  {
+    auto* c = app.add_subcommand("convert", "Re-save a model directory (dtype, shards; FP8 in)");
+    auto in = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    auto dtype = std::make_shared<std::string>("BF16");
+    auto shard_mb = std::make_shared<double>(5000);
+    c->add_option("--model", *in, "Source model directory")->required();
+    c->add_option("--out", *out, "Output model directory (new or empty)")->required();
+    c->add_option("--dtype", *dtype, "F32, BF16 or F16")->capture_default_str();
+    c->add_option("--shard-mb", *shard_mb, "Max MB per shard (0 = one file)")
+        ->capture_default_str();
+    c->callback([=] { cmd_convert(*in, *out, *dtype, *shard_mb); });
   }
   {
     CLI::App* bench = subcommand(app, "bench", "Benchmarks");

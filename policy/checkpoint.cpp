@@ -34,6 +34,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 void model_save(const Model& m, const std::string& dir, const std::string& dtype,
                 size_t max_shard_bytes) {
+  if (dtype != "F32" && dtype != "BF16" && dtype != "F16")
+    throw std::runtime_error(dir + ": cannot save as dtype '" + dtype + "' (F32, BF16 or F16)");
   std::filesystem::create_directories(dir);
   std::vector<StWriteTensor> tensors;
   tensors.reserve(m.specs.size());

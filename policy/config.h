@@ -55,11 +55,11 @@ struct ModelConfig {
   std::string scoring_func = "sigmoid";  // sigmoid (V3) | softmax (V2, Qwen)
   std::string topk_method = "noaux_tc";  // noaux_tc | greedy | group_limited_greedy
   bool norm_topk_prob = true;
-  float routed_scaling_factor = 1.0f;
+  double routed_scaling_factor = 1.0;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;     // rope_scaling (type none, linear or yarn)
   bool rope_interleave = true;  // DeepSeek: rotate pairs (2i, 2i+1); Qwen: rotate_half
-  float rms_norm_eps = 1e-6f;
+  double rms_norm_eps = 1e-6;
   bool tie_word_embeddings = false;
   int max_position_embeddings = 4096;
   int bos_token_id = -1;
