@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "policy/checkpoint.h"
 #include "policy/hf_checkpoint.h"
 
 namespace {
@@ -162,6 +163,42 @@ void run_bench(size_t mb, size_t shard_mb, int repeats, const std::string& base)
   row("FP8+scales cold", fp8_cold, N);
 }
 
+// A real model directory: model_load (config, tensor table, checks, allocation, conversion) beside
+// the bare hf_open + hf_load_f32 of the same tensors into a buffer that is already touched.
+void run_model_bench(const std::string& dir, int repeats) {
+  aha::Model probe;
+  aha::model_load(probe, dir);  // also warms the page cache
+  std::vector<BenchTensor> ts;
+  for (const aha::TensorSpec& t : probe.specs)
+    ts.push_back({t.name, t.shape, size_t(t.offset), size_t(t.numel)});
+  size_t file_bytes = 0;
+  {
+    aha::HfCheckpoint ck = aha::hf_open(dir);
+    for (const auto& [name, e] : ck.tensors) file_bytes += e.tensor->nbytes;
+  }
+  const size_t f32_bytes = size_t(probe.num_params) * 4;
+  std::vector<float> dst(size_t(probe.num_params), 0.0f);
+  Stat bare, full;
+  for (int r = 0; r < repeats; r++) {
+    bare.add(load_once(dir, ts, dst.data()));
+    auto t0 = clk::now();
+    aha::Model m;
+    aha::model_load(m, dir);
+    full.add(seconds_since(t0));
+  }
+  auto gbs = [](size_t bytes, double sec) { return double(bytes) / sec / 1e9; };
+  std::printf("model %s (%s): %ld parameters, %zu tensors, %.1f MB of files\n", dir.c_str(),
+              probe.cfg.model_type.c_str(), probe.num_params, ts.size(), file_bytes / 1e6);
+  std::printf("%-34s %10s %10s %10s\n",
+              ("warm page cache, best of " + std::to_string(repeats)).c_str(), "seconds",
+              "file GB/s", "f32 GB/s");
+  std::printf("%-34s %10.3f %10.2f %10.2f\n", "hf_open + hf_load_f32 (bare)", bare.best,
+              gbs(file_bytes, bare.best), gbs(f32_bytes, bare.best));
+  std::printf("%-34s %10.3f %10.2f %10.2f   (%.2fx the bare load's time)\n",
+              "model_load (allocates the model)", full.best, gbs(file_bytes, full.best),
+              gbs(f32_bytes, full.best), full.best / bare.best);
+}
+
 void add_bench_checkpoint(CLI::App& app) {
   CLI::App* bench = aha::cli::subcommand(app, "bench", "Micro-benchmarks");
   CLI::App* c =
@@ -170,13 +207,19 @@ void add_bench_checkpoint(CLI::App& app) {
     size_t mb = 512, shard_mb = 128;
     int repeats = 3;
     std::string tmp = "/tmp";
+    std::string model;
   };
   auto o = std::make_shared<Opts>();
   c->add_option("--mb", o->mb, "Size of the BF16 checkpoint in MB (the F32 one is twice that)");
   c->add_option("--shard-mb", o->shard_mb, "Shard size cap in MB");
   c->add_option("--repeats", o->repeats, "Timed repetitions (best is reported)");
   c->add_option("--tmp", o->tmp, "Parent directory for the temporary checkpoints");
+  c->add_option("--model", o->model, "Time model_load of this model directory instead");
   c->callback([o] {
+    if (!o->model.empty()) {
+      run_model_bench(o->model, std::max(1, o->repeats));
+      return;
+    }
     const std::string base = o->tmp + "/aha_bench_checkpoint_" + std::to_string(getpid());
     fs::remove_all(base);
     try {
