@@ -1,10 +1,12 @@
-// `aha generate`: sample a group of completions from a model directory, for people to read.
+// `aha generate`: sample a group of completions from a model directory, for people to read. The
+// prompt goes through the same encode_prompt_ids as training (template, BOS, stop tokens).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "cli/command.h"
+#include "learner/taskset.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/engine.h"
@@ -16,6 +18,7 @@ namespace {
 struct GenerateArgs {
   std::string model;
   std::string prompt;
+  std::string chat_template;
   int n = 4;
   float temperature = 1.0f;
   float top_p = 1.0f;
@@ -31,8 +34,9 @@ void cmd_generate(const GenerateArgs& a) {
   Model m;
   model_load(m, a.model);
   Tokenizer tok = tokenizer_load(a.model);
+  const PromptFormat fmt = prompt_format(tok, m.cfg, a.chat_template);
   EngineRequest req;
-  req.prompt = tokenizer_encode(tok, a.prompt);
+  req.prompt = encode_prompt_ids(tok, m.cfg, fmt, a.prompt);
   if (req.prompt.empty()) throw std::runtime_error("--prompt encodes to no tokens");
   req.group_size = a.n;
   req.params.temperature = a.temperature;
@@ -41,18 +45,23 @@ void cmd_generate(const GenerateArgs& a) {
   req.params.min_p = a.min_p;
   req.params.max_new_tokens = a.max_new_tokens;
   req.params.stop_strings = a.stop;
-  if (m.cfg.eos_token_id >= 0) req.params.stop_token_ids.push_back(m.cfg.eos_token_id);
+  req.params.stop_token_ids = fmt.stop_ids;
   req.seed = a.seed;
   Engine e;
   EngineOptions opt;
   opt.max_tokens_in_flight = static_cast<int>(req.prompt.size()) + a.n * a.max_new_tokens + 16;
-  for (int id = 0; id < m.cfg.vocab_size; id++)
-    opt.token_text.push_back(tokenizer_decode(tok, {id}));
+  const PromptFormat raw;  // no stop ids: every token shown as it is
+  for (int id = 0; id < m.cfg.vocab_size; id++) {
+    const bool known = id < tok.vocab_size && !tok.id_token[id].empty();
+    opt.token_text.push_back(known ? tokenizer_decode(tok, {id}) : "");  // padding rows: no text
+  }
   engine_init(e, m, opt);
   engine_submit(e, req);
   std::vector<EngineResult> done;
   engine_run(e, done);
-  std::printf("prompt (%zu tokens): %s\n", req.prompt.size(), a.prompt.c_str());
+  // As fed: with the template's turn markers and BOS.
+  std::printf("prompt (%zu tokens): %s\n", req.prompt.size(),
+              tokenizer_decode(tok, req.prompt).c_str());
   for (size_t i = 0; i < done[0].samples.size(); i++) {
     const EngineSample& s = done[0].samples[i];
     double sum = 0;
@@ -60,14 +69,14 @@ void cmd_generate(const GenerateArgs& a) {
     std::printf("\n--- sample %zu: %zu tokens, finish %s, logp sum %.3f (mean %.3f)\n", i,
                 s.tokens.size(), s.finish_reason.c_str(), sum,
                 s.tokens.empty() ? 0.0 : sum / s.tokens.size());
-    std::printf("%s\n", tokenizer_decode(tok, s.tokens).c_str());
+    std::printf("%s\n", completion_text(tok, raw, s.tokens).c_str());
     if (a.show_tokens) {
       for (size_t t = 0; t < s.tokens.size(); t++)
         std::printf("  %4zu  id %6d  logp %8.4f%s  %s\n", t, s.tokens[t], s.logprobs[t],
                     s.trunc_logprobs.empty()
                         ? ""
                         : (" (truncated " + std::to_string(s.trunc_logprobs[t]) + ")").c_str(),
-                    tokenizer_decode(tok, {s.tokens[t]}).c_str());
+                    completion_text(tok, raw, {s.tokens[t]}).c_str());
     }
   }
 }
@@ -76,7 +85,10 @@ void add_generate(CLI::App& app) {
   auto* c = app.add_subcommand("generate", "Sample completions of a prompt from a model");
   auto a = std::make_shared<GenerateArgs>();
   c->add_option("--model", a->model, "Model directory")->required();
-  c->add_option("--prompt", a->prompt, "Prompt text")->required();
+  c->add_option("--prompt", a->prompt, "Prompt text (the user message with --template)")
+      ->required();
+  c->add_option("--template", a->chat_template,
+                "Chat template around the prompt (see README: Real models; default: none)");
   c->add_option("-n", a->n, "Samples (the group size G)")->capture_default_str();
   c->add_option("--temperature", a->temperature)->capture_default_str();
   c->add_option("--top-p", a->top_p)->capture_default_str();

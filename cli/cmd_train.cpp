@@ -2,9 +2,12 @@
 // commands around it.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/command.h"
@@ -139,6 +142,8 @@ void add_sft(CLI::App& app) {
   c->add_option("--min-reward", o->min_reward, "With --from-db: keep samples with reward >= this")
       ->capture_default_str();
   c->add_option("--out", o->out_dir, "Output model directory")->required();
+  c->add_option("--template", o->chat_template,
+                "Chat template around each prompt (see README: Real models; default: none)");
   c->add_option("--epochs", o->epochs)->capture_default_str();
   c->add_option("--batch", o->batch)->capture_default_str();
   c->add_option("--lr", o->lr)->capture_default_str();
@@ -147,7 +152,7 @@ void add_sft(CLI::App& app) {
 }
 
 struct EvalArgs {
-  std::string model, task, tasks_file;
+  std::string model, task, tasks_file, chat_template, data_dir, samples_out;
   int k = 4, max_new_tokens = 16, limit = 200;
   float temperature = 1.0f;
   uint64_t seed = 0;
@@ -158,40 +163,74 @@ void cmd_eval(const EvalArgs& a) {
   Model m;
   model_load(m, a.model);
   Tokenizer tok = tokenizer_load(a.model);
+  const PromptFormat fmt = prompt_format(tok, m.cfg, a.chat_template);
   std::string tasks_file = a.tasks_file;
   if (tasks_file.empty() && access((a.model + "/tasks.toml").c_str(), R_OK) == 0)
     tasks_file = a.model + "/tasks.toml";
-  TaskSetPtr ts = taskset_load({a.task}, {}, tasks_file, a.seed, a.limit);
+  // Eval-only tasks (humaneval) have no train split: fine here.
+  TaskSetPtr ts = taskset_load({a.task}, {}, tasks_file, a.seed, a.limit, a.data_dir, false);
   const std::vector<TaskItem>& items = taskset_eval(*ts);
+  if (items.empty()) throw std::runtime_error("task " + a.task + " has no eval prompts");
+  std::ofstream samples_out;
+  if (!a.samples_out.empty()) {
+    samples_out.open(a.samples_out);
+    if (!samples_out) throw std::runtime_error(a.samples_out + ": cannot write");
+  }
   Engine e;
   EngineOptions eo;
   eo.max_tokens_in_flight = 1 << 16;
   engine_init(e, m, eo);
+  std::vector<std::vector<int>> prompt_ids(items.size());
   for (size_t i = 0; i < items.size(); i++) {
     EngineRequest r;
     r.request_id = i;
-    r.prompt = encode_prompt_ids(tok, m.cfg, items[i].prompt);
+    r.prompt = prompt_ids[i] = encode_prompt_ids(tok, m.cfg, fmt, items[i].prompt);
     r.group_size = a.k;
     r.params.temperature = a.temperature;
     r.params.max_new_tokens = a.max_new_tokens;
-    if (m.cfg.eos_token_id >= 0) r.params.stop_token_ids = {m.cfg.eos_token_id};
+    r.params.stop_token_ids = fmt.stop_ids;
     r.seed = a.seed * 1000003 + i;
     engine_submit(e, r);
   }
   std::vector<EngineResult> done;
   engine_run(e, done);
+  // Prompt order, so --samples-out lists the same rows in the same order every time.
+  std::sort(done.begin(), done.end(), [](const EngineResult& x, const EngineResult& y) {
+    return x.request_id < y.request_id;
+  });
   double pass1 = 0, passk = 0, majk = 0;
   for (const EngineResult& r : done) {
+    const TaskItem& item = items[r.request_id];
     int correct = 0;
     std::map<std::string, std::pair<int, bool>> votes;  // extracted answer -> count, correct
-    for (const EngineSample& s : r.samples) {
-      std::vector<int> ids = s.tokens;
-      if (!ids.empty() && ids.back() == m.cfg.eos_token_id) ids.pop_back();
-      Scored sc = taskset_score(*ts, items[r.request_id], tokenizer_decode(tok, ids));
+    for (size_t g = 0; g < r.samples.size(); g++) {
+      const EngineSample& s = r.samples[g];
+      const std::string completion = completion_text(tok, fmt, s.tokens);
+      Scored sc = taskset_score(*ts, item, reward_input(fmt, completion));
       correct += sc.correct;
       auto& v = votes[sc.result.extracted];
       v.first++;
       v.second = sc.correct;
+      if (samples_out.is_open()) {
+        nlohmann::ordered_json row;
+        row["task"] = item.task;
+        row["prompt_id"] = item.prompt_id;
+        row["sample"] = g;
+        row["prompt"] = tokenizer_decode(tok, prompt_ids[r.request_id]);  // as fed, BOS included
+        row["response_prefix"] = fmt.response_prefix;
+        row["completion"] = completion;
+        row["finish_reason"] = s.finish_reason;
+        row["reward"] = sc.result.score;
+        nlohmann::ordered_json comp = nlohmann::ordered_json::object();
+        for (const auto& [name, value] : sc.result.components) comp[name] = value;
+        row["components"] = comp;
+        row["correct"] = sc.correct;
+        row["extracted"] = sc.result.extracted;
+        row["reason"] = sc.result.reason;
+        // Invalid UTF-8 (a cut multi-byte character) is replaced rather than aborting the file.
+        samples_out << row.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                    << "\n";
+      }
     }
     pass1 += static_cast<double>(correct) / a.k;
     passk += correct > 0;
@@ -206,10 +245,16 @@ void cmd_eval(const EvalArgs& a) {
     majk += best_correct;
   }
   const double n = static_cast<double>(done.size());
-  std::printf("task %s: %zu prompts, k = %d, temperature %.2f\n", a.task.c_str(), done.size(), a.k,
-              a.temperature);
+  std::printf("task %s: %zu prompts, k = %d, temperature %.2f%s%s\n", a.task.c_str(), done.size(),
+              a.k, a.temperature, a.chat_template.empty() ? "" : ", template ",
+              a.chat_template.c_str());
   std::printf("pass@1 %.1f%%   pass@%d %.1f%%   maj@%d %.1f%%\n", 100 * pass1 / n, a.k,
               100 * passk / n, a.k, 100 * majk / n);
+  if (samples_out.is_open()) {
+    samples_out.close();
+    if (!samples_out) throw std::runtime_error(a.samples_out + ": write failed");
+    std::printf("samples: %s\n", a.samples_out.c_str());
+  }
 }
 
 void add_eval(CLI::App& app) {
@@ -219,6 +264,12 @@ void add_eval(CLI::App& app) {
   c->add_option("--model", a->model, "Model directory")->required();
   c->add_option("--task", a->task, "Task name")->required();
   c->add_option("--tasks-file", a->tasks_file, "Task TOML (default: MODEL/tasks.toml if present)");
+  c->add_option("--template", a->chat_template,
+                "Chat template around each prompt (see README: Real models; default: none)");
+  c->add_option("--data-dir", a->data_dir,
+                "Where ${AHA_DATA_DIR} task data resolves (default: $AHA_DATA_DIR, else data)");
+  c->add_option("--samples-out", a->samples_out,
+                "Write every sample as a JSON line (prompt as fed, completion, reward, ...)");
   c->add_option("-k", a->k, "Samples per prompt")->capture_default_str();
   c->add_option("--temperature", a->temperature)->capture_default_str();
   c->add_option("--max-new-tokens", a->max_new_tokens)->capture_default_str();

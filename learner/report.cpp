@@ -179,6 +179,10 @@ std::string sample_show_text(const SampleRow& s) {
                                (s.rollout_logps.empty() ? "" : ", with rollout log-probs"));
   out += "\n--- prompt ---\n" + s.prompt;
   if (s.prompt.empty() || s.prompt.back() != '\n') out += "\n";
+  // The checkers scored the template's prefix and the completion together; show both.
+  if (!s.response_prefix.empty())
+    out += "--- response prefix (written by the chat template) ---\n" + s.response_prefix;
+  if (!s.response_prefix.empty() && s.response_prefix.back() != '\n') out += "\n";
   out += "--- completion ---\n" + s.completion;
   if (s.completion.empty() || s.completion.back() != '\n') out += "\n";
   return out;
@@ -227,6 +231,7 @@ std::string sample_json(const SampleRow& s, bool with_tokens) {
   j["extracted"] = s.extracted;
   j["reason"] = s.reason;
   j["prompt"] = s.prompt;
+  j["response_prefix"] = s.response_prefix;
   j["completion"] = s.completion;
   if (with_tokens) {
     j["prompt_ids"] = s.prompt_ids;
@@ -512,7 +517,10 @@ std::string sample_card(const SampleRow& s, bool good) {
   if (!s.reason.empty()) out += " &middot; " + html_escape(s.reason);
   out += "</div>";
   out += "<details><summary>prompt</summary><pre>" + html_escape(s.prompt) + "</pre></details>";
-  out += "<pre>" + html_escape(s.completion) + "</pre></div>";
+  out += "<pre>";
+  if (!s.response_prefix.empty())
+    out += "<span class=\"muted\">" + html_escape(s.response_prefix) + "</span>";
+  out += html_escape(s.completion) + "</pre></div>";
   return out;
 }
 

@@ -40,7 +40,8 @@ const StepColumn kStepColumns[] = {
     {"t_sync", &StepRow::t_sync},
 };
 
-// The schema of version 1. Only constant text: no values are ever formatted into SQL.
+// The schema of version 2 (version 1 lacks samples.response_prefix). Only constant text: no
+// values are ever formatted into SQL.
 std::string schema_sql() {
   std::string step_cols;
   for (const StepColumn& c : kStepColumns) step_cols += std::string("  ") + c.name + " REAL,\n";
@@ -83,6 +84,7 @@ CREATE TABLE samples (
   gen_time_s REAL,
   extracted TEXT NOT NULL DEFAULT '',
   reason TEXT NOT NULL DEFAULT '',
+  response_prefix TEXT NOT NULL DEFAULT '',
   prompt_ids BLOB,
   completion_ids BLOB,
   rollout_logps BLOB,
@@ -250,10 +252,14 @@ nlohmann::json parse_object(const RunDb& db, const std::string& text, const std:
   return j;
 }
 
-const char* kSampleColumns =
-    "sample_id, run_id, step, weight_version, task, prompt_id, group_id, sample_idx, prompt, "
-    "completion, num_tokens, finish_reason, reward, components, correct, advantage, mean_logp, "
-    "mean_abs_dlogp, gen_time_s, extracted, reason";
+// Version 1 files have no response_prefix column: it reads as ''.
+std::string sample_columns(const RunDb& db) {
+  return std::string(
+             "sample_id, run_id, step, weight_version, task, prompt_id, group_id, sample_idx, "
+             "prompt, completion, num_tokens, finish_reason, reward, components, correct, "
+             "advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, ") +
+         (db.version >= 2 ? "response_prefix" : "'' AS response_prefix");
+}
 const char* kTokenColumns = ", prompt_ids, completion_ids, rollout_logps";
 
 SampleRow read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
@@ -279,10 +285,11 @@ SampleRow read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
   r.gen_time_s = s.col_double(18);
   r.extracted = s.col_text(19);
   r.reason = s.col_text(20);
+  r.response_prefix = s.col_text(21);
   if (with_tokens) {
-    r.prompt_ids = decode_le<int32_t>(db, s.col_blob(21), r.sample_id, "prompt_ids");
-    r.completion_ids = decode_le<int32_t>(db, s.col_blob(22), r.sample_id, "completion_ids");
-    r.rollout_logps = decode_le<float>(db, s.col_blob(23), r.sample_id, "rollout_logps");
+    r.prompt_ids = decode_le<int32_t>(db, s.col_blob(22), r.sample_id, "prompt_ids");
+    r.completion_ids = decode_le<int32_t>(db, s.col_blob(23), r.sample_id, "completion_ids");
+    r.rollout_logps = decode_le<float>(db, s.col_blob(24), r.sample_id, "rollout_logps");
   }
   return r;
 }
@@ -312,13 +319,14 @@ std::span<const StepColumn> rundb_step_columns() {
 }
 
 RunDb::RunDb(RunDb&& other) noexcept
-    : db(std::exchange(other.db, nullptr)), path(std::move(other.path)) {}
+    : db(std::exchange(other.db, nullptr)), path(std::move(other.path)), version(other.version) {}
 
 RunDb& RunDb::operator=(RunDb&& other) noexcept {
   if (this != &other) {
     if (db) sqlite3_close(db);
     db = std::exchange(other.db, nullptr);
     path = std::move(other.path);
+    version = other.version;
   }
   return *this;
 }
@@ -361,7 +369,7 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
   if (version == 0 && num_tables > 0)
     throw std::runtime_error(db.path + ": not an aha rollout database (user_version 0, " +
                              std::to_string(num_tables) + " foreign tables)");
-  if (version != 0 && version != kRunDbSchemaVersion)
+  if (version != 0 && version != 1 && version != kRunDbSchemaVersion)
     throw std::runtime_error(db.path + ": unknown schema version " + std::to_string(version));
 
   // WAL before the first write so the schema itself is written through the WAL.
@@ -379,10 +387,12 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
     const std::string sql = schema_sql();
     exec_sql(db, sql.c_str());
     // PRAGMA takes no bound parameters; the value is a compile-time constant.
-    static_assert(kRunDbSchemaVersion == 1);
-    exec_sql(db, "PRAGMA user_version = 1");
+    static_assert(kRunDbSchemaVersion == 2);
+    exec_sql(db, "PRAGMA user_version = 2");
     tx.commit();
+    version = kRunDbSchemaVersion;
   }
+  db.version = static_cast<int>(version);
   return db;
 }
 
@@ -435,12 +445,19 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRo
       fail(db, "insert " + where, s.sql);
     }
   }
-  Stmt s(db,
-         "INSERT INTO samples (run_id, step, weight_version, task, prompt_id, group_id, "
-         "sample_idx, prompt, completion, num_tokens, finish_reason, reward, components, correct, "
-         "advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, prompt_ids, "
-         "completion_ids, rollout_logps) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-         "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)");
+  // Version 1 files take the same row without response_prefix.
+  const bool v1 = db.version < 2;
+  const std::string insert_sql =
+      std::string(
+          "INSERT INTO samples (run_id, step, weight_version, task, prompt_id, group_id, "
+          "sample_idx, prompt, completion, num_tokens, finish_reason, reward, components, "
+          "correct, advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, "
+          "prompt_ids, completion_ids, rollout_logps") +
+      (v1 ? "" : ", response_prefix") +
+      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+      "?19, ?20, ?21, ?22, ?23" +
+      (v1 ? "" : ", ?24") + ")";
+  Stmt s(db, insert_sql.c_str());
   for (size_t n = 0; n < samples.size(); n++) {
     const SampleRow& r = samples[n];
     const std::string swhere = where + " sample " + std::to_string(n) + " (group " +
@@ -451,6 +468,10 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRo
       fail_data(db, swhere + ": " + std::to_string(r.rollout_logps.size()) +
                         " rollout log-probs for " + std::to_string(r.completion_ids.size()) +
                         " completion tokens");
+    if (v1 && !r.response_prefix.empty())
+      fail_data(db, swhere +
+                        ": a schema version 1 database has no response_prefix column (log a "
+                        "run with a chat template in a new run directory)");
     s.bind(1, step.run_id);
     s.bind(2, step.step);
     s.bind(3, r.weight_version);
@@ -474,6 +495,7 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRo
     s.bind_blob(21, encode_le(r.prompt_ids));
     s.bind_blob(22, encode_le(r.completion_ids));
     s.bind_blob(23, encode_le(r.rollout_logps));
+    if (!v1) s.bind(24, r.response_prefix);
     if (sqlite3_step(s.st) != SQLITE_DONE) fail(db, "insert " + swhere, s.sql);
     sqlite3_reset(s.st);
     sqlite3_clear_bindings(s.st);
@@ -581,7 +603,7 @@ std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& q) {
     if (q.limit > 0) s.bind(sqlite3_bind_parameter_index(s.st, ":limit"), q.limit);
     while (s.next()) ids.push_back(s.col_int(0));
   }
-  const std::string row_sql = std::string("SELECT ") + kSampleColumns +
+  const std::string row_sql = "SELECT " + sample_columns(db) +
                               (q.with_tokens ? kTokenColumns : "") +
                               " FROM samples WHERE sample_id = ?";
   Stmt s(db, row_sql.c_str());
@@ -605,7 +627,7 @@ int64_t rundb_count_samples(RunDb& db, const SampleQuery& q) {
 
 std::optional<SampleRow> rundb_read_sample(RunDb& db, int64_t sample_id) {
   std::string sql =
-      std::string("SELECT ") + kSampleColumns + kTokenColumns + " FROM samples WHERE sample_id = ?";
+      "SELECT " + sample_columns(db) + kTokenColumns + " FROM samples WHERE sample_id = ?";
   Stmt s(db, sql.c_str());
   s.bind(1, sample_id);
   if (!s.next()) return std::nullopt;

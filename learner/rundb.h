@@ -5,7 +5,8 @@
 //   learner), synchronous=NORMAL, foreign keys on, busy timeout 5 s.
 // - The schema version is PRAGMA user_version (kRunDbSchemaVersion). Opening a database with a
 //   newer or unknown version, or a SQLite file that is not an aha rollouts.db, is an error;
-//   nothing is migrated silently.
+//   nothing is migrated silently. Version 1 (no samples.response_prefix) is read and appended to
+//   as it is: its samples read response_prefix "", and writing a non-empty one to it is an error.
 // - One RunDb is one connection, used by one thread at a time.
 // - rundb_write_step writes the step row and all of its samples in ONE transaction: after a crash a
 //   step is either fully present or absent. A step that already exists is an error (a resumed run
@@ -27,7 +28,7 @@ struct sqlite3;
 
 namespace aha {
 
-inline constexpr int kRunDbSchemaVersion = 1;
+inline constexpr int kRunDbSchemaVersion = 2;
 inline constexpr const char* kRunDbFileName = "rollouts.db";
 inline constexpr double kMetricUnset = std::numeric_limits<double>::quiet_NaN();
 
@@ -35,6 +36,7 @@ inline constexpr double kMetricUnset = std::numeric_limits<double>::quiet_NaN();
 struct RunDb {
   sqlite3* db = nullptr;
   std::string path;  // RUN_DIR/rollouts.db, used in every error message
+  int version = 0;   // schema version of the open file (1 or kRunDbSchemaVersion)
 
   RunDb() = default;
   RunDb(const RunDb&) = delete;
@@ -118,6 +120,9 @@ struct SampleRow {
   double gen_time_s = kMetricUnset;
   std::string extracted;                // answer the checker extracted (empty if none)
   std::string reason;                   // checker's reason (e.g. "wrong answer: 12 != 13")
+  std::string response_prefix;          // what the chat template wrote for the model ("<think>\n")
+                                        // before `completion` (the model's own tokens); the
+                                        // checkers scored response_prefix + completion
   std::vector<int32_t> prompt_ids;      // [T_prompt]
   std::vector<int32_t> completion_ids;  // [T_completion]
   std::vector<float> rollout_logps;     // [T_completion] or empty

@@ -31,7 +31,8 @@ void write_json(const std::string& path, const nlohmann::json& j) {
 }
 
 // Pass@1 of sampling at temperature 1 and of greedy decoding on the held-out prompts.
-QuickEval quick_eval(Model& m, const Tokenizer& tok, const TaskSet& ts, int max_new) {
+QuickEval quick_eval(Model& m, const Tokenizer& tok, const PromptFormat& fmt, const TaskSet& ts,
+                     int max_new) {
   QuickEval out;
   const std::vector<TaskItem>& items = taskset_eval(ts);
   for (int greedy = 0; greedy < 2; greedy++) {
@@ -43,11 +44,11 @@ QuickEval quick_eval(Model& m, const Tokenizer& tok, const TaskSet& ts, int max_
     for (size_t i = 0; i < items.size(); i++) {
       EngineRequest r;
       r.request_id = i;
-      r.prompt = encode_prompt_ids(tok, m.cfg, items[i].prompt);
+      r.prompt = encode_prompt_ids(tok, m.cfg, fmt, items[i].prompt);
       r.group_size = G;
       r.params.temperature = greedy ? 0.0f : 1.0f;
       r.params.max_new_tokens = max_new;
-      r.params.stop_token_ids = {m.cfg.eos_token_id};
+      r.params.stop_token_ids = fmt.stop_ids;
       r.seed = 1234 + i;
       engine_submit(e, r);
     }
@@ -56,9 +57,8 @@ QuickEval quick_eval(Model& m, const Tokenizer& tok, const TaskSet& ts, int max_
     double correct = 0, n = 0;
     for (const EngineResult& r : done) {
       for (const EngineSample& s : r.samples) {
-        std::vector<int> ids = s.tokens;
-        if (!ids.empty() && ids.back() == m.cfg.eos_token_id) ids.pop_back();
-        correct += taskset_score(ts, items[r.request_id], tokenizer_decode(tok, ids)).correct;
+        std::string text = reward_input(fmt, completion_text(tok, fmt, s.tokens));
+        correct += taskset_score(ts, items[r.request_id], text).correct;
         n++;
       }
     }
@@ -97,6 +97,7 @@ void pretrain_run(const PretrainOptions& opt) {
   Model m;
   model_build(m, cfg);
   model_init(m, opt.seed);
+  const PromptFormat fmt = prompt_format(tok, cfg, "");
   LearnerConfig lc;
   lc.lr = opt.lr;
   lc.warmup_steps = std::min(50, opt.steps / 10);
@@ -123,7 +124,7 @@ void pretrain_run(const PretrainOptions& opt) {
           answer[c] = static_cast<char>('0' + rng_bits(opt.seed + 1, 8, k) % 10);
       }
       TrainSample s;
-      s.prompt = encode_prompt_ids(tok, l.policy.cfg, items[i].prompt);
+      s.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, items[i].prompt);
       s.completion = tokenizer_encode(tok, answer);
       s.completion.push_back(cfg.eos_token_id);
       batch.push_back(std::move(s));
@@ -132,7 +133,7 @@ void pretrain_run(const PretrainOptions& opt) {
     if ((step + 1) % 100 == 0 || step == 0)
       std::printf("step %5d  loss %.4f  lr %.2e\n", step + 1, loss, learner_lr(lc, step));
   }
-  QuickEval q = quick_eval(l.policy, tok, *ts, 6);
+  QuickEval q = quick_eval(l.policy, tok, fmt, *ts, 6);
   std::printf("held-out accuracy of the base model: sampled %.1f%%, greedy %.1f%%\n",
               100 * q.sampled, 100 * q.greedy);
   model_save(l.policy, opt.out_dir);
@@ -195,6 +196,7 @@ void sft_run(const SftOptions& opt) {
       if (s.reward >= opt.min_reward) rows.push_back({s.prompt, s.completion});
   }
   if (rows.empty()) throw std::runtime_error("sft: no training rows");
+  const PromptFormat fmt = prompt_format(tok, m.cfg, opt.chat_template);
   LearnerConfig lc;
   lc.lr = opt.lr;
   lc.micro_batch_tokens = 1 << 16;
@@ -214,9 +216,9 @@ void sft_run(const SftOptions& opt) {
       std::vector<TrainSample> batch;
       for (int j = s * opt.batch; j < std::min<int>((s + 1) * opt.batch, rows.size()); j++) {
         TrainSample t;
-        t.prompt = encode_prompt_ids(tok, l.policy.cfg, rows[order[j]].first);
+        t.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, rows[order[j]].first);
         t.completion = tokenizer_encode(tok, rows[order[j]].second);
-        if (l.policy.cfg.eos_token_id >= 0) t.completion.push_back(l.policy.cfg.eos_token_id);
+        if (fmt.end_id >= 0) t.completion.push_back(fmt.end_id);
         batch.push_back(std::move(t));
       }
       double loss = learner_sft_step(l, batch);

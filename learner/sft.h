@@ -32,6 +32,8 @@ struct SftOptions {
   std::string from_db;         // or: samples of this run dir's rollouts.db
   double min_reward = 1.0;     // with from_db
   std::string out_dir;
+  std::string chat_template;  // "" = prompts as is; else the completion follows the generation
+                              // prompt and ends with the template's end-of-turn token
   int epochs = 1;
   int batch = 32;
   float lr = 1e-4f;

@@ -22,12 +22,13 @@ void TaskSetDeleter::operator()(TaskSet* t) const {
 }
 
 TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector<double>& weights,
-                        const std::string& tasks_file, uint64_t seed, int eval_prompts) {
+                        const std::string& tasks_file, uint64_t seed, int eval_prompts,
+                        const std::string& data_dir, bool need_train) {
   TaskSetPtr ts(new TaskSet());
   ts->seed = seed;
   double total = 0;
   for (size_t i = 0; i < names.size(); i++) {
-    ts->tasks.push_back(load_task(names[i], tasks_file));
+    ts->tasks.push_back(load_task(names[i], tasks_file, data_dir));
     double w = weights.empty() ? 1.0 : weights[i];
     if (w < 0) throw std::runtime_error("tasks.weights: negative weight for " + names[i]);
     total += w;
@@ -48,7 +49,8 @@ TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector
     tr.erase(std::remove_if(tr.begin(), tr.end(),
                             [&](const TaskPrompt& p) { return held.count(p.text) > 0; }),
              tr.end());
-    if (tr.empty()) throw std::runtime_error("task " + t.spec.name + " has no training prompts");
+    if (tr.empty() && need_train)
+      throw std::runtime_error("task " + t.spec.name + " has no training prompts");
     ts->train.push_back(std::move(tr));
   }
   return ts;
@@ -70,12 +72,67 @@ std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, 
   return out;
 }
 
+PromptFormat prompt_format(const Tokenizer& tok, const ModelConfig& cfg,
+                           const std::string& chat_template, const std::string& system) {
+  PromptFormat f;
+  f.chat_template = chat_template;
+  f.system = system;
+  if (cfg.eos_token_id >= 0) f.stop_ids.push_back(cfg.eos_token_id);
+  f.end_id = cfg.eos_token_id;
+  if (chat_template.empty()) {
+    if (!system.empty()) throw std::runtime_error("a system message needs a chat template");
+    return f;
+  }
+  f.response_prefix = chat_template_generation_prefix(chat_template);  // throws for unknown names
+  const std::string eot = chat_template_end_of_turn(chat_template);
+  if (eot.empty()) return f;
+  const int id = tokenizer_token_id(tok, eot);
+  if (id < 0)
+    throw std::runtime_error("chat template " + chat_template + ": its end-of-turn text '" + eot +
+                             "' is not a single token of the tokenizer " + tok.source);
+  if (std::find(f.stop_ids.begin(), f.stop_ids.end(), id) == f.stop_ids.end())
+    f.stop_ids.push_back(id);
+  f.end_id = id;
+  return f;
+}
+
 std::vector<int> encode_prompt_ids(const Tokenizer& tok, const ModelConfig& cfg,
-                                   const std::string& text) {
-  std::vector<int> ids = tokenizer_encode(tok, text);
-  if (cfg.bos_token_id >= 0 && (ids.empty() || ids[0] != cfg.bos_token_id))
-    ids.insert(ids.begin(), cfg.bos_token_id);
+                                   const PromptFormat& format, const std::string& text) {
+  std::string rendered = text;
+  if (!format.chat_template.empty()) {
+    std::vector<ChatMessage> msgs;
+    if (!format.system.empty()) msgs.push_back({"system", format.system});
+    msgs.push_back({"user", text});
+    rendered = chat_template_apply(format.chat_template, msgs, true);
+  }
+  std::vector<int> ids = tokenizer_encode(tok, rendered, true);
+  const int bos = tok.bos_id;
+  // config.json's bos_token_id alone is not enough: Qwen's names <|endoftext|>, never added.
+  const bool want_bos = bos >= 0 && (tok.add_bos || cfg.bos_token_id == bos);
+  if (want_bos && (ids.empty() || ids[0] != bos)) ids.insert(ids.begin(), bos);
   return ids;
+}
+
+std::string completion_text(const Tokenizer& tok, const PromptFormat& format,
+                            const std::vector<int>& ids) {
+  size_t n = ids.size();
+  if (n > 0 && std::find(format.stop_ids.begin(), format.stop_ids.end(), ids[n - 1]) !=
+                   format.stop_ids.end())
+    n--;
+  std::string out;
+  for (size_t k = 0; k < n; k++) {
+    const int id = ids[k];
+    // Padding rows of the embedding (DeepSeek-V3: 129280 rows, 128815 tokens) have no text.
+    if (id < 0 || id >= tok.vocab_size || tok.id_token[id].empty())
+      out += "<|unk:" + std::to_string(id) + "|>";
+    else
+      out += tok.id_bytes[id];
+  }
+  return out;
+}
+
+std::string reward_input(const PromptFormat& format, const std::string& completion) {
+  return format.response_prefix + completion;
 }
 
 Scored scored_from_result(RewardResult r) {

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "policy/chat_template.h"
+
 namespace aha {
 
 std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
@@ -17,6 +19,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "Model directory in HF layout (\"\" = built-in base model)"},
       {"model.ref_path", T::kString, &c.ref_path,
        "Reference model for the KL term (\"\" = the initial policy)"},
+      {"model.chat_template", T::kString, &c.chat_template,
+       "Chat template around each prompt: deepseek_v3 | deepseek_r1 | chatml | qwen3_think | "
+       "qwen3_nothink | plain (\"\" = the task prompt as is)"},
       {"tasks.names", T::kStringList, &c.task_names,
        "Tasks to train on (built-in or from tasks_file)"},
       {"tasks.weights", T::kDoubleList, &c.task_weights,
@@ -201,6 +206,19 @@ void set_from_toml(const ConfigKey& k, const toml::node& n, const std::string& w
   }
 }
 
+// Refuses a chat template name that does not exist as soon as the config is read.
+void check_chat_template(const TrainConfig& c, const std::string& where) {
+  if (c.chat_template.empty()) return;
+  std::string valid;
+  for (const std::string& n : chat_template_names()) {
+    if (n == c.chat_template) return;
+    valid += (valid.empty() ? "" : ", ") + n;
+  }
+  throw std::runtime_error(where + ": model.chat_template '" + c.chat_template +
+                           "' is not a chat template (valid: " + valid +
+                           "; \"\" = the task prompt as is)");
+}
+
 }  // namespace
 
 void train_config_parse_toml(TrainConfig& c, const std::string& text, const std::string& where) {
@@ -226,6 +244,7 @@ void train_config_parse_toml(TrainConfig& c, const std::string& text, const std:
       set_from_toml(*k, value, where);
     }
   }
+  check_chat_template(c, where);
 }
 
 void train_config_load_toml(TrainConfig& c, const std::string& path) {
@@ -253,6 +272,7 @@ void train_config_set(TrainConfig& c, const std::string& assignment) {
     tbl = toml::parse("[" + section + "]\n" + name + " = " + toml_quote(value) + "\n");
   }
   set_from_toml(*k, *tbl[section][name].node(), "--set");
+  check_chat_template(c, "--set");
 }
 
 void train_config_finalize(TrainConfig& c) {
@@ -278,6 +298,7 @@ void train_config_finalize(TrainConfig& c) {
        "run.async and learner.dynamic_sampling cannot be combined (oversampling needs the "
        "step's own rewards before the next step is generated)");
   need(c.max_staleness >= 1, "run.max_staleness must be >= 1 (async runs one step behind)");
+  check_chat_template(c, "config");
   // Async samples come from the previous weights: correct them unless the user chose a cap.
   if (c.async && c.learner.loss.tis_cap == 0) c.learner.loss.tis_cap = 2.0f;
   parse_advantage_mode(c.advantage);

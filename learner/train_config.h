@@ -1,8 +1,9 @@
 // The `aha train` configuration: one TOML file with sections [model], [tasks], [rollout],
 // [reward], [learner], [run], every key listed in train_config_keys() with its documentation.
 // An unknown key is an error that names the file and suggests the nearest valid key; `--set
-// section.key=value` overrides go through the same table. The resolved config (defaults filled in)
-// is printable as TOML and stored in the run's database.
+// section.key=value` overrides go through the same table; a value outside a key's fixed set of
+// names (model.chat_template) is refused there too, listing the valid ones. The resolved config
+// (defaults filled in) is printable as TOML and stored in the run's database.
 #pragma once
 #include <string>
 #include <vector>
@@ -13,8 +14,9 @@ namespace aha {
 
 struct TrainConfig {
   // [model]
-  std::string model_path = "";  // HF-layout model directory ("" = the built-in base model)
-  std::string ref_path = "";    // reference model ("" = the initial policy)
+  std::string model_path = "";     // HF-layout model directory ("" = the built-in base model)
+  std::string ref_path = "";       // reference model ("" = the initial policy)
+  std::string chat_template = "";  // policy/chat_template.h name ("" = the task prompt as is)
   // [tasks]
   std::vector<std::string> task_names = {"tiny_add"};
   std::vector<double> task_weights = {};  // mixture weights ([] = uniform)

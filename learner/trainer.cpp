@@ -75,17 +75,15 @@ struct Run {
   RunDb db;
   int64_t run_id = 0;
   uint64_t next_request_id = 1;
-  int eos_id = -1;
+  PromptFormat format;  // model.chat_template resolved against the tokenizer
 };
 
 std::vector<int> encode_prompt(const Run& r, const std::string& text) {
-  return encode_prompt_ids(r.tok, r.learner.policy.cfg, text);
+  return encode_prompt_ids(r.tok, r.learner.policy.cfg, r.format, text);
 }
 
 std::string decode_completion(const Run& r, const std::vector<int32_t>& ids) {
-  std::vector<int> v(ids.begin(), ids.end());
-  if (!v.empty() && v.back() == r.eos_id) v.pop_back();
-  return tokenizer_decode(r.tok, v);
+  return completion_text(r.tok, r.format, std::vector<int>(ids.begin(), ids.end()));
 }
 
 void progress(const Run& r, const char* what, size_t done, size_t total) {
@@ -120,7 +118,7 @@ PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float t
     q.params.top_k = r.cfg.top_k;
     q.params.min_p = r.cfg.min_p;
     q.params.max_new_tokens = r.cfg.max_new_tokens;
-    if (r.eos_id >= 0) q.params.stop_token_ids = {r.eos_id};
+    q.params.stop_token_ids = r.format.stop_ids;
     q.seed = seed_base + i;
     q.min_weights_version = r.learner.policy.version;
     q.return_routing = r.cfg.return_routing && r.cfg.learner.routing_replay;
@@ -180,7 +178,7 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
         jobs.push_back(ScoreJob{rs[i].item.task, {}, rs[i].item.reference});
         first.push_back(i);
       }
-      jobs.back().completions.push_back(rs[i].completion);
+      jobs.back().completions.push_back(reward_input(r.format, rs[i].completion));
     }
     std::vector<std::vector<Scored>> out;
     reward_service_score(*r.rewards, jobs, out);
@@ -204,7 +202,7 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
         ro.scored = Scored{};
         ro.scored.result.reason = ro.sample.finish_reason;
       } else {
-        ro.scored = taskset_score(*r.tasks, ro.item, ro.completion);
+        ro.scored = taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.completion));
       }
       ro.reward = static_cast<float>(ro.scored.result.score);
     }
@@ -482,7 +480,7 @@ int train_main(const TrainOptions& opt) {
   Model policy;
   model_load(policy, r.cfg.model_path);
   r.tok = tokenizer_load(r.cfg.model_path);
-  r.eos_id = policy.cfg.eos_token_id;
+  r.format = prompt_format(r.tok, policy.cfg, r.cfg.chat_template);
   r.tasks = taskset_load(r.cfg.task_names, r.cfg.task_weights, r.cfg.tasks_file, r.cfg.seed,
                          r.cfg.eval_prompts);
   learner_init(r.learner, policy, r.cfg.learner);
@@ -672,6 +670,7 @@ int train_main(const TrainOptions& opt) {
       s.sample_idx = ro.sample_idx;
       s.prompt = ro.item.prompt;
       s.completion = ro.completion;
+      s.response_prefix = r.format.response_prefix;
       s.num_tokens = static_cast<int64_t>(ro.sample.token_ids.size());
       s.finish_reason = ro.sample.finish_reason;
       s.reward = ro.reward;
@@ -717,8 +716,11 @@ int train_main(const TrainOptions& opt) {
   double acc_after = evaluate(r, step, nullptr);
   stop_workers(r);
   model_save(r.learner.policy, r.run_dir + "/final-model");
-  fs::copy_file(r.cfg.model_path + "/tokenizer.json", r.run_dir + "/final-model/tokenizer.json",
-                fs::copy_options::overwrite_existing);
+  // tokenizer_config.json too: it holds the BOS token and add_bos_token (see encode_prompt_ids).
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(r.cfg.model_path + "/" + f))
+      fs::copy_file(r.cfg.model_path + "/" + f, r.run_dir + "/final-model/" + f,
+                    fs::copy_options::overwrite_existing);
   std::string report = r.run_dir + "/report.html";
   ReportOptions ro;
   ro.run_id = r.run_id;

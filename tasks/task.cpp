@@ -36,7 +36,10 @@ nlohmann::json toml_to_json(const toml::node& n) {
   return nullptr;  // dates and times: not used by tasks
 }
 
-std::string expand_path(const std::string& p, const std::string& base_dir) {
+// ${VAR} from the environment; ${AHA_DATA_DIR} from data_dir when given, else the environment,
+// else "data". *used_data_dir records what AHA_DATA_DIR expanded to.
+std::string expand_path(const std::string& p, const std::string& base_dir,
+                        const std::string& data_dir, std::string* used_data_dir) {
   std::string out;
   for (size_t i = 0; i < p.size(); i++) {
     if (p[i] == '$' && i + 1 < p.size() && p[i + 1] == '{') {
@@ -44,10 +47,16 @@ std::string expand_path(const std::string& p, const std::string& base_dir) {
       if (e == std::string::npos) throw std::invalid_argument("unclosed ${ in path '" + p + "'");
       std::string var = p.substr(i + 2, e - i - 2);
       const char* v = std::getenv(var.c_str());
-      std::string val = v ? v : (var == "AHA_DATA_DIR" ? "data" : "");
-      if (!v && var != "AHA_DATA_DIR")
-        throw std::invalid_argument("environment variable " + var + " is not set (in '" + p + "')");
-      out += val;
+      if (var == "AHA_DATA_DIR") {
+        std::string val = !data_dir.empty() ? data_dir : (v ? v : "data");
+        *used_data_dir = val;
+        out += val;
+      } else {
+        if (!v)
+          throw std::invalid_argument("environment variable " + var + " is not set (in '" + p +
+                                      "')");
+        out += v;
+      }
       i = e;
     } else {
       out += p[i];
@@ -80,7 +89,7 @@ void id_range(const nlohmann::json& split, const char* key, const std::string& c
 
 TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
                         const nlohmann::json& templates, const std::string& source,
-                        const std::string& base_dir) {
+                        const std::string& base_dir, const std::string& data_dir) {
   std::string ctx = where(source, name);
   TaskSpec s;
   s.name = name;
@@ -89,8 +98,10 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
     const auto& d = t.at("data");
     s.train_path = get_str(d, "train", ctx + " data");
     s.eval_path = get_str(d, "eval", ctx + " data");
-    if (!s.train_path.empty()) s.train_path = expand_path(s.train_path, base_dir);
-    if (!s.eval_path.empty()) s.eval_path = expand_path(s.eval_path, base_dir);
+    if (!s.train_path.empty())
+      s.train_path = expand_path(s.train_path, base_dir, data_dir, &s.data_dir);
+    if (!s.eval_path.empty())
+      s.eval_path = expand_path(s.eval_path, base_dir, data_dir, &s.data_dir);
     s.id_field = get_str(d, "id_field", ctx + " data");
     if (d.contains("fields")) {
       if (!d.at("fields").is_object())
@@ -274,7 +285,7 @@ std::string render_template(const std::string& tmpl, const nlohmann::json& ref) 
 }
 
 std::vector<TaskSpec> parse_task_toml(const std::string& text, const std::string& source,
-                                      const std::string& base_dir) {
+                                      const std::string& base_dir, const std::string& data_dir) {
   toml::table tbl;
   try {
     tbl = toml::parse(std::string_view(text), std::string_view(source));
@@ -296,7 +307,7 @@ std::vector<TaskSpec> parse_task_toml(const std::string& text, const std::string
   if (!doc.contains("tasks") || !doc["tasks"].is_object())
     throw std::invalid_argument(source + ": no [tasks.NAME] table");
   for (auto& [name, t] : doc["tasks"].items())
-    specs.push_back(spec_from_json(name, t, templates, source, base_dir));
+    specs.push_back(spec_from_json(name, t, templates, source, base_dir, data_dir));
   return specs;
 }
 
@@ -306,7 +317,8 @@ std::vector<std::string> builtin_task_names() {
   return names;
 }
 
-TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file) {
+TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file,
+                        const std::string& data_dir) {
   std::vector<TaskSpec> specs;
   if (!tasks_file.empty()) {
     std::ifstream f(tasks_file);
@@ -314,11 +326,11 @@ TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file) 
     std::stringstream ss;
     ss << f.rdbuf();
     std::string base = std::filesystem::absolute(tasks_file).parent_path().string();
-    specs = parse_task_toml(ss.str(), tasks_file, base);
+    specs = parse_task_toml(ss.str(), tasks_file, base, data_dir);
     for (const auto& s : specs)
       if (s.name == name) return s;
   }
-  for (const auto& s : parse_task_toml(kBuiltinTasksToml, "<builtin>", ""))
+  for (const auto& s : parse_task_toml(kBuiltinTasksToml, "<builtin>", "", data_dir))
     if (s.name == name) return s;
   std::string known;
   for (const auto& s : specs) known += s.name + ", ";
@@ -330,6 +342,13 @@ TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file) 
 Task load_task(const TaskSpec& s) {
   Task t;
   t.spec = s;
+  // A missing data file is usually an unset data directory: say which file and what sets it.
+  for (const std::string* path : {&s.train_path, &s.eval_path})
+    if (!path->empty() && !s.data_dir.empty() && !std::filesystem::exists(*path))
+      throw std::runtime_error("task '" + s.name + "': data file " + *path +
+                               " not found (${AHA_DATA_DIR} = '" + s.data_dir +
+                               "'; set it with --data-dir or the AHA_DATA_DIR environment "
+                               "variable)");
   if (!s.generator.empty()) {
     auto gen = s.generator == "countdown" ? generate_countdown : generate_arith;
     auto fill = [&](std::vector<TaskPrompt>& out, int64_t count, uint64_t stream,
@@ -368,8 +387,9 @@ Task load_task(const TaskSpec& s) {
   return t;
 }
 
-Task load_task(const std::string& name, const std::string& tasks_file) {
-  return load_task(find_task_spec(name, tasks_file));
+Task load_task(const std::string& name, const std::string& tasks_file,
+               const std::string& data_dir) {
+  return load_task(find_task_spec(name, tasks_file, data_dir));
 }
 
 std::vector<TaskPrompt> task_prompts(const Task& task, Split split, uint64_t seed) {

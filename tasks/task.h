@@ -20,6 +20,7 @@ struct TaskSpec {
   std::string description;
   // JSONL source: train file, optional eval file (else eval is split off train).
   std::string train_path, eval_path;
+  std::string data_dir;  // what ${AHA_DATA_DIR} expanded to in those paths ("" = not used)
   std::vector<std::pair<std::string, std::string>>
       fields;            // reference name <- row field; empty: whole row
   std::string id_field;  // row field used as id; empty: file:line
@@ -52,16 +53,21 @@ struct Task {
 std::vector<std::string> builtin_task_names();
 
 // All task specs of a TOML document ([tasks.NAME] tables). base_dir resolves relative paths;
-// "${VAR}" in paths expands from the environment (AHA_DATA_DIR defaults to "data").
+// "${VAR}" in paths expands from the environment, except ${AHA_DATA_DIR}: data_dir when given,
+// else the environment, else "data".
 std::vector<TaskSpec> parse_task_toml(const std::string& toml_text, const std::string& source_name,
-                                      const std::string& base_dir);
+                                      const std::string& base_dir,
+                                      const std::string& data_dir = "");
 
 // The spec named `name`: from tasks_file when given (a TOML file), else the built-ins.
-TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file = "");
+TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file = "",
+                        const std::string& data_dir = "");
 
-// Reads or generates the rows and renders every prompt.
+// Reads or generates the rows and renders every prompt. A data file under ${AHA_DATA_DIR} that
+// does not exist throws naming the file and what sets the directory.
 Task load_task(const TaskSpec& spec);
-Task load_task(const std::string& name, const std::string& tasks_file = "");
+Task load_task(const std::string& name, const std::string& tasks_file = "",
+               const std::string& data_dir = "");
 
 // The prompts of a split in an order fixed by seed (the same seed gives the same order).
 std::vector<TaskPrompt> task_prompts(const Task& task, Split split, uint64_t seed);

@@ -1,11 +1,12 @@
-// The train config: TOML sections, unknown keys with suggestions, --set, validation, and the
-// README documenting every key.
+// The train config: TOML sections, unknown keys with suggestions, --set, validation (the chat
+// template's name at load), and the README documenting every key.
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "learner/train_config.h"
+#include "tests/test_util.h"
 
 using namespace aha;
 
@@ -77,4 +78,30 @@ TEST_CASE("the README documents every key") {
     INFO(k.key);
     CHECK(readme.find(std::string("`") + k.key + "`") != std::string::npos);
   }
+}
+
+TEST_CASE("model.chat_template: a known name is kept, an unknown one refused at load") {
+  TrainConfig c;
+  CHECK(c.chat_template.empty());  // the built-in run feeds the task prompt as is
+  train_config_parse_toml(c, "[model]\nchat_template = \"deepseek_r1\"\n", "r1.toml");
+  CHECK(c.chat_template == "deepseek_r1");
+  CHECK(train_config_to_toml(c).find("chat_template = 'deepseek_r1'") != std::string::npos);
+  TrainConfig bad;
+  CHECK_THROWS_WITH(train_config_parse_toml(bad, "[model]\nchat_template = \"qwen4\"\n", "q.toml"),
+                    doctest::Contains("q.toml: model.chat_template 'qwen4' is not a chat template "
+                                      "(valid: deepseek_v3, deepseek_r1, chatml, qwen3_think, "
+                                      "qwen3_nothink, plain;"));
+  CHECK_THROWS_WITH(train_config_set(bad, "model.chat_template=chatml3"),
+                    doctest::Contains("--set: model.chat_template 'chatml3'"));
+  // From a file too: train_config_load_toml refuses it before anything else runs.
+  test::TempDir dir("aha_test_config_template");
+  std::filesystem::create_directories(dir.path);
+  const std::string path = (dir.path / "t.toml").string();
+  std::ofstream(path) << "[model]\nchat_template = \"deepseek\"\n";
+  CHECK_THROWS_WITH(train_config_load_toml(bad, path),
+                    doctest::Contains((path + ": model.chat_template 'deepseek'").c_str()));
+  TrainConfig direct;
+  direct.chat_template = "nope";
+  CHECK_THROWS_WITH(train_config_finalize(direct),
+                    doctest::Contains("config: model.chat_template"));
 }

@@ -211,6 +211,35 @@ TEST_CASE("tasks: errors name the file, line and field") {
         "f(x) = 3 {not a field} {{");
 }
 
+TEST_CASE("tasks: ${AHA_DATA_DIR} resolves against data_dir; a missing file says what sets it") {
+  const std::string toml = R"([tasks.toy_data]
+data.train = "${AHA_DATA_DIR}/toy.jsonl"
+data.fields = { question = "q", answer = "a" }
+split.eval_fraction = 0.5
+[[tasks.toy_data.reward]]
+name = "correct"
+checker = "math"
+)";
+  std::vector<aha::TaskSpec> specs = aha::parse_task_toml(toml, "inline.toml", "", kFix);
+  REQUIRE(specs.size() == 1);
+  CHECK(specs[0].train_path == kFix + "/toy.jsonl");
+  CHECK(specs[0].data_dir == kFix);
+  aha::Task t = aha::load_task(specs[0]);
+  CHECK(t.train.size() + t.eval.size() == 6);
+  // The built-ins read the same variable: gsm8k's files under the given directory.
+  aha::TaskSpec g = aha::find_task_spec("gsm8k", "", "/data/here");
+  CHECK(g.train_path == "/data/here/gsm8k_train.jsonl");
+  CHECK(g.eval_path == "/data/here/gsm8k_test_first200.jsonl");
+  CHECK_THROWS_WITH_AS(aha::load_task(g),
+                       doctest::Contains("task 'gsm8k': data file /data/here/gsm8k_train.jsonl not "
+                                         "found (${AHA_DATA_DIR} = '/data/here'; set it with "
+                                         "--data-dir or the AHA_DATA_DIR environment variable)"),
+                       std::runtime_error);
+  // A path without the variable keeps the plain error (the file named, no hint).
+  aha::TaskSpec u = aha::find_task_spec("toy", kFix + "/user_tasks.toml", "/data/here");
+  CHECK(u.data_dir.empty());
+}
+
 TEST_CASE("tasks: generators are deterministic and solvable") {
   aha::TaskSpec s = aha::find_task_spec("countdown");
   s.train_count = 300;

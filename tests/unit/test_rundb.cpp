@@ -430,7 +430,7 @@ TEST_CASE("rundb: open checks the schema version and the file") {
   raw_exec(path, "PRAGMA user_version = 99");
   err = error_of([&] { rundb_open(dir, false); });
   CHECK(err.find(path) != std::string::npos);
-  CHECK(err.find("schema version 99 is newer than this aha understands (1)") != std::string::npos);
+  CHECK(err.find("schema version 99 is newer than this aha understands (2)") != std::string::npos);
   err = error_of([&] { rundb_open(dir, true); });
   CHECK(err.find("schema version 99") != std::string::npos);
 
@@ -457,4 +457,46 @@ TEST_CASE("rundb: open checks the schema version and the file") {
   run.aha_version = "0.1.0";
   CHECK(rundb_begin_run(b, run) == 1);
   CHECK(rundb_read_runs(b)[0].start_time.size() == 20);  // filled: 2026-01-01T00:00:00Z
+}
+
+TEST_CASE("rundb: response_prefix round-trips; a version 1 file reads '' and takes new steps") {
+  TempDir tmp;
+  const std::string dir = tmp.str();
+  {
+    RunDb db = rundb_open(dir, true);
+    CHECK(db.version == 2);
+    REQUIRE(rundb_begin_run(db, RunRow{}) == 1);
+    std::vector<SampleRow> s = make_step_samples(1);
+    s[0].response_prefix = "<think>\n";
+    rundb_write_step(db, make_step(1, 1), s);
+    std::vector<SampleRow> back = rundb_read_samples(db, SampleQuery{});
+    REQUIRE(back.size() == 4);
+    CHECK(back[0].response_prefix == "<think>\n");
+    CHECK(back[0].completion == "<think>0</think>");  // the completion stays the model's own
+    CHECK(back[1].response_prefix.empty());
+    CHECK(rundb_read_sample(db, back[0].sample_id)->response_prefix == "<think>\n");
+  }
+  // What an aha before chat templates wrote: no response_prefix column, user_version 1.
+  const std::string path = (tmp.path / "rollouts.db").string();
+  raw_exec(path, "ALTER TABLE samples DROP COLUMN response_prefix; PRAGMA user_version = 1");
+  RunDb db = rundb_open(dir, false);
+  CHECK(db.version == 1);
+  SampleQuery q;
+  q.with_tokens = true;
+  std::vector<SampleRow> old = rundb_read_samples(db, q);
+  REQUIRE(old.size() == 4);
+  for (const SampleRow& r : old) CHECK(r.response_prefix.empty());
+  CHECK(old[3].completion_ids == std::vector<int32_t>{7, 8, 101});
+  CHECK(old[3].rollout_logps == std::vector<float>{-0.5f, -1.25f, -3.0e-8f});
+  CHECK(rundb_read_sample(db, 2)->prompt_ids == std::vector<int32_t>{1, 258, -1, 1});
+  // A resumed old run appends its steps; a prefix it could not store is refused, not dropped.
+  rundb_write_step(db, make_step(1, 2), make_step_samples(2));
+  CHECK(rundb_count_samples(db, SampleQuery{}) == 8);
+  std::vector<SampleRow> s3 = make_step_samples(3);
+  s3[2].response_prefix = "<think>\n";
+  CHECK(error_of([&] { rundb_write_step(db, make_step(1, 3), s3); })
+            .find("step 3 sample 2 (group 1, index 0): a schema version 1 database has no "
+                  "response_prefix column") != std::string::npos);
+  CHECK(rundb_read_steps(db, 1).size() == 2);
+  CHECK(raw_text(path, "PRAGMA user_version") == "1");  // nothing migrated
 }

@@ -81,6 +81,14 @@ TEST_CASE("JSON lines: NaN is null, components are objects, tokens on request") 
   CHECK_FALSE(a.contains("completion_ids"));
   nlohmann::json b = nlohmann::json::parse(sample_json(r, true));
   CHECK(b["completion_ids"] == std::vector<int>{3, 4});
+  CHECK(b["response_prefix"] == "");
+  // The template's prefix is shown apart from the model's own completion.
+  r.response_prefix = "<think>\n";
+  r.completion = "2+2</think> <answer>4</answer>";
+  CHECK(nlohmann::json::parse(sample_json(r, false))["response_prefix"] == "<think>\n");
+  const std::string text = sample_show_text(r);
+  CHECK(text.find("--- response prefix (written by the chat template) ---\n<think>\n--- "
+                  "completion ---\n2+2</think> <answer>4</answer>\n") != std::string::npos);
 }
 
 TEST_CASE("component means per step from the samples' components") {

@@ -1,0 +1,215 @@
+// Chat templates end to end with a tiny random model that has DeepSeek-V3's vocabulary and
+// tokenizer: `aha eval` on GSM8K from the shared data with deepseek_r1 and --samples-out (and the
+// errors for a missing data file and a template foreign to the tokenizer); `aha train` with
+// model.chat_template, whose checkers must see the template's "<think>\n" (scored in the trainer
+// and by a reward worker) and whose log keeps it apart from the completion. Exits 77 (skipped)
+// when the shared data is absent.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "learner/rundb.h"
+#include "policy/tokenizer.h"
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kData = AHA_SHARED_DATA_DIR;
+const std::string kTok = kData + "/tokenizers/deepseek_v3";
+
+const bool kHaveData = [] {
+  if (!fs::exists(kData + "/gsm8k_test_first200.jsonl") ||
+      !fs::exists(kData + "/gsm8k_train.jsonl") || !fs::exists(kTok + "/tokenizer.json")) {
+    std::fprintf(stderr, "skipped: %s absent\n", kData.c_str());
+    std::exit(77);
+  }
+  return true;
+}();
+
+std::string run(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// A random model with DeepSeek-V3's vocabulary and special ids, everything else tiny, plus the
+// real tokenizer: DIR/model.
+std::string make_model(const aha::test::TempDir& dir) {
+  fs::create_directories(dir.path);
+  nlohmann::json cfg = {{"architectures", {"DeepseekV3ForCausalLM"}},
+                        {"model_type", "deepseek_v3"},
+                        {"vocab_size", 129280},
+                        {"hidden_size", 16},
+                        {"intermediate_size", 32},
+                        {"moe_intermediate_size", 16},
+                        {"num_hidden_layers", 2},
+                        {"first_k_dense_replace", 1},
+                        {"num_attention_heads", 2},
+                        {"num_key_value_heads", 2},
+                        {"q_lora_rank", nullptr},
+                        {"kv_lora_rank", 8},
+                        {"qk_nope_head_dim", 8},
+                        {"qk_rope_head_dim", 4},
+                        {"v_head_dim", 8},
+                        {"n_routed_experts", 4},
+                        {"n_shared_experts", 1},
+                        {"num_experts_per_tok", 2},
+                        {"max_position_embeddings", 1024},
+                        {"bos_token_id", 0},
+                        {"eos_token_id", 1}};
+  const fs::path cfg_path = dir.path / "ds_tiny.json", model = dir.path / "model";
+  std::ofstream(cfg_path) << cfg.dump(1) << "\n";
+  int rc = 0;
+  std::string out = run(
+      std::string(AHA_BINARY) + " init --config " + cfg_path.string() + " --out " + model.string(),
+      &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(kTok + "/" + f, model / f);
+  return model.string();
+}
+
+}  // namespace
+
+TEST_CASE("aha eval: deepseek_r1 on GSM8K with DeepSeek-V3's tokenizer, samples to JSONL") {
+  aha::test::TempDir dir("aha_test_eval_cli");
+  const std::string model = make_model(dir);
+  const std::string aha = AHA_BINARY;
+  int rc = 0;
+  std::string out;
+  const fs::path samples = dir.path / "samples.jsonl";
+  out = run(aha + " eval --model " + model + " --task gsm8k --data-dir " + kData +
+                " --template deepseek_r1 --limit 3 -k 2 --max-new-tokens 8 --samples-out " +
+                samples.string(),
+            &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(out.find("task gsm8k: 3 prompts, k = 2") != std::string::npos);
+  CHECK(out.find("pass@1 ") != std::string::npos);
+  CHECK(out.find("pass@2 ") != std::string::npos);
+  CHECK(out.find("maj@2 ") != std::string::npos);
+
+  std::ifstream f(samples);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(f, line);) rows.push_back(nlohmann::json::parse(line));
+  REQUIRE(rows.size() == 6);
+  const std::string bos = "<｜begin▁of▁sentence｜>";
+  for (const nlohmann::json& r : rows) {
+    INFO(r.dump());
+    CHECK(r["task"] == "gsm8k");
+    const std::string prompt = r["prompt"];
+    CHECK(prompt.rfind(bos + "<｜User｜>", 0) == 0);     // the one BOS, as fed
+    CHECK(prompt.find(bos, 1) == std::string::npos);     // ... and no second
+    const std::string gen = "<｜Assistant｜><think>\n";  // the generation prompt closes it
+    CHECK(prompt.size() > gen.size());
+    CHECK(prompt.compare(prompt.size() - gen.size(), gen.size(), gen) == 0);
+    CHECK(r["response_prefix"] == "<think>\n");
+    CHECK(r["completion"].is_string());
+    CHECK(r["reward"].is_number());
+    CHECK(r["components"].contains("correct"));
+    CHECK(r["components"].contains("format"));
+    CHECK(r["correct"].is_boolean());
+    CHECK(r["extracted"].is_string());
+  }
+  // Two samples of each of three prompts, in prompt order.
+  CHECK(rows[0]["prompt_id"] == rows[1]["prompt_id"]);
+  CHECK(rows[0]["sample"] == 0);
+  CHECK(rows[1]["sample"] == 1);
+  CHECK(rows[2]["prompt_id"] != rows[0]["prompt_id"]);
+  CHECK(rows[4]["prompt_id"] == rows[5]["prompt_id"]);
+
+  // A data directory without the file: the error names it and what sets the directory.
+  out = run(aha + " eval --model " + model + " --task gsm8k --data-dir " +
+                (dir.path / "nowhere").string() + " --limit 1",
+            &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("data file " + (dir.path / "nowhere").string() +
+                         "/gsm8k_train.jsonl not found") != std::string::npos,
+                out);
+  CHECK(out.find("--data-dir or the AHA_DATA_DIR environment variable") != std::string::npos);
+  // A template whose end-of-turn is no token of this tokenizer is refused before generating.
+  out = run(aha + " eval --model " + model + " --task gsm8k --data-dir " + kData +
+                " --template chatml --limit 1",
+            &rc);
+  CHECK(rc != 0);
+  CHECK(out.find("chat template chatml: its end-of-turn text '<|im_end|>'") != std::string::npos);
+}
+
+TEST_CASE("aha train with model.chat_template: checkers see <think>\\n, the log keeps it apart") {
+  aha::test::TempDir dir("aha_test_train_template");
+  const std::string model = make_model(dir);
+  // A generated task whose format component passes iff the scored text starts with "<think>\n":
+  // only the template's prefix can give that, the random model never writes it.
+  const fs::path tasks = dir.path / "tasks.toml";
+  std::ofstream(tasks) << R"([tasks.sum]
+generator = { name = "arith", min_digits = 1, max_digits = 1, ops = "+" }
+train_count = 50
+eval_count = 4
+template = "{question}"
+[[tasks.sum.reward]]
+name = "correct"
+checker = "math"
+options = { extract = "last_number" }
+[[tasks.sum.reward]]
+name = "format"
+checker = "format"
+weight = 0.5
+options = { think_pattern = '^<think>\n', single_think = false, partial_credit = true }
+)";
+  const std::string aha = AHA_BINARY;
+  aha::Tokenizer tok = aha::tokenizer_load(kTok);
+  std::vector<int> tail = {aha::tokenizer_token_id(tok, "<｜Assistant｜>")};
+  for (int id : aha::tokenizer_encode(tok, "<think>\n")) tail.push_back(id);
+  for (int reward_workers : {0, 1}) {
+    INFO("reward.workers = " << reward_workers);
+    const fs::path run_dir = dir.path / ("run" + std::to_string(reward_workers));
+    int rc = 0;
+    std::string out =
+        run(aha + " train --run-dir " + run_dir.string() + " --set model.path='\"" + model +
+                "\"' --set model.chat_template=deepseek_r1 --set tasks.tasks_file='\"" +
+                tasks.string() + "\"' --set tasks.names='[\"sum\"]'" +
+                " --set rollout.prompts_per_step=2 --set rollout.group_size=2" +
+                " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=2" +
+                " --set tasks.eval_samples=2 --set run.steps=1 --set run.eval_every=0" +
+                " --set run.checkpoint_every=0 --set run.progress=false --set reward.workers=" +
+                std::to_string(reward_workers),
+            &rc);
+    REQUIRE_MESSAGE(rc == 0, out);
+    aha::RunDb db = aha::rundb_open(run_dir.string(), false);
+    std::vector<aha::RunRow> runs = aha::rundb_read_runs(db);
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].config.find("chat_template = 'deepseek_r1'") != std::string::npos);
+    aha::SampleQuery q;
+    q.with_tokens = true;
+    std::vector<aha::SampleRow> rows = aha::rundb_read_samples(db, q);
+    REQUIRE(rows.size() == 4);
+    for (const aha::SampleRow& s : rows) {
+      INFO(s.completion);
+      CHECK(s.response_prefix == "<think>\n");
+      CHECK(s.completion.rfind("<think>", 0) != 0);  // the model's own text, no prefix
+      nlohmann::json c = nlohmann::json::parse(s.components_json);
+      CHECK(c["format.think"] == 1.0);  // the checker saw "<think>\n" + completion
+      CHECK(s.prompt_ids.at(0) == 0);
+      CHECK(std::count(s.prompt_ids.begin(), s.prompt_ids.end(), 0) == 1);
+      CHECK(s.prompt_ids.at(1) == aha::tokenizer_token_id(tok, "<｜User｜>"));
+      REQUIRE(s.prompt_ids.size() > tail.size());
+      CHECK(std::equal(tail.begin(), tail.end(), s.prompt_ids.end() - tail.size()));
+    }
+    // The final model carries the tokenizer's config (its BOS and add_bos_token).
+    CHECK(fs::exists(run_dir / "final-model/tokenizer_config.json"));
+  }
+}
