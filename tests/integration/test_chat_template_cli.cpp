@@ -1,9 +1,9 @@
-// Chat templates end to end with a tiny random model that has DeepSeek-V3's vocabulary and
-// tokenizer: `aha eval` on GSM8K from the shared data with deepseek_r1 and --samples-out (and the
-// errors for a missing data file and a template foreign to the tokenizer); `aha train` with
-// model.chat_template, whose checkers must see the template's "<think>\n" (scored in the trainer
-// and by a reward worker) and whose log keeps it apart from the completion. Exits 77 (skipped)
-// when the shared data is absent.
+// Chat templates end to end with tiny random models that have DeepSeek-V3's (and Qwen3's)
+// vocabulary and tokenizer: `aha eval` on GSM8K from the shared data with deepseek_r1 and
+// --samples-out (and the errors for a missing data file and a template foreign to the tokenizer);
+// `aha train` with model.chat_template, whose checkers must see the template's "<think>\n" (scored
+// in the trainer and by a reward worker) and whose log keeps it apart from the completion. Exits 77
+// (skipped) when the shared data is absent.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -47,10 +47,25 @@ std::string run(const std::string& cmd, int* rc) {
   return out;
 }
 
+// aha init of cfg with the real tokenizer in tok_dir: DIR/NAME.
+std::string init_model(const aha::test::TempDir& dir, const nlohmann::json& cfg,
+                       const std::string& tok_dir, const std::string& name) {
+  fs::create_directories(dir.path);
+  const fs::path cfg_path = dir.path / (name + ".json"), model = dir.path / name;
+  std::ofstream(cfg_path) << cfg.dump(1) << "\n";
+  int rc = 0;
+  std::string out = run(
+      std::string(AHA_BINARY) + " init --config " + cfg_path.string() + " --out " + model.string(),
+      &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(tok_dir + "/" + f, model / f);
+  return model.string();
+}
+
 // A random model with DeepSeek-V3's vocabulary and special ids, everything else tiny, plus the
 // real tokenizer: DIR/model.
 std::string make_model(const aha::test::TempDir& dir) {
-  fs::create_directories(dir.path);
   nlohmann::json cfg = {{"architectures", {"DeepseekV3ForCausalLM"}},
                         {"model_type", "deepseek_v3"},
                         {"vocab_size", 129280},
@@ -72,16 +87,7 @@ std::string make_model(const aha::test::TempDir& dir) {
                         {"max_position_embeddings", 1024},
                         {"bos_token_id", 0},
                         {"eos_token_id", 1}};
-  const fs::path cfg_path = dir.path / "ds_tiny.json", model = dir.path / "model";
-  std::ofstream(cfg_path) << cfg.dump(1) << "\n";
-  int rc = 0;
-  std::string out = run(
-      std::string(AHA_BINARY) + " init --config " + cfg_path.string() + " --out " + model.string(),
-      &rc);
-  REQUIRE_MESSAGE(rc == 0, out);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-    fs::copy_file(kTok + "/" + f, model / f);
-  return model.string();
+  return init_model(dir, cfg, kTok, "model");
 }
 
 }  // namespace
@@ -147,6 +153,53 @@ TEST_CASE("aha eval: deepseek_r1 on GSM8K with DeepSeek-V3's tokenizer, samples 
             &rc);
   CHECK(rc != 0);
   CHECK(out.find("chat template chatml: its end-of-turn text '<|im_end|>'") != std::string::npos);
+}
+
+TEST_CASE("aha eval: a Qwen3-MoE model with Qwen3's tokenizer and qwen3_think, no BOS") {
+  aha::test::TempDir dir("aha_test_eval_qwen");
+  // Qwen3-30B-A3B's vocabulary and special ids (config.json says bos 151643, which Qwen's
+  // tokenizer never adds), everything else tiny.
+  nlohmann::json cfg = {{"architectures", {"Qwen3MoeForCausalLM"}},
+                        {"model_type", "qwen3_moe"},
+                        {"vocab_size", 151936},
+                        {"hidden_size", 16},
+                        {"intermediate_size", 32},
+                        {"moe_intermediate_size", 16},
+                        {"num_hidden_layers", 2},
+                        {"num_attention_heads", 4},
+                        {"num_key_value_heads", 2},
+                        {"head_dim", 8},
+                        {"num_experts", 4},
+                        {"num_experts_per_tok", 2},
+                        {"mlp_only_layers", {0}},
+                        {"norm_topk_prob", true},
+                        {"max_position_embeddings", 1024},
+                        {"rope_theta", 1000000.0},
+                        {"bos_token_id", 151643},
+                        {"eos_token_id", 151645}};
+  const std::string model = init_model(dir, cfg, kData + "/tokenizers/qwen3", "qwen3_moe");
+  int rc = 0;
+  const fs::path samples = dir.path / "samples.jsonl";
+  std::string out =
+      run(std::string(AHA_BINARY) + " eval --model " + model + " --task gsm8k --data-dir " + kData +
+              " --template qwen3_think --limit 2 -k 2 --max-new-tokens 6 "
+              "--samples-out " +
+              samples.string(),
+          &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(out.find("task gsm8k: 2 prompts, k = 2") != std::string::npos);
+  std::ifstream f(samples);
+  int n = 0;
+  for (std::string line; std::getline(f, line); n++) {
+    nlohmann::json r = nlohmann::json::parse(line);
+    const std::string prompt = r["prompt"];
+    INFO(prompt);
+    CHECK(prompt.rfind("<|im_start|>user\n", 0) == 0);  // no BOS in front
+    const std::string gen = "<|im_end|>\n<|im_start|>assistant\n";
+    CHECK(prompt.compare(prompt.size() - gen.size(), gen.size(), gen) == 0);
+    CHECK(r["response_prefix"] == "");
+  }
+  CHECK(n == 4);
 }
 
 TEST_CASE("aha train with model.chat_template: checkers see <think>\\n, the log keeps it apart") {
