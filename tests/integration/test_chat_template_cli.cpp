@@ -27,24 +27,11 @@ namespace {
 const std::string kData = AHA_SHARED_DATA_DIR;
 const std::string kTok = kData + "/tokenizers/deepseek_v3";
 
-const bool kHaveData = [] {
-  if (!fs::exists(kData + "/gsm8k_test_first200.jsonl") ||
-      !fs::exists(kData + "/gsm8k_train.jsonl") || !fs::exists(kTok + "/tokenizer.json")) {
-    std::fprintf(stderr, "skipped: %s absent\n", kData.c_str());
-    std::exit(77);
-  }
-  return true;
-}();
+const bool kHaveData = aha::test::skip_unless_exist(
+    {kData + "/gsm8k_test_first200.jsonl", kData + "/gsm8k_train.jsonl", kTok + "/tokenizer.json"});
 
 std::string run(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return aha::test::run_command(cmd, rc);
 }
 
 // aha init of cfg with the real tokenizer in tok_dir: DIR/NAME.

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "learner/taskset.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace aha;
@@ -18,14 +19,8 @@ namespace {
 
 const std::string kDir = std::string(AHA_SHARED_DATA_DIR) + "/tokenizers";
 
-const bool kHaveData = [] {
-  if (!fs::exists(kDir + "/deepseek_v3/tokenizer.json") ||
-      !fs::exists(kDir + "/qwen3/tokenizer.json")) {
-    std::fprintf(stderr, "skipped: %s absent\n", kDir.c_str());
-    std::exit(77);
-  }
-  return true;
-}();
+const bool kHaveData = aha::test::skip_unless_exist(
+    {kDir + "/deepseek_v3/tokenizer.json", kDir + "/qwen3/tokenizer.json"});
 
 bool ends_with(const std::vector<int>& v, const std::vector<int>& tail) {
   return v.size() >= tail.size() && std::equal(tail.begin(), tail.end(), v.end() - tail.size());

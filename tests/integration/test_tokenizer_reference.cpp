@@ -19,6 +19,7 @@
 
 #include "policy/chat_template.h"
 #include "policy/tokenizer.h"
+#include "tests/test_util.h"
 
 using namespace aha;
 namespace fs = std::filesystem;
@@ -29,14 +30,8 @@ namespace {
 const std::string kDir = std::string(AHA_SHARED_DATA_DIR) + "/tokenizers";
 const std::string kFix = std::string(AHA_FIXTURES_DIR) + "/tokenizer";
 
-const bool kHaveData = [] {
-  if (!fs::exists(kDir + "/deepseek_v3/tokenizer.json") ||
-      !fs::exists(kDir + "/qwen3/tokenizer.json")) {
-    std::fprintf(stderr, "skipped: %s absent\n", kDir.c_str());
-    std::exit(77);
-  }
-  return true;
-}();
+const bool kHaveData = aha::test::skip_unless_exist(
+    {kDir + "/deepseek_v3/tokenizer.json", kDir + "/qwen3/tokenizer.json"});
 
 const Tokenizer& get(const std::string& name) {
   static std::map<std::string, Tokenizer> cache;

@@ -12,12 +12,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../test_util.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
 #include "policy/hf_checkpoint.h"
 #include "policy/model.h"
 #include "rollout/engine.h"
+#include "tests/test_util.h"
 
 using namespace aha;
 namespace fs = std::filesystem;
