@@ -184,7 +184,7 @@ void cmd_eval(const EvalArgs& a) {
   for (size_t i = 0; i < items.size(); i++) {
     EngineRequest r;
     r.request_id = i;
-    r.prompt = prompt_ids[i] = encode_prompt_ids(tok, m.cfg, fmt, items[i].prompt);
+    r.prompt = prompt_ids[i] = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(items[i], fmt));
     r.group_size = a.k;
     r.params.temperature = a.temperature;
     r.params.max_new_tokens = a.max_new_tokens;

@@ -44,7 +44,7 @@ QuickEval quick_eval(Model& m, const Tokenizer& tok, const PromptFormat& fmt, co
     for (size_t i = 0; i < items.size(); i++) {
       EngineRequest r;
       r.request_id = i;
-      r.prompt = encode_prompt_ids(tok, m.cfg, fmt, items[i].prompt);
+      r.prompt = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(items[i], fmt));
       r.group_size = G;
       r.params.temperature = greedy ? 0.0f : 1.0f;
       r.params.max_new_tokens = max_new;
@@ -124,7 +124,7 @@ void pretrain_run(const PretrainOptions& opt) {
           answer[c] = static_cast<char>('0' + rng_bits(opt.seed + 1, 8, k) % 10);
       }
       TrainSample s;
-      s.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, items[i].prompt);
+      s.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, prompt_text(items[i], fmt));
       s.completion = tokenizer_encode(tok, answer);
       s.completion.push_back(cfg.eos_token_id);
       batch.push_back(std::move(s));

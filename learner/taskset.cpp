@@ -28,7 +28,11 @@ TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector
   ts->seed = seed;
   double total = 0;
   for (size_t i = 0; i < names.size(); i++) {
-    ts->tasks.push_back(load_task(names[i], tasks_file, data_dir));
+    TaskSpec spec = find_task_spec(names[i], tasks_file, data_dir);
+    // An eval alone reads no train file when the eval split has a file of its own.
+    if (!need_train && !spec.eval_path.empty() && spec.eval_id_max < spec.eval_id_min)
+      spec.train_path.clear();
+    ts->tasks.push_back(load_task(spec));
     double w = weights.empty() ? 1.0 : weights[i];
     if (w < 0) throw std::runtime_error("tasks.weights: negative weight for " + names[i]);
     total += w;
@@ -43,7 +47,7 @@ TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector
     std::set<std::string> held;
     for (const TaskPrompt& p : ev) {
       held.insert(p.text);
-      ts->eval.push_back(TaskItem{t.spec.name, p.id, p.text, p.reference});
+      ts->eval.push_back(TaskItem{t.spec.name, p.id, p.text, p.chat_text, p.reference});
     }
     std::vector<TaskPrompt> tr = task_prompts(t, Split::kTrain, seed);
     tr.erase(std::remove_if(tr.begin(), tr.end(),
@@ -67,7 +71,7 @@ std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, 
     const std::vector<TaskPrompt>& pool = ts.train[t];
     size_t k = rng_bits(ts.seed, stream, 2 * static_cast<uint64_t>(i) + 1) % pool.size();
     const TaskPrompt& p = pool[k];
-    out.push_back(TaskItem{ts.tasks[t].spec.name, p.id, p.text, p.reference});
+    out.push_back(TaskItem{ts.tasks[t].spec.name, p.id, p.text, p.chat_text, p.reference});
   }
   return out;
 }
@@ -94,6 +98,12 @@ PromptFormat prompt_format(const Tokenizer& tok, const ModelConfig& cfg,
     f.stop_ids.push_back(id);
   f.end_id = id;
   return f;
+}
+
+const std::string& prompt_text(const TaskItem& item, const PromptFormat& format) {
+  // "plain" writes no turns, so the base-model prompt with its own framing is the right one.
+  const bool turns = !format.chat_template.empty() && format.chat_template != "plain";
+  return turns && !item.chat_prompt.empty() ? item.chat_prompt : item.prompt;
 }
 
 std::vector<int> encode_prompt_ids(const Tokenizer& tok, const ModelConfig& cfg,

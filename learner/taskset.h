@@ -22,7 +22,8 @@ namespace aha {
 struct TaskItem {
   std::string task;
   std::string prompt_id;
-  std::string prompt;        // text given to the model
+  std::string prompt;        // text given to the model without a chat template
+  std::string chat_prompt;   // the user turn when a chat template wraps it (tasks' chat_prompt)
   nlohmann::json reference;  // the task's reference fields
 };
 
@@ -58,6 +59,10 @@ PromptFormat prompt_format(const Tokenizer& tok, const ModelConfig& cfg,
 std::vector<int> encode_prompt_ids(const Tokenizer& tok, const ModelConfig& cfg,
                                    const PromptFormat& format, const std::string& text);
 
+// The item's text under format: chat_prompt when a chat template writes turns around it (not
+// "" or "plain"), else prompt.
+const std::string& prompt_text(const TaskItem& item, const PromptFormat& format);
+
 // The completion's text: ids decoded without a final stop token; an id the tokenizer lacks (a
 // padding row of the model's vocabulary) shows as "<|unk:ID|>" instead of stopping the run.
 std::string completion_text(const Tokenizer& tok, const PromptFormat& format,
@@ -71,7 +76,8 @@ std::string reward_input(const PromptFormat& format, const std::string& completi
 Scored scored_from_result(RewardResult r);
 
 // data_dir: where ${AHA_DATA_DIR} task paths resolve ("" = environment, else "data");
-// need_train=false allows eval-only tasks (humaneval) for `aha eval`.
+// need_train=false allows eval-only tasks (humaneval) for `aha eval`, and skips reading a train
+// file when the eval split has its own (GSM8K, MATH).
 TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector<double>& weights,
                         const std::string& tasks_file, uint64_t seed, int eval_prompts,
                         const std::string& data_dir = "", bool need_train = true);

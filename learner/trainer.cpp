@@ -110,7 +110,7 @@ PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float t
   for (size_t i = 0; i < p.items.size(); i++) {
     GenRequest q;
     q.request_id = r.next_request_id++;
-    std::vector<int> ids = encode_prompt(r, p.items[i].prompt);
+    std::vector<int> ids = encode_prompt(r, prompt_text(p.items[i], r.format));
     q.prompt_ids.assign(ids.begin(), ids.end());
     q.group_size = G;
     q.params.temperature = temperature;
@@ -668,7 +668,7 @@ int train_main(const TrainOptions& opt) {
       s.prompt_id = ro.item.prompt_id;
       s.group_id = ro.group_id;
       s.sample_idx = ro.sample_idx;
-      s.prompt = ro.item.prompt;
+      s.prompt = prompt_text(ro.item, r.format);
       s.completion = ro.completion;
       s.response_prefix = r.format.response_prefix;
       s.num_tokens = static_cast<int64_t>(ro.sample.token_ids.size());

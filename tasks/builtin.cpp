@@ -11,6 +11,9 @@ const char* const kBuiltinTasksToml = R"TOML(
 r1 = """The user asks a question and the assistant solves it. The assistant first reasons step by step inside <think> </think> tags and then gives only the final answer inside <answer> </answer> tags, for example <think> reasoning here </think> <answer> answer here </answer>.
 User: {question}
 Assistant: <think>"""
+# The same instruction as the user turn of a chat template (which writes the turns itself).
+r1_chat = """{question}
+Reason step by step inside <think> </think> tags, then give only the final answer inside <answer> </answer> tags."""
 
 [tasks.gsm8k]
 description = "Grade-school math word problems (GSM8K); the gold answer follows '####'."
@@ -18,6 +21,7 @@ data.train = "${AHA_DATA_DIR}/gsm8k_train.jsonl"
 data.eval = "${AHA_DATA_DIR}/gsm8k_test_first200.jsonl"
 data.fields = { question = "question", answer = "answer" }
 template = "r1"
+chat_prompt = "r1_chat"
 [[tasks.gsm8k.reward]]
 name = "correct"
 checker = "math"
@@ -32,8 +36,9 @@ weight = 0.1
 description = "Competition math (MATH / MATH-500 rows: problem, answer or solution with a final boxed answer)."
 data.train = "${AHA_DATA_DIR}/math_train.jsonl"
 data.eval = "${AHA_DATA_DIR}/math500.jsonl"
-data.fields = { question = "problem", answer = "answer" }
+data.fields = { question = "problem", answer = ["answer", "solution"] }  # MATH rows have only the solution (its last boxed answer is the gold)
 template = "r1"
+chat_prompt = "r1_chat"
 [[tasks.math.reward]]
 name = "correct"
 checker = "math"
@@ -51,6 +56,7 @@ train_count = 10000
 eval_count = 500
 seed = 1
 template = "r1"
+chat_prompt = "r1_chat"
 [[tasks.countdown.reward]]
 name = "correct"
 checker = "countdown"
@@ -67,6 +73,7 @@ train_count = 10000
 eval_count = 500
 seed = 2
 template = "r1"
+chat_prompt = "r1_chat"
 [[tasks.arith.reward]]
 name = "correct"
 checker = "math"

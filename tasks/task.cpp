@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 
@@ -77,6 +78,20 @@ std::string get_str(const nlohmann::json& t, const char* key, const std::string&
   return t.at(key).get<std::string>();
 }
 
+// A misspelt key would silently fall back to a default: refuse it, listing the known ones.
+void only_keys(const nlohmann::json& t, std::initializer_list<const char*> known,
+               const std::string& ctx) {
+  if (!t.is_object()) throw std::invalid_argument(ctx + ": must be a table");
+  for (auto& [k, v] : t.items()) {
+    bool ok = false;
+    for (const char* n : known) ok = ok || k == n;
+    if (ok) continue;
+    std::string list;
+    for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
+    throw std::invalid_argument(ctx + ": unknown key '" + k + "' (known: " + list + ")");
+  }
+}
+
 void id_range(const nlohmann::json& split, const char* key, const std::string& ctx, int64_t* lo,
               int64_t* hi) {
   if (!split.contains(key)) return;
@@ -91,6 +106,15 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
                         const nlohmann::json& templates, const std::string& source,
                         const std::string& base_dir, const std::string& data_dir) {
   std::string ctx = where(source, name);
+  if (!t.is_object()) throw std::invalid_argument(ctx + ": must be a table");
+  only_keys(t,
+            {"description", "data", "generator", "train_count", "eval_count", "seed", "split",
+             "template", "chat_prompt", "reward"},
+            ctx);
+  if (t.contains("data"))
+    only_keys(t.at("data"), {"train", "eval", "fields", "id_field"}, ctx + " data");
+  if (t.contains("split"))
+    only_keys(t.at("split"), {"eval_fraction", "eval_ids", "train_ids"}, ctx + " split");
   TaskSpec s;
   s.name = name;
   s.description = get_str(t, "description", ctx);
@@ -107,9 +131,15 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
       if (!d.at("fields").is_object())
         throw std::invalid_argument(ctx + ": data.fields must be a table");
       for (auto& [k, v] : d.at("fields").items()) {
-        if (!v.is_string())
-          throw std::invalid_argument(ctx + ": data.fields." + k + " must be a string");
-        s.fields.emplace_back(k, v.get<std::string>());
+        std::vector<std::string> names;
+        if (v.is_string()) names.push_back(v.get<std::string>());
+        if (v.is_array())
+          for (const auto& e : v)
+            if (e.is_string()) names.push_back(e.get<std::string>());
+        if (names.empty() || (v.is_array() && names.size() != v.size()))
+          throw std::invalid_argument(ctx + ": data.fields." + k +
+                                      " must be a field name or a list of them");
+        s.fields.emplace_back(k, names);
       }
     }
   }
@@ -134,14 +164,19 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
     id_range(sp, "eval_ids", ctx, &s.eval_id_min, &s.eval_id_max);
     id_range(sp, "train_ids", ctx, &s.train_id_min, &s.train_id_max);
   }
-  std::string tmpl = get_str(t, "template", ctx, "{question}");
-  if (templates.contains(tmpl) && templates.at(tmpl).is_string())
-    tmpl = templates.at(tmpl).get<std::string>();
-  s.prompt_template = tmpl;
+  auto named = [&](std::string tmpl) {
+    if (templates.contains(tmpl) && templates.at(tmpl).is_string())
+      tmpl = templates.at(tmpl).get<std::string>();
+    return tmpl;
+  };
+  s.prompt_template = named(get_str(t, "template", ctx, "{question}"));
+  s.chat_prompt_template = named(get_str(t, "chat_prompt", ctx));
   if (!t.contains("reward") || !t.at("reward").is_array() || t.at("reward").empty())
     throw std::invalid_argument(ctx + ": needs at least one [[tasks." + name +
                                 ".reward]] component");
   for (const auto& c : t.at("reward")) {
+    if (!c.is_object()) throw std::invalid_argument(ctx + ": a reward component must be a table");
+    only_keys(c, {"name", "checker", "weight", "options"}, ctx + " reward");
     RewardComponent rc;
     rc.name = get_str(c, "name", ctx + " reward");
     rc.checker = get_str(c, "checker", ctx + " reward");
@@ -193,11 +228,18 @@ std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
       ref = row;
     } else {
       ref = nlohmann::json::object();
-      for (const auto& [name, field] : s.fields) {
-        if (!row.contains(field))
-          throw std::runtime_error(ctx + ": missing field '" + field + "'" +
-                                   (name != field ? " (for '" + name + "')" : ""));
-        ref[name] = row.at(field);
+      for (const auto& [name, candidates] : s.fields) {
+        const std::string* found = nullptr;
+        for (const std::string& f : candidates)
+          if (!found && row.contains(f)) found = &f;
+        if (!found) {
+          std::string list;
+          for (const std::string& f : candidates) list += (list.empty() ? "'" : " or '") + f + "'";
+          throw std::runtime_error(
+              ctx + ": missing field " + list +
+              (candidates.size() > 1 || candidates[0] != name ? " (for '" + name + "')" : ""));
+        }
+        ref[name] = row.at(*found);
       }
     }
     std::string id;
@@ -221,6 +263,8 @@ TaskPrompt make_prompt(const TaskSpec& s, const std::string& id, const nlohmann:
   p.reference = ref;
   try {
     p.text = render_template(s.prompt_template, ref);
+    p.chat_text =
+        s.chat_prompt_template.empty() ? p.text : render_template(s.chat_prompt_template, ref);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("task '" + s.name + "', row " + id + ": " + e.what());
   }

@@ -21,8 +21,8 @@ struct TaskSpec {
   // JSONL source: train file, optional eval file (else eval is split off train).
   std::string train_path, eval_path;
   std::string data_dir;  // what ${AHA_DATA_DIR} expanded to in those paths ("" = not used)
-  std::vector<std::pair<std::string, std::string>>
-      fields;            // reference name <- row field; empty: whole row
+  // reference name <- the first of these row fields that the row has; empty: whole row.
+  std::vector<std::pair<std::string, std::vector<std::string>>> fields;
   std::string id_field;  // row field used as id; empty: file:line
   // Generator source (when generator is not empty): "countdown" or "arith" with its options.
   std::string generator;
@@ -34,12 +34,16 @@ struct TaskSpec {
   int64_t train_id_min = 0, train_id_max = -1;  // inclusive; rows outside both ranges are dropped
   uint64_t seed = 0;
   std::string prompt_template;  // "{name}" takes reference[name]; a list of strings joins by lines
+  // The user turn when a chat template wraps the prompt ("" = prompt_template): the base-model
+  // prompt's own "User:/Assistant:" framing would be nested inside the template's turns.
+  std::string chat_prompt_template;
   std::vector<RewardComponent> reward;
 };
 
 struct TaskPrompt {
   std::string id;
   std::string text;          // rendered prompt
+  std::string chat_text;     // rendered chat_prompt_template (== text when the spec has none)
   nlohmann::json reference;  // what the checkers read
 };
 

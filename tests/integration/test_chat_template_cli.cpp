@@ -105,7 +105,11 @@ TEST_CASE("aha eval: deepseek_r1 on GSM8K with DeepSeek-V3's tokenizer, samples 
     INFO(r.dump());
     CHECK(r["task"] == "gsm8k");
     const std::string prompt = r["prompt"];
-    CHECK(prompt.rfind(bos + "<｜User｜>", 0) == 0);     // the one BOS, as fed
+    CHECK(prompt.rfind(bos + "<｜User｜>", 0) == 0);  // the one BOS, as fed
+    // The user turn is the task's chat_prompt: the question and the instruction, without the
+    // base-model prompt's own "User:" / "Assistant: <think>" framing nested inside the turn.
+    CHECK(prompt.find("Reason step by step inside <think> </think> tags") != std::string::npos);
+    CHECK(prompt.find("Assistant:") == std::string::npos);
     CHECK(prompt.find(bos, 1) == std::string::npos);     // ... and no second
     const std::string gen = "<｜Assistant｜><think>\n";  // the generation prompt closes it
     CHECK(prompt.size() > gen.size());
@@ -125,13 +129,36 @@ TEST_CASE("aha eval: deepseek_r1 on GSM8K with DeepSeek-V3's tokenizer, samples 
   CHECK(rows[2]["prompt_id"] != rows[0]["prompt_id"]);
   CHECK(rows[4]["prompt_id"] == rows[5]["prompt_id"]);
 
+  // Eval reads only the eval file of a task that has one: MATH with a MATH-500-style eval file
+  // and no train file, whose rows give the gold as "answer" or only as a solution's boxed answer.
+  {
+    const fs::path math = dir.path / "mathdata";
+    fs::create_directories(math);
+    std::ofstream(math / "math500.jsonl")
+        << R"({"problem": "What is $2+3$?", "answer": "5", "level": 1})"
+        << "\n"
+        << R"({"problem": "Halve $\\frac{1}{2}$.", "solution": "It is $\\boxed{\\frac14}$.", "level": 2})"
+        << "\n";
+    const fs::path ms = dir.path / "math_samples.jsonl";
+    out = run(aha + " eval --model " + model + " --task math --data-dir " + math.string() +
+                  " --template deepseek_r1 -k 1 --max-new-tokens 4 --samples-out " + ms.string(),
+              &rc);
+    REQUIRE_MESSAGE(rc == 0, out);
+    CHECK(out.find("task math: 2 prompts, k = 1") != std::string::npos);
+    std::ifstream mf(ms);
+    int n = 0;
+    for (std::string line; std::getline(mf, line); n++)
+      CHECK(nlohmann::json::parse(line)["task"] == "math");
+    CHECK(n == 2);
+  }
+
   // A data directory without the file: the error names it and what sets the directory.
   out = run(aha + " eval --model " + model + " --task gsm8k --data-dir " +
                 (dir.path / "nowhere").string() + " --limit 1",
             &rc);
   CHECK(rc != 0);
   CHECK_MESSAGE(out.find("data file " + (dir.path / "nowhere").string() +
-                         "/gsm8k_train.jsonl not found") != std::string::npos,
+                         "/gsm8k_test_first200.jsonl not found") != std::string::npos,
                 out);
   CHECK(out.find("--data-dir or the AHA_DATA_DIR environment variable") != std::string::npos);
   // A template whose end-of-turn is no token of this tokenizer is refused before generating.

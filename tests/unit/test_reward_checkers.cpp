@@ -2,7 +2,10 @@
 // user would), options, composition, and tasks: TOML specs, generators, splits, JSONL errors,
 // templates.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -238,6 +241,77 @@ checker = "math"
   // A path without the variable keeps the plain error (the file named, no hint).
   aha::TaskSpec u = aha::find_task_spec("toy", kFix + "/user_tasks.toml", "/data/here");
   CHECK(u.data_dir.empty());
+}
+
+TEST_CASE("tasks: field fallbacks, chat_prompt, and unknown keys refused") {
+  // MATH-500 rows carry "answer"; MATH rows only a solution whose last boxed answer is the gold.
+  aha::TaskSpec m = aha::find_task_spec("math", "", kFix);
+  m.train_path.clear();
+  m.eval_path = kFix + "/math_rows.jsonl";
+  CHECK_THROWS_WITH_AS(aha::load_task(m),
+                       doctest::Contains("math_rows.jsonl:3: missing field 'answer' or 'solution' "
+                                         "(for 'answer')"),
+                       std::runtime_error);
+  // The same rows without the third: both golds score.
+  const std::string two = (std::filesystem::temp_directory_path() /
+                           ("aha_math_rows_" + std::to_string(::getpid()) + ".jsonl"))
+                              .string();
+  {
+    std::ifstream in(m.eval_path);
+    std::ofstream out(two);
+    std::string line;
+    for (int i = 0; i < 2 && std::getline(in, line); i++) out << line << "\n";
+  }
+  m.eval_path = two;
+  aha::Task t = aha::load_task(m);
+  REQUIRE(t.eval.size() == 2);
+  CHECK(aha::task_score(m, "<think>k</think><answer>5</answer>", t.eval[0].reference).score ==
+        doctest::Approx(1.1));
+  CHECK(aha::task_score(m, "<think>k</think><answer>0.25</answer>", t.eval[1].reference).score ==
+        doctest::Approx(1.1));
+  std::filesystem::remove(two);
+  // The base-model prompt frames the turn itself; the chat variant is the bare user message.
+  CHECK(t.eval[0].text.find("Assistant: <think>") != std::string::npos);
+  CHECK(t.eval[0].chat_text.rfind("What is $2+3$?\nReason step by step", 0) == 0);
+  CHECK(t.eval[0].chat_text.find("Assistant:") == std::string::npos);
+
+  const std::string head = R"([tasks.t]
+data.train = "toy.jsonl"
+data.fields = { question = "q", answer = "a" }
+)";
+  const std::string reward = R"([[tasks.t.reward]]
+name = "correct"
+checker = "math"
+)";
+  const std::string base = head + reward;
+  aha::TaskSpec plain = aha::parse_task_toml(base, "inline.toml", kFix)[0];
+  CHECK(plain.chat_prompt_template.empty());
+  CHECK(aha::load_task(plain).train[0].chat_text == aha::load_task(plain).train[0].text);
+  // A misspelt key is an error naming it, where it is, and the known keys.
+  auto refused = [&](const std::string& toml, const std::string& want) {
+    CHECK_THROWS_WITH_AS(aha::parse_task_toml(toml, "inline.toml", kFix),
+                         doctest::Contains(want.c_str()), std::invalid_argument);
+  };
+  refused(head + "templte = \"x\"\n" + reward,
+          "inline.toml: task 't': unknown key 'templte' (known: ");
+  refused(R"([tasks.t]
+data.train = "toy.jsonl"
+data.feilds = { question = "q" }
+[[tasks.t.reward]]
+name = "correct"
+checker = "math"
+)",
+          "task 't' data: unknown key 'feilds'");
+  refused(head + "split.eval_frac = 0.5\n" + reward, "task 't' split: unknown key 'eval_frac'");
+  refused(base + "wieght = 2.0\n", "task 't' reward: unknown key 'wieght'");
+  refused(R"([tasks.t]
+data.train = "toy.jsonl"
+data.fields = { answer = ["a", 3] }
+[[tasks.t.reward]]
+name = "correct"
+checker = "math"
+)",
+          "data.fields.answer must be a field name or a list of them");
 }
 
 TEST_CASE("tasks: generators are deterministic and solvable") {
