@@ -104,3 +104,33 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   CHECK(fs::exists(dir / "a/report.html"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same learner") {
+  fs::path dir = fs::temp_directory_path() / ("aha-train-qwen-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string aha = AHA_BINARY;
+  const std::string src = AHA_SOURCE_DIR;
+  int rc = 0;
+  std::string out = run(aha + " init --config " + src + "/experiments/qwen3-moe-arith/config.json" +
+                            " --out " + (dir / "model").string() + " --seed 5",
+                        &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  out = run(aha + " train --run-dir " + (dir / "run").string() + " --set model.path='\"" +
+                (dir / "model").string() + "\"' --set tasks.tasks_file='\"" + src +
+                "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
+                " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
+                " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4" +
+                " --set tasks.eval_samples=2 --set run.eval_every=0 --set run.steps=3",
+            &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(slurp((dir / "run/final-model/config.json").string()).find("\"qwen3_moe\"") !=
+        std::string::npos);
+  aha::RunDb db = aha::rundb_open((dir / "run").string(), false);
+  std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
+  REQUIRE(steps.size() == 3);
+  // The sampler's KV-cache decode and the learner's full forward give the same log-probs.
+  for (const aha::StepRow& s : steps) CHECK(s.dlogp_max < 1e-4);
+  CHECK(steps[0].grad_norm > 0);
+  fs::remove_all(dir);
+}
