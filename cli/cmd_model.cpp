@@ -16,6 +16,7 @@
 #include "policy/hf_checkpoint.h"
 #include "policy/model.h"
 #include "policy/tiny_tokenizer.h"
+#include "policy/tokenizer.h"
 
 namespace aha::cli {
 
@@ -90,10 +91,21 @@ std::string shape_str(const std::vector<int64_t>& s) {
 }
 
 void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
-              const std::string& dtype) {
+              const std::string& dtype, const std::string& tokenizer_dir) {
   Model m;
   ModelConfig cfg = resolve_config(config);
-  bool tiny_vocab = cfg.vocab_size == kTinyVocabSize;
+  // A tokenizer given by hand must fit the embedding table: an id past the vocabulary would
+  // read outside it at the first prompt.
+  Tokenizer tok;
+  if (!tokenizer_dir.empty()) {
+    tok = tokenizer_load(tokenizer_dir);
+    if (tok.vocab_size > cfg.vocab_size)
+      throw std::runtime_error("--tokenizer " + tokenizer_dir + ": its ids reach " +
+                               std::to_string(tok.vocab_size - 1) + " but the config's vocab_size is " +
+                               std::to_string(cfg.vocab_size));
+  }
+  // The built-in tokenizer serves any vocabulary it fits in (ids past 102 stay unused).
+  bool tiny_vocab = tokenizer_dir.empty() && cfg.vocab_size >= kTinyVocabSize;
   if (tiny_vocab && cfg.bos_token_id < 0) {
     cfg.bos_token_id = kTinyBos;
     cfg.eos_token_id = kTinyEos;
@@ -101,10 +113,20 @@ void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
   model_build(m, cfg);
   model_init(m, seed);
   model_save(m, out, dtype);
-  // The tiny character tokenizer goes with every model of its vocabulary size.
-  if (tiny_vocab && !std::filesystem::exists(out + "/tokenizer.json")) {
+  if (!tokenizer_dir.empty()) {
+    namespace fs = std::filesystem;
+    const fs::path src = fs::is_directory(tokenizer_dir) ? fs::path(tokenizer_dir)
+                                                         : fs::path(tokenizer_dir).parent_path();
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+      if (fs::exists(src / f))
+        fs::copy_file(src / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
+  } else if (tiny_vocab && !std::filesystem::exists(out + "/tokenizer.json")) {
     write_json(out + "/tokenizer.json", tiny_tokenizer_json());
     write_json(out + "/tokenizer_config.json", tiny_tokenizer_config_json());
+  } else if (!tiny_vocab) {
+    std::printf("note: no tokenizer written (vocab_size %d is below the built-in tokenizer's %d); "
+                "give one with --tokenizer DIR\n",
+                cfg.vocab_size, kTinyVocabSize);
   }
   std::printf("wrote %s: %ld parameters (%ld active per token), seed %llu\n", out.c_str(),
               model_num_params(m), model_num_active_params(m),
@@ -261,7 +283,11 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--out", *out, "Output model directory")->required();
     c->add_option("--seed", *seed, "Initialisation seed")->capture_default_str();
     c->add_option("--dtype", *dtype, "Stored dtype: F32, BF16, F16")->capture_default_str();
-    c->callback([=] { cmd_init(*config, *out, *seed, *dtype); });
+    auto tokenizer = std::make_shared<std::string>();
+    c->add_option("--tokenizer", *tokenizer,
+                  "Copy tokenizer.json (+ tokenizer_config.json) from this directory (default: the "
+                  "built-in character tokenizer when the vocabulary fits it)");
+    c->callback([=] { cmd_init(*config, *out, *seed, *dtype, *tokenizer); });
   }
   {
     auto* c = app.add_subcommand(

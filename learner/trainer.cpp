@@ -24,6 +24,7 @@
 #include "learner/taskset.h"
 #include "learner/train_config.h"
 #include "learner/train_state.h"
+#include "learner/version.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/controller.h"
@@ -500,7 +501,8 @@ int train_main(const TrainOptions& opt) {
     std::printf("resuming %s from %s (step %d)\n", r.run_dir.c_str(), ckpt.c_str(), start_step);
   } else {
     RunRow row;
-    row.aha_version = "0.1.0";
+    row.aha_version = kAhaVersion;
+    row.git_commit = build_git_commit();
     row.model = model_description(policy.cfg) + " from " + r.cfg.model_path;
     row.config = train_config_to_toml(r.cfg);
     r.run_id = rundb_begin_run(r.db, row);
