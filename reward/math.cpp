@@ -103,14 +103,19 @@ std::vector<std::string> all_boxed(const std::string& s) {
   return out;
 }
 
-// Several answers become one list "a, b"; repeats of the same answer count once.
+// Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once.
 std::string join_answers(const std::vector<std::string>& answers) {
-  std::vector<std::string> seen;
+  std::vector<std::string> kept;
   std::string out;
+  MathOptions same;
   for (const std::string& a : answers) {
     std::string n = trim(a);
-    if (n.empty() || std::find(seen.begin(), seen.end(), math_normalize(n)) != seen.end()) continue;
-    seen.push_back(math_normalize(n));
+    if (n.empty()) continue;
+    bool repeat = false;
+    for (size_t k = 0; k < kept.size() && !repeat && answers.size() <= 16; k++)
+      repeat = math_equal(kept[k], n, same).equal;
+    if (repeat || std::find(kept.begin(), kept.end(), n) != kept.end()) continue;
+    kept.push_back(n);
     out += (out.empty() ? "" : ", ") + n;
   }
   return out;
@@ -217,12 +222,18 @@ std::optional<std::string> answer_from_text(std::string rest) {
   return rest;
 }
 
+std::optional<std::string> answer_is(const std::string& s);
+
 std::optional<std::string> answer_tag(const std::string& s) {
   size_t close = s.rfind("</answer>");
   if (close == std::string::npos) return std::nullopt;
   size_t open = s.rfind("<answer>", close);
   if (open == std::string::npos) return std::nullopt;
-  return answer_from_text(s.substr(open + 8, close - open - 8));
+  std::string inner = s.substr(open + 8, close - open - 8);
+  if (all_boxed(inner).empty() && math_segments(inner).empty()) {
+    if (auto a = answer_is(inner)) return a;
+  }
+  return answer_from_text(inner);
 }
 
 std::optional<std::string> gsm8k_hashes(const std::string& s) {
@@ -370,7 +381,8 @@ std::string strip_units(const std::string& s) {
   std::string prefix, space, words;
   if (!RE2::FullMatch(s, re, &prefix, &space, &words)) return s;
   prefix = trim(prefix);
-  if (prefix.empty() || !looks_numeric(prefix)) return s;
+  static const RE2 grouped(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
+  if (prefix.empty() || !(looks_numeric(prefix) || RE2::FullMatch(prefix, grouped))) return s;
   bool all_units = true;
   size_t i = 0, count = 0;
   while (i < words.size()) {
@@ -780,6 +792,18 @@ std::string words_to_list(const std::string& s) {
 
 MathVerdict scalar_equal(const std::string& g, const std::string& p, const MathOptions& opt);
 
+// True when s names a variable (a letter outside LaTeX command names): "4! = 24" has none.
+bool has_letters(const std::string& s) {
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '\\') {
+      while (i + 1 < s.size() && is_alpha(s[i + 1])) i++;
+      continue;
+    }
+    if (is_alpha(s[i])) return true;
+  }
+  return false;
+}
+
 MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
                              const MathOptions& opt, int depth) {
   if (depth > 6) return {false, "nested too deeply"};
@@ -823,7 +847,7 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     if (p_rel && !all_eq(pr)) return {false, "different relation"};
     // Equations and assignment chains: "x = 5", "x = 5+5+1 = 11" (the final side answers).
     bool g_simple = g_rel && is_simple_variable(gr.sides[0]);
-    if (g_rel && !g_simple && gr.sides.size() == 2) {
+    if (g_rel && !g_simple && gr.sides.size() == 2 && has_letters(g)) {
       // An equation is the answer ("x^2+y^2=1"): the same equation, sides moved or not.
       if (pr.sides.size() != 2) return {false, "not an equation"};
       std::string gd = "(" + gr.sides[0] + ")-(" + gr.sides[1] + ")";
@@ -950,7 +974,7 @@ bool reads_like_text(const std::string& s) {
     if (j - i >= 2) words++;
     i = j;
   }
-  return words >= 4;
+  return words >= 3;
 }
 
 }  // namespace
@@ -1046,7 +1070,8 @@ std::string math_normalize(const std::string& in) {
   replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
   // {,} is a thousands separator before exactly three digits, else a decimal comma.
   static const RE2 brace_thousands(R"(\{,\}(\d{3})(\D|$))");
-  RE2::GlobalReplace(&s, brace_thousands, "\\1\\2");
+  for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
+  }
   replace_all(s, "{,}", ".");
   for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf",
                           "\\mathrm", "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox",
@@ -1065,6 +1090,12 @@ std::string math_normalize(const std::string& in) {
       if (c != ',' && c != ' ') s += c;
   }
   s = strip_units(s);
+  compact = nospace(s);  // "1,500 dollars" once the unit is gone
+  if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {
+    s.clear();
+    for (char c : compact)
+      if (c != ',' && c != ' ') s += c;
+  }
   replace_all(s, "\x01", "\\\\");
   // Collapse runs of spaces.
   std::string out;

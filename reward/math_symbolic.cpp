@@ -216,8 +216,14 @@ SymbolicVerdict ginac_equal(const MathExpr& g, const MathExpr& p, double timeout
       if (ge.has(s) || pe.has(s)) has_syms = true;
     if (!has_syms && b.trig.empty()) {
       GiNaC::numeric gv, pv, unit;
-      if (long_decimal(p, &pv, &unit) && as_number(ge, &gv))
-        return GiNaC::abs(gv - pv) < unit ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
+      if (long_decimal(p, &pv, &unit) && as_number(ge, &gv)) {
+        // Rounded (within half a unit) or truncated (toward zero, less than a unit short).
+        GiNaC::numeric d = GiNaC::abs(gv - pv);
+        bool rounded = d <= unit / 2;
+        bool truncated = d < unit && GiNaC::abs(pv) <= GiNaC::abs(gv) &&
+                         (gv.is_zero() || pv.is_zero() || (gv > 0) == (pv > 0));
+        return rounded || truncated ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
+      }
       if (as_number(ge, &gv) && as_number(pe, &pv)) {
         GiNaC::numeric scale = std::max(GiNaC::abs(gv), GiNaC::abs(pv));
         GiNaC::numeric tol = GiNaC::numeric(1) / GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(40));

@@ -16,7 +16,8 @@ enum class SymbolicVerdict { kEqual, kNotEqual, kUnparsable, kTimeout, kTooLarge
 // Compares gold and pred:
 // - both rational numbers: exactly (GMP);
 // - pred a decimal with at least 6 significant digits, gold a constant without symbols: equal when
-//   they differ by less than one unit in pred's last written place (0.333333 for 1/3, never 1.414
+//   pred is gold rounded (half a unit) or truncated (under one unit) at its last written place
+//   (0.333333 or 0.666667 for 1/3 and 2/3, never 1.414
 //   for sqrt 2, never 4.9999999 for 5);
 // - constants (no symbols): GiNaC evaluation at 50 digits, equal within 1e-40 relative;
 // - otherwise normal(g - p) == 0 in GiNaC, with sin/cos of integer multiples of one symbol written
