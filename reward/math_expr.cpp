@@ -434,6 +434,18 @@ double binom_capped(double n, double k) {  // C(n, k), capped at 1e18
   return r;
 }
 
+constexpr double kHuge = 1e18;
+
+ExprCost refused() {
+  ExprCost c;
+  c.terms = c.degree = c.digits = kHuge;
+  return c;
+}
+
+double cap(double x) {
+  return std::min(x, kHuge);
+}
+
 ExprCost cost(const MathExpr& e, int n) {
   const ExprNode& node = e.nodes[n];
   ExprCost c;
@@ -447,53 +459,77 @@ ExprCost cost(const MathExpr& e, int n) {
     case ExprKind::kConst:  // pi, e: no degree, but powers of them count digits
       c.degree = node.text == "infty" ? 1 : 0;
       return c;
-    case ExprKind::kAdd:
+    case ExprKind::kAdd: {
+      // a/b + c/d = (ad + cb) / bd
+      std::vector<ExprCost> k;
+      for (int kid : node.kids) k.push_back(cost(e, kid));
       c.terms = 0;
-      for (int k : node.kids) {
-        ExprCost a = cost(e, k);
-        c.terms += a.terms;
-        c.degree = std::max(c.degree, a.degree);
-        c.digits = std::max(c.digits, a.digits + 1);
+      c.digits = 0;
+      for (const ExprCost& a : k) {
+        c.den_terms = cap(c.den_terms * a.den_terms);
+        c.den_degree += a.den_degree;
+        c.digits = std::max(c.digits, a.digits);
       }
+      for (const ExprCost& a : k) {
+        c.terms = cap(c.terms + a.terms * (c.den_terms / std::max(1.0, a.den_terms)));
+        c.degree = std::max(c.degree, a.degree + c.den_degree - a.den_degree);
+      }
+      c.digits += std::log10(static_cast<double>(k.size())) + 1;
       return c;
+    }
     case ExprKind::kMul:
       c.digits = 0;
-      for (int k : node.kids) {
-        ExprCost a = cost(e, k);
-        c.terms = std::min(1e18, c.terms * a.terms);
+      for (int kid : node.kids) {
+        ExprCost a = cost(e, kid);
+        c.terms = cap(c.terms * a.terms);
+        c.den_terms = cap(c.den_terms * a.den_terms);
         c.degree += a.degree;
+        c.den_degree += a.den_degree;
         c.digits += a.digits;
       }
       return c;
     case ExprKind::kNeg:
-    case ExprKind::kInv:
       return cost(e, node.kids[0]);
+    case ExprKind::kInv: {
+      ExprCost a = cost(e, node.kids[0]);
+      std::swap(a.terms, a.den_terms);
+      std::swap(a.degree, a.den_degree);
+      return a;
+    }
     case ExprKind::kAbs:
     case ExprKind::kFunc: {
-      // Opaque to expansion, but a trigonometric function of k*x is expanded in sin x, cos x.
-      ExprCost a;
-      for (int k : node.kids) {
-        ExprCost b = cost(e, k);
-        a.terms = std::max(a.terms, b.terms);
-        a.degree = std::max(a.degree, b.degree);
-        a.digits = std::max(a.digits, b.digits);
+      // Opaque to expansion, but a trigonometric function of k*x is expanded in sin x, cos x
+      // (degree k <= 12), and its argument must fit on its own.
+      for (int kid : node.kids) {
+        ExprCost b = cost(e, kid);
+        if (b.terms + b.den_terms > kMaxExpandedTerms || b.degree + b.den_degree > kMaxDegree ||
+            b.digits > kMaxDigits)
+          return refused();
+        c.digits = std::max(c.digits, b.digits);
       }
-      if (a.terms > kMaxExpandedTerms || a.degree > kMaxDegree) return a;  // refused as is
-      c.terms = 13;
-      c.degree = 12;
-      c.digits = std::max(4.0, a.digits);
+      // sin(k x) as a polynomial in sin x, cos x: about k+1 terms of degree k.
+      double k = 1;
+      if (node.kind == ExprKind::kFunc && node.text != "log" && node.text != "ln" &&
+          node.text != "exp" && node.text.compare(0, 3, "arc") != 0) {
+        const ExprNode& a = e.nodes[node.kids[0]];
+        if (a.kind == ExprKind::kMul && a.kids.size() == 2 &&
+            e.nodes[a.kids[0]].kind == ExprKind::kNum && e.nodes[a.kids[1]].kind == ExprKind::kSym)
+          k = std::min(13.0, std::atof(e.nodes[a.kids[0]].text.c_str()));
+        bool quotient = node.text != "sin" && node.text != "cos";
+        c.terms = k + 1;
+        c.degree = k;
+        c.den_terms = quotient ? k + 1 : 1;
+        c.den_degree = quotient ? k : 0;
+      } else {
+        c.degree = 1;
+      }
       return c;
     }
     case ExprKind::kFact: {
       Q v;
-      if (!eval_q(e, node.kids[0], v.v)) {
-        c.terms = c.degree = c.digits = 1e18;  // a factorial of anything but a number: refused
-        return c;
-      }
-      if (mpz_cmp_ui(mpq_denref(v.v), 1) != 0 || mpz_cmp_ui(mpq_numref(v.v), 1000) > 0) {
-        c.digits = 1e18;
-        return c;
-      }
+      if (!eval_q(e, node.kids[0], v.v)) return refused();  // only factorials of numbers
+      if (mpz_cmp_ui(mpq_denref(v.v), 1) != 0 || mpz_cmp_ui(mpq_numref(v.v), 1000) > 0)
+        return refused();
       double k = mpz_get_d(mpq_numref(v.v));
       c.digits = std::max(1.0, std::lgamma(k + 1) / std::log(10.0) + 1);
       return c;
@@ -503,26 +539,32 @@ ExprCost cost(const MathExpr& e, int n) {
       ExprCost x = cost(e, node.kids[1]);
       Q ex;
       if (!eval_q(e, node.kids[1], ex.v)) {
-        // A symbolic or irrational exponent: opaque, but its own size counts.
+        // A symbolic or irrational exponent: opaque, but its own size counts, and a tower
+        // (e^{e^{64}}) grows its digits tenfold per level, so deep ones are refused.
+        if ((x.degree > 0 || x.den_degree > 0) && (b.degree > 0 || b.den_degree > 0))
+          return refused();  // x^x
         c.terms = std::max(b.terms, x.terms);
+        c.den_terms = std::max(b.den_terms, x.den_terms);
         c.degree = std::max(b.degree, x.degree) + 1;
-        // A tower (e^{e^{64}}) grows its digits tenfold per level, so deep ones are refused.
         c.digits = 10 * std::max(b.digits, x.digits);
-        if (x.degree > 0 && b.degree > 0) c.degree = 1e18;  // x^x style towers are refused
         return c;
       }
-      if (mpz_cmpabs_ui(mpq_numref(ex.v), 1000000) > 0 || mpz_cmpabs_ui(mpq_denref(ex.v), 12) > 0) {
-        c.terms = c.degree = c.digits = 1e18;
-        return c;
-      }
+      if (mpz_cmpabs_ui(mpq_numref(ex.v), 1000000) > 0 || mpz_cmpabs_ui(mpq_denref(ex.v), 12) > 0)
+        return refused();
       double p = std::fabs(mpz_get_d(mpq_numref(ex.v)));
       double q = mpz_get_d(mpq_denref(ex.v));
       double k = std::ceil(p / q);
       // Multinomial count: monomials of degree k in `terms` unknowns.
-      c.terms = b.terms <= 1 ? 1 : binom_capped(b.terms + k - 1, k);
-      c.degree = b.degree * k;
+      auto grow = [&](double t) { return t <= 1 ? 1.0 : binom_capped(t + k - 1, k); };
+      c.terms = grow(b.terms);
+      c.den_terms = grow(b.den_terms);
+      c.degree = b.degree * k + (q > 1 ? 1 : 0);  // a root stays a power of its own
+      c.den_degree = b.den_degree * k;
       c.digits = b.digits * k + k * std::log10(std::max(2.0, b.terms));
-      if (q > 1) c.degree += 1;  // a root stays a power of its own
+      if (mpq_sgn(ex.v) < 0) {
+        std::swap(c.terms, c.den_terms);
+        std::swap(c.degree, c.den_degree);
+      }
       return c;
     }
   }
@@ -554,8 +596,13 @@ ExprCost expr_cost(const MathExpr& e) {
 
 bool expr_within_bounds(const MathExpr& a, const MathExpr& b) {
   ExprCost ca = expr_cost(a), cb = expr_cost(b);
-  return ca.terms + cb.terms <= kMaxExpandedTerms && ca.degree <= kMaxDegree &&
-         cb.degree <= kMaxDegree && ca.digits <= kMaxDigits && cb.digits <= kMaxDigits;
+  // a - b over a common denominator, as normal() forms it.
+  double num = ca.terms * cb.den_terms + cb.terms * ca.den_terms;
+  double den = ca.den_terms * cb.den_terms;
+  double deg = std::max(ca.degree + cb.den_degree, cb.degree + ca.den_degree);
+  return num + den <= kMaxExpandedTerms && deg <= kMaxDegree &&
+         ca.den_degree + cb.den_degree <= kMaxDegree && ca.digits <= kMaxDigits &&
+         cb.digits <= kMaxDigits;
 }
 
 bool expr_rational(const MathExpr& e, std::string* value) {

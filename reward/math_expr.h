@@ -47,10 +47,11 @@ enum class ExprParse { kOk, kUnparsable, kTooLarge };
 ExprParse parse_math_expr(const std::string& text, size_t max_chars, MathExpr* out);
 
 // Upper bounds on what expanding the expression can produce.
+// Over the normal form numerator / denominator (a sum of fractions counts its common denominator).
 struct ExprCost {
-  double terms = 1;   // monomials after full expansion
-  double degree = 0;  // total degree in the symbols and opaque functions
-  double digits = 1;  // decimal digits of the largest coefficient
+  double terms = 1, den_terms = 1;    // monomials after full expansion
+  double degree = 0, den_degree = 0;  // total degree in the symbols and opaque functions
+  double digits = 1;                  // decimal digits of the largest coefficient
 };
 ExprCost expr_cost(const MathExpr& e);
 
