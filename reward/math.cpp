@@ -810,6 +810,9 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   std::string g = trim(g_in), p = trim(p_in);
   if (p.empty()) return {false, "empty answer"};
   if (nospace(g) == nospace(p) && !g.empty()) return {true, "exact"};
+  // Fast path: two plain decimals need none of the splitting below.
+  static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
+  if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
   // Several answers written with words; \pm as two answers.
   std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
@@ -1022,7 +1025,26 @@ std::string math_gold(const std::string& reference) {
   return trim(reference);
 }
 
+// Only digits with a sign, a decimal point or thousands commas (most GSM8K answers).
+bool plain_decimal(const std::string& s) {
+  if (s.empty() || s.size() > 40) return false;
+  for (char c : s)
+    if (!is_digit(c) && c != '.' && c != ',' && c != '-') return false;
+  return true;
+}
+
 std::string math_normalize(const std::string& in) {
+  if (plain_decimal(in)) {  // fast path: nothing to unwrap, only separators to drop
+    std::string t = trim(in);
+    while (!t.empty() && t.back() == '.') t.pop_back();
+    static const RE2 plain_thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
+    if (t.find(',') == std::string::npos) return t;
+    if (!RE2::FullMatch(t, plain_thousands)) return t;
+    std::string out;
+    for (char c : t)
+      if (c != ',') out += c;
+    return out;
+  }
   std::string s = in;
   if (s.size() > 4096) s = s.substr(0, 4096);
   replace_all(s, "\n", " ");
