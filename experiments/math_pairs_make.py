@@ -360,6 +360,11 @@ for comp, a, e in [
     ("The answer is 50%.", "0.5", True), ("The answer is 50\\%.", "\\frac12", True),
     ("The answer is 50%.", "5", False), ("The answer is 0.5.", "50", False),
     ("Answer: B", "B", True), ("Answer: B", "C", False),
+    ("<think>maybe $\\boxed{3}$? no.</think> So the answer is $\\boxed{4}$.", "4", True),
+    ("<think>maybe $\\boxed{3}$? no.</think> So the answer is $\\boxed{4}$.", "3", False),
+    ("<think>it is $\\boxed{4}$</think>", "4", True),
+    ("We have $x = 3$ apples in each box, so in total 12", "12", True),
+    ("We have $x = 3$ apples in each box, so in total 12", "3", False),
 ]:
     add("extraction", comp, a, e)
 

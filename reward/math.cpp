@@ -184,10 +184,14 @@ std::vector<Segment> math_segments(const std::string& s) {
   return out;
 }
 
-// The last math segment, with the ones before it joined by ",", "and" or "or" only.
+std::optional<std::string> last_number(const std::string& s);
+
+// The last math segment, with the ones before it joined by ",", "and" or "or" only; nothing when a
+// number standing on its own follows it (then that number is the last thing said).
 std::optional<std::string> last_math(const std::string& s) {
   std::vector<Segment> segs = math_segments(s);
   if (segs.empty()) return std::nullopt;
+  if (last_number(s.substr(segs.back().end))) return std::nullopt;
   std::vector<std::string> parts{segs.back().body};
   bool any_or = false;
   for (size_t k = segs.size() - 1; k > 0; k--) {
@@ -982,7 +986,14 @@ bool reads_like_text(const std::string& s) {
 
 }  // namespace
 
-std::string math_extract(const std::string& text, const MathOptions& opt, std::string* method) {
+std::string math_extract(const std::string& full_text, const MathOptions& opt,
+                         std::string* method) {
+  // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
+  std::string text = full_text;
+  size_t think_end = full_text.rfind("</think>");
+  if (think_end != std::string::npos &&
+      !trim(full_text.substr(think_end + 8)).empty())
+    text = full_text.substr(think_end + 8);
   for (const std::string& m : opt.extract) {
     std::optional<std::string> a;
     if (m == "boxed") {
