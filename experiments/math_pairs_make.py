@@ -125,6 +125,9 @@ for comp, a, e in [
     ("this is case B2 of the problem", "2", False),
     ("roughly 42", "42", True),
     ("The value: 0.125", "\\frac{1}{8}", True),
+    ("so x equals \\frac13 here", "13", False),
+    ("so x equals \\sqrt3 here", "3", False),
+    ("the cube root \\sqrt[3]{2} appears", "3", False),
 ]:
     add("last_number", comp, a, e)
 

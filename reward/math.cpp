@@ -286,12 +286,18 @@ std::string mask_latex(const std::string& s) {
     if (t[i] != '\\') continue;
     size_t j = i + 1;
     while (j < t.size() && is_alpha(t[j])) j++;
-    // the command's brace groups go with it: \frac{1}{2}, \sqrt{3}
+    // the command's arguments go with it: \frac{1}{2}, \sqrt[3]{2}
+    if (j > i + 1 && j < t.size() && t[j] == '[') {
+      size_t close = t.find(']', j);
+      if (close != std::string::npos && close - j < 16) j = close + 1;
+    }
     while (j < t.size() && t[j] == '{') {
       size_t e = match_brace(t, j);
       if (e == std::string::npos) break;
       j = e;
     }
+    if (j > i + 1)  // digits right after a command are its arguments: \frac12, \sqrt3
+      while (j < t.size() && is_digit(t[j])) j++;
     if (j == i + 1 && j < t.size()) j++;  // \, \$ ...
     for (size_t k = i; k < j; k++) t[k] = ' ';
     i = j - 1;
@@ -979,7 +985,7 @@ bool reads_like_text(const std::string& s) {
     size_t j = i;
     while (j < t.size() && is_alpha(t[j])) j++;
     if (j - i >= 2) words++;
-    i = j;
+    i = j - 1;
   }
   return words >= 3;
 }
