@@ -193,18 +193,15 @@ std::optional<std::string> last_math(const std::string& s) {
   if (segs.empty()) return std::nullopt;
   if (last_number(s.substr(segs.back().end))) return std::nullopt;
   std::vector<std::string> parts{segs.back().body};
-  bool any_or = false;
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
         between == ", or") {
-      any_or = any_or || between.find("or") != std::string::npos;
       parts.insert(parts.begin(), segs[k - 1].body);
     } else {
       break;
     }
   }
-  (void)any_or;
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
   return out;
@@ -842,17 +839,11 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
       return equal_normalized(gi ? *gi : g, pi ? *pi : p, opt, depth + 1);
     }
     if (g_rel && !all_eq(gr)) {  // x != 3 and other relations: same operator, same sides
-      if (gr.ops != pr.ops || gr.sides.size() != pr.sides.size()) {
-        // a != b written b != a
-        if (gr.ops.size() == 1 && gr.ops == pr.ops && gr.ops[0] == "!=") {
-        } else {
-          return {false, "different relation"};
-        }
-      }
+      if (gr.ops != pr.ops) return {false, "different relation"};
       bool same = true;
       for (size_t k = 0; k < gr.sides.size() && same; k++)
         same = equal_normalized(gr.sides[k], pr.sides[k], opt, depth + 1).equal;
-      if (!same && gr.ops.size() == 1 && gr.ops[0] == "!=")
+      if (!same && gr.ops.size() == 1 && gr.ops[0] == "!=")  // b != a for a != b
         same = equal_normalized(gr.sides[0], pr.sides[1], opt, depth + 1).equal &&
                equal_normalized(gr.sides[1], pr.sides[0], opt, depth + 1).equal;
       return {same, same ? "relation" : "different relation"};
