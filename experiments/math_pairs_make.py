@@ -98,8 +98,9 @@ for comp, a, e in [
     ("Hence the minimum is \\[\\frac{3\\sqrt{3}}{2}.\\]", "\\frac{3\\sqrt{3}}{2}", True),
     ("Hence the minimum is \\[\\frac{3\\sqrt{3}}{2}.\\]", "2", False),
     ("It costs $5 and then $6 more, 11 in total.", "11", True),
-    ("The perimeter is $4s = 24$.", "24", True),
-    ("The perimeter is $4s = 24$.", "4", False),
+    ("The perimeter is $P = 4s = 24$.", "24", True),
+    ("The perimeter is $P = 4s = 24$.", "4", False),
+    ("The perimeter is $4s = 24$.", "24", False),  # policy: "4s = 24" may as well ask for s
 ]:
     add("latex", comp, a, e)
 
@@ -270,7 +271,10 @@ for comp, a, e in [
     ("$\\boxed{x^2 + y^2 - 25 = 0}$", "x^2+y^2=25", True), ("$\\boxed{x^2 + y^2 = 5}$", "x^2+y^2=25", False),
     ("$\\boxed{f(3) = 10}$", "10", True), ("$\\boxed{(x,y) = (2,3)}$", "(2,3)", True),
     ("$\\boxed{(x,y) = (2,3)}$", "(3,2)", False), ("$\\boxed{m = 4 = 2^2}$", "4", True),
-    ("$\\boxed{p = \\frac{2}{4} = \\frac{1}{2}}$", "\\frac12", True), ("$\\boxed{p = \\frac{2}{4} = \\frac{1}{3}}$", "\\frac12", False),
+    ("$\\boxed{p = \\frac{2}{4} = \\frac{1}{2}}$", "\\frac12", True),
+    ("$\\boxed{x^2 = 5}$", "5", False), ("$\\boxed{2x = 10}$", "10", False),
+    ("$\\boxed{x + y = 7}$", "7", False), ("$\\boxed{\\text{Area} = 12}$", "12", True),
+    ("$\\boxed{4! = 24}$", "24", True), ("$\\boxed{p = \\frac{2}{4} = \\frac{1}{3}}$", "\\frac12", False),
 ]:
     add("chain", comp, a, e)
 

@@ -811,6 +811,13 @@ bool has_letters(const std::string& s) {
   return false;
 }
 
+// A left side after which "= value" gives the value: a variable, a function value f(3), a word
+// (Area), or a computation without letters (2 \cdot 3, 4!).
+bool chain_head(const std::string& lhs) {
+  static const RE2 head_re(R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?\([^()=]*\))$)");
+  return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
+}
+
 MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
                              const MathOptions& opt, int depth) {
   if (depth > 6) return {false, "nested too deeply"};
@@ -863,6 +870,9 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     if (g_simple && p_rel && is_simple_variable(pr.sides[0]) &&
         nospace(gr.sides[0]) != nospace(pr.sides[0]))
       return {false, "different variables"};
+    // The final side answers only when the chain starts with what was asked (x, f(3), a word) or
+    // with a computation (2 \cdot 3 = 6): "x^2 = 5" does not answer 5.
+    if (p_rel && !g_rel && !chain_head(pr.sides[0])) return {false, "an equation, not a value"};
     std::string gf = g_rel ? gr.sides.back() : g, pf = p_rel ? pr.sides.back() : p;
     if (gf.empty() || pf.empty()) return {false, "empty side"};
     return equal_normalized(gf, pf, opt, depth + 1);
