@@ -206,6 +206,7 @@ for comp, a, e in [
     ("$\\boxed{\\text{none}}$", "0", False),
     ("$\\boxed{\\text{no solution}}$", "\\text{no solution}", True),
     ("$\\boxed{\\text{five}}$", "5", False),
+    ("$\\boxed{5 x}$", "5", False), ("$\\boxed{5 \\text{ times } x}$", "5", False),
 ]:
     add("qualifier", comp, a, e)
 

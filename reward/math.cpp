@@ -399,7 +399,10 @@ std::string strip_units(const std::string& s) {
     if (j > i) {
       std::string w = lower(words.substr(i, j - i));
       if (is_qualifier_word(w)) return s;
-      if (!is_unit_word(w)) all_units = false;
+      if (!is_unit_word(w)) {
+        if (w.size() < 3) return s;  // "5 x" is 5x, not 5 with a unit
+        all_units = false;
+      }
       count++;
     }
     i = j;
