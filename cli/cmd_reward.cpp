@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,32 @@
 extern char** environ;
 
 namespace {
+
+// Deepest nesting of [ and { in a JSON text (outside strings). nlohmann::json recurses once per
+// level when it copies, prints or destroys a value, so a row nested 100,000 deep would overflow the
+// stack: such a row is refused before it is parsed.
+constexpr int kMaxJsonDepth = 256;
+int json_depth(const std::string& text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        i++;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return max_depth;
+}
 
 struct ScoreArgs {
   std::string task, tasks_file, checker, input = "-", output = "-";
@@ -80,6 +107,12 @@ void score_command(const ScoreArgs& a) {
       const std::string& line = lines[i];
       std::string where = in_name + ":" + std::to_string(i + 1);
       if (line.find_first_not_of(" \t\r") == std::string::npos) {
+        skip[i] = 1;
+        continue;
+      }
+      if (json_depth(line) > kMaxJsonDepth) {
+        errors[i] = where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                    " levels (refused)";
         skip[i] = 1;
         continue;
       }

@@ -1,4 +1,4 @@
-// Math checker: extraction, LaTeX normalisation, structured / numeric / symbolic comparison.
+// Math checker: extraction, LaTeX normalisation, structured / exact / symbolic comparison.
 #include "reward/math.h"
 
 #include <re2/re2.h>
@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "reward/math_expr.h"
 #include "reward/math_symbolic.h"
 #include "reward/reward.h"
 
@@ -16,10 +17,20 @@ namespace aha {
 
 namespace {
 
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+bool is_alpha(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
+bool is_digit(char c) {
+  return std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
+
 std::string trim(const std::string& s) {
   size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) b++;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) e--;
+  while (b < e && is_space(s[b])) b++;
+  while (e > b && is_space(s[e - 1])) e--;
   return s.substr(b, e - b);
 }
 
@@ -33,6 +44,20 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   size_t pos = 0;
   while ((pos = s.find(from, pos)) != std::string::npos) {
     s.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+}
+
+// Replaces the command \name only where it is whole (\le is not the start of \left).
+void replace_command(std::string& s, const std::string& name, const std::string& to) {
+  size_t pos = 0;
+  while ((pos = s.find(name, pos)) != std::string::npos) {
+    size_t after = pos + name.size();
+    if (after < s.size() && is_alpha(s[after])) {
+      pos = after;
+      continue;
+    }
+    s.replace(pos, name.size(), to);
     pos += to.size();
   }
 }
@@ -51,30 +76,154 @@ size_t match_brace(const std::string& s, size_t open) {
   return std::string::npos;
 }
 
-// Content of the last \boxed{...} or \fbox{...} (nested braces), or of "\boxed 5".
-std::optional<std::string> last_boxed(const std::string& s) {
-  size_t best = std::string::npos, name_len = 0;
-  for (const char* name : {"\\boxed", "\\fbox"}) {
-    size_t p = s.rfind(name);
-    if (p != std::string::npos && (best == std::string::npos || p > best)) {
-      best = p;
-      name_len = std::string(name).size();
+// ---------------------------------------------------------------- extraction
+
+// Contents of every \boxed{...} / \fbox{...} (nested braces), or "\boxed 5", in order.
+std::vector<std::string> all_boxed(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  for (;;) {
+    size_t b = s.find("\\boxed", pos), f = s.find("\\fbox", pos);
+    size_t p = std::min(b, f);
+    if (p == std::string::npos) break;
+    size_t i = p + (p == b ? 6 : 5);
+    pos = i;
+    if (i < s.size() && s[i] == '{') {
+      size_t end = match_brace(s, i);
+      if (end == std::string::npos) break;
+      out.push_back(s.substr(i + 1, end - i - 2));
+      pos = end;
+    } else if (i < s.size() && s[i] == ' ') {
+      size_t e = i + 1;
+      while (e < s.size() && s[e] != '$' && !is_space(s[e])) e++;
+      if (e > i + 1) out.push_back(s.substr(i + 1, e - i - 1));
+      pos = e;
     }
   }
-  if (best == std::string::npos) return std::nullopt;
-  size_t i = best + name_len;
-  if (i < s.size() && s[i] == '{') {
-    size_t end = match_brace(s, i);
-    if (end == std::string::npos) return std::nullopt;
-    return s.substr(i + 1, end - i - 2);
-  }
-  if (i < s.size() && s[i] == ' ') {
-    size_t b = i + 1, e = b;
-    while (e < s.size() && s[e] != '$' && !std::isspace(static_cast<unsigned char>(s[e]))) e++;
-    if (e > b) return s.substr(b, e - b);
-  }
-  return std::nullopt;
+  return out;
 }
+
+// Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once.
+std::string join_answers(const std::vector<std::string>& answers) {
+  std::vector<std::string> kept;
+  std::string out;
+  MathOptions same;
+  for (const std::string& a : answers) {
+    std::string n = trim(a);
+    if (n.empty()) continue;
+    bool repeat = false;
+    for (size_t k = 0; k < kept.size() && !repeat && answers.size() <= 16; k++)
+      repeat = math_equal(kept[k], n, same).equal;
+    if (repeat || std::find(kept.begin(), kept.end(), n) != kept.end()) continue;
+    kept.push_back(n);
+    out += (out.empty() ? "" : ", ") + n;
+  }
+  return out;
+}
+
+struct Segment {
+  size_t begin, end;  // the whole segment with delimiters
+  std::string body;
+};
+
+// Math segments: $$...$$, \[...\], \(...\), $...$ (an opening $ has no space after it and a closing
+// $ no space before it nor a digit after it, so "$5 and $6" is money, not math).
+std::vector<Segment> math_segments(const std::string& s) {
+  std::vector<Segment> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s.compare(i, 2, "\\$") == 0) {
+      i += 2;
+      continue;
+    }
+    const char* close = nullptr;
+    size_t open_len = 0;
+    if (s.compare(i, 2, "$$") == 0) {
+      close = "$$";
+      open_len = 2;
+    } else if (s.compare(i, 2, "\\[") == 0) {
+      close = "\\]";
+      open_len = 2;
+    } else if (s.compare(i, 2, "\\(") == 0) {
+      close = "\\)";
+      open_len = 2;
+    } else if (s[i] == '$') {
+      close = "$";
+      open_len = 1;
+    }
+    if (!close) {
+      i++;
+      continue;
+    }
+    size_t b = i + open_len;
+    if (open_len == 1 && (b >= s.size() || is_space(s[b]))) {
+      i++;
+      continue;
+    }
+    size_t e = b;
+    bool found = false;
+    while ((e = s.find(close, e)) != std::string::npos) {
+      if (e > 0 && s[e - 1] == '\\' && open_len == 1) {
+        e++;
+        continue;
+      }
+      if (open_len == 1 && (is_space(s[e - 1]) || (e + 1 < s.size() && is_digit(s[e + 1])))) {
+        e++;
+        continue;
+      }
+      found = true;
+      break;
+    }
+    if (!found || e == b) {
+      i += open_len;
+      continue;
+    }
+    out.push_back({i, e + std::string(close).size(), s.substr(b, e - b)});
+    i = e + std::string(close).size();
+  }
+  return out;
+}
+
+std::optional<std::string> last_number(const std::string& s);
+
+// The last math segment, with the ones before it joined by ",", "and" or "or" only; nothing when a
+// number standing on its own follows it (then that number is the last thing said).
+std::optional<std::string> last_math(const std::string& s) {
+  std::vector<Segment> segs = math_segments(s);
+  if (segs.empty()) return std::nullopt;
+  if (last_number(s.substr(segs.back().end))) return std::nullopt;
+  std::vector<std::string> parts{segs.back().body};
+  for (size_t k = segs.size() - 1; k > 0; k--) {
+    std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
+    if (between == "," || between == "and" || between == ", and" || between == "or" ||
+        between == ", or") {
+      parts.insert(parts.begin(), segs[k - 1].body);
+    } else {
+      break;
+    }
+  }
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+  return out;
+}
+
+// From free text after "the answer is" or inside <answer>: boxes, then math, then the text up to
+// the end of the sentence.
+std::optional<std::string> answer_from_text(std::string rest) {
+  std::vector<std::string> boxes = all_boxed(rest);
+  if (!boxes.empty()) return join_answers(boxes);
+  if (auto m = last_math(rest)) return m;
+  rest = trim(rest);
+  if (!rest.empty() && rest[0] == ':') rest = trim(rest.substr(1));
+  // A sentence ends at ". " (a period followed by a space), never at a decimal point.
+  size_t stop = rest.find(". ");
+  if (stop != std::string::npos) rest = rest.substr(0, stop);
+  while (!rest.empty() && (rest.back() == '.' || rest.back() == ' ')) rest.pop_back();
+  if (rest.empty()) return std::nullopt;
+  return rest;
+}
+
+std::optional<std::string> answer_is(const std::string& s);
 
 std::optional<std::string> answer_tag(const std::string& s) {
   size_t close = s.rfind("</answer>");
@@ -82,10 +231,10 @@ std::optional<std::string> answer_tag(const std::string& s) {
   size_t open = s.rfind("<answer>", close);
   if (open == std::string::npos) return std::nullopt;
   std::string inner = s.substr(open + 8, close - open - 8);
-  if (auto b = last_boxed(inner)) return b;
-  inner = trim(inner);
-  if (inner.empty()) return std::nullopt;
-  return inner;
+  if (all_boxed(inner).empty() && math_segments(inner).empty()) {
+    if (auto a = answer_is(inner)) return a;
+  }
+  return answer_from_text(inner);
 }
 
 std::optional<std::string> gsm8k_hashes(const std::string& s) {
@@ -100,7 +249,7 @@ std::optional<std::string> gsm8k_hashes(const std::string& s) {
 std::optional<std::string> answer_is(const std::string& s) {
   std::string low = lower(s);
   size_t best = std::string::npos, len = 0;
-  for (const char* key : {"the answer is", "final answer is", "answer:"}) {
+  for (const char* key : {"the answer is", "final answer is", "answer:", "answer is:"}) {
     size_t p = low.rfind(key);
     if (p != std::string::npos &&
         (best == std::string::npos || p + std::string(key).size() > best + len)) {
@@ -110,35 +259,80 @@ std::optional<std::string> answer_is(const std::string& s) {
   }
   if (best == std::string::npos) return std::nullopt;
   std::string rest = s.substr(best + len);
+  // The rest of the line; a display math block may open on it and close later.
   size_t nl = rest.find('\n');
-  if (nl != std::string::npos) rest = rest.substr(0, nl);
-  if (auto b = last_boxed(rest)) return b;
-  rest = trim(rest);
-  if (!rest.empty() && rest[0] == ':') rest = trim(rest.substr(1));
-  // A sentence ends at ". " (a period followed by a space), never at a decimal point.
-  size_t stop = rest.find(". ");
-  if (stop != std::string::npos) rest = rest.substr(0, stop);
-  while (!rest.empty() && (rest.back() == '.' || rest.back() == ' ')) rest.pop_back();
-  if (rest.size() >= 2 && rest.front() == '$' && rest.back() == '$')
-    rest = rest.substr(1, rest.size() - 2);
-  if (rest.empty()) return std::nullopt;
-  return rest;
+  if (nl != std::string::npos) {
+    std::string line = rest.substr(0, nl);
+    if (trim(line).empty() || line.find("\\[") != std::string::npos ||
+        line.find("$$") != std::string::npos) {
+      size_t nl2 = rest.find("\n\n", nl + 1);
+      rest = rest.substr(0, nl2);
+    } else {
+      rest = line;
+    }
+  }
+  return answer_from_text(rest);
 }
 
+// Text with math segments and LaTeX commands (with their brace groups) blanked out.
+std::string mask_latex(const std::string& s) {
+  std::string t = s;
+  for (const Segment& seg : math_segments(s))
+    for (size_t k = seg.begin; k < seg.end; k++) t[k] = ' ';
+  for (size_t i = 0; i < t.size(); i++) {
+    if (t[i] != '\\') continue;
+    size_t j = i + 1;
+    while (j < t.size() && is_alpha(t[j])) j++;
+    // the command's arguments go with it: \frac{1}{2}, \sqrt[3]{2}
+    if (j > i + 1 && j < t.size() && t[j] == '[') {
+      size_t close = t.find(']', j);
+      if (close != std::string::npos && close - j < 16) j = close + 1;
+    }
+    while (j < t.size() && t[j] == '{') {
+      size_t e = match_brace(t, j);
+      if (e == std::string::npos) break;
+      j = e;
+    }
+    if (j > i + 1)  // digits right after a command are its arguments: \frac12, \sqrt3
+      while (j < t.size() && is_digit(t[j])) j++;
+    if (j == i + 1 && j < t.size()) j++;  // \, \$ ...
+    for (size_t k = i; k < j; k++) t[k] = ' ';
+    i = j - 1;
+  }
+  return t;
+}
+
+// The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
+  std::string t = mask_latex(s);
   static const RE2 re(R"((-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
-  re2::StringPiece in(s);
-  std::string m, last;
-  while (RE2::FindAndConsume(&in, re, &m)) last = m;
+  re2::StringPiece in(t);
+  re2::StringPiece m;
+  std::string last;
+  while (RE2::FindAndConsume(&in, re, &m)) {
+    size_t b = static_cast<size_t>(m.data() - t.data()), e = b + m.size();
+    char before = b > 0 ? t[b - 1] : ' ';
+    char after = e < t.size() ? t[e] : ' ';
+    if (is_alpha(before) || is_digit(before) || std::string("_^{}\\.").find(before) != std::string::npos)
+      continue;
+    if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
+    last = std::string(m);
+  }
   if (last.empty()) return std::nullopt;
   return last;
 }
+
+// ---------------------------------------------------------------- normalisation
 
 // Replaces \name{X} by X for text-like commands (nested braces kept).
 void unwrap_command(std::string& s, const std::string& name) {
   size_t pos = 0;
   while ((pos = s.find(name, pos)) != std::string::npos) {
     size_t open = pos + name.size();
+    if (open < s.size() && is_alpha(s[open])) {
+      pos = open;
+      continue;
+    }
     while (open < s.size() && s[open] == ' ') open++;
     if (open >= s.size() || s[open] != '{') {
       pos += name.size();
@@ -151,17 +345,9 @@ void unwrap_command(std::string& s, const std::string& name) {
   }
 }
 
-// Removes "\left" / "\right" only as whole commands (keeps \rightarrow etc.).
+// Removes a command only where it is whole (keeps \rightarrow when removing \right).
 void remove_command(std::string& s, const std::string& name) {
-  size_t pos = 0;
-  while ((pos = s.find(name, pos)) != std::string::npos) {
-    size_t after = pos + name.size();
-    if (after < s.size() && std::isalpha(static_cast<unsigned char>(s[after]))) {
-      pos = after;
-      continue;
-    }
-    s.erase(pos, name.size());
-  }
+  replace_command(s, name, "");
 }
 
 bool is_unit_word(const std::string& w) {
@@ -179,72 +365,86 @@ bool is_unit_word(const std::string& w) {
   return false;
 }
 
-bool is_plain_number(const std::string& s);
+// Words that change what a number means: "81 or more" is not 81.
+bool is_qualifier_word(const std::string& w) {
+  static const char* words[] = {
+      "or",      "and",    "more",   "less",    "least",  "most",   "than",   "fewer",
+      "greater", "smaller", "larger", "about",  "approximately", "around", "nearly", "almost",
+      "over",    "under",  "at",     "not",     "no",     "only",   "maybe",  "possibly",
+      "either",  "neither", "nor",   "but",     "plus",   "minus",  "up",     "to",
+      "between", "above",  "below",  "roughly", "circa",  "if",     "when",   "otherwise",
+      "each",    "all",    "none",   "any",     "some",   "every",  "per",    "ish"};
+  for (const char* u : words)
+    if (w == u) return true;
+  return false;
+}
 
-// Strips trailing unit words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2".
+bool looks_numeric(const std::string& s);
+
+// Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18 eggs";
+// never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
   static const RE2 re(R"(^(.*?[0-9%}])(\s*)((?:[A-Za-z]+(?:\^[23])?\s*)+)$)");
   std::string prefix, space, words;
   if (!RE2::FullMatch(s, re, &prefix, &space, &words)) return s;
   prefix = trim(prefix);
-  if (prefix.empty() || !is_plain_number(prefix)) return s;
+  static const RE2 grouped(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
+  if (prefix.empty() || !(looks_numeric(prefix) || RE2::FullMatch(prefix, grouped))) return s;
   bool all_units = true;
-  size_t i = 0;
+  size_t i = 0, count = 0;
   while (i < words.size()) {
-    while (i < words.size() && !std::isalpha(static_cast<unsigned char>(words[i]))) i++;
+    while (i < words.size() && !is_alpha(words[i])) i++;
     size_t j = i;
-    while (j < words.size() && std::isalpha(static_cast<unsigned char>(words[j]))) j++;
-    if (j > i && !is_unit_word(lower(words.substr(i, j - i)))) all_units = false;
+    while (j < words.size() && is_alpha(words[j])) j++;
+    if (j > i) {
+      std::string w = lower(words.substr(i, j - i));
+      if (is_qualifier_word(w)) return s;
+      if (!is_unit_word(w)) {
+        if (w.size() < 3) return s;  // "5 x" is 5x, not 5 with a unit
+        all_units = false;
+      }
+      count++;
+    }
     i = j;
   }
   // Known units may touch the number ("5cm"); other words must be set apart by a space.
-  if (all_units || !space.empty()) return prefix;
+  if (all_units || (!space.empty() && count <= 3)) return prefix;
   return s;
 }
 
-struct Number {
-  long double value = 0;
-  bool percent = false;
-  bool integer = false;  // written as an integer (compared exactly)
-  long long int_value = 0;
-};
-
-// Parses an unsigned decimal "12", "1.5", ".5", "3e5", "1.5e-3". Returns characters used (0 if
-// none).
-size_t parse_decimal(const std::string& s, size_t i, long double* out, bool* is_int) {
-  size_t start = i;
-  bool digits = false, dot = false;
-  while (i < s.size() &&
-         (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot))) {
-    if (s[i] == '.') {
-      dot = true;
-    } else {
-      digits = true;
+// Drops spaces except between two letters or digits ("1 0" stays apart from "10").
+std::string nospace(const std::string& s) {
+  std::string t;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (!is_space(s[i])) {
+      t += s[i];
+      continue;
     }
-    i++;
+    size_t nx = i;
+    while (nx < s.size() && is_space(s[nx])) nx++;
+    if (!t.empty() && nx < s.size() && std::isalnum(static_cast<unsigned char>(t.back())) &&
+        std::isalnum(static_cast<unsigned char>(s[nx])))
+      t += ' ';
+    i = nx - 1;
   }
-  if (!digits) return 0;
-  if (s[i - 1] == '.') return 0;  // "5." is not a number here (trailing period was stripped)
-  bool exp = false;
-  if (i + 1 < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    size_t j = i + 1;
-    if (j < s.size() && (s[j] == '+' || s[j] == '-')) j++;
-    size_t k = j;
-    while (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) k++;
-    if (k > j) {
-      i = k;
-      exp = true;
-    }
-  }
-  std::string t = s.substr(start, i - start);
-  if (t.size() > 40) return 0;
-  *out = std::strtold(t.c_str(), nullptr);
-  *is_int = !dot && !exp;
-  return i - start;
+  return t;
 }
 
-// Number forms: [-]decimal, a/b, \frac{a}{b}, \frac ab, mixed 2\frac{1}{2}, d\times10^{k}, trailing
-// %.
+// ---------------------------------------------------------------- numbers
+
+// A number written plainly: sign, digits, optional decimals, optional exponent, optional %.
+// Exact: the value is sign * digits * 10^exp10 with no trailing zeros in digits.
+struct Number {
+  bool percent = false;
+  bool decimal = false;     // a terminating decimal / integer / scientific number
+  bool neg = false;
+  std::string digits;       // decimal: significant digits, no leading or trailing zeros ("" = 0)
+  long exp10 = 0;           // decimal: value = digits * 10^exp10
+  std::string expr;         // the value as an expression for the exact / symbolic comparison
+};
+
+// Parses "12", "-1.50", ".5", "3e5", "1.5e-3", "3\times10^{4}", "2.5\cdot10^-2", "1/2", "\frac{1}{2}",
+// "\frac12", "2\frac{1}{2}" (mixed), each optionally followed by "%".
 std::optional<Number> parse_number(const std::string& in) {
   std::string s;
   for (size_t k = 0; k < in.size(); k++) {
@@ -254,167 +454,125 @@ std::optional<Number> parse_number(const std::string& in) {
     }
     // "1 0" is not ten: a space between two digits makes it no number.
     size_t nx = in.find_first_not_of(' ', k);
-    if (!s.empty() && std::isdigit(static_cast<unsigned char>(s.back())) &&
-        nx != std::string::npos && std::isdigit(static_cast<unsigned char>(in[nx])))
+    if (!s.empty() && is_digit(s.back()) && nx != std::string::npos && is_digit(in[nx]))
       return std::nullopt;
   }
-  if (s.empty() || s.size() > 80) return std::nullopt;
+  if (s.empty() || s.size() > 200) return std::nullopt;
   Number n;
   if (s.back() == '%') {
     n.percent = true;
     s.pop_back();
   }
-  size_t i = 0;
-  bool neg = false;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
-    neg = s[i] == '-';
-    i++;
-  }
-  auto read_frac = [&](size_t& k, long double* v) -> bool {
-    // \frac{a}{b} or \frac ab with a, b decimals
-    if (s.compare(k, 5, "\\frac") != 0) return false;
-    k += 5;
-    long double a = 0, b = 0;
-    bool ia = false, ib = false;
-    if (k < s.size() && s[k] == '{') {
-      size_t e = match_brace(s, k);
-      if (e == std::string::npos) return false;
-      std::string inner = s.substr(k + 1, e - k - 2);
-      if (parse_decimal(inner, 0, &a, &ia) != inner.size() || inner.empty()) return false;
-      k = e;
-    } else if (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) {
-      a = s[k] - '0';
-      k++;
+  static const RE2 dec_re(
+      R"(([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d{1,7})|(?:\\times|\\cdot|\*)(?:10|\{10\})\^(?:\{([+-]?\d{1,7})\}|([+-]?\d)))?)");
+  std::string sign, ip, fp, e1, e2, e3;
+  if (RE2::FullMatch(s, dec_re, &sign, &ip, &fp, &e1, &e2, &e3) && !(ip.empty() && fp.empty()) &&
+      (s.find('.') == std::string::npos || !fp.empty())) {
+    n.decimal = true;
+    n.neg = sign == "-";
+    std::string exps = !e1.empty() ? e1 : !e2.empty() ? e2 : e3;
+    long ex = exps.empty() ? 0 : std::stol(exps);
+    std::string digits = ip + fp;
+    ex -= static_cast<long>(fp.size());
+    size_t first = digits.find_first_not_of('0');
+    if (first == std::string::npos) {
+      digits.clear();
+      ex = 0;
+      n.neg = false;
     } else {
-      return false;
-    }
-    if (k < s.size() && s[k] == '{') {
-      size_t e = match_brace(s, k);
-      if (e == std::string::npos) return false;
-      std::string inner = s.substr(k + 1, e - k - 2);
-      if (parse_decimal(inner, 0, &b, &ib) != inner.size() || inner.empty()) return false;
-      k = e;
-    } else if (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) {
-      b = s[k] - '0';
-      k++;
-    } else {
-      return false;
-    }
-    if (b == 0) return false;
-    *v = a / b;
-    return true;
-  };
-  long double v = 0;
-  bool is_int = false;
-  if (read_frac(i, &v)) {
-    if (i != s.size()) return std::nullopt;
-  } else {
-    size_t used = parse_decimal(s, i, &v, &is_int);
-    if (used == 0) return std::nullopt;
-    i += used;
-    if (i < s.size()) {
-      long double w = 0;
-      bool wi = false;
-      if (s[i] == '/') {
-        size_t used2 = parse_decimal(s, i + 1, &w, &wi);
-        if (used2 == 0 || i + 1 + used2 != s.size() || w == 0) return std::nullopt;
-        v /= w;
-        is_int = false;
-        i = s.size();
-      } else if (s.compare(i, 5, "\\frac") == 0 && is_int) {  // mixed number 2\frac{1}{2}
-        size_t k = i;
-        if (!read_frac(k, &w) || k != s.size() || w >= 1) return std::nullopt;
-        v += w;
-        is_int = false;
-        i = k;
-      } else {
-        // d\times10^{k} or d\cdot10^k
-        for (const char* times : {"\\times10^", "\\cdot10^", "*10^", "\\times{10}^"}) {
-          size_t tl = std::string(times).size();
-          if (s.compare(i, tl, times) == 0) {
-            size_t k = i + tl;
-            std::string e;
-            if (k < s.size() && s[k] == '{') {
-              size_t end = match_brace(s, k);
-              if (end == std::string::npos) return std::nullopt;
-              e = s.substr(k + 1, end - k - 2);
-              k = end;
-            } else {
-              size_t b = k;
-              if (k < s.size() && s[k] == '-') k++;
-              while (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) k++;
-              e = s.substr(b, k - b);
-            }
-            if (k != s.size() || e.empty() || e.size() > 4) return std::nullopt;
-            char* endp = nullptr;
-            long ev = std::strtol(e.c_str(), &endp, 10);
-            if (*endp != '\0') return std::nullopt;
-            v *= std::pow(10.0L, static_cast<long double>(ev));
-            is_int = false;
-            i = s.size();
-            break;
-          }
-        }
-        if (i != s.size()) return std::nullopt;
+      digits = digits.substr(first);
+      while (!digits.empty() && digits.back() == '0') {
+        digits.pop_back();
+        ex++;
       }
     }
+    n.digits = digits;
+    n.exp10 = ex;
+    std::string lit = ip + (fp.empty() ? "" : "." + fp);
+    if (lit[0] == '.') lit = "0" + lit;
+    n.expr = (n.neg ? "-" : "") + lit;
+    if (!exps.empty()) n.expr += "*10^{" + exps + "}";
+    return n;
   }
-  n.value = neg ? -v : v;
-  if (is_int) {
-    std::string digits = s.substr(neg || s[0] == '+' ? 1 : 0);
-    if (digits.size() <= 18) {
-      n.integer = true;
-      n.int_value = std::stoll(digits) * (neg ? -1 : 1);
+  // Fractions and mixed numbers: only digits inside.
+  static const RE2 frac_re(R"(([+-]?)(?:(\d+)\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\\frac(?:\{([+-]?\d+(?:\.\d+)?)\}|(\d))(?:\{(\d+(?:\.\d+)?)\}|(\d))|(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)))");
+  std::string whole, a1, a2, b1, b2, c1, c2, d1, d2, s1, s2;
+  if (RE2::FullMatch(s, frac_re, &sign, &whole, &a1, &a2, &b1, &b2, &c1, &c2, &d1, &d2, &s1, &s2)) {
+    std::string sg = sign == "-" ? "-" : "";
+    if (!whole.empty()) {
+      std::string a = a1 + a2, b = b1 + b2;
+      n.expr = sg + "(" + whole + "+" + a + "/" + b + ")";
+    } else if (!s1.empty()) {
+      n.expr = sg + "(" + s1 + ")/(" + s2 + ")";
+    } else {
+      n.expr = sg + "(" + c1 + c2 + ")/(" + d1 + d2 + ")";
     }
+    return n;
   }
-  return n;
+  return std::nullopt;
 }
 
-bool is_plain_number(const std::string& s) {
+bool looks_numeric(const std::string& s) {
   return parse_number(s).has_value();
 }
 
-bool close_enough(long double a, long double b, double rel_tol) {
-  if (a == b) return true;
-  if (!std::isfinite(a) || !std::isfinite(b)) return false;
-  long double scale = std::max(std::fabs(a), std::fabs(b));
-  return std::fabs(a - b) <= rel_tol * scale;
+// Exact value "p/q" of a number's expression (false for huge exponents).
+bool number_value(const Number& n, bool scaled_percent, std::string* q) {
+  std::string e = scaled_percent ? "(" + n.expr + ")/100" : n.expr;
+  MathExpr x;
+  if (parse_math_expr(e, 400, &x) != ExprParse::kOk) return false;
+  return expr_rational(x, q);
 }
 
-bool numbers_equal(const Number& g, const Number& p, double rel_tol) {
-  auto same = [&](const Number& a, const Number& b) {
-    if (a.integer && b.integer) return a.int_value == b.int_value;
-    return close_enough(a.value, b.value, rel_tol);
+enum class Cmp { kEqual, kDifferent, kUnknown };
+
+Cmp same_number(const Number& a, bool a_scaled, const Number& b, bool b_scaled) {
+  if (a.decimal && b.decimal) {
+    // Exact on the decimal form: 1e9999 and 1e5000 differ without computing either.
+    long ea = a.exp10 - (a_scaled ? 2 : 0), eb = b.exp10 - (b_scaled ? 2 : 0);
+    if (a.digits.empty() || b.digits.empty())
+      return a.digits.empty() && b.digits.empty() ? Cmp::kEqual : Cmp::kDifferent;
+    return a.neg == b.neg && a.digits == b.digits && ea == eb ? Cmp::kEqual : Cmp::kDifferent;
+  }
+  std::string qa, qb;
+  if (!number_value(a, a_scaled, &qa) || !number_value(b, b_scaled, &qb)) return Cmp::kUnknown;
+  return qa == qb ? Cmp::kEqual : Cmp::kDifferent;
+}
+
+long double approx(const Number& n) {
+  if (n.decimal)
+    return (n.neg ? -1.0L : 1.0L) * std::strtold(n.digits.empty() ? "0" : n.digits.c_str(), nullptr) *
+           std::pow(10.0L, static_cast<long double>(n.exp10));
+  std::string q;
+  if (!number_value(n, false, &q)) return NAN;
+  size_t slash = q.find('/');
+  if (slash == std::string::npos) return std::strtold(q.c_str(), nullptr);
+  return std::strtold(q.substr(0, slash).c_str(), nullptr) /
+         std::strtold(q.substr(slash + 1).c_str(), nullptr);
+}
+
+Cmp numbers_equal(const Number& g, const Number& p, double rel_tol) {
+  auto same = [&](bool gs, bool ps) {
+    Cmp c = same_number(g, gs, p, ps);
+    if (c != Cmp::kEqual && rel_tol > 0) {  // opt-in tolerance for measured quantities
+      long double a = approx(g) / (gs ? 100 : 1), b = approx(p) / (ps ? 100 : 1);
+      if (std::isfinite(a) && std::isfinite(b) &&
+          std::fabs(a - b) <= rel_tol * std::max(std::fabs(a), std::fabs(b)))
+        return Cmp::kEqual;
+    }
+    return c;
   };
-  if (g.percent == p.percent) return same(g, p);
+  if (g.percent == p.percent) return same(false, false);
   // Exactly one side wrote a percent sign: "50%" matches "50" (sign dropped) and "0.5" (its value).
   // Two plain numbers are never scaled by 100 (50 vs 0.5 is a known false positive).
-  const Number& pc = g.percent ? g : p;
-  const Number& plain = g.percent ? p : g;
-  if (same(pc, plain)) return true;
-  Number scaled = pc;
-  scaled.value = pc.value / 100;
-  scaled.integer = false;
-  return close_enough(scaled.value, plain.value, rel_tol);
+  Cmp c = same(false, false);
+  if (c == Cmp::kEqual) return c;
+  Cmp d = same(g.percent, p.percent);
+  if (d == Cmp::kEqual) return d;
+  return c == Cmp::kUnknown || d == Cmp::kUnknown ? Cmp::kUnknown : Cmp::kDifferent;
 }
 
-// Drops spaces except between two letters or digits ("1 0" stays apart from "10").
-std::string nospace(const std::string& s) {
-  std::string t;
-  for (size_t i = 0; i < s.size(); i++) {
-    if (!std::isspace(static_cast<unsigned char>(s[i]))) {
-      t += s[i];
-      continue;
-    }
-    size_t nx = i;
-    while (nx < s.size() && std::isspace(static_cast<unsigned char>(s[nx]))) nx++;
-    if (!t.empty() && nx < s.size() && std::isalnum(static_cast<unsigned char>(t.back())) &&
-        std::isalnum(static_cast<unsigned char>(s[nx])))
-      t += ' ';
-    i = nx - 1;
-  }
-  return t;
-}
+// ---------------------------------------------------------------- structure
 
 // Splits at top-level occurrences of sep (outside (), [], {}), tracking \{ \} as braces.
 std::vector<std::string> split_top(const std::string& s, const std::string& sep) {
@@ -468,9 +626,9 @@ struct Structure {
 Structure parse_structure(const std::string& s) {
   Structure st;
   std::string t = trim(s);
-  // Matrices: \begin{pmatrix} a & b \\ c & d \end{pmatrix} (also bmatrix / matrix / vmatrix kept
-  // apart)
-  static const RE2 mat_re(R"(^\\begin\{([pbvB]?matrix)\}(.*)\\end\{([pbvB]?matrix)\}$)");
+  // Matrices: \begin{pmatrix} a & b \\ c & d \end{pmatrix} (bmatrix, matrix, vmatrix, array too)
+  static const RE2 mat_re(
+      R"(^\\begin\{([pbvB]?matrix|array)\}(?:\{[lcr| ]*\})?(.*)\\end\{([pbvB]?matrix|array)\}$)");
   std::string kind1, body, kind2;
   if (RE2::FullMatch(t, mat_re, &kind1, &body, &kind2) && kind1 == kind2) {
     st.kind = Structure::kMatrix;
@@ -522,41 +680,220 @@ Structure parse_structure(const std::string& s) {
   return st;
 }
 
-// "x = 5" -> "5" when the left side is a plain variable name; otherwise unchanged.
-std::string rhs_of_simple_equation(const std::string& s, bool* was_equation) {
-  std::vector<std::string> sides = split_top(s, "=");
-  *was_equation = false;
-  if (sides.size() != 2) return s;
-  std::string lhs = trim(sides[0]);
-  static const RE2 var_re(R"(^([A-Za-z](_\{?[A-Za-z0-9]+\}?)?|\\[a-z]+|[A-Za-z]\([A-Za-z]\))$)");
-  if (!RE2::FullMatch(lhs, var_re)) return s;
-  *was_equation = true;
-  return trim(sides[1]);
+bool is_simple_variable(const std::string& s) {
+  static const RE2 var_re(
+      R"(^([A-Za-z](_\{?[A-Za-z0-9]+\}?)?|\\[a-z]+|[A-Za-z]\([A-Za-z]\)|\([A-Za-z](,[A-Za-z])+\))$)");
+  return RE2::FullMatch(nospace(s), var_re);
+}
+
+// Relational operators at top level, canonical ASCII after normalisation: <=, >=, !=, <, >, =.
+struct Relation {
+  std::vector<std::string> sides;
+  std::vector<std::string> ops;
+};
+
+Relation split_relations(const std::string& s) {
+  Relation r;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+      depth += s[i + 1] == '{' ? 1 : -1;
+      i++;
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') depth++;
+    if (c == ')' || c == ']' || c == '}') depth--;
+    if (depth != 0) continue;
+    std::string op;
+    if (s.compare(i, 2, "<=") == 0 || s.compare(i, 2, ">=") == 0 || s.compare(i, 2, "!=") == 0) {
+      op = s.substr(i, 2);
+    } else if (c == '<' || c == '>' || c == '=') {
+      op = std::string(1, c);
+    } else if (s.compare(i, 3, "\\in") == 0 && (i + 3 >= s.size() || !is_alpha(s[i + 3]))) {
+      op = "in";
+    }
+    if (op.empty()) continue;
+    r.sides.push_back(trim(s.substr(start, i - start)));
+    r.ops.push_back(op);
+    i += (op == "in" ? 3 : op.size()) - 1;
+    start = i + 1;
+  }
+  r.sides.push_back(trim(s.substr(start)));
+  return r;
+}
+
+// "x >= 5", "5 <= x", "2 < x <= 5", "x \in [2,5]" -> the interval ("[5,\infty)", "(2,5]", ...) and
+// the variable; nullopt for anything else.
+std::optional<std::string> relation_interval(const Relation& r, std::string* var) {
+  auto flip = [](const std::string& op) {
+    if (op == "<") return std::string(">");
+    if (op == ">") return std::string("<");
+    if (op == "<=") return std::string(">=");
+    if (op == ">=") return std::string("<=");
+    return op;
+  };
+  if (r.ops.size() == 1) {
+    std::string v = r.sides[0], a = r.sides[1], op = r.ops[0];
+    if (op == "in") {
+      if (!is_simple_variable(v)) return std::nullopt;
+      *var = nospace(v);
+      return a;
+    }
+    if (!is_simple_variable(v) && is_simple_variable(a)) {
+      std::swap(v, a);
+      op = flip(op);
+    }
+    if (!is_simple_variable(v) || a.empty()) return std::nullopt;
+    *var = nospace(v);
+    if (op == ">=") return "[" + a + ",\\infty)";
+    if (op == ">") return "(" + a + ",\\infty)";
+    if (op == "<=") return "(-\\infty," + a + "]";
+    if (op == "<") return "(-\\infty," + a + ")";
+    return std::nullopt;
+  }
+  if (r.ops.size() == 2 && is_simple_variable(r.sides[1]) && !r.sides[0].empty() &&
+      !r.sides[2].empty()) {
+    std::string o1 = r.ops[0], o2 = r.ops[1], a = r.sides[0], b = r.sides[2];
+    if ((o1 == ">" || o1 == ">=") && (o2 == ">" || o2 == ">=")) {
+      std::swap(a, b);
+      std::string t = flip(o2);
+      o2 = flip(o1);
+      o1 = t;
+    }
+    if ((o1 != "<" && o1 != "<=") || (o2 != "<" && o2 != "<=")) return std::nullopt;
+    *var = nospace(r.sides[1]);
+    return (o1 == "<" ? "(" : "[") + a + "," + b + (o2 == "<" ? ")" : "]");
+  }
+  return std::nullopt;
+}
+
+// Top-level "a \pm b" -> "a+b, a-b" (also "\mp"); unchanged when absent.
+std::string expand_pm(const std::string& s) {
+  for (const char* pm : {"\\pm", "\\mp"}) {
+    std::vector<std::string> parts = split_top(s, pm);
+    if (parts.size() != 2) continue;
+    std::string a = trim(parts[0]), b = trim(parts[1]);
+    bool plus_first = std::string(pm) == "\\pm";
+    std::string x = a + (plus_first ? "+" : "-") + "(" + b + ")";
+    std::string y = a + (plus_first ? "-" : "+") + "(" + b + ")";
+    if (a.empty()) {
+      x = plus_first ? b : "-(" + b + ")";
+      y = plus_first ? "-(" + b + ")" : b;
+    }
+    return x + ", " + y;
+  }
+  return s;
+}
+
+// Splits "a or b", "a and b", "a; b" (top level, whole words) into a list "a, b".
+std::string words_to_list(const std::string& s) {
+  std::string t = s;
+  for (const char* w : {" or ", " and ", ";"}) {
+    std::vector<std::string> parts = split_top(t, w);
+    if (parts.size() < 2) continue;
+    std::string out;
+    for (auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+    t = out;
+  }
+  return t;
 }
 
 MathVerdict scalar_equal(const std::string& g, const std::string& p, const MathOptions& opt);
 
-MathVerdict equal_normalized(const std::string& g, const std::string& p, const MathOptions& opt,
-                             int depth) {
-  if (depth > 4) return {false, "nested too deeply"};
-  if (nospace(g) == nospace(p) && !g.empty()) return {true, "exact"};
-  // Equations: "x = 5" against "5" (either side); several "x=1, y=2" become a list of values.
-  bool geq = false, peq = false;
-  std::string g2 = rhs_of_simple_equation(g, &geq);
-  std::string p2 = rhs_of_simple_equation(p, &peq);
-  if (geq && peq) {
-    std::vector<std::string> gs = split_top(g, "="), ps = split_top(p, "=");
-    if (nospace(gs[0]) != nospace(ps[0])) return {false, "different variables"};
+// True when s names a variable (a letter outside LaTeX command names): "4! = 24" has none.
+bool has_letters(const std::string& s) {
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '\\') {
+      while (i + 1 < s.size() && is_alpha(s[i + 1])) i++;
+      continue;
+    }
+    if (is_alpha(s[i])) return true;
   }
-  if (geq || peq) return equal_normalized(g2, p2, opt, depth + 1);
+  return false;
+}
+
+// A left side after which "= value" gives the value: a variable, a function value f(3), a word
+// (Area), or a computation without letters (2 \cdot 3, 4!).
+bool chain_head(const std::string& lhs) {
+  static const RE2 head_re(R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?\([^()=]*\))$)");
+  return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
+}
+
+MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
+                             const MathOptions& opt, int depth) {
+  if (depth > 6) return {false, "nested too deeply"};
+  std::string g = trim(g_in), p = trim(p_in);
+  if (p.empty()) return {false, "empty answer"};
+  if (nospace(g) == nospace(p) && !g.empty()) return {true, "exact"};
+  // Fast path: two plain decimals need none of the splitting below.
+  static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
+  if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
+  // Several answers written with words; \pm as two answers.
+  std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
+  if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
+  // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
+  bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
+  Relation gr = split_relations(g), pr = split_relations(p);
+  bool g_rel = !lists && gr.ops.size() > 0, p_rel = !lists && pr.ops.size() > 0;
+  if (g_rel || p_rel) {
+    auto all_eq = [](const Relation& r) {
+      return std::all_of(r.ops.begin(), r.ops.end(), [](const std::string& o) { return o == "="; });
+    };
+    std::string gv, pv;
+    std::optional<std::string> gi = g_rel ? relation_interval(gr, &gv) : std::nullopt;
+    std::optional<std::string> pi = p_rel ? relation_interval(pr, &pv) : std::nullopt;
+    if (gi || pi) {
+      if (gi && pi && gv != pv) return {false, "different variables"};
+      return equal_normalized(gi ? *gi : g, pi ? *pi : p, opt, depth + 1);
+    }
+    if (g_rel && !all_eq(gr)) {  // x != 3 and other relations: same operator, same sides
+      if (gr.ops != pr.ops) return {false, "different relation"};
+      bool same = true;
+      for (size_t k = 0; k < gr.sides.size() && same; k++)
+        same = equal_normalized(gr.sides[k], pr.sides[k], opt, depth + 1).equal;
+      if (!same && gr.ops.size() == 1 && gr.ops[0] == "!=")  // b != a for a != b
+        same = equal_normalized(gr.sides[0], pr.sides[1], opt, depth + 1).equal &&
+               equal_normalized(gr.sides[1], pr.sides[0], opt, depth + 1).equal;
+      return {same, same ? "relation" : "different relation"};
+    }
+    if (p_rel && !all_eq(pr)) return {false, "different relation"};
+    // Equations and assignment chains: "x = 5", "x = 5+5+1 = 11" (the final side answers).
+    bool g_simple = g_rel && is_simple_variable(gr.sides[0]);
+    if (g_rel && !g_simple && gr.sides.size() == 2 && has_letters(g)) {
+      // An equation is the answer ("x^2+y^2=1"): the same equation, sides moved or not.
+      if (pr.sides.size() != 2) return {false, "not an equation"};
+      std::string gd = "(" + gr.sides[0] + ")-(" + gr.sides[1] + ")";
+      std::string pd = "(" + pr.sides[0] + ")-(" + pr.sides[1] + ")";
+      if (scalar_equal(gd, pd, opt).equal || scalar_equal(gd, "-(" + pd + ")", opt).equal)
+        return {true, "equation"};
+      return {false, "different equation"};
+    }
+    if (g_simple && p_rel && is_simple_variable(pr.sides[0]) &&
+        nospace(gr.sides[0]) != nospace(pr.sides[0]))
+      return {false, "different variables"};
+    // The final side answers only when the chain starts with what was asked (x, f(3), a word) or
+    // with a computation (2 \cdot 3 = 6): "x^2 = 5" does not answer 5.
+    if (p_rel && !g_rel && !chain_head(pr.sides[0])) return {false, "an equation, not a value"};
+    std::string gf = g_rel ? gr.sides.back() : g, pf = p_rel ? pr.sides.back() : p;
+    if (gf.empty() || pf.empty()) return {false, "empty side"};
+    return equal_normalized(gf, pf, opt, depth + 1);
+  }
+  // Decimal comma against a decimal gold: "3,14" for 3.14 (not "1,500", a thousands separator).
+  static const RE2 comma_re(R"(^(-?\d+),(\d{1,2}|\d{4,})$)");
+  std::string ip, fp;
+  if (RE2::FullMatch(nospace(p), comma_re, &ip, &fp) && g.find('.') != std::string::npos &&
+      looks_numeric(g))
+    return equal_normalized(g, ip + "." + fp, opt, depth + 1);
   Structure gs = parse_structure(g), ps = parse_structure(p);
   if (gs.kind == Structure::kScalar && ps.kind == Structure::kScalar)
     return scalar_equal(g, p, opt);
   // A list of equations "x=1, y=2" compares by values.
   auto strip_eqs = [](Structure& st) {
     for (auto& e : st.elems) {
-      bool eq = false;
-      e = rhs_of_simple_equation(e, &eq);
+      Relation r = split_relations(e);
+      if (r.ops.size() == 1 && r.ops[0] == "=" && is_simple_variable(r.sides[0])) e = r.sides[1];
     }
   };
   if (gs.kind == Structure::kList) strip_eqs(gs);
@@ -573,7 +910,7 @@ MathVerdict equal_normalized(const std::string& g, const std::string& p, const M
                     : gs.kind == Structure::kTuple ? "tuple"
                     : gs.kind == Structure::kUnion ? "union"
                                                    : "set";
-  if (unordered_g) {
+  if (unordered_g || gs.kind == Structure::kUnion) {
     // Unordered: every gold element matched by a distinct predicted one (greedy is exact for
     // an equivalence relation).
     std::vector<bool> used(ps.elems.size(), false);
@@ -586,7 +923,7 @@ MathVerdict equal_normalized(const std::string& g, const std::string& p, const M
           found = true;
         }
       }
-      if (!found) return {false, "set elements differ"};
+      if (!found) return {false, std::string(how) + " elements differ"};
     }
     return {true, how};
   }
@@ -601,15 +938,15 @@ MathVerdict equal_normalized(const std::string& g, const std::string& p, const M
 MathVerdict scalar_equal(const std::string& g, const std::string& p, const MathOptions& opt) {
   std::optional<Number> gn = parse_number(g), pn = parse_number(p);
   if (gn && pn) {
-    if (numbers_equal(*gn, *pn, opt.rel_tol)) return {true, "numeric"};
-    return {false, "different number"};
+    Cmp c = numbers_equal(*gn, *pn, opt.rel_tol);
+    if (c == Cmp::kEqual) return {true, "numeric"};
+    // A long decimal may still round a fraction with no finite decimal (0.333333 for 1/3).
+    if (gn->decimal || !pn->decimal || pn->percent || gn->percent || !opt.symbolic)
+      return {false, c == Cmp::kUnknown ? "number too large" : "different number"};
   }
-  if (gn && !pn && p.find_first_of("0123456789\\") == std::string::npos && p.size() <= 2 &&
-      p.find('%') == std::string::npos)
-    return {false, "not a number"};
   if (!opt.symbolic) return {false, "no match"};
-  SymbolicVerdict sv =
-      symbolic_equal(g, p, opt.rel_tol, opt.symbolic_timeout_s, opt.max_symbolic_chars);
+  std::string ge = gn ? gn->expr : g, pe = pn ? pn->expr : p;
+  SymbolicVerdict sv = symbolic_equal(ge, pe, opt.symbolic_timeout_s, opt.max_symbolic_chars);
   switch (sv) {
     case SymbolicVerdict::kEqual:
       return {true, "symbolic"};
@@ -638,24 +975,54 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// A reference that reads like a sentence or a worked solution, not a bare answer.
+bool reads_like_text(const std::string& s) {
+  if (s.find('\n') != std::string::npos || s.find('$') != std::string::npos) return true;
+  std::string t = s;
+  int words = 0;
+  for (size_t i = 0; i < t.size(); i++) {
+    if (t[i] == '\\') {  // a command is not a word
+      while (i + 1 < t.size() && is_alpha(t[i + 1])) i++;
+      continue;
+    }
+    if (!is_alpha(t[i])) continue;
+    size_t j = i;
+    while (j < t.size() && is_alpha(t[j])) j++;
+    if (j - i >= 2) words++;
+    i = j - 1;
+  }
+  return words >= 3;
+}
+
 }  // namespace
 
-std::string math_extract(const std::string& text, const MathOptions& opt, std::string* method) {
+std::string math_extract(const std::string& full_text, const MathOptions& opt,
+                         std::string* method) {
+  // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
+  std::string text = full_text;
+  size_t think_end = full_text.rfind("</think>");
+  if (think_end != std::string::npos &&
+      !trim(full_text.substr(think_end + 8)).empty())
+    text = full_text.substr(think_end + 8);
   for (const std::string& m : opt.extract) {
     std::optional<std::string> a;
     if (m == "boxed") {
-      a = last_boxed(text);
+      std::vector<std::string> boxes = all_boxed(text);
+      if (!boxes.empty()) a = join_answers(boxes);
     } else if (m == "answer_tag") {
       a = answer_tag(text);
     } else if (m == "gsm8k") {
       a = gsm8k_hashes(text);
     } else if (m == "answer_is") {
       a = answer_is(text);
+    } else if (m == "latex") {
+      a = last_math(text);
     } else if (m == "last_number") {
       a = last_number(text);
     } else {
-      throw std::invalid_argument("math: unknown extraction method '" + m +
-                                  "' (known: boxed, answer_tag, gsm8k, answer_is, last_number)");
+      throw std::invalid_argument(
+          "math: unknown extraction method '" + m +
+          "' (known: boxed, answer_tag, gsm8k, answer_is, latex, last_number)");
     }
     if (a && !trim(*a).empty()) {
       if (method) *method = m;
@@ -668,11 +1035,37 @@ std::string math_extract(const std::string& text, const MathOptions& opt, std::s
 
 std::string math_gold(const std::string& reference) {
   if (auto a = gsm8k_hashes(reference)) return *a;
-  if (auto b = last_boxed(reference)) return *b;
+  std::vector<std::string> boxes = all_boxed(reference);
+  if (!boxes.empty()) return boxes.back();  // a solution's answer is its last box
+  if (reads_like_text(reference)) {
+    MathOptions o;
+    o.extract = {"answer_is", "latex", "last_number"};
+    std::string a = math_extract(reference, o, nullptr);
+    if (!a.empty()) return a;
+  }
   return trim(reference);
 }
 
+// Only digits with a sign, a decimal point or thousands commas (most GSM8K answers).
+bool plain_decimal(const std::string& s) {
+  if (s.empty() || s.size() > 40) return false;
+  for (char c : s)
+    if (!is_digit(c) && c != '.' && c != ',' && c != '-') return false;
+  return true;
+}
+
 std::string math_normalize(const std::string& in) {
+  if (plain_decimal(in)) {  // fast path: nothing to unwrap, only separators to drop
+    std::string t = trim(in);
+    while (!t.empty() && t.back() == '.') t.pop_back();
+    static const RE2 plain_thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
+    if (t.find(',') == std::string::npos) return t;
+    if (!RE2::FullMatch(t, plain_thousands)) return t;
+    std::string out;
+    for (char c : t)
+      if (c != ',') out += c;
+    return out;
+  }
   std::string s = in;
   if (s.size() > 4096) s = s.substr(0, 4096);
   replace_all(s, "\n", " ");
@@ -681,11 +1074,15 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "$", "");
   remove_command(s, "\\left");
   remove_command(s, "\\right");
+  remove_command(s, "\\middle");
   remove_command(s, "\\displaystyle");
   remove_command(s, "\\big");
   remove_command(s, "\\Big");
-  replace_all(s, "\\dfrac", "\\frac");
-  replace_all(s, "\\tfrac", "\\frac");
+  remove_command(s, "\\bigg");
+  remove_command(s, "\\Bigg");
+  replace_command(s, "\\dfrac", "\\frac");
+  replace_command(s, "\\tfrac", "\\frac");
+  replace_command(s, "\\cfrac", "\\frac");
   replace_all(s, "\\!", "");
   replace_all(s, "\\,", " ");
   replace_all(s, "\\;", " ");
@@ -700,22 +1097,48 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\xc2\xb0", "");  // the degree sign
   remove_command(s, "\\degree");
   replace_all(s, "\\%", "%");
-  replace_all(s, "{,}", "");
-  for (const char* cmd :
-       {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mbox", "\\operatorname"})
+  // Relations in one spelling: <=, >=, != (\le is whole: \left is gone already).
+  for (const char* c : {"\\leqslant", "\\leq", "\\le"}) replace_command(s, c, "<=");
+  for (const char* c : {"\\geqslant", "\\geq", "\\ge"}) replace_command(s, c, ">=");
+  for (const char* c : {"\\neq", "\\ne"}) replace_command(s, c, "!=");
+  replace_command(s, "\\lt", "<");
+  replace_command(s, "\\gt", ">");
+  replace_all(s, "\xe2\x89\xa4", "<=");  // ≤
+  replace_all(s, "\xe2\x89\xa5", ">=");  // ≥
+  replace_all(s, "\xe2\x89\xa0", "!=");  // ≠
+  replace_all(s, "\xc3\x97", "\\times");  // ×
+  replace_all(s, "\xe2\x88\x9e", "\\infty");  // ∞
+  replace_all(s, "\xcf\x80", "\\pi");  // π
+  replace_all(s, "\xe2\x88\x92", "-");  // the minus sign
+  replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
+  // {,} is a thousands separator before exactly three digits, else a decimal comma.
+  static const RE2 brace_thousands(R"(\{,\}(\d{3})(\D|$))");
+  for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
+  }
+  replace_all(s, "{,}", ".");
+  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf",
+                          "\\mathrm", "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox",
+                          "\\operatorname", "\\boldsymbol"})
     unwrap_command(s, cmd);
   s = trim(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
   s = trim(s);
-  // Thousands separators in a whole number: 1,234,567.5
+  // Thousands separators in a whole number: 1,234,567.5 and 1 234 567
   static const RE2 thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?%?$)");
+  static const RE2 space_thousands(R"(^-?\d{1,3}( \d{3})+(\.\d+)?%?$)");
   std::string compact = nospace(s);
-  if (RE2::FullMatch(compact, thousands)) {
+  if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {
     s.clear();
     for (char c : compact)
-      if (c != ',') s += c;
+      if (c != ',' && c != ' ') s += c;
   }
   s = strip_units(s);
+  compact = nospace(s);  // "1,500 dollars" once the unit is gone
+  if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {
+    s.clear();
+    for (char c : compact)
+      if (c != ',' && c != ' ') s += c;
+  }
   replace_all(s, "\x01", "\\\\");
   // Collapse runs of spaces.
   std::string out;

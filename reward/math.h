@@ -1,6 +1,8 @@
 // Math answer checking, exposed piece by piece for tests and tools. Invariants: every function is
-// pure; GiNaC (not thread-safe) is only touched under one global mutex and only for inputs within a
-// size limit, with a deadline checked between steps; running out of time counts as "not equal".
+// pure and thread-safe; integers, decimals and fractions compare exactly (never through floating
+// point unless rel_tol > 0 asks for it); several different answers in one completion are a list,
+// never "the last one"; a symbolic check is bounded in size before it starts and in time while it
+// runs (math_symbolic.h), and running out of either counts as "not equal".
 #pragma once
 #include <string>
 #include <vector>
@@ -8,19 +10,22 @@
 namespace aha {
 
 struct MathOptions {
-  // Extraction methods tried in order: boxed, answer_tag, gsm8k, answer_is, last_number.
-  std::vector<std::string> extract = {"boxed", "answer_tag", "gsm8k", "answer_is", "last_number"};
-  double rel_tol = 1e-9;  // relative tolerance between numbers
+  // Extraction methods tried in order: boxed, answer_tag, gsm8k, answer_is, latex, last_number.
+  std::vector<std::string> extract = {"boxed",     "answer_tag", "gsm8k",
+                                      "answer_is", "latex",      "last_number"};
+  double rel_tol = 0;     // > 0: plain numbers may also differ by this relative amount
   bool symbolic = true;   // try GiNaC equivalence after the cheaper rules
   double symbolic_timeout_s = 1.0;
   size_t max_symbolic_chars = 256;  // longer answers are not parsed symbolically (counts as wrong)
 };
 
 // The answer in a completion by the first method that finds one; empty when none does.
-// method receives the name of the method that found it.
+// method receives the name of the method that found it. Several boxes (or math segments joined by
+// "and", ",", "or") come back as one list "a, b" (repeats count once).
 std::string math_extract(const std::string& text, const MathOptions& opt, std::string* method);
 
-// The gold answer of a reference string: after the last "####", else the last \boxed{}, else all.
+// The gold answer of a reference string: after the last "####", else the last \boxed{}, else, for
+// a reference that reads like a sentence or a solution, what math_extract finds in it, else all.
 std::string math_gold(const std::string& reference);
 
 // LaTeX normalisation: \left/\right, spacing commands, \dfrac/\tfrac, \text{} and units, degrees,

@@ -1,4 +1,4 @@
-// LaTeX subset -> GiNaC expression, and equivalence by normal form or sample points.
+// Expression trees (math_expr.h) -> exact rational comparison, or GiNaC under one short lock.
 #include "reward/math_symbolic.h"
 
 #include <ginac/ginac.h>
@@ -10,390 +10,274 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "reward/math_expr.h"
+
 namespace aha {
 
 namespace {
 
 std::timed_mutex g_ginac_mutex;  // GiNaC's reference counts and caches are not thread-safe
 
-struct ParseError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// Waiting for the mutex is not the row's own work: every hold is bounded (sizes checked before),
+// so a wait longer than this means something is wrong, and the row counts as a timeout.
+constexpr double kMaxLockWaitS = 30.0;
+
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  bool passed() const { return std::chrono::steady_clock::now() > at; }
 };
-struct TooLarge : std::runtime_error {
-  using std::runtime_error::runtime_error;
+
+struct TimedOut : std::runtime_error {
+  TimedOut() : std::runtime_error("timeout") {}
 };
 
-// Recursive-descent parser over one normalised string. Symbols are shared between the two sides
-// through the caller's table so that "x" means the same symbol in gold and prediction.
-struct Parser {
-  const std::string& s;
-  size_t i = 0;
-  int depth = 0;
-  std::map<std::string, GiNaC::symbol>& symbols;
+// Builds GiNaC expressions from trees, sharing symbols between gold and prediction. A sine or
+// cosine of k*x (k an integer, |k| <= 12) becomes a polynomial in the real symbols sin x, cos x.
+struct Builder {
+  std::map<std::string, GiNaC::symbol> symbols;
+  std::map<std::string, std::pair<GiNaC::realsymbol, GiNaC::realsymbol>> trig;  // x -> (s, c)
+  const Deadline& deadline;
 
-  Parser(const std::string& text, std::map<std::string, GiNaC::symbol>& table)
-      : s(text), symbols(table) {}
+  explicit Builder(const Deadline& d) : deadline(d) {}
 
-  void skip() {
-    while (i < s.size() && s[i] == ' ') i++;
-  }
-  bool at_end() {
-    skip();
-    return i >= s.size();
-  }
-  bool peek(const char* t) {
-    skip();
-    size_t n = std::char_traits<char>::length(t);
-    if (s.compare(i, n, t) != 0) return false;
-    // A command must not continue with letters (\pi vs \pitchfork).
-    if (t[0] == '\\' && std::isalpha(static_cast<unsigned char>(t[n - 1])) && i + n < s.size() &&
-        std::isalpha(static_cast<unsigned char>(s[i + n])))
-      return false;
-    return true;
-  }
-  bool eat(const char* t) {
-    if (!peek(t)) return false;
-    i += std::char_traits<char>::length(t);
-    return true;
-  }
-  void expect(const char* t) {
-    if (!eat(t)) throw ParseError(std::string("expected ") + t);
-  }
-  struct Depth {
-    Parser& p;
-    explicit Depth(Parser& q) : p(q) {
-      if (++p.depth > 40) throw TooLarge("nested too deeply");
-    }
-    ~Depth() { p.depth--; }
-  };
-
-  GiNaC::ex parse_all() {
-    GiNaC::ex e = expr();
-    if (!at_end()) throw ParseError("trailing input at " + std::to_string(i));
-    return e;
-  }
-
-  GiNaC::ex expr() {
-    Depth d(*this);
-    GiNaC::ex e;
-    if (eat("-")) {
-      e = -term();
-    } else {
-      eat("+");
-      e = term();
-    }
-    for (;;) {
-      if (eat("+")) {
-        e = e + term();
-      } else if (eat("-")) {
-        e = e - term();
-      } else {
-        return e;
-      }
-    }
-  }
-
-  bool starts_primary() {
-    skip();
-    if (i >= s.size()) return false;
-    char c = s[i];
-    if (std::isdigit(static_cast<unsigned char>(c)) ||
-        std::isalpha(static_cast<unsigned char>(c)) || c == '(' || c == '{' || c == '.')
-      return true;
-    if (c == '\\') {
-      for (const char* op : {"\\cdot", "\\times", "\\div", "\\right", "\\end", "\\cup", "\\pm"})
-        if (peek(op)) return false;
-      return true;
-    }
-    return false;
-  }
-
-  GiNaC::ex term() {
-    Depth d(*this);
-    GiNaC::ex e = factor();
-    for (;;) {
-      if (eat("*") || eat("\\cdot") || eat("\\times")) {
-        e = e * factor();
-      } else if (eat("/") || eat("\\div")) {
-        GiNaC::ex den = factor();
-        if (den.is_zero()) throw ParseError("division by zero");
-        e = e / den;
-      } else if (starts_primary()) {
-        e = e * power();  // implicit multiplication: 2x, 3(x+1), x\sqrt{2}
-      } else {
-        return e;
-      }
-    }
-  }
-
-  GiNaC::ex factor() {
-    Depth d(*this);
-    if (eat("-")) return -factor();
-    if (eat("+")) return factor();
-    return power();
-  }
-
-  GiNaC::ex exponent() {
-    skip();
-    if (peek("{")) return group();
-    if (eat("-")) return -exponent();
-    if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
-      return GiNaC::numeric(s[i++] - '0');
-    return primary();
-  }
-
-  static GiNaC::ex checked_pow(const GiNaC::ex& base, const GiNaC::ex& ex) {
-    if (GiNaC::is_a<GiNaC::numeric>(ex)) {
-      GiNaC::numeric n = GiNaC::ex_to<GiNaC::numeric>(ex);
-      if (!n.is_real()) throw TooLarge("complex exponent");
-      if (GiNaC::abs(n) > 64) throw TooLarge("exponent too large");
-      if (n.is_rational() && n.denom() > 12) throw TooLarge("exponent denominator too large");
-    }
-    return GiNaC::pow(base, ex);
-  }
-
-  GiNaC::ex power() {
-    Depth d(*this);
-    GiNaC::ex base = primary();
-    skip();
-    if (eat("^")) return checked_pow(base, exponent());
-    return base;
-  }
-
-  GiNaC::ex group() {
-    expect("{");
-    GiNaC::ex e = expr();
-    expect("}");
-    return e;
-  }
-
-  // Argument of \frac / \sqrt: a group or one character ("\frac12").
-  GiNaC::ex arg() {
-    skip();
-    if (peek("{")) return group();
-    if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
-      return GiNaC::numeric(s[i++] - '0');
-    if (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) return letter();
-    return primary();
-  }
-
-  GiNaC::ex number() {
-    size_t b = i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
-    std::string ip = s.substr(b, i - b), fp;
-    if (i < s.size() && s[i] == '.' && i + 1 < s.size() &&
-        std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-      i++;
-      size_t f = i;
-      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) i++;
-      fp = s.substr(f, i - f);
-    }
-    if (ip.size() + fp.size() > 30) throw TooLarge("number too long");
-    if (ip.empty()) ip = "0";
-    GiNaC::numeric mant((ip + fp).c_str());
-    GiNaC::numeric scale =
-        GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(fp.size())));
-    return mant / scale;
-  }
-
-  GiNaC::ex letter() {
-    std::string name(1, s[i++]);
-    // Subscripted names: x_1, a_{n}
-    if (i < s.size() && s[i] == '_') {
-      size_t b = i;
-      i++;
-      (void)b;
-      name += '_';
-      if (i < s.size() && s[i] == '{') {  // a_{n} and a_n are the same name
-        size_t e = s.find('}', i);
-        if (e == std::string::npos) throw ParseError("unclosed subscript");
-        name += s.substr(i + 1, e - i - 1);
-        i = e + 1;
-      } else if (i < s.size()) {
-        name += s[i++];
-      }
-    }
-    if (name == "e") return GiNaC::exp(GiNaC::ex(1));
-    if (symbols.size() > 8 && !symbols.count(name)) throw TooLarge("too many symbols");
+  GiNaC::ex sym(const std::string& name) {
     auto it = symbols.find(name);
     if (it == symbols.end()) it = symbols.emplace(name, GiNaC::symbol(name)).first;
     return it->second;
   }
 
-  // Argument of a function written without parentheses: "\sin x", "\sin 2x" (stops at the next
-  // operator or function).
-  GiNaC::ex func_arg() {
-    skip();
-    if (peek("(") || peek("{")) return power();
-    GiNaC::ex e = power();
-    for (;;) {
-      skip();
-      if (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) ||
-                           std::isalpha(static_cast<unsigned char>(s[i]))))
-        e = e * power();
-      else
-        return e;
+  // (sin(k x), cos(k x)) when arg == k * x for a symbol x; false otherwise.
+  bool trig_multiple(const GiNaC::ex& arg, GiNaC::ex* sin_out, GiNaC::ex* cos_out) {
+    for (auto& [name, x] : symbols) {
+      if (!arg.has(x)) continue;
+      GiNaC::ex k = GiNaC::normal(arg / x);
+      if (!GiNaC::is_a<GiNaC::numeric>(k)) return false;
+      GiNaC::numeric kn = GiNaC::ex_to<GiNaC::numeric>(k);
+      if (!kn.is_integer() || GiNaC::abs(kn) > 12 || kn.is_zero()) return false;
+      auto t = trig.find(name);
+      if (t == trig.end())
+        t = trig.emplace(name, std::make_pair(GiNaC::realsymbol("sin_" + name),
+                                              GiNaC::realsymbol("cos_" + name)))
+                .first;
+      const GiNaC::realsymbol& s = t->second.first;
+      const GiNaC::realsymbol& c = t->second.second;
+      // de Moivre: cos kx + i sin kx = (cos x + i sin x)^k
+      int kk = kn.to_int();
+      GiNaC::ex z = GiNaC::expand(GiNaC::pow(c + GiNaC::I * s, kk < 0 ? -kk : kk));
+      GiNaC::ex re = z.real_part(), im = z.imag_part();
+      *cos_out = re;
+      *sin_out = kk < 0 ? -im : im;
+      return true;
     }
+    return false;
   }
 
-  GiNaC::ex primary() {
-    Depth d(*this);
-    skip();
-    if (i >= s.size()) throw ParseError("unexpected end");
-    char c = s[i];
-    if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') return number();
-    if (eat("(")) {
-      GiNaC::ex e = expr();
-      expect(")");
-      return e;
-    }
-    if (eat("[")) {
-      GiNaC::ex e = expr();
-      expect("]");
-      return e;
-    }
-    if (peek("{")) return group();
-    if (eat("|")) {
-      GiNaC::ex e = expr();
-      expect("|");
-      return GiNaC::abs(e);
-    }
-    if (std::isalpha(static_cast<unsigned char>(c))) return letter();
-    if (eat("\\frac")) {
-      GiNaC::ex num = arg();
-      GiNaC::ex den = arg();
-      if (den.is_zero()) throw ParseError("division by zero");
-      return num / den;
-    }
-    if (eat("\\sqrt")) {
-      GiNaC::ex n = 2;
-      if (eat("[")) {
-        n = expr();
-        expect("]");
+  GiNaC::ex build(const MathExpr& e, int n) {
+    if (deadline.passed()) throw TimedOut();
+    const ExprNode& node = e.nodes[n];
+    switch (node.kind) {
+      case ExprKind::kNum: {
+        std::string digits;
+        long decimals = 0;
+        bool after = false;
+        for (char ch : node.text) {
+          if (ch == '.') {
+            after = true;
+            continue;
+          }
+          digits += ch;
+          if (after) decimals++;
+        }
+        return GiNaC::numeric(digits.c_str()) /
+               GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(decimals));
       }
-      GiNaC::ex x = arg();
-      if (n.is_zero()) throw ParseError("zeroth root");
-      return checked_pow(x, 1 / n);
+      case ExprKind::kSym:
+        return sym(node.text);
+      case ExprKind::kConst:
+        if (node.text == "pi") return GiNaC::Pi;
+        if (node.text == "e") return GiNaC::exp(GiNaC::ex(1));
+        return sym("\\infty");
+      case ExprKind::kAdd: {
+        GiNaC::ex r = 0;
+        for (int k : node.kids) r += build(e, k);
+        return r;
+      }
+      case ExprKind::kMul: {
+        GiNaC::ex r = 1;
+        for (int k : node.kids) r *= build(e, k);
+        return r;
+      }
+      case ExprKind::kNeg:
+        return -build(e, node.kids[0]);
+      case ExprKind::kInv: {
+        GiNaC::ex d = build(e, node.kids[0]);
+        if (d.is_zero()) throw std::domain_error("division by zero");
+        return 1 / d;
+      }
+      case ExprKind::kAbs:
+        return GiNaC::abs(build(e, node.kids[0]));
+      case ExprKind::kFact:
+        return GiNaC::factorial(build(e, node.kids[0]));
+      case ExprKind::kPow:
+        return GiNaC::pow(build(e, node.kids[0]), build(e, node.kids[1]));
+      case ExprKind::kFunc: {
+        GiNaC::ex x = build(e, node.kids[0]);
+        const std::string& f = node.text;
+        if (f == "log") return GiNaC::log(x) / GiNaC::log(build(e, node.kids[1]));
+        if (f == "ln") return GiNaC::log(x);
+        if (f == "exp") return GiNaC::exp(x);
+        if (f == "arcsin") return GiNaC::asin(x);
+        if (f == "arccos") return GiNaC::acos(x);
+        if (f == "arctan") return GiNaC::atan(x);
+        GiNaC::ex s, c;
+        if (!trig_multiple(x, &s, &c)) {
+          s = GiNaC::sin(x);
+          c = GiNaC::cos(x);
+        }
+        if (f == "sin") return s;
+        if (f == "cos") return c;
+        if (f == "tan") return s / c;
+        if (f == "sec") return 1 / c;
+        if (f == "csc") return 1 / s;
+        if (f == "cot") return c / s;
+        throw std::invalid_argument("unknown function");
+      }
     }
-    if (eat("\\pi")) return GiNaC::Pi;
-    struct Fn {
-      const char* name;
-      GiNaC::ex (*fn)(const GiNaC::ex&);
-    };
-    static const Fn fns[] = {
-        {"\\arcsin", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::asin(x); }},
-        {"\\arccos", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::acos(x); }},
-        {"\\arctan", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::atan(x); }},
-        {"\\sin", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::sin(x); }},
-        {"\\cos", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::cos(x); }},
-        {"\\tan", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::tan(x); }},
-        {"\\sec", [](const GiNaC::ex& x) -> GiNaC::ex { return 1 / GiNaC::cos(x); }},
-        {"\\csc", [](const GiNaC::ex& x) -> GiNaC::ex { return 1 / GiNaC::sin(x); }},
-        {"\\cot", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::cos(x) / GiNaC::sin(x); }},
-        {"\\ln", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::log(x); }},
-        {"\\exp", [](const GiNaC::ex& x) -> GiNaC::ex { return GiNaC::exp(x); }},
-    };
-    for (const Fn& f : fns) {
-      if (!eat(f.name)) continue;
-      GiNaC::ex pw = 1;
-      if (eat("^")) pw = exponent();  // \sin^2 x
-      GiNaC::ex x = func_arg();
-      return checked_pow(f.fn(x), pw);
-    }
-    if (eat("\\log")) {
-      GiNaC::ex b = 10;  // \log without a base: base 10 (the MATH convention); \ln is natural
-      if (eat("_")) b = arg();
-      GiNaC::ex x = func_arg();
-      return GiNaC::log(x) / GiNaC::log(b);
-    }
-    throw ParseError(std::string("unsupported input at '") + s.substr(i, 10) + "'");
+    throw std::invalid_argument("unknown node");
   }
 };
 
-using Clock = std::chrono::steady_clock;
-
-bool numeric_close(const GiNaC::ex& a, const GiNaC::ex& b, double rel_tol) {
-  if (!GiNaC::is_a<GiNaC::numeric>(a) || !GiNaC::is_a<GiNaC::numeric>(b)) return false;
-  GiNaC::numeric x = GiNaC::ex_to<GiNaC::numeric>(a), y = GiNaC::ex_to<GiNaC::numeric>(b);
-  double dx = GiNaC::abs(x - y).to_double();
-  double scale = std::max(GiNaC::abs(x).to_double(), GiNaC::abs(y).to_double());
-  if (!std::isfinite(dx) || !std::isfinite(scale)) return false;
-  return dx <= rel_tol * scale || dx <= 1e-12;
+// p reduced modulo s^2 + c^2 - 1 (s^k -> s^(k mod 2) (1 - c^2)^(k div 2)), expanded.
+GiNaC::ex reduce_pythagoras(const GiNaC::ex& p, const GiNaC::realsymbol& s,
+                            const GiNaC::realsymbol& c) {
+  GiNaC::ex q = GiNaC::expand(p);
+  int deg = q.degree(s);
+  GiNaC::ex r = 0;
+  for (int k = q.ldegree(s); k <= deg; k++) {
+    GiNaC::ex coef = q.coeff(s, k);
+    r += coef * GiNaC::pow(s, k % 2) * GiNaC::pow(1 - c * c, k / 2);
+  }
+  return GiNaC::expand(r);
 }
 
-}  // namespace
+// The value as a GiNaC numeric at the current Digits, or false.
+bool as_number(const GiNaC::ex& e, GiNaC::numeric* out) {
+  GiNaC::ex v = e.evalf();
+  if (!GiNaC::is_a<GiNaC::numeric>(v)) return false;
+  *out = GiNaC::ex_to<GiNaC::numeric>(v);
+  return true;
+}
 
-SymbolicVerdict symbolic_equal(const std::string& gold, const std::string& pred, double rel_tol,
-                               double timeout_s, size_t max_chars) {
-  if (gold.size() > max_chars || pred.size() > max_chars) return SymbolicVerdict::kTooLarge;
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(timeout_s));
+// A decimal literal (optionally negated) with at least 6 significant digits: its value and the size
+// of one unit in its last place.
+bool long_decimal(const MathExpr& e, GiNaC::numeric* value, GiNaC::numeric* unit) {
+  int n = e.root;
+  bool neg = false;
+  if (e.nodes[n].kind == ExprKind::kNeg) {
+    neg = true;
+    n = e.nodes[n].kids[0];
+  }
+  const ExprNode& node = e.nodes[n];
+  if (node.kind != ExprKind::kNum) return false;
+  size_t dot = node.text.find('.');
+  if (dot == std::string::npos) return false;
+  std::string digits = node.text.substr(0, dot) + node.text.substr(dot + 1);
+  size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos || digits.size() - first < 6) return false;
+  long decimals = static_cast<long>(node.text.size() - dot - 1);
+  GiNaC::numeric scale = GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(decimals));
+  *value = GiNaC::numeric(digits.c_str()) / scale;
+  if (neg) *value = -*value;
+  *unit = 1 / scale;
+  return true;
+}
+
+struct DigitsGuard {  // GiNaC::Digits is global: set under the mutex, restored before release
+  long saved;
+  explicit DigitsGuard(long d) : saved(GiNaC::Digits) { GiNaC::Digits = d; }
+  ~DigitsGuard() { GiNaC::Digits = saved; }
+};
+
+SymbolicVerdict ginac_equal(const MathExpr& g, const MathExpr& p, double timeout_s) {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock<std::timed_mutex> lock(g_ginac_mutex, std::defer_lock);
-  if (!lock.try_lock_until(deadline)) return SymbolicVerdict::kTimeout;
+  if (!lock.try_lock_for(std::chrono::duration<double>(kMaxLockWaitS)))
+    return SymbolicVerdict::kTimeout;
+  Deadline deadline{Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(timeout_s))};
+  DigitsGuard digits(50);
   try {
-    std::map<std::string, GiNaC::symbol> symbols;
-    GiNaC::ex g, p;
-    try {
-      Parser pg(gold, symbols);
-      g = pg.parse_all();
-      Parser pp(pred, symbols);
-      p = pp.parse_all();
-    } catch (const TooLarge&) {
-      return SymbolicVerdict::kTooLarge;
-    } catch (const std::exception&) {
-      return SymbolicVerdict::kUnparsable;
-    }
-    if (Clock::now() > deadline) return SymbolicVerdict::kTimeout;
-    GiNaC::lst syms;
-    for (auto& [name, sym] : symbols) syms.append(sym);
-    bool has_symbols = false;
-    for (auto& [name, sym] : symbols)
-      if (g.has(sym) || p.has(sym)) has_symbols = true;
-    if (!has_symbols) {
-      GiNaC::ex ga = g.evalf(), pa = p.evalf();
-      if (GiNaC::is_a<GiNaC::numeric>(ga) && GiNaC::is_a<GiNaC::numeric>(pa))
-        return numeric_close(ga, pa, rel_tol) ? SymbolicVerdict::kEqual
-                                              : SymbolicVerdict::kNotEqual;
-    }
-    GiNaC::ex diff = GiNaC::normal(g - p);
-    if (Clock::now() > deadline) return SymbolicVerdict::kTimeout;
-    if (diff.is_zero()) return SymbolicVerdict::kEqual;
-    // Identities normal() cannot see (trigonometry, logarithms): agreement at fixed points.
-    int valid = 0;
-    for (int k = 0; k < 3; k++) {
-      GiNaC::exmap m;
-      int idx = 0;
-      // Points on both sides of 0 so that sqrt(x^2) and x differ.
-      static const double base[3] = {0.37, -1.19, 2.03}, step[3] = {0.173, 0.131, 0.217};
-      for (auto& [name, sym] : symbols) m[sym] = GiNaC::numeric(base[k] + step[k] * idx++);
-      GiNaC::ex gv, pv;
-      try {
-        gv = g.subs(m).evalf();
-        pv = p.subs(m).evalf();
-      } catch (const std::exception&) {
-        continue;  // a pole at this point: try the next one
+    Builder b(deadline);
+    GiNaC::ex ge = b.build(g, g.root);
+    GiNaC::ex pe = b.build(p, p.root);
+    if (deadline.passed()) return SymbolicVerdict::kTimeout;
+    bool has_syms = false;
+    for (auto& [name, s] : b.symbols)
+      if (ge.has(s) || pe.has(s)) has_syms = true;
+    if (!has_syms && b.trig.empty()) {
+      GiNaC::numeric gv, pv, unit;
+      if (long_decimal(p, &pv, &unit) && as_number(ge, &gv)) {
+        // Rounded (within half a unit) or truncated (toward zero, less than a unit short).
+        GiNaC::numeric d = GiNaC::abs(gv - pv);
+        bool rounded = d <= unit / 2;
+        bool truncated = d < unit && GiNaC::abs(pv) <= GiNaC::abs(gv) &&
+                         (gv.is_zero() || pv.is_zero() || (gv > 0) == (pv > 0));
+        return rounded || truncated ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
       }
-      if (Clock::now() > deadline) return SymbolicVerdict::kTimeout;
-      if (!GiNaC::is_a<GiNaC::numeric>(gv) || !GiNaC::is_a<GiNaC::numeric>(pv)) continue;
-      if (!numeric_close(gv, pv, 1e-9)) return SymbolicVerdict::kNotEqual;
-      valid++;
+      if (as_number(ge, &gv) && as_number(pe, &pv)) {
+        GiNaC::numeric scale = std::max(GiNaC::abs(gv), GiNaC::abs(pv));
+        GiNaC::numeric tol = GiNaC::numeric(1) / GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(40));
+        bool eq = GiNaC::abs(gv - pv) <= tol * (scale > 1 ? scale : GiNaC::numeric(1));
+        return eq ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
+      }
     }
-    return valid >= 2 ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
+    GiNaC::ex diff = GiNaC::normal(ge - pe);
+    if (deadline.passed()) return SymbolicVerdict::kTimeout;
+    if (diff.is_zero()) return SymbolicVerdict::kEqual;
+    if (!b.trig.empty()) {
+      GiNaC::ex num = GiNaC::numer(diff);
+      for (auto& [name, sc] : b.trig) {
+        num = reduce_pythagoras(num, sc.first, sc.second);
+        if (deadline.passed()) return SymbolicVerdict::kTimeout;
+      }
+      if (GiNaC::normal(num).is_zero()) return SymbolicVerdict::kEqual;
+    }
+    return SymbolicVerdict::kNotEqual;
+  } catch (const TimedOut&) {
+    return SymbolicVerdict::kTimeout;
   } catch (const std::exception&) {
     return SymbolicVerdict::kNotEqual;
   }
 }
 
-bool symbolic_parses(const std::string& text) {
-  std::lock_guard<std::timed_mutex> lock(g_ginac_mutex);
-  try {
-    std::map<std::string, GiNaC::symbol> symbols;
-    Parser p(text, symbols);
-    p.parse_all();
-    return true;
-  } catch (const std::exception&) {
-    return false;
+}  // namespace
+
+SymbolicVerdict symbolic_equal(const std::string& gold, const std::string& pred, double timeout_s,
+                               size_t max_chars) {
+  MathExpr g, p;
+  ExprParse pg = parse_math_expr(gold, max_chars, &g);
+  ExprParse pp = parse_math_expr(pred, max_chars, &p);
+  if (pg == ExprParse::kTooLarge || pp == ExprParse::kTooLarge) return SymbolicVerdict::kTooLarge;
+  if (pg != ExprParse::kOk || pp != ExprParse::kOk) return SymbolicVerdict::kUnparsable;
+  // Exact rationals decide on their own, with no lock.
+  std::string gq, pq;
+  bool g_rational = expr_rational(g, &gq);
+  bool p_rational = expr_rational(p, &pq);
+  if (g_rational && p_rational) {
+    if (gq == pq) return SymbolicVerdict::kEqual;
+    // Only the last-place rule is left (a long decimal rounding 1/3): GiNaC only for a decimal.
+    bool decimal = false;
+    for (const ExprNode& n : p.nodes)
+      if (n.kind == ExprKind::kNum && n.text.find('.') != std::string::npos) decimal = true;
+    if (!decimal || p.nodes.size() > 2) return SymbolicVerdict::kNotEqual;
   }
+  if (!expr_within_bounds(g, p)) return SymbolicVerdict::kTooLarge;
+  return ginac_equal(g, p, timeout_s);
+}
+
+bool symbolic_parses(const std::string& text) {
+  MathExpr e;
+  return parse_math_expr(text, 4096, &e) == ExprParse::kOk;
 }
 
 }  // namespace aha

@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/reward/math_pairs.jsonl: hand-written (completion, answer, expected) pairs
+for the math checker, by category. Run from the repository root; the output is committed."""
+import json
+import sys
+
+rows = []
+
+
+def add(cat, completion, answer, expected, note=""):
+    rows.append({"category": cat, "completion": completion, "answer": answer,
+                 "expected": expected, "note": note})
+
+
+def box(x, lead="Putting it together, the result is"):
+    return f"{lead} $\\boxed{{{x}}}$."
+
+
+# ---- boxed MATH-500-style answers
+for a, p, e in [
+    ("\\frac{14}{3}", "\\frac{14}{3}", True), ("\\frac{14}{3}", "\\dfrac{14}{3}", True),
+    ("\\frac{14}{3}", "4\\frac{2}{3}", True), ("\\frac{14}{3}", "\\frac{3}{14}", False),
+    ("3\\sqrt{13}", "3\\sqrt{13}", True), ("3\\sqrt{13}", "\\sqrt{117}", True),
+    ("3\\sqrt{13}", "\\sqrt{39}", False), ("\\text{(C)}", "\\text{(C)}", True),
+    ("\\text{(C)}", "C", True), ("\\text{(C)}", "(D)", False), ("p - q", "p-q", True),
+    ("p - q", "q - p", False), ("6 - 5i", "6-5i", True), ("6 - 5i", "-5i+6", True),
+    ("6 - 5i", "6+5i", False), ("\\frac{243}{625}", "\\frac{243}{625}", True),
+    ("\\frac{243}{625}", "0.3888", True), ("\\frac{243}{625}", "0.389", False),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\left(3,\\frac{\\pi}{2}\\right)", True),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi/2)", True),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi)", False),
+    ("10", "10", True), ("10", "11", False), ("-2", "-2", True), ("-2", "2", False),
+    ("\\$32,348", "32348", True), ("\\$32,348", "\\$32,349", False),
+    ("27,\\!000", "27000", True), ("27,\\!000", "2700", False),
+    ("\\sqrt{51}", "\\sqrt{51}", True), ("\\sqrt{51}", "51^{1/2}", True),
+    ("\\sqrt{51}", "7.14", False), ("2220", "2220", True), ("2220", "2,220", True),
+    ("\\frac{1}{2}", "\\frac12", True), ("\\frac{1}{2}", "1/2", True), ("\\frac{1}{2}", "2", False),
+    ("x^2+7x+10", "(x+2)(x+5)", True), ("x^2+7x+10", "(x+2)(x+6)", False),
+    ("\\text{Evelyn}", "\\text{Evelyn}", True), ("\\text{Evelyn}", "\\text{Bob}", False),
+    ("90^\\circ", "90", True), ("90^\\circ", "\\frac{\\pi}{2}", False),
+]:
+    add("boxed", box(p), a, e)
+
+# ---- GSM8K: worked solutions with "#### N" as the reference
+gsm = [
+    ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72", "72"),
+    ("Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.\nShe earned 0.2 x 50 = $<<0.2*50=10>>10.\n#### 10", "10"),
+    ("In total she needs 100 - 50 - 30 - 15 = <<100-50-30-15=5>>5.\n#### 5", "5"),
+    ("He runs 3*3=<<3*3=9>>9 sprints, so 9*60=<<9*60=540>>540 meters.\n#### 540", "540"),
+    ("The total is 1,200 + 300 = <<1200+300=1500>>1500 dollars.\n#### 1,500", "1500"),
+]
+for ref, n in gsm:
+    v = int(n)
+    add("gsm8k", f"<think>Let me compute step by step.</think> The answer is {n}.", ref, True)
+    add("gsm8k", f"First we find the parts, then add. #### {n}", ref, True)
+    add("gsm8k", f"So the total comes to {v + 1}.", ref, False)
+    add("gsm8k", f"<answer>{n}</answer>", ref, True)
+    add("gsm8k", f"<answer>{v - 1}</answer>", ref, False)
+    add("gsm8k", f"The answer is {v:,} dollars.", ref, True)
+
+# ---- LaTeX outside \boxed{}: inline, \( \), \[ \], display $$
+for comp, a, e in [
+    ("Therefore $x = \\frac13$.", "\\frac{1}{3}", True),
+    ("Therefore $x = \\frac13$.", "13", False),
+    ("So the value is $\\frac{1}{3}$.", "\\frac{1}{3}", True),
+    ("So the value is $\\frac{1}{3}$.", "3", False),
+    ("The side length is $\\sqrt3$.", "\\sqrt{3}", True),
+    ("The side length is $\\sqrt3$.", "3", False),
+    ("We conclude $x \\in [-2,7]$.", "[-2,7]", True),
+    ("We conclude $x \\in [-2,7]$.", "7", False),
+    ("The area is \\(12\\pi\\).", "12\\pi", True),
+    ("The area is \\(12\\pi\\).", "12", False),
+    ("Hence\n\\[ y = 2x + 3 \\]", "2x+3", True),
+    ("Hence\n\\[ y = 2x + 3 \\]", "3", False),
+    ("Finally $$ \\frac{7}{8} $$", "\\frac78", True),
+    ("Finally $$ \\frac{7}{8} $$", "8", False),
+    ("The probability is $\\dfrac{5}{36}$.", "\\frac{5}{36}", True),
+    ("The probability is $\\dfrac{5}{36}$.", "36", False),
+    ("It equals $2^{10}$.", "1024", True),
+    ("It equals $2^{10}$.", "10", False),
+    ("The roots are $x=2$ and $x=3$.", "2, 3", True),
+    ("The roots are $x=2$ and $x=3$.", "3", False),
+    ("Thus the sum is $-\\frac{3}{2}$.", "-\\frac{3}{2}", True),
+    ("Thus the sum is $-\\frac{3}{2}$.", "\\frac{3}{2}", False),
+    ("We get $a_{10} = 512$.", "512", True),
+    ("We get $a_{10} = 512$.", "10", False),
+    ("So $\\cos\\theta = \\frac{\\sqrt{2}}{2}$.", "\\frac{\\sqrt2}{2}", True),
+    ("So $\\cos\\theta = \\frac{\\sqrt{2}}{2}$.", "2", False),
+    ("The distance is \\(\\sqrt{13}\\) units.", "\\sqrt{13}", True),
+    ("The distance is \\(\\sqrt{13}\\) units.", "13", False),
+    ("The answer is $\\frac{9}{4}$.", "\\frac{9}{4}", True),
+    ("The answer is $\\frac{9}{4}$.", "2.25", True),
+    ("The answer is $\\frac{9}{4}$.", "4", False),
+    ("After simplifying, $f(2) = 17$.", "17", True),
+    ("After simplifying, $f(2) = 17$.", "2", False),
+    ("The slope is $m=-\\tfrac{1}{4}$.", "-\\frac14", True),
+    ("The slope is $m=-\\tfrac{1}{4}$.", "4", False),
+    ("Hence the minimum is \\[\\frac{3\\sqrt{3}}{2}.\\]", "\\frac{3\\sqrt{3}}{2}", True),
+    ("Hence the minimum is \\[\\frac{3\\sqrt{3}}{2}.\\]", "2", False),
+    ("It costs $5 and then $6 more, 11 in total.", "11", True),
+    ("The perimeter is $P = 4s = 24$.", "24", True),
+    ("The perimeter is $P = 4s = 24$.", "4", False),
+    ("The perimeter is $4s = 24$.", "24", False),  # policy: "4s = 24" may as well ask for s
+]:
+    add("latex", comp, a, e)
+
+# ---- the last number must not be read out of LaTeX or words
+for comp, a, e in [
+    ("the value is \\frac{1}{2}", "2", False),
+    ("we take x^2", "2", False),
+    ("so the result is x2", "2", False),
+    ("the result is 2x", "2", False),
+    ("the 3rd term", "3", False),
+    ("it is \\sqrt{3}", "3", False),
+    ("it is 10^{3}", "3", False),
+    ("I counted 12 apples and 15 pears so 27", "27", True),
+    ("I counted 12 apples and then 15 pears", "12", False),
+    ("total: 4,500", "4500", True),
+    ("total: 4,500", "500", False),
+    ("we find 3.75 hours", "3.75", True),
+    ("we find 3.75 hours", "75", False),
+    ("a_5 equals nothing known", "5", False),
+    ("so the answer is -7", "-7", True),
+    ("so the answer is -7", "7", False),
+    ("The expression \\frac{n(n+1)}{2} gives the sum", "2", False),
+    ("this is case B2 of the problem", "2", False),
+    ("roughly 42", "42", True),
+    ("The value: 0.125", "\\frac{1}{8}", True),
+    ("so x equals \\frac13 here", "13", False),
+    ("so x equals \\sqrt3 here", "3", False),
+    ("the cube root \\sqrt[3]{2} appears", "3", False),
+]:
+    add("last_number", comp, a, e)
+
+# ---- exact numbers: no floating point between integers, decimals, fractions
+for a, p, e in [
+    ("1000000000", "1000000001.0", False), ("1000000000", "1000000000.0", True),
+    ("1000000000", "999999999", False), ("123456789012345678901234567890", "123456789012345678901234567891", False),
+    ("123456789012345678901234567890", "123456789012345678901234567890", True),
+    ("1e5000", "1e9999", False), ("1e5000", "1e5000", True), ("1e5000", "10e4999", True),
+    ("0.1", "0.10000000001", False), ("0.1", "\\frac{1}{10}", True), ("\\frac{1}{3}", "0.3333333", True),
+    ("\\frac{1}{3}", "0.33", False), ("\\frac{2}{3}", "0.666667", True), ("\\frac{2}{3}", "0.67", False),
+    ("5", "4.9999999", False), ("5", "5.0000001", False), ("5", "5.000", True), ("-0.5", "-\\frac{1}{2}", True),
+    ("-0.5", "\\frac{-1}{2}", True), ("2.5", "\\frac{5}{2}", True), ("2.5", "2\\frac12", True),
+    ("7", "07", True), ("7", "7.01", False), ("3.14159", "\\pi", False), ("\\pi", "3.14", False),
+    ("\\sqrt{2}", "1.41421356237", True), ("\\sqrt{2}", "1.4142", False), ("1.5\\times10^{3}", "1500", True),
+    ("1.5\\times10^{3}", "150", False), ("2^{64}", "18446744073709551616", True),
+    ("2^{64}", "18446744073709551615", False), ("\\frac{10}{4}", "\\frac{5}{2}", True),
+    ("\\frac{10}{4}", "\\frac{5}{3}", False), ("0", "-0", True), ("0", "0.0001", False),
+    ("10!", "3628800", True), ("10!", "3628801", False), ("\\frac{1}{7}", "0.142857", True),
+    ("\\frac{1}{7}", "0.142858", False), ("12", "12.", True), ("100", "1e2", True),
+]:
+    add("exact", box(p), a, e)
+
+# ---- polynomials and symbolic identity (no acceptance by agreement at sample points)
+for a, p, e in [
+    ("x^2-1", "(x-1)(x+1)", True), ("x^2-1", "(x-1)^2", False),
+    ("x^3", "x^3+(x-0.37)(x+1.19)(x-2.03)", False),
+    ("x", "x+x(x-0.37)(x+1.19)(x-2.03)", False),
+    ("2x+1", "2x+1+(x-0.37)(x+1.19)(x-2.03)(x-0.543)", False),
+    ("(a+b)^2", "a^2+2ab+b^2", True), ("(a+b)^2", "a^2+b^2", False),
+    ("(a+b)^3", "a^3+3a^2b+3ab^2+b^3", True), ("(a+b)^3", "a^3+3a^2b+3ab^2+b^2", False),
+    ("\\frac{x^2-4}{x-2}", "x+2", True), ("\\frac{x^2-4}{x-2}", "x-2", False),
+    ("\\frac{1}{x}+\\frac{1}{y}", "\\frac{x+y}{xy}", True), ("\\frac{1}{x}+\\frac{1}{y}", "\\frac{2}{x+y}", False),
+    ("3x^2y", "3yx^2", True), ("3x^2y", "3xy^2", False), ("x^{10}-1", "(x^5-1)(x^5+1)", True),
+    ("x^{10}-1", "(x^5-1)^2", False), ("\\frac{n(n+1)}{2}", "\\frac{n^2+n}{2}", True),
+    ("\\frac{n(n+1)}{2}", "\\frac{n^2+1}{2}", False), ("2^n", "2^n", True), ("2^n", "n^2", False),
+    ("\\sqrt{x}\\sqrt{x}", "x", True), ("4x^4-4x^2+1", "(2x^2-1)^2", True),
+    ("4x^4-4x^2+1", "(2x^2+1)^2", False), ("k^2+k", "k(k+1)", True), ("k^2+k", "k(k-1)", False),
+]:
+    add("symbolic", box(p), a, e)
+
+# ---- trigonometry, logarithms, roots
+for a, p, e in [
+    ("1", "\\sin^2 x+\\cos^2 x", True), ("\\sin 2x", "2\\sin x\\cos x", True),
+    ("\\cos 2x", "\\cos^2 x-\\sin^2 x", True), ("\\cos 2x", "1-2\\sin^2 x", True),
+    ("\\cos 2x", "1-\\sin^2 x", False), ("\\tan x", "\\frac{\\sin x}{\\cos x}", True),
+    ("\\sin 3x", "3\\sin x-4\\sin^3 x", True), ("\\sin 3x", "3\\sin x-3\\sin^3 x", False),
+    ("\\frac{\\sqrt{3}}{2}", "\\sin\\frac{\\pi}{3}", True), ("\\frac{1}{2}", "\\cos\\frac{\\pi}{3}", True),
+    ("\\frac{1}{2}", "\\sin\\frac{\\pi}{3}", False), ("3", "\\log_2 8", True), ("3", "\\log_2 9", False),
+    ("2\\ln 2", "\\ln 4", True), ("2\\ln 2", "\\ln 5", False), ("\\frac{\\pi}{4}", "\\arctan 1", True),
+    ("4\\sqrt{2}", "\\sqrt{32}", True), ("4\\sqrt{2}", "\\sqrt{16}", False), ("\\sqrt[3]{54}", "3\\sqrt[3]{2}", True),
+    ("\\sqrt[3]{54}", "2\\sqrt[3]{3}", False), ("e^{2}", "e\\cdot e", True), ("e^2", "2e", False),
+]:
+    add("trig_log", box(p), a, e)
+
+# ---- qualifiers and words around a number
+for comp, a, e in [
+    ("$\\boxed{81 \\text{ or more}}$", "81", False),
+    ("$\\boxed{\\text{at least } 5}$", "5", False),
+    ("The answer is about 12.", "12", False),
+    ("The answer is approximately 3.14.", "\\pi", False),
+    ("The answer is 81 or more.", "81", False),
+    ("The answer is at most 7.", "7", False),
+    ("$\\boxed{12 \\text{ or fewer}}$", "12", False),
+    ("$\\boxed{5 \\text{ more than } x}$", "5", False),
+    ("$\\boxed{18 \\text{ eggs}}$", "18", True),
+    ("$\\boxed{18\\text{ miles}}$", "18", True),
+    ("$\\boxed{18\\textnormal{ miles}}$", "18", True),
+    ("$\\boxed{3 \\text{ hours}}$", "3", True),
+    ("$\\boxed{\\$25}$", "25", True),
+    ("$\\boxed{25 \\text{ dollars}}$", "25", True),
+    ("$\\boxed{40\\text{ cm}^2}$", "40", True),
+    ("$\\boxed{7 \\text{ and } 9}$", "7", False),
+    ("$\\boxed{\\text{not } 4}$", "4", False),
+    ("$\\boxed{\\text{none}}$", "0", False),
+    ("$\\boxed{\\text{no solution}}$", "\\text{no solution}", True),
+    ("$\\boxed{\\text{five}}$", "5", False),
+    ("$\\boxed{5 x}$", "5", False), ("$\\boxed{5 \\text{ times } x}$", "5", False),
+]:
+    add("qualifier", comp, a, e)
+
+# ---- several answers that conflict
+for comp, a, e in [
+    ("The answer is 81 or 82.", "81", False),
+    ("$\\boxed{81 \\text{ or } 82}$", "81", False),
+    ("First guess $\\boxed{3}$, then on reflection $\\boxed{4}$.", "4", False),
+    ("First guess $\\boxed{3}$, then on reflection $\\boxed{4}$.", "3", False),
+    ("We get $\\boxed{5}$. Double checking: $\\boxed{5}$.", "5", True),
+    ("$\\boxed{2}$ or $\\boxed{-2}$", "2", False),
+    ("Either $x=1$ or $x=2$.", "1", False),
+    ("$\\boxed{1, 2}$", "1", False),
+    ("$\\boxed{7}$ ... wait, $\\boxed{8}$", "8", False),
+    ("<answer>3 or 4</answer>", "3", False),
+    ("$\\boxed{\\frac12}$ and $\\boxed{0.5}$", "\\frac{1}{2}", True),
+    ("$\\boxed{10}$ and also $\\boxed{10.0}$", "10", True),
+    ("The answer is 12, or maybe 13.", "12", False),
+    ("$\\boxed{A}$ $\\boxed{B}$", "A", False),
+    ("$\\boxed{x=4}$ and $\\boxed{x=5}$", "4", False),
+]:
+    add("conflict", comp, a, e)
+
+# ---- normalisation: \left/\right, fractions, text, percent, separators, decimal commas
+for a, p, e in [
+    ("(1,2)", "\\left(1,2\\right)", True), ("[0,1)", "\\left[0,1\\right)", True),
+    ("[0,1)", "\\left[0,1\\right]", False), ("\\frac{3}{4}", "\\cfrac{3}{4}", True),
+    ("\\frac{3}{4}", "\\tfrac34", True), ("\\frac{3}{4}", "\\frac43", False), ("\\frac{1}{3}", "\\frac13", True),
+    ("\\frac{1}{3}", "\\frac{13}{1}", False), ("15", "15\\text{ miles}", True), ("15", "15\\textnormal{ miles}", True),
+    ("15", "15\\mbox{ km}", True), ("15", "16\\text{ miles}", False), ("25\\%", "25", True), ("25\\%", "0.25", True),
+    ("25\\%", "25\\%", True), ("25\\%", "2.5", False), ("25", "0.25", False), ("1000000", "1 000 000", True),
+    ("1000000", "1\\,000\\,000", True), ("1000000", "1{,}000{,}000", True), ("1000000", "100 000", False),
+    ("1234.5", "1{,}234.5", True), ("3.14", "3,14", True), ("3.14", "3{,}14", True), ("3.14", "3,15", False),
+    ("0.5", "0,5", True), ("12", "12.0", True), ("\\frac{\\sqrt{3}}{3}", "\\frac{1}{\\sqrt{3}}", True),
+    ("45^\\circ", "45^{\\circ}", True), ("45^\\circ", "45\\degree", True), ("45", "45°", True), ("45^\\circ", "46", False),
+    ("\\$1.50", "1.5", True), ("\\$1.50", "1.05", False), ("-3", "−3", True), ("6", "\\displaystyle 6", True),
+    ("x+1", "x\\!+\\!1", True), ("\\frac{\\pi}{2}", "\\frac{1}{2}\\pi", True), ("2\\pi", "2 \\times \\pi", True),
+    ("2\\pi", "\\pi", False), ("\\textbf{(B)}", "B", True), ("\\mathrm{Monday}", "\\text{Monday}", True),
+]:
+    add("normalise", box(p), a, e)
+
+# ---- relations: \geq vs >=, sides swapped, \neq
+for a, p, e in [
+    ("x \\geq 5", "x >= 5", True), ("x \\geq 5", "5 \\leq x", True), ("x \\geq 5", "x \\ge 5", True),
+    ("x \\geq 5", "x > 5", False), ("x \\geq 5", "x \\leq 5", False), ("x \\geq 5", "[5, \\infty)", True),
+    ("x > 5", "(5,\\infty)", True), ("x > 5", "5 < x", True), ("x < -1", "x < -1", True), ("x < -1", "x \\le -1", False),
+    ("x \\neq 3", "x != 3", True), ("x \\neq 3", "x \\ne 3", True), ("x \\neq 3", "3 \\neq x", True), ("x \\neq 3", "x = 3", False),
+    ("-2 < x \\leq 5", "(-2, 5]", True), ("-2 < x \\leq 5", "(-2,5)", False), ("(-2, 5]", "-2 < x \\le 5", True),
+    ("(-2, 5]", "5 \\geq x > -2", True), ("x \\le 0", "x \\leq 0", True), ("x \\le 0", "y \\leq 0", False),
+    ("x \\geq \\frac{1}{2}", "x \\geq 0.5", True), ("x \\geq \\frac{1}{2}", "x \\geq 0.4", False),
+    ("x \\in [-2,7]", "[-2,7]", True), ("x \\in [-2,7]", "[-2,7)", False),
+]:
+    add("relation", box(p), a, e)
+
+# ---- assignments and equation chains: the final side answers
+for comp, a, e in [
+    ("$\\boxed{k = \\frac13}$", "\\frac{1}{3}", True), ("$\\boxed{k = \\frac13}$", "3", False),
+    ("$\\boxed{x = 5+5+1 = 11}$", "11", True), ("$\\boxed{x = 5+5+1 = 11}$", "5", False),
+    ("So $n = 2 \\cdot 3 = 6$.", "6", True), ("So $n = 2 \\cdot 3 = 6$.", "3", False),
+    ("$\\boxed{a=3}$", "3", True), ("$\\boxed{a=3}$", "4", False),
+    ("$\\boxed{y = 2x + 1}$", "y = 2x+1", True), ("$\\boxed{y = 2x + 1}$", "y = 2x-1", False),
+    ("$\\boxed{2x+1}$", "y = 2x+1", True), ("$\\boxed{x^2 + y^2 = 25}$", "x^2+y^2=25", True),
+    ("$\\boxed{x^2 + y^2 - 25 = 0}$", "x^2+y^2=25", True), ("$\\boxed{x^2 + y^2 = 5}$", "x^2+y^2=25", False),
+    ("$\\boxed{f(3) = 10}$", "10", True), ("$\\boxed{(x,y) = (2,3)}$", "(2,3)", True),
+    ("$\\boxed{(x,y) = (2,3)}$", "(3,2)", False), ("$\\boxed{m = 4 = 2^2}$", "4", True),
+    ("$\\boxed{p = \\frac{2}{4} = \\frac{1}{2}}$", "\\frac12", True),
+    ("$\\boxed{x^2 = 5}$", "5", False), ("$\\boxed{2x = 10}$", "10", False),
+    ("$\\boxed{x + y = 7}$", "7", False), ("$\\boxed{\\text{Area} = 12}$", "12", True),
+    ("$\\boxed{4! = 24}$", "24", True), ("$\\boxed{p = \\frac{2}{4} = \\frac{1}{3}}$", "\\frac12", False),
+]:
+    add("chain", comp, a, e)
+
+# ---- sets and several answers: separate boxes, "and", braces
+for comp, a, e in [
+    ("The solutions are $\\boxed{2}$ and $\\boxed{3}$.", "2, 3", True),
+    ("The solutions are $\\boxed{2}$ and $\\boxed{3}$.", "\\{2,3\\}", True),
+    ("The solutions are $\\boxed{2}$ and $\\boxed{3}$.", "2, 4", False),
+    ("$\\boxed{3, 2}$", "2, 3", True), ("$\\boxed{\\{-1, 1\\}}$", "1, -1", True),
+    ("$\\boxed{\\{-1, 1\\}}$", "1", False), ("$\\boxed{2 \\text{ and } 3}$", "2,3", True),
+    ("$\\boxed{2 \\text{ and } 3}$", "2,3,4", False), ("$\\boxed{x=1, x=2}$", "1,2", True),
+    ("$\\boxed{1,2,3}$", "1,2", False), ("$\\boxed{1,2}$", "1,2,2", False),
+    ("$\\boxed{-3}$, $\\boxed{0}$, $\\boxed{3}$", "-3, 0, 3", True),
+    ("$\\boxed{-3}$, $\\boxed{0}$, $\\boxed{3}$", "-3, 3", False),
+    ("The roots are $\\boxed{\\frac12, -1}$.", "-1, \\frac{1}{2}", True),
+    ("The roots are $x = 4$ and $x = -4$.", "\\pm 4", True),
+    ("$\\boxed{\\{a, b\\}}$", "\\{b, a\\}", True), ("$\\boxed{\\{1,2\\}}$", "(1,2)", False),
+    ("$\\boxed{\\{1,2\\} \\cup \\{3\\}}$", "\\{1,2\\}\\cup\\{3\\}", True),
+    ("$\\boxed{\\emptyset}$", "\\emptyset", True), ("$\\boxed{\\emptyset}$", "0", False),
+]:
+    add("sets", comp, a, e)
+
+# ---- matrices
+M = "\\begin{pmatrix} %s \\end{pmatrix}"
+for a, p, e in [
+    (M % "1 & 2 \\\\ 3 & 4", M % "1&2\\\\3&4", True), (M % "1 & 2 \\\\ 3 & 4", M % "1&2\\\\4&3", False),
+    (M % "1 & 2 \\\\ 3 & 4", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", True),
+    (M % "1 & 2 \\\\ 3 & 4", M % "1&2&3&4", False), (M % "\\frac12 \\\\ 3", M % "0.5\\\\3", True),
+    (M % "\\frac12 \\\\ 3", M % "0.5\\\\4", False), (M % "2 \\\\ -1", M % "2\\\\-1", True),
+    (M % "2 \\\\ -1", M % "-1\\\\2", False), (M % "\\sqrt{8} & 0 \\\\ 0 & 1", M % "2\\sqrt2&0\\\\0&1", True),
+    (M % "1 & 0 \\\\ 0 & 1", M % "1&0\\\\0&1\\\\0&0", False), (M % "x & 1 \\\\ 0 & x", M % "x&1\\\\0&x", True),
+    (M % "x & 1 \\\\ 0 & x", M % "x&0\\\\1&x", False), (M % "1 \\\\ 2 \\\\ 3", "(1,2,3)", False),
+    (M % "-\\frac{1}{3} \\\\ \\frac{2}{3}", M % "-1/3\\\\2/3", True), (M % "6 & 7", M % "6&7", True),
+]:
+    add("matrix", box(p), a, e)
+
+# ---- \pm
+for a, p, e in [
+    ("\\pm 3", "3, -3", True), ("\\pm 3", "3", False), ("1 \\pm \\sqrt{2}", "1+\\sqrt2, 1-\\sqrt2", True),
+    ("1 \\pm \\sqrt{2}", "1+\\sqrt2", False), ("1+\\sqrt{2}, 1-\\sqrt{2}", "1 \\pm \\sqrt{2}", True),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", False),
+    ("-1 \\pm 2i", "-1+2i, -1-2i", True), ("-1 \\pm 2i", "1 \\pm 2i", False), ("\\pm 3", "\\pm3", True),
+    ("2 \\pm 1", "1, 3", True),
+]:
+    add("pm", box(p), a, e)
+
+# ---- intervals and tuples
+for a, p, e in [
+    ("(1,2)", "(1, 2)", True), ("(1,2)", "(2,1)", False), ("(1,2)", "[1,2]", False), ("(1,2]", "(1,2]", True),
+    ("(-\\infty, 3)", "(-\\infty,3)", True), ("(-\\infty, 3)", "(-\\infty,3]", False),
+    ("(-\\infty, 3)", "(\\infty,3)", False), ("[2,\\infty)", "\\left[2,\\infty\\right)", True),
+    ("(-\\infty,-1)\\cup(1,\\infty)", "(-\\infty,-1)\\cup(1,\\infty)", True),
+    ("(-\\infty,-1)\\cup(1,\\infty)", "(1,\\infty)\\cup(-\\infty,-1)", True),
+    ("(-\\infty,-1)\\cup(1,\\infty)", "(-\\infty,-1]\\cup(1,\\infty)", False),
+    ("(3, -\\frac12)", "(3,-0.5)", True), ("(3, -\\frac12)", "(-0.5,3)", False), ("(1,2,3)", "(1,2,3)", True),
+    ("(1,2,3)", "(1,2)", False), ("\\left( \\frac{1}{2}, \\frac{\\sqrt{3}}{2} \\right)", "(0.5, \\frac{\\sqrt3}{2})", True),
+    ("(0, 1]", "0 < x \\leq 1", True), ("[0, 1]", "0 \\le x \\le 1", True), ("[0, 1]", "0 < x < 1", False),
+    ("(2, 5)", "(2,5", False), ("(a, b)", "(a,b)", True), ("(a, b)", "(b,a)", False), ("\\mathbb{R}", "(-\\infty,\\infty)", True),
+    ("(-\\infty, \\infty)", "\\mathbb{R}", True), ("[-1,1]", "[-1, 1)", False),
+]:
+    add("interval", box(p), a, e)
+
+# ---- a reference that is itself a sentence or a solution
+for comp, a, e in [
+    ("$\\boxed{12}$", "The answer is 12.", True), ("$\\boxed{13}$", "The answer is 12.", False),
+    ("$\\boxed{\\frac{1}{4}}$", "So the probability is $\\frac{1}{4}$.", True),
+    ("$\\boxed{4}$", "So the probability is $\\frac{1}{4}$.", False),
+    ("$\\boxed{7}$", "Adding gives 3+4 = 7, so there are 7 marbles left in the jar.", True),
+    ("$\\boxed{4}$", "Adding gives 3+4 = 7, so there are 7 marbles left in the jar.", False),
+    ("$\\boxed{\\sqrt{5}}$", "The distance between the points is $\\sqrt{5}$ units.", True),
+    ("$\\boxed{5}$", "The distance between the points is $\\sqrt{5}$ units.", False),
+    ("$\\boxed{x=3}$", "Solving the linear equation we find that x equals $3$.", True),
+    ("$\\boxed{-3}$", "Solving the linear equation we find that x equals $3$.", False),
+    ("The answer is $24$.", "There are $4! = 24$ ways to arrange them.", True),
+    ("The answer is $4$.", "There are $4! = 24$ ways to arrange them.", False),
+    ("$\\boxed{2, 3}$", "The roots are $2$ and $3$.", True), ("$\\boxed{2}$", "The roots are $2$ and $3$.", False),
+    ("$\\boxed{100}$", "Hence the final answer is: 100", True),
+]:
+    add("reference_text", comp, a, e)
+
+# ---- answer tags, "the answer is", misc extraction
+for comp, a, e in [
+    ("<think>2+2=4</think><answer>4</answer>", "4", True), ("<think>2+2=4</think><answer>5</answer>", "4", False),
+    ("<answer>$\\frac{3}{5}$</answer>", "\\frac35", True), ("<answer>\\boxed{0.6}</answer>", "\\frac35", True),
+    ("<answer>The answer is 9</answer>", "9", True), ("Final answer: $-12$", "-12", True),
+    ("Final answer: $-12$", "12", False), ("The final answer is $\\boxed{(2,-1)}$", "(2,-1)", True),
+    ("The answer is: 3.5 meters.", "3.5", True), ("The answer is 3.5. Next we check 4.", "3.5", True),
+    ("I am not sure.", "5", False), ("", "5", False), ("\\boxed{}", "5", False), ("\\boxed{5", "5", False),
+    ("The answer is \\frac{5}{2}.", "2.5", True), ("The answer is 50%.", "50\\%", True),
+    ("The answer is 50%.", "0.5", True), ("The answer is 50\\%.", "\\frac12", True),
+    ("The answer is 50%.", "5", False), ("The answer is 0.5.", "50", False),
+    ("Answer: B", "B", True), ("Answer: B", "C", False),
+    ("<think>maybe $\\boxed{3}$? no.</think> So the answer is $\\boxed{4}$.", "4", True),
+    ("<think>maybe $\\boxed{3}$? no.</think> So the answer is $\\boxed{4}$.", "3", False),
+    ("<think>it is $\\boxed{4}$</think>", "4", True),
+    ("We have $x = 3$ apples in each box, so in total 12", "12", True),
+    ("We have $x = 3$ apples in each box, so in total 12", "3", False),
+]:
+    add("extraction", comp, a, e)
+
+# ---- pathological answers: refused quickly, never equal
+for p in ["9^{9^{9}}", "(a+b+c+d+e+f+g+h)^{64}-(a+b+c+d+e+f+g+h)^{63}",
+          "\\frac{(a+b+c+d+e)^{60}}{(a+b+c+d+e+1)^{60}}", "(x+y+z+w)^{64}(x-y)^{64}", "1000!^{1000}",
+          "e^{e^{e^{e^{64}}}}", "2^{2^{2^{2^{2^{2}}}}}", "(x+1)^{1000000}", "100000!", "\\sqrt{" * 30 + "2" + "}" * 30]:
+    add("pathological", box(p), "1", False)
+
+with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+print(len(rows), "pairs,", sum(r["expected"] for r in rows), "expected correct", file=sys.stderr)
