@@ -159,6 +159,7 @@ void drop(Controller& c, const std::string& peer, const std::string& err) {
   if (it == c.workers.end() || it->second.banned) return;
   WorkerState& w = it->second;
   w.rejected++;
+  c.stats.rejected++;
   w.last_rejection = err;
   if (static_cast<int64_t>(w.rejected) >= c.opt.max_bad_results)
     ban_worker(c, w, std::to_string(w.rejected) + " bad messages (last: " + err + ")");
