@@ -281,6 +281,20 @@ void reward_service_score(RewardService& s, const std::vector<ScoreJob>& jobs,
           o = o->second.worker == peer ? reissue(o) : std::next(o);
       }
     });
+    // Workers without a heartbeat for worker_timeout_ms are gone (killed: no bye): forget them.
+    for (auto w = s.workers.begin(); w != s.workers.end();) {
+      // (A busy one may be scoring a slow job without heartbeats: job_timeout_ms covers it.)
+      if (!w->second.banned && !w->second.busy &&
+          ms_since(w->second.last_seen) > s.opt.worker_timeout_ms) {
+        spdlog::warn("reward service: worker {} silent for {} ms; dropping it",
+                     printable_peer(w->first), s.opt.worker_timeout_ms);
+        for (auto o = outstanding.begin(); o != outstanding.end();)
+          o = o->second.worker == w->first ? reissue(o) : std::next(o);
+        w = s.workers.erase(w);
+      } else {
+        ++w;
+      }
+    }
     // Silent workers: re-issue their jobs and forget them.
     for (auto it = outstanding.begin(); it != outstanding.end();) {
       if (ms_since(it->second.sent) > s.opt.job_timeout_ms) {

@@ -35,6 +35,7 @@ struct RewardServiceOptions {
   std::string endpoint;
   zmq::context_t* context = nullptr;  // shared with inproc:// workers
   int job_timeout_ms = 120000;        // a worker silent on a job this long is dropped
+  int worker_timeout_ms = 5000;       // a worker without heartbeats this long is gone
   int max_bad_results = 3;            // refused results before a worker is disconnected
   int worker_deadline_ms = 0;         // no worker this long while jobs wait: throw (0 = wait)
   std::string tasks_file;             // where non-built-in tasks (and their reward ranges) live

@@ -161,7 +161,7 @@ TEST_CASE("SIGTERM in every waiting state exits within 10 s with a checkpoint") 
       {"training", {"--workers", "1"}, "step    1 ", 0},
   };
   for (const State& s : states) {
-    INFO(s.name);
+    INFO(std::string(s.name));
     TempDir tmp("aha_fault_sigterm");
     fs::create_directories(tmp.path);
     const std::string dir = tmp.str() + "/run";
@@ -181,7 +181,7 @@ TEST_CASE("SIGTERM in every waiting state exits within 10 s with a checkpoint") 
     stop = true;
     if (t.joinable()) t.join();
     REQUIRE_MESSAGE(ended, c.log());
-    MESSAGE(s.name << ": exited " << now_s() - t0 << " s after SIGTERM");
+    MESSAGE(std::string(s.name) << ": exited " << now_s() - t0 << " s after SIGTERM");
     CHECK(c.rc == 130);
     CHECK_MESSAGE(c.log().find("interrupted: checkpoint of step") != std::string::npos, c.log());
     CHECK(has_checkpoint(dir));
