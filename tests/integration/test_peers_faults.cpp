@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cmath>
+#include <fstream>
 
 #include "learner/rundb.h"
 #include "tests/integration/peers_util.h"
@@ -236,4 +238,39 @@ TEST_CASE("config values the issue found are refused by the CLI with a message, 
     CHECK_MESSAGE((c.rc == 0 || c.rc == 3), c.log());
     if (c.rc == 3) CHECK(!fs::exists(tmp.str() + "/run/final-model"));
   }
+}
+
+TEST_CASE("a NaN in the loss stops the run at that step without a checkpoint") {
+  TempDir tmp("aha_fault_nan");
+  fs::create_directories(tmp.path);
+  const std::string model = std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";
+  // A reference model whose every weight is NaN: the KL term (beta > 0) makes the loss NaN at
+  // step 1 while generation (the policy) stays sound.
+  const std::string ref = tmp.str() + "/ref";
+  fs::create_directories(ref);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json",
+                        "tokenizer_config.json"})
+    fs::copy_file(model + "/" + f, ref + "/" + f);
+  {
+    std::fstream f(ref + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    uint64_t header = 0;
+    f.read(reinterpret_cast<char*>(&header), 8);
+    const size_t begin = 8 + header, end = fs::file_size(ref + "/model.safetensors");
+    const float nan = NAN;
+    f.seekp(static_cast<std::streamoff>(begin));
+    for (size_t i = begin; i + 4 <= end; i += 4) f.write(reinterpret_cast<const char*>(&nan), 4);
+  }
+  const std::string dir = tmp.str() + "/run";
+  Child c;
+  start_child(c,
+              with(micro_run(dir, 3), {"--set", "learner.beta=0.1", "--set",
+                                       "model.ref_path=\"" + ref + "\""}),
+              tmp.str() + "/log");
+  REQUIRE(c.wait(120));
+  CHECK_MESSAGE(c.rc == 3, c.log());
+  CHECK(c.log().find("became NaN or inf") != std::string::npos);
+  CHECK(c.log().find("step-0 is the last good state") != std::string::npos);
+  CHECK(!fs::exists(dir + "/checkpoints/step-1"));
+  CHECK(!fs::exists(dir + "/final-model"));
+  CHECK(slurp_file(dir + "/checkpoints/latest").find("step-0") != std::string::npos);
 }
