@@ -226,6 +226,21 @@ TEST_CASE("config values the issue found are refused by the CLI with a message, 
     CHECK(rc == 1);
     CHECK_MESSAGE(out.find("config: ") != std::string::npos, out);
   }
+  // A model config with 10^6 layers is refused before anything is allocated.
+  {
+    TempDir tmp("aha_fault_inspect");
+    fs::create_directories(tmp.path);
+    std::string cfg = slurp_file(std::string(AHA_SOURCE_DIR) + "/experiments/base-arith/config.json");
+    const size_t at = cfg.find("\"num_hidden_layers\"");
+    REQUIRE(at != std::string::npos);
+    const size_t colon = cfg.find(':', at), end = cfg.find_first_of(",}", colon);
+    cfg = cfg.substr(0, colon + 1) + " 1000000" + cfg.substr(end);
+    std::ofstream(tmp.str() + "/config.json") << cfg;
+    int rc = 0;
+    std::string out = run_command(std::string(AHA_BINARY) + " inspect " + tmp.str() + "/config.json", &rc);
+    CHECK(rc == 1);
+    CHECK_MESSAGE(out.find("refused before allocating") != std::string::npos, out);
+  }
   // Accepted extremes run: lr 0 (nothing moves) and the largest lr (1).
   for (const char* lr : {"learner.lr=0", "learner.lr=1"}) {
     INFO(lr);

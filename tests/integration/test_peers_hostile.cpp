@@ -482,3 +482,37 @@ TEST_CASE("a compromised reward worker: forged scores refused and counted, none 
     CHECK(s.reward <= 1);
   }
 }
+
+TEST_CASE("a worker with its own key (aha keygen) joins once the key is authorized") {
+  TempDir tmp("aha_hostile_keygen");
+  fs::create_directories(tmp.path);
+  const std::string dir = tmp.str() + "/run";
+  const std::string key = tmp.str() + "/w1.key";
+  int rc = 0;
+  std::string out = run_command(std::string(AHA_BINARY) + " keygen --out " + key, &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  struct stat st{};
+  REQUIRE(stat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 077) == 0);
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port() + 3);
+  std::vector<std::string> args = micro_run(dir, 2);
+  args.insert(args.end(), {"--listen", endpoint, "--set", "rollout.workers=0"});
+  Child c;
+  start_child(c, args, tmp.str() + "/log");
+  REQUIRE(wait_until([&] { return fs::exists(dir + "/keys/server.pub"); }, 60));
+  // Authorized while the run waits: the allow-list file is re-read when an unknown key knocks.
+  {
+    std::ofstream a(dir + "/authorized_keys");
+    a << "# worker 1\n" << curve_key_read(key + ".pub").public_key << "\n";
+  }
+  Child w;
+  start_child(w,
+              {AHA_BINARY, "rollout-worker", "--connect", endpoint, "--model",
+               std::string(AHA_SOURCE_DIR) + "/experiments/base-arith", "--id", "w1",
+               "--server-key", dir + "/keys/server.pub", "--key", key},
+              tmp.str() + "/w1.log");
+  REQUIRE_MESSAGE(c.wait(120), c.log());
+  CHECK_MESSAGE(c.rc == 0, c.log());
+  CHECK(w.wait(30));
+  CHECK(w.rc == 0);
+}
