@@ -311,7 +311,7 @@ void reward_service_score(RewardService& s, const std::vector<ScoreJob>& jobs,
       if (s.opt.worker_deadline_ms > 0 && waited > s.opt.worker_deadline_ms)
         throw std::runtime_error("no reward worker for " + std::to_string(int(waited / 1000)) +
                                  " s (run.worker_deadline_s): giving up");
-      if (ms_since(last_note) > 5000) {
+      if (ms_since(last_note) > 5000 && waited >= 2000) {
         last_note = Clock::now();
         if (s.opt.on_waiting) s.opt.on_waiting(s.opt.on_waiting_ctx, waited / 1000);
       }

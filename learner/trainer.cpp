@@ -1055,7 +1055,11 @@ int train_main(const TrainOptions& opt) {
     std::fflush(stdout);
     return 3;
   } catch (const std::exception& e) {
-    failure = e.what();
+    // A wait that saw SIGINT/SIGTERM inside a library (the reward service) is an interruption too.
+    if (g_stop_requested)
+      interrupted = true;
+    else
+      failure = e.what();
   }
   if (interrupted || !failure.empty()) {
     // Whatever stopped the run, the learner's last whole step is checkpointed (with its logged row).

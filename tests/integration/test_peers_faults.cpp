@@ -46,7 +46,7 @@ bool has_checkpoint(const std::string& dir) {
 // A worker that registers, acknowledges weights, takes requests and then never answers them
 // (garbage = answers each with bytes that do not decode).
 void silent_worker(const std::string& endpoint, const std::string& dir, bool garbage,
-                   std::atomic<bool>& stop) {
+                   std::atomic<bool>& stop, bool never_ack = false) {
   if (!wait_until([&] { return fs::exists(dir + "/keys/worker.key"); }, 60)) return;
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   FakePeer p(endpoint, "silent", curve_key_read(dir + "/keys/server.pub").public_key,
@@ -69,7 +69,7 @@ void silent_worker(const std::string& endpoint, const std::string& dir, bool gar
     if (!p.recv(msg, bytes, 50)) continue;
     if (msg.type == MsgType::WeightsAnnounce) {
       WeightsAnnounce a;
-      if (!decode(msg, a, err)) continue;
+      if (!decode(msg, a, err) || never_ack) continue;
       WeightsAck ack;
       ack.weights_version = a.weights_version;
       p.send(encode(ack));
@@ -149,10 +149,12 @@ TEST_CASE("SIGTERM in every waiting state exits within 10 s with a checkpoint") 
     const char* name;
     std::vector<std::string> extra;
     const char* wait_for;  // log text that shows the state was reached
-    int fake = 0;          // 1: a silent fake worker
+    int fake = 0;          // 1: a silent fake worker, 2: one that never takes the weights
+    bool kill_reward = false;  // kill the reward worker process once the state text shows
   };
   const std::string ep0 = "tcp://127.0.0.1:" + std::to_string(port(5));
   const std::string ep1 = "tcp://127.0.0.1:" + std::to_string(port(6));
+  const std::string ep2 = "tcp://127.0.0.1:" + std::to_string(port(7));
   const State states[] = {
       {"no worker ever connects", {"--listen", ep0, "--set", "rollout.workers=0", "--set",
                                    "run.worker_deadline_s=0"}, "waiting: no rollout worker", 0},
@@ -160,7 +162,13 @@ TEST_CASE("SIGTERM in every waiting state exits within 10 s with a checkpoint") 
        {"--listen", ep1, "--set", "rollout.workers=0", "--set", "rollout.request_timeout_s=0",
         "--set", "run.worker_deadline_s=0"},
        "CURVE on", 1},
+      {"publishing weights to a worker that never takes them",
+       {"--listen", ep2, "--set", "rollout.workers=0", "--set", "run.worker_deadline_s=0"},
+       "CURVE on", 2},
       {"training", {"--workers", "1"}, "step    1 ", 0},
+      {"no reward worker",
+       {"--workers", "1", "--set", "reward.workers=1", "--set", "run.worker_deadline_s=0"},
+       "step    1 ", 0, true},
   };
   for (const State& s : states) {
     INFO(std::string(s.name));
@@ -173,9 +181,17 @@ TEST_CASE("SIGTERM in every waiting state exits within 10 s with a checkpoint") 
     start_child(c, args, tmp.str() + "/log");
     std::atomic<bool> stop{false};
     std::thread t;
-    if (s.fake) t = std::thread([&] { silent_worker(s.extra[1], dir, false, stop); });
+    if (s.fake)
+      t = std::thread([&] { silent_worker(s.extra[1], dir, false, stop, s.fake == 2); });
     REQUIRE_MESSAGE(wait_until([&] { return c.log().find(s.wait_for) != std::string::npos; }, 120),
                     c.log());
+    if (s.kill_reward) {
+      for (pid_t p : children_of(c.pid, "reward-worker")) kill(p, SIGKILL);
+      REQUIRE_MESSAGE(
+          wait_until([&] { return c.log().find("waiting: no reward worker") != std::string::npos; },
+                     60),
+          c.log());
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(s.fake ? 1500 : 200));
     kill(c.pid, SIGTERM);
     const double t0 = now_s();
