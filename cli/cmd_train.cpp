@@ -19,6 +19,7 @@
 #include "learner/trainer.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
+#include "rollout/auth.h"
 #include "rollout/engine.h"
 #include "rollout/engine_worker.h"
 
@@ -43,7 +44,11 @@ void add_train(CLI::App& app) {
   c->add_option("--set", o->sets, "Override a key: section.key=value (repeatable)");
   c->add_option("--resume", *resume, "Continue RUN_DIR from its latest checkpoint");
   c->add_option("--workers", o->worker_processes, "Rollout workers as processes over ipc://");
-  c->add_option("--listen", o->listen, "Controller endpoint for remote workers (tcp://*:PORT)");
+  c->add_option("--listen", o->listen,
+                "Controller endpoint for remote workers (tcp://*:PORT; CURVE-authenticated)");
+  auto insecure = std::make_shared<bool>(false);
+  c->add_flag("--insecure", *insecure,
+              "tcp:// without CURVE authentication, for trusted networks (run.insecure_tcp)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
   c->add_option("--steps", *steps, "With --replay: steps a:b");
   auto print_config = std::make_shared<bool>(false);
@@ -64,6 +69,7 @@ void add_train(CLI::App& app) {
       return;
     }
     TrainOptions t = *o;
+    if (*insecure) t.sets.push_back("run.insecure_tcp=true");
     if (!resume->empty()) {
       t.resume = true;
       t.run_dir = *resume;
@@ -79,18 +85,36 @@ void add_train(CLI::App& app) {
   });
 }
 
+// --server-key and --key: both or neither (then no CURVE).
+void load_worker_keys(const std::string& server_key_file, const std::string& key_file,
+                      std::string& server_pub, std::string& pub, std::string& sec) {
+  if (server_key_file.empty() != key_file.empty())
+    throw std::runtime_error("--server-key and --key go together (CURVE needs both)");
+  if (server_key_file.empty()) return;
+  server_pub = curve_key_read(server_key_file).public_key;
+  CurveKeyPair k = curve_key_read(key_file);
+  if (k.secret_key.empty()) throw std::runtime_error(key_file + ": no secret key (need a key pair)");
+  pub = k.public_key;
+  sec = k.secret_key;
+}
+
 void add_rollout_worker(CLI::App& app) {
   auto* c = app.add_subcommand("rollout-worker", "Serve generation requests of a controller");
   auto connect = std::make_shared<std::string>();
   auto model = std::make_shared<std::string>();
   auto id = std::make_shared<std::string>();
   auto rows = std::make_shared<int>(1 << 15);
+  auto server_key = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
   c->add_option("--connect", *connect, "Controller endpoint (ipc://PATH, tcp://HOST:PORT)")
       ->required();
   c->add_option("--model", *model, "Model directory (config and starting weights)")->required();
   c->add_option("--id", *id, "Worker id (default host-pid)");
   c->add_option("--cache-rows", *rows, "Latent-cache rows (tokens in flight)")
       ->capture_default_str();
+  c->add_option("--server-key", *server_key,
+                "The trainer's public key (RUN_DIR/keys/server.pub) for a CURVE tcp:// endpoint");
+  c->add_option("--key", *key, "This worker's key pair (`aha keygen`), allowed by the trainer");
   c->callback([=] {
     blas_set_threads(1);
     Model m;
@@ -98,6 +122,8 @@ void add_rollout_worker(CLI::App& app) {
     EngineWorkerOptions wo;
     wo.worker.connect = *connect;
     wo.worker.worker_id = *id;
+    load_worker_keys(*server_key, *key, wo.worker.curve_server_key, wo.worker.curve_public_key,
+                     wo.worker.curve_secret_key);
     wo.engine.max_tokens_in_flight = *rows;
     set_exit_code(run_engine_worker(wo, m));
   });
@@ -111,7 +137,32 @@ void add_reward_worker(CLI::App& app) {
   c->add_option("--tasks-file", o->tasks_file, "TOML defining the run's non-built-in tasks");
   c->add_option("--threads", o->threads, "Completions scored in parallel")->capture_default_str();
   c->add_option("--id", o->worker_id, "Worker id (default reward-PID)");
-  c->callback([o] { set_exit_code(run_reward_worker(*o)); });
+  auto server_key = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  c->add_option("--server-key", *server_key, "The trainer's public key for a CURVE tcp:// endpoint");
+  c->add_option("--key", *key, "This worker's key pair (`aha keygen`), allowed by the trainer");
+  c->callback([=] {
+    load_worker_keys(*server_key, *key, o->curve_server_key, o->curve_public_key,
+                     o->curve_secret_key);
+    set_exit_code(run_reward_worker(*o));
+  });
+}
+
+void add_keygen(CLI::App& app) {
+  auto* c = app.add_subcommand(
+      "keygen", "Make a CURVE key pair for a worker (FILE: owner-only; FILE.pub: its public key)");
+  auto out = std::make_shared<std::string>();
+  c->add_option("--out", *out, "Key pair file to write (the public key also goes to FILE.pub)")
+      ->required();
+  c->callback([=] {
+    if (!curve_available()) throw std::runtime_error("this libzmq has no CURVE (no libsodium)");
+    CurveKeyPair k = curve_keygen();
+    curve_key_write(*out, k);
+    curve_key_write(*out + ".pub", k, true);
+    std::printf("wrote %s (key pair, owner-only) and %s.pub; add this line to the trainer's "
+                "RUN_DIR/authorized_keys:\n%s\n",
+                out->c_str(), out->c_str(), k.public_key.c_str());
+  });
 }
 
 void add_pretrain(CLI::App& app) {
@@ -282,6 +333,7 @@ void add_all(CLI::App& app) {
   add_train(app);
   add_rollout_worker(app);
   add_reward_worker(app);
+  add_keygen(app);
   add_pretrain(app);
   add_sft(app);
   add_eval(app);

@@ -3,6 +3,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -42,14 +44,21 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"rollout.top_k", T::kInt, &c.top_k, "Top-k sampling (0 = off)"},
       {"rollout.min_p", T::kFloat, &c.min_p, "Min-p sampling (0 = off)"},
       {"rollout.max_new_tokens", T::kInt, &c.max_new_tokens, "Maximum completion length"},
-      {"rollout.workers", T::kInt, &c.rollout_workers, "Rollout workers"},
+      {"rollout.workers", T::kInt, &c.rollout_workers,
+       "Rollout worker threads (0 = only remote workers, with --listen)"},
       {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight,
        "Latent-cache rows per worker"},
       {"rollout.return_routing", T::kBool, &c.return_routing,
        "Return routed experts (for routing replay)"},
+      {"rollout.max_bad_results", T::kInt, &c.max_bad_results,
+       "Invalid results a rollout or reward worker may send before it is disconnected"},
+      {"rollout.request_timeout_s", T::kFloat, &c.request_timeout_s,
+       "A generation request unanswered this long disconnects its worker (re-issued)"},
       {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads (per reward worker)"},
       {"reward.workers", T::kInt, &c.reward_workers,
        "Reward workers over ZeroMQ (0 = score in the trainer)"},
+      {"reward.job_timeout_s", T::kFloat, &c.reward_job_timeout_s,
+       "A reward worker silent on a job this long is dropped and the job re-issued"},
       {"learner.lr", T::kFloat, &l.lr, "Peak learning rate"},
       {"learner.min_lr_ratio", T::kFloat, &l.min_lr_ratio,
        "Cosine schedule floor (fraction of lr)"},
@@ -103,6 +112,13 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.max_staleness", T::kInt, &c.max_staleness,
        "Max weight versions a sample may lag (async pipelines one step: 1)"},
       {"run.progress", T::kBool, &c.progress, "Progress bar while generating"},
+      {"run.worker_deadline_s", T::kFloat, &c.worker_deadline_s,
+       "No worker able to serve for this long: the run fails with a checkpoint (0 = wait)"},
+      {"run.insecure_tcp", T::kBool, &c.insecure_tcp,
+       "tcp:// endpoints without CURVE authentication (trusted networks only)"},
+      {"run.authorized_keys", T::kString, &c.authorized_keys,
+       "File of worker public keys (one Z85 key a line) allowed besides the run's own "
+       "(\"\" = RUN_DIR/authorized_keys)"},
   };
 }
 
@@ -157,6 +173,8 @@ void set_from_toml(const ConfigKey& k, const toml::node& n, const std::string& w
   switch (k.type) {
     case ConfigType::kInt:
       if (!n.is_integer()) bad("an integer");
+      if (n.as_integer()->get() < INT32_MIN || n.as_integer()->get() > INT32_MAX)
+        bad("an integer within +-2^31 (see its range in the README)");
       *static_cast<int*>(k.ptr) = static_cast<int>(n.as_integer()->get());
       break;
     case ConfigType::kUint64:
@@ -279,14 +297,78 @@ void train_config_finalize(TrainConfig& c) {
   auto need = [](bool ok, const std::string& msg) {
     if (!ok) throw std::runtime_error("config: " + msg);
   };
-  need(c.group_size >= 2, "rollout.group_size must be >= 2 (GRPO compares within a group)");
-  need(c.prompts_per_step >= 1, "rollout.prompts_per_step must be >= 1");
-  need(c.temperature > 0, "rollout.temperature must be > 0 for RL");
-  need(c.max_new_tokens >= 1, "rollout.max_new_tokens must be >= 1");
-  need(c.rollout_workers >= 1, "rollout.workers must be >= 1");
-  need(c.reward_workers >= 0, "reward.workers must be >= 0");
-  need(c.reward_threads >= 1, "reward.threads must be >= 1");
-  need(c.steps >= 0, "run.steps must be >= 0");
+  // Every number finite, then each key's range (the message gives the reason for the bounds).
+  for (const ConfigKey& k : train_config_keys(c))
+    if (k.type == ConfigType::kFloat && !std::isfinite(*static_cast<float*>(k.ptr)))
+      need(false, std::string(k.key) + " = " + std::to_string(*static_cast<float*>(k.ptr)) +
+                      " is not a finite number");
+  auto range = [&](const char* key, double v, double lo, double hi, const char* why) {
+    if (v >= lo && v <= hi) return;
+    std::ostringstream s;
+    s << key << " = " << v << " is outside [" << lo << ", " << hi << "]: " << why;
+    need(false, s.str());
+  };
+  const LearnerConfig& l = c.learner;
+  range("tasks.eval_prompts", c.eval_prompts, 0, 1e6, "held-out prompts per task");
+  range("tasks.eval_samples", c.eval_samples, 1, 1024, "samples per eval prompt");
+  range("tasks.eval_temperature", c.eval_temperature, 1e-3, 100,
+        "logits are divided by it (0 divides by zero; above 100 sampling is uniform noise)");
+  range("rollout.group_size", c.group_size, 2, 1024, "GRPO compares the samples of a group");
+  range("rollout.prompts_per_step", c.prompts_per_step, 1, 1 << 16, "prompts per step");
+  range("rollout.temperature", c.temperature, 1e-3, 100,
+        "logits are divided by it (0 divides by zero; above 100 sampling is uniform noise)");
+  range("rollout.top_p", c.top_p, 1e-6, 1, "a probability mass (1 = off)");
+  range("rollout.top_k", c.top_k, 0, 1 << 24, "a number of tokens (0 = off)");
+  range("rollout.min_p", c.min_p, 0, 0.999, "a fraction of the top probability (0 = off)");
+  range("rollout.max_new_tokens", c.max_new_tokens, 1, 1 << 20,
+        "a completion length; the cache and the learner hold every token");
+  range("rollout.workers", c.rollout_workers, 0, 64,
+        "each in-process worker holds a copy of the model and its cache (use --workers or "
+        "remote workers for more)");
+  range("rollout.max_tokens_in_flight", c.max_tokens_in_flight, 1, 1 << 24,
+        "latent-cache rows allocated per worker");
+  range("rollout.max_bad_results", c.max_bad_results, 1, 1e6, "a count of bad results");
+  range("rollout.request_timeout_s", c.request_timeout_s, 0, 1e7, "seconds (0 = no limit)");
+  range("reward.threads", c.reward_threads, 1, 256, "threads per reward worker");
+  range("reward.workers", c.reward_workers, 0, 256, "reward worker threads or processes");
+  range("reward.job_timeout_s", c.reward_job_timeout_s, 0.1, 1e7, "seconds");
+  range("learner.lr", l.lr, 0, 1, "a learning rate above 1 makes AdamW diverge");
+  range("learner.min_lr_ratio", l.min_lr_ratio, 0, 1, "a fraction of lr");
+  range("learner.warmup_steps", l.warmup_steps, 0, 1e8, "optimiser steps");
+  range("learner.weight_decay", l.weight_decay, 0, 1, "a fraction of the weights per unit lr");
+  range("learner.beta1", l.beta1, 0, 0.9999999,
+        "AdamW's moment decay (1 makes the bias correction divide by zero)");
+  range("learner.beta2", l.beta2, 0, 0.9999999,
+        "AdamW's moment decay (1 makes the bias correction divide by zero)");
+  range("learner.adam_eps", l.adam_eps, 1e-30, 1, "AdamW divides by sqrt(v) + eps; 0 gives 0/0");
+  range("learner.grad_clip", l.grad_clip, 0, 1e6, "a gradient norm (0 = off)");
+  range("learner.micro_batch_tokens", l.micro_batch_tokens, 1, 1 << 24, "tokens per pass");
+  range("learner.num_minibatches", l.num_minibatches, 1, 1024, "optimiser steps per batch");
+  range("learner.eps_low", l.loss.eps_low, 0, 1, "the ratio is clipped below at 1 - eps_low");
+  range("learner.eps_high", l.loss.eps_high, 0, 10, "the ratio is clipped above at 1 + eps_high");
+  range("learner.dual_clip", l.loss.dual_clip, 0, 1000, "a ratio bound (0 = off, else > 1)");
+  need(l.loss.dual_clip == 0 || l.loss.dual_clip > 1,
+       "learner.dual_clip must be 0 (off) or > 1 (it bounds the ratio from above for A < 0)");
+  range("learner.beta", l.loss.beta, 0, 100, "a KL coefficient (0 = no reference model)");
+  range("learner.ref_update_every", c.ref_update_every, 0, 1e8, "steps (0 = never)");
+  range("learner.tis_cap", l.loss.tis_cap, 0, 1000, "an importance-weight cap (0 = off)");
+  range("learner.bias_gamma", l.bias_gamma, 0, 1, "a router bias step (0 = off)");
+  range("learner.balance_alpha", l.balance_alpha, 0, 1, "a loss weight (0 = off)");
+  range("learner.max_oversample_rounds", c.max_oversample_rounds, 0, 100, "extra rounds");
+  range("learner.overlong_buffer", c.overlong_buffer, 1, 1 << 20, "tokens");
+  range("learner.overlong_penalty", c.overlong_penalty, 0, 100, "a reward penalty");
+  range("run.steps", c.steps, 0, 1e8, "GRPO steps");
+  range("run.eval_every", c.eval_every, 0, 1e8, "steps (0 = before and after only)");
+  range("run.checkpoint_every", c.checkpoint_every, 0, 1e8, "steps (0 = at the end only)");
+  range("run.max_staleness", c.max_staleness, 1, 1000, "weight versions");
+  range("run.worker_deadline_s", c.worker_deadline_s, 0, 1e7, "seconds (0 = wait forever)");
+  for (double w : c.task_weights)
+    need(std::isfinite(w) && w >= 0, "tasks.weights must be finite and >= 0");
+  if (!c.task_weights.empty()) {
+    double sum = 0;
+    for (double w : c.task_weights) sum += w;
+    need(sum > 0, "tasks.weights must not all be 0");
+  }
   need(!c.task_names.empty(), "tasks.names must name at least one task");
   need(c.task_weights.empty() || c.task_weights.size() == c.task_names.size(),
        "tasks.weights must have one weight per task");

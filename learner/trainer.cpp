@@ -26,7 +26,9 @@
 #include "learner/train_state.h"
 #include "learner/version.h"
 #include "policy/checkpoint.h"
+#include "policy/decode.h"
 #include "policy/tokenizer.h"
+#include "rollout/auth.h"
 #include "rollout/controller.h"
 #include "rollout/engine_worker.h"
 
@@ -39,6 +41,18 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 void on_signal(int) {
   g_stop_requested = true;
+}
+
+// SIGINT/SIGTERM seen in a wait: unwinds to train_main, which checkpoints and exits 130.
+struct Interrupted : std::runtime_error {
+  Interrupted() : std::runtime_error("interrupted") {}
+};
+// A NaN or inf in the loss, gradients or weights: the run stops without a checkpoint.
+struct NonFinite : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+void check_interrupt() {
+  if (g_stop_requested) throw Interrupted();
 }
 
 using Clock = std::chrono::steady_clock;
@@ -62,6 +76,11 @@ struct Rollout {
 };
 
 struct Run {
+  ~Run();
+  zmq::context_t ctx{1};  // first member: outlives every socket below
+  ZapHandlerPtr zap;      // CURVE allow-list for tcp:// endpoints
+  CurveKeyPair server_key, worker_key;
+  std::string server_pub_path, worker_key_path;
   TrainConfig cfg;
   TrainOptions opt;
   std::string run_dir;
@@ -77,7 +96,124 @@ struct Run {
   int64_t run_id = 0;
   uint64_t next_request_id = 1;
   PromptFormat format;  // model.chat_template resolved against the tokenizer
+  // Liveness: when a worker last could serve (steady clock), and the last "waiting" note.
+  Clock::time_point serving_seen = Clock::now(), last_wait_note = Clock::now();
+  // Bounds a gen_result is checked against (validate_gen_result).
+  int vocab_size = 0, num_moe_layers = 0, top_k = 0, num_experts = 0;
 };
+
+// Stops workers however the run ends, so no joinable std::thread is ever destroyed (which would
+// call std::terminate and lose the real error).
+void stop_workers(Run& r) noexcept;
+Run::~Run() {
+  stop_workers(*this);
+}
+
+// Checks a worker's result against its request and the model (the controller has checked the
+// sample count and weight version): "" accepts, else why it is refused.
+std::string validate_gen_result(void* ctx, const GenRequest& req, const GenResult& res) {
+  const Run& r = *static_cast<const Run*>(ctx);
+  const float tol = 1e-4f;  // a log-softmax is <= 0; rounding may leave a hair above
+  for (size_t s = 0; s < res.samples.size(); s++) {
+    const Sample& x = res.samples[s];
+    const std::string at = "sample " + std::to_string(s) + ": ";
+    const size_t n = x.token_ids.size();
+    if (x.finish_reason.rfind("error", 0) == 0) {
+      if (n != 0) return at + "an error sample with tokens";
+      continue;
+    }
+    if (x.finish_reason != "stop" && x.finish_reason != "length")
+      return at + "finish_reason '" + x.finish_reason.substr(0, 32) + "'";
+    if (n > static_cast<size_t>(req.params.max_new_tokens))
+      return at + std::to_string(n) + " tokens, over max_new_tokens " +
+             std::to_string(req.params.max_new_tokens);
+    for (int32_t id : x.token_ids)
+      if (id < 0 || id >= r.vocab_size)
+        return at + "token id " + std::to_string(id) + " outside the vocabulary of " +
+               std::to_string(r.vocab_size);
+    if (x.logprobs.size() != n) return at + "logprobs not one per token";
+    for (float lp : x.logprobs)
+      if (!std::isfinite(lp) || lp > tol) return at + "log-prob " + std::to_string(lp);
+    if (!x.truncated_logprobs.empty()) {
+      if (x.truncated_logprobs.size() != n) return at + "truncated_logprobs not one per token";
+      for (float lp : x.truncated_logprobs)
+        if (!std::isfinite(lp) || lp > tol) return at + "truncated log-prob " + std::to_string(lp);
+    }
+    const size_t T = req.prompt_ids.size() + n;
+    const bool has_routing = x.routing_num_tokens || x.routing_num_layers || x.routing_top_k ||
+                             !x.routed_experts.empty();
+    if (!has_routing) continue;
+    if (!req.return_routing) return at + "routing that was not asked for";
+    if (x.routing_num_tokens != static_cast<int32_t>(T) ||
+        x.routing_num_layers != r.num_moe_layers || x.routing_top_k != r.top_k ||
+        x.routed_experts.size() != T * static_cast<size_t>(r.num_moe_layers) * r.top_k)
+      return at + "routing of shape [" + std::to_string(x.routing_num_tokens) + ", " +
+             std::to_string(x.routing_num_layers) + ", " + std::to_string(x.routing_top_k) +
+             "] x " + std::to_string(x.routed_experts.size()) + ", want [" + std::to_string(T) +
+             ", " + std::to_string(r.num_moe_layers) + ", " + std::to_string(r.top_k) + "]";
+    for (int32_t e : x.routed_experts)
+      if (e < 0 || e >= r.num_experts)
+        return at + "expert id " + std::to_string(e) + " outside [0, " +
+               std::to_string(r.num_experts) + ")";
+  }
+  return "";
+}
+
+// A NaN or inf in the loss, the gradient norm or the weights stops the run at this step.
+void check_finite(const Learner& l, const UpdateMetrics& um, int step) {
+  const char* what = !std::isfinite(um.loss)        ? "loss"
+                     : !std::isfinite(um.grad_norm) ? "gradient norm"
+                                                    : nullptr;
+  if (!what)
+    for (float w : l.policy.params)
+      if (!std::isfinite(w)) {
+        what = "weights";
+        break;
+      }
+  if (what)
+    throw NonFinite("step " + std::to_string(step) + ": the " + what +
+                    " became NaN or inf (loss " + std::to_string(um.loss) + ", gradient norm " +
+                    std::to_string(um.grad_norm) + ")");
+}
+
+// Liveness: while no worker can serve, says so every 5 s and gives up after the deadline.
+void note_waiting(Run& r, int serving, const char* what) {
+  if (serving > 0) {
+    r.serving_seen = Clock::now();
+    return;
+  }
+  const double waited = seconds_since(r.serving_seen);
+  const double deadline = r.cfg.worker_deadline_s;
+  if (deadline > 0 && waited > deadline)
+    throw std::runtime_error("no rollout worker could serve for " +
+                             std::to_string(static_cast<int>(waited)) + " s while " + what +
+                             " (run.worker_deadline_s = " + std::to_string(deadline) +
+                             "): giving up");
+  if (seconds_since(r.last_wait_note) >= 5 && waited >= 2) {
+    r.last_wait_note = Clock::now();
+    std::printf("waiting: no rollout worker can serve for %.0f s while %s (%s)\n", waited, what,
+                deadline > 0 ? ("the run fails at " + std::to_string(static_cast<int>(deadline)) +
+                                " s, run.worker_deadline_s")
+                                   .c_str()
+                             : "waiting as run.worker_deadline_s = 0 says");
+    std::fflush(stdout);
+  }
+}
+
+// Workers alive that hold `version` or newer.
+int workers_serving(Run& r, uint64_t version) {
+  int n = 0;
+  for (const WorkerInfo& w : controller_workers(*r.controller))
+    n += w.alive && !w.banned && w.weights_version >= version;
+  return n;
+}
+
+void reward_waiting(void* ctx, double seconds) {
+  const Run& r = *static_cast<const Run*>(ctx);
+  std::printf("waiting: no reward worker connected for %.0f s (run.worker_deadline_s = %g)\n",
+              seconds, r.cfg.worker_deadline_s);
+  std::fflush(stdout);
+}
 
 std::vector<int> encode_prompt(const Run& r, const std::string& text) {
   return encode_prompt_ids(r.tok, r.learner.policy.cfg, r.format, text);
@@ -102,12 +238,14 @@ struct PendingGen {
   std::vector<TaskItem> items;
   std::map<uint64_t, size_t> index;  // request id -> item
   std::vector<std::vector<int>> prompt_ids;
+  uint64_t min_version = 0;  // the weight version the requests need
 };
 
 PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float temperature,
                              uint64_t seed_base) {
   PendingGen p;
   p.items = std::move(items);
+  p.min_version = r.learner.policy.version;
   for (size_t i = 0; i < p.items.size(); i++) {
     GenRequest q;
     q.request_id = r.next_request_id++;
@@ -133,8 +271,10 @@ PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float t
 std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what) {
   std::vector<GenResult> results;
   while (results.size() < p.items.size()) {
+    check_interrupt();
     controller_poll(*r.controller, 100, results);
     progress(r, what, results.size(), p.items.size());
+    note_waiting(r, workers_serving(r, p.min_version), what);
   }
   std::sort(results.begin(), results.end(),
             [](const GenResult& a, const GenResult& b) { return a.request_id < b.request_id; });
@@ -203,7 +343,12 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
         ro.scored = Scored{};
         ro.scored.result.reason = ro.sample.finish_reason;
       } else {
-        ro.scored = taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.completion));
+        try {  // an exception must not escape a pool thread (std::terminate)
+          ro.scored = taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.completion));
+        } catch (const std::exception& e) {
+          ro.scored = Scored{};
+          ro.scored.result.reason = std::string("error: ") + e.what();
+        }
       }
       ro.reward = static_cast<float>(ro.scored.result.score);
     }
@@ -263,64 +408,165 @@ double evaluate(Run& r, int64_t step, std::map<std::string, double>* per_task) {
   return correct / static_cast<double>(rs.size());
 }
 
+// CURVE for tcp:// endpoints: the run's key pairs (created once, kept for resumes, owner-only in
+// RUN_DIR/keys) and the ZAP allow-list (the local workers' key plus run.authorized_keys).
+void setup_auth(Run& r, const std::string& endpoint) {
+  if (!endpoint_is_tcp(endpoint)) return;
+  if (r.cfg.insecure_tcp) {
+    std::printf("warning: %s without authentication (run.insecure_tcp): anyone who reaches it "
+                "can train this model\n",
+                endpoint.c_str());
+    return;
+  }
+  if (!curve_available())
+    throw std::runtime_error(endpoint +
+                             ": this libzmq has no CURVE (built without libsodium); on a trusted "
+                             "network pass --insecure (run.insecure_tcp = true)");
+  const std::string dir = r.run_dir + "/keys";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  auto pair = [&](const std::string& name, CurveKeyPair& k) {
+    const std::string path = dir + "/" + name + ".key";
+    if (fs::exists(path)) {
+      k = curve_key_read(path);
+    } else {
+      k = curve_keygen();
+      curve_key_write(path, k);
+      curve_key_write(dir + "/" + name + ".pub", k, true);
+    }
+    return path;
+  };
+  pair("server", r.server_key);
+  r.server_pub_path = dir + "/server.pub";
+  r.worker_key_path = pair("worker", r.worker_key);
+  const std::string allow =
+      r.cfg.authorized_keys.empty() ? r.run_dir + "/authorized_keys" : r.cfg.authorized_keys;
+  r.zap = zap_start(r.ctx, {r.worker_key.public_key}, allow);
+  std::printf("CURVE on %s: workers need --server-key %s and a key pair whose public key is in %s "
+              "(`aha keygen`)\n",
+              endpoint.c_str(), r.server_pub_path.c_str(), allow.c_str());
+}
+
+// Waits for n workers (at most timeout_s), returning early on SIGINT/SIGTERM.
+template <typename F>
+bool wait_for(F ready, double timeout_s) {
+  auto t0 = Clock::now();
+  while (!ready()) {
+    check_interrupt();
+    if (seconds_since(t0) > timeout_s) return false;
+  }
+  return true;
+}
+
 void start_workers(Run& r) {
   ControllerOptions co;
   const bool processes = r.opt.worker_processes > 0;
-  co.endpoint = processes ? "ipc://" + fs::absolute(r.run_dir).string() + "/rollout.sock"
+  // ipc:// sockets live in an owner-only directory (and are chmod 0600 after bind).
+  const std::string ipc_dir = fs::absolute(r.run_dir).string() + "/ipc";
+  if (processes) {
+    fs::create_directories(ipc_dir);
+    fs::permissions(ipc_dir, fs::perms::owner_all, fs::perm_options::replace);
+  }
+  co.endpoint = processes ? "ipc://" + ipc_dir + "/rollout.sock"
                           : "inproc://aha-rollout-" + std::to_string(getpid());
   if (!r.opt.listen.empty()) co.endpoint = r.opt.listen;
+  co.context = &r.ctx;
+  co.validate = validate_gen_result;
+  co.validate_ctx = &r;
+  co.max_bad_results = r.cfg.max_bad_results;
+  co.request_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.request_timeout_s * 1000.0));
+  setup_auth(r, co.endpoint);
+  const bool curve = r.zap != nullptr;
+  if (curve) co.curve_secret_key = r.server_key.secret_key;
   r.controller = controller_create(co);
   // Local workers reach a wildcard tcp:// bind through the loopback address.
-  std::string local = co.endpoint;
+  std::string local = controller_endpoint(*r.controller);
   if (size_t star = local.find("://*"); star != std::string::npos)
     local.replace(star + 3, 1, "127.0.0.1");
+  if (size_t any = local.find("://0.0.0.0"); any != std::string::npos)
+    local.replace(any + 3, 7, "127.0.0.1");
   const int n = processes ? r.opt.worker_processes : r.cfg.rollout_workers;
+  if (n == 0 && r.opt.listen.empty())
+    throw std::runtime_error("config: rollout.workers = 0 needs --listen (remote workers only)");
   if (processes) {
     // Workers start from the run's model directory and then receive the learner's weights.
     const std::string model_dir = r.run_dir + "/worker-model";
     model_save(r.learner.policy, model_dir);
     for (int i = 0; i < n; i++) {
+      std::string id = "worker-" + std::to_string(i);
+      std::vector<std::string> args = {r.opt.exe_path, "rollout-worker", "--connect", local,
+                                       "--model",      model_dir,        "--id",      id};
+      if (curve) {
+        args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
+      }
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
       pid_t pid = fork();
       if (pid == 0) {
-        std::string id = "worker-" + std::to_string(i);
-        execl(r.opt.exe_path.c_str(), r.opt.exe_path.c_str(), "rollout-worker", "--connect",
-              local.c_str(), "--model", model_dir.c_str(), "--id", id.c_str(),
-              static_cast<char*>(nullptr));
+        execv(argv[0], argv.data());
         _exit(127);
       }
       r.worker_pids.push_back(pid);
     }
   } else {
     for (int i = 0; i < n; i++) {
-      r.worker_threads.emplace_back([&r, i, endpoint = local] {
+      r.worker_threads.emplace_back([&r, i, endpoint = local, curve] {
         blas_set_threads(1);
         EngineWorkerOptions wo;
         wo.worker.connect = endpoint;
-        wo.worker.context = &controller_context(*r.controller);
+        wo.worker.context = &r.ctx;
         wo.worker.worker_id = "thread-" + std::to_string(i);
         wo.worker.stop = &r.workers_stop;
+        if (curve) {
+          wo.worker.curve_server_key = r.server_key.public_key;
+          wo.worker.curve_public_key = r.worker_key.public_key;
+          wo.worker.curve_secret_key = r.worker_key.secret_key;
+        }
         wo.engine.max_tokens_in_flight = r.cfg.max_tokens_in_flight;
-        run_engine_worker(wo, r.learner.policy);
+        try {  // nothing may escape a thread (std::terminate would lose the message)
+          run_engine_worker(wo, r.learner.policy);
+        } catch (const std::exception& e) {
+          spdlog::error("rollout worker thread-{}: {}", i, e.what());
+        }
       });
     }
   }
-  if (!controller_wait_workers(*r.controller, n, 60000))
+  if (!wait_for([&] { return controller_wait_workers(*r.controller, n, 100); }, 60))
     throw std::runtime_error("rollout workers did not come up within 60 s");
   const int nr = r.cfg.reward_workers;
   if (nr == 0) return;
-  const std::string reward_endpoint =
-      processes ? "ipc://" + fs::absolute(r.run_dir).string() + "/reward.sock"
-                : "inproc://aha-reward-" + std::to_string(getpid());
-  r.rewards = reward_service_create(reward_endpoint, controller_context(*r.controller));
+  if (processes) {
+    fs::create_directories(ipc_dir);
+    fs::permissions(ipc_dir, fs::perms::owner_all, fs::perm_options::replace);
+  }
+  RewardServiceOptions so;
+  so.endpoint = processes ? "ipc://" + ipc_dir + "/reward.sock"
+                          : "inproc://aha-reward-" + std::to_string(getpid());
+  so.context = &r.ctx;
+  so.job_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.reward_job_timeout_s * 1000.0));
+  so.max_bad_results = r.cfg.max_bad_results;
+  so.worker_deadline_ms = static_cast<int>(std::min(2e9, r.cfg.worker_deadline_s * 1000.0));
+  so.tasks_file = r.cfg.tasks_file;
+  so.stop = &g_stop_requested;
+  so.on_waiting = reward_waiting;
+  so.on_waiting_ctx = &r;
+  const std::string reward_endpoint = so.endpoint;
+  r.rewards = reward_service_create(so);
   for (int i = 0; i < nr; i++) {
     std::string id = "reward-" + std::to_string(i);
     if (processes) {
+      std::string threads = std::to_string(r.cfg.reward_threads);
+      std::vector<std::string> args = {r.opt.exe_path, "reward-worker",   "--connect",
+                                       reward_endpoint, "--tasks-file",   r.cfg.tasks_file,
+                                       "--threads",     threads,          "--id",
+                                       id};
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
       pid_t pid = fork();
       if (pid == 0) {
-        std::string threads = std::to_string(r.cfg.reward_threads);
-        execl(r.opt.exe_path.c_str(), r.opt.exe_path.c_str(), "reward-worker", "--connect",
-              reward_endpoint.c_str(), "--tasks-file", r.cfg.tasks_file.c_str(), "--threads",
-              threads.c_str(), "--id", id.c_str(), static_cast<char*>(nullptr));
+        execv(argv[0], argv.data());
         _exit(127);
       }
       r.worker_pids.push_back(pid);
@@ -328,24 +574,36 @@ void start_workers(Run& r) {
       r.worker_threads.emplace_back([&r, id, reward_endpoint] {
         RewardWorkerOptions wo;
         wo.connect = reward_endpoint;
-        wo.context = &controller_context(*r.controller);
+        wo.context = &r.ctx;
         wo.worker_id = id;
         wo.tasks_file = r.cfg.tasks_file;
         wo.threads = r.cfg.reward_threads;
         wo.stop = &r.workers_stop;
-        run_reward_worker(wo);
+        try {
+          run_reward_worker(wo);
+        } catch (const std::exception& e) {
+          spdlog::error("reward worker {}: {}", id, e.what());
+        }
       });
     }
   }
-  if (!reward_service_wait_workers(*r.rewards, nr, 60000))
+  if (!reward_service_wait_workers(*r.rewards, nr, 60000)) {
+    check_interrupt();
     throw std::runtime_error("reward workers did not come up within 60 s");
+  }
 }
 
-void stop_workers(Run& r) {
-  if (r.controller) controller_shutdown_workers(*r.controller, "training finished");
-  if (r.rewards) reward_service_shutdown(*r.rewards);
+void stop_workers(Run& r) noexcept {
+  try {
+    if (r.controller) controller_shutdown_workers(*r.controller, "training finished");
+    if (r.rewards) reward_service_shutdown(*r.rewards);
+  } catch (const std::exception& e) {
+    spdlog::warn("stopping workers: {}", e.what());
+  }
   r.workers_stop = true;
-  for (std::thread& t : r.worker_threads) t.join();
+  for (std::thread& t : r.worker_threads)
+    if (t.joinable()) t.join();
+  r.worker_threads.clear();
   for (pid_t pid : r.worker_pids) {
     int status = 0;
     for (int i = 0; i < 50 && waitpid(pid, &status, WNOHANG) == 0; i++)
@@ -355,17 +613,34 @@ void stop_workers(Run& r) {
       waitpid(pid, &status, 0);
     }
   }
+  r.worker_pids.clear();
   r.rewards.reset();
   r.controller.reset();
+  r.zap.reset();
 }
 
+// Publishes the learner's weights and waits until every live worker holds them; after 30 s it
+// goes on once at least one does (a worker that never acknowledges cannot stall the run; requests
+// only go to workers holding the version). No worker at all: the liveness deadline applies.
 double publish_weights(Run& r) {
   auto t0 = Clock::now();
-  controller_publish_weights(*r.controller, r.learner.policy.version,
-                             weights_to_bytes(r.learner.policy));
-  if (!controller_wait_weights(*r.controller, r.learner.policy.version, 120000))
-    throw std::runtime_error("rollout workers did not take weight version " +
-                             std::to_string(r.learner.policy.version));
+  const uint64_t v = r.learner.policy.version;
+  controller_publish_weights(*r.controller, v, weights_to_bytes(r.learner.policy));
+  while (!controller_wait_weights(*r.controller, v, 100)) {
+    check_interrupt();
+    const int serving = workers_serving(r, v);
+    if (serving > 0 && seconds_since(t0) > 30) {
+      spdlog::warn("weights v{}: going on with {} worker(s) holding it", v, serving);
+      break;
+    }
+    // Counts as serving while some worker is alive (it may still be fetching).
+    int alive = 0;
+    for (const WorkerInfo& w : controller_workers(*r.controller)) alive += w.alive;
+    note_waiting(r, alive, "publishing weights");
+    if (seconds_since(t0) > 600 && serving == 0)
+      throw std::runtime_error("no rollout worker took weight version " + std::to_string(v) +
+                               " within 600 s");
+  }
   return seconds_since(t0);
 }
 
@@ -452,6 +727,10 @@ int train_main(const TrainOptions& opt) {
   const char* lvl = std::getenv("AHA_LOG");
   spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
   if (!opt.replay_dir.empty()) return replay_main(opt);
+  // From here on SIGINT/SIGTERM only set a flag that every wait checks.
+  g_stop_requested = false;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   Run r;
   r.opt = opt;
   // Configuration: built-in default, a file, or the stored config of a run being resumed.
@@ -484,15 +763,42 @@ int train_main(const TrainOptions& opt) {
   r.format = prompt_format(r.tok, policy.cfg, r.cfg.chat_template);
   r.tasks = taskset_load(r.cfg.task_names, r.cfg.task_weights, r.cfg.tasks_file, r.cfg.seed,
                          r.cfg.eval_prompts);
+  // Bounds of what workers may send, and what the run can hold.
+  r.vocab_size = policy.cfg.vocab_size;
+  r.num_moe_layers = cfg_num_moe_layers(policy.cfg);
+  r.top_k = policy.cfg.num_experts_per_tok;
+  r.num_experts = policy.cfg.n_routed_experts;
+  if (r.cfg.max_new_tokens > policy.cfg.max_position_embeddings)
+    throw std::runtime_error("config: rollout.max_new_tokens = " +
+                             std::to_string(r.cfg.max_new_tokens) + " is over the model's " +
+                             std::to_string(policy.cfg.max_position_embeddings) + " positions");
+  if (r.opt.worker_processes == 0) {
+    // In-process workers each hold a model copy and their cache: refuse what cannot fit in memory.
+    const double per_worker =
+        static_cast<double>(model_num_params(policy)) * sizeof(float) +
+        static_cast<double>(cache_bytes_per_token(policy.cfg)) * r.cfg.max_tokens_in_flight;
+    const double total = per_worker * r.cfg.rollout_workers;
+    const double mem = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+    if (mem > 0 && total > 0.8 * mem)
+      throw std::runtime_error(
+          "config: rollout.workers = " + std::to_string(r.cfg.rollout_workers) + " x " +
+          std::to_string(static_cast<long>(per_worker / 1e6)) +
+          " MB (model copy + rollout.max_tokens_in_flight cache rows) is over 80% of this "
+          "machine's " +
+          std::to_string(static_cast<long>(mem / 1e6)) + " MB");
+  }
   learner_init(r.learner, policy, r.cfg.learner);
   if (r.cfg.learner.need_ref && !r.cfg.ref_path.empty()) model_load(r.learner.ref, r.cfg.ref_path);
 
   // Run database and resume point.
   r.db = rundb_open(r.run_dir, true);
   int start_step = 0;
-  if (opt.resume) {
-    std::string ckpt = train_state_latest(r.run_dir);
-    if (ckpt.empty()) throw std::runtime_error(r.run_dir + ": no checkpoint to resume from");
+  const std::string ckpt = opt.resume ? train_state_latest(r.run_dir) : "";
+  if (opt.resume && ckpt.empty())
+    std::printf("resuming %s: no checkpoint yet (stopped before its initial one); starting the run "
+                "over from step 0 as a new run in the database\n",
+                r.run_dir.c_str());
+  if (!ckpt.empty()) {
     nlohmann::json st = train_state_load(r.learner, ckpt);
     start_step = st.at("step").get<int>();
     r.run_id = st.at("run_id").get<int64_t>();
@@ -509,9 +815,25 @@ int train_main(const TrainOptions& opt) {
   }
   if (r.learner.policy.version == 0) r.learner.policy.version = 1;
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  auto save = [&](int step) {
+    nlohmann::json extra;
+    extra["run_id"] = r.run_id;
+    extra["next_request_id"] = r.next_request_id;
+    train_state_save(r.learner, r.run_dir, step, extra);
+  };
+  // The initial state: a run stopped before its first periodic checkpoint resumes from step 0
+  // with nothing orphaned (rundb_truncate_after drops whatever steps it had logged).
+  if (ckpt.empty()) save(0);
+
   blas_set_threads(1);
+  int step = start_step;
+  int learner_step = start_step;  // updates applied to r.learner (what a checkpoint would hold)
+  bool learner_dirty = false;     // an update threw midway: the learner's state is not a step's
+  double acc_before = NAN;
+  std::string failure;
+  bool interrupted = false;
+  std::optional<std::pair<StepRow, std::vector<SampleRow>>> unwritten;  // a step's unlogged row
+  try {
   start_workers(r);
   publish_weights(r);
   std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),
@@ -521,28 +843,21 @@ int train_main(const TrainOptions& opt) {
   std::printf("], model %s (%ld parameters)\n", model_description(policy.cfg).c_str(),
               model_num_params(policy));
 
-  double acc_before = NAN;
-  if (start_step == 0) {
+  for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
+    if (e.step == 0 && e.metric == "pass@1") acc_before = e.value;
+  if (std::isnan(acc_before)) {
     acc_before = evaluate(r, 0, nullptr);
     std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * acc_before);
-  } else {
-    for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
-      if (e.step == 0 && e.metric == "pass@1") acc_before = e.value;
   }
 
-  auto save = [&](int step) {
-    nlohmann::json extra;
-    extra["run_id"] = r.run_id;
-    extra["next_request_id"] = r.next_request_id;
-    train_state_save(r.learner, r.run_dir, step, extra);
-  };
-
-  int step = start_step;
   std::optional<PendingGen> pending;
   std::vector<Rollout> ready;  // async: the next step's rollouts, generated with older weights
-  for (; step < r.cfg.steps && !g_stop_requested; step++) {
+  for (; step < r.cfg.steps; step++) {
+    check_interrupt();
     const int G = r.cfg.group_size;
     auto t_step = Clock::now();
+    const uint64_t rejected_before = controller_stats(*r.controller).rejected +
+                                     (r.rewards ? reward_service_stats(*r.rewards).rejected : 0);
     // Generation (with dynamic sampling: more rounds until the batch is full).
     double t_gen = 0, t_reward = 0;
     std::vector<Rollout> batch;
@@ -587,18 +902,16 @@ int train_main(const TrainOptions& opt) {
     // Learner update.
     auto t0 = Clock::now();
     UpdateMetrics um;
-    if (!batch.empty()) um = learner_update(r.learner, to_train_samples(batch, r.cfg));
+    if (!batch.empty()) {
+      learner_dirty = true;
+      um = learner_update(r.learner, to_train_samples(batch, r.cfg));
+      learner_dirty = false;
+      check_finite(r.learner, um, step + 1);
+    }
+    learner_step = step + 1;
     if (r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0)
       learner_refresh_ref(r.learner);
     double t_train = seconds_since(t0);
-    if (pending) {
-      // Finish the next step's generation before new weights arrive, so no sample mixes versions.
-      t0 = Clock::now();
-      ready = collect_generation(r, *pending, "generating");
-      pending.reset();
-      t_gen += seconds_since(t0);
-    }
-    double t_sync = publish_weights(r);
 
     // Metrics and logs.
     StepRow row;
@@ -635,11 +948,8 @@ int train_main(const TrainOptions& opt) {
     row.dlogp_mean = um.dlogp_mean;
     row.grad_norm = um.grad_norm;
     row.lr = um.lr;
-    row.t_gen = t_gen;
     row.t_reward = t_reward;
     row.t_train = t_train;
-    row.t_sync = t_sync;
-    row.tokens_per_s = (lsum + 0.0) / std::max(1e-9, seconds_since(t_step));
     nlohmann::json metrics;
     nlohmann::json rc = nlohmann::json::object();
     for (const auto& [name, v] : comp) rc[name] = v / nb;
@@ -693,12 +1003,43 @@ int train_main(const TrainOptions& opt) {
       s.rollout_logps = ro.sample.logprobs;
       samples.push_back(std::move(s));
     }
-    rundb_write_step(r.db, row, samples);
+    // The step's row is kept until written: if the rest of the step is interrupted, the row is
+    // still logged before the checkpoint of this step (learner_step) is saved.
+    unwritten.emplace(row, std::move(samples));
+    if (pending) {
+      // Finish the next step's generation before new weights arrive, so no sample mixes versions.
+      t0 = Clock::now();
+      ready = collect_generation(r, *pending, "generating");
+      pending.reset();
+      t_gen += seconds_since(t0);
+    }
+    double t_sync = publish_weights(r);
+    row.t_gen = unwritten->first.t_gen = t_gen;
+    row.t_sync = unwritten->first.t_sync = t_sync;
+    row.tokens_per_s = unwritten->first.tokens_per_s =
+        (lsum + 0.0) / std::max(1e-9, seconds_since(t_step));
+    const uint64_t rejected_step = controller_stats(*r.controller).rejected +
+                                   (r.rewards ? reward_service_stats(*r.rewards).rejected : 0) -
+                                   rejected_before;
+    // Refused results (invalid, unsolicited, timed out) in this step and per worker so far.
+    metrics["rejected_results"] = rejected_step;
+    nlohmann::json by_worker = nlohmann::json::object();
+    for (const WorkerInfo& w : controller_workers(*r.controller))
+      if (w.rejected) by_worker[w.worker_id] = w.rejected;
+    if (r.rewards)
+      for (const auto& [id, n] : reward_service_stats(*r.rewards).rejected_by_worker)
+        by_worker[id] = n;
+    metrics["rejected_by_worker"] = by_worker;
+    unwritten->first.metrics_json = metrics.dump();
+    rundb_write_step(r.db, unwritten->first, unwritten->second);
+    unwritten.reset();
     std::printf(
         "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
-        "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs\n",
+        "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
         step + 1, row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl, row.entropy,
-        row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen, t_train);
+        row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen, t_train,
+        rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str()
+                      : "");
     std::fflush(stdout);
     if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
       double acc = evaluate(r, step + 1, nullptr);
@@ -707,15 +1048,62 @@ int train_main(const TrainOptions& opt) {
     if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0) save(step + 1);
   }
   save(step);
-  if (g_stop_requested) {
-    std::printf(
-        "interrupted: checkpoint of step %d written; continue with "
-        "`aha train --resume %s`\n",
-        step, r.run_dir.c_str());
-    stop_workers(r);
-    return 130;
+  } catch (const Interrupted&) {
+    interrupted = true;
+  } catch (const NonFinite& e) {
+    // The learner holds NaN/inf: nothing of it is saved, the latest checkpoint stays the last good.
+    std::fprintf(stderr, "error: %s; no checkpoint written: %s is the last good state\n",
+                 e.what(), train_state_latest(r.run_dir).c_str());
+    std::fflush(stdout);
+    return 3;
+  } catch (const std::exception& e) {
+    // A wait that saw SIGINT/SIGTERM inside a library (the reward service) is an interruption too.
+    if (g_stop_requested)
+      interrupted = true;
+    else
+      failure = e.what();
   }
-  double acc_after = evaluate(r, step, nullptr);
+  if (interrupted || !failure.empty()) {
+    // Whatever stopped the run, the learner's last whole step is checkpointed (with its logged row).
+    if (unwritten) {
+      try {
+        rundb_write_step(r.db, unwritten->first, unwritten->second);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "warning: step %d not logged: %s\n", learner_step, e.what());
+      }
+    }
+    std::string saved = "no checkpoint written (an update stopped midway)";
+    if (!learner_dirty) {
+      try {
+        save(learner_step);
+        saved = "checkpoint of step " + std::to_string(learner_step) + " written";
+      } catch (const std::exception& e) {
+        saved = std::string("checkpoint failed: ") + e.what();
+      }
+    }
+    stop_workers(r);
+    if (interrupted) {
+      std::printf("interrupted: %s; continue with `aha train --resume %s`\n", saved.c_str(),
+                  r.run_dir.c_str());
+      return 130;
+    }
+    std::fprintf(stderr, "error: %s\n%s; continue with `aha train --resume %s`\n",
+                 failure.c_str(), saved.c_str(), r.run_dir.c_str());
+    return 1;
+  }
+  double acc_after = NAN;
+  try {
+    acc_after = evaluate(r, step, nullptr);
+  } catch (const Interrupted&) {
+    stop_workers(r);
+    std::printf("interrupted during the final evaluation: checkpoint of step %d written\n", step);
+    return 130;
+  } catch (const std::exception& e) {
+    stop_workers(r);
+    std::fprintf(stderr, "error: final evaluation: %s (checkpoint of step %d written)\n",
+                 e.what(), step);
+    return 1;
+  }
   stop_workers(r);
   model_save(r.learner.policy, r.run_dir + "/final-model");
   // tokenizer_config.json too: it holds the BOS token and add_bos_token (see encode_prompt_ids).

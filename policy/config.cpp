@@ -174,6 +174,28 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   auto need = [&](bool ok, const std::string& what) {
     if (!ok) config_fail(where, "invalid config: " + what);
   };
+  // Sizes far above any real model (DeepSeek-V3: 61 layers, 7168 wide, 256 experts, 129280 tokens)
+  // are refused before anything is allocated: a typo or a hostile config must not take the memory.
+  auto at_most = [&](long v, long hi, const char* name) {
+    need(v <= hi, std::string(name) + " = " + std::to_string(v) + " is over " +
+                      std::to_string(hi) + " (far above any real model; refused before allocating)");
+  };
+  at_most(c.vocab_size, 1 << 22, "vocab_size");
+  at_most(c.hidden_size, 1 << 17, "hidden_size");
+  at_most(c.num_hidden_layers, 4096, "num_hidden_layers");
+  at_most(c.num_attention_heads, 4096, "num_attention_heads");
+  at_most(c.num_key_value_heads, 4096, "num_key_value_heads");
+  at_most(c.intermediate_size, 1 << 20, "intermediate_size");
+  at_most(c.moe_intermediate_size, 1 << 20, "moe_intermediate_size");
+  at_most(c.n_routed_experts, 1 << 16, "n_routed_experts");
+  at_most(c.n_shared_experts, 1024, "n_shared_experts");
+  at_most(c.q_lora_rank, 1 << 17, "q_lora_rank");
+  at_most(c.kv_lora_rank, 1 << 17, "kv_lora_rank");
+  at_most(c.qk_nope_head_dim, 1 << 14, "qk_nope_head_dim");
+  at_most(c.qk_rope_head_dim, 1 << 14, "qk_rope_head_dim");
+  at_most(c.v_head_dim, 1 << 14, "v_head_dim");
+  at_most(c.head_dim, 1 << 14, "head_dim");
+  at_most(c.max_position_embeddings, 1 << 24, "max_position_embeddings");
   need(c.vocab_size > 0, "vocab_size must be > 0");
   need(c.hidden_size > 0, "hidden_size must be > 0");
   need(c.num_hidden_layers > 0, "num_hidden_layers must be > 0");

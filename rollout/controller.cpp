@@ -1,6 +1,8 @@
 // Rollout controller: a ROUTER socket driven by one I/O thread; the API shares state under a mutex.
 #include "rollout/controller.h"
 
+#include "rollout/auth.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -33,8 +35,11 @@ struct WorkerState {
   int32_t capacity = 0;
   uint64_t weights_version = 0;
   int64_t last_seen_ms = 0;
-  std::set<uint64_t> outstanding;  // request ids sent and not answered
+  std::map<uint64_t, int64_t> outstanding;  // request ids sent and not answered -> ms when sent
   uint64_t completed = 0;
+  uint64_t rejected = 0;
+  bool banned = false;
+  std::string last_rejection;
 };
 
 std::atomic<uint64_t> g_wake_counter{0};
@@ -56,6 +61,8 @@ struct Controller {
   bool stop = false;
 
   std::unordered_map<uint64_t, GenRequest> pending;  // submitted, not completed
+  std::unordered_map<uint64_t, std::vector<std::string>> sent_to;  // pending id -> workers asked
+  std::unordered_map<uint64_t, std::set<std::string>> refused_by;  // pending id -> bad answerers
   std::unordered_set<uint64_t> completed;
   std::deque<uint64_t> queue;  // ids waiting for a worker (completed ids are skipped lazily)
   std::vector<GenResult> results;
@@ -63,6 +70,8 @@ struct Controller {
   std::deque<std::pair<std::string, std::string>> outbox;  // (identity, bytes) from API calls
 
   uint64_t weights_version = 0;
+  std::set<uint64_t> published;  // every version ever published
+  int64_t no_workers_since_ms = 0;  // when the last live worker went (0: one is live)
   std::vector<uint8_t> weights;
   uint64_t weights_checksum = 0;
   std::vector<uint64_t> chunk_checksums;  // [num_chunks] computed once per version
@@ -104,8 +113,8 @@ void declare_dead(Controller& c, WorkerState& w, const char* why) {
   c.stats.workers_died++;
   // Re-queued at the front, in id order, so they are the next to go out.
   for (auto it = w.outstanding.rbegin(); it != w.outstanding.rend(); ++it) {
-    if (c.pending.count(*it)) {
-      c.queue.push_front(*it);
+    if (c.pending.count(it->first)) {
+      c.queue.push_front(it->first);
       c.stats.reissued++;
     }
   }
@@ -119,11 +128,14 @@ void declare_dead(Controller& c, WorkerState& w, const char* why) {
 WorkerState& touch_worker(Controller& c, const std::string& identity, int32_t capacity,
                           uint64_t weights_version) {
   WorkerState& w = c.workers[identity];
+  if (w.banned) return w;  // disconnected for bad results: never back
   bool was_alive = w.alive;
   w.identity = identity;
   w.alive = true;
-  w.capacity = capacity;
-  w.weights_version = std::max(w.weights_version, weights_version);
+  w.capacity = std::max(capacity, 0);
+  // A worker's claimed version counts only when it is one we published (a forged one is ignored).
+  if (c.published.count(weights_version))
+    w.weights_version = std::max(w.weights_version, weights_version);
   w.last_seen_ms = now_ms();
   if (!was_alive) {
     spdlog::info("controller: worker {} joined (capacity {}, weights v{})",
@@ -136,18 +148,66 @@ WorkerState& touch_worker(Controller& c, const std::string& identity, int32_t ca
   return w;
 }
 
+void ban_worker(Controller& c, WorkerState& w, const std::string& why);
+
+// A message that cannot be used. From a registered worker it also counts as a bad result: a worker
+// whose every answer is garbage must be disconnected, not waited for.
 void drop(Controller& c, const std::string& peer, const std::string& err) {
   c.stats.dropped++;
   spdlog::warn("controller: dropped message from {}: {}", printable_peer(peer), err);
+  auto it = c.workers.find(peer);
+  if (it == c.workers.end() || it->second.banned) return;
+  WorkerState& w = it->second;
+  w.rejected++;
+  c.stats.rejected++;
+  w.last_rejection = err;
+  if (static_cast<int64_t>(w.rejected) >= c.opt.max_bad_results)
+    ban_worker(c, w, std::to_string(w.rejected) + " bad messages (last: " + err + ")");
+}
+
+// Bans a worker: its requests go to others, it is told to shut down, and what it sends later is
+// ignored. Caller holds c.mu.
+void ban_worker(Controller& c, WorkerState& w, const std::string& why) {
+  if (w.banned) return;
+  w.banned = true;
+  c.stats.banned++;
+  spdlog::error("controller: disconnecting worker {}: {}", printable_peer(w.identity), why);
+  ShutdownMsg s;
+  s.reason = "disconnected: " + why;
+  send_to(c, w.identity, encode(s));
+  declare_dead(c, w, "disconnected");
+}
+
+// Refuses a result: counted against the sender, the request (when the sender held it) re-queued.
+void reject_result(Controller& c, WorkerState* w, const std::string& peer, uint64_t request_id,
+                   const std::string& why) {
+  c.stats.rejected++;
+  spdlog::warn("controller: refused result for request {} from {}: {}", request_id,
+               printable_peer(peer), why);
+  if (!w) return;
+  w->rejected++;
+  w->last_rejection = why;
+  if (c.pending.count(request_id)) c.refused_by[request_id].insert(peer);
+  if (w->outstanding.erase(request_id) && c.pending.count(request_id)) {
+    c.queue.push_front(request_id);
+    c.stats.reissued++;
+  }
+  if (static_cast<int64_t>(w->rejected) >= c.opt.max_bad_results)
+    ban_worker(c, *w,
+               std::to_string(w->rejected) + " refused results (last: " + why + ")");
+  c.cv.notify_all();
 }
 
 void handle_result(Controller& c, const std::string& peer, GenResult&& r) {
   auto wit = c.workers.find(peer);
-  if (wit != c.workers.end()) {
-    wit->second.last_seen_ms = now_ms();
-    wit->second.outstanding.erase(r.request_id);
+  WorkerState* w = wit == c.workers.end() ? nullptr : &wit->second;
+  if (w && w->banned) {
+    c.stats.dropped++;
+    return;
   }
+  if (w) w->last_seen_ms = now_ms();
   if (c.completed.count(r.request_id)) {
+    if (w) w->outstanding.erase(r.request_id);
     c.stats.duplicates++;
     spdlog::info("controller: discarded duplicate result for request {} from {}", r.request_id,
                  printable_peer(peer));
@@ -156,14 +216,35 @@ void handle_result(Controller& c, const std::string& peer, GenResult&& r) {
   auto pit = c.pending.find(r.request_id);
   if (pit == c.pending.end()) {
     c.stats.unknown_results++;
-    spdlog::warn("controller: result for unknown request {} from {}", r.request_id,
-                 printable_peer(peer));
-    return;
+    return reject_result(c, w, peer, r.request_id, "no such request");
   }
+  // Only a worker the request was sent to may answer it.
+  const std::vector<std::string>& asked = c.sent_to[r.request_id];
+  if (std::find(asked.begin(), asked.end(), peer) == asked.end()) {
+    c.stats.unsolicited++;
+    return reject_result(c, w, peer, r.request_id, "the request was not sent to this worker");
+  }
+  const GenRequest& req = pit->second;
+  std::string why;
+  if (!c.published.count(r.weights_version))
+    why = "weights_version " + std::to_string(r.weights_version) + " was never published";
+  else if (r.weights_version < req.min_weights_version)
+    why = "weights_version " + std::to_string(r.weights_version) + " is older than the request's " +
+          std::to_string(req.min_weights_version);
+  else if (static_cast<int64_t>(r.samples.size()) != req.group_size)
+    why = std::to_string(r.samples.size()) + " samples for a group of " +
+          std::to_string(req.group_size);
+  else if (c.opt.validate)
+    why = c.opt.validate(c.opt.validate_ctx, req, r);
+  if (!why.empty()) return reject_result(c, w, peer, r.request_id, why);
+  if (w) w->outstanding.erase(r.request_id);
   c.pending.erase(pit);
+  c.sent_to.erase(r.request_id);
+  c.refused_by.erase(r.request_id);
   c.completed.insert(r.request_id);
   c.stats.completed++;
-  if (wit != c.workers.end()) wit->second.completed++;
+  if (w) w->completed++;
+  r.worker_id = peer;  // the authenticated routing id, not what the message claims
   c.results.push_back(std::move(r));
   c.cv.notify_all();
 }
@@ -190,6 +271,11 @@ void send_chunk(Controller& c, const std::string& peer, uint32_t chunk_idx) {
 void handle_message(Controller& c, const std::string& peer, const std::string& bytes) {
   Message msg;
   std::string err;
+  auto banned = c.workers.find(peer);
+  if (banned != c.workers.end() && banned->second.banned) {
+    c.stats.dropped++;  // disconnected: nothing it says counts any more
+    return;
+  }
   if (!parse_message(bytes.data(), bytes.size(), msg, err)) return drop(c, peer, err);
   switch (msg.type) {
     case MsgType::Ready: {
@@ -230,6 +316,9 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
       if (!decode(msg, m, err)) return drop(c, peer, err);
       auto it = c.workers.find(peer);
       if (it == c.workers.end()) return drop(c, peer, "weights_ack from an unregistered worker");
+      if (!c.published.count(m.weights_version))
+        return drop(c, peer, "weights_ack of unpublished version " +
+                                 std::to_string(m.weights_version));
       it->second.weights_version = std::max(it->second.weights_version, m.weights_version);
       it->second.last_seen_ms = now_ms();
       spdlog::info("controller: worker {} holds weights v{}", printable_peer(peer),
@@ -263,11 +352,22 @@ void dispatch(Controller& c) {
     WorkerState* best = nullptr;
     int32_t best_free = 0;
     bool any_free = false;
+    // A request goes back to a worker that answered it badly only when no other worker could
+    // ever take it (else a hostile worker could hold it forever).
+    auto rit = c.refused_by.find(id);
+    auto refused = [&](const std::string& ident) {
+      return rit != c.refused_by.end() && rit->second.count(ident) > 0;
+    };
+    bool other_exists = false;
+    for (auto& [ident, w] : c.workers)
+      other_exists |= w.alive && !refused(ident) &&
+                      w.weights_version >= pit->second.min_weights_version;
     for (auto& [ident, w] : c.workers) {
       int32_t free = w.alive ? w.capacity - static_cast<int32_t>(w.outstanding.size()) : 0;
       if (free <= 0) continue;
       any_free = true;
       if (w.weights_version < pit->second.min_weights_version) continue;
+      if (other_exists && refused(ident)) continue;
       if (free > best_free) {
         best = &w;
         best_free = free;
@@ -281,7 +381,10 @@ void dispatch(Controller& c) {
     }
     if (!send_frame(c.sock, best->identity, encode(pit->second))) break;  // retry next round
     c.queue.pop_front();
-    best->outstanding.insert(id);
+    best->outstanding.emplace(id, now_ms());
+    std::vector<std::string>& asked = c.sent_to[id];
+    if (std::find(asked.begin(), asked.end(), best->identity) == asked.end())
+      asked.push_back(best->identity);
   }
   c.queue.insert(c.queue.begin(), skipped.begin(), skipped.end());
 }
@@ -290,9 +393,26 @@ void dispatch(Controller& c) {
 // and sends heartbeats when due.
 void check_timers(Controller& c, bool check_dead) {
   int64_t t = now_ms();
-  for (auto& [ident, w] : c.workers)
+  int live = 0;
+  for (auto& [ident, w] : c.workers) {
     if (check_dead && w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms)
       declare_dead(c, w, "silent");
+    if (!w.alive || c.opt.request_timeout_ms <= 0) continue;
+    for (const auto& [id, sent_ms] : w.outstanding)
+      if (t - sent_ms > c.opt.request_timeout_ms) {
+        w.rejected++;
+        c.stats.rejected++;
+        ban_worker(c, w,
+                   "request " + std::to_string(id) + " unanswered for " +
+                       std::to_string((t - sent_ms) / 1000) + " s");
+        break;
+      }
+    live += w.alive;
+  }
+  if (live > 0)
+    c.no_workers_since_ms = 0;
+  else if (c.no_workers_since_ms == 0)
+    c.no_workers_since_ms = t;
   if (t - c.last_heartbeat_ms >= c.opt.heartbeat_ms) {
     c.last_heartbeat_ms = t;
     HeartbeatMsg hb;
@@ -392,8 +512,14 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
   c->sock.set(zmq::sockopt::linger, 0);
   c->sock.set(zmq::sockopt::sndhwm, 100000);
   c->sock.set(zmq::sockopt::rcvhwm, 100000);
+  if (!opt.curve_secret_key.empty()) {
+    CurveKeyPair k;
+    k.secret_key = opt.curve_secret_key;
+    curve_make_server(c->sock, k);
+  }
   try {
     c->sock.bind(opt.endpoint);
+    ipc_restrict_permissions(opt.endpoint);
   } catch (const zmq::error_t& e) {
     throw std::runtime_error("controller: cannot bind " + opt.endpoint + ": " + e.what());
   }
@@ -404,7 +530,7 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
   c->wake_tx.set(zmq::sockopt::linger, 0);
   c->wake_tx.connect(wake_url);
   c->endpoint = c->sock.get(zmq::sockopt::last_endpoint);
-  c->last_heartbeat_ms = now_ms();
+  c->last_heartbeat_ms = c->no_workers_since_ms = now_ms();
   spdlog::info("controller: listening on {}", c->endpoint);
   Controller* raw = c.get();
   c->io = std::thread([raw] { io_loop(*raw); });
@@ -446,6 +572,8 @@ bool controller_cancel(Controller& c, uint64_t request_id) {
   auto it = c.pending.find(request_id);
   if (it == c.pending.end()) return false;
   c.pending.erase(it);  // the queue skips ids no longer pending
+  c.sent_to.erase(request_id);
+  c.refused_by.erase(request_id);
   c.completed.insert(request_id);
   c.stats.cancelled++;
   return true;
@@ -468,6 +596,7 @@ void controller_publish_weights(Controller& c, uint64_t version, std::vector<uin
     throw std::runtime_error("controller_publish_weights: version " + std::to_string(version) +
                              " is not newer than " + std::to_string(c.weights_version));
   c.weights_version = version;
+  c.published.insert(version);
   c.weights = std::move(bytes);
   c.weights_checksum = checksum;
   c.chunk_checksums = std::move(chunk_sums);
@@ -511,6 +640,9 @@ std::vector<WorkerInfo> controller_workers(Controller& c) {
     i.capacity = w.capacity;
     i.outstanding = static_cast<int32_t>(w.outstanding.size());
     i.completed = w.completed;
+    i.rejected = w.rejected;
+    i.banned = w.banned;
+    i.last_rejection = w.last_rejection;
     out.push_back(i);
   }
   return out;
@@ -523,6 +655,8 @@ ControllerStats controller_stats(Controller& c) {
   for (auto& [ident, w] : c.workers) s.in_flight += w.outstanding.size();
   s.queued = 0;
   for (uint64_t id : c.queue) s.queued += c.pending.count(id);
+  for (auto& [ident, w] : c.workers) s.live_workers += w.alive;
+  s.ms_without_workers = c.no_workers_since_ms ? now_ms() - c.no_workers_since_ms : 0;
   return s;
 }
 

@@ -19,6 +19,11 @@
 // - Messages that fail to decode, have an unknown type or the wrong protocol version are logged
 // with
 //   the sender's identity and dropped (counted in `dropped`).
+// - A result is accepted only from a worker the request was sent to, carrying a published weight
+//   version >= the request's minimum and exactly group_size samples, and passing opt.validate;
+//   otherwise it is refused (counted per worker), the request re-queued, and a worker with
+//   max_bad_results refusals (or a request past request_timeout_ms) is banned: sent shutdown and
+//   ignored from then on.
 // - Weights: only the latest published version is served, in chunks of weights_chunk_size bytes;
 // each
 //   worker's held version is tracked from its acks, ready and heartbeat messages.
@@ -40,6 +45,16 @@ struct ControllerOptions {
   uint32_t weights_chunk_size = 1u << 20;
   bool shutdown_workers_on_destroy = true;  // send shutdown to live workers when destroyed
   int test_corrupt_chunk = -1;  // test hook: flip one byte of this chunk the first time it is sent
+  // CURVE server secret key (Z85): clients must know the public key and pass the context's ZAP
+  // handler (rollout/auth.h). "" = no CURVE (inproc://, ipc://, or a trusted tcp:// network).
+  std::string curve_secret_key;
+  // Checks a result against its request before it is accepted (called on the I/O thread, under
+  // the controller's lock, after the controller's own checks): "" accepts, else the reason. A
+  // refused result is dropped, counted against its worker, and the request goes out again.
+  std::string (*validate)(void* ctx, const GenRequest& req, const GenResult& res) = nullptr;
+  void* validate_ctx = nullptr;
+  int max_bad_results = 3;      // refused results after which a worker is disconnected (banned)
+  int request_timeout_ms = 0;   // a request unanswered this long bans its worker (0 = no limit)
 };
 
 struct WorkerInfo {
@@ -49,6 +64,9 @@ struct WorkerInfo {
   int32_t capacity = 0;
   int32_t outstanding = 0;  // requests sent to it and not yet answered
   uint64_t completed = 0;   // results accepted from it
+  uint64_t rejected = 0;    // results refused (invalid, unsolicited, timed out)
+  bool banned = false;      // disconnected for bad results; its messages are ignored
+  std::string last_rejection;
 };
 
 struct ControllerStats {
@@ -63,6 +81,11 @@ struct ControllerStats {
   uint64_t chunks_sent = 0;
   uint64_t queued = 0;     // waiting for a worker
   uint64_t in_flight = 0;  // sent to a live worker, not answered
+  uint64_t rejected = 0;   // results refused by the checks (each counted against its worker)
+  uint64_t unsolicited = 0;  // results from a worker the request was never sent to (in rejected)
+  uint64_t banned = 0;       // workers disconnected for bad results or timeouts
+  uint64_t live_workers = 0;
+  int64_t ms_without_workers = 0;  // how long no live worker has been connected (0 = one is)
 };
 
 struct Controller;

@@ -252,7 +252,7 @@ SamplingParams read_params(const Fields& f) {
   SamplingParams p;
   p.temperature = static_cast<float>(f.f64("temperature"));
   p.top_p = static_cast<float>(f.f64("top_p"));
-  p.top_k = f.i32("top_k");
+  p.top_k = f.i32("top_k", std::numeric_limits<int32_t>::min());  // <= 0: off
   p.min_p = static_cast<float>(f.f64("min_p"));
   p.max_new_tokens = f.i32("max_new_tokens");
   p.stop_token_ids = f.le_vec<int32_t>("stop_token_ids");

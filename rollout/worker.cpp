@@ -1,6 +1,8 @@
 // Rollout worker loop: socket, engine hooks, heartbeats and the chunked weight fetch.
 #include "rollout/worker.h"
 
+#include "rollout/auth.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -369,6 +371,9 @@ int run_rollout_worker(const WorkerOptions& opt, const EngineHooks& engine) {
     w.sock.set(zmq::sockopt::linger, 200);
     w.sock.set(zmq::sockopt::sndhwm, 100000);
     w.sock.set(zmq::sockopt::rcvhwm, 100000);
+    if (!opt.curve_server_key.empty())
+      curve_make_client(w.sock, CurveKeyPair{opt.curve_public_key, opt.curve_secret_key},
+                        opt.curve_server_key);
     w.sock.connect(opt.connect);
     spdlog::info("worker {}: connected to {}", w.id, opt.connect);
     try {

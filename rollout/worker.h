@@ -65,6 +65,9 @@ struct WorkerOptions {
   uint64_t initial_weights_version = 0;     // the version the engine starts with
   const std::atomic<bool>* stop = nullptr;  // set to end the loop (sends bye)
   WorkerStats* stats = nullptr;             // filled in when the loop ends
+  // CURVE (tcp:// controllers with authentication, rollout/auth.h): the controller's public key
+  // and this worker's key pair, Z85. All empty = plain connection.
+  std::string curve_server_key, curve_public_key, curve_secret_key;
 };
 
 // Runs the worker loop until shutdown. Returns 0 after a shutdown message or *stop, 2 when the

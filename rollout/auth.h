@@ -1,0 +1,61 @@
+// Who may talk to the controller: CURVE keys for tcp:// endpoints (ZeroMQ's CurveZMQ: every
+// message encrypted and the client authenticated by its key pair) and owner-only ipc:// sockets.
+//
+// Invariants:
+// - Keys are Z85 text (40 characters for 32 bytes). A key file holds "public KEY" and, for a key
+//   pair, "secret KEY" lines; files holding a secret key are created owner-only (0600) and a key
+//   file readable by others is refused.
+// - A ZAP handler (one per zmq context, bound before any CURVE server socket) admits a client only
+//   when its public key is in the allow-list: the keys given at start plus those in the
+//   authorized-keys file, which is re-read whenever an unknown key knocks (so workers can be added
+//   while a run goes on). Every refusal is logged with the key and the peer address.
+// - endpoint_is_tcp decides where CURVE applies; inproc:// needs nothing and ipc:// relies on the
+//   socket file's permissions (ipc_restrict_permissions after bind).
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+namespace aha {
+
+struct CurveKeyPair {
+  std::string public_key;  // Z85, 40 chars
+  std::string secret_key;  // Z85, 40 chars ("" when only the public key is known)
+};
+
+// True when the linked libzmq was built with CURVE (libsodium).
+bool curve_available();
+CurveKeyPair curve_keygen();
+// Writes a key pair owner-only (public + secret) or, with public_only, a public key file (0644).
+void curve_key_write(const std::string& path, const CurveKeyPair& k, bool public_only = false);
+// Reads a key file; throws naming the file when it is missing, malformed, or (with a secret key)
+// readable by group or others.
+CurveKeyPair curve_key_read(const std::string& path);
+// Public keys of an authorized-keys file: one Z85 key per line ("#" comments, blank lines and a
+// leading "public " allowed). A missing file is an empty list.
+std::vector<std::string> curve_read_authorized(const std::string& path);
+
+bool endpoint_is_tcp(const std::string& endpoint);
+// chmod 0600 the socket file of an ipc:// endpoint (no-op for other kinds).
+void ipc_restrict_permissions(const std::string& endpoint);
+
+// The ZAP handler thread of one context.
+struct ZapHandler;
+struct ZapHandlerDeleter {
+  void operator()(ZapHandler* z) const;
+};
+using ZapHandlerPtr = std::unique_ptr<ZapHandler, ZapHandlerDeleter>;
+
+ZapHandlerPtr zap_start(zmq::context_t& ctx, std::vector<std::string> allowed_public_keys,
+                        std::string authorized_keys_file);
+// Clients refused so far.
+uint64_t zap_refused(ZapHandler& z);
+
+// Socket set-up: a CURVE server with this key pair, or a client that knows the server's public key.
+void curve_make_server(zmq::socket_t& s, const CurveKeyPair& server);
+void curve_make_client(zmq::socket_t& s, const CurveKeyPair& client, const std::string& server_pub);
+
+}  // namespace aha
