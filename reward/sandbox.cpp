@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -114,6 +115,39 @@ std::vector<pid_t> processes_of(uid_t uid) {
   }
   closedir(d);
   return pids;
+}
+
+// Our own run children (forked by run_plans), which only their run may reap. Held across fork
+// so that reap_orphans never takes a child before its run has recorded it.
+std::mutex g_children_mu;
+std::vector<pid_t> g_children;
+
+// Reaps zombies that came to us as the subreaper (bubblewrap's namespace init, the fallback's pid 1
+// after its parent was killed): children of ours in another process group that no run owns.
+// Without this, as non-root (no kill_uid), every run would leave zombies that count against
+// RLIMIT_NPROC of the caller's uid.
+void reap_orphans() {
+  std::lock_guard<std::mutex> lock(g_children_mu);
+  pid_t self = getpid(), group = getpgrp();
+  DIR* d = opendir("/proc");
+  if (!d) return;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string stat;
+    std::getline(f, stat);
+    size_t close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::istringstream in(stat.substr(close_paren + 1));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (!(in >> state >> ppid >> pgrp)) continue;
+    pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+    if (ppid != self || pgrp == group) continue;
+    if (std::find(g_children.begin(), g_children.end(), pid) != g_children.end()) continue;
+    waitpid(pid, nullptr, WNOHANG);
+  }
+  closedir(d);
 }
 
 // Kills every process of a slot uid (never our own uid) and reaps the ones that are our children
@@ -481,12 +515,49 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
     if (has_prefix(mp.path, "/proc") || has_prefix(mp.path, "/sys") || errno == ENOENT) continue;
     child_fail(err_fd, "fallback sandbox: cannot make a mount read-only", mp.path.c_str());
   }
+  // A new root in a tmpfs (at /tmp until the chroot), built like bubblewrap's: /usr read-only,
+  // the loader's cache, a few devices, a fresh /proc, /tmp holding the work directory. No other
+  // host file is visible (the task's data, the user's home, the harness's files).
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_opts.c_str()) != 0)
-    child_fail(err_fd, "fallback sandbox: tmpfs on /tmp", strerror(errno));
-  if (access("/dev/shm", F_OK) == 0 &&
-      mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777") != 0)
-    child_fail(err_fd, "fallback sandbox: tmpfs on /dev/shm", strerror(errno));
-  if (mkdir("/tmp/w", 0755) != 0) child_fail(err_fd, "fallback sandbox: mkdir /tmp/w");
+    child_fail(err_fd, "fallback sandbox: tmpfs root", strerror(errno));
+  auto make_dir = [&](const char* p, mode_t mode) {
+    if (mkdir(p, mode) != 0 || chmod(p, mode) != 0) child_fail(err_fd, "fallback sandbox: mkdir", p);
+  };
+  auto bind_node = [&](const char* src, const char* dst, bool dir) {
+    if (dir) {
+      make_dir(dst, 0755);
+    } else {
+      int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd < 0) child_fail(err_fd, "fallback sandbox: create", dst);
+      close(fd);
+    }
+    if (mount(src, dst, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      child_fail(err_fd, "fallback sandbox: bind", dst);
+  };
+  chmod("/tmp", 0755);
+  bind_node("/usr", "/tmp/usr", true);
+  const char* links[][2] = {{"usr/lib", "/tmp/lib"}, {"usr/lib64", "/tmp/lib64"},
+                            {"usr/bin", "/tmp/bin"}, {"usr/sbin", "/tmp/sbin"}};
+  for (const auto& l : links)
+    if (symlink(l[0], l[1]) != 0) child_fail(err_fd, "fallback sandbox: symlink", l[1]);
+  make_dir("/tmp/etc", 0755);
+  if (access("/etc/ld.so.cache", F_OK) == 0)
+    bind_node("/etc/ld.so.cache", "/tmp/etc/ld.so.cache", false);
+  if (access("/etc/alternatives", F_OK) == 0)
+    bind_node("/etc/alternatives", "/tmp/etc/alternatives", true);
+  make_dir("/tmp/dev", 0755);
+  const char* devs[][2] = {{"/dev/null", "/tmp/dev/null"},
+                           {"/dev/zero", "/tmp/dev/zero"},
+                           {"/dev/full", "/tmp/dev/full"},
+                           {"/dev/random", "/tmp/dev/random"},
+                           {"/dev/urandom", "/tmp/dev/urandom"}};
+  for (const auto& d : devs)
+    if (access(d[0], F_OK) == 0) bind_node(d[0], d[1], false);
+  make_dir("/tmp/dev/shm", 01777);
+  if (symlink("/proc/self/fd", "/tmp/dev/fd") != 0)
+    child_fail(err_fd, "fallback sandbox: symlink /dev/fd");
+  make_dir("/tmp/tmp", 01777);
+  make_dir("/tmp/tmp/w", 0755);
   char path[40];
   for (size_t i = 0; i < nb; i++) {
     int fd = open(plan.bind_dst[i].c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -506,11 +577,14 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
     close(rw_fd);
   }
   // A /proc of the new pid namespace only; where the kernel refuses it, an empty one.
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 &&
-      mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555") != 0)
-    child_fail(err_fd, "fallback sandbox: cannot hide the host's /proc", strerror(errno));
-  if (plan.drop_identity && chown("/tmp/w", plan.uid, plan.uid) != 0)
+  make_dir("/tmp/proc", 0555);
+  if (mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 &&
+      mount("tmpfs", "/tmp/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555") !=
+          0)
+    child_fail(err_fd, "fallback sandbox: no /proc", strerror(errno));
+  if (plan.drop_identity && chown("/tmp/tmp/w", plan.uid, plan.uid) != 0)
     child_fail(err_fd, "fallback sandbox: chown /tmp/w");
+  if (chroot("/tmp") != 0) child_fail(err_fd, "fallback sandbox: chroot", strerror(errno));
   if (chdir("/tmp/w") != 0) child_fail(err_fd, "fallback sandbox: chdir /tmp/w");
 }
 
@@ -875,7 +949,10 @@ std::vector<SandboxResult> run_plans(std::vector<ChildPlan>& plans, const std::v
       break;
     }
     if (chan[1] >= 0) plans[i].fds.insert(plans[i].fds.begin(), {chan[1], 3});
+    std::unique_lock<std::mutex> children_lock(g_children_mu);
     pid_t pid = fork();
+    if (pid > 0) g_children.push_back(pid);
+    children_lock.unlock();
     if (pid < 0) {
       for (int fd : {out[0], out[1], chan[0], chan[1], err[0], err[1]})
         if (fd >= 0) close(fd);
@@ -971,6 +1048,24 @@ std::vector<SandboxResult> run_plans(std::vector<ChildPlan>& plans, const std::v
     kill(l.pid, SIGKILL);   // a child that had not yet made its group
   }
   bool oom = remove_run_cgroup(cg);
+  // Wait (bounded) until every process of the run's groups is gone and reaped: the namespace's
+  // init comes back to us as an orphan only after it has ended every process in its namespace,
+  // and until then they still count against RLIMIT_NPROC of the uid (non-root: the caller's).
+  for (size_t i = 0; i < n; i++)
+    if (live[i].pid > 0 && !live[i].exited) {
+      waitpid(live[i].pid, &live[i].status, 0);
+      live[i].exited = true;
+    }
+  for (int round = 0; round < 400; round++) {
+    reap_orphans();
+    bool any = false;
+    for (const Live& l : live)
+      if (l.pid > 0 && kill(-l.pid, 0) == 0) any = true;
+    if (!any) break;
+    for (const Live& l : live)
+      if (l.pid > 0) kill(-l.pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (size_t i = 0; i < n; i++) {
     Live& l = live[i];
@@ -981,7 +1076,10 @@ std::vector<SandboxResult> run_plans(std::vector<ChildPlan>& plans, const std::v
       r.error = setup_error.empty() ? "not started" : setup_error;
       continue;
     }
-    if (!l.exited) waitpid(l.pid, &l.status, 0);
+    {
+      std::lock_guard<std::mutex> lock(g_children_mu);
+      g_children.erase(std::find(g_children.begin(), g_children.end(), l.pid));
+    }
     if (i == 0) r.timed_out = timed_out;
     // The child's own setup failure message (before exec) arrives on err.
     ssize_t en = read(l.err, buf, sizeof buf - 1);
@@ -1022,11 +1120,11 @@ ChildPlan make_plan(Isolation iso, const std::string& dir, uid_t uid, const Sand
     plan.mounts = &mps;
     for (const auto& f : files) {
       plan.bind_src.push_back(dir + "/" + f);
-      plan.bind_dst.push_back("/tmp/w/" + f);
+      plan.bind_dst.push_back("/tmp/tmp/w/" + f);  // the new root is at /tmp until the chroot
     }
     if (!req.writable_dir.empty()) {
       plan.rw_src = dir + "/" + req.writable_dir;
-      plan.rw_dst = "/tmp/w/" + req.writable_dir;
+      plan.rw_dst = "/tmp/tmp/w/" + req.writable_dir;
     }
     plan.tmp_opts = "size=" + std::to_string(req.limits.tmp_bytes) + ",mode=1777";
     plan.userns = !running_as_root();
@@ -1067,6 +1165,7 @@ std::string try_isolation(Isolation iso) {
     why = e.what();
   }
   kill_uid(uid);
+  reap_orphans();
   std::filesystem::remove_all(dir);
   if (lock >= 0) close(lock);
   return why;
@@ -1094,15 +1193,29 @@ Probe probe_isolation() {
   return p;
 }
 
+// The run could not start its namespaces or processes for lack of tasks (EAGAIN): the processes of
+// an earlier run of this uid may still be dying (non-root: the caller's uid is shared).
+bool start_starved(const SandboxResult& r) {
+  const char* again = "Resource temporarily unavailable";
+  return (r.output.rfind("bwrap: ", 0) == 0 && r.output.find(again) != std::string::npos) ||
+         r.error.find(again) != std::string::npos;
+}
+
 }  // namespace
 
 SandboxResult SandboxSession::run(const SandboxRequest& req) {
   if (req.argv.empty()) throw std::invalid_argument("sandbox: empty argv");
   Isolation iso = sandbox_isolation();
   write_file(".stdin", req.stdin_data);
-  std::vector<ChildPlan> plans = {make_plan(iso, dir_, uid_, req)};
-  SandboxResult r = run_plans(plans, {}, {true})[0];
-  kill_uid(uid_);  // anything that still lingers
+  SandboxResult r;
+  for (int attempt = 0; attempt < 20; attempt++) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<ChildPlan> plans = {make_plan(iso, dir_, uid_, req)};
+    r = run_plans(plans, {}, {true})[0];
+    kill_uid(uid_);  // anything that still lingers
+    reap_orphans();
+    if (!start_starved(r)) break;
+  }
   return r;
 }
 
@@ -1112,20 +1225,25 @@ std::vector<SandboxResult> SandboxSession::run_connected(const SandboxRequest& p
     throw std::invalid_argument("sandbox: empty argv");
   Isolation iso = sandbox_isolation();
   write_file(".stdin", primary.stdin_data);
-  std::vector<ChildPlan> plans = {make_plan(iso, dir_, uid_, primary),
-                                  make_plan(iso, dir_, uid_, peer)};
-  int to_peer[2], from_peer[2];
-  if (pipe2(to_peer, O_CLOEXEC) != 0) throw std::runtime_error("sandbox: pipe");
-  if (pipe2(from_peer, O_CLOEXEC) != 0) {
-    close(to_peer[0]), close(to_peer[1]);
-    throw std::runtime_error("sandbox: pipe");
+  std::vector<SandboxResult> r;
+  for (int attempt = 0; attempt < 20; attempt++) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<ChildPlan> plans = {make_plan(iso, dir_, uid_, primary),
+                                    make_plan(iso, dir_, uid_, peer)};
+    int to_peer[2], from_peer[2];
+    if (pipe2(to_peer, O_CLOEXEC) != 0) throw std::runtime_error("sandbox: pipe");
+    if (pipe2(from_peer, O_CLOEXEC) != 0) {
+      close(to_peer[0]), close(to_peer[1]);
+      throw std::runtime_error("sandbox: pipe");
+    }
+    plans[0].fds = {{from_peer[0], 4}, {to_peer[1], 5}};
+    plans[1].stdin_fd = to_peer[0];
+    plans[1].fds = {{from_peer[1], 3}};
+    r = run_plans(plans, {to_peer[0], to_peer[1], from_peer[0], from_peer[1]}, {true, false});
+    kill_uid(uid_);
+    reap_orphans();
+    if (!start_starved(r[0]) && !start_starved(r[1])) break;
   }
-  plans[0].fds = {{from_peer[0], 4}, {to_peer[1], 5}};
-  plans[1].stdin_fd = to_peer[0];
-  plans[1].fds = {{from_peer[1], 3}};
-  std::vector<SandboxResult> r =
-      run_plans(plans, {to_peer[0], to_peer[1], from_peer[0], from_peer[1]}, {true, false});
-  kill_uid(uid_);
   return r;
 }
 

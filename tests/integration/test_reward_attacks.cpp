@@ -124,10 +124,13 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
 
 void run_sandbox_suite() {
   std::string id = std::to_string(getpid());
-  std::string secret = "/tmp/aha-attack-secret-" + id;
+  // Outside /tmp (which a sandbox replaces anyway): a world-readable file and a world-writable
+  // directory of the host that no run may see.
+  std::string host_dir = std::filesystem::is_directory("/var/tmp") ? "/var/tmp" : "/tmp";
+  std::string secret = host_dir + "/aha-attack-secret-" + id;
   { std::ofstream(secret) << "TOPSECRET"; }
   chmod(secret.c_str(), 0644);  // readable to everyone on the host: only the sandbox must hide it
-  std::string outside_dir = "/tmp/aha-attack-outside-" + id;
+  std::string outside_dir = host_dir + "/aha-attack-outside-" + id;
   std::filesystem::create_directories(outside_dir);
   chmod(outside_dir.c_str(), 0777);
   std::string outside = outside_dir + "/pwned";
