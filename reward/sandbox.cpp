@@ -1174,6 +1174,10 @@ std::string try_isolation(Isolation iso) {
 Probe probe_isolation() {
   Probe p;
   const char* env = std::getenv("AHA_SANDBOX");
+  if (env && std::string(env) == "none") {
+    p.why = "AHA_SANDBOX=none";
+    return p;
+  }
   bool forced = env && std::string(env) == "fallback";
   std::string bwrap_why = "AHA_SANDBOX=fallback";
   if (!forced) {

@@ -60,7 +60,8 @@ struct SandboxResult {
 enum class Isolation { kBubblewrap, kFallback, kNone };
 
 // The isolation in force (probed once, logged once). AHA_SANDBOX=fallback forces the fallback.
-// kNone: neither works here; every run then fails with an error naming why (nothing runs).
+// kNone: neither works here (or AHA_SANDBOX=none); a SandboxSession then throws an error naming
+// why, and nothing runs.
 Isolation sandbox_isolation();
 const char* isolation_name(Isolation iso);
 

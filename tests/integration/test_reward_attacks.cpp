@@ -26,6 +26,7 @@
 
 #include "reward/reward.h"
 #include "reward/sandbox.h"
+#include "tests/test_util.h"
 
 namespace {
 
@@ -371,4 +372,22 @@ TEST_CASE("sandbox runs in parallel up to the pool size") {
   // Four serial rounds would take >= 4 s; a loaded machine adds seconds of startup, so this bound
   // only catches a pool that serialises everything badly, with slack (see kSlack).
   CHECK(secs < 4.0 + kSlack);
+}
+
+TEST_CASE("without a sandbox that holds, code is refused with a clear error") {
+  // AHA_SANDBOX=none stands for a host where neither bubblewrap nor the fallback works.
+  aha::test::TempDir tmp("aha_refuse");
+  std::filesystem::create_directories(tmp.path);
+  std::string rows = tmp.str() + "/rows.jsonl";
+  std::ofstream(rows) << R"({"completion": "def f():\n    return 1\n", "tests": ["assert f() == 1"]})"
+                      << "\n";
+  int rc = 0;
+  std::string out = aha::test::run_command(
+      "AHA_SANDBOX=none " + std::string(AHA_BINARY) + " reward score --checker code --input " + rows,
+      &rc);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("refusing to run generated code without isolation: AHA_SANDBOX=none") !=
+        std::string::npos);
+  CHECK(out.find("\"reward\":null") != std::string::npos);
 }
