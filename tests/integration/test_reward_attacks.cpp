@@ -35,9 +35,15 @@ namespace {
 // measured by `aha bench reward`, not asserted in a test.
 constexpr double kSlack = 10.0;
 
+// Exits 77 (skipped) without python3 or without a sandbox that holds (then code is refused,
+// which the last test case checks through aha reward score).
 void require_python() {
   if (access("/usr/bin/python3", X_OK) != 0) {
     std::fprintf(stderr, "skipped: no /usr/bin/python3\n");
+    std::exit(77);
+  }
+  if (aha::sandbox_isolation() == aha::Isolation::kNone) {
+    std::fprintf(stderr, "skipped: no sandbox that holds here\n");
     std::exit(77);
   }
 }
@@ -332,6 +338,7 @@ TEST_CASE("wrong Python programs that attack the harness score 0") {
 }
 
 TEST_CASE("wrong C++ programs that attack the test main score 0") {
+  require_python();
   run_cpp_verdict_suite();
 }
 
