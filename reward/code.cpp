@@ -13,9 +13,8 @@
 //   from stdin at the end (early exits, static initialisers and #define main earn nothing).
 // Score = fraction of tests passed; component all_pass = 1 only when every test passed (a
 // timeout never gets credit for what it missed).
-#include <unistd.h>
-
 #include <re2/re2.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -40,7 +39,8 @@ std::string nonce() {
   return buf;
 }
 
-const char* kHarnessPy = R"PY(# Trusted side of a Python code check: runs the task's tests, reaches the candidate program (in
+const char* kHarnessPy =
+    R"PY(# Trusted side of a Python code check: runs the task's tests, reaches the candidate program (in
 # another sandbox) only through pipes of plain values, and alone writes the verdict (fd 3).
 import builtins, json, os, sys
 _out = os.fdopen(3, 'w')
@@ -326,7 +326,8 @@ def _main():
 _main()
 )PY";
 
-const char* kServerPy = R"PY(# Candidate side of a Python code check: loads the program, then answers the harness's requests
+const char* kServerPy =
+    R"PY(# Candidate side of a Python code check: loads the program, then answers the harness's requests
 # (calls, attributes) with plain values. Nothing here is trusted: the harness decides.
 import json, os, sys, types
 _rx = os.fdopen(os.dup(0), 'rb')
@@ -683,7 +684,8 @@ std::string test_main_as_function(const std::string& test, bool* with_args) {
   re2::StringPiece in(t), args;
   if (!RE2::PartialMatch(in, main_re, &args)) return "";
   std::string a(args);
-  *with_args = a.find_first_not_of(" \t\n") != std::string::npos && a.find("void") == std::string::npos;
+  *with_args =
+      a.find_first_not_of(" \t\n") != std::string::npos && a.find("void") == std::string::npos;
   re2::StringPiece whole;
   RE2::PartialMatch(in, R"((\bint\s+main\s*\([^)]*\)\s*\{))", &whole);
   size_t start = static_cast<size_t>(whole.data() - t.data());
@@ -784,20 +786,22 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
     tu += "#undef NDEBUG\n#undef main\n#undef assert\n#pragma pack()\n";
     tu += "#include <unistd.h>\n#include <cstring>\n";
     // Internal linkage: the candidate cannot interpose it; a failure is a trap, not a call.
-    tu += "static void aha_assert_failed_(const char* e) {\n"
-          "  const char m[] = \"Assertion failed: \";\n"
-          "  if (write(2, m, sizeof m - 1) < 0 || write(2, e, strlen(e)) < 0 ||"
-          " write(2, \"\\n\", 1) < 0) {}\n"
-          "  __builtin_trap();\n}\n";
+    tu +=
+        "static void aha_assert_failed_(const char* e) {\n"
+        "  const char m[] = \"Assertion failed: \";\n"
+        "  if (write(2, m, sizeof m - 1) < 0 || write(2, e, strlen(e)) < 0 ||"
+        " write(2, \"\\n\", 1) < 0) {}\n"
+        "  __builtin_trap();\n}\n";
     tu += "#define assert(e) (static_cast<bool>(e) ? (void)0 : aha_assert_failed_(#e))\n";
     tu += "#line 1 \"test.cpp\"\n" + test_fn + "\n#undef assert\n";
     tu += "int main(int argc, char** argv) {\n  (void)argc; (void)argv;\n";
     tu += std::string("  int rc = aha_test_main(") + (main_args ? "argc, argv" : "") + ");\n";
-    tu += "  if (rc != 0) return rc;\n"
-          "  char buf[64];\n  ssize_t n = read(0, buf, sizeof buf);\n"
-          "  if (n != 16) return 3;\n"
-          "  if (write(3, buf, 16) != 16 || write(3, \" done\\n\", 6) != 6) return 3;\n"
-          "  return 0;\n}\n";
+    tu +=
+        "  if (rc != 0) return rc;\n"
+        "  char buf[64];\n  ssize_t n = read(0, buf, sizeof buf);\n"
+        "  if (n != 16) return 3;\n"
+        "  if (write(3, buf, 16) != 16 || write(3, \" done\\n\", 6) != 6) return 3;\n"
+        "  return 0;\n}\n";
     box.write_file("test.cpp", tu);
     unit.push_back("test.cpp");
   }

@@ -402,14 +402,14 @@ constexpr int kMaxBinds = 16;
 struct ChildPlan {
   std::vector<std::string> args;
   std::vector<std::string> env;
-  std::string dir;         // the session directory on the host
-  std::string stdin_path;  // used when stdin_fd < 0
-  int stdin_fd = -1;       // a pipe instead of the file (run_connected)
+  std::string dir;                       // the session directory on the host
+  std::string stdin_path;                // used when stdin_fd < 0
+  int stdin_fd = -1;                     // a pipe instead of the file (run_connected)
   std::vector<std::pair<int, int>> fds;  // (our fd, its number in the child), numbers >= 3
   uid_t uid = 0;
   bool drop_identity = false;
   bool fallback = false;
-  bool userns = false;      // fallback as non-root: a user namespace first (uid mapped to itself)
+  bool userns = false;  // fallback as non-root: a user namespace first (uid mapped to itself)
   std::string uid_map, gid_map;
   const std::vector<MountPoint>* mounts = nullptr;  // fallback: made read-only
   std::vector<std::string> bind_src, bind_dst;      // fallback: files shown read-only
@@ -521,7 +521,8 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_opts.c_str()) != 0)
     child_fail(err_fd, "fallback sandbox: tmpfs root", strerror(errno));
   auto make_dir = [&](const char* p, mode_t mode) {
-    if (mkdir(p, mode) != 0 || chmod(p, mode) != 0) child_fail(err_fd, "fallback sandbox: mkdir", p);
+    if (mkdir(p, mode) != 0 || chmod(p, mode) != 0)
+      child_fail(err_fd, "fallback sandbox: mkdir", p);
   };
   auto bind_node = [&](const char* src, const char* dst, bool dir) {
     if (dir) {
@@ -536,8 +537,10 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
   };
   chmod("/tmp", 0755);
   bind_node("/usr", "/tmp/usr", true);
-  const char* links[][2] = {{"usr/lib", "/tmp/lib"}, {"usr/lib64", "/tmp/lib64"},
-                            {"usr/bin", "/tmp/bin"}, {"usr/sbin", "/tmp/sbin"}};
+  const char* links[][2] = {{"usr/lib", "/tmp/lib"},
+                            {"usr/lib64", "/tmp/lib64"},
+                            {"usr/bin", "/tmp/bin"},
+                            {"usr/sbin", "/tmp/sbin"}};
   for (const auto& l : links)
     if (symlink(l[0], l[1]) != 0) child_fail(err_fd, "fallback sandbox: symlink", l[1]);
   make_dir("/tmp/etc", 0755);
@@ -594,7 +597,8 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
   // Into the run's cgroups first: everything it starts is counted there.
   for (const std::string& procs : plan.cgroup_procs)
     if (!child_write_file(procs.c_str(), "0")) child_fail(err_fd, "join cgroup", procs.c_str());
-  int in_fd = plan.stdin_fd >= 0 ? plan.stdin_fd : open(plan.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+  int in_fd =
+      plan.stdin_fd >= 0 ? plan.stdin_fd : open(plan.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in_fd < 0) child_fail(err_fd, "open stdin");
   // Sources first to high numbers (a source may sit on a target number), then to their targets,
   // then everything else closed.
@@ -1225,8 +1229,7 @@ SandboxResult SandboxSession::run(const SandboxRequest& req) {
 
 std::vector<SandboxResult> SandboxSession::run_connected(const SandboxRequest& primary,
                                                          const SandboxRequest& peer) {
-  if (primary.argv.empty() || peer.argv.empty())
-    throw std::invalid_argument("sandbox: empty argv");
+  if (primary.argv.empty() || peer.argv.empty()) throw std::invalid_argument("sandbox: empty argv");
   Isolation iso = sandbox_isolation();
   write_file(".stdin", primary.stdin_data);
   std::vector<SandboxResult> r;

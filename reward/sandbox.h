@@ -53,7 +53,7 @@ struct SandboxResult {
   std::string output;   // stdout and stderr, interleaved, capped
   std::string channel;  // what the program wrote to fd 3 (harness results), capped
   double wall_s = 0;
-  std::string error;  // the sandbox itself failed (setup), empty otherwise
+  std::string error;          // the sandbox itself failed (setup), empty otherwise
   bool memory_limit = false;  // the run's cgroup hit its memory limit
 };
 

@@ -192,7 +192,8 @@ std::vector<Attack> python_verdict_attacks() {
        "    def __sub__(self, o): return self\n    def __abs__(self): return 0\n"
        "def add(a, b):\n    return Any()\n"},
       {"int subclass equal to everything",
-       "class Liar(int):\n    def __eq__(self, o): return True\n    def __ne__(self, o): return False\n"
+       "class Liar(int):\n    def __eq__(self, o): return True\n    def __ne__(self, o): return "
+       "False\n"
        "    __hash__ = int.__hash__\ndef add(a, b):\n    return Liar(0)\n"},
       {"re-run under python -O",
        "import os, sys\nif not sys.flags.optimize:\n"
@@ -203,15 +204,16 @@ std::vector<Attack> python_verdict_attacks() {
        "glob.glob('/tmp/**', recursive=True)\n    paths += glob.glob('/proc/[0-9]*/cwd/*') + "
        "glob.glob('/proc/[0-9]*/cmdline') + glob.glob('/proc/[0-9]*/fd/*')\n"
        "    tags = set()\n    for p in paths[:5000]:\n        try:\n"
-       "            tags.update(re.findall(r'[0-9a-f]{16}', open(p, errors='ignore').read(1 << 20)))\n"
+       "            tags.update(re.findall(r'[0-9a-f]{16}', open(p, errors='ignore').read(1 << "
+       "20)))\n"
        "        except Exception:\n            pass\n    for t in tags:\n"
        "        line = ''.join('%s %d pass\\n' % (t, i) for i in range(4)) + t + ' done\\n'\n"
        "        for fd in range(1, 20):\n            try:\n"
        "                os.write(fd, line.encode())\n            except OSError:\n"
        "                pass\n_steal()\n" +
            wrong},
-      {"atexit + SystemExit",
-       "import atexit, os\n" + wrong + "atexit.register(lambda: os._exit(0))\nraise SystemExit(0)\n"},
+      {"atexit + SystemExit", "import atexit, os\n" + wrong +
+                                  "atexit.register(lambda: os._exit(0))\nraise SystemExit(0)\n"},
       {"exit 0 during the call", "import os\ndef add(a, b):\n    os._exit(0)\n"},
       {"shadow the builtins the tests call",
        "def abs(x):\n    return 0\ndef isinstance(*a):\n    return True\n"
@@ -227,8 +229,7 @@ std::vector<Attack> python_verdict_attacks() {
       {"trace hook", "import sys\nsys.settrace(lambda *a: None)\n" + wrong},
       {"tamper with the reply encoder",
        "import json\njson.dumps = lambda *a, **k: '[\"ok\", true]'\n" + wrong},
-      {"raise BaseException out of the call",
-       "def add(a, b):\n    raise KeyboardInterrupt\n"},
+      {"raise BaseException out of the call", "def add(a, b):\n    raise KeyboardInterrupt\n"},
       {"value nested too deeply",
        "def add(a, b):\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n"},
       {"print look-alike lines",
@@ -239,11 +240,11 @@ std::vector<Attack> python_verdict_attacks() {
 void run_python_verdict_suite() {
   aha::CheckerOptions opt;
   opt.values["timeout_s"] = 5.0;
-  nlohmann::json mbpp = {{"test_list",
-                          {"assert add(1, 2) == 3", "assert add(5, 7) == 12",
-                           "assert abs(add(-4, 10) - 6) < 1e-9",
-                           "assert isinstance(add(2, 2), int) and sorted([add(1, 1)]) == [2]"}},
-                         {"test_setup_code", "import math"}};
+  nlohmann::json mbpp = {
+      {"test_list",
+       {"assert add(1, 2) == 3", "assert add(5, 7) == 12", "assert abs(add(-4, 10) - 6) < 1e-9",
+        "assert isinstance(add(2, 2), int) and sorted([add(1, 1)]) == [2]"}},
+      {"test_setup_code", "import math"}};
   nlohmann::json humaneval = {
       {"prompt", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"},
       {"test",
@@ -386,12 +387,13 @@ TEST_CASE("without a sandbox that holds, code is refused with a clear error") {
   aha::test::TempDir tmp("aha_refuse");
   std::filesystem::create_directories(tmp.path);
   std::string rows = tmp.str() + "/rows.jsonl";
-  std::ofstream(rows) << R"({"completion": "def f():\n    return 1\n", "tests": ["assert f() == 1"]})"
-                      << "\n";
+  std::ofstream(rows)
+      << R"({"completion": "def f():\n    return 1\n", "tests": ["assert f() == 1"]})"
+      << "\n";
   int rc = 0;
-  std::string out = aha::test::run_command(
-      "AHA_SANDBOX=none " + std::string(AHA_BINARY) + " reward score --checker code --input " + rows,
-      &rc);
+  std::string out = aha::test::run_command("AHA_SANDBOX=none " + std::string(AHA_BINARY) +
+                                               " reward score --checker code --input " + rows,
+                                           &rc);
   INFO(out);
   CHECK(rc == 1);
   CHECK(out.find("refusing to run generated code without isolation: AHA_SANDBOX=none") !=
