@@ -4,7 +4,8 @@
 //   of that uid. (When not started as root, the caller's own uid is used inside a user namespace.)
 // - Isolation holds or nothing runs: bubblewrap when it works, else the fallback (the same
 //   namespaces made by hand: user (non-root), mount, pid, net, ipc, uts; every host mount
-//   read-only; a fresh /proc; seccomp). Neither -> SandboxResult::error says why, nothing ran.
+//   read-only; a new root with only /usr; a fresh /proc; seccomp). Neither -> SandboxSession
+//   throws, saying why; nothing runs.
 // - Inside, the only writable places are a tmpfs of limits.tmp_bytes at /tmp (the work directory
 //   /tmp/w lives in it: disk written is bounded) and, if asked, one session subdirectory.
 //   The session files listed in the request appear read-only in /tmp/w; no other host file does.
