@@ -212,7 +212,7 @@ double sandboxed_python(int n, int threads) {
     ts.emplace_back([&] {
       while (next.fetch_add(1) < n) {
         aha::SandboxSession box;
-        aha::SandboxResult r = box.run({{"/usr/bin/python3", "-I", "-c", "pass"}, "", {}});
+        aha::SandboxResult r = box.run({{"/usr/bin/python3", "-I", "-c", "pass"}, "", {}, {}, ""});
         if (r.exit_code != 0) failed++;
       }
     });

@@ -1,14 +1,26 @@
-// Code checker: runs a completion against tests in the sandbox.
-// Python: HumanEval rows (prompt + completion + "\n" + test + "\n" + check(entry_point)), MBPP rows
-// (code + test_setup_code + each assert of test_list: the setups use the solution's classes) and
-// generic rows ("tests": [asserts]). C++: compiled with g++ inside the sandbox, then run against
-// stdin/stdout tests or a test main. Results come back on fd 3 tagged with a per-run random nonce,
-// so a program that exits early or prints look-alike lines to stdout cannot claim passes. Score =
-// fraction of tests passed; component all_pass = 1 only when every test passed (a timeout never
-// gets credit for what it missed).
+// Code checker: runs a completion against tests in the sandbox. The verdict never comes from the
+// candidate's process (reward/README.md, "Threat model"):
+// - Python: two sandboxes. The candidate program loads in one (server.py) and answers calls; the
+//   tests run in the other (harness.py), which sees the candidate only as plain values (exact
+//   builtin types rebuilt from a tagged JSON form) and opaque handles, runs the asserts (never
+//   with -O) and alone writes the verdict to its fd 3. The candidate never sees the tests or the
+//   expected values. HumanEval rows: the prompt's helpers and check() run in the harness;
+//   MBPP rows and generic "tests": test_setup_code, then each assert on its own.
+// - C++ with stdin/stdout tests: the program's output is compared here.
+// - C++ with a test main: candidate and test are separate files; every macro the candidate
+//   defines or changes is undone before the test; the test's asserts are ours (internal linkage,
+//   no NDEBUG); a pass needs the test main to return 0 and then report a per-run nonce it reads
+//   from stdin at the end (early exits, static initialisers and #define main earn nothing).
+// Score = fraction of tests passed; component all_pass = 1 only when every test passed (a
+// timeout never gets credit for what it missed).
+#include <re2/re2.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -27,23 +39,457 @@ std::string nonce() {
   return buf;
 }
 
-// Python string literal for arbitrary text (no escapes can break out).
-std::string py_literal(const std::string& s) {
-  std::string out = "\"";
-  char buf[8];
-  for (unsigned char c : s) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 32 && c < 127) {
-      out += static_cast<char>(c);
-    } else {
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out + "\"";
-}
+const char* kHarnessPy =
+    R"PY(# Trusted side of a Python code check: runs the task's tests, reaches the candidate program (in
+# another sandbox) only through pipes of plain values, and alone writes the verdict (fd 3).
+import builtins, json, os, sys
+_out = os.fdopen(3, 'w')
+_rx = os.fdopen(4, 'rb')
+_tx = os.fdopen(5, 'wb')
+if hasattr(sys, 'set_int_max_str_digits'):
+    sys.set_int_max_str_digits(0)
+_MAX = 1 << 24
+with open('tests.json', encoding='utf-8') as _f:
+    _cfg = json.load(_f)
+TAG, MODE = _cfg['tag'], _cfg['mode']
+ENTRY, PROMPT, TEST = _cfg.get('entry', ''), _cfg.get('prompt', ''), _cfg.get('test', '')
+SETUP, TESTS = _cfg.get('setup', ''), _cfg.get('tests', [])
+
+
+class CandidateError(Exception):
+    """An exception raised inside the candidate program (its type name and message)."""
+
+
+class ProtocolError(Exception):
+    """The candidate side sent something that is not a plain value."""
+
+
+class Remote(object):
+    """A candidate object that is not a plain value; only a handle. Never equal to anything but
+    itself: no candidate code decides a comparison."""
+    __slots__ = ('_aha_id',)
+
+    def __init__(self, i):
+        object.__setattr__(self, '_aha_id', i)
+
+    def __getattr__(self, name):
+        if name.startswith('__'):
+            raise AttributeError(name)
+        return _ask('getattr', self, name)
+
+    def __setattr__(self, name, value):
+        _ask('setattr', self, name, value)
+
+    def __call__(self, *a, **k):
+        return _ask('call', self, list(a), k)
+
+    def __iter__(self):
+        return iter(_typed(_ask('list', self), list))
+
+    def __len__(self):
+        return _typed(_ask('len', self), int)
+
+    def __bool__(self):
+        return _typed(_ask('bool', self), bool)
+
+    def __getitem__(self, key):
+        return _ask('getitem', self, key)
+
+    def __repr__(self):
+        return _typed(_ask('repr', self), str)
+
+    def __str__(self):
+        return _typed(_ask('str', self), str)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__
+
+
+def _builtin_kinds():
+    # Exceptions of the candidate arrive as trusted classes that are also the builtin kind, so
+    # list(), hasattr() and a test's own except clauses behave as in one process.
+    kinds = {}
+    for name in ('TypeError', 'ValueError', 'KeyError', 'IndexError', 'AttributeError',
+                 'ZeroDivisionError', 'StopIteration', 'RecursionError', 'NotImplementedError',
+                 'ArithmeticError', 'OverflowError', 'LookupError', 'RuntimeError',
+                 'UnicodeError', 'AssertionError', 'NameError'):
+        try:
+            kinds[name] = type('Candidate' + name, (CandidateError, getattr(builtins, name)), {})
+        except TypeError:
+            pass
+    return kinds
+
+
+_KINDS = _builtin_kinds()
+# Builtin types may cross as themselves (tests pass int, str, ... as arguments).
+_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bytearray, bool, list, tuple,
+                                  dict, set, frozenset, range, type(None), object, type)}
+
+
+def _typed(v, t):
+    if type(v) is not t:
+        raise ProtocolError('expected ' + t.__name__)
+    return v
+
+
+def _enc(v, depth=0):
+    if depth > 100:
+        raise ValueError('value nested too deeply')
+    d = depth + 1
+    if v is None or v is True or v is False:
+        return v
+    if isinstance(v, Remote):
+        return ['r', object.__getattribute__(v, '_aha_id')]
+    if isinstance(v, int):
+        return ['i', hex(int(v))]
+    if isinstance(v, float):
+        return ['f', float(v).hex()]
+    if isinstance(v, complex):
+        return ['c', v.real.hex(), v.imag.hex()]
+    if isinstance(v, str):
+        return ['s', str(v)]
+    if isinstance(v, (bytes, bytearray)):
+        return ['b' if isinstance(v, bytes) else 'B', bytes(v).hex()]
+    if isinstance(v, list):
+        return ['l', [_enc(x, d) for x in v]]
+    if isinstance(v, tuple):
+        return ['t', [_enc(x, d) for x in v]]
+    if isinstance(v, dict):
+        return ['d', [[_enc(k, d), _enc(x, d)] for k, x in v.items()]]
+    if isinstance(v, frozenset):
+        return ['F', [_enc(x, d) for x in v]]
+    if isinstance(v, set):
+        return ['S', [_enc(x, d) for x in v]]
+    if isinstance(v, range):
+        return ['R', [hex(v.start), hex(v.stop), hex(v.step)]]
+    if isinstance(v, type) and _TYPES.get(v.__name__) is v:
+        return ['T', v.__name__]
+    raise TypeError('cannot pass a %s to the candidate' % type(v).__name__)
+
+
+def _str(x):
+    if type(x) is not str:
+        raise ProtocolError('bad value')
+    return x
+
+
+def _dec(x, depth=0):
+    # Builds exact builtin types only, from JSON the candidate side may have forged.
+    if depth > 200:
+        raise ProtocolError('value nested too deeply')
+    if x is None or x is True or x is False:
+        return x
+    if type(x) is not list or len(x) < 2 or type(x[0]) is not str:
+        raise ProtocolError('bad value')
+    tag, d = x[0], depth + 1
+    if tag == 'i':
+        return int(_str(x[1]), 16)
+    if tag == 'f':
+        return float.fromhex(_str(x[1]))
+    if tag == 'c' and len(x) == 3:
+        return complex(float.fromhex(_str(x[1])), float.fromhex(_str(x[2])))
+    if tag == 's':
+        return _str(x[1])
+    if tag in ('b', 'B'):
+        b = bytes.fromhex(_str(x[1]))
+        return b if tag == 'b' else bytearray(b)
+    if tag == 'T':
+        t = _TYPES.get(_str(x[1]))
+        if t is None:
+            raise ProtocolError('bad type')
+        return t
+    if tag == 'r':
+        if type(x[1]) is not int:
+            raise ProtocolError('bad handle')
+        return Remote(x[1])
+    if type(x[1]) is not list:
+        raise ProtocolError('bad value')
+    if tag == 'l':
+        return [_dec(e, d) for e in x[1]]
+    if tag == 't':
+        return tuple(_dec(e, d) for e in x[1])
+    if tag == 'S':
+        return set(_dec(e, d) for e in x[1])
+    if tag == 'F':
+        return frozenset(_dec(e, d) for e in x[1])
+    if tag == 'R' and len(x[1]) == 3:
+        return range(*[int(_str(e), 16) for e in x[1]])
+    if tag == 'd':
+        out = {}
+        for kv in x[1]:
+            if type(kv) is not list or len(kv) != 2:
+                raise ProtocolError('bad value')
+            out[_dec(kv[0], d)] = _dec(kv[1], d)
+        return out
+    raise ProtocolError('bad value')
+
+
+def _read():
+    line = _rx.readline(_MAX + 1)
+    if not line:
+        raise CandidateError('the candidate program ended')
+    if len(line) > _MAX:
+        raise ProtocolError('reply too long')
+    return json.loads(line)
+
+
+def _ask(op, target, *rest):
+    msg = [op, _enc(target)] + [_enc(r) for r in rest[:1]]
+    if op == 'call':
+        msg = [op, _enc(target), _enc(rest[0]), [[_str(k), _enc(v)] for k, v in rest[1].items()]]
+    elif op == 'setattr':
+        msg = [op, _enc(target), _str(rest[0]), _enc(rest[1])]
+    elif op == 'getattr':
+        msg = [op, _enc(target), _str(rest[0])]
+    _tx.write(json.dumps(msg).encode() + b'\n')
+    _tx.flush()
+    r = _read()
+    if type(r) is not list or len(r) < 2:
+        raise ProtocolError('bad reply')
+    if r[0] == 'ok':
+        return _dec(r[1])
+    if r[0] == 'err' and len(r) == 3:
+        raise _KINDS.get(_str(r[1]), CandidateError)('%s: %s' % (_str(r[1]), _str(r[2])))
+    raise ProtocolError('bad reply')
+
+
+def _report(line):
+    _out.write(TAG + ' ' + line + '\n')
+    _out.flush()
+
+
+def _main():
+    if sys.flags.optimize:
+        print('harness: asserts are compiled out (-O); refusing', file=sys.stderr)
+        return
+    hello = _read()
+    if type(hello) is not list or len(hello) != 2 or hello[0] not in ('hello', 'fail'):
+        raise ProtocolError('bad hello')
+    if hello[0] == 'fail':
+        print('candidate program failed: %s' % _str(hello[1])[:300], file=sys.stderr)
+        return
+    g = {'__name__': '__main__', '__builtins__': builtins}
+    import importlib, re
+    # A candidate name that is also a builtin's comes in only when it is the function under test:
+    # when the tests call no other function of the candidate (MBPP 126 defines and tests sum());
+    # otherwise abs(), set(), sorted() ... in the tests stay the builtins.
+    called = set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', SETUP + '\n'.join(TESTS)))
+    names = []
+    for item in hello[1]:
+        if type(item) is not list or len(item) != 3:
+            raise ProtocolError('bad name list')
+        names.append((_str(item[0]), _str(item[1]), item[2]))
+    own_called = [n for k, n, v in names if n in called and not hasattr(builtins, n)]
+    for kind, name, val in names:
+        if not name.isidentifier() or name.startswith('_aha'):
+            continue
+        if hasattr(builtins, name) and (own_called or MODE == 'humaneval' or name not in called):
+            continue  # a builtin the tests use is never the candidate's
+        if kind == 'module':
+            try:
+                g[name] = importlib.import_module(val if type(val) is str else '')
+            except Exception:
+                pass
+        elif kind == 'value':
+            g[name] = _dec(val)
+    if MODE == 'humaneval':
+        cand = g.get(ENTRY)
+        try:
+            exec(compile(PROMPT, '<prompt>', 'exec'), g)  # trusted helpers the tests call
+        except BaseException:
+            pass
+        if not isinstance(cand, Remote):
+            print('the candidate defines no function %s' % ENTRY, file=sys.stderr)
+            _report('done')
+            return
+        g[ENTRY] = cand
+        tests = [TEST + '\ncheck(' + ENTRY + ')\n']
+    else:
+        if SETUP:
+            exec(compile(SETUP, '<setup>', 'exec'), g)
+        tests = TESTS
+    for i, t in enumerate(tests):
+        try:
+            exec(compile(t, '<test %d>' % i, 'exec'), g)
+            _report('%d pass' % i)
+        except BaseException as e:
+            _report('%d fail %s' % (i, type(e).__name__))
+            print('test %d failed: %s: %s' % (i, type(e).__name__, str(e)[:200]), file=sys.stderr)
+    _report('done')
+
+
+_main()
+)PY";
+
+const char* kServerPy =
+    R"PY(# Candidate side of a Python code check: loads the program, then answers the harness's requests
+# (calls, attributes) with plain values. Nothing here is trusted: the harness decides.
+import json, os, sys, types
+_rx = os.fdopen(os.dup(0), 'rb')
+_tx = os.fdopen(os.dup(3), 'wb')
+_null = os.open('/dev/null', os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
+os.close(3)
+if hasattr(sys, 'set_int_max_str_digits'):
+    sys.set_int_max_str_digits(0)
+_objs = []
+_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bytearray, bool, list, tuple,
+                                  dict, set, frozenset, range, type(None), object, type)}
+
+
+def _handle(v):
+    _objs.append(v)
+    return ['r', len(_objs) - 1]
+
+
+def _enc(v, depth=0):
+    d = depth + 1
+    if depth > 100:
+        raise ValueError('value nested too deeply')
+    if v is None or v is True or v is False:
+        return v
+    if isinstance(v, bool):
+        return bool.__bool__(v)
+    if isinstance(v, int):
+        return ['i', hex(int.__index__(v))]
+    if isinstance(v, float):
+        return ['f', float.hex(v)]
+    if isinstance(v, complex):
+        return ['c', float.hex(complex.__getattribute__(v, 'real')),
+                float.hex(complex.__getattribute__(v, 'imag'))]
+    if isinstance(v, str):
+        return ['s', str.__str__(v)]
+    if isinstance(v, bytes):
+        return ['b', bytes.hex(v)]
+    if isinstance(v, bytearray):
+        return ['B', bytearray.hex(v)]
+    if isinstance(v, list):
+        return ['l', [_enc(x, d) for x in list.__iter__(v)]]
+    if isinstance(v, tuple):
+        return ['t', [_enc(x, d) for x in tuple.__iter__(v)]]
+    if isinstance(v, dict):
+        return ['d', [[_enc(k, d), _enc(x, d)] for k, x in dict.items(v)]]
+    if isinstance(v, frozenset):
+        return ['F', [_enc(x, d) for x in frozenset.__iter__(v)]]
+    if isinstance(v, set):
+        return ['S', [_enc(x, d) for x in set.__iter__(v)]]
+    if type(v) is range:
+        return ['R', [hex(v.start), hex(v.stop), hex(v.step)]]
+    if type(v) is type and _TYPES.get(v.__name__) is v:
+        return ['T', v.__name__]
+    return _handle(v)
+
+
+def _dec(x):
+    if x is None or x is True or x is False:
+        return x
+    tag = x[0]
+    if tag == 'i':
+        return int(x[1], 16)
+    if tag == 'f':
+        return float.fromhex(x[1])
+    if tag == 'c':
+        return complex(float.fromhex(x[1]), float.fromhex(x[2]))
+    if tag == 's':
+        return x[1]
+    if tag == 'b':
+        return bytes.fromhex(x[1])
+    if tag == 'B':
+        return bytearray.fromhex(x[1])
+    if tag == 'T':
+        return _TYPES[x[1]]
+    if tag == 'r':
+        return _objs[x[1]]
+    if tag == 'l':
+        return [_dec(e) for e in x[1]]
+    if tag == 't':
+        return tuple(_dec(e) for e in x[1])
+    if tag == 'S':
+        return set(_dec(e) for e in x[1])
+    if tag == 'F':
+        return frozenset(_dec(e) for e in x[1])
+    if tag == 'R':
+        return range(*[int(e, 16) for e in x[1]])
+    if tag == 'd':
+        return {_dec(k): _dec(v) for k, v in x[1]}
+    raise ValueError('bad value')
+
+
+def _send(msg):
+    _tx.write(json.dumps(msg).encode() + b'\n')
+    _tx.flush()
+
+
+def _names(g):
+    out = []
+    for k, v in list(g.items()):
+        if k.startswith('__'):
+            continue
+        if isinstance(v, types.ModuleType):
+            out.append(['module', k, getattr(v, '__name__', k)])
+        elif callable(v):
+            out.append(['value', k, _handle(v)])
+        else:
+            try:
+                out.append(['value', k, _enc(v)])
+            except Exception:
+                out.append(['value', k, _handle(v)])
+    return out
+
+
+def _serve():
+    while True:
+        line = _rx.readline()
+        if not line:
+            return
+        m = json.loads(line)
+        op = m[0]
+        try:
+            t = _dec(m[1])
+            if op == 'call':
+                r = t(*_dec(m[2]), **{k: _dec(v) for k, v in m[3]})
+            elif op == 'getattr':
+                r = getattr(t, m[2])
+            elif op == 'setattr':
+                setattr(t, m[2], _dec(m[3]))
+                r = None
+            elif op == 'list':
+                r = list(t)
+            elif op == 'len':
+                r = len(t)
+            elif op == 'bool':
+                r = bool(t)
+            elif op == 'getitem':
+                r = t[_dec(m[2])]
+            elif op == 'repr':
+                r = repr(t)
+            elif op == 'str':
+                r = str(t)
+            else:
+                raise ValueError('unknown request')
+            reply = ['ok', _enc(r)]
+        except BaseException as e:
+            reply = ['err', type(e).__name__, str(e)[:200]]
+        _send(reply)
+
+
+_g = {'__name__': '__main__', '__builtins__': __builtins__}
+try:
+    with open('candidate.py', encoding='utf-8', errors='replace') as _f:
+        _src = _f.read()
+    exec(compile(_src, 'solution.py', 'exec'), _g)
+    _hello = ['hello', _names(_g)]
+except BaseException as _e:
+    _hello = ['fail', '%s: %s' % (type(_e).__name__, str(_e)[:200])]
+_send(_hello)
+_serve()
+)PY";
 
 // The code inside the first fenced block (```python ... ```), else the completion as it is.
 std::string extract_code(const std::string& c, bool enabled) {
@@ -110,6 +556,7 @@ SandboxLimits limits_from(const CheckerOptions& o) {
   l.cpu_s = static_cast<int>(o.get_int("cpu_s", static_cast<int64_t>(l.wall_s + 0.999)));
   l.memory_bytes = static_cast<uint64_t>(o.get_int("memory_mb", 1024)) << 20;
   l.file_bytes = static_cast<uint64_t>(o.get_int("file_mb", 16)) << 20;
+  l.tmp_bytes = static_cast<uint64_t>(o.get_int("tmp_mb", 64)) << 20;
   l.nproc = static_cast<int>(o.get_int("nproc", 64));
   l.nofile = static_cast<int>(o.get_int("nofile", 64));
   l.output_bytes = static_cast<size_t>(o.get_int("output_kb", 64)) << 10;
@@ -152,56 +599,58 @@ int count_passes(const std::string& channel, const std::string& tag, int total, 
   return passed;
 }
 
+// Runs the harness (tests, trusted) and the server (candidate) connected; cfg is tests.json.
+RewardResult check_python(const std::string& code, nlohmann::json cfg, int total,
+                          const CheckerOptions& opt) {
+  SandboxLimits lim = limits_from(opt);
+  std::string tag = nonce();
+  cfg["tag"] = tag;
+  SandboxSession box;
+  box.write_file("harness.py", kHarnessPy);
+  box.write_file("tests.json", cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  box.write_file("server.py", kServerPy);
+  box.write_file("candidate.py", code);
+  std::string py = python_path(opt);
+  SandboxRequest harness{{py, "-I", "-S", "harness.py"}, "", lim, {"harness.py", "tests.json"}, ""};
+  // The harness is ours: room for large replies, and never the candidate's limits to hit first.
+  harness.limits.memory_bytes = std::max<uint64_t>(lim.memory_bytes, 1ull << 30);
+  SandboxRequest server{{py, "-I", "server.py"}, "", lim, {"server.py", "candidate.py"}, ""};
+  std::vector<SandboxResult> r = box.run_connected(harness, server);
+  bool done = false;
+  int passed = count_passes(r[0].channel, tag, total, &done);
+  std::string note;
+  const SandboxResult& h = r[0];
+  const SandboxResult& c = r[1];
+  if (!h.error.empty() || !c.error.empty()) {
+    note = !h.error.empty() ? h.error : c.error;
+  } else if (c.memory_limit && passed < total) {
+    note = "memory limit";
+  } else if (h.timed_out || h.output_limit || c.output_limit) {
+    note = failure_note(h.output_limit || h.timed_out ? h : c, lim);
+    if (c.output_limit) note = "output limit exceeded";
+  } else if (!done || passed < total) {
+    note = last_line(h.output);
+    if (note.empty()) note = failure_note(c, lim);
+  }
+  return finish(passed, total, note, code);
+}
+
 RewardResult check_python_asserts(const std::string& code, const std::string& setup,
                                   const std::vector<std::string>& tests,
                                   const CheckerOptions& opt) {
-  SandboxLimits lim = limits_from(opt);
-  std::string tag = nonce();
-  // The setup goes after the code: MBPP's setups build objects of the solution's classes (367,
-  // 927).
-  std::string prog = code + "\n" + setup + "\n\n";
-  prog += "import os as _aha_os\n_aha_ch = _aha_os.fdopen(3, 'w')\n_aha_tests = [";
-  for (const auto& t : tests) prog += py_literal(t) + ", ";
-  prog += "]\nfor _aha_i, _aha_t in enumerate(_aha_tests):\n";
-  prog += "    try:\n        exec(_aha_t, globals())\n";
-  prog += "        _aha_ch.write('" + tag + " %d pass\\n' % _aha_i)\n";
-  prog += "    except BaseException as _aha_e:\n";
-  prog += "        _aha_ch.write('" + tag + " %d fail %s\\n' % (_aha_i, type(_aha_e).__name__))\n";
-  prog +=
-      "        import sys as _aha_sys; print('test %d failed: %r' % (_aha_i, _aha_e), "
-      "file=_aha_sys.stderr)\n";
-  prog += "    _aha_ch.flush()\n";
-  prog += "_aha_ch.write('" + tag + " done\\n')\n_aha_ch.flush()\n";
-  SandboxSession box;
-  box.write_file("main.py", prog);
-  SandboxResult r = box.run({{python_path(opt), "-I", "main.py"}, "", lim});
-  bool done = false;
-  int total = static_cast<int>(tests.size());
-  int passed = count_passes(r.channel, tag, total, &done);
-  std::string note;
-  if (!done || r.timed_out || r.output_limit || !r.error.empty())
-    note = failure_note(r, lim);
-  else if (passed < total)
-    note = last_line(r.output);
-  return finish(passed, total, note, code);
+  nlohmann::json cfg = {{"mode", "asserts"}, {"setup", setup}, {"tests", tests}};
+  return check_python(code, cfg, static_cast<int>(tests.size()), opt);
 }
 
 RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref,
                              const CheckerOptions& opt) {
-  SandboxLimits lim = limits_from(opt);
-  std::string tag = nonce();
-  std::string prog = field_string(ref, "prompt", true) + code + "\n" +
-                     field_string(ref, "test", true) + "\n" + "check(" +
-                     field_string(ref, "entry_point", true) + ")\n";
-  prog += "import os as _aha_os\n_aha_ch = _aha_os.fdopen(3, 'w')\n";
-  prog += "_aha_ch.write('" + tag + " 0 pass\\n" + tag + " done\\n')\n_aha_ch.flush()\n";
-  SandboxSession box;
-  box.write_file("main.py", prog);
-  SandboxResult r = box.run({{python_path(opt), "-I", "main.py"}, "", lim});
-  bool done = false;
-  int passed = count_passes(r.channel, tag, 1, &done);
-  std::string note = passed == 1 ? "" : failure_note(r, lim);
-  return finish(passed, 1, note, code);
+  std::string prompt = field_string(ref, "prompt", true);
+  nlohmann::json cfg = {{"mode", "humaneval"},
+                        {"prompt", prompt},
+                        {"test", field_string(ref, "test", true)},
+                        {"entry", field_string(ref, "entry_point", true)}};
+  // The candidate program is the prompt completed, as the model saw it.
+  return check_python(prompt + code, cfg, 1, opt);
 }
 
 std::string squash_ws(const std::string& s) {
@@ -209,6 +658,62 @@ std::string squash_ws(const std::string& s) {
   std::string w, out;
   while (in >> w) out += (out.empty() ? "" : " ") + w;
   return out;
+}
+
+// "#define NAME..." lines of g++ -dM output, by name.
+std::map<std::string, std::string> macro_lines(const std::string& text) {
+  std::map<std::string, std::string> m;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#define ", 0) != 0) continue;
+    size_t end = line.find_first_of(" (", 8);
+    m[line.substr(8, end == std::string::npos ? std::string::npos : end - 8)] = line;
+  }
+  return m;
+}
+
+// The test main made callable: "int main(...) {" becomes aha_test_main with "return 0;" before
+// its closing brace (the real main's implicit return does not carry over to a renamed function),
+// and the test's own <cassert> includes go (ours must stay in force). The test text is trusted.
+// Sets *with_args when that main takes (argc, argv). Empty when no main is found.
+std::string test_main_as_function(const std::string& test, bool* with_args) {
+  static const RE2 inc_re(R"((?m)^[ \t]*#[ \t]*include[ \t]*[<"](cassert|assert\.h)[>"][^\n]*)");
+  std::string t = test;
+  RE2::GlobalReplace(&t, inc_re, "");
+  static const RE2 main_re(R"(\bint\s+main\s*\(([^)]*)\)\s*\{)");
+  re2::StringPiece in(t), args;
+  if (!RE2::PartialMatch(in, main_re, &args)) return "";
+  std::string a(args);
+  *with_args =
+      a.find_first_not_of(" \t\n") != std::string::npos && a.find("void") == std::string::npos;
+  re2::StringPiece whole;
+  RE2::PartialMatch(in, R"((\bint\s+main\s*\([^)]*\)\s*\{))", &whole);
+  size_t start = static_cast<size_t>(whole.data() - t.data());
+  size_t open = start + whole.size() - 1;
+  int depth = 0;
+  size_t close = std::string::npos;
+  for (size_t i = open; i < t.size() && close == std::string::npos; i++) {
+    char ch = t[i];
+    if (ch == '/' && i + 1 < t.size() && t[i + 1] == '/') {
+      i = t.find('\n', i);
+      if (i == std::string::npos) break;
+    } else if (ch == '/' && i + 1 < t.size() && t[i + 1] == '*') {
+      i = t.find("*/", i + 2);
+      if (i == std::string::npos) break;
+      i++;
+    } else if (ch == '"' || ch == '\'') {
+      for (i++; i < t.size() && t[i] != ch; i++)
+        if (t[i] == '\\') i++;
+    } else if (ch == '{') {
+      depth++;
+    } else if (ch == '}' && --depth == 0) {
+      close = i;
+    }
+  }
+  if (close == std::string::npos) return "";
+  std::string renamed = "int aha_test_main(" + a + ") {";
+  return t.substr(0, start) + renamed + t.substr(open + 1, close - open - 1) + "\nreturn 0;\n" +
+         t.substr(close);
 }
 
 RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
@@ -221,11 +726,24 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
   cl.file_bytes = 256ull << 20;
   cl.tmp_bytes = 256ull << 20;
   std::string test_main = field_string(ref, "test", false);
+  int total = 1;
+  if (test_main.empty()) {
+    if (!ref.contains("tests") || !ref.at("tests").is_array())
+      throw std::invalid_argument(
+          "code: a C++ reference needs 'test' (a main) or 'tests' ([{input, output}])");
+    total = std::max<int>(1, static_cast<int>(ref.at("tests").size()));
+  }
+  bool main_args = false;
+  std::string test_fn;
+  if (!test_main.empty()) {
+    test_fn = test_main_as_function(test_main, &main_args);
+    if (test_fn.empty())
+      throw std::invalid_argument("code: the C++ 'test' has no 'int main(...) { ... }'");
+  }
   SandboxSession box;
-  box.write_file("main.cpp", code + "\n" + test_main + "\n");
-  SandboxResult c =
-      box.run({{"/usr/bin/g++", "-std=c++17", "-O1", "-pipe", "-o", "prog", "main.cpp"}, "", cl});
-  if (c.exit_code != 0 || c.timed_out) {
+  box.write_file("candidate.cpp", code + "\n");
+  box.make_dir("out");
+  auto compile_error = [&](const SandboxResult& c) {
     std::string first;
     std::istringstream in(c.output);
     for (std::string line; std::getline(in, line);)
@@ -233,20 +751,80 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
         first = line.substr(0, 160);
         break;
       }
-    int total = ref.contains("tests") && ref.at("tests").is_array()
-                    ? static_cast<int>(ref.at("tests").size())
-                    : 1;
-    return finish(0, total == 0 ? 1 : total,
-                  "compile error: " + (first.empty() ? failure_note(c, cl) : first), code);
-  }
+    return finish(0, total, "compile error: " + (first.empty() ? failure_note(c, cl) : first),
+                  code);
+  };
+  std::vector<std::string> unit = {"candidate.cpp"};
+  std::string nonce_text = nonce();
   if (!test_main.empty()) {
-    SandboxResult r = box.run({{"./prog"}, "", lim});
-    int passed = r.exit_code == 0 && r.term_signal == 0 && !r.timed_out && !r.output_limit ? 1 : 0;
-    return finish(passed, 1, passed ? "" : failure_note(r, lim), code);
+    // Which macros the candidate leaves defined differently from the headers it includes.
+    std::string base = "#include <bits/stdc++.h>\n";
+    static const RE2 sys_inc(R"((?m)^[ \t]*#[ \t]*include[ \t]*(<[^>\n]+>))");
+    re2::StringPiece in(code);
+    std::string h;
+    while (RE2::FindAndConsume(&in, sys_inc, &h)) base += "#include " + h + "\n";
+    box.write_file("base.cpp", base);
+    SandboxRequest pre{{"/usr/bin/sh", "-c",
+                        "g++ -std=c++17 -E -dM candidate.cpp -o out/cand.macros && "
+                        "g++ -std=c++17 -E -dM base.cpp -o out/base.macros"},
+                       "",
+                       cl,
+                       {"candidate.cpp", "base.cpp"},
+                       "out"};
+    SandboxResult p = box.run(pre);
+    if (p.exit_code != 0 || p.timed_out || !p.error.empty()) return compile_error(p);
+    std::ifstream fc(box.dir() + "/out/cand.macros"), fb(box.dir() + "/out/base.macros");
+    std::stringstream sc, sb;
+    sc << fc.rdbuf();
+    sb << fb.rdbuf();
+    auto cand = macro_lines(sc.str()), basem = macro_lines(sb.str());
+    std::string tu = "#include \"candidate.cpp\"\n";
+    for (const auto& [name, line] : cand) {
+      auto it = basem.find(name);
+      if (it == basem.end() || it->second != line) tu += "#undef " + name + "\n";
+    }
+    tu += "#undef NDEBUG\n#undef main\n#undef assert\n#pragma pack()\n";
+    tu += "#include <unistd.h>\n#include <cstring>\n";
+    // Internal linkage: the candidate cannot interpose it; a failure is a trap, not a call.
+    tu +=
+        "static void aha_assert_failed_(const char* e) {\n"
+        "  const char m[] = \"Assertion failed: \";\n"
+        "  if (write(2, m, sizeof m - 1) < 0 || write(2, e, strlen(e)) < 0 ||"
+        " write(2, \"\\n\", 1) < 0) {}\n"
+        "  __builtin_trap();\n}\n";
+    tu += "#define assert(e) (static_cast<bool>(e) ? (void)0 : aha_assert_failed_(#e))\n";
+    tu += "#line 1 \"test.cpp\"\n" + test_fn + "\n#undef assert\n";
+    tu += "int main(int argc, char** argv) {\n  (void)argc; (void)argv;\n";
+    tu += std::string("  int rc = aha_test_main(") + (main_args ? "argc, argv" : "") + ");\n";
+    tu +=
+        "  if (rc != 0) return rc;\n"
+        "  char buf[64];\n  ssize_t n = read(0, buf, sizeof buf);\n"
+        "  if (n != 16) return 3;\n"
+        "  if (write(3, buf, 16) != 16 || write(3, \" done\\n\", 6) != 6) return 3;\n"
+        "  return 0;\n}\n";
+    box.write_file("test.cpp", tu);
+    unit.push_back("test.cpp");
   }
-  if (!ref.contains("tests") || !ref.at("tests").is_array())
-    throw std::invalid_argument(
-        "code: a C++ reference needs 'test' (a main) or 'tests' ([{input, output}])");
+  std::vector<std::string> argv = {"/usr/bin/g++", "-std=c++17", "-O1", "-pipe", "-o", "out/prog"};
+  argv.push_back(unit.back());  // test.cpp includes candidate.cpp
+  SandboxResult c = box.run({argv, "", cl, unit, "out"});
+  if (c.exit_code != 0 || c.timed_out || !c.error.empty()) return compile_error(c);
+  // The program leaves the writable directory: runs see it read-only.
+  std::filesystem::rename(box.dir() + "/out/prog", box.dir() + "/prog");
+  if (!test_main.empty()) {
+    SandboxResult r = box.run({{"./prog"}, nonce_text, lim, {"prog"}, ""});
+    bool ok = r.exit_code == 0 && r.term_signal == 0 && !r.timed_out && !r.output_limit &&
+              r.channel == nonce_text + " done\n";
+    std::string note;
+    if (!ok) {
+      size_t at = r.output.find("Assertion failed: ");
+      note = at != std::string::npos ? last_line(r.output.substr(at))
+             : r.exit_code == 0 && r.term_signal == 0 && !r.timed_out
+                 ? "the test main did not finish"
+                 : failure_note(r, lim);
+    }
+    return finish(ok ? 1 : 0, 1, note, code);
+  }
   const auto& tests = ref.at("tests");
   int passed = 0;
   std::string note;
@@ -255,7 +833,7 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
     if (!t.is_object() || !t.contains("output"))
       throw std::invalid_argument("code: tests[" + std::to_string(i) + "] needs 'output'");
     std::string input = t.contains("input") ? t.at("input").get<std::string>() : "";
-    SandboxResult r = box.run({{"./prog"}, input, lim});
+    SandboxResult r = box.run({{"./prog"}, input, lim, {"prog"}, ""});
     bool ok = r.exit_code == 0 && !r.timed_out && !r.output_limit &&
               squash_ws(r.output) == squash_ws(t.at("output").get<std::string>());
     if (ok) {

@@ -1,8 +1,16 @@
-// Attack suite through the code checker: each hostile program must be contained, score 0 with a
-// reason, finish within its timeout + 1 s, and leave no process of the sandbox uid and no file
-// behind. Runs under bubblewrap (or the fallback where bubblewrap does not work) and again under
-// the forced fallback (AHA_SANDBOX=fallback is read once per process, so the fallback pass runs in
-// a child).
+// Attack suite through the code checker. Two kinds of hostile program:
+// - against the sandbox (fork and memory bombs, threads, disk, network, files outside, killing
+//   the scorer, processes left behind): each must be contained, score 0 with a reason, and leave
+//   no process and no file behind;
+// - against the verdict (wrong programs, each returning a constant, that try to make the tests
+//   pass anyway: redefining exec, swallowing AssertionError, objects equal to everything,
+//   re-running under python -O, stealing the pass marker, atexit + SystemExit, shadowing the
+//   builtins the tests call; C++: NDEBUG, #define main/assert, static initialisers that exit,
+//   interposed __assert_fail, signal handlers, forged report lines): each must score 0, while the
+//   honest version of the same program scores 1.
+// Runs under the default isolation and again under the forced fallback (AHA_SANDBOX=fallback is
+// read once per process, so that pass runs in a child). test_reward_attacks_nobody runs this
+// binary again as a non-root user.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,13 +26,31 @@
 
 #include "reward/reward.h"
 #include "reward/sandbox.h"
+#include "tests/test_util.h"
 
 namespace {
 
+// The machine running the suite may be loaded (CI: 2 cores shared with a parallel build, or
+// up to 8 helpers): wall-clock bounds here only catch hangs, with a wide margin. Speed is
+// measured by `aha bench reward`, not asserted in a test.
+constexpr double kSlack = 10.0;
+
+// Exits 77 (skipped) without python3 or without a sandbox that holds (then code is refused,
+// which the last test case checks through aha reward score).
+void require_python() {
+  if (access("/usr/bin/python3", X_OK) != 0) {
+    std::fprintf(stderr, "skipped: no /usr/bin/python3\n");
+    std::exit(77);
+  }
+  if (aha::sandbox_isolation() == aha::Isolation::kNone) {
+    std::fprintf(stderr, "skipped: no sandbox that holds here\n");
+    std::exit(77);
+  }
+}
+
 struct Attack {
   const char* name;
-  std::string
-      code;  // defines f(); the test asserts f() == 42, which a contained attack never meets
+  std::string code;
 };
 
 int count_sandbox_dirs() {
@@ -34,97 +60,297 @@ int count_sandbox_dirs() {
   return n;
 }
 
-std::vector<Attack> attacks(const std::string& secret, const std::string& outside) {
+// Processes on the host named like the leftover attack names its daemon.
+int count_leftovers() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream f(e.path() / "comm");
+    std::string comm;
+    if (f >> comm && comm == "ahaleftover") n++;
+  }
+  return n;
+}
+
+// Each defines f(); the test asserts f() == 42, which a contained attack never meets.
+std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string& outside,
+                                    const std::string& host_tmp) {
   return {
       {"fork bomb",
-       "import os\ndef f():\n    n = 0\n    while True:\n        try:\n            os.fork()\n     "
-       "       n += 1\n"
-       "        except OSError:\n            break\n    if n > 5000:\n        return 42\n    raise "
-       "RuntimeError('fork limited at %d' % n)\n"},
+       "import os\ndef f():\n    n = 0\n    while True:\n        try:\n            os.fork()\n"
+       "            n += 1\n        except OSError:\n            break\n    if n > 5000:\n"
+       "        return 42\n    raise RuntimeError('fork limited at %d' % n)\n"},
       {"memory bomb", "def f():\n    x = bytearray(8 << 30)\n    return 42\n"},
+      {"memory summed over processes",
+       "import os\ndef f():\n    kids = []\n    for i in range(6):\n        r, w = os.pipe()\n"
+       "        pid = os.fork()\n        if pid == 0:\n            b = bytearray(150 << 20)\n"
+       "            for j in range(0, len(b), 4096): b[j] = 1\n            os.write(w, b'k')\n"
+       "            import time; time.sleep(30)\n            os._exit(0)\n"
+       "        kids.append(r)\n    got = sum(len(os.read(r, 1)) for r in kids)\n"
+       "    return 42 if got == 6 else got\n"},
+      {"many threads",
+       "import threading, time\ndef f():\n    n = 0\n    for _ in range(300):\n        try:\n"
+       "            threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+       "            n += 1\n        except RuntimeError:\n            break\n"
+       "    return 42 if n >= 200 else n\n"},
       {"infinite loop", "def f():\n    while True:\n        pass\n"},
       {"sleep forever", "import time\ndef f():\n    time.sleep(10**6)\n"},
       {"child outlives parent",
-       "import os, time\ndef f():\n    if os.fork() == 0:\n        os.setsid()\n        if "
-       "os.fork() == 0:\n"
+       "import os, time\ndef f():\n    if os.fork() == 0:\n        os.setsid()\n"
+       "        if os.fork() == 0:\n            open('/proc/self/comm', 'w').write('ahaleftover')\n"
        "            time.sleep(10**6)\n        os._exit(0)\n    return 41\n"},
       {"network connection",
-       "import socket\ndef f():\n    s = socket.create_connection(('1.1.1.1', 80), timeout=1)\n    "
-       "return 42\n"},
-      {"write outside the work dir", "def f():\n    open(" + std::string("'") + outside +
-                                         "', 'w').write('pwned')\n    return 42\n"},
+       "import socket\ndef f():\n    s = socket.create_connection(('1.1.1.1', 80), timeout=1)\n"
+       "    return 42\n"},
+      {"write outside the work dir",
+       "def f():\n    open('" + outside + "', 'w').write('pwned')\n    return 42\n"},
+      {"write the real /tmp",  // lands in the run's own /tmp; the host's must not have it
+       "def f():\n    open('" + host_tmp + "', 'w').write('pwned')\n    return 41\n"},
       {"read a file outside", "def f():\n    data = open('" + secret +
                                   "').read()\n    return 42 if 'TOPSECRET' in data else 0\n"},
       {"read /etc/shadow", "def f():\n    open('/etc/shadow').read()\n    return 42\n"},
-      {"kill its parent",
-       "import os, signal\ndef f():\n    os.kill(os.getppid(), signal.SIGKILL)\n    os.kill(1, "
-       "signal.SIGKILL)\n"
-       "    try:\n        os.kill(-1, signal.SIGKILL)\n    except Exception:\n        pass\n    "
-       "return 41\n"},
+      {"kill its parent and everything",
+       "import os, signal\ndef f():\n    for p in [os.getppid(), 1]:\n        try:\n"
+       "            os.kill(p, signal.SIGKILL)\n        except Exception:\n            pass\n"
+       "    for p in range(2, 40000):\n        if p != os.getpid():\n            try:\n"
+       "                os.kill(p, signal.SIGKILL)\n            except Exception:\n"
+       "                pass\n    try:\n        os.kill(-1, signal.SIGKILL)\n"
+       "    except Exception:\n        pass\n    return 41\n"},
       {"print a gigabyte",
        "import sys\ndef f():\n    chunk = 'x' * (1 << 20)\n    for _ in range(1024):\n"
        "        sys.stdout.write(chunk)\n    return 42\n"},
       {"fill the disk",
-       "def f():\n    with open('big', 'wb') as fh:\n        fh.write(b'0' * (1 << 30))\n    "
-       "return 42\n"},
+       "def f():\n    with open('big', 'wb') as fh:\n        fh.write(b'0' * (1 << 30))\n"
+       "    return 42\n"},
+      {"fill the disk with many files",
+       "def f():\n    for i in range(40):\n        with open('/tmp/big%d' % i, 'wb') as fh:\n"
+       "            fh.write(b'0' * (8 << 20))\n    return 42\n"},
       {"fake pass marker",
        "import os\ndef f():\n    os.write(3, b'0000000000000000 0 pass\\n')\n    os._exit(0)\n"},
   };
 }
 
-void run_suite() {
-  std::string secret = "/tmp/aha-attack-secret-" + std::to_string(getpid());
+void run_sandbox_suite() {
+  std::string id = std::to_string(getpid());
+  // Outside /tmp (which a sandbox replaces anyway): a world-readable file and a world-writable
+  // directory of the host that no run may see.
+  std::string host_dir = std::filesystem::is_directory("/var/tmp") ? "/var/tmp" : "/tmp";
+  std::string secret = host_dir + "/aha-attack-secret-" + id;
   { std::ofstream(secret) << "TOPSECRET"; }
   chmod(secret.c_str(), 0644);  // readable to everyone on the host: only the sandbox must hide it
-  std::string outside_dir = "/tmp/aha-attack-outside-" + std::to_string(getpid());
+  std::string outside_dir = host_dir + "/aha-attack-outside-" + id;
   std::filesystem::create_directories(outside_dir);
   chmod(outside_dir.c_str(), 0777);
   std::string outside = outside_dir + "/pwned";
+  std::string host_tmp = "/tmp/aha-attack-tmp-" + id;
   int dirs_before = count_sandbox_dirs();
-  int slot_procs_before = aha::sandbox_count_slot_processes();
+  int leftovers_before = count_leftovers();
 
   aha::CheckerOptions opt;
-  opt.values["timeout_s"] = 2.0;
+  opt.values["timeout_s"] = 3.0;
   opt.values["memory_mb"] = 512;
-  for (const Attack& a : attacks(secret, outside)) {
+  for (const Attack& a : sandbox_attacks(secret, outside, host_tmp)) {
     nlohmann::json ref = {{"tests", {"assert f() == 42"}}};
     auto t0 = std::chrono::steady_clock::now();
     aha::RewardResult r = aha::check_code(a.code, ref, opt);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    INFO("attack: " << a.name << " reason: " << r.reason << " (" << secs << " s)");
-    MESSAGE(a.name << ": " << r.reason << " (" << secs << " s)");
+    INFO("attack: " << std::string(a.name) << " reason: " << r.reason << " (" << secs << " s)");
+    MESSAGE(std::string(a.name) << ": " << r.reason << " (" << secs << " s)");
+    if (std::string(a.name) == "memory summed over processes" && !aha::sandbox_cgroup_limits()) {
+      // Without a writable cgroup the bound is per process (RLIMIT_AS) times processes.
+      MESSAGE("no cgroup here: the row's memory is bounded by nproc x memory_mb only");
+      continue;
+    }
     CHECK(r.score == 0.0);
-    CHECK(!r.reason.empty());
     CHECK(r.reason.find("0/1 tests passed") == 0);
-    CHECK(secs <= 2.0 + 1.0);
+    CHECK(secs <= 3.0 + kSlack);
   }
-  // Nothing left behind: no process of any sandbox uid, no work directory, no file outside.
-  // (Another process on the machine may be running sandboxes of its own: count before and after.)
-  CHECK(aha::sandbox_count_slot_processes() <= slot_procs_before);
+  // Nothing left behind: no process of this process's sandbox uids, no daemon, no work directory,
+  // no file outside. (Other processes on the machine may run sandboxes of their own: only ours
+  // and the named daemon are counted.)
+  CHECK(aha::sandbox_count_own_processes() == 0);
+  CHECK(count_leftovers() <= leftovers_before);
   CHECK(count_sandbox_dirs() == dirs_before);
   CHECK_FALSE(std::filesystem::exists(outside));
+  CHECK_FALSE(std::filesystem::exists(host_tmp));
   std::filesystem::remove(secret);
   std::filesystem::remove_all(outside_dir);
 }
 
-}  // namespace
-
-TEST_CASE("attacks are contained (default isolation)") {
-  if (access("/usr/bin/python3", X_OK) != 0) {
-    MESSAGE("no /usr/bin/python3: skipped");
-    return;
-  }
-  MESSAGE("isolation: " << aha::isolation_name(aha::sandbox_isolation()));
-  run_suite();
+// Wrong programs (add returns 0, never the right sum) that attack the harness instead.
+std::vector<Attack> python_verdict_attacks() {
+  const std::string wrong = "def add(a, b):\n    return 0\n";
+  return {
+      {"redefine exec", "import builtins\nbuiltins.exec = lambda *a, **k: None\n" + wrong},
+      {"exec swallows AssertionError",
+       "import builtins\n_real = builtins.exec\ndef _exec(*a, **k):\n    try:\n"
+       "        return _real(*a, **k)\n    except AssertionError:\n        return None\n"
+       "builtins.exec = _exec\n" +
+           wrong},
+      {"object equal to everything",
+       "class Any:\n    def __eq__(self, o): return True\n    def __ne__(self, o): return False\n"
+       "    def __lt__(self, o): return True\n    def __hash__(self): return 0\n"
+       "    def __sub__(self, o): return self\n    def __abs__(self): return 0\n"
+       "def add(a, b):\n    return Any()\n"},
+      {"int subclass equal to everything",
+       "class Liar(int):\n    def __eq__(self, o): return True\n    def __ne__(self, o): return "
+       "False\n"
+       "    __hash__ = int.__hash__\ndef add(a, b):\n    return Liar(0)\n"},
+      {"re-run under python -O",
+       "import os, sys\nif not sys.flags.optimize:\n"
+       "    os.execv(sys.executable, [sys.executable, '-O'] + sys.argv)\n" +
+           wrong},
+      {"steal the pass marker from the harness files",
+       "import os, re, glob\ndef _steal():\n    paths = glob.glob('./**', recursive=True) + "
+       "glob.glob('/tmp/**', recursive=True)\n    paths += glob.glob('/proc/[0-9]*/cwd/*') + "
+       "glob.glob('/proc/[0-9]*/cmdline') + glob.glob('/proc/[0-9]*/fd/*')\n"
+       "    tags = set()\n    for p in paths[:5000]:\n        try:\n"
+       "            tags.update(re.findall(r'[0-9a-f]{16}', open(p, errors='ignore').read(1 << "
+       "20)))\n"
+       "        except Exception:\n            pass\n    for t in tags:\n"
+       "        line = ''.join('%s %d pass\\n' % (t, i) for i in range(4)) + t + ' done\\n'\n"
+       "        for fd in range(1, 20):\n            try:\n"
+       "                os.write(fd, line.encode())\n            except OSError:\n"
+       "                pass\n_steal()\n" +
+           wrong},
+      {"atexit + SystemExit", "import atexit, os\n" + wrong +
+                                  "atexit.register(lambda: os._exit(0))\nraise SystemExit(0)\n"},
+      {"exit 0 during the call", "import os\ndef add(a, b):\n    os._exit(0)\n"},
+      {"shadow the builtins the tests call",
+       "def abs(x):\n    return 0\ndef isinstance(*a):\n    return True\n"
+       "def sorted(x):\n    return [0]\ndef set(x=()):\n    return 0\n" +
+           wrong},
+      {"rewrite the caller's frames",
+       "import sys\ndef add(a, b):\n    f = sys._getframe(1)\n    while f is not None:\n"
+       "        for k, v in list(f.f_globals.items()):\n"
+       "            if hasattr(v, 'write'):\n                try:\n"
+       "                    v.write('0000000000000000 0 pass\\n'); v.flush()\n"
+       "                except Exception:\n                    pass\n        f = f.f_back\n"
+       "    return 0\n"},
+      {"trace hook", "import sys\nsys.settrace(lambda *a: None)\n" + wrong},
+      {"tamper with the reply encoder",
+       "import json\njson.dumps = lambda *a, **k: '[\"ok\", true]'\n" + wrong},
+      {"raise BaseException out of the call", "def add(a, b):\n    raise KeyboardInterrupt\n"},
+      {"value nested too deeply",
+       "def add(a, b):\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n"},
+      {"print look-alike lines",
+       "print('0 pass\\n1 pass\\n2 pass\\ndone')\nimport sys\nsys.stdout.flush()\n" + wrong},
+  };
 }
 
-TEST_CASE("attacks are contained (forced fallback, in a child process)") {
-  if (access("/usr/bin/python3", X_OK) != 0) return;
+void run_python_verdict_suite() {
+  aha::CheckerOptions opt;
+  opt.values["timeout_s"] = 5.0;
+  nlohmann::json mbpp = {
+      {"test_list",
+       {"assert add(1, 2) == 3", "assert add(5, 7) == 12", "assert abs(add(-4, 10) - 6) < 1e-9",
+        "assert isinstance(add(2, 2), int) and sorted([add(1, 1)]) == [2]"}},
+      {"test_setup_code", "import math"}};
+  nlohmann::json humaneval = {
+      {"prompt", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"},
+      {"test",
+       "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(5, 7) == 12\n"
+       "    assert abs(candidate(-4, 10) - 6) < 1e-9\n"},
+      {"entry_point", "add"}};
+  // The honest programs pass: the harness is not failing everything.
+  CHECK(aha::check_code("def add(a, b):\n    return a + b\n", mbpp, opt).score == 1.0);
+  aha::RewardResult h = aha::check_code("    return a + b\n", humaneval, opt);
+  INFO(h.reason);
+  CHECK(h.score == 1.0);
+  for (const Attack& a : python_verdict_attacks()) {
+    for (const nlohmann::json* ref : {&mbpp, &humaneval}) {
+      aha::RewardResult r = aha::check_code(a.code, *ref, opt);
+      std::string mode = ref == &mbpp ? "mbpp" : "humaneval";
+      INFO("attack: " << std::string(a.name) << " (" << mode << ") reason: " << r.reason);
+      MESSAGE(std::string(a.name) << " (" << mode << "): " << r.reason);
+      CHECK(r.score == 0.0);
+    }
+  }
+}
+
+std::vector<Attack> cpp_verdict_attacks() {
+  const std::string wrong = "int sq(int x) { return 0 * x; }\n";
+  return {
+      {"#define NDEBUG", "#define NDEBUG\n#include <cassert>\n" + wrong},
+      {"#define assert", "#define assert(x) ((void)0)\n" + wrong},
+      {"#define main", "#define main not_main\n" + wrong},
+      {"#define main() with its own main",
+       "#include <cstdlib>\n" + wrong + "int main() { return 0; }\n#define main() aha_x()\n"},
+      {"static initialiser calls _Exit(0)",
+       "#include <cstdlib>\nstatic int early = (std::_Exit(0), 0);\n" + wrong},
+      {"atexit + exit(0) in the function",
+       "#include <cstdlib>\nint sq(int) { std::atexit([] { std::_Exit(0); }); std::exit(0); }\n"},
+      {"interposed __assert_fail and abort",
+       "#include <unistd.h>\nextern \"C\" void __assert_fail(const char*, const char*, unsigned, "
+       "const char*) {}\n" +
+           wrong},
+      {"signal handlers exit 0",
+       "#include <csignal>\n#include <unistd.h>\nstatic void h(int) { _exit(0); }\n"
+       "static int early = (std::signal(SIGABRT, h), std::signal(SIGILL, h), "
+       "std::signal(SIGSEGV, h), std::signal(SIGTRAP, h), 0);\n" +
+           wrong},
+      {"forged report line",
+       "#include <unistd.h>\nstatic int early = (write(3, \"0000000000000000 done\\n\", 22), "
+       "_exit(0), 0);\n" +
+           wrong},
+      {"redefine a keyword the test uses", "#define if(x) if (1)\n" + wrong},
+  };
+}
+
+void run_cpp_verdict_suite() {
+  if (access("/usr/bin/g++", X_OK) != 0) {
+    MESSAGE("no /usr/bin/g++: C++ attacks not run");
+    return;
+  }
+  aha::CheckerOptions opt;
+  opt.values["timeout_s"] = 5.0;
+  nlohmann::json ref = {
+      {"language", "cpp"},
+      {"test",
+       "#include <cassert>\nint main() {\n  assert(sq(3) == 9);\n  assert(sq(-2) == 4);\n"
+       "  if (sq(5) != 25) return 1;\n}\n"}};
+  aha::RewardResult good = aha::check_code("int sq(int x) { return x * x; }\n", ref, opt);
+  INFO(good.reason);
+  CHECK(good.score == 1.0);
+  for (const Attack& a : cpp_verdict_attacks()) {
+    aha::RewardResult r = aha::check_code(a.code, ref, opt);
+    INFO("attack: " << std::string(a.name) << " reason: " << r.reason);
+    MESSAGE(std::string(a.name) << ": " << r.reason);
+    CHECK(r.score == 0.0);
+  }
+  // stdin/stdout tests: the output is compared here; exiting 0 early prints nothing right.
+  nlohmann::json io = {{"language", "cpp"}, {"tests", {{{"input", "3"}, {"output", "9"}}}}};
+  CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
+                        io, opt)
+            .score == 0.0);
+}
+
+}  // namespace
+
+TEST_CASE("sandbox attacks are contained (default isolation)") {
+  require_python();
+  MESSAGE("isolation: " << std::string(aha::isolation_name(aha::sandbox_isolation()))
+                        << ", cgroup limits: " << aha::sandbox_cgroup_limits());
+  run_sandbox_suite();
+}
+
+TEST_CASE("wrong Python programs that attack the harness score 0") {
+  require_python();
+  run_python_verdict_suite();
+}
+
+TEST_CASE("wrong C++ programs that attack the test main score 0") {
+  require_python();
+  run_cpp_verdict_suite();
+}
+
+TEST_CASE("the attacks again under the forced fallback (in a child process)") {
+  require_python();
+  if (std::getenv("AHA_SANDBOX")) return;  // already the child (or the caller chose)
   pid_t pid = fork();
   if (pid == 0) {
     setenv("AHA_SANDBOX", "fallback", 1);
     // A fresh process image so the isolation is probed again.
-    execl("/proc/self/exe", "test_reward_attacks", "--test-case=*default isolation*",
+    execl("/proc/self/exe", "test_reward_attacks", "--test-case-exclude=*parallel*,*forced*",
           "--no-version", nullptr);
     _exit(127);
   }
@@ -135,12 +361,12 @@ TEST_CASE("attacks are contained (forced fallback, in a child process)") {
 }
 
 TEST_CASE("sandbox runs in parallel up to the pool size") {
-  if (access("/usr/bin/python3", X_OK) != 0) return;
+  require_python();
   aha::sandbox_set_concurrency(2);
   aha::CheckerOptions opt;
-  opt.values["timeout_s"] = 5.0;
+  opt.values["timeout_s"] = 10.0;
   nlohmann::json ref = {{"tests", {"assert f() == 1"}}};
-  std::string code = "import time\ndef f():\n    time.sleep(0.5)\n    return 1\n";
+  std::string code = "import time\ndef f():\n    time.sleep(1.0)\n    return 1\n";
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> ts;
   std::vector<double> scores(4, -1);
@@ -149,7 +375,28 @@ TEST_CASE("sandbox runs in parallel up to the pool size") {
   for (auto& t : ts) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (double s : scores) CHECK(s == 1.0);
-  // 4 runs of 0.5 s on 2 slots: at least two rounds (bounded), well under four (parallel).
-  CHECK(secs >= 1.0);
-  CHECK(secs < 1.9);
+  // 4 runs of 1 s on 2 slots: at least two rounds (the pool bounds them; exact on any machine).
+  CHECK(secs >= 2.0);
+  // Four serial rounds would take >= 4 s; a loaded machine adds seconds of startup, so this bound
+  // only catches a pool that serialises everything badly, with slack (see kSlack).
+  CHECK(secs < 4.0 + kSlack);
+}
+
+TEST_CASE("without a sandbox that holds, code is refused with a clear error") {
+  // AHA_SANDBOX=none stands for a host where neither bubblewrap nor the fallback works.
+  aha::test::TempDir tmp("aha_refuse");
+  std::filesystem::create_directories(tmp.path);
+  std::string rows = tmp.str() + "/rows.jsonl";
+  std::ofstream(rows)
+      << R"({"completion": "def f():\n    return 1\n", "tests": ["assert f() == 1"]})"
+      << "\n";
+  int rc = 0;
+  std::string out = aha::test::run_command("AHA_SANDBOX=none " + std::string(AHA_BINARY) +
+                                               " reward score --checker code --input " + rows,
+                                           &rc);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("refusing to run generated code without isolation: AHA_SANDBOX=none") !=
+        std::string::npos);
+  CHECK(out.find("\"reward\":null") != std::string::npos);
 }

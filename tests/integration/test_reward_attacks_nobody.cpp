@@ -1,0 +1,51 @@
+// The attack suite (test_reward_attacks) again as a non-root user (nobody, via setpriv) under the
+// forced fallback and under the default isolation: without root the sandbox cannot switch uids,
+// so its namespaces alone must keep the user's files, the scorer and the host's /tmp safe.
+// Skipped (77) where it cannot run: not root, no setpriv, no python3.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace {
+
+std::string suite_binary() {
+  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "test_reward_attacks")
+      .string();
+}
+
+void require_setup() {
+  if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0 ||
+      access("/usr/bin/python3", X_OK) != 0 || !std::filesystem::exists(suite_binary())) {
+    std::fprintf(stderr, "skipped: needs root (to become nobody), setpriv, python3\n");
+    std::exit(77);
+  }
+}
+
+std::string as_nobody(const std::string& env) {
+  return "cd /tmp && env " + env + " /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups " +
+         suite_binary() + " --no-version --test-case-exclude='*parallel*,*forced*'";
+}
+
+}  // namespace
+
+TEST_CASE("attack suite as nobody under the forced fallback") {
+  require_setup();
+  int rc = 0;
+  std::string out = aha::test::run_command(as_nobody("AHA_SANDBOX=fallback"), &rc);
+  MESSAGE(out.substr(out.size() > 4000 ? out.size() - 4000 : 0));
+  CHECK(rc == 0);
+}
+
+TEST_CASE("attack suite as nobody under the default isolation") {
+  require_setup();
+  int rc = 0;
+  std::string out = aha::test::run_command(as_nobody("AHA_SANDBOX=auto"), &rc);
+  MESSAGE(out.substr(out.size() > 4000 ? out.size() - 4000 : 0));
+  CHECK(rc == 0);
+}
