@@ -7,6 +7,7 @@ OUT=${OUT:-runs/r1-zero}
 mkdir -p "$OUT"
 # Pretraining data: mod10_chain's train prompts; every completion answers in <answer></answer>,
 # and a seeded 8% of them first write the value after each step inside the think block.
+# Teacher and control: hidden 64; the student: hidden 32 (half width); 3 layers each.
 PRETRAIN=(pretrain --task mod10_chain --noise 0 --steps 800 --max-new-tokens 32
   --completion '</think><answer>{answer}</answer>'
   --worked-completion '{work}</think><answer>{answer}</answer>')
@@ -14,12 +15,13 @@ t() { local name=$1; shift; local t0=$SECONDS; "$@" > "$OUT/$name.log" 2>&1;
   echo "$name: $((SECONDS - t0)) s"; tail -n 2 "$OUT/$name.log"; }
 
 if [ "${REMAKE_BASE:-0}" = 1 ]; then
-  t pretrain-base "$AHA" "${PRETRAIN[@]}" --worked-fraction 0.08 --out experiments/r1-zero/base
+  t pretrain-base "$AHA" "${PRETRAIN[@]}" --worked-fraction 0.08 --hidden 64 \
+    --out experiments/r1-zero/base
 fi
-t pretrain-direct "$AHA" "${PRETRAIN[@]}" --worked-fraction 0 --out "$OUT/base-direct"
-t pretrain-student "$AHA" "${PRETRAIN[@]}" --worked-fraction 0.08 --hidden 48 --out "$OUT/student-base"
+t pretrain-direct "$AHA" "${PRETRAIN[@]}" --worked-fraction 0 --hidden 64 --out "$OUT/base-direct"
+t pretrain-student "$AHA" "${PRETRAIN[@]}" --worked-fraction 0.08 --hidden 32 --out "$OUT/student-base"
 
-# R1-Zero: GRPO from the base; the control: the same run from the base that never saw a worked sum.
+# R1-Zero: GRPO from the base; the control: the same run from the base that never saw a worked chain.
 t rl "$AHA" train experiments/r1-zero/config.toml --run-dir "$OUT/rl" --set run.progress=false
 t control "$AHA" train experiments/r1-zero/config.toml --run-dir "$OUT/control" \
   --set model.path="\"$OUT/base-direct\"" --set run.progress=false
