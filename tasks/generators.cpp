@@ -135,7 +135,11 @@ std::vector<nlohmann::json> generate_arith(const nlohmann::json& o, int64_t coun
 std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& o, int64_t count,
                                                  uint64_t seed, uint64_t stream) {
   int64_t n = opt_int(o, "ops", 10);
-  if (n < 1 || n > 64) throw std::invalid_argument("mod10_chain generator: need 1 <= ops <= 64");
+  // labels: each operation is followed by a letter that the worked answer repeats ("*3a+4b" and
+  // "a1,b5"), so a step finds its operation by content instead of by a long fixed offset.
+  const bool labels = o.contains("labels") && o.at("labels").is_boolean() && o.at("labels").get<bool>();
+  if (n < 1 || n > (labels ? 26 : 64))
+    throw std::invalid_argument("mod10_chain generator: need 1 <= ops <= 64 (26 with labels)");
   // Multipliers 3, 7, 9 are units mod 10: no operation forgets the value, so the answer depends
   // on every step, in order (the maps x -> a*x + b do not commute).
   static const int64_t kMul[3] = {3, 7, 9};
@@ -148,8 +152,9 @@ std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& o, int64_
       const int64_t kind = uniform_int(rng, 0, 2);
       const int64_t d = kind == 2 ? kMul[uniform_int(rng, 0, 2)] : uniform_int(rng, 1, 9);
       v = kind == 0 ? (v + d) % 10 : kind == 1 ? (v + 10 - d) % 10 : (v * d) % 10;
-      question += std::string(1, "+-*"[kind]) + std::to_string(d);
-      work += (i ? "," : "") + std::to_string(v);
+      const std::string label = labels ? std::string(1, static_cast<char>('a' + i)) : "";
+      question += std::string(1, "+-*"[kind]) + std::to_string(d) + label;
+      work += (i ? "," : "") + label + std::to_string(v);
     }
     rows.push_back({{"question", question}, {"answer", std::to_string(v)}, {"work", work}});
   }

@@ -385,5 +385,22 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
     CHECK(score(work + "</think>") == doctest::Approx(0.0));
   }
   CHECK(answers.size() == 10);
+  // With labels the same chain carries a letter after each operation, repeated in the work.
+  aha::TaskSpec dl = d;
+  dl.generator_options["labels"] = true;
+  aha::Task lt = aha::load_task(dl);
+  for (size_t k = 0; k < 20; k++) {
+    std::string q = lt.train[k].reference["question"], w = lt.train[k].reference["work"];
+    std::string plain_q, plain_w;
+    for (char c : q)
+      if (c < 'a' || c > 'z') plain_q += c;
+    for (char c : w)
+      if (c < 'a' || c > 'z') plain_w += c;
+    CHECK(plain_q == dt.train[k].reference["question"]);
+    CHECK(plain_w == dt.train[k].reference["work"]);
+    CHECK(q.substr(q.size() - 1) == "j");
+    CHECK(w.rfind("a", 0) == 0);
+    CHECK(w.find(",j") != std::string::npos);
+  }
   CHECK(aha::builtin_task_names().size() == 7);
 }
