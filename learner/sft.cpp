@@ -132,14 +132,14 @@ void pretrain_run(const PretrainOptions& opt) {
       }
       ref["answer"] = answer;
       const uint64_t example = static_cast<uint64_t>(step) * opt.batch + i;
-      const bool worked = opt.worked_fraction > 0 &&
-                          rng_uniform(opt.seed + 1, 9, example) < opt.worked_fraction;
+      const bool worked =
+          opt.worked_fraction > 0 && rng_uniform(opt.seed + 1, 9, example) < opt.worked_fraction;
       num_examples++;
       num_worked += worked;
       TrainSample s;
       s.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, prompt_text(items[i], fmt));
-      s.completion =
-          tokenizer_encode(tok, render_template(worked ? opt.worked_completion : opt.completion, ref));
+      s.completion = tokenizer_encode(
+          tok, render_template(worked ? opt.worked_completion : opt.completion, ref));
       s.completion.push_back(cfg.eos_token_id);
       batch.push_back(std::move(s));
     }

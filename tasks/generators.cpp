@@ -1,7 +1,8 @@
 // Built-in generators. Countdown instances are solvable by construction: the target is the value of
 // a random expression over the drawn numbers (every intermediate a positive integer), whose text is
 // kept in the reference as "solution". Mod-10 chains carry their worked computation (the value
-// after each operation) in the reference as "work", for making pretraining data; no checker reads it.
+// after each operation) in the reference as "work", for making pretraining data; no checker reads
+// it.
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -137,7 +138,9 @@ std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& o, int64_
   int64_t n = opt_int(o, "ops", 10);
   // labels: each operation is followed by a letter that the worked answer repeats ("*3a+4b" and
   // "a1,b5"), so a step finds its operation by content instead of by a long fixed offset.
-  const bool labels = o.contains("labels") && o.at("labels").is_boolean() && o.at("labels").get<bool>();
+  if (o.contains("labels") && !o.at("labels").is_boolean())
+    throw std::invalid_argument("generator option 'labels' must be true or false");
+  const bool labels = o.contains("labels") && o.at("labels").get<bool>();
   if (n < 1 || n > (labels ? 26 : 64))
     throw std::invalid_argument("mod10_chain generator: need 1 <= ops <= 64 (26 with labels)");
   // Multipliers 3, 7, 9 are units mod 10: no operation forgets the value, so the answer depends

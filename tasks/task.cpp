@@ -394,9 +394,9 @@ Task load_task(const TaskSpec& s) {
                                "'; set it with --data-dir or the AHA_DATA_DIR environment "
                                "variable)");
   if (!s.generator.empty()) {
-    auto gen = s.generator == "countdown"   ? generate_countdown
+    auto gen = s.generator == "countdown"     ? generate_countdown
                : s.generator == "mod10_chain" ? generate_mod10_chain
-                                            : generate_arith;
+                                              : generate_arith;
     auto fill = [&](std::vector<TaskPrompt>& out, int64_t count, uint64_t stream,
                     const char* split) {
       std::vector<nlohmann::json> rows = gen(s.generator_options, count, s.seed, stream);
