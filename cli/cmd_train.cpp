@@ -179,6 +179,15 @@ void add_pretrain(CLI::App& app) {
   c->add_option("--batch", o->batch)->capture_default_str();
   c->add_option("--lr", o->lr)->capture_default_str();
   c->add_option("--noise", o->noise, "Chance an answer digit is replaced")->capture_default_str();
+  c->add_option("--completion", o->completion, "Completion template over the task's reference")
+      ->capture_default_str();
+  c->add_option("--worked-completion", o->worked_completion,
+                "Completion template of the examples that show a worked computation");
+  c->add_option("--worked-fraction", o->worked_fraction,
+                "Share of examples that use --worked-completion")
+      ->capture_default_str();
+  c->add_option("--max-new-tokens", o->max_new_tokens, "Of the held-out evaluation at the end")
+      ->capture_default_str();
   c->add_option("--seed", o->seed)->capture_default_str();
   c->callback([o] { pretrain_run(*o); });
 }

@@ -2,6 +2,7 @@
 #include "learner/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -733,6 +734,52 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
              svg_line_chart("Reward against completion tokens", points, "chart-len-reward", true,
                             "completion tokens") +
              "</div>\n";
+  }
+
+  // R1-style runs: how often the completion writes something inside its think block, per step,
+  // and the first step's completions beside the last step's (shown when any has a </think>).
+  if (!steps.empty()) {
+    std::map<int64_t, std::pair<int64_t, int64_t>> thinking;  // step -> (non-empty, all)
+    bool any_think = false;
+    SampleQuery q;
+    q.run_id = run_id;
+    for (const SampleRow& r : rundb_read_samples(db, q)) {
+      const std::string text = r.response_prefix + r.completion;
+      const size_t close = text.find("</think>");
+      any_think |= close != std::string::npos;
+      size_t open = text.find("<think>");
+      open = open == std::string::npos || open > close ? 0 : open + 7;
+      bool reasons = false;
+      for (size_t i = open; close != std::string::npos && i < close; i++)
+        reasons |= !std::isspace(static_cast<unsigned char>(text[i]));
+      auto& [n_reason, n_all] = thinking[r.step];
+      n_reason += reasons;
+      n_all++;
+    }
+    if (any_think) {
+      Series share{"share", {}, {}};
+      for (const auto& [step, c] : thinking) {
+        share.x.push_back((double)step);
+        share.y.push_back((double)c.first / (double)c.second);
+      }
+      out += "<h2>Reasoning</h2><div class=\"grid\">" +
+             svg_line_chart("Completions with text inside <think></think>", {share},
+                            "chart-thinking") +
+             svg_line_chart("Response length (tokens)", {col("mean", &StepRow::len_mean)},
+                            "chart-thinking-len") +
+             "</div>";
+      out += "<div class=\"samples\">";
+      for (int64_t step : {steps.front().step, steps.back().step}) {
+        SampleQuery sq;
+        sq.run_id = run_id;
+        sq.step_min = sq.step_max = step;
+        sq.limit = 2 * opt.num_samples;
+        out += "<div><b>step " + std::to_string(step) + "</b>";
+        for (const SampleRow& r : rundb_read_samples(db, sq)) out += sample_card(r, r.correct);
+        out += "</div>";
+      }
+      out += "</div>\n";
+    }
   }
 
   // Best and worst samples of the chosen steps.

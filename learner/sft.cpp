@@ -109,13 +109,20 @@ void pretrain_run(const PretrainOptions& opt) {
   Learner l;
   learner_init(l, m, lc);
 
-  std::printf("aha pretrain: %s, task %s, %d steps of %d, answer-digit noise %.2f\n",
-              opt.out_dir.c_str(), opt.task.c_str(), opt.steps, opt.batch, opt.noise);
+  if (opt.worked_fraction < 0 || opt.worked_fraction > 1 ||
+      (opt.worked_fraction > 0 && opt.worked_completion.empty()))
+    throw std::runtime_error(
+        "pretrain: --worked-fraction must be in [0, 1] and needs --worked-completion");
+  std::printf(
+      "aha pretrain: %s, task %s, %d steps of %d, answer-digit noise %.2f, worked share %.3f\n",
+      opt.out_dir.c_str(), opt.task.c_str(), opt.steps, opt.batch, opt.noise, opt.worked_fraction);
+  int64_t num_examples = 0, num_worked = 0;
   for (int step = 0; step < opt.steps; step++) {
     std::vector<TaskItem> items = taskset_train_batch(*ts, step, 0, opt.batch);
     std::vector<TrainSample> batch;
     for (size_t i = 0; i < items.size(); i++) {
-      std::string answer = items[i].reference.at("answer").get<std::string>();
+      nlohmann::json ref = items[i].reference;
+      std::string answer = ref.at("answer").get<std::string>();
       // Label noise makes a base model that knows the answer but does not commit to it.
       for (size_t c = 0; c < answer.size(); c++) {
         if (answer[c] < '0' || answer[c] > '9') continue;
@@ -123,9 +130,16 @@ void pretrain_run(const PretrainOptions& opt) {
         if (rng_uniform(opt.seed + 1, 7, k) < opt.noise)
           answer[c] = static_cast<char>('0' + rng_bits(opt.seed + 1, 8, k) % 10);
       }
+      ref["answer"] = answer;
+      const uint64_t example = static_cast<uint64_t>(step) * opt.batch + i;
+      const bool worked =
+          opt.worked_fraction > 0 && rng_uniform(opt.seed + 1, 9, example) < opt.worked_fraction;
+      num_examples++;
+      num_worked += worked;
       TrainSample s;
       s.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, prompt_text(items[i], fmt));
-      s.completion = tokenizer_encode(tok, answer);
+      s.completion = tokenizer_encode(
+          tok, render_template(worked ? opt.worked_completion : opt.completion, ref));
       s.completion.push_back(cfg.eos_token_id);
       batch.push_back(std::move(s));
     }
@@ -133,7 +147,10 @@ void pretrain_run(const PretrainOptions& opt) {
     if ((step + 1) % 100 == 0 || step == 0)
       std::printf("step %5d  loss %.4f  lr %.2e\n", step + 1, loss, learner_lr(lc, step));
   }
-  QuickEval q = quick_eval(l.policy, tok, fmt, *ts, 6);
+  std::printf("examples: %lld, with a worked computation: %lld (%.2f%%)\n",
+              static_cast<long long>(num_examples), static_cast<long long>(num_worked),
+              100.0 * static_cast<double>(num_worked) / static_cast<double>(num_examples));
+  QuickEval q = quick_eval(l.policy, tok, fmt, *ts, opt.max_new_tokens);
   std::printf("held-out accuracy of the base model: sampled %.1f%%, greedy %.1f%%\n",
               100 * q.sampled, 100 * q.greedy);
   model_save(l.policy, opt.out_dir);
@@ -145,6 +162,11 @@ void pretrain_run(const PretrainOptions& opt) {
                          {"config", opt.config},
                          {"lr", opt.lr},
                          {"noise", opt.noise},
+                         {"completion", opt.completion},
+                         {"worked_completion", opt.worked_completion},
+                         {"worked_fraction", opt.worked_fraction},
+                         {"examples", num_examples},
+                         {"worked_examples", num_worked},
                          {"seed", opt.seed},
                          {"sampled_accuracy", q.sampled},
                          {"greedy_accuracy", q.greedy}};

@@ -19,6 +19,13 @@ struct PretrainOptions {
   int batch = 64;  // sequences per step
   float lr = 3e-3f;
   float noise = 0.3f;  // chance each answer digit is replaced by a random one
+  // What each example's completion says: templates over the task's reference ("{answer}",
+  // "{work}", ...), followed by eos. A share worked_fraction of the examples, chosen by a seeded
+  // draw per example, use worked_completion (a worked computation before the answer).
+  std::string completion = "{answer}";
+  std::string worked_completion;  // "" = none
+  float worked_fraction = 0.0f;
+  int max_new_tokens = 6;  // of the held-out evaluation at the end
   uint64_t seed = 0;
 };
 

@@ -84,6 +84,26 @@ name = "format"
 checker = "format"
 weight = 0.1
 
+[tasks.mod10_chain]
+description = "A start digit and ten operations applied left to right, keeping the last digit ('Mod 10: 7*3+4-5...'), in the R1-Zero format: the prompt opens <think>, the completion closes it and answers in <answer></answer>. A tiny model mostly fails to answer at once and succeeds by writing the value after each step (see experiments/r1-zero)."
+generator = { name = "mod10_chain", ops = 10 }
+train_count = 20000
+eval_count = 200
+seed = 11
+template = "Mod 10: {question}<think>"
+[[tasks.mod10_chain.reward]]
+name = "correct"
+checker = "math"
+weight = 1.0
+options = { extract = "answer_tag" }
+# The think block may be empty: a direct answer is as well formed as a worked one, so the reward
+# favours no way of answering; only the final answer counts.
+[[tasks.mod10_chain.reward]]
+name = "format"
+checker = "format"
+weight = 0.1
+options = { think_pattern = '^(.*?)</think>', single_think = false }
+
 [tasks.humaneval]
 description = "HumanEval: complete the function; the row's check() must pass."
 data.eval = "${AHA_DATA_DIR}/humaneval_first82.jsonl"

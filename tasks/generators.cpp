@@ -1,6 +1,8 @@
 // Built-in generators. Countdown instances are solvable by construction: the target is the value of
 // a random expression over the drawn numbers (every intermediate a positive integer), whose text is
-// kept in the reference as "solution".
+// kept in the reference as "solution". Mod-10 chains carry their worked computation (the value
+// after each operation) in the reference as "work", for making pretraining data; no checker reads
+// it.
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -127,6 +129,37 @@ std::vector<nlohmann::json> generate_arith(const nlohmann::json& o, int64_t coun
          {"a", a},
          {"b", b},
          {"op", std::string(1, op)}});
+  }
+  return rows;
+}
+
+std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& o, int64_t count,
+                                                 uint64_t seed, uint64_t stream) {
+  int64_t n = opt_int(o, "ops", 10);
+  // labels: each operation is followed by a letter that the worked answer repeats ("*3a+4b" and
+  // "a1,b5"), so a step finds its operation by content instead of by a long fixed offset.
+  if (o.contains("labels") && !o.at("labels").is_boolean())
+    throw std::invalid_argument("generator option 'labels' must be true or false");
+  const bool labels = o.contains("labels") && o.at("labels").get<bool>();
+  if (n < 1 || n > (labels ? 26 : 64))
+    throw std::invalid_argument("mod10_chain generator: need 1 <= ops <= 64 (26 with labels)");
+  // Multipliers 3, 7, 9 are units mod 10: no operation forgets the value, so the answer depends
+  // on every step, in order (the maps x -> a*x + b do not commute).
+  static const int64_t kMul[3] = {3, 7, 9};
+  Rng rng{seed * 1000003 + stream, 0};
+  std::vector<nlohmann::json> rows;
+  for (int64_t r = 0; r < count; r++) {
+    int64_t v = uniform_int(rng, 0, 9);
+    std::string question = std::to_string(v), work;
+    for (int64_t i = 0; i < n; i++) {
+      const int64_t kind = uniform_int(rng, 0, 2);
+      const int64_t d = kind == 2 ? kMul[uniform_int(rng, 0, 2)] : uniform_int(rng, 1, 9);
+      v = kind == 0 ? (v + d) % 10 : kind == 1 ? (v + 10 - d) % 10 : (v * d) % 10;
+      const std::string label = labels ? std::string(1, static_cast<char>('a' + i)) : "";
+      question += std::string(1, "+-*"[kind]) + std::to_string(d) + label;
+      work += (i ? "," : "") + label + std::to_string(v);
+    }
+    rows.push_back({{"question", question}, {"answer", std::to_string(v)}, {"work", work}});
   }
   return rows;
 }

@@ -148,9 +148,9 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
     if (!g.is_object() || !g.contains("name"))
       throw std::invalid_argument(ctx + ": generator needs a name");
     s.generator = g.at("name").get<std::string>();
-    if (s.generator != "countdown" && s.generator != "arith")
+    if (s.generator != "countdown" && s.generator != "arith" && s.generator != "mod10_chain")
       throw std::invalid_argument(ctx + ": unknown generator '" + s.generator +
-                                  "' (countdown, arith)");
+                                  "' (countdown, arith, mod10_chain)");
     s.generator_options = g;
   }
   if (s.generator.empty() && s.train_path.empty() && s.eval_path.empty())
@@ -394,7 +394,9 @@ Task load_task(const TaskSpec& s) {
                                "'; set it with --data-dir or the AHA_DATA_DIR environment "
                                "variable)");
   if (!s.generator.empty()) {
-    auto gen = s.generator == "countdown" ? generate_countdown : generate_arith;
+    auto gen = s.generator == "countdown"     ? generate_countdown
+               : s.generator == "mod10_chain" ? generate_mod10_chain
+                                              : generate_arith;
     auto fill = [&](std::vector<TaskPrompt>& out, int64_t count, uint64_t stream,
                     const char* split) {
       std::vector<nlohmann::json> rows = gen(s.generator_options, count, s.seed, stream);

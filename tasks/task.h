@@ -24,7 +24,8 @@ struct TaskSpec {
   // reference name <- the first of these row fields that the row has; empty: whole row.
   std::vector<std::pair<std::string, std::vector<std::string>>> fields;
   std::string id_field;  // row field used as id; empty: file:line
-  // Generator source (when generator is not empty): "countdown" or "arith" with its options.
+  // Generator source (when generator is not empty): "countdown", "arith" or "mod10_chain" with its
+  // options.
   std::string generator;
   nlohmann::json generator_options = nlohmann::json::object();
   int64_t train_count = 1000, eval_count = 100;  // generated rows per split
@@ -89,6 +90,12 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path);
 // Generators (deterministic in seed; stream separates train from eval).
 std::vector<nlohmann::json> generate_countdown(const nlohmann::json& options, int64_t count,
                                                uint64_t seed, uint64_t stream);
+// A start digit and `ops` operations (+d, -d with d in 1..9, *d with d in 3, 7, 9) applied left
+// to right modulo 10: question "7*3+4-5", answer "0", work "1,5,0" (the value after each step);
+// with labels = true a letter follows each operation and precedes its value ("7*3a+4b-5c",
+// "a1,b5,c0").
+std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& options, int64_t count,
+                                                 uint64_t seed, uint64_t stream);
 std::vector<nlohmann::json> generate_arith(const nlohmann::json& options, int64_t count,
                                            uint64_t seed, uint64_t stream);
 

@@ -311,8 +311,11 @@ TEST_CASE("aha logs and aha report on a generated run") {
     CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
     CHECK(html_structure_error(html) == "");
     // Charts: 14 training curves, 1 eval chart, 1 imbalance chart, heatmaps of steps 1, 7, 12,
-    // 1 length-vs-reward scatter with the 3 x 8 samples of those steps.
-    CHECK(count_of(html, "<svg") == 14 + 1 + 1 + 3 + 1);
+    // 1 length-vs-reward scatter with the 3 x 8 samples of those steps, and (the completions
+    // close a think block) the reasoning share and length.
+    CHECK(count_of(html, "<svg") == 14 + 1 + 1 + 3 + 1 + 2);
+    CHECK(html.find("<h2>Reasoning</h2>") != std::string::npos);
+    CHECK(html.find("id=\"chart-thinking\"") != std::string::npos);
     CHECK(count_of(html, "fill-opacity=\"0.35\"") == 24);
     for (const char* id : {"chart-reward", "chart-accuracy", "chart-length", "chart-kl",
                            "chart-entropy", "chart-clip", "chart-imbalance", "chart-len-reward"})
@@ -347,8 +350,11 @@ TEST_CASE("aha logs and aha report on a generated run") {
     CHECK(h2.find("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;") !=
           std::string::npos);
     CHECK(h2.find(kLong.substr(0, 40)) != std::string::npos);
-    CHECK(count_of(h2, "class=\"sample good\"") == 2);
-    CHECK(count_of(h2, "class=\"sample bad\"") == 2);
+    // Best and worst of steps 3 and 5 (the Reasoning section before them shows steps 1 and 12).
+    const std::string best_worst = h2.substr(h2.find("<h2>Samples</h2>"));
+    CHECK(count_of(best_worst, "class=\"sample good\"") == 2);
+    CHECK(count_of(best_worst, "class=\"sample bad\"") == 2);
+    CHECK(count_of(h2, "class=\"sample ") == 4 + 2 * 2);
     if (const char* keep = std::getenv("AHA_KEEP_REPORT"))
       fs::copy_file(dir + "/report.html", keep, fs::copy_options::overwrite_existing);
   }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "reward/reward.h"
 #include "tasks/task.h"
@@ -351,5 +352,55 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
                           p.reference)
               .score == doctest::Approx(1.1));
   }
-  CHECK(aha::builtin_task_names().size() == 6);
+  // mod10_chain: the answer is the chain evaluated left to right mod 10, the work the value after
+  // each step; a direct answer and a worked one score the same, a number in the think block is no
+  // answer.
+  aha::TaskSpec d = aha::find_task_spec("mod10_chain");
+  d.train_count = 300;
+  aha::Task dt = aha::load_task(d);
+  REQUIRE(dt.eval.size() == 200);
+  std::set<std::string> answers;
+  for (const auto& p : dt.train) {
+    const std::string q = p.reference["question"];
+    REQUIRE(q.size() == 21);  // a start digit and ten operations of two characters
+    CHECK(p.text == "Mod 10: " + q + "<think>");
+    int v = q[0] - '0';
+    std::string work;
+    for (size_t i = 1; i < q.size(); i += 2) {
+      const int x = q[i + 1] - '0';
+      if (q[i] == '*') CHECK((x == 3 || x == 7 || x == 9));
+      CHECK(x >= 1);
+      v = q[i] == '+' ? (v + x) % 10 : q[i] == '-' ? (v - x + 10) % 10 : (v * x) % 10;
+      work += (i > 1 ? "," : "") + std::to_string(v);
+    }
+    const std::string answer = std::to_string(v);
+    answers.insert(answer);
+    CHECK(p.reference["answer"] == answer);
+    CHECK(p.reference["work"] == work);
+    auto score = [&](const std::string& c) { return aha::task_score(d, c, p.reference).score; };
+    CHECK(score("</think><answer>" + answer + "</answer>") == doctest::Approx(1.1));
+    CHECK(score(work + "</think><answer>" + answer + "</answer>") == doctest::Approx(1.1));
+    CHECK(score("</think><answer>" + std::to_string((v + 1) % 10) + "</answer>") ==
+          doctest::Approx(0.1));
+    CHECK(score(work + "</think>") == doctest::Approx(0.0));
+  }
+  CHECK(answers.size() == 10);
+  // With labels the same chain carries a letter after each operation, repeated in the work.
+  aha::TaskSpec dl = d;
+  dl.generator_options["labels"] = true;
+  aha::Task lt = aha::load_task(dl);
+  for (size_t k = 0; k < 20; k++) {
+    std::string q = lt.train[k].reference["question"], w = lt.train[k].reference["work"];
+    std::string plain_q, plain_w;
+    for (char c : q)
+      if (c < 'a' || c > 'z') plain_q += c;
+    for (char c : w)
+      if (c < 'a' || c > 'z') plain_w += c;
+    CHECK(plain_q == dt.train[k].reference["question"]);
+    CHECK(plain_w == dt.train[k].reference["work"]);
+    CHECK(q.substr(q.size() - 1) == "j");
+    CHECK(w.rfind("a", 0) == 0);
+    CHECK(w.find(",j") != std::string::npos);
+  }
+  CHECK(aha::builtin_task_names().size() == 7);
 }
