@@ -1,8 +1,6 @@
 // Rollout controller: a ROUTER socket driven by one I/O thread; the API shares state under a mutex.
 #include "rollout/controller.h"
 
-#include "rollout/auth.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,6 +15,8 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "rollout/auth.h"
 
 namespace aha {
 
@@ -60,7 +60,7 @@ struct Controller {
   std::condition_variable cv;  // results arrived, a worker's version or liveness changed
   bool stop = false;
 
-  std::unordered_map<uint64_t, GenRequest> pending;  // submitted, not completed
+  std::unordered_map<uint64_t, GenRequest> pending;                // submitted, not completed
   std::unordered_map<uint64_t, std::vector<std::string>> sent_to;  // pending id -> workers asked
   std::unordered_map<uint64_t, std::set<std::string>> refused_by;  // pending id -> bad answerers
   std::unordered_set<uint64_t> completed;
@@ -70,7 +70,7 @@ struct Controller {
   std::deque<std::pair<std::string, std::string>> outbox;  // (identity, bytes) from API calls
 
   uint64_t weights_version = 0;
-  std::set<uint64_t> published;  // every version ever published
+  std::set<uint64_t> published;     // every version ever published
   int64_t no_workers_since_ms = 0;  // when the last live worker went (0: one is live)
   std::vector<uint8_t> weights;
   uint64_t weights_checksum = 0;
@@ -193,8 +193,7 @@ void reject_result(Controller& c, WorkerState* w, const std::string& peer, uint6
     c.stats.reissued++;
   }
   if (static_cast<int64_t>(w->rejected) >= c.opt.max_bad_results)
-    ban_worker(c, *w,
-               std::to_string(w->rejected) + " refused results (last: " + why + ")");
+    ban_worker(c, *w, std::to_string(w->rejected) + " refused results (last: " + why + ")");
   c.cv.notify_all();
 }
 
@@ -317,8 +316,8 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
       auto it = c.workers.find(peer);
       if (it == c.workers.end()) return drop(c, peer, "weights_ack from an unregistered worker");
       if (!c.published.count(m.weights_version))
-        return drop(c, peer, "weights_ack of unpublished version " +
-                                 std::to_string(m.weights_version));
+        return drop(c, peer,
+                    "weights_ack of unpublished version " + std::to_string(m.weights_version));
       it->second.weights_version = std::max(it->second.weights_version, m.weights_version);
       it->second.last_seen_ms = now_ms();
       spdlog::info("controller: worker {} holds weights v{}", printable_peer(peer),
@@ -360,8 +359,8 @@ void dispatch(Controller& c) {
     };
     bool other_exists = false;
     for (auto& [ident, w] : c.workers)
-      other_exists |= w.alive && !refused(ident) &&
-                      w.weights_version >= pit->second.min_weights_version;
+      other_exists |=
+          w.alive && !refused(ident) && w.weights_version >= pit->second.min_weights_version;
     for (auto& [ident, w] : c.workers) {
       int32_t free = w.alive ? w.capacity - static_cast<int32_t>(w.outstanding.size()) : 0;
       if (free <= 0) continue;
