@@ -36,7 +36,7 @@ struct TrainConfig {
   int max_tokens_in_flight = 1 << 15;  // latent cache rows per worker
   bool return_routing = true;
   int max_bad_results = 3;        // bad results a worker may send before it is disconnected
-  float request_timeout_s = 600;  // a request unanswered this long: its worker is disconnected
+  float request_timeout_s = 600;  // holding requests, none answered this long: disconnected
   // [reward]
   int reward_threads = 2;
   int reward_workers = 0;            // 0: score in the trainer; N: N `aha reward-worker`s

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -40,6 +41,7 @@ struct WorkerState {
   uint64_t rejected = 0;
   bool banned = false;
   std::string last_rejection;
+  int64_t last_result_ms = 0;  // when a result of it was last accepted
 };
 
 std::atomic<uint64_t> g_wake_counter{0};
@@ -236,7 +238,10 @@ void handle_result(Controller& c, const std::string& peer, GenResult&& r) {
   else if (c.opt.validate)
     why = c.opt.validate(c.opt.validate_ctx, req, r);
   if (!why.empty()) return reject_result(c, w, peer, r.request_id, why);
-  if (w) w->outstanding.erase(r.request_id);
+  if (w) {
+    w->outstanding.erase(r.request_id);
+    w->last_result_ms = now_ms();
+  }
   c.pending.erase(pit);
   c.sent_to.erase(r.request_id);
   c.refused_by.erase(r.request_id);
@@ -396,17 +401,20 @@ void check_timers(Controller& c, bool check_dead) {
   for (auto& [ident, w] : c.workers) {
     if (check_dead && w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms)
       declare_dead(c, w, "silent");
-    if (!w.alive || c.opt.request_timeout_ms <= 0) continue;
-    for (const auto& [id, sent_ms] : w.outstanding)
-      if (t - sent_ms > c.opt.request_timeout_ms) {
-        w.rejected++;
-        c.stats.rejected++;
-        ban_worker(c, w,
-                   "request " + std::to_string(id) + " unanswered for " +
-                       std::to_string((t - sent_ms) / 1000) + " s");
-        break;
-      }
     live += w.alive;
+    if (!w.alive || c.opt.request_timeout_ms <= 0 || w.outstanding.empty()) continue;
+    // Banned only when it holds work and has answered nothing for the whole timeout: a worker
+    // that keeps finishing requests is slow, not stuck.
+    int64_t oldest = INT64_MAX;
+    for (const auto& [id, sent_ms] : w.outstanding) oldest = std::min(oldest, sent_ms);
+    const int64_t since = std::max(oldest, w.last_result_ms);
+    if (t - since > c.opt.request_timeout_ms) {
+      w.rejected++;
+      c.stats.rejected++;
+      ban_worker(c, w,
+                 std::to_string(w.outstanding.size()) + " request(s) held and none answered for " +
+                     std::to_string((t - since) / 1000) + " s");
+    }
   }
   if (live > 0)
     c.no_workers_since_ms = 0;
