@@ -184,6 +184,8 @@ void zap_loop(ZapHandler& z) {
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
       spdlog::error("auth: ZAP handler: {}", e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("auth: ZAP handler: {}", e.what());
     }
   }
 }

@@ -460,7 +460,11 @@ void io_loop(Controller& c) {
         drop(c, peer, err);
         continue;
       }
-      handle_message(c, peer, bytes);
+      try {  // nothing a peer sends may end the I/O thread (std::terminate)
+        handle_message(c, peer, bytes);
+      } catch (const std::exception& e) {
+        drop(c, peer, std::string("handling failed: ") + e.what());
+      }
       if ((k & 63) == 63) check_timers(c, false);  // a flood must not starve heartbeats
     }
     while (!c.outbox.empty()) {
