@@ -93,7 +93,8 @@ void load_worker_keys(const std::string& server_key_file, const std::string& key
   if (server_key_file.empty()) return;
   server_pub = curve_key_read(server_key_file).public_key;
   CurveKeyPair k = curve_key_read(key_file);
-  if (k.secret_key.empty()) throw std::runtime_error(key_file + ": no secret key (need a key pair)");
+  if (k.secret_key.empty())
+    throw std::runtime_error(key_file + ": no secret key (need a key pair)");
   pub = k.public_key;
   sec = k.secret_key;
 }
@@ -139,7 +140,8 @@ void add_reward_worker(CLI::App& app) {
   c->add_option("--id", o->worker_id, "Worker id (default reward-PID)");
   auto server_key = std::make_shared<std::string>();
   auto key = std::make_shared<std::string>();
-  c->add_option("--server-key", *server_key, "The trainer's public key for a CURVE tcp:// endpoint");
+  c->add_option("--server-key", *server_key,
+                "The trainer's public key for a CURVE tcp:// endpoint");
   c->add_option("--key", *key, "This worker's key pair (`aha keygen`), allowed by the trainer");
   c->callback([=] {
     load_worker_keys(*server_key, *key, o->curve_server_key, o->curve_public_key,
@@ -159,9 +161,10 @@ void add_keygen(CLI::App& app) {
     CurveKeyPair k = curve_keygen();
     curve_key_write(*out, k);
     curve_key_write(*out + ".pub", k, true);
-    std::printf("wrote %s (key pair, owner-only) and %s.pub; add this line to the trainer's "
-                "RUN_DIR/authorized_keys:\n%s\n",
-                out->c_str(), out->c_str(), k.public_key.c_str());
+    std::printf(
+        "wrote %s (key pair, owner-only) and %s.pub; add this line to the trainer's "
+        "RUN_DIR/authorized_keys:\n%s\n",
+        out->c_str(), out->c_str(), k.public_key.c_str());
   });
 }
 

@@ -171,7 +171,8 @@ std::string check_result(RewardService& s, const ScoreJob& job, const ScoreResul
       return "reward " + std::to_string(x) + " outside task " + job.task + "'s range [" +
              std::to_string(lo) + ", " + std::to_string(hi) + "]";
   nlohmann::json details = nlohmann::json::parse(r.components_json, nullptr, false);
-  if (!details.is_array() || details.size() != G) return "components_json is not one entry a completion";
+  if (!details.is_array() || details.size() != G)
+    return "components_json is not one entry a completion";
   scored.assign(G, {});
   for (size_t g = 0; g < G; g++) {
     if (!scored_from_json(details[g], r.rewards[g], scored[g])) return "malformed components_json";

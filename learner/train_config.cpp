@@ -53,7 +53,7 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"rollout.max_bad_results", T::kInt, &c.max_bad_results,
        "Invalid results a rollout or reward worker may send before it is disconnected"},
       {"rollout.request_timeout_s", T::kFloat, &c.request_timeout_s,
-       "A generation request unanswered this long disconnects its worker (re-issued)"},
+       "A worker holding requests that answers none for this long is disconnected (re-issued)"},
       {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads (per reward worker)"},
       {"reward.workers", T::kInt, &c.reward_workers,
        "Reward workers over ZeroMQ (0 = score in the trainer)"},

@@ -35,11 +35,11 @@ struct TrainConfig {
   int rollout_workers = 1;             // worker threads (or processes with --workers)
   int max_tokens_in_flight = 1 << 15;  // latent cache rows per worker
   bool return_routing = true;
-  int max_bad_results = 3;          // bad results a worker may send before it is disconnected
-  float request_timeout_s = 600;    // a request unanswered this long: its worker is disconnected
+  int max_bad_results = 3;        // bad results a worker may send before it is disconnected
+  float request_timeout_s = 600;  // holding requests, none answered this long: disconnected
   // [reward]
   int reward_threads = 2;
-  int reward_workers = 0;  // 0: score in the trainer; N: N `aha reward-worker`s
+  int reward_workers = 0;            // 0: score in the trainer; N: N `aha reward-worker`s
   float reward_job_timeout_s = 120;  // a reward worker silent on a job this long is dropped
   // [learner]
   LearnerConfig learner;
@@ -60,8 +60,8 @@ struct TrainConfig {
   bool async = false;  // overlap generation of step t+1 with training of step t
   int max_staleness = 1;
   bool progress = true;
-  float worker_deadline_s = 300;  // no worker able to serve this long: the run fails (0 = wait)
-  bool insecure_tcp = false;      // tcp:// without CURVE (trusted networks only)
+  float worker_deadline_s = 300;     // no worker able to serve this long: the run fails (0 = wait)
+  bool insecure_tcp = false;         // tcp:// without CURVE (trusted networks only)
   std::string authorized_keys = "";  // client public keys allowed besides the run's own
 };
 

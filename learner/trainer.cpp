@@ -171,9 +171,9 @@ void check_finite(const Learner& l, const UpdateMetrics& um, int step) {
         break;
       }
   if (what)
-    throw NonFinite("step " + std::to_string(step) + ": the " + what +
-                    " became NaN or inf (loss " + std::to_string(um.loss) + ", gradient norm " +
-                    std::to_string(um.grad_norm) + ")");
+    throw NonFinite("step " + std::to_string(step) + ": the " + what + " became NaN or inf (loss " +
+                    std::to_string(um.loss) + ", gradient norm " + std::to_string(um.grad_norm) +
+                    ")");
 }
 
 // Liveness: while no worker can serve, says so every 5 s and gives up after the deadline.
@@ -413,9 +413,10 @@ double evaluate(Run& r, int64_t step, std::map<std::string, double>* per_task) {
 void setup_auth(Run& r, const std::string& endpoint) {
   if (!endpoint_is_tcp(endpoint)) return;
   if (r.cfg.insecure_tcp) {
-    std::printf("warning: %s without authentication (run.insecure_tcp): anyone who reaches it "
-                "can train this model\n",
-                endpoint.c_str());
+    std::printf(
+        "warning: %s without authentication (run.insecure_tcp): anyone who reaches it "
+        "can train this model\n",
+        endpoint.c_str());
     return;
   }
   if (!curve_available())
@@ -442,9 +443,10 @@ void setup_auth(Run& r, const std::string& endpoint) {
   const std::string allow =
       r.cfg.authorized_keys.empty() ? r.run_dir + "/authorized_keys" : r.cfg.authorized_keys;
   r.zap = zap_start(r.ctx, {r.worker_key.public_key}, allow);
-  std::printf("CURVE on %s: workers need --server-key %s and a key pair whose public key is in %s "
-              "(`aha keygen`)\n",
-              endpoint.c_str(), r.server_pub_path.c_str(), allow.c_str());
+  std::printf(
+      "CURVE on %s: workers need --server-key %s and a key pair whose public key is in %s "
+      "(`aha keygen`)\n",
+      endpoint.c_str(), r.server_pub_path.c_str(), allow.c_str());
 }
 
 // Waits for n workers (at most timeout_s), returning early on SIGINT/SIGTERM.
@@ -557,10 +559,9 @@ void start_workers(Run& r) {
     std::string id = "reward-" + std::to_string(i);
     if (processes) {
       std::string threads = std::to_string(r.cfg.reward_threads);
-      std::vector<std::string> args = {r.opt.exe_path, "reward-worker",   "--connect",
-                                       reward_endpoint, "--tasks-file",   r.cfg.tasks_file,
-                                       "--threads",     threads,          "--id",
-                                       id};
+      std::vector<std::string> args = {
+          r.opt.exe_path,   "reward-worker", "--connect", reward_endpoint, "--tasks-file",
+          r.cfg.tasks_file, "--threads",     threads,     "--id",          id};
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -795,9 +796,10 @@ int train_main(const TrainOptions& opt) {
   int start_step = 0;
   const std::string ckpt = opt.resume ? train_state_latest(r.run_dir) : "";
   if (opt.resume && ckpt.empty())
-    std::printf("resuming %s: no checkpoint yet (stopped before its initial one); starting the run "
-                "over from step 0 as a new run in the database\n",
-                r.run_dir.c_str());
+    std::printf(
+        "resuming %s: no checkpoint yet (stopped before its initial one); starting the run "
+        "over from step 0 as a new run in the database\n",
+        r.run_dir.c_str());
   if (!ckpt.empty()) {
     nlohmann::json st = train_state_load(r.learner, ckpt);
     start_step = st.at("step").get<int>();
@@ -834,226 +836,226 @@ int train_main(const TrainOptions& opt) {
   bool interrupted = false;
   std::optional<std::pair<StepRow, std::vector<SampleRow>>> unwritten;  // a step's unlogged row
   try {
-  start_workers(r);
-  publish_weights(r);
-  std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),
-              r.cfg.steps, r.cfg.prompts_per_step, r.cfg.group_size);
-  for (size_t i = 0; i < r.cfg.task_names.size(); i++)
-    std::printf("%s%s", i ? ", " : "", r.cfg.task_names[i].c_str());
-  std::printf("], model %s (%ld parameters)\n", model_description(policy.cfg).c_str(),
-              model_num_params(policy));
+    start_workers(r);
+    publish_weights(r);
+    std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),
+                r.cfg.steps, r.cfg.prompts_per_step, r.cfg.group_size);
+    for (size_t i = 0; i < r.cfg.task_names.size(); i++)
+      std::printf("%s%s", i ? ", " : "", r.cfg.task_names[i].c_str());
+    std::printf("], model %s (%ld parameters)\n", model_description(policy.cfg).c_str(),
+                model_num_params(policy));
 
-  for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
-    if (e.step == 0 && e.metric == "pass@1") acc_before = e.value;
-  if (std::isnan(acc_before)) {
-    acc_before = evaluate(r, 0, nullptr);
-    std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * acc_before);
-  }
+    for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
+      if (e.step == 0 && e.metric == "pass@1") acc_before = e.value;
+    if (std::isnan(acc_before)) {
+      acc_before = evaluate(r, 0, nullptr);
+      std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * acc_before);
+    }
 
-  std::optional<PendingGen> pending;
-  std::vector<Rollout> ready;  // async: the next step's rollouts, generated with older weights
-  for (; step < r.cfg.steps; step++) {
-    check_interrupt();
-    const int G = r.cfg.group_size;
-    auto t_step = Clock::now();
-    const uint64_t rejected_before = controller_stats(*r.controller).rejected +
-                                     (r.rewards ? reward_service_stats(*r.rewards).rejected : 0);
-    // Generation (with dynamic sampling: more rounds until the batch is full).
-    double t_gen = 0, t_reward = 0;
-    std::vector<Rollout> batch;
-    int zero_var_groups = 0, total_groups = 0;
-    for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0);
-         round++) {
-      int need = r.cfg.prompts_per_step - static_cast<int>(batch.size()) / G;
-      if (need <= 0) break;
+    std::optional<PendingGen> pending;
+    std::vector<Rollout> ready;  // async: the next step's rollouts, generated with older weights
+    for (; step < r.cfg.steps; step++) {
+      check_interrupt();
+      const int G = r.cfg.group_size;
+      auto t_step = Clock::now();
+      const uint64_t rejected_before = controller_stats(*r.controller).rejected +
+                                       (r.rewards ? reward_service_stats(*r.rewards).rejected : 0);
+      // Generation (with dynamic sampling: more rounds until the batch is full).
+      double t_gen = 0, t_reward = 0;
+      std::vector<Rollout> batch;
+      int zero_var_groups = 0, total_groups = 0;
+      for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0);
+           round++) {
+        int need = r.cfg.prompts_per_step - static_cast<int>(batch.size()) / G;
+        if (need <= 0) break;
+        auto t0 = Clock::now();
+        std::vector<Rollout> rs;
+        if (!ready.empty()) {
+          // Async: this step's samples were generated during the last update, one version behind.
+          rs = std::move(ready);
+          ready.clear();
+        } else {
+          rs = generate(r, taskset_train_batch(*r.tasks, step, round, need), G, r.cfg.temperature,
+                        step_seed(r.cfg, step, round), "generating");
+        }
+        t_gen += seconds_since(t0);
+        t0 = Clock::now();
+        score_all(r, rs);
+        t_reward += seconds_since(t0);
+        for (size_t g0 = 0; g0 < rs.size(); g0 += G) {
+          total_groups++;
+          bool varies = group_correctness_varies(rs, g0, G);
+          zero_var_groups += !varies;
+          if (r.cfg.dynamic_sampling && !varies) continue;
+          for (int i = 0; i < G; i++) batch.push_back(std::move(rs[g0 + i]));
+        }
+      }
+      if (batch.size() > static_cast<size_t>(r.cfg.prompts_per_step) * G)
+        batch.resize(static_cast<size_t>(r.cfg.prompts_per_step) * G);
+      for (size_t i = 0; i < batch.size(); i++) batch[i].group_id = static_cast<int64_t>(i) / G;
+      shape_overlong(r.cfg, batch);
+      compute_group_advantages(r.cfg, batch);
+      // Async: the next step's prompts generate with the current weights while this step trains.
+      if (r.cfg.async && step + 1 < r.cfg.steps)
+        pending =
+            submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
+                              G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
+
+      // Learner update.
       auto t0 = Clock::now();
-      std::vector<Rollout> rs;
-      if (!ready.empty()) {
-        // Async: this step's samples were generated during the last update, one version behind.
-        rs = std::move(ready);
-        ready.clear();
-      } else {
-        rs = generate(r, taskset_train_batch(*r.tasks, step, round, need), G, r.cfg.temperature,
-                      step_seed(r.cfg, step, round), "generating");
+      UpdateMetrics um;
+      if (!batch.empty()) {
+        learner_dirty = true;
+        um = learner_update(r.learner, to_train_samples(batch, r.cfg));
+        learner_dirty = false;
+        check_finite(r.learner, um, step + 1);
       }
-      t_gen += seconds_since(t0);
-      t0 = Clock::now();
-      score_all(r, rs);
-      t_reward += seconds_since(t0);
-      for (size_t g0 = 0; g0 < rs.size(); g0 += G) {
-        total_groups++;
-        bool varies = group_correctness_varies(rs, g0, G);
-        zero_var_groups += !varies;
-        if (r.cfg.dynamic_sampling && !varies) continue;
-        for (int i = 0; i < G; i++) batch.push_back(std::move(rs[g0 + i]));
+      learner_step = step + 1;
+      if (r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0)
+        learner_refresh_ref(r.learner);
+      double t_train = seconds_since(t0);
+
+      // Metrics and logs.
+      StepRow row;
+      row.run_id = r.run_id;
+      row.step = step + 1;
+      double rsum = 0, csum = 0, lsum = 0, asum = 0, a2 = 0, lmax = 0, trunc = 0;
+      std::map<std::string, double> comp;
+      for (const Rollout& ro : batch) {
+        rsum += ro.reward;
+        csum += ro.scored.correct;
+        double len = static_cast<double>(ro.sample.token_ids.size());
+        lsum += len;
+        lmax = std::max(lmax, len);
+        trunc += ro.sample.finish_reason == "length";
+        asum += ro.advantage;
+        a2 += static_cast<double>(ro.advantage) * ro.advantage;
+        for (const auto& [name, v] : ro.scored.result.components) comp[name] += v;
       }
+      const double nb = std::max<size_t>(1, batch.size());
+      row.reward_mean = rsum / nb;
+      row.accuracy = csum / nb;
+      row.adv_mean = asum / nb;
+      row.adv_std = std::sqrt(std::max(0.0, a2 / nb - row.adv_mean * row.adv_mean));
+      row.len_mean = lsum / nb;
+      row.len_max = lmax;
+      row.frac_truncated = trunc / nb;
+      row.kl = um.kl;
+      row.entropy = um.entropy;
+      row.clip_frac_low = um.clip_low;
+      row.clip_frac_high = um.clip_high;
+      row.frac_zero_var_groups =
+          total_groups ? static_cast<double>(zero_var_groups) / total_groups : 0;
+      row.dlogp_max = um.dlogp_max;
+      row.dlogp_mean = um.dlogp_mean;
+      row.grad_norm = um.grad_norm;
+      row.lr = um.lr;
+      row.t_reward = t_reward;
+      row.t_train = t_train;
+      nlohmann::json metrics;
+      nlohmann::json rc = nlohmann::json::object();
+      for (const auto& [name, v] : comp) rc[name] = v / nb;
+      metrics["reward_components"] = rc;
+      nlohmann::json load = nlohmann::json::array();
+      for (size_t l = 0; l < um.expert_load.size(); l++) {
+        long tot = 0;
+        for (long x : um.expert_load[l]) tot += x;
+        if (tot == 0) continue;
+        nlohmann::json layer = nlohmann::json::array();
+        for (long x : um.expert_load[l]) layer.push_back(static_cast<double>(x) / tot);
+        load.push_back(layer);
+      }
+      metrics["expert_load"] = load;
+      metrics["clip_frac_dual"] = um.clip_dual;
+      metrics["ratio_mean"] = um.ratio_mean;
+      metrics["tis_mean"] = um.tis_mean;
+      metrics["loss"] = um.loss;
+      metrics["balance_loss"] = um.balance_loss;
+      metrics["weight_version"] = r.learner.policy.version;
+      row.metrics_json = metrics.dump();
+      std::vector<SampleRow> samples;
+      for (size_t i = 0; i < batch.size(); i++) {
+        const Rollout& ro = batch[i];
+        SampleRow s;
+        s.weight_version = static_cast<int64_t>(ro.weight_version);
+        s.task = ro.item.task;
+        s.prompt_id = ro.item.prompt_id;
+        s.group_id = ro.group_id;
+        s.sample_idx = ro.sample_idx;
+        s.prompt = prompt_text(ro.item, r.format);
+        s.completion = ro.completion;
+        s.response_prefix = r.format.response_prefix;
+        s.num_tokens = static_cast<int64_t>(ro.sample.token_ids.size());
+        s.finish_reason = ro.sample.finish_reason;
+        s.reward = ro.reward;
+        nlohmann::json cj = nlohmann::json::object();
+        for (const auto& [name, v] : ro.scored.result.components) cj[name] = v;
+        s.components_json = cj.dump();
+        s.correct = ro.scored.correct;
+        s.advantage = ro.advantage;
+        double lp = 0;
+        for (float x : ro.sample.logprobs) lp += x;
+        s.mean_logp = ro.sample.logprobs.empty() ? 0 : lp / ro.sample.logprobs.size();
+        s.mean_abs_dlogp = i < um.sample_mean_abs_dlogp.size() ? um.sample_mean_abs_dlogp[i] : NAN;
+        s.gen_time_s = ro.gen_time_s;
+        s.extracted = ro.scored.result.extracted;
+        s.reason = ro.scored.result.reason;
+        s.prompt_ids.assign(ro.prompt_ids.begin(), ro.prompt_ids.end());
+        s.completion_ids = ro.sample.token_ids;
+        s.rollout_logps = ro.sample.logprobs;
+        samples.push_back(std::move(s));
+      }
+      // The step's row is kept until written: if the rest of the step is interrupted, the row is
+      // still logged before the checkpoint of this step (learner_step) is saved.
+      unwritten.emplace(row, std::move(samples));
+      if (pending) {
+        // Finish the next step's generation before new weights arrive, so no sample mixes versions.
+        t0 = Clock::now();
+        ready = collect_generation(r, *pending, "generating");
+        pending.reset();
+        t_gen += seconds_since(t0);
+      }
+      double t_sync = publish_weights(r);
+      row.t_gen = unwritten->first.t_gen = t_gen;
+      row.t_sync = unwritten->first.t_sync = t_sync;
+      row.tokens_per_s = unwritten->first.tokens_per_s =
+          (lsum + 0.0) / std::max(1e-9, seconds_since(t_step));
+      const uint64_t rejected_step = controller_stats(*r.controller).rejected +
+                                     (r.rewards ? reward_service_stats(*r.rewards).rejected : 0) -
+                                     rejected_before;
+      // Refused results (invalid, unsolicited, timed out) in this step and per worker so far.
+      metrics["rejected_results"] = rejected_step;
+      nlohmann::json by_worker = nlohmann::json::object();
+      for (const WorkerInfo& w : controller_workers(*r.controller))
+        if (w.rejected) by_worker[w.worker_id] = w.rejected;
+      if (r.rewards)
+        for (const auto& [id, n] : reward_service_stats(*r.rewards).rejected_by_worker)
+          by_worker[id] = n;
+      metrics["rejected_by_worker"] = by_worker;
+      unwritten->first.metrics_json = metrics.dump();
+      rundb_write_step(r.db, unwritten->first, unwritten->second);
+      unwritten.reset();
+      std::printf(
+          "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
+          "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
+          step + 1, row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl, row.entropy,
+          row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen, t_train,
+          rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str()
+                        : "");
+      std::fflush(stdout);
+      if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
+        double acc = evaluate(r, step + 1, nullptr);
+        std::printf("step %4d  held-out accuracy %.1f%%\n", step + 1, 100 * acc);
+      }
+      if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0) save(step + 1);
     }
-    if (batch.size() > static_cast<size_t>(r.cfg.prompts_per_step) * G)
-      batch.resize(static_cast<size_t>(r.cfg.prompts_per_step) * G);
-    for (size_t i = 0; i < batch.size(); i++) batch[i].group_id = static_cast<int64_t>(i) / G;
-    shape_overlong(r.cfg, batch);
-    compute_group_advantages(r.cfg, batch);
-    // Async: the next step's prompts generate with the current weights while this step trains.
-    if (r.cfg.async && step + 1 < r.cfg.steps)
-      pending =
-          submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
-                            G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
-
-    // Learner update.
-    auto t0 = Clock::now();
-    UpdateMetrics um;
-    if (!batch.empty()) {
-      learner_dirty = true;
-      um = learner_update(r.learner, to_train_samples(batch, r.cfg));
-      learner_dirty = false;
-      check_finite(r.learner, um, step + 1);
-    }
-    learner_step = step + 1;
-    if (r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0)
-      learner_refresh_ref(r.learner);
-    double t_train = seconds_since(t0);
-
-    // Metrics and logs.
-    StepRow row;
-    row.run_id = r.run_id;
-    row.step = step + 1;
-    double rsum = 0, csum = 0, lsum = 0, asum = 0, a2 = 0, lmax = 0, trunc = 0;
-    std::map<std::string, double> comp;
-    for (const Rollout& ro : batch) {
-      rsum += ro.reward;
-      csum += ro.scored.correct;
-      double len = static_cast<double>(ro.sample.token_ids.size());
-      lsum += len;
-      lmax = std::max(lmax, len);
-      trunc += ro.sample.finish_reason == "length";
-      asum += ro.advantage;
-      a2 += static_cast<double>(ro.advantage) * ro.advantage;
-      for (const auto& [name, v] : ro.scored.result.components) comp[name] += v;
-    }
-    const double nb = std::max<size_t>(1, batch.size());
-    row.reward_mean = rsum / nb;
-    row.accuracy = csum / nb;
-    row.adv_mean = asum / nb;
-    row.adv_std = std::sqrt(std::max(0.0, a2 / nb - row.adv_mean * row.adv_mean));
-    row.len_mean = lsum / nb;
-    row.len_max = lmax;
-    row.frac_truncated = trunc / nb;
-    row.kl = um.kl;
-    row.entropy = um.entropy;
-    row.clip_frac_low = um.clip_low;
-    row.clip_frac_high = um.clip_high;
-    row.frac_zero_var_groups =
-        total_groups ? static_cast<double>(zero_var_groups) / total_groups : 0;
-    row.dlogp_max = um.dlogp_max;
-    row.dlogp_mean = um.dlogp_mean;
-    row.grad_norm = um.grad_norm;
-    row.lr = um.lr;
-    row.t_reward = t_reward;
-    row.t_train = t_train;
-    nlohmann::json metrics;
-    nlohmann::json rc = nlohmann::json::object();
-    for (const auto& [name, v] : comp) rc[name] = v / nb;
-    metrics["reward_components"] = rc;
-    nlohmann::json load = nlohmann::json::array();
-    for (size_t l = 0; l < um.expert_load.size(); l++) {
-      long tot = 0;
-      for (long x : um.expert_load[l]) tot += x;
-      if (tot == 0) continue;
-      nlohmann::json layer = nlohmann::json::array();
-      for (long x : um.expert_load[l]) layer.push_back(static_cast<double>(x) / tot);
-      load.push_back(layer);
-    }
-    metrics["expert_load"] = load;
-    metrics["clip_frac_dual"] = um.clip_dual;
-    metrics["ratio_mean"] = um.ratio_mean;
-    metrics["tis_mean"] = um.tis_mean;
-    metrics["loss"] = um.loss;
-    metrics["balance_loss"] = um.balance_loss;
-    metrics["weight_version"] = r.learner.policy.version;
-    row.metrics_json = metrics.dump();
-    std::vector<SampleRow> samples;
-    for (size_t i = 0; i < batch.size(); i++) {
-      const Rollout& ro = batch[i];
-      SampleRow s;
-      s.weight_version = static_cast<int64_t>(ro.weight_version);
-      s.task = ro.item.task;
-      s.prompt_id = ro.item.prompt_id;
-      s.group_id = ro.group_id;
-      s.sample_idx = ro.sample_idx;
-      s.prompt = prompt_text(ro.item, r.format);
-      s.completion = ro.completion;
-      s.response_prefix = r.format.response_prefix;
-      s.num_tokens = static_cast<int64_t>(ro.sample.token_ids.size());
-      s.finish_reason = ro.sample.finish_reason;
-      s.reward = ro.reward;
-      nlohmann::json cj = nlohmann::json::object();
-      for (const auto& [name, v] : ro.scored.result.components) cj[name] = v;
-      s.components_json = cj.dump();
-      s.correct = ro.scored.correct;
-      s.advantage = ro.advantage;
-      double lp = 0;
-      for (float x : ro.sample.logprobs) lp += x;
-      s.mean_logp = ro.sample.logprobs.empty() ? 0 : lp / ro.sample.logprobs.size();
-      s.mean_abs_dlogp = i < um.sample_mean_abs_dlogp.size() ? um.sample_mean_abs_dlogp[i] : NAN;
-      s.gen_time_s = ro.gen_time_s;
-      s.extracted = ro.scored.result.extracted;
-      s.reason = ro.scored.result.reason;
-      s.prompt_ids.assign(ro.prompt_ids.begin(), ro.prompt_ids.end());
-      s.completion_ids = ro.sample.token_ids;
-      s.rollout_logps = ro.sample.logprobs;
-      samples.push_back(std::move(s));
-    }
-    // The step's row is kept until written: if the rest of the step is interrupted, the row is
-    // still logged before the checkpoint of this step (learner_step) is saved.
-    unwritten.emplace(row, std::move(samples));
-    if (pending) {
-      // Finish the next step's generation before new weights arrive, so no sample mixes versions.
-      t0 = Clock::now();
-      ready = collect_generation(r, *pending, "generating");
-      pending.reset();
-      t_gen += seconds_since(t0);
-    }
-    double t_sync = publish_weights(r);
-    row.t_gen = unwritten->first.t_gen = t_gen;
-    row.t_sync = unwritten->first.t_sync = t_sync;
-    row.tokens_per_s = unwritten->first.tokens_per_s =
-        (lsum + 0.0) / std::max(1e-9, seconds_since(t_step));
-    const uint64_t rejected_step = controller_stats(*r.controller).rejected +
-                                   (r.rewards ? reward_service_stats(*r.rewards).rejected : 0) -
-                                   rejected_before;
-    // Refused results (invalid, unsolicited, timed out) in this step and per worker so far.
-    metrics["rejected_results"] = rejected_step;
-    nlohmann::json by_worker = nlohmann::json::object();
-    for (const WorkerInfo& w : controller_workers(*r.controller))
-      if (w.rejected) by_worker[w.worker_id] = w.rejected;
-    if (r.rewards)
-      for (const auto& [id, n] : reward_service_stats(*r.rewards).rejected_by_worker)
-        by_worker[id] = n;
-    metrics["rejected_by_worker"] = by_worker;
-    unwritten->first.metrics_json = metrics.dump();
-    rundb_write_step(r.db, unwritten->first, unwritten->second);
-    unwritten.reset();
-    std::printf(
-        "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
-        "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
-        step + 1, row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl, row.entropy,
-        row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen, t_train,
-        rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str()
-                      : "");
-    std::fflush(stdout);
-    if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
-      double acc = evaluate(r, step + 1, nullptr);
-      std::printf("step %4d  held-out accuracy %.1f%%\n", step + 1, 100 * acc);
-    }
-    if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0) save(step + 1);
-  }
-  save(step);
+    save(step);
   } catch (const Interrupted&) {
     interrupted = true;
   } catch (const NonFinite& e) {
     // The learner holds NaN/inf: nothing of it is saved, the latest checkpoint stays the last good.
-    std::fprintf(stderr, "error: %s; no checkpoint written: %s is the last good state\n",
-                 e.what(), train_state_latest(r.run_dir).c_str());
+    std::fprintf(stderr, "error: %s; no checkpoint written: %s is the last good state\n", e.what(),
+                 train_state_latest(r.run_dir).c_str());
     std::fflush(stdout);
     return 3;
   } catch (const std::exception& e) {
@@ -1064,7 +1066,8 @@ int train_main(const TrainOptions& opt) {
       failure = e.what();
   }
   if (interrupted || !failure.empty()) {
-    // Whatever stopped the run, the learner's last whole step is checkpointed (with its logged row).
+    // Whatever stopped the run, the learner's last whole step is checkpointed (with its logged
+    // row).
     if (unwritten) {
       try {
         rundb_write_step(r.db, unwritten->first, unwritten->second);
@@ -1087,8 +1090,8 @@ int train_main(const TrainOptions& opt) {
                   r.run_dir.c_str());
       return 130;
     }
-    std::fprintf(stderr, "error: %s\n%s; continue with `aha train --resume %s`\n",
-                 failure.c_str(), saved.c_str(), r.run_dir.c_str());
+    std::fprintf(stderr, "error: %s\n%s; continue with `aha train --resume %s`\n", failure.c_str(),
+                 saved.c_str(), r.run_dir.c_str());
     return 1;
   }
   double acc_after = NAN;
@@ -1100,8 +1103,8 @@ int train_main(const TrainOptions& opt) {
     return 130;
   } catch (const std::exception& e) {
     stop_workers(r);
-    std::fprintf(stderr, "error: final evaluation: %s (checkpoint of step %d written)\n",
-                 e.what(), step);
+    std::fprintf(stderr, "error: final evaluation: %s (checkpoint of step %d written)\n", e.what(),
+                 step);
     return 1;
   }
   stop_workers(r);

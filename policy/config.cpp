@@ -177,8 +177,8 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   // Sizes far above any real model (DeepSeek-V3: 61 layers, 7168 wide, 256 experts, 129280 tokens)
   // are refused before anything is allocated: a typo or a hostile config must not take the memory.
   auto at_most = [&](long v, long hi, const char* name) {
-    need(v <= hi, std::string(name) + " = " + std::to_string(v) + " is over " +
-                      std::to_string(hi) + " (far above any real model; refused before allocating)");
+    need(v <= hi, std::string(name) + " = " + std::to_string(v) + " is over " + std::to_string(hi) +
+                      " (far above any real model; refused before allocating)");
   };
   at_most(c.vocab_size, 1 << 22, "vocab_size");
   at_most(c.hidden_size, 1 << 17, "hidden_size");

@@ -80,7 +80,7 @@ CurveKeyPair curve_key_read(const std::string& path) {
   }
   if (k.public_key.empty()) throw std::runtime_error(path + ": no public key");
   if (!k.secret_key.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
       throw std::runtime_error(path + ": holds a secret key but is readable by others (chmod 600)");
   }
@@ -172,15 +172,19 @@ void zap_loop(ZapHandler& z) {
       }
       if (!ok) {
         z.refused++;
-        spdlog::warn("auth: refused a {} client from {} (key {}): not in the allow-list",
-                     mechanism, address, key.empty() ? "none" : key);
+        spdlog::warn("auth: refused a {} client from {} (key {}): not in the allow-list", mechanism,
+                     address, key.empty() ? "none" : key);
       }
-      const std::string reply[6] = {version, request_id, ok ? "200" : "400",
-                                    ok ? "OK" : "key not allowed", ok ? key : "", ""};
+      const std::string reply[6] = {
+          version,       request_id, ok ? "200" : "400", ok ? "OK" : "key not allowed",
+          ok ? key : "", ""};
       for (int i = 0; i < 6; i++)
-        z.sock.send(zmq::buffer(reply[i]), i < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        z.sock.send(zmq::buffer(reply[i]),
+                    i < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
+      spdlog::error("auth: ZAP handler: {}", e.what());
+    } catch (const std::exception& e) {
       spdlog::error("auth: ZAP handler: {}", e.what());
     }
   }

@@ -1,13 +1,12 @@
 // Rollout controller: a ROUTER socket driven by one I/O thread; the API shares state under a mutex.
 #include "rollout/controller.h"
 
-#include "rollout/auth.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -17,6 +16,8 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "rollout/auth.h"
 
 namespace aha {
 
@@ -40,6 +41,7 @@ struct WorkerState {
   uint64_t rejected = 0;
   bool banned = false;
   std::string last_rejection;
+  int64_t last_result_ms = 0;  // when a result of it was last accepted
 };
 
 std::atomic<uint64_t> g_wake_counter{0};
@@ -60,7 +62,7 @@ struct Controller {
   std::condition_variable cv;  // results arrived, a worker's version or liveness changed
   bool stop = false;
 
-  std::unordered_map<uint64_t, GenRequest> pending;  // submitted, not completed
+  std::unordered_map<uint64_t, GenRequest> pending;                // submitted, not completed
   std::unordered_map<uint64_t, std::vector<std::string>> sent_to;  // pending id -> workers asked
   std::unordered_map<uint64_t, std::set<std::string>> refused_by;  // pending id -> bad answerers
   std::unordered_set<uint64_t> completed;
@@ -70,7 +72,7 @@ struct Controller {
   std::deque<std::pair<std::string, std::string>> outbox;  // (identity, bytes) from API calls
 
   uint64_t weights_version = 0;
-  std::set<uint64_t> published;  // every version ever published
+  std::set<uint64_t> published;     // every version ever published
   int64_t no_workers_since_ms = 0;  // when the last live worker went (0: one is live)
   std::vector<uint8_t> weights;
   uint64_t weights_checksum = 0;
@@ -193,8 +195,7 @@ void reject_result(Controller& c, WorkerState* w, const std::string& peer, uint6
     c.stats.reissued++;
   }
   if (static_cast<int64_t>(w->rejected) >= c.opt.max_bad_results)
-    ban_worker(c, *w,
-               std::to_string(w->rejected) + " refused results (last: " + why + ")");
+    ban_worker(c, *w, std::to_string(w->rejected) + " refused results (last: " + why + ")");
   c.cv.notify_all();
 }
 
@@ -237,7 +238,10 @@ void handle_result(Controller& c, const std::string& peer, GenResult&& r) {
   else if (c.opt.validate)
     why = c.opt.validate(c.opt.validate_ctx, req, r);
   if (!why.empty()) return reject_result(c, w, peer, r.request_id, why);
-  if (w) w->outstanding.erase(r.request_id);
+  if (w) {
+    w->outstanding.erase(r.request_id);
+    w->last_result_ms = now_ms();
+  }
   c.pending.erase(pit);
   c.sent_to.erase(r.request_id);
   c.refused_by.erase(r.request_id);
@@ -317,8 +321,8 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
       auto it = c.workers.find(peer);
       if (it == c.workers.end()) return drop(c, peer, "weights_ack from an unregistered worker");
       if (!c.published.count(m.weights_version))
-        return drop(c, peer, "weights_ack of unpublished version " +
-                                 std::to_string(m.weights_version));
+        return drop(c, peer,
+                    "weights_ack of unpublished version " + std::to_string(m.weights_version));
       it->second.weights_version = std::max(it->second.weights_version, m.weights_version);
       it->second.last_seen_ms = now_ms();
       spdlog::info("controller: worker {} holds weights v{}", printable_peer(peer),
@@ -360,8 +364,8 @@ void dispatch(Controller& c) {
     };
     bool other_exists = false;
     for (auto& [ident, w] : c.workers)
-      other_exists |= w.alive && !refused(ident) &&
-                      w.weights_version >= pit->second.min_weights_version;
+      other_exists |=
+          w.alive && !refused(ident) && w.weights_version >= pit->second.min_weights_version;
     for (auto& [ident, w] : c.workers) {
       int32_t free = w.alive ? w.capacity - static_cast<int32_t>(w.outstanding.size()) : 0;
       if (free <= 0) continue;
@@ -397,17 +401,20 @@ void check_timers(Controller& c, bool check_dead) {
   for (auto& [ident, w] : c.workers) {
     if (check_dead && w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms)
       declare_dead(c, w, "silent");
-    if (!w.alive || c.opt.request_timeout_ms <= 0) continue;
-    for (const auto& [id, sent_ms] : w.outstanding)
-      if (t - sent_ms > c.opt.request_timeout_ms) {
-        w.rejected++;
-        c.stats.rejected++;
-        ban_worker(c, w,
-                   "request " + std::to_string(id) + " unanswered for " +
-                       std::to_string((t - sent_ms) / 1000) + " s");
-        break;
-      }
     live += w.alive;
+    if (!w.alive || c.opt.request_timeout_ms <= 0 || w.outstanding.empty()) continue;
+    // Banned only when it holds work and has answered nothing for the whole timeout: a worker
+    // that keeps finishing requests is slow, not stuck.
+    int64_t oldest = INT64_MAX;
+    for (const auto& [id, sent_ms] : w.outstanding) oldest = std::min(oldest, sent_ms);
+    const int64_t since = std::max(oldest, w.last_result_ms);
+    if (t - since > c.opt.request_timeout_ms) {
+      w.rejected++;
+      c.stats.rejected++;
+      ban_worker(c, w,
+                 std::to_string(w.outstanding.size()) + " request(s) held and none answered for " +
+                     std::to_string((t - since) / 1000) + " s");
+    }
   }
   if (live > 0)
     c.no_workers_since_ms = 0;
@@ -453,7 +460,11 @@ void io_loop(Controller& c) {
         drop(c, peer, err);
         continue;
       }
-      handle_message(c, peer, bytes);
+      try {  // nothing a peer sends may end the I/O thread (std::terminate)
+        handle_message(c, peer, bytes);
+      } catch (const std::exception& e) {
+        drop(c, peer, std::string("handling failed: ") + e.what());
+      }
       if ((k & 63) == 63) check_timers(c, false);  // a flood must not starve heartbeats
     }
     while (!c.outbox.empty()) {

@@ -22,8 +22,8 @@
 // - A result is accepted only from a worker the request was sent to, carrying a published weight
 //   version >= the request's minimum and exactly group_size samples, and passing opt.validate;
 //   otherwise it is refused (counted per worker), the request re-queued, and a worker with
-//   max_bad_results refusals (or a request past request_timeout_ms) is banned: sent shutdown and
-//   ignored from then on.
+//   max_bad_results refusals (or holding requests with no answer for request_timeout_ms) is banned:
+//   sent shutdown and ignored from then on.
 // - Weights: only the latest published version is served, in chunks of weights_chunk_size bytes;
 // each
 //   worker's held version is tracked from its acks, ready and heartbeat messages.
@@ -53,8 +53,9 @@ struct ControllerOptions {
   // refused result is dropped, counted against its worker, and the request goes out again.
   std::string (*validate)(void* ctx, const GenRequest& req, const GenResult& res) = nullptr;
   void* validate_ctx = nullptr;
-  int max_bad_results = 3;      // refused results after which a worker is disconnected (banned)
-  int request_timeout_ms = 0;   // a request unanswered this long bans its worker (0 = no limit)
+  int max_bad_results = 3;  // refused results after which a worker is disconnected (banned)
+  // A worker holding requests that answers none of them for this long is banned (0 = no limit).
+  int request_timeout_ms = 0;
 };
 
 struct WorkerInfo {
@@ -79,9 +80,9 @@ struct ControllerStats {
   uint64_t dropped = 0;          // malformed / unknown / wrong-version / unexpected messages
   uint64_t workers_died = 0;
   uint64_t chunks_sent = 0;
-  uint64_t queued = 0;     // waiting for a worker
-  uint64_t in_flight = 0;  // sent to a live worker, not answered
-  uint64_t rejected = 0;   // results refused by the checks (each counted against its worker)
+  uint64_t queued = 0;       // waiting for a worker
+  uint64_t in_flight = 0;    // sent to a live worker, not answered
+  uint64_t rejected = 0;     // results refused by the checks (each counted against its worker)
   uint64_t unsolicited = 0;  // results from a worker the request was never sent to (in rejected)
   uint64_t banned = 0;       // workers disconnected for bad results or timeouts
   uint64_t live_workers = 0;

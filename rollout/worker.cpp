@@ -1,8 +1,6 @@
 // Rollout worker loop: socket, engine hooks, heartbeats and the chunked weight fetch.
 #include "rollout/worker.h"
 
-#include "rollout/auth.h"
-
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -10,6 +8,8 @@
 #include <chrono>
 #include <deque>
 #include <unordered_map>
+
+#include "rollout/auth.h"
 
 namespace aha {
 

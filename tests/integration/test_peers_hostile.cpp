@@ -78,26 +78,52 @@ GenResult forge(int k, const GenRequest& req, uint64_t version, std::string& raw
     g.samples.push_back(marker_sample(req.prompt_ids.size(), req.return_routing));
   Sample& s0 = g.samples[0];
   switch (k) {
-    case 0: s0.token_ids[1] = kVocab; break;                        // outside the vocabulary
-    case 1: s0.token_ids[1] = -7; break;                            // negative id
-    case 2: g.samples.pop_back(); break;                            // G - 1 samples
-    case 3: g.samples.push_back(g.samples[0]); break;               // G + 1 samples
-    case 4:                                                         // 5,001 tokens
+    case 0:
+      s0.token_ids[1] = kVocab;
+      break;  // outside the vocabulary
+    case 1:
+      s0.token_ids[1] = -7;
+      break;  // negative id
+    case 2:
+      g.samples.pop_back();
+      break;  // G - 1 samples
+    case 3:
+      g.samples.push_back(g.samples[0]);
+      break;  // G + 1 samples
+    case 4:   // 5,001 tokens
       s0.token_ids.assign(5001, 1);
       s0.logprobs.assign(5001, -1.0f);
       break;
-    case 5: s0.routed_experts.pop_back(); break;                    // routing of the wrong size
-    case 6:                                                         // expert id out of range
-      if (!s0.routed_experts.empty()) s0.routed_experts[3] = kExperts;
-      else s0.token_ids[0] = kVocab + 5;
+    case 5:
+      s0.routed_experts.pop_back();
+      break;  // routing of the wrong size
+    case 6:   // expert id out of range
+      if (!s0.routed_experts.empty())
+        s0.routed_experts[3] = kExperts;
+      else
+        s0.token_ids[0] = kVocab + 5;
       break;
-    case 7: g.weights_version = 999; break;                         // a version never published
-    case 8: s0.logprobs[2] = NAN; break;
-    case 9: s0.logprobs[2] = 0.5f; break;                           // log-prob > 0
-    case 10: g.request_id += 1000000; break;                        // a request never made
-    case 11: raw = "\xc1\xc1 garbage"; break;                       // undecodable
-    case 12: s0.truncated_logprobs = {-1, NAN, -1, -1}; break;
-    case 13: s0.finish_reason = "done, trust me"; break;
+    case 7:
+      g.weights_version = 999;
+      break;  // a version never published
+    case 8:
+      s0.logprobs[2] = NAN;
+      break;
+    case 9:
+      s0.logprobs[2] = 0.5f;
+      break;  // log-prob > 0
+    case 10:
+      g.request_id += 1000000;
+      break;  // a request never made
+    case 11:
+      raw = "\xc1\xc1 garbage";
+      break;  // undecodable
+    case 12:
+      s0.truncated_logprobs = {-1, NAN, -1, -1};
+      break;
+    case 13:
+      s0.finish_reason = "done, trust me";
+      break;
   }
   return g;
 }
@@ -118,7 +144,7 @@ void fake_rollout_worker(FakeRollout& f, const std::string& endpoint, const std:
              curve_key_read(run_dir + "/keys/worker.key"));
   ReadyMsg ready;
   ready.worker_id = "fake";
-  ready.capacity = 1000;  // claims the most room, so the controller prefers it
+  ready.capacity = 1000;          // claims the most room, so the controller prefers it
   ready.weights_version = 12345;  // a forged claim: ignored
   p.send(encode(ready));
   int trick = 0;
@@ -203,7 +229,8 @@ DbSummary read_db(const std::string& dir, int max_version) {
     if (s.completion_ids.size() > static_cast<size_t>(kMaxNew)) d.all_valid = false;
     for (int32_t id : s.completion_ids) d.all_valid &= id >= 0 && id < kVocab;
     for (float lp : s.rollout_logps) d.all_valid &= std::isfinite(lp) && lp <= 1e-4f;
-    d.all_valid &= std::isfinite(s.reward) && s.weight_version >= 1 && s.weight_version <= max_version;
+    d.all_valid &=
+        std::isfinite(s.reward) && s.weight_version >= 1 && s.weight_version <= max_version;
   }
   return d;
 }
@@ -211,7 +238,6 @@ DbSummary read_db(const std::string& dir, int max_version) {
 int free_port() {
   return 20000 + static_cast<int>(getpid() % 20000);
 }
-
 
 // The trainer with no worker of its own; the fake connects first and takes every request until
 // it has forged `honest_after` results (or is disconnected); then an honest `aha rollout-worker`
@@ -252,8 +278,8 @@ TEST_CASE("a compromised rollout worker: every forged result refused and counted
   run_against_fake(tmp.str(), dir, free_port(), 4, "100000", 3 * kNumTricks, f, c);
   CHECK(c.log().find("CURVE on") != std::string::npos);
   DbSummary d = read_db(dir, 5);
-  MESSAGE("forged " << f.forged.load() << ", refused (logged) " << d.rejected_total
-                    << ", samples " << d.samples);
+  MESSAGE("forged " << f.forged.load() << ", refused (logged) " << d.rejected_total << ", samples "
+                    << d.samples);
   CHECK(f.forged >= 3 * kNumTricks);
   CHECK(d.samples == 4 * 2 * 2);
   CHECK(d.forged_samples == 0);
@@ -289,7 +315,7 @@ TEST_CASE("an unknown CURVE key is refused; ipc:// sockets are owner-only") {
   start_child(c, args, tmp.str() + "/log");
   REQUIRE(wait_until([&] { return fs::exists(dir + "/keys/server.pub"); }, 60));
   // The server key's file is public, the run's secret keys owner-only.
-  struct stat st{};
+  struct stat st {};
   REQUIRE(stat((dir + "/keys/server.key").c_str(), &st) == 0);
   CHECK((st.st_mode & 077) == 0);
   REQUIRE(stat((dir + "/keys").c_str(), &st) == 0);
@@ -447,11 +473,21 @@ TEST_CASE("a compromised reward worker: forged scores refused and counted, none 
       }
       r.components_json = details.dump();
       switch (trick++ % 6) {
-        case 0: r.rewards[0] = 1e30; break;  // far outside tiny_add's [0, 1]
-        case 1: r.rewards[0] = NAN; break;
-        case 2: r.rewards.pop_back(); break;
-        case 3: r.rewards[0] = -5; break;
-        case 4: r.components_json = "{"; break;
+        case 0:
+          r.rewards[0] = 1e30;
+          break;  // far outside tiny_add's [0, 1]
+        case 1:
+          r.rewards[0] = NAN;
+          break;
+        case 2:
+          r.rewards.pop_back();
+          break;
+        case 3:
+          r.rewards[0] = -5;
+          break;
+        case 4:
+          r.components_json = "{";
+          break;
         case 5: {  // a result for a request never made, then a forged one for the real request
           ScoreResult other = r;
           other.request_id += 1000000;
@@ -491,7 +527,7 @@ TEST_CASE("a worker with its own key (aha keygen) joins once the key is authoriz
   int rc = 0;
   std::string out = run_command(std::string(AHA_BINARY) + " keygen --out " + key, &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  struct stat st{};
+  struct stat st {};
   REQUIRE(stat(key.c_str(), &st) == 0);
   CHECK((st.st_mode & 077) == 0);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port() + 3);

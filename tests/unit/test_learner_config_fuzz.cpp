@@ -12,8 +12,8 @@
 using namespace aha;
 
 TEST_CASE("every numeric key: NaN, inf, 0, negative and huge are refused or sane") {
-  const char* values[] = {"nan", "inf", "-inf", "0", "-1", "1e9", "1e30", "1e-30",
-                          "2147483647", "4294967297", "-2147483648", "0.5"};
+  const char* values[] = {"nan",  "inf",   "-inf",       "0",          "-1",          "1e9",
+                          "1e30", "1e-30", "2147483647", "4294967297", "-2147483648", "0.5"};
   TrainConfig probe;
   int refused = 0, accepted = 0;
   for (const ConfigKey& k : train_config_keys(probe)) {

@@ -1,0 +1,83 @@
+// Shared by the fault suites (test_peers_faults.cpp, test_peers_signals.cpp): a micro run with
+// short deadlines, and a fake worker that takes requests and never answers.
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/integration/peers_util.h"
+
+namespace aha::test {
+namespace fs = std::filesystem;
+
+inline std::vector<std::string> micro_run(const std::string& dir, int steps) {
+  return {AHA_BINARY,  "train",
+          "--run-dir", dir,
+          "--set",     "run.steps=" + std::to_string(steps),
+          "--set",     "rollout.prompts_per_step=2",
+          "--set",     "rollout.group_size=2",
+          "--set",     "rollout.max_new_tokens=4",
+          "--set",     "tasks.eval_prompts=2",
+          "--set",     "tasks.eval_samples=2",
+          "--set",     "run.eval_every=0",
+          "--set",     "run.checkpoint_every=1",
+          "--set",     "run.progress=false",
+          "--set",     "run.worker_deadline_s=3",
+          "--set",     "rollout.request_timeout_s=2",
+          "--set",     "reward.job_timeout_s=2"};
+}
+
+inline std::vector<std::string> with(std::vector<std::string> a,
+                                     std::initializer_list<std::string> more) {
+  a.insert(a.end(), more);
+  return a;
+}
+
+inline int port(int k) {
+  return 40000 + static_cast<int>(getpid() % 10000) + k;
+}
+
+inline bool has_checkpoint(const std::string& dir) {
+  return fs::exists(dir + "/checkpoints/latest");
+}
+
+// A worker that registers, acknowledges weights, takes requests and then never answers them
+// (garbage = answers each with bytes that do not decode).
+inline void silent_worker(const std::string& endpoint, const std::string& dir, bool garbage,
+                          std::atomic<bool>& stop, bool never_ack = false) {
+  if (!wait_until([&] { return fs::exists(dir + "/keys/worker.key"); }, 60)) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  FakePeer p(endpoint, "silent", curve_key_read(dir + "/keys/server.pub").public_key,
+             curve_key_read(dir + "/keys/worker.key"));
+  ReadyMsg ready;
+  ready.worker_id = "silent";
+  ready.capacity = 8;
+  p.send(encode(ready));
+  double last_hb = 0;
+  while (!stop) {
+    if (now_s() - last_hb > 0.3) {
+      HeartbeatMsg hb;
+      hb.worker_id = "silent";
+      hb.capacity = 8;
+      p.send(encode(hb));
+      last_hb = now_s();
+    }
+    Message msg;
+    std::string bytes, err;
+    if (!p.recv(msg, bytes, 50)) continue;
+    if (msg.type == MsgType::WeightsAnnounce) {
+      WeightsAnnounce a;
+      if (!decode(msg, a, err) || never_ack) continue;
+      WeightsAck ack;
+      ack.weights_version = a.weights_version;
+      p.send(encode(ack));
+    } else if (msg.type == MsgType::GenRequest && garbage) {
+      p.send("\xc1 not a message");
+    } else if (msg.type == MsgType::Shutdown) {
+      return;
+    }
+  }
+}
+
+}  // namespace aha::test
