@@ -44,6 +44,10 @@ void add_train(CLI::App& app) {
   c->add_option("--resume", *resume, "Continue RUN_DIR from its latest checkpoint");
   c->add_option("--workers", o->worker_processes, "Rollout workers as processes over ipc://");
   c->add_option("--listen", o->listen, "Controller endpoint for remote workers (tcp://*:PORT)");
+  c->add_option("--reward-listen", o->reward_listen,
+                "Reward-worker endpoint for remote reward workers (tcp://*:PORT)");
+  c->add_flag("--remote-workers", o->remote_workers,
+              "Start no workers: rollout.workers and reward.workers connect (Slurm launch)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
   c->add_option("--steps", *steps, "With --replay: steps a:b");
   auto print_config = std::make_shared<bool>(false);

@@ -18,6 +18,7 @@
 
 #include "kernels/check.h"
 #include "kernels/linear.h"
+#include "learner/data_parallel.h"
 #include "learner/report.h"
 #include "learner/reward_service.h"
 #include "learner/rundb.h"
@@ -274,7 +275,12 @@ void start_workers(Run& r) {
   if (size_t star = local.find("://*"); star != std::string::npos)
     local.replace(star + 3, 1, "127.0.0.1");
   const int n = processes ? r.opt.worker_processes : r.cfg.rollout_workers;
-  if (processes) {
+  if (r.opt.remote_workers) {
+    // Started by a launcher (experiments/slurm): rollout.workers of them connect to --listen.
+    if (r.opt.listen.empty() || (r.cfg.reward_workers > 0 && r.opt.reward_listen.empty()))
+      throw std::runtime_error("--remote-workers needs --listen (and --reward-listen when "
+                               "reward.workers > 0)");
+  } else if (processes) {
     // Workers start from the run's model directory and then receive the learner's weights.
     const std::string model_dir = r.run_dir + "/worker-model";
     model_save(r.learner.policy, model_dir);
@@ -307,11 +313,12 @@ void start_workers(Run& r) {
     throw std::runtime_error("rollout workers did not come up within 60 s");
   const int nr = r.cfg.reward_workers;
   if (nr == 0) return;
-  const std::string reward_endpoint =
+  std::string reward_endpoint =
       processes ? "ipc://" + fs::absolute(r.run_dir).string() + "/reward.sock"
                 : "inproc://aha-reward-" + std::to_string(getpid());
+  if (!r.opt.reward_listen.empty()) reward_endpoint = r.opt.reward_listen;
   r.rewards = reward_service_create(reward_endpoint, controller_context(*r.controller));
-  for (int i = 0; i < nr; i++) {
+  for (int i = 0; i < nr && !r.opt.remote_workers; i++) {
     std::string id = "reward-" + std::to_string(i);
     if (processes) {
       pid_t pid = fork();
@@ -446,11 +453,10 @@ std::string builtin_base_model_dir() {
   return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";
 }
 
-int train_main(const TrainOptions& opt) {
-  // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
-  const char* lvl = std::getenv("AHA_LOG");
-  spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
-  if (!opt.replay_dir.empty()) return replay_main(opt);
+namespace {
+
+// One learner rank of a run: rank 0 is the whole trainer, ranks > 0 follow it (data_parallel.h).
+int train_rank(const TrainOptions& opt, Collective& dp) {
   Run r;
   r.opt = opt;
   // Configuration: built-in default, a file, or the stored config of a run being resumed.
@@ -471,7 +477,7 @@ int train_main(const TrainOptions& opt) {
   train_config_finalize(r.cfg);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);
-  if (!opt.resume) {
+  if (!opt.resume && dp.rank == 0) {
     std::ofstream f(r.run_dir + "/config.toml");
     f << train_config_to_toml(r.cfg);
   }
@@ -485,6 +491,10 @@ int train_main(const TrainOptions& opt) {
                          r.cfg.eval_prompts);
   learner_init(r.learner, policy, r.cfg.learner);
   if (r.cfg.learner.need_ref && !r.cfg.ref_path.empty()) model_load(r.learner.ref, r.cfg.ref_path);
+  if (dp.rank > 0) {
+    blas_set_threads(1);
+    return dp_follow(r.learner, dp);
+  }
 
   // Run database and resume point.
   r.db = rundb_open(r.run_dir, true);
@@ -506,6 +516,7 @@ int train_main(const TrainOptions& opt) {
     r.run_id = rundb_begin_run(r.db, row);
   }
   if (r.learner.policy.version == 0) r.learner.policy.version = 1;
+  dp_sync_state(r.learner, dp);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -584,10 +595,9 @@ int train_main(const TrainOptions& opt) {
 
     // Learner update.
     auto t0 = Clock::now();
-    UpdateMetrics um;
-    if (!batch.empty()) um = learner_update(r.learner, to_train_samples(batch, r.cfg));
-    if (r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0)
-      learner_refresh_ref(r.learner);
+    const bool refresh_ref =
+        r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
+    UpdateMetrics um = dp_update(r.learner, to_train_samples(batch, r.cfg), dp, refresh_ref);
     double t_train = seconds_since(t0);
     if (pending) {
       // Finish the next step's generation before new weights arrive, so no sample mixes versions.
@@ -658,6 +668,8 @@ int train_main(const TrainOptions& opt) {
     metrics["loss"] = um.loss;
     metrics["balance_loss"] = um.balance_loss;
     metrics["weight_version"] = r.learner.policy.version;
+    metrics["learner_ranks"] = dp.size;
+    metrics["t_comm"] = um.t_comm;
     row.metrics_json = metrics.dump();
     std::vector<SampleRow> samples;
     for (size_t i = 0; i < batch.size(); i++) {
@@ -705,6 +717,7 @@ int train_main(const TrainOptions& opt) {
     if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0) save(step + 1);
   }
   save(step);
+  dp_stop(dp);
   if (g_stop_requested) {
     std::printf(
         "interrupted: checkpoint of step %d written; continue with "
@@ -729,6 +742,34 @@ int train_main(const TrainOptions& opt) {
   std::printf("rollouts: %s/rollouts.db   report: %s   model: %s/final-model\n", r.run_dir.c_str(),
               report.c_str(), r.run_dir.c_str());
   return 0;
+}
+
+}  // namespace
+
+int train_main(const TrainOptions& opt) {
+  // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
+  const char* lvl = std::getenv("AHA_LOG");
+  spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
+  if (!opt.replay_dir.empty()) return replay_main(opt);
+  // Under mpirun or an srun step with several tasks, each task is one data-parallel learner rank.
+  const LaunchEnv env = launch_env_detect();
+  Collective dp;
+  collective_init(dp, env, collective_backend_from_env(env));
+  if (dp.size > 1 && dp.rank == 0)
+    std::printf("data-parallel learner: %d ranks (%s, launched by %s)\n", dp.size,
+                dp.backend == CollectiveBackend::kNccl ? "NCCL" : "MPI", env.launcher.c_str());
+  int rc = 0;
+  try {
+    rc = train_rank(opt, dp);
+  } catch (const std::exception& e) {
+    if (dp.size <= 1) throw;
+    // The other ranks wait in a collective: end the whole job instead of leaving them there.
+    std::fprintf(stderr, "aha train (rank %d of %d): %s\n", dp.rank, dp.size, e.what());
+    std::fflush(stderr);
+    collective_abort(dp, 1);
+  }
+  collective_finalize(dp);
+  return rc;
 }
 
 }  // namespace aha
