@@ -175,6 +175,18 @@ void collective_broadcast(Collective& c, void* data, size_t bytes, int root) {
 #endif
 }
 
+void collective_broadcast_idle(Collective& c, void* data, size_t bytes, int root) {
+  if (c.size <= 1 || bytes == 0) return;
+  if (bytes > (size_t{1} << 30)) throw std::runtime_error("collective_broadcast_idle: too large");
+  Timed t(c, bytes);
+#if AHA_HAVE_MPI
+  mpi_broadcast_idle(data, bytes, root);
+#else
+  (void)data;
+  (void)root;
+#endif
+}
+
 void collective_broadcast_bytes(Collective& c, std::vector<uint8_t>& bytes, int root) {
   if (c.size <= 1) return;
   uint64_t n = bytes.size();

@@ -58,6 +58,9 @@ void collective_allreduce_sum(Collective& c, float* x, size_t n);
 void collective_allreduce_sum(Collective& c, double* x, size_t n);
 void collective_allreduce_max(Collective& c, double* x, size_t n);
 void collective_broadcast(Collective& c, void* data, size_t bytes, int root);
+// The same, but waiting without spinning a core (a follower rank idles here while rank 0
+// generates); every rank must use this variant for the same broadcast.
+void collective_broadcast_idle(Collective& c, void* data, size_t bytes, int root);
 // Root's bytes to every rank (others' vectors are resized to fit).
 void collective_broadcast_bytes(Collective& c, std::vector<uint8_t>& bytes, int root);
 void collective_barrier(Collective& c);

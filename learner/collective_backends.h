@@ -15,6 +15,8 @@ void mpi_allreduce_sum_f32(float* x, size_t n);
 void mpi_allreduce_sum_f64(double* x, size_t n);
 void mpi_allreduce_max_f64(double* x, size_t n);
 void mpi_broadcast(void* data, size_t bytes, int root);
+// Non-blocking broadcast, polled with a short sleep (bytes < 2^31).
+void mpi_broadcast_idle(void* data, size_t bytes, int root);
 void mpi_barrier();
 
 // NCCL: one communicator over all ranks, one stream and one device scratch buffer per rank.

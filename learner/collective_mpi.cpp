@@ -8,6 +8,8 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <climits>
 #include <cstdlib>
 #include <stdexcept>
@@ -78,6 +80,17 @@ void mpi_broadcast(void* data, size_t bytes, int root) {
   for (size_t i = 0; i < bytes; i += kChunk) {
     int count = static_cast<int>(std::min(kChunk, bytes - i));
     check(MPI_Bcast(p + i, count, MPI_BYTE, root, MPI_COMM_WORLD), "broadcast");
+  }
+}
+
+void mpi_broadcast_idle(void* data, size_t bytes, int root) {
+  MPI_Request req;
+  check(MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &req),
+        "broadcast");
+  for (int done = 0;;) {
+    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "broadcast");
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }
 

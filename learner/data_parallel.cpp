@@ -110,13 +110,15 @@ void dp_sync_state(Learner& l, Collective& c) {
 
 UpdateMetrics dp_update(Learner& l, const std::vector<TrainSample>& samples, Collective& c,
                         bool refresh_ref) {
+  const double comm0 = c.seconds;
   if (c.size > 1) {
     uint32_t head[2] = {kUpdate, refresh_ref ? 1u : 0u};
-    collective_broadcast(c, head, sizeof head, 0);
+    collective_broadcast_idle(c, head, sizeof head, 0);
     std::vector<uint8_t> bytes = train_samples_to_bytes(samples);
     collective_broadcast_bytes(c, bytes, 0);
   }
   UpdateMetrics um = learner_update(l, samples, &c);
+  um.t_comm = c.seconds - comm0;  // the samples' broadcast included
   if (refresh_ref) learner_refresh_ref(l);
   return um;
 }
@@ -124,14 +126,14 @@ UpdateMetrics dp_update(Learner& l, const std::vector<TrainSample>& samples, Col
 void dp_stop(Collective& c) {
   if (c.size <= 1) return;
   uint32_t head[2] = {kStop, 0};
-  collective_broadcast(c, head, sizeof head, 0);
+  collective_broadcast_idle(c, head, sizeof head, 0);
 }
 
 int dp_follow(Learner& l, Collective& c) {
   dp_sync_state(l, c);
   for (;;) {
     uint32_t head[2] = {0, 0};
-    collective_broadcast(c, head, sizeof head, 0);
+    collective_broadcast_idle(c, head, sizeof head, 0);
     if (head[0] == kStop) return 0;
     if (head[0] != kUpdate)
       throw std::runtime_error("data-parallel rank " + std::to_string(c.rank) +
