@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 
 #include "kernels/check.h"
 #include "learner/collective.h"
@@ -179,6 +180,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   std::vector<float> seq_w(S);
   grpo_sequence_weights(lens.data(), S, l.cfg.agg, l.cfg.max_len, seq_w.data());
 
+  timespec cpu0;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
   // Data-parallel: this rank's share of the samples; the weights above stay the whole step's.
   const int R = dp ? dp->size : 1;
   const double comm0 = dp ? dp->seconds : 0;
@@ -311,7 +314,11 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     add_load(mt.expert_load, load);
   }
   m.version++;
+  timespec cpu1;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+  mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
   if (R > 1) {
+    collective_allreduce_max(*dp, &mt.t_cpu, 1);
     double v[] = {st.loss, st.kl, st.clip_low, st.clip_high, st.clip_dual, st.ratio_mean,
                   st.tis_mean, st.weight_sum, mt.balance_loss};
     collective_allreduce_sum(*dp, v, sizeof v / sizeof v[0]);

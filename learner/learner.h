@@ -79,6 +79,7 @@ struct UpdateMetrics {
   double balance_loss = 0;  // sequence-wise balance loss, summed over micro-batches
   long num_tokens = 0;
   double t_comm = 0;  // seconds inside collectives (data-parallel only)
+  double t_cpu = 0;   // CPU seconds of the update's thread (the slowest rank's when data-parallel)
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens per expert over the step
   std::vector<float> sample_mean_logp;         // [S] learner's mean logp per sample
   std::vector<float> sample_mean_abs_dlogp;    // [S] mean |learner - rollout| per sample

@@ -37,7 +37,7 @@ inline std::string small_run_args(int steps) {
 
 // mpirun as root (CI containers) with more ranks than cores.
 inline std::string mpirun_prefix(int ranks) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,tcp "
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
          "mpirun --oversubscribe --bind-to none -np " +
          std::to_string(ranks) + " ";
 }
