@@ -26,14 +26,15 @@ void add_bench_allreduce(CLI::App& app) {
   c->callback([=] {
     const aha::LaunchEnv env = aha::launch_env_detect();
     if (env.size < 2)
-      throw std::runtime_error("aha bench allreduce: start it with 2 or more ranks "
-                               "(mpirun -np 2 / srun --mpi=pmix -n 2)");
+      throw std::runtime_error(
+          "aha bench allreduce: start it with 2 or more ranks "
+          "(mpirun -np 2 / srun --mpi=pmix -n 2)");
     aha::Collective col;
     aha::collective_init(col, env, aha::collective_backend_from_env(env));
     if (col.rank == 0)
       std::printf("%d ranks (%s)\n%12s %10s %10s %10s\n", col.size,
-                  col.backend == aha::CollectiveBackend::kNccl ? "NCCL" : "MPI", "bytes",
-                  "best_ms", "algo_GB/s", "bus_GB/s");
+                  col.backend == aha::CollectiveBackend::kNccl ? "NCCL" : "MPI", "bytes", "best_ms",
+                  "algo_GB/s", "bus_GB/s");
     for (size_t bytes = size_t{64} << 10; bytes <= static_cast<size_t>(*max_mb * 1048576);
          bytes *= 4) {
       std::vector<float> x(bytes / sizeof(float), 1.0f);

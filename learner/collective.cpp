@@ -15,7 +15,8 @@ int env_int(const char* name, int fallback) {
   if (!v || !*v) return fallback;
   char* end = nullptr;
   long x = std::strtol(v, &end, 10);
-  if (*end) throw std::runtime_error(std::string("environment ") + name + "=" + v + ": not a number");
+  if (*end)
+    throw std::runtime_error(std::string("environment ") + name + "=" + v + ": not a number");
   return static_cast<int>(x);
 }
 
@@ -89,11 +90,10 @@ void collective_init(Collective& c, const LaunchEnv& env, CollectiveBackend back
   int rank = 0, size = 1;
   mpi_init(&rank, &size);
   if (rank != env.rank || size != env.size)
-    throw std::runtime_error(
-        env.launcher + " says rank " + std::to_string(env.rank) + " of " +
-        std::to_string(env.size) + " but MPI says " + std::to_string(rank) + " of " +
-        std::to_string(size) +
-        (env.launcher == "slurm" ? " (launch with srun --mpi=pmix)" : ""));
+    throw std::runtime_error(env.launcher + " says rank " + std::to_string(env.rank) + " of " +
+                             std::to_string(env.size) + " but MPI says " + std::to_string(rank) +
+                             " of " + std::to_string(size) +
+                             (env.launcher == "slurm" ? " (launch with srun --mpi=pmix)" : ""));
   c.rank = rank;
   c.size = size;
   c.local_rank = env.local_rank;

@@ -29,15 +29,15 @@ enum class CollectiveBackend { kNone, kMpi, kNccl };
 struct LaunchEnv {
   std::string launcher;  // "mpirun" | "slurm" | "" (none)
   int rank = 0, size = 1;
-  int local_rank = 0;    // rank on this node (picks the GPU)
+  int local_rank = 0;  // rank on this node (picks the GPU)
 };
 
 struct Collective {
   CollectiveBackend backend = CollectiveBackend::kNone;
   int rank = 0, size = 1, local_rank = 0;
-  void* nccl = nullptr;       // NcclState* (collective_nccl.h) when backend == kNccl
-  double seconds = 0;         // time spent inside collectives (the communication share)
-  uint64_t bytes_reduced = 0; // payload all-reduced or broadcast by this rank
+  void* nccl = nullptr;        // NcclState* (collective_nccl.h) when backend == kNccl
+  double seconds = 0;          // time spent inside collectives (the communication share)
+  uint64_t bytes_reduced = 0;  // payload all-reduced or broadcast by this rank
 };
 
 // OMPI_COMM_WORLD_{RANK,SIZE,LOCAL_RANK} under mpirun; SLURM_PROCID, SLURM_STEP_NUM_TASKS and

@@ -150,19 +150,18 @@ void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vect
 
 }  // namespace
 
-void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin,
-                   int* end) {
+void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
   const int S = static_cast<int>(samples.size());
   std::vector<long> prefix(S + 1, 0);  // tokens of the samples before i
   for (int i = 0; i < S; i++)
-    prefix[i + 1] = prefix[i] + static_cast<long>(samples[i].prompt.size() +
-                                                   samples[i].completion.size());
+    prefix[i + 1] =
+        prefix[i] + static_cast<long>(samples[i].prompt.size() + samples[i].completion.size());
   // Rank r starts at the first sample whose preceding tokens reach r/R of the step's.
   auto start = [&](int r) {
     if (r >= R) return S;
-    return static_cast<int>(std::lower_bound(prefix.begin(), prefix.end() - 1,
-                                             (prefix[S] * r + R - 1) / R) -
-                            prefix.begin());
+    return static_cast<int>(
+        std::lower_bound(prefix.begin(), prefix.end() - 1, (prefix[S] * r + R - 1) / R) -
+        prefix.begin());
   };
   *begin = start(rank);
   *end = start(rank + 1);
@@ -301,7 +300,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     if (R > 1) {
       collective_allreduce_sum(*dp, m.grads.data(), m.grads.size());
       std::vector<double> flat;
-      for (const std::vector<long>& layer : load) flat.insert(flat.end(), layer.begin(), layer.end());
+      for (const std::vector<long>& layer : load)
+        flat.insert(flat.end(), layer.begin(), layer.end());
       collective_allreduce_sum(*dp, flat.data(), flat.size());
       size_t i = 0;
       for (std::vector<long>& layer : load)
@@ -319,8 +319,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
   if (R > 1) {
     collective_allreduce_max(*dp, &mt.t_cpu, 1);
-    double v[] = {st.loss, st.kl, st.clip_low, st.clip_high, st.clip_dual, st.ratio_mean,
-                  st.tis_mean, st.weight_sum, mt.balance_loss};
+    double v[] = {st.loss,       st.kl,       st.clip_low,   st.clip_high,   st.clip_dual,
+                  st.ratio_mean, st.tis_mean, st.weight_sum, mt.balance_loss};
     collective_allreduce_sum(*dp, v, sizeof v / sizeof v[0]);
     st.loss = v[0], st.kl = v[1], st.clip_low = v[2], st.clip_high = v[3], st.clip_dual = v[4];
     st.ratio_mean = v[5], st.tis_mean = v[6], st.weight_sum = v[7], mt.balance_loss = v[8];

@@ -278,8 +278,9 @@ void start_workers(Run& r) {
   if (r.opt.remote_workers) {
     // Started by a launcher (experiments/slurm): rollout.workers of them connect to --listen.
     if (r.opt.listen.empty() || (r.cfg.reward_workers > 0 && r.opt.reward_listen.empty()))
-      throw std::runtime_error("--remote-workers needs --listen (and --reward-listen when "
-                               "reward.workers > 0)");
+      throw std::runtime_error(
+          "--remote-workers needs --listen (and --reward-listen when "
+          "reward.workers > 0)");
   } else if (processes) {
     // Workers start from the run's model directory and then receive the learner's weights.
     const std::string model_dir = r.run_dir + "/worker-model";
@@ -313,9 +314,9 @@ void start_workers(Run& r) {
     throw std::runtime_error("rollout workers did not come up within 60 s");
   const int nr = r.cfg.reward_workers;
   if (nr == 0) return;
-  std::string reward_endpoint =
-      processes ? "ipc://" + fs::absolute(r.run_dir).string() + "/reward.sock"
-                : "inproc://aha-reward-" + std::to_string(getpid());
+  std::string reward_endpoint = processes
+                                    ? "ipc://" + fs::absolute(r.run_dir).string() + "/reward.sock"
+                                    : "inproc://aha-reward-" + std::to_string(getpid());
   if (!r.opt.reward_listen.empty()) reward_endpoint = r.opt.reward_listen;
   r.rewards = reward_service_create(reward_endpoint, controller_context(*r.controller));
   for (int i = 0; i < nr && !r.opt.remote_workers; i++) {
@@ -595,8 +596,7 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
 
     // Learner update.
     auto t0 = Clock::now();
-    const bool refresh_ref =
-        r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
+    const bool refresh_ref = r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
     UpdateMetrics um = dp_update(r.learner, to_train_samples(batch, r.cfg), dp, refresh_ref);
     double t_train = seconds_since(t0);
     if (pending) {

@@ -15,13 +15,12 @@ TEST_CASE("2 MPI learner ranks under mpirun match 1 rank after 5 steps") {
   aha::test::TempDir dir("aha-mpirun");
   const std::string aha = AHA_BINARY, args = aha::test::small_run_args(5);
   int rc = 0;
-  std::string out = aha::test::run_command(
-      aha + " train --run-dir " + dir.str() + "/one" + args, &rc);
+  std::string out =
+      aha::test::run_command(aha + " train --run-dir " + dir.str() + "/one" + args, &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("data-parallel") == std::string::npos);
-  out = aha::test::run_command(aha::test::mpirun_prefix(2) + aha + " train --run-dir " +
-                                   dir.str() + "/two" + args,
-                               &rc);
+  out = aha::test::run_command(
+      aha::test::mpirun_prefix(2) + aha + " train --run-dir " + dir.str() + "/two" + args, &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("data-parallel learner: 2 ranks (MPI, launched by mpirun)") != std::string::npos);
   aha::test::check_same_run(dir.str() + "/one", dir.str() + "/two", 5);

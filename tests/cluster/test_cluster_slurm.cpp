@@ -55,7 +55,8 @@ pid_t find_learner_rank(const std::string& job, int rank) {
   for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmd = slurp(e.path().string() + "/cmdline"), env = slurp(e.path().string() + "/environ");
+    std::string cmd = slurp(e.path().string() + "/cmdline"),
+                env = slurp(e.path().string() + "/environ");
     if (cmd.find(std::string("train") + '\0') == std::string::npos) continue;
     if (env.find(std::string("SLURM_JOB_ID=") + job + '\0') == std::string::npos) continue;
     if (env.find("SLURM_PROCID=" + std::to_string(rank) + '\0') == std::string::npos) continue;
@@ -93,8 +94,8 @@ TEST_CASE("Slurm: 2 learner ranks in an srun step match 1 rank; a killed rank is
   const std::string args = aha::test::small_run_args(5);
   std::string out = run_command(aha + " train --run-dir " + dir.str() + "/one" + args, &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  out = run_command(slurm.env + "srun --mpi=pmix --overcommit -n 2 " + aha +
-                        " train --run-dir " + dir.str() + "/two" + args,
+  out = run_command(slurm.env + "srun --mpi=pmix --overcommit -n 2 " + aha + " train --run-dir " +
+                        dir.str() + "/two" + args,
                     &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("data-parallel learner: 2 ranks (MPI, launched by slurm)") != std::string::npos);
@@ -149,16 +150,18 @@ TEST_CASE("Slurm: 2 learner ranks in an srun step match 1 rank; a killed rank is
 
   // Every step exactly once, every sample of each, and an intact database.
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((run_dir + "/rollouts.db").c_str(), &db, SQLITE_OPEN_READONLY,
-                          nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2((run_dir + "/rollouts.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK);
   CHECK(query_one(db, "PRAGMA integrity_check") == "ok");
   CHECK(query_one(db, "SELECT count(*) FROM runs") == "1");
-  CHECK(query_one(db, "SELECT count(*) || ' ' || count(DISTINCT step) || ' ' || min(step) || ' ' "
-                      "|| max(step) FROM steps") ==
+  CHECK(query_one(db,
+                  "SELECT count(*) || ' ' || count(DISTINCT step) || ' ' || min(step) || ' ' "
+                  "|| max(step) FROM steps") ==
         std::to_string(steps) + " " + std::to_string(steps) + " 1 " + std::to_string(steps));
   CHECK(query_one(db, "SELECT count(*) FROM samples") == std::to_string(steps * 4 * 8));
-  CHECK(query_one(db, "SELECT count(*) FROM (SELECT step FROM samples GROUP BY step "
-                      "HAVING count(*) != 32)") == "0");
+  CHECK(query_one(db,
+                  "SELECT count(*) FROM (SELECT step FROM samples GROUP BY step "
+                  "HAVING count(*) != 32)") == "0");
   CHECK(query_one(db, "SELECT max(json_extract(metrics, '$.learner_ranks')) FROM steps") == "2");
   sqlite3_close(db);
 }

@@ -69,7 +69,8 @@ void reap(pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("a reward worker killed mid-step: its job is re-issued; a returning one is not counted twice") {
+TEST_CASE(
+    "a reward worker killed mid-step: its job is re-issued; a returning one is not counted twice") {
   aha::test::TempDir dir("aha-reward-faults");
   std::filesystem::create_directories(dir.path);
   const std::string endpoint = "ipc://" + dir.str() + "/reward.sock";

@@ -43,7 +43,8 @@ TEST_CASE("shards are contiguous, cover the step once, and balance tokens") {
       CHECK(e >= b);
       prev_end = e;
       long tok = 0;
-      for (int i = b; i < e; i++) tok += static_cast<long>(s[i].prompt.size() + s[i].completion.size());
+      for (int i = b; i < e; i++)
+        tok += static_cast<long>(s[i].prompt.size() + s[i].completion.size());
       max_share = std::max(max_share, tok);
     }
     CHECK(prev_end == static_cast<int>(s.size()));
