@@ -10,7 +10,25 @@ dir=${2:?directory}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
+# Every process under slurmd (job steps and what they started), by pid.
+descendants() {
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done
+}
+
 stop() {
+  local conf=$dir/slurm.conf
+  # Jobs first, so their steps end through Slurm; then the daemons; then whatever of the jobs'
+  # processes outlived them (proctrack/linuxproc does not reap orphans when slurmd stops).
+  if [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+    SLURM_CONF=$conf scancel --quiet --user=root 2>/dev/null || true
+    for _ in $(seq 50); do
+      [ -z "$(SLURM_CONF=$conf squeue -h -t R,PD,CG 2>/dev/null)" ] && break
+      sleep 0.2
+    done
+  fi
+  local left=""
+  [ -f "$dir/slurmd.pid" ] && left=$(descendants "$(cat "$dir/slurmd.pid")")
   for d in slurmd slurmctld; do
     if [ -f "$dir/$d.pid" ]; then
       pid=$(cat "$dir/$d.pid")
@@ -20,6 +38,7 @@ stop() {
       rm -f "$dir/$d.pid"
     fi
   done
+  for p in $left; do kill -9 "$p" 2>/dev/null || true; done
 }
 
 if [ "$cmd" = stop ]; then

@@ -26,7 +26,8 @@ const std::string kFixture = std::string(AHA_SOURCE_DIR) + "/tests/cluster/slurm
 // slurmctld + slurmd for the test's lifetime.
 struct Slurm {
   aha::test::TempDir dir{"aha-slurm"};
-  std::string env;  // "SLURM_CONF=... " to prefix commands with
+  std::string conf;  // DIR/slurm.conf
+  std::string env;   // "SLURM_CONF=... " to prefix commands with
   Slurm() {
     int rc = 0;
     std::string out = run_command("bash " + kFixture + " start " + dir.str(), &rc);
@@ -35,7 +36,8 @@ struct Slurm {
       std::exit(77);
     }
     REQUIRE_MESSAGE(rc == 0, out);
-    env = "SLURM_CONF=" + dir.str() + "/slurm.conf ";
+    conf = dir.str() + "/slurm.conf";
+    env = "SLURM_CONF=" + conf + " ";
   }
   ~Slurm() {
     int rc = 0;
@@ -50,8 +52,9 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-// The pid of the learner rank `rank` of Slurm job `job` (its environment names both), or 0.
-pid_t find_learner_rank(const std::string& job, int rank) {
+// The pid of the learner rank `rank` of Slurm job `job` of the Slurm configured by `conf` (its
+// environment names all three), or 0.
+pid_t find_learner_rank(const std::string& conf, const std::string& job, int rank) {
   for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -59,6 +62,7 @@ pid_t find_learner_rank(const std::string& job, int rank) {
                 env = slurp(e.path().string() + "/environ");
     if (cmd.find(std::string("train") + '\0') == std::string::npos) continue;
     if (env.find(std::string("SLURM_JOB_ID=") + job + '\0') == std::string::npos) continue;
+    if (env.find("SLURM_CONF=" + conf + '\0') == std::string::npos) continue;
     if (env.find("SLURM_PROCID=" + std::to_string(rank) + '\0') == std::string::npos) continue;
     if (env.find(std::string("SLURM_STEP_NUM_TASKS=2") + '\0') == std::string::npos) continue;
     return static_cast<pid_t>(std::stol(name));
@@ -121,7 +125,9 @@ TEST_CASE("Slurm: 2 learner ranks in an srun step match 1 rank; a killed rank is
   // After the first checkpoint, before the end.
   pid_t victim = 0;
   while (waited() < 90) {
-    if (fs::exists(run_dir + "/checkpoints/latest") && (victim = find_learner_rank(job, 1))) break;
+    if (fs::exists(run_dir + "/checkpoints/latest") &&
+        (victim = find_learner_rank(slurm.conf, job, 1)))
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   REQUIRE_MESSAGE(victim > 0, slurp(dir.str() + "/job.out"));
