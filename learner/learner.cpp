@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 
 #include "kernels/check.h"
+#include "learner/collective.h"
 
 namespace aha {
 
@@ -42,8 +44,8 @@ float learner_lr(const LearnerConfig& c, int step) {
 
 namespace {
 
-// Sequences [begin, end) of the step packed into one batch; fills the replay array when all
-// of them carry routing.
+// Sequences of the step packed into one batch; fills the replay array when all the step's
+// samples carry routing.
 struct MicroBatch {
   Batch batch;
   std::vector<int> sample_idx;  // [num seqs]
@@ -51,8 +53,9 @@ struct MicroBatch {
   std::vector<int> replay;      // [num_moe_layers][N, K] or empty
 };
 
+// Micro-batches of the samples [begin, end) of s.
 std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<TrainSample>& s,
-                                           int token_budget, bool replay) {
+                                           int begin, int end, int token_budget, bool replay) {
   const int K = m.cfg.num_experts_per_tok, Lm = cfg_num_moe_layers(m.cfg);
   std::vector<MicroBatch> out;
   bool all_routed = replay && Lm > 0;
@@ -79,7 +82,7 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
     out.push_back(std::move(cur));
     cur = MicroBatch{};
   };
-  for (size_t i = 0; i < s.size(); i++) {
+  for (int i = begin; i < end; i++) {
     const TrainSample& x = s[i];
     int n = static_cast<int>(x.prompt.size() + x.completion.size());
     if (!cur.sample_idx.empty() && batch_num_tokens(cur.batch) + n > token_budget) flush();
@@ -87,7 +90,7 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
     ids.insert(ids.end(), x.completion.begin(), x.completion.end());
     cur.first_pos.push_back(batch_num_tokens(cur.batch) + static_cast<int>(x.prompt.size()) - 1);
     batch_add_sequence(cur.batch, ids, static_cast<int>(x.prompt.size()) - 1);
-    cur.sample_idx.push_back(static_cast<int>(i));
+    cur.sample_idx.push_back(i);
   }
   flush();
   return out;
@@ -147,7 +150,24 @@ void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vect
 
 }  // namespace
 
-UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples) {
+void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
+  const int S = static_cast<int>(samples.size());
+  std::vector<long> prefix(S + 1, 0);  // tokens of the samples before i
+  for (int i = 0; i < S; i++)
+    prefix[i + 1] =
+        prefix[i] + static_cast<long>(samples[i].prompt.size() + samples[i].completion.size());
+  // Rank r starts at the first sample whose preceding tokens reach r/R of the step's.
+  auto start = [&](int r) {
+    if (r >= R) return S;
+    return static_cast<int>(
+        std::lower_bound(prefix.begin(), prefix.end() - 1, (prefix[S] * r + R - 1) / R) -
+        prefix.begin());
+  };
+  *begin = start(rank);
+  *end = start(rank + 1);
+}
+
+UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples, Collective* dp) {
   UpdateMetrics mt;
   const int S = static_cast<int>(samples.size());
   if (S == 0) return mt;
@@ -159,8 +179,15 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   std::vector<float> seq_w(S);
   grpo_sequence_weights(lens.data(), S, l.cfg.agg, l.cfg.max_len, seq_w.data());
 
+  timespec cpu0;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+  // Data-parallel: this rank's share of the samples; the weights above stay the whole step's.
+  const int R = dp ? dp->size : 1;
+  const double comm0 = dp ? dp->seconds : 0;
+  int begin = 0, end = S;
+  if (R > 1) learner_shard(samples, dp->rank, R, &begin, &end);
   std::vector<MicroBatch> mbs =
-      make_micro_batches(m, samples, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
+      make_micro_batches(m, samples, begin, end, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
   ForwardOptions fo;
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
@@ -207,16 +234,34 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
       ref_logp[b].assign(l.ref_acts.logp.begin(), l.ref_acts.logp.begin() + N);
     }
   }
+  if (R > 1) {
+    // Per-sample values are written by their owner only (zero elsewhere): a sum gathers them.
+    std::vector<double> sums = {dsum, ent_sum, static_cast<double>(dcount)};
+    collective_allreduce_sum(*dp, sums.data(), sums.size());
+    dsum = sums[0];
+    ent_sum = sums[1];
+    dcount = static_cast<long>(sums[2]);
+    collective_allreduce_max(*dp, &mt.dlogp_max, 1);
+    collective_allreduce_sum(*dp, mt.sample_mean_logp.data(), S);
+    collective_allreduce_sum(*dp, mt.sample_mean_abs_dlogp.data(), S);
+  }
   mt.num_tokens = dcount;
   mt.dlogp_mean = dcount ? dsum / dcount : 0;
   mt.entropy = dcount ? ent_sum / dcount : 0;
 
   // Optimiser steps: mini-batch k takes micro-batches k, k + num_minibatches, ...
-  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, num_mb));
+  // Data-parallel: the mini-batch count comes from the rank with the most micro-batches, so
+  // every rank takes part in every optimiser step (possibly with no micro-batch of its own).
+  double max_mb = num_mb;
+  if (R > 1) collective_allreduce_max(*dp, &max_mb, 1);
+  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, static_cast<int>(max_mb)));
   GrpoStats st;
   for (int k = 0; k < num_mini; k++) {
     model_zero_grads(m);
     std::vector<std::vector<long>> load;
+    if (R > 1)
+      load.assign(m.cfg.num_hidden_layers,
+                  std::vector<long>(std::max(m.cfg.n_routed_experts, 0), 0));
     for (int b = k; b < num_mb; b += num_mini) {
       MicroBatch& mb = mbs[b];
       ForwardOptions o = fo;
@@ -252,6 +297,16 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
       grpo_loss(t, l.cfg.loss, dlogp.data(), st);
       model_backward(m, l.acts, mb.batch, dlogp.data(), o);
     }
+    if (R > 1) {
+      collective_allreduce_sum(*dp, m.grads.data(), m.grads.size());
+      std::vector<double> flat;
+      for (const std::vector<long>& layer : load)
+        flat.insert(flat.end(), layer.begin(), layer.end());
+      collective_allreduce_sum(*dp, flat.data(), flat.size());
+      size_t i = 0;
+      for (std::vector<long>& layer : load)
+        for (long& x : layer) x = static_cast<long>(flat[i++]);
+    }
     mt.grad_norm = clip_grads(l);
     mt.lr = learner_lr(l.cfg, l.step);
     apply_adamw(l, static_cast<float>(mt.lr));
@@ -259,6 +314,18 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     add_load(mt.expert_load, load);
   }
   m.version++;
+  timespec cpu1;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+  mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
+  if (R > 1) {
+    collective_allreduce_max(*dp, &mt.t_cpu, 1);
+    double v[] = {st.loss,       st.kl,       st.clip_low,   st.clip_high,   st.clip_dual,
+                  st.ratio_mean, st.tis_mean, st.weight_sum, mt.balance_loss};
+    collective_allreduce_sum(*dp, v, sizeof v / sizeof v[0]);
+    st.loss = v[0], st.kl = v[1], st.clip_low = v[2], st.clip_high = v[3], st.clip_dual = v[4];
+    st.ratio_mean = v[5], st.tis_mean = v[6], st.weight_sum = v[7], mt.balance_loss = v[8];
+    mt.t_comm = dp->seconds - comm0;
+  }
   const double ws = st.weight_sum > 0 ? st.weight_sum : 1;
   mt.loss = st.loss / num_mini;
   mt.kl = st.kl / ws;
@@ -272,7 +339,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
 
 double learner_sft_step(Learner& l, const std::vector<TrainSample>& samples) {
   Model& m = l.policy;
-  std::vector<MicroBatch> mbs = make_micro_batches(m, samples, l.cfg.micro_batch_tokens, false);
+  std::vector<MicroBatch> mbs = make_micro_batches(m, samples, 0, static_cast<int>(samples.size()),
+                                                   l.cfg.micro_batch_tokens, false);
   long total = 0;
   for (const TrainSample& x : samples) total += static_cast<long>(x.completion.size());
   AHA_CHECK(total > 0, "SFT batch without completion tokens");

@@ -9,6 +9,11 @@
 //   use the experts the sampler chose; the gate weights are recomputed, so the router still learns.
 // - The router bias (e_score_correction_bias) is never touched by AdamW; it moves by ±gamma per
 //   step from the expert loads (DeepSeek-V3's aux-loss-free balancing).
+// - Data-parallel (a Collective of R > 1 ranks, every rank given the step's same samples): each
+//   rank runs its contiguous share, balanced by token count; loss weights still come from the
+//   whole step; gradients are summed across ranks before clipping and expert loads before the
+//   bias update, so every rank applies the same update. With no Collective (or R = 1) nothing
+//   is split or reduced: the single-process path, bit for bit.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -53,6 +58,8 @@ struct TrainSample {
   bool masked = false;  // overlong masking: contributes no loss
 };
 
+struct Collective;
+
 struct Learner {
   LearnerConfig cfg;
   Model policy;
@@ -71,6 +78,8 @@ struct UpdateMetrics {
   double grad_norm = 0, lr = 0;
   double balance_loss = 0;  // sequence-wise balance loss, summed over micro-batches
   long num_tokens = 0;
+  double t_comm = 0;  // seconds inside collectives (data-parallel only)
+  double t_cpu = 0;   // CPU seconds of the update's thread (the slowest rank's when data-parallel)
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens per expert over the step
   std::vector<float> sample_mean_logp;         // [S] learner's mean logp per sample
   std::vector<float> sample_mean_abs_dlogp;    // [S] mean |learner - rollout| per sample
@@ -78,7 +87,10 @@ struct UpdateMetrics {
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg);
 float learner_lr(const LearnerConfig& cfg, int step);
-UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples);
+UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples,
+                             Collective* dp = nullptr);
+// The samples [begin, end) of rank `rank` of R: contiguous, with near-equal token counts.
+void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end);
 // Copies the policy into the reference model (refresh every N steps).
 void learner_refresh_ref(Learner& l);
 

@@ -18,6 +18,7 @@
 
 #include "kernels/check.h"
 #include "kernels/linear.h"
+#include "learner/data_parallel.h"
 #include "learner/report.h"
 #include "learner/reward_service.h"
 #include "learner/rundb.h"
@@ -490,7 +491,13 @@ void start_workers(Run& r) {
   const int n = processes ? r.opt.worker_processes : r.cfg.rollout_workers;
   if (n == 0 && r.opt.listen.empty())
     throw std::runtime_error("config: rollout.workers = 0 needs --listen (remote workers only)");
-  if (processes) {
+  if (r.opt.remote_workers) {
+    // Started by a launcher (experiments/slurm): rollout.workers of them connect to --listen.
+    if (r.opt.listen.empty() || (r.cfg.reward_workers > 0 && r.opt.reward_listen.empty()))
+      throw std::runtime_error(
+          "--remote-workers needs --listen (and --reward-listen when "
+          "reward.workers > 0)");
+  } else if (processes) {
     // Workers start from the run's model directory and then receive the learner's weights.
     const std::string model_dir = r.run_dir + "/worker-model";
     model_save(r.learner.policy, model_dir);
@@ -545,6 +552,11 @@ void start_workers(Run& r) {
   RewardServiceOptions so;
   so.endpoint = processes ? "ipc://" + ipc_dir + "/reward.sock"
                           : "inproc://aha-reward-" + std::to_string(getpid());
+  if (!r.opt.reward_listen.empty()) so.endpoint = r.opt.reward_listen;
+  // A tcp:// reward endpoint is authenticated like the rollout one (same keys, same allow-list).
+  if (r.zap == nullptr) setup_auth(r, so.endpoint);
+  const bool reward_curve = r.zap != nullptr && endpoint_is_tcp(so.endpoint);
+  if (reward_curve) so.curve_secret_key = r.server_key.secret_key;
   so.context = &r.ctx;
   so.job_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.reward_job_timeout_s * 1000.0));
   so.max_bad_results = r.cfg.max_bad_results;
@@ -553,15 +565,19 @@ void start_workers(Run& r) {
   so.stop = &g_stop_requested;
   so.on_waiting = reward_waiting;
   so.on_waiting_ctx = &r;
-  const std::string reward_endpoint = so.endpoint;
   r.rewards = reward_service_create(so);
-  for (int i = 0; i < nr; i++) {
+  std::string reward_endpoint = so.endpoint;
+  if (size_t star = reward_endpoint.find("://*"); star != std::string::npos)
+    reward_endpoint.replace(star + 3, 1, "127.0.0.1");
+  for (int i = 0; i < nr && !r.opt.remote_workers; i++) {
     std::string id = "reward-" + std::to_string(i);
     if (processes) {
       std::string threads = std::to_string(r.cfg.reward_threads);
       std::vector<std::string> args = {
           r.opt.exe_path,   "reward-worker", "--connect", reward_endpoint, "--tasks-file",
           r.cfg.tasks_file, "--threads",     threads,     "--id",          id};
+      if (reward_curve)
+        args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -572,9 +588,14 @@ void start_workers(Run& r) {
       }
       r.worker_pids.push_back(pid);
     } else {
-      r.worker_threads.emplace_back([&r, id, reward_endpoint] {
+      r.worker_threads.emplace_back([&r, id, reward_endpoint, reward_curve] {
         RewardWorkerOptions wo;
         wo.connect = reward_endpoint;
+        if (reward_curve) {
+          wo.curve_server_key = r.server_key.public_key;
+          wo.curve_public_key = r.worker_key.public_key;
+          wo.curve_secret_key = r.worker_key.secret_key;
+        }
         wo.context = &r.ctx;
         wo.worker_id = id;
         wo.tasks_file = r.cfg.tasks_file;
@@ -723,15 +744,10 @@ std::string builtin_base_model_dir() {
   return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";
 }
 
-int train_main(const TrainOptions& opt) {
-  // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
-  const char* lvl = std::getenv("AHA_LOG");
-  spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
-  if (!opt.replay_dir.empty()) return replay_main(opt);
-  // From here on SIGINT/SIGTERM only set a flag that every wait checks.
-  g_stop_requested = false;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+namespace {
+
+// One learner rank of a run: rank 0 is the whole trainer, ranks > 0 follow it (data_parallel.h).
+int train_rank(const TrainOptions& opt, Collective& dp) {
   Run r;
   r.opt = opt;
   // Configuration: built-in default, a file, or the stored config of a run being resumed.
@@ -752,7 +768,7 @@ int train_main(const TrainOptions& opt) {
   train_config_finalize(r.cfg);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);
-  if (!opt.resume) {
+  if (!opt.resume && dp.rank == 0) {
     std::ofstream f(r.run_dir + "/config.toml");
     f << train_config_to_toml(r.cfg);
   }
@@ -790,6 +806,10 @@ int train_main(const TrainOptions& opt) {
   }
   learner_init(r.learner, policy, r.cfg.learner);
   if (r.cfg.learner.need_ref && !r.cfg.ref_path.empty()) model_load(r.learner.ref, r.cfg.ref_path);
+  if (dp.rank > 0) {
+    blas_set_threads(1);
+    return dp_follow(r.learner, dp);
+  }
 
   // Run database and resume point.
   r.db = rundb_open(r.run_dir, true);
@@ -816,6 +836,7 @@ int train_main(const TrainOptions& opt) {
     r.run_id = rundb_begin_run(r.db, row);
   }
   if (r.learner.policy.version == 0) r.learner.policy.version = 1;
+  dp_sync_state(r.learner, dp);
 
   auto save = [&](int step) {
     nlohmann::json extra;
@@ -904,15 +925,13 @@ int train_main(const TrainOptions& opt) {
       // Learner update.
       auto t0 = Clock::now();
       UpdateMetrics um;
-      if (!batch.empty()) {
-        learner_dirty = true;
-        um = learner_update(r.learner, to_train_samples(batch, r.cfg));
-        learner_dirty = false;
-        check_finite(r.learner, um, step + 1);
-      }
+      const bool refresh_ref =
+          r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
+      learner_dirty = true;
+      um = dp_update(r.learner, to_train_samples(batch, r.cfg), dp, refresh_ref);
+      learner_dirty = false;
+      if (!batch.empty()) check_finite(r.learner, um, step + 1);
       learner_step = step + 1;
-      if (r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0)
-        learner_refresh_ref(r.learner);
       double t_train = seconds_since(t0);
 
       // Metrics and logs.
@@ -972,6 +991,9 @@ int train_main(const TrainOptions& opt) {
       metrics["loss"] = um.loss;
       metrics["balance_loss"] = um.balance_loss;
       metrics["weight_version"] = r.learner.policy.version;
+    metrics["learner_ranks"] = dp.size;
+    metrics["t_comm"] = um.t_comm;
+    metrics["t_train_cpu"] = um.t_cpu;
       row.metrics_json = metrics.dump();
       std::vector<SampleRow> samples;
       for (size_t i = 0; i < batch.size(); i++) {
@@ -1075,6 +1097,12 @@ int train_main(const TrainOptions& opt) {
         std::fprintf(stderr, "warning: step %d not logged: %s\n", learner_step, e.what());
       }
     }
+    if (learner_dirty && dp.size > 1) {
+      // The other ranks are inside this update's collectives: no clean stop exists for them.
+      std::fprintf(stderr, "error: %s (an update stopped midway on rank 0)\n", failure.c_str());
+      stop_workers(r);
+      collective_abort(dp, 1);
+    }
     std::string saved = "no checkpoint written (an update stopped midway)";
     if (!learner_dirty) {
       try {
@@ -1122,6 +1150,40 @@ int train_main(const TrainOptions& opt) {
   std::printf("rollouts: %s/rollouts.db   report: %s   model: %s/final-model\n", r.run_dir.c_str(),
               report.c_str(), r.run_dir.c_str());
   return 0;
+}
+
+}  // namespace
+
+int train_main(const TrainOptions& opt) {
+  // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
+  const char* lvl = std::getenv("AHA_LOG");
+  spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
+  if (!opt.replay_dir.empty()) return replay_main(opt);
+  // From here on SIGINT/SIGTERM only set a flag that every wait checks.
+  g_stop_requested = false;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  // Under mpirun or an srun step with several tasks, each task is one data-parallel learner rank.
+  const LaunchEnv env = launch_env_detect();
+  Collective dp;
+  collective_init(dp, env, collective_backend_from_env(env));
+  if (dp.size > 1 && dp.rank == 0)
+    std::printf("data-parallel learner: %d ranks (%s, launched by %s)\n", dp.size,
+                dp.backend == CollectiveBackend::kNccl ? "NCCL" : "MPI", env.launcher.c_str());
+  int rc = 0;
+  try {
+    rc = train_rank(opt, dp);
+    // However rank 0's run ended (done, interrupted, failed with a checkpoint), the others stop.
+    if (dp.rank == 0) dp_stop(dp);
+  } catch (const std::exception& e) {
+    if (dp.size <= 1) throw;
+    // The other ranks wait in a collective: end the whole job instead of leaving them there.
+    std::fprintf(stderr, "aha train (rank %d of %d): %s\n", dp.rank, dp.size, e.what());
+    std::fflush(stderr);
+    collective_abort(dp, 1);
+  }
+  collective_finalize(dp);
+  return rc;
 }
 
 }  // namespace aha

@@ -21,6 +21,8 @@ struct TrainOptions {
   bool resume = false;            // continue run_dir from its latest checkpoint
   int worker_processes = 0;       // > 0: spawn this many `aha rollout-worker` processes (ipc://)
   std::string listen;             // also accept remote workers on this tcp:// endpoint
+  std::string reward_listen;      // reward workers' endpoint (tcp://*:PORT), "" = local
+  bool remote_workers = false;    // start no workers: rollout.workers / reward.workers connect
   std::string replay_dir;         // re-train on the samples logged in this run dir
   int replay_from = 0, replay_to = -1;
   std::string exe_path;  // this binary, for spawning workers
