@@ -17,7 +17,9 @@
 #include <thread>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "learner/report.h"
 #include "learner/reward_service.h"
 #include "learner/rundb.h"
@@ -155,8 +157,16 @@ std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what)
   return out;
 }
 
+// Compute threads while rollouts generate and the learner waits: in-process workers share the
+// cores; worker processes run their own (this process only waits).
+int generation_threads(const Run& r) {
+  if (r.opt.worker_processes > 0) return 1;
+  return std::max(1, hardware_threads() / std::max(1, r.cfg.rollout_workers));
+}
+
 std::vector<Rollout> generate(Run& r, const std::vector<TaskItem>& items, int G, float temperature,
                               uint64_t seed_base, const char* what) {
+  set_compute_threads(generation_threads(r));
   PendingGen p = submit_generation(r, items, G, temperature, seed_base);
   return collect_generation(r, p, what);
 }
@@ -292,7 +302,6 @@ void start_workers(Run& r) {
   } else {
     for (int i = 0; i < n; i++) {
       r.worker_threads.emplace_back([&r, i, endpoint = local] {
-        blas_set_threads(1);
         EngineWorkerOptions wo;
         wo.worker.connect = endpoint;
         wo.worker.context = &controller_context(*r.controller);
@@ -432,6 +441,7 @@ int replay_main(const TrainOptions& opt) {
       t.masked = t.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
       batch.push_back(std::move(t));
     }
+    set_compute_threads(hardware_threads());  // the learner runs alone
     UpdateMetrics um = learner_update(l, batch);
     std::printf("step %4d  samples %zu  loss %+.5f  kl %.4f  clip %.3f  |dlogp| %.1e  gnorm %.3f\n",
                 step, rows.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
@@ -509,7 +519,7 @@ int train_main(const TrainOptions& opt) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  blas_set_threads(1);
+  set_compute_threads(generation_threads(r));
   start_workers(r);
   publish_weights(r);
   std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),
@@ -518,6 +528,7 @@ int train_main(const TrainOptions& opt) {
     std::printf("%s%s", i ? ", " : "", r.cfg.task_names[i].c_str());
   std::printf("], model %s (%ld parameters)\n", model_description(policy.cfg).c_str(),
               model_num_params(policy));
+  std::printf("gemm backend: %s; %d compute threads\n", gemm_backend().c_str(), hardware_threads());
 
   double acc_before = NAN;
   if (start_step == 0) {
@@ -582,7 +593,8 @@ int train_main(const TrainOptions& opt) {
           submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
                             G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
 
-    // Learner update.
+    // Learner update: every core, unless rollouts generate beside it (async).
+    set_compute_threads(pending ? 1 : hardware_threads());
     auto t0 = Clock::now();
     UpdateMetrics um;
     if (!batch.empty()) um = learner_update(r.learner, to_train_samples(batch, r.cfg));

@@ -1,0 +1,110 @@
+#include "kernels/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "kernels/gemm.h"
+
+namespace aha {
+
+namespace {
+
+// Persistent workers (created on first need, never joined: they sleep on a condition variable
+// until the process exits). Worker w takes part in a region when w < the region's helpers.
+struct Pool {
+  std::mutex region_mu;  // one region at a time
+  std::mutex mu;
+  std::condition_variable start_cv, done_cv;
+  std::vector<std::thread> threads;
+  unsigned long generation = 0;
+  int helpers = 0, pending = 0, n = 0;
+  ParallelFn fn = nullptr;
+  void* ctx = nullptr;
+  std::atomic<int> next{0};
+};
+
+Pool& pool() {
+  static Pool* p = new Pool;  // leaked on purpose: workers may still wait in it at exit
+  return *p;
+}
+
+std::atomic<int> g_threads{1};
+thread_local bool t_in_region = false;
+
+void run_items(Pool& p) {
+  for (int i = p.next++; i < p.n; i = p.next++) p.fn(p.ctx, i);
+}
+
+void worker_main(Pool& p, int w) {
+  t_in_region = true;  // a worker never starts a region of its own
+  unsigned long seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(p.mu);
+      p.start_cv.wait(lk, [&] { return p.generation != seen && w < p.helpers; });
+      seen = p.generation;
+    }
+    run_items(p);
+    std::lock_guard<std::mutex> lk(p.mu);
+    if (--p.pending == 0) p.done_cv.notify_one();
+  }
+}
+
+}  // namespace
+
+int hardware_threads() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void set_compute_threads(int num_threads) {
+  const int n = std::clamp(num_threads, 1, hardware_threads());
+  g_threads = n;
+  blas_set_threads(n);
+}
+
+int compute_threads() {
+  return g_threads;
+}
+
+void parallel_for_impl(int n, ParallelFn fn, void* ctx) {
+  const int helpers = std::min(g_threads.load(), n) - 1;
+  if (helpers <= 0 || t_in_region) {
+    for (int i = 0; i < n; i++) fn(ctx, i);
+    return;
+  }
+  Pool& p = pool();
+  std::lock_guard<std::mutex> region(p.region_mu);
+  // GEMMs inside run on this region's threads, not BLAS's (which would oversubscribe).
+  const int blas_threads = blas_get_threads();
+  if (blas_threads != 1) blas_set_threads(1);
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    while (static_cast<int>(p.threads.size()) < helpers) {
+      const int w = static_cast<int>(p.threads.size());
+      p.threads.emplace_back([&p, w] { worker_main(p, w); });
+    }
+    p.fn = fn;
+    p.ctx = ctx;
+    p.n = n;
+    p.next = 0;
+    p.helpers = helpers;
+    p.pending = helpers;
+    p.generation++;
+  }
+  p.start_cv.notify_all();
+  t_in_region = true;
+  run_items(p);
+  t_in_region = false;
+  {
+    std::unique_lock<std::mutex> lk(p.mu);
+    p.done_cv.wait(lk, [&] { return p.pending == 0; });
+    p.helpers = 0;
+  }
+  if (blas_threads != 1) blas_set_threads(blas_threads);
+}
+
+}  // namespace aha
