@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -14,14 +15,19 @@ namespace aha {
 namespace {
 
 // Persistent workers (created on first need, never joined: they sleep on a condition variable
-// until the process exits). Worker w takes part in a region when w < the region's helpers.
+// until the process exits). Worker w is invited to a region when w < helpers; it joins only while
+// the region is open, so a worker the OS has not scheduled yet never holds up the caller (which
+// closes the region once every item is taken and waits only for workers that joined).
 struct Pool {
   std::mutex region_mu;  // one region at a time
   std::mutex mu;
   std::condition_variable start_cv, done_cv;
   std::vector<std::thread> threads;
   unsigned long generation = 0;
-  int helpers = 0, pending = 0, n = 0;
+  bool open = false;  // workers may still join the current region
+  int helpers = 0;    // workers invited
+  int active = 0;     // workers that joined and are running items
+  int n = 0;
   ParallelFn fn = nullptr;
   void* ctx = nullptr;
   std::atomic<int> next{0};
@@ -42,22 +48,31 @@ void run_items(Pool& p) {
 void worker_main(Pool& p, int w) {
   t_in_region = true;  // a worker never starts a region of its own
   unsigned long seen = 0;
+  std::unique_lock<std::mutex> lk(p.mu);
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lk(p.mu);
-      p.start_cv.wait(lk, [&] { return p.generation != seen && w < p.helpers; });
-      seen = p.generation;
-    }
+    p.start_cv.wait(lk, [&] { return p.generation != seen && w < p.helpers; });
+    seen = p.generation;
+    if (!p.open) continue;  // woke after the caller took every item
+    p.active++;
+    lk.unlock();
     run_items(p);
-    std::lock_guard<std::mutex> lk(p.mu);
-    if (--p.pending == 0) p.done_cv.notify_one();
+    lk.lock();
+    if (--p.active == 0 && !p.open) p.done_cv.notify_one();
   }
 }
 
 }  // namespace
 
 int hardware_threads() {
-  return std::max(1u, std::thread::hardware_concurrency());
+  // AHA_THREADS caps the cores aha uses (a machine shared with other jobs runs better on fewer:
+  // a fork-join region waits for its slowest thread).
+  static const int n = [] {
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const char* env = std::getenv("AHA_THREADS");
+    const int want = env ? std::atoi(env) : 0;
+    return want > 0 ? std::min(want, hw) : hw;
+  }();
+  return n;
 }
 
 void set_compute_threads(int num_threads) {
@@ -92,7 +107,7 @@ void parallel_for_impl(int n, ParallelFn fn, void* ctx) {
     p.n = n;
     p.next = 0;
     p.helpers = helpers;
-    p.pending = helpers;
+    p.open = true;
     p.generation++;
   }
   p.start_cv.notify_all();
@@ -101,8 +116,8 @@ void parallel_for_impl(int n, ParallelFn fn, void* ctx) {
   t_in_region = false;
   {
     std::unique_lock<std::mutex> lk(p.mu);
-    p.done_cv.wait(lk, [&] { return p.pending == 0; });
-    p.helpers = 0;
+    p.open = false;  // every item is taken: late workers skip this region
+    p.done_cv.wait(lk, [&] { return p.active == 0; });
   }
   if (blas_threads != 1) blas_set_threads(blas_threads);
 }

@@ -17,8 +17,9 @@
 
 namespace aha {
 
-void set_compute_threads(int num_threads);  // clamps to [1, hardware threads]
+void set_compute_threads(int num_threads);  // clamps to [1, hardware_threads()]
 int compute_threads();
+// The machine's hardware threads, or AHA_THREADS when set lower (a shared machine).
 int hardware_threads();
 
 using ParallelFn = void (*)(void* ctx, int i);

@@ -288,13 +288,15 @@ void start_workers(Run& r) {
     // Workers start from the run's model directory and then receive the learner's weights.
     const std::string model_dir = r.run_dir + "/worker-model";
     model_save(r.learner.policy, model_dir);
+    // The workers share the cores (strings made before fork: no allocation in the child).
+    const std::string threads = std::to_string(std::max(1, hardware_threads() / n));
     for (int i = 0; i < n; i++) {
       pid_t pid = fork();
       if (pid == 0) {
         std::string id = "worker-" + std::to_string(i);
         execl(r.opt.exe_path.c_str(), r.opt.exe_path.c_str(), "rollout-worker", "--connect",
-              local.c_str(), "--model", model_dir.c_str(), "--id", id.c_str(),
-              static_cast<char*>(nullptr));
+              local.c_str(), "--model", model_dir.c_str(), "--id", id.c_str(), "--threads",
+              threads.c_str(), static_cast<char*>(nullptr));
         _exit(127);
       }
       r.worker_pids.push_back(pid);
