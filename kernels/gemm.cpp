@@ -3,13 +3,22 @@
 #include <cblas.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 
+#include "kernels/parallel.h"
+
 namespace aha {
 
 namespace {
+
+// GEMMs from this many flops up are split over the compute threads (below it a region's
+// wake-up costs more than it saves). OpenBLAS itself always runs one thread: its own pool
+// spin-waits between calls and would compete with aha's.
+constexpr double kSplitFlops = 4e6;
+constexpr int kAlign = 16;  // split points on multiples of 16 rows / columns
 
 // The OpenBLAS entry points aha uses (decltype only: the library is not linked).
 struct Blas {
@@ -65,6 +74,7 @@ void open_blas() {
       reinterpret_cast<decltype(g_blas.get_corename)>(symbol(lib, "openblas_get_corename"));
   g_blas.get_config =
       reinterpret_cast<decltype(g_blas.get_config)>(symbol(lib, "openblas_get_config"));
+  g_blas.set_num_threads(1);
 }
 
 inline const Blas& blas() {
@@ -99,8 +109,28 @@ std::string gemm_backend() {
 
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {
-  blas().sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-               K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const Blas& b = blas();
+  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  const int T = compute_threads();
+  if (T <= 1 || in_parallel_region() || 2.0 * M * N * K < kSplitFlops) {
+    b.sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Split the longer of M and N into T slabs; each C element is still one single-threaded
+  // dot over all of K, so the result is the same on any number of threads.
+  const bool split_m = M >= N;
+  const int len = split_m ? M : N;
+  const int step = std::max(kAlign, (len + T - 1) / T / kAlign * kAlign + kAlign);
+  const int parts = (len + step - 1) / step;
+  parallel_for(parts, [&](int i) {
+    const int s0 = i * step, n = std::min(len, s0 + step) - s0;
+    if (split_m)  // rows s0.. of op(A) and C
+      b.sgemm(CblasRowMajor, TA, TB, n, N, K, alpha, ta ? A + s0 : A + (long)s0 * lda, lda, B, ldb,
+              beta, C + (long)s0 * ldc, ldc);
+    else  // columns s0.. of op(B) and C
+      b.sgemm(CblasRowMajor, TA, TB, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb,
+              beta, C + s0, ldc);
+  });
 }
 
 void blas_set_threads(int num_threads) {

@@ -10,8 +10,9 @@
 //   OpenBLAS (for comparing).
 // - gemm_init() runs at most once per process (every entry point calls it); the CLI calls it
 //   first thing, before any thread exists, so setenv races nothing.
-// - blas_set_threads is process-wide (OpenBLAS keeps one count): set it from one thread, outside
-//   parallel regions.
+// - OpenBLAS runs one thread. A GEMM of 4 MFLOP or more is split into slabs of rows (or
+//   columns) over compute_threads() (kernels/parallel.h); each slab computes its C elements over
+//   all of K, so results do not depend on the thread count.
 #pragma once
 #include <string>
 
@@ -28,7 +29,7 @@ std::string gemm_backend();
 // The core type the CPU's features select ("" = leave it to the library).
 std::string gemm_coretype_for_cpu();
 
-// BLAS threads for large GEMMs (process-wide), and the current count.
+// OpenBLAS's own thread count (process-wide; aha keeps it at 1 and splits GEMMs itself).
 void blas_set_threads(int num_threads);
 int blas_get_threads();
 

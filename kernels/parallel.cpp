@@ -8,8 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/gemm.h"
-
 namespace aha {
 
 namespace {
@@ -76,9 +74,11 @@ int hardware_threads() {
 }
 
 void set_compute_threads(int num_threads) {
-  const int n = std::clamp(num_threads, 1, hardware_threads());
-  g_threads = n;
-  blas_set_threads(n);
+  g_threads = std::clamp(num_threads, 1, hardware_threads());
+}
+
+bool in_parallel_region() {
+  return t_in_region;
 }
 
 int compute_threads() {
@@ -93,9 +93,6 @@ void parallel_for_impl(int n, ParallelFn fn, void* ctx) {
   }
   Pool& p = pool();
   std::lock_guard<std::mutex> region(p.region_mu);
-  // GEMMs inside run on this region's threads, not BLAS's (which would oversubscribe).
-  const int blas_threads = blas_get_threads();
-  if (blas_threads != 1) blas_set_threads(1);
   {
     std::lock_guard<std::mutex> lk(p.mu);
     while (static_cast<int>(p.threads.size()) < helpers) {
@@ -119,7 +116,6 @@ void parallel_for_impl(int n, ParallelFn fn, void* ctx) {
     p.open = false;  // every item is taken: late workers skip this region
     p.done_cv.wait(lk, [&] { return p.active == 0; });
   }
-  if (blas_threads != 1) blas_set_threads(blas_threads);
 }
 
 }  // namespace aha

@@ -4,9 +4,10 @@
 // - compute_threads() is the number of cores one model pass may use now. The trainer sets it per
 //   phase (all cores while the learner runs alone, cores / workers while in-process rollout
 //   workers run, 1 while they run beside the learner), so threads never outnumber cores.
-// - Shape decides how a kernel uses the budget: GEMMs large enough for BLAS's own threading get
-//   blas_threads() = the budget; loops of small GEMMs (attention per sequence and head) run
-//   parallel_for over the budget with single-threaded BLAS inside (parallel_for sets it).
+// - Shape decides how a kernel uses the budget: a large GEMM is split into slabs of rows or
+//   columns (kernels/gemm.h), loops of small work (attention per sequence and head, rows of a
+//   norm) run parallel_for over items; BLAS itself always runs one thread, so one pool owns
+//   every core aha uses.
 // - parallel_for(n, f) calls f(i) once for each i in [0, n), in any order across threads; it
 //   returns when all calls have. A region started inside another runs inline (no nesting).
 //   Results do not depend on the thread count when each f(i) writes only its own outputs.
@@ -19,6 +20,7 @@ namespace aha {
 
 void set_compute_threads(int num_threads);  // clamps to [1, hardware_threads()]
 int compute_threads();
+bool in_parallel_region();  // true inside a parallel_for item (work there runs inline)
 // The machine's hardware threads, or AHA_THREADS when set lower (a shared machine).
 int hardware_threads();
 
