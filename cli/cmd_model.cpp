@@ -241,7 +241,7 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
 // GFLOP/s of `aha bench sgemm` in a child process whose OpenBLAS loads with core type `core`
 // ("library": OpenBLAS's own choice); 0 when the child fails.
 double child_sgemm_gflops(const std::string& core, int n, int threads, std::string* corename) {
-  std::string env = core == "library" ? "AHA_BLAS_CORETYPE=library OPENBLAS_CORETYPE="
+  std::string env = core == "library" ? "-u OPENBLAS_CORETYPE AHA_BLAS_CORETYPE=library"
                                       : "OPENBLAS_CORETYPE=" + core;
   // This binary by its path: /proc/self/exe inside the command would name the shell's child.
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
