@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
 #include "rollout/engine.h"
@@ -39,8 +40,8 @@ EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
   return r;
 }
 
-void cmd_bench_rollout(const std::string& model_dir, int max_new) {
-  blas_set_threads(1);
+void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads) {
+  set_compute_threads(threads);
   Model m;
   model_load(m, model_dir);
   const ModelConfig& c = m.cfg;
@@ -60,6 +61,7 @@ void cmd_bench_rollout(const std::string& model_dir, int max_new) {
         c.num_key_value_heads, cache_bytes_per_token(c), c.num_attention_heads,
         mha_cache_bytes_per_token(c),
         100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+  std::printf("compute threads: %d\n", compute_threads());
   std::printf("\n%8s %14s %12s\n", "batch", "decode tok/s", "per row");
   for (int B : {1, 16, 64, 256}) {
     std::vector<EngineRequest> reqs;
@@ -89,7 +91,9 @@ void add_bench_rollout(CLI::App& app) {
   auto max_new = std::make_shared<int>(64);
   c->add_option("--model", *model, "Model directory")->capture_default_str();
   c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")->capture_default_str();
-  c->callback([=] { cmd_bench_rollout(*model, *max_new); });
+  auto threads = std::make_shared<int>(hardware_threads());
+  c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
+  c->callback([=] { cmd_bench_rollout(*model, *max_new, *threads); });
 }
 
 }  // namespace

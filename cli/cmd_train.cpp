@@ -12,6 +12,7 @@
 
 #include "cli/command.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "learner/reward_service.h"
 #include "learner/sft.h"
 #include "learner/taskset.h"
@@ -120,8 +121,11 @@ void add_rollout_worker(CLI::App& app) {
   c->add_option("--server-key", *server_key,
                 "The trainer's public key (RUN_DIR/keys/server.pub) for a CURVE tcp:// endpoint");
   c->add_option("--key", *key, "This worker's key pair (`aha keygen`), allowed by the trainer");
+  auto threads = std::make_shared<int>(hardware_threads());
+  c->add_option("--threads", *threads, "Compute threads (aha train passes cores / workers)")
+      ->capture_default_str();
   c->callback([=] {
-    blas_set_threads(1);
+    set_compute_threads(*threads);
     Model m;
     model_load(m, *model);
     EngineWorkerOptions wo;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "kernels/gemm.h"
 
 namespace aha::cli {
 
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "aha 0.1.0");
   aha::cli::register_all(app);
   try {
+    // Before any thread starts: opening the BLAS library may set OPENBLAS_CORETYPE.
+    aha::gemm_init();
+    if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) != "sgemm")
+      std::printf("gemm backend: %s\n", aha::gemm_backend().c_str());
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -1,18 +1,23 @@
 #include "kernels/attention.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
+#include "kernels/parallel.h"
 
 namespace aha {
 
-// Queries are processed in blocks of kBlock rows: the score tile is kBlock x (keys up to the
-// block's last query), so memory stays O(kBlock * T) and most of the masked half is skipped.
+// Work is split over (sequence, head) pairs in forward and (sequence, kv head) in backward, so
+// each pair writes only its own rows and the result does not depend on the thread count.
+// Sequences up to kDirect tokens (GRPO's short completions) run plain loops: their GEMMs are a
+// few hundred flops, below a BLAS call's overhead. Longer ones go through sgemm in query blocks
+// of kBlock rows: the score tile is kBlock x (keys up to the block's last query), so memory stays
+// O(kBlock * T) and most of the masked half is skipped.
+static constexpr int kDirect = 32;
 static constexpr int kBlock = 64;
 
 static void check_shapes(const int* seq_start, int B, int NH, int NKV) {
@@ -22,48 +27,71 @@ static void check_shapes(const int* seq_start, int B, int NH, int NKV) {
     AHA_CHECK(seq_start[b + 1] >= seq_start[b], "attention: seq_start must be non-decreasing");
 }
 
+static float dot(const float* a, const float* b, int n) {
+  float s = 0.0f;
+  for (int c = 0; c < n; c++) s += a[c] * b[c];
+  return s;
+}
+
+// Scratch of the calling thread (regions run on persistent threads, so it is reused).
+static float* scratch(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Softmax of row[0..t] in place (row[t+1..nk) zeroed); returns the log-sum-exp.
+static float softmax_causal(float* row, int t, int nk) {
+  float mx = row[0];
+  for (int j = 1; j <= t; j++) mx = std::max(mx, row[j]);
+  double sum = 0.0;
+  for (int j = 0; j <= t; j++) {
+    row[j] = std::exp(row[j] - mx);
+    sum += row[j];
+  }
+  const float inv = (float)(1.0 / sum);
+  for (int j = 0; j <= t; j++) row[j] *= inv;
+  for (int j = t + 1; j < nk; j++) row[j] = 0.0f;
+  return (float)(mx + std::log(sum));
+}
+
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const int* seq_start, int B, int NH, int NKV, int DQK, int DV, float scale) {
   check_shapes(seq_start, B, NH, NKV);
   const int group = NH / NKV;
   const long qs = (long)NH * DQK, ks = (long)NKV * DQK, vs = (long)NKV * DV, os = (long)NH * DV;
-  std::vector<float> S;
-  for (int b = 0; b < B; b++) {
+  parallel_for(B * NH, [&](int item) {
+    const int b = item / NH, h = item % NH;
     const int s0 = seq_start[b], T = seq_start[b + 1] - s0;
-    if (T == 0) continue;
-    S.resize((size_t)kBlock * T);
-    for (int h = 0; h < NH; h++) {
-      const int kvh = h / group;
-      const float* qh = q + s0 * qs + (long)h * DQK;
-      const float* kh = k + s0 * ks + (long)kvh * DQK;
-      const float* vh = v + s0 * vs + (long)kvh * DV;
-      float* oh = out + s0 * os + (long)h * DV;
-      for (int t0 = 0; t0 < T; t0 += kBlock) {
-        const int bq = std::min(kBlock, T - t0), nk = t0 + bq;
-        // S[bq, nk] = scale * Q[t0:t0+bq] · K[0:nk]ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, nk, DQK, scale, qh + t0 * qs, qs,
-                    kh, ks, 0.0f, S.data(), nk);
-        for (int i = 0; i < bq; i++) {
-          const int t = t0 + i;  // query t sees keys [0, t]
-          float* row = S.data() + (long)i * nk;
-          float mx = row[0];
-          for (int j = 1; j <= t; j++) mx = std::max(mx, row[j]);
-          double sum = 0.0;
-          for (int j = 0; j <= t; j++) {
-            row[j] = std::exp(row[j] - mx);
-            sum += row[j];
-          }
-          const float inv = (float)(1.0 / sum);
-          for (int j = 0; j <= t; j++) row[j] *= inv;
-          for (int j = t + 1; j < nk; j++) row[j] = 0.0f;
-          lse[(long)(s0 + t) * NH + h] = (float)(mx + std::log(sum));
-        }
-        // O[t0:t0+bq] = P[bq, nk] · V[0:nk]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, DV, nk, 1.0f, S.data(), nk, vh,
-                    vs, 0.0f, oh + t0 * os, os);
+    if (T == 0) return;
+    const int kvh = h / group;
+    const float* qh = q + s0 * qs + (long)h * DQK;
+    const float* kh = k + s0 * ks + (long)kvh * DQK;
+    const float* vh = v + s0 * vs + (long)kvh * DV;
+    float* oh = out + s0 * os + (long)h * DV;
+    thread_local std::vector<float> S_buf;
+    if (T <= kDirect) {
+      float* row = scratch(S_buf, T);
+      for (int t = 0; t < T; t++) {
+        for (int j = 0; j <= t; j++) row[j] = scale * dot(qh + t * qs, kh + j * ks, DQK);
+        lse[(long)(s0 + t) * NH + h] = softmax_causal(row, t, t + 1);
+        float* o = oh + t * os;
+        for (int c = 0; c < DV; c++) o[c] = 0.0f;
+        for (int j = 0; j <= t; j++)
+          for (int c = 0; c < DV; c++) o[c] += row[j] * vh[j * vs + c];
       }
+      return;
     }
-  }
+    float* S = scratch(S_buf, (size_t)kBlock * T);
+    for (int t0 = 0; t0 < T; t0 += kBlock) {
+      const int bq = std::min(kBlock, T - t0), nk = t0 + bq;
+      // S[bq, nk] = scale * Q[t0:t0+bq] · K[0:nk]ᵀ
+      sgemm(false, true, bq, nk, DQK, scale, qh + t0 * qs, qs, kh, ks, 0.0f, S, nk);
+      for (int i = 0; i < bq; i++)  // query t0 + i sees keys [0, t0 + i]
+        lse[(long)(s0 + t0 + i) * NH + h] = softmax_causal(S + (long)i * nk, t0 + i, nk);
+      // O[t0:t0+bq] = P[bq, nk] · V[0:nk]
+      sgemm(false, false, bq, DV, nk, 1.0f, S, nk, vh, vs, 0.0f, oh + t0 * os, os);
+    }
+  });
 }
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
@@ -73,68 +101,91 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   check_shapes(seq_start, B, NH, NKV);
   const int group = NH / NKV;
   const long qs = (long)NH * DQK, ks = (long)NKV * DQK, vs = (long)NKV * DV, os = (long)NH * DV;
-  std::vector<float> P, dS;
-  for (int b = 0; b < B; b++) {
+  // One item owns a sequence's kv head: it alone writes that dk, dv (and its heads' dq).
+  parallel_for(B * NKV, [&](int item) {
+    const int b = item / NKV, kvh = item % NKV;
     const int s0 = seq_start[b], T = seq_start[b + 1] - s0;
-    if (T == 0) continue;
-    P.resize((size_t)kBlock * T);
-    dS.resize((size_t)kBlock * T);
-    for (int h = 0; h < NH; h++) {
-      const int kvh = h / group;
+    if (T == 0) return;
+    const float* kh = k + s0 * ks + (long)kvh * DQK;
+    const float* vh = v + s0 * vs + (long)kvh * DV;
+    float* dkh = dk + s0 * ks + (long)kvh * DQK;
+    float* dvh = dv + s0 * vs + (long)kvh * DV;
+    thread_local std::vector<float> P_buf, dS_buf;
+    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
       const float* qh = q + s0 * qs + (long)h * DQK;
-      const float* kh = k + s0 * ks + (long)kvh * DQK;
-      const float* vh = v + s0 * vs + (long)kvh * DV;
       const float* oh = out + s0 * os + (long)h * DV;
       const float* doh = dout + s0 * os + (long)h * DV;
       float* dqh = dq + s0 * qs + (long)h * DQK;
-      float* dkh = dk + s0 * ks + (long)kvh * DQK;
-      float* dvh = dv + s0 * vs + (long)kvh * DV;
+      if (T <= kDirect) {
+        float* p = scratch(P_buf, T);
+        for (int t = 0; t < T; t++) {
+          const float* qt = qh + t * qs;
+          const float* dot_t = doh + t * os;
+          const float l = lse[(long)(s0 + t) * NH + h];
+          // D_t = Σ_j P_tj dP_tj = dO_t · O_t
+          double d = 0.0;
+          for (int c = 0; c < DV; c++) d += (double)dot_t[c] * oh[t * os + c];
+          float* dqt = dqh + t * qs;
+          for (int j = 0; j <= t; j++) {
+            p[j] = std::exp(scale * dot(qt, kh + j * ks, DQK) - l);
+            // dS = P ∘ (dP - D), times scale for the chain through the scores.
+            const float ds = scale * p[j] * (dot(dot_t, vh + j * vs, DV) - (float)d);
+            const float* kj = kh + j * ks;
+            float* dkj = dkh + j * ks;
+            float* dvj = dvh + j * vs;
+            for (int c = 0; c < DQK; c++) {
+              dqt[c] += ds * kj[c];
+              dkj[c] += ds * qt[c];
+            }
+            for (int c = 0; c < DV; c++) dvj[c] += p[j] * dot_t[c];
+          }
+        }
+        continue;
+      }
+      float* P = scratch(P_buf, (size_t)kBlock * T);
+      float* dS = scratch(dS_buf, (size_t)kBlock * T);
       for (int t0 = 0; t0 < T; t0 += kBlock) {
         const int bq = std::min(kBlock, T - t0), nk = t0 + bq;
         // Recompute P = exp(scale * Q Kᵀ - lse), masked.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, nk, DQK, scale, qh + t0 * qs, qs,
-                    kh, ks, 0.0f, P.data(), nk);
+        sgemm(false, true, bq, nk, DQK, scale, qh + t0 * qs, qs, kh, ks, 0.0f, P, nk);
         // dP[bq, nk] = dO · Vᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, nk, DV, 1.0f, doh + t0 * os, os,
-                    vh, vs, 0.0f, dS.data(), nk);
+        sgemm(false, true, bq, nk, DV, 1.0f, doh + t0 * os, os, vh, vs, 0.0f, dS, nk);
         for (int i = 0; i < bq; i++) {
           const int t = t0 + i;
-          // D_t = Σ_j P_tj dP_tj = dO_t · O_t
           double d = 0.0;
-          for (int c = 0; c < DV; c++) d += (double)doh[(t0 + i) * os + c] * oh[(t0 + i) * os + c];
+          for (int c = 0; c < DV; c++) d += (double)doh[t * os + c] * oh[t * os + c];
           const float l = lse[(long)(s0 + t) * NH + h];
-          float* prow = P.data() + (long)i * nk;
-          float* dsrow = dS.data() + (long)i * nk;
+          float* prow = P + (long)i * nk;
+          float* dsrow = dS + (long)i * nk;
           for (int j = 0; j <= t; j++) {
             prow[j] = std::exp(prow[j] - l);
-            // dS = P ∘ (dP - D), times scale for the chain through the scores.
             dsrow[j] = scale * prow[j] * (dsrow[j] - (float)d);
           }
           for (int j = t + 1; j < nk; j++) prow[j] = dsrow[j] = 0.0f;
         }
         // dQ[t0:] += dS · K ;  dK[0:nk] += dSᵀ · Q[t0:] ;  dV[0:nk] += Pᵀ · dO[t0:]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, DQK, nk, 1.0f, dS.data(), nk, kh,
-                    ks, 1.0f, dqh + t0 * qs, qs);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, DQK, bq, 1.0f, dS.data(), nk,
-                    qh + t0 * qs, qs, 1.0f, dkh, ks);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, DV, bq, 1.0f, P.data(), nk,
-                    doh + t0 * os, os, 1.0f, dvh, vs);
+        sgemm(false, false, bq, DQK, nk, 1.0f, dS, nk, kh, ks, 1.0f, dqh + t0 * qs, qs);
+        sgemm(true, false, nk, DQK, bq, 1.0f, dS, nk, qh + t0 * qs, qs, 1.0f, dkh, ks);
+        sgemm(true, false, nk, DV, bq, 1.0f, P, nk, doh + t0 * os, os, 1.0f, dvh, vs);
       }
     }
-  }
+  });
 }
 
 void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rope,
                           const float* cache, const int* rows, const int* row_start, int B, int NH,
                           int R, int DR, float scale) {
   AHA_CHECK(row_start[0] == 0, "mla_decode_attention: row_start[0] must be 0");
+  for (int b = 0; b < B; b++)
+    AHA_CHECK(row_start[b + 1] >= row_start[b],
+              "mla_decode_attention: row_start must be non-decreasing");
   const int W = R + DR;
-  std::vector<float> sc;
-  std::vector<double> acc(R);
-  for (int b = 0; b < B; b++) {
+  parallel_for(B, [&](int b) {  // rows are independent: each writes its own out_lat rows
     const int r0 = row_start[b], L = row_start[b + 1] - r0;
-    AHA_CHECK(L >= 0, "mla_decode_attention: row_start must be non-decreasing");
-    sc.resize(std::max(L, 1));
+    thread_local std::vector<float> sc;
+    thread_local std::vector<double> acc;
+    if (sc.size() < (size_t)std::max(L, 1)) sc.resize(std::max(L, 1));
+    if (acc.size() < (size_t)R) acc.resize(R);
     for (int h = 0; h < NH; h++) {
       const float* ql = q_lat + ((long)b * NH + h) * R;
       const float* qr = q_rope + ((long)b * NH + h) * DR;
@@ -153,7 +204,7 @@ void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rop
         mx = std::max(mx, sc[i]);
       }
       double sum = 0.0;
-      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(acc.begin(), acc.begin() + R, 0.0);
       for (int i = 0; i < L; i++) {
         const float* row = cache + (long)rows[r0 + i] * W;
         const double p = std::exp((double)sc[i] - mx);
@@ -162,21 +213,24 @@ void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rop
       }
       for (int c = 0; c < R; c++) o[c] = (float)(acc[c] / sum);
     }
-  }
+  });
 }
 
 void gqa_decode_attention(float* out, const float* q, const float* cache, const int* rows,
                           const int* row_start, int B, int NH, int NKV, int D, float scale) {
   AHA_CHECK(row_start[0] == 0, "gqa_decode_attention: row_start[0] must be 0");
   AHA_CHECK(NKV > 0 && NH % NKV == 0, "gqa_decode_attention: NH must be a multiple of NKV");
+  for (int b = 0; b < B; b++)
+    AHA_CHECK(row_start[b + 1] >= row_start[b],
+              "gqa_decode_attention: row_start must be non-decreasing");
   const int group = NH / NKV;
   const long W = 2L * NKV * D;
-  std::vector<float> sc;
-  std::vector<double> acc(D);
-  for (int b = 0; b < B; b++) {
+  parallel_for(B, [&](int b) {  // rows are independent: each writes its own out rows
     const int r0 = row_start[b], L = row_start[b + 1] - r0;
-    AHA_CHECK(L >= 0, "gqa_decode_attention: row_start must be non-decreasing");
-    sc.resize(std::max(L, 1));
+    thread_local std::vector<float> sc;
+    thread_local std::vector<double> acc;
+    if (sc.size() < (size_t)std::max(L, 1)) sc.resize(std::max(L, 1));
+    if (acc.size() < (size_t)D) acc.resize(D);
     for (int h = 0; h < NH; h++) {
       const float* qh = q + ((long)b * NH + h) * D;
       const long ko = (long)(h / group) * D, vo = (long)NKV * D + ko;
@@ -194,7 +248,7 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, const 
         mx = std::max(mx, sc[i]);
       }
       double sum = 0.0;
-      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(acc.begin(), acc.begin() + D, 0.0);
       for (int i = 0; i < L; i++) {
         const float* vr = cache + (long)rows[r0 + i] * W + vo;
         const double p = std::exp((double)sc[i] - mx);
@@ -203,7 +257,7 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, const 
       }
       for (int c = 0; c < D; c++) o[c] = (float)(acc[c] / sum);
     }
-  }
+  });
 }
 
 }  // namespace aha

@@ -1,8 +1,8 @@
 #include "kernels/linear.h"
 
-#include <cblas.h>
-
 #include <cstddef>
+
+#include "kernels/gemm.h"
 
 namespace aha {
 
@@ -12,19 +12,16 @@ void linear_forward(float* out, const float* inp, const float* weight, int N, in
     for (long i = 0; i < (long)N * OC; i++) out[i] = 0.0f;
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, weight, IC, 0.0f,
-              out, OC);
+  sgemm(false, true, N, OC, IC, 1.0f, inp, IC, weight, IC, 0.0f, out, OC);
 }
 
 void linear_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                      const float* weight, int N, int IC, int OC) {
   if (N == 0 || IC == 0 || OC == 0) return;
   if (dinp)  // dinp[N,IC] += dout[N,OC] · weight[OC,IC]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, weight, IC,
-                1.0f, dinp, IC);
+    sgemm(false, false, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
   if (dweight)  // dweight[OC,IC] += dout[N,OC]ᵀ · inp[N,IC]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f,
-                dweight, IC);
+    sgemm(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dweight, IC);
 }
 
 void bias_forward(float* out, const float* bias, int N, int OC) {
@@ -39,10 +36,6 @@ void bias_backward(float* dbias, const float* dout, int N, int OC) {
     const float* d = dout + static_cast<size_t>(n) * OC;
     for (int j = 0; j < OC; j++) dbias[j] += d[j];
   }
-}
-
-void blas_set_threads(int num_threads) {
-  openblas_set_num_threads(num_threads);
 }
 
 }  // namespace aha

@@ -1,6 +1,7 @@
-// Linear layer through OpenBLAS sgemm, weights in the HF layout [OC, IC]: out = inp · weightᵀ.
-// Backward accumulates (+=) into dinp and dweight; either may be null to skip it.
+// Linear layer through sgemm (kernels/gemm.h), weights in the HF layout [OC, IC]: out = inp ·
+// weightᵀ. Backward accumulates (+=) into dinp and dweight; either may be null to skip it.
 #pragma once
+#include "kernels/gemm.h"  // blas_set_threads, for callers of the linear layer
 
 namespace aha {
 
@@ -13,8 +14,5 @@ void linear_backward(float* dinp, float* dweight, const float* dout, const float
 // out[N,OC] += bias[OC] (HF Linear with bias=True); dbias[OC] += Σ_n dout[n,:]
 void bias_forward(float* out, const float* bias, int N, int OC);
 void bias_backward(float* dbias, const float* dout, int N, int OC);
-
-// Sets OpenBLAS's thread count (1 inside worker threads that already run in parallel).
-void blas_set_threads(int num_threads);
 
 }  // namespace aha

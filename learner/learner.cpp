@@ -192,21 +192,23 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
 
-  // Old (and reference) log-probs per micro-batch: from a no-grad pass when the batch is used for
-  // several optimiser steps; on-policy they are the first forward's own values.
+  // Mini-batch count. Data-parallel: from the rank with the most micro-batches, so every rank
+  // takes part in every optimiser step (possibly with no micro-batch of its own).
   const int num_mb = static_cast<int>(mbs.size());
+  double max_mb = num_mb;
+  if (R > 1) collective_allreduce_max(*dp, &max_mb, 1);
+  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, static_cast<int>(max_mb)));
+
+  // Old (and reference) log-probs per micro-batch, and the step's metrics (the policy before the
+  // update): on-policy (one optimiser step) they come from the training forward itself; with
+  // several optimiser steps, from a no-grad pass before the first update.
   std::vector<std::vector<float>> old_logp(num_mb), ref_logp(num_mb);
   mt.sample_mean_logp.assign(S, 0.0f);
   mt.sample_mean_abs_dlogp.assign(S, 0.0f);
   double dsum = 0, ent_sum = 0;
   long dcount = 0;
-  for (int b = 0; b < num_mb; b++) {
-    MicroBatch& mb = mbs[b];
-    ForwardOptions o = fo;
-    o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
-    model_forward(m, l.acts, mb.batch, o);
-    const int N = batch_num_tokens(mb.batch);
-    old_logp[b].assign(l.acts.logp.begin(), l.acts.logp.begin() + N);
+  // Reads l.acts after the forward of micro-batch b (with entropy).
+  auto collect_metrics = [&](const MicroBatch& mb) {
     for (size_t j = 0; j < mb.sample_idx.size(); j++) {
       const TrainSample& x = samples[mb.sample_idx[j]];
       double lsum = 0, dabs = 0;
@@ -226,35 +228,29 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
       dsum += dabs;
       dcount += static_cast<long>(x.completion.size());
     }
-    if (l.cfg.need_ref) {
-      ForwardOptions r = fo;
-      r.need_entropy = false;
-      r.replay_topk_idx = o.replay_topk_idx;
-      model_forward(l.ref, l.ref_acts, mb.batch, r);
-      ref_logp[b].assign(l.ref_acts.logp.begin(), l.ref_acts.logp.begin() + N);
+  };
+  auto ref_forward = [&](int b, const int* replay) {
+    if (!l.cfg.need_ref) return;
+    ForwardOptions r = fo;
+    r.need_entropy = false;
+    r.replay_topk_idx = replay;
+    model_forward(l.ref, l.ref_acts, mbs[b].batch, r);
+    ref_logp[b].assign(l.ref_acts.logp.begin(),
+                       l.ref_acts.logp.begin() + batch_num_tokens(mbs[b].batch));
+  };
+  if (num_mini > 1) {
+    for (int b = 0; b < num_mb; b++) {
+      MicroBatch& mb = mbs[b];
+      ForwardOptions o = fo;
+      o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
+      model_forward(m, l.acts, mb.batch, o);
+      old_logp[b].assign(l.acts.logp.begin(), l.acts.logp.begin() + batch_num_tokens(mb.batch));
+      collect_metrics(mb);
+      ref_forward(b, o.replay_topk_idx);
     }
   }
-  if (R > 1) {
-    // Per-sample values are written by their owner only (zero elsewhere): a sum gathers them.
-    std::vector<double> sums = {dsum, ent_sum, static_cast<double>(dcount)};
-    collective_allreduce_sum(*dp, sums.data(), sums.size());
-    dsum = sums[0];
-    ent_sum = sums[1];
-    dcount = static_cast<long>(sums[2]);
-    collective_allreduce_max(*dp, &mt.dlogp_max, 1);
-    collective_allreduce_sum(*dp, mt.sample_mean_logp.data(), S);
-    collective_allreduce_sum(*dp, mt.sample_mean_abs_dlogp.data(), S);
-  }
-  mt.num_tokens = dcount;
-  mt.dlogp_mean = dcount ? dsum / dcount : 0;
-  mt.entropy = dcount ? ent_sum / dcount : 0;
 
   // Optimiser steps: mini-batch k takes micro-batches k, k + num_minibatches, ...
-  // Data-parallel: the mini-batch count comes from the rank with the most micro-batches, so
-  // every rank takes part in every optimiser step (possibly with no micro-batch of its own).
-  double max_mb = num_mb;
-  if (R > 1) collective_allreduce_max(*dp, &max_mb, 1);
-  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, static_cast<int>(max_mb)));
   GrpoStats st;
   for (int k = 0; k < num_mini; k++) {
     model_zero_grads(m);
@@ -265,12 +261,16 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     for (int b = k; b < num_mb; b += num_mini) {
       MicroBatch& mb = mbs[b];
       ForwardOptions o = fo;
-      o.need_entropy = false;
+      o.need_entropy = num_mini == 1;  // the step's metrics come from this forward
       o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
       // Each micro-batch's sequences are a share of the step's: scale alpha by that share.
       o.balance_alpha = l.cfg.balance_alpha * static_cast<float>(mb.sample_idx.size()) /
                         static_cast<float>(S) * static_cast<float>(num_mini);
       model_forward(m, l.acts, mb.batch, o);
+      if (num_mini == 1) {
+        collect_metrics(mb);
+        ref_forward(b, o.replay_topk_idx);
+      }
       mt.balance_loss += l.acts.balance_loss / num_mini;
       add_load(load, l.acts.expert_load);
       const int N = batch_num_tokens(mb.batch);
@@ -318,6 +318,15 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
   if (R > 1) {
+    // Per-sample values are written by their owner only (zero elsewhere): a sum gathers them.
+    std::vector<double> sums = {dsum, ent_sum, static_cast<double>(dcount)};
+    collective_allreduce_sum(*dp, sums.data(), sums.size());
+    dsum = sums[0];
+    ent_sum = sums[1];
+    dcount = static_cast<long>(sums[2]);
+    collective_allreduce_max(*dp, &mt.dlogp_max, 1);
+    collective_allreduce_sum(*dp, mt.sample_mean_logp.data(), S);
+    collective_allreduce_sum(*dp, mt.sample_mean_abs_dlogp.data(), S);
     collective_allreduce_max(*dp, &mt.t_cpu, 1);
     double v[] = {st.loss,       st.kl,       st.clip_low,   st.clip_high,   st.clip_dual,
                   st.ratio_mean, st.tis_mean, st.weight_sum, mt.balance_loss};
@@ -326,6 +335,9 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     st.ratio_mean = v[5], st.tis_mean = v[6], st.weight_sum = v[7], mt.balance_loss = v[8];
     mt.t_comm = dp->seconds - comm0;
   }
+  mt.num_tokens = dcount;
+  mt.dlogp_mean = dcount ? dsum / dcount : 0;
+  mt.entropy = dcount ? ent_sum / dcount : 0;
   const double ws = st.weight_sum > 0 ? st.weight_sum : 1;
   mt.loss = st.loss / num_mini;
   mt.kl = st.kl / ws;

@@ -3,8 +3,10 @@
 // Invariants:
 // - Loss weights are computed over the whole step before any micro-batch runs (grpo.h), so the
 //   accumulated gradient equals the full-batch gradient whatever the micro-batch size.
-// - With num_minibatches == 1 the old policy is the current one (ratio 1, on-policy); with more,
-//   the old log-probs come from a no-grad pass before the first update.
+// - With num_minibatches == 1 the old policy is the current one (ratio 1, on-policy) and the
+//   step's metrics (entropy, |learner - rollout| log-probs) come from the training forward: one
+//   forward per micro-batch. With more, the old log-probs and the metrics come from a no-grad
+//   pass before the first update.
 // - Routing replay (when the samples carry routing and replay is on) makes the learner's forward
 //   use the experts the sampler chose; the gate weights are recomputed, so the router still learns.
 // - The router bias (e_score_correction_bias) is never touched by AdamW; it moves by ±gamma per

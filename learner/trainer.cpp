@@ -17,7 +17,9 @@
 #include <thread>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "learner/data_parallel.h"
 #include "learner/report.h"
 #include "learner/reward_service.h"
@@ -297,8 +299,16 @@ std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what)
   return out;
 }
 
+// Compute threads while rollouts generate and the learner waits: in-process workers share the
+// cores; worker processes run their own (this process only waits).
+int generation_threads(const Run& r) {
+  if (r.opt.worker_processes > 0 || r.opt.remote_workers) return 1;
+  return std::max(1, hardware_threads() / std::max(1, r.cfg.rollout_workers));
+}
+
 std::vector<Rollout> generate(Run& r, const std::vector<TaskItem>& items, int G, float temperature,
                               uint64_t seed_base, const char* what) {
+  set_compute_threads(generation_threads(r));
   PendingGen p = submit_generation(r, items, G, temperature, seed_base);
   return collect_generation(r, p, what);
 }
@@ -501,10 +511,13 @@ void start_workers(Run& r) {
     // Workers start from the run's model directory and then receive the learner's weights.
     const std::string model_dir = r.run_dir + "/worker-model";
     model_save(r.learner.policy, model_dir);
+    // The workers share the cores.
+    const std::string threads = std::to_string(std::max(1, hardware_threads() / n));
     for (int i = 0; i < n; i++) {
       std::string id = "worker-" + std::to_string(i);
       std::vector<std::string> args = {r.opt.exe_path, "rollout-worker", "--connect", local,
-                                       "--model",      model_dir,        "--id",      id};
+                                       "--model",      model_dir,        "--id",      id,
+                                       "--threads",    threads};
       if (curve) {
         args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
       }
@@ -521,7 +534,6 @@ void start_workers(Run& r) {
   } else {
     for (int i = 0; i < n; i++) {
       r.worker_threads.emplace_back([&r, i, endpoint = local, curve] {
-        blas_set_threads(1);
         EngineWorkerOptions wo;
         wo.worker.connect = endpoint;
         wo.worker.context = &r.ctx;
@@ -730,6 +742,7 @@ int replay_main(const TrainOptions& opt) {
       t.masked = t.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
       batch.push_back(std::move(t));
     }
+    set_compute_threads(hardware_threads());  // the learner runs alone
     UpdateMetrics um = learner_update(l, batch);
     std::printf("step %4d  samples %zu  loss %+.5f  kl %.4f  clip %.3f  |dlogp| %.1e  gnorm %.3f\n",
                 step, rows.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
@@ -807,7 +820,8 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   learner_init(r.learner, policy, r.cfg.learner);
   if (r.cfg.learner.need_ref && !r.cfg.ref_path.empty()) model_load(r.learner.ref, r.cfg.ref_path);
   if (dp.rank > 0) {
-    blas_set_threads(1);
+    // A follower only trains (ranks sharing a node: cap each with AHA_THREADS).
+    set_compute_threads(hardware_threads());
     return dp_follow(r.learner, dp);
   }
 
@@ -848,7 +862,7 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   // with nothing orphaned (rundb_truncate_after drops whatever steps it had logged).
   if (ckpt.empty()) save(0);
 
-  blas_set_threads(1);
+  set_compute_threads(generation_threads(r));
   int step = start_step;
   int learner_step = start_step;  // updates applied to r.learner (what a checkpoint would hold)
   bool learner_dirty = false;     // an update threw midway: the learner's state is not a step's
@@ -865,6 +879,8 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
       std::printf("%s%s", i ? ", " : "", r.cfg.task_names[i].c_str());
     std::printf("], model %s (%ld parameters)\n", model_description(policy.cfg).c_str(),
                 model_num_params(policy));
+    std::printf("gemm backend: %s; %d compute threads\n", gemm_backend().c_str(),
+                hardware_threads());
 
     for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
       if (e.step == 0 && e.metric == "pass@1") acc_before = e.value;
@@ -922,7 +938,8 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
             submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
                               G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
 
-      // Learner update.
+      // Learner update: every core, unless rollouts generate beside it (async).
+      set_compute_threads(pending ? 1 : hardware_threads());
       auto t0 = Clock::now();
       UpdateMetrics um;
       const bool refresh_ref =

@@ -2,13 +2,13 @@
 // Per head h: q_h = [q_nope ; q_rope], k_h = [W_uk_h c_kv ; k_rope (shared)], v_h = W_uv_h c_kv,
 // with [c_kv ; k_rope] = W_dkv x, c_kv rmsnorm'd, rope interleaved on the DR dims. The decode
 // cache keeps c_kv and k_rope only; W_uk is absorbed into the query and W_uv into the output.
-#include <cblas.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "kernels/attention.h"
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
@@ -295,9 +295,8 @@ void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
   // Absorb W_uk into the query: q_lat[b,h] = W_uk_hᵀ q_nope[b,h], W_uk_h = kv_b rows of head h.
   for (int h = 0; h < NH; h++) {
     const float* wuk = w.kv_b_proj + static_cast<size_t>(h) * (DN + DV) * R;  // [DN, R]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, R, DN, 1.0f,
-                la.q.data() + static_cast<size_t>(h) * DQK, NH * DQK, wuk, R, 0.0f,
-                s.q_lat.data() + static_cast<size_t>(h) * R, NH * R);
+    sgemm(false, false, B, R, DN, 1.0f, la.q.data() + static_cast<size_t>(h) * DQK, NH * DQK, wuk,
+          R, 0.0f, s.q_lat.data() + static_cast<size_t>(h) * R, NH * R);
     for (int b = 0; b < B; b++)
       std::memcpy(&s.q_rope[(static_cast<size_t>(b) * NH + h) * DR],
                   &la.q[(static_cast<size_t>(b) * NH + h) * DQK + DN], DR * sizeof(float));
@@ -307,9 +306,8 @@ void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
   // Absorb W_uv into the output: att[b,h] = W_uv_h out_lat[b,h], W_uv_h [DV, R].
   for (int h = 0; h < NH; h++) {
     const float* wuv = w.kv_b_proj + (static_cast<size_t>(h) * (DN + DV) + DN) * R;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, DV, R, 1.0f,
-                s.out_lat.data() + static_cast<size_t>(h) * R, NH * R, wuv, R, 0.0f,
-                s.att.data() + static_cast<size_t>(h) * DV, NH * DV);
+    sgemm(false, true, B, DV, R, 1.0f, s.out_lat.data() + static_cast<size_t>(h) * R, NH * R, wuv,
+          R, 0.0f, s.att.data() + static_cast<size_t>(h) * DV, NH * DV);
   }
   linear_forward(out, s.att.data(), w.o_proj, B, NH * DV, C);
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/parallel.h"
 #include "kernels_test_util.h"
 
 using namespace aha;
@@ -146,6 +147,25 @@ TEST_CASE("attention backward on sequences longer than a query block: directiona
   directional(p.q, g.dq);
   directional(p.k, g.dk);
   directional(p.v, g.dv);
+}
+
+TEST_CASE("attention gives the same bits on 1 and 2 compute threads (short and blocked paths)") {
+  Rng rng{31};
+  Problem p = make_problem(rng, {5, 40, 1, 7, 70, 12, 3}, 4, 2, 6, 5);
+  auto w = randn(rng, (size_t)p.N * p.NH * p.DV);
+  std::vector<float> out1, lse1, out2, lse2;
+  set_compute_threads(1);
+  forward(p, out1, lse1);
+  Grads g1 = backward(p, w);
+  set_compute_threads(2);  // clamped to the machine's cores; a region still runs with 1
+  forward(p, out2, lse2);
+  Grads g2 = backward(p, w);
+  set_compute_threads(1);
+  CHECK(out1 == out2);
+  CHECK(lse1 == lse2);
+  CHECK(g1.dq == g2.dq);
+  CHECK(g1.dk == g2.dk);
+  CHECK(g1.dv == g2.dv);
 }
 
 TEST_CASE("mla_decode_attention equals expanded attention with k_nope = W_uk c_kv, v = c_kv") {

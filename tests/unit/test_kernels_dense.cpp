@@ -9,6 +9,7 @@
 #include "kernels/embedding.h"
 #include "kernels/linear.h"
 #include "kernels/logprob.h"
+#include "kernels/parallel.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
@@ -113,6 +114,41 @@ TEST_CASE("linear forward matches a triple loop; backward matches loops and fini
     for (int i = 0; i < N * IC; i++) CHECK(dinp2[i] == doctest::Approx(dinp[i]).epsilon(1e-5));
   }
   blas_set_threads(1);
+}
+
+TEST_CASE("linear, rmsnorm, swiglu and logprob give the same bits on 1 and 2 compute threads") {
+  // Shapes above the GEMM split threshold (4 MFLOP), odd sizes so slabs are uneven.
+  Rng rng{9};
+  const int N = 1000, IC = 96, OC = 203;
+  auto inp = randn(rng, (size_t)N * IC), weight = randn(rng, (size_t)OC * IC);
+  auto dout = randn(rng, (size_t)N * OC), nw = randn(rng, IC);
+  std::vector<int> targets(N);
+  for (int n = 0; n < N; n++) targets[n] = n % 3 == 0 ? -1 : n % OC;
+  auto run = [&](int threads) {
+    set_compute_threads(threads);
+    std::vector<float> out((size_t)N * OC), dinp((size_t)N * IC, 0.0f),
+        dweight((size_t)OC * IC, 0.0f), ln((size_t)N * IC), rstd(N), dln((size_t)N * IC, 0.0f),
+        dnw(IC, 0.0f), sw((size_t)N * IC), dg((size_t)N * IC, 0.0f), du((size_t)N * IC, 0.0f),
+        logp(N), lse(N), ent(N), dlogits((size_t)N * OC, 0.0f);
+    linear_forward(out.data(), inp.data(), weight.data(), N, IC, OC);
+    linear_backward(dinp.data(), dweight.data(), dout.data(), inp.data(), weight.data(), N, IC, OC);
+    rmsnorm_forward(ln.data(), rstd.data(), inp.data(), nw.data(), N, IC, 1e-6f);
+    rmsnorm_backward(dln.data(), dnw.data(), dinp.data(), inp.data(), nw.data(), rstd.data(), N,
+                     IC);
+    swiglu_forward(sw.data(), inp.data(), ln.data(), (long)N * IC);
+    swiglu_backward(dg.data(), du.data(), dinp.data(), inp.data(), ln.data(), (long)N * IC);
+    logprob_forward(logp.data(), lse.data(), ent.data(), out.data(), targets.data(), N, OC, 1.0f);
+    logprob_backward(dlogits.data(), dout.data(), out.data(), lse.data(), targets.data(), N, OC,
+                     1.0f);
+    set_compute_threads(1);
+    return std::vector<std::vector<float>>{out, dinp, dweight, ln,   rstd, dln, dnw,
+                                           sw,  dg,   du,      logp, lse,  ent, dlogits};
+  };
+  const auto one = run(1), two = run(2);
+  for (size_t i = 0; i < one.size(); i++) {
+    CAPTURE(i);
+    CHECK(one[i] == two[i]);
+  }
 }
 
 TEST_CASE("swiglu backward matches finite differences") {
