@@ -16,6 +16,7 @@ if(NOT EXISTS ${cutlass_root}/include/cutlass/cutlass.h)
       message(STATUS "aha: downloading nvidia-cutlass==${AHA_CUTLASS_VERSION} into ${AHA_CUTLASS_DIR}")
       execute_process(
         COMMAND ${Python3_EXECUTABLE} -m pip download --quiet --no-deps --disable-pip-version-check
+                --timeout 15 --retries 1
                 nvidia-cutlass==${AHA_CUTLASS_VERSION} -d ${AHA_CUTLASS_DIR}
         RESULT_VARIABLE pip_rc OUTPUT_QUIET ERROR_QUIET)
     endif()

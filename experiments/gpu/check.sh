@@ -29,7 +29,7 @@ summary+=("nvcc: $(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).
 # CPU references (OpenBLAS) and doctest from carried .debs, unpacked beside the tree, not into /.
 root=$PWD/.cache/gpu-root
 extra=()
-if ! [ -f /usr/include/doctest/doctest.h ] && compgen -G ".cache/gpu-debs/*.deb" >/dev/null; then
+if compgen -G ".cache/gpu-debs/*.deb" >/dev/null; then
   mkdir -p "$root"
   for f in .cache/gpu-debs/*.deb; do dpkg-deb -x "$f" "$root"; done
   arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -51,10 +51,13 @@ fi
 if [ $status -eq 0 ]; then
   echo "== build"
   b0=$(date +%s)
-  if timeout 360 cmake --build build-gpu -j "$jobs" 2>&1 | tail -40; then
-    summary+=("build: ok in $(($(date +%s) - b0)) s (CUTLASS grouped GEMM: $(grep -q AHA_CUTLASS_INCLUDE_DIRS build-gpu/CMakeCache.txt && [ -f build-gpu/kernels/libaha_kernels_cutlass.a ] && echo built || echo absent))")
+  if timeout 360 cmake --build build-gpu -j "$jobs" >build-gpu.build.log 2>&1; then
+    cutlass=absent
+    [ -f build-gpu/kernels/libaha_kernels_cutlass.a ] && cutlass=built
+    summary+=("build: ok in $(($(date +%s) - b0)) s on $jobs cores (CUTLASS grouped GEMM: $cutlass)")
   else
-    summary+=("build: FAILED after $(($(date +%s) - b0)) s")
+    grep -E "error|FAILED" build-gpu.build.log | head -40
+    summary+=("build: FAILED after $(($(date +%s) - b0)) s (build-gpu.build.log)")
     status=1
   fi
 fi

@@ -28,8 +28,8 @@ __device__ int expert_of_row(const int* expert_offsets, int E, int m) {
 // kForward / kBackwardData: thread (m, n) of D[M, Nout], the sum over k in order.
 __global__ void simt_rows_kernel(int op, float* D, const bf16* A, const bf16* B,
                                  const int* expert_offsets, int E, int M, int IC, int OC) {
-  const int n = blockIdx.x * blockDim.x + threadIdx.x;
-  const int m = blockIdx.y;
+  const int n = blockIdx.y * blockDim.x + threadIdx.x;
+  const int m = blockIdx.x;  // rows on x: M = N*K exceeds gridDim.y's 65535
   const int Nout = op == 0 ? OC : IC, K = op == 0 ? IC : OC;
   if (m >= M || n >= Nout) return;
   if (m < expert_offsets[0] || m >= expert_offsets[E]) return;
@@ -106,7 +106,7 @@ void grouped_gemm_cuda(GroupedGemm* g, GroupedGemmOp op, float* D, const bf16* A
     simt_weight_kernel<<<grid, 256, 0, stream>>>(D, A, B, expert_offsets, IC, OC);
   } else {
     const int Nout = op == GroupedGemmOp::kForward ? OC : IC;
-    dim3 grid(static_cast<unsigned>((Nout + 127) / 128), static_cast<unsigned>(M));
+    dim3 grid(static_cast<unsigned>(M), static_cast<unsigned>((Nout + 127) / 128));
     simt_rows_kernel<<<grid, 128, 0, stream>>>(static_cast<int>(op), D, A, B, expert_offsets, E, M,
                                                IC, OC);
   }

@@ -42,14 +42,14 @@ __global__ void rmsnorm_backward_dinp_kernel(float* dinp, const float* dout, con
 
 __global__ void rmsnorm_dweight_partial_kernel(float* partial, const float* dout, const float* inp,
                                                const float* rstd, int N, int C) {
-  const int n0 = blockIdx.y * kRowsPerPartial;
+  const int n0 = blockIdx.x * kRowsPerPartial;  // row blocks on x: N*heads rows can be millions
   const int n1 = min(N, n0 + kRowsPerPartial);
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  const int c = blockIdx.y * blockDim.x + threadIdx.x;
   if (c >= C) return;
   float acc = 0.0f;
   for (int n = n0; n < n1; n++)
     acc += dout[static_cast<long>(n) * C + c] * inp[static_cast<long>(n) * C + c] * rstd[n];
-  partial[static_cast<long>(blockIdx.y) * C + c] = acc;
+  partial[static_cast<long>(blockIdx.x) * C + c] = acc;
 }
 
 __global__ void sum_partials_kernel(float* dweight, const float* partial, int P, int C) {
@@ -88,7 +88,7 @@ void rmsnorm_backward_cuda(float* dinp, float* dweight, const float* dout, const
               "rmsnorm_backward_cuda: workspace too small");
     float* partial = static_cast<float*>(workspace);
     const unsigned P = num_blocks(N, kRowsPerPartial);
-    rmsnorm_dweight_partial_kernel<<<dim3(num_blocks(C, 128), P), 128, 0, stream>>>(
+    rmsnorm_dweight_partial_kernel<<<dim3(P, num_blocks(C, 128)), 128, 0, stream>>>(
         partial, dout, inp, rstd, N, C);
     AHA_CUDA_CHECK(cudaGetLastError());
     sum_partials_kernel<<<num_blocks(C, 128), 128, 0, stream>>>(dweight, partial,
