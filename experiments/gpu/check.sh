@@ -10,7 +10,8 @@
 #       timeout_s=540)
 # On a machine that already has the Debian packages (.ci/setup), no carried folder is needed.
 #
-# Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, GRPO terms, gpu tests). The benchmark
+# Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, GRPO terms, gpu tests, and
+# bench_kernels, which times each twin on DeepSeek-V3-like shapes). The model benchmark
 # (`aha bench model --device cuda`) needs the whole aha binary, hence every Debian package: it runs
 # only when they are all there, and the summary says why it did not otherwise (AHA_CHECK_BENCH=0
 # skips it). Exit status 0 only when the build succeeded and every gpu test ran and passed.
@@ -74,6 +75,15 @@ if [ $status -eq 0 ]; then
   if grep -q "(Skipped)" build-gpu/check-ctest.log; then
     summary+=("gpu tests: some SKIPPED (no CUDA device seen by them)")
     status=1
+  fi
+fi
+
+if [ $status -eq 0 ] || [ -x build-gpu/experiments/gpu/bench_kernels ]; then
+  echo "== kernel timings (bench_kernels)"
+  if timeout 180 build-gpu/experiments/gpu/bench_kernels 2>&1 | tee build-gpu/check-bench-kernels.log; then
+    while read -r line; do summary+=("  $line"); done < <(grep -E "ms|device" build-gpu/check-bench-kernels.log)
+  else
+    summary+=("bench_kernels: FAILED or no device (build-gpu/check-bench-kernels.log)")
   fi
 fi
 
