@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "kernels/linear.h"
+#include "kernels/ops.h"
 #include "kernels/rng.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
@@ -201,9 +202,15 @@ double time_sgemm_gflops(int n) {
   return 2.0 * n * n * n * iters / el / 1e9;
 }
 
-void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm) {
+void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm,
+                  Device dev) {
+  const int N = B * T;
   Model m;
-  model_build(m, cfg);
+  if (dev == Device::kCuda) {  // refuse before allocating what does not fit
+    model_build_table(m, cfg);
+    memory_plan_check(model_memory_plan(m, N, B, false), dev, std::string("config ") + name);
+  }
+  model_build(m, cfg, dev);
   model_init(m, 1);
   Batch batch;
   Rng rng{2};
@@ -212,21 +219,26 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
     for (int& id : ids) id = static_cast<int>(rng.next_u64() % cfg.vocab_size);
     batch_add_sequence(batch, ids, 0);
   }
-  const int N = B * T;
   Acts acts;
+  acts_reserve(m, acts, N, B, true, true);
   ForwardOptions opt;
-  std::vector<float> dlogp(N, -1.0f / N);
+  Buffer<float> dlogp;  // where the model runs
+  dlogp.alloc(dev, N);
+  const std::vector<float> dlogp_host(N, -1.0f / N);
+  device_copy(m.ctx, dlogp.data(), dev, dlogp_host.data(), Device::kCpu, N * sizeof(float));
   model_zero_grads(m);
   auto step = [&] {
     model_forward(m, acts, batch, opt);
     model_backward(m, acts, batch, dlogp.data(), opt);
   };
-  step();  // warm-up: allocations
+  step();  // warm-up
+  ctx_sync(m.ctx);
   int iters = 0;
   auto t0 = std::chrono::steady_clock::now();
   double el = 0;
   while (el < 2.0 || iters < 2) {
     step();
+    ctx_sync(m.ctx);
     iters++;
     el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -235,17 +247,32 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
   std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%%\n", name, model_num_params(m),
               model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm);
+  if (dev == Device::kCuda) {
+    size_t free_bytes = 0, total_bytes = 0;
+    cuda_mem_info(&free_bytes, &total_bytes);
+    std::printf("       device memory in use %.2f GiB (plan %.2f GiB)\n",
+                static_cast<double>(total_bytes - free_bytes) / (1ull << 30),
+                static_cast<double>(model_memory_plan(m, N, B, false).total()) / (1ull << 30));
+  }
 }
 
-void cmd_bench_model(const std::string& which, int B, int T) {
-  double sgemm = time_sgemm_gflops(1024);
-  std::printf("sgemm 1024x1024x1024 (OpenBLAS): %.1f GFLOP/s\n", sgemm);
+void cmd_bench_model(const std::string& which, int B, int T, const std::string& device) {
+  const Device dev = device_choose(device);
+  double sgemm = 0;
+  if (dev == Device::kCpu) {
+    sgemm = time_sgemm_gflops(1024);
+    std::printf("sgemm 1024x1024x1024 (OpenBLAS): %.1f GFLOP/s\n", sgemm);
+  } else {
+    // The share is of the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s).
+    sgemm = 989e3;
+    std::printf("device: cuda; the last column is the share of a 989 TFLOP/s bf16 peak\n");
+  }
   std::printf("%-6s %12s %12s %6s %10s %10s %10s\n", "config", "params", "active", "tokens",
-              "tok/s", "GFLOP/s", "of sgemm");
-  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm);
-  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm);
+              "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak");
+  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm, dev);
+  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm, dev);
   if (which == "all" || which == "100m-qwen")
-    bench_config("100m-q", config_100m_qwen(), B, T, sgemm);
+    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev);
 }
 
 void add_model_commands(CLI::App& app) {
@@ -292,7 +319,10 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--config", *which, "tiny, 100m, 100m-qwen or all")->capture_default_str();
     c->add_option("--batch", *B, "Sequences per step")->capture_default_str();
     c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
-    c->callback([=] { cmd_bench_model(*which, *B, *T); });
+    auto device = std::make_shared<std::string>("auto");
+    c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
+        ->capture_default_str();
+    c->callback([=] { cmd_bench_model(*which, *B, *T, *device); });
   }
 }
 

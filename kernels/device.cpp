@@ -53,6 +53,9 @@ void* device_alloc(Device d, size_t bytes) {
   AHA_CHECK(err == cudaSuccess,
             "cudaMalloc of " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err));
   AHA_CUDA_OK(cudaMemset(p, 0, bytes));
+  // Allocation happens when a plan is laid out, never inside a step: waiting here keeps the
+  // zeroing ordered before kernels on any (non-blocking) stream.
+  AHA_CUDA_OK(cudaDeviceSynchronize());
   return p;
 #else
   no_cuda("device_alloc");
@@ -128,26 +131,6 @@ void cuda_mem_info(size_t* free_bytes, size_t* total_bytes) {
   (void)total_bytes;
   no_cuda("cuda_mem_info");
 #endif
-}
-
-Ctx cuda_ctx_create() {
-#ifdef AHA_HAVE_CUDA
-  AHA_CHECK(cuda_available(), "no CUDA device (cudaGetDeviceCount found none)");
-  AHA_CUDA_OK(cudaSetDevice(0));
-  cudaStream_t s = nullptr;
-  // A blocking stream: kernels launched on the legacy default stream stay ordered with it.
-  AHA_CUDA_OK(cudaStreamCreate(&s));
-  return Ctx{Device::kCuda, s};
-#else
-  no_cuda("cuda_ctx_create");
-#endif
-}
-
-void cuda_ctx_destroy(Ctx& ctx) {
-#ifdef AHA_HAVE_CUDA
-  if (ctx.device == Device::kCuda && ctx.stream) cudaStreamDestroy(stream_of(ctx));
-#endif
-  ctx = Ctx{};
 }
 
 }  // namespace aha

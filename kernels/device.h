@@ -28,6 +28,7 @@ enum class Device { kCpu, kCuda };
 struct Ctx {
   Device device = Device::kCpu;
   void* stream = nullptr;  // cudaStream_t when device is kCuda
+  void* cuda = nullptr;    // the twins' handles and workspaces (kernels/ops.cpp), kCuda only
 };
 
 const char* device_name(Device d);
@@ -48,9 +49,6 @@ void ctx_sync(const Ctx& ctx);
 bool cuda_available();
 // Free and total bytes of device 0's memory (CUDA only).
 void cuda_mem_info(size_t* free_bytes, size_t* total_bytes);
-// A Ctx on a new CUDA stream of device 0, and its release.
-Ctx cuda_ctx_create();
-void cuda_ctx_destroy(Ctx& ctx);
 
 template <typename T>
 struct View {

@@ -5,7 +5,9 @@
 //
 // Host values: only logprob_mean_nll and moe_balance_loss return one (the loss for logging); on
 // CUDA they wait for the stream. moe_dispatch's expert_load and moe_experts_*'s expert_offsets
-// live where ctx runs.
+// live where ctx runs. On CUDA the GEMMs (linear, the grouped expert GEMMs) take bf16 operands:
+// activations are cast on the way in, weights are read from the bf16 copy of the registered
+// parameters (cuda_ctx_set_weights); accumulation and outputs stay fp32.
 #pragma once
 #include <string>
 #include <vector>
@@ -16,8 +18,42 @@
 
 namespace aha {
 
-// The ops below that have no CUDA twin in this build (empty when the whole model runs on CUDA).
+// The ops the model's forward and backward use that have no CUDA twin in this build (empty when
+// the whole model runs on CUDA). Decode (mla_absorb_*, *_decode_attention, scatter_rows) stays on
+// the CPU; the learner calls adamw_update and grad_norm.
 std::vector<std::string> ops_without_cuda_twin();
+
+// A Ctx on a new CUDA stream of device 0 with what the twins need (cuBLASLt handles, a grouped
+// GEMM per expert count, workspaces, bf16 operand buffers that grow to the largest GEMM), and its
+// release. cuda_ctx_set_weights registers the fp32 parameter buffer whose bf16 copy the GEMMs
+// read (weight pointers inside it are mapped to the copy); cuda_ctx_sync_weights refreshes the
+// copy after the weights changed.
+Ctx cuda_ctx_create();
+void cuda_ctx_destroy(Ctx& ctx);
+void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
+void cuda_ctx_sync_weights(const Ctx& ctx);
+
+// Owns a Ctx made by cuda_ctx_create (destroyed with it); move-only. A CPU Ctx owns nothing.
+class CtxOwner {
+ public:
+  CtxOwner() = default;
+  explicit CtxOwner(const Ctx& ctx) : ctx_(ctx) {}
+  CtxOwner(const CtxOwner&) = delete;
+  CtxOwner& operator=(const CtxOwner&) = delete;
+  CtxOwner(CtxOwner&& o) noexcept : ctx_(o.ctx_) { o.ctx_ = Ctx{}; }
+  CtxOwner& operator=(CtxOwner&& o) noexcept {
+    if (this != &o) {
+      cuda_ctx_destroy(ctx_);
+      ctx_ = o.ctx_;
+      o.ctx_ = Ctx{};
+    }
+    return *this;
+  }
+  ~CtxOwner() { cuda_ctx_destroy(ctx_); }
+
+ private:
+  Ctx ctx_;
+};
 // A --device value: "cpu", "cuda", or "auto" (cuda when a device answers and every op has its
 // twin, else cpu). "cuda" without a device, or with ops missing, throws naming what is missing.
 Device device_choose(const std::string& name);
@@ -39,7 +75,7 @@ void scatter_rows(const Ctx& ctx, float* dst, int ld_dst, const int* dst_rows, i
 void embedding_forward(const Ctx& ctx, float* out, const int* tokens, const float* wte, int N,
                        int V, int C);
 void embedding_backward(const Ctx& ctx, float* dwte, const float* dout, const int* tokens, int N,
-                        int C);
+                        int V, int C);
 // rmsnorm.h
 void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, const float* weight,
                      int N, int C, float eps);
@@ -61,12 +97,12 @@ void rope_backward(const Ctx& ctx, float* dx, const int* positions, int N, int H
                    bool interleaved);
 // attention.h
 void attention_forward(const Ctx& ctx, float* out, float* lse, const float* q, const float* k,
-                       const float* v, const int* seq_start, int B, int NH, int NKV, int DQK,
+                       const float* v, const int* seq_start, int B, int N, int NH, int NKV, int DQK,
                        int DV, float scale);
 void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const float* dout,
                         const float* out, const float* lse, const float* q, const float* k,
-                        const float* v, const int* seq_start, int B, int NH, int NKV, int DQK,
-                        int DV, float scale);
+                        const float* v, const int* seq_start, int B, int N, int NH, int NKV,
+                        int DQK, int DV, float scale);
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
                           const float* cache, const int* rows, const int* row_start, int B, int NH,
                           int R, int DR, float scale);
@@ -92,24 +128,29 @@ void moe_router_forward(const Ctx& ctx, float* scores, int* topk_idx, float* top
                         bool select);
 void moe_router_backward(const Ctx& ctx, float* dlogits, const float* dtopk_weights,
                          const float* scores, const int* topk_idx, int N, const RouterParams& p);
-void moe_dispatch(const Ctx& ctx, int* expert_offsets, int* row_token, int* row_slot,
+// Also slot_row[N*K]: the row of each slot (row_slot's inverse), which combine and
+// gather-backward use on CUDA to sum per token without atomics.
+void moe_dispatch(const Ctx& ctx, int* expert_offsets, int* row_token, int* row_slot, int* slot_row,
                   const int* topk_idx, int N, int E, int K, long* expert_load);
 void moe_gather(const Ctx& ctx, float* xe, const float* x, const int* row_token, int M, int C);
-void moe_gather_backward(const Ctx& ctx, float* dx, const float* dxe, const int* row_token, int M,
-                         int C);
+// M = N*K rows.
+void moe_gather_backward(const Ctx& ctx, float* dx, const float* dxe, const int* row_token,
+                         const int* slot_row, int N, int K, int C);
 void moe_combine(const Ctx& ctx, float* out, const float* ye, const float* topk_weights,
-                 const int* row_token, const int* row_slot, int M, int C);
+                 const int* row_token, const int* row_slot, const int* slot_row, int N, int K,
+                 int C);
 void moe_combine_backward(const Ctx& ctx, float* dye, float* dtopk_weights, const float* dout,
                           const float* ye, const float* topk_weights, const int* row_token,
                           const int* row_slot, int M, int C);
 void moe_experts_forward(const Ctx& ctx, float* ye, float* he_gate, float* he_up, float* he_act,
                          const float* xe, const float* w_gate, const float* w_up,
-                         const float* w_down, const int* expert_offsets, int E, int C, int H);
+                         const float* w_down, const int* expert_offsets, int E, int C, int H,
+                         int M);
 void moe_experts_backward(const Ctx& ctx, float* dxe, float* dw_gate, float* dw_up, float* dw_down,
                           const float* dye, const float* he_gate, const float* he_up,
                           const float* he_act, const float* xe, const float* w_gate,
                           const float* w_up, const float* w_down, const int* expert_offsets, int E,
-                          int C, int H, float* dgate, float* dup, float* dact);
+                          int C, int H, int M, float* dgate, float* dup, float* dact);
 double moe_balance_loss(const Ctx& ctx, const float* scores, const int* topk_idx,
                         const int* seq_start, int B, const RouterParams& p, float alpha,
                         float* dlogits);

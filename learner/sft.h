@@ -20,6 +20,7 @@ struct PretrainOptions {
   float lr = 3e-3f;
   float noise = 0.3f;  // chance each answer digit is replaced by a random one
   uint64_t seed = 0;
+  std::string device = "auto";  // cpu, cuda or auto (learner_device)
 };
 
 // Trains the tiny model from scratch and writes a model directory (with tokenizer and task file).
@@ -38,6 +39,7 @@ struct SftOptions {
   int batch = 32;
   float lr = 1e-4f;
   uint64_t seed = 0;
+  std::string device = "auto";  // cpu, cuda or auto (learner_device)
 };
 
 void sft_run(const SftOptions& opt);

@@ -23,7 +23,8 @@ struct TrainOptions {
   std::string listen;             // also accept remote workers on this tcp:// endpoint
   std::string replay_dir;         // re-train on the samples logged in this run dir
   int replay_from = 0, replay_to = -1;
-  std::string exe_path;  // this binary, for spawning workers
+  std::string exe_path;         // this binary, for spawning workers
+  std::string device = "auto";  // the learner's: cpu, cuda or auto (learner_device)
 };
 
 int train_main(const TrainOptions& opt);

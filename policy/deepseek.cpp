@@ -221,7 +221,7 @@ void mla_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int
   // Expand per head: k = [k_nope_h ; k_rope (shared)], v = v_h.
   mla_expand_kv(ctx, la.k.data(), la.v.data(), la.kv.data(), la.kv_a.data(), N, NH, DN, DR, DV, R);
   attention_forward(ctx, la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(),
-                    seq_start, B, NH, NH, DQK, DV, m.attn_scale);
+                    seq_start, B, N, NH, NH, DQK, DV, m.attn_scale);
   linear_forward(ctx, out, la.att.data(), w.o_proj, N, NH * DV, C);
 }
 
@@ -247,7 +247,7 @@ void mla_backward(Model& m, int l, LayerActs& la, GradScratch& gs, const int* po
   zero(ctx, dk, n * NH * DQK);
   zero(ctx, dv, n * NH * DV);
   attention_backward(ctx, dq, dk, dv, datt, la.att.data(), la.lse.data(), la.q.data(), la.k.data(),
-                     la.v.data(), seq_start, B, NH, NH, DQK, DV, m.attn_scale);
+                     la.v.data(), seq_start, B, N, NH, NH, DQK, DV, m.attn_scale);
   // Un-expand: per-head k_nope and v go back to kv; the shared k_rope sums over heads.
   zero(ctx, gs.dkv_a.data(), n * KA);
   mla_expand_kv_backward(ctx, gs.dkv.data(), gs.dkv_a.data(), dk, dv, N, NH, DN, DR, DV, R);

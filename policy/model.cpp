@@ -162,12 +162,16 @@ void model_build_table(Model& m, const ModelConfig& cfg) {
 
 void model_build(Model& m, const ModelConfig& cfg, Device device) {
   if (m.ctx.device != device) {
-    if (m.ctx.device == Device::kCuda) cuda_ctx_destroy(m.ctx);
+    m.params.reset();
+    m.grads.reset();
+    m.rope_inv_freq.reset();
     m.ctx = device == Device::kCuda ? cuda_ctx_create() : Ctx{};
+    m.ctx_owner = CtxOwner(m.ctx);
   }
   model_build_table(m, cfg);
   m.params.alloc(m.ctx.device, m.num_params);
   m.w = make_ptrs(m, m.params.data());
+  if (device == Device::kCuda) cuda_ctx_set_weights(m.ctx, m.params.data(), m.num_params);
   m.g = ParamPtrs{};
 }
 
@@ -285,6 +289,7 @@ void layer_acts_plan(const Model& m, int l, LayerActs& la, ArenaPlan& p, int N) 
   p.take(la.expert_offsets, moe ? E + 1 : 0);
   p.take(la.row_token, M);
   p.take(la.row_slot, M);
+  p.take(la.slot_row, M);
   p.take(la.xe, M * d.C);
   p.take(la.he_gate, M * d.H);
   p.take(la.he_up, M * d.H);
@@ -379,6 +384,12 @@ MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool 
   MemoryPlan p;
   const size_t P = static_cast<size_t>(m.num_params);
   p.weights = P * sizeof(float);
+  p.weights_bf16 = P * 2;
+  const ModelConfig& c = m.cfg;
+  const size_t N = max_tokens;
+  const size_t experts = static_cast<size_t>(c.num_experts_per_tok) *
+                         (c.hidden_size + 2 * static_cast<size_t>(c.moe_intermediate_size));
+  p.operands = 2 * N * std::max<size_t>(static_cast<size_t>(c.vocab_size) + c.hidden_size, experts);
   p.grads = P * sizeof(float);
   p.adam = with_optimizer ? 2 * P * sizeof(float) : 0;
   p.activations = acts_bytes(m, max_tokens, max_seqs, true);
@@ -392,10 +403,11 @@ void memory_plan_check(const MemoryPlan& plan, Device d, const std::string& what
   if (plan.total() <= free_bytes) return;
   auto gib = [](size_t b) { return std::to_string(static_cast<double>(b) / (1ull << 30)); };
   throw std::runtime_error(what + " needs " + gib(plan.total()) + " GiB on the GPU (weights " +
-                           gib(plan.weights) + ", gradients " + gib(plan.grads) + ", AdamW " +
-                           gib(plan.adam) + ", activations " + gib(plan.activations) +
-                           "); the device has " + gib(free_bytes) + " GiB free of " +
-                           gib(total_bytes));
+                           gib(plan.weights) + " + bf16 " + gib(plan.weights_bf16) +
+                           ", GEMM operands " + gib(plan.operands) + ", gradients " +
+                           gib(plan.grads) + ", AdamW " + gib(plan.adam) + ", activations " +
+                           gib(plan.activations) + "); the device has " + gib(free_bytes) +
+                           " GiB free of " + gib(total_bytes));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -463,18 +475,18 @@ void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tm
   moe_router_forward(ctx, la.scores.data(), la.topk_idx.data(), la.topk_weights.data(),
                      la.router_logits.data(), w.router_bias, N, rp, replay_topk_idx == nullptr);
   moe_dispatch(ctx, la.expert_offsets.data(), la.row_token.data(), la.row_slot.data(),
-               la.topk_idx.data(), N, d.E, d.K, expert_load);
+               la.slot_row.data(), la.topk_idx.data(), N, d.E, d.K, expert_load);
   moe_gather(ctx, la.xe.data(), la.ln2.data(), la.row_token.data(), M, d.C);
   moe_experts_forward(ctx, la.ye.data(), la.he_gate.data(), la.he_up.data(), la.he_act.data(),
                       la.xe.data(), w.experts_gate, w.experts_up, w.experts_down,
-                      la.expert_offsets.data(), d.E, d.C, d.H);
+                      la.expert_offsets.data(), d.E, d.C, d.H, M);
   if (d.SH > 0)
     ffn_forward(ctx, tmp, la.ff_gate.data(), la.ff_up.data(), la.ff_act.data(), la.ln2.data(),
                 w.shared_gate, w.shared_up, w.shared_down, N, d.C, d.SH);
   else
     zero(ctx, tmp, NC);
   moe_combine(ctx, tmp, la.ye.data(), la.topk_weights.data(), la.row_token.data(),
-              la.row_slot.data(), M, d.C);
+              la.row_slot.data(), la.slot_row.data(), N, d.K, d.C);
   add_inplace(ctx, x, tmp, NC);
 }
 
@@ -518,6 +530,7 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
     up(a.seq_start, seq_start, B + 1);
     tokens = a.tokens.data();
     seq_start = a.seq_start.data();
+    cuda_ctx_sync_weights(ctx);  // the GEMMs' bf16 copy of weights that may have changed
   }
 
   float* x = a.x.data();  // [N, C] residual stream
@@ -618,9 +631,10 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
       moe_experts_backward(ctx, gs.dxe.data(), g.experts_gate, g.experts_up, g.experts_down,
                            gs.dye.data(), la.he_gate.data(), la.he_up.data(), la.he_act.data(),
                            la.xe.data(), w.experts_gate, w.experts_up, w.experts_down,
-                           la.expert_offsets.data(), d.E, d.C, d.H, gs.s1.data(), gs.s2.data(),
+                           la.expert_offsets.data(), d.E, d.C, d.H, M, gs.s1.data(), gs.s2.data(),
                            gs.s3.data());
-      moe_gather_backward(ctx, dln, gs.dxe.data(), la.row_token.data(), M, d.C);
+      moe_gather_backward(ctx, dln, gs.dxe.data(), la.row_token.data(), la.slot_row.data(), N, d.K,
+                          d.C);
       zero(ctx, gs.drouter.data(), static_cast<long>(N) * d.E);
       moe_router_backward(ctx, gs.drouter.data(), gs.dtopk.data(), la.scores.data(),
                           la.topk_idx.data(), N, rp);
@@ -642,7 +656,7 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
     rmsnorm_backward(ctx, dx, g.input_layernorm, dln, la.res_in.data(), w.input_layernorm,
                      la.ln1_rstd.data(), N, d.C);
   }
-  embedding_backward(ctx, gp.embed, dx, tokens, N, d.C);
+  embedding_backward(ctx, gp.embed, dx, tokens, N, d.V, d.C);
 }
 
 double model_forward_flops(const Model& m, int N, double mean_ctx) {

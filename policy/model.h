@@ -21,6 +21,7 @@
 
 #include "kernels/device.h"
 #include "kernels/moe.h"
+#include "kernels/ops.h"
 #include "policy/config.h"
 
 namespace aha {
@@ -85,7 +86,8 @@ struct Model {
   Model& operator=(Model&&) = default;
 
   ModelConfig cfg;
-  Ctx ctx;  // where params, grads and activations live; the kernels' stream
+  Ctx ctx;             // where params, grads and activations live; the kernels' stream
+  CtxOwner ctx_owner;  // releases a CUDA ctx with the model
   const AttentionOps* attn = nullptr;  // the family's attention, set by model_build_table
   std::vector<TensorSpec> specs;
   long num_params = 0;
@@ -140,6 +142,7 @@ struct LayerActs {
   View<int> expert_offsets;   // [E+1]
   View<int> row_token;        // [M]
   View<int> row_slot;         // [M]
+  View<int> slot_row;         // [M]  row of each slot (row_slot's inverse)
   View<float> xe;             // [M, C]
   View<float> he_gate;        // [M, H]
   View<float> he_up;          // [M, H]
@@ -247,11 +250,13 @@ size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward);
 // Device memory of a step, one allocation per line (the memory plan; Acts' arenas are
 // per layer plus one, all laid out before the first step).
 struct MemoryPlan {
-  size_t weights = 0;      // fp32 parameters [num_params]
-  size_t grads = 0;        // fp32 gradients, same layout
-  size_t adam = 0;         // AdamW m and v (with the optimizer)
-  size_t activations = 0;  // acts_bytes for the largest batch, backward scratch included
-  size_t total() const { return weights + grads + adam + activations; }
+  size_t weights = 0;       // fp32 parameters [num_params] (the master weights)
+  size_t weights_bf16 = 0;  // their bf16 copy, which the GEMMs read (CUDA)
+  size_t operands = 0;      // bf16 GEMM inputs of the largest GEMM (CUDA)
+  size_t grads = 0;         // fp32 gradients, same layout
+  size_t adam = 0;          // AdamW m and v (with the optimizer)
+  size_t activations = 0;   // acts_bytes for the largest batch, backward scratch included
+  size_t total() const { return weights + weights_bf16 + operands + grads + adam + activations; }
 };
 // m needs its table only (model_build_table), no parameter memory.
 MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer);

@@ -189,7 +189,7 @@ void gqa_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int
             HD = c.head_dim;
   const LayerParams& w = m.w.layers[l];
   attention_forward(ctx, la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(),
-                    seq_start, B, NH, NKV, HD, HD, m.attn_scale);
+                    seq_start, B, N, NH, NKV, HD, HD, m.attn_scale);
   linear_forward(ctx, out, la.att.data(), w.o_proj, N, NH * HD, C);
   if (c.o_bias) bias_forward(ctx, out, w.o_bias, N, C);
 }
@@ -214,7 +214,7 @@ void gqa_backward(Model& m, int l, LayerActs& la, GradScratch& gs, const int* po
   zero(ctx, dk, nk);
   zero(ctx, dv, nk);
   attention_backward(ctx, dq, dk, dv, datt, la.att.data(), la.lse.data(), la.q.data(), la.k.data(),
-                     la.v.data(), seq_start, B, NH, NKV, HD, HD, m.attn_scale);
+                     la.v.data(), seq_start, B, N, NH, NKV, HD, HD, m.attn_scale);
   const double* inv_freq = m.rope_inv_freq.data();
   rope_backward(ctx, dq, positions, N, NH, NH * HD, HD, HD, inv_freq, m.rope_attn_factor,
                 c.rope_interleave);
