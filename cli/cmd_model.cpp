@@ -12,6 +12,7 @@
 #include "kernels/gemm.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
+#include "kernels/ops.h"
 #include "kernels/rng.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
@@ -224,9 +225,15 @@ double time_sgemm_gflops(int n) {
   return 2.0 * n * n * n * iters / el / 1e9;
 }
 
-void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm) {
+void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm,
+                  Device dev) {
+  const int N = B * T;
   Model m;
-  model_build(m, cfg);
+  if (dev == Device::kCuda) {  // refuse before allocating what does not fit
+    model_build_table(m, cfg);
+    memory_plan_check(model_memory_plan(m, N, B, false), dev, std::string("config ") + name);
+  }
+  model_build(m, cfg, dev);
   model_init(m, 1);
   Batch batch;
   Rng rng{2};
@@ -235,21 +242,26 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
     for (int& id : ids) id = static_cast<int>(rng.next_u64() % cfg.vocab_size);
     batch_add_sequence(batch, ids, 0);
   }
-  const int N = B * T;
   Acts acts;
+  acts_reserve(m, acts, N, B, true, true);
   ForwardOptions opt;
-  std::vector<float> dlogp(N, -1.0f / N);
+  Buffer<float> dlogp;  // where the model runs
+  dlogp.alloc(dev, N);
+  const std::vector<float> dlogp_host(N, -1.0f / N);
+  device_copy(m.ctx, dlogp.data(), dev, dlogp_host.data(), Device::kCpu, N * sizeof(float));
   model_zero_grads(m);
   auto step = [&] {
     model_forward(m, acts, batch, opt);
     model_backward(m, acts, batch, dlogp.data(), opt);
   };
-  step();  // warm-up: allocations
+  step();  // warm-up
+  ctx_sync(m.ctx);
   int iters = 0;
   auto t0 = std::chrono::steady_clock::now();
   double el = 0;
   while (el < 2.0 || iters < 2) {
     step();
+    ctx_sync(m.ctx);
     iters++;
     el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -258,6 +270,13 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
   std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%%\n", name, model_num_params(m),
               model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm);
+  if (dev == Device::kCuda) {
+    size_t free_bytes = 0, total_bytes = 0;
+    cuda_mem_info(&free_bytes, &total_bytes);
+    std::printf("       device memory in use %.2f GiB (plan %.2f GiB)\n",
+                static_cast<double>(total_bytes - free_bytes) / (1ull << 30),
+                static_cast<double>(model_memory_plan(m, N, B, false).total()) / (1ull << 30));
+  }
 }
 
 // GFLOP/s of `aha bench sgemm` in a child process whose OpenBLAS loads with core type `core`
@@ -299,20 +318,29 @@ double best_sgemm_gflops(int n, int threads) {
   return best;
 }
 
-void cmd_bench_model(const std::string& which, int B, int T, int threads) {
+void cmd_bench_model(const std::string& which, int B, int T, int threads,
+                     const std::string& device) {
+  const Device dev = device_choose(device);
   set_compute_threads(threads);
-  std::printf("compute threads: %d\n", compute_threads());
-  const double in_use = time_sgemm_gflops(1024);
-  const double best = std::max(in_use, best_sgemm_gflops(1024, compute_threads()));
-  std::printf("sgemm in use: %.1f GFLOP/s; best on this machine %.1f GFLOP/s (the reference)\n",
-              in_use, best);
-  const double sgemm = best;
+  double sgemm = 0;
+  if (dev == Device::kCpu) {
+    std::printf("compute threads: %d\n", compute_threads());
+    const double in_use = time_sgemm_gflops(1024);
+    const double best = std::max(in_use, best_sgemm_gflops(1024, compute_threads()));
+    std::printf("sgemm in use: %.1f GFLOP/s; best on this machine %.1f GFLOP/s (the reference)\n",
+                in_use, best);
+    sgemm = best;
+  } else {
+    // The share is of the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s).
+    sgemm = 989e3;
+    std::printf("device: cuda; the last column is the share of a 989 TFLOP/s bf16 peak\n");
+  }
   std::printf("%-6s %12s %12s %6s %10s %10s %10s\n", "config", "params", "active", "tokens",
-              "tok/s", "GFLOP/s", "of sgemm");
-  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm);
-  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm);
+              "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak");
+  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm, dev);
+  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm, dev);
   if (which == "all" || which == "100m-qwen")
-    bench_config("100m-q", config_100m_qwen(), B, T, sgemm);
+    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev);
 }
 
 void add_model_commands(CLI::App& app) {
@@ -365,7 +393,10 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
     auto threads = std::make_shared<int>(hardware_threads());
     c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
-    c->callback([=] { cmd_bench_model(*which, *B, *T, *threads); });
+    auto device = std::make_shared<std::string>("auto");
+    c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
+        ->capture_default_str();
+    c->callback([=] { cmd_bench_model(*which, *B, *T, *threads, *device); });
     auto* g = bench->add_subcommand("sgemm", "sgemm GFLOP/s of the GEMM backend (n x n x n)");
     auto n = std::make_shared<int>(1024);
     auto plain = std::make_shared<bool>(false);

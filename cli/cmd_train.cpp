@@ -56,6 +56,7 @@ void add_train(CLI::App& app) {
               "Start no workers: rollout.workers and reward.workers connect (Slurm launch)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
   c->add_option("--steps", *steps, "With --replay: steps a:b");
+  c->add_option("--device", o->device, "Learner device: cpu, cuda or auto")->capture_default_str();
   auto print_config = std::make_shared<bool>(false);
   auto config_docs = std::make_shared<bool>(false);
   c->add_flag("--print-config", *print_config, "Print the resolved config as TOML and exit");
@@ -200,6 +201,7 @@ void add_pretrain(CLI::App& app) {
   c->add_option("--max-new-tokens", o->max_new_tokens, "Of the held-out evaluation at the end")
       ->capture_default_str();
   c->add_option("--seed", o->seed)->capture_default_str();
+  c->add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
   c->callback([o] { pretrain_run(*o); });
 }
 
@@ -219,6 +221,7 @@ void add_sft(CLI::App& app) {
   c->add_option("--batch", o->batch)->capture_default_str();
   c->add_option("--lr", o->lr)->capture_default_str();
   c->add_option("--seed", o->seed)->capture_default_str();
+  c->add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
   c->callback([o] { sft_run(*o); });
 }
 

@@ -61,4 +61,15 @@ void logprob_backward(float* dlogits, const float* dlogp, const float* logits, c
   });
 }
 
+float logprob_mean_nll(const float* logp, const int* targets, int N) {
+  double loss = 0;
+  int count = 0;
+  for (int n = 0; n < N; n++) {
+    if (targets[n] < 0) continue;
+    loss -= logp[n];
+    count++;
+  }
+  return count > 0 ? static_cast<float>(loss / count) : 0.0f;
+}
+
 }  // namespace aha

@@ -13,5 +13,7 @@ void logprob_forward(float* logp, float* lse, float* entropy, const float* logit
 // dlogits[N,V] += dlogp[n] * d logp[n] / d logits[n,:] = dlogp * inv_temp * (onehot - softmax)
 void logprob_backward(float* dlogits, const float* dlogp, const float* logits, const float* lse,
                       const int* targets, int N, int V, float inv_temp);
+// The language-model loss: mean of -logp[n] over positions with targets[n] >= 0 (0 if none).
+float logprob_mean_nll(const float* logp, const int* targets, int N);
 
 }  // namespace aha

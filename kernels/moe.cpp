@@ -1,11 +1,14 @@
 #include "kernels/moe.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "kernels/check.h"
+#include "kernels/linear.h"
+#include "kernels/swiglu.h"
 
 namespace aha {
 
@@ -191,6 +194,89 @@ void moe_combine_backward(float* dye, float* dtopk_weights, const float* dout, c
     }
     dtopk_weights[row_slot[m]] += (float)dot;
   }
+}
+
+void moe_experts_forward(float* ye, float* he_gate, float* he_up, float* he_act, const float* xe,
+                         const float* w_gate, const float* w_up, const float* w_down,
+                         const int* expert_offsets, int E, int C, int H) {
+  const size_t esz = static_cast<size_t>(H) * C;
+  for (int e = 0; e < E; e++) {
+    const int r0 = expert_offsets[e], Me = expert_offsets[e + 1] - r0;
+    if (Me == 0) continue;
+    const size_t oc = static_cast<size_t>(r0) * C, oh = static_cast<size_t>(r0) * H;
+    linear_forward(he_gate + oh, xe + oc, w_gate + e * esz, Me, C, H);
+    linear_forward(he_up + oh, xe + oc, w_up + e * esz, Me, C, H);
+    swiglu_forward(he_act + oh, he_gate + oh, he_up + oh, static_cast<long>(Me) * H);
+    linear_forward(ye + oc, he_act + oh, w_down + e * esz, Me, H, C);
+  }
+}
+
+void moe_experts_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_down,
+                          const float* dye, const float* he_gate, const float* he_up,
+                          const float* he_act, const float* xe, const float* w_gate,
+                          const float* w_up, const float* w_down, const int* expert_offsets, int E,
+                          int C, int H, float* dgate, float* dup, float* dact) {
+  const size_t esz = static_cast<size_t>(H) * C;
+  for (int e = 0; e < E; e++) {
+    const int r0 = expert_offsets[e], Me = expert_offsets[e + 1] - r0;
+    if (Me == 0) continue;
+    const size_t oc = static_cast<size_t>(r0) * C, oh = static_cast<size_t>(r0) * H;
+    const size_t nw = static_cast<size_t>(Me) * H;
+    std::memset(dact + oh, 0, nw * sizeof(float));
+    std::memset(dgate + oh, 0, nw * sizeof(float));
+    std::memset(dup + oh, 0, nw * sizeof(float));
+    linear_backward(dact + oh, dw_down + e * esz, dye + oc, he_act + oh, w_down + e * esz, Me, H,
+                    C);
+    swiglu_backward(dgate + oh, dup + oh, dact + oh, he_gate + oh, he_up + oh,
+                    static_cast<long>(nw));
+    linear_backward(dxe + oc, dw_gate + e * esz, dgate + oh, xe + oc, w_gate + e * esz, Me, C, H);
+    linear_backward(dxe + oc, dw_up + e * esz, dup + oh, xe + oc, w_up + e * esz, Me, C, H);
+  }
+}
+
+double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,
+                        const RouterParams& p, float alpha, float* dlogits) {
+  const int E = p.E, K = p.K;
+  double loss = 0;
+  std::vector<double> f(E), P(E), g(E);
+  for (int b = 0; b < B; b++) {
+    const int t0 = seq_start[b], T = seq_start[b + 1] - seq_start[b];
+    if (T == 0) continue;
+    // f_i = E / (K T) * (tokens selecting i); P_i = mean over tokens of s_i / sum_j s_j.
+    std::fill(f.begin(), f.end(), 0.0);
+    std::fill(P.begin(), P.end(), 0.0);
+    for (int t = t0; t < t0 + T; t++) {
+      for (int k = 0; k < K; k++) f[topk_idx[static_cast<size_t>(t) * K + k]] += 1.0;
+      const float* s = scores + static_cast<size_t>(t) * E;
+      double z = 0;
+      for (int i = 0; i < E; i++) z += s[i];
+      for (int i = 0; i < E; i++) P[i] += s[i] / z;
+    }
+    for (int i = 0; i < E; i++) {
+      f[i] *= static_cast<double>(E) / (static_cast<double>(K) * T);
+      P[i] /= T;
+      loss += alpha * f[i] * P[i] / B;
+    }
+    if (!dlogits) continue;
+    // dL/ds'_i = alpha f_i / (T B), then through s' = s / sum(s) and the scoring function.
+    for (int t = t0; t < t0 + T; t++) {
+      const float* s = scores + static_cast<size_t>(t) * E;
+      float* dl = dlogits + static_cast<size_t>(t) * E;
+      double z = 0, gs = 0;
+      for (int i = 0; i < E; i++) z += s[i];
+      for (int i = 0; i < E; i++) {
+        g[i] = alpha * f[i] / (static_cast<double>(T) * B);
+        gs += g[i] * s[i] / z;
+      }
+      if (p.scoring == ScoringFunc::kSigmoid) {
+        for (int i = 0; i < E; i++)
+          dl[i] += static_cast<float>((g[i] - gs) / z * s[i] * (1.0 - s[i]));
+      } else {  // softmax scores already sum to one: s' = s
+        for (int i = 0; i < E; i++) dl[i] += static_cast<float>(s[i] * (g[i] - gs));
+      }
+    }
+  }
+  return loss;
 }
 
 }  // namespace aha

@@ -51,4 +51,27 @@ void moe_combine_backward(float* dye, float* dtopk_weights, const float* dout, c
                           const float* topk_weights, const int* row_token, const int* row_slot,
                           int M, int C);
 
+// The routed experts' SwiGLU FFNs over expert-contiguous rows (a grouped GEMM: one launch on a
+// GPU, the per-expert sizes read where expert_offsets lives). Rows [expert_offsets[e],
+// expert_offsets[e+1]) of xe[M,C] go through expert e: he_gate/he_up[M,H] = xe · W_gate/up_eᵀ,
+// he_act = silu(he_gate) * he_up, ye[M,C] = he_act · W_down_eᵀ (all overwritten; an expert with
+// no rows is skipped). w_gate/w_up [E][H,C], w_down [E][C,H], expert_offsets[E+1].
+void moe_experts_forward(float* ye, float* he_gate, float* he_up, float* he_act, const float* xe,
+                         const float* w_gate, const float* w_up, const float* w_down,
+                         const int* expert_offsets, int E, int C, int H);
+// Backward: dxe[M,C] +=, dw_gate/dw_up/dw_down += (same layouts as the weights); dgate, dup,
+// dact [M,H] are scratch, overwritten.
+void moe_experts_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_down,
+                          const float* dye, const float* he_gate, const float* he_up,
+                          const float* he_act, const float* xe, const float* w_gate,
+                          const float* w_up, const float* w_down, const int* expert_offsets, int E,
+                          int C, int H, float* dgate, float* dup, float* dact);
+
+// DeepSeek-V3's sequence-wise balance loss of one MoE layer over a packed batch of B sequences
+// (seq_start[B+1]): alpha * Σ_i f_i P_i per sequence, averaged over sequences, and, when dlogits
+// is not null, its gradient added into dlogits[N, E]. scores[N,E]/topk_idx[N,K] as the router
+// produced them.
+double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,
+                        const RouterParams& p, float alpha, float* dlogits);
+
 }  // namespace aha

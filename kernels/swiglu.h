@@ -9,9 +9,4 @@ void swiglu_forward(float* out, const float* gate, const float* up, long N);
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
                      const float* up, long N);
 
-#ifdef AHA_HAVE_CUDA
-// Same as swiglu_forward on device pointers (kernels/cuda/swiglu.cu).
-void swiglu_forward_cuda(float* out, const float* gate, const float* up, long N);
-#endif
-
 }  // namespace aha

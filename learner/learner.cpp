@@ -7,13 +7,14 @@
 
 #include "kernels/check.h"
 #include "learner/collective.h"
+#include "kernels/ops.h"
 
 namespace aha {
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg) {
   l.cfg = cfg;
   model_build(l.policy, policy.cfg);
-  l.policy.params = policy.params;
+  l.policy.params.copy_from(policy.params);
   l.policy.version = policy.version;
   model_alloc_grads(l.policy);
   l.adam_m.assign(l.policy.num_params, 0.0f);
@@ -21,13 +22,21 @@ void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg) {
   l.step = 0;
   if (cfg.need_ref) {
     model_build(l.ref, policy.cfg);
-    l.ref.params = policy.params;
+    l.ref.params.copy_from(policy.params);
   }
+}
+
+Device learner_device(const std::string& name) {
+  if (name == "auto") return Device::kCpu;
+  if (device_choose(name) == Device::kCpu) return Device::kCpu;
+  throw std::runtime_error(
+      "--device cuda: the learner's update does not run on CUDA yet (it reads log-probs and "
+      "keeps AdamW state on the host); aha bench model --device cuda runs the model alone");
 }
 
 void learner_refresh_ref(Learner& l) {
   if (l.ref.num_params == 0) model_build(l.ref, l.policy.cfg);
-  l.ref.params = l.policy.params;
+  l.ref.params.copy_from(l.policy.params);
 }
 
 float learner_lr(const LearnerConfig& c, int step) {
@@ -94,6 +103,19 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
   }
   flush();
   return out;
+}
+
+// Lays out the activations once for the step's largest micro-batch: no forward or backward of
+// the step allocates.
+void reserve_acts(Learner& l, const std::vector<MicroBatch>& mbs, bool need_ref) {
+  int max_n = 0, max_b = 0;
+  for (const MicroBatch& mb : mbs) {
+    max_n = std::max(max_n, batch_num_tokens(mb.batch));
+    max_b = std::max(max_b, batch_num_seqs(mb.batch));
+  }
+  if (max_n == 0) return;
+  acts_reserve(l.policy, l.acts, max_n, max_b, true, true);
+  if (need_ref) acts_reserve(l.ref, l.ref_acts, max_n, max_b, true, false);
 }
 
 void apply_adamw(Learner& l, float lr) {
@@ -188,6 +210,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   if (R > 1) learner_shard(samples, dp->rank, R, &begin, &end);
   std::vector<MicroBatch> mbs =
       make_micro_batches(m, samples, begin, end, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
+  reserve_acts(l, mbs, l.cfg.need_ref);
   ForwardOptions fo;
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
@@ -353,6 +376,7 @@ double learner_sft_step(Learner& l, const std::vector<TrainSample>& samples) {
   Model& m = l.policy;
   std::vector<MicroBatch> mbs = make_micro_batches(m, samples, 0, static_cast<int>(samples.size()),
                                                    l.cfg.micro_batch_tokens, false);
+  reserve_acts(l, mbs, false);
   long total = 0;
   for (const TrainSample& x : samples) total += static_cast<long>(x.completion.size());
   AHA_CHECK(total > 0, "SFT batch without completion tokens");

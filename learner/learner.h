@@ -88,6 +88,10 @@ struct UpdateMetrics {
 };
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg);
+// The --device of aha train, sft and pretrain: device_choose (kernels/ops.h), then the learner's
+// own part. Its update still reads log-probs, writes dlogp and keeps the AdamW state on the host,
+// so "cuda" is refused saying so and "auto" stays on the CPU until that is wired.
+Device learner_device(const std::string& name);
 float learner_lr(const LearnerConfig& cfg, int step);
 UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples,
                              Collective* dp = nullptr);

@@ -71,6 +71,7 @@ QuickEval quick_eval(Model& m, const Tokenizer& tok, const PromptFormat& fmt, co
 
 void pretrain_run(const PretrainOptions& opt) {
   if (opt.out_dir.empty()) throw std::runtime_error("pretrain: --out is required");
+  learner_device(opt.device);
   blas_set_threads(1);
   fs::create_directories(opt.out_dir);
   const std::string tasks_file =
@@ -176,6 +177,7 @@ void pretrain_run(const PretrainOptions& opt) {
 
 void sft_run(const SftOptions& opt) {
   if (opt.out_dir.empty()) throw std::runtime_error("sft: --out is required");
+  learner_device(opt.device);
   if (opt.model_dir.empty())
     throw std::runtime_error("sft: --model is required (and gives the tokenizer)");
   if (opt.data_jsonl.empty() == opt.from_db.empty())

@@ -99,11 +99,11 @@ nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
   model_load(m, ckpt_dir + "/model");
   if (m.num_params != l.policy.num_params)
     throw std::runtime_error(ckpt_dir + "/model: a different model than the run's config");
-  l.policy.params = m.params;
+  l.policy.params.copy_from(m.params);
   if (l.cfg.need_ref) {
     Model r;
     model_load(r, ckpt_dir + "/ref");
-    l.ref.params = r.params;
+    l.ref.params.copy_from(r.params);
   }
   HfCheckpoint ck = hf_open(ckpt_dir + "/optimizer");
   for (const TensorSpec& s : l.policy.specs) {

@@ -1175,6 +1175,7 @@ int train_main(const TrainOptions& opt) {
   // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
   const char* lvl = std::getenv("AHA_LOG");
   spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
+  learner_device(opt.device);  // refuses what cannot run before anything is written
   if (!opt.replay_dir.empty()) return replay_main(opt);
   // From here on SIGINT/SIGTERM only set a flag that every wait checks.
   g_stop_requested = false;

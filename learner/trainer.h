@@ -25,7 +25,8 @@ struct TrainOptions {
   bool remote_workers = false;    // start no workers: rollout.workers / reward.workers connect
   std::string replay_dir;         // re-train on the samples logged in this run dir
   int replay_from = 0, replay_to = -1;
-  std::string exe_path;  // this binary, for spawning workers
+  std::string exe_path;         // this binary, for spawning workers
+  std::string device = "auto";  // the learner's: cpu, cuda or auto (learner_device)
 };
 
 int train_main(const TrainOptions& opt);

@@ -20,13 +20,13 @@ struct KvCache {
   int L = 0;  // layers
   int W = 0;  // floats per row per layer (cache_row_width)
   int num_rows = 0;
-  std::vector<float> data;  // [L, num_rows, W]
+  Buffer<float> data;  // [L, num_rows, W] on the model's device
   std::vector<int> free_rows;
 };
 
 // Floats one token takes per layer: R+DR (MLA) or 2*NKV*HD (GQA).
 int cache_row_width(const ModelConfig& cfg);
-void cache_init(KvCache& cache, const ModelConfig& cfg, int num_rows);
+void cache_init(KvCache& cache, const ModelConfig& cfg, int num_rows, Device device = Device::kCpu);
 // A free row, or -1 when the cache is full.
 int cache_alloc_row(KvCache& cache);
 void cache_free_row(KvCache& cache, int row);
@@ -40,17 +40,24 @@ inline float* cache_layer(KvCache& cache, int l) {
 long cache_bytes_per_token(const ModelConfig& cfg);
 long mha_cache_bytes_per_token(const ModelConfig& cfg);
 
-// Scratch buffers of the decode path (reused across calls).
+// Scratch of the decode path for up to B rows, views into one arena (decode_scratch_reserve
+// sizes it up front; a larger B reallocates). Decoding runs on the CPU (rollout workers); the
+// learner's forward/backward is what runs on a GPU.
 struct DecodeScratch {
   std::vector<LayerActs> layers;
-  std::vector<float> x, tmp;                   // [B, C]
-  std::vector<float> q_lat;                    // [B, NH, R]   MLA
-  std::vector<float> q_rope;                   // [B, NH, DR]  MLA
-  std::vector<float> out_lat;                  // [B, NH, R]   MLA
-  std::vector<float> att;                      // [B, NH, DV] (GQA: [B, NH, HD])
-  std::vector<float> lnf;                      // [B, C]
+  Arena arena;
+  int B = 0;                                   // rows the views are laid out for
+  View<float> x, tmp;                          // [B, C]
+  View<float> q_lat;                           // [B, NH, R]   MLA
+  View<float> q_rope;                          // [B, NH, DR]  MLA
+  View<float> out_lat;                         // [B, NH, R]   MLA
+  View<float> att;                             // [B, NH, DV] (GQA: [B, NH, HD])
+  View<float> lnf;                             // [B, C]
   std::vector<std::vector<long>> expert_load;  // [L][E] accumulated over calls
 };
+
+// Lays out s for steps of up to B rows.
+void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B);
 
 // Prefill one prompt of T tokens at positions 0..T-1 with the learner's forward, writing each
 // token's cache row to rows[t]; logits_last[V] gets the last position's logits. topk_out, when

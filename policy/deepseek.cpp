@@ -2,15 +2,11 @@
 // Per head h: q_h = [q_nope ; q_rope], k_h = [W_uk_h c_kv ; k_rope (shared)], v_h = W_uv_h c_kv,
 // with [c_kv ; k_rope] = W_dkv x, c_kv rmsnorm'd, rope interleaved on the DR dims. The decode
 // cache keeps c_kv and k_rope only; W_uk is absorbed into the query and W_uv into the output.
-
 #include <cmath>
 #include <cstring>
 
-#include "kernels/attention.h"
 #include "kernels/check.h"
-#include "kernels/gemm.h"
-#include "kernels/linear.h"
-#include "kernels/rmsnorm.h"
+#include "kernels/ops.h"
 #include "kernels/rope.h"
 #include "policy/family.h"
 
@@ -21,10 +17,6 @@ namespace {
 // q_a_layernorm and kv_a_layernorm use RMSNorm's default eps in DeepSeek's code, whatever
 // rms_norm_eps says.
 constexpr float kLatentNormEps = 1e-6f;
-
-void grow(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
 
 }  // namespace
 
@@ -108,6 +100,8 @@ void deepseek_config_write(const ModelConfig& c, nlohmann::json& j) {
 // ----------------------------------------------------------------------------------------------
 // Multi-head Latent Attention
 
+namespace {
+
 void mla_add_specs(Model& m, const std::string& pre) {
   const ModelConfig& c = m.cfg;
   const int64_t C = c.hidden_size, NH = c.num_attention_heads, QR = c.q_lora_rank,
@@ -141,130 +135,146 @@ float mla_softmax_scale(const ModelConfig& c) {
   return scale;
 }
 
+int mla_cache_row_width(const ModelConfig& c) {
+  return c.kv_lora_rank + c.qk_rope_head_dim;
+}
+
+void mla_plan_acts(const ModelConfig& c, LayerActs& la, ArenaPlan& p, int N) {
+  const size_t n = N, NH = c.num_attention_heads, QR = c.q_lora_rank, R = c.kv_lora_rank,
+               DN = c.qk_nope_head_dim, DR = c.qk_rope_head_dim, DV = c.v_head_dim;
+  p.take(la.q_a, n * QR);
+  p.take(la.q_a_ln, n * QR);
+  p.take(la.q_a_rstd, QR > 0 ? n : 0);
+  p.take(la.q, n * NH * (DN + DR));
+  p.take(la.kv_a, n * (R + DR));
+  p.take(la.ckv_raw, n * R);
+  p.take(la.ckv, n * R);
+  p.take(la.ckv_rstd, n);
+  p.take(la.kv, n * NH * (DN + DV));
+  p.take(la.k, n * NH * (DN + DR));
+  p.take(la.v, n * NH * DV);
+  p.take(la.att, n * NH * DV);
+  p.take(la.lse, n * NH);
+}
+
+void mla_plan_grads(const ModelConfig& c, GradScratch& g, ArenaPlan& p, int N) {
+  const size_t n = N, NH = c.num_attention_heads, QR = c.q_lora_rank, R = c.kv_lora_rank,
+               DN = c.qk_nope_head_dim, DR = c.qk_rope_head_dim, DV = c.v_head_dim;
+  p.take(g.datt, n * NH * DV);
+  p.take(g.dq, n * NH * (DN + DR));
+  p.take(g.dk, n * NH * (DN + DR));
+  p.take(g.dv, n * NH * DV);
+  p.take(g.dkv, n * NH * (DN + DV));
+  p.take(g.dkv_a, n * (R + DR));
+  p.take(g.dckv, n * R);
+  p.take(g.dckv_raw, n * R);
+  p.take(g.dq_a_ln, n * QR);
+  p.take(g.dq_a, n * QR);
+}
+
+void mla_plan_decode(const ModelConfig& c, DecodeScratch& s, ArenaPlan& p, int B) {
+  const size_t b = B, NH = c.num_attention_heads, R = c.kv_lora_rank, DR = c.qk_rope_head_dim,
+               DV = c.v_head_dim;
+  p.take(s.q_lat, b * NH * R);
+  p.take(s.q_rope, b * NH * DR);
+  p.take(s.out_lat, b * NH * R);
+  p.take(s.att, b * NH * DV);
+}
+
 void mla_inputs(const Model& m, int l, LayerActs& la, const int* positions, int N) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, QR = c.q_lora_rank, R = c.kv_lora_rank,
             DN = c.qk_nope_head_dim, DR = c.qk_rope_head_dim;
   const int DQK = DN + DR, KA = R + DR;
   const LayerParams& w = m.w.layers[l];
   const double* inv_freq = m.rope_inv_freq.data();
   const bool inter = c.rope_interleave;
-  grow(la.q, static_cast<size_t>(N) * NH * DQK);
   if (QR > 0) {
-    grow(la.q_a, static_cast<size_t>(N) * QR);
-    grow(la.q_a_ln, static_cast<size_t>(N) * QR);
-    grow(la.q_a_rstd, N);
-    linear_forward(la.q_a.data(), la.ln1.data(), w.q_a_proj, N, C, QR);
-    rmsnorm_forward(la.q_a_ln.data(), la.q_a_rstd.data(), la.q_a.data(), w.q_a_layernorm, N, QR,
-                    kLatentNormEps);
-    linear_forward(la.q.data(), la.q_a_ln.data(), w.q_b_proj, N, QR, NH * DQK);
+    linear_forward(ctx, la.q_a.data(), la.ln1.data(), w.q_a_proj, N, C, QR);
+    rmsnorm_forward(ctx, la.q_a_ln.data(), la.q_a_rstd.data(), la.q_a.data(), w.q_a_layernorm, N,
+                    QR, kLatentNormEps);
+    linear_forward(ctx, la.q.data(), la.q_a_ln.data(), w.q_b_proj, N, QR, NH * DQK);
   } else {
-    linear_forward(la.q.data(), la.ln1.data(), w.q_proj, N, C, NH * DQK);
+    linear_forward(ctx, la.q.data(), la.ln1.data(), w.q_proj, N, C, NH * DQK);
   }
-  rope_forward(la.q.data() + DN, positions, N, NH, NH * DQK, DQK, DR, inv_freq, m.rope_attn_factor,
+  rope_forward(ctx, la.q.data() + DN, positions, N, NH, NH * DQK, DQK, DR, inv_freq,
+               m.rope_attn_factor, inter);
+  linear_forward(ctx, la.kv_a.data(), la.ln1.data(), w.kv_a_proj_with_mqa, N, C, KA);
+  rope_forward(ctx, la.kv_a.data() + R, positions, N, 1, KA, 0, DR, inv_freq, m.rope_attn_factor,
                inter);
-  grow(la.kv_a, static_cast<size_t>(N) * KA);
-  linear_forward(la.kv_a.data(), la.ln1.data(), w.kv_a_proj_with_mqa, N, C, KA);
-  rope_forward(la.kv_a.data() + R, positions, N, 1, KA, 0, DR, inv_freq, m.rope_attn_factor, inter);
-  // The latent part of each row, contiguous for the norm (kv_a keeps the raw latent for backward).
-  std::vector<float> raw(static_cast<size_t>(N) * R);
-  for (int n = 0; n < N; n++)
-    std::memcpy(&raw[static_cast<size_t>(n) * R], &la.kv_a[static_cast<size_t>(n) * KA],
-                R * sizeof(float));
-  grow(la.ckv, static_cast<size_t>(N) * R);
-  grow(la.ckv_rstd, N);
-  rmsnorm_forward(la.ckv.data(), la.ckv_rstd.data(), raw.data(), w.kv_a_layernorm, N, R,
+  // The latent part of each row, contiguous for the norm (and kept for its backward).
+  copy_rows(ctx, la.ckv_raw.data(), R, la.kv_a.data(), KA, N, R);
+  rmsnorm_forward(ctx, la.ckv.data(), la.ckv_rstd.data(), la.ckv_raw.data(), w.kv_a_layernorm, N, R,
                   kLatentNormEps);
 }
 
 void mla_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
                  float* out) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, R = c.kv_lora_rank,
             DN = c.qk_nope_head_dim, DR = c.qk_rope_head_dim, DV = c.v_head_dim;
   const int DQK = DN + DR, KVW = NH * (DN + DV);
   const LayerParams& w = m.w.layers[l];
-  grow(la.kv, static_cast<size_t>(N) * KVW);
-  linear_forward(la.kv.data(), la.ckv.data(), w.kv_b_proj, N, R, KVW);
+  linear_forward(ctx, la.kv.data(), la.ckv.data(), w.kv_b_proj, N, R, KVW);
   // Expand per head: k = [k_nope_h ; k_rope (shared)], v = v_h.
-  grow(la.k, static_cast<size_t>(N) * NH * DQK);
-  grow(la.v, static_cast<size_t>(N) * NH * DV);
-  for (int n = 0; n < N; n++) {
-    const float* kr = &la.kv_a[static_cast<size_t>(n) * (R + DR) + R];
-    for (int h = 0; h < NH; h++) {
-      const float* src = &la.kv[static_cast<size_t>(n) * KVW + h * (DN + DV)];
-      float* kd = &la.k[(static_cast<size_t>(n) * NH + h) * DQK];
-      std::memcpy(kd, src, DN * sizeof(float));
-      std::memcpy(kd + DN, kr, DR * sizeof(float));
-      std::memcpy(&la.v[(static_cast<size_t>(n) * NH + h) * DV], src + DN, DV * sizeof(float));
-    }
-  }
-  grow(la.att, static_cast<size_t>(N) * NH * DV);
-  grow(la.lse, static_cast<size_t>(N) * NH);
-  attention_forward(la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(), seq_start,
-                    B, NH, NH, DQK, DV, m.attn_scale);
-  linear_forward(out, la.att.data(), w.o_proj, N, NH * DV, C);
+  mla_expand_kv(ctx, la.k.data(), la.v.data(), la.kv.data(), la.kv_a.data(), N, NH, DN, DR, DV, R);
+  attention_forward(ctx, la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(),
+                    seq_start, B, N, NH, NH, DQK, DV, m.attn_scale);
+  linear_forward(ctx, out, la.att.data(), w.o_proj, N, NH * DV, C);
 }
 
-void mla_backward(Model& m, int l, LayerActs& la, const int* positions, const int* seq_start, int B,
-                  int N, const float* dout, float* dln) {
+void mla_backward(Model& m, int l, LayerActs& la, GradScratch& gs, const int* positions,
+                  const int* seq_start, int B, int N, const float* dout, float* dln) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, QR = c.q_lora_rank, R = c.kv_lora_rank,
             DN = c.qk_nope_head_dim, DR = c.qk_rope_head_dim, DV = c.v_head_dim;
   const int DQK = DN + DR, KVW = NH * (DN + DV), KA = R + DR;
+  const long n = N;
   const LayerParams& w = m.w.layers[l];
   const LayerParams& g = m.g.layers[l];
   const double* inv_freq = m.rope_inv_freq.data();
   const bool inter = c.rope_interleave;
-  std::vector<float> datt(static_cast<size_t>(N) * NH * DV, 0.0f);
-  linear_backward(datt.data(), g.o_proj, dout, la.att.data(), w.o_proj, N, NH * DV, C);
-  std::vector<float> dq(static_cast<size_t>(N) * NH * DQK, 0.0f);
-  std::vector<float> dk(static_cast<size_t>(N) * NH * DQK, 0.0f);
-  std::vector<float> dv(static_cast<size_t>(N) * NH * DV, 0.0f);
-  attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), la.att.data(), la.lse.data(),
-                     la.q.data(), la.k.data(), la.v.data(), seq_start, B, NH, NH, DQK, DV,
-                     m.attn_scale);
+  float* datt = gs.datt.data();
+  float* dq = gs.dq.data();
+  float* dk = gs.dk.data();
+  float* dv = gs.dv.data();
+  zero(ctx, datt, n * NH * DV);
+  linear_backward(ctx, datt, g.o_proj, dout, la.att.data(), w.o_proj, N, NH * DV, C);
+  zero(ctx, dq, n * NH * DQK);
+  zero(ctx, dk, n * NH * DQK);
+  zero(ctx, dv, n * NH * DV);
+  attention_backward(ctx, dq, dk, dv, datt, la.att.data(), la.lse.data(), la.q.data(), la.k.data(),
+                     la.v.data(), seq_start, B, N, NH, NH, DQK, DV, m.attn_scale);
   // Un-expand: per-head k_nope and v go back to kv; the shared k_rope sums over heads.
-  std::vector<float> dkv(static_cast<size_t>(N) * KVW);
-  std::vector<float> dkv_a(static_cast<size_t>(N) * KA, 0.0f);
-  for (int n = 0; n < N; n++) {
-    float* dkr = &dkv_a[static_cast<size_t>(n) * KA + R];
-    for (int h = 0; h < NH; h++) {
-      float* dst = &dkv[static_cast<size_t>(n) * KVW + h * (DN + DV)];
-      const float* dkh = &dk[(static_cast<size_t>(n) * NH + h) * DQK];
-      std::memcpy(dst, dkh, DN * sizeof(float));
-      std::memcpy(dst + DN, &dv[(static_cast<size_t>(n) * NH + h) * DV], DV * sizeof(float));
-      for (int i = 0; i < DR; i++) dkr[i] += dkh[DN + i];
-    }
-  }
-  rope_backward(dkv_a.data() + R, positions, N, 1, KA, 0, DR, inv_freq, m.rope_attn_factor, inter);
-  std::vector<float> dckv(static_cast<size_t>(N) * R, 0.0f);
-  linear_backward(dckv.data(), g.kv_b_proj, dkv.data(), la.ckv.data(), w.kv_b_proj, N, R, KVW);
-  // The norm's input is the raw latent (kv_a before normalisation), kept in kv_a's first R.
-  std::vector<float> ckv_raw(static_cast<size_t>(N) * R),
-      dckv_raw(static_cast<size_t>(N) * R, 0.0f);
-  for (int n = 0; n < N; n++)
-    std::memcpy(&ckv_raw[static_cast<size_t>(n) * R], &la.kv_a[static_cast<size_t>(n) * KA],
-                R * sizeof(float));
-  rmsnorm_backward(dckv_raw.data(), g.kv_a_layernorm, dckv.data(), ckv_raw.data(), w.kv_a_layernorm,
-                   la.ckv_rstd.data(), N, R);
-  for (int n = 0; n < N; n++)
-    for (int i = 0; i < R; i++)
-      dkv_a[static_cast<size_t>(n) * KA + i] = dckv_raw[static_cast<size_t>(n) * R + i];
-  linear_backward(dln, g.kv_a_proj_with_mqa, dkv_a.data(), la.ln1.data(), w.kv_a_proj_with_mqa, N,
-                  C, KA);
-  rope_backward(dq.data() + DN, positions, N, NH, NH * DQK, DQK, DR, inv_freq, m.rope_attn_factor,
+  zero(ctx, gs.dkv_a.data(), n * KA);
+  mla_expand_kv_backward(ctx, gs.dkv.data(), gs.dkv_a.data(), dk, dv, N, NH, DN, DR, DV, R);
+  rope_backward(ctx, gs.dkv_a.data() + R, positions, N, 1, KA, 0, DR, inv_freq, m.rope_attn_factor,
+                inter);
+  zero(ctx, gs.dckv.data(), n * R);
+  linear_backward(ctx, gs.dckv.data(), g.kv_b_proj, gs.dkv.data(), la.ckv.data(), w.kv_b_proj, N, R,
+                  KVW);
+  // The norm's input is the raw latent; its gradient goes to kv_a's first R of each row.
+  zero(ctx, gs.dckv_raw.data(), n * R);
+  rmsnorm_backward(ctx, gs.dckv_raw.data(), g.kv_a_layernorm, gs.dckv.data(), la.ckv_raw.data(),
+                   w.kv_a_layernorm, la.ckv_rstd.data(), N, R);
+  copy_rows(ctx, gs.dkv_a.data(), KA, gs.dckv_raw.data(), R, N, R);
+  linear_backward(ctx, dln, g.kv_a_proj_with_mqa, gs.dkv_a.data(), la.ln1.data(),
+                  w.kv_a_proj_with_mqa, N, C, KA);
+  rope_backward(ctx, dq + DN, positions, N, NH, NH * DQK, DQK, DR, inv_freq, m.rope_attn_factor,
                 inter);
   if (QR > 0) {
-    std::vector<float> dqa_ln(static_cast<size_t>(N) * QR, 0.0f),
-        dqa(static_cast<size_t>(N) * QR, 0.0f);
-    linear_backward(dqa_ln.data(), g.q_b_proj, dq.data(), la.q_a_ln.data(), w.q_b_proj, N, QR,
+    zero(ctx, gs.dq_a_ln.data(), n * QR);
+    zero(ctx, gs.dq_a.data(), n * QR);
+    linear_backward(ctx, gs.dq_a_ln.data(), g.q_b_proj, dq, la.q_a_ln.data(), w.q_b_proj, N, QR,
                     NH * DQK);
-    rmsnorm_backward(dqa.data(), g.q_a_layernorm, dqa_ln.data(), la.q_a.data(), w.q_a_layernorm,
-                     la.q_a_rstd.data(), N, QR);
-    linear_backward(dln, g.q_a_proj, dqa.data(), la.ln1.data(), w.q_a_proj, N, C, QR);
+    rmsnorm_backward(ctx, gs.dq_a.data(), g.q_a_layernorm, gs.dq_a_ln.data(), la.q_a.data(),
+                     w.q_a_layernorm, la.q_a_rstd.data(), N, QR);
+    linear_backward(ctx, dln, g.q_a_proj, gs.dq_a.data(), la.ln1.data(), w.q_a_proj, N, C, QR);
   } else {
-    linear_backward(dln, g.q_proj, dq.data(), la.ln1.data(), w.q_proj, N, C, NH * DQK);
+    linear_backward(ctx, dln, g.q_proj, dq, la.ln1.data(), w.q_proj, N, C, NH * DQK);
   }
 }
 
@@ -273,43 +283,32 @@ void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
   const int R = m.cfg.kv_lora_rank, DR = m.cfg.qk_rope_head_dim, W = R + DR;
   AHA_CHECK(cache.W == W, "cache rows are not MLA latents of this model");
   float* base = cache_layer(cache, l);
-  for (int n = 0; n < N; n++) {
-    AHA_CHECK(rows[n] >= 0 && rows[n] < cache.num_rows, "cache row out of range");
-    float* dst = base + static_cast<size_t>(rows[n]) * W;
-    std::memcpy(dst, &la.ckv[static_cast<size_t>(n) * R], R * sizeof(float));
-    std::memcpy(dst + R, &la.kv_a[static_cast<size_t>(n) * W + R], DR * sizeof(float));
-  }
+  scatter_rows(m.ctx, base, W, rows, cache.num_rows, la.ckv.data(), R, N, R);
+  scatter_rows(m.ctx, base + R, W, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
                 const int* ctx_rows, const int* ctx_start, int B, float* out) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, R = c.kv_lora_rank,
             DR = c.qk_rope_head_dim, DN = c.qk_nope_head_dim, DV = c.v_head_dim;
-  const int DQK = DN + DR;
   const LayerParams& w = m.w.layers[l];
-  s.q_lat.resize(static_cast<size_t>(B) * NH * R);
-  s.q_rope.resize(static_cast<size_t>(B) * NH * DR);
-  s.out_lat.resize(static_cast<size_t>(B) * NH * R);
-  s.att.resize(static_cast<size_t>(B) * NH * DV);
-  // Absorb W_uk into the query: q_lat[b,h] = W_uk_hᵀ q_nope[b,h], W_uk_h = kv_b rows of head h.
-  for (int h = 0; h < NH; h++) {
-    const float* wuk = w.kv_b_proj + static_cast<size_t>(h) * (DN + DV) * R;  // [DN, R]
-    sgemm(false, false, B, R, DN, 1.0f, la.q.data() + static_cast<size_t>(h) * DQK, NH * DQK, wuk,
-          R, 0.0f, s.q_lat.data() + static_cast<size_t>(h) * R, NH * R);
-    for (int b = 0; b < B; b++)
-      std::memcpy(&s.q_rope[(static_cast<size_t>(b) * NH + h) * DR],
-                  &la.q[(static_cast<size_t>(b) * NH + h) * DQK + DN], DR * sizeof(float));
-  }
-  mla_decode_attention(s.out_lat.data(), s.q_lat.data(), s.q_rope.data(), cache_layer(cache, l),
-                       ctx_rows, ctx_start, B, NH, R, DR, m.attn_scale);
-  // Absorb W_uv into the output: att[b,h] = W_uv_h out_lat[b,h], W_uv_h [DV, R].
-  for (int h = 0; h < NH; h++) {
-    const float* wuv = w.kv_b_proj + (static_cast<size_t>(h) * (DN + DV) + DN) * R;
-    sgemm(false, true, B, DV, R, 1.0f, s.out_lat.data() + static_cast<size_t>(h) * R, NH * R, wuv,
-          R, 0.0f, s.att.data() + static_cast<size_t>(h) * DV, NH * DV);
-  }
-  linear_forward(out, s.att.data(), w.o_proj, B, NH * DV, C);
+  // W_uk absorbed into the query, W_uv into the output: attention runs in the latent space.
+  mla_absorb_q(ctx, s.q_lat.data(), s.q_rope.data(), la.q.data(), w.kv_b_proj, B, NH, DN, DR, DV,
+               R);
+  mla_decode_attention(ctx, s.out_lat.data(), s.q_lat.data(), s.q_rope.data(),
+                       cache_layer(cache, l), ctx_rows, ctx_start, B, NH, R, DR, m.attn_scale);
+  mla_absorb_out(ctx, s.att.data(), s.out_lat.data(), w.kv_b_proj, B, NH, DN, DV, R);
+  linear_forward(ctx, out, s.att.data(), w.o_proj, B, NH * DV, C);
 }
+
+}  // namespace
+
+const AttentionOps kMlaOps = {
+    "mla",         mla_add_specs,   mla_softmax_scale, mla_cache_row_width,
+    mla_plan_acts, mla_plan_grads,  mla_inputs,        mla_forward,
+    mla_backward,  mla_cache_write, mla_decode,        mla_plan_decode,
+};
 
 }  // namespace aha

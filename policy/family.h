@@ -1,10 +1,9 @@
 // Internal to policy/: what each model family provides to the shared code in model.cpp,
 // decode.cpp and config.cpp. One file per family, in the llama.cpp way:
 // - policy/deepseek.cpp: config fields and Multi-head Latent Attention (forward, backward, the
-//   latent cache and the absorbed decode).
-// - policy/qwen.cpp: config fields and grouped-query attention with QK-norm and biases.
-// Every attention function works on the layer's rmsnorm'd input la.ln1 (computed by the caller)
-// and keeps what its backward needs in LayerActs.
+//   latent cache and the absorbed decode), as kMlaOps.
+// - policy/qwen.cpp: config fields and grouped-query attention with QK-norm and biases, as
+//   kGqaOps.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -44,37 +43,45 @@ void qwen_config_write(const ModelConfig& c, nlohmann::json& j);
 void model_add_spec(Model& m, const std::string& name, std::vector<int64_t> shape,
                     bool trainable = true);
 
-// Attention tensors of layer l under prefix pre ("model.layers.L."), in Model's table.
-void mla_add_specs(Model& m, const std::string& pre);
-void gqa_add_specs(Model& m, const std::string& pre);
-// Softmax scale of the attention scores (DeepSeek's YaRN multiplies it by mscale^2).
-float mla_softmax_scale(const ModelConfig& c);
-float gqa_softmax_scale(const ModelConfig& c);
+// The attention of a family as a table of plain functions, so that model.cpp and decode.cpp
+// hold no family branches and every function runs wherever m.ctx says (the kernels it calls
+// take the Ctx). Each works on the layer's rmsnorm'd input la.ln1 (computed by the caller) and
+// keeps what its backward needs in LayerActs.
+struct AttentionOps {
+  const char* name;  // "mla" or "gqa"
+  // Attention tensors of layer l under prefix pre ("model.layers.L."), in Model's table.
+  void (*add_specs)(Model& m, const std::string& pre);
+  // Softmax scale of the attention scores (DeepSeek's YaRN multiplies it by mscale^2).
+  float (*softmax_scale)(const ModelConfig& c);
+  // Floats one token's cache row takes per layer.
+  int (*cache_row_width)(const ModelConfig& c);
+  // The LayerActs views the attention uses, for N tokens; its backward scratch in GradScratch.
+  void (*plan_acts)(const ModelConfig& c, LayerActs& la, ArenaPlan& p, int N);
+  void (*plan_grads)(const ModelConfig& c, GradScratch& g, ArenaPlan& p, int N);
+  // From la.ln1 [N, C]: the projections the attention needs, rope applied (and, for MLA, the
+  // normalised latent). Shared by the learner's forward and the decode path.
+  void (*inputs)(const Model& m, int l, LayerActs& la, const int* positions, int N);
+  // Full causal attention over a packed batch: out[N, C] = o_proj(attention) (overwritten).
+  void (*forward)(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
+                  float* out);
+  // Backward from dout[N, C]; parameter gradients += into m.g.layers[l]; dln[N, C] += the
+  // gradient wrt la.ln1. Scratch from g (plan_grads).
+  void (*backward)(Model& m, int l, LayerActs& la, GradScratch& g, const int* positions,
+                   const int* seq_start, int B, int N, const float* dout, float* dln);
+  // Cache rows of N tokens from the inputs in la (row n of token n goes to rows[n]).
+  void (*cache_write)(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
+                      int N);
+  // Decode attention of B single-token rows against the cache: out[B, C] = o_proj(attention).
+  void (*decode)(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
+                 const int* ctx_rows, const int* ctx_start, int B, float* out);
+  // The decode scratch the attention uses for B rows.
+  void (*plan_decode)(const ModelConfig& c, DecodeScratch& s, ArenaPlan& p, int B);
+};
 
-// From la.ln1 [N, C]: the projections the attention needs, rope applied (and, for MLA, the
-// normalised latent). Shared by the learner's forward and the decode path.
-void mla_inputs(const Model& m, int l, LayerActs& la, const int* positions, int N);
-void gqa_inputs(const Model& m, int l, LayerActs& la, const int* positions, int N);
-// Full causal attention over a packed batch: out[N, C] = o_proj(attention) (overwritten).
-void mla_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
-                 float* out);
-void gqa_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
-                 float* out);
-// Backward from dout[N, C]; parameter gradients += into m.g.layers[l]; dln[N, C] += the
-// gradient wrt la.ln1.
-void mla_backward(Model& m, int l, LayerActs& la, const int* positions, const int* seq_start, int B,
-                  int N, const float* dout, float* dln);
-void gqa_backward(Model& m, int l, LayerActs& la, const int* positions, const int* seq_start, int B,
-                  int N, const float* dout, float* dln);
-// Cache rows of N tokens from the inputs in la (row n of token n goes to rows[n]).
-void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
-                     int N);
-void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
-                     int N);
-// Decode attention of B single-token rows against the cache: out[B, C] = o_proj(attention).
-void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
-                const int* ctx_rows, const int* ctx_start, int B, float* out);
-void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
-                const int* ctx_rows, const int* ctx_start, int B, float* out);
+extern const AttentionOps kMlaOps;  // policy/deepseek.cpp
+extern const AttentionOps kGqaOps;  // policy/qwen.cpp
+inline const AttentionOps& attention_ops(const ModelConfig& c) {
+  return cfg_family(c) == Family::kDeepSeek ? kMlaOps : kGqaOps;
+}
 
 }  // namespace aha

@@ -4,15 +4,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/attention.h"
 #include "kernels/check.h"
-#include "kernels/embedding.h"
-#include "kernels/linear.h"
-#include "kernels/logprob.h"
-#include "kernels/rmsnorm.h"
+#include "kernels/ops.h"
 #include "kernels/rng.h"
 #include "kernels/rope.h"
-#include "kernels/swiglu.h"
 #include "policy/family.h"
 
 namespace aha {
@@ -34,18 +29,6 @@ Dims dims_of(const ModelConfig& c) {
   d.K = c.num_experts_per_tok;
   d.SH = c.n_shared_experts * c.moe_intermediate_size;
   return d;
-}
-
-void resize(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-void resize(std::vector<int>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
-void zero(std::vector<float>& v, size_t n) {
-  resize(v, n);
-  std::memset(v.data(), 0, n * sizeof(float));
 }
 
 }  // namespace
@@ -129,6 +112,7 @@ static ParamPtrs make_ptrs(const Model& m, float* base) {
 void model_build_table(Model& m, const ModelConfig& cfg) {
   config_validate(cfg, "model config");
   m.cfg = cfg;
+  m.attn = &attention_ops(cfg);
   m.specs.clear();
   m.num_params = 0;
   Dims d = dims_of(cfg);
@@ -136,10 +120,7 @@ void model_build_table(Model& m, const ModelConfig& cfg) {
   for (int l = 0; l < d.L; l++) {
     std::string pre = "model.layers." + std::to_string(l) + ".";
     model_add_spec(m, pre + "input_layernorm.weight", {d.C});
-    if (cfg_is_mla(cfg))
-      mla_add_specs(m, pre);
-    else
-      gqa_add_specs(m, pre);
+    m.attn->add_specs(m, pre);
     model_add_spec(m, pre + "post_attention_layernorm.weight", {d.C});
     if (!cfg_layer_is_moe(cfg, l)) {
       model_add_spec(m, pre + "mlp.gate_proj.weight", {d.FF, d.C});
@@ -167,30 +148,41 @@ void model_build_table(Model& m, const ModelConfig& cfg) {
   }
   model_add_spec(m, "model.norm.weight", {d.C});
   if (!cfg.tie_word_embeddings) model_add_spec(m, "lm_head.weight", {d.V, d.C});
-  m.params.clear();
-  m.grads.clear();
+  m.params.reset();
+  m.grads.reset();
   m.w = m.g = ParamPtrs{};
-  m.rope_inv_freq.assign(cfg_rope_dim(cfg) / 2, 0.0);
-  m.rope_attn_factor = static_cast<float>(rope_frequencies(
-      m.rope_inv_freq.data(), cfg_rope_dim(cfg), cfg.rope_theta, cfg.rope_scaling));
-  m.attn_scale = cfg_is_mla(cfg) ? mla_softmax_scale(cfg) : gqa_softmax_scale(cfg);
+  std::vector<double> inv_freq(cfg_rope_dim(cfg) / 2, 0.0);
+  m.rope_attn_factor = static_cast<float>(
+      rope_frequencies(inv_freq.data(), cfg_rope_dim(cfg), cfg.rope_theta, cfg.rope_scaling));
+  m.rope_inv_freq.alloc(m.ctx.device, inv_freq.size());
+  device_copy(m.ctx, m.rope_inv_freq.data(), m.ctx.device, inv_freq.data(), Device::kCpu,
+              inv_freq.size() * sizeof(double));
+  m.attn_scale = m.attn->softmax_scale(cfg);
 }
 
-void model_build(Model& m, const ModelConfig& cfg) {
+void model_build(Model& m, const ModelConfig& cfg, Device device) {
+  if (m.ctx.device != device) {
+    m.params.reset();
+    m.grads.reset();
+    m.rope_inv_freq.reset();
+    m.ctx = device == Device::kCuda ? cuda_ctx_create() : Ctx{};
+    m.ctx_owner = CtxOwner(m.ctx);
+  }
   model_build_table(m, cfg);
-  m.params.assign(m.num_params, 0.0f);
+  m.params.alloc(m.ctx.device, m.num_params);
   m.w = make_ptrs(m, m.params.data());
+  if (device == Device::kCuda) cuda_ctx_set_weights(m.ctx, m.params.data(), m.num_params);
   m.g = ParamPtrs{};
 }
 
 void model_alloc_grads(Model& m) {
-  m.grads.assign(m.num_params, 0.0f);
+  m.grads.alloc(m.ctx.device, m.num_params);
   m.g = make_ptrs(m, m.grads.data());
 }
 
 void model_zero_grads(Model& m) {
   if (m.grads.empty()) model_alloc_grads(m);
-  std::fill(m.grads.begin(), m.grads.end(), 0.0f);
+  zero(m.ctx, m.grads.data(), m.num_params);
 }
 
 const TensorSpec* model_find_tensor(const Model& m, const std::string& name) {
@@ -207,8 +199,11 @@ static bool ends_with(const std::string& s, const char* suffix) {
 void model_init(Model& m, uint64_t seed) {
   Rng rng{seed};
   float out_scale = 1.0f / std::sqrt(2.0f * m.cfg.num_hidden_layers);
+  // Drawn on the host in table order, then copied where the model lives.
+  std::vector<float> host(m.ctx.device == Device::kCpu ? 0 : m.num_params);
+  float* base = host.empty() ? m.params.data() : host.data();
   for (const TensorSpec& s : m.specs) {
-    float* p = m.params.data() + s.offset;
+    float* p = base + s.offset;
     if (s.shape.size() == 1) {
       // Norm weights start at one; the router bias at zero.
       float v = ends_with(s.name, "e_score_correction_bias") ? 0.0f : 1.0f;
@@ -220,6 +215,7 @@ void model_init(Model& m, uint64_t seed) {
       std *= out_scale;
     for (long i = 0; i < s.numel; i++) p[i] = static_cast<float>(rng.normal()) * std;
   }
+  if (!host.empty()) m.params = host;
 }
 
 long model_num_params(const Model& m) {
@@ -249,32 +245,198 @@ void batch_add_sequence(Batch& b, const std::vector<int>& ids, int loss_from) {
 }
 
 // ----------------------------------------------------------------------------------------------
+// Activation layout
+
+namespace {
+
+// The widest FFN a layer of c runs over N tokens: dense FF, shared SH, or the M = N*K expert rows.
+size_t ffn_scratch_size(const ModelConfig& c, int N) {
+  Dims d = dims_of(c);
+  size_t n = 0;
+  for (int l = 0; l < d.L; l++) {
+    if (!cfg_layer_is_moe(c, l)) {
+      n = std::max(n, static_cast<size_t>(N) * d.FF);
+      continue;
+    }
+    n = std::max(n, static_cast<size_t>(N) * d.SH);
+    n = std::max(n, static_cast<size_t>(N) * d.K * d.H);
+  }
+  return n;
+}
+
+void layer_acts_plan(const Model& m, int l, LayerActs& la, ArenaPlan& p, int N) {
+  const ModelConfig& c = m.cfg;
+  Dims d = dims_of(c);
+  const size_t NC = static_cast<size_t>(N) * d.C;
+  p.take(la.res_in, NC);
+  p.take(la.ln1, NC);
+  p.take(la.ln1_rstd, N);
+  m.attn->plan_acts(c, la, p, N);
+  p.take(la.res_mid, NC);
+  p.take(la.ln2, NC);
+  p.take(la.ln2_rstd, N);
+  const bool moe = cfg_layer_is_moe(c, l);
+  const size_t ff = static_cast<size_t>(N) * (moe ? d.SH : d.FF);
+  p.take(la.ff_gate, ff);
+  p.take(la.ff_up, ff);
+  p.take(la.ff_act, ff);
+  const size_t M = moe ? static_cast<size_t>(N) * d.K : 0;
+  const size_t E = moe ? d.E : 0;
+  p.take(la.router_logits, N * E);
+  p.take(la.scores, N * E);
+  p.take(la.topk_idx, moe ? static_cast<size_t>(N) * d.K : 0);
+  p.take(la.topk_weights, moe ? static_cast<size_t>(N) * d.K : 0);
+  p.take(la.expert_offsets, moe ? E + 1 : 0);
+  p.take(la.row_token, M);
+  p.take(la.row_slot, M);
+  p.take(la.slot_row, M);
+  p.take(la.xe, M * d.C);
+  p.take(la.he_gate, M * d.H);
+  p.take(la.he_up, M * d.H);
+  p.take(la.he_act, M * d.H);
+  p.take(la.ye, M * d.C);
+}
+
+void acts_plan(const Model& m, Acts& a, ArenaPlan& p, int N, int B, bool need_logits) {
+  Dims d = dims_of(m.cfg);
+  const size_t NC = static_cast<size_t>(N) * d.C;
+  // The batch's ints, copied only when the model runs elsewhere than the host.
+  const bool host = m.ctx.device == Device::kCpu;
+  p.take(a.tokens, host ? 0 : N);
+  p.take(a.targets, host ? 0 : N);
+  p.take(a.seq_start, host ? 0 : B + 1);
+  p.take(a.positions, N);
+  p.take(a.expert_load_dev, host ? 0 : static_cast<size_t>(d.L) * std::max(d.E, 0));
+  p.take(a.x, NC);
+  p.take(a.tmp, NC);
+  p.take(a.res_final, NC);
+  p.take(a.lnf, NC);
+  p.take(a.lnf_rstd, N);
+  const size_t nl = need_logits ? N : 0;
+  p.take(a.logits, nl * d.V);
+  p.take(a.lse, nl);
+  p.take(a.logp, nl);
+  p.take(a.entropy, nl);
+}
+
+void grads_plan(const Model& m, GradScratch& g, ArenaPlan& p, int N) {
+  const ModelConfig& c = m.cfg;
+  Dims d = dims_of(c);
+  const size_t NC = static_cast<size_t>(N) * d.C;
+  const bool any_moe = cfg_num_moe_layers(c) > 0;
+  const size_t M = any_moe ? static_cast<size_t>(N) * d.K : 0;
+  p.take(g.dlogits, static_cast<size_t>(N) * d.V);
+  p.take(g.dx, NC);
+  p.take(g.dln, NC);
+  const size_t ff = ffn_scratch_size(c, N);
+  p.take(g.s1, ff);
+  p.take(g.s2, ff);
+  p.take(g.s3, ff);
+  p.take(g.dye, M * d.C);
+  p.take(g.dxe, M * d.C);
+  p.take(g.dtopk, any_moe ? static_cast<size_t>(N) * d.K : 0);
+  p.take(g.drouter, any_moe ? static_cast<size_t>(N) * d.E : 0);
+  m.attn->plan_grads(c, g, p, N);
+}
+
+}  // namespace
+
+void layer_acts_reserve(const Model& m, int l, LayerActs& la, int N) {
+  arena_plan(la.arena, m.ctx.device, [&](ArenaPlan& p) { layer_acts_plan(m, l, la, p, N); });
+  la.N = N;
+}
+
+void acts_reserve(const Model& m, Acts& a, int max_tokens, int max_seqs, bool need_logits,
+                  bool backward) {
+  const int L = m.cfg.num_hidden_layers;
+  a.layers.resize(L);
+  for (int l = 0; l < L; l++) layer_acts_reserve(m, l, a.layers[l], max_tokens);
+  arena_plan(a.arena, m.ctx.device,
+             [&](ArenaPlan& p) { acts_plan(m, a, p, max_tokens, max_seqs, need_logits); });
+  if (backward)
+    arena_plan(a.grad.arena, m.ctx.device,
+               [&](ArenaPlan& p) { grads_plan(m, a.grad, p, max_tokens); });
+  if (a.expert_load.size() != static_cast<size_t>(L))
+    a.expert_load.assign(L, std::vector<long>(std::max(m.cfg.n_routed_experts, 0), 0));
+}
+
+size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward) {
+  size_t bytes = 0;
+  LayerActs la;
+  for (int l = 0; l < m.cfg.num_hidden_layers; l++) {
+    ArenaPlan p(nullptr);
+    layer_acts_plan(m, l, la, p, max_tokens);
+    bytes += p.bytes();
+  }
+  Acts a;
+  ArenaPlan p(nullptr);
+  acts_plan(m, a, p, max_tokens, max_seqs, true);
+  bytes += p.bytes();
+  if (backward) {
+    ArenaPlan q(nullptr);
+    grads_plan(m, a.grad, q, max_tokens);
+    bytes += q.bytes();
+  }
+  return bytes;
+}
+
+MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer) {
+  MemoryPlan p;
+  const size_t P = static_cast<size_t>(m.num_params);
+  p.weights = P * sizeof(float);
+  p.weights_bf16 = P * 2;
+  const ModelConfig& c = m.cfg;
+  const size_t N = max_tokens;
+  const size_t experts = static_cast<size_t>(c.num_experts_per_tok) *
+                         (c.hidden_size + 2 * static_cast<size_t>(c.moe_intermediate_size));
+  p.operands = 2 * N * std::max<size_t>(static_cast<size_t>(c.vocab_size) + c.hidden_size, experts);
+  p.grads = P * sizeof(float);
+  p.adam = with_optimizer ? 2 * P * sizeof(float) : 0;
+  p.activations = acts_bytes(m, max_tokens, max_seqs, true);
+  return p;
+}
+
+void memory_plan_check(const MemoryPlan& plan, Device d, const std::string& what) {
+  if (d != Device::kCuda) return;
+  size_t free_bytes = 0, total_bytes = 0;
+  cuda_mem_info(&free_bytes, &total_bytes);
+  if (plan.total() <= free_bytes) return;
+  auto gib = [](size_t b) { return std::to_string(static_cast<double>(b) / (1ull << 30)); };
+  throw std::runtime_error(what + " needs " + gib(plan.total()) + " GiB on the GPU (weights " +
+                           gib(plan.weights) + " + bf16 " + gib(plan.weights_bf16) +
+                           ", GEMM operands " + gib(plan.operands) + ", gradients " +
+                           gib(plan.grads) + ", AdamW " + gib(plan.adam) + ", activations " +
+                           gib(plan.activations) + "); the device has " + gib(free_bytes) +
+                           " GiB free of " + gib(total_bytes));
+}
+
+// ----------------------------------------------------------------------------------------------
 // Forward
 
 namespace {
 
 // SwiGLU FFN forward: gate/up [N, W], act [N, W]; out[N, C] = act · downᵀ (overwrites out).
-void ffn_forward(float* out, float* gate, float* up, float* act, const float* inp,
+void ffn_forward(const Ctx& ctx, float* out, float* gate, float* up, float* act, const float* inp,
                  const float* w_gate, const float* w_up, const float* w_down, int N, int C, int W) {
-  linear_forward(gate, inp, w_gate, N, C, W);
-  linear_forward(up, inp, w_up, N, C, W);
-  swiglu_forward(act, gate, up, static_cast<long>(N) * W);
-  linear_forward(out, act, w_down, N, W, C);
+  linear_forward(ctx, gate, inp, w_gate, N, C, W);
+  linear_forward(ctx, up, inp, w_up, N, C, W);
+  swiglu_forward(ctx, act, gate, up, static_cast<long>(N) * W);
+  linear_forward(ctx, out, act, w_down, N, W, C);
 }
 
 // Backward of ffn_forward. dinp += ; scratch dgate, dup, dact are [N, W] and get overwritten.
-void ffn_backward(float* dinp, float* dw_gate, float* dw_up, float* dw_down, const float* dout,
-                  const float* gate, const float* up, const float* act, const float* inp,
-                  const float* w_gate, const float* w_up, const float* w_down, float* dgate,
-                  float* dup, float* dact, int N, int C, int W) {
-  size_t n = static_cast<size_t>(N) * W;
-  std::memset(dact, 0, n * sizeof(float));
-  std::memset(dgate, 0, n * sizeof(float));
-  std::memset(dup, 0, n * sizeof(float));
-  linear_backward(dact, dw_down, dout, act, w_down, N, W, C);
-  swiglu_backward(dgate, dup, dact, gate, up, static_cast<long>(n));
-  linear_backward(dinp, dw_gate, dgate, inp, w_gate, N, C, W);
-  linear_backward(dinp, dw_up, dup, inp, w_up, N, C, W);
+void ffn_backward(const Ctx& ctx, float* dinp, float* dw_gate, float* dw_up, float* dw_down,
+                  const float* dout, const float* gate, const float* up, const float* act,
+                  const float* inp, const float* w_gate, const float* w_up, const float* w_down,
+                  float* dgate, float* dup, float* dact, int N, int C, int W) {
+  const long n = static_cast<long>(N) * W;
+  zero(ctx, dact, n);
+  zero(ctx, dgate, n);
+  zero(ctx, dup, n);
+  linear_backward(ctx, dact, dw_down, dout, act, w_down, N, W, C);
+  swiglu_backward(ctx, dgate, dup, dact, gate, up, n);
+  linear_backward(ctx, dinp, dw_gate, dgate, inp, w_gate, N, C, W);
+  linear_backward(ctx, dinp, dw_up, dup, inp, w_up, N, C, W);
 }
 
 }  // namespace
@@ -282,204 +444,136 @@ void ffn_backward(float* dinp, float* dw_gate, float* dw_up, float* dw_down, con
 void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, const int* positions,
                        int N) {
   const ModelConfig& c = m.cfg;
-  const int C = c.hidden_size;
-  resize(la.ln1, static_cast<size_t>(N) * C);
-  resize(la.ln1_rstd, N);
-  rmsnorm_forward(la.ln1.data(), la.ln1_rstd.data(), x, m.w.layers[l].input_layernorm, N, C,
-                  c.rms_norm_eps);
-  if (cfg_is_mla(c))
-    mla_inputs(m, l, la, positions, N);
-  else
-    gqa_inputs(m, l, la, positions, N);
+  layer_acts_reserve(m, l, la, N);  // same sizes, same layout: a no-op after acts_reserve
+  rmsnorm_forward(m.ctx, la.ln1.data(), la.ln1_rstd.data(), x, m.w.layers[l].input_layernorm, N,
+                  c.hidden_size, c.rms_norm_eps);
+  m.attn->inputs(m, l, la, positions, N);
 }
 
 void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tmp, int N,
                        const int* replay_topk_idx, long* expert_load) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   Dims d = dims_of(c);
   const LayerParams& w = m.w.layers[l];
-  const size_t NC = static_cast<size_t>(N) * d.C;
-  resize(la.ln2, NC);
-  resize(la.ln2_rstd, N);
-  rmsnorm_forward(la.ln2.data(), la.ln2_rstd.data(), x, w.post_attention_layernorm, N, d.C,
+  const long NC = static_cast<long>(N) * d.C;
+  layer_acts_reserve(m, l, la, N);
+  rmsnorm_forward(ctx, la.ln2.data(), la.ln2_rstd.data(), x, w.post_attention_layernorm, N, d.C,
                   c.rms_norm_eps);
   if (!cfg_layer_is_moe(c, l)) {
-    size_t nw = static_cast<size_t>(N) * d.FF;
-    resize(la.ff_gate, nw);
-    resize(la.ff_up, nw);
-    resize(la.ff_act, nw);
-    ffn_forward(tmp, la.ff_gate.data(), la.ff_up.data(), la.ff_act.data(), la.ln2.data(),
+    ffn_forward(ctx, tmp, la.ff_gate.data(), la.ff_up.data(), la.ff_act.data(), la.ln2.data(),
                 w.gate_proj, w.up_proj, w.down_proj, N, d.C, d.FF);
-    for (size_t i = 0; i < NC; i++) x[i] += tmp[i];
+    add_inplace(ctx, x, tmp, NC);
     return;
   }
   RouterParams rp = model_router_params(c);
   const int M = N * d.K;
-  resize(la.router_logits, static_cast<size_t>(N) * d.E);
-  resize(la.scores, static_cast<size_t>(N) * d.E);
-  resize(la.topk_idx, static_cast<size_t>(N) * d.K);
-  resize(la.topk_weights, static_cast<size_t>(N) * d.K);
-  linear_forward(la.router_logits.data(), la.ln2.data(), w.router, N, d.C, d.E);
+  linear_forward(ctx, la.router_logits.data(), la.ln2.data(), w.router, N, d.C, d.E);
   if (replay_topk_idx)
-    std::memcpy(la.topk_idx.data(), replay_topk_idx, static_cast<size_t>(N) * d.K * sizeof(int));
-  moe_router_forward(la.scores.data(), la.topk_idx.data(), la.topk_weights.data(),
+    device_copy(ctx, la.topk_idx.data(), ctx.device, replay_topk_idx, Device::kCpu,
+                static_cast<size_t>(N) * d.K * sizeof(int));
+  moe_router_forward(ctx, la.scores.data(), la.topk_idx.data(), la.topk_weights.data(),
                      la.router_logits.data(), w.router_bias, N, rp, replay_topk_idx == nullptr);
-  resize(la.expert_offsets, d.E + 1);
-  resize(la.row_token, M);
-  resize(la.row_slot, M);
-  moe_dispatch(la.expert_offsets.data(), la.row_token.data(), la.row_slot.data(),
-               la.topk_idx.data(), N, d.E, d.K, expert_load);
-  resize(la.xe, static_cast<size_t>(M) * d.C);
-  resize(la.he_gate, static_cast<size_t>(M) * d.H);
-  resize(la.he_up, static_cast<size_t>(M) * d.H);
-  resize(la.he_act, static_cast<size_t>(M) * d.H);
-  resize(la.ye, static_cast<size_t>(M) * d.C);
-  moe_gather(la.xe.data(), la.ln2.data(), la.row_token.data(), M, d.C);
-  const size_t esz = static_cast<size_t>(d.H) * d.C;
-  for (int e = 0; e < d.E; e++) {
-    int r0 = la.expert_offsets[e], Me = la.expert_offsets[e + 1] - r0;
-    if (Me == 0) continue;
-    size_t oc = static_cast<size_t>(r0) * d.C, oh = static_cast<size_t>(r0) * d.H;
-    ffn_forward(&la.ye[oc], &la.he_gate[oh], &la.he_up[oh], &la.he_act[oh], &la.xe[oc],
-                w.experts_gate + e * esz, w.experts_up + e * esz, w.experts_down + e * esz, Me, d.C,
-                d.H);
-  }
-  if (d.SH > 0) {
-    size_t nw = static_cast<size_t>(N) * d.SH;
-    resize(la.ff_gate, nw);
-    resize(la.ff_up, nw);
-    resize(la.ff_act, nw);
-    ffn_forward(tmp, la.ff_gate.data(), la.ff_up.data(), la.ff_act.data(), la.ln2.data(),
+  moe_dispatch(ctx, la.expert_offsets.data(), la.row_token.data(), la.row_slot.data(),
+               la.slot_row.data(), la.topk_idx.data(), N, d.E, d.K, expert_load);
+  moe_gather(ctx, la.xe.data(), la.ln2.data(), la.row_token.data(), M, d.C);
+  moe_experts_forward(ctx, la.ye.data(), la.he_gate.data(), la.he_up.data(), la.he_act.data(),
+                      la.xe.data(), w.experts_gate, w.experts_up, w.experts_down,
+                      la.expert_offsets.data(), d.E, d.C, d.H, M);
+  if (d.SH > 0)
+    ffn_forward(ctx, tmp, la.ff_gate.data(), la.ff_up.data(), la.ff_act.data(), la.ln2.data(),
                 w.shared_gate, w.shared_up, w.shared_down, N, d.C, d.SH);
-  } else {
-    std::memset(tmp, 0, NC * sizeof(float));
-  }
-  moe_combine(tmp, la.ye.data(), la.topk_weights.data(), la.row_token.data(), la.row_slot.data(), M,
-              d.C);
-  for (size_t i = 0; i < NC; i++) x[i] += tmp[i];
-}
-
-double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,
-                        const RouterParams& p, float alpha, float* dlogits) {
-  const int E = p.E, K = p.K;
-  double loss = 0;
-  std::vector<double> f(E), P(E), g(E);
-  for (int b = 0; b < B; b++) {
-    const int t0 = seq_start[b], T = seq_start[b + 1] - seq_start[b];
-    if (T == 0) continue;
-    // f_i = E / (K T) * (tokens selecting i); P_i = mean over tokens of s_i / sum_j s_j.
-    std::fill(f.begin(), f.end(), 0.0);
-    std::fill(P.begin(), P.end(), 0.0);
-    for (int t = t0; t < t0 + T; t++) {
-      for (int k = 0; k < K; k++) f[topk_idx[static_cast<size_t>(t) * K + k]] += 1.0;
-      const float* s = scores + static_cast<size_t>(t) * E;
-      double z = 0;
-      for (int i = 0; i < E; i++) z += s[i];
-      for (int i = 0; i < E; i++) P[i] += s[i] / z;
-    }
-    for (int i = 0; i < E; i++) {
-      f[i] *= static_cast<double>(E) / (static_cast<double>(K) * T);
-      P[i] /= T;
-      loss += alpha * f[i] * P[i] / B;
-    }
-    if (!dlogits) continue;
-    // dL/ds'_i = alpha f_i / (T B), then through s' = s / sum(s) and the scoring function.
-    for (int t = t0; t < t0 + T; t++) {
-      const float* s = scores + static_cast<size_t>(t) * E;
-      float* dl = dlogits + static_cast<size_t>(t) * E;
-      double z = 0, gs = 0;
-      for (int i = 0; i < E; i++) z += s[i];
-      for (int i = 0; i < E; i++) {
-        g[i] = alpha * f[i] / (static_cast<double>(T) * B);
-        gs += g[i] * s[i] / z;
-      }
-      if (p.scoring == ScoringFunc::kSigmoid) {
-        for (int i = 0; i < E; i++)
-          dl[i] += static_cast<float>((g[i] - gs) / z * s[i] * (1.0 - s[i]));
-      } else {  // softmax scores already sum to one: s' = s
-        for (int i = 0; i < E; i++) dl[i] += static_cast<float>(s[i] * (g[i] - gs));
-      }
-    }
-  }
-  return loss;
+  else
+    zero(ctx, tmp, NC);
+  moe_combine(ctx, tmp, la.ye.data(), la.topk_weights.data(), la.row_token.data(),
+              la.row_slot.data(), la.slot_row.data(), N, d.K, d.C);
+  add_inplace(ctx, x, tmp, NC);
 }
 
 float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions& opt) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   Dims d = dims_of(c);
   const int N = batch_num_tokens(batch);
   const int B = batch_num_seqs(batch);
   AHA_CHECK(N > 0 && B > 0 && batch.seq_start[B] == N, "malformed batch");
   AHA_CHECK(batch.targets.size() == static_cast<size_t>(N), "targets size != tokens size");
+  AHA_CHECK(batch.positions.empty() || batch.positions.size() == static_cast<size_t>(N),
+            "positions size != tokens size");
+  acts_reserve(m, a, N, B, opt.need_logits, false);
   a.N = N;
-  a.layers.resize(d.L);
-  a.expert_load.assign(d.L, std::vector<long>(std::max(d.E, 0), 0));
+  for (std::vector<long>& load : a.expert_load) std::fill(load.begin(), load.end(), 0L);
   a.balance_loss = 0;
 
-  // Positions restart at every sequence unless the batch gives them (decode continuation).
-  resize(a.positions, N);
+  // The batch where the model runs (the host's own arrays on the CPU). Positions restart at
+  // every sequence unless the batch gives them (decode continuation).
+  const bool host = ctx.device == Device::kCpu;
+  const int* tokens = batch.tokens.data();
+  const int* seq_start = batch.seq_start.data();
+  std::vector<int> pos_host;
+  int* pos = host ? a.positions.data() : (pos_host.resize(N), pos_host.data());
   if (!batch.positions.empty()) {
-    AHA_CHECK(batch.positions.size() == static_cast<size_t>(N), "positions size != tokens size");
-    std::copy(batch.positions.begin(), batch.positions.end(), a.positions.begin());
+    std::copy(batch.positions.begin(), batch.positions.end(), pos);
   } else {
     for (int b = 0; b < B; b++)
       for (int i = batch.seq_start[b]; i < batch.seq_start[b + 1]; i++)
-        a.positions[i] = i - batch.seq_start[b];
+        pos[i] = i - batch.seq_start[b];
+  }
+  if (!host) {
+    device_zero(ctx, a.expert_load_dev.data(), a.expert_load_dev.size() * sizeof(long));
+    auto up = [&](View<int> dst, const int* src, size_t n) {
+      device_copy(ctx, dst.data(), ctx.device, src, Device::kCpu, n * sizeof(int));
+    };
+    up(a.positions, pos, N);
+    up(a.tokens, tokens, N);
+    up(a.targets, batch.targets.data(), N);
+    up(a.seq_start, seq_start, B + 1);
+    tokens = a.tokens.data();
+    seq_start = a.seq_start.data();
+    cuda_ctx_sync_weights(ctx);  // the GEMMs' bf16 copy of weights that may have changed
   }
 
-  std::vector<float> x(static_cast<size_t>(N) * d.C);  // [N, C] residual stream
-  std::vector<float> tmp(static_cast<size_t>(N) * d.C);
-  embedding_forward(x.data(), batch.tokens.data(), m.w.embed, N, d.V, d.C);
+  float* x = a.x.data();  // [N, C] residual stream
+  float* tmp = a.tmp.data();
+  const long NC = static_cast<long>(N) * d.C;
+  embedding_forward(ctx, x, tokens, m.w.embed, N, d.V, d.C);
 
   int moe_l = 0;
   for (int l = 0; l < d.L; l++) {
     LayerActs& la = a.layers[l];
-    const size_t NC = static_cast<size_t>(N) * d.C;
-    resize(la.res_in, NC);
-    std::copy(x.begin(), x.end(), la.res_in.begin());
+    copy(ctx, la.res_in.data(), x, NC);
 
-    // --- Attention: MLA (DeepSeek) or GQA (Qwen)
-    layer_attn_inputs(m, l, la, x.data(), a.positions.data(), N);
-    if (cfg_is_mla(c))
-      mla_forward(m, l, la, batch.seq_start.data(), B, N, tmp.data());
-    else
-      gqa_forward(m, l, la, batch.seq_start.data(), B, N, tmp.data());
-    for (size_t i = 0; i < NC; i++) x[i] += tmp[i];
-    resize(la.res_mid, NC);
-    std::copy(x.begin(), x.end(), la.res_mid.begin());
+    // --- Attention: the family's (MLA or GQA)
+    layer_attn_inputs(m, l, la, x, a.positions.data(), N);
+    m.attn->forward(m, l, la, seq_start, B, N, tmp);
+    add_inplace(ctx, x, tmp, NC);
+    copy(ctx, la.res_mid.data(), x, NC);
 
     // --- FFN: dense or DeepSeekMoE
     const int* replay =
         opt.replay_topk_idx ? opt.replay_topk_idx + static_cast<size_t>(moe_l) * N * d.K : nullptr;
-    layer_ffn_forward(m, l, la, x.data(), tmp.data(), N, replay, a.expert_load[l].data());
+    long* load =
+        host ? a.expert_load[l].data() : a.expert_load_dev.data() + static_cast<size_t>(l) * d.E;
+    layer_ffn_forward(m, l, la, x, tmp, N, replay, load);
     if (cfg_layer_is_moe(c, l) && opt.balance_alpha > 0)
-      a.balance_loss += moe_balance_loss(a.layers[l].scores.data(), a.layers[l].topk_idx.data(),
-                                         batch.seq_start.data(), B, model_router_params(c),
-                                         opt.balance_alpha, nullptr);
+      a.balance_loss += moe_balance_loss(ctx, la.scores.data(), la.topk_idx.data(), seq_start, B,
+                                         model_router_params(c), opt.balance_alpha, nullptr);
     moe_l += cfg_layer_is_moe(c, l);
   }
 
-  resize(a.res_final, static_cast<size_t>(N) * d.C);
-  std::copy(x.begin(), x.end(), a.res_final.begin());
-  resize(a.lnf, static_cast<size_t>(N) * d.C);
-  resize(a.lnf_rstd, N);
-  rmsnorm_forward(a.lnf.data(), a.lnf_rstd.data(), x.data(), m.w.norm, N, d.C, c.rms_norm_eps);
+  if (!host)  // the loads are metrics: they come back to the host once per forward
+    for (int l = 0; l < d.L; l++)
+      device_copy(ctx, a.expert_load[l].data(), Device::kCpu,
+                  a.expert_load_dev.data() + static_cast<size_t>(l) * d.E, ctx.device,
+                  static_cast<size_t>(d.E) * sizeof(long));
+  copy(ctx, a.res_final.data(), x, NC);
+  rmsnorm_forward(ctx, a.lnf.data(), a.lnf_rstd.data(), x, m.w.norm, N, d.C, c.rms_norm_eps);
   if (!opt.need_logits) return 0.0f;
-  resize(a.logits, static_cast<size_t>(N) * d.V);
-  resize(a.lse, N);
-  resize(a.logp, N);
-  resize(a.entropy, N);
-  linear_forward(a.logits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
-  logprob_forward(a.logp.data(), a.lse.data(), opt.need_entropy ? a.entropy.data() : nullptr,
-                  a.logits.data(), batch.targets.data(), N, d.V, opt.inv_temp);
-  double loss = 0;
-  int count = 0;
-  for (int n = 0; n < N; n++) {
-    if (batch.targets[n] < 0) continue;
-    loss -= a.logp[n];
-    count++;
-  }
-  return count > 0 ? static_cast<float>(loss / count) : 0.0f;
+  const int* targets = host ? batch.targets.data() : a.targets.data();
+  linear_forward(ctx, a.logits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
+  logprob_forward(ctx, a.logp.data(), a.lse.data(), opt.need_entropy ? a.entropy.data() : nullptr,
+                  a.logits.data(), targets, N, d.V, opt.inv_temp);
+  return logprob_mean_nll(ctx, a.logp.data(), targets, N);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -488,95 +582,81 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
 void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
                     const ForwardOptions& opt) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   Dims d = dims_of(c);
   const int N = a.N;
   const int B = batch_num_seqs(batch);
   AHA_CHECK(N == batch_num_tokens(batch), "backward batch differs from the forward's");
-  AHA_CHECK(opt.need_logits, "backward needs the logits of the forward");
+  AHA_CHECK(opt.need_logits && a.logits.size() == static_cast<size_t>(N) * d.V,
+            "backward needs the logits of the forward");
   if (m.grads.empty()) model_alloc_grads(m);
+  // Laid out once for the largest batch (acts_reserve with backward); a no-op afterwards.
+  arena_plan(a.grad.arena, ctx.device, [&](ArenaPlan& p) { grads_plan(m, a.grad, p, N); });
+  GradScratch& gs = a.grad;
+  const bool host = ctx.device == Device::kCpu;
+  const int* tokens = host ? batch.tokens.data() : a.tokens.data();
+  const int* targets = host ? batch.targets.data() : a.targets.data();
+  const int* seq_start = host ? batch.seq_start.data() : a.seq_start.data();
   const ParamPtrs& gp = m.g;
   RouterParams rp = model_router_params(c);
-  const size_t NC = static_cast<size_t>(N) * d.C;
+  const long NC = static_cast<long>(N) * d.C;
+  float* dx = gs.dx.data();
+  float* dln = gs.dln.data();
 
-  // Scratch gradients, reused by every layer.
-  std::vector<float> dlogits, dx(NC, 0.0f), dln(NC), dtmp;
-  zero(dlogits, static_cast<size_t>(N) * d.V);
-  logprob_backward(dlogits.data(), dlogp, a.logits.data(), a.lse.data(), batch.targets.data(), N,
-                   d.V, opt.inv_temp);
-  std::fill(dln.begin(), dln.end(), 0.0f);
-  linear_backward(dln.data(), gp.lm_head, dlogits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
-  rmsnorm_backward(dx.data(), gp.norm, dln.data(), a.res_final.data(), m.w.norm, a.lnf_rstd.data(),
-                   N, d.C);
+  zero(ctx, gs.dlogits.data(), static_cast<long>(N) * d.V);
+  logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N, d.V,
+                   opt.inv_temp);
+  zero(ctx, dln, NC);
+  linear_backward(ctx, dln, gp.lm_head, gs.dlogits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
+  zero(ctx, dx, NC);
+  rmsnorm_backward(ctx, dx, gp.norm, dln, a.res_final.data(), m.w.norm, a.lnf_rstd.data(), N, d.C);
 
-  std::vector<float> s1, s2, s3;  // FFN scratch
   for (int l = d.L - 1; l >= 0; l--) {
     const LayerParams& w = m.w.layers[l];
     const LayerParams& g = gp.layers[l];
     LayerActs& la = a.layers[l];
 
     // --- FFN (dx is the gradient of the layer output; the residual passes it through)
-    std::fill(dln.begin(), dln.end(), 0.0f);
+    zero(ctx, dln, NC);
     if (!cfg_layer_is_moe(c, l)) {
-      size_t nw = static_cast<size_t>(N) * d.FF;
-      resize(s1, nw);
-      resize(s2, nw);
-      resize(s3, nw);
-      ffn_backward(dln.data(), g.gate_proj, g.up_proj, g.down_proj, dx.data(), la.ff_gate.data(),
+      ffn_backward(ctx, dln, g.gate_proj, g.up_proj, g.down_proj, dx, la.ff_gate.data(),
                    la.ff_up.data(), la.ff_act.data(), la.ln2.data(), w.gate_proj, w.up_proj,
-                   w.down_proj, s1.data(), s2.data(), s3.data(), N, d.C, d.FF);
+                   w.down_proj, gs.s1.data(), gs.s2.data(), gs.s3.data(), N, d.C, d.FF);
     } else {
       const int M = N * d.K;
-      std::vector<float> dye(static_cast<size_t>(M) * d.C), dxe(static_cast<size_t>(M) * d.C, 0.0f);
-      std::vector<float> dtopk(static_cast<size_t>(N) * d.K, 0.0f);
-      moe_combine_backward(dye.data(), dtopk.data(), dx.data(), la.ye.data(),
+      zero(ctx, gs.dxe.data(), static_cast<long>(M) * d.C);
+      zero(ctx, gs.dtopk.data(), static_cast<long>(N) * d.K);
+      moe_combine_backward(ctx, gs.dye.data(), gs.dtopk.data(), dx, la.ye.data(),
                            la.topk_weights.data(), la.row_token.data(), la.row_slot.data(), M, d.C);
-      const size_t esz = static_cast<size_t>(d.H) * d.C;
-      for (int e = 0; e < d.E; e++) {
-        int r0 = la.expert_offsets[e], Me = la.expert_offsets[e + 1] - r0;
-        if (Me == 0) continue;
-        size_t nw = static_cast<size_t>(Me) * d.H;
-        resize(s1, nw);
-        resize(s2, nw);
-        resize(s3, nw);
-        size_t oc = static_cast<size_t>(r0) * d.C, oh = static_cast<size_t>(r0) * d.H;
-        ffn_backward(&dxe[oc], g.experts_gate + e * esz, g.experts_up + e * esz,
-                     g.experts_down + e * esz, &dye[oc], &la.he_gate[oh], &la.he_up[oh],
-                     &la.he_act[oh], &la.xe[oc], w.experts_gate + e * esz, w.experts_up + e * esz,
-                     w.experts_down + e * esz, s1.data(), s2.data(), s3.data(), Me, d.C, d.H);
-      }
-      moe_gather_backward(dln.data(), dxe.data(), la.row_token.data(), M, d.C);
-      std::vector<float> dlog(static_cast<size_t>(N) * d.E, 0.0f);
-      moe_router_backward(dlog.data(), dtopk.data(), la.scores.data(), la.topk_idx.data(), N, rp);
+      moe_experts_backward(ctx, gs.dxe.data(), g.experts_gate, g.experts_up, g.experts_down,
+                           gs.dye.data(), la.he_gate.data(), la.he_up.data(), la.he_act.data(),
+                           la.xe.data(), w.experts_gate, w.experts_up, w.experts_down,
+                           la.expert_offsets.data(), d.E, d.C, d.H, M, gs.s1.data(), gs.s2.data(),
+                           gs.s3.data());
+      moe_gather_backward(ctx, dln, gs.dxe.data(), la.row_token.data(), la.slot_row.data(), N, d.K,
+                          d.C);
+      zero(ctx, gs.drouter.data(), static_cast<long>(N) * d.E);
+      moe_router_backward(ctx, gs.drouter.data(), gs.dtopk.data(), la.scores.data(),
+                          la.topk_idx.data(), N, rp);
       if (opt.balance_alpha > 0)
-        moe_balance_loss(la.scores.data(), la.topk_idx.data(), batch.seq_start.data(), B, rp,
-                         opt.balance_alpha, dlog.data());
-      linear_backward(dln.data(), g.router, dlog.data(), la.ln2.data(), w.router, N, d.C, d.E);
-      if (d.SH > 0) {
-        size_t nw = static_cast<size_t>(N) * d.SH;
-        resize(s1, nw);
-        resize(s2, nw);
-        resize(s3, nw);
-        ffn_backward(dln.data(), g.shared_gate, g.shared_up, g.shared_down, dx.data(),
-                     la.ff_gate.data(), la.ff_up.data(), la.ff_act.data(), la.ln2.data(),
-                     w.shared_gate, w.shared_up, w.shared_down, s1.data(), s2.data(), s3.data(), N,
-                     d.C, d.SH);
-      }
+        moe_balance_loss(ctx, la.scores.data(), la.topk_idx.data(), seq_start, B, rp,
+                         opt.balance_alpha, gs.drouter.data());
+      linear_backward(ctx, dln, g.router, gs.drouter.data(), la.ln2.data(), w.router, N, d.C, d.E);
+      if (d.SH > 0)
+        ffn_backward(ctx, dln, g.shared_gate, g.shared_up, g.shared_down, dx, la.ff_gate.data(),
+                     la.ff_up.data(), la.ff_act.data(), la.ln2.data(), w.shared_gate, w.shared_up,
+                     w.shared_down, gs.s1.data(), gs.s2.data(), gs.s3.data(), N, d.C, d.SH);
     }
-    rmsnorm_backward(dx.data(), g.post_attention_layernorm, dln.data(), la.res_mid.data(),
+    rmsnorm_backward(ctx, dx, g.post_attention_layernorm, dln, la.res_mid.data(),
                      w.post_attention_layernorm, la.ln2_rstd.data(), N, d.C);
 
     // --- Attention (dx is now the gradient at res_mid)
-    std::fill(dln.begin(), dln.end(), 0.0f);
-    if (cfg_is_mla(c))
-      mla_backward(m, l, la, a.positions.data(), batch.seq_start.data(), B, N, dx.data(),
-                   dln.data());
-    else
-      gqa_backward(m, l, la, a.positions.data(), batch.seq_start.data(), B, N, dx.data(),
-                   dln.data());
-    rmsnorm_backward(dx.data(), g.input_layernorm, dln.data(), la.res_in.data(), w.input_layernorm,
+    zero(ctx, dln, NC);
+    m.attn->backward(m, l, la, gs, a.positions.data(), seq_start, B, N, dx, dln);
+    rmsnorm_backward(ctx, dx, g.input_layernorm, dln, la.res_in.data(), w.input_layernorm,
                      la.ln1_rstd.data(), N, d.C);
   }
-  embedding_backward(gp.embed, dx.data(), batch.tokens.data(), N, d.C);
+  embedding_backward(ctx, gp.embed, dx, tokens, N, d.V, d.C);
 }
 
 double model_forward_flops(const Model& m, int N, double mean_ctx) {

@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "kernels/device.h"
 #include "kernels/moe.h"
+#include "kernels/ops.h"
 #include "policy/config.h"
 
 namespace aha {
@@ -72,77 +74,123 @@ struct ParamPtrs {
   float* lm_head = nullptr;  // [V, C] (aliases embed when tie_word_embeddings)
 };
 
+struct AttentionOps;  // the family's attention (policy/family.h)
+
+// Not copyable: w and g point into params and grads (moving keeps them valid, the storage does
+// not move). Copy weights with params.copy_from.
 struct Model {
+  Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
   ModelConfig cfg;
+  Ctx ctx;             // where params, grads and activations live; the kernels' stream
+  CtxOwner ctx_owner;  // releases a CUDA ctx with the model
+  const AttentionOps* attn = nullptr;  // the family's attention, set by model_build_table
   std::vector<TensorSpec> specs;
   long num_params = 0;
-  std::vector<float> params;  // [num_params]
-  std::vector<float> grads;   // [num_params] once model_alloc_grads ran
-  ParamPtrs w;                // views into params
-  ParamPtrs g;                // views into grads
-  uint64_t version = 0;       // weight version (bumped by the learner after each update)
+  Buffer<float> params;  // [num_params]
+  Buffer<float> grads;   // [num_params] once model_alloc_grads ran
+  ParamPtrs w;           // views into params
+  ParamPtrs g;           // views into grads
+  uint64_t version = 0;  // weight version (bumped by the learner after each update)
   // Derived from the config by model_build: rope frequencies and magnitude, softmax scale.
-  std::vector<double> rope_inv_freq;  // [rope dims / 2]
+  Buffer<double> rope_inv_freq;  // [rope dims / 2], on ctx's device
   float rope_attn_factor = 1.0f;
   float attn_scale = 1.0f;
 };
 
-// Per-layer activations kept for the backward pass. N tokens, sizes in comments.
+// Per-layer activations kept for the backward pass, views into the layer's arena, laid out for N
+// tokens by layer_acts_reserve (fields a layer does not use are empty). Sizes in comments.
 struct LayerActs {
-  std::vector<float> res_in;    // [N, C] layer input (residual stream)
-  std::vector<float> ln1;       // [N, C]
-  std::vector<float> ln1_rstd;  // [N]
-  std::vector<float> q_a;       // [N, QR]
-  std::vector<float> q_a_ln;    // [N, QR]
-  std::vector<float> q_a_rstd;  // [N]
-  std::vector<float> q;         // [N, NH, DQK] (rope applied; GQA: normed, [N, NH, HD])
-  std::vector<float> q_raw;     // [N, NH*HD]  GQA: projection (+ bias) before QK-norm
-  std::vector<float> q_rstd;    // [N*NH]
-  std::vector<float> k_raw;     // [N, NKV*HD]
-  std::vector<float> k_rstd;    // [N*NKV]
-  std::vector<float> kv_a;      // [N, R+DR] (k_rope part rope applied)
-  std::vector<float> ckv;       // [N, R] normalised latent
-  std::vector<float> ckv_rstd;  // [N]
-  std::vector<float> kv;        // [N, NH*(DN+DV)]
-  std::vector<float> k;         // [N, NH, DQK] (GQA: [N, NKV, HD], normed, rope applied)
-  std::vector<float> v;         // [N, NH, DV]  (GQA: [N, NKV, HD])
-  std::vector<float> att;       // [N, NH, DV]
-  std::vector<float> lse;       // [N, NH]
-  std::vector<float> res_mid;   // [N, C] after attention
-  std::vector<float> ln2;       // [N, C]
-  std::vector<float> ln2_rstd;  // [N]
+  Arena arena;
+  int N = 0;             // tokens the views are laid out for
+  View<float> res_in;    // [N, C] layer input (residual stream)
+  View<float> ln1;       // [N, C]
+  View<float> ln1_rstd;  // [N]
+  View<float> q_a;       // [N, QR]
+  View<float> q_a_ln;    // [N, QR]
+  View<float> q_a_rstd;  // [N]
+  View<float> q;         // [N, NH, DQK] (rope applied; GQA: normed, [N, NH, HD])
+  View<float> q_raw;     // [N, NH*HD]  GQA: projection (+ bias) before QK-norm
+  View<float> q_rstd;    // [N*NH]
+  View<float> k_raw;     // [N, NKV*HD]
+  View<float> k_rstd;    // [N*NKV]
+  View<float> kv_a;      // [N, R+DR] (k_rope part rope applied)
+  View<float> ckv_raw;   // [N, R] the latent before its norm (kv_a's first R, contiguous)
+  View<float> ckv;       // [N, R] normalised latent
+  View<float> ckv_rstd;  // [N]
+  View<float> kv;        // [N, NH*(DN+DV)]
+  View<float> k;         // [N, NH, DQK] (GQA: [N, NKV, HD], normed, rope applied)
+  View<float> v;         // [N, NH, DV]  (GQA: [N, NKV, HD])
+  View<float> att;       // [N, NH, DV]
+  View<float> lse;       // [N, NH]
+  View<float> res_mid;   // [N, C] after attention
+  View<float> ln2;       // [N, C]
+  View<float> ln2_rstd;  // [N]
   // dense FFN or shared experts
-  std::vector<float> ff_gate;  // [N, FF or SH]
-  std::vector<float> ff_up;    // [N, FF or SH]
-  std::vector<float> ff_act;   // [N, FF or SH]
+  View<float> ff_gate;  // [N, FF or SH]
+  View<float> ff_up;    // [N, FF or SH]
+  View<float> ff_act;   // [N, FF or SH]
   // routed experts (M = N*K dispatched rows)
-  std::vector<float> router_logits;  // [N, E]
-  std::vector<float> scores;         // [N, E]
-  std::vector<int> topk_idx;         // [N, K]
-  std::vector<float> topk_weights;   // [N, K]
-  std::vector<int> expert_offsets;   // [E+1]
-  std::vector<int> row_token;        // [M]
-  std::vector<int> row_slot;         // [M]
-  std::vector<float> xe;             // [M, C]
-  std::vector<float> he_gate;        // [M, H]
-  std::vector<float> he_up;          // [M, H]
-  std::vector<float> he_act;         // [M, H]
-  std::vector<float> ye;             // [M, C]
+  View<float> router_logits;  // [N, E]
+  View<float> scores;         // [N, E]
+  View<int> topk_idx;         // [N, K]
+  View<float> topk_weights;   // [N, K]
+  View<int> expert_offsets;   // [E+1]
+  View<int> row_token;        // [M]
+  View<int> row_slot;         // [M]
+  View<int> slot_row;         // [M]  row of each slot (row_slot's inverse)
+  View<float> xe;             // [M, C]
+  View<float> he_gate;        // [M, H]
+  View<float> he_up;          // [M, H]
+  View<float> he_act;         // [M, H]
+  View<float> ye;             // [M, C]
+};
+
+// Gradient scratch of model_backward for N tokens, reused by every layer (its own arena, laid out
+// by the first backward or acts_reserve(..., backward = true)).
+struct GradScratch {
+  Arena arena;
+  View<float> dlogits;     // [N, V]
+  View<float> dx;          // [N, C] gradient of the residual stream
+  View<float> dln;         // [N, C]
+  View<float> s1, s2, s3;  // [max(N*FF, N*SH, M*H)] FFN scratch
+  View<float> dye, dxe;    // [M, C]
+  View<float> dtopk;       // [N, K]
+  View<float> drouter;     // [N, E]
+  // attention (the family's plan_grads takes what it uses)
+  View<float> datt;            // [N, NH*DV]
+  View<float> dq, dk, dv;      // as q, k, v
+  View<float> dq_raw, dk_raw;  // GQA with QK-norm
+  View<float> dkv;             // [N, NH*(DN+DV)]
+  View<float> dkv_a;           // [N, R+DR]
+  View<float> dckv, dckv_raw;  // [N, R]
+  View<float> dq_a_ln, dq_a;   // [N, QR]
 };
 
 struct Acts {
   int N = 0;
   std::vector<LayerActs> layers;
-  std::vector<int> positions;                  // [N]
-  std::vector<float> res_final;                // [N, C]
-  std::vector<float> lnf;                      // [N, C]
-  std::vector<float> lnf_rstd;                 // [N]
-  std::vector<float> logits;                   // [N, V]
-  std::vector<float> lse;                      // [N]
-  std::vector<float> logp;                     // [N]
-  std::vector<float> entropy;                  // [N]
+  Arena arena;                                 // everything below but expert_load and grad
+  View<int> tokens;                            // [N]  the batch, where the model runs
+  View<int> targets;                           // [N]
+  View<int> seq_start;                         // [B+1]
+  View<int> positions;                         // [N]
+  View<float> x, tmp;                          // [N, C] residual stream and a branch output
+  View<float> res_final;                       // [N, C]
+  View<float> lnf;                             // [N, C]
+  View<float> lnf_rstd;                        // [N]
+  View<float> logits;                          // [N, V]  (empty without need_logits)
+  View<float> lse;                             // [N]
+  View<float> logp;                            // [N]
+  View<float> entropy;                         // [N]
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens routed per expert, last forward
+  View<long> expert_load_dev;                  // [L, E] where the model runs (not on the CPU)
   double balance_loss = 0;                     // the sequence-wise balance loss (if alpha > 0)
+  GradScratch grad;
 };
 
 // A packed batch: B sequences laid end to end.
@@ -173,8 +221,9 @@ struct ForwardOptions {
   float balance_alpha = 0.0f;
 };
 
-// Builds the tensor table and allocates params (zeros). Validates the config.
-void model_build(Model& m, const ModelConfig& cfg);
+// Builds the tensor table and allocates params (zeros) on device (m.ctx, a CUDA stream
+// created for kCuda). Validates the config.
+void model_build(Model& m, const ModelConfig& cfg, Device device = Device::kCpu);
 // The tensor table and derived values only, no parameter memory (params stay empty): for
 // counting and checking a checkpoint too large to load.
 void model_build_table(Model& m, const ModelConfig& cfg);
@@ -189,6 +238,31 @@ long model_num_active_params(const Model& m);
 const TensorSpec* model_find_tensor(const Model& m, const std::string& name);
 RouterParams model_router_params(const ModelConfig& c);
 
+// Lays out acts (and, with backward, acts.grad) for batches of up to max_tokens tokens in
+// max_seqs sequences, so that no step allocates. A later batch that does not fit reallocates.
+void acts_reserve(const Model& m, Acts& acts, int max_tokens, int max_seqs, bool need_logits,
+                  bool backward);
+// The same for one layer's activations (N tokens).
+void layer_acts_reserve(const Model& m, int l, LayerActs& la, int N);
+// Bytes acts_reserve takes for these sizes (the activation arena of a memory plan).
+size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward);
+
+// Device memory of a step, one allocation per line (the memory plan; Acts' arenas are
+// per layer plus one, all laid out before the first step).
+struct MemoryPlan {
+  size_t weights = 0;       // fp32 parameters [num_params] (the master weights)
+  size_t weights_bf16 = 0;  // their bf16 copy, which the GEMMs read (CUDA)
+  size_t operands = 0;      // bf16 GEMM inputs of the largest GEMM (CUDA)
+  size_t grads = 0;         // fp32 gradients, same layout
+  size_t adam = 0;          // AdamW m and v (with the optimizer)
+  size_t activations = 0;   // acts_bytes for the largest batch, backward scratch included
+  size_t total() const { return weights + weights_bf16 + operands + grads + adam + activations; }
+};
+// m needs its table only (model_build_table), no parameter memory.
+MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer);
+// Throws when the plan does not fit in d's free memory, saying what it needs and what is free.
+void memory_plan_check(const MemoryPlan& plan, Device d, const std::string& what);
+
 // Forward over a packed batch. Returns the mean of -logp over positions with a target
 // (the language-model loss); per-token logp in acts.logp.
 float model_forward(Model& m, Acts& acts, const Batch& batch, const ForwardOptions& opt);
@@ -201,14 +275,10 @@ void model_backward(Model& m, Acts& acts, const Batch& batch, const float* dlogp
 void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, const int* positions,
                        int N);
 // x[N, C] += FFN(rmsnorm(x)) of layer l, dense or MoE; tmp[N, C] scratch. replay_topk_idx [N, K]
-// or null; expert_load[E] += routed token counts (may be null for dense layers).
+// (host memory) or null; expert_load[E] += routed token counts, where m runs (may be null for
+// dense layers).
 void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tmp, int N,
                        const int* replay_topk_idx, long* expert_load);
-
-// Sequence-wise balance loss of one MoE layer over a packed batch and, when dlogits is not null,
-// its gradient added into dlogits[N, E]. scores/topk_idx as the router produced them.
-double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,
-                        const RouterParams& p, float alpha, float* dlogits);
 
 // Approximate FLOPs of one forward over N tokens of mean context T (matmuls + attention).
 double model_forward_flops(const Model& m, int N, double mean_ctx);

@@ -5,22 +5,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/attention.h"
 #include "kernels/check.h"
-#include "kernels/linear.h"
-#include "kernels/rmsnorm.h"
-#include "kernels/rope.h"
+#include "kernels/ops.h"
 #include "policy/family.h"
 
 namespace aha {
-
-namespace {
-
-void grow(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
-}  // namespace
 
 // ----------------------------------------------------------------------------------------------
 // Config
@@ -103,6 +92,8 @@ void qwen_config_write(const ModelConfig& c, nlohmann::json& j) {
 // ----------------------------------------------------------------------------------------------
 // Grouped-query attention
 
+namespace {
+
 void gqa_add_specs(Model& m, const std::string& pre) {
   const ModelConfig& c = m.cfg;
   const int64_t C = c.hidden_size, NH = c.num_attention_heads, NKV = c.num_key_value_heads,
@@ -129,98 +120,126 @@ float gqa_softmax_scale(const ModelConfig& c) {
   return 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 }
 
+int gqa_cache_row_width(const ModelConfig& c) {
+  return 2 * c.num_key_value_heads * c.head_dim;
+}
+
+void gqa_plan_acts(const ModelConfig& c, LayerActs& la, ArenaPlan& p, int N) {
+  const size_t n = N, NH = c.num_attention_heads, NKV = c.num_key_value_heads, HD = c.head_dim;
+  const size_t norm = c.qk_norm ? 1 : 0;
+  p.take(la.q, n * NH * HD);
+  p.take(la.k, n * NKV * HD);
+  p.take(la.v, n * NKV * HD);
+  // With QK-norm the projections land in q_raw/k_raw (kept for the norm's backward).
+  p.take(la.q_raw, norm * n * NH * HD);
+  p.take(la.k_raw, norm * n * NKV * HD);
+  p.take(la.q_rstd, norm * n * NH);
+  p.take(la.k_rstd, norm * n * NKV);
+  p.take(la.att, n * NH * HD);
+  p.take(la.lse, n * NH);
+}
+
+void gqa_plan_grads(const ModelConfig& c, GradScratch& g, ArenaPlan& p, int N) {
+  const size_t n = N, NH = c.num_attention_heads, NKV = c.num_key_value_heads, HD = c.head_dim;
+  const size_t norm = c.qk_norm ? 1 : 0;
+  p.take(g.datt, n * NH * HD);
+  p.take(g.dq, n * NH * HD);
+  p.take(g.dk, n * NKV * HD);
+  p.take(g.dv, n * NKV * HD);
+  p.take(g.dq_raw, norm * n * NH * HD);
+  p.take(g.dk_raw, norm * n * NKV * HD);
+}
+
+void gqa_plan_decode(const ModelConfig& c, DecodeScratch& s, ArenaPlan& p, int B) {
+  p.take(s.att, static_cast<size_t>(B) * c.num_attention_heads * c.head_dim);
+}
+
 void gqa_inputs(const Model& m, int l, LayerActs& la, const int* positions, int N) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, NKV = c.num_key_value_heads,
             HD = c.head_dim;
   const LayerParams& w = m.w.layers[l];
-  grow(la.q, static_cast<size_t>(N) * NH * HD);
-  grow(la.k, static_cast<size_t>(N) * NKV * HD);
-  grow(la.v, static_cast<size_t>(N) * NKV * HD);
-  // With QK-norm the projections land in q_raw/k_raw (kept for the norm's backward).
-  float* q = la.q.data();
-  float* k = la.k.data();
-  if (c.qk_norm) {
-    grow(la.q_raw, static_cast<size_t>(N) * NH * HD);
-    grow(la.k_raw, static_cast<size_t>(N) * NKV * HD);
-    q = la.q_raw.data();
-    k = la.k_raw.data();
-  }
-  linear_forward(q, la.ln1.data(), w.q_proj, N, C, NH * HD);
-  linear_forward(k, la.ln1.data(), w.k_proj, N, C, NKV * HD);
-  linear_forward(la.v.data(), la.ln1.data(), w.v_proj, N, C, NKV * HD);
+  float* q = c.qk_norm ? la.q_raw.data() : la.q.data();
+  float* k = c.qk_norm ? la.k_raw.data() : la.k.data();
+  linear_forward(ctx, q, la.ln1.data(), w.q_proj, N, C, NH * HD);
+  linear_forward(ctx, k, la.ln1.data(), w.k_proj, N, C, NKV * HD);
+  linear_forward(ctx, la.v.data(), la.ln1.data(), w.v_proj, N, C, NKV * HD);
   if (c.qkv_bias) {
-    bias_forward(q, w.q_bias, N, NH * HD);
-    bias_forward(k, w.k_bias, N, NKV * HD);
-    bias_forward(la.v.data(), w.v_bias, N, NKV * HD);
+    bias_forward(ctx, q, w.q_bias, N, NH * HD);
+    bias_forward(ctx, k, w.k_bias, N, NKV * HD);
+    bias_forward(ctx, la.v.data(), w.v_bias, N, NKV * HD);
   }
   if (c.qk_norm) {
-    grow(la.q_rstd, static_cast<size_t>(N) * NH);
-    grow(la.k_rstd, static_cast<size_t>(N) * NKV);
-    rmsnorm_forward(la.q.data(), la.q_rstd.data(), q, w.q_norm, N * NH, HD, c.rms_norm_eps);
-    rmsnorm_forward(la.k.data(), la.k_rstd.data(), k, w.k_norm, N * NKV, HD, c.rms_norm_eps);
+    rmsnorm_forward(ctx, la.q.data(), la.q_rstd.data(), q, w.q_norm, N * NH, HD, c.rms_norm_eps);
+    rmsnorm_forward(ctx, la.k.data(), la.k_rstd.data(), k, w.k_norm, N * NKV, HD, c.rms_norm_eps);
   }
   const double* inv_freq = m.rope_inv_freq.data();
-  rope_forward(la.q.data(), positions, N, NH, NH * HD, HD, HD, inv_freq, m.rope_attn_factor,
+  rope_forward(ctx, la.q.data(), positions, N, NH, NH * HD, HD, HD, inv_freq, m.rope_attn_factor,
                c.rope_interleave);
-  rope_forward(la.k.data(), positions, N, NKV, NKV * HD, HD, HD, inv_freq, m.rope_attn_factor,
+  rope_forward(ctx, la.k.data(), positions, N, NKV, NKV * HD, HD, HD, inv_freq, m.rope_attn_factor,
                c.rope_interleave);
 }
 
 void gqa_forward(const Model& m, int l, LayerActs& la, const int* seq_start, int B, int N,
                  float* out) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, NKV = c.num_key_value_heads,
             HD = c.head_dim;
   const LayerParams& w = m.w.layers[l];
-  grow(la.att, static_cast<size_t>(N) * NH * HD);
-  grow(la.lse, static_cast<size_t>(N) * NH);
-  attention_forward(la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(), seq_start,
-                    B, NH, NKV, HD, HD, m.attn_scale);
-  linear_forward(out, la.att.data(), w.o_proj, N, NH * HD, C);
-  if (c.o_bias) bias_forward(out, w.o_bias, N, C);
+  attention_forward(ctx, la.att.data(), la.lse.data(), la.q.data(), la.k.data(), la.v.data(),
+                    seq_start, B, N, NH, NKV, HD, HD, m.attn_scale);
+  linear_forward(ctx, out, la.att.data(), w.o_proj, N, NH * HD, C);
+  if (c.o_bias) bias_forward(ctx, out, w.o_bias, N, C);
 }
 
-void gqa_backward(Model& m, int l, LayerActs& la, const int* positions, const int* seq_start, int B,
-                  int N, const float* dout, float* dln) {
+void gqa_backward(Model& m, int l, LayerActs& la, GradScratch& gs, const int* positions,
+                  const int* seq_start, int B, int N, const float* dout, float* dln) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, NKV = c.num_key_value_heads,
             HD = c.head_dim;
   const LayerParams& w = m.w.layers[l];
   const LayerParams& g = m.g.layers[l];
-  const size_t nq = static_cast<size_t>(N) * NH * HD, nk = static_cast<size_t>(N) * NKV * HD;
-  if (c.o_bias) bias_backward(g.o_bias, dout, N, C);
-  std::vector<float> datt(nq, 0.0f);
-  linear_backward(datt.data(), g.o_proj, dout, la.att.data(), w.o_proj, N, NH * HD, C);
-  std::vector<float> dq(nq, 0.0f), dk(nk, 0.0f), dv(nk, 0.0f);
-  attention_backward(dq.data(), dk.data(), dv.data(), datt.data(), la.att.data(), la.lse.data(),
-                     la.q.data(), la.k.data(), la.v.data(), seq_start, B, NH, NKV, HD, HD,
-                     m.attn_scale);
+  const long nq = static_cast<long>(N) * NH * HD, nk = static_cast<long>(N) * NKV * HD;
+  float* datt = gs.datt.data();
+  float* dq = gs.dq.data();
+  float* dk = gs.dk.data();
+  float* dv = gs.dv.data();
+  if (c.o_bias) bias_backward(ctx, g.o_bias, dout, N, C);
+  zero(ctx, datt, nq);
+  linear_backward(ctx, datt, g.o_proj, dout, la.att.data(), w.o_proj, N, NH * HD, C);
+  zero(ctx, dq, nq);
+  zero(ctx, dk, nk);
+  zero(ctx, dv, nk);
+  attention_backward(ctx, dq, dk, dv, datt, la.att.data(), la.lse.data(), la.q.data(), la.k.data(),
+                     la.v.data(), seq_start, B, N, NH, NKV, HD, HD, m.attn_scale);
   const double* inv_freq = m.rope_inv_freq.data();
-  rope_backward(dq.data(), positions, N, NH, NH * HD, HD, HD, inv_freq, m.rope_attn_factor,
+  rope_backward(ctx, dq, positions, N, NH, NH * HD, HD, HD, inv_freq, m.rope_attn_factor,
                 c.rope_interleave);
-  rope_backward(dk.data(), positions, N, NKV, NKV * HD, HD, HD, inv_freq, m.rope_attn_factor,
+  rope_backward(ctx, dk, positions, N, NKV, NKV * HD, HD, HD, inv_freq, m.rope_attn_factor,
                 c.rope_interleave);
-  std::vector<float> dq_raw, dk_raw;
+  float* dq_raw = dq;
+  float* dk_raw = dk;
   if (c.qk_norm) {
-    dq_raw.assign(nq, 0.0f);
-    dk_raw.assign(nk, 0.0f);
-    rmsnorm_backward(dq_raw.data(), g.q_norm, dq.data(), la.q_raw.data(), w.q_norm,
-                     la.q_rstd.data(), N * NH, HD);
-    rmsnorm_backward(dk_raw.data(), g.k_norm, dk.data(), la.k_raw.data(), w.k_norm,
-                     la.k_rstd.data(), N * NKV, HD);
-  } else {
-    dq_raw.swap(dq);
-    dk_raw.swap(dk);
+    dq_raw = gs.dq_raw.data();
+    dk_raw = gs.dk_raw.data();
+    zero(ctx, dq_raw, nq);
+    zero(ctx, dk_raw, nk);
+    rmsnorm_backward(ctx, dq_raw, g.q_norm, dq, la.q_raw.data(), w.q_norm, la.q_rstd.data(), N * NH,
+                     HD);
+    rmsnorm_backward(ctx, dk_raw, g.k_norm, dk, la.k_raw.data(), w.k_norm, la.k_rstd.data(),
+                     N * NKV, HD);
   }
   if (c.qkv_bias) {
-    bias_backward(g.q_bias, dq_raw.data(), N, NH * HD);
-    bias_backward(g.k_bias, dk_raw.data(), N, NKV * HD);
-    bias_backward(g.v_bias, dv.data(), N, NKV * HD);
+    bias_backward(ctx, g.q_bias, dq_raw, N, NH * HD);
+    bias_backward(ctx, g.k_bias, dk_raw, N, NKV * HD);
+    bias_backward(ctx, g.v_bias, dv, N, NKV * HD);
   }
-  linear_backward(dln, g.q_proj, dq_raw.data(), la.ln1.data(), w.q_proj, N, C, NH * HD);
-  linear_backward(dln, g.k_proj, dk_raw.data(), la.ln1.data(), w.k_proj, N, C, NKV * HD);
-  linear_backward(dln, g.v_proj, dv.data(), la.ln1.data(), w.v_proj, N, C, NKV * HD);
+  linear_backward(ctx, dln, g.q_proj, dq_raw, la.ln1.data(), w.q_proj, N, C, NH * HD);
+  linear_backward(ctx, dln, g.k_proj, dk_raw, la.ln1.data(), w.k_proj, N, C, NKV * HD);
+  linear_backward(ctx, dln, g.v_proj, dv, la.ln1.data(), w.v_proj, N, C, NKV * HD);
 }
 
 void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
@@ -228,25 +247,29 @@ void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
   const int KW = m.cfg.num_key_value_heads * m.cfg.head_dim, W = 2 * KW;
   AHA_CHECK(cache.W == W, "cache rows are not the k/v heads of this model");
   float* base = cache_layer(cache, l);
-  for (int n = 0; n < N; n++) {
-    AHA_CHECK(rows[n] >= 0 && rows[n] < cache.num_rows, "cache row out of range");
-    float* dst = base + static_cast<size_t>(rows[n]) * W;
-    std::memcpy(dst, &la.k[static_cast<size_t>(n) * KW], KW * sizeof(float));
-    std::memcpy(dst + KW, &la.v[static_cast<size_t>(n) * KW], KW * sizeof(float));
-  }
+  scatter_rows(m.ctx, base, W, rows, cache.num_rows, la.k.data(), KW, N, KW);
+  scatter_rows(m.ctx, base + KW, W, rows, cache.num_rows, la.v.data(), KW, N, KW);
 }
 
 void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
                 const int* ctx_rows, const int* ctx_start, int B, float* out) {
   const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, NKV = c.num_key_value_heads,
             HD = c.head_dim;
   const LayerParams& w = m.w.layers[l];
-  s.att.resize(static_cast<size_t>(B) * NH * HD);
-  gqa_decode_attention(s.att.data(), la.q.data(), cache_layer(cache, l), ctx_rows, ctx_start, B, NH,
-                       NKV, HD, m.attn_scale);
-  linear_forward(out, s.att.data(), w.o_proj, B, NH * HD, C);
-  if (c.o_bias) bias_forward(out, w.o_bias, B, C);
+  gqa_decode_attention(ctx, s.att.data(), la.q.data(), cache_layer(cache, l), ctx_rows, ctx_start,
+                       B, NH, NKV, HD, m.attn_scale);
+  linear_forward(ctx, out, s.att.data(), w.o_proj, B, NH * HD, C);
+  if (c.o_bias) bias_forward(ctx, out, w.o_bias, B, C);
 }
+
+}  // namespace
+
+const AttentionOps kGqaOps = {
+    "gqa",         gqa_add_specs,   gqa_softmax_scale, gqa_cache_row_width,
+    gqa_plan_acts, gqa_plan_grads,  gqa_inputs,        gqa_forward,
+    gqa_backward,  gqa_cache_write, gqa_decode,        gqa_plan_decode,
+};
 
 }  // namespace aha

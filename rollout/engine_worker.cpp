@@ -133,7 +133,7 @@ std::vector<int> routing_from_wire(const Sample& s) {
 int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {
   EngineWorkerCtx ctx;
   model_build(ctx.model, model.cfg);
-  ctx.model.params = model.params;
+  ctx.model.params.copy_from(model.params);
   ctx.model.version = model.version;
   ctx.capacity = opt.capacity;
   engine_init(ctx.engine, ctx.model, opt.engine);

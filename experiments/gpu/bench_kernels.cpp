@@ -1,0 +1,227 @@
+// Times the CUDA twins on DeepSeek-V3-like layer shapes (bench_kernels [scale], scale 1 = the
+// default shapes, 0.25 for a quick look) and prints TFLOP/s or GB/s per op; run by
+// experiments/gpu/check.sh. Each figure is the median of 5 timed runs after 2 warm-ups (CUDA
+// events).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "kernels/cuda/ops.h"
+
+using namespace aha;
+
+namespace {
+
+template <typename F>
+double median_ms(F f) {
+  cudaEvent_t a, b;
+  AHA_CUDA_CHECK(cudaEventCreate(&a));
+  AHA_CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 2; i++) f();
+  std::vector<float> ms;
+  for (int i = 0; i < 5; i++) {
+    AHA_CUDA_CHECK(cudaEventRecord(a));
+    f();
+    AHA_CUDA_CHECK(cudaEventRecord(b));
+    AHA_CUDA_CHECK(cudaEventSynchronize(b));
+    float t = 0;
+    AHA_CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(ms.begin(), ms.end());
+  return ms[2];
+}
+
+// An input buffer with a small repeating pattern.
+template <typename T>
+T* dev(size_t n, float value = 0.01f) {
+  T* p = nullptr;
+  AHA_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n * sizeof(T))));
+  std::vector<T> h(n);
+  for (size_t i = 0; i < n; i++)
+    h[i] = static_cast<T>(value * static_cast<float>((i * 7919) % 13) - 0.06f);
+  AHA_CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+  return p;
+}
+
+// An output buffer, zeroed.
+template <typename T>
+T* out(size_t n) {
+  T* p = nullptr;
+  AHA_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n * sizeof(T))));
+  AHA_CUDA_CHECK(cudaMemset(p, 0, std::max<size_t>(1, n * sizeof(T))));
+  return p;
+}
+
+void report(const char* what, double ms, double flop, double bytes) {
+  std::printf("%-58s %9.3f ms", what, ms);
+  if (flop > 0) std::printf("  %7.1f TFLOP/s", flop / ms / 1e9);
+  if (bytes > 0) std::printf("  %7.1f GB/s", bytes / ms / 1e6);
+  std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    std::printf("no CUDA device\n");
+    return 77;
+  }
+  const double scale = argc > 1 ? std::atof(argv[1]) : 1.0;
+  cudaDeviceProp prop;
+  AHA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  const int N = std::max(64, static_cast<int>(8192 * scale));  // tokens
+  const int C = 7168, H = 2048, E = 64, K = 8;
+
+  {  // linear: q_a-like [N, C] -> [N, 1536], and its backward
+    const int OC = 1536;
+    Blas* blas = blas_create();
+    bf16* x = dev<bf16>(static_cast<size_t>(N) * C);
+    bf16* w = dev<bf16>(static_cast<size_t>(OC) * C);
+    bf16* dy = dev<bf16>(static_cast<size_t>(N) * OC);
+    float* y = out<float>(static_cast<size_t>(N) * OC);
+    float* dx = out<float>(static_cast<size_t>(N) * C);
+    float* dw = out<float>(static_cast<size_t>(OC) * C);
+    const double f = 2.0 * N * C * OC;
+    report("linear_forward_cuda (cuBLASLt bf16) N x 7168 -> 1536",
+           median_ms([&] { linear_forward_cuda(blas, y, x, w, N, C, OC, 0); }), f, 0);
+    report("linear_backward_cuda dinp + dweight",
+           median_ms([&] { linear_backward_cuda(blas, dx, dw, dy, x, w, N, C, OC, 0); }), 2 * f, 0);
+    blas_destroy(blas);
+    cudaFree(x), cudaFree(w), cudaFree(dy), cudaFree(y), cudaFree(dx), cudaFree(dw);
+  }
+
+  {  // grouped expert GEMM: N*K rows over E experts, gate-like C -> H
+    const int M = N * K;
+    std::vector<int> offs(E + 1);
+    for (int e = 0; e <= E; e++) offs[e] = static_cast<int>(static_cast<long>(M) * e / E);
+    offs[4] = offs[3];  // one expert empty
+    int* d_offs = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&d_offs, sizeof(int) * (E + 1)));
+    AHA_CUDA_CHECK(cudaMemcpy(d_offs, offs.data(), sizeof(int) * (E + 1), cudaMemcpyHostToDevice));
+    bf16* xe = dev<bf16>(static_cast<size_t>(M) * C);
+    bf16* w = dev<bf16>(static_cast<size_t>(E) * H * C);
+    bf16* dye = dev<bf16>(static_cast<size_t>(M) * H);
+    float* ye = out<float>(static_cast<size_t>(M) * H);
+    float* dxe = out<float>(static_cast<size_t>(M) * C);
+    float* dw = out<float>(static_cast<size_t>(E) * H * C);
+    GroupedGemm* gg = grouped_gemm_create(E);
+    const double f = 2.0 * M * C * H;
+    const char* path = gg->use_cutlass ? "CUTLASS sm_90a" : "SIMT";
+    char name[128];
+    std::snprintf(name, sizeof(name), "grouped GEMM forward (%s) %d rows, 64 experts", path, M);
+    report(name, median_ms([&] {
+             grouped_gemm_cuda(gg, GroupedGemmOp::kForward, ye, xe, w, d_offs, M, C, H, 0);
+           }),
+           f, 0);
+    report("grouped GEMM backward data", median_ms([&] {
+             grouped_gemm_cuda(gg, GroupedGemmOp::kBackwardData, dxe, dye, w, d_offs, M, C, H, 0);
+           }),
+           f, 0);
+    report("grouped GEMM backward weight", median_ms([&] {
+             grouped_gemm_cuda(gg, GroupedGemmOp::kBackwardWeight, dw, dye, xe, d_offs, M, C, H, 0);
+           }),
+           f, 0);
+    grouped_gemm_destroy(gg);
+    cudaFree(d_offs), cudaFree(xe), cudaFree(w), cudaFree(dye), cudaFree(ye), cudaFree(dxe),
+        cudaFree(dw);
+  }
+
+  {  // attention: sequences of 1024 tokens, 16 heads of MLA's 192/128
+    const int T = 1024, B = std::max(1, N / T), NT = B * T, NH = 16, DQK = 192, DV = 128;
+    std::vector<int> ss(B + 1);
+    for (int b = 0; b <= B; b++) ss[b] = b * T;
+    int* d_ss = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&d_ss, sizeof(int) * (B + 1)));
+    AHA_CUDA_CHECK(cudaMemcpy(d_ss, ss.data(), sizeof(int) * (B + 1), cudaMemcpyHostToDevice));
+    float* q = dev<float>(static_cast<size_t>(NT) * NH * DQK);
+    float* k = dev<float>(static_cast<size_t>(NT) * NH * DQK);
+    float* v = dev<float>(static_cast<size_t>(NT) * NH * DV);
+    float* o = out<float>(static_cast<size_t>(NT) * NH * DV);
+    float* lse = out<float>(static_cast<size_t>(NT) * NH);
+    float* dq = out<float>(static_cast<size_t>(NT) * NH * DQK);
+    float* dk = out<float>(static_cast<size_t>(NT) * NH * DQK);
+    float* dv = out<float>(static_cast<size_t>(NT) * NH * DV);
+    size_t ws_bytes = attention_backward_workspace_size(NT, NH);
+    void* ws = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&ws, ws_bytes));
+    const float sc = 0.07f;
+    // Causal: half the T x T scores; forward 2 GEMMs, backward 5.
+    const double f = static_cast<double>(B) * NH * T * T / 2.0 * 2.0 * (DQK + DV);
+    report("attention_forward_cuda (fp32 CUDA cores) T=1024, 16x192/128", median_ms([&] {
+             attention_forward_cuda(o, lse, q, k, v, d_ss, B, NT, NH, NH, DQK, DV, sc, 0);
+           }),
+           f, 0);
+    report("attention_backward_cuda", median_ms([&] {
+             attention_backward_cuda(dq, dk, dv, o, o, lse, q, k, v, d_ss, B, NT, NH, NH, DQK, DV,
+                                     sc, ws, ws_bytes, 0);
+           }),
+           2.5 * f, 0);
+    cudaFree(d_ss), cudaFree(q), cudaFree(k), cudaFree(v), cudaFree(o), cudaFree(lse);
+    cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(ws);
+  }
+
+  {  // log-probs over DeepSeek-V3's vocabulary
+    const int V = 129280, R = std::max(16, N / 4);
+    float* logits = dev<float>(static_cast<size_t>(R) * V);
+    float* dl = out<float>(static_cast<size_t>(R) * V);
+    std::vector<int> t(R, 5);
+    int* d_t = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&d_t, sizeof(int) * R));
+    AHA_CUDA_CHECK(cudaMemcpy(d_t, t.data(), sizeof(int) * R, cudaMemcpyHostToDevice));
+    float* lp = out<float>(R);
+    float* lse = out<float>(R);
+    float* ent = out<float>(R);
+    const double bytes = 4.0 * R * V;
+    report("logprob_forward_cuda (max pass + sum pass)",
+           median_ms([&] { logprob_forward_cuda(lp, lse, ent, logits, d_t, R, V, 1.0f, 0); }), 0,
+           2 * bytes);
+    report("logprob_backward_cuda",
+           median_ms([&] { logprob_backward_cuda(dl, lp, logits, lse, d_t, R, V, 1.0f, 0); }), 0,
+           3 * bytes);
+    cudaFree(logits), cudaFree(dl), cudaFree(d_t), cudaFree(lp), cudaFree(lse), cudaFree(ent);
+  }
+
+  {  // AdamW and the gradient norm over 1e9 * scale parameters
+    const long n = static_cast<long>(1e9 * std::min(1.0, scale));
+    float *p, *g, *m, *v;
+    bf16* pb;
+    AHA_CUDA_CHECK(cudaMalloc(&p, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMalloc(&g, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMalloc(&m, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMalloc(&v, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMalloc(&pb, n * sizeof(bf16)));
+    AHA_CUDA_CHECK(cudaMemset(g, 0, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMemset(m, 0, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMemset(v, 0, n * sizeof(float)));
+    AHA_CUDA_CHECK(cudaMemset(p, 0, n * sizeof(float)));
+    std::vector<AdamWSegment> segs = {{0, n / 2, 0.1f}, {n / 2, n - n / 2, 0.0f}};
+    AdamWSegment* d_segs = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&d_segs, sizeof(AdamWSegment) * 2));
+    AHA_CUDA_CHECK(
+        cudaMemcpy(d_segs, segs.data(), sizeof(AdamWSegment) * 2, cudaMemcpyHostToDevice));
+    double* norm = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&norm, sizeof(double)));
+    size_t ws_bytes = grad_norm_workspace_size(n);
+    void* ws = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&ws, ws_bytes));
+    AdamWParams ap;
+    report("grad_norm_cuda", median_ms([&] { grad_norm_cuda(norm, g, n, ws, ws_bytes, 0); }), 0,
+           4.0 * n);
+    report("adamw_update_cuda (fp32 master + bf16 copy)", median_ms([&] {
+             adamw_update_cuda(p, pb, g, m, v, n, d_segs, 2, 1, ap, norm, 1.0f, 0);
+           }),
+           0, 4.0 * n * 7 + 2.0 * n);
+    cudaFree(p), cudaFree(g), cudaFree(m), cudaFree(v), cudaFree(pb), cudaFree(d_segs);
+    cudaFree(norm), cudaFree(ws);
+  }
+  AHA_CUDA_CHECK(cudaDeviceSynchronize());
+  return 0;
+}

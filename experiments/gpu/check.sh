@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The device check of issue 12, for a GPU machine with the CUDA toolkit, CMake and PyTorch but no
+# package registry: builds the GPU targets, runs every gpu test, runs the GPU benchmark when this
+# build has one, and prints one summary. Aims to finish within 8 minutes.
+#
+# What it needs that such a machine lacks is fetched here first, into folders git ignores:
+#   bash experiments/gpu/fetch.sh          # .cache/cutlass (CUTLASS wheel), .cache/gpu-debs
+# then, with the device tool (it carries ignored folders, 64 MiB at most; these are ~20 MiB):
+#   run(command="bash experiments/gpu/check.sh", carry=[".cache/cutlass", ".cache/gpu-debs"],
+#       timeout_s=540)
+# On a machine that already has the Debian packages (.ci/setup), no carried folder is needed.
+#
+# Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, GRPO terms, gpu tests, and
+# bench_kernels, which times each twin on DeepSeek-V3-like shapes). The model benchmark
+# (`aha bench model --device cuda`) needs the whole aha binary, hence every Debian package: it runs
+# only when they are all there, and the summary says why it did not otherwise (AHA_CHECK_BENCH=0
+# skips it). Exit status 0 only when the build succeeded and every gpu test ran and passed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+t0=$(date +%s)
+elapsed() { echo $(($(date +%s) - t0)); }
+export PATH=/usr/local/cuda/bin:$PATH
+jobs=$(nproc)
+summary=()
+status=0
+
+gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)
+summary+=("gpu: ${gpu:-none found}")
+summary+=("nvcc: $(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p') cmake: $(cmake --version | head -1 | awk '{print $3}')")
+
+# CPU references (OpenBLAS) and doctest from carried .debs, unpacked beside the tree, not into /.
+root=$PWD/.cache/gpu-root
+extra=()
+if compgen -G ".cache/gpu-debs/*.deb" >/dev/null; then
+  mkdir -p "$root"
+  for f in .cache/gpu-debs/*.deb; do dpkg-deb -x "$f" "$root"; done
+  arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+  libdirs="$root/usr/lib/$arch/openblas-pthread:$root/usr/lib/$arch"
+  export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  extra=(-DCMAKE_PREFIX_PATH="$root/usr" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,${libdirs}")
+fi
+
+echo "== configure (GPU-only build in build-gpu)"
+mkdir -p build-gpu
+if cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DAHA_GPU_ONLY=ON \
+     -DCMAKE_CUDA_ARCHITECTURES=90 "${extra[@]}" >build-gpu/check-configure.log 2>&1; then
+  grep "aha:" build-gpu/check-configure.log
+else
+  cat build-gpu/check-configure.log
+  summary+=("configure: FAILED (build-gpu/check-configure.log)")
+  status=1
+fi
+
+if [ $status -eq 0 ]; then
+  echo "== build"
+  b0=$(date +%s)
+  if timeout 360 cmake --build build-gpu -j "$jobs" >build-gpu/check-build.log 2>&1; then
+    cutlass=absent
+    [ -f build-gpu/kernels/libaha_kernels_cutlass.a ] && cutlass=built
+    summary+=("build: ok in $(($(date +%s) - b0)) s on $jobs cores (CUTLASS grouped GEMM: $cutlass)")
+  else
+    grep -E "error|FAILED" build-gpu/check-build.log | head -40
+    summary+=("build: FAILED after $(($(date +%s) - b0)) s (build-gpu/check-build.log)")
+    status=1
+  fi
+fi
+
+if [ $status -eq 0 ]; then
+  echo "== gpu tests"
+  timeout 240 ctest --test-dir build-gpu -L gpu --output-on-failure --timeout 120 2>&1 | tee build-gpu/check-ctest.log | tail -60
+  summary+=("gpu tests: $(grep -E 'tests passed|tests failed' build-gpu/check-ctest.log | tail -1)")
+  grep -E "^\s+[0-9]+ - .*(Failed|Not Run|Timeout|SEGFAULT|Exception)" build-gpu/check-ctest.log | sed 's/^/  /' >build-gpu/check-failed.txt || true
+  while read -r line; do summary+=("$line"); done <build-gpu/check-failed.txt
+  grep -q "100% tests passed" build-gpu/check-ctest.log || status=1
+  if grep -q "(Skipped)" build-gpu/check-ctest.log; then
+    summary+=("gpu tests: some SKIPPED (no CUDA device seen by them)")
+    status=1
+  fi
+fi
+
+if [ $status -eq 0 ] || [ -x build-gpu/experiments/gpu/bench_kernels ]; then
+  echo "== kernel timings (bench_kernels)"
+  if timeout 180 build-gpu/experiments/gpu/bench_kernels 2>&1 | tee build-gpu/check-bench-kernels.log; then
+    while read -r line; do summary+=("  $line"); done < <(grep -E "ms|device" build-gpu/check-bench-kernels.log)
+  else
+    summary+=("bench_kernels: FAILED or no device (build-gpu/check-bench-kernels.log)")
+  fi
+fi
+
+echo "== benchmark"
+need=(libzmq re2 ginac libseccomp openblas)
+if [ "${AHA_CHECK_BENCH:-1}" = 0 ]; then
+  summary+=("benchmark: skipped (AHA_CHECK_BENCH=0)")
+elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev/null; then
+  if timeout 240 cmake -S . -B build-gpu-full -G Ninja -DCMAKE_BUILD_TYPE=Release \
+       -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_TESTING=OFF >/dev/null 2>&1 &&
+     timeout 240 cmake --build build-gpu-full --target aha -j "$jobs" >build-gpu/check-full-build.log 2>&1; then
+    if ./build-gpu-full/aha bench model --help 2>&1 | grep -q -- "--device"; then
+      timeout 120 ./build-gpu-full/aha bench model --device cuda 2>&1 | tee build-gpu/check-bench.log | tail -30
+      summary+=("benchmark: $(tail -3 build-gpu/check-bench.log | tr '\n' ' ')")
+    else
+      summary+=("benchmark: skipped (aha bench model has no --device option in this build)")
+    fi
+  else
+    summary+=("benchmark: skipped (the full aha build failed: build-gpu/check-full-build.log)")
+  fi
+else
+  summary+=("benchmark: skipped (aha needs the Debian packages of .ci/setup; this machine lacks some)")
+fi
+
+echo
+echo "== summary ($(elapsed) s)"
+for line in "${summary[@]}"; do echo "$line"; done
+exit $status

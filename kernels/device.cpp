@@ -1,0 +1,136 @@
+#include "kernels/device.h"
+
+#include <cstdlib>
+#include <string>
+
+#ifdef AHA_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace aha {
+
+#ifdef AHA_HAVE_CUDA
+// Every CUDA runtime call goes through this: without a device the first one fails, and going on
+// would dereference nothing.
+#define AHA_CUDA_OK(call)                                                                 \
+  do {                                                                                    \
+    cudaError_t err_ = (call);                                                            \
+    AHA_CHECK(err_ == cudaSuccess, std::string(#call) + ": " + cudaGetErrorString(err_)); \
+  } while (0)
+
+static cudaStream_t stream_of(const Ctx& ctx) {
+  return static_cast<cudaStream_t>(ctx.stream);
+}
+#else
+[[noreturn]] static void no_cuda(const char* what) {
+  throw std::runtime_error(std::string(what) + ": this aha was built without CUDA (no nvcc)");
+}
+#endif
+
+const char* device_name(Device d) {
+  return d == Device::kCuda ? "cuda" : "cpu";
+}
+
+Device device_from_name(const char* name) {
+  std::string s = name;
+  if (s == "cpu") return Device::kCpu;
+  if (s == "cuda") return Device::kCuda;
+  throw std::runtime_error("device '" + s + "': expected cpu or cuda");
+}
+
+void* device_alloc(Device d, size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (d == Device::kCpu) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    AHA_CHECK(p != nullptr, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+    std::memset(p, 0, bytes);
+    return p;
+  }
+#ifdef AHA_HAVE_CUDA
+  void* p = nullptr;
+  cudaError_t err = cudaMalloc(&p, bytes);
+  AHA_CHECK(err == cudaSuccess,
+            "cudaMalloc of " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err));
+  AHA_CUDA_OK(cudaMemset(p, 0, bytes));
+  // Allocation happens when a plan is laid out, never inside a step: waiting here keeps the
+  // zeroing ordered before kernels on any (non-blocking) stream.
+  AHA_CUDA_OK(cudaDeviceSynchronize());
+  return p;
+#else
+  no_cuda("device_alloc");
+#endif
+}
+
+void device_free(Device d, void* p) {
+  if (!p) return;
+  if (d == Device::kCpu) {
+    std::free(p);
+    return;
+  }
+#ifdef AHA_HAVE_CUDA
+  cudaFree(p);  // not checked: runs in destructors, and a failed free loses nothing
+#endif
+}
+
+void device_copy(const Ctx& ctx, void* dst, Device dst_dev, const void* src, Device src_dev,
+                 size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev == Device::kCpu && src_dev == Device::kCpu) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#ifdef AHA_HAVE_CUDA
+  cudaMemcpyKind kind = dst_dev == Device::kCpu   ? cudaMemcpyDeviceToHost
+                        : src_dev == Device::kCpu ? cudaMemcpyHostToDevice
+                                                  : cudaMemcpyDeviceToDevice;
+  AHA_CUDA_OK(cudaMemcpyAsync(dst, src, bytes, kind, stream_of(ctx)));
+  if (kind != cudaMemcpyDeviceToDevice) AHA_CUDA_OK(cudaStreamSynchronize(stream_of(ctx)));
+#else
+  (void)ctx;
+  no_cuda("device_copy");
+#endif
+}
+
+void device_zero(const Ctx& ctx, void* p, size_t bytes) {
+  if (bytes == 0) return;
+  if (ctx.device == Device::kCpu) {
+    std::memset(p, 0, bytes);
+    return;
+  }
+#ifdef AHA_HAVE_CUDA
+  AHA_CUDA_OK(cudaMemsetAsync(p, 0, bytes, stream_of(ctx)));
+#else
+  no_cuda("device_zero");
+#endif
+}
+
+void ctx_sync(const Ctx& ctx) {
+  if (ctx.device == Device::kCpu) return;
+#ifdef AHA_HAVE_CUDA
+  AHA_CUDA_OK(cudaStreamSynchronize(stream_of(ctx)));
+#else
+  no_cuda("ctx_sync");
+#endif
+}
+
+bool cuda_available() {
+#ifdef AHA_HAVE_CUDA
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+#else
+  return false;
+#endif
+}
+
+void cuda_mem_info(size_t* free_bytes, size_t* total_bytes) {
+#ifdef AHA_HAVE_CUDA
+  AHA_CUDA_OK(cudaMemGetInfo(free_bytes, total_bytes));
+#else
+  (void)free_bytes;
+  (void)total_bytes;
+  no_cuda("cuda_mem_info");
+#endif
+}
+
+}  // namespace aha

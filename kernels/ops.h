@@ -1,0 +1,168 @@
+// The kernels as the policy calls them: every entry point takes a Ctx first and then exactly the
+// arguments of its CPU op (the header named beside it says what they mean). On the CPU it calls
+// that op; on CUDA its twin in kernels/cuda/ on ctx's stream, with every pointer on the device.
+// An op without a CUDA twin in this build throws naming it instead of running.
+//
+// Host values: only logprob_mean_nll and moe_balance_loss return one (the loss for logging); on
+// CUDA they wait for the stream. moe_dispatch's expert_load and moe_experts_*'s expert_offsets
+// live where ctx runs. On CUDA the GEMMs (linear, the grouped expert GEMMs) take bf16 operands:
+// activations are cast on the way in, weights are read from the bf16 copy of the registered
+// parameters (cuda_ctx_set_weights); accumulation and outputs stay fp32.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/adamw.h"
+#include "kernels/device.h"
+#include "kernels/moe.h"
+
+namespace aha {
+
+// The ops the model's forward and backward use that have no CUDA twin in this build (empty when
+// the whole model runs on CUDA). Decode (mla_absorb_*, *_decode_attention, scatter_rows) stays on
+// the CPU; the learner calls adamw_update and grad_norm.
+std::vector<std::string> ops_without_cuda_twin();
+
+// A Ctx on a new CUDA stream of device 0 with what the twins need (cuBLASLt handles, a grouped
+// GEMM per expert count, workspaces, bf16 operand buffers that grow to the largest GEMM), and its
+// release. cuda_ctx_set_weights registers the fp32 parameter buffer whose bf16 copy the GEMMs
+// read (weight pointers inside it are mapped to the copy); cuda_ctx_sync_weights refreshes the
+// copy after the weights changed.
+Ctx cuda_ctx_create();
+void cuda_ctx_destroy(Ctx& ctx);
+void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
+void cuda_ctx_sync_weights(const Ctx& ctx);
+
+// Owns a Ctx made by cuda_ctx_create (destroyed with it); move-only. A CPU Ctx owns nothing.
+class CtxOwner {
+ public:
+  CtxOwner() = default;
+  explicit CtxOwner(const Ctx& ctx) : ctx_(ctx) {}
+  CtxOwner(const CtxOwner&) = delete;
+  CtxOwner& operator=(const CtxOwner&) = delete;
+  CtxOwner(CtxOwner&& o) noexcept : ctx_(o.ctx_) { o.ctx_ = Ctx{}; }
+  CtxOwner& operator=(CtxOwner&& o) noexcept {
+    if (this != &o) {
+      cuda_ctx_destroy(ctx_);
+      ctx_ = o.ctx_;
+      o.ctx_ = Ctx{};
+    }
+    return *this;
+  }
+  ~CtxOwner() { cuda_ctx_destroy(ctx_); }
+
+ private:
+  Ctx ctx_;
+};
+// A --device value: "cpu", "cuda", or "auto" (cuda when a device answers and every op has its
+// twin, else cpu). "cuda" without a device, or with ops missing, throws naming what is missing.
+Device device_choose(const std::string& name);
+
+// device.h
+inline void zero(const Ctx& ctx, float* p, long n) {
+  device_zero(ctx, p, static_cast<size_t>(n) * sizeof(float));
+}
+inline void copy(const Ctx& ctx, float* dst, const float* src, long n) {
+  device_copy(ctx, dst, ctx.device, src, ctx.device, static_cast<size_t>(n) * sizeof(float));
+}
+// rows.h
+void add_inplace(const Ctx& ctx, float* x, const float* y, long n);
+void copy_rows(const Ctx& ctx, float* dst, int ld_dst, const float* src, int ld_src, int rows,
+               int cols);
+void scatter_rows(const Ctx& ctx, float* dst, int ld_dst, const int* dst_rows, int num_dst_rows,
+                  const float* src, int ld_src, int rows, int cols);
+// embedding.h
+void embedding_forward(const Ctx& ctx, float* out, const int* tokens, const float* wte, int N,
+                       int V, int C);
+void embedding_backward(const Ctx& ctx, float* dwte, const float* dout, const int* tokens, int N,
+                        int V, int C);
+// rmsnorm.h
+void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, const float* weight,
+                     int N, int C, float eps);
+void rmsnorm_backward(const Ctx& ctx, float* dinp, float* dweight, const float* dout,
+                      const float* inp, const float* weight, const float* rstd, int N, int C);
+// linear.h
+void linear_forward(const Ctx& ctx, float* out, const float* inp, const float* weight, int N,
+                    int IC, int OC);
+void linear_backward(const Ctx& ctx, float* dinp, float* dweight, const float* dout,
+                     const float* inp, const float* weight, int N, int IC, int OC);
+void bias_forward(const Ctx& ctx, float* out, const float* bias, int N, int OC);
+void bias_backward(const Ctx& ctx, float* dbias, const float* dout, int N, int OC);
+// rope.h (inv_freq where ctx runs)
+void rope_forward(const Ctx& ctx, float* x, const int* positions, int N, int H, int token_stride,
+                  int head_stride, int D, const double* inv_freq, float attn_factor,
+                  bool interleaved);
+void rope_backward(const Ctx& ctx, float* dx, const int* positions, int N, int H, int token_stride,
+                   int head_stride, int D, const double* inv_freq, float attn_factor,
+                   bool interleaved);
+// attention.h
+void attention_forward(const Ctx& ctx, float* out, float* lse, const float* q, const float* k,
+                       const float* v, const int* seq_start, int B, int N, int NH, int NKV, int DQK,
+                       int DV, float scale);
+void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const float* dout,
+                        const float* out, const float* lse, const float* q, const float* k,
+                        const float* v, const int* seq_start, int B, int N, int NH, int NKV,
+                        int DQK, int DV, float scale);
+void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
+                          const float* cache, const int* rows, const int* row_start, int B, int NH,
+                          int R, int DR, float scale);
+void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const float* cache,
+                          const int* rows, const int* row_start, int B, int NH, int NKV, int D,
+                          float scale);
+// mla.h
+void mla_expand_kv(const Ctx& ctx, float* k, float* v, const float* kv, const float* kv_a, int N,
+                   int NH, int DN, int DR, int DV, int R);
+void mla_expand_kv_backward(const Ctx& ctx, float* dkv, float* dkv_a, const float* dk,
+                            const float* dv, int N, int NH, int DN, int DR, int DV, int R);
+void mla_absorb_q(const Ctx& ctx, float* q_lat, float* q_rope, const float* q, const float* kv_b,
+                  int B, int NH, int DN, int DR, int DV, int R);
+void mla_absorb_out(const Ctx& ctx, float* att, const float* out_lat, const float* kv_b, int B,
+                    int NH, int DN, int DV, int R);
+// swiglu.h
+void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* up, long N);
+void swiglu_backward(const Ctx& ctx, float* dgate, float* dup, const float* dout, const float* gate,
+                     const float* up, long N);
+// moe.h
+void moe_router_forward(const Ctx& ctx, float* scores, int* topk_idx, float* topk_weights,
+                        const float* logits, const float* bias, int N, const RouterParams& p,
+                        bool select);
+void moe_router_backward(const Ctx& ctx, float* dlogits, const float* dtopk_weights,
+                         const float* scores, const int* topk_idx, int N, const RouterParams& p);
+// Also slot_row[N*K]: the row of each slot (row_slot's inverse), which combine and
+// gather-backward use on CUDA to sum per token without atomics.
+void moe_dispatch(const Ctx& ctx, int* expert_offsets, int* row_token, int* row_slot, int* slot_row,
+                  const int* topk_idx, int N, int E, int K, long* expert_load);
+void moe_gather(const Ctx& ctx, float* xe, const float* x, const int* row_token, int M, int C);
+// M = N*K rows.
+void moe_gather_backward(const Ctx& ctx, float* dx, const float* dxe, const int* row_token,
+                         const int* slot_row, int N, int K, int C);
+void moe_combine(const Ctx& ctx, float* out, const float* ye, const float* topk_weights,
+                 const int* row_token, const int* row_slot, const int* slot_row, int N, int K,
+                 int C);
+void moe_combine_backward(const Ctx& ctx, float* dye, float* dtopk_weights, const float* dout,
+                          const float* ye, const float* topk_weights, const int* row_token,
+                          const int* row_slot, int M, int C);
+void moe_experts_forward(const Ctx& ctx, float* ye, float* he_gate, float* he_up, float* he_act,
+                         const float* xe, const float* w_gate, const float* w_up,
+                         const float* w_down, const int* expert_offsets, int E, int C, int H,
+                         int M);
+void moe_experts_backward(const Ctx& ctx, float* dxe, float* dw_gate, float* dw_up, float* dw_down,
+                          const float* dye, const float* he_gate, const float* he_up,
+                          const float* he_act, const float* xe, const float* w_gate,
+                          const float* w_up, const float* w_down, const int* expert_offsets, int E,
+                          int C, int H, int M, float* dgate, float* dup, float* dact);
+double moe_balance_loss(const Ctx& ctx, const float* scores, const int* topk_idx,
+                        const int* seq_start, int B, const RouterParams& p, float alpha,
+                        float* dlogits);
+// logprob.h
+void logprob_forward(const Ctx& ctx, float* logp, float* lse, float* entropy, const float* logits,
+                     const int* targets, int N, int V, float inv_temp);
+void logprob_backward(const Ctx& ctx, float* dlogits, const float* dlogp, const float* logits,
+                      const float* lse, const int* targets, int N, int V, float inv_temp);
+float logprob_mean_nll(const Ctx& ctx, const float* logp, const int* targets, int N);
+// adamw.h
+void adamw_update(const Ctx& ctx, float* params, const float* grads, float* m, float* v, long n,
+                  int step, const AdamWParams& p);
+double grad_norm(const Ctx& ctx, const float* grads, long n);
+
+}  // namespace aha

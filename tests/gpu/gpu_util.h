@@ -1,0 +1,95 @@
+// Helpers for the GPU tests: device buffers, host<->device copies, bf16 rounding on the host,
+// and the comparison every CUDA op is held to: |got - ref| <= atol + |ref| * 2^-8.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/ops.h"
+#include "kernels/rng.h"
+
+namespace gpu_test {
+
+// An owning device buffer of n T's (at least one byte, so empty shapes still get a pointer).
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) {
+    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&p), std::max<size_t>(1, n * sizeof(T))) ==
+            cudaSuccess);
+    REQUIRE(cudaMemset(p, 0, std::max<size_t>(1, n * sizeof(T))) == cudaSuccess);
+  }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { upload(h); }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  ~Dev() { cudaFree(p); }
+  void upload(const std::vector<T>& h) {
+    REQUIRE(h.size() == n);
+    if (n) REQUIRE(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  std::vector<T> download() const {
+    std::vector<T> h(n);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    if (n) REQUIRE(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return h;
+  }
+};
+
+inline std::vector<float> randn(size_t n, uint64_t seed, double scale = 1.0) {
+  aha::Rng rng{seed};
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng.normal() * scale);
+  return v;
+}
+
+// Rounds to bf16 (nearest even), as __float2bfloat16 does.
+inline float round_bf16(float x) {
+  return __bfloat162float(__float2bfloat16(x));
+}
+inline std::vector<float> rounded_bf16(std::vector<float> v) {
+  for (float& x : v) x = round_bf16(x);
+  return v;
+}
+inline std::vector<__nv_bfloat16> to_bf16(const std::vector<float>& v) {
+  std::vector<__nv_bfloat16> r(v.size());
+  for (size_t i = 0; i < v.size(); i++) r[i] = __float2bfloat16(v[i]);
+  return r;
+}
+
+// Every element within atol + |ref| * 2^-8; reports the worst one.
+inline void check_close(const std::vector<float>& got, const std::vector<float>& ref, double atol,
+                        const std::string& what) {
+  REQUIRE(got.size() == ref.size());
+  double worst = 0;  // excess over the bound, relative to it
+  size_t worst_i = 0;
+  bool ok = true;
+  for (size_t i = 0; i < ref.size(); i++) {
+    const double bound = atol + std::fabs(ref[i]) * std::ldexp(1.0, -8);
+    const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
+    if (!(err <= bound)) {  // also catches NaN
+      ok = false;
+      if (!(err / bound <= worst)) {
+        worst = err / bound;
+        worst_i = i;
+      }
+    }
+  }
+  INFO(what << ": worst element " << worst_i << " got " << (ref.empty() ? 0 : got[worst_i])
+            << " want " << (ref.empty() ? 0 : ref[worst_i]));
+  CHECK(ok);
+}
+
+template <typename T>
+inline bool bit_equal(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+}  // namespace gpu_test

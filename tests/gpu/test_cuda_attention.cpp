@@ -1,0 +1,96 @@
+// The CUDA flash-style attention equals the CPU attention (kernels/attention.h), forward and
+// backward, over packed variable-length batches: MLA's head dims (tiny and DeepSeek-V3's 192/128),
+// grouped-query heads (Qwen3's 128), one-token and empty sequences, sequences longer than a tile.
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "tests/gpu/gpu_main.h"
+#include "tests/gpu/gpu_util.h"
+
+using namespace aha;
+using gpu_test::check_close;
+using gpu_test::Dev;
+using gpu_test::randn;
+
+namespace {
+
+struct Case {
+  const char* name;
+  int NH, NKV, DQK, DV;
+  std::vector<int> lens;
+};
+
+void run_case(const Case& c) {
+  INFO(c.name);
+  const int B = static_cast<int>(c.lens.size());
+  std::vector<int> seq_start(B + 1, 0);
+  for (int b = 0; b < B; b++) seq_start[b + 1] = seq_start[b] + c.lens[b];
+  const int N = seq_start[B];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.DQK));
+  const size_t nq = static_cast<size_t>(N) * c.NH * c.DQK,
+               nk = static_cast<size_t>(N) * c.NKV * c.DQK;
+  const size_t nv = static_cast<size_t>(N) * c.NKV * c.DV,
+               no = static_cast<size_t>(N) * c.NH * c.DV;
+  std::vector<float> q = randn(nq, 31, 1.5), k = randn(nk, 32, 1.5), v = randn(nv, 33);
+  std::vector<float> dout = randn(no, 34);
+  std::vector<float> out(no), lse(static_cast<size_t>(N) * c.NH);
+  std::vector<float> dq = randn(nq, 35), dk = randn(nk, 36), dv = randn(nv, 37);
+  std::vector<float> dq0 = dq, dk0 = dk, dv0 = dv;
+  attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), seq_start.data(), B, c.NH,
+                    c.NKV, c.DQK, c.DV, scale);
+  attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(),
+                     k.data(), v.data(), seq_start.data(), B, c.NH, c.NKV, c.DQK, c.DV, scale);
+
+  Dev<float> dQ(q), dK(k), dV(v), dO(no), dL(lse.size()), dDO(dout), dDQ(dq0), dDK(dk0), dDV(dv0);
+  Dev<int> dS(seq_start);
+  attention_forward_cuda(dO.p, dL.p, dQ.p, dK.p, dV.p, dS.p, B, N, c.NH, c.NKV, c.DQK, c.DV, scale,
+                         0);
+  std::vector<float> got_out = dO.download();
+  check_close(got_out, out, 2e-5, "out");
+  check_close(dL.download(), lse, 2e-5, "lse");
+  // The backward from the CPU forward's out and lse, so only the backward is compared.
+  Dev<float> cpu_out(out), cpu_lse(lse);
+  size_t ws_bytes = attention_backward_workspace_size(N, c.NH);
+  Dev<char> ws(ws_bytes);
+  attention_backward_cuda(dDQ.p, dDK.p, dDV.p, dDO.p, cpu_out.p, cpu_lse.p, dQ.p, dK.p, dV.p, dS.p,
+                          B, N, c.NH, c.NKV, c.DQK, c.DV, scale, ws.p, ws_bytes, 0);
+  std::vector<float> gdq = dDQ.download(), gdk = dDK.download(), gdv = dDV.download();
+  check_close(gdq, dq, 1e-4, "dq");
+  check_close(gdk, dk, 1e-4, "dk");
+  check_close(gdv, dv, 1e-4, "dv");
+  // Two runs give the same bits.
+  dDQ.upload(dq0);
+  dDK.upload(dk0);
+  dDV.upload(dv0);
+  attention_backward_cuda(dDQ.p, dDK.p, dDV.p, dDO.p, cpu_out.p, cpu_lse.p, dQ.p, dK.p, dV.p, dS.p,
+                          B, N, c.NH, c.NKV, c.DQK, c.DV, scale, ws.p, ws_bytes, 0);
+  CHECK(gpu_test::bit_equal(dDQ.download(), gdq));
+  CHECK(gpu_test::bit_equal(dDK.download(), gdk));
+  CHECK(gpu_test::bit_equal(dDV.download(), gdv));
+}
+
+}  // namespace
+
+TEST_CASE("attention_cuda: MLA head dims (expanded), tiny config") {
+  run_case({"mla tiny", 4, 4, 24, 16, {1, 37, 100, 5}});
+}
+
+TEST_CASE("attention_cuda: DeepSeek-V3 head dims 192/128, empty and one-token sequences") {
+  run_case({"mla v3", 2, 2, 192, 128, {0, 1, 70, 0, 33}});
+}
+
+TEST_CASE("attention_cuda: grouped-query heads, Qwen3 head dim 128") {
+  run_case({"gqa 128", 8, 2, 128, 128, {33, 1, 64}});
+}
+
+TEST_CASE("attention_cuda: one kv head, odd head dim, a long sequence") {
+  run_case({"gqa odd", 4, 1, 65, 65, {300}});
+}
+
+TEST_CASE("attention_cuda: a single token") {
+  run_case({"one token", 3, 3, 16, 8, {1}});
+}
