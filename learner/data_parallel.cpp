@@ -52,7 +52,9 @@ struct Reader {
   }
 };
 
-void broadcast_floats(Collective& c, std::vector<float>& v) {
+// A host std::vector<float> or Buffer<float> (model parameters), same size on every rank.
+template <class Floats>
+void broadcast_floats(Collective& c, Floats& v) {
   uint64_t n = v.size();
   collective_broadcast(c, &n, sizeof n, 0);
   if (n != v.size()) throw std::runtime_error("data-parallel ranks disagree on the model size");

@@ -42,11 +42,10 @@ std::string init_model(const aha::test::TempDir& dir, const nlohmann::json& cfg,
   std::ofstream(cfg_path) << cfg.dump(1) << "\n";
   int rc = 0;
   std::string out = run(
-      std::string(AHA_BINARY) + " init --config " + cfg_path.string() + " --out " + model.string(),
+      std::string(AHA_BINARY) + " init --config " + cfg_path.string() + " --tokenizer " + tok_dir +
+          " --out " + model.string(),
       &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-    fs::copy_file(tok_dir + "/" + f, model / f);
   return model.string();
 }
 

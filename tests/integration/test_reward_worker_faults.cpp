@@ -80,6 +80,7 @@ TEST_CASE(
   so.endpoint = endpoint;
   so.context = &ctx;
   so.job_timeout_ms = 1500;
+  so.tasks_file = kTasks;  // the toy task's reward range
   aha::RewardServicePtr svc = aha::reward_service_create(so);
   pid_t a = spawn_reward_worker(endpoint, "reward-a");
   pid_t b = spawn_reward_worker(endpoint, "reward-b");
@@ -94,9 +95,19 @@ TEST_CASE(
   std::vector<aha::ScoreJob> jobs = make_jobs(1);
   std::vector<std::vector<aha::Scored>> out;
   auto t0 = std::chrono::steady_clock::now();
-  aha::reward_service_score(*svc, jobs, out);
+  std::string error;
+  try {
+    aha::reward_service_score(*svc, jobs, out);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
   const double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   killer.join();
+  if (!error.empty()) {
+    reap(a);
+    reap(b);
+    FAIL(error);
+  }
   int status = 0;
   REQUIRE(waitpid(a, &status, 0) == a);
   CHECK(WIFSIGNALED(status));

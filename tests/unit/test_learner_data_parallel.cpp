@@ -111,6 +111,6 @@ TEST_CASE("no launcher: one rank, no backend, and learner_update is unchanged bi
     CHECK(ma.grad_norm == mb.grad_norm);
     CHECK(mb.t_comm == 0.0);
   }
-  CHECK(a.policy.params == b.policy.params);
+  CHECK(std::vector<float>(a.policy.params) == std::vector<float>(b.policy.params));
   CHECK(a.adam_v == b.adam_v);
 }
