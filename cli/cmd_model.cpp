@@ -11,8 +11,8 @@
 #include "cli/command.h"
 #include "kernels/gemm.h"
 #include "kernels/linear.h"
-#include "kernels/parallel.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "kernels/rng.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
@@ -104,8 +104,8 @@ void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
     tok = tokenizer_load(tokenizer_dir);
     if (tok.vocab_size > cfg.vocab_size)
       throw std::runtime_error("--tokenizer " + tokenizer_dir + ": its ids reach " +
-                               std::to_string(tok.vocab_size - 1) + " but the config's vocab_size is " +
-                               std::to_string(cfg.vocab_size));
+                               std::to_string(tok.vocab_size - 1) +
+                               " but the config's vocab_size is " + std::to_string(cfg.vocab_size));
   }
   // The built-in tokenizer serves any vocabulary it fits in (ids past 102 stay unused).
   bool tiny_vocab = tokenizer_dir.empty() && cfg.vocab_size >= kTinyVocabSize;
@@ -127,9 +127,10 @@ void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
     write_json(out + "/tokenizer.json", tiny_tokenizer_json());
     write_json(out + "/tokenizer_config.json", tiny_tokenizer_config_json());
   } else if (!tiny_vocab) {
-    std::printf("note: no tokenizer written (vocab_size %d is below the built-in tokenizer's %d); "
-                "give one with --tokenizer DIR\n",
-                cfg.vocab_size, kTinyVocabSize);
+    std::printf(
+        "note: no tokenizer written (vocab_size %d is below the built-in tokenizer's %d); "
+        "give one with --tokenizer DIR\n",
+        cfg.vocab_size, kTinyVocabSize);
   }
   std::printf("wrote %s: %ld parameters (%ld active per token), seed %llu\n", out.c_str(),
               model_num_params(m), model_num_active_params(m),

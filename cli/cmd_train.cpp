@@ -50,8 +50,9 @@ void add_train(CLI::App& app) {
   auto insecure = std::make_shared<bool>(false);
   c->add_flag("--insecure", *insecure,
               "tcp:// without CURVE authentication, for trusted networks (run.insecure_tcp)");
-  c->add_option("--reward-listen", o->reward_listen,
-                "Reward-worker endpoint for remote reward workers (tcp://*:PORT; CURVE-authenticated)");
+  c->add_option(
+      "--reward-listen", o->reward_listen,
+      "Reward-worker endpoint for remote reward workers (tcp://*:PORT; CURVE-authenticated)");
   c->add_flag("--remote-workers", o->remote_workers,
               "Start no workers: rollout.workers and reward.workers connect (Slurm launch)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");

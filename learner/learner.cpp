@@ -6,8 +6,8 @@
 #include <ctime>
 
 #include "kernels/check.h"
-#include "learner/collective.h"
 #include "kernels/ops.h"
+#include "learner/collective.h"
 
 namespace aha {
 

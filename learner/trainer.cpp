@@ -1008,9 +1008,9 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
       metrics["loss"] = um.loss;
       metrics["balance_loss"] = um.balance_loss;
       metrics["weight_version"] = r.learner.policy.version;
-    metrics["learner_ranks"] = dp.size;
-    metrics["t_comm"] = um.t_comm;
-    metrics["t_train_cpu"] = um.t_cpu;
+      metrics["learner_ranks"] = dp.size;
+      metrics["t_comm"] = um.t_comm;
+      metrics["t_train_cpu"] = um.t_cpu;
       row.metrics_json = metrics.dump();
       std::vector<SampleRow> samples;
       for (size_t i = 0; i < batch.size(); i++) {

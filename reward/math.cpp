@@ -313,7 +313,8 @@ std::optional<std::string> last_number(const std::string& s) {
     size_t b = static_cast<size_t>(m.data() - t.data()), e = b + m.size();
     char before = b > 0 ? t[b - 1] : ' ';
     char after = e < t.size() ? t[e] : ' ';
-    if (is_alpha(before) || is_digit(before) || std::string("_^{}\\.").find(before) != std::string::npos)
+    if (is_alpha(before) || is_digit(before) ||
+        std::string("_^{}\\.").find(before) != std::string::npos)
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
     last = std::string(m);
@@ -367,13 +368,54 @@ bool is_unit_word(const std::string& w) {
 
 // Words that change what a number means: "81 or more" is not 81.
 bool is_qualifier_word(const std::string& w) {
-  static const char* words[] = {
-      "or",      "and",    "more",   "less",    "least",  "most",   "than",   "fewer",
-      "greater", "smaller", "larger", "about",  "approximately", "around", "nearly", "almost",
-      "over",    "under",  "at",     "not",     "no",     "only",   "maybe",  "possibly",
-      "either",  "neither", "nor",   "but",     "plus",   "minus",  "up",     "to",
-      "between", "above",  "below",  "roughly", "circa",  "if",     "when",   "otherwise",
-      "each",    "all",    "none",   "any",     "some",   "every",  "per",    "ish"};
+  static const char* words[] = {"or",
+                                "and",
+                                "more",
+                                "less",
+                                "least",
+                                "most",
+                                "than",
+                                "fewer",
+                                "greater",
+                                "smaller",
+                                "larger",
+                                "about",
+                                "approximately",
+                                "around",
+                                "nearly",
+                                "almost",
+                                "over",
+                                "under",
+                                "at",
+                                "not",
+                                "no",
+                                "only",
+                                "maybe",
+                                "possibly",
+                                "either",
+                                "neither",
+                                "nor",
+                                "but",
+                                "plus",
+                                "minus",
+                                "up",
+                                "to",
+                                "between",
+                                "above",
+                                "below",
+                                "roughly",
+                                "circa",
+                                "if",
+                                "when",
+                                "otherwise",
+                                "each",
+                                "all",
+                                "none",
+                                "any",
+                                "some",
+                                "every",
+                                "per",
+                                "ish"};
   for (const char* u : words)
     if (w == u) return true;
   return false;
@@ -381,8 +423,8 @@ bool is_qualifier_word(const std::string& w) {
 
 bool looks_numeric(const std::string& s);
 
-// Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18 eggs";
-// never a qualifier ("81 or more" stays as it is and counts as two answers).
+// Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18
+// eggs"; never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
   static const RE2 re(R"(^(.*?[0-9%}])(\s*)((?:[A-Za-z]+(?:\^[23])?\s*)+)$)");
   std::string prefix, space, words;
@@ -436,14 +478,15 @@ std::string nospace(const std::string& s) {
 // Exact: the value is sign * digits * 10^exp10 with no trailing zeros in digits.
 struct Number {
   bool percent = false;
-  bool decimal = false;     // a terminating decimal / integer / scientific number
+  bool decimal = false;  // a terminating decimal / integer / scientific number
   bool neg = false;
-  std::string digits;       // decimal: significant digits, no leading or trailing zeros ("" = 0)
-  long exp10 = 0;           // decimal: value = digits * 10^exp10
-  std::string expr;         // the value as an expression for the exact / symbolic comparison
+  std::string digits;  // decimal: significant digits, no leading or trailing zeros ("" = 0)
+  long exp10 = 0;      // decimal: value = digits * 10^exp10
+  std::string expr;    // the value as an expression for the exact / symbolic comparison
 };
 
-// Parses "12", "-1.50", ".5", "3e5", "1.5e-3", "3\times10^{4}", "2.5\cdot10^-2", "1/2", "\frac{1}{2}",
+// Parses "12", "-1.50", ".5", "3e5", "1.5e-3", "3\times10^{4}", "2.5\cdot10^-2", "1/2",
+// "\frac{1}{2}",
 // "\frac12", "2\frac{1}{2}" (mixed), each optionally followed by "%".
 std::optional<Number> parse_number(const std::string& in) {
   std::string s;
@@ -495,7 +538,8 @@ std::optional<Number> parse_number(const std::string& in) {
     return n;
   }
   // Fractions and mixed numbers: only digits inside.
-  static const RE2 frac_re(R"(([+-]?)(?:(\d+)\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\\frac(?:\{([+-]?\d+(?:\.\d+)?)\}|(\d))(?:\{(\d+(?:\.\d+)?)\}|(\d))|(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)))");
+  static const RE2 frac_re(
+      R"(([+-]?)(?:(\d+)\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\\frac(?:\{([+-]?\d+(?:\.\d+)?)\}|(\d))(?:\{(\d+(?:\.\d+)?)\}|(\d))|(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)))");
   std::string whole, a1, a2, b1, b2, c1, c2, d1, d2, s1, s2;
   if (RE2::FullMatch(s, frac_re, &sign, &whole, &a1, &a2, &b1, &b2, &c1, &c2, &d1, &d2, &s1, &s2)) {
     std::string sg = sign == "-" ? "-" : "";
@@ -541,7 +585,8 @@ Cmp same_number(const Number& a, bool a_scaled, const Number& b, bool b_scaled) 
 
 long double approx(const Number& n) {
   if (n.decimal)
-    return (n.neg ? -1.0L : 1.0L) * std::strtold(n.digits.empty() ? "0" : n.digits.c_str(), nullptr) *
+    return (n.neg ? -1.0L : 1.0L) *
+           std::strtold(n.digits.empty() ? "0" : n.digits.c_str(), nullptr) *
            std::pow(10.0L, static_cast<long double>(n.exp10));
   std::string q;
   if (!number_value(n, false, &q)) return NAN;
@@ -1001,8 +1046,7 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
   // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
   std::string text = full_text;
   size_t think_end = full_text.rfind("</think>");
-  if (think_end != std::string::npos &&
-      !trim(full_text.substr(think_end + 8)).empty())
+  if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
     text = full_text.substr(think_end + 8);
   for (const std::string& m : opt.extract) {
     std::optional<std::string> a;
@@ -1103,22 +1147,22 @@ std::string math_normalize(const std::string& in) {
   for (const char* c : {"\\neq", "\\ne"}) replace_command(s, c, "!=");
   replace_command(s, "\\lt", "<");
   replace_command(s, "\\gt", ">");
-  replace_all(s, "\xe2\x89\xa4", "<=");  // ≤
-  replace_all(s, "\xe2\x89\xa5", ">=");  // ≥
-  replace_all(s, "\xe2\x89\xa0", "!=");  // ≠
-  replace_all(s, "\xc3\x97", "\\times");  // ×
+  replace_all(s, "\xe2\x89\xa4", "<=");       // ≤
+  replace_all(s, "\xe2\x89\xa5", ">=");       // ≥
+  replace_all(s, "\xe2\x89\xa0", "!=");       // ≠
+  replace_all(s, "\xc3\x97", "\\times");      // ×
   replace_all(s, "\xe2\x88\x9e", "\\infty");  // ∞
-  replace_all(s, "\xcf\x80", "\\pi");  // π
-  replace_all(s, "\xe2\x88\x92", "-");  // the minus sign
+  replace_all(s, "\xcf\x80", "\\pi");         // π
+  replace_all(s, "\xe2\x88\x92", "-");        // the minus sign
   replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
   // {,} is a thousands separator before exactly three digits, else a decimal comma.
   static const RE2 brace_thousands(R"(\{,\}(\d{3})(\D|$))");
   for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
   }
   replace_all(s, "{,}", ".");
-  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf",
-                          "\\mathrm", "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox",
-                          "\\operatorname", "\\boldsymbol"})
+  for (const char* cmd :
+       {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf", "\\mathrm",
+        "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol"})
     unwrap_command(s, cmd);
   s = trim(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();

@@ -13,8 +13,8 @@ struct MathOptions {
   // Extraction methods tried in order: boxed, answer_tag, gsm8k, answer_is, latex, last_number.
   std::vector<std::string> extract = {"boxed",     "answer_tag", "gsm8k",
                                       "answer_is", "latex",      "last_number"};
-  double rel_tol = 0;     // > 0: plain numbers may also differ by this relative amount
-  bool symbolic = true;   // try GiNaC equivalence after the cheaper rules
+  double rel_tol = 0;    // > 0: plain numbers may also differ by this relative amount
+  bool symbolic = true;  // try GiNaC equivalence after the cheaper rules
   double symbolic_timeout_s = 1.0;
   size_t max_symbolic_chars = 256;  // longer answers are not parsed symbolically (counts as wrong)
 };

@@ -3,8 +3,8 @@
 // allocates more than a fixed multiple of its input (depth and length are capped); an expression
 // that passes expr_within_bounds can be expanded by a computer algebra system without blowing up
 // (the estimate of expanded terms, degree and digits is an upper bound for sums, products and
-// integer powers); exact evaluation (GMP) refuses any result over a digit limit instead of computing
-// it.
+// integer powers); exact evaluation (GMP) refuses any result over a digit limit instead of
+// computing it.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -41,9 +41,9 @@ struct MathExpr {
 enum class ExprParse { kOk, kUnparsable, kTooLarge };
 
 // Parses the normalised LaTeX subset: numbers, letters (with subscripts), \frac (also \frac12),
-// \sqrt[n]{}, ^, !, \pi, e, \infty, + - * / \cdot \times \div, implicit multiplication, ( ) [ ] { },
-// |x|, \sin..\cot, \arcsin..\arctan, \ln, \log, \log_b, \exp. Inputs over max_chars or nested more
-// than 40 deep are kTooLarge.
+// \sqrt[n]{}, ^, !, \pi, e, \infty, + - * / \cdot \times \div, implicit multiplication,
+// ( ) [ ] { }, |x|, \sin..\cot, \arcsin..\arctan, \ln, \log, \log_b, \exp. Inputs over max_chars
+// or nested more than 40 deep are kTooLarge.
 ExprParse parse_math_expr(const std::string& text, size_t max_chars, MathExpr* out);
 
 // Upper bounds on what expanding the expression can produce.

@@ -41,10 +41,9 @@ std::string init_model(const aha::test::TempDir& dir, const nlohmann::json& cfg,
   const fs::path cfg_path = dir.path / (name + ".json"), model = dir.path / name;
   std::ofstream(cfg_path) << cfg.dump(1) << "\n";
   int rc = 0;
-  std::string out = run(
-      std::string(AHA_BINARY) + " init --config " + cfg_path.string() + " --tokenizer " + tok_dir +
-          " --out " + model.string(),
-      &rc);
+  std::string out = run(std::string(AHA_BINARY) + " init --config " + cfg_path.string() +
+                            " --tokenizer " + tok_dir + " --out " + model.string(),
+                        &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   return model.string();
 }

@@ -6,9 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/test_util.h"
 
@@ -41,8 +40,8 @@ TEST_CASE("init from a config.json writes a tokenizer that generate can use") {
   fs::create_directories(dir.path);
   const std::string cfg = config_with_vocab(dir, 160);
   int rc = 0;
-  std::string out =
-      run_command(std::string(AHA_BINARY) + " init --config " + cfg + " --out " + dir.str() + "/m", &rc);
+  std::string out = run_command(
+      std::string(AHA_BINARY) + " init --config " + cfg + " --out " + dir.str() + "/m", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(fs::exists(dir.path / "m" / "tokenizer.json"));
   out = run_command(std::string(AHA_BINARY) + " generate --model " + dir.str() +
@@ -82,8 +81,7 @@ TEST_CASE("init --tokenizer copies a tokenizer and refuses one that does not fit
 
 TEST_CASE("a run's database row carries the git commit of the build") {
   int rc = 0;
-  std::string head =
-      run_command("git -C " + std::string(AHA_SOURCE_DIR) + " rev-parse HEAD", &rc);
+  std::string head = run_command("git -C " + std::string(AHA_SOURCE_DIR) + " rev-parse HEAD", &rc);
   if (rc != 0) {
     MESSAGE("source is not a git checkout: nothing to compare");
     return;

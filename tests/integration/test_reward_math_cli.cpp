@@ -1,5 +1,6 @@
-// `aha reward score` with the math checker from outside: a row nested 100,000 levels deep is refused
-// with an error naming its line (it once crashed the scorer), and the other rows are still scored.
+// `aha reward score` with the math checker from outside: a row nested 100,000 levels deep is
+// refused with an error naming its line (it once crashed the scorer), and the other rows are still
+// scored.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
