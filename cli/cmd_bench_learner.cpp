@@ -9,7 +9,7 @@
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
 #include "learner/learner.h"
-#include "learner/trainer.h"
+#include "cli/run/trainer.h"
 #include "policy/checkpoint.h"
 
 namespace aha::cli {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli/command.h"
-#include "learner/taskset.h"
+#include "cli/run/taskset.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/engine.h"

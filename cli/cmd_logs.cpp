@@ -7,8 +7,8 @@
 #include <string>
 
 #include "cli/command.h"
-#include "learner/report.h"
-#include "learner/rundb.h"
+#include "rollout/log/report.h"
+#include "rollout/log/rundb.h"
 
 namespace {
 

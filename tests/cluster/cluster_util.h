@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "policy/checkpoint.h"
 #include "tests/test_util.h"
 

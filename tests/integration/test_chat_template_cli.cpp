@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "policy/tokenizer.h"
 #include "tests/test_util.h"
 

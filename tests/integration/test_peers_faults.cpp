@@ -9,7 +9,7 @@
 #include <cmath>
 #include <fstream>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "tests/integration/peers_faults_util.h"
 #include "tests/integration/peers_util.h"
 #include "tests/test_util.h"

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "rollout/controller.h"
 #include "tests/integration/peers_util.h"
 #include "tests/test_util.h"

@@ -3,7 +3,7 @@
 // with a checkpoint; and a run killed before its first periodic checkpoint resumes from step 0.
 #include <doctest/doctest.h>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "tests/integration/peers_faults_util.h"
 #include "tests/test_util.h"
 

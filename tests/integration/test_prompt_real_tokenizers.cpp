@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "learner/taskset.h"
+#include "cli/run/taskset.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

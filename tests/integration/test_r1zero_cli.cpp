@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "tests/test_util.h"
 
 TEST_CASE("the r1-zero config loads and trains two steps") {

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <thread>
 
-#include "learner/reward_service.h"
+#include "cli/run/reward_service.h"
 #include "tasks/task.h"
 #include "tests/test_util.h"
 

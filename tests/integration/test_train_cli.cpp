@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

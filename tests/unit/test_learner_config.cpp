@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "learner/train_config.h"
+#include "cli/run/train_config.h"
 #include "tests/test_util.h"
 
 using namespace aha;

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-#include "learner/train_config.h"
+#include "cli/run/train_config.h"
 
 using namespace aha;
 

@@ -1,4 +1,4 @@
-// Prompt building (learner/taskset.h): the built-in model's prompt ids are those of the code before
+// Prompt building (cli/run/taskset.h): the built-in model's prompt ids are those of the code before
 // chat templates (hard-coded), the BOS rule on small tokenizers written here, chat templates with
 // their stop tokens, generation that ends at the end-of-turn token, and scoring that sees the
 // template's response prefix.
@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "learner/taskset.h"
-#include "learner/trainer.h"
+#include "cli/run/taskset.h"
+#include "cli/run/trainer.h"
 #include "policy/checkpoint.h"
 #include "policy/tiny_tokenizer.h"
 #include "rollout/engine.h"

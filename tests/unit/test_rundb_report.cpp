@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "learner/report.h"
-#include "learner/rundb.h"
+#include "rollout/log/report.h"
+#include "rollout/log/rundb.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "learner/trainer.h"
+#include "cli/run/trainer.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -21,13 +21,13 @@
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
 #include "learner/data_parallel.h"
-#include "learner/report.h"
-#include "learner/reward_service.h"
-#include "learner/rundb.h"
-#include "learner/taskset.h"
-#include "learner/train_config.h"
+#include "rollout/log/report.h"
+#include "cli/run/reward_service.h"
+#include "rollout/log/rundb.h"
+#include "cli/run/taskset.h"
+#include "cli/run/train_config.h"
 #include "learner/train_state.h"
-#include "learner/version.h"
+#include "cli/run/version.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
 #include "policy/tokenizer.h"

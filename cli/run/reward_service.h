@@ -20,7 +20,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "learner/taskset.h"
+#include "cli/run/taskset.h"
 #include "tasks/task.h"
 
 namespace aha {

@@ -1,4 +1,4 @@
-#include "learner/reward_service.h"
+#include "cli/run/reward_service.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "learner/taskset.h"
+#include "cli/run/taskset.h"
 
 #include <algorithm>
 #include <set>

@@ -1,4 +1,4 @@
-#include "learner/train_config.h"
+#include "cli/run/train_config.h"
 
 #include <toml++/toml.h>
 

@@ -1,5 +1,5 @@
 // Terminal tables, JSON lines and the HTML report of a rollouts.db (see report.h).
-#include "learner/report.h"
+#include "rollout/log/report.h"
 
 #include <algorithm>
 #include <cctype>

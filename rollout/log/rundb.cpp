@@ -1,5 +1,5 @@
 // SQLite rollout logs: schema, writers and readers (see rundb.h for the invariants).
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 
 #include <sqlite3.h>
 

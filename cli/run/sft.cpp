@@ -1,4 +1,4 @@
-#include "learner/sft.h"
+#include "cli/run/sft.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -9,9 +9,9 @@
 #include "kernels/linear.h"
 #include "kernels/rng.h"
 #include "learner/learner.h"
-#include "learner/rundb.h"
-#include "learner/taskset.h"
-#include "learner/trainer.h"
+#include "rollout/log/rundb.h"
+#include "cli/run/taskset.h"
+#include "cli/run/trainer.h"
 #include "policy/checkpoint.h"
 #include "policy/tiny_tokenizer.h"
 #include "policy/tokenizer.h"

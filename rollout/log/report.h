@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "learner/rundb.h"
+#include "rollout/log/rundb.h"
 
 namespace aha {
 
