@@ -126,6 +126,10 @@ void add_rollout_worker(CLI::App& app) {
   auto threads = std::make_shared<int>(hardware_threads());
   c->add_option("--threads", *threads, "Compute threads (aha train passes cores / workers)")
       ->capture_default_str();
+  auto relay = std::make_shared<std::string>();
+  c->add_option("--relay", *relay,
+                "Relay weights to other workers from this address (tcp://ADDR:*, ADDR reachable "
+                "by them; the trainer's rollout.broadcast_fanout shapes the tree)");
   c->callback([=] {
     set_compute_threads(*threads);
     Model m;
@@ -136,6 +140,7 @@ void add_rollout_worker(CLI::App& app) {
     load_worker_keys(*server_key, *key, wo.worker.curve_server_key, wo.worker.curve_public_key,
                      wo.worker.curve_secret_key);
     wo.engine.max_tokens_in_flight = *rows;
+    if (!relay->empty()) wo.worker.relay_bind = "tcp://" + *relay + ":*";
     set_exit_code(run_engine_worker(wo, m));
   });
 }

@@ -53,6 +53,8 @@ ZapHandlerPtr zap_start(zmq::context_t& ctx, std::vector<std::string> allowed_pu
                         std::string authorized_keys_file);
 // Clients refused so far.
 uint64_t zap_refused(ZapHandler& z);
+// Adds a public key to the allow-list (a relay parent admitting the children it was given).
+void zap_allow(ZapHandler& z, const std::string& public_key);
 
 // Socket set-up: a CURVE server with this key pair, or a client that knows the server's public key.
 void curve_make_server(zmq::socket_t& s, const CurveKeyPair& server);

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "rollout/auth.h"
+#include "rollout/weight_relay.h"
 
 namespace aha {
 
@@ -42,6 +43,9 @@ struct WorkerState {
   bool banned = false;
   std::string last_rejection;
   int64_t last_result_ms = 0;  // when a result of it was last accepted
+  std::string relay_endpoint;  // from its relay_offer ("" = fetches from the controller only)
+  std::string relay_key;
+  std::string plan_sent;  // the encoded relay_plan it was last sent ("" = none since it joined)
 };
 
 std::atomic<uint64_t> g_wake_counter{0};
@@ -109,9 +113,38 @@ void announce_if_behind(Controller& c, WorkerState& w) {
     send_to(c, w.identity, encode(current_announce(c)));
 }
 
+// Re-plans the relay tree over the live workers with a relay and sends each a relay_plan when
+// its own changed (parents first, so a parent admits its children before they knock).
+void replan_relay(Controller& c) {
+  if (c.opt.broadcast_fanout <= 0) return;
+  std::vector<WorkerState*> nodes;
+  for (auto& [ident, w] : c.workers)
+    if (w.alive && !w.banned && !w.relay_endpoint.empty()) nodes.push_back(&w);
+  c.stats.relay_nodes = nodes.size();
+  const std::vector<int> parent = relay_tree(nodes.size(), c.opt.broadcast_fanout);
+  std::vector<RelayPlan> plans(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (parent[i] < 0) continue;
+    const WorkerState& p = *nodes[static_cast<size_t>(parent[i])];
+    plans[i].parent_id = p.identity;
+    plans[i].parent_endpoint = p.relay_endpoint;
+    plans[i].parent_key = p.relay_key;
+    plans[static_cast<size_t>(parent[i])].child_keys.push_back(nodes[i]->relay_key);
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string bytes = encode(plans[i]);
+    if (bytes == nodes[i]->plan_sent) continue;
+    nodes[i]->plan_sent = bytes;
+    c.stats.relay_plans++;
+    send_to(c, nodes[i]->identity, bytes);
+  }
+}
+
 void declare_dead(Controller& c, WorkerState& w, const char* why) {
   if (!w.alive) return;
   w.alive = false;
+  w.plan_sent.clear();
+  replan_relay(c);
   c.stats.workers_died++;
   // Re-queued at the front, in id order, so they are the next to go out.
   for (auto it = w.outstanding.rbegin(); it != w.outstanding.rend(); ++it) {
@@ -144,6 +177,7 @@ WorkerState& touch_worker(Controller& c, const std::string& identity, int32_t ca
                  printable_peer(identity), capacity, w.weights_version);
     HeartbeatMsg hb;  // tells the worker it is registered
     send_to(c, identity, encode(hb));
+    replan_relay(c);
     announce_if_behind(c, w);
     c.cv.notify_all();
   }
@@ -329,6 +363,17 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
                    m.weights_version);
       c.cv.notify_all();
       return;
+    }
+    case MsgType::RelayOffer: {
+      RelayOffer m;
+      if (!decode(msg, m, err)) return drop(c, peer, err);
+      auto it = c.workers.find(peer);
+      if (it == c.workers.end() || !it->second.alive)
+        return drop(c, peer, "relay_offer from an unregistered worker");
+      it->second.relay_endpoint = m.endpoint;
+      it->second.relay_key = m.public_key;
+      spdlog::info("controller: worker {} relays weights at {}", printable_peer(peer), m.endpoint);
+      return replan_relay(c);
     }
     case MsgType::Bye: {
       ByeMsg m;

@@ -27,6 +27,10 @@
 // - Weights: only the latest published version is served, in chunks of weights_chunk_size bytes;
 // each
 //   worker's held version is tracked from its acks, ready and heartbeat messages.
+// - Weight relay (rollout/weight_relay.h): with broadcast_fanout > 0 the workers that offered a
+//   relay socket form a tree (re-planned whenever one joins, offers, dies or is banned); each is
+//   sent a relay_plan naming its parent, so rank 0 serves each chunk to at most broadcast_fanout
+//   of them. Workers without a relay fetch from the controller as before.
 #pragma once
 #include <memory>
 #include <string>
@@ -43,6 +47,7 @@ struct ControllerOptions {
   int heartbeat_ms = 1000;       // controller -> worker heartbeat period
   int worker_timeout_ms = 3000;  // a worker silent this long is dead
   uint32_t weights_chunk_size = 1u << 20;
+  int broadcast_fanout = 0;  // children of rank 0 and of each relaying worker (0 = star)
   bool shutdown_workers_on_destroy = true;  // send shutdown to live workers when destroyed
   int test_corrupt_chunk = -1;  // test hook: flip one byte of this chunk the first time it is sent
   // CURVE server secret key (Z85): clients must know the public key and pass the context's ZAP
@@ -79,7 +84,9 @@ struct ControllerStats {
   uint64_t reissued = 0;         // requests re-queued from dead workers
   uint64_t dropped = 0;          // malformed / unknown / wrong-version / unexpected messages
   uint64_t workers_died = 0;
-  uint64_t chunks_sent = 0;
+  uint64_t chunks_sent = 0;   // weight chunks rank 0 sent (the relay's forwards not counted)
+  uint64_t relay_nodes = 0;   // live workers in the current relay tree
+  uint64_t relay_plans = 0;   // relay_plan messages sent
   uint64_t queued = 0;       // waiting for a worker
   uint64_t in_flight = 0;    // sent to a live worker, not answered
   uint64_t rejected = 0;     // results refused by the checks (each counted against its worker)

@@ -31,6 +31,8 @@ constexpr TypeName kTypeNames[] = {
     {MsgType::Shutdown, "shutdown"},
     {MsgType::ScoreRequest, "score_request"},
     {MsgType::ScoreResult, "score_result"},
+    {MsgType::RelayOffer, "relay_offer"},
+    {MsgType::RelayPlan, "relay_plan"},
 };
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
@@ -497,6 +499,32 @@ std::string encode(const ShutdownMsg& m) {
   return to_string(buf);
 }
 
+std::string encode(const RelayOffer& m) {
+  msgpack::sbuffer buf;
+  Packer pk(buf);
+  pack_header(pk, MsgType::RelayOffer, 2);
+  pk.pack("endpoint");
+  pk.pack(m.endpoint);
+  pk.pack("public_key");
+  pk.pack(m.public_key);
+  return to_string(buf);
+}
+
+std::string encode(const RelayPlan& m) {
+  msgpack::sbuffer buf;
+  Packer pk(buf);
+  pack_header(pk, MsgType::RelayPlan, 4);
+  pk.pack("parent_id");
+  pk.pack(m.parent_id);
+  pk.pack("parent_endpoint");
+  pk.pack(m.parent_endpoint);
+  pk.pack("parent_key");
+  pk.pack(m.parent_key);
+  pk.pack("child_keys");
+  pk.pack(m.child_keys);
+  return to_string(buf);
+}
+
 std::string encode(const ScoreRequest& m) {
   msgpack::sbuffer buf;
   Packer pk(buf);
@@ -655,6 +683,22 @@ bool decode(const Message& msg, ByeMsg& out, std::string& err) {
 bool decode(const Message& msg, ShutdownMsg& out, std::string& err) {
   return guarded(msg, MsgType::Shutdown, err,
                  [&](const Fields& f) { out.reason = f.str("reason"); });
+}
+
+bool decode(const Message& msg, RelayOffer& out, std::string& err) {
+  return guarded(msg, MsgType::RelayOffer, err, [&](const Fields& f) {
+    out.endpoint = f.str("endpoint");
+    out.public_key = f.str("public_key");
+  });
+}
+
+bool decode(const Message& msg, RelayPlan& out, std::string& err) {
+  return guarded(msg, MsgType::RelayPlan, err, [&](const Fields& f) {
+    out.parent_id = f.str("parent_id");
+    out.parent_endpoint = f.str("parent_endpoint");
+    out.parent_key = f.str("parent_key");
+    out.child_keys = f.str_array("child_keys");
+  });
 }
 
 bool decode(const Message& msg, ScoreRequest& out, std::string& err) {

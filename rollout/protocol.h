@@ -39,6 +39,9 @@
 //  are re-issued) shutdown          C->W  reason str score_request     C->R  request_id, task str,
 //  completions [str], reference_json str score_result      R->C  request_id, rewards [f64],
 //  components_json str
+//  relay_offer       W->C  endpoint str, public_key str (the worker's weight relay, weight_relay.h)
+//  relay_plan        C->W  parent_id str, parent_endpoint str ("" = the controller), parent_key
+//                          str, child_keys [str]
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +69,8 @@ enum class MsgType {
   Shutdown,
   ScoreRequest,
   ScoreResult,
+  RelayOffer,  // weight relay tree (rollout/weight_relay.h)
+  RelayPlan,
 };
 
 // The wire name of a type ("gen_request"); parse fails on names not in the table above.
@@ -155,6 +160,21 @@ struct ShutdownMsg {
   std::string reason;
 };
 
+// W->C: the worker serves weight chunks to children at this endpoint (CURVE server key = its own
+// public key, "" on a plain socket).
+struct RelayOffer {
+  std::string endpoint;
+  std::string public_key;
+};
+
+// C->W: where to fetch weights from ("" parent_endpoint = the controller) and whom to admit.
+struct RelayPlan {
+  std::string parent_id;
+  std::string parent_endpoint;
+  std::string parent_key;
+  std::vector<std::string> child_keys;
+};
+
 struct ScoreRequest {
   uint64_t request_id = 0;
   std::string task;
@@ -182,6 +202,8 @@ std::string encode_weights_chunk(uint64_t weights_version, uint32_t chunk_idx, u
 std::string encode(const WeightsAck& m);
 std::string encode(const ByeMsg& m);
 std::string encode(const ShutdownMsg& m);
+std::string encode(const RelayOffer& m);
+std::string encode(const RelayPlan& m);
 std::string encode(const ScoreRequest& m);
 std::string encode(const ScoreResult& m);
 
@@ -207,6 +229,8 @@ bool decode(const Message& msg, WeightsChunk& out, std::string& err);
 bool decode(const Message& msg, WeightsAck& out, std::string& err);
 bool decode(const Message& msg, ByeMsg& out, std::string& err);
 bool decode(const Message& msg, ShutdownMsg& out, std::string& err);
+bool decode(const Message& msg, RelayOffer& out, std::string& err);
+bool decode(const Message& msg, RelayPlan& out, std::string& err);
 bool decode(const Message& msg, ScoreRequest& out, std::string& err);
 bool decode(const Message& msg, ScoreResult& out, std::string& err);
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "rollout/auth.h"
+#include "rollout/weight_relay.h"
 
 namespace aha {
 
@@ -38,10 +39,20 @@ struct Fetch {
   uint32_t num_chunks = 0;
   std::vector<uint8_t> bytes;     // [num_bytes]
   std::vector<uint8_t> received;  // [num_chunks] 0/1
+  std::vector<uint64_t> sums;     // [num_chunks] each chunk's checksum as received (for the relay)
+  bool from_parent = false;       // chunks are asked of the relay parent, not the controller
   std::deque<uint32_t> to_ask;    // chunks not yet asked for
   uint32_t num_received = 0;
   int in_flight = 0;
   int64_t last_progress_ms = 0;
+};
+
+// The last version loaded, kept (only with a relay) so late children can still be served.
+struct Held {
+  WeightsAnnounce ann;
+  bool valid = false;
+  std::vector<uint8_t> bytes, have;
+  std::vector<uint64_t> sums;
 };
 
 struct Worker {
@@ -55,6 +66,11 @@ struct Worker {
   int32_t sent_capacity = -1;
   std::unordered_map<uint64_t, int64_t> outstanding;  // request id -> ms when received
   Fetch fetch;
+  Held held;
+  zmq::context_t* ctx = nullptr;
+  WeightRelayPtr relay;            // set with opt.relay_bind
+  zmq::socket_t parent;            // DEALER to the relay parent (unset: fetch from the controller)
+  std::string parent_id, parent_endpoint;
   int64_t last_heard_ms = 0;
   int64_t last_hb_ms = 0;
 };
@@ -90,6 +106,28 @@ void drop(Worker& w, const std::string& err) {
   spdlog::warn("worker {}: dropped message from controller: {}", w.id, err);
 }
 
+RelayView fetch_view(const Worker& w) {
+  RelayView v;
+  if (!w.fetch.active) return v;
+  v.ann = &w.fetch.ann;
+  v.bytes = w.fetch.bytes.data();
+  v.have = w.fetch.received.data();
+  v.sums = w.fetch.sums.data();
+  v.num_chunks = w.fetch.num_chunks;
+  return v;
+}
+
+RelayView held_view(const Worker& w) {
+  RelayView v;
+  if (!w.held.valid) return v;
+  v.ann = &w.held.ann;
+  v.bytes = w.held.bytes.data();
+  v.have = w.held.have.data();
+  v.sums = w.held.sums.data();
+  v.num_chunks = static_cast<uint32_t>(w.held.have.size());
+  return v;
+}
+
 void ask_chunks(Worker& w) {
   Fetch& f = w.fetch;
   while (f.in_flight < std::max(1, w.opt.weights_window) && !f.to_ask.empty()) {
@@ -98,8 +136,22 @@ void ask_chunks(Worker& w) {
     g.chunk_idx = f.to_ask.front();
     f.to_ask.pop_front();
     f.in_flight++;
-    send(w, encode(g));
+    if (f.from_parent)
+      (void)send_frame(w.parent, "", encode(g));  // a lost request is asked again after a stall
+    else
+      send(w, encode(g));
   }
+}
+
+// Asks again for every chunk not yet received, from the current source.
+void reask_missing(Worker& w) {
+  Fetch& f = w.fetch;
+  f.to_ask.clear();
+  f.in_flight = 0;
+  for (uint32_t i = 0; i < f.num_chunks; ++i)
+    if (!f.received[i]) f.to_ask.push_back(i);
+  f.last_progress_ms = now_ms();
+  ask_chunks(w);
 }
 
 void restart_fetch(Worker& w) {
@@ -108,6 +160,7 @@ void restart_fetch(Worker& w) {
   f.in_flight = 0;
   f.to_ask.clear();
   std::fill(f.received.begin(), f.received.end(), 0);
+  f.from_parent = static_cast<bool>(w.parent);
   for (uint32_t i = 0; i < f.num_chunks; ++i) f.to_ask.push_back(i);
   f.last_progress_ms = now_ms();
   ask_chunks(w);
@@ -145,8 +198,11 @@ void on_announce(Worker& w, const WeightsAnnounce& a) {
     return;
   }
   f.received.assign(f.num_chunks, 0);
-  spdlog::info("worker {}: fetching weights v{} ({} bytes, {} chunks)", w.id, a.weights_version,
-               a.num_bytes, f.num_chunks);
+  f.sums.assign(f.num_chunks, 0);
+  if (w.relay) relay_newer_version(*w.relay, a);
+  spdlog::info("worker {}: fetching weights v{} ({} bytes, {} chunks) from {}", w.id,
+               a.weights_version, a.num_bytes, f.num_chunks,
+               w.parent ? "relay parent " + w.parent_id : std::string("the controller"));
   restart_fetch(w);
   if (f.num_chunks == 0) finish_fetch(w);  // empty weights: nothing to ask for
 }
@@ -167,11 +223,18 @@ void finish_fetch(Worker& w) {
   w.weights_version = f.ann.weights_version;
   w.stats.weights_loaded++;
   spdlog::info("worker {}: loaded weights v{}", w.id, w.weights_version);
+  if (w.relay) {  // keep serving this version to children that come late
+    w.held.ann = f.ann;
+    w.held.valid = true;
+    w.held.bytes = std::move(f.bytes);
+    w.held.sums = std::move(f.sums);
+    w.held.have.assign(f.num_chunks, 1);
+  }
   f = Fetch{};
   ack(w, w.weights_version);
 }
 
-void on_chunk(Worker& w, WeightsChunk& ch) {
+void on_chunk(Worker& w, WeightsChunk& ch, bool from_parent) {
   Fetch& f = w.fetch;
   if (!f.active || ch.weights_version != f.ann.weights_version) return;  // a stale reply
   if (ch.chunk_idx >= f.num_chunks || f.received[ch.chunk_idx]) return;
@@ -189,10 +252,69 @@ void on_chunk(Worker& w, WeightsChunk& ch) {
   } else {
     std::copy(ch.data.begin(), ch.data.end(), f.bytes.begin() + static_cast<ptrdiff_t>(begin));
     f.received[ch.chunk_idx] = 1;
+    f.sums[ch.chunk_idx] = ch.checksum;
     f.num_received++;
+    if (from_parent) w.stats.chunks_from_parent++;
+    if (w.relay) relay_chunk_arrived(*w.relay, fetch_view(w), ch.chunk_idx);
   }
   f.last_progress_ms = now_ms();
   ask_chunks(w);
+}
+
+// The controller's relay plan: (re)connect to the named parent and admit the named children.
+void on_plan(Worker& w, const RelayPlan& p) {
+  if (w.relay) relay_allow(*w.relay, p.child_keys);
+  if (p.parent_endpoint == w.parent_endpoint) return;
+  w.parent = zmq::socket_t();
+  w.parent_id = p.parent_id;
+  w.parent_endpoint = p.parent_endpoint;
+  if (!p.parent_endpoint.empty()) {
+    try {
+      zmq::socket_t s(*w.ctx, zmq::socket_type::dealer);
+      s.set(zmq::sockopt::routing_id, w.id);
+      s.set(zmq::sockopt::linger, 0);
+      s.set(zmq::sockopt::sndhwm, 100000);
+      s.set(zmq::sockopt::rcvhwm, 100000);
+      if (!w.opt.curve_secret_key.empty())
+        curve_make_client(s, CurveKeyPair{w.opt.curve_public_key, w.opt.curve_secret_key},
+                          p.parent_key);
+      s.connect(p.parent_endpoint);
+      w.parent = std::move(s);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("worker {}: cannot connect to relay parent {} at {}: {}; fetching from the "
+                   "controller",
+                   w.id, p.parent_id, p.parent_endpoint, e.what());
+      w.parent_id.clear();
+      w.parent_endpoint.clear();
+    }
+  }
+  spdlog::info("worker {}: weights now come from {}", w.id,
+               w.parent ? "relay parent " + w.parent_id + " at " + w.parent_endpoint
+                        : std::string("the controller"));
+  if (w.fetch.active) {  // re-parented mid-fetch: the rest comes from the new source
+    w.fetch.from_parent = static_cast<bool>(w.parent);
+    reask_missing(w);
+  }
+}
+
+// A message from the relay parent: only weight chunks and announces count.
+void handle_parent_message(Worker& w, const std::string& bytes) {
+  Message msg;
+  std::string err;
+  if (!parse_message(bytes.data(), bytes.size(), msg, err)) return drop(w, err);
+  if (msg.type == MsgType::WeightsChunk) {
+    WeightsChunk ch;
+    if (!decode(msg, ch, err)) return drop(w, err);
+    on_chunk(w, ch, true);
+    if (w.fetch.active && w.fetch.num_received == w.fetch.num_chunks) finish_fetch(w);
+  } else if (msg.type == MsgType::WeightsAnnounce) {
+    WeightsAnnounce a;
+    if (!decode(msg, a, err)) return drop(w, err);
+    on_announce(w, a);
+  } else {
+    drop(w, std::string("unexpected message type from the relay parent ") +
+                msg_type_name(msg.type));
+  }
 }
 
 // Returns 1 to keep going, 0 on shutdown.
@@ -237,8 +359,17 @@ int handle_message(Worker& w, const std::string& bytes) {
         drop(w, err);
         return 1;
       }
-      on_chunk(w, ch);
+      on_chunk(w, ch, false);
       if (w.fetch.active && w.fetch.num_received == w.fetch.num_chunks) finish_fetch(w);
+      return 1;
+    }
+    case MsgType::RelayPlan: {
+      RelayPlan p;
+      if (!decode(msg, p, err)) {
+        drop(w, err);
+        return 1;
+      }
+      on_plan(w, p);
       return 1;
     }
     case MsgType::Shutdown: {
@@ -277,6 +408,12 @@ int loop(Worker& w) {
   std::string peer, bytes, err;
   std::vector<GenResult> done;
   send_ready(w, w.eng.capacity(w.eng.ctx));
+  if (w.relay) {
+    RelayOffer o;
+    o.endpoint = relay_endpoint(*w.relay);
+    o.public_key = w.opt.curve_secret_key.empty() ? "" : w.opt.curve_public_key;
+    send(w, encode(o));
+  }
   w.last_heard_ms = w.last_hb_ms = now_ms();
   while (true) {
     if (w.opt.stop && w.opt.stop->load()) {
@@ -288,9 +425,12 @@ int loop(Worker& w) {
     int timeout = busy ? 0
                        : static_cast<int>(std::clamp<int64_t>(w.last_hb_ms + w.opt.heartbeat_ms - t,
                                                               0, w.opt.idle_wait_ms));
-    zmq::pollitem_t item{w.sock.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[3] = {{w.sock.handle(), 0, ZMQ_POLLIN, 0}};
+    int num_items = 1;
+    if (w.parent) items[num_items++] = {w.parent.handle(), 0, ZMQ_POLLIN, 0};
+    if (w.relay) items[num_items++] = {relay_socket(*w.relay).handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(timeout));
+      zmq::poll(items, num_items, std::chrono::milliseconds(timeout));
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return 0;
       if (e.num() != EINTR) spdlog::error("worker {}: poll failed: {}", w.id, e.what());
@@ -305,6 +445,17 @@ int loop(Worker& w) {
       if (handle_message(w, bytes) == 0) return 0;
       maybe_heartbeat(w);
     }
+    for (int k = 0; w.parent && k < 10000; ++k) {
+      int got = recv_frame(w.parent, false, peer, bytes, err);
+      if (got == 0) break;
+      if (got < 0) {
+        drop(w, err);
+        continue;
+      }
+      handle_parent_message(w, bytes);
+      maybe_heartbeat(w);
+    }
+    if (w.relay) relay_serve(*w.relay, fetch_view(w), held_view(w));
     if (!w.outstanding.empty()) {
       done.clear();
       w.eng.poll(w.eng.ctx, done);
@@ -323,15 +474,15 @@ int loop(Worker& w) {
     maybe_heartbeat(w);
     t = now_ms();
     if (w.fetch.active && t - w.fetch.last_progress_ms > w.opt.weights_stall_ms) {
-      // No chunk for a while (a reply lost to a full pipe or a restart): ask for the missing ones.
-      spdlog::warn("worker {}: weights v{} fetch stalled at {}/{} chunks; asking again", w.id,
-                   w.fetch.ann.weights_version, w.fetch.num_received, w.fetch.num_chunks);
-      w.fetch.to_ask.clear();
-      w.fetch.in_flight = 0;
-      for (uint32_t i = 0; i < w.fetch.num_chunks; ++i)
-        if (!w.fetch.received[i]) w.fetch.to_ask.push_back(i);
-      w.fetch.last_progress_ms = t;
-      ask_chunks(w);
+      // No chunk for a while (a reply lost to a full pipe or a restart, or a relay parent that
+      // died): ask for the missing ones, from the controller when the parent went silent.
+      spdlog::warn("worker {}: weights v{} fetch stalled at {}/{} chunks; asking {} again", w.id,
+                   w.fetch.ann.weights_version, w.fetch.num_received, w.fetch.num_chunks,
+                   w.fetch.from_parent ? "the controller (relay parent " + w.parent_id + " silent)"
+                                       : std::string("the controller"));
+      if (w.fetch.from_parent) w.stats.relay_fallbacks++;
+      w.fetch.from_parent = false;
+      reask_missing(w);
     }
     flush(w);
     if (t - w.last_heard_ms > w.opt.controller_timeout_ms) {
@@ -361,6 +512,7 @@ int run_rollout_worker(const WorkerOptions& opt, const EngineHooks& engine) {
   }
   Worker w;
   w.opt = opt;
+  w.ctx = ctx;
   w.eng = engine;
   w.id = opt.worker_id.empty() ? default_worker_id() : opt.worker_id;
   w.weights_version = opt.initial_weights_version;
@@ -376,6 +528,12 @@ int run_rollout_worker(const WorkerOptions& opt, const EngineHooks& engine) {
                         opt.curve_server_key);
     w.sock.connect(opt.connect);
     spdlog::info("worker {}: connected to {}", w.id, opt.connect);
+    if (!opt.relay_bind.empty()) {
+      if (!own_ctx) throw std::runtime_error("relay_bind needs the worker's own zmq context");
+      w.relay = relay_start(*ctx, opt.relay_bind,
+                            CurveKeyPair{opt.curve_public_key, opt.curve_secret_key});
+      spdlog::info("worker {}: relaying weights at {}", w.id, relay_endpoint(*w.relay));
+    }
     try {
       rc = loop(w);
     } catch (const zmq::error_t&) {
@@ -386,10 +544,21 @@ int run_rollout_worker(const WorkerOptions& opt, const EngineHooks& engine) {
       rc = 1;
     }
     w.sock.close();
+    w.parent = zmq::socket_t();
+    if (w.relay) {
+      RelayStats rs = relay_stats(*w.relay);
+      w.stats.chunks_relayed = rs.chunks_sent;
+      w.relay.reset();
+    }
   } catch (const zmq::error_t& e) {
     spdlog::error("worker {}: socket error on {}: {}", w.id, opt.connect, e.what());
     rc = 1;
+  } catch (const std::runtime_error& e) {  // the relay socket could not be set up
+    spdlog::error("worker {}: {}", w.id, e.what());
+    rc = 1;
   }
+  w.parent = zmq::socket_t();
+  w.relay.reset();
   if (opt.stats) *opt.stats = w.stats;
   return rc;
 }

@@ -16,6 +16,9 @@
 // then
 //   the whole checksum is verified (a mismatch starts the fetch over) before load_weights is called
 //   and the version acknowledged.
+// - With relay_bind set, the worker also serves the weights it holds or is fetching to children
+//   (rollout/weight_relay.h): the controller's relay_plan names the parent it fetches from (a
+//   parent silent for weights_stall_ms is skipped: the rest comes from the controller).
 // - The loop ends on shutdown from the controller, on *stop, or when the controller has been silent
 //   longer than controller_timeout_ms.
 #pragma once
@@ -50,6 +53,9 @@ struct WorkerStats {
   uint64_t weights_loaded = 0;  // versions swapped in
   uint64_t bad_chunks = 0;      // chunks whose checksum did not match (fetched again)
   uint64_t bad_weights = 0;     // assembled weights whose checksum did not match (fetched again)
+  uint64_t chunks_from_parent = 0;  // chunks received from a relay parent (not the controller)
+  uint64_t chunks_relayed = 0;      // chunks this worker served to its children
+  uint64_t relay_fallbacks = 0;     // fetches that gave up on a silent parent for the controller
 };
 
 struct WorkerOptions {
@@ -68,6 +74,10 @@ struct WorkerOptions {
   // CURVE (tcp:// controllers with authentication, rollout/auth.h): the controller's public key
   // and this worker's key pair, Z85. All empty = plain connection.
   std::string curve_server_key, curve_public_key, curve_secret_key;
+  // Weight relay (rollout/weight_relay.h): bind a relay socket here (tcp://HOST:*, HOST reachable
+  // by the other workers) and offer it to the controller. "" = no relay (fetch from the controller).
+  // Needs an own zmq context (not inproc://).
+  std::string relay_bind;
 };
 
 // Runs the worker loop until shutdown. Returns 0 after a shutdown message or *stop, 2 when the

@@ -54,6 +54,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "Invalid results a rollout or reward worker may send before it is disconnected"},
       {"rollout.request_timeout_s", T::kFloat, &c.request_timeout_s,
        "A worker holding requests that answers none for this long is disconnected (re-issued)"},
+      {"rollout.broadcast_fanout", T::kInt, &c.broadcast_fanout,
+       "Weight relay tree over workers started with --relay: children per node (0 = star)"},
       {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads (per reward worker)"},
       {"reward.workers", T::kInt, &c.reward_workers,
        "Reward workers over ZeroMQ (0 = score in the trainer)"},

@@ -488,6 +488,7 @@ void start_workers(Run& r) {
   co.validate_ctx = &r;
   co.max_bad_results = r.cfg.max_bad_results;
   co.request_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.request_timeout_s * 1000.0));
+  co.broadcast_fanout = r.cfg.broadcast_fanout;
   setup_auth(r, co.endpoint);
   const bool curve = r.zap != nullptr;
   if (curve) co.curve_secret_key = r.server_key.secret_key;

@@ -78,10 +78,19 @@ def sync_one_copy_s(m, rollout_gpus):
     return (rollout_gpus // m["unit"]) * m["total"] * 2 / NIC_BW
 
 
+FANOUT = 2                # rollout.broadcast_fanout: children per node of the relay tree
+CHUNK = 1 << 20           # weights_chunk_size, bytes
+HOP_S = 100e-6            # per-hop latency of one chunk (ZeroMQ + CURVE, ASSUMED)
+
+
 def sync_broadcast_s(m, rollout_gpus):
-    """A pipelined broadcast (NCCL ring or a ZeroMQ relay chain): ~one copy's time + hops."""
-    replicas = rollout_gpus // m["unit"]
-    return m["total"] * 2 / NIC_BW + replicas * 5e-6
+    """The relay tree (rollout/weight_relay.h): every node sends each chunk to FANOUT children
+    through its NIC, pipelined chunk by chunk, so the time is FANOUT copies through one NIC plus
+    one chunk's store-and-forward per level of the tree."""
+    replicas = max(rollout_gpus // m["unit"], 1)
+    depth = math.ceil(math.log(replicas * (FANOUT - 1) + 1, FANOUT)) if FANOUT > 1 else replicas
+    fan = min(FANOUT, replicas)
+    return fan * m["total"] * 2 / NIC_BW + depth * (CHUNK / NIC_BW + HOP_S)
 
 
 def learner_fits(m, learner_gpus):
@@ -117,7 +126,7 @@ def best_split(m, n, broadcast):
 
 def table(name, broadcast):
     m = MODELS[name]
-    print(f"\n{name}, weight sync {'by broadcast' if broadcast else 'one copy per worker (today)'}")
+    print(f"\n{name}, weight sync {'by relay tree' if broadcast else 'one copy per worker (star)'}")
     print("| GPUs | learner / rollout | samples | gen s | score s | train s | all-reduce s | sync s |"
           " step s | largest |")
     print("|---|---|---|---|---|---|---|---|---|---|")
