@@ -41,6 +41,7 @@ struct Fetch {
   std::vector<uint8_t> received;  // [num_chunks] 0/1
   std::vector<uint64_t> sums;     // [num_chunks] each chunk's checksum as received (for the relay)
   bool from_parent = false;       // chunks are asked of the relay parent, not the controller
+  bool parent_retried = false;    // the parent was asked again once (a request lost at connect)
   std::deque<uint32_t> to_ask;    // chunks not yet asked for
   uint32_t num_received = 0;
   int in_flight = 0;
@@ -473,6 +474,13 @@ int loop(Worker& w) {
     if (cap != w.sent_capacity) send_ready(w, cap);
     maybe_heartbeat(w);
     t = now_ms();
+    if (w.fetch.active && w.fetch.from_parent && !w.fetch.parent_retried &&
+        t - w.fetch.last_progress_ms > w.opt.weights_stall_ms / 4) {
+      // Requests sent while the parent had not yet admitted this worker's key are lost with the
+      // refused connection; ZeroMQ reconnects, so ask the same parent once more first.
+      w.fetch.parent_retried = true;
+      reask_missing(w);
+    }
     if (w.fetch.active && t - w.fetch.last_progress_ms > w.opt.weights_stall_ms) {
       // No chunk for a while (a reply lost to a full pipe or a restart, or a relay parent that
       // died): ask for the missing ones, from the controller when the parent went silent.

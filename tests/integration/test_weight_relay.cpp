@@ -276,7 +276,9 @@ TEST_CASE("relay tree: star vs tree timing" * doctest::skip()) {
   const size_t bytes = (mb ? std::stoul(mb) : 64) << 20;
   const uint32_t chunk = 1u << 20;
   std::printf("%-6s %-3s %-7s %12s %16s\n", "fanout", "N", "MiB", "deliver_ms", "rank0_MiB_sent");
+  const char* only_n = std::getenv("AHA_RELAY_BENCH_N");  // one worker count (default 4, 6, 8)
   for (int n = 4; n <= 8; n += 2) {
+    if (only_n && n != std::atoi(only_n)) continue;
     for (int fanout : {0, 2}) {
       Cluster cl;
       start(cl, n, fanout, chunk, false);
