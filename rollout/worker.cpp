@@ -69,8 +69,8 @@ struct Worker {
   Fetch fetch;
   Held held;
   zmq::context_t* ctx = nullptr;
-  WeightRelayPtr relay;            // set with opt.relay_bind
-  zmq::socket_t parent;            // DEALER to the relay parent (unset: fetch from the controller)
+  WeightRelayPtr relay;  // set with opt.relay_bind
+  zmq::socket_t parent;  // DEALER to the relay parent (unset: fetch from the controller)
   std::string parent_id, parent_endpoint;
   int64_t last_heard_ms = 0;
   int64_t last_hb_ms = 0;
@@ -282,9 +282,10 @@ void on_plan(Worker& w, const RelayPlan& p) {
       s.connect(p.parent_endpoint);
       w.parent = std::move(s);
     } catch (const zmq::error_t& e) {
-      spdlog::warn("worker {}: cannot connect to relay parent {} at {}: {}; fetching from the "
-                   "controller",
-                   w.id, p.parent_id, p.parent_endpoint, e.what());
+      spdlog::warn(
+          "worker {}: cannot connect to relay parent {} at {}: {}; fetching from the "
+          "controller",
+          w.id, p.parent_id, p.parent_endpoint, e.what());
       w.parent_id.clear();
       w.parent_endpoint.clear();
     }
@@ -313,8 +314,8 @@ void handle_parent_message(Worker& w, const std::string& bytes) {
     if (!decode(msg, a, err)) return drop(w, err);
     on_announce(w, a);
   } else {
-    drop(w, std::string("unexpected message type from the relay parent ") +
-                msg_type_name(msg.type));
+    drop(w,
+         std::string("unexpected message type from the relay parent ") + msg_type_name(msg.type));
   }
 }
 

@@ -159,11 +159,26 @@ void start(Cluster& cl, int num_workers, int fanout, uint32_t chunk, bool check_
 
 // Stops the workers; returns each one's stats line (empty for a killed one).
 std::vector<std::vector<uint64_t>> stop(Cluster& cl) {
-  controller_shutdown_workers(*cl.ctl, "test over");
+  // Shutdown goes to live workers only: one declared dead on a starved machine re-registers with
+  // its next heartbeat, so keep asking until every process is gone (then SIGKILL after 30 s).
+  std::vector<bool> gone(cl.pids.size(), false);
+  for (int64_t t0 = fake_now_ms();;) {
+    controller_shutdown_workers(*cl.ctl, "test over");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool all = true;
+    for (size_t i = 0; i < cl.pids.size(); ++i) {
+      int status = 0;
+      if (!gone[i]) gone[i] = waitpid(cl.pids[i], &status, WNOHANG) == cl.pids[i];
+      all = all && gone[i];
+    }
+    if (all) break;
+    if (ms_since(t0) > 30000) {
+      for (size_t i = 0; i < cl.pids.size(); ++i)
+        if (!gone[i]) kill(cl.pids[i], SIGKILL);
+    }
+  }
   std::vector<std::vector<uint64_t>> out;
   for (size_t i = 0; i < cl.pids.size(); ++i) {
-    int status = 0;
-    waitpid(cl.pids[i], &status, 0);
     std::vector<uint64_t> v;
     std::ifstream f(cl.dir / (cl.ids[i] + ".stats"));
     uint64_t x;
