@@ -201,6 +201,75 @@ TEST_CASE("relay tree: shape") {
   CHECK(relay_tree(5, 3) == std::vector<int>{-1, -1, -1, 0, 0});
 }
 
+TEST_CASE("relay messages round-trip") {
+  RelayPlan p;
+  p.parent_id = "w3";
+  p.parent_endpoint = "tcp://10.0.0.2:4100";
+  p.parent_key = std::string(40, 'k');
+  p.child_keys = {std::string(40, 'a'), std::string(40, 'b')};
+  RelayPlan q;
+  std::string err, bytes = encode(p);
+  REQUIRE(decode_bytes(bytes.data(), bytes.size(), q, err));
+  CHECK(q.parent_id == p.parent_id);
+  CHECK(q.parent_endpoint == p.parent_endpoint);
+  CHECK(q.parent_key == p.parent_key);
+  CHECK(q.child_keys == p.child_keys);
+  RelayOffer o{"tcp://127.0.0.1:5000", std::string(40, 'z')}, o2;
+  bytes = encode(o);
+  REQUIRE(decode_bytes(bytes.data(), bytes.size(), o2, err));
+  CHECK(o2.endpoint == o.endpoint);
+  CHECK(o2.public_key == o.public_key);
+  CHECK_FALSE(decode_bytes(bytes.data(), bytes.size() - 3, o2, err));  // truncated
+  CHECK_FALSE(decode_bytes(bytes.data(), bytes.size(), q, err));       // wrong type
+}
+
+// A relay socket serves only the children the controller named: an unknown key gets nothing.
+TEST_CASE("relay socket: CURVE admits only the named children") {
+  spdlog::set_level(spdlog::level::err);
+  if (!curve_available()) {
+    MESSAGE("libzmq without CURVE");
+    return;
+  }
+  const CurveKeyPair parent_key = curve_keygen(), child_key = curve_keygen();
+  zmq::context_t parent_ctx(1), child_ctx(1);
+  WeightRelayPtr relay = relay_start(parent_ctx, "tcp://127.0.0.1:*", parent_key);
+  // The parent holds version 3: 3 chunks of 4 bytes.
+  const std::vector<uint8_t> bytes = fake_weights(3, 12);
+  WeightsAnnounce ann{3, 12, checksum64(bytes.data(), 12), 4};
+  std::vector<uint8_t> have(3, 1);
+  std::vector<uint64_t> sums;
+  for (int i = 0; i < 3; ++i) sums.push_back(checksum64(bytes.data() + 4 * i, 4));
+  RelayView held{&ann, bytes.data(), have.data(), sums.data(), 3}, none;
+  auto ask = [&](int ms) {  // a fresh child socket asks for chunk 1; returns the reply or ""
+    zmq::socket_t s(child_ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::routing_id, "child");
+    curve_make_client(s, child_key, parent_key.public_key);
+    s.connect(relay_endpoint(*relay));
+    WeightsGet g{3, 1};
+    send_frame(s, "", encode(g));
+    std::string peer, reply, err;
+    for (int64_t t0 = fake_now_ms(); ms_since(t0) < ms;) {
+      relay_serve(*relay, none, held);
+      if (recv_frame(s, false, peer, reply, err) == 1) return reply;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::string();
+  };
+  CHECK(ask(1500).empty());  // not admitted: the handshake is refused
+  CHECK(relay_stats(*relay).chunks_sent == 0);
+  relay_allow(*relay, {child_key.public_key});
+  std::string reply = ask(5000);
+  WeightsChunk ch;
+  std::string err;
+  REQUIRE(decode_bytes(reply.data(), reply.size(), ch, err));
+  CHECK(ch.weights_version == 3);
+  CHECK(ch.chunk_idx == 1);
+  CHECK(ch.checksum == sums[1]);
+  CHECK(ch.data == std::vector<uint8_t>(bytes.begin() + 4, bytes.begin() + 8));
+  relay.reset();
+}
+
 TEST_CASE("relay tree: six workers, fan-out 2, a relaying worker killed mid-broadcast") {
   spdlog::set_level(spdlog::level::warn);
   if (!curve_available()) {
