@@ -5,11 +5,11 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/run/trainer.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
 #include "learner/learner.h"
-#include "cli/run/trainer.h"
 #include "policy/checkpoint.h"
 
 namespace aha::cli {
@@ -63,7 +63,12 @@ void add_bench_learner(CLI::App& app) {
   c->add_option("--completion-len", *C, "Completion tokens per sequence")->capture_default_str();
   c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
   c->add_option("--seconds", *seconds, "Minimum timed seconds")->capture_default_str();
-  c->callback([=] { cmd_bench_learner(*model, *S, *P, *C, *threads, *seconds); });
+  auto precision = std::make_shared<std::string>("fp32");
+  add_gemm_precision_option(c, precision);
+  c->callback([=] {
+    apply_gemm_precision(*precision, true);
+    cmd_bench_learner(*model, *S, *P, *C, *threads, *seconds);
+  });
 }
 
 }  // namespace

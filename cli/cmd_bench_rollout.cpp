@@ -93,7 +93,12 @@ void add_bench_rollout(CLI::App& app) {
   c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")->capture_default_str();
   auto threads = std::make_shared<int>(hardware_threads());
   c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
-  c->callback([=] { cmd_bench_rollout(*model, *max_new, *threads); });
+  auto precision = std::make_shared<std::string>("fp32");
+  add_gemm_precision_option(c, precision);
+  c->callback([=] {
+    apply_gemm_precision(*precision, true);
+    cmd_bench_rollout(*model, *max_new, *threads);
+  });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -209,6 +210,12 @@ void cmd_convert(const std::string& in, const std::string& out, const std::strin
   std::printf("wrote %s: %ld parameters as %s\n", out.c_str(), model_num_params(m), dtype.c_str());
 }
 
+double process_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double time_sgemm_gflops(int n) {
   std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a);
   auto run = [&] {
@@ -259,6 +266,7 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   ctx_sync(m.ctx);
   int iters = 0;
   auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = process_cpu_seconds();
   double el = 0;
   while (el < 2.0 || iters < 2) {
     step();
@@ -267,10 +275,12 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
     el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   double tok_s = static_cast<double>(N) * iters / el;
+  // Per CPU second as well: on a shared machine wall time mostly measures waiting for a core.
+  const double tok_cpu_s = static_cast<double>(N) * iters / (process_cpu_seconds() - cpu0);
   // Forward + backward is about three forwards.
   double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
-  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%%\n", name, model_num_params(m),
-              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm);
+  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%% %10.0f\n", name, model_num_params(m),
+              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm, tok_cpu_s);
   if (dev == Device::kCuda) {
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
@@ -336,8 +346,8 @@ void cmd_bench_model(const std::string& which, int B, int T, int threads,
     sgemm = 989e3;
     std::printf("device: cuda; the last column is the share of a 989 TFLOP/s bf16 peak\n");
   }
-  std::printf("%-6s %12s %12s %6s %10s %10s %10s\n", "config", "params", "active", "tokens",
-              "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak");
+  std::printf("%-6s %12s %12s %6s %10s %10s %10s %10s\n", "config", "params", "active", "tokens",
+              "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak", "tok/CPU-s");
   if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm, dev);
   if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm, dev);
   if (which == "all" || which == "100m-qwen")
@@ -397,7 +407,12 @@ void add_model_commands(CLI::App& app) {
     auto device = std::make_shared<std::string>("auto");
     c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
         ->capture_default_str();
-    c->callback([=] { cmd_bench_model(*which, *B, *T, *threads, *device); });
+    auto precision = std::make_shared<std::string>("fp32");
+    add_gemm_precision_option(c, precision);
+    c->callback([=] {
+      apply_gemm_precision(*precision, true);
+      cmd_bench_model(*which, *B, *T, *threads, *device);
+    });
     auto* g = bench->add_subcommand("sgemm", "sgemm GFLOP/s of the GEMM backend (n x n x n)");
     auto n = std::make_shared<int>(1024);
     auto plain = std::make_shared<bool>(false);
@@ -405,7 +420,10 @@ void add_model_commands(CLI::App& app) {
     auto gthreads = std::make_shared<int>(hardware_threads());
     g->add_flag("--plain", *plain, "Print only 'GFLOP/s corename'");
     g->add_option("--threads", *gthreads, "BLAS threads")->capture_default_str();
+    auto gprecision = std::make_shared<std::string>("fp32");
+    add_gemm_precision_option(g, gprecision);
     g->callback([=] {
+      apply_gemm_precision(*gprecision, !*plain);
       set_compute_threads(*gthreads);
       const double gf = time_sgemm_gflops(std::max(1, *n));
       if (*plain) {

@@ -11,13 +11,13 @@
 #include <string>
 
 #include "cli/command.h"
-#include "kernels/linear.h"
-#include "kernels/parallel.h"
 #include "cli/run/reward_service.h"
 #include "cli/run/sft.h"
 #include "cli/run/taskset.h"
 #include "cli/run/train_config.h"
 #include "cli/run/trainer.h"
+#include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/auth.h"
@@ -130,7 +130,10 @@ void add_rollout_worker(CLI::App& app) {
   c->add_option("--relay", *relay,
                 "Relay weights to other workers from this address (tcp://ADDR:*, ADDR reachable "
                 "by them; the trainer's rollout.broadcast_fanout shapes the tree)");
+  auto precision = std::make_shared<std::string>("fp32");
+  add_gemm_precision_option(c, precision);  // aha train passes run.gemm_precision
   c->callback([=] {
+    apply_gemm_precision(*precision, false);
     set_compute_threads(*threads);
     Model m;
     model_load(m, *model);

@@ -5,6 +5,8 @@
 // main).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
 
 namespace aha::cli {
 
@@ -19,6 +21,12 @@ void register_all(CLI::App& app);
 // The subcommand `name` of parent, created on first use (so `aha bench model` and `aha bench
 // reward` can be registered from different files).
 CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& description);
+
+// --gemm-precision fp32|bf16 on a command that runs the model (kernels/gemm.h); the callback
+// calls apply_gemm_precision first, which sets it process-wide and, with `print`, prints the
+// "gemm backend:" line (main prints it for the other bench commands).
+void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value);
+void apply_gemm_precision(const std::string& value, bool print);
 
 // Exit code a subcommand callback wants main() to return (0 unless set).
 void set_exit_code(int code);

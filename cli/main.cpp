@@ -36,6 +36,18 @@ CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::strin
   return sub;
 }
 
+void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value) {
+  c->add_option("--gemm-precision", *value,
+                "GEMM precision: fp32, or bf16 (operands rounded to bf16, fp32 accumulation; "
+                "needs AMX-BF16 or AVX512-BF16)")
+      ->capture_default_str();
+}
+
+void apply_gemm_precision(const std::string& value, bool print) {
+  gemm_set_precision(gemm_precision_parse(value));
+  if (print) std::printf("gemm backend: %s\n", gemm_backend().c_str());
+}
+
 void set_exit_code(int code) {
   g_exit_code = code;
 }
@@ -55,7 +67,10 @@ int main(int argc, char** argv) {
   try {
     // Before any thread starts: opening the BLAS library may set OPENBLAS_CORETYPE.
     aha::gemm_init();
-    if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) != "sgemm")
+    // The benches that take --gemm-precision print the line once it is set.
+    const std::string sub = argc > 2 ? argv[2] : "";
+    if (argc > 2 && std::string(argv[1]) == "bench" && sub != "sgemm" && sub != "model" &&
+        sub != "learner" && sub != "rollout")
       std::printf("gemm backend: %s\n", aha::gemm_backend().c_str());
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,11 +4,22 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/parallel.h"
+
+#if AHA_HAVE_ONEDNN
+#include <immintrin.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+extern "C" void omp_set_num_threads(int);  // libgomp: oneDNN's threads on the calling thread
+#endif
 
 namespace aha {
 
@@ -99,21 +110,281 @@ std::string gemm_coretype_for_cpu() {
   return "";
 }
 
-std::string gemm_backend() {
-  const Blas& b = blas();
-  // openblas_get_config: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Prescott MAX_THREADS=64".
-  std::string config = b.get_config();
-  std::string version = config.substr(0, config.find(' ', config.find(' ') + 1));
-  return version + " " + b.get_corename() + " (" + b.coretype_note + ")";
+namespace {
+
+std::atomic<GemmPrecision> g_precision{GemmPrecision::kFp32};
+
+#if AHA_HAVE_ONEDNN
+// clang-format off
+// bf16 GEMMs through oneDNN's matmul primitive. Operands are converted into per-thread bf16
+// buffers in their stored layout (op(A) as [M,K] "ab" or [K,M] "ba", op(B) as [K,N] "ab" or
+// [N,K] "ba": both run on AMX in oneDNN 2.6, unlike strided ones), so a transpose costs nothing.
+// C is written in place when ldc == N (alpha as output scale, beta as a sum post-op); otherwise
+// (a column slab of a split GEMM) into a per-thread fp32 buffer, then C = alpha*T + beta*C.
+// clang-format on
+using bf16_t = uint16_t;
+
+struct Bf16Key {
+  int M = 0, N = 0, K = 0;
+  bool ta = false, tb = false, direct = false;
+  float alpha = 1, beta = 0;
+  bool operator==(const Bf16Key& o) const {
+    return M == o.M && N == o.N && K == o.K && ta == o.ta && tb == o.tb && direct == o.direct &&
+           alpha == o.alpha && beta == o.beta;
+  }
+};
+
+struct Bf16Entry {
+  bool used = false;
+  Bf16Key key;
+  dnnl::matmul prim;
+  dnnl::memory::desc src, wei, dst;
+  size_t scratch_bytes = 0;
+  std::string impl;
+};
+
+// A fixed table: a run has a few hundred shapes at most (MoE experts add one per token count).
+// Past it, primitives are made per call (oneDNN's own cache makes that ~50 us, not a JIT).
+constexpr int kBf16Table = 2048;
+
+struct Bf16State {
+  dnnl::engine eng;
+  std::string impl;  // the implementation oneDNN picks, e.g. "brg:avx512_core_amx_bf16"
+  std::string why;   // empty when bf16 runs natively
+  std::mutex mu;     // guards the table
+  std::vector<Bf16Entry> table;
+  std::atomic<int> num_entries{0};
+};
+
+struct Bf16Thread {
+  bool omp_set = false;
+  std::vector<bf16_t> a, b;
+  std::vector<float> c;
+  std::vector<uint8_t> scratch;
+  dnnl::stream strm;
+};
+
+thread_local Bf16Thread t_bf16;
+
+void omp_one_thread() {
+  if (!t_bf16.omp_set) {
+    omp_set_num_threads(1);  // per calling thread: aha's pool owns the cores
+    t_bf16.omp_set = true;
+  }
+}
+
+Bf16Entry make_entry(Bf16State& st, const Bf16Key& k) {
+  using dt = dnnl::memory::data_type;
+  using ft = dnnl::memory::format_tag;
+  Bf16Entry e;
+  e.key = k;
+  e.src = dnnl::memory::desc({k.M, k.K}, dt::bf16, k.ta ? ft::ba : ft::ab);
+  e.wei = dnnl::memory::desc({k.K, k.N}, dt::bf16, k.tb ? ft::ba : ft::ab);
+  e.dst = dnnl::memory::desc({k.M, k.N}, dt::f32, ft::ab);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (k.alpha != 1.0f) attr.set_output_scales(0, {k.alpha});
+  if (k.beta != 0.0f) {
+    dnnl::post_ops po;
+    po.append_sum(k.beta);
+    attr.set_post_ops(po);
+  }
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e.src, e.wei, e.dst), attr, st.eng);
+  e.prim = dnnl::matmul(pd);
+  e.scratch_bytes = pd.scratchpad_desc().get_size();
+  e.impl = pd.impl_info_str();
+  e.used = true;
+  return e;
+}
+
+Bf16State& bf16_state() {
+  static Bf16State* st = [] {
+    auto* s = new Bf16State;  // leaked on purpose: pool threads may run GEMMs at exit
+    omp_one_thread();
+    s->eng = dnnl::engine(dnnl::engine::kind::cpu, 0);
+    s->table.resize(kBf16Table);
+    // What oneDNN picks for a model-sized shape says whether bf16 is native here.
+    Bf16Key k{512, 512, 512, false, true, true, 1.0f, 0.0f};
+    try {
+      Bf16Entry e = make_entry(*s, k);
+      s->impl = e.impl;
+    } catch (const std::exception& ex) {
+      s->why = std::string("oneDNN has no bf16 matmul here: ") + ex.what();
+    }
+    if (s->why.empty() && s->impl.find("amx") == std::string::npos &&
+        s->impl.find("avx512_core_bf16") == std::string::npos)
+      s->why = "oneDNN's bf16 matmul here is '" + s->impl +
+               "' (no AMX-BF16 or AVX512-BF16 on this CPU: emulated, slower than fp32)";
+    return s;
+  }();
+  return *st;
+}
+
+uint16_t bf16_round_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) void to_bf16_avx512(const float* x, bf16_t* y,
+                                                                  long n) {
+  long i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), reinterpret_cast<const __m256i&>(v));
+  }
+  for (; i < n; ++i) y[i] = bf16_round_bits(x[i]);
+}
+
+// rows x cols of x (row stride ld) into y [rows, cols], rounded to bf16.
+void to_bf16(const float* x, long ld, int rows, int cols, bf16_t* y) {
+  static const bool avx512bf16 = __builtin_cpu_supports("avx512bf16");
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + r * ld;
+    bf16_t* yr = y + static_cast<long>(r) * cols;
+    if (avx512bf16) {
+      to_bf16_avx512(xr, yr, cols);
+    } else {
+      for (int c = 0; c < cols; ++c) yr[c] = bf16_round_bits(xr[c]);
+    }
+  }
+}
+
+void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+              const float* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // C = beta*C, as BLAS does (beta 0 writes zeros without reading C)
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j)
+        C[static_cast<long>(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
+    return;
+  }
+  Bf16State& st = bf16_state();
+  Bf16Thread& th = t_bf16;
+  omp_one_thread();
+  const bool direct = ldc == N;
+  const Bf16Key key{M, N, K, ta, tb, direct, direct ? alpha : 1.0f, direct ? beta : 0.0f};
+  // Look up (or create) the primitive; entries are never removed, so a pointer stays valid.
+  const Bf16Entry* e = nullptr;
+  Bf16Entry local;
+  {
+    size_t h = (static_cast<size_t>(M) * 73856093u) ^ (static_cast<size_t>(N) * 19349663u) ^
+               (static_cast<size_t>(K) * 83492791u) ^ (ta ? 1u : 0u) ^ (tb ? 2u : 0u) ^
+               (direct ? 4u : 0u);
+    std::lock_guard<std::mutex> lk(st.mu);
+    for (int probe = 0; probe < 16; ++probe) {
+      Bf16Entry& slot = st.table[(h + probe) % kBf16Table];
+      if (slot.used && slot.key == key) {
+        e = &slot;
+        break;
+      }
+      if (!slot.used) {
+        slot = make_entry(st, key);
+        st.num_entries++;
+        e = &slot;
+        break;
+      }
+    }
+    if (!e) {
+      local = make_entry(st, key);
+      e = &local;
+    }
+  }
+  const size_t na = static_cast<size_t>(M) * K, nb = static_cast<size_t>(K) * N;
+  if (th.a.size() < na) th.a.resize(na);
+  if (th.b.size() < nb) th.b.resize(nb);
+  if (th.scratch.size() < e->scratch_bytes) th.scratch.resize(e->scratch_bytes);
+  if (!th.strm) th.strm = dnnl::stream(st.eng);
+  // Stored layout kept: ta stores A as K rows of M, tb stores B as N rows of K.
+  to_bf16(A, lda, ta ? K : M, ta ? M : K, th.a.data());
+  to_bf16(B, ldb, tb ? N : K, tb ? K : N, th.b.data());
+  float* dst = C;
+  if (!direct) {
+    if (th.c.size() < static_cast<size_t>(M) * N) th.c.resize(static_cast<size_t>(M) * N);
+    dst = th.c.data();
+  }
+  dnnl::memory ms(e->src, st.eng, th.a.data()), mw(e->wei, st.eng, th.b.data()),
+      md(e->dst, st.eng, dst);
+  dnnl::memory mscr(dnnl::memory::desc({static_cast<dnnl::memory::dim>(e->scratch_bytes)},
+                                       dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+                    st.eng, th.scratch.data());
+  e->prim.execute(th.strm, {{DNNL_ARG_SRC, ms},
+                            {DNNL_ARG_WEIGHTS, mw},
+                            {DNNL_ARG_DST, md},
+                            {DNNL_ARG_SCRATCHPAD, mscr}});
+  if (!direct) {
+    for (int i = 0; i < M; ++i) {
+      float* c = C + static_cast<long>(i) * ldc;
+      const float* t = dst + static_cast<long>(i) * N;
+      if (beta == 0.0f) {
+        for (int j = 0; j < N; ++j) c[j] = alpha * t[j];
+      } else {
+        for (int j = 0; j < N; ++j) c[j] = alpha * t[j] + beta * c[j];
+      }
+    }
+  }
+}
+#endif
+
+// One single-threaded GEMM at the current precision.
+inline void gemm1(GemmPrecision p, const Blas& b, bool ta, bool tb, int M, int N, int K,
+                  float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                  float* C, int ldc) {
+#if AHA_HAVE_ONEDNN
+  if (p == GemmPrecision::kBf16) {
+    run_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#else
+  (void)p;
+#endif
+  b.sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+          alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace
+
+bool gemm_bf16_supported(std::string* why) {
+#if AHA_HAVE_ONEDNN
+  Bf16State& st = bf16_state();
+  if (why) *why = st.why;
+  return st.why.empty();
+#else
+  if (why) *why = "this build has no oneDNN (libdnnl-dev)";
+  return false;
+#endif
+}
+
+void gemm_set_precision(GemmPrecision p) {
+  std::string why;
+  if (p == GemmPrecision::kBf16 && !gemm_bf16_supported(&why))
+    throw std::runtime_error("gemm precision bf16: " + why + "; use fp32");
+  g_precision = p;
+}
+
+GemmPrecision gemm_precision() {
+  return g_precision;
+}
+
+const char* gemm_precision_name(GemmPrecision p) {
+  return p == GemmPrecision::kBf16 ? "bf16" : "fp32";
+}
+
+GemmPrecision gemm_precision_parse(const std::string& s) {
+  if (s == "fp32") return GemmPrecision::kFp32;
+  if (s == "bf16") return GemmPrecision::kBf16;
+  throw std::runtime_error("gemm precision '" + s + "': fp32 or bf16");
 }
 
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {
   const Blas& b = blas();
-  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  const GemmPrecision p = g_precision.load(std::memory_order_relaxed);
   const int T = compute_threads();
   if (T <= 1 || in_parallel_region() || 2.0 * M * N * K < kSplitFlops) {
-    b.sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm1(p, b, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   // Split the longer of M and N into T slabs; each C element is still one single-threaded
@@ -125,12 +396,27 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
   parallel_for(parts, [&](int i) {
     const int s0 = i * step, n = std::min(len, s0 + step) - s0;
     if (split_m)  // rows s0.. of op(A) and C
-      b.sgemm(CblasRowMajor, TA, TB, n, N, K, alpha, ta ? A + s0 : A + (long)s0 * lda, lda, B, ldb,
-              beta, C + (long)s0 * ldc, ldc);
+      gemm1(p, b, ta, tb, n, N, K, alpha, ta ? A + s0 : A + (long)s0 * lda, lda, B, ldb, beta,
+            C + (long)s0 * ldc, ldc);
     else  // columns s0.. of op(B) and C
-      b.sgemm(CblasRowMajor, TA, TB, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb,
-              beta, C + s0, ldc);
+      gemm1(p, b, ta, tb, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb, beta,
+            C + s0, ldc);
   });
+}
+
+std::string gemm_backend() {
+  const Blas& b = blas();
+#if AHA_HAVE_ONEDNN
+  if (g_precision == GemmPrecision::kBf16) {
+    const dnnl_version_t* v = dnnl_version();
+    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch) + " bf16 (" + bf16_state().impl + "), fp32 accumulation";
+  }
+#endif
+  // openblas_get_config: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Prescott MAX_THREADS=64".
+  std::string config = b.get_config();
+  std::string version = config.substr(0, config.find(' ', config.find(' ') + 1));
+  return version + " " + b.get_corename() + " (" + b.coretype_note + ")";
 }
 
 void blas_set_threads(int num_threads) {

@@ -13,6 +13,14 @@
 // - OpenBLAS runs one thread. A GEMM of 4 MFLOP or more is split into slabs of rows (or
 //   columns) over compute_threads() (kernels/parallel.h); each slab computes its C elements over
 //   all of K, so results do not depend on the thread count.
+// - Precision is process-wide, fp32 by default. bf16 (gemm_set_precision) keeps fp32 in memory,
+//   rounds op(A) and op(B) to bf16 (nearest even) on the way in and accumulates in fp32 -- what
+//   autocast does on GPUs -- through oneDNN's matmul (AMX tiles on Sapphire Rapids and later).
+//   It is refused on a CPU where oneDNN has no native bf16 kernel (it would emulate, slower than
+//   fp32). Set it before the first GEMM of a run; the learner and the rollout workers of one run
+//   use the same setting, so sampler and trainer compute the same log-probs.
+// - bf16: one oneDNN primitive per shape, created on first use (a JIT compile, ~1 ms) and kept
+//   in a fixed table; oneDNN runs one OpenMP thread per call and aha's pool splits as for fp32.
 #pragma once
 #include <string>
 
@@ -22,9 +30,20 @@ namespace aha {
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc);
 
+enum class GemmPrecision { kFp32, kBf16 };
+// Throws std::runtime_error (saying why) when kBf16 cannot run natively on this CPU or build.
+void gemm_set_precision(GemmPrecision p);
+GemmPrecision gemm_precision();
+// "fp32" / "bf16"; parse throws naming the value and the choices.
+const char* gemm_precision_name(GemmPrecision p);
+GemmPrecision gemm_precision_parse(const std::string& s);
+// Whether kBf16 runs natively here; otherwise *why says what is missing.
+bool gemm_bf16_supported(std::string* why = nullptr);
+
 // Opens the library (idempotent). Throws std::runtime_error when OpenBLAS cannot be opened.
 void gemm_init();
-// What runs the GEMMs, e.g. "OpenBLAS 0.3.21 SkylakeX (core type from cpuid: avx512)".
+// What runs the GEMMs at the current precision, e.g. "OpenBLAS 0.3.21 SkylakeX (core type from
+// cpuid: avx512)" or "oneDNN 2.6.3 bf16 (brg:avx512_core_amx_bf16), fp32 accumulation".
 std::string gemm_backend();
 // The core type the CPU's features select ("" = leave it to the library).
 std::string gemm_coretype_for_cpu();

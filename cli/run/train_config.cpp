@@ -121,6 +121,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.authorized_keys", T::kString, &c.authorized_keys,
        "File of worker public keys (one Z85 key a line) allowed besides the run's own "
        "(\"\" = RUN_DIR/authorized_keys)"},
+      {"run.gemm_precision", T::kString, &c.gemm_precision,
+       "CPU GEMMs of learner and rollout workers: fp32, or bf16 (operands rounded to bf16, fp32 "
+       "accumulation, oneDNN on AMX-BF16 / AVX512-BF16 CPUs)"},
   };
 }
 
@@ -382,6 +385,8 @@ void train_config_finalize(TrainConfig& c) {
        "run.async and learner.dynamic_sampling cannot be combined (oversampling needs the "
        "step's own rewards before the next step is generated)");
   need(c.max_staleness >= 1, "run.max_staleness must be >= 1 (async runs one step behind)");
+  need(c.gemm_precision == "fp32" || c.gemm_precision == "bf16",
+       "run.gemm_precision must be fp32 or bf16");
   check_chat_template(c, "config");
   // Async samples come from the previous weights: correct them unless the user chose a cap.
   if (c.async && c.learner.loss.tis_cap == 0) c.learner.loss.tis_cap = 2.0f;

@@ -64,6 +64,7 @@ struct TrainConfig {
   float worker_deadline_s = 300;     // no worker able to serve this long: the run fails (0 = wait)
   bool insecure_tcp = false;         // tcp:// without CURVE (trusted networks only)
   std::string authorized_keys = "";  // client public keys allowed besides the run's own
+  std::string gemm_precision = "fp32";  // fp32 | bf16 (kernels/gemm.h), learner and workers
 };
 
 enum class ConfigType { kInt, kUint64, kFloat, kBool, kString, kStringList, kDoubleList };

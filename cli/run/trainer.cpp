@@ -519,6 +519,7 @@ void start_workers(Run& r) {
       std::vector<std::string> args = {r.opt.exe_path, "rollout-worker", "--connect", local,
                                        "--model",      model_dir,        "--id",      id,
                                        "--threads",    threads};
+      args.insert(args.end(), {"--gemm-precision", r.cfg.gemm_precision});  // as the learner
       if (curve) {
         args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
       }
@@ -872,6 +873,8 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   bool interrupted = false;
   std::optional<std::pair<StepRow, std::vector<SampleRow>>> unwritten;  // a step's unlogged row
   try {
+    // Process-wide, before any worker starts: sampler and learner run the same GEMMs.
+    gemm_set_precision(gemm_precision_parse(r.cfg.gemm_precision));
     start_workers(r);
     publish_weights(r);
     std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),

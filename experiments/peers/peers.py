@@ -8,7 +8,10 @@ Runs, each side by side in this one process tree, PyTorch at --torch-threads (de
   grpo     the built-in run (aha train, tiny_add, 64 prompts x 8, 6 new tokens) vs TRL's
            GRPOTrainer with the same hyperparameters: seconds per step, and held-out accuracy of
            both trained models on the same 200 prompts x 4 samples at the same step
-and prints aha's speed-up over each. Usage (see README.md beside this file):
+and prints aha's speed-up over each. With bf16 in --gemm-precision (the default), learner and
+model also run aha with bf16 GEMMs (`--gemm-precision bf16`: oneDNN on AMX, fp32 accumulation)
+against PyTorch fp32 AND PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), the fair
+comparison; each row says which. Usage (see README.md beside this file):
   /work/venv-peers/bin/python experiments/peers/peers.py --aha build/aha [--only learner,model]
 """
 import argparse, json, os, random, re, shutil, subprocess, sys, tempfile, time
@@ -20,6 +23,8 @@ ap.add_argument("--only", default="learner,model,generate,grpo")
 ap.add_argument("--torch-threads", type=int, default=2)
 ap.add_argument("--steps", type=int, default=50, help="GRPO steps of both runs (built-in: 400)")
 ap.add_argument("--workdir", default=None)
+ap.add_argument("--gemm-precision", default="fp32,bf16",
+                help="aha GEMM precisions for learner and model (bf16: also PyTorch autocast)")
 args = ap.parse_args()
 
 import torch
@@ -30,6 +35,7 @@ work = args.workdir or tempfile.mkdtemp(prefix="aha-peers-")
 os.makedirs(work, exist_ok=True)
 only = set(args.only.split(","))
 results = []
+precisions = args.gemm_precision.split(",")
 
 
 def aha(*a):
@@ -58,6 +64,22 @@ def timed(fn, seconds=3.0, min_iters=3):
     return (time.perf_counter() - t0) / n
 
 
+def bf16_ok():
+    r = subprocess.run([args.aha, "bench", "sgemm", "--n", "64", "--gemm-precision", "bf16"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"  bf16 skipped: {r.stderr.strip()}", flush=True)
+    return r.returncode == 0
+
+
+if "bf16" in precisions and not bf16_ok():
+    precisions.remove("bf16")
+
+
+def autocast(on):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=on)
+
+
 def backend():
     out = aha("bench", "sgemm", "--n", "256")
     return out.strip()
@@ -69,9 +91,11 @@ print(f"torch {torch.__version__} ({args.torch_threads} threads); aha: "
 # --- learner update: 512 sequences of 7 prompt + 4 completion tokens ------------------------
 if "learner" in only:
     S, P, C = 512, 7, 4
-    out = aha("bench", "learner", "--model", args.model, "--sequences", str(S), "--prompt-len",
-              str(P), "--completion-len", str(C))
-    aha_s = float(re.search(r"learner update: ([\d.]+) s", out).group(1))
+    aha_s = {}
+    for p in precisions:
+        out = aha("bench", "learner", "--model", args.model, "--sequences", str(S), "--prompt-len",
+                  str(P), "--completion-len", str(C), "--gemm-precision", p)
+        aha_s[p] = float(re.search(r"learner update: ([\d.]+) s", out).group(1))
     model = load(args.model).train()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.95), eps=1e-8,
                             weight_decay=0.0)
@@ -79,8 +103,11 @@ if "learner" in only:
     ids = torch.randint(0, model.config.vocab_size, (S, P + C), generator=g)
     adv = torch.tensor([1.0 if i % 2 else -1.0 for i in range(S)]).unsqueeze(1)
 
+    amp = False
+
     def step():
-        logits = model(ids).logits[:, P - 1:-1].float()
+        with autocast(amp):
+            logits = model(ids).logits[:, P - 1:-1].float()
         logp = torch.log_softmax(logits, -1).gather(-1, ids[:, P:].unsqueeze(-1)).squeeze(-1)
         ratio = torch.exp(logp - logp.detach())
         loss = -torch.min(ratio * adv, ratio.clamp(0.8, 1.2) * adv).mean()
@@ -91,29 +118,49 @@ if "learner" in only:
 
     torch_s = timed(step)
     print(f"learner update, {S} x ({P}+{C}) tokens:")
-    report("learner update", aha_s, torch_s, "s", False, 1.5)
+    if "fp32" in precisions:
+        report("learner update", aha_s["fp32"], torch_s, "s", False, 1.5)
+    if "bf16" in precisions:
+        amp = True
+        torch_amp_s = timed(step)
+        report("learner aha-bf16 vs torch-fp32", aha_s["bf16"], torch_s, "s", False, 1.5)
+        report("learner aha-bf16 vs torch-autocast-bf16", aha_s["bf16"], torch_amp_s, "s", False,
+               1.5)
 
 # --- 100m config forward+backward -------------------------------------------------------------
 if "model" in only:
     B, T = 4, 128
-    out = aha("bench", "model", "--config", "100m", "--batch", str(B), "--seq-len", str(T))
-    row = [l for l in out.splitlines() if l.startswith("100m ")][0].split()
-    aha_tok = float(row[4])
+    aha_tok = {}
+    for p in precisions:
+        out = aha("bench", "model", "--config", "100m", "--batch", str(B), "--seq-len", str(T),
+                  "--gemm-precision", p)
+        row = [l for l in out.splitlines() if l.startswith("100m ")][0].split()
+        aha_tok[p] = float(row[4])
     d = os.path.join(work, "m100")
     shutil.rmtree(d, ignore_errors=True)
     aha("init", "--config", "100m", "--out", d)
     model = load(d).train()
     ids = torch.randint(0, model.config.vocab_size, (B, T), generator=torch.Generator().manual_seed(2))
 
+    amp = False
+
     def fb():
-        logits = model(ids).logits[:, :-1].float()
+        with autocast(amp):
+            logits = model(ids).logits[:, :-1].float()
         logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:].unsqueeze(-1))
         model.zero_grad(set_to_none=True)
         (-logp.mean()).backward()
 
     torch_tok = B * T / timed(fb, seconds=6.0, min_iters=2)
     print(f"100m forward+backward, {B} x {T} tokens:")
-    report("100m fwd+bwd", aha_tok, torch_tok, "tok/s", True, 1.5)
+    if "fp32" in precisions:
+        report("100m fwd+bwd", aha_tok["fp32"], torch_tok, "tok/s", True, 1.5)
+    if "bf16" in precisions:
+        amp = True
+        torch_amp_tok = B * T / timed(fb, seconds=6.0, min_iters=2)
+        report("100m aha-bf16 vs torch-fp32", aha_tok["bf16"], torch_tok, "tok/s", True, 1.5)
+        report("100m aha-bf16 vs torch-autocast-bf16", aha_tok["bf16"], torch_amp_tok, "tok/s",
+               True, 1.5)
 
 # --- generation at batch 256 --------------------------------------------------------------
 if "generate" in only:
@@ -240,4 +287,4 @@ if "grpo" in only:
 
 print("\nsummary (aha speed-up over the peer; machine shared, figures noisy):")
 for name, a, t, unit, ratio, target in results:
-    print(f"  {name:16s} {ratio:5.2f}x  (target {target}x)")
+    print(f"  {name:40s} {ratio:5.2f}x  (target {target}x)")
