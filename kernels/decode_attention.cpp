@@ -39,8 +39,17 @@ AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b
   // key chunk is loaded once for four heads.
   using v8 = float __attribute__((vector_size(32)));
   const int A8 = A & ~7, B8 = Bd & ~7;
+  // A sequence's rows lie far apart in the cache (one row per step per sequence): fetch ahead.
+  constexpr int kAhead = 4;
+  for (int i = 0; i < std::min(L, kAhead); i++)
+    for (long c = 0; c < W; c += 16) __builtin_prefetch(cache + rows[i] * W + c);
   for (int i = 0; i < L; i++) {
     const float* row = cache + rows[i] * W;
+    if (i + kAhead < L) {
+      const float* next = cache + rows[i + kAhead] * W;
+      for (long c = 0; c < W; c += 16) __builtin_prefetch(next + c);
+      __builtin_prefetch(next + W - 1);
+    }
     for (int h0 = 0; h0 < NH; h0 += 4) {
       const int nh = std::min(4, NH - h0);
       v8 acc[4] = {};
