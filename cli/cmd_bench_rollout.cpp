@@ -1,9 +1,12 @@
 // `aha bench rollout`: decode tokens/s of the CPU engine at several batch sizes, cache bytes per
 // token (MLA latents or GQA k/v) against a multi-head cache, and what sharing a prompt's prefill
 // saves.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "cli/command.h"
 #include "kernels/linear.h"
@@ -16,7 +19,17 @@ namespace aha::cli {
 
 namespace {
 
-double run_engine(Model& m, std::vector<EngineRequest> reqs, long* decode_tokens) {
+// User + system CPU seconds of the process so far: on a shared machine the work done, where wall
+// time also counts the waits for a core.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double run_engine(Model& m, std::vector<EngineRequest> reqs, long* decode_tokens,
+                  double* cpu_s = nullptr) {
   Engine e;
   EngineOptions eo;
   eo.max_tokens_in_flight = 1 << 17;
@@ -25,7 +38,9 @@ double run_engine(Model& m, std::vector<EngineRequest> reqs, long* decode_tokens
   for (EngineRequest& r : reqs) engine_submit(e, std::move(r));
   std::vector<EngineResult> done;
   auto t0 = std::chrono::steady_clock::now();
+  const double c0 = cpu_seconds();
   engine_run(e, done);
+  if (cpu_s) *cpu_s = cpu_seconds() - c0;
   if (decode_tokens) *decode_tokens = e.stats.decode_tokens;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -40,7 +55,8 @@ EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
   return r;
 }
 
-void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads) {
+void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads,
+                       const std::vector<int>& batches) {
   set_compute_threads(threads);
   Model m;
   model_load(m, model_dir);
@@ -62,13 +78,14 @@ void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads) {
         mha_cache_bytes_per_token(c),
         100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
   std::printf("compute threads: %d\n", compute_threads());
-  std::printf("\n%8s %14s %12s\n", "batch", "decode tok/s", "per row");
-  for (int B : {1, 16, 64, 256}) {
+  std::printf("\n%8s %14s %12s %14s\n", "batch", "decode tok/s", "per row", "tok/CPU s");
+  for (int B : batches) {
     std::vector<EngineRequest> reqs;
     for (int b = 0; b < B; b++) reqs.push_back(request(b, 16, 1, max_new, V));
     long tokens = 0;
-    double s = run_engine(m, reqs, &tokens);
-    std::printf("%8d %14.0f %12.0f\n", B, tokens / s, tokens / s / B);
+    double cpu = 0;
+    double s = run_engine(m, reqs, &tokens, &cpu);
+    std::printf("%8d %14.0f %12.0f %14.0f\n", B, tokens / s, tokens / s / B, tokens / cpu);
   }
   // A group of G sharing one prefill against G separate prompts.
   const int G = 8, T = 128;
@@ -95,9 +112,13 @@ void add_bench_rollout(CLI::App& app) {
   c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
   auto precision = std::make_shared<std::string>("fp32");
   add_gemm_precision_option(c, precision);
+  auto batches = std::make_shared<std::vector<int>>(std::vector<int>{1, 16, 64, 256});
+  c->add_option("--batch", *batches, "Batch sizes to time (one run each)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   c->callback([=] {
     apply_gemm_precision(*precision, true);
-    cmd_bench_rollout(*model, *max_new, *threads);
+    cmd_bench_rollout(*model, *max_new, *threads, *batches);
   });
 }
 

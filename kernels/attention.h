@@ -15,7 +15,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* lse, const float* q, const float* k, const float* v,
                         const int* seq_start, int B, int NH, int NKV, int DQK, int DV, float scale);
 
-// MLA decode attention in the latent space, one query token per row of the batch.
+// MLA decode attention in the latent space, one query token per row of the batch (this and the
+// GQA decode below live in kernels/decode_attention.cpp).
 // Row b attends to its len_b = row_start[b+1] - row_start[b] cache entries: entry i is at cache
 // row rows[row_start[b] + i] (a flattened block table), each cache row holding
 // [c_kv (R) ; k_rope (DR)]. A row with len_b = 0 gets out_lat = 0.

@@ -1,9 +1,11 @@
 #include "policy/decode.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/check.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "policy/family.h"
 
 namespace aha {
@@ -88,16 +90,15 @@ void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B) {
     s.expert_load.assign(L, std::vector<long>(c.n_routed_experts, 0));
 }
 
-void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
+namespace {
+
+// decode_step over B rows with one scratch; topk_out rows are topk_ld apart per MoE layer.
+void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
                  const int* positions, const int* new_rows, const int* ctx_rows,
-                 const int* ctx_start, int B, float* logits, int* topk_out) {
+                 const int* ctx_start, int B, float* logits, int* topk_out, int topk_ld) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, K = c.num_experts_per_tok;
-  AHA_CHECK(ctx.device == Device::kCpu, "decode runs on the CPU only");
-  for (int b = 0; b < B; b++)
-    AHA_CHECK(ctx_start[b + 1] > ctx_start[b] && ctx_rows[ctx_start[b + 1] - 1] == new_rows[b],
-              "a sequence's context must end with its new row");
   decode_scratch_reserve(m, s, B);
   float* x = s.x.data();
   float* tmp = s.tmp.data();
@@ -114,13 +115,55 @@ void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
     layer_ffn_forward(m, l, la, x, tmp, B, nullptr, load);
     if (cfg_layer_is_moe(c, l)) {
       if (topk_out)
-        std::memcpy(topk_out + static_cast<size_t>(moe_l) * B * K, la.topk_idx.data(),
+        std::memcpy(topk_out + static_cast<size_t>(moe_l) * topk_ld * K, la.topk_idx.data(),
                     static_cast<size_t>(B) * K * sizeof(int));
       moe_l++;
     }
   }
   rmsnorm_forward(ctx, s.lnf.data(), nullptr, x, m.w.norm, B, C, c.rms_norm_eps);
   linear_forward(ctx, logits, s.lnf.data(), m.w.lm_head, B, C, c.vocab_size);
+}
+
+}  // namespace
+
+void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
+                 const int* positions, const int* new_rows, const int* ctx_rows,
+                 const int* ctx_start, int B, float* logits, int* topk_out) {
+  const ModelConfig& c = m.cfg;
+  AHA_CHECK(m.ctx.device == Device::kCpu, "decode runs on the CPU only");
+  for (int b = 0; b < B; b++)
+    AHA_CHECK(ctx_start[b + 1] > ctx_start[b] && ctx_rows[ctx_start[b + 1] - 1] == new_rows[b],
+              "a sequence's context must end with its new row");
+  if (B <= kDecodeSliceRows) {
+    decode_rows(m, s, cache, tokens, positions, new_rows, ctx_rows, ctx_start, B, logits, topk_out,
+                B);
+    return;
+  }
+  // The step runs in slices of kDecodeSliceRows rows, the compute threads taking slices: one
+  // fork-join per step instead of one per op, and every op of a slice (small GEMMs included)
+  // keeps its core busy. Slices depend on B only, so results do not depend on the thread count.
+  // Rows of a slice touch only their own cache rows and outputs.
+  const int parts = (B + kDecodeSliceRows - 1) / kDecodeSliceRows;
+  if (s.parts.size() < static_cast<size_t>(parts)) s.parts.resize(parts);
+  const int L = c.num_hidden_layers, V = c.vocab_size, K = c.num_experts_per_tok;
+  parallel_for(parts, [&](int i) {
+    const int b0 = i * kDecodeSliceRows, b1 = std::min(B, b0 + kDecodeSliceRows);
+    DecodeScratch& ps = s.parts[i];
+    ps.ctx_start.resize(b1 - b0 + 1);
+    for (int b = b0; b <= b1; b++) ps.ctx_start[b - b0] = ctx_start[b] - ctx_start[b0];
+    decode_rows(m, ps, cache, tokens + b0, positions + b0, new_rows + b0,
+                ctx_rows + ctx_start[b0], ps.ctx_start.data(), b1 - b0,
+                logits + static_cast<size_t>(b0) * V,
+                topk_out ? topk_out + static_cast<size_t>(b0) * K : nullptr, B);
+  });
+  if (s.expert_load.size() != static_cast<size_t>(L))
+    s.expert_load.assign(L, std::vector<long>(c.n_routed_experts, 0));
+  for (int i = 0; i < parts; i++)
+    for (int l = 0; l < L; l++)
+      for (size_t e = 0; e < s.parts[i].expert_load[l].size(); e++) {
+        s.expert_load[l][e] += s.parts[i].expert_load[l][e];
+        s.parts[i].expert_load[l][e] = 0;
+      }
 }
 
 }  // namespace aha

@@ -54,7 +54,13 @@ struct DecodeScratch {
   View<float> att;                             // [B, NH, DV] (GQA: [B, NH, HD])
   View<float> lnf;                             // [B, C]
   std::vector<std::vector<long>> expert_load;  // [L][E] accumulated over calls
+  // A step of more than kDecodeSliceRows rows runs in slices, each with its own scratch.
+  std::vector<DecodeScratch> parts;
+  std::vector<int> ctx_start;  // a slice's ctx_start, rebased to 0
 };
+
+// decode_step runs a larger batch in slices of this many rows over the compute threads.
+constexpr int kDecodeSliceRows = 32;
 
 // Lays out s for steps of up to B rows.
 void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B);

@@ -1,0 +1,170 @@
+// Decode attention (one query token per batch row over cache rows named by a block table),
+// declared in kernels/attention.h. Rows are independent: parallel_for over rows, each writing its
+// own outputs, so results do not depend on the thread count or on the other rows of the batch.
+//
+// Per row, every head reads the same cache rows, so the loops run row-major over the context:
+// each cache row is loaded once for all heads' scores and once for all heads' outputs, with float
+// accumulators: 8-float vectors for the scores (GCC vector extensions), `omp simd` loops over a
+// value row for the outputs (-fopenmp-simd, no OpenMP runtime).
+// Built for AVX2+FMA and AVX-512 beside the baseline (target_clones): the machine picks at load.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/check.h"
+#include "kernels/parallel.h"
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
+#define AHA_DECODE_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#else
+#define AHA_DECODE_CLONES
+#endif
+
+namespace aha {
+
+namespace {
+
+// One batch row: sc[NH, L] scratch. q[h] is q_a[h*qa_stride .. +A] ; q_b[h*qb_stride .. +Bd],
+// keys are cache[row][ko .. ko+A) ; cache[row][ko+A .. ko+A+Bd) (Bd may be 0), values
+// cache[row][vo .. vo+D). Head h reads key/value group h / group (group offsets kstep, vstep).
+AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b, int A, int Bd,
+                                  const float* cache, long W, const int* rows, int L, int NH,
+                                  int group, long ko, long kstep, long vo, long vstep, int D,
+                                  float scale, float* sc) {
+  // Scores: 8-float partial sums per head in a vector, summed as a tree once per (row, head) --
+  // a horizontal sum per dot would cost more than the dot. Heads go four at a time so that each
+  // key chunk is loaded once for four heads.
+  using v8 = float __attribute__((vector_size(32)));
+  const int A8 = A & ~7, B8 = Bd & ~7;
+  // A sequence's rows lie far apart in the cache (one row per step per sequence): fetch ahead.
+  constexpr int kAhead = 4;
+  for (int i = 0; i < std::min(L, kAhead); i++)
+    for (long c = 0; c < W; c += 16) __builtin_prefetch(cache + rows[i] * W + c);
+  for (int i = 0; i < L; i++) {
+    const float* row = cache + rows[i] * W;
+    if (i + kAhead < L) {
+      const float* next = cache + rows[i + kAhead] * W;
+      for (long c = 0; c < W; c += 16) __builtin_prefetch(next + c);
+      __builtin_prefetch(next + W - 1);
+    }
+    for (int h0 = 0; h0 < NH; h0 += 4) {
+      const int nh = std::min(4, NH - h0);
+      v8 acc[4] = {};
+      float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (int j = 0; j < nh; j++) {
+        const int h = h0 + j;
+        const float* qa = q_a + static_cast<long>(h) * A;
+        const float* qb = q_b + static_cast<long>(h) * Bd;
+        const float* k = row + ko + (h / group) * kstep;
+        v8 a = {}, kv, qv;
+        for (int c = 0; c < A8; c += 8) {
+          __builtin_memcpy(&kv, k + c, sizeof(v8));
+          __builtin_memcpy(&qv, qa + c, sizeof(v8));
+          a += qv * kv;
+        }
+        for (int c = 0; c < B8; c += 8) {
+          __builtin_memcpy(&kv, k + A + c, sizeof(v8));
+          __builtin_memcpy(&qv, qb + c, sizeof(v8));
+          a += qv * kv;
+        }
+        acc[j] = a;
+        float t = 0.0f;
+        for (int c = A8; c < A; c++) t += qa[c] * k[c];
+        for (int c = B8; c < Bd; c++) t += qb[c] * k[A + c];
+        tail[j] = t;
+      }
+      for (int j = 0; j < nh; j++) {
+        const v8 a = acc[j];
+        const float s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+        sc[static_cast<long>(h0 + j) * L + i] = (s + tail[j]) * scale;
+      }
+    }
+  }
+  float inv_sum[64];
+  for (int h0 = 0; h0 < NH; h0 += 64) {
+    const int nh = std::min(64, NH - h0);
+    for (int h = h0; h < h0 + nh; h++) {
+      float* p = sc + static_cast<long>(h) * L;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int i = 0; i < L; i++) mx = std::max(mx, p[i]);
+      double sum = 0.0;
+      for (int i = 0; i < L; i++) {
+        p[i] = std::exp(p[i] - mx);
+        sum += p[i];
+      }
+      inv_sum[h - h0] = static_cast<float>(1.0 / sum);
+      float* o = out + static_cast<long>(h) * D;
+      for (int c = 0; c < D; c++) o[c] = 0.0f;
+    }
+    for (int i = 0; i < L; i++) {
+      const float* row = cache + rows[i] * W;
+      for (int h = h0; h < h0 + nh; h++) {
+        const float w = sc[static_cast<long>(h) * L + i];
+        const float* v = row + vo + (h / group) * vstep;
+        float* o = out + static_cast<long>(h) * D;
+#pragma omp simd
+        for (int c = 0; c < D; c++) o[c] += w * v[c];
+      }
+    }
+    for (int h = h0; h < h0 + nh; h++) {
+      float* o = out + static_cast<long>(h) * D;
+      const float r = inv_sum[h - h0];
+#pragma omp simd
+      for (int c = 0; c < D; c++) o[c] *= r;
+    }
+  }
+}
+
+void check_row_start(const char* name, const int* row_start, int B) {
+  AHA_CHECK(row_start[0] == 0, std::string(name) + ": row_start[0] must be 0");
+  for (int b = 0; b < B; b++)
+    AHA_CHECK(row_start[b + 1] >= row_start[b],
+              std::string(name) + ": row_start must be non-decreasing");
+}
+
+}  // namespace
+
+void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rope,
+                          const float* cache, const int* rows, const int* row_start, int B, int NH,
+                          int R, int DR, float scale) {
+  check_row_start("mla_decode_attention", row_start, B);
+  const long W = R + DR;
+  parallel_for(B, [&](int b) {
+    const int r0 = row_start[b], L = row_start[b + 1] - r0;
+    float* o = out_lat + static_cast<long>(b) * NH * R;
+    if (L == 0) {  // nothing to attend to: a zero output rather than 0/0
+      std::fill(o, o + static_cast<long>(NH) * R, 0.0f);
+      return;
+    }
+    thread_local std::vector<float> sc;
+    if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
+    // Keys [c_kv ; k_rope] and values c_kv, one group of all NH heads.
+    decode_row(o, q_lat + static_cast<long>(b) * NH * R, q_rope + static_cast<long>(b) * NH * DR, R,
+               DR, cache, W, rows + r0, L, NH, NH, 0, 0, 0, 0, R, scale, sc.data());
+  });
+}
+
+void gqa_decode_attention(float* out, const float* q, const float* cache, const int* rows,
+                          const int* row_start, int B, int NH, int NKV, int D, float scale) {
+  AHA_CHECK(NKV > 0 && NH % NKV == 0, "gqa_decode_attention: NH must be a multiple of NKV");
+  check_row_start("gqa_decode_attention", row_start, B);
+  const long W = 2L * NKV * D;
+  parallel_for(B, [&](int b) {
+    const int r0 = row_start[b], L = row_start[b + 1] - r0;
+    float* o = out + static_cast<long>(b) * NH * D;
+    if (L == 0) {
+      std::fill(o, o + static_cast<long>(NH) * D, 0.0f);
+      return;
+    }
+    thread_local std::vector<float> sc;
+    if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
+    // Keys at [0, NKV*D), values at [NKV*D, 2*NKV*D); head h reads kv head h / (NH / NKV).
+    decode_row(o, q + static_cast<long>(b) * NH * D, nullptr, D, 0, cache, W, rows + r0, L, NH,
+               NH / NKV, 0, D, static_cast<long>(NKV) * D, D, D, scale, sc.data());
+  });
+}
+
+}  // namespace aha
