@@ -48,6 +48,7 @@ struct LearnerConfig {
   float balance_alpha = 0.0f;  // sequence-wise balance loss (DeepSeek-V3: 1e-4); 0 = off
   float inv_temp = 1.0f;       // log-probs at the sampling temperature
   bool need_ref = false;       // beta > 0
+  int lanes = 0;               // 0: chosen by shape (learner_num_lanes); tests and benches set it
 };
 
 // One completion to learn from.
@@ -62,6 +63,15 @@ struct TrainSample {
 
 struct Collective;
 
+// A lane past the first: a copy of the policy (weights copied in at every optimiser step) with
+// its own gradients and activations.
+struct LearnerLane {
+  Model policy;
+  Acts acts;
+  Acts ref_acts;
+  std::vector<LearnerLane> lanes;  // lanes 1.. of the last update (lane 0 is policy, acts)
+};
+
 struct Learner {
   LearnerConfig cfg;
   Model policy;
@@ -71,6 +81,7 @@ struct Learner {
   int step = 0;               // optimiser steps taken
   Acts acts;
   Acts ref_acts;
+  std::vector<LearnerLane> lanes;  // lanes 1.. of the last update (lane 0 is policy, acts)
 };
 
 struct UpdateMetrics {
@@ -88,6 +99,12 @@ struct UpdateMetrics {
 };
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg);
+// Lanes of an update of `tokens` tokens (this rank's share): on the CPU, a model of at most
+// kLaneMaxParams parameters runs one lane per hardware thread, each with at least kLaneMinTokens
+// tokens; otherwise one lane (the kernels split their own work over the threads).
+constexpr long kLaneMaxParams = 4L << 20;
+constexpr int kLaneMinTokens = 512;
+int learner_num_lanes(const Learner& l, long tokens);
 // The --device of aha train, sft and pretrain: device_choose (kernels/ops.h), then the learner's
 // own part. Its update still reads log-probs, writes dlogp and keeps the AdamW state on the host,
 // so "cuda" is refused saying so and "auto" stays on the CPU until that is wired.
