@@ -184,21 +184,31 @@ void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vect
 
 }  // namespace
 
-void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
-  const int S = static_cast<int>(samples.size());
-  std::vector<long> prefix(S + 1, 0);  // tokens of the samples before i
+namespace {
+
+// The samples [*begin, *end) of rank `rank` of R within [b, e): contiguous, balanced tokens.
+void shard_range(const std::vector<TrainSample>& samples, int b, int e, int rank, int R,
+                 int* begin, int* end) {
+  const int S = e - b;
+  std::vector<long> prefix(S + 1, 0);  // tokens of the samples before b + i
   for (int i = 0; i < S; i++)
-    prefix[i + 1] =
-        prefix[i] + static_cast<long>(samples[i].prompt.size() + samples[i].completion.size());
-  // Rank r starts at the first sample whose preceding tokens reach r/R of the step's.
+    prefix[i + 1] = prefix[i] + static_cast<long>(samples[b + i].prompt.size() +
+                                                  samples[b + i].completion.size());
+  // Rank r starts at the first sample whose preceding tokens reach r/R of the range's.
   auto start = [&](int r) {
     if (r >= R) return S;
     return static_cast<int>(
         std::lower_bound(prefix.begin(), prefix.end() - 1, (prefix[S] * r + R - 1) / R) -
         prefix.begin());
   };
-  *begin = start(rank);
-  *end = start(rank + 1);
+  *begin = b + start(rank);
+  *end = b + start(rank + 1);
+}
+
+}  // namespace
+
+void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
+  shard_range(samples, 0, static_cast<int>(samples.size()), rank, R, begin, end);
 }
 
 int learner_num_lanes(const Learner& l, long tokens) {
@@ -264,15 +274,12 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     model_alloc_grads(l.lanes.back().policy);
   }
   std::vector<LaneWork> lanes(NL);
-  {
-    const std::vector<TrainSample> share(samples.begin() + begin, samples.begin() + end);
-    for (int r = 0; r < NL; r++) {
-      int b0 = 0, b1 = end - begin;
-      if (NL > 1) learner_shard(share, r, NL, &b0, &b1);
-      lanes[r].mbs = make_micro_batches(m, samples, begin + b0, begin + b1,
-                                        l.cfg.micro_batch_tokens, l.cfg.routing_replay);
-      reserve_acts(l, r, lanes[r].mbs, l.cfg.need_ref);
-    }
+  for (int r = 0; r < NL; r++) {
+    int b0 = begin, b1 = end;
+    if (NL > 1) shard_range(samples, begin, end, r, NL, &b0, &b1);
+    lanes[r].mbs =
+        make_micro_batches(m, samples, b0, b1, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
+    reserve_acts(l, r, lanes[r].mbs, l.cfg.need_ref);
   }
   ForwardOptions fo;
   fo.inv_temp = l.cfg.inv_temp;

@@ -16,6 +16,12 @@
 //   whole step; gradients are summed across ranks before clipping and expert loads before the
 //   bias update, so every rank applies the same update. With no Collective (or R = 1) nothing
 //   is split or reduced: the single-process path, bit for bit.
+// - Lanes (a small model on the CPU, learner_num_lanes): the rank's samples are split again the
+//   same way into lanes, one per hardware thread; each lane runs its micro-batches on its own copy
+//   of the policy (weights copied in before each optimiser step) with its own gradients, every
+//   kernel whole on one thread; the lanes' gradients are summed in lane order. The split depends
+//   on the machine's thread count, not on compute_threads(), so a run gives the same bits whether
+//   its lanes run side by side or one after the other.
 #pragma once
 #include <cstdint>
 #include <string>
