@@ -138,21 +138,29 @@ void apply_adamw(Learner& l, float lr) {
   p.eps = l.cfg.adam_eps;
   p.weight_decay = l.cfg.weight_decay;
   l.step++;
-  for (const TensorSpec& s : l.policy.specs) {
-    if (!s.trainable) continue;
+  // Tensors over the threads (each is updated alone, elementwise: the same bits on any number).
+  const std::vector<TensorSpec>& specs = l.policy.specs;
+  parallel_for(static_cast<int>(specs.size()), [&](int i) {
+    const TensorSpec& s = specs[i];
+    if (!s.trainable) return;
     // Norm weights take no decay, as usual.
     AdamWParams q = p;
     if (s.shape.size() == 1) q.weight_decay = 0.0f;
     adamw_update(l.policy.params.data() + s.offset, l.policy.grads.data() + s.offset,
                  l.adam_m.data() + s.offset, l.adam_v.data() + s.offset, s.numel, l.step, q);
-  }
+  });
 }
 
 double clip_grads(Learner& l) {
   double norm = grad_norm(l.policy.grads.data(), l.policy.num_params);
   if (l.cfg.grad_clip > 0 && norm > l.cfg.grad_clip) {
     float f = static_cast<float>(l.cfg.grad_clip / (norm + 1e-12));
-    for (float& g : l.policy.grads) g *= f;
+    float* g = l.policy.grads.data();
+    const long P = l.policy.num_params;
+    constexpr long kChunk = 1 << 15;
+    parallel_for(static_cast<int>((P + kChunk - 1) / kChunk), [&](int c) {
+      for (long i = c * kChunk; i < std::min(P, (c + 1) * kChunk); i++) g[i] *= f;
+    });
   }
   return norm;
 }
