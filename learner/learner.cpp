@@ -222,7 +222,7 @@ void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int
 int learner_num_lanes(const Learner& l, long tokens) {
   if (l.cfg.lanes > 0) return l.cfg.lanes;
   if (l.policy.ctx.device != Device::kCpu || l.policy.num_params > kLaneMaxParams) return 1;
-  return static_cast<int>(std::clamp<long>(tokens / kLaneMinTokens, 1, hardware_threads()));
+  return static_cast<int>(std::clamp<long>(tokens / kLaneMinTokens, 1, kMaxLanes));
 }
 
 namespace {

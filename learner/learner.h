@@ -17,11 +17,11 @@
 //   bias update, so every rank applies the same update. With no Collective (or R = 1) nothing
 //   is split or reduced: the single-process path, bit for bit.
 // - Lanes (a small model on the CPU, learner_num_lanes): the rank's samples are split again the
-//   same way into lanes, one per hardware thread; each lane runs its micro-batches on its own copy
-//   of the policy (weights copied in before each optimiser step) with its own gradients, every
-//   kernel whole on one thread; the lanes' gradients are summed in lane order. The split depends
-//   on the machine's thread count, not on compute_threads(), so a run gives the same bits whether
-//   its lanes run side by side or one after the other.
+//   same way into lanes, run over the compute threads; each lane runs its micro-batches on its
+//   own copy of the policy (weights copied in before each optimiser step) with its own gradients,
+//   every kernel whole on one thread; the lanes' gradients are summed in lane order. The split
+//   depends on the step's shape only, so a run gives the same bits whether its lanes run side by
+//   side or one after the other.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -106,10 +106,13 @@ struct UpdateMetrics {
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg);
 // Lanes of an update of `tokens` tokens (this rank's share): on the CPU, a model of at most
-// kLaneMaxParams parameters runs one lane per hardware thread, each with at least kLaneMinTokens
-// tokens; otherwise one lane (the kernels split their own work over the threads).
+// kLaneMaxParams parameters runs up to kMaxLanes lanes of at least kLaneMinTokens tokens, more
+// lanes than threads so that a thread the OS delays holds up a small share only; otherwise one
+// lane (the kernels split their own work over the threads). Shape alone decides: the same lanes,
+// the same bits, on any number of threads.
 constexpr long kLaneMaxParams = 4L << 20;
 constexpr int kLaneMinTokens = 512;
+constexpr int kMaxLanes = 8;
 int learner_num_lanes(const Learner& l, long tokens);
 // The --device of aha train, sft and pretrain: device_choose (kernels/ops.h), then the learner's
 // own part. Its update still reads log-probs, writes dlogp and keeps the AdamW state on the host,
