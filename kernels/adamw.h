@@ -15,7 +15,7 @@ struct AdamWParams {
 void adamw_update(float* params, const float* grads, float* m, float* v, long n, int step,
                   const AdamWParams& p);
 
-// Global L2 norm of grads[n] (accumulated in double).
+// Global L2 norm of grads[n] (accumulated in double, in fixed chunks summed in order).
 double grad_norm(const float* grads, long n);
 
 }  // namespace aha

@@ -7,6 +7,7 @@
 
 #include "kernels/check.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "learner/collective.h"
 
 namespace aha {
@@ -52,6 +53,17 @@ float learner_lr(const LearnerConfig& c, int step) {
 }
 
 namespace {
+
+// Lane r's model and activations: lane 0 is the policy itself, the others its copies.
+Model& lane_model(Learner& l, int r) {
+  return r == 0 ? l.policy : l.lanes[r - 1].policy;
+}
+Acts& lane_acts(Learner& l, int r) {
+  return r == 0 ? l.acts : l.lanes[r - 1].acts;
+}
+Acts& lane_ref_acts(Learner& l, int r) {
+  return r == 0 ? l.ref_acts : l.lanes[r - 1].ref_acts;
+}
 
 // Sequences of the step packed into one batch; fills the replay array when all the step's
 // samples carry routing.
@@ -107,15 +119,15 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
 
 // Lays out the activations once for the step's largest micro-batch: no forward or backward of
 // the step allocates.
-void reserve_acts(Learner& l, const std::vector<MicroBatch>& mbs, bool need_ref) {
+void reserve_acts(Learner& l, int lane, const std::vector<MicroBatch>& mbs, bool need_ref) {
   int max_n = 0, max_b = 0;
   for (const MicroBatch& mb : mbs) {
     max_n = std::max(max_n, batch_num_tokens(mb.batch));
     max_b = std::max(max_b, batch_num_seqs(mb.batch));
   }
   if (max_n == 0) return;
-  acts_reserve(l.policy, l.acts, max_n, max_b, true, true);
-  if (need_ref) acts_reserve(l.ref, l.ref_acts, max_n, max_b, true, false);
+  acts_reserve(lane_model(l, lane), lane_acts(l, lane), max_n, max_b, true, true);
+  if (need_ref) acts_reserve(l.ref, lane_ref_acts(l, lane), max_n, max_b, true, false);
 }
 
 void apply_adamw(Learner& l, float lr) {
@@ -126,21 +138,29 @@ void apply_adamw(Learner& l, float lr) {
   p.eps = l.cfg.adam_eps;
   p.weight_decay = l.cfg.weight_decay;
   l.step++;
-  for (const TensorSpec& s : l.policy.specs) {
-    if (!s.trainable) continue;
+  // Tensors over the threads (each is updated alone, elementwise: the same bits on any number).
+  const std::vector<TensorSpec>& specs = l.policy.specs;
+  parallel_for(static_cast<int>(specs.size()), [&](int i) {
+    const TensorSpec& s = specs[i];
+    if (!s.trainable) return;
     // Norm weights take no decay, as usual.
     AdamWParams q = p;
     if (s.shape.size() == 1) q.weight_decay = 0.0f;
     adamw_update(l.policy.params.data() + s.offset, l.policy.grads.data() + s.offset,
                  l.adam_m.data() + s.offset, l.adam_v.data() + s.offset, s.numel, l.step, q);
-  }
+  });
 }
 
 double clip_grads(Learner& l) {
   double norm = grad_norm(l.policy.grads.data(), l.policy.num_params);
   if (l.cfg.grad_clip > 0 && norm > l.cfg.grad_clip) {
     float f = static_cast<float>(l.cfg.grad_clip / (norm + 1e-12));
-    for (float& g : l.policy.grads) g *= f;
+    float* g = l.policy.grads.data();
+    const long P = l.policy.num_params;
+    constexpr long kChunk = 1 << 15;
+    parallel_for(static_cast<int>((P + kChunk - 1) / kChunk), [&](int c) {
+      for (long i = c * kChunk; i < std::min(P, (c + 1) * kChunk); i++) g[i] *= f;
+    });
   }
   return norm;
 }
@@ -172,22 +192,65 @@ void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vect
 
 }  // namespace
 
-void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
-  const int S = static_cast<int>(samples.size());
-  std::vector<long> prefix(S + 1, 0);  // tokens of the samples before i
+namespace {
+
+// The samples [*begin, *end) of rank `rank` of R within [b, e): contiguous, balanced tokens.
+void shard_range(const std::vector<TrainSample>& samples, int b, int e, int rank, int R,
+                 int* begin, int* end) {
+  const int S = e - b;
+  std::vector<long> prefix(S + 1, 0);  // tokens of the samples before b + i
   for (int i = 0; i < S; i++)
-    prefix[i + 1] =
-        prefix[i] + static_cast<long>(samples[i].prompt.size() + samples[i].completion.size());
-  // Rank r starts at the first sample whose preceding tokens reach r/R of the step's.
+    prefix[i + 1] = prefix[i] + static_cast<long>(samples[b + i].prompt.size() +
+                                                  samples[b + i].completion.size());
+  // Rank r starts at the first sample whose preceding tokens reach r/R of the range's.
   auto start = [&](int r) {
     if (r >= R) return S;
     return static_cast<int>(
         std::lower_bound(prefix.begin(), prefix.end() - 1, (prefix[S] * r + R - 1) / R) -
         prefix.begin());
   };
-  *begin = start(rank);
-  *end = start(rank + 1);
+  *begin = b + start(rank);
+  *end = b + start(rank + 1);
 }
+
+}  // namespace
+
+void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
+  shard_range(samples, 0, static_cast<int>(samples.size()), rank, R, begin, end);
+}
+
+int learner_num_lanes(const Learner& l, long tokens) {
+  if (l.cfg.lanes > 0) return l.cfg.lanes;
+  if (l.policy.ctx.device != Device::kCpu || l.policy.num_params > kLaneMaxParams) return 1;
+  return static_cast<int>(std::clamp<long>(tokens / kLaneMinTokens, 1, kMaxLanes));
+}
+
+namespace {
+
+// One lane's share of an update: its samples' micro-batches and its partial sums, combined in
+// lane order after every lane has run.
+struct LaneWork {
+  std::vector<MicroBatch> mbs;
+  std::vector<std::vector<float>> old_logp, ref_logp;  // [num mbs][N] (several mini-batches)
+  GrpoStats st;
+  double dsum = 0, ent_sum = 0, dlogp_max = 0, balance_loss = 0;
+  long dcount = 0;
+  std::vector<std::vector<long>> load;  // [L][E] of the current mini-batch
+  std::vector<float> adv, w, roll, dlogp;  // [N] per micro-batch, reused
+};
+
+void add_stats(GrpoStats& a, const GrpoStats& b) {
+  a.loss += b.loss;
+  a.kl += b.kl;
+  a.clip_low += b.clip_low;
+  a.clip_high += b.clip_high;
+  a.clip_dual += b.clip_dual;
+  a.ratio_mean += b.ratio_mean;
+  a.tis_mean += b.tis_mean;
+  a.weight_sum += b.weight_sum;
+}
+
+}  // namespace
 
 UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples, Collective* dp) {
   UpdateMetrics mt;
@@ -208,117 +271,164 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   const double comm0 = dp ? dp->seconds : 0;
   int begin = 0, end = S;
   if (R > 1) learner_shard(samples, dp->rank, R, &begin, &end);
-  std::vector<MicroBatch> mbs =
-      make_micro_batches(m, samples, begin, end, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
-  reserve_acts(l, mbs, l.cfg.need_ref);
+  // Lanes: the rank's share split again, as ranks split the step (contiguous, balanced tokens).
+  long share_tokens = 0;
+  for (int i = begin; i < end; i++)
+    share_tokens += static_cast<long>(samples[i].prompt.size() + samples[i].completion.size());
+  const int NL = learner_num_lanes(l, share_tokens);
+  while (static_cast<int>(l.lanes.size()) < NL - 1) {
+    l.lanes.emplace_back();
+    model_build(l.lanes.back().policy, m.cfg);
+    model_alloc_grads(l.lanes.back().policy);
+  }
+  std::vector<LaneWork> lanes(NL);
+  for (int r = 0; r < NL; r++) {
+    int b0 = begin, b1 = end;
+    if (NL > 1) shard_range(samples, begin, end, r, NL, &b0, &b1);
+    lanes[r].mbs =
+        make_micro_batches(m, samples, b0, b1, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
+    reserve_acts(l, r, lanes[r].mbs, l.cfg.need_ref);
+  }
   ForwardOptions fo;
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
 
-  // Mini-batch count. Data-parallel: from the rank with the most micro-batches, so every rank
-  // takes part in every optimiser step (possibly with no micro-batch of its own).
-  const int num_mb = static_cast<int>(mbs.size());
-  double max_mb = num_mb;
+  // Mini-batch count. Data-parallel: from the rank (and lane) with the most micro-batches, so
+  // every rank takes part in every optimiser step (possibly with no micro-batch of its own).
+  double max_mb = 0;
+  for (const LaneWork& lw : lanes) max_mb = std::max(max_mb, static_cast<double>(lw.mbs.size()));
   if (R > 1) collective_allreduce_max(*dp, &max_mb, 1);
   const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, static_cast<int>(max_mb)));
 
   // Old (and reference) log-probs per micro-batch, and the step's metrics (the policy before the
   // update): on-policy (one optimiser step) they come from the training forward itself; with
   // several optimiser steps, from a no-grad pass before the first update.
-  std::vector<std::vector<float>> old_logp(num_mb), ref_logp(num_mb);
   mt.sample_mean_logp.assign(S, 0.0f);
   mt.sample_mean_abs_dlogp.assign(S, 0.0f);
-  double dsum = 0, ent_sum = 0;
-  long dcount = 0;
-  // Reads l.acts after the forward of micro-batch b (with entropy).
-  auto collect_metrics = [&](const MicroBatch& mb) {
+  // Reads the lane's acts after the forward of micro-batch mb (with entropy). Each sample is
+  // one lane's: the per-sample outputs are written by one thread.
+  auto collect_metrics = [&](LaneWork& lw, const Acts& acts, const MicroBatch& mb) {
     for (size_t j = 0; j < mb.sample_idx.size(); j++) {
       const TrainSample& x = samples[mb.sample_idx[j]];
       double lsum = 0, dabs = 0;
       for (size_t t = 0; t < x.completion.size(); t++) {
         const int pos = mb.first_pos[j] + static_cast<int>(t);
-        lsum += l.acts.logp[pos];
-        ent_sum += l.acts.entropy[pos];
+        lsum += acts.logp[pos];
+        lw.ent_sum += acts.entropy[pos];
         if (!x.rollout_logp.empty()) {
-          double d = std::fabs(static_cast<double>(l.acts.logp[pos]) - x.rollout_logp[t]);
+          double d = std::fabs(static_cast<double>(acts.logp[pos]) - x.rollout_logp[t]);
           dabs += d;
-          mt.dlogp_max = std::max(mt.dlogp_max, d);
+          lw.dlogp_max = std::max(lw.dlogp_max, d);
         }
       }
       const double n = std::max<size_t>(1, x.completion.size());
       mt.sample_mean_logp[mb.sample_idx[j]] = static_cast<float>(lsum / n);
       mt.sample_mean_abs_dlogp[mb.sample_idx[j]] = static_cast<float>(dabs / n);
-      dsum += dabs;
-      dcount += static_cast<long>(x.completion.size());
+      lw.dsum += dabs;
+      lw.dcount += static_cast<long>(x.completion.size());
     }
   };
-  auto ref_forward = [&](int b, const int* replay) {
+  auto ref_forward = [&](int r, int b, const int* replay) {
     if (!l.cfg.need_ref) return;
-    ForwardOptions r = fo;
-    r.need_entropy = false;
-    r.replay_topk_idx = replay;
-    model_forward(l.ref, l.ref_acts, mbs[b].batch, r);
-    ref_logp[b].assign(l.ref_acts.logp.begin(),
-                       l.ref_acts.logp.begin() + batch_num_tokens(mbs[b].batch));
+    ForwardOptions o = fo;
+    o.need_entropy = false;
+    o.replay_topk_idx = replay;
+    Acts& ra = lane_ref_acts(l, r);
+    LaneWork& lw = lanes[r];
+    // The reference model is only read: lanes share it.
+    model_forward(l.ref, ra, lw.mbs[b].batch, o);
+    lw.ref_logp[b].assign(ra.logp.begin(), ra.logp.begin() + batch_num_tokens(lw.mbs[b].batch));
   };
+  // Lanes past the first train a copy of the policy (its weights as they are now).
+  auto sync_lane = [&](int r) {
+    if (r > 0) lane_model(l, r).params.copy_from(m.params);
+  };
+  for (LaneWork& lw : lanes) {
+    lw.old_logp.resize(lw.mbs.size());
+    lw.ref_logp.resize(lw.mbs.size());
+  }
   if (num_mini > 1) {
-    for (int b = 0; b < num_mb; b++) {
-      MicroBatch& mb = mbs[b];
-      ForwardOptions o = fo;
-      o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
-      model_forward(m, l.acts, mb.batch, o);
-      old_logp[b].assign(l.acts.logp.begin(), l.acts.logp.begin() + batch_num_tokens(mb.batch));
-      collect_metrics(mb);
-      ref_forward(b, o.replay_topk_idx);
-    }
+    parallel_for(NL, [&](int r) {
+      LaneWork& lw = lanes[r];
+      Model& lm = lane_model(l, r);
+      Acts& acts = lane_acts(l, r);
+      sync_lane(r);
+      for (size_t b = 0; b < lw.mbs.size(); b++) {
+        MicroBatch& mb = lw.mbs[b];
+        ForwardOptions o = fo;
+        o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
+        model_forward(lm, acts, mb.batch, o);
+        lw.old_logp[b].assign(acts.logp.begin(), acts.logp.begin() + batch_num_tokens(mb.batch));
+        collect_metrics(lw, acts, mb);
+        ref_forward(r, static_cast<int>(b), o.replay_topk_idx);
+      }
+    });
   }
 
-  // Optimiser steps: mini-batch k takes micro-batches k, k + num_minibatches, ...
-  GrpoStats st;
+  // Optimiser steps: mini-batch k takes each lane's micro-batches k, k + num_minibatches, ...
+  const int E = std::max(m.cfg.n_routed_experts, 0);
   for (int k = 0; k < num_mini; k++) {
-    model_zero_grads(m);
-    std::vector<std::vector<long>> load;
-    if (R > 1)
-      load.assign(m.cfg.num_hidden_layers,
-                  std::vector<long>(std::max(m.cfg.n_routed_experts, 0), 0));
-    for (int b = k; b < num_mb; b += num_mini) {
-      MicroBatch& mb = mbs[b];
-      ForwardOptions o = fo;
-      o.need_entropy = num_mini == 1;  // the step's metrics come from this forward
-      o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
-      // Each micro-batch's sequences are a share of the step's: scale alpha by that share.
-      o.balance_alpha = l.cfg.balance_alpha * static_cast<float>(mb.sample_idx.size()) /
-                        static_cast<float>(S) * static_cast<float>(num_mini);
-      model_forward(m, l.acts, mb.batch, o);
-      if (num_mini == 1) {
-        collect_metrics(mb);
-        ref_forward(b, o.replay_topk_idx);
-      }
-      mt.balance_loss += l.acts.balance_loss / num_mini;
-      add_load(load, l.acts.expert_load);
-      const int N = batch_num_tokens(mb.batch);
-      std::vector<float> adv(N, 0.0f), w(N, 0.0f), roll(N, 0.0f), dlogp(N, 0.0f);
-      bool have_roll = true;
-      for (size_t j = 0; j < mb.sample_idx.size(); j++) {
-        const TrainSample& x = samples[mb.sample_idx[j]];
-        have_roll &= !x.rollout_logp.empty();
-        for (size_t t = 0; t < x.completion.size(); t++) {
-          const int pos = mb.first_pos[j] + static_cast<int>(t);
-          adv[pos] = x.advantage;
-          w[pos] = seq_w[mb.sample_idx[j]] * static_cast<float>(num_mini);
-          if (!x.rollout_logp.empty()) roll[pos] = x.rollout_logp[t];
+    parallel_for(NL, [&](int r) {
+      LaneWork& lw = lanes[r];
+      Model& lm = lane_model(l, r);
+      Acts& acts = lane_acts(l, r);
+      if (num_mini == 1 || k > 0) sync_lane(r);
+      model_zero_grads(lm);
+      lw.load.assign(m.cfg.num_hidden_layers, std::vector<long>(E, 0));
+      for (int b = k; b < static_cast<int>(lw.mbs.size()); b += num_mini) {
+        MicroBatch& mb = lw.mbs[b];
+        ForwardOptions o = fo;
+        o.need_entropy = num_mini == 1;  // the step's metrics come from this forward
+        o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
+        // Each micro-batch's sequences are a share of the step's: scale alpha by that share.
+        o.balance_alpha = l.cfg.balance_alpha * static_cast<float>(mb.sample_idx.size()) /
+                          static_cast<float>(S) * static_cast<float>(num_mini);
+        model_forward(lm, acts, mb.batch, o);
+        if (num_mini == 1) {
+          collect_metrics(lw, acts, mb);
+          ref_forward(r, b, o.replay_topk_idx);
         }
+        lw.balance_loss += acts.balance_loss / num_mini;
+        add_load(lw.load, acts.expert_load);
+        const int N = batch_num_tokens(mb.batch);
+        lw.adv.assign(N, 0.0f);
+        lw.w.assign(N, 0.0f);
+        lw.roll.assign(N, 0.0f);
+        lw.dlogp.assign(N, 0.0f);
+        bool have_roll = true;
+        for (size_t j = 0; j < mb.sample_idx.size(); j++) {
+          const TrainSample& x = samples[mb.sample_idx[j]];
+          have_roll &= !x.rollout_logp.empty();
+          for (size_t t = 0; t < x.completion.size(); t++) {
+            const int pos = mb.first_pos[j] + static_cast<int>(t);
+            lw.adv[pos] = x.advantage;
+            lw.w[pos] = seq_w[mb.sample_idx[j]] * static_cast<float>(num_mini);
+            if (!x.rollout_logp.empty()) lw.roll[pos] = x.rollout_logp[t];
+          }
+        }
+        GrpoTokens t;
+        t.N = N;
+        t.logp = acts.logp.data();
+        t.logp_old = num_mini == 1 ? acts.logp.data() : lw.old_logp[b].data();
+        t.logp_ref = l.cfg.need_ref ? lw.ref_logp[b].data() : nullptr;
+        t.logp_rollout = have_roll ? lw.roll.data() : nullptr;
+        t.adv = lw.adv.data();
+        t.weight = lw.w.data();
+        grpo_loss(t, l.cfg.loss, lw.dlogp.data(), lw.st);
+        model_backward(lm, acts, mb.batch, lw.dlogp.data(), o);
       }
-      GrpoTokens t;
-      t.N = N;
-      t.logp = l.acts.logp.data();
-      t.logp_old = num_mini == 1 ? l.acts.logp.data() : old_logp[b].data();
-      t.logp_ref = l.cfg.need_ref ? ref_logp[b].data() : nullptr;
-      t.logp_rollout = have_roll ? roll.data() : nullptr;
-      t.adv = adv.data();
-      t.weight = w.data();
-      grpo_loss(t, l.cfg.loss, dlogp.data(), st);
-      model_backward(m, l.acts, mb.batch, dlogp.data(), o);
+    });
+    // The lanes' gradients and loads, summed in lane order (the same on any number of threads).
+    std::vector<std::vector<long>> load;
+    for (const LaneWork& lw : lanes) add_load(load, lw.load);
+    if (NL > 1) {
+      constexpr long kChunk = 1 << 15;
+      const long P = m.num_params;
+      parallel_for(static_cast<int>((P + kChunk - 1) / kChunk), [&](int c) {
+        const long o = c * kChunk, n = std::min(P, o + kChunk) - o;
+        for (int r = 1; r < NL; r++)
+          add_inplace(m.ctx, m.grads.data() + o, lane_model(l, r).grads.data() + o, n);
+      });
     }
     if (R > 1) {
       collective_allreduce_sum(*dp, m.grads.data(), m.grads.size());
@@ -337,6 +447,17 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
     add_load(mt.expert_load, load);
   }
   m.version++;
+  GrpoStats st;
+  double dsum = 0, ent_sum = 0;
+  long dcount = 0;
+  for (const LaneWork& lw : lanes) {
+    add_stats(st, lw.st);
+    dsum += lw.dsum;
+    ent_sum += lw.ent_sum;
+    dcount += lw.dcount;
+    mt.dlogp_max = std::max(mt.dlogp_max, lw.dlogp_max);
+    mt.balance_loss += lw.balance_loss;
+  }
   timespec cpu1;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
@@ -376,7 +497,7 @@ double learner_sft_step(Learner& l, const std::vector<TrainSample>& samples) {
   Model& m = l.policy;
   std::vector<MicroBatch> mbs = make_micro_batches(m, samples, 0, static_cast<int>(samples.size()),
                                                    l.cfg.micro_batch_tokens, false);
-  reserve_acts(l, mbs, false);
+  reserve_acts(l, 0, mbs, false);
   long total = 0;
   for (const TrainSample& x : samples) total += static_cast<long>(x.completion.size());
   AHA_CHECK(total > 0, "SFT batch without completion tokens");

@@ -16,6 +16,12 @@
 //   whole step; gradients are summed across ranks before clipping and expert loads before the
 //   bias update, so every rank applies the same update. With no Collective (or R = 1) nothing
 //   is split or reduced: the single-process path, bit for bit.
+// - Lanes (a small model on the CPU, learner_num_lanes): the rank's samples are split again the
+//   same way into lanes, run over the compute threads; each lane runs its micro-batches on its
+//   own copy of the policy (weights copied in before each optimiser step) with its own gradients,
+//   every kernel whole on one thread; the lanes' gradients are summed in lane order. The split
+//   depends on the step's shape only, so a run gives the same bits whether its lanes run side by
+//   side or one after the other.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -48,6 +54,7 @@ struct LearnerConfig {
   float balance_alpha = 0.0f;  // sequence-wise balance loss (DeepSeek-V3: 1e-4); 0 = off
   float inv_temp = 1.0f;       // log-probs at the sampling temperature
   bool need_ref = false;       // beta > 0
+  int lanes = 0;               // 0: chosen by shape (learner_num_lanes); tests and benches set it
 };
 
 // One completion to learn from.
@@ -62,6 +69,15 @@ struct TrainSample {
 
 struct Collective;
 
+// A lane past the first: a copy of the policy (weights copied in at every optimiser step) with
+// its own gradients and activations.
+struct LearnerLane {
+  Model policy;
+  Acts acts;
+  Acts ref_acts;
+  std::vector<LearnerLane> lanes;  // lanes 1.. of the last update (lane 0 is policy, acts)
+};
+
 struct Learner {
   LearnerConfig cfg;
   Model policy;
@@ -71,6 +87,7 @@ struct Learner {
   int step = 0;               // optimiser steps taken
   Acts acts;
   Acts ref_acts;
+  std::vector<LearnerLane> lanes;  // lanes 1.. of the last update (lane 0 is policy, acts)
 };
 
 struct UpdateMetrics {
@@ -88,6 +105,15 @@ struct UpdateMetrics {
 };
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg);
+// Lanes of an update of `tokens` tokens (this rank's share): on the CPU, a model of at most
+// kLaneMaxParams parameters runs up to kMaxLanes lanes of at least kLaneMinTokens tokens, more
+// lanes than threads so that a thread the OS delays holds up a small share only; otherwise one
+// lane (the kernels split their own work over the threads). Shape alone decides: the same lanes,
+// the same bits, on any number of threads.
+constexpr long kLaneMaxParams = 4L << 20;
+constexpr int kLaneMinTokens = 512;
+constexpr int kMaxLanes = 8;
+int learner_num_lanes(const Learner& l, long tokens);
 // The --device of aha train, sft and pretrain: device_choose (kernels/ops.h), then the learner's
 // own part. Its update still reads log-probs, writes dlogp and keeps the AdamW state on the host,
 // so "cuda" is refused saying so and "auto" stays on the CPU until that is wired.
