@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -226,8 +227,17 @@ double time_sgemm_gflops(int n) {
   return 2.0 * n * n * n * iters / el / 1e9;
 }
 
-void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm,
-                  Device dev) {
+// CPU seconds of this process so far (every thread): on a shared machine the wall time of a
+// step also counts the time other jobs held the cores, its CPU time much less so.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// steps > 0: time exactly that many steps (else at least 2 s and 2 steps).
+void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm, Device dev,
+                  int steps) {
   const int N = B * T;
   Model m;
   if (dev == Device::kCuda) {  // refuse before allocating what does not fit
@@ -258,19 +268,22 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   step();  // warm-up
   ctx_sync(m.ctx);
   int iters = 0;
+  const double cpu0 = process_cpu_seconds();
   auto t0 = std::chrono::steady_clock::now();
   double el = 0;
-  while (el < 2.0 || iters < 2) {
+  while (steps > 0 ? iters < steps : el < 2.0 || iters < 2) {
     step();
     ctx_sync(m.ctx);
     iters++;
     el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  const double cpu_step = (process_cpu_seconds() - cpu0) / iters;
   double tok_s = static_cast<double>(N) * iters / el;
   // Forward + backward is about three forwards.
   double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
-  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%%\n", name, model_num_params(m),
-              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm);
+  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%% %10.3f %6d\n", name, model_num_params(m),
+              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm, cpu_step,
+              iters);
   if (dev == Device::kCuda) {
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
@@ -319,29 +332,37 @@ double best_sgemm_gflops(int n, int threads) {
   return best;
 }
 
-void cmd_bench_model(const std::string& which, int B, int T, int threads,
-                     const std::string& device) {
+void cmd_bench_model(const std::string& which, int B, int T, int threads, const std::string& device,
+                     int steps, double reference) {
   const Device dev = device_choose(device);
   set_compute_threads(threads);
   double sgemm = 0;
   if (dev == Device::kCpu) {
     std::printf("compute threads: %d\n", compute_threads());
-    const double in_use = time_sgemm_gflops(1024);
-    const double best = std::max(in_use, best_sgemm_gflops(1024, compute_threads()));
-    std::printf("sgemm in use: %.1f GFLOP/s; best on this machine %.1f GFLOP/s (the reference)\n",
-                in_use, best);
-    sgemm = best;
+    if (reference > 0) {
+      std::printf("sgemm reference: %.1f GFLOP/s (given)\n", reference);
+      sgemm = reference;
+    } else {
+      const double in_use = time_sgemm_gflops(1024);
+      const double best = std::max(in_use, best_sgemm_gflops(1024, compute_threads()));
+      std::printf("sgemm in use: %.1f GFLOP/s; best on this machine %.1f GFLOP/s (the reference)\n",
+                  in_use, best);
+      sgemm = best;
+    }
   } else {
     // The share is of the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s).
     sgemm = 989e3;
     std::printf("device: cuda; the last column is the share of a 989 TFLOP/s bf16 peak\n");
   }
-  std::printf("%-6s %12s %12s %6s %10s %10s %10s\n", "config", "params", "active", "tokens",
-              "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak");
-  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm, dev);
-  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm, dev);
+  std::printf("%-6s %12s %12s %6s %10s %10s %10s %10s %6s\n", "config", "params", "active",
+              "tokens", "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak",
+              "cpu s/step", "steps");
+  if (which == "all" || which == "tiny")
+    bench_config("tiny", config_tiny(), B, T, sgemm, dev, steps);
+  if (which == "all" || which == "100m")
+    bench_config("100m", config_100m(), B, T, sgemm, dev, steps);
   if (which == "all" || which == "100m-qwen")
-    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev);
+    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps);
 }
 
 void add_model_commands(CLI::App& app) {
@@ -397,7 +418,14 @@ void add_model_commands(CLI::App& app) {
     auto device = std::make_shared<std::string>("auto");
     c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
         ->capture_default_str();
-    c->callback([=] { cmd_bench_model(*which, *B, *T, *threads, *device); });
+    auto steps = std::make_shared<int>(0);
+    c->add_option("--steps", *steps, "Timed steps (0: at least 2 s and 2 steps)")
+        ->capture_default_str();
+    auto reference = std::make_shared<double>(0);
+    c->add_option("--sgemm-ref", *reference,
+                  "GFLOP/s to divide by instead of probing the best sgemm (0: probe)")
+        ->capture_default_str();
+    c->callback([=] { cmd_bench_model(*which, *B, *T, *threads, *device, *steps, *reference); });
     auto* g = bench->add_subcommand("sgemm", "sgemm GFLOP/s of the GEMM backend (n x n x n)");
     auto n = std::make_shared<int>(1024);
     auto plain = std::make_shared<bool>(false);
