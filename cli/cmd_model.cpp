@@ -210,12 +210,6 @@ void cmd_convert(const std::string& in, const std::string& out, const std::strin
   std::printf("wrote %s: %ld parameters as %s\n", out.c_str(), model_num_params(m), dtype.c_str());
 }
 
-double process_cpu_seconds() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 double time_sgemm_gflops(int n) {
   std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a);
   auto run = [&] {
@@ -233,8 +227,17 @@ double time_sgemm_gflops(int n) {
   return 2.0 * n * n * n * iters / el / 1e9;
 }
 
-void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm,
-                  Device dev) {
+// CPU seconds of this process so far (every thread): on a shared machine the wall time of a
+// step also counts the time other jobs held the cores, its CPU time much less so.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// steps > 0: time exactly that many steps (else at least 2 s and 2 steps).
+void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm, Device dev,
+                  int steps) {
   const int N = B * T;
   Model m;
   if (dev == Device::kCuda) {  // refuse before allocating what does not fit
@@ -268,7 +271,7 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = process_cpu_seconds();
   double el = 0;
-  while (el < 2.0 || iters < 2) {
+  while (steps > 0 ? iters < steps : el < 2.0 || iters < 2) {
     step();
     ctx_sync(m.ctx);
     iters++;
@@ -279,8 +282,9 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   const double tok_cpu_s = static_cast<double>(N) * iters / (process_cpu_seconds() - cpu0);
   // Forward + backward is about three forwards.
   double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
-  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%% %10.0f\n", name, model_num_params(m),
-              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm, tok_cpu_s);
+  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%% %10.0f %6d\n", name, model_num_params(m),
+              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm, tok_cpu_s,
+              iters);
   if (dev == Device::kCuda) {
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
@@ -329,29 +333,37 @@ double best_sgemm_gflops(int n, int threads) {
   return best;
 }
 
-void cmd_bench_model(const std::string& which, int B, int T, int threads,
-                     const std::string& device) {
+void cmd_bench_model(const std::string& which, int B, int T, int threads, const std::string& device,
+                     int steps, double reference) {
   const Device dev = device_choose(device);
   set_compute_threads(threads);
   double sgemm = 0;
   if (dev == Device::kCpu) {
     std::printf("compute threads: %d\n", compute_threads());
-    const double in_use = time_sgemm_gflops(1024);
-    const double best = std::max(in_use, best_sgemm_gflops(1024, compute_threads()));
-    std::printf("sgemm in use: %.1f GFLOP/s; best on this machine %.1f GFLOP/s (the reference)\n",
-                in_use, best);
-    sgemm = best;
+    if (reference > 0) {
+      std::printf("sgemm reference: %.1f GFLOP/s (given)\n", reference);
+      sgemm = reference;
+    } else {
+      const double in_use = time_sgemm_gflops(1024);
+      const double best = std::max(in_use, best_sgemm_gflops(1024, compute_threads()));
+      std::printf("sgemm in use: %.1f GFLOP/s; best on this machine %.1f GFLOP/s (the reference)\n",
+                  in_use, best);
+      sgemm = best;
+    }
   } else {
     // The share is of the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s).
     sgemm = 989e3;
     std::printf("device: cuda; the last column is the share of a 989 TFLOP/s bf16 peak\n");
   }
-  std::printf("%-6s %12s %12s %6s %10s %10s %10s %10s\n", "config", "params", "active", "tokens",
-              "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak", "tok/CPU-s");
-  if (which == "all" || which == "tiny") bench_config("tiny", config_tiny(), B, T, sgemm, dev);
-  if (which == "all" || which == "100m") bench_config("100m", config_100m(), B, T, sgemm, dev);
+  std::printf("%-6s %12s %12s %6s %10s %10s %10s %10s %6s\n", "config", "params", "active",
+              "tokens", "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak",
+              "tok/CPU-s", "steps");
+  if (which == "all" || which == "tiny")
+    bench_config("tiny", config_tiny(), B, T, sgemm, dev, steps);
+  if (which == "all" || which == "100m")
+    bench_config("100m", config_100m(), B, T, sgemm, dev, steps);
   if (which == "all" || which == "100m-qwen")
-    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev);
+    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps);
 }
 
 void add_model_commands(CLI::App& app) {
@@ -407,11 +419,18 @@ void add_model_commands(CLI::App& app) {
     auto device = std::make_shared<std::string>("auto");
     c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
         ->capture_default_str();
+    auto steps = std::make_shared<int>(0);
+    c->add_option("--steps", *steps, "Timed steps (0: at least 2 s and 2 steps)")
+        ->capture_default_str();
+    auto reference = std::make_shared<double>(0);
+    c->add_option("--sgemm-ref", *reference,
+                  "GFLOP/s to divide by instead of probing the best sgemm (0: probe)")
+        ->capture_default_str();
     auto precision = std::make_shared<std::string>("fp32");
     add_gemm_precision_option(c, precision);
     c->callback([=] {
       apply_gemm_precision(*precision, true);
-      cmd_bench_model(*which, *B, *T, *threads, *device);
+      cmd_bench_model(*which, *B, *T, *threads, *device, *steps, *reference);
     });
     auto* g = bench->add_subcommand("sgemm", "sgemm GFLOP/s of the GEMM backend (n x n x n)");
     auto n = std::make_shared<int>(1024);
