@@ -279,8 +279,8 @@ void cmd_eval(const EvalArgs& a) {
     int correct = 0;
     std::map<std::string, std::pair<int, bool>> votes;  // extracted answer -> count, correct
     for (size_t g = 0; g < r.samples.size(); g++) {
-      const EngineSample& s = r.samples[g];
-      const std::string completion = completion_text(tok, fmt, s.tokens);
+      const Sample& s = r.samples[g];
+      const std::string completion = completion_text(tok, fmt, s.completion);
       Scored sc = taskset_score(*ts, item, reward_input(fmt, completion));
       correct += sc.correct;
       auto& v = votes[sc.result.extracted];
