@@ -221,13 +221,13 @@ DbSummary read_db(const std::string& dir, int max_version) {
   }
   SampleQuery q;
   q.with_tokens = true;
-  for (const SampleRow& s : rundb_read_samples(db, q)) {
+  for (const Sample& s : rundb_read_samples(db, q)) {
     d.samples++;
     const std::vector<int32_t> marker = {kVocab - 1, 0, kVocab - 1, 0};
-    if (s.completion_ids == marker) d.forged_samples++;
-    if (s.completion_ids.size() > static_cast<size_t>(kMaxNew)) d.all_valid = false;
-    for (int32_t id : s.completion_ids) d.all_valid &= id >= 0 && id < kVocab;
-    for (float lp : s.rollout_logps) d.all_valid &= std::isfinite(lp) && lp <= 1e-4f;
+    if (s.completion == marker) d.forged_samples++;
+    if (s.completion.size() > static_cast<size_t>(kMaxNew)) d.all_valid = false;
+    for (int32_t id : s.completion) d.all_valid &= id >= 0 && id < kVocab;
+    for (float lp : s.rollout_logp) d.all_valid &= std::isfinite(lp) && lp <= 1e-4f;
     d.all_valid &=
         std::isfinite(s.reward) && s.weight_version >= 1 && s.weight_version <= max_version;
   }
@@ -512,7 +512,7 @@ TEST_CASE("a compromised reward worker: forged scores refused and counted, none 
   CHECK(d.rejected_total == forged);
   CHECK(d.by_worker.value("fake-reward", 0) == forged);
   RunDb db = rundb_open(dir, false);
-  for (const SampleRow& s : rundb_read_samples(db, SampleQuery{})) {
+  for (const Sample& s : rundb_read_samples(db, SampleQuery{})) {
     CHECK(s.reward >= 0);
     CHECK(s.reward <= 1);
   }

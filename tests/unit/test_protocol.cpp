@@ -376,7 +376,7 @@ TEST_CASE("a missing field, a wrong-typed field, an unknown type and a wrong ver
     r.samples[1].rollout_logp.pop_back();
     std::string b = encode(r);
     CHECK_FALSE(decodes<GenResult>(b, err));
-    CHECK(err.find("samples[1].rollout_logp") != std::string::npos);
+    CHECK(err.find("samples[1].logprobs") != std::string::npos);
     r = make_result();
     r.samples[2].routing_top_k = 4;
     b = encode(r);

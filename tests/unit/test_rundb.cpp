@@ -430,7 +430,7 @@ TEST_CASE("rundb: open checks the schema version and the file") {
   raw_exec(path, "PRAGMA user_version = 99");
   err = error_of([&] { rundb_open(dir, false); });
   CHECK(err.find(path) != std::string::npos);
-  CHECK(err.find("schema version 99 is newer than this aha understands (2)") != std::string::npos);
+  CHECK(err.find("schema version 99 is newer than this aha understands (3)") != std::string::npos);
   err = error_of([&] { rundb_open(dir, true); });
   CHECK(err.find("schema version 99") != std::string::npos);
 
