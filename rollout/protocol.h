@@ -12,18 +12,18 @@
 //   message type and field. A receiver logs the error with the sender's identity and drops the
 //   message. Declared container sizes are bounded by the input length before anything is allocated.
 // - Framing: a DEALER sends one frame (the message). A ROUTER receives [identity][message] and
-// sends
-//   [identity][message]. Anything else (more frames, empty frames) is logged and dropped.
+//   sends [identity][message]. Anything else (more frames, empty frames) is logged and dropped.
 //
 // Message table (C = controller, W = rollout worker, R = reward worker). Integers are unsigned
 // unless said; "f32le"/"i32le" are bin fields of little-endian float32/int32.
 //
 //  type              dir   fields
 //  ready             W->C  worker_id str, capacity int (requests it can hold at once),
-//  weights_version heartbeat         both  worker_id str ("" from C), weights_version, capacity
-//  int, outstanding int gen_request       C->W  request_id, prompt_ids i32le, group_size int,
-//  params map (sampling_params),
-//                          seed, min_weights_version, return_routing bool
+//                          weights_version
+//  heartbeat         both  worker_id str ("" from C), weights_version, capacity int,
+//                          outstanding int
+//  gen_request       C->W  request_id, prompt_ids i32le, group_size int, params map
+//                          (sampling_params), seed, min_weights_version, return_routing bool
 //     sampling_params:     temperature f64, top_p f64, top_k int, min_p f64, max_new_tokens int,
 //                          stop_token_ids i32le, stop_strings [str]
 //  gen_result        W->C  request_id, worker_id str, weights_version, gen_ms f64, samples [sample]
@@ -33,12 +33,15 @@
 //                          routing_dims [num_tokens, num_layers, top_k] ints, routed_experts i32le
 //                          [num_tokens * num_layers * top_k] (empty, dims [0,0,0] when not asked)
 //  weights_announce  C->W  weights_version, num_bytes, checksum (checksum64 of all bytes),
-//  chunk_size weights_get       W->C  weights_version, chunk_idx weights_chunk     C->W
-//  weights_version, chunk_idx, checksum (checksum64 of this chunk), data bin weights_ack       W->C
-//  weights_version bye               W->C  worker_id str, reason str (worker leaves; its requests
-//  are re-issued) shutdown          C->W  reason str score_request     C->R  request_id, task str,
-//  completions [str], reference_json str score_result      R->C  request_id, rewards [f64],
-//  components_json str
+//                          chunk_size
+//  weights_get       W->C  weights_version, chunk_idx
+//  weights_chunk     C->W  weights_version, chunk_idx, checksum (checksum64 of this chunk),
+//                          data bin
+//  weights_ack       W->C  weights_version
+//  bye               W->C  worker_id str, reason str (worker leaves; its requests are re-issued)
+//  shutdown          C->W  reason str
+//  score_request     C->R  request_id, task str, completions [str], reference_json str
+//  score_result      R->C  request_id, rewards [f64], components_json str
 #pragma once
 #include <cstddef>
 #include <cstdint>
