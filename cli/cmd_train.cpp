@@ -280,8 +280,8 @@ void cmd_eval(const EvalArgs& a) {
     EvalGroup& group = groups.emplace_back();
     group.task = item.task;
     for (size_t g = 0; g < r.samples.size(); g++) {
-      const EngineSample& s = r.samples[g];
-      const std::string completion = completion_text(tok, fmt, s.tokens);
+      const Sample& s = r.samples[g];
+      const std::string completion = completion_text(tok, fmt, s.completion);
       const Scored& sc =
           group.scored.emplace_back(taskset_score(*ts, item, reward_input(fmt, completion)));
       if (samples_out.is_open()) {

@@ -119,6 +119,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.authorized_keys", T::kString, &c.authorized_keys,
        "File of worker public keys (one Z85 key a line) allowed besides the run's own "
        "(\"\" = RUN_DIR/authorized_keys)"},
+      {"log.token_blobs", T::kBool, &c.log_token_blobs,
+       "Store each sample's token ids and rollout log-probs in rollouts.db (replay needs them)"},
   };
 }
 

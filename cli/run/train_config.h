@@ -63,6 +63,8 @@ struct TrainConfig {
   float worker_deadline_s = 300;     // no worker able to serve this long: the run fails (0 = wait)
   bool insecure_tcp = false;         // tcp:// without CURVE (trusted networks only)
   std::string authorized_keys = "";  // client public keys allowed besides the run's own
+  // [log]
+  bool log_token_blobs = true;  // token ids and rollout log-probs as BLOBs in rollouts.db
 };
 
 enum class ConfigType { kInt, kUint64, kFloat, kBool, kString, kStringList, kDoubleList };

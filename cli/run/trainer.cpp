@@ -66,19 +66,12 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// One generated completion with its score, in request order.
+// A sample while it is scored: the one sample type with the task item its checker needs and the
+// checker's full result (components as numbers, for the step's means). In request order.
 struct Rollout {
   TaskItem item;
-  int64_t group_id = 0;
-  int sample_idx = 0;
-  std::vector<int> prompt_ids;
-  Sample sample;  // tokens, log-probs, routing, finish reason
-  uint64_t weight_version = 0;
-  double gen_time_s = 0;
-  std::string completion;
   Scored scored;
-  float reward = 0;  // after overlong shaping
-  float advantage = 0;
+  Sample s;
 };
 
 // Generation requests in flight: G samples for each item, collected in item order.
@@ -120,7 +113,7 @@ struct Run {
   int learner_step = 0;        // updates applied to the learner (what a checkpoint would hold)
   bool learner_dirty = false;  // an update threw midway: the learner's state is not a step's
   double acc_before = NAN;     // held-out pass@1 at step 0
-  std::optional<std::pair<StepRow, std::vector<SampleRow>>> unwritten;  // a step's unlogged row
+  std::optional<std::pair<StepRow, std::vector<Sample>>> unwritten;  // a step's unlogged row
   // Async pipeline (run.async): first-round batches of later steps, generated with older weights.
   std::deque<std::pair<int, PendingGen>> ahead_pending;          // step, requests in flight
   std::deque<std::pair<int, std::vector<Rollout>>> ahead_ready;  // step, its rollouts
@@ -142,7 +135,7 @@ std::string validate_gen_result(void* ctx, const GenRequest& req, const GenResul
   for (size_t s = 0; s < res.samples.size(); s++) {
     const Sample& x = res.samples[s];
     const std::string at = "sample " + std::to_string(s) + ": ";
-    const size_t n = x.token_ids.size();
+    const size_t n = x.completion.size();
     if (x.finish_reason.rfind("error", 0) == 0) {
       if (n != 0) return at + "an error sample with tokens";
       continue;
@@ -152,31 +145,29 @@ std::string validate_gen_result(void* ctx, const GenRequest& req, const GenResul
     if (n > static_cast<size_t>(req.params.max_new_tokens))
       return at + std::to_string(n) + " tokens, over max_new_tokens " +
              std::to_string(req.params.max_new_tokens);
-    for (int32_t id : x.token_ids)
+    for (int32_t id : x.completion)
       if (id < 0 || id >= r.vocab_size)
         return at + "token id " + std::to_string(id) + " outside the vocabulary of " +
                std::to_string(r.vocab_size);
-    if (x.logprobs.size() != n) return at + "logprobs not one per token";
-    for (float lp : x.logprobs)
+    if (x.rollout_logp.size() != n) return at + "logprobs not one per token";
+    for (float lp : x.rollout_logp)
       if (!std::isfinite(lp) || lp > tol) return at + "log-prob " + std::to_string(lp);
-    if (!x.truncated_logprobs.empty()) {
-      if (x.truncated_logprobs.size() != n) return at + "truncated_logprobs not one per token";
-      for (float lp : x.truncated_logprobs)
+    if (!x.trunc_logp.empty()) {
+      if (x.trunc_logp.size() != n) return at + "truncated_logprobs not one per token";
+      for (float lp : x.trunc_logp)
         if (!std::isfinite(lp) || lp > tol) return at + "truncated log-prob " + std::to_string(lp);
     }
     const size_t T = req.prompt_ids.size() + n;
-    const bool has_routing = x.routing_num_tokens || x.routing_num_layers || x.routing_top_k ||
-                             !x.routed_experts.empty();
+    const bool has_routing = x.routing_num_layers || x.routing_top_k || !x.routing.empty();
     if (!has_routing) continue;
     if (!req.return_routing) return at + "routing that was not asked for";
-    if (x.routing_num_tokens != static_cast<int32_t>(T) ||
-        x.routing_num_layers != r.num_moe_layers || x.routing_top_k != r.top_k ||
-        x.routed_experts.size() != T * static_cast<size_t>(r.num_moe_layers) * r.top_k)
-      return at + "routing of shape [" + std::to_string(x.routing_num_tokens) + ", " +
-             std::to_string(x.routing_num_layers) + ", " + std::to_string(x.routing_top_k) +
-             "] x " + std::to_string(x.routed_experts.size()) + ", want [" + std::to_string(T) +
-             ", " + std::to_string(r.num_moe_layers) + ", " + std::to_string(r.top_k) + "]";
-    for (int32_t e : x.routed_experts)
+    if (x.routing_num_layers != r.num_moe_layers || x.routing_top_k != r.top_k ||
+        x.routing.size() != T * static_cast<size_t>(r.num_moe_layers) * r.top_k)
+      return at + "routing of shape [" + std::to_string(x.routing_num_layers) + ", T, " +
+             std::to_string(x.routing_top_k) + "] x " + std::to_string(x.routing.size()) +
+             ", want [" + std::to_string(r.num_moe_layers) + ", " + std::to_string(T) + ", " +
+             std::to_string(r.top_k) + "]";
+    for (int32_t e : x.routing)
       if (e < 0 || e >= r.num_experts)
         return at + "expert id " + std::to_string(e) + " outside [0, " +
                std::to_string(r.num_experts) + ")";
@@ -301,12 +292,14 @@ std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what)
     for (size_t s = 0; s < g.samples.size(); s++) {
       Rollout ro;
       ro.item = p.items[i];
-      ro.group_id = static_cast<int64_t>(i);
-      ro.sample_idx = static_cast<int>(s);
-      ro.prompt_ids = p.prompt_ids[i];
-      ro.sample = std::move(g.samples[s]);
-      ro.weight_version = g.weights_version;
-      ro.gen_time_s = g.gen_ms / 1000.0;
+      ro.s = std::move(g.samples[s]);
+      ro.s.task = ro.item.task;
+      ro.s.prompt_id = ro.item.prompt_id;
+      ro.s.group_id = static_cast<int64_t>(i);
+      ro.s.sample_idx = static_cast<int64_t>(s);
+      ro.s.prompt = p.prompt_ids[i];
+      ro.s.weight_version = static_cast<int64_t>(g.weights_version);
+      ro.s.gen_time_s = g.gen_ms / 1000.0;
       out.push_back(std::move(ro));
     }
   }
@@ -334,17 +327,17 @@ uint64_t step_seed(const TrainConfig& c, int step, int round) {
 
 // Scores every rollout on the reward thread pool.
 void score_all(Run& r, std::vector<Rollout>& rs) {
-  for (Rollout& ro : rs) ro.completion = decode_completion(r, ro.sample.token_ids);
+  for (Rollout& ro : rs) ro.s.completion_text = decode_completion(r, ro.s.completion);
   if (r.rewards) {
     // One job per group (consecutive rollouts of one prompt) to the reward workers.
     std::vector<ScoreJob> jobs;
     std::vector<size_t> first;
     for (size_t i = 0; i < rs.size(); i++) {
-      if (i == 0 || rs[i].group_id != rs[i - 1].group_id) {
+      if (i == 0 || rs[i].s.group_id != rs[i - 1].s.group_id) {
         jobs.push_back(ScoreJob{rs[i].item.task, {}, rs[i].item.reference});
         first.push_back(i);
       }
-      jobs.back().completions.push_back(reward_input(r.format, rs[i].completion));
+      jobs.back().completions.push_back(reward_input(r.format, rs[i].s.completion_text));
     }
     std::vector<std::vector<Scored>> out;
     reward_service_score(*r.rewards, jobs, out);
@@ -352,11 +345,11 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
       for (size_t g = 0; g < out[j].size(); g++) {
         Rollout& ro = rs[first[j] + g];
         ro.scored = out[j][g];
-        if (ro.sample.finish_reason.rfind("error", 0) == 0) {
+        if (ro.s.finish_reason.rfind("error", 0) == 0) {
           ro.scored = Scored{};
-          ro.scored.result.reason = ro.sample.finish_reason;
+          ro.scored.result.reason = ro.s.finish_reason;
         }
-        ro.reward = static_cast<float>(ro.scored.result.score);
+        ro.s.reward = static_cast<float>(ro.scored.result.score);
       }
     return;
   }
@@ -364,18 +357,19 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
   auto work = [&] {
     for (size_t i = next++; i < rs.size(); i = next++) {
       Rollout& ro = rs[i];
-      if (ro.sample.finish_reason.rfind("error", 0) == 0) {
+      if (ro.s.finish_reason.rfind("error", 0) == 0) {
         ro.scored = Scored{};
-        ro.scored.result.reason = ro.sample.finish_reason;
+        ro.scored.result.reason = ro.s.finish_reason;
       } else {
         try {  // an exception must not escape a pool thread (std::terminate)
-          ro.scored = taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.completion));
+          ro.scored =
+              taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.s.completion_text));
         } catch (const std::exception& e) {
           ro.scored = Scored{};
           ro.scored.result.reason = std::string("error: ") + e.what();
         }
       }
-      ro.reward = static_cast<float>(ro.scored.result.score);
+      ro.s.reward = static_cast<float>(ro.scored.result.score);
     }
   };
   std::vector<std::thread> pool;
@@ -388,19 +382,20 @@ void shape_overlong(const TrainConfig& c, std::vector<Rollout>& rs) {
   if (c.overlong != "penalty") return;
   const int L = c.max_new_tokens, buf = std::max(1, c.overlong_buffer);
   for (Rollout& ro : rs) {
-    int n = static_cast<int>(ro.sample.token_ids.size());
+    int n = static_cast<int>(ro.s.completion.size());
     if (n > L - buf)
-      ro.reward -= c.overlong_penalty * static_cast<float>(n - (L - buf)) / static_cast<float>(buf);
+      ro.s.reward -=
+          c.overlong_penalty * static_cast<float>(n - (L - buf)) / static_cast<float>(buf);
   }
 }
 
 void compute_group_advantages(const TrainConfig& c, std::vector<Rollout>& rs) {
   const int G = c.group_size;
   std::vector<float> rewards(rs.size()), adv(rs.size());
-  for (size_t i = 0; i < rs.size(); i++) rewards[i] = rs[i].reward;
+  for (size_t i = 0; i < rs.size(); i++) rewards[i] = rs[i].s.reward;
   compute_advantages(rewards.data(), static_cast<int>(rs.size()) / G, G,
                      parse_advantage_mode(c.advantage), adv.data());
-  for (size_t i = 0; i < rs.size(); i++) rs[i].advantage = adv[i];
+  for (size_t i = 0; i < rs.size(); i++) rs[i].s.advantage = adv[i];
 }
 
 bool group_correctness_varies(const std::vector<Rollout>& rs, size_t g0, int G) {
@@ -419,7 +414,7 @@ double evaluate(Run& r, int64_t step) {
   score_all(r, rs);
   std::vector<EvalGroup> groups;
   for (size_t i = 0; i < rs.size(); i++) {
-    if (i == 0 || rs[i].group_id != rs[i - 1].group_id) groups.push_back({rs[i].item.task, {}});
+    if (i == 0 || rs[i].s.group_id != rs[i - 1].s.group_id) groups.push_back({rs[i].item.task, {}});
     groups.back().scored.push_back(rs[i].scored);
   }
   const EvalSummary sum = eval_summarize(groups);
@@ -701,18 +696,28 @@ std::string model_description(const ModelConfig& c) {
   return buf;
 }
 
-std::vector<TrainSample> to_train_samples(const std::vector<Rollout>& rs, const TrainConfig& c) {
-  std::vector<TrainSample> out;
-  for (const Rollout& ro : rs) {
-    TrainSample t;
-    t.prompt = ro.prompt_ids;
-    t.completion.assign(ro.sample.token_ids.begin(), ro.sample.token_ids.end());
-    t.rollout_logp = ro.sample.logprobs;
-    if (ro.sample.routing_num_tokens > 0) t.routing = routing_from_wire(ro.sample);
-    t.advantage = ro.advantage;
-    t.masked =
-        t.completion.empty() || (c.overlong == "mask" && ro.sample.finish_reason == "length");
-    out.push_back(std::move(t));
+// Moves a scored batch's samples out for the learner and the run log, filling what they read
+// from the score: masking, the texts, the checker's fields and the mean rollout log-prob.
+std::vector<Sample> take_samples(std::vector<Rollout>& rs, const TrainConfig& c,
+                                 const PromptFormat& format) {
+  std::vector<Sample> out;
+  out.reserve(rs.size());
+  for (Rollout& ro : rs) {
+    Sample& s = ro.s;
+    s.masked = s.completion.empty() || (c.overlong == "mask" && s.finish_reason == "length");
+    s.prompt_text = prompt_text(ro.item, format);
+    s.response_prefix = format.response_prefix;
+    s.num_tokens = static_cast<int64_t>(s.completion.size());
+    nlohmann::json cj = nlohmann::json::object();
+    for (const auto& [name, v] : ro.scored.result.components) cj[name] = v;
+    s.components_json = cj.dump();
+    s.correct = ro.scored.correct;
+    s.extracted = ro.scored.result.extracted;
+    s.reason = ro.scored.result.reason;
+    double lp = 0;
+    for (float x : s.rollout_logp) lp += x;
+    s.mean_logp = s.rollout_logp.empty() ? 0 : lp / s.rollout_logp.size();
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -742,25 +747,22 @@ int replay_main(const TrainOptions& opt) {
     q.step_min = step;
     q.step_max = step;
     q.with_tokens = true;
-    std::vector<SampleRow> rows = rundb_read_samples(db, q);
-    if (rows.empty()) {
+    std::vector<Sample> batch = rundb_read_samples(db, q);
+    if (batch.empty()) {
       std::printf("step %4d  no samples logged\n", step);
       continue;
     }
-    std::vector<TrainSample> batch;
-    for (const SampleRow& s : rows) {
-      TrainSample t;
-      t.prompt.assign(s.prompt_ids.begin(), s.prompt_ids.end());
-      t.completion.assign(s.completion_ids.begin(), s.completion_ids.end());
-      t.rollout_logp = s.rollout_logps;
-      t.advantage = static_cast<float>(s.advantage);
-      t.masked = t.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
-      batch.push_back(std::move(t));
+    for (Sample& s : batch) {
+      if (s.prompt.empty() || s.completion.size() != static_cast<size_t>(s.num_tokens))
+        throw std::runtime_error(opt.replay_dir + ": step " + std::to_string(step) +
+                                 " was logged without token ids (log.token_blobs = false); it "
+                                 "cannot be replayed");
+      s.masked = s.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
     }
     set_compute_threads(hardware_threads());  // the learner runs alone
     UpdateMetrics um = learner_update(l, batch);
     std::printf("step %4d  samples %zu  loss %+.5f  kl %.4f  clip %.3f  |dlogp| %.1e  gnorm %.3f\n",
-                step, rows.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
+                step, batch.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
                 um.grad_norm);
   }
   return 0;
@@ -848,6 +850,7 @@ void save_checkpoint(Run& r, int step) {
 // orphaned: rundb_truncate_after drops whatever steps it had logged).
 void open_run(Run& r, Collective& dp) {
   r.db = rundb_open(r.run_dir, true);
+  r.db.token_blobs = r.cfg.log_token_blobs;
   const std::string ckpt = r.opt.resume ? train_state_latest(r.run_dir) : "";
   if (r.opt.resume && ckpt.empty())
     std::printf(
@@ -903,6 +906,7 @@ uint64_t rejected_results(const Run& r) {
 // A step's scored batch and how it was made.
 struct StepBatch {
   std::vector<Rollout> rollouts;  // prompts_per_step groups of group_size, in group order
+  std::vector<Sample> samples;    // the rollouts' samples, moved out for the learner and the log
   int zero_var_groups = 0, total_groups = 0;
   int stale_dropped = 0;           // groups generated more than run.max_staleness versions ago
   uint64_t staleness_max = 0;      // weight versions the oldest kept sample lags the learner
@@ -934,7 +938,8 @@ StepBatch generate_and_score(Run& r, int step) {
     score_all(r, rs);
     b.t_reward += seconds_since(t0);
     for (size_t g0 = 0; g0 < rs.size(); g0 += G) {
-      const uint64_t lag = version - std::min(version, rs[g0].weight_version);
+      const uint64_t wv = static_cast<uint64_t>(rs[g0].s.weight_version);
+      const uint64_t lag = version - std::min(version, wv);
       if (lag > static_cast<uint64_t>(r.cfg.max_staleness)) {
         b.stale_dropped++;
         continue;
@@ -950,7 +955,7 @@ StepBatch generate_and_score(Run& r, int step) {
   if (b.rollouts.size() > static_cast<size_t>(r.cfg.prompts_per_step) * G)
     b.rollouts.resize(static_cast<size_t>(r.cfg.prompts_per_step) * G);
   for (size_t i = 0; i < b.rollouts.size(); i++)
-    b.rollouts[i].group_id = static_cast<int64_t>(i) / G;
+    b.rollouts[i].s.group_id = static_cast<int64_t>(i) / G;
   shape_overlong(r.cfg, b.rollouts);
   compute_group_advantages(r.cfg, b.rollouts);
   return b;
@@ -980,11 +985,12 @@ double collect_ahead(Run& r) {
 }
 
 // Learn: one update on the batch, every core unless rollouts generate beside it (async).
-UpdateMetrics learn(Run& r, const StepBatch& b, Collective& dp, int step) {
+UpdateMetrics learn(Run& r, StepBatch& b, Collective& dp, int step) {
   set_compute_threads(r.ahead_pending.empty() ? hardware_threads() : 1);
   const bool refresh_ref = r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
   r.learner_dirty = true;
-  UpdateMetrics um = dp_update(r.learner, to_train_samples(b.rollouts, r.cfg), dp, refresh_ref);
+  b.samples = take_samples(b.rollouts, r.cfg, r.format);
+  UpdateMetrics um = dp_update(r.learner, b.samples, dp, refresh_ref);
   r.learner_dirty = false;
   if (!b.rollouts.empty()) check_finite(r.learner, um, step + 1);
   r.learner_step = step + 1;
@@ -999,18 +1005,19 @@ StepRow step_row(const Run& r, int step, const StepBatch& b, const UpdateMetrics
   row.step = step + 1;
   double rsum = 0, csum = 0, lsum = 0, asum = 0, a2 = 0, lmax = 0, trunc = 0;
   std::map<std::string, double> comp;
-  for (const Rollout& ro : b.rollouts) {
-    rsum += ro.reward;
-    csum += ro.scored.correct;
-    double len = static_cast<double>(ro.sample.token_ids.size());
+  for (size_t i = 0; i < b.samples.size(); i++) {
+    const Sample& s = b.samples[i];
+    rsum += s.reward;
+    csum += s.correct;
+    double len = static_cast<double>(s.completion.size());
     lsum += len;
     lmax = std::max(lmax, len);
-    trunc += ro.sample.finish_reason == "length";
-    asum += ro.advantage;
-    a2 += static_cast<double>(ro.advantage) * ro.advantage;
-    for (const auto& [name, v] : ro.scored.result.components) comp[name] += v;
+    trunc += s.finish_reason == "length";
+    asum += s.advantage;
+    a2 += static_cast<double>(s.advantage) * s.advantage;
+    for (const auto& [name, v] : b.rollouts[i].scored.result.components) comp[name] += v;
   }
-  const double nb = std::max<size_t>(1, b.rollouts.size());
+  const double nb = std::max<size_t>(1, b.samples.size());
   row.reward_mean = rsum / nb;
   row.accuracy = csum / nb;
   row.adv_mean = asum / nb;
@@ -1058,40 +1065,12 @@ StepRow step_row(const Run& r, int step, const StepBatch& b, const UpdateMetrics
   return row;
 }
 
-std::vector<SampleRow> sample_rows(const Run& r, const StepBatch& b, const UpdateMetrics& um) {
-  std::vector<SampleRow> samples;
-  for (size_t i = 0; i < b.rollouts.size(); i++) {
-    const Rollout& ro = b.rollouts[i];
-    SampleRow s;
-    s.weight_version = static_cast<int64_t>(ro.weight_version);
-    s.task = ro.item.task;
-    s.prompt_id = ro.item.prompt_id;
-    s.group_id = ro.group_id;
-    s.sample_idx = ro.sample_idx;
-    s.prompt = prompt_text(ro.item, r.format);
-    s.completion = ro.completion;
-    s.response_prefix = r.format.response_prefix;
-    s.num_tokens = static_cast<int64_t>(ro.sample.token_ids.size());
-    s.finish_reason = ro.sample.finish_reason;
-    s.reward = ro.reward;
-    nlohmann::json cj = nlohmann::json::object();
-    for (const auto& [name, v] : ro.scored.result.components) cj[name] = v;
-    s.components_json = cj.dump();
-    s.correct = ro.scored.correct;
-    s.advantage = ro.advantage;
-    double lp = 0;
-    for (float x : ro.sample.logprobs) lp += x;
-    s.mean_logp = ro.sample.logprobs.empty() ? 0 : lp / ro.sample.logprobs.size();
-    s.mean_abs_dlogp = i < um.sample_mean_abs_dlogp.size() ? um.sample_mean_abs_dlogp[i] : NAN;
-    s.gen_time_s = ro.gen_time_s;
-    s.extracted = ro.scored.result.extracted;
-    s.reason = ro.scored.result.reason;
-    s.prompt_ids.assign(ro.prompt_ids.begin(), ro.prompt_ids.end());
-    s.completion_ids = ro.sample.token_ids;
-    s.rollout_logps = ro.sample.logprobs;
-    samples.push_back(std::move(s));
-  }
-  return samples;
+// The samples as logged: each with its distance from the rollout policy in this update.
+std::vector<Sample> logged_samples(StepBatch& b, const UpdateMetrics& um) {
+  for (size_t i = 0; i < b.samples.size(); i++)
+    b.samples[i].mean_abs_dlogp =
+        i < um.sample_mean_abs_dlogp.size() ? um.sample_mean_abs_dlogp[i] : NAN;
+  return std::move(b.samples);
 }
 
 // Log: the step's row with its times and refusals (results refused in this step, and per worker so
@@ -1136,7 +1115,8 @@ void run_step(Run& r, Collective& dp, int step) {
   metrics["learner_ranks"] = dp.size;
   // The step's row is kept until written: if the rest of the step is interrupted, the row is
   // still logged before the checkpoint of this step (learner_step) is saved.
-  r.unwritten.emplace(step_row(r, step, b, um, t_train, metrics), sample_rows(r, b, um));
+  StepRow row = step_row(r, step, b, um, t_train, metrics);
+  r.unwritten.emplace(std::move(row), logged_samples(b, um));
   r.unwritten->first.t_gen += collect_ahead(r);
   r.unwritten->first.t_sync = publish_weights(r);
   log_step(r, metrics, seconds_since(t_step), rejected_before);

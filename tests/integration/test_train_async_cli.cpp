@@ -29,7 +29,7 @@ std::map<int64_t, int64_t> lag_by_step(const std::string& run_dir) {
   }
   std::map<int64_t, int64_t> lag;
   aha::SampleQuery q;
-  for (const aha::SampleRow& s : aha::rundb_read_samples(db, q))
+  for (const aha::Sample& s : aha::rundb_read_samples(db, q))
     lag[s.step] = std::max(lag[s.step], learner_version.at(s.step) - s.weight_version);
   return lag;
 }

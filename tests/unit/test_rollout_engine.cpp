@@ -110,20 +110,20 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
     REQUIRE(res.size() == 16);
     // One packed learner batch holding all 64 sequences; targets only on completion tokens.
     Batch b;
-    std::vector<const EngineSample*> samples;
+    std::vector<const Sample*> samples;
     std::vector<int> starts;
     std::vector<float> inv_temps;
     int num_lengths_seen = 0, last_len = -1;
     for (size_t i = 0; i < res.size(); i++) {
-      for (const EngineSample& s : res[i].samples) {
+      for (const Sample& s : res[i].samples) {
         std::vector<int> ids = reqs[i].prompt;
-        ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+        ids.insert(ids.end(), s.completion.begin(), s.completion.end());
         starts.push_back(batch_num_tokens(b));
         batch_add_sequence(b, ids, static_cast<int>(reqs[i].prompt.size()) - 1);
         samples.push_back(&s);
         inv_temps.push_back(1.0f / reqs[i].params.temperature);
-        num_lengths_seen += static_cast<int>(s.tokens.size()) != last_len;
-        last_len = static_cast<int>(s.tokens.size());
+        num_lengths_seen += static_cast<int>(s.completion.size()) != last_len;
+        last_len = static_cast<int>(s.completion.size());
       }
     }
     REQUIRE(samples.size() == 64);
@@ -138,9 +138,9 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
       for (size_t j = 0; j < samples.size(); j++) {
         if (inv_temps[j] != inv_t) continue;
         int T = static_cast<int>(reqs[j / 4].prompt.size());
-        for (size_t t = 0; t < samples[j]->tokens.size(); t++) {
+        for (size_t t = 0; t < samples[j]->completion.size(); t++) {
           float learner = a.logp[starts[j] + T - 1 + t];
-          max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->logprobs[t]));
+          max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->rollout_logp[t]));
         }
       }
     }
@@ -149,10 +149,10 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
 
     // Routing replay: the learner forward with the rollout's experts gives the same log-probs.
     for (size_t i = 0; i < 2; i++) {
-      const EngineSample& s = res[i].samples[0];
+      const Sample& s = res[i].samples[0];
       Batch one;
       std::vector<int> ids = reqs[i].prompt;
-      ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+      ids.insert(ids.end(), s.completion.begin(), s.completion.end());
       batch_add_sequence(one, ids, 0);
       Acts a1, a2;
       ForwardOptions opt;
@@ -250,13 +250,13 @@ TEST_CASE("same seed gives the same tokens alone and batched") {
   for (size_t i = 0; i < reqs.size(); i++) {
     std::vector<EngineResult> alone = run_requests(m, {reqs[i]});
     for (int g = 0; g < 3; g++) {
-      CHECK(alone[0].samples[g].tokens == batched[i].samples[g].tokens);
-      CHECK(small_batches[i].samples[g].tokens == batched[i].samples[g].tokens);
+      CHECK(alone[0].samples[g].completion == batched[i].samples[g].completion);
+      CHECK(small_batches[i].samples[g].completion == batched[i].samples[g].completion);
     }
   }
   // Different samples of a group differ (they have their own random streams).
   int differ = 0;
-  for (const EngineResult& r : batched) differ += r.samples[0].tokens != r.samples[1].tokens;
+  for (const EngineResult& r : batched) differ += r.samples[0].completion != r.samples[1].completion;
   CHECK(differ > 6);
 }
 
@@ -280,11 +280,11 @@ TEST_CASE("continuous batching frees rows and respects the cache budget") {
   CHECK(cache_num_free(e.cache) == 120);  // every row returned
   CHECK(e.stats.prefill_tokens_saved > 0);
   for (const EngineResult& r : done)
-    for (const EngineSample& s : r.samples) {
+    for (const Sample& s : r.samples) {
       CHECK((s.finish_reason == "stop" || s.finish_reason == "length"));
       if (s.finish_reason == "stop")
-        CHECK(s.tokens.back() == 0);
+        CHECK(s.completion.back() == 0);
       else
-        CHECK(s.tokens.size() == 20);
+        CHECK(s.completion.size() == 20);
     }
 }
