@@ -9,13 +9,12 @@
 // - The worker's ZeroMQ routing id is its worker_id, which must be unique among the controller's
 //   workers (the default, host-pid-counter, is).
 // - Heartbeats go out between engine polls: one engine poll must return well within the
-// controller's
-//   worker_timeout_ms, or the controller declares the worker dead and re-issues its requests.
+//   controller's worker_timeout_ms, or the controller declares the worker dead and re-issues its
+//   requests.
 // - Messages that fail to decode, have an unknown type or the wrong version are logged and dropped.
 // - Weights are fetched chunk by chunk (each chunk's checksum verified, a bad one fetched again),
-// then
-//   the whole checksum is verified (a mismatch starts the fetch over) before load_weights is called
-//   and the version acknowledged.
+//   then the whole checksum is verified (a mismatch starts the fetch over) before load_weights is
+//   called and the version acknowledged.
 // - The loop ends on shutdown from the controller, on *stop, or when the controller has been silent
 //   longer than controller_timeout_ms.
 #pragma once

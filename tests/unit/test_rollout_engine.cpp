@@ -8,6 +8,7 @@
 #include "kernels/linear.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rng.h"
+#include "policy/config_presets.h"
 #include "policy/decode.h"
 #include "rollout/engine.h"
 
@@ -27,30 +28,10 @@ ModelConfig engine_config(int q_lora_rank) {
 
 // The Qwen family on the same vocabulary: GQA 4/2 heads of 8 dims, layer 0 dense.
 ModelConfig engine_qwen_config(const std::string& model_type) {
-  ModelConfig c;
-  c.model_type = model_type;
-  c.vocab_size = 29;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 3;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.rope_interleave = false;
-  c.qk_norm = model_type != "qwen2";
-  c.qkv_bias = model_type == "qwen2";
-  c.intermediate_size = 48;
-  c.scoring_func = "softmax";
-  c.topk_method = "greedy";
-  c.max_position_embeddings = 128;
-  c.rope_theta = 1e6;
-  if (model_type == "qwen3_moe") {
-    c.moe_intermediate_size = 16;
-    c.n_routed_experts = 4;
-    c.num_experts_per_tok = 2;
-    c.norm_topk_prob = true;
-    c.mlp_only_layers = {0};
-  }
-  return c;
+  // clang-format off
+  return config_qwen(model_type, {.V = 29, .C = 32, .L = 3, .NH = 4, .NKV = 2, .head_dim = 8,
+      .FF = 48, .moe_FF = 16, .E = 4, .K = 2, .max_position_embeddings = 128});
+  // clang-format on
 }
 
 Model make_model(const ModelConfig& cfg, uint64_t seed) {
