@@ -63,20 +63,20 @@ void cmd_generate(const GenerateArgs& a) {
   std::printf("prompt (%zu tokens): %s\n", req.prompt.size(),
               tokenizer_decode(tok, req.prompt).c_str());
   for (size_t i = 0; i < done[0].samples.size(); i++) {
-    const EngineSample& s = done[0].samples[i];
+    const Sample& s = done[0].samples[i];
     double sum = 0;
-    for (float lp : s.logprobs) sum += lp;
+    for (float lp : s.rollout_logp) sum += lp;
     std::printf("\n--- sample %zu: %zu tokens, finish %s, logp sum %.3f (mean %.3f)\n", i,
-                s.tokens.size(), s.finish_reason.c_str(), sum,
-                s.tokens.empty() ? 0.0 : sum / s.tokens.size());
-    std::printf("%s\n", completion_text(tok, raw, s.tokens).c_str());
+                s.completion.size(), s.finish_reason.c_str(), sum,
+                s.completion.empty() ? 0.0 : sum / s.completion.size());
+    std::printf("%s\n", completion_text(tok, raw, s.completion).c_str());
     if (a.show_tokens) {
-      for (size_t t = 0; t < s.tokens.size(); t++)
-        std::printf("  %4zu  id %6d  logp %8.4f%s  %s\n", t, s.tokens[t], s.logprobs[t],
-                    s.trunc_logprobs.empty()
+      for (size_t t = 0; t < s.completion.size(); t++)
+        std::printf("  %4zu  id %6d  logp %8.4f%s  %s\n", t, s.completion[t], s.rollout_logp[t],
+                    s.trunc_logp.empty()
                         ? ""
-                        : (" (truncated " + std::to_string(s.trunc_logprobs[t]) + ")").c_str(),
-                    completion_text(tok, raw, {s.tokens[t]}).c_str());
+                        : (" (truncated " + std::to_string(s.trunc_logp[t]) + ")").c_str(),
+                    completion_text(tok, raw, {s.completion[t]}).c_str());
     }
   }
 }

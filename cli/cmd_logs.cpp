@@ -71,9 +71,9 @@ void run_logs(const LogsArgs& a) {
     q.order = a.best ? aha::SampleOrder::kBest
                      : (a.worst ? aha::SampleOrder::kWorst : aha::SampleOrder::kStep);
     q.limit = a.limit;
-    std::vector<aha::SampleRow> samples = aha::rundb_read_samples(db, q);
+    std::vector<aha::Sample> samples = aha::rundb_read_samples(db, q);
     if (a.json) {
-      for (const aha::SampleRow& s : samples) out += aha::sample_json(s, false) + "\n";
+      for (const aha::Sample& s : samples) out += aha::sample_json(s, false) + "\n";
     } else {
       out = aha::table_render(aha::samples_table(samples, a.width));
       int64_t total = aha::rundb_count_samples(db, q);
@@ -83,7 +83,7 @@ void run_logs(const LogsArgs& a) {
     }
   } else {  // show
     if (a.id < 0) throw std::runtime_error("aha logs RUN_DIR show ID: missing sample id");
-    std::optional<aha::SampleRow> s = aha::rundb_read_sample(db, a.id);
+    std::optional<aha::Sample> s = aha::rundb_read_sample(db, a.id);
     if (!s) throw std::runtime_error(db.path + ": no sample with id " + std::to_string(a.id));
     out = a.json ? aha::sample_json(*s, true) + "\n" : aha::sample_show_text(*s);
   }

@@ -16,6 +16,7 @@
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
 #include "policy/checkpoint.h"
+#include "policy/config_presets.h"
 #include "policy/decode.h"
 #include "policy/hf_checkpoint.h"
 #include "policy/model.h"
@@ -28,50 +29,21 @@ namespace {
 
 // The ~100M-parameter benchmark configuration (16 experts, top-2, one shared).
 ModelConfig config_100m() {
-  ModelConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = 512;
-  c.num_hidden_layers = 8;
-  c.num_attention_heads = 8;
-  c.num_key_value_heads = 8;
-  c.q_lora_rank = 192;
-  c.kv_lora_rank = 128;
-  c.qk_nope_head_dim = 32;
-  c.qk_rope_head_dim = 16;
-  c.v_head_dim = 32;
-  c.intermediate_size = 1536;
-  c.moe_intermediate_size = 384;
-  c.n_routed_experts = 16;
-  c.n_shared_experts = 1;
-  c.num_experts_per_tok = 2;
-  c.first_k_dense_replace = 1;
-  c.max_position_embeddings = 2048;
-  return c;
+  // clang-format off
+  return config_deepseek({.V = 32000, .C = 512, .L = 8, .NH = 8, .q_lora_rank = 192,
+      .kv_lora_rank = 128, .qk_nope_head_dim = 32, .qk_rope_head_dim = 16, .v_head_dim = 32,
+      .FF = 1536, .moe_FF = 384, .E = 16, .shared = 1, .K = 2, .first_dense = 1,
+      .max_position_embeddings = 2048});
+  // clang-format on
 }
 
 // The same size in the Qwen3-MoE layout: GQA 8/2 heads of 64 dims with QK-norm, 16 experts
 // top-2, no shared expert (layer 0 dense like the DeepSeek one).
 ModelConfig config_100m_qwen() {
-  ModelConfig c;
-  c.model_type = "qwen3_moe";
-  c.vocab_size = 32000;
-  c.hidden_size = 512;
-  c.num_hidden_layers = 8;
-  c.num_attention_heads = 8;
-  c.num_key_value_heads = 2;
-  c.head_dim = 64;
-  c.qk_norm = true;
-  c.rope_interleave = false;
-  c.intermediate_size = 1536;
-  c.moe_intermediate_size = 384;
-  c.n_routed_experts = 16;
-  c.num_experts_per_tok = 2;
-  c.mlp_only_layers = {0};
-  c.scoring_func = "softmax";
-  c.topk_method = "greedy";
-  c.rope_theta = 1e6;
-  c.max_position_embeddings = 2048;
-  return c;
+  // clang-format off
+  return config_qwen("qwen3_moe", {.V = 32000, .C = 512, .L = 8, .NH = 8, .NKV = 2, .head_dim = 64,
+      .FF = 1536, .moe_FF = 384, .E = 16, .K = 2, .max_position_embeddings = 2048});
+  // clang-format on
 }
 
 // A config by built-in name (tiny, 100m, 100m-qwen) or from a config.json path.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/run/eval.h"
 #include "cli/run/reward_service.h"
 #include "cli/run/sft.h"
 #include "cli/run/taskset.h"
@@ -281,19 +282,16 @@ void cmd_eval(const EvalArgs& a) {
   std::sort(done.begin(), done.end(), [](const EngineResult& x, const EngineResult& y) {
     return x.request_id < y.request_id;
   });
-  double pass1 = 0, passk = 0, majk = 0;
+  std::vector<EvalGroup> groups;
   for (const EngineResult& r : done) {
     const TaskItem& item = items[r.request_id];
-    int correct = 0;
-    std::map<std::string, std::pair<int, bool>> votes;  // extracted answer -> count, correct
+    EvalGroup& group = groups.emplace_back();
+    group.task = item.task;
     for (size_t g = 0; g < r.samples.size(); g++) {
-      const EngineSample& s = r.samples[g];
-      const std::string completion = completion_text(tok, fmt, s.tokens);
-      Scored sc = taskset_score(*ts, item, reward_input(fmt, completion));
-      correct += sc.correct;
-      auto& v = votes[sc.result.extracted];
-      v.first++;
-      v.second = sc.correct;
+      const Sample& s = r.samples[g];
+      const std::string completion = completion_text(tok, fmt, s.completion);
+      const Scored& sc =
+          group.scored.emplace_back(taskset_score(*ts, item, reward_input(fmt, completion)));
       if (samples_out.is_open()) {
         nlohmann::ordered_json row;
         row["task"] = item.task;
@@ -315,24 +313,13 @@ void cmd_eval(const EvalArgs& a) {
                     << "\n";
       }
     }
-    pass1 += static_cast<double>(correct) / a.k;
-    passk += correct > 0;
-    // Majority vote over extracted answers (empty answers do not vote); ties: first in order.
-    int best = 0;
-    bool best_correct = false;
-    for (const auto& [ans, v] : votes)
-      if (!ans.empty() && v.first > best) {
-        best = v.first;
-        best_correct = v.second;
-      }
-    majk += best_correct;
   }
-  const double n = static_cast<double>(done.size());
-  std::printf("task %s: %zu prompts, k = %d, temperature %.2f%s%s\n", a.task.c_str(), done.size(),
-              a.k, a.temperature, a.chat_template.empty() ? "" : ", template ",
+  const EvalSummary sum = eval_summarize(groups);
+  std::printf("task %s: %zu prompts, k = %d, temperature %.2f%s%s\n", a.task.c_str(),
+              sum.num_prompts, a.k, a.temperature, a.chat_template.empty() ? "" : ", template ",
               a.chat_template.c_str());
-  std::printf("pass@1 %.1f%%   pass@%d %.1f%%   maj@%d %.1f%%\n", 100 * pass1 / n, a.k,
-              100 * passk / n, a.k, 100 * majk / n);
+  std::printf("pass@1 %.1f%%   pass@%d %.1f%%   maj@%d %.1f%%\n", 100 * sum.pass1, a.k,
+              100 * sum.passk, a.k, 100 * sum.majk);
   if (samples_out.is_open()) {
     samples_out.close();
     if (!samples_out) throw std::runtime_error(a.samples_out + ": write failed");

@@ -1,4 +1,11 @@
-// GRPO and its variants as pure functions over per-token arrays (../shared/reference.md §2).
+// GRPO and its variants as pure functions over per-token arrays. Per token of completion i:
+//   ratio rho = exp(clamp(logp - logp_old, -20, 20));
+//   surrogate l = max(-A_i * rho, -A_i * clip(rho, 1 - eps_low, 1 + eps_high)); for A_i < 0 the
+//   dual clip bounds it: l = min(l, -c * A_i);
+//   KL to the reference, d = logp_ref - logp: k1 = -d, k2 = d^2 / 2, k3 = exp(d) - d - 1;
+//   loss = sum over tokens of weight * (tis * l + beta * k), where the truncated importance
+//   factor tis = min(exp(logp_old - logp_rollout), tis_cap) when tis_cap > 0 and rollout log-probs
+//   are given, else 1.
 //
 // Invariants:
 // - Advantages are per completion and broadcast to its tokens; a group whose rewards are all

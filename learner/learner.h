@@ -30,6 +30,7 @@
 #include "kernels/adamw.h"
 #include "learner/grpo.h"
 #include "policy/model.h"
+#include "policy/sample.h"
 
 namespace aha {
 
@@ -57,15 +58,10 @@ struct LearnerConfig {
   int lanes = 0;               // 0: chosen by shape (learner_num_lanes); tests and benches set it
 };
 
-// One completion to learn from.
-struct TrainSample {
-  std::vector<int> prompt;          // [T]
-  std::vector<int> completion;      // [n]
-  std::vector<float> rollout_logp;  // [n] the sampler's log-probs, or empty
-  std::vector<int> routing;         // [num_moe_layers][T + n, K] or empty
-  float advantage = 0.0f;
-  bool masked = false;  // overlong masking: contributes no loss
-};
+// The learner reads prompt, completion, rollout_logp, routing ([L][T + n, K]), advantage and
+// masked of the one sample type (policy/sample.h). learner.cpp and data_parallel still spell it
+// TrainSample.
+using TrainSample = Sample;
 
 struct Collective;
 
@@ -119,15 +115,15 @@ int learner_num_lanes(const Learner& l, long tokens);
 // so "cuda" is refused saying so and "auto" stays on the CPU until that is wired.
 Device learner_device(const std::string& name);
 float learner_lr(const LearnerConfig& cfg, int step);
-UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples,
+UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples,
                              Collective* dp = nullptr);
 // The samples [begin, end) of rank `rank` of R: contiguous, with near-equal token counts.
-void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end);
+void learner_shard(const std::vector<Sample>& samples, int rank, int R, int* begin, int* end);
 // Copies the policy into the reference model (refresh every N steps).
 void learner_refresh_ref(Learner& l);
 
 // Supervised fine-tuning step on (prompt, completion) pairs: mean token cross-entropy of the
 // completions. Returns the loss before the update.
-double learner_sft_step(Learner& l, const std::vector<TrainSample>& samples);
+double learner_sft_step(Learner& l, const std::vector<Sample>& samples);
 
 }  // namespace aha

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "policy/config_presets.h"
 #include "policy/family.h"
 
 namespace aha {
@@ -275,26 +276,12 @@ void config_save(const ModelConfig& c, const std::string& path) {
 }
 
 ModelConfig config_tiny() {
-  ModelConfig c;
-  c.vocab_size = 103;  // policy/tiny_tokenizer.h's character vocabulary
-  c.hidden_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 4;
-  c.q_lora_rank = 0;
-  c.kv_lora_rank = 32;
-  c.qk_nope_head_dim = 16;
-  c.qk_rope_head_dim = 8;
-  c.v_head_dim = 16;
-  c.intermediate_size = 128;
-  c.moe_intermediate_size = 64;
-  c.n_routed_experts = 4;
-  c.n_shared_experts = 1;
-  c.num_experts_per_tok = 2;
-  c.first_k_dense_replace = 1;
-  c.routed_scaling_factor = 1.0f;
-  c.max_position_embeddings = 256;
-  return c;
+  // policy/tiny_tokenizer.h's character vocabulary; 2 layers, the first dense.
+  // clang-format off
+  return config_deepseek({.V = 103, .C = 64, .L = 2, .NH = 4, .q_lora_rank = 0, .kv_lora_rank = 32,
+      .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .FF = 128, .moe_FF = 64,
+      .E = 4, .shared = 1, .K = 2, .first_dense = 1, .max_position_embeddings = 256});
+  // clang-format on
 }
 
 }  // namespace aha

@@ -7,15 +7,13 @@
 //   not hold it, or a name present in two shards is an error naming the directory, shard and
 //   tensor.
 // - hf_load_f32 converts straight from the mapping into the caller's float buffer: the model is
-// never
-//   held twice in memory. FP8 (F8_E4M3) weights are dequantised with their companion tensor
+//   never held twice in memory. FP8 (F8_E4M3) weights are dequantised with their companion tensor
 //   `<name>_scale_inv` (F32, shape [ceil(rows/B0), ceil(cols/B1)], block B0 x B1 = 128 x 128 unless
 //   config.json's quantization_config.weight_block_size says otherwise):
 //   w[r][c] = fp8(q[r][c]) * scale_inv[r / B0][c / B1] (DeepSeek-V3's weight_dequant convention).
 // - hf_save writes `model.safetensors` when everything fits in max_shard_bytes, else HF-named
-// shards
-//   model-00001-of-0000N.safetensors plus the index (written last, atomically); a stale index or
-//   single file of the other layout is removed so hf_open never sees two layouts.
+//   shards model-00001-of-0000N.safetensors plus the index (written last, atomically); a stale
+//   index or single file of the other layout is removed so hf_open never sees two layouts.
 #pragma once
 #include <cstddef>
 #include <cstdint>

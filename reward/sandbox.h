@@ -1,4 +1,6 @@
-// Sandbox for untrusted programs (generated code). Invariants:
+// Sandbox for untrusted programs (generated code).
+//
+// Invariants:
 // - Each run executes as a dedicated unprivileged uid (one per slot, unique across processes on the
 //   machine by an abstract-socket lock), so RLIMIT_NPROC holds and cleanup may kill every process
 //   of that uid. (When not started as root, the caller's own uid is used inside a user namespace.)

@@ -3,30 +3,25 @@
 //
 // Invariants:
 // - One ROUTER socket, bound to an endpoint URL (inproc://, ipc://, tcp://), owned by one I/O
-// thread
-//   that the controller starts; the functions below are thread-safe and may be called from the
-//   learner's thread while the I/O thread keeps heartbeats going (so a long training step never
-//   makes workers look dead).
+//   thread that the controller starts; the functions below are thread-safe and may be called from
+//   the learner's thread while the I/O thread keeps heartbeats going (so a long training step
+//   never makes workers look dead).
 // - Flow control: a worker announces its capacity (requests it can hold at once); the controller
-// never
-//   has more than that many of its requests outstanding. A request goes only to a worker holding at
-//   least its min_weights_version.
+//   never has more than that many of its requests outstanding. A request goes only to a worker
+//   holding at least its min_weights_version.
 // - Every submitted request id is returned by controller_poll exactly once. A worker silent for
-// more
-//   than worker_timeout_ms (or saying bye) is declared dead and its outstanding requests are
+//   more than worker_timeout_ms (or saying bye) is declared dead and its outstanding requests are
 //   re-queued (counted in `reissued`); a result for an id already completed is discarded (counted
 //   in `duplicates`). The first result to arrive wins, whichever worker sent it.
 // - Messages that fail to decode, have an unknown type or the wrong protocol version are logged
-// with
-//   the sender's identity and dropped (counted in `dropped`).
+//   with the sender's identity and dropped (counted in `dropped`).
 // - A result is accepted only from a worker the request was sent to, carrying a published weight
 //   version >= the request's minimum and exactly group_size samples, and passing opt.validate;
 //   otherwise it is refused (counted per worker), the request re-queued, and a worker with
 //   max_bad_results refusals (or holding requests with no answer for request_timeout_ms) is banned:
 //   sent shutdown and ignored from then on.
 // - Weights: only the latest published version is served, in chunks of weights_chunk_size bytes;
-// each
-//   worker's held version is tracked from its acks, ready and heartbeat messages.
+//   each worker's held version is tracked from its acks, ready and heartbeat messages.
 // - Weight relay (rollout/weight_relay.h): with broadcast_fanout > 0 the workers that offered a
 //   relay socket form a tree (re-planned whenever one joins, offers, dies or is banned); each is
 //   sent a relay_plan naming its parent, so rank 0 serves each chunk to at most broadcast_fanout

@@ -12,7 +12,7 @@ struct EngineSeq {
   EngineGroup* group = nullptr;
   int sample_idx = 0;
   std::vector<int> rows;  // own cache rows (generated tokens fed so far)
-  EngineSample out;
+  Sample out;
   std::string text_tail;  // recent text for stop strings
   bool done = false;
 };
@@ -72,9 +72,9 @@ namespace {
 // Records token t for seq; returns true when the sample is finished.
 bool accept_token(Engine& e, EngineSeq& s, const SampledToken& t) {
   const EngineRequest& req = s.group->req;
-  s.out.tokens.push_back(t.token);
-  s.out.logprobs.push_back(t.logp);
-  if (sampling_truncates(req.params)) s.out.trunc_logprobs.push_back(t.logp_trunc);
+  s.out.completion.push_back(t.token);
+  s.out.rollout_logp.push_back(t.logp);
+  if (sampling_truncates(req.params)) s.out.trunc_logp.push_back(t.logp_trunc);
   const SamplingParams& p = req.params;
   if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), t.token) !=
       p.stop_token_ids.end()) {
@@ -94,7 +94,7 @@ bool accept_token(Engine& e, EngineSeq& s, const SampledToken& t) {
     }
     if (s.text_tail.size() > 256) s.text_tail.erase(0, s.text_tail.size() - 128);
   }
-  if (static_cast<int>(s.out.tokens.size()) >= p.max_new_tokens) {
+  if (static_cast<int>(s.out.completion.size()) >= p.max_new_tokens) {
     s.out.finish_reason = "length";
     return true;
   }
@@ -149,7 +149,9 @@ void finalize_routing(const ModelConfig& c, EngineGroup& g, EngineSeq& s,
                       const std::vector<std::vector<int>>& gen_routing) {
   const int K = c.num_experts_per_tok, Lm = cfg_num_moe_layers(c);
   const int T = static_cast<int>(g.req.prompt.size());
-  const int n = static_cast<int>(s.out.tokens.size());
+  const int n = static_cast<int>(s.out.completion.size());
+  s.out.routing_num_layers = Lm;
+  s.out.routing_top_k = K;
   s.out.routing.assign(static_cast<size_t>(Lm) * (T + n) * K, 0);
   for (int l = 0; l < Lm; l++) {
     int* dst = &s.out.routing[static_cast<size_t>(l) * (T + n) * K];
@@ -187,8 +189,8 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       AHA_CHECK(row >= 0, "latent cache exhausted despite the admission reserve");
       e.reserved_rows--;
       s.rows.push_back(row);
-      tokens[b] = s.out.tokens.back();
-      positions[b] = T + static_cast<int>(s.out.tokens.size()) - 1;
+      tokens[b] = s.out.completion.back();
+      positions[b] = T + static_cast<int>(s.out.completion.size()) - 1;
       new_rows[b] = row;
       ctx_rows.insert(ctx_rows.end(), s.group->prompt_rows.begin(), s.group->prompt_rows.end());
       ctx_rows.insert(ctx_rows.end(), s.rows.begin(), s.rows.end());
@@ -214,7 +216,7 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       }
       SampledToken t =
           sample_token(&logits[static_cast<size_t>(b) * c.vocab_size], c.vocab_size, req.params,
-                       req.seed, s.sample_idx, s.out.tokens.size(), e.sort_scratch);
+                       req.seed, s.sample_idx, s.out.completion.size(), e.sort_scratch);
       if (accept_token(e, s, t)) finish_seq(e, s);
     }
   }

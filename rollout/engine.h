@@ -17,6 +17,7 @@
 
 #include "policy/decode.h"
 #include "policy/model.h"
+#include "policy/sample.h"
 #include "rollout/sampling.h"
 
 namespace aha {
@@ -30,21 +31,11 @@ struct EngineRequest {
   bool return_routing = false;
 };
 
-struct EngineSample {
-  std::vector<int> tokens;      // generated ids (stop token included when it ended the sample)
-  std::vector<float> logprobs;  // [num tokens] under the full tempered distribution
-  std::vector<float> trunc_logprobs;  // [num tokens] under top-p/k/min-p; empty when none applied
-  std::string finish_reason;          // "stop" | "length"
-  // Routed experts for replay: [num_moe_layers][prompt + tokens, K]; the last token, never fed
-  // through the model while sampling, repeats the previous token's experts. Empty unless asked.
-  std::vector<int> routing;
-};
-
 struct EngineResult {
   uint64_t request_id = 0;
   uint64_t weight_version = 0;
   int prompt_len = 0;
-  std::vector<EngineSample> samples;  // [G]
+  std::vector<Sample> samples;  // [G] (completion .. routing filled)
   double gen_time_s = 0;              // admission to completion
 };
 

@@ -61,9 +61,8 @@ int hook_poll(void* ctx, std::vector<GenResult>& out) {
   if (engine_idle(w->engine)) return n;
   w->done.clear();
   engine_step(w->engine, w->done);
-  const int Lm = cfg_num_moe_layers(w->model.cfg), K = w->model.cfg.num_experts_per_tok;
-  for (const EngineResult& r : w->done) {
-    out.push_back(engine_result_to_wire(r, Lm, K));
+  for (EngineResult& r : w->done) {
+    out.push_back(engine_result_to_wire(std::move(r)));
     w->held--;
     n++;
   }
@@ -91,43 +90,12 @@ void weights_from_bytes(Model& m, const uint8_t* bytes, size_t n) {
   std::memcpy(m.params.data(), bytes, n);
 }
 
-GenResult engine_result_to_wire(const EngineResult& r, int Lm, int K) {
+GenResult engine_result_to_wire(EngineResult&& r) {
   GenResult g;
   g.request_id = r.request_id;
   g.weights_version = r.weight_version;
-  for (const EngineSample& s : r.samples) {
-    Sample w;
-    w.token_ids.assign(s.tokens.begin(), s.tokens.end());
-    w.logprobs = s.logprobs;
-    w.truncated_logprobs = s.trunc_logprobs;
-    w.finish_reason = s.finish_reason;
-    if (!s.routing.empty()) {
-      const int T = static_cast<int>(s.routing.size() / (static_cast<size_t>(Lm) * K));
-      w.routing_num_tokens = T;
-      w.routing_num_layers = Lm;
-      w.routing_top_k = K;
-      w.routed_experts.resize(s.routing.size());
-      for (int l = 0; l < Lm; l++)
-        for (int t = 0; t < T; t++)
-          for (int k = 0; k < K; k++)
-            w.routed_experts[(static_cast<size_t>(t) * Lm + l) * K + k] =
-                s.routing[(static_cast<size_t>(l) * T + t) * K + k];
-    }
-    g.samples.push_back(std::move(w));
-  }
+  g.samples = std::move(r.samples);
   return g;
-}
-
-std::vector<int> routing_from_wire(const Sample& s) {
-  const int T = s.routing_num_tokens, Lm = s.routing_num_layers, K = s.routing_top_k;
-  std::vector<int> out(static_cast<size_t>(T) * Lm * K);
-  AHA_CHECK(s.routed_experts.size() == out.size(), "routed_experts size does not match its dims");
-  for (int l = 0; l < Lm; l++)
-    for (int t = 0; t < T; t++)
-      for (int k = 0; k < K; k++)
-        out[(static_cast<size_t>(l) * T + t) * K + k] =
-            s.routed_experts[(static_cast<size_t>(t) * Lm + l) * K + k];
-  return out;
 }
 
 int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {

@@ -28,9 +28,8 @@ int run_engine_worker(const EngineWorkerOptions& opt, const Model& model);
 std::vector<uint8_t> weights_to_bytes(const Model& m);
 void weights_from_bytes(Model& m, const uint8_t* bytes, size_t n);
 
-// Converts an engine result to the wire form: routing [L][T, K] becomes [T, L, K].
-GenResult engine_result_to_wire(const EngineResult& r, int num_moe_layers, int top_k);
-// And back, for the learner: routing [T, L, K] -> [L][T, K].
-std::vector<int> routing_from_wire(const Sample& s);
+// An engine result as a gen_result: the samples move over unchanged (routing keeps its
+// [L][T, K] layout on the wire).
+GenResult engine_result_to_wire(EngineResult&& r);
 
 }  // namespace aha

@@ -2,6 +2,8 @@
 #include "rollout/protocol.h"
 
 #include <bit>
+#include <concepts>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -215,103 +217,277 @@ struct Fields {
   }
 };
 
-// Runs a field decoder, turning any error into (false, err).
-template <typename Fn>
-bool guarded(const Message& msg, MsgType want, std::string& err, Fn&& fn) {
+// ---- one field list per message ----
+// fields(v, m) names every wire field of a message once, in wire order; the same list drives the
+// map size (Count), the encoder (Put) and the decoder (Get). An int32 field may carry the least
+// value its decoder accepts (0 by default). check(f, m) holds what one field alone cannot say.
+
+#define AHA_FIELDS(Type)                                   \
+  template <typename V, typename M>                        \
+    requires std::same_as<std::remove_const_t<M>, Type>    \
+  void fields(V& v, M& m)
+
+AHA_FIELDS(ReadyMsg) {
+  v("worker_id", m.worker_id);
+  v("capacity", m.capacity);
+  v("weights_version", m.weights_version);
+}
+AHA_FIELDS(HeartbeatMsg) {
+  v("worker_id", m.worker_id);
+  v("weights_version", m.weights_version);
+  v("capacity", m.capacity);
+  v("outstanding", m.outstanding);
+}
+AHA_FIELDS(SamplingParams) {
+  v("temperature", m.temperature);
+  v("top_p", m.top_p);
+  v("top_k", m.top_k, std::numeric_limits<int32_t>::min());  // <= 0: off
+  v("min_p", m.min_p);
+  v("max_new_tokens", m.max_new_tokens);
+  v("stop_token_ids", m.stop_token_ids);
+  v("stop_strings", m.stop_strings);
+}
+AHA_FIELDS(GenRequest) {
+  v("request_id", m.request_id);
+  v("prompt_ids", m.prompt_ids);
+  v("group_size", m.group_size, 1);
+  v("params", m.params);
+  v("seed", m.seed);
+  v("min_weights_version", m.min_weights_version);
+  v("return_routing", m.return_routing);
+}
+// The sampler's part of Sample (policy/sample.h); the rest never travels.
+AHA_FIELDS(Sample) {
+  v("token_ids", m.completion);
+  v("logprobs", m.rollout_logp);
+  v("truncated_logprobs", m.trunc_logp);
+  v("finish_reason", m.finish_reason);
+  v("routing_num_layers", m.routing_num_layers);
+  v("routing_top_k", m.routing_top_k);
+  v("routed_experts", m.routing);
+}
+AHA_FIELDS(GenResult) {
+  v("request_id", m.request_id);
+  v("worker_id", m.worker_id);
+  v("weights_version", m.weights_version);
+  v("gen_ms", m.gen_ms);
+  v("samples", m.samples);
+}
+AHA_FIELDS(WeightsAnnounce) {
+  v("weights_version", m.weights_version);
+  v("num_bytes", m.num_bytes);
+  v("checksum", m.checksum);
+  v("chunk_size", m.chunk_size);
+}
+AHA_FIELDS(WeightsGet) {
+  v("weights_version", m.weights_version);
+  v("chunk_idx", m.chunk_idx);
+}
+// encode_weights_chunk writes these same fields by hand (it packs a slice without a copy).
+AHA_FIELDS(WeightsChunk) {
+  v("weights_version", m.weights_version);
+  v("chunk_idx", m.chunk_idx);
+  v("checksum", m.checksum);
+  v("data", m.data);
+}
+AHA_FIELDS(WeightsAck) {
+  v("weights_version", m.weights_version);
+}
+AHA_FIELDS(ByeMsg) {
+  v("worker_id", m.worker_id);
+  v("reason", m.reason);
+}
+AHA_FIELDS(ShutdownMsg) {
+  v("reason", m.reason);
+}
+AHA_FIELDS(ScoreRequest) {
+  v("request_id", m.request_id);
+  v("task", m.task);
+  v("completions", m.completions);
+  v("reference_json", m.reference_json);
+}
+AHA_FIELDS(ScoreResult) {
+  v("request_id", m.request_id);
+  v("rewards", m.rewards);
+  v("components_json", m.components_json);
+}
+AHA_FIELDS(RelayOffer) {
+  v("endpoint", m.endpoint);
+  v("public_key", m.public_key);
+}
+AHA_FIELDS(RelayPlan) {
+  v("parent_id", m.parent_id);
+  v("parent_endpoint", m.parent_endpoint);
+  v("parent_key", m.parent_key);
+  v("child_keys", m.child_keys);
+}
+#undef AHA_FIELDS
+
+template <typename M>
+void check(const Fields&, const M&) {}
+
+void check(const Fields& f, const WeightsAnnounce& m) {
+  if (m.chunk_size == 0 && m.num_bytes > 0) f.fail("chunk_size", "zero chunk size");
+}
+
+void check(const Fields& f, const Sample& s) {
+  const size_t n = s.completion.size();
+  if (s.rollout_logp.size() != n)
+    f.fail("logprobs",
+           std::to_string(s.rollout_logp.size()) + " values for " + std::to_string(n) + " tokens");
+  if (!s.trunc_logp.empty() && s.trunc_logp.size() != n)
+    f.fail("truncated_logprobs",
+           std::to_string(s.trunc_logp.size()) + " values for " + std::to_string(n) + " tokens");
+  const size_t LK =
+      static_cast<size_t>(s.routing_num_layers) * static_cast<size_t>(s.routing_top_k);
+  if (LK == 0 ? !s.routing.empty() : s.routing.size() % LK != 0)
+    f.fail("routed_experts", std::to_string(s.routing.size()) + " ids do not fill [" +
+                                 std::to_string(s.routing_num_layers) + ", T, " +
+                                 std::to_string(s.routing_top_k) + "]");
+}
+
+// Number of fields in a message's list (the map size the encoder declares).
+struct Count {
+  uint32_t n = 0;
+  template <typename T, typename... Opt>
+  void operator()(const char*, const T&, Opt...) {
+    n++;
+  }
+};
+
+template <typename M>
+uint32_t num_fields(const M& m) {
+  Count c;
+  fields(c, m);
+  return c.n;
+}
+
+struct Put {
+  Packer& pk;
+
+  template <typename T, typename... Opt>
+  void operator()(const char* key, const T& v, Opt...) {
+    pk.pack(key);
+    put(v);
+  }
+
+  void put(const std::string& v) { pk.pack(v); }
+  void put(bool v) { pk.pack(v); }
+  void put(uint64_t v) { pk.pack(v); }
+  void put(uint32_t v) { pk.pack(v); }
+  void put(int32_t v) { pk.pack(v); }
+  void put(double v) { pk.pack(v); }
+  void put(float v) { pk.pack(static_cast<double>(v)); }
+  void put(const std::vector<int32_t>& v) { pack_le(pk, v); }
+  void put(const std::vector<float>& v) { pack_le(pk, v); }
+  void put(const std::vector<uint8_t>& v) {
+    pk.pack_bin(static_cast<uint32_t>(v.size()));
+    pk.pack_bin_body(reinterpret_cast<const char*>(v.data()), static_cast<uint32_t>(v.size()));
+  }
+  void put(const std::vector<std::string>& v) { pk.pack(v); }
+  void put(const std::vector<double>& v) { pk.pack(v); }
+  template <typename M>
+  void put(const std::vector<M>& v) {  // an array of nested maps
+    pk.pack_array(static_cast<uint32_t>(v.size()));
+    for (const M& m : v) put(m);
+  }
+  template <typename M>
+    requires std::is_class_v<M>
+  void put(const M& m) {  // a nested map
+    pk.pack_map(num_fields(m));
+    fields(*this, m);
+  }
+};
+
+struct Get {
+  const Fields& f;
+
+  template <typename T>
+  void operator()(const char* key, T& v) {
+    get(key, v);
+  }
+  void operator()(const char* key, int32_t& v, int32_t lo) { v = f.i32(key, lo); }
+
+  void get(const char* key, std::string& v) { v = f.str(key); }
+  void get(const char* key, bool& v) { v = f.boolean(key); }
+  void get(const char* key, uint64_t& v) { v = f.u64(key); }
+  void get(const char* key, uint32_t& v) { v = static_cast<uint32_t>(f.u64(key, 0xffffffffu)); }
+  void get(const char* key, int32_t& v) { v = f.i32(key); }
+  void get(const char* key, double& v) { v = f.f64(key); }
+  void get(const char* key, float& v) { v = static_cast<float>(f.f64(key)); }
+  void get(const char* key, std::vector<int32_t>& v) { v = f.le_vec<int32_t>(key); }
+  void get(const char* key, std::vector<float>& v) { v = f.le_vec<float>(key); }
+  void get(const char* key, std::vector<uint8_t>& v) {
+    const msgpack::object_bin& b = f.bin(key);
+    v.assign(reinterpret_cast<const uint8_t*>(b.ptr),
+             reinterpret_cast<const uint8_t*>(b.ptr) + b.size);
+  }
+  void get(const char* key, std::vector<std::string>& v) { v = f.str_array(key); }
+  void get(const char* key, std::vector<double>& v) {
+    const msgpack::object_array& a = f.array(key);
+    v.clear();
+    v.reserve(a.size);
+    for (uint32_t i = 0; i < a.size; ++i) {
+      const msgpack::object& o = a.ptr[i];
+      if (o.type == msgpack::type::FLOAT32 || o.type == msgpack::type::FLOAT64)
+        v.push_back(o.via.f64);
+      else if (o.type == msgpack::type::POSITIVE_INTEGER)
+        v.push_back(static_cast<double>(o.via.u64));
+      else if (o.type == msgpack::type::NEGATIVE_INTEGER)
+        v.push_back(static_cast<double>(o.via.i64));
+      else
+        f.fail(key, "[" + std::to_string(i) + "]: expected number, got " + kind_name(o.type));
+    }
+  }
+  template <typename M>
+  void get(const char* key, std::vector<M>& v) {  // an array of nested maps
+    const msgpack::object_array& a = f.array(key);
+    v.clear();
+    v.reserve(a.size);
+    for (uint32_t i = 0; i < a.size; ++i) {
+      v.emplace_back();
+      read(Fields(a.ptr[i], f.where + "." + key + "[" + std::to_string(i) + "]"), v.back());
+    }
+  }
+  template <typename M>
+    requires std::is_class_v<M>
+  void get(const char* key, M& m) {  // a nested map
+    read(Fields(f.get(key), f.where + "." + key), m);
+  }
+
+  template <typename M>
+  static void read(const Fields& nested, M& m) {
+    Get g{nested};
+    fields(g, m);
+    check(nested, m);
+  }
+};
+
+template <typename M>
+std::string encode_msg(MsgType t, const M& m) {
+  msgpack::sbuffer buf;
+  Packer pk(buf);
+  pack_header(pk, t, num_fields(m));
+  Put put{pk};
+  fields(put, m);
+  return to_string(buf);
+}
+
+// Decodes a message of type `want` into out, turning any error into (false, err).
+template <typename M>
+bool decode_msg(const Message& msg, MsgType want, M& out, std::string& err) {
   if (msg.type != want) {
     err = std::string("expected a ") + msg_type_name(want) + " message, got " +
           msg_type_name(msg.type);
     return false;
   }
   try {
-    fn(Fields(msg.handle.get(), msg_type_name(want)));
+    Get::read(Fields(msg.handle.get(), msg_type_name(want)), out);
     return true;
   } catch (const std::exception& e) {  // DecodeError, or bad_alloc on absurd sizes
     err = e.what();
     return false;
   }
-}
-
-void pack_params(Packer& pk, const SamplingParams& p) {
-  pk.pack_map(7);
-  pk.pack("temperature");
-  pk.pack(static_cast<double>(p.temperature));
-  pk.pack("top_p");
-  pk.pack(static_cast<double>(p.top_p));
-  pk.pack("top_k");
-  pk.pack(p.top_k);
-  pk.pack("min_p");
-  pk.pack(static_cast<double>(p.min_p));
-  pk.pack("max_new_tokens");
-  pk.pack(p.max_new_tokens);
-  pk.pack("stop_token_ids");
-  pack_le(pk, p.stop_token_ids);
-  pk.pack("stop_strings");
-  pk.pack(p.stop_strings);
-}
-
-SamplingParams read_params(const Fields& f) {
-  SamplingParams p;
-  p.temperature = static_cast<float>(f.f64("temperature"));
-  p.top_p = static_cast<float>(f.f64("top_p"));
-  p.top_k = f.i32("top_k", std::numeric_limits<int32_t>::min());  // <= 0: off
-  p.min_p = static_cast<float>(f.f64("min_p"));
-  p.max_new_tokens = f.i32("max_new_tokens");
-  p.stop_token_ids = f.le_vec<int32_t>("stop_token_ids");
-  p.stop_strings = f.str_array("stop_strings");
-  return p;
-}
-
-void pack_sample(Packer& pk, const Sample& s) {
-  pk.pack_map(6);
-  pk.pack("token_ids");
-  pack_le(pk, s.token_ids);
-  pk.pack("logprobs");
-  pack_le(pk, s.logprobs);
-  pk.pack("truncated_logprobs");
-  pack_le(pk, s.truncated_logprobs);
-  pk.pack("finish_reason");
-  pk.pack(s.finish_reason);
-  pk.pack("routing_dims");
-  pk.pack_array(3);
-  pk.pack(s.routing_num_tokens);
-  pk.pack(s.routing_num_layers);
-  pk.pack(s.routing_top_k);
-  pk.pack("routed_experts");
-  pack_le(pk, s.routed_experts);
-}
-
-Sample read_sample(const Fields& f) {
-  Sample s;
-  s.token_ids = f.le_vec<int32_t>("token_ids");
-  s.logprobs = f.le_vec<float>("logprobs");
-  s.truncated_logprobs = f.le_vec<float>("truncated_logprobs");
-  s.finish_reason = f.str("finish_reason");
-  if (s.logprobs.size() != s.token_ids.size())
-    f.fail("logprobs", std::to_string(s.logprobs.size()) + " values for " +
-                           std::to_string(s.token_ids.size()) + " tokens");
-  if (!s.truncated_logprobs.empty() && s.truncated_logprobs.size() != s.token_ids.size())
-    f.fail("truncated_logprobs", std::to_string(s.truncated_logprobs.size()) + " values for " +
-                                     std::to_string(s.token_ids.size()) + " tokens");
-  const msgpack::object_array& dims = f.array("routing_dims");
-  if (dims.size != 3) f.fail("routing_dims", "expected 3 dims, got " + std::to_string(dims.size));
-  int64_t d[3];
-  for (int i = 0; i < 3; ++i) {
-    const msgpack::object& o = dims.ptr[i];
-    if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > (1u << 30))
-      f.fail("routing_dims", "dim " + std::to_string(i) + " is not a small unsigned integer");
-    d[i] = static_cast<int64_t>(o.via.u64);
-  }
-  s.routing_num_tokens = static_cast<int32_t>(d[0]);
-  s.routing_num_layers = static_cast<int32_t>(d[1]);
-  s.routing_top_k = static_cast<int32_t>(d[2]);
-  s.routed_experts = f.le_vec<int32_t>("routed_experts");
-  if (static_cast<uint64_t>(d[0]) * static_cast<uint64_t>(d[1]) * static_cast<uint64_t>(d[2]) !=
-      s.routed_experts.size())
-    f.fail("routed_experts", std::to_string(s.routed_experts.size()) + " ids do not match dims [" +
-                                 std::to_string(d[0]) + ", " + std::to_string(d[1]) + ", " +
-                                 std::to_string(d[2]) + "]");
-  return s;
 }
 
 }  // namespace
@@ -355,104 +531,31 @@ uint64_t checksum64(const void* data, size_t n) {
 
 // ---- encoders ----
 
-std::string encode(const ReadyMsg& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::Ready, 3);
-  pk.pack("worker_id");
-  pk.pack(m.worker_id);
-  pk.pack("capacity");
-  pk.pack(m.capacity);
-  pk.pack("weights_version");
-  pk.pack(m.weights_version);
-  return to_string(buf);
-}
-
-std::string encode(const HeartbeatMsg& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::Heartbeat, 4);
-  pk.pack("worker_id");
-  pk.pack(m.worker_id);
-  pk.pack("weights_version");
-  pk.pack(m.weights_version);
-  pk.pack("capacity");
-  pk.pack(m.capacity);
-  pk.pack("outstanding");
-  pk.pack(m.outstanding);
-  return to_string(buf);
-}
-
-std::string encode(const GenRequest& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::GenRequest, 7);
-  pk.pack("request_id");
-  pk.pack(m.request_id);
-  pk.pack("prompt_ids");
-  pack_le(pk, m.prompt_ids);
-  pk.pack("group_size");
-  pk.pack(m.group_size);
-  pk.pack("params");
-  pack_params(pk, m.params);
-  pk.pack("seed");
-  pk.pack(m.seed);
-  pk.pack("min_weights_version");
-  pk.pack(m.min_weights_version);
-  pk.pack("return_routing");
-  pk.pack(m.return_routing);
-  return to_string(buf);
-}
-
-std::string encode(const GenResult& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::GenResult, 5);
-  pk.pack("request_id");
-  pk.pack(m.request_id);
-  pk.pack("worker_id");
-  pk.pack(m.worker_id);
-  pk.pack("weights_version");
-  pk.pack(m.weights_version);
-  pk.pack("gen_ms");
-  pk.pack(m.gen_ms);
-  pk.pack("samples");
-  pk.pack_array(static_cast<uint32_t>(m.samples.size()));
-  for (const Sample& s : m.samples) pack_sample(pk, s);
-  return to_string(buf);
-}
-
-std::string encode(const WeightsAnnounce& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::WeightsAnnounce, 4);
-  pk.pack("weights_version");
-  pk.pack(m.weights_version);
-  pk.pack("num_bytes");
-  pk.pack(m.num_bytes);
-  pk.pack("checksum");
-  pk.pack(m.checksum);
-  pk.pack("chunk_size");
-  pk.pack(m.chunk_size);
-  return to_string(buf);
-}
-
-std::string encode(const WeightsGet& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::WeightsGet, 2);
-  pk.pack("weights_version");
-  pk.pack(m.weights_version);
-  pk.pack("chunk_idx");
-  pk.pack(m.chunk_idx);
-  return to_string(buf);
-}
+#define AHA_CODEC(Msg, type)                                                 \
+  std::string encode(const Msg& m) { return encode_msg(type, m); }          \
+  bool decode(const Message& msg, Msg& out, std::string& err) {             \
+    return decode_msg(msg, type, out, err);                                 \
+  }
+AHA_CODEC(ReadyMsg, MsgType::Ready)
+AHA_CODEC(HeartbeatMsg, MsgType::Heartbeat)
+AHA_CODEC(GenRequest, MsgType::GenRequest)
+AHA_CODEC(GenResult, MsgType::GenResult)
+AHA_CODEC(WeightsAnnounce, MsgType::WeightsAnnounce)
+AHA_CODEC(WeightsGet, MsgType::WeightsGet)
+AHA_CODEC(WeightsAck, MsgType::WeightsAck)
+AHA_CODEC(ByeMsg, MsgType::Bye)
+AHA_CODEC(ShutdownMsg, MsgType::Shutdown)
+AHA_CODEC(ScoreRequest, MsgType::ScoreRequest)
+AHA_CODEC(ScoreResult, MsgType::ScoreResult)
+AHA_CODEC(RelayOffer, MsgType::RelayOffer)
+AHA_CODEC(RelayPlan, MsgType::RelayPlan)
+#undef AHA_CODEC
 
 std::string encode_weights_chunk(uint64_t weights_version, uint32_t chunk_idx, uint64_t checksum,
                                  const uint8_t* data, size_t n) {
   msgpack::sbuffer buf(n + 128);
   Packer pk(buf);
-  pack_header(pk, MsgType::WeightsChunk, 4);
+  pack_header(pk, MsgType::WeightsChunk, num_fields(WeightsChunk{}));
   pk.pack("weights_version");
   pk.pack(weights_version);
   pk.pack("chunk_idx");
@@ -470,87 +573,8 @@ std::string encode(const WeightsChunk& m) {
                               m.data.size());
 }
 
-std::string encode(const WeightsAck& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::WeightsAck, 1);
-  pk.pack("weights_version");
-  pk.pack(m.weights_version);
-  return to_string(buf);
-}
-
-std::string encode(const ByeMsg& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::Bye, 2);
-  pk.pack("worker_id");
-  pk.pack(m.worker_id);
-  pk.pack("reason");
-  pk.pack(m.reason);
-  return to_string(buf);
-}
-
-std::string encode(const ShutdownMsg& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::Shutdown, 1);
-  pk.pack("reason");
-  pk.pack(m.reason);
-  return to_string(buf);
-}
-
-std::string encode(const RelayOffer& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::RelayOffer, 2);
-  pk.pack("endpoint");
-  pk.pack(m.endpoint);
-  pk.pack("public_key");
-  pk.pack(m.public_key);
-  return to_string(buf);
-}
-
-std::string encode(const RelayPlan& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::RelayPlan, 4);
-  pk.pack("parent_id");
-  pk.pack(m.parent_id);
-  pk.pack("parent_endpoint");
-  pk.pack(m.parent_endpoint);
-  pk.pack("parent_key");
-  pk.pack(m.parent_key);
-  pk.pack("child_keys");
-  pk.pack(m.child_keys);
-  return to_string(buf);
-}
-
-std::string encode(const ScoreRequest& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::ScoreRequest, 4);
-  pk.pack("request_id");
-  pk.pack(m.request_id);
-  pk.pack("task");
-  pk.pack(m.task);
-  pk.pack("completions");
-  pk.pack(m.completions);
-  pk.pack("reference_json");
-  pk.pack(m.reference_json);
-  return to_string(buf);
-}
-
-std::string encode(const ScoreResult& m) {
-  msgpack::sbuffer buf;
-  Packer pk(buf);
-  pack_header(pk, MsgType::ScoreResult, 3);
-  pk.pack("request_id");
-  pk.pack(m.request_id);
-  pk.pack("rewards");
-  pk.pack(m.rewards);
-  pk.pack("components_json");
-  pk.pack(m.components_json);
-  return to_string(buf);
+bool decode(const Message& msg, WeightsChunk& out, std::string& err) {
+  return decode_msg(msg, MsgType::WeightsChunk, out, err);
 }
 
 // ---- parsing and decoders ----
@@ -594,141 +618,6 @@ bool parse_message(const void* data, size_t n, Message& out, std::string& err) {
     return false;
   }
   return true;
-}
-
-bool decode(const Message& msg, ReadyMsg& out, std::string& err) {
-  return guarded(msg, MsgType::Ready, err, [&](const Fields& f) {
-    out.worker_id = f.str("worker_id");
-    out.capacity = f.i32("capacity");
-    out.weights_version = f.u64("weights_version");
-  });
-}
-
-bool decode(const Message& msg, HeartbeatMsg& out, std::string& err) {
-  return guarded(msg, MsgType::Heartbeat, err, [&](const Fields& f) {
-    out.worker_id = f.str("worker_id");
-    out.weights_version = f.u64("weights_version");
-    out.capacity = f.i32("capacity");
-    out.outstanding = f.i32("outstanding");
-  });
-}
-
-bool decode(const Message& msg, GenRequest& out, std::string& err) {
-  return guarded(msg, MsgType::GenRequest, err, [&](const Fields& f) {
-    out.request_id = f.u64("request_id");
-    out.prompt_ids = f.le_vec<int32_t>("prompt_ids");
-    out.group_size = f.i32("group_size", 1);
-    out.params = read_params(Fields(f.get("params"), f.where + ".params"));
-    out.seed = f.u64("seed");
-    out.min_weights_version = f.u64("min_weights_version");
-    out.return_routing = f.boolean("return_routing");
-  });
-}
-
-bool decode(const Message& msg, GenResult& out, std::string& err) {
-  return guarded(msg, MsgType::GenResult, err, [&](const Fields& f) {
-    out.request_id = f.u64("request_id");
-    out.worker_id = f.str("worker_id");
-    out.weights_version = f.u64("weights_version");
-    out.gen_ms = f.f64("gen_ms");
-    const msgpack::object_array& a = f.array("samples");
-    out.samples.clear();
-    out.samples.reserve(a.size);
-    for (uint32_t i = 0; i < a.size; ++i)
-      out.samples.push_back(
-          read_sample(Fields(a.ptr[i], f.where + ".samples[" + std::to_string(i) + "]")));
-  });
-}
-
-bool decode(const Message& msg, WeightsAnnounce& out, std::string& err) {
-  return guarded(msg, MsgType::WeightsAnnounce, err, [&](const Fields& f) {
-    out.weights_version = f.u64("weights_version");
-    out.num_bytes = f.u64("num_bytes");
-    out.checksum = f.u64("checksum");
-    out.chunk_size = static_cast<uint32_t>(f.u64("chunk_size", 0xffffffffu));
-    if (out.chunk_size == 0 && out.num_bytes > 0) f.fail("chunk_size", "zero chunk size");
-  });
-}
-
-bool decode(const Message& msg, WeightsGet& out, std::string& err) {
-  return guarded(msg, MsgType::WeightsGet, err, [&](const Fields& f) {
-    out.weights_version = f.u64("weights_version");
-    out.chunk_idx = static_cast<uint32_t>(f.u64("chunk_idx", 0xffffffffu));
-  });
-}
-
-bool decode(const Message& msg, WeightsChunk& out, std::string& err) {
-  return guarded(msg, MsgType::WeightsChunk, err, [&](const Fields& f) {
-    out.weights_version = f.u64("weights_version");
-    out.chunk_idx = static_cast<uint32_t>(f.u64("chunk_idx", 0xffffffffu));
-    out.checksum = f.u64("checksum");
-    const msgpack::object_bin& b = f.bin("data");
-    out.data.assign(reinterpret_cast<const uint8_t*>(b.ptr),
-                    reinterpret_cast<const uint8_t*>(b.ptr) + b.size);
-  });
-}
-
-bool decode(const Message& msg, WeightsAck& out, std::string& err) {
-  return guarded(msg, MsgType::WeightsAck, err,
-                 [&](const Fields& f) { out.weights_version = f.u64("weights_version"); });
-}
-
-bool decode(const Message& msg, ByeMsg& out, std::string& err) {
-  return guarded(msg, MsgType::Bye, err, [&](const Fields& f) {
-    out.worker_id = f.str("worker_id");
-    out.reason = f.str("reason");
-  });
-}
-
-bool decode(const Message& msg, ShutdownMsg& out, std::string& err) {
-  return guarded(msg, MsgType::Shutdown, err,
-                 [&](const Fields& f) { out.reason = f.str("reason"); });
-}
-
-bool decode(const Message& msg, RelayOffer& out, std::string& err) {
-  return guarded(msg, MsgType::RelayOffer, err, [&](const Fields& f) {
-    out.endpoint = f.str("endpoint");
-    out.public_key = f.str("public_key");
-  });
-}
-
-bool decode(const Message& msg, RelayPlan& out, std::string& err) {
-  return guarded(msg, MsgType::RelayPlan, err, [&](const Fields& f) {
-    out.parent_id = f.str("parent_id");
-    out.parent_endpoint = f.str("parent_endpoint");
-    out.parent_key = f.str("parent_key");
-    out.child_keys = f.str_array("child_keys");
-  });
-}
-
-bool decode(const Message& msg, ScoreRequest& out, std::string& err) {
-  return guarded(msg, MsgType::ScoreRequest, err, [&](const Fields& f) {
-    out.request_id = f.u64("request_id");
-    out.task = f.str("task");
-    out.completions = f.str_array("completions");
-    out.reference_json = f.str("reference_json");
-  });
-}
-
-bool decode(const Message& msg, ScoreResult& out, std::string& err) {
-  return guarded(msg, MsgType::ScoreResult, err, [&](const Fields& f) {
-    out.request_id = f.u64("request_id");
-    const msgpack::object_array& a = f.array("rewards");
-    out.rewards.clear();
-    out.rewards.reserve(a.size);
-    for (uint32_t i = 0; i < a.size; ++i) {
-      const msgpack::object& o = a.ptr[i];
-      if (o.type == msgpack::type::FLOAT32 || o.type == msgpack::type::FLOAT64)
-        out.rewards.push_back(o.via.f64);
-      else if (o.type == msgpack::type::POSITIVE_INTEGER)
-        out.rewards.push_back(static_cast<double>(o.via.u64));
-      else if (o.type == msgpack::type::NEGATIVE_INTEGER)
-        out.rewards.push_back(static_cast<double>(o.via.i64));
-      else
-        f.fail("rewards", "[" + std::to_string(i) + "]: expected number, got " + kind_name(o.type));
-    }
-    out.components_json = f.str("components_json");
-  });
 }
 
 // ---- framing ----

@@ -12,36 +12,46 @@
 //   message type and field. A receiver logs the error with the sender's identity and drops the
 //   message. Declared container sizes are bounded by the input length before anything is allocated.
 // - Framing: a DEALER sends one frame (the message). A ROUTER receives [identity][message] and
-// sends
-//   [identity][message]. Anything else (more frames, empty frames) is logged and dropped.
+//   sends [identity][message]. Anything else (more frames, empty frames) is logged and dropped.
 //
+// clang-format off
 // Message table (C = controller, W = rollout worker, R = reward worker). Integers are unsigned
-// unless said; "f32le"/"i32le" are bin fields of little-endian float32/int32.
+// unless said; "f32le"/"i32le" are bin fields of little-endian float32/int32. Each message's
+// fields are listed ONCE, in its fields() visitor in protocol.cpp, which drives the encoder, the
+// decoder and the map size; this table is the reader's copy of those lists.
 //
 //  type              dir   fields
 //  ready             W->C  worker_id str, capacity int (requests it can hold at once),
-//  weights_version heartbeat         both  worker_id str ("" from C), weights_version, capacity
-//  int, outstanding int gen_request       C->W  request_id, prompt_ids i32le, group_size int,
-//  params map (sampling_params),
-//                          seed, min_weights_version, return_routing bool
-//     sampling_params:     temperature f64, top_p f64, top_k int, min_p f64, max_new_tokens int,
-//                          stop_token_ids i32le, stop_strings [str]
-//  gen_result        W->C  request_id, worker_id str, weights_version, gen_ms f64, samples [sample]
-//     sample:              token_ids i32le [T], logprobs f32le [T] (full-vocab, at the sampling
-//                          temperature), truncated_logprobs f32le [T] or empty (under top-p/top-k/
-//                          min-p truncation), finish_reason str ("stop"|"length"|...),
-//                          routing_dims [num_tokens, num_layers, top_k] ints, routed_experts i32le
-//                          [num_tokens * num_layers * top_k] (empty, dims [0,0,0] when not asked)
+//                          weights_version
+//  heartbeat         both  worker_id str ("" from C), weights_version, capacity int,
+//                          outstanding int
+//  gen_request       C->W  request_id, prompt_ids i32le, group_size int (>= 1),
+//                          params map (sampling_params), seed, min_weights_version,
+//                          return_routing bool
+//     sampling_params:     temperature f64, top_p f64, top_k int (signed; <= 0 off), min_p f64,
+//                          max_new_tokens int, stop_token_ids i32le, stop_strings [str]
+//  gen_result        W->C  request_id, worker_id str, weights_version, gen_ms f64,
+//                          samples [sample]
+//     sample:              token_ids i32le [n], logprobs f32le [n] (full vocabulary, at the
+//                          sampling temperature), truncated_logprobs f32le [n] or empty (under
+//                          top-p/top-k/min-p truncation), finish_reason str ("stop"|"length"|...),
+//                          routing_num_layers int L, routing_top_k int K,
+//                          routed_experts i32le [L, T_prompt + n, K] (empty, L = K = 0 when
+//                          not asked): the learner's layout, policy/sample.h
 //  weights_announce  C->W  weights_version, num_bytes, checksum (checksum64 of all bytes),
-//  chunk_size weights_get       W->C  weights_version, chunk_idx weights_chunk     C->W
-//  weights_version, chunk_idx, checksum (checksum64 of this chunk), data bin weights_ack       W->C
-//  weights_version bye               W->C  worker_id str, reason str (worker leaves; its requests
-//  are re-issued) shutdown          C->W  reason str score_request     C->R  request_id, task str,
-//  completions [str], reference_json str score_result      R->C  request_id, rewards [f64],
-//  components_json str
+//                          chunk_size (u32, > 0 when num_bytes > 0)
+//  weights_get       W->C  weights_version, chunk_idx (u32)
+//  weights_chunk     C->W  weights_version, chunk_idx (u32), checksum (checksum64 of this
+//                          chunk), data bin
+//  weights_ack       W->C  weights_version
+//  bye               W->C  worker_id str, reason str (worker leaves; its requests are re-issued)
+//  shutdown          C->W  reason str
+//  score_request     C->R  request_id, task str, completions [str], reference_json str
+//  score_result      R->C  request_id, rewards [f64], components_json str
 //  relay_offer       W->C  endpoint str, public_key str (the worker's weight relay, weight_relay.h)
 //  relay_plan        C->W  parent_id str, parent_endpoint str ("" = the controller), parent_key
 //                          str, child_keys [str]
+// clang-format on
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -50,11 +60,14 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "policy/sample.h"      // gen_result carries the sampler's fields of Sample
 #include "rollout/sampling.h"  // SamplingParams travels as the sampling_params map
 
 namespace aha {
 
-constexpr int kProtocolVersion = 1;
+// 2: a sample's routing travels in the learner's layout [L, T, K] (routing_num_layers,
+// routing_top_k) instead of [T, L, K] with routing_dims.
+constexpr int kProtocolVersion = 2;
 
 enum class MsgType {
   Ready,
@@ -109,23 +122,12 @@ struct GenRequest {
   bool return_routing = false;
 };
 
-struct Sample {
-  std::vector<int32_t> token_ids;         // [T]
-  std::vector<float> logprobs;            // [T] full vocabulary, at the sampling temperature
-  std::vector<float> truncated_logprobs;  // [T] under top-p/top-k/min-p, or empty when untruncated
-  std::string finish_reason;              // "stop", "length"
-  int32_t routing_num_tokens = 0;         // routed_experts dims [num_tokens, num_layers, top_k]
-  int32_t routing_num_layers = 0;
-  int32_t routing_top_k = 0;
-  std::vector<int32_t> routed_experts;  // [num_tokens * num_layers * top_k]
-};
-
 struct GenResult {
   uint64_t request_id = 0;
   std::string worker_id;
   uint64_t weights_version = 0;  // the version that produced every sample (set by the engine)
   double gen_ms = 0;             // worker time from receiving the request to sending the result
-  std::vector<Sample> samples;   // [G]
+  std::vector<Sample> samples;   // [G] completion .. routing on the wire
 };
 
 struct WeightsAnnounce {

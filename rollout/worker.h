@@ -9,13 +9,12 @@
 // - The worker's ZeroMQ routing id is its worker_id, which must be unique among the controller's
 //   workers (the default, host-pid-counter, is).
 // - Heartbeats go out between engine polls: one engine poll must return well within the
-// controller's
-//   worker_timeout_ms, or the controller declares the worker dead and re-issues its requests.
+//   controller's worker_timeout_ms, or the controller declares the worker dead and re-issues its
+//   requests.
 // - Messages that fail to decode, have an unknown type or the wrong version are logged and dropped.
 // - Weights are fetched chunk by chunk (each chunk's checksum verified, a bad one fetched again),
-// then
-//   the whole checksum is verified (a mismatch starts the fetch over) before load_weights is called
-//   and the version acknowledged.
+//   then the whole checksum is verified (a mismatch starts the fetch over) before load_weights is
+//   called and the version acknowledged.
 // - With relay_bind set, the worker also serves the weights it holds or is fetching to children
 //   (rollout/weight_relay.h): the controller's relay_plan names the parent it fetches from (a
 //   parent silent for weights_stall_ms is skipped: the rest comes from the controller).

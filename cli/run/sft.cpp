@@ -56,8 +56,8 @@ QuickEval quick_eval(Model& m, const Tokenizer& tok, const PromptFormat& fmt, co
     engine_run(e, done);
     double correct = 0, n = 0;
     for (const EngineResult& r : done) {
-      for (const EngineSample& s : r.samples) {
-        std::string text = reward_input(fmt, completion_text(tok, fmt, s.tokens));
+      for (const Sample& s : r.samples) {
+        std::string text = reward_input(fmt, completion_text(tok, fmt, s.completion));
         correct += taskset_score(ts, items[r.request_id], text).correct;
         n++;
       }
@@ -120,7 +120,7 @@ void pretrain_run(const PretrainOptions& opt) {
   int64_t num_examples = 0, num_worked = 0;
   for (int step = 0; step < opt.steps; step++) {
     std::vector<TaskItem> items = taskset_train_batch(*ts, step, 0, opt.batch);
-    std::vector<TrainSample> batch;
+    std::vector<Sample> batch;
     for (size_t i = 0; i < items.size(); i++) {
       nlohmann::json ref = items[i].reference;
       std::string answer = ref.at("answer").get<std::string>();
@@ -137,7 +137,7 @@ void pretrain_run(const PretrainOptions& opt) {
           opt.worked_fraction > 0 && rng_uniform(opt.seed + 1, 9, example) < opt.worked_fraction;
       num_examples++;
       num_worked += worked;
-      TrainSample s;
+      Sample s;
       s.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, prompt_text(items[i], fmt));
       s.completion = tokenizer_encode(
           tok, render_template(worked ? opt.worked_completion : opt.completion, ref));
@@ -216,8 +216,8 @@ void sft_run(const SftOptions& opt) {
   } else {
     RunDb db = rundb_open(opt.from_db, false);
     SampleQuery q;
-    for (const SampleRow& s : rundb_read_samples(db, q))
-      if (s.reward >= opt.min_reward) rows.push_back({s.prompt, s.completion});
+    for (const Sample& s : rundb_read_samples(db, q))
+      if (s.reward >= opt.min_reward) rows.push_back({s.prompt_text, s.completion_text});
   }
   if (rows.empty()) throw std::runtime_error("sft: no training rows");
   const PromptFormat fmt = prompt_format(tok, m.cfg, opt.chat_template);
@@ -237,9 +237,9 @@ void sft_run(const SftOptions& opt) {
     for (size_t i = order.size(); i > 1; i--)
       std::swap(order[i - 1], order[rng_bits(opt.seed, 100 + ep, i) % i]);
     for (int s = 0; s < steps_per_epoch; s++, step++) {
-      std::vector<TrainSample> batch;
+      std::vector<Sample> batch;
       for (int j = s * opt.batch; j < std::min<int>((s + 1) * opt.batch, rows.size()); j++) {
-        TrainSample t;
+        Sample t;
         t.prompt = encode_prompt_ids(tok, l.policy.cfg, fmt, rows[order[j]].first);
         t.completion = tokenizer_encode(tok, rows[order[j]].second);
         if (fmt.end_id >= 0) t.completion.push_back(fmt.end_id);

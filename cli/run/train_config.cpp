@@ -110,9 +110,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.checkpoint_every", T::kInt, &c.checkpoint_every,
        "Checkpoint every N steps (0 = only at the end)"},
       {"run.async", T::kBool, &c.async,
-       "Overlap generation of step t+1 with training of step t (turns on tis_cap = 2 if unset)"},
+       "Overlap generation of later steps with training (turns on tis_cap = 2 if unset)"},
       {"run.max_staleness", T::kInt, &c.max_staleness,
-       "Max weight versions a sample may lag (async pipelines one step: 1)"},
+       "Async: steps generated ahead, so weight versions a sample may lag; older ones are dropped"},
       {"run.progress", T::kBool, &c.progress, "Progress bar while generating"},
       {"run.worker_deadline_s", T::kFloat, &c.worker_deadline_s,
        "No worker able to serve for this long: the run fails with a checkpoint (0 = wait)"},
@@ -124,6 +124,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.gemm_precision", T::kString, &c.gemm_precision,
        "CPU GEMMs of learner and rollout workers: fp32, or bf16 (operands rounded to bf16, fp32 "
        "accumulation, oneDNN on AMX-BF16 / AVX512-BF16 CPUs)"},
+      {"log.token_blobs", T::kBool, &c.log_token_blobs,
+       "Store each sample's token ids and rollout log-probs in rollouts.db (replay needs them)"},
   };
 }
 

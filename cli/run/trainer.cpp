@@ -10,30 +10,33 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <thread>
 
+#include "cli/run/eval.h"
+#include "cli/run/reward_service.h"
+#include "cli/run/spawn.h"
+#include "cli/run/taskset.h"
+#include "cli/run/train_config.h"
+#include "cli/run/version.h"
 #include "kernels/check.h"
 #include "kernels/gemm.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
 #include "learner/data_parallel.h"
-#include "rollout/log/report.h"
-#include "cli/run/reward_service.h"
-#include "rollout/log/rundb.h"
-#include "cli/run/taskset.h"
-#include "cli/run/train_config.h"
 #include "learner/train_state.h"
-#include "cli/run/version.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
 #include "policy/tokenizer.h"
 #include "rollout/auth.h"
 #include "rollout/controller.h"
 #include "rollout/engine_worker.h"
+#include "rollout/log/report.h"
+#include "rollout/log/rundb.h"
 
 namespace aha {
 
@@ -63,19 +66,20 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// One generated completion with its score, in request order.
+// A sample while it is scored: the one sample type with the task item its checker needs and the
+// checker's full result (components as numbers, for the step's means). In request order.
 struct Rollout {
   TaskItem item;
-  int64_t group_id = 0;
-  int sample_idx = 0;
-  std::vector<int> prompt_ids;
-  Sample sample;  // tokens, log-probs, routing, finish reason
-  uint64_t weight_version = 0;
-  double gen_time_s = 0;
-  std::string completion;
   Scored scored;
-  float reward = 0;  // after overlong shaping
-  float advantage = 0;
+  Sample s;
+};
+
+// Generation requests in flight: G samples for each item, collected in item order.
+struct PendingGen {
+  std::vector<TaskItem> items;
+  std::map<uint64_t, size_t> index;  // request id -> item
+  std::vector<std::vector<int>> prompt_ids;
+  uint64_t min_version = 0;  // the weight version the requests need
 };
 
 struct Run {
@@ -103,6 +107,17 @@ struct Run {
   Clock::time_point serving_seen = Clock::now(), last_wait_note = Clock::now();
   // Bounds a gen_result is checked against (validate_gen_result).
   int vocab_size = 0, num_moe_layers = 0, top_k = 0, num_experts = 0;
+
+  // The step loop.
+  int step = 0;                // the step running (= steps finished)
+  int learner_step = 0;        // updates applied to the learner (what a checkpoint would hold)
+  bool learner_dirty = false;  // an update threw midway: the learner's state is not a step's
+  double acc_before = NAN;     // held-out pass@1 at step 0
+  std::optional<std::pair<StepRow, std::vector<Sample>>> unwritten;  // a step's unlogged row
+  // Async pipeline (run.async): first-round batches of later steps, generated with older weights.
+  std::deque<std::pair<int, PendingGen>> ahead_pending;          // step, requests in flight
+  std::deque<std::pair<int, std::vector<Rollout>>> ahead_ready;  // step, its rollouts
+  int ahead_until = 0;                                           // the last step submitted ahead
 };
 
 // Stops workers however the run ends, so no joinable std::thread is ever destroyed (which would
@@ -120,7 +135,7 @@ std::string validate_gen_result(void* ctx, const GenRequest& req, const GenResul
   for (size_t s = 0; s < res.samples.size(); s++) {
     const Sample& x = res.samples[s];
     const std::string at = "sample " + std::to_string(s) + ": ";
-    const size_t n = x.token_ids.size();
+    const size_t n = x.completion.size();
     if (x.finish_reason.rfind("error", 0) == 0) {
       if (n != 0) return at + "an error sample with tokens";
       continue;
@@ -130,31 +145,29 @@ std::string validate_gen_result(void* ctx, const GenRequest& req, const GenResul
     if (n > static_cast<size_t>(req.params.max_new_tokens))
       return at + std::to_string(n) + " tokens, over max_new_tokens " +
              std::to_string(req.params.max_new_tokens);
-    for (int32_t id : x.token_ids)
+    for (int32_t id : x.completion)
       if (id < 0 || id >= r.vocab_size)
         return at + "token id " + std::to_string(id) + " outside the vocabulary of " +
                std::to_string(r.vocab_size);
-    if (x.logprobs.size() != n) return at + "logprobs not one per token";
-    for (float lp : x.logprobs)
+    if (x.rollout_logp.size() != n) return at + "logprobs not one per token";
+    for (float lp : x.rollout_logp)
       if (!std::isfinite(lp) || lp > tol) return at + "log-prob " + std::to_string(lp);
-    if (!x.truncated_logprobs.empty()) {
-      if (x.truncated_logprobs.size() != n) return at + "truncated_logprobs not one per token";
-      for (float lp : x.truncated_logprobs)
+    if (!x.trunc_logp.empty()) {
+      if (x.trunc_logp.size() != n) return at + "truncated_logprobs not one per token";
+      for (float lp : x.trunc_logp)
         if (!std::isfinite(lp) || lp > tol) return at + "truncated log-prob " + std::to_string(lp);
     }
     const size_t T = req.prompt_ids.size() + n;
-    const bool has_routing = x.routing_num_tokens || x.routing_num_layers || x.routing_top_k ||
-                             !x.routed_experts.empty();
+    const bool has_routing = x.routing_num_layers || x.routing_top_k || !x.routing.empty();
     if (!has_routing) continue;
     if (!req.return_routing) return at + "routing that was not asked for";
-    if (x.routing_num_tokens != static_cast<int32_t>(T) ||
-        x.routing_num_layers != r.num_moe_layers || x.routing_top_k != r.top_k ||
-        x.routed_experts.size() != T * static_cast<size_t>(r.num_moe_layers) * r.top_k)
-      return at + "routing of shape [" + std::to_string(x.routing_num_tokens) + ", " +
-             std::to_string(x.routing_num_layers) + ", " + std::to_string(x.routing_top_k) +
-             "] x " + std::to_string(x.routed_experts.size()) + ", want [" + std::to_string(T) +
-             ", " + std::to_string(r.num_moe_layers) + ", " + std::to_string(r.top_k) + "]";
-    for (int32_t e : x.routed_experts)
+    if (x.routing_num_layers != r.num_moe_layers || x.routing_top_k != r.top_k ||
+        x.routing.size() != T * static_cast<size_t>(r.num_moe_layers) * r.top_k)
+      return at + "routing of shape [" + std::to_string(x.routing_num_layers) + ", T, " +
+             std::to_string(x.routing_top_k) + "] x " + std::to_string(x.routing.size()) +
+             ", want [" + std::to_string(r.num_moe_layers) + ", " + std::to_string(T) + ", " +
+             std::to_string(r.top_k) + "]";
+    for (int32_t e : x.routing)
       if (e < 0 || e >= r.num_experts)
         return at + "expert id " + std::to_string(e) + " outside [0, " +
                std::to_string(r.num_experts) + ")";
@@ -236,14 +249,6 @@ void progress(const Run& r, const char* what, size_t done, size_t total) {
   std::fflush(stderr);
 }
 
-// Generation requests in flight: G samples for each item, collected in item order.
-struct PendingGen {
-  std::vector<TaskItem> items;
-  std::map<uint64_t, size_t> index;  // request id -> item
-  std::vector<std::vector<int>> prompt_ids;
-  uint64_t min_version = 0;  // the weight version the requests need
-};
-
 PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float temperature,
                              uint64_t seed_base) {
   PendingGen p;
@@ -287,12 +292,14 @@ std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what)
     for (size_t s = 0; s < g.samples.size(); s++) {
       Rollout ro;
       ro.item = p.items[i];
-      ro.group_id = static_cast<int64_t>(i);
-      ro.sample_idx = static_cast<int>(s);
-      ro.prompt_ids = p.prompt_ids[i];
-      ro.sample = std::move(g.samples[s]);
-      ro.weight_version = g.weights_version;
-      ro.gen_time_s = g.gen_ms / 1000.0;
+      ro.s = std::move(g.samples[s]);
+      ro.s.task = ro.item.task;
+      ro.s.prompt_id = ro.item.prompt_id;
+      ro.s.group_id = static_cast<int64_t>(i);
+      ro.s.sample_idx = static_cast<int64_t>(s);
+      ro.s.prompt = p.prompt_ids[i];
+      ro.s.weight_version = static_cast<int64_t>(g.weights_version);
+      ro.s.gen_time_s = g.gen_ms / 1000.0;
       out.push_back(std::move(ro));
     }
   }
@@ -320,17 +327,17 @@ uint64_t step_seed(const TrainConfig& c, int step, int round) {
 
 // Scores every rollout on the reward thread pool.
 void score_all(Run& r, std::vector<Rollout>& rs) {
-  for (Rollout& ro : rs) ro.completion = decode_completion(r, ro.sample.token_ids);
+  for (Rollout& ro : rs) ro.s.completion_text = decode_completion(r, ro.s.completion);
   if (r.rewards) {
     // One job per group (consecutive rollouts of one prompt) to the reward workers.
     std::vector<ScoreJob> jobs;
     std::vector<size_t> first;
     for (size_t i = 0; i < rs.size(); i++) {
-      if (i == 0 || rs[i].group_id != rs[i - 1].group_id) {
+      if (i == 0 || rs[i].s.group_id != rs[i - 1].s.group_id) {
         jobs.push_back(ScoreJob{rs[i].item.task, {}, rs[i].item.reference});
         first.push_back(i);
       }
-      jobs.back().completions.push_back(reward_input(r.format, rs[i].completion));
+      jobs.back().completions.push_back(reward_input(r.format, rs[i].s.completion_text));
     }
     std::vector<std::vector<Scored>> out;
     reward_service_score(*r.rewards, jobs, out);
@@ -338,11 +345,11 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
       for (size_t g = 0; g < out[j].size(); g++) {
         Rollout& ro = rs[first[j] + g];
         ro.scored = out[j][g];
-        if (ro.sample.finish_reason.rfind("error", 0) == 0) {
+        if (ro.s.finish_reason.rfind("error", 0) == 0) {
           ro.scored = Scored{};
-          ro.scored.result.reason = ro.sample.finish_reason;
+          ro.scored.result.reason = ro.s.finish_reason;
         }
-        ro.reward = static_cast<float>(ro.scored.result.score);
+        ro.s.reward = static_cast<float>(ro.scored.result.score);
       }
     return;
   }
@@ -350,18 +357,19 @@ void score_all(Run& r, std::vector<Rollout>& rs) {
   auto work = [&] {
     for (size_t i = next++; i < rs.size(); i = next++) {
       Rollout& ro = rs[i];
-      if (ro.sample.finish_reason.rfind("error", 0) == 0) {
+      if (ro.s.finish_reason.rfind("error", 0) == 0) {
         ro.scored = Scored{};
-        ro.scored.result.reason = ro.sample.finish_reason;
+        ro.scored.result.reason = ro.s.finish_reason;
       } else {
         try {  // an exception must not escape a pool thread (std::terminate)
-          ro.scored = taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.completion));
+          ro.scored =
+              taskset_score(*r.tasks, ro.item, reward_input(r.format, ro.s.completion_text));
         } catch (const std::exception& e) {
           ro.scored = Scored{};
           ro.scored.result.reason = std::string("error: ") + e.what();
         }
       }
-      ro.reward = static_cast<float>(ro.scored.result.score);
+      ro.s.reward = static_cast<float>(ro.scored.result.score);
     }
   };
   std::vector<std::thread> pool;
@@ -374,19 +382,20 @@ void shape_overlong(const TrainConfig& c, std::vector<Rollout>& rs) {
   if (c.overlong != "penalty") return;
   const int L = c.max_new_tokens, buf = std::max(1, c.overlong_buffer);
   for (Rollout& ro : rs) {
-    int n = static_cast<int>(ro.sample.token_ids.size());
+    int n = static_cast<int>(ro.s.completion.size());
     if (n > L - buf)
-      ro.reward -= c.overlong_penalty * static_cast<float>(n - (L - buf)) / static_cast<float>(buf);
+      ro.s.reward -=
+          c.overlong_penalty * static_cast<float>(n - (L - buf)) / static_cast<float>(buf);
   }
 }
 
 void compute_group_advantages(const TrainConfig& c, std::vector<Rollout>& rs) {
   const int G = c.group_size;
   std::vector<float> rewards(rs.size()), adv(rs.size());
-  for (size_t i = 0; i < rs.size(); i++) rewards[i] = rs[i].reward;
+  for (size_t i = 0; i < rs.size(); i++) rewards[i] = rs[i].s.reward;
   compute_advantages(rewards.data(), static_cast<int>(rs.size()) / G, G,
                      parse_advantage_mode(c.advantage), adv.data());
-  for (size_t i = 0; i < rs.size(); i++) rs[i].advantage = adv[i];
+  for (size_t i = 0; i < rs.size(); i++) rs[i].s.advantage = adv[i];
 }
 
 bool group_correctness_varies(const std::vector<Rollout>& rs, size_t g0, int G) {
@@ -395,28 +404,25 @@ bool group_correctness_varies(const std::vector<Rollout>& rs, size_t g0, int G) 
   return false;
 }
 
-// Held-out pass@1 (mean correctness over eval_samples samples of each eval prompt).
-double evaluate(Run& r, int64_t step, std::map<std::string, double>* per_task) {
+// Held-out evaluation (eval_samples samples of each eval prompt, cli/run/eval.h): logs pass@1 per
+// task and returns the overall pass@1.
+double evaluate(Run& r, int64_t step) {
   const std::vector<TaskItem>& items = taskset_eval(*r.tasks);
   if (items.empty()) return NAN;
   std::vector<Rollout> rs = generate(r, items, r.cfg.eval_samples, r.cfg.eval_temperature,
                                      r.cfg.seed * 1000003ull + 77777ull, "evaluating");
   score_all(r, rs);
-  std::map<std::string, std::pair<double, int>> acc;
-  double correct = 0;
-  for (const Rollout& ro : rs) {
-    correct += ro.scored.correct;
-    acc[ro.item.task].first += ro.scored.correct;
-    acc[ro.item.task].second++;
+  std::vector<EvalGroup> groups;
+  for (size_t i = 0; i < rs.size(); i++) {
+    if (i == 0 || rs[i].s.group_id != rs[i - 1].s.group_id) groups.push_back({rs[i].item.task, {}});
+    groups.back().scored.push_back(rs[i].scored);
   }
+  const EvalSummary sum = eval_summarize(groups);
   std::vector<EvalRow> rows;
-  for (auto& [task, v] : acc) {
-    double p = v.first / v.second;
-    if (per_task) (*per_task)[task] = p;
+  for (const auto& [task, p] : sum.pass1_by_task)
     rows.push_back(EvalRow{r.run_id, step, task, "pass@1", p, 1});
-  }
   rundb_write_evals(r.db, rows);
-  return correct / static_cast<double>(rs.size());
+  return sum.pass1;
 }
 
 // CURVE for tcp:// endpoints: the run's key pairs (created once, kept for resumes, owner-only in
@@ -471,16 +477,72 @@ bool wait_for(F ready, double timeout_s) {
   return true;
 }
 
-void start_workers(Run& r) {
+// ipc:// sockets live in an owner-only directory (and are chmod 0600 after bind).
+std::string ipc_dir(const Run& r) {
+  const std::string dir = fs::absolute(r.run_dir).string() + "/ipc";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  return dir;
+}
+
+// Local workers reach a wildcard tcp:// bind through the loopback address.
+std::string loopback_endpoint(std::string e) {
+  if (size_t star = e.find("://*"); star != std::string::npos) e.replace(star + 3, 1, "127.0.0.1");
+  if (size_t any = e.find("://0.0.0.0"); any != std::string::npos)
+    e.replace(any + 3, 7, "127.0.0.1");
+  return e;
+}
+
+// A worker process's key arguments on an authenticated endpoint.
+void add_key_args(const Run& r, std::vector<std::string>& args) {
+  args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
+}
+
+void rollout_worker_thread(Run& r, int i, const std::string& endpoint, bool curve) {
+  EngineWorkerOptions wo;
+  wo.worker.connect = endpoint;
+  wo.worker.context = &r.ctx;
+  wo.worker.worker_id = "thread-" + std::to_string(i);
+  wo.worker.stop = &r.workers_stop;
+  if (curve) {
+    wo.worker.curve_server_key = r.server_key.public_key;
+    wo.worker.curve_public_key = r.worker_key.public_key;
+    wo.worker.curve_secret_key = r.worker_key.secret_key;
+  }
+  wo.engine.max_tokens_in_flight = r.cfg.max_tokens_in_flight;
+  try {  // nothing may escape a thread (std::terminate would lose the message)
+    run_engine_worker(wo, r.learner.policy);
+  } catch (const std::exception& e) {
+    spdlog::error("rollout worker thread-{}: {}", i, e.what());
+  }
+}
+
+void reward_worker_thread(Run& r, const std::string& id, const std::string& endpoint, bool curve) {
+  RewardWorkerOptions wo;
+  wo.connect = endpoint;
+  if (curve) {
+    wo.curve_server_key = r.server_key.public_key;
+    wo.curve_public_key = r.worker_key.public_key;
+    wo.curve_secret_key = r.worker_key.secret_key;
+  }
+  wo.context = &r.ctx;
+  wo.worker_id = id;
+  wo.tasks_file = r.cfg.tasks_file;
+  wo.threads = r.cfg.reward_threads;
+  wo.stop = &r.workers_stop;
+  try {
+    run_reward_worker(wo);
+  } catch (const std::exception& e) {
+    spdlog::error("reward worker {}: {}", id, e.what());
+  }
+}
+
+// The controller and its rollout workers: threads over inproc:// (default), processes over ipc://
+// (--workers), or none started here (--remote-workers); waits until they are connected.
+void start_rollout_workers(Run& r) {
   ControllerOptions co;
   const bool processes = r.opt.worker_processes > 0;
-  // ipc:// sockets live in an owner-only directory (and are chmod 0600 after bind).
-  const std::string ipc_dir = fs::absolute(r.run_dir).string() + "/ipc";
-  if (processes) {
-    fs::create_directories(ipc_dir);
-    fs::permissions(ipc_dir, fs::perms::owner_all, fs::perm_options::replace);
-  }
-  co.endpoint = processes ? "ipc://" + ipc_dir + "/rollout.sock"
+  co.endpoint = processes ? "ipc://" + ipc_dir(r) + "/rollout.sock"
                           : "inproc://aha-rollout-" + std::to_string(getpid());
   if (!r.opt.listen.empty()) co.endpoint = r.opt.listen;
   co.context = &r.ctx;
@@ -493,12 +555,7 @@ void start_workers(Run& r) {
   const bool curve = r.zap != nullptr;
   if (curve) co.curve_secret_key = r.server_key.secret_key;
   r.controller = controller_create(co);
-  // Local workers reach a wildcard tcp:// bind through the loopback address.
-  std::string local = controller_endpoint(*r.controller);
-  if (size_t star = local.find("://*"); star != std::string::npos)
-    local.replace(star + 3, 1, "127.0.0.1");
-  if (size_t any = local.find("://0.0.0.0"); any != std::string::npos)
-    local.replace(any + 3, 7, "127.0.0.1");
+  const std::string local = loopback_endpoint(controller_endpoint(*r.controller));
   const int n = processes ? r.opt.worker_processes : r.cfg.rollout_workers;
   if (n == 0 && r.opt.listen.empty())
     throw std::runtime_error("config: rollout.workers = 0 needs --listen (remote workers only)");
@@ -515,62 +572,36 @@ void start_workers(Run& r) {
     // The workers share the cores.
     const std::string threads = std::to_string(std::max(1, hardware_threads() / n));
     for (int i = 0; i < n; i++) {
-      std::string id = "worker-" + std::to_string(i);
-      std::vector<std::string> args = {r.opt.exe_path, "rollout-worker", "--connect", local,
-                                       "--model",      model_dir,        "--id",      id,
-                                       "--threads",    threads};
-      args.insert(args.end(), {"--gemm-precision", r.cfg.gemm_precision});  // as the learner
-      if (curve) {
-        args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
-      }
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      pid_t pid = fork();
-      if (pid == 0) {
-        execv(argv[0], argv.data());
-        _exit(127);
-      }
-      r.worker_pids.push_back(pid);
+      std::vector<std::string> args = {
+          r.opt.exe_path, "rollout-worker", "--connect", local,
+          "--model",      model_dir,        "--id",      "worker-" + std::to_string(i),
+          "--threads",    threads,          "--gemm-precision", r.cfg.gemm_precision};  // as the learner
+      if (curve) add_key_args(r, args);
+      r.worker_pids.push_back(spawn_process(args));
     }
   } else {
-    for (int i = 0; i < n; i++) {
-      r.worker_threads.emplace_back([&r, i, endpoint = local, curve] {
-        EngineWorkerOptions wo;
-        wo.worker.connect = endpoint;
-        wo.worker.context = &r.ctx;
-        wo.worker.worker_id = "thread-" + std::to_string(i);
-        wo.worker.stop = &r.workers_stop;
-        if (curve) {
-          wo.worker.curve_server_key = r.server_key.public_key;
-          wo.worker.curve_public_key = r.worker_key.public_key;
-          wo.worker.curve_secret_key = r.worker_key.secret_key;
-        }
-        wo.engine.max_tokens_in_flight = r.cfg.max_tokens_in_flight;
-        try {  // nothing may escape a thread (std::terminate would lose the message)
-          run_engine_worker(wo, r.learner.policy);
-        } catch (const std::exception& e) {
-          spdlog::error("rollout worker thread-{}: {}", i, e.what());
-        }
-      });
-    }
+    for (int i = 0; i < n; i++)
+      r.worker_threads.emplace_back(
+          [&r, i, local, curve] { rollout_worker_thread(r, i, local, curve); });
   }
   if (!wait_for([&] { return controller_wait_workers(*r.controller, n, 100); }, 60))
     throw std::runtime_error("rollout workers did not come up within 60 s");
+}
+
+// The reward service and its workers when reward.workers > 0 (else rewards are computed on this
+// process's thread pool); waits until they are connected.
+void start_reward_workers(Run& r) {
   const int nr = r.cfg.reward_workers;
   if (nr == 0) return;
-  if (processes) {
-    fs::create_directories(ipc_dir);
-    fs::permissions(ipc_dir, fs::perms::owner_all, fs::perm_options::replace);
-  }
+  const bool processes = r.opt.worker_processes > 0;
   RewardServiceOptions so;
-  so.endpoint = processes ? "ipc://" + ipc_dir + "/reward.sock"
+  so.endpoint = processes ? "ipc://" + ipc_dir(r) + "/reward.sock"
                           : "inproc://aha-reward-" + std::to_string(getpid());
   if (!r.opt.reward_listen.empty()) so.endpoint = r.opt.reward_listen;
   // A tcp:// reward endpoint is authenticated like the rollout one (same keys, same allow-list).
   if (r.zap == nullptr) setup_auth(r, so.endpoint);
-  const bool reward_curve = r.zap != nullptr && endpoint_is_tcp(so.endpoint);
-  if (reward_curve) so.curve_secret_key = r.server_key.secret_key;
+  const bool curve = r.zap != nullptr && endpoint_is_tcp(so.endpoint);
+  if (curve) so.curve_secret_key = r.server_key.secret_key;
   so.context = &r.ctx;
   so.job_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.reward_job_timeout_s * 1000.0));
   so.max_bad_results = r.cfg.max_bad_results;
@@ -580,53 +611,31 @@ void start_workers(Run& r) {
   so.on_waiting = reward_waiting;
   so.on_waiting_ctx = &r;
   r.rewards = reward_service_create(so);
-  std::string reward_endpoint = so.endpoint;
-  if (size_t star = reward_endpoint.find("://*"); star != std::string::npos)
-    reward_endpoint.replace(star + 3, 1, "127.0.0.1");
+  const std::string local = loopback_endpoint(so.endpoint);
   for (int i = 0; i < nr && !r.opt.remote_workers; i++) {
     std::string id = "reward-" + std::to_string(i);
     if (processes) {
-      std::string threads = std::to_string(r.cfg.reward_threads);
-      std::vector<std::string> args = {
-          r.opt.exe_path,   "reward-worker", "--connect", reward_endpoint, "--tasks-file",
-          r.cfg.tasks_file, "--threads",     threads,     "--id",          id};
-      if (reward_curve)
-        args.insert(args.end(), {"--server-key", r.server_pub_path, "--key", r.worker_key_path});
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      pid_t pid = fork();
-      if (pid == 0) {
-        execv(argv[0], argv.data());
-        _exit(127);
-      }
-      r.worker_pids.push_back(pid);
+      std::vector<std::string> args = {r.opt.exe_path, "reward-worker",
+                                       "--connect",    local,
+                                       "--tasks-file", r.cfg.tasks_file,
+                                       "--threads",    std::to_string(r.cfg.reward_threads),
+                                       "--id",         id};
+      if (curve) add_key_args(r, args);
+      r.worker_pids.push_back(spawn_process(args));
     } else {
-      r.worker_threads.emplace_back([&r, id, reward_endpoint, reward_curve] {
-        RewardWorkerOptions wo;
-        wo.connect = reward_endpoint;
-        if (reward_curve) {
-          wo.curve_server_key = r.server_key.public_key;
-          wo.curve_public_key = r.worker_key.public_key;
-          wo.curve_secret_key = r.worker_key.secret_key;
-        }
-        wo.context = &r.ctx;
-        wo.worker_id = id;
-        wo.tasks_file = r.cfg.tasks_file;
-        wo.threads = r.cfg.reward_threads;
-        wo.stop = &r.workers_stop;
-        try {
-          run_reward_worker(wo);
-        } catch (const std::exception& e) {
-          spdlog::error("reward worker {}: {}", id, e.what());
-        }
-      });
+      r.worker_threads.emplace_back(
+          [&r, id, local, curve] { reward_worker_thread(r, id, local, curve); });
     }
   }
   if (!reward_service_wait_workers(*r.rewards, nr, 60000)) {
     check_interrupt();
     throw std::runtime_error("reward workers did not come up within 60 s");
   }
+}
+
+void start_workers(Run& r) {
+  start_rollout_workers(r);
+  start_reward_workers(r);
 }
 
 void stop_workers(Run& r) noexcept {
@@ -688,18 +697,28 @@ std::string model_description(const ModelConfig& c) {
   return buf;
 }
 
-std::vector<TrainSample> to_train_samples(const std::vector<Rollout>& rs, const TrainConfig& c) {
-  std::vector<TrainSample> out;
-  for (const Rollout& ro : rs) {
-    TrainSample t;
-    t.prompt = ro.prompt_ids;
-    t.completion.assign(ro.sample.token_ids.begin(), ro.sample.token_ids.end());
-    t.rollout_logp = ro.sample.logprobs;
-    if (ro.sample.routing_num_tokens > 0) t.routing = routing_from_wire(ro.sample);
-    t.advantage = ro.advantage;
-    t.masked =
-        t.completion.empty() || (c.overlong == "mask" && ro.sample.finish_reason == "length");
-    out.push_back(std::move(t));
+// Moves a scored batch's samples out for the learner and the run log, filling what they read
+// from the score: masking, the texts, the checker's fields and the mean rollout log-prob.
+std::vector<Sample> take_samples(std::vector<Rollout>& rs, const TrainConfig& c,
+                                 const PromptFormat& format) {
+  std::vector<Sample> out;
+  out.reserve(rs.size());
+  for (Rollout& ro : rs) {
+    Sample& s = ro.s;
+    s.masked = s.completion.empty() || (c.overlong == "mask" && s.finish_reason == "length");
+    s.prompt_text = prompt_text(ro.item, format);
+    s.response_prefix = format.response_prefix;
+    s.num_tokens = static_cast<int64_t>(s.completion.size());
+    nlohmann::json cj = nlohmann::json::object();
+    for (const auto& [name, v] : ro.scored.result.components) cj[name] = v;
+    s.components_json = cj.dump();
+    s.correct = ro.scored.correct;
+    s.extracted = ro.scored.result.extracted;
+    s.reason = ro.scored.result.reason;
+    double lp = 0;
+    for (float x : s.rollout_logp) lp += x;
+    s.mean_logp = s.rollout_logp.empty() ? 0 : lp / s.rollout_logp.size();
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -729,25 +748,22 @@ int replay_main(const TrainOptions& opt) {
     q.step_min = step;
     q.step_max = step;
     q.with_tokens = true;
-    std::vector<SampleRow> rows = rundb_read_samples(db, q);
-    if (rows.empty()) {
+    std::vector<Sample> batch = rundb_read_samples(db, q);
+    if (batch.empty()) {
       std::printf("step %4d  no samples logged\n", step);
       continue;
     }
-    std::vector<TrainSample> batch;
-    for (const SampleRow& s : rows) {
-      TrainSample t;
-      t.prompt.assign(s.prompt_ids.begin(), s.prompt_ids.end());
-      t.completion.assign(s.completion_ids.begin(), s.completion_ids.end());
-      t.rollout_logp = s.rollout_logps;
-      t.advantage = static_cast<float>(s.advantage);
-      t.masked = t.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
-      batch.push_back(std::move(t));
+    for (Sample& s : batch) {
+      if (s.prompt.empty() || s.completion.size() != static_cast<size_t>(s.num_tokens))
+        throw std::runtime_error(opt.replay_dir + ": step " + std::to_string(step) +
+                                 " was logged without token ids (log.token_blobs = false); it "
+                                 "cannot be replayed");
+      s.masked = s.completion.empty() || (cfg.overlong == "mask" && s.finish_reason == "length");
     }
     set_compute_threads(hardware_threads());  // the learner runs alone
     UpdateMetrics um = learner_update(l, batch);
     std::printf("step %4d  samples %zu  loss %+.5f  kl %.4f  clip %.3f  |dlogp| %.1e  gnorm %.3f\n",
-                step, rows.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
+                step, batch.size(), um.loss, um.kl, um.clip_low + um.clip_high, um.dlogp_max,
                 um.grad_norm);
   }
   return 0;
@@ -761,11 +777,9 @@ std::string builtin_base_model_dir() {
 
 namespace {
 
-// One learner rank of a run: rank 0 is the whole trainer, ranks > 0 follow it (data_parallel.h).
-int train_rank(const TrainOptions& opt, Collective& dp) {
-  Run r;
-  r.opt = opt;
-  // Configuration: built-in default, a file, or the stored config of a run being resumed.
+// Configuration: built-in default, a file, or the stored config of a run being resumed; rank 0 of
+// a new run writes it to RUN_DIR/config.toml.
+void load_config(Run& r, const TrainOptions& opt, bool write) {
   std::string config_name = "default";
   r.run_dir = opt.run_dir;
   if (opt.resume) {
@@ -783,12 +797,14 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   train_config_finalize(r.cfg);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);
-  if (!opt.resume && dp.rank == 0) {
+  if (!opt.resume && write) {
     std::ofstream f(r.run_dir + "/config.toml");
     f << train_config_to_toml(r.cfg);
   }
+}
 
-  // Model, tokenizer, tasks.
+// Model, tokenizer, tasks and the learner; refuses sizes the run cannot hold.
+void load_model(Run& r) {
   Model policy;
   model_load(policy, r.cfg.model_path);
   r.tok = tokenizer_load(r.cfg.model_path);
@@ -821,278 +837,390 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   }
   learner_init(r.learner, policy, r.cfg.learner);
   if (r.cfg.learner.need_ref && !r.cfg.ref_path.empty()) model_load(r.learner.ref, r.cfg.ref_path);
-  if (dp.rank > 0) {
-    // A follower only trains (ranks sharing a node: cap each with AHA_THREADS).
-    set_compute_threads(hardware_threads());
-    return dp_follow(r.learner, dp);
-  }
+}
 
-  // Run database and resume point.
+void save_checkpoint(Run& r, int step) {
+  nlohmann::json extra;
+  extra["run_id"] = r.run_id;
+  extra["next_request_id"] = r.next_request_id;
+  train_state_save(r.learner, r.run_dir, step, extra);
+}
+
+// Run database and resume point: the latest checkpoint's step, or a new run row and the initial
+// checkpoint (a run stopped before its first periodic checkpoint resumes from step 0 with nothing
+// orphaned: rundb_truncate_after drops whatever steps it had logged).
+void open_run(Run& r, Collective& dp) {
   r.db = rundb_open(r.run_dir, true);
-  int start_step = 0;
-  const std::string ckpt = opt.resume ? train_state_latest(r.run_dir) : "";
-  if (opt.resume && ckpt.empty())
+  r.db.token_blobs = r.cfg.log_token_blobs;
+  const std::string ckpt = r.opt.resume ? train_state_latest(r.run_dir) : "";
+  if (r.opt.resume && ckpt.empty())
     std::printf(
         "resuming %s: no checkpoint yet (stopped before its initial one); starting the run "
         "over from step 0 as a new run in the database\n",
         r.run_dir.c_str());
   if (!ckpt.empty()) {
     nlohmann::json st = train_state_load(r.learner, ckpt);
-    start_step = st.at("step").get<int>();
+    r.step = st.at("step").get<int>();
     r.run_id = st.at("run_id").get<int64_t>();
     r.next_request_id = st.at("next_request_id").get<uint64_t>();
-    rundb_truncate_after(r.db, r.run_id, start_step);
-    std::printf("resuming %s from %s (step %d)\n", r.run_dir.c_str(), ckpt.c_str(), start_step);
+    rundb_truncate_after(r.db, r.run_id, r.step);
+    std::printf("resuming %s from %s (step %d)\n", r.run_dir.c_str(), ckpt.c_str(), r.step);
   } else {
     RunRow row;
     row.aha_version = kAhaVersion;
     row.git_commit = build_git_commit();
-    row.model = model_description(policy.cfg) + " from " + r.cfg.model_path;
+    row.model = model_description(r.learner.policy.cfg) + " from " + r.cfg.model_path;
     row.config = train_config_to_toml(r.cfg);
     r.run_id = rundb_begin_run(r.db, row);
   }
+  r.learner_step = r.step;
   if (r.learner.policy.version == 0) r.learner.policy.version = 1;
   dp_sync_state(r.learner, dp);
+  if (ckpt.empty()) save_checkpoint(r, 0);
+}
 
-  auto save = [&](int step) {
-    nlohmann::json extra;
-    extra["run_id"] = r.run_id;
-    extra["next_request_id"] = r.next_request_id;
-    train_state_save(r.learner, r.run_dir, step, extra);
-  };
-  // The initial state: a run stopped before its first periodic checkpoint resumes from step 0
-  // with nothing orphaned (rundb_truncate_after drops whatever steps it had logged).
-  if (ckpt.empty()) save(0);
+void print_start(const Run& r) {
+  std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),
+              r.cfg.steps, r.cfg.prompts_per_step, r.cfg.group_size);
+  for (size_t i = 0; i < r.cfg.task_names.size(); i++)
+    std::printf("%s%s", i ? ", " : "", r.cfg.task_names[i].c_str());
+  std::printf("], model %s (%ld parameters)\n", model_description(r.learner.policy.cfg).c_str(),
+              model_num_params(r.learner.policy));
+  std::printf("gemm backend: %s; %d compute threads\n", gemm_backend().c_str(), hardware_threads());
+}
 
+// The held-out accuracy before training (read back when resuming).
+void evaluate_start(Run& r) {
+  for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
+    if (e.step == 0 && e.metric == "pass@1") r.acc_before = e.value;
+  if (std::isnan(r.acc_before)) {
+    r.acc_before = evaluate(r, 0);
+    std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * r.acc_before);
+  }
+}
+
+uint64_t rejected_results(const Run& r) {
+  return controller_stats(*r.controller).rejected +
+         (r.rewards ? reward_service_stats(*r.rewards).rejected : 0);
+}
+
+// A step's scored batch and how it was made.
+struct StepBatch {
+  std::vector<Rollout> rollouts;  // prompts_per_step groups of group_size, in group order
+  std::vector<Sample> samples;    // the rollouts' samples, moved out for the learner and the log
+  int zero_var_groups = 0, total_groups = 0;
+  int stale_dropped = 0;           // groups generated more than run.max_staleness versions ago
+  uint64_t staleness_max = 0;      // weight versions the oldest kept sample lags the learner
+  double t_gen = 0, t_reward = 0;  // seconds
+};
+
+// Generate and score: the step's prompts (generated ahead by the async pipeline when it holds
+// them), scored, with dynamic sampling's extra rounds until the batch is full; then overlong
+// shaping and group advantages.
+StepBatch generate_and_score(Run& r, int step) {
+  StepBatch b;
+  const int G = r.cfg.group_size;
+  const uint64_t version = r.learner.policy.version;
+  for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0);
+       round++) {
+    const int need = r.cfg.prompts_per_step - static_cast<int>(b.rollouts.size()) / G;
+    if (need <= 0) break;
+    auto t0 = Clock::now();
+    std::vector<Rollout> rs;
+    if (!r.ahead_ready.empty() && r.ahead_ready.front().first == step) {
+      rs = std::move(r.ahead_ready.front().second);
+      r.ahead_ready.pop_front();
+    } else {
+      rs = generate(r, taskset_train_batch(*r.tasks, step, round, need), G, r.cfg.temperature,
+                    step_seed(r.cfg, step, round), "generating");
+    }
+    b.t_gen += seconds_since(t0);
+    t0 = Clock::now();
+    score_all(r, rs);
+    b.t_reward += seconds_since(t0);
+    for (size_t g0 = 0; g0 < rs.size(); g0 += G) {
+      const uint64_t wv = static_cast<uint64_t>(rs[g0].s.weight_version);
+      const uint64_t lag = version - std::min(version, wv);
+      if (lag > static_cast<uint64_t>(r.cfg.max_staleness)) {
+        b.stale_dropped++;
+        continue;
+      }
+      b.total_groups++;
+      const bool varies = group_correctness_varies(rs, g0, G);
+      b.zero_var_groups += !varies;
+      if (r.cfg.dynamic_sampling && !varies) continue;
+      b.staleness_max = std::max(b.staleness_max, lag);
+      for (int i = 0; i < G; i++) b.rollouts.push_back(std::move(rs[g0 + i]));
+    }
+  }
+  if (b.rollouts.size() > static_cast<size_t>(r.cfg.prompts_per_step) * G)
+    b.rollouts.resize(static_cast<size_t>(r.cfg.prompts_per_step) * G);
+  for (size_t i = 0; i < b.rollouts.size(); i++)
+    b.rollouts[i].s.group_id = static_cast<int64_t>(i) / G;
+  shape_overlong(r.cfg, b.rollouts);
+  compute_group_advantages(r.cfg, b.rollouts);
+  return b;
+}
+
+// Async (run.async): the prompts of the next run.max_staleness steps generate with the current
+// weights while this step trains, so the batch of step t+k is k versions behind when it is used.
+void submit_ahead(Run& r, int step) {
+  if (!r.cfg.async) return;
+  r.ahead_until = std::max(r.ahead_until, step);
+  const int last = std::min(step + r.cfg.max_staleness, r.cfg.steps - 1);
+  while (r.ahead_until < last) {
+    const int s = ++r.ahead_until;
+    r.ahead_pending.emplace_back(
+        s, submit_generation(r, taskset_train_batch(*r.tasks, s, 0, r.cfg.prompts_per_step),
+                             r.cfg.group_size, r.cfg.temperature, step_seed(r.cfg, s, 0)));
+  }
+}
+
+// Finishes the generation submitted ahead before new weights arrive, so no sample mixes versions.
+double collect_ahead(Run& r) {
+  auto t0 = Clock::now();
+  for (auto& [s, p] : r.ahead_pending)
+    r.ahead_ready.emplace_back(s, collect_generation(r, p, "generating"));
+  r.ahead_pending.clear();
+  return seconds_since(t0);
+}
+
+// Learn: one update on the batch, every core unless rollouts generate beside it (async).
+UpdateMetrics learn(Run& r, StepBatch& b, Collective& dp, int step) {
+  set_compute_threads(r.ahead_pending.empty() ? hardware_threads() : 1);
+  const bool refresh_ref = r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
+  r.learner_dirty = true;
+  b.samples = take_samples(b.rollouts, r.cfg, r.format);
+  UpdateMetrics um = dp_update(r.learner, b.samples, dp, refresh_ref);
+  r.learner_dirty = false;
+  if (!b.rollouts.empty()) check_finite(r.learner, um, step + 1);
+  r.learner_step = step + 1;
+  return um;
+}
+
+// The step's row of the run database (times and refusals are filled in after publishing).
+StepRow step_row(const Run& r, int step, const StepBatch& b, const UpdateMetrics& um,
+                 double t_train, nlohmann::json& metrics) {
+  StepRow row;
+  row.run_id = r.run_id;
+  row.step = step + 1;
+  double rsum = 0, csum = 0, lsum = 0, asum = 0, a2 = 0, lmax = 0, trunc = 0;
+  std::map<std::string, double> comp;
+  for (size_t i = 0; i < b.samples.size(); i++) {
+    const Sample& s = b.samples[i];
+    rsum += s.reward;
+    csum += s.correct;
+    double len = static_cast<double>(s.completion.size());
+    lsum += len;
+    lmax = std::max(lmax, len);
+    trunc += s.finish_reason == "length";
+    asum += s.advantage;
+    a2 += static_cast<double>(s.advantage) * s.advantage;
+    for (const auto& [name, v] : b.rollouts[i].scored.result.components) comp[name] += v;
+  }
+  const double nb = std::max<size_t>(1, b.samples.size());
+  row.reward_mean = rsum / nb;
+  row.accuracy = csum / nb;
+  row.adv_mean = asum / nb;
+  row.adv_std = std::sqrt(std::max(0.0, a2 / nb - row.adv_mean * row.adv_mean));
+  row.len_mean = lsum / nb;
+  row.len_max = lmax;
+  row.frac_truncated = trunc / nb;
+  row.kl = um.kl;
+  row.entropy = um.entropy;
+  row.clip_frac_low = um.clip_low;
+  row.clip_frac_high = um.clip_high;
+  row.frac_zero_var_groups =
+      b.total_groups ? static_cast<double>(b.zero_var_groups) / b.total_groups : 0;
+  row.dlogp_max = um.dlogp_max;
+  row.dlogp_mean = um.dlogp_mean;
+  row.grad_norm = um.grad_norm;
+  row.lr = um.lr;
+  row.t_reward = b.t_reward;
+  row.t_train = t_train;
+  row.t_gen = b.t_gen;
+  nlohmann::json rc = nlohmann::json::object();
+  for (const auto& [name, v] : comp) rc[name] = v / nb;
+  metrics["reward_components"] = rc;
+  nlohmann::json load = nlohmann::json::array();
+  for (size_t l = 0; l < um.expert_load.size(); l++) {
+    long tot = 0;
+    for (long x : um.expert_load[l]) tot += x;
+    if (tot == 0) continue;
+    nlohmann::json layer = nlohmann::json::array();
+    for (long x : um.expert_load[l]) layer.push_back(static_cast<double>(x) / tot);
+    load.push_back(layer);
+  }
+  metrics["expert_load"] = load;
+  metrics["clip_frac_dual"] = um.clip_dual;
+  metrics["ratio_mean"] = um.ratio_mean;
+  metrics["tis_mean"] = um.tis_mean;
+  metrics["loss"] = um.loss;
+  metrics["balance_loss"] = um.balance_loss;
+  metrics["weight_version"] = r.learner.policy.version;
+  metrics["staleness_max"] = b.staleness_max;
+  metrics["stale_groups_dropped"] = b.stale_dropped;
+  metrics["t_comm"] = um.t_comm;
+  metrics["t_train_cpu"] = um.t_cpu;
+  row.metrics_json = metrics.dump();
+  return row;
+}
+
+// The samples as logged: each with its distance from the rollout policy in this update.
+std::vector<Sample> logged_samples(StepBatch& b, const UpdateMetrics& um) {
+  for (size_t i = 0; i < b.samples.size(); i++)
+    b.samples[i].mean_abs_dlogp =
+        i < um.sample_mean_abs_dlogp.size() ? um.sample_mean_abs_dlogp[i] : NAN;
+  return std::move(b.samples);
+}
+
+// Log: the step's row with its times and refusals (results refused in this step, and per worker so
+// far), and one line on stdout.
+void log_step(Run& r, nlohmann::json& metrics, double t_step, uint64_t rejected_before) {
+  StepRow& row = r.unwritten->first;
+  row.tokens_per_s =
+      row.len_mean * static_cast<double>(r.unwritten->second.size()) / std::max(1e-9, t_step);
+  const uint64_t rejected_step = rejected_results(r) - rejected_before;
+  metrics["rejected_results"] = rejected_step;
+  nlohmann::json by_worker = nlohmann::json::object();
+  for (const WorkerInfo& w : controller_workers(*r.controller))
+    if (w.rejected) by_worker[w.worker_id] = w.rejected;
+  if (r.rewards)
+    for (const auto& [id, n] : reward_service_stats(*r.rewards).rejected_by_worker)
+      by_worker[id] = n;
+  metrics["rejected_by_worker"] = by_worker;
+  row.metrics_json = metrics.dump();
+  rundb_write_step(r.db, row, r.unwritten->second);
+  std::printf(
+      "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
+      "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
+      static_cast<int>(row.step), row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl,
+      row.entropy, row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, row.t_gen,
+      row.t_train,
+      rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str() : "");
+  std::fflush(stdout);
+  r.unwritten.reset();
+}
+
+// One step: generate -> score -> learn -> publish weights -> log -> eval -> checkpoint.
+void run_step(Run& r, Collective& dp, int step) {
+  check_interrupt();
+  auto t_step = Clock::now();
+  const uint64_t rejected_before = rejected_results(r);
+  StepBatch b = generate_and_score(r, step);
+  submit_ahead(r, step);
+  auto t0 = Clock::now();
+  UpdateMetrics um = learn(r, b, dp, step);
+  const double t_train = seconds_since(t0);
+  nlohmann::json metrics;
+  metrics["learner_ranks"] = dp.size;
+  // The step's row is kept until written: if the rest of the step is interrupted, the row is
+  // still logged before the checkpoint of this step (learner_step) is saved.
+  StepRow row = step_row(r, step, b, um, t_train, metrics);
+  r.unwritten.emplace(std::move(row), logged_samples(b, um));
+  r.unwritten->first.t_gen += collect_ahead(r);
+  r.unwritten->first.t_sync = publish_weights(r);
+  log_step(r, metrics, seconds_since(t_step), rejected_before);
+  if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
+    double acc = evaluate(r, step + 1);
+    std::printf("step %4d  held-out accuracy %.1f%%\n", step + 1, 100 * acc);
+  }
+  if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0)
+    save_checkpoint(r, step + 1);
+}
+
+// After an interruption or a failure: the learner's last whole step is checkpointed (with its
+// logged row); returns the exit code (130 interrupted, 1 failed).
+int stop_run(Run& r, Collective& dp, bool interrupted, const std::string& failure) {
+  if (r.unwritten) {
+    try {
+      rundb_write_step(r.db, r.unwritten->first, r.unwritten->second);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: step %d not logged: %s\n", r.learner_step, e.what());
+    }
+  }
+  if (r.learner_dirty && dp.size > 1) {
+    // The other ranks are inside this update's collectives: no clean stop exists for them.
+    std::fprintf(stderr, "error: %s (an update stopped midway on rank 0)\n", failure.c_str());
+    stop_workers(r);
+    collective_abort(dp, 1);
+  }
+  std::string saved = "no checkpoint written (an update stopped midway)";
+  if (!r.learner_dirty) {
+    try {
+      save_checkpoint(r, r.learner_step);
+      saved = "checkpoint of step " + std::to_string(r.learner_step) + " written";
+    } catch (const std::exception& e) {
+      saved = std::string("checkpoint failed: ") + e.what();
+    }
+  }
+  stop_workers(r);
+  if (interrupted) {
+    std::printf("interrupted: %s; continue with `aha train --resume %s`\n", saved.c_str(),
+                r.run_dir.c_str());
+    return 130;
+  }
+  std::fprintf(stderr, "error: %s\n%s; continue with `aha train --resume %s`\n", failure.c_str(),
+               saved.c_str(), r.run_dir.c_str());
+  return 1;
+}
+
+// The end of a finished run: final evaluation, the final model with its tokenizer, the report.
+int finish_run(Run& r) {
+  double acc_after = NAN;
+  try {
+    acc_after = evaluate(r, r.step);
+  } catch (const Interrupted&) {
+    stop_workers(r);
+    std::printf("interrupted during the final evaluation: checkpoint of step %d written\n", r.step);
+    return 130;
+  } catch (const std::exception& e) {
+    stop_workers(r);
+    std::fprintf(stderr, "error: final evaluation: %s (checkpoint of step %d written)\n", e.what(),
+                 r.step);
+    return 1;
+  }
+  stop_workers(r);
+  model_save(r.learner.policy, r.run_dir + "/final-model");
+  // tokenizer_config.json too: it holds the BOS token and add_bos_token (see encode_prompt_ids).
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(r.cfg.model_path + "/" + f))
+      fs::copy_file(r.cfg.model_path + "/" + f, r.run_dir + "/final-model/" + f,
+                    fs::copy_options::overwrite_existing);
+  std::string report = r.run_dir + "/report.html";
+  ReportOptions ro;
+  ro.run_id = r.run_id;
+  report_write(r.db, ro, report);
+  std::printf("held-out accuracy: %.1f%% -> %.1f%%\n", 100 * r.acc_before, 100 * acc_after);
+  std::printf("rollouts: %s/rollouts.db   report: %s   model: %s/final-model\n", r.run_dir.c_str(),
+              report.c_str(), r.run_dir.c_str());
+  return 0;
+}
+
+// One learner rank of a run: rank 0 is the whole trainer, ranks > 0 follow it (data_parallel.h).
+int train_rank(const TrainOptions& opt, Collective& dp) {
+  Run r;
+  r.opt = opt;
+  load_config(r, opt, dp.rank == 0);
+  load_model(r);
+  if (dp.rank > 0) {
+    // A follower only trains (ranks sharing a node: cap each with AHA_THREADS).
+    set_compute_threads(hardware_threads());
+    return dp_follow(r.learner, dp);
+  }
+  open_run(r, dp);
   set_compute_threads(generation_threads(r));
-  int step = start_step;
-  int learner_step = start_step;  // updates applied to r.learner (what a checkpoint would hold)
-  bool learner_dirty = false;     // an update threw midway: the learner's state is not a step's
-  double acc_before = NAN;
-  std::string failure;
   bool interrupted = false;
-  std::optional<std::pair<StepRow, std::vector<SampleRow>>> unwritten;  // a step's unlogged row
+  std::string failure;
   try {
     // Process-wide, before any worker starts: sampler and learner run the same GEMMs.
     gemm_set_precision(gemm_precision_parse(r.cfg.gemm_precision));
     start_workers(r);
     publish_weights(r);
-    std::printf("aha train: %s, %d steps of %d prompts x %d samples, tasks [", r.run_dir.c_str(),
-                r.cfg.steps, r.cfg.prompts_per_step, r.cfg.group_size);
-    for (size_t i = 0; i < r.cfg.task_names.size(); i++)
-      std::printf("%s%s", i ? ", " : "", r.cfg.task_names[i].c_str());
-    std::printf("], model %s (%ld parameters)\n", model_description(policy.cfg).c_str(),
-                model_num_params(policy));
-    std::printf("gemm backend: %s; %d compute threads\n", gemm_backend().c_str(),
-                hardware_threads());
-
-    for (const EvalRow& e : rundb_read_evals(r.db, r.run_id))
-      if (e.step == 0 && e.metric == "pass@1") acc_before = e.value;
-    if (std::isnan(acc_before)) {
-      acc_before = evaluate(r, 0, nullptr);
-      std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * acc_before);
-    }
-
-    std::optional<PendingGen> pending;
-    std::vector<Rollout> ready;  // async: the next step's rollouts, generated with older weights
-    for (; step < r.cfg.steps; step++) {
-      check_interrupt();
-      const int G = r.cfg.group_size;
-      auto t_step = Clock::now();
-      const uint64_t rejected_before = controller_stats(*r.controller).rejected +
-                                       (r.rewards ? reward_service_stats(*r.rewards).rejected : 0);
-      // Generation (with dynamic sampling: more rounds until the batch is full).
-      double t_gen = 0, t_reward = 0;
-      std::vector<Rollout> batch;
-      int zero_var_groups = 0, total_groups = 0;
-      for (int round = 0; round <= (r.cfg.dynamic_sampling ? r.cfg.max_oversample_rounds : 0);
-           round++) {
-        int need = r.cfg.prompts_per_step - static_cast<int>(batch.size()) / G;
-        if (need <= 0) break;
-        auto t0 = Clock::now();
-        std::vector<Rollout> rs;
-        if (!ready.empty()) {
-          // Async: this step's samples were generated during the last update, one version behind.
-          rs = std::move(ready);
-          ready.clear();
-        } else {
-          rs = generate(r, taskset_train_batch(*r.tasks, step, round, need), G, r.cfg.temperature,
-                        step_seed(r.cfg, step, round), "generating");
-        }
-        t_gen += seconds_since(t0);
-        t0 = Clock::now();
-        score_all(r, rs);
-        t_reward += seconds_since(t0);
-        for (size_t g0 = 0; g0 < rs.size(); g0 += G) {
-          total_groups++;
-          bool varies = group_correctness_varies(rs, g0, G);
-          zero_var_groups += !varies;
-          if (r.cfg.dynamic_sampling && !varies) continue;
-          for (int i = 0; i < G; i++) batch.push_back(std::move(rs[g0 + i]));
-        }
-      }
-      if (batch.size() > static_cast<size_t>(r.cfg.prompts_per_step) * G)
-        batch.resize(static_cast<size_t>(r.cfg.prompts_per_step) * G);
-      for (size_t i = 0; i < batch.size(); i++) batch[i].group_id = static_cast<int64_t>(i) / G;
-      shape_overlong(r.cfg, batch);
-      compute_group_advantages(r.cfg, batch);
-      // Async: the next step's prompts generate with the current weights while this step trains.
-      if (r.cfg.async && step + 1 < r.cfg.steps)
-        pending =
-            submit_generation(r, taskset_train_batch(*r.tasks, step + 1, 0, r.cfg.prompts_per_step),
-                              G, r.cfg.temperature, step_seed(r.cfg, step + 1, 0));
-
-      // Learner update: every core, unless rollouts generate beside it (async).
-      set_compute_threads(pending ? 1 : hardware_threads());
-      auto t0 = Clock::now();
-      UpdateMetrics um;
-      const bool refresh_ref =
-          r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
-      learner_dirty = true;
-      um = dp_update(r.learner, to_train_samples(batch, r.cfg), dp, refresh_ref);
-      learner_dirty = false;
-      if (!batch.empty()) check_finite(r.learner, um, step + 1);
-      learner_step = step + 1;
-      double t_train = seconds_since(t0);
-
-      // Metrics and logs.
-      StepRow row;
-      row.run_id = r.run_id;
-      row.step = step + 1;
-      double rsum = 0, csum = 0, lsum = 0, asum = 0, a2 = 0, lmax = 0, trunc = 0;
-      std::map<std::string, double> comp;
-      for (const Rollout& ro : batch) {
-        rsum += ro.reward;
-        csum += ro.scored.correct;
-        double len = static_cast<double>(ro.sample.token_ids.size());
-        lsum += len;
-        lmax = std::max(lmax, len);
-        trunc += ro.sample.finish_reason == "length";
-        asum += ro.advantage;
-        a2 += static_cast<double>(ro.advantage) * ro.advantage;
-        for (const auto& [name, v] : ro.scored.result.components) comp[name] += v;
-      }
-      const double nb = std::max<size_t>(1, batch.size());
-      row.reward_mean = rsum / nb;
-      row.accuracy = csum / nb;
-      row.adv_mean = asum / nb;
-      row.adv_std = std::sqrt(std::max(0.0, a2 / nb - row.adv_mean * row.adv_mean));
-      row.len_mean = lsum / nb;
-      row.len_max = lmax;
-      row.frac_truncated = trunc / nb;
-      row.kl = um.kl;
-      row.entropy = um.entropy;
-      row.clip_frac_low = um.clip_low;
-      row.clip_frac_high = um.clip_high;
-      row.frac_zero_var_groups =
-          total_groups ? static_cast<double>(zero_var_groups) / total_groups : 0;
-      row.dlogp_max = um.dlogp_max;
-      row.dlogp_mean = um.dlogp_mean;
-      row.grad_norm = um.grad_norm;
-      row.lr = um.lr;
-      row.t_reward = t_reward;
-      row.t_train = t_train;
-      nlohmann::json metrics;
-      nlohmann::json rc = nlohmann::json::object();
-      for (const auto& [name, v] : comp) rc[name] = v / nb;
-      metrics["reward_components"] = rc;
-      nlohmann::json load = nlohmann::json::array();
-      for (size_t l = 0; l < um.expert_load.size(); l++) {
-        long tot = 0;
-        for (long x : um.expert_load[l]) tot += x;
-        if (tot == 0) continue;
-        nlohmann::json layer = nlohmann::json::array();
-        for (long x : um.expert_load[l]) layer.push_back(static_cast<double>(x) / tot);
-        load.push_back(layer);
-      }
-      metrics["expert_load"] = load;
-      metrics["clip_frac_dual"] = um.clip_dual;
-      metrics["ratio_mean"] = um.ratio_mean;
-      metrics["tis_mean"] = um.tis_mean;
-      metrics["loss"] = um.loss;
-      metrics["balance_loss"] = um.balance_loss;
-      metrics["weight_version"] = r.learner.policy.version;
-      metrics["learner_ranks"] = dp.size;
-      metrics["t_comm"] = um.t_comm;
-      metrics["t_train_cpu"] = um.t_cpu;
-      row.metrics_json = metrics.dump();
-      std::vector<SampleRow> samples;
-      for (size_t i = 0; i < batch.size(); i++) {
-        const Rollout& ro = batch[i];
-        SampleRow s;
-        s.weight_version = static_cast<int64_t>(ro.weight_version);
-        s.task = ro.item.task;
-        s.prompt_id = ro.item.prompt_id;
-        s.group_id = ro.group_id;
-        s.sample_idx = ro.sample_idx;
-        s.prompt = prompt_text(ro.item, r.format);
-        s.completion = ro.completion;
-        s.response_prefix = r.format.response_prefix;
-        s.num_tokens = static_cast<int64_t>(ro.sample.token_ids.size());
-        s.finish_reason = ro.sample.finish_reason;
-        s.reward = ro.reward;
-        nlohmann::json cj = nlohmann::json::object();
-        for (const auto& [name, v] : ro.scored.result.components) cj[name] = v;
-        s.components_json = cj.dump();
-        s.correct = ro.scored.correct;
-        s.advantage = ro.advantage;
-        double lp = 0;
-        for (float x : ro.sample.logprobs) lp += x;
-        s.mean_logp = ro.sample.logprobs.empty() ? 0 : lp / ro.sample.logprobs.size();
-        s.mean_abs_dlogp = i < um.sample_mean_abs_dlogp.size() ? um.sample_mean_abs_dlogp[i] : NAN;
-        s.gen_time_s = ro.gen_time_s;
-        s.extracted = ro.scored.result.extracted;
-        s.reason = ro.scored.result.reason;
-        s.prompt_ids.assign(ro.prompt_ids.begin(), ro.prompt_ids.end());
-        s.completion_ids = ro.sample.token_ids;
-        s.rollout_logps = ro.sample.logprobs;
-        samples.push_back(std::move(s));
-      }
-      // The step's row is kept until written: if the rest of the step is interrupted, the row is
-      // still logged before the checkpoint of this step (learner_step) is saved.
-      unwritten.emplace(row, std::move(samples));
-      if (pending) {
-        // Finish the next step's generation before new weights arrive, so no sample mixes versions.
-        t0 = Clock::now();
-        ready = collect_generation(r, *pending, "generating");
-        pending.reset();
-        t_gen += seconds_since(t0);
-      }
-      double t_sync = publish_weights(r);
-      row.t_gen = unwritten->first.t_gen = t_gen;
-      row.t_sync = unwritten->first.t_sync = t_sync;
-      row.tokens_per_s = unwritten->first.tokens_per_s =
-          (lsum + 0.0) / std::max(1e-9, seconds_since(t_step));
-      const uint64_t rejected_step = controller_stats(*r.controller).rejected +
-                                     (r.rewards ? reward_service_stats(*r.rewards).rejected : 0) -
-                                     rejected_before;
-      // Refused results (invalid, unsolicited, timed out) in this step and per worker so far.
-      metrics["rejected_results"] = rejected_step;
-      nlohmann::json by_worker = nlohmann::json::object();
-      for (const WorkerInfo& w : controller_workers(*r.controller))
-        if (w.rejected) by_worker[w.worker_id] = w.rejected;
-      if (r.rewards)
-        for (const auto& [id, n] : reward_service_stats(*r.rewards).rejected_by_worker)
-          by_worker[id] = n;
-      metrics["rejected_by_worker"] = by_worker;
-      unwritten->first.metrics_json = metrics.dump();
-      rundb_write_step(r.db, unwritten->first, unwritten->second);
-      unwritten.reset();
-      std::printf(
-          "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
-          "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
-          step + 1, row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl, row.entropy,
-          row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, t_gen, t_train,
-          rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str()
-                        : "");
-      std::fflush(stdout);
-      if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
-        double acc = evaluate(r, step + 1, nullptr);
-        std::printf("step %4d  held-out accuracy %.1f%%\n", step + 1, 100 * acc);
-      }
-      if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0) save(step + 1);
-    }
-    save(step);
+    print_start(r);
+    evaluate_start(r);
+    for (; r.step < r.cfg.steps; r.step++) run_step(r, dp, r.step);
+    save_checkpoint(r, r.step);
   } catch (const Interrupted&) {
     interrupted = true;
   } catch (const NonFinite& e) {
@@ -1108,69 +1236,8 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
     else
       failure = e.what();
   }
-  if (interrupted || !failure.empty()) {
-    // Whatever stopped the run, the learner's last whole step is checkpointed (with its logged
-    // row).
-    if (unwritten) {
-      try {
-        rundb_write_step(r.db, unwritten->first, unwritten->second);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "warning: step %d not logged: %s\n", learner_step, e.what());
-      }
-    }
-    if (learner_dirty && dp.size > 1) {
-      // The other ranks are inside this update's collectives: no clean stop exists for them.
-      std::fprintf(stderr, "error: %s (an update stopped midway on rank 0)\n", failure.c_str());
-      stop_workers(r);
-      collective_abort(dp, 1);
-    }
-    std::string saved = "no checkpoint written (an update stopped midway)";
-    if (!learner_dirty) {
-      try {
-        save(learner_step);
-        saved = "checkpoint of step " + std::to_string(learner_step) + " written";
-      } catch (const std::exception& e) {
-        saved = std::string("checkpoint failed: ") + e.what();
-      }
-    }
-    stop_workers(r);
-    if (interrupted) {
-      std::printf("interrupted: %s; continue with `aha train --resume %s`\n", saved.c_str(),
-                  r.run_dir.c_str());
-      return 130;
-    }
-    std::fprintf(stderr, "error: %s\n%s; continue with `aha train --resume %s`\n", failure.c_str(),
-                 saved.c_str(), r.run_dir.c_str());
-    return 1;
-  }
-  double acc_after = NAN;
-  try {
-    acc_after = evaluate(r, step, nullptr);
-  } catch (const Interrupted&) {
-    stop_workers(r);
-    std::printf("interrupted during the final evaluation: checkpoint of step %d written\n", step);
-    return 130;
-  } catch (const std::exception& e) {
-    stop_workers(r);
-    std::fprintf(stderr, "error: final evaluation: %s (checkpoint of step %d written)\n", e.what(),
-                 step);
-    return 1;
-  }
-  stop_workers(r);
-  model_save(r.learner.policy, r.run_dir + "/final-model");
-  // tokenizer_config.json too: it holds the BOS token and add_bos_token (see encode_prompt_ids).
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-    if (fs::exists(r.cfg.model_path + "/" + f))
-      fs::copy_file(r.cfg.model_path + "/" + f, r.run_dir + "/final-model/" + f,
-                    fs::copy_options::overwrite_existing);
-  std::string report = r.run_dir + "/report.html";
-  ReportOptions ro;
-  ro.run_id = r.run_id;
-  report_write(r.db, ro, report);
-  std::printf("held-out accuracy: %.1f%% -> %.1f%%\n", 100 * acc_before, 100 * acc_after);
-  std::printf("rollouts: %s/rollouts.db   report: %s   model: %s/final-model\n", r.run_dir.c_str(),
-              report.c_str(), r.run_dir.c_str());
-  return 0;
+  if (interrupted || !failure.empty()) return stop_run(r, dp, interrupted, failure);
+  return finish_run(r);
 }
 
 }  // namespace

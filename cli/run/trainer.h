@@ -4,8 +4,10 @@
 // groups with the tasks' checkers on a thread pool, compute advantages, update the policy, publish
 // the new weights, and log the step and every sample to RUN_DIR/rollouts.db.
 //
-// Invariants: steps are synchronous unless run.async (then step t+1 is generated with the weights
-// of step t, at most max_staleness versions old, and the importance-sampling correction applies);
+// Invariants: steps are synchronous unless run.async (then the first round of steps t+1 ..
+// t+max_staleness is generated with the weights of step t, so a batch is at most max_staleness
+// versions old when it is used, and the importance-sampling correction applies; a group older
+// than that is dropped and counted in the step's stale_groups_dropped);
 // results are ordered by request id before use, so worker timing never changes what is learned;
 // a checkpoint is written every run.checkpoint_every steps, at the end, and on SIGINT/SIGTERM.
 #pragma once

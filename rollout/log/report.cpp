@@ -135,22 +135,22 @@ TextTable steps_table(const std::vector<StepRow>& steps) {
   return t;
 }
 
-TextTable samples_table(const std::vector<SampleRow>& samples, size_t text_width) {
+TextTable samples_table(const std::vector<Sample>& samples, size_t text_width) {
   TextTable t;
   t.header = {"id", "step", "task",   "group",  "idx",       "reward",
               "ok", "adv",  "tokens", "finish", "completion"};
   t.right_align = {true, true, false, true, true, true, false, true, true, false, false};
-  for (const SampleRow& s : samples) {
+  for (const Sample& s : samples) {
     t.rows.push_back({std::to_string(s.sample_id), std::to_string(s.step), text_cell(s.task, 16),
                       std::to_string(s.group_id), std::to_string(s.sample_idx),
                       fmt_or_dash("%.3f", s.reward), s.correct ? "yes" : "no",
                       fmt_or_dash("%+.3f", s.advantage), std::to_string(s.num_tokens),
-                      text_cell(s.finish_reason, 8), text_cell(s.completion, text_width)});
+                      text_cell(s.finish_reason, 8), text_cell(s.completion_text, text_width)});
   }
   return t;
 }
 
-std::string sample_show_text(const SampleRow& s) {
+std::string sample_show_text(const Sample& s) {
   std::string out;
   auto field = [&](const char* name, const std::string& value) {
     out += name;
@@ -173,19 +173,19 @@ std::string sample_show_text(const SampleRow& s) {
   field("mean_logp", fmt_or_dash("%.6g", s.mean_logp));
   field("mean_abs_dlogp", fmt_or_dash("%.6g", s.mean_abs_dlogp));
   field("gen_time_s", fmt_or_dash("%.3f", s.gen_time_s));
-  field("token ids", s.completion_ids.empty()
+  field("token ids", s.completion.empty()
                          ? "not stored"
-                         : std::to_string(s.prompt_ids.size()) + " prompt + " +
-                               std::to_string(s.completion_ids.size()) + " completion" +
-                               (s.rollout_logps.empty() ? "" : ", with rollout log-probs"));
-  out += "\n--- prompt ---\n" + s.prompt;
-  if (s.prompt.empty() || s.prompt.back() != '\n') out += "\n";
+                         : std::to_string(s.prompt.size()) + " prompt + " +
+                               std::to_string(s.completion.size()) + " completion" +
+                               (s.rollout_logp.empty() ? "" : ", with rollout log-probs"));
+  out += "\n--- prompt ---\n" + s.prompt_text;
+  if (s.prompt_text.empty() || s.prompt_text.back() != '\n') out += "\n";
   // The checkers scored the template's prefix and the completion together; show both.
   if (!s.response_prefix.empty())
     out += "--- response prefix (written by the chat template) ---\n" + s.response_prefix;
   if (!s.response_prefix.empty() && s.response_prefix.back() != '\n') out += "\n";
-  out += "--- completion ---\n" + s.completion;
-  if (s.completion.empty() || s.completion.back() != '\n') out += "\n";
+  out += "--- completion ---\n" + s.completion_text;
+  if (s.completion_text.empty() || s.completion_text.back() != '\n') out += "\n";
   return out;
 }
 
@@ -210,7 +210,7 @@ std::string step_json(const StepRow& s) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-std::string sample_json(const SampleRow& s, bool with_tokens) {
+std::string sample_json(const Sample& s, bool with_tokens) {
   nlohmann::ordered_json j;
   j["sample_id"] = s.sample_id;
   j["run_id"] = s.run_id;
@@ -231,13 +231,13 @@ std::string sample_json(const SampleRow& s, bool with_tokens) {
   j["gen_time_s"] = s.gen_time_s;
   j["extracted"] = s.extracted;
   j["reason"] = s.reason;
-  j["prompt"] = s.prompt;
+  j["prompt"] = s.prompt_text;
   j["response_prefix"] = s.response_prefix;
-  j["completion"] = s.completion;
+  j["completion"] = s.completion_text;
   if (with_tokens) {
-    j["prompt_ids"] = s.prompt_ids;
-    j["completion_ids"] = s.completion_ids;
-    j["rollout_logps"] = s.rollout_logps;
+    j["prompt_ids"] = s.prompt;
+    j["completion_ids"] = s.completion;
+    j["rollout_logps"] = s.rollout_logp;
   }
   // Invalid UTF-8 in a completion is replaced (U+FFFD) instead of aborting the listing.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
@@ -503,7 +503,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f4f4f4;padding:6px 8p
 details>summary{cursor:pointer;color:#555}.muted{color:#888}
 )";
 
-std::string sample_card(const SampleRow& s, bool good) {
+std::string sample_card(const Sample& s, bool good) {
   std::string out = std::string("<div class=\"sample ") + (good ? "good" : "bad") + "\">";
   out += "<div class=\"hdr\">#" + std::to_string(s.sample_id) + " &middot; " + html_escape(s.task) +
          " &middot; prompt " + html_escape(s.prompt_id) + " &middot; group " +
@@ -517,11 +517,11 @@ std::string sample_card(const SampleRow& s, bool good) {
     out += " &middot; extracted <code>" + html_escape(s.extracted) + "</code>";
   if (!s.reason.empty()) out += " &middot; " + html_escape(s.reason);
   out += "</div>";
-  out += "<details><summary>prompt</summary><pre>" + html_escape(s.prompt) + "</pre></details>";
+  out += "<details><summary>prompt</summary><pre>" + html_escape(s.prompt_text) + "</pre></details>";
   out += "<pre>";
   if (!s.response_prefix.empty())
     out += "<span class=\"muted\">" + html_escape(s.response_prefix) + "</span>";
-  out += html_escape(s.completion) + "</pre></div>";
+  out += html_escape(s.completion_text) + "</pre></div>";
   return out;
 }
 
@@ -723,7 +723,7 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
       q.step_min = q.step_max = step;
       q.limit = 4096;  // enough to see the shape, bounded file size
       Series s{"step " + std::to_string(step), {}, {}};
-      for (const SampleRow& r : rundb_read_samples(db, q)) {
+      for (const Sample& r : rundb_read_samples(db, q)) {
         s.x.push_back((double)r.num_tokens);
         s.y.push_back(r.reward);
       }
@@ -743,8 +743,8 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
     bool any_think = false;
     SampleQuery q;
     q.run_id = run_id;
-    for (const SampleRow& r : rundb_read_samples(db, q)) {
-      const std::string text = r.response_prefix + r.completion;
+    for (const Sample& r : rundb_read_samples(db, q)) {
+      const std::string text = r.response_prefix + r.completion_text;
       const size_t close = text.find("</think>");
       any_think |= close != std::string::npos;
       size_t open = text.find("<think>");
@@ -775,7 +775,7 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
         sq.step_min = sq.step_max = step;
         sq.limit = 2 * opt.num_samples;
         out += "<div><b>step " + std::to_string(step) + "</b>";
-        for (const SampleRow& r : rundb_read_samples(db, sq)) out += sample_card(r, r.correct);
+        for (const Sample& r : rundb_read_samples(db, sq)) out += sample_card(r, r.correct);
         out += "</div>";
       }
       out += "</div>\n";
@@ -797,13 +797,13 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
     }
     q.limit = opt.num_samples;
     q.order = SampleOrder::kBest;
-    std::vector<SampleRow> best = rundb_read_samples(db, q);
+    std::vector<Sample> best = rundb_read_samples(db, q);
     q.order = SampleOrder::kWorst;
-    std::vector<SampleRow> worst = rundb_read_samples(db, q);
+    std::vector<Sample> worst = rundb_read_samples(db, q);
     out += "<div class=\"samples\"><div><b>best</b>";
-    for (const SampleRow& s : best) out += sample_card(s, true);
+    for (const Sample& s : best) out += sample_card(s, true);
     out += "</div><div><b>worst</b>";
-    for (const SampleRow& s : worst) out += sample_card(s, false);
+    for (const Sample& s : worst) out += sample_card(s, false);
     out += "</div></div>\n";
   }
   out += "</body></html>\n";

@@ -36,15 +36,15 @@ std::string fmt_metric(double v);
 
 TextTable runs_table(RunDb& db, const std::vector<RunRow>& runs);
 TextTable steps_table(const std::vector<StepRow>& steps);
-TextTable samples_table(const std::vector<SampleRow>& samples, size_t text_width);
+TextTable samples_table(const std::vector<Sample>& samples, size_t text_width);
 
 // Every field of one sample, texts in full (for `aha logs RUN_DIR show ID`).
-std::string sample_show_text(const SampleRow& sample);
+std::string sample_show_text(const Sample& sample);
 
 // One JSON object per row (no newline); tokens only when with_tokens.
 std::string run_json(const RunRow& run);
 std::string step_json(const StepRow& step);
-std::string sample_json(const SampleRow& sample, bool with_tokens);
+std::string sample_json(const Sample& sample, bool with_tokens);
 
 // ---- HTML report (`aha report`) ----
 

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <utility>
 
@@ -40,8 +42,33 @@ const StepColumn kStepColumns[] = {
     {"t_sync", &StepRow::t_sync},
 };
 
-// The schema of version 2 (version 1 lacks samples.response_prefix). Only constant text: no
-// values are ever formatted into SQL.
+// The schema of version 3. Only constant text: no values are ever formatted into SQL.
+// Every sample with its group's prompt: what readers (and hand-written SQL) select from.
+constexpr const char* kSamplesViewSql = R"(
+CREATE VIEW samples_with_prompts AS
+  SELECT s.*, p.prompt AS prompt, p.prompt_ids AS prompt_ids
+  FROM samples AS s LEFT JOIN prompts AS p USING (run_id, step, group_id);
+)";
+
+// Versions 1 and 2 stored each sample's prompt text and ids in its own row (version 1 also lacked
+// response_prefix). One transaction moves them to one prompts row per group.
+constexpr const char* kMigrateV2Sql = R"(
+CREATE TABLE prompts (
+  run_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  group_id INTEGER NOT NULL,
+  prompt TEXT NOT NULL,
+  prompt_ids BLOB,
+  PRIMARY KEY (run_id, step, group_id),
+  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step)
+);
+INSERT INTO prompts (run_id, step, group_id, prompt, prompt_ids)
+  SELECT run_id, step, group_id, prompt, prompt_ids FROM samples
+  WHERE sample_id IN (SELECT min(sample_id) FROM samples GROUP BY run_id, step, group_id);
+ALTER TABLE samples DROP COLUMN prompt;
+ALTER TABLE samples DROP COLUMN prompt_ids;
+)";
+
 std::string schema_sql() {
   std::string step_cols;
   for (const StepColumn& c : kStepColumns) step_cols += std::string("  ") + c.name + " REAL,\n";
@@ -62,6 +89,15 @@ CREATE TABLE steps (
          R"(  metrics TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (run_id, step)
 );
+CREATE TABLE prompts (
+  run_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  group_id INTEGER NOT NULL,
+  prompt TEXT NOT NULL,
+  prompt_ids BLOB,
+  PRIMARY KEY (run_id, step, group_id),
+  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step)
+);
 CREATE TABLE samples (
   sample_id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL,
@@ -71,7 +107,6 @@ CREATE TABLE samples (
   prompt_id TEXT NOT NULL,
   group_id INTEGER NOT NULL,
   sample_idx INTEGER NOT NULL,
-  prompt TEXT NOT NULL,
   completion TEXT NOT NULL,
   num_tokens INTEGER NOT NULL,
   finish_reason TEXT NOT NULL,
@@ -85,11 +120,10 @@ CREATE TABLE samples (
   extracted TEXT NOT NULL DEFAULT '',
   reason TEXT NOT NULL DEFAULT '',
   response_prefix TEXT NOT NULL DEFAULT '',
-  prompt_ids BLOB,
   completion_ids BLOB,
   rollout_logps BLOB,
   UNIQUE (run_id, step, group_id, sample_idx),
-  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step)
+  FOREIGN KEY (run_id, step, group_id) REFERENCES prompts(run_id, step, group_id)
 );
 CREATE INDEX samples_by_step ON samples(step, reward);
 CREATE INDEX samples_by_task_step ON samples(task, step, reward);
@@ -104,7 +138,7 @@ CREATE TABLE evals (
   k INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX evals_by_step ON evals(run_id, step);
-)";
+)" + std::string(kSamplesViewSql);
 }
 
 // An error reported by SQLite: names the database, the operation, SQLite's message and the
@@ -252,18 +286,15 @@ nlohmann::json parse_object(const RunDb& db, const std::string& text, const std:
   return j;
 }
 
-// Version 1 files have no response_prefix column: it reads as ''.
-std::string sample_columns(const RunDb& db) {
-  return std::string(
-             "sample_id, run_id, step, weight_version, task, prompt_id, group_id, sample_idx, "
-             "prompt, completion, num_tokens, finish_reason, reward, components, correct, "
-             "advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, ") +
-         (db.version >= 2 ? "response_prefix" : "'' AS response_prefix");
-}
+// The columns read_sample_row reads, from samples_with_prompts.
+const char* kSampleColumns =
+    "sample_id, run_id, step, weight_version, task, prompt_id, group_id, sample_idx, "
+    "prompt, completion, num_tokens, finish_reason, reward, components, correct, "
+    "advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, response_prefix";
 const char* kTokenColumns = ", prompt_ids, completion_ids, rollout_logps";
 
-SampleRow read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
-  SampleRow r;
+Sample read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
+  Sample r;
   r.sample_id = s.col_int(0);
   r.run_id = s.col_int(1);
   r.step = s.col_int(2);
@@ -272,14 +303,14 @@ SampleRow read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
   r.prompt_id = s.col_text(5);
   r.group_id = s.col_int(6);
   r.sample_idx = s.col_int(7);
-  r.prompt = s.col_text(8);
-  r.completion = s.col_text(9);
+  r.prompt_text = s.col_text(8);
+  r.completion_text = s.col_text(9);
   r.num_tokens = s.col_int(10);
   r.finish_reason = s.col_text(11);
-  r.reward = s.col_double(12);
+  r.reward = static_cast<float>(s.col_double(12));
   r.components_json = s.col_text(13);
   r.correct = s.col_int(14) != 0;
-  r.advantage = s.col_double(15);
+  r.advantage = static_cast<float>(s.col_double(15));
   r.mean_logp = s.col_double(16);
   r.mean_abs_dlogp = s.col_double(17);
   r.gen_time_s = s.col_double(18);
@@ -287,9 +318,9 @@ SampleRow read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
   r.reason = s.col_text(20);
   r.response_prefix = s.col_text(21);
   if (with_tokens) {
-    r.prompt_ids = decode_le<int32_t>(db, s.col_blob(22), r.sample_id, "prompt_ids");
-    r.completion_ids = decode_le<int32_t>(db, s.col_blob(23), r.sample_id, "completion_ids");
-    r.rollout_logps = decode_le<float>(db, s.col_blob(24), r.sample_id, "rollout_logps");
+    r.prompt = decode_le<int32_t>(db, s.col_blob(22), r.sample_id, "prompt_ids");
+    r.completion = decode_le<int32_t>(db, s.col_blob(23), r.sample_id, "completion_ids");
+    r.rollout_logp = decode_le<float>(db, s.col_blob(24), r.sample_id, "rollout_logps");
   }
   return r;
 }
@@ -369,7 +400,7 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
   if (version == 0 && num_tables > 0)
     throw std::runtime_error(db.path + ": not an aha rollout database (user_version 0, " +
                              std::to_string(num_tables) + " foreign tables)");
-  if (version != 0 && version != 1 && version != kRunDbSchemaVersion)
+  if (version != 0 && version != 1 && version != 2 && version != kRunDbSchemaVersion)
     throw std::runtime_error(db.path + ": unknown schema version " + std::to_string(version));
 
   // WAL before the first write so the schema itself is written through the WAL.
@@ -387,9 +418,21 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
     const std::string sql = schema_sql();
     exec_sql(db, sql.c_str());
     // PRAGMA takes no bound parameters; the value is a compile-time constant.
-    static_assert(kRunDbSchemaVersion == 2);
-    exec_sql(db, "PRAGMA user_version = 2");
+    static_assert(kRunDbSchemaVersion == 3);
+    exec_sql(db, "PRAGMA user_version = 3");
     tx.commit();
+    version = kRunDbSchemaVersion;
+  } else if (version < kRunDbSchemaVersion) {
+    // An older aha's file: its groups' prompts move to the prompts table (see kMigrateV2Sql).
+    Transaction tx(db);
+    if (version == 1)
+      exec_sql(db, "ALTER TABLE samples ADD COLUMN response_prefix TEXT NOT NULL DEFAULT ''");
+    exec_sql(db, kMigrateV2Sql);
+    exec_sql(db, kSamplesViewSql);
+    exec_sql(db, "PRAGMA user_version = 3");
+    tx.commit();
+    spdlog::info("{}: migrated the run database from schema version {} to 3 (one prompt per group)",
+                 db.path, version);
     version = kRunDbSchemaVersion;
   }
   db.version = static_cast<int>(version);
@@ -409,7 +452,7 @@ int64_t rundb_begin_run(RunDb& db, const RunRow& run) {
   return sqlite3_last_insert_rowid(db.db);
 }
 
-void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRow>& samples) {
+void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<Sample>& samples) {
   const std::string where = "step " + std::to_string(step.step);
   nlohmann::json metrics = parse_object(db, step.metrics_json, where + ": metrics_json");
   for (const StepColumn& c : kStepColumns) {
@@ -445,33 +488,41 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRo
       fail(db, "insert " + where, s.sql);
     }
   }
-  // Version 1 files take the same row without response_prefix.
-  const bool v1 = db.version < 2;
-  const std::string insert_sql =
-      std::string(
-          "INSERT INTO samples (run_id, step, weight_version, task, prompt_id, group_id, "
-          "sample_idx, prompt, completion, num_tokens, finish_reason, reward, components, "
-          "correct, advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, "
-          "prompt_ids, completion_ids, rollout_logps") +
-      (v1 ? "" : ", response_prefix") +
-      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-      "?19, ?20, ?21, ?22, ?23" +
-      (v1 ? "" : ", ?24") + ")";
-  Stmt s(db, insert_sql.c_str());
+  // One prompts row per group (its first sample's prompt); every sample of it must agree.
+  Stmt ps(db,
+          "INSERT INTO prompts (run_id, step, group_id, prompt, prompt_ids) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)");
+  std::map<int64_t, const Sample*> group_prompt;
+  Stmt s(db,
+         "INSERT INTO samples (run_id, step, weight_version, task, prompt_id, group_id, "
+         "sample_idx, completion, num_tokens, finish_reason, reward, components, correct, "
+         "advantage, mean_logp, mean_abs_dlogp, gen_time_s, extracted, reason, completion_ids, "
+         "rollout_logps, response_prefix) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+         "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)");
   for (size_t n = 0; n < samples.size(); n++) {
-    const SampleRow& r = samples[n];
+    const Sample& r = samples[n];
     const std::string swhere = where + " sample " + std::to_string(n) + " (group " +
                                std::to_string(r.group_id) + ", index " +
                                std::to_string(r.sample_idx) + ")";
     parse_object(db, r.components_json, swhere + ": components_json");
-    if (!r.rollout_logps.empty() && r.rollout_logps.size() != r.completion_ids.size())
-      fail_data(db, swhere + ": " + std::to_string(r.rollout_logps.size()) +
-                        " rollout log-probs for " + std::to_string(r.completion_ids.size()) +
+    if (!r.rollout_logp.empty() && r.rollout_logp.size() != r.completion.size())
+      fail_data(db, swhere + ": " + std::to_string(r.rollout_logp.size()) +
+                        " rollout log-probs for " + std::to_string(r.completion.size()) +
                         " completion tokens");
-    if (v1 && !r.response_prefix.empty())
-      fail_data(db, swhere +
-                        ": a schema version 1 database has no response_prefix column (log a "
-                        "run with a chat template in a new run directory)");
+    auto [it, first] = group_prompt.emplace(r.group_id, &r);
+    if (first) {
+      ps.bind(1, step.run_id);
+      ps.bind(2, step.step);
+      ps.bind(3, r.group_id);
+      ps.bind(4, r.prompt_text);
+      if (db.token_blobs) ps.bind_blob(5, encode_le(r.prompt));
+      if (sqlite3_step(ps.st) != SQLITE_DONE) fail(db, "insert the prompt of " + swhere, ps.sql);
+      sqlite3_reset(ps.st);
+      sqlite3_clear_bindings(ps.st);
+    } else if (it->second->prompt_text != r.prompt_text || it->second->prompt != r.prompt) {
+      fail_data(db, swhere + ": its prompt differs from the group's first sample's (a group "
+                             "shares one prompt)");
+    }
     s.bind(1, step.run_id);
     s.bind(2, step.step);
     s.bind(3, r.weight_version);
@@ -479,23 +530,23 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRo
     s.bind(5, r.prompt_id);
     s.bind(6, r.group_id);
     s.bind(7, r.sample_idx);
-    s.bind(8, r.prompt);
-    s.bind(9, r.completion);
-    s.bind(10, r.num_tokens);
-    s.bind(11, r.finish_reason);
-    s.bind(12, r.reward);
-    s.bind(13, r.components_json);
-    s.bind(14, (int64_t)(r.correct ? 1 : 0));
-    s.bind(15, r.advantage);
-    s.bind(16, r.mean_logp);
-    s.bind(17, r.mean_abs_dlogp);
-    s.bind(18, r.gen_time_s);
-    s.bind(19, r.extracted);
-    s.bind(20, r.reason);
-    s.bind_blob(21, encode_le(r.prompt_ids));
-    s.bind_blob(22, encode_le(r.completion_ids));
-    s.bind_blob(23, encode_le(r.rollout_logps));
-    if (!v1) s.bind(24, r.response_prefix);
+    s.bind(8, r.completion_text);
+    s.bind(9, r.num_tokens);
+    s.bind(10, r.finish_reason);
+    s.bind(11, static_cast<double>(r.reward));
+    s.bind(12, r.components_json);
+    s.bind(13, (int64_t)(r.correct ? 1 : 0));
+    s.bind(14, static_cast<double>(r.advantage));
+    s.bind(15, r.mean_logp);
+    s.bind(16, r.mean_abs_dlogp);
+    s.bind(17, r.gen_time_s);
+    s.bind(18, r.extracted);
+    s.bind(19, r.reason);
+    if (db.token_blobs) {
+      s.bind_blob(20, encode_le(r.completion));
+      s.bind_blob(21, encode_le(r.rollout_logp));
+    }
+    s.bind(22, r.response_prefix);
     if (sqlite3_step(s.st) != SQLITE_DONE) fail(db, "insert " + swhere, s.sql);
     sqlite3_reset(s.st);
     sqlite3_clear_bindings(s.st);
@@ -525,6 +576,7 @@ void rundb_write_eval(RunDb& db, const EvalRow& eval) {
 void rundb_truncate_after(RunDb& db, int64_t run_id, int64_t last_step) {
   Transaction tx(db);
   for (const char* sql : {"DELETE FROM samples WHERE run_id = ?1 AND step > ?2",
+                          "DELETE FROM prompts WHERE run_id = ?1 AND step > ?2",
                           "DELETE FROM steps WHERE run_id = ?1 AND step > ?2",
                           "DELETE FROM evals WHERE run_id = ?1 AND step > ?2"}) {
     Stmt s(db, sql);
@@ -580,7 +632,7 @@ std::vector<StepRow> rundb_read_steps(RunDb& db, int64_t run_id, std::optional<i
   return out;
 }
 
-std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& q) {
+std::vector<Sample> rundb_read_samples(RunDb& db, const SampleQuery& q) {
   // Two phases: order and limit the ids only (sorting whole rows with their texts and blobs makes
   // SQLite's sorter spill to disk, 5x slower), then fetch each row by primary key.
   std::string sql = "SELECT sample_id FROM samples" + query_where(q);
@@ -603,11 +655,11 @@ std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& q) {
     if (q.limit > 0) s.bind(sqlite3_bind_parameter_index(s.st, ":limit"), q.limit);
     while (s.next()) ids.push_back(s.col_int(0));
   }
-  const std::string row_sql = "SELECT " + sample_columns(db) +
+  const std::string row_sql = std::string("SELECT ") + kSampleColumns +
                               (q.with_tokens ? kTokenColumns : "") +
-                              " FROM samples WHERE sample_id = ?";
+                              " FROM samples_with_prompts WHERE sample_id = ?";
   Stmt s(db, row_sql.c_str());
-  std::vector<SampleRow> out;
+  std::vector<Sample> out;
   out.reserve(ids.size());
   for (int64_t id : ids) {
     s.bind(1, id);
@@ -625,9 +677,9 @@ int64_t rundb_count_samples(RunDb& db, const SampleQuery& q) {
   return s.next() ? s.col_int(0) : 0;
 }
 
-std::optional<SampleRow> rundb_read_sample(RunDb& db, int64_t sample_id) {
-  std::string sql =
-      "SELECT " + sample_columns(db) + kTokenColumns + " FROM samples WHERE sample_id = ?";
+std::optional<Sample> rundb_read_sample(RunDb& db, int64_t sample_id) {
+  std::string sql = std::string("SELECT ") + kSampleColumns + kTokenColumns +
+                    " FROM samples_with_prompts WHERE sample_id = ?";
   Stmt s(db, sql.c_str());
   s.bind(1, sample_id);
   if (!s.next()) return std::nullopt;

@@ -4,9 +4,13 @@
 // - One database per run directory, opened in WAL mode (readers such as `aha logs` never block the
 //   learner), synchronous=NORMAL, foreign keys on, busy timeout 5 s.
 // - The schema version is PRAGMA user_version (kRunDbSchemaVersion). Opening a database with a
-//   newer or unknown version, or a SQLite file that is not an aha rollouts.db, is an error;
-//   nothing is migrated silently. Version 1 (no samples.response_prefix) is read and appended to
-//   as it is: its samples read response_prefix "", and writing a non-empty one to it is an error.
+//   newer or unknown version, or a SQLite file that is not an aha rollouts.db, is an error.
+//   Versions 1 and 2 (each sample row held its own prompt text and ids; version 1 also lacked
+//   samples.response_prefix) are migrated to 3 on open, in one transaction, and the migration is
+//   logged.
+// - A group's prompt (text and ids) is stored once, in the prompts row (run_id, step, group_id)
+//   its samples reference; the view samples_with_prompts joins them back for readers. The
+//   samples of one group must share one prompt (a write that disagrees is an error).
 // - One RunDb is one connection, used by one thread at a time.
 // - rundb_write_step writes the step row and all of its samples in ONE transaction: after a crash a
 //   step is either fully present or absent. A step that already exists is an error (a resumed run
@@ -14,7 +18,8 @@
 // - All SQL uses prepared statements with bound parameters; values never enter SQL text.
 // - A metric that was not measured is NaN in StepRow and NULL in the database.
 // - Token ids and rollout log-probs are stored as little-endian int32 / float32 BLOBs, so a replay
-//   can re-train on logged samples without re-tokenising.
+//   can re-train on logged samples without re-tokenising; with RunDb::token_blobs false
+//   (log.token_blobs = false) they are NULL and read back empty (num_tokens is always kept).
 // - Errors throw std::runtime_error naming the database path and the failing statement.
 #pragma once
 #include <cstdint>
@@ -24,11 +29,13 @@
 #include <string>
 #include <vector>
 
+#include "policy/sample.h"
+
 struct sqlite3;
 
 namespace aha {
 
-inline constexpr int kRunDbSchemaVersion = 2;
+inline constexpr int kRunDbSchemaVersion = 3;
 inline constexpr const char* kRunDbFileName = "rollouts.db";
 inline constexpr double kMetricUnset = std::numeric_limits<double>::quiet_NaN();
 
@@ -36,7 +43,8 @@ inline constexpr double kMetricUnset = std::numeric_limits<double>::quiet_NaN();
 struct RunDb {
   sqlite3* db = nullptr;
   std::string path;  // RUN_DIR/rollouts.db, used in every error message
-  int version = 0;   // schema version of the open file (1 or kRunDbSchemaVersion)
+  int version = 0;   // schema version of the open file (kRunDbSchemaVersion once open)
+  bool token_blobs = true;  // write prompt/completion ids and rollout log-probs as BLOBs
 
   RunDb() = default;
   RunDb(const RunDb&) = delete;
@@ -97,37 +105,8 @@ struct StepColumn {
 };
 std::span<const StepColumn> rundb_step_columns();
 
-// One row per completion.
-struct SampleRow {
-  int64_t sample_id = 0;  // assigned on write
-  int64_t run_id = 0;     // on write: taken from the StepRow
-  int64_t step = 0;       // on write: taken from the StepRow
-  int64_t weight_version = 0;
-  std::string task;
-  std::string prompt_id;
-  int64_t group_id = 0;
-  int64_t sample_idx = 0;  // index within the group; (run_id, step, group_id, sample_idx) is unique
-  std::string prompt;
-  std::string completion;
-  int64_t num_tokens = 0;     // completion tokens
-  std::string finish_reason;  // "stop", "length", ...
-  double reward = 0;
-  std::string components_json = "{}";  // JSON object: component name -> value
-  bool correct = false;
-  double advantage = 0;
-  double mean_logp = kMetricUnset;       // mean rollout log-prob of the completion tokens
-  double mean_abs_dlogp = kMetricUnset;  // mean |learner - rollout| log-prob
-  double gen_time_s = kMetricUnset;
-  std::string extracted;                // answer the checker extracted (empty if none)
-  std::string reason;                   // checker's reason (e.g. "wrong answer: 12 != 13")
-  std::string response_prefix;          // what the chat template wrote for the model ("<think>\n")
-                                        // before `completion` (the model's own tokens); the
-                                        // checkers scored response_prefix + completion
-  std::vector<int32_t> prompt_ids;      // [T_prompt]
-  std::vector<int32_t> completion_ids;  // [T_completion]
-  std::vector<float> rollout_logps;     // [T_completion] or empty
-};
-
+// One row per completion: the one sample type (policy/sample.h). On write sample_id is
+// assigned and run_id/step come from the StepRow; the routing and trunc_logp are not stored.
 // One evaluation result (e.g. task "countdown", metric "pass@k", k 8).
 struct EvalRow {
   int64_t run_id = 0;
@@ -147,7 +126,7 @@ struct SampleQuery {
   std::string task;                        // empty = every task
   SampleOrder order = SampleOrder::kStep;  // best/worst: by reward, ties by sample_id
   int64_t limit = 0;                       // 0 = no limit
-  bool with_tokens = false;                // also read prompt_ids, completion_ids, rollout_logps
+  bool with_tokens = false;                // also read prompt, completion, rollout_logp
 };
 
 // Opens RUN_DIR/rollouts.db. create=true creates the directory, the file and the schema when
@@ -158,7 +137,7 @@ RunDb rundb_open(const std::string& run_dir, bool create);
 int64_t rundb_begin_run(RunDb& db, const RunRow& run);
 
 // Writes the step row and its samples in one transaction (all or nothing).
-void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<SampleRow>& samples);
+void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<Sample>& samples);
 
 // Writes eval rows in one transaction.
 void rundb_write_eval(RunDb& db, const EvalRow& eval);
@@ -172,11 +151,11 @@ std::vector<RunRow> rundb_read_runs(RunDb& db);
 std::vector<StepRow> rundb_read_steps(RunDb& db, int64_t run_id,
                                       std::optional<int64_t> step_min = std::nullopt,
                                       std::optional<int64_t> step_max = std::nullopt);
-std::vector<SampleRow> rundb_read_samples(RunDb& db, const SampleQuery& query);
+std::vector<Sample> rundb_read_samples(RunDb& db, const SampleQuery& query);
 // Number of samples the query matches, ignoring its limit.
 int64_t rundb_count_samples(RunDb& db, const SampleQuery& query);
 // One sample with everything (tokens included); nullopt when absent.
-std::optional<SampleRow> rundb_read_sample(RunDb& db, int64_t sample_id);
+std::optional<Sample> rundb_read_sample(RunDb& db, int64_t sample_id);
 std::vector<EvalRow> rundb_read_evals(RunDb& db, int64_t run_id);
 
 // Mean of each reward component per step, computed from the samples' components JSON (numeric

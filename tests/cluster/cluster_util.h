@@ -71,9 +71,9 @@ inline void check_same_run(const std::string& run_a, const std::string& run_b, i
   }
   SampleQuery q;
   q.with_tokens = true;
-  std::vector<SampleRow> xa = rundb_read_samples(da, q), xb = rundb_read_samples(db, q);
+  std::vector<Sample> xa = rundb_read_samples(da, q), xb = rundb_read_samples(db, q);
   REQUIRE(xa.size() == xb.size());
-  for (size_t i = 0; i < xa.size(); i++) CHECK(xa[i].completion_ids == xb[i].completion_ids);
+  for (size_t i = 0; i < xa.size(); i++) CHECK(xa[i].completion == xb[i].completion);
   const double dw = max_abs_dw(run_a, run_b);
   std::printf("max |dW| after %d steps: %.3g\n", steps, dw);
   CHECK(dw < 1e-5);

@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/rng.h"
+#include "policy/config_presets.h"
 #include "policy/model.h"
 #include "tests/gpu/gpu_main.h"
 
@@ -24,27 +25,10 @@ ModelConfig tiny_deepseek_v3() {
 }
 
 ModelConfig tiny_qwen3_moe() {
-  ModelConfig c;
-  c.model_type = "qwen3_moe";
-  c.vocab_size = 67;
-  c.hidden_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 16;
-  c.rope_interleave = false;
-  c.qk_norm = true;
-  c.intermediate_size = 96;
-  c.moe_intermediate_size = 32;
-  c.n_routed_experts = 8;
-  c.num_experts_per_tok = 2;
-  c.norm_topk_prob = true;
-  c.scoring_func = "softmax";
-  c.topk_method = "greedy";
-  c.mlp_only_layers = {0};
-  c.max_position_embeddings = 128;
-  c.rope_theta = 1e6;
-  return c;
+  // clang-format off
+  return config_qwen("qwen3_moe", {.V = 67, .C = 64, .L = 2, .NH = 4, .NKV = 2, .head_dim = 16,
+      .FF = 96, .moe_FF = 32, .E = 8, .K = 2, .max_position_embeddings = 128});
+  // clang-format on
 }
 
 // Three sequences of odd lengths, one of a single token.

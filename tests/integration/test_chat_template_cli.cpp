@@ -260,19 +260,19 @@ options = { think_pattern = '^<think>\n', single_think = false, partial_credit =
     CHECK(runs[0].config.find("chat_template = 'deepseek_r1'") != std::string::npos);
     aha::SampleQuery q;
     q.with_tokens = true;
-    std::vector<aha::SampleRow> rows = aha::rundb_read_samples(db, q);
+    std::vector<aha::Sample> rows = aha::rundb_read_samples(db, q);
     REQUIRE(rows.size() == 4);
-    for (const aha::SampleRow& s : rows) {
-      INFO(s.completion);
+    for (const aha::Sample& s : rows) {
+      INFO(s.completion_text);
       CHECK(s.response_prefix == "<think>\n");
-      CHECK(s.completion.rfind("<think>", 0) != 0);  // the model's own text, no prefix
+      CHECK(s.completion_text.rfind("<think>", 0) != 0);  // the model's own text, no prefix
       nlohmann::json c = nlohmann::json::parse(s.components_json);
       CHECK(c["format.think"] == 1.0);  // the checker saw "<think>\n" + completion
-      CHECK(s.prompt_ids.at(0) == 0);
-      CHECK(std::count(s.prompt_ids.begin(), s.prompt_ids.end(), 0) == 1);
-      CHECK(s.prompt_ids.at(1) == aha::tokenizer_token_id(tok, "<｜User｜>"));
-      REQUIRE(s.prompt_ids.size() > tail.size());
-      CHECK(std::equal(tail.begin(), tail.end(), s.prompt_ids.end() - tail.size()));
+      CHECK(s.prompt.at(0) == 0);
+      CHECK(std::count(s.prompt.begin(), s.prompt.end(), 0) == 1);
+      CHECK(s.prompt.at(1) == aha::tokenizer_token_id(tok, "<｜User｜>"));
+      REQUIRE(s.prompt.size() > tail.size());
+      CHECK(std::equal(tail.begin(), tail.end(), s.prompt.end() - tail.size()));
     }
     // The final model carries the tokenizer's config (its BOS and add_bos_token).
     CHECK(fs::exists(run_dir / "final-model/tokenizer_config.json"));

@@ -46,23 +46,23 @@ void write_db(const std::string& dir) {
   run.config = "[learner]\nlr = 1e-5\nkl_coef = \"<b>0.0</b>\"\n";
   int64_t run_id = rundb_begin_run(db, run);
   for (int s = 1; s <= kSteps; s++) {
-    std::vector<SampleRow> samples;
+    std::vector<Sample> samples;
     double sum = 0, num_correct = 0;
     for (int g = 0; g < kGroups; g++)
       for (int i = 0; i < kPerGroup; i++) {
-        SampleRow r;
+        Sample r;
         r.weight_version = s - 1;
         r.task = g == 0 ? "countdown" : "arith";
         r.prompt_id = r.task + "/" + std::to_string(s);
         r.group_id = g;
         r.sample_idx = i;
-        r.prompt = "Solve #" + std::to_string(s) + " <" + r.task + ">";
+        r.prompt_text = "Solve #" + std::to_string(s) + " <" + r.task + ">";
         r.reward = reward_of(s, g, i);
-        r.completion = "<think>step " + std::to_string(s) + " g" + std::to_string(g) + " i" +
+        r.completion_text = "<think>step " + std::to_string(s) + " g" + std::to_string(g) + " i" +
                        std::to_string(i) + "</think><answer>" + std::to_string(s + g + i) +
                        "</answer>";
-        if (s == 3 && g == 0 && i == 2) r.completion = kEvil;  // the best of step 3
-        if (s == 3 && g == 1 && i == 3) r.completion = kLong;  // the worst of step 3
+        if (s == 3 && g == 0 && i == 2) r.completion_text = kEvil;  // the best of step 3
+        if (s == 3 && g == 1 && i == 3) r.completion_text = kLong;  // the worst of step 3
         r.num_tokens = 20 + 3 * i;
         r.finish_reason = i == 3 ? "length" : "stop";
         r.components_json = "{\"answer\":" + std::to_string(r.reward) +
@@ -74,9 +74,9 @@ void write_db(const std::string& dir) {
         r.gen_time_s = 0.5;
         r.extracted = std::to_string(s + g + i);
         r.reason = r.correct ? "correct" : "expected " + std::to_string(s);
-        r.completion_ids = {5, 6, 7};
-        r.prompt_ids = {1, 2};
-        r.rollout_logps = {-0.5f, -0.25f, -0.125f};
+        r.completion = {5, 6, 7};
+        r.prompt = {1, 2};
+        r.rollout_logp = {-0.5f, -0.25f, -0.125f};
         sum += r.reward;
         num_correct += r.correct;
         samples.push_back(r);

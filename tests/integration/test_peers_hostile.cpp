@@ -54,14 +54,13 @@ std::vector<std::string> micro_run(const std::string& dir, int steps) {
 // test then looks for in the database.
 Sample marker_sample(size_t prompt_len, bool routing) {
   Sample s;
-  s.token_ids = {kVocab - 1, 0, kVocab - 1, 0};
-  s.logprobs = {-1, -1, -1, -1};
+  s.completion = {kVocab - 1, 0, kVocab - 1, 0};
+  s.rollout_logp = {-1, -1, -1, -1};
   s.finish_reason = "length";
   if (routing) {
-    s.routing_num_tokens = static_cast<int32_t>(prompt_len + 4);
     s.routing_num_layers = kMoeLayers;
     s.routing_top_k = kTopK;
-    s.routed_experts.assign((prompt_len + 4) * kMoeLayers * kTopK, 1);
+    s.routing.assign((prompt_len + 4) * kMoeLayers * kTopK, 1);
   }
   return s;
 }
@@ -79,10 +78,10 @@ GenResult forge(int k, const GenRequest& req, uint64_t version, std::string& raw
   Sample& s0 = g.samples[0];
   switch (k) {
     case 0:
-      s0.token_ids[1] = kVocab;
+      s0.completion[1] = kVocab;
       break;  // outside the vocabulary
     case 1:
-      s0.token_ids[1] = -7;
+      s0.completion[1] = -7;
       break;  // negative id
     case 2:
       g.samples.pop_back();
@@ -91,26 +90,26 @@ GenResult forge(int k, const GenRequest& req, uint64_t version, std::string& raw
       g.samples.push_back(g.samples[0]);
       break;  // G + 1 samples
     case 4:   // 5,001 tokens
-      s0.token_ids.assign(5001, 1);
-      s0.logprobs.assign(5001, -1.0f);
+      s0.completion.assign(5001, 1);
+      s0.rollout_logp.assign(5001, -1.0f);
       break;
     case 5:
-      s0.routed_experts.pop_back();
+      s0.routing.pop_back();
       break;  // routing of the wrong size
     case 6:   // expert id out of range
-      if (!s0.routed_experts.empty())
-        s0.routed_experts[3] = kExperts;
+      if (!s0.routing.empty())
+        s0.routing[3] = kExperts;
       else
-        s0.token_ids[0] = kVocab + 5;
+        s0.completion[0] = kVocab + 5;
       break;
     case 7:
       g.weights_version = 999;
       break;  // a version never published
     case 8:
-      s0.logprobs[2] = NAN;
+      s0.rollout_logp[2] = NAN;
       break;
     case 9:
-      s0.logprobs[2] = 0.5f;
+      s0.rollout_logp[2] = 0.5f;
       break;  // log-prob > 0
     case 10:
       g.request_id += 1000000;
@@ -119,7 +118,7 @@ GenResult forge(int k, const GenRequest& req, uint64_t version, std::string& raw
       raw = "\xc1\xc1 garbage";
       break;  // undecodable
     case 12:
-      s0.truncated_logprobs = {-1, NAN, -1, -1};
+      s0.trunc_logp = {-1, NAN, -1, -1};
       break;
     case 13:
       s0.finish_reason = "done, trust me";
@@ -222,13 +221,13 @@ DbSummary read_db(const std::string& dir, int max_version) {
   }
   SampleQuery q;
   q.with_tokens = true;
-  for (const SampleRow& s : rundb_read_samples(db, q)) {
+  for (const Sample& s : rundb_read_samples(db, q)) {
     d.samples++;
     const std::vector<int32_t> marker = {kVocab - 1, 0, kVocab - 1, 0};
-    if (s.completion_ids == marker) d.forged_samples++;
-    if (s.completion_ids.size() > static_cast<size_t>(kMaxNew)) d.all_valid = false;
-    for (int32_t id : s.completion_ids) d.all_valid &= id >= 0 && id < kVocab;
-    for (float lp : s.rollout_logps) d.all_valid &= std::isfinite(lp) && lp <= 1e-4f;
+    if (s.completion == marker) d.forged_samples++;
+    if (s.completion.size() > static_cast<size_t>(kMaxNew)) d.all_valid = false;
+    for (int32_t id : s.completion) d.all_valid &= id >= 0 && id < kVocab;
+    for (float lp : s.rollout_logp) d.all_valid &= std::isfinite(lp) && lp <= 1e-4f;
     d.all_valid &=
         std::isfinite(s.reward) && s.weight_version >= 1 && s.weight_version <= max_version;
   }
@@ -513,7 +512,7 @@ TEST_CASE("a compromised reward worker: forged scores refused and counted, none 
   CHECK(d.rejected_total == forged);
   CHECK(d.by_worker.value("fake-reward", 0) == forged);
   RunDb db = rundb_open(dir, false);
-  for (const SampleRow& s : rundb_read_samples(db, SampleQuery{})) {
+  for (const Sample& s : rundb_read_samples(db, SampleQuery{})) {
     CHECK(s.reward >= 0);
     CHECK(s.reward <= 1);
   }

@@ -79,15 +79,14 @@ inline int fake_poll(void* ctx, std::vector<GenResult>& done) {
     r.weights_version = e->weights_version;
     for (int g = 0; g < req.group_size; ++g) {
       Sample s;
-      s.token_ids = fake_tokens(req.seed, g);
-      for (int32_t t : s.token_ids) s.logprobs.push_back(-static_cast<float>(t) / 1000.0f);
+      s.completion = fake_tokens(req.seed, g);
+      for (int32_t t : s.completion) s.rollout_logp.push_back(-static_cast<float>(t) / 1000.0f);
       s.finish_reason = "stop";
       if (req.return_routing) {
-        s.routing_num_tokens = static_cast<int32_t>(s.token_ids.size());
         s.routing_num_layers = 2;
         s.routing_top_k = 2;
-        for (int32_t t : s.token_ids)
-          for (int k = 0; k < 4; ++k) s.routed_experts.push_back((t + k) % 8);
+        for (int32_t t : s.completion)
+          for (int k = 0; k < 4; ++k) s.routing.push_back((t + k) % 8);
       }
       r.samples.push_back(std::move(s));
     }

@@ -159,7 +159,7 @@ TEST_CASE("controller and worker threads over inproc://") {
   for (const GenResult& r : all) {
     uint64_t seed = 77 + r.request_id * 104729;
     REQUIRE(r.samples.size() == 2u);
-    for (int g = 0; g < 2; ++g) CHECK(r.samples[g].token_ids == fake_tokens(seed, g));
+    for (int g = 0; g < 2; ++g) CHECK(r.samples[g].completion == fake_tokens(seed, g));
     if (r.request_id == 100) {
       CHECK(r.weights_version == 2);
     } else {
@@ -223,7 +223,7 @@ TEST_CASE("the same over tcp:// with a worker on its own context") {
   CHECK_THROWS(controller_submit(*ctl, make_request(50, 0)));  // ids are never reused
   for (const GenResult& r : all) {
     CHECK(r.worker_id == "tcp-0");
-    CHECK(r.samples[1].token_ids == fake_tokens(77 + r.request_id * 104729, 1));
+    CHECK(r.samples[1].completion == fake_tokens(77 + r.request_id * 104729, 1));
   }
   ctl.reset();  // sends shutdown to the live worker
   w.th.join();

@@ -169,9 +169,9 @@ TEST_CASE("controller and two worker processes over ipc://") {
     REQUIRE(r.samples.size() == static_cast<size_t>(kGroup));
     uint64_t seed = 1000 + r.request_id * 7919;
     for (int g = 0; g < kGroup; ++g) {
-      CHECK(r.samples[g].token_ids == fake_tokens(seed, g));
-      CHECK(r.samples[g].routed_experts.size() ==
-            (r.request_id % 2 == 0 ? r.samples[g].token_ids.size() * 4 : 0u));
+      CHECK(r.samples[g].completion == fake_tokens(seed, g));
+      CHECK(r.samples[g].routing.size() ==
+            (r.request_id % 2 == 0 ? r.samples[g].completion.size() * 4 : 0u));
     }
   }
   st = controller_stats(*ctl);

@@ -27,13 +27,13 @@ TEST_CASE("the r1-zero config loads and trains two steps") {
   std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
   REQUIRE(steps.size() == 2);
   aha::SampleQuery q;
-  std::vector<aha::SampleRow> samples = aha::rundb_read_samples(db, q);
+  std::vector<aha::Sample> samples = aha::rundb_read_samples(db, q);
   REQUIRE(samples.size() == 2 * 4 * 4);
-  for (const aha::SampleRow& s : samples) {
+  for (const aha::Sample& s : samples) {
     CHECK(s.task == "mod10_chain");
-    CHECK(s.prompt.rfind("Mod 10: ", 0) == 0);
-    CHECK(s.prompt.size() > 7);
-    CHECK(s.prompt.substr(s.prompt.size() - 7) == "<think>");
+    CHECK(s.prompt_text.rfind("Mod 10: ", 0) == 0);
+    CHECK(s.prompt_text.size() > 7);
+    CHECK(s.prompt_text.substr(s.prompt_text.size() - 7) == "<think>");
     // Answer (1) plus format (0.1): nothing else is rewarded.
     CHECK((s.reward == doctest::Approx(0.0) || s.reward == doctest::Approx(0.1) ||
            s.reward == doctest::Approx(1.0) || s.reward == doctest::Approx(1.1)));

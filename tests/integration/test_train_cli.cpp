@@ -85,9 +85,9 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   CHECK(aha::rundb_count_samples(db, q) == 5 * 4 * 4);
   aha::SampleQuery q2;
   q2.with_tokens = true;
-  for (const aha::SampleRow& s : aha::rundb_read_samples(da, q2)) {
-    CHECK(!s.prompt_ids.empty());
-    CHECK(s.completion_ids.size() == static_cast<size_t>(s.num_tokens));
+  for (const aha::Sample& s : aha::rundb_read_samples(da, q2)) {
+    CHECK(!s.prompt.empty());
+    CHECK(s.completion.size() == static_cast<size_t>(s.num_tokens));
   }
 
   // Replay the logged samples without generating: the first step's gradient norm is the run's.

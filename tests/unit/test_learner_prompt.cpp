@@ -202,17 +202,17 @@ TEST_CASE("generation stops at the template's end-of-turn token") {
     return done.at(0).samples.at(0);
   };
   // Make <|im_end|> the greedy first token: its lm_head row is twice that of the current choice.
-  const int first = greedy({}).tokens.at(0);
+  const int first = greedy({}).completion.at(0);
   REQUIRE(first != kImEnd);
   const int C = cfg.hidden_size;
   for (int c = 0; c < C; c++) m.w.lm_head[kImEnd * C + c] = 2 * m.w.lm_head[first * C + c];
-  EngineSample free_run = greedy({});
-  REQUIRE(free_run.tokens.at(0) == kImEnd);  // it would go on past the end of the turn
-  CHECK(free_run.tokens.size() == 6);
-  EngineSample s = greedy(cm.stop_ids);
-  CHECK(s.tokens == std::vector<int>{kImEnd});
+  Sample free_run = greedy({});
+  REQUIRE(free_run.completion.at(0) == kImEnd);  // it would go on past the end of the turn
+  CHECK(free_run.completion.size() == 6);
+  Sample s = greedy(cm.stop_ids);
+  CHECK(s.completion == std::vector<int>{kImEnd});
   CHECK(s.finish_reason == "stop");
-  CHECK(completion_text(tok, cm, s.tokens).empty());
+  CHECK(completion_text(tok, cm, s.completion).empty());
 }
 
 TEST_CASE("scoring sees the template's response prefix (R1: <think>\\n + completion)") {

@@ -72,7 +72,7 @@ std::vector<int> greedy(Model& m, const std::vector<int>& prompt, int n) {
   std::vector<EngineResult> done;
   engine_run(e, done);
   REQUIRE(done.size() == 1);
-  return done[0].samples[0].tokens;
+  return done[0].samples[0].completion;
 }
 
 // Every logit of every reference sequence, for bit-exact comparisons.

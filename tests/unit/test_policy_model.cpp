@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/rng.h"
+#include "policy/config_presets.h"
 #include "policy/model.h"
 
 using namespace aha;
@@ -13,58 +14,25 @@ using namespace aha;
 namespace {
 
 ModelConfig micro_config(int q_lora_rank, const std::string& scoring) {
-  ModelConfig c;
-  c.vocab_size = 19;
-  c.hidden_size = 16;
-  c.num_hidden_layers = 2;  // layer 0 dense, layer 1 MoE
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
-  c.q_lora_rank = q_lora_rank;
-  c.kv_lora_rank = 8;
-  c.qk_nope_head_dim = 6;
-  c.qk_rope_head_dim = 4;
-  c.v_head_dim = 5;
-  c.intermediate_size = 24;
-  c.moe_intermediate_size = 12;
-  c.n_routed_experts = 4;
-  c.n_shared_experts = 1;
-  c.num_experts_per_tok = 2;
-  c.first_k_dense_replace = 1;
+  // Layer 0 dense, layer 1 MoE.
+  // clang-format off
+  ModelConfig c = config_deepseek({.V = 19, .C = 16, .L = 2, .NH = 2, .q_lora_rank = q_lora_rank,
+      .kv_lora_rank = 8, .qk_nope_head_dim = 6, .qk_rope_head_dim = 4, .v_head_dim = 5, .FF = 24,
+      .moe_FF = 12, .E = 4, .shared = 1, .K = 2, .first_dense = 1, .max_position_embeddings = 64});
+  // clang-format on
   c.scoring_func = scoring;
   c.topk_method = scoring == "sigmoid" ? "noaux_tc" : "greedy";
   c.norm_topk_prob = scoring == "sigmoid";
   c.routed_scaling_factor = 1.5f;
-  c.max_position_embeddings = 64;
   return c;
 }
 
 // Qwen family: GQA with 4 query and 2 key/value heads of 6 dims; layer 0 dense (mlp_only_layers).
 ModelConfig micro_qwen(const std::string& model_type) {
-  ModelConfig c;
-  c.model_type = model_type;
-  c.vocab_size = 19;
-  c.hidden_size = 16;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 6;
-  c.rope_interleave = false;
-  c.qk_norm = model_type != "qwen2";
-  c.qkv_bias = model_type == "qwen2";
-  c.intermediate_size = 24;
-  c.scoring_func = "softmax";
-  c.topk_method = "greedy";
-  c.routed_scaling_factor = 1.0f;
-  c.max_position_embeddings = 64;
-  c.rope_theta = 1e6;
-  if (model_type == "qwen3_moe") {
-    c.moe_intermediate_size = 12;
-    c.n_routed_experts = 4;
-    c.num_experts_per_tok = 2;
-    c.norm_topk_prob = true;
-    c.mlp_only_layers = {0};
-  }
-  return c;
+  // clang-format off
+  return config_qwen(model_type, {.V = 19, .C = 16, .L = 2, .NH = 4, .NKV = 2, .head_dim = 6,
+      .FF = 24, .moe_FF = 12, .E = 4, .K = 2, .max_position_embeddings = 64});
+  // clang-format on
 }
 
 RopeScaling yarn(double factor, int original, double mscale, double mscale_all_dim) {

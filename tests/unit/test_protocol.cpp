@@ -38,16 +38,15 @@ GenResult make_result() {
   for (int g = 0; g < 3; ++g) {
     Sample s;
     for (int t = 0; t < 4 + g; ++t) {
-      s.token_ids.push_back(100 * g + t);
-      s.logprobs.push_back(-0.25f * static_cast<float>(t) - 1e-7f);
+      s.completion.push_back(100 * g + t);
+      s.rollout_logp.push_back(-0.25f * static_cast<float>(t) - 1e-7f);
     }
-    if (g == 1) s.truncated_logprobs = std::vector<float>(s.token_ids.size(), -0.125f);
+    if (g == 1) s.trunc_logp = std::vector<float>(s.completion.size(), -0.125f);
     s.finish_reason = g == 2 ? "length" : "stop";
     if (g != 0) {
-      s.routing_num_tokens = static_cast<int32_t>(s.token_ids.size());
       s.routing_num_layers = 2;
       s.routing_top_k = 3;
-      for (int i = 0; i < s.routing_num_tokens * 2 * 3; ++i) s.routed_experts.push_back(i % 7);
+      for (size_t i = 0; i < s.completion.size() * 2 * 3; ++i) s.routing.push_back(i % 7);
     }
     r.samples.push_back(s);
   }
@@ -167,14 +166,13 @@ TEST_CASE("every message type round-trips") {
     for (size_t g = 0; g < 3; ++g) {
       const Sample& a = m.samples[g];
       const Sample& b = o.samples[g];
-      CHECK(b.token_ids == a.token_ids);
-      CHECK(b.logprobs == a.logprobs);  // bit-exact floats
-      CHECK(b.truncated_logprobs == a.truncated_logprobs);
+      CHECK(b.completion == a.completion);
+      CHECK(b.rollout_logp == a.rollout_logp);  // bit-exact floats
+      CHECK(b.trunc_logp == a.trunc_logp);
       CHECK(b.finish_reason == a.finish_reason);
-      CHECK(b.routing_num_tokens == a.routing_num_tokens);
       CHECK(b.routing_num_layers == a.routing_num_layers);
       CHECK(b.routing_top_k == a.routing_top_k);
-      CHECK(b.routed_experts == a.routed_experts);
+      CHECK(b.routing == a.routing);
     }
   }
   SUBCASE("weights_announce") {
@@ -299,10 +297,9 @@ TEST_CASE("flipped bytes never crash the decoder") {
     } else {
       // Whatever decoded is self-consistent.
       for (const Sample& s : out.samples) {
-        CHECK(s.logprobs.size() == s.token_ids.size());
-        CHECK(s.routed_experts.size() == static_cast<size_t>(s.routing_num_tokens) *
-                                             static_cast<size_t>(s.routing_num_layers) *
-                                             static_cast<size_t>(s.routing_top_k));
+        CHECK(s.rollout_logp.size() == s.completion.size());
+        const size_t LK = static_cast<size_t>(s.routing_num_layers) * s.routing_top_k;
+        CHECK((LK == 0 ? s.routing.empty() : s.routing.size() % LK == 0));
       }
     }
   }
@@ -376,7 +373,7 @@ TEST_CASE("a missing field, a wrong-typed field, an unknown type and a wrong ver
     CHECK(err.find("prompt_ids") != std::string::npos);
 
     GenResult r = make_result();
-    r.samples[1].logprobs.pop_back();
+    r.samples[1].rollout_logp.pop_back();
     std::string b = encode(r);
     CHECK_FALSE(decodes<GenResult>(b, err));
     CHECK(err.find("samples[1].logprobs") != std::string::npos);
@@ -480,4 +477,146 @@ TEST_CASE("printable_peer escapes binary identities") {
   CHECK(printable_peer("w-1") == "w-1");
   CHECK(printable_peer(std::string("\x00\x80k", 3)) == "\\x00\\x80k");
   CHECK(printable_peer("") == "<anonymous>");
+}
+
+TEST_CASE("the one Sample type crosses the wire losslessly; the rest of it stays home") {
+  // A sample as the engine fills it, with values a narrowing or reordering would change: ids at
+  // the int32 limits, log-probs that are not exact in float64 round-trips of float32 text,
+  // routing whose [L][T, K] layout a transpose would scramble (each id encodes its l, t, k).
+  Sample s;
+  s.completion = {0, 2147483647, -2147483647 - 1, 17};
+  s.rollout_logp = {-1e-30f, -0.1f, -3.4028235e38f, -0.0f};
+  s.trunc_logp = {-2e-30f, -0.2f, -1.0f, -0.0f};
+  s.finish_reason = "length";
+  const int L = 3, T = 6, K = 2;  // T = 2 prompt + 4 completion tokens
+  s.routing_num_layers = L;
+  s.routing_top_k = K;
+  for (int l = 0; l < L; ++l)
+    for (int t = 0; t < T; ++t)
+      for (int k = 0; k < K; ++k) s.routing.push_back(100 * l + 10 * t + k);
+  // Fields filled later by the trainer never travel.
+  s.prompt = {5, 6};
+  s.task = "arith";
+  s.reward = 0.5f;
+  s.completion_text = "x";
+  GenResult m;
+  m.request_id = 3;
+  m.samples = {s, Sample{}};
+  GenResult o = round_trip(m);
+  REQUIRE(o.samples.size() == 2);
+  const Sample& b = o.samples[0];
+  CHECK(b.completion == s.completion);
+  REQUIRE(b.rollout_logp.size() == s.rollout_logp.size());
+  CHECK(std::memcmp(b.rollout_logp.data(), s.rollout_logp.data(), 16) == 0);  // bit-exact, -0.0
+  CHECK(std::memcmp(b.trunc_logp.data(), s.trunc_logp.data(), 16) == 0);
+  CHECK(b.finish_reason == "length");
+  CHECK(b.routing_num_layers == L);
+  CHECK(b.routing_top_k == K);
+  CHECK(b.routing == s.routing);  // the learner's layout, unchanged
+  CHECK(b.routing[(1 * T + 4) * K + 1] == 141);
+  CHECK(b.prompt.empty());
+  CHECK(b.task.empty());
+  CHECK(b.reward == 0.0f);
+  CHECK(b.completion_text.empty());
+  // An empty sample (an error sample) round-trips as empty.
+  CHECK(o.samples[1].completion.empty());
+  CHECK(o.samples[1].routing.empty());
+  CHECK(o.samples[1].routing_num_layers == 0);
+}
+
+TEST_CASE("the field lists: every field's name is in its error, nested paths included") {
+  std::string err;
+  // The encoder writes exactly the listed fields: a gen_result sample map has 7 keys.
+  GenResult g;
+  g.samples.resize(1);
+  std::string bytes = encode(g);
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  const msgpack::object_map& top = h.get().via.map;
+  CHECK(top.size == 2 + 5);
+  for (uint32_t i = 0; i < top.size; ++i)
+    if (top.ptr[i].key.as<std::string>() == "samples")
+      CHECK(top.ptr[i].val.via.array.ptr[0].via.map.size == 7);
+
+  // A wrong-typed field in a nested sample names the message, the sample and the field.
+  MapWriter w;
+  w.pk.pack_map(7);
+  w.pk.pack("type");
+  w.pk.pack("gen_result");
+  w.pk.pack("version");
+  w.pk.pack(kProtocolVersion);
+  w.pk.pack("request_id");
+  w.pk.pack(1);
+  w.pk.pack("worker_id");
+  w.pk.pack("w");
+  w.pk.pack("weights_version");
+  w.pk.pack(0);
+  w.pk.pack("gen_ms");
+  w.pk.pack(1.5);
+  w.pk.pack("samples");
+  w.pk.pack_array(1);
+  w.pk.pack_map(7);
+  w.pk.pack("token_ids");
+  w.pk.pack_bin(0);
+  w.pk.pack("logprobs");
+  w.pk.pack_bin(0);
+  w.pk.pack("truncated_logprobs");
+  w.pk.pack_bin(0);
+  w.pk.pack("finish_reason");
+  w.pk.pack("stop");
+  w.pk.pack("routing_num_layers");
+  w.pk.pack("three");  // wrong type
+  w.pk.pack("routing_top_k");
+  w.pk.pack(0);
+  w.pk.pack("routed_experts");
+  w.pk.pack_bin(0);
+  CHECK_FALSE(decodes<GenResult>(w.bytes(), err));
+  CHECK(err == "gen_result.samples[0].routing_num_layers: expected integer, got str");
+
+  // Routing that does not fill [L, T, K] whole tokens names routed_experts.
+  GenResult r;
+  r.samples.resize(1);
+  r.samples[0].routing_num_layers = 2;
+  r.samples[0].routing_top_k = 2;
+  r.samples[0].routing = {1, 2, 3};
+  CHECK_FALSE(decodes<GenResult>(encode(r), err));
+  CHECK(err.find("gen_result.samples[0].routed_experts") == 0);
+  // Routing without dims is refused too.
+  r.samples[0].routing_num_layers = 0;
+  CHECK_FALSE(decodes<GenResult>(encode(r), err));
+  CHECK(err.find("gen_result.samples[0].routed_experts") == 0);
+
+  // An old peer's gen_result (protocol 1, routing_dims) is refused by its version.
+  MapWriter old;
+  old.pk.pack_map(2);
+  old.pk.pack("type");
+  old.pk.pack("gen_result");
+  old.pk.pack("version");
+  old.pk.pack(1);
+  Message msg;
+  CHECK_FALSE(parse_message(old.bytes().data(), old.bytes().size(), msg, err));
+  CHECK(err == "gen_result: protocol version 1, expected 2");
+
+  // Missing fields name themselves, message by message.
+  MapWriter ack;
+  ack.pk.pack_map(2);
+  ack.pk.pack("type");
+  ack.pk.pack("weights_ack");
+  ack.pk.pack("version");
+  ack.pk.pack(kProtocolVersion);
+  CHECK_FALSE(decodes<WeightsAck>(ack.bytes(), err));
+  CHECK(err == "weights_ack.weights_version: missing field");
+  MapWriter sr;
+  sr.pk.pack_map(4);
+  sr.pk.pack("type");
+  sr.pk.pack("score_result");
+  sr.pk.pack("version");
+  sr.pk.pack(kProtocolVersion);
+  sr.pk.pack("request_id");
+  sr.pk.pack(1);
+  sr.pk.pack("rewards");
+  sr.pk.pack_array(2);
+  sr.pk.pack(1.0);
+  sr.pk.pack("x");
+  CHECK_FALSE(decodes<ScoreResult>(sr.bytes(), err));
+  CHECK(err == "score_result.rewards: [1]: expected number, got str");
 }

@@ -9,6 +9,7 @@
 #include "kernels/parallel.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rng.h"
+#include "policy/config_presets.h"
 #include "policy/decode.h"
 #include "rollout/engine.h"
 
@@ -28,30 +29,10 @@ ModelConfig engine_config(int q_lora_rank) {
 
 // The Qwen family on the same vocabulary: GQA 4/2 heads of 8 dims, layer 0 dense.
 ModelConfig engine_qwen_config(const std::string& model_type) {
-  ModelConfig c;
-  c.model_type = model_type;
-  c.vocab_size = 29;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 3;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.rope_interleave = false;
-  c.qk_norm = model_type != "qwen2";
-  c.qkv_bias = model_type == "qwen2";
-  c.intermediate_size = 48;
-  c.scoring_func = "softmax";
-  c.topk_method = "greedy";
-  c.max_position_embeddings = 128;
-  c.rope_theta = 1e6;
-  if (model_type == "qwen3_moe") {
-    c.moe_intermediate_size = 16;
-    c.n_routed_experts = 4;
-    c.num_experts_per_tok = 2;
-    c.norm_topk_prob = true;
-    c.mlp_only_layers = {0};
-  }
-  return c;
+  // clang-format off
+  return config_qwen(model_type, {.V = 29, .C = 32, .L = 3, .NH = 4, .NKV = 2, .head_dim = 8,
+      .FF = 48, .moe_FF = 16, .E = 4, .K = 2, .max_position_embeddings = 128});
+  // clang-format on
 }
 
 Model make_model(const ModelConfig& cfg, uint64_t seed) {
@@ -130,20 +111,20 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
     REQUIRE(res.size() == 16);
     // One packed learner batch holding all 64 sequences; targets only on completion tokens.
     Batch b;
-    std::vector<const EngineSample*> samples;
+    std::vector<const Sample*> samples;
     std::vector<int> starts;
     std::vector<float> inv_temps;
     int num_lengths_seen = 0, last_len = -1;
     for (size_t i = 0; i < res.size(); i++) {
-      for (const EngineSample& s : res[i].samples) {
+      for (const Sample& s : res[i].samples) {
         std::vector<int> ids = reqs[i].prompt;
-        ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+        ids.insert(ids.end(), s.completion.begin(), s.completion.end());
         starts.push_back(batch_num_tokens(b));
         batch_add_sequence(b, ids, static_cast<int>(reqs[i].prompt.size()) - 1);
         samples.push_back(&s);
         inv_temps.push_back(1.0f / reqs[i].params.temperature);
-        num_lengths_seen += static_cast<int>(s.tokens.size()) != last_len;
-        last_len = static_cast<int>(s.tokens.size());
+        num_lengths_seen += static_cast<int>(s.completion.size()) != last_len;
+        last_len = static_cast<int>(s.completion.size());
       }
     }
     REQUIRE(samples.size() == 64);
@@ -158,9 +139,9 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
       for (size_t j = 0; j < samples.size(); j++) {
         if (inv_temps[j] != inv_t) continue;
         int T = static_cast<int>(reqs[j / 4].prompt.size());
-        for (size_t t = 0; t < samples[j]->tokens.size(); t++) {
+        for (size_t t = 0; t < samples[j]->completion.size(); t++) {
           float learner = a.logp[starts[j] + T - 1 + t];
-          max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->logprobs[t]));
+          max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->rollout_logp[t]));
         }
       }
     }
@@ -171,10 +152,10 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
 
     // Routing replay: the learner forward with the rollout's experts gives the same log-probs.
     for (size_t i = 0; i < 2; i++) {
-      const EngineSample& s = res[i].samples[0];
+      const Sample& s = res[i].samples[0];
       Batch one;
       std::vector<int> ids = reqs[i].prompt;
-      ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+      ids.insert(ids.end(), s.completion.begin(), s.completion.end());
       batch_add_sequence(one, ids, 0);
       Acts a1, a2;
       ForwardOptions opt;
@@ -272,13 +253,13 @@ TEST_CASE("same seed gives the same tokens alone and batched") {
   for (size_t i = 0; i < reqs.size(); i++) {
     std::vector<EngineResult> alone = run_requests(m, {reqs[i]});
     for (int g = 0; g < 3; g++) {
-      CHECK(alone[0].samples[g].tokens == batched[i].samples[g].tokens);
-      CHECK(small_batches[i].samples[g].tokens == batched[i].samples[g].tokens);
+      CHECK(alone[0].samples[g].completion == batched[i].samples[g].completion);
+      CHECK(small_batches[i].samples[g].completion == batched[i].samples[g].completion);
     }
   }
   // Different samples of a group differ (they have their own random streams).
   int differ = 0;
-  for (const EngineResult& r : batched) differ += r.samples[0].tokens != r.samples[1].tokens;
+  for (const EngineResult& r : batched) differ += r.samples[0].completion != r.samples[1].completion;
   CHECK(differ > 6);
 }
 
@@ -326,11 +307,11 @@ TEST_CASE("continuous batching frees rows and respects the cache budget") {
   CHECK(cache_num_free(e.cache) == 120);  // every row returned
   CHECK(e.stats.prefill_tokens_saved > 0);
   for (const EngineResult& r : done)
-    for (const EngineSample& s : r.samples) {
+    for (const Sample& s : r.samples) {
       CHECK((s.finish_reason == "stop" || s.finish_reason == "length"));
       if (s.finish_reason == "stop")
-        CHECK(s.tokens.back() == 0);
+        CHECK(s.completion.back() == 0);
       else
-        CHECK(s.tokens.size() == 20);
+        CHECK(s.completion.size() == 20);
     }
 }

@@ -29,15 +29,15 @@ namespace {
 // Sample ids are assigned 1..12 in write order, so ids by step are 1-4, 5-8, 9-12.
 const double kRewards[3][4] = {{1.0, 0.0, 0.5, 0.0}, {1.0, 1.0, 0.25, 0.75}, {0.0, 1.5, 1.0, 0.5}};
 
-SampleRow make_sample(int64_t step, int64_t group, int64_t idx) {
-  SampleRow r;
+Sample make_sample(int64_t step, int64_t group, int64_t idx) {
+  Sample r;
   r.weight_version = step - 1;
   r.task = group == 0 ? "countdown" : "arith";
   r.prompt_id = r.task + "-" + std::to_string(step * 10 + group);
   r.group_id = group;
   r.sample_idx = idx;
-  r.prompt = "Prompt \"" + std::to_string(step) + "\"\n<tag> & \xc3\xa9";  // quotes, newline, é
-  r.completion = "<think>" + std::to_string(group * 2 + idx) + "</think>";
+  r.prompt_text = "Prompt \"" + std::to_string(step) + "\"\n<tag> & \xc3\xa9";  // quotes, newline, é
+  r.completion_text = "<think>" + std::to_string(group * 2 + idx) + "</think>";
   r.num_tokens = 10 + group * 2 + idx;
   r.finish_reason = idx == 1 ? "length" : "stop";
   r.reward = kRewards[(step - 1) % 3][(group * 2 + idx) % 4];  // steps > 3 and groups > 1 wrap
@@ -49,14 +49,14 @@ SampleRow make_sample(int64_t step, int64_t group, int64_t idx) {
   r.gen_time_s = 1.5;
   r.extracted = std::to_string(step);
   r.reason = r.correct ? "ok" : "wrong answer";
-  r.prompt_ids = {1, 258, -1, (int32_t)step};
-  r.completion_ids = {7, 8, (int32_t)(100 + idx)};
-  r.rollout_logps = {-0.5f, -1.25f, -3.0e-8f};
+  r.prompt = {1, 258, -1, (int32_t)step};
+  r.completion = {7, 8, (int32_t)(100 + idx)};
+  r.rollout_logp = {-0.5f, -1.25f, -3.0e-8f};
   return r;
 }
 
-std::vector<SampleRow> make_step_samples(int64_t step) {
-  std::vector<SampleRow> out;
+std::vector<Sample> make_step_samples(int64_t step) {
+  std::vector<Sample> out;
   for (int64_t g = 0; g < 2; g++)
     for (int64_t i = 0; i < 2; i++) out.push_back(make_sample(step, g, i));
   return out;
@@ -98,9 +98,9 @@ void write_fixture(const std::string& dir) {
   rundb_write_step(db, make_step(2, 1), make_step_samples(1));
 }
 
-std::vector<int64_t> ids(const std::vector<SampleRow>& rows) {
+std::vector<int64_t> ids(const std::vector<Sample>& rows) {
   std::vector<int64_t> out;
-  for (const SampleRow& r : rows) out.push_back(r.sample_id);
+  for (const Sample& r : rows) out.push_back(r.sample_id);
   return out;
 }
 
@@ -199,9 +199,9 @@ TEST_CASE("rundb: every field round-trips exactly") {
   write_fixture(tmp.str());
   RunDb db = rundb_open(tmp.str(), false);
 
-  std::optional<SampleRow> got = rundb_read_sample(db, 8);  // step 2, group 1, idx 1
+  std::optional<Sample> got = rundb_read_sample(db, 8);  // step 2, group 1, idx 1
   REQUIRE(got);
-  SampleRow want = make_sample(2, 1, 1);
+  Sample want = make_sample(2, 1, 1);
   CHECK(got->sample_id == 8);
   CHECK(got->run_id == 1);
   CHECK(got->step == 2);
@@ -210,8 +210,8 @@ TEST_CASE("rundb: every field round-trips exactly") {
   CHECK(got->prompt_id == "arith-21");
   CHECK(got->group_id == 1);
   CHECK(got->sample_idx == 1);
-  CHECK(got->prompt == want.prompt);
-  CHECK(got->completion == "<think>3</think>");
+  CHECK(got->prompt_text == want.prompt_text);
+  CHECK(got->completion_text == "<think>3</think>");
   CHECK(got->num_tokens == 13);
   CHECK(got->finish_reason == "length");
   CHECK(got->reward == 0.75);
@@ -223,21 +223,21 @@ TEST_CASE("rundb: every field round-trips exactly") {
   CHECK(got->gen_time_s == 1.5);
   CHECK(got->extracted == "2");
   CHECK(got->reason == "wrong answer");
-  CHECK(got->prompt_ids == std::vector<int32_t>{1, 258, -1, 2});
-  CHECK(got->completion_ids == std::vector<int32_t>{7, 8, 101});
-  CHECK(got->rollout_logps == std::vector<float>{-0.5f, -1.25f, -3.0e-8f});
+  CHECK(got->prompt == std::vector<int32_t>{1, 258, -1, 2});
+  CHECK(got->completion == std::vector<int32_t>{7, 8, 101});
+  CHECK(got->rollout_logp == std::vector<float>{-0.5f, -1.25f, -3.0e-8f});
   CHECK_FALSE(rundb_read_sample(db, 999));
 
   // Tokens only when asked for.
   SampleQuery q;
   q.step_min = q.step_max = 2;
   q.run_id = 1;
-  CHECK(rundb_read_samples(db, q)[0].completion_ids.empty());
+  CHECK(rundb_read_samples(db, q)[0].completion.empty());
   q.with_tokens = true;
-  CHECK(rundb_read_samples(db, q)[0].completion_ids == std::vector<int32_t>{7, 8, 100});
+  CHECK(rundb_read_samples(db, q)[0].completion == std::vector<int32_t>{7, 8, 100});
 
   // The blobs are little-endian int32 / float32 (-0.5f = 0xBF000000).
-  CHECK(raw_text(db.path, "SELECT hex(prompt_ids) FROM samples WHERE sample_id = 8") ==
+  CHECK(raw_text(db.path, "SELECT hex(prompt_ids) FROM samples_with_prompts WHERE sample_id = 8") ==
         "0100000002010000FFFFFFFF02000000");
   CHECK(raw_text(db.path,
                  "SELECT hex(substr(rollout_logps, 1, 4)) FROM samples WHERE sample_id = 8") ==
@@ -326,7 +326,7 @@ TEST_CASE("rundb: an error mid-step leaves no partial step and the db usable") {
 
   // Duplicate (group, index): SQLite rejects the 4th insert after 3 samples and the step row went
   // in.
-  std::vector<SampleRow> samples = make_step_samples(4);
+  std::vector<Sample> samples = make_step_samples(4);
   samples[3].group_id = samples[2].group_id;
   samples[3].sample_idx = samples[2].sample_idx;
   std::string err = error_of([&] { rundb_write_step(db, make_step(1, 4), samples); });
@@ -349,7 +349,7 @@ TEST_CASE("rundb: an error mid-step leaves no partial step and the db usable") {
 
   // Log-probs that do not match the completion length.
   samples = make_step_samples(4);
-  samples[1].rollout_logps.pop_back();
+  samples[1].rollout_logp.pop_back();
   err = error_of([&] { rundb_write_step(db, make_step(1, 4), samples); });
   CHECK(err.find("2 rollout log-probs for 3 completion tokens") != std::string::npos);
   CHECK(rundb_count_samples(db, q) == 0);
@@ -375,9 +375,9 @@ TEST_CASE("rundb: a process crash mid-step leaves no partial step") {
     RunDb db = rundb_open(tmp.str(), false);
     static int calls = 0;
     sqlite3_progress_handler(db.db, 50, crash_handler, &calls);
-    std::vector<SampleRow> many;
+    std::vector<Sample> many;
     for (int64_t g = 0; g < 50; g++) {
-      SampleRow r = make_sample(4, g, 0);
+      Sample r = make_sample(4, g, 0);
       many.push_back(r);
     }
     rundb_write_step(db, make_step(1, 4), many);
@@ -430,7 +430,7 @@ TEST_CASE("rundb: open checks the schema version and the file") {
   raw_exec(path, "PRAGMA user_version = 99");
   err = error_of([&] { rundb_open(dir, false); });
   CHECK(err.find(path) != std::string::npos);
-  CHECK(err.find("schema version 99 is newer than this aha understands (2)") != std::string::npos);
+  CHECK(err.find("schema version 99 is newer than this aha understands (3)") != std::string::npos);
   err = error_of([&] { rundb_open(dir, true); });
   CHECK(err.find("schema version 99") != std::string::npos);
 
@@ -459,44 +459,100 @@ TEST_CASE("rundb: open checks the schema version and the file") {
   CHECK(rundb_read_runs(b)[0].start_time.size() == 20);  // filled: 2026-01-01T00:00:00Z
 }
 
-TEST_CASE("rundb: response_prefix round-trips; a version 1 file reads '' and takes new steps") {
+TEST_CASE("rundb: response_prefix round-trips; a version 1 file is migrated and takes new steps") {
   TempDir tmp;
   const std::string dir = tmp.str();
+  const std::string path = (tmp.path / "rollouts.db").string();
   {
     RunDb db = rundb_open(dir, true);
-    CHECK(db.version == 2);
+    CHECK(db.version == 3);
     REQUIRE(rundb_begin_run(db, RunRow{}) == 1);
-    std::vector<SampleRow> s = make_step_samples(1);
+    std::vector<Sample> s = make_step_samples(1);
     s[0].response_prefix = "<think>\n";
     rundb_write_step(db, make_step(1, 1), s);
-    std::vector<SampleRow> back = rundb_read_samples(db, SampleQuery{});
+    std::vector<Sample> back = rundb_read_samples(db, SampleQuery{});
     REQUIRE(back.size() == 4);
     CHECK(back[0].response_prefix == "<think>\n");
-    CHECK(back[0].completion == "<think>0</think>");  // the completion stays the model's own
+    CHECK(back[0].completion_text == "<think>0</think>");  // the completion stays the model's own
     CHECK(back[1].response_prefix.empty());
     CHECK(rundb_read_sample(db, back[0].sample_id)->response_prefix == "<think>\n");
   }
-  // What an aha before chat templates wrote: no response_prefix column, user_version 1.
-  const std::string path = (tmp.path / "rollouts.db").string();
-  raw_exec(path, "ALTER TABLE samples DROP COLUMN response_prefix; PRAGMA user_version = 1");
+  // What an aha before chat templates wrote (user_version 1): each sample row holds its prompt
+  // text and ids, and there is no response_prefix column. Rebuilt here from the version 3 file.
+  raw_exec(path,
+           "ALTER TABLE samples ADD COLUMN prompt TEXT NOT NULL DEFAULT '';"
+           "ALTER TABLE samples ADD COLUMN prompt_ids BLOB;"
+           "UPDATE samples SET prompt = (SELECT p.prompt FROM prompts p WHERE p.run_id = "
+           "samples.run_id AND p.step = samples.step AND p.group_id = samples.group_id), "
+           "prompt_ids = (SELECT p.prompt_ids FROM prompts p WHERE p.run_id = samples.run_id AND "
+           "p.step = samples.step AND p.group_id = samples.group_id);"
+           "DROP VIEW samples_with_prompts; PRAGMA foreign_keys = OFF; DROP TABLE prompts;"
+           "ALTER TABLE samples DROP COLUMN response_prefix; PRAGMA user_version = 1");
+  CHECK(raw_text(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'prompts'") == "0");
   RunDb db = rundb_open(dir, false);
-  CHECK(db.version == 1);
+  CHECK(db.version == 3);
+  CHECK(raw_text(path, "PRAGMA user_version") == "3");
+  CHECK(raw_text(path, "SELECT count(*) FROM prompts") == "2");  // one per group
   SampleQuery q;
   q.with_tokens = true;
-  std::vector<SampleRow> old = rundb_read_samples(db, q);
+  std::vector<Sample> old = rundb_read_samples(db, q);
   REQUIRE(old.size() == 4);
-  for (const SampleRow& r : old) CHECK(r.response_prefix.empty());
-  CHECK(old[3].completion_ids == std::vector<int32_t>{7, 8, 101});
-  CHECK(old[3].rollout_logps == std::vector<float>{-0.5f, -1.25f, -3.0e-8f});
-  CHECK(rundb_read_sample(db, 2)->prompt_ids == std::vector<int32_t>{1, 258, -1, 1});
-  // A resumed old run appends its steps; a prefix it could not store is refused, not dropped.
-  rundb_write_step(db, make_step(1, 2), make_step_samples(2));
+  for (const Sample& r : old) CHECK(r.response_prefix.empty());
+  CHECK(old[3].completion == std::vector<int32_t>{7, 8, 101});
+  CHECK(old[3].rollout_logp == std::vector<float>{-0.5f, -1.25f, -3.0e-8f});
+  CHECK(old[3].prompt_text == make_sample(1, 1, 1).prompt_text);
+  CHECK(rundb_read_sample(db, 2)->prompt == std::vector<int32_t>{1, 258, -1, 1});
+  // The migrated run appends its steps, a response_prefix included.
+  std::vector<Sample> s2 = make_step_samples(2);
+  s2[2].response_prefix = "<think>\n";
+  rundb_write_step(db, make_step(1, 2), s2);
   CHECK(rundb_count_samples(db, SampleQuery{}) == 8);
-  std::vector<SampleRow> s3 = make_step_samples(3);
-  s3[2].response_prefix = "<think>\n";
-  CHECK(error_of([&] { rundb_write_step(db, make_step(1, 3), s3); })
-            .find("step 3 sample 2 (group 1, index 0): a schema version 1 database has no "
-                  "response_prefix column") != std::string::npos);
+  CHECK(rundb_read_sample(db, 7)->response_prefix == "<think>\n");
   CHECK(rundb_read_steps(db, 1).size() == 2);
-  CHECK(raw_text(path, "PRAGMA user_version") == "1");  // nothing migrated
+}
+
+TEST_CASE("rundb: a group's prompt is stored once; token blobs are optional") {
+  TempDir tmp;
+  const std::string dir = tmp.str();
+  const std::string path = (tmp.path / "rollouts.db").string();
+  RunDb db = rundb_open(dir, true);
+  REQUIRE(rundb_begin_run(db, RunRow{}) == 1);
+  rundb_write_step(db, make_step(1, 1), make_step_samples(1));  // 2 groups of 2
+  CHECK(raw_text(path, "SELECT count(*) FROM prompts") == "2");
+  CHECK(raw_text(path, "SELECT count(*) FROM samples") == "4");
+  // The prompt text appears once per group in the file's tables, not once per sample.
+  CHECK(raw_text(path, "SELECT count(*) FROM pragma_table_info('samples') WHERE name IN "
+                       "('prompt', 'prompt_ids')") == "0");
+  for (const Sample& s : rundb_read_samples(db, SampleQuery{}))
+    CHECK(s.prompt_text == make_sample(1, s.group_id, s.sample_idx).prompt_text);
+
+  // A group whose samples disagree on the prompt is refused, and nothing of the step is kept.
+  std::vector<Sample> bad = make_step_samples(2);
+  bad[1].prompt_text += " (changed)";
+  CHECK(error_of([&] { rundb_write_step(db, make_step(1, 2), bad); })
+            .find("step 2 sample 1 (group 0, index 1): its prompt differs") != std::string::npos);
+  CHECK(rundb_read_steps(db, 1).size() == 1);
+
+  // Without blobs: the texts, num_tokens and metrics stay; ids and log-probs read back empty.
+  db.token_blobs = false;
+  rundb_write_step(db, make_step(1, 2), make_step_samples(2));
+  SampleQuery q;
+  q.step_min = q.step_max = 2;
+  q.with_tokens = true;
+  std::vector<Sample> got = rundb_read_samples(db, q);
+  REQUIRE(got.size() == 4);
+  for (const Sample& s : got) {
+    CHECK(s.prompt.empty());
+    CHECK(s.completion.empty());
+    CHECK(s.rollout_logp.empty());
+    CHECK(s.num_tokens == make_sample(2, s.group_id, s.sample_idx).num_tokens);
+    CHECK(s.completion_text == make_sample(2, s.group_id, s.sample_idx).completion_text);
+  }
+  CHECK(raw_text(path, "SELECT count(*) FROM samples WHERE step = 2 AND completion_ids IS NULL "
+                       "AND rollout_logps IS NULL") == "4");
+  CHECK(raw_text(path, "SELECT count(*) FROM prompts WHERE step = 2 AND prompt_ids IS NULL") ==
+        "2");
+  // Truncation drops the prompts of the dropped steps too.
+  rundb_truncate_after(db, 1, 1);
+  CHECK(raw_text(path, "SELECT count(*) FROM prompts") == "2");
 }

@@ -71,10 +71,10 @@ TEST_CASE("JSON lines: NaN is null, components are objects, tokens on request") 
   CHECK(j["entropy"].is_null());
   CHECK(j["metrics"]["x"] == 1);
 
-  SampleRow r;
+  Sample r;
   r.components_json = R"({"format":0.5})";
-  r.completion = "bad utf8 \xff end";
-  r.completion_ids = {3, 4};
+  r.completion_text = "bad utf8 \xff end";
+  r.completion = {3, 4};
   nlohmann::json a = nlohmann::json::parse(sample_json(r, false));
   CHECK(a["components"]["format"] == 0.5);
   CHECK(a["completion"] == "bad utf8 \xef\xbf\xbd end");  // replaced, not thrown
@@ -84,7 +84,7 @@ TEST_CASE("JSON lines: NaN is null, components are objects, tokens on request") 
   CHECK(b["response_prefix"] == "");
   // The template's prefix is shown apart from the model's own completion.
   r.response_prefix = "<think>\n";
-  r.completion = "2+2</think> <answer>4</answer>";
+  r.completion_text = "2+2</think> <answer>4</answer>";
   CHECK(nlohmann::json::parse(sample_json(r, false))["response_prefix"] == "<think>\n");
   const std::string text = sample_show_text(r);
   CHECK(text.find("--- response prefix (written by the chat template) ---\n<think>\n--- "
@@ -100,7 +100,7 @@ TEST_CASE("component means per step from the samples' components") {
     StepRow st;
     st.run_id = id;
     st.step = step;
-    std::vector<SampleRow> samples(3);
+    std::vector<Sample> samples(3);
     for (int i = 0; i < 3; i++) {
       samples[i].sample_idx = i;
       // answer: step 1 -> 0, 1, 1 (mean 2/3); step 2 -> 1, 1, 1. format: 0.5 * i. note: text.
