@@ -276,18 +276,27 @@ PendingGen submit_generation(Run& r, std::vector<TaskItem> items, int G, float t
   return p;
 }
 
-std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what) {
+// Waits for n results (requests in flight answer in any order, whichever batch they belong to).
+std::vector<GenResult> wait_results(Run& r, size_t n, uint64_t min_version, const char* what) {
   std::vector<GenResult> results;
-  while (results.size() < p.items.size()) {
+  while (results.size() < n) {
     check_interrupt();
     controller_poll(*r.controller, 100, results);
-    progress(r, what, results.size(), p.items.size());
-    note_waiting(r, workers_serving(r, p.min_version), what);
+    progress(r, what, results.size(), n);
+    note_waiting(r, workers_serving(r, min_version), what);
   }
-  std::sort(results.begin(), results.end(),
+  return results;
+}
+
+// The rollouts of p's results (those of other batches are left in `results`), in request order.
+std::vector<Rollout> rollouts_of(PendingGen& p, std::vector<GenResult>& results) {
+  std::vector<GenResult> mine, rest;
+  for (GenResult& g : results) (p.index.count(g.request_id) ? mine : rest).push_back(std::move(g));
+  results = std::move(rest);
+  std::sort(mine.begin(), mine.end(),
             [](const GenResult& a, const GenResult& b) { return a.request_id < b.request_id; });
   std::vector<Rollout> out;
-  for (GenResult& g : results) {
+  for (GenResult& g : mine) {
     size_t i = p.index.at(g.request_id);
     for (size_t s = 0; s < g.samples.size(); s++) {
       Rollout ro;
@@ -304,6 +313,11 @@ std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what)
     }
   }
   return out;
+}
+
+std::vector<Rollout> collect_generation(Run& r, PendingGen& p, const char* what) {
+  std::vector<GenResult> results = wait_results(r, p.items.size(), p.min_version, what);
+  return rollouts_of(p, results);
 }
 
 // Compute threads while rollouts generate and the learner waits: in-process workers share the
@@ -979,8 +993,12 @@ void submit_ahead(Run& r, int step) {
 // Finishes the generation submitted ahead before new weights arrive, so no sample mixes versions.
 double collect_ahead(Run& r) {
   auto t0 = Clock::now();
-  for (auto& [s, p] : r.ahead_pending)
-    r.ahead_ready.emplace_back(s, collect_generation(r, p, "generating"));
+  size_t n = 0;
+  for (auto& [s, p] : r.ahead_pending) n += p.items.size();
+  if (n == 0) return 0;
+  std::vector<GenResult> results =
+      wait_results(r, n, r.ahead_pending.front().second.min_version, "generating");
+  for (auto& [s, p] : r.ahead_pending) r.ahead_ready.emplace_back(s, rollouts_of(p, results));
   r.ahead_pending.clear();
   return seconds_since(t0);
 }
