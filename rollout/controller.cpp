@@ -65,6 +65,8 @@ struct Controller {
   std::mutex mu;
   std::condition_variable cv;  // results arrived, a worker's version or liveness changed
   bool stop = false;
+  std::string
+      shutdown_bytes;  // set by controller_shutdown_workers: sent to anyone who speaks later
 
   std::unordered_map<uint64_t, GenRequest> pending;                // submitted, not completed
   std::unordered_map<uint64_t, std::vector<std::string>> sent_to;  // pending id -> workers asked
@@ -315,6 +317,10 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
     return;
   }
   if (!parse_message(bytes.data(), bytes.size(), msg, err)) return drop(c, peer, err);
+  // A worker declared dead before the shutdown was sent comes back with its next heartbeat: it is
+  // told to stop too, or it would live on, fed by the controller's heartbeats.
+  if (!c.shutdown_bytes.empty() && msg.type != MsgType::Bye)
+    return send_to(c, peer, c.shutdown_bytes);
   switch (msg.type) {
     case MsgType::Ready: {
       ReadyMsg m;
@@ -723,6 +729,7 @@ void controller_shutdown_workers(Controller& c, const std::string& reason) {
   std::string bytes = encode(s);
   for (auto& [ident, w] : c.workers)
     if (w.alive) c.outbox.emplace_back(ident, bytes);
+  c.shutdown_bytes = bytes;
   wake(c);
 }
 
