@@ -33,7 +33,7 @@ void cmd_bench_learner(std::string model_dir, int S, int P, int C, int threads, 
   if (micro_batch_tokens > 0) lc.micro_batch_tokens = micro_batch_tokens;
   Learner l;
   learner_init(l, m, lc);
-  std::vector<TrainSample> batch(S);
+  std::vector<Sample> batch(S);
   Rng rng{5};
   const int V = m.cfg.vocab_size;
   for (int i = 0; i < S; i++) {

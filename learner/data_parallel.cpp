@@ -63,10 +63,10 @@ void broadcast_floats(Collective& c, Floats& v) {
 
 }  // namespace
 
-std::vector<uint8_t> train_samples_to_bytes(const std::vector<TrainSample>& s) {
+std::vector<uint8_t> train_samples_to_bytes(const std::vector<Sample>& s) {
   Writer w;
   w.put(static_cast<uint64_t>(s.size()));
-  for (const TrainSample& x : s) {
+  for (const Sample& x : s) {
     w.put_vec(x.prompt);
     w.put_vec(x.completion);
     w.put_vec(x.rollout_logp);
@@ -77,12 +77,12 @@ std::vector<uint8_t> train_samples_to_bytes(const std::vector<TrainSample>& s) {
   return std::move(w.b);
 }
 
-std::vector<TrainSample> train_samples_from_bytes(const std::vector<uint8_t>& b) {
+std::vector<Sample> train_samples_from_bytes(const std::vector<uint8_t>& b) {
   Reader r{b};
   uint64_t n = r.get<uint64_t>();
   if (n > b.size()) r.need(n);
-  std::vector<TrainSample> out(n);
-  for (TrainSample& x : out) {
+  std::vector<Sample> out(n);
+  for (Sample& x : out) {
     x.prompt = r.get_vec<int>();
     x.completion = r.get_vec<int>();
     x.rollout_logp = r.get_vec<float>();
@@ -110,7 +110,7 @@ void dp_sync_state(Learner& l, Collective& c) {
   }
 }
 
-UpdateMetrics dp_update(Learner& l, const std::vector<TrainSample>& samples, Collective& c,
+UpdateMetrics dp_update(Learner& l, const std::vector<Sample>& samples, Collective& c,
                         bool refresh_ref) {
   const double comm0 = c.seconds;
   if (c.size > 1) {
@@ -144,7 +144,7 @@ int dp_follow(Learner& l, Collective& c) {
                                ": unknown command " + std::to_string(head[0]));
     std::vector<uint8_t> bytes;
     collective_broadcast_bytes(c, bytes, 0);
-    std::vector<TrainSample> samples = train_samples_from_bytes(bytes);
+    std::vector<Sample> samples = train_samples_from_bytes(bytes);
     if (!samples.empty()) learner_update(l, samples, &c);
     if (head[1]) learner_refresh_ref(l);
   }

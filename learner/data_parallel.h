@@ -21,7 +21,7 @@ namespace aha {
 // Rank 0 sends its learner state; the other ranks receive it into theirs (same config).
 void dp_sync_state(Learner& l, Collective& c);
 // Rank 0: broadcast the step's samples, then update on rank 0's share.
-UpdateMetrics dp_update(Learner& l, const std::vector<TrainSample>& samples, Collective& c,
+UpdateMetrics dp_update(Learner& l, const std::vector<Sample>& samples, Collective& c,
                         bool refresh_ref);
 // Rank 0: tell the other ranks the run is over.
 void dp_stop(Collective& c);
@@ -29,7 +29,7 @@ void dp_stop(Collective& c);
 int dp_follow(Learner& l, Collective& c);
 
 // A step's samples as bytes and back (the broadcast format; throws on a short buffer).
-std::vector<uint8_t> train_samples_to_bytes(const std::vector<TrainSample>& s);
-std::vector<TrainSample> train_samples_from_bytes(const std::vector<uint8_t>& b);
+std::vector<uint8_t> train_samples_to_bytes(const std::vector<Sample>& s);
+std::vector<Sample> train_samples_from_bytes(const std::vector<uint8_t>& b);
 
 }  // namespace aha

@@ -75,12 +75,12 @@ struct MicroBatch {
 };
 
 // Micro-batches of the samples [begin, end) of s.
-std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<TrainSample>& s,
+std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Sample>& s,
                                            int begin, int end, int token_budget, bool replay) {
   const int K = m.cfg.num_experts_per_tok, Lm = cfg_num_moe_layers(m.cfg);
   std::vector<MicroBatch> out;
   bool all_routed = replay && Lm > 0;
-  for (const TrainSample& x : s) all_routed &= !x.routing.empty();
+  for (const Sample& x : s) all_routed &= !x.routing.empty();
   MicroBatch cur;
   auto flush = [&] {
     if (cur.sample_idx.empty()) return;
@@ -89,7 +89,7 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
       cur.replay.assign(static_cast<size_t>(Lm) * N * K, 0);
       int pos = 0;
       for (int idx : cur.sample_idx) {
-        const TrainSample& x = s[idx];
+        const Sample& x = s[idx];
         const int n = static_cast<int>(x.prompt.size() + x.completion.size());
         AHA_CHECK(x.routing.size() == static_cast<size_t>(Lm) * n * K,
                   "sample routing has the wrong size");
@@ -104,7 +104,7 @@ std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Tra
     cur = MicroBatch{};
   };
   for (int i = begin; i < end; i++) {
-    const TrainSample& x = s[i];
+    const Sample& x = s[i];
     int n = static_cast<int>(x.prompt.size() + x.completion.size());
     if (!cur.sample_idx.empty() && batch_num_tokens(cur.batch) + n > token_budget) flush();
     std::vector<int> ids = x.prompt;
@@ -195,7 +195,7 @@ void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vect
 namespace {
 
 // The samples [*begin, *end) of rank `rank` of R within [b, e): contiguous, balanced tokens.
-void shard_range(const std::vector<TrainSample>& samples, int b, int e, int rank, int R,
+void shard_range(const std::vector<Sample>& samples, int b, int e, int rank, int R,
                  int* begin, int* end) {
   const int S = e - b;
   std::vector<long> prefix(S + 1, 0);  // tokens of the samples before b + i
@@ -215,7 +215,7 @@ void shard_range(const std::vector<TrainSample>& samples, int b, int e, int rank
 
 }  // namespace
 
-void learner_shard(const std::vector<TrainSample>& samples, int rank, int R, int* begin, int* end) {
+void learner_shard(const std::vector<Sample>& samples, int rank, int R, int* begin, int* end) {
   shard_range(samples, 0, static_cast<int>(samples.size()), rank, R, begin, end);
 }
 
@@ -252,7 +252,7 @@ void add_stats(GrpoStats& a, const GrpoStats& b) {
 
 }  // namespace
 
-UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples, Collective* dp) {
+UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Collective* dp) {
   UpdateMetrics mt;
   const int S = static_cast<int>(samples.size());
   if (S == 0) return mt;
@@ -309,7 +309,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   // one lane's: the per-sample outputs are written by one thread.
   auto collect_metrics = [&](LaneWork& lw, const Acts& acts, const MicroBatch& mb) {
     for (size_t j = 0; j < mb.sample_idx.size(); j++) {
-      const TrainSample& x = samples[mb.sample_idx[j]];
+      const Sample& x = samples[mb.sample_idx[j]];
       double lsum = 0, dabs = 0;
       for (size_t t = 0; t < x.completion.size(); t++) {
         const int pos = mb.first_pos[j] + static_cast<int>(t);
@@ -397,7 +397,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
         lw.dlogp.assign(N, 0.0f);
         bool have_roll = true;
         for (size_t j = 0; j < mb.sample_idx.size(); j++) {
-          const TrainSample& x = samples[mb.sample_idx[j]];
+          const Sample& x = samples[mb.sample_idx[j]];
           have_roll &= !x.rollout_logp.empty();
           for (size_t t = 0; t < x.completion.size(); t++) {
             const int pos = mb.first_pos[j] + static_cast<int>(t);
@@ -493,13 +493,13 @@ UpdateMetrics learner_update(Learner& l, const std::vector<TrainSample>& samples
   return mt;
 }
 
-double learner_sft_step(Learner& l, const std::vector<TrainSample>& samples) {
+double learner_sft_step(Learner& l, const std::vector<Sample>& samples) {
   Model& m = l.policy;
   std::vector<MicroBatch> mbs = make_micro_batches(m, samples, 0, static_cast<int>(samples.size()),
                                                    l.cfg.micro_batch_tokens, false);
   reserve_acts(l, 0, mbs, false);
   long total = 0;
-  for (const TrainSample& x : samples) total += static_cast<long>(x.completion.size());
+  for (const Sample& x : samples) total += static_cast<long>(x.completion.size());
   AHA_CHECK(total > 0, "SFT batch without completion tokens");
   model_zero_grads(m);
   double loss = 0;

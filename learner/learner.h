@@ -59,9 +59,7 @@ struct LearnerConfig {
 };
 
 // The learner reads prompt, completion, rollout_logp, routing ([L][T + n, K]), advantage and
-// masked of the one sample type (policy/sample.h). learner.cpp and data_parallel still spell it
-// TrainSample.
-using TrainSample = Sample;
+// masked of the one sample type (policy/sample.h).
 
 struct Collective;
 

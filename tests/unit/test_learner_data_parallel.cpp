@@ -13,11 +13,11 @@ using namespace aha;
 
 namespace {
 
-std::vector<TrainSample> samples_of_lengths(const std::vector<int>& lens) {
-  std::vector<TrainSample> out;
+std::vector<Sample> samples_of_lengths(const std::vector<int>& lens) {
+  std::vector<Sample> out;
   Rng rng{5};
   for (int n : lens) {
-    TrainSample x;
+    Sample x;
     x.prompt = {1, 2};
     for (int t = 0; t < n; t++) x.completion.push_back(3 + static_cast<int>(rng.next_u64() % 20));
     x.rollout_logp.assign(n, -0.5f);
@@ -30,9 +30,9 @@ std::vector<TrainSample> samples_of_lengths(const std::vector<int>& lens) {
 }  // namespace
 
 TEST_CASE("shards are contiguous, cover the step once, and balance tokens") {
-  std::vector<TrainSample> s = samples_of_lengths({10, 1, 1, 1, 10, 3, 3, 3, 3, 8, 2, 2});
+  std::vector<Sample> s = samples_of_lengths({10, 1, 1, 1, 10, 3, 3, 3, 3, 8, 2, 2});
   long total = 0;
-  for (const TrainSample& x : s) total += static_cast<long>(x.prompt.size() + x.completion.size());
+  for (const Sample& x : s) total += static_cast<long>(x.prompt.size() + x.completion.size());
   for (int R : {1, 2, 3, 4, 12, 16}) {
     int prev_end = 0;
     long max_share = 0;
@@ -57,11 +57,11 @@ TEST_CASE("shards are contiguous, cover the step once, and balance tokens") {
 }
 
 TEST_CASE("a step's samples survive the broadcast format; garbled bytes are refused") {
-  std::vector<TrainSample> s = samples_of_lengths({4, 0, 7});
+  std::vector<Sample> s = samples_of_lengths({4, 0, 7});
   s[1].masked = true;
   s[2].routing = {0, 1, 2, 3};
   std::vector<uint8_t> bytes = train_samples_to_bytes(s);
-  std::vector<TrainSample> t = train_samples_from_bytes(bytes);
+  std::vector<Sample> t = train_samples_from_bytes(bytes);
   REQUIRE(t.size() == s.size());
   for (size_t i = 0; i < s.size(); i++) {
     CHECK(t[i].prompt == s[i].prompt);
@@ -103,7 +103,7 @@ TEST_CASE("no launcher: one rank, no backend, and learner_update is unchanged bi
   Learner a, b;
   learner_init(a, m, lc);
   learner_init(b, m, lc);
-  std::vector<TrainSample> s = samples_of_lengths({5, 6, 2, 9, 4, 4, 1, 7});
+  std::vector<Sample> s = samples_of_lengths({5, 6, 2, 9, 4, 4, 1, 7});
   for (int step = 0; step < 2; step++) {
     UpdateMetrics ma = learner_update(a, s);
     UpdateMetrics mb = learner_update(b, s, &one);

@@ -31,11 +31,11 @@ Model small_model(uint64_t seed) {
   return m;
 }
 
-std::vector<TrainSample> some_samples(int S) {
+std::vector<Sample> some_samples(int S) {
   Rng rng{17};
-  std::vector<TrainSample> out;
+  std::vector<Sample> out;
   for (int i = 0; i < S; i++) {
-    TrainSample x;
+    Sample x;
     int T = 2 + static_cast<int>(rng.next_u64() % 4), n = 1 + static_cast<int>(rng.next_u64() % 6);
     for (int t = 0; t < T; t++) x.prompt.push_back(static_cast<int>(rng.next_u64() % 23));
     for (int t = 0; t < n; t++) x.completion.push_back(static_cast<int>(rng.next_u64() % 23));
@@ -46,15 +46,15 @@ std::vector<TrainSample> some_samples(int S) {
 }
 
 // GRPO loss of the samples under m with fixed old log-probs (token-mean, k3 KL to ref).
-double grpo_objective(Model& m, const Model& ref, const std::vector<TrainSample>& s,
+double grpo_objective(Model& m, const Model& ref, const std::vector<Sample>& s,
                       const std::vector<float>& old, const GrpoLossConfig& cfg,
                       std::vector<float>* dlogp_out, Batch* batch_out, Acts& acts,
                       const int* replay = nullptr) {
   Batch b;
   std::vector<float> adv, w;
   long total = 0;
-  for (const TrainSample& x : s) total += static_cast<long>(x.completion.size());
-  for (const TrainSample& x : s) {
+  for (const Sample& x : s) total += static_cast<long>(x.completion.size());
+  for (const Sample& x : s) {
     std::vector<int> ids = x.prompt;
     ids.insert(ids.end(), x.completion.begin(), x.completion.end());
     batch_add_sequence(b, ids, static_cast<int>(x.prompt.size()) - 1);
@@ -90,7 +90,7 @@ double grpo_objective(Model& m, const Model& ref, const std::vector<TrainSample>
 TEST_CASE("GRPO loss gradient through the model matches finite differences") {
   Model m = small_model(5);
   Model ref = small_model(6);
-  std::vector<TrainSample> s = some_samples(6);
+  std::vector<Sample> s = some_samples(6);
   GrpoLossConfig cfg;
   cfg.beta = 0.3f;
   cfg.eps_low = cfg.eps_high = 10.0f;  // keep every token inside the band: the loss is smooth
@@ -161,7 +161,7 @@ TEST_CASE("accumulated gradient does not depend on the micro-batch size") {
 }
 
 TEST_CASE("lanes: the gradient of one lane, and the same update on any number of threads") {
-  std::vector<TrainSample> s = some_samples(12);
+  std::vector<Sample> s = some_samples(12);
   auto run = [&](int lanes, int threads, std::vector<float>* grads) {
     Model m = small_model(9);
     LearnerConfig cfg;
@@ -202,7 +202,7 @@ TEST_CASE("GRPO updates raise the log-prob of positive-advantage completions") {
   cfg.lr = 3e-3f;
   Learner l;
   learner_init(l, m, cfg);
-  std::vector<TrainSample> s = some_samples(8);
+  std::vector<Sample> s = some_samples(8);
   for (size_t i = 0; i < s.size(); i++) s[i].advantage = i % 2 ? 1.0f : -1.0f;
   UpdateMetrics first = learner_update(l, s);
   for (int it = 0; it < 20; it++) learner_update(l, s);

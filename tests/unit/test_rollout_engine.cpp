@@ -276,12 +276,12 @@ TEST_CASE("a step split over threads in slices of rows equals the whole step on 
   double max_diff = 0;
   for (size_t i = 0; i < one.size(); i++)
     for (size_t g = 0; g < one[i].samples.size(); g++) {
-      const EngineSample &a = one[i].samples[g], &b = two[i].samples[g];
-      CHECK(a.tokens == b.tokens);
+      const Sample &a = one[i].samples[g], &b = two[i].samples[g];
+      CHECK(a.completion == b.completion);
       CHECK(a.routing == b.routing);
-      REQUIRE(a.logprobs.size() == b.logprobs.size());
-      for (size_t t = 0; t < a.logprobs.size(); t++)
-        max_diff = std::fmax(max_diff, std::fabs(a.logprobs[t] - b.logprobs[t]));
+      REQUIRE(a.rollout_logp.size() == b.rollout_logp.size());
+      for (size_t t = 0; t < a.rollout_logp.size(); t++)
+        max_diff = std::fmax(max_diff, std::fabs(a.rollout_logp[t] - b.rollout_logp[t]));
     }
   INFO("max |dlogp| = ", max_diff);
   CHECK(max_diff == 0.0);
