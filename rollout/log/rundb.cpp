@@ -1,6 +1,7 @@
 // SQLite rollout logs: schema, writers and readers (see rundb.h for the invariants).
 #include "rollout/log/rundb.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -10,7 +11,6 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <utility>
 
@@ -50,9 +50,8 @@ CREATE VIEW samples_with_prompts AS
   FROM samples AS s LEFT JOIN prompts AS p USING (run_id, step, group_id);
 )";
 
-// Versions 1 and 2 stored each sample's prompt text and ids in its own row (version 1 also lacked
-// response_prefix). One transaction moves them to one prompts row per group.
-constexpr const char* kMigrateV2Sql = R"(
+// One prompt per group (schema 3): sample rows reference it by (run_id, step, group_id).
+constexpr const char* kPromptsTableSql = R"(
 CREATE TABLE prompts (
   run_id INTEGER NOT NULL,
   step INTEGER NOT NULL,
@@ -62,6 +61,11 @@ CREATE TABLE prompts (
   PRIMARY KEY (run_id, step, group_id),
   FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step)
 );
+)";
+
+// Versions 1 and 2 stored each sample's prompt text and ids in its own row (version 1 also lacked
+// response_prefix). One transaction moves them to one prompts row per group, after kPromptsTableSql.
+constexpr const char* kMigrateV2Sql = R"(
 INSERT INTO prompts (run_id, step, group_id, prompt, prompt_ids)
   SELECT run_id, step, group_id, prompt, prompt_ids FROM samples
   WHERE sample_id IN (SELECT min(sample_id) FROM samples GROUP BY run_id, step, group_id);
@@ -89,15 +93,8 @@ CREATE TABLE steps (
          R"(  metrics TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (run_id, step)
 );
-CREATE TABLE prompts (
-  run_id INTEGER NOT NULL,
-  step INTEGER NOT NULL,
-  group_id INTEGER NOT NULL,
-  prompt TEXT NOT NULL,
-  prompt_ids BLOB,
-  PRIMARY KEY (run_id, step, group_id),
-  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step)
-);
+)" + std::string(kPromptsTableSql) +
+         R"(
 CREATE TABLE samples (
   sample_id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL,
@@ -427,6 +424,7 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
     Transaction tx(db);
     if (version == 1)
       exec_sql(db, "ALTER TABLE samples ADD COLUMN response_prefix TEXT NOT NULL DEFAULT ''");
+    exec_sql(db, kPromptsTableSql);
     exec_sql(db, kMigrateV2Sql);
     exec_sql(db, kSamplesViewSql);
     exec_sql(db, "PRAGMA user_version = 3");
@@ -520,8 +518,9 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<Sample>&
       sqlite3_reset(ps.st);
       sqlite3_clear_bindings(ps.st);
     } else if (it->second->prompt_text != r.prompt_text || it->second->prompt != r.prompt) {
-      fail_data(db, swhere + ": its prompt differs from the group's first sample's (a group "
-                             "shares one prompt)");
+      fail_data(db, swhere +
+                        ": its prompt differs from the group's first sample's (a group "
+                        "shares one prompt)");
     }
     s.bind(1, step.run_id);
     s.bind(2, step.step);
