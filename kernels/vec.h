@@ -15,8 +15,7 @@
 namespace aha {
 
 #if defined(__x86_64__)
-#define AHA_VEC_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define AHA_VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AHA_VEC_CLONES
 #endif

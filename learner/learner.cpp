@@ -75,8 +75,8 @@ struct MicroBatch {
 };
 
 // Micro-batches of the samples [begin, end) of s.
-std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Sample>& s,
-                                           int begin, int end, int token_budget, bool replay) {
+std::vector<MicroBatch> make_micro_batches(const Model& m, const std::vector<Sample>& s, int begin,
+                                           int end, int token_budget, bool replay) {
   const int K = m.cfg.num_experts_per_tok, Lm = cfg_num_moe_layers(m.cfg);
   std::vector<MicroBatch> out;
   bool all_routed = replay && Lm > 0;
@@ -195,8 +195,8 @@ void add_load(std::vector<std::vector<long>>& total, const std::vector<std::vect
 namespace {
 
 // The samples [*begin, *end) of rank `rank` of R within [b, e): contiguous, balanced tokens.
-void shard_range(const std::vector<Sample>& samples, int b, int e, int rank, int R,
-                 int* begin, int* end) {
+void shard_range(const std::vector<Sample>& samples, int b, int e, int rank, int R, int* begin,
+                 int* end) {
   const int S = e - b;
   std::vector<long> prefix(S + 1, 0);  // tokens of the samples before b + i
   for (int i = 0; i < S; i++)
@@ -235,7 +235,7 @@ struct LaneWork {
   GrpoStats st;
   double dsum = 0, ent_sum = 0, dlogp_max = 0, balance_loss = 0;
   long dcount = 0;
-  std::vector<std::vector<long>> load;  // [L][E] of the current mini-batch
+  std::vector<std::vector<long>> load;     // [L][E] of the current mini-batch
   std::vector<float> adv, w, roll, dlogp;  // [N] per micro-batch, reused
 };
 

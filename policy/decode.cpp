@@ -151,9 +151,8 @@ void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
     DecodeScratch& ps = s.parts[i];
     ps.ctx_start.resize(b1 - b0 + 1);
     for (int b = b0; b <= b1; b++) ps.ctx_start[b - b0] = ctx_start[b] - ctx_start[b0];
-    decode_rows(m, ps, cache, tokens + b0, positions + b0, new_rows + b0,
-                ctx_rows + ctx_start[b0], ps.ctx_start.data(), b1 - b0,
-                logits + static_cast<size_t>(b0) * V,
+    decode_rows(m, ps, cache, tokens + b0, positions + b0, new_rows + b0, ctx_rows + ctx_start[b0],
+                ps.ctx_start.data(), b1 - b0, logits + static_cast<size_t>(b0) * V,
                 topk_out ? topk_out + static_cast<size_t>(b0) * K : nullptr, B);
   });
   if (s.expert_load.size() != static_cast<size_t>(L))

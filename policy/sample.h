@@ -21,14 +21,14 @@ namespace aha {
 
 struct Sample {
   // ---- the sampler's output (engine; the wire's gen_result.samples) ----
-  std::vector<int32_t> completion;    // [n] generated ids (stop token included when it ended it)
-  std::vector<float> rollout_logp;    // [n] under the full tempered distribution
-  std::vector<float> trunc_logp;      // [n] under top-p/top-k/min-p, or empty when none applied
-  std::string finish_reason;          // "stop" | "length" | "error: ..."
-  int32_t routing_num_layers = 0;     // L: MoE layers in routing
-  int32_t routing_top_k = 0;          // K
-  std::vector<int32_t> routing;       // [L][prompt + n, K] routed experts; the last token, never
-                                      // fed through the model, repeats the previous token's
+  std::vector<int32_t> completion;  // [n] generated ids (stop token included when it ended it)
+  std::vector<float> rollout_logp;  // [n] under the full tempered distribution
+  std::vector<float> trunc_logp;    // [n] under top-p/top-k/min-p, or empty when none applied
+  std::string finish_reason;        // "stop" | "length" | "error: ..."
+  int32_t routing_num_layers = 0;   // L: MoE layers in routing
+  int32_t routing_top_k = 0;        // K
+  std::vector<int32_t> routing;     // [L][prompt + n, K] routed experts; the last token, never
+                                    // fed through the model, repeats the previous token's
 
   // ---- the request's context (trainer) ----
   std::vector<int32_t> prompt;  // [T_prompt]
@@ -41,9 +41,9 @@ struct Sample {
 
   // ---- the score (trainer) and what the learner reads besides the tokens ----
   std::string prompt_text;
-  std::string response_prefix;  // what the chat template wrote before the model's own tokens
-  std::string completion_text;  // the decoded completion (without response_prefix)
-  float reward = 0.0f;          // after overlong shaping
+  std::string response_prefix;         // what the chat template wrote before the model's own tokens
+  std::string completion_text;         // the decoded completion (without response_prefix)
+  float reward = 0.0f;                 // after overlong shaping
   std::string components_json = "{}";  // JSON object: reward component name -> value
   bool correct = false;
   std::string extracted;  // the answer the checker extracted (empty if none)
@@ -52,9 +52,9 @@ struct Sample {
   bool masked = false;  // overlong masking: contributes no loss
 
   // ---- the run log (database) ----
-  int64_t sample_id = 0;  // assigned on write
-  int64_t run_id = 0;     // on write: taken from the step row
-  int64_t step = 0;       // on write: taken from the step row
+  int64_t sample_id = 0;   // assigned on write
+  int64_t run_id = 0;      // on write: taken from the step row
+  int64_t step = 0;        // on write: taken from the step row
   int64_t num_tokens = 0;  // completion tokens (kept when the ids are not stored or not read)
   double mean_logp = std::numeric_limits<double>::quiet_NaN();       // mean rollout_logp
   double mean_abs_dlogp = std::numeric_limits<double>::quiet_NaN();  // mean |learner - rollout|

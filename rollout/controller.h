@@ -79,9 +79,9 @@ struct ControllerStats {
   uint64_t reissued = 0;         // requests re-queued from dead workers
   uint64_t dropped = 0;          // malformed / unknown / wrong-version / unexpected messages
   uint64_t workers_died = 0;
-  uint64_t chunks_sent = 0;   // weight chunks rank 0 sent (the relay's forwards not counted)
-  uint64_t relay_nodes = 0;   // live workers in the current relay tree
-  uint64_t relay_plans = 0;   // relay_plan messages sent
+  uint64_t chunks_sent = 0;  // weight chunks rank 0 sent (the relay's forwards not counted)
+  uint64_t relay_nodes = 0;  // live workers in the current relay tree
+  uint64_t relay_plans = 0;  // relay_plan messages sent
   uint64_t queued = 0;       // waiting for a worker
   uint64_t in_flight = 0;    // sent to a live worker, not answered
   uint64_t rejected = 0;     // results refused by the checks (each counted against its worker)

@@ -36,7 +36,7 @@ struct EngineResult {
   uint64_t weight_version = 0;
   int prompt_len = 0;
   std::vector<Sample> samples;  // [G] (completion .. routing filled)
-  double gen_time_s = 0;              // admission to completion
+  double gen_time_s = 0;        // admission to completion
 };
 
 struct EngineOptions {

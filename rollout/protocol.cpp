@@ -2,13 +2,13 @@
 #include "rollout/protocol.h"
 
 #include <bit>
-#include <concepts>
-#include <type_traits>
 #include <cmath>
+#include <concepts>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 
 namespace aha {
 
@@ -222,9 +222,9 @@ struct Fields {
 // map size (Count), the encoder (Put) and the decoder (Get). An int32 field may carry the least
 // value its decoder accepts (0 by default). check(f, m) holds what one field alone cannot say.
 
-#define AHA_FIELDS(Type)                                   \
-  template <typename V, typename M>                        \
-    requires std::same_as<std::remove_const_t<M>, Type>    \
+#define AHA_FIELDS(Type)                              \
+  template <typename V, typename M>                   \
+  requires std::same_as<std::remove_const_t<M>, Type> \
   void fields(V& v, M& m)
 
 AHA_FIELDS(ReadyMsg) {
@@ -392,7 +392,7 @@ struct Put {
     for (const M& m : v) put(m);
   }
   template <typename M>
-    requires std::is_class_v<M>
+  requires std::is_class_v<M>
   void put(const M& m) {  // a nested map
     pk.pack_map(num_fields(m));
     fields(*this, m);
@@ -450,7 +450,7 @@ struct Get {
     }
   }
   template <typename M>
-    requires std::is_class_v<M>
+  requires std::is_class_v<M>
   void get(const char* key, M& m) {  // a nested map
     read(Fields(f.get(key), f.where + "." + key), m);
   }
@@ -531,10 +531,12 @@ uint64_t checksum64(const void* data, size_t n) {
 
 // ---- encoders ----
 
-#define AHA_CODEC(Msg, type)                                                 \
-  std::string encode(const Msg& m) { return encode_msg(type, m); }          \
-  bool decode(const Message& msg, Msg& out, std::string& err) {             \
-    return decode_msg(msg, type, out, err);                                 \
+#define AHA_CODEC(Msg, type)                                    \
+  std::string encode(const Msg& m) {                            \
+    return encode_msg(type, m);                                 \
+  }                                                             \
+  bool decode(const Message& msg, Msg& out, std::string& err) { \
+    return decode_msg(msg, type, out, err);                     \
   }
 AHA_CODEC(ReadyMsg, MsgType::Ready)
 AHA_CODEC(HeartbeatMsg, MsgType::Heartbeat)

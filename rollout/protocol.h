@@ -60,7 +60,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "policy/sample.h"      // gen_result carries the sampler's fields of Sample
+#include "policy/sample.h"     // gen_result carries the sampler's fields of Sample
 #include "rollout/sampling.h"  // SamplingParams travels as the sampling_params map
 
 namespace aha {

@@ -6,16 +6,16 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cli/run/taskset.h"
+#include "cli/run/trainer.h"
 #include "kernels/linear.h"
 #include "kernels/rng.h"
 #include "learner/learner.h"
-#include "rollout/log/rundb.h"
-#include "cli/run/taskset.h"
-#include "cli/run/trainer.h"
 #include "policy/checkpoint.h"
 #include "policy/tiny_tokenizer.h"
 #include "policy/tokenizer.h"
 #include "rollout/engine.h"
+#include "rollout/log/rundb.h"
 #include "tasks/task.h"
 
 namespace aha {

@@ -586,10 +586,18 @@ void start_rollout_workers(Run& r) {
     // The workers share the cores.
     const std::string threads = std::to_string(std::max(1, hardware_threads() / n));
     for (int i = 0; i < n; i++) {
-      std::vector<std::string> args = {
-          r.opt.exe_path, "rollout-worker", "--connect", local,
-          "--model",      model_dir,        "--id",      "worker-" + std::to_string(i),
-          "--threads",    threads,          "--gemm-precision", r.cfg.gemm_precision};  // as the learner
+      std::vector<std::string> args = {r.opt.exe_path,
+                                       "rollout-worker",
+                                       "--connect",
+                                       local,
+                                       "--model",
+                                       model_dir,
+                                       "--id",
+                                       "worker-" + std::to_string(i),
+                                       "--threads",
+                                       threads,
+                                       "--gemm-precision",
+                                       r.cfg.gemm_precision};  // as the learner
       if (curve) add_key_args(r, args);
       r.worker_pids.push_back(spawn_process(args));
     }

@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   auto text = [&](int n) {  // English-like text: ~4 bytes per token
     std::string s;
-    const char* words[] = {"the ", "answer ", "is ", "12 ", "so ", "we ", "add ", "then ", "carry "};
+    const char* words[] = {"the ", "answer ", "is ",   "12 ",   "so ",
+                           "we ",  "add ",    "then ", "carry "};
     while (static_cast<int>(s.size()) < n) s += words[rng() % 9];
     return s.substr(0, n);
   };

@@ -517,7 +517,8 @@ std::string sample_card(const Sample& s, bool good) {
     out += " &middot; extracted <code>" + html_escape(s.extracted) + "</code>";
   if (!s.reason.empty()) out += " &middot; " + html_escape(s.reason);
   out += "</div>";
-  out += "<details><summary>prompt</summary><pre>" + html_escape(s.prompt_text) + "</pre></details>";
+  out +=
+      "<details><summary>prompt</summary><pre>" + html_escape(s.prompt_text) + "</pre></details>";
   out += "<pre>";
   if (!s.response_prefix.empty())
     out += "<span class=\"muted\">" + html_escape(s.response_prefix) + "</span>";

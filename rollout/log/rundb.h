@@ -42,8 +42,8 @@ inline constexpr double kMetricUnset = std::numeric_limits<double>::quiet_NaN();
 // RAII owner of the sqlite3 connection; move-only.
 struct RunDb {
   sqlite3* db = nullptr;
-  std::string path;  // RUN_DIR/rollouts.db, used in every error message
-  int version = 0;   // schema version of the open file (kRunDbSchemaVersion once open)
+  std::string path;         // RUN_DIR/rollouts.db, used in every error message
+  int version = 0;          // schema version of the open file (kRunDbSchemaVersion once open)
   bool token_blobs = true;  // write prompt/completion ids and rollout log-probs as BLOBs
 
   RunDb() = default;

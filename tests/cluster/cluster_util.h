@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "rollout/log/rundb.h"
 #include "policy/checkpoint.h"
+#include "rollout/log/rundb.h"
 #include "tests/test_util.h"
 
 namespace aha::test {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "rollout/log/rundb.h"
 #include "policy/tokenizer.h"
+#include "rollout/log/rundb.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

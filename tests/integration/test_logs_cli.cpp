@@ -59,8 +59,8 @@ void write_db(const std::string& dir) {
         r.prompt_text = "Solve #" + std::to_string(s) + " <" + r.task + ">";
         r.reward = reward_of(s, g, i);
         r.completion_text = "<think>step " + std::to_string(s) + " g" + std::to_string(g) + " i" +
-                       std::to_string(i) + "</think><answer>" + std::to_string(s + g + i) +
-                       "</answer>";
+                            std::to_string(i) + "</think><answer>" + std::to_string(s + g + i) +
+                            "</answer>";
         if (s == 3 && g == 0 && i == 2) r.completion_text = kEvil;  // the best of step 3
         if (s == 3 && g == 1 && i == 3) r.completion_text = kLong;  // the worst of step 3
         r.num_tokens = 20 + 3 * i;

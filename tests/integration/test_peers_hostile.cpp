@@ -10,8 +10,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "rollout/log/rundb.h"
 #include "rollout/controller.h"
+#include "rollout/log/rundb.h"
 #include "tests/integration/peers_util.h"
 #include "tests/test_util.h"
 

@@ -259,7 +259,8 @@ TEST_CASE("same seed gives the same tokens alone and batched") {
   }
   // Different samples of a group differ (they have their own random streams).
   int differ = 0;
-  for (const EngineResult& r : batched) differ += r.samples[0].completion != r.samples[1].completion;
+  for (const EngineResult& r : batched)
+    differ += r.samples[0].completion != r.samples[1].completion;
   CHECK(differ > 6);
 }
 

@@ -36,7 +36,8 @@ Sample make_sample(int64_t step, int64_t group, int64_t idx) {
   r.prompt_id = r.task + "-" + std::to_string(step * 10 + group);
   r.group_id = group;
   r.sample_idx = idx;
-  r.prompt_text = "Prompt \"" + std::to_string(step) + "\"\n<tag> & \xc3\xa9";  // quotes, newline, é
+  r.prompt_text =
+      "Prompt \"" + std::to_string(step) + "\"\n<tag> & \xc3\xa9";  // quotes, newline, é
   r.completion_text = "<think>" + std::to_string(group * 2 + idx) + "</think>";
   r.num_tokens = 10 + group * 2 + idx;
   r.finish_reason = idx == 1 ? "length" : "stop";
@@ -521,16 +522,18 @@ TEST_CASE("rundb: a group's prompt is stored once; token blobs are optional") {
   CHECK(raw_text(path, "SELECT count(*) FROM prompts") == "2");
   CHECK(raw_text(path, "SELECT count(*) FROM samples") == "4");
   // The prompt text appears once per group in the file's tables, not once per sample.
-  CHECK(raw_text(path, "SELECT count(*) FROM pragma_table_info('samples') WHERE name IN "
-                       "('prompt', 'prompt_ids')") == "0");
+  CHECK(raw_text(path,
+                 "SELECT count(*) FROM pragma_table_info('samples') WHERE name IN "
+                 "('prompt', 'prompt_ids')") == "0");
   for (const Sample& s : rundb_read_samples(db, SampleQuery{}))
     CHECK(s.prompt_text == make_sample(1, s.group_id, s.sample_idx).prompt_text);
 
   // A group whose samples disagree on the prompt is refused, and nothing of the step is kept.
   std::vector<Sample> bad = make_step_samples(2);
   bad[1].prompt_text += " (changed)";
-  CHECK(error_of([&] { rundb_write_step(db, make_step(1, 2), bad); })
-            .find("step 2 sample 1 (group 0, index 1): its prompt differs") != std::string::npos);
+  CHECK(error_of([&] {
+          rundb_write_step(db, make_step(1, 2), bad);
+        }).find("step 2 sample 1 (group 0, index 1): its prompt differs") != std::string::npos);
   CHECK(rundb_read_steps(db, 1).size() == 1);
 
   // Without blobs: the texts, num_tokens and metrics stay; ids and log-probs read back empty.
@@ -548,8 +551,9 @@ TEST_CASE("rundb: a group's prompt is stored once; token blobs are optional") {
     CHECK(s.num_tokens == make_sample(2, s.group_id, s.sample_idx).num_tokens);
     CHECK(s.completion_text == make_sample(2, s.group_id, s.sample_idx).completion_text);
   }
-  CHECK(raw_text(path, "SELECT count(*) FROM samples WHERE step = 2 AND completion_ids IS NULL "
-                       "AND rollout_logps IS NULL") == "4");
+  CHECK(raw_text(path,
+                 "SELECT count(*) FROM samples WHERE step = 2 AND completion_ids IS NULL "
+                 "AND rollout_logps IS NULL") == "4");
   CHECK(raw_text(path, "SELECT count(*) FROM prompts WHERE step = 2 AND prompt_ids IS NULL") ==
         "2");
   // Truncation drops the prompts of the dropped steps too.
