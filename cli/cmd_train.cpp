@@ -58,7 +58,8 @@ void add_train(CLI::App& app) {
               "Start no workers: rollout.workers and reward.workers connect (Slurm launch)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
   c->add_option("--steps", *steps, "With --replay: steps a:b");
-  c->add_option("--device", o->device, "Learner device: cpu, cuda or auto")->capture_default_str();
+  c->add_option("--device", o->device,
+                "Learner device: cpu, cuda or auto (sets learner.device; default: the config's)");
   auto print_config = std::make_shared<bool>(false);
   auto config_docs = std::make_shared<bool>(false);
   c->add_flag("--print-config", *print_config, "Print the resolved config as TOML and exit");
@@ -72,6 +73,7 @@ void add_train(CLI::App& app) {
       TrainConfig cfg;
       if (!o->config_path.empty()) train_config_load_toml(cfg, o->config_path);
       for (const std::string& s : o->sets) train_config_set(cfg, s);
+      if (!o->device.empty()) cfg.learner.device = o->device;
       train_config_finalize(cfg);
       std::printf("%s", train_config_to_toml(cfg).c_str());
       return;

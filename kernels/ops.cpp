@@ -100,7 +100,7 @@ struct CudaState {
   Blas* blas = nullptr;
   std::vector<GroupedGemm*> grouped;  // by expert count
   Scratch workspace;
-  Scratch operands[4];             // bf16 GEMM operands
+  Scratch operands[3];             // bf16 GEMM operands (CudaSizes::operands)
   const float* weights = nullptr;  // the registered fp32 parameters [num_weights]
   long num_weights = 0;
   Scratch weights_bf16;  // their bf16 copy
@@ -169,6 +169,29 @@ void cuda_ctx_destroy(Ctx& ctx) {
   ctx = Ctx{};
 }
 
+size_t cuda_sizes_operand_bytes(const CudaSizes& s) {
+  size_t bytes = 0;
+  for (long n : s.operands) bytes += static_cast<size_t>(std::max<long>(n, 1)) * sizeof(bf16);
+  return bytes;
+}
+
+size_t cuda_sizes_workspace_bytes(const CudaSizes& s) {
+  if (!cuda_available()) return 0;  // the radix sorts' scratch is only known with a device
+  size_t ws = std::max(embedding_backward_workspace_size(s.N),
+                       attention_backward_workspace_size(s.N, s.NH));
+  if (s.K > 0) ws = std::max(ws, moe_dispatch_workspace_size(s.N, s.K));
+  for (const std::pair<long, int>& n : s.norms)
+    ws = std::max(ws, rmsnorm_backward_workspace_size(static_cast<int>(n.first), n.second));
+  return ws;
+}
+
+void cuda_ctx_reserve(const Ctx& ctx, const CudaSizes& sizes) {
+  CudaState& s = state(ctx);
+  for (int i = 0; i < 3; i++)
+    s.operands[i].get(static_cast<size_t>(std::max<long>(sizes.operands[i], 1)) * sizeof(bf16));
+  s.workspace.get(std::max<size_t>(cuda_sizes_workspace_bytes(sizes), 1));
+}
+
 void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n) {
   CudaState& s = state(ctx);
   s.weights = params;
@@ -195,6 +218,15 @@ void cuda_ctx_set_weights(const Ctx&, const float*, long) {
 }
 void cuda_ctx_sync_weights(const Ctx&) {
   no_cuda_twin("cuda_ctx_sync_weights");
+}
+size_t cuda_sizes_operand_bytes(const CudaSizes&) {
+  return 0;
+}
+size_t cuda_sizes_workspace_bytes(const CudaSizes&) {
+  return 0;
+}
+void cuda_ctx_reserve(const Ctx&, const CudaSizes&) {
+  no_cuda_twin("cuda_ctx_reserve");
 }
 #endif
 

@@ -10,6 +10,7 @@
 // parameters (cuda_ctx_set_weights); accumulation and outputs stay fp32.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/adamw.h"
@@ -32,6 +33,22 @@ Ctx cuda_ctx_create();
 void cuda_ctx_destroy(Ctx& ctx);
 void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
 void cuda_ctx_sync_weights(const Ctx& ctx);
+
+// The largest calls of a step whose CUDA twins need the ctx's buffers (model_cuda_sizes in
+// policy/model.h fills it), so that cuda_ctx_reserve lays them out before the first step: no step
+// allocates. A call larger than reserved still grows its buffer (and allocates).
+struct CudaSizes {
+  long operands[3] = {0, 0, 0};            // bf16 elements of each GEMM operand slot
+  int N = 0;                               // tokens
+  int K = 0;                               // routed experts per token (0: no MoE layer)
+  int NH = 0;                              // attention heads
+  std::vector<std::pair<long, int>> norms;  // (rows, cols) of each RMSNorm shape
+};
+// Bytes of the bf16 operand buffers and of the twins' workspace for s (0 without CUDA; the
+// workspace 0 without a device).
+size_t cuda_sizes_operand_bytes(const CudaSizes& s);
+size_t cuda_sizes_workspace_bytes(const CudaSizes& s);
+void cuda_ctx_reserve(const Ctx& ctx, const CudaSizes& s);
 
 // Owns a Ctx made by cuda_ctx_create (destroyed with it); move-only. A CPU Ctx owns nothing.
 class CtxOwner {

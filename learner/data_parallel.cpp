@@ -108,6 +108,7 @@ void dp_sync_state(Learner& l, Collective& c) {
     if (l.ref.num_params == 0) learner_refresh_ref(l);  // allocates; overwritten next
     broadcast_floats(c, l.ref.params);
   }
+  l.cuda.stale = true;
 }
 
 UpdateMetrics dp_update(Learner& l, const std::vector<Sample>& samples, Collective& c,

@@ -9,15 +9,26 @@
 #include "kernels/ops.h"
 #include "kernels/parallel.h"
 #include "learner/collective.h"
+#ifdef AHA_HAVE_CUDA
+#include "kernels/cuda/ops.h"
+#include "learner/cuda/grpo.h"
+#endif
 
 namespace aha {
+
+#ifdef AHA_HAVE_CUDA
+namespace {
+void cuda_build(Learner& l);
+}
+#endif
 
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg) {
   l.cfg = cfg;
   model_build(l.policy, policy.cfg);
   l.policy.params.copy_from(policy.params);
   l.policy.version = policy.version;
-  model_alloc_grads(l.policy);
+  l.device = learner_device(cfg.device);
+  if (l.device == Device::kCpu) model_alloc_grads(l.policy);  // CUDA: on the device copy
   l.adam_m.assign(l.policy.num_params, 0.0f);
   l.adam_v.assign(l.policy.num_params, 0.0f);
   l.step = 0;
@@ -25,19 +36,31 @@ void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg) {
     model_build(l.ref, policy.cfg);
     l.ref.params.copy_from(policy.params);
   }
+  l.cuda = LearnerCuda{};
+#ifdef AHA_HAVE_CUDA
+  if (l.device == Device::kCuda) cuda_build(l);
+#endif
 }
 
 Device learner_device(const std::string& name) {
-  if (name == "auto") return Device::kCpu;
-  if (device_choose(name) == Device::kCpu) return Device::kCpu;
-  throw std::runtime_error(
-      "--device cuda: the learner's update does not run on CUDA yet (it reads log-probs and "
-      "keeps AdamW state on the host); aha bench model --device cuda runs the model alone");
+  if (name == "cpu") return Device::kCpu;
+  if (name != "cuda" && name != "auto")
+    throw std::runtime_error("learner device '" + name + "': expected cpu, cuda or auto");
+  return device_choose(name);  // "cuda" without CUDA or a device throws saying which
 }
 
 void learner_refresh_ref(Learner& l) {
   if (l.ref.num_params == 0) model_build(l.ref, l.policy.cfg);
   l.ref.params.copy_from(l.policy.params);
+  l.cuda.ref_stale = true;
+}
+
+void learner_sync_host(Learner& l) {
+  if (l.device != Device::kCuda || l.cuda.stale) return;  // stale: the host copy is the newer
+  const Ctx& ctx = l.cuda.policy.ctx;
+  const size_t bytes = static_cast<size_t>(l.policy.num_params) * sizeof(float);
+  device_copy(ctx, l.adam_m.data(), Device::kCpu, l.cuda.adam_m.data(), Device::kCuda, bytes);
+  device_copy(ctx, l.adam_v.data(), Device::kCpu, l.cuda.adam_v.data(), Device::kCuda, bytes);
 }
 
 float learner_lr(const LearnerConfig& c, int step) {
@@ -169,7 +192,7 @@ void update_router_bias(Learner& l, const std::vector<std::vector<long>>& load) 
   const ModelConfig& c = l.policy.cfg;
   if (l.cfg.bias_gamma <= 0) return;
   for (int layer = 0; layer < c.num_hidden_layers; layer++) {
-    float* b = l.policy.w.layers[layer].router_bias;
+    float* b = l.policy.w.layers[layer].router_bias;  // on the host
     if (!b) continue;
     double mean = 0;
     for (long x : load[layer]) mean += static_cast<double>(x);
@@ -239,6 +262,65 @@ struct LaneWork {
   std::vector<float> adv, w, roll, dlogp;  // [N] per micro-batch, reused
 };
 
+// The per-sample metrics of micro-batch mb from its forward's log-probs and entropies (host).
+// Each sample is one lane's: the per-sample outputs are written by one thread.
+void add_metrics(const std::vector<Sample>& samples, const MicroBatch& mb, const float* logp,
+                 const float* entropy, LaneWork& lw, UpdateMetrics& mt) {
+  for (size_t j = 0; j < mb.sample_idx.size(); j++) {
+    const Sample& x = samples[mb.sample_idx[j]];
+    double lsum = 0, dabs = 0;
+    for (size_t t = 0; t < x.completion.size(); t++) {
+      const int pos = mb.first_pos[j] + static_cast<int>(t);
+      lsum += logp[pos];
+      lw.ent_sum += entropy[pos];
+      if (!x.rollout_logp.empty()) {
+        double d = std::fabs(static_cast<double>(logp[pos]) - x.rollout_logp[t]);
+        dabs += d;
+        lw.dlogp_max = std::max(lw.dlogp_max, d);
+      }
+    }
+    const double n = std::max<size_t>(1, x.completion.size());
+    mt.sample_mean_logp[mb.sample_idx[j]] = static_cast<float>(lsum / n);
+    mt.sample_mean_abs_dlogp[mb.sample_idx[j]] = static_cast<float>(dabs / n);
+    lw.dsum += dabs;
+    lw.dcount += static_cast<long>(x.completion.size());
+  }
+}
+
+// Micro-batch mb's per-token advantage, loss weight and rollout log-prob (zero-filled arrays of
+// its N tokens). Returns whether every sample carries rollout log-probs.
+bool token_terms(const std::vector<Sample>& samples, const MicroBatch& mb,
+                 const std::vector<float>& seq_w, int num_mini, float* adv, float* w, float* roll) {
+  bool have_roll = true;
+  for (size_t j = 0; j < mb.sample_idx.size(); j++) {
+    const Sample& x = samples[mb.sample_idx[j]];
+    have_roll &= !x.rollout_logp.empty();
+    for (size_t t = 0; t < x.completion.size(); t++) {
+      const int pos = mb.first_pos[j] + static_cast<int>(t);
+      adv[pos] = x.advantage;
+      w[pos] = seq_w[mb.sample_idx[j]] * static_cast<float>(num_mini);
+      if (!x.rollout_logp.empty()) roll[pos] = x.rollout_logp[t];
+    }
+  }
+  return have_roll;
+}
+
+// The step's metrics from the summed statistics.
+void finish_metrics(UpdateMetrics& mt, const GrpoStats& st, double dsum, double ent_sum,
+                    long dcount, int num_mini) {
+  mt.num_tokens = dcount;
+  mt.dlogp_mean = dcount ? dsum / dcount : 0;
+  mt.entropy = dcount ? ent_sum / dcount : 0;
+  const double ws = st.weight_sum > 0 ? st.weight_sum : 1;
+  mt.loss = st.loss / num_mini;
+  mt.kl = st.kl / ws;
+  mt.clip_low = st.clip_low / ws;
+  mt.clip_high = st.clip_high / ws;
+  mt.clip_dual = st.clip_dual / ws;
+  mt.ratio_mean = st.ratio_mean / ws;
+  mt.tis_mean = st.tis_mean / ws;
+}
+
 void add_stats(GrpoStats& a, const GrpoStats& b) {
   a.loss += b.loss;
   a.kl += b.kl;
@@ -252,6 +334,321 @@ void add_stats(GrpoStats& a, const GrpoStats& b) {
 
 }  // namespace
 
+#ifdef AHA_HAVE_CUDA
+// ----------------------------------------------------------------------------------------------
+// The CUDA learner: the same update on l.cuda (learner.h), on its policy's one stream.
+
+namespace {
+
+cudaStream_t stream_of(const Model& m) {
+  return static_cast<cudaStream_t>(m.ctx.stream);
+}
+
+// The device copy: model with gradients, AdamW state, the AdamW segments and activations for
+// learner.micro_batch_tokens. Refused up front, saying what it needs, when it does not fit.
+void cuda_build(Learner& l) {
+  LearnerCuda& d = l.cuda;
+  const ModelConfig& c = l.policy.cfg;
+  const int T = l.cfg.micro_batch_tokens;
+  MemoryPlan plan = model_memory_plan(l.policy, T, T, true);
+  if (l.cfg.need_ref) {  // the reference: weights, their bf16 copy, its forward's activations
+    plan.weights += plan.weights;
+    plan.weights_bf16 += plan.weights_bf16;
+    plan.activations += acts_bytes(l.policy, T, T, false);
+  }
+  memory_plan_check(plan, Device::kCuda,
+                    "the CUDA learner (learner.micro_batch_tokens = " + std::to_string(T) + ")");
+  model_build(d.policy, c, Device::kCuda);
+  model_alloc_grads(d.policy);
+  const long P = d.policy.num_params;
+  d.adam_m.alloc(Device::kCuda, P);
+  d.adam_v.alloc(Device::kCuda, P);
+  // Norm weights take no decay, as on the CPU (apply_adamw); frozen tensors are left out.
+  std::vector<AdamWSegment> segs;
+  for (const TensorSpec& s : d.policy.specs)
+    if (s.trainable)
+      segs.push_back({s.offset, s.numel, s.shape.size() == 1 ? 0.0f : l.cfg.weight_decay});
+  std::sort(segs.begin(), segs.end(),
+            [](const AdamWSegment& a, const AdamWSegment& b) { return a.offset < b.offset; });
+  d.num_segments = static_cast<int>(segs.size());
+  d.segments.alloc(Device::kCuda, segs.size() * sizeof(AdamWSegment));
+  device_copy(d.policy.ctx, d.segments.data(), Device::kCuda, segs.data(), Device::kCpu,
+              segs.size() * sizeof(AdamWSegment));
+  acts_reserve(d.policy, d.acts, T, T, true, true);
+  if (l.cfg.need_ref) {
+    model_build(d.ref, c, Device::kCuda);
+    acts_reserve(d.ref, d.ref_acts, T, T, true, false);
+  }
+  d.stale = d.ref_stale = true;
+}
+
+// The host copy onto the device where it changed (init, a loaded checkpoint, a new reference).
+void cuda_upload(Learner& l) {
+  LearnerCuda& d = l.cuda;
+  const size_t bytes = static_cast<size_t>(l.policy.num_params) * sizeof(float);
+  if (d.stale) {
+    const Ctx& ctx = d.policy.ctx;
+    device_copy(ctx, d.policy.params.data(), Device::kCuda, l.policy.params.data(), Device::kCpu,
+                bytes);
+    device_copy(ctx, d.adam_m.data(), Device::kCuda, l.adam_m.data(), Device::kCpu, bytes);
+    device_copy(ctx, d.adam_v.data(), Device::kCuda, l.adam_v.data(), Device::kCpu, bytes);
+    d.stale = false;
+  }
+  if (d.ref_stale && l.cfg.need_ref)
+    device_copy(d.ref.ctx, d.ref.params.data(), Device::kCuda, l.ref.params.data(), Device::kCpu,
+                bytes);
+  d.ref_stale = false;
+}
+
+// The step's device arrays, views into l.cuda.step (grown only by a step larger than any before).
+struct CudaStep {
+  View<float> terms;     // [3, total] advantage, loss weight, rollout logp of every micro-batch
+  View<float> old_logp;  // [total] the old policy's (several mini-batches)
+  View<float> ref_logp;  // [total] the reference's (need_ref)
+  View<float> dlogp;     // [max_n]
+  View<double> stats;    // [kGrpoStatsFields] GrpoStats summed over the step
+  View<double> norm;     // [1] the gradient norm of the last optimiser step
+  View<char> ws;         // grpo_loss_cuda's and grad_norm_cuda's workspace
+};
+
+CudaStep cuda_step_plan(Learner& l, long total, int max_n, bool old, bool ref) {
+  CudaStep v;
+  const size_t ws = std::max(grpo_loss_workspace_size(std::max(max_n, 1)),
+                             grad_norm_workspace_size(l.policy.num_params));
+  arena_plan(l.cuda.step, Device::kCuda, [&](ArenaPlan& p) {
+    p.take(v.terms, 3 * static_cast<size_t>(total));
+    p.take(v.old_logp, old ? total : 0);
+    p.take(v.ref_logp, ref ? total : 0);
+    p.take(v.dlogp, max_n);
+    p.take(v.stats, kGrpoStatsFields);
+    p.take(v.norm, 1);
+    p.take(v.ws, ws);
+  });
+  return v;
+}
+
+// Global norm, clip and AdamW over all parameters in one launch each (the clip factor is read on
+// the device); returns the norm (one value to the host, for the metrics).
+double cuda_optimizer_step(Learner& l, const CudaStep& v, float lr) {
+  LearnerCuda& d = l.cuda;
+  const long P = d.policy.num_params;
+  cudaStream_t s = stream_of(d.policy);
+  grad_norm_cuda(v.norm.data(), d.policy.grads.data(), P, v.ws.data(), v.ws.size(), s);
+  AdamWParams p;
+  p.lr = lr;
+  p.beta1 = l.cfg.beta1;
+  p.beta2 = l.cfg.beta2;
+  p.eps = l.cfg.adam_eps;
+  l.step++;
+  adamw_update_cuda(d.policy.params.data(), nullptr, d.policy.grads.data(), d.adam_m.data(),
+                    d.adam_v.data(), P, static_cast<const AdamWSegment*>(
+                                            static_cast<const void*>(d.segments.data())),
+                    d.num_segments, l.step, p, v.norm.data(), l.cfg.grad_clip, s);
+  double norm = 0;
+  device_copy(d.policy.ctx, &norm, Device::kCpu, v.norm.data(), Device::kCuda, sizeof norm);
+  return norm;
+}
+
+// The aux-loss-free bias step on the host copy of the biases (E floats a layer), then back.
+void cuda_router_bias(Learner& l, const std::vector<std::vector<long>>& load) {
+  if (l.cfg.bias_gamma <= 0) return;
+  LearnerCuda& d = l.cuda;
+  const size_t bytes = static_cast<size_t>(std::max(l.policy.cfg.n_routed_experts, 0)) * 4;
+  auto each = [&](bool down) {
+    for (size_t i = 0; i < l.policy.w.layers.size(); i++) {
+      float* h = l.policy.w.layers[i].router_bias;
+      float* g = d.policy.w.layers[i].router_bias;
+      if (!h) continue;
+      if (down)
+        device_copy(d.policy.ctx, h, Device::kCpu, g, Device::kCuda, bytes);
+      else
+        device_copy(d.policy.ctx, g, Device::kCuda, h, Device::kCpu, bytes);
+    }
+  };
+  each(true);
+  update_router_bias(l, load);
+  each(false);
+}
+
+// The updated weights back to the host once per update (checkpoints, the weight broadcast).
+void cuda_download_weights(Learner& l) {
+  device_copy(l.cuda.policy.ctx, l.policy.params.data(), Device::kCpu,
+              l.cuda.policy.params.data(), Device::kCuda,
+              static_cast<size_t>(l.policy.num_params) * sizeof(float));
+}
+
+UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
+                          const std::vector<float>& seq_w) {
+  UpdateMetrics mt;
+  const int S = static_cast<int>(samples.size());
+  LearnerCuda& d = l.cuda;
+  Model& m = d.policy;
+  const Ctx& ctx = m.ctx;
+  timespec cpu0;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+  cuda_upload(l);
+  std::vector<MicroBatch> mbs =
+      make_micro_batches(l.policy, samples, 0, S, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
+  const int NB = static_cast<int>(mbs.size());
+  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, NB));
+  const bool need_ref = l.cfg.need_ref;
+
+  // Everything laid out before the first forward: activations for the largest micro-batch, the
+  // token arrays of the whole step (uploaded in one copy), statistics and workspaces.
+  std::vector<long> first(NB + 1, 0);  // [NB+1] offset of micro-batch b's tokens
+  int max_n = 0, max_b = 0;
+  for (int b = 0; b < NB; b++) {
+    first[b + 1] = first[b] + batch_num_tokens(mbs[b].batch);
+    max_n = std::max(max_n, batch_num_tokens(mbs[b].batch));
+    max_b = std::max(max_b, batch_num_seqs(mbs[b].batch));
+  }
+  const long total = first[NB];
+  acts_reserve(m, d.acts, max_n, max_b, true, true);
+  if (need_ref) acts_reserve(d.ref, d.ref_acts, max_n, max_b, true, false);
+  const CudaStep v = cuda_step_plan(l, total, max_n, num_mini > 1, need_ref);
+  std::vector<float> terms(3 * static_cast<size_t>(total), 0.0f);
+  std::vector<char> have_roll(NB);
+  for (int b = 0; b < NB; b++)
+    have_roll[b] = token_terms(samples, mbs[b], seq_w, num_mini, &terms[first[b]],
+                               &terms[total + first[b]], &terms[2 * total + first[b]]);
+  device_copy(ctx, v.terms.data(), Device::kCuda, terms.data(), Device::kCpu,
+              terms.size() * sizeof(float));
+  device_zero(ctx, v.stats.data(), v.stats.size() * sizeof(double));
+
+  ForwardOptions fo;
+  fo.inv_temp = l.cfg.inv_temp;
+  fo.need_entropy = true;
+  mt.sample_mean_logp.assign(S, 0.0f);
+  mt.sample_mean_abs_dlogp.assign(S, 0.0f);
+  LaneWork lw;
+  std::vector<float> logp_host, ent_host;  // [N] the metrics' values of one micro-batch
+  auto collect_metrics = [&](const MicroBatch& mb) {
+    const size_t N = batch_num_tokens(mb.batch);
+    logp_host.resize(N);
+    ent_host.resize(N);
+    device_copy(ctx, logp_host.data(), Device::kCpu, d.acts.logp.data(), Device::kCuda,
+                N * sizeof(float));
+    device_copy(ctx, ent_host.data(), Device::kCpu, d.acts.entropy.data(), Device::kCuda,
+                N * sizeof(float));
+    add_metrics(samples, mb, logp_host.data(), ent_host.data(), lw, mt);
+  };
+  // The reference's log-probs of micro-batch b into ref_logp, on the reference's own stream,
+  // finished before the policy's stream reads them.
+  auto ref_forward = [&](int b, const int* replay) {
+    if (!need_ref) return;
+    ForwardOptions o = fo;
+    o.need_entropy = false;
+    o.replay_topk_idx = replay;
+    model_forward(d.ref, d.ref_acts, mbs[b].batch, o);
+    device_copy(d.ref.ctx, v.ref_logp.data() + first[b], Device::kCuda, d.ref_acts.logp.data(),
+                Device::kCuda, batch_num_tokens(mbs[b].batch) * sizeof(float));
+    ctx_sync(d.ref.ctx);
+  };
+  if (num_mini > 1) {
+    for (int b = 0; b < NB; b++) {
+      ForwardOptions o = fo;
+      o.replay_topk_idx = mbs[b].replay.empty() ? nullptr : mbs[b].replay.data();
+      model_forward(m, d.acts, mbs[b].batch, o);
+      copy(ctx, v.old_logp.data() + first[b], d.acts.logp.data(), batch_num_tokens(mbs[b].batch));
+      collect_metrics(mbs[b]);
+      ref_forward(b, o.replay_topk_idx);
+    }
+  }
+
+  for (int k = 0; k < num_mini; k++) {
+    model_zero_grads(m);
+    lw.load.assign(m.cfg.num_hidden_layers,
+                   std::vector<long>(std::max(m.cfg.n_routed_experts, 0), 0));
+    for (int b = k; b < NB; b += num_mini) {
+      MicroBatch& mb = mbs[b];
+      ForwardOptions o = fo;
+      o.need_entropy = num_mini == 1;
+      o.replay_topk_idx = mb.replay.empty() ? nullptr : mb.replay.data();
+      o.balance_alpha = l.cfg.balance_alpha * static_cast<float>(mb.sample_idx.size()) /
+                        static_cast<float>(S) * static_cast<float>(num_mini);
+      model_forward(m, d.acts, mb.batch, o);
+      if (num_mini == 1) {
+        collect_metrics(mb);
+        ref_forward(b, o.replay_topk_idx);
+      }
+      lw.balance_loss += d.acts.balance_loss / num_mini;
+      add_load(lw.load, d.acts.expert_load);
+      GrpoTokens t;
+      t.N = batch_num_tokens(mb.batch);
+      t.logp = d.acts.logp.data();
+      t.logp_old = num_mini == 1 ? d.acts.logp.data() : v.old_logp.data() + first[b];
+      t.logp_ref = need_ref ? v.ref_logp.data() + first[b] : nullptr;
+      t.logp_rollout = have_roll[b] ? v.terms.data() + 2 * total + first[b] : nullptr;
+      t.adv = v.terms.data() + first[b];
+      t.weight = v.terms.data() + total + first[b];
+      grpo_loss_cuda(t, l.cfg.loss, v.dlogp.data(), v.stats.data(), v.ws.data(), v.ws.size(),
+                     stream_of(m));
+      model_backward(m, d.acts, mb.batch, v.dlogp.data(), o);
+    }
+    mt.lr = learner_lr(l.cfg, l.step);
+    mt.grad_norm = cuda_optimizer_step(l, v, static_cast<float>(mt.lr));
+    cuda_router_bias(l, lw.load);
+    add_load(mt.expert_load, lw.load);
+  }
+  cuda_download_weights(l);
+  l.policy.version++;
+  const GrpoStats st = grpo_stats_from_device(v.stats.data(), stream_of(m));
+  mt.dlogp_max = lw.dlogp_max;
+  mt.balance_loss = lw.balance_loss;
+  timespec cpu1;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+  mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
+  finish_metrics(mt, st, lw.dsum, lw.ent_sum, lw.dcount, num_mini);
+  return mt;
+}
+
+// Supervised step on the device: mean token cross-entropy of the completions.
+double cuda_sft_step(Learner& l, const std::vector<Sample>& samples) {
+  LearnerCuda& d = l.cuda;
+  Model& m = d.policy;
+  cuda_upload(l);
+  std::vector<MicroBatch> mbs = make_micro_batches(
+      l.policy, samples, 0, static_cast<int>(samples.size()), l.cfg.micro_batch_tokens, false);
+  int max_n = 0, max_b = 0;
+  for (const MicroBatch& mb : mbs) {
+    max_n = std::max(max_n, batch_num_tokens(mb.batch));
+    max_b = std::max(max_b, batch_num_seqs(mb.batch));
+  }
+  long total = 0;
+  for (const Sample& x : samples) total += static_cast<long>(x.completion.size());
+  AHA_CHECK(total > 0, "SFT batch without completion tokens");
+  acts_reserve(m, d.acts, max_n, max_b, true, true);
+  const CudaStep v = cuda_step_plan(l, 0, max_n, false, false);
+  model_zero_grads(m);
+  double loss = 0;
+  ForwardOptions fo;
+  std::vector<std::vector<long>> load;
+  std::vector<float> dlogp;
+  for (MicroBatch& mb : mbs) {
+    const int N = batch_num_tokens(mb.batch);
+    int scored = 0;
+    dlogp.assign(N, 0.0f);
+    for (int n = 0; n < N; n++)
+      if (mb.batch.targets[n] >= 0) {
+        dlogp[n] = -1.0f / static_cast<float>(total);
+        scored++;
+      }
+    loss += static_cast<double>(model_forward(m, d.acts, mb.batch, fo)) * scored;
+    add_load(load, d.acts.expert_load);
+    device_copy(m.ctx, v.dlogp.data(), Device::kCuda, dlogp.data(), Device::kCpu,
+                N * sizeof(float));
+    model_backward(m, d.acts, mb.batch, v.dlogp.data(), fo);
+  }
+  cuda_optimizer_step(l, v, learner_lr(l.cfg, l.step));
+  cuda_router_bias(l, load);
+  cuda_download_weights(l);
+  l.policy.version++;
+  return loss / static_cast<double>(total);
+}
+
+}  // namespace
+#endif
+
 UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Collective* dp) {
   UpdateMetrics mt;
   const int S = static_cast<int>(samples.size());
@@ -263,6 +660,13 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
     lens[i] = samples[i].masked ? 0 : static_cast<int>(samples[i].completion.size());
   std::vector<float> seq_w(S);
   grpo_sequence_weights(lens.data(), S, l.cfg.agg, l.cfg.max_len, seq_w.data());
+  if (l.device == Device::kCuda) {
+    AHA_CHECK(!dp || dp->size == 1,
+              "the CUDA learner runs as one rank (data-parallel CUDA ranks are not wired)");
+#ifdef AHA_HAVE_CUDA
+    return cuda_update(l, samples, seq_w);
+#endif
+  }
 
   timespec cpu0;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
@@ -308,25 +712,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
   // Reads the lane's acts after the forward of micro-batch mb (with entropy). Each sample is
   // one lane's: the per-sample outputs are written by one thread.
   auto collect_metrics = [&](LaneWork& lw, const Acts& acts, const MicroBatch& mb) {
-    for (size_t j = 0; j < mb.sample_idx.size(); j++) {
-      const Sample& x = samples[mb.sample_idx[j]];
-      double lsum = 0, dabs = 0;
-      for (size_t t = 0; t < x.completion.size(); t++) {
-        const int pos = mb.first_pos[j] + static_cast<int>(t);
-        lsum += acts.logp[pos];
-        lw.ent_sum += acts.entropy[pos];
-        if (!x.rollout_logp.empty()) {
-          double d = std::fabs(static_cast<double>(acts.logp[pos]) - x.rollout_logp[t]);
-          dabs += d;
-          lw.dlogp_max = std::max(lw.dlogp_max, d);
-        }
-      }
-      const double n = std::max<size_t>(1, x.completion.size());
-      mt.sample_mean_logp[mb.sample_idx[j]] = static_cast<float>(lsum / n);
-      mt.sample_mean_abs_dlogp[mb.sample_idx[j]] = static_cast<float>(dabs / n);
-      lw.dsum += dabs;
-      lw.dcount += static_cast<long>(x.completion.size());
-    }
+    add_metrics(samples, mb, acts.logp.data(), acts.entropy.data(), lw, mt);
   };
   auto ref_forward = [&](int r, int b, const int* replay) {
     if (!l.cfg.need_ref) return;
@@ -395,17 +781,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
         lw.w.assign(N, 0.0f);
         lw.roll.assign(N, 0.0f);
         lw.dlogp.assign(N, 0.0f);
-        bool have_roll = true;
-        for (size_t j = 0; j < mb.sample_idx.size(); j++) {
-          const Sample& x = samples[mb.sample_idx[j]];
-          have_roll &= !x.rollout_logp.empty();
-          for (size_t t = 0; t < x.completion.size(); t++) {
-            const int pos = mb.first_pos[j] + static_cast<int>(t);
-            lw.adv[pos] = x.advantage;
-            lw.w[pos] = seq_w[mb.sample_idx[j]] * static_cast<float>(num_mini);
-            if (!x.rollout_logp.empty()) lw.roll[pos] = x.rollout_logp[t];
-          }
-        }
+        const bool have_roll = token_terms(samples, mb, seq_w, num_mini, lw.adv.data(),
+                                           lw.w.data(), lw.roll.data());
         GrpoTokens t;
         t.N = N;
         t.logp = acts.logp.data();
@@ -479,21 +856,14 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
     st.ratio_mean = v[5], st.tis_mean = v[6], st.weight_sum = v[7], mt.balance_loss = v[8];
     mt.t_comm = dp->seconds - comm0;
   }
-  mt.num_tokens = dcount;
-  mt.dlogp_mean = dcount ? dsum / dcount : 0;
-  mt.entropy = dcount ? ent_sum / dcount : 0;
-  const double ws = st.weight_sum > 0 ? st.weight_sum : 1;
-  mt.loss = st.loss / num_mini;
-  mt.kl = st.kl / ws;
-  mt.clip_low = st.clip_low / ws;
-  mt.clip_high = st.clip_high / ws;
-  mt.clip_dual = st.clip_dual / ws;
-  mt.ratio_mean = st.ratio_mean / ws;
-  mt.tis_mean = st.tis_mean / ws;
+  finish_metrics(mt, st, dsum, ent_sum, dcount, num_mini);
   return mt;
 }
 
 double learner_sft_step(Learner& l, const std::vector<Sample>& samples) {
+#ifdef AHA_HAVE_CUDA
+  if (l.device == Device::kCuda) return cuda_sft_step(l, samples);
+#endif
   Model& m = l.policy;
   std::vector<MicroBatch> mbs = make_micro_batches(m, samples, 0, static_cast<int>(samples.size()),
                                                    l.cfg.micro_batch_tokens, false);

@@ -22,6 +22,12 @@
 //   every kernel whole on one thread; the lanes' gradients are summed in lane order. The split
 //   depends on the step's shape only, so a run gives the same bits whether its lanes run side by
 //   side or one after the other.
+// - CUDA (device kCuda, learner/learner.cpp's device branch): `policy`, `adam_m` and `adam_v`
+//   stay the host copy everything else reads (checkpoints, the weight broadcast, data-parallel
+//   ranks); the update runs on `cuda`, the device copy, on its model's one stream with buffers laid
+//   out before the step's first forward. The device copy is uploaded when the host copy changed
+//   (learner_init, a resumed state, learner_refresh_ref: `cuda.stale`), the updated weights come
+//   back to the host once per update, the AdamW state only when learner_sync_host asks for it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -56,6 +62,7 @@ struct LearnerConfig {
   float inv_temp = 1.0f;       // log-probs at the sampling temperature
   bool need_ref = false;       // beta > 0
   int lanes = 0;               // 0: chosen by shape (learner_num_lanes); tests and benches set it
+  std::string device = "cpu";  // cpu | cuda | auto (learner_device): where the update runs
 };
 
 // The learner reads prompt, completion, rollout_logp, routing ([L][T + n, K]), advantage and
@@ -72,8 +79,23 @@ struct LearnerLane {
   std::vector<LearnerLane> lanes;  // lanes 1.. of the last update (lane 0 is policy, acts)
 };
 
+// The CUDA learner's device state (Learner::cuda): empty on the CPU.
+struct LearnerCuda {
+  Model policy;           // fp32 master weights, gradients, the bf16 copy; its stream runs the step
+  Model ref;              // the reference model (need_ref)
+  Acts acts, ref_acts;    // laid out for the largest micro-batch
+  Buffer<float> adam_m;   // [num_params] AdamW state
+  Buffer<float> adam_v;   // [num_params]
+  Buffer<char> segments;  // AdamW segments (trainable tensors, their decay), device
+  int num_segments = 0;
+  Arena step;             // the step's token arrays, statistics and workspaces (learner.cpp)
+  bool stale = true;      // the host copy changed: all of it uploaded before the next update
+  bool ref_stale = true;  // the host reference changed (learner_refresh_ref)
+};
+
 struct Learner {
   LearnerConfig cfg;
+  Device device = Device::kCpu;  // where learner_update runs (from cfg.device)
   Model policy;
   Model ref;                  // frozen reference (used when cfg.need_ref)
   std::vector<float> adam_m;  // [num_params]
@@ -82,6 +104,7 @@ struct Learner {
   Acts acts;
   Acts ref_acts;
   std::vector<LearnerLane> lanes;  // lanes 1.. of the last update (lane 0 is policy, acts)
+  LearnerCuda cuda;                // device kCuda only
 };
 
 struct UpdateMetrics {
@@ -108,10 +131,11 @@ constexpr long kLaneMaxParams = 4L << 20;
 constexpr int kLaneMinTokens = 512;
 constexpr int kMaxLanes = 8;
 int learner_num_lanes(const Learner& l, long tokens);
-// The --device of aha train, sft and pretrain: device_choose (kernels/ops.h), then the learner's
-// own part. Its update still reads log-probs, writes dlogp and keeps the AdamW state on the host,
-// so "cuda" is refused saying so and "auto" stays on the CPU until that is wired.
+// learner.device / the --device of aha train, sft and pretrain: "cpu", "cuda" (refused, saying
+// why, in a build without CUDA or without a device) or "auto" (cuda when a device answers).
 Device learner_device(const std::string& name);
+// CUDA: the AdamW state back into adam_m and adam_v (before a checkpoint); no-op on the CPU.
+void learner_sync_host(Learner& l);
 float learner_lr(const LearnerConfig& cfg, int step);
 UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples,
                              Collective* dp = nullptr);

@@ -45,8 +45,9 @@ std::vector<StWriteTensor> moments(const Learner& l) {
 
 }  // namespace
 
-std::string train_state_save(const Learner& l, const std::string& run_dir, int step,
+std::string train_state_save(Learner& l, const std::string& run_dir, int step,
                              const nlohmann::json& extra, int keep) {
+  learner_sync_host(l);  // a CUDA learner's AdamW state lives on the device
   const std::string root = run_dir + "/checkpoints";
   fs::create_directories(root);
   const std::string name = "step-" + std::to_string(step);
@@ -112,6 +113,7 @@ nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
   }
   l.step = state.at("optimizer_step").get<int>();
   l.policy.version = state.at("weight_version").get<uint64_t>();
+  l.cuda.stale = true;  // a CUDA learner uploads the loaded state before its next update
   return state;
 }
 

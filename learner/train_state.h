@@ -14,7 +14,7 @@
 namespace aha {
 
 // Writes the checkpoint of `step` and keeps the newest `keep` ones. Returns its directory.
-std::string train_state_save(const Learner& l, const std::string& run_dir, int step,
+std::string train_state_save(Learner& l, const std::string& run_dir, int step,
                              const nlohmann::json& extra, int keep = 2);
 // The latest checkpoint directory of run_dir, or "" when there is none.
 std::string train_state_latest(const std::string& run_dir);

@@ -351,13 +351,45 @@ void acts_reserve(const Model& m, Acts& a, int max_tokens, int max_seqs, bool ne
   const int L = m.cfg.num_hidden_layers;
   a.layers.resize(L);
   for (int l = 0; l < L; l++) layer_acts_reserve(m, l, a.layers[l], max_tokens);
-  arena_plan(a.arena, m.ctx.device,
-             [&](ArenaPlan& p) { acts_plan(m, a, p, max_tokens, max_seqs, need_logits); });
+  const bool grew = arena_plan(
+      a.arena, m.ctx.device,
+      [&](ArenaPlan& p) { acts_plan(m, a, p, max_tokens, max_seqs, need_logits); });
   if (backward)
     arena_plan(a.grad.arena, m.ctx.device,
                [&](ArenaPlan& p) { grads_plan(m, a.grad, p, max_tokens); });
   if (a.expert_load.size() != static_cast<size_t>(L))
     a.expert_load.assign(L, std::vector<long>(std::max(m.cfg.n_routed_experts, 0), 0));
+  // The GEMMs' bf16 operands and the twins' workspace for as many tokens (once per size).
+  if (grew && m.ctx.device == Device::kCuda)
+    cuda_ctx_reserve(m.ctx, model_cuda_sizes(m, max_tokens));
+}
+
+CudaSizes model_cuda_sizes(const Model& m, int max_tokens) {
+  const ModelConfig& c = m.cfg;
+  const long N = max_tokens;
+  CudaSizes s;
+  s.N = max_tokens;
+  s.NH = c.num_attention_heads;
+  s.K = cfg_num_moe_layers(c) > 0 ? c.num_experts_per_tok : 0;
+  // A linear layer's bf16 operands: its input [N, IC] (slots 0 and 1) and, backward, the
+  // gradient of its output [N, OC] (slot 0); the experts' rows [N*K, C] (slot 0), [N*K, H]
+  // (slots 1 and 2). The widest matrix bounds every linear layer.
+  long D = 0;
+  for (const TensorSpec& t : m.specs) {
+    if (t.shape.size() == 2) D = std::max<long>(D, std::max(t.shape[0], t.shape[1]));
+    if (t.shape.size() != 1) continue;
+    // RMSNorm weights: one row per token, per head for QK-norm.
+    const bool q = t.name.find("q_norm.weight") != std::string::npos;
+    const bool k = t.name.find("k_norm.weight") != std::string::npos;
+    const long rows = N * (q ? c.num_attention_heads : k ? c.num_key_value_heads : 1);
+    if (t.trainable) s.norms.push_back({rows, static_cast<int>(t.numel)});
+  }
+  const long KC = static_cast<long>(s.K) * c.hidden_size;
+  const long KH = static_cast<long>(s.K) * c.moe_intermediate_size;
+  s.operands[0] = N * std::max(D, KC);
+  s.operands[1] = N * std::max(D, KH);
+  s.operands[2] = N * KH;
+  return s;
 }
 
 size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward) {
@@ -385,11 +417,8 @@ MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool 
   const size_t P = static_cast<size_t>(m.num_params);
   p.weights = P * sizeof(float);
   p.weights_bf16 = P * 2;
-  const ModelConfig& c = m.cfg;
-  const size_t N = max_tokens;
-  const size_t experts = static_cast<size_t>(c.num_experts_per_tok) *
-                         (c.hidden_size + 2 * static_cast<size_t>(c.moe_intermediate_size));
-  p.operands = 2 * N * std::max<size_t>(static_cast<size_t>(c.vocab_size) + c.hidden_size, experts);
+  const CudaSizes cs = model_cuda_sizes(m, max_tokens);  // bf16 operands and twins' workspace
+  p.operands = cuda_sizes_operand_bytes(cs) + cuda_sizes_workspace_bytes(cs);
   p.grads = P * sizeof(float);
   p.adam = with_optimizer ? 2 * P * sizeof(float) : 0;
   p.activations = acts_bytes(m, max_tokens, max_seqs, true);

@@ -246,13 +246,17 @@ void acts_reserve(const Model& m, Acts& acts, int max_tokens, int max_seqs, bool
 void layer_acts_reserve(const Model& m, int l, LayerActs& la, int N);
 // Bytes acts_reserve takes for these sizes (the activation arena of a memory plan).
 size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward);
+// The largest CUDA calls of a forward+backward over max_tokens tokens: bf16 GEMM operands (every
+// linear layer's input and output, the experts' [N*K, C] and [N*K, H] rows) and the twins'
+// workspaces. acts_reserve lays them out on a CUDA model's ctx (cuda_ctx_reserve).
+CudaSizes model_cuda_sizes(const Model& m, int max_tokens);
 
 // Device memory of a step, one allocation per line (the memory plan; Acts' arenas are
 // per layer plus one, all laid out before the first step).
 struct MemoryPlan {
   size_t weights = 0;       // fp32 parameters [num_params] (the master weights)
   size_t weights_bf16 = 0;  // their bf16 copy, which the GEMMs read (CUDA)
-  size_t operands = 0;      // bf16 GEMM inputs of the largest GEMM (CUDA)
+  size_t operands = 0;      // bf16 GEMM operand buffers and the twins' workspace (CUDA)
   size_t grads = 0;         // fp32 gradients, same layout
   size_t adam = 0;          // AdamW m and v (with the optimizer)
   size_t activations = 0;   // acts_bytes for the largest batch, backward scratch included

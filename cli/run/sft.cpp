@@ -107,6 +107,7 @@ void pretrain_run(const PretrainOptions& opt) {
   lc.weight_decay = 0.01f;
   lc.grad_clip = 1.0f;
   lc.micro_batch_tokens = 1 << 16;
+  lc.device = opt.device;
   Learner l;
   learner_init(l, m, lc);
 
@@ -224,6 +225,7 @@ void sft_run(const SftOptions& opt) {
   LearnerConfig lc;
   lc.lr = opt.lr;
   lc.micro_batch_tokens = 1 << 16;
+  lc.device = opt.device;
   Learner l;
   learner_init(l, m, lc);
   const int steps_per_epoch = static_cast<int>((rows.size() + opt.batch - 1) / opt.batch);

@@ -71,6 +71,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"learner.beta2", T::kFloat, &l.beta2, "AdamW beta2"},
       {"learner.adam_eps", T::kFloat, &l.adam_eps, "AdamW epsilon"},
       {"learner.grad_clip", T::kFloat, &l.grad_clip, "Global gradient-norm clip (0 = off)"},
+      {"learner.device", T::kString, &l.device,
+       "Where the learner's update runs: cpu, cuda or auto (cuda when a device answers); --device "
+       "sets it"},
       {"learner.micro_batch_tokens", T::kInt, &l.micro_batch_tokens,
        "Tokens per micro-batch (gradient accumulation)"},
       {"learner.num_minibatches", T::kInt, &l.num_minibatches, "Optimiser steps per rollout batch"},
@@ -379,6 +382,8 @@ void train_config_finalize(TrainConfig& c) {
   need(!c.task_names.empty(), "tasks.names must name at least one task");
   need(c.task_weights.empty() || c.task_weights.size() == c.task_names.size(),
        "tasks.weights must have one weight per task");
+  need(c.learner.device == "cpu" || c.learner.device == "cuda" || c.learner.device == "auto",
+       "learner.device must be cpu, cuda or auto");
   need(c.learner.schedule == "constant" || c.learner.schedule == "cosine",
        "learner.schedule must be constant or cosine");
   need(c.overlong == "none" || c.overlong == "mask" || c.overlong == "penalty",

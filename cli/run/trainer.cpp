@@ -751,6 +751,7 @@ int replay_main(const TrainOptions& opt) {
   TrainConfig cfg;
   train_config_load_toml(cfg, opt.replay_dir + "/config.toml");
   for (const std::string& s : opt.sets) train_config_set(cfg, s);
+  if (!opt.device.empty()) cfg.learner.device = opt.device;
   if (cfg.model_path.empty()) cfg.model_path = builtin_base_model_dir();
   train_config_finalize(cfg);
   Model policy;
@@ -812,11 +813,13 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
     config_name = fs::path(opt.config_path).stem().string();
   }
   for (const std::string& s : opt.sets) train_config_set(r.cfg, s);
+  if (!opt.device.empty()) r.cfg.learner.device = opt.device;
   if (r.cfg.model_path.empty()) r.cfg.model_path = builtin_base_model_dir();
   // A model directory may carry the definition of the tasks it was made for.
   if (r.cfg.tasks_file.empty() && fs::exists(r.cfg.model_path + "/tasks.toml"))
     r.cfg.tasks_file = r.cfg.model_path + "/tasks.toml";
   train_config_finalize(r.cfg);
+  learner_device(r.cfg.learner.device);  // refuses what cannot run before anything is written
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);
   if (!opt.resume && write) {
@@ -1272,7 +1275,6 @@ int train_main(const TrainOptions& opt) {
   // Weight-sync and worker chatter is for debugging: AHA_LOG=info shows it.
   const char* lvl = std::getenv("AHA_LOG");
   spdlog::set_level(lvl ? spdlog::level::from_str(lvl) : spdlog::level::warn);
-  learner_device(opt.device);  // refuses what cannot run before anything is written
   if (!opt.replay_dir.empty()) return replay_main(opt);
   // From here on SIGINT/SIGTERM only set a flag that every wait checks.
   g_stop_requested = false;

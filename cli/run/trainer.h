@@ -28,7 +28,7 @@ struct TrainOptions {
   std::string replay_dir;         // re-train on the samples logged in this run dir
   int replay_from = 0, replay_to = -1;
   std::string exe_path;         // this binary, for spawning workers
-  std::string device = "auto";  // the learner's: cpu, cuda or auto (learner_device)
+  std::string device;  // --device: overrides learner.device (cpu, cuda or auto) when not empty
 };
 
 int train_main(const TrainOptions& opt);

@@ -5,16 +5,19 @@
 #
 # What it needs that such a machine lacks is fetched here first, into folders git ignores:
 #   bash experiments/gpu/fetch.sh          # .cache/cutlass (CUTLASS wheel), .cache/gpu-debs
+#                                          # (OpenBLAS, doctest, nlohmann-json)
 # then, with the device tool (it carries ignored folders, 64 MiB at most; these are ~20 MiB):
 #   run(command="bash experiments/gpu/check.sh", carry=[".cache/cutlass", ".cache/gpu-debs"],
 #       timeout_s=540)
 # On a machine that already has the Debian packages (.ci/setup), no carried folder is needed.
 #
-# Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, GRPO terms, gpu tests, and
-# bench_kernels, which times each twin on DeepSeek-V3-like shapes). The model benchmark
-# (`aha bench model --device cuda`) needs the whole aha binary, hence every Debian package: it runs
-# only when they are all there, and the summary says why it did not otherwise (AHA_CHECK_BENCH=0
-# skips it). Exit status 0 only when the build succeeded and every gpu test ran and passed.
+# Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, the model, the learner's update, gpu
+# tests (test_cuda_learner among them: GRPO updates on CPU and CUDA compared), and bench_kernels,
+# which times each twin on DeepSeek-V3-like shapes). The model benchmark (`aha bench model --device
+# cuda`) and the train smoke (3 steps of the built-in run, `aha train --device cuda`) need the whole
+# aha binary, hence every Debian package: they run only when they are all there, and the summary
+# says why they did not otherwise (AHA_CHECK_BENCH=0 skips them). Exit status 0 only when the build
+# succeeded, every gpu test ran and passed, and the train smoke (when it ran) finished.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 t0=$(date +%s)
@@ -87,25 +90,33 @@ if [ $status -eq 0 ] || [ -x build-gpu/experiments/gpu/bench_kernels ]; then
   fi
 fi
 
-echo "== benchmark"
+echo "== benchmark and train smoke (the whole aha)"
 need=(libzmq re2 ginac libseccomp openblas)
 if [ "${AHA_CHECK_BENCH:-1}" = 0 ]; then
-  summary+=("benchmark: skipped (AHA_CHECK_BENCH=0)")
+  summary+=("benchmark, train smoke: skipped (AHA_CHECK_BENCH=0)")
 elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev/null; then
   if timeout 240 cmake -S . -B build-gpu-full -G Ninja -DCMAKE_BUILD_TYPE=Release \
        -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_TESTING=OFF >/dev/null 2>&1 &&
      timeout 240 cmake --build build-gpu-full --target aha -j "$jobs" >build-gpu/check-full-build.log 2>&1; then
-    if ./build-gpu-full/aha bench model --help 2>&1 | grep -q -- "--device"; then
-      timeout 120 ./build-gpu-full/aha bench model --device cuda 2>&1 | tee build-gpu/check-bench.log | tail -30
-      summary+=("benchmark: $(tail -3 build-gpu/check-bench.log | tr '\n' ' ')")
+    timeout 120 ./build-gpu-full/aha bench model --device cuda 2>&1 | tee build-gpu/check-bench.log | tail -30
+    summary+=("benchmark: $(tail -3 build-gpu/check-bench.log | tr '\n' ' ')")
+    # A few GRPO steps of the built-in run with the learner on the GPU (rollout stays on the CPU).
+    rm -rf build-gpu/check-train
+    if timeout 150 ./build-gpu-full/aha train --device cuda --run-dir build-gpu/check-train \
+         --set run.steps=3 --set run.eval_every=0 --set run.checkpoint_every=0 \
+         --set run.progress=false --set tasks.eval_prompts=8 --set tasks.eval_samples=1 \
+         >build-gpu/check-train.log 2>&1; then
+      summary+=("train smoke (--device cuda, 3 steps): ok; $(grep -E '^step' build-gpu/check-train.log | tail -1)")
     else
-      summary+=("benchmark: skipped (aha bench model has no --device option in this build)")
+      tail -20 build-gpu/check-train.log
+      summary+=("train smoke (--device cuda, 3 steps): FAILED (build-gpu/check-train.log)")
+      status=1
     fi
   else
-    summary+=("benchmark: skipped (the full aha build failed: build-gpu/check-full-build.log)")
+    summary+=("benchmark, train smoke: skipped (the full aha build failed: build-gpu/check-full-build.log)")
   fi
 else
-  summary+=("benchmark: skipped (aha needs the Debian packages of .ci/setup; this machine lacks some)")
+  summary+=("benchmark, train smoke: skipped (aha needs the Debian packages of .ci/setup; this machine lacks some)")
 fi
 
 echo

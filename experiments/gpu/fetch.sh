@@ -2,8 +2,9 @@
 # Fetches, on a machine with package registries, what experiments/gpu/check.sh needs on a GPU
 # machine that has none, into folders git ignores (carry them with the device tool):
 #   .cache/cutlass/   the nvidia-cutlass wheel (CUTLASS/CuTe headers; kernels/cuda/cutlass.cmake unpacks it)
-#   .cache/gpu-debs/  Debian packages of OpenBLAS and doctest: the CPU references the gpu tests
-#                     compare against (unpacked by check.sh under .cache/gpu-root, not into /)
+#   .cache/gpu-debs/  Debian packages of OpenBLAS, doctest and nlohmann-json: the CPU references
+#                     the gpu tests compare against, the model's config (unpacked by check.sh
+#                     under .cache/gpu-root, not into /)
 # About 20 MiB together.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,5 +15,5 @@ if [ ! -f ".cache/cutlass/nvidia_cutlass-${version}-py3-none-any.whl" ]; then
     "nvidia-cutlass==${version}" -d .cache/cutlass
 fi
 (cd .cache/gpu-debs && apt-get download -qq libopenblas0-pthread libopenblas-pthread-dev \
-   libgfortran5 libquadmath0 doctest-dev)
+   libgfortran5 libquadmath0 doctest-dev nlohmann-json3-dev)
 du -sh .cache/cutlass .cache/gpu-debs

@@ -1,11 +1,14 @@
 // The train config: TOML sections, unknown keys with suggestions, --set, validation (the chat
-// template's name at load), and the README documenting every key.
+// template's name at load), the README documenting every key, and learner.device.
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "cli/run/train_config.h"
+#include "kernels/device.h"
+#include "learner/learner.h"
+#include "policy/config.h"
 #include "tests/test_util.h"
 
 using namespace aha;
@@ -104,4 +107,27 @@ TEST_CASE("model.chat_template: a known name is kept, an unknown one refused at 
   direct.chat_template = "nope";
   CHECK_THROWS_WITH(train_config_finalize(direct),
                     doctest::Contains("config: model.chat_template"));
+}
+
+TEST_CASE("learner.device: cpu, cuda or auto; cuda refused clearly where it cannot run") {
+  TrainConfig c;
+  CHECK(c.learner.device == "cpu");  // the CPU learner stays the default (the reference)
+  train_config_set(c, "learner.device=auto");
+  train_config_finalize(c);
+  TrainConfig bad;
+  train_config_set(bad, "learner.device=gpu");
+  CHECK_THROWS_WITH(train_config_finalize(bad), doctest::Contains("learner.device"));
+  CHECK((learner_device("cpu") == Device::kCpu));
+  CHECK_THROWS_WITH(learner_device("tpu"), doctest::Contains("expected cpu, cuda or auto"));
+  if (!cuda_available()) {
+    // Without a device (or without CUDA in the build) cuda says which, and auto is the CPU.
+    CHECK_THROWS_WITH(learner_device("cuda"), doctest::Contains("--device cuda: "));
+    CHECK((learner_device("auto") == Device::kCpu));
+    Model m;
+    model_build(m, config_tiny());
+    LearnerConfig lc;
+    lc.device = "cuda";
+    Learner l;
+    CHECK_THROWS_WITH(learner_init(l, m, lc), doctest::Contains("--device cuda: "));
+  }
 }
