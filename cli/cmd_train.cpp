@@ -262,58 +262,38 @@ void cmd_eval(const EvalArgs& a) {
     samples_out.open(a.samples_out);
     if (!samples_out) throw std::runtime_error(a.samples_out + ": cannot write");
   }
-  Engine e;
-  EngineOptions eo;
-  eo.max_tokens_in_flight = 1 << 16;
-  engine_init(e, m, eo);
-  std::vector<std::vector<int>> prompt_ids(items.size());
-  for (size_t i = 0; i < items.size(); i++) {
-    EngineRequest r;
-    r.request_id = i;
-    r.prompt = prompt_ids[i] = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(items[i], fmt));
-    r.group_size = a.k;
-    r.params.temperature = a.temperature;
-    r.params.max_new_tokens = a.max_new_tokens;
-    r.params.stop_token_ids = fmt.stop_ids;
-    r.seed = a.seed * 1000003 + i;
-    engine_submit(e, r);
-  }
-  std::vector<EngineResult> done;
-  engine_run(e, done);
-  // Prompt order, so --samples-out lists the same rows in the same order every time.
-  std::sort(done.begin(), done.end(), [](const EngineResult& x, const EngineResult& y) {
-    return x.request_id < y.request_id;
-  });
-  std::vector<EvalGroup> groups;
+  EvalSampling es;
+  es.k = a.k;
+  es.params.temperature = a.temperature;
+  es.params.max_new_tokens = a.max_new_tokens;
+  es.seed_base = a.seed * 1000003;
+  std::vector<EngineResult> done;  // in prompt order, so --samples-out lists the same rows
+  const std::vector<EvalGroup> groups = eval_local(m, tok, fmt, *ts, items, es, &done);
   for (const EngineResult& r : done) {
+    if (!samples_out.is_open()) break;
     const TaskItem& item = items[r.request_id];
-    EvalGroup& group = groups.emplace_back();
-    group.task = item.task;
+    const std::vector<int> prompt_ids = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(item, fmt));
     for (size_t g = 0; g < r.samples.size(); g++) {
       const Sample& s = r.samples[g];
-      const std::string completion = completion_text(tok, fmt, s.completion);
-      const Scored& sc =
-          group.scored.emplace_back(taskset_score(*ts, item, reward_input(fmt, completion)));
-      if (samples_out.is_open()) {
-        nlohmann::ordered_json row;
-        row["task"] = item.task;
-        row["prompt_id"] = item.prompt_id;
-        row["sample"] = g;
-        row["prompt"] = tokenizer_decode(tok, prompt_ids[r.request_id]);  // as fed, BOS included
-        row["response_prefix"] = fmt.response_prefix;
-        row["completion"] = completion;
-        row["finish_reason"] = s.finish_reason;
-        row["reward"] = sc.result.score;
-        nlohmann::ordered_json comp = nlohmann::ordered_json::object();
-        for (const auto& [name, value] : sc.result.components) comp[name] = value;
-        row["components"] = comp;
-        row["correct"] = sc.correct;
-        row["extracted"] = sc.result.extracted;
-        row["reason"] = sc.result.reason;
-        // Invalid UTF-8 (a cut multi-byte character) is replaced rather than aborting the file.
-        samples_out << row.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
-                    << "\n";
-      }
+      const Scored& sc = groups[r.request_id].scored[g];
+      nlohmann::ordered_json row;
+      row["task"] = item.task;
+      row["prompt_id"] = item.prompt_id;
+      row["sample"] = g;
+      row["prompt"] = tokenizer_decode(tok, prompt_ids);  // as fed, BOS included
+      row["response_prefix"] = fmt.response_prefix;
+      row["completion"] = completion_text(tok, fmt, s.completion);
+      row["finish_reason"] = s.finish_reason;
+      row["reward"] = sc.result.score;
+      nlohmann::ordered_json comp = nlohmann::ordered_json::object();
+      for (const auto& [name, value] : sc.result.components) comp[name] = value;
+      row["components"] = comp;
+      row["correct"] = sc.correct;
+      row["extracted"] = sc.result.extracted;
+      row["reason"] = sc.result.reason;
+      // Invalid UTF-8 (a cut multi-byte character) is replaced rather than aborting the file.
+      samples_out << row.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                  << "\n";
     }
   }
   const EvalSummary sum = eval_summarize(groups);

@@ -50,7 +50,7 @@ double rope_frequencies(double* inv_freq, int D, double theta, const RopeScaling
 
 // Rotates every pair by +angle (sign = 1) or -angle (sign = -1). Angles in double: positions
 // reach 1e5 and a float angle would lose the low frequencies' phase.
-static void rope_apply(float* x, const int* positions, int N, int H, int token_stride,
+static void rope_apply(float* x, const int* positions, int N, int NH, int token_stride,
                        int head_stride, int D, const double* inv_freq, float attn_factor,
                        bool interleaved, double sign) {
   AHA_CHECK(D % 2 == 0, "rope: D must be even");
@@ -62,7 +62,7 @@ static void rope_apply(float* x, const int* positions, int N, int H, int token_s
       cs[i] = static_cast<float>(std::cos(a) * attn_factor);
       sn[i] = static_cast<float>(sign * std::sin(a) * attn_factor);
     }
-    for (int h = 0; h < H; h++) {
+    for (int h = 0; h < NH; h++) {
       float* v = x + (long)n * token_stride + (long)h * head_stride;
       for (int i = 0; i < P; i++) {
         float* a = interleaved ? v + 2 * i : v + i;
@@ -75,15 +75,16 @@ static void rope_apply(float* x, const int* positions, int N, int H, int token_s
   }
 }
 
-void rope_forward(float* x, const int* positions, int N, int H, int token_stride, int head_stride,
+void rope_forward(float* x, const int* positions, int N, int NH, int token_stride, int head_stride,
                   int D, const double* inv_freq, float attn_factor, bool interleaved) {
-  rope_apply(x, positions, N, H, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
+  rope_apply(x, positions, N, NH, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
              1.0);
 }
 
-void rope_backward(float* dx, const int* positions, int N, int H, int token_stride, int head_stride,
-                   int D, const double* inv_freq, float attn_factor, bool interleaved) {
-  rope_apply(dx, positions, N, H, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
+void rope_backward(float* dx, const int* positions, int N, int NH, int token_stride,
+                   int head_stride, int D, const double* inv_freq, float attn_factor,
+                   bool interleaved) {
+  rope_apply(dx, positions, N, NH, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
              -1.0);
 }
 

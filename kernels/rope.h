@@ -1,4 +1,4 @@
-// Rotary position embedding applied in place to D rope dims of H vectors per token.
+// Rotary position embedding applied in place to D rope dims of NH vectors per token.
 // x points at the first rope dim of head 0 of token 0; token n head h starts at
 // x + n*token_stride + h*head_stride. interleaved=true rotates pairs (2i, 2i+1) (DeepSeek's layout
 // in HF weights); false rotates (i, i+D/2) (Llama/Qwen "rotate_half"). Pair i turns by
@@ -32,10 +32,11 @@ double rope_frequencies(double* inv_freq, int D, double theta, const RopeScaling
 double rope_yarn_mscale(double scale, double m);
 
 // x[N, ...] in place; positions[N]; inv_freq[D/2]
-void rope_forward(float* x, const int* positions, int N, int H, int token_stride, int head_stride,
+void rope_forward(float* x, const int* positions, int N, int NH, int token_stride, int head_stride,
                   int D, const double* inv_freq, float attn_factor, bool interleaved);
 // dx[N, ...] in place: dx <- attn_factor * Rᵀ dx
-void rope_backward(float* dx, const int* positions, int N, int H, int token_stride, int head_stride,
-                   int D, const double* inv_freq, float attn_factor, bool interleaved);
+void rope_backward(float* dx, const int* positions, int N, int NH, int token_stride,
+                   int head_stride, int D, const double* inv_freq, float attn_factor,
+                   bool interleaved);
 
 }  // namespace aha

@@ -121,6 +121,25 @@ void ipc_restrict_permissions(const std::string& endpoint) {
     throw std::runtime_error(endpoint + ": cannot make the socket owner-only");
 }
 
+zmq::socket_t router_bind(zmq::context_t& ctx, const std::string& endpoint,
+                          const std::string& curve_secret_key, int hwm, const std::string& who) {
+  zmq::socket_t s(ctx, zmq::socket_type::router);
+  s.set(zmq::sockopt::router_mandatory, 1);
+  s.set(zmq::sockopt::linger, 0);
+  if (hwm > 0) {
+    s.set(zmq::sockopt::sndhwm, hwm);
+    s.set(zmq::sockopt::rcvhwm, hwm);
+  }
+  if (!curve_secret_key.empty()) curve_make_server(s, {"", curve_secret_key});
+  try {
+    s.bind(endpoint);
+    ipc_restrict_permissions(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error(who + ": cannot bind " + endpoint + ": " + e.what());
+  }
+  return s;
+}
+
 struct ZapHandler {
   zmq::socket_t sock;
   std::thread thread;

@@ -56,6 +56,13 @@ uint64_t zap_refused(ZapHandler& z);
 // Adds a public key to the allow-list (a relay parent admitting the children it was given).
 void zap_allow(ZapHandler& z, const std::string& public_key);
 
+// The ROUTER socket a service hands work out on (the rollout controller, the reward service):
+// a send to a vanished peer fails rather than vanishes (router_mandatory), nothing lingers, a
+// CURVE server when curve_secret_key is set, an ipc:// socket file owner-only, high-water marks
+// of hwm messages (0 = ZeroMQ's default). Throws "WHO: cannot bind ENDPOINT: why" on failure.
+zmq::socket_t router_bind(zmq::context_t& ctx, const std::string& endpoint,
+                          const std::string& curve_secret_key, int hwm, const std::string& who);
+
 // Socket set-up: a CURVE server with this key pair, or a client that knows the server's public key.
 void curve_make_server(zmq::socket_t& s, const CurveKeyPair& server);
 void curve_make_client(zmq::socket_t& s, const CurveKeyPair& client, const std::string& server_pub);

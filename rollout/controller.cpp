@@ -15,36 +15,19 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "rollout/auth.h"
+#include "rollout/job_queue.h"
 #include "rollout/weight_relay.h"
 
 namespace aha {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-struct WorkerState {
-  std::string identity;  // ZeroMQ routing id (the worker sets it to its worker_id)
-  bool alive = false;
-  int32_t capacity = 0;
-  uint64_t weights_version = 0;
-  int64_t last_seen_ms = 0;
-  std::map<uint64_t, int64_t> outstanding;  // request ids sent and not answered -> ms when sent
-  uint64_t completed = 0;
-  uint64_t rejected = 0;
-  bool banned = false;
-  std::string last_rejection;
-  int64_t last_result_ms = 0;  // when a result of it was last accepted
-  std::string relay_endpoint;  // from its relay_offer ("" = fetches from the controller only)
-  std::string relay_key;
+// What the controller keeps per worker beyond the job queue's JobWorker: its weight relay.
+struct RelayPeer {
+  std::string endpoint;  // from its relay_offer ("" = fetches from the controller only)
+  std::string key;
   std::string plan_sent;  // the encoded relay_plan it was last sent ("" = none since it joined)
 };
 
@@ -68,13 +51,10 @@ struct Controller {
   std::string
       shutdown_bytes;  // set by controller_shutdown_workers: sent to anyone who speaks later
 
-  std::unordered_map<uint64_t, GenRequest> pending;                // submitted, not completed
-  std::unordered_map<uint64_t, std::vector<std::string>> sent_to;  // pending id -> workers asked
-  std::unordered_map<uint64_t, std::set<std::string>> refused_by;  // pending id -> bad answerers
-  std::unordered_set<uint64_t> completed;
-  std::deque<uint64_t> queue;  // ids waiting for a worker (completed ids are skipped lazily)
+  JobQueue q;  // requests by request_id (rollout/job_queue.h)
+  std::unordered_map<uint64_t, GenRequest> requests;  // the pending ones, for the result checks
   std::vector<GenResult> results;
-  std::map<std::string, WorkerState> workers;
+  std::map<std::string, RelayPeer> relays;                 // by worker identity
   std::deque<std::pair<std::string, std::string>> outbox;  // (identity, bytes) from API calls
 
   uint64_t weights_version = 0;
@@ -110,158 +90,132 @@ WeightsAnnounce current_announce(const Controller& c) {
   return a;
 }
 
-void announce_if_behind(Controller& c, WorkerState& w) {
-  if (c.weights_version > 0 && w.weights_version < c.weights_version)
-    send_to(c, w.identity, encode(current_announce(c)));
+void announce_if_behind(Controller& c, const std::string& identity, const JobWorker& w) {
+  if (c.weights_version > 0 && w.version < c.weights_version)
+    send_to(c, identity, encode(current_announce(c)));
 }
 
 // Re-plans the relay tree over the live workers with a relay and sends each a relay_plan when
 // its own changed (parents first, so a parent admits its children before they knock).
 void replan_relay(Controller& c) {
   if (c.opt.broadcast_fanout <= 0) return;
-  std::vector<WorkerState*> nodes;
-  for (auto& [ident, w] : c.workers)
-    if (w.alive && !w.banned && !w.relay_endpoint.empty()) nodes.push_back(&w);
+  std::vector<std::pair<const std::string*, RelayPeer*>> nodes;
+  for (auto& [ident, w] : c.q.workers) {
+    auto r = c.relays.find(ident);
+    if (w.alive && !w.banned && r != c.relays.end() && !r->second.endpoint.empty())
+      nodes.emplace_back(&ident, &r->second);
+  }
   c.stats.relay_nodes = nodes.size();
   const std::vector<int> parent = relay_tree(nodes.size(), c.opt.broadcast_fanout);
   std::vector<RelayPlan> plans(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (parent[i] < 0) continue;
-    const WorkerState& p = *nodes[static_cast<size_t>(parent[i])];
-    plans[i].parent_id = p.identity;
-    plans[i].parent_endpoint = p.relay_endpoint;
-    plans[i].parent_key = p.relay_key;
-    plans[static_cast<size_t>(parent[i])].child_keys.push_back(nodes[i]->relay_key);
+    const auto& [p_ident, p] = nodes[static_cast<size_t>(parent[i])];
+    plans[i].parent_id = *p_ident;
+    plans[i].parent_endpoint = p->endpoint;
+    plans[i].parent_key = p->key;
+    plans[static_cast<size_t>(parent[i])].child_keys.push_back(nodes[i].second->key);
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::string bytes = encode(plans[i]);
-    if (bytes == nodes[i]->plan_sent) continue;
-    nodes[i]->plan_sent = bytes;
+    if (bytes == nodes[i].second->plan_sent) continue;
+    nodes[i].second->plan_sent = bytes;
     c.stats.relay_plans++;
-    send_to(c, nodes[i]->identity, bytes);
+    send_to(c, *nodes[i].first, bytes);
   }
 }
 
-void declare_dead(Controller& c, WorkerState& w, const char* why) {
-  if (!w.alive) return;
-  w.alive = false;
-  w.plan_sent.clear();
+// After a worker was lost or banned: its relay children get new parents.
+void after_loss(Controller& c, const std::string& identity) {
+  auto r = c.relays.find(identity);
+  if (r != c.relays.end()) r->second.plan_sent.clear();
   replan_relay(c);
-  c.stats.workers_died++;
-  // Re-queued at the front, in id order, so they are the next to go out.
-  for (auto it = w.outstanding.rbegin(); it != w.outstanding.rend(); ++it) {
-    if (c.pending.count(it->first)) {
-      c.queue.push_front(it->first);
-      c.stats.reissued++;
-    }
-  }
-  spdlog::warn("controller: worker {} is dead ({}); re-queued {} request(s)",
-               printable_peer(w.identity), why, w.outstanding.size());
-  w.outstanding.clear();
   c.cv.notify_all();
 }
 
+void declare_dead(Controller& c, const std::string& identity, const char* why) {
+  auto it = c.q.workers.find(identity);
+  if (it == c.q.workers.end() || !it->second.alive) return;
+  const size_t held = it->second.held.size();
+  jobq_lost(c.q, identity);  // its requests re-queued at the front, in id order
+  spdlog::warn("controller: worker {} is dead ({}); re-queued {} request(s)",
+               printable_peer(identity), why, held);
+  after_loss(c, identity);
+}
+
 // A ready or heartbeat (re)registers the sender: a worker declared dead that speaks again is back.
-WorkerState& touch_worker(Controller& c, const std::string& identity, int32_t capacity,
-                          uint64_t weights_version) {
-  WorkerState& w = c.workers[identity];
-  if (w.banned) return w;  // disconnected for bad results: never back
-  bool was_alive = w.alive;
-  w.identity = identity;
-  w.alive = true;
-  w.capacity = std::max(capacity, 0);
+void touch_worker(Controller& c, const std::string& identity, int32_t capacity,
+                  uint64_t weights_version) {
+  bool joined = false;
+  JobWorker* w = jobq_seen(c.q, identity, capacity, jobq_now_ms(), &joined);
+  if (!w) return;  // disconnected for bad results: never back
   // A worker's claimed version counts only when it is one we published (a forged one is ignored).
-  if (c.published.count(weights_version))
-    w.weights_version = std::max(w.weights_version, weights_version);
-  w.last_seen_ms = now_ms();
-  if (!was_alive) {
+  if (c.published.count(weights_version)) w->version = std::max(w->version, weights_version);
+  if (joined) {
     spdlog::info("controller: worker {} joined (capacity {}, weights v{})",
-                 printable_peer(identity), capacity, w.weights_version);
+                 printable_peer(identity), capacity, w->version);
     HeartbeatMsg hb;  // tells the worker it is registered
     send_to(c, identity, encode(hb));
     replan_relay(c);
-    announce_if_behind(c, w);
+    announce_if_behind(c, identity, *w);
     c.cv.notify_all();
   }
-  return w;
 }
 
-void ban_worker(Controller& c, WorkerState& w, const std::string& why);
+// Bans a worker: its requests go to others, it is told to shut down, and what it sends later is
+// ignored. Caller holds c.mu.
+void ban_worker(Controller& c, const std::string& identity, const std::string& why) {
+  if (!jobq_ban(c.q, identity)) return;
+  spdlog::error("controller: disconnecting worker {}: {}", printable_peer(identity), why);
+  ShutdownMsg s;
+  s.reason = "disconnected: " + why;
+  send_to(c, identity, encode(s));
+  after_loss(c, identity);
+}
 
 // A message that cannot be used. From a registered worker it also counts as a bad result: a worker
 // whose every answer is garbage must be disconnected, not waited for.
 void drop(Controller& c, const std::string& peer, const std::string& err) {
   c.stats.dropped++;
   spdlog::warn("controller: dropped message from {}: {}", printable_peer(peer), err);
-  auto it = c.workers.find(peer);
-  if (it == c.workers.end() || it->second.banned) return;
-  WorkerState& w = it->second;
-  w.rejected++;
-  c.stats.rejected++;
-  w.last_rejection = err;
-  if (static_cast<int64_t>(w.rejected) >= c.opt.max_bad_results)
-    ban_worker(c, w, std::to_string(w.rejected) + " bad messages (last: " + err + ")");
-}
-
-// Bans a worker: its requests go to others, it is told to shut down, and what it sends later is
-// ignored. Caller holds c.mu.
-void ban_worker(Controller& c, WorkerState& w, const std::string& why) {
-  if (w.banned) return;
-  w.banned = true;
-  c.stats.banned++;
-  spdlog::error("controller: disconnecting worker {}: {}", printable_peer(w.identity), why);
-  ShutdownMsg s;
-  s.reason = "disconnected: " + why;
-  send_to(c, w.identity, encode(s));
-  declare_dead(c, w, "disconnected");
+  if (jobq_count_bad(c.q, peer, err, c.opt.max_bad_results))
+    ban_worker(c, peer,
+               std::to_string(c.q.workers[peer].rejected) + " bad messages (last: " + err + ")");
 }
 
 // Refuses a result: counted against the sender, the request (when the sender held it) re-queued.
-void reject_result(Controller& c, WorkerState* w, const std::string& peer, uint64_t request_id,
+void reject_result(Controller& c, const std::string& peer, uint64_t request_id,
                    const std::string& why) {
-  c.stats.rejected++;
   spdlog::warn("controller: refused result for request {} from {}: {}", request_id,
                printable_peer(peer), why);
-  if (!w) return;
-  w->rejected++;
-  w->last_rejection = why;
-  if (c.pending.count(request_id)) c.refused_by[request_id].insert(peer);
-  if (w->outstanding.erase(request_id) && c.pending.count(request_id)) {
-    c.queue.push_front(request_id);
-    c.stats.reissued++;
-  }
-  if (static_cast<int64_t>(w->rejected) >= c.opt.max_bad_results)
-    ban_worker(c, *w, std::to_string(w->rejected) + " refused results (last: " + why + ")");
+  if (jobq_refuse(c.q, peer, request_id, why, c.opt.max_bad_results))
+    ban_worker(c, peer,
+               std::to_string(c.q.workers[peer].rejected) + " refused results (last: " + why + ")");
   c.cv.notify_all();
 }
 
 void handle_result(Controller& c, const std::string& peer, GenResult&& r) {
-  auto wit = c.workers.find(peer);
-  WorkerState* w = wit == c.workers.end() ? nullptr : &wit->second;
-  if (w && w->banned) {
-    c.stats.dropped++;
-    return;
+  auto wit = c.q.workers.find(peer);
+  if (wit != c.q.workers.end()) {
+    if (wit->second.banned) {
+      c.stats.dropped++;
+      return;
+    }
+    wit->second.last_seen_ms = jobq_now_ms();
   }
-  if (w) w->last_seen_ms = now_ms();
-  if (c.completed.count(r.request_id)) {
-    if (w) w->outstanding.erase(r.request_id);
-    c.stats.duplicates++;
-    spdlog::info("controller: discarded duplicate result for request {} from {}", r.request_id,
-                 printable_peer(peer));
-    return;
+  switch (jobq_result(c.q, peer, r.request_id)) {
+    case JobResult::kDuplicate:
+      spdlog::info("controller: discarded duplicate result for request {} from {}", r.request_id,
+                   printable_peer(peer));
+      return;
+    case JobResult::kUnknown:
+      return reject_result(c, peer, r.request_id, "no such request");
+    case JobResult::kUnsolicited:  // only a worker the request was sent to may answer it
+      return reject_result(c, peer, r.request_id, "the request was not sent to this worker");
+    case JobResult::kCandidate:
+      break;
   }
-  auto pit = c.pending.find(r.request_id);
-  if (pit == c.pending.end()) {
-    c.stats.unknown_results++;
-    return reject_result(c, w, peer, r.request_id, "no such request");
-  }
-  // Only a worker the request was sent to may answer it.
-  const std::vector<std::string>& asked = c.sent_to[r.request_id];
-  if (std::find(asked.begin(), asked.end(), peer) == asked.end()) {
-    c.stats.unsolicited++;
-    return reject_result(c, w, peer, r.request_id, "the request was not sent to this worker");
-  }
-  const GenRequest& req = pit->second;
+  const GenRequest& req = c.requests.at(r.request_id);
   std::string why;
   if (!c.published.count(r.weights_version))
     why = "weights_version " + std::to_string(r.weights_version) + " was never published";
@@ -273,17 +227,9 @@ void handle_result(Controller& c, const std::string& peer, GenResult&& r) {
           std::to_string(req.group_size);
   else if (c.opt.validate)
     why = c.opt.validate(c.opt.validate_ctx, req, r);
-  if (!why.empty()) return reject_result(c, w, peer, r.request_id, why);
-  if (w) {
-    w->outstanding.erase(r.request_id);
-    w->last_result_ms = now_ms();
-  }
-  c.pending.erase(pit);
-  c.sent_to.erase(r.request_id);
-  c.refused_by.erase(r.request_id);
-  c.completed.insert(r.request_id);
-  c.stats.completed++;
-  if (w) w->completed++;
+  if (!why.empty()) return reject_result(c, peer, r.request_id, why);
+  jobq_accept(c.q, peer, r.request_id, jobq_now_ms());
+  c.requests.erase(r.request_id);
   r.worker_id = peer;  // the authenticated routing id, not what the message claims
   c.results.push_back(std::move(r));
   c.cv.notify_all();
@@ -311,8 +257,8 @@ void send_chunk(Controller& c, const std::string& peer, uint32_t chunk_idx) {
 void handle_message(Controller& c, const std::string& peer, const std::string& bytes) {
   Message msg;
   std::string err;
-  auto banned = c.workers.find(peer);
-  if (banned != c.workers.end() && banned->second.banned) {
+  auto banned = c.q.workers.find(peer);
+  if (banned != c.q.workers.end() && banned->second.banned) {
     c.stats.dropped++;  // disconnected: nothing it says counts any more
     return;
   }
@@ -342,8 +288,8 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
     case MsgType::WeightsGet: {
       WeightsGet m;
       if (!decode(msg, m, err)) return drop(c, peer, err);
-      auto it = c.workers.find(peer);
-      if (it != c.workers.end()) it->second.last_seen_ms = now_ms();
+      auto it = c.q.workers.find(peer);
+      if (it != c.q.workers.end()) it->second.last_seen_ms = jobq_now_ms();
       uint64_t num_chunks = c.weights.empty() ? 0
                                               : (c.weights.size() + c.opt.weights_chunk_size - 1) /
                                                     c.opt.weights_chunk_size;
@@ -358,13 +304,13 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
     case MsgType::WeightsAck: {
       WeightsAck m;
       if (!decode(msg, m, err)) return drop(c, peer, err);
-      auto it = c.workers.find(peer);
-      if (it == c.workers.end()) return drop(c, peer, "weights_ack from an unregistered worker");
+      auto it = c.q.workers.find(peer);
+      if (it == c.q.workers.end()) return drop(c, peer, "weights_ack from an unregistered worker");
       if (!c.published.count(m.weights_version))
         return drop(c, peer,
                     "weights_ack of unpublished version " + std::to_string(m.weights_version));
-      it->second.weights_version = std::max(it->second.weights_version, m.weights_version);
-      it->second.last_seen_ms = now_ms();
+      it->second.version = std::max(it->second.version, m.weights_version);
+      it->second.last_seen_ms = jobq_now_ms();
       spdlog::info("controller: worker {} holds weights v{}", printable_peer(peer),
                    m.weights_version);
       c.cv.notify_all();
@@ -373,19 +319,18 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
     case MsgType::RelayOffer: {
       RelayOffer m;
       if (!decode(msg, m, err)) return drop(c, peer, err);
-      auto it = c.workers.find(peer);
-      if (it == c.workers.end() || !it->second.alive)
+      auto it = c.q.workers.find(peer);
+      if (it == c.q.workers.end() || !it->second.alive)
         return drop(c, peer, "relay_offer from an unregistered worker");
-      it->second.relay_endpoint = m.endpoint;
-      it->second.relay_key = m.public_key;
+      c.relays[peer].endpoint = m.endpoint;
+      c.relays[peer].key = m.public_key;
       spdlog::info("controller: worker {} relays weights at {}", printable_peer(peer), m.endpoint);
       return replan_relay(c);
     }
     case MsgType::Bye: {
       ByeMsg m;
       if (!decode(msg, m, err)) return drop(c, peer, err);
-      auto it = c.workers.find(peer);
-      if (it != c.workers.end()) declare_dead(c, it->second, ("bye: " + m.reason).c_str());
+      declare_dead(c, peer, ("bye: " + m.reason).c_str());
       return;
     }
     default:
@@ -393,80 +338,30 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
   }
 }
 
-// Hands queued requests to live workers with room, the least loaded first; a request whose minimum
-// weight version no live worker holds yet waits without blocking those behind it.
-void dispatch(Controller& c) {
-  std::deque<uint64_t> skipped;
-  while (!c.queue.empty()) {
-    uint64_t id = c.queue.front();
-    auto pit = c.pending.find(id);
-    if (pit == c.pending.end()) {  // completed meanwhile (a late result)
-      c.queue.pop_front();
-      continue;
-    }
-    WorkerState* best = nullptr;
-    int32_t best_free = 0;
-    bool any_free = false;
-    // A request goes back to a worker that answered it badly only when no other worker could
-    // ever take it (else a hostile worker could hold it forever).
-    auto rit = c.refused_by.find(id);
-    auto refused = [&](const std::string& ident) {
-      return rit != c.refused_by.end() && rit->second.count(ident) > 0;
-    };
-    bool other_exists = false;
-    for (auto& [ident, w] : c.workers)
-      other_exists |=
-          w.alive && !refused(ident) && w.weights_version >= pit->second.min_weights_version;
-    for (auto& [ident, w] : c.workers) {
-      int32_t free = w.alive ? w.capacity - static_cast<int32_t>(w.outstanding.size()) : 0;
-      if (free <= 0) continue;
-      any_free = true;
-      if (w.weights_version < pit->second.min_weights_version) continue;
-      if (other_exists && refused(ident)) continue;
-      if (free > best_free) {
-        best = &w;
-        best_free = free;
-      }
-    }
-    if (!any_free) break;
-    if (!best) {
-      skipped.push_back(id);
-      c.queue.pop_front();
-      continue;
-    }
-    if (!send_frame(c.sock, best->identity, encode(pit->second))) break;  // retry next round
-    c.queue.pop_front();
-    best->outstanding.emplace(id, now_ms());
-    std::vector<std::string>& asked = c.sent_to[id];
-    if (std::find(asked.begin(), asked.end(), best->identity) == asked.end())
-      asked.push_back(best->identity);
-  }
-  c.queue.insert(c.queue.begin(), skipped.begin(), skipped.end());
+bool send_request(void* ctx, const std::string& identity, const std::string& bytes) {
+  return send_frame(static_cast<Controller*>(ctx)->sock, identity, bytes);
 }
 
 // Declares silent workers dead (only once the socket is drained: their heartbeats may be queued)
 // and sends heartbeats when due.
 void check_timers(Controller& c, bool check_dead) {
-  int64_t t = now_ms();
-  int live = 0;
-  for (auto& [ident, w] : c.workers) {
-    if (check_dead && w.alive && t - w.last_seen_ms > c.opt.worker_timeout_ms)
-      declare_dead(c, w, "silent");
-    live += w.alive;
-    if (!w.alive || c.opt.request_timeout_ms <= 0 || w.outstanding.empty()) continue;
-    // Banned only when it holds work and has answered nothing for the whole timeout: a worker
-    // that keeps finishing requests is slow, not stuck.
-    int64_t oldest = INT64_MAX;
-    for (const auto& [id, sent_ms] : w.outstanding) oldest = std::min(oldest, sent_ms);
-    const int64_t since = std::max(oldest, w.last_result_ms);
-    if (t - since > c.opt.request_timeout_ms) {
-      w.rejected++;
-      c.stats.rejected++;
-      ban_worker(c, w,
-                 std::to_string(w.outstanding.size()) + " request(s) held and none answered for " +
-                     std::to_string((t - since) / 1000) + " s");
+  const int64_t t = jobq_now_ms();
+  std::vector<JobTimeout> late;
+  // A worker holding requests that answers none for request_timeout_ms is banned: one that keeps
+  // finishing requests is slow, not stuck.
+  jobq_timeouts(c.q, t, check_dead ? c.opt.worker_timeout_ms : 0, c.opt.request_timeout_ms, false,
+                late);
+  for (const JobTimeout& l : late) {
+    if (l.silent) {
+      declare_dead(c, l.identity, "silent");
+    } else {
+      jobq_count_bad(c.q, l.identity, "timed out", INT_MAX);
+      ban_worker(c, l.identity,
+                 std::to_string(l.num_held) + " request(s) held and none answered for " +
+                     std::to_string(l.ms / 1000) + " s");
     }
   }
+  const int live = jobq_num_live(c.q);
   if (live > 0)
     c.no_workers_since_ms = 0;
   else if (c.no_workers_since_ms == 0)
@@ -476,7 +371,7 @@ void check_timers(Controller& c, bool check_dead) {
     HeartbeatMsg hb;
     hb.weights_version = c.weights_version;
     std::string bytes = encode(hb);
-    for (auto& [ident, w] : c.workers)
+    for (auto& [ident, w] : c.q.workers)
       if (w.alive) send_to(c, ident, bytes);
   }
 }
@@ -488,7 +383,7 @@ void io_loop(Controller& c) {
     {
       std::lock_guard<std::mutex> lock(c.mu);
       if (c.stop) break;
-      int64_t until_hb = c.last_heartbeat_ms + c.opt.heartbeat_ms - now_ms();
+      int64_t until_hb = c.last_heartbeat_ms + c.opt.heartbeat_ms - jobq_now_ms();
       timeout = static_cast<int>(std::clamp<int64_t>(until_hb, 0, 100));
     }
     zmq::pollitem_t items[2] = {{c.sock.handle(), 0, ZMQ_POLLIN, 0},
@@ -523,7 +418,7 @@ void io_loop(Controller& c) {
       c.outbox.pop_front();
     }
     check_timers(c, true);
-    dispatch(c);
+    jobq_dispatch(c.q, jobq_now_ms(), send_request, &c);
   }
 }
 
@@ -544,7 +439,7 @@ void ControllerDeleter::operator()(Controller* c) const {
       ShutdownMsg s;
       s.reason = "controller closed";
       std::string bytes = encode(s);
-      for (auto& [ident, w] : c->workers)
+      for (auto& [ident, w] : c->q.workers)
         if (w.alive) send_to(*c, ident, bytes);
       c->sock.set(zmq::sockopt::linger, 500);  // let the shutdowns leave
     }
@@ -569,22 +464,7 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
     c->own_ctx = std::make_unique<zmq::context_t>(1);
     c->ctx = c->own_ctx.get();
   }
-  c->sock = zmq::socket_t(*c->ctx, zmq::socket_type::router);
-  c->sock.set(zmq::sockopt::router_mandatory, 1);  // a send to a vanished peer fails, not vanishes
-  c->sock.set(zmq::sockopt::linger, 0);
-  c->sock.set(zmq::sockopt::sndhwm, 100000);
-  c->sock.set(zmq::sockopt::rcvhwm, 100000);
-  if (!opt.curve_secret_key.empty()) {
-    CurveKeyPair k;
-    k.secret_key = opt.curve_secret_key;
-    curve_make_server(c->sock, k);
-  }
-  try {
-    c->sock.bind(opt.endpoint);
-    ipc_restrict_permissions(opt.endpoint);
-  } catch (const zmq::error_t& e) {
-    throw std::runtime_error("controller: cannot bind " + opt.endpoint + ": " + e.what());
-  }
+  c->sock = router_bind(*c->ctx, opt.endpoint, opt.curve_secret_key, 100000, "controller");
   std::string wake_url = "inproc://aha-controller-wake-" + std::to_string(g_wake_counter++);
   c->wake_rx = zmq::socket_t(*c->ctx, zmq::socket_type::pair);
   c->wake_rx.bind(wake_url);
@@ -592,7 +472,7 @@ ControllerPtr controller_create(const ControllerOptions& opt) {
   c->wake_tx.set(zmq::sockopt::linger, 0);
   c->wake_tx.connect(wake_url);
   c->endpoint = c->sock.get(zmq::sockopt::last_endpoint);
-  c->last_heartbeat_ms = c->no_workers_since_ms = now_ms();
+  c->last_heartbeat_ms = c->no_workers_since_ms = jobq_now_ms();
   spdlog::info("controller: listening on {}", c->endpoint);
   Controller* raw = c.get();
   c->io = std::thread([raw] { io_loop(*raw); });
@@ -609,13 +489,13 @@ std::string controller_endpoint(Controller& c) {
 
 void controller_submit(Controller& c, GenRequest req) {
   std::lock_guard<std::mutex> lock(c.mu);
-  if (c.pending.count(req.request_id) || c.completed.count(req.request_id))
-    throw std::runtime_error("controller_submit: request id " + std::to_string(req.request_id) +
-                             " was already submitted");
-  uint64_t id = req.request_id;
-  c.pending.emplace(id, std::move(req));
-  c.queue.push_back(id);
-  c.stats.submitted++;
+  const uint64_t id = req.request_id;
+  try {
+    jobq_submit(c.q, id, req.min_weights_version, encode(req));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("controller_submit: ") + e.what());
+  }
+  c.requests.emplace(id, std::move(req));
   wake(c);
 }
 
@@ -631,19 +511,14 @@ size_t controller_poll(Controller& c, int timeout_ms, std::vector<GenResult>& ou
 
 bool controller_cancel(Controller& c, uint64_t request_id) {
   std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.pending.find(request_id);
-  if (it == c.pending.end()) return false;
-  c.pending.erase(it);  // the queue skips ids no longer pending
-  c.sent_to.erase(request_id);
-  c.refused_by.erase(request_id);
-  c.completed.insert(request_id);
-  c.stats.cancelled++;
+  if (!jobq_cancel(c.q, request_id)) return false;
+  c.requests.erase(request_id);
   return true;
 }
 
 uint64_t controller_pending(Controller& c) {
   std::lock_guard<std::mutex> lock(c.mu);
-  return c.pending.size() + c.results.size();
+  return c.q.pending.size() + c.results.size();
 }
 
 void controller_publish_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes) {
@@ -663,7 +538,7 @@ void controller_publish_weights(Controller& c, uint64_t version, std::vector<uin
   c.weights_checksum = checksum;
   c.chunk_checksums = std::move(chunk_sums);
   std::string ann = encode(current_announce(c));
-  for (auto& [ident, w] : c.workers)
+  for (auto& [ident, w] : c.q.workers)
     if (w.alive) c.outbox.emplace_back(ident, ann);
   spdlog::info("controller: published weights v{} ({} bytes)", version, c.weights.size());
   wake(c);
@@ -673,10 +548,10 @@ bool controller_wait_weights(Controller& c, uint64_t version, int timeout_ms) {
   std::unique_lock<std::mutex> lock(c.mu);
   return c.cv.wait_for(lock, std::chrono::milliseconds(std::max(timeout_ms, 0)), [&] {
     int live = 0;
-    for (auto& [ident, w] : c.workers) {
+    for (auto& [ident, w] : c.q.workers) {
       if (!w.alive) continue;
       live++;
-      if (w.weights_version < version) return false;
+      if (w.version < version) return false;
     }
     return live > 0;
   });
@@ -686,7 +561,7 @@ bool controller_wait_workers(Controller& c, int num_workers, int timeout_ms) {
   std::unique_lock<std::mutex> lock(c.mu);
   return c.cv.wait_for(lock, std::chrono::milliseconds(std::max(timeout_ms, 0)), [&] {
     int live = 0;
-    for (auto& [ident, w] : c.workers) live += w.alive;
+    for (auto& [ident, w] : c.q.workers) live += w.alive;
     return live >= num_workers;
   });
 }
@@ -694,13 +569,13 @@ bool controller_wait_workers(Controller& c, int num_workers, int timeout_ms) {
 std::vector<WorkerInfo> controller_workers(Controller& c) {
   std::lock_guard<std::mutex> lock(c.mu);
   std::vector<WorkerInfo> out;
-  for (auto& [ident, w] : c.workers) {
+  for (auto& [ident, w] : c.q.workers) {
     WorkerInfo i;
     i.worker_id = ident;
     i.alive = w.alive;
-    i.weights_version = w.weights_version;
+    i.weights_version = w.version;
     i.capacity = w.capacity;
-    i.outstanding = static_cast<int32_t>(w.outstanding.size());
+    i.outstanding = static_cast<int32_t>(w.held.size());
     i.completed = w.completed;
     i.rejected = w.rejected;
     i.banned = w.banned;
@@ -713,12 +588,22 @@ std::vector<WorkerInfo> controller_workers(Controller& c) {
 ControllerStats controller_stats(Controller& c) {
   std::lock_guard<std::mutex> lock(c.mu);
   ControllerStats s = c.stats;
-  s.in_flight = 0;
-  for (auto& [ident, w] : c.workers) s.in_flight += w.outstanding.size();
-  s.queued = 0;
-  for (uint64_t id : c.queue) s.queued += c.pending.count(id);
-  for (auto& [ident, w] : c.workers) s.live_workers += w.alive;
-  s.ms_without_workers = c.no_workers_since_ms ? now_ms() - c.no_workers_since_ms : 0;
+  const JobQueueStats& q = c.q.stats;
+  s.submitted = q.submitted;
+  s.completed = q.completed;
+  s.duplicates = q.duplicates;
+  s.cancelled = q.cancelled;
+  s.unknown_results = q.unknown;
+  s.reissued = q.reissued;
+  s.workers_died = q.workers_lost;
+  s.rejected = q.rejected;
+  s.unsolicited = q.unsolicited;
+  s.banned = q.banned;
+  s.in_flight = jobq_num_held(c.q);
+  s.queued = jobq_num_queued(c.q);
+  s.live_workers = 0;
+  for (auto& [ident, w] : c.q.workers) s.live_workers += w.alive;
+  s.ms_without_workers = c.no_workers_since_ms ? jobq_now_ms() - c.no_workers_since_ms : 0;
   return s;
 }
 
@@ -727,7 +612,7 @@ void controller_shutdown_workers(Controller& c, const std::string& reason) {
   ShutdownMsg s;
   s.reason = reason;
   std::string bytes = encode(s);
-  for (auto& [ident, w] : c.workers)
+  for (auto& [ident, w] : c.q.workers)
     if (w.alive) c.outbox.emplace_back(ident, bytes);
   c.shutdown_bytes = bytes;
   wake(c);

@@ -9,7 +9,8 @@
 // - Flow control: a worker announces its capacity (requests it can hold at once); the controller
 //   never has more than that many of its requests outstanding. A request goes only to a worker
 //   holding at least its min_weights_version.
-// - Every submitted request id is returned by controller_poll exactly once. A worker silent for
+// - The requests go through a JobQueue (rollout/job_queue.h), which the reward service shares.
+//   Every submitted request id is returned by controller_poll exactly once. A worker silent for
 //   more than worker_timeout_ms (or saying bye) is declared dead and its outstanding requests are
 //   re-queued (counted in `reissued`); a result for an id already completed is discarded (counted
 //   in `duplicates`). The first result to arrive wins, whichever worker sent it.

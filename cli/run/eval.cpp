@@ -1,5 +1,6 @@
 #include "cli/run/eval.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -43,6 +44,41 @@ EvalSummary eval_summarize(const std::vector<EvalGroup>& groups) {
   out.majk /= n;
   for (const auto& [task, v] : by_task) out.pass1_by_task[task] = v.first / v.second;
   return out;
+}
+
+std::vector<EvalGroup> eval_local(Model& m, const Tokenizer& tok, const PromptFormat& fmt,
+                                  const TaskSet& ts, const std::vector<TaskItem>& items,
+                                  const EvalSampling& s, std::vector<EngineResult>* results) {
+  Engine e;
+  EngineOptions eo;
+  eo.max_tokens_in_flight = s.max_tokens_in_flight;
+  engine_init(e, m, eo);
+  for (size_t i = 0; i < items.size(); i++) {
+    EngineRequest r;
+    r.request_id = i;
+    r.prompt = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(items[i], fmt));
+    r.group_size = s.k;
+    r.params = s.params;
+    r.params.stop_token_ids = fmt.stop_ids;
+    r.seed = s.seed_base + i;
+    engine_submit(e, r);
+  }
+  std::vector<EngineResult> done;
+  engine_run(e, done);
+  std::sort(done.begin(), done.end(), [](const EngineResult& x, const EngineResult& y) {
+    return x.request_id < y.request_id;
+  });
+  std::vector<EvalGroup> groups(items.size());
+  for (const EngineResult& r : done) {
+    const TaskItem& item = items[r.request_id];
+    EvalGroup& g = groups[r.request_id];
+    g.task = item.task;
+    for (const Sample& x : r.samples)
+      g.scored.push_back(
+          taskset_score(ts, item, reward_input(fmt, completion_text(tok, fmt, x.completion))));
+  }
+  if (results) *results = std::move(done);
+  return groups;
 }
 
 }  // namespace aha

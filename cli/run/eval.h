@@ -1,5 +1,6 @@
-// Held-out evaluation metrics, one computation for `aha train` (periodic and final evaluations,
-// samples from the rollout workers) and `aha eval` (samples from a local engine).
+// Held-out evaluation, one path: eval_local samples with a local engine (`aha eval`, the accuracy
+// `aha pretrain` reports) the way `aha train` samples through its rollout workers (request i of
+// the eval split with seed seed_base + i), and eval_summarize computes the metrics for all three.
 //
 // Invariants:
 // - Every prompt has the same number k of scored samples; pass@1 is the mean correctness over all
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "cli/run/taskset.h"
+#include "rollout/engine.h"
 
 namespace aha {
 
@@ -31,5 +33,19 @@ struct EvalSummary {
 
 // Throws when the groups do not all hold k > 0 samples.
 EvalSummary eval_summarize(const std::vector<EvalGroup>& groups);
+
+struct EvalSampling {
+  int k = 1;  // samples per prompt
+  SamplingParams params;
+  uint64_t seed_base = 0;  // prompt i samples with seed seed_base + i
+  int max_tokens_in_flight = 1 << 16;
+};
+
+// Samples k completions of every item with a local engine and scores them: the result's group i
+// is items[i]'s. `results` (optional) receives the engine's results in item order.
+std::vector<EvalGroup> eval_local(Model& m, const Tokenizer& tok, const PromptFormat& fmt,
+                                  const TaskSet& ts, const std::vector<TaskItem>& items,
+                                  const EvalSampling& s,
+                                  std::vector<EngineResult>* results = nullptr);
 
 }  // namespace aha

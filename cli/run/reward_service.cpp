@@ -4,13 +4,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
-#include <deque>
 #include <map>
-#include <set>
 #include <thread>
 
 #include "rollout/auth.h"
+#include "rollout/job_queue.h"
 #include "rollout/protocol.h"
 #include "tasks/task.h"
 
@@ -57,17 +57,10 @@ void reward_range(const TaskSpec& spec, double& lo, double& hi) {
 struct RewardService {
   RewardServiceOptions opt;
   zmq::socket_t sock;
-  struct Worker {
-    bool busy = false;
-    bool banned = false;
-    uint64_t rejected = 0;
-    Clock::time_point last_seen;
-  };
-  std::map<std::string, Worker> workers;  // by identity (banned ones stay, to be ignored)
+  JobQueue q;  // scoring jobs by request id, one at a time per worker (rollout/job_queue.h)
   std::map<std::string, std::pair<double, double>> ranges;  // task -> declared reward range
-  uint64_t next_id = 1;
+  uint64_t next_id = 1;  // request ids: unique over the service's life, so late answers are known
   Clock::time_point no_worker_since = Clock::now();
-  RewardServiceStats stats;
 };
 
 void RewardServiceDeleter::operator()(RewardService* s) const {
@@ -78,79 +71,27 @@ RewardServicePtr reward_service_create(const RewardServiceOptions& opt) {
   if (!opt.context) throw std::runtime_error("reward service: no zmq context");
   RewardServicePtr s(new RewardService());
   s->opt = opt;
-  s->sock = zmq::socket_t(*opt.context, zmq::socket_type::router);
-  s->sock.set(zmq::sockopt::linger, 0);
-  s->sock.set(zmq::sockopt::router_mandatory, 1);
-  if (!opt.curve_secret_key.empty()) curve_make_server(s->sock, {"", opt.curve_secret_key});
-  try {
-    s->sock.bind(opt.endpoint);
-    ipc_restrict_permissions(opt.endpoint);
-  } catch (const zmq::error_t& e) {
-    throw std::runtime_error("reward service: cannot bind " + opt.endpoint + ": " + e.what());
-  }
+  s->sock = router_bind(*opt.context, opt.endpoint, opt.curve_secret_key, 0, "reward service");
   return s;
 }
 
 namespace {
 
-int live_workers(const RewardService& s) {
-  int n = 0;
-  for (const auto& [id, w] : s.workers) n += !w.banned;
-  return n;
-}
-
 void check_stop(const RewardService& s) {
   if (s.opt.stop && *s.opt.stop) throw std::runtime_error("interrupted while scoring");
 }
 
-// Reads what is waiting (up to timeout_ms for the first message); results go to `on_result`
-// (nullptr result: the worker left).
-template <typename F>
-void service_drain(RewardService& s, int timeout_ms, F on_result) {
-  zmq::pollitem_t item{s.sock.handle(), 0, ZMQ_POLLIN, 0};
-  try {
-    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) throw;
-  }
-  for (int k = 0; k < 10000; k++) {
-    std::string peer, bytes, err;
-    int got = recv_frame(s.sock, true, peer, bytes, err);
-    if (got == 0) break;
-    auto known = s.workers.find(peer);
-    if (known != s.workers.end() && known->second.banned) continue;  // disconnected: ignored
-    if (got < 0) {
-      spdlog::warn("reward service: dropped a malformed frame from {}: {}", printable_peer(peer),
-                   err);
-      continue;
-    }
-    Message msg;
-    if (!parse_message(bytes.data(), bytes.size(), msg, err)) {
-      spdlog::warn("reward service: dropped a message from {}: {}", printable_peer(peer), err);
-      continue;
-    }
-    if (msg.type == MsgType::Bye) {
-      if (known != s.workers.end()) s.workers.erase(known);
-      on_result(peer, nullptr);
-      continue;
-    }
-    RewardService::Worker& w = s.workers[peer];
-    w.last_seen = Clock::now();
-    if (msg.type == MsgType::Ready || msg.type == MsgType::Heartbeat) continue;
-    if (msg.type == MsgType::ScoreResult) {
-      ScoreResult r;
-      if (!decode(msg, r, err)) {
-        spdlog::warn("reward service: bad score_result from {}: {}", printable_peer(peer), err);
-        continue;
-      }
-      on_result(peer, &r);
-      continue;
-    }
-    spdlog::warn("reward service: unexpected {} from {}", msg_type_name(msg.type),
-                 printable_peer(peer));
-  }
-  if (live_workers(s) > 0) s.no_worker_since = Clock::now();
+bool send_job(void* ctx, const std::string& identity, const std::string& bytes) {
+  return send_frame(static_cast<RewardService*>(ctx)->sock, identity, bytes);
 }
+
+// The jobs of one reward_service_score call: request id base + i is jobs[i].
+struct Batch {
+  const std::vector<ScoreJob>& jobs;
+  uint64_t base;
+  std::vector<std::vector<Scored>>& out;
+  size_t done = 0;
+};
 
 // Why a result is refused ("" = accepted): the count, the rewards against the task's range, the
 // details' shape.
@@ -182,13 +123,96 @@ std::string check_result(RewardService& s, const ScoreJob& job, const ScoreResul
   return "";
 }
 
+void handle_result(RewardService& s, const std::string& peer, const ScoreResult& r, Batch* b) {
+  std::string why;
+  switch (jobq_result(s.q, peer, r.request_id)) {
+    case JobResult::kDuplicate:  // a late answer to a job answered meanwhile: harmless
+      return;
+    case JobResult::kUnknown:
+    case JobResult::kUnsolicited:
+      why = "request " + std::to_string(r.request_id) + " was not sent to this worker";
+      break;
+    case JobResult::kCandidate: {
+      // Every job of an earlier call was answered or cancelled, so a candidate is in this batch.
+      const size_t j = static_cast<size_t>(r.request_id - b->base);
+      std::vector<Scored> scored;
+      why = check_result(s, b->jobs[j], r, scored);
+      if (!why.empty()) break;
+      jobq_accept(s.q, peer, r.request_id, jobq_now_ms());
+      b->out[j] = std::move(scored);
+      b->done++;
+      return;
+    }
+  }
+  spdlog::warn("reward service: refused a result from {}: {}", printable_peer(peer), why);
+  if (!jobq_refuse(s.q, peer, r.request_id, why, s.opt.max_bad_results)) return;
+  jobq_ban(s.q, peer);
+  spdlog::error("reward service: disconnecting worker {} after {} refused results",
+                printable_peer(peer), s.q.workers[peer].rejected);
+  ShutdownMsg m;
+  m.reason = "disconnected: " + why;
+  send_frame(s.sock, peer, encode(m));
+}
+
+// Reads what is waiting (up to timeout_ms for the first message); results go to the batch (none
+// outside reward_service_score: they can only be duplicates or forged then).
+void service_drain(RewardService& s, int timeout_ms, Batch* b) {
+  zmq::pollitem_t item{s.sock.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+  for (int k = 0; k < 10000; k++) {
+    std::string peer, bytes, err;
+    int got = recv_frame(s.sock, true, peer, bytes, err);
+    if (got == 0) break;
+    auto known = s.q.workers.find(peer);
+    if (known != s.q.workers.end() && known->second.banned) continue;  // disconnected: ignored
+    if (got < 0) {
+      spdlog::warn("reward service: dropped a malformed frame from {}: {}", printable_peer(peer),
+                   err);
+      continue;
+    }
+    Message msg;
+    if (!parse_message(bytes.data(), bytes.size(), msg, err)) {
+      spdlog::warn("reward service: dropped a message from {}: {}", printable_peer(peer), err);
+      continue;
+    }
+    if (msg.type == MsgType::Bye) {  // the worker left: its job goes to another
+      jobq_lost(s.q, peer);
+      continue;
+    }
+    jobq_seen(s.q, peer, 1, jobq_now_ms());  // any message says it is there; one job at a time
+    if (msg.type == MsgType::Ready || msg.type == MsgType::Heartbeat) continue;
+    if (msg.type == MsgType::ScoreResult) {
+      ScoreResult r;
+      if (!decode(msg, r, err)) {
+        spdlog::warn("reward service: bad score_result from {}: {}", printable_peer(peer), err);
+        continue;
+      }
+      if (b) {
+        handle_result(s, peer, r, b);
+      } else if (jobq_result(s.q, peer, r.request_id) != JobResult::kDuplicate) {
+        spdlog::warn("reward service: refused a result from {}: no such request",
+                     printable_peer(peer));
+        jobq_refuse(s.q, peer, r.request_id, "no such request", INT_MAX);
+      }
+      continue;
+    }
+    spdlog::warn("reward service: unexpected {} from {}", msg_type_name(msg.type),
+                 printable_peer(peer));
+  }
+  if (jobq_num_live(s.q) > 0) s.no_worker_since = Clock::now();
+}
+
 }  // namespace
 
 bool reward_service_wait_workers(RewardService& s, int n, int timeout_ms) {
   auto t0 = Clock::now();
-  while (live_workers(s) < n) {
+  while (jobq_num_live(s.q) < n) {
     if (ms_since(t0) > timeout_ms || (s.opt.stop && *s.opt.stop)) return false;
-    service_drain(s, 50, [](const std::string&, const ScoreResult*) {});
+    service_drain(s, 50, nullptr);
   }
   return true;
 }
@@ -196,118 +220,40 @@ bool reward_service_wait_workers(RewardService& s, int n, int timeout_ms) {
 void reward_service_score(RewardService& s, const std::vector<ScoreJob>& jobs,
                           std::vector<std::vector<Scored>>& out) {
   out.assign(jobs.size(), {});
-  std::deque<size_t> queue;
-  for (size_t i = 0; i < jobs.size(); i++) queue.push_back(i);
-  struct Outstanding {
-    size_t job;
-    std::string worker;
-    Clock::time_point sent;
-  };
-  std::map<uint64_t, Outstanding> outstanding;  // request id -> job
-  size_t done = 0;
-  std::vector<bool> answered(jobs.size(), false);
-  std::vector<std::set<std::string>> refused_by(jobs.size());  // workers that answered a job badly
-  auto reissue = [&](std::map<uint64_t, Outstanding>::iterator it) {
-    queue.push_back(it->second.job);
-    s.stats.reissued++;
-    return outstanding.erase(it);
-  };
+  // Jobs of a call that threw are withdrawn: their late answers become duplicates.
+  std::vector<uint64_t> left;
+  for (const auto& [id, job] : s.q.pending) left.push_back(id);
+  for (uint64_t id : left) jobq_cancel(s.q, id);
+  Batch b{jobs, s.next_id, out};
+  for (const ScoreJob& job : jobs) {
+    ScoreRequest q;
+    q.request_id = s.next_id++;
+    q.task = job.task;
+    q.completions = job.completions;
+    q.reference_json = job.reference.dump();
+    jobq_submit(s.q, q.request_id, 0, encode(q));
+  }
   auto last_note = Clock::now();
-  while (done < jobs.size()) {
+  std::vector<JobTimeout> late;
+  while (b.done < jobs.size()) {
     check_stop(s);
-    // Hand queued jobs to idle workers; a job goes back to a worker that answered it badly only
-    // when no other worker is connected (else a hostile worker could hold it forever).
-    for (auto& [id, w] : s.workers) {
-      if (queue.empty()) break;
-      if (w.busy || w.banned) continue;
-      size_t j = queue.front();
-      if (refused_by[j].count(id)) {
-        bool other = false;
-        for (const auto& [id2, w2] : s.workers) other |= !w2.banned && !refused_by[j].count(id2);
-        if (other) continue;
-      }
-      ScoreRequest q;
-      q.request_id = s.next_id++;
-      q.task = jobs[j].task;
-      q.completions = jobs[j].completions;
-      q.reference_json = jobs[j].reference.dump();
-      if (!send_frame(s.sock, id, encode(q))) continue;  // worker gone: try another
-      queue.pop_front();
-      w.busy = true;
-      outstanding[q.request_id] = {j, id, Clock::now()};
-    }
-    service_drain(s, 20, [&](const std::string& peer, const ScoreResult* r) {
-      if (r == nullptr) {  // the worker left: re-issue its jobs
-        for (auto it = outstanding.begin(); it != outstanding.end();)
-          it = it->second.worker == peer ? reissue(it) : std::next(it);
-        return;
-      }
-      RewardService::Worker& w = s.workers[peer];
-      auto it = outstanding.find(r->request_id);
-      std::string why;
-      if (it == outstanding.end() || it->second.worker != peer) {
-        // A late answer to a job re-issued meanwhile is harmless; anything else is forged.
-        if (r->request_id < s.next_id && (it == outstanding.end())) return;
-        why = "request " + std::to_string(r->request_id) + " was not sent to this worker";
-      } else {
-        w.busy = false;
-        size_t j = it->second.job;
-        std::vector<Scored> scored;
-        why = answered[j] ? "" : check_result(s, jobs[j], *r, scored);
-        if (why.empty()) {
-          outstanding.erase(it);
-          if (answered[j]) return;
-          out[j] = std::move(scored);
-          answered[j] = true;
-          done++;
-          s.stats.scored++;
-          return;
-        }
-        refused_by[j].insert(peer);
-        reissue(it);
-      }
-      s.stats.rejected++;
-      s.stats.rejected_by_worker[peer]++;
-      w.rejected++;
-      spdlog::warn("reward service: refused a result from {}: {}", printable_peer(peer), why);
-      if (static_cast<int64_t>(w.rejected) >= s.opt.max_bad_results && !w.banned) {
-        w.banned = true;
-        s.stats.banned++;
-        spdlog::error("reward service: disconnecting worker {} after {} refused results",
-                      printable_peer(peer), w.rejected);
-        ShutdownMsg m;
-        m.reason = "disconnected: " + why;
-        send_frame(s.sock, peer, encode(m));
-        for (auto o = outstanding.begin(); o != outstanding.end();)
-          o = o->second.worker == peer ? reissue(o) : std::next(o);
-      }
-    });
-    // Workers without a heartbeat for worker_timeout_ms are gone (killed: no bye): forget them.
-    for (auto w = s.workers.begin(); w != s.workers.end();) {
-      // (A busy one may be scoring a slow job without heartbeats: job_timeout_ms covers it.)
-      if (!w->second.banned && !w->second.busy &&
-          ms_since(w->second.last_seen) > s.opt.worker_timeout_ms) {
+    // A job goes back to a worker that answered it badly only when no other worker is connected.
+    jobq_dispatch(s.q, jobq_now_ms(), send_job, &s);
+    service_drain(s, 20, &b);
+    // Gone without a bye (killed): silent past worker_timeout_ms while idle (a worker scoring a
+    // slow job sends no heartbeats), or holding a job past job_timeout_ms. Its job is re-issued.
+    late.clear();
+    jobq_timeouts(s.q, jobq_now_ms(), s.opt.worker_timeout_ms, s.opt.job_timeout_ms, true, late);
+    for (const JobTimeout& l : late) {
+      if (l.silent)
         spdlog::warn("reward service: worker {} silent for {} ms; dropping it",
-                     printable_peer(w->first), s.opt.worker_timeout_ms);
-        for (auto o = outstanding.begin(); o != outstanding.end();)
-          o = o->second.worker == w->first ? reissue(o) : std::next(o);
-        w = s.workers.erase(w);
-      } else {
-        ++w;
-      }
+                     printable_peer(l.identity), l.ms);
+      else
+        spdlog::warn("reward service: worker {} timed out on its job; re-issuing",
+                     printable_peer(l.identity));
+      jobq_lost(s.q, l.identity);
     }
-    // Silent workers: re-issue their jobs and forget them.
-    for (auto it = outstanding.begin(); it != outstanding.end();) {
-      if (ms_since(it->second.sent) > s.opt.job_timeout_ms) {
-        spdlog::warn("reward service: worker {} timed out on job {}; re-issuing",
-                     printable_peer(it->second.worker), it->second.job);
-        s.workers.erase(it->second.worker);
-        it = reissue(it);
-      } else {
-        ++it;
-      }
-    }
-    if (live_workers(s) == 0 && done < jobs.size()) {
+    if (jobq_num_live(s.q) == 0 && b.done < jobs.size()) {
       const double waited = ms_since(s.no_worker_since);
       if (s.opt.worker_deadline_ms > 0 && waited > s.opt.worker_deadline_ms)
         throw std::runtime_error("no reward worker for " + std::to_string(int(waited / 1000)) +
@@ -316,19 +262,26 @@ void reward_service_score(RewardService& s, const std::vector<ScoreJob>& jobs,
         last_note = Clock::now();
         if (s.opt.on_waiting) s.opt.on_waiting(s.opt.on_waiting_ctx, waited / 1000);
       }
-      service_drain(s, 100, [](const std::string&, const ScoreResult*) {});
+      service_drain(s, 100, &b);
     }
   }
 }
 
 RewardServiceStats reward_service_stats(RewardService& s) {
-  return s.stats;
+  RewardServiceStats st;
+  st.scored = s.q.stats.completed;
+  st.rejected = s.q.stats.rejected;
+  st.reissued = s.q.stats.reissued;
+  st.banned = s.q.stats.banned;
+  for (const auto& [id, w] : s.q.workers)
+    if (w.rejected > 0) st.rejected_by_worker[id] = w.rejected;
+  return st;
 }
 
 void reward_service_shutdown(RewardService& s) {
   ShutdownMsg m;
   m.reason = "training finished";
-  for (auto& [id, w] : s.workers)
+  for (auto& [id, w] : s.q.workers)
     if (!w.banned) send_frame(s.sock, id, encode(m));
 }
 

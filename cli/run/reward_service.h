@@ -2,15 +2,18 @@
 // reference) to a reward worker and collects the scores, so slow checks (sandboxed code) run in
 // their own threads or processes, on this machine or another.
 //
-// Invariants: each job is answered exactly once: a result for a job already answered (a late
-// worker after a re-issue) is dropped; a worker that leaves (bye) or stays silent past the timeout
-// has its job re-issued to another. A malformed or unexpected message is logged with its sender
-// and dropped. A result is accepted only from the worker its request was sent to, with one finite
-// reward per completion inside the task's declared range (reward_range) and well-formed details;
-// anything else is refused, counted against the worker, and the job re-issued; a worker with
-// max_bad_results refusals is disconnected (shutdown, then ignored). reward_service_score never
-// waits forever: it throws when *stop is set, or when no worker has been connected for
-// worker_deadline_ms while jobs wait. The service's socket is used from the calling thread only.
+// Invariants: the jobs go through a JobQueue (rollout/job_queue.h), one at a time per worker, each
+// with one request id for its whole life: the first acceptable result for a job wins, whoever
+// sent it (a late worker after a re-issue included), and every later one is dropped. A worker
+// that leaves (bye), stays silent past worker_timeout_ms while idle, or holds a job past
+// job_timeout_ms has its job re-issued to another. A malformed or unexpected message is logged
+// with its sender and dropped. A result is accepted only from a worker its request was sent to,
+// with one finite reward per completion inside the task's declared range (reward_range) and
+// well-formed details; anything else is refused, counted against the worker, and the job
+// re-issued; a worker with max_bad_results refusals is disconnected (shutdown, then ignored).
+// reward_service_score never waits forever: it throws when *stop is set, or when no worker has
+// been connected for worker_deadline_ms while jobs wait. The service's socket is used from the
+// calling thread only.
 #pragma once
 #include <atomic>
 #include <map>

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cli/run/eval.h"
 #include "cli/run/taskset.h"
 #include "cli/run/trainer.h"
 #include "kernels/linear.h"
@@ -30,40 +31,21 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   f << j.dump(2) << "\n";
 }
 
-// Pass@1 of sampling at temperature 1 and of greedy decoding on the held-out prompts.
+// Pass@1 of sampling at temperature 1 (4 samples a prompt) and of greedy decoding on the held-out
+// prompts, through the one eval path (cli/run/eval.h).
 QuickEval quick_eval(Model& m, const Tokenizer& tok, const PromptFormat& fmt, const TaskSet& ts,
                      int max_new) {
+  EvalSampling s;
+  s.params.max_new_tokens = max_new;
+  s.seed_base = 1234;
+  s.max_tokens_in_flight = 1 << 15;
   QuickEval out;
-  const std::vector<TaskItem>& items = taskset_eval(ts);
-  for (int greedy = 0; greedy < 2; greedy++) {
-    Engine e;
-    EngineOptions eo;
-    eo.max_tokens_in_flight = 1 << 15;
-    engine_init(e, m, eo);
-    const int G = greedy ? 1 : 4;
-    for (size_t i = 0; i < items.size(); i++) {
-      EngineRequest r;
-      r.request_id = i;
-      r.prompt = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(items[i], fmt));
-      r.group_size = G;
-      r.params.temperature = greedy ? 0.0f : 1.0f;
-      r.params.max_new_tokens = max_new;
-      r.params.stop_token_ids = fmt.stop_ids;
-      r.seed = 1234 + i;
-      engine_submit(e, r);
-    }
-    std::vector<EngineResult> done;
-    engine_run(e, done);
-    double correct = 0, n = 0;
-    for (const EngineResult& r : done) {
-      for (const Sample& s : r.samples) {
-        std::string text = reward_input(fmt, completion_text(tok, fmt, s.completion));
-        correct += taskset_score(ts, items[r.request_id], text).correct;
-        n++;
-      }
-    }
-    (greedy ? out.greedy : out.sampled) = n > 0 ? correct / n : 0;
-  }
+  s.k = 4;
+  s.params.temperature = 1.0f;
+  out.sampled = eval_summarize(eval_local(m, tok, fmt, ts, taskset_eval(ts), s)).pass1;
+  s.k = 1;
+  s.params.temperature = 0.0f;
+  out.greedy = eval_summarize(eval_local(m, tok, fmt, ts, taskset_eval(ts), s)).pass1;
   return out;
 }
 

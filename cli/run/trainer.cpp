@@ -423,8 +423,9 @@ bool group_correctness_varies(const std::vector<Rollout>& rs, size_t g0, int G) 
 double evaluate(Run& r, int64_t step) {
   const std::vector<TaskItem>& items = taskset_eval(*r.tasks);
   if (items.empty()) return NAN;
-  std::vector<Rollout> rs = generate(r, items, r.cfg.eval_samples, r.cfg.eval_temperature,
-                                     r.cfg.seed * 1000003ull + 77777ull, "evaluating");
+  const EvalSampling es = train_eval_sampling(r.cfg);
+  std::vector<Rollout> rs =
+      generate(r, items, es.k, es.params.temperature, es.seed_base, "evaluating");
   score_all(r, rs);
   std::vector<EvalGroup> groups;
   for (size_t i = 0; i < rs.size(); i++) {
@@ -793,6 +794,19 @@ int replay_main(const TrainOptions& opt) {
 }
 
 }  // namespace
+
+EvalSampling train_eval_sampling(const TrainConfig& c) {
+  EvalSampling s;
+  s.k = c.eval_samples;
+  s.params.temperature = c.eval_temperature;
+  s.params.top_p = c.top_p;
+  s.params.top_k = c.top_k;
+  s.params.min_p = c.min_p;
+  s.params.max_new_tokens = c.max_new_tokens;
+  s.seed_base = c.seed * 1000003ull + 77777ull;
+  s.max_tokens_in_flight = c.max_tokens_in_flight;
+  return s;
+}
 
 std::string builtin_base_model_dir() {
   return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";

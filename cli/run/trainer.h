@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/run/eval.h"
+#include "cli/run/train_config.h"
+
 namespace aha {
 
 struct TrainOptions {
@@ -32,6 +35,10 @@ struct TrainOptions {
 };
 
 int train_main(const TrainOptions& opt);
+
+// How the held-out evaluation samples (tasks.eval_samples, tasks.eval_temperature, the rollout
+// sampling limits, seeds from run.seed): eval_local with it gives the run's eval numbers.
+EvalSampling train_eval_sampling(const TrainConfig& c);
 
 // The directory of the model shipped for the built-in run.
 std::string builtin_base_model_dir();

@@ -77,10 +77,10 @@ void bias_forward_cuda(float* out, const float* bias, int N, int OC, cudaStream_
 void bias_backward_cuda(float* dbias, const float* dout, int N, int OC, cudaStream_t stream);
 
 // ---- rope.h (rope.cu); inv_freq[D/2] on the device (from rope_frequencies); angles in double
-void rope_forward_cuda(float* x, const int* positions, int N, int H, int token_stride,
+void rope_forward_cuda(float* x, const int* positions, int N, int NH, int token_stride,
                        int head_stride, int D, const double* inv_freq, float attn_factor,
                        bool interleaved, cudaStream_t stream);
-void rope_backward_cuda(float* dx, const int* positions, int N, int H, int token_stride,
+void rope_backward_cuda(float* dx, const int* positions, int N, int NH, int token_stride,
                         int head_stride, int D, const double* inv_freq, float attn_factor,
                         bool interleaved, cudaStream_t stream);
 

@@ -5,15 +5,15 @@
 
 namespace aha {
 
-__global__ static void rope_kernel(float* x, const int* positions, int N, int H, int token_stride,
+__global__ static void rope_kernel(float* x, const int* positions, int N, int NH, int token_stride,
                                    int head_stride, int D, const double* inv_freq,
                                    float attn_factor, bool interleaved, double sign) {
   const int P = D / 2;
   const long idx = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
-  if (idx >= static_cast<long>(N) * H * P) return;
+  if (idx >= static_cast<long>(N) * NH * P) return;
   const int i = static_cast<int>(idx % P);
-  const int h = static_cast<int>((idx / P) % H);
-  const int n = static_cast<int>(idx / (static_cast<long>(P) * H));
+  const int h = static_cast<int>((idx / P) % NH);
+  const int n = static_cast<int>(idx / (static_cast<long>(P) * NH));
   double s, c;
   sincos(positions[n] * inv_freq[i], &s, &c);
   const float cs = static_cast<float>(c * attn_factor);
@@ -26,29 +26,29 @@ __global__ static void rope_kernel(float* x, const int* positions, int N, int H,
   *b = x0 * sn + x1 * cs;
 }
 
-static void rope_launch(float* x, const int* positions, int N, int H, int token_stride,
+static void rope_launch(float* x, const int* positions, int N, int NH, int token_stride,
                         int head_stride, int D, const double* inv_freq, float attn_factor,
                         bool interleaved, double sign, cudaStream_t stream) {
   AHA_CHECK(D > 0 && D % 2 == 0, "rope_cuda: D must be positive and even");
-  const long total = static_cast<long>(N) * H * (D / 2);
+  const long total = static_cast<long>(N) * NH * (D / 2);
   if (total == 0) return;
   rope_kernel<<<num_blocks(total, 256), 256, 0, stream>>>(
-      x, positions, N, H, token_stride, head_stride, D, inv_freq, attn_factor, interleaved, sign);
+      x, positions, N, NH, token_stride, head_stride, D, inv_freq, attn_factor, interleaved, sign);
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 
-void rope_forward_cuda(float* x, const int* positions, int N, int H, int token_stride,
+void rope_forward_cuda(float* x, const int* positions, int N, int NH, int token_stride,
                        int head_stride, int D, const double* inv_freq, float attn_factor,
                        bool interleaved, cudaStream_t stream) {
-  rope_launch(x, positions, N, H, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
+  rope_launch(x, positions, N, NH, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
               1.0, stream);
 }
 
-void rope_backward_cuda(float* dx, const int* positions, int N, int H, int token_stride,
+void rope_backward_cuda(float* dx, const int* positions, int N, int NH, int token_stride,
                         int head_stride, int D, const double* inv_freq, float attn_factor,
                         bool interleaved, cudaStream_t stream) {
-  rope_launch(dx, positions, N, H, token_stride, head_stride, D, inv_freq, attn_factor, interleaved,
-              -1.0, stream);
+  rope_launch(dx, positions, N, NH, token_stride, head_stride, D, inv_freq, attn_factor,
+              interleaved, -1.0, stream);
 }
 
 }  // namespace aha
