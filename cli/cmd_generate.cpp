@@ -20,14 +20,9 @@ struct GenerateArgs {
   std::string prompt;
   std::string chat_template;
   int n = 4;
-  float temperature = 1.0f;
-  float top_p = 1.0f;
-  int top_k = 0;
-  float min_p = 0.0f;
-  int max_new_tokens = 64;
+  SamplingParams params;  // stop_token_ids come from the chat template
   uint64_t seed = 0;
   bool show_tokens = false;
-  std::vector<std::string> stop;
 };
 
 void cmd_generate(const GenerateArgs& a) {
@@ -39,17 +34,12 @@ void cmd_generate(const GenerateArgs& a) {
   req.prompt = encode_prompt_ids(tok, m.cfg, fmt, a.prompt);
   if (req.prompt.empty()) throw std::runtime_error("--prompt encodes to no tokens");
   req.group_size = a.n;
-  req.params.temperature = a.temperature;
-  req.params.top_p = a.top_p;
-  req.params.top_k = a.top_k;
-  req.params.min_p = a.min_p;
-  req.params.max_new_tokens = a.max_new_tokens;
-  req.params.stop_strings = a.stop;
+  req.params = a.params;
   req.params.stop_token_ids = fmt.stop_ids;
   req.seed = a.seed;
   Engine e;
   EngineOptions opt;
-  opt.max_tokens_in_flight = static_cast<int>(req.prompt.size()) + a.n * a.max_new_tokens + 16;
+  opt.max_tokens_in_flight = static_cast<int>(req.prompt.size()) + a.n * a.params.max_new_tokens + 16;
   const PromptFormat raw;  // no stop ids: every token shown as it is
   for (int id = 0; id < m.cfg.vocab_size; id++) {
     const bool known = id < tok.vocab_size && !tok.id_token[id].empty();
@@ -90,13 +80,13 @@ void add_generate(CLI::App& app) {
   c->add_option("--template", a->chat_template,
                 "Chat template around the prompt (see README: Real models; default: none)");
   c->add_option("-n", a->n, "Samples (the group size G)")->capture_default_str();
-  c->add_option("--temperature", a->temperature)->capture_default_str();
-  c->add_option("--top-p", a->top_p)->capture_default_str();
-  c->add_option("--top-k", a->top_k)->capture_default_str();
-  c->add_option("--min-p", a->min_p)->capture_default_str();
-  c->add_option("--max-new-tokens", a->max_new_tokens)->capture_default_str();
+  c->add_option("--temperature", a->params.temperature)->capture_default_str();
+  c->add_option("--top-p", a->params.top_p)->capture_default_str();
+  c->add_option("--top-k", a->params.top_k)->capture_default_str();
+  c->add_option("--min-p", a->params.min_p)->capture_default_str();
+  c->add_option("--max-new-tokens", a->params.max_new_tokens)->capture_default_str();
   c->add_option("--seed", a->seed)->capture_default_str();
-  c->add_option("--stop", a->stop, "Stop strings");
+  c->add_option("--stop", a->params.stop_strings, "Stop strings");
   c->add_flag("--show-tokens", a->show_tokens, "Print every token with its log-prob");
   c->callback([a] { cmd_generate(*a); });
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -457,15 +458,11 @@ void st_write(const std::string& path, const std::vector<StWriteTensor>& tensors
 // ---- scalar conversions ----
 
 float bf16_to_f32(uint16_t h) {
-  uint32_t x = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
 }
 
 uint16_t f32_to_bf16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
+  uint32_t x = std::bit_cast<uint32_t>(f);
   if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // quiet NaN
   x += 0x7FFFu + ((x >> 16) & 1u);  // round to nearest, ties to even
   return static_cast<uint16_t>(x >> 16);
@@ -479,23 +476,18 @@ float f16_to_f32(uint16_t h) {
     if (m == 0) {
       x = sign;
     } else {  // subnormal: m * 2^-24, exact in float
-      float v = static_cast<float>(m) * 0x1p-24f;
-      std::memcpy(&x, &v, 4);
-      x |= sign;
+      x = std::bit_cast<uint32_t>(static_cast<float>(m) * 0x1p-24f) | sign;
     }
   } else if (e == 31) {
     x = sign | 0x7F800000u | (m << 13);
   } else {
     x = sign | ((e + 112) << 23) | (m << 13);  // rebias 15 -> 127
   }
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
+  return std::bit_cast<float>(x);
 }
 
 uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
+  const uint32_t x = std::bit_cast<uint32_t>(f);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
   const uint32_t ax = x & 0x7FFFFFFFu;
   if (ax >= 0x7F800000u) return sign | (ax > 0x7F800000u ? 0x7E00 : 0x7C00);

@@ -48,15 +48,21 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   }
 }
 
-// Replaces the command \name only where it is whole (\le is not the start of \left).
-void replace_command(std::string& s, const std::string& name, const std::string& to) {
-  size_t pos = 0;
+// The first place at or after pos where the command \name stands whole (\le is not the start of
+// \left); npos when none.
+size_t find_command(const std::string& s, const std::string& name, size_t pos) {
   while ((pos = s.find(name, pos)) != std::string::npos) {
     size_t after = pos + name.size();
-    if (after < s.size() && is_alpha(s[after])) {
-      pos = after;
-      continue;
-    }
+    if (after >= s.size() || !is_alpha(s[after])) return pos;
+    pos = after;
+  }
+  return pos;
+}
+
+// Replaces the command \name only where it is whole.
+void replace_command(std::string& s, const std::string& name, const std::string& to) {
+  size_t pos = 0;
+  while ((pos = find_command(s, name, pos)) != std::string::npos) {
     s.replace(pos, name.size(), to);
     pos += to.size();
   }
@@ -328,12 +334,8 @@ std::optional<std::string> last_number(const std::string& s) {
 // Replaces \name{X} by X for text-like commands (nested braces kept).
 void unwrap_command(std::string& s, const std::string& name) {
   size_t pos = 0;
-  while ((pos = s.find(name, pos)) != std::string::npos) {
+  while ((pos = find_command(s, name, pos)) != std::string::npos) {
     size_t open = pos + name.size();
-    if (open < s.size() && is_alpha(s[open])) {
-      pos = open;
-      continue;
-    }
     while (open < s.size() && s[open] == ' ') open++;
     if (open >= s.size() || s[open] != '{') {
       pos += name.size();
@@ -619,25 +621,32 @@ Cmp numbers_equal(const Number& g, const Number& p, double rel_tol) {
 
 // ---------------------------------------------------------------- structure
 
+// Updates `depth` for the bracket at s[i] ((, [, { and \{ open; ), ], } and \} close) and returns
+// how many characters it spans (2 for \{ and \}, else 1).
+size_t bracket_step(const std::string& s, size_t i, int& depth) {
+  char c = s[i];
+  if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+    depth += s[i + 1] == '{' ? 1 : -1;
+    return 2;
+  }
+  if (c == '(' || c == '[' || c == '{') depth++;
+  if (c == ')' || c == ']' || c == '}') depth--;
+  return 1;
+}
+
 // Splits at top-level occurrences of sep (outside (), [], {}), tracking \{ \} as braces.
 std::vector<std::string> split_top(const std::string& s, const std::string& sep) {
   std::vector<std::string> parts;
   int depth = 0;
   size_t start = 0;
-  for (size_t i = 0; i < s.size(); i++) {
-    char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      depth += s[i + 1] == '{' ? 1 : -1;
-      i++;
-      continue;
-    }
-    if (c == '(' || c == '[' || c == '{') depth++;
-    if (c == ')' || c == ']' || c == '}') depth--;
-    if (depth == 0 && s.compare(i, sep.size(), sep) == 0) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = bracket_step(s, i, depth);
+    if (n == 1 && depth == 0 && s.compare(i, sep.size(), sep) == 0) {
       parts.push_back(s.substr(start, i - start));
       start = i + sep.size();
-      i += sep.size() - 1;
+      n = sep.size();
     }
+    i += n;
   }
   parts.push_back(s.substr(start));
   return parts;
@@ -646,17 +655,9 @@ std::vector<std::string> split_top(const std::string& s, const std::string& sep)
 // True when the opening bracket at 0 closes exactly at the last character.
 bool wraps_whole(const std::string& s, size_t open_len) {
   int depth = 0;
-  for (size_t i = 0; i < s.size(); i++) {
-    char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      depth += s[i + 1] == '{' ? 1 : -1;
-      i++;
-    } else if (c == '(' || c == '[' || c == '{') {
-      depth++;
-    } else if (c == ')' || c == ']' || c == '}') {
-      depth--;
-    }
-    if (depth == 0 && i + 1 < s.size() && i >= open_len - 1) return false;
+  for (size_t i = 0; i < s.size();) {
+    i += bracket_step(s, i, depth);  // i: past the bracket
+    if (depth == 0 && i < s.size() && i >= open_len) return false;
   }
   return depth == 0;
 }
@@ -743,14 +744,9 @@ Relation split_relations(const std::string& s) {
   size_t start = 0;
   for (size_t i = 0; i < s.size(); i++) {
     char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      depth += s[i + 1] == '{' ? 1 : -1;
-      i++;
-      continue;
-    }
-    if (c == '(' || c == '[' || c == '{') depth++;
-    if (c == ')' || c == ']' || c == '}') depth--;
-    if (depth != 0) continue;
+    size_t n = bracket_step(s, i, depth);
+    if (n == 2) i++;
+    if (n == 2 || depth != 0) continue;
     std::string op;
     if (s.compare(i, 2, "<=") == 0 || s.compare(i, 2, ">=") == 0 || s.compare(i, 2, "!=") == 0) {
       op = s.substr(i, 2);
@@ -1116,22 +1112,12 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\\\\", "\x01");  // keep matrix row breaks "\\\\" apart from "\\ "
   replace_all(s, "\\$", "");
   replace_all(s, "$", "");
-  remove_command(s, "\\left");
-  remove_command(s, "\\right");
-  remove_command(s, "\\middle");
-  remove_command(s, "\\displaystyle");
-  remove_command(s, "\\big");
-  remove_command(s, "\\Big");
-  remove_command(s, "\\bigg");
-  remove_command(s, "\\Bigg");
-  replace_command(s, "\\dfrac", "\\frac");
-  replace_command(s, "\\tfrac", "\\frac");
-  replace_command(s, "\\cfrac", "\\frac");
+  for (const char* c :
+       {"\\left", "\\right", "\\middle", "\\displaystyle", "\\big", "\\Big", "\\bigg", "\\Bigg"})
+    remove_command(s, c);
+  for (const char* c : {"\\dfrac", "\\tfrac", "\\cfrac"}) replace_command(s, c, "\\frac");
   replace_all(s, "\\!", "");
-  replace_all(s, "\\,", " ");
-  replace_all(s, "\\;", " ");
-  replace_all(s, "\\:", " ");
-  replace_all(s, "\\ ", " ");
+  for (const char* space : {"\\,", "\\;", "\\:", "\\ "}) replace_all(s, space, " ");
   remove_command(s, "\\qquad");
   remove_command(s, "\\quad");
   replace_all(s, "~", " ");

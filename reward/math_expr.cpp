@@ -301,24 +301,32 @@ size_t qdigits(const mpq_t v) {
   return mpz_sizeinbase(mpq_numref(v), 10) + mpz_sizeinbase(mpq_denref(v), 10);
 }
 
+}  // namespace
+
+DecimalDigits decimal_digits(const std::string& literal) {
+  DecimalDigits d;
+  bool after = false;
+  for (char c : literal) {
+    if (c == '.') {
+      after = true;
+      continue;
+    }
+    d.digits += c;
+    if (after) d.decimals++;
+  }
+  return d;
+}
+
+namespace {
+
 // Sets out to the exact value of node n, or returns false.
 bool eval_q(const MathExpr& e, int n, mpq_t out) {
   const ExprNode& node = e.nodes[n];
   switch (node.kind) {
     case ExprKind::kNum: {
-      std::string digits;
-      size_t decimals = 0;
-      bool after = false;
-      for (char c : node.text) {
-        if (c == '.') {
-          after = true;
-          continue;
-        }
-        digits += c;
-        if (after) decimals++;
-      }
-      mpz_set_str(mpq_numref(out), digits.c_str(), 10);
-      mpz_ui_pow_ui(mpq_denref(out), 10, decimals);
+      DecimalDigits d = decimal_digits(node.text);
+      mpz_set_str(mpq_numref(out), d.digits.c_str(), 10);
+      mpz_ui_pow_ui(mpq_denref(out), 10, d.decimals);
       mpq_canonicalize(out);
       return true;
     }

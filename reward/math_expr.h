@@ -66,6 +66,14 @@ bool expr_within_bounds(const MathExpr& a, const MathExpr& b);
 // The value is written as "p/q" (q > 0, reduced) or "p".
 bool expr_rational(const MathExpr& e, std::string* value);
 
+// A kNum literal as its digits without the point and the count of digits after it:
+// "1.25" -> ("125", 2), so that its value is digits / 10^decimals.
+struct DecimalDigits {
+  std::string digits;
+  size_t decimals = 0;
+};
+DecimalDigits decimal_digits(const std::string& literal);
+
 // True when the expression contains a symbol (a letter other than e, or \infty).
 bool expr_has_symbols(const MathExpr& e);
 

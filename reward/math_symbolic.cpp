@@ -77,19 +77,9 @@ struct Builder {
     const ExprNode& node = e.nodes[n];
     switch (node.kind) {
       case ExprKind::kNum: {
-        std::string digits;
-        long decimals = 0;
-        bool after = false;
-        for (char ch : node.text) {
-          if (ch == '.') {
-            after = true;
-            continue;
-          }
-          digits += ch;
-          if (after) decimals++;
-        }
-        return GiNaC::numeric(digits.c_str()) /
-               GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(decimals));
+        DecimalDigits d = decimal_digits(node.text);
+        return GiNaC::numeric(d.digits.c_str()) /
+               GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(d.decimals)));
       }
       case ExprKind::kSym:
         return sym(node.text);

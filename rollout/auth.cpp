@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace aha {
 
@@ -39,6 +40,22 @@ std::string trim(const std::string& s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+struct KeyLine {
+  int n;  // 1-based line number
+  std::string text;
+};
+
+// The lines of a key file, trimmed, without empty lines and # comments.
+std::vector<KeyLine> key_file_lines(std::ifstream& f) {
+  std::vector<KeyLine> out;
+  std::string line;
+  for (int n = 1; std::getline(f, line); n++) {
+    line = trim(line);
+    if (!line.empty() && line[0] != '#') out.push_back({n, line});
+  }
+  return out;
+}
+
 }  // namespace
 
 void curve_key_write(const std::string& path, const CurveKeyPair& k, bool public_only) {
@@ -57,12 +74,7 @@ CurveKeyPair curve_key_read(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error(path + ": cannot open key file");
   CurveKeyPair k;
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    n++;
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
+  for (const auto& [n, line] : key_file_lines(f)) {
     std::string* dst = line.rfind("public ", 0) == 0   ? &k.public_key
                        : line.rfind("secret ", 0) == 0 ? &k.secret_key
                                                        : nullptr;
@@ -92,12 +104,7 @@ std::vector<std::string> curve_read_authorized(const std::string& path) {
   if (path.empty()) return out;
   std::ifstream f(path);
   if (!f) return out;
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    n++;
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
+  for (auto [n, line] : key_file_lines(f)) {
     if (line.rfind("public ", 0) == 0) line = trim(line.substr(7));
     if (line.rfind("secret ", 0) == 0) continue;  // a whole key file pasted in: skip the secret
     if (!valid_z85_key(line)) {

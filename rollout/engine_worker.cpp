@@ -105,12 +105,11 @@ int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {
   ctx.model.version = model.version;
   ctx.capacity = opt.capacity;
   engine_init(ctx.engine, ctx.model, opt.engine);
-  EngineHooks hooks;
-  hooks.ctx = &ctx;
-  hooks.capacity = hook_capacity;
-  hooks.submit = hook_submit;
-  hooks.poll = hook_poll;
-  hooks.load_weights = hook_load_weights;
+  const EngineHooks hooks{.ctx = &ctx,
+                          .capacity = hook_capacity,
+                          .submit = hook_submit,
+                          .poll = hook_poll,
+                          .load_weights = hook_load_weights};
   WorkerOptions w = opt.worker;
   w.initial_weights_version = model.version;
   return run_rollout_worker(w, hooks);

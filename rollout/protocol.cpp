@@ -6,6 +6,7 @@
 #include <concepts>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 #include <type_traits>
@@ -91,6 +92,19 @@ struct DecodeError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A msgpack number as a double (a hand-written sender may write 1 for 1.0); false when o is none.
+bool as_number(const msgpack::object& o, double& v) {
+  if (o.type == msgpack::type::FLOAT32 || o.type == msgpack::type::FLOAT64)
+    v = o.via.f64;
+  else if (o.type == msgpack::type::POSITIVE_INTEGER)
+    v = static_cast<double>(o.via.u64);
+  else if (o.type == msgpack::type::NEGATIVE_INTEGER)
+    v = static_cast<double>(o.via.i64);
+  else
+    return false;
+  return true;
+}
+
 // Checked field access on one msgpack map; errors name the path ("gen_result.samples[2].logprobs").
 struct Fields {
   const msgpack::object_map* map;
@@ -120,10 +134,16 @@ struct Fields {
     fail(key, "missing field");
   }
 
-  uint64_t u64(const char* key, uint64_t max = std::numeric_limits<uint64_t>::max()) const {
+  // The field `key`, which must be of msgpack type `want` (`what` names it in the error).
+  const msgpack::object& get(const char* key, msgpack::type::object_type want,
+                             const char* what) const {
     const msgpack::object& o = get(key);
-    if (o.type != msgpack::type::POSITIVE_INTEGER)
-      fail(key, std::string("expected unsigned integer, got ") + kind_name(o.type));
+    if (o.type != want) fail(key, std::string("expected ") + what + ", got " + kind_name(o.type));
+    return o;
+  }
+
+  uint64_t u64(const char* key, uint64_t max = std::numeric_limits<uint64_t>::max()) const {
+    const msgpack::object& o = get(key, msgpack::type::POSITIVE_INTEGER, "unsigned integer");
     if (o.via.u64 > max) fail(key, "value " + std::to_string(o.via.u64) + " out of range");
     return o.via.u64;
   }
@@ -148,41 +168,26 @@ struct Fields {
     return static_cast<int32_t>(i64(key, lo, hi));
   }
 
-  // Floats also accept integers (a hand-written sender may write 1 for 1.0); NaN is refused.
+  // Floats also accept integers; NaN is refused.
   double f64(const char* key) const {
     const msgpack::object& o = get(key);
     double v = 0;
-    if (o.type == msgpack::type::FLOAT32 || o.type == msgpack::type::FLOAT64)
-      v = o.via.f64;
-    else if (o.type == msgpack::type::POSITIVE_INTEGER)
-      v = static_cast<double>(o.via.u64);
-    else if (o.type == msgpack::type::NEGATIVE_INTEGER)
-      v = static_cast<double>(o.via.i64);
-    else
-      fail(key, std::string("expected number, got ") + kind_name(o.type));
+    if (!as_number(o, v)) fail(key, std::string("expected number, got ") + kind_name(o.type));
     if (std::isnan(v)) fail(key, "NaN");
     return v;
   }
 
   bool boolean(const char* key) const {
-    const msgpack::object& o = get(key);
-    if (o.type != msgpack::type::BOOLEAN)
-      fail(key, std::string("expected bool, got ") + kind_name(o.type));
-    return o.via.boolean;
+    return get(key, msgpack::type::BOOLEAN, "bool").via.boolean;
   }
 
   std::string str(const char* key) const {
-    const msgpack::object& o = get(key);
-    if (o.type != msgpack::type::STR)
-      fail(key, std::string("expected str, got ") + kind_name(o.type));
-    return std::string(o.via.str.ptr, o.via.str.size);
+    const msgpack::object_str& s = get(key, msgpack::type::STR, "str").via.str;
+    return std::string(s.ptr, s.size);
   }
 
   const msgpack::object_bin& bin(const char* key) const {
-    const msgpack::object& o = get(key);
-    if (o.type != msgpack::type::BIN)
-      fail(key, std::string("expected bin, got ") + kind_name(o.type));
-    return o.via.bin;
+    return get(key, msgpack::type::BIN, "bin").via.bin;
   }
 
   template <typename T>
@@ -197,10 +202,7 @@ struct Fields {
   }
 
   const msgpack::object_array& array(const char* key) const {
-    const msgpack::object& o = get(key);
-    if (o.type != msgpack::type::ARRAY)
-      fail(key, std::string("expected array, got ") + kind_name(o.type));
-    return o.via.array;
+    return get(key, msgpack::type::ARRAY, "array").via.array;
   }
 
   std::vector<std::string> str_array(const char* key) const {
@@ -283,8 +285,19 @@ AHA_FIELDS(WeightsGet) {
   v("weights_version", m.weights_version);
   v("chunk_idx", m.chunk_idx);
 }
-// encode_weights_chunk writes these same fields by hand (it packs a slice without a copy).
-AHA_FIELDS(WeightsChunk) {
+// A weights_chunk whose data is a slice of a larger buffer: encode_weights_chunk packs it
+// through WeightsChunk's field list without copying the slice first.
+struct WeightsChunkSlice {
+  uint64_t weights_version = 0;
+  uint32_t chunk_idx = 0;
+  uint64_t checksum = 0;
+  std::span<const uint8_t> data;
+};
+
+template <typename V, typename M>
+requires std::same_as<std::remove_const_t<M>, WeightsChunk> ||
+    std::same_as<std::remove_const_t<M>, WeightsChunkSlice>
+void fields(V& v, M& m) {
   v("weights_version", m.weights_version);
   v("chunk_idx", m.chunk_idx);
   v("checksum", m.checksum);
@@ -380,10 +393,11 @@ struct Put {
   void put(float v) { pk.pack(static_cast<double>(v)); }
   void put(const std::vector<int32_t>& v) { pack_le(pk, v); }
   void put(const std::vector<float>& v) { pack_le(pk, v); }
-  void put(const std::vector<uint8_t>& v) {
+  void put(std::span<const uint8_t> v) {
     pk.pack_bin(static_cast<uint32_t>(v.size()));
     pk.pack_bin_body(reinterpret_cast<const char*>(v.data()), static_cast<uint32_t>(v.size()));
   }
+  void put(const std::vector<uint8_t>& v) { put(std::span<const uint8_t>(v)); }
   void put(const std::vector<std::string>& v) { pk.pack(v); }
   void put(const std::vector<double>& v) { pk.pack(v); }
   template <typename M>
@@ -429,13 +443,7 @@ struct Get {
     v.reserve(a.size);
     for (uint32_t i = 0; i < a.size; ++i) {
       const msgpack::object& o = a.ptr[i];
-      if (o.type == msgpack::type::FLOAT32 || o.type == msgpack::type::FLOAT64)
-        v.push_back(o.via.f64);
-      else if (o.type == msgpack::type::POSITIVE_INTEGER)
-        v.push_back(static_cast<double>(o.via.u64));
-      else if (o.type == msgpack::type::NEGATIVE_INTEGER)
-        v.push_back(static_cast<double>(o.via.i64));
-      else
+      if (!as_number(o, v.emplace_back()))
         f.fail(key, "[" + std::to_string(i) + "]: expected number, got " + kind_name(o.type));
     }
   }
@@ -463,9 +471,10 @@ struct Get {
   }
 };
 
+// `reserve`: the buffer's first size (a weights chunk's bytes, so that packing it never regrows).
 template <typename M>
-std::string encode_msg(MsgType t, const M& m) {
-  msgpack::sbuffer buf;
+std::string encode_msg(MsgType t, const M& m, size_t reserve = MSGPACK_SBUFFER_INIT_SIZE) {
+  msgpack::sbuffer buf(reserve);
   Packer pk(buf);
   pack_header(pk, t, num_fields(m));
   Put put{pk};
@@ -555,19 +564,8 @@ AHA_CODEC(RelayPlan, MsgType::RelayPlan)
 
 std::string encode_weights_chunk(uint64_t weights_version, uint32_t chunk_idx, uint64_t checksum,
                                  const uint8_t* data, size_t n) {
-  msgpack::sbuffer buf(n + 128);
-  Packer pk(buf);
-  pack_header(pk, MsgType::WeightsChunk, num_fields(WeightsChunk{}));
-  pk.pack("weights_version");
-  pk.pack(weights_version);
-  pk.pack("chunk_idx");
-  pk.pack(chunk_idx);
-  pk.pack("checksum");
-  pk.pack(checksum);
-  pk.pack("data");
-  pk.pack_bin(static_cast<uint32_t>(n));
-  pk.pack_bin_body(reinterpret_cast<const char*>(data), static_cast<uint32_t>(n));
-  return to_string(buf);
+  return encode_msg(MsgType::WeightsChunk,
+                    WeightsChunkSlice{weights_version, chunk_idx, checksum, {data, n}}, n + 128);
 }
 
 std::string encode(const WeightsChunk& m) {

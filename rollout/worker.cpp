@@ -107,26 +107,29 @@ void drop(Worker& w, const std::string& err) {
   spdlog::warn("worker {}: dropped message from controller: {}", w.id, err);
 }
 
+// Decodes msg into out; a message that does not decode is dropped (false).
+template <typename M>
+bool decoded(Worker& w, const Message& msg, M& out) {
+  std::string err;
+  if (decode(msg, out, err)) return true;
+  drop(w, err);
+  return false;
+}
+
+// What the relay may serve of a version: its bytes, which chunks are in (have) and their checksums.
+RelayView relay_view(const WeightsAnnounce& ann, const std::vector<uint8_t>& bytes,
+                     const std::vector<uint8_t>& have, const std::vector<uint64_t>& sums) {
+  return {&ann, bytes.data(), have.data(), sums.data(), static_cast<uint32_t>(have.size())};
+}
+
 RelayView fetch_view(const Worker& w) {
-  RelayView v;
-  if (!w.fetch.active) return v;
-  v.ann = &w.fetch.ann;
-  v.bytes = w.fetch.bytes.data();
-  v.have = w.fetch.received.data();
-  v.sums = w.fetch.sums.data();
-  v.num_chunks = w.fetch.num_chunks;
-  return v;
+  const Fetch& f = w.fetch;
+  return f.active ? relay_view(f.ann, f.bytes, f.received, f.sums) : RelayView{};
 }
 
 RelayView held_view(const Worker& w) {
-  RelayView v;
-  if (!w.held.valid) return v;
-  v.ann = &w.held.ann;
-  v.bytes = w.held.bytes.data();
-  v.have = w.held.have.data();
-  v.sums = w.held.sums.data();
-  v.num_chunks = static_cast<uint32_t>(w.held.have.size());
-  return v;
+  const Held& h = w.held;
+  return h.valid ? relay_view(h.ann, h.bytes, h.have, h.sums) : RelayView{};
 }
 
 void ask_chunks(Worker& w) {
@@ -262,6 +265,12 @@ void on_chunk(Worker& w, WeightsChunk& ch, bool from_parent) {
   ask_chunks(w);
 }
 
+// A chunk from the controller or the relay parent; the last one completes the fetch.
+void take_chunk(Worker& w, WeightsChunk& ch, bool from_parent) {
+  on_chunk(w, ch, from_parent);
+  if (w.fetch.active && w.fetch.num_received == w.fetch.num_chunks) finish_fetch(w);
+}
+
 // The controller's relay plan: (re)connect to the named parent and admit the named children.
 void on_plan(Worker& w, const RelayPlan& p) {
   if (w.relay) relay_allow(*w.relay, p.child_keys);
@@ -306,13 +315,10 @@ void handle_parent_message(Worker& w, const std::string& bytes) {
   if (!parse_message(bytes.data(), bytes.size(), msg, err)) return drop(w, err);
   if (msg.type == MsgType::WeightsChunk) {
     WeightsChunk ch;
-    if (!decode(msg, ch, err)) return drop(w, err);
-    on_chunk(w, ch, true);
-    if (w.fetch.active && w.fetch.num_received == w.fetch.num_chunks) finish_fetch(w);
+    if (decoded(w, msg, ch)) take_chunk(w, ch, true);
   } else if (msg.type == MsgType::WeightsAnnounce) {
     WeightsAnnounce a;
-    if (!decode(msg, a, err)) return drop(w, err);
-    on_announce(w, a);
+    if (decoded(w, msg, a)) on_announce(w, a);
   } else {
     drop(w,
          std::string("unexpected message type from the relay parent ") + msg_type_name(msg.type));
@@ -331,15 +337,12 @@ int handle_message(Worker& w, const std::string& bytes) {
   switch (msg.type) {
     case MsgType::Heartbeat: {
       HeartbeatMsg m;
-      if (!decode(msg, m, err)) drop(w, err);
+      decoded(w, msg, m);
       return 1;
     }
     case MsgType::GenRequest: {
       GenRequest req;
-      if (!decode(msg, req, err)) {
-        drop(w, err);
-        return 1;
-      }
+      if (!decoded(w, msg, req)) return 1;
       if (w.outstanding.count(req.request_id)) return 1;  // already running it
       w.outstanding.emplace(req.request_id, now_ms());
       w.stats.requests++;
@@ -348,38 +351,22 @@ int handle_message(Worker& w, const std::string& bytes) {
     }
     case MsgType::WeightsAnnounce: {
       WeightsAnnounce a;
-      if (!decode(msg, a, err)) {
-        drop(w, err);
-        return 1;
-      }
-      on_announce(w, a);
+      if (decoded(w, msg, a)) on_announce(w, a);
       return 1;
     }
     case MsgType::WeightsChunk: {
       WeightsChunk ch;
-      if (!decode(msg, ch, err)) {
-        drop(w, err);
-        return 1;
-      }
-      on_chunk(w, ch, false);
-      if (w.fetch.active && w.fetch.num_received == w.fetch.num_chunks) finish_fetch(w);
+      if (decoded(w, msg, ch)) take_chunk(w, ch, false);
       return 1;
     }
     case MsgType::RelayPlan: {
       RelayPlan p;
-      if (!decode(msg, p, err)) {
-        drop(w, err);
-        return 1;
-      }
-      on_plan(w, p);
+      if (decoded(w, msg, p)) on_plan(w, p);
       return 1;
     }
     case MsgType::Shutdown: {
       ShutdownMsg s;
-      if (!decode(msg, s, err)) {
-        drop(w, err);
-        return 1;
-      }
+      if (!decoded(w, msg, s)) return 1;
       spdlog::info("worker {}: shutdown ({})", w.id, s.reason);
       return 0;
     }

@@ -39,14 +39,26 @@ int main(int argc, char** argv) {
     while (static_cast<int>(s.size()) < n) s += words[rng() % 9];
     return s.substr(0, n);
   };
+  std::string prompt;
+  std::vector<int32_t> prompt_ids(T_prompt);
+  auto fill_tokens = [&](std::string& prompt_text, std::string& completion_text,
+                         std::vector<int32_t>& prompt_tokens,
+                         std::vector<int32_t>& completion_tokens, std::vector<float>& logps) {
+    prompt_text = prompt;
+    completion_text = text(4 * T_completion);
+    prompt_tokens = prompt_ids;
+    completion_tokens.resize(T_completion);
+    for (int32_t& t : completion_tokens) t = static_cast<int32_t>(rng() % 151000);
+    logps.resize(T_completion);
+    for (float& x : logps) x = -static_cast<float>(rng() % 10000) / 997.0f;
+  };
   for (int step = 1; step <= num_steps; step++) {
     StepRow st;
     st.run_id = run_id;
     st.step = step;
     std::vector<Row> rows;
     for (int g = 0; g < groups; g++) {
-      const std::string prompt = text(4 * T_prompt);
-      std::vector<int32_t> prompt_ids(T_prompt);
+      prompt = text(4 * T_prompt);
       for (int32_t& t : prompt_ids) t = static_cast<int32_t>(rng() % 151000);
       for (int i = 0; i < G; i++) {
         Row r;
@@ -63,22 +75,11 @@ int main(int argc, char** argv) {
         r.mean_logp = -0.3;
         r.mean_abs_dlogp = 1e-5;
         r.gen_time_s = 3.0;
+        // The texts and per-token vectors (their field names changed with the one Sample type).
 #ifdef AHA_OLD_API
-        r.prompt = prompt;
-        r.completion = text(4 * T_completion);
-        r.prompt_ids = prompt_ids;
-        r.completion_ids.resize(T_completion);
-        for (int32_t& t : r.completion_ids) t = static_cast<int32_t>(rng() % 151000);
-        r.rollout_logps.resize(T_completion);
-        for (float& x : r.rollout_logps) x = -static_cast<float>(rng() % 10000) / 997.0f;
+        fill_tokens(r.prompt, r.completion, r.prompt_ids, r.completion_ids, r.rollout_logps);
 #else
-        r.prompt_text = prompt;
-        r.completion_text = text(4 * T_completion);
-        r.prompt = prompt_ids;
-        r.completion.resize(T_completion);
-        for (int32_t& t : r.completion) t = static_cast<int32_t>(rng() % 151000);
-        r.rollout_logp.resize(T_completion);
-        for (float& x : r.rollout_logp) x = -static_cast<float>(rng() % 10000) / 997.0f;
+        fill_tokens(r.prompt_text, r.completion_text, r.prompt, r.completion, r.rollout_logp);
 #endif
         rows.push_back(std::move(r));
       }

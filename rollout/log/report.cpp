@@ -189,58 +189,57 @@ std::string sample_show_text(const Sample& s) {
   return out;
 }
 
-std::string run_json(const RunRow& r) {
-  nlohmann::ordered_json j;
-  j["run_id"] = r.run_id;
-  j["start_time"] = r.start_time;
-  j["aha_version"] = r.aha_version;
-  j["git_commit"] = r.git_commit;
-  j["model"] = r.model;
-  j["config"] = r.config;
+// One JSON line; invalid UTF-8 (in a completion, say) is replaced (U+FFFD) instead of aborting
+// the listing.
+std::string json_line(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string run_json(const RunRow& r) {
+  return json_line({{"run_id", r.run_id},
+                    {"start_time", r.start_time},
+                    {"aha_version", r.aha_version},
+                    {"git_commit", r.git_commit},
+                    {"model", r.model},
+                    {"config", r.config}});
 }
 
 std::string step_json(const StepRow& s) {
-  nlohmann::ordered_json j;
-  j["run_id"] = s.run_id;
-  j["step"] = s.step;
-  j["time"] = s.time;
+  nlohmann::ordered_json j = {{"run_id", s.run_id}, {"step", s.step}, {"time", s.time}};
   for (const StepColumn& c : rundb_step_columns()) j[c.name] = s.*c.field;  // NaN dumps as null
   j["metrics"] = parse_or_string(s.metrics_json);
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return json_line(j);
 }
 
 std::string sample_json(const Sample& s, bool with_tokens) {
-  nlohmann::ordered_json j;
-  j["sample_id"] = s.sample_id;
-  j["run_id"] = s.run_id;
-  j["step"] = s.step;
-  j["weight_version"] = s.weight_version;
-  j["task"] = s.task;
-  j["prompt_id"] = s.prompt_id;
-  j["group_id"] = s.group_id;
-  j["sample_idx"] = s.sample_idx;
-  j["reward"] = s.reward;
-  j["components"] = parse_or_string(s.components_json);
-  j["correct"] = s.correct;
-  j["advantage"] = s.advantage;
-  j["num_tokens"] = s.num_tokens;
-  j["finish_reason"] = s.finish_reason;
-  j["mean_logp"] = s.mean_logp;
-  j["mean_abs_dlogp"] = s.mean_abs_dlogp;
-  j["gen_time_s"] = s.gen_time_s;
-  j["extracted"] = s.extracted;
-  j["reason"] = s.reason;
-  j["prompt"] = s.prompt_text;
-  j["response_prefix"] = s.response_prefix;
-  j["completion"] = s.completion_text;
+  nlohmann::ordered_json j = {{"sample_id", s.sample_id},
+                              {"run_id", s.run_id},
+                              {"step", s.step},
+                              {"weight_version", s.weight_version},
+                              {"task", s.task},
+                              {"prompt_id", s.prompt_id},
+                              {"group_id", s.group_id},
+                              {"sample_idx", s.sample_idx},
+                              {"reward", s.reward},
+                              {"components", parse_or_string(s.components_json)},
+                              {"correct", s.correct},
+                              {"advantage", s.advantage},
+                              {"num_tokens", s.num_tokens},
+                              {"finish_reason", s.finish_reason},
+                              {"mean_logp", s.mean_logp},
+                              {"mean_abs_dlogp", s.mean_abs_dlogp},
+                              {"gen_time_s", s.gen_time_s},
+                              {"extracted", s.extracted},
+                              {"reason", s.reason},
+                              {"prompt", s.prompt_text},
+                              {"response_prefix", s.response_prefix},
+                              {"completion", s.completion_text}};
   if (with_tokens) {
     j["prompt_ids"] = s.prompt;
     j["completion_ids"] = s.completion;
     j["rollout_logps"] = s.rollout_logp;
   }
-  // Invalid UTF-8 in a completion is replaced (U+FFFD) instead of aborting the listing.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return json_line(j);
 }
 
 // ---------------------------------------------------------------- HTML report

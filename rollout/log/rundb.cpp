@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -179,6 +180,17 @@ struct Stmt {
   void bind(int i, const std::string& v) {
     check(sqlite3_bind_text(st, i, v.data(), (int)v.size(), SQLITE_TRANSIENT), "bind");
   }
+  void bind(int i, float v) { bind(i, static_cast<double>(v)); }
+  template <std::same_as<bool> B>  // a template, so that no pointer converts to bool
+  void bind(int i, B v) {
+    bind(i, static_cast<int64_t>(v ? 1 : 0));
+  }
+  // Binds ?1, ?2, ... to `v` in order.
+  template <typename... V>
+  void bind_all(const V&... v) {
+    int i = 1;
+    (bind(i++, v), ...);
+  }
   void bind_blob(int i, const std::string& bytes) {
     if (bytes.empty()) {
       check(sqlite3_bind_null(st, i), "bind");
@@ -213,6 +225,17 @@ struct Stmt {
     const void* p = sqlite3_column_blob(st, i);
     int n = sqlite3_column_bytes(st, i);
     return p ? std::string(static_cast<const char*>(p), (size_t)n) : std::string();
+  }
+  void col(int i, int64_t& v) { v = col_int(i); }
+  void col(int i, bool& v) { v = col_int(i) != 0; }
+  void col(int i, double& v) { v = col_double(i); }
+  void col(int i, float& v) { v = static_cast<float>(col_double(i)); }
+  void col(int i, std::string& v) { v = col_text(i); }
+  // Reads the row's columns 0, 1, ... into `v` in order.
+  template <typename... V>
+  void cols(V&... v) {
+    int i = 0;
+    (col(i++, v), ...);
   }
 };
 
@@ -292,28 +315,10 @@ const char* kTokenColumns = ", prompt_ids, completion_ids, rollout_logps";
 
 Sample read_sample_row(RunDb& db, Stmt& s, bool with_tokens) {
   Sample r;
-  r.sample_id = s.col_int(0);
-  r.run_id = s.col_int(1);
-  r.step = s.col_int(2);
-  r.weight_version = s.col_int(3);
-  r.task = s.col_text(4);
-  r.prompt_id = s.col_text(5);
-  r.group_id = s.col_int(6);
-  r.sample_idx = s.col_int(7);
-  r.prompt_text = s.col_text(8);
-  r.completion_text = s.col_text(9);
-  r.num_tokens = s.col_int(10);
-  r.finish_reason = s.col_text(11);
-  r.reward = static_cast<float>(s.col_double(12));
-  r.components_json = s.col_text(13);
-  r.correct = s.col_int(14) != 0;
-  r.advantage = static_cast<float>(s.col_double(15));
-  r.mean_logp = s.col_double(16);
-  r.mean_abs_dlogp = s.col_double(17);
-  r.gen_time_s = s.col_double(18);
-  r.extracted = s.col_text(19);
-  r.reason = s.col_text(20);
-  r.response_prefix = s.col_text(21);
+  s.cols(r.sample_id, r.run_id, r.step, r.weight_version, r.task, r.prompt_id, r.group_id,
+         r.sample_idx, r.prompt_text, r.completion_text, r.num_tokens, r.finish_reason, r.reward,
+         r.components_json, r.correct, r.advantage, r.mean_logp, r.mean_abs_dlogp, r.gen_time_s,
+         r.extracted, r.reason, r.response_prefix);
   if (with_tokens) {
     r.prompt = decode_le<int32_t>(db, s.col_blob(22), r.sample_id, "prompt_ids");
     r.completion = decode_le<int32_t>(db, s.col_blob(23), r.sample_id, "completion_ids");
@@ -441,11 +446,8 @@ int64_t rundb_begin_run(RunDb& db, const RunRow& run) {
   Stmt s(db,
          "INSERT INTO runs (start_time, aha_version, git_commit, model, config) "
          "VALUES (?1, ?2, ?3, ?4, ?5)");
-  s.bind(1, run.start_time.empty() ? now_utc() : run.start_time);
-  s.bind(2, run.aha_version);
-  s.bind(3, run.git_commit);
-  s.bind(4, run.model);
-  s.bind(5, run.config);
+  s.bind_all(run.start_time.empty() ? now_utc() : run.start_time, run.aha_version, run.git_commit,
+             run.model, run.config);
   s.exec();
   return sqlite3_last_insert_rowid(db.db);
 }
@@ -509,10 +511,7 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<Sample>&
                         " completion tokens");
     auto [it, first] = group_prompt.emplace(r.group_id, &r);
     if (first) {
-      ps.bind(1, step.run_id);
-      ps.bind(2, step.step);
-      ps.bind(3, r.group_id);
-      ps.bind(4, r.prompt_text);
+      ps.bind_all(step.run_id, step.step, r.group_id, r.prompt_text);
       if (db.token_blobs) ps.bind_blob(5, encode_le(r.prompt));
       if (sqlite3_step(ps.st) != SQLITE_DONE) fail(db, "insert the prompt of " + swhere, ps.sql);
       sqlite3_reset(ps.st);
@@ -522,25 +521,10 @@ void rundb_write_step(RunDb& db, const StepRow& step, const std::vector<Sample>&
                         ": its prompt differs from the group's first sample's (a group "
                         "shares one prompt)");
     }
-    s.bind(1, step.run_id);
-    s.bind(2, step.step);
-    s.bind(3, r.weight_version);
-    s.bind(4, r.task);
-    s.bind(5, r.prompt_id);
-    s.bind(6, r.group_id);
-    s.bind(7, r.sample_idx);
-    s.bind(8, r.completion_text);
-    s.bind(9, r.num_tokens);
-    s.bind(10, r.finish_reason);
-    s.bind(11, static_cast<double>(r.reward));
-    s.bind(12, r.components_json);
-    s.bind(13, (int64_t)(r.correct ? 1 : 0));
-    s.bind(14, static_cast<double>(r.advantage));
-    s.bind(15, r.mean_logp);
-    s.bind(16, r.mean_abs_dlogp);
-    s.bind(17, r.gen_time_s);
-    s.bind(18, r.extracted);
-    s.bind(19, r.reason);
+    s.bind_all(step.run_id, step.step, r.weight_version, r.task, r.prompt_id, r.group_id,
+               r.sample_idx, r.completion_text, r.num_tokens, r.finish_reason, r.reward,
+               r.components_json, r.correct, r.advantage, r.mean_logp, r.mean_abs_dlogp,
+               r.gen_time_s, r.extracted, r.reason);
     if (db.token_blobs) {
       s.bind_blob(20, encode_le(r.completion));
       s.bind_blob(21, encode_le(r.rollout_logp));
@@ -557,12 +541,7 @@ void rundb_write_evals(RunDb& db, const std::vector<EvalRow>& evals) {
   Transaction tx(db);
   Stmt s(db, "INSERT INTO evals (run_id, step, task, metric, value, k) VALUES (?, ?, ?, ?, ?, ?)");
   for (const EvalRow& e : evals) {
-    s.bind(1, e.run_id);
-    s.bind(2, e.step);
-    s.bind(3, e.task);
-    s.bind(4, e.metric);
-    s.bind(5, e.value);
-    s.bind(6, e.k);
+    s.bind_all(e.run_id, e.step, e.task, e.metric, e.value, e.k);
     s.exec();
   }
   tx.commit();
@@ -579,8 +558,7 @@ void rundb_truncate_after(RunDb& db, int64_t run_id, int64_t last_step) {
                           "DELETE FROM steps WHERE run_id = ?1 AND step > ?2",
                           "DELETE FROM evals WHERE run_id = ?1 AND step > ?2"}) {
     Stmt s(db, sql);
-    s.bind(1, run_id);
-    s.bind(2, last_step);
+    s.bind_all(run_id, last_step);
     s.exec();
   }
   tx.commit();
@@ -592,14 +570,8 @@ std::vector<RunRow> rundb_read_runs(RunDb& db) {
          "ORDER BY run_id");
   std::vector<RunRow> out;
   while (s.next()) {
-    RunRow r;
-    r.run_id = s.col_int(0);
-    r.start_time = s.col_text(1);
-    r.aha_version = s.col_text(2);
-    r.git_commit = s.col_text(3);
-    r.model = s.col_text(4);
-    r.config = s.col_text(5);
-    out.push_back(std::move(r));
+    RunRow& r = out.emplace_back();
+    s.cols(r.run_id, r.start_time, r.aha_version, r.git_commit, r.model, r.config);
   }
   return out;
 }
@@ -692,14 +664,8 @@ std::vector<EvalRow> rundb_read_evals(RunDb& db, int64_t run_id) {
   s.bind(1, run_id);
   std::vector<EvalRow> out;
   while (s.next()) {
-    EvalRow e;
-    e.run_id = s.col_int(0);
-    e.step = s.col_int(1);
-    e.task = s.col_text(2);
-    e.metric = s.col_text(3);
-    e.value = s.col_double(4);
-    e.k = s.col_int(5);
-    out.push_back(std::move(e));
+    EvalRow& e = out.emplace_back();
+    s.cols(e.run_id, e.step, e.task, e.metric, e.value, e.k);
   }
   return out;
 }

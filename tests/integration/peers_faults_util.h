@@ -50,28 +50,17 @@ inline void silent_worker(const std::string& endpoint, const std::string& dir, b
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   FakePeer p(endpoint, "silent", curve_key_read(dir + "/keys/server.pub").public_key,
              curve_key_read(dir + "/keys/worker.key"));
-  ReadyMsg ready;
-  ready.worker_id = "silent";
-  ready.capacity = 8;
-  p.send(encode(ready));
+  p.send_ready(8);
   double last_hb = 0;
   while (!stop) {
-    if (now_s() - last_hb > 0.3) {
-      HeartbeatMsg hb;
-      hb.worker_id = "silent";
-      hb.capacity = 8;
-      p.send(encode(hb));
-      last_hb = now_s();
-    }
+    p.heartbeat_every(0.3, last_hb, 8);
     Message msg;
     std::string bytes, err;
     if (!p.recv(msg, bytes, 50)) continue;
     if (msg.type == MsgType::WeightsAnnounce) {
       WeightsAnnounce a;
       if (!decode(msg, a, err) || never_ack) continue;
-      WeightsAck ack;
-      ack.weights_version = a.weights_version;
-      p.send(encode(ack));
+      p.send_ack(a.weights_version);
     } else if (msg.type == MsgType::GenRequest && garbage) {
       p.send("\xc1 not a message");
     } else if (msg.type == MsgType::Shutdown) {

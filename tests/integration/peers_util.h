@@ -48,6 +48,10 @@ struct Child {
   std::string log_path;
   int rc = -2;  // exit code once reaped (128 + signal when killed)
   std::string log() const { return slurp_file(log_path); }
+  // Waits up to timeout_s for `text` to appear in the log.
+  bool log_shows(const std::string& text, double timeout_s) const {
+    return wait_until([&] { return log().find(text) != std::string::npos; }, timeout_s);
+  }
   // Waits up to timeout_s for the exit; false if it is still running.
   bool wait(double timeout_s) {
     const double t0 = now_s();
@@ -112,8 +116,10 @@ inline std::vector<pid_t> children_of(pid_t pid, const std::string& what) {
 struct FakePeer {
   zmq::context_t ctx{1};
   zmq::socket_t sock;
-  FakePeer(const std::string& endpoint, const std::string& id, const std::string& server_pub = "",
-           const CurveKeyPair& key = {}) {
+  std::string id;  // also the worker_id it sends
+  FakePeer(const std::string& endpoint, const std::string& routing_id,
+           const std::string& server_pub = "", const CurveKeyPair& key = {})
+      : id(routing_id) {
     sock = zmq::socket_t(ctx, zmq::socket_type::dealer);
     sock.set(zmq::sockopt::routing_id, id);
     sock.set(zmq::sockopt::linger, 0);
@@ -121,6 +127,24 @@ struct FakePeer {
     sock.connect(endpoint);
   }
   void send(const std::string& bytes) { send_frame(sock, "", bytes); }
+  // Registers as a worker holding `capacity` requests (claiming `weights_version`).
+  void send_ready(int32_t capacity, uint64_t weights_version = 0) {
+    ReadyMsg m;
+    m.worker_id = id;
+    m.capacity = capacity;
+    m.weights_version = weights_version;
+    send(encode(m));
+  }
+  // Sends a heartbeat when period_s has passed since last_s (then set to now).
+  void heartbeat_every(double period_s, double& last_s, int32_t capacity = 0) {
+    if (now_s() - last_s <= period_s) return;
+    HeartbeatMsg m;
+    m.worker_id = id;
+    m.capacity = capacity;
+    send(encode(m));
+    last_s = now_s();
+  }
+  void send_ack(uint64_t weights_version) { send(encode(WeightsAck{weights_version})); }
   // One message within timeout_ms: true with its parsed form.
   bool recv(Message& msg, std::string& bytes, int timeout_ms) {
     zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
@@ -128,6 +152,14 @@ struct FakePeer {
     std::string peer, err;
     if (recv_frame(sock, false, peer, bytes, err) != 1) return false;
     return parse_message(bytes.data(), bytes.size(), msg, err);
+  }
+  // How many of `polls` waits of timeout_ms each heard a message.
+  int count_heard(int polls, int timeout_ms) {
+    Message msg;
+    std::string bytes;
+    int heard = 0;
+    for (int i = 0; i < polls; i++) heard += recv(msg, bytes, timeout_ms);
+    return heard;
   }
 };
 

@@ -18,42 +18,39 @@ using namespace aha;
 using namespace aha::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("the only rollout worker dies: the run fails at the deadline with a checkpoint") {
-  TempDir tmp("aha_fault_rollout");
+namespace {
+
+// A micro run (extra args added) whose only `worker` child (a word of its command line) is killed
+// after step 1 fails within the deadline with exit code 1, saying `why`, and leaves a checkpoint.
+void only_worker_dies(const std::string& worker, std::initializer_list<std::string> extra,
+                      const std::string& why) {
+  TempDir tmp("aha_fault_" + worker);
   fs::create_directories(tmp.path);
   const std::string dir = tmp.str() + "/run";
   Child c;
-  start_child(c, with(micro_run(dir, 1000), {"--workers", "1"}), tmp.str() + "/log");
-  REQUIRE_MESSAGE(wait_until([&] { return c.log().find("step    1 ") != std::string::npos; }, 120),
-                  c.log());
-  std::vector<pid_t> w = children_of(c.pid, "rollout-worker");
+  start_child(c, with(micro_run(dir, 1000), extra), tmp.str() + "/log");
+  REQUIRE_MESSAGE(c.log_shows("step    1 ", 120), c.log());
+  std::vector<pid_t> w = children_of(c.pid, worker);
   REQUIRE(w.size() == 1);
   kill(w[0], SIGKILL);
   const double t0 = now_s();
   REQUIRE_MESSAGE(c.wait(30), c.log());
   MESSAGE("ended " << now_s() - t0 << " s after the kill");
   CHECK(c.rc == 1);
-  CHECK_MESSAGE(c.log().find("no rollout worker could serve") != std::string::npos, c.log());
+  CHECK_MESSAGE(c.log().find(why) != std::string::npos, c.log());
   CHECK(c.log().find("checkpoint of step") != std::string::npos);
   CHECK(has_checkpoint(dir));
 }
 
+}  // namespace
+
+TEST_CASE("the only rollout worker dies: the run fails at the deadline with a checkpoint") {
+  only_worker_dies("rollout-worker", {"--workers", "1"}, "no rollout worker could serve");
+}
+
 TEST_CASE("the only reward worker dies: the run fails at the deadline with a checkpoint") {
-  TempDir tmp("aha_fault_reward");
-  fs::create_directories(tmp.path);
-  const std::string dir = tmp.str() + "/run";
-  Child c;
-  start_child(c, with(micro_run(dir, 1000), {"--workers", "1", "--set", "reward.workers=1"}),
-              tmp.str() + "/log");
-  REQUIRE_MESSAGE(wait_until([&] { return c.log().find("step    1 ") != std::string::npos; }, 120),
-                  c.log());
-  std::vector<pid_t> w = children_of(c.pid, "reward-worker");
-  REQUIRE(w.size() == 1);
-  kill(w[0], SIGKILL);
-  REQUIRE_MESSAGE(c.wait(30), c.log());
-  CHECK(c.rc == 1);
-  CHECK_MESSAGE(c.log().find("no reward worker") != std::string::npos, c.log());
-  CHECK(has_checkpoint(dir));
+  only_worker_dies("reward-worker", {"--workers", "1", "--set", "reward.workers=1"},
+                   "no reward worker");
 }
 
 TEST_CASE("a worker that never answers, or only with garbage, is disconnected; then the deadline") {

@@ -141,34 +141,21 @@ void fake_rollout_worker(FakeRollout& f, const std::string& endpoint, const std:
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   FakePeer p(endpoint, "fake", curve_key_read(run_dir + "/keys/server.pub").public_key,
              curve_key_read(run_dir + "/keys/worker.key"));
-  ReadyMsg ready;
-  ready.worker_id = "fake";
-  ready.capacity = 1000;          // claims the most room, so the controller prefers it
-  ready.weights_version = 12345;  // a forged claim: ignored
-  p.send(encode(ready));
+  // Claims the most room, so the controller prefers it, and a forged weights version (ignored).
+  p.send_ready(1000, 12345);
   int trick = 0;
   double last_hb = now_s();
   while (!f.stop) {
-    if (now_s() - last_hb > 0.5) {
-      HeartbeatMsg hb;
-      hb.worker_id = "fake";
-      hb.capacity = 1000;
-      p.send(encode(hb));
-      last_hb = now_s();
-    }
+    p.heartbeat_every(0.5, last_hb, 1000);
     Message msg;
     std::string bytes, err;
     if (!p.recv(msg, bytes, 50)) continue;
     if (msg.type == MsgType::WeightsAnnounce) {
       WeightsAnnounce a;
       REQUIRE(decode(msg, a, err));
-      WeightsAck bogus;
-      bogus.weights_version = a.weights_version + 50;  // unpublished: refused, counted
-      p.send(encode(bogus));
+      p.send_ack(a.weights_version + 50);  // unpublished: refused, counted
       f.forged++;
-      WeightsAck ack;
-      ack.weights_version = a.weights_version;
-      p.send(encode(ack));
+      p.send_ack(a.weights_version);
     } else if (msg.type == MsgType::GenRequest) {
       GenRequest req;
       REQUIRE(decode(msg, req, err));
@@ -323,23 +310,13 @@ TEST_CASE("an unknown CURVE key is refused; ipc:// sockets are owner-only") {
   {
     FakePeer p(endpoint, "stranger", curve_key_read(dir + "/keys/server.pub").public_key,
                curve_keygen());
-    ReadyMsg ready;
-    ready.worker_id = "stranger";
-    ready.capacity = 4;
-    p.send(encode(ready));
-    Message msg;
-    std::string bytes;
-    for (int i = 0; i < 20; i++) heard += p.recv(msg, bytes, 100);
+    p.send_ready(4);
+    heard += p.count_heard(20, 100);
   }
   {  // and a plain (non-CURVE) client gets nothing either
     FakePeer p(endpoint, "plain");
-    ReadyMsg ready;
-    ready.worker_id = "plain";
-    ready.capacity = 4;
-    p.send(encode(ready));
-    Message msg;
-    std::string bytes;
-    for (int i = 0; i < 10; i++) heard += p.recv(msg, bytes, 100);
+    p.send_ready(4);
+    heard += p.count_heard(10, 100);
   }
   CHECK(heard == 0);
   REQUIRE(c.wait(240));
@@ -367,14 +344,12 @@ TEST_CASE("a result is accepted only from the worker its request was sent to") {
   co.endpoint = "inproc://aha-hostile-unsolicited";
   co.max_bad_results = 100;
   ControllerPtr ctl = controller_create(co);
-  FakePeer* a = nullptr;
   // inproc needs the controller's context: two DEALERs on it.
   zmq::socket_t sa(ctx, zmq::socket_type::dealer), sb(ctx, zmq::socket_type::dealer);
   sa.set(zmq::sockopt::routing_id, "A");
   sb.set(zmq::sockopt::routing_id, "B");
   sa.connect(co.endpoint);
   sb.connect(co.endpoint);
-  (void)a;
   ReadyMsg ra;
   ra.worker_id = "A";
   ra.capacity = 1;
@@ -443,19 +418,11 @@ TEST_CASE("a compromised reward worker: forged scores refused and counted, none 
     const std::string sock = dir + "/ipc/reward.sock";
     if (!wait_until([&] { return fs::exists(sock); }, 60)) return;
     FakePeer p("ipc://" + sock, "fake-reward");
-    ReadyMsg ready;
-    ready.worker_id = "fake-reward";
-    ready.capacity = 1;
-    p.send(encode(ready));
+    p.send_ready(1);
     int trick = 0;
     double last_hb = 0;
     while (!stop) {
-      if (now_s() - last_hb > 0.5) {
-        HeartbeatMsg hb;
-        hb.worker_id = "fake-reward";
-        p.send(encode(hb));
-        last_hb = now_s();
-      }
+      p.heartbeat_every(0.5, last_hb);
       Message msg;
       std::string bytes, err;
       if (!p.recv(msg, bytes, 50)) continue;

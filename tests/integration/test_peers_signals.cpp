@@ -54,14 +54,10 @@ TEST_CASE("SIGTERM in every waiting state exits within 10 s with a checkpoint") 
     std::atomic<bool> stop{false};
     std::thread t;
     if (s.fake) t = std::thread([&] { silent_worker(s.extra[1], dir, false, stop, s.fake == 2); });
-    REQUIRE_MESSAGE(wait_until([&] { return c.log().find(s.wait_for) != std::string::npos; }, 120),
-                    c.log());
+    REQUIRE_MESSAGE(c.log_shows(s.wait_for, 120), c.log());
     if (s.kill_reward) {
       for (pid_t p : children_of(c.pid, "reward-worker")) kill(p, SIGKILL);
-      REQUIRE_MESSAGE(
-          wait_until([&] { return c.log().find("waiting: no reward worker") != std::string::npos; },
-                     60),
-          c.log());
+      REQUIRE_MESSAGE(c.log_shows("waiting: no reward worker", 60), c.log());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(s.fake ? 1500 : 200));
     kill(c.pid, SIGTERM);
@@ -86,8 +82,7 @@ TEST_CASE("killed before the first checkpoint: resume starts cleanly from step 0
   for (std::string& a : args)
     if (a == "run.checkpoint_every=1") a = "run.checkpoint_every=100";
   start_child(c, args, tmp.str() + "/log");
-  REQUIRE_MESSAGE(wait_until([&] { return c.log().find("step    1 ") != std::string::npos; }, 120),
-                  c.log());
+  REQUIRE_MESSAGE(c.log_shows("step    1 ", 120), c.log());
   kill(c.pid, SIGKILL);
   REQUIRE(c.wait(10));
   int rc = 0;

@@ -110,13 +110,11 @@ inline void fake_load_weights(void* ctx, const uint8_t* bytes, size_t n, uint64_
 }
 
 inline EngineHooks fake_hooks(FakeEngine& e) {
-  EngineHooks h;
-  h.ctx = &e;
-  h.capacity = fake_capacity;
-  h.submit = fake_submit;
-  h.poll = fake_poll;
-  h.load_weights = fake_load_weights;
-  return h;
+  return {.ctx = &e,
+          .capacity = fake_capacity,
+          .submit = fake_submit,
+          .poll = fake_poll,
+          .load_weights = fake_load_weights};
 }
 
 }  // namespace aha::test

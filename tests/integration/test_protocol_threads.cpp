@@ -9,6 +9,7 @@
 
 #include "rollout/controller.h"
 #include "test_protocol_fake_engine.h"
+#include "tests/hand_written_message.h"
 
 using namespace aha;
 using namespace aha::test;
@@ -46,17 +47,6 @@ WorkerInfo find_worker(Controller& c, const std::string& id) {
   for (const WorkerInfo& w : controller_workers(c))
     if (w.worker_id == id) return w;
   return WorkerInfo{};
-}
-
-std::string raw_map(const char* type, int version) {
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_map(2);
-  pk.pack("type");
-  pk.pack(type);
-  pk.pack("version");
-  pk.pack(version);
-  return std::string(buf.data(), buf.size());
 }
 
 GenRequest make_request(uint64_t id, uint64_t min_version) {
@@ -109,11 +99,12 @@ TEST_CASE("controller and worker threads over inproc://") {
     raw.set(zmq::sockopt::linger, 1000);
     raw.connect(endpoint);
     CHECK(send_frame(raw, "", std::string("\xde\xad\xbe\xef", 4)));
-    CHECK(send_frame(raw, "", raw_map("heartbeat", kProtocolVersion - 1)));
+    CHECK(send_frame(raw, "", hand_written("heartbeat", {}, kProtocolVersion - 1)));
   }
   for (const char* id : {"thread-0", "thread-1"}) {
-    controller_send_raw(*ctl, id, std::string("\x92\x01", 2));                 // a truncated array
-    controller_send_raw(*ctl, id, raw_map("shutdown", kProtocolVersion + 1));  // wrong version
+    controller_send_raw(*ctl, id, std::string("\x92\x01", 2));  // a truncated array
+    controller_send_raw(*ctl, id,
+                        hand_written("shutdown", {}, kProtocolVersion + 1));  // wrong version
   }
 
   // Weights v1 (256 KiB, 16 chunks, chunk 5 damaged once).

@@ -15,6 +15,7 @@
 
 #include "rollout/controller.h"
 #include "test_protocol_fake_engine.h"
+#include "tests/hand_written_message.h"
 
 using namespace aha;
 using namespace aha::test;
@@ -45,19 +46,6 @@ constexpr uint32_t kChunk = 256u << 10;    // 12 chunks
     << "\n";
   f.close();
   _exit(rc == 0 ? 0 : 10 + rc);
-}
-
-std::string raw_map(const char* type, int version) {
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_map(3);
-  pk.pack("type");
-  pk.pack(type);
-  pk.pack("version");
-  pk.pack(version);
-  pk.pack("weights_version");
-  pk.pack(1);
-  return std::string(buf.data(), buf.size());
 }
 
 WorkerInfo find_worker(Controller& c, const std::string& id) {
@@ -100,10 +88,13 @@ TEST_CASE("controller and two worker processes over ipc://") {
     raw.set(zmq::sockopt::linger, 1000);
     raw.connect(endpoint);
     CHECK(send_frame(raw, "", "\x01\x02 garbage \xff"));
-    CHECK(send_frame(raw, "", raw_map("weights_ack", kProtocolVersion + 7)));  // wrong version
-    CHECK(send_frame(raw, "", raw_map("no_such_type", kProtocolVersion)));
-    CHECK(send_frame(raw, "", raw_map("gen_result", kProtocolVersion)));  // fields missing
-    zmq::message_t a("x", 1), b("y", 1);                                  // two frames
+    CHECK(send_frame(raw, "",
+                     hand_written("weights_ack", {{"weights_version", 1}},
+                                  kProtocolVersion + 7)));  // wrong version
+    CHECK(send_frame(raw, "", hand_written("no_such_type", {{"weights_version", 1}})));
+    CHECK(send_frame(raw, "",
+                     hand_written("gen_result", {{"weights_version", 1}})));  // fields missing
+    zmq::message_t a("x", 1), b("y", 1);                                      // two frames
     raw.send(a, zmq::send_flags::sndmore);
     raw.send(b, zmq::send_flags::none);
   }
@@ -111,8 +102,10 @@ TEST_CASE("controller and two worker processes over ipc://") {
   for (int k = 0; k < 2; ++k) {
     std::string id = "proc-" + std::to_string(k);
     controller_send_raw(*ctl, id, "\xc1 not msgpack");
-    controller_send_raw(*ctl, id, raw_map("weights_announce", kProtocolVersion + 1));
-    controller_send_raw(*ctl, id, raw_map("gen_request", kProtocolVersion));  // fields missing
+    controller_send_raw(
+        *ctl, id, hand_written("weights_announce", {{"weights_version", 1}}, kProtocolVersion + 1));
+    controller_send_raw(*ctl, id,
+                        hand_written("gen_request", {{"weights_version", 1}}));  // fields missing
   }
 
   // Weights: 3 MiB in 12 chunks; chunk 3 is damaged the first time it is sent.

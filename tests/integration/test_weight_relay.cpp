@@ -75,14 +75,12 @@ void hash_load(void* ctx, const uint8_t* bytes, size_t n, uint64_t version) {
                                int k, bool check_bytes, const std::string& stats_path) {
   FakeEngine eng;
   HashEngine heng;
-  EngineHooks hooks = fake_hooks(eng);
-  if (!check_bytes) {
-    hooks.ctx = &heng;
-    hooks.capacity = hash_capacity;
-    hooks.submit = hash_submit;
-    hooks.poll = hash_poll;
-    hooks.load_weights = hash_load;
-  }
+  const EngineHooks hooks = check_bytes ? fake_hooks(eng)
+                                        : EngineHooks{.ctx = &heng,
+                                                      .capacity = hash_capacity,
+                                                      .submit = hash_submit,
+                                                      .poll = hash_poll,
+                                                      .load_weights = hash_load};
   WorkerOptions o;
   o.connect = endpoint;
   o.worker_id = id;

@@ -92,6 +92,13 @@ Grads backward(const Problem& p, const std::vector<float>& w) {
   return g;
 }
 
+// The scalar the backward tests differentiate: sum(out * w) over the forward's output.
+double weighted_out(const Problem& p, const std::vector<float>& w) {
+  std::vector<float> out, lse;
+  forward(p, out, lse);
+  return weighted_sum(out, w);
+}
+
 }  // namespace
 
 TEST_CASE("attention forward matches a naive softmax (packed, GQA, blocks of 64 crossed)") {
@@ -108,11 +115,7 @@ TEST_CASE("attention backward matches finite differences (packed batch of 3, wit
     Problem p = make_problem(rng, {5, 1, 7}, 4, NKV, 6, 5);
     auto w = randn(rng, (size_t)p.N * p.NH * p.DV);
     Grads g = backward(p, w);
-    auto loss = [&] {
-      std::vector<float> out, lse;
-      forward(p, out, lse);
-      return weighted_sum(out, w);
-    };
+    auto loss = [&] { return weighted_out(p, w); };
     check_grad("dq", p.q, g.dq, loss);
     check_grad("dk", p.k, g.dk, loss);
     check_grad("dv", p.v, g.dv, loss);
@@ -126,11 +129,7 @@ TEST_CASE("attention backward on sequences longer than a query block: directiona
   Problem p = make_problem(rng, {70, 3, 130}, 2, 1, 4, 3);
   auto w = randn(rng, (size_t)p.N * p.NH * p.DV);
   Grads g = backward(p, w);
-  auto loss = [&] {
-    std::vector<float> out, lse;
-    forward(p, out, lse);
-    return weighted_sum(out, w);
-  };
+  auto loss = [&] { return weighted_out(p, w); };
   auto directional = [&](std::vector<float>& x, const std::vector<float>& gx) {
     auto d = randn(rng, x.size());
     const auto x0 = x;

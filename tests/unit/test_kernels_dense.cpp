@@ -14,6 +14,7 @@
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
 #include "kernels_test_util.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 using namespace aha::test;
@@ -311,10 +312,7 @@ TEST_CASE("adamw: two steps against hand-computed values; grad_norm") {
 // Reference values from transformers 5.24's ROPE_INIT_FUNCTIONS["yarn"] (float32 there).
 TEST_CASE("rope_frequencies: YaRN matches transformers for Qwen3 and DeepSeek-V3 configs") {
   SUBCASE("Qwen-style: D=16, factor 4, original 16; attention factor 0.1 ln 4 + 1") {
-    RopeScaling s;
-    s.type = RopeType::kYarn;
-    s.factor = 4.0;
-    s.original_max_position_embeddings = 16;
+    const RopeScaling s = test::yarn(4.0, 16);
     double f[8];
     const double af = rope_frequencies(f, 16, 10000.0, s);
     const double want[8] = {1.0,
@@ -329,12 +327,7 @@ TEST_CASE("rope_frequencies: YaRN matches transformers for Qwen3 and DeepSeek-V3
     CHECK(af == doctest::Approx(1.138629436111989).epsilon(1e-12));
   }
   SUBCASE("DeepSeek-style mscale/mscale_all_dim ratio: D=8, factor 4, mscale 1, all_dim 0.707") {
-    RopeScaling s;
-    s.type = RopeType::kYarn;
-    s.factor = 4.0;
-    s.original_max_position_embeddings = 16;
-    s.mscale = 1.0;
-    s.mscale_all_dim = 0.707;
+    const RopeScaling s = test::yarn(4.0, 16, 1.0, 0.707);
     double f[4];
     const double af = rope_frequencies(f, 8, 10000.0, s);
     const double want[4] = {1.0, 0.02500000037252903, 0.0024999999441206455, 0.0002500000118743628};
@@ -342,11 +335,7 @@ TEST_CASE("rope_frequencies: YaRN matches transformers for Qwen3 and DeepSeek-V3
     CHECK(af == doctest::Approx(1.036992729910394).epsilon(1e-12));
   }
   SUBCASE("DeepSeek-V3's own config: D=64, factor 40, original 4096, ramp between pairs 10-23") {
-    RopeScaling s;
-    s.type = RopeType::kYarn;
-    s.factor = 40.0;
-    s.original_max_position_embeddings = 4096;
-    s.mscale = s.mscale_all_dim = 1.0;
+    const RopeScaling s = test::yarn(40.0, 4096, 1.0, 1.0);
     double f[32];
     const double af = rope_frequencies(f, 64, 10000.0, s);
     const std::pair<int, double> want[] = {{0, 1.0},

@@ -16,7 +16,9 @@
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
+#include "policy/config_presets.h"
 #include "policy/model.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 
@@ -87,25 +89,12 @@ void check_case(const Case& c) {
 }
 
 ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 97;
-  c.hidden_size = 64;
-  c.num_hidden_layers = 2;  // layer 0 dense, layer 1 MoE
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 4;
-  c.q_lora_rank = 32;
-  c.kv_lora_rank = 32;
-  c.qk_nope_head_dim = 16;
-  c.qk_rope_head_dim = 8;
-  c.v_head_dim = 16;
-  c.intermediate_size = 96;
-  c.moe_intermediate_size = 48;
-  c.n_routed_experts = 4;
-  c.n_shared_experts = 1;
-  c.num_experts_per_tok = 2;
-  c.first_k_dense_replace = 1;
-  c.max_position_embeddings = 64;
-  return c;
+  // Layer 0 dense, layer 1 MoE.
+  // clang-format off
+  return config_deepseek({.V = 97, .C = 64, .L = 2, .NH = 4, .q_lora_rank = 32, .kv_lora_rank = 32,
+      .qk_nope_head_dim = 16, .qk_rope_head_dim = 8, .v_head_dim = 16, .FF = 96, .moe_FF = 48,
+      .E = 4, .shared = 1, .K = 2, .first_dense = 1, .max_position_embeddings = 64});
+  // clang-format on
 }
 
 }  // namespace
@@ -154,9 +143,7 @@ TEST_CASE("bf16 sgemm matches fp64 of the rounded operands, every transpose, odd
 
 TEST_CASE("a small model's forward+backward under bf16 GEMMs stays within bf16 of fp32") {
   require_bf16();
-  Model m;
-  model_build(m, small_config());
-  model_init(m, 7);
+  Model m = test::random_model(small_config(), 7);
   Batch b;
   Rng rng{3};
   for (int s = 0; s < 3; s++) {

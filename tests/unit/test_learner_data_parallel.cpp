@@ -8,6 +8,7 @@
 #include "kernels/rng.h"
 #include "learner/collective.h"
 #include "learner/data_parallel.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 
@@ -94,9 +95,7 @@ TEST_CASE("no launcher: one rank, no backend, and learner_update is unchanged bi
   CHECK(x[2] == 3.0f);
 
   ModelConfig c = config_tiny();
-  Model m;
-  model_build(m, c);
-  model_init(m, 7);
+  Model m = test::random_model(c, 7);
   LearnerConfig lc;
   lc.micro_batch_tokens = 40;
   lc.lr = 1e-2f;

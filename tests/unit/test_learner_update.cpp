@@ -8,6 +8,7 @@
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
 #include "learner/learner.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 
@@ -20,15 +21,7 @@ Model small_model(uint64_t seed) {
   c.kv_lora_rank = 16;
   c.intermediate_size = 48;
   c.moe_intermediate_size = 24;
-  Model m;
-  model_build(m, c);
-  model_init(m, seed);
-  for (float& p : m.params) p *= 5.0f;
-  for (const TensorSpec& s : m.specs)
-    if (s.shape.size() == 1)
-      std::fill(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel,
-                s.trainable ? 1.0f : 0.0f);
-  return m;
+  return test::sharp_model(c, seed, 5.0f);
 }
 
 std::vector<Sample> some_samples(int S) {

@@ -10,6 +10,7 @@
 #include "policy/checkpoint.h"
 #include "policy/safetensors.h"
 #include "tests/test_util.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 namespace fs = std::filesystem;
@@ -25,9 +26,7 @@ ModelConfig cfg_with_qlora() {
 }  // namespace
 
 TEST_CASE("F32 save -> load is bit-exact, also sharded") {
-  Model m;
-  model_build(m, cfg_with_qlora());
-  model_init(m, 42);
+  Model m = test::random_model(cfg_with_qlora(), 42);
   for (size_t shard : {size_t{0}, size_t{64 * 1024}}) {
     test::TempDir tmp(shard ? "aha_ckpt_sharded" : "aha_ckpt_single");
     fs::path d = tmp.path;
@@ -42,9 +41,7 @@ TEST_CASE("F32 save -> load is bit-exact, also sharded") {
 }
 
 TEST_CASE("BF16 save -> load rounds each weight to bfloat16") {
-  Model m;
-  model_build(m, config_tiny());
-  model_init(m, 5);
+  Model m = test::random_model(config_tiny(), 5);
   test::TempDir tmp("aha_ckpt_bf16");
   fs::path d = tmp.path;
   model_save(m, d.string(), "BF16");
@@ -61,9 +58,7 @@ TEST_CASE("BF16 save -> load rounds each weight to bfloat16") {
 }
 
 TEST_CASE("a config that does not match the tensors is refused, naming the tensor") {
-  Model m;
-  model_build(m, config_tiny());
-  model_init(m, 1);
+  Model m = test::random_model(config_tiny(), 1);
   test::TempDir tmp("aha_ckpt_mismatch");
   fs::path d = tmp.path;
   model_save(m, d.string());

@@ -8,6 +8,7 @@
 #include "kernels/rng.h"
 #include "policy/config_presets.h"
 #include "policy/model.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 
@@ -35,14 +36,14 @@ ModelConfig micro_qwen(const std::string& model_type) {
   // clang-format on
 }
 
-RopeScaling yarn(double factor, int original, double mscale, double mscale_all_dim) {
-  RopeScaling s;
-  s.type = RopeType::kYarn;
-  s.factor = factor;
-  s.original_max_position_embeddings = original;
-  s.mscale = mscale;
-  s.mscale_all_dim = mscale_all_dim;
-  return s;
+// Each named tensor exists with its shape.
+void check_shapes(const Model& m,
+                  const std::vector<std::pair<std::string, std::vector<int64_t>>>& want) {
+  for (const auto& [name, shape] : want) {
+    const TensorSpec* t = model_find_tensor(m, name);
+    REQUIRE_MESSAGE(t != nullptr, name);
+    CHECK_MESSAGE(t->shape == shape, name);
+  }
 }
 
 Batch micro_batch() {
@@ -158,13 +159,13 @@ TEST_CASE("model gradients match finite differences (Qwen2: q/k/v biases, tied e
 TEST_CASE("model gradients match finite differences (Qwen3 with o_proj bias and YaRN)") {
   ModelConfig c = micro_qwen("qwen3");
   c.qkv_bias = c.o_bias = true;
-  c.rope_scaling = yarn(4.0, 4, 0, 0);
+  c.rope_scaling = test::yarn(4.0, 4, 0, 0);
   check_gradients(c);
 }
 
 TEST_CASE("model gradients match finite differences (DeepSeek with YaRN mscale)") {
   ModelConfig c = micro_config(6, "sigmoid");
-  c.rope_scaling = yarn(8.0, 4, 1.0, 0.707);
+  c.rope_scaling = test::yarn(8.0, 4, 1.0, 0.707);
   check_gradients(c);
 }
 
@@ -191,14 +192,10 @@ TEST_CASE("parameter table follows the HF DeepSeek-V3 names and counts") {
   Model m;
   model_build(m, micro_config(6, "sigmoid"));
   CHECK(model_find_tensor(m, "model.layers.0.mlp.gate_proj.weight") != nullptr);
-  CHECK(model_find_tensor(m, "model.layers.1.mlp.gate.weight")->shape ==
-        std::vector<int64_t>{4, 16});
-  CHECK(model_find_tensor(m, "model.layers.1.mlp.experts.3.down_proj.weight")->shape ==
-        std::vector<int64_t>{16, 12});
-  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_b_proj.weight")->shape ==
-        std::vector<int64_t>{2 * 10, 6});
-  CHECK(model_find_tensor(m, "model.layers.1.self_attn.kv_b_proj.weight")->shape ==
-        std::vector<int64_t>{2 * (6 + 5), 8});
+  check_shapes(m, {{"model.layers.1.mlp.gate.weight", {4, 16}},
+                   {"model.layers.1.mlp.experts.3.down_proj.weight", {16, 12}},
+                   {"model.layers.1.self_attn.q_b_proj.weight", {2 * 10, 6}},
+                   {"model.layers.1.self_attn.kv_b_proj.weight", {2 * (6 + 5), 8}}});
   CHECK_FALSE(model_find_tensor(m, "model.layers.1.mlp.gate.e_score_correction_bias")->trainable);
   // Active per token: all but (E - K) routed experts of the one MoE layer.
   CHECK(model_num_params(m) - model_num_active_params(m) == 2L * 3 * 12 * 16);
@@ -210,18 +207,12 @@ TEST_CASE("parameter table follows the HF DeepSeek-V3 names and counts") {
 TEST_CASE("parameter table follows the HF Qwen3-MoE and Qwen2 names") {
   Model m;
   model_build(m, micro_qwen("qwen3_moe"));
-  CHECK(model_find_tensor(m, "model.layers.0.mlp.gate_proj.weight")->shape ==
-        std::vector<int64_t>{24, 16});
-  CHECK(model_find_tensor(m, "model.layers.1.mlp.experts.3.up_proj.weight")->shape ==
-        std::vector<int64_t>{12, 16});
-  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_proj.weight")->shape ==
-        std::vector<int64_t>{4 * 6, 16});
-  CHECK(model_find_tensor(m, "model.layers.1.self_attn.k_proj.weight")->shape ==
-        std::vector<int64_t>{2 * 6, 16});
-  CHECK(model_find_tensor(m, "model.layers.1.self_attn.o_proj.weight")->shape ==
-        std::vector<int64_t>{16, 4 * 6});
-  CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_norm.weight")->shape ==
-        std::vector<int64_t>{6});
+  check_shapes(m, {{"model.layers.0.mlp.gate_proj.weight", {24, 16}},
+                   {"model.layers.1.mlp.experts.3.up_proj.weight", {12, 16}},
+                   {"model.layers.1.self_attn.q_proj.weight", {4 * 6, 16}},
+                   {"model.layers.1.self_attn.k_proj.weight", {2 * 6, 16}},
+                   {"model.layers.1.self_attn.o_proj.weight", {16, 4 * 6}},
+                   {"model.layers.1.self_attn.q_norm.weight", {6}}});
   CHECK(model_find_tensor(m, "model.layers.1.mlp.gate.e_score_correction_bias") == nullptr);
   CHECK(model_find_tensor(m, "model.layers.1.mlp.shared_experts.up_proj.weight") == nullptr);
   CHECK(model_find_tensor(m, "model.layers.1.self_attn.q_proj.bias") == nullptr);
@@ -229,8 +220,7 @@ TEST_CASE("parameter table follows the HF Qwen3-MoE and Qwen2 names") {
   ModelConfig c2 = micro_qwen("qwen2");
   c2.tie_word_embeddings = true;
   model_build(q2, c2);
-  CHECK(model_find_tensor(q2, "model.layers.0.self_attn.v_proj.bias")->shape ==
-        std::vector<int64_t>{2 * 6});
+  check_shapes(q2, {{"model.layers.0.self_attn.v_proj.bias", {2 * 6}}});
   CHECK(model_find_tensor(q2, "model.layers.0.self_attn.q_norm.weight") == nullptr);
   CHECK(model_find_tensor(q2, "model.layers.0.self_attn.o_proj.bias") == nullptr);
   CHECK(model_find_tensor(q2, "lm_head.weight") == nullptr);
@@ -240,9 +230,7 @@ TEST_CASE("parameter table follows the HF Qwen3-MoE and Qwen2 names") {
 TEST_CASE("two forward+backward runs with the same seed are bit-identical") {
   std::vector<float> grads[2], logp[2];
   for (int run = 0; run < 2; run++) {
-    Model m;
-    model_build(m, micro_config(0, "sigmoid"));
-    model_init(m, 7);
+    Model m = test::random_model(micro_config(0, "sigmoid"), 7);
     Batch b = micro_batch();
     Acts a;
     ForwardOptions opt;
@@ -258,9 +246,7 @@ TEST_CASE("two forward+backward runs with the same seed are bit-identical") {
 }
 
 TEST_CASE("packed sequences do not see each other") {
-  Model m;
-  model_build(m, micro_config(0, "sigmoid"));
-  model_init(m, 3);
+  Model m = test::random_model(micro_config(0, "sigmoid"), 3);
   Batch both = micro_batch();
   Batch alone;
   batch_add_sequence(alone, {4, 4, 18, 0}, 1);

@@ -6,8 +6,11 @@
 #include <random>
 
 #include "rollout/protocol.h"
+#include "tests/hand_written_message.h"
 
 using namespace aha;
+using namespace aha::test;
+using json = nlohmann::json;
 
 namespace {
 
@@ -63,13 +66,6 @@ T round_trip(const T& m) {
   REQUIRE(ok);
   return out;
 }
-
-// A message map written by hand (independently of encode), one value per key.
-struct MapWriter {
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> pk{buf};
-  std::string bytes() const { return std::string(buf.data(), buf.size()); }
-};
 
 template <typename T>
 bool decodes(const std::string& bytes, std::string& err) {
@@ -309,67 +305,26 @@ TEST_CASE("flipped bytes never crash the decoder") {
 TEST_CASE("a missing field, a wrong-typed field, an unknown type and a wrong version are errors") {
   std::string err;
   SUBCASE("missing field") {
-    MapWriter w;
-    w.pk.pack_map(3);
-    w.pk.pack("type");
-    w.pk.pack("weights_get");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
-    w.pk.pack("weights_version");
-    w.pk.pack(4);
-    CHECK_FALSE(decodes<WeightsGet>(w.bytes(), err));
+    CHECK_FALSE(decodes<WeightsGet>(hand_written("weights_get", {{"weights_version", 4}}), err));
     CHECK(err.find("weights_get.chunk_idx") != std::string::npos);
     CHECK(err.find("missing") != std::string::npos);
   }
   SUBCASE("wrong-typed field") {
-    MapWriter w;
-    w.pk.pack_map(4);
-    w.pk.pack("type");
-    w.pk.pack("weights_get");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
-    w.pk.pack("weights_version");
-    w.pk.pack("four");
-    w.pk.pack("chunk_idx");
-    w.pk.pack(0);
-    CHECK_FALSE(decodes<WeightsGet>(w.bytes(), err));
+    CHECK_FALSE(decodes<WeightsGet>(
+        hand_written("weights_get", {{"weights_version", "four"}, {"chunk_idx", 0}}), err));
     CHECK(err.find("weights_version") != std::string::npos);
     CHECK(err.find("str") != std::string::npos);
   }
   SUBCASE("negative where unsigned is required") {
-    MapWriter w;
-    w.pk.pack_map(3);
-    w.pk.pack("type");
-    w.pk.pack("weights_ack");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
-    w.pk.pack("weights_version");
-    w.pk.pack(-1);
-    CHECK_FALSE(decodes<WeightsAck>(w.bytes(), err));
+    CHECK_FALSE(decodes<WeightsAck>(hand_written("weights_ack", {{"weights_version", -1}}), err));
   }
+  // A gen_request whose fields are all well typed but for what a subcase changes.
+  json request = {{"request_id", 1},          {"prompt_ids", bin()}, {"group_size", 2},
+                  {"params", json::object()}, {"seed", 1},           {"min_weights_version", 0},
+                  {"return_routing", false}};
   SUBCASE("bin not a multiple of 4 and mismatched sizes") {
-    MapWriter w;
-    w.pk.pack_map(9);
-    w.pk.pack("type");
-    w.pk.pack("gen_request");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
-    w.pk.pack("request_id");
-    w.pk.pack(1);
-    w.pk.pack("prompt_ids");
-    w.pk.pack_bin(3);
-    w.pk.pack_bin_body("abc", 3);
-    w.pk.pack("group_size");
-    w.pk.pack(2);
-    w.pk.pack("params");
-    w.pk.pack_map(0);
-    w.pk.pack("seed");
-    w.pk.pack(1);
-    w.pk.pack("min_weights_version");
-    w.pk.pack(0);
-    w.pk.pack("return_routing");
-    w.pk.pack(false);
-    CHECK_FALSE(decodes<GenRequest>(w.bytes(), err));
+    request["prompt_ids"] = bin({'a', 'b', 'c'});
+    CHECK_FALSE(decodes<GenRequest>(hand_written("gen_request", request), err));
     CHECK(err.find("prompt_ids") != std::string::npos);
 
     GenResult r = make_result();
@@ -384,71 +339,27 @@ TEST_CASE("a missing field, a wrong-typed field, an unknown type and a wrong ver
     CHECK(err.find("routed_experts") != std::string::npos);
   }
   SUBCASE("nested params field missing") {
-    GenRequest r = make_request();
-    std::string b = encode(r);
-    // Re-encode with params lacking top_k, by hand.
-    MapWriter w;
-    w.pk.pack_map(9);
-    w.pk.pack("type");
-    w.pk.pack("gen_request");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
-    w.pk.pack("request_id");
-    w.pk.pack(1);
-    w.pk.pack("prompt_ids");
-    w.pk.pack_bin(0);
-    w.pk.pack("group_size");
-    w.pk.pack(2);
-    w.pk.pack("params");
-    w.pk.pack_map(1);
-    w.pk.pack("temperature");
-    w.pk.pack(1.0);
-    w.pk.pack("seed");
-    w.pk.pack(1);
-    w.pk.pack("min_weights_version");
-    w.pk.pack(0);
-    w.pk.pack("return_routing");
-    w.pk.pack(false);
-    CHECK_FALSE(decodes<GenRequest>(w.bytes(), err));
+    request["params"] = {{"temperature", 1.0}};  // lacks top_p and the rest
+    CHECK_FALSE(decodes<GenRequest>(hand_written("gen_request", request), err));
     CHECK(err.find("gen_request.params.top_p") != std::string::npos);
   }
   SUBCASE("unknown type") {
-    MapWriter w;
-    w.pk.pack_map(2);
-    w.pk.pack("type");
-    w.pk.pack("teleport");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
+    std::string b = hand_written("teleport");
     Message msg;
-    CHECK_FALSE(parse_message(w.bytes().data(), w.bytes().size(), msg, err));
+    CHECK_FALSE(parse_message(b.data(), b.size(), msg, err));
     CHECK(err.find("unknown message type 'teleport'") != std::string::npos);
   }
   SUBCASE("type not a string, or missing") {
-    MapWriter w;
-    w.pk.pack_map(2);
-    w.pk.pack("type");
-    w.pk.pack(3);
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
+    std::string b = hand_written(3);
     Message msg;
-    CHECK_FALSE(parse_message(w.bytes().data(), w.bytes().size(), msg, err));
-    MapWriter w2;
-    w2.pk.pack_map(1);
-    w2.pk.pack("version");
-    w2.pk.pack(kProtocolVersion);
-    CHECK_FALSE(parse_message(w2.bytes().data(), w2.bytes().size(), msg, err));
+    CHECK_FALSE(parse_message(b.data(), b.size(), msg, err));
+    std::string b2 = msgpack_bytes({{"version", kProtocolVersion}});
+    CHECK_FALSE(parse_message(b2.data(), b2.size(), msg, err));
     CHECK(err.find("type") != std::string::npos);
   }
   SUBCASE("wrong version") {
-    MapWriter w;
-    w.pk.pack_map(3);
-    w.pk.pack("type");
-    w.pk.pack("weights_ack");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion + 1);
-    w.pk.pack("weights_version");
-    w.pk.pack(1);
-    CHECK_FALSE(decodes<WeightsAck>(w.bytes(), err));
+    CHECK_FALSE(decodes<WeightsAck>(
+        hand_written("weights_ack", {{"weights_version", 1}}, kProtocolVersion + 1), err));
     CHECK(err.find("protocol version") != std::string::npos);
   }
   SUBCASE("decoding as the wrong type") {
@@ -457,18 +368,10 @@ TEST_CASE("a missing field, a wrong-typed field, an unknown type and a wrong ver
     CHECK(err.find("expected a ready message") != std::string::npos);
   }
   SUBCASE("extra unknown keys are ignored") {
-    MapWriter w;
-    w.pk.pack_map(4);
-    w.pk.pack("type");
-    w.pk.pack("weights_ack");
-    w.pk.pack("version");
-    w.pk.pack(kProtocolVersion);
-    w.pk.pack("weights_version");
-    w.pk.pack(6);
-    w.pk.pack("future_field");
-    w.pk.pack_array(0);
+    std::string b =
+        hand_written("weights_ack", {{"weights_version", 6}, {"future_field", json::array()}});
     WeightsAck out;
-    CHECK(decode_bytes(w.bytes().data(), w.bytes().size(), out, err));
+    CHECK(decode_bytes(b.data(), b.size(), out, err));
     CHECK(out.weights_version == 6);
   }
 }
@@ -538,38 +441,19 @@ TEST_CASE("the field lists: every field's name is in its error, nested paths inc
       CHECK(top.ptr[i].val.via.array.ptr[0].via.map.size == 7);
 
   // A wrong-typed field in a nested sample names the message, the sample and the field.
-  MapWriter w;
-  w.pk.pack_map(7);
-  w.pk.pack("type");
-  w.pk.pack("gen_result");
-  w.pk.pack("version");
-  w.pk.pack(kProtocolVersion);
-  w.pk.pack("request_id");
-  w.pk.pack(1);
-  w.pk.pack("worker_id");
-  w.pk.pack("w");
-  w.pk.pack("weights_version");
-  w.pk.pack(0);
-  w.pk.pack("gen_ms");
-  w.pk.pack(1.5);
-  w.pk.pack("samples");
-  w.pk.pack_array(1);
-  w.pk.pack_map(7);
-  w.pk.pack("token_ids");
-  w.pk.pack_bin(0);
-  w.pk.pack("logprobs");
-  w.pk.pack_bin(0);
-  w.pk.pack("truncated_logprobs");
-  w.pk.pack_bin(0);
-  w.pk.pack("finish_reason");
-  w.pk.pack("stop");
-  w.pk.pack("routing_num_layers");
-  w.pk.pack("three");  // wrong type
-  w.pk.pack("routing_top_k");
-  w.pk.pack(0);
-  w.pk.pack("routed_experts");
-  w.pk.pack_bin(0);
-  CHECK_FALSE(decodes<GenResult>(w.bytes(), err));
+  json sample = {{"token_ids", bin()},
+                 {"logprobs", bin()},
+                 {"truncated_logprobs", bin()},
+                 {"finish_reason", "stop"},
+                 {"routing_num_layers", "three"} /* wrong type */,
+                 {"routing_top_k", 0},
+                 {"routed_experts", bin()}};
+  json result = {{"request_id", 1},
+                 {"worker_id", "w"},
+                 {"weights_version", 0},
+                 {"gen_ms", 1.5},
+                 {"samples", json::array({sample})}};
+  CHECK_FALSE(decodes<GenResult>(hand_written("gen_result", result), err));
   CHECK(err == "gen_result.samples[0].routing_num_layers: expected integer, got str");
 
   // Routing that does not fill [L, T, K] whole tokens names routed_experts.
@@ -586,37 +470,15 @@ TEST_CASE("the field lists: every field's name is in its error, nested paths inc
   CHECK(err.find("gen_result.samples[0].routed_experts") == 0);
 
   // An old peer's gen_result (protocol 1, routing_dims) is refused by its version.
-  MapWriter old;
-  old.pk.pack_map(2);
-  old.pk.pack("type");
-  old.pk.pack("gen_result");
-  old.pk.pack("version");
-  old.pk.pack(1);
+  std::string old = hand_written("gen_result", {}, 1);
   Message msg;
-  CHECK_FALSE(parse_message(old.bytes().data(), old.bytes().size(), msg, err));
+  CHECK_FALSE(parse_message(old.data(), old.size(), msg, err));
   CHECK(err == "gen_result: protocol version 1, expected 2");
 
   // Missing fields name themselves, message by message.
-  MapWriter ack;
-  ack.pk.pack_map(2);
-  ack.pk.pack("type");
-  ack.pk.pack("weights_ack");
-  ack.pk.pack("version");
-  ack.pk.pack(kProtocolVersion);
-  CHECK_FALSE(decodes<WeightsAck>(ack.bytes(), err));
+  CHECK_FALSE(decodes<WeightsAck>(hand_written("weights_ack"), err));
   CHECK(err == "weights_ack.weights_version: missing field");
-  MapWriter sr;
-  sr.pk.pack_map(4);
-  sr.pk.pack("type");
-  sr.pk.pack("score_result");
-  sr.pk.pack("version");
-  sr.pk.pack(kProtocolVersion);
-  sr.pk.pack("request_id");
-  sr.pk.pack(1);
-  sr.pk.pack("rewards");
-  sr.pk.pack_array(2);
-  sr.pk.pack(1.0);
-  sr.pk.pack("x");
-  CHECK_FALSE(decodes<ScoreResult>(sr.bytes(), err));
+  json rewards = {{"request_id", 1}, {"rewards", json::array({1.0, "x"})}};
+  CHECK_FALSE(decodes<ScoreResult>(hand_written("score_result", rewards), err));
   CHECK(err == "score_result.rewards: [1]: expected number, got str");
 }

@@ -12,6 +12,7 @@
 #include "policy/config_presets.h"
 #include "policy/decode.h"
 #include "rollout/engine.h"
+#include "tests/unit/model_test_util.h"
 
 using namespace aha;
 
@@ -36,16 +37,7 @@ ModelConfig engine_qwen_config(const std::string& model_type) {
 }
 
 Model make_model(const ModelConfig& cfg, uint64_t seed) {
-  Model m;
-  model_build(m, cfg);
-  model_init(m, seed);
-  // Sharper logits than the 0.02 init so samples differ and errors show.
-  for (float& p : m.params) p *= 10.0f;
-  for (const TensorSpec& s : m.specs)
-    if (s.shape.size() == 1)
-      std::fill(m.params.begin() + s.offset, m.params.begin() + s.offset + s.numel,
-                s.trainable ? 1.0f : 0.0f);
-  return m;
+  return test::sharp_model(cfg, seed, 10.0f);
 }
 
 Model make_model(int q_lora_rank, uint64_t seed) {

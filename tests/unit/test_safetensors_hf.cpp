@@ -240,6 +240,14 @@ TEST_CASE("hf: broken directories give errors naming directory, shard and tensor
   Model m;
   hf_save(d.str(), m.tensors(), 2500, "BF16");
   const std::string idx_path = (d.p / "model.safetensors.index.json").string();
+  // Points the index's entry for `tensor` at `shard`.
+  auto remap = [&](const std::string& tensor, const std::string& shard) {
+    std::ifstream in(idx_path);
+    json idx = json::parse(in);
+    in.close();
+    idx["weight_map"][tensor] = shard;
+    std::ofstream(idx_path, std::ios::trunc) << idx.dump();
+  };
   HfCheckpoint ck = hf_open(d.str());
   std::vector<float> out(64 * 16);
 
@@ -265,22 +273,14 @@ TEST_CASE("hf: broken directories give errors naming directory, shard and tensor
     CHECK((has(msg, "model.layers.0.self_attn.q_proj.weight") || has(msg, "model.norm.weight")));
   }
   SUBCASE("index lists a tensor its shard lacks") {
-    std::ifstream in(idx_path);
-    json idx = json::parse(in);
-    in.close();
-    idx["weight_map"]["model.layers.0.mlp.gate.weight"] = "model-00001-of-00003.safetensors";
-    std::ofstream(idx_path, std::ios::trunc) << idx.dump();
+    remap("model.layers.0.mlp.gate.weight", "model-00001-of-00003.safetensors");
     std::string msg = error_of([&] { hf_open(d.str()); });
     CHECK(has(msg, "'model.layers.0.mlp.gate.weight'"));
     CHECK(has(msg, "model-00001-of-00003.safetensors"));
     CHECK(has(msg, "does not hold it"));
   }
   SUBCASE("index points to a shard outside the directory") {
-    std::ifstream in(idx_path);
-    json idx = json::parse(in);
-    in.close();
-    idx["weight_map"]["lm_head.weight"] = "../evil.safetensors";
-    std::ofstream(idx_path, std::ios::trunc) << idx.dump();
+    remap("lm_head.weight", "../evil.safetensors");
     std::string msg = error_of([&] { hf_open(d.str()); });
     CHECK(has(msg, "'lm_head.weight'"));
     CHECK(has(msg, "not a plain file name"));
