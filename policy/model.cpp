@@ -603,7 +603,6 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   float* dx = gs.dx.data();
   float* dln = gs.dln.data();
 
-  zero(ctx, gs.dlogits.data(), static_cast<long>(N) * d.V);
   logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N, d.V,
                    opt.inv_temp);
   zero(ctx, dln, NC);
