@@ -30,6 +30,7 @@ namespace {
 // spin-waits between calls and would compete with aha's.
 constexpr double kSplitFlops = 4e6;
 constexpr int kAlign = 16;  // split points on multiples of 16 rows / columns
+constexpr long kWeightChunkSize = 1L << 16;  // elements of a weight cache converted together
 
 // The OpenBLAS entry points aha uses (decltype only: the library is not linked).
 struct Blas {
@@ -252,8 +253,39 @@ void to_bf16(const float* x, long ld, int rows, int cols, bf16_t* y) {
   }
 }
 
-void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-              const float* B, int ldb, float beta, float* C, int ldc) {
+// op(A) and op(B) of run_bf16, stored rows x cols with row stride ld: fp32 (f) to convert, or
+// already bf16 (h: a cached weight or an operand converted before the split).
+struct Operand {
+  const float* f = nullptr;
+  const bf16_t* h = nullptr;
+  int ld = 0;
+  // The same operand from row r, column c of its stored layout.
+  Operand at(long r, long c) const {
+    Operand o = *this;
+    if (f) o.f = f + r * ld + c;
+    if (h) o.h = h + r * ld + c;
+    return o;
+  }
+};
+
+// The stored rows x cols of op as a contiguous bf16 matrix: op.h itself when it already is one,
+// otherwise converted (fp32) or copied (strided bf16) into buf.
+const bf16_t* contiguous_bf16(const Operand& op, int rows, int cols, std::vector<bf16_t>& buf) {
+  if (op.h && (op.ld == cols || rows == 1)) return op.h;
+  const size_t n = static_cast<size_t>(rows) * cols;
+  if (buf.size() < n) buf.resize(n);
+  if (op.h) {
+    for (int r = 0; r < rows; ++r)
+      std::memcpy(buf.data() + static_cast<size_t>(r) * cols, op.h + static_cast<long>(r) * op.ld,
+                  sizeof(bf16_t) * cols);
+  } else {
+    to_bf16(op.f, op.ld, rows, cols, buf.data());
+  }
+  return buf.data();
+}
+
+void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const Operand& A,
+              const Operand& B, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // C = beta*C, as BLAS does (beta 0 writes zeros without reading C)
     for (int i = 0; i < M; ++i)
@@ -292,20 +324,18 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A
       e = &local;
     }
   }
-  const size_t na = static_cast<size_t>(M) * K, nb = static_cast<size_t>(K) * N;
-  if (th.a.size() < na) th.a.resize(na);
-  if (th.b.size() < nb) th.b.resize(nb);
   if (th.scratch.size() < e->scratch_bytes) th.scratch.resize(e->scratch_bytes);
   if (!th.strm) th.strm = dnnl::stream(st.eng);
   // Stored layout kept: ta stores A as K rows of M, tb stores B as N rows of K.
-  to_bf16(A, lda, ta ? K : M, ta ? M : K, th.a.data());
-  to_bf16(B, ldb, tb ? N : K, tb ? K : N, th.b.data());
+  const bf16_t* a = contiguous_bf16(A, ta ? K : M, ta ? M : K, th.a);
+  const bf16_t* b = contiguous_bf16(B, tb ? N : K, tb ? K : N, th.b);
   float* dst = C;
   if (!direct) {
     if (th.c.size() < static_cast<size_t>(M) * N) th.c.resize(static_cast<size_t>(M) * N);
     dst = th.c.data();
   }
-  dnnl::memory ms(e->src, st.eng, th.a.data()), mw(e->wei, st.eng, th.b.data()),
+  // oneDNN reads the sources only; its memory objects take non-const handles.
+  dnnl::memory ms(e->src, st.eng, const_cast<bf16_t*>(a)), mw(e->wei, st.eng, const_cast<bf16_t*>(b)),
       md(e->dst, st.eng, dst);
   dnnl::memory mscr(dnnl::memory::desc({static_cast<dnnl::memory::dim>(e->scratch_bytes)},
                                        dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
@@ -328,21 +358,119 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A
 }
 #endif
 
-// One single-threaded GEMM at the current precision.
-inline void gemm1(GemmPrecision p, const Blas& b, bool ta, bool tb, int M, int N, int K,
-                  float alpha, const float* A, int lda, const float* B, int ldb, float beta,
-                  float* C, int ldc) {
-#if AHA_HAVE_ONEDNN
-  if (p == GemmPrecision::kBf16) {
-    run_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-#else
-  (void)p;
-#endif
+// One single-threaded fp32 GEMM.
+inline void gemm1(const Blas& b, bool ta, bool tb, int M, int N, int K, float alpha,
+                  const float* A, int lda, const float* B, int ldb, float beta, float* C,
+                  int ldc) {
   b.sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
           alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+// How sgemm splits a GEMM over the compute threads: T slabs of the longer of M and N (parts
+// == 1: no split), on multiples of kAlign.
+struct Split {
+  bool split_m = true;
+  int len = 0, step = 0, parts = 1;
+};
+
+Split split_for(int M, int N, int K) {
+  Split sp;
+  const int T = compute_threads();
+  if (T <= 1 || in_parallel_region() || 2.0 * M * N * K < kSplitFlops) return sp;
+  sp.split_m = M >= N;
+  sp.len = sp.split_m ? M : N;
+  sp.step = std::max(kAlign, ((sp.len + T - 1) / T + kAlign - 1) / kAlign * kAlign);
+  sp.parts = (sp.len + sp.step - 1) / sp.step;
+  return sp;
+}
+
+thread_local GemmWeightScope* t_scope = nullptr;
+
+}  // namespace
+
+// The bf16 copy of one fp32 buffer [n], and per chunk of kWeightChunkSize elements the
+// generation it was converted at (stale when it differs from gen).
+struct GemmWeightCopy {
+  const float* base = nullptr;
+  long n = 0;
+  std::vector<uint16_t> bf16;
+  std::vector<uint32_t> chunk_gen;
+  uint32_t gen = 0;
+  uint64_t last_used = 0;
+};
+
+namespace {
+
+#if AHA_HAVE_ONEDNN
+// op's bf16 copy when the stored rows x cols (stride ld) at f lie in this thread's weight scope,
+// converting the stale chunks first; null otherwise.
+const bf16_t* cached_weight(const float* f, int rows, int cols, int ld) {
+  GemmWeightScope* sc = t_scope;
+  if (!sc || !sc->copy || in_parallel_region() || rows <= 0 || cols <= 0) return nullptr;
+  GemmWeightCopy& c = *sc->copy;
+  if (f < c.base || f >= c.base + c.n) return nullptr;
+  const long off = f - c.base, end = off + static_cast<long>(rows - 1) * ld + cols;
+  if (end > c.n) return nullptr;
+  const long c0 = off / kWeightChunkSize, c1 = (end - 1) / kWeightChunkSize;
+  long first_stale = -1, num_stale = 0;
+  for (long i = c0; i <= c1; ++i)
+    if (c.chunk_gen[i] != c.gen) num_stale++, first_stale = first_stale < 0 ? i : first_stale;
+  if (num_stale > 0) {
+    auto convert = [&](long i) {
+      if (c.chunk_gen[i] == c.gen) return;
+      const long e0 = i * kWeightChunkSize, len = std::min(c.n, e0 + kWeightChunkSize) - e0;
+      to_bf16(c.base + e0, len, 1, static_cast<int>(len), c.bf16.data() + e0);
+      c.chunk_gen[i] = c.gen;
+    };
+    const long n = c1 - first_stale + 1;
+    if (num_stale >= 8 && compute_threads() > 1)
+      parallel_for(static_cast<int>(n), [&](int i) { convert(first_stale + i); });
+    else
+      for (long i = first_stale; i <= c1; ++i) convert(i);
+  }
+  return reinterpret_cast<const bf16_t*>(c.bf16.data()) + off;
+}
+
+// The caller thread's buffer for an operand every slab reads whole, converted once.
+thread_local std::vector<bf16_t> t_shared;
+
+void sgemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                const float* B, int ldb, float beta, float* C, int ldc) {
+  const int ra = ta ? K : M, ca = ta ? M : K, rb = tb ? N : K, cb = tb ? K : N;
+  Operand oa{A, cached_weight(A, ra, ca, lda), lda};
+  Operand ob{B, cached_weight(B, rb, cb, ldb), ldb};
+  const Split sp = split_for(M, N, K);
+  if (sp.parts <= 1) {
+    run_bf16(ta, tb, M, N, K, alpha, oa, ob, beta, C, ldc);
+    return;
+  }
+  // The operand all slabs read whole, converted once here rather than once per slab.
+  Operand& whole = sp.split_m ? ob : oa;
+  const int rw = sp.split_m ? rb : ra, cw = sp.split_m ? cb : ca;
+  if (!whole.h && rw > 0 && cw > 0) {
+    const size_t n = static_cast<size_t>(rw) * cw;
+    if (t_shared.size() < n) t_shared.resize(n);
+    const int T = compute_threads(), rows = (rw + T - 1) / T;
+    const float* f = whole.f;
+    const int ld = whole.ld;
+    bf16_t* dst = t_shared.data();  // this thread's buffer (thread_local), filled by all
+    parallel_for(T, [&](int i) {
+      const int r0 = i * rows, r1 = std::min(rw, r0 + rows);
+      if (r0 < r1)
+        to_bf16(f + static_cast<long>(r0) * ld, ld, r1 - r0, cw, dst + static_cast<size_t>(r0) * cw);
+    });
+    whole = Operand{nullptr, dst, cw};
+  }
+  parallel_for(sp.parts, [&](int i) {
+    const int s0 = i * sp.step, n = std::min(sp.len, s0 + sp.step) - s0;
+    if (sp.split_m)  // rows s0.. of op(A) and C
+      run_bf16(ta, tb, n, N, K, alpha, ta ? oa.at(0, s0) : oa.at(s0, 0), ob, beta,
+               C + (long)s0 * ldc, ldc);
+    else  // columns s0.. of op(B) and C
+      run_bf16(ta, tb, M, n, K, alpha, oa, tb ? ob.at(s0, 0) : ob.at(0, s0), beta, C + s0, ldc);
+  });
+}
+#endif
 
 }  // namespace
 
@@ -381,27 +509,62 @@ GemmPrecision gemm_precision_parse(const std::string& s) {
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {
   const Blas& b = blas();
-  const GemmPrecision p = g_precision.load(std::memory_order_relaxed);
-  const int T = compute_threads();
-  if (T <= 1 || in_parallel_region() || 2.0 * M * N * K < kSplitFlops) {
-    gemm1(p, b, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#if AHA_HAVE_ONEDNN
+  if (g_precision.load(std::memory_order_relaxed) == GemmPrecision::kBf16) {
+    sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  // Split the longer of M and N into T slabs; each C element is still one single-threaded
-  // dot over all of K, so the result is the same on any number of threads.
-  const bool split_m = M >= N;
-  const int len = split_m ? M : N;
-  const int step = std::max(kAlign, (len + T - 1) / T / kAlign * kAlign + kAlign);
-  const int parts = (len + step - 1) / step;
-  parallel_for(parts, [&](int i) {
-    const int s0 = i * step, n = std::min(len, s0 + step) - s0;
-    if (split_m)  // rows s0.. of op(A) and C
-      gemm1(p, b, ta, tb, n, N, K, alpha, ta ? A + s0 : A + (long)s0 * lda, lda, B, ldb, beta,
+#endif
+  const Split sp = split_for(M, N, K);
+  if (sp.parts <= 1) {
+    gemm1(b, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Each C element is still one single-threaded dot over all of K, so the result is the same
+  // on any number of threads.
+  parallel_for(sp.parts, [&](int i) {
+    const int s0 = i * sp.step, n = std::min(sp.len, s0 + sp.step) - s0;
+    if (sp.split_m)  // rows s0.. of op(A) and C
+      gemm1(b, ta, tb, n, N, K, alpha, ta ? A + s0 : A + (long)s0 * lda, lda, B, ldb, beta,
             C + (long)s0 * ldc, ldc);
     else  // columns s0.. of op(B) and C
-      gemm1(p, b, ta, tb, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb, beta,
+      gemm1(b, ta, tb, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb, beta,
             C + s0, ldc);
   });
+}
+
+namespace {
+std::mutex g_copies_mu;  // guards the table; a copy is used by one scope's thread at a time
+GemmWeightCopy g_copies[kGemmWeightCopies];
+uint64_t g_copies_tick = 0;
+}  // namespace
+
+GemmWeightScope::GemmWeightScope(const float* base, long n, bool refresh) : prev(t_scope) {
+  t_scope = this;
+  if (gemm_precision() != GemmPrecision::kBf16 || !base || n <= 0) return;
+  std::lock_guard<std::mutex> lk(g_copies_mu);
+  GemmWeightCopy* c = nullptr;
+  for (GemmWeightCopy& e : g_copies)
+    if (e.base == base && e.n == n) c = &e;
+  if (!c) {  // a free slot, else the least recently used one
+    c = &g_copies[0];
+    for (GemmWeightCopy& e : g_copies)
+      if (e.last_used < c->last_used) c = &e;
+    c->base = base;
+    c->n = n;
+    c->bf16.assign(static_cast<size_t>(n), 0);  // once per buffer: later scopes reuse it
+    c->chunk_gen.assign(static_cast<size_t>((n + kWeightChunkSize - 1) / kWeightChunkSize), 0u);
+    c->gen = 1;
+  } else if (refresh && ++c->gen == 0) {  // wrapped: every chunk stale again
+    std::fill(c->chunk_gen.begin(), c->chunk_gen.end(), 0u);
+    c->gen = 1;
+  }
+  c->last_used = ++g_copies_tick;
+  copy = c;
+}
+
+GemmWeightScope::~GemmWeightScope() {
+  t_scope = prev;
 }
 
 std::string gemm_backend() {

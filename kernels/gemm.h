@@ -21,6 +21,15 @@
 //   use the same setting, so sampler and trainer compute the same log-probs.
 // - bf16: one oneDNN primitive per shape, created on first use (a JIT compile, ~1 ms) and kept
 //   in a fixed table; oneDNN runs one OpenMP thread per call and aha's pool splits as for fp32.
+//   An operand every slab reads whole (B of a row split, A of a column split) is converted once
+//   before the split, not once per thread.
+// - bf16 weight copies: inside a GemmWeightScope on the calling thread, an operand lying in the
+//   scope's fp32 buffer (a model's parameters) is read from the scope's bf16 copy, converted in
+//   chunks on first use after a refresh, instead of on every GEMM. A scope opened with refresh
+//   marks the whole copy stale (model_forward: weights may have changed since); one opened
+//   without it reuses what that forward converted (its backward). The values are the same bf16
+//   roundings either way, so results do not depend on the cache. Outside a scope, in a parallel
+//   region, or at fp32, nothing is cached.
 #pragma once
 #include <string>
 
@@ -47,6 +56,24 @@ void gemm_init();
 std::string gemm_backend();
 // The core type the CPU's features select ("" = leave it to the library).
 std::string gemm_coretype_for_cpu();
+
+// While alive, GEMMs at bf16 on this thread read operands inside [base, base + n) (a model's
+// parameters) from its bf16 copy. The copies live in a small table here keyed by base, [n] bf16
+// each, allocated at the first bf16 scope of that buffer and reused after (the oldest of
+// kGemmWeightCopies is freed when a new buffer needs a slot). Does nothing at fp32. Scopes
+// nest (the inner one wins until it ends).
+constexpr int kGemmWeightCopies = 4;
+struct GemmWeightCopy;
+class GemmWeightScope {
+ public:
+  GemmWeightScope(const float* base, long n, bool refresh);
+  ~GemmWeightScope();
+  GemmWeightScope(const GemmWeightScope&) = delete;
+  GemmWeightScope& operator=(const GemmWeightScope&) = delete;
+
+  GemmWeightCopy* copy = nullptr;  // null when inactive (fp32)
+  GemmWeightScope* prev = nullptr;
+};
 
 // OpenBLAS's own thread count (process-wide; aha keeps it at 1 and splits GEMMs itself).
 void blas_set_threads(int num_threads);

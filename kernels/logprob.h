@@ -10,7 +10,9 @@ namespace aha {
 // logits[N,V]; targets[N]
 void logprob_forward(float* logp, float* lse, float* entropy, const float* logits,
                      const int* targets, int N, int V, float inv_temp);
-// dlogits[N,V] += dlogp[n] * d logp[n] / d logits[n,:] = dlogp * inv_temp * (onehot - softmax)
+// dlogits[N,V] = dlogp[n] * d logp[n] / d logits[n,:] = dlogp * inv_temp * (onehot - softmax),
+// written, not accumulated (no zero-fill needed; rows without a target get zeros). The exps are
+// vectorised (kernels/vec.h: within 2 ulp), the forward's sums kept in double.
 void logprob_backward(float* dlogits, const float* dlogp, const float* logits, const float* lse,
                       const int* targets, int N, int V, float inv_temp);
 // The language-model loss: mean of -logp[n] over positions with targets[n] >= 0 (0 if none).

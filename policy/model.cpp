@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 #include "kernels/ops.h"
 #include "kernels/rng.h"
 #include "kernels/rope.h"
@@ -531,6 +532,9 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
             "positions size != tokens size");
   acts_reserve(m, a, N, B, opt.need_logits, false);
   a.N = N;
+  // bf16 GEMMs read the weights from one bf16 copy made during this forward (a no-op at fp32).
+  const bool host_weights = ctx.device == Device::kCpu;
+  GemmWeightScope weights_bf16(host_weights ? m.params.data() : nullptr, m.num_params, true);
   for (std::vector<long>& load : a.expert_load) std::fill(load.begin(), load.end(), 0L);
   a.balance_loss = 0;
 
@@ -619,6 +623,9 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   AHA_CHECK(opt.need_logits && a.logits.size() == static_cast<size_t>(N) * d.V,
             "backward needs the logits of the forward");
   if (m.grads.empty()) model_alloc_grads(m);
+  // The bf16 weight copy its forward made (weights do not change between the two).
+  GemmWeightScope weights_bf16(ctx.device == Device::kCpu ? m.params.data() : nullptr,
+                               m.num_params, false);
   // Laid out once for the largest batch (acts_reserve with backward); a no-op afterwards.
   arena_plan(a.grad.arena, ctx.device, [&](ArenaPlan& p) { grads_plan(m, a.grad, p, N); });
   GradScratch& gs = a.grad;
@@ -632,7 +639,6 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   float* dx = gs.dx.data();
   float* dln = gs.dln.data();
 
-  zero(ctx, gs.dlogits.data(), static_cast<long>(N) * d.V);
   logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N, d.V,
                    opt.inv_temp);
   zero(ctx, dln, NC);

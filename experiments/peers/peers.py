@@ -3,7 +3,8 @@
 Runs, each side by side in this one process tree, PyTorch at --torch-threads (default 2):
   learner  aha's GRPO learner update (aha bench learner) vs PyTorch eager forward+backward+AdamW
            of the same GRPO loss on the same batch shape (experiments/base-arith, 512 x 11 tokens)
-  model    100m config forward+backward tok/s (aha bench model --config 100m) vs PyTorch eager
+  model    100m config forward+backward tok/s (aha bench model --config 100m) vs PyTorch eager,
+           --rounds interleaved rounds (aha, then PyTorch, per round), median ratio
   generate decode tok/s at batch 256 (aha bench rollout) vs transformers generate()
   grpo     the built-in run (aha train, tiny_add, 64 prompts x 8, 6 new tokens) vs TRL's
            GRPOTrainer with the same hyperparameters: seconds per step, and held-out accuracy of
@@ -23,6 +24,7 @@ ap.add_argument("--only", default="learner,model,generate,grpo")
 ap.add_argument("--torch-threads", type=int, default=2)
 ap.add_argument("--steps", type=int, default=50, help="GRPO steps of both runs (built-in: 400)")
 ap.add_argument("--workdir", default=None)
+ap.add_argument("--rounds", type=int, default=3, help="interleaved aha/PyTorch rounds of `model`")
 ap.add_argument("--gemm-precision", default="fp32,bf16",
                 help="aha GEMM precisions for learner and model (bf16: also PyTorch autocast)")
 args = ap.parse_args()
@@ -43,8 +45,9 @@ def aha(*a):
     return out
 
 
-def report(name, aha_v, torch_v, unit, higher_better, target):
-    ratio = aha_v / torch_v if higher_better else torch_v / aha_v
+def report(name, aha_v, torch_v, unit, higher_better, target, ratio=None):
+    if ratio is None:
+        ratio = aha_v / torch_v if higher_better else torch_v / aha_v
     results.append((name, aha_v, torch_v, unit, ratio, target))
     print(f"  {name}: aha {aha_v:.4g} {unit}, peer {torch_v:.4g} {unit}: aha {ratio:.2f}x "
           f"(target {target}x) {'MET' if ratio >= target else 'NOT MET'}", flush=True)
@@ -128,14 +131,10 @@ if "learner" in only:
                1.5)
 
 # --- 100m config forward+backward -------------------------------------------------------------
+# Interleaved rounds (aha fp32, aha bf16, torch fp32, torch autocast per round) and median ratios,
+# so a load drift on the shared machine hits both sides of a ratio alike.
 if "model" in only:
     B, T = 4, 128
-    aha_tok = {}
-    for p in precisions:
-        out = aha("bench", "model", "--config", "100m", "--batch", str(B), "--seq-len", str(T),
-                  "--gemm-precision", p)
-        row = [l for l in out.splitlines() if l.startswith("100m ")][0].split()
-        aha_tok[p] = float(row[4])
     d = os.path.join(work, "m100")
     shutil.rmtree(d, ignore_errors=True)
     aha("init", "--config", "100m", "--out", d)
@@ -151,16 +150,41 @@ if "model" in only:
         model.zero_grad(set_to_none=True)
         (-logp.mean()).backward()
 
-    torch_tok = B * T / timed(fb, seconds=6.0, min_iters=2)
-    print(f"100m forward+backward, {B} x {T} tokens:")
+    def aha_model(p):
+        out = aha("bench", "model", "--config", "100m", "--batch", str(B), "--seq-len", str(T),
+                  "--gemm-precision", p, "--sgemm-ref", "1", "--steps", "6")
+        row = [l for l in out.splitlines() if l.startswith("100m ")][0].split()
+        return float(row[4])
+
+    def median(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else 0.5 * (xs[len(xs) // 2 - 1] + xs[len(xs) // 2])
+
+    rounds = {k: [] for k in ("fp32", "bf16", "torch", "torch_amp")}
+    for r in range(args.rounds):
+        for p in precisions:
+            rounds[p].append(aha_model(p))
+        amp = False
+        rounds["torch"].append(B * T / timed(fb, seconds=4.0, min_iters=2))
+        if "bf16" in precisions:
+            amp = True
+            rounds["torch_amp"].append(B * T / timed(fb, seconds=4.0, min_iters=2))
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rounds.items() if v)
+              + " tok/s", flush=True)
+
+    def median_ratio(a, b):
+        return median([x / y for x, y in zip(rounds[a], rounds[b])])
+
+    print(f"100m forward+backward, {B} x {T} tokens, {args.rounds} interleaved rounds "
+          f"(medians; ratios are medians of per-round ratios):")
     if "fp32" in precisions:
-        report("100m fwd+bwd", aha_tok["fp32"], torch_tok, "tok/s", True, 1.5)
+        report("100m fwd+bwd", median(rounds["fp32"]), median(rounds["torch"]), "tok/s", True,
+               1.5, median_ratio("fp32", "torch"))
     if "bf16" in precisions:
-        amp = True
-        torch_amp_tok = B * T / timed(fb, seconds=6.0, min_iters=2)
-        report("100m aha-bf16 vs torch-fp32", aha_tok["bf16"], torch_tok, "tok/s", True, 1.5)
-        report("100m aha-bf16 vs torch-autocast-bf16", aha_tok["bf16"], torch_amp_tok, "tok/s",
-               True, 1.5)
+        report("100m aha-bf16 vs torch-fp32", median(rounds["bf16"]), median(rounds["torch"]),
+               "tok/s", True, 1.5, median_ratio("bf16", "torch"))
+        report("100m aha-bf16 vs torch-autocast-bf16", median(rounds["bf16"]),
+               median(rounds["torch_amp"]), "tok/s", True, 1.5, median_ratio("bf16", "torch_amp"))
 
 # --- generation at batch 256 --------------------------------------------------------------
 if "generate" in only:

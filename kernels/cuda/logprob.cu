@@ -42,13 +42,16 @@ __global__ void logprob_backward_kernel(float* dlogits, const float* dlogp, cons
                                         float inv_temp) {
   const int n = blockIdx.x;
   const int t = targets[n];
-  if (t < 0 || t >= V) return;
-  const float* x = logits + static_cast<long>(n) * V;
   float* dx = dlogits + static_cast<long>(n) * V;
+  if (t < 0 || t >= V) {  // written, not accumulated: a row without a target gets zeros
+    for (int j = threadIdx.x; j < V; j += blockDim.x) dx[j] = 0.0f;
+    return;
+  }
+  const float* x = logits + static_cast<long>(n) * V;
   const float g = dlogp[n] * inv_temp;
   const float l = lse[n];
   for (int j = threadIdx.x; j < V; j += blockDim.x) {
-    float d = dx[j] - g * expf(x[j] * inv_temp - l);
+    float d = -g * expf(x[j] * inv_temp - l);
     if (j == t) d += g;
     dx[j] = d;
   }

@@ -264,10 +264,10 @@ TEST_CASE("logprob forward matches a double reference, backward matches finite d
     const double ref = targets[n] < 0 ? 0.0 : (double)logits[n * V + targets[n]] * inv_temp - l;
     CHECK(logp[n] == doctest::Approx(ref).epsilon(1e-5).scale(1e-6));
   }
+  // Written, not accumulated: whatever dlogits held before is gone.
   auto dlogits = prefilled(N * V);
   logprob_backward(dlogits.data(), w.data(), logits.data(), lse.data(), targets.data(), N, V,
                    inv_temp);
-  unprefill(dlogits);
   for (int j = 0; j < V; j++) CHECK(dlogits[2 * V + j] == 0.0f);  // no target, no gradient
   check_grad("dlogits", logits, dlogits, [&] {
     logprob_forward(logp.data(), lse.data(), nullptr, logits.data(), targets.data(), N, V,
@@ -278,6 +278,42 @@ TEST_CASE("logprob forward matches a double reference, backward matches finite d
   CHECK_THROWS_AS(
       logprob_forward(logp.data(), lse.data(), nullptr, logits.data(), bad.data(), 1, V, inv_temp),
       std::runtime_error);
+}
+
+TEST_CASE("logprob at a real vocabulary size (vectorised exps, blocked sums) against double") {
+  Rng rng{16};
+  const int N = 3, V = 32007;  // not a multiple of the vector width
+  const float inv_temp = 1.0f / 0.9f;
+  auto logits = randn(rng, static_cast<size_t>(N) * V, 2.0);
+  std::vector<int> targets = {5, V - 1, -1};
+  std::vector<float> logp(N), lse(N), ent(N), dlogp = {0.5f, -1.5f, 2.0f};
+  logprob_forward(logp.data(), lse.data(), ent.data(), logits.data(), targets.data(), N, V,
+                  inv_temp);
+  auto dlogits = prefilled(static_cast<size_t>(N) * V);
+  logprob_backward(dlogits.data(), dlogp.data(), logits.data(), lse.data(), targets.data(), N, V,
+                   inv_temp);
+  for (int n = 0; n < N; n++) {
+    const float* x = logits.data() + static_cast<size_t>(n) * V;
+    double mx = -1e300, s = 0, h = 0;
+    for (int j = 0; j < V; j++) mx = std::fmax(mx, (double)x[j] * inv_temp);
+    for (int j = 0; j < V; j++) s += std::exp((double)x[j] * inv_temp - mx);
+    const double l = mx + std::log(s);
+    for (int j = 0; j < V; j++) {
+      const double lp = (double)x[j] * inv_temp - l;
+      h -= std::exp(lp) * lp;
+    }
+    CHECK(lse[n] == doctest::Approx(l).epsilon(1e-6));
+    CHECK(ent[n] == doctest::Approx(h).epsilon(1e-5));
+    if (targets[n] >= 0) CHECK(logp[n] == doctest::Approx(x[targets[n]] * inv_temp - l).epsilon(1e-5));
+    double max_err = 0;
+    for (int j = 0; j < V; j++) {
+      const double p = std::exp((double)x[j] * inv_temp - l);
+      const double ref =
+          targets[n] < 0 ? 0.0 : dlogp[n] * inv_temp * ((j == targets[n] ? 1.0 : 0.0) - p);
+      max_err = std::max(max_err, std::fabs(dlogits[static_cast<size_t>(n) * V + j] - ref));
+    }
+    CHECK(max_err < 1e-6);
+  }
 }
 
 TEST_CASE("adamw: two steps against hand-computed values; grad_norm") {

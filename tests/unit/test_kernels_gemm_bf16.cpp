@@ -141,6 +141,56 @@ TEST_CASE("bf16 sgemm matches fp64 of the rounded operands, every transpose, odd
   gemm_set_precision(GemmPrecision::kFp32);
 }
 
+TEST_CASE("bf16 weight copies (GemmWeightScope): the same bits as converting, refreshed on request") {
+  require_bf16();
+  gemm_set_precision(GemmPrecision::kBf16);
+  // A parameter buffer holding two weights; A activations. Every transpose of the weight, split
+  // (2 threads, >= 4 MFLOP) and not.
+  const int M = 150, N = 140, K = 130;
+  std::vector<float> params(static_cast<size_t>(2) * N * K + 7), act(static_cast<size_t>(M) * K);
+  Rng rng{41};
+  for (float& x : params) x = static_cast<float>(rng.normal());
+  for (float& x : act) x = static_cast<float>(rng.normal());
+  const float* w = params.data() + static_cast<size_t>(N) * K + 7;  // the second weight, offset
+  for (int threads : {1, 2})
+    for (bool tb : {false, true}) {
+      set_compute_threads(threads);
+      const int ldb = tb ? K : N;
+      std::vector<float> plain(static_cast<size_t>(M) * N), cached(plain.size());
+      sgemm(false, tb, M, N, K, 1.0f, act.data(), K, w, ldb, 0.0f, plain.data(), N);
+      {
+        GemmWeightScope scope(params.data(), static_cast<long>(params.size()), true);
+        sgemm(false, tb, M, N, K, 1.0f, act.data(), K, w, ldb, 0.0f, cached.data(), N);
+        CHECK(cached == plain);
+        // The weight as op(A) (transposed) reads the same copy.
+        std::vector<float> ct(plain.size()), pt(plain.size());
+        sgemm(true, false, N, M, K, 1.0f, w, N, act.data(), M, 0.0f, ct.data(), M);
+        GemmWeightScope off(nullptr, 0, false);  // nested inactive scope: converts again
+        sgemm(true, false, N, M, K, 1.0f, w, N, act.data(), M, 0.0f, pt.data(), M);
+        CHECK(ct == pt);
+      }
+      // Weights change: a scope without refresh keeps the old copy; one with refresh sees them.
+      params[static_cast<size_t>(N) * K + 7] += 100.0f;
+      std::vector<float> fresh(plain.size()), stale(plain.size()), now(plain.size());
+      sgemm(false, tb, M, N, K, 1.0f, act.data(), K, w, ldb, 0.0f, fresh.data(), N);
+      {
+        GemmWeightScope scope(params.data(), static_cast<long>(params.size()), false);
+        sgemm(false, tb, M, N, K, 1.0f, act.data(), K, w, ldb, 0.0f, stale.data(), N);
+      }
+      {
+        GemmWeightScope scope(params.data(), static_cast<long>(params.size()), true);
+        sgemm(false, tb, M, N, K, 1.0f, act.data(), K, w, ldb, 0.0f, now.data(), N);
+      }
+      CHECK(stale == plain);
+      CHECK(now == fresh);
+      CHECK(now != plain);
+      params[static_cast<size_t>(N) * K + 7] -= 100.0f;
+      GemmWeightScope refresh(params.data(), static_cast<long>(params.size()), true);
+    }
+  set_compute_threads(1);
+  gemm_set_precision(GemmPrecision::kFp32);
+}
+
 TEST_CASE("a small model's forward+backward under bf16 GEMMs stays within bf16 of fp32") {
   require_bf16();
   Model m = test::random_model(small_config(), 7);
