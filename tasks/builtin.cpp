@@ -85,8 +85,8 @@ checker = "format"
 weight = 0.1
 
 [tasks.mod10_chain]
-description = "A start digit and ten operations applied left to right, keeping the last digit ('Mod 10: 7*3+4-5...'), in the R1-Zero format: the prompt opens <think>, the completion closes it and answers in <answer></answer>. A tiny model mostly fails to answer at once and succeeds by writing the value after each step (see experiments/r1-zero)."
-generator = { name = "mod10_chain", ops = 10 }
+description = "A start digit and six labelled operations applied left to right, keeping the last digit ('Mod 10: 7a*3b+4c-5...'), in the R1-Zero format: the prompt opens <think>, the completion closes it and answers in <answer></answer>. A tiny model fails to answer at once (chance) and succeeds by writing each step ('a*3=1,b+4=5,...'; see experiments/r1-zero)."
+generator = { name = "mod10_chain", ops = 6, labels = true, form = "steps" }
 train_count = 20000
 eval_count = 200
 seed = 11

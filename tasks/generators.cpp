@@ -135,29 +135,43 @@ std::vector<nlohmann::json> generate_arith(const nlohmann::json& o, int64_t coun
 
 std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& o, int64_t count,
                                                  uint64_t seed, uint64_t stream) {
-  int64_t n = opt_int(o, "ops", 10);
-  // labels: each operation is followed by a letter that the worked answer repeats ("*3a+4b" and
-  // "a1,b5"), so a step finds its operation by content instead of by a long fixed offset.
+  const int64_t n = opt_int(o, "ops", 10), n_min = opt_int(o, "min_ops", n);
+  // labels: a letter before each operation, repeated in the work ("7a*3b+4" and "a1,b5"), so a
+  // step finds its operation by content (the token after its letter) instead of by a long offset.
   if (o.contains("labels") && !o.at("labels").is_boolean())
     throw std::invalid_argument("generator option 'labels' must be true or false");
   const bool labels = o.contains("labels") && o.at("labels").get<bool>();
-  if (n < 1 || n > (labels ? 26 : 64))
-    throw std::invalid_argument("mod10_chain generator: need 1 <= ops <= 64 (26 with labels)");
+  // form "steps": the work restates the start value, then each operation before its value
+  // ("7,a*3=1,b+4=5"), so the arithmetic reads only the few tokens before it; "values"
+  // (default): the values alone.
+  const std::string form = o.contains("form") && o.at("form").is_string()
+                               ? o.at("form").get<std::string>()
+                               : (o.contains("form") ? "?" : "values");
+  if (form != "values" && form != "steps")
+    throw std::invalid_argument("generator option 'form' must be \"values\" or \"steps\"");
+  if (n < 1 || n > (labels ? 26 : 64) || n_min < 1 || n_min > n)
+    throw std::invalid_argument(
+        "mod10_chain generator: need 1 <= min_ops <= ops <= 64 (26 with labels)");
   // Multipliers 3, 7, 9 are units mod 10: no operation forgets the value, so the answer depends
   // on every step, in order (the maps x -> a*x + b do not commute).
   static const int64_t kMul[3] = {3, 7, 9};
   Rng rng{seed * 1000003 + stream, 0};
   std::vector<nlohmann::json> rows;
   for (int64_t r = 0; r < count; r++) {
+    // The length is drawn only when it varies, so fixed-length chains keep their old streams.
+    const int64_t len = n_min == n ? n : uniform_int(rng, n_min, n);
     int64_t v = uniform_int(rng, 0, 9);
-    std::string question = std::to_string(v), work;
-    for (int64_t i = 0; i < n; i++) {
+    // "steps" opens with the start value, so the first step reads its input from the work as
+    // every later step does, not from the far start of the prompt.
+    std::string question = std::to_string(v), work = form == "steps" ? question + "," : "";
+    for (int64_t i = 0; i < len; i++) {
       const int64_t kind = uniform_int(rng, 0, 2);
       const int64_t d = kind == 2 ? kMul[uniform_int(rng, 0, 2)] : uniform_int(rng, 1, 9);
       v = kind == 0 ? (v + d) % 10 : kind == 1 ? (v + 10 - d) % 10 : (v * d) % 10;
       const std::string label = labels ? std::string(1, static_cast<char>('a' + i)) : "";
-      question += std::string(1, "+-*"[kind]) + std::to_string(d) + label;
-      work += (i ? "," : "") + label + std::to_string(v);
+      const std::string op = std::string(1, "+-*"[kind]) + std::to_string(d);
+      question += label + op;
+      work += (i ? "," : "") + label + (form == "steps" ? op + "=" : "") + std::to_string(v);
     }
     rows.push_back({{"question", question}, {"answer", std::to_string(v)}, {"work", work}});
   }

@@ -92,8 +92,9 @@ std::vector<nlohmann::json> generate_countdown(const nlohmann::json& options, in
                                                uint64_t seed, uint64_t stream);
 // A start digit and `ops` operations (+d, -d with d in 1..9, *d with d in 3, 7, 9) applied left
 // to right modulo 10: question "7*3+4-5", answer "0", work "1,5,0" (the value after each step);
-// with labels = true a letter follows each operation and precedes its value ("7*3a+4b-5c",
-// "a1,b5,c0").
+// with labels = true a letter precedes each operation and its value ("7a*3b+4c-5", "a1,b5,c0");
+// with form = "steps" the work restates the start and each operation ("7,a*3=1,b+4=5,c-5=0"); with min_ops the
+// number of operations is drawn from min_ops..ops per row.
 std::vector<nlohmann::json> generate_mod10_chain(const nlohmann::json& options, int64_t count,
                                                  uint64_t seed, uint64_t stream);
 std::vector<nlohmann::json> generate_arith(const nlohmann::json& options, int64_t count,

@@ -1,8 +1,11 @@
 // experiments/r1-zero as a user runs it, shrunk to two GRPO steps: the config loads, the committed
 // base model answers mod10_chain in the R1-Zero format, every sample is scored on its final answer,
-// and the think-less variant of the task (experiments/r1-zero/tasks.toml) evaluates.
+// and the think-less variant of the task (experiments/r1-zero/tasks.toml) evaluates. The committed
+// base is the starting point the experiment needs: it rarely thinks, and when it does it is right.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "rollout/log/rundb.h"
@@ -45,4 +48,26 @@ TEST_CASE("the r1-zero config loads and trains two steps") {
                                &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("task mod10_chain_nothink: 4 prompts") != std::string::npos);
+
+  // 50 held-out prompts x 16 samples: a few percent of the samples write the steps in the think
+  // block (the data had 8%) and those are nearly always right; the direct answers are at chance.
+  out = aha::test::run_command(aha + " eval --model " + exp + "/base --task mod10_chain" +
+                                   " --max-new-tokens 48 --limit 50 -k 16 --samples-out " +
+                                   dir.str() + "/base.jsonl",
+                               &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  std::ifstream f(dir.str() + "/base.jsonl");
+  double n = 0, worked = 0, worked_correct = 0, direct_correct = 0;
+  for (std::string line; std::getline(f, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    const bool thinks = j["completion"].get<std::string>().rfind("</think>", 0) != 0;
+    n++;
+    worked += thinks;
+    (thinks ? worked_correct : direct_correct) += j["correct"].get<bool>();
+  }
+  REQUIRE(n == 800);
+  CHECK(worked / n > 0.02);
+  CHECK(worked / n < 0.15);
+  CHECK(worked_correct / worked > 0.8);
+  CHECK(direct_correct / (n - worked) < 0.2);
 }

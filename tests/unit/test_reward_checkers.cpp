@@ -357,6 +357,7 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
   // answer.
   aha::TaskSpec d = aha::find_task_spec("mod10_chain");
   d.train_count = 300;
+  d.generator_options = {{"ops", 10}};  // the plain form; the built-in's labels and steps below
   aha::Task dt = aha::load_task(d);
   REQUIRE(dt.eval.size() == 200);
   std::set<std::string> answers;
@@ -385,10 +386,14 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
     CHECK(score(work + "</think>") == doctest::Approx(0.0));
   }
   CHECK(answers.size() == 10);
-  // With labels the same chain carries a letter after each operation, repeated in the work.
+  // With labels the same chain carries a letter before each operation, repeated in the work; with
+  // form = "steps" the work restates each operation before its value.
   aha::TaskSpec dl = d;
   dl.generator_options["labels"] = true;
   aha::Task lt = aha::load_task(dl);
+  aha::TaskSpec ds = dl;
+  ds.generator_options["form"] = "steps";
+  aha::Task st = aha::load_task(ds);
   for (size_t k = 0; k < 20; k++) {
     std::string q = lt.train[k].reference["question"], w = lt.train[k].reference["work"];
     std::string plain_q, plain_w;
@@ -398,9 +403,42 @@ TEST_CASE("tasks: generators are deterministic and solvable") {
       if (c < 'a' || c > 'z') plain_w += c;
     CHECK(plain_q == dt.train[k].reference["question"]);
     CHECK(plain_w == dt.train[k].reference["work"]);
-    CHECK(q.substr(q.size() - 1) == "j");
+    CHECK(q.substr(1, 1) == "a");
+    CHECK(q.substr(q.size() - 3, 1) == "j");
     CHECK(w.rfind("a", 0) == 0);
     CHECK(w.find(",j") != std::string::npos);
+    // "steps": the start value, then each item of the work is the letter, the operation that follows the letter in the
+    // question, '=' and the value.
+    CHECK(st.train[k].reference["question"] == q);
+    std::string sw = st.train[k].reference["work"], expect = q.substr(0, 1) + ",";
+    for (size_t i = 0; i < 10; i++) {
+      const size_t at = q.find(static_cast<char>('a' + i));
+      expect += (i ? "," : "") + q.substr(at, 3) + "=" + plain_w.substr(2 * i, 1);
+    }
+    CHECK(sw == expect);
   }
+  // The built-in task is the labelled six-step chain with the steps form.
+  aha::TaskSpec bi = aha::find_task_spec("mod10_chain");
+  bi.train_count = 20;
+  for (const auto& p : aha::load_task(bi).train) {
+    const std::string q = p.reference["question"], w = p.reference["work"];
+    CHECK(q.size() == 19);
+    CHECK(q.substr(q.size() - 3, 1) == "f");
+    CHECK(w.size() == 37);
+    CHECK(w.rfind(q.substr(0, 1) + ",a" + q.substr(2, 2) + "=", 0) == 0);
+  }
+  // min_ops: chain lengths drawn from min_ops..ops, each length's answer still the chain's value.
+  aha::TaskSpec dm = d;
+  dm.generator_options["min_ops"] = 1;
+  dm.generator_options["ops"] = 4;
+  std::set<size_t> lengths;
+  for (const auto& p : aha::load_task(dm).train) {
+    const std::string q = p.reference["question"], w = p.reference["work"];
+    lengths.insert(q.size());
+    CHECK(w.substr(w.size() - 1) == p.reference["answer"].get<std::string>());
+  }
+  CHECK(lengths == std::set<size_t>{3, 5, 7, 9});
+  dm.generator_options["form"] = "proof";
+  CHECK_THROWS(aha::load_task(dm));
   CHECK(aha::builtin_task_names().size() == 7);
 }
