@@ -29,7 +29,7 @@ namespace {
 // wake-up costs more than it saves). OpenBLAS itself always runs one thread: its own pool
 // spin-waits between calls and would compete with aha's.
 constexpr double kSplitFlops = 4e6;
-constexpr int kAlign = 16;  // split points on multiples of 16 rows / columns
+constexpr int kAlign = 16;                   // split points on multiples of 16 rows / columns
 constexpr long kWeightChunkSize = 1L << 16;  // elements of a weight cache converted together
 
 // The OpenBLAS entry points aha uses (decltype only: the library is not linked).
@@ -335,8 +335,8 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const Operand&
     dst = th.c.data();
   }
   // oneDNN reads the sources only; its memory objects take non-const handles.
-  dnnl::memory ms(e->src, st.eng, const_cast<bf16_t*>(a)), mw(e->wei, st.eng, const_cast<bf16_t*>(b)),
-      md(e->dst, st.eng, dst);
+  dnnl::memory ms(e->src, st.eng, const_cast<bf16_t*>(a)),
+      mw(e->wei, st.eng, const_cast<bf16_t*>(b)), md(e->dst, st.eng, dst);
   dnnl::memory mscr(dnnl::memory::desc({static_cast<dnnl::memory::dim>(e->scratch_bytes)},
                                        dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
                     st.eng, th.scratch.data());
@@ -359,9 +359,8 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const Operand&
 #endif
 
 // One single-threaded fp32 GEMM.
-inline void gemm1(const Blas& b, bool ta, bool tb, int M, int N, int K, float alpha,
-                  const float* A, int lda, const float* B, int ldb, float beta, float* C,
-                  int ldc) {
+inline void gemm1(const Blas& b, bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
+                  int lda, const float* B, int ldb, float beta, float* C, int ldc) {
   b.sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
           alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -457,7 +456,8 @@ void sgemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float*
     parallel_for(T, [&](int i) {
       const int r0 = i * rows, r1 = std::min(rw, r0 + rows);
       if (r0 < r1)
-        to_bf16(f + static_cast<long>(r0) * ld, ld, r1 - r0, cw, dst + static_cast<size_t>(r0) * cw);
+        to_bf16(f + static_cast<long>(r0) * ld, ld, r1 - r0, cw,
+                dst + static_cast<size_t>(r0) * cw);
     });
     whole = Operand{nullptr, dst, cw};
   }
@@ -528,8 +528,8 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
       gemm1(b, ta, tb, n, N, K, alpha, ta ? A + s0 : A + (long)s0 * lda, lda, B, ldb, beta,
             C + (long)s0 * ldc, ldc);
     else  // columns s0.. of op(B) and C
-      gemm1(b, ta, tb, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb, beta,
-            C + s0, ldc);
+      gemm1(b, ta, tb, M, n, K, alpha, A, lda, tb ? B + (long)s0 * ldb : B + s0, ldb, beta, C + s0,
+            ldc);
   });
 }
 

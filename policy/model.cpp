@@ -624,8 +624,8 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
             "backward needs the logits of the forward");
   if (m.grads.empty()) model_alloc_grads(m);
   // The bf16 weight copy its forward made (weights do not change between the two).
-  GemmWeightScope weights_bf16(ctx.device == Device::kCpu ? m.params.data() : nullptr,
-                               m.num_params, false);
+  GemmWeightScope weights_bf16(ctx.device == Device::kCpu ? m.params.data() : nullptr, m.num_params,
+                               false);
   // Laid out once for the largest batch (acts_reserve with backward); a no-op afterwards.
   arena_plan(a.grad.arena, ctx.device, [&](ArenaPlan& p) { grads_plan(m, a.grad, p, N); });
   GradScratch& gs = a.grad;

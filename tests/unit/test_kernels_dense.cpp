@@ -304,7 +304,8 @@ TEST_CASE("logprob at a real vocabulary size (vectorised exps, blocked sums) aga
     }
     CHECK(lse[n] == doctest::Approx(l).epsilon(1e-6));
     CHECK(ent[n] == doctest::Approx(h).epsilon(1e-5));
-    if (targets[n] >= 0) CHECK(logp[n] == doctest::Approx(x[targets[n]] * inv_temp - l).epsilon(1e-5));
+    if (targets[n] >= 0)
+      CHECK(logp[n] == doctest::Approx(x[targets[n]] * inv_temp - l).epsilon(1e-5));
     double max_err = 0;
     for (int j = 0; j < V; j++) {
       const double p = std::exp((double)x[j] * inv_temp - l);

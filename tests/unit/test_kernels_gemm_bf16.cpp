@@ -141,7 +141,8 @@ TEST_CASE("bf16 sgemm matches fp64 of the rounded operands, every transpose, odd
   gemm_set_precision(GemmPrecision::kFp32);
 }
 
-TEST_CASE("bf16 weight copies (GemmWeightScope): the same bits as converting, refreshed on request") {
+TEST_CASE(
+    "bf16 weight copies (GemmWeightScope): the same bits as converting, refreshed on request") {
   require_bf16();
   gemm_set_precision(GemmPrecision::kBf16);
   // A parameter buffer holding two weights; A activations. Every transpose of the weight, split
