@@ -40,10 +40,10 @@ t distil "$AHA" sft --model "$OUT/student-base" --from-db "$OUT/rl" --min-reward
 t student-rl "$AHA" train experiments/r1-zero/config.toml --run-dir "$OUT/student-rl" \
   --set model.path="\"$OUT/student-base\"" --set run.progress=false
 t distil-direct "$AHA" sft --model "$OUT/student-direct" --from-db "$OUT/rl" --min-reward 1 \
-  --out "$OUT/student-direct-distilled" --epochs 4 --batch 32 --lr 1e-3
+  --out "$OUT/student-direct-distilled" --epochs 12 --batch 32 --lr 1e-3
 t student-direct-rl "$AHA" train experiments/r1-zero/config.toml \
   --run-dir "$OUT/student-direct-rl" --set model.path="\"$OUT/student-direct\"" \
-  --set run.progress=false
+  --set run.steps=1200 --set run.eval_every=100 --set run.progress=false  # as long as distil-direct
 
 # Held-out accuracy with and without the chain of thought (same 200 prompts, 4 samples each).
 for m in experiments/r1-zero/base "$OUT/rl/final-model" "$OUT/base-direct" "$OUT/control/final-model" \
