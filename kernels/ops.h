@@ -38,10 +38,10 @@ void cuda_ctx_sync_weights(const Ctx& ctx);
 // policy/model.h fills it), so that cuda_ctx_reserve lays them out before the first step: no step
 // allocates. A call larger than reserved still grows its buffer (and allocates).
 struct CudaSizes {
-  long operands[3] = {0, 0, 0};            // bf16 elements of each GEMM operand slot
-  int N = 0;                               // tokens
-  int K = 0;                               // routed experts per token (0: no MoE layer)
-  int NH = 0;                              // attention heads
+  long operands[3] = {0, 0, 0};             // bf16 elements of each GEMM operand slot
+  int N = 0;                                // tokens
+  int K = 0;                                // routed experts per token (0: no MoE layer)
+  int NH = 0;                               // attention heads
   std::vector<std::pair<long, int>> norms;  // (rows, cols) of each RMSNorm shape
 };
 // Bytes of the bf16 operand buffers and of the twins' workspace for s (0 without CUDA; the

@@ -441,8 +441,8 @@ double cuda_optimizer_step(Learner& l, const CudaStep& v, float lr) {
   p.eps = l.cfg.adam_eps;
   l.step++;
   adamw_update_cuda(d.policy.params.data(), nullptr, d.policy.grads.data(), d.adam_m.data(),
-                    d.adam_v.data(), P, static_cast<const AdamWSegment*>(
-                                            static_cast<const void*>(d.segments.data())),
+                    d.adam_v.data(), P,
+                    static_cast<const AdamWSegment*>(static_cast<const void*>(d.segments.data())),
                     d.num_segments, l.step, p, v.norm.data(), l.cfg.grad_clip, s);
   double norm = 0;
   device_copy(d.policy.ctx, &norm, Device::kCpu, v.norm.data(), Device::kCuda, sizeof norm);
@@ -472,9 +472,8 @@ void cuda_router_bias(Learner& l, const std::vector<std::vector<long>>& load) {
 
 // The updated weights back to the host once per update (checkpoints, the weight broadcast).
 void cuda_download_weights(Learner& l) {
-  device_copy(l.cuda.policy.ctx, l.policy.params.data(), Device::kCpu,
-              l.cuda.policy.params.data(), Device::kCuda,
-              static_cast<size_t>(l.policy.num_params) * sizeof(float));
+  device_copy(l.cuda.policy.ctx, l.policy.params.data(), Device::kCpu, l.cuda.policy.params.data(),
+              Device::kCuda, static_cast<size_t>(l.policy.num_params) * sizeof(float));
 }
 
 UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
@@ -781,8 +780,8 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
         lw.w.assign(N, 0.0f);
         lw.roll.assign(N, 0.0f);
         lw.dlogp.assign(N, 0.0f);
-        const bool have_roll = token_terms(samples, mb, seq_w, num_mini, lw.adv.data(),
-                                           lw.w.data(), lw.roll.data());
+        const bool have_roll =
+            token_terms(samples, mb, seq_w, num_mini, lw.adv.data(), lw.w.data(), lw.roll.data());
         GrpoTokens t;
         t.N = N;
         t.logp = acts.logp.data();

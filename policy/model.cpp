@@ -352,9 +352,9 @@ void acts_reserve(const Model& m, Acts& a, int max_tokens, int max_seqs, bool ne
   const int L = m.cfg.num_hidden_layers;
   a.layers.resize(L);
   for (int l = 0; l < L; l++) layer_acts_reserve(m, l, a.layers[l], max_tokens);
-  const bool grew = arena_plan(
-      a.arena, m.ctx.device,
-      [&](ArenaPlan& p) { acts_plan(m, a, p, max_tokens, max_seqs, need_logits); });
+  const bool grew = arena_plan(a.arena, m.ctx.device, [&](ArenaPlan& p) {
+    acts_plan(m, a, p, max_tokens, max_seqs, need_logits);
+  });
   if (backward)
     arena_plan(a.grad.arena, m.ctx.device,
                [&](ArenaPlan& p) { grads_plan(m, a.grad, p, max_tokens); });

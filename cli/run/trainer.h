@@ -30,8 +30,8 @@ struct TrainOptions {
   bool remote_workers = false;    // start no workers: rollout.workers / reward.workers connect
   std::string replay_dir;         // re-train on the samples logged in this run dir
   int replay_from = 0, replay_to = -1;
-  std::string exe_path;         // this binary, for spawning workers
-  std::string device;  // --device: overrides learner.device (cpu, cuda or auto) when not empty
+  std::string exe_path;  // this binary, for spawning workers
+  std::string device;    // --device: overrides learner.device (cpu, cuda or auto) when not empty
 };
 
 int train_main(const TrainOptions& opt);

@@ -195,8 +195,7 @@ TEST_CASE("CUDA learner: three updates of two mini-batches match the CPU; two ru
   CHECK(std::memcmp(again.weights.data(), gpu.weights.data(), gpu.weights.size() * 4) == 0);
   for (int s = 0; s < 3; s++) {
     CHECK(std::memcmp(&again.metrics[s].loss, &gpu.metrics[s].loss, sizeof(double)) == 0);
-    CHECK(std::memcmp(&again.metrics[s].grad_norm, &gpu.metrics[s].grad_norm, sizeof(double)) ==
-          0);
+    CHECK(std::memcmp(&again.metrics[s].grad_norm, &gpu.metrics[s].grad_norm, sizeof(double)) == 0);
   }
 }
 
@@ -218,7 +217,7 @@ TEST_CASE("CUDA learner: an SFT step matches the CPU's loss and moves the weight
   const LearnerConfig lc = learner_config(Device::kCpu, 1);
   long bad = 0;
   for (size_t i = 0; i < w[0].size(); i++)
-    bad += !(std::fabs(w[1][i] - w[0][i]) <=
-             2 * (lc.lr + lc.bias_gamma) + 1e-6 * std::fabs(w[0][i]));
+    bad +=
+        !(std::fabs(w[1][i] - w[0][i]) <= 2 * (lc.lr + lc.bias_gamma) + 1e-6 * std::fabs(w[0][i]));
   CHECK(bad == 0);
 }
