@@ -12,13 +12,20 @@
 
 namespace aha {
 
+// The built-in run's learner: the library defaults with the R1-Zero run's learning rate.
+inline LearnerConfig builtin_learner_config() {
+  LearnerConfig l;
+  l.lr = 5e-4f;
+  return l;
+}
+
 struct TrainConfig {
   // [model]
   std::string model_path = "";     // HF-layout model directory ("" = the built-in base model)
   std::string ref_path = "";       // reference model ("" = the initial policy)
   std::string chat_template = "";  // policy/chat_template.h name ("" = the task prompt as is)
   // [tasks]
-  std::vector<std::string> task_names = {"tiny_add"};
+  std::vector<std::string> task_names = {"mod10_chain"};
   std::vector<double> task_weights = {};  // mixture weights ([] = uniform)
   std::string tasks_file = "";  // TOML file with user tasks ("" = MODEL/tasks.toml if any)
   int eval_prompts = 200;       // held-out prompts for evaluation
@@ -26,12 +33,12 @@ struct TrainConfig {
   float eval_temperature = 1.0f;
   // [rollout]
   int group_size = 8;  // G
-  int prompts_per_step = 64;
+  int prompts_per_step = 32;
   float temperature = 1.0f;
   float top_p = 1.0f;
   int top_k = 0;
   float min_p = 0.0f;
-  int max_new_tokens = 6;
+  int max_new_tokens = 48;
   int rollout_workers = 1;             // worker threads (or processes with --workers)
   int max_tokens_in_flight = 1 << 15;  // latent cache rows per worker
   bool return_routing = true;
@@ -43,7 +50,7 @@ struct TrainConfig {
   int reward_workers = 0;            // 0: score in the trainer; N: N `aha reward-worker`s
   float reward_job_timeout_s = 120;  // a reward worker silent on a job this long is dropped
   // [learner]
-  LearnerConfig learner;
+  LearnerConfig learner = builtin_learner_config();
   std::string advantage = "group_std";  // group_std | none | leave_one_out
   std::string kl = "k3";                // k1 | k2 | k3
   std::string loss_agg = "token_mean";  // token_mean | seq_mean_token_mean | dr_grpo
@@ -54,9 +61,9 @@ struct TrainConfig {
   int overlong_buffer = 4;        // penalty ramps over the last N tokens before the max
   float overlong_penalty = 1.0f;
   // [run]
-  int steps = 400;
+  int steps = 60;
   uint64_t seed = 0;
-  int eval_every = 50;
+  int eval_every = 5;
   int checkpoint_every = 100;
   bool async = false;  // overlap generation of step t+1 with training of step t
   int max_staleness = 1;

@@ -753,7 +753,7 @@ int replay_main(const TrainOptions& opt) {
   train_config_load_toml(cfg, opt.replay_dir + "/config.toml");
   for (const std::string& s : opt.sets) train_config_set(cfg, s);
   if (!opt.device.empty()) cfg.learner.device = opt.device;
-  if (cfg.model_path.empty()) cfg.model_path = builtin_base_model_dir();
+  if (cfg.model_path.empty()) cfg.model_path = builtin_run_model_dir();
   train_config_finalize(cfg);
   Model policy;
   model_load(policy, cfg.model_path);
@@ -808,6 +808,10 @@ EvalSampling train_eval_sampling(const TrainConfig& c) {
   return s;
 }
 
+std::string builtin_run_model_dir() {
+  return std::string(AHA_SOURCE_DIR) + "/experiments/r1-zero/base";
+}
+
 std::string builtin_base_model_dir() {
   return std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";
 }
@@ -828,7 +832,7 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
   }
   for (const std::string& s : opt.sets) train_config_set(r.cfg, s);
   if (!opt.device.empty()) r.cfg.learner.device = opt.device;
-  if (r.cfg.model_path.empty()) r.cfg.model_path = builtin_base_model_dir();
+  if (r.cfg.model_path.empty()) r.cfg.model_path = builtin_run_model_dir();
   // A model directory may carry the definition of the tasks it was made for.
   if (r.cfg.tasks_file.empty() && fs::exists(r.cfg.model_path + "/tasks.toml"))
     r.cfg.tasks_file = r.cfg.model_path + "/tasks.toml";

@@ -40,7 +40,10 @@ int train_main(const TrainOptions& opt);
 // sampling limits, seeds from run.seed): eval_local with it gives the run's eval numbers.
 EvalSampling train_eval_sampling(const TrainConfig& c);
 
-// The directory of the model shipped for the built-in run.
+// The model the built-in run (`aha train` with no config) starts from: the R1-Zero base.
+std::string builtin_run_model_dir();
+// The arithmetic base (experiments/base-arith): `aha pretrain`'s default output and tasks file,
+// `aha bench learner`'s default model, the model of the tiny_add run in experiments/base-arith.
 std::string builtin_base_model_dir();
 
 }  // namespace aha

@@ -6,7 +6,7 @@ Runs, each side by side in this one process tree, PyTorch at --torch-threads (de
   model    100m config forward+backward tok/s (aha bench model --config 100m) vs PyTorch eager,
            --rounds interleaved rounds (aha, then PyTorch, per round), median ratio
   generate decode tok/s at batch 256 (aha bench rollout) vs transformers generate()
-  grpo     the built-in run (aha train, tiny_add, 64 prompts x 8, 6 new tokens) vs TRL's
+  grpo     the tiny_add run (aha train experiments/base-arith/train.toml, 64 prompts x 8, 6 new tokens) vs TRL's
            GRPOTrainer with the same hyperparameters: seconds per step, and held-out accuracy of
            both trained models on the same 200 prompts x 4 samples at the same step
 and prints aha's speed-up over each. With bf16 in --gemm-precision (the default), learner and
@@ -244,7 +244,7 @@ if "grpo" in only:
     run_dir = os.path.join(work, "aha-run")
     shutil.rmtree(run_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    out = subprocess.run([args.aha, "train", "--run-dir", run_dir, "--set", f"run.steps={steps}",
+    out = subprocess.run([args.aha, "train", "experiments/base-arith/train.toml", "--run-dir", run_dir, "--set", f"run.steps={steps}",
                           "--set", f"run.eval_every={steps}", "--set", "run.progress=false"],
                          check=True, capture_output=True, text=True).stdout
     aha_wall = time.perf_counter() - t0

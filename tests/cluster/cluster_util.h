@@ -29,7 +29,8 @@ inline void skip_unless_tool(const char* tool) {
 // The built-in base model on tiny_add: 8 prompts x 8 samples a step, micro-batches of 200 tokens
 // (several per rank, so accumulation and the split both run).
 inline std::string small_run_args(int steps) {
-  return " --set rollout.prompts_per_step=8 --set rollout.group_size=8"
+  return aha::test::tiny_add_args() +
+         " --set rollout.prompts_per_step=8 --set rollout.group_size=8"
          " --set tasks.eval_prompts=8 --set tasks.eval_samples=2 --set run.eval_every=0"
          " --set learner.micro_batch_tokens=200 --set learner.lr=1e-3 --set run.steps=" +
          std::to_string(steps);

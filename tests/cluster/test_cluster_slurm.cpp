@@ -108,7 +108,7 @@ TEST_CASE("Slurm: 2 learner ranks in an srun step match 1 rank; a killed rank is
   // The sbatch script: 2 learner ranks, 1 rollout worker, 1 reward worker; kill rank 1 mid-run.
   const int steps = 16;
   const std::string run_dir = dir.str() + "/job";
-  const int port = 30000 + static_cast<int>(getpid() % 20000);
+  const int port = aha::test::free_tcp_port();
   out = run_command(slurm.env + "AHA=" + aha + " AHA_PORT=" + std::to_string(port) +
                         " AHA_SETS='--set rollout.prompts_per_step=4 --set rollout.group_size=8"
                         " --set tasks.eval_prompts=4 --set tasks.eval_samples=2"

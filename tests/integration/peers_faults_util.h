@@ -7,25 +7,30 @@
 #include <vector>
 
 #include "tests/integration/peers_util.h"
+#include "tests/test_util.h"
 
 namespace aha::test {
 namespace fs = std::filesystem;
 
+// The tiny_add run (tiny_add_sets) cut to `steps` micro steps.
 inline std::vector<std::string> micro_run(const std::string& dir, int steps) {
-  return {AHA_BINARY,  "train",
-          "--run-dir", dir,
-          "--set",     "run.steps=" + std::to_string(steps),
-          "--set",     "rollout.prompts_per_step=2",
-          "--set",     "rollout.group_size=2",
-          "--set",     "rollout.max_new_tokens=4",
-          "--set",     "tasks.eval_prompts=2",
-          "--set",     "tasks.eval_samples=2",
-          "--set",     "run.eval_every=0",
-          "--set",     "run.checkpoint_every=1",
-          "--set",     "run.progress=false",
-          "--set",     "run.worker_deadline_s=3",
-          "--set",     "rollout.request_timeout_s=2",
-          "--set",     "reward.job_timeout_s=2"};
+  std::vector<std::string> args = {AHA_BINARY, "train"};
+  for (const std::string& a : tiny_add_sets()) args.push_back(a);
+  std::vector<std::string> micro = {"--run-dir", dir,
+                                    "--set",     "run.steps=" + std::to_string(steps),
+                                    "--set",     "rollout.prompts_per_step=2",
+                                    "--set",     "rollout.group_size=2",
+                                    "--set",     "rollout.max_new_tokens=4",
+                                    "--set",     "tasks.eval_prompts=2",
+                                    "--set",     "tasks.eval_samples=2",
+                                    "--set",     "run.eval_every=0",
+                                    "--set",     "run.checkpoint_every=1",
+                                    "--set",     "run.progress=false",
+                                    "--set",     "run.worker_deadline_s=3",
+                                    "--set",     "rollout.request_timeout_s=2",
+                                    "--set",     "reward.job_timeout_s=2"};
+  args.insert(args.end(), micro.begin(), micro.end());
+  return args;
 }
 
 inline std::vector<std::string> with(std::vector<std::string> a,
@@ -34,8 +39,8 @@ inline std::vector<std::string> with(std::vector<std::string> a,
   return a;
 }
 
-inline int port(int k) {
-  return 40000 + static_cast<int>(getpid() % 10000) + k;
+inline int port(int) {
+  return free_tcp_port();
 }
 
 inline bool has_checkpoint(const std::string& dir) {

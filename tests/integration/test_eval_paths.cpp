@@ -53,7 +53,7 @@ void check_same(const std::string& temperature) {
   int rc = 0;
   // Zero GRPO steps: the run evaluates the built-in model before training and ends.
   const std::string out = test::run_command(
-      std::string(AHA_BINARY) + " train --run-dir " + dir +
+      std::string(AHA_BINARY) + " train --run-dir " + dir + test::tiny_add_args() +
           " --workers 2 --set run.steps=0 --set run.progress=false" +
           " --set tasks.eval_prompts=12 --set tasks.eval_samples=3 --set rollout.max_new_tokens=8" +
           " --set tasks.eval_temperature=" + temperature,

@@ -90,8 +90,8 @@ TEST_CASE("a run's database row carries the git commit of the build") {
   TempDir dir("aha_init_git");
   const std::string tasks = std::string(AHA_SOURCE_DIR) + "/experiments/base-arith/tasks.toml";
   std::string out = run_command(
-      std::string(AHA_BINARY) + " train --run-dir " + dir.str() + " --set run.steps=1" +
-          " --set rollout.prompts_per_step=2 --set rollout.group_size=2" +
+      std::string(AHA_BINARY) + " train --run-dir " + dir.str() + aha::test::tiny_add_args() +
+          " --set run.steps=1" + " --set rollout.prompts_per_step=2 --set rollout.group_size=2" +
           " --set tasks.eval_prompts=2 --set tasks.eval_samples=1 --set run.eval_every=0",
       &rc);
   REQUIRE_MESSAGE(rc == 0, out);

@@ -26,28 +26,31 @@ constexpr int kVocab = 103, kExperts = 4, kTopK = 2, kMoeLayers = 2;
 constexpr int kMaxNew = 4;
 
 std::vector<std::string> micro_run(const std::string& dir, int steps) {
-  return {AHA_BINARY,
-          "train",
-          "--run-dir",
-          dir,
-          "--set",
-          "run.steps=" + std::to_string(steps),
-          "--set",
-          "rollout.prompts_per_step=2",
-          "--set",
-          "rollout.group_size=2",
-          "--set",
-          "rollout.max_new_tokens=" + std::to_string(kMaxNew),
-          "--set",
-          "tasks.eval_prompts=0",  // every request belongs to a step, so every refusal is logged
-          "--set",
-          "run.eval_every=0",
-          "--set",
-          "run.checkpoint_every=0",
-          "--set",
-          "run.progress=false",
-          "--set",
-          "run.worker_deadline_s=60"};
+  std::vector<std::string> args = {AHA_BINARY, "train"};
+  for (const std::string& a : tiny_add_sets()) args.push_back(a);
+  std::vector<std::string> micro = {
+      "--run-dir",
+      dir,
+      "--set",
+      "run.steps=" + std::to_string(steps),
+      "--set",
+      "rollout.prompts_per_step=2",
+      "--set",
+      "rollout.group_size=2",
+      "--set",
+      "rollout.max_new_tokens=" + std::to_string(kMaxNew),
+      "--set",
+      "tasks.eval_prompts=0",  // every request belongs to a step, so every refusal is logged
+      "--set",
+      "run.eval_every=0",
+      "--set",
+      "run.checkpoint_every=0",
+      "--set",
+      "run.progress=false",
+      "--set",
+      "run.worker_deadline_s=60"};
+  args.insert(args.end(), micro.begin(), micro.end());
+  return args;
 }
 
 // A forged sample that is valid apart from what a trick breaks; its tokens are a marker that the
@@ -222,7 +225,7 @@ DbSummary read_db(const std::string& dir, int max_version) {
 }
 
 int free_port() {
-  return 20000 + static_cast<int>(getpid() % 20000);
+  return free_tcp_port();
 }
 
 // The trainer with no worker of its own; the fake connects first and takes every request until
@@ -281,7 +284,7 @@ TEST_CASE("a worker that keeps sending bad results is disconnected; the run goes
   const std::string dir = tmp.str() + "/run";
   FakeRollout f;
   Child c;
-  run_against_fake(tmp.str(), dir, free_port() + 1, 2, "3", 1000000, f, c);
+  run_against_fake(tmp.str(), dir, free_port(), 2, "3", 1000000, f, c);
   CHECK(f.got_shutdown);
   CHECK(f.shutdown_reason.find("disconnected") != std::string::npos);
   DbSummary d = read_db(dir, 3);
@@ -294,7 +297,7 @@ TEST_CASE("an unknown CURVE key is refused; ipc:// sockets are owner-only") {
   TempDir tmp("aha_hostile_key");
   fs::create_directories(tmp.path);
   const std::string dir = tmp.str() + "/run";
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port() + 2);
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   std::vector<std::string> args = micro_run(dir, 1);
   args.insert(args.end(), {"--listen", endpoint});
   Child c;
@@ -496,7 +499,7 @@ TEST_CASE("a worker with its own key (aha keygen) joins once the key is authoriz
   struct stat st {};
   REQUIRE(stat(key.c_str(), &st) == 0);
   CHECK((st.st_mode & 077) == 0);
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port() + 3);
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   std::vector<std::string> args = micro_run(dir, 2);
   args.insert(args.end(), {"--listen", endpoint, "--set", "rollout.workers=0"});
   Child c;

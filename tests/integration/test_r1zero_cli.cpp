@@ -1,7 +1,8 @@
-// experiments/r1-zero as a user runs it, shrunk to two GRPO steps: the config loads, the committed
-// base model answers mod10_chain in the R1-Zero format, every sample is scored on its final answer,
-// and the think-less variant of the task (experiments/r1-zero/tasks.toml) evaluates. The committed
-// base is the starting point the experiment needs: it rarely thinks, and when it does it is right.
+// experiments/r1-zero as a user runs it (also the built-in `aha train`), shrunk to two GRPO steps:
+// the config loads, the committed base model answers mod10_chain in the R1-Zero format, every
+// sample is scored on its final answer, and the think-less variant of the task
+// (experiments/r1-zero/tasks.toml) evaluates. The committed base is the starting point the
+// experiment needs: it rarely thinks, and when it does it is right.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -70,4 +71,21 @@ TEST_CASE("the r1-zero config loads and trains two steps") {
   CHECK(worked / n < 0.15);
   CHECK(worked_correct / worked > 0.8);
   CHECK(direct_correct / (n - worked) < 0.2);
+}
+
+TEST_CASE("aha train with no config is the r1-zero run: the same resolved config") {
+  const std::string aha = AHA_BINARY;
+  const std::string exp = std::string(AHA_SOURCE_DIR) + "/experiments/r1-zero";
+  // The file names its base relative to the repository and saves no checkpoints; the built-in run
+  // starts from the same base by absolute path and keeps the default checkpoint interval.
+  const std::string same =
+      " --print-config --set model.path='\"" + exp + "/base\"'" + " --set run.checkpoint_every=7";
+  int rc = 0;
+  const std::string builtin = aha::test::run_command(aha + " train" + same, &rc);
+  REQUIRE_MESSAGE(rc == 0, builtin);
+  const std::string file =
+      aha::test::run_command(aha + " train " + exp + "/config.toml" + same, &rc);
+  REQUIRE_MESSAGE(rc == 0, file);
+  CHECK(builtin == file);
+  CHECK(builtin.find("mod10_chain") != std::string::npos);
 }
