@@ -78,7 +78,9 @@ TEST_CASE("killed before the first checkpoint: resume starts cleanly from step 0
   fs::create_directories(tmp.path);
   const std::string dir = tmp.str() + "/run";
   Child c;
-  std::vector<std::string> args = micro_run(dir, 3);
+  // Long enough that the kill after step 1 lands mid-run (3 micro steps can end first); the
+  // resume then asks for 3 steps.
+  std::vector<std::string> args = micro_run(dir, 1000);
   for (std::string& a : args)
     if (a == "run.checkpoint_every=1") a = "run.checkpoint_every=100";
   start_child(c, args, tmp.str() + "/log");
@@ -86,10 +88,11 @@ TEST_CASE("killed before the first checkpoint: resume starts cleanly from step 0
   kill(c.pid, SIGKILL);
   REQUIRE(c.wait(10));
   int rc = 0;
-  std::string out = run_command(
-      std::string(AHA_BINARY) + " train --resume " + dir + " --set run.progress=false", &rc);
+  std::string out = run_command(std::string(AHA_BINARY) + " train --resume " + dir +
+                                    " --set run.steps=3 --set run.progress=false",
+                                &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  CHECK(out.find("(step 0)") != std::string::npos);
+  CHECK_MESSAGE(out.find("(step 0)") != std::string::npos, out);
   RunDb db = rundb_open(dir, false);
   std::vector<StepRow> steps = rundb_read_steps(db, 0);
   REQUIRE(steps.size() == 3);
