@@ -33,6 +33,15 @@ AHA_VEC_INLINE double vec_sum_double(const vfloat& x) {
   return vec_sum(__builtin_convertvector(lo, vdouble) + __builtin_convertvector(hi, vdouble));
 }
 
+// z = m (<= kVec) logits from x, scaled and shifted: x * inv_temp - shift (lanes past m undefined).
+AHA_VEC_INLINE void load_shifted(vfloat& z, const float* x, long m, float inv_temp, float shift) {
+  if (m == kVec)
+    vec_load(z, x);
+  else
+    vec_load_part(z, x, m);
+  z = z * inv_temp - shift;
+}
+
 // One row: max of the scaled logits, then Σ e^z and Σ e^z z over z = x * inv_temp - max, the
 // exps vectorised (vec_exp) and the sums kept in double across blocks.
 AHA_VEC_CLONES void row_forward(const float* x, int V, float inv_temp, float* mx_out,
@@ -61,11 +70,7 @@ AHA_VEC_CLONES void row_forward(const float* x, int V, float inv_temp, float* mx
     for (long j = b; j < end; j += kVec) {
       const long m = std::min<long>(kVec, end - j);
       vfloat z;
-      if (m == kVec)
-        vec_load(z, x + j);
-      else
-        vec_load_part(z, x + j, m);
-      z = z * inv_temp - mx;
+      load_shifted(z, x + j, m, inv_temp, mx);
       vfloat e = z;
       vec_exp(e);
       if (m < kVec) vec_keep_first(e, m);
@@ -86,11 +91,7 @@ AHA_VEC_CLONES void row_backward(float* dx, const float* x, int V, float inv_tem
   for (long j = 0; j < V; j += kVec) {
     const long m = std::min<long>(kVec, V - j);
     vfloat z;
-    if (m == kVec)
-      vec_load(z, x + j);
-    else
-      vec_load_part(z, x + j, m);
-    z = z * inv_temp - lse;
+    load_shifted(z, x + j, m, inv_temp, lse);
     vec_exp(z);
     const vfloat d = -g * z;
     if (m == kVec)
