@@ -153,7 +153,9 @@ struct ZapHandler {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::set<std::string> allowed;  // Z85 public keys
+  std::set<std::string> warned;   // refused keys already logged (bounded)
   std::string file;
+  ZapRefusal refusal = ZapRefusal::permanent;
   std::atomic<uint64_t> refused{0};
 };
 
@@ -198,12 +200,19 @@ void zap_loop(ZapHandler& z) {
       }
       if (!ok) {
         z.refused++;
-        spdlog::warn("auth: refused a {} client from {} (key {}): not in the allow-list", mechanism,
-                     address, key.empty() ? "none" : key);
+        std::lock_guard<std::mutex> lock(z.mu);
+        if (z.warned.size() < 1024 && z.warned.insert(key).second)
+          spdlog::warn("auth: refused a {} client from {} (key {}): not in the allow-list{}",
+                       mechanism, address, key.empty() ? "none" : key,
+                       z.refusal == ZapRefusal::temporary ? " (yet)" : "");
       }
-      const std::string reply[6] = {
-          version,       request_id, ok ? "200" : "400", ok ? "OK" : "key not allowed",
-          ok ? key : "", ""};
+      const bool temporary = z.refusal == ZapRefusal::temporary;
+      const std::string reply[6] = {version,
+                                    request_id,
+                                    ok ? "200" : (temporary ? "300" : "400"),
+                                    ok ? "OK" : "key not allowed",
+                                    ok ? key : "",
+                                    ""};
       for (int i = 0; i < 6; i++)
         z.sock.send(zmq::buffer(reply[i]),
                     i < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
@@ -219,8 +228,9 @@ void zap_loop(ZapHandler& z) {
 }  // namespace
 
 ZapHandlerPtr zap_start(zmq::context_t& ctx, std::vector<std::string> allowed_public_keys,
-                        std::string authorized_keys_file) {
+                        std::string authorized_keys_file, ZapRefusal refusal) {
   ZapHandlerPtr z(new ZapHandler);
+  z->refusal = refusal;
   z->sock = zmq::socket_t(ctx, zmq::socket_type::rep);
   z->sock.set(zmq::sockopt::linger, 0);
   try {

@@ -49,8 +49,16 @@ struct ZapHandlerDeleter {
 };
 using ZapHandlerPtr = std::unique_ptr<ZapHandler, ZapHandlerDeleter>;
 
+// How a key outside the allow-list is refused. permanent (ZAP 400): the client gets an ERROR and
+// libzmq never reconnects that socket. temporary (ZAP 300): the handshake is left unanswered, so a
+// client with a short handshake_ivl times out and reconnects by itself, and a key admitted later
+// (a relay child whose plan reached it before its parent's) gets in on the same socket.
+enum class ZapRefusal { permanent, temporary };
+
+// Each refused key is logged once (a temporary refusal repeats with every reconnect).
 ZapHandlerPtr zap_start(zmq::context_t& ctx, std::vector<std::string> allowed_public_keys,
-                        std::string authorized_keys_file);
+                        std::string authorized_keys_file,
+                        ZapRefusal refusal = ZapRefusal::permanent);
 // Clients refused so far.
 uint64_t zap_refused(ZapHandler& z);
 // Adds a public key to the allow-list (a relay parent admitting the children it was given).

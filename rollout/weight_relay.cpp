@@ -89,7 +89,8 @@ WeightRelayPtr relay_start(zmq::context_t& ctx, const std::string& bind, const C
   r->sock.set(zmq::sockopt::sndhwm, 100000);
   r->sock.set(zmq::sockopt::rcvhwm, 100000);
   if (!key.secret_key.empty()) {
-    r->zap = zap_start(ctx, {}, "");
+    // A child may connect before this worker's plan names it: refuse it for now, not for good.
+    r->zap = zap_start(ctx, {}, "", ZapRefusal::temporary);
     curve_make_server(r->sock, key);
   }
   try {

@@ -24,6 +24,8 @@
 // - On tcp:// with CURVE, a relay socket is a CURVE server with the worker's own key pair and its
 //   ZAP handler admits only the children the controller named (their public keys came to the
 //   controller over its own authenticated channel); children connect knowing the parent's key.
+//   A child whose plan arrives before its parent's is refused for now, not for good: the parent
+//   drops it silently (ZAP 300) and the child's socket retries after kRelayHandshakeMs.
 // clang-format on
 #pragma once
 #include <cstdint>
@@ -36,6 +38,10 @@
 #include "rollout/protocol.h"
 
 namespace aha {
+
+// A child's handshake limit with its parent: a refused (not yet admitted) child is dropped
+// silently and retries after this long.
+inline constexpr int kRelayHandshakeMs = 1000;
 
 // ---- The tree (controller side) ----
 

@@ -285,9 +285,13 @@ void on_plan(Worker& w, const RelayPlan& p) {
       s.set(zmq::sockopt::linger, 0);
       s.set(zmq::sockopt::sndhwm, 100000);
       s.set(zmq::sockopt::rcvhwm, 100000);
-      if (!w.opt.curve_secret_key.empty())
+      if (!w.opt.curve_secret_key.empty()) {
         curve_make_client(s, CurveKeyPair{w.opt.curve_public_key, w.opt.curve_secret_key},
                           p.parent_key);
+        // The parent refuses this key silently until its own plan names it; a short handshake
+        // limit makes the socket reconnect and ask again instead of waiting 30 s.
+        s.set(zmq::sockopt::handshake_ivl, kRelayHandshakeMs);
+      }
       s.connect(p.parent_endpoint);
       w.parent = std::move(s);
     } catch (const zmq::error_t& e) {
@@ -464,8 +468,8 @@ int loop(Worker& w) {
     t = now_ms();
     if (w.fetch.active && w.fetch.from_parent && !w.fetch.parent_retried &&
         t - w.fetch.last_progress_ms > w.opt.weights_stall_ms / 4) {
-      // Requests sent while the parent had not yet admitted this worker's key are lost with the
-      // refused connection; ZeroMQ reconnects, so ask the same parent once more first.
+      // The parent refuses this worker's key (temporarily) until its own plan arrives; the socket
+      // reconnects by itself, and a request lost on the way is asked the same parent once more.
       w.fetch.parent_retried = true;
       reask_missing(w);
     }

@@ -238,16 +238,21 @@ TEST_CASE("relay socket: CURVE admits only the named children") {
   std::vector<uint64_t> sums;
   for (int i = 0; i < 3; ++i) sums.push_back(checksum64(bytes.data() + 4 * i, 4));
   RelayView held{&ann, bytes.data(), have.data(), sums.data(), 3}, none;
-  auto ask = [&](int ms) {  // a fresh child socket asks for chunk 1; returns the reply or ""
-    zmq::socket_t s(child_ctx, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 0);
-    s.set(zmq::sockopt::routing_id, "child");
-    curve_make_client(s, child_key, parent_key.public_key);
-    s.connect(relay_endpoint(*relay));
-    WeightsGet g{3, 1};
-    send_frame(s, "", encode(g));
+  // The child connects before the parent admits it, as when its plan arrives before the parent's.
+  zmq::socket_t s(child_ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::routing_id, "child");
+  curve_make_client(s, child_key, parent_key.public_key);
+  s.set(zmq::sockopt::handshake_ivl, kRelayHandshakeMs);
+  s.connect(relay_endpoint(*relay));
+  auto ask = [&](int ms) {  // asks for chunk 1 (again every 500 ms); returns the reply or ""
     std::string peer, reply, err;
+    int64_t last_ask = -1000;
     for (int64_t t0 = fake_now_ms(); ms_since(t0) < ms;) {
+      if (ms_since(t0) - last_ask >= 500) {
+        send_frame(s, "", encode(WeightsGet{3, 1}));
+        last_ask = ms_since(t0);
+      }
       relay_serve(*relay, none, held);
       if (recv_frame(s, false, peer, reply, err) == 1) return reply;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -256,6 +261,7 @@ TEST_CASE("relay socket: CURVE admits only the named children") {
   };
   CHECK(ask(1500).empty());  // not admitted: the handshake is refused
   CHECK(relay_stats(*relay).chunks_sent == 0);
+  // Admitted later: the same socket gets in (the refusal was temporary, so it reconnected).
   relay_allow(*relay, {child_key.public_key});
   std::string reply = ask(5000);
   WeightsChunk ch;
