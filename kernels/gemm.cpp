@@ -29,6 +29,7 @@ namespace {
 // wake-up costs more than it saves). OpenBLAS itself always runs one thread: its own pool
 // spin-waits between calls and would compete with aha's.
 constexpr double kSplitFlops = 4e6;
+constexpr int kBf16MinRowsPerPart = 32;      // two AMX tiles of rows
 constexpr int kAlign = 16;                   // split points on multiples of 16 rows / columns
 constexpr long kWeightChunkSize = 1L << 16;  // elements of a weight cache converted together
 
@@ -372,11 +373,13 @@ struct Split {
   int len = 0, step = 0, parts = 1;
 };
 
-Split split_for(int M, int N, int K) {
+// min_rows_per_part > 0: split rows whenever each part gets that many (bf16: a column slab
+// writes C with a stride, which oneDNN runs off AMX, so it goes through a temporary).
+Split split_for(int M, int N, int K, int min_rows_per_part = 0) {
   Split sp;
   const int T = compute_threads();
   if (T <= 1 || in_parallel_region() || 2.0 * M * N * K < kSplitFlops) return sp;
-  sp.split_m = M >= N;
+  sp.split_m = M >= N || (min_rows_per_part > 0 && M >= min_rows_per_part * T);
   sp.len = sp.split_m ? M : N;
   sp.step = std::max(kAlign, ((sp.len + T - 1) / T + kAlign - 1) / kAlign * kAlign);
   sp.parts = (sp.len + sp.step - 1) / sp.step;
@@ -401,6 +404,8 @@ struct GemmWeightCopy {
 namespace {
 
 #if AHA_HAVE_ONEDNN
+thread_local std::vector<long> t_stale;  // chunk indices cached_weight converts together
+
 // op's bf16 copy when the stored rows x cols (stride ld) at f lie in this thread's weight scope,
 // converting the stale chunks first; null otherwise.
 const bf16_t* cached_weight(const float* f, int rows, int cols, int ld) {
@@ -411,21 +416,25 @@ const bf16_t* cached_weight(const float* f, int rows, int cols, int ld) {
   const long off = f - c.base, end = off + static_cast<long>(rows - 1) * ld + cols;
   if (end > c.n) return nullptr;
   const long c0 = off / kWeightChunkSize, c1 = (end - 1) / kWeightChunkSize;
-  long first_stale = -1, num_stale = 0;
-  for (long i = c0; i <= c1; ++i)
-    if (c.chunk_gen[i] != c.gen) num_stale++, first_stale = first_stale < 0 ? i : first_stale;
+  long num_stale = 0;
+  for (long i = c0; i <= c1; ++i) num_stale += c.chunk_gen[i] != c.gen;
   if (num_stale > 0) {
-    auto convert = [&](long i) {
-      if (c.chunk_gen[i] == c.gen) return;
-      const long e0 = i * kWeightChunkSize, len = std::min(c.n, e0 + kWeightChunkSize) - e0;
-      to_bf16(c.base + e0, len, 1, static_cast<int>(len), c.bf16.data() + e0);
-      c.chunk_gen[i] = c.gen;
-    };
-    const long n = c1 - first_stale + 1;
-    if (num_stale >= 8 && compute_threads() > 1)
-      parallel_for(static_cast<int>(n), [&](int i) { convert(first_stale + i); });
-    else
-      for (long i = first_stale; i <= c1; ++i) convert(i);
+    // The first stale touch after a refresh converts every stale chunk of the buffer, split
+    // over the threads: a forward reads nearly all of its weights, and one expert's few chunks
+    // converted here alone would leave the other threads idle.
+    std::vector<long>& stale = t_stale;
+    stale.clear();
+    for (long i = 0; i < static_cast<long>(c.chunk_gen.size()); ++i)
+      if (c.chunk_gen[i] != c.gen) stale.push_back(i);
+    const int T = std::max(1, std::min(compute_threads(), static_cast<int>(stale.size())));
+    parallel_for(T, [&](int t) {
+      for (size_t j = static_cast<size_t>(t); j < stale.size(); j += static_cast<size_t>(T)) {
+        const long e0 = stale[j] * kWeightChunkSize;
+        const long len = std::min(c.n, e0 + kWeightChunkSize) - e0;
+        to_bf16(c.base + e0, len, 1, static_cast<int>(len), c.bf16.data() + e0);
+      }
+    });
+    for (long i : stale) c.chunk_gen[i] = c.gen;
   }
   return reinterpret_cast<const bf16_t*>(c.bf16.data()) + off;
 }
@@ -438,7 +447,7 @@ void sgemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float*
   const int ra = ta ? K : M, ca = ta ? M : K, rb = tb ? N : K, cb = tb ? K : N;
   Operand oa{A, cached_weight(A, ra, ca, lda), lda};
   Operand ob{B, cached_weight(B, rb, cb, ldb), ldb};
-  const Split sp = split_for(M, N, K);
+  const Split sp = split_for(M, N, K, kBf16MinRowsPerPart);
   if (sp.parts <= 1) {
     run_bf16(ta, tb, M, N, K, alpha, oa, ob, beta, C, ldc);
     return;

@@ -24,12 +24,15 @@
 //   An operand every slab reads whole (B of a row split, A of a column split) is converted once
 //   before the split, not once per thread.
 // - bf16 weight copies: inside a GemmWeightScope on the calling thread, an operand lying in the
-//   scope's fp32 buffer (a model's parameters) is read from the scope's bf16 copy, converted in
-//   chunks on first use after a refresh, instead of on every GEMM. A scope opened with refresh
+//   scope's fp32 buffer (a model's parameters) is read from the scope's bf16 copy instead of
+//   being converted on every GEMM; the first use after a refresh converts every stale chunk of
+//   the buffer at once, over all compute threads. A scope opened with refresh
 //   marks the whole copy stale (model_forward: weights may have changed since); one opened
 //   without it reuses what that forward converted (its backward). The values are the same bf16
 //   roundings either way, so results do not depend on the cache. Outside a scope, in a parallel
 //   region, or at fp32, nothing is cached.
+// - bf16 splits prefer rows (each part >= 32 rows): a column slab writes C with a stride, which
+//   oneDNN runs off AMX, so it goes through a temporary and a copy.
 #pragma once
 #include <string>
 
