@@ -1,7 +1,10 @@
 #include "kernels/parallel.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -21,10 +24,10 @@ struct Pool {
   std::mutex mu;
   std::condition_variable start_cv, done_cv;
   std::vector<std::thread> threads;
-  unsigned long generation = 0;
-  bool open = false;  // workers may still join the current region
-  int helpers = 0;    // workers invited
-  int active = 0;     // workers that joined and are running items
+  std::atomic<unsigned long> generation{0};
+  bool open = false;           // workers may still join the current region
+  int helpers = 0;             // workers invited
+  std::atomic<int> active{0};  // workers that joined and are running items (changed under mu)
   int n = 0;
   ParallelFn fn = nullptr;
   void* ctx = nullptr;
@@ -43,11 +46,44 @@ void run_items(Pool& p) {
   for (int i = p.next++; i < p.n; i = p.next++) p.fn(p.ctx, i);
 }
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Regions come in bursts (a layer's GEMMs, one per expert): a thread that has just finished one
+// polls up to 100 us for the next (and the caller for its helpers) before sleeping on the
+// condition variable, which saves a futex sleep and wake-up per region (100m fwd+bwd: +13% fp32,
+// +15% bf16 on an idle 2-core machine).
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+// Polls done() for up to kSpin, yielding the core between short bursts so that a thread of
+// another process waiting for it runs (on an oversubscribed machine a bare spin cost 10%, this
+// gains 4%); true when done() came true.
+template <class Done>
+bool spin_until(Done done) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int k = 0; k < 64; ++k) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() - t0 > kSpin) return done();
+    sched_yield();
+  }
+}
+
 void worker_main(Pool& p, int w) {
   t_in_region = true;  // a worker never starts a region of its own
   unsigned long seen = 0;
   std::unique_lock<std::mutex> lk(p.mu);
   for (;;) {
+    if (p.generation == seen) {
+      lk.unlock();
+      spin_until([&] { return p.generation.load(std::memory_order_acquire) != seen; });
+      lk.lock();
+    }
     p.start_cv.wait(lk, [&] { return p.generation != seen && w < p.helpers; });
     seen = p.generation;
     if (!p.open) continue;  // woke after the caller took every item
@@ -112,8 +148,12 @@ void parallel_for_impl(int n, ParallelFn fn, void* ctx) {
   run_items(p);
   t_in_region = false;
   {
-    std::unique_lock<std::mutex> lk(p.mu);
+    std::lock_guard<std::mutex> lk(p.mu);
     p.open = false;  // every item is taken: late workers skip this region
+  }
+  spin_until([&] { return p.active.load(std::memory_order_acquire) == 0; });
+  {
+    std::unique_lock<std::mutex> lk(p.mu);
     p.done_cv.wait(lk, [&] { return p.active == 0; });
   }
 }

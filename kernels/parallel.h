@@ -11,6 +11,9 @@
 // - parallel_for(n, f) calls f(i) once for each i in [0, n), in any order across threads; it
 //   returns when all calls have. A region started inside another runs inline (no nesting).
 //   Results do not depend on the thread count when each f(i) writes only its own outputs.
+// - Between regions a thread polls up to 100 us (yielding the core between polls) before it
+//   sleeps: regions come in bursts, and a futex sleep and wake-up per region cost 13-15% of a
+//   model step on 2 cores.
 // - Called from one thread at a time per region (the learner's or a worker's); concurrent
 //   regions from different threads run one after the other.
 #pragma once
