@@ -1,4 +1,5 @@
-// bf16 GEMMs (kernels/gemm.h, oneDNN): against a naive fp64 GEMM of the bf16-rounded operands
+// fp32 GEMMs against a naive fp64 GEMM, the same bits on 1 and 2 threads; bf16 GEMMs
+// (kernels/gemm.h, oneDNN): against a naive fp64 GEMM of the bf16-rounded operands
 // (tight: only fp32 accumulation differs) and of the fp32 ones (loose: bf16 rounding), every
 // transpose, odd shapes, strides, alpha/beta and split GEMMs; a small model's forward+backward
 // under bf16 against fp32. On a CPU without native bf16 the setting must be refused; the rest
@@ -50,7 +51,9 @@ struct Case {
   float alpha, beta;
 };
 
-void check_case(const Case& c) {
+// bf16: checks against the rounded operands (tight) and the fp32 ones (loose); fp32: tight
+// against the fp32 operands.
+void check_case(const Case& c, bool bf16 = true) {
   const int lda = (c.ta ? c.M : c.K) + c.pad, ldb = (c.tb ? c.K : c.N) + c.pad, ldc = c.N + c.pad;
   const int arows = c.ta ? c.K : c.M, brows = c.tb ? c.N : c.K;
   std::vector<float> A(static_cast<size_t>(arows) * lda), B(static_cast<size_t>(brows) * ldb),
@@ -83,9 +86,28 @@ void check_case(const Case& c) {
     for (int n = c.N; n < ldc; n++) CHECK(C[(size_t)m * ldc + n] == C0[(size_t)m * ldc + n]);
   INFO("ta=", c.ta, " tb=", c.tb, " M=", c.M, " N=", c.N, " K=", c.K, " pad=", c.pad,
        " alpha=", c.alpha, " beta=", c.beta, " tight=", worst_tight, " loose=", worst_loose);
+  if (!bf16) {
+    CHECK(worst_loose < 1e-5);  // fp32 products and accumulation
+    return;
+  }
   CHECK(worst_tight < 1e-5);  // fp32 accumulation of exact bf16 products
   CHECK(worst_loose < 1e-2);  // two operands rounded to 8 significant bits
   CHECK(worst_loose > 0);     // the operands really were rounded
+}
+
+// sgemm's C for case c (operands from its seed) on the given compute threads.
+std::vector<float> run_case(const Case& c, int threads) {
+  const int lda = (c.ta ? c.M : c.K) + c.pad, ldb = (c.tb ? c.K : c.N) + c.pad, ldc = c.N + c.pad;
+  std::vector<float> A(static_cast<size_t>(c.ta ? c.K : c.M) * lda),
+      B(static_cast<size_t>(c.tb ? c.N : c.K) * ldb), C(static_cast<size_t>(c.M) * ldc);
+  Rng rng{7};
+  for (float& x : A) x = static_cast<float>(rng.normal());
+  for (float& x : B) x = static_cast<float>(rng.normal());
+  for (float& x : C) x = static_cast<float>(rng.normal());
+  set_compute_threads(threads);
+  sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  set_compute_threads(1);
+  return C;
 }
 
 ModelConfig small_config() {
@@ -116,6 +138,31 @@ TEST_CASE("gemm precision: parsing, and bf16 refused where it is not native") {
     CHECK_THROWS_AS(gemm_set_precision(GemmPrecision::kBf16), std::runtime_error);
     CHECK(gemm_precision() == GemmPrecision::kFp32);
   }
+}
+
+// The fp32 path (OpenBLAS): every transpose, odd shapes, strides, alpha/beta, row and column
+// splits; the same bits on 1 and 2 threads.
+TEST_CASE("fp32 sgemm matches fp64, every transpose, odd shapes, splits; same bits on 1 and 2") {
+  CHECK(gemm_precision() == GemmPrecision::kFp32);
+  MESSAGE("fp32 backend: " << gemm_backend());
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      for (const Case& c :
+           {Case{ta, tb, 1, 1, 1, 0, 1.0f, 0.0f}, Case{ta, tb, 7, 13, 5, 0, 1.0f, 0.0f},
+            Case{ta, tb, 33, 17, 65, 3, 1.0f, 0.0f}, Case{ta, tb, 64, 48, 96, 0, 0.5f, 1.5f},
+            Case{ta, tb, 31, 70, 257, 5, -2.0f, 1.0f}})
+        check_case(c, false);
+      // >= 4 MFLOP: split rows (M >= N) or columns.
+      for (const Case& c :
+           {Case{ta, tb, 200, 96, 130, 0, 1.0f, 0.0f}, Case{ta, tb, 72, 210, 150, 1, 1.0f, 1.0f},
+            Case{ta, tb, 40, 300, 400, 2, 1.0f, 1.0f}}) {
+        set_compute_threads(2);
+        check_case(c, false);
+        set_compute_threads(1);
+        INFO("ta=", ta, " tb=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
+        CHECK(run_case(c, 1) == run_case(c, 2));
+      }
+    }
 }
 
 TEST_CASE("bf16 sgemm matches fp64 of the rounded operands, every transpose, odd shapes") {
