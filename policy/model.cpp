@@ -340,6 +340,7 @@ void grads_plan(const Model& m, GradScratch& g, ArenaPlan& p, int N) {
   m.attn->plan_grads(c, g, p, N);
 }
 
+// Bytes of layer l's activation arena for N tokens.
 size_t layer_acts_bytes(const Model& m, int l, int N) {
   LayerActs la;
   ArenaPlan p(nullptr);
@@ -347,8 +348,8 @@ size_t layer_acts_bytes(const Model& m, int l, int N) {
   return p.bytes();
 }
 
-// The layer whose activations take the most bytes for N tokens: every layer's layout fits in
-// its (a plan's bytes grow with N, so it stays the bound for fewer tokens).
+// The layer whose activations take the most bytes for N tokens: an arena laid out for it holds
+// any layer's layout for up to N tokens (a plan's bytes grow with N).
 int widest_layer(const Model& m, int N) {
   int widest = 0;
   for (int l = 1; l < m.cfg.num_hidden_layers; l++)
