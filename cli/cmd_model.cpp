@@ -207,14 +207,16 @@ double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// steps > 0: time exactly that many steps (else at least 2 s and 2 steps).
+// steps > 0: time exactly that many steps (else at least 2 s and 2 steps). recompute: per-layer
+// activation recomputation, and a line with the activation bytes with and without it.
 void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm, Device dev,
-                  int steps) {
+                  int steps, bool recompute) {
   const int N = B * T;
   Model m;
   if (dev == Device::kCuda) {  // refuse before allocating what does not fit
     model_build_table(m, cfg);
-    memory_plan_check(model_memory_plan(m, N, B, false), dev, std::string("config ") + name);
+    memory_plan_check(model_memory_plan(m, N, B, false, recompute), dev,
+                      std::string("config ") + name);
   }
   model_build(m, cfg, dev);
   model_init(m, 1);
@@ -226,8 +228,9 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
     batch_add_sequence(batch, ids, 0);
   }
   Acts acts;
-  acts_reserve(m, acts, N, B, true, true);
+  acts_reserve(m, acts, N, B, true, true, recompute);
   ForwardOptions opt;
+  opt.recompute = recompute;
   Buffer<float> dlogp;  // where the model runs
   dlogp.alloc(dev, N);
   const std::vector<float> dlogp_host(N, -1.0f / N);
@@ -257,12 +260,19 @@ void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double
   std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%% %10.0f %6d\n", name, model_num_params(m),
               model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm, tok_cpu_s,
               iters);
+  if (recompute) {
+    const double with = static_cast<double>(acts_bytes(m, N, B, true, true));
+    const double without = static_cast<double>(acts_bytes(m, N, B, true, false));
+    std::printf("       activations %.1f MiB with recompute, %.1f MiB without (x%.2f)\n",
+                with / (1 << 20), without / (1 << 20), with / without);
+  }
   if (dev == Device::kCuda) {
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
-    std::printf("       device memory in use %.2f GiB (plan %.2f GiB)\n",
-                static_cast<double>(total_bytes - free_bytes) / (1ull << 30),
-                static_cast<double>(model_memory_plan(m, N, B, false).total()) / (1ull << 30));
+    std::printf(
+        "       device memory in use %.2f GiB (plan %.2f GiB)\n",
+        static_cast<double>(total_bytes - free_bytes) / (1ull << 30),
+        static_cast<double>(model_memory_plan(m, N, B, false, recompute).total()) / (1ull << 30));
   }
 }
 
@@ -306,7 +316,7 @@ double best_sgemm_gflops(int n, int threads) {
 }
 
 void cmd_bench_model(const std::string& which, int B, int T, int threads, const std::string& device,
-                     int steps, double reference) {
+                     int steps, double reference, bool recompute) {
   const Device dev = device_choose(device);
   set_compute_threads(threads);
   double sgemm = 0;
@@ -331,11 +341,11 @@ void cmd_bench_model(const std::string& which, int B, int T, int threads, const 
               "tokens", "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak",
               "tok/CPU-s", "steps");
   if (which == "all" || which == "tiny")
-    bench_config("tiny", config_tiny(), B, T, sgemm, dev, steps);
+    bench_config("tiny", config_tiny(), B, T, sgemm, dev, steps, recompute);
   if (which == "all" || which == "100m")
-    bench_config("100m", config_100m(), B, T, sgemm, dev, steps);
+    bench_config("100m", config_100m(), B, T, sgemm, dev, steps, recompute);
   if (which == "all" || which == "100m-qwen")
-    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps);
+    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps, recompute);
 }
 
 void add_model_commands(CLI::App& app) {
@@ -398,11 +408,15 @@ void add_model_commands(CLI::App& app) {
     c->add_option("--sgemm-ref", *reference,
                   "GFLOP/s to divide by instead of probing the best sgemm (0: probe)")
         ->capture_default_str();
+    auto recompute = std::make_shared<bool>(false);
+    c->add_flag("--recompute", *recompute,
+                "Recompute each layer's activations in the backward; prints the activation bytes "
+                "with and without");
     auto precision = std::make_shared<std::string>("fp32");
     add_gemm_precision_option(c, precision);
     c->callback([=] {
       apply_gemm_precision(*precision, true);
-      cmd_bench_model(*which, *B, *T, *threads, *device, *steps, *reference);
+      cmd_bench_model(*which, *B, *T, *threads, *device, *steps, *reference, *recompute);
     });
     auto* g = bench->add_subcommand("sgemm", "sgemm GFLOP/s of the GEMM backend (n x n x n)");
     auto n = std::make_shared<int>(1024);

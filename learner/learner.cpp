@@ -149,8 +149,9 @@ void reserve_acts(Learner& l, int lane, const std::vector<MicroBatch>& mbs, bool
     max_b = std::max(max_b, batch_num_seqs(mb.batch));
   }
   if (max_n == 0) return;
-  acts_reserve(lane_model(l, lane), lane_acts(l, lane), max_n, max_b, true, true);
-  if (need_ref) acts_reserve(l.ref, lane_ref_acts(l, lane), max_n, max_b, true, false);
+  acts_reserve(lane_model(l, lane), lane_acts(l, lane), max_n, max_b, true, true, l.cfg.recompute);
+  if (need_ref)
+    acts_reserve(l.ref, lane_ref_acts(l, lane), max_n, max_b, true, false, l.cfg.recompute);
 }
 
 void apply_adamw(Learner& l, float lr) {
@@ -350,11 +351,11 @@ void cuda_build(Learner& l) {
   LearnerCuda& d = l.cuda;
   const ModelConfig& c = l.policy.cfg;
   const int T = l.cfg.micro_batch_tokens;
-  MemoryPlan plan = model_memory_plan(l.policy, T, T, true);
+  MemoryPlan plan = model_memory_plan(l.policy, T, T, true, l.cfg.recompute);
   if (l.cfg.need_ref) {  // the reference: weights, their bf16 copy, its forward's activations
     plan.weights += plan.weights;
     plan.weights_bf16 += plan.weights_bf16;
-    plan.activations += acts_bytes(l.policy, T, T, false);
+    plan.activations += acts_bytes(l.policy, T, T, false, l.cfg.recompute);
   }
   memory_plan_check(plan, Device::kCuda,
                     "the CUDA learner (learner.micro_batch_tokens = " + std::to_string(T) + ")");
@@ -374,10 +375,10 @@ void cuda_build(Learner& l) {
   d.segments.alloc(Device::kCuda, segs.size() * sizeof(AdamWSegment));
   device_copy(d.policy.ctx, d.segments.data(), Device::kCuda, segs.data(), Device::kCpu,
               segs.size() * sizeof(AdamWSegment));
-  acts_reserve(d.policy, d.acts, T, T, true, true);
+  acts_reserve(d.policy, d.acts, T, T, true, true, l.cfg.recompute);
   if (l.cfg.need_ref) {
     model_build(d.ref, c, Device::kCuda);
-    acts_reserve(d.ref, d.ref_acts, T, T, true, false);
+    acts_reserve(d.ref, d.ref_acts, T, T, true, false, l.cfg.recompute);
   }
   d.stale = d.ref_stale = true;
 }
@@ -502,8 +503,8 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
     max_b = std::max(max_b, batch_num_seqs(mbs[b].batch));
   }
   const long total = first[NB];
-  acts_reserve(m, d.acts, max_n, max_b, true, true);
-  if (need_ref) acts_reserve(d.ref, d.ref_acts, max_n, max_b, true, false);
+  acts_reserve(m, d.acts, max_n, max_b, true, true, l.cfg.recompute);
+  if (need_ref) acts_reserve(d.ref, d.ref_acts, max_n, max_b, true, false, l.cfg.recompute);
   const CudaStep v = cuda_step_plan(l, total, max_n, num_mini > 1, need_ref);
   std::vector<float> terms(3 * static_cast<size_t>(total), 0.0f);
   std::vector<char> have_roll(NB);
@@ -515,6 +516,7 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
   device_zero(ctx, v.stats.data(), v.stats.size() * sizeof(double));
 
   ForwardOptions fo;
+  fo.recompute = l.cfg.recompute;
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
   mt.sample_mean_logp.assign(S, 0.0f);
@@ -616,11 +618,12 @@ double cuda_sft_step(Learner& l, const std::vector<Sample>& samples) {
   long total = 0;
   for (const Sample& x : samples) total += static_cast<long>(x.completion.size());
   AHA_CHECK(total > 0, "SFT batch without completion tokens");
-  acts_reserve(m, d.acts, max_n, max_b, true, true);
+  acts_reserve(m, d.acts, max_n, max_b, true, true, l.cfg.recompute);
   const CudaStep v = cuda_step_plan(l, 0, max_n, false, false);
   model_zero_grads(m);
   double loss = 0;
   ForwardOptions fo;
+  fo.recompute = l.cfg.recompute;
   std::vector<std::vector<long>> load;
   std::vector<float> dlogp;
   for (MicroBatch& mb : mbs) {
@@ -693,6 +696,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
     reserve_acts(l, r, lanes[r].mbs, l.cfg.need_ref);
   }
   ForwardOptions fo;
+  fo.recompute = l.cfg.recompute;
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
 
@@ -873,6 +877,7 @@ double learner_sft_step(Learner& l, const std::vector<Sample>& samples) {
   model_zero_grads(m);
   double loss = 0;
   ForwardOptions fo;
+  fo.recompute = l.cfg.recompute;
   std::vector<std::vector<long>> load;
   for (MicroBatch& mb : mbs) {
     model_forward(m, l.acts, mb.batch, fo);

@@ -269,7 +269,6 @@ void layer_acts_plan(const Model& m, int l, LayerActs& la, ArenaPlan& p, int N) 
   const ModelConfig& c = m.cfg;
   Dims d = dims_of(c);
   const size_t NC = static_cast<size_t>(N) * d.C;
-  p.take(la.res_in, NC);
   p.take(la.ln1, NC);
   p.take(la.ln1_rstd, N);
   m.attn->plan_acts(c, la, p, N);
@@ -308,6 +307,7 @@ void acts_plan(const Model& m, Acts& a, ArenaPlan& p, int N, int B, bool need_lo
   p.take(a.seq_start, host ? 0 : B + 1);
   p.take(a.positions, N);
   p.take(a.expert_load_dev, host ? 0 : static_cast<size_t>(d.L) * std::max(d.E, 0));
+  p.take(a.res_in, static_cast<size_t>(d.L) * NC);
   p.take(a.x, NC);
   p.take(a.tmp, NC);
   p.take(a.res_final, NC);
@@ -340,6 +340,23 @@ void grads_plan(const Model& m, GradScratch& g, ArenaPlan& p, int N) {
   m.attn->plan_grads(c, g, p, N);
 }
 
+// Bytes of layer l's activation arena for N tokens.
+size_t layer_acts_bytes(const Model& m, int l, int N) {
+  LayerActs la;
+  ArenaPlan p(nullptr);
+  layer_acts_plan(m, l, la, p, N);
+  return p.bytes();
+}
+
+// The layer whose activations take the most bytes for N tokens: an arena laid out for it holds
+// any layer's layout for up to N tokens (a plan's bytes grow with N).
+int widest_layer(const Model& m, int N) {
+  int widest = 0;
+  for (int l = 1; l < m.cfg.num_hidden_layers; l++)
+    if (layer_acts_bytes(m, l, N) > layer_acts_bytes(m, widest, N)) widest = l;
+  return widest;
+}
+
 }  // namespace
 
 void layer_acts_reserve(const Model& m, int l, LayerActs& la, int N) {
@@ -348,10 +365,14 @@ void layer_acts_reserve(const Model& m, int l, LayerActs& la, int N) {
 }
 
 void acts_reserve(const Model& m, Acts& a, int max_tokens, int max_seqs, bool need_logits,
-                  bool backward) {
+                  bool backward, bool recompute) {
   const int L = m.cfg.num_hidden_layers;
-  a.layers.resize(L);
-  for (int l = 0; l < L; l++) layer_acts_reserve(m, l, a.layers[l], max_tokens);
+  a.recompute = recompute;
+  a.layers.resize(recompute ? 1 : L);
+  if (recompute)  // each layer re-plans the shared set for itself as it runs (no reallocation)
+    layer_acts_reserve(m, widest_layer(m, max_tokens), a.layers[0], max_tokens);
+  else
+    for (int l = 0; l < L; l++) layer_acts_reserve(m, l, a.layers[l], max_tokens);
   const bool grew = arena_plan(a.arena, m.ctx.device, [&](ArenaPlan& p) {
     acts_plan(m, a, p, max_tokens, max_seqs, need_logits);
   });
@@ -393,14 +414,12 @@ CudaSizes model_cuda_sizes(const Model& m, int max_tokens) {
   return s;
 }
 
-size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward) {
+size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward, bool recompute) {
   size_t bytes = 0;
-  LayerActs la;
-  for (int l = 0; l < m.cfg.num_hidden_layers; l++) {
-    ArenaPlan p(nullptr);
-    layer_acts_plan(m, l, la, p, max_tokens);
-    bytes += p.bytes();
-  }
+  if (recompute)
+    bytes += layer_acts_bytes(m, widest_layer(m, max_tokens), max_tokens);
+  else
+    for (int l = 0; l < m.cfg.num_hidden_layers; l++) bytes += layer_acts_bytes(m, l, max_tokens);
   Acts a;
   ArenaPlan p(nullptr);
   acts_plan(m, a, p, max_tokens, max_seqs, true);
@@ -413,7 +432,8 @@ size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward) {
   return bytes;
 }
 
-MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer) {
+MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer,
+                             bool recompute) {
   MemoryPlan p;
   const size_t P = static_cast<size_t>(m.num_params);
   p.weights = P * sizeof(float);
@@ -422,7 +442,7 @@ MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool 
   p.operands = cuda_sizes_operand_bytes(cs) + cuda_sizes_workspace_bytes(cs);
   p.grads = P * sizeof(float);
   p.adam = with_optimizer ? 2 * P * sizeof(float) : 0;
-  p.activations = acts_bytes(m, max_tokens, max_seqs, true);
+  p.activations = acts_bytes(m, max_tokens, max_seqs, true, recompute);
   return p;
 }
 
@@ -520,6 +540,37 @@ void layer_ffn_forward(const Model& m, int l, LayerActs& la, float* x, float* tm
   add_inplace(ctx, x, tmp, NC);
 }
 
+void layer_forward(const Model& m, int l, LayerActs& la, float* x, float* tmp, const int* positions,
+                   const int* seq_start, int B, int N, const int* replay_topk_idx,
+                   long* expert_load) {
+  const Ctx& ctx = m.ctx;
+  const long NC = static_cast<long>(N) * m.cfg.hidden_size;
+  // --- Attention: the family's (MLA or GQA)
+  layer_attn_inputs(m, l, la, x, positions, N);
+  m.attn->forward(m, l, la, seq_start, B, N, tmp);
+  add_inplace(ctx, x, tmp, NC);
+  copy(ctx, la.res_mid.data(), x, NC);
+  // --- FFN: dense or DeepSeekMoE
+  layer_ffn_forward(m, l, la, x, tmp, N, replay_topk_idx, expert_load);
+}
+
+namespace {
+
+// Layer l's rows of opt.replay_topk_idx ([num_moe_layers][N, K], host memory), or null.
+const int* layer_replay(const ModelConfig& c, const ForwardOptions& opt, int l, int N) {
+  if (!opt.replay_topk_idx || !cfg_layer_is_moe(c, l)) return nullptr;
+  int moe_l = 0;
+  for (int i = 0; i < l; i++) moe_l += cfg_layer_is_moe(c, i);
+  return opt.replay_topk_idx + static_cast<size_t>(moe_l) * N * c.num_experts_per_tok;
+}
+
+// The activations layer l runs into: its own, or the one set every layer shares (recompute).
+LayerActs& layer_acts(Acts& a, int l) {
+  return a.layers[a.recompute ? 0 : l];
+}
+
+}  // namespace
+
 float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions& opt) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
@@ -530,7 +581,7 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
   AHA_CHECK(batch.targets.size() == static_cast<size_t>(N), "targets size != tokens size");
   AHA_CHECK(batch.positions.empty() || batch.positions.size() == static_cast<size_t>(N),
             "positions size != tokens size");
-  acts_reserve(m, a, N, B, opt.need_logits, false);
+  acts_reserve(m, a, N, B, opt.need_logits, false, opt.recompute);
   a.N = N;
   // bf16 GEMMs read the weights from one bf16 copy made during this forward (a no-op at fp32).
   const bool host_weights = ctx.device == Device::kCpu;
@@ -571,27 +622,16 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
   const long NC = static_cast<long>(N) * d.C;
   embedding_forward(ctx, x, tokens, m.w.embed, N, d.V, d.C);
 
-  int moe_l = 0;
   for (int l = 0; l < d.L; l++) {
-    LayerActs& la = a.layers[l];
-    copy(ctx, la.res_in.data(), x, NC);
-
-    // --- Attention: the family's (MLA or GQA)
-    layer_attn_inputs(m, l, la, x, a.positions.data(), N);
-    m.attn->forward(m, l, la, seq_start, B, N, tmp);
-    add_inplace(ctx, x, tmp, NC);
-    copy(ctx, la.res_mid.data(), x, NC);
-
-    // --- FFN: dense or DeepSeekMoE
-    const int* replay =
-        opt.replay_topk_idx ? opt.replay_topk_idx + static_cast<size_t>(moe_l) * N * d.K : nullptr;
+    LayerActs& la = layer_acts(a, l);
+    copy(ctx, a.res_in.data() + static_cast<size_t>(l) * NC, x, NC);
     long* load =
         host ? a.expert_load[l].data() : a.expert_load_dev.data() + static_cast<size_t>(l) * d.E;
-    layer_ffn_forward(m, l, la, x, tmp, N, replay, load);
+    layer_forward(m, l, la, x, tmp, a.positions.data(), seq_start, B, N, layer_replay(c, opt, l, N),
+                  load);
     if (cfg_layer_is_moe(c, l) && opt.balance_alpha > 0)
       a.balance_loss += moe_balance_loss(ctx, la.scores.data(), la.topk_idx.data(), seq_start, B,
                                          model_router_params(c), opt.balance_alpha, nullptr);
-    moe_l += cfg_layer_is_moe(c, l);
   }
 
   if (!host)  // the loads are metrics: they come back to the host once per forward
@@ -622,6 +662,7 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   AHA_CHECK(N == batch_num_tokens(batch), "backward batch differs from the forward's");
   AHA_CHECK(opt.need_logits && a.logits.size() == static_cast<size_t>(N) * d.V,
             "backward needs the logits of the forward");
+  AHA_CHECK(opt.recompute == a.recompute, "backward recompute differs from the forward's");
   if (m.grads.empty()) model_alloc_grads(m);
   // The bf16 weight copy its forward made (weights do not change between the two).
   GemmWeightScope weights_bf16(ctx.device == Device::kCpu ? m.params.data() : nullptr, m.num_params,
@@ -649,7 +690,16 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   for (int l = d.L - 1; l >= 0; l--) {
     const LayerParams& w = m.w.layers[l];
     const LayerParams& g = gp.layers[l];
-    LayerActs& la = a.layers[l];
+    LayerActs& la = layer_acts(a, l);
+    const float* res_in = a.res_in.data() + static_cast<size_t>(l) * NC;
+    if (a.recompute) {
+      // Layer l's activations again from its input, routed as its forward was (the same replay,
+      // or the same top-k of the same scores); loads and the balance loss were counted then.
+      // a.x and a.tmp are free: the head's backward reads res_final.
+      copy(ctx, a.x.data(), res_in, NC);
+      layer_forward(m, l, la, a.x.data(), a.tmp.data(), a.positions.data(), seq_start, B, N,
+                    layer_replay(c, opt, l, N), nullptr);
+    }
 
     // --- FFN (dx is the gradient of the layer output; the residual passes it through)
     zero(ctx, dln, NC);
@@ -688,8 +738,8 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
     // --- Attention (dx is now the gradient at res_mid)
     zero(ctx, dln, NC);
     m.attn->backward(m, l, la, gs, a.positions.data(), seq_start, B, N, dx, dln);
-    rmsnorm_backward(ctx, dx, g.input_layernorm, dln, la.res_in.data(), w.input_layernorm,
-                     la.ln1_rstd.data(), N, d.C);
+    rmsnorm_backward(ctx, dx, g.input_layernorm, dln, res_in, w.input_layernorm, la.ln1_rstd.data(),
+                     N, d.C);
   }
   embedding_backward(ctx, gp.embed, dx, tokens, N, d.V, d.C);
 }

@@ -14,6 +14,11 @@
 //   given. A target < 0 means "no target" (logp 0, no gradient).
 // - model_forward keeps everything model_backward needs in Acts; model_backward ACCUMULATES into
 //   grads (zero them with model_zero_grads between steps).
+// - Recomputation (ForwardOptions::recompute, acts_reserve's recompute): Acts keeps each layer's
+//   input (res_in) and ONE LayerActs laid out for the widest layer; model_backward re-runs layer
+//   l's forward (layer_forward, the forward's own code, with the same routing replay) into it
+//   before l's backward. Expert loads and the balance loss are counted by the forward only, and
+//   the forward is deterministic, so losses and gradients are bit-identical to a run without.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -103,11 +108,11 @@ struct Model {
 };
 
 // Per-layer activations kept for the backward pass, views into the layer's arena, laid out for N
-// tokens by layer_acts_reserve (fields a layer does not use are empty). Sizes in comments.
+// tokens by layer_acts_reserve (fields a layer does not use are empty). Sizes in comments. The
+// layer's input is Acts::res_in: it is what a recomputation starts from.
 struct LayerActs {
   Arena arena;
   int N = 0;             // tokens the views are laid out for
-  View<float> res_in;    // [N, C] layer input (residual stream)
   View<float> ln1;       // [N, C]
   View<float> ln1_rstd;  // [N]
   View<float> q_a;       // [N, QR]
@@ -173,8 +178,10 @@ struct GradScratch {
 
 struct Acts {
   int N = 0;
-  std::vector<LayerActs> layers;
+  bool recompute = false;                      // how layers is laid out (acts_reserve)
+  std::vector<LayerActs> layers;               // [L]; [1] with recompute, shared by all
   Arena arena;                                 // everything below but expert_load and grad
+  View<float> res_in;                          // [L, N, C] each layer's input (residual stream)
   View<int> tokens;                            // [N]  the batch, where the model runs
   View<int> targets;                           // [N]
   View<int> seq_start;                         // [B+1]
@@ -219,6 +226,10 @@ struct ForwardOptions {
   // DeepSeek-V3's sequence-wise balance loss, alpha * sum_i f_i P_i per sequence and MoE layer,
   // averaged over sequences (0 = off). model_backward adds its gradient to the router's.
   float balance_alpha = 0.0f;
+  // Per-layer recomputation: keep only the layers' inputs and one shared LayerActs, re-run each
+  // layer's forward in model_backward (about one more forward of compute). The forward and its
+  // backward take the same value; acts_reserve lays Acts out for it beforehand.
+  bool recompute = false;
 };
 
 // Builds the tensor table and allocates params (zeros) on device (m.ctx, a CUDA stream
@@ -240,19 +251,25 @@ RouterParams model_router_params(const ModelConfig& c);
 
 // Lays out acts (and, with backward, acts.grad) for batches of up to max_tokens tokens in
 // max_seqs sequences, so that no step allocates. A later batch that does not fit reallocates.
+// recompute: one LayerActs for the widest layer instead of one per layer (ForwardOptions).
 void acts_reserve(const Model& m, Acts& acts, int max_tokens, int max_seqs, bool need_logits,
-                  bool backward);
+                  bool backward, bool recompute = false);
 // The same for one layer's activations (N tokens).
 void layer_acts_reserve(const Model& m, int l, LayerActs& la, int N);
-// Bytes acts_reserve takes for these sizes (the activation arena of a memory plan).
-size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward);
+// Bytes acts_reserve takes for these sizes (the activation arena of a memory plan): the per-layer
+// sets (L of them, or the widest one with recompute) + Acts' own arena (layer inputs, head) + the
+// backward's scratch.
+size_t acts_bytes(const Model& m, int max_tokens, int max_seqs, bool backward,
+                  bool recompute = false);
 // The largest CUDA calls of a forward+backward over max_tokens tokens: bf16 GEMM operands (every
 // linear layer's input and output, the experts' [N*K, C] and [N*K, H] rows) and the twins'
-// workspaces. acts_reserve lays them out on a CUDA model's ctx (cuda_ctx_reserve).
+// workspaces. acts_reserve lays them out on a CUDA model's ctx (cuda_ctx_reserve). They are sized
+// per call, not per layer, so recomputation does not change them.
 CudaSizes model_cuda_sizes(const Model& m, int max_tokens);
 
 // Device memory of a step, one allocation per line (the memory plan; Acts' arenas are
-// per layer plus one, all laid out before the first step).
+// per layer plus one, or one shared set plus one with recompute, all laid out before the first
+// step).
 struct MemoryPlan {
   size_t weights = 0;       // fp32 parameters [num_params] (the master weights)
   size_t weights_bf16 = 0;  // their bf16 copy, which the GEMMs read (CUDA)
@@ -263,14 +280,16 @@ struct MemoryPlan {
   size_t total() const { return weights + weights_bf16 + operands + grads + adam + activations; }
 };
 // m needs its table only (model_build_table), no parameter memory.
-MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer);
+MemoryPlan model_memory_plan(const Model& m, int max_tokens, int max_seqs, bool with_optimizer,
+                             bool recompute = false);
 // Throws when the plan does not fit in d's free memory, saying what it needs and what is free.
 void memory_plan_check(const MemoryPlan& plan, Device d, const std::string& what);
 
 // Forward over a packed batch. Returns the mean of -logp over positions with a target
 // (the language-model loss); per-token logp in acts.logp.
 float model_forward(Model& m, Acts& acts, const Batch& batch, const ForwardOptions& opt);
-// Backward from dlogp[N] (the gradient of the caller's loss wrt each token's logp).
+// Backward from dlogp[N] (the gradient of the caller's loss wrt each token's logp). With
+// opt.recompute (as in its forward), each layer's forward runs again first.
 void model_backward(Model& m, Acts& acts, const Batch& batch, const float* dlogp,
                     const ForwardOptions& opt);
 
@@ -278,6 +297,12 @@ void model_backward(Model& m, Acts& acts, const Batch& batch, const float* dlogp
 // for N tokens (MLA: q, kv_a with rope applied and the normalised latent ckv; GQA: q, k, v).
 void layer_attn_inputs(const Model& m, int l, LayerActs& la, const float* x, const int* positions,
                        int N);
+// One transformer layer over a packed batch: x[N, C] += attention, then += FFN; la keeps what
+// the backward needs; tmp[N, C] scratch. replay_topk_idx and expert_load as layer_ffn_forward's.
+// model_forward runs it, and model_backward again with recompute.
+void layer_forward(const Model& m, int l, LayerActs& la, float* x, float* tmp, const int* positions,
+                   const int* seq_start, int B, int N, const int* replay_topk_idx,
+                   long* expert_load);
 // x[N, C] += FFN(rmsnorm(x)) of layer l, dense or MoE; tmp[N, C] scratch. replay_topk_idx [N, K]
 // (host memory) or null; expert_load[E] += routed token counts, where m runs (may be null for
 // dense layers).

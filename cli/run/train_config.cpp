@@ -77,6 +77,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"learner.micro_batch_tokens", T::kInt, &l.micro_batch_tokens,
        "Tokens per micro-batch (gradient accumulation)"},
       {"learner.num_minibatches", T::kInt, &l.num_minibatches, "Optimiser steps per rollout batch"},
+      {"learner.recompute", T::kBool, &l.recompute,
+       "Recompute each layer's activations in the backward (keeps only the layers' inputs: less "
+       "activation memory for about one more forward)"},
       {"learner.advantage", T::kString, &c.advantage,
        "group_std | none (Dr. GRPO) | leave_one_out"},
       {"learner.eps_low", T::kFloat, &l.loss.eps_low, "Lower clip range epsilon"},
