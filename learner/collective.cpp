@@ -166,7 +166,7 @@ void collective_abort(Collective& c, int code) {
   std::exit(code);
 }
 
-void collective_allreduce_sum(Collective& c, float* x, size_t n) {
+void collective_allreduce_sum(Collective& c, [[maybe_unused]] float* x, size_t n) {
   if (c.size <= 1 || n == 0) return;
   Timed t(c, n * sizeof(float));
 #if AHA_HAVE_NCCL
@@ -177,7 +177,7 @@ void collective_allreduce_sum(Collective& c, float* x, size_t n) {
 #endif
 }
 
-void collective_allreduce_sum(Collective& c, double* x, size_t n) {
+void collective_allreduce_sum(Collective& c, [[maybe_unused]] double* x, size_t n) {
   if (c.size <= 1 || n == 0) return;
   Timed t(c, n * sizeof(double));
 #if AHA_HAVE_NCCL
@@ -188,7 +188,7 @@ void collective_allreduce_sum(Collective& c, double* x, size_t n) {
 #endif
 }
 
-void collective_allreduce_max(Collective& c, double* x, size_t n) {
+void collective_allreduce_max(Collective& c, [[maybe_unused]] double* x, size_t n) {
   if (c.size <= 1 || n == 0) return;
   Timed t(c, n * sizeof(double));
 #if AHA_HAVE_NCCL
@@ -222,7 +222,8 @@ void no_broadcast_in_process(const Collective& c) {
 }
 }  // namespace
 
-void collective_broadcast(Collective& c, void* data, size_t bytes, int root) {
+void collective_broadcast(Collective& c, [[maybe_unused]] void* data, size_t bytes,
+                          [[maybe_unused]] int root) {
   if (c.size <= 1 || bytes == 0) return;
   no_broadcast_in_process(c);
   Timed t(c, bytes);
