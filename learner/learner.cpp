@@ -520,6 +520,9 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
   timespec cpu0;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
   const int R = dp ? dp->size : 1;
+  AHA_CHECK(R == 1 || dp->backend == CollectiveBackend::kNccl,
+            "data-parallel CUDA learner ranks need the NCCL collective (AHA_COLLECTIVE=nccl): one "
+            "GPU per rank, gradients summed on the device");
   const double comm0 = dp ? dp->seconds : 0;
   int begin = 0, end = S;
   if (R > 1) learner_shard(samples, dp->rank, R, &begin, &end);
@@ -553,9 +556,8 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
   for (int b = 0; b < NB; b++)
     have_roll[b] = token_terms(samples, mbs[b], seq_w, num_mini, &terms[first[b]],
                                &terms[total + first[b]], &terms[2 * total + first[b]]);
-  if (!terms.empty())
-    device_copy(ctx, v.terms.data(), Device::kCuda, terms.data(), Device::kCpu,
-                terms.size() * sizeof(float));
+  device_copy(ctx, v.terms.data(), Device::kCuda, terms.data(), Device::kCpu,
+              terms.size() * sizeof(float));
   device_zero(ctx, v.stats.data(), v.stats.size() * sizeof(double));
 
   ForwardOptions fo;
@@ -628,12 +630,13 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
                      stream_of(m));
       model_backward(m, d.acts, mb.batch, v.dlogp.data(), o);
     }
-    if (dp) {  // R == 1 with an NCCL communicator still goes through it (the same bits)
-      collective_allreduce_sum_device(*dp, m.grads.data(), m.grads.size(), ctx.stream);
-      if (R > 1) allreduce_load(*dp, lw.load);
-    }
+    // R == 1 with an NCCL communicator still goes through it (the same bits).
+    if (dp) collective_allreduce_sum_device(*dp, m.grads.data(), m.grads.size(), ctx.stream);
     mt.lr = learner_lr(l.cfg, l.step);
     mt.grad_norm = cuda_optimizer_step(l, v, static_cast<float>(mt.lr));
+    // The loads' (host-staged) all-reduce after the norm reached the host, so it never runs
+    // beside the gradients' on the same communicator; the bias step comes after AdamW anyway.
+    if (R > 1) allreduce_load(*dp, lw.load);
     cuda_router_bias(l, lw.load);
     add_load(mt.expert_load, lw.load);
   }
