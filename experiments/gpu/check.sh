@@ -15,8 +15,9 @@
 # tests (test_cuda_learner among them: GRPO updates on CPU and CUDA compared; test_cuda_learner_nccl
 # and, with two GPUs, test_cuda_learner_dp2: data-parallel CUDA ranks over NCCL), and bench_kernels,
 # which times each twin on DeepSeek-V3-like shapes). The model benchmark (`aha bench model --device
-# cuda`) and the train smoke (3 steps of the built-in run, `aha train --device cuda`) need the whole
-# aha binary, hence every Debian package: they run only when they are all there, and the summary
+# cuda`, then `--config 1b` beside transformers' DeepseekV3ForCausalLM via bench_torch.py when
+# python3 has torch and transformers) and the train smoke (3 steps of the built-in run, `aha train
+# --device cuda`) need the whole aha binary, hence every Debian package: they run only when they are all there, and the summary
 # says why they did not otherwise (AHA_CHECK_BENCH=0 skips them). Exit status 0 only when the build
 # succeeded, every gpu test ran and passed, and the train smoke (when it ran) finished.
 set -uo pipefail
@@ -124,6 +125,26 @@ elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev
       tail -20 build-gpu/check-train.log
       summary+=("train smoke (--device cuda, 3 steps): FAILED (build-gpu/check-train.log)")
       status=1
+    fi
+    # The ~1B DeepSeek-V3-style config beside transformers' DeepseekV3ForCausalLM (same shapes and
+    # batch, bf16, eager and torch.compile): tok/s, share of the bf16 peak, peak memory, ratio.
+    b1=(--batch 8 --seq-len 512)
+    if timeout 120 ./build-gpu-full/aha bench model --config 1b --device cuda --steps 3 "${b1[@]}" \
+         >build-gpu/check-bench-1b.log 2>&1; then
+      cat build-gpu/check-bench-1b.log
+      aha_tok=$(awk '$1 == "1b" {print $5}' build-gpu/check-bench-1b.log)
+      summary+=("1b (bench model --config 1b, 8 x 512 tokens): $(grep -E '^1b|device memory' build-gpu/check-bench-1b.log | tr -s ' ' | tr '\n' ';')")
+      torch_opts=()
+      [ "$(elapsed)" -gt 330 ] && torch_opts=(--no-compile)  # keep the whole check within 8 minutes
+      timeout 150 python3 experiments/gpu/bench_torch.py "${b1[@]}" --steps 5 "${torch_opts[@]}" \
+        2>&1 | tee build-gpu/check-bench-torch.log | tail -5
+      while read -r mode tok peak; do
+        summary+=("  vs torch $mode: ${tok} tok/s, peak ${peak} GiB; aha/torch = $(awk -v a="$aha_tok" -v t="$tok" 'BEGIN { if (t > 0) printf "%.2f", a / t; else print "n/a" }')")
+      done < <(awk '$1 == "torch" && $3 == "tok/s" {print $2, $4, $6}' build-gpu/check-bench-torch.log)
+      while read -r l; do summary+=("  $l"); done < <(grep -hE "not run|failed" build-gpu/check-bench-torch.log | head -2)
+    else
+      tail -5 build-gpu/check-bench-1b.log
+      summary+=("1b benchmark: FAILED or timed out (build-gpu/check-bench-1b.log)")
     fi
   else
     summary+=("benchmark, train smoke: skipped (the full aha build failed: build-gpu/check-full-build.log)")
