@@ -47,8 +47,8 @@ ModelConfig config_100m_qwen() {
 }
 
 // The ~1B-parameter DeepSeek-V3-style config of the GPU benchmark (issue 12): 32 experts top-4,
-// one shared, MLA: 1,008,484,608 parameters (as in transformers), 0.26B active. experiments/gpu/bench_torch.py builds the same shapes in
-// transformers' DeepseekV3ForCausalLM (keep the two in step).
+// one shared, MLA: 1,008,484,608 parameters (transformers counts the same), 0.26B active.
+// experiments/gpu/bench_torch.py builds these shapes in DeepseekV3ForCausalLM (keep in step).
 ModelConfig config_1b() {
   // clang-format off
   return config_deepseek({.V = 32000, .C = 1024, .L = 18, .NH = 16, .q_lora_rank = 384,
