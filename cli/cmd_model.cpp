@@ -46,14 +46,27 @@ ModelConfig config_100m_qwen() {
   // clang-format on
 }
 
-// A config by built-in name (tiny, 100m, 100m-qwen) or from a config.json path.
+// The ~1B-parameter DeepSeek-V3-style config of the GPU benchmark (issue 12): 32 experts top-4,
+// one shared, MLA: 1,008,484,608 parameters (transformers counts the same), 0.26B active.
+// experiments/gpu/bench_torch.py builds these shapes in DeepseekV3ForCausalLM (keep in step).
+ModelConfig config_1b() {
+  // clang-format off
+  return config_deepseek({.V = 32000, .C = 1024, .L = 18, .NH = 16, .q_lora_rank = 384,
+      .kv_lora_rank = 256, .qk_nope_head_dim = 64, .qk_rope_head_dim = 32, .v_head_dim = 64,
+      .FF = 2816, .moe_FF = 512, .E = 32, .shared = 1, .K = 4, .first_dense = 1,
+      .max_position_embeddings = 4096});
+  // clang-format on
+}
+
+// A config by built-in name (tiny, 100m, 100m-qwen, 1b) or from a config.json path.
 ModelConfig resolve_config(const std::string& what) {
   if (std::filesystem::exists(what)) return config_load(what);
   if (what == "tiny") return config_tiny();
   if (what == "100m") return config_100m();
   if (what == "100m-qwen") return config_100m_qwen();
+  if (what == "1b") return config_1b();
   throw std::runtime_error("--config '" + what +
-                           "': no such file and not a built-in name (tiny, 100m, 100m-qwen)");
+                           "': no such file and not a built-in name (tiny, 100m, 100m-qwen, 1b)");
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -346,6 +359,7 @@ void cmd_bench_model(const std::string& which, int B, int T, int threads, const 
     bench_config("100m", config_100m(), B, T, sgemm, dev, steps, recompute);
   if (which == "all" || which == "100m-qwen")
     bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps, recompute);
+  if (which == "1b") bench_config("1b", config_1b(), B, T, sgemm, dev, steps, recompute);  // not in all
 }
 
 void add_model_commands(CLI::App& app) {
@@ -356,7 +370,7 @@ void add_model_commands(CLI::App& app) {
     auto seed = std::make_shared<uint64_t>(0);
     auto dtype = std::make_shared<std::string>("F32");
     c->add_option("--config", *config,
-                  "config.json path, or a built-in name: tiny, 100m, 100m-qwen")
+                  "config.json path, or a built-in name: tiny, 100m, 100m-qwen, 1b")
         ->capture_default_str();
     c->add_option("--out", *out, "Output model directory")->required();
     c->add_option("--seed", *seed, "Initialisation seed")->capture_default_str();
@@ -393,7 +407,8 @@ void add_model_commands(CLI::App& app) {
     auto which = std::make_shared<std::string>("all");
     auto B = std::make_shared<int>(4);
     auto T = std::make_shared<int>(128);
-    c->add_option("--config", *which, "tiny, 100m, 100m-qwen or all")->capture_default_str();
+    c->add_option("--config", *which, "tiny, 100m, 100m-qwen, all (these three) or 1b (GPU)")
+        ->capture_default_str();
     c->add_option("--batch", *B, "Sequences per step")->capture_default_str();
     c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
     auto threads = std::make_shared<int>(hardware_threads());

@@ -1,5 +1,6 @@
 #include "kernels/device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -123,8 +124,36 @@ bool cuda_available() {
 #endif
 }
 
+namespace {
+thread_local int t_cuda_device = -1;  // this thread's choice; -1: the process default
+std::atomic<int> g_cuda_device{0};    // the last choice of any thread
+}  // namespace
+
+void cuda_select_device(int ordinal) {
+#ifdef AHA_HAVE_CUDA
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) count = 0;  // no driver or no device: nothing further is called
+  AHA_CHECK(ordinal >= 0 && ordinal < count,
+            "CUDA device " + std::to_string(ordinal) + " requested but " + std::to_string(count) +
+                " visible (one GPU per data-parallel rank: launch at most as many ranks per node "
+                "as it has GPUs)");
+  AHA_CUDA_OK(cudaSetDevice(ordinal));
+  t_cuda_device = ordinal;
+  g_cuda_device = ordinal;
+#else
+  (void)ordinal;
+  no_cuda("cuda_select_device");
+#endif
+}
+
+int cuda_selected_device() {
+  return t_cuda_device >= 0 ? t_cuda_device : g_cuda_device.load();
+}
+
 void cuda_mem_info(size_t* free_bytes, size_t* total_bytes) {
 #ifdef AHA_HAVE_CUDA
+  AHA_CUDA_OK(cudaSetDevice(cuda_selected_device()));
   AHA_CUDA_OK(cudaMemGetInfo(free_bytes, total_bytes));
 #else
   (void)free_bytes;

@@ -47,7 +47,13 @@ void ctx_sync(const Ctx& ctx);
 
 // Whether this build has CUDA and a device answers (every CUDA call's status is checked).
 bool cuda_available();
-// Free and total bytes of device 0's memory (CUDA only).
+// The CUDA device this thread's new Ctxs use (cuda_ctx_create) and the runtime's current device:
+// a data-parallel rank picks its own (device = local rank, one GPU per rank). It becomes the
+// process's default too (threads that never select one); without a call, device 0. Fails saying
+// how many devices there are when `ordinal` is not one of them (nothing past cudaGetDeviceCount).
+void cuda_select_device(int ordinal);
+int cuda_selected_device();
+// Free and total bytes of the selected device's memory (CUDA only).
 void cuda_mem_info(size_t* free_bytes, size_t* total_bytes);
 
 template <typename T>

@@ -147,7 +147,7 @@ GroupedGemm* grouped(const Ctx& ctx, int E) {
 
 Ctx cuda_ctx_create() {
   AHA_CHECK(cuda_available(), "no CUDA device (cudaGetDeviceCount found none)");
-  AHA_CUDA_CHECK(cudaSetDevice(0));
+  AHA_CUDA_CHECK(cudaSetDevice(cuda_selected_device()));
   CudaState* s = new CudaState;
   AHA_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
   s->blas = blas_create();

@@ -24,7 +24,7 @@ namespace aha {
 // the CPU; the learner calls adamw_update and grad_norm.
 std::vector<std::string> ops_without_cuda_twin();
 
-// A Ctx on a new CUDA stream of device 0 with what the twins need (cuBLASLt handles, a grouped
+// A Ctx on a new CUDA stream of the selected device (cuda_select_device, default 0) with what the twins need (cuBLASLt handles, a grouped
 // GEMM per expert count, workspaces, bf16 operand buffers that grow to the largest GEMM), and its
 // release. cuda_ctx_set_weights registers the fp32 parameter buffer whose bf16 copy the GEMMs
 // read (weight pointers inside it are mapped to the copy); cuda_ctx_sync_weights refreshes the

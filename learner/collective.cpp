@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "kernels/device.h"
 #include "learner/collective_backends.h"
 
 namespace aha {
@@ -99,6 +100,7 @@ void collective_init(Collective& c, const LaunchEnv& env, CollectiveBackend back
   c.local_rank = env.local_rank;
   if (backend == CollectiveBackend::kNccl) {
 #if AHA_HAVE_NCCL
+    cuda_select_device(env.local_rank);  // one GPU per rank; refuses too few
     uint8_t id[kNcclIdBytes] = {};
     if (rank == 0) nccl_get_unique_id(id);
     mpi_broadcast(id, sizeof id, 0);
@@ -113,6 +115,37 @@ void collective_init(Collective& c, const LaunchEnv& env, CollectiveBackend back
 #endif
 }
 
+std::vector<uint8_t> collective_nccl_unique_id() {
+#if AHA_HAVE_NCCL
+  std::vector<uint8_t> id(kNcclIdBytes);
+  nccl_get_unique_id(id.data());
+  return id;
+#else
+  no_backend("NCCL");
+#endif
+}
+
+void collective_init_in_process(Collective& c, const std::vector<uint8_t>& id, int rank, int size,
+                                int device) {
+  c = Collective{};
+#if AHA_HAVE_NCCL
+  if (id.size() != kNcclIdBytes || size < 1 || rank < 0 || rank >= size)
+    throw std::runtime_error("collective_init_in_process: rank " + std::to_string(rank) + " of " +
+                             std::to_string(size) + " with a " + std::to_string(id.size()) +
+                             "-byte id");
+  cuda_select_device(device);
+  c.nccl = nccl_init(id.data(), rank, size, device);
+  c.backend = CollectiveBackend::kNccl;
+  c.rank = rank;
+  c.size = size;
+  c.local_rank = device;
+  c.in_process = true;
+#else
+  (void)id, (void)rank, (void)size, (void)device;
+  no_backend("NCCL");
+#endif
+}
+
 void collective_finalize(Collective& c) {
   if (c.backend == CollectiveBackend::kNone) return;
 #if AHA_HAVE_NCCL
@@ -120,20 +153,20 @@ void collective_finalize(Collective& c) {
   c.nccl = nullptr;
 #endif
 #if AHA_HAVE_MPI
-  mpi_finalize();
+  if (!c.in_process) mpi_finalize();
 #endif
   c.backend = CollectiveBackend::kNone;
 }
 
 void collective_abort(Collective& c, int code) {
 #if AHA_HAVE_MPI
-  if (c.backend != CollectiveBackend::kNone) mpi_abort(code);
+  if (c.backend != CollectiveBackend::kNone && !c.in_process) mpi_abort(code);
 #endif
   (void)c;
   std::exit(code);
 }
 
-void collective_allreduce_sum(Collective& c, float* x, size_t n) {
+void collective_allreduce_sum(Collective& c, [[maybe_unused]] float* x, size_t n) {
   if (c.size <= 1 || n == 0) return;
   Timed t(c, n * sizeof(float));
 #if AHA_HAVE_NCCL
@@ -144,7 +177,7 @@ void collective_allreduce_sum(Collective& c, float* x, size_t n) {
 #endif
 }
 
-void collective_allreduce_sum(Collective& c, double* x, size_t n) {
+void collective_allreduce_sum(Collective& c, [[maybe_unused]] double* x, size_t n) {
   if (c.size <= 1 || n == 0) return;
   Timed t(c, n * sizeof(double));
 #if AHA_HAVE_NCCL
@@ -155,7 +188,7 @@ void collective_allreduce_sum(Collective& c, double* x, size_t n) {
 #endif
 }
 
-void collective_allreduce_max(Collective& c, double* x, size_t n) {
+void collective_allreduce_max(Collective& c, [[maybe_unused]] double* x, size_t n) {
   if (c.size <= 1 || n == 0) return;
   Timed t(c, n * sizeof(double));
 #if AHA_HAVE_NCCL
@@ -166,8 +199,33 @@ void collective_allreduce_max(Collective& c, double* x, size_t n) {
 #endif
 }
 
-void collective_broadcast(Collective& c, void* data, size_t bytes, int root) {
+void collective_allreduce_sum_device(Collective& c, float* x, size_t n, void* stream) {
+  if (c.backend == CollectiveBackend::kNone || n == 0) return;
+  if (c.backend != CollectiveBackend::kNccl)
+    throw std::runtime_error(
+        "data-parallel CUDA learner ranks all-reduce device gradients through NCCL: launch them "
+        "with AHA_COLLECTIVE=nccl");
+  Timed t(c, n * sizeof(float));
+#if AHA_HAVE_NCCL
+  nccl_allreduce_sum_f32_device(c.nccl, x, n, stream);
+#else
+  (void)x, (void)stream;
+  no_backend("NCCL");
+#endif
+}
+
+namespace {
+// In-process ranks have no MPI to broadcast with.
+void no_broadcast_in_process(const Collective& c) {
+  if (c.in_process)
+    throw std::runtime_error("in-process NCCL ranks have all-reduces only (no broadcast)");
+}
+}  // namespace
+
+void collective_broadcast(Collective& c, [[maybe_unused]] void* data, size_t bytes,
+                          [[maybe_unused]] int root) {
   if (c.size <= 1 || bytes == 0) return;
+  no_broadcast_in_process(c);
   Timed t(c, bytes);
   // Broadcasts carry host-side control data (a step's samples, the starting state): MPI for both.
 #if AHA_HAVE_MPI
@@ -178,6 +236,7 @@ void collective_broadcast(Collective& c, void* data, size_t bytes, int root) {
 void collective_broadcast_idle(Collective& c, void* data, size_t bytes, int root) {
   if (c.size <= 1 || bytes == 0) return;
   if (bytes > (size_t{1} << 30)) throw std::runtime_error("collective_broadcast_idle: too large");
+  no_broadcast_in_process(c);
   Timed t(c, bytes);
 #if AHA_HAVE_MPI
   mpi_broadcast_idle(data, bytes, root);
@@ -189,6 +248,7 @@ void collective_broadcast_idle(Collective& c, void* data, size_t bytes, int root
 
 void collective_broadcast_bytes(Collective& c, std::vector<uint8_t>& bytes, int root) {
   if (c.size <= 1) return;
+  no_broadcast_in_process(c);
   uint64_t n = bytes.size();
   {
     Timed t(c, sizeof n);
@@ -202,6 +262,7 @@ void collective_broadcast_bytes(Collective& c, std::vector<uint8_t>& bytes, int 
 
 void collective_barrier(Collective& c) {
   if (c.size <= 1) return;
+  no_broadcast_in_process(c);
   Timed t(c, 0);
 #if AHA_HAVE_MPI
   mpi_barrier();

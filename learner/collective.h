@@ -9,9 +9,13 @@
 //   identical on all ranks (each backend reduces in one fixed order per call).
 // - The rank and size come from the launcher's environment (launch_env_detect) and must agree with
 //   what the backend reports; a mismatch (srun without --mpi=pmix) is an error, not a silent R=1.
-// - Buffers are host memory. The NCCL backend stages them through one device buffer on the
-//   rank's GPU (device = local rank); its control traffic (the unique id, byte broadcasts) goes
-//   over MPI, so NCCL ranks are launched exactly like MPI ones.
+// - Buffers are host memory, except collective_allreduce_sum_device's. The NCCL backend stages
+//   host buffers through one device buffer on the rank's GPU; its control traffic (the unique id,
+//   byte broadcasts) goes over MPI, so NCCL ranks are launched exactly like MPI ones.
+// - NCCL: one GPU per rank, device = local rank (cuda_select_device, before the communicator and
+//   before any CUDA model of the rank is made); fewer devices than local ranks is an error.
+// - In-process ranks (collective_init_in_process: threads of one process, one GPU each) are NCCL
+//   without MPI: all-reduces only (the tests' data-parallel CUDA learner); no broadcast.
 // - A rank that dies makes the others' next collective fail or hang until the launcher kills the
 //   job (mpirun, srun --kill-on-bad-exit); rank 0 owns every file, so nothing is half-written.
 // clang-format on
@@ -35,7 +39,8 @@ struct LaunchEnv {
 struct Collective {
   CollectiveBackend backend = CollectiveBackend::kNone;
   int rank = 0, size = 1, local_rank = 0;
-  void* nccl = nullptr;        // NcclState* (collective_nccl.h) when backend == kNccl
+  void* nccl = nullptr;        // NcclState* (collective_nccl.cu) when backend == kNccl
+  bool in_process = false;     // collective_init_in_process: NCCL ranks as threads, no MPI
   double seconds = 0;          // time spent inside collectives (the communication share)
   uint64_t bytes_reduced = 0;  // payload all-reduced or broadcast by this rank
 };
@@ -50,6 +55,12 @@ CollectiveBackend collective_backend_from_env(const LaunchEnv& env);
 
 // Starts the backend (MPI_Init, then NCCL's communicator); throws when the build lacks it.
 void collective_init(Collective& c, const LaunchEnv& env, CollectiveBackend backend);
+// In-process NCCL ranks (one thread per rank; tests): rank `rank` of `size` on device `device`,
+// every rank given the same id from collective_nccl_unique_id. size 1 makes a one-rank NCCL
+// communicator (collective_allreduce_sum_device then goes through NCCL).
+std::vector<uint8_t> collective_nccl_unique_id();
+void collective_init_in_process(Collective& c, const std::vector<uint8_t>& id, int rank, int size,
+                                int device);
 void collective_finalize(Collective& c);
 // Ends every rank of the job now (after an exception on one rank): MPI_Abort.
 [[noreturn]] void collective_abort(Collective& c, int code);
@@ -57,6 +68,11 @@ void collective_finalize(Collective& c);
 void collective_allreduce_sum(Collective& c, float* x, size_t n);
 void collective_allreduce_sum(Collective& c, double* x, size_t n);
 void collective_allreduce_max(Collective& c, double* x, size_t n);
+// Device buffers (the CUDA learner's gradients), summed in place on the device: queued on
+// `stream` (a cudaStream_t of the rank's device) behind its kernels; no host copy, no wait (so
+// Collective::seconds counts the launch only). NCCL only: an MPI collective with R > 1 refuses
+// (AHA_COLLECTIVE=nccl); kNone returns. A one-rank NCCL communicator still runs the all-reduce.
+void collective_allreduce_sum_device(Collective& c, float* x, size_t n, void* stream);
 void collective_broadcast(Collective& c, void* data, size_t bytes, int root);
 // The same, but waiting without spinning a core (a follower rank idles here while rank 0
 // generates); every rank must use this variant for the same broadcast.

@@ -22,12 +22,15 @@ void mpi_barrier();
 // NCCL: one communicator over all ranks, one stream and one device scratch buffer per rank.
 constexpr size_t kNcclIdBytes = 128;  // sizeof(ncclUniqueId)
 void nccl_get_unique_id(uint8_t id[kNcclIdBytes]);
-// Picks device `device`, joins the communicator; returns an opaque NcclState*.
+// Joins the communicator on device `device` (already selected: cuda_select_device); returns an
+// opaque NcclState*.
 void* nccl_init(const uint8_t id[kNcclIdBytes], int rank, int size, int device);
 void nccl_finalize(void* state);
 // Host buffers, staged through the device: copy in, reduce on the stream, copy out.
 void nccl_allreduce_sum_f32(void* state, float* x, size_t n);
 void nccl_allreduce_sum_f64(void* state, double* x, size_t n);
 void nccl_allreduce_max_f64(void* state, double* x, size_t n);
+// A device buffer, in place, queued on `stream` (cudaStream_t of the communicator's device).
+void nccl_allreduce_sum_f32_device(void* state, float* x, size_t n, void* stream);
 
 }  // namespace aha

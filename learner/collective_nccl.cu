@@ -1,7 +1,7 @@
 // NCCL backend of collective.h (built with AHA_HAVE_NCCL; see collective_backends.h). Host
-// buffers are staged through one device buffer, grown on demand, on the rank's own stream: the
-// learner's gradients live on the host today; a device learner passes its buffers straight to
-// ncclAllReduce instead of the copies.
+// buffers (a CPU learner's gradients, the step's scalars) are staged through one device buffer,
+// grown on demand, on the rank's own stream; the CUDA learner's gradients go straight to
+// ncclAllReduce on the model's stream (nccl_allreduce_sum_f32_device).
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -64,9 +64,12 @@ void nccl_get_unique_id(uint8_t id[kNcclIdBytes]) {
 void* nccl_init(const uint8_t id[kNcclIdBytes], int rank, int size, int device) {
   int num_devices = 0;
   check_cuda(cudaGetDeviceCount(&num_devices), "device count");
-  if (num_devices == 0) throw std::runtime_error("NCCL backend: no CUDA device");
+  if (device < 0 || device >= num_devices)
+    throw std::runtime_error("NCCL rank " + std::to_string(rank) + " needs CUDA device " +
+                             std::to_string(device) + " but " + std::to_string(num_devices) +
+                             " visible (one GPU per rank)");
   auto* s = new NcclState;
-  s->device = device % num_devices;
+  s->device = device;
   check_cuda(cudaSetDevice(s->device), "set device");
   check_cuda(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), "stream");
   ncclUniqueId u;
@@ -93,6 +96,13 @@ void nccl_allreduce_sum_f64(void* state, double* x, size_t n) {
 }
 void nccl_allreduce_max_f64(void* state, double* x, size_t n) {
   allreduce(state, x, n, sizeof(double), ncclFloat64, ncclMax);
+}
+
+void nccl_allreduce_sum_f32_device(void* state, float* x, size_t n, void* stream) {
+  NcclState& s = *static_cast<NcclState*>(state);
+  check_nccl(
+      ncclAllReduce(x, x, n, ncclFloat32, ncclSum, s.comm, static_cast<cudaStream_t>(stream)),
+      "all-reduce (device)");
 }
 
 }  // namespace aha

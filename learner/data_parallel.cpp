@@ -96,6 +96,11 @@ std::vector<Sample> train_samples_from_bytes(const std::vector<uint8_t>& b) {
 
 void dp_sync_state(Learner& l, Collective& c) {
   if (c.size <= 1) return;
+  // Refused before the first step rather than at its first all-reduce.
+  if (l.device == Device::kCuda && c.backend != CollectiveBackend::kNccl)
+    throw std::runtime_error(
+        "data-parallel CUDA learner ranks need the NCCL collective (AHA_COLLECTIVE=nccl): one "
+        "GPU per rank, gradients summed on the device");
   broadcast_floats(c, l.policy.params);
   broadcast_floats(c, l.adam_m);
   broadcast_floats(c, l.adam_v);

@@ -333,6 +333,37 @@ void add_stats(GrpoStats& a, const GrpoStats& b) {
   a.weight_sum += b.weight_sum;
 }
 
+// Data-parallel: the ranks' expert loads of a mini-batch summed (exact in doubles), in place.
+void allreduce_load(Collective& dp, std::vector<std::vector<long>>& load) {
+  std::vector<double> flat;
+  for (const std::vector<long>& layer : load) flat.insert(flat.end(), layer.begin(), layer.end());
+  collective_allreduce_sum(dp, flat.data(), flat.size());
+  size_t i = 0;
+  for (std::vector<long>& layer : load)
+    for (long& x : layer) x = static_cast<long>(flat[i++]);
+}
+
+// Data-parallel: the step's statistics and metrics summed (maxed) over the ranks, before
+// finish_metrics. Per-sample values are written by their owner only (zero elsewhere): a sum
+// gathers them.
+void allreduce_metrics(Collective& dp, UpdateMetrics& mt, GrpoStats& st, double& dsum,
+                       double& ent_sum, long& dcount, int S) {
+  std::vector<double> sums = {dsum, ent_sum, static_cast<double>(dcount)};
+  collective_allreduce_sum(dp, sums.data(), sums.size());
+  dsum = sums[0];
+  ent_sum = sums[1];
+  dcount = static_cast<long>(sums[2]);
+  collective_allreduce_max(dp, &mt.dlogp_max, 1);
+  collective_allreduce_sum(dp, mt.sample_mean_logp.data(), S);
+  collective_allreduce_sum(dp, mt.sample_mean_abs_dlogp.data(), S);
+  collective_allreduce_max(dp, &mt.t_cpu, 1);
+  double v[] = {st.loss,       st.kl,       st.clip_low,   st.clip_high,   st.clip_dual,
+                st.ratio_mean, st.tis_mean, st.weight_sum, mt.balance_loss};
+  collective_allreduce_sum(dp, v, sizeof v / sizeof v[0]);
+  st.loss = v[0], st.kl = v[1], st.clip_low = v[2], st.clip_high = v[3], st.clip_dual = v[4];
+  st.ratio_mean = v[5], st.tis_mean = v[6], st.weight_sum = v[7], mt.balance_loss = v[8];
+}
+
 }  // namespace
 
 #ifdef AHA_HAVE_CUDA
@@ -477,8 +508,11 @@ void cuda_download_weights(Learner& l) {
               Device::kCuda, static_cast<size_t>(l.policy.num_params) * sizeof(float));
 }
 
+// Data-parallel (dp of R ranks, NCCL): this rank's share of the samples as on the CPU, its
+// gradients summed across ranks on the device (NCCL on the policy's stream) before the norm,
+// clip and AdamW, which then run the same on every rank; loads and metrics as on the CPU.
 UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
-                          const std::vector<float>& seq_w) {
+                          const std::vector<float>& seq_w, Collective* dp) {
   UpdateMetrics mt;
   const int S = static_cast<int>(samples.size());
   LearnerCuda& d = l.cuda;
@@ -486,11 +520,21 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
   const Ctx& ctx = m.ctx;
   timespec cpu0;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+  const int R = dp ? dp->size : 1;
+  AHA_CHECK(R == 1 || dp->backend == CollectiveBackend::kNccl,
+            "data-parallel CUDA learner ranks need the NCCL collective (AHA_COLLECTIVE=nccl): one "
+            "GPU per rank, gradients summed on the device");
+  const double comm0 = dp ? dp->seconds : 0;
+  int begin = 0, end = S;
+  if (R > 1) learner_shard(samples, dp->rank, R, &begin, &end);
   cuda_upload(l);
-  std::vector<MicroBatch> mbs =
-      make_micro_batches(l.policy, samples, 0, S, l.cfg.micro_batch_tokens, l.cfg.routing_replay);
+  std::vector<MicroBatch> mbs = make_micro_batches(l.policy, samples, begin, end,
+                                                   l.cfg.micro_batch_tokens, l.cfg.routing_replay);
   const int NB = static_cast<int>(mbs.size());
-  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, NB));
+  // As on the CPU: the mini-batch count from the rank with the most micro-batches.
+  double max_mb = NB;
+  if (R > 1) collective_allreduce_max(*dp, &max_mb, 1);
+  const int num_mini = std::max(1, std::min(l.cfg.num_minibatches, static_cast<int>(max_mb)));
   const bool need_ref = l.cfg.need_ref;
 
   // Everything laid out before the first forward: activations for the largest micro-batch, the
@@ -503,8 +547,10 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
     max_b = std::max(max_b, batch_num_seqs(mbs[b].batch));
   }
   const long total = first[NB];
-  acts_reserve(m, d.acts, max_n, max_b, true, true, l.cfg.recompute);
-  if (need_ref) acts_reserve(d.ref, d.ref_acts, max_n, max_b, true, false, l.cfg.recompute);
+  if (max_n > 0) {  // a rank with no samples of this step runs no forward
+    acts_reserve(m, d.acts, max_n, max_b, true, true, l.cfg.recompute);
+    if (need_ref) acts_reserve(d.ref, d.ref_acts, max_n, max_b, true, false, l.cfg.recompute);
+  }
   const CudaStep v = cuda_step_plan(l, total, max_n, num_mini > 1, need_ref);
   std::vector<float> terms(3 * static_cast<size_t>(total), 0.0f);
   std::vector<char> have_roll(NB);
@@ -586,20 +632,27 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
                      stream_of(m));
       model_backward(m, d.acts, mb.batch, v.dlogp.data(), o);
     }
+    // R == 1 with an NCCL communicator still goes through it (the same bits).
+    if (dp) collective_allreduce_sum_device(*dp, m.grads.data(), m.grads.size(), ctx.stream);
     mt.lr = learner_lr(l.cfg, l.step);
     mt.grad_norm = cuda_optimizer_step(l, v, static_cast<float>(mt.lr));
+    // The loads' (host-staged) all-reduce after the norm reached the host, so it never runs
+    // beside the gradients' on the same communicator; the bias step comes after AdamW anyway.
+    if (R > 1) allreduce_load(*dp, lw.load);
     cuda_router_bias(l, lw.load);
     add_load(mt.expert_load, lw.load);
   }
   cuda_download_weights(l);
   l.policy.version++;
-  const GrpoStats st = grpo_stats_from_device(v.stats.data(), stream_of(m));
+  GrpoStats st = grpo_stats_from_device(v.stats.data(), stream_of(m));
   mt.dlogp_max = lw.dlogp_max;
   mt.balance_loss = lw.balance_loss;
   timespec cpu1;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
+  if (R > 1) allreduce_metrics(*dp, mt, st, lw.dsum, lw.ent_sum, lw.dcount, S);
   finish_metrics(mt, st, lw.dsum, lw.ent_sum, lw.dcount, num_mini);
+  if (dp) mt.t_comm = dp->seconds - comm0;
   return mt;
 }
 
@@ -662,13 +715,9 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
     lens[i] = samples[i].masked ? 0 : static_cast<int>(samples[i].completion.size());
   std::vector<float> seq_w(S);
   grpo_sequence_weights(lens.data(), S, l.cfg.agg, l.cfg.max_len, seq_w.data());
-  if (l.device == Device::kCuda) {
-    AHA_CHECK(!dp || dp->size == 1,
-              "the CUDA learner runs as one rank (data-parallel CUDA ranks are not wired)");
 #ifdef AHA_HAVE_CUDA
-    return cuda_update(l, samples, seq_w);
+  if (l.device == Device::kCuda) return cuda_update(l, samples, seq_w, dp);
 #endif
-  }
 
   timespec cpu0;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
@@ -812,13 +861,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
     }
     if (R > 1) {
       collective_allreduce_sum(*dp, m.grads.data(), m.grads.size());
-      std::vector<double> flat;
-      for (const std::vector<long>& layer : load)
-        flat.insert(flat.end(), layer.begin(), layer.end());
-      collective_allreduce_sum(*dp, flat.data(), flat.size());
-      size_t i = 0;
-      for (std::vector<long>& layer : load)
-        for (long& x : layer) x = static_cast<long>(flat[i++]);
+      allreduce_load(*dp, load);
     }
     mt.grad_norm = clip_grads(l);
     mt.lr = learner_lr(l.cfg, l.step);
@@ -842,21 +885,7 @@ UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples, Col
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   mt.t_cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec);
   if (R > 1) {
-    // Per-sample values are written by their owner only (zero elsewhere): a sum gathers them.
-    std::vector<double> sums = {dsum, ent_sum, static_cast<double>(dcount)};
-    collective_allreduce_sum(*dp, sums.data(), sums.size());
-    dsum = sums[0];
-    ent_sum = sums[1];
-    dcount = static_cast<long>(sums[2]);
-    collective_allreduce_max(*dp, &mt.dlogp_max, 1);
-    collective_allreduce_sum(*dp, mt.sample_mean_logp.data(), S);
-    collective_allreduce_sum(*dp, mt.sample_mean_abs_dlogp.data(), S);
-    collective_allreduce_max(*dp, &mt.t_cpu, 1);
-    double v[] = {st.loss,       st.kl,       st.clip_low,   st.clip_high,   st.clip_dual,
-                  st.ratio_mean, st.tis_mean, st.weight_sum, mt.balance_loss};
-    collective_allreduce_sum(*dp, v, sizeof v / sizeof v[0]);
-    st.loss = v[0], st.kl = v[1], st.clip_low = v[2], st.clip_high = v[3], st.clip_dual = v[4];
-    st.ratio_mean = v[5], st.tis_mean = v[6], st.weight_sum = v[7], mt.balance_loss = v[8];
+    allreduce_metrics(*dp, mt, st, dsum, ent_sum, dcount, S);
     mt.t_comm = dp->seconds - comm0;
   }
   finish_metrics(mt, st, dsum, ent_sum, dcount, num_mini);

@@ -28,6 +28,9 @@
 //   out before the step's first forward. The device copy is uploaded when the host copy changed
 //   (learner_init, a resumed state, learner_refresh_ref: `cuda.stale`), the updated weights come
 //   back to the host once per update, the AdamW state only when learner_sync_host asks for it.
+//   Data-parallel CUDA ranks (NCCL, one GPU per rank: collective.h) split the step as on the CPU
+//   and sum their device gradients with ncclAllReduce on that stream before the norm, clip and
+//   AdamW, which then run the same on every rank; scalars and loads go through host buffers.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -12,10 +12,12 @@
 # On a machine that already has the Debian packages (.ci/setup), no carried folder is needed.
 #
 # Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, the model, the learner's update, gpu
-# tests (test_cuda_learner among them: GRPO updates on CPU and CUDA compared), and bench_kernels,
+# tests (test_cuda_learner among them: GRPO updates on CPU and CUDA compared; test_cuda_learner_nccl
+# and, with two GPUs, test_cuda_learner_dp2: data-parallel CUDA ranks over NCCL), and bench_kernels,
 # which times each twin on DeepSeek-V3-like shapes). The model benchmark (`aha bench model --device
-# cuda`) and the train smoke (3 steps of the built-in run, `aha train --device cuda`) need the whole
-# aha binary, hence every Debian package: they run only when they are all there, and the summary
+# cuda`, then `--config 1b` beside transformers' DeepseekV3ForCausalLM via bench_torch.py when
+# python3 has torch and transformers) and the train smoke (3 steps of the built-in run, `aha train
+# --device cuda`) need the whole aha binary, hence every Debian package: they run only when they are all there, and the summary
 # says why they did not otherwise (AHA_CHECK_BENCH=0 skips them). Exit status 0 only when the build
 # succeeded, every gpu test ran and passed, and the train smoke (when it ran) finished.
 set -uo pipefail
@@ -75,10 +77,22 @@ if [ $status -eq 0 ]; then
   grep -E "^\s+[0-9]+ - .*(Failed|Not Run|Timeout|SEGFAULT|Exception)" build-gpu/check-ctest.log | sed 's/^/  /' >build-gpu/check-failed.txt || true
   while read -r line; do summary+=("$line"); done <build-gpu/check-failed.txt
   grep -q "100% tests passed" build-gpu/check-ctest.log || status=1
-  if grep -q "(Skipped)" build-gpu/check-ctest.log; then
-    summary+=("gpu tests: some SKIPPED (no CUDA device seen by them)")
-    status=1
-  fi
+  # Skips that are expected here: the two-GPU data-parallel test on a one-GPU machine, the NCCL
+  # tests in a build without NCCL (the configure line says). Any other skip fails the check.
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c "^GPU")
+  have_nccl=0
+  grep -q "aha: NCCL found" build-gpu/check-configure.log && have_nccl=1
+  while read -r line; do
+    name=$(echo "$line" | sed -n 's/.* - \(test_[a-z0-9_]*\) .*/\1/p')
+    if [ "$name" = test_cuda_learner_dp2 ] && [ "$ngpu" -lt 2 ] && [ $have_nccl = 1 ]; then
+      summary+=("gpu tests: $name skipped (needs 2 GPUs, this machine has $ngpu)")
+    elif [[ "$name" == test_cuda_learner_nccl || "$name" == test_cuda_learner_dp2 ]] && [ $have_nccl = 0 ]; then
+      summary+=("gpu tests: $name skipped (this build found no NCCL: data-parallel CUDA ranks not checked)")
+    else
+      summary+=("gpu tests: ${name:-a test} SKIPPED unexpectedly (no CUDA device seen by it?)")
+      status=1
+    fi
+  done < <(grep "(Skipped)" build-gpu/check-ctest.log)
 fi
 
 if [ $status -eq 0 ] || [ -x build-gpu/experiments/gpu/bench_kernels ]; then
@@ -111,6 +125,26 @@ elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev
       tail -20 build-gpu/check-train.log
       summary+=("train smoke (--device cuda, 3 steps): FAILED (build-gpu/check-train.log)")
       status=1
+    fi
+    # The ~1B DeepSeek-V3-style config beside transformers' DeepseekV3ForCausalLM (same shapes and
+    # batch, bf16, eager and torch.compile): tok/s, share of the bf16 peak, peak memory, ratio.
+    b1=(--batch 8 --seq-len 512)
+    if timeout 120 ./build-gpu-full/aha bench model --config 1b --device cuda --steps 3 "${b1[@]}" \
+         >build-gpu/check-bench-1b.log 2>&1; then
+      cat build-gpu/check-bench-1b.log
+      aha_tok=$(awk '$1 == "1b" {print $5}' build-gpu/check-bench-1b.log)
+      summary+=("1b (bench model --config 1b, 8 x 512 tokens): $(grep -E '^1b|device memory' build-gpu/check-bench-1b.log | tr -s ' ' | tr '\n' ';')")
+      torch_opts=()
+      [ "$(elapsed)" -gt 330 ] && torch_opts=(--no-compile)  # keep the whole check within 8 minutes
+      timeout 150 python3 experiments/gpu/bench_torch.py "${b1[@]}" --steps 5 "${torch_opts[@]}" \
+        2>&1 | tee build-gpu/check-bench-torch.log | tail -5
+      while read -r mode tok peak; do
+        summary+=("  vs torch $mode: ${tok} tok/s, peak ${peak} GiB; aha/torch = $(awk -v a="$aha_tok" -v t="$tok" 'BEGIN { if (t > 0) printf "%.2f", a / t; else print "n/a" }')")
+      done < <(awk '$1 == "torch" && $3 == "tok/s" {print $2, $4, $6}' build-gpu/check-bench-torch.log)
+      while read -r l; do summary+=("  $l"); done < <(grep -hE "not run|failed" build-gpu/check-bench-torch.log | head -2)
+    else
+      tail -5 build-gpu/check-bench-1b.log
+      summary+=("1b benchmark: FAILED or timed out (build-gpu/check-bench-1b.log)")
     fi
   else
     summary+=("benchmark, train smoke: skipped (the full aha build failed: build-gpu/check-full-build.log)")

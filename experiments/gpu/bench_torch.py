@@ -1,0 +1,79 @@
+"""PyTorch beside `aha bench model --config 1b --device cuda` (issue 12): transformers'
+DeepseekV3ForCausalLM with the shapes of aha's config_1b (cli/cmd_model.cpp; keep the two in step),
+random weights in bf16 on the GPU, forward+backward of the same batch (B sequences of T tokens),
+eager and, when it works, torch.compile. Prints one line per mode:
+    torch <mode> tok/s <x> peak_GiB <y>
+which experiments/gpu/check.sh divides aha's tok/s by. Without torch, transformers or a GPU it says
+so and exits 0 (the check reports the comparison as not run).
+Usage: python3 experiments/gpu/bench_torch.py [--batch 8] [--seq-len 512] [--steps 10] [--no-compile]
+"""
+import argparse, sys, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--batch", type=int, default=8)
+ap.add_argument("--seq-len", type=int, default=512)
+ap.add_argument("--steps", type=int, default=10)
+ap.add_argument("--no-compile", action="store_true")
+ap.add_argument("--count-params", action="store_true", help="print the parameter count (meta device) and exit")
+args = ap.parse_args()
+
+try:
+    import torch
+    from transformers import DeepseekV3Config, DeepseekV3ForCausalLM
+except Exception as e:  # a machine without them: the comparison is skipped, not failed
+    print(f"torch comparison not run: {e}")
+    sys.exit(0)
+
+# aha's config_1b: V 32000, C 1024, L 18 (the first dense), 16 MLA heads, 32 experts top-4 + 1 shared.
+cfg = DeepseekV3Config(
+    vocab_size=32000, hidden_size=1024, num_hidden_layers=18, num_attention_heads=16,
+    num_key_value_heads=16, q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64,
+    qk_rope_head_dim=32, v_head_dim=64, intermediate_size=2816, moe_intermediate_size=512,
+    n_routed_experts=32, n_shared_experts=1, num_experts_per_tok=4, first_k_dense_replace=1,
+    n_group=1, topk_group=1, max_position_embeddings=4096, tie_word_embeddings=False)
+cfg._attn_implementation = "eager"
+
+if args.count_params:
+    with torch.device("meta"):
+        m = DeepseekV3ForCausalLM(cfg)
+    print(f"params {sum(p.numel() for p in m.parameters())}")
+    sys.exit(0)
+
+if not torch.cuda.is_available():
+    print("torch comparison not run: torch sees no CUDA device")
+    sys.exit(0)
+
+torch.manual_seed(0)
+dev = torch.device("cuda")
+model = DeepseekV3ForCausalLM(cfg).to(device=dev, dtype=torch.bfloat16)
+model.train()
+B, T = args.batch, args.seq_len
+ids = torch.randint(0, cfg.vocab_size, (B, T), device=dev)
+
+
+def step(fn):
+    out = fn(input_ids=ids, labels=ids)
+    out.loss.backward()
+    model.zero_grad(set_to_none=True)
+
+
+def bench(name, fn):
+    try:
+        torch.cuda.reset_peak_memory_stats()
+        for _ in range(2):  # warm-up (and compilation)
+            step(fn)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            step(fn)
+        torch.cuda.synchronize()
+        el = time.perf_counter() - t0
+        peak = torch.cuda.max_memory_allocated() / 2**30
+        print(f"torch {name} tok/s {B * T * args.steps / el:.0f} peak_GiB {peak:.2f}", flush=True)
+    except Exception as e:  # torch.compile may not work on this image: say so, keep eager's figure
+        print(f"torch {name} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
+bench("eager", model)
+if not args.no_compile:
+    bench("compile", torch.compile(model))
