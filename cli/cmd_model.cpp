@@ -359,7 +359,8 @@ void cmd_bench_model(const std::string& which, int B, int T, int threads, const 
     bench_config("100m", config_100m(), B, T, sgemm, dev, steps, recompute);
   if (which == "all" || which == "100m-qwen")
     bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps, recompute);
-  if (which == "1b") bench_config("1b", config_1b(), B, T, sgemm, dev, steps, recompute);  // not in all
+  if (which == "1b")
+    bench_config("1b", config_1b(), B, T, sgemm, dev, steps, recompute);  // not in all
 }
 
 void add_model_commands(CLI::App& app) {

@@ -37,7 +37,8 @@ std::string self_exe() {
 }
 
 void add_train(CLI::App& app) {
-  auto* c = app.add_subcommand("train", "Run GRPO (no config: the built-in R1-Zero run, experiments/r1-zero)");
+  auto* c = app.add_subcommand(
+      "train", "Run GRPO (no config: the built-in R1-Zero run, experiments/r1-zero)");
   auto o = std::make_shared<TrainOptions>();
   auto resume = std::make_shared<std::string>();
   auto steps = std::make_shared<std::string>();

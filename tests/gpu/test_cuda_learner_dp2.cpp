@@ -84,56 +84,6 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-void check_metrics(const UpdateMetrics& dp, const UpdateMetrics& one) {
-  double max_logp = 0;  // per-token log-probs spread about their sample means: + 1
-  for (float x : one.sample_mean_logp) max_logp = std::fmax(max_logp, std::fabs(x) + 1);
-  const double b = 1e-3 + kRel * max_logp;
-  const double wa = sum_abs_wa(make_samples(tiny_moe().vocab_size));
-  INFO("loss 1 rank " << one.loss << " 2 ranks " << dp.loss << "; grad norm 1 rank "
-                      << one.grad_norm << " 2 ranks " << dp.grad_norm);
-  CHECK(std::fabs(dp.loss - one.loss) <= std::expm1(2 * b) * wa + 1e-6);
-  CHECK(std::fabs(dp.kl - one.kl) <= 2 * b);
-  CHECK(std::fabs(dp.entropy - one.entropy) <= 1e-3 + kRel * std::fabs(one.entropy));
-  CHECK(std::fabs(dp.grad_norm - one.grad_norm) <= std::ldexp(1.0, -7) * one.grad_norm + 1e-9);
-  CHECK(dp.num_tokens == one.num_tokens);
-  CHECK(dp.lr == one.lr);
-  REQUIRE(dp.sample_mean_logp.size() == one.sample_mean_logp.size());
-  for (size_t i = 0; i < one.sample_mean_logp.size(); i++)
-    CHECK(std::fabs(dp.sample_mean_logp[i] - one.sample_mean_logp[i]) <= b);
-}
-
-void check_weights(const Run& dp, const Run& one, int steps) {
-  const LearnerConfig lc = learner_config(Device::kCuda, 1);
-  Model table;
-  model_build_table(table, tiny_moe());
-  double bound = 0;
-  for (int t = 1; t <= steps; t++) bound += lc.lr * adam_max_ratio(lc, t);
-  for (const TensorSpec& s : table.specs) {
-    double scale = 0;
-    for (long i = 0; i < s.numel; i++) scale = std::fmax(scale, std::fabs(one.grads[s.offset + i]));
-    const double atol = 1e-6 + kRel * scale;  // the tensor's gradient tolerance
-    long bad = 0;
-    for (long i = 0; i < s.numel; i++) {
-      const long j = s.offset + i;
-      const double diff = std::fabs(static_cast<double>(dp.weights[j]) - one.weights[j]);
-      const double rounding = 1e-6 * std::fabs(one.weights[j]) + 1e-3 * lc.lr;
-      const double g = std::fabs(one.grads[j]);
-      double tol;
-      if (!s.trainable)
-        tol = 2 * lc.bias_gamma * steps + rounding;
-      else if (steps == 1 && g > 2 * (atol + kRel * g))
-        tol = rounding;
-      else if (steps == 1)
-        tol = 2 * lc.lr + rounding;
-      else
-        tol = 2 * bound + rounding;
-      bad += !(diff <= tol);
-    }
-    INFO(s.name << ": " << bad << " of " << s.numel << " weights outside tolerance");
-    CHECK(bad == 0);
-  }
-}
-
 void check_dp(int steps, int num_minibatches) {
   REQUIRE_MESSAGE(ops_without_cuda_twin().empty(), "ops without a CUDA twin in this build");
   cuda_select_device(0);
@@ -152,9 +102,9 @@ void check_dp(int steps, int num_minibatches) {
     CHECK(std::memcmp(&ranks[1].metrics[s].loss, &ranks[0].metrics[s].loss, sizeof(double)) == 0);
     CHECK(std::memcmp(&ranks[1].metrics[s].grad_norm, &ranks[0].metrics[s].grad_norm,
                       sizeof(double)) == 0);
-    check_metrics(ranks[0].metrics[s], one.metrics[s]);
+    check_update_metrics(ranks[0].metrics[s], one.metrics[s]);
   }
-  check_weights(ranks[0], one, steps);
+  check_updated_weights(ranks[0].weights, one.weights, one.grads, steps);
 }
 
 }  // namespace

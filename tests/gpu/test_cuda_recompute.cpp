@@ -10,35 +10,12 @@
 #include "policy/config_presets.h"
 #include "policy/model.h"
 #include "tests/gpu/gpu_main.h"
+#include "tests/gpu/model_fixture.h"
 
 using namespace aha;
+using namespace model_fixture;
 
 namespace {
-
-ModelConfig tiny_deepseek_v3() {
-  ModelConfig c = config_tiny();  // 3 layers, MLA, 4 routed + 1 shared experts, top-2, sigmoid
-  c.n_group = 2;
-  c.topk_group = 1;
-  return c;
-}
-
-ModelConfig tiny_qwen3_moe() {
-  // clang-format off
-  return config_qwen("qwen3_moe", {.V = 67, .C = 64, .L = 4, .NH = 4, .NKV = 2, .head_dim = 16,
-      .FF = 96, .moe_FF = 32, .E = 8, .K = 2, .max_position_embeddings = 128});
-  // clang-format on
-}
-
-Batch make_batch(int V) {
-  Batch b;
-  Rng rng{5};
-  for (int len : {17, 1, 40}) {
-    std::vector<int> ids(len);
-    for (int& id : ids) id = static_cast<int>(rng.next_u64() % V);
-    batch_add_sequence(b, ids, 0);
-  }
-  return b;
-}
 
 // Distinct experts per token, [num_moe_layers][N, K] (host memory, as the learner passes it).
 std::vector<int> random_routing(const ModelConfig& c, int N) {
@@ -122,6 +99,6 @@ TEST_CASE("CUDA recompute: tiny DeepSeek-V3 gives the same bits") {
 }
 
 TEST_CASE("CUDA recompute: tiny Qwen3-MoE gives the same bits") {
-  check_same_bits(tiny_qwen3_moe(), false);
-  check_same_bits(tiny_qwen3_moe(), true);
+  check_same_bits(tiny_qwen3_moe(4), false);
+  check_same_bits(tiny_qwen3_moe(4), true);
 }

@@ -28,6 +28,15 @@ inline Model sharp_model(const ModelConfig& c, uint64_t seed, float scale) {
   return m;
 }
 
+// Three packed sequences (7, 4 and 5 tokens, ids < 19) with loss from 0, 1 and 2.
+inline Batch micro_batch() {
+  Batch b;
+  batch_add_sequence(b, {1, 5, 7, 2, 9, 11, 3}, 0);
+  batch_add_sequence(b, {4, 4, 18, 0}, 1);
+  batch_add_sequence(b, {6, 13, 12, 8, 15}, 2);
+  return b;
+}
+
 // YaRN scaling by `factor` of a model pretrained on `original` positions (mscale fields 0: absent).
 inline RopeScaling yarn(double factor, int original, double mscale = 0.0,
                         double mscale_all_dim = 0.0) {

@@ -46,14 +46,6 @@ void check_shapes(const Model& m,
   }
 }
 
-Batch micro_batch() {
-  Batch b;
-  batch_add_sequence(b, {1, 5, 7, 2, 9, 11, 3}, 0);
-  batch_add_sequence(b, {4, 4, 18, 0}, 1);
-  batch_add_sequence(b, {6, 13, 12, 8, 15}, 2);
-  return b;
-}
-
 // L = Σ_n r_n logp_n in double, with routing replayed so the loss is smooth in the weights.
 double weighted_loss(Model& m, Acts& a, const Batch& b, const std::vector<float>& r,
                      const ForwardOptions& opt) {
@@ -85,7 +77,7 @@ void check_gradients(const ModelConfig& cfg, float balance_alpha = 0.0f) {
         m.params[s.offset + i] = s.trainable ? 1.0f + 0.3f * static_cast<float>(rng.normal())
                                              : 0.1f * static_cast<float>(rng.normal());
     }
-  Batch b = micro_batch();
+  Batch b = test::micro_batch();
   Acts a;
   ForwardOptions opt;
   opt.inv_temp = 0.7f;
@@ -231,7 +223,7 @@ TEST_CASE("two forward+backward runs with the same seed are bit-identical") {
   std::vector<float> grads[2], logp[2];
   for (int run = 0; run < 2; run++) {
     Model m = test::random_model(micro_config(0, "sigmoid"), 7);
-    Batch b = micro_batch();
+    Batch b = test::micro_batch();
     Acts a;
     ForwardOptions opt;
     model_forward(m, a, b, opt);
@@ -247,7 +239,7 @@ TEST_CASE("two forward+backward runs with the same seed are bit-identical") {
 
 TEST_CASE("packed sequences do not see each other") {
   Model m = test::random_model(micro_config(0, "sigmoid"), 3);
-  Batch both = micro_batch();
+  Batch both = test::micro_batch();
   Batch alone;
   batch_add_sequence(alone, {4, 4, 18, 0}, 1);
   Acts a1, a2;

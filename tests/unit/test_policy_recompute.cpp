@@ -39,14 +39,6 @@ ModelConfig micro_qwen3_moe() {
   // clang-format on
 }
 
-Batch micro_batch() {
-  Batch b;
-  batch_add_sequence(b, {1, 5, 7, 2, 9, 11, 3}, 0);
-  batch_add_sequence(b, {4, 4, 18, 0}, 1);
-  batch_add_sequence(b, {6, 13, 12, 8, 15}, 2);
-  return b;
-}
-
 // Distinct experts per token for every MoE layer: [num_moe_layers][N, K], not what the router
 // would choose, so that a recomputation ignoring the replay would show.
 std::vector<int> random_routing(const ModelConfig& c, int N, uint64_t seed) {
@@ -104,7 +96,7 @@ StepResult fwd_bwd(const ModelConfig& c, const Batch& b, ForwardOptions opt, boo
 }
 
 void check_same_bits(const ModelConfig& c, ForwardOptions opt) {
-  const Batch b = micro_batch();
+  const Batch b = test::micro_batch();
   opt.need_entropy = true;
   opt.inv_temp = 0.8f;
   const StepResult plain = fwd_bwd(c, b, opt, false);
@@ -143,7 +135,7 @@ TEST_CASE("recompute: DeepSeek (MLA + MoE, balance loss) gives the same bits") {
 
 TEST_CASE("recompute: DeepSeek with routing replay gives the same bits") {
   const ModelConfig c = micro_deepseek();
-  const std::vector<int> routing = random_routing(c, batch_num_tokens(micro_batch()), 3);
+  const std::vector<int> routing = random_routing(c, batch_num_tokens(test::micro_batch()), 3);
   ForwardOptions opt;
   opt.balance_alpha = 0.05f;
   opt.replay_topk_idx = routing.data();
@@ -197,7 +189,7 @@ TEST_CASE("recompute: a smaller batch than reserved runs without reallocating") 
   Acts a;
   acts_reserve(m, a, 64, 4, true, true, true);
   const char* mem[3] = {a.arena.mem.data(), a.grad.arena.mem.data(), a.layers[0].arena.mem.data()};
-  const Batch b = micro_batch();
+  const Batch b = test::micro_batch();
   ForwardOptions opt;
   opt.recompute = true;
   model_forward(m, a, b, opt);
