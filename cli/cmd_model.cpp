@@ -20,43 +20,13 @@
 #include "policy/decode.h"
 #include "policy/hf_checkpoint.h"
 #include "policy/model.h"
+#include "policy/model_bench.h"
 #include "policy/tiny_tokenizer.h"
 #include "policy/tokenizer.h"
 
 namespace aha::cli {
 
 namespace {
-
-// The ~100M-parameter benchmark configuration (16 experts, top-2, one shared).
-ModelConfig config_100m() {
-  // clang-format off
-  return config_deepseek({.V = 32000, .C = 512, .L = 8, .NH = 8, .q_lora_rank = 192,
-      .kv_lora_rank = 128, .qk_nope_head_dim = 32, .qk_rope_head_dim = 16, .v_head_dim = 32,
-      .FF = 1536, .moe_FF = 384, .E = 16, .shared = 1, .K = 2, .first_dense = 1,
-      .max_position_embeddings = 2048});
-  // clang-format on
-}
-
-// The same size in the Qwen3-MoE layout: GQA 8/2 heads of 64 dims with QK-norm, 16 experts
-// top-2, no shared expert (layer 0 dense like the DeepSeek one).
-ModelConfig config_100m_qwen() {
-  // clang-format off
-  return config_qwen("qwen3_moe", {.V = 32000, .C = 512, .L = 8, .NH = 8, .NKV = 2, .head_dim = 64,
-      .FF = 1536, .moe_FF = 384, .E = 16, .K = 2, .max_position_embeddings = 2048});
-  // clang-format on
-}
-
-// The ~1B-parameter DeepSeek-V3-style config of the GPU benchmark (issue 12): 32 experts top-4,
-// one shared, MLA: 1,008,484,608 parameters (transformers counts the same), 0.26B active.
-// experiments/gpu/bench_torch.py builds these shapes in DeepseekV3ForCausalLM (keep in step).
-ModelConfig config_1b() {
-  // clang-format off
-  return config_deepseek({.V = 32000, .C = 1024, .L = 18, .NH = 16, .q_lora_rank = 384,
-      .kv_lora_rank = 256, .qk_nope_head_dim = 64, .qk_rope_head_dim = 32, .v_head_dim = 64,
-      .FF = 2816, .moe_FF = 512, .E = 32, .shared = 1, .K = 4, .first_dense = 1,
-      .max_position_embeddings = 4096});
-  // clang-format on
-}
 
 // A config by built-in name (tiny, 100m, 100m-qwen, 1b) or from a config.json path.
 ModelConfig resolve_config(const std::string& what) {
@@ -212,83 +182,6 @@ double time_sgemm_gflops(int n) {
   return 2.0 * n * n * n * iters / el / 1e9;
 }
 
-// CPU seconds of this process so far (every thread): on a shared machine the wall time of a
-// step also counts the time other jobs held the cores, its CPU time much less so.
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// steps > 0: time exactly that many steps (else at least 2 s and 2 steps). recompute: per-layer
-// activation recomputation, and a line with the activation bytes with and without it.
-void bench_config(const char* name, const ModelConfig& cfg, int B, int T, double sgemm, Device dev,
-                  int steps, bool recompute) {
-  const int N = B * T;
-  Model m;
-  if (dev == Device::kCuda) {  // refuse before allocating what does not fit
-    model_build_table(m, cfg);
-    memory_plan_check(model_memory_plan(m, N, B, false, recompute), dev,
-                      std::string("config ") + name);
-  }
-  model_build(m, cfg, dev);
-  model_init(m, 1);
-  Batch batch;
-  Rng rng{2};
-  for (int b = 0; b < B; b++) {
-    std::vector<int> ids(T);
-    for (int& id : ids) id = static_cast<int>(rng.next_u64() % cfg.vocab_size);
-    batch_add_sequence(batch, ids, 0);
-  }
-  Acts acts;
-  acts_reserve(m, acts, N, B, true, true, recompute);
-  ForwardOptions opt;
-  opt.recompute = recompute;
-  Buffer<float> dlogp;  // where the model runs
-  dlogp.alloc(dev, N);
-  const std::vector<float> dlogp_host(N, -1.0f / N);
-  device_copy(m.ctx, dlogp.data(), dev, dlogp_host.data(), Device::kCpu, N * sizeof(float));
-  model_zero_grads(m);
-  auto step = [&] {
-    model_forward(m, acts, batch, opt);
-    model_backward(m, acts, batch, dlogp.data(), opt);
-  };
-  step();  // warm-up
-  ctx_sync(m.ctx);
-  int iters = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  const double cpu0 = process_cpu_seconds();
-  double el = 0;
-  while (steps > 0 ? iters < steps : el < 2.0 || iters < 2) {
-    step();
-    ctx_sync(m.ctx);
-    iters++;
-    el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
-  double tok_s = static_cast<double>(N) * iters / el;
-  // Per CPU second as well: on a shared machine wall time mostly measures waiting for a core.
-  const double tok_cpu_s = static_cast<double>(N) * iters / (process_cpu_seconds() - cpu0);
-  // Forward + backward is about three forwards.
-  double gflops = 3.0 * model_forward_flops(m, N, (T + 1) / 2.0) * iters / el / 1e9;
-  std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %9.1f%% %10.0f %6d\n", name, model_num_params(m),
-              model_num_active_params(m), N, tok_s, gflops, 100.0 * gflops / sgemm, tok_cpu_s,
-              iters);
-  if (recompute) {
-    const double with = static_cast<double>(acts_bytes(m, N, B, true, true));
-    const double without = static_cast<double>(acts_bytes(m, N, B, true, false));
-    std::printf("       activations %.1f MiB with recompute, %.1f MiB without (x%.2f)\n",
-                with / (1 << 20), without / (1 << 20), with / without);
-  }
-  if (dev == Device::kCuda) {
-    size_t free_bytes = 0, total_bytes = 0;
-    cuda_mem_info(&free_bytes, &total_bytes);
-    std::printf(
-        "       device memory in use %.2f GiB (plan %.2f GiB)\n",
-        static_cast<double>(total_bytes - free_bytes) / (1ull << 30),
-        static_cast<double>(model_memory_plan(m, N, B, false, recompute).total()) / (1ull << 30));
-  }
-}
-
 // GFLOP/s of `aha bench sgemm` in a child process whose OpenBLAS loads with core type `core`
 // ("library": OpenBLAS's own choice); 0 when the child fails.
 double child_sgemm_gflops(const std::string& core, int n, int threads, std::string* corename) {
@@ -350,17 +243,15 @@ void cmd_bench_model(const std::string& which, int B, int T, int threads, const 
     sgemm = 989e3;
     std::printf("device: cuda; the last column is the share of a 989 TFLOP/s bf16 peak\n");
   }
-  std::printf("%-6s %12s %12s %6s %10s %10s %10s %10s %6s\n", "config", "params", "active",
-              "tokens", "tok/s", "GFLOP/s", dev == Device::kCpu ? "of sgemm" : "of peak",
-              "tok/CPU-s", "steps");
+  bench_model_header(dev);
   if (which == "all" || which == "tiny")
-    bench_config("tiny", config_tiny(), B, T, sgemm, dev, steps, recompute);
+    bench_model_config("tiny", config_tiny(), B, T, sgemm, dev, steps, recompute);
   if (which == "all" || which == "100m")
-    bench_config("100m", config_100m(), B, T, sgemm, dev, steps, recompute);
+    bench_model_config("100m", config_100m(), B, T, sgemm, dev, steps, recompute);
   if (which == "all" || which == "100m-qwen")
-    bench_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps, recompute);
+    bench_model_config("100m-q", config_100m_qwen(), B, T, sgemm, dev, steps, recompute);
   if (which == "1b")
-    bench_config("1b", config_1b(), B, T, sgemm, dev, steps, recompute);  // not in all
+    bench_model_config("1b", config_1b(), B, T, sgemm, dev, steps, recompute);  // not in all
 }
 
 void add_model_commands(CLI::App& app) {

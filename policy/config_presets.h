@@ -1,6 +1,6 @@
-// Model configs built from their sizes: one place for the shipped presets (config_tiny, `aha model`
-// and `aha bench model`'s 100M ones) and the tests' micro models, so that a layout rule (which
-// layers are dense, QK-norm for Qwen3, ...) is written once.
+// Model configs built from their sizes: one place for the shipped presets (config_tiny, and the
+// 100m, 100m-qwen and 1b configs of `aha model` and `aha bench model`) and the tests' micro
+// models, so that a layout rule (which layers are dense, QK-norm for Qwen3, ...) is written once.
 //
 // Invariants:
 // - config_deepseek: Multi-head Latent Attention (q_lora_rank 0 = no query compression), layers
@@ -81,6 +81,39 @@ inline ModelConfig config_qwen(const std::string& model_type, const QwenSize& s)
     c.mlp_only_layers = {0};
   }
   return c;
+}
+
+// The shipped benchmark presets (`aha model`, `aha bench model`, experiments/gpu/bench_model).
+
+// The ~100M-parameter benchmark configuration (16 experts, top-2, one shared).
+inline ModelConfig config_100m() {
+  // clang-format off
+  return config_deepseek({.V = 32000, .C = 512, .L = 8, .NH = 8, .q_lora_rank = 192,
+      .kv_lora_rank = 128, .qk_nope_head_dim = 32, .qk_rope_head_dim = 16, .v_head_dim = 32,
+      .FF = 1536, .moe_FF = 384, .E = 16, .shared = 1, .K = 2, .first_dense = 1,
+      .max_position_embeddings = 2048});
+  // clang-format on
+}
+
+// The same size in the Qwen3-MoE layout: GQA 8/2 heads of 64 dims with QK-norm, 16 experts
+// top-2, no shared expert (layer 0 dense like the DeepSeek one).
+inline ModelConfig config_100m_qwen() {
+  // clang-format off
+  return config_qwen("qwen3_moe", {.V = 32000, .C = 512, .L = 8, .NH = 8, .NKV = 2, .head_dim = 64,
+      .FF = 1536, .moe_FF = 384, .E = 16, .K = 2, .max_position_embeddings = 2048});
+  // clang-format on
+}
+
+// The ~1B-parameter DeepSeek-V3-style config of the GPU benchmark : 32 experts top-4,
+// one shared, MLA: 1,008,484,608 parameters (transformers counts the same), 0.26B active.
+// experiments/gpu/bench_torch.py builds these shapes in DeepseekV3ForCausalLM (keep in step).
+inline ModelConfig config_1b() {
+  // clang-format off
+  return config_deepseek({.V = 32000, .C = 1024, .L = 18, .NH = 16, .q_lora_rank = 384,
+      .kv_lora_rank = 256, .qk_nope_head_dim = 64, .qk_rope_head_dim = 32, .v_head_dim = 64,
+      .FF = 2816, .moe_FF = 512, .E = 32, .shared = 1, .K = 4, .first_dense = 1,
+      .max_position_embeddings = 4096});
+  // clang-format on
 }
 
 }  // namespace aha

@@ -1,5 +1,5 @@
 """PyTorch beside `aha bench model --config 1b --device cuda` (issue 12): transformers'
-DeepseekV3ForCausalLM with the shapes of aha's config_1b (cli/cmd_model.cpp; keep the two in step),
+DeepseekV3ForCausalLM with the shapes of aha's config_1b (policy/config_presets.h; keep the two in step),
 random weights in bf16 on the GPU, forward+backward of the same batch (B sequences of T tokens),
 eager and, when it works, torch.compile. Prints one line per mode:
     torch <mode> tok/s <x> peak_GiB <y>
