@@ -393,8 +393,9 @@ void cuda_build(Learner& l) {
   model_build(d.policy, c, Device::kCuda);
   model_alloc_grads(d.policy);
   const long P = d.policy.num_params;
-  d.adam_m.alloc(Device::kCuda, P);
-  d.adam_v.alloc(Device::kCuda, P);
+  d.adam.alloc(Device::kCuda, 2 * static_cast<size_t>(P));
+  d.adam_m = View<float>{d.adam.data(), static_cast<size_t>(P)};
+  d.adam_v = View<float>{d.adam.data() + P, static_cast<size_t>(P)};
   // Norm weights take no decay, as on the CPU (apply_adamw); frozen tensors are left out.
   std::vector<AdamWSegment> segs;
   for (const TensorSpec& s : d.policy.specs)

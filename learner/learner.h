@@ -88,8 +88,9 @@ struct LearnerCuda {
   Model policy;           // fp32 master weights, gradients, the bf16 copy; its stream runs the step
   Model ref;              // the reference model (need_ref)
   Acts acts, ref_acts;    // laid out for the largest micro-batch
-  Buffer<float> adam_m;   // [num_params] AdamW state
-  Buffer<float> adam_v;   // [num_params]
+  Buffer<float> adam;     // [2, num_params] AdamW state, one allocation: m, then v
+  View<float> adam_m;     // [num_params] into adam
+  View<float> adam_v;     // [num_params] into adam
   Buffer<char> segments;  // AdamW segments (trainable tensors, their decay), device
   int num_segments = 0;
   Arena step;             // the step's token arrays, statistics and workspaces (learner.cpp)
