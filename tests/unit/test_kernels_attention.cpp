@@ -171,7 +171,7 @@ TEST_CASE("mla_decode_attention equals expanded attention with k_nope = W_uk c_k
   Rng rng{30};
   const int B = 3, NH = 2, R = 6, DR = 4, DN = 5, NC = 20;
   const std::vector<int> lens = {4, 1, 6};
-  // Cache rows [c_kv (R) ; k_rope (DR)], rows of the batch scattered over the cache (block table).
+  // Cache rows [c_kv (R) ; k_rope (DR)], rows of the batch scattered over the cache.
   auto cache = randn(rng, (size_t)NC * (R + DR));
   std::vector<int> rows = {3, 17, 0, 9, 12, 5, 6, 7, 19, 1, 14};
   std::vector<int> row_start = {0, 4, 5, 11};
