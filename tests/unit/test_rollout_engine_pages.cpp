@@ -93,5 +93,5 @@ TEST_CASE("groups across page boundaries: shared pages decode as private caches,
 
 TEST_CASE("no page leaks: random requests with cancellations return every page") {
   // 10,000 requests run in the integration test (Release); fewer here, under the sanitizers.
-  test::engine_churn(600, 3);
+  test::engine_churn(2000, 3);
 }
