@@ -30,19 +30,22 @@ namespace {
 // One batch row: sc[NH, L] scratch. q[h] is q_a[h*qa_stride .. +A] ; q_b[h*qb_stride .. +Bd],
 // keys are cache[row][ko .. ko+A) ; cache[row][ko+A .. ko+A+Bd) (Bd may be 0), values
 // cache[row][vo .. vo+D). Head h reads key/value group h / group (group offsets kstep, vstep).
-// Position i of the row is at cache row pages[i / P] * P + i % P.
+// Position i of the row is at cache row pages[i / P] * P + i % P; off[L] is scratch for the
+// positions' offsets into the cache, laid out once per call so that the loops below divide nothing.
 AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b, int A, int Bd,
                                   const float* cache, long W, const int* pages, int P, int L, int NH,
                                   int group, long ko, long kstep, long vo, long vstep, int D,
-                                  float scale, float* sc) {
+                                  float scale, float* sc, long* off) {
   // Scores: 8-float partial sums per head in a vector, summed as a tree once per (row, head) --
   // a horizontal sum per dot would cost more than the dot. Heads go four at a time so that each
   // key chunk is loaded once for four heads.
   using v8 = float __attribute__((vector_size(32)));
   const int A8 = A & ~7, B8 = Bd & ~7;
-  auto row_at = [&](int i) {
-    return cache + (static_cast<long>(pages[i / P]) * P + i % P) * W;
-  };
+  for (int i0 = 0, j = 0; i0 < L; i0 += P, j++) {
+    const long base = static_cast<long>(pages[j]) * P * W;
+    for (int i = i0; i < std::min(L, i0 + P); i++) off[i] = base + (i - i0) * W;
+  }
+  auto row_at = [&](int i) { return cache + off[i]; };
   // Pages of a sequence lie far apart in the cache: fetch ahead.
   constexpr int kAhead = 4;
   for (int i = 0; i < std::min(L, kAhead); i++)
@@ -149,11 +152,13 @@ void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rop
       return;
     }
     thread_local std::vector<float> sc;
+    thread_local std::vector<long> off;
     if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
+    if (off.size() < static_cast<size_t>(L)) off.resize(L);
     // Keys [c_kv ; k_rope] and values c_kv, one group of all NH heads.
     decode_row(o, q_lat + static_cast<long>(b) * NH * R, q_rope + static_cast<long>(b) * NH * DR, R,
                DR, cache, W, page_ids + page_indptr[b], page_tokens, L, NH, NH, 0, 0, 0, 0, R,
-               scale, sc.data());
+               scale, sc.data(), off.data());
   });
 }
 
@@ -171,11 +176,13 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, int pa
       return;
     }
     thread_local std::vector<float> sc;
+    thread_local std::vector<long> off;
     if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
+    if (off.size() < static_cast<size_t>(L)) off.resize(L);
     // Keys at [0, NKV*D), values at [NKV*D, 2*NKV*D); head h reads kv head h / (NH / NKV).
     decode_row(o, q + static_cast<long>(b) * NH * D, nullptr, D, 0, cache, W,
                page_ids + page_indptr[b], page_tokens, L, NH, NH / NKV, 0, D,
-               static_cast<long>(NKV) * D, D, D, scale, sc.data());
+               static_cast<long>(NKV) * D, D, D, scale, sc.data(), off.data());
   });
 }
 
