@@ -33,9 +33,9 @@ namespace {
 // Position i of the row is at cache row pages[i / P] * P + i % P; off[L] is scratch for the
 // positions' offsets into the cache, laid out once per call so that the loops below divide nothing.
 AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b, int A, int Bd,
-                                  const float* cache, long W, const int* pages, int P, int L, int NH,
-                                  int group, long ko, long kstep, long vo, long vstep, int D,
-                                  float scale, float* sc, long* off) {
+                                  const float* cache, long W, const int* pages, int P, int L,
+                                  int NH, int group, long ko, long kstep, long vo, long vstep,
+                                  int D, float scale, float* sc, long* off) {
   // Scores: 8-float partial sums per head in a vector, summed as a tree once per (row, head) --
   // a horizontal sum per dot would cost more than the dot. Heads go four at a time so that each
   // key chunk is loaded once for four heads.

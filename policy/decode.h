@@ -21,8 +21,8 @@
 namespace aha {
 
 struct KvCache {
-  int L = 0;  // layers
-  int W = 0;  // floats per row per layer (cache_row_width)
+  int L = 0;           // layers
+  int W = 0;           // floats per row per layer (cache_row_width)
   int num_rows = 0;    // pool.num_pages * kPageTokens
   Buffer<float> data;  // [L, num_rows, W] on the model's device; row = page * kPageTokens + slot
   KvPagePool pool;

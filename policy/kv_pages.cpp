@@ -9,9 +9,9 @@ namespace aha {
 namespace {
 
 void check_page(const KvPagePool& pool, int page, const char* what) {
-  AHA_CHECK(page >= 0 && page < pool.num_pages,
-            std::string(what) + ": page " + std::to_string(page) + " out of range [0, " +
-                std::to_string(pool.num_pages) + ")");
+  AHA_CHECK(page >= 0 && page < pool.num_pages, std::string(what) + ": page " +
+                                                    std::to_string(page) + " out of range [0, " +
+                                                    std::to_string(pool.num_pages) + ")");
 }
 
 }  // namespace

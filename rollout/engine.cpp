@@ -57,11 +57,11 @@ void engine_submit(Engine& e, EngineRequest req) {
   const ModelConfig& c = e.model->cfg;
   for (int id : req.prompt) AHA_CHECK(id >= 0 && id < c.vocab_size, "prompt token out of range");
   const long need = engine_group_pages(static_cast<int>(req.prompt.size()), req.group_size,
-                                      req.params.max_new_tokens);
-  AHA_CHECK(need <= e.cache.pool.num_pages,
-            "request needs " + std::to_string(need) + " cache pages of " +
-                std::to_string(kPageTokens) + " tokens, the engine has " +
-                std::to_string(e.cache.pool.num_pages));
+                                       req.params.max_new_tokens);
+  AHA_CHECK(need <= e.cache.pool.num_pages, "request needs " + std::to_string(need) +
+                                                " cache pages of " + std::to_string(kPageTokens) +
+                                                " tokens, the engine has " +
+                                                std::to_string(e.cache.pool.num_pages));
   AHA_CHECK(
       static_cast<long>(req.prompt.size()) + req.params.max_new_tokens <= c.max_position_embeddings,
       "prompt + max_new_tokens exceeds max_position_embeddings");

@@ -38,7 +38,8 @@ inline void engine_churn(int num_requests, uint64_t seed) {
       EngineRequest r;
       r.request_id = next_id++;
       const int T = 1 + static_cast<int>(rng.next_u64() % 200);
-      for (int t = 0; t < T; t++) r.prompt.push_back(static_cast<int>(rng.next_u64() % c.vocab_size));
+      for (int t = 0; t < T; t++)
+        r.prompt.push_back(static_cast<int>(rng.next_u64() % c.vocab_size));
       r.group_size = 1 + static_cast<int>(rng.next_u64() % 4);
       r.params.max_new_tokens = 1 + static_cast<int>(rng.next_u64() % 80);
       r.params.stop_token_ids = {0};

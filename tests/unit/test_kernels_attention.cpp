@@ -302,8 +302,8 @@ TEST_CASE("decode attention over pages equals it over the same rows listed one b
     } else {
       gqa_decode_attention(paged.data(), qa.data(), cache.data(), P, page_indptr.data(),
                            page_ids.data(), lens.data(), B, NH, NKV, D, 0.3f);
-      gqa_decode_attention(listed.data(), qa.data(), cache.data(), 1, row_start.data(),
-                           rows.data(), lens.data(), B, NH, NKV, D, 0.3f);
+      gqa_decode_attention(listed.data(), qa.data(), cache.data(), 1, row_start.data(), rows.data(),
+                           lens.data(), B, NH, NKV, D, 0.3f);
     }
     CHECK(paged == listed);
   }

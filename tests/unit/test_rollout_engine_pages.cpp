@@ -66,8 +66,8 @@ TEST_CASE("groups across page boundaries: shared pages decode as private caches,
                   logits.data(), nullptr);
       for (int g = 0; g < G; g++) {
         const Sample& s = done[0].samples[g];
-        SampledToken t = sample_token(&logits[static_cast<size_t>(g) * V], V, r.params, r.seed, g,
-                                      i, scratch);
+        SampledToken t =
+            sample_token(&logits[static_cast<size_t>(g) * V], V, r.params, r.seed, g, i, scratch);
         REQUIRE(t.token == s.completion[i]);
         REQUIRE(t.logp == s.rollout_logp[i]);
       }
