@@ -35,6 +35,13 @@ TEST_CASE("groups across page boundaries: shared pages decode as private caches,
     engine_run(e, done);
     REQUIRE(done.size() == 1);
     CHECK(page_pool_whole(e.cache.pool));
+    {  // One page less cannot hold the group: refused at submission.
+      Engine small;
+      EngineOptions o = opt;
+      o.max_tokens_in_flight -= kPageTokens;
+      engine_init(small, m, o);
+      CHECK_THROWS_WITH(engine_submit(small, r), doctest::Contains("cache pages"));
+    }
 
     // Reference: each sample with a private copy of the prompt (own prefill, no sharing), the
     // same batch of G rows per step, fed the engine's tokens.
@@ -89,6 +96,47 @@ TEST_CASE("groups across page boundaries: shared pages decode as private caches,
       CHECK(max_diff <= 2e-5);
     }
   }
+}
+
+TEST_CASE("engine_cancel frees a running group's pages at once and drops a waiting request") {
+  ModelConfig c = config_tiny();
+  c.vocab_size = 29;
+  Model m = test::sharp_model(c, 13, 10.0f);
+  auto request = [&](uint64_t id, int T) {
+    EngineRequest r;
+    r.request_id = id;
+    for (int t = 0; t < T; t++) r.prompt.push_back((t * 5 + static_cast<int>(id)) % 29);
+    r.group_size = 2;
+    r.params.max_new_tokens = 40;
+    r.seed = id;
+    return r;
+  };
+  Engine e;
+  EngineOptions opt;
+  // Prompts of 100 tokens, 40 new: 2 prompt pages + 2 samples x 2 pages (a copy of the prompt's
+  // last page and one more): 6 pages hold one group at a time.
+  opt.max_tokens_in_flight = 6 * kPageTokens;
+  engine_init(e, m, opt);
+  for (uint64_t id : {1, 2, 3}) engine_submit(e, request(id, 100));
+  std::vector<EngineResult> done;
+  engine_step(e, done);
+  engine_step(e, done);
+  REQUIRE(e.groups.size() == 1);  // request 1 runs, 2 and 3 wait
+  CHECK(engine_group_pages(100, 2, 40) == 6);
+  REQUIRE(e.waiting.size() == 2);
+  CHECK(cache_num_free_pages(e.cache) < 6);
+  CHECK(engine_cancel(e, 1));
+  CHECK(e.groups.empty());
+  CHECK(page_pool_whole(e.cache.pool));  // at once, before the next step
+  CHECK(e.reserved_pages == 0);
+  CHECK(engine_cancel(e, 3));  // waiting
+  CHECK_FALSE(engine_cancel(e, 3));
+  CHECK_FALSE(engine_cancel(e, 99));
+  engine_run(e, done);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].request_id == 2);
+  CHECK(done[0].samples.size() == 2);
+  CHECK(page_pool_whole(e.cache.pool));
 }
 
 TEST_CASE("no page leaks: random requests with cancellations return every page") {
