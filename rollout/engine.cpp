@@ -203,7 +203,8 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       if (!s.done && static_cast<int>(active.size()) < e.opt.max_batch) active.push_back(&s);
   const int B = static_cast<int>(active.size());
   if (B > 0) {
-    // Page tables in FlashInfer's format; a sequence's list grows by a page only at a boundary.
+    // Page tables in FlashInfer's format. A sequence's table grows by a page only at a boundary;
+    // the flat page_ids is concatenated per step (one id per 64 tokens, as schedulers do).
     std::vector<int>& tokens = e.step_tokens;
     std::vector<int>& page_indptr = e.step_page_indptr;
     std::vector<int>& page_ids = e.step_page_ids;
