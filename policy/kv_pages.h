@@ -11,7 +11,11 @@
 //   puts the page back on the free list when the count reaches 0. Unref of a free page (a double
 //   free) or of an id outside [0, num_pages) stops with an error.
 // - A page with more than one holder is read-only: a sequence that must write into a shared page
-//   first copies it into a page of its own (policy/decode.h: cache_append_token).
+//   first copies it into a page of its own (policy/decode.h: cache_append_token). Only a prompt's
+//   partially filled last page is ever written while shared: the G samples of a group copy its
+//   filled slots on their first write, lazily, so the last holder writes in place (G-1 copies, not
+//   G) and a sample that stops at its first token copies nothing. Copying slots of the latent
+//   cache is cheaper than re-running the prompt's tail per sample and keeps the values bit-equal.
 // - The pool is whole (page_pool_whole) when every page is free: what an idle engine must show.
 #pragma once
 #include <vector>
