@@ -39,8 +39,11 @@ void cmd_generate(const GenerateArgs& a) {
   req.seed = a.seed;
   Engine e;
   EngineOptions opt;
+  // Exactly the pages this one group may take.
   opt.max_tokens_in_flight =
-      static_cast<int>(req.prompt.size()) + a.n * a.params.max_new_tokens + 16;
+      static_cast<int>(
+          engine_group_pages(static_cast<int>(req.prompt.size()), a.n, a.params.max_new_tokens)) *
+      kPageTokens;
   const PromptFormat raw;  // no stop ids: every token shown as it is
   for (int id = 0; id < m.cfg.vocab_size; id++) {
     const bool known = id < tok.vocab_size && !tok.id_token[id].empty();

@@ -122,7 +122,8 @@ void add_rollout_worker(CLI::App& app) {
       ->required();
   c->add_option("--model", *model, "Model directory (config and starting weights)")->required();
   c->add_option("--id", *id, "Worker id (default host-pid)");
-  c->add_option("--cache-rows", *rows, "Latent-cache rows (tokens in flight)")
+  c->add_option("--cache-rows", *rows,
+                "Latent-cache rows (tokens in flight, rounded up to 64-token pages)")
       ->capture_default_str();
   c->add_option("--server-key", *server_key,
                 "The trainer's public key (RUN_DIR/keys/server.pub) for a CURVE tcp:// endpoint");

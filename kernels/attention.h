@@ -15,22 +15,26 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* lse, const float* q, const float* k, const float* v,
                         const int* seq_start, int B, int NH, int NKV, int DQK, int DV, float scale);
 
-// MLA decode attention in the latent space, one query token per row of the batch (this and the
-// GQA decode below live in kernels/decode_attention.cpp).
-// Row b attends to its len_b = row_start[b+1] - row_start[b] cache entries: entry i is at cache
-// row rows[row_start[b] + i] (a flattened block table), each cache row holding
-// [c_kv (R) ; k_rope (DR)]. A row with len_b = 0 gets out_lat = 0.
+// Decode attention over a paged cache, one query token per row of the batch (these live in
+// kernels/decode_attention.cpp), in FlashInfer's paged format: row b attends to its first
+// len_b = seq_lens[b] positions, position i at cache row
+//   page_ids[page_indptr[b] + i / P] * P + i % P        (P = page_tokens)
+// so row b's pages are page_ids[page_indptr[b] .. page_indptr[b+1]), at least ceil(len_b / P) of
+// them. P = 1 makes page_ids a plain list of rows. A row with len_b = 0 gets a zero output.
+//
+// MLA in the latent space: each cache row holds [c_kv (R) ; k_rope (DR)].
 // score(h, i) = (q_lat[b,h]·c_kv_i + q_rope[b,h]·k_rope_i) * scale; out_lat[b,h] = Σ p_i c_kv_i.
-// out_lat[B,NH,R]; q_lat[B,NH,R]; q_rope[B,NH,DR]; cache[*, R+DR]; rows[...]; row_start[B+1]
+// out_lat[B,NH,R]; q_lat[B,NH,R]; q_rope[B,NH,DR]; cache[*, R+DR]; page_indptr[B+1]; seq_lens[B]
 void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rope,
-                          const float* cache, const int* rows, const int* row_start, int B, int NH,
-                          int R, int DR, float scale);
+                          const float* cache, int page_tokens, const int* page_indptr,
+                          const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,
+                          float scale);
 
-// Grouped-query decode attention, one query token per row of the batch, over cache rows holding
-// [k (NKV*D) ; v (NKV*D)] (keys with rope applied). Row b attends to the cache entries
-// rows[row_start[b] .. row_start[b+1]); head h reads kv head h / (NH / NKV). len_b = 0 gives 0.
-// out[B,NH,D]; q[B,NH,D]; cache[*, 2*NKV*D]; rows[...]; row_start[B+1]
-void gqa_decode_attention(float* out, const float* q, const float* cache, const int* rows,
-                          const int* row_start, int B, int NH, int NKV, int D, float scale);
+// Grouped-query decode attention over cache rows holding [k (NKV*D) ; v (NKV*D)] (keys with
+// rope applied); head h reads kv head h / (NH / NKV).
+// out[B,NH,D]; q[B,NH,D]; cache[*, 2*NKV*D]; page_indptr[B+1]; seq_lens[B]
+void gqa_decode_attention(float* out, const float* q, const float* cache, int page_tokens,
+                          const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                          int NH, int NKV, int D, float scale);
 
 }  // namespace aha

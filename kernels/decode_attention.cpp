@@ -1,4 +1,4 @@
-// Decode attention (one query token per batch row over cache rows named by a block table),
+// Decode attention (one query token per batch row over a paged cache: per row a list of pages),
 // declared in kernels/attention.h. Rows are independent: parallel_for over rows, each writing its
 // own outputs, so results do not depend on the thread count or on the other rows of the batch.
 //
@@ -30,23 +30,30 @@ namespace {
 // One batch row: sc[NH, L] scratch. q[h] is q_a[h*qa_stride .. +A] ; q_b[h*qb_stride .. +Bd],
 // keys are cache[row][ko .. ko+A) ; cache[row][ko+A .. ko+A+Bd) (Bd may be 0), values
 // cache[row][vo .. vo+D). Head h reads key/value group h / group (group offsets kstep, vstep).
+// Position i of the row is at cache row pages[i / P] * P + i % P; off[L] is scratch for the
+// positions' offsets into the cache, laid out once per call so that the loops below divide nothing.
 AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b, int A, int Bd,
-                                  const float* cache, long W, const int* rows, int L, int NH,
-                                  int group, long ko, long kstep, long vo, long vstep, int D,
-                                  float scale, float* sc) {
+                                  const float* cache, long W, const int* pages, int P, int L,
+                                  int NH, int group, long ko, long kstep, long vo, long vstep,
+                                  int D, float scale, float* sc, long* off) {
   // Scores: 8-float partial sums per head in a vector, summed as a tree once per (row, head) --
   // a horizontal sum per dot would cost more than the dot. Heads go four at a time so that each
   // key chunk is loaded once for four heads.
   using v8 = float __attribute__((vector_size(32)));
   const int A8 = A & ~7, B8 = Bd & ~7;
-  // A sequence's rows lie far apart in the cache (one row per step per sequence): fetch ahead.
+  for (int i0 = 0, j = 0; i0 < L; i0 += P, j++) {
+    const long base = static_cast<long>(pages[j]) * P * W;
+    for (int i = i0; i < std::min(L, i0 + P); i++) off[i] = base + (i - i0) * W;
+  }
+  auto row_at = [&](int i) { return cache + off[i]; };
+  // Pages of a sequence lie far apart in the cache: fetch ahead.
   constexpr int kAhead = 4;
   for (int i = 0; i < std::min(L, kAhead); i++)
-    for (long c = 0; c < W; c += 16) __builtin_prefetch(cache + rows[i] * W + c);
+    for (long c = 0; c < W; c += 16) __builtin_prefetch(row_at(i) + c);
   for (int i = 0; i < L; i++) {
-    const float* row = cache + rows[i] * W;
+    const float* row = row_at(i);
     if (i + kAhead < L) {
-      const float* next = cache + rows[i + kAhead] * W;
+      const float* next = row_at(i + kAhead);
       for (long c = 0; c < W; c += 16) __builtin_prefetch(next + c);
       __builtin_prefetch(next + W - 1);
     }
@@ -100,7 +107,7 @@ AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b
       for (int c = 0; c < D; c++) o[c] = 0.0f;
     }
     for (int i = 0; i < L; i++) {
-      const float* row = cache + rows[i] * W;
+      const float* row = row_at(i);
       for (int h = h0; h < h0 + nh; h++) {
         const float w = sc[static_cast<long>(h) * L + i];
         const float* v = row + vo + (h / group) * vstep;
@@ -118,52 +125,64 @@ AHA_DECODE_CLONES void decode_row(float* out, const float* q_a, const float* q_b
   }
 }
 
-void check_row_start(const char* name, const int* row_start, int B) {
-  AHA_CHECK(row_start[0] == 0, std::string(name) + ": row_start[0] must be 0");
-  for (int b = 0; b < B; b++)
-    AHA_CHECK(row_start[b + 1] >= row_start[b],
-              std::string(name) + ": row_start must be non-decreasing");
+void check_pages(const char* name, int P, const int* page_indptr, const int* seq_lens, int B) {
+  AHA_CHECK(P >= 1, std::string(name) + ": page_tokens must be >= 1");
+  AHA_CHECK(page_indptr[0] == 0, std::string(name) + ": page_indptr[0] must be 0");
+  for (int b = 0; b < B; b++) {
+    const long n = page_indptr[b + 1] - page_indptr[b];
+    AHA_CHECK(n >= 0 && seq_lens[b] >= 0 && seq_lens[b] <= n * P,
+              std::string(name) + ": row " + std::to_string(b) + " has " + std::to_string(n) +
+                  " pages for " + std::to_string(seq_lens[b]) + " positions");
+  }
 }
 
 }  // namespace
 
 void mla_decode_attention(float* out_lat, const float* q_lat, const float* q_rope,
-                          const float* cache, const int* rows, const int* row_start, int B, int NH,
-                          int R, int DR, float scale) {
-  check_row_start("mla_decode_attention", row_start, B);
+                          const float* cache, int page_tokens, const int* page_indptr,
+                          const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,
+                          float scale) {
+  check_pages("mla_decode_attention", page_tokens, page_indptr, seq_lens, B);
   const long W = R + DR;
   parallel_for(B, [&](int b) {
-    const int r0 = row_start[b], L = row_start[b + 1] - r0;
+    const int L = seq_lens[b];
     float* o = out_lat + static_cast<long>(b) * NH * R;
     if (L == 0) {  // nothing to attend to: a zero output rather than 0/0
       std::fill(o, o + static_cast<long>(NH) * R, 0.0f);
       return;
     }
     thread_local std::vector<float> sc;
+    thread_local std::vector<long> off;
     if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
+    if (off.size() < static_cast<size_t>(L)) off.resize(L);
     // Keys [c_kv ; k_rope] and values c_kv, one group of all NH heads.
     decode_row(o, q_lat + static_cast<long>(b) * NH * R, q_rope + static_cast<long>(b) * NH * DR, R,
-               DR, cache, W, rows + r0, L, NH, NH, 0, 0, 0, 0, R, scale, sc.data());
+               DR, cache, W, page_ids + page_indptr[b], page_tokens, L, NH, NH, 0, 0, 0, 0, R,
+               scale, sc.data(), off.data());
   });
 }
 
-void gqa_decode_attention(float* out, const float* q, const float* cache, const int* rows,
-                          const int* row_start, int B, int NH, int NKV, int D, float scale) {
+void gqa_decode_attention(float* out, const float* q, const float* cache, int page_tokens,
+                          const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                          int NH, int NKV, int D, float scale) {
   AHA_CHECK(NKV > 0 && NH % NKV == 0, "gqa_decode_attention: NH must be a multiple of NKV");
-  check_row_start("gqa_decode_attention", row_start, B);
+  check_pages("gqa_decode_attention", page_tokens, page_indptr, seq_lens, B);
   const long W = 2L * NKV * D;
   parallel_for(B, [&](int b) {
-    const int r0 = row_start[b], L = row_start[b + 1] - r0;
+    const int L = seq_lens[b];
     float* o = out + static_cast<long>(b) * NH * D;
     if (L == 0) {
       std::fill(o, o + static_cast<long>(NH) * D, 0.0f);
       return;
     }
     thread_local std::vector<float> sc;
+    thread_local std::vector<long> off;
     if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
+    if (off.size() < static_cast<size_t>(L)) off.resize(L);
     // Keys at [0, NKV*D), values at [NKV*D, 2*NKV*D); head h reads kv head h / (NH / NKV).
-    decode_row(o, q + static_cast<long>(b) * NH * D, nullptr, D, 0, cache, W, rows + r0, L, NH,
-               NH / NKV, 0, D, static_cast<long>(NKV) * D, D, D, scale, sc.data());
+    decode_row(o, q + static_cast<long>(b) * NH * D, nullptr, D, 0, cache, W,
+               page_ids + page_indptr[b], page_tokens, L, NH, NH / NKV, 0, D,
+               static_cast<long>(NKV) * D, D, D, scale, sc.data(), off.data());
   });
 }
 

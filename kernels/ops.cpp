@@ -368,19 +368,21 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
 }
 
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
-                          const float* cache, const int* rows, const int* row_start, int B, int NH,
-                          int R, int DR, float scale) {
+                          const float* cache, int page_tokens, const int* page_indptr,
+                          const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,
+                          float scale) {
   if (ctx.device == Device::kCpu)
-    return mla_decode_attention(out_lat, q_lat, q_rope, cache, rows, row_start, B, NH, R, DR,
-                                scale);
+    return mla_decode_attention(out_lat, q_lat, q_rope, cache, page_tokens, page_indptr, page_ids,
+                                seq_lens, B, NH, R, DR, scale);
   no_cuda_twin("mla_decode_attention");
 }
 
 void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const float* cache,
-                          const int* rows, const int* row_start, int B, int NH, int NKV, int D,
-                          float scale) {
+                          int page_tokens, const int* page_indptr, const int* page_ids,
+                          const int* seq_lens, int B, int NH, int NKV, int D, float scale) {
   if (ctx.device == Device::kCpu)
-    return gqa_decode_attention(out, q, cache, rows, row_start, B, NH, NKV, D, scale);
+    return gqa_decode_attention(out, q, cache, page_tokens, page_indptr, page_ids, seq_lens, B, NH,
+                                NKV, D, scale);
   no_cuda_twin("gqa_decode_attention");
 }
 

@@ -121,11 +121,12 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
                         const float* v, const int* seq_start, int B, int N, int NH, int NKV,
                         int DQK, int DV, float scale);
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
-                          const float* cache, const int* rows, const int* row_start, int B, int NH,
-                          int R, int DR, float scale);
-void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const float* cache,
-                          const int* rows, const int* row_start, int B, int NH, int NKV, int D,
+                          const float* cache, int page_tokens, const int* page_indptr,
+                          const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,
                           float scale);
+void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const float* cache,
+                          int page_tokens, const int* page_indptr, const int* page_ids,
+                          const int* seq_lens, int B, int NH, int NKV, int D, float scale);
 // mla.h
 void mla_expand_kv(const Ctx& ctx, float* k, float* v, const float* kv, const float* kv_a, int N,
                    int NH, int DN, int DR, int DV, int R);

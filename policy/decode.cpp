@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "kernels/check.h"
 #include "kernels/ops.h"
@@ -14,26 +15,39 @@ int cache_row_width(const ModelConfig& c) {
   return attention_ops(c).cache_row_width(c);
 }
 
-void cache_init(KvCache& cache, const ModelConfig& cfg, int num_rows, Device device) {
+void cache_init(KvCache& cache, const ModelConfig& cfg, int num_pages, Device device) {
+  AHA_CHECK(num_pages >= 1 && num_pages <= (1 << 30) / kPageTokens,
+            "cache_init: " + std::to_string(num_pages) + " pages out of range");
   cache.L = cfg.num_hidden_layers;
   cache.W = cache_row_width(cfg);
-  cache.num_rows = num_rows;
-  cache.data.alloc(device, static_cast<size_t>(cache.L) * num_rows * cache.W);
-  cache.free_rows.clear();
-  // Handed out lowest first.
-  for (int r = num_rows - 1; r >= 0; r--) cache.free_rows.push_back(r);
+  cache.num_rows = num_pages * kPageTokens;
+  cache.data.alloc(device, static_cast<size_t>(cache.L) * cache.num_rows * cache.W);
+  page_pool_init(cache.pool, num_pages);
 }
 
-int cache_alloc_row(KvCache& cache) {
-  if (cache.free_rows.empty()) return -1;
-  int r = cache.free_rows.back();
-  cache.free_rows.pop_back();
-  return r;
-}
-
-void cache_free_row(KvCache& cache, int row) {
-  AHA_CHECK(row >= 0 && row < cache.num_rows, "cache row out of range");
-  cache.free_rows.push_back(row);
+int cache_append_token(KvCache& cache, KvPageTable& t) {
+  const int slot = t.len % kPageTokens;
+  if (slot == 0) {
+    const int p = page_alloc(cache.pool);
+    if (p < 0) return -1;
+    t.pages.push_back(p);
+  } else if (cache.pool.refcount[t.pages.back()] > 1) {
+    // Copy-on-write: the filled slots of the shared last page, every layer, into a page of ours.
+    AHA_CHECK(cache.data.device() == Device::kCpu, "cache_append_token: CPU caches only");
+    const int p = page_alloc(cache.pool);
+    if (p < 0) return -1;
+    const int old = t.pages.back();
+    for (int l = 0; l < cache.L; l++) {
+      float* base = cache_layer(cache, l);
+      std::memcpy(base + static_cast<size_t>(p) * kPageTokens * cache.W,
+                  base + static_cast<size_t>(old) * kPageTokens * cache.W,
+                  static_cast<size_t>(slot) * cache.W * sizeof(float));
+    }
+    page_unref(cache.pool, old);
+    t.pages.back() = p;
+  }
+  t.len++;
+  return t.pages.back() * kPageTokens + slot;
 }
 
 long cache_bytes_per_token(const ModelConfig& c) {
@@ -46,11 +60,16 @@ long mha_cache_bytes_per_token(const ModelConfig& c) {
          (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * static_cast<long>(sizeof(float));
 }
 
-void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, int T, const int* rows,
-                    float* logits_last, std::vector<int>* topk_out) {
+void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, int T,
+                    const KvPageTable& table, float* logits_last, std::vector<int>* topk_out) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
   AHA_CHECK(ctx.device == Device::kCpu, "decode runs on the CPU only");
+  AHA_CHECK(table.len == T && static_cast<int>(table.pages.size()) == pages_for_tokens(T),
+            "decode_prefill: the page table does not hold the prompt's " + std::to_string(T) +
+                " positions");
+  std::vector<int> rows(T);
+  for (int t = 0; t < T; t++) rows[t] = static_cast<int>(page_table_row(table, t));
   Batch batch;
   batch.tokens.assign(tokens, tokens + T);
   batch.targets.assign(T, -1);
@@ -59,7 +78,7 @@ void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, int
   opt.need_logits = false;
   model_forward(m, acts, batch, opt);
   for (int l = 0; l < c.num_hidden_layers; l++)
-    m.attn->cache_write(m, cache, l, acts.layers[l], rows, T);
+    m.attn->cache_write(m, cache, l, acts.layers[l], rows.data(), T);
   linear_forward(ctx, logits_last, &acts.lnf[static_cast<size_t>(T - 1) * c.hidden_size],
                  m.w.lm_head, 1, c.hidden_size, c.vocab_size);
   if (topk_out) {
@@ -94,12 +113,21 @@ namespace {
 
 // decode_step over B rows with one scratch; topk_out rows are topk_ld apart per MoE layer.
 void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
-                 const int* positions, const int* new_rows, const int* ctx_rows,
-                 const int* ctx_start, int B, float* logits, int* topk_out, int topk_ld) {
+                 const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                 float* logits, int* topk_out, int topk_ld) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, K = c.num_experts_per_tok;
   decode_scratch_reserve(m, s, B);
+  s.positions.resize(B);
+  s.new_rows.resize(B);
+  for (int b = 0; b < B; b++) {
+    const int pos = seq_lens[b] - 1;
+    s.positions[b] = pos;
+    s.new_rows[b] = page_ids[page_indptr[b] + pos / kPageTokens] * kPageTokens + pos % kPageTokens;
+  }
+  const int* positions = s.positions.data();
+  const int* new_rows = s.new_rows.data();
   float* x = s.x.data();
   float* tmp = s.tmp.data();
   embedding_forward(ctx, x, tokens, m.w.embed, B, c.vocab_size, C);
@@ -109,7 +137,7 @@ void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
     LayerActs& la = s.layers[l];
     layer_attn_inputs(m, l, la, x, positions, B);
     m.attn->cache_write(m, cache, l, la, new_rows, B);
-    m.attn->decode(m, l, la, s, cache, ctx_rows, ctx_start, B, tmp);
+    m.attn->decode(m, l, la, s, cache, page_indptr, page_ids, seq_lens, B, tmp);
     add_inplace(ctx, x, tmp, static_cast<long>(B) * C);
     long* load = cfg_layer_is_moe(c, l) ? s.expert_load[l].data() : nullptr;
     layer_ffn_forward(m, l, la, x, tmp, B, nullptr, load);
@@ -127,32 +155,38 @@ void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
 }  // namespace
 
 void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
-                 const int* positions, const int* new_rows, const int* ctx_rows,
-                 const int* ctx_start, int B, float* logits, int* topk_out) {
+                 const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                 float* logits, int* topk_out) {
   const ModelConfig& c = m.cfg;
   AHA_CHECK(m.ctx.device == Device::kCpu, "decode runs on the CPU only");
-  for (int b = 0; b < B; b++)
-    AHA_CHECK(ctx_start[b + 1] > ctx_start[b] && ctx_rows[ctx_start[b + 1] - 1] == new_rows[b],
-              "a sequence's context must end with its new row");
+  AHA_CHECK(page_indptr[0] == 0, "decode_step: page_indptr[0] must be 0");
+  for (int b = 0; b < B; b++) {
+    const int n = page_indptr[b + 1] - page_indptr[b];
+    AHA_CHECK(seq_lens[b] >= 1 && n == pages_for_tokens(seq_lens[b]),
+              "decode_step: sequence " + std::to_string(b) + " has " + std::to_string(n) +
+                  " pages for " + std::to_string(seq_lens[b]) + " positions");
+    for (int i = page_indptr[b]; i < page_indptr[b + 1]; i++)
+      AHA_CHECK(page_ids[i] >= 0 && page_ids[i] < cache.pool.num_pages,
+                "decode_step: page id out of range");
+  }
   if (B <= kDecodeSliceRows) {
-    decode_rows(m, s, cache, tokens, positions, new_rows, ctx_rows, ctx_start, B, logits, topk_out,
-                B);
+    decode_rows(m, s, cache, tokens, page_indptr, page_ids, seq_lens, B, logits, topk_out, B);
     return;
   }
   // The step runs in slices of kDecodeSliceRows rows, the compute threads taking slices: one
   // fork-join per step instead of one per op, and every op of a slice (small GEMMs included)
   // keeps its core busy. Slices depend on B only, so results do not depend on the thread count.
-  // Rows of a slice touch only their own cache rows and outputs.
+  // Rows of a slice write only their own new cache rows and outputs.
   const int parts = (B + kDecodeSliceRows - 1) / kDecodeSliceRows;
   if (s.parts.size() < static_cast<size_t>(parts)) s.parts.resize(parts);
   const int L = c.num_hidden_layers, V = c.vocab_size, K = c.num_experts_per_tok;
   parallel_for(parts, [&](int i) {
     const int b0 = i * kDecodeSliceRows, b1 = std::min(B, b0 + kDecodeSliceRows);
     DecodeScratch& ps = s.parts[i];
-    ps.ctx_start.resize(b1 - b0 + 1);
-    for (int b = b0; b <= b1; b++) ps.ctx_start[b - b0] = ctx_start[b] - ctx_start[b0];
-    decode_rows(m, ps, cache, tokens + b0, positions + b0, new_rows + b0, ctx_rows + ctx_start[b0],
-                ps.ctx_start.data(), b1 - b0, logits + static_cast<size_t>(b0) * V,
+    ps.page_indptr.resize(b1 - b0 + 1);
+    for (int b = b0; b <= b1; b++) ps.page_indptr[b - b0] = page_indptr[b] - page_indptr[b0];
+    decode_rows(m, ps, cache, tokens + b0, ps.page_indptr.data(), page_ids + page_indptr[b0],
+                seq_lens + b0, b1 - b0, logits + static_cast<size_t>(b0) * V,
                 topk_out ? topk_out + static_cast<size_t>(b0) * K : nullptr, B);
   });
   if (s.expert_load.size() != static_cast<size_t>(L))

@@ -288,7 +288,8 @@ void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
-                const int* ctx_rows, const int* ctx_start, int B, float* out) {
+                const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                float* out) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, R = c.kv_lora_rank,
@@ -298,7 +299,8 @@ void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
   mla_absorb_q(ctx, s.q_lat.data(), s.q_rope.data(), la.q.data(), w.kv_b_proj, B, NH, DN, DR, DV,
                R);
   mla_decode_attention(ctx, s.out_lat.data(), s.q_lat.data(), s.q_rope.data(),
-                       cache_layer(cache, l), ctx_rows, ctx_start, B, NH, R, DR, m.attn_scale);
+                       cache_layer(cache, l), kPageTokens, page_indptr, page_ids, seq_lens, B, NH,
+                       R, DR, m.attn_scale);
   mla_absorb_out(ctx, s.att.data(), s.out_lat.data(), w.kv_b_proj, B, NH, DN, DV, R);
   linear_forward(ctx, out, s.att.data(), w.o_proj, B, NH * DV, C);
 }

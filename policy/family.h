@@ -71,9 +71,11 @@ struct AttentionOps {
   // Cache rows of N tokens from the inputs in la (row n of token n goes to rows[n]).
   void (*cache_write)(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
                       int N);
-  // Decode attention of B single-token rows against the cache: out[B, C] = o_proj(attention).
+  // Decode attention of B single-token rows against their pages of the cache (decode_step's
+  // page_indptr, page_ids, seq_lens): out[B, C] = o_proj(attention).
   void (*decode)(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
-                 const int* ctx_rows, const int* ctx_start, int B, float* out);
+                 const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                 float* out);
   // The decode scratch the attention uses for B rows.
   void (*plan_decode)(const ModelConfig& c, DecodeScratch& s, ArenaPlan& p, int B);
 };

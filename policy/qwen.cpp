@@ -252,14 +252,15 @@ void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
 }
 
 void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
-                const int* ctx_rows, const int* ctx_start, int B, float* out) {
+                const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                float* out) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
   const int C = c.hidden_size, NH = c.num_attention_heads, NKV = c.num_key_value_heads,
             HD = c.head_dim;
   const LayerParams& w = m.w.layers[l];
-  gqa_decode_attention(ctx, s.att.data(), la.q.data(), cache_layer(cache, l), ctx_rows, ctx_start,
-                       B, NH, NKV, HD, m.attn_scale);
+  gqa_decode_attention(ctx, s.att.data(), la.q.data(), cache_layer(cache, l), kPageTokens,
+                       page_indptr, page_ids, seq_lens, B, NH, NKV, HD, m.attn_scale);
   linear_forward(ctx, out, s.att.data(), w.o_proj, B, NH * HD, C);
   if (c.o_bias) bias_forward(ctx, out, w.o_bias, B, C);
 }

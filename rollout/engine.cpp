@@ -11,7 +11,8 @@ namespace aha {
 struct EngineSeq {
   EngineGroup* group = nullptr;
   int sample_idx = 0;
-  std::vector<int> rows;  // own cache rows (generated tokens fed so far)
+  KvPageTable table;  // the prompt's pages (shared) then its own; len = tokens in the cache
+  int reserved = 0;   // pages still promised to this sample by admission
   Sample out;
   std::string text_tail;  // recent text for stop strings
   bool done = false;
@@ -19,7 +20,6 @@ struct EngineSeq {
 
 struct EngineGroup {
   EngineRequest req;
-  std::vector<int> prompt_rows;
   std::vector<EngineSeq> seqs;
   std::vector<int> prompt_routing;  // [num_moe_layers][T, K]
   uint64_t version = 0;
@@ -34,7 +34,20 @@ Engine::~Engine() {
 void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   e.model = &model;
   e.opt = opt;
-  cache_init(e.cache, model.cfg, opt.max_tokens_in_flight);
+  AHA_CHECK(opt.max_tokens_in_flight >= 1, "max_tokens_in_flight must be >= 1");
+  cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight));
+}
+
+int engine_sample_pages(int prompt_len, int max_new_tokens) {
+  // The sample writes positions T .. T + max_new_tokens - 2 (the last sampled token is never
+  // fed back), each page of them its own: a new page or its copy of the prompt's last page.
+  if (max_new_tokens < 2) return 0;
+  return (prompt_len + max_new_tokens - 2) / kPageTokens - prompt_len / kPageTokens + 1;
+}
+
+long engine_group_pages(int prompt_len, int group_size, int max_new_tokens) {
+  return pages_for_tokens(prompt_len) +
+         static_cast<long>(group_size) * engine_sample_pages(prompt_len, max_new_tokens);
 }
 
 void engine_submit(Engine& e, EngineRequest req) {
@@ -43,11 +56,12 @@ void engine_submit(Engine& e, EngineRequest req) {
   AHA_CHECK(req.params.max_new_tokens >= 1, "max_new_tokens must be >= 1");
   const ModelConfig& c = e.model->cfg;
   for (int id : req.prompt) AHA_CHECK(id >= 0 && id < c.vocab_size, "prompt token out of range");
-  long need = static_cast<long>(req.prompt.size()) +
-              static_cast<long>(req.group_size) * req.params.max_new_tokens;
-  AHA_CHECK(need <= e.cache.num_rows, "request needs " + std::to_string(need) +
-                                          " cache rows, the engine has " +
-                                          std::to_string(e.cache.num_rows));
+  const long need = engine_group_pages(static_cast<int>(req.prompt.size()), req.group_size,
+                                       req.params.max_new_tokens);
+  AHA_CHECK(need <= e.cache.pool.num_pages, "request needs " + std::to_string(need) +
+                                                " cache pages of " + std::to_string(kPageTokens) +
+                                                " tokens, the engine has " +
+                                                std::to_string(e.cache.pool.num_pages));
   AHA_CHECK(
       static_cast<long>(req.prompt.size()) + req.params.max_new_tokens <= c.max_position_embeddings,
       "prompt + max_new_tokens exceeds max_position_embeddings");
@@ -104,39 +118,47 @@ bool accept_token(Engine& e, EngineSeq& s, const SampledToken& t) {
 void finish_seq(Engine& e, EngineSeq& s) {
   s.done = true;
   s.group->num_done++;
-  for (int r : s.rows) cache_free_row(e.cache, r);
-  // Rows promised but never used go back to the pool of admissible rows.
-  long used = static_cast<long>(s.rows.size());
-  e.reserved_rows -= s.group->req.params.max_new_tokens - used;
-  s.rows.clear();
+  page_table_release(e.cache.pool, s.table);
+  // Pages promised but never taken go back to the pool of admissible pages.
+  e.reserved_pages -= s.reserved;
+  s.reserved = 0;
 }
 
 void admit(Engine& e) {
   const ModelConfig& c = e.model->cfg;
   while (!e.waiting.empty()) {
     const EngineRequest& front = e.waiting.front();
-    const long T = static_cast<long>(front.prompt.size());
-    long need = T + static_cast<long>(front.group_size) * front.params.max_new_tokens;
-    if (need > cache_num_free(e.cache) - e.reserved_rows) break;
+    const int T = static_cast<int>(front.prompt.size());
+    const long need = engine_group_pages(T, front.group_size, front.params.max_new_tokens);
+    if (need > cache_num_free_pages(e.cache) - e.reserved_pages) break;
     auto* g = new EngineGroup();
     g->req = std::move(e.waiting.front());
     e.waiting.pop_front();
     g->t0 = std::chrono::steady_clock::now();
     g->version = e.model->version;
-    e.reserved_rows += static_cast<long>(g->req.group_size) * g->req.params.max_new_tokens;
-    for (long i = 0; i < T; i++) g->prompt_rows.push_back(cache_alloc_row(e.cache));
+    const int own = engine_sample_pages(T, g->req.params.max_new_tokens);
+    e.reserved_pages += static_cast<long>(g->req.group_size) * own;
+    // The prompt's pages, held by the prefill until each sample takes its share.
+    KvPageTable prompt;
+    for (int i = 0; i < pages_for_tokens(T); i++) prompt.pages.push_back(page_alloc(e.cache.pool));
+    prompt.len = T;
     std::vector<float> logits(c.vocab_size);
-    decode_prefill(*e.model, e.prefill_acts, e.cache, g->req.prompt.data(), static_cast<int>(T),
-                   g->prompt_rows.data(), logits.data(),
-                   g->req.return_routing ? &g->prompt_routing : nullptr);
+    decode_prefill(*e.model, e.prefill_acts, e.cache, g->req.prompt.data(), T, prompt,
+                   logits.data(), g->req.return_routing ? &g->prompt_routing : nullptr);
     e.stats.prefill_tokens += T;
-    e.stats.prefill_tokens_saved += T * (g->req.group_size - 1);
+    e.stats.prefill_tokens_saved += static_cast<long>(T) * (g->req.group_size - 1);
     g->seqs.resize(g->req.group_size);
     e.groups.push_back(g);
     for (int i = 0; i < g->req.group_size; i++) {
       EngineSeq& s = g->seqs[i];
       s.group = g;
       s.sample_idx = i;
+      s.reserved = own;
+      page_table_share(e.cache.pool, prompt, s.table);
+    }
+    page_table_release(e.cache.pool, prompt);
+    for (int i = 0; i < g->req.group_size; i++) {
+      EngineSeq& s = g->seqs[i];
       SampledToken t = sample_token(logits.data(), c.vocab_size, g->req.params, g->req.seed, i, 0,
                                     e.sort_scratch);
       if (accept_token(e, s, t)) finish_seq(e, s);
@@ -181,26 +203,34 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       if (!s.done && static_cast<int>(active.size()) < e.opt.max_batch) active.push_back(&s);
   const int B = static_cast<int>(active.size());
   if (B > 0) {
-    std::vector<int> tokens(B), positions(B), new_rows(B), ctx_start(B + 1, 0), ctx_rows;
+    // Page tables in FlashInfer's format. A sequence's table grows by a page only at a boundary;
+    // the flat page_ids is concatenated per step (one id per 64 tokens, as schedulers do).
+    std::vector<int>& tokens = e.step_tokens;
+    std::vector<int>& page_indptr = e.step_page_indptr;
+    std::vector<int>& page_ids = e.step_page_ids;
+    std::vector<int>& seq_lens = e.step_seq_lens;
+    tokens.resize(B);
+    seq_lens.resize(B);
+    page_indptr.assign(1, 0);
+    page_ids.clear();
     for (int b = 0; b < B; b++) {
       EngineSeq& s = *active[b];
-      const int T = static_cast<int>(s.group->req.prompt.size());
-      int row = cache_alloc_row(e.cache);
-      AHA_CHECK(row >= 0, "latent cache exhausted despite the admission reserve");
-      e.reserved_rows--;
-      s.rows.push_back(row);
+      const int free_before = cache_num_free_pages(e.cache);
+      const int row = cache_append_token(e.cache, s.table);
+      AHA_CHECK(row >= 0, "KV cache pages exhausted despite the admission reserve");
+      const int took = free_before - cache_num_free_pages(e.cache);  // 0 or 1
+      s.reserved -= took;
+      e.reserved_pages -= took;
+      AHA_CHECK(s.reserved >= 0, "a sample took more pages than admission reserved for it");
       tokens[b] = s.out.completion.back();
-      positions[b] = T + static_cast<int>(s.out.completion.size()) - 1;
-      new_rows[b] = row;
-      ctx_rows.insert(ctx_rows.end(), s.group->prompt_rows.begin(), s.group->prompt_rows.end());
-      ctx_rows.insert(ctx_rows.end(), s.rows.begin(), s.rows.end());
-      ctx_start[b + 1] = static_cast<int>(ctx_rows.size());
+      seq_lens[b] = s.table.len;
+      page_ids.insert(page_ids.end(), s.table.pages.begin(), s.table.pages.end());
+      page_indptr.push_back(static_cast<int>(page_ids.size()));
     }
     std::vector<float> logits(static_cast<size_t>(B) * c.vocab_size);
     std::vector<int> topk(static_cast<size_t>(std::max(Lm, 1)) * B * K);
-    decode_step(*e.model, e.scratch, e.cache, tokens.data(), positions.data(), new_rows.data(),
-                ctx_rows.data(), ctx_start.data(), B, logits.data(),
-                Lm > 0 ? topk.data() : nullptr);
+    decode_step(*e.model, e.scratch, e.cache, tokens.data(), page_indptr.data(), page_ids.data(),
+                seq_lens.data(), B, logits.data(), Lm > 0 ? topk.data() : nullptr);
     e.stats.decode_tokens += B;
     e.stats.decode_steps++;
     for (int b = 0; b < B; b++) {
@@ -221,7 +251,7 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
     }
   }
 
-  // Hand back finished groups and free their prompt rows.
+  // Hand back finished groups (their samples released their pages when they finished).
   int in_flight = 0;
   for (size_t i = 0; i < e.groups.size();) {
     EngineGroup* g = e.groups[i];
@@ -246,12 +276,29 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       }
       r.samples.push_back(std::move(s.out));
     }
-    for (int row : g->prompt_rows) cache_free_row(e.cache, row);
     done.push_back(std::move(r));
     delete g;
     e.groups.erase(e.groups.begin() + i);
   }
   return in_flight + static_cast<int>(e.waiting.size());
+}
+
+bool engine_cancel(Engine& e, uint64_t request_id) {
+  for (auto it = e.waiting.begin(); it != e.waiting.end(); ++it)
+    if (it->request_id == request_id) {
+      e.waiting.erase(it);
+      return true;
+    }
+  for (size_t i = 0; i < e.groups.size(); i++) {
+    EngineGroup* g = e.groups[i];
+    if (g->req.request_id != request_id) continue;
+    for (EngineSeq& s : g->seqs)
+      if (!s.done) finish_seq(e, s);
+    delete g;
+    e.groups.erase(e.groups.begin() + i);
+    return true;
+  }
+  return false;
 }
 
 void engine_run(Engine& e, std::vector<EngineResult>& done) {

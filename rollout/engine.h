@@ -1,10 +1,19 @@
-// The CPU inference core: batched group sampling with continuous batching over a latent KV cache.
+// The CPU inference core: batched group sampling with continuous batching over a paged latent
+// KV cache (policy/kv_pages.h, policy/decode.h).
 //
 // Invariants:
-// - A request's prompt is prefilled once; its rows in the cache are shared by the G samples of
-//   the group and freed when the last sample finishes.
-// - A request is admitted only when the cache can hold its prompt plus G * max_new_tokens rows,
-//   so an admitted group never runs out of cache; finished samples free their rows at once.
+// - A request's prompt is prefilled once into pages that the G samples of the group share by
+//   reference count; each sample writes its own pages from its first generated token (the
+//   prompt's partially filled last page is copied on a sample's first write, the last holder
+//   writing in place), and a sample releases its pages when it finishes: a page returns to the
+//   free list when its last holder lets go.
+// - A request is admitted only when the free pages, less those reserved for admitted samples,
+//   cover engine_group_pages: the prompt's pages plus, per sample, engine_sample_pages (its copy
+//   of the prompt's last page and the pages of max_new_tokens - 1 fed tokens). So an admitted
+//   group never runs out of pages; a sample that finishes early returns what it did not take.
+// - reserved_pages == Σ over unfinished samples of the pages still promised to them; when the
+//   engine is idle the pool is whole (page_pool_whole) and reserved_pages == 0.
+// - engine_cancel drops a waiting request or an admitted group at once, its pages included.
 // - Results name the weight version they were generated with; engine_set_weights is only legal
 //   between steps (the engine has no request in flight or the caller accepts mixed versions:
 //   each sample records the version at its start).
@@ -40,7 +49,7 @@ struct EngineResult {
 };
 
 struct EngineOptions {
-  int max_tokens_in_flight = 1 << 16;  // cache rows
+  int max_tokens_in_flight = 1 << 16;  // cache tokens, rounded up to pages of kPageTokens
   int max_batch = 256;                 // decode rows per step
   // Text of each token id, for stop strings (may be empty when no stop strings are used).
   std::vector<std::string> token_text;
@@ -64,9 +73,11 @@ struct Engine {
   Acts prefill_acts;
   std::deque<EngineRequest> waiting;
   std::vector<EngineGroup*> groups;  // admitted, unfinished
-  long reserved_rows = 0;            // rows promised to admitted groups, not yet used or freed
+  long reserved_pages = 0;           // pages promised to admitted samples, not yet taken
   EngineStats stats;
   std::vector<int> sort_scratch;
+  // One decode step's inputs, kept to reuse their memory: [B], [B+1], [pages], [B].
+  std::vector<int> step_tokens, step_page_indptr, step_page_ids, step_seq_lens;
   Engine() = default;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -78,9 +89,16 @@ void engine_submit(Engine& e, EngineRequest req);
 // Admits what fits, runs one decode step over every active sample, appends finished groups to
 // done. Returns the number of samples still in flight or waiting.
 int engine_step(Engine& e, std::vector<EngineResult>& done);
+// Drops a waiting request or an admitted group (all its samples) and frees its pages at once;
+// no result is reported for it. Returns false when no such request is waiting or in flight.
+bool engine_cancel(Engine& e, uint64_t request_id);
 // Runs until every submitted request has finished.
 void engine_run(Engine& e, std::vector<EngineResult>& done);
 bool engine_idle(const Engine& e);
+// Pages one sample of a prompt of prompt_len tokens may take, and a whole group's need at
+// admission (the prompt's pages plus group_size samples').
+int engine_sample_pages(int prompt_len, int max_new_tokens);
+long engine_group_pages(int prompt_len, int group_size, int max_new_tokens);
 // Swap to new weights (same config) between steps; later samples record the new version.
 void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version);
 

@@ -47,7 +47,7 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"rollout.workers", T::kInt, &c.rollout_workers,
        "Rollout worker threads (0 = only remote workers, with --listen)"},
       {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight,
-       "Latent-cache rows per worker"},
+       "KV-cache tokens per worker (rounded up to 64-token pages)"},
       {"rollout.return_routing", T::kBool, &c.return_routing,
        "Return routed experts (for routing replay)"},
       {"rollout.max_bad_results", T::kInt, &c.max_bad_results,

@@ -40,7 +40,7 @@ struct TrainConfig {
   float min_p = 0.0f;
   int max_new_tokens = 48;
   int rollout_workers = 1;             // worker threads (or processes with --workers)
-  int max_tokens_in_flight = 1 << 15;  // latent cache rows per worker
+  int max_tokens_in_flight = 1 << 15;  // KV-cache tokens per worker (rounded up to pages)
   bool return_routing = true;
   int max_bad_results = 3;        // bad results a worker may send before it is disconnected
   float request_timeout_s = 600;  // holding requests, none answered this long: disconnected

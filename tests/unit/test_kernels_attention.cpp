@@ -171,7 +171,7 @@ TEST_CASE("mla_decode_attention equals expanded attention with k_nope = W_uk c_k
   Rng rng{30};
   const int B = 3, NH = 2, R = 6, DR = 4, DN = 5, NC = 20;
   const std::vector<int> lens = {4, 1, 6};
-  // Cache rows [c_kv (R) ; k_rope (DR)], rows of the batch scattered over the cache (block table).
+  // Cache rows [c_kv (R) ; k_rope (DR)], rows of the batch scattered over the cache.
   auto cache = randn(rng, (size_t)NC * (R + DR));
   std::vector<int> rows = {3, 17, 0, 9, 12, 5, 6, 7, 19, 1, 14};
   std::vector<int> row_start = {0, 4, 5, 11};
@@ -189,8 +189,9 @@ TEST_CASE("mla_decode_attention equals expanded attention with k_nope = W_uk c_k
         q_lat[((size_t)b * NH + h) * R + r] = (float)s;
       }
   std::vector<float> out_lat((size_t)B * NH * R);
-  mla_decode_attention(out_lat.data(), q_lat.data(), q_rope.data(), cache.data(), rows.data(),
-                       row_start.data(), B, NH, R, DR, scale);
+  // Pages of one token: page_ids are the rows, page_indptr the row starts.
+  mla_decode_attention(out_lat.data(), q_lat.data(), q_rope.data(), cache.data(), 1,
+                       row_start.data(), rows.data(), lens.data(), B, NH, R, DR, scale);
 
   // Expanded: sequence b holds its cache entries as tokens; its last token carries the query.
   const int DQK = DN + DR, N = row_start[B];
@@ -228,10 +229,10 @@ TEST_CASE("mla_decode_attention equals expanded attention with k_nope = W_uk c_k
       }
 
   // An empty row attends to nothing and gets zeros.
-  std::vector<int> empty_start = {0, 0};
+  std::vector<int> empty_start = {0, 0}, zero_len = {0};
   std::vector<float> o1((size_t)NH * R, 7.0f);
-  mla_decode_attention(o1.data(), q_lat.data(), q_rope.data(), cache.data(), rows.data(),
-                       empty_start.data(), 1, NH, R, DR, scale);
+  mla_decode_attention(o1.data(), q_lat.data(), q_rope.data(), cache.data(), 1, empty_start.data(),
+                       rows.data(), zero_len.data(), 1, NH, R, DR, scale);
   for (float x : o1) CHECK(x == 0.0f);
 }
 
@@ -241,12 +242,12 @@ TEST_CASE("gqa_decode_attention equals packed GQA attention at each sequence's l
   // Cache rows [k (NKV*D) ; v (NKV*D)], the batch's rows scattered over the cache.
   auto cache = randn(rng, (size_t)NC * W);
   std::vector<int> rows = {3, 17, 0, 9, 12, 5, 6, 7, 19, 1, 14};
-  std::vector<int> row_start = {0, 4, 5, 11};
+  std::vector<int> row_start = {0, 4, 5, 11}, lens = {4, 1, 6};
   auto qd = randn(rng, (size_t)B * NH * D);
   const float scale = 0.37f;
   std::vector<float> out_dec((size_t)B * NH * D);
-  gqa_decode_attention(out_dec.data(), qd.data(), cache.data(), rows.data(), row_start.data(), B,
-                       NH, NKV, D, scale);
+  gqa_decode_attention(out_dec.data(), qd.data(), cache.data(), 1, row_start.data(), rows.data(),
+                       lens.data(), B, NH, NKV, D, scale);
   // Packed: the cache entries of sequence b as its tokens, the query on its last token.
   const int N = row_start[B];
   std::vector<float> q((size_t)N * NH * D, 0.0f), k((size_t)N * NKV * D), v((size_t)N * NKV * D);
@@ -267,9 +268,50 @@ TEST_CASE("gqa_decode_attention equals packed GQA attention at each sequence's l
       const float e = out[(size_t)(row_start[b + 1] - 1) * NH * D + c];
       CHECK(std::fabs(a - e) <= 1e-5f * (1.0f + std::fabs(e)));
     }
-  std::vector<int> empty_start = {0, 0};
+  std::vector<int> empty_start = {0, 0}, zero_len = {0};
   std::vector<float> o1((size_t)NH * D, 7.0f);
-  gqa_decode_attention(o1.data(), qd.data(), cache.data(), rows.data(), empty_start.data(), 1, NH,
-                       NKV, D, scale);
+  gqa_decode_attention(o1.data(), qd.data(), cache.data(), 1, empty_start.data(), rows.data(),
+                       zero_len.data(), 1, NH, NKV, D, scale);
   for (float x : o1) CHECK(x == 0.0f);
+}
+
+// The same positions named through pages of 4 tokens (scattered pages, partial last pages) or
+// through one-token pages give the same bits: paging changes addresses, not arithmetic.
+TEST_CASE("decode attention over pages equals it over the same rows listed one by one") {
+  Rng rng{32};
+  const int P = 4, num_pages = 12, B = 4, NH = 4, NKV = 2, D = 8, R = 8, DR = 8;
+  const std::vector<int> lens = {1, 4, 5, 13};
+  const std::vector<int> page_indptr = {0, 1, 2, 4, 8};
+  const std::vector<int> page_ids = {7, 2, 11, 0, 5, 9, 3, 6};
+  std::vector<int> rows, row_start = {0};
+  for (int b = 0; b < B; b++) {
+    for (int i = 0; i < lens[b]; i++) rows.push_back(page_ids[page_indptr[b] + i / P] * P + i % P);
+    row_start.push_back((int)rows.size());
+  }
+  for (int variant = 0; variant < 2; variant++) {
+    CAPTURE(variant);
+    const int W = variant == 0 ? R + DR : 2 * NKV * D;
+    auto cache = randn(rng, (size_t)num_pages * P * W);
+    auto qa = randn(rng, (size_t)B * NH * R), qb = randn(rng, (size_t)B * NH * DR);
+    std::vector<float> paged((size_t)B * NH * R), listed((size_t)B * NH * R);
+    if (variant == 0) {
+      mla_decode_attention(paged.data(), qa.data(), qb.data(), cache.data(), P, page_indptr.data(),
+                           page_ids.data(), lens.data(), B, NH, R, DR, 0.3f);
+      mla_decode_attention(listed.data(), qa.data(), qb.data(), cache.data(), 1, row_start.data(),
+                           rows.data(), lens.data(), B, NH, R, DR, 0.3f);
+    } else {
+      gqa_decode_attention(paged.data(), qa.data(), cache.data(), P, page_indptr.data(),
+                           page_ids.data(), lens.data(), B, NH, NKV, D, 0.3f);
+      gqa_decode_attention(listed.data(), qa.data(), cache.data(), 1, row_start.data(), rows.data(),
+                           lens.data(), B, NH, NKV, D, 0.3f);
+    }
+    CHECK(paged == listed);
+  }
+  // Too few pages for a length is refused.
+  const std::vector<int> short_lens = {1, 4, 9, 13};
+  std::vector<float> out((size_t)B * NH * D);
+  auto cache = randn(rng, (size_t)num_pages * P * 2 * NKV * D);
+  auto q = randn(rng, (size_t)B * NH * D);
+  CHECK_THROWS(gqa_decode_attention(out.data(), q.data(), cache.data(), P, page_indptr.data(),
+                                    page_ids.data(), short_lens.data(), B, NH, NKV, D, 0.3f));
 }

@@ -174,15 +174,17 @@ TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
   const int T = static_cast<int>(seq.size());
   // Latent path: prefill the first token, then decode token by token.
   KvCache cache;
-  cache_init(cache, c, 64);
+  cache_init(cache, c, 1);
   DecodeScratch ds;
-  std::vector<int> rows;
+  KvPageTable table;
   std::vector<std::vector<float>> latent_logits;
   for (int t = 0; t < T; t++) {
-    rows.push_back(cache_alloc_row(cache));
+    const int row = cache_append_token(cache, table);
+    REQUIRE(row == page_table_row(table, t));
     std::vector<float> logits(c.vocab_size);
-    int start[2] = {0, t + 1};
-    decode_step(m, ds, cache, &seq[t], &t, &rows[t], rows.data(), start, 1, logits.data(), nullptr);
+    int indptr[2] = {0, static_cast<int>(table.pages.size())};
+    decode_step(m, ds, cache, &seq[t], indptr, table.pages.data(), &table.len, 1, logits.data(),
+                nullptr);
     latent_logits.push_back(logits);
   }
   // Naive path.
@@ -280,11 +282,13 @@ TEST_CASE("a step split over threads in slices of rows equals the whole step on 
   CHECK(max_diff == 0.0);
 }
 
-TEST_CASE("continuous batching frees rows and respects the cache budget") {
+TEST_CASE("continuous batching frees pages and respects the cache budget") {
   Model m = make_model(0, 41);
   Engine e;
   EngineOptions opt;
-  opt.max_tokens_in_flight = 120;  // fits about two groups at once
+  // A group (prompt <= 12 tokens, G = 2, 20 new tokens) needs 1 prompt page + 2 own pages:
+  // 6 pages fit two groups at once.
+  opt.max_tokens_in_flight = 6 * kPageTokens;
   engine_init(e, m, opt);
   std::vector<EngineRequest> reqs = mixed_requests(10, 2, false);
   for (auto& r : reqs) r.params.max_new_tokens = 20;
@@ -293,11 +297,14 @@ TEST_CASE("continuous batching frees rows and respects the cache budget") {
   int steps = 0;
   while (!engine_idle(e)) {
     engine_step(e, done);
-    CHECK(cache_num_free(e.cache) >= 0);
+    CHECK(e.groups.size() <= 2);
+    CHECK(e.reserved_pages >= 0);
+    CHECK(cache_num_free_pages(e.cache) >= e.reserved_pages);
     steps++;
   }
   CHECK(done.size() == 10);
-  CHECK(cache_num_free(e.cache) == 120);  // every row returned
+  CHECK(page_pool_whole(e.cache.pool));  // every page returned
+  CHECK(e.reserved_pages == 0);
   CHECK(e.stats.prefill_tokens_saved > 0);
   for (const EngineResult& r : done)
     for (const Sample& s : r.samples) {
