@@ -1,6 +1,6 @@
 // FlashInfer's batch MLA paged decode attention behind two plain functions
 // (kernels/cuda/decode_attention_flashinfer.h). The only translation unit including FlashInfer:
-// its headers take about a minute to compile; built with FlashInfer's bundled CCCL first.
+// built with the libcudacxx bundled with FlashInfer ahead of the toolkit's.
 //
 // Which kernel: the FA2-style one (flashinfer/attention/mla.cuh, mma.sync + cp.async), not the
 // Hopper one (mla_hopper.cuh, wgmma + TMA). It compiles for plain sm_90 with the rest of the
