@@ -215,9 +215,9 @@ int main(int argc, char** argv) {
           const auto t0 = std::chrono::steady_clock::now();
           for (int i = 0; i < 5; i++)
             mla_decode_plan_cuda(da, indptr.data(), lens.data(), B, NH, R, DR, 0);
-          const double plan_ms =
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                  .count() / 5;
+          const std::chrono::duration<double, std::milli> dt =
+              std::chrono::steady_clock::now() - t0;
+          const double plan_ms = dt.count() / 5;
           std::snprintf(what, sizeof what, "mla_decode %s B=%d ctx=%d 128x(512+64)",
                         fi ? "FlashInfer" : "ours      ", B, ctx);
           report(what, median_ms([&] {

@@ -43,8 +43,8 @@ struct DecodeArgs {
   const int* seq_lens;
   long W;
   int A, Bd, DV;
-  int ko, kstep;  // key of kv group g at row[ko + g*kstep .. + A+Bd)
-  int vo, vstep;  // value of kv group g at row[vo + g*vstep .. + DV)
+  int ko, kstep;        // key of kv group g at row[ko + g*kstep .. + A+Bd)
+  int vo, vstep;        // value of kv group g at row[vo + g*vstep .. + DV)
   bool values_in_keys;  // values are the first DV columns of the keys (vo == ko, vstep == kstep)
   int P, NH, group, tiles_per_group;
   float scale;
@@ -63,7 +63,8 @@ __device__ void stage_rows(bf16* dst, int stride, const DecodeArgs& a, const int
           a.cache + (static_cast<long>(pages[pos / a.P]) * a.P + pos % a.P) * a.W + col0 + c;
       const uint4 v = *reinterpret_cast<const uint4*>(src);
       // stride is even: 4-byte stores stay aligned.
-      __nv_bfloat162* d = reinterpret_cast<__nv_bfloat162*>(dst + static_cast<long>(t) * stride + c);
+      __nv_bfloat162* d =
+          reinterpret_cast<__nv_bfloat162*>(dst + static_cast<long>(t) * stride + c);
       const __nv_bfloat162* s = reinterpret_cast<const __nv_bfloat162*>(&v);
       d[0] = s[0];
       d[1] = s[1];
@@ -218,9 +219,8 @@ bool mla_decode_uses_flashinfer(const DecodeAttention* d, int R, int DR) {
   return d->use_flashinfer && d->staging != nullptr && R == 512 && DR == 64;
 }
 
-void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host,
-                          const int* seq_lens_host, int B, int NH, int R, int DR,
-                          cudaStream_t stream) {
+void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host, const int* seq_lens_host,
+                          int B, int NH, int R, int DR, cudaStream_t stream) {
   AHA_CHECK(B >= 0 && NH >= 1, "mla_decode_plan_cuda: bad B or NH");
   d->planned_B = B;
   d->planned_NH = NH;
@@ -228,9 +228,9 @@ void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host,
 #ifdef AHA_HAVE_FLASHINFER
   // FlashInfer's schedule holds at most 16,384 work items: at most one per 64-head query tile
   // of a row plus one per SM for the rows it splits.
-  AHA_CHECK(static_cast<long>(B) * ((NH + 63) / 64) + d->num_sm <= 16384,
-            "mla_decode_plan_cuda: batch too large for FlashInfer's schedule: B=" +
-                std::to_string(B));
+  AHA_CHECK(
+      static_cast<long>(B) * ((NH + 63) / 64) + d->num_sm <= 16384,
+      "mla_decode_plan_cuda: batch too large for FlashInfer's schedule: B=" + std::to_string(B));
   // Host wait: the previous plan's copy out of the staging buffer must be done before it is
   // overwritten (it was queued before that plan's run, so it is normally long finished).
   AHA_CUDA_CHECK(cudaEventSynchronize(d->staged));
@@ -239,8 +239,8 @@ void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host,
                       d->int_workspace, d->int_workspace_bytes, d->float_workspace,
                       d->float_workspace_bytes, page_indptr_host, seq_lens_host, B, NH);
   AHA_CHECK(staged_bytes <= d->int_workspace_bytes, "mla_decode_plan_cuda: schedule too large");
-  AHA_CUDA_CHECK(cudaMemcpyAsync(d->int_workspace, d->staging, staged_bytes,
-                                 cudaMemcpyHostToDevice, stream));
+  AHA_CUDA_CHECK(
+      cudaMemcpyAsync(d->int_workspace, d->staging, staged_bytes, cudaMemcpyHostToDevice, stream));
   AHA_CUDA_CHECK(cudaEventRecord(d->staged, stream));
 #else
   (void)page_indptr_host;

@@ -7,13 +7,13 @@
 // CUDA twins (the Hopper one needs an sm_90a build of its own) and runs on sm_80 and later; it is
 // the kernel FlashInfer's own `fa2` backend uses for decode. Instantiated once: bf16 query, cache
 // and output, int32 ids, no mask, 512 + 64.
-#include "kernels/cuda/decode_attention_flashinfer.h"
-
 #include <flashinfer/attention/mla.cuh>
 #include <flashinfer/attention/scheduler.cuh>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "kernels/cuda/decode_attention_flashinfer.h"
 
 namespace aha {
 
@@ -22,8 +22,8 @@ namespace {
 using Bf16 = __nv_bfloat16;
 using Params = flashinfer::MLAParams<Bf16, Bf16, Bf16, int32_t>;
 constexpr uint32_t kR = 512, kDR = 64;
-constexpr int kTileQ = 64;           // FlashInfer's CTA_TILE_Q for MLA
-constexpr int kMaxWorks = 16384;     // MLAPlan's max_total_num_works
+constexpr int kTileQ = 64;            // FlashInfer's CTA_TILE_Q for MLA
+constexpr int kMaxWorks = 16384;      // MLAPlan's max_total_num_works
 constexpr int kIntArraysPerWork = 9;  // q/kv/partial indptr, q/kv len, q/kv start, kv end, work
 constexpr int kIntArraysPerSm = 5;    // the merge offsets and strides
 
@@ -107,7 +107,7 @@ cudaError_t flashinfer_mla_run(const int64_t* plan_info_vec, void* float_workspa
   p.block_size = flashinfer::uint_fastdiv(page_tokens);
   p.q_nope_stride_n = NH * kR;  // q_lat[B, NH, 512]
   p.q_nope_stride_h = kR;
-  p.q_pe_stride_n = NH * kDR;   // q_rope[B, NH, 64]
+  p.q_pe_stride_n = NH * kDR;  // q_rope[B, NH, 64]
   p.q_pe_stride_h = kDR;
   p.ckv_stride_page = page_tokens * W;  // both planes: rows of W values, P rows a page
   p.ckv_stride_n = W;
@@ -122,8 +122,7 @@ cudaError_t flashinfer_mla_run(const int64_t* plan_info_vec, void* float_workspa
   p.return_lse_base_on_e = true;
   try {
     return flashinfer::mla::BatchMLAPagedAttention<flashinfer::MaskMode::kNone, kR, kDR, Params>(
-        p, static_cast<uint32_t>(info.num_blks_x), static_cast<uint32_t>(info.num_blks_y),
-        stream);
+        p, static_cast<uint32_t>(info.num_blks_x), static_cast<uint32_t>(info.num_blks_y), stream);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("flashinfer_mla_run: ") + e.what());
   }

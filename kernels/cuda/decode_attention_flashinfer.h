@@ -40,10 +40,10 @@ void flashinfer_mla_plan(int64_t* plan_info, size_t* staged_bytes, void* staging
 // out[B,NH,512] bf16; q_lat[B,NH,512], q_rope[B,NH,64] bf16; cache rows [c_kv (512) ; k_rope (64)]
 // bf16 of page_tokens rows per page (FlashInfer's ckv and kpe planes are two views of it, with
 // the row stride 576). Launches one cooperative kernel on stream.
-cudaError_t flashinfer_mla_run(const int64_t* plan_info, void* float_workspace,
-                               void* int_workspace, __nv_bfloat16* out,
-                               const __nv_bfloat16* q_lat, const __nv_bfloat16* q_rope,
-                               const __nv_bfloat16* cache, int page_tokens, const int* page_ids,
-                               int NH, float scale, cudaStream_t stream);
+cudaError_t flashinfer_mla_run(const int64_t* plan_info, void* float_workspace, void* int_workspace,
+                               __nv_bfloat16* out, const __nv_bfloat16* q_lat,
+                               const __nv_bfloat16* q_rope, const __nv_bfloat16* cache,
+                               int page_tokens, const int* page_ids, int NH, float scale,
+                               cudaStream_t stream);
 
 }  // namespace aha

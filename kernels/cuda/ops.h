@@ -124,9 +124,9 @@ struct DecodeAttention {
   size_t float_workspace_bytes = 0;
   void* int_workspace = nullptr;  // device: FlashInfer's schedule
   size_t int_workspace_bytes = 0;
-  void* staging = nullptr;         // pinned host, int_workspace_bytes: the schedule being built
-  cudaEvent_t staged = nullptr;    // recorded after the schedule's copy to the device
-  long long plan_info[18] = {};    // FlashInfer's MLAPlanInfo of the last plan
+  void* staging = nullptr;       // pinned host, int_workspace_bytes: the schedule being built
+  cudaEvent_t staged = nullptr;  // recorded after the schedule's copy to the device
+  long long plan_info[18] = {};  // FlashInfer's MLAPlanInfo of the last plan
   int planned_B = -1, planned_NH = -1;
 };
 DecodeAttention* decode_attention_create();
@@ -139,9 +139,8 @@ bool mla_decode_uses_flashinfer(const DecodeAttention* d, int R, int DR);
 // stream (cudaMemcpyAsync); the one HOST SYNC is a wait on the previous plan's copy (an event)
 // before its staging buffer is reused, normally long finished. Plan and run on the same stream.
 // Without FlashInfer for these dims it only records B and NH.
-void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host,
-                          const int* seq_lens_host, int B, int NH, int R, int DR,
-                          cudaStream_t stream);
+void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host, const int* seq_lens_host,
+                          int B, int NH, int R, int DR, cudaStream_t stream);
 // The FlashInfer path reads the planned schedule (B and NH must match the plan), page_ids and the
 // cache; our kernel reads page_indptr and seq_lens on the device. The cache must be 16-byte
 // aligned (cudaMalloc) for FlashInfer's 16-byte loads.
