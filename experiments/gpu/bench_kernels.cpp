@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -166,6 +167,72 @@ int main(int argc, char** argv) {
            2.5 * f, 0);
     cudaFree(d_ss), cudaFree(q), cudaFree(k), cudaFree(v), cudaFree(o), cudaFree(lse);
     cudaFree(dq), cudaFree(dk), cudaFree(dv), cudaFree(ws);
+  }
+
+  {  // decode attention over a paged bf16 latent cache: DeepSeek-V3's 128 heads of 512 + 64,
+     // pages of 64 tokens in shuffled order; GB/s = bytes of cache, queries and outputs / time,
+     // beside the device's own copy bandwidth (cudaMemcpy device to device, read + write).
+    const long copy_n = 1l << 30;
+    char* c0 = out<char>(copy_n);
+    char* c1 = out<char>(copy_n);
+    report("cudaMemcpy device to device, 1 GiB (copy bandwidth)", median_ms([&] {
+             AHA_CUDA_CHECK(cudaMemcpyAsync(c1, c0, copy_n, cudaMemcpyDeviceToDevice, 0));
+           }),
+           0, 2.0 * copy_n);
+    cudaFree(c0), cudaFree(c1);
+    const int NH = 128, R = 512, DR = 64, P = 64;
+    DecodeAttention* da = decode_attention_create();
+    const bool have_fi = mla_decode_uses_flashinfer(da, R, DR);
+    for (int ctx0 : {1024, 4096}) {
+      const int ctx = std::max(P, static_cast<int>(ctx0 * std::min(1.0, scale)) / P * P);
+      for (int B : {1, 64, 256}) {
+        const int pages_per_row = ctx / P, num_pages = B * pages_per_row;
+        std::vector<int> indptr(B + 1), ids(num_pages), lens(B, ctx);
+        for (int b = 0; b <= B; b++) indptr[b] = b * pages_per_row;
+        for (int i = 0; i < num_pages; i++) ids[i] = i;
+        for (int i = num_pages - 1; i > 0; i--)  // a fixed shuffle: pages far apart
+          std::swap(ids[i], ids[(static_cast<unsigned long>(i) * 2654435761u) % (i + 1)]);
+        int *d_ind = nullptr, *d_ids = nullptr, *d_lens = nullptr;
+        AHA_CUDA_CHECK(cudaMalloc(&d_ind, sizeof(int) * (B + 1)));
+        AHA_CUDA_CHECK(cudaMalloc(&d_ids, sizeof(int) * num_pages));
+        AHA_CUDA_CHECK(cudaMalloc(&d_lens, sizeof(int) * B));
+        AHA_CUDA_CHECK(
+            cudaMemcpy(d_ind, indptr.data(), sizeof(int) * (B + 1), cudaMemcpyHostToDevice));
+        AHA_CUDA_CHECK(
+            cudaMemcpy(d_ids, ids.data(), sizeof(int) * num_pages, cudaMemcpyHostToDevice));
+        AHA_CUDA_CHECK(cudaMemcpy(d_lens, lens.data(), sizeof(int) * B, cudaMemcpyHostToDevice));
+        bf16* cache = dev<bf16>(static_cast<size_t>(num_pages) * P * (R + DR));
+        bf16* ql = dev<bf16>(static_cast<size_t>(B) * NH * R);
+        bf16* qr = dev<bf16>(static_cast<size_t>(B) * NH * DR);
+        bf16* o = out<bf16>(static_cast<size_t>(B) * NH * R);
+        const double bytes = 2.0 * (static_cast<double>(B) * ctx * (R + DR) +
+                                    static_cast<double>(B) * NH * (2 * R + DR));
+        char what[96];
+        for (bool fi : {true, false}) {
+          if (fi && !have_fi) continue;
+          da->use_flashinfer = fi;
+          // The plan is host work (plus a small copy): wall-clock time, 5 plans averaged.
+          const auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < 5; i++)
+            mla_decode_plan_cuda(da, indptr.data(), lens.data(), B, NH, R, DR, 0);
+          const std::chrono::duration<double, std::milli> dt =
+              std::chrono::steady_clock::now() - t0;
+          const double plan_ms = dt.count() / 5;
+          std::snprintf(what, sizeof what, "mla_decode %s B=%d ctx=%d 128x(512+64)",
+                        fi ? "FlashInfer" : "ours      ", B, ctx);
+          report(what, median_ms([&] {
+                   mla_decode_attention_cuda(da, o, ql, qr, cache, P, d_ind, d_ids, d_lens, B, NH,
+                                             R, DR, 0.0723f, 0);
+                 }),
+                 0, bytes);
+          if (fi) std::printf("  (its host-side plan: %.3f ms)\n", plan_ms);
+        }
+        da->use_flashinfer = have_fi;
+        cudaFree(d_ind), cudaFree(d_ids), cudaFree(d_lens), cudaFree(cache), cudaFree(ql);
+        cudaFree(qr), cudaFree(o);
+      }
+    }
+    decode_attention_destroy(da);
   }
 
   {  // log-probs over DeepSeek-V3's vocabulary

@@ -4,11 +4,15 @@
 # build has one, and prints one summary. Aims to finish within 8 minutes.
 #
 # What it needs that such a machine lacks is fetched here first, into folders git ignores:
-#   bash experiments/gpu/fetch.sh          # .cache/cutlass (CUTLASS wheel), .cache/gpu-debs
-#                                          # (OpenBLAS, doctest, nlohmann-json)
-# then, with the device tool (it carries ignored folders, 64 MiB at most; these are ~20 MiB):
-#   run(command="bash experiments/gpu/check.sh", carry=[".cache/cutlass", ".cache/gpu-debs"],
-#       timeout_s=540)
+#   bash experiments/gpu/fetch.sh          # .cache/cutlass (CUTLASS wheel), .cache/flashinfer/0.7.4
+#                                          # (FlashInfer's headers + libcudacxx, unpacked),
+#                                          # .cache/gpu-debs (OpenBLAS, doctest, nlohmann-json)
+# then, with the device tool (it carries ignored folders, 64 MiB at most; these are ~41 MiB):
+#   run(command="bash experiments/gpu/check.sh", timeout_s=540,
+#       carry=[".cache/cutlass/nvidia_cutlass-4.2.0.0-py3-none-any.whl",
+#              ".cache/flashinfer/0.7.4", ".cache/gpu-debs"])
+# (not ".cache/flashinfer" itself: it holds the 100 MB wheel). Without the FlashInfer folder the
+# build warns and the MLA decode attention runs our own kernel only (the summary says which).
 # On a machine that already has the Debian packages (.ci/setup), no carried folder is needed.
 #
 # Builds in build-gpu/ (AHA_GPU_ONLY: kernels, CUDA twins, the model, the learner's update, gpu
@@ -65,7 +69,9 @@ if [ $status -eq 0 ]; then
   if timeout 360 cmake --build build-gpu -j "$jobs" >build-gpu/check-build.log 2>&1; then
     cutlass=absent
     [ -f build-gpu/kernels/libaha_kernels_cutlass.a ] && cutlass=built
-    summary+=("build: ok in $(($(date +%s) - b0)) s on $jobs cores (CUTLASS grouped GEMM: $cutlass)")
+    flashinfer=absent
+    [ -f build-gpu/kernels/libaha_kernels_flashinfer.a ] && flashinfer=built
+    summary+=("build: ok in $(($(date +%s) - b0)) s on $jobs cores (CUTLASS grouped GEMM: $cutlass, FlashInfer MLA decode: $flashinfer)")
   else
     grep -E "error|FAILED" build-gpu/check-build.log | head -40
     summary+=("build: FAILED after $(($(date +%s) - b0)) s (build-gpu/check-build.log)")

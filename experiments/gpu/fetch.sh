@@ -2,10 +2,13 @@
 # Fetches, on a machine with package registries, what experiments/gpu/check.sh needs on a GPU
 # machine that has none, into folders git ignores (carry them with the device tool):
 #   .cache/cutlass/   the nvidia-cutlass wheel (CUTLASS/CuTe headers; kernels/cuda/cutlass.cmake unpacks it)
+#   .cache/flashinfer/<version>/  FlashInfer's headers and its libcudacxx, unpacked from the
+#                     flashinfer-python wheel by kernels/cuda/flashinfer.cmake (22 MiB; the 100 MB
+#                     wheel itself is not carried: the device tool takes 64 MiB in all)
 #   .cache/gpu-debs/  Debian packages of OpenBLAS, doctest and nlohmann-json: the CPU references
 #                     the gpu tests compare against, the model's config (unpacked by check.sh
 #                     under .cache/gpu-root, not into /)
-# About 20 MiB together.
+# About 42 MiB together (carry .cache/flashinfer/<version>, not the folder with the wheel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 version=$(sed -n 's/^set(AHA_CUTLASS_VERSION \(.*\))$/\1/p' kernels/cuda/cutlass.cmake)
@@ -14,6 +17,14 @@ if [ ! -f ".cache/cutlass/nvidia_cutlass-${version}-py3-none-any.whl" ]; then
   python3 -m pip download --quiet --no-deps --disable-pip-version-check \
     "nvidia-cutlass==${version}" -d .cache/cutlass
 fi
+fi_version=$(sed -n 's/^set(AHA_FLASHINFER_VERSION \(.*\))$/\1/p' kernels/cuda/flashinfer.cmake)
+if [ ! -f ".cache/flashinfer/${fi_version}/include/flashinfer/attention/mla.cuh" ]; then
+  # Downloads the wheel (sha256-checked) and unpacks the headers: the same code as a configure.
+  script=$(mktemp --suffix=.cmake)
+  printf 'set(CMAKE_SOURCE_DIR "%s")\ninclude("%s/kernels/cuda/flashinfer.cmake")\n' "$PWD" "$PWD" >"$script"
+  cmake -P "$script"
+  rm -f "$script"
+fi
 (cd .cache/gpu-debs && apt-get download -qq libopenblas0-pthread libopenblas-pthread-dev \
    libgfortran5 libquadmath0 doctest-dev nlohmann-json3-dev)
-du -sh .cache/cutlass .cache/gpu-debs
+du -sh .cache/cutlass/*.whl ".cache/flashinfer/${fi_version}" .cache/gpu-debs

@@ -99,6 +99,60 @@ void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout,
                              float scale, void* workspace, size_t workspace_bytes,
                              cudaStream_t stream);
 
+// ---- attention.h decode attention (decode_attention.cu): one query token per batch row over a
+// paged cache in FlashInfer's format, as mla_decode_attention / gqa_decode_attention (same
+// page_tokens, page_indptr[B+1], page_ids, seq_lens[B]; a row with seq_lens[b] = 0 gets zeros).
+// Dtypes: the cache is bf16 (the bf16 paged cache: half the bytes a decode step streams),
+// queries bf16, scores, softmax and sums fp32, output bf16. bf16 in and out because FlashInfer's
+// MLA kernel computes in bf16 MMAs and its split-row partials are 16-bit, and because the next
+// op (the value up-projection / o_proj) is a bf16 GEMM operand anyway; our kernel keeps the same
+// types so the two paths are interchangeable.
+// Buffers (bf16):  MLA  out_lat[B,NH,R], q_lat[B,NH,R], q_rope[B,NH,DR], cache[pages*P, R+DR]
+//                  GQA  out[B,NH,D], q[B,NH,D], cache[pages*P, 2*NKV*D] (rows [k ; v])
+// MLA with R = 512, DR = 64 runs FlashInfer's batch MLA paged kernel (FA2-style, sm_80+) when the
+// build found its headers (AHA_HAVE_FLASHINFER); other dims, GQA, or use_flashinfer = false run
+// our kernel: 8 heads of one kv group per block (a warp per head), 32 keys per tile staged in
+// shared memory, online softmax, fp32 accumulation; any R, DR, D with R, D <= 512.
+// FlashInfer needs a schedule per batch composition, computed on the HOST from host copies of
+// page_indptr and seq_lens (mla_decode_plan_cuda). The workspaces are allocated once, in
+// decode_attention_create, sized by the device's SM count: float ~ 2*SMs*64*(512*2+4) B (17.4 MB
+// on 132 SMs), int ~ 590 KB device + the same pinned on the host. No allocation per call.
+struct DecodeAttention {
+  bool use_flashinfer = false;  // set at create when built with FlashInfer and the device is sm_80+
+  int num_sm = 0;
+  void* float_workspace = nullptr;  // device: FlashInfer's partial outputs of split rows
+  size_t float_workspace_bytes = 0;
+  void* int_workspace = nullptr;  // device: FlashInfer's schedule
+  size_t int_workspace_bytes = 0;
+  void* staging = nullptr;       // pinned host, int_workspace_bytes: the schedule being built
+  cudaEvent_t staged = nullptr;  // recorded after the schedule's copy to the device
+  long long plan_info[18] = {};  // FlashInfer's MLAPlanInfo of the last plan
+  int planned_B = -1, planned_NH = -1;
+};
+DecodeAttention* decode_attention_create();
+void decode_attention_destroy(DecodeAttention* d);
+// Whether mla_decode_attention_cuda takes FlashInfer's kernel for these latent dims.
+bool mla_decode_uses_flashinfer(const DecodeAttention* d, int R, int DR);
+// Plans the next mla_decode_attention_cuda calls for this batch composition (host arrays
+// page_indptr_host[B+1], seq_lens_host[B], the values the device copies hold). With FlashInfer:
+// the schedule is built on the host into the pinned staging buffer and copied to the device on
+// stream (cudaMemcpyAsync); the one HOST SYNC is a wait on the previous plan's copy (an event)
+// before its staging buffer is reused, normally long finished. Plan and run on the same stream.
+// Without FlashInfer for these dims it only records B and NH.
+void mla_decode_plan_cuda(DecodeAttention* d, const int* page_indptr_host, const int* seq_lens_host,
+                          int B, int NH, int R, int DR, cudaStream_t stream);
+// The FlashInfer path reads the planned schedule (B and NH must match the plan), page_ids and the
+// cache; our kernel reads page_indptr and seq_lens on the device. The cache must be 16-byte
+// aligned (cudaMalloc) for FlashInfer's 16-byte loads.
+void mla_decode_attention_cuda(DecodeAttention* d, bf16* out_lat, const bf16* q_lat,
+                               const bf16* q_rope, const bf16* cache, int page_tokens,
+                               const int* page_indptr, const int* page_ids, const int* seq_lens,
+                               int B, int NH, int R, int DR, float scale, cudaStream_t stream);
+// Our kernel always; no plan.
+void gqa_decode_attention_cuda(bf16* out, const bf16* q, const bf16* cache, int page_tokens,
+                               const int* page_indptr, const int* page_ids, const int* seq_lens,
+                               int B, int NH, int NKV, int D, float scale, cudaStream_t stream);
+
 // ---- swiglu.h (swiglu.cu)
 void swiglu_forward_cuda(float* out, const float* gate, const float* up, long N,
                          cudaStream_t stream);
