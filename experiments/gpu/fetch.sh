@@ -19,7 +19,9 @@ if [ ! -f ".cache/cutlass/nvidia_cutlass-${version}-py3-none-any.whl" ]; then
 fi
 fi_version=$(sed -n 's/^set(AHA_FLASHINFER_VERSION \(.*\))$/\1/p' kernels/cuda/flashinfer.cmake)
 if [ ! -f ".cache/flashinfer/${fi_version}/include/flashinfer/attention/mla.cuh" ]; then
-  # Downloads the wheel (sha256-checked) and unpacks the headers: the same code as a configure.
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    "flashinfer-python==${fi_version}" -d .cache/flashinfer
+  # Checks the wheel's sha256 and unpacks the headers: the same code as a configure.
   script=$(mktemp --suffix=.cmake)
   printf 'set(CMAKE_SOURCE_DIR "%s")\ninclude("%s/kernels/cuda/flashinfer.cmake")\n' "$PWD" "$PWD" >"$script"
   cmake -P "$script"

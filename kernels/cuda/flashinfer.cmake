@@ -8,11 +8,11 @@
 # .cache/flashinfer (experiments/gpu/fetch.sh puts the folders there, not the 100 MB wheel).
 # Sets AHA_FLASHINFER_INCLUDE_DIRS (libcudacxx first, then FlashInfer), or leaves it empty with a
 # warning: the decode attention then runs our own kernel only.
+include(${CMAKE_CURRENT_LIST_DIR}/pypi_wheel.cmake)
 set(AHA_FLASHINFER_VERSION 0.7.4)
 set(AHA_FLASHINFER_SHA256 a051a62e09a2738e8b0de47a1944fd2f0f3eff01b728b662141ea660cb09dd32)
 set(AHA_FLASHINFER_DIR ${CMAKE_SOURCE_DIR}/.cache/flashinfer CACHE PATH
     "where the flashinfer-python wheel and its unpacked headers are kept")
-set(flashinfer_wheel ${AHA_FLASHINFER_DIR}/flashinfer_python-${AHA_FLASHINFER_VERSION}-py3-none-any.whl)
 set(flashinfer_root ${AHA_FLASHINFER_DIR}/${AHA_FLASHINFER_VERSION})
 set(flashinfer_probe ${flashinfer_root}/include/flashinfer/attention/mla.cuh
     ${flashinfer_root}/cccl/libcudacxx/include/cuda/std/limits)
@@ -26,22 +26,9 @@ foreach(f ${flashinfer_probe})
 endforeach()
 
 if(NOT flashinfer_found)
-  if(NOT EXISTS ${flashinfer_wheel})
-    find_package(Python3 COMPONENTS Interpreter)
-    if(Python3_FOUND)
-      message(STATUS "aha: downloading flashinfer-python==${AHA_FLASHINFER_VERSION} into ${AHA_FLASHINFER_DIR}")
-      execute_process(
-        COMMAND ${Python3_EXECUTABLE} -m pip download --quiet --no-deps --disable-pip-version-check
-                --timeout 15 --retries 1
-                flashinfer-python==${AHA_FLASHINFER_VERSION} -d ${AHA_FLASHINFER_DIR}
-        RESULT_VARIABLE pip_rc OUTPUT_QUIET ERROR_QUIET)
-    endif()
-  endif()
-  if(EXISTS ${flashinfer_wheel})
-    file(SHA256 ${flashinfer_wheel} got_sha)
-    if(NOT got_sha STREQUAL AHA_FLASHINFER_SHA256)
-      message(FATAL_ERROR "aha: ${flashinfer_wheel} has sha256 ${got_sha}, expected ${AHA_FLASHINFER_SHA256}")
-    endif()
+  aha_pypi_wheel(flashinfer-python ${AHA_FLASHINFER_VERSION} ${AHA_FLASHINFER_SHA256}
+                 ${AHA_FLASHINFER_DIR} flashinfer_wheel)
+  if(flashinfer_wheel)
     file(REMOVE_RECURSE ${flashinfer_root}.tmp)
     file(ARCHIVE_EXTRACT INPUT ${flashinfer_wheel} DESTINATION ${flashinfer_root}.tmp
          PATTERNS flashinfer/data/include/* flashinfer/data/cccl/libcudacxx/include/*)
@@ -60,6 +47,6 @@ if(flashinfer_found)
   message(STATUS "aha: FlashInfer ${AHA_FLASHINFER_VERSION} headers in ${flashinfer_root}")
 else()
   message(WARNING "aha: no FlashInfer headers (pip download of flashinfer-python==${AHA_FLASHINFER_VERSION} "
-                  "failed and ${flashinfer_wheel} is absent): MLA decode attention falls back to "
+                  "failed and ${AHA_FLASHINFER_DIR} holds no wheel): MLA decode attention falls back to "
                   "its own kernel")
 endif()
