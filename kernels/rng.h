@@ -3,9 +3,17 @@
 #pragma once
 #include <cstdint>
 
+// The stateless functions below are compiled for host and device alike (one definition: the CUDA
+// sampler, rollout/cuda/sampling.cu, draws the CPU sampler's numbers).
+#if defined(__CUDACC__)
+#define AHA_HOST_DEVICE __host__ __device__
+#else
+#define AHA_HOST_DEVICE
+#endif
+
 namespace aha {
 
-inline uint64_t splitmix64(uint64_t x) {
+AHA_HOST_DEVICE inline uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
@@ -13,12 +21,12 @@ inline uint64_t splitmix64(uint64_t x) {
 }
 
 // 64 random bits for (seed, stream, counter).
-inline uint64_t rng_bits(uint64_t seed, uint64_t stream, uint64_t counter) {
+AHA_HOST_DEVICE inline uint64_t rng_bits(uint64_t seed, uint64_t stream, uint64_t counter) {
   return splitmix64(splitmix64(seed ^ splitmix64(stream + 0x632BE59BD9B4E019ull)) + counter);
 }
 
 // Uniform double in [0, 1) with 53 random bits.
-inline double rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
+AHA_HOST_DEVICE inline double rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
   return static_cast<double>(rng_bits(seed, stream, counter) >> 11) * 0x1.0p-53;
 }
 
