@@ -28,6 +28,23 @@ inline bool sampling_truncates(const SamplingParams& p) {
   return p.temperature > 0 && (p.top_p < 1.0f || p.top_k > 0 || p.min_p > 0.0f);
 }
 
+// One draw as plain data (what the CUDA sampler, rollout/cuda/sampling.h, reads per row): the
+// request's parameters and the draw's (seed, stream, counter).
+struct SamplingRow {
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  int top_k = 0;  // 0 = off
+  float min_p = 0.0f;
+  uint64_t seed = 0;
+  uint64_t stream = 0;
+  uint64_t counter = 0;
+};
+
+inline SamplingRow sampling_row(const SamplingParams& p, uint64_t seed, uint64_t stream,
+                                uint64_t counter) {
+  return {p.temperature, p.top_p, p.top_k, p.min_p, seed, stream, counter};
+}
+
 struct SampledToken {
   int token = -1;
   float logp = 0.0f;        // under the full tempered distribution

@@ -34,24 +34,8 @@
 
 namespace aha {
 
-// One row's sampling parameters and its draw's (seed, stream, counter); plain data for the device.
-struct SamplingRow {
-  float temperature = 1.0f;
-  float top_p = 1.0f;
-  int top_k = 0;  // 0 = off
-  float min_p = 0.0f;
-  uint64_t seed = 0;
-  uint64_t stream = 0;
-  uint64_t counter = 0;
-};
-
-inline SamplingRow sampling_row(const SamplingParams& p, uint64_t seed, uint64_t stream,
-                                uint64_t counter) {
-  return {p.temperature, p.top_p, p.top_k, p.min_p, seed, stream, counter};
-}
-
-// logits[B, V] (device, fp32, row-major), rows[B] (device), out[B] (device). V < 2^31. Asynchronous
-// on `stream`; launch errors are checked.
+// logits[B, V] (device, fp32, row-major), rows[B] (device; SamplingRow: rollout/sampling.h),
+// out[B] (device). Asynchronous on `stream`; launch errors are checked.
 void sample_tokens_cuda(const float* logits, int B, int V, const SamplingRow* rows,
                         SampledToken* out, cudaStream_t stream);
 
