@@ -1,5 +1,6 @@
 // Times the CUDA twins on DeepSeek-V3-like layer shapes (bench_kernels [scale], scale 1 = the
-// default shapes, 0.25 for a quick look) and prints TFLOP/s or GB/s per op; run by
+// default shapes, 0.25 for a quick look) and prints TFLOP/s or GB/s per op (the sampler's GB/s
+// counts one read of the logits, whatever its passes); run by
 // experiments/gpu/check.sh. Each figure is the median of 5 timed runs after 2 warm-ups (CUDA
 // events).
 #include <cuda_runtime.h>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "kernels/cuda/ops.h"
+#include "kernels/rng.h"
+#include "rollout/cuda/sampling.h"
 
 using namespace aha;
 
@@ -288,6 +291,40 @@ int main(int argc, char** argv) {
            0, 4.0 * n * 7 + 2.0 * n);
     cudaFree(p), cudaFree(g), cudaFree(m), cudaFree(v), cudaFree(pb), cudaFree(d_segs);
     cudaFree(norm), cudaFree(ws);
+  }
+  {  // the sampler: B rows of V logits (N(0, 3)), greedy / plain / truncated, one block per row
+    const int max_b = 256;
+    for (int V : {32000, 129280}) {
+      std::vector<float> h(static_cast<size_t>(max_b) * V);
+      Rng rng{static_cast<uint64_t>(V)};
+      for (float& x : h) x = static_cast<float>(3.0 * rng.normal());
+      float* logits = nullptr;
+      AHA_CUDA_CHECK(cudaMalloc(&logits, h.size() * sizeof(float)));
+      AHA_CUDA_CHECK(cudaMemcpy(logits, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+      SamplingRow* rows = nullptr;
+      SampledToken* toks = out<SampledToken>(max_b);
+      AHA_CUDA_CHECK(cudaMalloc(&rows, max_b * sizeof(SamplingRow)));
+      struct Mode {
+        const char* name;
+        SamplingRow row;
+      };
+      const Mode modes[] = {{"greedy", {0.0f, 1.0f, 0, 0.0f, 1, 0, 0}},
+                            {"T=1", {1.0f, 1.0f, 0, 0.0f, 1, 0, 0}},
+                            {"top-k 50, top-p 0.9, min-p 0.05", {1.0f, 0.9f, 50, 0.05f, 1, 0, 0}},
+                            {"top-p 0.9", {1.0f, 0.9f, 0, 0.0f, 1, 0, 0}}};
+      for (const Mode& m : modes) {
+        std::vector<SamplingRow> hr(max_b, m.row);
+        for (int b = 0; b < max_b; b++) hr[b].stream = b;
+        AHA_CUDA_CHECK(cudaMemcpy(rows, hr.data(), max_b * sizeof(SamplingRow), cudaMemcpyHostToDevice));
+        for (int B : {1, 64, 256}) {
+          char what[128];
+          std::snprintf(what, sizeof(what), "sample_tokens_cuda B=%d V=%d %s", B, V, m.name);
+          report(what, median_ms([&] { sample_tokens_cuda(logits, B, V, rows, toks, 0); }), 0,
+                 4.0 * B * V);
+        }
+      }
+      cudaFree(logits), cudaFree(rows), cudaFree(toks);
+    }
   }
   AHA_CUDA_CHECK(cudaDeviceSynchronize());
   return 0;

@@ -16,6 +16,14 @@ constexpr int kThreads = 1024;
 constexpr unsigned kFull = 0xffffffffu;
 constexpr float kMassScale = 0x1p60f;  // a probability as an integer of 2^-60 units
 
+// z = x / T as one rounded product (no FMA contraction), so every pass sees the same bits.
+__device__ inline float tempered(float x, float inv_t) {
+  return __fmul_rn(x, inv_t);
+}
+__device__ inline float prob_of(float x, float inv_t, float lse) {
+  return expf(__fsub_rn(tempered(x, inv_t), lse));
+}
+
 __device__ inline uint64_t mass_of(float p) {
   return __float2ull_rz(p * kMassScale);
 }
@@ -65,9 +73,11 @@ struct Select {
   unsigned chosen_count;
 };
 
-// The key K of the token at which the measure (kMass: fixed-point mass, else 1 per token) summed
-// over the row in descending key order first reaches target; target is clamped to [0, total] and a
-// token with zero measure is chosen only when the target is 0 (then the first token).
+// The cut K of the token at which the measure (kMass: fixed-point mass, else 1 per token) summed
+// over the row in descending key order first reaches target: {key >= K} is exactly the tokens up
+// to and including it. K is that token's key, or its upper digits alone when they already single
+// it out. target is clamped to [0, total]; a token with zero measure is chosen only when the
+// target is 0 (then the first token).
 template <bool kMass>
 __device__ uint64_t select_key(const float* x, int V, float inv_t, float lse, uint64_t target,
                                Select& s) {
@@ -86,7 +96,7 @@ __device__ uint64_t select_key(const float* x, int V, float inv_t, float lse, ui
       unsigned d = 0;
       uint64_t m = 0;
       if (i < V) {
-        const float p = expf(x[i] * inv_t - lse);
+        const float p = prob_of(x[i], inv_t, lse);
         const uint64_t key = key_of(p, i);
         in = (key & hi_mask) == prefix;
         d = static_cast<unsigned>(key >> shift) & 255u;
@@ -158,7 +168,7 @@ __device__ uint64_t kept_mass(const float* x, int V, float inv_t, float lse, uin
                               uint64_t* shared) {
   uint64_t m = 0;
   for (int i = threadIdx.x; i < V; i += kThreads) {
-    const float p = expf(x[i] * inv_t - lse);
+    const float p = prob_of(x[i], inv_t, lse);
     if (key_of(p, i) >= cut) m += mass_of(p);
   }
   return block_sum<uint64_t>(m, shared);
@@ -186,7 +196,7 @@ __global__ void __launch_bounds__(kThreads)
     const int tok = id_of(best);
     const float mx = x[tok];
     float s = 0;
-    for (int i = threadIdx.x; i < V; i += kThreads) s += expf(x[i] - mx);
+    for (int i = threadIdx.x; i < V; i += kThreads) s += expf(__fsub_rn(x[i], mx));
     s = block_sum(s, shared_f);
     if (threadIdx.x == 0) {
       r.token = tok;
@@ -199,10 +209,10 @@ __global__ void __launch_bounds__(kThreads)
 
   const float inv_t = 1.0f / q.temperature;
   float mx = -INFINITY;
-  for (int i = threadIdx.x; i < V; i += kThreads) mx = fmaxf(mx, x[i] * inv_t);
+  for (int i = threadIdx.x; i < V; i += kThreads) mx = fmaxf(mx, tempered(x[i], inv_t));
   mx = block_max(mx, shared_f);
   float s = 0;
-  for (int i = threadIdx.x; i < V; i += kThreads) s += expf(x[i] * inv_t - mx);
+  for (int i = threadIdx.x; i < V; i += kThreads) s += expf(__fsub_rn(tempered(x[i], inv_t), mx));
   s = block_sum(s, shared_f);
   const float lse = mx + logf(s);
   const double u = rng_uniform(q.seed, q.stream, q.counter);
@@ -216,7 +226,7 @@ __global__ void __launch_bounds__(kThreads)
     const int chunk = (V + kThreads - 1) / kThreads;
     const int begin = min(V, static_cast<int>(threadIdx.x) * chunk), end = min(V, begin + chunk);
     unsigned long long local = 0, excl = 0, total = 0;
-    for (int i = begin; i < end; i++) local += mass_of(expf(x[i] * inv_t - lse));
+    for (int i = begin; i < end; i++) local += mass_of(prob_of(x[i], inv_t, lse));
     Scan(scan_tmp).ExclusiveSum(local, excl, total);
     if (threadIdx.x == 0) token_s = V - 1;
     __syncthreads();
@@ -225,7 +235,7 @@ __global__ void __launch_bounds__(kThreads)
     if (excl <= target && target < excl + local) {
       unsigned long long acc = excl;
       for (int i = begin; i < end; i++) {
-        acc += mass_of(expf(x[i] * inv_t - lse));
+        acc += mass_of(prob_of(x[i], inv_t, lse));
         if (target < acc) {
           token_s = i;
           break;
@@ -250,7 +260,7 @@ __global__ void __launch_bounds__(kThreads)
       // Tokens with p >= min_p * p_max, and the most likely token always.
       uint64_t top = 0;
       for (int i = threadIdx.x; i < V; i += kThreads) {
-        const uint64_t k = key_of(expf(x[i] * inv_t - lse), i);
+        const uint64_t k = key_of(prob_of(x[i], inv_t, lse), i);
         top = k > top ? k : top;
       }
       top = block_max_u64(top, shared_u);
@@ -267,7 +277,7 @@ __global__ void __launch_bounds__(kThreads)
     // A select may stop with the lower digits unset: the chosen token is the smallest key >= k.
     uint64_t tok_key = ~0ull;
     for (int i = threadIdx.x; i < V; i += kThreads) {
-      const uint64_t ki = key_of(expf(x[i] * inv_t - lse), i);
+      const uint64_t ki = key_of(prob_of(x[i], inv_t, lse), i);
       if (ki >= k && ki < tok_key) tok_key = ki;
     }
     tok_key = block_min_u64(tok_key, shared_u);
@@ -277,7 +287,7 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) {
     const int tok = token_s;
     r.token = tok;
-    r.logp = x[tok] * inv_t - lse;
+    r.logp = __fsub_rn(tempered(x[tok], inv_t), lse);
     r.logp_trunc = truncates ? static_cast<float>(static_cast<double>(r.logp) -
                                                   log(static_cast<double>(kept) * 0x1p-60))
                              : r.logp;
