@@ -16,12 +16,10 @@ constexpr int kThreads = 512;  // at 1024 ptxas held the kernel to 32 registers,
 constexpr unsigned kFull = 0xffffffffu;
 constexpr float kMassScale = 0x1p60f;  // a probability as an integer of 2^-60 units
 
-// z = x / T as one rounded product (no FMA contraction), so every pass sees the same bits.
-__device__ inline float tempered(float x, float inv_t) {
-  return __fmul_rn(x, inv_t);
-}
+// p = exp(x / T - lse) with x * (1/T) - lse fused (one rounding: the argument is exact to half
+// an ulp of log p, not of x / T), written out so every pass computes the same bits.
 __device__ inline float prob_of(float x, float inv_t, float lse) {
-  return expf(__fsub_rn(tempered(x, inv_t), lse));
+  return expf(__fmaf_rn(x, inv_t, -lse));
 }
 
 __device__ inline uint64_t mass_of(float p) {
@@ -177,6 +175,7 @@ __device__ uint64_t kept_mass(const float* x, int V, float inv_t, float lse, uin
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(const float* logits, int V, const SamplingRow* rows, SampledToken* out) {
   __shared__ float shared_f[32];
+  __shared__ double shared_d[32];
   __shared__ uint64_t shared_u[32];
   __shared__ Select sel;
   __shared__ int token_s;
@@ -195,12 +194,12 @@ __global__ void __launch_bounds__(kThreads)
     best = block_max_u64(best, shared_u);
     const int tok = id_of(best);
     const float mx = x[tok];
-    float s = 0;
+    double s = 0;
     for (int i = threadIdx.x; i < V; i += kThreads) s += expf(__fsub_rn(x[i], mx));
-    s = block_sum(s, shared_f);
+    s = block_sum(s, shared_d);
     if (threadIdx.x == 0) {
       r.token = tok;
-      r.logp = -logf(s);  // x[tok] - (mx + log s), with mx == x[tok]
+      r.logp = static_cast<float>(-log(s));  // x[tok] - (mx + log s), with mx == x[tok]
       r.logp_trunc = 0.0f;
       out[blockIdx.x] = r;
     }
@@ -209,12 +208,13 @@ __global__ void __launch_bounds__(kThreads)
 
   const float inv_t = 1.0f / q.temperature;
   float mx = -INFINITY;
-  for (int i = threadIdx.x; i < V; i += kThreads) mx = fmaxf(mx, tempered(x[i], inv_t));
+  for (int i = threadIdx.x; i < V; i += kThreads) mx = fmaxf(mx, __fmul_rn(x[i], inv_t));
   mx = block_max(mx, shared_f);
-  float s = 0;
-  for (int i = threadIdx.x; i < V; i += kThreads) s += expf(__fsub_rn(tempered(x[i], inv_t), mx));
-  s = block_sum(s, shared_f);
-  const float lse = mx + logf(s);
+  double s = 0;  // fp32 terms summed in double (152k of them)
+  for (int i = threadIdx.x; i < V; i += kThreads) s += prob_of(x[i], inv_t, mx);
+  s = block_sum(s, shared_d);
+  const double lse_d = static_cast<double>(mx) + log(s);
+  const float lse = static_cast<float>(lse_d);
   const double u = rng_uniform(q.seed, q.stream, q.counter);
   const bool truncates = q.top_p < 1.0f || q.top_k > 0 || q.min_p > 0.0f;
 
@@ -287,7 +287,8 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) {
     const int tok = token_s;
     r.token = tok;
-    r.logp = __fsub_rn(tempered(x[tok], inv_t), lse);
+    // As the CPU: x * (1/T) is exact in double.
+    r.logp = static_cast<float>(static_cast<double>(x[tok]) * inv_t - lse_d);
     r.logp_trunc = truncates ? static_cast<float>(static_cast<double>(r.logp) -
                                                   log(static_cast<double>(kept) * 0x1p-60))
                              : r.logp;

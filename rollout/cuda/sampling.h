@@ -9,13 +9,15 @@
 //     probability order (descending, then id), as the CPU's stable sort orders it.
 // clang-format off
 // Where the arithmetic differs (documented, and what test_cuda_sampling allows):
-//   - softmax in fp32 (CPU: double): z = logit * (1/T) in fp32, max and sum reductions in a fixed
-//     order, lse = max + log(sum), p = expf(z - lse);
+//   - probabilities in fp32 (CPU: double): p = expf(fmaf(logit, 1/T, -lse)), the exp's terms
+//     summed in double in a fixed order, lse = max + log(sum) in double (logp = logit / T - lse
+//     in double, as the CPU), rounded to fp32 inside p;
 //   - masses in fixed point: each p as an integer of 2^-60 units (truncated), sums of them exact
 //     and associative, so no float atomics and one result on every run;
 //   - min-p's threshold min_p * p_max in fp32.
-//   A token therefore equals the CPU's unless the uniform draw (or a top-p / min-p cut) lies
-//   within ~1e-5 of a boundary of the kept set's CDF; logp and logp_trunc agree to ~1e-5 absolute.
+//   p is then within ~1e-6 (relative) of the CPU's, and the CDF the draw walks within ~1e-6
+//   (absolute): a token equals the CPU's unless the uniform draw, or a top-k / top-p / min-p cut,
+//   lies that close to a boundary; logp and logp_trunc agree to ~1e-6.
 // Truncation without a sort: each cut is a radix select on a 64-bit key per token,
 //   key = float bits of p (non-negative, so they order as p) << 32 | (0xFFFFFFFF - id),
 // whose descending order is the CPU's sorted order; the kept set is {key >= K_cut}. A select finds

@@ -4,14 +4,17 @@
 // 0.1 / 0.9; min-p 0.05; combinations), logits with exact ties and -inf entries, and fresh
 // (seed, stream, counter) triples per trial.
 //
-// "Same token": the device's softmax is fp32 (the CPU's double), so a token must equal the CPU's
-// whenever the uniform draw lies at least kEps from both ends of the CPU token's CDF interval and
-// no cut (top-k near-tie, top-p prefix mass, min-p threshold) lies within kEps (relative for
-// probabilities, absolute for masses) of deciding otherwise; the other draws (counted, at most 2%
-// of the sampled ones) must still give a token the full distribution can produce, with its logp.
-// Greedy tokens must be equal always. logp and logp_trunc: |device - CPU| <= kTol (fp32 softmax
-// over up to 152k terms against double; no bf16 anywhere). Batch invariance: each row sampled
-// alone, and the batch reversed, give bitwise the batch's result; two launches give the same bits.
+// "Same token": the device's probabilities are fp32 (the CPU's double), within ~1e-6 relative,
+// so the CDF it walks is within ~1e-6 of the CPU's. A token must equal the CPU's whenever the
+// uniform draw lies at least kEps + slack from both ends of the CPU token's CDF interval, where
+// slack is the (normalised) mass of the tokens whose membership of the kept set a cut decides
+// within kEps (a top-k near-tie, a top-p prefix mass, a min-p threshold): either way of deciding
+// them moves the CDF by at most that. Draws closer than that (counted; in flat distributions over
+// 152k tokens, where a token's interval is ~1e-5 wide, many are) must still give a token of
+// the kept set or of those in doubt, with its logp. Greedy tokens must be equal always. logp and
+// logp_trunc: |device - CPU| <= kTol (+ slack for logp_trunc); no bf16 anywhere. Batch
+// invariance: each row sampled alone, and the batch reversed, give bitwise the batch's result;
+// two launches give the same bits.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -32,8 +35,8 @@ using gpu_test::Dev;
 
 namespace {
 
-constexpr double kEps = 1e-5;
-constexpr double kTol = 1e-4;
+constexpr double kEps = 2e-6;
+constexpr double kTol = 2e-5;
 constexpr int kB = 64;
 
 std::vector<SamplingParams> param_mix() {
@@ -79,14 +82,15 @@ std::vector<float> make_logits(int V, int kind, uint64_t seed) {
 }
 
 // The CPU's view of one row, independent of the draw: the full tempered distribution, the kept
-// set's draw order and CDF, and whether any cut lies within kEps of deciding otherwise.
+// set's draw order and CDF, and the tokens whose membership a cut decides within kEps.
 struct RowRef {
   std::vector<double> full;     // [V] under the full tempered distribution
   std::vector<int> draw_order;  // ids in the order the CPU's inverse CDF walks them
   std::vector<double> cdf;      // cdf[n] = mass of draw_order[0..n], normalised as the CPU draws
   std::vector<int> pos;         // pos[id] = index in draw_order, -1 if not kept
+  std::vector<char> in_doubt;   // [V] a cut near this token: the device may decide it otherwise
   double kept_mass = 1;         // kept set's mass under the full distribution
-  bool cut_ambiguous = false;
+  double slack = 0;             // in-doubt mass / kept mass
 };
 
 RowRef analyse(const std::vector<float>& l, const SamplingParams& p) {
@@ -100,6 +104,7 @@ RowRef analyse(const std::vector<float>& l, const SamplingParams& p) {
   r.full.resize(V);
   for (int i = 0; i < V; i++) r.full[i] = std::exp(static_cast<double>(l[i]) * inv_t - lse);
   r.pos.assign(V, -1);
+  r.in_doubt.assign(V, 0);
   if (!sampling_truncates(p)) {
     r.draw_order.resize(V);
     std::iota(r.draw_order.begin(), r.draw_order.end(), 0);
@@ -119,7 +124,8 @@ RowRef analyse(const std::vector<float>& l, const SamplingParams& p) {
   int keep = V;
   if (p.top_k > 0 && p.top_k < V) {
     keep = p.top_k;
-    r.cut_ambiguous |= near(r.full[order[keep - 1]], r.full[order[keep]]);
+    if (near(r.full[order[keep - 1]], r.full[order[keep]]))
+      r.in_doubt[order[keep - 1]] = r.in_doubt[order[keep]] = 1;
   }
   if (p.top_p < 1.0f) {
     double mass = 0;
@@ -133,23 +139,27 @@ RowRef analyse(const std::vector<float>& l, const SamplingParams& p) {
       n++;
       if (acc >= target) break;
     }
-    r.cut_ambiguous |= std::fabs(acc - target) < kEps || (n > 1 && std::fabs(before - target) < kEps);
+    // acc just reached the target: the device may need one more token; before just missed it:
+    // the device may stop one earlier.
+    if (std::fabs(acc - target) < kEps * mass && n < keep) r.in_doubt[order[n]] = 1;
+    if (n > 1 && std::fabs(before - target) < kEps * mass) r.in_doubt[order[n - 1]] = 1;
     keep = n;
   }
   if (p.min_p > 0.0f) {
     const double thresh = p.min_p * r.full[order[0]];
-    for (int i = 0; i < keep; i++)
-      r.cut_ambiguous |= std::fabs(r.full[order[i]] - thresh) <= kEps * thresh;
-    if (keep < V) r.cut_ambiguous |= std::fabs(r.full[order[keep]] - thresh) <= kEps * thresh;
+    for (int i = 1; i < std::min(V, keep + 1); i++)
+      if (std::fabs(r.full[order[i]] - thresh) <= kEps * thresh) r.in_doubt[order[i]] = 1;
   }
   // The kept set as the CPU samples it (sampling_distribution: renormalised, zeros elsewhere).
   std::vector<double> probs;
   sampling_distribution(l.data(), V, p, probs);
   r.kept_mass = 0;
+  double doubt = 0;
   for (int id : order) {
-    if (probs[id] <= 0) continue;
-    r.kept_mass += r.full[id];
+    if (probs[id] > 0) r.kept_mass += r.full[id];
+    if (r.in_doubt[id]) doubt += r.full[id];
   }
+  r.slack = doubt / r.kept_mass;
   double acc = 0;
   for (int id : order) {
     if (probs[id] <= 0) continue;
@@ -182,23 +192,25 @@ void check_row(const std::vector<float>& l, const SamplingParams& p, const RowRe
     return;
   }
   counts.sampled++;
-  // Whatever the boundary, the token is one the distribution gives, and its logp is right.
+  // Whatever the boundary, the token is one the kept set (or a cut in doubt) gives, with its logp.
   CHECK(ref.full[got.token] > 0);
+  CHECK((ref.pos[got.token] >= 0 || ref.in_doubt[got.token]));
   CHECK(std::fabs(got.logp - std::log(ref.full[got.token])) <= kTol);
   const double u = rng_uniform(row.seed, row.stream, row.counter);
   const int n = ref.pos[cpu.token];
   REQUIRE(n >= 0);
   const double lo = n == 0 ? 0.0 : ref.cdf[n - 1], hi = ref.cdf[n];
-  const bool on_boundary = !(u - lo >= kEps && hi - u >= kEps);
-  if (ref.cut_ambiguous || on_boundary) {
+  const double margin = kEps + ref.slack;
+  if (!(u - lo >= margin && hi - u >= margin) || ref.in_doubt[cpu.token] ||
+      ref.in_doubt[got.token]) {
     counts.near_boundary++;
     return;
   }
   CHECK(got.token == cpu.token);
   CHECK(std::fabs(got.logp - cpu.logp) <= kTol);
-  CHECK(std::fabs(got.logp_trunc - cpu.logp_trunc) <= kTol);
+  CHECK(std::fabs(got.logp_trunc - cpu.logp_trunc) <= kTol + ref.slack);
   CHECK(std::fabs(got.logp_trunc - (std::log(ref.full[got.token]) - std::log(ref.kept_mass))) <=
-        kTol);
+        kTol + ref.slack);
 }
 
 bool same_bits(const SampledToken& a, const SampledToken& b) {
@@ -256,7 +268,9 @@ TEST_CASE("sample_tokens_cuda draws the CPU sampler's tokens, log-probs, batch-i
     }
     std::printf("V=%d: %ld sampled draws, %ld within %g of a boundary (token not compared)\n", V,
                 counts.sampled, counts.near_boundary, kEps);
-    CHECK(counts.near_boundary * 50 <= counts.sampled);
+    // Most draws are compared token for token (a sequential CPU emulation of the kernel's
+    // arithmetic left 0-1% near a boundary up to V = 32000, 11% at 151936).
+    CHECK(counts.near_boundary * 4 <= counts.sampled);
   }
 }
 
