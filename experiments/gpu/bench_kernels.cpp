@@ -300,7 +300,8 @@ int main(int argc, char** argv) {
       for (float& x : h) x = static_cast<float>(3.0 * rng.normal());
       float* logits = nullptr;
       AHA_CUDA_CHECK(cudaMalloc(&logits, h.size() * sizeof(float)));
-      AHA_CUDA_CHECK(cudaMemcpy(logits, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+      AHA_CUDA_CHECK(
+          cudaMemcpy(logits, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
       SamplingRow* rows = nullptr;
       SampledToken* toks = out<SampledToken>(max_b);
       AHA_CUDA_CHECK(cudaMalloc(&rows, max_b * sizeof(SamplingRow)));
@@ -315,7 +316,8 @@ int main(int argc, char** argv) {
       for (const Mode& m : modes) {
         std::vector<SamplingRow> hr(max_b, m.row);
         for (int b = 0; b < max_b; b++) hr[b].stream = b;
-        AHA_CUDA_CHECK(cudaMemcpy(rows, hr.data(), max_b * sizeof(SamplingRow), cudaMemcpyHostToDevice));
+        AHA_CUDA_CHECK(
+            cudaMemcpy(rows, hr.data(), max_b * sizeof(SamplingRow), cudaMemcpyHostToDevice));
         for (int B : {1, 64, 256}) {
           char what[128];
           std::snprintf(what, sizeof(what), "sample_tokens_cuda B=%d V=%d %s", B, V, m.name);

@@ -27,7 +27,8 @@ __device__ inline uint64_t mass_of(float p) {
 }
 // Larger key = earlier in the CPU's order (probability descending, then id ascending).
 __device__ inline uint64_t key_of(float p, int i) {
-  return (static_cast<uint64_t>(__float_as_uint(p)) << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(i));
+  return (static_cast<uint64_t>(__float_as_uint(p)) << 32) |
+         (0xFFFFFFFFu - static_cast<uint32_t>(i));
 }
 __device__ inline int id_of(uint64_t key) {
   return static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(key));
@@ -155,7 +156,7 @@ __device__ uint64_t select_key(const float* x, int V, float inv_t, float lse, ui
     prefix = s.chosen_prefix;
     above = s.chosen_above;
     const unsigned n = s.chosen_count;
-    __syncthreads();  // s is rewritten by the next pass
+    __syncthreads();    // s is rewritten by the next pass
     if (n == 1) break;  // one token left: its upper digits already separate it from all others
   }
   return prefix;

@@ -45,11 +45,11 @@ std::vector<SamplingParams> param_mix() {
     int top_k;
     float min_p;
   };
-  const P ps[] = {{0.0f, 1.0f, 0, 0.0f},    {1.0f, 1.0f, 0, 0.0f},    {0.7f, 1.0f, 0, 0.0f},
-                  {1.3f, 1.0f, 0, 0.0f},    {1.0f, 1.0f, 1, 0.0f},    {0.7f, 1.0f, 5, 0.0f},
-                  {1.3f, 1.0f, 50, 0.0f},   {1.0f, 0.1f, 0, 0.0f},    {1.0f, 0.9f, 0, 0.0f},
-                  {1.3f, 0.9f, 0, 0.0f},    {1.0f, 1.0f, 0, 0.05f},   {0.7f, 1.0f, 0, 0.05f},
-                  {1.0f, 0.9f, 50, 0.0f},   {0.7f, 0.9f, 50, 0.05f},  {1.3f, 1.0f, 5, 0.05f},
+  const P ps[] = {{0.0f, 1.0f, 0, 0.0f},  {1.0f, 1.0f, 0, 0.0f},   {0.7f, 1.0f, 0, 0.0f},
+                  {1.3f, 1.0f, 0, 0.0f},  {1.0f, 1.0f, 1, 0.0f},   {0.7f, 1.0f, 5, 0.0f},
+                  {1.3f, 1.0f, 50, 0.0f}, {1.0f, 0.1f, 0, 0.0f},   {1.0f, 0.9f, 0, 0.0f},
+                  {1.3f, 0.9f, 0, 0.0f},  {1.0f, 1.0f, 0, 0.05f},  {0.7f, 1.0f, 0, 0.05f},
+                  {1.0f, 0.9f, 50, 0.0f}, {0.7f, 0.9f, 50, 0.05f}, {1.3f, 1.0f, 5, 0.05f},
                   {1.0f, 0.1f, 0, 0.05f}};
   std::vector<SamplingParams> out;
   for (const P& p : ps) {
@@ -118,9 +118,10 @@ RowRef analyse(const std::vector<float>& l, const SamplingParams& p) {
   }
   std::vector<int> order(V);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return r.full[a] > r.full[b]; });
-  auto near = [](double a, double b) { return a != b && std::fabs(a - b) <= kEps * std::max(a, b); };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.full[a] > r.full[b]; });
+  auto near = [](double a, double b) {
+    return a != b && std::fabs(a - b) <= kEps * std::max(a, b);
+  };
   int keep = V;
   if (p.top_k > 0 && p.top_k < V) {
     keep = p.top_k;
@@ -235,7 +236,8 @@ TEST_CASE("sample_tokens_cuda draws the CPU sampler's tokens, log-probs, batch-i
     }
     // The same rows reversed, for batch invariance.
     std::vector<float> logits_rev;
-    for (int b = kB - 1; b >= 0; b--) logits_rev.insert(logits_rev.end(), rows_l[b].begin(), rows_l[b].end());
+    for (int b = kB - 1; b >= 0; b--)
+      logits_rev.insert(logits_rev.end(), rows_l[b].begin(), rows_l[b].end());
     Dev<float> d_logits(logits), d_logits_rev(logits_rev);
     Dev<SamplingRow> d_rows(kB), d_rows_rev(kB);
     Dev<SampledToken> d_out(kB), d_out2(kB), d_out_rev(kB), d_one(1);
@@ -244,7 +246,8 @@ TEST_CASE("sample_tokens_cuda draws the CPU sampler's tokens, log-probs, batch-i
     for (int trial = 0; trial < trials; trial++) {
       std::vector<SamplingRow> rows(kB), rows_rev(kB);
       for (int b = 0; b < kB; b++) {
-        rows[b] = sampling_row(params[b], rng.next_u64(), rng.next_u64() % 16, rng.next_u64() % 4096);
+        rows[b] =
+            sampling_row(params[b], rng.next_u64(), rng.next_u64() % 16, rng.next_u64() % 4096);
         rows_rev[kB - 1 - b] = rows[b];
       }
       d_rows.upload(rows);
