@@ -141,5 +141,16 @@ TEST_CASE("engine_cancel frees a running group's pages at once and drops a waiti
 
 TEST_CASE("no page leaks: random requests with cancellations return every page") {
   // 10,000 requests run in the integration test (Release); fewer here, under the sanitizers.
-  test::engine_churn(2000, 3);
+  constexpr long N = 2000;
+  const test::ChurnResult r = test::engine_churn(N, 3);
+  INFO("finished ", r.num_finished, ", cancelled waiting ", r.num_cancelled_waiting, ", in flight ",
+       r.num_cancelled_in_flight, ", free pages ", r.free_pages, " of ", r.num_pages);
+  CHECK(r.num_still_live == 0);
+  CHECK(r.num_finished + r.num_cancelled_waiting + r.num_cancelled_in_flight == N);
+  CHECK(r.num_cancelled_waiting > 0);
+  CHECK(r.num_cancelled_in_flight > 0);
+  CHECK(r.max_waiting > 0);  // the pool, not the arrivals, bounded admission
+  CHECK(r.reserved_pages == 0);
+  CHECK(r.free_pages == r.num_pages);
+  CHECK(r.pool_whole);
 }
