@@ -31,6 +31,13 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 t0=$(date +%s)
 elapsed() { echo $(($(date +%s) - t0)); }
+# The whole check keeps within AHA_CHECK_SECONDS (8 minutes): each later step's limit is cut to
+# what is left, so a slow step costs the ones after it, never the summary and the logs.
+budget=${AHA_CHECK_SECONDS:-480}
+cap() {
+  local left=$((budget - $(elapsed) - 15))
+  if [ "$1" -lt "$left" ]; then echo "$1"; elif [ "$left" -gt 5 ]; then echo "$left"; else echo 5; fi
+}
 export PATH=/usr/local/cuda/bin:$PATH
 jobs=$(nproc)
 summary=()
@@ -50,6 +57,16 @@ if compgen -G ".cache/gpu-debs/*.deb" >/dev/null; then
   libdirs="$root/usr/lib/$arch/openblas-pthread:$root/usr/lib/$arch"
   export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   extra=(-DCMAKE_PREFIX_PATH="$root/usr" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,${libdirs}")
+fi
+
+# NCCL: the toolkit's, else the one PyTorch's image carries as a pip package (nvidia-nccl-*), whose
+# library has only its versioned name, so find_library would miss it.
+if ! ls /usr/local/cuda/lib64/libnccl.so* /usr/lib/*/libnccl.so* >/dev/null 2>&1; then
+  nccl_dir=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null)
+  nccl_lib=$(ls "$nccl_dir"/lib/libnccl.so* 2>/dev/null | head -1)
+  if [ -n "$nccl_lib" ] && [ -f "$nccl_dir/include/nccl.h" ]; then
+    extra+=(-DAHA_NCCL_LIBRARY="$nccl_lib" -DAHA_NCCL_INCLUDE="$nccl_dir/include")
+  fi
 fi
 
 echo "== configure (GPU-only build in build-gpu)"
@@ -81,7 +98,21 @@ fi
 
 if [ $status -eq 0 ]; then
   echo "== gpu tests"
-  timeout 240 ctest --test-dir build-gpu -L gpu --output-on-failure --timeout 120 2>&1 | tee build-gpu/check-ctest.log | tail -60
+  # In parallel: each test takes a small share of the GPU's memory and time.
+  timeout $(cap 240) ctest --test-dir build-gpu -L gpu -j 6 --output-on-failure --timeout 120 2>&1 |
+    tee build-gpu/check-ctest.log | grep -E "Test +#|tests passed|tests failed"
+  # A failed test again under compute-sanitizer (memcheck), while time is left: names the kernel
+  # and the access when one reads or writes out of bounds.
+  for name in $(sed -n 's/.* - \(test_[a-z0-9_]*\) .*(\(Failed\|SEGFAULT\|Exception\|Timeout\)).*/\1/p' \
+                  build-gpu/check-ctest.log | head -3); do
+    [ "$(elapsed)" -gt 300 ] && break
+    command -v compute-sanitizer >/dev/null || break
+    exe=$(find build-gpu/tests -name "$name" -type f -perm -u+x | head -1)
+    [ -n "$exe" ] || continue
+    echo "== $name under compute-sanitizer"
+    timeout 60 compute-sanitizer --print-limit 10 "$exe" >"build-gpu/check-sanitizer-$name.log" 2>&1
+    grep -E "ERROR SUMMARY|Invalid|at .*\(|by thread" "build-gpu/check-sanitizer-$name.log" | head -12
+  done
   summary+=("gpu tests: $(grep -E 'tests passed|tests failed' build-gpu/check-ctest.log | tail -1)")
   grep -E "^\s+[0-9]+ - .*(Failed|Not Run|Timeout|SEGFAULT|Exception)" build-gpu/check-ctest.log | sed 's/^/  /' >build-gpu/check-failed.txt || true
   while read -r line; do summary+=("$line"); done <build-gpu/check-failed.txt
@@ -106,7 +137,7 @@ fi
 
 if [ $status -eq 0 ] || [ -x build-gpu/experiments/gpu/bench_kernels ]; then
   echo "== kernel timings (bench_kernels)"
-  if timeout 180 build-gpu/experiments/gpu/bench_kernels 2>&1 | tee build-gpu/check-bench-kernels.log; then
+  if timeout $(cap 180) build-gpu/experiments/gpu/bench_kernels 2>&1 | tee build-gpu/check-bench-kernels.log; then
     while read -r line; do summary+=("  $line"); done < <(grep -E "ms|device" build-gpu/check-bench-kernels.log)
   else
     summary+=("bench_kernels: FAILED or no device (build-gpu/check-bench-kernels.log)")
@@ -120,7 +151,7 @@ if [ "${AHA_CHECK_BENCH:-1}" = 0 ]; then
 elif [ ! -x $bm ]; then
   summary+=("model benchmark: not built (see the build line)")
 else
-  if timeout 60 $bm --config 100m --device cuda --batch 8 --seq-len 512 --steps 5 \
+  if timeout $(cap 60) $bm --config 100m --device cuda --batch 8 --seq-len 512 --steps 5 \
        >build-gpu/check-bench.log 2>&1; then
     cat build-gpu/check-bench.log
     summary+=("100m (8 x 512 tokens): $(grep -E '^100m|device memory' build-gpu/check-bench.log | tr -s ' ' | tr '\n' ';')")
@@ -131,14 +162,14 @@ else
   # The ~1B DeepSeek-V3-style config beside transformers' DeepseekV3ForCausalLM (same shapes and
   # batch, bf16, eager and torch.compile): tok/s, share of the bf16 peak, peak memory, ratio.
   b1=(--batch 8 --seq-len 512)
-  if timeout 120 $bm --config 1b --device cuda --steps 3 "${b1[@]}" \
+  if timeout $(cap 120) $bm --config 1b --device cuda --steps 3 "${b1[@]}" \
        >build-gpu/check-bench-1b.log 2>&1; then
     cat build-gpu/check-bench-1b.log
     aha_tok=$(awk '$1 == "1b" {print $5}' build-gpu/check-bench-1b.log)
     summary+=("1b (8 x 512 tokens): $(grep -E '^1b|device memory' build-gpu/check-bench-1b.log | tr -s ' ' | tr '\n' ';')")
     torch_opts=()
     [ "$(elapsed)" -gt 300 ] && torch_opts=(--no-compile)  # keep the whole check within 8 minutes
-    timeout 150 python3 experiments/gpu/bench_torch.py "${b1[@]}" --steps 5 "${torch_opts[@]}" \
+    timeout $(cap 150) python3 experiments/gpu/bench_torch.py "${b1[@]}" --steps 5 "${torch_opts[@]}" \
       2>&1 | tee build-gpu/check-bench-torch.log | tail -5
     while read -r mode tok peak; do
       summary+=("  vs torch $mode: ${tok} tok/s, peak ${peak} GiB; aha/torch = $(awk -v a="$aha_tok" -v t="$tok" 'BEGIN { if (t > 0) printf "%.2f", a / t; else print "n/a" }')")
@@ -164,7 +195,7 @@ elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev
     steps=(--set run.steps=3 --set run.eval_every=0 --set tasks.eval_prompts=8 --set tasks.eval_samples=1)
     what="3 steps"
     if [ "$(elapsed)" -lt 300 ]; then steps=(); what="the whole built-in run; CPU: 17.4% -> 97.6%"; fi
-    if timeout 150 ./build-gpu-full/aha train --device cuda --run-dir build-gpu/check-train \
+    if timeout $(cap 150) ./build-gpu-full/aha train --device cuda --run-dir build-gpu/check-train \
          --set run.checkpoint_every=0 --set run.progress=false "${steps[@]}" \
          >build-gpu/check-train.log 2>&1; then
       summary+=("train (--device cuda, $what): ok; $(grep -E '^step|held-out accuracy' build-gpu/check-train.log | tail -2 | tr '\n' ';')")
@@ -178,6 +209,11 @@ elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev
   fi
 else
   summary+=("train smoke: skipped (aha needs the Debian packages of .ci/setup; this machine lacks some)")
+fi
+
+# With the device tool, the logs come back as one archive in $OUT.
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  tar czf "$OUT/check-logs.tgz" build-gpu/check-*.log build-gpu/check-failed.txt 2>/dev/null
 fi
 
 echo
