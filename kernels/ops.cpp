@@ -1,6 +1,8 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -104,6 +106,13 @@ struct CudaState {
   const float* weights = nullptr;  // the registered fp32 parameters [num_weights]
   long num_weights = 0;
   Scratch weights_bf16;  // their bf16 copy
+  struct OpEvents {
+    const char* name;
+    cudaEvent_t start, stop;
+  };
+  bool profiling = false;     // AHA_CUDA_PROFILE at creation
+  std::vector<OpEvents> ops;  // events reused across reports; the first num_ops are this round's
+  size_t num_ops = 0;
 };
 
 CudaState& state(const Ctx& ctx) {
@@ -135,6 +144,31 @@ const bf16* weight_bf16(const Ctx& ctx, const float* w) {
   return static_cast<const bf16*>(s.weights_bf16.p) + (w - s.weights);
 }
 
+// Records a start event on construction and a stop event when the op returns (profiling only).
+struct OpTimer {
+  CudaState* s = nullptr;
+  size_t i = 0;
+  OpTimer(const Ctx& ctx, const char* name) {
+    CudaState& st = state(ctx);
+    if (!st.profiling) return;
+    if (st.num_ops == st.ops.size()) {
+      CudaState::OpEvents e{name, nullptr, nullptr};
+      AHA_CUDA_CHECK(cudaEventCreate(&e.start));
+      AHA_CUDA_CHECK(cudaEventCreate(&e.stop));
+      st.ops.push_back(e);
+    }
+    s = &st;
+    i = st.num_ops++;
+    st.ops[i].name = name;
+    AHA_CUDA_CHECK(cudaEventRecord(st.ops[i].start, st.stream));
+  }
+  ~OpTimer() {
+    if (s) cudaEventRecord(s->ops[i].stop, s->stream);
+  }
+  OpTimer(const OpTimer&) = delete;
+  OpTimer& operator=(const OpTimer&) = delete;
+};
+
 GroupedGemm* grouped(const Ctx& ctx, int E) {
   CudaState& s = state(ctx);
   for (GroupedGemm* g : s.grouped)
@@ -151,7 +185,52 @@ Ctx cuda_ctx_create() {
   CudaState* s = new CudaState;
   AHA_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
   s->blas = blas_create();
+  const char* prof = std::getenv("AHA_CUDA_PROFILE");
+  s->profiling = prof && *prof && std::string(prof) != "0";
   return Ctx{Device::kCuda, s->stream, s};
+}
+
+std::string cuda_ctx_profile_report(const Ctx& ctx) {
+  if (ctx.device != Device::kCuda || !ctx.cuda) return "";
+  CudaState& s = state(ctx);
+  if (!s.profiling || s.num_ops == 0) return "";
+  AHA_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+  struct Sum {
+    std::string name;
+    int calls = 0;
+    double ms = 0;
+  };
+  std::vector<Sum> sums;
+  for (size_t i = 0; i < s.num_ops; i++) {
+    float ms = 0;
+    AHA_CUDA_CHECK(cudaEventElapsedTime(&ms, s.ops[i].start, s.ops[i].stop));
+    auto it = std::find_if(sums.begin(), sums.end(),
+                           [&](const Sum& x) { return x.name == s.ops[i].name; });
+    if (it == sums.end()) it = sums.insert(sums.end(), Sum{s.ops[i].name, 0, 0});
+    it->calls++;
+    it->ms += ms;
+  }
+  float span = 0;
+  AHA_CUDA_CHECK(cudaEventElapsedTime(&span, s.ops[0].start, s.ops[s.num_ops - 1].stop));
+  s.num_ops = 0;
+  std::sort(sums.begin(), sums.end(), [](const Sum& a, const Sum& b) { return a.ms > b.ms; });
+  double total = 0;
+  for (const Sum& x : sums) total += x.ms;
+  std::string out;
+  char line[160];
+  std::snprintf(line, sizeof line, "%-24s %7s %10s %7s\n", "op", "calls", "ms", "share");
+  out += line;
+  for (const Sum& x : sums) {
+    std::snprintf(line, sizeof line, "%-24s %7d %10.3f %6.1f%%\n", x.name.c_str(), x.calls, x.ms,
+                  span > 0 ? 100.0 * x.ms / span : 0.0);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "%-24s %7s %10.3f %6.1f%% (the rest: host waits, copies)\n",
+                "ops in all", "", total, span > 0 ? 100.0 * total / span : 0.0);
+  out += line;
+  std::snprintf(line, sizeof line, "%-24s %7s %10.3f\n", "span", "", static_cast<double>(span));
+  out += line;
+  return out;
 }
 
 void cuda_ctx_destroy(Ctx& ctx) {
@@ -163,6 +242,10 @@ void cuda_ctx_destroy(Ctx& ctx) {
     s->workspace.release();
     for (Scratch& o : s->operands) o.release();
     s->weights_bf16.release();
+    for (CudaState::OpEvents& e : s->ops) {
+      cudaEventDestroy(e.start);
+      cudaEventDestroy(e.stop);
+    }
     cudaStreamDestroy(s->stream);
     delete s;
   }
@@ -219,6 +302,9 @@ void cuda_ctx_set_weights(const Ctx&, const float*, long) {
 void cuda_ctx_sync_weights(const Ctx&) {
   no_cuda_twin("cuda_ctx_sync_weights");
 }
+std::string cuda_ctx_profile_report(const Ctx&) {
+  return "";
+}
 size_t cuda_sizes_operand_bytes(const CudaSizes&) {
   return 0;
 }
@@ -234,10 +320,11 @@ void cuda_ctx_reserve(const Ctx&, const CudaSizes&) {
 // Entry points. AHA_CUDA(stmt) runs stmt in a CUDA build, else refuses naming the op.
 
 #ifdef AHA_HAVE_CUDA
-#define AHA_CUDA(op, ...) \
-  do {                    \
-    __VA_ARGS__;          \
-    return;               \
+#define AHA_CUDA(op, ...)            \
+  do {                               \
+    OpTimer aha_op_timer_(ctx, op); \
+    __VA_ARGS__;                     \
+    return;                          \
   } while (0)
 #else
 #define AHA_CUDA(op, ...) no_cuda_twin(op)

@@ -34,6 +34,12 @@ void cuda_ctx_destroy(Ctx& ctx);
 void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
 void cuda_ctx_sync_weights(const Ctx& ctx);
 
+// With AHA_CUDA_PROFILE=1 in the environment when the ctx is made, every CUDA op of this file is
+// timed with a pair of events on the ctx's stream (a diagnostic mode: it allocates as ops run).
+// The report waits for the stream, lists the ops by their summed time (name, calls, ms, share of
+// the span from the first op's start to the last op's end) and starts over; "" when not profiling.
+std::string cuda_ctx_profile_report(const Ctx& ctx);
+
 // The largest calls of a step whose CUDA twins need the ctx's buffers (model_cuda_sizes in
 // policy/model.h fills it), so that cuda_ctx_reserve lays them out before the first step: no step
 // allocates. A call larger than reserved still grows its buffer (and allocates).

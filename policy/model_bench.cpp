@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "kernels/rng.h"
 #include "policy/model.h"
 
@@ -56,6 +57,7 @@ void bench_model_config(const char* name, const ModelConfig& cfg, int B, int T, 
   };
   step();  // warm-up
   ctx_sync(m.ctx);
+  cuda_ctx_profile_report(m.ctx);  // with AHA_CUDA_PROFILE: drop the warm-up's times
   int iters = 0;
   auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = process_cpu_seconds();
@@ -76,6 +78,9 @@ void bench_model_config(const char* name, const ModelConfig& cfg, int B, int T, 
   if (peak_gflops > 0) std::snprintf(share, sizeof share, "%.1f%%", 100.0 * gflops / peak_gflops);
   std::printf("%-6s %12ld %12ld %6d %10.0f %10.1f %10s %10.0f %6d\n", name, model_num_params(m),
               model_num_active_params(m), N, tok_s, gflops, share, tok_cpu_s, iters);
+  // AHA_CUDA_PROFILE=1: where the timed steps' device time went, op by op.
+  const std::string profile = cuda_ctx_profile_report(m.ctx);
+  if (!profile.empty()) std::printf("%s", profile.c_str());
   if (recompute) {
     const double with = static_cast<double>(acts_bytes(m, N, B, true, true));
     const double without = static_cast<double>(acts_bytes(m, N, B, true, false));

@@ -3,6 +3,8 @@
 // CUTLASS headers). Both read the per-expert row counts on the device.
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "kernels/cuda/ops.h"
 #ifdef AHA_HAVE_CUTLASS
 #include "kernels/cuda/grouped_gemm_sm90a.h"
@@ -94,7 +96,11 @@ void grouped_gemm_cuda(GroupedGemm* g, GroupedGemmOp op, float* D, const bf16* A
   const int E = g->E;
   if (M == 0 && op != GroupedGemmOp::kBackwardWeight) return;
 #ifdef AHA_HAVE_CUTLASS
-  if (g->use_cutlass && IC % 8 == 0 && OC % 8 == 0) {
+  // TMA reads and writes only 16-byte aligned rows: a model's packed parameters can put an
+  // expert tensor anywhere (after a 4-element bias, say), and such a call takes the SIMT kernel.
+  auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (g->use_cutlass && IC % 8 == 0 && OC % 8 == 0 && aligned16(A) && aligned16(B) &&
+      aligned16(D)) {
     grouped_gemm_sm90a(op, D, A, B, expert_offsets, E, IC, OC, g->scratch, g->scratch_bytes,
                        stream);
     return;
