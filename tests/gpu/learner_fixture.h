@@ -101,8 +101,8 @@ inline void check_update_metrics(const UpdateMetrics& got, const UpdateMetrics& 
     CHECK(std::fabs(got.sample_mean_logp[i] - ref.sample_mean_logp[i]) <= b);
 }
 
-// Weights after `steps` updates against a reference run's (its weights and its last update's
-// gradients). Router biases move by at most bias_gamma a step; at step 1 a weight whose gradient is
+// Weights after `steps` optimiser steps (updates times mini-batches) against a reference run's
+// (its weights and its last step's gradients). Router biases move by at most bias_gamma a step; at step 1 a weight whose gradient is
 // clearly outside its tolerance took the same lr-sized AdamW step (fp32 rounding apart); every
 // other weight is within twice the largest steps AdamW can take.
 inline void check_updated_weights(const std::vector<float>& got, const std::vector<float>& ref,

@@ -104,7 +104,7 @@ void check_dp(int steps, int num_minibatches) {
                       sizeof(double)) == 0);
     check_update_metrics(ranks[0].metrics[s], one.metrics[s]);
   }
-  check_updated_weights(ranks[0].weights, one.weights, one.grads, steps);
+  check_updated_weights(ranks[0].weights, one.weights, one.grads, steps * num_minibatches);
 }
 
 }  // namespace
