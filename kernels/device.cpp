@@ -1,6 +1,7 @@
 #include "kernels/device.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -149,6 +150,21 @@ void cuda_select_device(int ordinal) {
 
 int cuda_selected_device() {
   return t_cuda_device >= 0 ? t_cuda_device : g_cuda_device.load();
+}
+
+std::string cuda_device_description() {
+#ifdef AHA_HAVE_CUDA
+  const int d = cuda_selected_device();
+  cudaDeviceProp prop{};
+  AHA_CUDA_OK(cudaGetDeviceProperties(&prop, d));
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "%s (device %d, %d SMs, %.0f GiB)", prop.name, d,
+                prop.multiProcessorCount,
+                static_cast<double>(prop.totalGlobalMem) / static_cast<double>(1ull << 30));
+  return buf;
+#else
+  no_cuda("cuda_device_description");
+#endif
 }
 
 void cuda_mem_info(size_t* free_bytes, size_t* total_bytes) {

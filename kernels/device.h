@@ -16,6 +16,7 @@
 #pragma once
 #include <cstddef>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,8 @@ bool cuda_available();
 // how many devices there are when `ordinal` is not one of them (nothing past cudaGetDeviceCount).
 void cuda_select_device(int ordinal);
 int cuda_selected_device();
+// The selected device as "NVIDIA H200 (device 0, 132 SMs, 140 GiB)" (CUDA only).
+std::string cuda_device_description();
 // Free and total bytes of the selected device's memory (CUDA only).
 void cuda_mem_info(size_t* free_bytes, size_t* total_bytes);
 

@@ -66,7 +66,7 @@ struct LearnerConfig {
   bool recompute = false;      // per-layer activation recomputation (ForwardOptions::recompute)
   bool need_ref = false;       // beta > 0
   int lanes = 0;               // 0: chosen by shape (learner_num_lanes); tests and benches set it
-  std::string device = "cpu";  // cpu | cuda | auto (learner_device): where the update runs
+  std::string device = "auto";  // cpu | cuda | auto (learner_device): where the update runs
 };
 
 // The learner reads prompt, completion, rollout_logp, routing ([L][T + n, K]), advantage and

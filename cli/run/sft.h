@@ -27,7 +27,7 @@ struct PretrainOptions {
   float worked_fraction = 0.0f;
   int max_new_tokens = 6;  // of the held-out evaluation at the end
   uint64_t seed = 0;
-  std::string device = "cpu";  // cpu, cuda or auto (learner_device)
+  std::string device = "auto";  // cpu, cuda or auto (learner_device)
 };
 
 // Trains the tiny model from scratch and writes a model directory (with tokenizer and task file).
@@ -46,7 +46,7 @@ struct SftOptions {
   int batch = 32;
   float lr = 1e-4f;
   uint64_t seed = 0;
-  std::string device = "cpu";  // cpu, cuda or auto (learner_device)
+  std::string device = "auto";  // cpu, cuda or auto (learner_device)
 };
 
 void sft_run(const SftOptions& opt);

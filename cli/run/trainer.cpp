@@ -930,6 +930,10 @@ void print_start(const Run& r) {
   std::printf("], model %s (%ld parameters)\n", model_description(r.learner.policy.cfg).c_str(),
               model_num_params(r.learner.policy));
   std::printf("gemm backend: %s; %d compute threads\n", gemm_backend().c_str(), hardware_threads());
+  if (r.learner.device == Device::kCuda)
+    std::printf("learner: cuda, %s; rollout: cpu\n", cuda_device_description().c_str());
+  else
+    std::printf("learner: cpu; rollout: cpu\n");
 }
 
 // The held-out accuracy before training (read back when resuming).

@@ -111,7 +111,7 @@ TEST_CASE("model.chat_template: a known name is kept, an unknown one refused at 
 
 TEST_CASE("learner.device: cpu, cuda or auto; cuda refused clearly where it cannot run") {
   TrainConfig c;
-  CHECK(c.learner.device == "cpu");  // the CPU learner stays the default (the reference)
+  CHECK(c.learner.device == "auto");  // cuda where a device answers, else the CPU
   train_config_set(c, "learner.device=auto");
   train_config_finalize(c);
   TrainConfig bad;
