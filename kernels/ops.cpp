@@ -59,14 +59,18 @@ Device device_choose(const std::string& name) {
   if (name == "cpu") return Device::kCpu;
   if (name != "cuda" && name != "auto")
     throw std::runtime_error("--device '" + name + "': expected cpu, cuda or auto");
-  const bool have = cuda_available();
-  const std::vector<std::string> missing = ops_without_cuda_twin();
-  if (name == "auto") return have && missing.empty() ? Device::kCuda : Device::kCpu;
 #ifndef AHA_HAVE_CUDA
+  if (name == "auto") return Device::kCpu;
   throw std::runtime_error("--device cuda: this aha was built without CUDA (nvcc not found)");
 #else
+  const bool have = cuda_available();
+  const std::vector<std::string> missing = ops_without_cuda_twin();
+  const std::string unrunnable = have ? cuda_kernels_unrunnable_reason() : "";
+  if (name == "auto")
+    return have && missing.empty() && unrunnable.empty() ? Device::kCuda : Device::kCpu;
   if (!have)
     throw std::runtime_error("--device cuda: no CUDA device (cudaGetDeviceCount found none)");
+  if (!unrunnable.empty()) throw std::runtime_error("--device cuda: " + unrunnable);
   return Device::kCuda;
 #endif
 }

@@ -77,8 +77,9 @@ class CtxOwner {
  private:
   Ctx ctx_;
 };
-// A --device value: "cpu", "cuda", or "auto" (cuda when a device answers and every op has its
-// twin, else cpu). "cuda" without a device, or with ops missing, throws naming what is missing.
+// A --device value: "cpu", "cuda", or "auto" (cuda when a device answers, every op has its twin
+// and the build has kernels for the device's architecture, else cpu). "cuda" without one of those
+// throws naming what is missing.
 Device device_choose(const std::string& name);
 
 // device.h

@@ -36,6 +36,11 @@ namespace aha {
 
 using bf16 = __nv_bfloat16;
 
+// "" when the selected device can run this build's kernels; else why not (a GPU architecture the
+// build has no code for: CMAKE_CUDA_ARCHITECTURES), so --device auto falls back to the CPU and
+// --device cuda stops saying so instead of failing at the first launch.
+std::string cuda_kernels_unrunnable_reason();
+
 // ---- casts (cast.cu)
 // out[n] = bf16(inp[n]) (round to nearest even); out[n] = float(inp[n])
 void cast_to_bf16_cuda(bf16* out, const float* inp, long n, cudaStream_t stream);

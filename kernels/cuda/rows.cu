@@ -1,4 +1,6 @@
 // Residual adds, row copies and MLA's per-head expansion on the device (kernels/cuda/rows.h).
+#include <string>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
 #include "kernels/cuda/rows.h"
@@ -8,6 +10,20 @@ namespace aha {
 __global__ static void add_kernel(float* x, const float* y, long n) {
   long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
   if (i < n) x[i] += y[i];
+}
+
+std::string cuda_kernels_unrunnable_reason() {
+  cudaFuncAttributes attr{};
+  const cudaError_t err = cudaFuncGetAttributes(&attr, add_kernel);
+  if (err == cudaSuccess) return "";
+  cudaGetLastError();  // not sticky: clear it
+  int dev = 0, major = 0, minor = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  const std::string sm = std::to_string(major) + std::to_string(minor);
+  return "device " + std::to_string(dev) + " is sm_" + sm + " and this aha has no kernels for it (" +
+         cudaGetErrorString(err) + "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" + sm;
 }
 
 void add_inplace_cuda(float* x, const float* y, long n, cudaStream_t stream) {
