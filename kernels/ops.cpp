@@ -324,11 +324,11 @@ void cuda_ctx_reserve(const Ctx&, const CudaSizes&) {
 // Entry points. AHA_CUDA(stmt) runs stmt in a CUDA build, else refuses naming the op.
 
 #ifdef AHA_HAVE_CUDA
-#define AHA_CUDA(op, ...)            \
-  do {                               \
+#define AHA_CUDA(op, ...)           \
+  do {                              \
     OpTimer aha_op_timer_(ctx, op); \
-    __VA_ARGS__;                     \
-    return;                          \
+    __VA_ARGS__;                    \
+    return;                         \
   } while (0)
 #else
 #define AHA_CUDA(op, ...) no_cuda_twin(op)

@@ -60,12 +60,12 @@ struct LearnerConfig {
   LossAgg agg = LossAgg::kTokenMean;
   int max_len = 64;  // Dr. GRPO's normaliser (the max completion length)
   bool routing_replay = true;
-  float bias_gamma = 0.001f;   // aux-loss-free bias step; 0 = off
-  float balance_alpha = 0.0f;  // sequence-wise balance loss (DeepSeek-V3: 1e-4); 0 = off
-  float inv_temp = 1.0f;       // log-probs at the sampling temperature
-  bool recompute = false;      // per-layer activation recomputation (ForwardOptions::recompute)
-  bool need_ref = false;       // beta > 0
-  int lanes = 0;               // 0: chosen by shape (learner_num_lanes); tests and benches set it
+  float bias_gamma = 0.001f;    // aux-loss-free bias step; 0 = off
+  float balance_alpha = 0.0f;   // sequence-wise balance loss (DeepSeek-V3: 1e-4); 0 = off
+  float inv_temp = 1.0f;        // log-probs at the sampling temperature
+  bool recompute = false;       // per-layer activation recomputation (ForwardOptions::recompute)
+  bool need_ref = false;        // beta > 0
+  int lanes = 0;                // 0: chosen by shape (learner_num_lanes); tests and benches set it
   std::string device = "auto";  // cpu | cuda | auto (learner_device): where the update runs
 };
 

@@ -22,8 +22,9 @@ std::string cuda_kernels_unrunnable_reason() {
   cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
   cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
   const std::string sm = std::to_string(major) + std::to_string(minor);
-  return "device " + std::to_string(dev) + " is sm_" + sm + " and this aha has no kernels for it (" +
-         cudaGetErrorString(err) + "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" + sm;
+  return "device " + std::to_string(dev) + " is sm_" + sm +
+         " and this aha has no kernels for it (" + cudaGetErrorString(err) +
+         "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" + sm;
 }
 
 void add_inplace_cuda(float* x, const float* y, long n, cudaStream_t stream) {

@@ -189,22 +189,22 @@ TEST_CASE("moe dispatch, gather, combine and the grouped GEMM, with an expert le
     GroupedGemm* gg = grouped_gemm_create(E);
     const bool have_cutlass = gg->use_cutlass;
     for (int shift : {0, 4})
-    for (bool cutlass : {true, false}) {
-      if (cutlass && !have_cutlass) continue;
-      const char* path = cutlass ? "CUTLASS" : "SIMT";
-      INFO(path, ", weights at +", shift, " elements");
-      gg->use_cutlass = cutlass;
-      const bf16* bw = shift ? bw_shifted.p + 4 : bw_aligned.p;
-      Dev<float> dye(ye.size()), ddxg(dxg0), ddw(dw0);
-      grouped_gemm_cuda(gg, GroupedGemmOp::kForward, dye.p, bxe.p, bw, doffs.p, M, C, H, 0);
-      grouped_gemm_cuda(gg, GroupedGemmOp::kBackwardData, ddxg.p, bdy.p, bw, doffs.p, M, C, H, 0);
-      grouped_gemm_cuda(gg, GroupedGemmOp::kBackwardWeight, ddw.p, bdy.p, bxe.p, doffs.p, M, C, H,
-                        0);
-      const double atol = 1e-5 * std::sqrt(static_cast<double>(std::max(C, std::max(H, M)))) * 10;
-      check_close(dye.download(), ye, atol, "grouped forward");
-      check_close(ddxg.download(), dxg, atol, "grouped backward data");
-      check_close(ddw.download(), dw, atol, "grouped backward weight");
-    }
+      for (bool cutlass : {true, false}) {
+        if (cutlass && !have_cutlass) continue;
+        const char* path = cutlass ? "CUTLASS" : "SIMT";
+        INFO(path, ", weights at +", shift, " elements");
+        gg->use_cutlass = cutlass;
+        const bf16* bw = shift ? bw_shifted.p + 4 : bw_aligned.p;
+        Dev<float> dye(ye.size()), ddxg(dxg0), ddw(dw0);
+        grouped_gemm_cuda(gg, GroupedGemmOp::kForward, dye.p, bxe.p, bw, doffs.p, M, C, H, 0);
+        grouped_gemm_cuda(gg, GroupedGemmOp::kBackwardData, ddxg.p, bdy.p, bw, doffs.p, M, C, H, 0);
+        grouped_gemm_cuda(gg, GroupedGemmOp::kBackwardWeight, ddw.p, bdy.p, bxe.p, doffs.p, M, C, H,
+                          0);
+        const double atol = 1e-5 * std::sqrt(static_cast<double>(std::max(C, std::max(H, M)))) * 10;
+        check_close(dye.download(), ye, atol, "grouped forward");
+        check_close(ddxg.download(), dxg, atol, "grouped backward data");
+        check_close(ddw.download(), dw, atol, "grouped backward weight");
+      }
     grouped_gemm_destroy(gg);
 
     // combine and its backward (C-wide expert outputs)
