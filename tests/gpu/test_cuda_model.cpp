@@ -61,10 +61,11 @@ void compare(const ModelConfig& cfg) {
   for (size_t n = 0; n < cpu.logp.size(); n++)
     CHECK(std::fabs(gpu.logp[n] - cpu.logp[n]) <= 1e-3 + rel * std::fabs(cpu.logp[n]));
   // Gradients: every GEMM rounds both operands to bf16 (2^-9 each), and a gradient's error grows
-  // with the roundings on its path, forward and back through L layers of about four GEMMs each
-  // and the head: (4L + 1) * 2^-8 of the tensor's largest gradient, element by element. The
-  // tensor as a whole must also agree to 2^-6 in norm, which no wrong index or stale buffer meets.
-  const double path = (4.0 * cfg.num_hidden_layers + 1) * rel;
+  // with the roundings on its path, forward and back through L layers of about six GEMMs each
+  // (four projections and attention's Q·Kᵀ and P·V, bf16 tensor-core products too) and the head:
+  // (6L + 1) * 2^-8 of the tensor's largest gradient, element by element. The tensor as a whole
+  // must also agree to 2^-6 in norm, which no wrong index or stale buffer meets.
+  const double path = (6.0 * cfg.num_hidden_layers + 1) * rel;
   Model table;
   model_build_table(table, cfg);
   double worst_units = 0;
