@@ -1,10 +1,17 @@
-// CUDA packed causal attention (kernels/attention.h), flash-style on CUDA cores in fp32: a block
-// takes 16 queries of one head (4 warps x 4 rows), walks the keys in tiles of 32 staged in shared
-// memory and keeps an online softmax per row; no N x N score matrix exists. In a key tile, lane j
-// scores key j (padded rows: no bank conflicts) and each lane accumulates its 1/32 of the head
-// dims. The backward recomputes probabilities from lse: one kernel gives dq per query, another
-// gives dk and dv per key, summing the heads of its kv group in order, so nothing is atomic.
+// CUDA packed causal attention (kernels/attention.h), flash-style on tensor cores: the fp32
+// operands are rounded to bf16 as tiles are staged in shared memory (head dims zero-padded to a
+// multiple of 16, so padded lanes add nothing), every product is mma.sync m16n8k16 bf16 with fp32
+// accumulation, and softmax, max, sums, lse and all accumulators stay fp32; only P and dS are
+// rounded to bf16 for the second GEMMs. A block has 4 warps; a warp owns 16 rows (queries, or keys
+// in dk/dv) and works on the accumulator registers directly (fragment layout below), so no score
+// matrix exists outside registers. Rows of one block may belong to different sequences: each row
+// masks to its own key (query) range and the tile loop spans their union; a warp skips tiles where
+// none of its rows has work. The backward recomputes P from lse: one kernel gives dq per query
+// block, another dk and dv per key block summing the heads of its kv group in order, so nothing is
+// atomic and two runs give the same bits.
 #include <climits>
+#include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
@@ -14,16 +21,23 @@ namespace aha {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kRows = 4;                   // rows (queries or keys) per warp
-constexpr int kTileRows = kWarps * kRows;  // rows per block
-constexpr int kTile = 32;                  // keys (forward, dq) or queries (dk/dv) per tile
-constexpr int kMaxPerLane = 8;             // head dims per lane: D <= 256
-constexpr unsigned kFull = 0xffffffffu;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kRows = 16 * kWarps;  // rows per block: 16 per warp (an mma's M)
+constexpr int kFwdKeys = 64;        // keys per tile in the forward
+constexpr int kBwdTile = 32;        // keys (dq) or queries (dk/dv) per tile in the backward
+constexpr int kMaxDim = 256;
+constexpr int kPad = 8;  // extra bf16 per shared row: fragment loads hit 32 distinct banks
+constexpr float kLog2e = 1.4426950408889634f;
 
 struct Shape {
   int B, N, NH, NKV, DQK, DV;
   float scale;
+  bool vec_qk, vec_v;  // q, k (resp. v, dout) rows can be read as float4
 };
+
+__host__ __device__ constexpr int pad16(int d) {
+  return (d + 15) / 16 * 16;
+}
 
 // The sequence holding token i: the last b with seq_start[b] <= i.
 __device__ inline int seq_of(const int* seq_start, int B, int i) {
@@ -38,91 +52,219 @@ __device__ inline int seq_of(const int* seq_start, int B, int i) {
   return lo;
 }
 
-__global__ void attention_forward_kernel(float* out, float* lse, const float* q, const float* k,
-                                         const float* v, const int* seq_start, Shape s) {
-  extern __shared__ float smem[];
-  const int DQK = s.DQK, DV = s.DV, KP = DQK + 1;
-  float* q_s = smem;                   // [kTileRows][DQK]
-  float* k_s = q_s + kTileRows * DQK;  // [kTile][DQK + 1]
-  float* v_s = k_s + kTile * KP;       // [kTile][DV]
-  const int h = blockIdx.y, hk = h / (s.NH / s.NKV);
-  const int i0 = blockIdx.x * kTileRows;
-  const int i_last = min(s.N, i0 + kTileRows) - 1;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+// ---- mma.sync m16n8k16 (bf16 in, fp32 accumulate). Lane = 4 g + t (g = lane / 4, t = lane % 4).
+// A 16x16: a0 = A[g][2t, 2t+1], a1 = A[g+8][2t, 2t+1], a2 = A[g][2t+8, 2t+9], a3 = A[g+8][2t+8, 2t+9]
+// B 16x8:  b0 = B[2t, 2t+1][g], b1 = B[2t+8, 2t+9][g]
+// C 16x8:  c0, c1 = C[g][2t, 2t+1], c2, c3 = C[g+8][2t, 2t+1]
+// A register holds two bf16, the lower index in the lower half.
+__device__ inline void mma(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
 
-  for (int x = threadIdx.x; x < kTileRows * DQK; x += blockDim.x) {
-    const int r = x / DQK, d = x % DQK, i = i0 + r;
-    q_s[x] = i < s.N ? q[(static_cast<long>(i) * s.NH + h) * DQK + d] : 0.0f;
+__device__ inline uint32_t ld32(const bf16* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+__device__ inline uint32_t pack(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (lo) in the lower half
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// A fragment of the 16x16 block at x (row-major, leading dim ld).
+__device__ inline void load_a(uint32_t (&a)[4], const bf16* x, int ld, int g, int t) {
+  const bf16* p = x + g * ld + 2 * t;
+  a[0] = ld32(p);
+  a[1] = ld32(p + 8 * ld);
+  a[2] = ld32(p + 8);
+  a[3] = ld32(p + 8 * ld + 8);
+}
+// B fragment of B = Xᵀ, X the 8x16 block at x (row-major [n][k]): the pairs are contiguous.
+__device__ inline void load_bt(uint32_t (&b)[2], const bf16* x, int ld, int g, int t) {
+  const bf16* p = x + g * ld + 2 * t;
+  b[0] = ld32(p);
+  b[1] = ld32(p + 8);
+}
+// B fragment of B = X, X the 16x8 block at x (row-major [k][n]): each pair spans two rows.
+__device__ inline void load_b(uint32_t (&b)[2], const bf16* x, int ld, int g, int t) {
+  const uint16_t* p = reinterpret_cast<const uint16_t*>(x) + 2 * t * ld + g;
+  b[0] = p[0] | static_cast<uint32_t>(p[ld]) << 16;
+  b[1] = p[8 * ld] | static_cast<uint32_t>(p[9 * ld]) << 16;
+}
+// A fragment for k-step kk from a 16 x (8 n) accumulator tile c[n][4] (P or dS, rounded to bf16):
+// the C layout of n-tiles 2kk, 2kk+1 is the A layout of columns 16kk .. 16kk+15.
+template <int kN>
+__device__ inline void acc_to_a(uint32_t (&a)[4], const float (&c)[kN][4], int kk) {
+  a[0] = pack(c[2 * kk][0], c[2 * kk][1]);
+  a[1] = pack(c[2 * kk][2], c[2 * kk][3]);
+  a[2] = pack(c[2 * kk + 1][0], c[2 * kk + 1][1]);
+  a[3] = pack(c[2 * kk + 1][2], c[2 * kk + 1][3]);
+}
+
+// Stages rows [0, rows) x dims [0, Dp) of a tile: dst[r][d] = bf16(src[r * stride + d]) for
+// r < nrows and d < D, else 0 (padded dims and rows past the data must be 0, not garbage: P = 0
+// times NaN is NaN). vec: D % 4 == 0 and src rows 16-byte aligned.
+__device__ void stage(bf16* dst, int ld, int rows, int Dp, const float* src, long stride, int nrows,
+                      int D, bool vec) {
+  if (vec) {
+    const int c4 = Dp / 4;
+    for (int x = threadIdx.x; x < rows * c4; x += blockDim.x) {
+      const int r = x / c4, d = x % c4 * 4;
+      float4 f = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (r < nrows && d < D) f = *reinterpret_cast<const float4*>(src + r * stride + d);
+      __nv_bfloat162* o = reinterpret_cast<__nv_bfloat162*>(dst + r * ld + d);
+      o[0] = __floats2bfloat162_rn(f.x, f.y);
+      o[1] = __floats2bfloat162_rn(f.z, f.w);
+    }
+  } else {
+    for (int x = threadIdx.x; x < rows * Dp; x += blockDim.x) {
+      const int r = x / Dp, d = x % Dp;
+      dst[r * ld + d] = __float2bfloat16(r < nrows && d < D ? src[r * stride + d] : 0.0f);
+    }
   }
-  int row_i[kRows], row_s0[kRows];
-  float m[kRows], l[kRows], acc[kRows][kMaxPerLane];
+}
+
+// Max and sum over the 4 lanes (t) sharing an accumulator row, in a fixed order.
+__device__ inline float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ inline float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// Forward: 64 queries of head h per block, keys in tiles of 64.
+// Shared (bf16): q_s [kRows][DQKp + kPad], k_s [kFwdKeys][DQKp + kPad], v_s [kFwdKeys][DVp + kPad]
+template <int kDQK, int kDV>
+__global__ void __launch_bounds__(kThreads)
+    attention_forward_kernel(float* out, float* lse, const float* q, const float* k, const float* v,
+                             const int* seq_start, Shape s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int kNV = kDV / 8;  // output n-tiles (8 dims each) at most
+  const int DQKp = pad16(s.DQK), DVp = pad16(s.DV), ldk = DQKp + kPad, ldv = DVp + kPad;
+  const int nv = DVp / 8;
+  bf16* q_s = reinterpret_cast<bf16*>(smem);
+  bf16* k_s = q_s + kRows * ldk;
+  bf16* v_s = k_s + kFwdKeys * ldk;
+  const int h = blockIdx.y, hk = h / (s.NH / s.NKV);
+  const int i0 = blockIdx.x * kRows, i_last = min(s.N, i0 + kRows) - 1;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const long qs = static_cast<long>(s.NH) * s.DQK, ks = static_cast<long>(s.NKV) * s.DQK,
+             vs = static_cast<long>(s.NKV) * s.DV;
+
+  stage(q_s, ldk, kRows, DQKp, q + i0 * qs + static_cast<long>(h) * s.DQK, qs, i_last + 1 - i0,
+        s.DQK, s.vec_qk);
+  // This lane's rows g and g+8 of the warp: keys [row_s0, row_i] (none past N).
+  int row_i[2], row_s0[2];
+  float m[2], l[2];  // running max (log2 units) and this lane's partial sum of P
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
-    row_i[r] = i0 + warp * kRows + r;
+  for (int r = 0; r < 2; r++) {
+    row_i[r] = i0 + 16 * warp + g + 8 * r;
     row_s0[r] = row_i[r] < s.N ? seq_start[seq_of(seq_start, s.B, row_i[r])] : INT_MAX;
     m[r] = -INFINITY;
     l[r] = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kMaxPerLane; j++) acc[r][j] = 0.0f;
   }
+  float o[kNV][4];
+#pragma unroll
+  for (int n = 0; n < kNV; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  // The warp's rows [w_first, w_last] see keys from w_s0 (the smallest row_s0) up to w_last.
+  const int w_first = i0 + 16 * warp, w_last = min(s.N - 1, w_first + 15);
+  const int w_s0 = w_first < s.N ? seq_start[seq_of(seq_start, s.B, w_first)] : INT_MAX;
+  const float sl2 = s.scale * kLog2e;
+
   const int key_begin = seq_start[seq_of(seq_start, s.B, i0)];
-  for (int t0 = key_begin; t0 <= i_last; t0 += kTile) {
-    __syncthreads();  // the previous tile is consumed (and q_s written, the first time)
-    const int nk = min(kTile, i_last + 1 - t0);
-    for (int x = threadIdx.x; x < kTile * DQK; x += blockDim.x) {
-      const int j = x / DQK, d = x % DQK;
-      k_s[j * KP + d] = j < nk ? k[(static_cast<long>(t0 + j) * s.NKV + hk) * DQK + d] : 0.0f;
-    }
-    for (int x = threadIdx.x; x < kTile * DV; x += blockDim.x) {
-      const int j = x / DV, d = x % DV;
-      v_s[x] = j < nk ? v[(static_cast<long>(t0 + j) * s.NKV + hk) * DV + d] : 0.0f;
-    }
+  for (int t0 = key_begin; t0 <= i_last; t0 += kFwdKeys) {
+    __syncthreads();  // the previous tile is consumed
+    const int nk = min(kFwdKeys, i_last + 1 - t0);
+    stage(k_s, ldk, kFwdKeys, DQKp, k + t0 * ks + static_cast<long>(hk) * s.DQK, ks, nk, s.DQK,
+          s.vec_qk);
+    stage(v_s, ldv, kFwdKeys, DVp, v + t0 * vs + static_cast<long>(hk) * s.DV, vs, nk, s.DV,
+          s.vec_v);
     __syncthreads();
+    if (w_first >= s.N || t0 > w_last || t0 + kFwdKeys <= w_s0) continue;  // warp-uniform
+
+    // S = Q Kᵀ for the warp's 16 rows x 64 keys.
+    float sc[kFwdKeys / 8][4];
 #pragma unroll
+    for (int n = 0; n < kFwdKeys / 8; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+    for (int kk = 0; kk < DQKp / 16; kk++) {
+      uint32_t a[4];
+      load_a(a, q_s + 16 * warp * ldk + 16 * kk, ldk, g, t);
 #pragma unroll
-    for (int r = 0; r < kRows; r++) {
-      const int i = row_i[r], key = t0 + lane;
-      const bool valid = i < s.N && key >= row_s0[r] && key <= i;
-      if (!__any_sync(kFull, valid)) continue;
-      float sc = -INFINITY;
-      if (valid) {
-        const float* qr = q_s + (warp * kRows + r) * DQK;
-        const float* kr = k_s + lane * KP;
-        float dot = 0.0f;
-        for (int d = 0; d < DQK; d++) dot += qr[d] * kr[d];
-        sc = dot * s.scale;
+      for (int n = 0; n < kFwdKeys / 8; n++) {
+        uint32_t b[2];
+        load_bt(b, k_s + 8 * n * ldk + 16 * kk, ldk, g, t);
+        mma(sc[n], a, b);
       }
-      const float m_new = fmaxf(m[r], warp_max(sc));
-      const float p = valid ? expf(sc - m_new) : 0.0f;
-      const float corr = expf(m[r] - m_new);
-      l[r] = l[r] * corr + warp_sum(p);
+    }
+    // Mask, scale to log2 units, online softmax. A row with no key yet keeps m = -inf; m_use = 0
+    // then keeps exp2 away from -inf - -inf.
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kFwdKeys / 8; n++)
+#pragma unroll
+      for (int c = 0; c < 4; c++) {
+        const int r = c / 2, key = t0 + 8 * n + 2 * t + c % 2;
+        const bool valid = key >= row_s0[r] && key <= row_i[r];
+        sc[n][c] = valid ? sc[n][c] * sl2 : -INFINITY;
+        mx[r] = fmaxf(mx[r], sc[n][c]);
+      }
+    float corr[2], m_use[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      const float m_new = fmaxf(m[r], quad_max(mx[r]));
+      m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+      corr[r] = exp2f(m[r] - m_use[r]);
       m[r] = m_new;
+      l[r] *= corr[r];
+    }
 #pragma unroll
-      for (int j = 0; j < kMaxPerLane; j++) acc[r][j] *= corr;
-      for (int kk = 0; kk < nk; kk++) {
-        const float pk = __shfl_sync(kFull, p, kk);
-        if (pk == 0.0f) continue;  // the same on every lane: no divergence
-        const float* vr = v_s + kk * DV;
+    for (int n = 0; n < kFwdKeys / 8; n++)
 #pragma unroll
-        for (int j = 0; j < kMaxPerLane; j++) {
-          const int d = lane + 32 * j;
-          if (d < DV) acc[r][j] += pk * vr[d];
-        }
+      for (int c = 0; c < 4; c++) {
+        const int r = c / 2;
+        // Round here: the sum then weighs exactly what the P·V mma sees.
+        const float p = __bfloat162float(__float2bfloat16(exp2f(sc[n][c] - m_use[r])));
+        sc[n][c] = p;
+        l[r] += p;
+      }
+#pragma unroll
+    for (int n = 0; n < kNV; n++) {
+      o[n][0] *= corr[0];
+      o[n][1] *= corr[0];
+      o[n][2] *= corr[1];
+      o[n][3] *= corr[1];
+    }
+    // O += P V
+#pragma unroll
+    for (int kk = 0; kk < kFwdKeys / 16; kk++) {
+      uint32_t a[4];
+      acc_to_a(a, sc, kk);
+#pragma unroll
+      for (int n = 0; n < kNV; n++) {
+        if (n >= nv) break;
+        uint32_t b[2];
+        load_b(b, v_s + 16 * kk * ldv + 8 * n, ldv, g, t);
+        mma(o[n], a, b);
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
+  for (int r = 0; r < 2; r++) {
+    const float sum = quad_sum(l[r]);  // every lane of the quad, before any lane leaves
     const int i = row_i[r];
     if (i >= s.N) continue;
-    const float inv = 1.0f / l[r];
-    float* o = out + (static_cast<long>(i) * s.NH + h) * DV;
+    const float inv = 1.0f / sum;
+    float* orow = out + (static_cast<long>(i) * s.NH + h) * s.DV;
 #pragma unroll
-    for (int j = 0; j < kMaxPerLane; j++) {
-      const int d = lane + 32 * j;
-      if (d < DV) o[d] = acc[r][j] * inv;
+    for (int n = 0; n < kNV; n++) {
+      const int d = 8 * n + 2 * t;
+      if (d < s.DV) orow[d] = o[n][2 * r] * inv;
+      if (d + 1 < s.DV) orow[d + 1] = o[n][2 * r + 1] * inv;
     }
-    if (lane == 0) lse[static_cast<long>(i) * s.NH + h] = m[r] + logf(l[r]);
+    if (t == 0) lse[static_cast<long>(i) * s.NH + h] = (m[r] + log2f(sum)) / kLog2e;
   }
 }
 
@@ -140,211 +282,302 @@ __global__ void rowdot_kernel(float* rowdot, const float* dout, const float* out
   if (lane == 0) rowdot[w] = static_cast<float>(acc);
 }
 
-// dq for 16 queries of head h: walks their keys like the forward.
-__global__ void attention_dq_kernel(float* dq, const float* dout, const float* lse,
-                                    const float* rowdot, const float* q, const float* k,
-                                    const float* v, const int* seq_start, Shape s) {
-  extern __shared__ float smem[];
-  const int DQK = s.DQK, DV = s.DV, KP = DQK + 1, VP = DV + 1;
-  float* q_s = smem;                    // [kTileRows][DQK]
-  float* do_s = q_s + kTileRows * DQK;  // [kTileRows][DV]
-  float* k_s = do_s + kTileRows * DV;   // [kTile][DQK + 1]
-  float* v_s = k_s + kTile * KP;        // [kTile][DV + 1]
+// dq for 64 queries of head h: walks their keys in tiles of 32 like the forward.
+// S = Q Kᵀ, P = exp(S - lse), dP = dO Vᵀ, dS = scale P (dP - rowdot), dQ += dS K.
+// Shared (bf16): q_s [kRows][DQKp + kPad], do_s [kRows][DVp + kPad], k_s [kBwdTile][DQKp + kPad],
+// v_s [kBwdTile][DVp + kPad]
+template <int kDQK, int kDV>
+__global__ void __launch_bounds__(kThreads)
+    attention_dq_kernel(float* dq, const float* dout, const float* lse, const float* rowdot,
+                        const float* q, const float* k, const float* v, const int* seq_start,
+                        Shape s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int kNQK = kDQK / 8;
+  const int DQKp = pad16(s.DQK), DVp = pad16(s.DV), ldk = DQKp + kPad, ldv = DVp + kPad;
+  const int nqk = DQKp / 8;
+  bf16* q_s = reinterpret_cast<bf16*>(smem);
+  bf16* do_s = q_s + kRows * ldk;
+  bf16* k_s = do_s + kRows * ldv;
+  bf16* v_s = k_s + kBwdTile * ldk;
   const int h = blockIdx.y, hk = h / (s.NH / s.NKV);
-  const int i0 = blockIdx.x * kTileRows;
-  const int i_last = min(s.N, i0 + kTileRows) - 1;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int i0 = blockIdx.x * kRows, i_last = min(s.N, i0 + kRows) - 1;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const long qs = static_cast<long>(s.NH) * s.DQK, ks = static_cast<long>(s.NKV) * s.DQK,
+             vs = static_cast<long>(s.NKV) * s.DV, os = static_cast<long>(s.NH) * s.DV;
 
-  for (int x = threadIdx.x; x < kTileRows * DQK; x += blockDim.x) {
-    const int r = x / DQK, d = x % DQK, i = i0 + r;
-    q_s[x] = i < s.N ? q[(static_cast<long>(i) * s.NH + h) * DQK + d] : 0.0f;
-  }
-  for (int x = threadIdx.x; x < kTileRows * DV; x += blockDim.x) {
-    const int r = x / DV, d = x % DV, i = i0 + r;
-    do_s[x] = i < s.N ? dout[(static_cast<long>(i) * s.NH + h) * DV + d] : 0.0f;
-  }
-  int row_i[kRows], row_s0[kRows];
-  float row_lse[kRows], row_D[kRows], acc[kRows][kMaxPerLane];
+  stage(q_s, ldk, kRows, DQKp, q + i0 * qs + static_cast<long>(h) * s.DQK, qs, i_last + 1 - i0,
+        s.DQK, s.vec_qk);
+  stage(do_s, ldv, kRows, DVp, dout + i0 * os + static_cast<long>(h) * s.DV, os, i_last + 1 - i0,
+        s.DV, s.vec_v);
+  int row_i[2], row_s0[2];
+  float row_lse[2], row_D[2];  // lse in log2 units
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
-    const int i = i0 + warp * kRows + r;
+  for (int r = 0; r < 2; r++) {
+    const int i = i0 + 16 * warp + g + 8 * r;
     row_i[r] = i;
     row_s0[r] = i < s.N ? seq_start[seq_of(seq_start, s.B, i)] : INT_MAX;
-    row_lse[r] = i < s.N ? lse[static_cast<long>(i) * s.NH + h] : 0.0f;
+    row_lse[r] = i < s.N ? lse[static_cast<long>(i) * s.NH + h] * kLog2e : 0.0f;
     row_D[r] = i < s.N ? rowdot[static_cast<long>(i) * s.NH + h] : 0.0f;
-#pragma unroll
-    for (int j = 0; j < kMaxPerLane; j++) acc[r][j] = 0.0f;
   }
+  float acc[kNQK][4];
+#pragma unroll
+  for (int n = 0; n < kNQK; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+  const int w_first = i0 + 16 * warp, w_last = min(s.N - 1, w_first + 15);
+  const int w_s0 = w_first < s.N ? seq_start[seq_of(seq_start, s.B, w_first)] : INT_MAX;
+  const float sl2 = s.scale * kLog2e;
+
   const int key_begin = seq_start[seq_of(seq_start, s.B, i0)];
-  for (int t0 = key_begin; t0 <= i_last; t0 += kTile) {
+  for (int t0 = key_begin; t0 <= i_last; t0 += kBwdTile) {
     __syncthreads();
-    const int nk = min(kTile, i_last + 1 - t0);
-    for (int x = threadIdx.x; x < kTile * DQK; x += blockDim.x) {
-      const int j = x / DQK, d = x % DQK;
-      k_s[j * KP + d] = j < nk ? k[(static_cast<long>(t0 + j) * s.NKV + hk) * DQK + d] : 0.0f;
-    }
-    for (int x = threadIdx.x; x < kTile * DV; x += blockDim.x) {
-      const int j = x / DV, d = x % DV;
-      v_s[j * VP + d] = j < nk ? v[(static_cast<long>(t0 + j) * s.NKV + hk) * DV + d] : 0.0f;
-    }
+    const int nk = min(kBwdTile, i_last + 1 - t0);
+    stage(k_s, ldk, kBwdTile, DQKp, k + t0 * ks + static_cast<long>(hk) * s.DQK, ks, nk, s.DQK,
+          s.vec_qk);
+    stage(v_s, ldv, kBwdTile, DVp, v + t0 * vs + static_cast<long>(hk) * s.DV, vs, nk, s.DV,
+          s.vec_v);
     __syncthreads();
+    if (w_first >= s.N || t0 > w_last || t0 + kBwdTile <= w_s0) continue;  // warp-uniform
+
+    float sc[kBwdTile / 8][4], dp[kBwdTile / 8][4];
 #pragma unroll
+    for (int n = 0; n < kBwdTile / 8; n++)
 #pragma unroll
-    for (int r = 0; r < kRows; r++) {
-      const int i = row_i[r], key = t0 + lane;
-      const bool valid = i < s.N && key >= row_s0[r] && key <= i;
-      if (!__any_sync(kFull, valid)) continue;
-      float ds = 0.0f;
-      if (valid) {
-        const float* qr = q_s + (warp * kRows + r) * DQK;
-        const float* kr = k_s + lane * KP;
-        float dot = 0.0f;
-        for (int d = 0; d < DQK; d++) dot += qr[d] * kr[d];
-        const float p = expf(dot * s.scale - row_lse[r]);
-        const float* dor = do_s + (warp * kRows + r) * DV;
-        const float* vr = v_s + lane * VP;
-        float dp = 0.0f;
-        for (int d = 0; d < DV; d++) dp += dor[d] * vr[d];
-        ds = s.scale * p * (dp - row_D[r]);
+      for (int c = 0; c < 4; c++) sc[n][c] = dp[n][c] = 0.0f;
+    for (int kk = 0; kk < DQKp / 16; kk++) {
+      uint32_t a[4];
+      load_a(a, q_s + 16 * warp * ldk + 16 * kk, ldk, g, t);
+#pragma unroll
+      for (int n = 0; n < kBwdTile / 8; n++) {
+        uint32_t b[2];
+        load_bt(b, k_s + 8 * n * ldk + 16 * kk, ldk, g, t);
+        mma(sc[n], a, b);
       }
-      for (int kk = 0; kk < nk; kk++) {
-        const float dk = __shfl_sync(kFull, ds, kk);
-        if (dk == 0.0f) continue;
-        const float* kr = k_s + kk * KP;
+    }
+    for (int kk = 0; kk < DVp / 16; kk++) {
+      uint32_t a[4];
+      load_a(a, do_s + 16 * warp * ldv + 16 * kk, ldv, g, t);
 #pragma unroll
-        for (int j = 0; j < kMaxPerLane; j++) {
-          const int d = lane + 32 * j;
-          if (d < DQK) acc[r][j] += dk * kr[d];
-        }
+      for (int n = 0; n < kBwdTile / 8; n++) {
+        uint32_t b[2];
+        load_bt(b, v_s + 8 * n * ldv + 16 * kk, ldv, g, t);
+        mma(dp[n], a, b);
+      }
+    }
+    // dS (in sc), masked: 0 outside [row_s0, row_i].
+#pragma unroll
+    for (int n = 0; n < kBwdTile / 8; n++)
+#pragma unroll
+      for (int c = 0; c < 4; c++) {
+        const int r = c / 2, key = t0 + 8 * n + 2 * t + c % 2;
+        const bool valid = key >= row_s0[r] && key <= row_i[r];
+        const float p = exp2f(sc[n][c] * sl2 - row_lse[r]);
+        sc[n][c] = valid ? s.scale * p * (dp[n][c] - row_D[r]) : 0.0f;
+      }
+      // dQ += dS K
+#pragma unroll
+    for (int kk = 0; kk < kBwdTile / 16; kk++) {
+      uint32_t a[4];
+      acc_to_a(a, sc, kk);
+#pragma unroll
+      for (int n = 0; n < kNQK; n++) {
+        if (n >= nqk) break;
+        uint32_t b[2];
+        load_b(b, k_s + 16 * kk * ldk + 8 * n, ldk, g, t);
+        mma(acc[n], a, b);
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
+  for (int r = 0; r < 2; r++) {
     const int i = row_i[r];
     if (i >= s.N) continue;
-    float* o = dq + (static_cast<long>(i) * s.NH + h) * DQK;
+    float* dqr = dq + (static_cast<long>(i) * s.NH + h) * s.DQK;
 #pragma unroll
-    for (int j = 0; j < kMaxPerLane; j++) {
-      const int d = lane + 32 * j;
-      if (d < DQK) o[d] += acc[r][j];
+    for (int n = 0; n < kNQK; n++) {
+      const int d = 8 * n + 2 * t;
+      if (d < s.DQK) dqr[d] += acc[n][2 * r];
+      if (d + 1 < s.DQK) dqr[d + 1] += acc[n][2 * r + 1];
     }
   }
 }
 
-// dk, dv for 16 keys of kv head hk: for each head of the group in order, walks the queries that
-// see these keys (from the first key to the end of the last key's sequence) in tiles of 32.
-__global__ void attention_dkv_kernel(float* dk, float* dv, const float* dout, const float* lse,
-                                     const float* rowdot, const float* q, const float* k,
-                                     const float* v, const int* seq_start, Shape s) {
-  extern __shared__ float smem[];
-  const int DQK = s.DQK, DV = s.DV, QP = DQK + 1, OP = DV + 1;
-  float* k_s = smem;                   // [kTileRows][DQK]
-  float* v_s = k_s + kTileRows * DQK;  // [kTileRows][DV]
-  float* q_s = v_s + kTileRows * DV;   // [kTile][DQK + 1]
-  float* do_s = q_s + kTile * QP;      // [kTile][DV + 1]
-  float* lse_s = do_s + kTile * OP;    // [kTile]
-  float* D_s = lse_s + kTile;          // [kTile]
+// dk, dv for 64 keys of kv head hk: for each head of the group in order, walks the queries that
+// see these keys (from the first key to the end of the last key's sequence) in tiles of 32, with
+// keys as the mma rows: Sᵀ = K Qᵀ, Pᵀ = exp(Sᵀ - lse), dPᵀ = V dOᵀ, dSᵀ = scale Pᵀ (dPᵀ - rowdot),
+// dV += Pᵀ dO, dK += dSᵀ Q.
+// Shared: lse_s, D_s [kBwdTile] (fp32); (bf16) k_s [kRows][DQKp + kPad], v_s [kRows][DVp + kPad],
+// q_s [kBwdTile][DQKp + kPad], do_s [kBwdTile][DVp + kPad]
+template <int kDQK, int kDV>
+__global__ void __launch_bounds__(kThreads)
+    attention_dkv_kernel(float* dk, float* dv, const float* dout, const float* lse,
+                         const float* rowdot, const float* q, const float* k, const float* v,
+                         const int* seq_start, Shape s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int kNQK = kDQK / 8, kNV = kDV / 8;
+  const int DQKp = pad16(s.DQK), DVp = pad16(s.DV), ldk = DQKp + kPad, ldv = DVp + kPad;
+  const int nqk = DQKp / 8, nv = DVp / 8;
+  float* lse_s = reinterpret_cast<float*>(smem);  // log2 units
+  float* D_s = lse_s + kBwdTile;
+  bf16* k_s = reinterpret_cast<bf16*>(D_s + kBwdTile);
+  bf16* v_s = k_s + kRows * ldk;
+  bf16* q_s = v_s + kRows * ldv;
+  bf16* do_s = q_s + kBwdTile * ldk;
   const int hk = blockIdx.y, group = s.NH / s.NKV;
-  const int j0 = blockIdx.x * kTileRows;
-  const int j_last = min(s.N, j0 + kTileRows) - 1;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int j0 = blockIdx.x * kRows, j_last = min(s.N, j0 + kRows) - 1;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const long qs = static_cast<long>(s.NH) * s.DQK, ks = static_cast<long>(s.NKV) * s.DQK,
+             vs = static_cast<long>(s.NKV) * s.DV, os = static_cast<long>(s.NH) * s.DV;
 
-  for (int x = threadIdx.x; x < kTileRows * DQK; x += blockDim.x) {
-    const int r = x / DQK, d = x % DQK, j = j0 + r;
-    k_s[x] = j < s.N ? k[(static_cast<long>(j) * s.NKV + hk) * DQK + d] : 0.0f;
-  }
-  for (int x = threadIdx.x; x < kTileRows * DV; x += blockDim.x) {
-    const int r = x / DV, d = x % DV, j = j0 + r;
-    v_s[x] = j < s.N ? v[(static_cast<long>(j) * s.NKV + hk) * DV + d] : 0.0f;
-  }
-  int key_j[kRows], key_end[kRows];
-  float dk_acc[kRows][kMaxPerLane], dv_acc[kRows][kMaxPerLane];
+  stage(k_s, ldk, kRows, DQKp, k + j0 * ks + static_cast<long>(hk) * s.DQK, ks, j_last + 1 - j0,
+        s.DQK, s.vec_qk);
+  stage(v_s, ldv, kRows, DVp, v + j0 * vs + static_cast<long>(hk) * s.DV, vs, j_last + 1 - j0, s.DV,
+        s.vec_v);
+  // This lane's keys (rows g, g+8 of the warp) are seen by queries [key_j, key_end).
+  int key_j[2], key_end[2];
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
-    const int j = j0 + warp * kRows + r;
+  for (int r = 0; r < 2; r++) {
+    const int j = j0 + 16 * warp + g + 8 * r;
     key_j[r] = j;
-    key_end[r] = j < s.N ? seq_start[seq_of(seq_start, s.B, j) + 1] : 0;  // queries [j, end)
-#pragma unroll
-    for (int x = 0; x < kMaxPerLane; x++) dk_acc[r][x] = dv_acc[r][x] = 0.0f;
+    key_end[r] = j < s.N ? seq_start[seq_of(seq_start, s.B, j) + 1] : 0;
   }
+  float dk_acc[kNQK][4], dv_acc[kNV][4];
+#pragma unroll
+  for (int n = 0; n < kNQK; n++) dk_acc[n][0] = dk_acc[n][1] = dk_acc[n][2] = dk_acc[n][3] = 0.0f;
+#pragma unroll
+  for (int n = 0; n < kNV; n++) dv_acc[n][0] = dv_acc[n][1] = dv_acc[n][2] = dv_acc[n][3] = 0.0f;
+  // The warp's keys [w_first, w_last] are seen by queries [w_first, w_end).
+  const int w_first = j0 + 16 * warp, w_last = min(s.N - 1, w_first + 15);
+  const int w_end = w_first < s.N ? seq_start[seq_of(seq_start, s.B, w_last) + 1] : 0;
   const int query_end = seq_start[seq_of(seq_start, s.B, j_last) + 1];
-  for (int g = 0; g < group; g++) {
-    const int h = hk * group + g;
-    for (int t0 = j0; t0 < query_end; t0 += kTile) {
+  const float sl2 = s.scale * kLog2e;
+
+  for (int hg = 0; hg < group; hg++) {
+    const int h = hk * group + hg;
+    for (int t0 = j0; t0 < query_end; t0 += kBwdTile) {
       __syncthreads();
-      const int nq = min(kTile, query_end - t0);
-      for (int x = threadIdx.x; x < kTile * DQK; x += blockDim.x) {
-        const int i = x / DQK, d = x % DQK;
-        q_s[i * QP + d] = i < nq ? q[(static_cast<long>(t0 + i) * s.NH + h) * DQK + d] : 0.0f;
-      }
-      for (int x = threadIdx.x; x < kTile * DV; x += blockDim.x) {
-        const int i = x / DV, d = x % DV;
-        do_s[i * OP + d] = i < nq ? dout[(static_cast<long>(t0 + i) * s.NH + h) * DV + d] : 0.0f;
-      }
-      for (int i = threadIdx.x; i < kTile; i += blockDim.x) {
-        lse_s[i] = i < nq ? lse[static_cast<long>(t0 + i) * s.NH + h] : 0.0f;
+      const int nq = min(kBwdTile, query_end - t0);
+      stage(q_s, ldk, kBwdTile, DQKp, q + t0 * qs + static_cast<long>(h) * s.DQK, qs, nq, s.DQK,
+            s.vec_qk);
+      stage(do_s, ldv, kBwdTile, DVp, dout + t0 * os + static_cast<long>(h) * s.DV, os, nq, s.DV,
+            s.vec_v);
+      for (int i = threadIdx.x; i < kBwdTile; i += blockDim.x) {
+        lse_s[i] = i < nq ? lse[static_cast<long>(t0 + i) * s.NH + h] * kLog2e : 0.0f;
         D_s[i] = i < nq ? rowdot[static_cast<long>(t0 + i) * s.NH + h] : 0.0f;
       }
       __syncthreads();
+      if (w_first >= s.N || t0 + kBwdTile <= w_first || t0 >= w_end) continue;  // warp-uniform
+
+      float sc[kBwdTile / 8][4], dp[kBwdTile / 8][4];
 #pragma unroll
+      for (int n = 0; n < kBwdTile / 8; n++)
 #pragma unroll
-      for (int r = 0; r < kRows; r++) {
-        const int j = key_j[r], qi = t0 + lane;
-        const bool valid = j < s.N && qi >= j && qi < key_end[r] && lane < nq;
-        if (!__any_sync(kFull, valid)) continue;
-        float p = 0.0f, ds = 0.0f;
-        if (valid) {
-          const float* kr = k_s + (warp * kRows + r) * DQK;
-          const float* qr = q_s + lane * QP;
-          float dot = 0.0f;
-          for (int d = 0; d < DQK; d++) dot += qr[d] * kr[d];
-          p = expf(dot * s.scale - lse_s[lane]);
-          const float* vr = v_s + (warp * kRows + r) * DV;
-          const float* dor = do_s + lane * OP;
-          float dp = 0.0f;
-          for (int d = 0; d < DV; d++) dp += dor[d] * vr[d];
-          ds = s.scale * p * (dp - D_s[lane]);
+        for (int c = 0; c < 4; c++) sc[n][c] = dp[n][c] = 0.0f;
+      for (int kk = 0; kk < DQKp / 16; kk++) {
+        uint32_t a[4];
+        load_a(a, k_s + 16 * warp * ldk + 16 * kk, ldk, g, t);
+#pragma unroll
+        for (int n = 0; n < kBwdTile / 8; n++) {
+          uint32_t b[2];
+          load_bt(b, q_s + 8 * n * ldk + 16 * kk, ldk, g, t);
+          mma(sc[n], a, b);
         }
-        for (int qq = 0; qq < nq; qq++) {
-          const float pq = __shfl_sync(kFull, p, qq);
-          const float dsq = __shfl_sync(kFull, ds, qq);
-          if (pq == 0.0f && dsq == 0.0f) continue;
-          const float* qr = q_s + qq * QP;
-          const float* dor = do_s + qq * OP;
+      }
+      for (int kk = 0; kk < DVp / 16; kk++) {
+        uint32_t a[4];
+        load_a(a, v_s + 16 * warp * ldv + 16 * kk, ldv, g, t);
 #pragma unroll
-          for (int x = 0; x < kMaxPerLane; x++) {
-            const int d = lane + 32 * x;
-            if (d < DQK) dk_acc[r][x] += dsq * qr[d];
-            if (d < DV) dv_acc[r][x] += pq * dor[d];
-          }
+        for (int n = 0; n < kBwdTile / 8; n++) {
+          uint32_t b[2];
+          load_bt(b, do_s + 8 * n * ldv + 16 * kk, ldv, g, t);
+          mma(dp[n], a, b);
+        }
+      }
+      // Pᵀ (in sc) and dSᵀ (in dp), masked: query in [key_j, key_end).
+#pragma unroll
+      for (int n = 0; n < kBwdTile / 8; n++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+          const int r = c / 2, qi = 8 * n + 2 * t + c % 2, query = t0 + qi;
+          const bool valid = query >= key_j[r] && query < key_end[r];
+          const float p = valid ? exp2f(sc[n][c] * sl2 - lse_s[qi]) : 0.0f;
+          sc[n][c] = p;
+          dp[n][c] = valid ? s.scale * p * (dp[n][c] - D_s[qi]) : 0.0f;
+        }
+        // dV += Pᵀ dO, dK += dSᵀ Q
+#pragma unroll
+      for (int kk = 0; kk < kBwdTile / 16; kk++) {
+        uint32_t a[4];
+        acc_to_a(a, sc, kk);
+#pragma unroll
+        for (int n = 0; n < kNV; n++) {
+          if (n >= nv) break;
+          uint32_t b[2];
+          load_b(b, do_s + 16 * kk * ldv + 8 * n, ldv, g, t);
+          mma(dv_acc[n], a, b);
+        }
+        acc_to_a(a, dp, kk);
+#pragma unroll
+        for (int n = 0; n < kNQK; n++) {
+          if (n >= nqk) break;
+          uint32_t b[2];
+          load_b(b, q_s + 16 * kk * ldk + 8 * n, ldk, g, t);
+          mma(dk_acc[n], a, b);
         }
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
+  for (int r = 0; r < 2; r++) {
     const int j = key_j[r];
     if (j >= s.N) continue;
-    float* dkr = dk + (static_cast<long>(j) * s.NKV + hk) * DQK;
-    float* dvr = dv + (static_cast<long>(j) * s.NKV + hk) * DV;
+    float* dkr = dk + (static_cast<long>(j) * s.NKV + hk) * s.DQK;
+    float* dvr = dv + (static_cast<long>(j) * s.NKV + hk) * s.DV;
 #pragma unroll
-    for (int x = 0; x < kMaxPerLane; x++) {
-      const int d = lane + 32 * x;
-      if (d < DQK) dkr[d] += dk_acc[r][x];
-      if (d < DV) dvr[d] += dv_acc[r][x];
+    for (int n = 0; n < kNQK; n++) {
+      const int d = 8 * n + 2 * t;
+      if (d < s.DQK) dkr[d] += dk_acc[n][2 * r];
+      if (d + 1 < s.DQK) dkr[d + 1] += dk_acc[n][2 * r + 1];
+    }
+#pragma unroll
+    for (int n = 0; n < kNV; n++) {
+      const int d = 8 * n + 2 * t;
+      if (d < s.DV) dvr[d] += dv_acc[n][2 * r];
+      if (d + 1 < s.DV) dvr[d + 1] += dv_acc[n][2 * r + 1];
     }
   }
 }
 
-void check_shape(const Shape& s) {
-  AHA_CHECK(s.NKV > 0 && s.NH % s.NKV == 0, "attention_cuda: NH must be a multiple of NKV");
-  AHA_CHECK(s.DQK > 0 && s.DQK <= 32 * kMaxPerLane && s.DV > 0 && s.DV <= 32 * kMaxPerLane,
-            "attention_cuda: head dims must be in [1, 256]");
-  AHA_CHECK(s.B >= 1, "attention_cuda: need at least one sequence");
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
-// Dynamic shared memory above 48 KiB must be allowed per kernel, once.
+Shape make_shape(int B, int N, int NH, int NKV, int DQK, int DV, float scale, const float* q,
+                 const float* k, const float* v, const float* dout) {
+  AHA_CHECK(NKV > 0 && NH % NKV == 0, "attention_cuda: NH must be a multiple of NKV");
+  AHA_CHECK(DQK > 0 && DQK <= kMaxDim && DV > 0 && DV <= kMaxDim,
+            "attention_cuda: head dims must be in [1, 256]");
+  AHA_CHECK(B >= 1, "attention_cuda: need at least one sequence");
+  const bool vec_qk = DQK % 4 == 0 && aligned16(q) && aligned16(k);
+  const bool vec_v = DV % 4 == 0 && aligned16(v) && aligned16(dout);
+  return Shape{B, N, NH, NKV, DQK, DV, scale, vec_qk, vec_v};
+}
+
+// Calls f(integral_constant<kDQK>, integral_constant<kDV>) for the smallest instantiated register
+// budget holding the padded head dims: accumulator arrays are sized at compile time.
+template <typename F>
+void dispatch_dims(int DQK, int DV, F f) {
+  using std::integral_constant;
+  const int qk = pad16(DQK), v = pad16(DV);
+  if (qk <= 64 && v <= 64)
+    f(integral_constant<int, 64>{}, integral_constant<int, 64>{});
+  else if (qk <= 128 && v <= 128)
+    f(integral_constant<int, 128>{}, integral_constant<int, 128>{});
+  else if (qk <= 192 && v <= 128)
+    f(integral_constant<int, 192>{}, integral_constant<int, 128>{});
+  else
+    f(integral_constant<int, kMaxDim>{}, integral_constant<int, kMaxDim>{});
+}
+
+// Dynamic shared memory above 48 KiB must be allowed per kernel.
 template <typename Kernel>
 void allow_smem(Kernel kernel, size_t bytes) {
   AHA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -356,15 +589,17 @@ void allow_smem(Kernel kernel, size_t bytes) {
 void attention_forward_cuda(float* out, float* lse, const float* q, const float* k, const float* v,
                             const int* seq_start, int B, int N, int NH, int NKV, int DQK, int DV,
                             float scale, cudaStream_t stream) {
-  Shape s{B, N, NH, NKV, DQK, DV, scale};
-  check_shape(s);
+  const Shape s = make_shape(B, N, NH, NKV, DQK, DV, scale, q, k, v, nullptr);
   if (N == 0) return;
-  const size_t bytes =
-      sizeof(float) * (kTileRows * DQK + kTile * (DQK + 1) + static_cast<size_t>(kTile) * DV);
-  allow_smem(attention_forward_kernel, bytes);
-  dim3 grid(num_blocks(N, kTileRows), NH);
-  attention_forward_kernel<<<grid, 32 * kWarps, bytes, stream>>>(out, lse, q, k, v, seq_start, s);
-  AHA_CUDA_CHECK(cudaGetLastError());
+  const size_t ldk = pad16(DQK) + kPad, ldv = pad16(DV) + kPad;
+  const size_t bytes = sizeof(bf16) * ((kRows + kFwdKeys) * ldk + kFwdKeys * ldv);
+  dispatch_dims(DQK, DV, [&](auto qk, auto dv) {
+    auto kernel = attention_forward_kernel<decltype(qk)::value, decltype(dv)::value>;
+    allow_smem(kernel, bytes);
+    kernel<<<dim3(num_blocks(N, kRows), NH), kThreads, bytes, stream>>>(out, lse, q, k, v,
+                                                                        seq_start, s);
+    AHA_CUDA_CHECK(cudaGetLastError());
+  });
 }
 
 size_t attention_backward_workspace_size(int N, int NH) {
@@ -376,8 +611,7 @@ void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout,
                              const int* seq_start, int B, int N, int NH, int NKV, int DQK, int DV,
                              float scale, void* workspace, size_t workspace_bytes,
                              cudaStream_t stream) {
-  Shape s{B, N, NH, NKV, DQK, DV, scale};
-  check_shape(s);
+  const Shape s = make_shape(B, N, NH, NKV, DQK, DV, scale, q, k, v, dout);
   if (N == 0) return;
   AHA_CHECK(workspace_bytes >= attention_backward_workspace_size(N, NH),
             "attention_backward_cuda: workspace too small");
@@ -386,19 +620,23 @@ void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout,
   rowdot_kernel<<<num_blocks(NNH, 4), 128, 0, stream>>>(rowdot, dout, out, NNH, DV);
   AHA_CUDA_CHECK(cudaGetLastError());
 
-  const size_t dq_bytes = sizeof(float) * (kTileRows * (DQK + DV) + kTile * (DQK + 1) +
-                                           static_cast<size_t>(kTile) * (DV + 1));
-  allow_smem(attention_dq_kernel, dq_bytes);
-  attention_dq_kernel<<<dim3(num_blocks(N, kTileRows), NH), 32 * kWarps, dq_bytes, stream>>>(
-      dq, dout, lse, rowdot, q, k, v, seq_start, s);
-  AHA_CUDA_CHECK(cudaGetLastError());
-
-  const size_t dkv_bytes = sizeof(float) * (kTileRows * (DQK + DV) + kTile * (DQK + 1) +
-                                            static_cast<size_t>(kTile) * (DV + 1) + 2 * kTile);
-  allow_smem(attention_dkv_kernel, dkv_bytes);
-  attention_dkv_kernel<<<dim3(num_blocks(N, kTileRows), NKV), 32 * kWarps, dkv_bytes, stream>>>(
-      dk, dv, dout, lse, rowdot, q, k, v, seq_start, s);
-  AHA_CUDA_CHECK(cudaGetLastError());
+  const size_t ldk = pad16(DQK) + kPad, ldv = pad16(DV) + kPad;
+  // dq and dk/dv stage the same rows: kRows of one operand pair, kBwdTile of the other.
+  const size_t bytes =
+      sizeof(bf16) * ((kRows + kBwdTile) * (ldk + ldv)) + sizeof(float) * 2 * kBwdTile;
+  dispatch_dims(DQK, DV, [&](auto qk, auto dvd) {
+    constexpr int kQK = decltype(qk)::value, kV = decltype(dvd)::value;
+    auto dq_kernel = attention_dq_kernel<kQK, kV>;
+    allow_smem(dq_kernel, bytes);
+    dq_kernel<<<dim3(num_blocks(N, kRows), NH), kThreads, bytes, stream>>>(dq, dout, lse, rowdot, q,
+                                                                           k, v, seq_start, s);
+    AHA_CUDA_CHECK(cudaGetLastError());
+    auto dkv_kernel = attention_dkv_kernel<kQK, kV>;
+    allow_smem(dkv_kernel, bytes);
+    dkv_kernel<<<dim3(num_blocks(N, kRows), NKV), kThreads, bytes, stream>>>(
+        dk, dv, dout, lse, rowdot, q, k, v, seq_start, s);
+    AHA_CUDA_CHECK(cudaGetLastError());
+  });
 }
 
 }  // namespace aha

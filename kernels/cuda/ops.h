@@ -90,8 +90,9 @@ void rope_backward_cuda(float* dx, const int* positions, int N, int NH, int toke
                         bool interleaved, cudaStream_t stream);
 
 // ---- attention.h (attention.cu): packed causal attention, flash-style (tiles of keys in shared
-// memory, online softmax; no N×N score matrix). N = seq_start[B] (the host knows it).
-// DQK, DV <= 256 (MLA 192/128, GQA 128).
+// memory, online softmax; no N×N score matrix) on tensor cores: bf16 operands (q, k, v, dout
+// rounded as they are staged), fp32 softmax, lse and accumulators. N = seq_start[B] (the host
+// knows it). DQK, DV <= 256 (MLA 192/128, GQA 128).
 void attention_forward_cuda(float* out, float* lse, const float* q, const float* k, const float* v,
                             const int* seq_start, int B, int N, int NH, int NKV, int DQK, int DV,
                             float scale, cudaStream_t stream);
