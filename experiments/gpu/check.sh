@@ -6,11 +6,12 @@
 # What it needs that such a machine lacks is fetched here first, into folders git ignores:
 #   bash experiments/gpu/fetch.sh          # .cache/cutlass (CUTLASS wheel), .cache/flashinfer/0.7.4
 #                                          # (FlashInfer's headers + libcudacxx, unpacked),
-#                                          # .cache/gpu-debs (OpenBLAS, doctest, nlohmann-json)
-# then, with the device tool (it carries ignored folders, 64 MiB at most; these are ~41 MiB):
+#                                          # .cache/gpu-debs (OpenBLAS, doctest, nlohmann-json),
+#                                          # .cache/aha-bundle.tar.xz (aha built here + its libraries)
+# then, with the device tool (it carries ignored folders, 64 MiB at most; these are ~55 MiB):
 #   run(command="bash experiments/gpu/check.sh", timeout_s=540,
 #       carry=[".cache/cutlass/nvidia_cutlass-4.2.0.0-py3-none-any.whl",
-#              ".cache/flashinfer/0.7.4", ".cache/gpu-debs"])
+#              ".cache/flashinfer/0.7.4", ".cache/gpu-debs", ".cache/aha-bundle.tar.xz"])
 # (not ".cache/flashinfer" itself: it holds the 100 MB wheel). Without the FlashInfer folder the
 # build warns and the MLA decode attention runs our own kernel only (the summary says which).
 # On a machine that already has the Debian packages (.ci/setup), no carried folder is needed.
@@ -21,10 +22,10 @@
 # which times each twin on DeepSeek-V3-like shapes, and bench_model, `aha bench model` without the
 # aha binary). The model benchmark (100m, then the ~1B config beside transformers'
 # DeepseekV3ForCausalLM via bench_torch.py when python3 has torch and transformers) runs from that
-# build. The train smoke (3 steps of the built-in run, `aha train --device cuda`) needs the whole
-# aha binary, hence every Debian package: it runs only when they are all there, and the summary
-# says why it did not otherwise (AHA_CHECK_BENCH=0 skips the benchmarks and the smoke); with time
-# left it is the whole built-in run, whose held-out accuracy is compared with the CPU run's. Exit
+# build. The train smoke (the built-in run, `aha train --device cuda`) needs the whole aha binary:
+# built here when every Debian package is present, else the carried bundle; the summary says why
+# it did not run otherwise (AHA_CHECK_BENCH=0 skips the benchmarks and the smoke). With time left
+# it is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
 # status 0 only when the build succeeded, every gpu test ran and passed, and the train run (when
 # it ran) finished.
 set -uo pipefail
@@ -182,33 +183,49 @@ else
 fi
 
 echo "== train smoke (the whole aha)"
+# The whole aha needs every Debian package: built here when they are all present, else taken from
+# .cache/aha-bundle.tar.xz (fetch.sh: aha built on Debian with the libraries it links that a
+# PyTorch image lacks; NCCL and the CUDA libraries come from this machine).
 need=(libzmq re2 ginac libseccomp openblas)
+aha=""
 if [ "${AHA_CHECK_BENCH:-1}" = 0 ]; then
   summary+=("train smoke: skipped (AHA_CHECK_BENCH=0)")
 elif command -v pkg-config >/dev/null && pkg-config --exists "${need[@]}" 2>/dev/null; then
   if timeout 240 cmake -S . -B build-gpu-full -G Ninja -DCMAKE_BUILD_TYPE=Release \
        -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_TESTING=OFF >/dev/null 2>&1 &&
      timeout 240 cmake --build build-gpu-full --target aha -j "$jobs" >build-gpu/check-full-build.log 2>&1; then
-    # The built-in R1-Zero run with the learner on the GPU (rollout stays on the CPU): all of it
-    # when the check has time left (the CPU run ends at 17.4% -> 97.6%), else 3 steps.
-    rm -rf build-gpu/check-train
-    steps=(--set run.steps=3 --set run.eval_every=0 --set tasks.eval_prompts=8 --set tasks.eval_samples=1)
-    what="3 steps"
-    if [ "$(elapsed)" -lt 300 ]; then steps=(); what="the whole built-in run; CPU: 17.4% -> 97.6%"; fi
-    if timeout $(cap 150) ./build-gpu-full/aha train --device cuda --run-dir build-gpu/check-train \
-         --set run.checkpoint_every=0 --set run.progress=false "${steps[@]}" \
-         >build-gpu/check-train.log 2>&1; then
-      summary+=("train (--device cuda, $what): ok; $(grep -E '^step|held-out accuracy' build-gpu/check-train.log | tail -2 | tr '\n' ';')")
-    else
-      tail -20 build-gpu/check-train.log
-      summary+=("train (--device cuda, $what): FAILED (build-gpu/check-train.log)")
-      status=1
-    fi
+    aha=./build-gpu-full/aha
   else
     summary+=("train smoke: skipped (the full aha build failed: build-gpu/check-full-build.log)")
   fi
+elif [ -f .cache/aha-bundle.tar.xz ]; then
+  rm -rf .cache/aha-bundle && mkdir -p .cache/aha-bundle && tar xJf .cache/aha-bundle.tar.xz -C .cache/aha-bundle
+  nccl_lib=$(python3 -c "import nvidia.nccl as m; print(list(m.__path__)[0])" 2>/dev/null)/lib
+  export LD_LIBRARY_PATH="$PWD/.cache/aha-bundle/lib:$nccl_lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if missing=$(ldd .cache/aha-bundle/aha | grep "not found"); [ -z "$missing" ]; then
+    aha=.cache/aha-bundle/aha
+  else
+    summary+=("train smoke: skipped (the carried aha lacks libraries here: $(echo "$missing" | awk '{print $1}' | tr '\n' ' '))")
+  fi
 else
-  summary+=("train smoke: skipped (aha needs the Debian packages of .ci/setup; this machine lacks some)")
+  summary+=("train smoke: skipped (aha needs the Debian packages of .ci/setup, or .cache/aha-bundle.tar.xz from fetch.sh)")
+fi
+if [ -n "$aha" ]; then
+  # The built-in R1-Zero run with the learner on the GPU (rollout stays on the CPU): all of it
+  # when the check has time left (the CPU run ends at 17.4% -> 97.6%), else 3 steps.
+  rm -rf build-gpu/check-train
+  steps=(--set run.steps=3 --set run.eval_every=0 --set tasks.eval_prompts=8 --set tasks.eval_samples=1)
+  what="3 steps"
+  if [ "$(elapsed)" -lt 360 ]; then steps=(); what="the whole built-in run; CPU: 17.4% -> 97.6%"; fi
+  if timeout $(cap 150) "$aha" train --device cuda --run-dir build-gpu/check-train \
+       --set run.checkpoint_every=0 --set run.progress=false "${steps[@]}" \
+       >build-gpu/check-train.log 2>&1; then
+    summary+=("train (--device cuda, $what): ok; $(grep -E '^learner|held-out accuracy' build-gpu/check-train.log | tail -2 | tr '\n' ';')")
+  else
+    tail -20 build-gpu/check-train.log
+    summary+=("train (--device cuda, $what): FAILED (build-gpu/check-train.log)")
+    status=1
+  fi
 fi
 
 # With the device tool, the logs come back as one archive in $OUT.

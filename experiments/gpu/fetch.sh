@@ -8,7 +8,8 @@
 #   .cache/gpu-debs/  Debian packages of OpenBLAS, doctest and nlohmann-json: the CPU references
 #                     the gpu tests compare against, the model's config (unpacked by check.sh
 #                     under .cache/gpu-root, not into /)
-# About 42 MiB together (carry .cache/flashinfer/<version>, not the folder with the wheel).
+#   .cache/aha-bundle.tar.xz  the whole aha built here, with its libraries (check.sh's train run)
+# About 55 MiB together (carry .cache/flashinfer/<version>, not the folder with the wheel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 version=$(sed -n 's/^set(AHA_CUTLASS_VERSION \(.*\))$/\1/p' kernels/cuda/cutlass.cmake)
@@ -27,6 +28,20 @@ if [ ! -f ".cache/flashinfer/${fi_version}/include/flashinfer/attention/mla.cuh"
   cmake -P "$script"
   rm -f "$script"
 fi
+# The whole aha for check.sh's train run: the binary built here (bash .ci/setup) with the shared
+# libraries it links that a PyTorch image lacks (not glibc, libstdc++ or the CUDA libraries,
+# which that machine has; NCCL comes from its PyTorch), about 14 MB compressed.
+if [ -x build/aha ]; then
+  rm -rf .cache/aha-bundle && mkdir -p .cache/aha-bundle/lib
+  cp build/aha .cache/aha-bundle/
+  ldd build/aha | awk '$3 ~ /^\// {print $3}' |
+    grep -vE '/(libc|libm|libpthread|librt|libdl|libresolv|libstdc\+\+|libgcc_s)\.so|ld-linux|/usr/local/cuda|libnccl' |
+    while read -r lib; do cp -L "$lib" .cache/aha-bundle/lib/; done
+  tar cJf .cache/aha-bundle.tar.xz -C .cache/aha-bundle aha lib
+  rm -rf .cache/aha-bundle
+else
+  echo "fetch.sh: no build/aha (run bash .ci/setup first): check.sh will skip the train run"
+fi
 (cd .cache/gpu-debs && apt-get download -qq libopenblas0-pthread libopenblas-pthread-dev \
    libgfortran5 libquadmath0 doctest-dev nlohmann-json3-dev)
-du -sh .cache/cutlass/*.whl ".cache/flashinfer/${fi_version}" .cache/gpu-debs
+du -sh .cache/cutlass/*.whl ".cache/flashinfer/${fi_version}" .cache/gpu-debs .cache/aha-bundle.tar.xz 2>/dev/null
