@@ -135,6 +135,93 @@ __device__ inline float quad_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+// ---- Warp-level pieces shared by the kernels. The accumulator helpers are force-inlined and take
+// the arrays by reference with compile-time sizes, so the tiles stay in registers.
+
+// stage() of head `head` of tokens [row0, row0 + nrows) of x ([token][head][D], token stride
+// `stride`) into a tile of `rows` rows.
+__device__ __forceinline__ void stage_head(bf16* dst, int ld, int rows, int Dp, const float* x,
+                                           long stride, int row0, int head, int nrows, int D,
+                                           bool vec) {
+  stage(dst, ld, rows, Dp, x + row0 * stride + static_cast<long>(head) * D, stride, nrows, D, vec);
+}
+
+// The first token of token i's sequence; INT_MAX for a row past the data (i >= N), which no key
+// or query reaches.
+__device__ __forceinline__ int seq_begin(const int* seq_start, const Shape& s, int i) {
+  return i < s.N ? seq_start[seq_of(seq_start, s.B, i)] : INT_MAX;
+}
+
+// Column (within the tile) of element c of n-tile n of this lane's accumulator: 8 n + 2 t + c % 2
+// (elements 0, 1 are row g, elements 2, 3 row g + 8).
+__device__ __forceinline__ int acc_col(int n, int c, int t) {
+  return 8 * n + 2 * t + c % 2;
+}
+
+// c = 0 for a 16 x (8 kN) accumulator tile.
+template <int kN>
+__device__ __forceinline__ void zero_acc(float (&c)[kN][4]) {
+#pragma unroll
+  for (int n = 0; n < kN; n++) c[n][0] = c[n][1] = c[n][2] = c[n][3] = 0.0f;
+}
+
+// c += A Bᵀ over K (a multiple of 16) dims: A the warp's 16 rows at a_s, B the kN * 8 rows at b_s,
+// both row-major bf16 in shared memory with leading dim ld (S = Q Kᵀ, dP = dO Vᵀ and the
+// transposed ones in dk/dv).
+template <int kN>
+__device__ __forceinline__ void mma_abt(float (&c)[kN][4], const bf16* a_s, const bf16* b_s, int ld,
+                                        int K, int g, int t) {
+  for (int kk = 0; kk < K / 16; kk++) {
+    uint32_t a[4];
+    load_a(a, a_s + 16 * kk, ld, g, t);
+#pragma unroll
+    for (int n = 0; n < kN; n++) {
+      uint32_t b[2];
+      load_bt(b, b_s + 8 * n * ld + 16 * kk, ld, g, t);
+      mma(c[n], a, b);
+    }
+  }
+}
+
+// One k-step of c += A X: a the A fragment of 16 columns, X the 16 rows at x_s (row-major bf16,
+// leading dim ld); only the first n_used of the kN output n-tiles (8 columns each) are real.
+template <int kN>
+__device__ __forceinline__ void mma_ab_step(float (&c)[kN][4], const uint32_t (&a)[4],
+                                            const bf16* x_s, int ld, int n_used, int g, int t) {
+#pragma unroll
+  for (int n = 0; n < kN; n++) {
+    if (n >= n_used) break;
+    uint32_t b[2];
+    load_b(b, x_s + 8 * n, ld, g, t);
+    mma(c[n], a, b);
+  }
+}
+
+// c += P X with P the 16 x (8 kM) accumulator tile p rounded to bf16 (P or dS) and X its kM * 8
+// rows at x_s (O += P V, dQ += dS K).
+template <int kN, int kM>
+__device__ __forceinline__ void mma_pb(float (&c)[kN][4], const float (&p)[kM][4], const bf16* x_s,
+                                       int ld, int n_used, int g, int t) {
+#pragma unroll
+  for (int kk = 0; kk < kM / 2; kk++) {
+    uint32_t a[4];
+    acc_to_a(a, p, kk);
+    mma_ab_step(c, a, x_s + 16 * kk * ld, ld, n_used, g, t);
+  }
+}
+
+// row[d] += accumulator row r (0: g, 1: g + 8) of c for the d < D this lane holds.
+template <int kN>
+__device__ __forceinline__ void add_acc_row(float* row, const float (&c)[kN][4], int r, int D,
+                                            int t) {
+#pragma unroll
+  for (int n = 0; n < kN; n++) {
+    const int d = 8 * n + 2 * t;
+    if (d < D) row[d] += c[n][2 * r];
+    if (d + 1 < D) row[d + 1] += c[n][2 * r + 1];
+  }
+}
+
 // Forward: 64 queries of head h per block, keys in tiles of 64.
 // Shared (bf16): q_s [kRows][DQKp + kPad], k_s [kFwdKeys][DQKp + kPad], v_s [kFwdKeys][DVp + kPad]
 template <int kDQK, int kDV>
@@ -154,51 +241,37 @@ __global__ void __launch_bounds__(kThreads)
   const long qs = static_cast<long>(s.NH) * s.DQK, ks = static_cast<long>(s.NKV) * s.DQK,
              vs = static_cast<long>(s.NKV) * s.DV;
 
-  stage(q_s, ldk, kRows, DQKp, q + i0 * qs + static_cast<long>(h) * s.DQK, qs, i_last + 1 - i0,
-        s.DQK, s.vec_qk);
+  stage_head(q_s, ldk, kRows, DQKp, q, qs, i0, h, i_last + 1 - i0, s.DQK, s.vec_qk);
   // This lane's rows g and g+8 of the warp: keys [row_s0, row_i] (none past N).
   int row_i[2], row_s0[2];
   float m[2], l[2];  // running max (log2 units) and this lane's partial sum of P
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     row_i[r] = i0 + 16 * warp + g + 8 * r;
-    row_s0[r] = row_i[r] < s.N ? seq_start[seq_of(seq_start, s.B, row_i[r])] : INT_MAX;
+    row_s0[r] = seq_begin(seq_start, s, row_i[r]);
     m[r] = -INFINITY;
     l[r] = 0.0f;
   }
   float o[kNV][4];
-#pragma unroll
-  for (int n = 0; n < kNV; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  zero_acc(o);
   // The warp's rows [w_first, w_last] see keys from w_s0 (the smallest row_s0) up to w_last.
   const int w_first = i0 + 16 * warp, w_last = min(s.N - 1, w_first + 15);
-  const int w_s0 = w_first < s.N ? seq_start[seq_of(seq_start, s.B, w_first)] : INT_MAX;
+  const int w_s0 = seq_begin(seq_start, s, w_first);
   const float sl2 = s.scale * kLog2e;
 
   const int key_begin = seq_start[seq_of(seq_start, s.B, i0)];
   for (int t0 = key_begin; t0 <= i_last; t0 += kFwdKeys) {
     __syncthreads();  // the previous tile is consumed
     const int nk = min(kFwdKeys, i_last + 1 - t0);
-    stage(k_s, ldk, kFwdKeys, DQKp, k + t0 * ks + static_cast<long>(hk) * s.DQK, ks, nk, s.DQK,
-          s.vec_qk);
-    stage(v_s, ldv, kFwdKeys, DVp, v + t0 * vs + static_cast<long>(hk) * s.DV, vs, nk, s.DV,
-          s.vec_v);
+    stage_head(k_s, ldk, kFwdKeys, DQKp, k, ks, t0, hk, nk, s.DQK, s.vec_qk);
+    stage_head(v_s, ldv, kFwdKeys, DVp, v, vs, t0, hk, nk, s.DV, s.vec_v);
     __syncthreads();
     if (w_first >= s.N || t0 > w_last || t0 + kFwdKeys <= w_s0) continue;  // warp-uniform
 
     // S = Q Kᵀ for the warp's 16 rows x 64 keys.
     float sc[kFwdKeys / 8][4];
-#pragma unroll
-    for (int n = 0; n < kFwdKeys / 8; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
-    for (int kk = 0; kk < DQKp / 16; kk++) {
-      uint32_t a[4];
-      load_a(a, q_s + 16 * warp * ldk + 16 * kk, ldk, g, t);
-#pragma unroll
-      for (int n = 0; n < kFwdKeys / 8; n++) {
-        uint32_t b[2];
-        load_bt(b, k_s + 8 * n * ldk + 16 * kk, ldk, g, t);
-        mma(sc[n], a, b);
-      }
-    }
+    zero_acc(sc);
+    mma_abt(sc, q_s + 16 * warp * ldk, k_s, ldk, DQKp, g, t);
     // Mask, scale to log2 units, online softmax. A row with no key yet keeps m = -inf; m_use = 0
     // then keeps exp2 away from -inf - -inf.
     float mx[2] = {-INFINITY, -INFINITY};
@@ -206,7 +279,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int n = 0; n < kFwdKeys / 8; n++)
 #pragma unroll
       for (int c = 0; c < 4; c++) {
-        const int r = c / 2, key = t0 + 8 * n + 2 * t + c % 2;
+        const int r = c / 2, key = t0 + acc_col(n, c, t);
         const bool valid = key >= row_s0[r] && key <= row_i[r];
         sc[n][c] = valid ? sc[n][c] * sl2 : -INFINITY;
         mx[r] = fmaxf(mx[r], sc[n][c]);
@@ -237,19 +310,7 @@ __global__ void __launch_bounds__(kThreads)
       o[n][2] *= corr[1];
       o[n][3] *= corr[1];
     }
-    // O += P V
-#pragma unroll
-    for (int kk = 0; kk < kFwdKeys / 16; kk++) {
-      uint32_t a[4];
-      acc_to_a(a, sc, kk);
-#pragma unroll
-      for (int n = 0; n < kNV; n++) {
-        if (n >= nv) break;
-        uint32_t b[2];
-        load_b(b, v_s + 16 * kk * ldv + 8 * n, ldv, g, t);
-        mma(o[n], a, b);
-      }
-    }
+    mma_pb(o, sc, v_s, ldv, nv, g, t);  // O += P V
   }
 #pragma unroll
   for (int r = 0; r < 2; r++) {
@@ -305,98 +366,55 @@ __global__ void __launch_bounds__(kThreads)
   const long qs = static_cast<long>(s.NH) * s.DQK, ks = static_cast<long>(s.NKV) * s.DQK,
              vs = static_cast<long>(s.NKV) * s.DV, os = static_cast<long>(s.NH) * s.DV;
 
-  stage(q_s, ldk, kRows, DQKp, q + i0 * qs + static_cast<long>(h) * s.DQK, qs, i_last + 1 - i0,
-        s.DQK, s.vec_qk);
-  stage(do_s, ldv, kRows, DVp, dout + i0 * os + static_cast<long>(h) * s.DV, os, i_last + 1 - i0,
-        s.DV, s.vec_v);
+  stage_head(q_s, ldk, kRows, DQKp, q, qs, i0, h, i_last + 1 - i0, s.DQK, s.vec_qk);
+  stage_head(do_s, ldv, kRows, DVp, dout, os, i0, h, i_last + 1 - i0, s.DV, s.vec_v);
   int row_i[2], row_s0[2];
   float row_lse[2], row_D[2];  // lse in log2 units
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     const int i = i0 + 16 * warp + g + 8 * r;
     row_i[r] = i;
-    row_s0[r] = i < s.N ? seq_start[seq_of(seq_start, s.B, i)] : INT_MAX;
+    row_s0[r] = seq_begin(seq_start, s, i);
     row_lse[r] = i < s.N ? lse[static_cast<long>(i) * s.NH + h] * kLog2e : 0.0f;
     row_D[r] = i < s.N ? rowdot[static_cast<long>(i) * s.NH + h] : 0.0f;
   }
   float acc[kNQK][4];
-#pragma unroll
-  for (int n = 0; n < kNQK; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+  zero_acc(acc);
   const int w_first = i0 + 16 * warp, w_last = min(s.N - 1, w_first + 15);
-  const int w_s0 = w_first < s.N ? seq_start[seq_of(seq_start, s.B, w_first)] : INT_MAX;
+  const int w_s0 = seq_begin(seq_start, s, w_first);
   const float sl2 = s.scale * kLog2e;
 
   const int key_begin = seq_start[seq_of(seq_start, s.B, i0)];
   for (int t0 = key_begin; t0 <= i_last; t0 += kBwdTile) {
     __syncthreads();
     const int nk = min(kBwdTile, i_last + 1 - t0);
-    stage(k_s, ldk, kBwdTile, DQKp, k + t0 * ks + static_cast<long>(hk) * s.DQK, ks, nk, s.DQK,
-          s.vec_qk);
-    stage(v_s, ldv, kBwdTile, DVp, v + t0 * vs + static_cast<long>(hk) * s.DV, vs, nk, s.DV,
-          s.vec_v);
+    stage_head(k_s, ldk, kBwdTile, DQKp, k, ks, t0, hk, nk, s.DQK, s.vec_qk);
+    stage_head(v_s, ldv, kBwdTile, DVp, v, vs, t0, hk, nk, s.DV, s.vec_v);
     __syncthreads();
     if (w_first >= s.N || t0 > w_last || t0 + kBwdTile <= w_s0) continue;  // warp-uniform
 
     float sc[kBwdTile / 8][4], dp[kBwdTile / 8][4];
-#pragma unroll
-    for (int n = 0; n < kBwdTile / 8; n++)
-#pragma unroll
-      for (int c = 0; c < 4; c++) sc[n][c] = dp[n][c] = 0.0f;
-    for (int kk = 0; kk < DQKp / 16; kk++) {
-      uint32_t a[4];
-      load_a(a, q_s + 16 * warp * ldk + 16 * kk, ldk, g, t);
-#pragma unroll
-      for (int n = 0; n < kBwdTile / 8; n++) {
-        uint32_t b[2];
-        load_bt(b, k_s + 8 * n * ldk + 16 * kk, ldk, g, t);
-        mma(sc[n], a, b);
-      }
-    }
-    for (int kk = 0; kk < DVp / 16; kk++) {
-      uint32_t a[4];
-      load_a(a, do_s + 16 * warp * ldv + 16 * kk, ldv, g, t);
-#pragma unroll
-      for (int n = 0; n < kBwdTile / 8; n++) {
-        uint32_t b[2];
-        load_bt(b, v_s + 8 * n * ldv + 16 * kk, ldv, g, t);
-        mma(dp[n], a, b);
-      }
-    }
+    zero_acc(sc);
+    zero_acc(dp);
+    mma_abt(sc, q_s + 16 * warp * ldk, k_s, ldk, DQKp, g, t);  // S = Q Kᵀ
+    mma_abt(dp, do_s + 16 * warp * ldv, v_s, ldv, DVp, g, t);  // dP = dO Vᵀ
     // dS (in sc), masked: 0 outside [row_s0, row_i].
 #pragma unroll
     for (int n = 0; n < kBwdTile / 8; n++)
 #pragma unroll
       for (int c = 0; c < 4; c++) {
-        const int r = c / 2, key = t0 + 8 * n + 2 * t + c % 2;
+        const int r = c / 2, key = t0 + acc_col(n, c, t);
         const bool valid = key >= row_s0[r] && key <= row_i[r];
         const float p = exp2f(sc[n][c] * sl2 - row_lse[r]);
         sc[n][c] = valid ? s.scale * p * (dp[n][c] - row_D[r]) : 0.0f;
       }
-      // dQ += dS K
-#pragma unroll
-    for (int kk = 0; kk < kBwdTile / 16; kk++) {
-      uint32_t a[4];
-      acc_to_a(a, sc, kk);
-#pragma unroll
-      for (int n = 0; n < kNQK; n++) {
-        if (n >= nqk) break;
-        uint32_t b[2];
-        load_b(b, k_s + 16 * kk * ldk + 8 * n, ldk, g, t);
-        mma(acc[n], a, b);
-      }
-    }
+    mma_pb(acc, sc, k_s, ldk, nqk, g, t);  // dQ += dS K
   }
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     const int i = row_i[r];
     if (i >= s.N) continue;
-    float* dqr = dq + (static_cast<long>(i) * s.NH + h) * s.DQK;
-#pragma unroll
-    for (int n = 0; n < kNQK; n++) {
-      const int d = 8 * n + 2 * t;
-      if (d < s.DQK) dqr[d] += acc[n][2 * r];
-      if (d + 1 < s.DQK) dqr[d + 1] += acc[n][2 * r + 1];
-    }
+    add_acc_row(dq + (static_cast<long>(i) * s.NH + h) * s.DQK, acc, r, s.DQK, t);
   }
 }
 
@@ -427,10 +445,8 @@ __global__ void __launch_bounds__(kThreads)
   const long qs = static_cast<long>(s.NH) * s.DQK, ks = static_cast<long>(s.NKV) * s.DQK,
              vs = static_cast<long>(s.NKV) * s.DV, os = static_cast<long>(s.NH) * s.DV;
 
-  stage(k_s, ldk, kRows, DQKp, k + j0 * ks + static_cast<long>(hk) * s.DQK, ks, j_last + 1 - j0,
-        s.DQK, s.vec_qk);
-  stage(v_s, ldv, kRows, DVp, v + j0 * vs + static_cast<long>(hk) * s.DV, vs, j_last + 1 - j0, s.DV,
-        s.vec_v);
+  stage_head(k_s, ldk, kRows, DQKp, k, ks, j0, hk, j_last + 1 - j0, s.DQK, s.vec_qk);
+  stage_head(v_s, ldv, kRows, DVp, v, vs, j0, hk, j_last + 1 - j0, s.DV, s.vec_v);
   // This lane's keys (rows g, g+8 of the warp) are seen by queries [key_j, key_end).
   int key_j[2], key_end[2];
 #pragma unroll
@@ -440,10 +456,8 @@ __global__ void __launch_bounds__(kThreads)
     key_end[r] = j < s.N ? seq_start[seq_of(seq_start, s.B, j) + 1] : 0;
   }
   float dk_acc[kNQK][4], dv_acc[kNV][4];
-#pragma unroll
-  for (int n = 0; n < kNQK; n++) dk_acc[n][0] = dk_acc[n][1] = dk_acc[n][2] = dk_acc[n][3] = 0.0f;
-#pragma unroll
-  for (int n = 0; n < kNV; n++) dv_acc[n][0] = dv_acc[n][1] = dv_acc[n][2] = dv_acc[n][3] = 0.0f;
+  zero_acc(dk_acc);
+  zero_acc(dv_acc);
   // The warp's keys [w_first, w_last] are seen by queries [w_first, w_end).
   const int w_first = j0 + 16 * warp, w_last = min(s.N - 1, w_first + 15);
   const int w_end = w_first < s.N ? seq_start[seq_of(seq_start, s.B, w_last) + 1] : 0;
@@ -455,10 +469,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int t0 = j0; t0 < query_end; t0 += kBwdTile) {
       __syncthreads();
       const int nq = min(kBwdTile, query_end - t0);
-      stage(q_s, ldk, kBwdTile, DQKp, q + t0 * qs + static_cast<long>(h) * s.DQK, qs, nq, s.DQK,
-            s.vec_qk);
-      stage(do_s, ldv, kBwdTile, DVp, dout + t0 * os + static_cast<long>(h) * s.DV, os, nq, s.DV,
-            s.vec_v);
+      stage_head(q_s, ldk, kBwdTile, DQKp, q, qs, t0, h, nq, s.DQK, s.vec_qk);
+      stage_head(do_s, ldv, kBwdTile, DVp, dout, os, t0, h, nq, s.DV, s.vec_v);
       for (int i = threadIdx.x; i < kBwdTile; i += blockDim.x) {
         lse_s[i] = i < nq ? lse[static_cast<long>(t0 + i) * s.NH + h] * kLog2e : 0.0f;
         D_s[i] = i < nq ? rowdot[static_cast<long>(t0 + i) * s.NH + h] : 0.0f;
@@ -467,61 +479,29 @@ __global__ void __launch_bounds__(kThreads)
       if (w_first >= s.N || t0 + kBwdTile <= w_first || t0 >= w_end) continue;  // warp-uniform
 
       float sc[kBwdTile / 8][4], dp[kBwdTile / 8][4];
-#pragma unroll
-      for (int n = 0; n < kBwdTile / 8; n++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) sc[n][c] = dp[n][c] = 0.0f;
-      for (int kk = 0; kk < DQKp / 16; kk++) {
-        uint32_t a[4];
-        load_a(a, k_s + 16 * warp * ldk + 16 * kk, ldk, g, t);
-#pragma unroll
-        for (int n = 0; n < kBwdTile / 8; n++) {
-          uint32_t b[2];
-          load_bt(b, q_s + 8 * n * ldk + 16 * kk, ldk, g, t);
-          mma(sc[n], a, b);
-        }
-      }
-      for (int kk = 0; kk < DVp / 16; kk++) {
-        uint32_t a[4];
-        load_a(a, v_s + 16 * warp * ldv + 16 * kk, ldv, g, t);
-#pragma unroll
-        for (int n = 0; n < kBwdTile / 8; n++) {
-          uint32_t b[2];
-          load_bt(b, do_s + 8 * n * ldv + 16 * kk, ldv, g, t);
-          mma(dp[n], a, b);
-        }
-      }
+      zero_acc(sc);
+      zero_acc(dp);
+      mma_abt(sc, k_s + 16 * warp * ldk, q_s, ldk, DQKp, g, t);  // Sᵀ = K Qᵀ
+      mma_abt(dp, v_s + 16 * warp * ldv, do_s, ldv, DVp, g, t);  // dPᵀ = V dOᵀ
       // Pᵀ (in sc) and dSᵀ (in dp), masked: query in [key_j, key_end).
 #pragma unroll
       for (int n = 0; n < kBwdTile / 8; n++)
 #pragma unroll
         for (int c = 0; c < 4; c++) {
-          const int r = c / 2, qi = 8 * n + 2 * t + c % 2, query = t0 + qi;
+          const int r = c / 2, qi = acc_col(n, c, t), query = t0 + qi;
           const bool valid = query >= key_j[r] && query < key_end[r];
           const float p = valid ? exp2f(sc[n][c] * sl2 - lse_s[qi]) : 0.0f;
           sc[n][c] = p;
           dp[n][c] = valid ? s.scale * p * (dp[n][c] - D_s[qi]) : 0.0f;
         }
-        // dV += Pᵀ dO, dK += dSᵀ Q
+        // dV += Pᵀ dO, dK += dSᵀ Q, interleaved per k-step.
 #pragma unroll
       for (int kk = 0; kk < kBwdTile / 16; kk++) {
         uint32_t a[4];
         acc_to_a(a, sc, kk);
-#pragma unroll
-        for (int n = 0; n < kNV; n++) {
-          if (n >= nv) break;
-          uint32_t b[2];
-          load_b(b, do_s + 16 * kk * ldv + 8 * n, ldv, g, t);
-          mma(dv_acc[n], a, b);
-        }
+        mma_ab_step(dv_acc, a, do_s + 16 * kk * ldv, ldv, nv, g, t);
         acc_to_a(a, dp, kk);
-#pragma unroll
-        for (int n = 0; n < kNQK; n++) {
-          if (n >= nqk) break;
-          uint32_t b[2];
-          load_b(b, q_s + 16 * kk * ldk + 8 * n, ldk, g, t);
-          mma(dk_acc[n], a, b);
-        }
+        mma_ab_step(dk_acc, a, q_s + 16 * kk * ldk, ldk, nqk, g, t);
       }
     }
   }
@@ -529,20 +509,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int r = 0; r < 2; r++) {
     const int j = key_j[r];
     if (j >= s.N) continue;
-    float* dkr = dk + (static_cast<long>(j) * s.NKV + hk) * s.DQK;
-    float* dvr = dv + (static_cast<long>(j) * s.NKV + hk) * s.DV;
-#pragma unroll
-    for (int n = 0; n < kNQK; n++) {
-      const int d = 8 * n + 2 * t;
-      if (d < s.DQK) dkr[d] += dk_acc[n][2 * r];
-      if (d + 1 < s.DQK) dkr[d + 1] += dk_acc[n][2 * r + 1];
-    }
-#pragma unroll
-    for (int n = 0; n < kNV; n++) {
-      const int d = 8 * n + 2 * t;
-      if (d < s.DV) dvr[d] += dv_acc[n][2 * r];
-      if (d + 1 < s.DV) dvr[d + 1] += dv_acc[n][2 * r + 1];
-    }
+    add_acc_row(dk + (static_cast<long>(j) * s.NKV + hk) * s.DQK, dk_acc, r, s.DQK, t);
+    add_acc_row(dv + (static_cast<long>(j) * s.NKV + hk) * s.DV, dv_acc, r, s.DV, t);
   }
 }
 
