@@ -136,6 +136,7 @@ TEST_CASE("attention_cuda: many short sequences straddling the blocks of rows") 
                                            4, 26, 8,  1, 13, 6,  19, 2,  11, 0,  40}});
 }
 
-TEST_CASE("attention_cuda: grouped-query heads with a small head dim, the tiny Qwen3-MoE's shapes") {
+TEST_CASE(
+    "attention_cuda: grouped-query heads with a small head dim, the tiny Qwen3-MoE's shapes") {
   run_case({"gqa 16", 4, 2, 16, 16, {17, 1, 40}});
 }

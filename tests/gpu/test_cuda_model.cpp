@@ -29,8 +29,8 @@ namespace {
 struct Result {
   float loss = 0;
   std::vector<float> logp, grads;
-  std::vector<int> topk;       // [num_moe_layers][N, K] the routing the forward used
-  std::vector<float> scores;   // [num_moe_layers][N, E] the router's scores
+  std::vector<int> topk;      // [num_moe_layers][N, K] the routing the forward used
+  std::vector<float> scores;  // [num_moe_layers][N, E] the router's scores
 };
 
 Result run(const ModelConfig& cfg, Device dev, const Batch& batch,
@@ -149,8 +149,7 @@ void compare(const ModelConfig& cfg) {
   std::printf("%s: largest gradient error %.2f x 2^-8 of its tensor's largest (%s), bound %.0f\n",
               cfg.model_type.c_str(), worst_units, worst_name.c_str(), path / rel);
   // Deterministic mode: the same run twice gives the same bits.
-  const Result again =
-      run(cfg, Device::kCuda, batch, cpu.topk.empty() ? nullptr : cpu.topk.data());
+  const Result again = run(cfg, Device::kCuda, batch, cpu.topk.empty() ? nullptr : cpu.topk.data());
   CHECK(std::memcmp(&again.loss, &gpu.loss, sizeof(float)) == 0);
   CHECK(std::memcmp(again.grads.data(), gpu.grads.data(), gpu.grads.size() * sizeof(float)) == 0);
 }
