@@ -110,6 +110,7 @@ struct CudaState {
   const float* weights = nullptr;  // the registered fp32 parameters [num_weights]
   long num_weights = 0;
   Scratch weights_bf16;  // their bf16 copy
+  DecodeAttention* decode = nullptr;  // decode attention's workspaces, made at the first plan
   struct OpEvents {
     const char* name;
     cudaEvent_t start, stop;
@@ -126,6 +127,12 @@ CudaState& state(const Ctx& ctx) {
 
 cudaStream_t stream(const Ctx& ctx) {
   return static_cast<cudaStream_t>(ctx.stream);
+}
+
+DecodeAttention* decode_state(const Ctx& ctx) {
+  CudaState& s = state(ctx);
+  if (!s.decode) s.decode = decode_attention_create();
+  return s.decode;
 }
 
 void* workspace(const Ctx& ctx, size_t bytes) {
@@ -243,6 +250,7 @@ void cuda_ctx_destroy(Ctx& ctx) {
     cudaStreamSynchronize(s->stream);
     for (GroupedGemm* g : s->grouped) grouped_gemm_destroy(g);
     blas_destroy(s->blas);
+    decode_attention_destroy(s->decode);
     s->workspace.release();
     for (Scratch& o : s->operands) o.release();
     s->weights_bf16.release();
@@ -345,11 +353,12 @@ void copy_rows(const Ctx& ctx, float* dst, int ld_dst, const float* src, int ld_
   AHA_CUDA("copy_rows", copy_rows_cuda(dst, ld_dst, src, ld_src, rows, cols, stream(ctx)));
 }
 
-void scatter_rows(const Ctx& ctx, float* dst, int ld_dst, const int* dst_rows, int num_dst_rows,
-                  const float* src, int ld_src, int rows, int cols) {
+void cache_write_rows(const Ctx& ctx, void* cache, int W, int col, const int* rows, int num_rows,
+                      const float* src, int ld_src, int N, int cols) {
   if (ctx.device == Device::kCpu)
-    return scatter_rows(dst, ld_dst, dst_rows, num_dst_rows, src, ld_src, rows, cols);
-  no_cuda_twin("scatter_rows");
+    return scatter_rows(static_cast<float*>(cache) + col, W, rows, num_rows, src, ld_src, N, cols);
+  AHA_CUDA("cache_write_rows", scatter_rows_bf16_cuda(static_cast<bf16*>(cache) + col, W, rows,
+                                                      num_rows, src, ld_src, N, cols, stream(ctx)));
 }
 
 void embedding_forward(const Ctx& ctx, float* out, const int* tokens, const float* wte, int N,
@@ -458,23 +467,47 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
   });
 }
 
+void decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
+                           int B, int NH, int R, int DR) {
+  if (ctx.device == Device::kCpu) return;
+  AHA_CUDA("decode_attention_plan",
+           mla_decode_plan_cuda(decode_state(ctx), page_indptr_host, seq_lens_host, B, NH, R, DR,
+                                stream(ctx)));
+}
+
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
-                          const float* cache, int page_tokens, const int* page_indptr,
+                          const void* cache, int page_tokens, const int* page_indptr,
                           const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,
                           float scale) {
   if (ctx.device == Device::kCpu)
-    return mla_decode_attention(out_lat, q_lat, q_rope, cache, page_tokens, page_indptr, page_ids,
-                                seq_lens, B, NH, R, DR, scale);
-  no_cuda_twin("mla_decode_attention");
+    return mla_decode_attention(out_lat, q_lat, q_rope, static_cast<const float*>(cache),
+                                page_tokens, page_indptr, page_ids, seq_lens, B, NH, R, DR, scale);
+  AHA_CUDA("mla_decode_attention", {
+    const long n = static_cast<long>(B) * NH;
+    const bf16* ql = as_bf16(ctx, 0, q_lat, n * R);
+    const bf16* qr = as_bf16(ctx, 1, q_rope, n * DR);
+    bf16* o = static_cast<bf16*>(state(ctx).operands[2].get(std::max<long>(n * R, 1) * 2));
+    mla_decode_attention_cuda(decode_state(ctx), o, ql, qr, static_cast<const bf16*>(cache),
+                              page_tokens, page_indptr, page_ids, seq_lens, B, NH, R, DR, scale,
+                              stream(ctx));
+    cast_to_f32_cuda(out_lat, o, n * R, stream(ctx));
+  });
 }
 
-void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const float* cache,
+void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const void* cache,
                           int page_tokens, const int* page_indptr, const int* page_ids,
                           const int* seq_lens, int B, int NH, int NKV, int D, float scale) {
   if (ctx.device == Device::kCpu)
-    return gqa_decode_attention(out, q, cache, page_tokens, page_indptr, page_ids, seq_lens, B, NH,
-                                NKV, D, scale);
-  no_cuda_twin("gqa_decode_attention");
+    return gqa_decode_attention(out, q, static_cast<const float*>(cache), page_tokens, page_indptr,
+                                page_ids, seq_lens, B, NH, NKV, D, scale);
+  AHA_CUDA("gqa_decode_attention", {
+    const long n = static_cast<long>(B) * NH * D;
+    const bf16* qb = as_bf16(ctx, 0, q, n);
+    bf16* o = static_cast<bf16*>(state(ctx).operands[2].get(std::max<long>(n, 1) * 2));
+    gqa_decode_attention_cuda(o, qb, static_cast<const bf16*>(cache), page_tokens, page_indptr,
+                              page_ids, seq_lens, B, NH, NKV, D, scale, stream(ctx));
+    cast_to_f32_cuda(out, o, n, stream(ctx));
+  });
 }
 
 void mla_expand_kv(const Ctx& ctx, float* k, float* v, const float* kv, const float* kv_a, int N,
@@ -494,13 +527,15 @@ void mla_expand_kv_backward(const Ctx& ctx, float* dkv, float* dkv_a, const floa
 void mla_absorb_q(const Ctx& ctx, float* q_lat, float* q_rope, const float* q, const float* kv_b,
                   int B, int NH, int DN, int DR, int DV, int R) {
   if (ctx.device == Device::kCpu) return mla_absorb_q(q_lat, q_rope, q, kv_b, B, NH, DN, DR, DV, R);
-  no_cuda_twin("mla_absorb_q");
+  AHA_CUDA("mla_absorb_q", mla_absorb_q_cuda(state(ctx).blas, q_lat, q_rope, q, kv_b, B, NH, DN,
+                                             DR, DV, R, stream(ctx)));
 }
 
 void mla_absorb_out(const Ctx& ctx, float* att, const float* out_lat, const float* kv_b, int B,
                     int NH, int DN, int DV, int R) {
   if (ctx.device == Device::kCpu) return mla_absorb_out(att, out_lat, kv_b, B, NH, DN, DV, R);
-  no_cuda_twin("mla_absorb_out");
+  AHA_CUDA("mla_absorb_out", mla_absorb_out_cuda(state(ctx).blas, att, out_lat, kv_b, B, NH, DN,
+                                                 DV, R, stream(ctx)));
 }
 
 void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* up, long N) {

@@ -20,8 +20,8 @@
 namespace aha {
 
 // The ops the model's forward and backward use that have no CUDA twin in this build (empty when
-// the whole model runs on CUDA). Decode (mla_absorb_*, *_decode_attention, scatter_rows) stays on
-// the CPU; the learner calls adamw_update and grad_norm.
+// the whole model runs on CUDA; the decode path's ops are twinned with them). The learner calls
+// adamw_update and grad_norm.
 std::vector<std::string> ops_without_cuda_twin();
 
 // A Ctx on a new CUDA stream of the selected device (cuda_select_device, default 0) with what the twins need (cuBLASLt handles, a grouped
@@ -93,8 +93,15 @@ inline void copy(const Ctx& ctx, float* dst, const float* src, long n) {
 void add_inplace(const Ctx& ctx, float* x, const float* y, long n);
 void copy_rows(const Ctx& ctx, float* dst, int ld_dst, const float* src, int ld_src, int rows,
                int cols);
-void scatter_rows(const Ctx& ctx, float* dst, int ld_dst, const int* dst_rows, int num_dst_rows,
-                  const float* src, int ld_src, int rows, int cols);
+// The decode cache's element type follows the device: fp32 on the CPU (the reference), bf16 on
+// CUDA (half the bytes a decode step streams; what the CUDA decode attention reads).
+inline size_t cache_elem_bytes(Device d) {
+  return d == Device::kCpu ? 4 : 2;
+}
+// scatter_rows into a decode cache of row width W (elements): cache[rows[r], col .. col+cols) =
+// src[r, 0 .. cols), rounded to bf16 on CUDA.
+void cache_write_rows(const Ctx& ctx, void* cache, int W, int col, const int* rows, int num_rows,
+                      const float* src, int ld_src, int N, int cols);
 // embedding.h
 void embedding_forward(const Ctx& ctx, float* out, const int* tokens, const float* wte, int N,
                        int V, int C);
@@ -127,11 +134,18 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
                         const float* out, const float* lse, const float* q, const float* k,
                         const float* v, const int* seq_start, int B, int N, int NH, int NKV,
                         int DQK, int DV, float scale);
+// Decode attention over the cache (cache_elem_bytes: fp32 rows on the CPU, bf16 on CUDA, where the
+// queries are rounded to bf16 and the output comes back from bf16; kernels/cuda/ops.h). The index
+// arrays live where ctx runs. On CUDA, mla_decode_attention needs the step's plan first:
+// decode_attention_plan with HOST copies of page_indptr and seq_lens, once per batch composition
+// (a step), before the layers' calls (a no-op on the CPU and for GQA).
+void decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
+                           int B, int NH, int R, int DR);
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
-                          const float* cache, int page_tokens, const int* page_indptr,
+                          const void* cache, int page_tokens, const int* page_indptr,
                           const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,
                           float scale);
-void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const float* cache,
+void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const void* cache,
                           int page_tokens, const int* page_indptr, const int* page_ids,
                           const int* seq_lens, int B, int NH, int NKV, int D, float scale);
 // mla.h

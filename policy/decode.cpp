@@ -1,7 +1,6 @@
 #include "policy/decode.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "kernels/check.h"
@@ -15,14 +14,21 @@ int cache_row_width(const ModelConfig& c) {
   return attention_ops(c).cache_row_width(c);
 }
 
-void cache_init(KvCache& cache, const ModelConfig& cfg, int num_pages, Device device) {
+void cache_init(KvCache& cache, const ModelConfig& cfg, int num_pages, const Ctx& ctx) {
   AHA_CHECK(num_pages >= 1 && num_pages <= (1 << 30) / kPageTokens,
             "cache_init: " + std::to_string(num_pages) + " pages out of range");
   cache.L = cfg.num_hidden_layers;
   cache.W = cache_row_width(cfg);
   cache.num_rows = num_pages * kPageTokens;
-  cache.data.alloc(device, static_cast<size_t>(cache.L) * cache.num_rows * cache.W);
+  cache.ctx = ctx;
+  cache.data.alloc(ctx.device, static_cast<size_t>(cache.L) * cache.num_rows * cache.W *
+                                   cache_elem_bytes(ctx.device));
   page_pool_init(cache.pool, num_pages);
+}
+
+float* cache_layer_f32(KvCache& cache, int l) {
+  AHA_CHECK(cache.ctx.device == Device::kCpu, "cache_layer_f32: a CUDA cache holds bf16 rows");
+  return static_cast<float*>(cache_layer(cache, l));
 }
 
 int cache_append_token(KvCache& cache, KvPageTable& t) {
@@ -33,15 +39,15 @@ int cache_append_token(KvCache& cache, KvPageTable& t) {
     t.pages.push_back(p);
   } else if (cache.pool.refcount[t.pages.back()] > 1) {
     // Copy-on-write: the filled slots of the shared last page, every layer, into a page of ours.
-    AHA_CHECK(cache.data.device() == Device::kCpu, "cache_append_token: CPU caches only");
     const int p = page_alloc(cache.pool);
     if (p < 0) return -1;
     const int old = t.pages.back();
+    const size_t row_bytes = static_cast<size_t>(cache.W) * cache_elem_bytes(cache.ctx.device);
     for (int l = 0; l < cache.L; l++) {
-      float* base = cache_layer(cache, l);
-      std::memcpy(base + static_cast<size_t>(p) * kPageTokens * cache.W,
-                  base + static_cast<size_t>(old) * kPageTokens * cache.W,
-                  static_cast<size_t>(slot) * cache.W * sizeof(float));
+      char* base = static_cast<char*>(cache_layer(cache, l));
+      device_copy(cache.ctx, base + static_cast<size_t>(p) * kPageTokens * row_bytes,
+                  cache.ctx.device, base + static_cast<size_t>(old) * kPageTokens * row_bytes,
+                  cache.ctx.device, slot * row_bytes);
     }
     page_unref(cache.pool, old);
     t.pages.back() = p;
@@ -50,44 +56,54 @@ int cache_append_token(KvCache& cache, KvPageTable& t) {
   return t.pages.back() * kPageTokens + slot;
 }
 
-long cache_bytes_per_token(const ModelConfig& c) {
+long cache_bytes_per_token(const ModelConfig& c, Device d) {
   return static_cast<long>(c.num_hidden_layers) * cache_row_width(c) *
-         static_cast<long>(sizeof(float));
+         static_cast<long>(cache_elem_bytes(d));
 }
 
-long mha_cache_bytes_per_token(const ModelConfig& c) {
+long mha_cache_bytes_per_token(const ModelConfig& c, Device d) {
   return static_cast<long>(c.num_hidden_layers) * c.num_attention_heads *
-         (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * static_cast<long>(sizeof(float));
+         (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * static_cast<long>(cache_elem_bytes(d));
 }
 
 void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, int T,
                     const KvPageTable& table, float* logits_last, std::vector<int>* topk_out) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
-  AHA_CHECK(ctx.device == Device::kCpu, "decode runs on the CPU only");
+  AHA_CHECK(cache.ctx.device == ctx.device, "decode_prefill: the cache is not where the model is");
   AHA_CHECK(table.len == T && static_cast<int>(table.pages.size()) == pages_for_tokens(T),
             "decode_prefill: the page table does not hold the prompt's " + std::to_string(T) +
                 " positions");
-  std::vector<int> rows(T);
-  for (int t = 0; t < T; t++) rows[t] = static_cast<int>(page_table_row(table, t));
+  std::vector<int> rows_host(T);
+  for (int t = 0; t < T; t++) rows_host[t] = static_cast<int>(page_table_row(table, t));
+  const int* rows = rows_host.data();
+  if (ctx.device != Device::kCpu) {
+    if (cache.prefill_rows.size() < static_cast<size_t>(T)) cache.prefill_rows.alloc(ctx.device, T);
+    device_copy(ctx, cache.prefill_rows.data(), ctx.device, rows, Device::kCpu,
+                static_cast<size_t>(T) * sizeof(int));
+    rows = cache.prefill_rows.data();
+  }
   Batch batch;
   batch.tokens.assign(tokens, tokens + T);
   batch.targets.assign(T, -1);
   batch.seq_start = {0, T};
   ForwardOptions opt;
   opt.need_logits = false;
+  opt.sync_weights = false;
   model_forward(m, acts, batch, opt);
   for (int l = 0; l < c.num_hidden_layers; l++)
-    m.attn->cache_write(m, cache, l, acts.layers[l], rows.data(), T);
+    m.attn->cache_write(m, cache, l, acts.layers[l], rows, T);
   linear_forward(ctx, logits_last, &acts.lnf[static_cast<size_t>(T - 1) * c.hidden_size],
                  m.w.lm_head, 1, c.hidden_size, c.vocab_size);
   if (topk_out) {
-    topk_out->clear();
+    const size_t TK = static_cast<size_t>(T) * c.num_experts_per_tok;
+    topk_out->assign(static_cast<size_t>(cfg_num_moe_layers(c)) * TK, 0);
+    int moe_l = 0;
     for (int l = 0; l < c.num_hidden_layers; l++) {
       if (!cfg_layer_is_moe(c, l)) continue;
-      const View<int>& t = acts.layers[l].topk_idx;
-      topk_out->insert(topk_out->end(), t.begin(),
-                       t.begin() + static_cast<long>(T) * c.num_experts_per_tok);
+      device_copy(ctx, topk_out->data() + moe_l * TK, Device::kCpu,
+                  acts.layers[l].topk_idx.data(), ctx.device, TK * sizeof(int));
+      moe_l++;
     }
   }
 }
@@ -111,23 +127,16 @@ void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B) {
 
 namespace {
 
-// decode_step over B rows with one scratch; topk_out rows are topk_ld apart per MoE layer.
+// decode_step over B rows with one scratch, every pointer where the model runs: positions[B] and
+// new_rows[B] as decode_step derives them; topk_out rows are topk_ld apart per MoE layer (CPU).
 void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
-                 const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
-                 float* logits, int* topk_out, int topk_ld) {
+                 const int* page_indptr, const int* page_ids, const int* seq_lens,
+                 const int* positions, const int* new_rows, int B, float* logits, int* topk_out,
+                 int topk_ld) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
+  const bool host = ctx.device == Device::kCpu;
   const int C = c.hidden_size, K = c.num_experts_per_tok;
-  decode_scratch_reserve(m, s, B);
-  s.positions.resize(B);
-  s.new_rows.resize(B);
-  for (int b = 0; b < B; b++) {
-    const int pos = seq_lens[b] - 1;
-    s.positions[b] = pos;
-    s.new_rows[b] = page_ids[page_indptr[b] + pos / kPageTokens] * kPageTokens + pos % kPageTokens;
-  }
-  const int* positions = s.positions.data();
-  const int* new_rows = s.new_rows.data();
   float* x = s.x.data();
   float* tmp = s.tmp.data();
   embedding_forward(ctx, x, tokens, m.w.embed, B, c.vocab_size, C);
@@ -139,17 +148,59 @@ void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
     m.attn->cache_write(m, cache, l, la, new_rows, B);
     m.attn->decode(m, l, la, s, cache, page_indptr, page_ids, seq_lens, B, tmp);
     add_inplace(ctx, x, tmp, static_cast<long>(B) * C);
-    long* load = cfg_layer_is_moe(c, l) ? s.expert_load[l].data() : nullptr;
+    // Expert load is counted on the CPU path only (a CUDA step keeps no host statistics).
+    long* load = host && cfg_layer_is_moe(c, l) ? s.expert_load[l].data() : nullptr;
     layer_ffn_forward(m, l, la, x, tmp, B, nullptr, load);
     if (cfg_layer_is_moe(c, l)) {
       if (topk_out)
-        std::memcpy(topk_out + static_cast<size_t>(moe_l) * topk_ld * K, la.topk_idx.data(),
-                    static_cast<size_t>(B) * K * sizeof(int));
+        device_copy(ctx, topk_out + static_cast<size_t>(moe_l) * topk_ld * K, Device::kCpu,
+                    la.topk_idx.data(), ctx.device, static_cast<size_t>(B) * K * sizeof(int));
       moe_l++;
     }
   }
   rmsnorm_forward(ctx, s.lnf.data(), nullptr, x, m.w.norm, B, C, c.rms_norm_eps);
   linear_forward(ctx, logits, s.lnf.data(), m.w.lm_head, B, C, c.vocab_size);
+}
+
+// positions[b] = seq_lens[b] - 1 and new_rows[b] = its cache row, on the host.
+void step_rows(const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+               int* positions, int* new_rows) {
+  for (int b = 0; b < B; b++) {
+    const int pos = seq_lens[b] - 1;
+    positions[b] = pos;
+    new_rows[b] = page_ids[page_indptr[b] + pos / kPageTokens] * kPageTokens + pos % kPageTokens;
+  }
+}
+
+// A CUDA step: the index arrays go up in one copy, the attention plans its schedule from the host
+// copies, and the whole batch runs as one set of launches on the model's stream.
+void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
+                        const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
+                        float* logits, int* topk_out) {
+  const Ctx& ctx = m.ctx;
+  const int P = page_indptr[B];
+  std::vector<int>& h = s.ints_host;
+  h.resize(5 * static_cast<size_t>(B) + 1 + P);
+  int* h_tokens = h.data();
+  int* h_indptr = h_tokens + B;
+  int* h_lens = h_indptr + B + 1;
+  int* h_pos = h_lens + B;
+  int* h_rows = h_pos + B;
+  int* h_ids = h_rows + B;
+  std::copy(tokens, tokens + B, h_tokens);
+  std::copy(page_indptr, page_indptr + B + 1, h_indptr);
+  std::copy(seq_lens, seq_lens + B, h_lens);
+  std::copy(page_ids, page_ids + P, h_ids);
+  step_rows(page_indptr, page_ids, seq_lens, B, h_pos, h_rows);
+  if (s.ints_dev.size() < h.size()) s.ints_dev.alloc(ctx.device, h.size() + h.size() / 2);
+  int* d = s.ints_dev.data();
+  device_copy(ctx, d, ctx.device, h.data(), Device::kCpu, h.size() * sizeof(int));
+  decode_scratch_reserve(m, s, B);
+  m.attn->decode_plan(m, page_indptr, seq_lens, B);
+  const long off_indptr = B, off_lens = off_indptr + B + 1, off_pos = off_lens + B,
+             off_rows = off_pos + B, off_ids = off_rows + B;
+  decode_rows(m, s, cache, d, d + off_indptr, d + off_ids, d + off_lens, d + off_pos, d + off_rows,
+              B, logits, topk_out, B);
 }
 
 }  // namespace
@@ -158,7 +209,7 @@ void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
                  const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
                  float* logits, int* topk_out) {
   const ModelConfig& c = m.cfg;
-  AHA_CHECK(m.ctx.device == Device::kCpu, "decode runs on the CPU only");
+  AHA_CHECK(cache.ctx.device == m.ctx.device, "decode_step: the cache is not where the model is");
   AHA_CHECK(page_indptr[0] == 0, "decode_step: page_indptr[0] must be 0");
   for (int b = 0; b < B; b++) {
     const int n = page_indptr[b + 1] - page_indptr[b];
@@ -169,8 +220,23 @@ void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
       AHA_CHECK(page_ids[i] >= 0 && page_ids[i] < cache.pool.num_pages,
                 "decode_step: page id out of range");
   }
+  if (m.ctx.device != Device::kCpu)
+    return decode_step_device(m, s, cache, tokens, page_indptr, page_ids, seq_lens, B, logits,
+                              topk_out);
+  const int L = c.num_hidden_layers, V = c.vocab_size, K = c.num_experts_per_tok;
+  auto run_slice = [&](DecodeScratch& ps, int b0, int b1, const int* indptr) {
+    const int n = b1 - b0;
+    decode_scratch_reserve(m, ps, n);
+    ps.positions.resize(n);
+    ps.new_rows.resize(n);
+    step_rows(indptr, page_ids + page_indptr[b0], seq_lens + b0, n, ps.positions.data(),
+              ps.new_rows.data());
+    decode_rows(m, ps, cache, tokens + b0, indptr, page_ids + page_indptr[b0], seq_lens + b0,
+                ps.positions.data(), ps.new_rows.data(), n, logits + static_cast<size_t>(b0) * V,
+                topk_out ? topk_out + static_cast<size_t>(b0) * K : nullptr, B);
+  };
   if (B <= kDecodeSliceRows) {
-    decode_rows(m, s, cache, tokens, page_indptr, page_ids, seq_lens, B, logits, topk_out, B);
+    run_slice(s, 0, B, page_indptr);
     return;
   }
   // The step runs in slices of kDecodeSliceRows rows, the compute threads taking slices: one
@@ -179,15 +245,12 @@ void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
   // Rows of a slice write only their own new cache rows and outputs.
   const int parts = (B + kDecodeSliceRows - 1) / kDecodeSliceRows;
   if (s.parts.size() < static_cast<size_t>(parts)) s.parts.resize(parts);
-  const int L = c.num_hidden_layers, V = c.vocab_size, K = c.num_experts_per_tok;
   parallel_for(parts, [&](int i) {
     const int b0 = i * kDecodeSliceRows, b1 = std::min(B, b0 + kDecodeSliceRows);
     DecodeScratch& ps = s.parts[i];
     ps.page_indptr.resize(b1 - b0 + 1);
     for (int b = b0; b <= b1; b++) ps.page_indptr[b - b0] = page_indptr[b] - page_indptr[b0];
-    decode_rows(m, ps, cache, tokens + b0, ps.page_indptr.data(), page_ids + page_indptr[b0],
-                seq_lens + b0, b1 - b0, logits + static_cast<size_t>(b0) * V,
-                topk_out ? topk_out + static_cast<size_t>(b0) * K : nullptr, B);
+    run_slice(ps, b0, b1, ps.page_indptr.data());
   });
   if (s.expert_load.size() != static_cast<size_t>(L))
     s.expert_load.assign(L, std::vector<long>(c.n_routed_experts, 0));

@@ -282,9 +282,15 @@ void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
                      int N) {
   const int R = m.cfg.kv_lora_rank, DR = m.cfg.qk_rope_head_dim, W = R + DR;
   AHA_CHECK(cache.W == W, "cache rows are not MLA latents of this model");
-  float* base = cache_layer(cache, l);
-  scatter_rows(m.ctx, base, W, rows, cache.num_rows, la.ckv.data(), R, N, R);
-  scatter_rows(m.ctx, base + R, W, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
+  void* base = cache_layer(cache, l);
+  cache_write_rows(m.ctx, base, W, 0, rows, cache.num_rows, la.ckv.data(), R, N, R);
+  cache_write_rows(m.ctx, base, W, R, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
+}
+
+void mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
+  const ModelConfig& c = m.cfg;
+  decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
+                        c.kv_lora_rank, c.qk_rope_head_dim);
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
@@ -311,6 +317,7 @@ const AttentionOps kMlaOps = {
     "mla",         mla_add_specs,   mla_softmax_scale, mla_cache_row_width,
     mla_plan_acts, mla_plan_grads,  mla_inputs,        mla_forward,
     mla_backward,  mla_cache_write, mla_decode,        mla_plan_decode,
+    mla_decode_plan,
 };
 
 }  // namespace aha

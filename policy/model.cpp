@@ -614,7 +614,7 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
     up(a.seq_start, seq_start, B + 1);
     tokens = a.tokens.data();
     seq_start = a.seq_start.data();
-    cuda_ctx_sync_weights(ctx);  // the GEMMs' bf16 copy of weights that may have changed
+    if (opt.sync_weights) cuda_ctx_sync_weights(ctx);  // the bf16 copy the GEMMs read
   }
 
   float* x = a.x.data();  // [N, C] residual stream

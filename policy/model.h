@@ -230,6 +230,9 @@ struct ForwardOptions {
   // layer's forward in model_backward (about one more forward of compute). The forward and its
   // backward take the same value; acts_reserve lays Acts out for it beforehand.
   bool recompute = false;
+  // CUDA: refresh the GEMMs' bf16 copy of the weights first (a cast of every parameter). The
+  // decode engine, which refreshes it when its weights change, passes false.
+  bool sync_weights = true;
 };
 
 // Builds the tensor table and allocates params (zeros) on device (m.ctx, a CUDA stream

@@ -246,10 +246,13 @@ void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
                      int N) {
   const int KW = m.cfg.num_key_value_heads * m.cfg.head_dim, W = 2 * KW;
   AHA_CHECK(cache.W == W, "cache rows are not the k/v heads of this model");
-  float* base = cache_layer(cache, l);
-  scatter_rows(m.ctx, base, W, rows, cache.num_rows, la.k.data(), KW, N, KW);
-  scatter_rows(m.ctx, base + KW, W, rows, cache.num_rows, la.v.data(), KW, N, KW);
+  void* base = cache_layer(cache, l);
+  cache_write_rows(m.ctx, base, W, 0, rows, cache.num_rows, la.k.data(), KW, N, KW);
+  cache_write_rows(m.ctx, base, W, KW, rows, cache.num_rows, la.v.data(), KW, N, KW);
 }
+
+// Our GQA decode kernel needs no schedule.
+void gqa_decode_plan(const Model&, const int*, const int*, int) {}
 
 void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
                 const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
@@ -271,6 +274,7 @@ const AttentionOps kGqaOps = {
     "gqa",         gqa_add_specs,   gqa_softmax_scale, gqa_cache_row_width,
     gqa_plan_acts, gqa_plan_grads,  gqa_inputs,        gqa_forward,
     gqa_backward,  gqa_cache_write, gqa_decode,        gqa_plan_decode,
+    gqa_decode_plan,
 };
 
 }  // namespace aha

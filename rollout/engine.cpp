@@ -6,6 +6,10 @@
 
 #include "kernels/check.h"
 
+#ifdef AHA_HAVE_CUDA
+#include "rollout/cuda/sampling.h"
+#endif
+
 namespace aha {
 
 struct EngineSeq {
@@ -35,7 +39,14 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   e.model = &model;
   e.opt = opt;
   AHA_CHECK(opt.max_tokens_in_flight >= 1, "max_tokens_in_flight must be >= 1");
-  cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight));
+  AHA_CHECK(opt.max_batch >= 1, "max_batch must be >= 1");
+  cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight), model.ctx);
+  if (model.ctx.device != Device::kCpu) {
+    e.logits_dev.alloc(model.ctx.device, static_cast<size_t>(opt.max_batch) * model.cfg.vocab_size);
+    e.rows_dev.alloc(model.ctx.device, opt.max_batch);
+    e.drawn_dev.alloc(model.ctx.device, opt.max_batch);
+    cuda_ctx_sync_weights(model.ctx);  // the GEMMs' bf16 copy of the weights as loaded
+  }
 }
 
 int engine_sample_pages(int prompt_len, int max_new_tokens) {
@@ -76,9 +87,12 @@ bool engine_idle(const Engine& e) {
 
 void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version) {
   AHA_CHECK(num_params == e.model->num_params, "weights of another shape");
-  if (params != e.model->params.data())
-    std::memcpy(e.model->params.data(), params, static_cast<size_t>(num_params) * sizeof(float));
-  e.model->version = version;
+  Model& m = *e.model;
+  if (params != m.params.data())
+    device_copy(m.ctx, m.params.data(), m.ctx.device, params, Device::kCpu,
+                static_cast<size_t>(num_params) * sizeof(float));
+  if (m.ctx.device != Device::kCpu) cuda_ctx_sync_weights(m.ctx);
+  m.version = version;
 }
 
 namespace {
@@ -115,6 +129,24 @@ bool accept_token(Engine& e, EngineSeq& s, const SampledToken& t) {
   return false;
 }
 
+// Draws e.rows_host[0, B) from rows [0, B) of e.logits_dev into e.drawn_host (CUDA engines).
+void sample_on_device(Engine& e, int B) {
+  const Ctx& ctx = e.model->ctx;
+#ifdef AHA_HAVE_CUDA
+  device_copy(ctx, e.rows_dev.data(), ctx.device, e.rows_host.data(), Device::kCpu,
+              static_cast<size_t>(B) * sizeof(SamplingRow));
+  sample_tokens_cuda(e.logits_dev.data(), B, e.model->cfg.vocab_size, e.rows_dev.data(),
+                     e.drawn_dev.data(), static_cast<cudaStream_t>(ctx.stream));
+  e.drawn_host.resize(B);
+  device_copy(ctx, e.drawn_host.data(), Device::kCpu, e.drawn_dev.data(), ctx.device,
+              static_cast<size_t>(B) * sizeof(SampledToken));
+#else
+  (void)ctx;
+  (void)B;
+  AHA_CHECK(false, "a CUDA engine in a build without CUDA");
+#endif
+}
+
 void finish_seq(Engine& e, EngineSeq& s) {
   s.done = true;
   s.group->num_done++;
@@ -142,9 +174,11 @@ void admit(Engine& e) {
     KvPageTable prompt;
     for (int i = 0; i < pages_for_tokens(T); i++) prompt.pages.push_back(page_alloc(e.cache.pool));
     prompt.len = T;
-    std::vector<float> logits(c.vocab_size);
-    decode_prefill(*e.model, e.prefill_acts, e.cache, g->req.prompt.data(), T, prompt,
-                   logits.data(), g->req.return_routing ? &g->prompt_routing : nullptr);
+    const bool host = e.model->ctx.device == Device::kCpu;
+    std::vector<float> logits(host ? c.vocab_size : 0);
+    float* lg = host ? logits.data() : e.logits_dev.data();
+    decode_prefill(*e.model, e.prefill_acts, e.cache, g->req.prompt.data(), T, prompt, lg,
+                   g->req.return_routing ? &g->prompt_routing : nullptr);
     e.stats.prefill_tokens += T;
     e.stats.prefill_tokens_saved += static_cast<long>(T) * (g->req.group_size - 1);
     g->seqs.resize(g->req.group_size);
@@ -157,11 +191,30 @@ void admit(Engine& e) {
       page_table_share(e.cache.pool, prompt, s.table);
     }
     page_table_release(e.cache.pool, prompt);
-    for (int i = 0; i < g->req.group_size; i++) {
-      EngineSeq& s = g->seqs[i];
-      SampledToken t = sample_token(logits.data(), c.vocab_size, g->req.params, g->req.seed, i, 0,
-                                    e.sort_scratch);
-      if (accept_token(e, s, t)) finish_seq(e, s);
+    if (host) {
+      for (int i = 0; i < g->req.group_size; i++) {
+        EngineSeq& s = g->seqs[i];
+        SampledToken t = sample_token(logits.data(), c.vocab_size, g->req.params, g->req.seed, i,
+                                      0, e.sort_scratch);
+        if (accept_token(e, s, t)) finish_seq(e, s);
+      }
+      continue;
+    }
+    // CUDA: the prompt's logits (row 0) copied into as many rows as one draw takes, then the
+    // group's first tokens drawn in chunks of those rows.
+    const int V = c.vocab_size, rows = std::min(g->req.group_size, e.opt.max_batch);
+    for (int r = 1; r < rows; r++)
+      device_copy(e.model->ctx, lg + static_cast<size_t>(r) * V, Device::kCuda, lg, Device::kCuda,
+                  static_cast<size_t>(V) * sizeof(float));
+    for (int i0 = 0; i0 < g->req.group_size; i0 += rows) {
+      const int n = std::min(rows, g->req.group_size - i0);
+      e.rows_host.resize(n);
+      for (int i = 0; i < n; i++) e.rows_host[i] = sampling_row(g->req.params, g->req.seed, i0 + i, 0);
+      sample_on_device(e, n);
+      for (int i = 0; i < n; i++) {
+        EngineSeq& s = g->seqs[i0 + i];
+        if (accept_token(e, s, e.drawn_host[i])) finish_seq(e, s);
+      }
     }
   }
 }
@@ -227,10 +280,25 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       page_ids.insert(page_ids.end(), s.table.pages.begin(), s.table.pages.end());
       page_indptr.push_back(static_cast<int>(page_ids.size()));
     }
-    std::vector<float> logits(static_cast<size_t>(B) * c.vocab_size);
+    const bool host = e.model->ctx.device == Device::kCpu;
+    std::vector<float> logits(host ? static_cast<size_t>(B) * c.vocab_size : 0);
+    bool want_routing = false;
+    for (EngineSeq* s : active) want_routing = want_routing || s->group->req.return_routing;
     std::vector<int> topk(static_cast<size_t>(std::max(Lm, 1)) * B * K);
+    // The CPU records routing for every step (it is cheap there); CUDA copies it back only when a
+    // sample in the batch asks for it.
+    int* topk_out = Lm > 0 && (host || want_routing) ? topk.data() : nullptr;
     decode_step(*e.model, e.scratch, e.cache, tokens.data(), page_indptr.data(), page_ids.data(),
-                seq_lens.data(), B, logits.data(), Lm > 0 ? topk.data() : nullptr);
+                seq_lens.data(), B, host ? logits.data() : e.logits_dev.data(), topk_out);
+    if (!host) {
+      e.rows_host.resize(B);
+      for (int b = 0; b < B; b++) {
+        const EngineSeq& s = *active[b];
+        e.rows_host[b] = sampling_row(s.group->req.params, s.group->req.seed, s.sample_idx,
+                                      s.out.completion.size());
+      }
+      sample_on_device(e, B);
+    }
     e.stats.decode_tokens += B;
     e.stats.decode_steps++;
     for (int b = 0; b < B; b++) {
@@ -245,8 +313,10 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
         s.out.routing.insert(s.out.routing.end(), r.begin(), r.end());
       }
       SampledToken t =
-          sample_token(&logits[static_cast<size_t>(b) * c.vocab_size], c.vocab_size, req.params,
-                       req.seed, s.sample_idx, s.out.completion.size(), e.sort_scratch);
+          host ? sample_token(&logits[static_cast<size_t>(b) * c.vocab_size], c.vocab_size,
+                              req.params, req.seed, s.sample_idx, s.out.completion.size(),
+                              e.sort_scratch)
+               : e.drawn_host[b];
       if (accept_token(e, s, t)) finish_seq(e, s);
     }
   }

@@ -1,5 +1,8 @@
-// The CPU inference core: batched group sampling with continuous batching over a paged latent
-// KV cache (policy/kv_pages.h, policy/decode.h).
+// The inference core: batched group sampling with continuous batching over a paged latent KV
+// cache (policy/kv_pages.h, policy/decode.h), wherever the model runs. On the CPU it is the
+// reference; on CUDA the cache is bf16 on the device, prefill and decode run the same policy
+// code through the CUDA twins, logits never leave the device, and the batched CUDA sampler draws
+// every row with the same (seed, sample, token) stream as the CPU's sample_token.
 //
 // Invariants:
 // - A request's prompt is prefilled once into pages that the G samples of the group share by
@@ -17,7 +20,9 @@
 // - Results name the weight version they were generated with; engine_set_weights is only legal
 //   between steps (the engine has no request in flight or the caller accepts mixed versions:
 //   each sample records the version at its start).
-// - Sampling randomness depends on (request seed, sample index, token index) only.
+// - Sampling randomness depends on (request seed, sample index, token index) only. (On CUDA the
+//   bf16 GEMMs may pick other kernels for other batch sizes, so a token's logits, unlike its
+//   random number, can differ in the last bits with the batch's composition.)
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -78,6 +83,12 @@ struct Engine {
   std::vector<int> sort_scratch;
   // One decode step's inputs, kept to reuse their memory: [B], [B+1], [pages], [B].
   std::vector<int> step_tokens, step_page_indptr, step_page_ids, step_seq_lens;
+  // CUDA: the logits of a step [max(max_batch, largest group), V], the sampler's rows and draws.
+  Buffer<float> logits_dev;
+  Buffer<SamplingRow> rows_dev;
+  Buffer<SampledToken> drawn_dev;
+  std::vector<SamplingRow> rows_host;
+  std::vector<SampledToken> drawn_host;
   Engine() = default;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -100,6 +111,8 @@ bool engine_idle(const Engine& e);
 int engine_sample_pages(int prompt_len, int max_new_tokens);
 long engine_group_pages(int prompt_len, int group_size, int max_new_tokens);
 // Swap to new weights (same config) between steps; later samples record the new version.
+// params is a host array, or the model's own parameters after the caller changed them in place;
+// a CUDA engine copies host weights up and refreshes the GEMMs' bf16 copy.
 void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version);
 
 }  // namespace aha

@@ -172,4 +172,34 @@ void bias_backward_cuda(float* dbias, const float* dout, int N, int OC, cudaStre
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 
+// MLA's absorbed decode (kernels/mla.h) as one strided-batched fp32 GEMM over the heads each:
+// decode reads W_uk / W_uv from the fp32 weights, so the latent query and the value
+// up-projection keep fp32 (no TF32: cuBLAS's default math mode) like the CPU op.
+void mla_absorb_q_cuda(Blas* b, float* q_lat, float* q_rope, const float* q, const float* kv_b,
+                       int B, int NH, int DN, int DR, int DV, int R, cudaStream_t stream) {
+  if (B == 0) return;
+  const int DQK = DN + DR;
+  const float alpha = 1.0f, beta = 0.0f;
+  AHA_CUBLAS_CHECK(cublasSetStream(b->cublas, stream));
+  // Per head h: q_latᵀ[R,B] = W_uk_hᵀ (row-major [DN,R] is column-major [R,DN]) · q_hᵀ[DN,B].
+  AHA_CUBLAS_CHECK(cublasSgemmStridedBatched(
+      b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, R, B, DN, &alpha, kv_b, R,
+      static_cast<long long>(DN + DV) * R, q, NH * DQK, DQK, &beta, q_lat, NH * R, R, NH));
+  // q_rope[b,h,:] = q[b,h,DN:DN+DR]
+  AHA_CUDA_CHECK(cudaMemcpy2DAsync(q_rope, sizeof(float) * DR, q + DN, sizeof(float) * DQK,
+                                   sizeof(float) * DR, static_cast<size_t>(B) * NH,
+                                   cudaMemcpyDeviceToDevice, stream));
+}
+
+void mla_absorb_out_cuda(Blas* b, float* att, const float* out_lat, const float* kv_b, int B,
+                         int NH, int DN, int DV, int R, cudaStream_t stream) {
+  if (B == 0) return;
+  const float alpha = 1.0f, beta = 0.0f;
+  AHA_CUBLAS_CHECK(cublasSetStream(b->cublas, stream));
+  // Per head h: attᵀ[DV,B] = W_uv_h[DV,R] (column-major [R,DV], op T) · out_lat_hᵀ[R,B].
+  AHA_CUBLAS_CHECK(cublasSgemmStridedBatched(
+      b->cublas, CUBLAS_OP_T, CUBLAS_OP_N, DV, B, R, &alpha, kv_b + static_cast<size_t>(DN) * R, R,
+      static_cast<long long>(DN + DV) * R, out_lat, NH * R, R, &beta, att, NH * DV, DV, NH));
+}
+
 }  // namespace aha

@@ -77,6 +77,12 @@ void linear_forward_cuda(Blas* blas, float* out, const bf16* inp, const bf16* we
 void linear_backward_cuda(Blas* blas, float* dinp, float* dweight, const bf16* dout,
                           const bf16* inp, const bf16* weight, int N, int IC, int OC,
                           cudaStream_t stream);
+// MLA's absorbed decode query and output (kernels/mla.h) as fp32 strided-batched cuBLAS GEMMs
+// over the heads, reading the fp32 kv_b_proj (no bf16 rounding, as the CPU op).
+void mla_absorb_q_cuda(Blas* blas, float* q_lat, float* q_rope, const float* q, const float* kv_b,
+                       int B, int NH, int DN, int DR, int DV, int R, cudaStream_t stream);
+void mla_absorb_out_cuda(Blas* blas, float* att, const float* out_lat, const float* kv_b, int B,
+                         int NH, int DN, int DV, int R, cudaStream_t stream);
 // out[N,OC] += bias[OC]; dbias[OC] += Σ_n dout[n,:] (one thread per column, rows in order)
 void bias_forward_cuda(float* out, const float* bias, int N, int OC, cudaStream_t stream);
 void bias_backward_cuda(float* dbias, const float* dout, int N, int OC, cudaStream_t stream);

@@ -97,4 +97,26 @@ void mla_expand_kv_backward_cuda(float* dkv, float* dkv_a, const float* dk, cons
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 
+// One thread per (source row, column); rows outside [0, num_dst_rows) are skipped.
+__global__ static void scatter_bf16_kernel(bf16* dst, int ld_dst, const int* dst_rows,
+                                           int num_dst_rows, const float* src, int ld_src,
+                                           int rows, int cols) {
+  long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
+  if (i >= static_cast<long>(rows) * cols) return;
+  const long r = i / cols;
+  const int c = static_cast<int>(i % cols);
+  const int d = dst_rows[r];
+  if (d < 0 || d >= num_dst_rows) return;
+  dst[static_cast<long>(d) * ld_dst + c] = __float2bfloat16_rn(src[r * ld_src + c]);
+}
+
+void scatter_rows_bf16_cuda(bf16* dst, int ld_dst, const int* dst_rows, int num_dst_rows,
+                            const float* src, int ld_src, int rows, int cols, cudaStream_t stream) {
+  const long n = static_cast<long>(rows) * cols;
+  if (n == 0) return;
+  scatter_bf16_kernel<<<num_blocks(n, 256), 256, 0, stream>>>(dst, ld_dst, dst_rows, num_dst_rows,
+                                                               src, ld_src, rows, cols);
+  AHA_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace aha

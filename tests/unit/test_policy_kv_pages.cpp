@@ -80,7 +80,7 @@ TEST_CASE("a shared partial last page is copied before a sequence writes into it
   for (int l = 0; l < cache.L; l++)
     for (int t = 0; t < 70; t++)
       for (int col = 0; col < W; col++)
-        cache_layer(cache, l)[page_table_row(prompt, t) * W + col] = value(l, t, col);
+        cache_layer_f32(cache, l)[page_table_row(prompt, t) * W + col] = value(l, t, col);
   KvPageTable a, b;
   page_table_share(cache.pool, prompt, a);
   page_table_share(cache.pool, prompt, b);
@@ -97,7 +97,7 @@ TEST_CASE("a shared partial last page is copied before a sequence writes into it
   for (int l = 0; l < cache.L; l++)
     for (int t = 64; t < 70; t++)
       for (int col = 0; col < W; col++)
-        REQUIRE(cache_layer(cache, l)[page_table_row(a, t) * W + col] == value(l, t, col));
+        REQUIRE(cache_layer_f32(cache, l)[page_table_row(a, t) * W + col] == value(l, t, col));
   // b is now the last holder: it writes in place, no page taken.
   const int free_before = cache_num_free_pages(cache);
   const int row_b = cache_append_token(cache, b);
