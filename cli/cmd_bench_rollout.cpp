@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "kernels/linear.h"
+#include "kernels/ops.h"
 #include "kernels/parallel.h"
 #include "policy/checkpoint.h"
 #include "policy/decode.h"
@@ -56,10 +57,15 @@ EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
 }
 
 void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads,
-                       const std::vector<int>& batches) {
+                       const std::vector<int>& batches, const std::string& device) {
   set_compute_threads(threads);
   Model m;
   model_load(m, model_dir);
+  const Device dev = device_choose(device);
+  model_to_device(m, dev);
+  std::printf("engine: %s\n", dev == Device::kCuda
+                                   ? ("cuda, " + cuda_device_description()).c_str()
+                                   : "cpu");
   const ModelConfig& c = m.cfg;
   const int V = c.vocab_size;
   std::printf("model %s: %ld parameters, %d layers\n", model_dir.c_str(), model_num_params(m),
@@ -68,15 +74,16 @@ void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads,
     std::printf(
         "cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
         "multi-head %ld: %.1f%%\n",
-        cache_bytes_per_token(c), c.kv_lora_rank, c.qk_rope_head_dim, mha_cache_bytes_per_token(c),
-        100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+        cache_bytes_per_token(c, dev), c.kv_lora_rank, c.qk_rope_head_dim,
+        mha_cache_bytes_per_token(c, dev),
+        100.0 * cache_bytes_per_token(c, dev) / mha_cache_bytes_per_token(c, dev));
   else
     std::printf(
         "cache bytes per token: k/v of %d key-value heads %ld, multi-head (%d heads) %ld: "
         "%.1f%%\n",
-        c.num_key_value_heads, cache_bytes_per_token(c), c.num_attention_heads,
-        mha_cache_bytes_per_token(c),
-        100.0 * cache_bytes_per_token(c) / mha_cache_bytes_per_token(c));
+        c.num_key_value_heads, cache_bytes_per_token(c, dev), c.num_attention_heads,
+        mha_cache_bytes_per_token(c, dev),
+        100.0 * cache_bytes_per_token(c, dev) / mha_cache_bytes_per_token(c, dev));
   std::printf("compute threads: %d\n", compute_threads());
   std::printf("\n%8s %14s %12s %14s\n", "batch", "decode tok/s", "per row", "tok/CPU s");
   for (int B : batches) {
@@ -116,9 +123,11 @@ void add_bench_rollout(CLI::App& app) {
   c->add_option("--batch", *batches, "Batch sizes to time (one run each)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  auto device = std::make_shared<std::string>("cpu");
+  add_rollout_device_option(c, device);
   c->callback([=] {
     apply_gemm_precision(*precision, true);
-    cmd_bench_rollout(*model, *max_new, *threads, *batches);
+    cmd_bench_rollout(*model, *max_new, *threads, *batches, *device);
   });
 }
 

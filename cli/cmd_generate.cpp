@@ -3,10 +3,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "cli/command.h"
 #include "cli/run/taskset.h"
+#include "kernels/ops.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/engine.h"
@@ -23,11 +25,13 @@ struct GenerateArgs {
   SamplingParams params;  // stop_token_ids come from the chat template
   uint64_t seed = 0;
   bool show_tokens = false;
+  std::shared_ptr<std::string> device = std::make_shared<std::string>("cpu");
 };
 
 void cmd_generate(const GenerateArgs& a) {
   Model m;
   model_load(m, a.model);
+  model_to_device(m, device_choose(*a.device));
   Tokenizer tok = tokenizer_load(a.model);
   const PromptFormat fmt = prompt_format(tok, m.cfg, a.chat_template);
   EngineRequest req;
@@ -90,6 +94,7 @@ void add_generate(CLI::App& app) {
   c->add_option("--min-p", a->params.min_p)->capture_default_str();
   c->add_option("--max-new-tokens", a->params.max_new_tokens)->capture_default_str();
   c->add_option("--seed", a->seed)->capture_default_str();
+  add_rollout_device_option(c, a->device);
   c->add_option("--stop", a->params.stop_strings, "Stop strings");
   c->add_flag("--show-tokens", a->show_tokens, "Print every token with its log-prob");
   c->callback([a] { cmd_generate(*a); });

@@ -137,12 +137,15 @@ void add_rollout_worker(CLI::App& app) {
                 "by them; the trainer's rollout.broadcast_fanout shapes the tree)");
   auto precision = std::make_shared<std::string>("fp32");
   add_gemm_precision_option(c, precision);  // aha train passes run.gemm_precision
+  auto device = std::make_shared<std::string>("cpu");
+  add_rollout_device_option(c, device);  // aha train passes rollout.device
   c->callback([=] {
     apply_gemm_precision(*precision, false);
     set_compute_threads(*threads);
     Model m;
     model_load(m, *model);
     EngineWorkerOptions wo;
+    wo.device = device_choose(*device);
     wo.worker.connect = *connect;
     wo.worker.worker_id = *id;
     load_worker_keys(*server_key, *key, wo.worker.curve_server_key, wo.worker.curve_public_key,
@@ -244,12 +247,14 @@ struct EvalArgs {
   int k = 4, max_new_tokens = 16, limit = 200;
   float temperature = 1.0f;
   uint64_t seed = 0;
+  std::shared_ptr<std::string> device = std::make_shared<std::string>("cpu");
 };
 
 void cmd_eval(const EvalArgs& a) {
   blas_set_threads(1);
   Model m;
   model_load(m, a.model);
+  model_to_device(m, device_choose(*a.device));
   Tokenizer tok = tokenizer_load(a.model);
   const PromptFormat fmt = prompt_format(tok, m.cfg, a.chat_template);
   std::string tasks_file = a.tasks_file;
@@ -329,6 +334,7 @@ void add_eval(CLI::App& app) {
   c->add_option("--max-new-tokens", a->max_new_tokens)->capture_default_str();
   c->add_option("--limit", a->limit, "Eval prompts")->capture_default_str();
   c->add_option("--seed", a->seed)->capture_default_str();
+  add_rollout_device_option(c, a->device);
   c->callback([a] { cmd_eval(*a); });
 }
 

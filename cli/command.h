@@ -28,6 +28,12 @@ CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::strin
 void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value);
 void apply_gemm_precision(const std::string& value, bool print);
 
+// --device on a command that samples with the engine (generate, eval, rollout-worker, bench
+// rollout): cpu, cuda or auto (kernels/ops.h: device_choose). The default is cpu: the CUDA engine
+// compiles in every build but has not yet been run on a GPU (experiments/gpu/check.sh runs its
+// tests), so it is opt-in until it has.
+void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value);
+
 // Exit code a subcommand callback wants main() to return (0 unless set).
 void set_exit_code(int code);
 int exit_code();

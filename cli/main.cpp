@@ -43,6 +43,14 @@ void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value) 
       ->capture_default_str();
 }
 
+void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value) {
+  c->add_option("--device", *value,
+                "Where the engine samples: cpu, cuda (bf16 paged cache, CUDA sampler) or auto "
+                "(cuda when a device answers and runs every op)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+}
+
 void apply_gemm_precision(const std::string& value, bool print) {
   gemm_set_precision(gemm_precision_parse(value));
   if (print) std::printf("gemm backend: %s\n", gemm_backend().c_str());

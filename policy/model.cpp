@@ -176,6 +176,17 @@ void model_build(Model& m, const ModelConfig& cfg, Device device) {
   m.g = ParamPtrs{};
 }
 
+void model_to_device(Model& m, Device d) {
+  if (m.ctx.device == d) return;
+  Model dst;
+  model_build(dst, m.cfg, d);
+  device_copy(dst.ctx, dst.params.data(), d, m.params.data(), m.ctx.device,
+              static_cast<size_t>(m.num_params) * sizeof(float));
+  if (d == Device::kCuda) cuda_ctx_sync_weights(dst.ctx);
+  dst.version = m.version;
+  m = std::move(dst);
+}
+
 void model_alloc_grads(Model& m) {
   m.grads.alloc(m.ctx.device, m.num_params);
   m.g = make_ptrs(m, m.grads.data());

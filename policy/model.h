@@ -244,6 +244,9 @@ void model_build_table(Model& m, const ModelConfig& cfg);
 // Deterministic random init: N(0, 0.02) matrices (output projections scaled by 1/sqrt(2L)),
 // ones for norms, zeros for the router bias.
 void model_init(Model& m, uint64_t seed);
+// m's weights moved to device d (a new model there with m's config, parameters and version; a
+// CUDA model's bf16 GEMM copy made). No-op when m is already there. Grads are not kept.
+void model_to_device(Model& m, Device d);
 void model_alloc_grads(Model& m);
 void model_zero_grads(Model& m);
 // Total parameter count and the count active per token (shared + K routed experts).

@@ -40,13 +40,26 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   e.opt = opt;
   AHA_CHECK(opt.max_tokens_in_flight >= 1, "max_tokens_in_flight must be >= 1");
   AHA_CHECK(opt.max_batch >= 1, "max_batch must be >= 1");
-  cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight), model.ctx);
   if (model.ctx.device != Device::kCpu) {
+    // The cache and the step's logits are the engine's device memory beyond the model's.
+    const ModelConfig& c = model.cfg;
+    const size_t need =
+        static_cast<size_t>(pages_for_tokens(opt.max_tokens_in_flight)) * kPageTokens *
+            cache_bytes_per_token(c, model.ctx.device) +
+        static_cast<size_t>(opt.max_batch) * c.vocab_size * sizeof(float);
+    size_t free_bytes = 0, total_bytes = 0;
+    cuda_mem_info(&free_bytes, &total_bytes);
+    AHA_CHECK(need <= free_bytes,
+              "the CUDA engine needs " + std::to_string(need >> 20) + " MiB (a bf16 cache of " +
+                  std::to_string(opt.max_tokens_in_flight) + " tokens and logits of " +
+                  std::to_string(opt.max_batch) + " rows) and the device has " +
+                  std::to_string(free_bytes >> 20) + " MiB free: lower the tokens in flight");
     e.logits_dev.alloc(model.ctx.device, static_cast<size_t>(opt.max_batch) * model.cfg.vocab_size);
     e.rows_dev.alloc(model.ctx.device, opt.max_batch);
     e.drawn_dev.alloc(model.ctx.device, opt.max_batch);
     cuda_ctx_sync_weights(model.ctx);  // the GEMMs' bf16 copy of the weights as loaded
   }
+  cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight), model.ctx);
 }
 
 int engine_sample_pages(int prompt_len, int max_new_tokens) {

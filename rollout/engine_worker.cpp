@@ -71,8 +71,12 @@ int hook_poll(void* ctx, std::vector<GenResult>& out) {
 
 void hook_load_weights(void* ctx, const uint8_t* bytes, size_t n, uint64_t version) {
   auto* w = static_cast<EngineWorkerCtx*>(ctx);
-  weights_from_bytes(w->model, bytes, n);
-  w->model.version = version;
+  AHA_CHECK(n == static_cast<size_t>(w->model.num_params) * sizeof(float),
+            "weights of " + std::to_string(n) + " bytes for a model of " +
+                std::to_string(w->model.num_params) + " parameters");
+  // Host bytes into the engine's model wherever it runs (a CUDA engine copies them up).
+  engine_set_weights(w->engine, reinterpret_cast<const float*>(bytes), w->model.num_params,
+                     version);
 }
 
 }  // namespace
@@ -100,8 +104,9 @@ GenResult engine_result_to_wire(EngineResult&& r) {
 
 int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {
   EngineWorkerCtx ctx;
-  model_build(ctx.model, model.cfg);
-  ctx.model.params.copy_from(model.params);
+  model_build(ctx.model, model.cfg, opt.device);
+  device_copy(ctx.model.ctx, ctx.model.params.data(), opt.device, model.params.data(),
+              model.ctx.device, static_cast<size_t>(model.num_params) * sizeof(float));
   ctx.model.version = model.version;
   ctx.capacity = opt.capacity;
   engine_init(ctx.engine, ctx.model, opt.engine);

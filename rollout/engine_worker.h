@@ -19,6 +19,7 @@ struct EngineWorkerOptions {
   WorkerOptions worker;
   EngineOptions engine;
   int capacity = 256;  // groups held at once (running or waiting)
+  Device device = Device::kCpu;  // where the engine runs (the weights are copied there)
 };
 
 // Runs the worker loop until stopped or shut down; model is the starting weights (copied).

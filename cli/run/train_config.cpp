@@ -48,6 +48,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "Rollout worker threads (0 = only remote workers, with --listen)"},
       {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight,
        "KV-cache tokens per worker (rounded up to 64-token pages)"},
+      {"rollout.device", T::kString, &c.rollout_device,
+       "Where the rollout workers' engines run: cpu, cuda or auto (the CUDA engine has not yet run "
+       "on a GPU: opt-in)"},
       {"rollout.return_routing", T::kBool, &c.return_routing,
        "Return routed experts (for routing replay)"},
       {"rollout.max_bad_results", T::kInt, &c.max_bad_results,
@@ -387,6 +390,8 @@ void train_config_finalize(TrainConfig& c) {
        "tasks.weights must have one weight per task");
   need(c.learner.device == "cpu" || c.learner.device == "cuda" || c.learner.device == "auto",
        "learner.device must be cpu, cuda or auto");
+  need(c.rollout_device == "cpu" || c.rollout_device == "cuda" || c.rollout_device == "auto",
+       "rollout.device must be cpu, cuda or auto");
   need(c.learner.schedule == "constant" || c.learner.schedule == "cosine",
        "learner.schedule must be constant or cosine");
   need(c.overlong == "none" || c.overlong == "mask" || c.overlong == "penalty",

@@ -41,6 +41,7 @@ struct TrainConfig {
   int max_new_tokens = 48;
   int rollout_workers = 1;             // worker threads (or processes with --workers)
   int max_tokens_in_flight = 1 << 15;  // KV-cache tokens per worker (rounded up to pages)
+  std::string rollout_device = "cpu";  // where the workers' engines run: cpu, cuda or auto
   bool return_routing = true;
   int max_bad_results = 3;        // bad results a worker may send before it is disconnected
   float request_timeout_s = 600;  // holding requests, none answered this long: disconnected

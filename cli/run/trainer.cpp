@@ -94,6 +94,7 @@ struct Run {
   Tokenizer tok;
   TaskSetPtr tasks;
   Learner learner;
+  Device rollout_device = Device::kCpu;  // rollout.device, resolved
   ControllerPtr controller;
   RewardServicePtr rewards;  // when reward.workers > 0
   std::vector<std::thread> worker_threads;
@@ -525,6 +526,7 @@ void rollout_worker_thread(Run& r, int i, const std::string& endpoint, bool curv
     wo.worker.curve_secret_key = r.worker_key.secret_key;
   }
   wo.engine.max_tokens_in_flight = r.cfg.max_tokens_in_flight;
+  wo.device = r.rollout_device;
   try {  // nothing may escape a thread (std::terminate would lose the message)
     run_engine_worker(wo, r.learner.policy);
   } catch (const std::exception& e) {
@@ -598,7 +600,9 @@ void start_rollout_workers(Run& r) {
                                        "--threads",
                                        threads,
                                        "--gemm-precision",
-                                       r.cfg.gemm_precision};  // as the learner
+                                       r.cfg.gemm_precision,  // as the learner
+                                       "--device",
+                                       device_name(r.rollout_device)};
       if (curve) add_key_args(r, args);
       r.worker_pids.push_back(spawn_process(args));
     }
@@ -838,6 +842,7 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
     r.cfg.tasks_file = r.cfg.model_path + "/tasks.toml";
   train_config_finalize(r.cfg);
   learner_device(r.cfg.learner.device);  // refuses what cannot run before anything is written
+  r.rollout_device = device_choose(r.cfg.rollout_device);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);
   if (!opt.resume && write) {
@@ -930,10 +935,11 @@ void print_start(const Run& r) {
   std::printf("], model %s (%ld parameters)\n", model_description(r.learner.policy.cfg).c_str(),
               model_num_params(r.learner.policy));
   std::printf("gemm backend: %s; %d compute threads\n", gemm_backend().c_str(), hardware_threads());
-  if (r.learner.device == Device::kCuda)
-    std::printf("learner: cuda, %s; rollout: cpu\n", cuda_device_description().c_str());
-  else
-    std::printf("learner: cpu; rollout: cpu\n");
+  const bool any_cuda = r.learner.device == Device::kCuda || r.rollout_device == Device::kCuda;
+  const std::string gpu = any_cuda ? ", " + cuda_device_description() : "";
+  std::printf("learner: %s%s; rollout: %s%s\n", device_name(r.learner.device),
+              r.learner.device == Device::kCuda ? gpu.c_str() : "",
+              device_name(r.rollout_device), r.rollout_device == Device::kCuda ? gpu.c_str() : "");
 }
 
 // The held-out accuracy before training (read back when resuming).
