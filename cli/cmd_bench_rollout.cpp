@@ -1,9 +1,12 @@
-// `aha bench rollout`: decode tokens/s of the CPU engine at several batch sizes, cache bytes per
-// token (MLA latents or GQA k/v) against a multi-head cache, and what sharing a prompt's prefill
-// saves.
+// `aha bench rollout`: decode tokens/s of the engine (CPU or CUDA) at several batch sizes, cache
+// bytes per token (MLA latents or GQA k/v) against a multi-head cache, and what sharing a prompt's
+// prefill saves. On CUDA each row also gives the bytes a decode step must read (the bf16 weights
+// it touches and the cache) over its time, against the device's copy bandwidth measured in the
+// same run: a decode step is memory-bound, so that share is its efficiency.
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
@@ -29,21 +32,28 @@ double cpu_seconds() {
          1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-double run_engine(Model& m, std::vector<EngineRequest> reqs, long* decode_tokens,
-                  double* cpu_s = nullptr) {
+struct EngineRun {
+  double seconds = 0, cpu_seconds = 0;
+  long decode_tokens = 0, decode_steps = 0;
+};
+
+EngineRun run_engine(Model& m, std::vector<EngineRequest> reqs, int max_batch) {
   Engine e;
   EngineOptions eo;
   eo.max_tokens_in_flight = 1 << 17;
-  eo.max_batch = 1024;
+  eo.max_batch = max_batch;
   engine_init(e, m, eo);
   for (EngineRequest& r : reqs) engine_submit(e, std::move(r));
   std::vector<EngineResult> done;
+  EngineRun out;
   auto t0 = std::chrono::steady_clock::now();
   const double c0 = cpu_seconds();
   engine_run(e, done);
-  if (cpu_s) *cpu_s = cpu_seconds() - c0;
-  if (decode_tokens) *decode_tokens = e.stats.decode_tokens;
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.cpu_seconds = cpu_seconds() - c0;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.decode_tokens = e.stats.decode_tokens;
+  out.decode_steps = e.stats.decode_steps;
+  return out;
 }
 
 EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
@@ -56,51 +66,97 @@ EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
   return r;
 }
 
-void cmd_bench_rollout(const std::string& model_dir, int max_new, int threads,
-                       const std::vector<int>& batches, const std::string& device) {
+// Bytes one decode step of B rows of mean context ctx must read on CUDA: every bf16 weight once
+// (the embedding only for its B rows; a routed expert's only when a token is routed to it, taken
+// as 1 - (1 - K/E)^B under uniform routing) and each row's cache.
+double decode_step_bytes(const Model& m, int B, double ctx) {
+  const ModelConfig& c = m.cfg;
+  const double touched =
+      c.n_routed_experts > 0
+          ? 1.0 - std::pow(1.0 - static_cast<double>(c.num_experts_per_tok) / c.n_routed_experts, B)
+          : 1.0;
+  double bytes = 0;
+  for (const TensorSpec& s : m.specs) {
+    double n = static_cast<double>(s.numel);
+    if (s.name == "model.embed_tokens.weight")
+      n = static_cast<double>(B) * c.hidden_size;
+    else if (s.name.find(".mlp.experts.") != std::string::npos)
+      n *= touched;
+    bytes += 2 * n;
+  }
+  return bytes + B * ctx * cache_bytes_per_token(c, Device::kCuda);
+}
+
+void cmd_bench_rollout(const std::string& model_dir, const std::string& config, int prompt_len,
+                       int max_new, int threads, const std::vector<int>& batches,
+                       const std::string& device) {
   set_compute_threads(threads);
   Model m;
-  model_load(m, model_dir);
+  std::string what = model_dir;
+  if (!config.empty()) {  // random weights (seed 1): the same work every run
+    model_build(m, resolve_model_config(config));
+    model_init(m, 1);
+    what = "config " + config + " (random weights)";
+  } else {
+    model_load(m, model_dir);
+  }
   const Device dev = device_choose(device);
   model_to_device(m, dev);
-  std::printf("engine: %s\n", dev == Device::kCuda
-                                   ? ("cuda, " + cuda_device_description()).c_str()
-                                   : "cpu");
+  const bool cuda = dev == Device::kCuda;
+  std::printf("engine: %s\n", cuda ? ("cuda, " + cuda_device_description()).c_str() : "cpu");
   const ModelConfig& c = m.cfg;
   const int V = c.vocab_size;
-  std::printf("model %s: %ld parameters, %d layers\n", model_dir.c_str(), model_num_params(m),
+  std::printf("model %s: %ld parameters, %d layers\n", what.c_str(), model_num_params(m),
               c.num_hidden_layers);
+  const long cache_b = cache_bytes_per_token(c, dev), mha_b = mha_cache_bytes_per_token(c, dev);
+  const char* elem = cuda ? "bf16" : "fp32";
   if (cfg_is_mla(c))
     std::printf(
-        "cache bytes per token: latent %ld (kv_lora_rank %d + rope %d per layer), "
+        "cache bytes per token (%s): latent %ld (kv_lora_rank %d + rope %d per layer), "
         "multi-head %ld: %.1f%%\n",
-        cache_bytes_per_token(c, dev), c.kv_lora_rank, c.qk_rope_head_dim,
-        mha_cache_bytes_per_token(c, dev),
-        100.0 * cache_bytes_per_token(c, dev) / mha_cache_bytes_per_token(c, dev));
+        elem, cache_b, c.kv_lora_rank, c.qk_rope_head_dim, mha_b, 100.0 * cache_b / mha_b);
   else
     std::printf(
-        "cache bytes per token: k/v of %d key-value heads %ld, multi-head (%d heads) %ld: "
+        "cache bytes per token (%s): k/v of %d key-value heads %ld, multi-head (%d heads) %ld: "
         "%.1f%%\n",
-        c.num_key_value_heads, cache_bytes_per_token(c, dev), c.num_attention_heads,
-        mha_cache_bytes_per_token(c, dev),
-        100.0 * cache_bytes_per_token(c, dev) / mha_cache_bytes_per_token(c, dev));
-  std::printf("compute threads: %d\n", compute_threads());
-  std::printf("\n%8s %14s %12s %14s\n", "batch", "decode tok/s", "per row", "tok/CPU s");
+        elem, c.num_key_value_heads, cache_b, c.num_attention_heads, mha_b,
+        100.0 * cache_b / mha_b);
+  double copy_gbs = 0;
+  if (cuda) {
+    copy_gbs = cuda_copy_bandwidth_gbs(m.ctx, size_t{1} << 30);
+    std::printf("device copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s\n",
+                copy_gbs);
+    std::printf("\n%8s %14s %12s %10s %10s %9s\n", "batch", "decode tok/s", "per row", "step ms",
+                "GB/s", "of copy");
+  } else {
+    std::printf("compute threads: %d\n", compute_threads());
+    std::printf("\n%8s %14s %12s %14s\n", "batch", "decode tok/s", "per row", "tok/CPU s");
+  }
   for (int B : batches) {
     std::vector<EngineRequest> reqs;
-    for (int b = 0; b < B; b++) reqs.push_back(request(b, 16, 1, max_new, V));
-    long tokens = 0;
-    double cpu = 0;
-    double s = run_engine(m, reqs, &tokens, &cpu);
-    std::printf("%8d %14.0f %12.0f %14.0f\n", B, tokens / s, tokens / s / B, tokens / cpu);
+    for (int b = 0; b < B; b++) reqs.push_back(request(b, prompt_len, 1, max_new, V));
+    if (cuda) run_engine(m, reqs, B);  // warm-up: cuBLAS heuristics, workspaces, first launches
+    const EngineRun r = run_engine(m, reqs, B);
+    // The time includes each request's prefill (one prompt of prompt_len tokens): small against
+    // max_new decode steps.
+    const double tok_s = r.decode_tokens / r.seconds;
+    if (cuda) {
+      const double step_s = r.seconds / std::max(1L, r.decode_steps);
+      const double gbs = decode_step_bytes(m, B, prompt_len + max_new / 2.0) / step_s / 1e9;
+      std::printf("%8d %14.0f %12.0f %10.3f %10.0f %8.1f%%\n", B, tok_s, tok_s / B, 1e3 * step_s,
+                  gbs, 100.0 * gbs / copy_gbs);
+    } else {
+      std::printf("%8d %14.0f %12.0f %14.0f\n", B, tok_s, tok_s / B,
+                  r.decode_tokens / r.cpu_seconds);
+    }
   }
   // A group of G sharing one prefill against G separate prompts.
   const int G = 8, T = 128;
-  double shared = run_engine(m, {request(1, T, G, 1, V)}, nullptr);
+  const double shared = run_engine(m, {request(1, T, G, 1, V)}, 256).seconds;
   std::vector<EngineRequest> separate;
   for (int g = 0; g < G; g++) separate.push_back(request(1, T, 1, 1, V));
   for (int g = 0; g < G; g++) separate[g].request_id = g;
-  double apart = run_engine(m, separate, nullptr);
+  const double apart = run_engine(m, separate, 256).seconds;
   std::printf(
       "\nprefill of a %d-token prompt for G = %d: shared %.2f ms, separate %.2f ms "
       "(%.1fx; %d of %d prompt tokens not recomputed)\n",
@@ -112,9 +168,19 @@ void add_bench_rollout(CLI::App& app) {
   auto* c = bench->add_subcommand("rollout", "Engine decode tokens/s, cache size, prefill sharing");
   auto model =
       std::make_shared<std::string>(std::string(AHA_SOURCE_DIR) + "/experiments/base-arith");
+  auto config = std::make_shared<std::string>();
+  auto prompt_len = std::make_shared<int>(16);
   auto max_new = std::make_shared<int>(64);
   c->add_option("--model", *model, "Model directory")->capture_default_str();
-  c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")->capture_default_str();
+  c->add_option("--config", *config,
+                "Instead of --model: a built-in config (tiny, 100m, 100m-qwen, 1b) or a "
+                "config.json, with random weights");
+  c->add_option("--prompt-len", *prompt_len, "Prompt tokens per sequence")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   auto threads = std::make_shared<int>(hardware_threads());
   c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
   auto precision = std::make_shared<std::string>("fp32");
@@ -127,7 +193,7 @@ void add_bench_rollout(CLI::App& app) {
   add_rollout_device_option(c, device);
   c->callback([=] {
     apply_gemm_precision(*precision, true);
-    cmd_bench_rollout(*model, *max_new, *threads, *batches, *device);
+    cmd_bench_rollout(*model, *config, *prompt_len, *max_new, *threads, *batches, *device);
   });
 }
 

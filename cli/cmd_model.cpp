@@ -28,17 +28,6 @@ namespace aha::cli {
 
 namespace {
 
-// A config by built-in name (tiny, 100m, 100m-qwen, 1b) or from a config.json path.
-ModelConfig resolve_config(const std::string& what) {
-  if (std::filesystem::exists(what)) return config_load(what);
-  if (what == "tiny") return config_tiny();
-  if (what == "100m") return config_100m();
-  if (what == "100m-qwen") return config_100m_qwen();
-  if (what == "1b") return config_1b();
-  throw std::runtime_error("--config '" + what +
-                           "': no such file and not a built-in name (tiny, 100m, 100m-qwen, 1b)");
-}
-
 void write_json(const std::string& path, const nlohmann::json& j) {
   std::ofstream f(path);
   if (!f) throw std::runtime_error(path + ": cannot write");
@@ -52,7 +41,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
               const std::string& dtype, const std::string& tokenizer_dir) {
   Model m;
-  ModelConfig cfg = resolve_config(config);
+  ModelConfig cfg = resolve_model_config(config);
   // A tokenizer given by hand must fit the embedding table: an id past the vocabulary would
   // read outside it at the first prompt.
   Tokenizer tok;

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "policy/config.h"
+
 namespace aha::cli {
 
 using RegisterFn = void (*)(CLI::App& app);
@@ -33,6 +35,9 @@ void apply_gemm_precision(const std::string& value, bool print);
 // compiles in every build but has not yet been run on a GPU (experiments/gpu/check.sh runs its
 // tests), so it is opt-in until it has.
 void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value);
+
+// A model config by built-in name (tiny, 100m, 100m-qwen, 1b) or from a config.json path.
+ModelConfig resolve_model_config(const std::string& what);
 
 // Exit code a subcommand callback wants main() to return (0 unless set).
 void set_exit_code(int code);

@@ -3,11 +3,13 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "kernels/gemm.h"
+#include "policy/config_presets.h"
 
 namespace aha::cli {
 
@@ -41,6 +43,16 @@ void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value) 
                 "GEMM precision: fp32, or bf16 (operands rounded to bf16, fp32 accumulation; "
                 "needs AMX-BF16 or AVX512-BF16)")
       ->capture_default_str();
+}
+
+ModelConfig resolve_model_config(const std::string& what) {
+  if (std::filesystem::exists(what)) return config_load(what);
+  if (what == "tiny") return config_tiny();
+  if (what == "100m") return config_100m();
+  if (what == "100m-qwen") return config_100m_qwen();
+  if (what == "1b") return config_1b();
+  throw std::runtime_error("--config '" + what +
+                           "': no such file and not a built-in name (tiny, 100m, 100m-qwen, 1b)");
 }
 
 void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value) {

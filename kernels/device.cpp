@@ -178,4 +178,33 @@ void cuda_mem_info(size_t* free_bytes, size_t* total_bytes) {
 #endif
 }
 
+double cuda_copy_bandwidth_gbs(const Ctx& ctx, size_t bytes) {
+#ifdef AHA_HAVE_CUDA
+  void* a = device_alloc(Device::kCuda, bytes);
+  void* b = device_alloc(Device::kCuda, bytes);
+  cudaEvent_t t0, t1;
+  AHA_CUDA_OK(cudaEventCreate(&t0));
+  AHA_CUDA_OK(cudaEventCreate(&t1));
+  float best = 0;
+  for (int i = 0; i < 6; i++) {  // the first is a warm-up
+    AHA_CUDA_OK(cudaEventRecord(t0, stream_of(ctx)));
+    AHA_CUDA_OK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_of(ctx)));
+    AHA_CUDA_OK(cudaEventRecord(t1, stream_of(ctx)));
+    AHA_CUDA_OK(cudaEventSynchronize(t1));
+    float ms = 0;
+    AHA_CUDA_OK(cudaEventElapsedTime(&ms, t0, t1));
+    if (i > 0 && (best == 0 || ms < best)) best = ms;
+  }
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  device_free(Device::kCuda, a);
+  device_free(Device::kCuda, b);
+  return best > 0 ? 2.0 * static_cast<double>(bytes) / (best * 1e-3) / 1e9 : 0.0;
+#else
+  (void)ctx;
+  (void)bytes;
+  no_cuda("cuda_copy_bandwidth_gbs");
+#endif
+}
+
 }  // namespace aha

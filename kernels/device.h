@@ -58,6 +58,9 @@ int cuda_selected_device();
 std::string cuda_device_description();
 // Free and total bytes of the selected device's memory (CUDA only).
 void cuda_mem_info(size_t* free_bytes, size_t* total_bytes);
+// The device's copy bandwidth in GB/s (bytes read + written per second) of a device-to-device
+// copy of `bytes` on ctx's stream, best of a few: what a memory-bound kernel can hope for.
+double cuda_copy_bandwidth_gbs(const Ctx& ctx, size_t bytes);
 
 template <typename T>
 struct View {
