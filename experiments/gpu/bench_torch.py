@@ -6,6 +6,11 @@ eager and, when it works, torch.compile. Prints one line per mode:
 which experiments/gpu/check.sh divides aha's tok/s by. Without torch, transformers or a GPU it says
 so and exits 0 (the check reports the comparison as not run).
 Usage: python3 experiments/gpu/bench_torch.py [--batch 8] [--seq-len 512] [--steps 10] [--no-compile]
+
+With --generate (issue 13, beside `aha bench rollout --config 1b --device cuda`): transformers'
+generate() of the same model, greedy with its KV cache, for each --generate-batch of prompts of
+--prompt-len random tokens and exactly --max-new-tokens new tokens. Prints one line per batch:
+    torch generate batch <B> tok/s <x>
 """
 import argparse, sys, time
 
@@ -15,6 +20,10 @@ ap.add_argument("--seq-len", type=int, default=512)
 ap.add_argument("--steps", type=int, default=10)
 ap.add_argument("--no-compile", action="store_true")
 ap.add_argument("--count-params", action="store_true", help="print the parameter count (meta device) and exit")
+ap.add_argument("--generate", action="store_true", help="time generate() instead of training")
+ap.add_argument("--generate-batch", type=int, nargs="+", default=[1, 64, 256])
+ap.add_argument("--prompt-len", type=int, default=16)
+ap.add_argument("--max-new-tokens", type=int, default=64)
 args = ap.parse_args()
 
 try:
@@ -46,6 +55,28 @@ if not torch.cuda.is_available():
 torch.manual_seed(0)
 dev = torch.device("cuda")
 model = DeepseekV3ForCausalLM(cfg).to(device=dev, dtype=torch.bfloat16)
+
+if args.generate:
+    model.eval()
+    for gb in args.generate_batch:
+        try:
+            ids = torch.randint(0, cfg.vocab_size, (gb, args.prompt_len), device=dev)
+            kw = dict(max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens,
+                      do_sample=False, use_cache=True, pad_token_id=0)
+            with torch.no_grad():
+                model.generate(ids, max_new_tokens=2, min_new_tokens=2, do_sample=False,
+                               use_cache=True, pad_token_id=0)  # warm-up
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                out = model.generate(ids, **kw)
+                torch.cuda.synchronize()
+            el = time.perf_counter() - t0
+            new = (out.shape[1] - args.prompt_len) * gb
+            print(f"torch generate batch {gb} tok/s {new / el:.0f}", flush=True)
+        except Exception as e:
+            print(f"torch generate batch {gb} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    sys.exit(0)
+
 model.train()
 B, T = args.batch, args.seq_len
 ids = torch.randint(0, cfg.vocab_size, (B, T), device=dev)

@@ -24,7 +24,10 @@
 # DeepseekV3ForCausalLM via bench_torch.py when python3 has torch and transformers) runs from that
 # build. The train smoke (the built-in run, `aha train --device cuda`) needs the whole aha binary:
 # built here when every Debian package is present, else the carried bundle; the summary says why
-# it did not run otherwise (AHA_CHECK_BENCH=0 skips the benchmarks and the smoke). With time left
+# it did not run otherwise (AHA_CHECK_BENCH=0 skips the benchmarks and the smoke). The same aha
+# runs issue 13's rollout benchmark first (`aha bench rollout --config 1b --device cuda`: decode
+# tok/s at batch 1..512, the share of the copy bandwidth, transformers' generate() beside it;
+# AHA_CHECK_ROLLOUT=0 skips it; its tests, test_cuda_engine, run with the gpu tests). With time left
 # it is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
 # status 0 only when the build succeeded, every gpu test ran and passed, and the train run (when
 # it ran) finished.
@@ -209,6 +212,27 @@ elif [ -f .cache/aha-bundle.tar.xz ]; then
   fi
 else
   summary+=("train smoke: skipped (aha needs the Debian packages of .ci/setup, or .cache/aha-bundle.tar.xz from fetch.sh)")
+fi
+if [ -n "$aha" ] && [ "${AHA_CHECK_ROLLOUT:-1}" != 0 ]; then
+  # Issue 13: the CUDA engine's decode tokens/s against batch size for the ~1B config, the bytes a
+  # step reads against the copy bandwidth, and transformers' generate() on the same config.
+  echo "== rollout benchmark (aha bench rollout --config 1b --device cuda)"
+  rb=(--prompt-len 16 --max-new-tokens 64)
+  if timeout $(cap 150) "$aha" bench rollout --config 1b --device cuda --batch 1 16 64 256 512 "${rb[@]}" \
+       >build-gpu/check-bench-rollout.log 2>&1; then
+    cat build-gpu/check-bench-rollout.log
+    while read -r l; do summary+=("  rollout: $l"); done < <(grep -E "^ +[0-9]+ |copy bandwidth|cache bytes" build-gpu/check-bench-rollout.log)
+    timeout $(cap 120) python3 experiments/gpu/bench_torch.py --generate --generate-batch 1 64 256 "${rb[@]}" \
+      2>&1 | tee build-gpu/check-bench-torch-generate.log | tail -4
+    while read -r gb tok; do
+      ours=$(awk -v b="$gb" '$1 == b {print $2}' build-gpu/check-bench-rollout.log)
+      summary+=("  vs torch generate() batch $gb: ${tok} tok/s; aha/torch = $(awk -v a="$ours" -v t="$tok" 'BEGIN { if (t > 0 && a > 0) printf "%.1f", a / t; else print "n/a" }')")
+    done < <(awk '$1 == "torch" && $2 == "generate" && $5 == "tok/s" {print $4, $6}' build-gpu/check-bench-torch-generate.log)
+  else
+    tail -20 build-gpu/check-bench-rollout.log
+    summary+=("rollout benchmark: FAILED or timed out (build-gpu/check-bench-rollout.log)")
+    status=1
+  fi
 fi
 if [ -n "$aha" ]; then
   # The built-in R1-Zero run with the learner on the GPU (rollout stays on the CPU): all of it
