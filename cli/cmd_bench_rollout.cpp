@@ -33,7 +33,8 @@ double cpu_seconds() {
 }
 
 struct EngineRun {
-  double seconds = 0, cpu_seconds = 0;
+  double seconds = 0, cpu_seconds = 0;  // the whole run: prefill, decode, draws
+  double decode_seconds = 0;            // decode steps and their draws only
   long decode_tokens = 0, decode_steps = 0;
 };
 
@@ -51,6 +52,7 @@ EngineRun run_engine(Model& m, std::vector<EngineRequest> reqs, int max_batch) {
   engine_run(e, done);
   out.cpu_seconds = cpu_seconds() - c0;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.decode_seconds = e.stats.decode_seconds;
   out.decode_tokens = e.stats.decode_tokens;
   out.decode_steps = e.stats.decode_steps;
   return out;
@@ -126,28 +128,31 @@ void cmd_bench_rollout(const std::string& model_dir, const std::string& config, 
     copy_gbs = cuda_copy_bandwidth_gbs(m.ctx, size_t{1} << 30);
     std::printf("device copy bandwidth (1 GiB device-to-device, read + write): %.0f GB/s\n",
                 copy_gbs);
-    std::printf("\n%8s %14s %12s %10s %10s %9s\n", "batch", "decode tok/s", "per row", "step ms",
-                "GB/s", "of copy");
   } else {
     std::printf("compute threads: %d\n", compute_threads());
-    std::printf("\n%8s %14s %12s %14s\n", "batch", "decode tok/s", "per row", "tok/CPU s");
   }
+  // decode tok/s: over the decode steps' time (their draws included); with prefill: over the
+  // whole run (each request's prompt of --prompt-len tokens prefilled once).
+  std::printf("\n%8s %14s %12s %14s %10s", "batch", "decode tok/s", "per row", "with prefill",
+              "step ms");
+  if (cuda)
+    std::printf(" %10s %9s\n", "GB/s", "of copy");
+  else
+    std::printf(" %12s\n", "tok/CPU s");
   for (int B : batches) {
     std::vector<EngineRequest> reqs;
     for (int b = 0; b < B; b++) reqs.push_back(request(b, prompt_len, 1, max_new, V));
     if (cuda) run_engine(m, reqs, B);  // warm-up: cuBLAS heuristics, workspaces, first launches
     const EngineRun r = run_engine(m, reqs, B);
-    // The time includes each request's prefill (one prompt of prompt_len tokens): small against
-    // max_new decode steps.
-    const double tok_s = r.decode_tokens / r.seconds;
+    const double tok_s = r.decode_tokens / r.decode_seconds;
+    const double step_s = r.decode_seconds / std::max(1L, r.decode_steps);
+    std::printf("%8d %14.0f %12.0f %14.0f %10.3f", B, tok_s, tok_s / B,
+                r.decode_tokens / r.seconds, 1e3 * step_s);
     if (cuda) {
-      const double step_s = r.seconds / std::max(1L, r.decode_steps);
       const double gbs = decode_step_bytes(m, B, prompt_len + max_new / 2.0) / step_s / 1e9;
-      std::printf("%8d %14.0f %12.0f %10.3f %10.0f %8.1f%%\n", B, tok_s, tok_s / B, 1e3 * step_s,
-                  gbs, 100.0 * gbs / copy_gbs);
+      std::printf(" %10.0f %8.1f%%\n", gbs, 100.0 * gbs / copy_gbs);
     } else {
-      std::printf("%8d %14.0f %12.0f %14.0f\n", B, tok_s, tok_s / B,
-                  r.decode_tokens / r.cpu_seconds);
+      std::printf(" %12.0f\n", r.decode_tokens / r.cpu_seconds);
     }
   }
   // A group of G sharing one prefill against G separate prompts.

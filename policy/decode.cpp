@@ -66,45 +66,69 @@ long mha_cache_bytes_per_token(const ModelConfig& c, Device d) {
          (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * static_cast<long>(cache_elem_bytes(d));
 }
 
-void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, int T,
-                    const KvPageTable& table, float* logits_last, std::vector<int>* topk_out) {
+void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, const int* seq_start,
+                    int n, const KvPageTable* const* tables, float* logits_last,
+                    std::vector<int>* const* topk_out) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
   AHA_CHECK(cache.ctx.device == ctx.device, "decode_prefill: the cache is not where the model is");
-  AHA_CHECK(table.len == T && static_cast<int>(table.pages.size()) == pages_for_tokens(T),
-            "decode_prefill: the page table does not hold the prompt's " + std::to_string(T) +
-                " positions");
-  std::vector<int> rows_host(T);
-  for (int t = 0; t < T; t++) rows_host[t] = static_cast<int>(page_table_row(table, t));
+  AHA_CHECK(n >= 1 && seq_start[0] == 0, "decode_prefill: no prompts");
+  const int N = seq_start[n];
+  std::vector<int> rows_host(N);
+  Batch batch;
+  batch.tokens.assign(tokens, tokens + N);
+  batch.targets.assign(N, -1);
+  batch.seq_start.assign(seq_start, seq_start + n + 1);
+  for (int b = 0; b < n; b++) {
+    const int T = seq_start[b + 1] - seq_start[b];
+    const KvPageTable& table = *tables[b];
+    AHA_CHECK(T >= 1 && table.len == T &&
+                  static_cast<int>(table.pages.size()) == pages_for_tokens(T),
+              "decode_prefill: the page table of prompt " + std::to_string(b) +
+                  " does not hold its " + std::to_string(T) + " positions");
+    for (int t = 0; t < T; t++)
+      rows_host[seq_start[b] + t] = static_cast<int>(page_table_row(table, t));
+  }
   const int* rows = rows_host.data();
   if (ctx.device != Device::kCpu) {
-    if (cache.prefill_rows.size() < static_cast<size_t>(T)) cache.prefill_rows.alloc(ctx.device, T);
+    if (cache.prefill_rows.size() < static_cast<size_t>(N)) cache.prefill_rows.alloc(ctx.device, N);
     device_copy(ctx, cache.prefill_rows.data(), ctx.device, rows, Device::kCpu,
-                static_cast<size_t>(T) * sizeof(int));
+                static_cast<size_t>(N) * sizeof(int));
     rows = cache.prefill_rows.data();
   }
-  Batch batch;
-  batch.tokens.assign(tokens, tokens + T);
-  batch.targets.assign(T, -1);
-  batch.seq_start = {0, T};
   ForwardOptions opt;
   opt.need_logits = false;
   opt.sync_weights = false;
   model_forward(m, acts, batch, opt);
   for (int l = 0; l < c.num_hidden_layers; l++)
-    m.attn->cache_write(m, cache, l, acts.layers[l], rows, T);
-  linear_forward(ctx, logits_last, &acts.lnf[static_cast<size_t>(T - 1) * c.hidden_size],
-                 m.w.lm_head, 1, c.hidden_size, c.vocab_size);
-  if (topk_out) {
-    const size_t TK = static_cast<size_t>(T) * c.num_experts_per_tok;
-    topk_out->assign(static_cast<size_t>(cfg_num_moe_layers(c)) * TK, 0);
-    int moe_l = 0;
-    for (int l = 0; l < c.num_hidden_layers; l++) {
-      if (!cfg_layer_is_moe(c, l)) continue;
-      device_copy(ctx, topk_out->data() + moe_l * TK, Device::kCpu,
-                  acts.layers[l].topk_idx.data(), ctx.device, TK * sizeof(int));
-      moe_l++;
+    m.attn->cache_write(m, cache, l, acts.layers[l], rows, N);
+  const int C = c.hidden_size, V = c.vocab_size, K = c.num_experts_per_tok;
+  for (int b = 0; b < n; b++)
+    linear_forward(ctx, logits_last + static_cast<size_t>(b) * V,
+                   acts.lnf.data() + static_cast<size_t>(seq_start[b + 1] - 1) * C, m.w.lm_head, 1,
+                   C, V);
+  bool want = false;
+  for (int b = 0; b < n; b++) want = want || (topk_out && topk_out[b]);
+  if (!want) return;
+  const int Lm = cfg_num_moe_layers(c);
+  for (int b = 0; b < n; b++)
+    if (topk_out[b])
+      topk_out[b]->assign(
+          static_cast<size_t>(Lm) * (seq_start[b + 1] - seq_start[b]) * K, 0);
+  std::vector<int> layer(static_cast<size_t>(N) * K);  // [N, K] of one MoE layer, on the host
+  int moe_l = 0;
+  for (int l = 0; l < c.num_hidden_layers; l++) {
+    if (!cfg_layer_is_moe(c, l)) continue;
+    device_copy(ctx, layer.data(), Device::kCpu, acts.layers[l].topk_idx.data(), ctx.device,
+                layer.size() * sizeof(int));
+    for (int b = 0; b < n; b++) {
+      if (!topk_out[b]) continue;
+      const size_t TK = static_cast<size_t>(seq_start[b + 1] - seq_start[b]) * K;
+      std::copy(layer.begin() + static_cast<size_t>(seq_start[b]) * K,
+                layer.begin() + static_cast<size_t>(seq_start[b]) * K + TK,
+                topk_out[b]->begin() + moe_l * TK);
     }
+    moe_l++;
   }
 }
 
@@ -128,7 +152,7 @@ void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B) {
 namespace {
 
 // decode_step over B rows with one scratch, every pointer where the model runs: positions[B] and
-// new_rows[B] as decode_step derives them; topk_out rows are topk_ld apart per MoE layer (CPU).
+// new_rows[B] as decode_step derives them; topk_out rows are topk_ld apart per MoE layer.
 void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
                  const int* page_indptr, const int* page_ids, const int* seq_lens,
                  const int* positions, const int* new_rows, int B, float* logits, int* topk_out,
@@ -153,7 +177,7 @@ void decode_rows(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
     layer_ffn_forward(m, l, la, x, tmp, B, nullptr, load);
     if (cfg_layer_is_moe(c, l)) {
       if (topk_out)
-        device_copy(ctx, topk_out + static_cast<size_t>(moe_l) * topk_ld * K, Device::kCpu,
+        device_copy(ctx, topk_out + static_cast<size_t>(moe_l) * topk_ld * K, ctx.device,
                     la.topk_idx.data(), ctx.device, static_cast<size_t>(B) * K * sizeof(int));
       moe_l++;
     }
@@ -199,8 +223,14 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
   m.attn->decode_plan(m, page_indptr, seq_lens, B);
   const long off_indptr = B, off_lens = off_indptr + B + 1, off_pos = off_lens + B,
              off_rows = off_pos + B, off_ids = off_rows + B;
+  // Routing goes to the device first and comes back in one copy (one wait, not one per layer).
+  const size_t topk_n =
+      static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * B * m.cfg.num_experts_per_tok;
+  if (topk_out && s.topk_dev.size() < topk_n) s.topk_dev.alloc(ctx.device, topk_n);
   decode_rows(m, s, cache, d, d + off_indptr, d + off_ids, d + off_lens, d + off_pos, d + off_rows,
-              B, logits, topk_out, B);
+              B, logits, topk_out ? s.topk_dev.data() : nullptr, B);
+  if (topk_out)
+    device_copy(ctx, topk_out, Device::kCpu, s.topk_dev.data(), ctx.device, topk_n * sizeof(int));
 }
 
 }  // namespace

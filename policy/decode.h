@@ -31,7 +31,7 @@ struct KvCache {
   Ctx ctx;           // the model's: where data lives; copy-on-write copies run on its stream
   Buffer<char> data;  // [L, num_rows, W] of cache_elem_bytes(ctx.device); row = page*kPageTokens+slot
   KvPagePool pool;
-  Buffer<int> prefill_rows;  // CUDA: [T] the cache rows of the prompt being prefilled
+  Buffer<int> prefill_rows;  // CUDA: [N] the cache rows of the prompts being prefilled
 };
 
 // Elements one token takes per layer: R+DR (MLA) or 2*NKV*HD (GQA).
@@ -79,6 +79,7 @@ struct DecodeScratch {
   // tokens [B], page_indptr [B+1], seq_lens [B], positions [B], new_rows [B], page_ids [P].
   std::vector<int> ints_host;
   Buffer<int> ints_dev;
+  Buffer<int> topk_dev;  // CUDA: [num_moe_layers, B, K] the step's routing before its one copy back
 };
 
 // decode_step runs a larger batch in slices of this many rows over the compute threads.
@@ -87,13 +88,16 @@ constexpr int kDecodeSliceRows = 32;
 // Lays out s for steps of up to B rows.
 void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B);
 
-// Prefill one prompt of T tokens at positions 0..T-1 with the learner's forward, writing each
-// token's cache row to position t of table (table.len == T, its pages held by the caller);
-// logits_last[V] (where the model runs) gets the last position's logits. topk_out, when not
-// null, receives the routed experts [num_moe_layers][T, K] (a host array). On CUDA the forward
-// reads the bf16 weight copy as it is (the caller keeps it current: cuda_ctx_sync_weights).
-void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, int T,
-                    const KvPageTable& table, float* logits_last, std::vector<int>* topk_out);
+// Prefill n prompts in one forward over the packed batch (prompt b is tokens[seq_start[b] ..
+// seq_start[b+1]) at positions 0 ..), writing each token's cache row into its table
+// (tables[b]->len == its length, the pages held by the caller). logits_last[n, V] (where the
+// model runs) gets each prompt's last-position logits. topk_out[b], when topk_out and it are not
+// null, receives prompt b's routed experts [num_moe_layers][T_b, K] (a host array). On CUDA the
+// forward reads the bf16 weight copy as it is (the caller keeps it current:
+// cuda_ctx_sync_weights).
+void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, const int* seq_start,
+                    int n, const KvPageTable* const* tables, float* logits_last,
+                    std::vector<int>* const* topk_out);
 
 // One step for B sequences over their page tables in FlashInfer's paged format: sequence b has
 // seq_lens[b] >= 1 positions on the pages page_ids[page_indptr[b] .. page_indptr[b+1]) (exactly

@@ -40,13 +40,14 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   e.opt = opt;
   AHA_CHECK(opt.max_tokens_in_flight >= 1, "max_tokens_in_flight must be >= 1");
   AHA_CHECK(opt.max_batch >= 1, "max_batch must be >= 1");
+  AHA_CHECK(opt.prefill_tokens >= 1, "prefill_tokens must be >= 1");
   if (model.ctx.device != Device::kCpu) {
     // The cache and the step's logits are the engine's device memory beyond the model's.
     const ModelConfig& c = model.cfg;
     const size_t need =
         static_cast<size_t>(pages_for_tokens(opt.max_tokens_in_flight)) * kPageTokens *
             cache_bytes_per_token(c, model.ctx.device) +
-        static_cast<size_t>(opt.max_batch) * c.vocab_size * sizeof(float);
+        2 * static_cast<size_t>(opt.max_batch) * c.vocab_size * sizeof(float);
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
     AHA_CHECK(need <= free_bytes,
@@ -55,6 +56,8 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
                   std::to_string(opt.max_batch) + " rows) and the device has " +
                   std::to_string(free_bytes >> 20) + " MiB free: lower the tokens in flight");
     e.logits_dev.alloc(model.ctx.device, static_cast<size_t>(opt.max_batch) * model.cfg.vocab_size);
+    e.prefill_logits_dev.alloc(model.ctx.device,
+                               static_cast<size_t>(opt.max_batch) * model.cfg.vocab_size);
     e.rows_dev.alloc(model.ctx.device, opt.max_batch);
     e.drawn_dev.alloc(model.ctx.device, opt.max_batch);
     cuda_ctx_sync_weights(model.ctx);  // the GEMMs' bf16 copy of the weights as loaded
@@ -169,66 +172,118 @@ void finish_seq(Engine& e, EngineSeq& s) {
   s.reserved = 0;
 }
 
+// The first tokens of the n admitted groups, drawn from their prompts' logits (prefill row b is
+// group b's). CUDA: each sample gets a copy of its prompt's row in e.logits_dev, drawn in batches
+// of its rows.
+void sample_first_tokens(Engine& e, const std::vector<EngineGroup*>& batch, const float* logits) {
+  const int V = e.model->cfg.vocab_size;
+  if (e.model->ctx.device == Device::kCpu) {
+    for (size_t b = 0; b < batch.size(); b++) {
+      EngineGroup* g = batch[b];
+      for (int i = 0; i < g->req.group_size; i++) {
+        SampledToken t = sample_token(logits + b * V, V, g->req.params, g->req.seed, i, 0,
+                                      e.sort_scratch);
+        if (accept_token(e, g->seqs[i], t)) finish_seq(e, g->seqs[i]);
+      }
+    }
+    return;
+  }
+  std::vector<EngineSeq*> pending;
+  e.rows_host.clear();
+  auto flush = [&] {
+    sample_on_device(e, static_cast<int>(pending.size()));
+    for (size_t k = 0; k < pending.size(); k++)
+      if (accept_token(e, *pending[k], e.drawn_host[k])) finish_seq(e, *pending[k]);
+    pending.clear();
+    e.rows_host.clear();
+  };
+  for (size_t b = 0; b < batch.size(); b++) {
+    EngineGroup* g = batch[b];
+    for (int i = 0; i < g->req.group_size; i++) {
+      device_copy(e.model->ctx, e.logits_dev.data() + pending.size() * V, Device::kCuda,
+                  logits + b * V, Device::kCuda, static_cast<size_t>(V) * sizeof(float));
+      e.rows_host.push_back(sampling_row(g->req.params, g->req.seed, i, 0));
+      pending.push_back(&g->seqs[i]);
+      if (static_cast<int>(pending.size()) == e.opt.max_batch) flush();
+    }
+  }
+  if (!pending.empty()) flush();
+}
+
+// Admits the waiting requests that fit, oldest first, prefilling their prompts: one at a time on
+// the CPU (a prompt's prefill then never depends on other prompts, bit for bit), packed into one
+// forward of up to opt.prefill_tokens tokens and max_batch prompts on CUDA (where a forward's
+// launches, not its arithmetic, dominate short prompts).
 void admit(Engine& e) {
   const ModelConfig& c = e.model->cfg;
+  const bool host = e.model->ctx.device == Device::kCpu;
+  std::vector<EngineGroup*> batch;
+  std::vector<KvPageTable> prompts;
+  std::vector<int> tokens, seq_start;
   while (!e.waiting.empty()) {
-    const EngineRequest& front = e.waiting.front();
-    const int T = static_cast<int>(front.prompt.size());
-    const long need = engine_group_pages(T, front.group_size, front.params.max_new_tokens);
-    if (need > cache_num_free_pages(e.cache) - e.reserved_pages) break;
-    auto* g = new EngineGroup();
-    g->req = std::move(e.waiting.front());
-    e.waiting.pop_front();
-    g->t0 = std::chrono::steady_clock::now();
-    g->version = e.model->version;
-    const int own = engine_sample_pages(T, g->req.params.max_new_tokens);
-    e.reserved_pages += static_cast<long>(g->req.group_size) * own;
-    // The prompt's pages, held by the prefill until each sample takes its share.
-    KvPageTable prompt;
-    for (int i = 0; i < pages_for_tokens(T); i++) prompt.pages.push_back(page_alloc(e.cache.pool));
-    prompt.len = T;
-    const bool host = e.model->ctx.device == Device::kCpu;
-    std::vector<float> logits(host ? c.vocab_size : 0);
-    float* lg = host ? logits.data() : e.logits_dev.data();
-    decode_prefill(*e.model, e.prefill_acts, e.cache, g->req.prompt.data(), T, prompt, lg,
-                   g->req.return_routing ? &g->prompt_routing : nullptr);
-    e.stats.prefill_tokens += T;
-    e.stats.prefill_tokens_saved += static_cast<long>(T) * (g->req.group_size - 1);
-    g->seqs.resize(g->req.group_size);
-    e.groups.push_back(g);
-    for (int i = 0; i < g->req.group_size; i++) {
-      EngineSeq& s = g->seqs[i];
-      s.group = g;
-      s.sample_idx = i;
-      s.reserved = own;
-      page_table_share(e.cache.pool, prompt, s.table);
+    batch.clear();
+    prompts.clear();
+    tokens.clear();
+    seq_start.assign(1, 0);
+    while (!e.waiting.empty()) {
+      const EngineRequest& front = e.waiting.front();
+      const int T = static_cast<int>(front.prompt.size());
+      const long need = engine_group_pages(T, front.group_size, front.params.max_new_tokens);
+      if (need > cache_num_free_pages(e.cache) - e.reserved_pages) break;
+      if (!batch.empty() &&
+          (host || static_cast<long>(tokens.size()) + T > e.opt.prefill_tokens ||
+           static_cast<int>(batch.size()) == e.opt.max_batch))
+        break;
+      auto* g = new EngineGroup();
+      g->req = std::move(e.waiting.front());
+      e.waiting.pop_front();
+      g->t0 = std::chrono::steady_clock::now();
+      g->version = e.model->version;
+      e.reserved_pages += static_cast<long>(g->req.group_size) *
+                          engine_sample_pages(T, g->req.params.max_new_tokens);
+      // The prompt's pages, held by the prefill until each sample takes its share.
+      KvPageTable prompt;
+      for (int i = 0; i < pages_for_tokens(T); i++)
+        prompt.pages.push_back(page_alloc(e.cache.pool));
+      prompt.len = T;
+      prompts.push_back(std::move(prompt));
+      tokens.insert(tokens.end(), g->req.prompt.begin(), g->req.prompt.end());
+      seq_start.push_back(static_cast<int>(tokens.size()));
+      batch.push_back(g);
+      e.groups.push_back(g);
     }
-    page_table_release(e.cache.pool, prompt);
-    if (host) {
+    if (batch.empty()) break;
+    const int n = static_cast<int>(batch.size());
+    std::vector<const KvPageTable*> tables(n);
+    std::vector<std::vector<int>*> routing(n);
+    for (int b = 0; b < n; b++) {
+      tables[b] = &prompts[b];
+      routing[b] = batch[b]->req.return_routing ? &batch[b]->prompt_routing : nullptr;
+    }
+    std::vector<float> logits(host ? static_cast<size_t>(n) * c.vocab_size : 0);
+    float* lg = host ? logits.data() : e.prefill_logits_dev.data();
+    const auto t0 = std::chrono::steady_clock::now();
+    decode_prefill(*e.model, e.prefill_acts, e.cache, tokens.data(), seq_start.data(), n,
+                   tables.data(), lg, routing.data());
+    for (int b = 0; b < n; b++) {
+      EngineGroup* g = batch[b];
+      const int T = static_cast<int>(g->req.prompt.size());
+      e.stats.prefill_tokens += T;
+      e.stats.prefill_tokens_saved += static_cast<long>(T) * (g->req.group_size - 1);
+      g->seqs.resize(g->req.group_size);
+      const int own = engine_sample_pages(T, g->req.params.max_new_tokens);
       for (int i = 0; i < g->req.group_size; i++) {
         EngineSeq& s = g->seqs[i];
-        SampledToken t = sample_token(logits.data(), c.vocab_size, g->req.params, g->req.seed, i,
-                                      0, e.sort_scratch);
-        if (accept_token(e, s, t)) finish_seq(e, s);
+        s.group = g;
+        s.sample_idx = i;
+        s.reserved = own;
+        page_table_share(e.cache.pool, prompts[b], s.table);
       }
-      continue;
+      page_table_release(e.cache.pool, prompts[b]);
     }
-    // CUDA: the prompt's logits (row 0) copied into as many rows as one draw takes, then the
-    // group's first tokens drawn in chunks of those rows.
-    const int V = c.vocab_size, rows = std::min(g->req.group_size, e.opt.max_batch);
-    for (int r = 1; r < rows; r++)
-      device_copy(e.model->ctx, lg + static_cast<size_t>(r) * V, Device::kCuda, lg, Device::kCuda,
-                  static_cast<size_t>(V) * sizeof(float));
-    for (int i0 = 0; i0 < g->req.group_size; i0 += rows) {
-      const int n = std::min(rows, g->req.group_size - i0);
-      e.rows_host.resize(n);
-      for (int i = 0; i < n; i++) e.rows_host[i] = sampling_row(g->req.params, g->req.seed, i0 + i, 0);
-      sample_on_device(e, n);
-      for (int i = 0; i < n; i++) {
-        EngineSeq& s = g->seqs[i0 + i];
-        if (accept_token(e, s, e.drawn_host[i])) finish_seq(e, s);
-      }
-    }
+    sample_first_tokens(e, batch, lg);
+    e.stats.prefill_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 }
 
@@ -301,6 +356,7 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
     // The CPU records routing for every step (it is cheap there); CUDA copies it back only when a
     // sample in the batch asks for it.
     int* topk_out = Lm > 0 && (host || want_routing) ? topk.data() : nullptr;
+    const auto t0 = std::chrono::steady_clock::now();
     decode_step(*e.model, e.scratch, e.cache, tokens.data(), page_indptr.data(), page_ids.data(),
                 seq_lens.data(), B, host ? logits.data() : e.logits_dev.data(), topk_out);
     if (!host) {
@@ -312,6 +368,9 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
       }
       sample_on_device(e, B);
     }
+    // On CUDA the draw waited for the step; on the CPU the step is done.
+    e.stats.decode_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     e.stats.decode_tokens += B;
     e.stats.decode_steps++;
     for (int b = 0; b < B; b++) {

@@ -56,6 +56,7 @@ struct EngineResult {
 struct EngineOptions {
   int max_tokens_in_flight = 1 << 16;  // cache tokens, rounded up to pages of kPageTokens
   int max_batch = 256;                 // decode rows per step
+  int prefill_tokens = 8192;           // prompt tokens per packed prefill (CUDA; the CPU takes one)
   // Text of each token id, for stop strings (may be empty when no stop strings are used).
   std::vector<std::string> token_text;
 };
@@ -65,6 +66,8 @@ struct EngineStats {
   long prefill_tokens_saved = 0;  // (G-1) * prompt length: what sharing the prompt saved
   long decode_tokens = 0;
   long decode_steps = 0;
+  double prefill_seconds = 0;  // wall time in prefill and the first tokens' draws
+  double decode_seconds = 0;   // wall time in decode steps and their draws (CPU sampling included)
 };
 
 struct EngineSeq;  // one sample in flight (engine.cpp)
@@ -85,6 +88,7 @@ struct Engine {
   std::vector<int> step_tokens, step_page_indptr, step_page_ids, step_seq_lens;
   // CUDA: the logits of a step [max(max_batch, largest group), V], the sampler's rows and draws.
   Buffer<float> logits_dev;
+  Buffer<float> prefill_logits_dev;  // [max_batch, V] the last position of each prefilled prompt
   Buffer<SamplingRow> rows_dev;
   Buffer<SampledToken> drawn_dev;
   std::vector<SamplingRow> rows_host;

@@ -53,7 +53,9 @@ TEST_CASE("groups across page boundaries: shared pages decode as private caches,
     std::vector<int> scratch;
     for (int g = 0; g < G; g++) {
       for (int t = 0; t < T; t++) REQUIRE(cache_append_token(cache, tables[g]) >= 0);
-      decode_prefill(m, acts, cache, r.prompt.data(), T, tables[g], &logits[0], nullptr);
+      const int seq_start[2] = {0, T};
+      const KvPageTable* table = &tables[g];
+      decode_prefill(m, acts, cache, r.prompt.data(), seq_start, 1, &table, &logits[0], nullptr);
       const Sample& s = done[0].samples[g];
       SampledToken first = sample_token(&logits[0], V, r.params, r.seed, g, 0, scratch);
       CHECK(first.token == s.completion[0]);
