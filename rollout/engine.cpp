@@ -40,7 +40,8 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   e.opt = opt;
   AHA_CHECK(opt.max_tokens_in_flight >= 1, "max_tokens_in_flight must be >= 1");
   AHA_CHECK(opt.max_batch >= 1, "max_batch must be >= 1");
-  AHA_CHECK(opt.prefill_tokens >= 1, "prefill_tokens must be >= 1");
+  AHA_CHECK(opt.prefill_tokens >= 1 && opt.prefill_prompts >= 0,
+            "prefill_tokens must be >= 1 and prefill_prompts >= 0");
   if (model.ctx.device != Device::kCpu) {
     // The cache and the step's logits are the engine's device memory beyond the model's.
     const ModelConfig& c = model.cfg;
@@ -210,13 +211,15 @@ void sample_first_tokens(Engine& e, const std::vector<EngineGroup*>& batch, cons
   if (!pending.empty()) flush();
 }
 
-// Admits the waiting requests that fit, oldest first, prefilling their prompts: one at a time on
-// the CPU (a prompt's prefill then never depends on other prompts, bit for bit), packed into one
-// forward of up to opt.prefill_tokens tokens and max_batch prompts on CUDA (where a forward's
-// launches, not its arithmetic, dominate short prompts).
+// Admits the waiting requests that fit, oldest first, prefilling their prompts packed into one
+// forward of up to opt.prefill_tokens tokens and max_prefill prompts: by default one at a time on
+// the CPU (a prompt's prefill then never depends on other prompts, bit for bit), max_batch on
+// CUDA (where a forward's launches, not its arithmetic, dominate short prompts).
 void admit(Engine& e) {
   const ModelConfig& c = e.model->cfg;
   const bool host = e.model->ctx.device == Device::kCpu;
+  const int max_prefill = std::min(
+      e.opt.max_batch, e.opt.prefill_prompts > 0 ? e.opt.prefill_prompts : (host ? 1 : e.opt.max_batch));
   std::vector<EngineGroup*> batch;
   std::vector<KvPageTable> prompts;
   std::vector<int> tokens, seq_start;
@@ -230,9 +233,8 @@ void admit(Engine& e) {
       const int T = static_cast<int>(front.prompt.size());
       const long need = engine_group_pages(T, front.group_size, front.params.max_new_tokens);
       if (need > cache_num_free_pages(e.cache) - e.reserved_pages) break;
-      if (!batch.empty() &&
-          (host || static_cast<long>(tokens.size()) + T > e.opt.prefill_tokens ||
-           static_cast<int>(batch.size()) == e.opt.max_batch))
+      if (!batch.empty() && (static_cast<long>(tokens.size()) + T > e.opt.prefill_tokens ||
+                             static_cast<int>(batch.size()) == max_prefill))
         break;
       auto* g = new EngineGroup();
       g->req = std::move(e.waiting.front());

@@ -56,7 +56,10 @@ struct EngineResult {
 struct EngineOptions {
   int max_tokens_in_flight = 1 << 16;  // cache tokens, rounded up to pages of kPageTokens
   int max_batch = 256;                 // decode rows per step
-  int prefill_tokens = 8192;           // prompt tokens per packed prefill (CUDA; the CPU takes one)
+  // Packed prefill: up to prefill_prompts prompts (0: one on the CPU, max_batch on CUDA) and
+  // prefill_tokens tokens per forward (a longer prompt goes alone).
+  int prefill_prompts = 0;
+  int prefill_tokens = 8192;
   // Text of each token id, for stop strings (may be empty when no stop strings are used).
   std::vector<std::string> token_text;
 };

@@ -45,11 +45,12 @@ Model make_model(int q_lora_rank, uint64_t seed) {
 }
 
 std::vector<EngineResult> run_requests(Model& m, const std::vector<EngineRequest>& reqs,
-                                       int max_batch = 256) {
+                                       int max_batch = 256, int prefill_prompts = 0) {
   Engine e;
   EngineOptions opt;
   opt.max_tokens_in_flight = 4096;
   opt.max_batch = max_batch;
+  opt.prefill_prompts = prefill_prompts;
   engine_init(e, m, opt);
   for (const EngineRequest& r : reqs) engine_submit(e, r);
   std::vector<EngineResult> done;
@@ -237,6 +238,29 @@ TEST_CASE("latent-cache decode equals a naive multi-head-cache decode") {
   CHECK(max_diff < 1e-4);
   // tiny heads: (R + DR) = 40 floats against NH * (DQK + DV) = 160.
   CHECK(cache_bytes_per_token(c) * 4 == mha_cache_bytes_per_token(c));
+}
+
+TEST_CASE("packed prefill (CUDA's default) gives the one-prompt-at-a-time prefill's samples") {
+  // The packing's bookkeeping (rows of each prompt's pages, its last row's logits, its share of
+  // the routing, the first draws per group) checked on the CPU, where both ways run.
+  for (const ModelConfig& cfg : {engine_config(0), engine_qwen_config("qwen3_moe")}) {
+    Model m = make_model(cfg, 41);
+    const std::vector<EngineRequest> reqs = mixed_requests(10, 3, true);
+    const std::vector<EngineResult> one = run_requests(m, reqs);
+    const std::vector<EngineResult> packed = run_requests(m, reqs, 256, 4);
+    REQUIRE(packed.size() == one.size());
+    for (size_t i = 0; i < one.size(); i++)
+      for (int g = 0; g < 3; g++) {
+        const Sample& a = one[i].samples[g];
+        const Sample& b = packed[i].samples[g];
+        INFO(cfg.model_type << " request " << i << " sample " << g);
+        CHECK(b.completion == a.completion);
+        CHECK(b.routing == a.routing);
+        REQUIRE(b.rollout_logp.size() == a.rollout_logp.size());
+        for (size_t t = 0; t < a.rollout_logp.size(); t++)
+          CHECK(std::fabs(b.rollout_logp[t] - a.rollout_logp[t]) <= 1e-4f);
+      }
+  }
 }
 
 TEST_CASE("same seed gives the same tokens alone and batched") {
