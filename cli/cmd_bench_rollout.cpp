@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "cli/command.h"
@@ -36,6 +37,8 @@ struct EngineRun {
   double seconds = 0, cpu_seconds = 0;  // the whole run: prefill, decode, draws
   double decode_seconds = 0;            // decode steps and their draws only
   long decode_tokens = 0, decode_steps = 0;
+  long graph_replays = 0;  // CUDA: steps replayed from a captured graph
+  std::string graphs_off;  // why graphs were off, if they were
 };
 
 EngineRun run_engine(Model& m, std::vector<EngineRequest> reqs, int max_batch) {
@@ -55,6 +58,8 @@ EngineRun run_engine(Model& m, std::vector<EngineRequest> reqs, int max_batch) {
   out.decode_seconds = e.stats.decode_seconds;
   out.decode_tokens = e.stats.decode_tokens;
   out.decode_steps = e.stats.decode_steps;
+  out.graph_replays = e.scratch.graphs.replays;
+  out.graphs_off = e.scratch.graphs.off ? e.scratch.graphs.why_off : "";
   return out;
 }
 
@@ -150,7 +155,9 @@ void cmd_bench_rollout(const std::string& model_dir, const std::string& config, 
                 r.decode_tokens / r.seconds, 1e3 * step_s);
     if (cuda) {
       const double gbs = decode_step_bytes(m, B, prompt_len + max_new / 2.0) / step_s / 1e9;
-      std::printf(" %10.0f %8.1f%%\n", gbs, 100.0 * gbs / copy_gbs);
+      std::printf(" %10.0f %8.1f%%  (%ld of %ld steps from CUDA graphs%s%s)\n", gbs,
+                  100.0 * gbs / copy_gbs, r.graph_replays, r.decode_steps,
+                  r.graphs_off.empty() ? "" : "; off: ", r.graphs_off.c_str());
     } else {
       std::printf(" %12.0f\n", r.decode_tokens / r.cpu_seconds);
     }

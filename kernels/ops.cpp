@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -81,12 +82,16 @@ Device device_choose(const std::string& name) {
 #ifdef AHA_HAVE_CUDA
 namespace {
 
+// Bumped whenever a Scratch moves: captured CUDA graphs that point into one are stale.
+std::atomic<unsigned long> g_buffers_generation{0};
+
 // A device buffer that grows to the largest request (the first steps allocate, later ones not).
 struct Scratch {
   void* p = nullptr;
   size_t bytes = 0;
   void* get(size_t n) {
     if (n > bytes) {
+      g_buffers_generation++;
       if (p) AHA_CUDA_CHECK(cudaFree(p));  // waits for the kernels still reading it
       p = nullptr;
       AHA_CUDA_CHECK(cudaMalloc(&p, n));
@@ -301,6 +306,44 @@ void cuda_ctx_sync_weights(const Ctx& ctx) {
     cast_to_bf16_cuda(static_cast<bf16*>(s.weights_bf16.p), s.weights, s.num_weights, s.stream);
 }
 
+struct CudaGraph {
+  cudaGraphExec_t exec = nullptr;
+};
+
+bool cuda_graph_begin(const Ctx& ctx) {
+  if (ctx.device != Device::kCuda || state(ctx).profiling) return false;
+  AHA_CUDA_CHECK(cudaStreamBeginCapture(stream(ctx), cudaStreamCaptureModeThreadLocal));
+  return true;
+}
+
+CudaGraph* cuda_graph_end(const Ctx& ctx, std::string* why) {
+  cudaGraph_t graph = nullptr;
+  cudaError_t err = cudaStreamEndCapture(stream(ctx), &graph);
+  cudaGraphExec_t exec = nullptr;
+  if (err == cudaSuccess) err = cudaGraphInstantiate(&exec, graph, 0);
+  if (graph) cudaGraphDestroy(graph);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // a failed capture's error is not sticky: clear it
+    if (why) *why = cudaGetErrorString(err);
+    return nullptr;
+  }
+  return new CudaGraph{exec};
+}
+
+void cuda_graph_launch(const Ctx& ctx, CudaGraph* g) {
+  AHA_CUDA_CHECK(cudaGraphLaunch(g->exec, stream(ctx)));
+}
+
+void cuda_graph_destroy(CudaGraph* g) {
+  if (!g) return;
+  cudaGraphExecDestroy(g->exec);
+  delete g;
+}
+
+unsigned long cuda_buffers_generation() {
+  return g_buffers_generation.load();
+}
+
 #else
 Ctx cuda_ctx_create() {
   throw std::runtime_error("cuda_ctx_create: this aha was built without CUDA (nvcc not found)");
@@ -313,6 +356,23 @@ void cuda_ctx_set_weights(const Ctx&, const float*, long) {
 }
 void cuda_ctx_sync_weights(const Ctx&) {
   no_cuda_twin("cuda_ctx_sync_weights");
+}
+struct CudaGraph {};
+bool cuda_graph_begin(const Ctx&) {
+  return false;
+}
+CudaGraph* cuda_graph_end(const Ctx&, std::string* why) {
+  if (why) *why = "this aha was built without CUDA";
+  return nullptr;
+}
+void cuda_graph_launch(const Ctx&, CudaGraph*) {
+  no_cuda_twin("cuda_graph_launch");
+}
+void cuda_graph_destroy(CudaGraph* g) {
+  delete g;
+}
+unsigned long cuda_buffers_generation() {
+  return 0;
 }
 std::string cuda_ctx_profile_report(const Ctx&) {
   return "";
@@ -467,12 +527,18 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
   });
 }
 
-void decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
+bool decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
                            int B, int NH, int R, int DR) {
-  if (ctx.device == Device::kCpu) return;
-  AHA_CUDA("decode_attention_plan",
-           mla_decode_plan_cuda(decode_state(ctx), page_indptr_host, seq_lens_host, B, NH, R, DR,
-                                stream(ctx)));
+  if (ctx.device == Device::kCpu) return true;
+#ifdef AHA_HAVE_CUDA
+  OpTimer timer(ctx, "decode_attention_plan");
+  DecodeAttention* d = decode_state(ctx);
+  mla_decode_plan_cuda(d, page_indptr_host, seq_lens_host, B, NH, R, DR, stream(ctx));
+  return !mla_decode_uses_flashinfer(d, R, DR);
+#else
+  (void)page_indptr_host, (void)seq_lens_host, (void)B, (void)NH, (void)R, (void)DR;
+  no_cuda_twin("decode_attention_plan");
+#endif
 }
 
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,

@@ -56,6 +56,20 @@ size_t cuda_sizes_operand_bytes(const CudaSizes& s);
 size_t cuda_sizes_workspace_bytes(const CudaSizes& s);
 void cuda_ctx_reserve(const Ctx& ctx, const CudaSizes& s);
 
+// CUDA graphs of a ctx's stream: the launches between cuda_graph_begin and cuda_graph_end are
+// captured (thread-local mode: other threads' CUDA calls are unaffected) and replayed with one
+// launch. A graph bakes in every pointer and size it saw, so it may be replayed only for the same
+// call over the same buffers, and only while cuda_buffers_generation() is unchanged: it moves
+// whenever one of the twins' own buffers (operands, workspaces, bf16 weights) is reallocated.
+// begin returns false when the ctx cannot capture (a CPU ctx, AHA_CUDA_PROFILE). end returns null
+// when the capture failed, with the reason in *why; the stream has left capture mode either way.
+struct CudaGraph;
+bool cuda_graph_begin(const Ctx& ctx);
+CudaGraph* cuda_graph_end(const Ctx& ctx, std::string* why);
+void cuda_graph_launch(const Ctx& ctx, CudaGraph* g);
+void cuda_graph_destroy(CudaGraph* g);
+unsigned long cuda_buffers_generation();
+
 // Owns a Ctx made by cuda_ctx_create (destroyed with it); move-only. A CPU Ctx owns nothing.
 class CtxOwner {
  public:
@@ -139,7 +153,10 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
 // arrays live where ctx runs. On CUDA, mla_decode_attention needs the step's plan first:
 // decode_attention_plan with HOST copies of page_indptr and seq_lens, once per batch composition
 // (a step), before the layers' calls (a no-op on the CPU and for GQA).
-void decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
+// Returns whether the step's MLA attention launches may be captured in a CUDA graph and replayed
+// for another composition of the same B (our kernel reads the indices on the device: yes;
+// FlashInfer's bakes its schedule into the launch: no).
+bool decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
                            int B, int NH, int R, int DR);
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
                           const void* cache, int page_tokens, const int* page_indptr,

@@ -1,6 +1,7 @@
 #include "policy/decode.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 
 #include "kernels/check.h"
@@ -196,8 +197,64 @@ void step_rows(const int* page_indptr, const int* page_ids, const int* seq_lens,
   }
 }
 
+// The graph of this step's B over these buffers, captured or replayed (DecodeGraphs); false when
+// the caller runs the step eagerly instead (first sight of B, graphs off, or a failed capture).
+bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const void*> buffers,
+                       const std::function<void()>& step) {
+  const unsigned long gen = cuda_buffers_generation();
+  for (const DecodeGraphs::Entry& e : G.entries)
+    if (e.B == B && e.generation == gen && e.buffers == buffers) {
+      cuda_graph_launch(ctx, e.graph);
+      G.replays++;
+      return true;
+    }
+  if (std::find(G.seen.begin(), G.seen.end(), B) == G.seen.end()) {
+    G.seen.push_back(B);  // the first run of a B makes every lazily allocated buffer
+    return false;
+  }
+  // Graphs of this B over other buffers are stale; past a bound, all go (a long run's B's come
+  // back, and capturing them again is cheap).
+  for (size_t i = 0; i < G.entries.size();)
+    if (G.entries[i].B == B || G.entries[i].generation != gen) {
+      cuda_graph_destroy(G.entries[i].graph);
+      G.entries.erase(G.entries.begin() + static_cast<long>(i));
+    } else {
+      i++;
+    }
+  if (G.entries.size() >= 64) G.clear();
+  if (!cuda_graph_begin(ctx)) {
+    G.off = true;
+    G.why_off = "this ctx cannot capture (AHA_CUDA_PROFILE)";
+    return false;
+  }
+  std::string why;
+  bool ok = true;
+  try {
+    step();
+  } catch (const std::exception& ex) {
+    ok = false;
+    why = ex.what();
+  }
+  std::string why_end;
+  CudaGraph* g = cuda_graph_end(ctx, &why_end);
+  if (!ok || !g || cuda_buffers_generation() != gen) {
+    cuda_graph_destroy(g);
+    G.clear();
+    G.off = true;  // from now on every step runs eagerly, as the CPU-verified path does
+    G.why_off = "capturing a decode step failed: " +
+                (!why.empty() ? why : !why_end.empty() ? why_end : "a buffer moved while capturing");
+    return false;
+  }
+  G.entries.push_back({B, std::move(buffers), gen, g});
+  G.captures++;
+  cuda_graph_launch(ctx, g);
+  return true;
+}
+
 // A CUDA step: the index arrays go up in one copy, the attention plans its schedule from the host
-// copies, and the whole batch runs as one set of launches on the model's stream.
+// copies, and the whole batch runs as one set of launches on the model's stream, replayed from a
+// CUDA graph when this B has been seen before over the same buffers (the launches of a step at
+// small B cost more than its memory traffic).
 void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
                         const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
                         float* logits, int* topk_out) {
@@ -216,21 +273,39 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
   std::copy(seq_lens, seq_lens + B, h_lens);
   std::copy(page_ids, page_ids + P, h_ids);
   step_rows(page_indptr, page_ids, seq_lens, B, h_pos, h_rows);
-  if (s.ints_dev.size() < h.size()) s.ints_dev.alloc(ctx.device, h.size() + h.size() / 2);
+  if (s.ints_dev.size() < h.size()) {
+    // Room for B sequences of the longest context the model allows: the buffer (which a graph
+    // points into) does not move as this B's sequences grow.
+    const size_t most =
+        5 * static_cast<size_t>(B) + 1 +
+        static_cast<size_t>(B) * pages_for_tokens(m.cfg.max_position_embeddings);
+    s.ints_dev.alloc(ctx.device, std::max(h.size(), most));
+  }
   int* d = s.ints_dev.data();
   device_copy(ctx, d, ctx.device, h.data(), Device::kCpu, h.size() * sizeof(int));
   decode_scratch_reserve(m, s, B);
-  m.attn->decode_plan(m, page_indptr, seq_lens, B);
+  const bool replayable = m.attn->decode_plan(m, page_indptr, seq_lens, B);
   const long off_indptr = B, off_lens = off_indptr + B + 1, off_pos = off_lens + B,
              off_rows = off_pos + B, off_ids = off_rows + B;
   // Routing goes to the device first and comes back in one copy (one wait, not one per layer).
   const size_t topk_n =
       static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * B * m.cfg.num_experts_per_tok;
   if (topk_out && s.topk_dev.size() < topk_n) s.topk_dev.alloc(ctx.device, topk_n);
-  decode_rows(m, s, cache, d, d + off_indptr, d + off_ids, d + off_lens, d + off_pos, d + off_rows,
-              B, logits, topk_out ? s.topk_dev.data() : nullptr, B);
+  int* topk_dev = topk_out ? s.topk_dev.data() : nullptr;
+  const std::function<void()> step = [&] {
+    decode_rows(m, s, cache, d, d + off_indptr, d + off_ids, d + off_lens, d + off_pos,
+                d + off_rows, B, logits, topk_dev, B);
+  };
+  bool done = false;
+  if (!s.graphs.off && replayable) {
+    std::vector<const void*> buffers = {s.arena.mem.data(), d,        topk_dev,
+                                        logits,             cache.data.data(), m.params.data()};
+    for (const LayerActs& la : s.layers) buffers.push_back(la.arena.mem.data());
+    done = replay_or_capture(ctx, s.graphs, B, std::move(buffers), step);
+  }
+  if (!done) step();
   if (topk_out)
-    device_copy(ctx, topk_out, Device::kCpu, s.topk_dev.data(), ctx.device, topk_n * sizeof(int));
+    device_copy(ctx, topk_out, Device::kCpu, topk_dev, ctx.device, topk_n * sizeof(int));
 }
 
 }  // namespace

@@ -16,6 +16,8 @@
 // (kernels/ops.h: cache_elem_bytes). Page tables and the pool are host data on both; a CUDA
 // step uploads its index arrays once and returns logits on the device.
 #pragma once
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/ops.h"
@@ -57,6 +59,44 @@ int cache_append_token(KvCache& cache, KvPageTable& t);
 long cache_bytes_per_token(const ModelConfig& cfg, Device d = Device::kCpu);
 long mha_cache_bytes_per_token(const ModelConfig& cfg, Device d = Device::kCpu);
 
+// The CUDA graphs of a scratch's decode steps, one per batch size B (captured the second time a
+// B is seen, the first run warming every lazily made buffer), each with the buffer addresses it
+// baked in: a step replays its graph only when they are all the same. Move-only; owns the graphs.
+struct DecodeGraphs {
+  struct Entry {
+    int B = 0;
+    std::vector<const void*> buffers;  // addresses the captured launches point into
+    unsigned long generation = 0;      // cuda_buffers_generation at capture
+    CudaGraph* graph = nullptr;
+  };
+  std::vector<Entry> entries;
+  std::vector<int> seen;  // B values run once eagerly
+  bool off = false;       // disabled (by the caller, or after a capture failed)
+  std::string why_off;
+  long replays = 0, captures = 0;
+  DecodeGraphs() = default;
+  DecodeGraphs(const DecodeGraphs&) = delete;
+  DecodeGraphs& operator=(const DecodeGraphs&) = delete;
+  DecodeGraphs(DecodeGraphs&& o) noexcept { swap(o); }
+  DecodeGraphs& operator=(DecodeGraphs&& o) noexcept {
+    swap(o);
+    return *this;
+  }
+  ~DecodeGraphs() { clear(); }
+  void clear() {
+    for (Entry& e : entries) cuda_graph_destroy(e.graph);
+    entries.clear();
+  }
+  void swap(DecodeGraphs& o) {
+    entries.swap(o.entries);
+    seen.swap(o.seen);
+    std::swap(off, o.off);
+    why_off.swap(o.why_off);
+    std::swap(replays, o.replays);
+    std::swap(captures, o.captures);
+  }
+};
+
 // Scratch of the decode path for up to B rows, views into one arena on the model's device
 // (decode_scratch_reserve sizes it up front; a larger B reallocates).
 struct DecodeScratch {
@@ -80,6 +120,7 @@ struct DecodeScratch {
   std::vector<int> ints_host;
   Buffer<int> ints_dev;
   Buffer<int> topk_dev;  // CUDA: [num_moe_layers, B, K] the step's routing before its one copy back
+  DecodeGraphs graphs;   // CUDA: the steps' graphs (graphs.off = true: every step eager)
 };
 
 // decode_step runs a larger batch in slices of this many rows over the compute threads.

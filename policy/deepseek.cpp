@@ -287,9 +287,9 @@ void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
   cache_write_rows(m.ctx, base, W, R, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
 }
 
-void mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
+bool mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
   const ModelConfig& c = m.cfg;
-  decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
+  return decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
                         c.kv_lora_rank, c.qk_rope_head_dim);
 }
 

@@ -80,7 +80,9 @@ struct AttentionOps {
   void (*plan_decode)(const ModelConfig& c, DecodeScratch& s, ArenaPlan& p, int B);
   // Before a decode step's layers, from host copies of its page_indptr[B+1] and seq_lens[B]: the
   // schedule CUDA's MLA decode needs per batch composition (nothing on the CPU, nothing for GQA).
-  void (*decode_plan)(const Model& m, const int* page_indptr_host, const int* seq_lens_host,
+  // Returns whether the step's attention launches may be replayed from a CUDA graph for another
+  // composition of the same B (decode_attention_plan).
+  bool (*decode_plan)(const Model& m, const int* page_indptr_host, const int* seq_lens_host,
                       int B);
 };
 

@@ -251,8 +251,10 @@ void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
   cache_write_rows(m.ctx, base, W, KW, rows, cache.num_rows, la.v.data(), KW, N, KW);
 }
 
-// Our GQA decode kernel needs no schedule.
-void gqa_decode_plan(const Model&, const int*, const int*, int) {}
+// Our GQA decode kernel needs no schedule and reads the indices on the device.
+bool gqa_decode_plan(const Model&, const int*, const int*, int) {
+  return true;
+}
 
 void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
                 const int* page_indptr, const int* page_ids, const int* seq_lens, int B,

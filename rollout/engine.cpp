@@ -64,6 +64,8 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
     cuda_ctx_sync_weights(model.ctx);  // the GEMMs' bf16 copy of the weights as loaded
   }
   cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight), model.ctx);
+  e.scratch.graphs.off = !opt.cuda_graphs;
+  if (!opt.cuda_graphs) e.scratch.graphs.why_off = "EngineOptions::cuda_graphs is false";
 }
 
 int engine_sample_pages(int prompt_len, int max_new_tokens) {

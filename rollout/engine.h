@@ -60,6 +60,9 @@ struct EngineOptions {
   // prefill_tokens tokens per forward (a longer prompt goes alone).
   int prefill_prompts = 0;
   int prefill_tokens = 8192;
+  // CUDA: replay decode steps from CUDA graphs (policy/decode.h: DecodeGraphs); false: every step
+  // launches its kernels one by one.
+  bool cuda_graphs = true;
   // Text of each token id, for stop strings (may be empty when no stop strings are used).
   std::vector<std::string> token_text;
 };
