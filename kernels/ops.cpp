@@ -1,7 +1,6 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -82,18 +81,18 @@ Device device_choose(const std::string& name) {
 #ifdef AHA_HAVE_CUDA
 namespace {
 
-// Bumped whenever a Scratch moves: captured CUDA graphs that point into one are stale.
-std::atomic<unsigned long> g_buffers_generation{0};
-
 // A device buffer that grows to the largest request (the first steps allocate, later ones not).
+// Each move bumps *generation (its ctx's): captured CUDA graphs that point into it are stale.
 struct Scratch {
   void* p = nullptr;
   size_t bytes = 0;
+  unsigned long* generation = nullptr;
   void* get(size_t n) {
     if (n > bytes) {
-      g_buffers_generation++;
+      if (generation) ++*generation;
       if (p) AHA_CUDA_CHECK(cudaFree(p));  // waits for the kernels still reading it
       p = nullptr;
+      bytes = 0;
       AHA_CUDA_CHECK(cudaMalloc(&p, n));
       bytes = n;
     }
@@ -115,6 +114,7 @@ struct CudaState {
   const float* weights = nullptr;  // the registered fp32 parameters [num_weights]
   long num_weights = 0;
   Scratch weights_bf16;  // their bf16 copy
+  unsigned long generation = 0;  // moves of the Scratch buffers above (cuda_buffers_generation)
   DecodeAttention* decode = nullptr;  // decode attention's workspaces, made at the first plan
   struct OpEvents {
     const char* name;
@@ -201,6 +201,9 @@ Ctx cuda_ctx_create() {
   CudaState* s = new CudaState;
   AHA_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
   s->blas = blas_create();
+  s->workspace.generation = &s->generation;
+  for (Scratch& o : s->operands) o.generation = &s->generation;
+  s->weights_bf16.generation = &s->generation;
   const char* prof = std::getenv("AHA_CUDA_PROFILE");
   s->profiling = prof && *prof && std::string(prof) != "0";
   return Ctx{Device::kCuda, s->stream, s};
@@ -340,8 +343,8 @@ void cuda_graph_destroy(CudaGraph* g) {
   delete g;
 }
 
-unsigned long cuda_buffers_generation() {
-  return g_buffers_generation.load();
+unsigned long cuda_buffers_generation(const Ctx& ctx) {
+  return state(ctx).generation;
 }
 
 #else
@@ -371,7 +374,7 @@ void cuda_graph_launch(const Ctx&, CudaGraph*) {
 void cuda_graph_destroy(CudaGraph* g) {
   delete g;
 }
-unsigned long cuda_buffers_generation() {
+unsigned long cuda_buffers_generation(const Ctx&) {
   return 0;
 }
 std::string cuda_ctx_profile_report(const Ctx&) {

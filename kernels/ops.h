@@ -59,8 +59,8 @@ void cuda_ctx_reserve(const Ctx& ctx, const CudaSizes& s);
 // CUDA graphs of a ctx's stream: the launches between cuda_graph_begin and cuda_graph_end are
 // captured (thread-local mode: other threads' CUDA calls are unaffected) and replayed with one
 // launch. A graph bakes in every pointer and size it saw, so it may be replayed only for the same
-// call over the same buffers, and only while cuda_buffers_generation() is unchanged: it moves
-// whenever one of the twins' own buffers (operands, workspaces, bf16 weights) is reallocated.
+// call over the same buffers, and only while cuda_buffers_generation(ctx) is unchanged: it moves
+// whenever one of the ctx's own buffers (operands, workspace, bf16 weights) is reallocated.
 // begin returns false when the ctx cannot capture (a CPU ctx, AHA_CUDA_PROFILE). end returns null
 // when the capture failed, with the reason in *why; the stream has left capture mode either way.
 struct CudaGraph;
@@ -68,7 +68,7 @@ bool cuda_graph_begin(const Ctx& ctx);
 CudaGraph* cuda_graph_end(const Ctx& ctx, std::string* why);
 void cuda_graph_launch(const Ctx& ctx, CudaGraph* g);
 void cuda_graph_destroy(CudaGraph* g);
-unsigned long cuda_buffers_generation();
+unsigned long cuda_buffers_generation(const Ctx& ctx);
 
 // Owns a Ctx made by cuda_ctx_create (destroyed with it); move-only. A CPU Ctx owns nothing.
 class CtxOwner {

@@ -197,14 +197,28 @@ void step_rows(const int* page_indptr, const int* page_ids, const int* seq_lens,
   }
 }
 
-// The graph of this step's B over these buffers, captured or replayed (DecodeGraphs); false when
-// the caller runs the step eagerly instead (first sight of B, graphs off, or a failed capture).
+// Turns a scratch's graphs off for good, keeping the reason (every later step runs eagerly, the
+// path the CPU-checked twins take one launch at a time).
+void graphs_off(DecodeGraphs& G, const std::string& why) {
+  G.clear();
+  G.off = true;
+  G.why_off = why;
+}
+
+// The graph of this step's B over these buffers, replayed or captured and launched (DecodeGraphs);
+// false when the caller must run the step eagerly instead: the first sight of B, a capture that
+// failed (graphs then go off) or was spoilt by a buffer moving (dropped, captured again later).
 bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const void*> buffers,
                        const std::function<void()>& step) {
-  const unsigned long gen = cuda_buffers_generation();
+  const unsigned long gen = cuda_buffers_generation(ctx);
   for (const DecodeGraphs::Entry& e : G.entries)
     if (e.B == B && e.generation == gen && e.buffers == buffers) {
-      cuda_graph_launch(ctx, e.graph);
+      try {
+        cuda_graph_launch(ctx, e.graph);
+      } catch (const std::exception& ex) {
+        graphs_off(G, std::string("replaying a decode step's graph failed: ") + ex.what());
+        return false;
+      }
       G.replays++;
       return true;
     }
@@ -222,32 +236,40 @@ bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const
       i++;
     }
   if (G.entries.size() >= 64) G.clear();
-  if (!cuda_graph_begin(ctx)) {
-    G.off = true;
-    G.why_off = "this ctx cannot capture (AHA_CUDA_PROFILE)";
+  try {
+    if (!cuda_graph_begin(ctx)) {
+      graphs_off(G, "this ctx cannot capture (AHA_CUDA_PROFILE)");
+      return false;
+    }
+  } catch (const std::exception& ex) {
+    graphs_off(G, std::string("starting a capture failed: ") + ex.what());
     return false;
   }
   std::string why;
-  bool ok = true;
   try {
     step();
   } catch (const std::exception& ex) {
-    ok = false;
     why = ex.what();
   }
   std::string why_end;
   CudaGraph* g = cuda_graph_end(ctx, &why_end);
-  if (!ok || !g || cuda_buffers_generation() != gen) {
+  if (!why.empty() || !g) {
     cuda_graph_destroy(g);
-    G.clear();
-    G.off = true;  // from now on every step runs eagerly, as the CPU-verified path does
-    G.why_off = "capturing a decode step failed: " +
-                (!why.empty() ? why : !why_end.empty() ? why_end : "a buffer moved while capturing");
+    graphs_off(G, "capturing a decode step failed: " + (!why.empty() ? why : why_end));
+    return false;
+  }
+  if (cuda_buffers_generation(ctx) != gen) {  // a buffer moved while capturing: not this graph
+    cuda_graph_destroy(g);
     return false;
   }
   G.entries.push_back({B, std::move(buffers), gen, g});
   G.captures++;
-  cuda_graph_launch(ctx, g);
+  try {
+    cuda_graph_launch(ctx, g);
+  } catch (const std::exception& ex) {
+    graphs_off(G, std::string("launching a captured decode step failed: ") + ex.what());
+    return false;
+  }
   return true;
 }
 
@@ -287,11 +309,12 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
   const bool replayable = m.attn->decode_plan(m, page_indptr, seq_lens, B);
   const long off_indptr = B, off_lens = off_indptr + B + 1, off_pos = off_lens + B,
              off_rows = off_pos + B, off_ids = off_rows + B;
-  // Routing goes to the device first and comes back in one copy (one wait, not one per layer).
+  // Routing goes to the device first, every step (so a step's graph does not depend on whether
+  // routing is asked for), and comes back in one copy when it is.
   const size_t topk_n =
       static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * B * m.cfg.num_experts_per_tok;
-  if (topk_out && s.topk_dev.size() < topk_n) s.topk_dev.alloc(ctx.device, topk_n);
-  int* topk_dev = topk_out ? s.topk_dev.data() : nullptr;
+  if (topk_n > 0 && s.topk_dev.size() < topk_n) s.topk_dev.alloc(ctx.device, topk_n);
+  int* topk_dev = topk_n > 0 ? s.topk_dev.data() : nullptr;
   const std::function<void()> step = [&] {
     decode_rows(m, s, cache, d, d + off_indptr, d + off_ids, d + off_lens, d + off_pos,
                 d + off_rows, B, logits, topk_dev, B);
@@ -304,7 +327,7 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
     done = replay_or_capture(ctx, s.graphs, B, std::move(buffers), step);
   }
   if (!done) step();
-  if (topk_out)
+  if (topk_out && topk_n > 0)
     device_copy(ctx, topk_out, Device::kCpu, topk_dev, ctx.device, topk_n * sizeof(int));
 }
 

@@ -180,6 +180,7 @@ void model_to_device(Model& m, Device d) {
   if (m.ctx.device == d) return;
   Model dst;
   model_build(dst, m.cfg, d);
+  ctx_sync(m.ctx);  // m's pending kernels (on its own stream) have written its weights
   device_copy(dst.ctx, dst.params.data(), d, m.params.data(), m.ctx.device,
               static_cast<size_t>(m.num_params) * sizeof(float));
   if (d == Device::kCuda) cuda_ctx_sync_weights(dst.ctx);

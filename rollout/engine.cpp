@@ -254,7 +254,6 @@ void admit(Engine& e) {
       tokens.insert(tokens.end(), g->req.prompt.begin(), g->req.prompt.end());
       seq_start.push_back(static_cast<int>(tokens.size()));
       batch.push_back(g);
-      e.groups.push_back(g);
     }
     if (batch.empty()) break;
     const int n = static_cast<int>(batch.size());
@@ -267,8 +266,23 @@ void admit(Engine& e) {
     std::vector<float> logits(host ? static_cast<size_t>(n) * c.vocab_size : 0);
     float* lg = host ? logits.data() : e.prefill_logits_dev.data();
     const auto t0 = std::chrono::steady_clock::now();
-    decode_prefill(*e.model, e.prefill_acts, e.cache, tokens.data(), seq_start.data(), n,
-                   tables.data(), lg, routing.data());
+    try {
+      decode_prefill(*e.model, e.prefill_acts, e.cache, tokens.data(), seq_start.data(), n,
+                     tables.data(), lg, routing.data());
+    } catch (...) {
+      // Nothing admitted: the requests wait again, in order, and their pages are free.
+      for (int b = n - 1; b >= 0; b--) {
+        EngineGroup* g = batch[b];
+        page_table_release(e.cache.pool, prompts[b]);
+        e.reserved_pages -=
+            static_cast<long>(g->req.group_size) *
+            engine_sample_pages(static_cast<int>(g->req.prompt.size()), g->req.params.max_new_tokens);
+        e.waiting.push_front(std::move(g->req));
+        delete g;
+      }
+      throw;
+    }
+    e.groups.insert(e.groups.end(), batch.begin(), batch.end());
     for (int b = 0; b < n; b++) {
       EngineGroup* g = batch[b];
       const int T = static_cast<int>(g->req.prompt.size());

@@ -92,7 +92,8 @@ struct Engine {
   std::vector<int> sort_scratch;
   // One decode step's inputs, kept to reuse their memory: [B], [B+1], [pages], [B].
   std::vector<int> step_tokens, step_page_indptr, step_page_ids, step_seq_lens;
-  // CUDA: the logits of a step [max(max_batch, largest group), V], the sampler's rows and draws.
+  // CUDA: the logits of a step [max_batch, V] (first tokens are drawn in batches of max_batch
+  // rows), the sampler's rows and draws.
   Buffer<float> logits_dev;
   Buffer<float> prefill_logits_dev;  // [max_batch, V] the last position of each prefilled prompt
   Buffer<SamplingRow> rows_dev;

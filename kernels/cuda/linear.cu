@@ -55,6 +55,13 @@ void blas_destroy(Blas* b) {
 
 namespace {
 
+// cublasSetStream resets cuBLAS's workspace to its default pool (which allocates, also inside a
+// CUDA graph capture): ours is set again every time.
+void set_stream(Blas* b, cudaStream_t stream) {
+  AHA_CUBLAS_CHECK(cublasSetStream(b->cublas, stream));
+  AHA_CUBLAS_CHECK(cublasSetWorkspace(b->cublas, b->workspace, b->workspace_bytes));
+}
+
 int alignment_of(const void* p) {
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
   int al = 256;
@@ -118,7 +125,7 @@ void gemm(Blas* b, bool ta, bool tb, int m, int n, int k, const bf16* A, int lda
     AHA_CUBLAS_CHECK(cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, C, lc, C, lc,
                                     &hit->algo, b->workspace, b->workspace_bytes, stream));
   } else {
-    AHA_CUBLAS_CHECK(cublasSetStream(b->cublas, stream));
+    set_stream(b, stream);
     AHA_CUBLAS_CHECK(cublasGemmEx(b->cublas, opa, opb, m, n, k, &alpha, A, CUDA_R_16BF, lda, B,
                                   CUDA_R_16BF, ldb, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
@@ -180,7 +187,7 @@ void mla_absorb_q_cuda(Blas* b, float* q_lat, float* q_rope, const float* q, con
   if (B == 0) return;
   const int DQK = DN + DR;
   const float alpha = 1.0f, beta = 0.0f;
-  AHA_CUBLAS_CHECK(cublasSetStream(b->cublas, stream));
+  set_stream(b, stream);
   // Per head h: q_latᵀ[R,B] = W_uk_hᵀ (row-major [DN,R] is column-major [R,DN]) · q_hᵀ[DN,B].
   AHA_CUBLAS_CHECK(cublasSgemmStridedBatched(
       b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, R, B, DN, &alpha, kv_b, R,
@@ -195,7 +202,7 @@ void mla_absorb_out_cuda(Blas* b, float* att, const float* out_lat, const float*
                          int NH, int DN, int DV, int R, cudaStream_t stream) {
   if (B == 0) return;
   const float alpha = 1.0f, beta = 0.0f;
-  AHA_CUBLAS_CHECK(cublasSetStream(b->cublas, stream));
+  set_stream(b, stream);
   // Per head h: attᵀ[DV,B] = W_uv_h[DV,R] (column-major [R,DV], op T) · out_lat_hᵀ[R,B].
   AHA_CUBLAS_CHECK(cublasSgemmStridedBatched(
       b->cublas, CUBLAS_OP_T, CUBLAS_OP_N, DV, B, R, &alpha, kv_b + static_cast<size_t>(DN) * R, R,
