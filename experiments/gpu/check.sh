@@ -207,6 +207,7 @@ elif [ -f .cache/aha-bundle.tar.xz ]; then
   export LD_LIBRARY_PATH="$PWD/.cache/aha-bundle/lib:$nccl_lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if missing=$(ldd .cache/aha-bundle/aha | grep "not found"); [ -z "$missing" ]; then
     aha=.cache/aha-bundle/aha
+    summary+=("aha bundle: built from $(tr '\n' ' ' <.cache/aha-bundle/COMMIT 2>/dev/null || echo '?')(fetch.sh; rerun it after changing the tree)")
   else
     summary+=("train smoke: skipped (the carried aha lacks libraries here: $(echo "$missing" | awk '{print $1}' | tr '\n' ' '))")
   fi

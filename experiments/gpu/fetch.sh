@@ -32,12 +32,16 @@ fi
 # libraries it links that a PyTorch image lacks (not glibc, libstdc++ or the CUDA libraries,
 # which that machine has; NCCL comes from its PyTorch), about 14 MB compressed.
 if [ -x build/aha ]; then
+  # Built from the tree as it is now (check.sh prints the commit beside its own tree's).
+  cmake --build build --target aha -j "$(nproc)" >/dev/null
   rm -rf .cache/aha-bundle && mkdir -p .cache/aha-bundle/lib
   cp build/aha .cache/aha-bundle/
+  git rev-parse --short HEAD >.cache/aha-bundle/COMMIT 2>/dev/null || echo unknown >.cache/aha-bundle/COMMIT
+  git diff --quiet HEAD 2>/dev/null || echo "+ uncommitted changes" >>.cache/aha-bundle/COMMIT
   ldd build/aha | awk '$3 ~ /^\// {print $3}' |
     grep -vE '/(libc|libm|libpthread|librt|libdl|libresolv|libstdc\+\+|libgcc_s)\.so|ld-linux|/usr/local/cuda|libnccl' |
     while read -r lib; do cp -L "$lib" .cache/aha-bundle/lib/; done
-  tar cJf .cache/aha-bundle.tar.xz -C .cache/aha-bundle aha lib
+  tar cJf .cache/aha-bundle.tar.xz -C .cache/aha-bundle aha lib COMMIT
   rm -rf .cache/aha-bundle
 else
   echo "fetch.sh: no build/aha (run bash .ci/setup first): check.sh will skip the train run"

@@ -22,6 +22,7 @@
 #include "kernels/rng.h"
 #include "kernels/rows.h"
 #include "policy/checkpoint.h"
+#include "policy/config_presets.h"
 #include "policy/decode.h"
 #include "policy/tiny_tokenizer.h"
 #include "rollout/engine.h"
@@ -319,6 +320,41 @@ TEST_CASE("decode steps replayed from CUDA graphs give the eager steps' samples"
     // The same kernels on the same buffers: the same bits (cuBLAS picks its kernels per shape).
     CHECK(differ == 0);
   }
+}
+
+TEST_CASE("MLA at DeepSeek's latent dims (512 + 64) decodes through FlashInfer's kernel") {
+  // A 2-layer model with DeepSeek-V3's latent and rope widths (the dims FlashInfer's MLA kernel is
+  // built for; our kernel takes the others), weights scaled up so the log-probs are not flat.
+  // clang-format off
+  const ModelConfig cfg = config_deepseek({.V = 103, .C = 128, .L = 2, .NH = 4, .q_lora_rank = 0,
+      .kv_lora_rank = 512, .qk_nope_head_dim = 32, .qk_rope_head_dim = 64, .v_head_dim = 32,
+      .FF = 192, .moe_FF = 64, .E = 4, .shared = 1, .K = 2, .first_dense = 1,
+      .max_position_embeddings = 256});
+  // clang-format on
+  Model m;
+  model_build(m, cfg);
+  model_init(m, 9);
+  for (float& p : m.params) p *= 4.0f;
+  model_to_device(m, Device::kCuda);
+  const std::vector<EngineRequest> reqs = arith_requests(8, 3, 1.0f, 15);
+  const std::vector<EngineResult> a = run(m, reqs);
+  const std::vector<EngineResult> b = run(m, reqs);
+  std::vector<int> first;
+  const Batch batch = sample_batch(reqs, a, &first);
+  const std::vector<float> learner = forward_logp(m, batch);
+  double max_d = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < a.size(); i++)
+    for (size_t g = 0; g < a[i].samples.size(); g++, k++) {
+      const Sample& x = a[i].samples[g];
+      CHECK(x.completion == b[i].samples[g].completion);  // FlashInfer's steps stay eager
+      CHECK(x.rollout_logp == b[i].samples[g].rollout_logp);
+      for (size_t j = 0; j < x.completion.size(); j++)
+        max_d = std::max(max_d, std::fabs(static_cast<double>(x.rollout_logp[j]) -
+                                          learner[first[k] + j]));
+    }
+  std::printf("512 + 64 latent (FlashInfer when built): max |engine - GPU learner| %.4g\n", max_d);
+  CHECK(max_d <= 0.1);
 }
 
 TEST_CASE("after requests of random lengths with cancels, the CUDA engine's pool is whole") {
