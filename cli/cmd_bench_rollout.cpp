@@ -151,8 +151,8 @@ void cmd_bench_rollout(const std::string& model_dir, const std::string& config, 
     const EngineRun r = run_engine(m, reqs, B);
     const double tok_s = r.decode_tokens / r.decode_seconds;
     const double step_s = r.decode_seconds / std::max(1L, r.decode_steps);
-    std::printf("%8d %14.0f %12.0f %14.0f %10.3f", B, tok_s, tok_s / B,
-                r.decode_tokens / r.seconds, 1e3 * step_s);
+    std::printf("%8d %14.0f %12.0f %14.0f %10.3f", B, tok_s, tok_s / B, r.decode_tokens / r.seconds,
+                1e3 * step_s);
     if (cuda) {
       const double gbs = decode_step_bytes(m, B, prompt_len + max_new / 2.0) / step_s / 1e9;
       std::printf(" %10.0f %8.1f%%  (%ld of %ld steps from CUDA graphs%s%s)\n", gbs,

@@ -113,7 +113,7 @@ struct CudaState {
   Scratch operands[3];             // bf16 GEMM operands (CudaSizes::operands)
   const float* weights = nullptr;  // the registered fp32 parameters [num_weights]
   long num_weights = 0;
-  Scratch weights_bf16;  // their bf16 copy
+  Scratch weights_bf16;          // their bf16 copy
   unsigned long generation = 0;  // moves of the Scratch buffers above (cuda_buffers_generation)
   DecodeAttention* decode = nullptr;  // decode attention's workspaces, made at the first plan
   struct OpEvents {
@@ -596,15 +596,15 @@ void mla_expand_kv_backward(const Ctx& ctx, float* dkv, float* dkv_a, const floa
 void mla_absorb_q(const Ctx& ctx, float* q_lat, float* q_rope, const float* q, const float* kv_b,
                   int B, int NH, int DN, int DR, int DV, int R) {
   if (ctx.device == Device::kCpu) return mla_absorb_q(q_lat, q_rope, q, kv_b, B, NH, DN, DR, DV, R);
-  AHA_CUDA("mla_absorb_q", mla_absorb_q_cuda(state(ctx).blas, q_lat, q_rope, q, kv_b, B, NH, DN,
-                                             DR, DV, R, stream(ctx)));
+  AHA_CUDA("mla_absorb_q", mla_absorb_q_cuda(state(ctx).blas, q_lat, q_rope, q, kv_b, B, NH, DN, DR,
+                                             DV, R, stream(ctx)));
 }
 
 void mla_absorb_out(const Ctx& ctx, float* att, const float* out_lat, const float* kv_b, int B,
                     int NH, int DN, int DV, int R) {
   if (ctx.device == Device::kCpu) return mla_absorb_out(att, out_lat, kv_b, B, NH, DN, DV, R);
-  AHA_CUDA("mla_absorb_out", mla_absorb_out_cuda(state(ctx).blas, att, out_lat, kv_b, B, NH, DN,
-                                                 DV, R, stream(ctx)));
+  AHA_CUDA("mla_absorb_out",
+           mla_absorb_out_cuda(state(ctx).blas, att, out_lat, kv_b, B, NH, DN, DV, R, stream(ctx)));
 }
 
 void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* up, long N) {

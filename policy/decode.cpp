@@ -83,10 +83,10 @@ void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, con
   for (int b = 0; b < n; b++) {
     const int T = seq_start[b + 1] - seq_start[b];
     const KvPageTable& table = *tables[b];
-    AHA_CHECK(T >= 1 && table.len == T &&
-                  static_cast<int>(table.pages.size()) == pages_for_tokens(T),
-              "decode_prefill: the page table of prompt " + std::to_string(b) +
-                  " does not hold its " + std::to_string(T) + " positions");
+    AHA_CHECK(
+        T >= 1 && table.len == T && static_cast<int>(table.pages.size()) == pages_for_tokens(T),
+        "decode_prefill: the page table of prompt " + std::to_string(b) + " does not hold its " +
+            std::to_string(T) + " positions");
     for (int t = 0; t < T; t++)
       rows_host[seq_start[b] + t] = static_cast<int>(page_table_row(table, t));
   }
@@ -114,8 +114,7 @@ void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, con
   const int Lm = cfg_num_moe_layers(c);
   for (int b = 0; b < n; b++)
     if (topk_out[b])
-      topk_out[b]->assign(
-          static_cast<size_t>(Lm) * (seq_start[b + 1] - seq_start[b]) * K, 0);
+      topk_out[b]->assign(static_cast<size_t>(Lm) * (seq_start[b + 1] - seq_start[b]) * K, 0);
   std::vector<int> layer(static_cast<size_t>(N) * K);  // [N, K] of one MoE layer, on the host
   int moe_l = 0;
   for (int l = 0; l < c.num_hidden_layers; l++) {
@@ -298,9 +297,8 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
   if (s.ints_dev.size() < h.size()) {
     // Room for B sequences of the longest context the model allows: the buffer (which a graph
     // points into) does not move as this B's sequences grow.
-    const size_t most =
-        5 * static_cast<size_t>(B) + 1 +
-        static_cast<size_t>(B) * pages_for_tokens(m.cfg.max_position_embeddings);
+    const size_t most = 5 * static_cast<size_t>(B) + 1 +
+                        static_cast<size_t>(B) * pages_for_tokens(m.cfg.max_position_embeddings);
     s.ints_dev.alloc(ctx.device, std::max(h.size(), most));
   }
   int* d = s.ints_dev.data();
@@ -321,8 +319,8 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
   };
   bool done = false;
   if (!s.graphs.off && replayable) {
-    std::vector<const void*> buffers = {s.arena.mem.data(), d,        topk_dev,
-                                        logits,             cache.data.data(), m.params.data()};
+    std::vector<const void*> buffers = {s.arena.mem.data(), d, topk_dev, logits, cache.data.data(),
+                                        m.params.data()};
     for (const LayerActs& la : s.layers) buffers.push_back(la.arena.mem.data());
     done = replay_or_capture(ctx, s.graphs, B, std::move(buffers), step);
   }

@@ -31,7 +31,8 @@ struct KvCache {
   int W = 0;         // elements per row per layer (cache_row_width)
   int num_rows = 0;  // pool.num_pages * kPageTokens
   Ctx ctx;           // the model's: where data lives; copy-on-write copies run on its stream
-  Buffer<char> data;  // [L, num_rows, W] of cache_elem_bytes(ctx.device); row = page*kPageTokens+slot
+  // [L, num_rows, W] elements of cache_elem_bytes(ctx.device); row = page * kPageTokens + slot
+  Buffer<char> data;
   KvPagePool pool;
   Buffer<int> prefill_rows;  // CUDA: [N] the cache rows of the prompts being prefilled
 };

@@ -290,7 +290,7 @@ void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
 bool mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
   const ModelConfig& c = m.cfg;
   return decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
-                        c.kv_lora_rank, c.qk_rope_head_dim);
+                               c.kv_lora_rank, c.qk_rope_head_dim);
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
@@ -314,10 +314,9 @@ void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
 }  // namespace
 
 const AttentionOps kMlaOps = {
-    "mla",         mla_add_specs,   mla_softmax_scale, mla_cache_row_width,
-    mla_plan_acts, mla_plan_grads,  mla_inputs,        mla_forward,
-    mla_backward,  mla_cache_write, mla_decode,        mla_plan_decode,
-    mla_decode_plan,
+    "mla",          mla_add_specs,   mla_softmax_scale, mla_cache_row_width, mla_plan_acts,
+    mla_plan_grads, mla_inputs,      mla_forward,       mla_backward,        mla_cache_write,
+    mla_decode,     mla_plan_decode, mla_decode_plan,
 };
 
 }  // namespace aha

@@ -82,8 +82,7 @@ struct AttentionOps {
   // schedule CUDA's MLA decode needs per batch composition (nothing on the CPU, nothing for GQA).
   // Returns whether the step's attention launches may be replayed from a CUDA graph for another
   // composition of the same B (decode_attention_plan).
-  bool (*decode_plan)(const Model& m, const int* page_indptr_host, const int* seq_lens_host,
-                      int B);
+  bool (*decode_plan)(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B);
 };
 
 extern const AttentionOps kMlaOps;  // policy/deepseek.cpp

@@ -273,10 +273,9 @@ void gqa_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
 }  // namespace
 
 const AttentionOps kGqaOps = {
-    "gqa",         gqa_add_specs,   gqa_softmax_scale, gqa_cache_row_width,
-    gqa_plan_acts, gqa_plan_grads,  gqa_inputs,        gqa_forward,
-    gqa_backward,  gqa_cache_write, gqa_decode,        gqa_plan_decode,
-    gqa_decode_plan,
+    "gqa",          gqa_add_specs,   gqa_softmax_scale, gqa_cache_row_width, gqa_plan_acts,
+    gqa_plan_grads, gqa_inputs,      gqa_forward,       gqa_backward,        gqa_cache_write,
+    gqa_decode,     gqa_plan_decode, gqa_decode_plan,
 };
 
 }  // namespace aha

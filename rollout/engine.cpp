@@ -45,10 +45,9 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   if (model.ctx.device != Device::kCpu) {
     // The cache and the step's logits are the engine's device memory beyond the model's.
     const ModelConfig& c = model.cfg;
-    const size_t need =
-        static_cast<size_t>(pages_for_tokens(opt.max_tokens_in_flight)) * kPageTokens *
-            cache_bytes_per_token(c, model.ctx.device) +
-        2 * static_cast<size_t>(opt.max_batch) * c.vocab_size * sizeof(float);
+    const size_t need = static_cast<size_t>(pages_for_tokens(opt.max_tokens_in_flight)) *
+                            kPageTokens * cache_bytes_per_token(c, model.ctx.device) +
+                        2 * static_cast<size_t>(opt.max_batch) * c.vocab_size * sizeof(float);
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
     AHA_CHECK(need <= free_bytes,
@@ -184,8 +183,8 @@ void sample_first_tokens(Engine& e, const std::vector<EngineGroup*>& batch, cons
     for (size_t b = 0; b < batch.size(); b++) {
       EngineGroup* g = batch[b];
       for (int i = 0; i < g->req.group_size; i++) {
-        SampledToken t = sample_token(logits + b * V, V, g->req.params, g->req.seed, i, 0,
-                                      e.sort_scratch);
+        SampledToken t =
+            sample_token(logits + b * V, V, g->req.params, g->req.seed, i, 0, e.sort_scratch);
         if (accept_token(e, g->seqs[i], t)) finish_seq(e, g->seqs[i]);
       }
     }
@@ -220,8 +219,9 @@ void sample_first_tokens(Engine& e, const std::vector<EngineGroup*>& batch, cons
 void admit(Engine& e) {
   const ModelConfig& c = e.model->cfg;
   const bool host = e.model->ctx.device == Device::kCpu;
-  const int max_prefill = std::min(
-      e.opt.max_batch, e.opt.prefill_prompts > 0 ? e.opt.prefill_prompts : (host ? 1 : e.opt.max_batch));
+  const int max_prefill =
+      std::min(e.opt.max_batch,
+               e.opt.prefill_prompts > 0 ? e.opt.prefill_prompts : (host ? 1 : e.opt.max_batch));
   std::vector<EngineGroup*> batch;
   std::vector<KvPageTable> prompts;
   std::vector<int> tokens, seq_start;
@@ -274,9 +274,9 @@ void admit(Engine& e) {
       for (int b = n - 1; b >= 0; b--) {
         EngineGroup* g = batch[b];
         page_table_release(e.cache.pool, prompts[b]);
-        e.reserved_pages -=
-            static_cast<long>(g->req.group_size) *
-            engine_sample_pages(static_cast<int>(g->req.prompt.size()), g->req.params.max_new_tokens);
+        e.reserved_pages -= static_cast<long>(g->req.group_size) *
+                            engine_sample_pages(static_cast<int>(g->req.prompt.size()),
+                                                g->req.params.max_new_tokens);
         e.waiting.push_front(std::move(g->req));
         delete g;
       }
@@ -402,11 +402,10 @@ int engine_step(Engine& e, std::vector<EngineResult>& done) {
                       K * sizeof(int));
         s.out.routing.insert(s.out.routing.end(), r.begin(), r.end());
       }
-      SampledToken t =
-          host ? sample_token(&logits[static_cast<size_t>(b) * c.vocab_size], c.vocab_size,
-                              req.params, req.seed, s.sample_idx, s.out.completion.size(),
-                              e.sort_scratch)
-               : e.drawn_host[b];
+      SampledToken t = host ? sample_token(&logits[static_cast<size_t>(b) * c.vocab_size],
+                                           c.vocab_size, req.params, req.seed, s.sample_idx,
+                                           s.out.completion.size(), e.sort_scratch)
+                            : e.drawn_host[b];
       if (accept_token(e, s, t)) finish_seq(e, s);
     }
   }

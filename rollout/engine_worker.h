@@ -18,7 +18,7 @@ namespace aha {
 struct EngineWorkerOptions {
   WorkerOptions worker;
   EngineOptions engine;
-  int capacity = 256;  // groups held at once (running or waiting)
+  int capacity = 256;            // groups held at once (running or waiting)
   Device device = Device::kCpu;  // where the engine runs (the weights are copied there)
 };
 

@@ -938,8 +938,8 @@ void print_start(const Run& r) {
   const bool any_cuda = r.learner.device == Device::kCuda || r.rollout_device == Device::kCuda;
   const std::string gpu = any_cuda ? ", " + cuda_device_description() : "";
   std::printf("learner: %s%s; rollout: %s%s\n", device_name(r.learner.device),
-              r.learner.device == Device::kCuda ? gpu.c_str() : "",
-              device_name(r.rollout_device), r.rollout_device == Device::kCuda ? gpu.c_str() : "");
+              r.learner.device == Device::kCuda ? gpu.c_str() : "", device_name(r.rollout_device),
+              r.rollout_device == Device::kCuda ? gpu.c_str() : "");
 }
 
 // The held-out accuracy before training (read back when resuming).

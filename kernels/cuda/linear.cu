@@ -189,9 +189,9 @@ void mla_absorb_q_cuda(Blas* b, float* q_lat, float* q_rope, const float* q, con
   const float alpha = 1.0f, beta = 0.0f;
   set_stream(b, stream);
   // Per head h: q_latᵀ[R,B] = W_uk_hᵀ (row-major [DN,R] is column-major [R,DN]) · q_hᵀ[DN,B].
-  AHA_CUBLAS_CHECK(cublasSgemmStridedBatched(
-      b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, R, B, DN, &alpha, kv_b, R,
-      static_cast<long long>(DN + DV) * R, q, NH * DQK, DQK, &beta, q_lat, NH * R, R, NH));
+  AHA_CUBLAS_CHECK(cublasSgemmStridedBatched(b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, R, B, DN, &alpha,
+                                             kv_b, R, static_cast<long long>(DN + DV) * R, q,
+                                             NH * DQK, DQK, &beta, q_lat, NH * R, R, NH));
   // q_rope[b,h,:] = q[b,h,DN:DN+DR]
   AHA_CUDA_CHECK(cudaMemcpy2DAsync(q_rope, sizeof(float) * DR, q + DN, sizeof(float) * DQK,
                                    sizeof(float) * DR, static_cast<size_t>(B) * NH,

@@ -99,8 +99,8 @@ void mla_expand_kv_backward_cuda(float* dkv, float* dkv_a, const float* dk, cons
 
 // One thread per (source row, column); rows outside [0, num_dst_rows) are skipped.
 __global__ static void scatter_bf16_kernel(bf16* dst, int ld_dst, const int* dst_rows,
-                                           int num_dst_rows, const float* src, int ld_src,
-                                           int rows, int cols) {
+                                           int num_dst_rows, const float* src, int ld_src, int rows,
+                                           int cols) {
   long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
   if (i >= static_cast<long>(rows) * cols) return;
   const long r = i / cols;
@@ -115,7 +115,7 @@ void scatter_rows_bf16_cuda(bf16* dst, int ld_dst, const int* dst_rows, int num_
   const long n = static_cast<long>(rows) * cols;
   if (n == 0) return;
   scatter_bf16_kernel<<<num_blocks(n, 256), 256, 0, stream>>>(dst, ld_dst, dst_rows, num_dst_rows,
-                                                               src, ld_src, rows, cols);
+                                                              src, ld_src, rows, cols);
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 

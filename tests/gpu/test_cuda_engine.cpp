@@ -26,6 +26,7 @@
 #include "policy/decode.h"
 #include "policy/tiny_tokenizer.h"
 #include "rollout/engine.h"
+#include "tests/engine_run_all.h"
 #include "tests/gpu/gpu_main.h"
 #include "tests/gpu/gpu_util.h"
 #include "tests/gpu/model_fixture.h"
@@ -43,7 +44,8 @@ void check_fp32(const std::vector<float>& got, const std::vector<float>& ref, do
   REQUIRE(got.size() == ref.size());
   double worst = 0;
   for (size_t i = 0; i < ref.size(); i++)
-    worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - ref[i]) / (1 + std::fabs(ref[i])));
+    worst =
+        std::max(worst, std::fabs(static_cast<double>(got[i]) - ref[i]) / (1 + std::fabs(ref[i])));
   INFO(what << ": worst relative error " << worst);
   CHECK(worst <= tol);
 }
@@ -75,17 +77,15 @@ std::vector<EngineRequest> arith_requests(int n, int G, float temperature, uint6
   return reqs;
 }
 
-std::vector<EngineResult> run(Model& m, const std::vector<EngineRequest>& reqs,
-                              int max_batch = 64, bool graphs = true, long* replays = nullptr) {
+std::vector<EngineResult> run(Model& m, const std::vector<EngineRequest>& reqs, int max_batch = 64,
+                              bool graphs = true, long* replays = nullptr) {
   Engine e;
   EngineOptions eo;
   eo.max_tokens_in_flight = 1 << 13;
   eo.max_batch = max_batch;
   eo.cuda_graphs = graphs;
   engine_init(e, m, eo);
-  for (const EngineRequest& r : reqs) engine_submit(e, r);
-  std::vector<EngineResult> done;
-  engine_run(e, done);
+  std::vector<EngineResult> done = test::engine_run_all(e, reqs);
   CHECK(page_pool_whole(e.cache.pool));
   CHECK(e.reserved_pages == 0);
   if (graphs) {
@@ -93,9 +93,6 @@ std::vector<EngineResult> run(Model& m, const std::vector<EngineRequest>& reqs,
     CHECK(!e.scratch.graphs.off);  // a failed capture falls back to eager steps, but is a defect
   }
   if (replays) *replays = e.scratch.graphs.replays;
-  std::sort(done.begin(), done.end(), [](const EngineResult& a, const EngineResult& b) {
-    return a.request_id < b.request_id;
-  });
   return done;
 }
 
@@ -136,6 +133,26 @@ Model load_to(Device d) {
   return m;
 }
 
+// The tiny Qwen3-MoE of the model tests (GQA), random weights, on the GPU.
+Model tiny_qwen_on_gpu(uint64_t seed) {
+  Model m;
+  model_build(m, model_fixture::tiny_qwen3_moe(2));
+  model_init(m, seed);
+  model_to_device(m, Device::kCuda);
+  return m;
+}
+
+// arith_requests with ids folded into m's vocabulary and no stop token: every sample runs to its
+// length (a random model rarely stops), so B stays constant for many steps.
+std::vector<EngineRequest> requests_for(const Model& m, int n, int G, uint64_t seed) {
+  std::vector<EngineRequest> reqs = arith_requests(n, G, 1.0f, seed);
+  for (EngineRequest& r : reqs) {
+    for (int& id : r.prompt) id %= m.cfg.vocab_size;
+    r.params.stop_token_ids.clear();
+  }
+  return reqs;
+}
+
 }  // namespace
 
 TEST_CASE("mla_absorb_q / mla_absorb_out on CUDA equal the CPU ops (fp32)") {
@@ -143,7 +160,8 @@ TEST_CASE("mla_absorb_q / mla_absorb_out on CUDA equal the CPU ops (fp32)") {
   const std::vector<float> q = gpu_test::randn(static_cast<size_t>(B) * NH * DQK, 1);
   const std::vector<float> kv_b = gpu_test::randn(static_cast<size_t>(NH) * (DN + DV) * R, 2, 0.2);
   const std::vector<float> out_lat = gpu_test::randn(static_cast<size_t>(B) * NH * R, 3);
-  std::vector<float> q_lat(static_cast<size_t>(B) * NH * R), q_rope(static_cast<size_t>(B) * NH * DR);
+  std::vector<float> q_lat(static_cast<size_t>(B) * NH * R),
+      q_rope(static_cast<size_t>(B) * NH * DR);
   std::vector<float> att(static_cast<size_t>(B) * NH * DV);
   mla_absorb_q(q_lat.data(), q_rope.data(), q.data(), kv_b.data(), B, NH, DN, DR, DV, R);
   mla_absorb_out(att.data(), out_lat.data(), kv_b.data(), B, NH, DN, DV, R);
@@ -215,15 +233,16 @@ TEST_CASE("greedy decode on CUDA gives the CPU engine's tokens wherever the CPU 
       INFO("request " << i << ", token " << j);
       REQUIRE(j < g.completion.size());
       CHECK(g.completion[j] == c.completion[j]);
-      max_dlogp = std::max(max_dlogp, std::fabs(static_cast<double>(g.rollout_logp[j]) -
-                                                c.rollout_logp[j]));
+      max_dlogp = std::max(max_dlogp,
+                           std::fabs(static_cast<double>(g.rollout_logp[j]) - c.rollout_logp[j]));
       compared++;
     }
     if (!tie) CHECK(g.completion.size() == c.completion.size());
   }
-  std::printf("greedy: %ld of %ld CPU tokens compared (%ld samples stopped at a near-tie), "
-              "max |logp CUDA - CPU| %.4g\n",
-              compared, total, ties, max_dlogp);
+  std::printf(
+      "greedy: %ld of %ld CPU tokens compared (%ld samples stopped at a near-tie), "
+      "max |logp CUDA - CPU| %.4g\n",
+      compared, total, ties, max_dlogp);
   CHECK(compared * 2 >= total);  // a trained model is rarely at a tie: the test is not vacuous
 }
 
@@ -245,16 +264,17 @@ TEST_CASE("sampled log-probs agree with the GPU learner's forward over the finis
         const double d = std::fabs(static_cast<double>(s.rollout_logp[j]) - learner[first[k] + j]);
         max_d = std::max(max_d, d);
         sum_d += d;
-        max_cpu = std::max(max_cpu, std::fabs(static_cast<double>(s.rollout_logp[j]) -
-                                              reference[first[k] + j]));
+        max_cpu = std::max(
+            max_cpu, std::fabs(static_cast<double>(s.rollout_logp[j]) - reference[first[k] + j]));
         n++;
       }
       k++;
     }
   REQUIRE(n > 0);
-  std::printf("log-probs of %ld sampled tokens: |engine - GPU learner| max %.4g mean %.4g; "
-              "|engine - CPU fp32 forward| max %.4g\n",
-              n, max_d, sum_d / n, max_cpu);
+  std::printf(
+      "log-probs of %ld sampled tokens: |engine - GPU learner| max %.4g mean %.4g; "
+      "|engine - CPU fp32 forward| max %.4g\n",
+      n, max_d, sum_d / n, max_cpu);
   // bf16 GEMM operands and a bf16 cache on one side, bf16 tensor-core attention on the other.
   CHECK(max_d <= 0.1);
   CHECK(sum_d / n <= 0.01);
@@ -262,17 +282,10 @@ TEST_CASE("sampled log-probs agree with the GPU learner's forward over the finis
 
 TEST_CASE("two CUDA engine runs give the same bits, with routing, for MLA and GQA models") {
   Model mla = load_to(Device::kCuda);
-  Model gqa;
-  model_build(gqa, model_fixture::tiny_qwen3_moe(2));
-  model_init(gqa, 3);
-  model_to_device(gqa, Device::kCuda);
+  Model gqa = tiny_qwen_on_gpu(3);
   for (Model* m : {&mla, &gqa}) {
-    std::vector<EngineRequest> reqs = arith_requests(12, 3, 1.0f, 13);
-    for (EngineRequest& r : reqs) {
-      for (int& id : r.prompt) id %= m->cfg.vocab_size;
-      r.params.top_p = 0.9f;
-      r.params.stop_token_ids.clear();  // the random Qwen rarely stops: run to the length
-    }
+    std::vector<EngineRequest> reqs = requests_for(*m, 12, 3, 13);
+    for (EngineRequest& r : reqs) r.params.top_p = 0.9f;
     // Run to run at the same max_batch (another batch size may pick other GEMM kernels: the
     // engine does not promise the same bits across batch compositions on CUDA).
     const std::vector<EngineResult> a = run(*m, reqs);
@@ -292,16 +305,9 @@ TEST_CASE("two CUDA engine runs give the same bits, with routing, for MLA and GQ
 
 TEST_CASE("decode steps replayed from CUDA graphs give the eager steps' samples") {
   Model mla = load_to(Device::kCuda);
-  Model gqa;
-  model_build(gqa, model_fixture::tiny_qwen3_moe(2));
-  model_init(gqa, 5);
-  model_to_device(gqa, Device::kCuda);
+  Model gqa = tiny_qwen_on_gpu(5);
   for (Model* m : {&mla, &gqa}) {
-    std::vector<EngineRequest> reqs = arith_requests(6, 2, 1.0f, 14);
-    for (EngineRequest& r : reqs) {
-      for (int& id : r.prompt) id %= m->cfg.vocab_size;
-      r.params.stop_token_ids.clear();  // a constant B for many steps: the graphs get replayed
-    }
+    const std::vector<EngineRequest> reqs = requests_for(*m, 6, 2, 14);
     long replays = 0;
     const std::vector<EngineResult> eager = run(*m, reqs, 64, false);
     const std::vector<EngineResult> graphed = run(*m, reqs, 64, true, &replays);
@@ -350,8 +356,8 @@ TEST_CASE("MLA at DeepSeek's latent dims (512 + 64) decodes through FlashInfer's
       CHECK(x.completion == b[i].samples[g].completion);  // FlashInfer's steps stay eager
       CHECK(x.rollout_logp == b[i].samples[g].rollout_logp);
       for (size_t j = 0; j < x.completion.size(); j++)
-        max_d = std::max(max_d, std::fabs(static_cast<double>(x.rollout_logp[j]) -
-                                          learner[first[k] + j]));
+        max_d = std::max(max_d,
+                         std::fabs(static_cast<double>(x.rollout_logp[j]) - learner[first[k] + j]));
     }
   std::printf("512 + 64 latent (FlashInfer when built): max |engine - GPU learner| %.4g\n", max_d);
   CHECK(max_d <= 0.1);

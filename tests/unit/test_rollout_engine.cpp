@@ -12,6 +12,7 @@
 #include "policy/config_presets.h"
 #include "policy/decode.h"
 #include "rollout/engine.h"
+#include "tests/engine_run_all.h"
 #include "tests/unit/model_test_util.h"
 
 using namespace aha;
@@ -52,13 +53,7 @@ std::vector<EngineResult> run_requests(Model& m, const std::vector<EngineRequest
   opt.max_batch = max_batch;
   opt.prefill_prompts = prefill_prompts;
   engine_init(e, m, opt);
-  for (const EngineRequest& r : reqs) engine_submit(e, r);
-  std::vector<EngineResult> done;
-  engine_run(e, done);
-  std::sort(done.begin(), done.end(), [](const EngineResult& a, const EngineResult& b) {
-    return a.request_id < b.request_id;
-  });
-  return done;
+  return test::engine_run_all(e, reqs);
 }
 
 std::vector<EngineRequest> mixed_requests(int num_prompts, int G, bool routing) {
