@@ -27,7 +27,8 @@
 # it did not run otherwise (AHA_CHECK_BENCH=0 skips the benchmarks and the smoke). The same aha
 # runs issue 13's rollout benchmark first (`aha bench rollout --config 1b --device cuda`: decode
 # tok/s at batch 1..512, the share of the copy bandwidth, transformers' generate() beside it;
-# AHA_CHECK_ROLLOUT=0 skips it; its tests, test_cuda_engine, run with the gpu tests). With time left
+# AHA_CHECK_ROLLOUT=0 skips it; its tests, test_cuda_engine, run with the gpu tests;
+# AHA_CHECK_TESTS=REGEX limits the gpu tests to those it matches). With time left
 # it is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
 # status 0 only when the build succeeded, every gpu test ran and passed, and the train run (when
 # it ran) finished.
@@ -103,7 +104,10 @@ fi
 if [ $status -eq 0 ]; then
   echo "== gpu tests"
   # In parallel: each test takes a small share of the GPU's memory and time.
-  timeout $(cap 240) ctest --test-dir build-gpu -L gpu -j 6 --output-on-failure --timeout 120 2>&1 |
+  # AHA_CHECK_TESTS=REGEX runs only the gpu tests it matches (a quick rerun after a fix).
+  only=()
+  [ -n "${AHA_CHECK_TESTS:-}" ] && only=(-R "$AHA_CHECK_TESTS")
+  timeout $(cap 240) ctest --test-dir build-gpu -L gpu "${only[@]}" -j 6 --output-on-failure --timeout 120 2>&1 |
     tee build-gpu/check-ctest.log | grep -E "Test +#|tests passed|tests failed"
   # A failed test again under compute-sanitizer (memcheck), while time is left: names the kernel
   # and the access when one reads or writes out of bounds.
