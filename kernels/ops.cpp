@@ -18,6 +18,7 @@
 #include "kernels/swiglu.h"
 
 #ifdef AHA_HAVE_CUDA
+#include "kernels/cuda/fp32_reference.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/cuda/rows.h"
 #endif
@@ -116,6 +117,7 @@ struct CudaState {
   Scratch weights_bf16;          // their bf16 copy
   unsigned long generation = 0;  // moves of the Scratch buffers above (cuda_buffers_generation)
   DecodeAttention* decode = nullptr;  // decode attention's workspaces, made at the first plan
+  bool fp32 = false;                  // the fp32 test mode (cuda_ctx_set_fp32)
   struct OpEvents {
     const char* name;
     cudaEvent_t start, stop;
@@ -132,6 +134,14 @@ CudaState& state(const Ctx& ctx) {
 
 cudaStream_t stream(const Ctx& ctx) {
   return static_cast<cudaStream_t>(ctx.stream);
+}
+
+// In the fp32 test mode (forward ops only: it serves decoding and the forward of a comparison).
+bool fp32_mode(const Ctx& ctx) {
+  return state(ctx).fp32;
+}
+void no_fp32_backward(const Ctx& ctx, const char* op) {
+  AHA_CHECK(!state(ctx).fp32, std::string(op) + ": the CUDA fp32 test mode runs forward ops only");
 }
 
 DecodeAttention* decode_state(const Ctx& ctx) {
@@ -206,6 +216,8 @@ Ctx cuda_ctx_create() {
   s->weights_bf16.generation = &s->generation;
   const char* prof = std::getenv("AHA_CUDA_PROFILE");
   s->profiling = prof && *prof && std::string(prof) != "0";
+  const char* fp32 = std::getenv("AHA_CUDA_FP32");
+  s->fp32 = fp32 && *fp32 && std::string(fp32) != "0";
   return Ctx{Device::kCuda, s->stream, s};
 }
 
@@ -309,6 +321,14 @@ void cuda_ctx_sync_weights(const Ctx& ctx) {
     cast_to_bf16_cuda(static_cast<bf16*>(s.weights_bf16.p), s.weights, s.num_weights, s.stream);
 }
 
+void cuda_ctx_set_fp32(const Ctx& ctx, bool on) {
+  state(ctx).fp32 = on;
+}
+
+bool cuda_ctx_fp32(const Ctx& ctx) {
+  return ctx.device == Device::kCuda && state(ctx).fp32;
+}
+
 struct CudaGraph {
   cudaGraphExec_t exec = nullptr;
 };
@@ -359,6 +379,12 @@ void cuda_ctx_set_weights(const Ctx&, const float*, long) {
 }
 void cuda_ctx_sync_weights(const Ctx&) {
   no_cuda_twin("cuda_ctx_sync_weights");
+}
+void cuda_ctx_set_fp32(const Ctx&, bool) {
+  no_cuda_twin("cuda_ctx_set_fp32");
+}
+bool cuda_ctx_fp32(const Ctx&) {
+  return false;
 }
 struct CudaGraph {};
 bool cuda_graph_begin(const Ctx&) {
@@ -420,8 +446,14 @@ void cache_write_rows(const Ctx& ctx, void* cache, int W, int col, const int* ro
                       const float* src, int ld_src, int N, int cols) {
   if (ctx.device == Device::kCpu)
     return scatter_rows(static_cast<float*>(cache) + col, W, rows, num_rows, src, ld_src, N, cols);
-  AHA_CUDA("cache_write_rows", scatter_rows_bf16_cuda(static_cast<bf16*>(cache) + col, W, rows,
-                                                      num_rows, src, ld_src, N, cols, stream(ctx)));
+  AHA_CUDA("cache_write_rows", {
+    if (fp32_mode(ctx))
+      scatter_rows_f32_cuda(static_cast<float*>(cache) + col, W, rows, num_rows, src, ld_src, N,
+                            cols, stream(ctx));
+    else
+      scatter_rows_bf16_cuda(static_cast<bf16*>(cache) + col, W, rows, num_rows, src, ld_src, N,
+                             cols, stream(ctx));
+  });
 }
 
 void embedding_forward(const Ctx& ctx, float* out, const int* tokens, const float* wte, int N,
@@ -460,6 +492,7 @@ void linear_forward(const Ctx& ctx, float* out, const float* inp, const float* w
                     int IC, int OC) {
   if (ctx.device == Device::kCpu) return linear_forward(out, inp, weight, N, IC, OC);
   AHA_CUDA("linear_forward", {
+    if (fp32_mode(ctx)) return linear_forward_f32_cuda(out, inp, weight, N, IC, OC, stream(ctx));
     const bf16* a = as_bf16(ctx, 0, inp, static_cast<long>(N) * IC);
     linear_forward_cuda(state(ctx).blas, out, a, weight_bf16(ctx, weight), N, IC, OC, stream(ctx));
   });
@@ -470,6 +503,7 @@ void linear_backward(const Ctx& ctx, float* dinp, float* dweight, const float* d
   if (ctx.device == Device::kCpu)
     return linear_backward(dinp, dweight, dout, inp, weight, N, IC, OC);
   AHA_CUDA("linear_backward", {
+    no_fp32_backward(ctx, "linear_backward");
     const bf16* d = as_bf16(ctx, 0, dout, static_cast<long>(N) * OC);
     const bf16* a = dweight ? as_bf16(ctx, 1, inp, static_cast<long>(N) * IC) : nullptr;
     linear_backward_cuda(state(ctx).blas, dinp, dweight, d, a, weight_bf16(ctx, weight), N, IC, OC,
@@ -512,8 +546,13 @@ void attention_forward(const Ctx& ctx, float* out, float* lse, const float* q, c
                        int NKV, int DQK, int DV, float scale) {
   if (ctx.device == Device::kCpu)
     return attention_forward(out, lse, q, k, v, seq_start, B, NH, NKV, DQK, DV, scale);
-  AHA_CUDA("attention_forward", attention_forward_cuda(out, lse, q, k, v, seq_start, B, N, NH, NKV,
-                                                       DQK, DV, scale, stream(ctx)));
+  AHA_CUDA("attention_forward", {
+    if (fp32_mode(ctx))
+      return attention_forward_f32_cuda(out, lse, q, k, v, seq_start, B, N, NH, NKV, DQK, DV, scale,
+                                        stream(ctx));
+    attention_forward_cuda(out, lse, q, k, v, seq_start, B, N, NH, NKV, DQK, DV, scale,
+                           stream(ctx));
+  });
 }
 
 void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const float* dout,
@@ -524,6 +563,7 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
     return attention_backward(dq, dk, dv, dout, out, lse, q, k, v, seq_start, B, NH, NKV, DQK, DV,
                               scale);
   AHA_CUDA("attention_backward", {
+    no_fp32_backward(ctx, "attention_backward");
     const size_t ws = attention_backward_workspace_size(N, NH);
     attention_backward_cuda(dq, dk, dv, dout, out, lse, q, k, v, seq_start, B, N, NH, NKV, DQK, DV,
                             scale, workspace(ctx, ws), ws, stream(ctx));
@@ -535,6 +575,7 @@ bool decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const in
   if (ctx.device == Device::kCpu) return true;
 #ifdef AHA_HAVE_CUDA
   OpTimer timer(ctx, "decode_attention_plan");
+  if (fp32_mode(ctx)) return true;  // the fp32 kernel needs no schedule
   DecodeAttention* d = decode_state(ctx);
   mla_decode_plan_cuda(d, page_indptr_host, seq_lens_host, B, NH, R, DR, stream(ctx));
   return !mla_decode_uses_flashinfer(d, R, DR);
@@ -552,6 +593,10 @@ void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, co
     return mla_decode_attention(out_lat, q_lat, q_rope, static_cast<const float*>(cache),
                                 page_tokens, page_indptr, page_ids, seq_lens, B, NH, R, DR, scale);
   AHA_CUDA("mla_decode_attention", {
+    if (fp32_mode(ctx))
+      return mla_decode_attention_f32_cuda(out_lat, q_lat, q_rope, static_cast<const float*>(cache),
+                                           page_tokens, page_indptr, page_ids, seq_lens, B, NH, R,
+                                           DR, scale, stream(ctx));
     const long n = static_cast<long>(B) * NH;
     const bf16* ql = as_bf16(ctx, 0, q_lat, n * R);
     const bf16* qr = as_bf16(ctx, 1, q_rope, n * DR);
@@ -570,6 +615,10 @@ void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const void
     return gqa_decode_attention(out, q, static_cast<const float*>(cache), page_tokens, page_indptr,
                                 page_ids, seq_lens, B, NH, NKV, D, scale);
   AHA_CUDA("gqa_decode_attention", {
+    if (fp32_mode(ctx))
+      return gqa_decode_attention_f32_cuda(out, q, static_cast<const float*>(cache), page_tokens,
+                                           page_indptr, page_ids, seq_lens, B, NH, NKV, D, scale,
+                                           stream(ctx));
     const long n = static_cast<long>(B) * NH * D;
     const bf16* qb = as_bf16(ctx, 0, q, n);
     bf16* o = static_cast<bf16*>(state(ctx).operands[2].get(std::max<long>(n, 1) * 2));
@@ -690,6 +739,9 @@ void moe_experts_forward(const Ctx& ctx, float* ye, float* he_gate, float* he_up
     return moe_experts_forward(ye, he_gate, he_up, he_act, xe, w_gate, w_up, w_down, expert_offsets,
                                E, C, H);
   AHA_CUDA("moe_experts_forward", {
+    if (fp32_mode(ctx))
+      return moe_experts_forward_f32_cuda(ye, he_gate, he_up, he_act, xe, w_gate, w_up, w_down,
+                                          expert_offsets, E, C, H, M, stream(ctx));
     GroupedGemm* g = grouped(ctx, E);
     cudaStream_t s = stream(ctx);
     const bf16* x16 = as_bf16(ctx, 0, xe, static_cast<long>(M) * C);
@@ -714,6 +766,7 @@ void moe_experts_backward(const Ctx& ctx, float* dxe, float* dw_gate, float* dw_
     return moe_experts_backward(dxe, dw_gate, dw_up, dw_down, dye, he_gate, he_up, he_act, xe,
                                 w_gate, w_up, w_down, expert_offsets, E, C, H, dgate, dup, dact);
   AHA_CUDA("moe_experts_backward", {
+    no_fp32_backward(ctx, "moe_experts_backward");
     GroupedGemm* g = grouped(ctx, E);
     cudaStream_t s = stream(ctx);
     const long mh = static_cast<long>(M) * H, mc = static_cast<long>(M) * C;

@@ -34,6 +34,15 @@ void cuda_ctx_destroy(Ctx& ctx);
 void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
 void cuda_ctx_sync_weights(const Ctx& ctx);
 
+// The fp32 test mode of a CUDA ctx (also AHA_CUDA_FP32=1 in the environment when the ctx is
+// made): the GEMMs, attention, the routed experts and the decode cache compute in fp32 with plain
+// fixed-order kernels (kernels/cuda/fp32_reference.h) instead of bf16 operands and tensor cores,
+// so a CUDA run can be compared token for token with the CPU. Forward ops only (the backward
+// ones refuse), slow, for tests and debugging; set it before the first op and before a decode
+// cache is made (cache_elem_bytes).
+void cuda_ctx_set_fp32(const Ctx& ctx, bool on);
+bool cuda_ctx_fp32(const Ctx& ctx);  // false for a CPU ctx
+
 // With AHA_CUDA_PROFILE=1 in the environment when the ctx is made, every CUDA op of this file is
 // timed with a pair of events on the ctx's stream (a diagnostic mode: it allocates as ops run).
 // The report waits for the stream, lists the ops by their summed time (name, calls, ms, share of
@@ -107,13 +116,17 @@ inline void copy(const Ctx& ctx, float* dst, const float* src, long n) {
 void add_inplace(const Ctx& ctx, float* x, const float* y, long n);
 void copy_rows(const Ctx& ctx, float* dst, int ld_dst, const float* src, int ld_src, int rows,
                int cols);
-// The decode cache's element type follows the device: fp32 on the CPU (the reference), bf16 on
-// CUDA (half the bytes a decode step streams; what the CUDA decode attention reads).
-inline size_t cache_elem_bytes(Device d) {
+// The decode cache's element type follows the ctx: fp32 on the CPU (the reference) and in CUDA's
+// fp32 test mode, bf16 on CUDA (half the bytes a decode step streams; what the CUDA decode
+// attention reads). cache_default_elem_bytes: a device's usual one (for reporting sizes).
+inline size_t cache_default_elem_bytes(Device d) {
   return d == Device::kCpu ? 4 : 2;
 }
+inline size_t cache_elem_bytes(const Ctx& ctx) {
+  return ctx.device == Device::kCpu || cuda_ctx_fp32(ctx) ? 4 : 2;
+}
 // scatter_rows into a decode cache of row width W (elements): cache[rows[r], col .. col+cols) =
-// src[r, 0 .. cols), rounded to bf16 on CUDA.
+// src[r, 0 .. cols), rounded to bf16 when the cache is bf16.
 void cache_write_rows(const Ctx& ctx, void* cache, int W, int col, const int* rows, int num_rows,
                       const float* src, int ld_src, int N, int cols);
 // embedding.h

@@ -22,13 +22,14 @@ void cache_init(KvCache& cache, const ModelConfig& cfg, int num_pages, const Ctx
   cache.W = cache_row_width(cfg);
   cache.num_rows = num_pages * kPageTokens;
   cache.ctx = ctx;
-  cache.data.alloc(ctx.device, static_cast<size_t>(cache.L) * cache.num_rows * cache.W *
-                                   cache_elem_bytes(ctx.device));
+  cache.elem_bytes = static_cast<int>(cache_elem_bytes(ctx));
+  cache.data.alloc(ctx.device,
+                   static_cast<size_t>(cache.L) * cache.num_rows * cache.W * cache.elem_bytes);
   page_pool_init(cache.pool, num_pages);
 }
 
 float* cache_layer_f32(KvCache& cache, int l) {
-  AHA_CHECK(cache.ctx.device == Device::kCpu, "cache_layer_f32: a CUDA cache holds bf16 rows");
+  AHA_CHECK(cache.ctx.device == Device::kCpu, "cache_layer_f32: the cache is not on the CPU");
   return static_cast<float*>(cache_layer(cache, l));
 }
 
@@ -43,7 +44,7 @@ int cache_append_token(KvCache& cache, KvPageTable& t) {
     const int p = page_alloc(cache.pool);
     if (p < 0) return -1;
     const int old = t.pages.back();
-    const size_t row_bytes = static_cast<size_t>(cache.W) * cache_elem_bytes(cache.ctx.device);
+    const size_t row_bytes = static_cast<size_t>(cache.W) * cache.elem_bytes;
     for (int l = 0; l < cache.L; l++) {
       char* base = static_cast<char*>(cache_layer(cache, l));
       device_copy(cache.ctx, base + static_cast<size_t>(p) * kPageTokens * row_bytes,
@@ -59,12 +60,12 @@ int cache_append_token(KvCache& cache, KvPageTable& t) {
 
 long cache_bytes_per_token(const ModelConfig& c, Device d) {
   return static_cast<long>(c.num_hidden_layers) * cache_row_width(c) *
-         static_cast<long>(cache_elem_bytes(d));
+         static_cast<long>(cache_default_elem_bytes(d));
 }
 
 long mha_cache_bytes_per_token(const ModelConfig& c, Device d) {
   return static_cast<long>(c.num_hidden_layers) * c.num_attention_heads *
-         (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * static_cast<long>(cache_elem_bytes(d));
+         (cfg_qk_head_dim(c) + cfg_v_head_dim(c)) * static_cast<long>(cache_default_elem_bytes(d));
 }
 
 void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, const int* seq_start,

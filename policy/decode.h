@@ -27,11 +27,12 @@
 namespace aha {
 
 struct KvCache {
-  int L = 0;         // layers
-  int W = 0;         // elements per row per layer (cache_row_width)
-  int num_rows = 0;  // pool.num_pages * kPageTokens
-  Ctx ctx;           // the model's: where data lives; copy-on-write copies run on its stream
-  // [L, num_rows, W] elements of cache_elem_bytes(ctx.device); row = page * kPageTokens + slot
+  int L = 0;           // layers
+  int W = 0;           // elements per row per layer (cache_row_width)
+  int num_rows = 0;    // pool.num_pages * kPageTokens
+  Ctx ctx;             // the model's: where data lives; copy-on-write copies run on its stream
+  int elem_bytes = 4;  // cache_elem_bytes(ctx): 4 (fp32) or 2 (bf16)
+  // [L, num_rows, W] elements of elem_bytes; row = page * kPageTokens + slot
   Buffer<char> data;
   KvPagePool pool;
   Buffer<int> prefill_rows;  // CUDA: [N] the cache rows of the prompts being prefilled
@@ -43,20 +44,19 @@ void cache_init(KvCache& cache, const ModelConfig& cfg, int num_pages, const Ctx
 inline int cache_num_free_pages(const KvCache& cache) {
   return page_pool_num_free(cache.pool);
 }
-// Layer l's rows, where the cache lives (float on the CPU, bf16 on CUDA).
+// Layer l's rows, where the cache lives (elem_bytes each: float, or bf16 on CUDA).
 inline void* cache_layer(KvCache& cache, int l) {
-  return cache.data.data() +
-         static_cast<size_t>(l) * cache.num_rows * cache.W * cache_elem_bytes(cache.ctx.device);
+  return cache.data.data() + static_cast<size_t>(l) * cache.num_rows * cache.W * cache.elem_bytes;
 }
-// The same for a CPU cache, as floats (fails for a CUDA cache).
+// The same for a CPU cache, as floats (fails for a cache elsewhere).
 float* cache_layer_f32(KvCache& cache, int l);
 // Makes room for position t.len of sequence t and returns its cache row (t.len grows by one), or
 // -1 when a page is needed and none is free (t unchanged). Takes a new page at a page boundary;
 // copies a shared, partially filled last page into a new page of t's own (all layers, the filled
 // slots; on CUDA a device-to-device copy on the cache's stream) before t writes into it.
 int cache_append_token(KvCache& cache, KvPageTable& t);
-// Cache bytes per token on device d, and what a multi-head cache of the same heads would take
-// in the same element type.
+// Cache bytes per token on device d (its usual element type: cache_default_elem_bytes), and what
+// a multi-head cache of the same heads would take in the same type.
 long cache_bytes_per_token(const ModelConfig& cfg, Device d = Device::kCpu);
 long mha_cache_bytes_per_token(const ModelConfig& cfg, Device d = Device::kCpu);
 

@@ -45,13 +45,15 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   if (model.ctx.device != Device::kCpu) {
     // The cache and the step's logits are the engine's device memory beyond the model's.
     const ModelConfig& c = model.cfg;
+    const size_t token_bytes =
+        static_cast<size_t>(c.num_hidden_layers) * cache_row_width(c) * cache_elem_bytes(model.ctx);
     const size_t need = static_cast<size_t>(pages_for_tokens(opt.max_tokens_in_flight)) *
-                            kPageTokens * cache_bytes_per_token(c, model.ctx.device) +
+                            kPageTokens * token_bytes +
                         2 * static_cast<size_t>(opt.max_batch) * c.vocab_size * sizeof(float);
     size_t free_bytes = 0, total_bytes = 0;
     cuda_mem_info(&free_bytes, &total_bytes);
     AHA_CHECK(need <= free_bytes,
-              "the CUDA engine needs " + std::to_string(need >> 20) + " MiB (a bf16 cache of " +
+              "the CUDA engine needs " + std::to_string(need >> 20) + " MiB (a cache of " +
                   std::to_string(opt.max_tokens_in_flight) + " tokens and logits of " +
                   std::to_string(opt.max_batch) + " rows) and the device has " +
                   std::to_string(free_bytes >> 20) + " MiB free: lower the tokens in flight");
