@@ -77,6 +77,7 @@ EngineRequest request(uint64_t id, int prompt_len, int G, int max_new, int V) {
 // (the embedding only for its B rows; a routed expert's only when a token is routed to it, taken
 // as 1 - (1 - K/E)^B under uniform routing) and each row's cache.
 double decode_step_bytes(const Model& m, int B, double ctx) {
+  const double weight_bytes = cuda_ctx_fp32(m.ctx) ? 4 : 2;  // the fp32 test mode reads fp32
   const ModelConfig& c = m.cfg;
   const double touched =
       c.n_routed_experts > 0
@@ -89,9 +90,10 @@ double decode_step_bytes(const Model& m, int B, double ctx) {
       n = static_cast<double>(B) * c.hidden_size;
     else if (s.name.find(".mlp.experts.") != std::string::npos)
       n *= touched;
-    bytes += 2 * n;
+    bytes += weight_bytes * n;
   }
-  return bytes + B * ctx * cache_bytes_per_token(c, Device::kCuda);
+  return bytes + B * ctx * c.num_hidden_layers * cache_row_width(c) *
+                     static_cast<double>(cache_elem_bytes(m.ctx));
 }
 
 void cmd_bench_rollout(const std::string& model_dir, const std::string& config, int prompt_len,
@@ -115,8 +117,13 @@ void cmd_bench_rollout(const std::string& model_dir, const std::string& config, 
   const int V = c.vocab_size;
   std::printf("model %s: %ld parameters, %d layers\n", what.c_str(), model_num_params(m),
               c.num_hidden_layers);
-  const long cache_b = cache_bytes_per_token(c, dev), mha_b = mha_cache_bytes_per_token(c, dev);
-  const char* elem = cuda ? "bf16" : "fp32";
+  // The element type of the engine's cache (fp32 on the CPU and in CUDA's fp32 test mode).
+  const long elem_b = static_cast<long>(cache_elem_bytes(m.ctx));
+  const long cache_b =
+      cache_bytes_per_token(c, dev) / static_cast<long>(cache_default_elem_bytes(dev)) * elem_b;
+  const long mha_b =
+      mha_cache_bytes_per_token(c, dev) / static_cast<long>(cache_default_elem_bytes(dev)) * elem_b;
+  const char* elem = elem_b == 4 ? "fp32" : "bf16";
   if (cfg_is_mla(c))
     std::printf(
         "cache bytes per token (%s): latent %ld (kv_lora_rank %d + rope %d per layer), "

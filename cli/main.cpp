@@ -57,7 +57,8 @@ ModelConfig resolve_model_config(const std::string& what) {
 
 void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value) {
   c->add_option("--device", *value,
-                "Where the engine samples: cpu, cuda (bf16 paged cache, CUDA sampler) or auto "
+                "Where the engine samples: cpu, cuda (bf16 paged cache, CUDA sampler; "
+                "AHA_CUDA_FP32=1: all fp32, a test mode) or auto "
                 "(cuda when a device answers and runs every op)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));

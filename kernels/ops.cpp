@@ -322,7 +322,9 @@ void cuda_ctx_sync_weights(const Ctx& ctx) {
 }
 
 void cuda_ctx_set_fp32(const Ctx& ctx, bool on) {
-  state(ctx).fp32 = on;
+  CudaState& s = state(ctx);
+  if (s.fp32 != on) s.generation++;  // graphs captured in the other mode launch other kernels
+  s.fp32 = on;
 }
 
 bool cuda_ctx_fp32(const Ctx& ctx) {
@@ -645,15 +647,21 @@ void mla_expand_kv_backward(const Ctx& ctx, float* dkv, float* dkv_a, const floa
 void mla_absorb_q(const Ctx& ctx, float* q_lat, float* q_rope, const float* q, const float* kv_b,
                   int B, int NH, int DN, int DR, int DV, int R) {
   if (ctx.device == Device::kCpu) return mla_absorb_q(q_lat, q_rope, q, kv_b, B, NH, DN, DR, DV, R);
-  AHA_CUDA("mla_absorb_q", mla_absorb_q_cuda(state(ctx).blas, q_lat, q_rope, q, kv_b, B, NH, DN, DR,
-                                             DV, R, stream(ctx)));
+  AHA_CUDA("mla_absorb_q", {
+    if (fp32_mode(ctx))
+      return mla_absorb_q_f32_cuda(q_lat, q_rope, q, kv_b, B, NH, DN, DR, DV, R, stream(ctx));
+    mla_absorb_q_cuda(state(ctx).blas, q_lat, q_rope, q, kv_b, B, NH, DN, DR, DV, R, stream(ctx));
+  });
 }
 
 void mla_absorb_out(const Ctx& ctx, float* att, const float* out_lat, const float* kv_b, int B,
                     int NH, int DN, int DV, int R) {
   if (ctx.device == Device::kCpu) return mla_absorb_out(att, out_lat, kv_b, B, NH, DN, DV, R);
-  AHA_CUDA("mla_absorb_out",
-           mla_absorb_out_cuda(state(ctx).blas, att, out_lat, kv_b, B, NH, DN, DV, R, stream(ctx)));
+  AHA_CUDA("mla_absorb_out", {
+    if (fp32_mode(ctx))
+      return mla_absorb_out_f32_cuda(att, out_lat, kv_b, B, NH, DN, DV, R, stream(ctx));
+    mla_absorb_out_cuda(state(ctx).blas, att, out_lat, kv_b, B, NH, DN, DV, R, stream(ctx));
+  });
 }
 
 void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* up, long N) {

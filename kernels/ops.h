@@ -35,11 +35,13 @@ void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
 void cuda_ctx_sync_weights(const Ctx& ctx);
 
 // The fp32 test mode of a CUDA ctx (also AHA_CUDA_FP32=1 in the environment when the ctx is
-// made): the GEMMs, attention, the routed experts and the decode cache compute in fp32 with plain
-// fixed-order kernels (kernels/cuda/fp32_reference.h) instead of bf16 operands and tensor cores,
+// made): the GEMMs (MLA's absorbed decode GEMMs included), attention, the routed experts and the
+// decode cache compute in fp32 with plain fixed-order kernels (kernels/cuda/fp32_reference.h)
+// instead of bf16 operands, tensor cores and cuBLAS,
 // so a CUDA run can be compared token for token with the CPU. Forward ops only (the backward
 // ones refuse), slow, for tests and debugging; set it before the first op and before a decode
-// cache is made (cache_elem_bytes).
+// cache is made (cache_elem_bytes; decode_prefill and decode_step refuse a cache of the other
+// element type).
 void cuda_ctx_set_fp32(const Ctx& ctx, bool on);
 bool cuda_ctx_fp32(const Ctx& ctx);  // false for a CPU ctx
 
@@ -161,8 +163,9 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
                         const float* out, const float* lse, const float* q, const float* k,
                         const float* v, const int* seq_start, int B, int N, int NH, int NKV,
                         int DQK, int DV, float scale);
-// Decode attention over the cache (cache_elem_bytes: fp32 rows on the CPU, bf16 on CUDA, where the
-// queries are rounded to bf16 and the output comes back from bf16; kernels/cuda/ops.h). The index
+// Decode attention over the cache (cache_elem_bytes: fp32 rows on the CPU and in CUDA's fp32 test
+// mode, else bf16 on CUDA, where the queries are rounded to bf16 and the output comes back from
+// bf16; kernels/cuda/ops.h). The index
 // arrays live where ctx runs. On CUDA, mla_decode_attention needs the step's plan first:
 // decode_attention_plan with HOST copies of page_indptr and seq_lens, once per batch composition
 // (a step), before the layers' calls (a no-op on the CPU and for GQA).

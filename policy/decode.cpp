@@ -73,7 +73,9 @@ void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, con
                     std::vector<int>* const* topk_out) {
   const ModelConfig& c = m.cfg;
   const Ctx& ctx = m.ctx;
-  AHA_CHECK(cache.ctx.device == ctx.device, "decode_prefill: the cache is not where the model is");
+  AHA_CHECK(
+      cache.ctx.device == ctx.device && cache.elem_bytes == static_cast<int>(cache_elem_bytes(ctx)),
+      "decode_prefill: the cache is not where the model is, or of another element type");
   AHA_CHECK(n >= 1 && seq_start[0] == 0, "decode_prefill: no prompts");
   const int N = seq_start[n];
   std::vector<int> rows_host(N);
@@ -336,7 +338,9 @@ void decode_step(Model& m, DecodeScratch& s, KvCache& cache, const int* tokens,
                  const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
                  float* logits, int* topk_out) {
   const ModelConfig& c = m.cfg;
-  AHA_CHECK(cache.ctx.device == m.ctx.device, "decode_step: the cache is not where the model is");
+  AHA_CHECK(cache.ctx.device == m.ctx.device &&
+                cache.elem_bytes == static_cast<int>(cache_elem_bytes(m.ctx)),
+            "decode_step: the cache is not where the model is, or of another element type");
   AHA_CHECK(page_indptr[0] == 0, "decode_step: page_indptr[0] must be 0");
   for (int b = 0; b < B; b++) {
     const int n = page_indptr[b + 1] - page_indptr[b];

@@ -12,8 +12,8 @@
 // about to write into its shared, partially filled last page first copies the filled slots into a
 // page of its own (cache_append_token: copy-on-write; the last holder writes in place). Pages are
 // handed out and returned through the cache's pool; the cache never frees a page by itself.
-// The cache lives where the model runs: fp32 rows on the CPU (the reference), bf16 rows on CUDA
-// (kernels/ops.h: cache_elem_bytes). Page tables and the pool are host data on both; a CUDA
+// The cache lives where the model runs: fp32 rows on the CPU (the reference), bf16 rows on CUDA,
+// fp32 in CUDA's fp32 test mode (kernels/ops.h: cache_elem_bytes). Page tables and the pool are host data on both; a CUDA
 // step uploads its index arrays once and returns logits on the device.
 #pragma once
 #include <string>
@@ -135,7 +135,7 @@ void decode_scratch_reserve(const Model& m, DecodeScratch& s, int B);
 // (tables[b]->len == its length, the pages held by the caller). logits_last[n, V] (where the
 // model runs) gets each prompt's last-position logits. topk_out[b], when topk_out and it are not
 // null, receives prompt b's routed experts [num_moe_layers][T_b, K] (a host array). On CUDA the
-// forward reads the bf16 weight copy as it is (the caller keeps it current:
+// forward reads the GEMMs' bf16 weight copy as it is (the caller keeps it current:
 // cuda_ctx_sync_weights).
 void decode_prefill(Model& m, Acts& acts, KvCache& cache, const int* tokens, const int* seq_start,
                     int n, const KvPageTable* const* tables, float* logits_last,

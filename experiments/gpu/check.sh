@@ -107,7 +107,7 @@ if [ $status -eq 0 ]; then
   # AHA_CHECK_TESTS=REGEX runs only the gpu tests it matches (a quick rerun after a fix).
   only=()
   [ -n "${AHA_CHECK_TESTS:-}" ] && only=(-R "$AHA_CHECK_TESTS")
-  timeout $(cap 240) ctest --test-dir build-gpu -L gpu "${only[@]}" -j 6 --output-on-failure --timeout 120 2>&1 |
+  timeout $(cap 240) ctest --test-dir build-gpu -L gpu ${only[@]+"${only[@]}"} -j 6 --output-on-failure --timeout 120 2>&1 |
     tee build-gpu/check-ctest.log | grep -E "Test +#|tests passed|tests failed"
   # A failed test again under compute-sanitizer (memcheck), while time is left: names the kernel
   # and the access when one reads or writes out of bounds.

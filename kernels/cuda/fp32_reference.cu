@@ -215,6 +215,39 @@ __global__ void linear_kernel(float* out, const float* inp, const float* weight,
   out[i] = dot(inp + n * IC, weight + o * IC, IC);
 }
 
+// MLA's absorbed query, one thread per (b, h, r) of q_lat[B,NH,R] plus the rope copy:
+// q_lat[b,h,r] = Σ_d q[b,h,d] kv_b[h*(DN+DV)+d, r] (d in order), q_rope[b,h,:] = q[b,h,DN:].
+__global__ void absorb_q_kernel(float* q_lat, float* q_rope, const float* q, const float* kv_b,
+                                int B, int NH, int DN, int DR, int DV, int R) {
+  const long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
+  const long n_lat = static_cast<long>(B) * NH * R;
+  const int DQK = DN + DR;
+  if (i < n_lat) {
+    const long bh = i / R;
+    const int r = static_cast<int>(i % R), h = static_cast<int>(bh % NH);
+    const float* qv = q + bh * DQK;
+    const float* w = kv_b + static_cast<long>(h) * (DN + DV) * R + r;  // column r of W_uk_h
+    float s = 0.0f;
+    for (int d = 0; d < DN; d++) s = fmaf(qv[d], w[static_cast<long>(d) * R], s);
+    q_lat[i] = s;
+    return;
+  }
+  const long j = i - n_lat;
+  if (j >= static_cast<long>(B) * NH * DR) return;
+  q_rope[j] = q[(j / DR) * DQK + DN + j % DR];
+}
+
+// MLA's absorbed output, one thread per (b, h, v) of att[B,NH,DV]:
+// att[b,h,v] = Σ_r kv_b[h*(DN+DV)+DN+v, r] out_lat[b,h,r] (r in order).
+__global__ void absorb_out_kernel(float* att, const float* out_lat, const float* kv_b, int B,
+                                  int NH, int DN, int DV, int R) {
+  const long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
+  if (i >= static_cast<long>(B) * NH * DV) return;
+  const long bh = i / DV;
+  const int v = static_cast<int>(i % DV), h = static_cast<int>(bh % NH);
+  att[i] = dot(kv_b + (static_cast<long>(h) * (DN + DV) + DN + v) * R, out_lat + bh * R, R);
+}
+
 // Grid of one block per (query, head): the count must fit gridDim.x.
 unsigned attention_blocks(long queries, int NH) {
   const long n = queries * NH;
@@ -295,6 +328,24 @@ void linear_forward_f32_cuda(float* out, const float* inp, const float* weight, 
   if (n == 0) return;
   linear_kernel<<<num_blocks(n, kElemThreads), kElemThreads, 0, stream>>>(out, inp, weight, N, IC,
                                                                           OC);
+  AHA_CUDA_CHECK(cudaGetLastError());
+}
+
+void mla_absorb_q_f32_cuda(float* q_lat, float* q_rope, const float* q, const float* kv_b, int B,
+                           int NH, int DN, int DR, int DV, int R, cudaStream_t stream) {
+  const long n = static_cast<long>(B) * NH * (R + DR);
+  if (n == 0) return;
+  absorb_q_kernel<<<num_blocks(n, kElemThreads), kElemThreads, 0, stream>>>(q_lat, q_rope, q, kv_b,
+                                                                            B, NH, DN, DR, DV, R);
+  AHA_CUDA_CHECK(cudaGetLastError());
+}
+
+void mla_absorb_out_f32_cuda(float* att, const float* out_lat, const float* kv_b, int B, int NH,
+                             int DN, int DV, int R, cudaStream_t stream) {
+  const long n = static_cast<long>(B) * NH * DV;
+  if (n == 0) return;
+  absorb_out_kernel<<<num_blocks(n, kElemThreads), kElemThreads, 0, stream>>>(att, out_lat, kv_b, B,
+                                                                              NH, DN, DV, R);
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 

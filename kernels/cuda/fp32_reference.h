@@ -63,4 +63,12 @@ void moe_experts_forward_f32_cuda(float* ye, float* he_gate, float* he_up, float
 void linear_forward_f32_cuda(float* out, const float* inp, const float* weight, int N, int IC,
                              int OC, cudaStream_t stream);
 
+// mla_absorb_q / mla_absorb_out (kernels/mla.h): the absorbed decode query and output, one
+// thread per output element. q_lat[B,NH,R], q_rope[B,NH,DR], q[B,NH,DN+DR], kv_b[NH*(DN+DV), R];
+// att[B,NH,DV], out_lat[B,NH,R].
+void mla_absorb_q_f32_cuda(float* q_lat, float* q_rope, const float* q, const float* kv_b, int B,
+                           int NH, int DN, int DR, int DV, int R, cudaStream_t stream);
+void mla_absorb_out_f32_cuda(float* att, const float* out_lat, const float* kv_b, int B, int NH,
+                             int DN, int DV, int R, cudaStream_t stream);
+
 }  // namespace aha
