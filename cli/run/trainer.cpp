@@ -948,7 +948,8 @@ void evaluate_start(Run& r) {
     if (e.step == 0 && e.metric == "pass@1") r.acc_before = e.value;
   if (std::isnan(r.acc_before)) {
     r.acc_before = evaluate(r, 0);
-    std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * r.acc_before);
+    if (!std::isnan(r.acc_before))
+      std::printf("step %4d  held-out accuracy %.1f%%\n", 0, 100 * r.acc_before);
   }
 }
 
@@ -1180,7 +1181,7 @@ void run_step(Run& r, Collective& dp, int step) {
   log_step(r, metrics, seconds_since(t_step), rejected_before);
   if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
     double acc = evaluate(r, step + 1);
-    std::printf("step %4d  held-out accuracy %.1f%%\n", step + 1, 100 * acc);
+    if (!std::isnan(acc)) std::printf("step %4d  held-out accuracy %.1f%%\n", step + 1, 100 * acc);
   }
   if (r.cfg.checkpoint_every > 0 && (step + 1) % r.cfg.checkpoint_every == 0)
     save_checkpoint(r, step + 1);
@@ -1248,7 +1249,10 @@ int finish_run(Run& r) {
   ReportOptions ro;
   ro.run_id = r.run_id;
   report_write(r.db, ro, report);
-  std::printf("held-out accuracy: %.1f%% -> %.1f%%\n", 100 * r.acc_before, 100 * acc_after);
+  if (std::isnan(r.acc_before) && std::isnan(acc_after))
+    std::printf("held-out accuracy: not evaluated (no held-out prompts: tasks.eval_prompts = 0)\n");
+  else
+    std::printf("held-out accuracy: %.1f%% -> %.1f%%\n", 100 * r.acc_before, 100 * acc_after);
   std::printf("rollouts: %s/rollouts.db   report: %s   model: %s/final-model\n", r.run_dir.c_str(),
               report.c_str(), r.run_dir.c_str());
   return 0;
