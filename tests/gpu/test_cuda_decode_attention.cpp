@@ -26,53 +26,13 @@ using namespace aha;
 using gpu_test::bit_equal;
 using gpu_test::check_close;
 using gpu_test::Dev;
+using gpu_test::make_pages;
+using gpu_test::Pages;
 using gpu_test::randn;
 
 namespace {
 
 const std::vector<int> kLens = {0, 1, 63, 64, 65, 200, 1000};
-
-// Page tables for rows of the given lengths: every row owns ceil(len / P) pages drawn from a
-// shuffled pool with holes; rows `sharers` reuse the first `shared` pages of row `owner` (whose
-// length covers them), as a group's samples share their prompt's pages.
-struct Pages {
-  int P = 0, num_pages = 0;
-  std::vector<int> lens, indptr, ids;
-};
-
-Pages make_pages(const std::vector<int>& lens, int P, uint64_t seed) {
-  Pages pg;
-  pg.P = P;
-  pg.lens = lens;
-  // Two extra rows sharing row 6's (len 1000) first pages: one with 3 shared pages of P tokens
-  // and a tail of its own, one sharing 1 page and ending inside its second page.
-  const int owner = static_cast<int>(std::find(lens.begin(), lens.end(), 1000) - lens.begin());
-  std::vector<std::pair<int, int>> sharers;  // (len, shared pages)
-  if (owner < static_cast<int>(lens.size())) {
-    sharers = {{3 * P + 37, 3}, {P + 5, 1}};
-    for (auto& [len, shared] : sharers) pg.lens.push_back(len);
-  }
-  int need = 0;
-  for (int len : pg.lens) need += (len + P - 1) / P;
-  pg.num_pages = need * 2 + 3;  // holes: half the pool unused
-  std::vector<int> pool(pg.num_pages);
-  std::iota(pool.begin(), pool.end(), 0);
-  Rng rng{seed};
-  for (int i = pg.num_pages - 1; i > 0; i--) std::swap(pool[i], pool[rng.next_u64() % (i + 1)]);
-  int next = 0;
-  pg.indptr.assign(1, 0);
-  const int B0 = static_cast<int>(lens.size());
-  for (int b = 0; b < static_cast<int>(pg.lens.size()); b++) {
-    const int n = (pg.lens[b] + P - 1) / P;
-    const int shared = b >= B0 ? sharers[b - B0].second : 0;
-    for (int i = 0; i < n; i++) {
-      const int id = i < shared ? pg.ids[pg.indptr[owner] + i] : pool[next++];
-      pg.ids.push_back(id);
-    }
-    pg.indptr.push_back(static_cast<int>(pg.ids.size()));
-  }
-  return pg;
-}
 
 float max_abs(const std::vector<float>& v) {
   float m = 0.0f;

@@ -27,6 +27,8 @@
 using namespace aha;
 using gpu_test::bit_equal;
 using gpu_test::Dev;
+using gpu_test::make_pages;
+using gpu_test::Pages;
 using gpu_test::randn;
 
 namespace {
@@ -92,39 +94,12 @@ void attention_case(const std::vector<int>& lens, int NH, int NKV, int DQK, int 
 
 // ---- decode attention over a paged cache
 
-// Page tables for rows of the given lengths: row b owns ceil(len_b / P) pages drawn from a
-// shuffled pool with as many unused pages as used ones.
-struct Pages {
-  int P = 0, num_pages = 0;
-  std::vector<int> lens, indptr, ids;
-};
-
-Pages make_pages(const std::vector<int>& lens, int P, uint64_t seed) {
-  Pages pg;
-  pg.P = P;
-  pg.lens = lens;
-  int need = 0;
-  for (int len : lens) need += (len + P - 1) / P;
-  pg.num_pages = 2 * need + 1;
-  std::vector<int> pool(pg.num_pages);
-  std::iota(pool.begin(), pool.end(), 0);
-  Rng rng{seed};
-  for (int i = pg.num_pages - 1; i > 0; i--) std::swap(pool[i], pool[rng.next_u64() % (i + 1)]);
-  pg.indptr.assign(1, 0);
-  int next = 0;
-  for (int len : lens) {
-    for (int i = 0; i < (len + P - 1) / P; i++) pg.ids.push_back(pool[next++]);
-    pg.indptr.push_back(static_cast<int>(pg.ids.size()));
-  }
-  return pg;
-}
-
 const std::vector<int> kLens = {0, 1, 63, 64, 65, 200, 1000};
 
 void mla_case(int NH, int R, int DR, int P, const std::vector<int>& lens) {
   INFO("MLA decode NH=" << NH << " R=" << R << " DR=" << DR << " P=" << P);
-  const Pages pg = make_pages(lens, P, 21 + R + P);
-  const int B = static_cast<int>(lens.size()), W = R + DR;
+  const Pages pg = make_pages(lens, P, 21 + R + P);  // rows sharing pages appended
+  const int B = static_cast<int>(pg.lens.size()), W = R + DR;
   const float scale = 1.0f / std::sqrt(static_cast<float>(R / 4 + DR));
   const std::vector<float> q_lat = randn(size_t(B) * NH * R, 22 + NH, 0.5);
   const std::vector<float> q_rope = randn(size_t(B) * NH * DR, 23 + NH, 0.5);
@@ -146,8 +121,8 @@ void mla_case(int NH, int R, int DR, int P, const std::vector<int>& lens) {
 
 void gqa_case(int NH, int NKV, int D, int P, const std::vector<int>& lens) {
   INFO("GQA decode NH=" << NH << " NKV=" << NKV << " D=" << D << " P=" << P);
-  const Pages pg = make_pages(lens, P, 31 + D + P);
-  const int B = static_cast<int>(lens.size()), W = 2 * NKV * D;
+  const Pages pg = make_pages(lens, P, 31 + D + P);  // rows sharing pages appended
+  const int B = static_cast<int>(pg.lens.size()), W = 2 * NKV * D;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const std::vector<float> q = randn(size_t(B) * NH * D, 32 + NH, 1.0);
   const std::vector<float> cache = randn(size_t(pg.num_pages) * P * W, 33 + D, 1.0);
