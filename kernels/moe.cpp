@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
+#include "kernels/parallel.h"
 #include "kernels/swiglu.h"
 
 namespace aha {
@@ -196,19 +198,80 @@ void moe_combine_backward(float* dye, float* dtopk_weights, const float* dout, c
   }
 }
 
+namespace {
+
+// The non-empty experts, largest first, when they should run one per thread (each expert's
+// GEMMs then run whole on one core); empty when the GEMMs should be split instead. Splitting an
+// expert's ~64-row GEMM over two cores runs at 60% of one core each (every part packs its share
+// of the weights for few rows, and every GEMM is a fork-join), while whole experts on each core
+// run at ~80%; so experts go in parallel whenever there are at least two per thread. Largest
+// first balances the threads' loads (parallel_for hands items out as threads free up).
+std::vector<int> parallel_expert_order(const int* expert_offsets, int E) {
+  std::vector<int> order;
+  const int T = compute_threads();
+  // fp32 only: bf16 GEMMs read the weights' bf16 copy only outside parallel regions (gemm.h).
+  if (T <= 1 || in_parallel_region() || gemm_precision() != GemmPrecision::kFp32) return order;
+  for (int e = 0; e < E; e++)
+    if (expert_offsets[e + 1] > expert_offsets[e]) order.push_back(e);
+  if (static_cast<int>(order.size()) < 2 * T) return {};
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return expert_offsets[a + 1] - expert_offsets[a] > expert_offsets[b + 1] - expert_offsets[b];
+  });
+  return order;
+}
+
+void expert_forward(float* ye, float* he_gate, float* he_up, float* he_act, const float* xe,
+                    const float* w_gate, const float* w_up, const float* w_down,
+                    const int* expert_offsets, int e, int C, int H) {
+  const size_t esz = static_cast<size_t>(H) * C;
+  const int r0 = expert_offsets[e], Me = expert_offsets[e + 1] - r0;
+  if (Me == 0) return;
+  const size_t oc = static_cast<size_t>(r0) * C, oh = static_cast<size_t>(r0) * H;
+  linear_forward(he_gate + oh, xe + oc, w_gate + e * esz, Me, C, H);
+  linear_forward(he_up + oh, xe + oc, w_up + e * esz, Me, C, H);
+  swiglu_forward(he_act + oh, he_gate + oh, he_up + oh, static_cast<long>(Me) * H);
+  linear_forward(ye + oc, he_act + oh, w_down + e * esz, Me, H, C);
+}
+
+void expert_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_down, const float* dye,
+                     const float* he_gate, const float* he_up, const float* he_act,
+                     const float* xe, const float* w_gate, const float* w_up, const float* w_down,
+                     const int* expert_offsets, int e, int C, int H, float* dgate, float* dup,
+                     float* dact) {
+  const size_t esz = static_cast<size_t>(H) * C;
+  const int r0 = expert_offsets[e], Me = expert_offsets[e + 1] - r0;
+  if (Me == 0) return;
+  const size_t oc = static_cast<size_t>(r0) * C, oh = static_cast<size_t>(r0) * H;
+  const size_t nw = static_cast<size_t>(Me) * H;
+  std::memset(dact + oh, 0, nw * sizeof(float));
+  std::memset(dgate + oh, 0, nw * sizeof(float));
+  std::memset(dup + oh, 0, nw * sizeof(float));
+  linear_backward(dact + oh, dw_down + e * esz, dye + oc, he_act + oh, w_down + e * esz, Me, H, C);
+  swiglu_backward(dgate + oh, dup + oh, dact + oh, he_gate + oh, he_up + oh,
+                  static_cast<long>(nw));
+  linear_backward(dxe + oc, dw_gate + e * esz, dgate + oh, xe + oc, w_gate + e * esz, Me, C, H);
+  linear_backward(dxe + oc, dw_up + e * esz, dup + oh, xe + oc, w_up + e * esz, Me, C, H);
+}
+
+}  // namespace
+
+// Each expert writes only its own rows of the outputs and its own weights' gradients, and each
+// of its GEMMs computes an element as one dot over all of K on any thread, so running experts
+// in parallel or one after the other gives the same bits.
 void moe_experts_forward(float* ye, float* he_gate, float* he_up, float* he_act, const float* xe,
                          const float* w_gate, const float* w_up, const float* w_down,
                          const int* expert_offsets, int E, int C, int H) {
-  const size_t esz = static_cast<size_t>(H) * C;
-  for (int e = 0; e < E; e++) {
-    const int r0 = expert_offsets[e], Me = expert_offsets[e + 1] - r0;
-    if (Me == 0) continue;
-    const size_t oc = static_cast<size_t>(r0) * C, oh = static_cast<size_t>(r0) * H;
-    linear_forward(he_gate + oh, xe + oc, w_gate + e * esz, Me, C, H);
-    linear_forward(he_up + oh, xe + oc, w_up + e * esz, Me, C, H);
-    swiglu_forward(he_act + oh, he_gate + oh, he_up + oh, static_cast<long>(Me) * H);
-    linear_forward(ye + oc, he_act + oh, w_down + e * esz, Me, H, C);
+  const std::vector<int> order = parallel_expert_order(expert_offsets, E);
+  if (order.empty()) {
+    for (int e = 0; e < E; e++)
+      expert_forward(ye, he_gate, he_up, he_act, xe, w_gate, w_up, w_down, expert_offsets, e, C,
+                     H);
+    return;
   }
+  parallel_for(static_cast<int>(order.size()), [&](int i) {
+    expert_forward(ye, he_gate, he_up, he_act, xe, w_gate, w_up, w_down, expert_offsets,
+                   order[static_cast<size_t>(i)], C, H);
+  });
 }
 
 void moe_experts_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_down,
@@ -216,22 +279,17 @@ void moe_experts_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_do
                           const float* he_act, const float* xe, const float* w_gate,
                           const float* w_up, const float* w_down, const int* expert_offsets, int E,
                           int C, int H, float* dgate, float* dup, float* dact) {
-  const size_t esz = static_cast<size_t>(H) * C;
-  for (int e = 0; e < E; e++) {
-    const int r0 = expert_offsets[e], Me = expert_offsets[e + 1] - r0;
-    if (Me == 0) continue;
-    const size_t oc = static_cast<size_t>(r0) * C, oh = static_cast<size_t>(r0) * H;
-    const size_t nw = static_cast<size_t>(Me) * H;
-    std::memset(dact + oh, 0, nw * sizeof(float));
-    std::memset(dgate + oh, 0, nw * sizeof(float));
-    std::memset(dup + oh, 0, nw * sizeof(float));
-    linear_backward(dact + oh, dw_down + e * esz, dye + oc, he_act + oh, w_down + e * esz, Me, H,
-                    C);
-    swiglu_backward(dgate + oh, dup + oh, dact + oh, he_gate + oh, he_up + oh,
-                    static_cast<long>(nw));
-    linear_backward(dxe + oc, dw_gate + e * esz, dgate + oh, xe + oc, w_gate + e * esz, Me, C, H);
-    linear_backward(dxe + oc, dw_up + e * esz, dup + oh, xe + oc, w_up + e * esz, Me, C, H);
+  const std::vector<int> order = parallel_expert_order(expert_offsets, E);
+  if (order.empty()) {
+    for (int e = 0; e < E; e++)
+      expert_backward(dxe, dw_gate, dw_up, dw_down, dye, he_gate, he_up, he_act, xe, w_gate, w_up,
+                      w_down, expert_offsets, e, C, H, dgate, dup, dact);
+    return;
   }
+  parallel_for(static_cast<int>(order.size()), [&](int i) {
+    expert_backward(dxe, dw_gate, dw_up, dw_down, dye, he_gate, he_up, he_act, xe, w_gate, w_up,
+                    w_down, expert_offsets, order[static_cast<size_t>(i)], C, H, dgate, dup, dact);
+  });
 }
 
 double moe_balance_loss(const float* scores, const int* topk_idx, const int* seq_start, int B,

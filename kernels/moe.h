@@ -56,6 +56,9 @@ void moe_combine_backward(float* dye, float* dtopk_weights, const float* dout, c
 // expert_offsets[e+1]) of xe[M,C] go through expert e: he_gate/he_up[M,H] = xe · W_gate/up_eᵀ,
 // he_act = silu(he_gate) * he_up, ye[M,C] = he_act · W_down_eᵀ (all overwritten; an expert with
 // no rows is skipped). w_gate/w_up [E][H,C], w_down [E][C,H], expert_offsets[E+1].
+// On the CPU at fp32, with at least two non-empty experts per compute thread, the experts run in
+// parallel (each one's GEMMs whole on one core) instead of one after the other with split
+// GEMMs; either way an expert writes only its own rows and weight gradients: the same bits.
 void moe_experts_forward(float* ye, float* he_gate, float* he_up, float* he_act, const float* xe,
                          const float* w_gate, const float* w_up, const float* w_down,
                          const int* expert_offsets, int E, int C, int H);
