@@ -30,6 +30,11 @@ namespace {
 // spin-waits between calls and would compete with aha's.
 constexpr double kSplitFlops = 4e6;
 constexpr int kBf16MinRowsPerPart = 32;      // two AMX tiles of rows
+constexpr int kF32MinRowsPerPart = 16;       // one oneDNN fp32 row block
+// fp32 GEMMs that oneDNN runs faster than OpenBLAS (measured per shape: experiments/README.md).
+constexpr int kDnnlF32MaxDim = 4096;      // N, K past it (a vocabulary): OpenBLAS as fast or faster
+constexpr int kDnnlF32MinRows = 8;        // below it (decode rows) OpenBLAS's GEMV-like kernels win
+constexpr double kDnnlF32MinFlops = 1e6;  // below it oneDNN's per-call cost dominates
 constexpr int kAlign = 16;                   // split points on multiples of 16 rows / columns
 constexpr long kWeightChunkSize = 1L << 16;  // elements of a weight cache converted together
 
@@ -126,19 +131,20 @@ std::atomic<GemmPrecision> g_precision{GemmPrecision::kFp32};
 // clang-format on
 using bf16_t = uint16_t;
 
-struct Bf16Key {
+struct DnnlKey {
   int M = 0, N = 0, K = 0;
   bool ta = false, tb = false, direct = false;
   float alpha = 1, beta = 0;
-  bool operator==(const Bf16Key& o) const {
+  bool f32 = false;  // fp32 operands (kernels/gemm.h: fp32 through oneDNN)
+  bool operator==(const DnnlKey& o) const {
     return M == o.M && N == o.N && K == o.K && ta == o.ta && tb == o.tb && direct == o.direct &&
-           alpha == o.alpha && beta == o.beta;
+           alpha == o.alpha && beta == o.beta && f32 == o.f32;
   }
 };
 
-struct Bf16Entry {
+struct DnnlEntry {
   bool used = false;
-  Bf16Key key;
+  DnnlKey key;
   dnnl::matmul prim;
   dnnl::memory::desc src, wei, dst;
   size_t scratch_bytes = 0;
@@ -147,18 +153,20 @@ struct Bf16Entry {
 
 // A fixed table: a run has a few hundred shapes at most (MoE experts add one per token count).
 // Past it, primitives are made per call (oneDNN's own cache makes that ~50 us, not a JIT).
-constexpr int kBf16Table = 2048;
+constexpr int kDnnlTable = 2048;
 
-struct Bf16State {
+struct DnnlState {
   dnnl::engine eng;
   std::string impl;  // the implementation oneDNN picks, e.g. "brg:avx512_core_amx_bf16"
   std::string why;   // empty when bf16 runs natively
+  std::string f32_impl;  // oneDNN's fp32 matmul here, e.g. "brg:avx512_core"
+  bool f32_ok = false;   // fp32 GEMMs may go through oneDNN (a brgemm kernel, not a fallback)
   std::mutex mu;     // guards the table
-  std::vector<Bf16Entry> table;
+  std::vector<DnnlEntry> table;
   std::atomic<int> num_entries{0};
 };
 
-struct Bf16Thread {
+struct DnnlThread {
   bool omp_set = false;
   std::vector<bf16_t> a, b;
   std::vector<float> c;
@@ -166,22 +174,23 @@ struct Bf16Thread {
   dnnl::stream strm;
 };
 
-thread_local Bf16Thread t_bf16;
+thread_local DnnlThread t_dnnl;
 
 void omp_one_thread() {
-  if (!t_bf16.omp_set) {
+  if (!t_dnnl.omp_set) {
     omp_set_num_threads(1);  // per calling thread: aha's pool owns the cores
-    t_bf16.omp_set = true;
+    t_dnnl.omp_set = true;
   }
 }
 
-Bf16Entry make_entry(Bf16State& st, const Bf16Key& k) {
+DnnlEntry make_entry(DnnlState& st, const DnnlKey& k) {
   using dt = dnnl::memory::data_type;
   using ft = dnnl::memory::format_tag;
-  Bf16Entry e;
+  DnnlEntry e;
   e.key = k;
-  e.src = dnnl::memory::desc({k.M, k.K}, dt::bf16, k.ta ? ft::ba : ft::ab);
-  e.wei = dnnl::memory::desc({k.K, k.N}, dt::bf16, k.tb ? ft::ba : ft::ab);
+  const dt in = k.f32 ? dt::f32 : dt::bf16;
+  e.src = dnnl::memory::desc({k.M, k.K}, in, k.ta ? ft::ba : ft::ab);
+  e.wei = dnnl::memory::desc({k.K, k.N}, in, k.tb ? ft::ba : ft::ab);
   e.dst = dnnl::memory::desc({k.M, k.N}, dt::f32, ft::ab);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -199,20 +208,28 @@ Bf16Entry make_entry(Bf16State& st, const Bf16Key& k) {
   return e;
 }
 
-Bf16State& bf16_state() {
-  static Bf16State* st = [] {
-    auto* s = new Bf16State;  // leaked on purpose: pool threads may run GEMMs at exit
+DnnlState& dnnl_state() {
+  static DnnlState* st = [] {
+    auto* s = new DnnlState;  // leaked on purpose: pool threads may run GEMMs at exit
     omp_one_thread();
     s->eng = dnnl::engine(dnnl::engine::kind::cpu, 0);
-    s->table.resize(kBf16Table);
+    s->table.resize(kDnnlTable);
     // What oneDNN picks for a model-sized shape says whether bf16 is native here.
-    Bf16Key k{512, 512, 512, false, true, true, 1.0f, 0.0f};
+    DnnlKey k{512, 512, 512, false, true, true, 1.0f, 0.0f};
     try {
-      Bf16Entry e = make_entry(*s, k);
+      DnnlEntry e = make_entry(*s, k);
       s->impl = e.impl;
     } catch (const std::exception& ex) {
       s->why = std::string("oneDNN has no bf16 matmul here: ") + ex.what();
     }
+    try {
+      DnnlKey f{512, 512, 512, false, true, true, 1.0f, 0.0f, true};
+      s->f32_impl = make_entry(*s, f).impl;
+    } catch (const std::exception& ex) {
+      s->f32_impl = std::string("none (") + ex.what() + ")";
+    }
+    const char* choice = std::getenv("AHA_GEMM_FP32");  // "openblas": every fp32 GEMM there
+    s->f32_ok = s->f32_impl.rfind("brg:", 0) == 0 && !(choice && std::string(choice) == "openblas");
     if (s->why.empty() && s->impl.find("amx") == std::string::npos &&
         s->impl.find("avx512_core_bf16") == std::string::npos)
       s->why = "oneDNN's bf16 matmul here is '" + s->impl +
@@ -220,6 +237,45 @@ Bf16State& bf16_state() {
     return s;
   }();
   return *st;
+}
+
+// The primitive for key from the table (created on first use), or made into local when the
+// table's probe window is full. Entries are never removed, so a pointer stays valid.
+const DnnlEntry* dnnl_entry(DnnlState& st, const DnnlKey& key, DnnlEntry& local) {
+  const size_t h = (static_cast<size_t>(key.M) * 73856093u) ^
+                   (static_cast<size_t>(key.N) * 19349663u) ^
+                   (static_cast<size_t>(key.K) * 83492791u) ^ (key.ta ? 1u : 0u) ^
+                   (key.tb ? 2u : 0u) ^ (key.direct ? 4u : 0u) ^ (key.f32 ? 8u : 0u);
+  std::lock_guard<std::mutex> lk(st.mu);
+  for (int probe = 0; probe < 16; ++probe) {
+    DnnlEntry& slot = st.table[(h + probe) % kDnnlTable];
+    if (slot.used && slot.key == key) return &slot;
+    if (!slot.used) {
+      slot = make_entry(st, key);
+      st.num_entries++;
+      return &slot;
+    }
+  }
+  local = make_entry(st, key);
+  return &local;
+}
+
+// One matmul with the entry's primitive on this thread (user scratchpad, one OpenMP thread).
+void dnnl_execute(DnnlState& st, const DnnlEntry& e, const void* a, const void* b, float* dst) {
+  DnnlThread& th = t_dnnl;
+  omp_one_thread();
+  if (th.scratch.size() < e.scratch_bytes) th.scratch.resize(e.scratch_bytes);
+  if (!th.strm) th.strm = dnnl::stream(st.eng);
+  // oneDNN reads the sources only; its memory objects take non-const handles.
+  dnnl::memory ms(e.src, st.eng, const_cast<void*>(a)), mw(e.wei, st.eng, const_cast<void*>(b)),
+      md(e.dst, st.eng, dst);
+  dnnl::memory mscr(dnnl::memory::desc({static_cast<dnnl::memory::dim>(e.scratch_bytes)},
+                                       dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+                    st.eng, th.scratch.data());
+  e.prim.execute(th.strm, {{DNNL_ARG_SRC, ms},
+                           {DNNL_ARG_WEIGHTS, mw},
+                           {DNNL_ARG_DST, md},
+                           {DNNL_ARG_SCRATCHPAD, mscr}});
 }
 
 uint16_t bf16_round_bits(float x) {
@@ -294,39 +350,13 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const Operand&
         C[static_cast<long>(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
     return;
   }
-  Bf16State& st = bf16_state();
-  Bf16Thread& th = t_bf16;
+  DnnlState& st = dnnl_state();
+  DnnlThread& th = t_dnnl;
   omp_one_thread();
   const bool direct = ldc == N;
-  const Bf16Key key{M, N, K, ta, tb, direct, direct ? alpha : 1.0f, direct ? beta : 0.0f};
-  // Look up (or create) the primitive; entries are never removed, so a pointer stays valid.
-  const Bf16Entry* e = nullptr;
-  Bf16Entry local;
-  {
-    size_t h = (static_cast<size_t>(M) * 73856093u) ^ (static_cast<size_t>(N) * 19349663u) ^
-               (static_cast<size_t>(K) * 83492791u) ^ (ta ? 1u : 0u) ^ (tb ? 2u : 0u) ^
-               (direct ? 4u : 0u);
-    std::lock_guard<std::mutex> lk(st.mu);
-    for (int probe = 0; probe < 16; ++probe) {
-      Bf16Entry& slot = st.table[(h + probe) % kBf16Table];
-      if (slot.used && slot.key == key) {
-        e = &slot;
-        break;
-      }
-      if (!slot.used) {
-        slot = make_entry(st, key);
-        st.num_entries++;
-        e = &slot;
-        break;
-      }
-    }
-    if (!e) {
-      local = make_entry(st, key);
-      e = &local;
-    }
-  }
-  if (th.scratch.size() < e->scratch_bytes) th.scratch.resize(e->scratch_bytes);
-  if (!th.strm) th.strm = dnnl::stream(st.eng);
+  const DnnlKey key{M, N, K, ta, tb, direct, direct ? alpha : 1.0f, direct ? beta : 0.0f};
+  DnnlEntry local;
+  const DnnlEntry* e = dnnl_entry(st, key, local);
   // Stored layout kept: ta stores A as K rows of M, tb stores B as N rows of K.
   const bf16_t* a = contiguous_bf16(A, ta ? K : M, ta ? M : K, th.a);
   const bf16_t* b = contiguous_bf16(B, tb ? N : K, tb ? K : N, th.b);
@@ -335,16 +365,7 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const Operand&
     if (th.c.size() < static_cast<size_t>(M) * N) th.c.resize(static_cast<size_t>(M) * N);
     dst = th.c.data();
   }
-  // oneDNN reads the sources only; its memory objects take non-const handles.
-  dnnl::memory ms(e->src, st.eng, const_cast<bf16_t*>(a)),
-      mw(e->wei, st.eng, const_cast<bf16_t*>(b)), md(e->dst, st.eng, dst);
-  dnnl::memory mscr(dnnl::memory::desc({static_cast<dnnl::memory::dim>(e->scratch_bytes)},
-                                       dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
-                    st.eng, th.scratch.data());
-  e->prim.execute(th.strm, {{DNNL_ARG_SRC, ms},
-                            {DNNL_ARG_WEIGHTS, mw},
-                            {DNNL_ARG_DST, md},
-                            {DNNL_ARG_SCRATCHPAD, mscr}});
+  dnnl_execute(st, *e, a, b, dst);
   if (!direct) {
     for (int i = 0; i < M; ++i) {
       float* c = C + static_cast<long>(i) * ldc;
@@ -357,6 +378,7 @@ void run_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const Operand&
     }
   }
 }
+
 #endif
 
 // One single-threaded fp32 GEMM.
@@ -385,6 +407,40 @@ Split split_for(int M, int N, int K, int min_rows_per_part = 0) {
   sp.parts = (sp.len + sp.step - 1) / sp.step;
   return sp;
 }
+
+#if AHA_HAVE_ONEDNN
+// Whether an fp32 GEMM goes through oneDNN's brgemm matmul (kernels/gemm.h says where and why).
+// Decided on the whole GEMM before any split, so a slab never changes backend.
+bool dnnl_f32_for(bool ta, bool tb, int M, int N, int K, int lda, int ldb, int ldc) {
+  if (ta || M < kDnnlF32MinRows || N > kDnnlF32MaxDim || K > kDnnlF32MaxDim) return false;
+  if (2.0 * M * N * K < kDnnlF32MinFlops) return false;
+  if (lda != K || ldb != (tb ? K : N) || ldc != N) return false;
+  return dnnl_state().f32_ok;
+}
+
+void sgemm_f32_dnnl(bool tb, int M, int N, int K, float alpha, const float* A, const float* B,
+                    float beta, float* C) {
+  if (M <= 0) return;
+  DnnlState& st = dnnl_state();
+  auto run = [&](int m0, int m) {
+    const DnnlKey key{m, N, K, false, tb, true, alpha, beta, true};
+    DnnlEntry local;
+    dnnl_execute(st, *dnnl_entry(st, key, local), A + static_cast<long>(m0) * K, B,
+                 C + static_cast<long>(m0) * N);
+  };
+  // Rows only: a column slab writes C with a stride, which oneDNN runs with another kernel
+  // (other roundings), so a GEMM too short to split by rows runs whole on this thread.
+  const Split sp = split_for(M, N, K, kF32MinRowsPerPart);
+  if (sp.parts <= 1 || !sp.split_m) {
+    run(0, M);
+    return;
+  }
+  parallel_for(sp.parts, [&](int i) {
+    const int s0 = i * sp.step;
+    run(s0, std::min(sp.len, s0 + sp.step) - s0);
+  });
+}
+#endif
 
 thread_local GemmWeightScope* t_scope = nullptr;
 
@@ -485,7 +541,7 @@ void sgemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float*
 
 bool gemm_bf16_supported(std::string* why) {
 #if AHA_HAVE_ONEDNN
-  Bf16State& st = bf16_state();
+  DnnlState& st = dnnl_state();
   if (why) *why = st.why;
   return st.why.empty();
 #else
@@ -521,6 +577,12 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
 #if AHA_HAVE_ONEDNN
   if (g_precision.load(std::memory_order_relaxed) == GemmPrecision::kBf16) {
     sgemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
+#if AHA_HAVE_ONEDNN
+  if (dnnl_f32_for(ta, tb, M, N, K, lda, ldb, ldc)) {
+    sgemm_f32_dnnl(tb, M, N, K, alpha, A, B, beta, C);
     return;
   }
 #endif
@@ -582,13 +644,22 @@ std::string gemm_backend() {
   if (g_precision == GemmPrecision::kBf16) {
     const dnnl_version_t* v = dnnl_version();
     return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-           std::to_string(v->patch) + " bf16 (" + bf16_state().impl + "), fp32 accumulation";
+           std::to_string(v->patch) + " bf16 (" + dnnl_state().impl + "), fp32 accumulation";
   }
 #endif
   // openblas_get_config: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Prescott MAX_THREADS=64".
   std::string config = b.get_config();
   std::string version = config.substr(0, config.find(' ', config.find(' ') + 1));
-  return version + " " + b.get_corename() + " (" + b.coretype_note + ")";
+  std::string name = version + " " + b.get_corename() + " (" + b.coretype_note + ")";
+#if AHA_HAVE_ONEDNN
+  DnnlState& st = dnnl_state();
+  if (st.f32_ok) {
+    const dnnl_version_t* v = dnnl_version();
+    name = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch) + " fp32 (" + st.f32_impl + ") + " + name;
+  }
+#endif
+  return name;
 }
 
 void blas_set_threads(int num_threads) {

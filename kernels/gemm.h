@@ -10,6 +10,13 @@
 //   OpenBLAS (for comparing).
 // - gemm_init() runs at most once per process (every entry point calls it); the CLI calls it
 //   first thing, before any thread exists, so setenv races nothing.
+// - fp32 GEMMs of the shapes where oneDNN's brgemm matmul beats OpenBLAS go through it (measured
+//   per shape, one core: 1.1-1.5x on a model's layers, slower on a vocabulary-sized dimension,
+//   on one or a few rows, and on GEMMs of under 1 MFLOP): op(A) not transposed, A, B and C
+//   contiguous, M >= 8, N and K <= 4096. The choice is made on the whole GEMM before it is
+//   split, and oneDNN GEMMs split by rows only (a row of C is then the same bits whatever the
+//   split); a CPU where oneDNN has no brgemm kernel, or AHA_GEMM_FP32=openblas, keeps every fp32
+//   GEMM on OpenBLAS. The rest (transposed A: weight gradients; the vocabulary) stay on OpenBLAS.
 // - OpenBLAS runs one thread. A GEMM of 4 MFLOP or more is split into slabs of rows (or
 //   columns) over compute_threads() (kernels/parallel.h); each slab computes its C elements over
 //   all of K, so results do not depend on the thread count.
@@ -54,8 +61,9 @@ bool gemm_bf16_supported(std::string* why = nullptr);
 
 // Opens the library (idempotent). Throws std::runtime_error when OpenBLAS cannot be opened.
 void gemm_init();
-// What runs the GEMMs at the current precision, e.g. "OpenBLAS 0.3.21 SkylakeX (core type from
-// cpuid: avx512)" or "oneDNN 2.6.3 bf16 (brg:avx512_core_amx_bf16), fp32 accumulation".
+// What runs the GEMMs at the current precision, e.g. "oneDNN 2.6.3 fp32 (brg:avx512_core) +
+// OpenBLAS 0.3.21 SkylakeX (core type from cpuid: avx512)" or "oneDNN 2.6.3 bf16
+// (brg:avx512_core_amx_bf16), fp32 accumulation".
 std::string gemm_backend();
 // The core type the CPU's features select ("" = leave it to the library).
 std::string gemm_coretype_for_cpu();

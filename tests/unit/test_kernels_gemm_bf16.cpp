@@ -1,4 +1,5 @@
-// fp32 GEMMs against a naive fp64 GEMM, the same bits on 1 and 2 threads; bf16 GEMMs
+// fp32 GEMMs against a naive fp64 GEMM, the same bits on 1 and 2 threads and, for the shapes
+// oneDNN runs, in any slab of rows; bf16 GEMMs
 // (kernels/gemm.h, oneDNN): against a naive fp64 GEMM of the bf16-rounded operands
 // (tight: only fp32 accumulation differs) and of the fp32 ones (loose: bf16 rounding), every
 // transpose, odd shapes, strides, alpha/beta and split GEMMs; a small model's forward+backward
@@ -162,6 +163,41 @@ TEST_CASE("fp32 sgemm matches fp64, every transpose, odd shapes, splits; same bi
         INFO("ta=", ta, " tb=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
         CHECK(run_case(c, 1) == run_case(c, 2));
       }
+    }
+}
+
+// fp32 shapes oneDNN runs where it is there (op(A) not transposed, contiguous, M >= 8, N, K <=
+// 4096, >= 1 MFLOP; kernels/gemm.h): fp64 match, the same bits on 1 and 2 threads, and a row of
+// C the same bits whether computed in the whole GEMM or in a slab of rows that oneDNN also runs
+// (8 rows and up here). (Neither library promises that across its own small-M kernels: OpenBLAS
+// gives rows of 1-16-row GEMMs other bits than the same rows of a 64-row one.)
+TEST_CASE("fp32 sgemm of layer shapes: fp64 match; rows independent of the slab and threads") {
+  CHECK(gemm_precision() == GemmPrecision::kFp32);
+  MESSAGE("fp32 backend: " << gemm_backend());
+  for (bool tb : {false, true})
+    for (const Case& c : {Case{false, tb, 64, 384, 512, 0, 1.0f, 1.0f},
+                          Case{false, tb, 77, 512, 384, 0, 0.5f, 0.0f},
+                          Case{false, tb, 130, 1536, 512, 0, 1.0f, 1.0f}}) {
+      set_compute_threads(2);
+      check_case(c, false);
+      set_compute_threads(1);
+      const std::vector<float> whole = run_case(c, 1);
+      CHECK(whole == run_case(c, 2));
+      // The same GEMM in slabs of 8, 24 and the rest of the rows, each its own call.
+      const int lda = c.K, ldb = tb ? c.K : c.N;
+      std::vector<float> A(static_cast<size_t>(c.M) * lda),
+          B(static_cast<size_t>(tb ? c.N : c.K) * ldb), C(static_cast<size_t>(c.M) * c.N);
+      Rng rng{7};  // run_case's operands
+      for (float& x : A) x = static_cast<float>(rng.normal());
+      for (float& x : B) x = static_cast<float>(rng.normal());
+      for (float& x : C) x = static_cast<float>(rng.normal());
+      for (int r0 : {0, 8, 32}) {
+        const int r1 = r0 == 0 ? 8 : r0 == 8 ? 32 : c.M;
+        sgemm(false, tb, r1 - r0, c.N, c.K, c.alpha, A.data() + static_cast<size_t>(r0) * lda,
+              lda, B.data(), ldb, c.beta, C.data() + static_cast<size_t>(r0) * c.N, c.N);
+      }
+      INFO("tb=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
+      CHECK(C == whole);
     }
 }
 
