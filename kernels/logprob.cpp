@@ -131,18 +131,25 @@ void logprob_forward(float* logp, float* lse, float* entropy, const float* logit
 
 void logprob_backward(float* dlogits, const float* dlogp, const float* logits, const float* lse,
                       const int* targets, int N, int V, float inv_temp) {
+  logprob_backward_cols(dlogits, dlogp, logits, lse, targets, N, V, 0, V, inv_temp);
+}
+
+void logprob_backward_cols(float* dlogits_cols, const float* dlogp, const float* logits,
+                           const float* lse, const int* targets, int N, int V, int v0, int vc,
+                           float inv_temp) {
+  AHA_CHECK(v0 >= 0 && vc >= 0 && v0 + vc <= V, "logprob_backward: columns outside [0, V)");
   for (int n = 0; n < N; n++) AHA_CHECK(targets[n] < V, "logprob_backward: target >= V");
   parallel_for((N + kRows - 1) / kRows, [&](int item) {
     for (int n = item * kRows; n < std::min(N, (item + 1) * kRows); n++) {
       const int t = targets[n];
-      float* dx = dlogits + (long)n * V;
+      float* dx = dlogits_cols + (long)n * vc;
       if (t < 0) {
-        std::memset(dx, 0, sizeof(float) * V);
+        std::memset(dx, 0, sizeof(float) * vc);
         continue;
       }
       const float g = dlogp[n] * inv_temp;
-      row_backward(dx, logits + (long)n * V, V, inv_temp, g, lse[n]);
-      dx[t] += g;
+      row_backward(dx, logits + (long)n * V + v0, vc, inv_temp, g, lse[n]);
+      if (t >= v0 && t < v0 + vc) dx[t - v0] += g;
     }
   });
 }

@@ -15,6 +15,12 @@ void logprob_forward(float* logp, float* lse, float* entropy, const float* logit
 // vectorised (kernels/vec.h: within 2 ulp), the forward's sums kept in double.
 void logprob_backward(float* dlogits, const float* dlogp, const float* logits, const float* lse,
                       const int* targets, int N, int V, float inv_temp);
+// Columns [v0, v0 + vc) of logprob_backward's dlogits, into dlogits_cols[N, vc]: the same values
+// bit for bit (each is elementwise), so a head's backward can walk the vocabulary in chunks
+// that stay in cache instead of writing and reading back all of [N, V].
+void logprob_backward_cols(float* dlogits_cols, const float* dlogp, const float* logits,
+                           const float* lse, const int* targets, int N, int V, int v0, int vc,
+                           float inv_temp);
 // The language-model loss: mean of -logp[n] over positions with targets[n] >= 0 (0 if none).
 float logprob_mean_nll(const float* logp, const int* targets, int N);
 

@@ -6,12 +6,17 @@
 
 #include "kernels/check.h"
 #include "kernels/gemm.h"
+#include "kernels/linear.h"
+#include "kernels/logprob.h"
 #include "kernels/ops.h"
 #include "kernels/rng.h"
 #include "kernels/rope.h"
 #include "policy/family.h"
 
 namespace aha {
+
+// Columns of the vocabulary per step of the CPU head's backward (head_backward_cpu).
+constexpr int kHeadVocabChunk = 1024;
 
 namespace {
 
@@ -338,7 +343,9 @@ void grads_plan(const Model& m, GradScratch& g, ArenaPlan& p, int N) {
   const size_t NC = static_cast<size_t>(N) * d.C;
   const bool any_moe = cfg_num_moe_layers(c) > 0;
   const size_t M = any_moe ? static_cast<size_t>(N) * d.K : 0;
-  p.take(g.dlogits, static_cast<size_t>(N) * d.V);
+  // The CPU walks the vocabulary in chunks (head_backward_cpu): one chunk's columns at a time.
+  const int VC = m.ctx.device == Device::kCpu ? std::min(d.V, kHeadVocabChunk) : d.V;
+  p.take(g.dlogits, static_cast<size_t>(N) * VC);
   p.take(g.dx, NC);
   p.take(g.dln, NC);
   const size_t ff = ffn_scratch_size(c, N);
@@ -664,6 +671,28 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
 // ----------------------------------------------------------------------------------------------
 // Backward
 
+namespace {
+
+// The head's backward on the CPU, kHeadVocabChunk columns of the vocabulary at a time: the
+// chunk's dlogits[N, VC] (dlogits_chunk, the same values as the whole matrix's), then its share
+// of dln[N,C] += dlogits·W and its rows of dW[V,C] += dlogitsᵀ·lnf. The chunk stays in cache
+// between the three, where [N, V] went to memory and back twice, and dln's GEMM has K = VC, the
+// depth oneDNN runs fastest (kernels/gemm.h). Chunks are fixed, so the sums do not depend on the
+// thread count.
+void head_backward_cpu(float* dln, float* dlm_head, float* dlogits_chunk, const float* dlogp,
+                       const float* logits, const float* lse, const int* targets,
+                       const float* lnf, const float* lm_head, int N, int C, int V,
+                       float inv_temp) {
+  for (int v0 = 0; v0 < V; v0 += kHeadVocabChunk) {
+    const int vc = std::min(kHeadVocabChunk, V - v0);
+    logprob_backward_cols(dlogits_chunk, dlogp, logits, lse, targets, N, V, v0, vc, inv_temp);
+    linear_backward(dln, dlm_head + static_cast<size_t>(v0) * C, dlogits_chunk, lnf,
+                    lm_head + static_cast<size_t>(v0) * C, N, C, vc);
+  }
+}
+
+}  // namespace
+
 void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
                     const ForwardOptions& opt) {
   const ModelConfig& c = m.cfg;
@@ -692,10 +721,16 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
   float* dx = gs.dx.data();
   float* dln = gs.dln.data();
 
-  logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N, d.V,
-                   opt.inv_temp);
   zero(ctx, dln, NC);
-  linear_backward(ctx, dln, gp.lm_head, gs.dlogits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
+  if (host) {
+    head_backward_cpu(dln, gp.lm_head, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(),
+                      targets, a.lnf.data(), m.w.lm_head, N, d.C, d.V, opt.inv_temp);
+  } else {
+    logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N,
+                     d.V, opt.inv_temp);
+    linear_backward(ctx, dln, gp.lm_head, gs.dlogits.data(), a.lnf.data(), m.w.lm_head, N, d.C,
+                    d.V);
+  }
   zero(ctx, dx, NC);
   rmsnorm_backward(ctx, dx, gp.norm, dln, a.res_final.data(), m.w.norm, a.lnf_rstd.data(), N, d.C);
 

@@ -315,6 +315,20 @@ TEST_CASE("logprob at a real vocabulary size (vectorised exps, blocked sums) aga
     }
     CHECK(max_err < 1e-6);
   }
+  // Column chunks (the CPU head's backward walks the vocabulary in chunks, one holding the
+  // target at its first column, another at its last): the same bits as the whole matrix.
+  for (int v0 : {0, 5, 1024, V - 7, V - 1}) {
+    const int vc = std::min(v0 == 5 ? 1 : 1024, V - v0);
+    std::vector<float> cols(static_cast<size_t>(N) * vc);
+    logprob_backward_cols(cols.data(), dlogp.data(), logits.data(), lse.data(), targets.data(), N,
+                          V, v0, vc, inv_temp);
+    for (int n = 0; n < N; n++)
+      for (int j = 0; j < vc; j++)
+        REQUIRE(cols[static_cast<size_t>(n) * vc + j] ==
+                dlogits[static_cast<size_t>(n) * V + v0 + j]);
+  }
+  CHECK_THROWS(logprob_backward_cols(dlogits.data(), dlogp.data(), logits.data(), lse.data(),
+                                     targets.data(), N, V, V - 3, 4, inv_temp));
 }
 
 TEST_CASE("adamw: two steps against hand-computed values; grad_norm") {
