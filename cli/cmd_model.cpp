@@ -330,7 +330,10 @@ void add_model_commands(CLI::App& app) {
       set_compute_threads(*gthreads);
       const double gf = time_sgemm_gflops(std::max(1, *n));
       if (*plain) {
-        std::string backend = gemm_backend();  // "OpenBLAS 0.3.21 SkylakeX (...)"
+        // "[oneDNN 2.6.3 fp32 (brg:avx512_core) + ]OpenBLAS 0.3.21 SkylakeX (...)": the core.
+        std::string backend = gemm_backend();
+        const size_t ob = backend.find("OpenBLAS ");
+        backend = ob == std::string::npos ? backend : backend.substr(ob);
         size_t a = backend.find(' ', backend.find(' ') + 1) + 1;
         std::printf("%.1f %s\n", gf, backend.substr(a, backend.find(' ', a) - a).c_str());
       } else {

@@ -89,7 +89,7 @@ def backend():
 
 
 print(f"torch {torch.__version__} ({args.torch_threads} threads); aha: "
-      f"{aha('bench', 'sgemm', '--n', '512', '--plain').strip()} (GFLOP/s, OpenBLAS core)", flush=True)
+      f"{aha('bench', 'sgemm', '--n', '512', '--plain').strip()} (sgemm GFLOP/s, OpenBLAS core)", flush=True)
 
 # --- learner update: 512 sequences of 7 prompt + 4 completion tokens ------------------------
 if "learner" in only:
