@@ -180,8 +180,8 @@ double child_sgemm_gflops(const std::string& core, int n, int threads, std::stri
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   // AHA_GEMM_FP32=openblas: the child measures OpenBLAS with that core type, not oneDNN.
   std::string cmd = "env " + env + " AHA_GEMM_FP32=openblas '" + exe + "' bench sgemm --n " +
-                    std::to_string(n) +
-                    " --threads " + std::to_string(threads) + " --plain 2>/dev/null";
+                    std::to_string(n) + " --threads " + std::to_string(threads) +
+                    " --plain 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return 0;
   char buf[256] = {0};

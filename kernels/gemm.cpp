@@ -29,13 +29,13 @@ namespace {
 // wake-up costs more than it saves). OpenBLAS itself always runs one thread: its own pool
 // spin-waits between calls and would compete with aha's.
 constexpr double kSplitFlops = 4e6;
-constexpr int kBf16MinRowsPerPart = 32;      // two AMX tiles of rows
-constexpr int kF32MinRowsPerPart = 16;       // one oneDNN fp32 row block
+constexpr int kBf16MinRowsPerPart = 32;  // two AMX tiles of rows
+constexpr int kF32MinRowsPerPart = 16;   // one oneDNN fp32 row block
 // fp32 GEMMs that oneDNN runs faster than OpenBLAS (measured per shape: experiments/README.md).
 constexpr int kDnnlF32MaxDim = 4096;      // N, K past it (a vocabulary): OpenBLAS as fast or faster
 constexpr int kDnnlF32MinRows = 8;        // below it (decode rows) OpenBLAS's GEMV-like kernels win
 constexpr double kDnnlF32MinFlops = 1e6;  // below it oneDNN's per-call cost dominates
-constexpr int kAlign = 16;                   // split points on multiples of 16 rows / columns
+constexpr int kAlign = 16;                // split points on multiples of 16 rows / columns
 constexpr long kWeightChunkSize = 1L << 16;  // elements of a weight cache converted together
 
 // The OpenBLAS entry points aha uses (decltype only: the library is not linked).
@@ -157,11 +157,11 @@ constexpr int kDnnlTable = 2048;
 
 struct DnnlState {
   dnnl::engine eng;
-  std::string impl;  // the implementation oneDNN picks, e.g. "brg:avx512_core_amx_bf16"
-  std::string why;   // empty when bf16 runs natively
+  std::string impl;      // the implementation oneDNN picks, e.g. "brg:avx512_core_amx_bf16"
+  std::string why;       // empty when bf16 runs natively
   std::string f32_impl;  // oneDNN's fp32 matmul here, e.g. "brg:avx512_core"
   bool f32_ok = false;   // fp32 GEMMs may go through oneDNN (a brgemm kernel, not a fallback)
-  std::mutex mu;     // guards the table
+  std::mutex mu;         // guards the table
   std::vector<DnnlEntry> table;
   std::atomic<int> num_entries{0};
 };

@@ -234,8 +234,8 @@ void expert_forward(float* ye, float* he_gate, float* he_up, float* he_act, cons
 }
 
 void expert_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_down, const float* dye,
-                     const float* he_gate, const float* he_up, const float* he_act,
-                     const float* xe, const float* w_gate, const float* w_up, const float* w_down,
+                     const float* he_gate, const float* he_up, const float* he_act, const float* xe,
+                     const float* w_gate, const float* w_up, const float* w_down,
                      const int* expert_offsets, int e, int C, int H, float* dgate, float* dup,
                      float* dact) {
   const size_t esz = static_cast<size_t>(H) * C;
@@ -247,8 +247,7 @@ void expert_backward(float* dxe, float* dw_gate, float* dw_up, float* dw_down, c
   std::memset(dgate + oh, 0, nw * sizeof(float));
   std::memset(dup + oh, 0, nw * sizeof(float));
   linear_backward(dact + oh, dw_down + e * esz, dye + oc, he_act + oh, w_down + e * esz, Me, H, C);
-  swiglu_backward(dgate + oh, dup + oh, dact + oh, he_gate + oh, he_up + oh,
-                  static_cast<long>(nw));
+  swiglu_backward(dgate + oh, dup + oh, dact + oh, he_gate + oh, he_up + oh, static_cast<long>(nw));
   linear_backward(dxe + oc, dw_gate + e * esz, dgate + oh, xe + oc, w_gate + e * esz, Me, C, H);
   linear_backward(dxe + oc, dw_up + e * esz, dup + oh, xe + oc, w_up + e * esz, Me, C, H);
 }
@@ -264,8 +263,7 @@ void moe_experts_forward(float* ye, float* he_gate, float* he_up, float* he_act,
   const std::vector<int> order = parallel_expert_order(expert_offsets, E);
   if (order.empty()) {
     for (int e = 0; e < E; e++)
-      expert_forward(ye, he_gate, he_up, he_act, xe, w_gate, w_up, w_down, expert_offsets, e, C,
-                     H);
+      expert_forward(ye, he_gate, he_up, he_act, xe, w_gate, w_up, w_down, expert_offsets, e, C, H);
     return;
   }
   parallel_for(static_cast<int>(order.size()), [&](int i) {

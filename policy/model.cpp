@@ -680,9 +680,8 @@ namespace {
 // depth oneDNN runs fastest (kernels/gemm.h). Chunks are fixed, so the sums do not depend on the
 // thread count.
 void head_backward_cpu(float* dln, float* dlm_head, float* dlogits_chunk, const float* dlogp,
-                       const float* logits, const float* lse, const int* targets,
-                       const float* lnf, const float* lm_head, int N, int C, int V,
-                       float inv_temp) {
+                       const float* logits, const float* lse, const int* targets, const float* lnf,
+                       const float* lm_head, int N, int C, int V, float inv_temp) {
   for (int v0 = 0; v0 < V; v0 += kHeadVocabChunk) {
     const int vc = std::min(kHeadVocabChunk, V - v0);
     logprob_backward_cols(dlogits_chunk, dlogp, logits, lse, targets, N, V, v0, vc, inv_temp);
@@ -726,8 +725,8 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
     head_backward_cpu(dln, gp.lm_head, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(),
                       targets, a.lnf.data(), m.w.lm_head, N, d.C, d.V, opt.inv_temp);
   } else {
-    logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N,
-                     d.V, opt.inv_temp);
+    logprob_backward(ctx, gs.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), targets, N, d.V,
+                     opt.inv_temp);
     linear_backward(ctx, dln, gp.lm_head, gs.dlogits.data(), a.lnf.data(), m.w.lm_head, N, d.C,
                     d.V);
   }

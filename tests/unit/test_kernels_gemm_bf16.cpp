@@ -193,8 +193,8 @@ TEST_CASE("fp32 sgemm of layer shapes: fp64 match; rows independent of the slab 
       for (float& x : C) x = static_cast<float>(rng.normal());
       for (int r0 : {0, 8, 32}) {
         const int r1 = r0 == 0 ? 8 : r0 == 8 ? 32 : c.M;
-        sgemm(false, tb, r1 - r0, c.N, c.K, c.alpha, A.data() + static_cast<size_t>(r0) * lda,
-              lda, B.data(), ldb, c.beta, C.data() + static_cast<size_t>(r0) * c.N, c.N);
+        sgemm(false, tb, r1 - r0, c.N, c.K, c.alpha, A.data() + static_cast<size_t>(r0) * lda, lda,
+              B.data(), ldb, c.beta, C.data() + static_cast<size_t>(r0) * c.N, c.N);
       }
       INFO("tb=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
       CHECK(C == whole);

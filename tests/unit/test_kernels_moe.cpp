@@ -234,17 +234,20 @@ TEST_CASE("routed experts: the same bits on 1 and 2 threads, and the forward aga
   };
   auto run = [&](int threads) {
     set_compute_threads(threads);
-    Out o{std::vector<float>(M * C), std::vector<float>(M * H), std::vector<float>(M * H),
-          std::vector<float>(M * H), std::vector<float>(M * C, 0.5f),
-          std::vector<float>(E * H * C, 0.25f), std::vector<float>(E * H * C, 0.25f),
+    Out o{std::vector<float>(M * C),
+          std::vector<float>(M * H),
+          std::vector<float>(M * H),
+          std::vector<float>(M * H),
+          std::vector<float>(M * C, 0.5f),
+          std::vector<float>(E * H * C, 0.25f),
+          std::vector<float>(E * H * C, 0.25f),
           std::vector<float>(E * C * H, 0.25f)};
-    moe_experts_forward(o.ye.data(), o.gate.data(), o.up.data(), o.act.data(), xe.data(),
-                        wg.data(), wu.data(), wd.data(), off.data(), E, C, H);
+    moe_experts_forward(o.ye.data(), o.gate.data(), o.up.data(), o.act.data(), xe.data(), wg.data(),
+                        wu.data(), wd.data(), off.data(), E, C, H);
     std::vector<float> dgate(M * H), dup(M * H), dact(M * H);
     moe_experts_backward(o.dxe.data(), o.dwg.data(), o.dwu.data(), o.dwd.data(), dye.data(),
-                         o.gate.data(), o.up.data(), o.act.data(), xe.data(), wg.data(),
-                         wu.data(), wd.data(), off.data(), E, C, H, dgate.data(), dup.data(),
-                         dact.data());
+                         o.gate.data(), o.up.data(), o.act.data(), xe.data(), wg.data(), wu.data(),
+                         wd.data(), off.data(), E, C, H, dgate.data(), dup.data(), dact.data());
     set_compute_threads(1);
     return o;
   };
