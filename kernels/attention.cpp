@@ -7,6 +7,7 @@
 
 #include "kernels/check.h"
 #include "kernels/gemm.h"
+#include "kernels/invariant.h"
 #include "kernels/parallel.h"
 
 namespace aha {
@@ -59,6 +60,25 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   check_shapes(seq_start, B, NH, NKV);
   const int group = NH / NKV;
   const long qs = (long)NH * DQK, ks = (long)NKV * DQK, vs = (long)NKV * DV, os = (long)NH * DV;
+  if (gemm_batch_invariant()) {
+    // Each token as decode computes it (kernels/invariant.h): the same bits as a rollout's.
+    parallel_for(B, [&](int b) {
+      const int s0 = seq_start[b], T = seq_start[b + 1] - s0;
+      thread_local std::vector<float> sc_buf;
+      thread_local std::vector<long> koff, voff;
+      float* sc = scratch(sc_buf, T);
+      koff.resize(T);
+      voff.resize(T);
+      for (int i = 0; i < T; i++) {
+        koff[i] = (s0 + i) * ks;
+        voff[i] = (s0 + i) * vs;
+      }
+      for (int t = 0; t < T; t++)
+        attention_row_invariant(out + (s0 + t) * os, lse + (long)(s0 + t) * NH, q + (s0 + t) * qs,
+                                k, koff.data(), v, voff.data(), t + 1, NH, NKV, DQK, DV, scale, sc);
+    });
+    return;
+  }
   parallel_for(B * NH, [&](int item) {
     const int b = item / NH, h = item % NH;
     const int s0 = seq_start[b], T = seq_start[b + 1] - s0;
@@ -147,9 +167,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       for (int t0 = 0; t0 < T; t0 += kBlock) {
         const int bq = std::min(kBlock, T - t0), nk = t0 + bq;
         // Recompute P = exp(scale * Q Kᵀ - lse), masked.
-        sgemm(false, true, bq, nk, DQK, scale, qh + t0 * qs, qs, kh, ks, 0.0f, P, nk);
+        sgemm_gradient(false, true, bq, nk, DQK, scale, qh + t0 * qs, qs, kh, ks, 0.0f, P, nk);
         // dP[bq, nk] = dO · Vᵀ
-        sgemm(false, true, bq, nk, DV, 1.0f, doh + t0 * os, os, vh, vs, 0.0f, dS, nk);
+        sgemm_gradient(false, true, bq, nk, DV, 1.0f, doh + t0 * os, os, vh, vs, 0.0f, dS, nk);
         for (int i = 0; i < bq; i++) {
           const int t = t0 + i;
           double d = 0.0;
@@ -164,9 +184,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           for (int j = t + 1; j < nk; j++) prow[j] = dsrow[j] = 0.0f;
         }
         // dQ[t0:] += dS · K ;  dK[0:nk] += dSᵀ · Q[t0:] ;  dV[0:nk] += Pᵀ · dO[t0:]
-        sgemm(false, false, bq, DQK, nk, 1.0f, dS, nk, kh, ks, 1.0f, dqh + t0 * qs, qs);
-        sgemm(true, false, nk, DQK, bq, 1.0f, dS, nk, qh + t0 * qs, qs, 1.0f, dkh, ks);
-        sgemm(true, false, nk, DV, bq, 1.0f, P, nk, doh + t0 * os, os, 1.0f, dvh, vs);
+        sgemm_gradient(false, false, bq, DQK, nk, 1.0f, dS, nk, kh, ks, 1.0f, dqh + t0 * qs, qs);
+        sgemm_gradient(true, false, nk, DQK, bq, 1.0f, dS, nk, qh + t0 * qs, qs, 1.0f, dkh, ks);
+        sgemm_gradient(true, false, nk, DV, bq, 1.0f, P, nk, doh + t0 * os, os, 1.0f, dvh, vs);
       }
     }
   });

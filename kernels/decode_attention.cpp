@@ -15,6 +15,8 @@
 
 #include "kernels/attention.h"
 #include "kernels/check.h"
+#include "kernels/gemm.h"
+#include "kernels/invariant.h"
 #include "kernels/parallel.h"
 
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
@@ -179,6 +181,18 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, int pa
     thread_local std::vector<long> off;
     if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
     if (off.size() < static_cast<size_t>(L)) off.resize(L);
+    if (gemm_batch_invariant()) {  // as the learner's forward computes the token
+      thread_local std::vector<long> voff;
+      if (voff.size() < static_cast<size_t>(L)) voff.resize(L);
+      const int* pages = page_ids + page_indptr[b];
+      for (int i = 0; i < L; i++) {
+        off[i] = (static_cast<long>(pages[i / page_tokens]) * page_tokens + i % page_tokens) * W;
+        voff[i] = off[i] + static_cast<long>(NKV) * D;
+      }
+      attention_row_invariant(o, nullptr, q + static_cast<long>(b) * NH * D, cache, off.data(),
+                              cache, voff.data(), L, NH, NKV, D, D, scale, sc.data());
+      return;
+    }
     // Keys at [0, NKV*D), values at [NKV*D, 2*NKV*D); head h reads kv head h / (NH / NKV).
     decode_row(o, q + static_cast<long>(b) * NH * D, nullptr, D, 0, cache, W,
                page_ids + page_indptr[b], page_tokens, L, NH, NH / NKV, 0, D,

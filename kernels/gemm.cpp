@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/invariant.h"
 #include "kernels/parallel.h"
 
 #if AHA_HAVE_ONEDNN
@@ -120,6 +121,7 @@ std::string gemm_coretype_for_cpu() {
 namespace {
 
 std::atomic<GemmPrecision> g_precision{GemmPrecision::kFp32};
+std::atomic<bool> g_batch_invariant{false};
 
 #if AHA_HAVE_ONEDNN
 // clang-format off
@@ -552,9 +554,21 @@ bool gemm_bf16_supported(std::string* why) {
 
 void gemm_set_precision(GemmPrecision p) {
   std::string why;
+  if (p == GemmPrecision::kBf16 && g_batch_invariant)
+    throw std::runtime_error("gemm precision bf16: the batch-invariant mode runs fp32 only");
   if (p == GemmPrecision::kBf16 && !gemm_bf16_supported(&why))
     throw std::runtime_error("gemm precision bf16: " + why + "; use fp32");
   g_precision = p;
+}
+
+void gemm_set_batch_invariant(bool on) {
+  if (on && g_precision == GemmPrecision::kBf16)
+    throw std::runtime_error("the batch-invariant mode runs fp32 GEMMs only, not bf16");
+  g_batch_invariant = on;
+}
+
+bool gemm_batch_invariant() {
+  return g_batch_invariant.load(std::memory_order_relaxed);
 }
 
 GemmPrecision gemm_precision() {
@@ -573,6 +587,15 @@ GemmPrecision gemm_precision_parse(const std::string& s) {
 
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {
+  if (g_batch_invariant.load(std::memory_order_relaxed)) {
+    sgemm_invariant(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  sgemm_gradient(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_gradient(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc) {
   const Blas& b = blas();
 #if AHA_HAVE_ONEDNN
   if (g_precision.load(std::memory_order_relaxed) == GemmPrecision::kBf16) {
@@ -639,6 +662,8 @@ GemmWeightScope::~GemmWeightScope() {
 }
 
 std::string gemm_backend() {
+  if (g_batch_invariant)
+    return "aha batch-invariant fp32 (one fixed-order dot per element, 16 lanes, no FMA)";
   const Blas& b = blas();
 #if AHA_HAVE_ONEDNN
   if (g_precision == GemmPrecision::kBf16) {

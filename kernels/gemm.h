@@ -30,6 +30,10 @@
 //   in a fixed table; oneDNN runs one OpenMP thread per call and aha's pool splits as for fp32.
 //   An operand every slab reads whole (B of a row split, A of a column split) is converted once
 //   before the split, not once per thread.
+// - Batch-invariant mode (gemm_set_batch_invariant, process-wide, off by default, fp32 only):
+//   every sgemm goes through sgemm_invariant (kernels/invariant.h), whose elements are each
+//   one fixed-order function of their row and column, so a row's result does not depend on the
+//   other rows of the call; the attention and the sampler's log-probs follow the same switch.
 // - bf16 weight copies: inside a GemmWeightScope on the calling thread, an operand lying in the
 //   scope's fp32 buffer (a model's parameters) is read from the scope's bf16 copy instead of
 //   being converted on every GEMM; the first use after a refresh converts every stale chunk of
@@ -49,6 +53,12 @@ namespace aha {
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc);
 
+// sgemm for backward passes: never batch-invariant (a gradient needs the same bits run after
+// run, which every path gives, not the same bits in another batch), so the mode costs the
+// forward only.
+void sgemm_gradient(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc);
+
 enum class GemmPrecision { kFp32, kBf16 };
 // Throws std::runtime_error (saying why) when kBf16 cannot run natively on this CPU or build.
 void gemm_set_precision(GemmPrecision p);
@@ -58,6 +68,11 @@ const char* gemm_precision_name(GemmPrecision p);
 GemmPrecision gemm_precision_parse(const std::string& s);
 // Whether kBf16 runs natively here; otherwise *why says what is missing.
 bool gemm_bf16_supported(std::string* why = nullptr);
+
+// Batch-invariant mode (the invariants above): set before the first GEMM of a run, like the
+// precision. Throws when on with bf16 (the mode is fp32 only).
+void gemm_set_batch_invariant(bool on);
+bool gemm_batch_invariant();
 
 // Opens the library (idempotent). Throws std::runtime_error when OpenBLAS cannot be opened.
 void gemm_init();

@@ -19,9 +19,9 @@ void linear_backward(float* dinp, float* dweight, const float* dout, const float
                      const float* weight, int N, int IC, int OC) {
   if (N == 0 || IC == 0 || OC == 0) return;
   if (dinp)  // dinp[N,IC] += dout[N,OC] · weight[OC,IC]
-    sgemm(false, false, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
+    sgemm_gradient(false, false, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
   if (dweight)  // dweight[OC,IC] += dout[N,OC]ᵀ · inp[N,IC]
-    sgemm(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dweight, IC);
+    sgemm_gradient(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dweight, IC);
 }
 
 void bias_forward(float* out, const float* bias, int N, int OC) {

@@ -9,6 +9,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/embedding.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
 #include "kernels/logprob.h"
 #include "kernels/mla.h"
@@ -60,6 +61,11 @@ Device device_choose(const std::string& name) {
   if (name == "cpu") return Device::kCpu;
   if (name != "cuda" && name != "auto")
     throw std::runtime_error("--device '" + name + "': expected cpu, cuda or auto");
+  // The CUDA twins are not batch-invariant: the mode keeps everything on the CPU.
+  if (gemm_batch_invariant()) {
+    if (name == "auto") return Device::kCpu;
+    throw std::runtime_error("--device cuda: the batch-invariant mode runs on the CPU only so far");
+  }
 #ifndef AHA_HAVE_CUDA
   if (name == "auto") return Device::kCpu;
   throw std::runtime_error("--device cuda: this aha was built without CUDA (nvcc not found)");
