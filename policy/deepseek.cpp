@@ -4,9 +4,14 @@
 // cache keeps c_kv and k_rope only; W_uk is absorbed into the query and W_uv into the output.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
+#include "kernels/invariant.h"
+#include "kernels/mla.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "kernels/rope.h"
 #include "policy/family.h"
 
@@ -135,8 +140,13 @@ float mla_softmax_scale(const ModelConfig& c) {
   return scale;
 }
 
+// In the batch-invariant mode a row also keeps the token's expanded per-head keys [NH, DN + DR]
+// and values [NH, DV], computed once when it is written (mla_expanded_rows).
 int mla_cache_row_width(const ModelConfig& c) {
-  return c.kv_lora_rank + c.qk_rope_head_dim;
+  const int latent = c.kv_lora_rank + c.qk_rope_head_dim;
+  if (!gemm_batch_invariant()) return latent;
+  const int NH = c.num_attention_heads;
+  return latent + NH * (c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim);
 }
 
 void mla_plan_acts(const ModelConfig& c, LayerActs& la, ArenaPlan& p, int N) {
@@ -278,19 +288,82 @@ void mla_backward(Model& m, int l, LayerActs& la, GradScratch& gs, const int* po
   }
 }
 
+void mla_expanded_rows(const Model& m, int l, const float* ckv, int ckv_stride, const float* kv_a,
+                       int N, std::vector<float>& k, std::vector<float>& v);
+
 void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
                      int N) {
   const int R = m.cfg.kv_lora_rank, DR = m.cfg.qk_rope_head_dim, W = R + DR;
-  AHA_CHECK(cache.W == W, "cache rows are not MLA latents of this model");
+  const int NH = m.cfg.num_attention_heads, DQK = m.cfg.qk_nope_head_dim + DR,
+            DV = m.cfg.v_head_dim;
+  const bool expanded = cache.W == W + NH * (DQK + DV) && m.ctx.device == Device::kCpu;
+  AHA_CHECK(cache.W == W || expanded, "cache rows are not MLA latents of this model");
   void* base = cache_layer(cache, l);
-  cache_write_rows(m.ctx, base, W, 0, rows, cache.num_rows, la.ckv.data(), R, N, R);
-  cache_write_rows(m.ctx, base, W, R, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
+  cache_write_rows(m.ctx, base, cache.W, 0, rows, cache.num_rows, la.ckv.data(), R, N, R);
+  cache_write_rows(m.ctx, base, cache.W, R, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
+  if (!expanded) return;
+  // The batch-invariant mode's expanded keys and values (mla_cache_row_width).
+  thread_local std::vector<float> k, v;
+  mla_expanded_rows(m, l, la.ckv.data(), R, la.kv_a.data(), N, k, v);
+  cache_write_rows(m.ctx, base, cache.W, W, rows, cache.num_rows, k.data(), NH * DQK, N, NH * DQK);
+  cache_write_rows(m.ctx, base, cache.W, W + NH * DQK, rows, cache.num_rows, v.data(), NH * DV, N,
+                   NH * DV);
 }
 
 bool mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
   const ModelConfig& c = m.cfg;
   return decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
                                c.kv_lora_rank, c.qk_rope_head_dim);
+}
+
+// The batch-invariant mode (CPU): a token's keys and values expanded from its latent exactly as
+// the learner's forward expands them (kv_b_proj through the invariant GEMM, then mla_expand_kv:
+// the same bits), k [N, NH, DN + DR] and v [N, NH, DV] into the calling thread's scratch.
+void mla_expanded_rows(const Model& m, int l, const float* ckv, int ckv_stride, const float* kv_a,
+                       int N, std::vector<float>& k, std::vector<float>& v) {
+  const ModelConfig& c = m.cfg;
+  const int NH = c.num_attention_heads, R = c.kv_lora_rank, DR = c.qk_rope_head_dim,
+            DN = c.qk_nope_head_dim, DV = c.v_head_dim, KVW = NH * (DN + DV);
+  thread_local std::vector<float> kv;
+  kv.resize(static_cast<size_t>(N) * KVW);
+  k.resize(static_cast<size_t>(N) * NH * (DN + DR));
+  v.resize(static_cast<size_t>(N) * NH * DV);
+  if (N == 0) return;
+  sgemm(false, true, N, KVW, R, 1.0f, ckv, ckv_stride, m.w.layers[l].kv_b_proj, R, 0.0f, kv.data(),
+        KVW);
+  mla_expand_kv(k.data(), v.data(), kv.data(), kv_a, N, NH, DN, DR, DV, R);
+}
+
+// The batch-invariant mode's decode attention (CPU): each row attends to its context's expanded
+// keys and values (kept in the cache rows since they were written) with the learner's per-token
+// kernel, so the row's log-prob is the learner's bits. The cache rows are NH * (DN + DR + DV)
+// floats wider than the latent's R + DR: the mode trades MLA's small cache for exactness.
+void mla_decode_expanded(const Model& m, int l, const LayerActs& la, DecodeScratch& s,
+                         KvCache& cache, const int* page_indptr, const int* page_ids,
+                         const int* seq_lens, int B) {
+  const ModelConfig& c = m.cfg;
+  const int NH = c.num_attention_heads, R = c.kv_lora_rank, DR = c.qk_rope_head_dim,
+            DN = c.qk_nope_head_dim, DV = c.v_head_dim;
+  const int DQK = DN + DR;
+  const long W = cache.W, k_col = R + DR, v_col = k_col + static_cast<long>(NH) * DQK;
+  const float* rows = cache_layer_f32(cache, l);
+  parallel_for(B, [&](int b) {
+    const int L = seq_lens[b];
+    const int* pages = page_ids + page_indptr[b];
+    thread_local std::vector<float> sc;
+    thread_local std::vector<long> koff, voff;
+    sc.resize(L);
+    koff.resize(L);
+    voff.resize(L);
+    for (int i = 0; i < L; i++) {
+      const long row = static_cast<long>(pages[i / kPageTokens]) * kPageTokens + i % kPageTokens;
+      koff[i] = row * W + k_col;
+      voff[i] = row * W + v_col;
+    }
+    attention_row_invariant(s.att.data() + static_cast<long>(b) * NH * DV, nullptr,
+                            la.q.data() + static_cast<long>(b) * NH * DQK, rows, koff.data(), rows,
+                            voff.data(), L, NH, NH, DQK, DV, m.attn_scale, sc.data());
+  });
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
@@ -301,6 +374,11 @@ void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
   const int C = c.hidden_size, NH = c.num_attention_heads, R = c.kv_lora_rank,
             DR = c.qk_rope_head_dim, DN = c.qk_nope_head_dim, DV = c.v_head_dim;
   const LayerParams& w = m.w.layers[l];
+  if (cache.W != R + DR) {  // rows made in the batch-invariant mode (mla_cache_row_width)
+    mla_decode_expanded(m, l, la, s, cache, page_indptr, page_ids, seq_lens, B);
+    linear_forward(ctx, out, s.att.data(), w.o_proj, B, NH * DV, C);
+    return;
+  }
   // W_uk absorbed into the query, W_uv into the output: attention runs in the latent space.
   mla_absorb_q(ctx, s.q_lat.data(), s.q_rope.data(), la.q.data(), w.kv_b_proj, B, NH, DN, DR, DV,
                R);

@@ -20,9 +20,11 @@
 // - Results name the weight version they were generated with; engine_set_weights is only legal
 //   between steps (the engine has no request in flight or the caller accepts mixed versions:
 //   each sample records the version at its start).
-// - Sampling randomness depends on (request seed, sample index, token index) only. (On CUDA the
-//   bf16 GEMMs may pick other kernels for other batch sizes, so a token's logits, unlike its
-//   random number, can differ in the last bits with the batch's composition.)
+// - Sampling randomness depends on (request seed, sample index, token index) only. A token's
+//   logits can still differ in the last bits with the batch's composition (BLAS and cuBLAS pick
+//   other kernels and orders for other row counts) except in the CPU's batch-invariant mode
+//   (kernels/gemm.h: gemm_set_batch_invariant), where they, and the reported log-probs, are the
+//   same bits in any batch and equal the learner's forward.
 #pragma once
 #include <cstdint>
 #include <deque>

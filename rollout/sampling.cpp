@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/gemm.h"
+#include "kernels/logprob.h"
 #include "kernels/rng.h"
 
 namespace aha {
@@ -58,6 +60,20 @@ double kept_distribution(const float* logits, int V, const SamplingParams& p, do
   return kept;
 }
 
+// In the batch-invariant mode a token's reported log-prob is the learner's arithmetic
+// (logprob_forward over the row), so rollout and learner agree to the bit; the truncated
+// log-prob keeps its offset log(kept).
+SampledToken with_learner_logp(SampledToken out, const float* logits, int V, float inv_t,
+                               bool greedy = false) {
+  if (!gemm_batch_invariant()) return out;
+  float logp = 0.0f, lse = 0.0f;
+  logprob_forward(&logp, &lse, nullptr, logits, &out.token, 1, V, inv_t);
+  const float log_kept = out.logp - out.logp_trunc;
+  out.logp = logp;
+  out.logp_trunc = greedy ? 0.0f : logp - log_kept;
+  return out;
+}
+
 }  // namespace
 
 void sampling_distribution(const float* logits, int V, const SamplingParams& p,
@@ -80,7 +96,7 @@ SampledToken sample_token(const float* logits, int V, const SamplingParams& p, u
     double lse = tempered_lse(logits, V, 1.0f);
     out.logp = static_cast<float>(logits[out.token] - lse);
     out.logp_trunc = 0.0f;
-    return out;
+    return with_learner_logp(out, logits, V, 1.0f, true);
   }
   const float inv_t = 1.0f / p.temperature;
   const double lse = tempered_lse(logits, V, inv_t);
@@ -99,7 +115,7 @@ SampledToken sample_token(const float* logits, int V, const SamplingParams& p, u
     out.token = tok;
     out.logp = static_cast<float>(static_cast<double>(logits[tok]) * inv_t - lse);
     out.logp_trunc = out.logp;
-    return out;
+    return with_learner_logp(out, logits, V, inv_t);
   }
   std::vector<double> probs;
   double kept = kept_distribution(logits, V, p, lse, probs, scratch);
@@ -116,7 +132,7 @@ SampledToken sample_token(const float* logits, int V, const SamplingParams& p, u
   out.token = tok;
   out.logp = static_cast<float>(static_cast<double>(logits[tok]) * inv_t - lse);
   out.logp_trunc = static_cast<float>(out.logp - std::log(kept));
-  return out;
+  return with_learner_logp(out, logits, V, inv_t);
 }
 
 }  // namespace aha

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/embedding.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
 #include "kernels/rmsnorm.h"
@@ -75,9 +76,52 @@ std::vector<EngineRequest> mixed_requests(int num_prompts, int G, bool routing) 
   return reqs;
 }
 
-}  // namespace
+// The largest |rollout log-prob - learner log-prob| over every completion token of res, the
+// learner running one packed batch of all the sequences per temperature class.
+double learner_logp_gap(Model& m, const std::vector<EngineRequest>& reqs,
+                        const std::vector<EngineResult>& res) {
+  const int G = reqs.empty() ? 1 : reqs[0].group_size;
+  // One packed learner batch holding all sequences; targets only on completion tokens.
+  Batch b;
+  std::vector<const Sample*> samples;
+  std::vector<int> starts;
+  std::vector<float> inv_temps;
+  int num_lengths_seen = 0, last_len = -1;
+  for (size_t i = 0; i < res.size(); i++) {
+    for (const Sample& s : res[i].samples) {
+      std::vector<int> ids = reqs[i].prompt;
+      ids.insert(ids.end(), s.completion.begin(), s.completion.end());
+      starts.push_back(batch_num_tokens(b));
+      batch_add_sequence(b, ids, static_cast<int>(reqs[i].prompt.size()) - 1);
+      samples.push_back(&s);
+      inv_temps.push_back(1.0f / reqs[i].params.temperature);
+      num_lengths_seen += static_cast<int>(s.completion.size()) != last_len;
+      last_len = static_cast<int>(s.completion.size());
+    }
+  }
+  REQUIRE(samples.size() == reqs.size() * G);
+  CHECK(num_lengths_seen > 10);  // mixed lengths
+  // The learner forward per temperature class (logp depends on the temperature).
+  double max_diff = 0;
+  for (float inv_t : {1.0f / 0.8f, 1.0f / 0.9f, 1.0f / 1.0f}) {
+    Acts a;
+    ForwardOptions opt;
+    opt.inv_temp = inv_t;
+    model_forward(m, a, b, opt);
+    for (size_t j = 0; j < samples.size(); j++) {
+      if (inv_temps[j] != inv_t) continue;
+      int T = static_cast<int>(reqs[j / G].prompt.size());
+      for (size_t t = 0; t < samples[j]->completion.size(); t++) {
+        float learner = a.logp[starts[j] + T - 1 + t];
+        max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->rollout_logp[t]));
+      }
+    }
+  }
+  return max_diff;
+}
 
-TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples, every family)") {
+// One config of each attention and MoE variant.
+std::vector<std::pair<std::string, ModelConfig>> every_family() {
   ModelConfig ds_yarn = engine_config(16);
   ds_yarn.rope_scaling.type = RopeType::kYarn;
   ds_yarn.rope_scaling.factor = 4.0;
@@ -85,54 +129,29 @@ TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples,
   ds_yarn.rope_scaling.mscale = ds_yarn.rope_scaling.mscale_all_dim = 1.0;
   ModelConfig qwen2 = engine_qwen_config("qwen2");
   qwen2.tie_word_embeddings = true;
-  const std::vector<std::pair<std::string, ModelConfig>> configs = {
-      {"deepseek q_proj", engine_config(0)},
-      {"deepseek q_lora", engine_config(16)},
-      {"deepseek q_lora + yarn", ds_yarn},
-      {"qwen3_moe", engine_qwen_config("qwen3_moe")},
-      {"qwen2 dense, tied", qwen2}};
-  for (const auto& [name, cfg] : configs) {
+  return {{"deepseek q_proj", engine_config(0)},
+          {"deepseek q_lora", engine_config(16)},
+          {"deepseek q_lora + yarn", ds_yarn},
+          {"qwen3_moe", engine_qwen_config("qwen3_moe")},
+          {"qwen2 dense, tied", qwen2}};
+}
+
+// The batch-invariant mode for the life of a scope.
+struct BatchInvariantScope {
+  BatchInvariantScope() { gemm_set_batch_invariant(true); }
+  ~BatchInvariantScope() { gemm_set_batch_invariant(false); }
+};
+
+}  // namespace
+
+TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples, every family)") {
+  for (const auto& [name, cfg] : every_family()) {
     CAPTURE(name);
     Model m = make_model(cfg, 11);
     std::vector<EngineRequest> reqs = mixed_requests(16, 4, true);
     std::vector<EngineResult> res = run_requests(m, reqs);
     REQUIRE(res.size() == 16);
-    // One packed learner batch holding all 64 sequences; targets only on completion tokens.
-    Batch b;
-    std::vector<const Sample*> samples;
-    std::vector<int> starts;
-    std::vector<float> inv_temps;
-    int num_lengths_seen = 0, last_len = -1;
-    for (size_t i = 0; i < res.size(); i++) {
-      for (const Sample& s : res[i].samples) {
-        std::vector<int> ids = reqs[i].prompt;
-        ids.insert(ids.end(), s.completion.begin(), s.completion.end());
-        starts.push_back(batch_num_tokens(b));
-        batch_add_sequence(b, ids, static_cast<int>(reqs[i].prompt.size()) - 1);
-        samples.push_back(&s);
-        inv_temps.push_back(1.0f / reqs[i].params.temperature);
-        num_lengths_seen += static_cast<int>(s.completion.size()) != last_len;
-        last_len = static_cast<int>(s.completion.size());
-      }
-    }
-    REQUIRE(samples.size() == 64);
-    CHECK(num_lengths_seen > 10);  // mixed lengths
-    // The learner forward per temperature class (logp depends on the temperature).
-    double max_diff = 0;
-    for (float inv_t : {1.0f / 0.8f, 1.0f / 0.9f, 1.0f / 1.0f}) {
-      Acts a;
-      ForwardOptions opt;
-      opt.inv_temp = inv_t;
-      model_forward(m, a, b, opt);
-      for (size_t j = 0; j < samples.size(); j++) {
-        if (inv_temps[j] != inv_t) continue;
-        int T = static_cast<int>(reqs[j / 4].prompt.size());
-        for (size_t t = 0; t < samples[j]->completion.size(); t++) {
-          float learner = a.logp[starts[j] + T - 1 + t];
-          max_diff = std::fmax(max_diff, std::fabs(learner - samples[j]->rollout_logp[t]));
-        }
-      }
-    }
+    const double max_diff = learner_logp_gap(m, reqs, res);
     INFO(name, " max |dlogp|=", max_diff);
     // Float rounding only: the engine's GEMMs run on slices of kDecodeSliceRows rows, the
     // learner's on all tokens, and BLAS sums in another order for another row count.
@@ -333,4 +352,35 @@ TEST_CASE("continuous batching frees pages and respects the cache budget") {
       else
         CHECK(s.completion.size() == 20);
     }
+}
+
+TEST_CASE("batch-invariant mode: rollout log-probs are the learner's bits, alone or batched") {
+  BatchInvariantScope invariant;
+  for (const auto& [name, cfg] : every_family()) {
+    CAPTURE(name);
+    Model m = make_model(cfg, 11);
+    std::vector<EngineRequest> reqs = mixed_requests(16, 4, true);
+    std::vector<EngineResult> res = run_requests(m, reqs);
+    REQUIRE(res.size() == 16);
+    // The learner over one packed batch of all 64 sequences: not one bit apart.
+    CHECK(learner_logp_gap(m, reqs, res) == 0.0);
+    // Batches of 3 rows, packed prefill of 8 prompts, 2 compute threads, and each request
+    // alone: every token and log-prob the same bits.
+    set_compute_threads(2);
+    std::vector<EngineResult> small = run_requests(m, reqs, 3);
+    std::vector<EngineResult> packed = run_requests(m, reqs, 256, 8);
+    set_compute_threads(1);
+    for (size_t i = 0; i < reqs.size(); i++) {
+      std::vector<EngineResult> alone = run_requests(m, {reqs[i]});
+      for (const std::vector<EngineResult>* other : {&small, &packed, &alone}) {
+        const EngineResult& o = other == &alone ? alone[0] : (*other)[i];
+        REQUIRE(o.samples.size() == res[i].samples.size());
+        for (size_t g = 0; g < o.samples.size(); g++) {
+          CHECK(o.samples[g].completion == res[i].samples[g].completion);
+          CHECK(o.samples[g].rollout_logp == res[i].samples[g].rollout_logp);
+          CHECK(o.samples[g].routing == res[i].samples[g].routing);
+        }
+      }
+    }
+  }
 }
