@@ -38,11 +38,19 @@ CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::strin
   return sub;
 }
 
+namespace {
+// --batch-invariant of the one subcommand a process runs (read by apply_gemm_precision).
+bool g_batch_invariant_flag = false;
+}  // namespace
+
 void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value) {
   c->add_option("--gemm-precision", *value,
                 "GEMM precision: fp32, or bf16 (operands rounded to bf16, fp32 accumulation; "
                 "needs AMX-BF16 or AVX512-BF16)")
       ->capture_default_str();
+  c->add_flag("--batch-invariant", g_batch_invariant_flag,
+              "Batch-invariant fp32 kernels (CPU): a sequence's log-probs do not depend on the "
+              "rest of its batch, and the rollout's equal the learner's to the bit; slower");
 }
 
 ModelConfig resolve_model_config(const std::string& what) {
@@ -66,6 +74,7 @@ void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value) 
 
 void apply_gemm_precision(const std::string& value, bool print) {
   gemm_set_precision(gemm_precision_parse(value));
+  gemm_set_batch_invariant(g_batch_invariant_flag);
   if (print) std::printf("gemm backend: %s\n", gemm_backend().c_str());
 }
 

@@ -133,6 +133,10 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"run.gemm_precision", T::kString, &c.gemm_precision,
        "CPU GEMMs of learner and rollout workers: fp32, or bf16 (operands rounded to bf16, fp32 "
        "accumulation, oneDNN on AMX-BF16 / AVX512-BF16 CPUs)"},
+      {"run.batch_invariant", T::kBool, &c.batch_invariant,
+       "Batch-invariant kernels (fp32, CPU): a sequence's log-probs are the same bits whatever "
+       "else is in its batch, and the rollout's equal the learner's; slower "
+       "(experiments/README.md)"},
       {"log.token_blobs", T::kBool, &c.log_token_blobs,
        "Store each sample's token ids and rollout log-probs in rollouts.db (replay needs them)"},
   };
@@ -402,6 +406,8 @@ void train_config_finalize(TrainConfig& c) {
   need(c.max_staleness >= 1, "run.max_staleness must be >= 1 (async runs one step behind)");
   need(c.gemm_precision == "fp32" || c.gemm_precision == "bf16",
        "run.gemm_precision must be fp32 or bf16");
+  need(!c.batch_invariant || c.gemm_precision == "fp32",
+       "run.batch_invariant needs run.gemm_precision = \"fp32\" (the invariant kernels are fp32)");
   check_chat_template(c, "config");
   // Async samples come from the previous weights: correct them unless the user chose a cap.
   if (c.async && c.learner.loss.tis_cap == 0) c.learner.loss.tis_cap = 2.0f;

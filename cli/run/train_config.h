@@ -73,6 +73,7 @@ struct TrainConfig {
   bool insecure_tcp = false;         // tcp:// without CURVE (trusted networks only)
   std::string authorized_keys = "";  // client public keys allowed besides the run's own
   std::string gemm_precision = "fp32";  // fp32 | bf16 (kernels/gemm.h), learner and workers
+  bool batch_invariant = false;         // gemm_set_batch_invariant, learner and workers
   // [log]
   bool log_token_blobs = true;  // token ids and rollout log-probs as BLOBs in rollouts.db
 };

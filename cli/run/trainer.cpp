@@ -603,6 +603,7 @@ void start_rollout_workers(Run& r) {
                                        r.cfg.gemm_precision,  // as the learner
                                        "--device",
                                        device_name(r.rollout_device)};
+      if (r.cfg.batch_invariant) args.push_back("--batch-invariant");  // as the learner
       if (curve) add_key_args(r, args);
       r.worker_pids.push_back(spawn_process(args));
     }
@@ -841,6 +842,14 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
   if (r.cfg.tasks_file.empty() && fs::exists(r.cfg.model_path + "/tasks.toml"))
     r.cfg.tasks_file = r.cfg.model_path + "/tasks.toml";
   train_config_finalize(r.cfg);
+  if (r.cfg.batch_invariant)  // its kernels are CPU only: auto means cpu, cuda is refused
+    for (std::string* d : {&r.cfg.learner.device, &r.cfg.rollout_device}) {
+      if (*d == "auto") *d = "cpu";
+      if (*d == "cuda")
+        throw std::runtime_error(
+            "run.batch_invariant: the batch-invariant kernels run on the CPU only so far; set "
+            "learner.device and rollout.device to cpu (or auto)");
+    }
   learner_device(r.cfg.learner.device);  // refuses what cannot run before anything is written
   r.rollout_device = device_choose(r.cfg.rollout_device);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
@@ -1276,6 +1285,7 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   try {
     // Process-wide, before any worker starts: sampler and learner run the same GEMMs.
     gemm_set_precision(gemm_precision_parse(r.cfg.gemm_precision));
+    gemm_set_batch_invariant(r.cfg.batch_invariant);
     start_workers(r);
     publish_weights(r);
     print_start(r);

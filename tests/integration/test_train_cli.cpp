@@ -134,3 +134,39 @@ TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same le
   CHECK(steps[0].grad_norm > 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("run.batch_invariant: worker processes' log-probs are the learner's, to the bit") {
+  fs::path dir = fs::temp_directory_path() / ("aha-train-inv-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string aha = AHA_BINARY;
+  const std::string src = AHA_SOURCE_DIR;
+  int rc = 0;
+  std::string out = run(aha + " init --out " + (dir / "model").string() + " --seed 3", &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  const std::string common =
+      " --set model.path='\"" + (dir / "model").string() + "\"' --set tasks.tasks_file='\"" + src +
+      "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
+      " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
+      " --set rollout.max_new_tokens=6 --set tasks.eval_prompts=4 --set tasks.eval_samples=2" +
+      " --set run.eval_every=0 --set run.steps=2 --set run.batch_invariant=true";
+  // bf16 GEMMs cannot be batch-invariant: refused before anything runs, naming both keys.
+  out = run(aha + " train --run-dir " + (dir / "bf16").string() + common +
+                " --set run.gemm_precision='\"bf16\"'",
+            &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("run.batch_invariant needs run.gemm_precision") != std::string::npos, out);
+  // Nor is the CUDA learner, with or without a GPU here.
+  out = run(aha + " train --run-dir " + (dir / "cuda").string() + common + " --device cuda", &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("CPU only") != std::string::npos, out);
+  // Two rollout-worker processes (they get --batch-invariant from the trainer).
+  out = run(aha + " train --run-dir " + (dir / "run").string() + common + " --workers 2", &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK_MESSAGE(out.find("batch-invariant") != std::string::npos, out);
+  aha::RunDb db = aha::rundb_open((dir / "run").string(), false);
+  std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
+  REQUIRE(steps.size() == 2);
+  for (const aha::StepRow& s : steps) CHECK(s.dlogp_max == 0.0);
+  fs::remove_all(dir);
+}
