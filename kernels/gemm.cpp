@@ -663,7 +663,8 @@ GemmWeightScope::~GemmWeightScope() {
 
 std::string gemm_backend() {
   if (g_batch_invariant)
-    return "aha batch-invariant fp32 (one fixed-order dot per element, 16 lanes, no FMA)";
+    return std::string("aha batch-invariant fp32 (a fixed-order dot per element: 16 lanes of ") +
+           "fused multiply-adds, one tree; " + invariant_isa_name() + ")";
   const Blas& b = blas();
 #if AHA_HAVE_ONEDNN
   if (g_precision == GemmPrecision::kBf16) {

@@ -1,112 +1,165 @@
-// Compiled with -ffp-contract=off (kernels/CMakeLists.txt): no multiply-add is fused behind our
-// back, so the bits of an element do not depend on which tile shape or clone the compiler built.
+// Compiled with -ffp-contract=off (kernels/CMakeLists.txt): the compiler fuses no multiply-add
+// behind our back; the GEMM's fused multiply-adds are explicit, one rounding each, so every
+// instruction set below gives the same bits.
 #include "kernels/invariant.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernels/parallel.h"
-#include "kernels/vec.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace aha {
 
 namespace {
 
-// Tiles of kMr rows x kNr columns share their operand loads; kNb columns of op(B) (packed rows of
-// K floats) are walked by all row tiles before the next block, so they stay in cache.
-constexpr int kMr = 4, kNr = 4, kNb = 64;
-// Calls under this many multiply-adds run on the calling thread.
-constexpr long kMinSplitFlops = 1L << 21;
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+namespace isa_avx512 {
+struct VF {
+  __m512 v;
+};
+inline VF vf_zero() {
+  return {_mm512_setzero_ps()};
+}
+inline VF vf_load(const float* p) {
+  return {_mm512_loadu_ps(p)};
+}
+// Masked: lanes n.. are neither read nor faulted on.
+inline VF vf_load_part(const float* p, int n) {
+  return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p)};
+}
+inline VF vf_fma(VF acc, VF a, VF b) {
+  return {_mm512_fmadd_ps(a.v, b.v, acc.v)};
+}
+// (l + l+8), then (+4), then (s0 + s2) + (s1 + s3): lane_sum's tree.
+inline float vf_sum(VF x) {
+  alignas(64) float l[16];
+  _mm512_store_ps(l, x.v);
+  const __m256 s8 = _mm256_add_ps(_mm256_load_ps(l), _mm256_load_ps(l + 8));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+constexpr int kMr = 4, kNr = 4;  // 16 accumulators of 32 registers
+#include "kernels/invariant_isa.inc"
+}  // namespace isa_avx512
+#pragma GCC pop_options
 
-// The 16 lanes summed in one fixed tree.
-AHA_VEC_INLINE float lane_sum(const vfloat& v) {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace isa_avx2 {
+struct VF {
+  __m256 lo, hi;
+};
+inline VF vf_zero() {
+  return {_mm256_setzero_ps(), _mm256_setzero_ps()};
+}
+inline VF vf_load(const float* p) {
+  return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
+}
+// Masked: lanes n.. are neither read nor faulted on.
+inline VF vf_load_part(const float* p, int n) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+  const __m256i hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
+  return {_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi)};
+}
+inline VF vf_fma(VF acc, VF a, VF b) {
+  return {_mm256_fmadd_ps(a.lo, b.lo, acc.lo), _mm256_fmadd_ps(a.hi, b.hi, acc.hi)};
+}
+// lane_sum's tree: (l + l+8) is lo + hi, then as for AVX-512.
+inline float vf_sum(VF x) {
+  const __m256 s8 = _mm256_add_ps(x.lo, x.hi);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+constexpr int kMr = 2, kNr = 2;  // 8 accumulators (16 registers) of 16
+#include "kernels/invariant_isa.inc"
+}  // namespace isa_avx2
+#pragma GCC pop_options
+#endif
+
+// Any CPU: the same lanes with std::fma (exact, so the same bits; slow without hardware FMA).
+namespace isa_generic {
+struct VF {
+  float x[16];
+};
+inline VF vf_zero() {
+  return VF{};
+}
+inline VF vf_load(const float* p) {
+  VF v;
+  std::memcpy(v.x, p, sizeof v.x);
+  return v;
+}
+inline VF vf_load_part(const float* p, int n) {
+  VF v{};
+  std::memcpy(v.x, p, sizeof(float) * n);
+  return v;
+}
+inline VF vf_fma(VF acc, VF a, VF b) {
+  for (int l = 0; l < 16; l++) acc.x[l] = std::fma(a.x[l], b.x[l], acc.x[l]);
+  return acc;
+}
+// (l + l+8), then (+4), then (s0 + s2) + (s1 + s3).
+inline float vf_sum(VF v) {
   float s8[8], s4[4];
-  for (int i = 0; i < 8; i++) s8[i] = v[i] + v[i + 8];
+  for (int i = 0; i < 8; i++) s8[i] = v.x[i] + v.x[i + 8];
   for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
+constexpr int kMr = 2, kNr = 2;
+#include "kernels/invariant_isa.inc"
+}  // namespace isa_generic
 
-AHA_VEC_INLINE float finish(float s, float alpha, float beta, const float* c) {
-  const float out = alpha * s;
-  return beta == 0.0f ? out : out + beta * *c;
+// The instruction set's kernels, chosen once from the CPU.
+struct Isa {
+  const char* name;
+  void (*gemm_block)(const float*, long, const float*, long, int, int, int, int, int, float, float,
+                     float*, long);
+  float (*dot)(const float*, const float*, int);
+  void (*attention_row)(float*, float*, const float*, const float*, const long*, const float*,
+                        const long*, int, int, int, int, int, float, float*);
+};
+
+Isa isa_named(const std::string& name, bool* ok) {
+  *ok = true;
+#if defined(__x86_64__)
+  if (name == "avx512" && __builtin_cpu_supports("avx512f"))
+    return Isa{"avx512", isa_avx512::gemm_block, isa_avx512::dot, isa_avx512::attention_row};
+  if (name == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return Isa{"avx2", isa_avx2::gemm_block, isa_avx2::dot, isa_avx2::attention_row};
+#endif
+  *ok = name == "generic";
+  return Isa{"generic", isa_generic::gemm_block, isa_generic::dot, isa_generic::attention_row};
 }
 
-// C[r, c] for r < MR, c < NR from rows a[r] and b[c] of K floats each.
-template <int MR, int NR>
-AHA_VEC_INLINE void tile(const float* const* a, const float* const* b, int K, float alpha,
-                         float beta, float* C, long ldc) {
-  // Unrolled so that the MR x NR accumulators stay in registers.
-  vfloat acc[MR][NR];
-#pragma GCC unroll 4
-  for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-    for (int c = 0; c < NR; c++) acc[r][c] = vfloat{};
-  const int K16 = K & ~(kVec - 1);
-  vfloat av[MR], bv;
-  for (int k = 0; k < K16; k += kVec) {
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++) vec_load(av[r], a[r] + k);
-#pragma GCC unroll 4
-    for (int c = 0; c < NR; c++) {
-      vec_load(bv, b[c] + k);
-#pragma GCC unroll 4
-      for (int r = 0; r < MR; r++) acc[r][c] += av[r] * bv;
+// The best set this CPU runs, chosen at the first call (invariant_use_isa may change it).
+Isa& isa() {
+  static Isa chosen = [] {
+    bool ok = false;
+    for (const char* name : {"avx512", "avx2"}) {
+      Isa i = isa_named(name, &ok);
+      if (ok) return i;
     }
-  }
-  if (K16 < K) {
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++) vec_load_part(av[r], a[r] + K16, K - K16);
-#pragma GCC unroll 4
-    for (int c = 0; c < NR; c++) {
-      vec_load_part(bv, b[c] + K16, K - K16);
-#pragma GCC unroll 4
-      for (int r = 0; r < MR; r++) acc[r][c] += av[r] * bv;
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-    for (int c = 0; c < NR; c++) {
-      float* out = C + r * ldc + c;
-      *out = finish(lane_sum(acc[r][c]), alpha, beta, out);
-    }
+    return isa_named("generic", &ok);
+  }();
+  return chosen;
 }
 
-template <int MR>
-AHA_VEC_INLINE void row_tile(const float* const* a, const float* b, long sb, int n0, int n1, int K,
-                             float alpha, float beta, float* C, long ldc) {
-  int j = n0;
-  for (; j + kNr <= n1; j += kNr) {
-    const float* bj[kNr];
-    for (int c = 0; c < kNr; c++) bj[c] = b + (j + c) * sb;
-    tile<MR, kNr>(a, bj, K, alpha, beta, C + j, ldc);
-  }
-  for (; j < n1; j++) {
-    const float* bj[1] = {b + j * sb};
-    tile<MR, 1>(a, bj, K, alpha, beta, C + j, ldc);
-  }
-}
-
-// Rows [m0, m1) and columns [n0, n1) of C; row i of op(A) at a + i*sa, column j of op(B) at
-// b + j*sb, both contiguous in k.
-AHA_VEC_CLONES void gemm_block(const float* a, long sa, const float* b, long sb, int m0, int m1,
-                               int n0, int n1, int K, float alpha, float beta, float* C, long ldc) {
-  for (int nb = n0; nb < n1; nb += kNb) {
-    const int ne = std::min(n1, nb + kNb);
-    int i = m0;
-    for (; i + kMr <= m1; i += kMr) {
-      const float* ai[kMr];
-      for (int r = 0; r < kMr; r++) ai[r] = a + (i + r) * sa;
-      row_tile<kMr>(ai, b, sb, nb, ne, K, alpha, beta, C + i * ldc, ldc);
-    }
-    for (; i < m1; i++) {
-      const float* ai[1] = {a + i * sa};
-      row_tile<1>(ai, b, sb, nb, ne, K, alpha, beta, C + i * ldc, ldc);
-    }
-  }
-}
+// Calls under this many multiply-adds run on the calling thread.
+constexpr long kMinSplitFlops = 1L << 21;
+constexpr int kSplitRows = 4;  // a row split's parts are multiples of this
 
 // dst[c * rows + r] = src[r * ld + c]: the transpose of a rows x cols block.
 void transpose(float* dst, const float* src, int rows, int cols, long ld) {
@@ -120,49 +173,25 @@ void transpose(float* dst, const float* src, int rows, int cols, long ld) {
 
 }  // namespace
 
-AHA_VEC_CLONES float dot_invariant(const float* a, const float* b, int n) {
-  const float* ai[1] = {a};
-  const float* bi[1] = {b};
-  float out = 0.0f;
-  tile<1, 1>(ai, bi, n, 1.0f, 0.0f, &out, 1);
-  return out;
+bool invariant_use_isa(const std::string& name) {
+  bool ok = false;
+  Isa i = isa_named(name, &ok);
+  if (ok) isa() = i;
+  return ok;
 }
 
-AHA_VEC_CLONES void attention_row_invariant(float* out, float* lse, const float* q, const float* k,
-                                            const long* koff, const float* v, const long* voff,
-                                            int L, int NH, int NKV, int DQK, int DV, float scale,
-                                            float* sc) {
-  const int group = NH / NKV;
-  for (int h = 0; h < NH; h++) {
-    const float* qh = q + static_cast<long>(h) * DQK;
-    const long kg = static_cast<long>(h / group) * DQK, vg = static_cast<long>(h / group) * DV;
-    float* o = out + static_cast<long>(h) * DV;
-    for (int c = 0; c < DV; c++) o[c] = 0.0f;
-    if (L == 0) {
-      if (lse) lse[h] = -std::numeric_limits<float>::infinity();
-      continue;
-    }
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int i = 0; i < L; i++) {
-      const float* ai[1] = {qh};
-      const float* bi[1] = {k + koff[i] + kg};
-      tile<1, 1>(ai, bi, DQK, scale, 0.0f, sc + i, 1);
-      mx = std::max(mx, sc[i]);
-    }
-    double sum = 0.0;
-    for (int i = 0; i < L; i++) {
-      sc[i] = std::exp(sc[i] - mx);
-      sum += sc[i];
-    }
-    for (int i = 0; i < L; i++) {
-      const float p = sc[i];
-      const float* vi = v + voff[i] + vg;
-      for (int c = 0; c < DV; c++) o[c] += p * vi[c];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int c = 0; c < DV; c++) o[c] *= inv;
-    if (lse) lse[h] = static_cast<float>(mx + std::log(sum));
-  }
+const char* invariant_isa_name() {
+  return isa().name;
+}
+
+float dot_invariant(const float* a, const float* b, int n) {
+  return isa().dot(a, b, n);
+}
+
+void attention_row_invariant(float* out, float* lse, const float* q, const float* k,
+                             const long* koff, const float* v, const long* voff, int L, int NH,
+                             int NKV, int DQK, int DV, float scale, float* sc) {
+  isa().attention_row(out, lse, q, k, koff, v, voff, L, NH, NKV, DQK, DV, scale, sc);
 }
 
 void sgemm_invariant(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
@@ -189,19 +218,21 @@ void sgemm_invariant(bool ta, bool tb, int M, int N, int K, float alpha, const f
   const long flops = static_cast<long>(M) * N * std::max(K, 1);
   const int T = compute_threads();
   if (T <= 1 || in_parallel_region() || flops < kMinSplitFlops) {
-    gemm_block(a, sa, b, sb, 0, M, 0, N, K, alpha, beta, C, ldc);
+    isa().gemm_block(a, sa, b, sb, 0, M, 0, N, K, alpha, beta, C, ldc);
     return;
   }
   // Any split gives the same bits; rows when there are enough of them, else columns.
-  if (M >= T * 2 * kMr) {
-    const int step = (M / T + kMr - 1) / kMr * kMr;
+  if (M >= T * 2 * kSplitRows) {
+    const int step = (M / T + kSplitRows - 1) / kSplitRows * kSplitRows;
     parallel_for((M + step - 1) / step, [&](int p) {
-      gemm_block(a, sa, b, sb, p * step, std::min(M, (p + 1) * step), 0, N, K, alpha, beta, C, ldc);
+      isa().gemm_block(a, sa, b, sb, p * step, std::min(M, (p + 1) * step), 0, N, K, alpha, beta, C,
+                       ldc);
     });
   } else {
-    const int step = std::max(kNr, (N / T + kNr - 1) / kNr * kNr);
+    const int step = std::max(4, (N / T + 4 - 1) / 4 * 4);
     parallel_for((N + step - 1) / step, [&](int p) {
-      gemm_block(a, sa, b, sb, 0, M, p * step, std::min(N, (p + 1) * step), K, alpha, beta, C, ldc);
+      isa().gemm_block(a, sa, b, sb, 0, M, p * step, std::min(N, (p + 1) * step), K, alpha, beta, C,
+                       ldc);
     });
   }
 }

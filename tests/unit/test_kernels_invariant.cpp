@@ -33,14 +33,14 @@ float op(const std::vector<float>& m, bool t, int ld, int r, int c) {
   return t ? m[static_cast<size_t>(c) * ld + r] : m[static_cast<size_t>(r) * ld + c];
 }
 
-// The documented order, written out: lane k mod 16 sums its products in k order (no fused
-// multiply-add), then (l + l+8), (+4), and ((s0 + s2) + (s1 + s3)); then alpha * dot + beta * C.
+// The documented order, written out: lane k mod 16 sums its products in k order (a fused
+// multiply-add each), then (l + l+8), (+4), and ((s0 + s2) + (s1 + s3)); then alpha * dot
+// + beta * C.
 float spec_element(const std::vector<float>& A, bool ta, int lda, const std::vector<float>& B,
                    bool tb, int ldb, int i, int j, int K, float alpha, float beta, float c) {
   float lane[16] = {};
   for (int k = 0; k < K; k++) {
-    volatile float p = op(A, ta, lda, i, k) * op(B, tb, ldb, k, j);
-    lane[k % 16] = lane[k % 16] + p;
+    lane[k % 16] = std::fma(op(A, ta, lda, i, k), op(B, tb, ldb, k, j), lane[k % 16]);
   }
   float s8[8], s4[4];
   for (int l = 0; l < 8; l++) s8[l] = lane[l] + lane[l + 8];
@@ -214,4 +214,43 @@ TEST_CASE("batch-invariant mode: fp32 only, CPU only, named by the backend") {
   CHECK_THROWS_WITH_AS(device_choose("cuda"), doctest::Contains("CPU only"), std::runtime_error);
   gemm_set_batch_invariant(false);
   CHECK_FALSE(gemm_batch_invariant());
+}
+
+TEST_CASE("invariant kernels: AVX-512, AVX2 and portable versions give the same bits") {
+  ModeScope mode;
+  const int M = 13, N = 37, K = 75, NH = 4, NKV = 2, D = 19, L = 23;
+  std::vector<float> A = randn(static_cast<size_t>(M) * K, 21),
+                     B = randn(static_cast<size_t>(N) * K, 22);
+  std::vector<float> q = randn(static_cast<size_t>(NH) * D, 23);
+  std::vector<float> kv = randn(static_cast<size_t>(L) * 2 * NKV * D, 24);
+  std::vector<long> koff(L), voff(L);
+  for (int i = 0; i < L; i++) {
+    koff[i] = static_cast<long>(i) * 2 * NKV * D;
+    voff[i] = koff[i] + NKV * D;
+  }
+  std::vector<float> ref_c, ref_o;
+  int num_isas = 0;
+  for (const char* name : {"generic", "avx2", "avx512"}) {
+    if (!invariant_use_isa(name)) continue;
+    CAPTURE(name);
+    num_isas++;
+    std::vector<float> C(static_cast<size_t>(M) * N), o(static_cast<size_t>(NH) * D), lse(NH),
+        sc(L);
+    sgemm(false, true, M, N, K, 0.75f, A.data(), K, B.data(), K, 0.0f, C.data(), N);
+    attention_row_invariant(o.data(), lse.data(), q.data(), kv.data(), koff.data(), kv.data(),
+                            voff.data(), L, NH, NKV, D, D, 0.25f, sc.data());
+    o.insert(o.end(), lse.begin(), lse.end());
+    if (ref_c.empty()) {
+      ref_c = C;
+      ref_o = o;
+      continue;
+    }
+    CHECK(std::memcmp(C.data(), ref_c.data(), C.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(o.data(), ref_o.data(), o.size() * sizeof(float)) == 0);
+  }
+  CHECK(num_isas >= 1);  // generic runs everywhere
+  MESSAGE("instruction sets compared: ", num_isas);
+  // Back to the best one (the order above ends on it where the CPU has it).
+  for (const char* name : {"avx512", "avx2", "generic"})
+    if (invariant_use_isa(name)) break;
 }
