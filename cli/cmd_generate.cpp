@@ -97,7 +97,12 @@ void add_generate(CLI::App& app) {
   add_rollout_device_option(c, a->device);
   c->add_option("--stop", a->params.stop_strings, "Stop strings");
   c->add_flag("--show-tokens", a->show_tokens, "Print every token with its log-prob");
-  c->callback([a] { cmd_generate(*a); });
+  auto precision = std::make_shared<std::string>("fp32");
+  add_gemm_precision_option(c, precision);
+  c->callback([a, precision] {
+    apply_gemm_precision(*precision, false);
+    cmd_generate(*a);
+  });
 }
 
 }  // namespace

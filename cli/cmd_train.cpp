@@ -335,7 +335,12 @@ void add_eval(CLI::App& app) {
   c->add_option("--limit", a->limit, "Eval prompts")->capture_default_str();
   c->add_option("--seed", a->seed)->capture_default_str();
   add_rollout_device_option(c, a->device);
-  c->callback([a] { cmd_eval(*a); });
+  auto precision = std::make_shared<std::string>("fp32");
+  add_gemm_precision_option(c, precision);
+  c->callback([a, precision] {
+    apply_gemm_precision(*precision, false);
+    cmd_eval(*a);
+  });
 }
 
 void add_all(CLI::App& app) {

@@ -73,8 +73,9 @@ void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value) 
 }
 
 void apply_gemm_precision(const std::string& value, bool print) {
-  gemm_set_precision(gemm_precision_parse(value));
+  // The mode first: bf16 with it is then refused for the mode, on any CPU.
   gemm_set_batch_invariant(g_batch_invariant_flag);
+  gemm_set_precision(gemm_precision_parse(value));
   if (print) std::printf("gemm backend: %s\n", gemm_backend().c_str());
 }
 

@@ -63,3 +63,28 @@ TEST_CASE("--device cuda without a device stops and says so; unknown devices are
   CHECK(rc != 0);
   CHECK_MESSAGE(out.find("rollout.device must be cpu, cuda or auto") != std::string::npos, out);
 }
+
+TEST_CASE("--batch-invariant: generate and eval run it on the CPU; with --device cuda, refused") {
+  int rc = 0;
+  std::string out = run_command(kAha + " generate --model " + kModel +
+                                    " --prompt '12+34=' -n 2 --max-new-tokens 4 --batch-invariant",
+                                &rc);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.find("--- sample 1") != std::string::npos);
+  out = run_command(kAha + " eval --model " + kModel +
+                        " --task tiny_add --limit 4 -k 1 --max-new-tokens 4 --batch-invariant"
+                        " --device auto",
+                    &rc);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.find("pass@1") != std::string::npos);
+  // With or without a GPU: the mode's kernels are CPU only.
+  out = run_command(kAha + " generate --model " + kModel +
+                        " --prompt '1+1=' --max-new-tokens 2 --batch-invariant --device cuda",
+                    &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("CPU only") != std::string::npos, out);
+  out = run_command(kAha + " bench rollout --config tiny --batch-invariant --gemm-precision bf16",
+                    &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("batch-invariant") != std::string::npos, out);
+}
