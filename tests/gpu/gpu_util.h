@@ -28,6 +28,9 @@ struct Dev {
     REQUIRE(cudaMalloc(reinterpret_cast<void**>(&p), std::max<size_t>(1, n * sizeof(T))) ==
             cudaSuccess);
     REQUIRE(cudaMemset(p, 0, std::max<size_t>(1, n * sizeof(T))) == cudaSuccess);
+    // The legacy stream's memset (and a pageable copy) may still be in flight when kernels on a
+    // non-blocking stream (a Ctx's) start: finish them first.
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   }
   explicit Dev(const std::vector<T>& h) : Dev(h.size()) { upload(h); }
   Dev(const Dev&) = delete;
@@ -36,6 +39,7 @@ struct Dev {
   void upload(const std::vector<T>& h) {
     REQUIRE(h.size() == n);
     if (n) REQUIRE(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   }
   std::vector<T> download() const {
     std::vector<T> h(n);

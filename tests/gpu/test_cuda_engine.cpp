@@ -217,14 +217,34 @@ TEST_CASE("greedy decode on CUDA gives the CPU engine's tokens wherever the CPU 
   std::vector<float> logits;
   forward_logp(cpu, b, &logits);
   const int V = cpu.cfg.vocab_size, L = cpu.cfg.num_hidden_layers;
-  long compared = 0, total = 0, ties = 0;
+  const int Lm = cfg_num_moe_layers(cpu.cfg), K = cpu.cfg.num_experts_per_tok;
+  long compared = 0, total = 0, ties = 0, flips = 0;
   double max_dlogp = 0;
   for (size_t i = 0; i < reqs.size(); i++) {
     const Sample& c = ref[i].samples[0];
     const Sample& g = got[i].samples[0];
     total += static_cast<long>(c.completion.size());
+    // The first position whose routed experts differ: in bf16 a router near-tie flips an expert,
+    // which moves the logits by more than rounding does, with no near-tie in the logits.
+    const int T = static_cast<int>(reqs[i].prompt.size());
+    const int n = static_cast<int>(std::min(c.completion.size(), g.completion.size()));
+    int flip = -1;
+    for (int l = 0; l < Lm; l++)
+      for (int t = 0; t < T + n; t++)
+        for (int e = 0; e < K; e++) {
+          const size_t ci = (static_cast<size_t>(l) * (T + c.completion.size()) + t) * K + e;
+          const size_t gi = (static_cast<size_t>(l) * (T + g.completion.size()) + t) * K + e;
+          if (ci < c.routing.size() && gi < g.routing.size() && c.routing[ci] != g.routing[gi] &&
+              (flip < 0 || t < flip))
+            flip = t;
+        }
     bool tie = false;
     for (size_t j = 0; j < c.completion.size(); j++) {
+      if (flip >= 0 && flip <= T - 1 + static_cast<int>(j)) {
+        tie = true;  // token j comes from another expert's output
+        flips++;
+        break;
+      }
       const float* row = &logits[(static_cast<size_t>(first[i]) + j) * V];
       std::vector<float> sorted(row, row + V);
       std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
@@ -245,9 +265,9 @@ TEST_CASE("greedy decode on CUDA gives the CPU engine's tokens wherever the CPU 
     if (!tie) CHECK(g.completion.size() == c.completion.size());
   }
   std::printf(
-      "greedy: %ld of %ld CPU tokens compared (%ld samples stopped at a near-tie), "
-      "max |logp CUDA - CPU| %.4g\n",
-      compared, total, ties, max_dlogp);
+      "greedy: %ld of %ld CPU tokens compared (%ld samples stopped at a near-tie, %ld at a "
+      "router flip), max |logp CUDA - CPU| %.4g\n",
+      compared, total, ties, flips, max_dlogp);
   CHECK(compared * 2 >= total);  // a trained model is rarely at a tie: the test is not vacuous
 }
 
@@ -342,7 +362,7 @@ TEST_CASE("sampled log-probs agree with the GPU learner's forward over the finis
   const std::vector<float> learner = forward_logp(gpu, b);
   const std::vector<float> reference = forward_logp(cpu, b);
   double max_d = 0, sum_d = 0, max_cpu = 0;
-  long n = 0;
+  long n = 0, far = 0;
   size_t k = 0;
   for (const EngineResult& r : done)
     for (const Sample& s : r.samples) {
@@ -350,6 +370,7 @@ TEST_CASE("sampled log-probs agree with the GPU learner's forward over the finis
         const double d = std::fabs(static_cast<double>(s.rollout_logp[j]) - learner[first[k] + j]);
         max_d = std::max(max_d, d);
         sum_d += d;
+        far += d > 0.1;
         max_cpu = std::max(
             max_cpu, std::fabs(static_cast<double>(s.rollout_logp[j]) - reference[first[k] + j]));
         n++;
@@ -358,11 +379,12 @@ TEST_CASE("sampled log-probs agree with the GPU learner's forward over the finis
     }
   REQUIRE(n > 0);
   std::printf(
-      "log-probs of %ld sampled tokens: |engine - GPU learner| max %.4g mean %.4g; "
+      "log-probs of %ld sampled tokens: |engine - GPU learner| max %.4g mean %.4g, %ld over 0.1; "
       "|engine - CPU fp32 forward| max %.4g\n",
-      n, max_d, sum_d / n, max_cpu);
-  // bf16 GEMM operands and a bf16 cache on one side, bf16 tensor-core attention on the other.
-  CHECK(max_d <= 0.1);
+      n, max_d, sum_d / n, far, max_cpu);
+  // bf16 GEMM operands and a bf16 cache on one side, bf16 tensor-core attention on the other;
+  // a router near-tie may send a token to another expert on one side (1% of tokens allowed).
+  CHECK(far * 100 <= n);
   CHECK(sum_d / n <= 0.01);
 }
 
@@ -434,19 +456,32 @@ TEST_CASE("MLA at DeepSeek's latent dims (512 + 64) decodes through FlashInfer's
   std::vector<int> first;
   const Batch batch = sample_batch(reqs, a, &first);
   const std::vector<float> learner = forward_logp(m, batch);
-  double max_d = 0;
+  double max_d = 0, sum_d = 0;
+  long n = 0, far = 0;
   size_t k = 0;
   for (size_t i = 0; i < a.size(); i++)
     for (size_t g = 0; g < a[i].samples.size(); g++, k++) {
       const Sample& x = a[i].samples[g];
       CHECK(x.completion == b[i].samples[g].completion);  // FlashInfer's steps stay eager
       CHECK(x.rollout_logp == b[i].samples[g].rollout_logp);
-      for (size_t j = 0; j < x.completion.size(); j++)
-        max_d = std::max(max_d,
-                         std::fabs(static_cast<double>(x.rollout_logp[j]) - learner[first[k] + j]));
+      for (size_t j = 0; j < x.completion.size(); j++) {
+        const double d = std::fabs(static_cast<double>(x.rollout_logp[j]) - learner[first[k] + j]);
+        max_d = std::max(max_d, d);
+        sum_d += d;
+        far += d > 0.1;
+        n++;
+      }
     }
-  std::printf("512 + 64 latent (FlashInfer when built): max |engine - GPU learner| %.4g\n", max_d);
-  CHECK(max_d <= 0.1);
+  REQUIRE(n > 0);
+  std::printf(
+      "512 + 64 latent (FlashInfer when built): |engine - GPU learner| max %.4g mean %.4g, %ld of "
+      "%ld over 0.1\n",
+      max_d, sum_d / n, far, n);
+  // Sharp weights (x4) make attention nearly one-hot, so a bf16 near-tie in a score or a router
+  // may move a token's log-prob past 0.1 (1% of tokens allowed); a wrong kernel (a stride, a
+  // page) moves the mean by O(1), far past 0.03.
+  CHECK(far * 100 <= n);
+  CHECK(sum_d / n <= 0.03);
 }
 
 TEST_CASE("after requests of random lengths with cancels, the CUDA engine's pool is whole") {
