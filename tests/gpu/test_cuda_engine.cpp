@@ -77,6 +77,24 @@ std::vector<EngineRequest> arith_requests(int n, int G, float temperature, uint6
   return reqs;
 }
 
+// The first position (prompt and completion, over the positions both samples have) whose routed
+// experts differ between samples a and b of the same prompt of T tokens, or -1. Routing is
+// [Lm][T + completion][K] per sample.
+int first_routing_flip(const Sample& a, const Sample& b, int T, int Lm, int K) {
+  const int n = static_cast<int>(std::min(a.completion.size(), b.completion.size()));
+  int flip = -1;
+  for (int l = 0; l < Lm; l++)
+    for (int t = 0; t < T + n; t++)
+      for (int e = 0; e < K; e++) {
+        const size_t ai = (static_cast<size_t>(l) * (T + a.completion.size()) + t) * K + e;
+        const size_t bi = (static_cast<size_t>(l) * (T + b.completion.size()) + t) * K + e;
+        if (ai < a.routing.size() && bi < b.routing.size() && a.routing[ai] != b.routing[bi] &&
+            (flip < 0 || t < flip))
+          flip = t;
+      }
+  return flip;
+}
+
 std::vector<EngineResult> run(Model& m, const std::vector<EngineRequest>& reqs, int max_batch = 64,
                               bool graphs = true, long* replays = nullptr) {
   Engine e;
@@ -227,17 +245,7 @@ TEST_CASE("greedy decode on CUDA gives the CPU engine's tokens wherever the CPU 
     // The first position whose routed experts differ: in bf16 a router near-tie flips an expert,
     // which moves the logits by more than rounding does, with no near-tie in the logits.
     const int T = static_cast<int>(reqs[i].prompt.size());
-    const int n = static_cast<int>(std::min(c.completion.size(), g.completion.size()));
-    int flip = -1;
-    for (int l = 0; l < Lm; l++)
-      for (int t = 0; t < T + n; t++)
-        for (int e = 0; e < K; e++) {
-          const size_t ci = (static_cast<size_t>(l) * (T + c.completion.size()) + t) * K + e;
-          const size_t gi = (static_cast<size_t>(l) * (T + g.completion.size()) + t) * K + e;
-          if (ci < c.routing.size() && gi < g.routing.size() && c.routing[ci] != g.routing[gi] &&
-              (flip < 0 || t < flip))
-            flip = t;
-        }
+    const int flip = first_routing_flip(c, g, T, Lm, K);
     bool tie = false;
     for (size_t j = 0; j < c.completion.size(); j++) {
       if (flip >= 0 && flip <= T - 1 + static_cast<int>(j)) {
@@ -313,15 +321,7 @@ TEST_CASE("in the fp32 test mode the CUDA engine gives the CPU engine's tokens")
         while (j < c.completion.size() && j < x.completion.size() &&
                c.completion[j] == x.completion[j])
           j++;
-        const int n = static_cast<int>(std::min(c.completion.size(), x.completion.size()));
-        int flip = -1;
-        for (int l = 0; l < Lm; l++)
-          for (int t = 0; t < T + n; t++)
-            for (int e = 0; e < K; e++) {
-              const size_t ci = (static_cast<size_t>(l) * (T + c.completion.size()) + t) * K + e;
-              const size_t xi = (static_cast<size_t>(l) * (T + x.completion.size()) + t) * K + e;
-              if (c.routing[ci] != x.routing[xi] && (flip < 0 || t < flip)) flip = t;
-            }
+        const int flip = first_routing_flip(c, x, T, Lm, K);
         if (flip >= 0 && flip <= T - 1 + static_cast<int>(j)) {
           flips++;  // the tokens after the flip follow another expert
           continue;

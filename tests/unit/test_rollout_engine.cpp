@@ -136,6 +136,20 @@ std::vector<std::pair<std::string, ModelConfig>> every_family() {
           {"qwen2 dense, tied", qwen2}};
 }
 
+// A sharp model of cfg and 16 mixed requests (G = 4, routing on) run through the engine.
+struct MixedRun {
+  Model m;
+  std::vector<EngineRequest> reqs;
+  std::vector<EngineResult> res;
+};
+
+MixedRun run_mixed(const ModelConfig& cfg) {
+  MixedRun r{make_model(cfg, 11), mixed_requests(16, 4, true), {}};
+  r.res = run_requests(r.m, r.reqs);
+  REQUIRE(r.res.size() == 16);
+  return r;
+}
+
 // The batch-invariant mode for the life of a scope.
 struct BatchInvariantScope {
   BatchInvariantScope() { gemm_set_batch_invariant(true); }
@@ -147,10 +161,8 @@ struct BatchInvariantScope {
 TEST_CASE("cached decode log-probs equal the learner's full forward (64 samples, every family)") {
   for (const auto& [name, cfg] : every_family()) {
     CAPTURE(name);
-    Model m = make_model(cfg, 11);
-    std::vector<EngineRequest> reqs = mixed_requests(16, 4, true);
-    std::vector<EngineResult> res = run_requests(m, reqs);
-    REQUIRE(res.size() == 16);
+    MixedRun run = run_mixed(cfg);
+    auto& [m, reqs, res] = run;
     const double max_diff = learner_logp_gap(m, reqs, res);
     INFO(name, " max |dlogp|=", max_diff);
     // Float rounding only: the engine's GEMMs run on slices of kDecodeSliceRows rows, the
@@ -358,10 +370,8 @@ TEST_CASE("batch-invariant mode: rollout log-probs are the learner's bits, alone
   BatchInvariantScope invariant;
   for (const auto& [name, cfg] : every_family()) {
     CAPTURE(name);
-    Model m = make_model(cfg, 11);
-    std::vector<EngineRequest> reqs = mixed_requests(16, 4, true);
-    std::vector<EngineResult> res = run_requests(m, reqs);
-    REQUIRE(res.size() == 16);
+    MixedRun run = run_mixed(cfg);
+    auto& [m, reqs, res] = run;
     // The learner over one packed batch of all 64 sequences: not one bit apart.
     CHECK(learner_logp_gap(m, reqs, res) == 0.0);
     // Batches of 3 rows, packed prefill of 8 prompts, 2 compute threads, and each request
