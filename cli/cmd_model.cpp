@@ -215,6 +215,12 @@ double best_sgemm_gflops(int n, int threads) {
 void cmd_bench_model(const std::string& which, int B, int T, int threads, const std::string& device,
                      int steps, double reference, bool recompute) {
   const Device dev = device_choose(device);
+  // On CUDA the mode runs the fp32 mode's forward-only kernels: nothing to train with.
+  if (dev == Device::kCuda && gemm_batch_invariant())
+    throw std::runtime_error(
+        "--batch-invariant with --device cuda: the mode's CUDA kernels run the engine and the "
+        "forward only (aha bench rollout --device cuda --batch-invariant); the learner's "
+        "forward+backward runs it on the CPU");
   set_compute_threads(threads);
   double sgemm = 0;
   if (dev == Device::kCpu) {

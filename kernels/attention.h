@@ -37,4 +37,15 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, int pa
                           const int* page_indptr, const int* page_ids, const int* seq_lens, int B,
                           int NH, int NKV, int D, float scale);
 
+// The batch-invariant mode's decode attention (gemm_batch_invariant): each row through
+// attention_row_invariant, the arithmetic of the learner's attention_forward in the mode, over
+// cache rows of W floats that hold per-head keys and values: kv head g's key of position i at
+// row_i * W + k_col + g*DQK, its value at row_i * W + v_col + g*DV (GQA: k_col = 0, v_col =
+// NKV*D; MLA: the expanded keys and values kept beside the latent). Head h reads kv head
+// h / (NH / NKV). out[B,NH,DV]; q[B,NH,DQK]; cache[*, W]; page_indptr[B+1]; seq_lens[B]
+void paged_attention_invariant(float* out, const float* q, const float* cache, int page_tokens,
+                               const int* page_indptr, const int* page_ids, const int* seq_lens,
+                               int B, int NH, int NKV, int DQK, int DV, long W, long k_col,
+                               long v_col, float scale);
+
 }  // namespace aha

@@ -170,6 +170,9 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, int pa
   AHA_CHECK(NKV > 0 && NH % NKV == 0, "gqa_decode_attention: NH must be a multiple of NKV");
   check_pages("gqa_decode_attention", page_tokens, page_indptr, seq_lens, B);
   const long W = 2L * NKV * D;
+  if (gemm_batch_invariant())  // as the learner's forward computes each token
+    return paged_attention_invariant(out, q, cache, page_tokens, page_indptr, page_ids, seq_lens, B,
+                                     NH, NKV, D, D, W, 0, static_cast<long>(NKV) * D, scale);
   parallel_for(B, [&](int b) {
     const int L = seq_lens[b];
     float* o = out + static_cast<long>(b) * NH * D;
@@ -181,22 +184,35 @@ void gqa_decode_attention(float* out, const float* q, const float* cache, int pa
     thread_local std::vector<long> off;
     if (sc.size() < static_cast<size_t>(NH) * L) sc.resize(static_cast<size_t>(NH) * L);
     if (off.size() < static_cast<size_t>(L)) off.resize(L);
-    if (gemm_batch_invariant()) {  // as the learner's forward computes the token
-      thread_local std::vector<long> voff;
-      if (voff.size() < static_cast<size_t>(L)) voff.resize(L);
-      const int* pages = page_ids + page_indptr[b];
-      for (int i = 0; i < L; i++) {
-        off[i] = (static_cast<long>(pages[i / page_tokens]) * page_tokens + i % page_tokens) * W;
-        voff[i] = off[i] + static_cast<long>(NKV) * D;
-      }
-      attention_row_invariant(o, nullptr, q + static_cast<long>(b) * NH * D, cache, off.data(),
-                              cache, voff.data(), L, NH, NKV, D, D, scale, sc.data());
-      return;
-    }
     // Keys at [0, NKV*D), values at [NKV*D, 2*NKV*D); head h reads kv head h / (NH / NKV).
     decode_row(o, q + static_cast<long>(b) * NH * D, nullptr, D, 0, cache, W,
                page_ids + page_indptr[b], page_tokens, L, NH, NH / NKV, 0, D,
                static_cast<long>(NKV) * D, D, D, scale, sc.data(), off.data());
+  });
+}
+
+void paged_attention_invariant(float* out, const float* q, const float* cache, int page_tokens,
+                               const int* page_indptr, const int* page_ids, const int* seq_lens,
+                               int B, int NH, int NKV, int DQK, int DV, long W, long k_col,
+                               long v_col, float scale) {
+  AHA_CHECK(NKV > 0 && NH % NKV == 0, "paged_attention_invariant: NH must be a multiple of NKV");
+  check_pages("paged_attention_invariant", page_tokens, page_indptr, seq_lens, B);
+  parallel_for(B, [&](int b) {
+    const int L = seq_lens[b];
+    const int* pages = page_ids + page_indptr[b];
+    thread_local std::vector<float> sc;
+    thread_local std::vector<long> koff, voff;
+    sc.resize(L);
+    koff.resize(L);
+    voff.resize(L);
+    for (int i = 0; i < L; i++) {
+      const long row = static_cast<long>(pages[i / page_tokens]) * page_tokens + i % page_tokens;
+      koff[i] = row * W + k_col;
+      voff[i] = row * W + v_col;
+    }
+    attention_row_invariant(out + static_cast<long>(b) * NH * DV, nullptr,
+                            q + static_cast<long>(b) * NH * DQK, cache, koff.data(), cache,
+                            voff.data(), L, NH, NKV, DQK, DV, scale, sc.data());
   });
 }
 

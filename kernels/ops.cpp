@@ -61,11 +61,9 @@ Device device_choose(const std::string& name) {
   if (name == "cpu") return Device::kCpu;
   if (name != "cuda" && name != "auto")
     throw std::runtime_error("--device '" + name + "': expected cpu, cuda or auto");
-  // The CUDA twins are not batch-invariant: the mode keeps everything on the CPU.
-  if (gemm_batch_invariant()) {
-    if (name == "auto") return Device::kCpu;
-    throw std::runtime_error("--device cuda: the batch-invariant mode runs on the CPU only so far");
-  }
+  // The batch-invariant mode trains on the CPU, and its CUDA kernels are the slow fp32 mode's:
+  // `auto` stays on the CPU; an explicit cuda runs the engine there.
+  if (name == "auto" && gemm_batch_invariant()) return Device::kCpu;
 #ifndef AHA_HAVE_CUDA
   if (name == "auto") return Device::kCpu;
   throw std::runtime_error("--device cuda: this aha was built without CUDA (nvcc not found)");
@@ -223,7 +221,9 @@ Ctx cuda_ctx_create() {
   const char* prof = std::getenv("AHA_CUDA_PROFILE");
   s->profiling = prof && *prof && std::string(prof) != "0";
   const char* fp32 = std::getenv("AHA_CUDA_FP32");
-  s->fp32 = fp32 && *fp32 && std::string(fp32) != "0";
+  // The batch-invariant mode runs CUDA on the fp32 mode's kernels: one thread per output element
+  // and one block per (token, head), so no result depends on the batch's size.
+  s->fp32 = (fp32 && *fp32 && std::string(fp32) != "0") || gemm_batch_invariant();
   return Ctx{Device::kCuda, s->stream, s};
 }
 
@@ -633,6 +633,22 @@ void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const void
     gqa_decode_attention_cuda(o, qb, static_cast<const bf16*>(cache), page_tokens, page_indptr,
                               page_ids, seq_lens, B, NH, NKV, D, scale, stream(ctx));
     cast_to_f32_cuda(out, o, n, stream(ctx));
+  });
+}
+
+void paged_attention_invariant(const Ctx& ctx, float* out, const float* q, const void* cache,
+                               int page_tokens, const int* page_indptr, const int* page_ids,
+                               const int* seq_lens, int B, int NH, int NKV, int DQK, int DV, long W,
+                               long k_col, long v_col, float scale) {
+  if (ctx.device == Device::kCpu)
+    return paged_attention_invariant(out, q, static_cast<const float*>(cache), page_tokens,
+                                     page_indptr, page_ids, seq_lens, B, NH, NKV, DQK, DV, W, k_col,
+                                     v_col, scale);
+  AHA_CUDA("paged_attention_invariant", {
+    AHA_CHECK(fp32_mode(ctx), "paged_attention_invariant: CUDA runs it in the fp32 mode only");
+    return paged_attention_f32_cuda(out, q, static_cast<const float*>(cache), page_tokens,
+                                    page_indptr, page_ids, seq_lens, B, NH, NKV, DQK, DV, W, k_col,
+                                    v_col, scale, stream(ctx));
   });
 }
 

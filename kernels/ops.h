@@ -181,6 +181,12 @@ void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, co
 void gqa_decode_attention(const Ctx& ctx, float* out, const float* q, const void* cache,
                           int page_tokens, const int* page_indptr, const int* page_ids,
                           const int* seq_lens, int B, int NH, int NKV, int D, float scale);
+// The batch-invariant mode's (kernels/attention.h); on CUDA an fp32 cache in the fp32 mode only,
+// through the same kernel as that mode's attention_forward.
+void paged_attention_invariant(const Ctx& ctx, float* out, const float* q, const void* cache,
+                               int page_tokens, const int* page_indptr, const int* page_ids,
+                               const int* seq_lens, int B, int NH, int NKV, int DQK, int DV, long W,
+                               long k_col, long v_col, float scale);
 // mla.h
 void mla_expand_kv(const Ctx& ctx, float* k, float* v, const float* kv, const float* kv_a, int N,
                    int NH, int DN, int DR, int DV, int R);

@@ -36,6 +36,9 @@ struct KvCache {
   Buffer<char> data;
   KvPagePool pool;
   Buffer<int> prefill_rows;  // CUDA: [N] the cache rows of the prompts being prefilled
+  // CUDA, the batch-invariant mode: mla_cache_write's scratch for N tokens' expanded keys and
+  // values, [N, NH*(DN+DV) + NH*(DN+DR+DV)] floats (grown, never shrunk).
+  Buffer<float> expand;
 };
 
 // Elements one token takes per layer: R+DR (MLA) or 2*NKV*HD (GQA).

@@ -2,16 +2,14 @@
 // Per head h: q_h = [q_nope ; q_rope], k_h = [W_uk_h c_kv ; k_rope (shared)], v_h = W_uv_h c_kv,
 // with [c_kv ; k_rope] = W_dkv x, c_kv rmsnorm'd, rope interleaved on the DR dims. The decode
 // cache keeps c_kv and k_rope only; W_uk is absorbed into the query and W_uv into the output.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels/check.h"
 #include "kernels/gemm.h"
-#include "kernels/invariant.h"
-#include "kernels/mla.h"
 #include "kernels/ops.h"
-#include "kernels/parallel.h"
 #include "kernels/rope.h"
 #include "policy/family.h"
 
@@ -288,82 +286,54 @@ void mla_backward(Model& m, int l, LayerActs& la, GradScratch& gs, const int* po
   }
 }
 
-void mla_expanded_rows(const Model& m, int l, const float* ckv, int ckv_stride, const float* kv_a,
-                       int N, std::vector<float>& k, std::vector<float>& v);
-
 void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la, const int* rows,
                      int N) {
-  const int R = m.cfg.kv_lora_rank, DR = m.cfg.qk_rope_head_dim, W = R + DR;
-  const int NH = m.cfg.num_attention_heads, DQK = m.cfg.qk_nope_head_dim + DR,
-            DV = m.cfg.v_head_dim;
-  const bool expanded = cache.W == W + NH * (DQK + DV) && m.ctx.device == Device::kCpu;
+  const ModelConfig& c = m.cfg;
+  const Ctx& ctx = m.ctx;
+  const int NH = c.num_attention_heads, R = c.kv_lora_rank, DR = c.qk_rope_head_dim,
+            DN = c.qk_nope_head_dim, DV = c.v_head_dim;
+  const int W = R + DR, DQK = DN + DR, KVW = NH * (DN + DV);
+  const bool expanded = cache.W == W + NH * (DQK + DV);
   AHA_CHECK(cache.W == W || expanded, "cache rows are not MLA latents of this model");
   void* base = cache_layer(cache, l);
-  cache_write_rows(m.ctx, base, cache.W, 0, rows, cache.num_rows, la.ckv.data(), R, N, R);
-  cache_write_rows(m.ctx, base, cache.W, R, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
-  if (!expanded) return;
-  // The batch-invariant mode's expanded keys and values (mla_cache_row_width).
-  thread_local std::vector<float> k, v;
-  mla_expanded_rows(m, l, la.ckv.data(), R, la.kv_a.data(), N, k, v);
-  cache_write_rows(m.ctx, base, cache.W, W, rows, cache.num_rows, k.data(), NH * DQK, N, NH * DQK);
-  cache_write_rows(m.ctx, base, cache.W, W + NH * DQK, rows, cache.num_rows, v.data(), NH * DV, N,
-                   NH * DV);
+  cache_write_rows(ctx, base, cache.W, 0, rows, cache.num_rows, la.ckv.data(), R, N, R);
+  cache_write_rows(ctx, base, cache.W, R, rows, cache.num_rows, la.kv_a.data() + R, W, N, DR);
+  if (!expanded || N == 0) return;
+  // The batch-invariant mode (mla_cache_row_width): the tokens' keys and values expanded as the
+  // learner's forward expands them (kv_b_proj, then mla_expand_kv: the same kernels, the same
+  // bits, row by row), kept beside the latent, kExpandRows tokens at a time. Scratch
+  // [kExpandRows, KVW + NH*(DQK + DV)]: the calling thread's on the CPU (decode slices write in
+  // parallel), the cache's on CUDA.
+  constexpr int kExpandRows = 256;
+  const int n_max = std::min(N, kExpandRows);
+  const size_t need = static_cast<size_t>(n_max) * (KVW + NH * (DQK + DV));
+  thread_local std::vector<float> host_scratch;
+  float* kv = nullptr;
+  if (ctx.device == Device::kCpu) {
+    host_scratch.resize(need);
+    kv = host_scratch.data();
+  } else {
+    if (cache.expand.size() < need) cache.expand.alloc(ctx.device, need);
+    kv = cache.expand.data();
+  }
+  float* k = kv + static_cast<size_t>(n_max) * KVW;
+  float* v = k + static_cast<size_t>(n_max) * NH * DQK;
+  for (int n0 = 0; n0 < N; n0 += kExpandRows) {
+    const int n = std::min(kExpandRows, N - n0);
+    linear_forward(ctx, kv, la.ckv.data() + static_cast<size_t>(n0) * R, m.w.layers[l].kv_b_proj, n,
+                   R, KVW);
+    mla_expand_kv(ctx, k, v, kv, la.kv_a.data() + static_cast<size_t>(n0) * W, n, NH, DN, DR, DV,
+                  R);
+    cache_write_rows(ctx, base, cache.W, W, rows + n0, cache.num_rows, k, NH * DQK, n, NH * DQK);
+    cache_write_rows(ctx, base, cache.W, W + NH * DQK, rows + n0, cache.num_rows, v, NH * DV, n,
+                     NH * DV);
+  }
 }
 
 bool mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
   const ModelConfig& c = m.cfg;
   return decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
                                c.kv_lora_rank, c.qk_rope_head_dim);
-}
-
-// The batch-invariant mode (CPU): a token's keys and values expanded from its latent exactly as
-// the learner's forward expands them (kv_b_proj through the invariant GEMM, then mla_expand_kv:
-// the same bits), k [N, NH, DN + DR] and v [N, NH, DV] into the calling thread's scratch.
-void mla_expanded_rows(const Model& m, int l, const float* ckv, int ckv_stride, const float* kv_a,
-                       int N, std::vector<float>& k, std::vector<float>& v) {
-  const ModelConfig& c = m.cfg;
-  const int NH = c.num_attention_heads, R = c.kv_lora_rank, DR = c.qk_rope_head_dim,
-            DN = c.qk_nope_head_dim, DV = c.v_head_dim, KVW = NH * (DN + DV);
-  thread_local std::vector<float> kv;
-  kv.resize(static_cast<size_t>(N) * KVW);
-  k.resize(static_cast<size_t>(N) * NH * (DN + DR));
-  v.resize(static_cast<size_t>(N) * NH * DV);
-  if (N == 0) return;
-  sgemm(false, true, N, KVW, R, 1.0f, ckv, ckv_stride, m.w.layers[l].kv_b_proj, R, 0.0f, kv.data(),
-        KVW);
-  mla_expand_kv(k.data(), v.data(), kv.data(), kv_a, N, NH, DN, DR, DV, R);
-}
-
-// The batch-invariant mode's decode attention (CPU): each row attends to its context's expanded
-// keys and values (kept in the cache rows since they were written) with the learner's per-token
-// kernel, so the row's log-prob is the learner's bits. The cache rows are NH * (DN + DR + DV)
-// floats wider than the latent's R + DR: the mode trades MLA's small cache for exactness.
-void mla_decode_expanded(const Model& m, int l, const LayerActs& la, DecodeScratch& s,
-                         KvCache& cache, const int* page_indptr, const int* page_ids,
-                         const int* seq_lens, int B) {
-  const ModelConfig& c = m.cfg;
-  const int NH = c.num_attention_heads, R = c.kv_lora_rank, DR = c.qk_rope_head_dim,
-            DN = c.qk_nope_head_dim, DV = c.v_head_dim;
-  const int DQK = DN + DR;
-  const long W = cache.W, k_col = R + DR, v_col = k_col + static_cast<long>(NH) * DQK;
-  const float* rows = cache_layer_f32(cache, l);
-  parallel_for(B, [&](int b) {
-    const int L = seq_lens[b];
-    const int* pages = page_ids + page_indptr[b];
-    thread_local std::vector<float> sc;
-    thread_local std::vector<long> koff, voff;
-    sc.resize(L);
-    koff.resize(L);
-    voff.resize(L);
-    for (int i = 0; i < L; i++) {
-      const long row = static_cast<long>(pages[i / kPageTokens]) * kPageTokens + i % kPageTokens;
-      koff[i] = row * W + k_col;
-      voff[i] = row * W + v_col;
-    }
-    attention_row_invariant(s.att.data() + static_cast<long>(b) * NH * DV, nullptr,
-                            la.q.data() + static_cast<long>(b) * NH * DQK, rows, koff.data(), rows,
-                            voff.data(), L, NH, NH, DQK, DV, m.attn_scale, sc.data());
-  });
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,
@@ -374,8 +344,14 @@ void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, Kv
   const int C = c.hidden_size, NH = c.num_attention_heads, R = c.kv_lora_rank,
             DR = c.qk_rope_head_dim, DN = c.qk_nope_head_dim, DV = c.v_head_dim;
   const LayerParams& w = m.w.layers[l];
-  if (cache.W != R + DR) {  // rows made in the batch-invariant mode (mla_cache_row_width)
-    mla_decode_expanded(m, l, la, s, cache, page_indptr, page_ids, seq_lens, B);
+  if (cache.W != R + DR) {
+    // Rows made in the batch-invariant mode (mla_cache_row_width): attend to the expanded keys
+    // and values with the learner's per-token arithmetic instead of absorbing W_uk and W_uv
+    // (whose roundings differ from the learner's), so the row's log-prob is the learner's bits.
+    const int DQK = DN + DR;
+    paged_attention_invariant(ctx, s.att.data(), la.q.data(), cache_layer(cache, l), kPageTokens,
+                              page_indptr, page_ids, seq_lens, B, NH, NH, DQK, DV, cache.W, R + DR,
+                              R + DR + static_cast<long>(NH) * DQK, m.attn_scale);
     linear_forward(ctx, out, s.att.data(), w.o_proj, B, NH * DV, C);
     return;
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 
 #ifdef AHA_HAVE_CUDA
 #include "rollout/cuda/sampling.h"
@@ -42,6 +43,11 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
   AHA_CHECK(opt.max_batch >= 1, "max_batch must be >= 1");
   AHA_CHECK(opt.prefill_tokens >= 1 && opt.prefill_prompts >= 0,
             "prefill_tokens must be >= 1 and prefill_prompts >= 0");
+  // The mode as the engine starts: its cache rows, buffers and graphs are laid out for it.
+  e.invariant = gemm_batch_invariant();
+  AHA_CHECK(!e.invariant || model.ctx.device == Device::kCpu || cuda_ctx_fp32(model.ctx),
+            "the batch-invariant mode on CUDA needs a model moved to the device after the mode "
+            "was set (its context then runs the fp32 kernels)");
   if (model.ctx.device != Device::kCpu) {
     // The cache and the step's logits are the engine's device memory beyond the model's.
     const ModelConfig& c = model.cfg;
@@ -62,11 +68,16 @@ void engine_init(Engine& e, Model& model, const EngineOptions& opt) {
                                static_cast<size_t>(opt.max_batch) * model.cfg.vocab_size);
     e.rows_dev.alloc(model.ctx.device, opt.max_batch);
     e.drawn_dev.alloc(model.ctx.device, opt.max_batch);
+    if (e.invariant) {
+      e.tokens_dev.alloc(model.ctx.device, opt.max_batch);
+      e.logp_dev.alloc(model.ctx.device, 2L * opt.max_batch);
+    }
     cuda_ctx_sync_weights(model.ctx);  // the GEMMs' bf16 copy of the weights as loaded
   }
   cache_init(e.cache, model.cfg, pages_for_tokens(opt.max_tokens_in_flight), model.ctx);
-  e.scratch.graphs.off = !opt.cuda_graphs;
+  e.scratch.graphs.off = !opt.cuda_graphs || e.invariant;
   if (!opt.cuda_graphs) e.scratch.graphs.why_off = "EngineOptions::cuda_graphs is false";
+  if (e.invariant) e.scratch.graphs.why_off = "the batch-invariant mode runs eagerly";
 }
 
 int engine_sample_pages(int prompt_len, int max_new_tokens) {
@@ -150,6 +161,35 @@ bool accept_token(Engine& e, EngineSeq& s, const SampledToken& t) {
 }
 
 // Draws e.rows_host[0, B) from rows [0, B) of e.logits_dev into e.drawn_host (CUDA engines).
+#ifdef AHA_HAVE_CUDA
+// The batch-invariant mode: each drawn token's log-prob as the learner computes it
+// (logprob_forward: one block per row, so a row's bits do not depend on the others), over the
+// row's logits at its temperature (1 when greedy); the truncated log-prob keeps its offset.
+void learner_logps_on_device(Engine& e, int B) {
+  const Ctx& ctx = e.model->ctx;
+  const int V = e.model->cfg.vocab_size;
+  e.tokens_host.resize(B);
+  for (int b = 0; b < B; b++) e.tokens_host[b] = e.drawn_host[b].token;
+  device_copy(ctx, e.tokens_dev.data(), ctx.device, e.tokens_host.data(), Device::kCpu,
+              static_cast<size_t>(B) * sizeof(int));
+  for (int b = 0; b < B; b++) {
+    const float t = e.rows_host[b].temperature;
+    logprob_forward(ctx, e.logp_dev.data() + b, e.logp_dev.data() + e.opt.max_batch + b, nullptr,
+                    e.logits_dev.data() + static_cast<size_t>(b) * V, e.tokens_dev.data() + b, 1, V,
+                    t > 0 ? 1.0f / t : 1.0f);
+  }
+  e.logp_host.resize(B);
+  device_copy(ctx, e.logp_host.data(), Device::kCpu, e.logp_dev.data(), ctx.device,
+              static_cast<size_t>(B) * sizeof(float));
+  for (int b = 0; b < B; b++) {
+    SampledToken& d = e.drawn_host[b];
+    const float log_kept = d.logp - d.logp_trunc;
+    d.logp = e.logp_host[b];
+    d.logp_trunc = e.rows_host[b].temperature > 0 ? d.logp - log_kept : 0.0f;
+  }
+}
+#endif
+
 void sample_on_device(Engine& e, int B) {
   const Ctx& ctx = e.model->ctx;
 #ifdef AHA_HAVE_CUDA
@@ -160,6 +200,7 @@ void sample_on_device(Engine& e, int B) {
   e.drawn_host.resize(B);
   device_copy(ctx, e.drawn_host.data(), Device::kCpu, e.drawn_dev.data(), ctx.device,
               static_cast<size_t>(B) * sizeof(SampledToken));
+  if (e.invariant) learner_logps_on_device(e, B);
 #else
   (void)ctx;
   (void)B;

@@ -22,9 +22,10 @@
 //   each sample records the version at its start).
 // - Sampling randomness depends on (request seed, sample index, token index) only. A token's
 //   logits can still differ in the last bits with the batch's composition (BLAS and cuBLAS pick
-//   other kernels and orders for other row counts) except in the CPU's batch-invariant mode
+//   other kernels and orders for other row counts) except in the batch-invariant mode
 //   (kernels/gemm.h: gemm_set_batch_invariant), where they, and the reported log-probs, are the
-//   same bits in any batch and equal the learner's forward.
+//   same bits in any batch and equal the learner's forward on the same device (on CUDA through
+//   the fp32 mode's kernels, with graphs off).
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -102,6 +103,13 @@ struct Engine {
   Buffer<SampledToken> drawn_dev;
   std::vector<SamplingRow> rows_host;
   std::vector<SampledToken> drawn_host;
+  bool invariant = false;  // gemm_batch_invariant() at engine_init
+  // CUDA, the batch-invariant mode: the drawn tokens [max_batch] and their learner log-probs and
+  // log-sum-exps [2 * max_batch] (learner_logps_on_device).
+  Buffer<int> tokens_dev;
+  Buffer<float> logp_dev;
+  std::vector<int> tokens_host;
+  std::vector<float> logp_host;
   Engine() = default;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

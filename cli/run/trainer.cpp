@@ -847,8 +847,9 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
       if (*d == "auto") *d = "cpu";
       if (*d == "cuda")
         throw std::runtime_error(
-            "run.batch_invariant: the batch-invariant kernels run on the CPU only so far; set "
-            "learner.device and rollout.device to cpu (or auto)");
+            "run.batch_invariant: training runs the mode on the CPU (its CUDA kernels serve the "
+            "engine and the forward only); set learner.device and rollout.device to cpu (or "
+            "auto)");
     }
   learner_device(r.cfg.learner.device);  // refuses what cannot run before anything is written
   r.rollout_device = device_choose(r.cfg.rollout_device);

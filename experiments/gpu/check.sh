@@ -27,7 +27,8 @@
 # it did not run otherwise (AHA_CHECK_BENCH=0 skips the benchmarks and the smoke). The same aha
 # runs issue 13's rollout benchmark first (`aha bench rollout --config 1b --device cuda`: decode
 # tok/s at batch 1..512, the share of the copy bandwidth, transformers' generate() beside it;
-# AHA_CHECK_ROLLOUT=0 skips it; its tests, test_cuda_engine, run with the gpu tests;
+# AHA_CHECK_ROLLOUT=0 skips it; its tests, test_cuda_engine, run with the gpu tests), then the
+# batch-invariant mode's cost (100m, batch 1 and 64, with and without; AHA_CHECK_INVARIANT=0;
 # AHA_CHECK_TESTS=REGEX limits the gpu tests to those it matches). With time left
 # it is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
 # status 0 only when the build succeeded, every gpu test ran and passed, and the train run (when
@@ -237,6 +238,24 @@ if [ -n "$aha" ] && [ "${AHA_CHECK_ROLLOUT:-1}" != 0 ]; then
     tail -20 build-gpu/check-bench-rollout.log
     summary+=("rollout benchmark: FAILED or timed out (build-gpu/check-bench-rollout.log)")
     status=1
+  fi
+  # Issue 13's batch-invariant mode on CUDA (the fp32 mode's kernels; its exactness is
+  # test_cuda_engine's): what it costs beside the default engine, same config and batches
+  # (AHA_CHECK_INVARIANT=0 skips it).
+  if [ "${AHA_CHECK_INVARIANT:-1}" != 0 ]; then
+    echo "== batch-invariant mode (aha bench rollout --config 100m --device cuda [--batch-invariant])"
+    for mode in "" --batch-invariant; do
+      log=build-gpu/check-bench-invariant${mode:+-on}.log
+      if timeout $(cap 60) "$aha" bench rollout --config 100m --device cuda $mode --batch 1 64 \
+           --prompt-len 16 --max-new-tokens 32 >"$log" 2>&1; then
+        grep -E "^ +[0-9]+ " "$log"
+        while read -r l; do summary+=("  rollout 100m ${mode:-default}: $l"); done < <(grep -E "^ +[0-9]+ " "$log")
+      else
+        tail -5 "$log"
+        summary+=("rollout 100m ${mode:-default}: FAILED or timed out ($log)")
+        status=1
+      fi
+    done
   fi
 fi
 if [ -n "$aha" ]; then

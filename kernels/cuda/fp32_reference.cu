@@ -139,24 +139,26 @@ __global__ void mla_decode_kernel(float* out_lat, const float* q_lat, const floa
 }
 
 // One block per (batch row b, head h) = blockIdx.x = b * NH + h; head h reads kv head
-// h / (NH / NKV): keys at [kvh*D, ...), values at [(NKV + kvh)*D, ...) of each cache row.
-__global__ void gqa_decode_kernel(float* out, const float* q, const float* cache, int P,
-                                  const int* page_indptr, const int* page_ids, const int* seq_lens,
-                                  int NH, int NKV, int D, float scale) {
+// kvh = h / (NH / NKV): its key at k_col + kvh*DQK, its value at v_col + kvh*DV of each cache row
+// of W floats (GQA: [k (NKV*D) ; v (NKV*D)]). The same `attend` as attention_kernel's, so a row
+// gives the bits the learner's forward gives its token when the keys and values are the same.
+__global__ void paged_kernel(float* out, const float* q, const float* cache, int P,
+                             const int* page_indptr, const int* page_ids, const int* seq_lens,
+                             int NH, int NKV, int DQK, int DV, long W, long k_col, long v_col,
+                             float scale) {
   const long item = blockIdx.x;
   const int b = static_cast<int>(item / NH), h = static_cast<int>(item % NH);
   const int L = seq_lens[b];
-  float* o = out + item * D;
+  float* o = out + item * DV;
   if (L <= 0) {
-    for (int c = threadIdx.x; c < D; c += kThreads) o[c] = 0.0f;
+    for (int c = threadIdx.x; c < DV; c += kThreads) o[c] = 0.0f;
     return;
   }
   const int kvh = h / (NH / NKV);
-  const long W = 2L * NKV * D;
   const int* pages = page_ids + page_indptr[b];
-  const PagedRows keys{cache, pages, P, W, static_cast<long>(kvh) * D};
-  const PagedRows vals{cache, pages, P, W, static_cast<long>(NKV + kvh) * D};
-  attend(o, nullptr, q + item * D, D, nullptr, 0, keys, vals, L, D, scale);
+  const PagedRows keys{cache, pages, P, W, k_col + static_cast<long>(kvh) * DQK};
+  const PagedRows vals{cache, pages, P, W, v_col + static_cast<long>(kvh) * DV};
+  attend(o, nullptr, q + item * DQK, DQK, nullptr, 0, keys, vals, L, DV, scale);
 }
 
 // One thread per (source row, column); rows outside [0, num_dst_rows) are skipped.
@@ -290,8 +292,23 @@ void gqa_decode_attention_f32_cuda(float* out, const float* q, const float* cach
   AHA_CHECK(page_tokens >= 1, "gqa_decode_attention_f32_cuda: page_tokens must be >= 1");
   AHA_CHECK(D <= kMaxDV, "gqa_decode_attention_f32_cuda: D above kMaxDV");
   if (B == 0 || NH == 0) return;
-  gqa_decode_kernel<<<attention_blocks(B, NH), kThreads, sizeof(float) * D, stream>>>(
-      out, q, cache, page_tokens, page_indptr, page_ids, seq_lens, NH, NKV, D, scale);
+  paged_kernel<<<attention_blocks(B, NH), kThreads, sizeof(float) * D, stream>>>(
+      out, q, cache, page_tokens, page_indptr, page_ids, seq_lens, NH, NKV, D, D, 2L * NKV * D, 0,
+      static_cast<long>(NKV) * D, scale);
+  AHA_CUDA_CHECK(cudaGetLastError());
+}
+
+void paged_attention_f32_cuda(float* out, const float* q, const float* cache, int page_tokens,
+                              const int* page_indptr, const int* page_ids, const int* seq_lens,
+                              int B, int NH, int NKV, int DQK, int DV, long W, long k_col,
+                              long v_col, float scale, cudaStream_t stream) {
+  AHA_CHECK(NKV > 0 && NH % NKV == 0, "paged_attention_f32_cuda: NH must be a multiple of NKV");
+  AHA_CHECK(page_tokens >= 1, "paged_attention_f32_cuda: page_tokens must be >= 1");
+  AHA_CHECK(DV <= kMaxDV, "paged_attention_f32_cuda: DV above kMaxDV");
+  if (B == 0 || NH == 0) return;
+  paged_kernel<<<attention_blocks(B, NH), kThreads, sizeof(float) * DV, stream>>>(
+      out, q, cache, page_tokens, page_indptr, page_ids, seq_lens, NH, NKV, DQK, DV, W, k_col,
+      v_col, scale);
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -44,6 +44,16 @@ void gqa_decode_attention_f32_cuda(float* out, const float* q, const float* cach
                                    const int* page_indptr, const int* page_ids, const int* seq_lens,
                                    int B, int NH, int NKV, int D, float scale, cudaStream_t stream);
 
+// paged_attention_invariant (kernels/attention.h) over an fp32 paged cache of rows of W floats:
+// kv head g's key of position i at row_i*W + k_col + g*DQK, its value at row_i*W + v_col + g*DV.
+// The batch-invariant mode's decode attention on CUDA: the same per-(token, head) arithmetic as
+// attention_forward_f32_cuda. out[B,NH,DV]; q[B,NH,DQK]; page_indptr[B+1]; seq_lens[B].
+// DV <= 8192.
+void paged_attention_f32_cuda(float* out, const float* q, const float* cache, int page_tokens,
+                              const int* page_indptr, const int* page_ids, const int* seq_lens,
+                              int B, int NH, int NKV, int DQK, int DV, long W, long k_col,
+                              long v_col, float scale, cudaStream_t stream);
+
 // scatter_rows (kernels/rows.h): dst[dst_rows[r], 0:cols] = src[r, 0:cols] for r < rows; a row
 // outside [0, num_dst_rows) is skipped. dst[num_dst_rows, ld_dst]; src[rows, ld_src].
 void scatter_rows_f32_cuda(float* dst, int ld_dst, const int* dst_rows, int num_dst_rows,

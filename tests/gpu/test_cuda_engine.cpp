@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "kernels/mla.h"
 #include "kernels/ops.h"
 #include "kernels/rng.h"
@@ -386,6 +387,53 @@ TEST_CASE("sampled log-probs agree with the GPU learner's forward over the finis
   // a router near-tie may send a token to another expert on one side (1% of tokens allowed).
   CHECK(far * 100 <= n);
   CHECK(sum_d / n <= 0.01);
+}
+
+TEST_CASE("batch-invariant mode on CUDA: rollout log-probs are the GPU learner's, to the bit") {
+  // The mode runs CUDA on the fp32 mode's kernels (one thread per GEMM element, one block per
+  // (token, head) with the same attention code for the learner and paged decode), MLA from
+  // expanded cache rows, and the learner's log-softmax for the drawn tokens.
+  struct Scope {
+    Scope() { gemm_set_batch_invariant(true); }
+    ~Scope() { gemm_set_batch_invariant(false); }
+  } mode;
+  Model mla = load_to(Device::kCuda);  // contexts made in the mode run fp32
+  Model gqa = tiny_qwen_on_gpu(3);
+  for (Model* m : {&mla, &gqa}) {
+    INFO(m->cfg.model_type);
+    REQUIRE(cuda_ctx_fp32(m->ctx));
+    const std::vector<EngineRequest> reqs =
+        m == &mla ? arith_requests(12, 3, 1.0f, 17) : requests_for(*m, 12, 3, 17);
+    const std::vector<EngineResult> res = run(*m, reqs, 64, false);
+    REQUIRE(res.size() == reqs.size());
+    std::vector<int> first;
+    const Batch b = sample_batch(reqs, res, &first);
+    const std::vector<float> learner = forward_logp(*m, b);
+    long n = 0, differ = 0;
+    size_t k = 0;
+    for (const EngineResult& r : res)
+      for (const Sample& x : r.samples) {
+        for (size_t j = 0; j < x.completion.size(); j++, n++)
+          differ += x.rollout_logp[j] != learner[first[k] + j];
+        k++;
+      }
+    std::printf(
+        "%s, batch-invariant mode: %ld of %ld rollout log-probs differ from the learner's\n",
+        m->cfg.model_type.c_str(), differ, n);
+    REQUIRE(n > 0);
+    CHECK(differ == 0);
+    // Batches of 5 rows and each request alone: the same tokens, log-probs and routing.
+    const std::vector<EngineResult> small = run(*m, reqs, 5, false);
+    for (size_t i = 0; i < reqs.size(); i++) {
+      const std::vector<EngineResult> alone = run(*m, {reqs[i]}, 64, false);
+      for (size_t g = 0; g < res[i].samples.size(); g++)
+        for (const Sample* o : {&small[i].samples[g], &alone[0].samples[g]}) {
+          CHECK(o->completion == res[i].samples[g].completion);
+          CHECK(o->rollout_logp == res[i].samples[g].rollout_logp);
+          CHECK(o->routing == res[i].samples[g].routing);
+        }
+    }
+  }
 }
 
 TEST_CASE("two CUDA engine runs give the same bits, with routing, for MLA and GQA models") {

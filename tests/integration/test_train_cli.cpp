@@ -159,7 +159,8 @@ TEST_CASE("run.batch_invariant: worker processes' log-probs are the learner's, t
   // Nor is the CUDA learner, with or without a GPU here.
   out = run(aha + " train --run-dir " + (dir / "cuda").string() + common + " --device cuda", &rc);
   CHECK(rc != 0);
-  CHECK_MESSAGE(out.find("CPU only") != std::string::npos, out);
+  CHECK_MESSAGE(
+      out.find("run.batch_invariant: training runs the mode on the CPU") != std::string::npos, out);
   // Two rollout-worker processes (they get --batch-invariant from the trainer).
   out = run(aha + " train --run-dir " + (dir / "run").string() + common + " --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
