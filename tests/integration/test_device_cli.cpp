@@ -17,20 +17,42 @@ namespace {
 const std::string kAha = AHA_BINARY;
 const std::string kModel = std::string(AHA_SOURCE_DIR) + "/experiments/base-arith";
 
-}  // namespace
-
-TEST_CASE("aha generate and aha eval take --device cpu and auto") {
+// `aha generate` (2 samples) and `aha eval` (4 prompts) of the base-arith model with the given
+// extra flags each: both succeed and print their results.
+void generate_and_eval(const std::string& generate_flags, const std::string& eval_flags) {
   int rc = 0;
   std::string out = run_command(kAha + " generate --model " + kModel +
-                                    " --prompt '12+34=' -n 2 --max-new-tokens 4 --device cpu",
+                                    " --prompt '12+34=' -n 2 --max-new-tokens 4" + generate_flags,
                                 &rc);
   CHECK_MESSAGE(rc == 0, out);
   CHECK(out.find("--- sample 1") != std::string::npos);
   out = run_command(kAha + " eval --model " + kModel +
-                        " --task tiny_add --limit 4 -k 1 --max-new-tokens 4 --device auto",
+                        " --task tiny_add --limit 4 -k 1 --max-new-tokens 4" + eval_flags,
                     &rc);
   CHECK_MESSAGE(rc == 0, out);
   CHECK(out.find("pass@1") != std::string::npos);
+}
+
+// `aha generate --device cuda` with the extra flags: it runs on a GPU machine; elsewhere it stops
+// with a message naming the flag.
+void generate_on_cuda(const std::string& flags) {
+  int rc = 0;
+  const std::string out =
+      run_command(kAha + " generate --model " + kModel +
+                      " --prompt '1+1=' -n 1 --max-new-tokens 2 --device cuda" + flags,
+                  &rc);
+  if (aha::cuda_available()) {
+    CHECK_MESSAGE(rc == 0, out);  // a GPU machine: the CUDA engine runs
+  } else {
+    CHECK(rc != 0);
+    CHECK_MESSAGE(out.find("--device cuda") != std::string::npos, out);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("aha generate and aha eval take --device cpu and auto") {
+  generate_and_eval(" --device cpu", " --device auto");
 }
 
 TEST_CASE("aha bench rollout names its engine and takes a built-in config") {
@@ -46,16 +68,8 @@ TEST_CASE("aha bench rollout names its engine and takes a built-in config") {
 
 TEST_CASE("--device cuda without a device stops and says so; unknown devices are refused") {
   int rc = 0;
-  std::string out = run_command(kAha + " generate --model " + kModel +
-                                    " --prompt '1+1=' -n 1 --max-new-tokens 2 --device cuda",
-                                &rc);
-  if (aha::cuda_available()) {
-    CHECK_MESSAGE(rc == 0, out);  // a GPU machine: the CUDA engine runs
-  } else {
-    CHECK(rc != 0);
-    CHECK_MESSAGE(out.find("--device cuda") != std::string::npos, out);
-  }
-  out = run_command(kAha + " bench rollout --config tiny --device gpu", &rc);
+  generate_on_cuda("");
+  std::string out = run_command(kAha + " bench rollout --config tiny --device gpu", &rc);
   CHECK(rc != 0);
   CHECK_MESSAGE(out.find("--device") != std::string::npos, out);
   TempDir dir("aha_device_cli");
@@ -65,30 +79,13 @@ TEST_CASE("--device cuda without a device stops and says so; unknown devices are
 }
 
 TEST_CASE("--batch-invariant: generate and eval run it; bf16 and a CUDA learner are refused") {
-  int rc = 0;
-  std::string out = run_command(kAha + " generate --model " + kModel +
-                                    " --prompt '12+34=' -n 2 --max-new-tokens 4 --batch-invariant",
-                                &rc);
-  CHECK_MESSAGE(rc == 0, out);
-  CHECK(out.find("--- sample 1") != std::string::npos);
-  out = run_command(kAha + " eval --model " + kModel +
-                        " --task tiny_add --limit 4 -k 1 --max-new-tokens 4 --batch-invariant"
-                        " --device auto",
-                    &rc);
-  CHECK_MESSAGE(rc == 0, out);
-  CHECK(out.find("pass@1") != std::string::npos);
-  // On CUDA the engine runs the mode on the fp32 mode's kernels; without a device, refused.
-  out = run_command(kAha + " generate --model " + kModel +
-                        " --prompt '1+1=' --max-new-tokens 2 --batch-invariant --device cuda",
-                    &rc);
-  if (aha::cuda_available()) {
-    CHECK_MESSAGE(rc == 0, out);
-  } else {
-    CHECK(rc != 0);
-    CHECK_MESSAGE(out.find("--device cuda") != std::string::npos, out);
-  }
+  generate_and_eval(" --batch-invariant", " --batch-invariant --device auto");
+  // On CUDA the engine runs the mode on the fp32 mode's kernels.
+  generate_on_cuda(" --batch-invariant");
   // The learner's forward+backward has no CUDA kernels in the mode.
-  out = run_command(kAha + " bench model --config tiny --batch-invariant --device cuda", &rc);
+  int rc = 0;
+  std::string out =
+      run_command(kAha + " bench model --config tiny --batch-invariant --device cuda", &rc);
   CHECK(rc != 0);
   CHECK_MESSAGE(out.find("--device cuda") != std::string::npos, out);
   out = run_command(kAha + " bench rollout --config tiny --batch-invariant --gemm-precision bf16",

@@ -30,12 +30,18 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// An empty folder of this test process under the temporary directory.
+fs::path fresh_dir(const std::string& prefix) {
+  fs::path dir = fs::temp_directory_path() / (prefix + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
 }  // namespace
 
 TEST_CASE("train, resume and replay a micro run with worker processes") {
-  fs::path dir = fs::temp_directory_path() / ("aha-train-test-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = fresh_dir("aha-train-test-");
   const std::string aha = AHA_BINARY;
   int rc = 0;
   std::string out = run(aha + " init --out " + (dir / "model").string() + " --seed 3", &rc);
@@ -106,9 +112,7 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
 }
 
 TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same learner") {
-  fs::path dir = fs::temp_directory_path() / ("aha-train-qwen-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = fresh_dir("aha-train-qwen-");
   const std::string aha = AHA_BINARY;
   const std::string src = AHA_SOURCE_DIR;
   int rc = 0;
@@ -136,9 +140,7 @@ TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same le
 }
 
 TEST_CASE("run.batch_invariant: worker processes' log-probs are the learner's, to the bit") {
-  fs::path dir = fs::temp_directory_path() / ("aha-train-inv-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = fresh_dir("aha-train-inv-");
   const std::string aha = AHA_BINARY;
   const std::string src = AHA_SOURCE_DIR;
   int rc = 0;
