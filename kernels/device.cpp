@@ -85,9 +85,9 @@ void device_copy(const Ctx& ctx, void* dst, Device dst_dev, const void* src, Dev
 #ifdef AHA_HAVE_CUDA
   cudaMemcpyKind kind = dst_dev == Device::kCpu   ? cudaMemcpyDeviceToHost
                         : src_dev == Device::kCpu ? cudaMemcpyHostToDevice
-                                                  : cudaMemcpyDeviceToDevice;
+                                                  : cudaMemcpyDefault;  // peer devices too
   AHA_CUDA_OK(cudaMemcpyAsync(dst, src, bytes, kind, stream_of(ctx)));
-  if (kind != cudaMemcpyDeviceToDevice) AHA_CUDA_OK(cudaStreamSynchronize(stream_of(ctx)));
+  if (kind != cudaMemcpyDefault) AHA_CUDA_OK(cudaStreamSynchronize(stream_of(ctx)));
 #else
   (void)ctx;
   no_cuda("device_copy");

@@ -63,6 +63,12 @@ void learner_sync_host(Learner& l) {
   device_copy(ctx, l.adam_v.data(), Device::kCpu, l.cuda.adam_v.data(), Device::kCuda, bytes);
 }
 
+const float* learner_weights(const Learner& l, Device* where) {
+  const bool device = l.device == Device::kCuda && !l.cuda.stale;
+  *where = device ? Device::kCuda : Device::kCpu;
+  return device ? l.cuda.policy.params.data() : l.policy.params.data();
+}
+
 float learner_lr(const LearnerConfig& c, int step) {
   if (c.warmup_steps > 0 && step < c.warmup_steps)
     return c.lr * static_cast<float>(step + 1) / static_cast<float>(c.warmup_steps);

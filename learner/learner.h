@@ -141,6 +141,11 @@ int learner_num_lanes(const Learner& l, long tokens);
 Device learner_device(const std::string& name);
 // CUDA: the AdamW state back into adam_m and adam_v (before a checkpoint); no-op on the CPU.
 void learner_sync_host(Learner& l);
+// The policy's current weights, [num_params] on *where, for readers in this process (the rollout
+// workers' handoff, rollout/weight_handoff.h): the CUDA learner's device copy once it is current
+// (so a colocated engine copies device to device), else the host copy. Unchanged until the next
+// learner_update, checkpoint load or learner_init.
+const float* learner_weights(const Learner& l, Device* where);
 float learner_lr(const LearnerConfig& cfg, int step);
 UpdateMetrics learner_update(Learner& l, const std::vector<Sample>& samples,
                              Collective* dp = nullptr);

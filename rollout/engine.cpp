@@ -116,13 +116,16 @@ bool engine_idle(const Engine& e) {
   return e.waiting.empty() && e.groups.empty();
 }
 
-void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version) {
+void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version,
+                        Device src) {
   AHA_CHECK(num_params == e.model->num_params, "weights of another shape");
   Model& m = *e.model;
   if (params != m.params.data())
-    device_copy(m.ctx, m.params.data(), m.ctx.device, params, Device::kCpu,
+    device_copy(m.ctx, m.params.data(), m.ctx.device, params, src,
                 static_cast<size_t>(num_params) * sizeof(float));
   if (m.ctx.device != Device::kCpu) cuda_ctx_sync_weights(m.ctx);
+  // A device-to-device copy is queued: the source may change once this returns.
+  if (src != Device::kCpu) ctx_sync(m.ctx);
   m.version = version;
 }
 

@@ -132,8 +132,10 @@ bool engine_idle(const Engine& e);
 int engine_sample_pages(int prompt_len, int max_new_tokens);
 long engine_group_pages(int prompt_len, int group_size, int max_new_tokens);
 // Swap to new weights (same config) between steps; later samples record the new version.
-// params is a host array, or the model's own parameters after the caller changed them in place;
-// a CUDA engine copies host weights up and refreshes the GEMMs' bf16 copy.
-void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version);
+// params is an array on `src` (host or device memory: a learner's buffer handed over, see
+// rollout/weight_handoff.h), or the model's own parameters after the caller changed them in
+// place; the copy has finished when this returns. A CUDA engine refreshes the GEMMs' bf16 copy.
+void engine_set_weights(Engine& e, const float* params, long num_params, uint64_t version,
+                        Device src = Device::kCpu);
 
 }  // namespace aha

@@ -79,6 +79,12 @@ void hook_load_weights(void* ctx, const uint8_t* bytes, size_t n, uint64_t versi
                      version);
 }
 
+void hook_load_weights_from(void* ctx, const float* params, Device device, long num_params,
+                            uint64_t version) {
+  auto* w = static_cast<EngineWorkerCtx*>(ctx);
+  engine_set_weights(w->engine, params, num_params, version, device);
+}
+
 }  // namespace
 
 std::vector<uint8_t> weights_to_bytes(const Model& m) {
@@ -114,7 +120,9 @@ int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {
                           .capacity = hook_capacity,
                           .submit = hook_submit,
                           .poll = hook_poll,
-                          .load_weights = hook_load_weights};
+                          .load_weights = hook_load_weights,
+                          .load_weights_from = hook_load_weights_from,
+                          .num_params = ctx.model.num_params};
   WorkerOptions w = opt.worker;
   w.initial_weights_version = model.version;
   return run_rollout_worker(w, hooks);

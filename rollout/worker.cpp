@@ -178,8 +178,45 @@ void ack(Worker& w, uint64_t version) {
 
 void finish_fetch(Worker& w);
 
+struct HandoffCopy {
+  Worker* w;
+  uint64_t version;
+};
+
+void handoff_copy(void* ctx, const float* params, Device device) {
+  auto* c = static_cast<HandoffCopy*>(ctx);
+  c->w->eng.load_weights_from(c->w->eng.ctx, params, device, c->w->eng.num_params, c->version);
+}
+
+// The announced version straight from the learner's memory when its handoff offers it; false: a
+// miss (or a failed copy, logged), to be fetched over the wire.
+bool take_handoff(Worker& w, const WeightsAnnounce& a) {
+  if (!w.opt.handoff || !w.eng.load_weights_from || w.relay ||
+      a.num_bytes != static_cast<uint64_t>(w.eng.num_params) * sizeof(float))
+    return false;
+  heartbeat(w);  // restart the controller's clock: loading may take a while
+  HandoffCopy c{&w, a.weights_version};
+  try {
+    if (!weights_handoff_read(*w.opt.handoff, a.weights_version, w.eng.num_params, handoff_copy,
+                              &c))
+      return false;
+  } catch (const std::exception& e) {
+    spdlog::warn("worker {}: weights v{} from the learner's memory failed ({}); fetching them",
+                 w.id, a.weights_version, e.what());
+    return false;
+  }
+  w.fetch = Fetch{};  // an older version's fetch is moot
+  w.weights_version = a.weights_version;
+  w.stats.weights_loaded++;
+  w.stats.weights_handed++;
+  spdlog::info("worker {}: loaded weights v{} from the learner's memory", w.id, w.weights_version);
+  ack(w, w.weights_version);
+  return true;
+}
+
 void on_announce(Worker& w, const WeightsAnnounce& a) {
   if (a.weights_version <= w.weights_version) return ack(w, w.weights_version);
+  if (take_handoff(w, a)) return;
   if (w.fetch.active && w.fetch.ann.weights_version == a.weights_version &&
       w.fetch.ann.checksum == a.checksum)
     return;  // already fetching it

@@ -14,7 +14,8 @@
 // - Messages that fail to decode, have an unknown type or the wrong version are logged and dropped.
 // - Weights are fetched chunk by chunk (each chunk's checksum verified, a bad one fetched again),
 //   then the whole checksum is verified (a mismatch starts the fetch over) before load_weights is
-//   called and the version acknowledged.
+//   called and the version acknowledged. With a handoff (rollout/weight_handoff.h) that offers
+//   the announced version, the weights are copied from the learner's memory instead, no fetch.
 // - With relay_bind set, the worker also serves the weights it holds or is fetching to children
 //   (rollout/weight_relay.h): the controller's relay_plan names the parent it fetches from (a
 //   parent silent for weights_stall_ms is skipped: the rest comes from the controller).
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "rollout/protocol.h"
+#include "rollout/weight_handoff.h"
 
 namespace aha {
 
@@ -43,6 +45,11 @@ struct EngineHooks {
   int (*poll)(void* ctx, std::vector<GenResult>& done) = nullptr;
   // Swaps in new weights between steps. The bytes are only valid during the call.
   void (*load_weights)(void* ctx, const uint8_t* bytes, size_t n, uint64_t version) = nullptr;
+  // Optional: swaps in num_params float32 weights from memory on `device` (a handoff,
+  // rollout/weight_handoff.h), the copy finished when it returns. Null: weights come by the wire.
+  void (*load_weights_from)(void* ctx, const float* params, Device device, long num_params,
+                            uint64_t version) = nullptr;
+  long num_params = 0;  // what load_weights_from takes
 };
 
 struct WorkerStats {
@@ -55,6 +62,7 @@ struct WorkerStats {
   uint64_t chunks_from_parent = 0;  // chunks received from a relay parent (not the controller)
   uint64_t chunks_relayed = 0;      // chunks this worker served to its children
   uint64_t relay_fallbacks = 0;     // fetches that gave up on a silent parent for the controller
+  uint64_t weights_handed = 0;      // versions copied from the learner's memory (no fetch)
 };
 
 struct WorkerOptions {
@@ -77,6 +85,9 @@ struct WorkerOptions {
   // by the other workers) and offer it to the controller. "" = no relay (fetch from the controller).
   // Needs an own zmq context (not inproc://).
   std::string relay_bind;
+  // The learner's handoff when this worker shares its process (and no relay): an announced
+  // version it offers is copied from its memory; the wire is the fallback.
+  WeightsHandoff* handoff = nullptr;
 };
 
 // Runs the worker loop until shutdown. Returns 0 after a shutdown message or *stop, 2 when the

@@ -97,6 +97,8 @@ struct Run {
   Device rollout_device = Device::kCpu;  // rollout.device, resolved
   ControllerPtr controller;
   RewardServicePtr rewards;  // when reward.workers > 0
+  // The learner's weights offered to the rollout worker threads (retracted while it updates).
+  WeightsHandoff handoff;
   std::vector<std::thread> worker_threads;
   std::vector<pid_t> worker_pids;
   std::atomic<bool> workers_stop{false};
@@ -520,6 +522,7 @@ void rollout_worker_thread(Run& r, int i, const std::string& endpoint, bool curv
   wo.worker.context = &r.ctx;
   wo.worker.worker_id = "thread-" + std::to_string(i);
   wo.worker.stop = &r.workers_stop;
+  wo.worker.handoff = &r.handoff;  // same process: weights by a copy from the learner's memory
   if (curve) {
     wo.worker.curve_server_key = r.server_key.public_key;
     wo.worker.curve_public_key = r.worker_key.public_key;
@@ -698,6 +701,9 @@ void stop_workers(Run& r) noexcept {
 double publish_weights(Run& r) {
   auto t0 = Clock::now();
   const uint64_t v = r.learner.policy.version;
+  Device where = Device::kCpu;
+  const float* params = learner_weights(r.learner, &where);
+  weights_handoff_offer(r.handoff, v, params, r.learner.policy.num_params, where);
   controller_publish_weights(*r.controller, v, weights_to_bytes(r.learner.policy));
   while (!controller_wait_weights(*r.controller, v, 100)) {
     check_interrupt();
@@ -1058,6 +1064,7 @@ UpdateMetrics learn(Run& r, StepBatch& b, Collective& dp, int step) {
   set_compute_threads(r.ahead_pending.empty() ? hardware_threads() : 1);
   const bool refresh_ref = r.cfg.ref_update_every > 0 && (step + 1) % r.cfg.ref_update_every == 0;
   r.learner_dirty = true;
+  weights_handoff_retract(r.handoff);  // no worker reads the weights while they change
   b.samples = take_samples(b.rollouts, r.cfg, r.format);
   UpdateMetrics um = dp_update(r.learner, b.samples, dp, refresh_ref);
   r.learner_dirty = false;

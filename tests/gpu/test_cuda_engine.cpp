@@ -459,6 +459,43 @@ TEST_CASE("two CUDA engine runs give the same bits, with routing, for MLA and GQ
   }
 }
 
+TEST_CASE("weights from a colocated learner's device buffer: the samples of the same weights") {
+  // The handoff of aha train (rollout/weight_handoff.h): the engine copies the learner's device
+  // parameters device to device instead of the host bytes.
+  Model from_device = load_to(Device::kCuda);
+  Model from_host = load_to(Device::kCuda);
+  const size_t n = static_cast<size_t>(from_host.num_params);
+  std::vector<float> w = from_host.params;  // the host copy
+  for (size_t i = 0; i < n; i++) w[i] *= 1.0f + 0.05f * std::sin(static_cast<float>(i));
+  Buffer<float> learner;  // the learner's parameters, its own allocation
+  learner.alloc(Device::kCuda, n);
+  device_copy(from_device.ctx, learner.data(), Device::kCuda, w.data(), Device::kCpu,
+              n * sizeof(float));
+  const std::vector<EngineRequest> reqs = arith_requests(8, 2, 1.0f, 21);
+  std::vector<EngineResult> got[2];
+  for (int i = 0; i < 2; i++) {
+    Model& m = i == 0 ? from_device : from_host;
+    Engine e;
+    EngineOptions eo;
+    eo.max_tokens_in_flight = 1 << 13;
+    engine_init(e, m, eo);
+    if (i == 0)
+      engine_set_weights(e, learner.data(), m.num_params, 2, Device::kCuda);
+    else
+      engine_set_weights(e, w.data(), m.num_params, 2, Device::kCpu);
+    CHECK(std::vector<float>(m.params) == w);
+    got[i] = test::engine_run_all(e, reqs);
+  }
+  REQUIRE(got[0].size() == got[1].size());
+  for (size_t r = 0; r < got[0].size(); r++) {
+    CHECK(got[0][r].weight_version == 2);
+    for (size_t s = 0; s < got[0][r].samples.size(); s++) {
+      CHECK(got[0][r].samples[s].completion == got[1][r].samples[s].completion);
+      CHECK(got[0][r].samples[s].rollout_logp == got[1][r].samples[s].rollout_logp);
+    }
+  }
+}
+
 TEST_CASE("decode steps replayed from CUDA graphs give the eager steps' samples") {
   Model mla = load_to(Device::kCuda);
   Model gqa = tiny_qwen_on_gpu(5);

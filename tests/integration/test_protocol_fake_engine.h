@@ -2,8 +2,10 @@
 // are a pure function of (seed, sample index), each request "runs" for a few tens of ms, and loaded
 // weights are checked byte by byte against the pattern the test published.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -43,6 +45,8 @@ struct FakeEngine {
   uint64_t weights_version = 0;
   bool weights_ok = true;  // every loaded version matched fake_weights
   uint64_t loads = 0;
+  uint64_t loads_from = 0;                  // of them, through load_weights_from (a handoff)
+  std::atomic<bool> fail_next_from{false};  // test hook: the next handoff copy throws
   struct Job {
     GenRequest req;
     int64_t done_at_ms;
@@ -107,6 +111,17 @@ inline void fake_load_weights(void* ctx, const uint8_t* bytes, size_t n, uint64_
     }
   e->weights_version = version;
   e->loads++;
+}
+
+// A handoff's copy: the same byte check, from memory; the hook may fail (a device error).
+inline void fake_load_weights_from(void* ctx, const float* params, Device device, long n,
+                                   uint64_t version) {
+  FakeEngine* e = static_cast<FakeEngine*>(ctx);
+  if (e->fail_next_from.exchange(false)) throw std::runtime_error("fake copy failure");
+  if (device != Device::kCpu) e->weights_ok = false;
+  fake_load_weights(ctx, reinterpret_cast<const uint8_t*>(params),
+                    static_cast<size_t>(n) * sizeof(float), version);
+  e->loads_from++;
 }
 
 inline EngineHooks fake_hooks(FakeEngine& e) {

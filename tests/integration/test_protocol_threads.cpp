@@ -1,9 +1,11 @@
 // The controller and rollout workers as threads of one process over inproc://: garbage survived,
 // weights distributed and gated by min_weights_version, a hung worker declared dead, its requests
-// re-issued and its late results discarded as duplicates, each request returned exactly once.
+// re-issued and its late results discarded as duplicates, each request returned exactly once;
+// weights copied from the learner's memory when its handoff offers the announced version.
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -31,7 +33,9 @@ struct WorkerThread {
   int rc = -1;
   std::thread th;
 
-  void start(zmq::context_t& ctx, const std::string& endpoint, const std::string& id) {
+  // num_params > 0: the engine also takes weights from a handoff (load_weights_from).
+  void start(zmq::context_t& ctx, const std::string& endpoint, const std::string& id,
+             long num_params = 0) {
     opt.connect = endpoint;
     opt.worker_id = id;
     opt.context = &ctx;
@@ -39,7 +43,12 @@ struct WorkerThread {
     opt.controller_timeout_ms = 5000 * kSlow;
     opt.stop = &stop;
     opt.stats = &stats;
-    th = std::thread([this] { rc = run_rollout_worker(opt, fake_hooks(eng)); });
+    EngineHooks hooks = fake_hooks(eng);
+    if (num_params > 0) {
+      hooks.load_weights_from = fake_load_weights_from;
+      hooks.num_params = num_params;
+    }
+    th = std::thread([this, hooks] { rc = run_rollout_worker(opt, hooks); });
   }
 };
 
@@ -179,6 +188,109 @@ TEST_CASE("controller and worker threads over inproc://") {
   }
   CHECK(w[0].stats.bad_chunks + w[1].stats.bad_chunks == 1);
   ctl.reset();
+}
+
+// A version's bytes as the learner's float buffer.
+std::vector<float> as_params(const std::vector<uint8_t>& bytes) {
+  std::vector<float> p(bytes.size() / sizeof(float));
+  std::memcpy(p.data(), bytes.data(), bytes.size());
+  return p;
+}
+
+TEST_CASE(
+    "worker threads take weights from the learner's memory, the wire when it is not offered") {
+  zmq::context_t ctx(1);
+  const std::string endpoint = "inproc://aha-handoff-test";
+  ControllerOptions co;
+  co.endpoint = endpoint;
+  co.context = &ctx;
+  co.heartbeat_ms = 100;
+  co.weights_chunk_size = 16u << 10;
+  ControllerPtr ctl = controller_create(co);
+  const size_t num_bytes = 256u << 10;  // 16 chunks
+  const long num_params = static_cast<long>(num_bytes / sizeof(float));
+  WeightsHandoff handoff;
+  WorkerThread w[2];
+  w[1].eng.fail_next_from = true;  // its first copy fails: that version comes by the wire
+  for (int i = 0; i < 2; i++) {
+    w[i].opt.handoff = &handoff;
+    w[i].start(ctx, endpoint, "thread-" + std::to_string(i), num_params);
+  }
+  REQUIRE(controller_wait_workers(*ctl, 2, 5000 * kSlow));
+  auto publish = [&](uint64_t v) {
+    controller_publish_weights(*ctl, v, fake_weights(v, num_bytes));
+    REQUIRE(controller_wait_weights(*ctl, v, 5000 * kSlow));
+    return controller_stats(*ctl).chunks_sent;
+  };
+
+  // v1 offered: thread-0 copies it; thread-1's copy fails and it fetches v1's 16 chunks.
+  std::vector<float> mem = as_params(fake_weights(1, num_bytes));
+  weights_handoff_offer(handoff, 1, mem.data(), num_params, Device::kCpu);
+  CHECK(publish(1) == 16);
+  // The learner is updating (retracted): both fetch v2.
+  weights_handoff_retract(handoff);
+  CHECK(publish(2) == 16 + 32);
+  // v3 announced while v4 is already offered: a miss, fetched.
+  mem = as_params(fake_weights(4, num_bytes));
+  weights_handoff_offer(handoff, 4, mem.data(), num_params, Device::kCpu);
+  CHECK(publish(3) == 16 + 64);
+  // v4 offered and announced: copied by both, nothing on the wire.
+  CHECK(publish(4) == 16 + 64);
+  // A weights_announce of another size than the engine's is never copied from memory.
+  CHECK(weights_handoff_read(handoff, 4, num_params + 1, nullptr, nullptr) == false);
+
+  // Samples name the version they were made with.
+  std::map<uint64_t, int> seen;
+  std::vector<GenResult> all;
+  controller_submit(*ctl, make_request(1, 4));
+  collect(*ctl, seen, all, 1, 5000 * kSlow);
+  REQUIRE(all.size() == 1u);
+  CHECK(all[0].weights_version == 4);
+
+  controller_shutdown_workers(*ctl, "test done");
+  for (WorkerThread& wt : w) {
+    wt.th.join();
+    CHECK(wt.rc == 0);
+    CHECK(wt.eng.weights_ok);  // every version, copied or fetched, byte for byte
+    CHECK(wt.eng.weights_version == 4);
+    CHECK(wt.stats.weights_loaded == 4);
+  }
+  CHECK(w[0].stats.weights_handed == 2);  // v1, v4
+  CHECK(w[0].eng.loads_from == 2);
+  CHECK(w[1].stats.weights_handed == 1);  // v4
+  CHECK(w[1].eng.loads_from == 1);
+  ctl.reset();
+}
+
+TEST_CASE("a handoff's retract waits for the copy in progress") {
+  WeightsHandoff h;
+  std::vector<float> mem(1000, 1.0f);
+  weights_handoff_offer(h, 7, mem.data(), 1000, Device::kCpu);
+  struct Copy {
+    std::atomic<bool> started{false}, finished{false};
+  } c;
+  auto slow_copy = [](void* ctx, const float*, Device) {
+    auto* cp = static_cast<Copy*>(ctx);
+    cp->started = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cp->finished = true;
+  };
+  bool read = false;
+  std::thread reader([&] { read = weights_handoff_read(h, 7, 1000, slow_copy, &c); });
+  while (!c.started) std::this_thread::yield();
+  weights_handoff_retract(h);
+  CHECK(c.finished);  // the learner may change the buffer only now
+  reader.join();
+  CHECK(read);
+  auto no_copy = [](void*, const float*, Device) { FAIL("copied a version not offered"); };
+  CHECK_FALSE(weights_handoff_read(h, 7, 1000, no_copy, nullptr));  // retracted
+  weights_handoff_offer(h, 8, mem.data(), 1000, Device::kCpu);
+  CHECK_FALSE(weights_handoff_read(h, 7, 1000, no_copy, nullptr));  // another version
+  CHECK_FALSE(weights_handoff_read(h, 0, 1000, no_copy, nullptr));
+  int copies = 0;
+  CHECK(weights_handoff_read(
+      h, 8, 1000, [](void* n, const float*, Device) { ++*static_cast<int*>(n); }, &copies));
+  CHECK(copies == 1);
 }
 
 TEST_CASE("the same over tcp:// with a worker on its own context") {

@@ -139,7 +139,7 @@ TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same le
   fs::remove_all(dir);
 }
 
-TEST_CASE("run.batch_invariant: worker processes' log-probs are the learner's, to the bit") {
+TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit") {
   const fs::path dir = fresh_dir("aha-train-inv-");
   const std::string aha = AHA_BINARY;
   const std::string src = AHA_SOURCE_DIR;
@@ -167,9 +167,20 @@ TEST_CASE("run.batch_invariant: worker processes' log-probs are the learner's, t
   out = run(aha + " train --run-dir " + (dir / "run").string() + common + " --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK_MESSAGE(out.find("batch-invariant") != std::string::npos, out);
-  aha::RunDb db = aha::rundb_open((dir / "run").string(), false);
-  std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
-  REQUIRE(steps.size() == 2);
-  for (const aha::StepRow& s : steps) CHECK(s.dlogp_max == 0.0);
+  // Worker threads of the trainer's process: each new version is copied from the learner's
+  // memory (the handoff), no fetch; to the bit the same weights, so still |dlogp| = 0.
+  const std::string threads_out =
+      run("AHA_LOG=info " + aha + " train --run-dir " + (dir / "threads").string() + common, &rc);
+  REQUIRE_MESSAGE(rc == 0, threads_out);
+  CHECK_MESSAGE(
+      threads_out.find("loaded weights v2 from the learner's memory") != std::string::npos,
+      threads_out);
+  CHECK_MESSAGE(threads_out.find("fetching weights") == std::string::npos, threads_out);
+  for (const char* name : {"run", "threads"}) {
+    aha::RunDb db = aha::rundb_open((dir / name).string(), false);
+    std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
+    REQUIRE(steps.size() == 2);
+    for (const aha::StepRow& s : steps) CHECK_MESSAGE(s.dlogp_max == 0.0, name);
+  }
   fs::remove_all(dir);
 }
