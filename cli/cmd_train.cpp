@@ -139,6 +139,12 @@ void add_rollout_worker(CLI::App& app) {
   add_gemm_precision_option(c, precision);  // aha train passes run.gemm_precision
   auto device = std::make_shared<std::string>("cpu");
   add_rollout_device_option(c, device);  // aha train passes rollout.device
+  auto handoff = std::make_shared<std::string>();
+  c->add_option("--weights-handoff", *handoff,
+                "Copy each new weight version from the trainer's memory (shared memory, or CUDA "
+                "IPC from a GPU learner) through this descriptor; aha train passes "
+                "RUN_DIR/ipc/weights.handoff to the workers it starts on its node. The wire stays "
+                "the fallback");
   c->callback([=] {
     apply_gemm_precision(*precision, false);
     set_compute_threads(*threads);
@@ -152,6 +158,11 @@ void add_rollout_worker(CLI::App& app) {
                      wo.worker.curve_secret_key);
     wo.engine.max_tokens_in_flight = *rows;
     if (!relay->empty()) wo.worker.relay_bind = "tcp://" + *relay + ":*";
+    WeightsHandoff h;
+    if (!handoff->empty()) {
+      weights_handoff_attach(h, *handoff);
+      wo.worker.handoff = &h;
+    }
     set_exit_code(run_engine_worker(wo, m));
   });
 }

@@ -94,6 +94,40 @@ void device_copy(const Ctx& ctx, void* dst, Device dst_dev, const void* src, Dev
 #endif
 }
 
+void cuda_ipc_handle(const void* base, char out[kCudaIpcHandleBytes]) {
+#ifdef AHA_HAVE_CUDA
+  static_assert(sizeof(cudaIpcMemHandle_t) == kCudaIpcHandleBytes);
+  cudaIpcMemHandle_t h;
+  AHA_CUDA_OK(cudaIpcGetMemHandle(&h, const_cast<void*>(base)));
+  std::memcpy(out, &h, kCudaIpcHandleBytes);
+#else
+  (void)base;
+  (void)out;
+  no_cuda("cuda_ipc_handle");
+#endif
+}
+
+void* cuda_ipc_open(const char handle[kCudaIpcHandleBytes]) {
+#ifdef AHA_HAVE_CUDA
+  cudaIpcMemHandle_t h;
+  std::memcpy(&h, handle, kCudaIpcHandleBytes);
+  void* p = nullptr;
+  AHA_CUDA_OK(cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess));
+  return p;
+#else
+  (void)handle;
+  no_cuda("cuda_ipc_open");
+#endif
+}
+
+void cuda_ipc_close(void* p) {
+#ifdef AHA_HAVE_CUDA
+  if (p) cudaIpcCloseMemHandle(p);  // not checked: runs on teardown, and a failure loses nothing
+#else
+  (void)p;
+#endif
+}
+
 void device_zero(const Ctx& ctx, void* p, size_t bytes) {
   if (bytes == 0) return;
   if (ctx.device == Device::kCpu) {

@@ -62,6 +62,14 @@ void cuda_mem_info(size_t* free_bytes, size_t* total_bytes);
 // copy of `bytes` on ctx's stream, best of a few: what a memory-bound kernel can hope for.
 double cuda_copy_bandwidth_gbs(const Ctx& ctx, size_t bytes);
 
+// CUDA IPC, for processes of one node: the handle of a device allocation (its base pointer, as
+// cudaMalloc returned it) and another process's mapping of it, on this thread's device (peer
+// access enabled as needed). A mapping stays until cuda_ipc_close; a process cannot open its own.
+constexpr size_t kCudaIpcHandleBytes = 64;
+void cuda_ipc_handle(const void* base, char out[kCudaIpcHandleBytes]);
+void* cuda_ipc_open(const char handle[kCudaIpcHandleBytes]);
+void cuda_ipc_close(void* p);
+
 template <typename T>
 struct View {
   T* ptr = nullptr;

@@ -1,8 +1,188 @@
 #include "rollout/weight_handoff.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <stdexcept>
 
 namespace aha {
+
+namespace {
+
+// The descriptor file's one record, rewritten in place by the learner under an exclusive flock.
+enum class Kind : int32_t { kNone = 0, kHost = 1, kCudaIpc = 2 };
+constexpr char kMagic[8] = {'A', 'H', 'A', 'W', 'H', 'O', '0', '1'};
+struct Record {
+  char magic[8];
+  uint64_t version;  // 0: nothing offered
+  int64_t num_params;
+  Kind kind;
+  int32_t owner_pid;
+  char shm_name[64];              // kHost: the shared memory object, [num_params] floats
+  char ipc[kCudaIpcHandleBytes];  // kCudaIpc: the handle of the allocation holding them
+};
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+// flock held for a scope (EINTR retried).
+struct FileLock {
+  int fd;
+  FileLock(int f, int op) : fd(f) {
+    while (flock(fd, op) != 0)
+      if (errno != EINTR) throw std::runtime_error("flock: " + errno_text());
+  }
+  ~FileLock() { flock(fd, LOCK_UN); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+};
+
+void write_record(const WeightsHandoff& h, const Record& r) {
+  if (pwrite(h.fd, &r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
+    throw std::runtime_error(h.path + ": write: " + errno_text());
+}
+
+Record empty_record() {
+  Record r{};
+  std::memcpy(r.magic, kMagic, sizeof kMagic);
+  r.owner_pid = static_cast<int32_t>(getpid());
+  return r;
+}
+
+void unmap_shm(WeightsHandoff& h, bool owner) {
+  if (h.shm) munmap(h.shm, h.shm_bytes);
+  if (owner && !h.shm_name.empty()) shm_unlink(h.shm_name.c_str());
+  h.shm = nullptr;
+  h.shm_bytes = 0;
+  h.shm_name.clear();
+}
+
+// The learner's shared-memory copy, sized for `bytes` (a new object when the size changes).
+void owner_shm(WeightsHandoff& h, size_t bytes) {
+  if (h.shm && h.shm_bytes == bytes) return;
+  unmap_shm(h, true);
+  static std::atomic<int> counter{0};
+  const std::string name =
+      "/aha-weights-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  int fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0) throw std::runtime_error("shm_open " + name + ": " + errno_text());
+  h.shm_name = name;  // unlinked by unmap_shm from here on
+  const bool sized = ftruncate(fd, static_cast<off_t>(bytes)) == 0;
+  void* p = sized ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  const std::string err = errno_text();
+  close(fd);
+  if (p == MAP_FAILED) {
+    unmap_shm(h, true);
+    throw std::runtime_error("shared memory of " + std::to_string(bytes) + " bytes: " + err);
+  }
+  h.shm = p;
+  h.shm_bytes = bytes;
+}
+
+// The descriptor's record for this offer (the learner's side).
+Record offer_record(WeightsHandoff& h) {
+  Record r = empty_record();
+  const size_t bytes = static_cast<size_t>(h.num_params) * sizeof(float);
+  if (h.device == Device::kCpu) {
+    owner_shm(h, bytes);
+    std::memcpy(h.shm, h.params, bytes);
+    r.kind = Kind::kHost;
+    std::snprintf(r.shm_name, sizeof r.shm_name, "%s", h.shm_name.c_str());
+  } else {
+    cuda_ipc_handle(h.params, r.ipc);
+    r.kind = Kind::kCudaIpc;
+  }
+  r.version = h.version;
+  r.num_params = h.num_params;
+  return r;
+}
+
+// A reader's map of the learner's shared memory (kept while the object's name is the same).
+const float* reader_shm(WeightsHandoff& h, const Record& r, size_t bytes) {
+  const std::string name(r.shm_name, strnlen(r.shm_name, sizeof r.shm_name));
+  if (h.shm && h.shm_name == name && h.shm_bytes == bytes) return static_cast<float*>(h.shm);
+  unmap_shm(h, false);
+  int fd = shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) throw std::runtime_error(h.path + ": shm_open " + name + ": " + errno_text());
+  struct stat st {};
+  void* p = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) >= bytes)
+    p = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED)
+    throw std::runtime_error(h.path + ": " + name + " does not hold " + std::to_string(bytes) +
+                             " bytes");
+  h.shm = p;
+  h.shm_bytes = bytes;
+  h.shm_name = name;
+  return static_cast<float*>(p);
+}
+
+// A reader's mapping of the learner's allocation (kept while the handle is the same).
+const float* reader_ipc(WeightsHandoff& h, const Record& r) {
+  if (h.ipc && std::memcmp(h.ipc_handle, r.ipc, kCudaIpcHandleBytes) == 0)
+    return static_cast<float*>(h.ipc);
+  cuda_ipc_close(h.ipc);
+  h.ipc = nullptr;
+  h.ipc = cuda_ipc_open(r.ipc);
+  std::memcpy(h.ipc_handle, r.ipc, kCudaIpcHandleBytes);
+  return static_cast<float*>(h.ipc);
+}
+
+bool read_attached(WeightsHandoff& h, uint64_t version, long num_params,
+                   void (*copy)(void* ctx, const float* params, Device device), void* ctx) {
+  FileLock lock(h.fd, LOCK_SH);
+  Record r{};
+  const ssize_t n = pread(h.fd, &r, sizeof r, 0);
+  if (n != static_cast<ssize_t>(sizeof r) || std::memcmp(r.magic, kMagic, sizeof kMagic) != 0)
+    throw std::runtime_error(h.path + ": not a weights handoff descriptor (" + std::to_string(n) +
+                             " bytes)");
+  if (version == 0 || r.version != version || r.num_params != num_params) return false;
+  const size_t bytes = static_cast<size_t>(num_params) * sizeof(float);
+  if (r.kind == Kind::kHost) {
+    copy(ctx, reader_shm(h, r, bytes), Device::kCpu);
+  } else if (r.kind == Kind::kCudaIpc) {
+    copy(ctx, reader_ipc(h, r), Device::kCuda);
+  } else {
+    throw std::runtime_error(h.path + ": unknown kind " +
+                             std::to_string(static_cast<int32_t>(r.kind)));
+  }
+  return true;
+}
+
+// Shared memory left by learners that died without cleaning up (SIGKILL, a crash).
+void sweep_dead_owners() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string name = e.path().filename().string();
+    int pid = 0;
+    if (std::sscanf(name.c_str(), "aha-weights-%d-", &pid) != 1 || pid <= 0) continue;
+    if (kill(pid, 0) != 0 && errno == ESRCH) shm_unlink(("/" + name).c_str());
+  }
+}
+
+}  // namespace
+
+WeightsHandoff::~WeightsHandoff() {
+  unmap_shm(*this, !attached);
+  cuda_ipc_close(ipc);
+  if (fd >= 0) {
+    close(fd);
+    if (!attached) unlink(path.c_str());
+  }
+}
 
 void weights_handoff_offer(WeightsHandoff& h, uint64_t version, const float* params,
                            long num_params, Device device) {
@@ -11,17 +191,52 @@ void weights_handoff_offer(WeightsHandoff& h, uint64_t version, const float* par
   h.params = params;
   h.num_params = num_params;
   h.device = device;
+  if (h.fd < 0 || h.failed) return;
+  FileLock file(h.fd, LOCK_EX);
+  try {
+    write_record(h, h.version ? offer_record(h) : empty_record());
+  } catch (const std::exception& e) {
+    h.failed = true;
+    spdlog::warn("weights handoff: {}; worker processes fetch the weights over the wire", e.what());
+    try {
+      write_record(h, empty_record());
+    } catch (const std::exception&) {
+    }
+  }
 }
 
 void weights_handoff_retract(WeightsHandoff& h) {
-  std::unique_lock lock(h.mu);  // waits for the copies in progress
+  std::unique_lock lock(h.mu);  // waits for this process's copies in progress
   h.version = 0;
   h.params = nullptr;
   h.num_params = 0;
+  if (h.fd < 0) return;
+  FileLock file(h.fd, LOCK_EX);  // and for the attached processes'
+  write_record(h, empty_record());
+}
+
+void weights_handoff_share(WeightsHandoff& h, const std::string& path) {
+  AHA_CHECK(h.fd < 0, "weights handoff: already shared or attached");
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error(path + ": " + errno_text());
+  h.fd = fd;
+  h.path = path;
+  write_record(h, empty_record());
+  sweep_dead_owners();
+}
+
+void weights_handoff_attach(WeightsHandoff& h, const std::string& path) {
+  AHA_CHECK(h.fd < 0, "weights handoff: already shared or attached");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("weights handoff " + path + ": " + errno_text());
+  h.fd = fd;
+  h.path = path;
+  h.attached = true;
 }
 
 bool weights_handoff_read(WeightsHandoff& h, uint64_t version, long num_params,
                           void (*copy)(void* ctx, const float* params, Device device), void* ctx) {
+  if (h.attached) return read_attached(h, version, num_params, copy, ctx);
   std::shared_lock lock(h.mu);
   if (version == 0 || h.version != version || h.num_params != num_params || !h.params) return false;
   copy(ctx, h.params, h.device);

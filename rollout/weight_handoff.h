@@ -1,40 +1,74 @@
-// Weights handed from the learner to the rollout workers of its own process without the wire:
-// a worker thread copies the learner's parameter buffer (host or device memory) straight into
-// its engine, instead of fetching the version's bytes in checksummed chunks and copying them up.
-// On one GPU (learner and engine colocated) that is one device-to-device copy.
+// Weights handed from the learner to rollout workers on its node without the wire: a worker
+// copies the learner's parameters straight into its engine instead of fetching the version's
+// bytes in checksummed chunks and copying them up.
+// - Worker threads of the learner's process read its buffer (host or device memory): with
+//   learner and engine on one GPU that is one device-to-device copy.
+// - Worker processes the trainer started on its node read it through a descriptor file
+//   (weights_handoff_share / weights_handoff_attach): a CUDA learner's parameters through a CUDA
+//   IPC handle (a device-to-device copy, to another GPU of the node too), a CPU learner's through
+//   a shared-memory copy of them.
 //
 // clang-format off
 // Invariants:
 // - A handoff offers at most one version at a time (version > 0, params set); 0 offers none.
 // - weights_handoff_retract withdraws the offer and returns only after every copy that started
-//   under it has finished: the learner retracts before it changes the buffer, so no worker ever
-//   reads half an update.
-// - A worker reads only the version it was announced; anything else (none offered while the
-//   learner updates, or a newer version) is a miss, and it fetches over the wire as before.
-// - The offer's memory must stay valid and unchanged until the next retract.
+//   under it has finished, in this process (a shared mutex) and in the attached ones (flock on the
+//   descriptor: shared while a reader copies, exclusive to offer or retract). The learner retracts
+//   before it changes its buffer, so no worker ever reads half an update.
+// - A reader copies only the version it asks for; anything else (none offered while the learner
+//   updates, a newer version, another size) is a miss, and the worker fetches over the wire.
+// - An offer's memory stays valid and unchanged until the next retract.
+// - Failing to share (no shared memory, no IPC) never stops training: the descriptor then offers
+//   nothing and attached workers use the wire.
 // clang-format on
 #pragma once
 #include <cstdint>
 #include <shared_mutex>
+#include <string>
 
 #include "kernels/device.h"
 
 namespace aha {
 
 struct WeightsHandoff {
-  std::shared_mutex mu;  // shared: a worker copying; exclusive: offer / retract
+  WeightsHandoff() = default;
+  WeightsHandoff(const WeightsHandoff&) = delete;
+  WeightsHandoff& operator=(const WeightsHandoff&) = delete;
+  ~WeightsHandoff();  // closes the descriptor, shared memory and IPC mappings it opened
+
+  std::shared_mutex mu;  // shared: a worker thread copying; exclusive: offer / retract
   uint64_t version = 0;
   const float* params = nullptr;  // [num_params] on `device`
   long num_params = 0;
   Device device = Device::kCpu;
+  // The descriptor file (weights_handoff_share: the learner's side; _attach: a reader's).
+  std::string path;
+  int fd = -1;
+  bool attached = false;  // reads go through the descriptor
+  bool failed = false;    // sharing failed once (warned): the descriptor offers nothing
+  // Host weights in shared memory ([num_params] floats): the learner's copy, or a reader's map.
+  std::string shm_name;
+  void* shm = nullptr;
+  size_t shm_bytes = 0;
+  // A reader's mapping of the learner's CUDA allocation, and the handle it came from.
+  void* ipc = nullptr;
+  char ipc_handle[kCudaIpcHandleBytes] = {};
 };
 
 void weights_handoff_offer(WeightsHandoff& h, uint64_t version, const float* params,
                            long num_params, Device device);
 void weights_handoff_retract(WeightsHandoff& h);
 
+// Offers go to processes of this node too, through a descriptor created at path (owner-only).
+void weights_handoff_share(WeightsHandoff& h, const std::string& path);
+// A worker process's side: reads the offers of the learner that shares at path (fails naming
+// the path when it cannot be opened).
+void weights_handoff_attach(WeightsHandoff& h, const std::string& path);
+
 // Calls copy(ctx, params, device) with the offer held when `version` of num_params parameters is
-// offered; returns whether it did. copy must have finished with the memory when it returns.
+// offered; returns whether it did. copy must have finished with the memory when it returns. An
+// attached reader fails (an exception naming the descriptor) on a damaged descriptor or a
+// mapping that cannot be opened.
 bool weights_handoff_read(WeightsHandoff& h, uint64_t version, long num_params,
                           void (*copy)(void* ctx, const float* params, Device device), void* ctx);
 

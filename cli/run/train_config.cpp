@@ -59,6 +59,10 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "A worker holding requests that answers none for this long is disconnected (re-issued)"},
       {"rollout.broadcast_fanout", T::kInt, &c.broadcast_fanout,
        "Weight relay tree over workers started with --relay: children per node (0 = star)"},
+      {"rollout.weight_handoff", T::kBool, &c.weight_handoff,
+       "Workers on the trainer's node copy new weights from the learner's memory (threads: its "
+       "buffer; --workers processes: shared memory, or CUDA IPC from a GPU learner) instead of "
+       "fetching them over ZeroMQ"},
       {"reward.threads", T::kInt, &c.reward_threads, "Reward scoring threads (per reward worker)"},
       {"reward.workers", T::kInt, &c.reward_workers,
        "Reward workers over ZeroMQ (0 = score in the trainer)"},

@@ -46,6 +46,7 @@ struct TrainConfig {
   int max_bad_results = 3;        // bad results a worker may send before it is disconnected
   float request_timeout_s = 600;  // holding requests, none answered this long: disconnected
   int broadcast_fanout = 2;       // weight relay tree: children per node (0 = star from rank 0)
+  bool weight_handoff = true;     // node-local workers copy weights from the learner's memory
   // [reward]
   int reward_threads = 2;
   int reward_workers = 0;            // 0: score in the trainer; N: N `aha reward-worker`s

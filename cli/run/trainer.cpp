@@ -522,7 +522,8 @@ void rollout_worker_thread(Run& r, int i, const std::string& endpoint, bool curv
   wo.worker.context = &r.ctx;
   wo.worker.worker_id = "thread-" + std::to_string(i);
   wo.worker.stop = &r.workers_stop;
-  wo.worker.handoff = &r.handoff;  // same process: weights by a copy from the learner's memory
+  // Same process: weights by a copy from the learner's memory.
+  if (r.cfg.weight_handoff) wo.worker.handoff = &r.handoff;
   if (curve) {
     wo.worker.curve_server_key = r.server_key.public_key;
     wo.worker.curve_public_key = r.worker_key.public_key;
@@ -591,6 +592,9 @@ void start_rollout_workers(Run& r) {
     model_save(r.learner.policy, model_dir);
     // The workers share the cores.
     const std::string threads = std::to_string(std::max(1, hardware_threads() / n));
+    // They are on this node: new weights come from the learner's memory, not the wire.
+    const std::string handoff = ipc_dir(r) + "/weights.handoff";
+    if (r.cfg.weight_handoff) weights_handoff_share(r.handoff, handoff);
     for (int i = 0; i < n; i++) {
       std::vector<std::string> args = {r.opt.exe_path,
                                        "rollout-worker",
@@ -606,6 +610,7 @@ void start_rollout_workers(Run& r) {
                                        r.cfg.gemm_precision,  // as the learner
                                        "--device",
                                        device_name(r.rollout_device)};
+      if (r.cfg.weight_handoff) args.insert(args.end(), {"--weights-handoff", handoff});
       if (r.cfg.batch_invariant) args.push_back("--batch-invariant");  // as the learner
       if (curve) add_key_args(r, args);
       r.worker_pids.push_back(spawn_process(args));

@@ -29,8 +29,10 @@
 # tok/s at batch 1..512, the share of the copy bandwidth, transformers' generate() beside it;
 # AHA_CHECK_ROLLOUT=0 skips it; its tests, test_cuda_engine, run with the gpu tests), then the
 # batch-invariant mode's cost (100m, batch 1 and 64, with and without; AHA_CHECK_INVARIANT=0;
-# AHA_CHECK_TESTS=REGEX limits the gpu tests to those it matches). With time left
-# it is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
+# AHA_CHECK_TESTS=REGEX limits the gpu tests to those it matches), and after the train smoke the
+# weight handoff (learner and CUDA engine sharing a GPU, in one process and across two through
+# CUDA IPC; AHA_CHECK_HANDOFF=0 skips it). With time left the train smoke
+# is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
 # status 0 only when the build succeeded, every gpu test ran and passed, and the train run (when
 # it ran) finished.
 set -uo pipefail
@@ -274,6 +276,33 @@ if [ -n "$aha" ]; then
     summary+=("train (--device cuda, $what): FAILED (build-gpu/check-train.log)")
     status=1
   fi
+fi
+
+if [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ]; then
+  # Issue 13's weight updates without host copies: learner and CUDA engine in one process (the
+  # engine copies the learner's device buffer) and in a worker process (CUDA IPC), 3 steps each;
+  # AHA_CHECK_HANDOFF=0 skips it.
+  echo "== weight handoff (aha train --device cuda, rollout.device cuda: threads, then --workers 1)"
+  for mode in threads processes; do
+    log=build-gpu/check-handoff-$mode.log
+    extra=()
+    [ "$mode" = processes ] && extra=(--workers 1)
+    rm -rf "build-gpu/check-handoff-$mode"
+    if AHA_LOG=info timeout $(cap 90) "$aha" train --device cuda --set rollout.device='"cuda"' \
+         --run-dir "build-gpu/check-handoff-$mode" --set run.steps=3 --set run.eval_every=0 \
+         --set tasks.eval_prompts=8 --set tasks.eval_samples=1 --set run.checkpoint_every=0 \
+         --set run.progress=false "${extra[@]}" >"$log" 2>&1; then
+      copied=$(grep -c "from the learner's memory" "$log")
+      fetched=$(grep -c "fetching weights" "$log")
+      dlogp=$(grep -E '^step +3 ' "$log" | grep -oE '\|dlogp\| [^ ]+')
+      summary+=("weight handoff ($mode): $copied version(s) copied from the learner's memory, $fetched fetched over the wire; step 3 $dlogp")
+      [ "$copied" -ge 3 ] || status=1
+    else
+      tail -20 "$log"
+      summary+=("weight handoff ($mode): FAILED ($log)")
+      status=1
+    fi
+  done
 fi
 
 # With the device tool, the logs come back as one archive in $OUT.

@@ -262,37 +262,6 @@ TEST_CASE(
   ctl.reset();
 }
 
-TEST_CASE("a handoff's retract waits for the copy in progress") {
-  WeightsHandoff h;
-  std::vector<float> mem(1000, 1.0f);
-  weights_handoff_offer(h, 7, mem.data(), 1000, Device::kCpu);
-  struct Copy {
-    std::atomic<bool> started{false}, finished{false};
-  } c;
-  auto slow_copy = [](void* ctx, const float*, Device) {
-    auto* cp = static_cast<Copy*>(ctx);
-    cp->started = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    cp->finished = true;
-  };
-  bool read = false;
-  std::thread reader([&] { read = weights_handoff_read(h, 7, 1000, slow_copy, &c); });
-  while (!c.started) std::this_thread::yield();
-  weights_handoff_retract(h);
-  CHECK(c.finished);  // the learner may change the buffer only now
-  reader.join();
-  CHECK(read);
-  auto no_copy = [](void*, const float*, Device) { FAIL("copied a version not offered"); };
-  CHECK_FALSE(weights_handoff_read(h, 7, 1000, no_copy, nullptr));  // retracted
-  weights_handoff_offer(h, 8, mem.data(), 1000, Device::kCpu);
-  CHECK_FALSE(weights_handoff_read(h, 7, 1000, no_copy, nullptr));  // another version
-  CHECK_FALSE(weights_handoff_read(h, 0, 1000, no_copy, nullptr));
-  int copies = 0;
-  CHECK(weights_handoff_read(
-      h, 8, 1000, [](void* n, const float*, Device) { ++*static_cast<int*>(n); }, &copies));
-  CHECK(copies == 1);
-}
-
 TEST_CASE("the same over tcp:// with a worker on its own context") {
   ControllerOptions co;
   co.endpoint = "tcp://127.0.0.1:*";

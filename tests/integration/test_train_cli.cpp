@@ -1,7 +1,8 @@
 // `aha train` end to end as a user runs it: a few GRPO steps of a micro run with two rollout-worker
 // processes (and a reward-worker process in the second run), then the same run interrupted and
 // resumed, then a replay. The resumed run must end with the same weights and the same logged steps
-// as the uninterrupted one.
+// as the uninterrupted one, though its workers fetch the weights over the wire where the first
+// run's copy them from the learner's memory.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -54,16 +55,19 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
       " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4 --set tasks.eval_samples=2" +
       " --set run.eval_every=0 --set run.checkpoint_every=2 --set learner.lr=1e-3 --workers 2";
 
-  // Uninterrupted: 5 steps.
+  // Uninterrupted: 5 steps; the worker processes copy each version from the learner's memory.
   out = run(aha + " train --run-dir " + (dir / "a").string() + common + " --set run.steps=5", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(out.find("held-out accuracy: ") != std::string::npos);
+  CHECK_MESSAGE(out.find("loaded weights v5 from the learner's memory") != std::string::npos, out);
   // Interrupted after 2 steps, then resumed to 5; this one scores through a reward-worker process
-  // (the same rewards, so the same run).
+  // (the same rewards, so the same run) and its workers fetch the weights over the wire.
   out = run(aha + " train --run-dir " + (dir / "b").string() + common +
-                " --set run.steps=2 --set reward.workers=1",
+                " --set run.steps=2 --set reward.workers=1 --set rollout.weight_handoff=false",
             &rc);
   REQUIRE_MESSAGE(rc == 0, out);
+  CHECK_MESSAGE(out.find("fetching weights v2") != std::string::npos, out);
+  CHECK(out.find("from the learner's memory") == std::string::npos);
   out =
       run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=5 --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
@@ -163,10 +167,16 @@ TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit
   CHECK(rc != 0);
   CHECK_MESSAGE(
       out.find("run.batch_invariant: training runs the mode on the CPU") != std::string::npos, out);
-  // Two rollout-worker processes (they get --batch-invariant from the trainer).
+  // Two rollout-worker processes (they get --batch-invariant from the trainer); each version
+  // reaches them through the learner's shared memory (the handoff), not the wire.
   out = run(aha + " train --run-dir " + (dir / "run").string() + common + " --workers 2", &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK_MESSAGE(out.find("batch-invariant") != std::string::npos, out);
+  for (const char* w : {"worker-0", "worker-1"})
+    CHECK_MESSAGE(out.find(std::string("worker ") + w +
+                           ": loaded weights v2 from the learner's memory") != std::string::npos,
+                  out);
+  CHECK_MESSAGE(out.find("fetching weights") == std::string::npos, out);
   // Worker threads of the trainer's process: each new version is copied from the learner's
   // memory (the handoff), no fetch; to the bit the same weights, so still |dlogp| = 0.
   const std::string threads_out =

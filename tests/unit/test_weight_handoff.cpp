@@ -1,0 +1,164 @@
+// The weights handoff (rollout/weight_handoff.h) on its own: an offer is read only at its version
+// and size, a retract waits for the copies in progress (in this process and through the
+// descriptor), an attached reader sees the learner's bytes through shared memory, and a damaged
+// descriptor fails naming it.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rollout/weight_handoff.h"
+
+using namespace aha;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SlowCopy {
+  std::atomic<bool> started{false}, finished{false};
+};
+
+void slow_copy(void* ctx, const float*, Device) {
+  auto* c = static_cast<SlowCopy*>(ctx);
+  c->started = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  c->finished = true;
+}
+
+void no_copy(void*, const float*, Device) {
+  FAIL("copied a version that was not offered");
+}
+
+// Copies the offered floats into the std::vector<float> at ctx (and checks they are host memory).
+void copy_out(void* ctx, const float* params, Device device) {
+  CHECK(device == Device::kCpu);
+  auto* v = static_cast<std::vector<float>*>(ctx);
+  std::memcpy(v->data(), params, v->size() * sizeof(float));
+}
+
+// Reads `version` of h into a vector of n floats; false when not offered.
+bool read_into(WeightsHandoff& h, uint64_t version, std::vector<float>& out) {
+  return weights_handoff_read(h, version, static_cast<long>(out.size()), copy_out, &out);
+}
+
+// A retract under way while a reader's copy runs returns only after the copy finished.
+void check_retract_waits(WeightsHandoff& owner, WeightsHandoff& reader, uint64_t version, long n) {
+  SlowCopy c;
+  bool read = false;
+  std::thread t([&] { read = weights_handoff_read(reader, version, n, slow_copy, &c); });
+  while (!c.started) std::this_thread::yield();
+  weights_handoff_retract(owner);
+  CHECK(c.finished);  // the learner may change its buffer only now
+  t.join();
+  CHECK(read);
+  CHECK_FALSE(weights_handoff_read(reader, version, n, no_copy, nullptr));  // retracted
+}
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / (name + "-" + std::to_string(getpid()));
+}
+
+}  // namespace
+
+TEST_CASE("in one process: the offered version and size only; retract waits for a copy") {
+  WeightsHandoff h;
+  std::vector<float> mem(1000, 1.5f);
+  weights_handoff_offer(h, 7, mem.data(), 1000, Device::kCpu);
+  std::vector<float> got(1000);
+  CHECK(read_into(h, 7, got));
+  CHECK(got == mem);
+  CHECK_FALSE(weights_handoff_read(h, 6, 1000, no_copy, nullptr));  // another version
+  CHECK_FALSE(weights_handoff_read(h, 7, 999, no_copy, nullptr));   // another size
+  CHECK_FALSE(weights_handoff_read(h, 0, 1000, no_copy, nullptr));
+  check_retract_waits(h, h, 7, 1000);
+  weights_handoff_offer(h, 8, nullptr, 1000, Device::kCpu);  // no memory: nothing offered
+  CHECK_FALSE(weights_handoff_read(h, 8, 1000, no_copy, nullptr));
+}
+
+TEST_CASE("through the descriptor: shared memory holds the offer; retract waits for a reader") {
+  const fs::path path = temp_path("aha-handoff");
+  const long n = 4099;  // not a multiple of a page
+  std::vector<float> learner(n);
+  for (long i = 0; i < n; i++) learner[i] = static_cast<float>(i) * 0.25f - 3.0f;
+  std::string shm_name;
+  {
+    WeightsHandoff owner, reader;
+    weights_handoff_share(owner, path.string());
+    weights_handoff_attach(reader, path.string());
+    std::vector<float> got(n);
+    CHECK_FALSE(read_into(reader, 1, got));  // nothing offered yet
+    weights_handoff_offer(owner, 1, learner.data(), n, Device::kCpu);
+    REQUIRE(read_into(reader, 1, got));
+    CHECK(got == learner);
+    shm_name = owner.shm_name;
+    CHECK(fs::exists("/dev/shm" + shm_name));
+    CHECK_FALSE(weights_handoff_read(reader, 2, n, no_copy, nullptr));
+    CHECK_FALSE(weights_handoff_read(reader, 1, n + 1, no_copy, nullptr));
+    // The learner updates: retracted first, so the reader never sees the change half made.
+    check_retract_waits(owner, reader, 1, n);
+    for (float& x : learner) x = -x;
+    weights_handoff_offer(owner, 2, learner.data(), n, Device::kCpu);
+    REQUIRE(read_into(reader, 2, got));
+    CHECK(got == learner);
+    CHECK_FALSE(weights_handoff_read(reader, 1, n, no_copy, nullptr));
+    // Another size: a new shared memory object, mapped anew by the reader.
+    std::vector<float> bigger(2 * n, 9.0f);
+    weights_handoff_retract(owner);
+    weights_handoff_offer(owner, 3, bigger.data(), 2 * n, Device::kCpu);
+    std::vector<float> got2(2 * n);
+    REQUIRE(read_into(reader, 3, got2));
+    CHECK(got2 == bigger);
+    CHECK(owner.shm_name != shm_name);
+    CHECK_FALSE(fs::exists("/dev/shm" + shm_name));  // the old object is gone
+    shm_name = owner.shm_name;
+  }
+  // The learner's side removes its descriptor and shared memory.
+  CHECK_FALSE(fs::exists(path));
+  CHECK_FALSE(fs::exists("/dev/shm" + shm_name));
+}
+
+TEST_CASE("a damaged or missing descriptor fails naming it; sharing twice is refused") {
+  const fs::path path = temp_path("aha-handoff-bad");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << "not a descriptor";
+  }
+  WeightsHandoff reader;
+  weights_handoff_attach(reader, path.string());
+  CHECK_THROWS_WITH_AS(weights_handoff_read(reader, 1, 10, no_copy, nullptr),
+                       doctest::Contains(path.string().c_str()), std::runtime_error);
+  fs::remove(path);
+  WeightsHandoff absent;
+  CHECK_THROWS_WITH_AS(weights_handoff_attach(absent, (path.string() + "-none")),
+                       doctest::Contains("-none"), std::runtime_error);
+  WeightsHandoff owner;
+  weights_handoff_share(owner, path.string());
+  CHECK_THROWS(weights_handoff_share(owner, path.string()));
+}
+
+TEST_CASE("shared memory of a learner that died is swept when the next one shares") {
+  // A pid that is not running: a child that has exited and been reaped.
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  REQUIRE(dead > 0);
+  int status = 0;
+  REQUIRE(waitpid(dead, &status, 0) == dead);
+  const std::string stale = "/aha-weights-" + std::to_string(dead) + "-0";
+  const int fd = shm_open(stale.c_str(), O_CREAT | O_RDWR, 0600);
+  REQUIRE(fd >= 0);
+  close(fd);
+  REQUIRE(fs::exists("/dev/shm" + stale));
+  WeightsHandoff owner;
+  weights_handoff_share(owner, temp_path("aha-handoff-sweep").string());
+  CHECK_FALSE(fs::exists("/dev/shm" + stale));
+}
