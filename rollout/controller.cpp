@@ -521,20 +521,20 @@ uint64_t controller_pending(Controller& c) {
   return c.q.pending.size() + c.results.size();
 }
 
-void controller_publish_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes) {
+std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
+                                                std::vector<uint8_t> bytes) {
   // Checksums outside the lock: the bytes may be large.
-  uint64_t checksum = checksum64(bytes.data(), bytes.size());
-  std::vector<uint64_t> chunk_sums;
-  for (size_t b = 0; b < bytes.size(); b += c.opt.weights_chunk_size)
-    chunk_sums.push_back(
-        checksum64(bytes.data() + b, std::min<size_t>(c.opt.weights_chunk_size, bytes.size() - b)));
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<uint64_t> chunk_sums =
+      chunk_checksums(bytes.data(), bytes.size(), c.opt.weights_chunk_size, threads);
+  const uint64_t checksum = weights_checksum(chunk_sums);
   std::lock_guard<std::mutex> lock(c.mu);
   if (version <= c.weights_version)
     throw std::runtime_error("controller_publish_weights: version " + std::to_string(version) +
                              " is not newer than " + std::to_string(c.weights_version));
   c.weights_version = version;
   c.published.insert(version);
-  c.weights = std::move(bytes);
+  std::swap(c.weights, bytes);  // bytes: the previous version's, handed back
   c.weights_checksum = checksum;
   c.chunk_checksums = std::move(chunk_sums);
   std::string ann = encode(current_announce(c));
@@ -542,6 +542,7 @@ void controller_publish_weights(Controller& c, uint64_t version, std::vector<uin
     if (w.alive) c.outbox.emplace_back(ident, ann);
   spdlog::info("controller: published weights v{} ({} bytes)", version, c.weights.size());
   wake(c);
+  return bytes;
 }
 
 bool controller_wait_weights(Controller& c, uint64_t version, int timeout_ms) {

@@ -126,7 +126,9 @@ bool controller_cancel(Controller& c, uint64_t request_id);
 uint64_t controller_pending(Controller& c);
 
 // Publishes a new weight version (strictly greater than the last) and announces it to live workers.
-void controller_publish_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes);
+// Returns the previous version's bytes (no longer served), for the caller to refill next time.
+std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
+                                                std::vector<uint8_t> bytes);
 
 // Waits until every live worker (at least one) holds `version` or newer. False on timeout.
 bool controller_wait_weights(Controller& c, uint64_t version, int timeout_ms);

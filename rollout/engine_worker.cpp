@@ -88,9 +88,14 @@ void hook_load_weights_from(void* ctx, const float* params, Device device, long 
 }  // namespace
 
 std::vector<uint8_t> weights_to_bytes(const Model& m) {
-  std::vector<uint8_t> out(static_cast<size_t>(m.num_params) * sizeof(float));
-  std::memcpy(out.data(), m.params.data(), out.size());
+  std::vector<uint8_t> out;
+  weights_to_bytes(m, out);
   return out;
+}
+
+void weights_to_bytes(const Model& m, std::vector<uint8_t>& out) {
+  out.resize(static_cast<size_t>(m.num_params) * sizeof(float));
+  std::memcpy(out.data(), m.params.data(), out.size());
 }
 
 void weights_from_bytes(Model& m, const uint8_t* bytes, size_t n) {

@@ -27,6 +27,8 @@ int run_engine_worker(const EngineWorkerOptions& opt, const Model& model);
 
 // Weights as bytes and back (the wire format of weight distribution).
 std::vector<uint8_t> weights_to_bytes(const Model& m);
+// Into out (a buffer of the right size is refilled: no allocation, no first-touch faults).
+void weights_to_bytes(const Model& m, std::vector<uint8_t>& out);
 void weights_from_bytes(Model& m, const uint8_t* bytes, size_t n);
 
 // An engine result as a gen_result: the samples move over unchanged (routing keeps its

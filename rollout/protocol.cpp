@@ -1,6 +1,7 @@
 // msgpack encoding and checked decoding of the rollout protocol (see protocol.h for the table).
 #include "rollout/protocol.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <concepts>
@@ -9,7 +10,10 @@
 #include <span>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <type_traits>
+
+#include "kernels/check.h"
 
 namespace aha {
 
@@ -536,6 +540,35 @@ uint64_t checksum64(const void* data, size_t n) {
     h *= 1099511628211ull;
   }
   return fnv1a64(p + 8 * num_words, n % 8, h);
+}
+
+std::vector<uint64_t> chunk_checksums(const uint8_t* data, size_t n, uint32_t chunk_size,
+                                      int threads) {
+  AHA_CHECK(chunk_size > 0 || n == 0, "chunk_checksums: zero chunk size");
+  const size_t num_chunks = n == 0 ? 0 : (n + chunk_size - 1) / chunk_size;
+  std::vector<uint64_t> sums(num_chunks);
+  auto run = [&](size_t first, size_t last) {
+    for (size_t i = first; i < last; ++i) {
+      const size_t b = i * chunk_size;
+      sums[i] = checksum64(data + b, std::min<size_t>(chunk_size, n - b));
+    }
+  };
+  // Threads pay off from a few tens of MB (a thread start costs about what 1 MB does).
+  const size_t num_threads = std::min<size_t>(
+      {static_cast<size_t>(std::max(threads, 1)), num_chunks, n / (16u << 20) + 1});
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < num_threads; ++t)
+    pool.emplace_back(run, num_chunks * t / num_threads, num_chunks * (t + 1) / num_threads);
+  run(0, num_chunks / std::max<size_t>(num_threads, 1));
+  for (std::thread& th : pool) th.join();
+  return sums;
+}
+
+uint64_t weights_checksum(const std::vector<uint64_t>& chunk_sums) {
+  std::vector<uint8_t> le(chunk_sums.size() * 8);
+  for (size_t i = 0; i < chunk_sums.size(); ++i)
+    for (int k = 0; k < 8; ++k) le[8 * i + k] = static_cast<uint8_t>(chunk_sums[i] >> (8 * k));
+  return checksum64(le.data(), le.size());
 }
 
 // ---- encoders ----

@@ -38,7 +38,8 @@
 //                          routing_num_layers int L, routing_top_k int K,
 //                          routed_experts i32le [L, T_prompt + n, K] (empty, L = K = 0 when
 //                          not asked): the learner's layout, policy/sample.h
-//  weights_announce  C->W  weights_version, num_bytes, checksum (checksum64 of all bytes),
+//  weights_announce  C->W  weights_version, num_bytes, checksum (weights_checksum: checksum64
+//                          of the chunks' checksum64s as little-endian u64 words),
 //                          chunk_size (u32, > 0 when num_bytes > 0)
 //  weights_get       W->C  weights_version, chunk_idx (u32)
 //  weights_chunk     C->W  weights_version, chunk_idx (u32), checksum (checksum64 of this
@@ -67,7 +68,9 @@ namespace aha {
 
 // 2: a sample's routing travels in the learner's layout [L, T, K] (routing_num_layers,
 // routing_top_k) instead of [T, L, K] with routing_dims.
-constexpr int kProtocolVersion = 2;
+// 3: weights_announce's checksum is weights_checksum (of the chunks' checksums), so both sides
+// compute it from chunk checksums taken in parallel instead of one serial pass over every byte.
+constexpr int kProtocolVersion = 3;
 
 enum class MsgType {
   Ready,
@@ -98,6 +101,13 @@ uint64_t fnv1a64(const void* data, size_t n, uint64_t h = kFnvOffset);
 // then over the remaining n % 8 bytes one by one (8x faster than byte-wise FNV-1a; it equals
 // fnv1a64 for n < 8).
 uint64_t checksum64(const void* data, size_t n);
+
+// The checksums of a weight buffer's chunks of chunk_size bytes (the last may be short), the
+// chunks split over up to `threads` threads for large buffers: the same values however many.
+std::vector<uint64_t> chunk_checksums(const uint8_t* data, size_t n, uint32_t chunk_size,
+                                      int threads);
+// A version's whole checksum: checksum64 of its chunk checksums as little-endian u64 words.
+uint64_t weights_checksum(const std::vector<uint64_t>& chunk_sums);
 
 struct ReadyMsg {
   std::string worker_id;
@@ -133,7 +143,7 @@ struct GenResult {
 struct WeightsAnnounce {
   uint64_t weights_version = 0;
   uint64_t num_bytes = 0;
-  uint64_t checksum = 0;  // checksum64 of all bytes
+  uint64_t checksum = 0;  // weights_checksum of the chunks' checksum64s
   uint32_t chunk_size = 0;
 };
 

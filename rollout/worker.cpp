@@ -251,7 +251,8 @@ void on_announce(Worker& w, const WeightsAnnounce& a) {
 // Verifies the assembled bytes and swaps them in (an engine exception propagates to the caller).
 void finish_fetch(Worker& w) {
   Fetch& f = w.fetch;
-  uint64_t sum = checksum64(f.bytes.data(), f.bytes.size());
+  // Every chunk matched its checksum as it arrived; these must be the controller's.
+  uint64_t sum = weights_checksum(f.sums);
   if (sum != f.ann.checksum) {
     w.stats.bad_weights++;
     spdlog::warn("worker {}: weights v{} checksum {:016x} != announced {:016x}; fetching again",

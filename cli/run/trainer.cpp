@@ -99,6 +99,7 @@ struct Run {
   RewardServicePtr rewards;  // when reward.workers > 0
   // The learner's weights offered to the rollout worker threads (retracted while it updates).
   WeightsHandoff handoff;
+  std::vector<uint8_t> spare_weights;  // the last but one version's wire bytes, refilled next
   std::vector<std::thread> worker_threads;
   std::vector<pid_t> worker_pids;
   std::atomic<bool> workers_stop{false};
@@ -709,7 +710,8 @@ double publish_weights(Run& r) {
   Device where = Device::kCpu;
   const float* params = learner_weights(r.learner, &where);
   weights_handoff_offer(r.handoff, v, params, r.learner.policy.num_params, where);
-  controller_publish_weights(*r.controller, v, weights_to_bytes(r.learner.policy));
+  weights_to_bytes(r.learner.policy, r.spare_weights);
+  r.spare_weights = controller_publish_weights(*r.controller, v, std::move(r.spare_weights));
   while (!controller_wait_weights(*r.controller, v, 100)) {
     check_interrupt();
     const int serving = workers_serving(r, v);

@@ -233,10 +233,10 @@ TEST_CASE("relay socket: CURVE admits only the named children") {
   WeightRelayPtr relay = relay_start(parent_ctx, "tcp://127.0.0.1:*", parent_key);
   // The parent holds version 3: 3 chunks of 4 bytes.
   const std::vector<uint8_t> bytes = fake_weights(3, 12);
-  WeightsAnnounce ann{3, 12, checksum64(bytes.data(), 12), 4};
   std::vector<uint8_t> have(3, 1);
   std::vector<uint64_t> sums;
   for (int i = 0; i < 3; ++i) sums.push_back(checksum64(bytes.data() + 4 * i, 4));
+  WeightsAnnounce ann{3, 12, weights_checksum(sums), 4};
   RelayView held{&ann, bytes.data(), have.data(), sums.data(), 3}, none;
   // The child connects before the parent admits it, as when its plan arrives before the parent's.
   zmq::socket_t s(child_ctx, zmq::socket_type::dealer);

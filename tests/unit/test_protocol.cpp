@@ -107,6 +107,29 @@ TEST_CASE("checksum64 is FNV-1a over little-endian words, then the tail bytes") 
     }
 }
 
+TEST_CASE("chunk checksums: any thread count gives checksum64 of each chunk; the whole is theirs") {
+  // 40 MB (over the threads' threshold) in chunks of 1 MiB + 1, the last one short.
+  std::vector<uint8_t> b((40u << 20) + 5);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  const uint32_t cs = (1u << 20) + 1;
+  const size_t num_chunks = (b.size() + cs - 1) / cs;
+  std::vector<uint64_t> want;
+  for (size_t i = 0; i < num_chunks; ++i)
+    want.push_back(checksum64(b.data() + i * cs, std::min<size_t>(cs, b.size() - i * cs)));
+  for (int threads : {1, 2, 3, 8}) CHECK(chunk_checksums(b.data(), b.size(), cs, threads) == want);
+  CHECK(chunk_checksums(b.data(), 0, cs, 4).empty());
+  CHECK(chunk_checksums(b.data(), 7, cs, 4) == std::vector<uint64_t>{checksum64(b.data(), 7)});
+  // The whole: checksum64 of the chunk checksums' little-endian bytes, built here by shifts.
+  std::vector<uint8_t> le;
+  for (uint64_t x : want)
+    for (int k = 0; k < 8; ++k) le.push_back(static_cast<uint8_t>(x >> (8 * k)));
+  const uint64_t whole = weights_checksum(want);
+  CHECK(whole == checksum64(le.data(), le.size()));
+  // A changed byte anywhere changes its chunk's checksum and so the whole.
+  b[b.size() / 2] ^= 1;
+  CHECK(weights_checksum(chunk_checksums(b.data(), b.size(), cs, 2)) != whole);
+}
+
 TEST_CASE("encode_weights_chunk equals encoding a WeightsChunk") {
   std::vector<uint8_t> big(1000);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i);
@@ -473,7 +496,11 @@ TEST_CASE("the field lists: every field's name is in its error, nested paths inc
   std::string old = hand_written("gen_result", {}, 1);
   Message msg;
   CHECK_FALSE(parse_message(old.data(), old.size(), msg, err));
-  CHECK(err == "gen_result: protocol version 1, expected 2");
+  CHECK(err == "gen_result: protocol version 1, expected " + std::to_string(kProtocolVersion));
+  // A protocol-2 peer (the whole weights checksum over every byte) is refused the same way.
+  std::string v2 = hand_written("weights_announce", {}, 2);
+  CHECK_FALSE(parse_message(v2.data(), v2.size(), msg, err));
+  CHECK(err == "weights_announce: protocol version 2, expected 3");
 
   // Missing fields name themselves, message by message.
   CHECK_FALSE(decodes<WeightsAck>(hand_written("weights_ack"), err));
