@@ -215,14 +215,28 @@ void weights_handoff_retract(WeightsHandoff& h) {
   write_record(h, empty_record());
 }
 
-void weights_handoff_share(WeightsHandoff& h, const std::string& path) {
+bool weights_handoff_share(WeightsHandoff& h, const std::string& path) {
   AHA_CHECK(h.fd < 0, "weights handoff: already shared or attached");
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(path + ": " + errno_text());
-  h.fd = fd;
-  h.path = path;
-  write_record(h, empty_record());
+  try {
+    if (fd < 0) throw std::runtime_error(errno_text());
+    h.fd = fd;
+    h.path = path;
+    { FileLock probe(fd, LOCK_EX); }  // some network filesystems have no flock
+    write_record(h, empty_record());
+  } catch (const std::exception& e) {
+    spdlog::warn("weights handoff {}: {}; worker processes fetch the weights over the wire", path,
+                 e.what());
+    if (fd >= 0) {
+      close(fd);
+      unlink(path.c_str());
+    }
+    h.fd = -1;
+    h.path.clear();
+    return false;
+  }
   sweep_dead_owners();
+  return true;
 }
 
 void weights_handoff_attach(WeightsHandoff& h, const std::string& path) {

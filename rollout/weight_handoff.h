@@ -60,7 +60,8 @@ void weights_handoff_offer(WeightsHandoff& h, uint64_t version, const float* par
 void weights_handoff_retract(WeightsHandoff& h);
 
 // Offers go to processes of this node too, through a descriptor created at path (owner-only).
-void weights_handoff_share(WeightsHandoff& h, const std::string& path);
+// False (warned) when the descriptor cannot be made or locked there: nothing is shared.
+bool weights_handoff_share(WeightsHandoff& h, const std::string& path);
 // A worker process's side: reads the offers of the learner that shares at path (fails naming
 // the path when it cannot be opened).
 void weights_handoff_attach(WeightsHandoff& h, const std::string& path);

@@ -595,7 +595,7 @@ void start_rollout_workers(Run& r) {
     const std::string threads = std::to_string(std::max(1, hardware_threads() / n));
     // They are on this node: new weights come from the learner's memory, not the wire.
     const std::string handoff = ipc_dir(r) + "/weights.handoff";
-    if (r.cfg.weight_handoff) weights_handoff_share(r.handoff, handoff);
+    const bool shared = r.cfg.weight_handoff && weights_handoff_share(r.handoff, handoff);
     for (int i = 0; i < n; i++) {
       std::vector<std::string> args = {r.opt.exe_path,
                                        "rollout-worker",
@@ -611,7 +611,7 @@ void start_rollout_workers(Run& r) {
                                        r.cfg.gemm_precision,  // as the learner
                                        "--device",
                                        device_name(r.rollout_device)};
-      if (r.cfg.weight_handoff) args.insert(args.end(), {"--weights-handoff", handoff});
+      if (shared) args.insert(args.end(), {"--weights-handoff", handoff});
       if (r.cfg.batch_invariant) args.push_back("--batch-invariant");  // as the learner
       if (curve) add_key_args(r, args);
       r.worker_pids.push_back(spawn_process(args));

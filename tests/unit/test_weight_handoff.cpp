@@ -93,7 +93,7 @@ TEST_CASE("through the descriptor: shared memory holds the offer; retract waits 
   std::string shm_name;
   {
     WeightsHandoff owner, reader;
-    weights_handoff_share(owner, path.string());
+    REQUIRE(weights_handoff_share(owner, path.string()));
     weights_handoff_attach(reader, path.string());
     std::vector<float> got(n);
     CHECK_FALSE(read_into(reader, 1, got));  // nothing offered yet
@@ -142,8 +142,15 @@ TEST_CASE("a damaged or missing descriptor fails naming it; sharing twice is ref
   CHECK_THROWS_WITH_AS(weights_handoff_attach(absent, (path.string() + "-none")),
                        doctest::Contains("-none"), std::runtime_error);
   WeightsHandoff owner;
-  weights_handoff_share(owner, path.string());
+  CHECK(weights_handoff_share(owner, path.string()));
   CHECK_THROWS(weights_handoff_share(owner, path.string()));
+  // A descriptor that cannot be made: nothing shared, and offers still serve this process.
+  WeightsHandoff nowhere;
+  CHECK_FALSE(weights_handoff_share(nowhere, "/nonexistent-dir/weights.handoff"));
+  std::vector<float> mem(10, 2.0f), got(10);
+  weights_handoff_offer(nowhere, 1, mem.data(), 10, Device::kCpu);
+  CHECK(read_into(nowhere, 1, got));
+  CHECK(got == mem);
 }
 
 TEST_CASE("shared memory of a learner that died is swept when the next one shares") {
@@ -159,6 +166,6 @@ TEST_CASE("shared memory of a learner that died is swept when the next one share
   close(fd);
   REQUIRE(fs::exists("/dev/shm" + stale));
   WeightsHandoff owner;
-  weights_handoff_share(owner, temp_path("aha-handoff-sweep").string());
+  REQUIRE(weights_handoff_share(owner, temp_path("aha-handoff-sweep").string()));
   CHECK_FALSE(fs::exists("/dev/shm" + stale));
 }
