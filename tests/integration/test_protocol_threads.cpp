@@ -82,17 +82,23 @@ void collect(Controller& c, std::map<uint64_t, int>& seen, std::vector<GenResult
   }
 }
 
+// The tests' controller on an inproc:// endpoint: quick heartbeats, weights in 16 KiB chunks.
+ControllerOptions inproc_controller(zmq::context_t& ctx, const std::string& endpoint) {
+  ControllerOptions co;
+  co.endpoint = endpoint;
+  co.context = &ctx;
+  co.heartbeat_ms = 100;
+  co.weights_chunk_size = 16u << 10;
+  return co;
+}
+
 }  // namespace
 
 TEST_CASE("controller and worker threads over inproc://") {
   zmq::context_t ctx(1);
   const std::string endpoint = "inproc://aha-protocol-test";
-  ControllerOptions co;
-  co.endpoint = endpoint;
-  co.context = &ctx;
-  co.heartbeat_ms = 100;
+  ControllerOptions co = inproc_controller(ctx, endpoint);
   co.worker_timeout_ms = 800 * kSlow;
-  co.weights_chunk_size = 16u << 10;
   co.test_corrupt_chunk = 5;
   ControllerPtr ctl = controller_create(co);
 
@@ -201,12 +207,7 @@ TEST_CASE(
     "worker threads take weights from the learner's memory, the wire when it is not offered") {
   zmq::context_t ctx(1);
   const std::string endpoint = "inproc://aha-handoff-test";
-  ControllerOptions co;
-  co.endpoint = endpoint;
-  co.context = &ctx;
-  co.heartbeat_ms = 100;
-  co.weights_chunk_size = 16u << 10;
-  ControllerPtr ctl = controller_create(co);
+  ControllerPtr ctl = controller_create(inproc_controller(ctx, endpoint));
   const size_t num_bytes = 256u << 10;  // 16 chunks
   const long num_params = static_cast<long>(num_bytes / sizeof(float));
   WeightsHandoff handoff;
