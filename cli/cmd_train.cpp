@@ -145,13 +145,22 @@ void add_rollout_worker(CLI::App& app) {
                 "IPC from a GPU learner) through this descriptor; aha train passes "
                 "RUN_DIR/ipc/weights.handoff to the workers it starts on its node. The wire stays "
                 "the fallback");
+  auto cuda_device = std::make_shared<int>(-1);
+  c->add_option(
+      "--cuda-device", *cuda_device,
+      "With --device cuda: the GPU of this worker (aha train passes rollout.cuda_devices; "
+      "default: device 0)");
   c->callback([=] {
     apply_gemm_precision(*precision, false);
     set_compute_threads(*threads);
-    Model m;
-    model_load(m, *model);
     EngineWorkerOptions wo;
     wo.device = device_choose(*device);
+    if (*cuda_device >= 0 && wo.device != Device::kCuda)
+      throw std::runtime_error("--cuda-device " + std::to_string(*cuda_device) +
+                               " needs --device cuda");
+    wo.cuda_device = *cuda_device;
+    Model m;
+    model_load(m, *model);
     wo.worker.connect = *connect;
     wo.worker.worker_id = *id;
     load_worker_keys(*server_key, *key, wo.worker.curve_server_key, wo.worker.curve_public_key,

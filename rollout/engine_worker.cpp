@@ -114,6 +114,9 @@ GenResult engine_result_to_wire(EngineResult&& r) {
 }
 
 int run_engine_worker(const EngineWorkerOptions& opt, const Model& model) {
+  AHA_CHECK(opt.cuda_device < 0 || opt.device == Device::kCuda,
+            "a CUDA device was named for an engine on the CPU");
+  if (opt.cuda_device >= 0) cuda_select_device(opt.cuda_device);
   EngineWorkerCtx ctx;
   model_build(ctx.model, model.cfg, opt.device);
   device_copy(ctx.model.ctx, ctx.model.params.data(), opt.device, model.params.data(),

@@ -20,6 +20,7 @@ struct EngineWorkerOptions {
   EngineOptions engine;
   int capacity = 256;            // groups held at once (running or waiting)
   Device device = Device::kCpu;  // where the engine runs (the weights are copied there)
+  int cuda_device = -1;          // kCuda: this GPU (cuda_select_device); -1: the process's
 };
 
 // Runs the worker loop until stopped or shut down; model is the starting weights (copied).

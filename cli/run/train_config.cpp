@@ -59,6 +59,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "A worker holding requests that answers none for this long is disconnected (re-issued)"},
       {"rollout.broadcast_fanout", T::kInt, &c.broadcast_fanout,
        "Weight relay tree over workers started with --relay: children per node (0 = star)"},
+      {"rollout.cuda_devices", T::kIntList, &c.rollout_cuda_devices,
+       "GPUs of the --workers processes with rollout.device cuda: worker i on entry i mod n "
+       "([] = device 0; the learner takes device 0 or its rank's)"},
       {"rollout.weight_handoff", T::kBool, &c.weight_handoff,
        "Workers on the trainer's node copy new weights from the learner's memory (threads: its "
        "buffer; --workers processes: shared memory, or CUDA IPC from a GPU learner) instead of "
@@ -231,6 +234,18 @@ void set_from_toml(const ConfigKey& k, const toml::node& n, const std::string& w
       }
       break;
     }
+    case ConfigType::kIntList: {
+      if (!n.is_array()) bad("an array of integers");
+      auto& out = *static_cast<std::vector<int>*>(k.ptr);
+      out.clear();
+      for (const toml::node& e : *n.as_array()) {
+        if (!e.is_integer() || e.as_integer()->get() < INT32_MIN ||
+            e.as_integer()->get() > INT32_MAX)
+          bad("an array of integers");
+        out.push_back(static_cast<int>(e.as_integer()->get()));
+      }
+      break;
+    }
     case ConfigType::kDoubleList: {
       if (!n.is_array()) bad("an array of numbers");
       auto& out = *static_cast<std::vector<double>*>(k.ptr);
@@ -400,6 +415,11 @@ void train_config_finalize(TrainConfig& c) {
        "learner.device must be cpu, cuda or auto");
   need(c.rollout_device == "cpu" || c.rollout_device == "cuda" || c.rollout_device == "auto",
        "rollout.device must be cpu, cuda or auto");
+  for (int d : c.rollout_cuda_devices)
+    need(d >= 0 && d < 1024,
+         "rollout.cuda_devices: " + std::to_string(d) + " is not a device ordinal (0, 1, ...)");
+  need(c.rollout_cuda_devices.empty() || c.rollout_device != "cpu",
+       "rollout.cuda_devices places CUDA engines: it needs rollout.device = \"cuda\"");
   need(c.learner.schedule == "constant" || c.learner.schedule == "cosine",
        "learner.schedule must be constant or cosine");
   need(c.overlong == "none" || c.overlong == "mask" || c.overlong == "penalty",
@@ -462,6 +482,13 @@ std::string train_config_to_toml(TrainConfig& c) {
       case ConfigType::kDoubleList: {
         out << "[";
         const auto& v = *static_cast<std::vector<double>*>(k.ptr);
+        for (size_t i = 0; i < v.size(); i++) out << (i ? ", " : "") << v[i];
+        out << "]";
+        break;
+      }
+      case ConfigType::kIntList: {
+        out << "[";
+        const auto& v = *static_cast<std::vector<int>*>(k.ptr);
         for (size_t i = 0; i < v.size(); i++) out << (i ? ", " : "") << v[i];
         out << "]";
         break;

@@ -47,6 +47,7 @@ struct TrainConfig {
   float request_timeout_s = 600;  // holding requests, none answered this long: disconnected
   int broadcast_fanout = 2;       // weight relay tree: children per node (0 = star from rank 0)
   bool weight_handoff = true;     // node-local workers copy weights from the learner's memory
+  std::vector<int> rollout_cuda_devices;  // --workers processes: worker i on [i % n]; [] = 0
   // [reward]
   int reward_threads = 2;
   int reward_workers = 0;            // 0: score in the trainer; N: N `aha reward-worker`s
@@ -79,7 +80,7 @@ struct TrainConfig {
   bool log_token_blobs = true;  // token ids and rollout log-probs as BLOBs in rollouts.db
 };
 
-enum class ConfigType { kInt, kUint64, kFloat, kBool, kString, kStringList, kDoubleList };
+enum class ConfigType { kInt, kUint64, kFloat, kBool, kString, kStringList, kDoubleList, kIntList };
 
 struct ConfigKey {
   const char* key;  // "section.name"

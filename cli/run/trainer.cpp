@@ -612,6 +612,9 @@ void start_rollout_workers(Run& r) {
                                        "--device",
                                        device_name(r.rollout_device)};
       if (shared) args.insert(args.end(), {"--weights-handoff", handoff});
+      const std::vector<int>& gpus = r.cfg.rollout_cuda_devices;
+      if (!gpus.empty() && r.rollout_device == Device::kCuda)
+        args.insert(args.end(), {"--cuda-device", std::to_string(gpus[i % gpus.size()])});
       if (r.cfg.batch_invariant) args.push_back("--batch-invariant");  // as the learner
       if (curve) add_key_args(r, args);
       r.worker_pids.push_back(spawn_process(args));
@@ -865,6 +868,11 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
             "auto)");
     }
   learner_device(r.cfg.learner.device);  // refuses what cannot run before anything is written
+  // Worker threads share the learner's thread-wide CUDA device; placing them is for processes.
+  if (!r.cfg.rollout_cuda_devices.empty() && opt.worker_processes == 0)
+    throw std::runtime_error(
+        "config: rollout.cuda_devices places the engines of worker processes: add --workers N "
+        "(worker threads use the learner's GPU)");
   r.rollout_device = device_choose(r.cfg.rollout_device);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   fs::create_directories(r.run_dir);

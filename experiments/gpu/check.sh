@@ -286,7 +286,7 @@ if [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ]; then
   for mode in threads processes; do
     log=build-gpu/check-handoff-$mode.log
     extra=()
-    [ "$mode" = processes ] && extra=(--workers 1)
+    [ "$mode" = processes ] && extra=(--workers 1 --set "rollout.cuda_devices=[0]")
     rm -rf "build-gpu/check-handoff-$mode"
     if AHA_LOG=info timeout $(cap 90) "$aha" train --device cuda --set rollout.device='"cuda"' \
          --run-dir "build-gpu/check-handoff-$mode" --set run.steps=3 --set run.eval_every=0 \

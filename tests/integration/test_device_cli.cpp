@@ -93,3 +93,26 @@ TEST_CASE("--batch-invariant: generate and eval run it; bf16 and a CUDA learner 
   CHECK(rc != 0);
   CHECK_MESSAGE(out.find("batch-invariant") != std::string::npos, out);
 }
+
+TEST_CASE("placing engines on GPUs: rollout.cuda_devices and --cuda-device are for CUDA engines") {
+  TempDir dir("aha_device_cli_gpus");
+  int rc = 0;
+  // Worker threads share the learner's GPU: only worker processes are placed.
+  std::string out =
+      run_command(kAha + " train --run-dir " + dir.str() +
+                      " --set rollout.device='\"cuda\"' --set rollout.cuda_devices=[1]",
+                  &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("rollout.cuda_devices places the engines of worker processes: add "
+                         "--workers N") != std::string::npos,
+                out);
+  out = run_command(
+      kAha + " train --run-dir " + dir.str() + " --set rollout.cuda_devices=[0] --workers 1", &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("it needs rollout.device") != std::string::npos, out);
+  out = run_command(kAha + " rollout-worker --connect ipc:///nonexistent --model " + kModel +
+                        " --device cpu --cuda-device 0",
+                    &rc);
+  CHECK(rc != 0);
+  CHECK_MESSAGE(out.find("--cuda-device 0 needs --device cuda") != std::string::npos, out);
+}

@@ -71,6 +71,28 @@ TEST_CASE("--set overrides and validation") {
   CHECK_THROWS_WITH(train_config_finalize(agg), doctest::Contains("token_mean"));
 }
 
+TEST_CASE("rollout.cuda_devices: integers, device ordinals, for CUDA engines only") {
+  TrainConfig c;
+  train_config_set(c, "rollout.cuda_devices=[1, 2, 3]");
+  train_config_set(c, "rollout.device=\"cuda\"");
+  CHECK(c.rollout_cuda_devices == std::vector<int>{1, 2, 3});
+  train_config_finalize(c);
+  TrainConfig d;  // through the TOML of the resolved config
+  train_config_parse_toml(d, train_config_to_toml(c), "resolved");
+  CHECK(d.rollout_cuda_devices == std::vector<int>{1, 2, 3});
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=[1.5]"),
+                    doctest::Contains("an array of integers"));
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=1"),
+                    doctest::Contains("an array of integers"));
+  TrainConfig neg;
+  train_config_set(neg, "rollout.cuda_devices=[-1]");
+  neg.rollout_device = "cuda";
+  CHECK_THROWS_WITH(train_config_finalize(neg), doctest::Contains("not a device ordinal"));
+  TrainConfig cpu;
+  train_config_set(cpu, "rollout.cuda_devices=[0]");
+  CHECK_THROWS_WITH(train_config_finalize(cpu), doctest::Contains("rollout.device"));
+}
+
 TEST_CASE("the README documents every key") {
   std::ifstream f(std::string(AHA_SOURCE_DIR) + "/README.md");
   std::stringstream ss;
