@@ -579,14 +579,20 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
 }
 
 bool decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
-                           int B, int NH, int R, int DR) {
+                           int B, int NH, int R, int DR, DecodeLaunchKey* key) {
+  *key = DecodeLaunchKey{};
   if (ctx.device == Device::kCpu) return true;
 #ifdef AHA_HAVE_CUDA
   OpTimer timer(ctx, "decode_attention_plan");
   if (fp32_mode(ctx)) return true;  // the fp32 kernel needs no schedule
   DecodeAttention* d = decode_state(ctx);
   mla_decode_plan_cuda(d, page_indptr_host, seq_lens_host, B, NH, R, DR, stream(ctx));
-  return !mla_decode_uses_flashinfer(d, R, DR);
+  if (mla_decode_uses_flashinfer(d, R, DR) && B > 0) {
+    static_assert(sizeof(d->plan_info) == sizeof(key->v));
+    std::copy(std::begin(d->plan_info), std::end(d->plan_info), key->v);
+    key->n = static_cast<int>(std::size(d->plan_info));
+  }
+  return true;
 #else
   (void)page_indptr_host, (void)seq_lens_host, (void)B, (void)NH, (void)R, (void)DR;
   no_cuda_twin("decode_attention_plan");

@@ -170,10 +170,22 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
 // decode_attention_plan with HOST copies of page_indptr and seq_lens, once per batch composition
 // (a step), before the layers' calls (a no-op on the CPU and for GQA).
 // Returns whether the step's MLA attention launches may be captured in a CUDA graph and replayed
-// for another composition of the same B (our kernel reads the indices on the device: yes;
-// FlashInfer's bakes its schedule into the launch: no).
+// for another composition of the same B; *key gets what such a graph bakes in besides buffer
+// addresses, which a replay must find unchanged: nothing for our kernel (it reads the indices on
+// the device), FlashInfer's plan info for its kernel (grid and workspace offsets; the schedule
+// itself is in the device workspace, rewritten by each plan before the replay on the stream).
+struct DecodeLaunchKey {
+  long long v[18] = {};
+  int n = 0;
+  bool operator==(const DecodeLaunchKey& o) const {
+    if (n != o.n) return false;
+    for (int i = 0; i < n; i++)
+      if (v[i] != o.v[i]) return false;
+    return true;
+  }
+};
 bool decode_attention_plan(const Ctx& ctx, const int* page_indptr_host, const int* seq_lens_host,
-                           int B, int NH, int R, int DR);
+                           int B, int NH, int R, int DR, DecodeLaunchKey* key);
 void mla_decode_attention(const Ctx& ctx, float* out_lat, const float* q_lat, const float* q_rope,
                           const void* cache, int page_tokens, const int* page_indptr,
                           const int* page_ids, const int* seq_lens, int B, int NH, int R, int DR,

@@ -211,10 +211,10 @@ void graphs_off(DecodeGraphs& G, const std::string& why) {
 // false when the caller must run the step eagerly instead: the first sight of B, a capture that
 // failed (graphs then go off) or was spoilt by a buffer moving (dropped, captured again later).
 bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const void*> buffers,
-                       const std::function<void()>& step) {
+                       const DecodeLaunchKey& launch, const std::function<void()>& step) {
   const unsigned long gen = cuda_buffers_generation(ctx);
   for (const DecodeGraphs::Entry& e : G.entries)
-    if (e.B == B && e.generation == gen && e.buffers == buffers) {
+    if (e.B == B && e.generation == gen && e.buffers == buffers && e.launch == launch) {
       try {
         cuda_graph_launch(ctx, e.graph);
       } catch (const std::exception& ex) {
@@ -264,7 +264,7 @@ bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const
     cuda_graph_destroy(g);
     return false;
   }
-  G.entries.push_back({B, std::move(buffers), gen, g});
+  G.entries.push_back({B, std::move(buffers), launch, gen, g});
   G.captures++;
   try {
     cuda_graph_launch(ctx, g);
@@ -307,7 +307,8 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
   int* d = s.ints_dev.data();
   device_copy(ctx, d, ctx.device, h.data(), Device::kCpu, h.size() * sizeof(int));
   decode_scratch_reserve(m, s, B);
-  const bool replayable = m.attn->decode_plan(m, page_indptr, seq_lens, B);
+  DecodeLaunchKey launch;
+  const bool replayable = m.attn->decode_plan(m, page_indptr, seq_lens, B, &launch);
   const long off_indptr = B, off_lens = off_indptr + B + 1, off_pos = off_lens + B,
              off_rows = off_pos + B, off_ids = off_rows + B;
   // Routing goes to the device first, every step (so a step's graph does not depend on whether
@@ -325,7 +326,7 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
     std::vector<const void*> buffers = {s.arena.mem.data(), d, topk_dev, logits, cache.data.data(),
                                         m.params.data()};
     for (const LayerActs& la : s.layers) buffers.push_back(la.arena.mem.data());
-    done = replay_or_capture(ctx, s.graphs, B, std::move(buffers), step);
+    done = replay_or_capture(ctx, s.graphs, B, std::move(buffers), launch, step);
   }
   if (!done) step();
   if (topk_out && topk_n > 0)

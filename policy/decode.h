@@ -64,12 +64,14 @@ long cache_bytes_per_token(const ModelConfig& cfg, Device d = Device::kCpu);
 long mha_cache_bytes_per_token(const ModelConfig& cfg, Device d = Device::kCpu);
 
 // The CUDA graphs of a scratch's decode steps, one per batch size B (captured the second time a
-// B is seen, the first run warming every lazily made buffer), each with the buffer addresses it
-// baked in: a step replays its graph only when they are all the same. Move-only; owns the graphs.
+// B is seen, the first run warming every lazily made buffer), each with the buffer addresses and
+// the attention's launch values (FlashInfer's plan info) it baked in: a step replays its graph
+// only when they are all the same. Move-only; owns the graphs.
 struct DecodeGraphs {
   struct Entry {
     int B = 0;
     std::vector<const void*> buffers;  // addresses the captured launches point into
+    DecodeLaunchKey launch;            // the attention's launch values it baked in (its plan)
     unsigned long generation = 0;      // cuda_buffers_generation at capture
     CudaGraph* graph = nullptr;
   };

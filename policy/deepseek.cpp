@@ -330,10 +330,11 @@ void mla_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
   }
 }
 
-bool mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B) {
+bool mla_decode_plan(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B,
+                     DecodeLaunchKey* key) {
   const ModelConfig& c = m.cfg;
   return decode_attention_plan(m.ctx, page_indptr_host, seq_lens_host, B, c.num_attention_heads,
-                               c.kv_lora_rank, c.qk_rope_head_dim);
+                               c.kv_lora_rank, c.qk_rope_head_dim, key);
 }
 
 void mla_decode(const Model& m, int l, const LayerActs& la, DecodeScratch& s, KvCache& cache,

@@ -81,8 +81,9 @@ struct AttentionOps {
   // Before a decode step's layers, from host copies of its page_indptr[B+1] and seq_lens[B]: the
   // schedule CUDA's MLA decode needs per batch composition (nothing on the CPU, nothing for GQA).
   // Returns whether the step's attention launches may be replayed from a CUDA graph for another
-  // composition of the same B (decode_attention_plan).
-  bool (*decode_plan)(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B);
+  // composition of the same B, with *key what the graph bakes in (decode_attention_plan).
+  bool (*decode_plan)(const Model& m, const int* page_indptr_host, const int* seq_lens_host, int B,
+                      DecodeLaunchKey* key);
 };
 
 extern const AttentionOps kMlaOps;  // policy/deepseek.cpp

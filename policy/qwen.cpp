@@ -252,7 +252,8 @@ void gqa_cache_write(const Model& m, KvCache& cache, int l, const LayerActs& la,
 }
 
 // Our GQA decode kernel needs no schedule and reads the indices on the device.
-bool gqa_decode_plan(const Model&, const int*, const int*, int) {
+bool gqa_decode_plan(const Model&, const int*, const int*, int, DecodeLaunchKey* key) {
+  *key = DecodeLaunchKey{};
   return true;
 }
 
