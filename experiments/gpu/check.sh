@@ -295,7 +295,9 @@ if [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ]; then
       copied=$(grep -c "from the learner's memory" "$log")
       fetched=$(grep -c "fetching weights" "$log")
       dlogp=$(grep -E '^step +3 ' "$log" | grep -oE '\|dlogp\| [^ ]+')
-      summary+=("weight handoff ($mode): $copied version(s) copied from the learner's memory, $fetched fetched over the wire; step 3 $dlogp")
+      sync=$(python3 -c "import sqlite3, sys; print(' '.join('%.3f' % r[0] for r in sqlite3.connect(sys.argv[1]).execute('select t_sync from steps order by step')))" \
+        "build-gpu/check-handoff-$mode/rollouts.db" 2>/dev/null)
+      summary+=("weight handoff ($mode): $copied version(s) copied from the learner's memory, $fetched fetched over the wire; step 3 $dlogp; publish s per step: ${sync:-?}")
       [ "$copied" -ge 3 ] || status=1
     else
       tail -20 "$log"
