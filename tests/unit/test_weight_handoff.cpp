@@ -169,3 +169,23 @@ TEST_CASE("shared memory of a learner that died is swept when the next one share
   REQUIRE(weights_handoff_share(owner, temp_path("aha-handoff-sweep").string()));
   CHECK_FALSE(fs::exists("/dev/shm" + stale));
 }
+
+TEST_CASE("an offer that cannot be shared (no IPC handle for it) leaves the wire, not a failure") {
+  // Host memory offered as CUDA memory: no IPC handle can be made for it, with or without a GPU.
+  const fs::path path = temp_path("aha-handoff-noipc");
+  WeightsHandoff owner, reader;
+  REQUIRE(weights_handoff_share(owner, path.string()));
+  weights_handoff_attach(reader, path.string());
+  std::vector<float> mem(64, 3.0f);
+  weights_handoff_offer(owner, 1, mem.data(), 64, Device::kCuda);
+  CHECK(owner.failed);
+  CHECK_FALSE(weights_handoff_read(reader, 1, 64, no_copy, nullptr));  // the descriptor: nothing
+  // This process's readers still get the offer; retract and later offers go on quietly.
+  int copies = 0;
+  CHECK(weights_handoff_read(
+      owner, 1, 64, [](void* n, const float*, Device) { ++*static_cast<int*>(n); }, &copies));
+  CHECK(copies == 1);
+  weights_handoff_retract(owner);
+  weights_handoff_offer(owner, 2, mem.data(), 64, Device::kCpu);
+  CHECK_FALSE(weights_handoff_read(reader, 2, 64, no_copy, nullptr));
+}
