@@ -154,10 +154,14 @@ void add_rollout_worker(CLI::App& app) {
     apply_gemm_precision(*precision, false);
     set_compute_threads(*threads);
     EngineWorkerOptions wo;
+    if (*cuda_device >= 0) {
+      if (*device != "cuda")
+        throw std::runtime_error("--cuda-device " + std::to_string(*cuda_device) +
+                                 " needs --device cuda");
+      // Before anything touches CUDA: the device probe below would make a context on device 0.
+      cuda_select_device(*cuda_device);
+    }
     wo.device = device_choose(*device);
-    if (*cuda_device >= 0 && wo.device != Device::kCuda)
-      throw std::runtime_error("--cuda-device " + std::to_string(*cuda_device) +
-                               " needs --device cuda");
     wo.cuda_device = *cuda_device;
     Model m;
     model_load(m, *model);
@@ -170,6 +174,7 @@ void add_rollout_worker(CLI::App& app) {
     WeightsHandoff h;
     if (!handoff->empty()) {
       weights_handoff_attach(h, *handoff);
+      h.accept_device = wo.device == Device::kCuda;  // a CPU engine takes a GPU learner's by wire
       wo.worker.handoff = &h;
     }
     set_exit_code(run_engine_worker(wo, m));

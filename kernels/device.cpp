@@ -94,11 +94,24 @@ void device_copy(const Ctx& ctx, void* dst, Device dst_dev, const void* src, Dev
 #endif
 }
 
+#ifdef AHA_HAVE_CUDA
+// An IPC call's failure is the caller's to handle (the weights then travel by the wire): it must
+// not stay behind as the thread's last error, which the next kernel launch's check would report.
+#define AHA_CUDA_IPC_OK(call)                                                         \
+  do {                                                                                \
+    cudaError_t err_ = (call);                                                        \
+    if (err_ != cudaSuccess) {                                                        \
+      (void)cudaGetLastError();                                                       \
+      throw std::runtime_error(std::string(#call) + ": " + cudaGetErrorString(err_)); \
+    }                                                                                 \
+  } while (0)
+#endif
+
 void cuda_ipc_handle(const void* base, char out[kCudaIpcHandleBytes]) {
 #ifdef AHA_HAVE_CUDA
   static_assert(sizeof(cudaIpcMemHandle_t) == kCudaIpcHandleBytes);
   cudaIpcMemHandle_t h;
-  AHA_CUDA_OK(cudaIpcGetMemHandle(&h, const_cast<void*>(base)));
+  AHA_CUDA_IPC_OK(cudaIpcGetMemHandle(&h, const_cast<void*>(base)));
   std::memcpy(out, &h, kCudaIpcHandleBytes);
 #else
   (void)base;
@@ -112,7 +125,7 @@ void* cuda_ipc_open(const char handle[kCudaIpcHandleBytes]) {
   cudaIpcMemHandle_t h;
   std::memcpy(&h, handle, kCudaIpcHandleBytes);
   void* p = nullptr;
-  AHA_CUDA_OK(cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess));
+  AHA_CUDA_IPC_OK(cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess));
   return p;
 #else
   (void)handle;
@@ -122,7 +135,8 @@ void* cuda_ipc_open(const char handle[kCudaIpcHandleBytes]) {
 
 void cuda_ipc_close(void* p) {
 #ifdef AHA_HAVE_CUDA
-  if (p) cudaIpcCloseMemHandle(p);  // not checked: runs on teardown, and a failure loses nothing
+  // Not checked (teardown; a failure loses nothing), but not left as the last error either.
+  if (p && cudaIpcCloseMemHandle(p) != cudaSuccess) (void)cudaGetLastError();
 #else
   (void)p;
 #endif

@@ -120,12 +120,23 @@ void engine_set_weights(Engine& e, const float* params, long num_params, uint64_
                         Device src) {
   AHA_CHECK(num_params == e.model->num_params, "weights of another shape");
   Model& m = *e.model;
-  if (params != m.params.data())
-    device_copy(m.ctx, m.params.data(), m.ctx.device, params, src,
-                static_cast<size_t>(num_params) * sizeof(float));
-  if (m.ctx.device != Device::kCpu) cuda_ctx_sync_weights(m.ctx);
-  // A device-to-device copy is queued: the source may change once this returns.
-  if (src != Device::kCpu) ctx_sync(m.ctx);
+  try {
+    if (params != m.params.data())
+      device_copy(m.ctx, m.params.data(), m.ctx.device, params, src,
+                  static_cast<size_t>(num_params) * sizeof(float));
+    if (m.ctx.device != Device::kCpu) cuda_ctx_sync_weights(m.ctx);
+    // A device-to-device copy is queued: the source may change once this returns.
+    if (src != Device::kCpu) ctx_sync(m.ctx);
+  } catch (...) {
+    // Whatever was queued ends before the caller lets the source go (its learner may write it).
+    if (m.ctx.device != Device::kCpu) {
+      try {
+        ctx_sync(m.ctx);
+      } catch (...) {
+      }
+    }
+    throw;
+  }
   m.version = version;
 }
 

@@ -37,6 +37,13 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
+// This process's PID namespace (0 when unknown): shared memory names carry it, so a learner only
+// sweeps objects whose owner pid it can check.
+unsigned long pid_namespace() {
+  struct stat st {};
+  return stat("/proc/self/ns/pid", &st) == 0 ? static_cast<unsigned long>(st.st_ino) : 0;
+}
+
 // flock held for a scope (EINTR retried).
 struct FileLock {
   int fd;
@@ -74,14 +81,17 @@ void owner_shm(WeightsHandoff& h, size_t bytes) {
   if (h.shm && h.shm_bytes == bytes) return;
   unmap_shm(h, true);
   static std::atomic<int> counter{0};
-  const std::string name =
-      "/aha-weights-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  const std::string name = "/aha-weights-" + std::to_string(pid_namespace()) + "-" +
+                           std::to_string(getpid()) + "-" + std::to_string(counter++);
   int fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
   if (fd < 0) throw std::runtime_error("shm_open " + name + ": " + errno_text());
   h.shm_name = name;  // unlinked by unmap_shm from here on
-  const bool sized = ftruncate(fd, static_cast<off_t>(bytes)) == 0;
-  void* p = sized ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-  const std::string err = errno_text();
+  // Reserved now: a full /dev/shm (containers give it 64 MiB) must fail here, not as a SIGBUS
+  // when the weights are written.
+  const int reserved = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  void* p =
+      reserved == 0 ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  const std::string err = reserved != 0 ? std::strerror(reserved) : errno_text();
   close(fd);
   if (p == MAP_FAILED) {
     unmap_shm(h, true);
@@ -143,6 +153,7 @@ const float* reader_ipc(WeightsHandoff& h, const Record& r) {
 
 bool read_attached(WeightsHandoff& h, uint64_t version, long num_params,
                    void (*copy)(void* ctx, const float* params, Device device), void* ctx) {
+  if (h.failed) return false;
   FileLock lock(h.fd, LOCK_SH);
   Record r{};
   const ssize_t n = pread(h.fd, &r, sizeof r, 0);
@@ -154,6 +165,7 @@ bool read_attached(WeightsHandoff& h, uint64_t version, long num_params,
   if (r.kind == Kind::kHost) {
     copy(ctx, reader_shm(h, r, bytes), Device::kCpu);
   } else if (r.kind == Kind::kCudaIpc) {
+    if (!h.accept_device) return false;
     copy(ctx, reader_ipc(h, r), Device::kCuda);
   } else {
     throw std::runtime_error(h.path + ": unknown kind " +
@@ -162,13 +174,18 @@ bool read_attached(WeightsHandoff& h, uint64_t version, long num_params,
   return true;
 }
 
-// Shared memory left by learners that died without cleaning up (SIGKILL, a crash).
+// Shared memory left by learners of this PID namespace that died without cleaning up (SIGKILL,
+// a crash).
 void sweep_dead_owners() {
+  const unsigned long ns = pid_namespace();
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = e.path().filename().string();
+    unsigned long owner_ns = 0;
     int pid = 0;
-    if (std::sscanf(name.c_str(), "aha-weights-%d-", &pid) != 1 || pid <= 0) continue;
+    if (std::sscanf(name.c_str(), "aha-weights-%lu-%d-", &owner_ns, &pid) != 2 || pid <= 0 ||
+        owner_ns != ns)
+      continue;
     if (kill(pid, 0) != 0 && errno == ESRCH) shm_unlink(("/" + name).c_str());
   }
 }
@@ -192,13 +209,14 @@ void weights_handoff_offer(WeightsHandoff& h, uint64_t version, const float* par
   h.num_params = num_params;
   h.device = device;
   if (h.fd < 0 || h.failed) return;
-  FileLock file(h.fd, LOCK_EX);
   try {
+    FileLock file(h.fd, LOCK_EX);
     write_record(h, h.version ? offer_record(h) : empty_record());
   } catch (const std::exception& e) {
     h.failed = true;
     spdlog::warn("weights handoff: {}; worker processes fetch the weights over the wire", e.what());
-    try {
+    try {  // nothing offered from now on (the record may be half written)
+      FileLock file(h.fd, LOCK_EX);
       write_record(h, empty_record());
     } catch (const std::exception&) {
     }
@@ -250,7 +268,14 @@ void weights_handoff_attach(WeightsHandoff& h, const std::string& path) {
 
 bool weights_handoff_read(WeightsHandoff& h, uint64_t version, long num_params,
                           void (*copy)(void* ctx, const float* params, Device device), void* ctx) {
-  if (h.attached) return read_attached(h, version, num_params, copy, ctx);
+  if (h.attached) {
+    try {
+      return read_attached(h, version, num_params, copy, ctx);
+    } catch (const std::exception&) {
+      h.failed = true;  // warned by the caller once; later versions come by the wire
+      throw;
+    }
+  }
   std::shared_lock lock(h.mu);
   if (version == 0 || h.version != version || h.num_params != num_params || !h.params) return false;
   copy(ctx, h.params, h.device);

@@ -45,7 +45,11 @@ struct WeightsHandoff {
   std::string path;
   int fd = -1;
   bool attached = false;  // reads go through the descriptor
-  bool failed = false;    // sharing failed once (warned): the descriptor offers nothing
+  // Sharing (the learner) or reading (a worker) failed once (warned): no more tries, the wire.
+  bool failed = false;
+  // A reader whose engine runs on the CPU leaves CUDA offers to the wire (opening one would make
+  // a CUDA context on the learner's GPU in every such worker).
+  bool accept_device = true;
   // Host weights in shared memory ([num_params] floats): the learner's copy, or a reader's map.
   std::string shm_name;
   void* shm = nullptr;
@@ -69,7 +73,7 @@ void weights_handoff_attach(WeightsHandoff& h, const std::string& path);
 // Calls copy(ctx, params, device) with the offer held when `version` of num_params parameters is
 // offered; returns whether it did. copy must have finished with the memory when it returns. An
 // attached reader fails (an exception naming the descriptor) on a damaged descriptor or a
-// mapping that cannot be opened.
+// mapping that cannot be opened, and from then on reads nothing (false).
 bool weights_handoff_read(WeightsHandoff& h, uint64_t version, long num_params,
                           void (*copy)(void* ctx, const float* params, Device device), void* ctx);
 

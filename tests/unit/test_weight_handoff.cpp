@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +138,8 @@ TEST_CASE("a damaged or missing descriptor fails naming it; sharing twice is ref
   weights_handoff_attach(reader, path.string());
   CHECK_THROWS_WITH_AS(weights_handoff_read(reader, 1, 10, no_copy, nullptr),
                        doctest::Contains(path.string().c_str()), std::runtime_error);
+  CHECK(reader.failed);  // said once: later versions come by the wire without another try
+  CHECK_FALSE(weights_handoff_read(reader, 1, 10, no_copy, nullptr));
   fs::remove(path);
   WeightsHandoff absent;
   CHECK_THROWS_WITH_AS(weights_handoff_attach(absent, (path.string() + "-none")),
@@ -160,7 +163,17 @@ TEST_CASE("shared memory of a learner that died is swept when the next one share
   REQUIRE(dead > 0);
   int status = 0;
   REQUIRE(waitpid(dead, &status, 0) == dead);
-  const std::string stale = "/aha-weights-" + std::to_string(dead) + "-0";
+  // Named as a learner of this PID namespace names its objects.
+  struct stat ns {};
+  REQUIRE(stat("/proc/self/ns/pid", &ns) == 0);
+  const std::string stale =
+      "/aha-weights-" + std::to_string(ns.st_ino) + "-" + std::to_string(dead) + "-0";
+  // Another namespace's object with the same pid is not this learner's to judge.
+  const std::string foreign =
+      "/aha-weights-" + std::to_string(ns.st_ino + 1) + "-" + std::to_string(dead) + "-0";
+  const int ffd = shm_open(foreign.c_str(), O_CREAT | O_RDWR, 0600);
+  REQUIRE(ffd >= 0);
+  close(ffd);
   const int fd = shm_open(stale.c_str(), O_CREAT | O_RDWR, 0600);
   REQUIRE(fd >= 0);
   close(fd);
@@ -168,6 +181,8 @@ TEST_CASE("shared memory of a learner that died is swept when the next one share
   WeightsHandoff owner;
   REQUIRE(weights_handoff_share(owner, temp_path("aha-handoff-sweep").string()));
   CHECK_FALSE(fs::exists("/dev/shm" + stale));
+  CHECK(fs::exists("/dev/shm" + foreign));
+  shm_unlink(foreign.c_str());
 }
 
 TEST_CASE("an offer that cannot be shared (no IPC handle for it) leaves the wire, not a failure") {
@@ -188,4 +203,36 @@ TEST_CASE("an offer that cannot be shared (no IPC handle for it) leaves the wire
   weights_handoff_retract(owner);
   weights_handoff_offer(owner, 2, mem.data(), 64, Device::kCpu);
   CHECK_FALSE(weights_handoff_read(reader, 2, 64, no_copy, nullptr));
+}
+
+TEST_CASE(
+    "a CUDA offer: a CPU engine's reader leaves it to the wire; a handle that fails latches") {
+  // The descriptor's record as the learner writes it for a GPU learner (kind 2: a CUDA IPC
+  // handle), built here field by field: magic, version, num_params, kind, owner pid, shm name,
+  // handle (all zero: no allocation anywhere has it).
+  const fs::path path = temp_path("aha-handoff-ipc");
+  std::string rec(8 + 8 + 8 + 4 + 4 + 64 + 64, '\0');
+  std::memcpy(rec.data(), "AHAWHO01", 8);
+  const uint64_t version = 5;
+  const int64_t n = 64;
+  const int32_t kind = 2, pid = 1;
+  std::memcpy(rec.data() + 8, &version, 8);
+  std::memcpy(rec.data() + 16, &n, 8);
+  std::memcpy(rec.data() + 24, &kind, 4);
+  std::memcpy(rec.data() + 28, &pid, 4);
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << rec;
+  }
+  WeightsHandoff cpu_engine;
+  weights_handoff_attach(cpu_engine, path.string());
+  cpu_engine.accept_device = false;
+  CHECK_FALSE(weights_handoff_read(cpu_engine, 5, 64, no_copy, nullptr));
+  CHECK_FALSE(cpu_engine.failed);  // a miss, not a failure
+  WeightsHandoff gpu_engine;
+  weights_handoff_attach(gpu_engine, path.string());
+  CHECK_THROWS_AS(weights_handoff_read(gpu_engine, 5, 64, no_copy, nullptr), std::runtime_error);
+  CHECK(gpu_engine.failed);
+  CHECK_FALSE(weights_handoff_read(gpu_engine, 5, 64, no_copy, nullptr));
+  fs::remove(path);
 }
