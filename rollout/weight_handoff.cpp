@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace aha {
 
@@ -44,12 +46,24 @@ unsigned long pid_namespace() {
   return stat("/proc/self/ns/pid", &st) == 0 ? static_cast<unsigned long>(st.st_ino) : 0;
 }
 
-// flock held for a scope (EINTR retried).
+// flock held for a scope (EINTR retried). `what` set: the wait says every 10 s what it waits
+// for (a worker process stopped in the middle of a copy would hold its lock).
 struct FileLock {
   int fd;
-  FileLock(int f, int op) : fd(f) {
-    while (flock(fd, op) != 0)
-      if (errno != EINTR) throw std::runtime_error("flock: " + errno_text());
+  FileLock(int f, int op, const char* what = nullptr) : fd(f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    int warned = 0;
+    while (flock(fd, what ? op | LOCK_NB : op) != 0) {
+      if (errno == EINTR) continue;
+      if (!what || errno != EWOULDBLOCK) throw std::runtime_error("flock: " + errno_text());
+      const double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (waited >= 10.0 * (warned + 1)) {
+        spdlog::warn("weights handoff: waited {:.0f} s for {}", waited, what);
+        warned++;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   ~FileLock() { flock(fd, LOCK_UN); }
   FileLock(const FileLock&) = delete;
@@ -229,7 +243,8 @@ void weights_handoff_retract(WeightsHandoff& h) {
   h.params = nullptr;
   h.num_params = 0;
   if (h.fd < 0) return;
-  FileLock file(h.fd, LOCK_EX);  // and for the attached processes'
+  // And for the attached processes' (saying so while a copy takes long).
+  FileLock file(h.fd, LOCK_EX, "a rollout worker process to finish copying the weights");
   write_record(h, empty_record());
 }
 
