@@ -710,8 +710,11 @@ void stop_workers(Run& r) noexcept {
 double publish_weights(Run& r) {
   auto t0 = Clock::now();
   const uint64_t v = r.learner.policy.version;
+  // CUDA engines copy the learner's device copy when it is current; CPU engines the host copy
+  // (current after every update), so no CPU worker reads device memory.
   Device where = Device::kCpu;
-  const float* params = learner_weights(r.learner, &where);
+  const float* params = r.rollout_device == Device::kCuda ? learner_weights(r.learner, &where)
+                                                          : r.learner.policy.params.data();
   weights_handoff_offer(r.handoff, v, params, r.learner.policy.num_params, where);
   weights_to_bytes(r.learner.policy, r.spare_weights);
   r.spare_weights = controller_publish_weights(*r.controller, v, std::move(r.spare_weights));
