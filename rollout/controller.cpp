@@ -61,6 +61,9 @@ struct Controller {
   std::set<uint64_t> published;     // every version ever published
   int64_t no_workers_since_ms = 0;  // when the last live worker went (0: one is live)
   std::vector<uint8_t> weights;
+  uint64_t weights_num_bytes = 0;  // of the current version (its bytes may not be held yet)
+  bool weights_held = true;        // false: announced by controller_announce_weights only
+  bool weights_wanted = false;     // a worker asked for chunks of a version not held
   uint64_t weights_checksum = 0;
   std::vector<uint64_t> chunk_checksums;  // [num_chunks] computed once per version
   bool corrupted_once = false;
@@ -84,7 +87,7 @@ void send_to(Controller& c, const std::string& identity, const std::string& byte
 WeightsAnnounce current_announce(const Controller& c) {
   WeightsAnnounce a;
   a.weights_version = c.weights_version;
-  a.num_bytes = c.weights.size();
+  a.num_bytes = c.weights_num_bytes;
   a.checksum = c.weights_checksum;
   a.chunk_size = c.opt.weights_chunk_size;
   return a;
@@ -294,6 +297,13 @@ void handle_message(Controller& c, const std::string& peer, const std::string& b
                                               : (c.weights.size() + c.opt.weights_chunk_size - 1) /
                                                     c.opt.weights_chunk_size;
       if (c.weights_version == 0) return drop(c, peer, "weights_get but no weights published");
+      if (m.weights_version == c.weights_version && !c.weights_held) {
+        // A worker that could not copy the version from memory: the caller attaches the bytes
+        // (controller_weights_wanted); the worker asks again after its stall timeout.
+        c.weights_wanted = true;
+        c.cv.notify_all();
+        return;
+      }
       if (m.weights_version != c.weights_version || m.chunk_idx >= num_chunks) {
         // A stale version or a bad index: tell the worker what is current instead.
         send_to(c, peer, encode(current_announce(c)));
@@ -535,6 +545,8 @@ std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
   c.weights_version = version;
   c.published.insert(version);
   std::swap(c.weights, bytes);  // bytes: the previous version's, handed back
+  c.weights_num_bytes = c.weights.size();
+  c.weights_held = true;
   c.weights_checksum = checksum;
   c.chunk_checksums = std::move(chunk_sums);
   std::string ann = encode(current_announce(c));
@@ -543,6 +555,56 @@ std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
   spdlog::info("controller: published weights v{} ({} bytes)", version, c.weights.size());
   wake(c);
   return bytes;
+}
+
+std::vector<uint8_t> controller_announce_weights(Controller& c, uint64_t version,
+                                                 uint64_t num_bytes) {
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (version <= c.weights_version)
+    throw std::runtime_error("controller_announce_weights: version " + std::to_string(version) +
+                             " is not newer than " + std::to_string(c.weights_version));
+  c.weights_version = version;
+  c.published.insert(version);
+  std::vector<uint8_t> previous;
+  std::swap(c.weights, previous);
+  c.weights_num_bytes = num_bytes;
+  c.weights_held = false;
+  c.weights_wanted = false;
+  c.weights_checksum = 0;  // no chunk can be verified against it: none is served before attach
+  c.chunk_checksums.clear();
+  std::string ann = encode(current_announce(c));
+  for (auto& [ident, w] : c.q.workers)
+    if (w.alive) c.outbox.emplace_back(ident, ann);
+  spdlog::info("controller: announced weights v{} ({} bytes, sent on demand)", version, num_bytes);
+  wake(c);
+  return previous;
+}
+
+void controller_attach_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes) {
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<uint64_t> chunk_sums =
+      chunk_checksums(bytes.data(), bytes.size(), c.opt.weights_chunk_size, threads);
+  const uint64_t checksum = weights_checksum(chunk_sums);
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (version != c.weights_version || c.weights_held || bytes.size() != c.weights_num_bytes)
+    throw std::runtime_error("controller_attach_weights: v" + std::to_string(version) + " of " +
+                             std::to_string(bytes.size()) +
+                             " bytes is not the announced version awaiting its bytes");
+  c.weights = std::move(bytes);
+  c.weights_held = true;
+  c.weights_checksum = checksum;
+  c.chunk_checksums = std::move(chunk_sums);
+  // Again, with its checksum, to the workers that do not hold it (they restart their fetch).
+  std::string ann = encode(current_announce(c));
+  for (auto& [ident, w] : c.q.workers)
+    if (w.alive && w.version < version) c.outbox.emplace_back(ident, ann);
+  spdlog::info("controller: attached the bytes of weights v{}", version);
+  wake(c);
+}
+
+bool controller_weights_wanted(Controller& c, uint64_t version) {
+  std::lock_guard<std::mutex> lock(c.mu);
+  return version == c.weights_version && !c.weights_held && c.weights_wanted;
 }
 
 bool controller_wait_weights(Controller& c, uint64_t version, int timeout_ms) {

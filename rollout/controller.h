@@ -129,6 +129,17 @@ uint64_t controller_pending(Controller& c);
 // Returns the previous version's bytes (no longer served), for the caller to refill next time.
 std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
                                                 std::vector<uint8_t> bytes);
+// A new version announced without its bytes, for workers that copy it from the learner's memory
+// (rollout/weight_handoff.h): the caller keeps from preparing bytes nobody fetches. Its checksum
+// is 0 and no chunk of it is served until controller_attach_weights gives the bytes (then it is
+// announced again, with its checksum, to the workers that do not hold it). Returns the previous
+// version's bytes, as controller_publish_weights does.
+std::vector<uint8_t> controller_announce_weights(Controller& c, uint64_t version,
+                                                 uint64_t num_bytes);
+void controller_attach_weights(Controller& c, uint64_t version, std::vector<uint8_t> bytes);
+// Whether a worker asked for chunks of this announced version while its bytes were not attached
+// (it missed the handoff): the cue to attach them.
+bool controller_weights_wanted(Controller& c, uint64_t version);
 
 // Waits until every live worker (at least one) holds `version` or newer. False on timeout.
 bool controller_wait_weights(Controller& c, uint64_t version, int timeout_ms);

@@ -100,6 +100,9 @@ struct Run {
   // The learner's weights offered to the rollout worker threads (retracted while it updates).
   WeightsHandoff handoff;
   std::vector<uint8_t> spare_weights;  // the last but one version's wire bytes, refilled next
+  // Every rollout worker is a thread with the handoff: versions are announced without bytes,
+  // which are prepared only if one of them misses (controller_announce_weights).
+  bool bytes_on_demand = false;
   std::vector<std::thread> worker_threads;
   std::vector<pid_t> worker_pids;
   std::atomic<bool> workers_stop{false};
@@ -620,6 +623,7 @@ void start_rollout_workers(Run& r) {
       r.worker_pids.push_back(spawn_process(args));
     }
   } else {
+    r.bytes_on_demand = r.cfg.weight_handoff && r.opt.listen.empty();
     for (int i = 0; i < n; i++)
       r.worker_threads.emplace_back(
           [&r, i, local, curve] { rollout_worker_thread(r, i, local, curve); });
@@ -716,12 +720,28 @@ double publish_weights(Run& r) {
   const float* params = r.rollout_device == Device::kCuda ? learner_weights(r.learner, &where)
                                                           : r.learner.policy.params.data();
   weights_handoff_offer(r.handoff, v, params, r.learner.policy.num_params, where);
-  weights_to_bytes(r.learner.policy, r.spare_weights);
-  r.spare_weights = controller_publish_weights(*r.controller, v, std::move(r.spare_weights));
+  bool attached = !r.bytes_on_demand;
+  if (r.bytes_on_demand) {
+    std::vector<uint8_t> previous = controller_announce_weights(
+        *r.controller, v, static_cast<uint64_t>(r.learner.policy.num_params) * sizeof(float));
+    if (r.spare_weights.empty()) r.spare_weights = std::move(previous);
+  } else {
+    weights_to_bytes(r.learner.policy, r.spare_weights);
+    r.spare_weights = controller_publish_weights(*r.controller, v, std::move(r.spare_weights));
+  }
+  // The bytes of an announced version, for a worker that could not copy it from memory.
+  auto attach = [&] {
+    weights_to_bytes(r.learner.policy, r.spare_weights);
+    controller_attach_weights(*r.controller, v, std::move(r.spare_weights));
+    r.spare_weights = {};
+    attached = true;
+  };
   while (!controller_wait_weights(*r.controller, v, 100)) {
     check_interrupt();
+    if (!attached && controller_weights_wanted(*r.controller, v)) attach();
     const int serving = workers_serving(r, v);
     if (serving > 0 && seconds_since(t0) > 30) {
+      if (!attached) attach();  // a late worker will miss the handoff (retracted by then)
       spdlog::warn("weights v{}: going on with {} worker(s) holding it", v, serving);
       break;
     }

@@ -263,6 +263,56 @@ TEST_CASE(
   ctl.reset();
 }
 
+TEST_CASE("a version announced without bytes: copied from memory; bytes attached when one misses") {
+  zmq::context_t ctx(1);
+  const std::string endpoint = "inproc://aha-on-demand-test";
+  ControllerPtr ctl = controller_create(inproc_controller(ctx, endpoint));
+  const size_t num_bytes = 256u << 10;  // 16 chunks
+  const long num_params = static_cast<long>(num_bytes / sizeof(float));
+  WeightsHandoff handoff;
+  WorkerThread w[2];
+  w[0].opt.handoff = &handoff;
+  w[0].start(ctx, endpoint, "thread-0", num_params);
+  w[1].opt.weights_stall_ms = 200;        // asks again soon once the bytes are there
+  w[1].start(ctx, endpoint, "thread-1");  // no handoff: it needs the bytes
+  REQUIRE(controller_wait_workers(*ctl, 2, 5000 * kSlow));
+  std::vector<float> mem = as_params(fake_weights(1, num_bytes));
+  weights_handoff_offer(handoff, 1, mem.data(), num_params, Device::kCpu);
+  CHECK(controller_announce_weights(*ctl, 1, num_bytes).empty());
+  // thread-0 copies it; thread-1 asks for chunks, which are not there yet.
+  int64_t t0 = fake_now_ms();
+  while (!controller_weights_wanted(*ctl, 1) && fake_now_ms() - t0 < 5000 * kSlow)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(controller_weights_wanted(*ctl, 1));
+  t0 = fake_now_ms();
+  while (find_worker(*ctl, "thread-0").weights_version < 1 && fake_now_ms() - t0 < 5000 * kSlow)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(find_worker(*ctl, "thread-0").weights_version == 1);
+  CHECK_FALSE(controller_wait_weights(*ctl, 1, 100));
+  CHECK(controller_stats(*ctl).chunks_sent == 0);
+  // Only the announced version's own bytes are taken.
+  CHECK_THROWS(controller_attach_weights(*ctl, 1, fake_weights(1, num_bytes - 4)));
+  CHECK_THROWS(controller_attach_weights(*ctl, 2, fake_weights(2, num_bytes)));
+  controller_attach_weights(*ctl, 1, fake_weights(1, num_bytes));
+  REQUIRE(controller_wait_weights(*ctl, 1, 5000 * kSlow));
+  CHECK(controller_stats(*ctl).chunks_sent == 16);  // thread-1's, once
+  CHECK_FALSE(controller_weights_wanted(*ctl, 1));
+  CHECK_THROWS(controller_attach_weights(*ctl, 1, fake_weights(1, num_bytes)));  // held already
+  // A published version next: the attached bytes come back for reuse.
+  weights_handoff_retract(handoff);
+  CHECK(controller_publish_weights(*ctl, 2, fake_weights(2, num_bytes)).size() == num_bytes);
+  REQUIRE(controller_wait_weights(*ctl, 2, 5000 * kSlow));
+  controller_shutdown_workers(*ctl, "test done");
+  for (WorkerThread& wt : w) {
+    wt.th.join();
+    CHECK(wt.eng.weights_ok);
+    CHECK(wt.eng.weights_version == 2);
+  }
+  CHECK(w[0].stats.weights_handed == 1);
+  CHECK(w[1].stats.weights_handed == 0);
+  ctl.reset();
+}
+
 TEST_CASE("the same over tcp:// with a worker on its own context") {
   ControllerOptions co;
   co.endpoint = "tcp://127.0.0.1:*";

@@ -178,7 +178,7 @@ TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit
                   out);
   CHECK_MESSAGE(out.find("fetching weights") == std::string::npos, out);
   // Worker threads of the trainer's process: each new version is copied from the learner's
-  // memory (the handoff), no fetch; to the bit the same weights, so still |dlogp| = 0.
+  // memory (the handoff), no fetch, no wire bytes; the same bits, so still |dlogp| = 0.
   const std::string threads_out =
       run("AHA_LOG=info " + aha + " train --run-dir " + (dir / "threads").string() + common, &rc);
   REQUIRE_MESSAGE(rc == 0, threads_out);
@@ -186,6 +186,9 @@ TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit
       threads_out.find("loaded weights v2 from the learner's memory") != std::string::npos,
       threads_out);
   CHECK_MESSAGE(threads_out.find("fetching weights") == std::string::npos, threads_out);
+  // Nor are the wire's bytes prepared: versions are announced with bytes on demand only.
+  CHECK_MESSAGE(threads_out.find("announced weights v2 (") != std::string::npos, threads_out);
+  CHECK(threads_out.find("attached the bytes") == std::string::npos);
   for (const char* name : {"run", "threads"}) {
     aha::RunDb db = aha::rundb_open((dir / name).string(), false);
     std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
