@@ -531,6 +531,33 @@ uint64_t controller_pending(Controller& c) {
   return c.q.pending.size() + c.results.size();
 }
 
+namespace {
+
+// Versions only grow: checked before anything of the current one changes. Caller holds c.mu.
+void check_newer(const Controller& c, uint64_t version, const char* who) {
+  if (version <= c.weights_version)
+    throw std::runtime_error(std::string(who) + ": version " + std::to_string(version) +
+                             " is not newer than " + std::to_string(c.weights_version));
+}
+
+// Makes `version` current (its bytes and checksums already set, or not held) and announces it to
+// the live workers. Caller holds c.mu.
+void new_version(Controller& c, uint64_t version, uint64_t num_bytes, bool held) {
+  c.weights_version = version;
+  c.published.insert(version);
+  c.weights_num_bytes = num_bytes;
+  c.weights_held = held;
+  c.weights_wanted = false;
+  std::string ann = encode(current_announce(c));
+  for (auto& [ident, w] : c.q.workers)
+    if (w.alive) c.outbox.emplace_back(ident, ann);
+  spdlog::info("controller: {} weights v{} ({} bytes{})", held ? "published" : "announced", version,
+               num_bytes, held ? "" : ", sent on demand");
+  wake(c);
+}
+
+}  // namespace
+
 std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
                                                 std::vector<uint8_t> bytes) {
   // Checksums outside the lock: the bytes may be large.
@@ -539,44 +566,23 @@ std::vector<uint8_t> controller_publish_weights(Controller& c, uint64_t version,
       chunk_checksums(bytes.data(), bytes.size(), c.opt.weights_chunk_size, threads);
   const uint64_t checksum = weights_checksum(chunk_sums);
   std::lock_guard<std::mutex> lock(c.mu);
-  if (version <= c.weights_version)
-    throw std::runtime_error("controller_publish_weights: version " + std::to_string(version) +
-                             " is not newer than " + std::to_string(c.weights_version));
-  c.weights_version = version;
-  c.published.insert(version);
+  check_newer(c, version, "controller_publish_weights");
   std::swap(c.weights, bytes);  // bytes: the previous version's, handed back
-  c.weights_num_bytes = c.weights.size();
-  c.weights_held = true;
   c.weights_checksum = checksum;
   c.chunk_checksums = std::move(chunk_sums);
-  std::string ann = encode(current_announce(c));
-  for (auto& [ident, w] : c.q.workers)
-    if (w.alive) c.outbox.emplace_back(ident, ann);
-  spdlog::info("controller: published weights v{} ({} bytes)", version, c.weights.size());
-  wake(c);
+  new_version(c, version, c.weights.size(), true);
   return bytes;
 }
 
 std::vector<uint8_t> controller_announce_weights(Controller& c, uint64_t version,
                                                  uint64_t num_bytes) {
   std::lock_guard<std::mutex> lock(c.mu);
-  if (version <= c.weights_version)
-    throw std::runtime_error("controller_announce_weights: version " + std::to_string(version) +
-                             " is not newer than " + std::to_string(c.weights_version));
-  c.weights_version = version;
-  c.published.insert(version);
+  check_newer(c, version, "controller_announce_weights");
   std::vector<uint8_t> previous;
   std::swap(c.weights, previous);
-  c.weights_num_bytes = num_bytes;
-  c.weights_held = false;
-  c.weights_wanted = false;
   c.weights_checksum = 0;  // no chunk can be verified against it: none is served before attach
   c.chunk_checksums.clear();
-  std::string ann = encode(current_announce(c));
-  for (auto& [ident, w] : c.q.workers)
-    if (w.alive) c.outbox.emplace_back(ident, ann);
-  spdlog::info("controller: announced weights v{} ({} bytes, sent on demand)", version, num_bytes);
-  wake(c);
+  new_version(c, version, num_bytes, false);
   return previous;
 }
 

@@ -203,52 +203,59 @@ std::vector<float> as_params(const std::vector<uint8_t>& bytes) {
   return p;
 }
 
+// A controller on an inproc:// endpoint, the learner's handoff, and weights of 16 chunks.
+struct HandoffRig {
+  static constexpr size_t num_bytes = 256u << 10;
+  static constexpr long num_params = static_cast<long>(num_bytes / sizeof(float));
+  zmq::context_t ctx{1};
+  std::string endpoint;
+  ControllerPtr ctl;
+  WeightsHandoff handoff;
+  explicit HandoffRig(const std::string& e)
+      : endpoint(e), ctl(controller_create(inproc_controller(ctx, e))) {}
+};
+
 TEST_CASE(
     "worker threads take weights from the learner's memory, the wire when it is not offered") {
-  zmq::context_t ctx(1);
-  const std::string endpoint = "inproc://aha-handoff-test";
-  ControllerPtr ctl = controller_create(inproc_controller(ctx, endpoint));
-  const size_t num_bytes = 256u << 10;  // 16 chunks
-  const long num_params = static_cast<long>(num_bytes / sizeof(float));
-  WeightsHandoff handoff;
+  HandoffRig rig("inproc://aha-handoff-test");
   WorkerThread w[2];
   w[1].eng.fail_next_from = true;  // its first copy fails: that version comes by the wire
   for (int i = 0; i < 2; i++) {
-    w[i].opt.handoff = &handoff;
-    w[i].start(ctx, endpoint, "thread-" + std::to_string(i), num_params);
+    w[i].opt.handoff = &rig.handoff;
+    w[i].start(rig.ctx, rig.endpoint, "thread-" + std::to_string(i), rig.num_params);
   }
-  REQUIRE(controller_wait_workers(*ctl, 2, 5000 * kSlow));
+  REQUIRE(controller_wait_workers(*rig.ctl, 2, 5000 * kSlow));
   auto publish = [&](uint64_t v) {
-    controller_publish_weights(*ctl, v, fake_weights(v, num_bytes));
-    REQUIRE(controller_wait_weights(*ctl, v, 5000 * kSlow));
-    return controller_stats(*ctl).chunks_sent;
+    controller_publish_weights(*rig.ctl, v, fake_weights(v, rig.num_bytes));
+    REQUIRE(controller_wait_weights(*rig.ctl, v, 5000 * kSlow));
+    return controller_stats(*rig.ctl).chunks_sent;
   };
 
   // v1 offered: thread-0 copies it; thread-1's copy fails and it fetches v1's 16 chunks.
-  std::vector<float> mem = as_params(fake_weights(1, num_bytes));
-  weights_handoff_offer(handoff, 1, mem.data(), num_params, Device::kCpu);
+  std::vector<float> mem = as_params(fake_weights(1, rig.num_bytes));
+  weights_handoff_offer(rig.handoff, 1, mem.data(), rig.num_params, Device::kCpu);
   CHECK(publish(1) == 16);
   // The learner is updating (retracted): both fetch v2.
-  weights_handoff_retract(handoff);
+  weights_handoff_retract(rig.handoff);
   CHECK(publish(2) == 16 + 32);
   // v3 announced while v4 is already offered: a miss, fetched.
-  mem = as_params(fake_weights(4, num_bytes));
-  weights_handoff_offer(handoff, 4, mem.data(), num_params, Device::kCpu);
+  mem = as_params(fake_weights(4, rig.num_bytes));
+  weights_handoff_offer(rig.handoff, 4, mem.data(), rig.num_params, Device::kCpu);
   CHECK(publish(3) == 16 + 64);
   // v4 offered and announced: copied by both, nothing on the wire.
   CHECK(publish(4) == 16 + 64);
   // A weights_announce of another size than the engine's is never copied from memory.
-  CHECK(weights_handoff_read(handoff, 4, num_params + 1, nullptr, nullptr) == false);
+  CHECK(weights_handoff_read(rig.handoff, 4, rig.num_params + 1, nullptr, nullptr) == false);
 
   // Samples name the version they were made with.
   std::map<uint64_t, int> seen;
   std::vector<GenResult> all;
-  controller_submit(*ctl, make_request(1, 4));
-  collect(*ctl, seen, all, 1, 5000 * kSlow);
+  controller_submit(*rig.ctl, make_request(1, 4));
+  collect(*rig.ctl, seen, all, 1, 5000 * kSlow);
   REQUIRE(all.size() == 1u);
   CHECK(all[0].weights_version == 4);
 
-  controller_shutdown_workers(*ctl, "test done");
+  controller_shutdown_workers(*rig.ctl, "test done");
   for (WorkerThread& wt : w) {
     wt.th.join();
     CHECK(wt.rc == 0);
@@ -260,49 +267,55 @@ TEST_CASE(
   CHECK(w[0].eng.loads_from == 2);
   CHECK(w[1].stats.weights_handed == 1);  // v4
   CHECK(w[1].eng.loads_from == 1);
-  ctl.reset();
+  rig.ctl.reset();
 }
 
 TEST_CASE("a version announced without bytes: copied from memory; bytes attached when one misses") {
-  zmq::context_t ctx(1);
-  const std::string endpoint = "inproc://aha-on-demand-test";
-  ControllerPtr ctl = controller_create(inproc_controller(ctx, endpoint));
-  const size_t num_bytes = 256u << 10;  // 16 chunks
-  const long num_params = static_cast<long>(num_bytes / sizeof(float));
-  WeightsHandoff handoff;
-  WorkerThread w[2];
-  w[0].opt.handoff = &handoff;
-  w[0].start(ctx, endpoint, "thread-0", num_params);
-  w[1].opt.weights_stall_ms = 200;        // asks again soon once the bytes are there
-  w[1].start(ctx, endpoint, "thread-1");  // no handoff: it needs the bytes
-  REQUIRE(controller_wait_workers(*ctl, 2, 5000 * kSlow));
-  std::vector<float> mem = as_params(fake_weights(1, num_bytes));
-  weights_handoff_offer(handoff, 1, mem.data(), num_params, Device::kCpu);
-  CHECK(controller_announce_weights(*ctl, 1, num_bytes).empty());
+  HandoffRig rig("inproc://aha-on-demand-test");
+  WorkerThread w[3];
+  w[0].opt.handoff = &rig.handoff;
+  w[0].start(rig.ctx, rig.endpoint, "thread-0", rig.num_params);
+  w[1].opt.weights_stall_ms = 200;                // asks again soon once the bytes are there
+  w[1].start(rig.ctx, rig.endpoint, "thread-1");  // no handoff: it needs the bytes
+  REQUIRE(controller_wait_workers(*rig.ctl, 2, 5000 * kSlow));
+  std::vector<float> mem = as_params(fake_weights(1, rig.num_bytes));
+  weights_handoff_offer(rig.handoff, 1, mem.data(), rig.num_params, Device::kCpu);
+  CHECK(controller_announce_weights(*rig.ctl, 1, rig.num_bytes).empty());
   // thread-0 copies it; thread-1 asks for chunks, which are not there yet.
   int64_t t0 = fake_now_ms();
-  while (!controller_weights_wanted(*ctl, 1) && fake_now_ms() - t0 < 5000 * kSlow)
+  while (!controller_weights_wanted(*rig.ctl, 1) && fake_now_ms() - t0 < 5000 * kSlow)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(controller_weights_wanted(*ctl, 1));
+  REQUIRE(controller_weights_wanted(*rig.ctl, 1));
   t0 = fake_now_ms();
-  while (find_worker(*ctl, "thread-0").weights_version < 1 && fake_now_ms() - t0 < 5000 * kSlow)
+  while (find_worker(*rig.ctl, "thread-0").weights_version < 1 && fake_now_ms() - t0 < 5000 * kSlow)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  CHECK(find_worker(*ctl, "thread-0").weights_version == 1);
-  CHECK_FALSE(controller_wait_weights(*ctl, 1, 100));
-  CHECK(controller_stats(*ctl).chunks_sent == 0);
+  CHECK(find_worker(*rig.ctl, "thread-0").weights_version == 1);
+  CHECK_FALSE(controller_wait_weights(*rig.ctl, 1, 100));
+  CHECK(controller_stats(*rig.ctl).chunks_sent == 0);
   // Only the announced version's own bytes are taken.
-  CHECK_THROWS(controller_attach_weights(*ctl, 1, fake_weights(1, num_bytes - 4)));
-  CHECK_THROWS(controller_attach_weights(*ctl, 2, fake_weights(2, num_bytes)));
-  controller_attach_weights(*ctl, 1, fake_weights(1, num_bytes));
-  REQUIRE(controller_wait_weights(*ctl, 1, 5000 * kSlow));
-  CHECK(controller_stats(*ctl).chunks_sent == 16);  // thread-1's, once
-  CHECK_FALSE(controller_weights_wanted(*ctl, 1));
-  CHECK_THROWS(controller_attach_weights(*ctl, 1, fake_weights(1, num_bytes)));  // held already
+  CHECK_THROWS(controller_attach_weights(*rig.ctl, 1, fake_weights(1, rig.num_bytes - 4)));
+  CHECK_THROWS(controller_attach_weights(*rig.ctl, 2, fake_weights(2, rig.num_bytes)));
+  controller_attach_weights(*rig.ctl, 1, fake_weights(1, rig.num_bytes));
+  REQUIRE(controller_wait_weights(*rig.ctl, 1, 5000 * kSlow));
+  CHECK(controller_stats(*rig.ctl).chunks_sent == 16);  // thread-1's, once
+  CHECK_FALSE(controller_weights_wanted(*rig.ctl, 1));
+  CHECK_THROWS(
+      controller_attach_weights(*rig.ctl, 1, fake_weights(1, rig.num_bytes)));  // held already
   // A published version next: the attached bytes come back for reuse.
-  weights_handoff_retract(handoff);
-  CHECK(controller_publish_weights(*ctl, 2, fake_weights(2, num_bytes)).size() == num_bytes);
-  REQUIRE(controller_wait_weights(*ctl, 2, 5000 * kSlow));
-  controller_shutdown_workers(*ctl, "test done");
+  weights_handoff_retract(rig.handoff);
+  CHECK(controller_publish_weights(*rig.ctl, 2, fake_weights(2, rig.num_bytes)).size() ==
+        rig.num_bytes);
+  REQUIRE(controller_wait_weights(*rig.ctl, 2, 5000 * kSlow));
+  // A stale version is refused before anything of the current one changes: a worker joining now
+  // still fetches v2's bytes.
+  CHECK_THROWS_WITH(controller_publish_weights(*rig.ctl, 2, fake_weights(9, rig.num_bytes)),
+                    doctest::Contains("not newer"));
+  CHECK_THROWS_WITH(controller_announce_weights(*rig.ctl, 1, rig.num_bytes),
+                    doctest::Contains("not newer"));
+  w[2].start(rig.ctx, rig.endpoint, "thread-2");
+  REQUIRE(controller_wait_workers(*rig.ctl, 3, 5000 * kSlow));
+  REQUIRE(controller_wait_weights(*rig.ctl, 2, 5000 * kSlow));
+  controller_shutdown_workers(*rig.ctl, "test done");
   for (WorkerThread& wt : w) {
     wt.th.join();
     CHECK(wt.eng.weights_ok);
@@ -310,7 +323,7 @@ TEST_CASE("a version announced without bytes: copied from memory; bytes attached
   }
   CHECK(w[0].stats.weights_handed == 1);
   CHECK(w[1].stats.weights_handed == 0);
-  ctl.reset();
+  rig.ctl.reset();
 }
 
 TEST_CASE("the same over tcp:// with a worker on its own context") {
