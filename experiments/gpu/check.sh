@@ -278,7 +278,9 @@ if [ -n "$aha" ]; then
   fi
 fi
 
-if [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ]; then
+if [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ] && [ $((budget - $(elapsed))) -lt 100 ]; then
+  summary+=("weight handoff: skipped, under 100 s left (AHA_CHECK_ROLLOUT=0 leaves it more room)")
+elif [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ]; then
   # Issue 13's weight updates without host copies: learner and CUDA engine in one process (the
   # engine copies the learner's device buffer) and in a worker process (CUDA IPC), 3 steps each;
   # AHA_CHECK_HANDOFF=0 skips it.
