@@ -1,7 +1,6 @@
 #include "policy/decode.h"
 
 #include <algorithm>
-#include <functional>
 #include <string>
 
 #include "kernels/check.h"
@@ -210,8 +209,11 @@ void graphs_off(DecodeGraphs& G, const std::string& why) {
 // The graph of this step's B over these buffers, replayed or captured and launched (DecodeGraphs);
 // false when the caller must run the step eagerly instead: the first sight of B, a capture that
 // failed (graphs then go off) or was spoilt by a buffer moving (dropped, captured again later).
-bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const void*> buffers,
-                       const DecodeLaunchKey& launch, const std::function<void()>& step) {
+// A template on the step (a lambda), so a decode step runs through no std::function.
+template <typename Step>
+bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B,
+                       const std::vector<const void*>& buffers, const DecodeLaunchKey& launch,
+                       const Step& step) {
   const unsigned long gen = cuda_buffers_generation(ctx);
   for (const DecodeGraphs::Entry& e : G.entries)
     if (e.B == B && e.generation == gen && e.buffers == buffers && e.launch == launch) {
@@ -264,7 +266,7 @@ bool replay_or_capture(const Ctx& ctx, DecodeGraphs& G, int B, std::vector<const
     cuda_graph_destroy(g);
     return false;
   }
-  G.entries.push_back({B, std::move(buffers), launch, gen, g});
+  G.entries.push_back({B, buffers, launch, gen, g});
   G.captures++;
   try {
     cuda_graph_launch(ctx, g);
@@ -317,16 +319,16 @@ void decode_step_device(Model& m, DecodeScratch& s, KvCache& cache, const int* t
       static_cast<size_t>(cfg_num_moe_layers(m.cfg)) * B * m.cfg.num_experts_per_tok;
   if (topk_n > 0 && s.topk_dev.size() < topk_n) s.topk_dev.alloc(ctx.device, topk_n);
   int* topk_dev = topk_n > 0 ? s.topk_dev.data() : nullptr;
-  const std::function<void()> step = [&] {
+  const auto step = [&] {
     decode_rows(m, s, cache, d, d + off_indptr, d + off_ids, d + off_lens, d + off_pos,
                 d + off_rows, B, logits, topk_dev, B);
   };
   bool done = false;
   if (!s.graphs.off && replayable) {
-    std::vector<const void*> buffers = {s.arena.mem.data(), d, topk_dev, logits, cache.data.data(),
-                                        m.params.data()};
+    std::vector<const void*>& buffers = s.graph_buffers;  // reused: no allocation per step
+    buffers.assign({s.arena.mem.data(), d, topk_dev, logits, cache.data.data(), m.params.data()});
     for (const LayerActs& la : s.layers) buffers.push_back(la.arena.mem.data());
-    done = replay_or_capture(ctx, s.graphs, B, std::move(buffers), launch, step);
+    done = replay_or_capture(ctx, s.graphs, B, buffers, launch, step);
   }
   if (!done) step();
   if (topk_out && topk_n > 0)

@@ -127,6 +127,7 @@ struct DecodeScratch {
   Buffer<int> ints_dev;
   Buffer<int> topk_dev;  // CUDA: [num_moe_layers, B, K] the step's routing before its one copy back
   DecodeGraphs graphs;   // CUDA: the steps' graphs (graphs.off = true: every step eager)
+  std::vector<const void*> graph_buffers;  // CUDA: the addresses a step's graph is keyed on
 };
 
 // decode_step runs a larger batch in slices of this many rows over the compute threads.
