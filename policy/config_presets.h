@@ -104,13 +104,14 @@ inline ModelConfig config_100m_qwen() {
   // clang-format on
 }
 
-// The ~1B-parameter DeepSeek-V3-style config of the GPU benchmark : 32 experts top-4,
-// one shared, MLA: 1,008,484,608 parameters (transformers counts the same), 0.26B active.
+// The ~1B-parameter DeepSeek-V3-style config of the GPU benchmarks: 32 experts top-4, one shared,
+// MLA with DeepSeek-V3's per-head dims (latent 512 + rope 64, so decode takes FlashInfer's MLA
+// kernel; nope 128, v 128): 1,071,600,384 parameters (transformers counts the same), 0.32B active.
 // experiments/gpu/bench_torch.py builds these shapes in DeepseekV3ForCausalLM (keep in step).
 inline ModelConfig config_1b() {
   // clang-format off
   return config_deepseek({.V = 32000, .C = 1024, .L = 18, .NH = 16, .q_lora_rank = 384,
-      .kv_lora_rank = 256, .qk_nope_head_dim = 64, .qk_rope_head_dim = 32, .v_head_dim = 64,
+      .kv_lora_rank = 512, .qk_nope_head_dim = 128, .qk_rope_head_dim = 64, .v_head_dim = 128,
       .FF = 2816, .moe_FF = 512, .E = 32, .shared = 1, .K = 4, .first_dense = 1,
       .max_position_embeddings = 4096});
   // clang-format on

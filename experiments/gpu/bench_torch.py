@@ -33,11 +33,12 @@ except Exception as e:  # a machine without them: the comparison is skipped, not
     print(f"torch comparison not run: {e}")
     sys.exit(0)
 
-# aha's config_1b: V 32000, C 1024, L 18 (the first dense), 16 MLA heads, 32 experts top-4 + 1 shared.
+# aha's config_1b: V 32000, C 1024, L 18 (the first dense), 16 MLA heads (latent 512 + rope 64,
+# nope 128, v 128), 32 experts top-4 + 1 shared.
 cfg = DeepseekV3Config(
     vocab_size=32000, hidden_size=1024, num_hidden_layers=18, num_attention_heads=16,
-    num_key_value_heads=16, q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64,
-    qk_rope_head_dim=32, v_head_dim=64, intermediate_size=2816, moe_intermediate_size=512,
+    num_key_value_heads=16, q_lora_rank=384, kv_lora_rank=512, qk_nope_head_dim=128,
+    qk_rope_head_dim=64, v_head_dim=128, intermediate_size=2816, moe_intermediate_size=512,
     n_routed_experts=32, n_shared_experts=1, num_experts_per_tok=4, first_k_dense_replace=1,
     n_group=1, topk_group=1, max_position_embeddings=4096, tie_word_embeddings=False)
 cfg._attn_implementation = "eager"
