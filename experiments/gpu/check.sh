@@ -31,7 +31,8 @@
 # batch-invariant mode's cost (100m, batch 1 and 64, with and without; AHA_CHECK_INVARIANT=0;
 # AHA_CHECK_TESTS=REGEX limits the gpu tests to those it matches), and after the train smoke the
 # weight handoff (learner and CUDA engine sharing a GPU, in one process and across two through
-# CUDA IPC; AHA_CHECK_HANDOFF=0 skips it). With time left the train smoke
+# CUDA IPC; AHA_CHECK_HANDOFF=0 skips it), and, with 100 s left, the 1b model at 16 x 1024 tokens
+# beside PyTorch eager. With time left the train smoke
 # is the whole run, whose held-out accuracy is compared with the CPU run's, else 3 steps. Exit
 # status 0 only when the build succeeded, every gpu test ran and passed, and the train run (when
 # it ran) finished.
@@ -307,6 +308,30 @@ elif [ -n "$aha" ] && [ "${AHA_CHECK_HANDOFF:-1}" != 0 ]; then
       status=1
     fi
   done
+fi
+
+# The 1b model at an RL learner's micro-batch (16 x 1024 tokens, where the expert GEMMs get
+# 2,048 rows each) beside PyTorch eager, last, so it only ever takes time the rest left over.
+bm_big=(--batch 16 --seq-len 1024)
+if [ "${AHA_CHECK_BENCH:-1}" != 0 ] && [ -x "$bm" ] && [ $((budget - $(elapsed))) -ge 100 ]; then
+  echo "== model benchmark, 1b at 16 x 1024 tokens"
+  if timeout $(cap 60) $bm --config 1b --device cuda --steps 3 "${bm_big[@]}" \
+       >build-gpu/check-bench-1b-big.log 2>&1; then
+    cat build-gpu/check-bench-1b-big.log
+    aha_tok=$(awk '$1 == "1b" {print $5}' build-gpu/check-bench-1b-big.log)
+    summary+=("1b (16 x 1024 tokens): $(grep -E '^1b|device memory' build-gpu/check-bench-1b-big.log | tr -s ' ' | tr '\n' ';')")
+    timeout $(cap 90) python3 experiments/gpu/bench_torch.py "${bm_big[@]}" --steps 3 --no-compile \
+      2>&1 | tee build-gpu/check-bench-torch-big.log | tail -3
+    while read -r mode tok peak; do
+      summary+=("  vs torch $mode: ${tok} tok/s, peak ${peak} GiB; aha/torch = $(awk -v a="$aha_tok" -v t="$tok" 'BEGIN { if (t > 0) printf "%.2f", a / t; else print "n/a" }')")
+    done < <(awk '$1 == "torch" && $3 == "tok/s" {print $2, $4, $6}' build-gpu/check-bench-torch-big.log)
+    while read -r l; do summary+=("  $l"); done < <(grep -hE "not run|failed" build-gpu/check-bench-torch-big.log | head -2)
+  else
+    tail -5 build-gpu/check-bench-1b-big.log
+    summary+=("1b (16 x 1024 tokens): FAILED or timed out (build-gpu/check-bench-1b-big.log)")
+  fi
+else
+  summary+=("1b (16 x 1024 tokens): skipped (benchmarks off, or under 100 s left)")
 fi
 
 # With the device tool, the logs come back as one archive in $OUT.
