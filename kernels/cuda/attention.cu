@@ -58,10 +58,14 @@ __device__ inline int seq_of(const int* seq_start, int B, int i) {
 // C 16x8:  c0, c1 = C[g][2t, 2t+1], c2, c3 = C[g+8][2t, 2t+1]
 // A register holds two bf16, the lower index in the lower half.
 __device__ inline void mma(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#ifdef AHA_CUDA_EMU  // tests/cuda_emu: the same product, from the warp's fragments on the CPU
+  cuemu::mma_m16n8k16_bf16(c, a, b);
+#else
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
       "{%8, %9}, {%0, %1, %2, %3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
 }
 
 __device__ inline uint32_t ld32(const bf16* p) {

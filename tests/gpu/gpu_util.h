@@ -19,6 +19,13 @@
 
 namespace gpu_test {
 
+// Whether the device is the CPU emulator of tests/cuda_emu (an AHA_CUDA_EMU build), where tests
+// shrink their largest shapes: those cost minutes there and check nothing the smaller ones miss.
+inline bool emulated() {
+  cudaDeviceProp p{};
+  return cudaGetDeviceProperties(&p, 0) == cudaSuccess && std::strncmp(p.name, "cuemu", 5) == 0;
+}
+
 // An owning device buffer of n T's (at least one byte, so empty shapes still get a pointer).
 template <typename T>
 struct Dev {

@@ -222,8 +222,10 @@ bool same_bits(const SampledToken& a, const SampledToken& b) {
 
 TEST_CASE("sample_tokens_cuda draws the CPU sampler's tokens, log-probs, batch-invariantly") {
   const std::vector<SamplingParams> mix = param_mix();
+  const bool emu = gpu_test::emulated();
   for (int V : {1, 7, 1000, 32000, 151936}) {
-    const int trials = V <= 1000 ? 32 : V <= 32000 ? 6 : 3;
+    if (emu && V > 1000) continue;
+    const int trials = emu ? 4 : V <= 1000 ? 32 : V <= 32000 ? 6 : 3;
     std::vector<float> logits;  // [kB, V]
     std::vector<SamplingParams> params(kB);
     std::vector<RowRef> refs(kB);
