@@ -534,6 +534,9 @@ TEST_CASE("MLA at DeepSeek's latent dims (512 + 64) decodes through FlashInfer's
   model_build(m, cfg);
   model_init(m, 9);
   for (float& p : m.params) p *= 4.0f;
+  Model cpu;  // the fp32 reference both GPU sides are measured against
+  model_build(cpu, cfg);
+  cpu.params.copy_from(m.params);
   model_to_device(m, Device::kCuda);
   const std::vector<EngineRequest> reqs = arith_requests(8, 3, 1.0f, 15);
   // Graphs replay FlashInfer's launch with each step's schedule planned into its workspace
@@ -546,7 +549,8 @@ TEST_CASE("MLA at DeepSeek's latent dims (512 + 64) decodes through FlashInfer's
   std::vector<int> first;
   const Batch batch = sample_batch(reqs, a, &first);
   const std::vector<float> learner = forward_logp(m, batch);
-  double max_d = 0, sum_d = 0;
+  const std::vector<float> reference = forward_logp(cpu, batch);
+  double max_d = 0, sum_d = 0, sum_engine_cpu = 0, sum_learner_cpu = 0;
   long n = 0, far = 0;
   size_t k = 0;
   for (size_t i = 0; i < a.size(); i++)
@@ -560,18 +564,25 @@ TEST_CASE("MLA at DeepSeek's latent dims (512 + 64) decodes through FlashInfer's
         sum_d += d;
         far += d > 0.1;
         n++;
+        sum_engine_cpu += std::fabs(x.rollout_logp[j] - reference[first[k] + j]);
+        sum_learner_cpu += std::fabs(learner[first[k] + j] - reference[first[k] + j]);
       }
     }
   REQUIRE(n > 0);
   std::printf(
+      "512 + 64 latent: mean |engine - CPU fp32| %.4g, mean |GPU learner - CPU fp32| %.4g\n",
+      sum_engine_cpu / n, sum_learner_cpu / n);
+  std::printf(
       "512 + 64 latent (FlashInfer when built): |engine - GPU learner| max %.4g mean %.4g, %ld of "
       "%ld over 0.1\n",
       max_d, sum_d / n, far, n);
-  // Sharp weights (x4) make attention nearly one-hot, so a bf16 near-tie in a score or a router
-  // may move a token's log-prob past 0.1 (1% of tokens allowed); a wrong kernel (a stride, a
-  // page) moves the mean by O(1), far past 0.03.
-  CHECK(far * 100 <= n);
-  CHECK(sum_d / n <= 0.03);
+  // Sharp weights (x4) make attention nearly one-hot, so bf16 roundings move some log-probs by
+  // O(0.1): the learner's as much as the engine's (the emulator measured both at a mean of 0.08
+  // from the CPU's fp32 forward, and 12% of the engine's tokens over 0.1 from the learner's). A
+  // wrong kernel (a stride, a page) moves the mean by O(1): the engine must stay as close to the
+  // learner, and to fp32, as the learner is to fp32.
+  CHECK(sum_d / n <= std::max(0.03, sum_learner_cpu / n));
+  CHECK(sum_engine_cpu / n <= 1.5 * sum_learner_cpu / n + 0.01);
 }
 
 TEST_CASE("after requests of random lengths with cancels, the CUDA engine's pool is whole") {
@@ -584,7 +595,8 @@ TEST_CASE("after requests of random lengths with cancels, the CUDA engine's pool
   Rng rng{21};
   std::vector<EngineResult> done;
   long submitted = 0, cancelled = 0;
-  for (int round = 0; round < 20; round++) {
+  const int rounds = gpu_test::emulated() ? 4 : 20;  // the emulator's steps take seconds
+  for (int round = 0; round < rounds; round++) {
     for (int i = 0; i < 8; i++) {
       EngineRequest r;
       r.request_id = static_cast<uint64_t>(submitted++);
