@@ -8,6 +8,7 @@
 #include <chrono>
 #include <climits>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -70,6 +71,7 @@ struct Controller {
 
   ControllerStats stats;
   int64_t last_heartbeat_ms = 0;
+  std::set<std::string> silent;  // declared dead for silence, not yet heard from again
 };
 
 namespace {
@@ -143,6 +145,7 @@ void declare_dead(Controller& c, const std::string& identity, const char* why) {
   jobq_lost(c.q, identity);  // its requests re-queued at the front, in id order
   spdlog::warn("controller: worker {} is dead ({}); re-queued {} request(s)",
                printable_peer(identity), why, held);
+  if (std::strcmp(why, "silent") == 0) c.silent.insert(identity);
   after_loss(c, identity);
 }
 
@@ -157,6 +160,14 @@ void touch_worker(Controller& c, const std::string& identity, int32_t capacity,
   if (joined) {
     spdlog::info("controller: worker {} joined (capacity {}, weights v{})",
                  printable_peer(identity), capacity, w->version);
+    // Back after being declared dead for silence: it was busy (one engine step longer than the
+    // timeout), and its re-queued requests were wasted work.
+    if (c.silent.erase(identity))
+      spdlog::warn(
+          "controller: worker {} was silent for {} ms but is alive: one of its engine steps takes "
+          "longer than that (a large model on the CPU, or the CUDA emulator); raise "
+          "rollout.worker_timeout_s",
+          printable_peer(identity), c.opt.worker_timeout_ms);
     HeartbeatMsg hb;  // tells the worker it is registered
     send_to(c, identity, encode(hb));
     replan_relay(c);

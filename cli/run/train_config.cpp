@@ -57,6 +57,10 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
        "Invalid results a rollout or reward worker may send before it is disconnected"},
       {"rollout.request_timeout_s", T::kFloat, &c.request_timeout_s,
        "A worker holding requests that answers none for this long is disconnected (re-issued)"},
+      {"rollout.worker_timeout_s", T::kFloat, &c.worker_timeout_s,
+       "A worker silent this long is taken for dead and its requests are re-issued; it sends "
+       "heartbeats between engine steps, so one step must take less (raise it for a large model "
+       "on the CPU)"},
       {"rollout.broadcast_fanout", T::kInt, &c.broadcast_fanout,
        "Weight relay tree over workers started with --relay: children per node (0 = star)"},
       {"rollout.cuda_devices", T::kIntList, &c.rollout_cuda_devices,
@@ -368,6 +372,8 @@ void train_config_finalize(TrainConfig& c) {
         "latent-cache rows allocated per worker");
   range("rollout.max_bad_results", c.max_bad_results, 1, 1e6, "a count of bad results");
   range("rollout.request_timeout_s", c.request_timeout_s, 0, 1e7, "seconds (0 = no limit)");
+  range("rollout.worker_timeout_s", c.worker_timeout_s, 3, 1e6,
+        "seconds (at least 3: workers send a heartbeat every second)");
   range("reward.threads", c.reward_threads, 1, 256, "threads per reward worker");
   range("reward.workers", c.reward_workers, 0, 256, "reward worker threads or processes");
   range("reward.job_timeout_s", c.reward_job_timeout_s, 0.1, 1e7, "seconds");

@@ -45,6 +45,7 @@ struct TrainConfig {
   bool return_routing = true;
   int max_bad_results = 3;        // bad results a worker may send before it is disconnected
   float request_timeout_s = 600;  // holding requests, none answered this long: disconnected
+  float worker_timeout_s = 3;     // silent this long (no heartbeat): dead, requests re-queued
   int broadcast_fanout = 2;       // weight relay tree: children per node (0 = star from rank 0)
   bool weight_handoff = true;     // node-local workers copy weights from the learner's memory
   std::vector<int> rollout_cuda_devices;  // --workers processes: worker i on [i % n]; [] = 0

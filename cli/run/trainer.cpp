@@ -575,6 +575,7 @@ void start_rollout_workers(Run& r) {
   co.validate_ctx = &r;
   co.max_bad_results = r.cfg.max_bad_results;
   co.request_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.request_timeout_s * 1000.0));
+  co.worker_timeout_ms = static_cast<int>(std::min(2e9, r.cfg.worker_timeout_s * 1000.0));
   co.broadcast_fanout = r.cfg.broadcast_fanout;
   setup_auth(r, co.endpoint);
   const bool curve = r.zap != nullptr;
