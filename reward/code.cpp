@@ -112,16 +112,20 @@ class Remote(object):
 
 def _builtin_kinds():
     # Exceptions of the candidate arrive as trusted classes that are also the builtin kind, so
-    # list(), hasattr() and a test's own except clauses behave as in one process.
+    # hasattr() and a test's own except clauses behave as in one process. Never a kind that
+    # steers the test's control flow (StopIteration from a call inside map() or a for loop would
+    # end it early, skipping asserts): those arrive as RuntimeError, as PEP 479 does.
     kinds = {}
     for name in ('TypeError', 'ValueError', 'KeyError', 'IndexError', 'AttributeError',
-                 'ZeroDivisionError', 'StopIteration', 'RecursionError', 'NotImplementedError',
+                 'ZeroDivisionError', 'RecursionError', 'NotImplementedError',
                  'ArithmeticError', 'OverflowError', 'LookupError', 'RuntimeError',
                  'UnicodeError', 'AssertionError', 'NameError'):
         try:
             kinds[name] = type('Candidate' + name, (CandidateError, getattr(builtins, name)), {})
         except TypeError:
             pass
+    for name in ('StopIteration', 'StopAsyncIteration', 'GeneratorExit'):
+        kinds[name] = kinds['RuntimeError']
     return kinds
 
 
@@ -274,23 +278,45 @@ def _main():
         print('candidate program failed: %s' % _str(hello[1])[:300], file=sys.stderr)
         return
     g = {'__name__': '__main__', '__builtins__': builtins}
-    import importlib, re
-    # A candidate name that is also a builtin's comes in only when it is the function under test:
-    # when the tests call no other function of the candidate (MBPP 126 defines and tests sum());
-    # otherwise abs(), set(), sorted() ... in the tests stay the builtins.
+    import importlib, importlib.util, re
+    # Only names the trusted test text mentions come from the candidate (no dunder such as
+    # __builtins__, no name the tests do not use, no module imported for nothing).
+    text = TEST + '\n' + SETUP + '\n' + '\n'.join(TESTS)  # the prompt defines its own names
+    used = set(re.findall(r'[A-Za-z_][A-Za-z0-9_]*', text)) | {ENTRY}
     called = set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', SETUP + '\n'.join(TESTS)))
     names = []
     for item in hello[1]:
         if type(item) is not list or len(item) != 3:
             raise ProtocolError('bad name list')
         names.append((_str(item[0]), _str(item[1]), item[2]))
-    own_called = [n for k, n, v in names if n in called and not hasattr(builtins, n)]
+    # A candidate name that is also a builtin's comes in only when it is the function under test:
+    # when the tests use no other name of the candidate (MBPP 126 defines and tests sum());
+    # otherwise abs(), set(), sorted(), all() ... in the tests stay the builtins.
+    own_used = [n for k, n, v in names
+                if n in used and n.isidentifier() and not hasattr(builtins, n)]
+
+    def stdlib_module(name):
+        # The harness runs with -I -S: whatever it finds is the standard library's.
+        try:
+            return importlib.util.find_spec(name) is not None
+        except Exception:
+            return False
+
     for kind, name, val in names:
-        if not name.isidentifier() or name.startswith('_aha'):
+        if not name.isidentifier() or name.startswith(('__', '_aha')):
             continue
-        if hasattr(builtins, name) and (own_called or MODE == 'humaneval' or name not in called):
+        if name not in used:
+            continue
+        if hasattr(builtins, name) and (own_used or MODE == 'humaneval' or name not in called):
             continue  # a builtin the tests use is never the candidate's
-        if kind == 'module':
+        if name not in called and stdlib_module(name):
+            # math.isclose(...), sys.getsizeof(...) in the tests: the real module, never an
+            # object of the candidate's that answers to that name.
+            try:
+                g[name] = importlib.import_module(name)
+            except Exception:
+                pass
+        elif kind == 'module':
             try:
                 g[name] = importlib.import_module(val if type(val) is str else '')
             except Exception:
