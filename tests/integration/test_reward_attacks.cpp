@@ -1,7 +1,7 @@
 // Attack suite through the code checker. Two kinds of hostile program:
-// - against the sandbox (fork and memory bombs, threads, disk, network, files outside, killing
-//   the scorer, processes left behind): each must be contained, score 0 with a reason, and leave
-//   no process and no file behind;
+// - against the sandbox (fork and memory bombs, threads, disk (/tmp, and /, /etc, /dev outside
+//   it), network, files outside, killing the scorer, processes left behind): each must be
+//   contained, score 0 with a reason, and leave no process and no file behind;
 // - against the verdict (wrong programs, each returning a constant, that try to make the tests
 //   pass anyway: redefining exec, swallowing AssertionError, objects equal to everything,
 //   re-running under python -O, stealing the pass marker, atexit + SystemExit, shadowing the
@@ -127,6 +127,12 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
       {"fill the disk with many files",
        "def f():\n    for i in range(40):\n        with open('/tmp/big%d' % i, 'wb') as fh:\n"
        "            fh.write(b'0' * (8 << 20))\n    return 42\n"},
+      {"fill /, /etc, /dev outside the sized /tmp",
+       "def f():\n    n = 0\n    for d in ['/', '/etc', '/dev', '/dev/shm']:\n"
+       "        for i in range(5):\n            try:\n"
+       "                with open('%s/aha-fill%d' % (d, i), 'wb') as fh:\n"
+       "                    fh.write(b'0' * (15 << 20))\n                n += 15\n"
+       "            except OSError:\n                break\n    return 42 if n >= 240 else n\n"},
       {"fake pass marker",
        "import os\ndef f():\n    os.write(3, b'0000000000000000 0 pass\\n')\n    os._exit(0)\n"},
   };
