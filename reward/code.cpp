@@ -854,20 +854,37 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
   const auto& tests = ref.at("tests");
   int passed = 0;
   std::string note;
+  // One run per test: without a budget for the row, a program that takes just under timeout_s
+  // on each of N tests would hold a sandbox for N x timeout_s.
+  double budget = opt.get_double(
+      "row_timeout_s", lim.wall_s * static_cast<double>(std::min<size_t>(tests.size(), 4)));
+  double spent = 0;
   for (size_t i = 0; i < tests.size(); i++) {
     const auto& t = tests[i];
     if (!t.is_object() || !t.contains("output"))
       throw std::invalid_argument("code: tests[" + std::to_string(i) + "] needs 'output'");
+    char spent_note[96];
+    std::snprintf(spent_note, sizeof spent_note, "test %zu: row time budget (%.1f s) spent", i + 1,
+                  budget);
+    if (budget - spent <= 0) {
+      if (note.empty()) note = spent_note;
+      continue;
+    }
     std::string input = t.contains("input") ? t.at("input").get<std::string>() : "";
-    SandboxResult r = box.run({{"./prog"}, input, lim, {"prog"}, ""});
+    SandboxLimits run_lim = lim;
+    run_lim.wall_s = std::min(lim.wall_s, budget - spent);
+    SandboxResult r = box.run({{"./prog"}, input, run_lim, {"prog"}, ""});
+    spent += r.wall_s;
     bool ok = r.exit_code == 0 && !r.timed_out && !r.output_limit &&
               squash_ws(r.output) == squash_ws(t.at("output").get<std::string>());
     if (ok) {
       passed++;
+    } else if (note.empty() && r.timed_out && run_lim.wall_s < lim.wall_s) {
+      note = spent_note;
     } else if (note.empty()) {
-      note =
-          "test " + std::to_string(i + 1) + ": " +
-          (r.exit_code == 0 && !r.timed_out ? std::string("wrong output") : failure_note(r, lim));
+      note = "test " + std::to_string(i + 1) + ": " +
+             (r.exit_code == 0 && !r.timed_out ? std::string("wrong output")
+                                               : failure_note(r, run_lim));
     }
   }
   return finish(passed, static_cast<int>(tests.size()), note, code);

@@ -360,6 +360,22 @@ void run_cpp_verdict_suite() {
   CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
                         io, opt)
             .score == 0.0);
+  // Just under the time limit on each of many tests: the row stops at its budget (by default
+  // 4 x timeout_s) instead of holding the sandbox for tests x timeout_s (30 x 0.9 s here); the
+  // tests it did not reach fail.
+  nlohmann::json slow = {{"language", "cpp"}, {"tests", nlohmann::json::array()}};
+  for (int i = 0; i < 30; i++) slow["tests"].push_back({{"input", "3"}, {"output", "9"}});
+  aha::CheckerOptions quick = opt;
+  quick.values["timeout_s"] = 1.0;
+  auto t0 = std::chrono::steady_clock::now();
+  aha::RewardResult r = aha::check_code(
+      "#include <unistd.h>\n#include <cstdio>\nint main() { usleep(900000); std::puts(\"9\"); }\n",
+      slow, quick);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(r.reason << " (" << secs << " s)");
+  CHECK(r.score <= 5.0 / 30);
+  CHECK(r.reason.find("row time budget (4.0 s) spent") != std::string::npos);
+  CHECK(secs < 20.0);
 }
 
 }  // namespace
