@@ -309,7 +309,7 @@ def _main():
             continue
         if hasattr(builtins, name) and (own_used or MODE == 'humaneval' or name not in called):
             continue  # a builtin the tests use is never the candidate's
-        if name not in called and stdlib_module(name):
+        if name != ENTRY and name not in called and stdlib_module(name):
             # math.isclose(...), sys.getsizeof(...) in the tests: the real module, never an
             # object of the candidate's that answers to that name.
             try:

@@ -295,6 +295,12 @@ void run_python_verdict_suite() {
   INFO(gh.reason);
   CHECK(gh.score == 1.0);
   CHECK(aha::check_code("def add(a, b):\n    return a + b\n", passed, opt).score == 1.0);
+  // The function under test may be named like a standard-library module.
+  nlohmann::json named_like_module = {
+      {"prompt", "def string(s):\n    \"\"\"Return s twice.\"\"\"\n"},
+      {"test", "def check(candidate):\n    assert candidate('ab') == 'abab'\n"},
+      {"entry_point", "string"}};
+  CHECK(aha::check_code("    return s * 2\n", named_like_module, opt).score == 1.0);
   for (const Attack& a : python_verdict_attacks()) {
     for (const nlohmann::json* ref : {&mbpp, &humaneval, &generic, &passed}) {
       aha::RewardResult r = aha::check_code(a.code, *ref, opt);
