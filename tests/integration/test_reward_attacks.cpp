@@ -381,7 +381,7 @@ void run_cpp_verdict_suite() {
   INFO(r.reason << " (" << secs << " s)");
   CHECK(r.score <= 5.0 / 30);
   CHECK(r.reason.find("row time budget (4.0 s) spent") != std::string::npos);
-  CHECK(secs < 20.0);
+  CHECK(secs < 27.0);  // the 30 sleeps alone take 27 s; a loaded machine may compile slowly
 }
 
 }  // namespace
