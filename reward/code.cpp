@@ -112,16 +112,20 @@ class Remote(object):
 
 def _builtin_kinds():
     # Exceptions of the candidate arrive as trusted classes that are also the builtin kind, so
-    # list(), hasattr() and a test's own except clauses behave as in one process.
+    # hasattr() and a test's own except clauses behave as in one process. Never a kind that
+    # steers the test's control flow (StopIteration from a call inside map() or a for loop would
+    # end it early, skipping asserts): those arrive as RuntimeError, as PEP 479 does.
     kinds = {}
     for name in ('TypeError', 'ValueError', 'KeyError', 'IndexError', 'AttributeError',
-                 'ZeroDivisionError', 'StopIteration', 'RecursionError', 'NotImplementedError',
+                 'ZeroDivisionError', 'RecursionError', 'NotImplementedError',
                  'ArithmeticError', 'OverflowError', 'LookupError', 'RuntimeError',
                  'UnicodeError', 'AssertionError', 'NameError'):
         try:
             kinds[name] = type('Candidate' + name, (CandidateError, getattr(builtins, name)), {})
         except TypeError:
             pass
+    for name in ('StopIteration', 'StopAsyncIteration', 'GeneratorExit'):
+        kinds[name] = kinds['RuntimeError']
     return kinds
 
 
@@ -274,23 +278,45 @@ def _main():
         print('candidate program failed: %s' % _str(hello[1])[:300], file=sys.stderr)
         return
     g = {'__name__': '__main__', '__builtins__': builtins}
-    import importlib, re
-    # A candidate name that is also a builtin's comes in only when it is the function under test:
-    # when the tests call no other function of the candidate (MBPP 126 defines and tests sum());
-    # otherwise abs(), set(), sorted() ... in the tests stay the builtins.
+    import importlib, importlib.util, re
+    # Only names the trusted test text mentions come from the candidate (no dunder such as
+    # __builtins__, no name the tests do not use, no module imported for nothing).
+    text = TEST + '\n' + SETUP + '\n' + '\n'.join(TESTS)  # the prompt defines its own names
+    used = set(re.findall(r'[A-Za-z_][A-Za-z0-9_]*', text)) | {ENTRY}
     called = set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', SETUP + '\n'.join(TESTS)))
     names = []
     for item in hello[1]:
         if type(item) is not list or len(item) != 3:
             raise ProtocolError('bad name list')
         names.append((_str(item[0]), _str(item[1]), item[2]))
-    own_called = [n for k, n, v in names if n in called and not hasattr(builtins, n)]
+    # A candidate name that is also a builtin's comes in only when it is the function under test:
+    # when the tests use no other name of the candidate (MBPP 126 defines and tests sum());
+    # otherwise abs(), set(), sorted(), all() ... in the tests stay the builtins.
+    own_used = [n for k, n, v in names
+                if n in used and n.isidentifier() and not hasattr(builtins, n)]
+
+    def stdlib_module(name):
+        # The harness runs with -I -S: whatever it finds is the standard library's.
+        try:
+            return importlib.util.find_spec(name) is not None
+        except Exception:
+            return False
+
     for kind, name, val in names:
-        if not name.isidentifier() or name.startswith('_aha'):
+        if not name.isidentifier() or name.startswith(('__', '_aha')):
             continue
-        if hasattr(builtins, name) and (own_called or MODE == 'humaneval' or name not in called):
+        if name not in used:
+            continue
+        if hasattr(builtins, name) and (own_used or MODE == 'humaneval' or name not in called):
             continue  # a builtin the tests use is never the candidate's
-        if kind == 'module':
+        if name != ENTRY and name not in called and stdlib_module(name):
+            # math.isclose(...), sys.getsizeof(...) in the tests: the real module, never an
+            # object of the candidate's that answers to that name.
+            try:
+                g[name] = importlib.import_module(name)
+            except Exception:
+                pass
+        elif kind == 'module':
             try:
                 g[name] = importlib.import_module(val if type(val) is str else '')
             except Exception:
@@ -828,20 +854,37 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
   const auto& tests = ref.at("tests");
   int passed = 0;
   std::string note;
+  // One run per test: without a budget for the row, a program that takes just under timeout_s
+  // on each of N tests would hold a sandbox for N x timeout_s.
+  double budget = opt.get_double(
+      "row_timeout_s", lim.wall_s * static_cast<double>(std::min<size_t>(tests.size(), 4)));
+  double spent = 0;
   for (size_t i = 0; i < tests.size(); i++) {
     const auto& t = tests[i];
     if (!t.is_object() || !t.contains("output"))
       throw std::invalid_argument("code: tests[" + std::to_string(i) + "] needs 'output'");
+    char spent_note[96];
+    std::snprintf(spent_note, sizeof spent_note, "test %zu: row time budget (%.1f s) spent", i + 1,
+                  budget);
+    if (budget - spent <= 0) {
+      if (note.empty()) note = spent_note;
+      continue;
+    }
     std::string input = t.contains("input") ? t.at("input").get<std::string>() : "";
-    SandboxResult r = box.run({{"./prog"}, input, lim, {"prog"}, ""});
+    SandboxLimits run_lim = lim;
+    run_lim.wall_s = std::min(lim.wall_s, budget - spent);
+    SandboxResult r = box.run({{"./prog"}, input, run_lim, {"prog"}, ""});
+    spent += r.wall_s;
     bool ok = r.exit_code == 0 && !r.timed_out && !r.output_limit &&
               squash_ws(r.output) == squash_ws(t.at("output").get<std::string>());
     if (ok) {
       passed++;
+    } else if (note.empty() && r.timed_out && run_lim.wall_s < lim.wall_s) {
+      note = spent_note;
     } else if (note.empty()) {
-      note =
-          "test " + std::to_string(i + 1) + ": " +
-          (r.exit_code == 0 && !r.timed_out ? std::string("wrong output") : failure_note(r, lim));
+      note = "test " + std::to_string(i + 1) + ": " +
+             (r.exit_code == 0 && !r.timed_out ? std::string("wrong output")
+                                               : failure_note(r, run_lim));
     }
   }
   return finish(passed, static_cast<int>(tests.size()), note, code);

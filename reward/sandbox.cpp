@@ -858,6 +858,8 @@ namespace {
 std::vector<std::string> bwrap_args(const std::string& dir, const SandboxLimits& lim,
                                     const std::vector<std::string>& files,
                                     const std::string& writable_dir) {
+  // bubblewrap's own tmpfs mounts (/, /dev) have no size: /dev/shm gets one of tmp_bytes, and
+  // / and /dev turn read-only once set up (below).
   std::vector<std::string> a = {"/usr/bin/bwrap",
                                 "--unshare-all",
                                 "--die-with-parent",
@@ -892,6 +894,10 @@ std::vector<std::string> bwrap_args(const std::string& dir, const SandboxLimits&
                                 "--size",
                                 std::to_string(lim.tmp_bytes),
                                 "--tmpfs",
+                                "/dev/shm",
+                                "--size",
+                                std::to_string(lim.tmp_bytes),
+                                "--tmpfs",
                                 "/tmp",
                                 "--dir",
                                 "/tmp/w"};
@@ -900,7 +906,8 @@ std::vector<std::string> bwrap_args(const std::string& dir, const SandboxLimits&
   }
   if (!writable_dir.empty())
     a.insert(a.end(), {"--bind", dir + "/" + writable_dir, "/tmp/w/" + writable_dir});
-  a.insert(a.end(), {"--chdir", "/tmp/w", "--"});
+  // Without this a run could fill / or /dev (host memory, unbounded without a cgroup).
+  a.insert(a.end(), {"--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp/w", "--"});
   return a;
 }
 

@@ -1,13 +1,15 @@
 // Attack suite through the code checker. Two kinds of hostile program:
-// - against the sandbox (fork and memory bombs, threads, disk, network, files outside, killing
-//   the scorer, processes left behind): each must be contained, score 0 with a reason, and leave
-//   no process and no file behind;
+// - against the sandbox (fork and memory bombs, threads, disk (/tmp, and /, /etc, /dev outside
+//   it), network, files outside, killing the scorer, processes left behind): each must be
+//   contained, score 0 with a reason, and leave no process and no file behind;
 // - against the verdict (wrong programs, each returning a constant, that try to make the tests
 //   pass anyway: redefining exec, swallowing AssertionError, objects equal to everything,
 //   re-running under python -O, stealing the pass marker, atexit + SystemExit, shadowing the
-//   builtins the tests call; C++: NDEBUG, #define main/assert, static initialisers that exit,
-//   interposed __assert_fail, signal handlers, forged report lines): each must score 0, while the
-//   honest version of the same program scores 1.
+//   builtins the tests call, a forged name list carrying __builtins__, an object standing in for
+//   a module the tests use, StopIteration ending a test's map() early; C++: NDEBUG,
+//   #define main/assert, static initialisers that exit, interposed __assert_fail, signal
+//   handlers, forged report lines): each must score 0, while the honest version of the same
+//   program scores 1.
 // Runs under the default isolation and again under the forced fallback (AHA_SANDBOX=fallback is
 // read once per process, so that pass runs in a child). test_reward_attacks_nobody runs this
 // binary again as a non-root user.
@@ -125,6 +127,12 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
       {"fill the disk with many files",
        "def f():\n    for i in range(40):\n        with open('/tmp/big%d' % i, 'wb') as fh:\n"
        "            fh.write(b'0' * (8 << 20))\n    return 42\n"},
+      {"fill /, /etc, /dev outside the sized /tmp",
+       "def f():\n    n = 0\n    for d in ['/', '/etc', '/dev', '/dev/shm']:\n"
+       "        for i in range(5):\n            try:\n"
+       "                with open('%s/aha-fill%d' % (d, i), 'wb') as fh:\n"
+       "                    fh.write(b'0' * (15 << 20))\n                n += 15\n"
+       "            except OSError:\n                break\n    return 42 if n >= 240 else n\n"},
       {"fake pass marker",
        "import os\ndef f():\n    os.write(3, b'0000000000000000 0 pass\\n')\n    os._exit(0)\n"},
   };
@@ -235,6 +243,21 @@ std::vector<Attack> python_verdict_attacks() {
        "def add(a, b):\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n"},
       {"print look-alike lines",
        "print('0 pass\\n1 pass\\n2 pass\\ndone')\nimport sys\nsys.stdout.flush()\n" + wrong},
+      {"a forged name list hands the tests its own __builtins__",
+       "import sys\n_m = sys.modules['__main__']\n_orig = _m._names\ndef _names(g):\n"
+       "    import builtins\n    fake = dict(vars(builtins))\n    fake['abs'] = lambda x: 0\n"
+       "    fake['all'] = lambda x: True\n    fake['isinstance'] = lambda *a: True\n"
+       "    return _orig(g) + [['value', '__builtins__', "
+       "['d', [[['s', k], _m._handle(v)] for k, v in fake.items()]]]]\n"
+       "_m._names = _names\n" +
+           wrong},
+      {"an object answers for a module the tests use",
+       "class _M:\n    def isclose(self, *a, **k):\n        return True\nmath = _M()\n" + wrong},
+      {"StopIteration out of the call ends map() early",
+       "def add(a, b):\n    raise StopIteration\n"},
+      {"shadow all() and map() when the tests only pass the function",
+       "def map(*a):\n    return 0\ndef all(x):\n    return True\ndef any(x):\n    return False\n" +
+           wrong},
   };
 }
 
@@ -252,15 +275,39 @@ void run_python_verdict_suite() {
        "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(5, 7) == 12\n"
        "    assert abs(candidate(-4, 10) - 6) < 1e-9\n"},
       {"entry_point", "add"}};
+  // Tests that use a module the program imported, and the function passed rather than called.
+  nlohmann::json generic = {
+      {"tests",
+       {"assert math.isclose(add(1.5, 2), 3.5)",
+        "assert all(map(lambda p: add(*p[0]) == p[1], [((1, 1), 2), ((2, 3), 5)]))",
+        "assert all(x == 3 for x in map(add, [1, 2], [2, 1]))",
+        "assert abs(add(-4, 10) - 6) < 1e-9"}}};
+  // The function under test only passed to builtins, never called by name.
+  nlohmann::json passed = {
+      {"tests", {"assert all(map(add, [1, 2], [2, 1])) and not any(map(add, [0, 2], [0, -2]))"}}};
   // The honest programs pass: the harness is not failing everything.
   CHECK(aha::check_code("def add(a, b):\n    return a + b\n", mbpp, opt).score == 1.0);
   aha::RewardResult h = aha::check_code("    return a + b\n", humaneval, opt);
   INFO(h.reason);
   CHECK(h.score == 1.0);
+  aha::RewardResult gh =
+      aha::check_code("import math\ndef add(a, b):\n    return a + b\n", generic, opt);
+  INFO(gh.reason);
+  CHECK(gh.score == 1.0);
+  CHECK(aha::check_code("def add(a, b):\n    return a + b\n", passed, opt).score == 1.0);
+  // The function under test may be named like a standard-library module.
+  nlohmann::json named_like_module = {
+      {"prompt", "def string(s):\n    \"\"\"Return s twice.\"\"\"\n"},
+      {"test", "def check(candidate):\n    assert candidate('ab') == 'abab'\n"},
+      {"entry_point", "string"}};
+  CHECK(aha::check_code("    return s * 2\n", named_like_module, opt).score == 1.0);
   for (const Attack& a : python_verdict_attacks()) {
-    for (const nlohmann::json* ref : {&mbpp, &humaneval}) {
+    for (const nlohmann::json* ref : {&mbpp, &humaneval, &generic, &passed}) {
       aha::RewardResult r = aha::check_code(a.code, *ref, opt);
-      std::string mode = ref == &mbpp ? "mbpp" : "humaneval";
+      std::string mode = ref == &mbpp        ? "mbpp"
+                         : ref == &humaneval ? "humaneval"
+                         : ref == &generic   ? "tests"
+                                             : "tests, function passed";
       INFO("attack: " << std::string(a.name) << " (" << mode << ") reason: " << r.reason);
       MESSAGE(std::string(a.name) << " (" << mode << "): " << r.reason);
       CHECK(r.score == 0.0);
@@ -319,6 +366,22 @@ void run_cpp_verdict_suite() {
   CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
                         io, opt)
             .score == 0.0);
+  // Just under the time limit on each of many tests: the row stops at its budget (by default
+  // 4 x timeout_s) instead of holding the sandbox for tests x timeout_s (30 x 0.9 s here); the
+  // tests it did not reach fail.
+  nlohmann::json slow = {{"language", "cpp"}, {"tests", nlohmann::json::array()}};
+  for (int i = 0; i < 30; i++) slow["tests"].push_back({{"input", "3"}, {"output", "9"}});
+  aha::CheckerOptions quick = opt;
+  quick.values["timeout_s"] = 1.0;
+  auto t0 = std::chrono::steady_clock::now();
+  aha::RewardResult r = aha::check_code(
+      "#include <unistd.h>\n#include <cstdio>\nint main() { usleep(900000); std::puts(\"9\"); }\n",
+      slow, quick);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(r.reason << " (" << secs << " s)");
+  CHECK(r.score <= 5.0 / 30);
+  CHECK(r.reason.find("row time budget (4.0 s) spent") != std::string::npos);
+  CHECK(secs < 27.0);  // the 30 sleeps alone take 27 s; a loaded machine may compile slowly
 }
 
 }  // namespace
