@@ -20,6 +20,14 @@
 
 #include "cuemu.h"
 
+// AddressSanitizer follows the switches between fiber stacks (AHA_SANITIZE builds).
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define CUEMU_ASAN 1
+#else
+#define CUEMU_ASAN 0
+#endif
+
 struct CUstream_st {
   bool capturing = false;
   bool invalidated = false;
@@ -103,6 +111,7 @@ struct Fiber {
   ucontext_t ctx;
   jmp_buf jb;
   bool started = false;
+  void* asan_fake = nullptr;  // ASan's fake stack of this fiber while it is switched out
   char* stack = nullptr;
   State state = kDone;
   uint3 tid{};
@@ -114,6 +123,9 @@ struct Fiber {
 struct Exec {
   std::vector<Fiber> fibers;  // kept between launches
   jmp_buf sched;
+  void* asan_sched_fake = nullptr;  // the scheduler's stack, for ASan's switch annotations
+  const void* sched_bottom = nullptr;
+  size_t sched_size = 0;
   Fiber* cur = nullptr;
   ThreadIds ids{};
   const std::function<void()>* body = nullptr;
@@ -128,13 +140,29 @@ Fiber& self() {
   return *g_exec.cur;
 }
 
+// Called first thing on a fiber's stack after every switch to it.
+void arrived_on_fiber(Fiber& f) {
+#if CUEMU_ASAN
+  __sanitizer_finish_switch_fiber(f.asan_fake, &g_exec.sched_bottom, &g_exec.sched_size);
+#else
+  (void)f;
+#endif
+}
+
 void yield_to_scheduler() {
   Fiber& f = self();
-  if (_setjmp(f.jb) == 0) _longjmp(g_exec.sched, 1);
+  if (_setjmp(f.jb) == 0) {
+#if CUEMU_ASAN
+    __sanitizer_start_switch_fiber(&f.asan_fake, g_exec.sched_bottom, g_exec.sched_size);
+#endif
+    _longjmp(g_exec.sched, 1);
+  }
+  arrived_on_fiber(*g_exec.cur);
   g_exec.ids.thread_idx = g_exec.cur->tid;
 }
 
 void fiber_main() {
+  arrived_on_fiber(*g_exec.cur);
   for (;;) {
     (*g_exec.body)();
     g_exec.cur->state = kDone;
@@ -146,7 +174,15 @@ void fiber_main() {
 void resume(Fiber& f) {
   g_exec.cur = &f;
   g_exec.ids.thread_idx = f.tid;
-  if (_setjmp(g_exec.sched) != 0) return;
+  if (_setjmp(g_exec.sched) != 0) {
+#if CUEMU_ASAN
+    __sanitizer_finish_switch_fiber(g_exec.asan_sched_fake, nullptr, nullptr);
+#endif
+    return;
+  }
+#if CUEMU_ASAN
+  __sanitizer_start_switch_fiber(&g_exec.asan_sched_fake, f.stack, kStackBytes);
+#endif
   if (f.started) _longjmp(f.jb, 1);
   f.started = true;
   setcontext(&f.ctx);
