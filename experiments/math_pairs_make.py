@@ -382,6 +382,48 @@ for p in ["9^{9^{9}}", "(a+b+c+d+e+f+g+h)^{64}-(a+b+c+d+e+f+g+h)^{63}",
           "e^{e^{e^{e^{64}}}}", "2^{2^{2^{2^{2^{2}}}}}", "(x+1)^{1000000}", "100000!", "\\sqrt{" * 30 + "2" + "}" * 30]:
     add("pathological", box(p), "1", False)
 
+# ---- numbers set apart by a space: never a product; "2 1/3" is a mixed number
+for comp, a, e in [
+    (box("1 0"), "0", False), (box("3 4"), "12", False), (box("2 1/2"), "1", False),
+    (box("2 1/2"), "\\frac52", True), ("The answer is 2 1/3 cups.", "\\frac73", True),
+    ("The answer is 2 1/3 cups.", "\\frac23", False), ("She used 2 1/3 cups of flour.", "\\frac73", True),
+    ("She used 2 1/3 cups of flour.", "\\frac13", False), (box("2 4/3"), "\\frac{10}{3}", False),
+    (box("-1 1/2"), "-1.5", True),
+]:
+    add("spacing", comp, a, e)
+
+# ---- prose, punctuation and emphasis around an answer given in words
+for comp, a, e in [
+    ("The answer is 12, since 3 times 4 is 12.", "12", True),
+    ("The answer is 13, since 3 times 4 is 12.", "12", False),
+    ("The answer is 12, which is the number of eggs.", "12", True),
+    ("The answer is 12 because $3 \\cdot 4 = 12$.", "12", True),
+    ("So the answer is 12 (after removing the broken ones).", "12", True),
+    ("So the answer is 11 (after removing the broken ones).", "12", False),
+    ("The answer is $40,$ as computed.", "40", True), ("The answer is $41,$ as computed.", "40", False),
+    ("The answer is $40$;", "40", True),
+    ("**Final Answer:** 42", "42", True), ("**Final Answer**: 42", "42", True),
+    ("**Final Answer:** 24", "42", False), ("The answer is **42**.", "42", True),
+    ("The answer is **24**.", "42", False), ("The correct option is **B**.", "B", True),
+    ("The correct option is **D**.", "B", False), ("The correct answer is 7.", "7", True),
+    ("The answer is $18 per day.", "#### 18", True), ("The answer is $19 per day.", "#### 18", False),
+    ("The answer is 3 and 4.", "3", False),
+    ("The answer is not 42, because 41 is.", "42", False),
+]:
+    add("trailing", comp, a, e)
+
+# ---- units after constants, compound units, temperatures; nested boxes
+for comp, a, e in [
+    (box("60 \\text{ km/h}"), "60", True), (box("60 \\text{ km/h}"), "50", False),
+    (box("9.8 \\, \\mathrm{m/s^2}"), "9.8", True), (box("36\\pi \\text{ cm}^2"), "36\\pi", True),
+    (box("36\\pi\\ \\text{cm}^2"), "36\\pi", True), (box("34\\pi \\text{ cm}^2"), "36\\pi", False),
+    (box("2\\sqrt{3} \\text{ meters}"), "2\\sqrt3", True), (box("2\\sqrt{2} \\text{ meters}"), "2\\sqrt3", False),
+    (box("30^\\circ\\text{C}"), "30", True), (box("30^{\\circ} F"), "30", True), (box("31^\\circ C"), "30", False),
+    (box("x \\text{ cm}"), "5", False), (box("5x \\text{ cm}"), "5", False),
+    (box("\\boxed{42}"), "42", True), (box("\\boxed{41}"), "42", False),
+]:
+    add("units", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

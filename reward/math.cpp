@@ -224,7 +224,27 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // A sentence ends at ". " (a period followed by a space), never at a decimal point.
   size_t stop = rest.find(". ");
   if (stop != std::string::npos) rest = rest.substr(0, stop);
-  while (!rest.empty() && (rest.back() == '.' || rest.back() == ' ')) rest.pop_back();
+  // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)".
+  static const RE2 clause_re(
+      R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
+      R"(therefore|then|but|though|although|while|assuming|after|before|rounded|i\.e\.|that is)\b|)"
+      R"(\s+\([A-Za-z]{3,}\b))");
+  re2::StringPiece clause;
+  if (RE2::PartialMatch(rest, clause_re, &clause)) {
+    size_t at = static_cast<size_t>(clause.data() - rest.data());
+    if (at > 0) rest = rest.substr(0, at);
+  }
+  // Markdown emphasis around the answer: "**42**".
+  auto strip_ends = [](std::string& t) {
+    t = trim(t);
+    while (!t.empty() && (t.back() == '.' || t.back() == ' ' || t.back() == '*')) t.pop_back();
+    size_t b = 0;
+    while (b < t.size() && (t[b] == '*' || t[b] == ' ')) b++;
+    t = t.substr(b);
+  };
+  strip_ends(rest);
+  if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
+  strip_ends(rest);
   if (rest.empty()) return std::nullopt;
   return rest;
 }
@@ -252,10 +272,13 @@ std::optional<std::string> gsm8k_hashes(const std::string& s) {
   return a;
 }
 
-std::optional<std::string> answer_is(const std::string& s) {
+std::optional<std::string> answer_is(const std::string& text) {
+  std::string s = text;
+  replace_all(s, "**", "");  // Markdown bold: "**Final Answer**: 42"
   std::string low = lower(s);
   size_t best = std::string::npos, len = 0;
-  for (const char* key : {"the answer is", "final answer is", "answer:", "answer is:"}) {
+  for (const char* key : {"the answer is", "final answer is", "answer:", "answer is:",
+                          "correct answer is", "correct option is", "correct choice is"}) {
     size_t p = low.rfind(key);
     if (p != std::string::npos &&
         (best == std::string::npos || p + std::string(key).size() > best + len)) {
@@ -311,7 +334,8 @@ std::string mask_latex(const std::string& s) {
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
-  static const RE2 re(R"((-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
+  static const RE2 re(
+      R"((-?\d+ \d+/\d+|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
@@ -370,70 +394,40 @@ bool is_unit_word(const std::string& w) {
 
 // Words that change what a number means: "81 or more" is not 81.
 bool is_qualifier_word(const std::string& w) {
-  static const char* words[] = {"or",
-                                "and",
-                                "more",
-                                "less",
-                                "least",
-                                "most",
-                                "than",
-                                "fewer",
-                                "greater",
-                                "smaller",
-                                "larger",
-                                "about",
-                                "approximately",
-                                "around",
-                                "nearly",
-                                "almost",
-                                "over",
-                                "under",
-                                "at",
-                                "not",
-                                "no",
-                                "only",
-                                "maybe",
-                                "possibly",
-                                "either",
-                                "neither",
-                                "nor",
-                                "but",
-                                "plus",
-                                "minus",
-                                "up",
-                                "to",
-                                "between",
-                                "above",
-                                "below",
-                                "roughly",
-                                "circa",
-                                "if",
-                                "when",
-                                "otherwise",
-                                "each",
-                                "all",
-                                "none",
-                                "any",
-                                "some",
-                                "every",
-                                "per",
-                                "ish"};
+  static const char* words[] = {
+      "or",      "and",     "more",     "less",   "least",     "most",          "than",
+      "fewer",   "greater", "smaller",  "larger", "about",     "approximately", "around",
+      "nearly",  "almost",  "over",     "under",  "at",        "not",           "no",
+      "only",    "maybe",   "possibly", "either", "neither",   "nor",           "but",
+      "plus",    "minus",   "up",       "to",     "between",   "above",         "below",
+      "roughly", "circa",   "if",       "when",   "otherwise", "each",          "all",
+      "none",    "any",     "some",     "every",  "ish",
+  };
   for (const char* u : words)
     if (w == u) return true;
   return false;
 }
 
 bool looks_numeric(const std::string& s);
+bool has_letters(const std::string& s);
 
 // Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18
 // eggs"; never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
-  static const RE2 re(R"(^(.*?[0-9%}])(\s*)((?:[A-Za-z]+(?:\^[23])?\s*)+)$)");
+  // Words may be compound units: "km/h", "m/s^2".
+  static const RE2 re(
+      R"(^(.*?(?:[0-9%}]|\\pi))(\s*)((?:[A-Za-z]+(?:\^[23])?(?:/[A-Za-z]+(?:\^[23])?)*\s*)+)$)");
   std::string prefix, space, words;
   if (!RE2::FullMatch(s, re, &prefix, &space, &words)) return s;
   prefix = trim(prefix);
   static const RE2 grouped(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
-  if (prefix.empty() || !(looks_numeric(prefix) || RE2::FullMatch(prefix, grouped))) return s;
+  // A number, or a constant without variables ("36\pi cm^2", "2\sqrt{3} m").
+  if (prefix.empty() || !(looks_numeric(prefix) || RE2::FullMatch(prefix, grouped) ||
+                          (!has_letters(prefix) && symbolic_parses(prefix))))
+    return s;
+  if (prefix.size() >= 3 && prefix.compare(prefix.size() - 3, 3, "\\pi") == 0 && space.empty())
+    return s;  // "\pir" is no unit after \pi
+  bool compound = words.find('/') != std::string::npos;
   bool all_units = true;
   size_t i = 0, count = 0;
   while (i < words.size()) {
@@ -443,6 +437,11 @@ std::string strip_units(const std::string& s) {
     if (j > i) {
       std::string w = lower(words.substr(i, j - i));
       if (is_qualifier_word(w)) return s;
+      if (compound && (w == "h" || w == "s")) {  // hours and seconds only in "km/h", "m/s"
+        count++;
+        i = j;
+        continue;
+      }
       if (!is_unit_word(w)) {
         if (w.size() < 3) return s;  // "5 x" is 5x, not 5 with a unit
         all_units = false;
@@ -491,6 +490,15 @@ struct Number {
 // "\frac{1}{2}",
 // "\frac12", "2\frac{1}{2}" (mixed), each optionally followed by "%".
 std::optional<Number> parse_number(const std::string& in) {
+  // A mixed number in plain text, "2 1/3" (a proper fraction after the whole part).
+  static const RE2 mixed_re(R"(^\s*([+-]?)(\d{1,18}) +(\d{1,18})/(\d{1,18})\s*$)");
+  std::string msign, mwhole, mnum, mden;
+  if (RE2::FullMatch(in, mixed_re, &msign, &mwhole, &mnum, &mden) &&
+      std::stoull(mnum) < std::stoull(mden)) {
+    Number n;
+    n.expr = (msign == "-" ? "-(" : "(") + mwhole + "+" + mnum + "/" + mden + ")";
+    return n;
+  }
   std::string s;
   for (size_t k = 0; k < in.size(); k++) {
     if (in[k] != ' ') {
@@ -1097,7 +1105,7 @@ bool plain_decimal(const std::string& s) {
 std::string math_normalize(const std::string& in) {
   if (plain_decimal(in)) {  // fast path: nothing to unwrap, only separators to drop
     std::string t = trim(in);
-    while (!t.empty() && t.back() == '.') t.pop_back();
+    while (!t.empty() && (t.back() == '.' || t.back() == ',')) t.pop_back();
     static const RE2 plain_thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
     if (t.find(',') == std::string::npos) return t;
     if (!RE2::FullMatch(t, plain_thousands)) return t;
@@ -1121,10 +1129,14 @@ std::string math_normalize(const std::string& in) {
   remove_command(s, "\\qquad");
   remove_command(s, "\\quad");
   replace_all(s, "~", " ");
+  // Degrees Celsius / Fahrenheit: the scale letter goes with the degree sign.
+  replace_all(s, "\xc2\xb0", "^\\circ");  // the degree sign
+  static const RE2 temp_re(
+      R"((\^\{?\\circ\}?|\\degree)\s*(\\text\{\s*[CF]\s*\}|\\mathrm\{\s*[CF]\s*\}|[CF]\b))");
+  RE2::GlobalReplace(&s, temp_re, "");
   replace_all(s, "^{\\circ}", "");
   replace_all(s, "^\\circ", "");
   replace_all(s, "\\circ", "");
-  replace_all(s, "\xc2\xb0", "");  // the degree sign
   remove_command(s, "\\degree");
   replace_all(s, "\\%", "%");
   // Relations in one spelling: <=, >=, != (\le is whole: \left is gone already).
@@ -1146,12 +1158,14 @@ std::string math_normalize(const std::string& in) {
   for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
   }
   replace_all(s, "{,}", ".");
-  for (const char* cmd :
-       {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf", "\\mathrm",
-        "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol"})
+  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf",
+                          "\\mathrm", "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox",
+                          "\\operatorname", "\\boldsymbol", "\\boxed", "\\fbox"})
     unwrap_command(s, cmd);
   s = trim(s);
-  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
+  // Sentence punctuation after the answer ("$40,$ as computed", "5;") is not part of it.
+  while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';' || s.back() == ' '))
+    s.pop_back();
   s = trim(s);
   // Thousands separators in a whole number: 1,234,567.5 and 1 234 567
   static const RE2 thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?%?$)");

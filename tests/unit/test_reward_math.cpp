@@ -257,6 +257,30 @@ const Case kCases[] = {
     {"1.414", "\\sqrt{2}", false},
     {"\\pi", "3.14", false},
     {"\\pi", "3.14159265358979", true},  // within the 1e-9 relative tolerance
+    // --- numbers set apart by a space are no product; "2 1/3" is a mixed number
+    {"0", "1 0", false},
+    {"12", "3 4", false},
+    {"1", "2 1/2", false},
+    {"\\frac52", "2 1/2", true},
+    {"-1.5", "-1 1/2", true},
+    {"\\frac{10}{3}", "2 4/3", false},  // not a proper fraction: not a mixed number
+    {"6", "2 \\cdot 3", true},
+    // --- trailing punctuation, nested boxes
+    {"40", "40,", true},
+    {"40", "40;", true},
+    {"42", "\\boxed{42}", true},
+    {"42", "\\boxed{41}", false},
+    // --- units after constants, compound units, temperatures
+    {"60", "60 \\text{ km/h}", true},
+    {"9.8", "9.8\\,\\mathrm{m/s^2}", true},
+    {"36\\pi", "36\\pi \\text{ cm}^2", true},
+    {"2\\sqrt{3}", "2\\sqrt{3}\\text{ m}", true},
+    {"5", "5x \\text{ cm}", false},
+    {"5", "x \\text{ cm}", false},
+    {"30", "30^\\circ\\text{C}", true},
+    {"30", "30\xc2\xb0" "F", true},
+    {"30", "30 \\text{ h}", false},  // a lone h or s is a unit only in a compound (km/h)
+    {"18", "18 \\text{ per day}", true},
 };
 // clang-format on
 
@@ -300,6 +324,16 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("we get 12 apples and then 15 pears", opt, &m) == "15");
   CHECK(m == "last_number");
   CHECK(aha::math_extract("total 1,234,567 units", opt, &m) == "1,234,567");
+  CHECK(aha::math_extract("She used 2 1/3 cups of flour.", opt, &m) == "2 1/3");
+  // A clause explaining the answer, Markdown emphasis and punctuation are not the answer.
+  CHECK(aha::math_extract("The answer is 12, since 3 times 4 is 12.", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is 12 (after removing the broken ones).", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is 12 because 3*4=12", opt, &m) == "12");
+  CHECK(aha::math_extract("**Final Answer:** 42", opt, &m) == "42");
+  CHECK(aha::math_extract("**Final Answer**: 42", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is **42**.", opt, &m) == "42");
+  CHECK(aha::math_extract("The correct option is (B).", opt, &m) == "(B)");
+  CHECK(aha::math_extract("The answer is 3 and 4.", opt, &m) == "3 and 4");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;

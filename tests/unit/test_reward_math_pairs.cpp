@@ -1,4 +1,4 @@
-// Math checker against 476 hand-written (completion, answer, expected) pairs in
+// Math checker against hand-written (completion, answer, expected) pairs in
 // tests/fixtures/reward/math_pairs.jsonl (written by experiments/math_pairs_make.py): LaTeX outside
 // boxes, digits inside LaTeX, exact numbers, polynomials that agree at sample points, qualifiers,
 // conflicting answers, normalisation, relations, chains, sets, matrices, \pm, intervals, references
