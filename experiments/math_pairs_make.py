@@ -424,6 +424,38 @@ for comp, a, e in [
 ]:
     add("units", comp, a, e)
 
+# ---- a choice letter with its value; rounded golds answered "approximately"
+for comp, a, e in [
+    (box("(B) 12"), "B", True), (box("(C) 12"), "B", False), (box("\\textbf{(B) } 12"), "\\textbf{(B)}", True),
+    (box("\\textbf{(C) } 12"), "\\textbf{(B)}", False), (box("(B) 12 \\text{ or } (C) 13"), "B", False),
+    (box("(B) \\text{ and } (C)"), "B", False), ("The answer is (B) $\\frac{1}{2}$.", "B", True),
+    ("The area is $\\approx 28.27$.", "28.27", True), ("The area is $\\approx 28.28$.", "28.27", False),
+    ("The area is $A = \\pi r^2 \\approx 28.27$.", "28.27", True),
+    ("The area is $A = \\pi r^2 \\approx 28.27$.", "9\\pi", False),
+    ("The answer is approximately 3.14.", "3.14", True), ("The answer is approximately 3.15.", "3.14", False),
+    ("The answer is approximately 12.", "12", False), (box("\\approx 1.41"), "\\sqrt{2}", False),
+    (box("x \\approx 12"), "12", False),
+]:
+    add("choice_approx", comp, a, e)
+
+# ---- structures written another way: a set of one, named coordinates, relations joined by "or",
+# an equation with its sides moved, a value written first
+for comp, a, e in [
+    (box("\\{42\\}"), "42", True), (box("\\{41\\}"), "42", False), (box("42"), "\\{42\\}", True),
+    (box("\\{42, 43\\}"), "42", False),
+    (box("x=1, y=2"), "(1,2)", True), (box("x=2, y=1"), "(1,2)", False), (box("x=1, x=2"), "(1,2)", False),
+    (box("x=1, y=2, z=3"), "(1,2)", False), ("The point is $(1, 2)$.", "x=1, y=2", True),
+    (box("x < 3 \\text{ or } x > 5"), "(-\\infty,3)\\cup(5,\\infty)", True),
+    (box("x < 3 \\text{ or } x > 6"), "(-\\infty,3)\\cup(5,\\infty)", False),
+    (box("x < 3 \\text{ or } y > 5"), "(-\\infty,3)\\cup(5,\\infty)", False),
+    (box("x \\le 3 \\text{ or } x > 5"), "(-\\infty,3)\\cup(5,\\infty)", False),
+    (box("(-\\infty,3)\\cup(5,\\infty)"), "x<3 \\text{ or } x>5", True),
+    (box("2x - y + 3 = 0"), "y=2x+3", True), (box("2x + 3 = y"), "y=2x+3", True),
+    (box("2x - y - 3 = 0"), "y=2x+3", False),
+    (box("7 = x"), "7", True), (box("8 = x"), "7", False), (box("7 = y"), "x=7", False),
+]:
+    add("structure_forms", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -216,9 +216,13 @@ std::optional<std::string> last_math(const std::string& s) {
 // From free text after "the answer is" or inside <answer>: boxes, then math, then the text up to
 // the end of the sentence.
 std::optional<std::string> answer_from_text(std::string rest) {
+  // A choice letter leads its value: "(B) $\frac12$" answers with both, read as text.
+  static const RE2 choice_first(R"(^[\s:*]*\([A-J]\)(?:\s|$))");
+  bool choice = RE2::PartialMatch(rest, choice_first);
   std::vector<std::string> boxes = all_boxed(rest);
-  if (!boxes.empty()) return join_answers(boxes);
-  if (auto m = last_math(rest)) return m;
+  if (!boxes.empty() && !choice) return join_answers(boxes);
+  if (!choice)
+    if (auto m = last_math(rest)) return m;
   rest = trim(rest);
   if (!rest.empty() && rest[0] == ':') rest = trim(rest.substr(1));
   // A sentence ends at ". " (a period followed by a space), never at a decimal point.
@@ -762,11 +766,13 @@ Relation split_relations(const std::string& s) {
       op = std::string(1, c);
     } else if (s.compare(i, 3, "\\in") == 0 && (i + 3 >= s.size() || !is_alpha(s[i + 3]))) {
       op = "in";
+    } else if (s.compare(i, 7, "\\approx") == 0 && (i + 7 >= s.size() || !is_alpha(s[i + 7]))) {
+      op = "~=";
     }
     if (op.empty()) continue;
     r.sides.push_back(trim(s.substr(start, i - start)));
     r.ops.push_back(op);
-    i += (op == "in" ? 3 : op.size()) - 1;
+    i += (op == "in" ? 3 : op == "~=" ? 7 : op.size()) - 1;
     start = i + 1;
   }
   r.sides.push_back(trim(s.substr(start)));
@@ -870,6 +876,19 @@ bool chain_head(const std::string& lhs) {
   return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
 }
 
+// The letter of a multiple-choice answer: "B", "(B)", or "(B) 12" (the choice with its value, no
+// second choice after it); "" for anything else.
+std::string choice_letter(const std::string& s) {
+  static const RE2 bare_re(R"(^\(?([A-J])\)?$)");
+  static const RE2 valued_re(R"(^\(([A-J])\)[\s:.]*(.*)$)");
+  static const RE2 other_re(R"(\([A-J]\)|(?i)\b(?:or|and)\b)");
+  std::string letter, rest;
+  if (RE2::FullMatch(s, bare_re, &letter)) return letter;
+  if (RE2::FullMatch(s, valued_re, &letter, &rest) && !RE2::PartialMatch(rest, other_re))
+    return letter;
+  return "";
+}
+
 MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
                              const MathOptions& opt, int depth) {
   if (depth > 6) return {false, "nested too deeply"};
@@ -879,17 +898,39 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   // Fast path: two plain decimals need none of the splitting below.
   static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
   if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
+  // A choice letter followed by its value, "(B) 12", answers the choice "B".
+  std::string gc = choice_letter(g), pc = choice_letter(p);
+  if (!gc.empty() && !pc.empty()) return {gc == pc, gc == pc ? "choice" : "different choice"};
+  // A rounded decimal gold may be answered "approximately": "\approx 28.27", "A = \pi r^2 \approx
+  // 28.27"; an exact gold never is ("about 12" is not 12).
+  static const RE2 rounded_re(R"(^-?\d*\.\d+$)");
+  bool rounded_gold = RE2::FullMatch(g, rounded_re);
+  static const RE2 approx_word_re(
+      R"((?i)^(?:approximately|approx\.?|about|roughly|around)\s+(.+)$)");
+  std::string approx_rest;
+  if (rounded_gold && RE2::FullMatch(p, approx_word_re, &approx_rest))
+    return equal_normalized(g, "\\approx " + approx_rest, opt, depth + 1);
   // Several answers written with words; \pm as two answers.
   std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
   // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
   bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
   Relation gr = split_relations(g), pr = split_relations(p);
+  // "7 = x" gives its value first.
+  for (Relation* r : {&gr, &pr})
+    if (r->ops.size() == 1 && r->ops[0] == "=" && is_simple_variable(r->sides[1]) &&
+        !has_letters(r->sides[0]) && !r->sides[0].empty())
+      std::swap(r->sides[0], r->sides[1]);
   bool g_rel = !lists && gr.ops.size() > 0, p_rel = !lists && pr.ops.size() > 0;
   if (g_rel || p_rel) {
-    auto all_eq = [](const Relation& r) {
-      return std::all_of(r.ops.begin(), r.ops.end(), [](const std::string& o) { return o == "="; });
+    auto all_eq = [rounded_gold](const Relation& r) {
+      return std::all_of(r.ops.begin(), r.ops.end(), [rounded_gold](const std::string& o) {
+        return o == "=" || (o == "~=" && rounded_gold);
+      });
     };
+    if (p_rel && !g_rel && pr.ops.size() == 1 && pr.ops[0] == "~=" && pr.sides[0].empty())
+      return rounded_gold ? equal_normalized(g, pr.sides[1], opt, depth + 1)  // "\approx 28.27"
+                          : MathVerdict{false, "an approximation of an exact answer"};
     std::string gv, pv;
     std::optional<std::string> gi = g_rel ? relation_interval(gr, &gv) : std::nullopt;
     std::optional<std::string> pi = p_rel ? relation_interval(pr, &pv) : std::nullopt;
@@ -922,6 +963,16 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     if (g_simple && p_rel && is_simple_variable(pr.sides[0]) &&
         nospace(gr.sides[0]) != nospace(pr.sides[0]))
       return {false, "different variables"};
+    // "y = 2x + 3" answered by "2x - y + 3 = 0": the same equation with its sides moved.
+    if (g_simple && p_rel && gr.sides.size() == 2 && pr.sides.size() == 2 && all_eq(pr) &&
+        pr.ops[0] == "=" && !is_simple_variable(pr.sides[0]) && has_letters(pr.sides[0]) &&
+        !chain_head(pr.sides[0])) {
+      std::string gd = "(" + gr.sides[0] + ")-(" + gr.sides[1] + ")";
+      std::string pd = "(" + pr.sides[0] + ")-(" + pr.sides[1] + ")";
+      if (scalar_equal(gd, pd, opt).equal || scalar_equal(gd, "-(" + pd + ")", opt).equal)
+        return {true, "equation"};
+      return {false, "different equation"};
+    }
     // The final side answers only when the chain starts with what was asked (x, f(3), a word) or
     // with a computation (2 \cdot 3 = 6): "x^2 = 5" does not answer 5.
     if (p_rel && !g_rel && !chain_head(pr.sides[0])) return {false, "an equation, not a value"};
@@ -938,6 +989,46 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   Structure gs = parse_structure(g), ps = parse_structure(p);
   if (gs.kind == Structure::kScalar && ps.kind == Structure::kScalar)
     return scalar_equal(g, p, opt);
+  // A set of one element is that element: "\{42\}" answers 42.
+  if (gs.kind == Structure::kSet && gs.elems.size() == 1 && ps.kind == Structure::kScalar)
+    return equal_normalized(gs.elems[0], p, opt, depth + 1);
+  if (ps.kind == Structure::kSet && ps.elems.size() == 1 && gs.kind == Structure::kScalar)
+    return equal_normalized(g, ps.elems[0], opt, depth + 1);
+  // Relations in one variable joined by "or" against a union: "x < 3 or x > 5".
+  auto relations_to_union = [](Structure& st) {
+    if (st.kind != Structure::kList) return;
+    std::string var;
+    std::vector<std::string> intervals;
+    for (const auto& e : st.elems) {
+      Relation r = split_relations(e);
+      std::string v;
+      std::optional<std::string> iv = r.ops.empty() ? std::nullopt : relation_interval(r, &v);
+      if (!iv || (!var.empty() && v != var)) return;
+      var = v;
+      intervals.push_back(*iv);
+    }
+    st.kind = Structure::kUnion;
+    st.elems = intervals;
+  };
+  if (gs.kind == Structure::kUnion) relations_to_union(ps);
+  if (ps.kind == Structure::kUnion) relations_to_union(gs);
+  // Named coordinates "x=1, y=2" answer the point (1,2), in the order written.
+  auto coordinates_to_tuple = [](Structure& st) {
+    if (st.kind != Structure::kList) return;
+    std::vector<std::string> names;
+    for (const auto& e : st.elems) {
+      Relation r = split_relations(e);
+      if (r.ops.size() != 1 || r.ops[0] != "=" || !is_simple_variable(r.sides[0])) return;
+      std::string v = nospace(r.sides[0]);
+      if (std::find(names.begin(), names.end(), v) != names.end()) return;
+      names.push_back(v);
+    }
+    st.kind = Structure::kTuple;
+    st.open = "(";
+    st.close = ")";
+  };
+  if (gs.kind == Structure::kTuple && gs.open == "(" && gs.close == ")") coordinates_to_tuple(ps);
+  if (ps.kind == Structure::kTuple && ps.open == "(" && ps.close == ")") coordinates_to_tuple(gs);
   // A list of equations "x=1, y=2" compares by values.
   auto strip_eqs = [](Structure& st) {
     for (auto& e : st.elems) {
@@ -945,8 +1036,8 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
       if (r.ops.size() == 1 && r.ops[0] == "=" && is_simple_variable(r.sides[0])) e = r.sides[1];
     }
   };
-  if (gs.kind == Structure::kList) strip_eqs(gs);
-  if (ps.kind == Structure::kList) strip_eqs(ps);
+  if (gs.kind == Structure::kList || gs.kind == Structure::kTuple) strip_eqs(gs);
+  if (ps.kind == Structure::kList || ps.kind == Structure::kTuple) strip_eqs(ps);
   bool unordered_g = gs.kind == Structure::kSet || gs.kind == Structure::kList;
   bool unordered_p = ps.kind == Structure::kSet || ps.kind == Structure::kList;
   if (gs.kind != ps.kind && !(unordered_g && unordered_p)) return {false, "different structure"};

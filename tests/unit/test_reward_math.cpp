@@ -281,6 +281,41 @@ const Case kCases[] = {
     {"30", "30\xc2\xb0" "F", true},
     {"30", "30 \\text{ h}", false},  // a lone h or s is a unit only in a compound (km/h)
     {"18", "18 \\text{ per day}", true},
+    // --- a choice letter with its value
+    {"B", "(B) 12", true},
+    {"(B)", "(C) 12", false},
+    {"B", "(B) 12 or (C) 13", false},
+    {"B", "(B)(C)", false},
+    {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
+    // --- "approximately" answers a rounded decimal gold only
+    {"28.27", "\\approx 28.27", true},
+    {"28.27", "A = \\pi r^2 \\approx 28.27", true},
+    {"28.27", "\\pi r^2 \\approx 28.27", false},  // like x^2 = 5: an expression, not the value
+    {"28.27", "\\approx 28.3", false},
+    {"12", "\\approx 12", false},
+    {"12", "x \\approx 12", false},
+    {"9\\pi", "A \\approx 28.27", false},
+    {"3.14", "approximately 3.14", true},
+    {"3.14", "about 3.15", false},
+    {"12", "about 12", false},
+    // --- structures written another way
+    {"42", "\\{42\\}", true},
+    {"\\{42\\}", "42", true},
+    {"42", "\\{42, 43\\}", false},
+    {"(1,2)", "x=1, y=2", true},
+    {"(1,2)", "x=2, y=1", false},
+    {"(1,2)", "x=1, x=2", false},
+    {"[1,2)", "x=1, y=2", false},
+    {"(-\\infty,3)\\cup(5,\\infty)", "x<3 \\text{ or } x>5", true},
+    {"(-\\infty,3)\\cup(5,\\infty)", "x<3 \\text{ or } x>=5", false},
+    {"(-\\infty,3)\\cup(5,\\infty)", "x<3 \\text{ or } y>5", false},
+    {"y=2x+3", "2x-y+3=0", true},
+    {"y=2x+3", "y-2x=3", true},
+    {"y=2x+3", "2x-y-3=0", false},
+    {"x=5", "2x=10", false},  // only sides moved, never scaled
+    {"7", "7 = x", true},
+    {"7", "14 = 2x", false},
+    {"x=7", "7 = y", false},
 };
 // clang-format on
 
@@ -334,6 +369,7 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The answer is **42**.", opt, &m) == "42");
   CHECK(aha::math_extract("The correct option is (B).", opt, &m) == "(B)");
   CHECK(aha::math_extract("The answer is 3 and 4.", opt, &m) == "3 and 4");
+  CHECK(aha::math_extract("The answer is (B) $\\frac{1}{2}$.", opt, &m) == "(B) $\\frac{1}{2}$");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
