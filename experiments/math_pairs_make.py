@@ -316,7 +316,9 @@ for a, p, e in [
 for a, p, e in [
     ("\\pm 3", "3, -3", True), ("\\pm 3", "3", False), ("1 \\pm \\sqrt{2}", "1+\\sqrt2, 1-\\sqrt2", True),
     ("1 \\pm \\sqrt{2}", "1+\\sqrt2", False), ("1+\\sqrt{2}, 1-\\sqrt{2}", "1 \\pm \\sqrt{2}", True),
-    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", False),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", True),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}", False),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{1+\\sqrt5}{2}, \\frac{1-\\sqrt5}{2}", False),
     ("-1 \\pm 2i", "-1+2i, -1-2i", True), ("-1 \\pm 2i", "1 \\pm 2i", False), ("\\pm 3", "\\pm3", True),
     ("2 \\pm 1", "1, 3", True),
 ]:
@@ -455,6 +457,41 @@ for comp, a, e in [
     (box("7 = x"), "7", True), (box("8 = x"), "7", False), (box("7 = y"), "x=7", False),
 ]:
     add("structure_forms", comp, a, e)
+
+# ---- notations: \pm inside a fraction, binomials, congruences, empty sets, repeating decimals,
+# degrees in trigonometry, Unicode, a spaced x as times, words in any case, plain-text points
+for comp, a, e in [
+    ("The roots are $x = \\frac{-1 + \\sqrt{5}}{2}$ and $x = \\frac{-1 - \\sqrt{5}}{2}$.",
+     "\\frac{-1\\pm\\sqrt5}{2}", True),
+    ("The roots are $x = \\frac{-1 \\pm \\sqrt{5}}{2}$.", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", True),
+    ("The roots are $x = \\frac{1 \\pm \\sqrt{5}}{2}$.", "\\frac{-1\\pm\\sqrt5}{2}", False),
+    ("The number of ways is $\\binom{5}{2}$.", "10", True), ("The number of ways is $\\dbinom{5}{3}$.", "5", False),
+    ("The number of ways is $\\binom{5}{2} = 10$.", "\\binom{5}{2}", True), (box("\\binom{n}{2}"), "10", False),
+    ("So $n \\equiv 3 \\pmod{7}$.", "3", True), ("So $n \\equiv 3 \\pmod{7}$.", "7", False),
+    ("Answer: $\\varnothing$", "\\emptyset", True), ("Answer: $\\{\\}$", "\\emptyset", True),
+    ("Answer: $\\{0\\}$", "\\emptyset", False), ("Answer: all real numbers", "(-\\infty,\\infty)", True),
+    ("Answer: all real numbers except 0", "(-\\infty,\\infty)", False),
+    ("Answer: $0.\\overline{3}$", "\\frac13", True), ("Answer: $0.\\overline{6}$", "\\frac13", False),
+    ("Answer: $1.\\overline{27}$", "\\frac{14}{11}", True), ("Answer: $0.1\\overline{6}$", "\\frac16", True),
+    ("Answer: $0.\\overline{16}$", "\\frac16", False),
+    ("Answer: $\\sin 30^\\circ$", "\\frac12", True), ("Answer: $\\tan 45^{\\circ}$", "1", True),
+    ("Answer: $\\sin 45^\\circ$", "\\frac12", False), ("Answer: $30^\\circ$", "30", True),
+    ("The answer is 6\u221a2.", "6\\sqrt2", True), ("The answer is 6\u221a3.", "6\\sqrt2", False),
+    ("The answer is \u221a2/2.", "\\frac{\\sqrt2}2", True), ("The answer is x\u00b2.", "x^2", True),
+    ("The answer is 10\u00b3.", "1000", True), ("The answer is 10\u00b2.", "1000", False),
+    ("The answer is 1.5 x 10^3.", "1500", True), ("The answer is 1.5 x 10^4.", "1500", False),
+    ("The answer is 2 x 3 = 6.", "6", True), ("The answer is 5 - 3 = 2 apples.", "2", True),
+    ("The answer is 5 - 3 = 2 apples.", "5", False),
+    ("Answer: \\text{Yes}", "\\text{yes}", True), ("Answer: No", "\\text{yes}", False),
+    ("Answer: TRUE", "\\text{True}", True), ("Answer: a", "A", False),
+    ("The vertex is at (2, -3).", "(2,-3)", True), ("The vertex is at (2, -3).", "-3", False),
+    ("The vertex is at (2, 3).", "(2,-3)", False),
+    ("Therefore\n\\[\nx = 5\n\\]\nThis satisfies equation (1).", "5", True),
+    ("Therefore\n\\[\nx = 5\n\\]\nThis satisfies equation (1).", "1", False),
+    ("The answer is $\\langle 1, 2 \\rangle$.", "(1,2)", True),
+    ("The answer is $\\langle 2, 1 \\rangle$.", "(1,2)", False),
+]:
+    add("notation", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

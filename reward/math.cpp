@@ -339,7 +339,8 @@ std::string mask_latex(const std::string& s) {
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
   static const RE2 re(
-      R"((-?\d+ \d+/\d+|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
+      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|-?\d+ \d+/\d+|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
+      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
@@ -351,6 +352,9 @@ std::optional<std::string> last_number(const std::string& s) {
         std::string("_^{}\\.").find(before) != std::string::npos)
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
+    if (before == '(' && after == ')') continue;  // "equation (1)" names, it does not answer
+    static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
+    if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
     last = std::string(m);
   }
   if (last.empty()) return std::nullopt;
@@ -839,6 +843,21 @@ std::string expand_pm(const std::string& s) {
     }
     return x + ", " + y;
   }
+  // One \pm inside a group ("\frac{-1 \pm \sqrt5}{2}"): the two expressions with + and with -.
+  for (const char* pm : {"\\pm", "\\mp"}) {
+    size_t at = find_command(s, pm, 0);
+    if (at == std::string::npos) continue;
+    size_t len = std::string(pm).size();
+    if (find_command(s, "\\pm", at + len) != std::string::npos ||
+        find_command(s, "\\mp", at + len) != std::string::npos ||
+        (std::string(pm) == "\\pm" && find_command(s, "\\mp", 0) != std::string::npos))
+      return s;
+    bool plus_first = std::string(pm) == "\\pm";
+    std::string x = s, y = s;
+    x.replace(at, len, plus_first ? "+" : "-");
+    y.replace(at, len, plus_first ? "-" : "+");
+    return x + ", " + y;
+  }
   return s;
 }
 
@@ -898,6 +917,11 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   // Fast path: two plain decimals need none of the splitting below.
   static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
   if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
+  // Words compare without case ("Yes" = "yes", "TRUE" = "True"); letters of two are symbols.
+  static const RE2 words_re(R"(^[A-Za-z][A-Za-z ]*[A-Za-z]$)");
+  if (RE2::FullMatch(g, words_re) && RE2::FullMatch(p, words_re) && lower(g) == lower(p) &&
+      (g.size() >= 3 || lower(g) == "no"))
+    return {true, "same words"};
   // A choice letter followed by its value, "(B) 12", answers the choice "B".
   std::string gc = choice_letter(g), pc = choice_letter(p);
   if (!gc.empty() && !pc.empty()) return {gc == pc, gc == pc ? "choice" : "different choice"};
@@ -976,7 +1000,9 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     // The final side answers only when the chain starts with what was asked (x, f(3), a word) or
     // with a computation (2 \cdot 3 = 6): "x^2 = 5" does not answer 5.
     if (p_rel && !g_rel && !chain_head(pr.sides[0])) return {false, "an equation, not a value"};
-    std::string gf = g_rel ? gr.sides.back() : g, pf = p_rel ? pr.sides.back() : p;
+    // The final side may carry a unit ("5 - 3 = 2 apples").
+    std::string gf = g_rel ? strip_units(gr.sides.back()) : g;
+    std::string pf = p_rel ? strip_units(pr.sides.back()) : p;
     if (gf.empty() || pf.empty()) return {false, "empty side"};
     return equal_normalized(gf, pf, opt, depth + 1);
   }
@@ -1222,6 +1248,10 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "~", " ");
   // Degrees Celsius / Fahrenheit: the scale letter goes with the degree sign.
   replace_all(s, "\xc2\xb0", "^\\circ");  // the degree sign
+  // Degrees inside a trigonometric function are an angle: "\sin 30^\circ" is 1/2.
+  static const RE2 trig_re(R"(\\(?:sin|cos|tan|sec|csc|cot)\b)");
+  static const RE2 trig_degrees(R"((\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ))");
+  if (RE2::PartialMatch(s, trig_re)) RE2::GlobalReplace(&s, trig_degrees, "(\\1\\\\pi/180)");
   static const RE2 temp_re(
       R"((\^\{?\\circ\}?|\\degree)\s*(\\text\{\s*[CF]\s*\}|\\mathrm\{\s*[CF]\s*\}|[CF]\b))");
   RE2::GlobalReplace(&s, temp_re, "");
@@ -1244,6 +1274,39 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\xcf\x80", "\\pi");         // π
   replace_all(s, "\xe2\x88\x92", "-");        // the minus sign
   replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
+  // Unicode math as LaTeX: √2, x², ·, ÷, ∅.
+  static const RE2 root_digits(R"(\x{221A}(\d+(?:\.\d+)?))");
+  RE2::GlobalReplace(&s, root_digits, "\\\\sqrt{\\1}");
+  replace_all(s, "\xe2\x88\x9a", "\\sqrt ");
+  replace_all(s, "\xc2\xb2", "^2");
+  replace_all(s, "\xc2\xb3", "^3");
+  replace_all(s, "\xc2\xb7", "\\cdot ");
+  replace_all(s, "\xc3\xb7", "\\div ");
+  replace_all(s, "\xe2\x88\x85", "\\emptyset");
+  for (const char* c : {"\\dbinom", "\\tbinom"}) replace_command(s, c, "\\binom");
+  replace_command(s, "\\varnothing", "\\emptyset");
+  static const RE2 empty_set(R"(\\\{\s*\\\})");
+  RE2::GlobalReplace(&s, empty_set, "\\\\emptyset");
+  replace_command(s, "\\langle", "(");
+  replace_command(s, "\\rangle", ")");
+  // A congruence gives its residue: "n \equiv 3 \pmod{7}" answers 3.
+  static const RE2 pmod_re(R"(\s*(?:\\pmod\s*(?:\{[^{}]*\}|\d+)|\(\s*\\(?:bmod|mod)\s*\d+\s*\)))");
+  RE2::GlobalReplace(&s, pmod_re, "");
+  replace_command(s, "\\equiv", "=");
+  // "1.5 x 10^3", "2 x 3": a spaced x between numbers is a times sign.
+  static const RE2 times_x(R"((\d)\s+x\s+(\d))");
+  RE2::GlobalReplace(&s, times_x, "\\1 \\\\times \\2");
+  // A repeating decimal "0.1\overline{6}" as the fraction it is.
+  static const RE2 repeating(R"((\d{0,12})\.(\d{0,12})\\overline\{(\d{1,12})\})");
+  std::string whole, fixed, period;
+  for (int k = 0; k < 8 && RE2::PartialMatch(s, repeating, &whole, &fixed, &period); k++) {
+    std::string w = whole.empty() ? "0" : whole;
+    std::string frac = "\\frac{" + w + fixed + period + "-" + w + fixed + "}{" +
+                       std::string(period.size(), '9') + std::string(fixed.size(), '0') + "}";
+    std::string rewrite;  // RE2 rewrites read backslashes as escapes
+    for (char c : "(" + frac + ")") rewrite += c == '\\' ? std::string("\\\\") : std::string(1, c);
+    RE2::Replace(&s, repeating, rewrite);
+  }
   // {,} is a thousands separator before exactly three digits, else a decimal comma.
   static const RE2 brace_thousands(R"(\{,\}(\d{3})(\D|$))");
   for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
@@ -1267,6 +1330,8 @@ std::string math_normalize(const std::string& in) {
     for (char c : compact)
       if (c != ',' && c != ' ') s += c;
   }
+  static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
+  if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = strip_units(s);
   compact = nospace(s);  // "1,500 dollars" once the unit is gone
   if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {

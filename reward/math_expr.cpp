@@ -255,6 +255,15 @@ struct Parser {
       int b = arg();
       return add(ExprKind::kMul, "", {a, add(ExprKind::kInv, "", {b})});
     }
+    if (eat("\\binom")) {  // n! / (k! (n-k)!): exact for numbers, refused for symbols
+      int n = arg();
+      int k = arg();
+      int nk = add(ExprKind::kAdd, "", {n, neg(k)});
+      int den =
+          add(ExprKind::kMul, "", {add(ExprKind::kFact, "", {k}), add(ExprKind::kFact, "", {nk})});
+      return add(ExprKind::kMul, "",
+                 {add(ExprKind::kFact, "", {n}), add(ExprKind::kInv, "", {den})});
+    }
     if (eat("\\sqrt")) {
       int n = -1;
       if (eat("[")) {

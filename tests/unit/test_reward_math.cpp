@@ -316,6 +316,51 @@ const Case kCases[] = {
     {"7", "7 = x", true},
     {"7", "14 = 2x", false},
     {"x=7", "7 = y", false},
+    // --- \pm inside a group: both expressions
+    {"\\frac{-1\\pm\\sqrt5}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", true},
+    {"\\frac{-1\\pm\\sqrt5}{2}", "x = \\frac{-1-\\sqrt5}{2}, x = \\frac{-1+\\sqrt5}{2}", true},
+    {"\\frac{-1\\pm\\sqrt5}{2}", "\\frac{-1+\\sqrt5}{2}", false},
+    {"\\frac{-1\\pm\\sqrt5}{2}", "\\frac{1\\pm\\sqrt5}{2}", false},
+    {"\\frac{\\pm 1 \\pm 2}{2}", "\\frac{3}{2}", false},  // two \pm: left as written
+    // --- binomials, congruences, empty sets, all reals
+    {"10", "\\binom{5}{2}", true},
+    {"10", "\\dbinom52", true},
+    {"10", "\\binom{5}{3}", true},
+    {"5", "\\binom{5}{2}", false},
+    {"10", "\\binom{n}{2}", false},
+    {"3", "n \\equiv 3 \\pmod{7}", true},
+    {"3", "n \\equiv 3 \\pmod 7", true},
+    {"3", "n \\equiv 4 \\pmod{7}", false},
+    {"\\emptyset", "\\varnothing", true},
+    {"\\emptyset", "\\{ \\}", true},
+    {"\\emptyset", "\\{0\\}", false},
+    {"(-\\infty,\\infty)", "\\text{all real numbers}", true},
+    {"(0,\\infty)", "\\text{all real numbers}", false},
+    // --- repeating decimals, degrees inside trigonometry
+    {"\\frac13", "0.\\overline{3}", true},
+    {"\\frac16", "0.1\\overline{6}", true},
+    {"\\frac{14}{11}", "1.\\overline{27}", true},
+    {"-\\frac13", "-0.\\overline{3}", true},
+    {"0.3", "0.\\overline{3}", false},
+    {"\\frac12", "\\sin 30^\\circ", true},
+    {"\\frac{\\sqrt3}{2}", "\\cos 30^{\\circ}", true},
+    {"\\frac12", "\\sin 30", false},
+    {"30", "30^\\circ", true},  // no trigonometry: the degree sign only goes
+    // --- Unicode, a spaced x between numbers, words in any case
+    {"6\\sqrt2", "6\xe2\x88\x9a" "2", true},
+    {"2\\sqrt{3}", "2\xe2\x88\x9a" "12", false},
+    {"\\sqrt{x+1}", "\xe2\x88\x9a(x+1)", true},
+    {"x^2", "x\xc2\xb2", true},
+    {"1000", "10\xc2\xb3", true},
+    {"1500", "1.5 x 10^3", true},
+    {"6", "2 x 3", true},
+    {"2x", "2 x 1", false},  // x between numbers is a times sign
+    {"\\text{yes}", "Yes", true},
+    {"\\text{True}", "TRUE", true},
+    {"\\text{No}", "no", true},
+    {"A", "a", false},
+    {"ab", "AB", false},
+    {"2", "5 - 3 = 2 \\text{ apples}", true},
 };
 // clang-format on
 
@@ -370,6 +415,10 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The correct option is (B).", opt, &m) == "(B)");
   CHECK(aha::math_extract("The answer is 3 and 4.", opt, &m) == "3 and 4");
   CHECK(aha::math_extract("The answer is (B) $\\frac{1}{2}$.", opt, &m) == "(B) $\\frac{1}{2}$");
+  // A point in plain text is one answer; a number in parentheses after the answer names an equation.
+  CHECK(aha::math_extract("The vertex is at (2, -3).", opt, &m) == "(2, -3)");
+  CHECK(aha::math_extract("It costs (1,000) in total", opt, &m) == "1,000");
+  CHECK(aha::math_extract("so x is 5, which satisfies (1).", opt, &m) == "5");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
