@@ -493,6 +493,19 @@ for comp, a, e in [
 ]:
     add("notation", comp, a, e)
 
+# ---- named values compare by name; function values, lengths and angles as chain heads
+for a, p, e in [
+    ("a=2, b=3", "b=3, a=2", True), ("a=2, b=3", "a=3, b=2", False), ("a=2, b=3", "2, 3", True),
+    ("a=2, b=3", "3, 2", False), ("x=1, x=2", "x=2, x=1", True),
+    ("\\frac{x-3}{2}", "f^{-1}(x) = \\frac{x-3}{2}", True), ("\\frac{x-3}{2}", "f^{-1}(x) = \\frac{x+3}{2}", False),
+    ("6x+1", "f'(x) = 6x + 1", True), ("6x+1", "f'(x) = 6x - 1", False), ("7", "g(f(2)) = 7", True),
+    ("7", "g(f(2)) = 8", False), ("12", "|AB| = 12", True), ("12", "\\overline{AB} = 12", True),
+    ("12", "m\\angle ABC = 12^\\circ", True), ("13", "\\angle A = 12^\\circ", False),
+    ("5", "x^2 - 20 = 5", False), ("(1,2)", "\\{(1,2)\\}", True), ("(1,2)", "\\{(2,1)\\}", False),
+    ("5", "5 \\text{ sq. units}", True), ("40", "40 \\text{ km/hr}", True), ("41", "40 \\text{ km/hr}", False),
+]:
+    add("named", box(p), a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

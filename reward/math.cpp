@@ -394,7 +394,7 @@ bool is_unit_word(const std::string& w) {
       "square",  "cubic",   "mph",    "pounds",  "lbs",    "lb",      "kg",       "g",
       "grams",   "days",    "day",    "weeks",   "years",  "people",  "students", "apples",
       "cookies", "percent", "liters", "l",       "ml",     "oz",      "ounces",   "gallons",
-      "points",  "times",   "items",  "pieces",  "boxes",  "hrs",     "mins"};
+      "points",  "times",   "items",  "pieces",  "boxes",  "hrs",     "mins",     "hr"};
   for (const char* u : units)
     if (w == u) return true;
   return false;
@@ -424,7 +424,7 @@ bool has_letters(const std::string& s);
 std::string strip_units(const std::string& s) {
   // Words may be compound units: "km/h", "m/s^2".
   static const RE2 re(
-      R"(^(.*?(?:[0-9%}]|\\pi))(\s*)((?:[A-Za-z]+(?:\^[23])?(?:/[A-Za-z]+(?:\^[23])?)*\s*)+)$)");
+      R"(^(.*?(?:[0-9%}]|\\pi))(\s*)((?:[A-Za-z]+\.?(?:\^[23])?(?:/[A-Za-z]+(?:\^[23])?)*\s*)+)$)");
   std::string prefix, space, words;
   if (!RE2::FullMatch(s, re, &prefix, &space, &words)) return s;
   prefix = trim(prefix);
@@ -891,7 +891,10 @@ bool has_letters(const std::string& s) {
 // A left side after which "= value" gives the value: a variable, a function value f(3), a word
 // (Area), or a computation without letters (2 \cdot 3, 4!).
 bool chain_head(const std::string& lhs) {
-  static const RE2 head_re(R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?\([^()=]*\))$)");
+  // Also f^{-1}(x), f'(x), g(f(2)), |AB|, \overline{AB}, \angle A, m\angle ABC.
+  static const RE2 head_re(
+      R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
+      R"(\|[A-Za-z]+\||\\overline\{[A-Za-z]+\}|m?\\angle ?[A-Za-z]+)$)");
   return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
 }
 
@@ -900,7 +903,7 @@ bool chain_head(const std::string& lhs) {
 std::string choice_letter(const std::string& s) {
   static const RE2 bare_re(R"(^\(?([A-J])\)?$)");
   static const RE2 valued_re(R"(^\(([A-J])\)[\s:.]*(.*)$)");
-  static const RE2 other_re(R"(\([A-J]\)|(?i)\b(?:or|and)\b)");
+  static const RE2 other_re(R"(\([A-J]\)|\b[A-J]\b|(?i)\b(?:or|and)\b)");
   std::string letter, rest;
   if (RE2::FullMatch(s, bare_re, &letter)) return letter;
   if (RE2::FullMatch(s, valued_re, &letter, &rest) && !RE2::PartialMatch(rest, other_re))
@@ -1016,9 +1019,9 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   if (gs.kind == Structure::kScalar && ps.kind == Structure::kScalar)
     return scalar_equal(g, p, opt);
   // A set of one element is that element: "\{42\}" answers 42.
-  if (gs.kind == Structure::kSet && gs.elems.size() == 1 && ps.kind == Structure::kScalar)
+  if (gs.kind == Structure::kSet && gs.elems.size() == 1 && ps.kind != Structure::kSet)
     return equal_normalized(gs.elems[0], p, opt, depth + 1);
-  if (ps.kind == Structure::kSet && ps.elems.size() == 1 && gs.kind == Structure::kScalar)
+  if (ps.kind == Structure::kSet && ps.elems.size() == 1 && gs.kind != Structure::kSet)
     return equal_normalized(g, ps.elems[0], opt, depth + 1);
   // Relations in one variable joined by "or" against a union: "x < 3 or x > 5".
   auto relations_to_union = [](Structure& st) {
@@ -1062,6 +1065,41 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
       if (r.ops.size() == 1 && r.ops[0] == "=" && is_simple_variable(r.sides[0])) e = r.sides[1];
     }
   };
+  // Named values "a=2, b=3" compare by name when both sides name them (b=3, a=2 is the same, a=3,
+  // b=2 is not), and in order against plain values.
+  auto names = [](const Structure& st) {
+    std::vector<std::string> out;
+    for (const auto& e : st.elems) {
+      Relation r = split_relations(e);
+      if (r.ops.size() != 1 || r.ops[0] != "=" || !is_simple_variable(r.sides[0])) return out;
+      out.push_back(nospace(r.sides[0]));
+    }
+    std::vector<std::string> sorted = out;
+    std::sort(sorted.begin(), sorted.end());
+    bool repeated = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+    if (repeated || out.size() < 2) out.clear();  // x=1, x=2 are roots: values, unordered
+    return out;
+  };
+  std::vector<std::string> gn = names(gs), pn = names(ps);
+  if (!gn.empty() && gs.kind == Structure::kList) {
+    std::vector<std::string> gsorted = gn, psorted = pn;
+    std::sort(gsorted.begin(), gsorted.end());
+    std::sort(psorted.begin(), psorted.end());
+    if (!pn.empty() && gsorted == psorted) {
+      for (size_t i = 0; i < gn.size(); i++) {
+        size_t j = std::find(pn.begin(), pn.end(), gn[i]) - pn.begin();
+        if (!equal_normalized(gs.elems[i], ps.elems[j], opt, depth + 1).equal)
+          return {false, "value of " + gn[i] + " differs"};
+      }
+      return {true, "named values"};
+    }
+    if (!pn.empty()) return {false, "different names"};
+    if (pn.empty() && ps.kind == Structure::kList) {  // plain values in the order of the names
+      ps.kind = gs.kind = Structure::kTuple;
+      gs.open = ps.open = "(";
+      gs.close = ps.close = ")";
+    }
+  }
   if (gs.kind == Structure::kList || gs.kind == Structure::kTuple) strip_eqs(gs);
   if (ps.kind == Structure::kList || ps.kind == Structure::kTuple) strip_eqs(ps);
   bool unordered_g = gs.kind == Structure::kSet || gs.kind == Structure::kList;

@@ -286,6 +286,7 @@ const Case kCases[] = {
     {"(B)", "(C) 12", false},
     {"B", "(B) 12 or (C) 13", false},
     {"B", "(B)(C)", false},
+    {"A", "(A) B C D", false},
     {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
     // --- "approximately" answers a rounded decimal gold only
     {"28.27", "\\approx 28.27", true},
@@ -361,6 +362,23 @@ const Case kCases[] = {
     {"A", "a", false},
     {"ab", "AB", false},
     {"2", "5 - 3 = 2 \\text{ apples}", true},
+    // --- named values by name; heads of a chain
+    {"a=2, b=3", "b=3, a=2", true},
+    {"a=2, b=3", "a=3, b=2", false},
+    {"a=2, b=3", "2, 3", true},
+    {"a=2, b=3", "3, 2", false},
+    {"a=2, b=3", "a=2, c=3", false},
+    {"x=1, x=2", "x=2, x=1", true},
+    {"\\frac{x-3}{2}", "f^{-1}(x) = \\frac{x-3}{2}", true},
+    {"6x+1", "f'(x) = 6x+1", true},
+    {"7", "g(f(2)) = 7", true},
+    {"12", "|AB| = 12", true},
+    {"12", "m\\angle ABC = 12^\\circ", true},
+    {"12", "x^2+y = 12", false},
+    {"(1,2)", "\\{(1,2)\\}", true},
+    {"(1,2)", "\\{(1,2), (2,1)\\}", false},
+    {"5", "5 \\text{ sq. units}", true},
+    {"40", "40 \\text{ km/hr}", true},
 };
 // clang-format on
 
