@@ -506,6 +506,18 @@ for a, p, e in [
 ]:
     add("named", box(p), a, e)
 
+# ---- "the answer is" that gives no answer, or gives it on the next lines; ratios and times
+for comp, a, e in [
+    ("To see whether the answer is correct, substitute back. We get 42.", "42", True),
+    ("To see whether the answer is correct, substitute back. We get 41.", "42", False),
+    ("The answer is as follows:\n\n$$42$$", "42", True), ("The answer is as follows:\n\n41", "42", False),
+    ("The final answer is:\n\n42\n\nLet me know if you need more.", "42", True),
+    ("The answer is not 42.", "42", False),
+    ("The ratio is 3:4.", "3:4", True), ("The ratio is 3:4.", "4", False), ("The time is 2:30.", "2:30", True),
+    ("The time is 2:30.", "30", False), ("The ratio is 4:3.", "3:4", False),
+]:
+    add("answer_is", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -296,14 +296,26 @@ std::optional<std::string> answer_is(const std::string& text) {
   size_t nl = rest.find('\n');
   if (nl != std::string::npos) {
     std::string line = rest.substr(0, nl);
-    if (trim(line).empty() || line.find("\\[") != std::string::npos ||
-        line.find("$$") != std::string::npos) {
+    std::string tl = trim(line);
+    if (!tl.empty() && tl.back() == ':') {  // "as follows:" then the answer
+      rest = rest.substr(nl);
+      line = tl = "";
+    }
+    if (tl.empty()) {  // the next paragraph
+      size_t b = rest.find_first_not_of(" \t\r\n");
+      rest = b == std::string::npos ? "" : rest.substr(b, rest.find("\n\n", b) - b);
+    } else if (line.find("\\[") != std::string::npos || line.find("$$") != std::string::npos) {
       size_t nl2 = rest.find("\n\n", nl + 1);
       rest = rest.substr(0, nl2);
     } else {
       rest = line;
     }
   }
+  // "whether the answer is correct", "the answer is as follows": no answer here.
+  static const RE2 no_answer_re(
+      R"((?i)^[\s:]*(?:correct|incorrect|wrong|right|as follows|below|the following|clear|)"
+      R"(obvious|straightforward|simple|reasonable|consistent|valid)\b)");
+  if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   return answer_from_text(rest);
 }
 
@@ -338,9 +350,9 @@ std::string mask_latex(const std::string& s) {
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
-  static const RE2 re(
-      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|-?\d+ \d+/\d+|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
-      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
+  static const RE2 re(R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
+                      R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
+                      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;

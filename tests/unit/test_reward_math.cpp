@@ -437,6 +437,11 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The vertex is at (2, -3).", opt, &m) == "(2, -3)");
   CHECK(aha::math_extract("It costs (1,000) in total", opt, &m) == "1,000");
   CHECK(aha::math_extract("so x is 5, which satisfies (1).", opt, &m) == "5");
+  // "the answer is" without an answer after it does not hide the answer given elsewhere.
+  CHECK(aha::math_extract("Check whether the answer is correct. We get 42", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is as follows:\n\n42\n\nDone, 7 steps.", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is not 42", opt, &m) == "not 42");
+  CHECK(aha::math_extract("The ratio is 3:4.", opt, &m) == "3:4");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
