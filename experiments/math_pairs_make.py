@@ -518,6 +518,21 @@ for comp, a, e in [
 ]:
     add("answer_is", comp, a, e)
 
+# ---- a gold choice with its value; an exact answer followed by its approximation
+for comp, a, e in [
+    (box("D"), "\\textbf{(D) }\\frac{3}{2}", True), (box("1.5"), "\\textbf{(D) }\\frac{3}{2}", True),
+    (box("\\frac23"), "\\textbf{(D) }\\frac{3}{2}", False), (box("C"), "\\textbf{(D) }\\frac{3}{2}", False),
+    (box("(C) \\frac32"), "\\textbf{(D) }\\frac{3}{2}", False),
+    ("The answer is option D.", "D", True), ("The answer is option C.", "D", False),
+    ("The answer is: D) 3/2", "D", True), ("The answer is: C) 3/2", "D", False),
+    (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "\\frac{\\sqrt3}2", True),
+    (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "0.866", True),
+    (box("\\frac{\\sqrt{2}}{2}\\approx 0.707"), "\\frac{\\sqrt3}2", False),
+    (box("x \\approx 0.866"), "\\frac{\\sqrt3}2", False),
+    (box("\\text{The answer is } 5"), "5", True), (box("\\text{The answer is } 6"), "5", False),
+]:
+    add("choice_value", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

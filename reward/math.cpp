@@ -912,14 +912,17 @@ bool chain_head(const std::string& lhs) {
 
 // The letter of a multiple-choice answer: "B", "(B)", or "(B) 12" (the choice with its value, no
 // second choice after it); "" for anything else.
-std::string choice_letter(const std::string& s) {
-  static const RE2 bare_re(R"(^\(?([A-J])\)?$)");
-  static const RE2 valued_re(R"(^\(([A-J])\)[\s:.]*(.*)$)");
+std::string choice_letter(const std::string& s, std::string* value = nullptr) {
+  static const RE2 bare_re(R"(^(?:(?i:option|choice) *)?\(?([A-J])\)?$)");
+  static const RE2 valued_re(
+      R"(^(?:\(([A-J])\)|([A-J])\)|(?i:option|choice) +\(?([A-J])\)?)[\s:.]*(.*)$)");
   static const RE2 other_re(R"(\([A-J]\)|\b[A-J]\b|(?i)\b(?:or|and)\b)");
-  std::string letter, rest;
+  std::string letter, l1, l2, l3, rest;
   if (RE2::FullMatch(s, bare_re, &letter)) return letter;
-  if (RE2::FullMatch(s, valued_re, &letter, &rest) && !RE2::PartialMatch(rest, other_re))
-    return letter;
+  if (RE2::FullMatch(s, valued_re, &l1, &l2, &l3, &rest) && !RE2::PartialMatch(rest, other_re)) {
+    if (value) *value = trim(rest);
+    return l1 + l2 + l3;
+  }
   return "";
 }
 
@@ -938,8 +941,11 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
       (g.size() >= 3 || lower(g) == "no"))
     return {true, "same words"};
   // A choice letter followed by its value, "(B) 12", answers the choice "B".
-  std::string gc = choice_letter(g), pc = choice_letter(p);
+  std::string g_value;
+  std::string gc = choice_letter(g, &g_value), pc = choice_letter(p);
   if (!gc.empty() && !pc.empty()) return {gc == pc, gc == pc ? "choice" : "different choice"};
+  // A gold "(D) \frac32" is answered by its value too.
+  if (!gc.empty() && !g_value.empty()) return equal_normalized(g_value, p, opt, depth + 1);
   // A rounded decimal gold may be answered "approximately": "\approx 28.27", "A = \pi r^2 \approx
   // 28.27"; an exact gold never is ("about 12" is not 12).
   static const RE2 rounded_re(R"(^-?\d*\.\d+$)");
@@ -967,6 +973,14 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
         return o == "=" || (o == "~=" && rounded_gold);
       });
     };
+    // "\frac{\sqrt3}{2} \approx 0.866" answers an exact gold by the constant before the "\approx".
+    size_t first_approx = std::find(pr.ops.begin(), pr.ops.end(), "~=") - pr.ops.begin();
+    if (p_rel && !g_rel && !rounded_gold && first_approx < pr.ops.size() &&
+        !pr.sides[first_approx].empty() && !has_letters(pr.sides[first_approx]) &&
+        std::all_of(pr.ops.begin(), pr.ops.begin() + first_approx,
+                    [](const std::string& o) { return o == "="; }) &&
+        (first_approx == 0 || chain_head(pr.sides[0])))
+      return equal_normalized(g, pr.sides[first_approx], opt, depth + 1);
     if (p_rel && !g_rel && pr.ops.size() == 1 && pr.ops[0] == "~=" && pr.sides[0].empty())
       return rounded_gold ? equal_normalized(g, pr.sides[1], opt, depth + 1)  // "\approx 28.27"
                           : MathVerdict{false, "an approximation of an exact answer"};
@@ -1380,6 +1394,8 @@ std::string math_normalize(const std::string& in) {
     for (char c : compact)
       if (c != ',' && c != ' ') s += c;
   }
+  static const RE2 answer_words(R"((?i)^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*:?|:)\s*)");
+  RE2::Replace(&s, answer_words, "");
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = strip_units(s);

@@ -287,6 +287,18 @@ const Case kCases[] = {
     {"B", "(B) 12 or (C) 13", false},
     {"B", "(B)(C)", false},
     {"A", "(A) B C D", false},
+    {"D", "option D", true},
+    {"D", "D) 3/2", true},
+    {"D", "C) 3/2", false},
+    {"(D) \\frac32", "1.5", true},  // a gold choice is answered by its value too
+    {"(D) \\frac32", "\\frac23", false},
+    {"(D) \\frac32", "(C) \\frac32", false},
+    // --- an exact constant followed by its approximation answers an exact gold
+    {"\\frac{\\sqrt3}{2}", "\\frac{\\sqrt3}{2} \\approx 0.866", true},
+    {"\\frac{\\sqrt3}{2}", "h = \\frac{\\sqrt3}{2} \\approx 0.866", true},
+    {"\\frac{\\sqrt3}{2}", "x \\approx 0.866", false},
+    {"\\frac{\\sqrt3}{2}", "0.866 \\approx \\frac{\\sqrt3}{2}", false},
+    {"5", "\\text{The answer is } 5", true},
     {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
     // --- "approximately" answers a rounded decimal gold only
     {"28.27", "\\approx 28.27", true},
