@@ -411,6 +411,8 @@ for comp, a, e in [
     ("The answer is $18 per day.", "#### 18", True), ("The answer is $19 per day.", "#### 18", False),
     ("The answer is 3 and 4.", "3", False),
     ("The answer is not 42, because 41 is.", "42", False),
+    ("The answer is 12 because $x = 7$.", "12", True), ("The answer is 12 because $x = 7$.", "7", False),
+    ("The answer is $\\frac{1}{2}$, which is the probability.", "\\frac12", True),
 ]:
     add("trailing", comp, a, e)
 

@@ -216,6 +216,25 @@ std::optional<std::string> last_math(const std::string& s) {
 // From free text after "the answer is" or inside <answer>: boxes, then math, then the text up to
 // the end of the sentence.
 std::optional<std::string> answer_from_text(std::string rest) {
+  rest = trim(rest);
+  // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)",
+  // "12 because $3 \cdot 4 = 12$" (found outside math and boxes, cut before either is read).
+  std::string outside = rest;
+  for (const Segment& seg : math_segments(rest))
+    for (size_t k = seg.begin; k < seg.end; k++) outside[k] = '#';
+  for (size_t b = rest.find("\\boxed{"); b != std::string::npos; b = rest.find("\\boxed{", b + 1)) {
+    size_t e = match_brace(rest, b + 6);
+    for (size_t k = b; k < (e == std::string::npos ? rest.size() : e); k++) outside[k] = '#';
+  }
+  static const RE2 clause_re(
+      R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
+      R"(therefore|then|but|though|although|while|assuming|after|before|rounded|i\.e\.|that is)\b|)"
+      R"(\s+\([A-Za-z]{3,}\b))");
+  re2::StringPiece clause;
+  if (RE2::PartialMatch(outside, clause_re, &clause)) {
+    size_t at = static_cast<size_t>(clause.data() - outside.data());
+    if (at > 0) rest = rest.substr(0, at);
+  }
   // A choice letter leads its value: "(B) $\frac12$" answers with both, read as text.
   static const RE2 choice_first(R"(^[\s:*]*\([A-J]\)(?:\s|$))");
   bool choice = RE2::PartialMatch(rest, choice_first);
@@ -228,16 +247,6 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // A sentence ends at ". " (a period followed by a space), never at a decimal point.
   size_t stop = rest.find(". ");
   if (stop != std::string::npos) rest = rest.substr(0, stop);
-  // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)".
-  static const RE2 clause_re(
-      R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
-      R"(therefore|then|but|though|although|while|assuming|after|before|rounded|i\.e\.|that is)\b|)"
-      R"(\s+\([A-Za-z]{3,}\b))");
-  re2::StringPiece clause;
-  if (RE2::PartialMatch(rest, clause_re, &clause)) {
-    size_t at = static_cast<size_t>(clause.data() - rest.data());
-    if (at > 0) rest = rest.substr(0, at);
-  }
   // Markdown emphasis around the answer: "**42**".
   auto strip_ends = [](std::string& t) {
     t = trim(t);

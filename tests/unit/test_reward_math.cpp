@@ -439,6 +439,8 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The answer is 12, since 3 times 4 is 12.", opt, &m) == "12");
   CHECK(aha::math_extract("The answer is 12 (after removing the broken ones).", opt, &m) == "12");
   CHECK(aha::math_extract("The answer is 12 because 3*4=12", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is 12 because $x = 7$.", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is $x = 7$, since $2x = 14$.", opt, &m) == "x = 7");
   CHECK(aha::math_extract("**Final Answer:** 42", opt, &m) == "42");
   CHECK(aha::math_extract("**Final Answer**: 42", opt, &m) == "42");
   CHECK(aha::math_extract("The answer is **42**.", opt, &m) == "42");
