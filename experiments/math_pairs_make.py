@@ -535,6 +535,22 @@ for comp, a, e in [
 ]:
     add("choice_value", comp, a, e)
 
+# ---- display math written as a derivation; colour, emphasis, currency, Unicode fractions
+for comp, a, e in [
+    ("We solve:\n$$\\begin{aligned}\n2x + 3 &= 13 \\\\\nx &= 5\n\\end{aligned}$$", "5", True),
+    ("We solve:\n$$\\begin{aligned}\n2x + 3 &= 13 \\\\\nx &= 5\n\\end{aligned}$$", "13", False),
+    ("\\[ \\therefore x = 5 \\]", "5", True), ("\\[ \\therefore x = 6 \\]", "5", False),
+    ("\\[ 2x = 10 \\implies x = 5 \\]", "5", True), ("\\[ 2x = 10 \\implies x = 5 \\]", "10", False),
+    ("\\[ x = 5 \\quad \\text{(answer)} \\]", "5", True), ("$\\text{Answer: } 40$", "40", True),
+    ("$\\text{Answer: } 41$", "40", False), ("The answer is $\\color{red}{40}$.", "40", True),
+    ("The answer is $\\textcolor{red}{41}$.", "40", False), ("The answer is $\\underline{40}$.", "40", True),
+    ("The answer is $\\boxed{\\color{blue}40}$.", "40", True), ("The answer is $\\nicefrac{1}{2}$.", "\\frac12", True),
+    ("The answer is USD 12.50.", "12.5", True), ("The answer is \u20ac12.50.", "12.5", True),
+    ("The answer is \u00a312.40.", "12.5", False), ("The answer is 12 \u00bd.", "12.5", True),
+    ("The answer is \u00be.", "0.75", True), ("The answer is \u00bc.", "0.75", False),
+]:
+    add("display", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

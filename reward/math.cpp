@@ -194,11 +194,31 @@ std::optional<std::string> last_number(const std::string& s);
 
 // The last math segment, with the ones before it joined by ",", "and" or "or" only; nothing when a
 // number standing on its own follows it (then that number is the last thing said).
+// The last line of an aligned derivation ("\begin{aligned} 2x &= 10 \\ x &= 5 \end{aligned}" gives
+// "x = 5"); other math unchanged.
+std::string last_aligned_row(const std::string& body) {
+  static const RE2 env_re(
+      R"((?s)^\s*\\begin\{(aligned|align\*?|gathered|gather\*?|split|eqnarray\*?)\}(.*)\\end\{(\w+\*?)\}\s*$)");
+  std::string kind, inner, kind2;
+  if (!RE2::FullMatch(body, env_re, &kind, &inner, &kind2) || kind != kind2) return body;
+  std::string last;
+  size_t b = 0;
+  for (;;) {
+    size_t e = inner.find("\\\\", b);
+    std::string row = trim(inner.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (!row.empty()) last = row;
+    if (e == std::string::npos) break;
+    b = e + 2;
+  }
+  replace_all(last, "&", "");
+  return last;
+}
+
 std::optional<std::string> last_math(const std::string& s) {
   std::vector<Segment> segs = math_segments(s);
   if (segs.empty()) return std::nullopt;
   if (last_number(s.substr(segs.back().end))) return std::nullopt;
-  std::vector<std::string> parts{segs.back().body};
+  std::vector<std::string> parts{last_aligned_row(segs.back().body)};
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
@@ -319,6 +339,12 @@ std::optional<std::string> answer_is(const std::string& text) {
     } else {
       rest = line;
     }
+  }
+  // "$\text{Answer: } 40$": the key sat inside a \text{} of a math segment.
+  if (!trim(rest).empty() && trim(rest)[0] == '}') {
+    rest = trim(rest).substr(1);
+    if (std::count(rest.begin(), rest.end(), '$') == 1 && trim(rest).back() == '$')
+      rest = trim(rest).substr(0, trim(rest).size() - 1);
   }
   // "whether the answer is correct", "the answer is as follows": no answer here.
   static const RE2 no_answer_re(
@@ -1313,7 +1339,29 @@ std::string math_normalize(const std::string& in) {
   for (const char* c :
        {"\\left", "\\right", "\\middle", "\\displaystyle", "\\big", "\\Big", "\\bigg", "\\Bigg"})
     remove_command(s, c);
-  for (const char* c : {"\\dfrac", "\\tfrac", "\\cfrac"}) replace_command(s, c, "\\frac");
+  for (const char* c : {"\\dfrac", "\\tfrac", "\\cfrac", "\\nicefrac", "\\sfrac"})
+    replace_command(s, c, "\\frac");
+  // Colour: "\color{red}{40}", "\textcolor{red}{40}", "\color{blue}40".
+  static const RE2 color_re(R"(\\(?:color|textcolor)\s*\{[A-Za-z!0-9]*\})");
+  RE2::GlobalReplace(&s, color_re, "");
+  // Conclusions: "\therefore x = 5", "2x = 10 \implies x = 5" give what follows the last arrow.
+  for (const char* c : {"\\therefore", "\\because"}) remove_command(s, c);
+  for (const char* c : {"\\implies", "\\Rightarrow", "\\Longrightarrow"}) {
+    size_t at = std::string::npos;
+    for (size_t p = find_command(s, c, 0); p != std::string::npos; p = find_command(s, c, p + 1))
+      at = p;
+    if (at != std::string::npos) s = s.substr(at + std::string(c).size());
+  }
+  // Unicode fractions and currency signs: "12 ½", "€12.50".
+  static const char* vulgar[][2] = {
+      {"\xc2\xbd", " \\frac{1}{2}"},     {"\xc2\xbc", " \\frac{1}{4}"},
+      {"\xc2\xbe", " \\frac{3}{4}"},     {"\xe2\x85\x93", " \\frac{1}{3}"},
+      {"\xe2\x85\x94", " \\frac{2}{3}"}, {"\xe2\x85\x9b", " \\frac{1}{8}"}};
+  for (const auto& v : vulgar) replace_all(s, v[0], v[1]);
+  for (const char* c : {"\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5", "\xe2\x82\xb9"})
+    replace_all(s, c, "");
+  static const RE2 currency_code(R"(^\s*(?:USD|EUR|GBP|US\$)\s*)");
+  RE2::Replace(&s, currency_code, "");
   replace_all(s, "\\!", "");
   for (const char* space : {"\\,", "\\;", "\\:", "\\ "}) replace_all(s, space, " ");
   remove_command(s, "\\qquad");
@@ -1385,9 +1433,10 @@ std::string math_normalize(const std::string& in) {
   for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
   }
   replace_all(s, "{,}", ".");
-  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf",
-                          "\\mathrm", "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox",
-                          "\\operatorname", "\\boldsymbol", "\\boxed", "\\fbox"})
+  for (const char* cmd :
+       {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf", "\\mathrm",
+        "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol",
+        "\\boxed", "\\fbox", "\\underline", "\\emph"})
     unwrap_command(s, cmd);
   s = trim(s);
   // Sentence punctuation after the answer ("$40,$ as computed", "5;") is not part of it.
@@ -1405,6 +1454,8 @@ std::string math_normalize(const std::string& in) {
   }
   static const RE2 answer_words(R"((?i)^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*:?|:)\s*)");
   RE2::Replace(&s, answer_words, "");
+  static const RE2 trailing_note(R"(\s+\((?:[A-Za-z]{3,} ?)+\)$)");  // "x = 5 (answer)"
+  RE2::Replace(&s, trailing_note, "");
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = strip_units(s);

@@ -299,6 +299,18 @@ const Case kCases[] = {
     {"\\frac{\\sqrt3}{2}", "x \\approx 0.866", false},
     {"\\frac{\\sqrt3}{2}", "0.866 \\approx \\frac{\\sqrt3}{2}", false},
     {"5", "\\text{The answer is } 5", true},
+    {"5", "\\therefore x = 5", true},
+    {"5", "2x = 10 \\implies x = 5", true},
+    {"10", "2x = 10 \\implies x = 5", false},
+    {"5", "x = 5 \\quad \\text{(answer)}", true},
+    {"40", "\\color{red}{40}", true},
+    {"40", "\\textcolor{red}{40}", true},
+    {"40", "\\underline{40}", true},
+    {"\\frac12", "\\sfrac{1}{2}", true},
+    {"12.5", "USD 12.50", true},
+    {"12.5", "\xe2\x82\xac" "12.50", true},
+    {"12.5", "12 \xc2\xbd", true},
+    {"0.25", "\xc2\xbe", false},
     {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
     // --- "approximately" answers a rounded decimal gold only
     {"28.27", "\\approx 28.27", true},
@@ -456,6 +468,9 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The answer is as follows:\n\n42\n\nDone, 7 steps.", opt, &m) == "42");
   CHECK(aha::math_extract("The answer is not 42", opt, &m) == "not 42");
   CHECK(aha::math_extract("The ratio is 3:4.", opt, &m) == "3:4");
+  CHECK(aha::math_extract("$$\\begin{aligned} 2x &= 10 \\\\ x &= 5 \\end{aligned}$$", opt, &m) ==
+        "x = 5");
+  CHECK(aha::math_extract("$\\text{Answer: } 40$", opt, &m) == "40");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
