@@ -551,6 +551,23 @@ for comp, a, e in [
 ]:
     add("display", comp, a, e)
 
+# ---- math after "where", "at", "for each", "since" or an approximation qualifies the answer before it
+for comp, a, e in [
+    ("So the total is $42$ for each $n$.", "42", True), ("So the total is $41$ for each $n$.", "42", False),
+    ("Hence the sum is $\\frac{3}{4}$, where $a = 1$.", "\\frac34", True),
+    ("Hence the sum is $\\frac{3}{4}$, where $a = 1$.", "1", False),
+    ("So the remainder is $3$ (since $10 = 3 \\cdot 3 + 1$).", "3", True),
+    ("So the remainder is $3$ (since $10 = 3 \\cdot 3 + 1$).", "1", False),
+    ("The maximum value is $\\frac{9}{4}$ at $x = \\frac{3}{2}$.", "\\frac94", True),
+    ("The maximum value is $\\frac{9}{4}$ at $x = \\frac{3}{2}$.", "\\frac32", False),
+    ("Thus the answer is $9$, attained at $x=3$.", "9", True), ("Thus the answer is $9$, attained at $x=3$.", "3", False),
+    ("The probability is $\\frac{1}{6}$ $(\\approx 0.167)$.", "\\frac16", True),
+    ("The probability is $\\frac{1}{6}$ $(\\approx 0.167)$.", "0.167", False),
+    ("We can write $f(2)$ as $\\frac{1}{2}$.", "\\frac12", True),
+    ("Answer: Let me compute. 3+4 = 7. So we get 7", "7", True),
+]:
+    add("qualified_math", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

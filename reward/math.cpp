@@ -218,6 +218,23 @@ std::optional<std::string> last_math(const std::string& s) {
   std::vector<Segment> segs = math_segments(s);
   if (segs.empty()) return std::nullopt;
   if (last_number(s.substr(segs.back().end))) return std::nullopt;
+  // Math after "where", "at", "for each", "since" or an approximation in parentheses qualifies the
+  // answer before it in the same sentence: "$42$ for each $n$", "$\frac34$, where $a = 1$".
+  static const RE2 qualifier_re(
+      R"((?i)(?:^|[^A-Za-z])(?:where|at|for|for each|for all|when|with|since|because|if|)"
+      R"(assuming|given|attained at|achieved at|obtained at|occurring at|taking)\s*\(?\s*$)");
+  static const RE2 approx_re(R"(^\s*\(?\s*\\approx)");
+  while (segs.size() >= 2) {
+    const Segment& a = segs[segs.size() - 2];
+    const Segment& b = segs.back();
+    std::string between = s.substr(a.end, b.begin - a.end);
+    if (between.find_first_of(".\n;") != std::string::npos) break;
+    if (!RE2::PartialMatch(between, qualifier_re) &&
+        !(trim(between).empty() && RE2::PartialMatch(b.body, approx_re)) &&
+        !(trim(between) == "(" && RE2::PartialMatch(b.body, approx_re)))
+      break;
+    segs.pop_back();
+  }
   std::vector<std::string> parts{last_aligned_row(segs.back().body)};
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
@@ -248,7 +265,8 @@ std::optional<std::string> answer_from_text(std::string rest) {
   }
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
-      R"(therefore|then|but|though|although|while|assuming|after|before|rounded|i\.e\.|that is)\b|)"
+      R"(therefore|then|but|though|although|while|assuming|after|before|rounded|i\.e\.|that is|)"
+      R"(attained|achieved|obtained|reached|occurring|at|for|with|if)\b|)"
       R"(\s+\([A-Za-z]{3,}\b))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
@@ -349,7 +367,8 @@ std::optional<std::string> answer_is(const std::string& text) {
   // "whether the answer is correct", "the answer is as follows": no answer here.
   static const RE2 no_answer_re(
       R"((?i)^[\s:]*(?:correct|incorrect|wrong|right|as follows|below|the following|clear|)"
-      R"(obvious|straightforward|simple|reasonable|consistent|valid)\b)");
+      R"(obvious|straightforward|simple|reasonable|consistent|valid|let me|let's|let us|first|)"
+      R"(we need|we have to|we must|to find|to solve|step by step)\b)");
   if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   return answer_from_text(rest);
 }

@@ -467,10 +467,16 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("Check whether the answer is correct. We get 42", opt, &m) == "42");
   CHECK(aha::math_extract("The answer is as follows:\n\n42\n\nDone, 7 steps.", opt, &m) == "42");
   CHECK(aha::math_extract("The answer is not 42", opt, &m) == "not 42");
+  CHECK(aha::math_extract("Answer: Let me compute. 3+4 = 7. So we get 7", opt, &m) == "7");
   CHECK(aha::math_extract("The ratio is 3:4.", opt, &m) == "3:4");
   CHECK(aha::math_extract("$$\\begin{aligned} 2x &= 10 \\\\ x &= 5 \\end{aligned}$$", opt, &m) ==
         "x = 5");
   CHECK(aha::math_extract("$\\text{Answer: } 40$", opt, &m) == "40");
+  CHECK(aha::math_extract("So the total is $42$ for each $n$.", opt, &m) == "42");
+  CHECK(aha::math_extract("The sum is $\\frac{3}{4}$, where $a = 1$.", opt, &m) == "\\frac{3}{4}");
+  CHECK(aha::math_extract("It is $\\frac{1}{6}$ $(\\approx 0.167)$.", opt, &m) == "\\frac{1}{6}");
+  CHECK(aha::math_extract("We get $x = 5$. For $n = 2$ it is $7$.", opt, &m) == "7");
+  CHECK(aha::math_extract("The answer is $9$, attained at $x=3$.", opt, &m) == "9");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
