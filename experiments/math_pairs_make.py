@@ -568,6 +568,16 @@ for comp, a, e in [
 ]:
     add("qualified_math", comp, a, e)
 
+# ---- words that change a number's value are never units
+for comp, a, e in [
+    (box("1.2 \\text{ million}"), "1200000", True), (box("1.2 \\text{ million}"), "1.2", False),
+    ("The population is 1.2 million people.", "1200000", True), ("The population is 1.2 million people.", "1.2", False),
+    (box("5 \\text{ squared}"), "5", False), (box("3 \\text{ factorial}"), "3", False),
+    (box("2 \\text{ dozen}"), "2", False), (box("3 \\text{ quarters}"), "3", False),
+    (box("2.5 \\text{ billion dollars}"), "2500000000", True), (box("5 \\text{ cm}"), "5", True),
+]:
+    add("scale_words", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

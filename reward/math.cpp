@@ -402,6 +402,8 @@ std::string mask_latex(const std::string& s) {
 }
 
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
+bool is_operation_word(const std::string& w);
+
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
   static const RE2 re(R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
@@ -419,6 +421,13 @@ std::optional<std::string> last_number(const std::string& s) {
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
     if (before == '(' && after == ')') continue;  // "equation (1)" names, it does not answer
+    // "1.2 million", "2 dozen": the word belongs to the number.
+    static const RE2 word_after(R"(^ +([a-z]+))");
+    std::string w;
+    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && is_operation_word(w)) {
+      last = std::string(m) + " " + w;
+      continue;
+    }
     static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
     if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
     last = std::string(m);
@@ -482,6 +491,18 @@ bool is_qualifier_word(const std::string& w) {
   return false;
 }
 
+// Words that change a number's value ("5 squared", "1.2 million", "3 quarters"): never a unit.
+bool is_operation_word(const std::string& w) {
+  static const char* words[] = {
+      "squared",   "cubed",   "factorial", "inverse",    "hundred",  "hundreds", "thousand",
+      "thousands", "million", "millions",  "billion",    "billions", "trillion", "dozen",
+      "dozens",    "half",    "halves",    "third",      "thirds",   "quarter",  "quarters",
+      "fourths",   "fifths",  "tenths",    "hundredths", "root",     "roots",    "pi"};
+  for (const char* u : words)
+    if (w == u) return true;
+  return false;
+}
+
 bool looks_numeric(const std::string& s);
 bool has_letters(const std::string& s);
 
@@ -510,7 +531,7 @@ std::string strip_units(const std::string& s) {
     while (j < words.size() && is_alpha(words[j])) j++;
     if (j > i) {
       std::string w = lower(words.substr(i, j - i));
-      if (is_qualifier_word(w)) return s;
+      if (is_qualifier_word(w) || is_operation_word(w)) return s;
       if (compound && (w == "h" || w == "s")) {  // hours and seconds only in "km/h", "m/s"
         count++;
         i = j;
@@ -1477,6 +1498,15 @@ std::string math_normalize(const std::string& in) {
   RE2::Replace(&s, trailing_note, "");
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
+  // "1.2 million" is 1.2 \times 10^{6}; the rest of the words may still be units.
+  static const RE2 scale_re(
+      R"((?i)^(-?\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b(.*)$)");
+  std::string mant, scale, tail;
+  if (RE2::FullMatch(s, scale_re, &mant, &scale, &tail)) {
+    std::string l = lower(scale);
+    const char* e = l == "thousand" ? "3" : l == "million" ? "6" : l == "billion" ? "9" : "12";
+    s = mant + "\\times10^{" + e + "}" + tail;
+  }
   s = strip_units(s);
   compact = nospace(s);  // "1,500 dollars" once the unit is gone
   if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {

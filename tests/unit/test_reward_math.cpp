@@ -311,6 +311,12 @@ const Case kCases[] = {
     {"12.5", "\xe2\x82\xac" "12.50", true},
     {"12.5", "12 \xc2\xbd", true},
     {"0.25", "\xc2\xbe", false},
+    {"1200000", "1.2 \\text{ million}", true},
+    {"1.2", "1.2 \\text{ million}", false},
+    {"5", "5 \\text{ squared}", false},
+    {"3", "3 factorial", false},
+    {"2", "2 dozen", false},
+    {"1200000", "1.2 million dollars", true},
     {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
     // --- "approximately" answers a rounded decimal gold only
     {"28.27", "\\approx 28.27", true},
@@ -477,6 +483,8 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("It is $\\frac{1}{6}$ $(\\approx 0.167)$.", opt, &m) == "\\frac{1}{6}");
   CHECK(aha::math_extract("We get $x = 5$. For $n = 2$ it is $7$.", opt, &m) == "7");
   CHECK(aha::math_extract("The answer is $9$, attained at $x=3$.", opt, &m) == "9");
+  CHECK(aha::math_extract("The population is 1.2 million people.", opt, &m) == "1.2 million");
+  CHECK(aha::math_extract("She bought 2 dozen eggs.", opt, &m) == "2 dozen");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
