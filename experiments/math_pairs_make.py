@@ -575,6 +575,8 @@ for comp, a, e in [
     (box("5 \\text{ squared}"), "5", False), (box("3 \\text{ factorial}"), "3", False),
     (box("2 \\text{ dozen}"), "2", False), (box("3 \\text{ quarters}"), "3", False),
     (box("2.5 \\text{ billion dollars}"), "2500000000", True), (box("5 \\text{ cm}"), "5", True),
+    ("The answer is 2 pi.", "2\\pi", True), ("The answer is 3 pi.", "2\\pi", False),
+    ("The answer is 2*sqrt(3).", "2\\sqrt3", True), ("The answer is sqrt(3).", "2\\sqrt3", False),
 ]:
     add("scale_words", comp, a, e)
 

@@ -1400,6 +1400,11 @@ std::string math_normalize(const std::string& in) {
   for (const auto& v : vulgar) replace_all(s, v[0], v[1]);
   for (const char* c : {"\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5", "\xe2\x82\xb9"})
     replace_all(s, c, "");
+  // Plain-text math: "2 pi", "sqrt(3)".
+  static const RE2 plain_pi(R"((^|[^\\A-Za-z])pi\b)");
+  RE2::GlobalReplace(&s, plain_pi, "\\1\\\\pi ");
+  static const RE2 plain_sqrt(R"((^|[^\\A-Za-z])sqrt\b)");
+  RE2::GlobalReplace(&s, plain_sqrt, "\\1\\\\sqrt");
   static const RE2 currency_code(R"(^\s*(?:USD|EUR|GBP|US\$)\s*)");
   RE2::Replace(&s, currency_code, "");
   replace_all(s, "\\!", "");

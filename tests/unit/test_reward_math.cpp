@@ -317,6 +317,11 @@ const Case kCases[] = {
     {"3", "3 factorial", false},
     {"2", "2 dozen", false},
     {"1200000", "1.2 million dollars", true},
+    {"2\\pi", "2 pi", true},
+    {"\\frac{\\pi}{2}", "pi/2", true},
+    {"2\\sqrt3", "2*sqrt(3)", true},
+    {"2\\sqrt3", "sqrt(3)", false},
+    {"\\pi", "spin", false},
     {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
     // --- "approximately" answers a rounded decimal gold only
     {"28.27", "\\approx 28.27", true},
