@@ -457,6 +457,8 @@ for comp, a, e in [
     (box("2x - y + 3 = 0"), "y=2x+3", True), (box("2x + 3 = y"), "y=2x+3", True),
     (box("2x - y - 3 = 0"), "y=2x+3", False),
     (box("7 = x"), "7", True), (box("8 = x"), "7", False), (box("7 = y"), "x=7", False),
+    (box("|x| > 1"), "(-\\infty,-1)\\cup(1,\\infty)", True), (box("|x| \\ge 1"), "(-\\infty,-1)\\cup(1,\\infty)", False),
+    (box("|x| < 3"), "(-3,3)", True), (box("|x| < 3"), "(0,3)", False),
 ]:
     add("structure_forms", comp, a, e)
 

@@ -891,6 +891,23 @@ std::optional<std::string> relation_interval(const Relation& r, std::string* var
       std::swap(v, a);
       op = flip(op);
     }
+    // |x| < a and |x| > a for a number a: one interval, or two joined.
+    static const RE2 abs_re(R"(^\|([A-Za-z])\|$)");
+    static const RE2 num_re(R"(^\d+(\.\d+)?$)");
+    std::string x;
+    if (RE2::FullMatch(nospace(a), abs_re) && !RE2::FullMatch(nospace(v), abs_re)) {
+      std::swap(v, a);
+      op = flip(op);
+    }
+    if (RE2::FullMatch(nospace(v), abs_re, &x) && RE2::FullMatch(nospace(a), num_re) && op != "=" &&
+        op != "!=") {
+      *var = x;
+      std::string n = nospace(a);
+      if (op == "<") return "(-" + n + "," + n + ")";
+      if (op == "<=") return "[-" + n + "," + n + "]";
+      if (op == ">") return "(-\\infty,-" + n + ")\\cup(" + n + ",\\infty)";
+      if (op == ">=") return "(-\\infty,-" + n + "]\\cup[" + n + ",\\infty)";
+    }
     if (!is_simple_variable(v) || a.empty()) return std::nullopt;
     *var = nospace(v);
     if (op == ">=") return "[" + a + ",\\infty)";

@@ -322,6 +322,11 @@ const Case kCases[] = {
     {"2\\sqrt3", "2*sqrt(3)", true},
     {"2\\sqrt3", "sqrt(3)", false},
     {"\\pi", "spin", false},
+    {"(-\\infty,-1)\\cup(1,\\infty)", "|x| > 1", true},
+    {"(-\\infty,-1]\\cup[1,\\infty)", "|x| > 1", false},
+    {"[-2,2]", "|x| \\le 2", true},
+    {"(-2,2)", "|x| \\le 2", false},
+    {"(-2,2)", "2 > |x|", true},
     {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
     // --- "approximately" answers a rounded decimal gold only
     {"28.27", "\\approx 28.27", true},
