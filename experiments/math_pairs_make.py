@@ -412,6 +412,10 @@ for comp, a, e in [
     ("The answer is 3 and 4.", "3", False),
     ("The answer is not 42, because 41 is.", "42", False),
     ("The answer is 12 because $x = 7$.", "12", True), ("The answer is 12 because $x = 7$.", "7", False),
+    ("I first thought the answer is 12, but actually it is 13.", "12", False),
+    ("The answer is 12, then subtract 2 to get 10.", "12", False),
+    ("The answer is 5 for part (a) and 7 for part (b).", "5", False),
+    ("The answer is 5 if n is odd and 6 otherwise.", "5", False),
     ("The answer is $\\frac{1}{2}$, which is the probability.", "\\frac12", True),
 ]:
     add("trailing", comp, a, e)

@@ -263,11 +263,12 @@ std::optional<std::string> answer_from_text(std::string rest) {
     size_t e = match_brace(rest, b + 6);
     for (size_t k = b; k < (e == std::string::npos ? rest.size() : e); k++) outside[k] = '#';
   }
+  // Never at a correction or a second case ("but", "then", "if", "for part (b)"): the text stays
+  // whole and is no single answer.
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
-      R"(therefore|then|but|though|although|while|assuming|after|before|rounded|i\.e\.|that is|)"
-      R"(attained|achieved|obtained|reached|occurring|at|for|with|if)\b|)"
-      R"(\s+\([A-Za-z]{3,}\b))");
+      R"(therefore|assuming|rounded|i\.e\.|that is|attained|achieved|obtained|reached|occurring|)"
+      R"(at)\b|\s+\([A-Za-z]{3,}\b))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
