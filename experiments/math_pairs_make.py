@@ -124,7 +124,8 @@ for comp, a, e in [
     ("so the answer is -7", "7", False),
     ("The expression \\frac{n(n+1)}{2} gives the sum", "2", False),
     ("this is case B2 of the problem", "2", False),
-    ("roughly 42", "42", True),
+    ("roughly 42", "42", False),  # an estimate, like "about 12" (qualifiers)
+    ("roughly 42.5", "42.5", True),  # a rounded decimal gold may be answered "roughly"
     ("The value: 0.125", "\\frac{1}{8}", True),
     ("so x equals \\frac13 here", "13", False),
     ("so x equals \\sqrt3 here", "3", False),
@@ -416,6 +417,8 @@ for comp, a, e in [
     ("The answer is 12, then subtract 2 to get 10.", "12", False),
     ("The answer is 5 for part (a) and 7 for part (b).", "5", False),
     ("The answer is 5 if n is odd and 6 otherwise.", "5", False),
+    ("The answer is 5 at most.", "5", False), ("The answer is 5, at least.", "5", False),
+    ("The answer is $9$ at $x = 3$.", "9", True),
     ("The answer is $\\frac{1}{2}$, which is the probability.", "\\frac12", True),
 ]:
     add("trailing", comp, a, e)
@@ -585,6 +588,16 @@ for comp, a, e in [
     ("The answer is 2*sqrt(3).", "2\\sqrt3", True), ("The answer is sqrt(3).", "2\\sqrt3", False),
 ]:
     add("scale_words", comp, a, e)
+
+# ---- qualifiers outside the math or around the last number
+for comp, a, e in [
+    ("The answer is $5$ at most.", "5", False), ("The answer is $81$ or more.", "81", False),
+    ("So we need at least $5$.", "5", False), ("We need at least 5 people.", "5", False),
+    ("We need 5 or more people.", "5", False), ("It adds up to 5.", "5", True),
+    ("The answer is approximately $5$.", "5", False), ("The answer is approximately $3.14$.", "3.14", True),
+    ("So we need $5$ people.", "5", True), ("We need 5 people.", "5", True),
+]:
+    add("qualifier", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

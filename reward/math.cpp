@@ -194,6 +194,21 @@ std::optional<std::string> last_number(const std::string& s);
 
 // The last math segment, with the ones before it joined by ",", "and" or "or" only; nothing when a
 // number standing on its own follows it (then that number is the last thing said).
+// Words right before or after an answer that make it a bound or an estimate ("at least 5", "81 or
+// more"): kept with the answer so that it is never taken for the bare number.
+const RE2& qualifier_before_re() {
+  static const RE2 re(
+      R"((?i)(?:^|[^A-Za-z])((?:at least|at most|more than|less than|fewer than|greater than|)"
+      R"(no more than|no less than|approximately|about|around|roughly|nearly|almost))\s*$)");
+  return re;
+}
+const RE2& qualifier_after_re() {
+  static const RE2 re(
+      R"((?i)^\s*((?:or|and) (?:more|less|fewer|greater|above|below|higher|lower|up|so)|at most|)"
+      R"(at least)\b)");
+  return re;
+}
+
 // The last line of an aligned derivation ("\begin{aligned} 2x &= 10 \\ x &= 5 \end{aligned}" gives
 // "x = 5"); other math unchanged.
 std::string last_aligned_row(const std::string& body) {
@@ -247,6 +262,14 @@ std::optional<std::string> last_math(const std::string& s) {
   }
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+  // "at least $5$", "$81$ or more": the qualifier outside the math goes with it.
+  if (parts.size() == 1) {
+    std::string before = s.substr(0, segs.back().begin), after = s.substr(segs.back().end);
+    std::string q_before, q_after;
+    RE2::PartialMatch(before, qualifier_before_re(), &q_before);
+    RE2::PartialMatch(after, qualifier_after_re(), &q_after);
+    if (!q_before.empty() || !q_after.empty()) out = trim(q_before + " " + out + " " + q_after);
+  }
   return out;
 }
 
@@ -267,8 +290,8 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // whole and is no single answer.
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
-      R"(therefore|assuming|rounded|i\.e\.|that is|attained|achieved|obtained|reached|occurring|)"
-      R"(at)\b|\s+\([A-Za-z]{3,}\b))");
+      R"(therefore|assuming|rounded|i\.e\.|that is|attained|achieved|obtained|reached|occurring)\b|)"
+      R"(\s+\([A-Za-z]{3,}\b))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
@@ -422,6 +445,13 @@ std::optional<std::string> last_number(const std::string& s) {
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
     if (before == '(' && after == ')') continue;  // "equation (1)" names, it does not answer
+    std::string q_before, q_after;                // "at least 5 people", "81 or more"
+    RE2::PartialMatch(re2::StringPiece(t).substr(0, b), qualifier_before_re(), &q_before);
+    RE2::PartialMatch(re2::StringPiece(t).substr(e), qualifier_after_re(), &q_after);
+    if (!q_before.empty() || !q_after.empty()) {
+      last = trim(q_before + " " + std::string(m) + " " + q_after);
+      continue;
+    }
     // "1.2 million", "2 dozen": the word belongs to the number.
     static const RE2 word_after(R"(^ +([a-z]+))");
     std::string w;

@@ -495,6 +495,11 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The answer is $9$, attained at $x=3$.", opt, &m) == "9");
   CHECK(aha::math_extract("The population is 1.2 million people.", opt, &m) == "1.2 million");
   CHECK(aha::math_extract("She bought 2 dozen eggs.", opt, &m) == "2 dozen");
+  // A bound or an estimate written around the answer stays with it.
+  CHECK(aha::math_extract("So we need at least $5$.", opt, &m) == "at least 5");
+  CHECK(aha::math_extract("The answer is $81$ or more.", opt, &m) == "81 or more");
+  CHECK(aha::math_extract("We need 5 or more people.", opt, &m) == "5 or more");
+  CHECK(aha::math_extract("It adds up to 5.", opt, &m) == "5");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;
