@@ -425,9 +425,9 @@ std::string mask_latex(const std::string& s) {
   return t;
 }
 
-// The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 bool is_operation_word(const std::string& w);
 
+// The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
   static const RE2 re(R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
@@ -1243,7 +1243,7 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
       return {true, "named values"};
     }
     if (!pn.empty()) return {false, "different names"};
-    if (pn.empty() && ps.kind == Structure::kList) {  // plain values in the order of the names
+    if (ps.kind == Structure::kList) {  // plain values in the order of the names
       ps.kind = gs.kind = Structure::kTuple;
       gs.open = ps.open = "(";
       gs.close = ps.close = ")";
@@ -1460,12 +1460,12 @@ std::string math_normalize(const std::string& in) {
   remove_command(s, "\\qquad");
   remove_command(s, "\\quad");
   replace_all(s, "~", " ");
-  // Degrees Celsius / Fahrenheit: the scale letter goes with the degree sign.
   replace_all(s, "\xc2\xb0", "^\\circ");  // the degree sign
   // Degrees inside a trigonometric function are an angle: "\sin 30^\circ" is 1/2.
   static const RE2 trig_re(R"(\\(?:sin|cos|tan|sec|csc|cot)\b)");
   static const RE2 trig_degrees(R"((\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ))");
   if (RE2::PartialMatch(s, trig_re)) RE2::GlobalReplace(&s, trig_degrees, "(\\1\\\\pi/180)");
+  // Degrees Celsius / Fahrenheit: the scale letter goes with the degree sign.
   static const RE2 temp_re(
       R"((\^\{?\\circ\}?|\\degree)\s*(\\text\{\s*[CF]\s*\}|\\mathrm\{\s*[CF]\s*\}|[CF]\b))");
   RE2::GlobalReplace(&s, temp_re, "");
