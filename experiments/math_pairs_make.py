@@ -599,6 +599,14 @@ for comp, a, e in [
 ]:
     add("qualifier", comp, a, e)
 
+# ---- references wrapped in math delimiters or Markdown bold
+for comp, a, e in [
+    (box("0.5"), "\\(\\frac12\\)", True), (box("0.6"), "\\(\\frac12\\)", False),
+    (box("0.5"), "\\[\\frac{1}{2}\\]", True), (box("(1,2)"), "\\((1, 2)\\)", True),
+    (box("(2,1)"), "\\((1, 2)\\)", False), (box("5"), "**5**", True), (box("6"), "**5**", False),
+]:
+    add("reference_text", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

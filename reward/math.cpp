@@ -1424,6 +1424,12 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\\\\", "\x01");  // keep matrix row breaks "\\\\" apart from "\\ "
   replace_all(s, "\\$", "");
   replace_all(s, "$", "");
+  // An answer wrapped whole in math delimiters or Markdown bold: "\(\frac12\)", "**5**".
+  for (const char* w : {"\\(\\)", "\\[\\]", "****"}) {
+    std::string t = trim(s);
+    if (t.size() >= 4 && t.compare(0, 2, w, 2) == 0 && t.compare(t.size() - 2, 2, w + 2, 2) == 0)
+      s = t.substr(2, t.size() - 4);
+  }
   for (const char* c :
        {"\\left", "\\right", "\\middle", "\\displaystyle", "\\big", "\\Big", "\\bigg", "\\Bigg"})
     remove_command(s, c);
