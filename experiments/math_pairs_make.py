@@ -524,6 +524,9 @@ for comp, a, e in [
     ("The answer is as follows:\n\n$$42$$", "42", True), ("The answer is as follows:\n\n41", "42", False),
     ("The final answer is:\n\n42\n\nLet me know if you need more.", "42", True),
     ("The answer is not 42.", "42", False),
+    ("42 is the answer, not 41.", "42", True), ("42 is the answer, not 41.", "41", False),
+    ("Therefore, $x = 5$ is our final answer.", "5", True), ("So (B) is the correct answer.", "B", True),
+    ("So (C) is the correct answer.", "B", False), ("I think 7 is the answer. But the answer is 8.", "7", False),
     ("The ratio is 3:4.", "3:4", True), ("The ratio is 3:4.", "4", False), ("The time is 2:30.", "2:30", True),
     ("The time is 2:30.", "30", False), ("The ratio is 4:3.", "3:4", False),
 ]:

@@ -361,6 +361,19 @@ std::optional<std::string> answer_is(const std::string& text) {
       len = std::string(key).size();
     }
   }
+  // "42 is the answer", "$x = 5$ is our final answer": the answer stands before the words.
+  static const RE2 before_re(
+      R"((?i)(\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|\([A-J]\))\s+is\s+)"
+      R"((?:the|our|my)\s+(?:final\s+|correct\s+)?answer\b)");
+  re2::StringPiece in(s), token;
+  size_t token_at = std::string::npos;
+  std::string token_text;
+  while (RE2::FindAndConsume(&in, before_re, &token)) {
+    token_at = static_cast<size_t>(token.data() - s.data());
+    token_text = std::string(token);
+  }
+  if (token_at != std::string::npos && (best == std::string::npos || token_at > best))
+    return answer_from_text(token_text);
   if (best == std::string::npos) return std::nullopt;
   std::string rest = s.substr(best + len);
   // The rest of the line; a display math block may open on it and close later.

@@ -489,6 +489,9 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The answer is not 42", opt, &m) == "not 42");
   CHECK(aha::math_extract("Answer: Let me compute. 3+4 = 7. So we get 7", opt, &m) == "7");
   CHECK(aha::math_extract("The ratio is 3:4.", opt, &m) == "3:4");
+  CHECK(aha::math_extract("42 is the answer, not 41.", opt, &m) == "42");
+  CHECK(m == "answer_is");
+  CHECK(aha::math_extract("7 is the answer. No: the answer is 8.", opt, &m) == "8");
   CHECK(aha::math_extract("$$\\begin{aligned} 2x &= 10 \\\\ x &= 5 \\end{aligned}$$", opt, &m) ==
         "x = 5");
   CHECK(aha::math_extract("$\\text{Answer: } 40$", opt, &m) == "40");
