@@ -576,6 +576,10 @@ for comp, a, e in [
     ("The probability is $\\frac{1}{6}$ $(\\approx 0.167)$.", "\\frac16", True),
     ("The probability is $\\frac{1}{6}$ $(\\approx 0.167)$.", "0.167", False),
     ("We can write $f(2)$ as $\\frac{1}{2}$.", "\\frac12", True),
+    ("Therefore $x = 5$. (We assumed $x > 0$.)", "5", True), ("Therefore $x = 5$. (We assumed $x > 0$.)", "0", False),
+    ("The answer is $\\frac{1}{6}$ (which is about $0.167$).", "\\frac16", True),
+    ("The answer is $\\frac{1}{6}$ (which is about $0.167$).", "0.167", False),
+    ("We have $x$ apples, so the total is ($5$).", "5", True),
     ("Answer: Let me compute. 3+4 = 7. So we get 7", "7", True),
 ]:
     add("qualified_math", comp, a, e)

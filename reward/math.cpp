@@ -243,6 +243,15 @@ std::optional<std::string> last_math(const std::string& s) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
     std::string between = s.substr(a.end, b.begin - a.end);
+    // A remark in parentheses after the answer: "$x = 5$. (We assumed $x > 0$.)".
+    size_t open = between.rfind('(');
+    static const RE2 word_re(R"([A-Za-z]{2,})");
+    if (open != std::string::npos && between.find(')', open) == std::string::npos &&
+        RE2::PartialMatch(between.substr(open), word_re) &&
+        s.find(')', b.end) != std::string::npos) {
+      segs.pop_back();
+      continue;
+    }
     if (between.find_first_of(".\n;") != std::string::npos) break;
     if (!RE2::PartialMatch(between, qualifier_re) &&
         !(trim(between).empty() && RE2::PartialMatch(b.body, approx_re)) &&

@@ -499,6 +499,8 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("The sum is $\\frac{3}{4}$, where $a = 1$.", opt, &m) == "\\frac{3}{4}");
   CHECK(aha::math_extract("It is $\\frac{1}{6}$ $(\\approx 0.167)$.", opt, &m) == "\\frac{1}{6}");
   CHECK(aha::math_extract("We get $x = 5$. For $n = 2$ it is $7$.", opt, &m) == "7");
+  CHECK(aha::math_extract("Therefore $x = 5$. (We assumed $x > 0$.)", opt, &m) == "x = 5");
+  CHECK(aha::math_extract("We have $x$ apples, so the total is ($5$).", opt, &m) == "5");
   CHECK(aha::math_extract("The answer is $9$, attained at $x=3$.", opt, &m) == "9");
   CHECK(aha::math_extract("The population is 1.2 million people.", opt, &m) == "1.2 million");
   CHECK(aha::math_extract("She bought 2 dozen eggs.", opt, &m) == "2 dozen");
