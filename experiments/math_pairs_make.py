@@ -124,7 +124,8 @@ for comp, a, e in [
     ("so the answer is -7", "7", False),
     ("The expression \\frac{n(n+1)}{2} gives the sum", "2", False),
     ("this is case B2 of the problem", "2", False),
-    ("roughly 42", "42", True),
+    ("roughly 42", "42", False),  # an estimate, like "about 12" (qualifiers)
+    ("roughly 42.5", "42.5", True),  # a rounded decimal gold may be answered "roughly"
     ("The value: 0.125", "\\frac{1}{8}", True),
     ("so x equals \\frac13 here", "13", False),
     ("so x equals \\sqrt3 here", "3", False),
@@ -316,7 +317,9 @@ for a, p, e in [
 for a, p, e in [
     ("\\pm 3", "3, -3", True), ("\\pm 3", "3", False), ("1 \\pm \\sqrt{2}", "1+\\sqrt2, 1-\\sqrt2", True),
     ("1 \\pm \\sqrt{2}", "1+\\sqrt2", False), ("1+\\sqrt{2}, 1-\\sqrt{2}", "1 \\pm \\sqrt{2}", True),
-    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", False),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", True),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}", False),
+    ("\\frac{-1 \\pm \\sqrt{5}}{2}", "\\frac{1+\\sqrt5}{2}, \\frac{1-\\sqrt5}{2}", False),
     ("-1 \\pm 2i", "-1+2i, -1-2i", True), ("-1 \\pm 2i", "1 \\pm 2i", False), ("\\pm 3", "\\pm3", True),
     ("2 \\pm 1", "1, 3", True),
 ]:
@@ -381,6 +384,235 @@ for p in ["9^{9^{9}}", "(a+b+c+d+e+f+g+h)^{64}-(a+b+c+d+e+f+g+h)^{63}",
           "\\frac{(a+b+c+d+e)^{60}}{(a+b+c+d+e+1)^{60}}", "(x+y+z+w)^{64}(x-y)^{64}", "1000!^{1000}",
           "e^{e^{e^{e^{64}}}}", "2^{2^{2^{2^{2^{2}}}}}", "(x+1)^{1000000}", "100000!", "\\sqrt{" * 30 + "2" + "}" * 30]:
     add("pathological", box(p), "1", False)
+
+# ---- numbers set apart by a space: never a product; "2 1/3" is a mixed number
+for comp, a, e in [
+    (box("1 0"), "0", False), (box("3 4"), "12", False), (box("2 1/2"), "1", False),
+    (box("2 1/2"), "\\frac52", True), ("The answer is 2 1/3 cups.", "\\frac73", True),
+    ("The answer is 2 1/3 cups.", "\\frac23", False), ("She used 2 1/3 cups of flour.", "\\frac73", True),
+    ("She used 2 1/3 cups of flour.", "\\frac13", False), (box("2 4/3"), "\\frac{10}{3}", False),
+    (box("-1 1/2"), "-1.5", True),
+]:
+    add("spacing", comp, a, e)
+
+# ---- prose, punctuation and emphasis around an answer given in words
+for comp, a, e in [
+    ("The answer is 12, since 3 times 4 is 12.", "12", True),
+    ("The answer is 13, since 3 times 4 is 12.", "12", False),
+    ("The answer is 12, which is the number of eggs.", "12", True),
+    ("The answer is 12 because $3 \\cdot 4 = 12$.", "12", True),
+    ("So the answer is 12 (after removing the broken ones).", "12", True),
+    ("So the answer is 11 (after removing the broken ones).", "12", False),
+    ("The answer is $40,$ as computed.", "40", True), ("The answer is $41,$ as computed.", "40", False),
+    ("The answer is $40$;", "40", True),
+    ("**Final Answer:** 42", "42", True), ("**Final Answer**: 42", "42", True),
+    ("**Final Answer:** 24", "42", False), ("The answer is **42**.", "42", True),
+    ("The answer is **24**.", "42", False), ("The correct option is **B**.", "B", True),
+    ("The correct option is **D**.", "B", False), ("The correct answer is 7.", "7", True),
+    ("The answer is $18 per day.", "#### 18", True), ("The answer is $19 per day.", "#### 18", False),
+    ("The answer is 3 and 4.", "3", False),
+    ("The answer is not 42, because 41 is.", "42", False),
+    ("The answer is 12 because $x = 7$.", "12", True), ("The answer is 12 because $x = 7$.", "7", False),
+    ("I first thought the answer is 12, but actually it is 13.", "12", False),
+    ("The answer is 12, then subtract 2 to get 10.", "12", False),
+    ("The answer is 5 for part (a) and 7 for part (b).", "5", False),
+    ("The answer is 5 if n is odd and 6 otherwise.", "5", False),
+    ("The answer is 5 at most.", "5", False), ("The answer is 5, at least.", "5", False),
+    ("The answer is $9$ at $x = 3$.", "9", True),
+    ("The answer is $\\frac{1}{2}$, which is the probability.", "\\frac12", True),
+]:
+    add("trailing", comp, a, e)
+
+# ---- units after constants, compound units, temperatures; nested boxes
+for comp, a, e in [
+    (box("60 \\text{ km/h}"), "60", True), (box("60 \\text{ km/h}"), "50", False),
+    (box("9.8 \\, \\mathrm{m/s^2}"), "9.8", True), (box("36\\pi \\text{ cm}^2"), "36\\pi", True),
+    (box("36\\pi\\ \\text{cm}^2"), "36\\pi", True), (box("34\\pi \\text{ cm}^2"), "36\\pi", False),
+    (box("2\\sqrt{3} \\text{ meters}"), "2\\sqrt3", True), (box("2\\sqrt{2} \\text{ meters}"), "2\\sqrt3", False),
+    (box("30^\\circ\\text{C}"), "30", True), (box("30^{\\circ} F"), "30", True), (box("31^\\circ C"), "30", False),
+    (box("x \\text{ cm}"), "5", False), (box("5x \\text{ cm}"), "5", False),
+    (box("\\boxed{42}"), "42", True), (box("\\boxed{41}"), "42", False),
+]:
+    add("units", comp, a, e)
+
+# ---- a choice letter with its value; rounded golds answered "approximately"
+for comp, a, e in [
+    (box("(B) 12"), "B", True), (box("(C) 12"), "B", False), (box("\\textbf{(B) } 12"), "\\textbf{(B)}", True),
+    (box("\\textbf{(C) } 12"), "\\textbf{(B)}", False), (box("(B) 12 \\text{ or } (C) 13"), "B", False),
+    (box("(B) \\text{ and } (C)"), "B", False), ("The answer is (B) $\\frac{1}{2}$.", "B", True),
+    ("The area is $\\approx 28.27$.", "28.27", True), ("The area is $\\approx 28.28$.", "28.27", False),
+    ("The area is $A = \\pi r^2 \\approx 28.27$.", "28.27", True),
+    ("The area is $A = \\pi r^2 \\approx 28.27$.", "9\\pi", False),
+    ("The answer is approximately 3.14.", "3.14", True), ("The answer is approximately 3.15.", "3.14", False),
+    ("The answer is approximately 12.", "12", False), (box("\\approx 1.41"), "\\sqrt{2}", False),
+    (box("x \\approx 12"), "12", False),
+]:
+    add("choice_approx", comp, a, e)
+
+# ---- structures written another way: a set of one, named coordinates, relations joined by "or",
+# an equation with its sides moved, a value written first
+for comp, a, e in [
+    (box("\\{42\\}"), "42", True), (box("\\{41\\}"), "42", False), (box("42"), "\\{42\\}", True),
+    (box("\\{42, 43\\}"), "42", False),
+    (box("x=1, y=2"), "(1,2)", True), (box("x=2, y=1"), "(1,2)", False), (box("x=1, x=2"), "(1,2)", False),
+    (box("x=1, y=2, z=3"), "(1,2)", False), ("The point is $(1, 2)$.", "x=1, y=2", True),
+    (box("x < 3 \\text{ or } x > 5"), "(-\\infty,3)\\cup(5,\\infty)", True),
+    (box("x < 3 \\text{ or } x > 6"), "(-\\infty,3)\\cup(5,\\infty)", False),
+    (box("x < 3 \\text{ or } y > 5"), "(-\\infty,3)\\cup(5,\\infty)", False),
+    (box("x \\le 3 \\text{ or } x > 5"), "(-\\infty,3)\\cup(5,\\infty)", False),
+    (box("(-\\infty,3)\\cup(5,\\infty)"), "x<3 \\text{ or } x>5", True),
+    (box("2x - y + 3 = 0"), "y=2x+3", True), (box("2x + 3 = y"), "y=2x+3", True),
+    (box("2x - y - 3 = 0"), "y=2x+3", False),
+    (box("7 = x"), "7", True), (box("8 = x"), "7", False), (box("7 = y"), "x=7", False),
+    (box("|x| > 1"), "(-\\infty,-1)\\cup(1,\\infty)", True), (box("|x| \\ge 1"), "(-\\infty,-1)\\cup(1,\\infty)", False),
+    (box("|x| < 3"), "(-3,3)", True), (box("|x| < 3"), "(0,3)", False),
+]:
+    add("structure_forms", comp, a, e)
+
+# ---- notations: \pm inside a fraction, binomials, congruences, empty sets, repeating decimals,
+# degrees in trigonometry, Unicode, a spaced x as times, words in any case, plain-text points
+for comp, a, e in [
+    ("The roots are $x = \\frac{-1 + \\sqrt{5}}{2}$ and $x = \\frac{-1 - \\sqrt{5}}{2}$.",
+     "\\frac{-1\\pm\\sqrt5}{2}", True),
+    ("The roots are $x = \\frac{-1 \\pm \\sqrt{5}}{2}$.", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", True),
+    ("The roots are $x = \\frac{1 \\pm \\sqrt{5}}{2}$.", "\\frac{-1\\pm\\sqrt5}{2}", False),
+    ("The number of ways is $\\binom{5}{2}$.", "10", True), ("The number of ways is $\\dbinom{5}{3}$.", "5", False),
+    ("The number of ways is $\\binom{5}{2} = 10$.", "\\binom{5}{2}", True), (box("\\binom{n}{2}"), "10", False),
+    ("So $n \\equiv 3 \\pmod{7}$.", "3", True), ("So $n \\equiv 3 \\pmod{7}$.", "7", False),
+    ("Answer: $\\varnothing$", "\\emptyset", True), ("Answer: $\\{\\}$", "\\emptyset", True),
+    ("Answer: $\\{0\\}$", "\\emptyset", False), ("Answer: all real numbers", "(-\\infty,\\infty)", True),
+    ("Answer: all real numbers except 0", "(-\\infty,\\infty)", False),
+    ("Answer: $0.\\overline{3}$", "\\frac13", True), ("Answer: $0.\\overline{6}$", "\\frac13", False),
+    ("Answer: $1.\\overline{27}$", "\\frac{14}{11}", True), ("Answer: $0.1\\overline{6}$", "\\frac16", True),
+    ("Answer: $0.\\overline{16}$", "\\frac16", False),
+    ("Answer: $\\sin 30^\\circ$", "\\frac12", True), ("Answer: $\\tan 45^{\\circ}$", "1", True),
+    ("Answer: $\\sin 45^\\circ$", "\\frac12", False), ("Answer: $30^\\circ$", "30", True),
+    ("The answer is 6\u221a2.", "6\\sqrt2", True), ("The answer is 6\u221a3.", "6\\sqrt2", False),
+    ("The answer is \u221a2/2.", "\\frac{\\sqrt2}2", True), ("The answer is x\u00b2.", "x^2", True),
+    ("The answer is 10\u00b3.", "1000", True), ("The answer is 10\u00b2.", "1000", False),
+    ("The answer is 1.5 x 10^3.", "1500", True), ("The answer is 1.5 x 10^4.", "1500", False),
+    ("The answer is 2 x 3 = 6.", "6", True), ("The answer is 5 - 3 = 2 apples.", "2", True),
+    ("The answer is 5 - 3 = 2 apples.", "5", False),
+    ("Answer: \\text{Yes}", "\\text{yes}", True), ("Answer: No", "\\text{yes}", False),
+    ("Answer: TRUE", "\\text{True}", True), ("Answer: a", "A", False),
+    ("The vertex is at (2, -3).", "(2,-3)", True), ("The vertex is at (2, -3).", "-3", False),
+    ("The vertex is at (2, 3).", "(2,-3)", False),
+    ("Therefore\n\\[\nx = 5\n\\]\nThis satisfies equation (1).", "5", True),
+    ("Therefore\n\\[\nx = 5\n\\]\nThis satisfies equation (1).", "1", False),
+    ("The answer is $\\langle 1, 2 \\rangle$.", "(1,2)", True),
+    ("The answer is $\\langle 2, 1 \\rangle$.", "(1,2)", False),
+]:
+    add("notation", comp, a, e)
+
+# ---- named values compare by name; function values, lengths and angles as chain heads
+for a, p, e in [
+    ("a=2, b=3", "b=3, a=2", True), ("a=2, b=3", "a=3, b=2", False), ("a=2, b=3", "2, 3", True),
+    ("a=2, b=3", "3, 2", False), ("x=1, x=2", "x=2, x=1", True),
+    ("\\frac{x-3}{2}", "f^{-1}(x) = \\frac{x-3}{2}", True), ("\\frac{x-3}{2}", "f^{-1}(x) = \\frac{x+3}{2}", False),
+    ("6x+1", "f'(x) = 6x + 1", True), ("6x+1", "f'(x) = 6x - 1", False), ("7", "g(f(2)) = 7", True),
+    ("7", "g(f(2)) = 8", False), ("12", "|AB| = 12", True), ("12", "\\overline{AB} = 12", True),
+    ("12", "m\\angle ABC = 12^\\circ", True), ("13", "\\angle A = 12^\\circ", False),
+    ("5", "x^2 - 20 = 5", False), ("(1,2)", "\\{(1,2)\\}", True), ("(1,2)", "\\{(2,1)\\}", False),
+    ("5", "5 \\text{ sq. units}", True), ("40", "40 \\text{ km/hr}", True), ("41", "40 \\text{ km/hr}", False),
+]:
+    add("named", box(p), a, e)
+
+# ---- "the answer is" that gives no answer, or gives it on the next lines; ratios and times
+for comp, a, e in [
+    ("To see whether the answer is correct, substitute back. We get 42.", "42", True),
+    ("To see whether the answer is correct, substitute back. We get 41.", "42", False),
+    ("The answer is as follows:\n\n$$42$$", "42", True), ("The answer is as follows:\n\n41", "42", False),
+    ("The final answer is:\n\n42\n\nLet me know if you need more.", "42", True),
+    ("The answer is not 42.", "42", False),
+    ("42 is the answer, not 41.", "42", True), ("42 is the answer, not 41.", "41", False),
+    ("Therefore, $x = 5$ is our final answer.", "5", True), ("So (B) is the correct answer.", "B", True),
+    ("So (C) is the correct answer.", "B", False), ("I think 7 is the answer. But the answer is 8.", "7", False),
+    ("The ratio is 3:4.", "3:4", True), ("The ratio is 3:4.", "4", False), ("The time is 2:30.", "2:30", True),
+    ("The time is 2:30.", "30", False), ("The ratio is 4:3.", "3:4", False),
+]:
+    add("answer_is", comp, a, e)
+
+# ---- a gold choice with its value; an exact answer followed by its approximation
+for comp, a, e in [
+    (box("D"), "\\textbf{(D) }\\frac{3}{2}", True), (box("1.5"), "\\textbf{(D) }\\frac{3}{2}", True),
+    (box("\\frac23"), "\\textbf{(D) }\\frac{3}{2}", False), (box("C"), "\\textbf{(D) }\\frac{3}{2}", False),
+    (box("(C) \\frac32"), "\\textbf{(D) }\\frac{3}{2}", False),
+    ("The answer is option D.", "D", True), ("The answer is option C.", "D", False),
+    ("The answer is: D) 3/2", "D", True), ("The answer is: C) 3/2", "D", False),
+    (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "\\frac{\\sqrt3}2", True),
+    (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "0.866", True),
+    (box("\\frac{\\sqrt{2}}{2}\\approx 0.707"), "\\frac{\\sqrt3}2", False),
+    (box("x \\approx 0.866"), "\\frac{\\sqrt3}2", False),
+    (box("\\text{The answer is } 5"), "5", True), (box("\\text{The answer is } 6"), "5", False),
+]:
+    add("choice_value", comp, a, e)
+
+# ---- display math written as a derivation; colour, emphasis, currency, Unicode fractions
+for comp, a, e in [
+    ("We solve:\n$$\\begin{aligned}\n2x + 3 &= 13 \\\\\nx &= 5\n\\end{aligned}$$", "5", True),
+    ("We solve:\n$$\\begin{aligned}\n2x + 3 &= 13 \\\\\nx &= 5\n\\end{aligned}$$", "13", False),
+    ("\\[ \\therefore x = 5 \\]", "5", True), ("\\[ \\therefore x = 6 \\]", "5", False),
+    ("\\[ 2x = 10 \\implies x = 5 \\]", "5", True), ("\\[ 2x = 10 \\implies x = 5 \\]", "10", False),
+    ("\\[ x = 5 \\quad \\text{(answer)} \\]", "5", True), ("$\\text{Answer: } 40$", "40", True),
+    ("$\\text{Answer: } 41$", "40", False), ("The answer is $\\color{red}{40}$.", "40", True),
+    ("The answer is $\\textcolor{red}{41}$.", "40", False), ("The answer is $\\underline{40}$.", "40", True),
+    ("The answer is $\\boxed{\\color{blue}40}$.", "40", True), ("The answer is $\\nicefrac{1}{2}$.", "\\frac12", True),
+    ("The answer is USD 12.50.", "12.5", True), ("The answer is \u20ac12.50.", "12.5", True),
+    ("The answer is \u00a312.40.", "12.5", False), ("The answer is 12 \u00bd.", "12.5", True),
+    ("The answer is \u00be.", "0.75", True), ("The answer is \u00bc.", "0.75", False),
+]:
+    add("display", comp, a, e)
+
+# ---- math after "where", "at", "for each", "since" or an approximation qualifies the answer before it
+for comp, a, e in [
+    ("So the total is $42$ for each $n$.", "42", True), ("So the total is $41$ for each $n$.", "42", False),
+    ("Hence the sum is $\\frac{3}{4}$, where $a = 1$.", "\\frac34", True),
+    ("Hence the sum is $\\frac{3}{4}$, where $a = 1$.", "1", False),
+    ("So the remainder is $3$ (since $10 = 3 \\cdot 3 + 1$).", "3", True),
+    ("So the remainder is $3$ (since $10 = 3 \\cdot 3 + 1$).", "1", False),
+    ("The maximum value is $\\frac{9}{4}$ at $x = \\frac{3}{2}$.", "\\frac94", True),
+    ("The maximum value is $\\frac{9}{4}$ at $x = \\frac{3}{2}$.", "\\frac32", False),
+    ("Thus the answer is $9$, attained at $x=3$.", "9", True), ("Thus the answer is $9$, attained at $x=3$.", "3", False),
+    ("The probability is $\\frac{1}{6}$ $(\\approx 0.167)$.", "\\frac16", True),
+    ("The probability is $\\frac{1}{6}$ $(\\approx 0.167)$.", "0.167", False),
+    ("We can write $f(2)$ as $\\frac{1}{2}$.", "\\frac12", True),
+    ("Therefore $x = 5$. (We assumed $x > 0$.)", "5", True), ("Therefore $x = 5$. (We assumed $x > 0$.)", "0", False),
+    ("The answer is $\\frac{1}{6}$ (which is about $0.167$).", "\\frac16", True),
+    ("The answer is $\\frac{1}{6}$ (which is about $0.167$).", "0.167", False),
+    ("We have $x$ apples, so the total is ($5$).", "5", True),
+    ("Answer: Let me compute. 3+4 = 7. So we get 7", "7", True),
+]:
+    add("qualified_math", comp, a, e)
+
+# ---- words that change a number's value are never units
+for comp, a, e in [
+    (box("1.2 \\text{ million}"), "1200000", True), (box("1.2 \\text{ million}"), "1.2", False),
+    ("The population is 1.2 million people.", "1200000", True), ("The population is 1.2 million people.", "1.2", False),
+    (box("5 \\text{ squared}"), "5", False), (box("3 \\text{ factorial}"), "3", False),
+    (box("2 \\text{ dozen}"), "2", False), (box("3 \\text{ quarters}"), "3", False),
+    (box("2.5 \\text{ billion dollars}"), "2500000000", True), (box("5 \\text{ cm}"), "5", True),
+    ("The answer is 2 pi.", "2\\pi", True), ("The answer is 3 pi.", "2\\pi", False),
+    ("The answer is 2*sqrt(3).", "2\\sqrt3", True), ("The answer is sqrt(3).", "2\\sqrt3", False),
+]:
+    add("scale_words", comp, a, e)
+
+# ---- qualifiers outside the math or around the last number
+for comp, a, e in [
+    ("The answer is $5$ at most.", "5", False), ("The answer is $81$ or more.", "81", False),
+    ("So we need at least $5$.", "5", False), ("We need at least 5 people.", "5", False),
+    ("We need 5 or more people.", "5", False), ("It adds up to 5.", "5", True),
+    ("The answer is approximately $5$.", "5", False), ("The answer is approximately $3.14$.", "3.14", True),
+    ("So we need $5$ people.", "5", True), ("We need 5 people.", "5", True),
+]:
+    add("qualifier", comp, a, e)
+
+# ---- references wrapped in math delimiters or Markdown bold
+for comp, a, e in [
+    (box("0.5"), "\\(\\frac12\\)", True), (box("0.6"), "\\(\\frac12\\)", False),
+    (box("0.5"), "\\[\\frac{1}{2}\\]", True), (box("(1,2)"), "\\((1, 2)\\)", True),
+    (box("(2,1)"), "\\((1, 2)\\)", False), (box("5"), "**5**", True), (box("6"), "**5**", False),
+]:
+    add("reference_text", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

@@ -194,11 +194,72 @@ std::optional<std::string> last_number(const std::string& s);
 
 // The last math segment, with the ones before it joined by ",", "and" or "or" only; nothing when a
 // number standing on its own follows it (then that number is the last thing said).
+// Words right before or after an answer that make it a bound or an estimate ("at least 5", "81 or
+// more"): kept with the answer so that it is never taken for the bare number.
+const RE2& qualifier_before_re() {
+  static const RE2 re(
+      R"((?i)(?:^|[^A-Za-z])((?:at least|at most|more than|less than|fewer than|greater than|)"
+      R"(no more than|no less than|approximately|about|around|roughly|nearly|almost))\s*$)");
+  return re;
+}
+const RE2& qualifier_after_re() {
+  static const RE2 re(
+      R"((?i)^\s*((?:or|and) (?:more|less|fewer|greater|above|below|higher|lower|up|so)|at most|)"
+      R"(at least)\b)");
+  return re;
+}
+
+// The last line of an aligned derivation ("\begin{aligned} 2x &= 10 \\ x &= 5 \end{aligned}" gives
+// "x = 5"); other math unchanged.
+std::string last_aligned_row(const std::string& body) {
+  static const RE2 env_re(
+      R"((?s)^\s*\\begin\{(aligned|align\*?|gathered|gather\*?|split|eqnarray\*?)\}(.*)\\end\{(\w+\*?)\}\s*$)");
+  std::string kind, inner, kind2;
+  if (!RE2::FullMatch(body, env_re, &kind, &inner, &kind2) || kind != kind2) return body;
+  std::string last;
+  size_t b = 0;
+  for (;;) {
+    size_t e = inner.find("\\\\", b);
+    std::string row = trim(inner.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (!row.empty()) last = row;
+    if (e == std::string::npos) break;
+    b = e + 2;
+  }
+  replace_all(last, "&", "");
+  return last;
+}
+
 std::optional<std::string> last_math(const std::string& s) {
   std::vector<Segment> segs = math_segments(s);
   if (segs.empty()) return std::nullopt;
   if (last_number(s.substr(segs.back().end))) return std::nullopt;
-  std::vector<std::string> parts{segs.back().body};
+  // Math after "where", "at", "for each", "since" or an approximation in parentheses qualifies the
+  // answer before it in the same sentence: "$42$ for each $n$", "$\frac34$, where $a = 1$".
+  static const RE2 qualifier_re(
+      R"((?i)(?:^|[^A-Za-z])(?:where|at|for|for each|for all|when|with|since|because|if|)"
+      R"(assuming|given|attained at|achieved at|obtained at|occurring at|taking)\s*\(?\s*$)");
+  static const RE2 approx_re(R"(^\s*\(?\s*\\approx)");
+  while (segs.size() >= 2) {
+    const Segment& a = segs[segs.size() - 2];
+    const Segment& b = segs.back();
+    std::string between = s.substr(a.end, b.begin - a.end);
+    // A remark in parentheses after the answer: "$x = 5$. (We assumed $x > 0$.)".
+    size_t open = between.rfind('(');
+    static const RE2 word_re(R"([A-Za-z]{2,})");
+    if (open != std::string::npos && between.find(')', open) == std::string::npos &&
+        RE2::PartialMatch(between.substr(open), word_re) &&
+        s.find(')', b.end) != std::string::npos) {
+      segs.pop_back();
+      continue;
+    }
+    if (between.find_first_of(".\n;") != std::string::npos) break;
+    if (!RE2::PartialMatch(between, qualifier_re) &&
+        !(trim(between).empty() && RE2::PartialMatch(b.body, approx_re)) &&
+        !(trim(between) == "(" && RE2::PartialMatch(b.body, approx_re)))
+      break;
+    segs.pop_back();
+  }
+  std::vector<std::string> parts{last_aligned_row(segs.back().body)};
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
@@ -210,21 +271,64 @@ std::optional<std::string> last_math(const std::string& s) {
   }
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+  // "at least $5$", "$81$ or more": the qualifier outside the math goes with it.
+  if (parts.size() == 1) {
+    std::string before = s.substr(0, segs.back().begin), after = s.substr(segs.back().end);
+    std::string q_before, q_after;
+    RE2::PartialMatch(before, qualifier_before_re(), &q_before);
+    RE2::PartialMatch(after, qualifier_after_re(), &q_after);
+    if (!q_before.empty() || !q_after.empty()) out = trim(q_before + " " + out + " " + q_after);
+  }
   return out;
 }
 
 // From free text after "the answer is" or inside <answer>: boxes, then math, then the text up to
 // the end of the sentence.
 std::optional<std::string> answer_from_text(std::string rest) {
+  rest = trim(rest);
+  // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)",
+  // "12 because $3 \cdot 4 = 12$" (found outside math and boxes, cut before either is read).
+  std::string outside = rest;
+  for (const Segment& seg : math_segments(rest))
+    for (size_t k = seg.begin; k < seg.end; k++) outside[k] = '#';
+  for (size_t b = rest.find("\\boxed{"); b != std::string::npos; b = rest.find("\\boxed{", b + 1)) {
+    size_t e = match_brace(rest, b + 6);
+    for (size_t k = b; k < (e == std::string::npos ? rest.size() : e); k++) outside[k] = '#';
+  }
+  // Never at a correction or a second case ("but", "then", "if", "for part (b)"): the text stays
+  // whole and is no single answer.
+  static const RE2 clause_re(
+      R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
+      R"(therefore|assuming|rounded|i\.e\.|that is|attained|achieved|obtained|reached|occurring)\b|)"
+      R"(\s+\([A-Za-z]{3,}\b))");
+  re2::StringPiece clause;
+  if (RE2::PartialMatch(outside, clause_re, &clause)) {
+    size_t at = static_cast<size_t>(clause.data() - outside.data());
+    if (at > 0) rest = rest.substr(0, at);
+  }
+  // A choice letter leads its value: "(B) $\frac12$" answers with both, read as text.
+  static const RE2 choice_first(R"(^[\s:*]*\([A-J]\)(?:\s|$))");
+  bool choice = RE2::PartialMatch(rest, choice_first);
   std::vector<std::string> boxes = all_boxed(rest);
-  if (!boxes.empty()) return join_answers(boxes);
-  if (auto m = last_math(rest)) return m;
+  if (!boxes.empty() && !choice) return join_answers(boxes);
+  if (!choice)
+    if (auto m = last_math(rest)) return m;
   rest = trim(rest);
   if (!rest.empty() && rest[0] == ':') rest = trim(rest.substr(1));
   // A sentence ends at ". " (a period followed by a space), never at a decimal point.
   size_t stop = rest.find(". ");
   if (stop != std::string::npos) rest = rest.substr(0, stop);
-  while (!rest.empty() && (rest.back() == '.' || rest.back() == ' ')) rest.pop_back();
+  // Markdown emphasis around the answer: "**42**".
+  auto strip_ends = [](std::string& t) {
+    t = trim(t);
+    while (!t.empty() && (t.back() == '.' || t.back() == ' ' || t.back() == '*')) t.pop_back();
+    size_t b = 0;
+    while (b < t.size() && (t[b] == '*' || t[b] == ' ')) b++;
+    t = t.substr(b);
+  };
+  strip_ends(rest);
+  if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
+  strip_ends(rest);
   if (rest.empty()) return std::nullopt;
   return rest;
 }
@@ -252,10 +356,13 @@ std::optional<std::string> gsm8k_hashes(const std::string& s) {
   return a;
 }
 
-std::optional<std::string> answer_is(const std::string& s) {
+std::optional<std::string> answer_is(const std::string& text) {
+  std::string s = text;
+  replace_all(s, "**", "");  // Markdown bold: "**Final Answer**: 42"
   std::string low = lower(s);
   size_t best = std::string::npos, len = 0;
-  for (const char* key : {"the answer is", "final answer is", "answer:", "answer is:"}) {
+  for (const char* key : {"the answer is", "final answer is", "answer:", "answer is:",
+                          "correct answer is", "correct option is", "correct choice is"}) {
     size_t p = low.rfind(key);
     if (p != std::string::npos &&
         (best == std::string::npos || p + std::string(key).size() > best + len)) {
@@ -263,20 +370,52 @@ std::optional<std::string> answer_is(const std::string& s) {
       len = std::string(key).size();
     }
   }
+  // "42 is the answer", "$x = 5$ is our final answer": the answer stands before the words.
+  static const RE2 before_re(
+      R"((?i)(\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|\([A-J]\))\s+is\s+)"
+      R"((?:the|our|my)\s+(?:final\s+|correct\s+)?answer\b)");
+  re2::StringPiece in(s), token;
+  size_t token_at = std::string::npos;
+  std::string token_text;
+  while (RE2::FindAndConsume(&in, before_re, &token)) {
+    token_at = static_cast<size_t>(token.data() - s.data());
+    token_text = std::string(token);
+  }
+  if (token_at != std::string::npos && (best == std::string::npos || token_at > best))
+    return answer_from_text(token_text);
   if (best == std::string::npos) return std::nullopt;
   std::string rest = s.substr(best + len);
   // The rest of the line; a display math block may open on it and close later.
   size_t nl = rest.find('\n');
   if (nl != std::string::npos) {
     std::string line = rest.substr(0, nl);
-    if (trim(line).empty() || line.find("\\[") != std::string::npos ||
-        line.find("$$") != std::string::npos) {
+    std::string tl = trim(line);
+    if (!tl.empty() && tl.back() == ':') {  // "as follows:" then the answer
+      rest = rest.substr(nl);
+      line = tl = "";
+    }
+    if (tl.empty()) {  // the next paragraph
+      size_t b = rest.find_first_not_of(" \t\r\n");
+      rest = b == std::string::npos ? "" : rest.substr(b, rest.find("\n\n", b) - b);
+    } else if (line.find("\\[") != std::string::npos || line.find("$$") != std::string::npos) {
       size_t nl2 = rest.find("\n\n", nl + 1);
       rest = rest.substr(0, nl2);
     } else {
       rest = line;
     }
   }
+  // "$\text{Answer: } 40$": the key sat inside a \text{} of a math segment.
+  if (!trim(rest).empty() && trim(rest)[0] == '}') {
+    rest = trim(rest).substr(1);
+    if (std::count(rest.begin(), rest.end(), '$') == 1 && trim(rest).back() == '$')
+      rest = trim(rest).substr(0, trim(rest).size() - 1);
+  }
+  // "whether the answer is correct", "the answer is as follows": no answer here.
+  static const RE2 no_answer_re(
+      R"((?i)^[\s:]*(?:correct|incorrect|wrong|right|as follows|below|the following|clear|)"
+      R"(obvious|straightforward|simple|reasonable|consistent|valid|let me|let's|let us|first|)"
+      R"(we need|we have to|we must|to find|to solve|step by step)\b)");
+  if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   return answer_from_text(rest);
 }
 
@@ -308,10 +447,14 @@ std::string mask_latex(const std::string& s) {
   return t;
 }
 
+bool is_operation_word(const std::string& w);
+
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
-  static const RE2 re(R"((-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
+  static const RE2 re(R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
+                      R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
+                      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
@@ -323,6 +466,23 @@ std::optional<std::string> last_number(const std::string& s) {
         std::string("_^{}\\.").find(before) != std::string::npos)
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
+    if (before == '(' && after == ')') continue;  // "equation (1)" names, it does not answer
+    std::string q_before, q_after;                // "at least 5 people", "81 or more"
+    RE2::PartialMatch(re2::StringPiece(t).substr(0, b), qualifier_before_re(), &q_before);
+    RE2::PartialMatch(re2::StringPiece(t).substr(e), qualifier_after_re(), &q_after);
+    if (!q_before.empty() || !q_after.empty()) {
+      last = trim(q_before + " " + std::string(m) + " " + q_after);
+      continue;
+    }
+    // "1.2 million", "2 dozen": the word belongs to the number.
+    static const RE2 word_after(R"(^ +([a-z]+))");
+    std::string w;
+    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && is_operation_word(w)) {
+      last = std::string(m) + " " + w;
+      continue;
+    }
+    static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
+    if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
     last = std::string(m);
   }
   if (last.empty()) return std::nullopt;
@@ -362,7 +522,7 @@ bool is_unit_word(const std::string& w) {
       "square",  "cubic",   "mph",    "pounds",  "lbs",    "lb",      "kg",       "g",
       "grams",   "days",    "day",    "weeks",   "years",  "people",  "students", "apples",
       "cookies", "percent", "liters", "l",       "ml",     "oz",      "ounces",   "gallons",
-      "points",  "times",   "items",  "pieces",  "boxes",  "hrs",     "mins"};
+      "points",  "times",   "items",  "pieces",  "boxes",  "hrs",     "mins",     "hr"};
   for (const char* u : units)
     if (w == u) return true;
   return false;
@@ -370,70 +530,52 @@ bool is_unit_word(const std::string& w) {
 
 // Words that change what a number means: "81 or more" is not 81.
 bool is_qualifier_word(const std::string& w) {
-  static const char* words[] = {"or",
-                                "and",
-                                "more",
-                                "less",
-                                "least",
-                                "most",
-                                "than",
-                                "fewer",
-                                "greater",
-                                "smaller",
-                                "larger",
-                                "about",
-                                "approximately",
-                                "around",
-                                "nearly",
-                                "almost",
-                                "over",
-                                "under",
-                                "at",
-                                "not",
-                                "no",
-                                "only",
-                                "maybe",
-                                "possibly",
-                                "either",
-                                "neither",
-                                "nor",
-                                "but",
-                                "plus",
-                                "minus",
-                                "up",
-                                "to",
-                                "between",
-                                "above",
-                                "below",
-                                "roughly",
-                                "circa",
-                                "if",
-                                "when",
-                                "otherwise",
-                                "each",
-                                "all",
-                                "none",
-                                "any",
-                                "some",
-                                "every",
-                                "per",
-                                "ish"};
+  static const char* words[] = {
+      "or",      "and",     "more",     "less",   "least",     "most",          "than",
+      "fewer",   "greater", "smaller",  "larger", "about",     "approximately", "around",
+      "nearly",  "almost",  "over",     "under",  "at",        "not",           "no",
+      "only",    "maybe",   "possibly", "either", "neither",   "nor",           "but",
+      "plus",    "minus",   "up",       "to",     "between",   "above",         "below",
+      "roughly", "circa",   "if",       "when",   "otherwise", "each",          "all",
+      "none",    "any",     "some",     "every",  "ish",
+  };
+  for (const char* u : words)
+    if (w == u) return true;
+  return false;
+}
+
+// Words that change a number's value ("5 squared", "1.2 million", "3 quarters"): never a unit.
+bool is_operation_word(const std::string& w) {
+  static const char* words[] = {
+      "squared",   "cubed",   "factorial", "inverse",    "hundred",  "hundreds", "thousand",
+      "thousands", "million", "millions",  "billion",    "billions", "trillion", "dozen",
+      "dozens",    "half",    "halves",    "third",      "thirds",   "quarter",  "quarters",
+      "fourths",   "fifths",  "tenths",    "hundredths", "root",     "roots",    "pi"};
   for (const char* u : words)
     if (w == u) return true;
   return false;
 }
 
 bool looks_numeric(const std::string& s);
+bool has_letters(const std::string& s);
 
 // Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18
 // eggs"; never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
-  static const RE2 re(R"(^(.*?[0-9%}])(\s*)((?:[A-Za-z]+(?:\^[23])?\s*)+)$)");
+  // Words may be compound units: "km/h", "m/s^2".
+  static const RE2 re(
+      R"(^(.*?(?:[0-9%}]|\\pi))(\s*)((?:[A-Za-z]+\.?(?:\^[23])?(?:/[A-Za-z]+(?:\^[23])?)*\s*)+)$)");
   std::string prefix, space, words;
   if (!RE2::FullMatch(s, re, &prefix, &space, &words)) return s;
   prefix = trim(prefix);
   static const RE2 grouped(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
-  if (prefix.empty() || !(looks_numeric(prefix) || RE2::FullMatch(prefix, grouped))) return s;
+  // A number, or a constant without variables ("36\pi cm^2", "2\sqrt{3} m").
+  if (prefix.empty() || !(looks_numeric(prefix) || RE2::FullMatch(prefix, grouped) ||
+                          (!has_letters(prefix) && symbolic_parses(prefix))))
+    return s;
+  if (prefix.size() >= 3 && prefix.compare(prefix.size() - 3, 3, "\\pi") == 0 && space.empty())
+    return s;  // "\pir" is no unit after \pi
+  bool compound = words.find('/') != std::string::npos;
   bool all_units = true;
   size_t i = 0, count = 0;
   while (i < words.size()) {
@@ -442,7 +584,12 @@ std::string strip_units(const std::string& s) {
     while (j < words.size() && is_alpha(words[j])) j++;
     if (j > i) {
       std::string w = lower(words.substr(i, j - i));
-      if (is_qualifier_word(w)) return s;
+      if (is_qualifier_word(w) || is_operation_word(w)) return s;
+      if (compound && (w == "h" || w == "s")) {  // hours and seconds only in "km/h", "m/s"
+        count++;
+        i = j;
+        continue;
+      }
       if (!is_unit_word(w)) {
         if (w.size() < 3) return s;  // "5 x" is 5x, not 5 with a unit
         all_units = false;
@@ -491,6 +638,15 @@ struct Number {
 // "\frac{1}{2}",
 // "\frac12", "2\frac{1}{2}" (mixed), each optionally followed by "%".
 std::optional<Number> parse_number(const std::string& in) {
+  // A mixed number in plain text, "2 1/3" (a proper fraction after the whole part).
+  static const RE2 mixed_re(R"(^\s*([+-]?)(\d{1,18}) +(\d{1,18})/(\d{1,18})\s*$)");
+  std::string msign, mwhole, mnum, mden;
+  if (RE2::FullMatch(in, mixed_re, &msign, &mwhole, &mnum, &mden) &&
+      std::stoull(mnum) < std::stoull(mden)) {
+    Number n;
+    n.expr = (msign == "-" ? "-(" : "(") + mwhole + "+" + mnum + "/" + mden + ")";
+    return n;
+  }
   std::string s;
   for (size_t k = 0; k < in.size(); k++) {
     if (in[k] != ' ') {
@@ -754,11 +910,13 @@ Relation split_relations(const std::string& s) {
       op = std::string(1, c);
     } else if (s.compare(i, 3, "\\in") == 0 && (i + 3 >= s.size() || !is_alpha(s[i + 3]))) {
       op = "in";
+    } else if (s.compare(i, 7, "\\approx") == 0 && (i + 7 >= s.size() || !is_alpha(s[i + 7]))) {
+      op = "~=";
     }
     if (op.empty()) continue;
     r.sides.push_back(trim(s.substr(start, i - start)));
     r.ops.push_back(op);
-    i += (op == "in" ? 3 : op.size()) - 1;
+    i += (op == "in" ? 3 : op == "~=" ? 7 : op.size()) - 1;
     start = i + 1;
   }
   r.sides.push_back(trim(s.substr(start)));
@@ -785,6 +943,23 @@ std::optional<std::string> relation_interval(const Relation& r, std::string* var
     if (!is_simple_variable(v) && is_simple_variable(a)) {
       std::swap(v, a);
       op = flip(op);
+    }
+    // |x| < a and |x| > a for a number a: one interval, or two joined.
+    static const RE2 abs_re(R"(^\|([A-Za-z])\|$)");
+    static const RE2 num_re(R"(^\d+(\.\d+)?$)");
+    std::string x;
+    if (RE2::FullMatch(nospace(a), abs_re) && !RE2::FullMatch(nospace(v), abs_re)) {
+      std::swap(v, a);
+      op = flip(op);
+    }
+    if (RE2::FullMatch(nospace(v), abs_re, &x) && RE2::FullMatch(nospace(a), num_re) && op != "=" &&
+        op != "!=") {
+      *var = x;
+      std::string n = nospace(a);
+      if (op == "<") return "(-" + n + "," + n + ")";
+      if (op == "<=") return "[-" + n + "," + n + "]";
+      if (op == ">") return "(-\\infty,-" + n + ")\\cup(" + n + ",\\infty)";
+      if (op == ">=") return "(-\\infty,-" + n + "]\\cup[" + n + ",\\infty)";
     }
     if (!is_simple_variable(v) || a.empty()) return std::nullopt;
     *var = nospace(v);
@@ -825,6 +1000,21 @@ std::string expand_pm(const std::string& s) {
     }
     return x + ", " + y;
   }
+  // One \pm inside a group ("\frac{-1 \pm \sqrt5}{2}"): the two expressions with + and with -.
+  for (const char* pm : {"\\pm", "\\mp"}) {
+    size_t at = find_command(s, pm, 0);
+    if (at == std::string::npos) continue;
+    size_t len = std::string(pm).size();
+    if (find_command(s, "\\pm", at + len) != std::string::npos ||
+        find_command(s, "\\mp", at + len) != std::string::npos ||
+        (std::string(pm) == "\\pm" && find_command(s, "\\mp", 0) != std::string::npos))
+      return s;
+    bool plus_first = std::string(pm) == "\\pm";
+    std::string x = s, y = s;
+    x.replace(at, len, plus_first ? "+" : "-");
+    y.replace(at, len, plus_first ? "-" : "+");
+    return x + ", " + y;
+  }
   return s;
 }
 
@@ -858,8 +1048,27 @@ bool has_letters(const std::string& s) {
 // A left side after which "= value" gives the value: a variable, a function value f(3), a word
 // (Area), or a computation without letters (2 \cdot 3, 4!).
 bool chain_head(const std::string& lhs) {
-  static const RE2 head_re(R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?\([^()=]*\))$)");
+  // Also f^{-1}(x), f'(x), g(f(2)), |AB|, \overline{AB}, \angle A, m\angle ABC.
+  static const RE2 head_re(
+      R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
+      R"(\|[A-Za-z]+\||\\overline\{[A-Za-z]+\}|m?\\angle ?[A-Za-z]+)$)");
   return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
+}
+
+// The letter of a multiple-choice answer: "B", "(B)", or "(B) 12" (the choice with its value, no
+// second choice after it); "" for anything else.
+std::string choice_letter(const std::string& s, std::string* value = nullptr) {
+  static const RE2 bare_re(R"(^(?:(?i:option|choice) *)?\(?([A-J])\)?$)");
+  static const RE2 valued_re(
+      R"(^(?:\(([A-J])\)|([A-J])\)|(?i:option|choice) +\(?([A-J])\)?)[\s:.]*(.*)$)");
+  static const RE2 other_re(R"(\([A-J]\)|\b[A-J]\b|(?i)\b(?:or|and)\b)");
+  std::string letter, l1, l2, l3, rest;
+  if (RE2::FullMatch(s, bare_re, &letter)) return letter;
+  if (RE2::FullMatch(s, valued_re, &l1, &l2, &l3, &rest) && !RE2::PartialMatch(rest, other_re)) {
+    if (value) *value = trim(rest);
+    return l1 + l2 + l3;
+  }
+  return "";
 }
 
 MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
@@ -871,17 +1080,55 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   // Fast path: two plain decimals need none of the splitting below.
   static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
   if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
+  // Words compare without case ("Yes" = "yes", "TRUE" = "True"); letters of two are symbols.
+  static const RE2 words_re(R"(^[A-Za-z][A-Za-z ]*[A-Za-z]$)");
+  if (RE2::FullMatch(g, words_re) && RE2::FullMatch(p, words_re) && lower(g) == lower(p) &&
+      (g.size() >= 3 || lower(g) == "no"))
+    return {true, "same words"};
+  // A choice letter followed by its value, "(B) 12", answers the choice "B".
+  std::string g_value;
+  std::string gc = choice_letter(g, &g_value), pc = choice_letter(p);
+  if (!gc.empty() && !pc.empty()) return {gc == pc, gc == pc ? "choice" : "different choice"};
+  // A gold "(D) \frac32" is answered by its value too.
+  if (!gc.empty() && !g_value.empty()) return equal_normalized(g_value, p, opt, depth + 1);
+  // A rounded decimal gold may be answered "approximately": "\approx 28.27", "A = \pi r^2 \approx
+  // 28.27"; an exact gold never is ("about 12" is not 12).
+  static const RE2 rounded_re(R"(^-?\d*\.\d+$)");
+  bool rounded_gold = RE2::FullMatch(g, rounded_re);
+  static const RE2 approx_word_re(
+      R"((?i)^(?:approximately|approx\.?|about|roughly|around)\s+(.+)$)");
+  std::string approx_rest;
+  if (rounded_gold && RE2::FullMatch(p, approx_word_re, &approx_rest))
+    return equal_normalized(g, "\\approx " + approx_rest, opt, depth + 1);
   // Several answers written with words; \pm as two answers.
   std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
   // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
   bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
   Relation gr = split_relations(g), pr = split_relations(p);
+  // "7 = x" gives its value first.
+  for (Relation* r : {&gr, &pr})
+    if (r->ops.size() == 1 && r->ops[0] == "=" && is_simple_variable(r->sides[1]) &&
+        !has_letters(r->sides[0]) && !r->sides[0].empty())
+      std::swap(r->sides[0], r->sides[1]);
   bool g_rel = !lists && gr.ops.size() > 0, p_rel = !lists && pr.ops.size() > 0;
   if (g_rel || p_rel) {
-    auto all_eq = [](const Relation& r) {
-      return std::all_of(r.ops.begin(), r.ops.end(), [](const std::string& o) { return o == "="; });
+    auto all_eq = [rounded_gold](const Relation& r) {
+      return std::all_of(r.ops.begin(), r.ops.end(), [rounded_gold](const std::string& o) {
+        return o == "=" || (o == "~=" && rounded_gold);
+      });
     };
+    // "\frac{\sqrt3}{2} \approx 0.866" answers an exact gold by the constant before the "\approx".
+    size_t first_approx = std::find(pr.ops.begin(), pr.ops.end(), "~=") - pr.ops.begin();
+    if (p_rel && !g_rel && !rounded_gold && first_approx < pr.ops.size() &&
+        !pr.sides[first_approx].empty() && !has_letters(pr.sides[first_approx]) &&
+        std::all_of(pr.ops.begin(), pr.ops.begin() + first_approx,
+                    [](const std::string& o) { return o == "="; }) &&
+        (first_approx == 0 || chain_head(pr.sides[0])))
+      return equal_normalized(g, pr.sides[first_approx], opt, depth + 1);
+    if (p_rel && !g_rel && pr.ops.size() == 1 && pr.ops[0] == "~=" && pr.sides[0].empty())
+      return rounded_gold ? equal_normalized(g, pr.sides[1], opt, depth + 1)  // "\approx 28.27"
+                          : MathVerdict{false, "an approximation of an exact answer"};
     std::string gv, pv;
     std::optional<std::string> gi = g_rel ? relation_interval(gr, &gv) : std::nullopt;
     std::optional<std::string> pi = p_rel ? relation_interval(pr, &pv) : std::nullopt;
@@ -914,10 +1161,22 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     if (g_simple && p_rel && is_simple_variable(pr.sides[0]) &&
         nospace(gr.sides[0]) != nospace(pr.sides[0]))
       return {false, "different variables"};
+    // "y = 2x + 3" answered by "2x - y + 3 = 0": the same equation with its sides moved.
+    if (g_simple && p_rel && gr.sides.size() == 2 && pr.sides.size() == 2 && all_eq(pr) &&
+        pr.ops[0] == "=" && !is_simple_variable(pr.sides[0]) && has_letters(pr.sides[0]) &&
+        !chain_head(pr.sides[0])) {
+      std::string gd = "(" + gr.sides[0] + ")-(" + gr.sides[1] + ")";
+      std::string pd = "(" + pr.sides[0] + ")-(" + pr.sides[1] + ")";
+      if (scalar_equal(gd, pd, opt).equal || scalar_equal(gd, "-(" + pd + ")", opt).equal)
+        return {true, "equation"};
+      return {false, "different equation"};
+    }
     // The final side answers only when the chain starts with what was asked (x, f(3), a word) or
     // with a computation (2 \cdot 3 = 6): "x^2 = 5" does not answer 5.
     if (p_rel && !g_rel && !chain_head(pr.sides[0])) return {false, "an equation, not a value"};
-    std::string gf = g_rel ? gr.sides.back() : g, pf = p_rel ? pr.sides.back() : p;
+    // The final side may carry a unit ("5 - 3 = 2 apples").
+    std::string gf = g_rel ? strip_units(gr.sides.back()) : g;
+    std::string pf = p_rel ? strip_units(pr.sides.back()) : p;
     if (gf.empty() || pf.empty()) return {false, "empty side"};
     return equal_normalized(gf, pf, opt, depth + 1);
   }
@@ -930,6 +1189,46 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   Structure gs = parse_structure(g), ps = parse_structure(p);
   if (gs.kind == Structure::kScalar && ps.kind == Structure::kScalar)
     return scalar_equal(g, p, opt);
+  // A set of one element is that element: "\{42\}" answers 42.
+  if (gs.kind == Structure::kSet && gs.elems.size() == 1 && ps.kind != Structure::kSet)
+    return equal_normalized(gs.elems[0], p, opt, depth + 1);
+  if (ps.kind == Structure::kSet && ps.elems.size() == 1 && gs.kind != Structure::kSet)
+    return equal_normalized(g, ps.elems[0], opt, depth + 1);
+  // Relations in one variable joined by "or" against a union: "x < 3 or x > 5".
+  auto relations_to_union = [](Structure& st) {
+    if (st.kind != Structure::kList) return;
+    std::string var;
+    std::vector<std::string> intervals;
+    for (const auto& e : st.elems) {
+      Relation r = split_relations(e);
+      std::string v;
+      std::optional<std::string> iv = r.ops.empty() ? std::nullopt : relation_interval(r, &v);
+      if (!iv || (!var.empty() && v != var)) return;
+      var = v;
+      intervals.push_back(*iv);
+    }
+    st.kind = Structure::kUnion;
+    st.elems = intervals;
+  };
+  if (gs.kind == Structure::kUnion) relations_to_union(ps);
+  if (ps.kind == Structure::kUnion) relations_to_union(gs);
+  // Named coordinates "x=1, y=2" answer the point (1,2), in the order written.
+  auto coordinates_to_tuple = [](Structure& st) {
+    if (st.kind != Structure::kList) return;
+    std::vector<std::string> names;
+    for (const auto& e : st.elems) {
+      Relation r = split_relations(e);
+      if (r.ops.size() != 1 || r.ops[0] != "=" || !is_simple_variable(r.sides[0])) return;
+      std::string v = nospace(r.sides[0]);
+      if (std::find(names.begin(), names.end(), v) != names.end()) return;
+      names.push_back(v);
+    }
+    st.kind = Structure::kTuple;
+    st.open = "(";
+    st.close = ")";
+  };
+  if (gs.kind == Structure::kTuple && gs.open == "(" && gs.close == ")") coordinates_to_tuple(ps);
+  if (ps.kind == Structure::kTuple && ps.open == "(" && ps.close == ")") coordinates_to_tuple(gs);
   // A list of equations "x=1, y=2" compares by values.
   auto strip_eqs = [](Structure& st) {
     for (auto& e : st.elems) {
@@ -937,8 +1236,43 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
       if (r.ops.size() == 1 && r.ops[0] == "=" && is_simple_variable(r.sides[0])) e = r.sides[1];
     }
   };
-  if (gs.kind == Structure::kList) strip_eqs(gs);
-  if (ps.kind == Structure::kList) strip_eqs(ps);
+  // Named values "a=2, b=3" compare by name when both sides name them (b=3, a=2 is the same, a=3,
+  // b=2 is not), and in order against plain values.
+  auto names = [](const Structure& st) {
+    std::vector<std::string> out;
+    for (const auto& e : st.elems) {
+      Relation r = split_relations(e);
+      if (r.ops.size() != 1 || r.ops[0] != "=" || !is_simple_variable(r.sides[0])) return out;
+      out.push_back(nospace(r.sides[0]));
+    }
+    std::vector<std::string> sorted = out;
+    std::sort(sorted.begin(), sorted.end());
+    bool repeated = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+    if (repeated || out.size() < 2) out.clear();  // x=1, x=2 are roots: values, unordered
+    return out;
+  };
+  std::vector<std::string> gn = names(gs), pn = names(ps);
+  if (!gn.empty() && gs.kind == Structure::kList) {
+    std::vector<std::string> gsorted = gn, psorted = pn;
+    std::sort(gsorted.begin(), gsorted.end());
+    std::sort(psorted.begin(), psorted.end());
+    if (!pn.empty() && gsorted == psorted) {
+      for (size_t i = 0; i < gn.size(); i++) {
+        size_t j = std::find(pn.begin(), pn.end(), gn[i]) - pn.begin();
+        if (!equal_normalized(gs.elems[i], ps.elems[j], opt, depth + 1).equal)
+          return {false, "value of " + gn[i] + " differs"};
+      }
+      return {true, "named values"};
+    }
+    if (!pn.empty()) return {false, "different names"};
+    if (ps.kind == Structure::kList) {  // plain values in the order of the names
+      ps.kind = gs.kind = Structure::kTuple;
+      gs.open = ps.open = "(";
+      gs.close = ps.close = ")";
+    }
+  }
+  if (gs.kind == Structure::kList || gs.kind == Structure::kTuple) strip_eqs(gs);
+  if (ps.kind == Structure::kList || ps.kind == Structure::kTuple) strip_eqs(ps);
   bool unordered_g = gs.kind == Structure::kSet || gs.kind == Structure::kList;
   bool unordered_p = ps.kind == Structure::kSet || ps.kind == Structure::kList;
   if (gs.kind != ps.kind && !(unordered_g && unordered_p)) return {false, "different structure"};
@@ -1097,7 +1431,7 @@ bool plain_decimal(const std::string& s) {
 std::string math_normalize(const std::string& in) {
   if (plain_decimal(in)) {  // fast path: nothing to unwrap, only separators to drop
     std::string t = trim(in);
-    while (!t.empty() && t.back() == '.') t.pop_back();
+    while (!t.empty() && (t.back() == '.' || t.back() == ',')) t.pop_back();
     static const RE2 plain_thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
     if (t.find(',') == std::string::npos) return t;
     if (!RE2::FullMatch(t, plain_thousands)) return t;
@@ -1112,19 +1446,60 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\\\\", "\x01");  // keep matrix row breaks "\\\\" apart from "\\ "
   replace_all(s, "\\$", "");
   replace_all(s, "$", "");
+  // An answer wrapped whole in math delimiters or Markdown bold: "\(\frac12\)", "**5**".
+  for (const char* w : {"\\(\\)", "\\[\\]", "****"}) {
+    std::string t = trim(s);
+    if (t.size() >= 4 && t.compare(0, 2, w, 2) == 0 && t.compare(t.size() - 2, 2, w + 2, 2) == 0)
+      s = t.substr(2, t.size() - 4);
+  }
   for (const char* c :
        {"\\left", "\\right", "\\middle", "\\displaystyle", "\\big", "\\Big", "\\bigg", "\\Bigg"})
     remove_command(s, c);
-  for (const char* c : {"\\dfrac", "\\tfrac", "\\cfrac"}) replace_command(s, c, "\\frac");
+  for (const char* c : {"\\dfrac", "\\tfrac", "\\cfrac", "\\nicefrac", "\\sfrac"})
+    replace_command(s, c, "\\frac");
+  // Colour: "\color{red}{40}", "\textcolor{red}{40}", "\color{blue}40".
+  static const RE2 color_re(R"(\\(?:color|textcolor)\s*\{[A-Za-z!0-9]*\})");
+  RE2::GlobalReplace(&s, color_re, "");
+  // Conclusions: "\therefore x = 5", "2x = 10 \implies x = 5" give what follows the last arrow.
+  for (const char* c : {"\\therefore", "\\because"}) remove_command(s, c);
+  for (const char* c : {"\\implies", "\\Rightarrow", "\\Longrightarrow"}) {
+    size_t at = std::string::npos;
+    for (size_t p = find_command(s, c, 0); p != std::string::npos; p = find_command(s, c, p + 1))
+      at = p;
+    if (at != std::string::npos) s = s.substr(at + std::string(c).size());
+  }
+  // Unicode fractions and currency signs: "12 ½", "€12.50".
+  static const char* vulgar[][2] = {
+      {"\xc2\xbd", " \\frac{1}{2}"},     {"\xc2\xbc", " \\frac{1}{4}"},
+      {"\xc2\xbe", " \\frac{3}{4}"},     {"\xe2\x85\x93", " \\frac{1}{3}"},
+      {"\xe2\x85\x94", " \\frac{2}{3}"}, {"\xe2\x85\x9b", " \\frac{1}{8}"}};
+  for (const auto& v : vulgar) replace_all(s, v[0], v[1]);
+  for (const char* c : {"\xe2\x82\xac", "\xc2\xa3", "\xc2\xa5", "\xe2\x82\xb9"})
+    replace_all(s, c, "");
+  // Plain-text math: "2 pi", "sqrt(3)".
+  static const RE2 plain_pi(R"((^|[^\\A-Za-z])pi\b)");
+  RE2::GlobalReplace(&s, plain_pi, "\\1\\\\pi ");
+  static const RE2 plain_sqrt(R"((^|[^\\A-Za-z])sqrt\b)");
+  RE2::GlobalReplace(&s, plain_sqrt, "\\1\\\\sqrt");
+  static const RE2 currency_code(R"(^\s*(?:USD|EUR|GBP|US\$)\s*)");
+  RE2::Replace(&s, currency_code, "");
   replace_all(s, "\\!", "");
   for (const char* space : {"\\,", "\\;", "\\:", "\\ "}) replace_all(s, space, " ");
   remove_command(s, "\\qquad");
   remove_command(s, "\\quad");
   replace_all(s, "~", " ");
+  replace_all(s, "\xc2\xb0", "^\\circ");  // the degree sign
+  // Degrees inside a trigonometric function are an angle: "\sin 30^\circ" is 1/2.
+  static const RE2 trig_re(R"(\\(?:sin|cos|tan|sec|csc|cot)\b)");
+  static const RE2 trig_degrees(R"((\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ))");
+  if (RE2::PartialMatch(s, trig_re)) RE2::GlobalReplace(&s, trig_degrees, "(\\1\\\\pi/180)");
+  // Degrees Celsius / Fahrenheit: the scale letter goes with the degree sign.
+  static const RE2 temp_re(
+      R"((\^\{?\\circ\}?|\\degree)\s*(\\text\{\s*[CF]\s*\}|\\mathrm\{\s*[CF]\s*\}|[CF]\b))");
+  RE2::GlobalReplace(&s, temp_re, "");
   replace_all(s, "^{\\circ}", "");
   replace_all(s, "^\\circ", "");
   replace_all(s, "\\circ", "");
-  replace_all(s, "\xc2\xb0", "");  // the degree sign
   remove_command(s, "\\degree");
   replace_all(s, "\\%", "%");
   // Relations in one spelling: <=, >=, != (\le is whole: \left is gone already).
@@ -1141,6 +1516,39 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\xcf\x80", "\\pi");         // π
   replace_all(s, "\xe2\x88\x92", "-");        // the minus sign
   replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
+  // Unicode math as LaTeX: √2, x², ·, ÷, ∅.
+  static const RE2 root_digits(R"(\x{221A}(\d+(?:\.\d+)?))");
+  RE2::GlobalReplace(&s, root_digits, "\\\\sqrt{\\1}");
+  replace_all(s, "\xe2\x88\x9a", "\\sqrt ");
+  replace_all(s, "\xc2\xb2", "^2");
+  replace_all(s, "\xc2\xb3", "^3");
+  replace_all(s, "\xc2\xb7", "\\cdot ");
+  replace_all(s, "\xc3\xb7", "\\div ");
+  replace_all(s, "\xe2\x88\x85", "\\emptyset");
+  for (const char* c : {"\\dbinom", "\\tbinom"}) replace_command(s, c, "\\binom");
+  replace_command(s, "\\varnothing", "\\emptyset");
+  static const RE2 empty_set(R"(\\\{\s*\\\})");
+  RE2::GlobalReplace(&s, empty_set, "\\\\emptyset");
+  replace_command(s, "\\langle", "(");
+  replace_command(s, "\\rangle", ")");
+  // A congruence gives its residue: "n \equiv 3 \pmod{7}" answers 3.
+  static const RE2 pmod_re(R"(\s*(?:\\pmod\s*(?:\{[^{}]*\}|\d+)|\(\s*\\(?:bmod|mod)\s*\d+\s*\)))");
+  RE2::GlobalReplace(&s, pmod_re, "");
+  replace_command(s, "\\equiv", "=");
+  // "1.5 x 10^3", "2 x 3": a spaced x between numbers is a times sign.
+  static const RE2 times_x(R"((\d)\s+x\s+(\d))");
+  RE2::GlobalReplace(&s, times_x, "\\1 \\\\times \\2");
+  // A repeating decimal "0.1\overline{6}" as the fraction it is.
+  static const RE2 repeating(R"((\d{0,12})\.(\d{0,12})\\overline\{(\d{1,12})\})");
+  std::string whole, fixed, period;
+  for (int k = 0; k < 8 && RE2::PartialMatch(s, repeating, &whole, &fixed, &period); k++) {
+    std::string w = whole.empty() ? "0" : whole;
+    std::string frac = "\\frac{" + w + fixed + period + "-" + w + fixed + "}{" +
+                       std::string(period.size(), '9') + std::string(fixed.size(), '0') + "}";
+    std::string rewrite;  // RE2 rewrites read backslashes as escapes
+    for (char c : "(" + frac + ")") rewrite += c == '\\' ? std::string("\\\\") : std::string(1, c);
+    RE2::Replace(&s, repeating, rewrite);
+  }
   // {,} is a thousands separator before exactly three digits, else a decimal comma.
   static const RE2 brace_thousands(R"(\{,\}(\d{3})(\D|$))");
   for (int k = 0; k < 64 && RE2::Replace(&s, brace_thousands, "\\1\\2"); k++) {
@@ -1148,10 +1556,13 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "{,}", ".");
   for (const char* cmd :
        {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf", "\\mathrm",
-        "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol"})
+        "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol",
+        "\\boxed", "\\fbox", "\\underline", "\\emph"})
     unwrap_command(s, cmd);
   s = trim(s);
-  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
+  // Sentence punctuation after the answer ("$40,$ as computed", "5;") is not part of it.
+  while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';' || s.back() == ' '))
+    s.pop_back();
   s = trim(s);
   // Thousands separators in a whole number: 1,234,567.5 and 1 234 567
   static const RE2 thousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?%?$)");
@@ -1161,6 +1572,21 @@ std::string math_normalize(const std::string& in) {
     s.clear();
     for (char c : compact)
       if (c != ',' && c != ' ') s += c;
+  }
+  static const RE2 answer_words(R"((?i)^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*:?|:)\s*)");
+  RE2::Replace(&s, answer_words, "");
+  static const RE2 trailing_note(R"(\s+\((?:[A-Za-z]{3,} ?)+\)$)");  // "x = 5 (answer)"
+  RE2::Replace(&s, trailing_note, "");
+  static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
+  if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
+  // "1.2 million" is 1.2 \times 10^{6}; the rest of the words may still be units.
+  static const RE2 scale_re(
+      R"((?i)^(-?\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b(.*)$)");
+  std::string mant, scale, tail;
+  if (RE2::FullMatch(s, scale_re, &mant, &scale, &tail)) {
+    std::string l = lower(scale);
+    const char* e = l == "thousand" ? "3" : l == "million" ? "6" : l == "billion" ? "9" : "12";
+    s = mant + "\\times10^{" + e + "}" + tail;
   }
   s = strip_units(s);
   compact = nospace(s);  // "1,500 dollars" once the unit is gone

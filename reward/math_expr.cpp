@@ -118,6 +118,13 @@ struct Parser {
       } else if (eat("/") || eat("\\div")) {
         f.push_back(add(ExprKind::kInv, "", {factor()}));
       } else if (starts_primary()) {
+        // Two numbers set apart by a space are no product: "1 0" is not 0, "2 1/2" is not 1.
+        if (std::isdigit(static_cast<unsigned char>(s[i])) && i > 0 && s[i - 1] == ' ') {
+          size_t k = i - 1;
+          while (k > 0 && s[k] == ' ') k--;
+          if (std::isdigit(static_cast<unsigned char>(s[k])) || s[k] == '.')
+            throw ParseError("numbers apart");
+        }
         f.push_back(power());  // implicit multiplication: 2x, 3(x+1), x\sqrt{2}
       } else {
         break;
@@ -247,6 +254,15 @@ struct Parser {
       int a = arg();
       int b = arg();
       return add(ExprKind::kMul, "", {a, add(ExprKind::kInv, "", {b})});
+    }
+    if (eat("\\binom")) {  // n! / (k! (n-k)!): exact for numbers, refused for symbols
+      int n = arg();
+      int k = arg();
+      int nk = add(ExprKind::kAdd, "", {n, neg(k)});
+      int den =
+          add(ExprKind::kMul, "", {add(ExprKind::kFact, "", {k}), add(ExprKind::kFact, "", {nk})});
+      return add(ExprKind::kMul, "",
+                 {add(ExprKind::kFact, "", {n}), add(ExprKind::kInv, "", {den})});
     }
     if (eat("\\sqrt")) {
       int n = -1;

@@ -257,6 +257,172 @@ const Case kCases[] = {
     {"1.414", "\\sqrt{2}", false},
     {"\\pi", "3.14", false},
     {"\\pi", "3.14159265358979", true},  // within the 1e-9 relative tolerance
+    // --- numbers set apart by a space are no product; "2 1/3" is a mixed number
+    {"0", "1 0", false},
+    {"12", "3 4", false},
+    {"1", "2 1/2", false},
+    {"\\frac52", "2 1/2", true},
+    {"-1.5", "-1 1/2", true},
+    {"\\frac{10}{3}", "2 4/3", false},  // not a proper fraction: not a mixed number
+    {"6", "2 \\cdot 3", true},
+    // --- trailing punctuation, nested boxes
+    {"40", "40,", true},
+    {"40", "40;", true},
+    {"42", "\\boxed{42}", true},
+    {"42", "\\boxed{41}", false},
+    // --- units after constants, compound units, temperatures
+    {"60", "60 \\text{ km/h}", true},
+    {"9.8", "9.8\\,\\mathrm{m/s^2}", true},
+    {"36\\pi", "36\\pi \\text{ cm}^2", true},
+    {"2\\sqrt{3}", "2\\sqrt{3}\\text{ m}", true},
+    {"5", "5x \\text{ cm}", false},
+    {"5", "x \\text{ cm}", false},
+    {"30", "30^\\circ\\text{C}", true},
+    {"30", "30\xc2\xb0" "F", true},
+    {"30", "30 \\text{ h}", false},  // a lone h or s is a unit only in a compound (km/h)
+    {"18", "18 \\text{ per day}", true},
+    // --- a choice letter with its value
+    {"B", "(B) 12", true},
+    {"(B)", "(C) 12", false},
+    {"B", "(B) 12 or (C) 13", false},
+    {"B", "(B)(C)", false},
+    {"A", "(A) B C D", false},
+    {"D", "option D", true},
+    {"D", "D) 3/2", true},
+    {"D", "C) 3/2", false},
+    {"(D) \\frac32", "1.5", true},  // a gold choice is answered by its value too
+    {"(D) \\frac32", "\\frac23", false},
+    {"(D) \\frac32", "(C) \\frac32", false},
+    // --- an exact constant followed by its approximation answers an exact gold
+    {"\\frac{\\sqrt3}{2}", "\\frac{\\sqrt3}{2} \\approx 0.866", true},
+    {"\\frac{\\sqrt3}{2}", "h = \\frac{\\sqrt3}{2} \\approx 0.866", true},
+    {"\\frac{\\sqrt3}{2}", "x \\approx 0.866", false},
+    {"\\frac{\\sqrt3}{2}", "0.866 \\approx \\frac{\\sqrt3}{2}", false},
+    {"5", "\\text{The answer is } 5", true},
+    {"5", "\\therefore x = 5", true},
+    {"5", "2x = 10 \\implies x = 5", true},
+    {"10", "2x = 10 \\implies x = 5", false},
+    {"5", "x = 5 \\quad \\text{(answer)}", true},
+    {"40", "\\color{red}{40}", true},
+    {"40", "\\textcolor{red}{40}", true},
+    {"40", "\\underline{40}", true},
+    {"\\frac12", "\\sfrac{1}{2}", true},
+    {"12.5", "USD 12.50", true},
+    {"12.5", "\xe2\x82\xac" "12.50", true},
+    {"12.5", "12 \xc2\xbd", true},
+    {"0.25", "\xc2\xbe", false},
+    {"\\(\\frac12\\)", "0.5", true},
+    {"\\[(1, 2)\\]", "(1,2)", true},
+    {"**5**", "5", true},
+    {"\\(\\frac12\\)", "\\frac13", false},
+    {"1200000", "1.2 \\text{ million}", true},
+    {"1.2", "1.2 \\text{ million}", false},
+    {"5", "5 \\text{ squared}", false},
+    {"3", "3 factorial", false},
+    {"2", "2 dozen", false},
+    {"1200000", "1.2 million dollars", true},
+    {"2\\pi", "2 pi", true},
+    {"\\frac{\\pi}{2}", "pi/2", true},
+    {"2\\sqrt3", "2*sqrt(3)", true},
+    {"2\\sqrt3", "sqrt(3)", false},
+    {"\\pi", "spin", false},
+    {"(-\\infty,-1)\\cup(1,\\infty)", "|x| > 1", true},
+    {"(-\\infty,-1]\\cup[1,\\infty)", "|x| > 1", false},
+    {"[-2,2]", "|x| \\le 2", true},
+    {"(-2,2)", "|x| \\le 2", false},
+    {"(-2,2)", "2 > |x|", true},
+    {"\\text{(B)}", "\\textbf{(B) } \\frac{1}{2}", true},
+    // --- "approximately" answers a rounded decimal gold only
+    {"28.27", "\\approx 28.27", true},
+    {"28.27", "A = \\pi r^2 \\approx 28.27", true},
+    {"28.27", "\\pi r^2 \\approx 28.27", false},  // like x^2 = 5: an expression, not the value
+    {"28.27", "\\approx 28.3", false},
+    {"12", "\\approx 12", false},
+    {"12", "x \\approx 12", false},
+    {"9\\pi", "A \\approx 28.27", false},
+    {"3.14", "approximately 3.14", true},
+    {"3.14", "about 3.15", false},
+    {"12", "about 12", false},
+    // --- structures written another way
+    {"42", "\\{42\\}", true},
+    {"\\{42\\}", "42", true},
+    {"42", "\\{42, 43\\}", false},
+    {"(1,2)", "x=1, y=2", true},
+    {"(1,2)", "x=2, y=1", false},
+    {"(1,2)", "x=1, x=2", false},
+    {"[1,2)", "x=1, y=2", false},
+    {"(-\\infty,3)\\cup(5,\\infty)", "x<3 \\text{ or } x>5", true},
+    {"(-\\infty,3)\\cup(5,\\infty)", "x<3 \\text{ or } x>=5", false},
+    {"(-\\infty,3)\\cup(5,\\infty)", "x<3 \\text{ or } y>5", false},
+    {"y=2x+3", "2x-y+3=0", true},
+    {"y=2x+3", "y-2x=3", true},
+    {"y=2x+3", "2x-y-3=0", false},
+    {"x=5", "2x=10", false},  // only sides moved, never scaled
+    {"7", "7 = x", true},
+    {"7", "14 = 2x", false},
+    {"x=7", "7 = y", false},
+    // --- \pm inside a group: both expressions
+    {"\\frac{-1\\pm\\sqrt5}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}", true},
+    {"\\frac{-1\\pm\\sqrt5}{2}", "x = \\frac{-1-\\sqrt5}{2}, x = \\frac{-1+\\sqrt5}{2}", true},
+    {"\\frac{-1\\pm\\sqrt5}{2}", "\\frac{-1+\\sqrt5}{2}", false},
+    {"\\frac{-1\\pm\\sqrt5}{2}", "\\frac{1\\pm\\sqrt5}{2}", false},
+    {"\\frac{\\pm 1 \\pm 2}{2}", "\\frac{3}{2}", false},  // two \pm: left as written
+    // --- binomials, congruences, empty sets, all reals
+    {"10", "\\binom{5}{2}", true},
+    {"10", "\\dbinom52", true},
+    {"10", "\\binom{5}{3}", true},
+    {"5", "\\binom{5}{2}", false},
+    {"10", "\\binom{n}{2}", false},
+    {"3", "n \\equiv 3 \\pmod{7}", true},
+    {"3", "n \\equiv 3 \\pmod 7", true},
+    {"3", "n \\equiv 4 \\pmod{7}", false},
+    {"\\emptyset", "\\varnothing", true},
+    {"\\emptyset", "\\{ \\}", true},
+    {"\\emptyset", "\\{0\\}", false},
+    {"(-\\infty,\\infty)", "\\text{all real numbers}", true},
+    {"(0,\\infty)", "\\text{all real numbers}", false},
+    // --- repeating decimals, degrees inside trigonometry
+    {"\\frac13", "0.\\overline{3}", true},
+    {"\\frac16", "0.1\\overline{6}", true},
+    {"\\frac{14}{11}", "1.\\overline{27}", true},
+    {"-\\frac13", "-0.\\overline{3}", true},
+    {"0.3", "0.\\overline{3}", false},
+    {"\\frac12", "\\sin 30^\\circ", true},
+    {"\\frac{\\sqrt3}{2}", "\\cos 30^{\\circ}", true},
+    {"\\frac12", "\\sin 30", false},
+    {"30", "30^\\circ", true},  // no trigonometry: the degree sign only goes
+    // --- Unicode, a spaced x between numbers, words in any case
+    {"6\\sqrt2", "6\xe2\x88\x9a" "2", true},
+    {"2\\sqrt{3}", "2\xe2\x88\x9a" "12", false},
+    {"\\sqrt{x+1}", "\xe2\x88\x9a(x+1)", true},
+    {"x^2", "x\xc2\xb2", true},
+    {"1000", "10\xc2\xb3", true},
+    {"1500", "1.5 x 10^3", true},
+    {"6", "2 x 3", true},
+    {"2x", "2 x 1", false},  // x between numbers is a times sign
+    {"\\text{yes}", "Yes", true},
+    {"\\text{True}", "TRUE", true},
+    {"\\text{No}", "no", true},
+    {"A", "a", false},
+    {"ab", "AB", false},
+    {"2", "5 - 3 = 2 \\text{ apples}", true},
+    // --- named values by name; heads of a chain
+    {"a=2, b=3", "b=3, a=2", true},
+    {"a=2, b=3", "a=3, b=2", false},
+    {"a=2, b=3", "2, 3", true},
+    {"a=2, b=3", "3, 2", false},
+    {"a=2, b=3", "a=2, c=3", false},
+    {"x=1, x=2", "x=2, x=1", true},
+    {"\\frac{x-3}{2}", "f^{-1}(x) = \\frac{x-3}{2}", true},
+    {"6x+1", "f'(x) = 6x+1", true},
+    {"7", "g(f(2)) = 7", true},
+    {"12", "|AB| = 12", true},
+    {"12", "m\\angle ABC = 12^\\circ", true},
+    {"12", "x^2+y = 12", false},
+    {"(1,2)", "\\{(1,2)\\}", true},
+    {"(1,2)", "\\{(1,2), (2,1)\\}", false},
+    {"5", "5 \\text{ sq. units}", true},
+    {"40", "40 \\text{ km/hr}", true},
 };
 // clang-format on
 
@@ -300,6 +466,49 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("we get 12 apples and then 15 pears", opt, &m) == "15");
   CHECK(m == "last_number");
   CHECK(aha::math_extract("total 1,234,567 units", opt, &m) == "1,234,567");
+  CHECK(aha::math_extract("She used 2 1/3 cups of flour.", opt, &m) == "2 1/3");
+  // A clause explaining the answer, Markdown emphasis and punctuation are not the answer.
+  CHECK(aha::math_extract("The answer is 12, since 3 times 4 is 12.", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is 12 (after removing the broken ones).", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is 12 because 3*4=12", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is 12 because $x = 7$.", opt, &m) == "12");
+  CHECK(aha::math_extract("The answer is $x = 7$, since $2x = 14$.", opt, &m) == "x = 7");
+  CHECK(aha::math_extract("**Final Answer:** 42", opt, &m) == "42");
+  CHECK(aha::math_extract("**Final Answer**: 42", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is **42**.", opt, &m) == "42");
+  CHECK(aha::math_extract("The correct option is (B).", opt, &m) == "(B)");
+  CHECK(aha::math_extract("The answer is 3 and 4.", opt, &m) == "3 and 4");
+  CHECK(aha::math_extract("The answer is (B) $\\frac{1}{2}$.", opt, &m) == "(B) $\\frac{1}{2}$");
+  // A point in plain text is one answer; a number in parentheses after the answer names an equation.
+  CHECK(aha::math_extract("The vertex is at (2, -3).", opt, &m) == "(2, -3)");
+  CHECK(aha::math_extract("It costs (1,000) in total", opt, &m) == "1,000");
+  CHECK(aha::math_extract("so x is 5, which satisfies (1).", opt, &m) == "5");
+  // "the answer is" without an answer after it does not hide the answer given elsewhere.
+  CHECK(aha::math_extract("Check whether the answer is correct. We get 42", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is as follows:\n\n42\n\nDone, 7 steps.", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is not 42", opt, &m) == "not 42");
+  CHECK(aha::math_extract("Answer: Let me compute. 3+4 = 7. So we get 7", opt, &m) == "7");
+  CHECK(aha::math_extract("The ratio is 3:4.", opt, &m) == "3:4");
+  CHECK(aha::math_extract("42 is the answer, not 41.", opt, &m) == "42");
+  CHECK(m == "answer_is");
+  CHECK(aha::math_extract("7 is the answer. No: the answer is 8.", opt, &m) == "8");
+  CHECK(aha::math_extract("$$\\begin{aligned} 2x &= 10 \\\\ x &= 5 \\end{aligned}$$", opt, &m) ==
+        "x = 5");
+  CHECK(aha::math_extract("$\\text{Answer: } 40$", opt, &m) == "40");
+  CHECK(aha::math_extract("So the total is $42$ for each $n$.", opt, &m) == "42");
+  CHECK(aha::math_extract("The sum is $\\frac{3}{4}$, where $a = 1$.", opt, &m) == "\\frac{3}{4}");
+  CHECK(aha::math_extract("It is $\\frac{1}{6}$ $(\\approx 0.167)$.", opt, &m) == "\\frac{1}{6}");
+  CHECK(aha::math_extract("We get $x = 5$. For $n = 2$ it is $7$.", opt, &m) == "7");
+  CHECK(aha::math_extract("Therefore $x = 5$. (We assumed $x > 0$.)", opt, &m) == "x = 5");
+  CHECK(aha::math_extract("We have $x$ apples, so the total is ($5$).", opt, &m) == "5");
+  CHECK(aha::math_extract("The answer is $9$, attained at $x=3$.", opt, &m) == "9");
+  CHECK(aha::math_extract("The population is 1.2 million people.", opt, &m) == "1.2 million");
+  CHECK(aha::math_extract("She bought 2 dozen eggs.", opt, &m) == "2 dozen");
+  // A bound or an estimate written around the answer stays with it.
+  CHECK(aha::math_extract("So we need at least $5$.", opt, &m) == "at least 5");
+  CHECK(aha::math_extract("The answer is $81$ or more.", opt, &m) == "81 or more");
+  CHECK(aha::math_extract("We need 5 or more people.", opt, &m) == "5 or more");
+  CHECK(aha::math_extract("It adds up to 5.", opt, &m) == "5");
   CHECK(aha::math_extract("no digits here", opt, &m).empty());
   CHECK(aha::math_extract("\\boxed{unclosed", opt, &m).empty());
   aha::MathOptions only_boxed;

@@ -1,8 +1,10 @@
-// Math checker against 476 hand-written (completion, answer, expected) pairs in
+// Math checker against hand-written (completion, answer, expected) pairs in
 // tests/fixtures/reward/math_pairs.jsonl (written by experiments/math_pairs_make.py): LaTeX outside
 // boxes, digits inside LaTeX, exact numbers, polynomials that agree at sample points, qualifiers,
 // conflicting answers, normalisation, relations, chains, sets, matrices, \pm, intervals, references
-// that are sentences, pathological answers. Then the availability bound: a pathological answer in
+// that are sentences, pathological answers; answers without a box in prose, Markdown or display math,
+// mixed numbers, units, choice letters with values, approximations and qualifiers around the answer,
+// named values, Unicode. Then the availability bound: a pathological answer in
 // a batch of honest rows on 2 threads.
 #include <doctest/doctest.h>
 
