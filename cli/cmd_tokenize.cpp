@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "kernels/json_depth.h"
 #include "policy/tokenizer.h"
 
 namespace {
@@ -39,6 +40,7 @@ void run_tokenize(const TokenizeArgs& a) {
   for (size_t line_no = 1; std::getline(in, line); line_no++) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string at = where + ":" + std::to_string(line_no);
+    aha::json_check_depth(line, at);
     ojson row;
     try {
       row = ojson::parse(line);
@@ -97,6 +99,7 @@ std::string bench_text(const std::string& path) {
   std::string line;
   for (size_t n = 1; std::getline(in, line); n++) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    aha::json_check_depth(line, path + ":" + std::to_string(n));
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "policy/config_presets.h"
 #include "policy/family.h"
 
@@ -257,11 +258,15 @@ json config_to_json(const ModelConfig& c) {
 }
 
 ModelConfig config_load(const std::string& path) {
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error(path + ": cannot open config");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  json_check_depth(text, path);
   json j;
   try {
-    j = json::parse(f);
+    j = json::parse(text);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": invalid JSON: " + e.what());
   }

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "policy/tokenizer_unicode.h"
 
 namespace aha {
@@ -863,6 +864,7 @@ std::string read_file(const fs::path& p) {
 
 json parse_json(const fs::path& p) {
   std::string text = read_file(p);
+  json_check_depth(text, "tokenizer: " + p.string());
   try {
     return json::parse(text);
   } catch (const json::exception& e) {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "kernels/rng.h"
 
 namespace aha {
@@ -282,6 +283,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   while (std::getline(f, line)) {
     n++;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json_check_depth(line, path + ":" + std::to_string(n));
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);

@@ -202,6 +202,21 @@ TEST_CASE("tasks: errors name the file, line and field") {
   s.train_path = kFix + "/no_such_file.jsonl";
   CHECK_THROWS_WITH_AS(aha::load_task(s), doctest::Contains("no_such_file.jsonl: cannot open"),
                        std::runtime_error);
+  // Found by fuzzing: a row whose answer nests 10^5 deep overflowed the stack when the reference
+  // was copied; it is refused before parsing, naming the line and the byte.
+  const std::string deep =
+      (std::filesystem::temp_directory_path() / ("aha_deep_" + std::to_string(getpid()) + ".jsonl"))
+          .string();
+  std::ofstream(deep) << "{\"q\": \"1+1\", \"a\": \"2\"}\n{\"q\": \"x\", \"a\": "
+                      << std::string(100000, '[') << std::string(100000, ']') << "}\n";
+  s.train_path = deep;
+  try {
+    aha::load_task(s);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()) == deep + ":2: JSON nested deeper than 256 levels (at byte 271)");
+  }
+  std::filesystem::remove(deep);
   CHECK_THROWS_WITH_AS(aha::find_task_spec("broken", kFix + "/broken_tasks.toml"),
                        doctest::Contains("unknown checker 'no_such_checker'"),
                        std::invalid_argument);
