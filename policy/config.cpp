@@ -89,7 +89,9 @@ json rope_scaling_json(const RopeScaling& s) {
 void read_token_id(const json& j, const char* key, int& out, const std::string& where) {
   auto it = j.find(key);
   if (it != j.end() && it->is_array()) {
-    if (!it->empty()) out = (*it)[0].get<int>();
+    if (!it->empty() && !config_number((*it)[0], out))
+      config_fail(where, std::string("field '") + key + "[0]' = " + (*it)[0].dump() +
+                             " is not an integer token id");
     return;
   }
   config_read(j, key, out, where);

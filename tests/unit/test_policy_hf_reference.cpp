@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "policy/checkpoint.h"
@@ -295,6 +296,42 @@ TEST_CASE("config.json fields aha does not implement are refused by name") {
   q3["model_type"] = "qwen3";
   q3.erase("head_dim");
   CHECK(config_from_json(q3, "q3.json").head_dim == 128);
+}
+
+TEST_CASE("config.json numbers that do not fit their field are refused, naming the field") {
+  std::ifstream f(kDir + "qwen3_moe/config.json");
+  const nlohmann::json base = nlohmann::json::parse(f);
+  auto refusal = [&](const char* key, const nlohmann::json& v) {
+    nlohmann::json j = base;
+    j[key] = v;
+    try {
+      config_from_json(j, "cfg.json");
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  // Found by fuzzing: get<int>() cast 1.8e19 to int (undefined behaviour), wrapped 2^32 + 2 to 2
+  // and truncated 2.5 to 2; get<double>() took 1e400 as infinity.
+  CHECK(refusal("hidden_size", 1.8446744073709552e19) ==
+        "cfg.json: field 'hidden_size' = 1.8446744073709552e+19 is not an integer in "
+        "[-2147483648, 2147483647]");
+  CHECK(refusal("num_hidden_layers", 4294967298ull)
+            .find("field 'num_hidden_layers' = "
+                  "4294967298 is not an integer") != std::string::npos);
+  CHECK(refusal("num_hidden_layers", 2.5).find("'num_hidden_layers' = 2.5") != std::string::npos);
+  CHECK(refusal("num_hidden_layers", -9223372036854775807LL).find("is not an integer") !=
+        std::string::npos);
+  CHECK(refusal("rope_theta", std::numeric_limits<double>::infinity()) ==
+        "cfg.json: field 'rope_theta' = null is not a finite number");
+  CHECK(refusal("mlp_only_layers", {0, 1e10}).find("field 'mlp_only_layers[1]'") !=
+        std::string::npos);
+  CHECK(refusal("eos_token_id", {4294967296.0, 3}).find("field 'eos_token_id[0]'") !=
+        std::string::npos);
+  CHECK(refusal("eos_token_id", {"x"}).find("field 'eos_token_id[0]'") != std::string::npos);
+  // Integral floats and plain integers still pass.
+  CHECK(refusal("num_hidden_layers", 2.0) == "accepted");
+  CHECK(refusal("eos_token_id", {7, 8}) == "accepted");
 }
 
 TEST_CASE("a checkpoint with weights the config does not describe is refused, naming them") {
