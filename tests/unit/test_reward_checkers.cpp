@@ -230,6 +230,38 @@ TEST_CASE("tasks: errors name the file, line and field") {
         "f(x) = 3 {not a field} {{");
 }
 
+TEST_CASE("tasks: wrong-typed or out-of-range numbers name the file, task and key") {
+  // Found by fuzzing the tasks file: nlohmann's get<>() threw "type must be number, but is string"
+  // naming nothing, and cast 1e30 to int64 (undefined behaviour).
+  auto error_of = [](const std::string& line, const std::string& gen = "{ name = \"arith\" }") {
+    const std::string toml = "[tasks.g]\ngenerator = " + gen + "\n" + line +
+                             "\n[[tasks.g.reward]]\nname = \"c\"\nchecker = \"math\"\n";
+    try {
+      aha::load_task(aha::parse_task_toml(toml, "inline.toml", "").at(0));
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(error_of("train_count = \"ten\"") ==
+        "inline.toml: task 'g': 'train_count' must be an integer, not \"ten\"");
+  CHECK(error_of("train_count = 1e30") ==
+        "inline.toml: task 'g': 'train_count' must be an integer, not 1e+30");
+  CHECK(error_of("eval_count = 3000000000") ==
+        "inline.toml: task 'g': 'eval_count' = 3000000000 is outside [0, 10000000]");
+  CHECK(error_of("train_count = -5") ==
+        "inline.toml: task 'g': 'train_count' = -5 is outside [0, 10000000]");
+  CHECK(error_of("seed = \"x\"") == "inline.toml: task 'g': 'seed' must be an integer, not \"x\"");
+  CHECK(error_of("split.eval_fraction = \"half\"") ==
+        "inline.toml: task 'g' split: 'eval_fraction' must be a number, not \"half\"");
+  CHECK(error_of("split.eval_fraction = 2.0") ==
+        "inline.toml: task 'g' split: 'eval_fraction' = 2.0 is outside [0.0, 1.0]");
+  CHECK(error_of("", "{ name = 3 }") == "inline.toml: task 'g' generator: 'name' must be a string");
+  CHECK(error_of("", "{ name = \"arith\", ops = 5 }") ==
+        "task 'g': generator option 'ops' must be a string");
+  CHECK(error_of("train_count = 3\neval_count = 2\nseed = 9") == "accepted");
+}
+
 TEST_CASE("tasks: ${AHA_DATA_DIR} resolves against data_dir; a missing file says what sets it") {
   const std::string toml = R"([tasks.toy_data]
 data.train = "${AHA_DATA_DIR}/toy.jsonl"
