@@ -251,11 +251,12 @@ int64_t numeric_id(const std::string& id, const std::string& ctx) {
 // Rows of a file as (id, reference) pairs with the field mapping applied.
 std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
                                                               const std::string& path) {
-  std::vector<nlohmann::json> rows = read_jsonl(path);
+  std::vector<size_t> lines;
+  std::vector<nlohmann::json> rows = read_jsonl(path, &lines);
   std::vector<std::pair<std::string, nlohmann::json>> out;
   for (size_t i = 0; i < rows.size(); i++) {
     const auto& row = rows[i];
-    std::string ctx = path + ":" + std::to_string(i + 1);
+    std::string ctx = path + ":" + std::to_string(lines[i]);  // the file's line (blanks skipped)
     nlohmann::json ref;
     if (s.fields.empty()) {
       ref = row;
@@ -306,7 +307,7 @@ TaskPrompt make_prompt(const TaskSpec& s, const std::string& id, const nlohmann:
 
 }  // namespace
 
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+std::vector<nlohmann::json> read_jsonl(const std::string& path, std::vector<size_t>* line_numbers) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error(path + ": cannot open");
   std::vector<nlohmann::json> rows;
@@ -325,6 +326,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
     if (!j.is_object())
       throw std::runtime_error(path + ":" + std::to_string(n) + ": a row must be a JSON object");
     rows.push_back(std::move(j));
+    if (line_numbers) line_numbers->push_back(n);
   }
   if (f.bad()) throw std::runtime_error(path + ": read error");
   return rows;

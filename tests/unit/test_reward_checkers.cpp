@@ -216,6 +216,14 @@ TEST_CASE("tasks: errors name the file, line and field") {
   } catch (const std::runtime_error& e) {
     CHECK(std::string(e.what()) == deep + ":2: JSON nested deeper than 256 levels (at byte 271)");
   }
+  // A blank line before a bad row: the error names the file's line (3), not the row's index (2).
+  std::ofstream(deep, std::ios::trunc) << "{\"q\": \"1+1\", \"a\": \"2\"}\n\n{\"q\": \"x\"}\n";
+  try {
+    aha::load_task(s);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find(deep + ":3: missing field 'a'") != std::string::npos);
+  }
   std::filesystem::remove(deep);
   CHECK_THROWS_WITH_AS(aha::find_task_spec("broken", kFix + "/broken_tasks.toml"),
                        doctest::Contains("unknown checker 'no_such_checker'"),
