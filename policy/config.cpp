@@ -1,6 +1,7 @@
 #include "policy/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -232,6 +233,22 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   need(c.rope_theta > 0, "rope_theta must be > 0");
   need(c.max_position_embeddings > 0, "max_position_embeddings must be > 0");
   need(c.rms_norm_eps > 0, "rms_norm_eps must be > 0");
+  // Rope fields each finite can still combine into NaN frequencies (YaRN's beta_fast = 0,
+  // rope_theta = 1) or an infinite attention factor (mscale_all_dim making the ratio's divisor 0),
+  // and every logit would be NaN: the frequencies are computed once here to refuse that.
+  std::vector<double> inv_freq(static_cast<size_t>(rd / 2));
+  double attn_factor = 0;
+  try {
+    attn_factor = rope_frequencies(inv_freq.data(), rd, c.rope_theta, c.rope_scaling);
+  } catch (const std::exception& e) {
+    config_fail(where, std::string("invalid config: rope_scaling: ") + e.what());
+  }
+  const bool finite = std::all_of(inv_freq.begin(), inv_freq.end(),
+                                  [](double f) { return std::isfinite(f) && f > 0; });
+  need(finite && attn_factor > 0 && attn_factor <= 1e6,
+       "rope_theta and rope_scaling give non-finite rope frequencies or attention factor (check "
+       "rope_theta > 1 and rope_scaling's beta_fast, beta_slow, mscale, mscale_all_dim, "
+       "attention_factor)");
 }
 
 json config_to_json(const ModelConfig& c) {

@@ -329,6 +329,19 @@ TEST_CASE("config.json numbers that do not fit their field are refused, naming t
   CHECK(refusal("eos_token_id", {4294967296.0, 3}).find("field 'eos_token_id[0]'") !=
         std::string::npos);
   CHECK(refusal("eos_token_id", {"x"}).find("field 'eos_token_id[0]'") != std::string::npos);
+  // Finite fields whose combination gives NaN rope frequencies (every logit NaN) are refused.
+  auto yarn = [](double beta_fast, double beta_slow) {
+    return nlohmann::json{{"rope_type", "yarn"},
+                          {"factor", 4.0},
+                          {"original_max_position_embeddings", 4096},
+                          {"beta_fast", beta_fast},
+                          {"beta_slow", beta_slow}};
+  };
+  CHECK(refusal("rope_scaling", yarn(0, 1)).find("non-finite rope frequencies") !=
+        std::string::npos);
+  CHECK(refusal("rope_scaling", yarn(32, -1)).find("non-finite rope frequencies") !=
+        std::string::npos);
+  CHECK(refusal("rope_scaling", yarn(32, 1)) == "accepted");
   // Integral floats and plain integers still pass.
   CHECK(refusal("num_hidden_layers", 2.0) == "accepted");
   CHECK(refusal("eos_token_id", {7, 8}) == "accepted");
