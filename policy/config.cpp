@@ -201,6 +201,15 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   at_most(c.v_head_dim, 1 << 14, "v_head_dim");
   at_most(c.head_dim, 1 << 14, "head_dim");
   at_most(c.max_position_embeddings, 1 << 24, "max_position_embeddings");
+  // Each bound alone leaves 4096 layers of 65536 experts: 800M tensor entries, whose table alone
+  // took minutes and gigabytes before anything else was checked. The largest real model has
+  // about 50k tensors (DeepSeek-V3: 61 layers of 256 experts).
+  const int64_t tensors = static_cast<int64_t>(std::max(c.num_hidden_layers, 0)) *
+                          (3 * static_cast<int64_t>(std::max(c.n_routed_experts, 0)) + 32);
+  need(tensors <= (1 << 20), "num_hidden_layers = " + std::to_string(c.num_hidden_layers) +
+                                 " with n_routed_experts = " + std::to_string(c.n_routed_experts) +
+                                 " makes about " + std::to_string(tensors) +
+                                 " tensors, over 1048576 (far above any real model)");
   need(c.vocab_size > 0, "vocab_size must be > 0");
   need(c.hidden_size > 0, "hidden_size must be > 0");
   need(c.num_hidden_layers > 0, "num_hidden_layers must be > 0");

@@ -15,7 +15,7 @@ for t in "${targets[@]}"; do
     protocol) srcs=(rollout/protocol.cpp) libs=(-lzmq) ;;
     tokenizer | encode) srcs=(policy/tokenizer.cpp policy/tokenizer_unicode.cpp) libs=() ;;
     # The model code config.cpp's family hooks sit beside is never reached from a config.
-    config) srcs=(policy/config.cpp policy/deepseek.cpp policy/qwen.cpp)
+    config) srcs=(policy/config.cpp policy/deepseek.cpp policy/qwen.cpp kernels/rope.cpp)
       libs=(-fno-pie -no-pie -Wl,--unresolved-symbols=ignore-all) ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac

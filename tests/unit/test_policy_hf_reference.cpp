@@ -370,6 +370,51 @@ TEST_CASE("a checkpoint with weights the config does not describe is refused, na
   }
 }
 
+TEST_CASE("a small config.json naming a huge model is refused before anything is allocated") {
+  test::TempDir tmp("aha_hf_huge");
+  const std::string dir = (tmp.path / "m").string();
+  fs::create_directories(dir);
+  fs::copy(kDir + "qwen3_moe", dir, fs::copy_options::recursive);
+  std::ifstream f(dir + "/config.json");
+  const nlohmann::json base = nlohmann::json::parse(f);
+  f.close();
+  auto load_error = [&](auto edit) {
+    nlohmann::json j = base;
+    edit(j);
+    std::ofstream(dir + "/config.json", std::ios::trunc) << j.dump();
+    Model m;
+    try {
+      model_load(m, dir);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  // Found with a mutated config: 4096 layers of 65536 experts built an 800M-entry tensor table
+  // (minutes, gigabytes) before any check; each field alone is within its bound.
+  std::string e = load_error([](auto& j) {
+    j["num_hidden_layers"] = 4096;
+    j["num_experts"] = 65536;
+  });
+  CHECK(e.find("config.json: invalid config: num_hidden_layers = 4096 with n_routed_experts = "
+               "65536 makes about 805437440 tensors") != std::string::npos);
+  // 4096 layers of experts 2^20 wide pass the config's bounds, but the checkpoint lacks their tensors:
+  // refused before model_build would allocate terabytes (ASan: allocation-size-too-big).
+  e = load_error([](auto& j) {
+    j["num_hidden_layers"] = 4096;
+    j["moe_intermediate_size"] = 1 << 20;
+  });
+  INFO(e);
+  CHECK(e.find("model.safetensors: tensor 'model.layers.") != std::string::npos);
+  CHECK(e.find(".mlp.experts.0.gate_proj.weight' has shape [") != std::string::npos);
+  CHECK(e.find(", the config needs [1048576, ") != std::string::npos);
+  e = load_error([](auto& j) { j["num_hidden_layers"] = 4096; });
+  CHECK(e == dir +
+                 ": tensor 'model.layers.3.input_layernorm.weight' is missing from the checkpoint "
+                 "(config.json describes a different model)");
+  CHECK(load_error([](auto&) {}) == "loaded");
+}
+
 // The hub's config.json files of real models (tests/fixtures/hub_configs) parse, and their tensor
 // tables count the parameters the model cards publish (table only: nothing is allocated).
 TEST_CASE("real hub configs parse and count the published parameter totals") {
