@@ -1,9 +1,7 @@
-// Nesting limit for JSON text read from outside (safetensors headers, tokenizer and model configs,
-// JSONL data rows, wire payloads), checked before nlohmann parses it. Its parser is iterative, but
-// copying a value, dump() and our own walkers recurse once per level, so a deeply nested value
-// ("[[[[...") overflows the stack, and every level also costs tens of bytes of memory.
-// Header-only and free of dependencies so that every library (tasks and reward included) can use
-// it.
+// Nesting limit for JSON read from outside (safetensors headers, tokenizer and model configs, JSONL
+// rows, wire payloads), checked before nlohmann parses it: its parser is iterative, but copying,
+// dump() and our walkers recurse once per level, so "[[[[..." 10^5 deep overflows the stack.
+// Header-only and dependency-free so that every library (tasks and reward too) can use it.
 #pragma once
 #include <cstddef>
 #include <stdexcept>
@@ -12,8 +10,7 @@
 
 namespace aha {
 
-// Real inputs nest under 10 levels (a tokenizer.json: 5); 256 leaves room and keeps recursion far
-// from the stack's end.
+// Real inputs nest under 10 levels; 256 leaves room and keeps recursion far from the stack's end.
 constexpr size_t kJsonMaxDepth = 256;
 
 // Byte offset of the '[' or '{' that opens level max_depth + 1, or npos when text nests no deeper.

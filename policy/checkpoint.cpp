@@ -80,9 +80,7 @@ void model_check_tensors(const Model& m, const HfCheckpoint& ck) {
                              " tensor(s) the config's model does not have (" + list +
                              "): config.json does not describe these weights");
   }
-  // Every tensor the table needs, present with its shape: model_load calls this before
-  // allocating, so the checkpoint's validated bytes bound what model_build takes (a config.json
-  // naming 4096 layers would otherwise allocate terabytes before a missing tensor is noticed).
+  // Checked before model_load allocates, so the checkpoint's validated bytes bound the allocation.
   for (const TensorSpec& s : m.specs) {
     const StTensor* t = hf_find(ck, s.name);
     if (!t)

@@ -201,9 +201,7 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   at_most(c.v_head_dim, 1 << 14, "v_head_dim");
   at_most(c.head_dim, 1 << 14, "head_dim");
   at_most(c.max_position_embeddings, 1 << 24, "max_position_embeddings");
-  // Each bound alone leaves 4096 layers of 65536 experts: 800M tensor entries, whose table alone
-  // took minutes and gigabytes before anything else was checked. The largest real model has
-  // about 50k tensors (DeepSeek-V3: 61 layers of 256 experts).
+  // Each bound alone allows an 800M-entry tensor table (minutes, gigabytes); DeepSeek-V3 has ~50k.
   const int64_t tensors = static_cast<int64_t>(std::max(c.num_hidden_layers, 0)) *
                           (3 * static_cast<int64_t>(std::max(c.n_routed_experts, 0)) + 32);
   need(tensors <= (1 << 20), "num_hidden_layers = " + std::to_string(c.num_hidden_layers) +
@@ -242,9 +240,7 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   need(c.rope_theta > 0, "rope_theta must be > 0");
   need(c.max_position_embeddings > 0, "max_position_embeddings must be > 0");
   need(c.rms_norm_eps > 0, "rms_norm_eps must be > 0");
-  // Rope fields each finite can still combine into NaN frequencies (YaRN's beta_fast = 0,
-  // rope_theta = 1) or an infinite attention factor (mscale_all_dim making the ratio's divisor 0),
-  // and every logit would be NaN: the frequencies are computed once here to refuse that.
+  // Finite rope fields can still combine into NaN frequencies (YaRN beta_fast = 0): NaN logits.
   std::vector<double> inv_freq(static_cast<size_t>(rd / 2));
   double attn_factor = 0;
   try {

@@ -977,9 +977,8 @@ void parse_decoder(const json& d, const std::string& where) {
   fail(where, "unsupported decoder type '" + type + "' (supported: ByteLevel)");
 }
 
-// A token id as written: an integer in [0, id_limit) (nlohmann's get<int>() would wrap 2^32 + 1
-// to 1). id_limit bounds the id table by the tokens declared, so that a small file naming id
-// 60,000,000 cannot make the load allocate gigabytes of holes.
+// A token id in [0, id_limit) (get<int>() wraps 2^32 + 1 to 1); id_limit, from the declared
+// count, keeps a small file naming id 60,000,000 from allocating gigabytes of holes.
 int token_id(const json& v, int id_limit, const std::string& where) {
   if (!v.is_number_integer()) fail(where, "token id " + v.dump() + " is not an integer");
   if (v.is_number_unsigned() ? v.get<uint64_t>() >= static_cast<uint64_t>(id_limit)

@@ -80,8 +80,8 @@ std::string get_str(const nlohmann::json& t, const char* key, const std::string&
   return t.at(key).get<std::string>();
 }
 
-// An integer of a task table in [lo, hi]: nlohmann's get<int64_t>() names neither file nor key on
-// a wrong type, and casts an out-of-range float (1e30) with undefined behaviour.
+// An integer of a task table in [lo, hi]: get<int64_t>() names no key on a wrong type and casts
+// an out-of-range float (1e30) with undefined behaviour.
 int64_t get_int(const nlohmann::json& t, const char* key, const std::string& ctx, int64_t lo,
                 int64_t hi) {
   const nlohmann::json& v = t.at(key);
@@ -184,8 +184,7 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
   }
   if (s.generator.empty() && s.train_path.empty() && s.eval_path.empty())
     throw std::invalid_argument(ctx + ": needs data.train / data.eval or a generator");
-  // Generated rows are held in memory: ten million is far above any run, and bounds what a typo
-  // can take.
+  // Generated rows are held in memory: ten million is far above any run and bounds a typo.
   constexpr int64_t kMaxRows = 10'000'000;
   if (t.contains("train_count")) s.train_count = get_int(t, "train_count", ctx, 0, kMaxRows);
   if (t.contains("eval_count")) s.eval_count = get_int(t, "eval_count", ctx, 0, kMaxRows);
