@@ -96,6 +96,15 @@ TEST_CASE("countdown: exact rational arithmetic and number use") {
   CHECK(aha::check_countdown("<answer>(7 / 6) * 6</answer>", ref2, o).score == 1.0);
   CHECK(aha::check_countdown("<answer>7 / 2</answer>", ref2, o).reason ==
         "evaluates to 7/2, target 7");
+  // A reference past int64 was read wrapped (2^64 - 1 as -1): refused naming the field.
+  nlohmann::json wrap = {{"numbers", {3, 5}}, {"target", 18446744073709551615ull}};
+  CHECK_THROWS_WITH_AS(aha::check_countdown("<answer>3 - 5</answer>", wrap, o),
+                       "countdown: reference field 'target' must be a 64-bit signed integer",
+                       std::invalid_argument);
+  wrap = {{"numbers", {18446744073709551615ull, 2}}, {"target", 1}};
+  CHECK_THROWS_WITH_AS(aha::check_countdown("<answer>3 - 5</answer>", wrap, o),
+                       "countdown: reference field 'numbers' must hold 64-bit signed integers",
+                       std::invalid_argument);
   // Overflow is an error, not a wrong number.
   nlohmann::json big = {{"numbers", {999999999999, 999999999999, 999999999999}}, {"target", 1}};
   CHECK(aha::check_countdown("<answer>999999999999 * 999999999999 * 999999999999</answer>", big, o)
