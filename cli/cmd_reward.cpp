@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "kernels/json_depth.h"
 #include "reward/math.h"
 #include "reward/reward.h"
 #include "reward/sandbox.h"
@@ -23,32 +24,6 @@
 extern char** environ;
 
 namespace {
-
-// Deepest nesting of [ and { in a JSON text (outside strings). nlohmann::json recurses once per
-// level when it copies, prints or destroys a value, so a row nested 100,000 deep would overflow the
-// stack: such a row is refused before it is parsed.
-constexpr int kMaxJsonDepth = 256;
-int json_depth(const std::string& text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        i++;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      depth--;
-    }
-  }
-  return max_depth;
-}
 
 struct ScoreArgs {
   std::string task, tasks_file, checker, input = "-", output = "-";
@@ -110,8 +85,8 @@ void score_command(const ScoreArgs& a) {
         skip[i] = 1;
         continue;
       }
-      if (json_depth(line) > kMaxJsonDepth) {
-        errors[i] = where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+      if (aha::json_too_deep_at(line) != std::string::npos) {
+        errors[i] = where + ": JSON nested deeper than " + std::to_string(aha::kJsonMaxDepth) +
                     " levels (refused)";
         skip[i] = 1;
         continue;

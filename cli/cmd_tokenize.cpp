@@ -1,6 +1,7 @@
 // `aha tokenize`: JSONL rows with "text" get "ids" (or, with --decode, rows with "ids" get "text"),
 // for people checking what the model sees. `aha bench tokenizer`: encode/decode throughput.
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "kernels/json_depth.h"
 #include "policy/tokenizer.h"
 
 namespace {
@@ -39,6 +41,7 @@ void run_tokenize(const TokenizeArgs& a) {
   for (size_t line_no = 1; std::getline(in, line); line_no++) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string at = where + ":" + std::to_string(line_no);
+    aha::json_check_depth(line, at);
     ojson row;
     try {
       row = ojson::parse(line);
@@ -57,7 +60,12 @@ void run_tokenize(const TokenizeArgs& a) {
       for (const auto& v : row["ids"]) {
         if (!v.is_number_integer())
           throw std::runtime_error(at + ": field 'ids' holds a non-integer");
-        ids.push_back(v.get<int>());
+        // get<int>() would wrap 2^32 + 1 to id 1 and decode the wrong token.
+        if (v.is_number_unsigned() ? v.get<uint64_t>() > INT_MAX
+                                   : (v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX))
+          throw std::runtime_error(at + ": field 'ids' position " + std::to_string(ids.size()) +
+                                   ": id " + v.dump() + " is out of range");
+        ids.push_back(static_cast<int>(v.get<int64_t>()));
       }
       try {
         row["text"] = aha::tokenizer_decode(tok, ids, a.skip_special);
@@ -97,6 +105,7 @@ std::string bench_text(const std::string& path) {
   std::string line;
   for (size_t n = 1; std::getline(in, line); n++) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    aha::json_check_depth(line, path + ":" + std::to_string(n));
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);

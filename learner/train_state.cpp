@@ -1,10 +1,14 @@
 #include "learner/train_state.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "policy/checkpoint.h"
 #include "policy/hf_checkpoint.h"
 
@@ -87,15 +91,37 @@ std::string train_state_latest(const std::string& run_dir) {
   return dir;
 }
 
+uint64_t train_state_counter(const nlohmann::json& state, const char* key, uint64_t max,
+                             const std::string& ckpt_dir) {
+  auto it = state.find(key);
+  if (it == state.end())
+    throw std::runtime_error(ckpt_dir + "/state.json: missing field '" + key + "'");
+  if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+    throw std::runtime_error(ckpt_dir + "/state.json: field '" + key + "' = " + it->dump() +
+                             " is not an integer in [0, " + std::to_string(max) + "]");
+  return it->get<uint64_t>();
+}
+
 nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
   std::ifstream f(ckpt_dir + "/state.json");
   if (!f) throw std::runtime_error(ckpt_dir + "/state.json: cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  json_check_depth(text, ckpt_dir + "/state.json");
   nlohmann::json state;
   try {
-    state = nlohmann::json::parse(f);
+    state = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw std::runtime_error(ckpt_dir + "/state.json: " + e.what());
   }
+  if (!state.is_object()) throw std::runtime_error(ckpt_dir + "/state.json: not a JSON object");
+  // Checked before the weights load so that a corrupt file fails at once, naming the field.
+  const int optimizer_step =
+      static_cast<int>(train_state_counter(state, "optimizer_step", INT_MAX, ckpt_dir));
+  const uint64_t weight_version =
+      train_state_counter(state, "weight_version", UINT64_MAX, ckpt_dir);
+  train_state_counter(state, "step", INT_MAX, ckpt_dir);
   Model m;
   model_load(m, ckpt_dir + "/model");
   if (m.num_params != l.policy.num_params)
@@ -111,8 +137,8 @@ nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
     hf_load_f32(ck, s.name + ".exp_avg", s.shape, l.adam_m.data() + s.offset);
     hf_load_f32(ck, s.name + ".exp_avg_sq", s.shape, l.adam_v.data() + s.offset);
   }
-  l.step = state.at("optimizer_step").get<int>();
-  l.policy.version = state.at("weight_version").get<uint64_t>();
+  l.step = optimizer_step;
+  l.policy.version = weight_version;
   l.cuda.stale = true;  // a CUDA learner uploads the loaded state before its next update
   return state;
 }

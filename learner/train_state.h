@@ -21,5 +21,9 @@ std::string train_state_latest(const std::string& run_dir);
 // Loads a checkpoint into l (which must have been initialised with the same config); returns
 // state.json.
 nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir);
+// state[key] as an integer in [0, max], else throws naming ckpt_dir's state.json and the field
+// (nlohmann's at() and get<int>() name neither, and wrap or cast out-of-range numbers).
+uint64_t train_state_counter(const nlohmann::json& state, const char* key, uint64_t max,
+                             const std::string& ckpt_dir);
 
 }  // namespace aha

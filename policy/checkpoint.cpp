@@ -72,13 +72,26 @@ std::vector<std::string> model_unused_tensors(const Model& m, const HfCheckpoint
 
 void model_check_tensors(const Model& m, const HfCheckpoint& ck) {
   std::vector<std::string> unused = model_unused_tensors(m, ck);
-  if (unused.empty()) return;
-  std::string list;
-  for (size_t i = 0; i < unused.size() && i < 5; i++) list += (i ? ", " : "") + unused[i];
-  if (unused.size() > 5) list += ", ...";
-  throw std::runtime_error(ck.dir + ": " + std::to_string(unused.size()) +
-                           " tensor(s) the config's model does not have (" + list +
-                           "): config.json does not describe these weights");
+  if (!unused.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unused.size() && i < 5; i++) list += (i ? ", " : "") + unused[i];
+    if (unused.size() > 5) list += ", ...";
+    throw std::runtime_error(ck.dir + ": " + std::to_string(unused.size()) +
+                             " tensor(s) the config's model does not have (" + list +
+                             "): config.json does not describe these weights");
+  }
+  // Checked before model_load allocates, so the checkpoint's validated bytes bound the allocation.
+  for (const TensorSpec& s : m.specs) {
+    const StTensor* t = hf_find(ck, s.name);
+    if (!t)
+      throw std::runtime_error(ck.dir + ": tensor '" + s.name +
+                               "' is missing from the checkpoint (config.json describes a "
+                               "different model)");
+    if (t->shape != s.shape)
+      throw std::runtime_error(hf_file_of(ck, s.name) + ": tensor '" + s.name + "' has shape " +
+                               st_shape_str(t->shape) + ", the config needs " +
+                               st_shape_str(s.shape));
+  }
 }
 
 void model_load(Model& m, const std::string& dir) {

@@ -20,7 +20,8 @@ void model_load(Model& m, const std::string& dir);
 
 struct HfCheckpoint;
 // Checkpoint tensors that m's table lacks (the tolerated ones left out), and the check that
-// throws naming them. m may be a table only (model_build_table).
+// throws naming them, or a tensor of the table missing from the checkpoint or of another shape.
+// m may be a table only (model_build_table): model_load checks before allocating.
 std::vector<std::string> model_unused_tensors(const Model& m, const HfCheckpoint& ck);
 void model_check_tensors(const Model& m, const HfCheckpoint& ck);
 

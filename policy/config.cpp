@@ -1,11 +1,13 @@
 #include "policy/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "policy/config_presets.h"
 #include "policy/family.h"
 
@@ -88,7 +90,9 @@ json rope_scaling_json(const RopeScaling& s) {
 void read_token_id(const json& j, const char* key, int& out, const std::string& where) {
   auto it = j.find(key);
   if (it != j.end() && it->is_array()) {
-    if (!it->empty()) out = (*it)[0].get<int>();
+    if (!it->empty() && !config_number((*it)[0], out))
+      config_fail(where, std::string("field '") + key + "[0]' = " + (*it)[0].dump() +
+                             " is not an integer token id");
     return;
   }
   config_read(j, key, out, where);
@@ -197,6 +201,13 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   at_most(c.v_head_dim, 1 << 14, "v_head_dim");
   at_most(c.head_dim, 1 << 14, "head_dim");
   at_most(c.max_position_embeddings, 1 << 24, "max_position_embeddings");
+  // Each bound alone allows an 800M-entry tensor table (minutes, gigabytes); DeepSeek-V3 has ~50k.
+  const int64_t tensors = static_cast<int64_t>(std::max(c.num_hidden_layers, 0)) *
+                          (3 * static_cast<int64_t>(std::max(c.n_routed_experts, 0)) + 32);
+  need(tensors <= (1 << 20), "num_hidden_layers = " + std::to_string(c.num_hidden_layers) +
+                                 " with n_routed_experts = " + std::to_string(c.n_routed_experts) +
+                                 " makes about " + std::to_string(tensors) +
+                                 " tensors, over 1048576 (far above any real model)");
   need(c.vocab_size > 0, "vocab_size must be > 0");
   need(c.hidden_size > 0, "hidden_size must be > 0");
   need(c.num_hidden_layers > 0, "num_hidden_layers must be > 0");
@@ -229,6 +240,20 @@ void config_validate(const ModelConfig& c, const std::string& where) {
   need(c.rope_theta > 0, "rope_theta must be > 0");
   need(c.max_position_embeddings > 0, "max_position_embeddings must be > 0");
   need(c.rms_norm_eps > 0, "rms_norm_eps must be > 0");
+  // Finite rope fields can still combine into NaN frequencies (YaRN beta_fast = 0): NaN logits.
+  std::vector<double> inv_freq(static_cast<size_t>(rd / 2));
+  double attn_factor = 0;
+  try {
+    attn_factor = rope_frequencies(inv_freq.data(), rd, c.rope_theta, c.rope_scaling);
+  } catch (const std::exception& e) {
+    config_fail(where, std::string("invalid config: rope_scaling: ") + e.what());
+  }
+  const bool finite = std::all_of(inv_freq.begin(), inv_freq.end(),
+                                  [](double f) { return std::isfinite(f) && f > 0; });
+  need(finite && attn_factor > 0 && attn_factor <= 1e6,
+       "rope_theta and rope_scaling give non-finite rope frequencies or attention factor (check "
+       "rope_theta > 1 and rope_scaling's beta_fast, beta_slow, mscale, mscale_all_dim, "
+       "attention_factor)");
 }
 
 json config_to_json(const ModelConfig& c) {
@@ -257,11 +282,15 @@ json config_to_json(const ModelConfig& c) {
 }
 
 ModelConfig config_load(const std::string& path) {
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error(path + ": cannot open config");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  json_check_depth(text, path);
   json j;
   try {
-    j = json::parse(f);
+    j = json::parse(text);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": invalid JSON: " + e.what());
   }

@@ -5,9 +5,14 @@
 // - policy/qwen.cpp: config fields and grouped-query attention with QK-norm and biases, as
 //   kGqaOps.
 #pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "policy/decode.h"
 #include "policy/model.h"
@@ -18,15 +23,72 @@ namespace aha {
   throw std::runtime_error(where + ": " + msg);
 }
 
-// Reads j[key] into out when present and not null; a wrong type is an error naming the field.
+// A JSON number as T, refusing what does not fit: nlohmann's get<int>() converts 1e20, 2.5 or
+// 2^32 + 1 with a plain cast (undefined or wrapped) and get<float>() turns 1e400 into inf.
+template <typename T>
+bool config_number(const nlohmann::json& v, T& out) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    const double lo = static_cast<double>(std::numeric_limits<T>::min());
+    const double hi = static_cast<double>(std::numeric_limits<T>::max()) + 1.0;  // exclusive
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) return false;
+      out = static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+      const int64_t i = v.get<int64_t>();
+      if (i < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          (i > 0 &&
+           static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+        return false;
+      out = static_cast<T>(i);
+    } else if (v.is_number_float()) {  // 4096.0 is an integer; 2.5 is not
+      const double d = v.get<double>();
+      if (!(d >= lo && d < hi) || d != std::trunc(d)) return false;
+      out = static_cast<T>(d);
+    } else {
+      return false;
+    }
+    return true;
+  } else {
+    static_assert(std::is_floating_point_v<T>);
+    if (!v.is_number()) return false;
+    const double d = v.get<double>();
+    if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max()))
+      return false;
+    out = static_cast<T>(d);
+    return true;
+  }
+}
+
+// Reads j[key] into out when present and not null; a wrong type or a number out of T's range is
+// an error naming the field.
 template <typename T>
 void config_read(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;  // keep the default
-  try {
-    out = it->get<T>();
-  } catch (const std::exception&) {
-    config_fail(where, std::string("field '") + key + "' has the wrong type: " + it->dump());
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    if (!config_number(*it, out))
+      config_fail(where,
+                  std::string("field '") + key + "' = " + it->dump() + " is not " +
+                      (std::is_integral_v<T>
+                           ? "an integer in [" + std::to_string(std::numeric_limits<T>::min()) +
+                                 ", " + std::to_string(std::numeric_limits<T>::max()) + "]"
+                           : std::string("a finite number")));
+  } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+    if (!it->is_array())
+      config_fail(where, std::string("field '") + key + "' = " + it->dump() + " is not an array");
+    std::vector<int> v(it->size());
+    for (size_t k = 0; k < v.size(); k++)
+      if (!config_number((*it)[k], v[k]))
+        config_fail(where, std::string("field '") + key + "[" + std::to_string(k) +
+                               "]' = " + (*it)[k].dump() + " is not an integer");
+    out = std::move(v);
+  } else {
+    try {
+      out = it->get<T>();
+    } catch (const std::exception&) {
+      config_fail(where, std::string("field '") + key + "' has the wrong type: " + it->dump());
+    }
   }
 }
 

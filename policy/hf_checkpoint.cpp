@@ -14,6 +14,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
+
 namespace aha {
 
 namespace {
@@ -37,9 +39,13 @@ json read_json(const std::string& path) {
   if (!in) fail(path, "cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) fail(path, "not valid JSON");
-  return j;
+  const std::string text = ss.str();
+  json_check_depth(text, "hf checkpoint: " + path);
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // its message says where (line, column)
+    fail(path, std::string("not valid JSON: ") + e.what());
+  }
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {

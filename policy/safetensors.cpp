@@ -15,6 +15,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
+
 namespace aha {
 
 namespace {
@@ -236,8 +238,17 @@ StFile st_open(const std::string& path) {
     }
     return true;
   };
-  json h = json::parse(hbeg, hbeg + n, cb, /*allow_exceptions=*/false);
-  if (h.is_discarded()) fail(path, "header is not valid JSON");
+  const std::string_view header(hbeg, n);
+  if (json_too_deep_at(header) != std::string_view::npos)
+    fail(path, "header: JSON nested deeper than " + std::to_string(kJsonMaxDepth) +
+                   " levels (at byte " + std::to_string(8 + json_too_deep_at(header)) +
+                   " of the file)");
+  json h;
+  try {
+    h = json::parse(header, cb);
+  } catch (const json::exception& e) {  // its message says where (line, column)
+    fail(path, std::string("header is not valid JSON: ") + e.what());
+  }
   if (!h.is_object()) fail(path, "header is not a JSON object");
   if (!dups.empty()) fail_t(path, dups[0], "duplicate tensor name in header");
 

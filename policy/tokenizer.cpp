@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "policy/tokenizer_unicode.h"
 
 namespace aha {
@@ -863,6 +864,7 @@ std::string read_file(const fs::path& p) {
 
 json parse_json(const fs::path& p) {
   std::string text = read_file(p);
+  json_check_depth(text, "tokenizer: " + p.string());
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
@@ -975,6 +977,17 @@ void parse_decoder(const json& d, const std::string& where) {
   fail(where, "unsupported decoder type '" + type + "' (supported: ByteLevel)");
 }
 
+// A token id in [0, id_limit) (get<int>() wraps 2^32 + 1 to 1); id_limit, from the declared
+// count, keeps a small file naming id 60,000,000 from allocating gigabytes of holes.
+int token_id(const json& v, int id_limit, const std::string& where) {
+  if (!v.is_number_integer()) fail(where, "token id " + v.dump() + " is not an integer");
+  if (v.is_number_unsigned() ? v.get<uint64_t>() >= static_cast<uint64_t>(id_limit)
+                             : (v.get<int64_t>() < 0 || v.get<int64_t>() >= id_limit))
+    fail(where, "token id " + v.dump() + " out of range [0, " + std::to_string(id_limit) +
+                    ") (ids may leave holes, but not far beyond the tokens the file declares)");
+  return static_cast<int>(v.get<int64_t>());
+}
+
 void set_id(Tokenizer& tok, int id, const std::string& token, const std::string& bytes,
             const std::string& where) {
   if (id < 0 || id > (1 << 26)) fail(where, "token id " + std::to_string(id) + " out of range");
@@ -987,7 +1000,7 @@ void set_id(Tokenizer& tok, int id, const std::string& token, const std::string&
   tok.id_bytes[id] = bytes;
 }
 
-void parse_model(Tokenizer& tok, const json& m, const std::string& where) {
+void parse_model(Tokenizer& tok, const json& m, int id_limit, const std::string& where) {
   if (!m.is_object()) fail(where, "missing or malformed model");
   if (m.contains("type") && !(m["type"].is_string() && m["type"] == "BPE"))
     fail(where, "unsupported model type '" + m["type"].dump() + "' (only BPE)");
@@ -1003,9 +1016,7 @@ void parse_model(Tokenizer& tok, const json& m, const std::string& where) {
   if (!vocab.is_object()) fail(where + ".vocab", "must be an object {token: id}");
   tok.vocab.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer())
-      fail(where + ".vocab", "id of token '" + it.key() + "' is not an integer");
-    int id = it.value().get<int>();
+    const int id = token_id(it.value(), id_limit, where + ".vocab: token '" + it.key() + "'");
     tok.vocab[it.key()] = id;
     set_id(tok, id, it.key(), from_byte_level(it.key()), where + ".vocab");
   }
@@ -1087,7 +1098,13 @@ Tokenizer tokenizer_load(const std::string& dir_or_json_path) {
   json j = parse_json(json_path);
   const std::string w = json_path.string();
   if (!j.is_object()) fail(w, "top level must be an object");
-  parse_model(tok, j.contains("model") ? j["model"] : json(), w + ": model");
+  // Ids may leave holes (ids nobody declared), up to twice the declared count plus some slack.
+  size_t declared = 0;
+  if (j.contains("model") && j["model"].is_object() && j["model"].contains("vocab"))
+    declared += j["model"]["vocab"].size();
+  if (j.contains("added_tokens")) declared += j["added_tokens"].size();
+  const int id_limit = static_cast<int>(std::min<size_t>(2 * declared + 1024, (1 << 26) + 1));
+  parse_model(tok, j.contains("model") ? j["model"] : json(), id_limit, w + ": model");
   parse_normalizer(tok, j.value("normalizer", json()), w + ": normalizer");
   parse_pre_tokenizer(tok, j.value("pre_tokenizer", json()), w + ": pre_tokenizer");
   if (std::none_of(tok.pre.begin(), tok.pre.end(), [](const PreTokStep& s) { return !s.is_split; }))
@@ -1101,8 +1118,7 @@ Tokenizer tokenizer_load(const std::string& dir_or_json_path) {
       const json& e = list[k];
       AddedToken t;
       t.content = get_string(e, "content", aw);
-      if (!field(e, "id", aw).is_number_integer()) fail(aw, "field 'id' must be an integer");
-      t.id = e["id"].get<int>();
+      t.id = token_id(field(e, "id", aw), id_limit, aw + ": field 'id'");
       t.special = get_bool(e, "special", false, aw);
       t.lstrip = get_bool(e, "lstrip", false, aw);
       t.rstrip = get_bool(e, "rstrip", false, aw);

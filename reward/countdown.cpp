@@ -4,6 +4,7 @@
 // exactly_once).
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <numeric>
 #include <stdexcept>
 
@@ -154,9 +155,10 @@ std::vector<int64_t> int_list(const nlohmann::json& ref, const char* field) {
                                 "' must be a list");
   std::vector<int64_t> v;
   for (const auto& x : ref.at(field)) {
-    if (!x.is_number_integer())
+    // An unsigned value past int64 (18446744073709551615) would wrap to -1 in get<int64_t>().
+    if (!x.is_number_integer() || (x.is_number_unsigned() && x.get<uint64_t>() > INT64_MAX))
       throw std::invalid_argument(std::string("countdown: reference field '") + field +
-                                  "' must hold integers");
+                                  "' must hold 64-bit signed integers");
     v.push_back(x.get<int64_t>());
   }
   return v;
@@ -168,8 +170,11 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
                              const CheckerOptions& options) {
   bool exactly_once = options.get_bool("exactly_once", false);
   std::vector<int64_t> numbers = int_list(reference, "numbers");
-  if (!reference.contains("target") || !reference.at("target").is_number_integer())
-    throw std::invalid_argument("countdown: reference field 'target' must be an integer");
+  if (!reference.contains("target") || !reference.at("target").is_number_integer() ||
+      (reference.at("target").is_number_unsigned() &&
+       reference.at("target").get<uint64_t>() > INT64_MAX))
+    throw std::invalid_argument(
+        "countdown: reference field 'target' must be a 64-bit signed integer");
   int64_t target = reference.at("target").get<int64_t>();
 
   RewardResult r;

@@ -105,6 +105,8 @@ std::vector<nlohmann::json> generate_countdown(const nlohmann::json& o, int64_t 
 std::vector<nlohmann::json> generate_arith(const nlohmann::json& o, int64_t count, uint64_t seed,
                                            uint64_t stream) {
   int64_t dlo = opt_int(o, "min_digits", 2), dhi = opt_int(o, "max_digits", 5);
+  if (o.contains("ops") && !o.at("ops").is_string())
+    throw std::invalid_argument("generator option 'ops' must be a string");
   std::string ops = o.contains("ops") ? o.at("ops").get<std::string>() : "+-*";
   if (dlo < 1 || dhi < dlo || dhi > 9 || ops.empty() ||
       ops.find_first_not_of("+-*") != std::string::npos)

@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/json_depth.h"
 #include "kernels/rng.h"
 
 namespace aha {
@@ -76,6 +78,33 @@ std::string get_str(const nlohmann::json& t, const char* key, const std::string&
   if (!t.contains(key)) return dflt;
   if (!t.at(key).is_string()) throw std::invalid_argument(ctx + ": '" + key + "' must be a string");
   return t.at(key).get<std::string>();
+}
+
+// An integer of a task table in [lo, hi]: get<int64_t>() names no key on a wrong type and casts
+// an out-of-range float (1e30) with undefined behaviour.
+int64_t get_int(const nlohmann::json& t, const char* key, const std::string& ctx, int64_t lo,
+                int64_t hi) {
+  const nlohmann::json& v = t.at(key);
+  if (!v.is_number_integer())
+    throw std::invalid_argument(ctx + ": '" + key + "' must be an integer, not " + v.dump());
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi)
+                             : (v.get<int64_t>() < lo || v.get<int64_t>() > hi))
+    throw std::invalid_argument(ctx + ": '" + key + "' = " + v.dump() + " is outside [" +
+                                std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v.get<int64_t>();
+}
+
+// A number of a task table in [lo, hi] (integers too), checked like get_int.
+double get_number(const nlohmann::json& t, const char* key, const std::string& ctx, double lo,
+                  double hi) {
+  const nlohmann::json& v = t.at(key);
+  if (!v.is_number())
+    throw std::invalid_argument(ctx + ": '" + key + "' must be a number, not " + v.dump());
+  const double d = v.get<double>();
+  if (!(d >= lo && d <= hi))
+    throw std::invalid_argument(ctx + ": '" + key + "' = " + v.dump() + " is outside [" +
+                                nlohmann::json(lo).dump() + ", " + nlohmann::json(hi).dump() + "]");
+  return d;
 }
 
 // A misspelt key would silently fall back to a default: refuse it, listing the known ones.
@@ -147,7 +176,7 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
     const auto& g = t.at("generator");
     if (!g.is_object() || !g.contains("name"))
       throw std::invalid_argument(ctx + ": generator needs a name");
-    s.generator = g.at("name").get<std::string>();
+    s.generator = get_str(g, "name", ctx + " generator");
     if (s.generator != "countdown" && s.generator != "arith" && s.generator != "mod10_chain")
       throw std::invalid_argument(ctx + ": unknown generator '" + s.generator +
                                   "' (countdown, arith, mod10_chain)");
@@ -155,12 +184,15 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
   }
   if (s.generator.empty() && s.train_path.empty() && s.eval_path.empty())
     throw std::invalid_argument(ctx + ": needs data.train / data.eval or a generator");
-  if (t.contains("train_count")) s.train_count = t.at("train_count").get<int64_t>();
-  if (t.contains("eval_count")) s.eval_count = t.at("eval_count").get<int64_t>();
-  if (t.contains("seed")) s.seed = t.at("seed").get<uint64_t>();
+  // Generated rows are held in memory: ten million is far above any run and bounds a typo.
+  constexpr int64_t kMaxRows = 10'000'000;
+  if (t.contains("train_count")) s.train_count = get_int(t, "train_count", ctx, 0, kMaxRows);
+  if (t.contains("eval_count")) s.eval_count = get_int(t, "eval_count", ctx, 0, kMaxRows);
+  if (t.contains("seed")) s.seed = static_cast<uint64_t>(get_int(t, "seed", ctx, 0, INT64_MAX));
   if (t.contains("split")) {
     const auto& sp = t.at("split");
-    if (sp.contains("eval_fraction")) s.eval_fraction = sp.at("eval_fraction").get<double>();
+    if (sp.contains("eval_fraction"))
+      s.eval_fraction = get_number(sp, "eval_fraction", ctx + " split", 0, 1);
     id_range(sp, "eval_ids", ctx, &s.eval_id_min, &s.eval_id_max);
     id_range(sp, "train_ids", ctx, &s.train_id_min, &s.train_id_max);
   }
@@ -188,7 +220,7 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
       throw std::invalid_argument(ctx + ": unknown checker '" + rc.checker + "' (known: " + known +
                                   ")");
     }
-    if (c.contains("weight")) rc.weight = c.at("weight").get<double>();
+    if (c.contains("weight")) rc.weight = get_number(c, "weight", ctx + " reward", -1e9, 1e9);
     if (c.contains("options")) {
       if (!c.at("options").is_object())
         throw std::invalid_argument(ctx + ": reward options must be a table");
@@ -218,11 +250,12 @@ int64_t numeric_id(const std::string& id, const std::string& ctx) {
 // Rows of a file as (id, reference) pairs with the field mapping applied.
 std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
                                                               const std::string& path) {
-  std::vector<nlohmann::json> rows = read_jsonl(path);
+  std::vector<size_t> lines;
+  std::vector<nlohmann::json> rows = read_jsonl(path, &lines);
   std::vector<std::pair<std::string, nlohmann::json>> out;
   for (size_t i = 0; i < rows.size(); i++) {
     const auto& row = rows[i];
-    std::string ctx = path + ":" + std::to_string(i + 1);
+    std::string ctx = path + ":" + std::to_string(lines[i]);  // the file's line (blanks skipped)
     nlohmann::json ref;
     if (s.fields.empty()) {
       ref = row;
@@ -273,7 +306,7 @@ TaskPrompt make_prompt(const TaskSpec& s, const std::string& id, const nlohmann:
 
 }  // namespace
 
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+std::vector<nlohmann::json> read_jsonl(const std::string& path, std::vector<size_t>* line_numbers) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error(path + ": cannot open");
   std::vector<nlohmann::json> rows;
@@ -282,6 +315,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   while (std::getline(f, line)) {
     n++;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json_check_depth(line, path + ":" + std::to_string(n));
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
@@ -291,6 +325,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
     if (!j.is_object())
       throw std::runtime_error(path + ":" + std::to_string(n) + ": a row must be a JSON object");
     rows.push_back(std::move(j));
+    if (line_numbers) line_numbers->push_back(n);
   }
   if (f.bad()) throw std::runtime_error(path + ": read error");
   return rows;
@@ -406,8 +441,12 @@ Task load_task(const TaskSpec& s) {
         out.push_back(make_prompt(s, id, rows[i]));
       }
     };
-    fill(t.train, s.train_count, 1, "train");
-    fill(t.eval, s.eval_count, 2, "eval");
+    try {
+      fill(t.train, s.train_count, 1, "train");
+      fill(t.eval, s.eval_count, 2, "eval");
+    } catch (const std::invalid_argument& e) {  // a bad generator option: say which task
+      throw std::invalid_argument("task '" + s.name + "': " + e.what());
+    }
     return t;
   }
   bool by_ids = s.eval_id_max >= s.eval_id_min || s.train_id_max >= s.train_id_min;

@@ -84,8 +84,10 @@ RewardResult task_score(const TaskSpec& spec, const std::string& completion,
 // "{field}" substitution; unknown fields throw std::invalid_argument naming the field.
 std::string render_template(const std::string& tmpl, const nlohmann::json& reference);
 
-// Rows of a JSONL file, each checked to be a JSON object ("path:line: ..." errors).
-std::vector<nlohmann::json> read_jsonl(const std::string& path);
+// Rows of a JSONL file, each checked to be a JSON object ("path:line: ..." errors). Blank lines are
+// skipped; line_numbers, when given, gets each row's 1-based line for the caller's own errors.
+std::vector<nlohmann::json> read_jsonl(const std::string& path,
+                                       std::vector<size_t>* line_numbers = nullptr);
 
 // Generators (deterministic in seed; stream separates train from eval).
 std::vector<nlohmann::json> generate_countdown(const nlohmann::json& options, int64_t count,

@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "kernels/json_depth.h"
 #include "rollout/auth.h"
 #include "rollout/job_queue.h"
 #include "rollout/protocol.h"
@@ -111,6 +112,8 @@ std::string check_result(RewardService& s, const ScoreJob& job, const ScoreResul
     if (!std::isfinite(x) || x < lo - tol || x > hi + tol)
       return "reward " + std::to_string(x) + " outside task " + job.task + "'s range [" +
              std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (json_too_deep_at(r.components_json) != std::string::npos)
+    return "components_json nested deeper than " + std::to_string(kJsonMaxDepth) + " levels";
   nlohmann::json details = nlohmann::json::parse(r.components_json, nullptr, false);
   if (!details.is_array() || details.size() != G)
     return "components_json is not one entry a completion";
@@ -339,6 +342,7 @@ int run_reward_worker(const RewardWorkerOptions& opt) {
       if (it == specs.end())
         it = specs.emplace(q.task, find_task_spec(q.task, opt.tasks_file)).first;
       const TaskSpec& spec = it->second;
+      json_check_depth(q.reference_json, "score_request.reference_json");
       nlohmann::json ref = nlohmann::json::parse(q.reference_json);
       std::vector<Scored> scored(q.completions.size());
       std::atomic<size_t> next{0};

@@ -189,11 +189,14 @@ void sft_run(const SftOptions& opt) {
   // Rows: (prompt, completion) text pairs.
   std::vector<std::pair<std::string, std::string>> rows;
   if (!opt.data_jsonl.empty()) {
-    for (const nlohmann::json& row : read_jsonl(opt.data_jsonl)) {
+    std::vector<size_t> lines;
+    const std::vector<nlohmann::json> data = read_jsonl(opt.data_jsonl, &lines);
+    for (size_t i = 0; i < data.size(); i++) {
+      const nlohmann::json& row = data[i];
       if (!row.contains("prompt") || !row["prompt"].is_string() || !row.contains("completion") ||
           !row["completion"].is_string())
-        throw std::runtime_error(opt.data_jsonl +
-                                 ": every row needs string fields prompt and completion");
+        throw std::runtime_error(opt.data_jsonl + ":" + std::to_string(lines[i]) +
+                                 ": a row needs string fields 'prompt' and 'completion'");
       rows.push_back({row["prompt"].get<std::string>(), row["completion"].get<std::string>()});
     }
   } else {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -963,9 +964,9 @@ void open_run(Run& r, Collective& dp) {
         r.run_dir.c_str());
   if (!ckpt.empty()) {
     nlohmann::json st = train_state_load(r.learner, ckpt);
-    r.step = st.at("step").get<int>();
-    r.run_id = st.at("run_id").get<int64_t>();
-    r.next_request_id = st.at("next_request_id").get<uint64_t>();
+    r.step = static_cast<int>(train_state_counter(st, "step", INT_MAX, ckpt));
+    r.run_id = static_cast<int64_t>(train_state_counter(st, "run_id", INT64_MAX, ckpt));
+    r.next_request_id = train_state_counter(st, "next_request_id", UINT64_MAX, ckpt);
     rundb_truncate_after(r.db, r.run_id, r.step);
     std::printf("resuming %s from %s (step %d)\n", r.run_dir.c_str(), ckpt.c_str(), r.step);
   } else {

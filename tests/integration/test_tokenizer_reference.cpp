@@ -202,5 +202,24 @@ TEST_CASE("aha tokenize and aha tokenize --decode") {
   std::string err((std::istreambuf_iterator<char>(ef)), std::istreambuf_iterator<char>());
   CHECK(err.find("bad.jsonl:2") != std::string::npos);
   CHECK(err.find("'text'") != std::string::npos);
+  // An id past int wrapped to a small one and decoded the wrong token; a row nested 10^5 deep
+  // overflowed the stack. Both now fail naming the line.
+  auto fails_with = [&](const std::string& row, const std::string& flags, const std::string& want) {
+    std::ofstream(tmp / "bad2.jsonl") << R"({"text": "a", "ids": [1]})"
+                                      << "\n"
+                                      << row << "\n";
+    std::string c = bin + " tokenize " + flags + " --tokenizer " + dir + " --input " +
+                    (tmp / "bad2.jsonl").string() + " > /dev/null 2> " +
+                    (tmp / "err2.txt").string();
+    CHECK(std::system(c.c_str()) != 0);
+    std::ifstream f(tmp / "err2.txt");
+    std::string e((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    INFO(e);
+    CHECK(e.find(want) != std::string::npos);
+  };
+  fails_with(R"({"ids": [5, 4294967297]})", "--decode",
+             "bad2.jsonl:2: field 'ids' position 1: id 4294967297 is out of range");
+  fails_with("{\"text\": " + std::string(100000, '[') + std::string(100000, ']') + "}", "",
+             "bad2.jsonl:2: JSON nested deeper than 256 levels (at byte 264)");
   fs::remove_all(tmp);
 }

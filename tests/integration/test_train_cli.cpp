@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "rollout/log/rundb.h"
 #include "tests/test_util.h"
@@ -112,6 +114,25 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   out = run(aha + " logs " + (dir / "a").string() + " steps", &rc);
   CHECK(rc == 0);
   CHECK(fs::exists(dir / "a/report.html"));
+
+  // A corrupt state.json is refused naming the file and the field (nlohmann's at() and get<int>()
+  // named neither, and took a negative step).
+  std::string latest = slurp((dir / "b/checkpoints/latest").string());
+  latest.erase(latest.find_last_not_of("\n") + 1);
+  const fs::path state = dir / "b/checkpoints" / latest / "state.json";
+  nlohmann::json st = nlohmann::json::parse(slurp(state.string()));
+  for (const auto& [key, bad] : {std::pair<const char*, nlohmann::json>{"step", -3},
+                                 {"next_request_id", "7"},
+                                 {"optimizer_step", 1e12}}) {
+    nlohmann::json broken = st;
+    broken[key] = bad;
+    std::ofstream(state, std::ios::trunc) << broken.dump();
+    out = run(aha + " train --resume " + (dir / "b").string() + " --set run.steps=6", &rc);
+    CHECK(rc != 0);
+    CHECK_MESSAGE(out.find("state.json: field '" + std::string(key) + "' = " + bad.dump() +
+                           " is not an integer") != std::string::npos,
+                  out);
+  }
   fs::remove_all(dir);
 }
 

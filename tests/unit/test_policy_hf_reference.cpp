@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "policy/checkpoint.h"
@@ -297,6 +298,55 @@ TEST_CASE("config.json fields aha does not implement are refused by name") {
   CHECK(config_from_json(q3, "q3.json").head_dim == 128);
 }
 
+TEST_CASE("config.json numbers that do not fit their field are refused, naming the field") {
+  std::ifstream f(kDir + "qwen3_moe/config.json");
+  const nlohmann::json base = nlohmann::json::parse(f);
+  auto refusal = [&](const char* key, const nlohmann::json& v) {
+    nlohmann::json j = base;
+    j[key] = v;
+    try {
+      config_from_json(j, "cfg.json");
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  // Found by fuzzing: get<int>() cast 1.8e19 to int (undefined behaviour), wrapped 2^32 + 2 to 2
+  // and truncated 2.5 to 2; get<double>() took 1e400 as infinity.
+  CHECK(refusal("hidden_size", 1.8446744073709552e19) ==
+        "cfg.json: field 'hidden_size' = 1.8446744073709552e+19 is not an integer in "
+        "[-2147483648, 2147483647]");
+  CHECK(refusal("num_hidden_layers", 4294967298ull)
+            .find("field 'num_hidden_layers' = "
+                  "4294967298 is not an integer") != std::string::npos);
+  CHECK(refusal("num_hidden_layers", 2.5).find("'num_hidden_layers' = 2.5") != std::string::npos);
+  CHECK(refusal("num_hidden_layers", -9223372036854775807LL).find("is not an integer") !=
+        std::string::npos);
+  CHECK(refusal("rope_theta", std::numeric_limits<double>::infinity()) ==
+        "cfg.json: field 'rope_theta' = null is not a finite number");
+  CHECK(refusal("mlp_only_layers", {0, 1e10}).find("field 'mlp_only_layers[1]'") !=
+        std::string::npos);
+  CHECK(refusal("eos_token_id", {4294967296.0, 3}).find("field 'eos_token_id[0]'") !=
+        std::string::npos);
+  CHECK(refusal("eos_token_id", {"x"}).find("field 'eos_token_id[0]'") != std::string::npos);
+  // Finite fields whose combination gives NaN rope frequencies (every logit NaN) are refused.
+  auto yarn = [](double beta_fast, double beta_slow) {
+    return nlohmann::json{{"rope_type", "yarn"},
+                          {"factor", 4.0},
+                          {"original_max_position_embeddings", 4096},
+                          {"beta_fast", beta_fast},
+                          {"beta_slow", beta_slow}};
+  };
+  CHECK(refusal("rope_scaling", yarn(0, 1)).find("non-finite rope frequencies") !=
+        std::string::npos);
+  CHECK(refusal("rope_scaling", yarn(32, -1)).find("non-finite rope frequencies") !=
+        std::string::npos);
+  CHECK(refusal("rope_scaling", yarn(32, 1)) == "accepted");
+  // Integral floats and plain integers still pass.
+  CHECK(refusal("num_hidden_layers", 2.0) == "accepted");
+  CHECK(refusal("eos_token_id", {7, 8}) == "accepted");
+}
+
 TEST_CASE("a checkpoint with weights the config does not describe is refused, naming them") {
   test::TempDir tmp("aha_hf_extra");
   const std::string dir = (tmp.path / "m").string();
@@ -318,6 +368,51 @@ TEST_CASE("a checkpoint with weights the config does not describe is refused, na
     CHECK(msg.find("does not describe") != std::string::npos);
     CHECK(msg.find(dir) != std::string::npos);
   }
+}
+
+TEST_CASE("a small config.json naming a huge model is refused before anything is allocated") {
+  test::TempDir tmp("aha_hf_huge");
+  const std::string dir = (tmp.path / "m").string();
+  fs::create_directories(dir);
+  fs::copy(kDir + "qwen3_moe", dir, fs::copy_options::recursive);
+  std::ifstream f(dir + "/config.json");
+  const nlohmann::json base = nlohmann::json::parse(f);
+  f.close();
+  auto load_error = [&](auto edit) {
+    nlohmann::json j = base;
+    edit(j);
+    std::ofstream(dir + "/config.json", std::ios::trunc) << j.dump();
+    Model m;
+    try {
+      model_load(m, dir);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  // Found with a mutated config: 4096 layers of 65536 experts built an 800M-entry tensor table
+  // (minutes, gigabytes) before any check; each field alone is within its bound.
+  std::string e = load_error([](auto& j) {
+    j["num_hidden_layers"] = 4096;
+    j["num_experts"] = 65536;
+  });
+  CHECK(e.find("config.json: invalid config: num_hidden_layers = 4096 with n_routed_experts = "
+               "65536 makes about 805437440 tensors") != std::string::npos);
+  // 4096 layers of experts 2^20 wide pass the config's bounds, but the checkpoint lacks their tensors:
+  // refused before model_build would allocate terabytes (ASan: allocation-size-too-big).
+  e = load_error([](auto& j) {
+    j["num_hidden_layers"] = 4096;
+    j["moe_intermediate_size"] = 1 << 20;
+  });
+  INFO(e);
+  CHECK(e.find("model.safetensors: tensor 'model.layers.") != std::string::npos);
+  CHECK(e.find(".mlp.experts.0.gate_proj.weight' has shape [") != std::string::npos);
+  CHECK(e.find(", the config needs [1048576, ") != std::string::npos);
+  e = load_error([](auto& j) { j["num_hidden_layers"] = 4096; });
+  CHECK(e == dir +
+                 ": tensor 'model.layers.3.input_layernorm.weight' is missing from the checkpoint "
+                 "(config.json describes a different model)");
+  CHECK(load_error([](auto&) {}) == "loaded");
 }
 
 // The hub's config.json files of real models (tests/fixtures/hub_configs) parse, and their tensor

@@ -96,6 +96,15 @@ TEST_CASE("countdown: exact rational arithmetic and number use") {
   CHECK(aha::check_countdown("<answer>(7 / 6) * 6</answer>", ref2, o).score == 1.0);
   CHECK(aha::check_countdown("<answer>7 / 2</answer>", ref2, o).reason ==
         "evaluates to 7/2, target 7");
+  // A reference past int64 was read wrapped (2^64 - 1 as -1): refused naming the field.
+  nlohmann::json wrap = {{"numbers", {3, 5}}, {"target", 18446744073709551615ull}};
+  CHECK_THROWS_WITH_AS(aha::check_countdown("<answer>3 - 5</answer>", wrap, o),
+                       "countdown: reference field 'target' must be a 64-bit signed integer",
+                       std::invalid_argument);
+  wrap = {{"numbers", {18446744073709551615ull, 2}}, {"target", 1}};
+  CHECK_THROWS_WITH_AS(aha::check_countdown("<answer>3 - 5</answer>", wrap, o),
+                       "countdown: reference field 'numbers' must hold 64-bit signed integers",
+                       std::invalid_argument);
   // Overflow is an error, not a wrong number.
   nlohmann::json big = {{"numbers", {999999999999, 999999999999, 999999999999}}, {"target", 1}};
   CHECK(aha::check_countdown("<answer>999999999999 * 999999999999 * 999999999999</answer>", big, o)
@@ -202,6 +211,29 @@ TEST_CASE("tasks: errors name the file, line and field") {
   s.train_path = kFix + "/no_such_file.jsonl";
   CHECK_THROWS_WITH_AS(aha::load_task(s), doctest::Contains("no_such_file.jsonl: cannot open"),
                        std::runtime_error);
+  // Found by fuzzing: a row whose answer nests 10^5 deep overflowed the stack when the reference
+  // was copied; it is refused before parsing, naming the line and the byte.
+  const std::string deep =
+      (std::filesystem::temp_directory_path() / ("aha_deep_" + std::to_string(getpid()) + ".jsonl"))
+          .string();
+  std::ofstream(deep) << "{\"q\": \"1+1\", \"a\": \"2\"}\n{\"q\": \"x\", \"a\": "
+                      << std::string(100000, '[') << std::string(100000, ']') << "}\n";
+  s.train_path = deep;
+  try {
+    aha::load_task(s);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()) == deep + ":2: JSON nested deeper than 256 levels (at byte 271)");
+  }
+  // A blank line before a bad row: the error names the file's line (3), not the row's index (2).
+  std::ofstream(deep, std::ios::trunc) << "{\"q\": \"1+1\", \"a\": \"2\"}\n\n{\"q\": \"x\"}\n";
+  try {
+    aha::load_task(s);
+    FAIL("no error");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find(deep + ":3: missing field 'a'") != std::string::npos);
+  }
+  std::filesystem::remove(deep);
   CHECK_THROWS_WITH_AS(aha::find_task_spec("broken", kFix + "/broken_tasks.toml"),
                        doctest::Contains("unknown checker 'no_such_checker'"),
                        std::invalid_argument);
@@ -213,6 +245,38 @@ TEST_CASE("tasks: errors name the file, line and field") {
                        doctest::Contains("{missing}"), std::invalid_argument);
   CHECK(aha::render_template("f(x) = {x} {not a field} {{", nlohmann::json{{"x", 3}}) ==
         "f(x) = 3 {not a field} {{");
+}
+
+TEST_CASE("tasks: wrong-typed or out-of-range numbers name the file, task and key") {
+  // Found by fuzzing the tasks file: nlohmann's get<>() threw "type must be number, but is string"
+  // naming nothing, and cast 1e30 to int64 (undefined behaviour).
+  auto error_of = [](const std::string& line, const std::string& gen = "{ name = \"arith\" }") {
+    const std::string toml = "[tasks.g]\ngenerator = " + gen + "\n" + line +
+                             "\n[[tasks.g.reward]]\nname = \"c\"\nchecker = \"math\"\n";
+    try {
+      aha::load_task(aha::parse_task_toml(toml, "inline.toml", "").at(0));
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(error_of("train_count = \"ten\"") ==
+        "inline.toml: task 'g': 'train_count' must be an integer, not \"ten\"");
+  CHECK(error_of("train_count = 1e30") ==
+        "inline.toml: task 'g': 'train_count' must be an integer, not 1e+30");
+  CHECK(error_of("eval_count = 3000000000") ==
+        "inline.toml: task 'g': 'eval_count' = 3000000000 is outside [0, 10000000]");
+  CHECK(error_of("train_count = -5") ==
+        "inline.toml: task 'g': 'train_count' = -5 is outside [0, 10000000]");
+  CHECK(error_of("seed = \"x\"") == "inline.toml: task 'g': 'seed' must be an integer, not \"x\"");
+  CHECK(error_of("split.eval_fraction = \"half\"") ==
+        "inline.toml: task 'g' split: 'eval_fraction' must be a number, not \"half\"");
+  CHECK(error_of("split.eval_fraction = 2.0") ==
+        "inline.toml: task 'g' split: 'eval_fraction' = 2.0 is outside [0.0, 1.0]");
+  CHECK(error_of("", "{ name = 3 }") == "inline.toml: task 'g' generator: 'name' must be a string");
+  CHECK(error_of("", "{ name = \"arith\", ops = 5 }") ==
+        "task 'g': generator option 'ops' must be a string");
+  CHECK(error_of("train_count = 3\neval_count = 2\nseed = 9") == "accepted");
 }
 
 TEST_CASE("tasks: ${AHA_DATA_DIR} resolves against data_dir; a missing file says what sets it") {

@@ -289,6 +289,15 @@ TEST_CASE("hf: broken directories give errors naming directory, shard and tensor
     std::ofstream(idx_path, std::ios::trunc) << "{\"weight_map\": ";
     std::string msg = error_of([&] { hf_open(d.str()); });
     CHECK(has(msg, idx_path));
+    CHECK(has(msg, "line 1, column 16"));  // where the text breaks off
+  }
+  SUBCASE("index or config.json nested thousands deep") {
+    // A metadata value nested 10^5 deep was printed with dump(), which recursed off the stack.
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    std::ofstream(idx_path, std::ios::trunc)
+        << "{\"metadata\": {\"x\": " + deep + "}, \"weight_map\": {}}";
+    std::string msg = error_of([&] { hf_open(d.str()); });
+    CHECK(has(msg, idx_path + ": JSON nested deeper than 256 levels (at byte 273)"));
   }
   SUBCASE("corrupt shard names the shard") {
     const fs::path sp = d.p / "model-00003-of-00003.safetensors";

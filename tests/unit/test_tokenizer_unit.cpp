@@ -245,3 +245,36 @@ TEST_CASE("malformed tokenizer.json files are refused with the problem named") {
   CHECK_THROWS_WITH_AS(tokenizer_load("/nonexistent/dir"), doctest::Contains("not found"),
                        std::runtime_error);
 }
+
+TEST_CASE("token ids far beyond the declared tokens, or wrapping, are refused before allocating") {
+  nlohmann::json j = tiny_json();
+  auto with = [&](auto edit) {
+    nlohmann::json k = j;
+    edit(k);
+    return load_error(k);
+  };
+  // Found by fuzzing: one vocab entry with id 2^26 made the load allocate about 4 GB of holes.
+  std::string e = with([](auto& k) { k["model"]["vocab"]["a"] = 1 << 26; });
+  CHECK(e.find("model.vocab: token 'a'") != std::string::npos);
+  CHECK(e.find("token id 67108864 out of range [0, ") != std::string::npos);
+  // 2^32 + 5 was read as id 5 (get<int> wraps); the added token's id is checked the same way.
+  CHECK(with([](auto& k) {
+          k["model"]["vocab"]["a"] = 4294967301ull;
+        }).find("token id 4294967301 out of range") != std::string::npos);
+  CHECK(with([](auto& k) {
+          k["added_tokens"][0]["id"] = -3;
+        }).find("added_tokens[0]: field 'id': token id -3 out of range") != std::string::npos);
+  CHECK(with([](auto& k) { k["added_tokens"][0]["id"] = 2.5; }).find("is not an integer") !=
+        std::string::npos);
+  // Holes within twice the declared count stay allowed.
+  CHECK(with([](auto& k) { k["added_tokens"][0]["id"] = 400; }) == "");
+}
+
+TEST_CASE("a tokenizer.json nested thousands deep is refused, naming the byte") {
+  // Found by fuzzing: a normalizer of 10^6 nested arrays overflowed the stack while copying it.
+  const std::string deep =
+      "{\"normalizer\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string e = load_error(nullptr, deep);
+  CHECK(e.find("tokenizer.json: JSON nested deeper than 256 levels (at byte 270)") !=
+        std::string::npos);
+}
