@@ -231,35 +231,33 @@ T __ldg(const T* p) {
   return *p;
 }
 // One kernel body runs at a time, so atomics are plain read-modify-writes.
+namespace cuemu {
+template <typename T, typename F>
+T read_modify_write(T* p, F f) {
+  const T old = *p;
+  *p = f(old);
+  return old;
+}
+}  // namespace cuemu
 template <typename T>
 T atomicAdd(T* p, T v) {
-  T old = *p;
-  *p = old + v;
-  return old;
+  return cuemu::read_modify_write(p, [v](T o) { return o + v; });
 }
 template <typename T>
 T atomicMax(T* p, T v) {
-  T old = *p;
-  *p = std::max(old, v);
-  return old;
+  return cuemu::read_modify_write(p, [v](T o) { return std::max(o, v); });
 }
 template <typename T>
 T atomicMin(T* p, T v) {
-  T old = *p;
-  *p = std::min(old, v);
-  return old;
+  return cuemu::read_modify_write(p, [v](T o) { return std::min(o, v); });
 }
 template <typename T>
 T atomicExch(T* p, T v) {
-  T old = *p;
-  *p = v;
-  return old;
+  return cuemu::read_modify_write(p, [v](T) { return v; });
 }
 template <typename T>
 T atomicCAS(T* p, T cmp, T v) {
-  T old = *p;
-  if (old == cmp) *p = v;
-  return old;
+  return cuemu::read_modify_write(p, [cmp, v](T o) { return o == cmp ? v : o; });
 }
 // CUDA's integer min and max, which device code calls unqualified.
 template <typename A, typename B>
