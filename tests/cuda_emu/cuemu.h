@@ -193,25 +193,26 @@ inline float __fmaf_rn(float a, float b, float c) {
 inline unsigned long long __float2ull_rz(float x) {
   return x <= 0.0f ? 0ull : static_cast<unsigned long long>(x);  // truncation is toward zero
 }
+namespace cuemu {
+template <typename To, typename From>
+To bits_as(From x) {
+  static_assert(sizeof(To) == sizeof(From), "a bit cast keeps the size");
+  To y;
+  std::memcpy(&y, &x, sizeof y);
+  return y;
+}
+}  // namespace cuemu
 inline unsigned __float_as_uint(float x) {
-  unsigned u;
-  std::memcpy(&u, &x, sizeof u);
-  return u;
+  return cuemu::bits_as<unsigned>(x);
 }
 inline float __uint_as_float(unsigned u) {
-  float x;
-  std::memcpy(&x, &u, sizeof x);
-  return x;
+  return cuemu::bits_as<float>(u);
 }
 inline int __float_as_int(float x) {
-  int u;
-  std::memcpy(&u, &x, sizeof u);
-  return u;
+  return cuemu::bits_as<int>(x);
 }
 inline float __int_as_float(int u) {
-  float x;
-  std::memcpy(&x, &u, sizeof x);
-  return x;
+  return cuemu::bits_as<float>(u);
 }
 inline int __popc(unsigned x) {
   return __builtin_popcount(x);
