@@ -215,13 +215,14 @@ for comp, a, e in [
 for comp, a, e in [
     ("The answer is 81 or 82.", "81", False),
     ("$\\boxed{81 \\text{ or } 82}$", "81", False),
-    ("First guess $\\boxed{3}$, then on reflection $\\boxed{4}$.", "4", False),
+    # a retraction marker between two boxes makes the later one the answer (self_correction below)
+    ("First guess $\\boxed{3}$, then on reflection $\\boxed{4}$.", "4", True),
     ("First guess $\\boxed{3}$, then on reflection $\\boxed{4}$.", "3", False),
     ("We get $\\boxed{5}$. Double checking: $\\boxed{5}$.", "5", True),
     ("$\\boxed{2}$ or $\\boxed{-2}$", "2", False),
     ("Either $x=1$ or $x=2$.", "1", False),
     ("$\\boxed{1, 2}$", "1", False),
-    ("$\\boxed{7}$ ... wait, $\\boxed{8}$", "8", False),
+    ("$\\boxed{7}$ ... wait, $\\boxed{8}$", "8", True), ("$\\boxed{7}$ ... wait, $\\boxed{8}$", "7", False),
     ("<answer>3 or 4</answer>", "3", False),
     ("$\\boxed{\\frac12}$ and $\\boxed{0.5}$", "\\frac{1}{2}", True),
     ("$\\boxed{10}$ and also $\\boxed{10.0}$", "10", True),
@@ -230,6 +231,58 @@ for comp, a, e in [
     ("$\\boxed{x=4}$ and $\\boxed{x=5}$", "4", False),
 ]:
     add("conflict", comp, a, e)
+
+# ---- self-corrections: the last committed answer wins; a retraction marker discards what precedes
+# it ("wait, no", "actually, it's", "correction:", "41 — no, 42", "not 41 but 42"); after "wait",
+# "hmm" or "let me check" only a boxed or stated answer replaces it. Never "no more", "no 42s".
+for comp, a, e in [
+    ("The answer is 41. Wait, no: 42.", "42", True), ("The answer is 41. Wait, no: 42.", "41", False),
+    ("The answer is 41. No wait, it's 42.", "42", True), ("The answer is 41. No wait, it's 42.", "41", False),
+    ("The answer is 41. Actually, it's 42.", "42", True), ("The answer is 41. Actually, it's 42.", "41", False),
+    ("So the total is 41. Correction: 42.", "42", True), ("So the total is 41. Correction: 42.", "41", False),
+    ("The answer is 41. I made an arithmetic error: the answer is 42.", "42", True),
+    ("The answer is 41. I made an arithmetic error: the answer is 42.", "41", False),
+    ("The answer is 41. Let me recompute: $6 \\times 7 = 42$.", "42", True),
+    ("The answer is 41. Let me recompute: $6 \\times 7 = 42$.", "41", False),
+    ("The answer is 41. Hmm, that's wrong; 6 times 7 is 42.", "42", True),
+    ("The answer is 41. Hmm, that's wrong; 6 times 7 is 42.", "41", False),
+    ("The answer is 41. On second thought, it is 42.", "42", True),
+    ("The answer is 41. On second thought, it is 42.", "41", False),
+    ("$\\boxed{41}$. Wait, no: $\\boxed{42}$.", "42", True), ("$\\boxed{41}$. Wait, no: $\\boxed{42}$.", "41", False),
+    ("The answer is \\boxed{41}. Hmm, let me double-check: $6 \\cdot 7 = 42$, so the answer is \\boxed{42}.", "42", True),
+    ("The answer is \\boxed{41}. Hmm, let me double-check: $6 \\cdot 7 = 42$, so the answer is \\boxed{42}.", "41", False),
+    ("The answer is not 41 but 42.", "42", True), ("The answer is not 41 but 42.", "41", False),
+    ("The answer is not $41$, but $42$.", "42", True), ("The answer is not $41$, but $42$.", "41", False),
+    ("The answer is 41 \u2014 no, 42.", "42", True), ("The answer is 41 \u2014 no, 42.", "41", False),
+    ("The total is 41 \u2013 no, 42 dollars.", "42", True), ("The total is 41 \u2013 no, 42 dollars.", "41", False),
+    ("I first thought the answer is 12, but actually it is 13.", "13", True),
+    ("She pays $41. Actually, she pays $42 after tax.", "42", True),
+    ("She pays $41. Actually, she pays $42 after tax.", "41", False),
+    ("$x = 41$. No, wait: $x = 42$.", "42", True), ("$x = 41$. No, wait: $x = 42$.", "41", False),
+    ("So we get $\\frac{1}{2}$. Hmm, that's not right; the probability is $\\frac{1}{3}$.", "\\frac13", True),
+    ("So we get $\\frac{1}{2}$. Hmm, that's not right; the probability is $\\frac{1}{3}$.", "\\frac12", False),
+    ("**Answer: 41**\n\nOops, I misread the question. It asks for the total, which is 42.", "42", True),
+    ("**Answer: 41**\n\nOops, I misread the question. It asks for the total, which is 42.", "41", False),
+    ("<answer>41</answer> Wait, no: <answer>42</answer>", "42", True),
+    ("<answer>41</answer> Wait, no: <answer>42</answer>", "41", False),
+    # not retractions: emphasis, an affirmation, "no" as a word, a value ruled out after the answer,
+    # a re-check without a new committed answer
+    ("The answer is 41, no more and no less.", "41", True), ("The answer is 41, no more and no less.", "42", False),
+    ("The answer is 41. Wait, no, 41 is right.", "41", True), ("The answer is 41. Wait, no, 41 is right.", "42", False),
+    ("The answer is 41. Wait, no, that's right.", "41", True),
+    ("There are no 42s in the list, so the count is 41.", "41", True),
+    ("There are no 42s in the list, so the count is 41.", "42", False),
+    ("The answer is 42, not 41.", "42", True), ("The answer is 42, not 41.", "41", False),
+    ("The answer is 42. Wait, let me check this with 6 groups of 7.", "42", True),
+    ("The answer is 42. Wait, let me check this with 6 groups of 7.", "7", False),
+    ("The answer is \\boxed{42}. Let me verify with 6 groups of 7.", "42", True),
+    ("The answer is \\boxed{42}. (A common mistake is to add: 3 + 4 = 7, but that's wrong.)", "42", True),
+    ("The answer is \\boxed{42}. (A common mistake is to add: 3 + 4 = 7, but that's wrong.)", "7", False),
+    ("The answer is 42. Actually, this problem was easy: only 3 steps.", "42", True),
+    ("The answer is 42. Actually, this problem was easy: only 3 steps.", "3", False),
+    ("The answer is 42. No waiting is needed.", "42", True),
+]:
+    add("self_correction", comp, a, e)
 
 # ---- normalisation: \left/\right, fractions, text, percent, separators, decimal commas
 for a, p, e in [

@@ -296,11 +296,12 @@ std::optional<std::string> answer_from_text(std::string rest) {
     for (size_t k = b; k < (e == std::string::npos ? rest.size() : e); k++) outside[k] = '#';
   }
   // Never at a correction or a second case ("but", "then", "if", "for part (b)"): the text stays
-  // whole and is no single answer.
+  // whole and is no single answer. A value ruled out after it ("42, not 41") or an emphasis ("41,
+  // no more and no less") leaves the answer as it is.
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
       R"(therefore|assuming|rounded|i\.e\.|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(\s+\([A-Za-z]{3,}\b))");
+      R"(\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
@@ -1369,16 +1370,11 @@ bool reads_like_text(const std::string& s) {
   return words >= 3;
 }
 
-}  // namespace
-
-std::string math_extract(const std::string& full_text, const MathOptions& opt,
-                         std::string* method) {
-  // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
-  std::string text = full_text;
-  size_t think_end = full_text.rfind("</think>");
-  if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
-    text = full_text.substr(think_end + 8);
-  for (const std::string& m : opt.extract) {
+// The answer in text by the first of methods that finds one.
+std::optional<std::string> extract_by(const std::string& text,
+                                      const std::vector<std::string>& methods,
+                                      std::string* method) {
+  for (const std::string& m : methods) {
     std::optional<std::string> a;
     if (m == "boxed") {
       std::vector<std::string> boxes = all_boxed(text);
@@ -1400,9 +1396,74 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
     }
     if (a && !trim(*a).empty()) {
       if (method) *method = m;
-      return *a;
+      return a;
     }
   }
+  return std::nullopt;
+}
+
+struct Retraction {
+  size_t end;   // the text after it is what the completion says instead
+  bool strong;  // it declares what precedes it wrong ("wait, no"); weak ones only re-examine it
+};
+
+// Places where a completion takes back or re-examines what it said before, in order.
+std::vector<Retraction> retractions(const std::string& text) {
+  // "no" counts only next to "wait" or after a dash ("41 — no, 42"), never "no more" or "no 42s";
+  // "actually" only before a restated value; "not 41 but 42" only around a number or math.
+  static const RE2 strong_re(
+      R"((?i)((?:\bwait[\s,.!…]*no(?:pe)?\s*[,.:;!…—–-]|\bno[\s,.!…]*wait\b|)"
+      R"((?:—|–|\s--?)\s*no\s*[,.:;!]|\boops\b|\bwhoops\b|\bscratch that\b|)"
+      R"(\bon (?:second|further) thought\b|\bon (?:further |second )?reflection\b|\bcorrection\s*:|)"
+      R"(\blet me correct\b|\bi made (?:a|an) (?:\w+ )?(?:mistake|error)\b|\bmy (?:mistake|bad)\b|)"
+      R"(\bi (?:miscalculated|miscounted|misread)\b|)"
+      R"(\b(?:that|this)(?:'s| is| was) (?:wrong|incorrect|not right|not correct|a mistake|an error)\b|)"
+      R"(\bthat can'?t be right\b|\blet me (?:recompute|recalculate|redo|re-do|start over)\b|)"
+      R"(\b(?:recomputing|recalculating)\b|\bactually,?\s|)"
+      R"(\bnot\s+(?:\$[^$]{1,40}\$|\\boxed\{[^{}]*\}|-?\d[\d,.]*%?)\s*,?\s*but\b)))"
+      R"((it'?s|it is|it should be|it was|the (?:correct|right|real|true|actual|final) |the answer|)"
+      R"(that'?s|no\b|[-$\\\d])?)");
+  static const RE2 weak_re(
+      R"((?i)(\bwait\b|\bhmm+\b|\blet me (?:double[- ]?check|check|verify|reconsider|re-?examine|)"
+      R"(re-?check|re-?think|think again)\b|\bdouble[- ]check(?:ing)?\b))");
+  std::vector<Retraction> out;
+  re2::StringPiece in(text), marker, next;
+  while (RE2::FindAndConsume(&in, strong_re, &marker, &next)) {
+    // "actually" retracts only before the value it gives instead: "actually, it's 42".
+    if (lower(std::string(marker)).rfind("actually", 0) == 0 && next.empty()) continue;
+    out.push_back({static_cast<size_t>(marker.data() - text.data()) + marker.size(), true});
+  }
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, weak_re, &marker))
+    out.push_back({static_cast<size_t>(marker.data() - text.data()) + marker.size(), false});
+  std::sort(out.begin(), out.end(),
+            [](const Retraction& a, const Retraction& b) { return a.end < b.end; });
+  return out;
+}
+
+}  // namespace
+
+std::string math_extract(const std::string& full_text, const MathOptions& opt,
+                         std::string* method) {
+  // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
+  std::string text = full_text;
+  size_t think_end = full_text.rfind("</think>");
+  if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
+    text = full_text.substr(think_end + 8);
+  // The last committed answer wins: a retraction marker discards what precedes it when an answer
+  // follows it (after "wait" or "let me check" only a boxed or stated one).
+  std::vector<std::string> committed;
+  for (const std::string& m : opt.extract)
+    if (m == "boxed" || m == "answer_tag" || m == "gsm8k" || m == "answer_is")
+      committed.push_back(m);
+  std::vector<Retraction> marks = retractions(text);
+  size_t tried = 0;
+  for (auto r = marks.rbegin(); r != marks.rend() && tried < 64; ++r, ++tried) {
+    auto a = extract_by(text.substr(r->end), r->strong ? opt.extract : committed, method);
+    // A re-check's "the answer is supposed to be an integer" is a sentence, not a new answer.
+    if (a && (r->strong || !reads_like_text(*a))) return *a;
+  }
+  if (auto a = extract_by(text, opt.extract, method)) return *a;
   if (method) method->clear();
   return "";
 }

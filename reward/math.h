@@ -1,7 +1,7 @@
 // Math answer checking, exposed piece by piece for tests and tools. Invariants: every function is
 // pure and thread-safe; integers, decimals and fractions compare exactly (never through floating
 // point unless rel_tol > 0 asks for it); several different answers in one completion are a list,
-// never "the last one"; a symbolic check is bounded in size before it starts and in time while it
+// never "the last one", unless a retraction ("wait, no") stands between them; a symbolic check is bounded in size before it starts and in time while it
 // runs (math_symbolic.h), and running out of either counts as "not equal".
 #pragma once
 #include <string>
@@ -21,7 +21,8 @@ struct MathOptions {
 
 // The answer in a completion by the first method that finds one; empty when none does.
 // method receives the name of the method that found it. Several boxes (or math segments joined by
-// "and", ",", "or") come back as one list "a, b" (repeats count once).
+// "and", ",", "or") come back as one list "a, b" (repeats count once). After a retraction ("wait,
+// no", "actually, it's", "41 — no, 42") only the text after it answers, when it holds an answer.
 std::string math_extract(const std::string& text, const MathOptions& opt, std::string* method);
 
 // The gold answer of a reference string: after the last "####", else the last \boxed{}, else, for

@@ -522,6 +522,29 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_gold("17") == "17");
 }
 
+TEST_CASE("math: a retraction discards the answer before it") {
+  aha::MathOptions opt;
+  std::string m;
+  CHECK(aha::math_extract("The answer is 41. Wait, no: 42.", opt, &m) == "42");
+  CHECK(m == "last_number");
+  CHECK(aha::math_extract("$\\boxed{41}$. Wait, no: $\\boxed{42}$.", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is 41 \u2014 no, 42.", opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is not 41 but 42.", opt, &m) == "42");
+  CHECK(aha::math_extract("Actually, it's 42.", opt, &m) == "42");
+  // A re-check replaces the answer only with a boxed or stated one.
+  CHECK(aha::math_extract("\\boxed{41}. Hmm, let me check: 6 groups of 7.", opt, &m) == "41");
+  CHECK(aha::math_extract("\\boxed{41}. Hmm, let me check: \\boxed{42}.", opt, &m) == "42");
+  // Not retractions: emphasis, an affirmation, "no" as a word, a value ruled out after the answer.
+  CHECK(aha::math_extract("The answer is 41, no more and no less.", opt, &m) == "41");
+  CHECK(aha::math_extract("The answer is 41. Wait, no, that's right.", opt, &m) == "41");
+  CHECK(aha::math_extract("There are no 42s, so 41.", opt, &m) == "41");
+  CHECK(aha::math_extract("The answer is 42, not 41.", opt, &m) == "42");
+  // Only the configured methods read the text after the marker.
+  aha::MathOptions only_boxed;
+  only_boxed.extract = {"boxed"};
+  CHECK(aha::math_extract("\\boxed{41}. Wait, no: 42.", only_boxed, &m) == "41");
+}
+
 TEST_CASE("math: checker interface") {
   aha::CheckerOptions o;
   nlohmann::json ref = {{"answer", "Natalia sold 48/2 = 24 clips.\n#### 72"}};
