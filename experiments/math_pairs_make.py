@@ -284,6 +284,30 @@ for comp, a, e in [
 ]:
     add("self_correction", comp, a, e)
 
+# ---- scientific notation and Unicode signs in prose: one number, never its mantissa; the minus
+# sign "\u2212" is a minus; superscripts are exponents
+for comp, a, e in [
+    ("The population grows to 1.5 x 10^6.", "1500000", True), ("The population grows to 1.5 x 10^6.", "1.5", False),
+    ("The population grows to 1.5 \u00d7 10^6.", "1500000", True),
+    ("The population grows to 1.5 \u00d7 10^6.", "1.5", False),
+    ("It is 2x10^3 grams.", "2000", True), ("It is 2x10^3 grams.", "2", False),
+    ("It is 2 \u00d7 10^(-3).", "0.002", True), ("It is 2 \u00d7 10^(-3).", "2", False),
+    ("The number is 3.14 \u00d7 10^-2.", "0.0314", True), ("The number is 3.14 \u00d7 10^-2.", "3.14", False),
+    ("The population grows to 1.5e6.", "1500000", True), ("The number is 3.14E-2.", "0.0314", True),
+    ("The number is 3.14E-2.", "3.14", False),
+    ("It weighs 6.02 \u00d7 10\u00b2\u00b3 units.", "6.02\\times10^{23}", True),
+    ("It weighs 6.02 \u00d7 10\u00b2\u00b3 units.", "6.02", False),
+    ("It weighs 6.02 \u00d7 10\u00b2\u00b3 units.", "6.02\\times10^{6}", False),
+    ("The answer is 2\u207b\u00b9.", "\\frac12", True), ("The answer is 2\u207b\u00b9.", "2", False),
+    ("The answer is $x\u2074 + 1$.", "x^4+1", True), ("The answer is $x\u2074 + 1$.", "x+1", False),
+    ("The area is 25 m\u00b2.", "25", True), ("The area is 25 m\u00b2.", "2", False),
+    ("The temperature dropped to \u22125 degrees.", "-5", True),
+    ("The temperature dropped to \u22125 degrees.", "5", False),
+    ("The result is \u22123/4.", "-\\frac34", True), ("The result is \u22123/4.", "\\frac34", False),
+    ("The answer is 1/3 \u2248 0.333.", "\\frac13", True), ("The answer is 1/3 \u2248 0.333.", "0.3", False),
+]:
+    add("sci_unicode", comp, a, e)
+
 # ---- normalisation: \left/\right, fractions, text, percent, separators, decimal commas
 for a, p, e in [
     ("(1,2)", "\\left(1,2\\right)", True), ("[0,1)", "\\left[0,1\\right)", True),

@@ -420,6 +420,32 @@ std::optional<std::string> answer_is(const std::string& text) {
   return answer_from_text(rest);
 }
 
+// Superscripts "x²", "10²³", "2⁻¹" as "^": a run of them is one exponent.
+void superscripts_to_caret(std::string& s) {
+  for (size_t i = 0; i <= s.size(); i++) {
+    static const std::vector<std::pair<std::string, char>> marks = {
+        {"\xc2\xb2", '2'},     {"\xc2\xb3", '3'},     {"\xc2\xb9", '1'},     {"\xe2\x81\xb0", '0'},
+        {"\xe2\x81\xb4", '4'}, {"\xe2\x81\xb5", '5'}, {"\xe2\x81\xb6", '6'}, {"\xe2\x81\xb7", '7'},
+        {"\xe2\x81\xb8", '8'}, {"\xe2\x81\xb9", '9'}, {"\xe2\x81\xbb", '-'}};
+    size_t run = i;
+    std::string exp;
+    for (bool more = true; more;) {
+      more = false;
+      for (const auto& [m, c] : marks)
+        if (s.compare(run, m.size(), m) == 0) {
+          exp += c;
+          run += m.size();
+          more = true;
+          break;
+        }
+    }
+    if (exp.empty()) continue;
+    std::string rep = exp.size() == 1 ? "^" + exp : "^{" + exp + "}";
+    s.replace(i, run - i, rep);
+    i += rep.size() - 1;
+  }
+}
+
 // Text with math segments and LaTeX commands (with their brace groups) blanked out.
 std::string mask_latex(const std::string& s) {
   std::string t = s;
@@ -453,9 +479,15 @@ bool is_operation_word(const std::string& w);
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
-  static const RE2 re(R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
-                      R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
-                      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
+  replace_all(t, "\xe2\x88\x92", "  -");  // the minus sign "−5" is -5, never 5
+  superscripts_to_caret(t);
+  // Scientific notation is one number: "1.5 x 10^6", "3.14 × 10^-2", "1.5e6" (never 1.5).
+  static const RE2 re(
+      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
+      R"(-?\d+(?:\.\d+)? ?(?:x|\x{00D7}|\*) ?10\^(?:\{[+-]?\d+\}|\([+-]?\d+\)|[+-]?\d+)|)"
+      R"(-?\d+(?:\.\d+)?[eE][+-]?\d+|)"
+      R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
+      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
@@ -1581,8 +1613,8 @@ std::string math_normalize(const std::string& in) {
   static const RE2 root_digits(R"(\x{221A}(\d+(?:\.\d+)?))");
   RE2::GlobalReplace(&s, root_digits, "\\\\sqrt{\\1}");
   replace_all(s, "\xe2\x88\x9a", "\\sqrt ");
-  replace_all(s, "\xc2\xb2", "^2");
-  replace_all(s, "\xc2\xb3", "^3");
+  replace_all(s, "\xe2\x89\x88", "\\approx ");  // ≈
+  superscripts_to_caret(s);
   replace_all(s, "\xc2\xb7", "\\cdot ");
   replace_all(s, "\xc3\xb7", "\\div ");
   replace_all(s, "\xe2\x88\x85", "\\emptyset");
@@ -1599,6 +1631,8 @@ std::string math_normalize(const std::string& in) {
   // "1.5 x 10^3", "2 x 3": a spaced x between numbers is a times sign.
   static const RE2 times_x(R"((\d)\s+x\s+(\d))");
   RE2::GlobalReplace(&s, times_x, "\\1 \\\\times \\2");
+  static const RE2 times_ten(R"((\d)x(10\^))");  // "2x10^3" too
+  RE2::GlobalReplace(&s, times_ten, "\\1\\\\times \\2");
   // A repeating decimal "0.1\overline{6}" as the fraction it is.
   static const RE2 repeating(R"((\d{0,12})\.(\d{0,12})\\overline\{(\d{1,12})\})");
   std::string whole, fixed, period;
