@@ -308,6 +308,16 @@ for comp, a, e in [
 ]:
     add("sci_unicode", comp, a, e)
 
+# ---- a percent in prose keeps its sign (12.5% is 0.125, never 125); a restatement after "i.e." is cut
+for comp, a, e in [
+    ("So the percentage is 12.5%.", "0.125", True), ("So the percentage is 12.5%.", "12.5", True),
+    ("So the percentage is 12.5%.", "125", False), ("So the percentage is 12.5%.", "0.0125", False),
+    ("The sales rose by 5% this year.", "0.05", True), ("The sales rose by 5% this year.", "0.5", False),
+    ("The answer is 1/2, i.e. 0.5.", "0.5", True), ("The answer is 1/2, i.e. 0.5.", "0.2", False),
+    ("The answer is 50% (i.e., 0.5).", "0.5", True), ("The answer is 50% (i.e., 0.5).", "5", False),
+]:
+    add("percent_restate", comp, a, e)
+
 # ---- normalisation: \left/\right, fractions, text, percent, separators, decimal commas
 for a, p, e in [
     ("(1,2)", "\\left(1,2\\right)", True), ("[0,1)", "\\left[0,1\\right)", True),

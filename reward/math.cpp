@@ -300,8 +300,8 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // no more and no less") leaves the answer as it is.
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
-      R"(therefore|assuming|rounded|i\.e\.|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b))");
+      R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
+      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
@@ -487,7 +487,7 @@ std::optional<std::string> last_number(const std::string& s) {
       R"(-?\d+(?:\.\d+)? ?(?:x|\x{00D7}|\*) ?10\^(?:\{[+-]?\d+\}|\([+-]?\d+\)|[+-]?\d+)|)"
       R"(-?\d+(?:\.\d+)?[eE][+-]?\d+|)"
       R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
-      R"(-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+))");
+      R"(-?\d+(?:\.\d+)?(?:/\d+|%)?|-?\.\d+))");  // "12.5%" keeps its percent sign
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
