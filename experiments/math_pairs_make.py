@@ -281,6 +281,13 @@ for comp, a, e in [
     ("The answer is 42. Actually, this problem was easy: only 3 steps.", "42", True),
     ("The answer is 42. Actually, this problem was easy: only 3 steps.", "3", False),
     ("The answer is 42. No waiting is needed.", "42", True),
+    ("The answer is 41 but actually 42.", "42", True), ("The answer is 41 but actually 42.", "41", False),
+    # a number in a remark after the marker is no new answer; only one that closes the text is
+    ("The answer is 42. I made a mistake in step 2 earlier (wrote 3 for 4), but it does not change the result.", "42", True),
+    ("The answer is 42. I made a mistake in step 2 earlier (wrote 3 for 4), but it does not change the result.", "4", False),
+    ("The answer is 42. Actually, 42 = 6 * 7.", "42", True), ("The answer is 42. Actually, 42 = 6 * 7.", "7", False),
+    ("<think>41? Wait, no: 43.</think> The answer is \\boxed{42}.", "42", True),
+    ("<think>41? Wait, no: 43.</think> The answer is \\boxed{42}.", "43", False),
 ]:
     add("self_correction", comp, a, e)
 

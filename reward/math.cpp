@@ -1434,6 +1434,20 @@ std::optional<std::string> extract_by(const std::string& text,
   return std::nullopt;
 }
 
+// Whether the text ends with a value: after its last digit or math segment, a few words at most.
+bool value_closes(const std::string& text) {
+  size_t last = text.find_last_of("0123456789$");
+  for (const char* close : {"\\)", "\\]"}) {
+    size_t c = text.rfind(close);
+    if (c != std::string::npos && (last == std::string::npos || c > last)) last = c;
+  }
+  if (last == std::string::npos) return false;
+  int words = 0;
+  for (size_t i = last + 1; i < text.size(); i++)
+    if (is_alpha(text[i]) && !is_alpha(text[i - 1])) words++;
+  return words <= 4;
+}
+
 struct Retraction {
   size_t end;   // the text after it is what the completion says instead
   bool strong;  // it declares what precedes it wrong ("wait, no"); weak ones only re-examine it
@@ -1442,7 +1456,8 @@ struct Retraction {
 // Places where a completion takes back or re-examines what it said before, in order.
 std::vector<Retraction> retractions(const std::string& text) {
   // "no" counts only next to "wait" or after a dash ("41 — no, 42"), never "no more" or "no 42s";
-  // "actually" only before a restated value; "not 41 but 42" only around a number or math.
+  // "actually" only before "it's", "the answer" (not "actually, 42 = 6 * 7"); "not 41 but 42" only
+  // around a number or math.
   static const RE2 strong_re(
       R"((?i)((?:\bwait[\s,.!…]*no(?:pe)?\s*[,.:;!…—–-]|\bno[\s,.!…]*wait\b|)"
       R"((?:—|–|\s--?)\s*no\s*[,.:;!]|\boops\b|\bwhoops\b|\bscratch that\b|)"
@@ -1451,10 +1466,10 @@ std::vector<Retraction> retractions(const std::string& text) {
       R"(\bi (?:miscalculated|miscounted|misread)\b|)"
       R"(\b(?:that|this)(?:'s| is| was) (?:wrong|incorrect|not right|not correct|a mistake|an error)\b|)"
       R"(\bthat can'?t be right\b|\blet me (?:recompute|recalculate|redo|re-do|start over)\b|)"
-      R"(\b(?:recomputing|recalculating)\b|\bactually,?\s|)"
+      R"(\b(?:recomputing|recalculating)\b|\bbut actually\b|\bactually,?\s|)"
       R"(\bnot\s+(?:\$[^$]{1,40}\$|\\boxed\{[^{}]*\}|-?\d[\d,.]*%?)\s*,?\s*but\b)))"
       R"((it'?s|it is|it should be|it was|the (?:correct|right|real|true|actual|final) |the answer|)"
-      R"(that'?s|no\b|[-$\\\d])?)");
+      R"(that'?s|no\b)?)");
   static const RE2 weak_re(
       R"((?i)(\bwait\b|\bhmm+\b|\blet me (?:double[- ]?check|check|verify|reconsider|re-?examine|)"
       R"(re-?check|re-?think|think again)\b|\bdouble[- ]check(?:ing)?\b))");
@@ -1491,9 +1506,16 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
   std::vector<Retraction> marks = retractions(text);
   size_t tried = 0;
   for (auto r = marks.rbegin(); r != marks.rend() && tried < 64; ++r, ++tried) {
-    auto a = extract_by(text.substr(r->end), r->strong ? opt.extract : committed, method);
+    std::string tail = text.substr(r->end), m;
+    auto a = extract_by(tail, r->strong ? opt.extract : committed, &m);
+    if (!a) continue;
     // A re-check's "the answer is supposed to be an integer" is a sentence, not a new answer.
-    if (a && (r->strong || !reads_like_text(*a))) return *a;
+    if (!r->strong && reads_like_text(*a)) continue;
+    // An unstated value replaces the answer only where it closes the text ("... is 42 apples."),
+    // never a number inside a remark ("(wrote 3 for 4), but it does not change the result").
+    if ((m == "latex" || m == "last_number") && !value_closes(tail)) continue;
+    if (method) *method = m;
+    return *a;
   }
   if (auto a = extract_by(text, opt.extract, method)) return *a;
   if (method) method->clear();

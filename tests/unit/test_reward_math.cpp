@@ -539,6 +539,11 @@ TEST_CASE("math: a retraction discards the answer before it") {
   CHECK(aha::math_extract("The answer is 41. Wait, no, that's right.", opt, &m) == "41");
   CHECK(aha::math_extract("There are no 42s, so 41.", opt, &m) == "41");
   CHECK(aha::math_extract("The answer is 42, not 41.", opt, &m) == "42");
+  // A number inside a remark after the marker is no new answer.
+  CHECK(aha::math_extract("The answer is 42. I made a mistake (wrote 3 for 4), but it does not "
+                          "change the result.",
+                          opt, &m) == "42");
+  CHECK(aha::math_extract("The answer is 42. Actually, 42 = 6 * 7.", opt, &m) == "42");
   // Only the configured methods read the text after the marker.
   aha::MathOptions only_boxed;
   only_boxed.extract = {"boxed"};
