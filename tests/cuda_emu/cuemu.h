@@ -115,6 +115,17 @@ unsigned lane_id();
 // mma.sync.m16n8k16 bf16 -> fp32 for the whole warp (kernels/cuda/attention.cu's fragments).
 void mma_m16n8k16_bf16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 
+// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16 for the whole warp: lane 8i + j gives the
+// address of row j of matrix i (16-byte aligned, inside the launch's dynamic shared memory).
+void ldmatrix_x4(uint32_t (&r)[4], const void* row, bool trans);
+
+// cp.async of 16 bytes (global to dynamic shared memory): the copy is only queued; the fiber's
+// groups land, oldest first, when cp_async_wait leaves at most `pending` newer groups, so a read
+// before the wait sees the old bytes (as a GPU may). A fiber that exits with copies queued aborts.
+void cp_async_16(void* dst, const void* src);
+void cp_async_commit();
+void cp_async_wait(int pending);
+
 // Runs `op` now, or records it into the graph of a stream being captured (library shims).
 cudaError_t on_stream_public(cudaStream_t stream, std::function<void()> op);
 

@@ -118,6 +118,12 @@ struct Fiber {
   unsigned mask = 0;
   Blob in{}, out{};
   CollectiveFn fn = nullptr;
+  struct Copy16 {
+    void* dst;
+    const void* src;
+  };
+  std::vector<Copy16> open_copies;               // cp.async since the last commit
+  std::vector<std::vector<Copy16>> copy_groups;  // committed, oldest first
 };
 
 struct Exec {
@@ -161,10 +167,14 @@ void yield_to_scheduler() {
   g_exec.ids.thread_idx = g_exec.cur->tid;
 }
 
+std::string where();
+
 void fiber_main() {
   arrived_on_fiber(*g_exec.cur);
   for (;;) {
     (*g_exec.body)();
+    if (!g_exec.cur->open_copies.empty() || !g_exec.cur->copy_groups.empty())
+      die(where() + ": a thread exits with cp.async copies it never waited for");
     g_exec.cur->state = kDone;
     yield_to_scheduler();  // parked until armed for the next block
   }
@@ -425,6 +435,84 @@ void mma_fn(const Blob (&in)[32], Blob (&out)[32], unsigned mask) {
   }
 }
 }  // namespace
+
+// ---- ldmatrix and cp.async ---------------------------------------------------------------------
+
+namespace {
+// [begin, begin + bytes) lies inside the running launch's dynamic shared memory.
+bool in_dynamic_shared(const void* begin, size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(begin);
+  const unsigned char* lo = g_exec.dyn_aligned;
+  const unsigned char* hi = g_exec.dyn.data() + g_exec.dyn.size();
+  return p >= lo && p + bytes <= hi;
+}
+uint16_t half_at(const Blob& b, int col) {
+  const unsigned char* row;
+  std::memcpy(&row, b.b + 8, sizeof row);
+  uint16_t v;
+  std::memcpy(&v, row + 2 * col, sizeof v);
+  return v;
+}
+// Matrix i's row j comes from lane 8i + j. Lane l = 4g + t holds row g, columns 2t, 2t + 1;
+// transposed, column g, rows 2t, 2t + 1 (the lower index in the lower half).
+template <bool kTrans>
+void ldmatrix_fn(const Blob (&in)[32], Blob (&out)[32], unsigned mask) {
+  if (mask != 0xffffffffu) die(where() + ": ldmatrix needs the whole warp");
+  for (int l = 0; l < 32; l++) {
+    const void* row;
+    std::memcpy(&row, in[l].b + 8, sizeof row);
+    if (reinterpret_cast<uintptr_t>(row) % 16 != 0 || !in_dynamic_shared(row, 16))
+      die(where() + ": ldmatrix row address of lane " + std::to_string(l) +
+          " is not a 16-byte aligned row of dynamic shared memory");
+  }
+  for (int l = 0; l < 32; l++) {
+    const int g = l / 4, t = l % 4;
+    std::array<uint32_t, 4> r;
+    for (int i = 0; i < 4; i++) {
+      uint32_t lo, hi;
+      if (kTrans) {
+        lo = half_at(in[8 * i + 2 * t], g);
+        hi = half_at(in[8 * i + 2 * t + 1], g);
+      } else {
+        lo = half_at(in[8 * i + g], 2 * t);
+        hi = half_at(in[8 * i + g], 2 * t + 1);
+      }
+      r[i] = lo | hi << 16;
+    }
+    out[l] = to_blob(r);
+  }
+}
+}  // namespace
+
+void ldmatrix_x4(uint32_t (&r)[4], const void* row, bool trans) {
+  const Blob b =
+      warp_collective(0xffffffffu, to_blob(row), trans ? ldmatrix_fn<true> : ldmatrix_fn<false>);
+  const auto v = from_blob<std::array<uint32_t, 4>>(b);
+  for (int i = 0; i < 4; i++) r[i] = v[i];
+}
+
+void cp_async_16(void* dst, const void* src) {
+  if (reinterpret_cast<uintptr_t>(dst) % 16 != 0 || !in_dynamic_shared(dst, 16))
+    die(where() + ": cp.async destination is not 16 aligned bytes of dynamic shared memory");
+  if (reinterpret_cast<uintptr_t>(src) % 16 != 0)
+    die(where() + ": cp.async source is not 16-byte aligned");
+  self().open_copies.push_back({dst, src});
+}
+
+void cp_async_commit() {
+  Fiber& f = self();
+  f.copy_groups.push_back(std::move(f.open_copies));
+  f.open_copies.clear();
+}
+
+void cp_async_wait(int pending) {
+  Fiber& f = self();
+  const size_t keep = static_cast<size_t>(std::max(pending, 0));
+  size_t land = f.copy_groups.size() > keep ? f.copy_groups.size() - keep : 0;
+  for (size_t i = 0; i < land; i++)
+    for (const Fiber::Copy16& c : f.copy_groups[i]) std::memcpy(c.dst, c.src, 16);
+  f.copy_groups.erase(f.copy_groups.begin(), f.copy_groups.begin() + land);
+}
 
 void mma_m16n8k16_bf16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   MmaIn v;
