@@ -299,7 +299,8 @@ size_t cuda_sizes_operand_bytes(const CudaSizes& s) {
 size_t cuda_sizes_workspace_bytes(const CudaSizes& s) {
   if (!cuda_available()) return 0;  // the radix sorts' scratch is only known with a device
   size_t ws = std::max(embedding_backward_workspace_size(s.N),
-                       attention_backward_workspace_size(s.N, s.NH));
+                       attention_backward_workspace_size(s.N, s.NH, s.NKV, s.DQK, s.DV));
+  ws = std::max(ws, attention_forward_workspace_size(s.N, s.NH, s.NKV, s.DQK, s.DV));
   if (s.K > 0) ws = std::max(ws, moe_dispatch_workspace_size(s.N, s.K));
   for (const std::pair<long, int>& n : s.norms)
     ws = std::max(ws, rmsnorm_backward_workspace_size(static_cast<int>(n.first), n.second));
@@ -558,8 +559,9 @@ void attention_forward(const Ctx& ctx, float* out, float* lse, const float* q, c
     if (fp32_mode(ctx))
       return attention_forward_f32_cuda(out, lse, q, k, v, seq_start, B, N, NH, NKV, DQK, DV, scale,
                                         stream(ctx));
+    const size_t ws = attention_forward_workspace_size(N, NH, NKV, DQK, DV);
     attention_forward_cuda(out, lse, q, k, v, seq_start, B, N, NH, NKV, DQK, DV, scale,
-                           stream(ctx));
+                           workspace(ctx, ws), ws, stream(ctx));
   });
 }
 
@@ -572,7 +574,7 @@ void attention_backward(const Ctx& ctx, float* dq, float* dk, float* dv, const f
                               scale);
   AHA_CUDA("attention_backward", {
     no_fp32_backward(ctx, "attention_backward");
-    const size_t ws = attention_backward_workspace_size(N, NH);
+    const size_t ws = attention_backward_workspace_size(N, NH, NKV, DQK, DV);
     attention_backward_cuda(dq, dk, dv, dout, out, lse, q, k, v, seq_start, B, N, NH, NKV, DQK, DV,
                             scale, workspace(ctx, ws), ws, stream(ctx));
   });

@@ -59,6 +59,8 @@ struct CudaSizes {
   int N = 0;                                // tokens
   int K = 0;                                // routed experts per token (0: no MoE layer)
   int NH = 0;                               // attention heads
+  int NKV = 0;                              // key/value heads
+  int DQK = 0, DV = 0;                      // query/key and value widths per head
   std::vector<std::pair<long, int>> norms;  // (rows, cols) of each RMSNorm shape
 };
 // Bytes of the bf16 operand buffers and of the twins' workspace for s (0 without CUDA; the

@@ -411,6 +411,9 @@ CudaSizes model_cuda_sizes(const Model& m, int max_tokens) {
   CudaSizes s;
   s.N = max_tokens;
   s.NH = c.num_attention_heads;
+  s.NKV = cfg_is_mla(c) ? c.num_attention_heads : c.num_key_value_heads;  // MLA: expanded per head
+  s.DQK = cfg_qk_head_dim(c);
+  s.DV = cfg_v_head_dim(c);
   s.K = cfg_num_moe_layers(c) > 0 ? c.num_experts_per_tok : 0;
   // A linear layer's bf16 operands: its input [N, IC] (slots 0 and 1) and, backward, the
   // gradient of its output [N, OC] (slot 0); the experts' rows [N*K, C] (slot 0), [N*K, H]

@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
     float* dq = out<float>(static_cast<size_t>(NT) * NH * DQK);
     float* dk = out<float>(static_cast<size_t>(NT) * NH * DQK);
     float* dv = out<float>(static_cast<size_t>(NT) * NH * DV);
-    size_t ws_bytes = attention_backward_workspace_size(NT, NH);
+    // The backward's workspace (bf16 copies of q, k, v, dout and rowdot) holds the forward's.
+    size_t ws_bytes = attention_backward_workspace_size(NT, NH, NH, DQK, DV);
     void* ws = nullptr;
     AHA_CUDA_CHECK(cudaMalloc(&ws, ws_bytes));
     const float sc = 0.07f;
@@ -163,7 +164,8 @@ int main(int argc, char** argv) {
     const double f = static_cast<double>(B) * NH * T * T / 2.0 * 2.0 * (DQK + DV);
     const double f_bwd = static_cast<double>(B) * NH * T * T / 2.0 * 2.0 * (3 * DQK + 2 * DV);
     report("attention_forward_cuda (bf16 tensor cores) T=1024, 16x192/128", median_ms([&] {
-             attention_forward_cuda(o, lse, q, k, v, d_ss, B, NT, NH, NH, DQK, DV, sc, 0);
+             attention_forward_cuda(o, lse, q, k, v, d_ss, B, NT, NH, NH, DQK, DV, sc, ws, ws_bytes,
+                                    0);
            }),
            f, 0);
     report("attention_backward_cuda", median_ms([&] {

@@ -96,15 +96,18 @@ void rope_backward_cuda(float* dx, const int* positions, int N, int NH, int toke
                         bool interleaved, cudaStream_t stream);
 
 // ---- attention.h (attention.cu): packed causal attention, flash-style (tiles of keys in shared
-// memory, online softmax; no N×N score matrix) on tensor cores: bf16 operands (q, k, v, dout
-// rounded as they are staged), fp32 softmax, lse and accumulators. N = seq_start[B] (the host
-// knows it). DQK, DV <= 256 (MLA 192/128, GQA 128).
+// memory, online softmax; no N×N score matrix) on tensor cores: bf16 operands (q, k, v, dout cast
+// to bf16 copies in the workspace first), fp32 softmax, lse and accumulators. N = seq_start[B]
+// (the host knows it). DQK, DV <= 256 (MLA 192/128, GQA 128). Workspace: the copies, sized by
+// the *_workspace_size functions (they grow with N and the heads' dims, padded to 16).
+size_t attention_forward_workspace_size(int N, int NH, int NKV, int DQK, int DV);
 void attention_forward_cuda(float* out, float* lse, const float* q, const float* k, const float* v,
                             const int* seq_start, int B, int N, int NH, int NKV, int DQK, int DV,
-                            float scale, cudaStream_t stream);
+                            float scale, void* workspace, size_t workspace_bytes,
+                            cudaStream_t stream);
 // dq +=, dk +=, dv +=. dq is computed per query, dk/dv per key (summing the heads of a kv group
-// in order): no atomics. Workspace: rowdot[N,NH] = dout·out.
-size_t attention_backward_workspace_size(int N, int NH);
+// in order): no atomics. Workspace: the copies and rowdot[N,NH] = dout·out.
+size_t attention_backward_workspace_size(int N, int NH, int NKV, int DQK, int DV);
 void attention_backward_cuda(float* dq, float* dk, float* dv, const float* dout, const float* out,
                              const float* lse, const float* q, const float* k, const float* v,
                              const int* seq_start, int B, int N, int NH, int NKV, int DQK, int DV,

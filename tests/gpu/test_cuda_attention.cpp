@@ -69,8 +69,11 @@ void run_case(const Case& c) {
 
   Dev<float> dQ(q), dK(k), dV(v), dO(no), dL(lse.size()), dDO(dout), dDQ(dq0), dDK(dk0), dDV(dv0);
   Dev<int> dS(seq_start);
+  // Workspaces start as NaN (0xff bytes): the kernels must write every padding byte they read.
+  Dev<char> fws(attention_forward_workspace_size(N, c.NH, c.NKV, c.DQK, c.DV));
+  REQUIRE(cudaMemset(fws.p, 0xff, fws.n) == cudaSuccess);
   attention_forward_cuda(dO.p, dL.p, dQ.p, dK.p, dV.p, dS.p, B, N, c.NH, c.NKV, c.DQK, c.DV, scale,
-                         0);
+                         fws.p, fws.n, 0);
   const double u = std::ldexp(1.0, -8);
   // A score's typical size (independent q, k entries): bf16 q, k err it by ~2⁻⁹ of that.
   const double s_typ = scale * std::sqrt(static_cast<double>(c.DQK)) * rms(q) * rms(k);
@@ -82,8 +85,9 @@ void run_case(const Case& c) {
   check_close(dL.download(), lse, 4 * u * s_typ, "lse");
   // The backward from the CPU forward's out and lse, so only the backward is compared.
   Dev<float> cpu_out(out), cpu_lse(lse);
-  size_t ws_bytes = attention_backward_workspace_size(N, c.NH);
+  size_t ws_bytes = attention_backward_workspace_size(N, c.NH, c.NKV, c.DQK, c.DV);
   Dev<char> ws(ws_bytes);
+  REQUIRE(cudaMemset(ws.p, 0xff, ws.n) == cudaSuccess);
   attention_backward_cuda(dDQ.p, dDK.p, dDV.p, dDO.p, cpu_out.p, cpu_lse.p, dQ.p, dK.p, dV.p, dS.p,
                           B, N, c.NH, c.NKV, c.DQK, c.DV, scale, ws.p, ws_bytes, 0);
   std::vector<float> gdq = dDQ.download(), gdk = dDK.download(), gdv = dDV.download();
