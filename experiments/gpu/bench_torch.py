@@ -7,6 +7,10 @@ which experiments/gpu/check.sh divides aha's tok/s by. Without torch, transforme
 so and exits 0 (the check reports the comparison as not run).
 Usage: python3 experiments/gpu/bench_torch.py [--batch 8] [--seq-len 512] [--steps 10] [--no-compile]
 
+With --attention (beside bench_kernels' attention lines): torch's scaled_dot_product_attention,
+causal, bf16, on the same shapes (8 x 1024 tokens, 16 heads, head dims 192 / 128). Prints
+    torch sdpa attention forward ms <x> backward ms <y> backend <name>
+
 With --generate (issue 13, beside `aha bench rollout --config 1b --device cuda`): transformers'
 generate() of the same model, greedy with its KV cache, for each --generate-batch of prompts of
 --prompt-len random tokens and exactly --max-new-tokens new tokens. Prints one line per batch:
@@ -24,7 +28,56 @@ ap.add_argument("--generate", action="store_true", help="time generate() instead
 ap.add_argument("--generate-batch", type=int, nargs="+", default=[1, 64, 256])
 ap.add_argument("--prompt-len", type=int, default=16)
 ap.add_argument("--max-new-tokens", type=int, default=64)
+ap.add_argument("--attention", action="store_true", help="time torch's SDPA on bench_kernels' shapes")
 args = ap.parse_args()
+
+if args.attention:
+    try:
+        import torch
+        import torch.nn.functional as F
+    except Exception as e:
+        print(f"torch attention not run: {e}")
+        sys.exit(0)
+    if not torch.cuda.is_available():
+        print("torch attention not run: torch sees no CUDA device")
+        sys.exit(0)
+    torch.manual_seed(0)
+    B, NH, T, DQK, DV = 8, 16, 1024, 192, 128
+    q, k = (torch.randn(B, NH, T, DQK, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(2))
+    v = torch.randn(B, NH, T, DV, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    dout = torch.randn(B, NH, T, DV, device="cuda", dtype=torch.bfloat16)
+
+    def timed(fn, reps=10):
+        fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(reps):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            fn()
+            b.record()
+            torch.cuda.synchronize()
+            times.append(a.elapsed_time(b))
+        return sorted(times)[len(times) // 2]  # the median, as bench_kernels
+
+    try:
+        fwd = timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        both = timed(lambda: torch.autograd.grad(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v), dout))
+        backend = "unknown"
+        try:  # which kernel torch chose, where the profiler names it
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+                F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                torch.cuda.synchronize()
+            names = [e.name for e in prof.events() if "attention" in e.name.lower() or "fmha" in e.name.lower()]
+            backend = names[0][:60].replace(" ", "_") if names else "math"
+        except Exception:
+            pass
+        print(f"torch sdpa attention forward ms {fwd:.3f} backward ms {both - fwd:.3f} backend {backend}")
+    except Exception as e:
+        print(f"torch attention failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    sys.exit(0)
 
 try:
     import torch

@@ -151,6 +151,10 @@ if [ "${AHA_CHECK_BENCH:-1}" != 0 ] && { [ $status -eq 0 ] || [ -x build-gpu/exp
   echo "== kernel timings (bench_kernels)"
   if timeout $(cap 180) build-gpu/experiments/gpu/bench_kernels 2>&1 | tee build-gpu/check-bench-kernels.log; then
     while read -r line; do summary+=("  $line"); done < <(grep -E "ms|device" build-gpu/check-bench-kernels.log)
+    # torch's SDPA on the same attention shapes, for the ratio to attention_*_cuda.
+    timeout $(cap 40) python3 experiments/gpu/bench_torch.py --attention 2>&1 | grep -E "^torch " | tail -1 |
+      tee build-gpu/check-bench-torch-attention.log
+    summary+=("  $(cat build-gpu/check-bench-torch-attention.log)")
   else
     summary+=("bench_kernels: FAILED or no device (build-gpu/check-bench-kernels.log)")
   fi
