@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -22,9 +23,11 @@ namespace aha {
 
 namespace {
 
-// The descriptor file's one record, rewritten in place by the learner under an exclusive flock.
+// The descriptor file's one record, rewritten in place by the learner under an exclusive flock
+// (without it once a reader has held its shared lock past stall_s: then the generation, which
+// every write moves on, tells that reader its copy may be torn, and the checksum a torn read).
 enum class Kind : int32_t { kNone = 0, kHost = 1, kCudaIpc = 2 };
-constexpr char kMagic[8] = {'A', 'H', 'A', 'W', 'H', 'O', '0', '1'};
+constexpr char kMagic[8] = {'A', 'H', 'A', 'W', 'H', 'O', '0', '2'};
 struct Record {
   char magic[8];
   uint64_t version;  // 0: nothing offered
@@ -33,7 +36,17 @@ struct Record {
   int32_t owner_pid;
   char shm_name[64];              // kHost: the shared memory object, [num_params] floats
   char ipc[kCudaIpcHandleBytes];  // kCudaIpc: the handle of the allocation holding them
+  uint64_t generation;            // one more at every write of the learner
+  uint64_t checksum;              // FNV-1a 64 of the bytes before it
 };
+static_assert(offsetof(Record, checksum) + sizeof(uint64_t) == sizeof(Record), "no tail padding");
+
+uint64_t record_sum(const Record& r) {
+  const auto* p = reinterpret_cast<const unsigned char*>(&r);
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < offsetof(Record, checksum); i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
 
 std::string errno_text() {
   return std::strerror(errno);
@@ -47,10 +60,12 @@ unsigned long pid_namespace() {
 }
 
 // flock held for a scope (EINTR retried). `what` set: the wait says every 10 s what it waits
-// for (a worker process stopped in the middle of a copy would hold its lock).
+// for, and gives up (held false) after give_up_s seconds (a worker process stopped in the middle
+// of a copy holds its lock for as long as it is stopped).
 struct FileLock {
   int fd;
-  FileLock(int f, int op, const char* what = nullptr) : fd(f) {
+  bool held = true;
+  FileLock(int f, int op, const char* what = nullptr, double give_up_s = 1e30) : fd(f) {
     const auto t0 = std::chrono::steady_clock::now();
     int warned = 0;
     while (flock(fd, what ? op | LOCK_NB : op) != 0) {
@@ -58,6 +73,10 @@ struct FileLock {
       if (!what || errno != EWOULDBLOCK) throw std::runtime_error("flock: " + errno_text());
       const double waited =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (waited >= give_up_s) {
+        held = false;
+        return;
+      }
       if (waited >= 10.0 * (warned + 1)) {
         spdlog::warn("weights handoff: waited {:.0f} s for {}", waited, what);
         warned++;
@@ -65,15 +84,41 @@ struct FileLock {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  ~FileLock() { flock(fd, LOCK_UN); }
+  ~FileLock() {
+    if (held) flock(fd, LOCK_UN);
+  }
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
 };
 
-void write_record(const WeightsHandoff& h, const Record& r) {
+void write_record(WeightsHandoff& h, Record r) {
+  r.generation = ++h.generation;
+  r.checksum = record_sum(r);
   if (pwrite(h.fd, &r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
     throw std::runtime_error(h.path + ": write: " + errno_text());
 }
+
+// The learner's exclusive lock for a write: waits for the readers copying, but at most stall_s
+// (then once more only a moment while that reader still holds it): a stopped worker process
+// must not stop training. Its copy then fails the generation check and is discarded.
+struct OwnerLock {
+  WeightsHandoff& h;
+  FileLock file;
+  explicit OwnerLock(WeightsHandoff& owner)
+      : h(owner),
+        file(owner.fd, LOCK_EX, "a rollout worker process to finish copying the weights",
+             owner.forced ? 0.05 : owner.stall_s) {
+    if (file.held) {
+      h.forced = false;
+    } else if (!h.forced) {
+      h.forced = true;
+      spdlog::warn(
+          "weights handoff: a rollout worker process has held the weights for {:.1f} s (stopped "
+          "mid-copy?); going on without it: its copy will be discarded",
+          h.stall_s);
+    }
+  }
+};
 
 Record empty_record() {
   Record r{};
@@ -165,15 +210,27 @@ const float* reader_ipc(WeightsHandoff& h, const Record& r) {
   return static_cast<float*>(h.ipc);
 }
 
+// The descriptor's record; a checksum that fails is read again (a write the learner made without
+// the lock may be under way), and fails naming the descriptor when it stays wrong.
+Record read_record(const WeightsHandoff& h) {
+  Record r{};
+  for (int attempt = 0;; attempt++) {
+    const ssize_t n = pread(h.fd, &r, sizeof r, 0);
+    if (n != static_cast<ssize_t>(sizeof r) || std::memcmp(r.magic, kMagic, sizeof kMagic) != 0)
+      throw std::runtime_error(h.path + ": not a weights handoff descriptor (" + std::to_string(n) +
+                               " bytes)");
+    if (r.checksum == record_sum(r)) return r;
+    if (attempt == 100) throw std::runtime_error(h.path + ": the record's checksum is wrong");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 bool read_attached(WeightsHandoff& h, uint64_t version, long num_params,
-                   void (*copy)(void* ctx, const float* params, Device device), void* ctx) {
+                   void (*copy)(void* ctx, const float* params, Device device), void* ctx,
+                   bool* torn) {
   if (h.failed) return false;
   FileLock lock(h.fd, LOCK_SH);
-  Record r{};
-  const ssize_t n = pread(h.fd, &r, sizeof r, 0);
-  if (n != static_cast<ssize_t>(sizeof r) || std::memcmp(r.magic, kMagic, sizeof kMagic) != 0)
-    throw std::runtime_error(h.path + ": not a weights handoff descriptor (" + std::to_string(n) +
-                             " bytes)");
+  const Record r = read_record(h);
   if (version == 0 || r.version != version || r.num_params != num_params) return false;
   const size_t bytes = static_cast<size_t>(num_params) * sizeof(float);
   if (r.kind == Kind::kHost) {
@@ -184,6 +241,17 @@ bool read_attached(WeightsHandoff& h, uint64_t version, long num_params,
   } else {
     throw std::runtime_error(h.path + ": unknown kind " +
                              std::to_string(static_cast<int32_t>(r.kind)));
+  }
+  // The learner went on while this copy ran (it waited stall_s for it): the copy may be torn.
+  uint64_t generation = 0;
+  const ssize_t g = pread(h.fd, &generation, sizeof generation, offsetof(Record, generation));
+  if (g != static_cast<ssize_t>(sizeof generation) || generation != r.generation) {
+    spdlog::warn(
+        "weights handoff: the learner changed weights v{} while this process copied "
+        "them (it stopped waiting for this copy); the copy is discarded",
+        version);
+    if (torn) *torn = true;
+    return false;
   }
   return true;
 }
@@ -224,13 +292,13 @@ void weights_handoff_offer(WeightsHandoff& h, uint64_t version, const float* par
   h.device = device;
   if (h.fd < 0 || h.failed) return;
   try {
-    FileLock file(h.fd, LOCK_EX);
+    OwnerLock lock_file(h);
     write_record(h, h.version ? offer_record(h) : empty_record());
   } catch (const std::exception& e) {
     h.failed = true;
     spdlog::warn("weights handoff: {}; worker processes fetch the weights over the wire", e.what());
     try {  // nothing offered from now on (the record may be half written)
-      FileLock file(h.fd, LOCK_EX);
+      OwnerLock lock_file(h);
       write_record(h, empty_record());
     } catch (const std::exception&) {
     }
@@ -243,8 +311,8 @@ void weights_handoff_retract(WeightsHandoff& h) {
   h.params = nullptr;
   h.num_params = 0;
   if (h.fd < 0) return;
-  // And for the attached processes' (saying so while a copy takes long).
-  FileLock file(h.fd, LOCK_EX, "a rollout worker process to finish copying the weights");
+  // And for the attached processes' (saying so while a copy takes long; not past stall_s).
+  OwnerLock lock_file(h);
   write_record(h, empty_record());
 }
 
@@ -282,10 +350,12 @@ void weights_handoff_attach(WeightsHandoff& h, const std::string& path) {
 }
 
 bool weights_handoff_read(WeightsHandoff& h, uint64_t version, long num_params,
-                          void (*copy)(void* ctx, const float* params, Device device), void* ctx) {
+                          void (*copy)(void* ctx, const float* params, Device device), void* ctx,
+                          bool* torn) {
+  if (torn) *torn = false;
   if (h.attached) {
     try {
-      return read_attached(h, version, num_params, copy, ctx);
+      return read_attached(h, version, num_params, copy, ctx, torn);
     } catch (const std::exception&) {
       h.failed = true;  // warned by the caller once; later versions come by the wire
       throw;

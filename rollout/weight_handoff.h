@@ -15,6 +15,9 @@
 //   under it has finished, in this process (a shared mutex) and in the attached ones (flock on the
 //   descriptor: shared while a reader copies, exclusive to offer or retract). The learner retracts
 //   before it changes its buffer, so no worker ever reads half an update.
+// - Except a reader process that holds its lock past stall_s (stopped mid-copy): the learner then
+//   writes without the lock and goes on; every write moves the descriptor's generation on, and a
+//   reader whose generation moved during its copy discards the copy (read: false, *torn set).
 // - A reader copies only the version it asks for; anything else (none offered while the learner
 //   updates, a newer version, another size) is a miss, and the worker fetches over the wire.
 // - An offer's memory stays valid and unchanged until the next retract.
@@ -47,6 +50,11 @@ struct WeightsHandoff {
   bool attached = false;  // reads go through the descriptor
   // Sharing (the learner) or reading (a worker) failed once (warned): no more tries, the wire.
   bool failed = false;
+  // The learner's side: writes so far, how long it waits for a reader process's copy, and whether
+  // the last write went on without one that held on (it then waits only a moment next time).
+  uint64_t generation = 0;
+  double stall_s = 20.0;
+  bool forced = false;
   // A reader whose engine runs on the CPU leaves CUDA offers to the wire (opening one would make
   // a CUDA context on the learner's GPU in every such worker).
   bool accept_device = true;
@@ -71,10 +79,13 @@ bool weights_handoff_share(WeightsHandoff& h, const std::string& path);
 void weights_handoff_attach(WeightsHandoff& h, const std::string& path);
 
 // Calls copy(ctx, params, device) with the offer held when `version` of num_params parameters is
-// offered; returns whether it did. copy must have finished with the memory when it returns. An
-// attached reader fails (an exception naming the descriptor) on a damaged descriptor or a
-// mapping that cannot be opened, and from then on reads nothing (false).
+// offered; returns whether it did and the copy stands. copy must have finished with the memory
+// when it returns. A copy the learner did not wait for (see stall_s) is discarded: false with
+// *torn set, and whatever copy wrote must not be used. An attached reader fails (an exception
+// naming the descriptor) on a damaged descriptor or a mapping that cannot be opened, and from
+// then on reads nothing (false).
 bool weights_handoff_read(WeightsHandoff& h, uint64_t version, long num_params,
-                          void (*copy)(void* ctx, const float* params, Device device), void* ctx);
+                          void (*copy)(void* ctx, const float* params, Device device), void* ctx,
+                          bool* torn = nullptr);
 
 }  // namespace aha

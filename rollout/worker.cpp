@@ -64,6 +64,7 @@ struct Worker {
   std::deque<std::string> outbox;  // messages the socket could not take yet (kept, never dropped)
   WorkerStats stats;
   uint64_t weights_version = 0;
+  bool engine_torn = false;  // a handoff copy was discarded: no engine step until the next load
   int32_t sent_capacity = -1;
   std::unordered_map<uint64_t, int64_t> outstanding;  // request id -> ms when received
   Fetch fetch;
@@ -197,9 +198,13 @@ bool take_handoff(Worker& w, const WeightsAnnounce& a) {
   heartbeat(w);  // restart the controller's clock: loading may take a while
   HandoffCopy c{&w, a.weights_version};
   try {
-    if (!weights_handoff_read(*w.opt.handoff, a.weights_version, w.eng.num_params, handoff_copy,
-                              &c))
+    bool torn = false;
+    if (!weights_handoff_read(*w.opt.handoff, a.weights_version, w.eng.num_params, handoff_copy, &c,
+                              &torn)) {
+      // The engine holds a torn copy: it must not step until the wire's bytes replace it.
+      if (torn) w.engine_torn = true;
       return false;
+    }
   } catch (const std::exception& e) {
     spdlog::warn("worker {}: weights v{} from the learner's memory failed ({}); fetching them",
                  w.id, a.weights_version, e.what());
@@ -207,6 +212,7 @@ bool take_handoff(Worker& w, const WeightsAnnounce& a) {
   }
   w.fetch = Fetch{};  // an older version's fetch is moot
   w.weights_version = a.weights_version;
+  w.engine_torn = false;
   w.stats.weights_loaded++;
   w.stats.weights_handed++;
   spdlog::info("worker {}: loaded weights v{} from the learner's memory", w.id, w.weights_version);
@@ -263,6 +269,7 @@ void finish_fetch(Worker& w) {
   heartbeat(w);  // restart the controller's clock: loading may take a while
   w.eng.load_weights(w.eng.ctx, f.bytes.data(), f.bytes.size(), f.ann.weights_version);
   w.weights_version = f.ann.weights_version;
+  w.engine_torn = false;
   w.stats.weights_loaded++;
   spdlog::info("worker {}: loaded weights v{}", w.id, w.weights_version);
   if (w.relay) {  // keep serving this version to children that come late
@@ -451,7 +458,7 @@ int loop(Worker& w) {
       send_bye(w, "stopped");
       return 0;
     }
-    bool busy = !w.outstanding.empty();
+    bool busy = !w.outstanding.empty() && !w.engine_torn;
     int64_t t = now_ms();
     int timeout = busy ? 0
                        : static_cast<int>(std::clamp<int64_t>(w.last_hb_ms + w.opt.heartbeat_ms - t,
@@ -487,7 +494,7 @@ int loop(Worker& w) {
       maybe_heartbeat(w);
     }
     if (w.relay) relay_serve(*w.relay, fetch_view(w), held_view(w));
-    if (!w.outstanding.empty()) {
+    if (!w.outstanding.empty() && !w.engine_torn) {
       done.clear();
       w.eng.poll(w.eng.ctx, done);
       for (GenResult& r : done) {

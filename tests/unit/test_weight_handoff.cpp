@@ -1,9 +1,11 @@
 // The weights handoff (rollout/weight_handoff.h) on its own: an offer is read only at its version
 // and size, a retract waits for the copies in progress (in this process and through the
-// descriptor), an attached reader sees the learner's bytes through shared memory, and a damaged
-// descriptor fails naming it.
+// descriptor), an attached reader sees the learner's bytes through shared memory, a reader
+// process stopped mid-copy holds the learner up only stall_s and then discards its copy, and a
+// damaged descriptor fails naming it.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -209,17 +211,23 @@ TEST_CASE(
     "a CUDA offer: a CPU engine's reader leaves it to the wire; a handle that fails latches") {
   // The descriptor's record as the learner writes it for a GPU learner (kind 2: a CUDA IPC
   // handle), built here field by field: magic, version, num_params, kind, owner pid, shm name,
-  // handle (all zero: no allocation anywhere has it).
   const fs::path path = temp_path("aha-handoff-ipc");
-  std::string rec(8 + 8 + 8 + 4 + 4 + 64 + 64, '\0');
-  std::memcpy(rec.data(), "AHAWHO01", 8);
-  const uint64_t version = 5;
+  // handle (all zero: no allocation anywhere has it), generation, and the FNV-1a 64 checksum of
+  // all the bytes before it.
+  std::string rec(8 + 8 + 8 + 4 + 4 + 64 + 64 + 8 + 8, '\0');
+  std::memcpy(rec.data(), "AHAWHO02", 8);
+  const uint64_t version = 5, generation = 1;
   const int64_t n = 64;
   const int32_t kind = 2, pid = 1;
   std::memcpy(rec.data() + 8, &version, 8);
   std::memcpy(rec.data() + 16, &n, 8);
   std::memcpy(rec.data() + 24, &kind, 4);
   std::memcpy(rec.data() + 28, &pid, 4);
+  std::memcpy(rec.data() + 160, &generation, 8);
+  uint64_t sum = 14695981039346656037ull;
+  for (size_t i = 0; i < 168; i++)
+    sum = (sum ^ static_cast<unsigned char>(rec[i])) * 1099511628211ull;
+  std::memcpy(rec.data() + 168, &sum, 8);
   {
     std::ofstream f(path, std::ios::binary);
     f << rec;
@@ -235,4 +243,56 @@ TEST_CASE(
   CHECK(gpu_engine.failed);
   CHECK_FALSE(weights_handoff_read(gpu_engine, 5, 64, no_copy, nullptr));
   fs::remove(path);
+}
+
+namespace {
+// A reader that stops itself (SIGSTOP) before it copies, as a worker process stopped mid-copy.
+void stop_then_copy(void* ctx, const float* params, Device device) {
+  raise(SIGSTOP);
+  copy_out(ctx, params, device);
+}
+}  // namespace
+
+TEST_CASE("a reader process stopped mid-copy holds the learner up stall_s only; its copy is void") {
+  const fs::path path = temp_path("aha-handoff-stop");
+  const long n = 4096;
+  std::vector<float> learner(n, 1.0f), got(n);
+  WeightsHandoff owner;
+  REQUIRE(weights_handoff_share(owner, path.string()));
+  owner.stall_s = 0.3;
+  weights_handoff_offer(owner, 1, learner.data(), n, Device::kCpu);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // no thread runs in this test process: the child may allocate
+    WeightsHandoff reader;
+    weights_handoff_attach(reader, path.string());
+    bool torn = false;
+    if (weights_handoff_read(reader, 1, n, stop_then_copy, &got, &torn) || !torn) _exit(1);
+    std::vector<float> v2(n);
+    if (!read_into(reader, 2, v2) || v2 != std::vector<float>(n, 2.0f)) _exit(2);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, WUNTRACED) == child);
+  REQUIRE(WIFSTOPPED(status));  // stopped with the descriptor's shared lock held
+  const auto t0 = std::chrono::steady_clock::now();
+  weights_handoff_retract(owner);
+  CHECK(owner.forced);
+  std::fill(learner.begin(), learner.end(), 2.0f);  // the update the stopped reader did not see
+  weights_handoff_offer(owner, 2, learner.data(), n, Device::kCpu);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(waited < 5.0);  // 0.3 s, then a moment for the offer: never the stopped reader's time
+  kill(child, SIGCONT);
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // its copy discarded as torn; v2 then read whole
+  weights_handoff_retract(owner);   // nobody holds the lock now: waited for again
+  CHECK_FALSE(owner.forced);
+  // This process's reader sees the learner's writes.
+  WeightsHandoff reader;
+  weights_handoff_attach(reader, path.string());
+  weights_handoff_offer(owner, 3, learner.data(), n, Device::kCpu);
+  CHECK(read_into(reader, 3, got));
+  CHECK(got == learner);
 }
