@@ -708,6 +708,116 @@ for comp, a, e in [
 ]:
     add("reference_text", comp, a, e)
 
+# ---- one value said several ways ("0.5 or 50%", "1/2 (0.5)", "3/4, or 0.75") is that value; when
+# the alternatives differ ("0.5 or 0.6", "2 or -2", "1/4 (20%)") it stays a list, and "2 (3)" is no product
+for comp, a, e in [
+    ("The answer is 0.5 or 50%.", "0.5", True), ("The answer is 0.5 or 50%.", "\\frac12", True),
+    ("The answer is 0.5 or 50%.", "50\\%", True), ("The answer is 0.5 or 60%.", "0.5", False),
+    ("The answer is 0.5 or 0.6.", "0.5", False), ("The answer is 2 or -2.", "2", False),
+    ("The answer is 0.5 or 50.", "0.5", False), ("The answer is 50 or 50%.", "0.5", True),
+    ("The answer is 1/2 (0.5).", "\\frac12", True), ("The answer is 1/2 (0.6).", "\\frac12", False),
+    ("The answer is 1/2 (0.5).", "0.25", False), ("The answer is 2 (3).", "6", False),
+    ("The answer is 2 (3).", "2", False), ("The answer is 3/4, or 0.75.", "\\frac34", True),
+    ("The answer is 3/4, or 0.8.", "\\frac34", False),
+    ("The probability is $\\frac{1}{2}$ (i.e. 50%).", "\\frac12", True),
+    ("The probability is $\\frac{1}{2}$ (i.e. 60%).", "\\frac12", False),
+    ("The answer is 12 (twelve).", "12", True), ("The answer is 13 (thirteen).", "12", False),
+    ("The answer is $\\frac{3}{4}$ or $0.75$.", "\\frac34", True),
+    ("The answer is $\\frac{3}{4}$ or $0.7$.", "\\frac34", False),
+    ("$\\boxed{0.5 \\text{ or } 50\\%}$", "0.5", True), ("$\\boxed{0.5 \\text{ or } 0.05\\%}$", "0.5", False),
+    ("So the chance is 1/4 (25%).", "\\frac14", True), ("So the chance is 1/4 (20%).", "\\frac14", False),
+    ("The answer is 1.5 or 3/2.", "\\frac32", True), ("The answer is 1/3 or 0.33.", "\\frac13", False),
+    ("The answer is $\\sqrt{2}$ or $2^{1/2}$.", "\\sqrt2", True), ("The answer is $\\sqrt{2}$ or $1.41$.", "\\sqrt2", False),
+    ("So we need 4 (4) boxes.", "4", True), ("So we need 4 (5) boxes.", "4", False),
+    ("The answer is 0.5, 50%, or 1/2.", "\\frac12", True), ("The answer is 0.5, 50%, or 1/3.", "\\frac12", False),
+    ("By equation (2), the total is 42.", "42", True), ("By equation (2), the total is 42.", "2", False),
+]:
+    add("restatement", comp, a, e)
+
+# ---- an en or em dash written as a minus sign before a number; a dash between numbers is a range
+# or a subtraction, one between clauses is punctuation
+for comp, a, e in [
+    ("The answer is \u2013 5.", "-5", True), ("The answer is \u2013 5.", "5", False),
+    ("So we get x = \u20133.", "-3", True), ("So we get x = \u20133.", "3", False),
+    ("The temperature dropped to \u20135 degrees.", "-5", True), ("The temperature dropped to \u20135 degrees.", "5", False),
+    ("The answer is \u20147.", "-7", True), ("The answer is \u20147.", "7", False),
+    ("$\\boxed{\u20134}$", "-4", True), ("$\\boxed{\u20134}$", "4", False),
+    ("The answer is: \u20132", "-2", True), ("The change is \u2013 12 dollars.", "-12", True),
+    ("The slope is \u20131/2.", "-\\frac12", True), ("The slope is \u20131/2.", "\\frac12", False),
+    ("The answer is (\u20133, 4).", "(-3,4)", True), ("The answer is (\u20133, 4).", "(3,4)", False),
+    ("Read pages 3\u20135.", "5", True), ("Read pages 3\u20135.", "-5", False),
+    ("We computed 10\u20135 = 5.", "5", True), ("We computed 10\u20135 = 5.", "-5", False),
+    ("We found the value \u2013 after some work \u2013 to be 5.", "5", True),
+    ("We found the value \u2013 after some work \u2013 to be 5.", "-5", False),
+    ("The difference was 7 \u2013 a big gap.", "7", True), ("The difference was 7 \u2013 a big gap.", "-7", False),
+    ("The result is 12\u2014a dozen.", "12", True), ("The numbers \u2014 5 and 7 \u2014 sum to 12.", "12", True),
+]:
+    add("dash_minus", comp, a, e)
+
+# ---- "7 more cookies", "7 fewer", "7 more apples than Bob" answer "how many more"; never a bound
+# ("5 or more", "7 more or less") or an expression ("7 more than x", "7 more than twice the number")
+for comp, a, e in [
+    ("The answer is 7 more cookies.", "7", True), ("The answer is 8 more cookies.", "7", False),
+    ("The answer is 7 fewer.", "7", True), ("The answer is 7 more apples than Bob.", "7", True),
+    ("The answer is 7 more apples than Bob.", "8", False), ("She has $\\boxed{7 \\text{ more cookies}}$.", "7", True),
+    ("The answer is 3 fewer students.", "3", True), ("The answer is 3 fewer students.", "4", False),
+    ("The answer is 5 or more.", "5", False), ("The answer is 7 more or less.", "7", False),
+    ("The answer is 7 more than x.", "7", False), ("The answer is 7 more than twice the number.", "7", False),
+    ("The answer is 20 more minutes than before.", "20", True), ("The answer is 2 fewer than half.", "2", False),
+]:
+    add("comparison_unit", comp, a, e)
+
+# ---- "X is wrong/incorrect, the (correct) answer is Y" gives Y; "X is incorrect because ..." alone
+# gives nothing new
+for comp, a, e in [
+    ("\\boxed{5} is wrong, the answer is 6", "6", True), ("\\boxed{5} is wrong, the answer is 6", "5", False),
+    ("41 is incorrect; the correct answer is 42.", "42", True), ("41 is incorrect; the correct answer is 42.", "41", False),
+    ("$\\boxed{5}$ is incorrect. The correct answer is $\\boxed{6}$.", "6", True),
+    ("$\\boxed{5}$ is incorrect. The correct answer is $\\boxed{6}$.", "5", False),
+    ("My previous answer of $\\boxed{5}$ was wrong; the answer is 6.", "6", True),
+    ("My previous answer of $\\boxed{5}$ was wrong; the answer is 6.", "5", False),
+    ("The answer is \\boxed{42}. Option B, 41, is incorrect because 41 is odd.", "42", True),
+    ("The answer is \\boxed{42}. Option B, 41, is incorrect because 41 is odd.", "41", False),
+    ("\\boxed{42}. Note 41 is incorrect.", "42", True), ("\\boxed{42}. Note 41 is incorrect.", "41", False),
+    ("The answer is \\boxed{42}. A student claiming 42 is wrong would say the answer is 41.", "42", True),
+    ("The answer is \\boxed{42}. A student claiming 42 is wrong would say the answer is 41.", "41", False),
+]:
+    add("wrong_then_answer", comp, a, e)
+
+# ---- a tuple written as plain equations at the end of prose ("x = 3, y = 4", "x = 3 and y = 4"),
+# only for a gold tuple of that length (x, y, z in alphabetical order, other names as written)
+for comp, a, e in [
+    ("So x = 3, y = 4.", "(3,4)", True), ("So x = 3, y = 4.", "(3, 4)", True), ("So x = 3, y = 4.", "(4,3)", False),
+    ("Solving, x = 3 and y = 4.", "(3,4)", True), ("Solving, x = 3 and y = 4.", "(3,5)", False),
+    ("Thus y = 4 and x = 3.", "(3,4)", True), ("Thus y = 4 and x = 3.", "(4,3)", False),
+    ("So a = 2, b = 5.", "(2,5)", True), ("Then b = 5, a = 3.", "(3,5)", False),
+    ("So x = 3, y = 4, z = 5.", "(3,4,5)", True), ("So x = 3, y = 4, z = 5.", "(3,4)", False),
+    ("We get x = 3 and y = -4.", "(3,-4)", True), ("We get x = 3 and y = -4.", "(3,4)", False),
+    ("Then x = 3. Later we compute y = 4.", "(3,4)", False),
+    ("We test x = 3, y = 4 and find it fails, so there is no solution.", "(3,4)", False),
+    ("Then x = 3, y = 4, so the sum is 7.", "(3,4)", False), ("Thus x = 3, x = 4.", "(3,4)", False),
+    ("So 2x = 6, y = 4.", "(3,4)", False), ("So x = 3, y = 4 cm.", "(3,4)", True),
+    ("<think>x = 1, y = 2</think> So x = 3, y = 4.", "(3,4)", True),
+    ("<think>x = 3, y = 4</think> So x = 1, y = 2.", "(3,4)", False),
+]:
+    add("plain_equations", comp, a, e)
+
+# ---- a conditional answer, then a short clause that settles the condition: the resolution wins
+for comp, a, e in [
+    ("The answer is 41 if we count the first day. Since we don't, 42.", "42", True),
+    ("The answer is 41 if we count the first day. Since we don't, 42.", "41", False),
+    ("The answer is 41 if we count the first day. Since we do, 41.", "41", True),
+    ("The answer is 41 if we count the first day. Since we do, 41.", "42", False),
+    ("The answer is 41 if we count the first day. Since we don't, the answer is 42.", "42", True),
+    ("The answer is 41 if we count the first day. Since we don't count it, we get 42.", "42", True),
+    ("The answer is 41 if we count the first day; otherwise 42.", "42", False),
+    ("The answer is \\boxed{12}. If we counted the first day it would be 13. Since we don't, it stays 12.", "12", True),
+    ("The answer is \\boxed{12}. If we counted the first day it would be 13. Since we don't, it stays 12.", "13", False),
+    ("The answer is \\boxed{42}. If you want to check, multiply 6 by 7. As a bonus, 6 + 7 = 13.", "42", True),
+    ("The answer is \\boxed{42}. If you want to check, multiply 6 by 7. As a bonus, 6 + 7 = 13.", "13", False),
+]:
+    add("conditional", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

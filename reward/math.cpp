@@ -446,6 +446,42 @@ void superscripts_to_caret(std::string& s) {
   }
 }
 
+// An en or em dash written as a minus sign before a number ("= –3", "is – 5", "to –5 degrees")
+// becomes "-"; one between numbers ("pages 3–5") or between clauses stays. In an answer (prose
+// false) a dash with nothing, an operator or an opening bracket before it is a minus; in prose a
+// dash set apart from its number counts only after "=", ":" or a verb like "is".
+void dashes_to_minus(std::string& s, bool prose) {
+  static const std::string dashes[] = {"\xe2\x80\x93", "\xe2\x80\x94"};
+  static const RE2 verb_re(
+      R"((?i)(?:^|[^A-Za-z])(?:is|was|are|were|be|equals|becomes|gives|get|gets)$)");
+  for (size_t i = 0; i < s.size(); i++) {
+    size_t len = 0;
+    for (const auto& d : dashes)
+      if (s.compare(i, d.size(), d) == 0) len = d.size();
+    if (len == 0) continue;
+    size_t n = i + len;
+    while (n < s.size() && s[n] == ' ') n++;
+    bool spaced = n > i + len;
+    bool number_next =
+        n < s.size() && (is_digit(s[n]) || (n + 1 < s.size() && s[n] == '.' && is_digit(s[n + 1])));
+    if (!number_next && (prose || n >= s.size() || s[n] != '\\')) continue;
+    size_t j = i;
+    while (j > 0 && s[j - 1] == ' ') j--;
+    char prev = j > 0 ? s[j - 1] : '\0';
+    bool minus;
+    if (!prose) {
+      minus = prev == '\0' || std::string("=(,[{:<>$").find(prev) != std::string::npos;
+    } else if (spaced) {
+      minus = prev == '=' || prev == ':' || RE2::PartialMatch(s.substr(0, j), verb_re);
+    } else {  // "to –5", "=–5", "(–5": never after a digit or a letter ("3–5", "word—5")
+      minus = prev == '\0' || (j < i && !is_digit(prev)) ||
+              std::string("=(:[$").find(prev) != std::string::npos;
+    }
+    if (!minus) continue;
+    s.replace(i, n - i, "-");
+  }
+}
+
 // Text with math segments and LaTeX commands (with their brace groups) blanked out.
 std::string mask_latex(const std::string& s) {
   std::string t = s;
@@ -480,6 +516,7 @@ bool is_operation_word(const std::string& w);
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
   replace_all(t, "\xe2\x88\x92", "  -");  // the minus sign "−5" is -5, never 5
+  dashes_to_minus(t, true);
   superscripts_to_caret(t);
   // Scientific notation is one number: "1.5 x 10^6", "3.14 × 10^-2", "1.5e6" (never 1.5).
   static const RE2 re(
@@ -491,6 +528,7 @@ std::optional<std::string> last_number(const std::string& s) {
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
+  size_t last_end = std::string::npos;  // where the number in last ends in t
   while (RE2::FindAndConsume(&in, re, &m)) {
     size_t b = static_cast<size_t>(m.data() - t.data()), e = b + m.size();
     char before = b > 0 ? t[b - 1] : ' ';
@@ -499,12 +537,22 @@ std::optional<std::string> last_number(const std::string& s) {
         std::string("_^{}\\.").find(before) != std::string::npos)
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
-    if (before == '(' && after == ')') continue;  // "equation (1)" names, it does not answer
-    std::string q_before, q_after;                // "at least 5 people", "81 or more"
+    if (before == '(' && after == ')') {
+      // "1/4 (25%)" restates the number before it (both are kept); "equation (1)" only names.
+      size_t open = b - 1;
+      if (last_end != std::string::npos && open > last_end &&
+          trim(t.substr(last_end, open - last_end)).empty()) {
+        last += " (" + std::string(m) + ")";
+        last_end = e + 1;
+      }
+      continue;
+    }
+    std::string q_before, q_after;  // "at least 5 people", "81 or more"
     RE2::PartialMatch(re2::StringPiece(t).substr(0, b), qualifier_before_re(), &q_before);
     RE2::PartialMatch(re2::StringPiece(t).substr(e), qualifier_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) {
       last = trim(q_before + " " + std::string(m) + " " + q_after);
+      last_end = std::string::npos;
       continue;
     }
     // "1.2 million", "2 dozen": the word belongs to the number.
@@ -512,11 +560,13 @@ std::optional<std::string> last_number(const std::string& s) {
     std::string w;
     if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && is_operation_word(w)) {
       last = std::string(m) + " " + w;
+      last_end = std::string::npos;
       continue;
     }
     static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
     if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
     last = std::string(m);
+    last_end = e;
   }
   if (last.empty()) return std::nullopt;
   return last;
@@ -608,6 +658,21 @@ std::string strip_units(const std::string& s) {
     return s;
   if (prefix.size() >= 3 && prefix.compare(prefix.size() - 3, 3, "\\pi") == 0 && space.empty())
     return s;  // "\pir" is no unit after \pi
+  // "7 more cookies", "7 fewer", "7 more apples than Bob" answer "how many more": the comparison
+  // goes, unless it makes an expression ("7 more than x", "7 more than twice the number") or a
+  // bound ("7 more or less").
+  static const RE2 comparison_re(
+      R"((?i)^(?:more|fewer|less)\b\s*((?:[A-Za-z]+\s*)*?)(?:\bthan\s+((?:[A-Za-z]+\s*)+))?$)");
+  static const RE2 expression_re(
+      R"((?i)(?:^|\s)(?:[a-z]|twice|thrice|double|triple|half|times|number|sum|product|square|)"
+      R"(cube|difference|quotient|itself)(?:\s|$))");
+  std::string counted, target;
+  if (RE2::FullMatch(words, comparison_re, &counted, &target)) {
+    if (!target.empty() && RE2::PartialMatch(target, expression_re)) return s;
+    if (trim(counted).empty()) return prefix;
+    words = counted;
+    space = " ";
+  }
   bool compound = words.find('/') != std::string::npos;
   bool all_units = true;
   size_t i = 0, count = 0;
@@ -1058,7 +1123,11 @@ std::string words_to_list(const std::string& s) {
     std::vector<std::string> parts = split_top(t, w);
     if (parts.size() < 2) continue;
     std::string out;
-    for (auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+    for (auto& p : parts) {
+      std::string e = trim(p);
+      while (!e.empty() && e.back() == ',') e = trim(e.substr(0, e.size() - 1));  // "a, or b"
+      out += (out.empty() ? "" : ", ") + e;
+    }
     t = out;
   }
   return t;
@@ -1136,6 +1205,31 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   // Several answers written with words; \pm as two answers.
   std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
+  // A value restated in brackets, "1/2 (0.5)", "25% (1/4)": two alternatives, never a product.
+  static const RE2 restated_re(R"(^(.*[^\s(])\s+\(([^()]+)\)$)");
+  std::string first, second;
+  if (RE2::FullMatch(p, restated_re, &first, &second) && !has_letters(first) &&
+      looks_numeric(trim(second)))
+    return equal_normalized(g, first + ", " + trim(second), opt, depth + 1);
+  // One value said several ways ("0.5 or 50%", "3/4, or 0.75") answers a single gold value when
+  // every alternative equals every other; alternatives that differ ("2 or -2") stay a list.
+  std::vector<std::string> alternatives = split_top(p, ",");
+  if (alternatives.size() >= 2 && alternatives.size() <= 4 && split_top(g, ",").size() == 1 &&
+      parse_structure(g).kind == Structure::kScalar) {
+    bool same = true;
+    for (auto& a : alternatives) {
+      a = trim(a);
+      same = same && !a.empty() && !has_letters(a) && split_relations(a).ops.empty();
+    }
+    for (size_t i = 0; i < alternatives.size() && same; i++)
+      for (size_t j = i + 1; j < alternatives.size() && same; j++)
+        same = equal_normalized(alternatives[i], alternatives[j], opt, depth + 1).equal;
+    if (same) {
+      for (const auto& a : alternatives)
+        if (equal_normalized(g, a, opt, depth + 1).equal) return {true, "one value restated"};
+      return {false, "restated value differs"};
+    }
+  }
   // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
   bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
   Relation gr = split_relations(g), pr = split_relations(p);
@@ -1448,6 +1542,48 @@ bool value_closes(const std::string& text) {
   return words <= 4;
 }
 
+// A tuple written as plain equations at the end of prose, "x = 3, y = 4" or "x = 3 and y = 4": n
+// named values joined by ",", ";" or "and", in the order to compare (x, y, z sorted, other names as
+// written); nullopt for anything else.
+std::optional<std::string> plain_equations(const std::string& text, size_t n) {
+  std::string t = mask_latex(text);
+  replace_all(t, "\xe2\x88\x92", "  -");
+  dashes_to_minus(t, true);
+  static const RE2 eq_re(R"(([A-Za-z])\s*=\s*(-?\d+(?:\.\d+)?(?:/\d+)?))");
+  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and)\s*$)");
+  std::vector<std::pair<std::string, std::string>> run;
+  size_t run_end = 0;
+  re2::StringPiece in(t), var, val;
+  while (RE2::FindAndConsume(&in, eq_re, &var, &val)) {
+    size_t b = static_cast<size_t>(var.data() - t.data());
+    size_t e = static_cast<size_t>(val.data() - t.data()) + val.size();
+    char before = b > 0 ? t[b - 1] : ' ', after = e < t.size() ? t[e] : ' ';
+    // "2x = 6", "x = 3y", "x = 3^2" are no plain values
+    bool plain = !is_alpha(before) && !is_digit(before) &&
+                 std::string("_^{\\'").find(before) == std::string::npos && !is_alpha(after) &&
+                 std::string("_^{(*").find(after) == std::string::npos;
+    if (!plain) {
+      run.clear();
+      continue;
+    }
+    if (!run.empty() && !RE2::FullMatch(t.substr(run_end, b - run_end), joiner_re)) run.clear();
+    run.emplace_back(std::string(var), std::string(val));
+    run_end = e;
+  }
+  if (run.size() != n || n < 2 || !value_closes(t.substr(run_end - 1))) return std::nullopt;
+  if (t.find_first_of("0123456789", run_end) != std::string::npos) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& [v, x] : run) names.push_back(v);
+  std::sort(names.begin(), names.end());
+  if (std::adjacent_find(names.begin(), names.end()) != names.end()) return std::nullopt;
+  if (std::all_of(names.begin(), names.end(),
+                  [](const std::string& v) { return v == "x" || v == "y" || v == "z"; }))
+    std::sort(run.begin(), run.end());
+  std::string out;
+  for (const auto& [v, x] : run) out += (out.empty() ? "" : ", ") + v + " = " + x;
+  return out;
+}
+
 struct Retraction {
   size_t end;   // the text after it is what the completion says instead
   bool strong;  // it declares what precedes it wrong ("wait, no"); weak ones only re-examine it
@@ -1480,9 +1616,27 @@ std::vector<Retraction> retractions(const std::string& text) {
     if (lower(std::string(marker)).rfind("actually", 0) == 0 && next.empty()) continue;
     out.push_back({static_cast<size_t>(marker.data() - text.data()) + marker.size(), true});
   }
+  // "41 if we count the first day. Since we don't, 42.": a conditional answer, then a short clause
+  // that settles the condition ("since we don't", "as it is not") before the value that holds.
+  static const RE2 resolved_re(
+      R"((?i)\bif\b[^.;\n]{1,120}[.;]\s+(?:but\s+)?(?:since|as|because)\s+)"
+      R"((?:we|you|it|they|he|she|that|this|there)\s+(?:do|does|did|is|are|was|were|can|should|)"
+      R"(have|has|had)(?:n'?t|\s+not)?(?:\s+[a-z]+){0,4}\s*,)");
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, resolved_re))
+    out.push_back({static_cast<size_t>(in.data() - text.data()), true});
   in = re2::StringPiece(text);
   while (RE2::FindAndConsume(&in, weak_re, &marker))
     out.push_back({static_cast<size_t>(marker.data() - text.data()) + marker.size(), false});
+  // "\boxed{5} is wrong, the answer is 6", "41 is incorrect; the correct answer is 42": only with
+  // the stated answer right after it ("41, is incorrect because 41 is odd" gives nothing new).
+  static const RE2 wrong_re(
+      R"((?i)(?:\}\$?|\$|\d|\banswer|\bresult)\s*,?\s+(?:is|was)\s+)"
+      R"((?:wrong|incorrect|not (?:right|correct))\s*[,;:.]?\s*(?:so\s+|and\s+|instead\s*,?\s*)?)"
+      R"(((?:the (?:correct |right |real |actual |final )?answer is|\$?\\boxed)))");
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, wrong_re, &next))
+    out.push_back({static_cast<size_t>(next.data() - text.data()), false});
   std::sort(out.begin(), out.end(),
             [](const Retraction& a, const Retraction& b) { return a.end < b.end; });
   return out;
@@ -1630,6 +1784,7 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\xe2\x88\x9e", "\\infty");  // ∞
   replace_all(s, "\xcf\x80", "\\pi");         // π
   replace_all(s, "\xe2\x88\x92", "-");        // the minus sign
+  dashes_to_minus(s, false);
   replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
   // Unicode math as LaTeX: √2, x², ·, ÷, ∅.
   static const RE2 root_digits(R"(\x{221A}(\d+(?:\.\d+)?))");
@@ -1748,6 +1903,17 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
     r.reason = "no answer found";
     r.components = {{"correct", 0.0}};
     return r;
+  }
+  // Only the last number was found, but the text ends with "x = 3, y = 4" and the gold answer is a
+  // tuple of that length: those values are the answer (never for a scalar gold answer).
+  if (method == "last_number") {
+    Structure gs = parse_structure(math_normalize(gold));
+    size_t think_end = completion.rfind("</think>");
+    std::string text = completion;
+    if (think_end != std::string::npos && !trim(completion.substr(think_end + 8)).empty())
+      text = completion.substr(think_end + 8);
+    if (gs.kind == Structure::kTuple)
+      if (auto eqs = plain_equations(text, gs.elems.size())) r.extracted = *eqs;
   }
   MathVerdict v = math_equal(gold, r.extracted, opt);
   r.score = v.equal ? 1.0 : 0.0;
