@@ -206,7 +206,7 @@ for comp, a, e in [
     ("$\\boxed{\\text{not } 4}$", "4", False),
     ("$\\boxed{\\text{none}}$", "0", False),
     ("$\\boxed{\\text{no solution}}$", "\\text{no solution}", True),
-    ("$\\boxed{\\text{five}}$", "5", False),
+    ("$\\boxed{\\text{five}}$", "5", True), ("$\\boxed{\\text{six}}$", "5", False),  # number words: see number_words
     ("$\\boxed{5 x}$", "5", False), ("$\\boxed{5 \\text{ times } x}$", "5", False),
 ]:
     add("qualifier", comp, a, e)
@@ -817,6 +817,46 @@ for comp, a, e in [
     ("The answer is \\boxed{42}. If you want to check, multiply 6 by 7. As a bonus, 6 + 7 = 13.", "13", False),
 ]:
     add("conditional", comp, a, e)
+
+# ---- numbers written in words are numbers ("twelve", "twenty-five", "one hundred and five", "three
+# quarters", "negative five", "25 percent"); never an ordinal alone, a run of digits in words or a
+# word that only starts like one ("one of them")
+for comp, a, e in [
+    ("The answer is twelve.", "12", True), ("The answer is twelve.", "13", False), ("The answer is Twelve.", "12", True),
+    ("The answer is twenty-five.", "25", True), ("The answer is twenty five.", "25", True),
+    ("The answer is twenty-five.", "20", False), ("The answer is one hundred.", "100", True),
+    ("The answer is one hundred and five.", "105", True), ("The answer is one hundred and five.", "100", False),
+    ("The answer is two thousand three hundred forty.", "2340", True), ("The answer is one hundred thousand.", "100000", True),
+    ("The answer is one half.", "0.5", True), ("The answer is three quarters.", "0.75", True),
+    ("The answer is two thirds.", "\\frac23", True), ("The answer is three quarters.", "3", False),
+    ("The answer is negative 5.", "-5", True), ("The answer is negative 5.", "5", False),
+    ("The answer is minus 5.", "-5", True), ("The answer is negative five.", "-5", True),
+    ("The answer is negative five.", "5", False), ("The answer is zero.", "0", True), ("The answer is zero.", "1", False),
+    ("The answer is one two.", "3", False), ("The answer is one two.", "12", False),
+    ("The answer is twenty twenty.", "2020", False), ("The answer is ten two.", "12", False),
+    ("The answer is twelve apples.", "12", True), ("The answer is twelve apples.", "13", False),
+    ("The answer is one of them.", "1", False), ("The answer is the third one.", "3", False),
+    ("The answer is third.", "3", False), ("The answer is a dozen.", "12", False),
+    ("<answer>seven</answer>", "7", True), ("<answer>seven</answer>", "8", False), ("#### seven", "7", True),
+    ("The answer is none.", "\\text{none}", True), ("$\\boxed{\\text{none}}$", "0", False),
+    ("The answer is 25 percent.", "0.25", True), ("The answer is 25 percent.", "25", True),
+    ("The answer is 25 percent.", "0.025", False), ("So 25 percent of the class passed.", "\\frac14", True),
+    ("So 25 percent of the class passed.", "0.2", False),
+]:
+    add("number_words", comp, a, e)
+
+# ---- clock times: am / pm in any spelling; a gold time without it takes either, one with it needs
+# the same
+for comp, a, e in [
+    ("She arrives at 3:45 pm.", "3:45", True), ("She arrives at 3:45 pm.", "3:45 PM", True),
+    ("She arrives at 3:45 pm.", "3:45 \\text{ PM}", True), ("She arrives at 3:45 pm.", "3:45 AM", False),
+    ("She arrives at 3:45 pm.", "4:45", False), ("She arrives at 3:45 p.m.", "3:45 PM", True),
+    ("She arrives at 3:45 a.m.", "3:45 PM", False), ("The answer is 3:45 PM.", "3:45 p.m.", True),
+    ("The meeting ends at 2:30 PM.", "2:30", True), ("The meeting ends at 2:30.", "2:30 PM", False),
+    ("$\\boxed{3:45 \\text{ PM}}$", "3:45 PM", True), ("$\\boxed{3:45 \\text{ AM}}$", "3:45 PM", False),
+    ("The answer is 9:05am.", "9:05 AM", True), ("The time is 10:30 pm", "22:30", False),
+]:
+    add("clock_time", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

@@ -558,6 +558,20 @@ std::optional<std::string> last_number(const std::string& s) {
     // "1.2 million", "2 dozen": the word belongs to the number.
     static const RE2 word_after(R"(^ +([a-z]+))");
     std::string w;
+    static const RE2 am_pm(R"((?i)^\s*([ap])\.?\s?m\b\.?)");  // "3:45 pm", "9:05 a.m."
+    std::string half;
+    if (std::string(m).find(':') != std::string::npos &&
+        RE2::PartialMatch(re2::StringPiece(t).substr(e), am_pm, &half)) {
+      last = std::string(m) + " " + lower(half) + "m";
+      last_end = std::string::npos;
+      continue;
+    }
+    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && w == "percent" &&
+        m[m.size() - 1] != '%') {  // "25 percent of the class" is 25%
+      last = std::string(m) + "%";
+      last_end = std::string::npos;
+      continue;
+    }
     if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && is_operation_word(w)) {
       last = std::string(m) + " " + w;
       last_end = std::string::npos;
@@ -594,6 +608,71 @@ void unwrap_command(std::string& s, const std::string& name) {
 // Removes a command only where it is whole (keeps \rightarrow when removing \right).
 void remove_command(std::string& s, const std::string& name) {
   replace_command(s, name, "");
+}
+
+// A number written in words at the start of an answer ("twelve", "twenty-five apples", "one
+// hundred and five", "three quarters", "negative 5") with digits instead; s itself when it does
+// not start with one.
+std::string number_words(const std::string& s) {
+  static const char* small[] = {"zero",    "one",     "two",       "three",    "four",
+                                "five",    "six",     "seven",     "eight",    "nine",
+                                "ten",     "eleven",  "twelve",    "thirteen", "fourteen",
+                                "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"};
+  static const char* tens[] = {"twenty", "thirty",  "forty",  "fifty",
+                               "sixty",  "seventy", "eighty", "ninety"};
+  static const std::vector<std::pair<std::string, int>> denominators = {
+      {"half", 2},     {"halves", 2}, {"third", 3},   {"thirds", 3}, {"quarter", 4},
+      {"quarters", 4}, {"fourth", 4}, {"fourths", 4}, {"fifth", 5},  {"fifths", 5}};
+  static const RE2 word_re(R"(^\s*([A-Za-z]+)(?:\s*-\s*|\s+|$))");
+  static const RE2 sign_re(R"((?i)^\s*(?:negative|minus)\s+(.+)$)");
+  std::string after_sign;
+  if (RE2::FullMatch(s, sign_re, &after_sign)) {
+    std::string n = number_words(after_sign);
+    if (n != after_sign || is_digit(after_sign[0]) || after_sign[0] == '.' || after_sign[0] == '\\')
+      return "-" + n;
+    return s;
+  }
+  re2::StringPiece in(s), rest(s);
+  std::string w;
+  long long total = 0, group = 0;
+  int words = 0;
+  enum { kOpen, kTens, kClosed } state = kOpen;  // what the next word may add to
+  bool after_hundred = false;
+  while (RE2::Consume(&in, word_re, &w)) {
+    std::string l = lower(w);
+    long long v = -1;
+    for (int k = 0; k < 20; k++)
+      if (l == small[k]) v = k;
+    for (int k = 0; k < 8; k++)
+      if (l == tens[k]) v = 20 + 10 * k;
+    if (v >= 0 && (state == kOpen || (state == kTens && v > 0 && v < 10))) {
+      group += v;
+      words++;
+      state = v >= 20 && v % 10 == 0 ? kTens : kClosed;
+    } else if (l == "hundred" && group > 0 && group < 10) {
+      group *= 100;
+      state = kOpen;
+      after_hundred = true;
+    } else if ((l == "thousand" || l == "million" || l == "billion") && group > 0) {
+      total += group * (l == "thousand" ? 1000 : l == "million" ? 1000000 : 1000000000);
+      group = 0;
+      state = kOpen;
+    } else if (l == "and" && after_hundred && state == kOpen && group % 100 == 0) {
+      after_hundred = false;
+      continue;  // "one hundred and" alone is 100 and the word "and"
+    } else {
+      // "three quarters", "two thirds": a count of parts
+      int den = 0;
+      for (const auto& [name, d] : denominators)
+        if (l == name) den = d;
+      if (den > 0 && words > 0 && total == 0 && group > 0 && group < den * 4)
+        return trim(std::to_string(group) + "/" + std::to_string(den) + " " + std::string(in));
+      break;
+    }
+    rest = in;
+  }
+  if (words == 0) return s;
+  return trim(std::to_string(total + group) + " " + std::string(rest));
 }
 
 bool is_unit_word(const std::string& w) {
@@ -1179,6 +1258,14 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   std::string g = trim(g_in), p = trim(p_in);
   if (p.empty()) return {false, "empty answer"};
   if (nospace(g) == nospace(p) && !g.empty()) return {true, "exact"};
+  // Clock times: "3:45 pm" = "3:45 PM" = "3:45 p.m."; a gold time without am / pm takes either,
+  // one with it needs the same.
+  static const RE2 time_re(R"((?i)^(\d{1,2}:\d{2})(?:\s*([ap])\.?\s*m\.?)?$)");
+  std::string gt, ga, pt, pa;
+  if (RE2::FullMatch(g, time_re, &gt, &ga) && RE2::FullMatch(p, time_re, &pt, &pa)) {
+    bool same = gt == pt && (ga.empty() || lower(ga) == lower(pa));
+    return {same, same ? "time" : "different time"};
+  }
   // Fast path: two plain decimals need none of the splitting below.
   static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
   if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
@@ -1851,6 +1938,9 @@ std::string math_normalize(const std::string& in) {
   RE2::Replace(&s, trailing_note, "");
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
+  s = number_words(s);
+  static const RE2 percent_word(R"((?i)(\d)\s*(?:percent|per cent)\b)");  // "25 percent" is 25%
+  RE2::GlobalReplace(&s, percent_word, "\\1%");
   // "1.2 million" is 1.2 \times 10^{6}; the rest of the words may still be units.
   static const RE2 scale_re(
       R"((?i)^(-?\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b(.*)$)");

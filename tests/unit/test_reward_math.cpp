@@ -239,7 +239,9 @@ const Case kCases[] = {
     {"A", "B", false},
     {"(A)", "A", true},  // a choice letter in parentheses
     {"5", "", false},
-    {"5", "five", false},
+    {"5", "five", true},  // a number in words
+    {"5", "six", false},
+    {"3", "third", false},   // an ordinal alone is no number
     {"2", "x", false},
     {"x", "y", false},
     {"0", "o", false},
