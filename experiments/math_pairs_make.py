@@ -633,6 +633,7 @@ for comp, a, e in [
     (box("(C) \\frac32"), "\\textbf{(D) }\\frac{3}{2}", False),
     ("The answer is option D.", "D", True), ("The answer is option C.", "D", False),
     ("The answer is: D) 3/2", "D", True), ("The answer is: C) 3/2", "D", False),
+    ("So the answer is B: 12", "B", True), ("So the answer is B: 12", "C", False),
     (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "\\frac{\\sqrt3}2", True),
     (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "0.866", True),
     (box("\\frac{\\sqrt{2}}{2}\\approx 0.707"), "\\frac{\\sqrt3}2", False),
@@ -731,6 +732,11 @@ for comp, a, e in [
     ("So we need 4 (4) boxes.", "4", True), ("So we need 4 (5) boxes.", "4", False),
     ("The answer is 0.5, 50%, or 1/2.", "\\frac12", True), ("The answer is 0.5, 50%, or 1/3.", "\\frac12", False),
     ("By equation (2), the total is 42.", "42", True), ("By equation (2), the total is 42.", "2", False),
+    ("The answer is 16 (4^2).", "16", True), ("The answer is 16 (4^2).", "4", False),
+    ("The answer is 4 (2 + 3).", "4", False), ("The answer is 4 (2 + 3).", "5", False),
+    ("The answer is 12 (3 \u00d7 4).", "12", True), ("The answer is 12 (3 \u00d7 5).", "12", False),
+    ("The answer is 10 (or 10.0).", "10", True), ("The answer is 10 (or 11).", "10", False),
+    ("The answer is $\\sin 30^\\circ$.", "\\frac12", True),
 ]:
     add("restatement", comp, a, e)
 
@@ -751,6 +757,10 @@ for comp, a, e in [
     ("We found the value \u2013 after some work \u2013 to be 5.", "-5", False),
     ("The difference was 7 \u2013 a big gap.", "7", True), ("The difference was 7 \u2013 a big gap.", "-7", False),
     ("The result is 12\u2014a dozen.", "12", True), ("The numbers \u2014 5 and 7 \u2014 sum to 12.", "12", True),
+    # a dash before words after the answer starts a remark
+    ("The answer is 5 \u2014 the smallest prime greater than 3.", "5", True),
+    ("The answer is 5 \u2014 the smallest prime greater than 3.", "3", False),
+    ("The answer is 5 -- the smallest prime.", "5", True), ("The answer is 5 -- the smallest prime.", "-5", False),
 ]:
     add("dash_minus", comp, a, e)
 
@@ -799,6 +809,11 @@ for comp, a, e in [
     ("So 2x = 6, y = 4.", "(3,4)", False), ("So x = 3, y = 4 cm.", "(3,4)", True),
     ("<think>x = 1, y = 2</think> So x = 3, y = 4.", "(3,4)", True),
     ("<think>x = 3, y = 4</think> So x = 1, y = 2.", "(3,4)", False),
+    # roots: one variable, as many values as the gold list
+    ("The roots are x = 2 and x = 3.", "2, 3", True), ("The roots are x = 2 and x = 3.", "2", False),
+    ("The roots are x = 2 or x = 3.", "3,2", True), ("The roots are x = 2 or x = 4.", "2, 3", False),
+    ("So x = 2 and y = 3.", "2, 3", False), ("The roots are x = 2 or x = 3.", "(2,3)", False),
+    ("The roots are x = 2, x = 3, and x = 5.", "2,3,5", True), ("The roots are x = 2, x = 3, and x = 5.", "2,3", False),
 ]:
     add("plain_equations", comp, a, e)
 
@@ -857,6 +872,16 @@ for comp, a, e in [
     ("The answer is 9:05am.", "9:05 AM", True), ("The time is 10:30 pm", "22:30", False),
 ]:
     add("clock_time", comp, a, e)
+
+# ---- an exact value with its approximation in prose ("1/6 \u2248 0.167") is the exact value; a rounded
+# gold takes the approximation
+for comp, a, e in [
+    ("Therefore, the probability is 1/6 \u2248 0.167.", "\\frac16", True),
+    ("Therefore, the probability is 1/6 \u2248 0.167.", "0.167", True),
+    ("Therefore, the probability is 1/5 \u2248 0.2.", "\\frac16", False), ("So x \u2248 0.167.", "\\frac16", False),
+    ("The answer is 1/6 \u2248 0.167.", "\\frac16", True), ("The answer is 1/6 \u2248 0.167.", "\\frac15", False),
+]:
+    add("approx_prose", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

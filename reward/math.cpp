@@ -297,11 +297,13 @@ std::optional<std::string> answer_from_text(std::string rest) {
   }
   // Never at a correction or a second case ("but", "then", "if", "for part (b)"): the text stays
   // whole and is no single answer. A value ruled out after it ("42, not 41") or an emphasis ("41,
-  // no more and no less") leaves the answer as it is.
+  // no more and no less") leaves the answer as it is; so does a remark after a dash ("5 – the
+  // smallest prime").
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
       R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b))");
+      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b|)"
+      R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
@@ -545,6 +547,12 @@ std::optional<std::string> last_number(const std::string& s) {
         last += " (" + std::string(m) + ")";
         last_end = e + 1;
       }
+      continue;
+    }
+    // "1/6 ≈ 0.167": the value with its approximation (the comparison takes the exact one).
+    if (last_end != std::string::npos && trim(t.substr(last_end, b - last_end)) == "\xe2\x89\x88") {
+      last += " \xe2\x89\x88 " + std::string(m);
+      last_end = e;
       continue;
     }
     std::string q_before, q_after;  // "at least 5 people", "81 or more"
@@ -1241,7 +1249,7 @@ bool chain_head(const std::string& lhs) {
 std::string choice_letter(const std::string& s, std::string* value = nullptr) {
   static const RE2 bare_re(R"(^(?:(?i:option|choice) *)?\(?([A-J])\)?$)");
   static const RE2 valued_re(
-      R"(^(?:\(([A-J])\)|([A-J])\)|(?i:option|choice) +\(?([A-J])\)?)[\s:.]*(.*)$)");
+      R"(^(?:\(([A-J])\)|([A-J])[):]|(?i:option|choice) +\(?([A-J])\)?)[\s:.]*(.*)$)");
   static const RE2 other_re(R"(\([A-J]\)|\b[A-J]\b|(?i)\b(?:or|and)\b)");
   std::string letter, l1, l2, l3, rest;
   if (RE2::FullMatch(s, bare_re, &letter)) return letter;
@@ -1292,11 +1300,13 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   // Several answers written with words; \pm as two answers.
   std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
-  // A value restated in brackets, "1/2 (0.5)", "25% (1/4)": two alternatives, never a product.
-  static const RE2 restated_re(R"(^(.*[^\s(])\s+\(([^()]+)\)$)");
+  // A value restated in brackets, "1/2 (0.5)", "25% (1/4)", "8 (2^3)", "10 (or 10.0)": two
+  // alternatives, never a product.
+  static const RE2 restated_re(R"(^(.*[^\s(])\s+\((?:\s*or\s+)?([^()]+)\)$)");
   std::string first, second;
   if (RE2::FullMatch(p, restated_re, &first, &second) && !has_letters(first) &&
-      looks_numeric(trim(second)))
+      !has_letters(second) && !trim(second).empty() &&
+      (is_digit(first.back()) || first.back() == '}' || first.back() == '%'))  // not "\sin (x)"
     return equal_normalized(g, first + ", " + trim(second), opt, depth + 1);
   // One value said several ways ("0.5 or 50%", "3/4, or 0.75") answers a single gold value when
   // every alternative equals every other; alternatives that differ ("2 or -2") stay a list.
@@ -1631,13 +1641,14 @@ bool value_closes(const std::string& text) {
 
 // A tuple written as plain equations at the end of prose, "x = 3, y = 4" or "x = 3 and y = 4": n
 // named values joined by ",", ";" or "and", in the order to compare (x, y, z sorted, other names as
-// written); nullopt for anything else.
-std::optional<std::string> plain_equations(const std::string& text, size_t n) {
+// written); with roots, n values of one variable ("x = 2 or x = 3"); nullopt for anything else.
+std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
   std::string t = mask_latex(text);
   replace_all(t, "\xe2\x88\x92", "  -");
   dashes_to_minus(t, true);
   static const RE2 eq_re(R"(([A-Za-z])\s*=\s*(-?\d+(?:\.\d+)?(?:/\d+)?))");
   static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and)\s*$)");
+  static const RE2 roots_joiner_re(R"(^\s*(?:,|;|,?\s*(?:and|or))\s*$)");
   std::vector<std::pair<std::string, std::string>> run;
   size_t run_end = 0;
   re2::StringPiece in(t), var, val;
@@ -1653,7 +1664,9 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n) {
       run.clear();
       continue;
     }
-    if (!run.empty() && !RE2::FullMatch(t.substr(run_end, b - run_end), joiner_re)) run.clear();
+    if (!run.empty() &&
+        !RE2::FullMatch(t.substr(run_end, b - run_end), roots ? roots_joiner_re : joiner_re))
+      run.clear();
     run.emplace_back(std::string(var), std::string(val));
     run_end = e;
   }
@@ -1662,7 +1675,11 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n) {
   std::vector<std::string> names;
   for (const auto& [v, x] : run) names.push_back(v);
   std::sort(names.begin(), names.end());
-  if (std::adjacent_find(names.begin(), names.end()) != names.end()) return std::nullopt;
+  if (roots) {  // "x = 2 or x = 3": one variable, n values
+    if (names.front() != names.back()) return std::nullopt;
+  } else if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+    return std::nullopt;
+  }
   if (std::all_of(names.begin(), names.end(),
                   [](const std::string& v) { return v == "x" || v == "y" || v == "z"; }))
     std::sort(run.begin(), run.end());
@@ -1995,15 +2012,17 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
     return r;
   }
   // Only the last number was found, but the text ends with "x = 3, y = 4" and the gold answer is a
-  // tuple of that length: those values are the answer (never for a scalar gold answer).
+  // tuple of that length (or "x = 2 or x = 3" and a list): those values are the answer (never for
+  // a scalar gold answer).
   if (method == "last_number") {
     Structure gs = parse_structure(math_normalize(gold));
     size_t think_end = completion.rfind("</think>");
     std::string text = completion;
     if (think_end != std::string::npos && !trim(completion.substr(think_end + 8)).empty())
       text = completion.substr(think_end + 8);
-    if (gs.kind == Structure::kTuple)
-      if (auto eqs = plain_equations(text, gs.elems.size())) r.extracted = *eqs;
+    if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
+      if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
+        r.extracted = *eqs;
   }
   MathVerdict v = math_equal(gold, r.extracted, opt);
   r.score = v.equal ? 1.0 : 0.0;
