@@ -857,6 +857,10 @@ for comp, a, e in [
     ("The answer is 25 percent.", "0.25", True), ("The answer is 25 percent.", "25", True),
     ("The answer is 25 percent.", "0.025", False), ("So 25 percent of the class passed.", "\\frac14", True),
     ("So 25 percent of the class passed.", "0.2", False),
+    ("The answer is a third.", "\\frac13", True), ("The answer is a third.", "3", False),
+    ("The answer is half.", "\\frac12", True), ("The answer is half.", "2", False),
+    ("The answer is a quarter.", "\\frac14", True), ("The answer is one third.", "\\frac13", True),
+    ("The answer is a lot.", "1", False),
 ]:
     add("number_words", comp, a, e)
 
@@ -882,6 +886,18 @@ for comp, a, e in [
     ("The answer is 1/6 \u2248 0.167.", "\\frac16", True), ("The answer is 1/6 \u2248 0.167.", "\\frac15", False),
 ]:
     add("approx_prose", comp, a, e)
+
+# ---- an answer in quotes or code ticks; a ratio "3 to 4" or "3 : 4" (a label "Step 2: 16" is no ratio)
+for comp, a, e in [
+    ("The answer is \"18\".", "18", True), ("The answer is \"19\".", "18", False), ("The answer is `18`.", "18", True),
+    ("The answer is '18'.", "18", True), ("The answer is \u201c18\u201d.", "18", True),
+    ("The answer is \"Evelyn\".", "\\text{Evelyn}", True), ("The answer is \"18\" or \"19\".", "18", False),
+    ("The answer is 3 to 4.", "3:4", True), ("The answer is 3 to 4.", "4", False), ("The answer is 3 to 4.", "4:3", False),
+    ("The ratio is 3 : 4.", "3:4", True), ("The ratio is 3 : 4.", "4", False),
+    ("Step 1: 5 + 3 = 8\nStep 2: 16", "16", True), ("Step 1: 5 + 3 = 8\nStep 2: 16", "2:16", False),
+    ("Prices rose from 3 to 4 dollars.", "4", True), ("Prices rose from 3 to 4 dollars.", "3:4", False),
+]:
+    add("quoted_ratio", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

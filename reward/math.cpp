@@ -332,6 +332,18 @@ std::optional<std::string> answer_from_text(std::string rest) {
   strip_ends(rest);
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
+  // Quotes or code ticks around the answer: "\"18\"", "'18'", "`18`".
+  for (const char* q : {"\"", "'", "`", "\xe2\x80\x9c"}) {
+    std::string close = std::string(q) == "\xe2\x80\x9c" ? "\xe2\x80\x9d" : q;
+    size_t n = std::string(q).size();
+    if (rest.size() > n + close.size() && rest.compare(0, n, q) == 0 &&
+        rest.compare(rest.size() - close.size(), close.size(), close) == 0 &&
+        rest.find(close, n) == rest.size() - close.size()) {
+      rest = rest.substr(n, rest.size() - n - close.size());
+      strip_ends(rest);
+      break;
+    }
+  }
   if (rest.empty()) return std::nullopt;
   return rest;
 }
@@ -522,7 +534,7 @@ std::optional<std::string> last_number(const std::string& s) {
   superscripts_to_caret(t);
   // Scientific notation is one number: "1.5 x 10^6", "3.14 × 10^-2", "1.5e6" (never 1.5).
   static const RE2 re(
-      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
+      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+| : \d+)+|-?\d+ \d+/\d+|)"
       R"(-?\d+(?:\.\d+)? ?(?:x|\x{00D7}|\*) ?10\^(?:\{[+-]?\d+\}|\([+-]?\d+\)|[+-]?\d+)|)"
       R"(-?\d+(?:\.\d+)?[eE][+-]?\d+|)"
       R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
@@ -588,6 +600,8 @@ std::optional<std::string> last_number(const std::string& s) {
     static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
     if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
     last = std::string(m);
+    if (last.find(':') != std::string::npos)  // the ratio "3 : 4" is 3:4
+      last.erase(std::remove(last.begin(), last.end(), ' '), last.end());
     last_end = e;
   }
   if (last.empty()) return std::nullopt;
@@ -633,6 +647,15 @@ std::string number_words(const std::string& s) {
       {"quarters", 4}, {"fourth", 4}, {"fourths", 4}, {"fifth", 5},  {"fifths", 5}};
   static const RE2 word_re(R"(^\s*([A-Za-z]+)(?:\s*-\s*|\s+|$))");
   static const RE2 sign_re(R"((?i)^\s*(?:negative|minus)\s+(.+)$)");
+  // "half", "a third", "a quarter" (never "third" alone, an ordinal)
+  static const RE2 one_part_re(
+      R"((?i)^\s*(?:(?:a|one)\s+(half|third|quarter|fifth)|(half))\b(.*)$)");
+  std::string part, half, part_rest;
+  if (RE2::FullMatch(s, one_part_re, &part, &half, &part_rest)) {
+    std::string l = lower(part + half);
+    const char* den = l == "half" ? "2" : l == "third" ? "3" : l == "quarter" ? "4" : "5";
+    return trim("1/" + std::string(den) + " " + part_rest);
+  }
   std::string after_sign;
   if (RE2::FullMatch(s, sign_re, &after_sign)) {
     std::string n = number_words(after_sign);
@@ -1956,6 +1979,8 @@ std::string math_normalize(const std::string& in) {
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = number_words(s);
+  static const RE2 ratio_words(R"(^(\d+)\s+to\s+(\d+)$)");  // "3 to 4" as an answer is 3:4
+  RE2::Replace(&s, ratio_words, "\\1:\\2");
   static const RE2 percent_word(R"((?i)(\d)\s*(?:percent|per cent)\b)");  // "25 percent" is 25%
   RE2::GlobalReplace(&s, percent_word, "\\1%");
   // "1.2 million" is 1.2 \times 10^{6}; the rest of the words may still be units.
