@@ -288,6 +288,15 @@ for comp, a, e in [
     ("The answer is 42. Actually, 42 = 6 * 7.", "42", True), ("The answer is 42. Actually, 42 = 6 * 7.", "7", False),
     ("<think>41? Wait, no: 43.</think> The answer is \\boxed{42}.", "42", True),
     ("<think>41? Wait, no: 43.</think> The answer is \\boxed{42}.", "43", False),
+    # "no" after an ellipsis, an opening bracket or "hmm"; a dash and "wait" right before a number
+    ("The answer is 41... no, 42.", "42", True), ("The answer is 41... no, 42.", "41", False),
+    ("The answer is 41 (no, 42).", "42", True), ("The answer is 41 (no, 42).", "41", False),
+    ("The answer is 41. Hmm, no \u2013 42.", "42", True), ("The answer is 41. Hmm, no \u2013 42.", "41", False),
+    ("The answer is 41 \u2013 wait, 42.", "42", True), ("The answer is 41 \u2013 wait, 42.", "41", False),
+    ("The answer is 42 \u2013 wait, is it 6 \u00d7 7? Yes.", "42", True),
+    ("The answer is 42 \u2013 wait, is it 6 \u00d7 7? Yes.", "7", False),
+    ("We tried 1, 2, 3... no, none worked. The answer is 4.", "4", True),
+    ("We tried 1, 2, 3... no, none worked. The answer is 4.", "3", False),
 ]:
     add("self_correction", comp, a, e)
 
@@ -814,6 +823,11 @@ for comp, a, e in [
     ("The roots are x = 2 or x = 3.", "3,2", True), ("The roots are x = 2 or x = 4.", "2, 3", False),
     ("So x = 2 and y = 3.", "2, 3", False), ("The roots are x = 2 or x = 3.", "(2,3)", False),
     ("The roots are x = 2, x = 3, and x = 5.", "2,3,5", True), ("The roots are x = 2, x = 3, and x = 5.", "2,3", False),
+    # "is" for "=", one per line, Markdown bold
+    ("So x is 3 and y is 4.", "(3,4)", True), ("So x is 3 and y is 4.", "(4,3)", False),
+    ("x = 3\ny = 4", "(3,4)", True), ("x = 3\ny = 4", "(3,5)", False),
+    ("**x = 3**, **y = 4**", "(3,4)", True), ("**x = 3**, **y = 4**", "(4,3)", False),
+    ("This is 3 and y is 4.", "(3,4)", False), ("x = 3\n\nNow the area is 12.", "(3,12)", False),
 ]:
     add("plain_equations", comp, a, e)
 

@@ -1662,16 +1662,17 @@ bool value_closes(const std::string& text) {
   return words <= 4;
 }
 
-// A tuple written as plain equations at the end of prose, "x = 3, y = 4" or "x = 3 and y = 4": n
-// named values joined by ",", ";" or "and", in the order to compare (x, y, z sorted, other names as
+// A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or "x
+// is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to compare (x, y, z sorted, other names as
 // written); with roots, n values of one variable ("x = 2 or x = 3"); nullopt for anything else.
 std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
   std::string t = mask_latex(text);
   replace_all(t, "\xe2\x88\x92", "  -");
   dashes_to_minus(t, true);
-  static const RE2 eq_re(R"(([A-Za-z])\s*=\s*(-?\d+(?:\.\d+)?(?:/\d+)?))");
-  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and)\s*$)");
-  static const RE2 roots_joiner_re(R"(^\s*(?:,|;|,?\s*(?:and|or))\s*$)");
+  replace_all(t, "**", "  ");  // Markdown bold: "**x = 3**, **y = 4**"
+  static const RE2 eq_re(R"(([A-Za-z])(?:\s*=\s*|\s+(?:is|equals)\s+)(-?\d+(?:\.\d+)?(?:/\d+)?))");
+  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n)\s*$)");
+  static const RE2 roots_joiner_re(R"(^\s*(?:,|;|,?\s*(?:and|or)|\n)\s*$)");
   std::vector<std::pair<std::string, std::string>> run;
   size_t run_end = 0;
   re2::StringPiece in(t), var, val;
@@ -1723,7 +1724,8 @@ std::vector<Retraction> retractions(const std::string& text) {
   // around a number or math.
   static const RE2 strong_re(
       R"((?i)((?:\bwait[\s,.!…]*no(?:pe)?\s*[,.:;!…—–-]|\bno[\s,.!…]*wait\b|)"
-      R"((?:—|–|\s--?)\s*no\s*[,.:;!]|\boops\b|\bwhoops\b|\bscratch that\b|)"
+      R"((?:—|–|\s--?|\.\.\.|…|\(|\bhmm+,?)\s*no\s*[,.:;!—–-]|)"
+      R"(\boops\b|\bwhoops\b|\bscratch that\b|)"
       R"(\bon (?:second|further) thought\b|\bon (?:further |second )?reflection\b|\bcorrection\s*:|)"
       R"(\blet me correct\b|\bi made (?:a|an) (?:\w+ )?(?:mistake|error)\b|\bmy (?:mistake|bad)\b|)"
       R"(\bi (?:miscalculated|miscounted|misread)\b|)"
@@ -1749,6 +1751,11 @@ std::vector<Retraction> retractions(const std::string& text) {
       R"((?i)\bif\b[^.;\n]{1,120}[.;]\s+(?:but\s+)?(?:since|as|because)\s+)"
       R"((?:we|you|it|they|he|she|that|this|there)\s+(?:do|does|did|is|are|was|were|can|should|)"
       R"(have|has|had)(?:n'?t|\s+not)?(?:\s+[a-z]+){0,4}\s*,)");
+  // "41 – wait, 42": a dash and "wait" retract only right before a number.
+  static const RE2 dash_wait_re(R"((?i)(?:—|–|\s--?)\s*wait\s*[,.:;!]\s*(-?\d))");
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, dash_wait_re, &next))
+    out.push_back({static_cast<size_t>(next.data() - text.data()), true});
   in = re2::StringPiece(text);
   while (RE2::FindAndConsume(&in, resolved_re))
     out.push_back({static_cast<size_t>(in.data() - text.data()), true});
