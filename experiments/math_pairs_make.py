@@ -875,6 +875,8 @@ for comp, a, e in [
     ("The answer is half.", "\\frac12", True), ("The answer is half.", "2", False),
     ("The answer is a quarter.", "\\frac14", True), ("The answer is one third.", "\\frac13", True),
     ("The answer is a lot.", "1", False),
+    ("The answer is infinity.", "\\infty", True), ("The answer is infinity.", "-\\infty", False),
+    ("The answer is negative infinity.", "-\\infty", True), ("The answer is negative infinity.", "\\infty", False),
 ]:
     add("number_words", comp, a, e)
 
@@ -912,6 +914,19 @@ for comp, a, e in [
     ("Prices rose from 3 to 4 dollars.", "4", True), ("Prices rose from 3 to 4 dollars.", "3:4", False),
 ]:
     add("quoted_ratio", comp, a, e)
+
+# ---- in prose, the value of a variable right after the answer ("12 when n = 3", "12, attained at
+# x = 3") says where the answer holds, as "$42$ for each $n$" does in math
+for comp, a, e in [
+    ("So the minimum value is 9/4 when x = 1.", "\\frac94", True), ("So the minimum value is 9/4 when x = 1.", "1", False),
+    ("The maximum is 12, attained at x = 3.", "12", True), ("The maximum is 12, attained at x = 3.", "3", False),
+    ("The maximum is 12 at x = 3.", "12", True), ("The maximum is 12 at x = 3.", "3", False),
+    ("The sum equals 55 for n = 10.", "55", True), ("The sum equals 55 for n = 10.", "10", False),
+    ("We get 12 when n = 3.", "12", True), ("We get 12 when n = 3.", "3", False),
+    ("Then y = 12 when x = 3.", "12", True), ("Then y = 12 when x = 3.", "3", False),
+    ("The price at x = 3 is 12.", "12", True), ("The price at x = 3 is 12.", "3", False),
+]:
+    add("where_prose", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

@@ -561,6 +561,13 @@ std::optional<std::string> last_number(const std::string& s) {
       }
       continue;
     }
+    // "12 when n = 3", "12, attained at x = 3": the value of a variable right after the answer
+    // only says where the answer holds.
+    static const RE2 where_re(
+        R"((?i)^\s*,?\s*(?:(?:which is |that is )?(?:attained|achieved|obtained|reached|occurring)\s+)?)"
+        R"((?:when|where|at|for|for each|for all|with|if|given)\s+[A-Za-z]\s*=\s*$)");
+    if (last_end != std::string::npos && RE2::FullMatch(t.substr(last_end, b - last_end), where_re))
+      continue;
     // "1/6 ≈ 0.167": the value with its approximation (the comparison takes the exact one).
     if (last_end != std::string::npos && trim(t.substr(last_end, b - last_end)) == "\xe2\x89\x88") {
       last += " \xe2\x89\x88 " + std::string(m);
@@ -1986,6 +1993,10 @@ std::string math_normalize(const std::string& in) {
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = number_words(s);
+  static const RE2 infinity_word(R"((?i)^(?:(positive|plus)\s+|(negative|minus)\s+)?infinity$)");
+  std::string pos_inf, neg_inf;
+  if (RE2::FullMatch(s, infinity_word, &pos_inf, &neg_inf))
+    s = neg_inf.empty() ? "\\infty" : "-\\infty";
   static const RE2 ratio_words(R"(^(\d+)\s+to\s+(\d+)$)");  // "3 to 4" as an answer is 3:4
   RE2::Replace(&s, ratio_words, "\\1:\\2");
   static const RE2 percent_word(R"((?i)(\d)\s*(?:percent|per cent)\b)");  // "25 percent" is 25%
