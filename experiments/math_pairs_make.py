@@ -928,6 +928,22 @@ for comp, a, e in [
 ]:
     add("where_prose", comp, a, e)
 
+# ---- what was counted and of what, or a rate, after the number: "7 bags of flour", "15 marbles in
+# each box", "$18 an hour", "5 per person"; never a bound, a variable, a scale word or more numbers
+for comp, a, e in [
+    ("The answer is 7 bags of flour.", "7", True), ("The answer is 8 bags of flour.", "7", False),
+    ("The answer is 15 marbles in each box.", "15", True), ("The answer is $18 an hour.", "18", True),
+    ("The answer is $19 an hour.", "18", False), ("The answer is 3 more bags of flour.", "3", True),
+    ("The answer is 9 pieces left over.", "9", True), ("The answer is 5 per person.", "5", True),
+    ("The answer is 6 feet of rope.", "6", True), ("The answer is 100 a day.", "100", True),
+    ("The answer is 5 apples or more.", "5", False), ("The answer is 5 apples at least.", "5", False),
+    ("The answer is 5 groups of x.", "5", False), ("The answer is 5 bags of flour or more.", "5", False),
+    ("The answer is 5 bags of at most 3 apples.", "5", False), ("The answer is 7 bags of 3 apples.", "7", False),
+    ("The answer is 3 dozen eggs.", "3", False), ("The answer is 2 thousand of them.", "2", False),
+    ("The answer is 1 in 4 chance.", "1", False), ("The answer is 3 of 4 students.", "3", False),
+]:
+    add("counted_phrase", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -790,6 +790,21 @@ std::string strip_units(const std::string& s) {
     words = counted;
     space = " ";
   }
+  // What was counted, then where or of what: "7 bags of flour", "15 marbles in each box", "9
+  // pieces left over"; or a rate, "18 an hour", "5 per person". Never a bound ("5 apples or more",
+  // "5 apples at least") or a variable ("5 groups of x").
+  static const RE2 counted_re(
+      R"((?i)^(?:[A-Za-z]{3,}\s+(?:of|in|on|at|for|from|left|per|to)|a|an|per|each)\s+((?:[A-Za-z]+\s*){1,5})$)");
+  static const RE2 bound_re(
+      R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
+      R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
+      R"(squared|cubed|times|[b-z])(?:\s|$))");
+  std::string phrase;
+  if (!space.empty() && RE2::FullMatch(words, counted_re, &phrase) &&
+      !RE2::PartialMatch(words, bound_re)) {
+    std::string first = lower(words.substr(0, words.find_first_of(" \t")));
+    if (!is_qualifier_word(first) && !is_operation_word(first)) return prefix;
+  }
   bool compound = words.find('/') != std::string::npos;
   bool all_units = true;
   size_t i = 0, count = 0;
