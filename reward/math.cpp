@@ -564,7 +564,8 @@ std::optional<std::string> last_number(const std::string& s) {
     // "12 when n = 3", "12, attained at x = 3": the value of a variable right after the answer
     // only says where the answer holds.
     static const RE2 where_re(
-        R"((?i)^\s*,?\s*(?:(?:which is |that is )?(?:attained|achieved|obtained|reached|occurring)\s+)?)"
+        R"((?i)^\s*,?\s*(?:(?:which is |that is )?)"
+        R"((?:attained|achieved|obtained|reached|occurring)\s+)?)"
         R"((?:when|where|at|for|for each|for all|with|if|given)\s+[A-Za-z]\s*=\s*$)");
     if (last_end != std::string::npos && RE2::FullMatch(t.substr(last_end, b - last_end), where_re))
       continue;
@@ -794,7 +795,8 @@ std::string strip_units(const std::string& s) {
   // pieces left over"; or a rate, "18 an hour", "5 per person". Never a bound ("5 apples or more",
   // "5 apples at least") or a variable ("5 groups of x").
   static const RE2 counted_re(
-      R"((?i)^(?:[A-Za-z]{3,}\s+(?:of|in|on|at|for|from|left|per|to)|a|an|per|each)\s+((?:[A-Za-z]+\s*){1,5})$)");
+      R"((?i)^(?:[A-Za-z]{3,}\s+(?:of|in|on|at|for|from|left|per|to)|a|an|per|each)\s+)"
+      R"(((?:[A-Za-z]+\s*){1,5})$)");
   static const RE2 bound_re(
       R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
       R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
@@ -1684,9 +1686,10 @@ bool value_closes(const std::string& text) {
   return words <= 4;
 }
 
-// A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or "x
-// is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to compare (x, y, z sorted, other names as
-// written); with roots, n values of one variable ("x = 2 or x = 3"); nullopt for anything else.
+// A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or
+// "x is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to
+// compare (x, y, z sorted, other names as written); with roots, n values of one variable ("x = 2
+// or x = 3"); nullopt for anything else.
 std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
   std::string t = mask_latex(text);
   replace_all(t, "\xe2\x88\x92", "  -");
