@@ -746,6 +746,14 @@ for comp, a, e in [
     ("The answer is 12 (3 \u00d7 4).", "12", True), ("The answer is 12 (3 \u00d7 5).", "12", False),
     ("The answer is 10 (or 10.0).", "10", True), ("The answer is 10 (or 11).", "10", False),
     ("The answer is $\\sin 30^\\circ$.", "\\frac12", True),
+    # in math: "(or $2.5$)", "(i.e. $0.5$)" after the answer restate it; "x = ..." said twice
+    ("The answer is $\\frac{5}{2}$ (or $2.5$).", "2.5", True), ("The answer is $\\frac{5}{2}$ (or $3.5$).", "2.5", False),
+    ("The answer is $\\frac{5}{2}$ (or $3.5$).", "3.5", False),
+    ("So $x = \\frac{1}{2}$ (i.e. $0.5$).", "\\frac12", True), ("So $x = \\frac{1}{2}$ (i.e. $0.6$).", "\\frac12", False),
+    ("So $x = 2$ or $x = 2.0$.", "2", True), ("So $x = 2$ or $y = 2$.", "2", False), ("So $x = 2$ or $x = -2$.", "2", False),
+    ("$\\boxed{x = 2, y = 2}$", "2", False), ("The answer is 2 1/2 (2.5).", "\\frac52", True),
+    ("He ate 2 1/2 (3.5) pizzas.", "2.5", False), ("The probability is 3/8 or 37.5%.", "0.375", True),
+    ("The probability is 3/8 or 37%.", "0.375", False),
 ]:
     add("restatement", comp, a, e)
 
@@ -770,6 +778,8 @@ for comp, a, e in [
     ("The answer is 5 \u2014 the smallest prime greater than 3.", "5", True),
     ("The answer is 5 \u2014 the smallest prime greater than 3.", "3", False),
     ("The answer is 5 -- the smallest prime.", "5", True), ("The answer is 5 -- the smallest prime.", "-5", False),
+    ("The answer is -3 or \u20133.", "-3", True), ("The answer is 3 or \u20133.", "3", False),
+    ("He has 5 \u2013 2 = 3 left.", "3", True), ("He has 5 \u2013 2 = 3 left.", "-2", False),
 ]:
     add("dash_minus", comp, a, e)
 

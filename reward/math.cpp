@@ -243,6 +243,11 @@ std::optional<std::string> last_math(const std::string& s) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
     std::string between = s.substr(a.end, b.begin - a.end);
+    // "$\frac52$ (or $2.5$)", "(i.e. $2.5$)": a restatement, kept with the answer (a different
+    // value makes two answers).
+    static const RE2 restate_re(R"(^\(\s*(?:or|i\.e\.,?|that is,?)$)");
+    if (RE2::FullMatch(trim(between), restate_re) && s.find(')', b.end) != std::string::npos)
+      return trim(last_aligned_row(a.body)) + ", " + trim(b.body);
     // A remark in parentheses after the answer: "$x = 5$. (We assumed $x > 0$.)".
     size_t open = between.rfind('(');
     static const RE2 word_re(R"([A-Za-z]{2,})");
@@ -483,8 +488,10 @@ void dashes_to_minus(std::string& s, bool prose) {
     while (j > 0 && s[j - 1] == ' ') j--;
     char prev = j > 0 ? s[j - 1] : '\0';
     bool minus;
+    static const RE2 or_and_re(R"((?i)(?:^|[^A-Za-z])(?:or|and)$)");  // "-3 or –3"
     if (!prose) {
-      minus = prev == '\0' || std::string("=(,[{:<>$").find(prev) != std::string::npos;
+      minus = prev == '\0' || std::string("=(,[{:<>$").find(prev) != std::string::npos ||
+              RE2::PartialMatch(s.substr(0, j), or_and_re);
     } else if (spaced) {
       minus = prev == '=' || prev == ':' || RE2::PartialMatch(s.substr(0, j), verb_re);
     } else {  // "to –5", "=–5", "(–5": never after a digit or a letter ("3–5", "word—5")
@@ -1361,9 +1368,17 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   if (alternatives.size() >= 2 && alternatives.size() <= 4 && split_top(g, ",").size() == 1 &&
       parse_structure(g).kind == Structure::kScalar) {
     bool same = true;
+    std::string var;  // "x = \frac12, 0.5": the value of one variable said twice
     for (auto& a : alternatives) {
       a = trim(a);
-      same = same && !a.empty() && !has_letters(a) && split_relations(a).ops.empty();
+      Relation r = split_relations(a);
+      if (r.ops.size() == 1 && r.ops[0] == "=" && is_simple_variable(r.sides[0]) &&
+          (var.empty() || var == nospace(r.sides[0]))) {
+        var = nospace(r.sides[0]);
+        a = r.sides[1];
+        r = split_relations(a);
+      }
+      same = same && !a.empty() && !has_letters(a) && r.ops.empty();
     }
     for (size_t i = 0; i < alternatives.size() && same; i++)
       for (size_t j = i + 1; j < alternatives.size() && same; j++)
