@@ -206,7 +206,7 @@ for comp, a, e in [
     ("$\\boxed{\\text{not } 4}$", "4", False),
     ("$\\boxed{\\text{none}}$", "0", False),
     ("$\\boxed{\\text{no solution}}$", "\\text{no solution}", True),
-    ("$\\boxed{\\text{five}}$", "5", False),
+    ("$\\boxed{\\text{five}}$", "5", True), ("$\\boxed{\\text{six}}$", "5", False),  # number words: see number_words
     ("$\\boxed{5 x}$", "5", False), ("$\\boxed{5 \\text{ times } x}$", "5", False),
 ]:
     add("qualifier", comp, a, e)
@@ -288,6 +288,15 @@ for comp, a, e in [
     ("The answer is 42. Actually, 42 = 6 * 7.", "42", True), ("The answer is 42. Actually, 42 = 6 * 7.", "7", False),
     ("<think>41? Wait, no: 43.</think> The answer is \\boxed{42}.", "42", True),
     ("<think>41? Wait, no: 43.</think> The answer is \\boxed{42}.", "43", False),
+    # "no" after an ellipsis, an opening bracket or "hmm"; a dash and "wait" right before a number
+    ("The answer is 41... no, 42.", "42", True), ("The answer is 41... no, 42.", "41", False),
+    ("The answer is 41 (no, 42).", "42", True), ("The answer is 41 (no, 42).", "41", False),
+    ("The answer is 41. Hmm, no \u2013 42.", "42", True), ("The answer is 41. Hmm, no \u2013 42.", "41", False),
+    ("The answer is 41 \u2013 wait, 42.", "42", True), ("The answer is 41 \u2013 wait, 42.", "41", False),
+    ("The answer is 42 \u2013 wait, is it 6 \u00d7 7? Yes.", "42", True),
+    ("The answer is 42 \u2013 wait, is it 6 \u00d7 7? Yes.", "7", False),
+    ("We tried 1, 2, 3... no, none worked. The answer is 4.", "4", True),
+    ("We tried 1, 2, 3... no, none worked. The answer is 4.", "3", False),
 ]:
     add("self_correction", comp, a, e)
 
@@ -633,6 +642,7 @@ for comp, a, e in [
     (box("(C) \\frac32"), "\\textbf{(D) }\\frac{3}{2}", False),
     ("The answer is option D.", "D", True), ("The answer is option C.", "D", False),
     ("The answer is: D) 3/2", "D", True), ("The answer is: C) 3/2", "D", False),
+    ("So the answer is B: 12", "B", True), ("So the answer is B: 12", "C", False),
     (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "\\frac{\\sqrt3}2", True),
     (box("\\frac{\\sqrt{3}}{2}\\approx 0.866"), "0.866", True),
     (box("\\frac{\\sqrt{2}}{2}\\approx 0.707"), "\\frac{\\sqrt3}2", False),
@@ -707,6 +717,242 @@ for comp, a, e in [
     (box("(2,1)"), "\\((1, 2)\\)", False), (box("5"), "**5**", True), (box("6"), "**5**", False),
 ]:
     add("reference_text", comp, a, e)
+
+# ---- one value said several ways ("0.5 or 50%", "1/2 (0.5)", "3/4, or 0.75") is that value; when
+# the alternatives differ ("0.5 or 0.6", "2 or -2", "1/4 (20%)") it stays a list, and "2 (3)" is no product
+for comp, a, e in [
+    ("The answer is 0.5 or 50%.", "0.5", True), ("The answer is 0.5 or 50%.", "\\frac12", True),
+    ("The answer is 0.5 or 50%.", "50\\%", True), ("The answer is 0.5 or 60%.", "0.5", False),
+    ("The answer is 0.5 or 0.6.", "0.5", False), ("The answer is 2 or -2.", "2", False),
+    ("The answer is 0.5 or 50.", "0.5", False), ("The answer is 50 or 50%.", "0.5", True),
+    ("The answer is 1/2 (0.5).", "\\frac12", True), ("The answer is 1/2 (0.6).", "\\frac12", False),
+    ("The answer is 1/2 (0.5).", "0.25", False), ("The answer is 2 (3).", "6", False),
+    ("The answer is 2 (3).", "2", False), ("The answer is 3/4, or 0.75.", "\\frac34", True),
+    ("The answer is 3/4, or 0.8.", "\\frac34", False),
+    ("The probability is $\\frac{1}{2}$ (i.e. 50%).", "\\frac12", True),
+    ("The probability is $\\frac{1}{2}$ (i.e. 60%).", "\\frac12", False),
+    ("The answer is 12 (twelve).", "12", True), ("The answer is 13 (thirteen).", "12", False),
+    ("The answer is $\\frac{3}{4}$ or $0.75$.", "\\frac34", True),
+    ("The answer is $\\frac{3}{4}$ or $0.7$.", "\\frac34", False),
+    ("$\\boxed{0.5 \\text{ or } 50\\%}$", "0.5", True), ("$\\boxed{0.5 \\text{ or } 0.05\\%}$", "0.5", False),
+    ("So the chance is 1/4 (25%).", "\\frac14", True), ("So the chance is 1/4 (20%).", "\\frac14", False),
+    ("The answer is 1.5 or 3/2.", "\\frac32", True), ("The answer is 1/3 or 0.33.", "\\frac13", False),
+    ("The answer is $\\sqrt{2}$ or $2^{1/2}$.", "\\sqrt2", True), ("The answer is $\\sqrt{2}$ or $1.41$.", "\\sqrt2", False),
+    ("So we need 4 (4) boxes.", "4", True), ("So we need 4 (5) boxes.", "4", False),
+    ("The answer is 0.5, 50%, or 1/2.", "\\frac12", True), ("The answer is 0.5, 50%, or 1/3.", "\\frac12", False),
+    ("By equation (2), the total is 42.", "42", True), ("By equation (2), the total is 42.", "2", False),
+    ("The answer is 16 (4^2).", "16", True), ("The answer is 16 (4^2).", "4", False),
+    ("The answer is 4 (2 + 3).", "4", False), ("The answer is 4 (2 + 3).", "5", False),
+    ("The answer is 12 (3 \u00d7 4).", "12", True), ("The answer is 12 (3 \u00d7 5).", "12", False),
+    ("The answer is 10 (or 10.0).", "10", True), ("The answer is 10 (or 11).", "10", False),
+    ("The answer is $\\sin 30^\\circ$.", "\\frac12", True),
+    # in math: "(or $2.5$)", "(i.e. $0.5$)" after the answer restate it; "x = ..." said twice
+    ("The answer is $\\frac{5}{2}$ (or $2.5$).", "2.5", True), ("The answer is $\\frac{5}{2}$ (or $3.5$).", "2.5", False),
+    ("The answer is $\\frac{5}{2}$ (or $3.5$).", "3.5", False),
+    ("So $x = \\frac{1}{2}$ (i.e. $0.5$).", "\\frac12", True), ("So $x = \\frac{1}{2}$ (i.e. $0.6$).", "\\frac12", False),
+    ("So $x = 2$ or $x = 2.0$.", "2", True), ("So $x = 2$ or $y = 2$.", "2", False), ("So $x = 2$ or $x = -2$.", "2", False),
+    ("$\\boxed{x = 2, y = 2}$", "2", False), ("The answer is 2 1/2 (2.5).", "\\frac52", True),
+    ("He ate 2 1/2 (3.5) pizzas.", "2.5", False), ("The probability is 3/8 or 37.5%.", "0.375", True),
+    ("The probability is 3/8 or 37%.", "0.375", False),
+]:
+    add("restatement", comp, a, e)
+
+# ---- an en or em dash written as a minus sign before a number; a dash between numbers is a range
+# or a subtraction, one between clauses is punctuation
+for comp, a, e in [
+    ("The answer is \u2013 5.", "-5", True), ("The answer is \u2013 5.", "5", False),
+    ("So we get x = \u20133.", "-3", True), ("So we get x = \u20133.", "3", False),
+    ("The temperature dropped to \u20135 degrees.", "-5", True), ("The temperature dropped to \u20135 degrees.", "5", False),
+    ("The answer is \u20147.", "-7", True), ("The answer is \u20147.", "7", False),
+    ("$\\boxed{\u20134}$", "-4", True), ("$\\boxed{\u20134}$", "4", False),
+    ("The answer is: \u20132", "-2", True), ("The change is \u2013 12 dollars.", "-12", True),
+    ("The slope is \u20131/2.", "-\\frac12", True), ("The slope is \u20131/2.", "\\frac12", False),
+    ("The answer is (\u20133, 4).", "(-3,4)", True), ("The answer is (\u20133, 4).", "(3,4)", False),
+    ("Read pages 3\u20135.", "5", True), ("Read pages 3\u20135.", "-5", False),
+    ("We computed 10\u20135 = 5.", "5", True), ("We computed 10\u20135 = 5.", "-5", False),
+    ("We found the value \u2013 after some work \u2013 to be 5.", "5", True),
+    ("We found the value \u2013 after some work \u2013 to be 5.", "-5", False),
+    ("The difference was 7 \u2013 a big gap.", "7", True), ("The difference was 7 \u2013 a big gap.", "-7", False),
+    ("The result is 12\u2014a dozen.", "12", True), ("The numbers \u2014 5 and 7 \u2014 sum to 12.", "12", True),
+    # a dash before words after the answer starts a remark
+    ("The answer is 5 \u2014 the smallest prime greater than 3.", "5", True),
+    ("The answer is 5 \u2014 the smallest prime greater than 3.", "3", False),
+    ("The answer is 5 -- the smallest prime.", "5", True), ("The answer is 5 -- the smallest prime.", "-5", False),
+    ("The answer is -3 or \u20133.", "-3", True), ("The answer is 3 or \u20133.", "3", False),
+    ("He has 5 \u2013 2 = 3 left.", "3", True), ("He has 5 \u2013 2 = 3 left.", "-2", False),
+]:
+    add("dash_minus", comp, a, e)
+
+# ---- "7 more cookies", "7 fewer", "7 more apples than Bob" answer "how many more"; never a bound
+# ("5 or more", "7 more or less") or an expression ("7 more than x", "7 more than twice the number")
+for comp, a, e in [
+    ("The answer is 7 more cookies.", "7", True), ("The answer is 8 more cookies.", "7", False),
+    ("The answer is 7 fewer.", "7", True), ("The answer is 7 more apples than Bob.", "7", True),
+    ("The answer is 7 more apples than Bob.", "8", False), ("She has $\\boxed{7 \\text{ more cookies}}$.", "7", True),
+    ("The answer is 3 fewer students.", "3", True), ("The answer is 3 fewer students.", "4", False),
+    ("The answer is 5 or more.", "5", False), ("The answer is 7 more or less.", "7", False),
+    ("The answer is 7 more than x.", "7", False), ("The answer is 7 more than twice the number.", "7", False),
+    ("The answer is 20 more minutes than before.", "20", True), ("The answer is 2 fewer than half.", "2", False),
+]:
+    add("comparison_unit", comp, a, e)
+
+# ---- "X is wrong/incorrect, the (correct) answer is Y" gives Y; "X is incorrect because ..." alone
+# gives nothing new
+for comp, a, e in [
+    ("\\boxed{5} is wrong, the answer is 6", "6", True), ("\\boxed{5} is wrong, the answer is 6", "5", False),
+    ("41 is incorrect; the correct answer is 42.", "42", True), ("41 is incorrect; the correct answer is 42.", "41", False),
+    ("$\\boxed{5}$ is incorrect. The correct answer is $\\boxed{6}$.", "6", True),
+    ("$\\boxed{5}$ is incorrect. The correct answer is $\\boxed{6}$.", "5", False),
+    ("My previous answer of $\\boxed{5}$ was wrong; the answer is 6.", "6", True),
+    ("My previous answer of $\\boxed{5}$ was wrong; the answer is 6.", "5", False),
+    ("The answer is \\boxed{42}. Option B, 41, is incorrect because 41 is odd.", "42", True),
+    ("The answer is \\boxed{42}. Option B, 41, is incorrect because 41 is odd.", "41", False),
+    ("\\boxed{42}. Note 41 is incorrect.", "42", True), ("\\boxed{42}. Note 41 is incorrect.", "41", False),
+    ("The answer is \\boxed{42}. A student claiming 42 is wrong would say the answer is 41.", "42", True),
+    ("The answer is \\boxed{42}. A student claiming 42 is wrong would say the answer is 41.", "41", False),
+]:
+    add("wrong_then_answer", comp, a, e)
+
+# ---- a tuple written as plain equations at the end of prose ("x = 3, y = 4", "x = 3 and y = 4"),
+# only for a gold tuple of that length (x, y, z in alphabetical order, other names as written)
+for comp, a, e in [
+    ("So x = 3, y = 4.", "(3,4)", True), ("So x = 3, y = 4.", "(3, 4)", True), ("So x = 3, y = 4.", "(4,3)", False),
+    ("Solving, x = 3 and y = 4.", "(3,4)", True), ("Solving, x = 3 and y = 4.", "(3,5)", False),
+    ("Thus y = 4 and x = 3.", "(3,4)", True), ("Thus y = 4 and x = 3.", "(4,3)", False),
+    ("So a = 2, b = 5.", "(2,5)", True), ("Then b = 5, a = 3.", "(3,5)", False),
+    ("So x = 3, y = 4, z = 5.", "(3,4,5)", True), ("So x = 3, y = 4, z = 5.", "(3,4)", False),
+    ("We get x = 3 and y = -4.", "(3,-4)", True), ("We get x = 3 and y = -4.", "(3,4)", False),
+    ("Then x = 3. Later we compute y = 4.", "(3,4)", False),
+    ("We test x = 3, y = 4 and find it fails, so there is no solution.", "(3,4)", False),
+    ("Then x = 3, y = 4, so the sum is 7.", "(3,4)", False), ("Thus x = 3, x = 4.", "(3,4)", False),
+    ("So 2x = 6, y = 4.", "(3,4)", False), ("So x = 3, y = 4 cm.", "(3,4)", True),
+    ("<think>x = 1, y = 2</think> So x = 3, y = 4.", "(3,4)", True),
+    ("<think>x = 3, y = 4</think> So x = 1, y = 2.", "(3,4)", False),
+    # roots: one variable, as many values as the gold list
+    ("The roots are x = 2 and x = 3.", "2, 3", True), ("The roots are x = 2 and x = 3.", "2", False),
+    ("The roots are x = 2 or x = 3.", "3,2", True), ("The roots are x = 2 or x = 4.", "2, 3", False),
+    ("So x = 2 and y = 3.", "2, 3", False), ("The roots are x = 2 or x = 3.", "(2,3)", False),
+    ("The roots are x = 2, x = 3, and x = 5.", "2,3,5", True), ("The roots are x = 2, x = 3, and x = 5.", "2,3", False),
+    # "is" for "=", one per line, Markdown bold
+    ("So x is 3 and y is 4.", "(3,4)", True), ("So x is 3 and y is 4.", "(4,3)", False),
+    ("x = 3\ny = 4", "(3,4)", True), ("x = 3\ny = 4", "(3,5)", False),
+    ("**x = 3**, **y = 4**", "(3,4)", True), ("**x = 3**, **y = 4**", "(4,3)", False),
+    ("This is 3 and y is 4.", "(3,4)", False), ("x = 3\n\nNow the area is 12.", "(3,12)", False),
+]:
+    add("plain_equations", comp, a, e)
+
+# ---- a conditional answer, then a short clause that settles the condition: the resolution wins
+for comp, a, e in [
+    ("The answer is 41 if we count the first day. Since we don't, 42.", "42", True),
+    ("The answer is 41 if we count the first day. Since we don't, 42.", "41", False),
+    ("The answer is 41 if we count the first day. Since we do, 41.", "41", True),
+    ("The answer is 41 if we count the first day. Since we do, 41.", "42", False),
+    ("The answer is 41 if we count the first day. Since we don't, the answer is 42.", "42", True),
+    ("The answer is 41 if we count the first day. Since we don't count it, we get 42.", "42", True),
+    ("The answer is 41 if we count the first day; otherwise 42.", "42", False),
+    ("The answer is \\boxed{12}. If we counted the first day it would be 13. Since we don't, it stays 12.", "12", True),
+    ("The answer is \\boxed{12}. If we counted the first day it would be 13. Since we don't, it stays 12.", "13", False),
+    ("The answer is \\boxed{42}. If you want to check, multiply 6 by 7. As a bonus, 6 + 7 = 13.", "42", True),
+    ("The answer is \\boxed{42}. If you want to check, multiply 6 by 7. As a bonus, 6 + 7 = 13.", "13", False),
+]:
+    add("conditional", comp, a, e)
+
+# ---- numbers written in words are numbers ("twelve", "twenty-five", "one hundred and five", "three
+# quarters", "negative five", "25 percent"); never an ordinal alone, a run of digits in words or a
+# word that only starts like one ("one of them")
+for comp, a, e in [
+    ("The answer is twelve.", "12", True), ("The answer is twelve.", "13", False), ("The answer is Twelve.", "12", True),
+    ("The answer is twenty-five.", "25", True), ("The answer is twenty five.", "25", True),
+    ("The answer is twenty-five.", "20", False), ("The answer is one hundred.", "100", True),
+    ("The answer is one hundred and five.", "105", True), ("The answer is one hundred and five.", "100", False),
+    ("The answer is two thousand three hundred forty.", "2340", True), ("The answer is one hundred thousand.", "100000", True),
+    ("The answer is one half.", "0.5", True), ("The answer is three quarters.", "0.75", True),
+    ("The answer is two thirds.", "\\frac23", True), ("The answer is three quarters.", "3", False),
+    ("The answer is negative 5.", "-5", True), ("The answer is negative 5.", "5", False),
+    ("The answer is minus 5.", "-5", True), ("The answer is negative five.", "-5", True),
+    ("The answer is negative five.", "5", False), ("The answer is zero.", "0", True), ("The answer is zero.", "1", False),
+    ("The answer is one two.", "3", False), ("The answer is one two.", "12", False),
+    ("The answer is twenty twenty.", "2020", False), ("The answer is ten two.", "12", False),
+    ("The answer is twelve apples.", "12", True), ("The answer is twelve apples.", "13", False),
+    ("The answer is one of them.", "1", False), ("The answer is the third one.", "3", False),
+    ("The answer is third.", "3", False), ("The answer is a dozen.", "12", False),
+    ("<answer>seven</answer>", "7", True), ("<answer>seven</answer>", "8", False), ("#### seven", "7", True),
+    ("The answer is none.", "\\text{none}", True), ("$\\boxed{\\text{none}}$", "0", False),
+    ("The answer is 25 percent.", "0.25", True), ("The answer is 25 percent.", "25", True),
+    ("The answer is 25 percent.", "0.025", False), ("So 25 percent of the class passed.", "\\frac14", True),
+    ("So 25 percent of the class passed.", "0.2", False),
+    ("The answer is a third.", "\\frac13", True), ("The answer is a third.", "3", False),
+    ("The answer is half.", "\\frac12", True), ("The answer is half.", "2", False),
+    ("The answer is a quarter.", "\\frac14", True), ("The answer is one third.", "\\frac13", True),
+    ("The answer is a lot.", "1", False),
+    ("The answer is infinity.", "\\infty", True), ("The answer is infinity.", "-\\infty", False),
+    ("The answer is negative infinity.", "-\\infty", True), ("The answer is negative infinity.", "\\infty", False),
+]:
+    add("number_words", comp, a, e)
+
+# ---- clock times: am / pm in any spelling; a gold time without it takes either, one with it needs
+# the same
+for comp, a, e in [
+    ("She arrives at 3:45 pm.", "3:45", True), ("She arrives at 3:45 pm.", "3:45 PM", True),
+    ("She arrives at 3:45 pm.", "3:45 \\text{ PM}", True), ("She arrives at 3:45 pm.", "3:45 AM", False),
+    ("She arrives at 3:45 pm.", "4:45", False), ("She arrives at 3:45 p.m.", "3:45 PM", True),
+    ("She arrives at 3:45 a.m.", "3:45 PM", False), ("The answer is 3:45 PM.", "3:45 p.m.", True),
+    ("The meeting ends at 2:30 PM.", "2:30", True), ("The meeting ends at 2:30.", "2:30 PM", False),
+    ("$\\boxed{3:45 \\text{ PM}}$", "3:45 PM", True), ("$\\boxed{3:45 \\text{ AM}}$", "3:45 PM", False),
+    ("The answer is 9:05am.", "9:05 AM", True), ("The time is 10:30 pm", "22:30", False),
+]:
+    add("clock_time", comp, a, e)
+
+# ---- an exact value with its approximation in prose ("1/6 \u2248 0.167") is the exact value; a rounded
+# gold takes the approximation
+for comp, a, e in [
+    ("Therefore, the probability is 1/6 \u2248 0.167.", "\\frac16", True),
+    ("Therefore, the probability is 1/6 \u2248 0.167.", "0.167", True),
+    ("Therefore, the probability is 1/5 \u2248 0.2.", "\\frac16", False), ("So x \u2248 0.167.", "\\frac16", False),
+    ("The answer is 1/6 \u2248 0.167.", "\\frac16", True), ("The answer is 1/6 \u2248 0.167.", "\\frac15", False),
+]:
+    add("approx_prose", comp, a, e)
+
+# ---- an answer in quotes or code ticks; a ratio "3 to 4" or "3 : 4" (a label "Step 2: 16" is no ratio)
+for comp, a, e in [
+    ("The answer is \"18\".", "18", True), ("The answer is \"19\".", "18", False), ("The answer is `18`.", "18", True),
+    ("The answer is '18'.", "18", True), ("The answer is \u201c18\u201d.", "18", True),
+    ("The answer is \"Evelyn\".", "\\text{Evelyn}", True), ("The answer is \"18\" or \"19\".", "18", False),
+    ("The answer is 3 to 4.", "3:4", True), ("The answer is 3 to 4.", "4", False), ("The answer is 3 to 4.", "4:3", False),
+    ("The ratio is 3 : 4.", "3:4", True), ("The ratio is 3 : 4.", "4", False),
+    ("Step 1: 5 + 3 = 8\nStep 2: 16", "16", True), ("Step 1: 5 + 3 = 8\nStep 2: 16", "2:16", False),
+    ("Prices rose from 3 to 4 dollars.", "4", True), ("Prices rose from 3 to 4 dollars.", "3:4", False),
+]:
+    add("quoted_ratio", comp, a, e)
+
+# ---- in prose, the value of a variable right after the answer ("12 when n = 3", "12, attained at
+# x = 3") says where the answer holds, as "$42$ for each $n$" does in math
+for comp, a, e in [
+    ("So the minimum value is 9/4 when x = 1.", "\\frac94", True), ("So the minimum value is 9/4 when x = 1.", "1", False),
+    ("The maximum is 12, attained at x = 3.", "12", True), ("The maximum is 12, attained at x = 3.", "3", False),
+    ("The maximum is 12 at x = 3.", "12", True), ("The maximum is 12 at x = 3.", "3", False),
+    ("The sum equals 55 for n = 10.", "55", True), ("The sum equals 55 for n = 10.", "10", False),
+    ("We get 12 when n = 3.", "12", True), ("We get 12 when n = 3.", "3", False),
+    ("Then y = 12 when x = 3.", "12", True), ("Then y = 12 when x = 3.", "3", False),
+    ("The price at x = 3 is 12.", "12", True), ("The price at x = 3 is 12.", "3", False),
+]:
+    add("where_prose", comp, a, e)
+
+# ---- what was counted and of what, or a rate, after the number: "7 bags of flour", "15 marbles in
+# each box", "$18 an hour", "5 per person"; never a bound, a variable, a scale word or more numbers
+for comp, a, e in [
+    ("The answer is 7 bags of flour.", "7", True), ("The answer is 8 bags of flour.", "7", False),
+    ("The answer is 15 marbles in each box.", "15", True), ("The answer is $18 an hour.", "18", True),
+    ("The answer is $19 an hour.", "18", False), ("The answer is 3 more bags of flour.", "3", True),
+    ("The answer is 9 pieces left over.", "9", True), ("The answer is 5 per person.", "5", True),
+    ("The answer is 6 feet of rope.", "6", True), ("The answer is 100 a day.", "100", True),
+    ("The answer is 5 apples or more.", "5", False), ("The answer is 5 apples at least.", "5", False),
+    ("The answer is 5 groups of x.", "5", False), ("The answer is 5 bags of flour or more.", "5", False),
+    ("The answer is 5 bags of at most 3 apples.", "5", False), ("The answer is 7 bags of 3 apples.", "7", False),
+    ("The answer is 3 dozen eggs.", "3", False), ("The answer is 2 thousand of them.", "2", False),
+    ("The answer is 1 in 4 chance.", "1", False), ("The answer is 3 of 4 students.", "3", False),
+]:
+    add("counted_phrase", comp, a, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

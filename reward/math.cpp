@@ -243,6 +243,11 @@ std::optional<std::string> last_math(const std::string& s) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
     std::string between = s.substr(a.end, b.begin - a.end);
+    // "$\frac52$ (or $2.5$)", "(i.e. $2.5$)": a restatement, kept with the answer (a different
+    // value makes two answers).
+    static const RE2 restate_re(R"(^\(\s*(?:or|i\.e\.,?|that is,?)$)");
+    if (RE2::FullMatch(trim(between), restate_re) && s.find(')', b.end) != std::string::npos)
+      return trim(last_aligned_row(a.body)) + ", " + trim(b.body);
     // A remark in parentheses after the answer: "$x = 5$. (We assumed $x > 0$.)".
     size_t open = between.rfind('(');
     static const RE2 word_re(R"([A-Za-z]{2,})");
@@ -297,11 +302,13 @@ std::optional<std::string> answer_from_text(std::string rest) {
   }
   // Never at a correction or a second case ("but", "then", "if", "for part (b)"): the text stays
   // whole and is no single answer. A value ruled out after it ("42, not 41") or an emphasis ("41,
-  // no more and no less") leaves the answer as it is.
+  // no more and no less") leaves the answer as it is; so does a remark after a dash ("5 – the
+  // smallest prime").
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
       R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b))");
+      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b|)"
+      R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
@@ -330,6 +337,18 @@ std::optional<std::string> answer_from_text(std::string rest) {
   strip_ends(rest);
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
+  // Quotes or code ticks around the answer: "\"18\"", "'18'", "`18`".
+  for (const char* q : {"\"", "'", "`", "\xe2\x80\x9c"}) {
+    std::string close = std::string(q) == "\xe2\x80\x9c" ? "\xe2\x80\x9d" : q;
+    size_t n = std::string(q).size();
+    if (rest.size() > n + close.size() && rest.compare(0, n, q) == 0 &&
+        rest.compare(rest.size() - close.size(), close.size(), close) == 0 &&
+        rest.find(close, n) == rest.size() - close.size()) {
+      rest = rest.substr(n, rest.size() - n - close.size());
+      strip_ends(rest);
+      break;
+    }
+  }
   if (rest.empty()) return std::nullopt;
   return rest;
 }
@@ -446,6 +465,44 @@ void superscripts_to_caret(std::string& s) {
   }
 }
 
+// An en or em dash written as a minus sign before a number ("= –3", "is – 5", "to –5 degrees")
+// becomes "-"; one between numbers ("pages 3–5") or between clauses stays. In an answer (prose
+// false) a dash with nothing, an operator or an opening bracket before it is a minus; in prose a
+// dash set apart from its number counts only after "=", ":" or a verb like "is".
+void dashes_to_minus(std::string& s, bool prose) {
+  static const std::string dashes[] = {"\xe2\x80\x93", "\xe2\x80\x94"};
+  static const RE2 verb_re(
+      R"((?i)(?:^|[^A-Za-z])(?:is|was|are|were|be|equals|becomes|gives|get|gets)$)");
+  for (size_t i = 0; i < s.size(); i++) {
+    size_t len = 0;
+    for (const auto& d : dashes)
+      if (s.compare(i, d.size(), d) == 0) len = d.size();
+    if (len == 0) continue;
+    size_t n = i + len;
+    while (n < s.size() && s[n] == ' ') n++;
+    bool spaced = n > i + len;
+    bool number_next =
+        n < s.size() && (is_digit(s[n]) || (n + 1 < s.size() && s[n] == '.' && is_digit(s[n + 1])));
+    if (!number_next && (prose || n >= s.size() || s[n] != '\\')) continue;
+    size_t j = i;
+    while (j > 0 && s[j - 1] == ' ') j--;
+    char prev = j > 0 ? s[j - 1] : '\0';
+    bool minus;
+    static const RE2 or_and_re(R"((?i)(?:^|[^A-Za-z])(?:or|and)$)");  // "-3 or –3"
+    if (!prose) {
+      minus = prev == '\0' || std::string("=(,[{:<>$").find(prev) != std::string::npos ||
+              RE2::PartialMatch(s.substr(0, j), or_and_re);
+    } else if (spaced) {
+      minus = prev == '=' || prev == ':' || RE2::PartialMatch(s.substr(0, j), verb_re);
+    } else {  // "to –5", "=–5", "(–5": never after a digit or a letter ("3–5", "word—5")
+      minus = prev == '\0' || (j < i && !is_digit(prev)) ||
+              std::string("=(:[$").find(prev) != std::string::npos;
+    }
+    if (!minus) continue;
+    s.replace(i, n - i, "-");
+  }
+}
+
 // Text with math segments and LaTeX commands (with their brace groups) blanked out.
 std::string mask_latex(const std::string& s) {
   std::string t = s;
@@ -480,10 +537,11 @@ bool is_operation_word(const std::string& w);
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
   replace_all(t, "\xe2\x88\x92", "  -");  // the minus sign "−5" is -5, never 5
+  dashes_to_minus(t, true);
   superscripts_to_caret(t);
   // Scientific notation is one number: "1.5 x 10^6", "3.14 × 10^-2", "1.5e6" (never 1.5).
   static const RE2 re(
-      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+)+|-?\d+ \d+/\d+|)"
+      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+| : \d+)+|-?\d+ \d+/\d+|)"
       R"(-?\d+(?:\.\d+)? ?(?:x|\x{00D7}|\*) ?10\^(?:\{[+-]?\d+\}|\([+-]?\d+\)|[+-]?\d+)|)"
       R"(-?\d+(?:\.\d+)?[eE][+-]?\d+|)"
       R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
@@ -491,6 +549,7 @@ std::optional<std::string> last_number(const std::string& s) {
   re2::StringPiece in(t);
   re2::StringPiece m;
   std::string last;
+  size_t last_end = std::string::npos;  // where the number in last ends in t
   while (RE2::FindAndConsume(&in, re, &m)) {
     size_t b = static_cast<size_t>(m.data() - t.data()), e = b + m.size();
     char before = b > 0 ? t[b - 1] : ' ';
@@ -499,24 +558,66 @@ std::optional<std::string> last_number(const std::string& s) {
         std::string("_^{}\\.").find(before) != std::string::npos)
       continue;
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
-    if (before == '(' && after == ')') continue;  // "equation (1)" names, it does not answer
-    std::string q_before, q_after;                // "at least 5 people", "81 or more"
+    if (before == '(' && after == ')') {
+      // "1/4 (25%)" restates the number before it (both are kept); "equation (1)" only names.
+      size_t open = b - 1;
+      if (last_end != std::string::npos && open > last_end &&
+          trim(t.substr(last_end, open - last_end)).empty()) {
+        last += " (" + std::string(m) + ")";
+        last_end = e + 1;
+      }
+      continue;
+    }
+    // "12 when n = 3", "12, attained at x = 3": the value of a variable right after the answer
+    // only says where the answer holds.
+    static const RE2 where_re(
+        R"((?i)^\s*,?\s*(?:(?:which is |that is )?)"
+        R"((?:attained|achieved|obtained|reached|occurring)\s+)?)"
+        R"((?:when|where|at|for|for each|for all|with|if|given)\s+[A-Za-z]\s*=\s*$)");
+    if (last_end != std::string::npos && RE2::FullMatch(t.substr(last_end, b - last_end), where_re))
+      continue;
+    // "1/6 ≈ 0.167": the value with its approximation (the comparison takes the exact one).
+    if (last_end != std::string::npos && trim(t.substr(last_end, b - last_end)) == "\xe2\x89\x88") {
+      last += " \xe2\x89\x88 " + std::string(m);
+      last_end = e;
+      continue;
+    }
+    std::string q_before, q_after;  // "at least 5 people", "81 or more"
     RE2::PartialMatch(re2::StringPiece(t).substr(0, b), qualifier_before_re(), &q_before);
     RE2::PartialMatch(re2::StringPiece(t).substr(e), qualifier_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) {
       last = trim(q_before + " " + std::string(m) + " " + q_after);
+      last_end = std::string::npos;
       continue;
     }
     // "1.2 million", "2 dozen": the word belongs to the number.
     static const RE2 word_after(R"(^ +([a-z]+))");
     std::string w;
+    static const RE2 am_pm(R"((?i)^\s*([ap])\.?\s?m\b\.?)");  // "3:45 pm", "9:05 a.m."
+    std::string half;
+    if (std::string(m).find(':') != std::string::npos &&
+        RE2::PartialMatch(re2::StringPiece(t).substr(e), am_pm, &half)) {
+      last = std::string(m) + " " + lower(half) + "m";
+      last_end = std::string::npos;
+      continue;
+    }
+    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && w == "percent" &&
+        m[m.size() - 1] != '%') {  // "25 percent of the class" is 25%
+      last = std::string(m) + "%";
+      last_end = std::string::npos;
+      continue;
+    }
     if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && is_operation_word(w)) {
       last = std::string(m) + " " + w;
+      last_end = std::string::npos;
       continue;
     }
     static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
     if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
     last = std::string(m);
+    if (last.find(':') != std::string::npos)  // the ratio "3 : 4" is 3:4
+      last.erase(std::remove(last.begin(), last.end(), ' '), last.end());
+    last_end = e;
   }
   if (last.empty()) return std::nullopt;
   return last;
@@ -544,6 +645,80 @@ void unwrap_command(std::string& s, const std::string& name) {
 // Removes a command only where it is whole (keeps \rightarrow when removing \right).
 void remove_command(std::string& s, const std::string& name) {
   replace_command(s, name, "");
+}
+
+// A number written in words at the start of an answer ("twelve", "twenty-five apples", "one
+// hundred and five", "three quarters", "negative 5") with digits instead; s itself when it does
+// not start with one.
+std::string number_words(const std::string& s) {
+  static const char* small[] = {"zero",    "one",     "two",       "three",    "four",
+                                "five",    "six",     "seven",     "eight",    "nine",
+                                "ten",     "eleven",  "twelve",    "thirteen", "fourteen",
+                                "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"};
+  static const char* tens[] = {"twenty", "thirty",  "forty",  "fifty",
+                               "sixty",  "seventy", "eighty", "ninety"};
+  static const std::vector<std::pair<std::string, int>> denominators = {
+      {"half", 2},     {"halves", 2}, {"third", 3},   {"thirds", 3}, {"quarter", 4},
+      {"quarters", 4}, {"fourth", 4}, {"fourths", 4}, {"fifth", 5},  {"fifths", 5}};
+  static const RE2 word_re(R"(^\s*([A-Za-z]+)(?:\s*-\s*|\s+|$))");
+  static const RE2 sign_re(R"((?i)^\s*(?:negative|minus)\s+(.+)$)");
+  // "half", "a third", "a quarter" (never "third" alone, an ordinal)
+  static const RE2 one_part_re(
+      R"((?i)^\s*(?:(?:a|one)\s+(half|third|quarter|fifth)|(half))\b(.*)$)");
+  std::string part, half, part_rest;
+  if (RE2::FullMatch(s, one_part_re, &part, &half, &part_rest)) {
+    std::string l = lower(part + half);
+    const char* den = l == "half" ? "2" : l == "third" ? "3" : l == "quarter" ? "4" : "5";
+    return trim("1/" + std::string(den) + " " + part_rest);
+  }
+  std::string after_sign;
+  if (RE2::FullMatch(s, sign_re, &after_sign)) {
+    std::string n = number_words(after_sign);
+    if (n != after_sign || is_digit(after_sign[0]) || after_sign[0] == '.' || after_sign[0] == '\\')
+      return "-" + n;
+    return s;
+  }
+  re2::StringPiece in(s), rest(s);
+  std::string w;
+  long long total = 0, group = 0;
+  int words = 0;
+  enum { kOpen, kTens, kClosed } state = kOpen;  // what the next word may add to
+  bool after_hundred = false;
+  while (RE2::Consume(&in, word_re, &w)) {
+    std::string l = lower(w);
+    long long v = -1;
+    for (int k = 0; k < 20; k++)
+      if (l == small[k]) v = k;
+    for (int k = 0; k < 8; k++)
+      if (l == tens[k]) v = 20 + 10 * k;
+    if (v >= 0 && (state == kOpen || (state == kTens && v > 0 && v < 10))) {
+      group += v;
+      words++;
+      state = v >= 20 && v % 10 == 0 ? kTens : kClosed;
+    } else if (l == "hundred" && group > 0 && group < 10) {
+      group *= 100;
+      state = kOpen;
+      after_hundred = true;
+    } else if ((l == "thousand" || l == "million" || l == "billion") && group > 0) {
+      total += group * (l == "thousand" ? 1000 : l == "million" ? 1000000 : 1000000000);
+      group = 0;
+      state = kOpen;
+    } else if (l == "and" && after_hundred && state == kOpen && group % 100 == 0) {
+      after_hundred = false;
+      continue;  // "one hundred and" alone is 100 and the word "and"
+    } else {
+      // "three quarters", "two thirds": a count of parts
+      int den = 0;
+      for (const auto& [name, d] : denominators)
+        if (l == name) den = d;
+      if (den > 0 && words > 0 && total == 0 && group > 0 && group < den * 4)
+        return trim(std::to_string(group) + "/" + std::to_string(den) + " " + std::string(in));
+      break;
+    }
+    rest = in;
+  }
+  if (words == 0) return s;
+  return trim(std::to_string(total + group) + " " + std::string(rest));
 }
 
 bool is_unit_word(const std::string& w) {
@@ -608,6 +783,37 @@ std::string strip_units(const std::string& s) {
     return s;
   if (prefix.size() >= 3 && prefix.compare(prefix.size() - 3, 3, "\\pi") == 0 && space.empty())
     return s;  // "\pir" is no unit after \pi
+  // "7 more cookies", "7 fewer", "7 more apples than Bob" answer "how many more": the comparison
+  // goes, unless it makes an expression ("7 more than x", "7 more than twice the number") or a
+  // bound ("7 more or less").
+  static const RE2 comparison_re(
+      R"((?i)^(?:more|fewer|less)\b\s*((?:[A-Za-z]+\s*)*?)(?:\bthan\s+((?:[A-Za-z]+\s*)+))?$)");
+  static const RE2 expression_re(
+      R"((?i)(?:^|\s)(?:[a-z]|twice|thrice|double|triple|half|times|number|sum|product|square|)"
+      R"(cube|difference|quotient|itself)(?:\s|$))");
+  std::string counted, target;
+  if (RE2::FullMatch(words, comparison_re, &counted, &target)) {
+    if (!target.empty() && RE2::PartialMatch(target, expression_re)) return s;
+    if (trim(counted).empty()) return prefix;
+    words = counted;
+    space = " ";
+  }
+  // What was counted, then where or of what: "7 bags of flour", "15 marbles in each box", "9
+  // pieces left over"; or a rate, "18 an hour", "5 per person". Never a bound ("5 apples or more",
+  // "5 apples at least") or a variable ("5 groups of x").
+  static const RE2 counted_re(
+      R"((?i)^(?:[A-Za-z]{3,}\s+(?:of|in|on|at|for|from|left|per|to)|a|an|per|each)\s+)"
+      R"(((?:[A-Za-z]+\s*){1,5})$)");
+  static const RE2 bound_re(
+      R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
+      R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
+      R"(squared|cubed|times|[b-z])(?:\s|$))");
+  std::string phrase;
+  if (!space.empty() && RE2::FullMatch(words, counted_re, &phrase) &&
+      !RE2::PartialMatch(words, bound_re)) {
+    std::string first = lower(words.substr(0, words.find_first_of(" \t")));
+    if (!is_qualifier_word(first) && !is_operation_word(first)) return prefix;
+  }
   bool compound = words.find('/') != std::string::npos;
   bool all_units = true;
   size_t i = 0, count = 0;
@@ -1058,7 +1264,11 @@ std::string words_to_list(const std::string& s) {
     std::vector<std::string> parts = split_top(t, w);
     if (parts.size() < 2) continue;
     std::string out;
-    for (auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+    for (auto& p : parts) {
+      std::string e = trim(p);
+      while (!e.empty() && e.back() == ',') e = trim(e.substr(0, e.size() - 1));  // "a, or b"
+      out += (out.empty() ? "" : ", ") + e;
+    }
     t = out;
   }
   return t;
@@ -1093,7 +1303,7 @@ bool chain_head(const std::string& lhs) {
 std::string choice_letter(const std::string& s, std::string* value = nullptr) {
   static const RE2 bare_re(R"(^(?:(?i:option|choice) *)?\(?([A-J])\)?$)");
   static const RE2 valued_re(
-      R"(^(?:\(([A-J])\)|([A-J])\)|(?i:option|choice) +\(?([A-J])\)?)[\s:.]*(.*)$)");
+      R"(^(?:\(([A-J])\)|([A-J])[):]|(?i:option|choice) +\(?([A-J])\)?)[\s:.]*(.*)$)");
   static const RE2 other_re(R"(\([A-J]\)|\b[A-J]\b|(?i)\b(?:or|and)\b)");
   std::string letter, l1, l2, l3, rest;
   if (RE2::FullMatch(s, bare_re, &letter)) return letter;
@@ -1110,6 +1320,14 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   std::string g = trim(g_in), p = trim(p_in);
   if (p.empty()) return {false, "empty answer"};
   if (nospace(g) == nospace(p) && !g.empty()) return {true, "exact"};
+  // Clock times: "3:45 pm" = "3:45 PM" = "3:45 p.m."; a gold time without am / pm takes either,
+  // one with it needs the same.
+  static const RE2 time_re(R"((?i)^(\d{1,2}:\d{2})(?:\s*([ap])\.?\s*m\.?)?$)");
+  std::string gt, ga, pt, pa;
+  if (RE2::FullMatch(g, time_re, &gt, &ga) && RE2::FullMatch(p, time_re, &pt, &pa)) {
+    bool same = gt == pt && (ga.empty() || lower(ga) == lower(pa));
+    return {same, same ? "time" : "different time"};
+  }
   // Fast path: two plain decimals need none of the splitting below.
   static const RE2 plain_re(R"(^-?\d+(\.\d+)?$)");
   if (RE2::FullMatch(g, plain_re) && RE2::FullMatch(p, plain_re)) return scalar_equal(g, p, opt);
@@ -1136,6 +1354,41 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   // Several answers written with words; \pm as two answers.
   std::string g2 = expand_pm(words_to_list(g)), p2 = expand_pm(words_to_list(p));
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
+  // A value restated in brackets, "1/2 (0.5)", "25% (1/4)", "8 (2^3)", "10 (or 10.0)": two
+  // alternatives, never a product.
+  static const RE2 restated_re(R"(^(.*[^\s(])\s+\((?:\s*or\s+)?([^()]+)\)$)");
+  std::string first, second;
+  if (RE2::FullMatch(p, restated_re, &first, &second) && !has_letters(first) &&
+      !has_letters(second) && !trim(second).empty() &&
+      (is_digit(first.back()) || first.back() == '}' || first.back() == '%'))  // not "\sin (x)"
+    return equal_normalized(g, first + ", " + trim(second), opt, depth + 1);
+  // One value said several ways ("0.5 or 50%", "3/4, or 0.75") answers a single gold value when
+  // every alternative equals every other; alternatives that differ ("2 or -2") stay a list.
+  std::vector<std::string> alternatives = split_top(p, ",");
+  if (alternatives.size() >= 2 && alternatives.size() <= 4 && split_top(g, ",").size() == 1 &&
+      parse_structure(g).kind == Structure::kScalar) {
+    bool same = true;
+    std::string var;  // "x = \frac12, 0.5": the value of one variable said twice
+    for (auto& a : alternatives) {
+      a = trim(a);
+      Relation r = split_relations(a);
+      if (r.ops.size() == 1 && r.ops[0] == "=" && is_simple_variable(r.sides[0]) &&
+          (var.empty() || var == nospace(r.sides[0]))) {
+        var = nospace(r.sides[0]);
+        a = r.sides[1];
+        r = split_relations(a);
+      }
+      same = same && !a.empty() && !has_letters(a) && r.ops.empty();
+    }
+    for (size_t i = 0; i < alternatives.size() && same; i++)
+      for (size_t j = i + 1; j < alternatives.size() && same; j++)
+        same = equal_normalized(alternatives[i], alternatives[j], opt, depth + 1).equal;
+    if (same) {
+      for (const auto& a : alternatives)
+        if (equal_normalized(g, a, opt, depth + 1).equal) return {true, "one value restated"};
+      return {false, "restated value differs"};
+    }
+  }
   // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
   bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
   Relation gr = split_relations(g), pr = split_relations(p);
@@ -1448,6 +1701,57 @@ bool value_closes(const std::string& text) {
   return words <= 4;
 }
 
+// A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or
+// "x is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to
+// compare (x, y, z sorted, other names as written); with roots, n values of one variable ("x = 2
+// or x = 3"); nullopt for anything else.
+std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
+  std::string t = mask_latex(text);
+  replace_all(t, "\xe2\x88\x92", "  -");
+  dashes_to_minus(t, true);
+  replace_all(t, "**", "  ");  // Markdown bold: "**x = 3**, **y = 4**"
+  static const RE2 eq_re(R"(([A-Za-z])(?:\s*=\s*|\s+(?:is|equals)\s+)(-?\d+(?:\.\d+)?(?:/\d+)?))");
+  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n)\s*$)");
+  static const RE2 roots_joiner_re(R"(^\s*(?:,|;|,?\s*(?:and|or)|\n)\s*$)");
+  std::vector<std::pair<std::string, std::string>> run;
+  size_t run_end = 0;
+  re2::StringPiece in(t), var, val;
+  while (RE2::FindAndConsume(&in, eq_re, &var, &val)) {
+    size_t b = static_cast<size_t>(var.data() - t.data());
+    size_t e = static_cast<size_t>(val.data() - t.data()) + val.size();
+    char before = b > 0 ? t[b - 1] : ' ', after = e < t.size() ? t[e] : ' ';
+    // "2x = 6", "x = 3y", "x = 3^2" are no plain values
+    bool plain = !is_alpha(before) && !is_digit(before) &&
+                 std::string("_^{\\'").find(before) == std::string::npos && !is_alpha(after) &&
+                 std::string("_^{(*").find(after) == std::string::npos;
+    if (!plain) {
+      run.clear();
+      continue;
+    }
+    if (!run.empty() &&
+        !RE2::FullMatch(t.substr(run_end, b - run_end), roots ? roots_joiner_re : joiner_re))
+      run.clear();
+    run.emplace_back(std::string(var), std::string(val));
+    run_end = e;
+  }
+  if (run.size() != n || n < 2 || !value_closes(t.substr(run_end - 1))) return std::nullopt;
+  if (t.find_first_of("0123456789", run_end) != std::string::npos) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& [v, x] : run) names.push_back(v);
+  std::sort(names.begin(), names.end());
+  if (roots) {  // "x = 2 or x = 3": one variable, n values
+    if (names.front() != names.back()) return std::nullopt;
+  } else if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+    return std::nullopt;
+  }
+  if (std::all_of(names.begin(), names.end(),
+                  [](const std::string& v) { return v == "x" || v == "y" || v == "z"; }))
+    std::sort(run.begin(), run.end());
+  std::string out;
+  for (const auto& [v, x] : run) out += (out.empty() ? "" : ", ") + v + " = " + x;
+  return out;
+}
+
 struct Retraction {
   size_t end;   // the text after it is what the completion says instead
   bool strong;  // it declares what precedes it wrong ("wait, no"); weak ones only re-examine it
@@ -1460,7 +1764,8 @@ std::vector<Retraction> retractions(const std::string& text) {
   // around a number or math.
   static const RE2 strong_re(
       R"((?i)((?:\bwait[\s,.!…]*no(?:pe)?\s*[,.:;!…—–-]|\bno[\s,.!…]*wait\b|)"
-      R"((?:—|–|\s--?)\s*no\s*[,.:;!]|\boops\b|\bwhoops\b|\bscratch that\b|)"
+      R"((?:—|–|\s--?|\.\.\.|…|\(|\bhmm+,?)\s*no\s*[,.:;!—–-]|)"
+      R"(\boops\b|\bwhoops\b|\bscratch that\b|)"
       R"(\bon (?:second|further) thought\b|\bon (?:further |second )?reflection\b|\bcorrection\s*:|)"
       R"(\blet me correct\b|\bi made (?:a|an) (?:\w+ )?(?:mistake|error)\b|\bmy (?:mistake|bad)\b|)"
       R"(\bi (?:miscalculated|miscounted|misread)\b|)"
@@ -1480,9 +1785,32 @@ std::vector<Retraction> retractions(const std::string& text) {
     if (lower(std::string(marker)).rfind("actually", 0) == 0 && next.empty()) continue;
     out.push_back({static_cast<size_t>(marker.data() - text.data()) + marker.size(), true});
   }
+  // "41 if we count the first day. Since we don't, 42.": a conditional answer, then a short clause
+  // that settles the condition ("since we don't", "as it is not") before the value that holds.
+  static const RE2 resolved_re(
+      R"((?i)\bif\b[^.;\n]{1,120}[.;]\s+(?:but\s+)?(?:since|as|because)\s+)"
+      R"((?:we|you|it|they|he|she|that|this|there)\s+(?:do|does|did|is|are|was|were|can|should|)"
+      R"(have|has|had)(?:n'?t|\s+not)?(?:\s+[a-z]+){0,4}\s*,)");
+  // "41 – wait, 42": a dash and "wait" retract only right before a number.
+  static const RE2 dash_wait_re(R"((?i)(?:—|–|\s--?)\s*wait\s*[,.:;!]\s*(-?\d))");
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, dash_wait_re, &next))
+    out.push_back({static_cast<size_t>(next.data() - text.data()), true});
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, resolved_re))
+    out.push_back({static_cast<size_t>(in.data() - text.data()), true});
   in = re2::StringPiece(text);
   while (RE2::FindAndConsume(&in, weak_re, &marker))
     out.push_back({static_cast<size_t>(marker.data() - text.data()) + marker.size(), false});
+  // "\boxed{5} is wrong, the answer is 6", "41 is incorrect; the correct answer is 42": only with
+  // the stated answer right after it ("41, is incorrect because 41 is odd" gives nothing new).
+  static const RE2 wrong_re(
+      R"((?i)(?:\}\$?|\$|\d|\banswer|\bresult)\s*,?\s+(?:is|was)\s+)"
+      R"((?:wrong|incorrect|not (?:right|correct))\s*[,;:.]?\s*(?:so\s+|and\s+|instead\s*,?\s*)?)"
+      R"(((?:the (?:correct |right |real |actual |final )?answer is|\$?\\boxed)))");
+  in = re2::StringPiece(text);
+  while (RE2::FindAndConsume(&in, wrong_re, &next))
+    out.push_back({static_cast<size_t>(next.data() - text.data()), false});
   std::sort(out.begin(), out.end(),
             [](const Retraction& a, const Retraction& b) { return a.end < b.end; });
   return out;
@@ -1630,6 +1958,7 @@ std::string math_normalize(const std::string& in) {
   replace_all(s, "\xe2\x88\x9e", "\\infty");  // ∞
   replace_all(s, "\xcf\x80", "\\pi");         // π
   replace_all(s, "\xe2\x88\x92", "-");        // the minus sign
+  dashes_to_minus(s, false);
   replace_command(s, "\\mathbb{R}", "(-\\infty,\\infty)");
   // Unicode math as LaTeX: √2, x², ·, ÷, ∅.
   static const RE2 root_digits(R"(\x{221A}(\d+(?:\.\d+)?))");
@@ -1696,6 +2025,15 @@ std::string math_normalize(const std::string& in) {
   RE2::Replace(&s, trailing_note, "");
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
+  s = number_words(s);
+  static const RE2 infinity_word(R"((?i)^(?:(positive|plus)\s+|(negative|minus)\s+)?infinity$)");
+  std::string pos_inf, neg_inf;
+  if (RE2::FullMatch(s, infinity_word, &pos_inf, &neg_inf))
+    s = neg_inf.empty() ? "\\infty" : "-\\infty";
+  static const RE2 ratio_words(R"(^(\d+)\s+to\s+(\d+)$)");  // "3 to 4" as an answer is 3:4
+  RE2::Replace(&s, ratio_words, "\\1:\\2");
+  static const RE2 percent_word(R"((?i)(\d)\s*(?:percent|per cent)\b)");  // "25 percent" is 25%
+  RE2::GlobalReplace(&s, percent_word, "\\1%");
   // "1.2 million" is 1.2 \times 10^{6}; the rest of the words may still be units.
   static const RE2 scale_re(
       R"((?i)^(-?\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b(.*)$)");
@@ -1748,6 +2086,19 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
     r.reason = "no answer found";
     r.components = {{"correct", 0.0}};
     return r;
+  }
+  // Only the last number was found, but the text ends with "x = 3, y = 4" and the gold answer is a
+  // tuple of that length (or "x = 2 or x = 3" and a list): those values are the answer (never for
+  // a scalar gold answer).
+  if (method == "last_number") {
+    Structure gs = parse_structure(math_normalize(gold));
+    size_t think_end = completion.rfind("</think>");
+    std::string text = completion;
+    if (think_end != std::string::npos && !trim(completion.substr(think_end + 8)).empty())
+      text = completion.substr(think_end + 8);
+    if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
+      if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
+        r.extracted = *eqs;
   }
   MathVerdict v = math_equal(gold, r.extracted, opt);
   r.score = v.equal ? 1.0 : 0.0;

@@ -239,7 +239,9 @@ const Case kCases[] = {
     {"A", "B", false},
     {"(A)", "A", true},  // a choice letter in parentheses
     {"5", "", false},
-    {"5", "five", false},
+    {"5", "five", true},  // a number in words
+    {"5", "six", false},
+    {"3", "third", false},   // an ordinal alone is no number
     {"2", "x", false},
     {"x", "y", false},
     {"0", "o", false},
@@ -548,6 +550,33 @@ TEST_CASE("math: a retraction discards the answer before it") {
   aha::MathOptions only_boxed;
   only_boxed.extract = {"boxed"};
   CHECK(aha::math_extract("\\boxed{41}. Wait, no: 42.", only_boxed, &m) == "41");
+  // "X is wrong, the answer is Y" gives Y; "X is incorrect because ..." alone gives nothing new.
+  CHECK(aha::math_extract("\\boxed{5} is wrong, the answer is 6", opt, &m) == "6");
+  CHECK(aha::math_extract("\\boxed{42}. Option B, 41, is incorrect because 41 is odd.", opt, &m) ==
+        "42");
+  // A conditional answer settled by the next sentence.
+  CHECK(aha::math_extract("The answer is 41 if we count the first day. Since we don't, 42.", opt,
+                          &m) == "42");
+}
+
+TEST_CASE("math: restatements, dashes as minus signs, comparisons, plain equations") {
+  aha::MathOptions opt;
+  CHECK(aha::math_equal("\\frac12", "0.5 or 50\\%", opt).equal);
+  CHECK(aha::math_equal("\\frac12", "1/2 (0.5)", opt).equal);
+  CHECK_FALSE(aha::math_equal("0.25", "1/2 (0.5)", opt).equal);  // no product
+  CHECK_FALSE(aha::math_equal("0.5", "0.5 or 0.6", opt).equal);
+  CHECK_FALSE(aha::math_equal("2", "2 or -2", opt).equal);
+  CHECK(aha::math_equal("-3", "\u20133", opt).equal);
+  CHECK(aha::math_extract("So we get x = \u20133.", opt, nullptr) == "-3");
+  CHECK(aha::math_extract("Read pages 3\u20135.", opt, nullptr) == "5");
+  CHECK(aha::math_equal("7", "7 more cookies", opt).equal);
+  CHECK_FALSE(aha::math_equal("7", "7 more than x", opt).equal);
+  auto score = [](const char* completion, const char* gold) {
+    return aha::check_math(completion, {{"answer", gold}}, {}).score;
+  };
+  CHECK(score("Thus y = 4 and x = 3.", "(3,4)") == 1.0);
+  CHECK(score("Thus y = 4 and x = 3.", "(4,3)") == 0.0);
+  CHECK(score("Then x = 3, y = 4, so the sum is 7.", "(3,4)") == 0.0);
 }
 
 TEST_CASE("math: checker interface") {

@@ -4,8 +4,9 @@
 // conflicting answers, normalisation, relations, chains, sets, matrices, \pm, intervals, references
 // that are sentences, pathological answers; answers without a box in prose, Markdown or display math,
 // mixed numbers, units, choice letters with values, approximations and qualifiers around the answer,
-// named values, Unicode. Then the availability bound: a pathological answer in
-// a batch of honest rows on 2 threads.
+// named values, Unicode, self-corrections, one value restated, dashes as minus signs, "7 more
+// cookies", plain equations for a tuple, conditional answers. Then the availability bound: a
+// pathological answer in a batch of honest rows on 2 threads.
 #include <doctest/doctest.h>
 
 #include <atomic>
