@@ -221,14 +221,16 @@ __device__ __forceinline__ void zero_acc(float (&c)[kN][4]) {
   for (int n = 0; n < kN; n++) c[n][0] = c[n][1] = c[n][2] = c[n][3] = 0.0f;
 }
 
-// c += A Bᵀ over K (a multiple of 16) dims: A the warp's 16 rows at a_s, B the kN * 8 rows at b_s,
-// both row-major bf16 in shared memory with leading dim ld (S = Q Kᵀ, dP = dO Vᵀ and the
-// transposed ones in dk/dv).
-template <int kN>
+// c += A Bᵀ over K (a multiple of 16, at most kK) dims: A the warp's 16 rows at a_s, B the kN * 8
+// rows at b_s, both row-major bf16 in shared memory with leading dim ld (S = Q Kᵀ, dP = dO Vᵀ and
+// the transposed ones in dk/dv). Unrolled to kK so fragment loads can run ahead of the mmas.
+template <int kK, int kN>
 __device__ __forceinline__ void mma_abt(float (&c)[kN][4], const bf16* a_s, const bf16* b_s, int ld,
                                         int K, int lane) {
   static_assert(kN % 2 == 0, "n-tiles are loaded in pairs");
-  for (int kk = 0; kk < K / 16; kk++) {
+#pragma unroll
+  for (int kk = 0; kk < kK / 16; kk++) {
+    if (16 * kk >= K) break;
     uint32_t a[4];
     load_a(a, a_s + 16 * kk, ld, lane);
 #pragma unroll
@@ -347,7 +349,7 @@ __global__ void __launch_bounds__(32 * kFwdWarps)
       // S = Q Kᵀ for the warp's 16 rows x 64 keys.
       float sc[kFwdKeys / 8][4];
       zero_acc(sc);
-      mma_abt(sc, q_s + 16 * warp * ldk, kt, ldk, s.DQKp, lane);
+      mma_abt<kDQK>(sc, q_s + 16 * warp * ldk, kt, ldk, s.DQKp, lane);
       // Mask, scale to log2 units, online softmax. A row with no key yet keeps m = -inf; m_use = 0
       // then keeps exp2 away from -inf - -inf.
       float mx[2] = {-INFINITY, -INFINITY};
@@ -488,8 +490,8 @@ __global__ void __launch_bounds__(32 * kBwdWarps)
       float sc[kBwdTile / 8][4], dp[kBwdTile / 8][4];
       zero_acc(sc);
       zero_acc(dp);
-      mma_abt(sc, q_s + 16 * warp * ldk, kt, ldk, s.DQKp, lane);  // S = Q Kᵀ
-      mma_abt(dp, do_s + 16 * warp * ldv, vt, ldv, s.DVp, lane);  // dP = dO Vᵀ
+      mma_abt<kDQK>(sc, q_s + 16 * warp * ldk, kt, ldk, s.DQKp, lane);  // S = Q Kᵀ
+      mma_abt<kDV>(dp, do_s + 16 * warp * ldv, vt, ldv, s.DVp, lane);   // dP = dO Vᵀ
       // dS (in sc), masked: 0 outside [row_s0, row_i].
 #pragma unroll
       for (int n = 0; n < kBwdTile / 8; n++)
@@ -593,8 +595,8 @@ __global__ void __launch_bounds__(32 * kBwdWarps)
       float sc[kBwdTile / 8][4], dp[kBwdTile / 8][4];
       zero_acc(sc);
       zero_acc(dp);
-      mma_abt(sc, k_s + 16 * warp * ldk, qt, ldk, s.DQKp, lane);  // Sᵀ = K Qᵀ
-      mma_abt(dp, v_s + 16 * warp * ldv, dot, ldv, s.DVp, lane);  // dPᵀ = V dOᵀ
+      mma_abt<kDQK>(sc, k_s + 16 * warp * ldk, qt, ldk, s.DQKp, lane);  // Sᵀ = K Qᵀ
+      mma_abt<kDV>(dp, v_s + 16 * warp * ldv, dot, ldv, s.DVp, lane);   // dPᵀ = V dOᵀ
       // Pᵀ (in sc) and dSᵀ (in dp), masked: query in [key_j, key_end).
 #pragma unroll
       for (int n = 0; n < kBwdTile / 8; n++)
