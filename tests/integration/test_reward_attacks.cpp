@@ -1,12 +1,14 @@
 // Attack suite through the code checker. Two kinds of hostile program:
 // - against the sandbox (fork and memory bombs, threads, disk (/tmp, and /, /etc, /dev outside
-//   it), network, files outside, killing the scorer, processes left behind): each must be
+//   it), network, files outside, killing the scorer, processes left behind, namespaces of its
+//   own by unshare or clone, kernel keyrings and io_uring): each must be
 //   contained, score 0 with a reason, and leave no process and no file behind;
 // - against the verdict (wrong programs, each returning a constant, that try to make the tests
 //   pass anyway: redefining exec, swallowing AssertionError, objects equal to everything,
 //   re-running under python -O, stealing the pass marker, atexit + SystemExit, shadowing the
 //   builtins the tests call, a forged name list carrying __builtins__, an object standing in for
-//   a module the tests use, StopIteration ending a test's map() early; C++: NDEBUG,
+//   a module the tests use, StopIteration ending a test's map() early, builtins shadowed next to
+//   a function under test named like a builtin; C++: NDEBUG,
 //   #define main/assert, static initialisers that exit, interposed __assert_fail, signal
 //   handlers, forged report lines): each must score 0, while the honest version of the same
 //   program scores 1.
@@ -133,6 +135,34 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
        "                with open('%s/aha-fill%d' % (d, i), 'wb') as fh:\n"
        "                    fh.write(b'0' * (15 << 20))\n                n += 15\n"
        "            except OSError:\n                break\n    return 42 if n >= 240 else n\n"},
+      // Namespaces of its own: a nested user namespace owns a mount namespace, where a tmpfs of
+      // any size is no longer the sized /tmp (host memory when no cgroup bounds the run).
+      {"nested user namespace with its own tmpfs",
+       "import ctypes, os\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    uid, gid = os.getuid(), os.getgid()\n"
+       "    if libc.unshare(0x10000000 | 0x00020000) != 0:\n"
+       "        raise OSError(ctypes.get_errno(), 'unshare')\n"
+       "    open('/proc/self/setgroups', 'w').write('deny')\n"
+       "    open('/proc/self/uid_map', 'w').write('0 %d 1' % uid)\n"
+       "    open('/proc/self/gid_map', 'w').write('0 %d 1' % gid)\n"
+       "    if libc.mount(b'none', b'/tmp', b'tmpfs', 0, b'size=4g') != 0:\n"
+       "        raise OSError(ctypes.get_errno(), 'mount')\n"
+       "    for i in range(12):\n        with open('/tmp/x%d' % i, 'wb') as fh:\n"
+       "            fh.write(b'0' * (8 << 20))\n    return 42\n"},
+      {"namespaces through clone(2) instead of unshare",
+       "import ctypes, os\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n    r, w = os.pipe()\n"
+       "    pid = libc.syscall(56, 0x10000000 | 0x00020000 | 17, 0, 0, 0, 0)\n"
+       "    if pid == 0:\n        ok = libc.mount(b'none', b'/tmp', b'tmpfs', 0, b'size=4g') == 0\n"
+       "        os.write(w, b'1' if ok else b'0')\n        os._exit(0)\n"
+       "    if pid < 0:\n        raise OSError(ctypes.get_errno(), 'clone')\n"
+       "    os.close(w)\n    got = os.read(r, 1)\n    return 42 if got == b'1' else 41\n"},
+      {"kernel keyring (outlives the run) and io_uring",
+       "import ctypes\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n"
+       "    key = libc.syscall(248, b'user', b'aha-persist', b'x', 1, ctypes.c_long(-4))\n"
+       "    ring = libc.syscall(425, 4, ctypes.create_string_buffer(120))\n"
+       "    return 42 if key >= 0 or ring >= 0 else 41\n"},
       {"fake pass marker",
        "import os\ndef f():\n    os.write(3, b'0000000000000000 0 pass\\n')\n    os._exit(0)\n"},
   };
