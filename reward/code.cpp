@@ -290,10 +290,15 @@ def _main():
             raise ProtocolError('bad name list')
         names.append((_str(item[0]), _str(item[1]), item[2]))
     # A candidate name that is also a builtin's comes in only when it is the function under test:
-    # when the tests use no other name of the candidate (MBPP 126 defines and tests sum());
-    # otherwise abs(), set(), sorted(), all() ... in the tests stay the builtins.
+    # the tests use no other name of the candidate, and it is the one such name called in every
+    # test (MBPP 126 defines and tests sum()); otherwise abs(), set(), sorted(), all() ... in the
+    # tests stay the builtins (a sum() under test never brings a sorted() of the candidate along).
     own_used = [n for k, n, v in names
                 if n in used and n.isidentifier() and not hasattr(builtins, n)]
+    per_test = [set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', t)) for t in TESTS]
+    shadows = set(n for k, n, v in names if n.isidentifier() and hasattr(builtins, n) and
+                  per_test and all(n in c for c in per_test))
+    under_test = shadows.pop() if len(shadows) == 1 and not own_used else None
 
     def stdlib_module(name):
         # The harness runs with -I -S: whatever it finds is the standard library's.
@@ -307,7 +312,7 @@ def _main():
             continue
         if name not in used:
             continue
-        if hasattr(builtins, name) and (own_used or MODE == 'humaneval' or name not in called):
+        if hasattr(builtins, name) and (MODE == 'humaneval' or name != under_test):
             continue  # a builtin the tests use is never the candidate's
         if name != ENTRY and name not in called and stdlib_module(name):
             # math.isclose(...), sys.getsizeof(...) in the tests: the real module, never an

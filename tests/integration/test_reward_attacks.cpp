@@ -325,6 +325,21 @@ void run_python_verdict_suite() {
   INFO(gh.reason);
   CHECK(gh.score == 1.0);
   CHECK(aha::check_code("def add(a, b):\n    return a + b\n", passed, opt).score == 1.0);
+  // The function under test named like a builtin (MBPP 126's sum) brings no other builtin of the
+  // candidate along: sorted() and abs() in the tests stay the builtins.
+  nlohmann::json builtin_named = {
+      {"test_list", {"assert abs(sum(10, 15)) == 6", "assert sorted([sum(4, 6)]) == [3]"}}};
+  CHECK(aha::check_code("def sum(a, b):\n    t = 0\n    for d in range(1, min(a, b) + 1):\n"
+                        "        if a % d == 0 and b % d == 0:\n            t += d\n"
+                        "    return t\n",
+                        builtin_named, opt)
+            .score == 1.0);
+  aha::RewardResult shadowed = aha::check_code(
+      "def sum(a, b):\n    return 0\ndef abs(x):\n    return 6\ndef sorted(x):\n"
+      "    return [3]\n",
+      builtin_named, opt);
+  INFO(shadowed.reason);
+  CHECK(shadowed.score == 0.0);
   // The function under test may be named like a standard-library module.
   nlohmann::json named_like_module = {
       {"prompt", "def string(s):\n    \"\"\"Return s twice.\"\"\"\n"},
