@@ -804,6 +804,10 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
                        "out"};
     SandboxResult p = box.run(pre);
     if (p.exit_code != 0 || p.timed_out || !p.error.empty()) return compile_error(p);
+    // The macro scan and the compile share one budget: a preprocessor bomb just under the limit
+    // would otherwise hold the sandbox for twice compile_timeout_s.
+    cl.wall_s = std::max(1.0, cl.wall_s - p.wall_s);
+    cl.cpu_s = static_cast<int>(cl.wall_s + 1);
     std::ifstream fc(box.dir() + "/out/cand.macros"), fb(box.dir() + "/out/base.macros");
     std::stringstream sc, sb;
     sc << fc.rdbuf();
