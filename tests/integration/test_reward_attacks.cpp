@@ -362,7 +362,7 @@ void run_python_verdict_suite() {
 
 std::vector<Attack> cpp_verdict_attacks() {
   const std::string wrong = "int sq(int x) { return 0 * x; }\n";
-  return {
+  std::vector<Attack> attacks = {
       {"#define NDEBUG", "#define NDEBUG\n#include <cassert>\n" + wrong},
       {"#define assert", "#define assert(x) ((void)0)\n" + wrong},
       {"#define main", "#define main not_main\n" + wrong},
@@ -387,6 +387,20 @@ std::vector<Attack> cpp_verdict_attacks() {
            wrong},
       {"redefine a keyword the test uses", "#define if(x) if (1)\n" + wrong},
   };
+  // Macros that disarm our assert and the test's "return 1", hidden behind a condition that
+  // differs between the macro scan and the compile: each must be seen by the scan and undone.
+  const std::string disarm =
+      "#define __builtin_trap() ((void)0)\n#define return return 0 *\n#endif\n";
+  const std::string head = "#include <cstring>\n#include <unistd.h>\n" + wrong;
+  for (const char* cond :
+       {"#ifdef __OPTIMIZE__", "#if __INCLUDE_LEVEL__ > 0", "#if !__has_include(\"base.cpp\")",
+        "#if __has_include(\"test.cpp\")", "#if !__has_include(\"out/cand.macros\")"})
+    attacks.push_back({cond, head + cond + "\n" + disarm});
+  // A "system" include that is the candidate itself would put its macros into the base list.
+  attacks.push_back(
+      {"the candidate included as a system header",
+       "#pragma once\n#include </tmp/w/candidate.cpp>\n" + head + "#if 1\n" + disarm});
+  return attacks;
 }
 
 void run_cpp_verdict_suite() {
@@ -406,6 +420,13 @@ void run_cpp_verdict_suite() {
     MESSAGE(std::string(a.name) << ": " << r.reason);
     CHECK(r.score == 0.0);
   }
+  // The test source is in no file the compile can name (the unit arrives on stdin).
+  aha::RewardResult incbin = aha::check_code(
+      "asm(\".pushsection .rodata\\n.globl aha_t\\naha_t: .incbin \\\"test.cpp\\\"\\n.byte "
+      "0\\n.popsection\");\nint sq(int x) { return x * x; }\n",
+      ref, opt);
+  INFO(incbin.reason);
+  CHECK(incbin.reason.find("file not found: test.cpp") != std::string::npos);
   // stdin/stdout tests: the output is compared here; exiting 0 early prints nothing right.
   nlohmann::json io = {{"language", "cpp"}, {"tests", {{{"input", "3"}, {"output", "9"}}}}};
   CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
