@@ -279,7 +279,7 @@ def _main():
         print('candidate program failed: %s' % _str(hello[1])[:300], file=sys.stderr)
         return
     g = {'__name__': '__main__', '__builtins__': builtins}
-    import importlib, importlib.util, re
+    import ast, importlib, importlib.util, re
     # Only names the trusted test text mentions come from the candidate (no dunder such as
     # __builtins__, no name the tests do not use, no module imported for nothing).
     text = TEST + '\n' + SETUP + '\n' + '\n'.join(TESTS)  # the prompt defines its own names
@@ -331,10 +331,36 @@ def _main():
             g[name] = _dec(val)
     if MODE == 'humaneval':
         cand = g.get(ENTRY)
+        # The helpers the tests call are the prompt's, never the candidate's, also where a statement
+        # of the prompt fails here (an import the candidate's interpreter has and the harness's
+        # has not): every name the prompt binds is dropped first, and when the prompt fails as a
+        # whole, each statement runs on its own.
+        body = None
+        for text in (PROMPT, PROMPT + '\n    pass\n'):  # a prompt may end at a bare signature
+            try:
+                body = ast.parse(text).body
+                break
+            except Exception:
+                pass
+        for node in ast.walk(ast.Module(body or [], [])):
+            bound = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound = [node.name]
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound = [node.id]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound = [(a.asname or a.name).split('.')[0] for a in node.names]
+            for name in bound:
+                if name != ENTRY:
+                    g.pop(name, None)
         try:
             exec(compile(PROMPT, '<prompt>', 'exec'), g)  # trusted helpers the tests call
         except BaseException:
-            pass
+            for node in body or []:
+                try:
+                    exec(compile(ast.Module([node], []), '<prompt>', 'exec'), g)
+                except BaseException:
+                    pass
         if not isinstance(cand, Remote):
             print('the candidate defines no function %s' % ENTRY, file=sys.stderr)
             _report('done')

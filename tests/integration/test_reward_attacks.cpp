@@ -340,6 +340,23 @@ void run_python_verdict_suite() {
       builtin_named, opt);
   INFO(shadowed.reason);
   CHECK(shadowed.score == 0.0);
+  // A prompt statement that fails in the harness only (standing for an import of a package the
+  // candidate's interpreter has and the harness's has not): the helper the tests call after it is
+  // still the prompt's, not the candidate's identity.
+  nlohmann::json prompt_fails = {
+      {"prompt",
+       "import os\nif not os.path.exists('candidate.py'):\n    raise ImportError('no such "
+       "module')\n\n\ndef enc(s):\n    return s[::-1]\n\n\ndef dec(s):\n    \"\"\"Inverse of "
+       "enc.\"\"\"\n"},
+      {"test",
+       "def check(candidate):\n    assert candidate(enc('abc')) == 'abc'\n"
+       "    assert candidate(enc('hello')) == 'hello'\n"},
+      {"entry_point", "dec"}};
+  CHECK(aha::check_code("    return s[::-1]\n", prompt_fails, opt).score == 1.0);
+  aha::RewardResult helper =
+      aha::check_code("    return s\n\n\ndef enc(s):\n    return s\n", prompt_fails, opt);
+  INFO(helper.reason);
+  CHECK(helper.score == 0.0);
   // The function under test may be named like a standard-library module.
   nlohmann::json named_like_module = {
       {"prompt", "def string(s):\n    \"\"\"Return s twice.\"\"\"\n"},
