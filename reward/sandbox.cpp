@@ -387,12 +387,15 @@ const Bpf& sandbox_bpf() {
     // program a mount namespace of its own (a tmpfs no limit bounds) and the kernel surface that
     // needs CAP_SYS_ADMIN or CAP_NET_ADMIN. clone3 hides its flags in memory: ENOSYS makes libc
     // fall back to clone.
+    // A libseccomp too old to know clone3 must not leave it open: then there is no filter at all.
+    bool ns_rules = true;
     for (uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC,
                           CLONE_NEWUTS, CLONE_NEWCGROUP})
-      seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
-    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+      ns_rules = ns_rules && seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1,
+                                              SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) == 0;
+    ns_rules = ns_rules && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
     int fd = memfd_create("aha-seccomp", MFD_CLOEXEC);
-    if (fd >= 0 && seccomp_export_bpf(ctx, fd) == 0) {
+    if (ns_rules && fd >= 0 && seccomp_export_bpf(ctx, fd) == 0) {
       off_t size = lseek(fd, 0, SEEK_END);
       lseek(fd, 0, SEEK_SET);
       b.insns.resize(static_cast<size_t>(size) / sizeof(sock_filter));

@@ -157,6 +157,12 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
        "        os.write(w, b'1' if ok else b'0')\n        os._exit(0)\n"
        "    if pid < 0:\n        raise OSError(ctypes.get_errno(), 'clone')\n"
        "    os.close(w)\n    got = os.read(r, 1)\n    return 42 if got == b'1' else 41\n"},
+      {"namespaces through clone3",
+       "import ctypes, os\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n    args = (ctypes.c_uint64 * 11)()\n"
+       "    args[0] = 0x10000000 | 0x00020000\n    args[4] = 17\n"
+       "    pid = libc.syscall(435, ctypes.byref(args), ctypes.sizeof(args))\n"
+       "    if pid == 0:\n        os._exit(0)\n    return 42 if pid > 0 else 41\n"},
       {"kernel keyring (outlives the run) and io_uring",
        "import ctypes\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
        "    libc.syscall.restype = ctypes.c_long\n"
