@@ -291,15 +291,13 @@ def _main():
             raise ProtocolError('bad name list')
         names.append((_str(item[0]), _str(item[1]), item[2]))
     # A candidate name that is also a builtin's comes in only when it is the function under test:
-    # the tests use no other name of the candidate, and it is the one such name called in every
-    # test (MBPP 126 defines and tests sum()); otherwise abs(), set(), sorted(), all() ... in the
-    # tests stay the builtins (a sum() under test never brings a sorted() of the candidate along).
+    # the tests use no other name of the candidate and call no other builtin (MBPP 126 defines
+    # and tests sum()); the tests alone decide, so a candidate cannot pick abs() or all() instead.
     own_used = [n for k, n, v in names
                 if n in used and n.isidentifier() and not hasattr(builtins, n)]
-    per_test = [set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', t)) for t in TESTS]
-    shadows = set(n for k, n, v in names if n.isidentifier() and hasattr(builtins, n) and
-                  per_test and all(n in c for c in per_test))
-    under_test = shadows.pop() if len(shadows) == 1 and not own_used else None
+    called_builtins = set(n for t in TESTS for n in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', t)
+                          if hasattr(builtins, n))
+    under_test = next(iter(called_builtins)) if len(called_builtins) == 1 and not own_used else None
 
     def stdlib_module(name):
         # The harness runs with -I -S: whatever it finds is the standard library's.

@@ -331,21 +331,29 @@ void run_python_verdict_suite() {
   INFO(gh.reason);
   CHECK(gh.score == 1.0);
   CHECK(aha::check_code("def add(a, b):\n    return a + b\n", passed, opt).score == 1.0);
-  // The function under test named like a builtin (MBPP 126's sum) brings no other builtin of the
-  // candidate along: sorted() and abs() in the tests stay the builtins.
+  // The function under test named like a builtin (MBPP 126's sum) comes in only when the tests
+  // call no other builtin; a candidate never supplies abs(), sorted() or all() to the tests.
   nlohmann::json builtin_named = {
-      {"test_list", {"assert abs(sum(10, 15)) == 6", "assert sorted([sum(4, 6)]) == [3]"}}};
+      {"test_list", {"assert sum(10, 15) == 6", "assert sum(4, 6) == 3"}}};
   CHECK(aha::check_code("def sum(a, b):\n    t = 0\n    for d in range(1, min(a, b) + 1):\n"
                         "        if a % d == 0 and b % d == 0:\n            t += d\n"
                         "    return t\n",
                         builtin_named, opt)
             .score == 1.0);
+  nlohmann::json builtin_and_others = {
+      {"test_list", {"assert abs(sum(10, 15)) == 6", "assert sorted([sum(4, 6)]) == [3]"}}};
   aha::RewardResult shadowed = aha::check_code(
       "def sum(a, b):\n    return 0\ndef abs(x):\n    return 6\ndef sorted(x):\n"
       "    return [3]\n",
-      builtin_named, opt);
+      builtin_and_others, opt);
   INFO(shadowed.reason);
   CHECK(shadowed.score == 0.0);
+  nlohmann::json builtin_in_all = {
+      {"test_list", {"assert all([max(10, 15) == 6])", "assert all([max(4, 6) == 3])"}}};
+  aha::RewardResult all_only =
+      aha::check_code("def all(x):\n    return True\n", builtin_in_all, opt);
+  INFO(all_only.reason);
+  CHECK(all_only.score == 0.0);
   // A prompt statement that fails in the harness only (standing for an import of a package the
   // candidate's interpreter has and the harness's has not): the helper the tests call after it is
   // still the prompt's, not the candidate's identity.
