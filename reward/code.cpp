@@ -7,10 +7,11 @@
 //   expected values. HumanEval rows: the prompt's helpers and check() run in the harness;
 //   MBPP rows and generic "tests": test_setup_code, then each assert on its own.
 // - C++ with stdin/stdout tests: the program's output is compared here.
-// - C++ with a test main: candidate and test are separate files; every macro the candidate
-//   defines or changes is undone before the test; the test's asserts are ours (internal linkage,
-//   no NDEBUG); a pass needs the test main to return 0 and then report a per-run nonce it reads
-//   from stdin at the end (early exits, static initialisers and #define main earn nothing).
+// - C++ with a test main: the test unit (on stdin, in no file) includes the candidate; every
+//   macro the candidate defines or changes is undone before the test; the test's asserts are ours
+//   (internal linkage, no NDEBUG); a pass needs the test main to return 0 and then report a
+//   per-run nonce it reads from stdin at the end (early exits, static initialisers and
+//   #define main earn nothing).
 // Score = fraction of tests passed; component all_pass = 1 only when every test passed (a
 // timeout never gets credit for what it missed).
 #include <re2/re2.h>
@@ -278,7 +279,7 @@ def _main():
         print('candidate program failed: %s' % _str(hello[1])[:300], file=sys.stderr)
         return
     g = {'__name__': '__main__', '__builtins__': builtins}
-    import importlib, importlib.util, re
+    import ast, importlib, importlib.util, re
     # Only names the trusted test text mentions come from the candidate (no dunder such as
     # __builtins__, no name the tests do not use, no module imported for nothing).
     text = TEST + '\n' + SETUP + '\n' + '\n'.join(TESTS)  # the prompt defines its own names
@@ -290,10 +291,13 @@ def _main():
             raise ProtocolError('bad name list')
         names.append((_str(item[0]), _str(item[1]), item[2]))
     # A candidate name that is also a builtin's comes in only when it is the function under test:
-    # when the tests use no other name of the candidate (MBPP 126 defines and tests sum());
-    # otherwise abs(), set(), sorted(), all() ... in the tests stay the builtins.
+    # the tests use no other name of the candidate and call no other builtin (MBPP 126 defines
+    # and tests sum()); the tests alone decide, so a candidate cannot pick abs() or all() instead.
     own_used = [n for k, n, v in names
                 if n in used and n.isidentifier() and not hasattr(builtins, n)]
+    called_builtins = set(n for t in TESTS for n in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*\(', t)
+                          if hasattr(builtins, n))
+    under_test = next(iter(called_builtins)) if len(called_builtins) == 1 and not own_used else None
 
     def stdlib_module(name):
         # The harness runs with -I -S: whatever it finds is the standard library's.
@@ -307,7 +311,7 @@ def _main():
             continue
         if name not in used:
             continue
-        if hasattr(builtins, name) and (own_used or MODE == 'humaneval' or name not in called):
+        if hasattr(builtins, name) and (MODE == 'humaneval' or name != under_test):
             continue  # a builtin the tests use is never the candidate's
         if name != ENTRY and name not in called and stdlib_module(name):
             # math.isclose(...), sys.getsizeof(...) in the tests: the real module, never an
@@ -325,10 +329,36 @@ def _main():
             g[name] = _dec(val)
     if MODE == 'humaneval':
         cand = g.get(ENTRY)
+        # The helpers the tests call are the prompt's, never the candidate's, also where a statement
+        # of the prompt fails here (an import the candidate's interpreter has and the harness's
+        # has not): every name the prompt binds is dropped first, and when the prompt fails as a
+        # whole, each statement runs on its own.
+        body = None
+        for text in (PROMPT, PROMPT + '\n    pass\n'):  # a prompt may end at a bare signature
+            try:
+                body = ast.parse(text).body
+                break
+            except Exception:
+                pass
+        for node in ast.walk(ast.Module(body or [], [])):
+            bound = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound = [node.name]
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound = [node.id]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound = [(a.asname or a.name).split('.')[0] for a in node.names]
+            for name in bound:
+                if name != ENTRY:
+                    g.pop(name, None)
         try:
             exec(compile(PROMPT, '<prompt>', 'exec'), g)  # trusted helpers the tests call
         except BaseException:
-            pass
+            for node in body or []:
+                try:
+                    exec(compile(ast.Module([node], []), '<prompt>', 'exec'), g)
+                except BaseException:
+                    pass
         if not isinstance(cand, Remote):
             print('the candidate defines no function %s' % ENTRY, file=sys.stderr)
             _report('done')
@@ -742,6 +772,9 @@ std::string test_main_as_function(const std::string& test, bool* with_args) {
          t.substr(close);
 }
 
+// The first line of a test main's unit: the macro scan's whole input.
+const char* kUnitHead = "#include \"candidate.cpp\"\n";
+
 RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
                        const CheckerOptions& opt) {
   SandboxLimits lim = limits_from(opt);
@@ -780,31 +813,35 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
     return finish(0, total, "compile error: " + (first.empty() ? failure_note(c, cl) : first),
                   code);
   };
-  std::vector<std::string> unit = {"candidate.cpp"};
+  std::string unit;  // the test main's unit, which includes candidate.cpp
   std::string nonce_text = nonce();
   if (!test_main.empty()) {
-    // Which macros the candidate leaves defined differently from the headers it includes.
+    // Which macros the candidate leaves defined differently from the headers it includes. The
+    // scan sees what the compile sees when it reaches the end of candidate.cpp (same flags, same
+    // files, the unit on stdin opening with the same line; macros go to stdout, not to a file):
+    // a macro defined only under __OPTIMIZE__, __INCLUDE_LEVEL__, __BASE_FILE__ or
+    // __has_include of a file the scan alone has is defined in both or in neither.
     std::string base = "#include <bits/stdc++.h>\n";
-    static const RE2 sys_inc(R"((?m)^[ \t]*#[ \t]*include[ \t]*(<[^>\n]+>))");
+    // System headers only: an absolute or climbing path would pull the candidate into the base.
+    static const RE2 sys_inc(R"((?m)^[ \t]*#[ \t]*include[ \t]*<([A-Za-z0-9_][A-Za-z0-9_./+-]*)>)");
     re2::StringPiece in(code);
     std::string h;
-    while (RE2::FindAndConsume(&in, sys_inc, &h)) base += "#include " + h + "\n";
-    box.write_file("base.cpp", base);
-    SandboxRequest pre{{"/usr/bin/sh", "-c",
-                        "g++ -std=c++17 -E -dM candidate.cpp -o out/cand.macros && "
-                        "g++ -std=c++17 -E -dM base.cpp -o out/base.macros"},
-                       "",
-                       cl,
-                       {"candidate.cpp", "base.cpp"},
-                       "out"};
-    SandboxResult p = box.run(pre);
+    while (RE2::FindAndConsume(&in, sys_inc, &h))
+      if (h.find("..") == std::string::npos) base += "#include <" + h + ">\n";
+    SandboxLimits scan_lim = cl;
+    scan_lim.output_bytes = 16u << 20;  // the macro lists of all the standard headers
+    std::vector<std::string> scan_argv = {"/usr/bin/g++", "-std=c++17", "-O1", "-pipe", "-E",
+                                          "-dM",          "-x",         "c++", "-"};
+    SandboxResult p = box.run({scan_argv, kUnitHead, scan_lim, {"candidate.cpp"}, "out"});
     if (p.exit_code != 0 || p.timed_out || !p.error.empty()) return compile_error(p);
-    std::ifstream fc(box.dir() + "/out/cand.macros"), fb(box.dir() + "/out/base.macros");
-    std::stringstream sc, sb;
-    sc << fc.rdbuf();
-    sb << fb.rdbuf();
-    auto cand = macro_lines(sc.str()), basem = macro_lines(sb.str());
-    std::string tu = "#include \"candidate.cpp\"\n";
+    SandboxResult pb = box.run({scan_argv, base, scan_lim, {"candidate.cpp"}, "out"});
+    if (pb.exit_code != 0 || pb.timed_out || !pb.error.empty()) return compile_error(pb);
+    // The macro scan and the compile share one budget: a preprocessor bomb just under the limit
+    // would otherwise hold the sandbox for twice compile_timeout_s.
+    cl.wall_s = std::max(1.0, cl.wall_s - p.wall_s - pb.wall_s);
+    cl.cpu_s = static_cast<int>(cl.wall_s + 1);
+    auto cand = macro_lines(p.output), basem = macro_lines(pb.output);
+    std::string tu = kUnitHead;
     for (const auto& [name, line] : cand) {
       auto it = basem.find(name);
       if (it == basem.end() || it->second != line) tu += "#undef " + name + "\n";
@@ -828,12 +865,15 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
         "  if (n != 16) return 3;\n"
         "  if (write(3, buf, 16) != 16 || write(3, \" done\\n\", 6) != 6) return 3;\n"
         "  return 0;\n}\n";
-    box.write_file("test.cpp", tu);
-    unit.push_back("test.cpp");
+    unit = tu;
   }
   std::vector<std::string> argv = {"/usr/bin/g++", "-std=c++17", "-O1", "-pipe", "-o", "out/prog"};
-  argv.push_back(unit.back());  // test.cpp includes candidate.cpp
-  SandboxResult c = box.run({argv, "", cl, unit, "out"});
+  // A test main arrives on stdin, read whole before candidate.cpp is: no file holds the test.
+  if (unit.empty())
+    argv.push_back("candidate.cpp");
+  else
+    argv.insert(argv.end(), {"-x", "c++", "-"});
+  SandboxResult c = box.run({argv, unit, cl, {"candidate.cpp"}, "out"});
   if (c.exit_code != 0 || c.timed_out || !c.error.empty()) return compile_error(c);
   // The program leaves the writable directory: runs see it read-only.
   std::filesystem::rename(box.dir() + "/out/prog", box.dir() + "/prog");

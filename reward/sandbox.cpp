@@ -340,13 +340,14 @@ bool remove_run_cgroup(const RunCgroup& rc) {
   return oom;
 }
 
-// The fallback's seccomp program, built once in the parent (the child may not allocate after fork).
+// The seccomp program of every run (bubblewrap gets it through --seccomp, the fallback installs it
+// itself), built once in the parent (the child may not allocate after fork).
 struct Bpf {
   std::vector<sock_filter> insns;
   bool ok = false;
 };
 
-const Bpf& fallback_bpf() {
+const Bpf& sandbox_bpf() {
   static Bpf bpf = [] {
     Bpf b;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -382,8 +383,19 @@ const Bpf& fallback_bpf() {
                     SCMP_SYS(userfaultfd),
                     SCMP_SYS(io_uring_setup)})
       seccomp_rule_add(ctx, deny, sys, 0);
+    // No new namespaces of any kind, by clone(2) either: a nested user namespace would give the
+    // program a mount namespace of its own (a tmpfs no limit bounds) and the kernel surface that
+    // needs CAP_SYS_ADMIN or CAP_NET_ADMIN. clone3 hides its flags in memory: ENOSYS makes libc
+    // fall back to clone.
+    // A libseccomp too old to know clone3 must not leave it open: then there is no filter at all.
+    bool ns_rules = true;
+    for (uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC,
+                          CLONE_NEWUTS, CLONE_NEWCGROUP})
+      ns_rules = ns_rules && seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1,
+                                              SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) == 0;
+    ns_rules = ns_rules && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
     int fd = memfd_create("aha-seccomp", MFD_CLOEXEC);
-    if (fd >= 0 && seccomp_export_bpf(ctx, fd) == 0) {
+    if (ns_rules && fd >= 0 && seccomp_export_bpf(ctx, fd) == 0) {
       off_t size = lseek(fd, 0, SEEK_END);
       lseek(fd, 0, SEEK_SET);
       b.insns.resize(static_cast<size_t>(size) / sizeof(sock_filter));
@@ -398,6 +410,8 @@ const Bpf& fallback_bpf() {
 
 // Everything the child needs, prepared before fork (the child only makes async-signal-safe calls).
 constexpr int kMaxBinds = 16;
+// The fd that carries the seccomp program to bubblewrap (above the run's fds 0-5).
+constexpr int kSeccompFd = 10;
 
 struct ChildPlan {
   std::vector<std::string> args;
@@ -621,6 +635,20 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
     for (size_t i = 0; i < nx; i++) keep = keep || fd == plan.fds[i].second;
     if (!keep) close(fd);
   }
+  if (!plan.fallback) {
+    // bubblewrap reads the filter from kSeccompFd and installs it just before it runs argv (before
+    // RLIMIT_NOFILE, which may be lower than the fd).
+    const Bpf& bpf = sandbox_bpf();  // built before fork; here only read
+    if (!bpf.ok) child_fail(err_fd, "sandbox: no seccomp filter");
+    int sp[2];
+    size_t bytes = bpf.insns.size() * sizeof(sock_filter);
+    if (pipe(sp) != 0 || sp[1] >= kSeccompFd || bytes > 65536 ||
+        write(sp[1], bpf.insns.data(), bytes) != static_cast<ssize_t>(bytes) ||
+        dup2(sp[0], kSeccompFd) < 0)
+      child_fail(err_fd, "sandbox: seccomp pipe");
+    close(sp[0]);
+    close(sp[1]);
+  }
   if (chdir(plan.dir.c_str()) != 0) child_fail(err_fd, "chdir");
   if (plan.fallback) fallback_namespaces(plan, err_fd);
   auto lim = [&](int res, rlim_t soft, rlim_t hard) {
@@ -649,7 +677,7 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!plan.fallback && getppid() == 1) _exit(126);
   if (plan.fallback) {
-    const Bpf& bpf = fallback_bpf();  // built before fork; here only read
+    const Bpf& bpf = sandbox_bpf();  // built before fork; here only read
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(err_fd, "no_new_privs");
     if (!bpf.ok) child_fail(err_fd, "fallback sandbox: no seccomp filter");
     sock_fprog prog{static_cast<unsigned short>(bpf.insns.size()),
@@ -763,7 +791,7 @@ SandboxSession::SandboxSession() {
   if (iso == Isolation::kNone)
     throw std::runtime_error("sandbox: refusing to run generated code without isolation: " +
                              g_iso_why);
-  fallback_bpf();  // built before any fork: the child must not allocate
+  sandbox_bpf();  // built before any fork: the child must not allocate
   cgroup_setup();
   Pool& p = pool();
   {
@@ -864,6 +892,8 @@ std::vector<std::string> bwrap_args(const std::string& dir, const SandboxLimits&
                                 "--unshare-all",
                                 "--die-with-parent",
                                 "--new-session",
+                                "--seccomp",
+                                std::to_string(kSeccompFd),
                                 "--hostname",
                                 "sandbox",
                                 "--ro-bind",
@@ -1167,7 +1197,7 @@ std::string try_isolation(Isolation iso) {
     SandboxRequest req{{"/usr/bin/true"}, "", {}, {}, ""};
     req.limits.wall_s = 10;
     std::vector<ChildPlan> plans = {make_plan(iso, dir, uid, req)};
-    if (iso == Isolation::kFallback) fallback_bpf();
+    sandbox_bpf();
     SandboxResult r = run_plans(plans, {}, {true})[0];
     if (r.exit_code != 0 || !r.error.empty())
       why = "exit " + std::to_string(r.exit_code) + ", signal " + std::to_string(r.term_signal) +

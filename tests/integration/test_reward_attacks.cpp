@@ -1,12 +1,14 @@
 // Attack suite through the code checker. Two kinds of hostile program:
 // - against the sandbox (fork and memory bombs, threads, disk (/tmp, and /, /etc, /dev outside
-//   it), network, files outside, killing the scorer, processes left behind): each must be
+//   it), network, files outside, killing the scorer, processes left behind, namespaces of its
+//   own by unshare or clone, kernel keyrings and io_uring): each must be
 //   contained, score 0 with a reason, and leave no process and no file behind;
 // - against the verdict (wrong programs, each returning a constant, that try to make the tests
 //   pass anyway: redefining exec, swallowing AssertionError, objects equal to everything,
 //   re-running under python -O, stealing the pass marker, atexit + SystemExit, shadowing the
 //   builtins the tests call, a forged name list carrying __builtins__, an object standing in for
-//   a module the tests use, StopIteration ending a test's map() early; C++: NDEBUG,
+//   a module the tests use, StopIteration ending a test's map() early, builtins shadowed next to
+//   a function under test named like a builtin; C++: NDEBUG,
 //   #define main/assert, static initialisers that exit, interposed __assert_fail, signal
 //   handlers, forged report lines): each must score 0, while the honest version of the same
 //   program scores 1.
@@ -133,6 +135,40 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
        "                with open('%s/aha-fill%d' % (d, i), 'wb') as fh:\n"
        "                    fh.write(b'0' * (15 << 20))\n                n += 15\n"
        "            except OSError:\n                break\n    return 42 if n >= 240 else n\n"},
+      // Namespaces of its own: a nested user namespace owns a mount namespace, where a tmpfs of
+      // any size is no longer the sized /tmp (host memory when no cgroup bounds the run).
+      {"nested user namespace with its own tmpfs",
+       "import ctypes, os\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    uid, gid = os.getuid(), os.getgid()\n"
+       "    if libc.unshare(0x10000000 | 0x00020000) != 0:\n"
+       "        raise OSError(ctypes.get_errno(), 'unshare')\n"
+       "    open('/proc/self/setgroups', 'w').write('deny')\n"
+       "    open('/proc/self/uid_map', 'w').write('0 %d 1' % uid)\n"
+       "    open('/proc/self/gid_map', 'w').write('0 %d 1' % gid)\n"
+       "    if libc.mount(b'none', b'/tmp', b'tmpfs', 0, b'size=4g') != 0:\n"
+       "        raise OSError(ctypes.get_errno(), 'mount')\n"
+       "    for i in range(12):\n        with open('/tmp/x%d' % i, 'wb') as fh:\n"
+       "            fh.write(b'0' * (8 << 20))\n    return 42\n"},
+      {"namespaces through clone(2) instead of unshare",
+       "import ctypes, os\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n    r, w = os.pipe()\n"
+       "    pid = libc.syscall(56, 0x10000000 | 0x00020000 | 17, 0, 0, 0, 0)\n"
+       "    if pid == 0:\n        ok = libc.mount(b'none', b'/tmp', b'tmpfs', 0, b'size=4g') == 0\n"
+       "        os.write(w, b'1' if ok else b'0')\n        os._exit(0)\n"
+       "    if pid < 0:\n        raise OSError(ctypes.get_errno(), 'clone')\n"
+       "    os.close(w)\n    got = os.read(r, 1)\n    return 42 if got == b'1' else 41\n"},
+      {"namespaces through clone3",
+       "import ctypes, os\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n    args = (ctypes.c_uint64 * 11)()\n"
+       "    args[0] = 0x10000000 | 0x00020000\n    args[4] = 17\n"
+       "    pid = libc.syscall(435, ctypes.byref(args), ctypes.sizeof(args))\n"
+       "    if pid == 0:\n        os._exit(0)\n    return 42 if pid > 0 else 41\n"},
+      {"kernel keyring (outlives the run) and io_uring",
+       "import ctypes\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n"
+       "    key = libc.syscall(248, b'user', b'aha-persist', b'x', 1, ctypes.c_long(-4))\n"
+       "    ring = libc.syscall(425, 4, ctypes.create_string_buffer(120))\n"
+       "    return 42 if key >= 0 or ring >= 0 else 41\n"},
       {"fake pass marker",
        "import os\ndef f():\n    os.write(3, b'0000000000000000 0 pass\\n')\n    os._exit(0)\n"},
   };
@@ -295,6 +331,46 @@ void run_python_verdict_suite() {
   INFO(gh.reason);
   CHECK(gh.score == 1.0);
   CHECK(aha::check_code("def add(a, b):\n    return a + b\n", passed, opt).score == 1.0);
+  // The function under test named like a builtin (MBPP 126's sum) comes in only when the tests
+  // call no other builtin; a candidate never supplies abs(), sorted() or all() to the tests.
+  nlohmann::json builtin_named = {
+      {"test_list", {"assert sum(10, 15) == 6", "assert sum(4, 6) == 3"}}};
+  CHECK(aha::check_code("def sum(a, b):\n    t = 0\n    for d in range(1, min(a, b) + 1):\n"
+                        "        if a % d == 0 and b % d == 0:\n            t += d\n"
+                        "    return t\n",
+                        builtin_named, opt)
+            .score == 1.0);
+  nlohmann::json builtin_and_others = {
+      {"test_list", {"assert abs(sum(10, 15)) == 6", "assert sorted([sum(4, 6)]) == [3]"}}};
+  aha::RewardResult shadowed = aha::check_code(
+      "def sum(a, b):\n    return 0\ndef abs(x):\n    return 6\ndef sorted(x):\n"
+      "    return [3]\n",
+      builtin_and_others, opt);
+  INFO(shadowed.reason);
+  CHECK(shadowed.score == 0.0);
+  nlohmann::json builtin_in_all = {
+      {"test_list", {"assert all([max(10, 15) == 6])", "assert all([max(4, 6) == 3])"}}};
+  aha::RewardResult all_only =
+      aha::check_code("def all(x):\n    return True\n", builtin_in_all, opt);
+  INFO(all_only.reason);
+  CHECK(all_only.score == 0.0);
+  // A prompt statement that fails in the harness only (standing for an import of a package the
+  // candidate's interpreter has and the harness's has not): the helper the tests call after it is
+  // still the prompt's, not the candidate's identity.
+  nlohmann::json prompt_fails = {
+      {"prompt",
+       "import os\nif not os.path.exists('candidate.py'):\n    raise ImportError('no such "
+       "module')\n\n\ndef enc(s):\n    return s[::-1]\n\n\ndef dec(s):\n    \"\"\"Inverse of "
+       "enc.\"\"\"\n"},
+      {"test",
+       "def check(candidate):\n    assert candidate(enc('abc')) == 'abc'\n"
+       "    assert candidate(enc('hello')) == 'hello'\n"},
+      {"entry_point", "dec"}};
+  CHECK(aha::check_code("    return s[::-1]\n", prompt_fails, opt).score == 1.0);
+  aha::RewardResult helper =
+      aha::check_code("    return s\n\n\ndef enc(s):\n    return s\n", prompt_fails, opt);
+  INFO(helper.reason);
+  CHECK(helper.score == 0.0);
   // The function under test may be named like a standard-library module.
   nlohmann::json named_like_module = {
       {"prompt", "def string(s):\n    \"\"\"Return s twice.\"\"\"\n"},
@@ -317,7 +393,7 @@ void run_python_verdict_suite() {
 
 std::vector<Attack> cpp_verdict_attacks() {
   const std::string wrong = "int sq(int x) { return 0 * x; }\n";
-  return {
+  std::vector<Attack> attacks = {
       {"#define NDEBUG", "#define NDEBUG\n#include <cassert>\n" + wrong},
       {"#define assert", "#define assert(x) ((void)0)\n" + wrong},
       {"#define main", "#define main not_main\n" + wrong},
@@ -342,6 +418,20 @@ std::vector<Attack> cpp_verdict_attacks() {
            wrong},
       {"redefine a keyword the test uses", "#define if(x) if (1)\n" + wrong},
   };
+  // Macros that disarm our assert and the test's "return 1", hidden behind a condition that
+  // differs between the macro scan and the compile: each must be seen by the scan and undone.
+  const std::string disarm =
+      "#define __builtin_trap() ((void)0)\n#define return return 0 *\n#endif\n";
+  const std::string head = "#include <cstring>\n#include <unistd.h>\n" + wrong;
+  for (const char* cond :
+       {"#ifdef __OPTIMIZE__", "#if __INCLUDE_LEVEL__ > 0", "#if !__has_include(\"base.cpp\")",
+        "#if __has_include(\"test.cpp\")", "#if !__has_include(\"out/cand.macros\")"})
+    attacks.push_back({cond, head + cond + "\n" + disarm});
+  // A "system" include that is the candidate itself would put its macros into the base list.
+  attacks.push_back(
+      {"the candidate included as a system header",
+       "#pragma once\n#include </tmp/w/candidate.cpp>\n" + head + "#if 1\n" + disarm});
+  return attacks;
 }
 
 void run_cpp_verdict_suite() {
@@ -361,6 +451,13 @@ void run_cpp_verdict_suite() {
     MESSAGE(std::string(a.name) << ": " << r.reason);
     CHECK(r.score == 0.0);
   }
+  // The test source is in no file the compile can name (the unit arrives on stdin).
+  aha::RewardResult incbin = aha::check_code(
+      "asm(\".pushsection .rodata\\n.globl aha_t\\naha_t: .incbin \\\"test.cpp\\\"\\n.byte "
+      "0\\n.popsection\");\nint sq(int x) { return x * x; }\n",
+      ref, opt);
+  INFO(incbin.reason);
+  CHECK(incbin.reason.find("file not found: test.cpp") != std::string::npos);
   // stdin/stdout tests: the output is compared here; exiting 0 early prints nothing right.
   nlohmann::json io = {{"language", "cpp"}, {"tests", {{{"input", "3"}, {"output", "9"}}}}};
   CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
