@@ -126,25 +126,21 @@ __device__ __forceinline__ void load_tile(bf16* dst, const bf16* g, int rows, in
 }
 
 // ldmatrix x4: lane 8i + j gives the address of row j of 8x8 matrix i; lane 4g + t receives row
-// g, columns 2t, 2t+1 of each (transposed: column g, rows 2t, 2t+1).
+// g, columns 2t, 2t+1 of each (kTrans: column g, rows 2t, 2t+1).
+template <bool kTrans>
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const bf16* row) {
 #ifdef AHA_CUDA_EMU
-  cuemu::ldmatrix_x4(r, row, false);
+  cuemu::ldmatrix_x4(r, row, kTrans);
 #else
   const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-#endif
-}
-__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const bf16* row) {
-#ifdef AHA_CUDA_EMU
-  cuemu::ldmatrix_x4(r, row, true);
-#else
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
+  if constexpr (kTrans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
 #endif
 }
 
@@ -173,17 +169,17 @@ __device__ inline uint32_t pack(float lo, float hi) {
 // A fragment of the 16x16 block at x (row-major, leading dim ld): matrices rows 0-7 / 8-15 of
 // columns 0-7, then of columns 8-15.
 __device__ __forceinline__ void load_a(uint32_t (&a)[4], const bf16* x, int ld, int lane) {
-  ldsm_x4(a, x + (lane % 16) * ld + 8 * (lane / 16));
+  ldsm_x4<false>(a, x + (lane % 16) * ld + 8 * (lane / 16));
 }
 // B fragments of two n-tiles of B = Xᵀ, X the 16x16 block at x (row-major [n][k]): b[0], b[1]
 // for X's rows 0-7, b[2], b[3] for rows 8-15.
 __device__ __forceinline__ void load_bt2(uint32_t (&b)[4], const bf16* x, int ld, int lane) {
-  ldsm_x4(b, x + (lane % 8 + 8 * (lane / 16)) * ld + 8 * (lane / 8 % 2));
+  ldsm_x4<false>(b, x + (lane % 8 + 8 * (lane / 16)) * ld + 8 * (lane / 8 % 2));
 }
 // B fragments of two n-tiles of B = X, X the 16x16 block at x (row-major [k][n]): b[0], b[1] for
 // X's columns 0-7, b[2], b[3] for columns 8-15.
 __device__ __forceinline__ void load_b2(uint32_t (&b)[4], const bf16* x, int ld, int lane) {
-  ldsm_x4_trans(b, x + (lane % 8 + 8 * (lane / 8 % 2)) * ld + 8 * (lane / 16));
+  ldsm_x4<true>(b, x + (lane % 8 + 8 * (lane / 8 % 2)) * ld + 8 * (lane / 16));
 }
 // A fragment for k-step kk from a 16 x (8 n) accumulator tile c[n][4] (P or dS, rounded to bf16):
 // the C layout of n-tiles 2kk, 2kk+1 is the A layout of columns 16kk .. 16kk+15.
