@@ -125,6 +125,23 @@ __device__ __forceinline__ void load_tile(bf16* dst, const bf16* g, int rows, in
   }
 }
 
+// The key/value tile j + 1 (kTile rows from t_next) into buffer (j + 1) % 2, when there is one:
+// it flies while tile j is multiplied. Returns once tile j (every older group) has landed.
+template <int kTile>
+__device__ __forceinline__ void next_kv_tile(bf16* k_s, bf16* v_s, const bf16* kh, const bf16* vh,
+                                             int j, int num_tiles, int t_next, const Shape& s) {
+  const int ldk = s.DQKp + kPad, ldv = s.DVp + kPad;
+  if (j + 1 < num_tiles) {
+    const int b = (j + 1) % 2;
+    load_tile(k_s + b * kTile * ldk, kh + static_cast<long>(t_next) * s.DQKp, kTile, s.DQKp);
+    load_tile(v_s + b * kTile * ldv, vh + static_cast<long>(t_next) * s.DVp, kTile, s.DVp);
+    cp_async_commit();
+    cp_async_wait<1>();
+  } else {
+    cp_async_wait<0>();
+  }
+}
+
 // ldmatrix x4: lane 8i + j gives the address of row j of 8x8 matrix i; lane 4g + t receives row
 // g, columns 2t, 2t+1 of each (kTrans: column g, rows 2t, 2t+1).
 template <bool kTrans>
@@ -326,17 +343,7 @@ __global__ void __launch_bounds__(32 * kFwdWarps)
 
   for (int j = 0; j < num_tiles; j++) {
     const int t0 = key_begin + j * kFwdKeys;
-    if (j + 1 < num_tiles) {  // the next tile flies while this one is multiplied
-      const int b = (j + 1) % 2;
-      load_tile(k_s + b * kFwdKeys * ldk, kh + static_cast<long>(t0 + kFwdKeys) * s.DQKp, kFwdKeys,
-                s.DQKp);
-      load_tile(v_s + b * kFwdKeys * ldv, vh + static_cast<long>(t0 + kFwdKeys) * s.DVp, kFwdKeys,
-                s.DVp);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+    next_kv_tile<kFwdKeys>(k_s, v_s, kh, vh, j, num_tiles, t0 + kFwdKeys, s);
     __syncthreads();  // tile j (and q) landed for every thread
     const bf16* kt = k_s + j % 2 * kFwdKeys * ldk;
     const bf16* vt = v_s + j % 2 * kFwdKeys * ldv;
@@ -467,17 +474,7 @@ __global__ void __launch_bounds__(32 * kBwdWarps)
 
   for (int j = 0; j < num_tiles; j++) {
     const int t0 = key_begin + j * kBwdTile;
-    if (j + 1 < num_tiles) {
-      const int b = (j + 1) % 2;
-      load_tile(k_s + b * kBwdTile * ldk, kh + static_cast<long>(t0 + kBwdTile) * s.DQKp, kBwdTile,
-                s.DQKp);
-      load_tile(v_s + b * kBwdTile * ldv, vh + static_cast<long>(t0 + kBwdTile) * s.DVp, kBwdTile,
-                s.DVp);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+    next_kv_tile<kBwdTile>(k_s, v_s, kh, vh, j, num_tiles, t0 + kBwdTile, s);
     __syncthreads();
     const bf16* kt = k_s + j % 2 * kBwdTile * ldk;
     const bf16* vt = v_s + j % 2 * kBwdTile * ldv;
