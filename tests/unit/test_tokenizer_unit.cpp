@@ -278,3 +278,35 @@ TEST_CASE("a tokenizer.json nested thousands deep is refused, naming the byte") 
   CHECK(e.find("tokenizer.json: JSON nested deeper than 256 levels (at byte 270)") !=
         std::string::npos);
 }
+
+// Cases found by experiments/tokenizer_diff.py; expected values from Hugging Face `tokenizers`
+// 0.23.3, whose regexes use Unicode 16.0 categories and whose NFC knows only older marks.
+TEST_CASE("Unicode categories are Oniguruma's (Unicode 16.0), not those of Unicode 14.0") {
+  const Tokenizer& t = tiny();
+  using V = std::vector<std::string>;
+  // U+2EBF0 (CJK Extension I, Unicode 15.1) is a letter: it joins the word before it.
+  CHECK(tokenizer_pre_tokenize(t, "x\U0002EBF0") == V{"x\U0002EBF0"});
+  // Kaktovik numerals (Unicode 15.0) are \p{N}: one piece per digit in the Qwen2 pattern.
+  CHECK(tokenizer_pre_tokenize(t, "x\U0001D2C0\U0001D2C1") == V{"x", "\U0001D2C0", "\U0001D2C1"});
+  // DeepSeek-V3's pattern: U+1CD8A (Unicode 16.0) is \p{S}, so it takes the backslash with it.
+  nlohmann::json j = tiny_json();
+  std::ifstream pf(std::string(AHA_FIXTURES_DIR) + "/tokenizer/deepseek_v3_pre_tokenizer.json");
+  j["pre_tokenizer"] = nlohmann::json::parse(pf);
+  j["normalizer"] = nullptr;
+  Tokenizer ds = tokenizer_load(write_temp(j));
+  CHECK(tokenizer_pre_tokenize(ds, "\U0001CD8A\\lft") == V{"\U0001CD8A\\", "lft"});
+  CHECK(tokenizer_pre_tokenize(ds, "a\U0001CD8A") == V{"a", "\U0001CD8A"});
+  CHECK(tokenizer_pre_tokenize(ds, "x\U0001D2C0\U0001D2C1") == V{"x", "\U0001D2C0\U0001D2C1"});
+}
+
+TEST_CASE("NFC leaves marks alone that Hugging Face's normaliser does not know") {
+  // Classes 230/9 and 230/7 (Unicode 10-11 marks): not reordered.
+  CHECK(unicode_nfc("\u0951\u0d3c") == "\u0951\u0d3c");
+  CHECK(unicode_nfc("\u09fe\u09bc") == "\u09fe\u09bc");
+  // U+1DFA (class 218, Unicode 14.0) counts as a starter, so it blocks the acute from composing.
+  CHECK(unicode_nfc("a\u1dfa\u0301") == "a\u1dfa\u0301");
+  CHECK(unicode_nfc("e\u0301\u1dfa") == "\u00e9\u1dfa");
+  // Dives Akuru O (Unicode 13.0) is not composed from its parts.
+  CHECK(unicode_nfc("\U00011935\U00011930") == "\U00011935\U00011930");
+  CHECK(unicode_nfc("\U00011938") == "\U00011938");
+}
