@@ -310,3 +310,20 @@ TEST_CASE("NFC leaves marks alone that Hugging Face's normaliser does not know")
   CHECK(unicode_nfc("\U00011935\U00011930") == "\U00011935\U00011930");
   CHECK(unicode_nfc("\U00011938") == "\U00011938");
 }
+
+TEST_CASE("with parse_special=false a special token's text hides the added tokens inside it") {
+  nlohmann::json j = tiny_json();
+  j["added_tokens"].push_back({{"id", 269},
+                               {"content", "<|x<think>|>"},
+                               {"single_word", false},
+                               {"lstrip", false},
+                               {"rstrip", false},
+                               {"normalized", false},
+                               {"special", true}});
+  Tokenizer t = tokenizer_load(write_temp(j));
+  CHECK(tokenizer_encode(t, "a<|x<think>|>b") == std::vector<int>{'a', 269, 'b'});
+  CHECK(tokenizer_encode(t, "a<|x<think>|>b", false) == bytes_of("a<|x<think>|>b"));
+  // Only a complete special token hides anything.
+  CHECK(tokenizer_encode(t, "<|x<think>", false) == std::vector<int>{'<', '|', 'x', kThink});
+  CHECK(tokenizer_encode(t, "<|e<|end|>", false) == bytes_of("<|e<|end|>"));
+}
