@@ -8,7 +8,7 @@ Unicode versions: its regexes run on Oniguruma's tables (Unicode 16.0 in tokeniz
 on an old normalisation crate that knows fewer combining marks and compositions than Python's
 unicodedata. So the major categories and White_Space are read from `tokenizers` itself (each
 \\p{X} class split over every code point), and Python's NFC data (canonical data never changes once
-assigned) is kept only where `tokenizers`' NFC gives the same result.
+assigned) is kept only where `tokenizers`' NFC gives the same result; decompositions are its NFD's.
 Usage (Python 3.11 = Unicode 14.0, with the `tokenizers` package):
   python3 policy/tokenizer_unicode_gen.py > policy/tokenizer_unicode.cpp; clang-format -i it."""
 import sys
@@ -71,7 +71,7 @@ def ranges(values):
 
 def main():
     cats, white_space = hf_categories()
-    nfc = normalizers.NFC()
+    nfc, nfd = normalizers.NFC(), normalizers.NFD()
     ccc = hf_ccc(nfc)
     decomp = {}
     comps = []
@@ -79,7 +79,8 @@ def main():
         if SBASE <= cp < SBASE + SCOUNT:
             continue  # Hangul is algorithmic
         c = chr(cp)
-        d = ud.normalize('NFD', c)
+        # tokenizers' own NFD: it lacks the decompositions of newer characters.
+        d = c if 0xD800 <= cp <= 0xDFFF else nfd.normalize_str(c)
         if d != c:
             decomp[cp] = [ord(x) for x in d]
         raw = ud.decomposition(c)

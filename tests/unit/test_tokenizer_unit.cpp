@@ -309,6 +309,8 @@ TEST_CASE("NFC leaves marks alone that Hugging Face's normaliser does not know")
   // Dives Akuru O (Unicode 13.0) is not composed from its parts.
   CHECK(unicode_nfc("\U00011935\U00011930") == "\U00011935\U00011930");
   CHECK(unicode_nfc("\U00011938") == "\U00011938");
+  // Nor decomposed when a mark follows (its normaliser has no decomposition for it).
+  CHECK(unicode_nfc("\U00011938\U0001D16E") == "\U00011938\U0001D16E");
 }
 
 TEST_CASE("with parse_special=false a special token's text hides the added tokens inside it") {
