@@ -316,6 +316,16 @@ def g_special(specials):
     return gen
 
 
+MARKS = [cp for cp in range(0x300, 0x30000) if ud.combining(chr(cp))]
+
+
+def g_stacked_marks(rng):
+    """Long runs of combining marks of mixed classes ("Zalgo" text): NFC's sort on long runs."""
+    base = rng.choice(['a', 'e', ' ', '', '中', 'ω', '1'])
+    pool = rng.sample(MARKS, rng.randint(2, 12))
+    return mix(rng, lambda: base + ''.join(chr(rng.choice(pool)) for _ in range(rng.randint(20, 3000))), 3)
+
+
 def g_control(rng):
     pool = list(range(0, 32)) + [0x7F] + list(range(0x80, 0xA0)) + BY_CAT['Cf'][:200] + [0xFFFE, 0xFFFF, 0xFFFD]
     return mix(rng, lambda: ''.join(chr(rng.choice(pool)) for _ in range(rng.randint(1, 4))))
@@ -396,7 +406,7 @@ def grid_cases(k):
 BASE_GENS = {
     'emoji': g_emoji, 'combining': g_combining, 'nfd_nfkd': g_nfd, 'nfc_stress': g_nfc_stress, 'digits': g_digits,
     'whitespace': g_whitespace, 'contractions': g_contraction, 'punctuation': g_punct, 'code': g_code,
-    'latex': g_latex, 'long': g_long, 'control': g_control, 'random_cp': g_random_cp,
+    'latex': g_latex, 'long': g_long, 'stacked_marks': g_stacked_marks, 'control': g_control, 'random_cp': g_random_cp,
     'random_bytes': g_random_bytes, 'unassigned14': g_unassigned, 'new_blocks': g_unassigned_near,
     'edge': g_edge,
 }
@@ -578,7 +588,7 @@ def main():
         gens = dict(BASE_GENS)
         both = ['<|im_start|>', '<|im_end|>', '<think>', '</think>', '<｜begin▁of▁sentence｜>',
                 '<｜end▁of▁sentence｜>', '<｜User｜>', '<｜Assistant｜>', '<|endoftext|>']
-        gens['special_tokens'] = g_special(ck.added[:60] + both)
+        gens['special_tokens'] = g_special([a for a in ck.added if 'place▁holder' not in a] + ck.added[:20] + both)
         cases = [(c, g(rng)) for c, g in gens.items() if args.cat in c for _ in range(args.n)]
         if args.grid and args.cat in 'grid':
             cases += [('grid', t) for t in grid_cases(args.grid)]

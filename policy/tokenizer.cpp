@@ -240,11 +240,19 @@ bool nfc_cps(std::vector<uint32_t>& cps) {
     }
     size_t j = i;
     while (j < d.size() && cc[j] != 0) j++;
-    for (size_t a = i + 1; a < j; a++)  // insertion sort: runs are short
-      for (size_t b = a; b > i && cc[b - 1] > cc[b]; b--) {
-        std::swap(cc[b - 1], cc[b]);
-        std::swap(d[b - 1], d[b]);
-      }
+    if (j - i <= 32) {
+      for (size_t a = i + 1; a < j; a++)  // insertion sort: runs are short in real text
+        for (size_t b = a; b > i && cc[b - 1] > cc[b]; b--) {
+          std::swap(cc[b - 1], cc[b]);
+          std::swap(d[b - 1], d[b]);
+        }
+    } else {  // long runs (stacked marks, "Zalgo" text) would make insertion sort quadratic
+      std::vector<std::pair<int, uint32_t>> run;
+      for (size_t k = i; k < j; k++) run.push_back({cc[k], d[k]});
+      std::stable_sort(run.begin(), run.end(),
+                       [](const auto& x, const auto& y) { return x.first < y.first; });
+      for (size_t k = i; k < j; k++) cc[k] = run[k - i].first, d[k] = run[k - i].second;
+    }
     i = j;
   }
   // Canonical composition.

@@ -5,6 +5,7 @@
 #include <unistd.h>  // getpid
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -328,4 +329,19 @@ TEST_CASE("with parse_special=false a special token's text hides the added token
   // Only a complete special token hides anything.
   CHECK(tokenizer_encode(t, "<|x<think>", false) == std::vector<int>{'<', '|', 'x', kThink});
   CHECK(tokenizer_encode(t, "<|e<|end|>", false) == bytes_of("<|e<|end|>"));
+}
+
+TEST_CASE("NFC of a long run of stacked marks is canonical and not quadratic") {
+  // 'a' then (acute 230, grave-below 220) x N: the 220s sort first, the first acute composes.
+  const int n = 100000;
+  std::string in = "a", want = "\u00e1";
+  for (int k = 0; k < n; k++) in += "\u0301\u0316";
+  for (int k = 0; k < n; k++) want += "\u0316";
+  for (int k = 1; k < n; k++) want += "\u0301";
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(unicode_nfc(in) == want);
+  // An insertion sort takes minutes here; the stable sort milliseconds.
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+  const Tokenizer& t = tiny();
+  CHECK(tokenizer_decode(t, tokenizer_encode(t, in)) == want);
 }
