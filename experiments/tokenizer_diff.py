@@ -2,18 +2,23 @@
 """Differential fuzzer: `aha tokenize` against Hugging Face `tokenizers` on the real DeepSeek-V3 and
 Qwen3 tokenizer.json files.
 
-How to run (a Python with `tokenizers` installed; aha itself never needs it):
+How to run (a Python with `tokenizers` installed, e.g. `pip install tokenizers==0.23.3`; aha
+itself never needs it):
 
     ninja -C build aha
-    /work/venv-peers/bin/python experiments/tokenizer_diff.py \
-        --aha build/aha --tokdir ../shared/data/tokenizers [--n 60] [--seed 1] [--only qwen3] \
-        [--cat emoji] [--show 3] [--no-shrink]
+    python3 experiments/tokenizer_diff.py \
+        --aha build/aha --tokdir ../shared/data/tokenizers [--n 60] [--grid 2] [--seed 1] \
+        [--only qwen3] [--cat emoji] [--show 3] [--no-shrink]
+
+About 1 minute on 2 shared cores with --n 200 --grid 3 (~260k strings per tokenizer); the
+defaults take ~20 s. Results and the categories it found: experiments/tokenizer.md.
 
 For every category of generated strings (Unicode general categories, scripts, emoji sequences,
 combining marks / NFD, digits of all scripts, whitespace runs, contractions, punctuation, code,
 LaTeX, long words, embedded special tokens, random code points, ...) it writes --n strings per
-category to one JSONL file, runs `aha tokenize` once per tokenizer on it (and again with
---no-special, compared to HF with `encode_special_tokens = True`), encodes the same strings with
+category, plus every string of up to --grid characters over one representative per character
+class the regexes tell apart, to one JSONL file, runs `aha tokenize` once per tokenizer on it (and
+again with --no-special, compared to HF with `encode_special_tokens = True`), encodes the same strings with
 `Tokenizer.encode(text, add_special_tokens=False)`, and compares the ids. Then it checks decoding:
 `aha tokenize --decode` on HF's ids (round trip) and on random id sequences (partial UTF-8,
 special tokens, `--skip-special`) against `Tokenizer.decode`. Last, input files with invalid UTF-8
