@@ -240,11 +240,19 @@ bool nfc_cps(std::vector<uint32_t>& cps) {
     }
     size_t j = i;
     while (j < d.size() && cc[j] != 0) j++;
-    for (size_t a = i + 1; a < j; a++)  // insertion sort: runs are short
-      for (size_t b = a; b > i && cc[b - 1] > cc[b]; b--) {
-        std::swap(cc[b - 1], cc[b]);
-        std::swap(d[b - 1], d[b]);
-      }
+    if (j - i <= 32) {
+      for (size_t a = i + 1; a < j; a++)  // insertion sort: runs are short in real text
+        for (size_t b = a; b > i && cc[b - 1] > cc[b]; b--) {
+          std::swap(cc[b - 1], cc[b]);
+          std::swap(d[b - 1], d[b]);
+        }
+    } else {  // long runs (stacked marks, "Zalgo" text) would make insertion sort quadratic
+      std::vector<std::pair<int, uint32_t>> run;
+      for (size_t k = i; k < j; k++) run.push_back({cc[k], d[k]});
+      std::stable_sort(run.begin(), run.end(),
+                       [](const auto& x, const auto& y) { return x.first < y.first; });
+      for (size_t k = i; k < j; k++) cc[k] = run[k - i].first, d[k] = run[k - i].second;
+    }
     i = j;
   }
   // Canonical composition.
@@ -818,7 +826,7 @@ void split_added(const Tokenizer& tok, std::string_view text, bool parse_special
   out.clear();
   size_t seg = 0, i = 0;
   while (i < text.size()) {
-    // Walk the trie from i; the longest allowed token ending on the way wins.
+    // Walk the trie from i; the longest token ending on the way wins.
     const AddedToken* hit = nullptr;
     int node = 0;
     for (size_t j = i; j < text.size() && !tok.added_trie.empty(); j++) {
@@ -828,16 +836,19 @@ void split_added(const Tokenizer& tok, std::string_view text, bool parse_special
       if (child < 0) break;
       node = child;
       int k = tok.added_trie[node].added_idx;
-      if (k < 0) continue;
-      const AddedToken& t = tok.added[k];
-      if (t.special && !parse_special) continue;
-      if (t.single_word &&
-          ((i > 0 && word_byte(text[i - 1])) || (j + 1 < text.size() && word_byte(text[j + 1]))))
-        continue;
-      hit = &t;
+      if (k >= 0) hit = &tok.added[k];
     }
     if (!hit) {
       i++;
+      continue;
+    }
+    // A refused match stays text and hides the tokens inside it, as in HF (its matcher drops a
+    // leftmost-longest match after finding it and goes on from the match's end).
+    size_t end = i + hit->content.size();
+    if ((hit->special && !parse_special) ||
+        (hit->single_word &&
+         ((i > 0 && word_byte(text[i - 1])) || (end < text.size() && word_byte(text[end]))))) {
+      i = end;
       continue;
     }
     size_t a = i, b = i + hit->content.size();

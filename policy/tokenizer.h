@@ -87,8 +87,8 @@ struct Tokenizer {
 Tokenizer tokenizer_load(const std::string& dir_or_json_path);
 
 // Token ids of text. parse_special=false treats special added tokens as plain text (non-special
-// added tokens such as <think> are still matched, like HF's split_special_tokens). No BOS/EOS
-// added.
+// added tokens such as <think> are still matched, but not inside a special token's text, like
+// HF's split_special_tokens). No BOS/EOS added.
 std::vector<int> tokenizer_encode(const Tokenizer& tok, std::string_view text,
                                   bool parse_special = true);
 

@@ -1,5 +1,6 @@
 // Unicode tables for the tokenizer (generated into tokenizer_unicode.cpp by
-// tokenizer_unicode_gen.py from Python's unicodedata). Invariants: every table is sorted by code
+// tokenizer_unicode_gen.py: categories as Hugging Face's regex engine sees them, NFC data as its
+// normaliser knows it). Invariants: every table is sorted by code
 // point with disjoint ranges; code points not covered by kCatRanges are "other" (category C or
 // unassigned, class 0).
 #pragma once

@@ -5,6 +5,7 @@
 #include <unistd.h>  // getpid
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -277,4 +278,70 @@ TEST_CASE("a tokenizer.json nested thousands deep is refused, naming the byte") 
   std::string e = load_error(nullptr, deep);
   CHECK(e.find("tokenizer.json: JSON nested deeper than 256 levels (at byte 270)") !=
         std::string::npos);
+}
+
+// Cases found by experiments/tokenizer_diff.py; expected values from Hugging Face `tokenizers`
+// 0.23.3, whose regexes use Unicode 16.0 categories and whose NFC knows only older marks.
+TEST_CASE("Unicode categories are Oniguruma's (Unicode 16.0), not those of Unicode 14.0") {
+  const Tokenizer& t = tiny();
+  using V = std::vector<std::string>;
+  // U+2EBF0 (CJK Extension I, Unicode 15.1) is a letter: it joins the word before it.
+  CHECK(tokenizer_pre_tokenize(t, "x\U0002EBF0") == V{"x\U0002EBF0"});
+  // Kaktovik numerals (Unicode 15.0) are \p{N}: one piece per digit in the Qwen2 pattern.
+  CHECK(tokenizer_pre_tokenize(t, "x\U0001D2C0\U0001D2C1") == V{"x", "\U0001D2C0", "\U0001D2C1"});
+  // DeepSeek-V3's pattern: U+1CD8A (Unicode 16.0) is \p{S}, so it takes the backslash with it.
+  nlohmann::json j = tiny_json();
+  std::ifstream pf(std::string(AHA_FIXTURES_DIR) + "/tokenizer/deepseek_v3_pre_tokenizer.json");
+  j["pre_tokenizer"] = nlohmann::json::parse(pf);
+  j["normalizer"] = nullptr;
+  Tokenizer ds = tokenizer_load(write_temp(j));
+  CHECK(tokenizer_pre_tokenize(ds, "\U0001CD8A\\lft") == V{"\U0001CD8A\\", "lft"});
+  CHECK(tokenizer_pre_tokenize(ds, "a\U0001CD8A") == V{"a", "\U0001CD8A"});
+  CHECK(tokenizer_pre_tokenize(ds, "x\U0001D2C0\U0001D2C1") == V{"x", "\U0001D2C0\U0001D2C1"});
+}
+
+TEST_CASE("NFC leaves marks alone that Hugging Face's normaliser does not know") {
+  // Classes 230/9 and 230/7 (Unicode 10-11 marks): not reordered.
+  CHECK(unicode_nfc("\u0951\u0d3c") == "\u0951\u0d3c");
+  CHECK(unicode_nfc("\u09fe\u09bc") == "\u09fe\u09bc");
+  // U+1DFA (class 218, Unicode 14.0) counts as a starter, so it blocks the acute from composing.
+  CHECK(unicode_nfc("a\u1dfa\u0301") == "a\u1dfa\u0301");
+  CHECK(unicode_nfc("e\u0301\u1dfa") == "\u00e9\u1dfa");
+  // Dives Akuru O (Unicode 13.0) is not composed from its parts.
+  CHECK(unicode_nfc("\U00011935\U00011930") == "\U00011935\U00011930");
+  CHECK(unicode_nfc("\U00011938") == "\U00011938");
+  // Nor decomposed when a mark follows (its normaliser has no decomposition for it).
+  CHECK(unicode_nfc("\U00011938\U0001D16E") == "\U00011938\U0001D16E");
+}
+
+TEST_CASE("with parse_special=false a special token's text hides the added tokens inside it") {
+  nlohmann::json j = tiny_json();
+  j["added_tokens"].push_back({{"id", 269},
+                               {"content", "<|x<think>|>"},
+                               {"single_word", false},
+                               {"lstrip", false},
+                               {"rstrip", false},
+                               {"normalized", false},
+                               {"special", true}});
+  Tokenizer t = tokenizer_load(write_temp(j));
+  CHECK(tokenizer_encode(t, "a<|x<think>|>b") == std::vector<int>{'a', 269, 'b'});
+  CHECK(tokenizer_encode(t, "a<|x<think>|>b", false) == bytes_of("a<|x<think>|>b"));
+  // Only a complete special token hides anything.
+  CHECK(tokenizer_encode(t, "<|x<think>", false) == std::vector<int>{'<', '|', 'x', kThink});
+  CHECK(tokenizer_encode(t, "<|e<|end|>", false) == bytes_of("<|e<|end|>"));
+}
+
+TEST_CASE("NFC of a long run of stacked marks is canonical and not quadratic") {
+  // 'a' then (acute 230, grave-below 220) x N: the 220s sort first, the first acute composes.
+  const int n = 100000;
+  std::string in = "a", want = "\u00e1";
+  for (int k = 0; k < n; k++) in += "\u0301\u0316";
+  for (int k = 0; k < n; k++) want += "\u0316";
+  for (int k = 1; k < n; k++) want += "\u0301";
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(unicode_nfc(in) == want);
+  // An insertion sort takes minutes here; the stable sort milliseconds.
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+  const Tokenizer& t = tiny();
+  CHECK(tokenizer_decode(t, tokenizer_encode(t, in)) == want);
 }
