@@ -989,22 +989,32 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta,
   return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasLtCreate(cublasLtHandle_t* h) {
-  *h = reinterpret_cast<cublasLtHandle_t>(new cublasLtContext);
+// cuBLASLt's opaque handles are host objects of the emulator's own types (templates: C++ linkage).
+extern "C++" {
+template <typename Opaque, typename Handle, typename... A>
+cublasStatus_t new_handle(Handle* h, A&&... args) {
+  *h = reinterpret_cast<Handle>(new Opaque{std::forward<A>(args)...});
   return CUBLAS_STATUS_SUCCESS;
 }
-cublasStatus_t cublasLtDestroy(cublasLtHandle_t h) {
-  delete reinterpret_cast<cublasLtContext*>(h);
+template <typename Opaque, typename Handle>
+cublasStatus_t delete_handle(Handle h) {
+  delete reinterpret_cast<Opaque*>(h);
   return CUBLAS_STATUS_SUCCESS;
+}
+}
+
+cublasStatus_t cublasLtCreate(cublasLtHandle_t* h) {
+  return new_handle<cublasLtContext>(h);
+}
+cublasStatus_t cublasLtDestroy(cublasLtHandle_t h) {
+  return delete_handle<cublasLtContext>(h);
 }
 cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* d, cublasComputeType_t,
                                         cudaDataType_t) {
-  *d = reinterpret_cast<cublasLtMatmulDesc_t>(new cublasLtMatmulDescOpaque_emu);
-  return CUBLAS_STATUS_SUCCESS;
+  return new_handle<cublasLtMatmulDescOpaque_emu>(d);
 }
 cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
-  delete reinterpret_cast<cublasLtMatmulDescOpaque_emu*>(d);
-  return CUBLAS_STATUS_SUCCESS;
+  return delete_handle<cublasLtMatmulDescOpaque_emu>(d);
 }
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
                                               cublasLtMatmulDescAttributes_t a, const void* buf,
@@ -1020,21 +1030,16 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
 }
 cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* l, cudaDataType type,
                                           uint64_t rows, uint64_t cols, int64_t ld) {
-  *l = reinterpret_cast<cublasLtMatrixLayout_t>(
-      new cublasLtMatrixLayoutOpaque_emu{type, rows, cols, ld});
-  return CUBLAS_STATUS_SUCCESS;
+  return new_handle<cublasLtMatrixLayoutOpaque_emu>(l, type, rows, cols, ld);
 }
 cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t l) {
-  delete reinterpret_cast<cublasLtMatrixLayoutOpaque_emu*>(l);
-  return CUBLAS_STATUS_SUCCESS;
+  return delete_handle<cublasLtMatrixLayoutOpaque_emu>(l);
 }
 cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t* p) {
-  *p = reinterpret_cast<cublasLtMatmulPreference_t>(new char);
-  return CUBLAS_STATUS_SUCCESS;
+  return new_handle<char>(p);
 }
 cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p) {
-  delete reinterpret_cast<char*>(p);
-  return CUBLAS_STATUS_SUCCESS;
+  return delete_handle<char>(p);
 }
 cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t,
                                                     cublasLtMatmulPreferenceAttributes_t,
