@@ -75,6 +75,36 @@ void device_free(Device d, void* p) {
 #endif
 }
 
+void* host_alloc_locked(size_t bytes, bool* locked) {
+  *locked = false;
+  if (bytes == 0) return nullptr;
+#ifdef AHA_HAVE_CUDA
+  if (cuda_available()) {
+    void* p = nullptr;
+    if (cudaMallocHost(&p, bytes) == cudaSuccess) {
+      std::memset(p, 0, bytes);
+      *locked = true;
+      return p;
+    }
+    (void)cudaGetLastError();  // a refused lock is not an error for the next launch's check
+  }
+#endif
+  return device_alloc(Device::kCpu, bytes);
+}
+
+void host_free(void* p, bool locked) {
+  if (!p) return;
+#ifdef AHA_HAVE_CUDA
+  if (locked) {
+    cudaFreeHost(p);  // not checked: runs in destructors, and a failed free loses nothing
+    return;
+  }
+#else
+  (void)locked;
+#endif
+  std::free(p);
+}
+
 void device_copy(const Ctx& ctx, void* dst, Device dst_dev, const void* src, Device src_dev,
                  size_t bytes) {
   if (bytes == 0) return;

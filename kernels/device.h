@@ -7,6 +7,7 @@
 // - A Buffer<T> owns n elements on one device, zero-filled when allocated, and is move-only (its
 //   storage never moves, so pointers into it stay valid when the owner is moved). Element access
 //   (operator[], begin, end) is for host buffers only; the vector conversions copy across devices.
+//   A host Buffer may be page-locked (alloc_host_locked); it is freed the way it was allocated.
 // - A View<T> is a non-owning (pointer, count) into a Buffer or an Arena.
 // - An Arena is one allocation carved into views by a plan function that is run twice (count, then
 //   assign). The layout depends only on what the plan takes, so re-planning with the same sizes
@@ -39,6 +40,11 @@ Device device_from_name(const char* name);
 // Zero-filled allocation of bytes on d (64-byte aligned on the host); null for 0 bytes.
 void* device_alloc(Device d, size_t bytes);
 void device_free(Device d, void* p);
+// Zero-filled host memory, page-locked when a CUDA device answers (copies to and from a device
+// then run at the link's speed, not through the driver's staging buffers); plain host memory
+// otherwise, or when locking fails (a memlock limit): *locked says which. Free with host_free.
+void* host_alloc_locked(size_t bytes, bool* locked);
+void host_free(void* p, bool locked);
 // Copies bytes between any two devices on ctx's stream (host <-> device waits for the copy).
 void device_copy(const Ctx& ctx, void* dst, Device dst_dev, const void* src, Device src_dev,
                  size_t bytes);
@@ -105,10 +111,19 @@ class Buffer {
     n_ = n;
     dev_ = d;
   }
+  // n zeroed host elements, page-locked where possible (host_alloc_locked): for a host copy that
+  // goes to or comes from a device often.
+  void alloc_host_locked(size_t n) {
+    reset();
+    p_ = static_cast<T*>(host_alloc_locked(n * sizeof(T), &locked_));
+    n_ = n;
+    dev_ = Device::kCpu;
+  }
   void reset() {
-    if (p_) device_free(dev_, p_);
+    if (p_) locked_ ? host_free(p_, true) : device_free(dev_, p_);
     p_ = nullptr;
     n_ = 0;
+    locked_ = false;
   }
   // Same size and device as src, src's contents.
   void copy_from(const Buffer& src, const Ctx& ctx = Ctx{}) {
@@ -134,6 +149,7 @@ class Buffer {
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
   Device device() const { return dev_; }
+  bool host_locked() const { return locked_; }
   View<T> view() { return View<T>{p_, n_}; }
   // Host buffers only.
   T& operator[](size_t i) { return p_[i]; }
@@ -148,10 +164,12 @@ class Buffer {
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);
     std::swap(dev_, o.dev_);
+    std::swap(locked_, o.locked_);
   }
   T* p_ = nullptr;
   size_t n_ = 0;
   Device dev_ = Device::kCpu;
+  bool locked_ = false;  // host memory from host_alloc_locked
 };
 
 // Hands out aligned views of one allocation. With a null base it only counts.

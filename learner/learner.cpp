@@ -25,9 +25,11 @@ void cuda_build(Learner& l);
 void learner_init(Learner& l, const Model& policy, const LearnerConfig& cfg) {
   l.cfg = cfg;
   model_build(l.policy, policy.cfg);
+  l.device = learner_device(cfg.device);
+  // The CUDA learner downloads the weights into this copy every update.
+  if (l.device == Device::kCuda) model_lock_host_params(l.policy);
   l.policy.params.copy_from(policy.params);
   l.policy.version = policy.version;
-  l.device = learner_device(cfg.device);
   if (l.device == Device::kCpu) model_alloc_grads(l.policy);  // CUDA: on the device copy
   l.adam_m.assign(l.policy.num_params, 0.0f);
   l.adam_v.assign(l.policy.num_params, 0.0f);

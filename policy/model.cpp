@@ -193,6 +193,17 @@ void model_to_device(Model& m, Device d) {
   m = std::move(dst);
 }
 
+void model_lock_host_params(Model& m) {
+  AHA_CHECK(m.ctx.device == Device::kCpu, "model_lock_host_params: a host model only");
+  if (m.params.host_locked()) return;
+  Buffer<float> locked;
+  locked.alloc_host_locked(static_cast<size_t>(m.num_params));
+  if (!locked.host_locked()) return;  // no device, or the lock refused: the plain copy stays
+  std::memcpy(locked.data(), m.params.data(), static_cast<size_t>(m.num_params) * sizeof(float));
+  m.params = std::move(locked);
+  m.w = make_ptrs(m, m.params.data());
+}
+
 void model_alloc_grads(Model& m) {
   m.grads.alloc(m.ctx.device, m.num_params);
   m.g = make_ptrs(m, m.grads.data());

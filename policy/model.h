@@ -249,6 +249,10 @@ void model_init(Model& m, uint64_t seed);
 void model_to_device(Model& m, Device d);
 void model_alloc_grads(Model& m);
 void model_zero_grads(Model& m);
+// A host model's params moved into page-locked memory (Buffer::alloc_host_locked), contents and
+// views kept: for the host copy a CUDA learner downloads every update. Pointers into the old
+// params other than m.w are stale afterwards, so call it right after model_build.
+void model_lock_host_params(Model& m);
 // Total parameter count and the count active per token (shared + K routed experts).
 long model_num_params(const Model& m);
 long model_num_active_params(const Model& m);

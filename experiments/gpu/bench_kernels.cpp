@@ -187,6 +187,21 @@ int main(int argc, char** argv) {
              AHA_CUDA_CHECK(cudaMemcpyAsync(c1, c0, copy_n, cudaMemcpyDeviceToDevice, 0));
            }),
            0, 2.0 * copy_n);
+    // The CUDA learner's weight download every update (fp32, 4 bytes a parameter) into pageable
+    // host memory and into the page-locked copy it now keeps (Buffer::alloc_host_locked).
+    const long host_n = 1l << 28;
+    std::vector<char> pageable(host_n);
+    report("weights to the host, 256 MiB, pageable memory", median_ms([&] {
+             AHA_CUDA_CHECK(cudaMemcpy(pageable.data(), c0, host_n, cudaMemcpyDeviceToHost));
+           }),
+           0, host_n);
+    char* locked = nullptr;
+    AHA_CUDA_CHECK(cudaMallocHost(&locked, host_n));
+    report("weights to the host, 256 MiB, page-locked memory", median_ms([&] {
+             AHA_CUDA_CHECK(cudaMemcpy(locked, c0, host_n, cudaMemcpyDeviceToHost));
+           }),
+           0, host_n);
+    cudaFreeHost(locked);
     cudaFree(c0), cudaFree(c1);
     const int NH = 128, R = 512, DR = 64, P = 64;
     DecodeAttention* da = decode_attention_create();

@@ -46,6 +46,9 @@ Run run(Device dev, int steps, int num_minibatches) {
   Learner l;
   learner_init(l, m, learner_config(dev, num_minibatches));
   REQUIRE((l.device == dev));
+  // The CUDA learner's host copy is page-locked (its download every update); the CPU's is not.
+  CHECK(l.policy.params.host_locked() == (dev == Device::kCuda));
+  CHECK(std::memcmp(l.policy.params.data(), m.params.data(), m.params.size() * sizeof(float)) == 0);
   const std::vector<Sample> samples = make_samples(m.cfg.vocab_size);
   Run r;
   r.weights0 = m.params;

@@ -248,3 +248,21 @@ TEST_CASE("packed sequences do not see each other") {
   model_forward(m, a2, alone, opt);
   for (int i = 0; i < 4; i++) CHECK(a1.logp[7 + i] == doctest::Approx(a2.logp[i]).epsilon(1e-5));
 }
+
+TEST_CASE("host params moved into locked memory keep their values, and the views follow them") {
+  Model m = test::random_model(micro_config(0, "sigmoid"), 5);
+  Batch b = test::micro_batch();
+  Acts a1, a2;
+  ForwardOptions opt;
+  model_forward(m, a1, b, opt);
+  const std::vector<float> before = m.params;
+  model_lock_host_params(m);
+  // Locked only where a CUDA device answers; either way the same values behind the same views.
+  CHECK(m.params.host_locked() == cuda_available());
+  const std::vector<float> after = m.params;
+  CHECK(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0);
+  CHECK(m.w.embed == m.params.data() + model_find_tensor(m, "model.embed_tokens.weight")->offset);
+  model_forward(m, a2, b, opt);
+  const int N = batch_num_tokens(b);
+  CHECK(std::memcmp(a1.logp.data(), a2.logp.data(), N * sizeof(float)) == 0);
+}
