@@ -301,7 +301,10 @@ size_t cuda_sizes_workspace_bytes(const CudaSizes& s) {
   size_t ws = std::max(embedding_backward_workspace_size(s.N),
                        attention_backward_workspace_size(s.N, s.NH, s.NKV, s.DQK, s.DV));
   ws = std::max(ws, attention_forward_workspace_size(s.N, s.NH, s.NKV, s.DQK, s.DV));
-  if (s.K > 0) ws = std::max(ws, moe_dispatch_workspace_size(s.N, s.K));
+  if (s.K > 0) {
+    ws = std::max(ws, moe_dispatch_workspace_size(s.N, s.K));
+    ws = std::max(ws, moe_balance_loss_workspace_size(s.N, s.N, s.E));  // at most N sequences
+  }
   for (const std::pair<long, int>& n : s.norms)
     ws = std::max(ws, rmsnorm_backward_workspace_size(static_cast<int>(n.first), n.second));
   return ws;
@@ -834,25 +837,19 @@ void moe_experts_backward(const Ctx& ctx, float* dxe, float* dw_gate, float* dw_
   });
 }
 
-// The balance loss is a metric-sized reduction over [N, E]: on CUDA it is computed on the host
-// from a copy (a sync, as for the loss), its gradient added back on the device.
-double moe_balance_loss(const Ctx& ctx, const float* scores, const int* topk_idx,
-                        const int* seq_start, int B, const RouterParams& p, float alpha,
-                        float* dlogits) {
-  if (ctx.device == Device::kCpu)
-    return moe_balance_loss(scores, topk_idx, seq_start, B, p, alpha, dlogits);
-  std::vector<int> ss(B + 1);
-  device_copy(ctx, ss.data(), Device::kCpu, seq_start, ctx.device, ss.size() * sizeof(int));
-  const size_t N = ss[B], NE = N * p.E, NK = N * p.K;
-  std::vector<float> s(NE), d(dlogits ? NE : 0);
-  std::vector<int> t(NK);
-  device_copy(ctx, s.data(), Device::kCpu, scores, ctx.device, NE * sizeof(float));
-  device_copy(ctx, t.data(), Device::kCpu, topk_idx, ctx.device, NK * sizeof(int));
-  if (dlogits) device_copy(ctx, d.data(), Device::kCpu, dlogits, ctx.device, NE * sizeof(float));
-  const double loss =
-      moe_balance_loss(s.data(), t.data(), ss.data(), B, p, alpha, dlogits ? d.data() : nullptr);
-  if (dlogits) device_copy(ctx, dlogits, ctx.device, d.data(), Device::kCpu, NE * sizeof(float));
-  return loss;
+void moe_balance_loss(const Ctx& ctx, double* loss, const float* scores, const int* topk_idx,
+                      const int* seq_start, int B, [[maybe_unused]] int N, const RouterParams& p,
+                      float alpha, float* dlogits) {
+  if (ctx.device == Device::kCpu) {
+    const double v = moe_balance_loss(scores, topk_idx, seq_start, B, p, alpha, dlogits);
+    if (loss) *loss += v;
+    return;
+  }
+  AHA_CUDA("moe_balance_loss", {
+    const size_t ws = moe_balance_loss_workspace_size(N, B, p.E);
+    moe_balance_loss_cuda(loss, dlogits, scores, topk_idx, seq_start, B, N, p, alpha,
+                          workspace(ctx, ws), ws, stream(ctx));
+  });
 }
 
 void logprob_forward(const Ctx& ctx, float* logp, float* lse, float* entropy, const float* logits,

@@ -3,9 +3,9 @@
 // that op; on CUDA its twin in kernels/cuda/ on ctx's stream, with every pointer on the device.
 // An op without a CUDA twin in this build throws naming it instead of running.
 //
-// Host values: only logprob_mean_nll and moe_balance_loss return one (the loss for logging); on
-// CUDA they wait for the stream. moe_dispatch's expert_load and moe_experts_*'s expert_offsets
-// live where ctx runs. On CUDA the GEMMs (linear, the grouped expert GEMMs) take bf16 operands:
+// Host values: only logprob_mean_nll returns one (the loss for logging); on CUDA it waits for the
+// stream. moe_balance_loss's *loss, moe_dispatch's expert_load and moe_experts_*'s
+// expert_offsets live where ctx runs. On CUDA the GEMMs (linear, the grouped expert GEMMs) take bf16 operands:
 // activations are cast on the way in, weights are read from the bf16 copy of the registered
 // parameters (cuda_ctx_set_weights); accumulation and outputs stay fp32.
 #pragma once
@@ -58,6 +58,7 @@ struct CudaSizes {
   long operands[3] = {0, 0, 0};             // bf16 elements of each GEMM operand slot
   int N = 0;                                // tokens
   int K = 0;                                // routed experts per token (0: no MoE layer)
+  int E = 0;                                // routed experts
   int NH = 0;                               // attention heads
   int NKV = 0;                              // key/value heads
   int DQK = 0, DV = 0;                      // query/key and value widths per head
@@ -243,9 +244,10 @@ void moe_experts_backward(const Ctx& ctx, float* dxe, float* dw_gate, float* dw_
                           const float* he_act, const float* xe, const float* w_gate,
                           const float* w_up, const float* w_down, const int* expert_offsets, int E,
                           int C, int H, int M, float* dgate, float* dup, float* dact);
-double moe_balance_loss(const Ctx& ctx, const float* scores, const int* topk_idx,
-                        const int* seq_start, int B, const RouterParams& p, float alpha,
-                        float* dlogits);
+// *loss += the loss (where ctx runs; null: not wanted); N = seq_start[B], which CUDA cannot read.
+void moe_balance_loss(const Ctx& ctx, double* loss, const float* scores, const int* topk_idx,
+                      const int* seq_start, int B, int N, const RouterParams& p, float alpha,
+                      float* dlogits);
 // logprob.h
 void logprob_forward(const Ctx& ctx, float* logp, float* lse, float* entropy, const float* logits,
                      const int* targets, int N, int V, float inv_temp);

@@ -335,6 +335,7 @@ void acts_plan(const Model& m, Acts& a, ArenaPlan& p, int N, int B, bool need_lo
   p.take(a.seq_start, host ? 0 : B + 1);
   p.take(a.positions, N);
   p.take(a.expert_load_dev, host ? 0 : static_cast<size_t>(d.L) * std::max(d.E, 0));
+  p.take(a.balance_loss_dev, host ? 0 : 1);
   p.take(a.res_in, static_cast<size_t>(d.L) * NC);
   p.take(a.x, NC);
   p.take(a.tmp, NC);
@@ -426,6 +427,7 @@ CudaSizes model_cuda_sizes(const Model& m, int max_tokens) {
   s.DQK = cfg_qk_head_dim(c);
   s.DV = cfg_v_head_dim(c);
   s.K = cfg_num_moe_layers(c) > 0 ? c.num_experts_per_tok : 0;
+  s.E = cfg_num_moe_layers(c) > 0 ? c.n_routed_experts : 0;
   // A linear layer's bf16 operands: its input [N, IC] (slots 0 and 1) and, backward, the
   // gradient of its output [N, OC] (slot 0); the experts' rows [N*K, C] (slot 0), [N*K, H]
   // (slots 1 and 2). The widest matrix bounds every linear layer.
@@ -638,6 +640,7 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
   }
   if (!host) {
     device_zero(ctx, a.expert_load_dev.data(), a.expert_load_dev.size() * sizeof(long));
+    device_zero(ctx, a.balance_loss_dev.data(), sizeof(double));
     auto up = [&](View<int> dst, const int* src, size_t n) {
       device_copy(ctx, dst.data(), ctx.device, src, Device::kCpu, n * sizeof(int));
     };
@@ -663,15 +666,20 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
     layer_forward(m, l, la, x, tmp, a.positions.data(), seq_start, B, N, layer_replay(c, opt, l, N),
                   load);
     if (cfg_layer_is_moe(c, l) && opt.balance_alpha > 0)
-      a.balance_loss += moe_balance_loss(ctx, la.scores.data(), la.topk_idx.data(), seq_start, B,
-                                         model_router_params(c), opt.balance_alpha, nullptr);
+      moe_balance_loss(ctx, host ? &a.balance_loss : a.balance_loss_dev.data(), la.scores.data(),
+                       la.topk_idx.data(), seq_start, B, N, model_router_params(c),
+                       opt.balance_alpha, nullptr);
   }
 
-  if (!host)  // the loads are metrics: they come back to the host once per forward
+  if (!host) {  // the loads and the balance loss are metrics: back to the host once per forward
     for (int l = 0; l < d.L; l++)
       device_copy(ctx, a.expert_load[l].data(), Device::kCpu,
                   a.expert_load_dev.data() + static_cast<size_t>(l) * d.E, ctx.device,
                   static_cast<size_t>(d.E) * sizeof(long));
+    if (opt.balance_alpha > 0)
+      device_copy(ctx, &a.balance_loss, Device::kCpu, a.balance_loss_dev.data(), ctx.device,
+                  sizeof(double));
+  }
   copy(ctx, a.res_final.data(), x, NC);
   rmsnorm_forward(ctx, a.lnf.data(), a.lnf_rstd.data(), x, m.w.norm, N, d.C, c.rms_norm_eps);
   if (!opt.need_logits) return 0.0f;
@@ -784,7 +792,7 @@ void model_backward(Model& m, Acts& a, const Batch& batch, const float* dlogp,
       moe_router_backward(ctx, gs.drouter.data(), gs.dtopk.data(), la.scores.data(),
                           la.topk_idx.data(), N, rp);
       if (opt.balance_alpha > 0)
-        moe_balance_loss(ctx, la.scores.data(), la.topk_idx.data(), seq_start, B, rp,
+        moe_balance_loss(ctx, nullptr, la.scores.data(), la.topk_idx.data(), seq_start, B, N, rp,
                          opt.balance_alpha, gs.drouter.data());
       linear_backward(ctx, dln, g.router, gs.drouter.data(), la.ln2.data(), w.router, N, d.C, d.E);
       if (d.SH > 0)

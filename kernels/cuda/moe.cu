@@ -277,6 +277,80 @@ RouterArgs router_args(const RouterParams& p) {
                     p.scaling};
 }
 
+// The balance loss's per-token score sums z[t] = Σ_i scores[t,i]: one warp per token.
+__global__ void balance_z_kernel(double* z, const float* scores, int N, int E) {
+  const int t = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (t >= N) return;
+  const float* s = scores + static_cast<size_t>(t) * E;
+  double acc = 0;
+  for (int i = lane; i < E; i += 32) acc += s[i];
+  acc = warp_sum(acc);
+  if (lane == 0) z[t] = acc;
+}
+
+// One block per sequence b: its experts' selection counts (integer atomics, so in any order the
+// same), then per expert (one thread, tokens in order) P_i, the loss term and the gradient's
+// g[b,i] = alpha f_i / (T B); loss_b[b] = the block's sum, in a fixed order.
+__global__ void balance_seq_kernel(double* loss_b, double* g, const float* scores,
+                                   const int* topk_idx, const double* z, const int* seq_start,
+                                   int B, int E, int K, float alpha) {
+  extern __shared__ int cnt[];  // [E]
+  __shared__ double red[32];
+  const int b = blockIdx.x, t0 = seq_start[b], T = seq_start[b + 1] - t0;
+  for (int i = threadIdx.x; i < E; i += blockDim.x) cnt[i] = 0;
+  __syncthreads();
+  for (long j = threadIdx.x; j < static_cast<long>(T) * K; j += blockDim.x)
+    atomicAdd(&cnt[topk_idx[static_cast<long>(t0) * K + j]], 1);
+  __syncthreads();
+  double part = 0;
+  for (int i = threadIdx.x; i < E; i += blockDim.x) {
+    double gi = 0;
+    if (T > 0) {
+      double P = 0;
+      for (int t = t0; t < t0 + T; t++) P += scores[static_cast<size_t>(t) * E + i] / z[t];
+      const double f = static_cast<double>(E) / (static_cast<double>(K) * T) * cnt[i];
+      part += alpha * f * (P / T) / B;
+      gi = alpha * f / (static_cast<double>(T) * B);
+    }
+    g[static_cast<size_t>(b) * E + i] = gi;
+  }
+  const double sum = block_sum(part, red);
+  if (threadIdx.x == 0) loss_b[b] = sum;
+}
+
+__global__ void balance_sum_kernel(double* loss, const double* loss_b, int B) {
+  double acc = 0;
+  for (int b = 0; b < B; b++) acc += loss_b[b];
+  *loss += acc;
+}
+
+// dlogits[t,:] += the loss's gradient through s' = s / z and the scoring: one warp per token.
+__global__ void balance_grad_kernel(float* dlogits, const float* scores, const double* z,
+                                    const double* g, const int* seq_start, int B, int N, int E,
+                                    bool sigmoid) {
+  const int t = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (t >= N) return;
+  int lo = 0, hi = B - 1;  // the sequence holding t: the last b with seq_start[b] <= t
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (seq_start[mid] <= t)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  const float* s = scores + static_cast<size_t>(t) * E;
+  const double* gb = g + static_cast<size_t>(lo) * E;
+  const double zt = z[t];
+  double gs = 0;
+  for (int i = lane; i < E; i += 32) gs += gb[i] * s[i] / zt;
+  gs = warp_sum(gs);
+  float* dl = dlogits + static_cast<size_t>(t) * E;
+  for (int i = lane; i < E; i += 32) {
+    const double si = s[i];
+    dl[i] += static_cast<float>(sigmoid ? (gb[i] - gs) / zt * si * (1.0 - si) : si * (gb[i] - gs));
+  }
+}
+
 size_t align256(size_t x) {
   return (x + 255) & ~static_cast<size_t>(255);
 }
@@ -309,6 +383,41 @@ void moe_router_backward_cuda(float* dlogits, const float* dtopk_weights, const 
   router_backward_kernel<<<num_blocks(N, kWarps), 32 * kWarps, 0, stream>>>(dlogits, dtopk_weights,
                                                                             scores, topk_idx, N, a);
   AHA_CUDA_CHECK(cudaGetLastError());
+}
+
+size_t moe_balance_loss_workspace_size(int N, int B, int E) {
+  return align256(sizeof(double) * static_cast<size_t>(N)) +
+         align256(sizeof(double) * static_cast<size_t>(B) * E) +
+         align256(sizeof(double) * static_cast<size_t>(B));
+}
+
+void moe_balance_loss_cuda(double* loss, float* dlogits, const float* scores, const int* topk_idx,
+                           const int* seq_start, int B, int N, const RouterParams& p, float alpha,
+                           void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  AHA_CHECK(workspace_bytes >= moe_balance_loss_workspace_size(N, B, p.E),
+            "moe_balance_loss_cuda: workspace too small");
+  AHA_CHECK(p.E <= kMaxE, "moe_balance_loss_cuda: more than 1024 experts");
+  if (B == 0 || (!loss && !dlogits)) return;
+  char* w = static_cast<char*>(workspace);
+  double* z = reinterpret_cast<double*>(w);
+  double* g = reinterpret_cast<double*>(w + align256(sizeof(double) * static_cast<size_t>(N)));
+  double* loss_b = g + align256(sizeof(double) * static_cast<size_t>(B) * p.E) / sizeof(double);
+  if (N > 0) {
+    balance_z_kernel<<<num_blocks(N, kWarps), 32 * kWarps, 0, stream>>>(z, scores, N, p.E);
+    AHA_CUDA_CHECK(cudaGetLastError());
+  }
+  balance_seq_kernel<<<B, 256, sizeof(int) * p.E, stream>>>(loss_b, g, scores, topk_idx, z,
+                                                            seq_start, B, p.E, p.K, alpha);
+  AHA_CUDA_CHECK(cudaGetLastError());
+  if (loss) {
+    balance_sum_kernel<<<1, 1, 0, stream>>>(loss, loss_b, B);
+    AHA_CUDA_CHECK(cudaGetLastError());
+  }
+  if (dlogits && N > 0) {
+    balance_grad_kernel<<<num_blocks(N, kWarps), 32 * kWarps, 0, stream>>>(
+        dlogits, scores, z, g, seq_start, B, N, p.E, p.scoring == ScoringFunc::kSigmoid);
+    AHA_CUDA_CHECK(cudaGetLastError());
+  }
 }
 
 size_t moe_dispatch_workspace_size(int N, int K) {

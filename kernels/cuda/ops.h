@@ -182,6 +182,13 @@ void moe_router_forward_cuda(float* scores, int* topk_idx, float* topk_weights, 
 void moe_router_backward_cuda(float* dlogits, const float* dtopk_weights, const float* scores,
                               const int* topk_idx, int N, const RouterParams& p,
                               cudaStream_t stream);
+// moe_balance_loss over the packed batch (seq_start[B+1] on the device, N = seq_start[B]):
+// *loss += the loss (device; null: not wanted), dlogits[N,E] += its gradient (null: none). Fixed
+// reduction orders, so two runs give the same bits. Workspace: moe_balance_loss_workspace_size.
+size_t moe_balance_loss_workspace_size(int N, int B, int E);
+void moe_balance_loss_cuda(double* loss, float* dlogits, const float* scores, const int* topk_idx,
+                           const int* seq_start, int B, int N, const RouterParams& p, float alpha,
+                           void* workspace, size_t workspace_bytes, cudaStream_t stream);
 // As moe_dispatch (stable sort of the N*K slots by expert), plus slot_row[N*K]: the row of each
 // slot (the inverse of row_slot), which lets combine and gather-backward sum per token without
 // atomics. expert_load[E] += (may be null). Workspace: moe_dispatch_workspace_size.

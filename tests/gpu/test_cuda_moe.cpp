@@ -224,3 +224,49 @@ TEST_CASE("moe dispatch, gather, combine and the grouped GEMM, with an expert le
     check_close(ddtw.download(), dtwr, 1e-5, "combine backward dtopk_weights");
   }
 }
+
+TEST_CASE("moe_balance_loss_cuda: loss and gradient against the CPU op; empty and 1-token rows") {
+  struct Case {
+    int E, K;
+    ScoringFunc sf;
+    std::vector<int> lens;
+  };
+  const std::vector<Case> cases = {
+      {8, 2, ScoringFunc::kSoftmax, {5, 0, 1, 37}},
+      {64, 6, ScoringFunc::kSigmoid, {1}},
+      {256, 8, ScoringFunc::kSigmoid, {300, 0, 17, 1, 129}},
+      {60, 4, ScoringFunc::kSoftmax, {0, 0}},
+  };
+  for (const Case& c : cases) {
+    const RouterParams p = params(c.E, c.K, c.sf, 1, 1, false, true, 1.0f);
+    std::vector<int> seq(1, 0);
+    for (int len : c.lens) seq.push_back(seq.back() + len);
+    const int B = static_cast<int>(c.lens.size()), N = seq.back();
+    // Router scores and a selection as the router makes them.
+    std::vector<float> logits = randn(static_cast<size_t>(N) * c.E, 51, 2.0);
+    std::vector<float> scores(logits.size()), w(static_cast<size_t>(N) * c.K);
+    std::vector<int> idx(static_cast<size_t>(N) * c.K);
+    moe_router_forward(scores.data(), idx.data(), w.data(), logits.data(), nullptr, N, p, true);
+    std::vector<float> dl = randn(logits.size(), 52);
+    const std::vector<float> dl0 = dl;
+    const float alpha = 0.37f;
+    const double loss =
+        moe_balance_loss(scores.data(), idx.data(), seq.data(), B, p, alpha, dl.data());
+    Dev<float> ds(scores), ddl(dl0);
+    Dev<int> di(idx), dseq(seq);
+    Dev<double> dloss(std::vector<double>{0.5});  // the twin adds to it
+    const size_t ws = moe_balance_loss_workspace_size(N, B, c.E);
+    Dev<char> dws(std::vector<char>(ws, static_cast<char>(0xff)));  // NaN doubles
+    moe_balance_loss_cuda(dloss.p, ddl.p, ds.p, di.p, dseq.p, B, N, p, alpha, dws.p, ws, 0);
+    INFO("E " << c.E << " K " << c.K << " B " << B << " N " << N);
+    const double got = dloss.download()[0] - 0.5;
+    CHECK(std::fabs(got - loss) <= 1e-9 + 1e-9 * std::fabs(loss));
+    check_close(ddl.download(), dl, 1e-7, "balance loss dlogits");
+    // Loss only (the forward's call) leaves dlogits alone; two runs give the same bits.
+    Dev<double> dl2(std::vector<double>{0.0}), dl3(std::vector<double>{0.0});
+    moe_balance_loss_cuda(dl2.p, nullptr, ds.p, di.p, dseq.p, B, N, p, alpha, dws.p, ws, 0);
+    moe_balance_loss_cuda(dl3.p, nullptr, ds.p, di.p, dseq.p, B, N, p, alpha, dws.p, ws, 0);
+    CHECK(gpu_test::bit_equal(dl2.download(), dl3.download()));
+    CHECK(std::fabs(dl2.download()[0] - loss) <= 1e-9 + 1e-9 * std::fabs(loss));
+  }
+}

@@ -82,6 +82,7 @@ void check_same_bits(const ModelConfig& cfg, bool replay) {
   const Result re = run(cfg, batch, r, true);
   CHECK(std::memcmp(&plain.loss, &re.loss, sizeof(float)) == 0);
   CHECK(plain.logp == re.logp);
+  CHECK(plain.balance_loss > 0);  // computed on the device and brought back
   CHECK(plain.balance_loss == re.balance_loss);
   CHECK(plain.expert_load == re.expert_load);
   CHECK(std::memcmp(plain.grads.data(), re.grads.data(), plain.grads.size() * sizeof(float)) == 0);
