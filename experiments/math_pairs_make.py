@@ -954,6 +954,42 @@ for comp, a, e in [
 ]:
     add("counted_phrase", comp, a, e)
 
+# ---- round 5: what follows the answer and states none: a sign-off to the reader ("Hope this
+# helps!", "Good luck with the other 9 problems!"), a remark in brackets, a check of the answer
+# ("Verification: $2(5)+3 = 13$ \u2713") that names the answer and neither concludes nor finds a
+# fault; a check that concludes or corrects still answers
+for comp, a, e in [
+    ("Thus $x = 5$. Hope this helps! Let me know if you have 2 more questions.", "5", True),
+    ("Thus $x = 5$. Hope this helps! Let me know if you have 2 more questions.", "2", False),
+    ("So there are $\\frac{3}{4}$ of the pizza left. I hope this helps with problem 3!", "\\frac34", True),
+    ("So there are $\\frac{3}{4}$ of the pizza left. I hope this helps with problem 3!", "3", False),
+    ("So she has $\\$24$ left. Good luck with the other 9 problems!", "24", True),
+    ("So she has $\\$24$ left. Good luck with the other 9 problems!", "9", False),
+    ("Therefore, the area is $24$ square units. (This is the answer to part 1.)", "24", True),
+    ("Therefore, the area is $24$ square units. (This is the answer to part 1.)", "1", False),
+    ("The answer is $12$. (Note that $13$ is not possible.)", "13", False),
+    ("The answer is $12$. I hope you get 13 next time.", "12", True),
+    ("There are 5 red and 7 blue. If you have any questions, ask. The total is 12.", "12", True),
+    ("We compute 3 times 4. (Answer: 12)", "12", True),
+    ("So $x = 5$.\n\nVerification: $2(5) + 3 = 13$. \u2713", "5", True),
+    ("So $x = 5$.\n\nVerification: $2(5) + 3 = 13$. \u2713", "13", False),
+    ("The answer is $x = 4$. Checking: $3(4) - 2 = 10$ \u2713", "4", True),
+    ("The answer is $x = 4$. Checking: $3(4) - 2 = 10$ \u2713", "10", False),
+    ("Thus the width is 6 cm.\n\nVerification: 2(6) + 2(10) = 32 cm, which matches the perimeter.", "6", True),
+    ("Thus the width is 6 cm.\n\nVerification: 2(6) + 2(10) = 32 cm, which matches the perimeter.", "32", False),
+    ("So \\(y = 3\\).\n\n**Check:** \\(4(3) - 5 = 7\\) \u2714", "3", True),
+    ("So $x = 5$. To double-check: $5^2 = 25$. Yes.", "25", False),
+    ("So $x = 5$.\n\nCheck: $2(5)+3 = 13 \\neq 15$. So $x = 6$.", "6", True),
+    ("So $x = 5$.\n\nCheck: $2(5)+3 = 13 \\neq 15$. So $x = 6$.", "5", False),
+    ("So $x = 5$. Check: $2(5)+3 = 13$, so the answer is $13$.", "5", False),
+    ("We have 3 apples and 4 oranges. To check, note that 3+4 = 7. The total is 7.", "4", False),
+    ("We have 3 apples and 4 oranges. To check, note that 3+4 = 7. The total is 7.", "7", True),
+    ("So $x = 5$. Verification: $x + 3 = 8$, but we need 9, so $x = 6$.", "5", False),
+    ("So $x = 5$. Check: $2(6)+3 = 15$.", "5", False),
+    ("Check: $2+2 = 4$.", "4", True),
+]:
+    add("closing", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -337,6 +337,11 @@ std::optional<std::string> answer_from_text(std::string rest) {
   strip_ends(rest);
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
+  // The bracket that closes a remark around the answer: "(Answer: 12)".
+  if (!rest.empty() && rest.back() == ')' && rest.find('(') == std::string::npos) {
+    rest.pop_back();
+    strip_ends(rest);
+  }
   // Quotes or code ticks around the answer: "\"18\"", "'18'", "`18`".
   for (const char* q : {"\"", "'", "`", "\xe2\x80\x9c"}) {
     std::string close = std::string(q) == "\xe2\x80\x9c" ? "\xe2\x80\x9d" : q;
@@ -1816,6 +1821,77 @@ std::vector<Retraction> retractions(const std::string& text) {
   return out;
 }
 
+// Where the closing part of a completion starts that states no answer: sign-off sentences
+// addressed to the reader ("Hope this helps!", "Good luck with the other 9 problems!"), a remark
+// sentence in brackets ("(This is part 1.)") and a trailing check of the answer ("Verification:
+// $2(5)+3 = 13$ ✓") that neither concludes nor finds a fault; text.size() when there is none.
+size_t closing_start(const std::string& text, bool* check) {
+  // Math blanked out, so that sentence stops and words inside it do not count.
+  std::string t = text;
+  for (const Segment& seg : math_segments(text))
+    for (size_t k = seg.begin; k < seg.end; k++) t[k] = '#';
+  // The start of the sentence that ends at e (exclusive): after ". ", "! ", "? " or a line break.
+  auto sentence_begin = [&t](size_t e) {
+    size_t b = e;
+    while (b > 0) {
+      char c = t[b - 1];
+      if (c == '\n') break;
+      if ((c == ' ' || c == '\t') && b >= 2 &&
+          std::string(".!?").find(t[b - 2]) != std::string::npos && b < e && !is_space(t[b]))
+        break;
+      b--;
+    }
+    return b;
+  };
+  static const RE2 signoff_re(
+      R"((?i)\b(?:i hope|hope (?:this|that|it|you)|let me know|feel free|good luck|best of luck|)"
+      R"(happy to help|glad to help|if you have (?:any|more|other|further)|)"
+      R"((?:any|more|other|further) questions|happy (?:studying|learning|solving))\b)");
+  static const RE2 remark_re(R"(^\(\s*[A-Z][^()]*\)\s*$)");
+  static const RE2 stated_re(R"((?i)answer\s*(?:is|:)|=)");
+  size_t end = t.size();
+  for (int k = 0; k < 8; k++) {
+    size_t e = end;
+    while (e > 0 && is_space(t[e - 1])) e--;
+    if (e == 0) break;
+    size_t b = sentence_begin(e);
+    // A bracketed remark may hold sentence stops: start at its opening bracket.
+    if (t[e - 1] == ')' || (e >= 2 && t[e - 2] == ')')) {
+      size_t open = t.rfind('(', e);
+      if (open != std::string::npos && open < b) b = open;
+    }
+    std::string sentence = t.substr(b, e - b);
+    bool signoff = RE2::PartialMatch(sentence, signoff_re);
+    bool remark =
+        RE2::FullMatch(trim(sentence), remark_re) && !RE2::PartialMatch(sentence, stated_re);
+    if (!signoff && !remark) break;
+    end = b;
+  }
+  // "Check: ...", "Verification: ...", "Let's verify: ...", "To double-check, ..." opening a
+  // sentence, with nothing after it that concludes ("so", "the answer") or finds a fault ("≠",
+  // "not", "wrong"): what precedes it answers.
+  static const RE2 check_re(
+      R"((?i)(?:^|\n|[.!?]\s+)[\s*#>-]*((?:verification|verifying|check|checking|sanity check|)"
+      R"(double[- ]check(?:ing)?|let'?s (?:verify|check|double[- ]check)|let me (?:verify|check|)"
+      R"(double[- ]check)|to (?:verify|check|double[- ]check|confirm)|we can (?:verify|check))\b))"
+      R"([^.:\n]{0,40}[:,])");
+  static const RE2 concludes_re(
+      R"((?i)(?:\b(?:so|therefore|thus|hence|answer|final|instead|actually|wrong|incorrect|)"
+      R"(mistake|error|not|fails?|but|however|wait|hmm|redo|recompute|mismatch)\b|n't\b|)"
+      R"(\\neq?\b|!=|\x{2260}|\\boxed|<answer>|####|)"
+      R"(\b(?:is|are|was|were|equals|gives|get|gets|makes|becomes)\s+(?:-?\d|\$|\\\()))");
+  re2::StringPiece in(t.data(), end), marker;
+  size_t check_at = std::string::npos;
+  while (RE2::FindAndConsume(&in, check_re, &marker))
+    check_at = static_cast<size_t>(marker.data() - t.data());
+  if (check_at != std::string::npos &&
+      !RE2::PartialMatch(text.substr(check_at, end - check_at), concludes_re)) {
+    end = check_at;
+    *check = true;
+  }
+  return end;
+}
+
 }  // namespace
 
 std::string math_extract(const std::string& full_text, const MathOptions& opt,
@@ -1825,6 +1901,26 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
   size_t think_end = full_text.rfind("</think>");
   if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
     text = full_text.substr(think_end + 8);
+  // A sign-off or a check after the answer states no answer, when what precedes it does.
+  // A check must name the answer it checks (each of its numbers): "x = 5. Check: 2(5) + 3 = 13".
+  bool check = false;
+  size_t closing = closing_start(text, &check);
+  if (closing < text.size()) {
+    std::optional<std::string> before = extract_by(text.substr(0, closing), opt.extract, nullptr);
+    static const RE2 digits_re(R"((\d+))");
+    std::string answer = before ? *before : "";
+    re2::StringPiece in(answer), run;
+    bool named = before.has_value();
+    if (!check) in = re2::StringPiece();
+    std::string tail = " " + text.substr(closing) + " ";
+    while (named && RE2::FindAndConsume(&in, digits_re, &run)) {
+      named = false;
+      for (size_t at = tail.find(run.data(), 0, run.size()); at != std::string::npos && !named;
+           at = tail.find(run.data(), at + 1, run.size()))
+        named = !is_digit(tail[at - 1]) && !is_digit(tail[at + run.size()]);
+    }
+    if (named) text = text.substr(0, closing);
+  }
   // The last committed answer wins: a retraction marker discards what precedes it when an answer
   // follows it (after "wait" or "let me check" only a boxed or stated one).
   std::vector<std::string> committed;
