@@ -990,6 +990,46 @@ for comp, a, e in [
 ]:
     add("closing", comp, a, e)
 
+# ---- round 5: a sign in words before math ("negative $\\frac12$", "is minus $3$"; never "$7$
+# minus $3$" or "non-negative"), "5 below zero"; "45 dollars and 50 cents" as 45.50 (cents under
+# 100); "2 hours and 30 minutes" as one duration, equal to a gold only in the unit the reference
+# writes after its answer ("150 minutes", "= 2.5 hours\n#### 2.5"), never its last number
+ref_min = "She spends 90 + 60 = <<90+60=150>>150 minutes.\n#### 150"
+ref_hr = "It takes 5/2 = <<5/2=2.5>>2.5 hours.\n#### 2.5"
+for comp, a, e in [
+    ("The answer is negative $\\frac12$.", "-\\frac12", True),
+    ("The answer is negative $\\frac12$.", "\\frac12", False),
+    ("The answer is minus $\\frac{3}{4}$.", "-0.75", True),
+    ("The answer is minus $\\frac{3}{4}$.", "0.75", False),
+    ("The value is negative \\(5\\).", "-5", True),
+    ("Negative $\\frac{1}{2}$ is the answer.", "-\\frac12", True),
+    ("The answer is $7$ minus $3$.", "-3", False),
+    ("The answer is non-negative $5$.", "-5", False),
+    ("The temperature is 5 below zero.", "-5", True),
+    ("The temperature is 5 below zero.", "5", False),
+    ("The answer is 5 degrees below zero.", "-5", True),
+    ("It was 5 below zero yesterday and 3 above zero today.", "-5", False),
+    ("The answer is 45 dollars and 50 cents.", "45.50", True),
+    ("The answer is 45 dollars and 50 cents.", "50", False),
+    ("She pays $45 and 50 cents.", "45.5", True),
+    ("She pays $45 and 50 cents.", "50", False),
+    ("The answer is 3 dollars and 5 cents.", "3.05", True),
+    ("The answer is 3 dollars and 5 cents.", "3.5", False),
+    ("The answer is 45 dollars and 150 cents.", "46.5", False),
+    ("It takes 2 hours and 30 minutes.", ref_min, True),
+    ("It takes 2 hours and 30 minutes.", ref_hr, True),
+    ("It takes 2 hours and 40 minutes.", ref_min, False),
+    ("The answer is 2 hours 30 minutes.", ref_hr, True),
+    ("It takes 2 hours and 30 minutes.", "150", False),
+    ("It takes 2 hours and 30 minutes.", "30", False),
+    ("It takes 2 hours and 30 minutes.", "150 minutes", True),
+    ("It takes 1 hour and 15 minutes.", "75 hours", False),
+    ("It takes 2 hours and 30 minutes, so she arrives at 4:30.", ref_min, False),
+    ("The answer is 2 hours and 30 minutes or 3 hours.", ref_hr, False),
+    ("He ran for 4 minutes and 20 seconds.", "260 seconds", True),
+]:
+    add("sign_money_time", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -283,6 +283,14 @@ std::optional<std::string> last_math(const std::string& s) {
     RE2::PartialMatch(before, qualifier_before_re(), &q_before);
     RE2::PartialMatch(after, qualifier_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) out = trim(q_before + " " + out + " " + q_after);
+    // "negative $\frac12$", "is minus $3$": the sign said in words goes with the math (never the
+    // subtraction "$7$ minus $3$" or "non-negative $x$").
+    static const RE2 sign_word_re(
+        R"((?i)(?:^|(?:^|[^A-Za-z])(?:is|was|be|are|equals|becomes|get|gets|answer|of)\s*:?|[:=(])\s*)"
+        R"((negative|minus)\s*$)");
+    std::string sign_word;
+    if (q_before.empty() && RE2::PartialMatch(before, sign_word_re, &sign_word))
+      out = lower(sign_word) + " " + out;
   }
   return out;
 }
@@ -397,7 +405,8 @@ std::optional<std::string> answer_is(const std::string& text) {
   }
   // "42 is the answer", "$x = 5$ is our final answer": the answer stands before the words.
   static const RE2 before_re(
-      R"((?i)(\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|\([A-J]\))\s+is\s+)"
+      R"((?i)((?:(?:negative|minus)\s+)?(?:\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)|)"
+      R"(\([A-J]\))\s+is\s+)"
       R"((?:the|our|my)\s+(?:final\s+|correct\s+)?answer\b)");
   re2::StringPiece in(s), token;
   size_t token_at = std::string::npos;
@@ -538,6 +547,37 @@ std::string mask_latex(const std::string& s) {
 
 bool is_operation_word(const std::string& w);
 
+// "45 dollars and 50 cents", "$3 and 5 cents" as the amount in dollars ("45.50", "3.05"); s
+// itself for anything else (three-digit cents are no amount).
+std::string dollars_and_cents(const std::string& s) {
+  static const RE2 re(R"((?i)^\s*\$?\s*(\d+)\s*(?:dollars?)?\s+and\s+(\d{1,2})\s*cents?\s*$)");
+  std::string d, c;
+  if (!RE2::FullMatch(s, re, &d, &c)) return s;
+  return d + "." + (c.size() == 1 ? "0" + c : c);
+}
+
+// Seconds in a unit of time ("hours", "min", "secs"); 0 for anything else.
+long seconds_in(const std::string& unit) {
+  std::string u = lower(unit);
+  if (u == "h" || u.rfind("hour", 0) == 0 || u.rfind("hr", 0) == 0) return 3600;
+  if (u.rfind("min", 0) == 0) return 60;
+  if (u.rfind("sec", 0) == 0) return 1;
+  return 0;
+}
+
+// "2 hours and 30 minutes", "4 min 20 sec": the duration in seconds; -1 for anything else (the
+// second part must be a smaller unit and under 60 of it).
+long long compound_duration(const std::string& s) {
+  static const RE2 re(
+      R"((?i)^\s*(\d{1,6})\s*(hours?|hrs?|h|minutes?|mins?)\s*,?\s*(?:and\s+)?(\d{1,2})\s*)"
+      R"((minutes?|mins?|seconds?|secs?)\s*$)");
+  std::string a, ua, b, ub;
+  if (!RE2::FullMatch(s, re, &a, &ua, &b, &ub)) return -1;
+  long big = seconds_in(ua), small = seconds_in(ub);
+  if (big <= small || std::stoll(b) >= 60) return -1;
+  return std::stoll(a) * big + std::stoll(b) * small;
+}
+
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
@@ -546,7 +586,9 @@ std::optional<std::string> last_number(const std::string& s) {
   superscripts_to_caret(t);
   // Scientific notation is one number: "1.5 x 10^6", "3.14 × 10^-2", "1.5e6" (never 1.5).
   static const RE2 re(
-      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+| : \d+)+|-?\d+ \d+/\d+|)"
+      R"((\$?\d+(?: dollars?)? and \d{1,2} cents?\b|)"
+      R"(\d+ ?(?:hours?|hrs?|minutes?|mins?),? (?:and )?\d+ ?(?:minutes?|mins?|seconds?|secs?)\b|)"
+      R"(\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+| : \d+)+|-?\d+ \d+/\d+|)"
       R"(-?\d+(?:\.\d+)? ?(?:x|\x{00D7}|\*) ?10\^(?:\{[+-]?\d+\}|\([+-]?\d+\)|[+-]?\d+)|)"
       R"(-?\d+(?:\.\d+)?[eE][+-]?\d+|)"
       R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
@@ -617,9 +659,16 @@ std::optional<std::string> last_number(const std::string& s) {
       last_end = std::string::npos;
       continue;
     }
+    // "5 below zero", "12 degrees below zero": a negative temperature.
+    static const RE2 below_zero_re(R"((?i)^\s+(?:degrees?\s+)?(?:[CF]\s+)?below\s+zero\b)");
+    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), below_zero_re) && m[0] != '-') {
+      last = "-" + std::string(m);
+      last_end = std::string::npos;
+      continue;
+    }
     static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
     if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
-    last = std::string(m);
+    last = dollars_and_cents(std::string(m));
     if (last.find(':') != std::string::npos)  // the ratio "3 : 4" is 3:4
       last.erase(std::remove(last.begin(), last.end(), ' '), last.end());
     last_end = e;
@@ -1892,6 +1941,32 @@ size_t closing_start(const std::string& text, bool* check) {
   return end;
 }
 
+// The unit of time the reference writes after its answer ("150 minutes", "takes 2.5 hours.\n####
+// 2.5") in seconds; 0 when it writes none or two different ones.
+long duration_unit(const std::string& reference, const std::string& gold) {
+  static const RE2 plain_re(R"(^\d+(?:\.\d+)?$)");
+  if (!RE2::FullMatch(gold, plain_re)) return 0;
+  const RE2 re("(?i)(?:^|[^\\d.])" + RE2::QuoteMeta(gold) +
+               R"(\s*(?:\\text\{\s*|\\mathrm\{\s*)?(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b)");
+  re2::StringPiece in(reference);
+  std::string unit;
+  long found = 0;
+  while (RE2::FindAndConsume(&in, re, &unit)) {
+    if (found != 0 && found != seconds_in(unit)) return 0;
+    found = seconds_in(unit);
+  }
+  return found;
+}
+
+// The extracted answer with "$" and "\text{}" gone, for reading words in it.
+std::string math_normalize_words(const std::string& s) {
+  std::string t = s;
+  replace_all(t, "$", "");
+  unwrap_command(t, "\\text");
+  unwrap_command(t, "\\mathrm");
+  return t;
+}
+
 }  // namespace
 
 std::string math_extract(const std::string& full_text, const MathOptions& opt,
@@ -2139,6 +2214,10 @@ std::string math_normalize(const std::string& in) {
     const char* e = l == "thousand" ? "3" : l == "million" ? "6" : l == "billion" ? "9" : "12";
     s = mant + "\\times10^{" + e + "}" + tail;
   }
+  s = dollars_and_cents(s);
+  static const RE2 below_zero(
+      R"((?i)^(\d+(?:\.\d+)?)\s*(?:degrees?|\^\\circ|\^\{\\circ\})?\s*(?:[CF]\s+)?below\s+zero$)");
+  RE2::Replace(&s, below_zero, "-\\1");  // "5 degrees below zero" is -5
   s = strip_units(s);
   compact = nospace(s);  // "1,500 dollars" once the unit is gone
   if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {
@@ -2196,7 +2275,19 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
         r.extracted = *eqs;
   }
-  MathVerdict v = math_equal(gold, r.extracted, opt);
+  MathVerdict v;
+  long long duration = compound_duration(math_normalize_words(r.extracted));
+  if (duration >= 0) {
+    // "2 hours and 30 minutes" is one duration: it answers 150 or 2.5 only in the unit the
+    // reference writes after its answer ("150 minutes", "= 2.5 hours\n#### 2.5"), else nothing.
+    long unit = duration_unit(gold_text, math_normalize(gold));
+    if (unit > 0)
+      v = math_equal(gold, std::to_string(duration) + "/" + std::to_string(unit), opt);
+    else
+      v = {false, "a duration in two units, the reference's unit unknown"};
+  } else {
+    v = math_equal(gold, r.extracted, opt);
+  }
   r.score = v.equal ? 1.0 : 0.0;
   r.components = {{"correct", r.score}};
   r.reason = (v.equal ? "correct (" : "wrong (") + v.how + ", from " + method + ")";
