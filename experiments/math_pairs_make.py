@@ -1030,6 +1030,31 @@ for comp, a, e in [
 ]:
     add("sign_money_time", comp, a, e)
 
+# ---- round 5: hedges: "not $12$", "maybe $12$", "perhaps" before the answer; two values with the
+# answer left open between them ("$12$, but I'm not sure; it might be $13$") are both answers;
+# "12 apples, not 13" rules 13 out
+for comp, a, e in [
+    ("The answer is not $12$.", "12", False),
+    ("It is not $12$.", "12", False),
+    ("Maybe $12$?", "12", False),
+    ("Perhaps $12$.", "12", False),
+    ("The answer is maybe 12.", "12", False),
+    ("The answer is $12$, but I'm not sure; it might be $13$.", "12", False),
+    ("The answer is $12$, but I'm not sure; it might be $13$.", "13", False),
+    ("The answer is 12, but I'm not sure; it might be 13.", "13", False),
+    ("$12$, or maybe $13$.", "13", False),
+    ("There are 12 apples, not 13.", "12", True),
+    ("There are 12 apples, not 13.", "13", False),
+    ("The answer is $12$, not $13$.", "12", True),
+    ("The answer is $12$, not $13$.", "13", False),
+    ("x is not $5$; it is $6$.", "6", True),
+    ("The value cannot be $12$, so it is $14$.", "14", True),
+    ("It could be $3$ or $5$. Testing both, only $x = 5$ works, so the answer is $5$.", "5", True),
+    ("The sum could be 10. Adding again, the sum is 12.", "12", True),
+    ("I think it might be $12$.", "12", True),
+]:
+    add("hedge_open", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -199,8 +199,20 @@ std::optional<std::string> last_number(const std::string& s);
 const RE2& qualifier_before_re() {
   static const RE2 re(
       R"((?i)(?:^|[^A-Za-z])((?:at least|at most|more than|less than|fewer than|greater than|)"
-      R"(no more than|no less than|approximately|about|around|roughly|nearly|almost))\s*$)");
+      R"(no more than|no less than|approximately|about|around|roughly|nearly|almost|not|maybe|)"
+      R"(perhaps|possibly))\s*$)");
   return re;
+}
+// Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
+// might be $13$" answers both, never the last; never across a conclusion ("so", "the answer is").
+bool hedged_between(const std::string& between) {
+  static const RE2 hedge_re(
+      R"((?i)\b(?:not sure|unsure|not certain|uncertain|might (?:also )?be|could (?:also )?be|)"
+      R"(may (?:also )?be|or maybe|or perhaps|or possibly|alternatively)\b)");
+  static const RE2 concludes_re(
+      R"((?i)\b(?:so|therefore|thus|hence|the answer|final|actually|correct|wait)\b)");
+  return between.size() <= 80 && between.find("\n\n") == std::string::npos &&
+         RE2::PartialMatch(between, hedge_re) && !RE2::PartialMatch(between, concludes_re);
 }
 const RE2& qualifier_after_re() {
   static const RE2 re(
@@ -239,6 +251,9 @@ std::optional<std::string> last_math(const std::string& s) {
       R"((?i)(?:^|[^A-Za-z])(?:where|at|for|for each|for all|when|with|since|because|if|)"
       R"(assuming|given|attained at|achieved at|obtained at|occurring at|taking)\s*\(?\s*$)");
   static const RE2 approx_re(R"(^\s*\(?\s*\\approx)");
+  if (segs.size() >= 2 && hedged_between(s.substr(segs[segs.size() - 2].end,
+                                                  segs.back().begin - segs[segs.size() - 2].end)))
+    return trim(segs[segs.size() - 2].body) + ", " + trim(segs.back().body);
   while (segs.size() >= 2) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
@@ -315,7 +330,7 @@ std::optional<std::string> answer_from_text(std::string rest) {
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
       R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b|)"
+      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\s+[-$#\d\\]|,\s+no (?:more|less|fewer)\b|)"
       R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
@@ -626,6 +641,16 @@ std::optional<std::string> last_number(const std::string& s) {
     // "1/6 ≈ 0.167": the value with its approximation (the comparison takes the exact one).
     if (last_end != std::string::npos && trim(t.substr(last_end, b - last_end)) == "\xe2\x89\x88") {
       last += " \xe2\x89\x88 " + std::string(m);
+      last_end = e;
+      continue;
+    }
+    // "12, not 13": a value ruled out after the answer.
+    static const RE2 ruled_out_re(R"((?i)^(?:\s*[A-Za-z]+){0,3}\s*,?\s*(?:and |but )?not\s*$)");
+    if (last_end != std::string::npos &&
+        RE2::FullMatch(t.substr(last_end, b - last_end), ruled_out_re))
+      continue;
+    if (last_end != std::string::npos && hedged_between(t.substr(last_end, b - last_end))) {
+      last += ", " + std::string(m);
       last_end = e;
       continue;
     }
