@@ -1055,6 +1055,25 @@ for comp, a, e in [
 ]:
     add("hedge_open", comp, a, e)
 
+# ---- round 5: math after a qualifier ("when", "where", "for", "attained at") qualifies the math
+# before it to the end of the clause, over several segments ("$r = 3$ when $n$ is divided by $7$")
+# and after a display block ("\\] attained when $x = 1$"); not across "and", "," or a sentence
+for comp, a, e in [
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "3", True),
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "7", False),
+    ("The area is $A = 24$ when the side $s$ equals $4\\sqrt{2}$.", "24", True),
+    ("The area is $A = 24$ when the side $s$ equals $4\\sqrt{2}$.", "4\\sqrt2", False),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "-\\frac94", True),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "\\frac32", False),
+    ("We get $12$ when $n = 3$ and $15$ when $n = 4$.", "12", False),
+    ("We get $12$ when $n = 3$ and $15$ when $n = 4$.", "15", False),
+    ("The value is $5$ when $x = 2$, and $7$ when $x = 3$.", "5", False),
+    ("If $n = 2$, then $f(n) = 5$.", "5", True),
+    ("If $n = 2$, then $f(n) = 5$.", "2", False),
+    ("So $x = 4$.\nFor $y$ we get $y = 7$.", "7", True),
+]:
+    add("qualified_clause", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -251,6 +251,30 @@ std::optional<std::string> last_math(const std::string& s) {
       R"((?i)(?:^|[^A-Za-z])(?:where|at|for|for each|for all|when|with|since|because|if|)"
       R"(assuming|given|attained at|achieved at|obtained at|occurring at|taking)\s*\(?\s*$)");
   static const RE2 approx_re(R"(^\s*\(?\s*\\approx)");
+  // "$r = 3$ when $n$ is divided by $7$": the math after a qualifier word qualifies the math before
+  // it up to the end of the clause, over a line break too ("\] attained when $x = 1$").
+  static const RE2 joiner_re(R"((?i)(?:^|[^A-Za-z])(?:and|or)(?:[^A-Za-z]|$))");
+  for (size_t k = 1; k + 1 < segs.size(); k++) {
+    std::string between = s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end);
+    static const RE2 opens_qualifier_re(
+        R"((?i)^\s*,?\s*(?:where|when|for each|for all|for|with|if|assuming|given|attained at|)"
+        R"(achieved at|obtained at|occurring at)\s+(?:[a-z]+\s+){0,3}\(?\s*$)");
+    if (!(RE2::PartialMatch(between, qualifier_re) ||
+          RE2::FullMatch(between, opens_qualifier_re)) ||
+        between.find_first_of(".;") != std::string::npos ||
+        between.find("\n\n") != std::string::npos)
+      continue;
+    bool one_clause = true;
+    for (size_t j = k + 1; j < segs.size() && one_clause; j++) {
+      std::string rest = s.substr(segs[j - 1].end, segs[j].begin - segs[j - 1].end);
+      one_clause =
+          rest.find_first_of(".;\n,") == std::string::npos && !RE2::PartialMatch(rest, joiner_re);
+    }
+    if (one_clause) {
+      segs.resize(k);
+      break;
+    }
+  }
   if (segs.size() >= 2 && hedged_between(s.substr(segs[segs.size() - 2].end,
                                                   segs.back().begin - segs[segs.size() - 2].end)))
     return trim(segs[segs.size() - 2].body) + ", " + trim(segs.back().body);
@@ -272,7 +296,13 @@ std::optional<std::string> last_math(const std::string& s) {
       segs.pop_back();
       continue;
     }
-    if (between.find_first_of(".\n;") != std::string::npos) break;
+    // A line break ends the sentence unless a qualifier in lower case goes on after it.
+    static const RE2 lower_qualifier_re(R"(^\s*\n\s*[a-z])");
+    if (between.find_first_of(".;") != std::string::npos ||
+        between.find("\n\n") != std::string::npos ||
+        (between.find('\n') != std::string::npos &&
+         !RE2::PartialMatch(between, lower_qualifier_re)))
+      break;
     if (!RE2::PartialMatch(between, qualifier_re) &&
         !(trim(between).empty() && RE2::PartialMatch(b.body, approx_re)) &&
         !(trim(between) == "(" && RE2::PartialMatch(b.body, approx_re)))
