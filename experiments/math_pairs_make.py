@@ -1074,6 +1074,34 @@ for comp, a, e in [
 ]:
     add("qualified_clause", comp, a, e)
 
+# ---- round 5: display environments outside dollars (\\begin{equation*}, align, gather) are math
+# (their last row answers; \\label and \\tag dropped); "x \\in \\{1, 3\\}" answers the values;
+# a computation with no free letter before "=" gives its value ("\\det A", "\\operatorname{lcm}(4,
+# 6)", a determinant of numbers, "\\sum_{k=1}^{10} k"); a free letter stays an equation
+for comp, a, e in [
+    ("\\begin{equation*}\nx = \\frac{1}{3}\n\\end{equation*}", "\\frac13", True),
+    ("\\begin{equation*}\nx = \\frac{1}{3}\n\\end{equation*}", "3", False),
+    ("\\begin{align*}\nx &= \\frac{1}{3}\n\\end{align*}", "\\frac13", True),
+    ("\\begin{equation}\nx = 5 \\label{eq:ans}\n\\end{equation}", "5", True),
+    ("\\begin{equation}\nx = 5 \\label{eq:ans}\n\\end{equation}", "1", False),
+    ("\\begin{align*}\n2x &= 10 \\\\\nx &= 5\n\\end{align*}\nThen $y = 2x = 10$.", "5", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 3", True),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 3, 5", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "(1,3)", False),
+    ("The determinant is $\\det A = -2$.", "-2", True),
+    ("The determinant is $\\det A = -2$.", "2", False),
+    ("The determinant is $\\begin{vmatrix} 1 & 2 \\\\ 3 & 4 \\end{vmatrix} = -2$.", "-2", True),
+    ("So $\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = 5$.", "5", False),
+    ("So $\\operatorname{lcm}(4, 6) = 12$.", "12", True),
+    ("So $\\operatorname{lcm}(a, 6) = 12$.", "12", False),
+    ("So $\\max(a, b) = 7$.", "7", False),
+    ("The sum is\n$$\\sum_{k=1}^{10} k = 55.$$", "55", True),
+    ("The sum is\n$$\\sum_{k=1}^{10} k = 55.$$", "10", False),
+    ("Thus $\\sum_{k=1}^{n} k = 55$.", "55", False),
+]:
+    add("env_heads", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

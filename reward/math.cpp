@@ -142,6 +142,21 @@ std::vector<Segment> math_segments(const std::string& s) {
       i += 2;
       continue;
     }
+    // A display environment outside dollars: "\begin{align*} ... \end{align*}" is one segment,
+    // environment and all (its last row answers).
+    static const RE2 env_re(
+        R"(^\\begin\{(align\*?|equation\*?|gather\*?|multline\*?|eqnarray\*?|displaymath)\})");
+    std::string env;
+    if (s.compare(i, 7, "\\begin{") == 0 &&
+        RE2::PartialMatch(re2::StringPiece(s).substr(i), env_re, &env)) {
+      std::string end_tag = "\\end{" + env + "}";
+      size_t e = s.find(end_tag, i);
+      if (e != std::string::npos) {
+        out.push_back({i, e + end_tag.size(), s.substr(i, e + end_tag.size() - i)});
+        i = e + end_tag.size();
+        continue;
+      }
+    }
     const char* close = nullptr;
     size_t open_len = 0;
     if (s.compare(i, 2, "$$") == 0) {
@@ -225,7 +240,8 @@ const RE2& qualifier_after_re() {
 // "x = 5"); other math unchanged.
 std::string last_aligned_row(const std::string& body) {
   static const RE2 env_re(
-      R"((?s)^\s*\\begin\{(aligned|align\*?|gathered|gather\*?|split|eqnarray\*?)\}(.*)\\end\{(\w+\*?)\}\s*$)");
+      R"((?s)^\s*\\begin\{(aligned|align\*?|gathered|gather\*?|split|eqnarray\*?|equation\*?|)"
+      R"(multline\*?|displaymath)\}(.*)\\end\{(\w+\*?)\}\s*$)");
   std::string kind, inner, kind2;
   if (!RE2::FullMatch(body, env_re, &kind, &inner, &kind2) || kind != kind2) return body;
   std::string last;
@@ -1404,7 +1420,24 @@ bool chain_head(const std::string& lhs) {
   static const RE2 head_re(
       R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
       R"(\|[A-Za-z]+\||\\overline\{[A-Za-z]+\}|m?\\angle ?[A-Za-z]+)$)");
-  return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
+  if (is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re))
+    return true;
+  // A computation with no free letter: "\det A", "lcm(4, 6)", a determinant of numbers, a sum
+  // over its own index ("\sum_{k=1}^{10} k").
+  static const RE2 det_re(R"(^\\det\s*\(?\s*[A-Z]\s*\)?$)");
+  if (RE2::FullMatch(trim(lhs), det_re)) return true;
+  std::string t = lhs;
+  static const RE2 env_re(R"(\\(?:begin|end)\{[a-z]*\*?\})");
+  static const RE2 func_re(R"((^|[^A-Za-z\\])(?:lcm|gcd|max|min)\s*\()");
+  RE2::GlobalReplace(&t, env_re, "");
+  RE2::GlobalReplace(&t, func_re, "\\1(");
+  static const RE2 index_re(R"(^\s*\\(?:sum|prod)_\{?\s*([a-z])\s*=)");
+  std::string v;
+  if (RE2::PartialMatch(t, index_re, &v)) {
+    const RE2 letter_re("(^|[^A-Za-z\\\\])" + v + "([^A-Za-z]|$)");
+    for (int k = 0; k < 2; k++) RE2::GlobalReplace(&t, letter_re, "\\1 1\\2");
+  }
+  return t != lhs && !has_letters(t);
 }
 
 // The letter of a multiple-choice answer: "B", "(B)", or "(B) 12" (the choice with its value, no
@@ -1497,6 +1530,15 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
         if (equal_normalized(g, a, opt, depth + 1).equal) return {true, "one value restated"};
       return {false, "restated value differs"};
     }
+  }
+  // "x \in \{1, 3\}" answers the values 1, 3.
+  for (int side = 0; side < 2; side++) {
+    Relation r = split_relations(side == 0 ? p : g);
+    if (r.ops.size() == 1 && r.ops[0] == "in" && is_simple_variable(r.sides[0]) &&
+        parse_structure(r.sides[1]).kind == Structure::kSet &&
+        split_relations(side == 0 ? g : p).ops.empty())
+      return side == 0 ? equal_normalized(g, r.sides[1], opt, depth + 1)
+                       : equal_normalized(r.sides[1], p, opt, depth + 1);
   }
   // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
   bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
@@ -2131,6 +2173,10 @@ std::string math_normalize(const std::string& in) {
   RE2::GlobalReplace(&s, color_re, "");
   // Conclusions: "\therefore x = 5", "2x = 10 \implies x = 5" give what follows the last arrow.
   for (const char* c : {"\\therefore", "\\because"}) remove_command(s, c);
+  // Equation labels and tags: "x = 5 \label{eq:1}", "\tag{3}".
+  static const RE2 label_re(R"(\\(?:label|tag\*?)\s*\{[^{}]*\})");
+  RE2::GlobalReplace(&s, label_re, "");
+  for (const char* c : {"\\nonumber", "\\notag"}) remove_command(s, c);
   for (const char* c : {"\\implies", "\\Rightarrow", "\\Longrightarrow"}) {
     size_t at = std::string::npos;
     for (size_t p = find_command(s, c, 0); p != std::string::npos; p = find_command(s, c, p + 1))
