@@ -1102,6 +1102,35 @@ for comp, a, e in [
 ]:
     add("env_heads", comp, a, e)
 
+# ---- round 5: a fraction or percent "of the pizza" is the fraction (never "3 of 4 students"); a
+# check mark after the answer ("12 \u2705"); a label of words before "=" ("\\text{number of ways} =
+# 6"); set-builder notation as its condition; a bound a few words after the math ("$5$ apples or
+# more")
+for comp, a, e in [
+    ("She ate $\\frac{3}{4}\\text{ of the pizza}$.", "\\frac34", True),
+    ("She ate $\\frac{3}{4}\\text{ of the pizza}$.", "\\frac14", False),
+    ("The answer is 1/3 of the cake.", "\\frac13", True),
+    ("The answer is 1/3 of the cake.", "3", False),
+    ("The answer is 25% of the class.", "0.25", True),
+    ("The answer is 3 of the 4 students.", "3", False),
+    ("The answer is 3 of the students.", "3", False),
+    ("The answer is $\\frac{1}{2}$ of the 10 apples.", "\\frac12", False),
+    ("She ate $\\frac{3}{4}$ of the pizza or more.", "\\frac34", False),
+    ("She bought $5$ bags of apples or more.", "5", False),
+    ("Final answer: 12 \u2705", "12", True),
+    ("Final answer: 13 \u2705", "12", False),
+    ("The answer is 12 \u2714 or 13.", "12", False),
+    ("Therefore, $\\text{the answer} = 12$.", "12", True),
+    ("Therefore, $\\text{the answer} = 13$.", "12", False),
+    ("So $\\text{number of ways} = 2 \\cdot 3 = 6$.", "6", True),
+    ("So $\\text{number of ways} = 2 \\cdot 3 = 6$.", "3", False),
+    ("So $\\text{if } x = 3$.", "3", False),
+    ("The answer is $\\{x \\mid x > 2\\}$.", "(2,\\infty)", True),
+    ("The answer is $\\{x \\mid x \\ge 2\\}$.", "(2,\\infty)", False),
+    ("The answer is $\\{x \\mid x^2 > 4\\}$.", "(2,\\infty)", False),
+]:
+    add("latex_words", comp, a, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -231,8 +231,8 @@ bool hedged_between(const std::string& between) {
 }
 const RE2& qualifier_after_re() {
   static const RE2 re(
-      R"((?i)^\s*((?:or|and) (?:more|less|fewer|greater|above|below|higher|lower|up|so)|at most|)"
-      R"(at least)\b)");
+      R"((?i)^\s*(?:[A-Za-z]+\s+){0,3}((?:or|and) (?:more|less|fewer|greater|above|below|higher|)"
+      R"(lower|up|so)|at most|at least)\b)");
   return re;
 }
 
@@ -398,6 +398,17 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // Markdown emphasis around the answer: "**42**".
   auto strip_ends = [](std::string& t) {
     t = trim(t);
+    // A check mark after the answer: "12 ✅", "12 ✓", "12 ✔".
+    for (bool more = true; more;) {
+      more = false;
+      for (const char* mark : {"\xe2\x9c\x85", "\xe2\x9c\x93", "\xe2\x9c\x94", "\xe2\x98\x91"}) {
+        std::string m(mark);
+        if (t.size() >= m.size() && t.compare(t.size() - m.size(), m.size(), m) == 0) {
+          t = trim(t.substr(0, t.size() - m.size()));
+          more = true;
+        }
+      }
+    }
     while (!t.empty() && (t.back() == '.' || t.back() == ' ' || t.back() == '*')) t.pop_back();
     size_t b = 0;
     while (b < t.size() && (t[b] == '*' || t[b] == ' ')) b++;
@@ -892,6 +903,15 @@ bool is_operation_word(const std::string& w) {
 bool looks_numeric(const std::string& s);
 bool has_letters(const std::string& s);
 
+// Words after a number that make it a bound, an estimate or an expression ("5 apples or more").
+const RE2& bound_words_re() {
+  static const RE2 re(
+      R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
+      R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
+      R"(squared|cubed|times|[b-z])(?:\s|$))");
+  return re;
+}
+
 // Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18
 // eggs"; never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
@@ -923,16 +943,22 @@ std::string strip_units(const std::string& s) {
     words = counted;
     space = " ";
   }
+  // A fraction or percent of a whole: "\frac34 of the pizza", "25% of the class" (never a count,
+  // "3 of 4 students").
+  static const RE2 of_whole_re(
+      R"((?i)^of\s+(?:the|a|an|his|her|their|its|my|our|your|this|that)\s+[A-Za-z]+(?:\s+[A-Za-z]+){0,3}$)");
+  bool fraction = prefix.find("\\frac") != std::string::npos || prefix.back() == '%' ||
+                  prefix.find('/') != std::string::npos;
+  if (fraction && !space.empty() && RE2::FullMatch(trim(words), of_whole_re) &&
+      !RE2::PartialMatch(words, bound_words_re()))
+    return prefix;
   // What was counted, then where or of what: "7 bags of flour", "15 marbles in each box", "9
   // pieces left over"; or a rate, "18 an hour", "5 per person". Never a bound ("5 apples or more",
   // "5 apples at least") or a variable ("5 groups of x").
   static const RE2 counted_re(
       R"((?i)^(?:[A-Za-z]{3,}\s+(?:of|in|on|at|for|from|left|per|to)|a|an|per|each)\s+)"
       R"(((?:[A-Za-z]+\s*){1,5})$)");
-  static const RE2 bound_re(
-      R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
-      R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
-      R"(squared|cubed|times|[b-z])(?:\s|$))");
+  const RE2& bound_re = bound_words_re();
   std::string phrase;
   if (!space.empty() && RE2::FullMatch(words, counted_re, &phrase) &&
       !RE2::PartialMatch(words, bound_re)) {
@@ -1418,7 +1444,8 @@ bool has_letters(const std::string& s) {
 bool chain_head(const std::string& lhs) {
   // Also f^{-1}(x), f'(x), g(f(2)), |AB|, \overline{AB}, \angle A, m\angle ABC.
   static const RE2 head_re(
-      R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
+      R"(^([A-Za-z]+|[A-Za-z]{2,}(?: [A-Za-z]{2,}){1,4}|)"
+      R"([A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
       R"(\|[A-Za-z]+\||\\overline\{[A-Za-z]+\}|m?\\angle ?[A-Za-z]+)$)");
   if (is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re))
     return true;
@@ -2295,6 +2322,12 @@ std::string math_normalize(const std::string& in) {
   RE2::Replace(&s, answer_words, "");
   static const RE2 trailing_note(R"(\s+\((?:[A-Za-z]{3,} ?)+\)$)");  // "x = 5 (answer)"
   RE2::Replace(&s, trailing_note, "");
+  // Set-builder notation "\{x \mid x > 2\}" is its condition, read as a relation.
+  static const RE2 set_builder(R"(^\\\{\s*([a-z])\s*(?:\\mid|\||:)\s*(.+)\\\}$)");
+  std::string sb_var, sb_cond;
+  if (RE2::FullMatch(s, set_builder, &sb_var, &sb_cond) &&
+      sb_cond.find(sb_var) != std::string::npos && sb_cond.find_first_of("<>") != std::string::npos)
+    s = trim(sb_cond);
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = number_words(s);
