@@ -954,6 +954,847 @@ for comp, a, e in [
 ]:
     add("counted_phrase", comp, a, e)
 
+# ---- round 5: what follows the answer and states none: a sign-off to the reader ("Hope this
+# helps!", "Good luck with the other 9 problems!"), a remark in brackets, a check of the answer
+# ("Verification: $2(5)+3 = 13$ \u2713") that names the answer and neither concludes nor finds a
+# fault; a check that concludes or corrects still answers
+for comp, a, e in [
+    ("Thus $x = 5$. Hope this helps! Let me know if you have 2 more questions.", "5", True),
+    ("Thus $x = 5$. Hope this helps! Let me know if you have 2 more questions.", "2", False),
+    ("So there are $\\frac{3}{4}$ of the pizza left. I hope this helps with problem 3!", "\\frac34", True),
+    ("So there are $\\frac{3}{4}$ of the pizza left. I hope this helps with problem 3!", "3", False),
+    ("So she has $\\$24$ left. Good luck with the other 9 problems!", "24", True),
+    ("So she has $\\$24$ left. Good luck with the other 9 problems!", "9", False),
+    ("Therefore, the area is $24$ square units. (This is the answer to part 1.)", "24", True),
+    ("Therefore, the area is $24$ square units. (This is the answer to part 1.)", "1", False),
+    ("The answer is $12$. (Note that $13$ is not possible.)", "13", False),
+    ("The answer is $12$. I hope you get 13 next time.", "12", True),
+    ("There are 5 red and 7 blue. If you have any questions, ask. The total is 12.", "12", True),
+    ("We compute 3 times 4. (Answer: 12)", "12", True),
+    ("So $x = 5$.\n\nVerification: $2(5) + 3 = 13$. \u2713", "5", True),
+    ("So $x = 5$.\n\nVerification: $2(5) + 3 = 13$. \u2713", "13", False),
+    ("The answer is $x = 4$. Checking: $3(4) - 2 = 10$ \u2713", "4", True),
+    ("The answer is $x = 4$. Checking: $3(4) - 2 = 10$ \u2713", "10", False),
+    ("Thus the width is 6 cm.\n\nVerification: 2(6) + 2(10) = 32 cm, which matches the perimeter.", "6", True),
+    ("Thus the width is 6 cm.\n\nVerification: 2(6) + 2(10) = 32 cm, which matches the perimeter.", "32", False),
+    ("So \\(y = 3\\).\n\n**Check:** \\(4(3) - 5 = 7\\) \u2714", "3", True),
+    ("So $x = 5$. To double-check: $5^2 = 25$. Yes.", "25", False),
+    ("So $x = 5$.\n\nCheck: $2(5)+3 = 13 \\neq 15$. So $x = 6$.", "6", True),
+    ("So $x = 5$.\n\nCheck: $2(5)+3 = 13 \\neq 15$. So $x = 6$.", "5", False),
+    ("So $x = 5$. Check: $2(5)+3 = 13$, so the answer is $13$.", "5", False),
+    ("We have 3 apples and 4 oranges. To check, note that 3+4 = 7. The total is 7.", "4", False),
+    ("We have 3 apples and 4 oranges. To check, note that 3+4 = 7. The total is 7.", "7", True),
+    ("So $x = 5$. Verification: $x + 3 = 8$, but we need 9, so $x = 6$.", "5", False),
+    ("So $x = 5$. Check: $2(6)+3 = 15$.", "5", False),
+    ("Check: $2+2 = 4$.", "4", True),
+]:
+    add("closing", comp, a, e)
+
+# ---- round 5: a sign in words before math ("negative $\\frac12$", "is minus $3$"; never "$7$
+# minus $3$" or "non-negative"), "5 below zero"; "45 dollars and 50 cents" as 45.50 (cents under
+# 100); "2 hours and 30 minutes" as one duration, equal to a gold only in the unit the reference
+# writes after its answer ("150 minutes", "= 2.5 hours\n#### 2.5"), never its last number
+ref_min = "She spends 90 + 60 = <<90+60=150>>150 minutes.\n#### 150"
+ref_hr = "It takes 5/2 = <<5/2=2.5>>2.5 hours.\n#### 2.5"
+for comp, a, e in [
+    ("The answer is negative $\\frac12$.", "-\\frac12", True),
+    ("The answer is negative $\\frac12$.", "\\frac12", False),
+    ("The answer is minus $\\frac{3}{4}$.", "-0.75", True),
+    ("The answer is minus $\\frac{3}{4}$.", "0.75", False),
+    ("The value is negative \\(5\\).", "-5", True),
+    ("Negative $\\frac{1}{2}$ is the answer.", "-\\frac12", True),
+    ("The answer is $7$ minus $3$.", "-3", False),
+    ("The answer is non-negative $5$.", "-5", False),
+    ("The temperature is 5 below zero.", "-5", True),
+    ("The temperature is 5 below zero.", "5", False),
+    ("The answer is 5 degrees below zero.", "-5", True),
+    ("It was 5 below zero yesterday and 3 above zero today.", "-5", False),
+    ("The answer is 45 dollars and 50 cents.", "45.50", True),
+    ("The answer is 45 dollars and 50 cents.", "50", False),
+    ("She pays $45 and 50 cents.", "45.5", True),
+    ("She pays $45 and 50 cents.", "50", False),
+    ("The answer is 3 dollars and 5 cents.", "3.05", True),
+    ("The answer is 3 dollars and 5 cents.", "3.5", False),
+    ("The answer is 45 dollars and 150 cents.", "46.5", False),
+    ("It takes 2 hours and 30 minutes.", ref_min, True),
+    ("It takes 2 hours and 30 minutes.", ref_hr, True),
+    ("It takes 2 hours and 40 minutes.", ref_min, False),
+    ("The answer is 2 hours 30 minutes.", ref_hr, True),
+    ("It takes 2 hours and 30 minutes.", "150", False),
+    ("It takes 2 hours and 30 minutes.", "30", False),
+    ("It takes 2 hours and 30 minutes.", "150 minutes", True),
+    ("It takes 1 hour and 15 minutes.", "75 hours", False),
+    ("It takes 2 hours and 30 minutes, so she arrives at 4:30.", ref_min, False),
+    ("The answer is 2 hours and 30 minutes or 3 hours.", ref_hr, False),
+    ("He ran for 4 minutes and 20 seconds.", "260 seconds", True),
+]:
+    add("sign_money_time", comp, a, e)
+
+# ---- round 5: hedges: "not $12$", "maybe $12$", "perhaps" before the answer; two values with the
+# answer left open between them ("$12$, but I'm not sure; it might be $13$") are both answers;
+# "12 apples, not 13" rules 13 out
+for comp, a, e in [
+    ("The answer is not $12$.", "12", False),
+    ("It is not $12$.", "12", False),
+    ("Maybe $12$?", "12", False),
+    ("Perhaps $12$.", "12", False),
+    ("The answer is maybe 12.", "12", False),
+    ("The answer is $12$, but I'm not sure; it might be $13$.", "12", False),
+    ("The answer is $12$, but I'm not sure; it might be $13$.", "13", False),
+    ("The answer is 12, but I'm not sure; it might be 13.", "13", False),
+    ("$12$, or maybe $13$.", "13", False),
+    ("There are 12 apples, not 13.", "12", True),
+    ("There are 12 apples, not 13.", "13", False),
+    ("The answer is $12$, not $13$.", "12", True),
+    ("The answer is $12$, not $13$.", "13", False),
+    ("x is not $5$; it is $6$.", "6", True),
+    ("The value cannot be $12$, so it is $14$.", "14", True),
+    ("It could be $3$ or $5$. Testing both, only $x = 5$ works, so the answer is $5$.", "5", True),
+    ("The sum could be 10. Adding again, the sum is 12.", "12", True),
+    ("I think it might be $12$.", "12", True),
+]:
+    add("hedge_open", comp, a, e)
+
+# ---- round 5: math after a qualifier ("when", "where", "for", "attained at") qualifies the math
+# before it to the end of the clause, over several segments ("$r = 3$ when $n$ is divided by $7$")
+# and after a display block ("\\] attained when $x = 1$"); not across "and", "," or a sentence
+for comp, a, e in [
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "3", True),
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "7", False),
+    ("The area is $A = 24$ when the side $s$ equals $4\\sqrt{2}$.", "24", True),
+    ("The area is $A = 24$ when the side $s$ equals $4\\sqrt{2}$.", "4\\sqrt2", False),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "-\\frac94", True),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "\\frac32", False),
+    ("We get $12$ when $n = 3$ and $15$ when $n = 4$.", "12", False),
+    ("We get $12$ when $n = 3$ and $15$ when $n = 4$.", "15", False),
+    ("The value is $5$ when $x = 2$, and $7$ when $x = 3$.", "5", False),
+    ("If $n = 2$, then $f(n) = 5$.", "5", True),
+    ("If $n = 2$, then $f(n) = 5$.", "2", False),
+    ("So $x = 4$.\nFor $y$ we get $y = 7$.", "7", True),
+]:
+    add("qualified_clause", comp, a, e)
+
+# ---- round 5: display environments outside dollars (\\begin{equation*}, align, gather) are math
+# (their last row answers; \\label and \\tag dropped); "x \\in \\{1, 3\\}" answers the values;
+# a computation with no free letter before "=" gives its value ("\\det A", "\\operatorname{lcm}(4,
+# 6)", a determinant of numbers, "\\sum_{k=1}^{10} k"); a free letter stays an equation
+for comp, a, e in [
+    ("\\begin{equation*}\nx = \\frac{1}{3}\n\\end{equation*}", "\\frac13", True),
+    ("\\begin{equation*}\nx = \\frac{1}{3}\n\\end{equation*}", "3", False),
+    ("\\begin{align*}\nx &= \\frac{1}{3}\n\\end{align*}", "\\frac13", True),
+    ("\\begin{equation}\nx = 5 \\label{eq:ans}\n\\end{equation}", "5", True),
+    ("\\begin{equation}\nx = 5 \\label{eq:ans}\n\\end{equation}", "1", False),
+    ("\\begin{align*}\n2x &= 10 \\\\\nx &= 5\n\\end{align*}\nThen $y = 2x = 10$.", "5", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 3", True),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 3, 5", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "(1,3)", False),
+    ("The determinant is $\\det A = -2$.", "-2", True),
+    ("The determinant is $\\det A = -2$.", "2", False),
+    ("The determinant is $\\begin{vmatrix} 1 & 2 \\\\ 3 & 4 \\end{vmatrix} = -2$.", "-2", True),
+    ("So $\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = 5$.", "5", False),
+    ("So $\\operatorname{lcm}(4, 6) = 12$.", "12", True),
+    ("So $\\operatorname{lcm}(a, 6) = 12$.", "12", False),
+    ("So $\\max(a, b) = 7$.", "7", False),
+    ("The sum is\n$$\\sum_{k=1}^{10} k = 55.$$", "55", True),
+    ("The sum is\n$$\\sum_{k=1}^{10} k = 55.$$", "10", False),
+    ("Thus $\\sum_{k=1}^{n} k = 55$.", "55", False),
+]:
+    add("env_heads", comp, a, e)
+
+# ---- round 5: a fraction or percent "of the pizza" is the fraction (never "3 of 4 students"); a
+# check mark after the answer ("12 \u2705"); a label of words before "=" ("\\text{number of ways} =
+# 6"); set-builder notation as its condition; a bound a few words after the math ("$5$ apples or
+# more")
+for comp, a, e in [
+    ("She ate $\\frac{3}{4}\\text{ of the pizza}$.", "\\frac34", True),
+    ("She ate $\\frac{3}{4}\\text{ of the pizza}$.", "\\frac14", False),
+    ("The answer is 1/3 of the cake.", "\\frac13", True),
+    ("The answer is 1/3 of the cake.", "3", False),
+    ("The answer is 25% of the class.", "0.25", True),
+    ("The answer is 3 of the 4 students.", "3", False),
+    ("The answer is 3 of the students.", "3", False),
+    ("The answer is $\\frac{1}{2}$ of the 10 apples.", "\\frac12", False),
+    ("She ate $\\frac{3}{4}$ of the pizza or more.", "\\frac34", False),
+    ("She bought $5$ bags of apples or more.", "5", False),
+    ("Final answer: 12 \u2705", "12", True),
+    ("Final answer: 13 \u2705", "12", False),
+    ("The answer is 12 \u2714 or 13.", "12", False),
+    ("Therefore, $\\text{the answer} = 12$.", "12", True),
+    ("Therefore, $\\text{the answer} = 13$.", "12", False),
+    ("So $\\text{number of ways} = 2 \\cdot 3 = 6$.", "6", True),
+    ("So $\\text{number of ways} = 2 \\cdot 3 = 6$.", "3", False),
+    ("So $\\text{if } x = 3$.", "3", False),
+    ("The answer is $\\{x \\mid x > 2\\}$.", "(2,\\infty)", True),
+    ("The answer is $\\{x \\mid x \\ge 2\\}$.", "(2,\\infty)", False),
+    ("The answer is $\\{x \\mid x^2 > 4\\}$.", "(2,\\infty)", False),
+]:
+    add("latex_words", comp, a, e)
+
+# ---- round 5 probe set: LaTeX answers without a box (\\( \\), \\[ \\], $$, align, \\dfrac,
+# \\sqrt[3], units, percent, degrees, \\pi, intervals, sets, \\pm, matrices, final lines, Markdown),
+# sign-offs and checks after the answer, hedges, durations and money, signs in words, and the
+# near misses of each rule. Kept as written while probing (category "r5_" + its probe group);
+# pairs already above count once; the ones the checker still gets wrong are left out and listed in
+# experiments/reward.md (round 5).
+_seen = {(r["completion"], r["answer"]) for r in rows}
+_left = {
+    ("Thus $x = 5$. This took 2 steps.", "5"), ("Thus $x = 5$. This took 2 steps.", "2"),
+    ("The answer is $a + b = 8$.", "8"), ("Thus $\\frac{a}{b} = \\frac{2}{3}$.", "\\frac23"),
+    ("Hence $\\lfloor x \\rfloor = 3$.", "3"), ("The answer is $\\sqrt{-4}$.", "2i"),
+    ("In conclusion, the number of students is $\\boxed{\\text{}}$ 25.", "25"),
+}
+
+
+def probe5(cat, comp, a, e):
+    if (comp, a) in _seen or (comp, a) in _left:
+        return
+    _seen.add((comp, a))
+    add("r5_" + cat, comp, a, e)
+
+
+# ---- inline \( \)
+for comp, a, e in [
+    ("Therefore, the answer is \\(\\frac{3}{4}\\).", "\\frac34", True),
+    ("Therefore, the answer is \\(\\frac{3}{4}\\).", "\\frac43", False),
+    ("So we get \\(x = 5\\).", "5", True),
+    ("So we get \\(x = 5\\).", "6", False),
+    ("The area is \\(12\\pi\\) square units.", "12\\pi", True),
+    ("The area is \\(12\\pi\\) square units.", "12", False),
+    ("Hence the value is \\( \\dfrac{5}{2} \\).", "2.5", True),
+    ("Hence the value is \\( \\dfrac{5}{2} \\).", "5", False),
+    ("Thus \\(n = 7\\) is the smallest such integer.", "7", True),
+    ("Thus \\(n = 7\\) is the smallest such integer.", "8", False),
+    ("The probability is \\(\\tfrac{1}{6}\\).", "\\frac{1}{6}", True),
+    ("The probability is \\(\\tfrac{1}{6}\\).", "\\frac{1}{5}", False),
+    ("The cube root is \\(\\sqrt[3]{2}\\).", "2^{1/3}", True),
+    ("The cube root is \\(\\sqrt[3]{2}\\).", "\\sqrt{2}", False),
+    ("So \\(\\sqrt[3]{27} = 3\\).", "3", True),
+    ("Evaluating, we find \\(f(2) = -3\\).", "-3", True),
+    ("Evaluating, we find \\(f(2) = -3\\).", "3", False),
+    ("The answer is \\(-\\frac{1}{2}\\).", "-0.5", True),
+    ("The answer is \\(-\\frac{1}{2}\\).", "0.5", False),
+    ("The distance is \\(5\\sqrt{2}\\).", "\\sqrt{50}", True),
+    ("The distance is \\(5\\sqrt{2}\\).", "5", False),
+]:
+    probe5("inline_paren", comp, a, e)
+
+# ---- display \[ \] and $$ $$
+for comp, a, e in [
+    ("Putting it together:\n\\[\n\\frac{3}{4}\n\\]", "\\frac34", True),
+    ("Putting it together:\n\\[\n\\frac{3}{4}\n\\]", "\\frac12", False),
+    ("Therefore\n\\[ x = \\frac{-7}{2}. \\]", "-\\frac72", True),
+    ("Therefore\n\\[ x = \\frac{-7}{2}. \\]", "\\frac72", False),
+    ("The sum is\n$$\\sum_{k=1}^{10} k = 55.$$", "55", True),
+    ("The sum is\n$$\\sum_{k=1}^{10} k = 55.$$", "10", False),
+    ("So\n$$ 2\\sqrt{6} $$", "\\sqrt{24}", True),
+    ("So\n$$ 2\\sqrt{6} $$", "\\sqrt{6}", False),
+    ("Final result:\n\n$$\n\\dfrac{16}{3}\n$$\n", "\\frac{16}{3}", True),
+    ("Final result:\n\n$$\n\\dfrac{16}{3}\n$$\n", "16", False),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "-\\frac94", True),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "\\frac32", False),
+    ("\\[ \\text{Area} = 24 \\text{ cm}^2 \\]", "24", True),
+    ("\\[ \\text{Area} = 24 \\text{ cm}^2 \\]", "2", False),
+]:
+    probe5("display", comp, a, e)
+
+# ---- align environments
+for comp, a, e in [
+    ("\\begin{align*}\n2x + 3 &= 13 \\\\\n2x &= 10 \\\\\nx &= 5\n\\end{align*}", "5", True),
+    ("\\begin{align*}\n2x + 3 &= 13 \\\\\n2x &= 10 \\\\\nx &= 5\n\\end{align*}", "10", False),
+    ("\\begin{align*}\n2x + 3 &= 13 \\\\\nx &= 5.\n\\end{align*}", "5", True),
+    ("\\begin{align*}\n2x + 3 &= 13 \\\\\nx &= 5 \\\\\n\\end{align*}", "5", True),
+    ("We solve:\n\\begin{align}\n3y &= 21 \\\\\ny &= 7\n\\end{align}\nSo the answer is 7.", "7", True),
+    ("We solve:\n\\begin{align}\n3y &= 21 \\\\\ny &= 7\n\\end{align}", "7", True),
+    ("We solve:\n\\begin{align}\n3y &= 21 \\\\\ny &= 7\n\\end{align}", "21", False),
+    ("\\[\n\\begin{aligned}\nA &= \\pi r^2 \\\\\n&= 9\\pi\n\\end{aligned}\n\\]", "9\\pi", True),
+    ("\\[\n\\begin{aligned}\nA &= \\pi r^2 \\\\\n&= 9\\pi\n\\end{aligned}\n\\]", "9", False),
+    ("$$\\begin{aligned} P &= 2(l+w) \\\\ &= 2(8+3) \\\\ &= 22 \\end{aligned}$$", "22", True),
+    ("$$\\begin{aligned} P &= 2(l+w) \\\\ &= 2(8+3) \\\\ &= 22 \\end{aligned}$$", "11", False),
+    ("\\begin{equation*}\nx = \\frac{1}{3}\n\\end{equation*}", "\\frac13", True),
+    ("\\begin{equation*}\nx = \\frac{1}{3}\n\\end{equation*}", "3", False),
+    ("\\begin{align*}\nS &= 1 + 2 + \\cdots + 20 \\\\\n  &= \\frac{20 \\cdot 21}{2} \\\\\n  &= 210.\n\\end{align*}", "210", True),
+    ("\\begin{align*}\nS &= 1 + 2 + \\cdots + 20 \\\\\n  &= \\frac{20 \\cdot 21}{2} \\\\\n  &= 210.\n\\end{align*}", "20", False),
+]:
+    probe5("align", comp, a, e)
+
+# ---- fractions, roots, \sqrt[3]
+for comp, a, e in [
+    ("The answer is $\\dfrac{7}{12}$.", "\\frac{7}{12}", True),
+    ("The answer is $\\tfrac{7}{12}$.", "\\frac{7}{12}", True),
+    ("The answer is $\\dfrac{7}{12}$.", "\\frac{12}{7}", False),
+    ("The answer is $\\dfrac{\\sqrt{3}}{2}$.", "\\frac{\\sqrt3}{2}", True),
+    ("The answer is $\\dfrac{\\sqrt{3}}{2}$.", "\\frac{\\sqrt2}{2}", False),
+    ("The answer is $\\sqrt[3]{16}$.", "2\\sqrt[3]{2}", True),
+    ("The answer is $\\sqrt[3]{16}$.", "2\\sqrt{2}", False),
+    ("The answer is $\\sqrt[4]{81}$.", "3", True),
+    ("The answer is $\\frac{1}{\\sqrt{2}}$.", "\\frac{\\sqrt2}{2}", True),
+    ("The answer is $\\frac{1}{\\sqrt{2}}$.", "\\sqrt2", False),
+    ("The answer is $3\\tfrac{1}{2}$.", "\\frac72", True),
+    ("The answer is $3\\tfrac{1}{2}$.", "\\frac32", False),
+    ("The answer is $\\dfrac{-3}{4}$.", "-\\frac34", True),
+    ("The answer is $-\\dfrac{3}{4}$.", "\\frac34", False),
+    ("The answer is $\\frac{6}{8}$.", "\\frac34", True),
+]:
+    probe5("fractions", comp, a, e)
+
+# ---- units in \text / \mathrm
+for comp, a, e in [
+    ("The length is $12\\text{ cm}$.", "12", True),
+    ("The length is $12 \\text{ cm}$.", "13", False),
+    ("The area is $48\\ \\text{cm}^2$.", "48", True),
+    ("The area is $48 \\,\\mathrm{cm}^2$.", "48", True),
+    ("The area is $48 \\,\\mathrm{cm}^2$.", "2", False),
+    ("The speed is $15\\,\\text{m/s}$.", "15", True),
+    ("The speed is $60 \\text{ km/h}$.", "60", True),
+    ("He earns $\\$12.50$ per hour.", "12.5", True),
+    ("He earns $\\$12.50$ per hour.", "12", False),
+    ("The total cost is $\\$1{,}250$.", "1250", True),
+    ("The total cost is $\\$1{,}250$.", "1.25", False),
+    ("The mass is $3.5\\,\\mathrm{kg}$.", "3.5", True),
+    ("The volume is $27\\text{ cubic units}$.", "27", True),
+    ("The volume is $27 \\text{ units}^3$.", "27", True),
+    ("It takes $45 \\text{ minutes}$.", "45", True),
+    ("It takes $45 \\text{ minutes}$.", "0.75", False),
+    ("The answer is $5\\text{ apples}$.", "5", True),
+    ("The answer is $\\text{5 apples}$.", "5", True),
+    ("The answer is $\\text{5 apples}$.", "6", False),
+    ("The perimeter is $20\\mathrm{~m}$.", "20", True),
+    ("The perimeter is $20\\mathrm{~m}$.", "2", False),
+    ("The area is $36\\pi \\text{ square inches}$.", "36\\pi", True),
+    ("The area is $36\\pi\\,\\text{in}^2$.", "36\\pi", True),
+    ("The area is $36\\pi\\,\\text{in}^2$.", "36", False),
+]:
+    probe5("units", comp, a, e)
+
+# ---- percent and degrees
+for comp, a, e in [
+    ("The discount is $25\\%$.", "25", True),
+    ("The discount is $25\\%$.", "0.25", True),
+    ("The discount is $25\\%$.", "0.3", False),
+    ("The discount is $25\\,\\%$.", "25\\%", True),
+    ("The increase is $12.5\\%$.", "12.5", True),
+    ("The increase is $12.5\\%$.", "125", False),
+    ("The angle is $30^\\circ$.", "30", True),
+    ("The angle is $30^{\\circ}$.", "30^\\circ", True),
+    ("The angle is $30^\\circ$.", "60", False),
+    ("The angle measures $\\angle ABC = 45^\\circ$.", "45", True),
+    ("The angle measures $\\angle ABC = 45^\\circ$.", "135", False),
+    ("The temperature is $-5^\\circ\\text{C}$.", "-5", True),
+    ("The temperature is $-5^\\circ\\text{C}$.", "5", False),
+    ("The exterior angle is $72^{\\circ}$, so each interior angle is $108^{\\circ}$.", "108", True),
+    ("The exterior angle is $72^{\\circ}$, so each interior angle is $108^{\\circ}$.", "72", False),
+]:
+    probe5("percent_degrees", comp, a, e)
+
+# ---- pi, infinity, intervals
+for comp, a, e in [
+    ("The period is $\\frac{2\\pi}{3}$.", "\\frac{2\\pi}{3}", True),
+    ("The period is $\\frac{2\\pi}{3}$.", "\\frac23\\pi", True),
+    ("The period is $\\frac{2\\pi}{3}$.", "\\frac{\\pi}{3}", False),
+    ("The area is $16\\pi$.", "16\\pi", True),
+    ("The area is $16\\pi$.", "50.27", False),
+    ("The limit is $\\infty$.", "\\infty", True),
+    ("The limit is $-\\infty$.", "\\infty", False),
+    ("The domain is $(-\\infty, 3]$.", "(-\\infty,3]", True),
+    ("The domain is $(-\\infty, 3)$.", "(-\\infty,3]", False),
+    ("The solution set is $x \\in [2, \\infty)$.", "[2,\\infty)", True),
+    ("The solution set is $x \\in (2, \\infty)$.", "[2,\\infty)", False),
+    ("The range is \\( (-\\infty, -1) \\cup (1, \\infty) \\).", "(-\\infty,-1)\\cup(1,\\infty)", True),
+    ("The range is \\( (-\\infty, -1] \\cup [1, \\infty) \\).", "(-\\infty,-1)\\cup(1,\\infty)", False),
+    ("The solution is $x \\geq 2$.", "[2,\\infty)", True),
+    ("The solution is $x > 2$.", "[2,\\infty)", False),
+    ("So \\(-1 < x \\le 4\\).", "(-1,4]", True),
+    ("So \\(-1 \\le x < 4\\).", "(-1,4]", False),
+    ("The answer is $x \\in \\mathbb{R}$.", "(-\\infty,\\infty)", True),
+    ("The answer is $\\theta = \\frac{\\pi}{4}$.", "\\frac{\\pi}{4}", True),
+    ("The answer is $\\theta = \\frac{\\pi}{4}$.", "45", False),
+    ("The answer is $x \\in (0, 1)$.", "(0,1)", True),
+    ("The answer is $x \\in (0, 1)$.", "[0,1]", False),
+]:
+    probe5("pi_intervals", comp, a, e)
+
+# ---- sets, \pm, lists
+for comp, a, e in [
+    ("The solutions are $\\{-2, 3\\}$.", "-2, 3", True),
+    ("The solutions are $\\{-2, 3\\}$.", "-2, 4", False),
+    ("The solutions are $x = \\pm 3$.", "3, -3", True),
+    ("The solutions are $x = \\pm 3$.", "3", False),
+    ("The roots are $x = 1 \\pm \\sqrt{2}$.", "1+\\sqrt2, 1-\\sqrt2", True),
+    ("The roots are $x = 1 \\pm \\sqrt{2}$.", "1+\\sqrt2", False),
+    ("The solutions are $x = 2$ and $x = -5$.", "2, -5", True),
+    ("The solutions are $x = 2$ and $x = -5$.", "2", False),
+    ("The solutions are $x=2$ or $x=-5$.", "-5, 2", True),
+    ("Thus $x = 2 \\text{ or } x = -5$.", "2, -5", True),
+    ("Thus $x = 2 \\text{ or } x = -5$.", "2, 5", False),
+    ("The set is $\\{1, 2, 4, 8\\}$.", "\\{1,2,4,8\\}", True),
+    ("The set is $\\{1, 2, 4\\}$.", "\\{1,2,4,8\\}", False),
+    ("The answer is $\\emptyset$.", "\\varnothing", True),
+    ("The answer is $\\{\\}$.", "\\emptyset", True),
+    ("The answer is $\\{0\\}$.", "\\emptyset", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 3", True),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 4", False),
+]:
+    probe5("sets_pm", comp, a, e)
+
+# ---- matrices and vectors
+for comp, a, e in [
+    ("The product is\n\\[\n\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}\n\\]",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", True),
+    ("The product is\n\\[\n\\begin{pmatrix} 1 & 2 \\\\ 3 & 5 \\end{pmatrix}\n\\]",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", False),
+    ("The product is $\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}$.",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", True),
+    ("So $\\mathbf{v} = \\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}$.", "\\begin{pmatrix}2\\\\-1\\end{pmatrix}", True),
+    ("So $\\mathbf{v} = \\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}$.", "\\begin{pmatrix}2\\\\-1\\end{pmatrix}", False),
+    ("The inverse is $\\begin{pmatrix} \\frac12 & 0 \\\\ 0 & \\frac13 \\end{pmatrix}$.",
+     "\\begin{pmatrix}0.5&0\\\\0&1/3\\end{pmatrix}", True),
+    ("The determinant is $\\det A = -2$.", "-2", True),
+    ("The determinant is $\\det A = -2$.", "2", False),
+    ("The determinant is $\\begin{vmatrix} 1 & 2 \\\\ 3 & 4 \\end{vmatrix} = -2$.", "-2", True),
+]:
+    probe5("matrices", comp, a, e)
+
+# ---- final lines
+for comp, a, e in [
+    ("Adding up: 3 + 4 + 5 = 12.\n\n**Final answer:** $12$", "12", True),
+    ("Adding up: 3 + 4 + 5 = 12.\n\n**Final answer:** $13$", "12", False),
+    ("Adding up.\n\n**Final Answer:** \\(\\frac{3}{4}\\)", "0.75", True),
+    ("Adding up.\n\n**Final Answer:** \\(\\frac{3}{4}\\)", "0.7", False),
+    ("Therefore, the answer is $\\frac{3}{4}$.", "\\frac34", True),
+    ("Therefore, the answer is $\\frac{3}{5}$.", "\\frac34", False),
+    ("### Final Answer\n$12$", "12", True),
+    ("### Final Answer\n$13$", "12", False),
+    ("## Final Answer\n\n\\[ 42 \\]", "42", True),
+    ("## Final Answer\n\n\\[ 41 \\]", "42", False),
+    ("**Answer:** \\(x = 4\\)", "4", True),
+    ("**Answer:** \\(x = 3\\)", "4", False),
+    ("Final Answer: The final answer is $12$. I hope it is correct.", "12", True),
+    ("Final Answer: The final answer is $11$. I hope it is correct.", "12", False),
+    ("The final answer is $\\frac{5}{6}$. I hope it is correct.", "\\frac56", True),
+    ("**Final answer**\n\nThe number of ways is $720$.", "720", True),
+    ("**Final answer**\n\nThe number of ways is $720$.", "120", False),
+    ("# Answer\n\n12", "12", True),
+    ("# Answer\n\n13", "12", False),
+    ("**Answer: 12**", "12", True),
+    ("**Answer: 13**", "12", False),
+    ("- **Answer:** $12$ cookies", "12", True),
+    ("> **Final answer:** $\\dfrac{2}{3}$", "\\frac23", True),
+    ("> **Final answer:** $\\dfrac{2}{3}$", "\\frac32", False),
+    ("So, the final answer is:\n\n$$\n18\n$$", "18", True),
+    ("So, the final answer is:\n\n$$\n19\n$$", "18", False),
+    ("The final answer is: \\( \\sqrt{5} \\)", "\\sqrt5", True),
+    ("The final answer is: \\( \\sqrt{5} \\)", "5", False),
+    ("**The answer is $\\mathbf{12}$.**", "12", True),
+    ("The answer is $\\textbf{12}$.", "12", True),
+    ("The answer is $\\mathbf{13}$.", "12", False),
+]:
+    probe5("final_line", comp, a, e)
+
+# ---- sign-off sentences with numbers after the answer
+for comp, a, e in [
+    ("Thus $x = 5$. This took 2 steps.", "5", True),
+    ("Thus $x = 5$. This took 2 steps.", "2", False),
+    ("The answer is $12$. Hope this helps! Let me know if you have 2 more questions.", "12", True),
+    ("The answer is $12$. Hope this helps! Let me know if you have 2 more questions.", "2", False),
+    ("So there are $\\frac{3}{4}$ of the pizza left. I hope this helps with problem 3!", "\\frac34", True),
+    ("So there are $\\frac{3}{4}$ of the pizza left. I hope this helps with problem 3!", "3", False),
+    ("Therefore the total is $56$.\n\nI hope this explanation of all 3 steps is clear.", "56", True),
+    ("Therefore the total is $56$.\n\nI hope this explanation of all 3 steps is clear.", "3", False),
+    ("Therefore, the area is $24$ square units. (This is the answer to part 1.)", "24", True),
+    ("Therefore, the area is $24$ square units. (This is the answer to part 1.)", "1", False),
+    ("The answer is \\(15\\). Feel free to ask if you have any other questions about Chapter 4.", "15", True),
+    ("The answer is \\(15\\). Feel free to ask if you have any other questions about Chapter 4.", "4", False),
+    ("So she has $\\$24$ left. Good luck with the other 9 problems!", "24", True),
+    ("So she has $\\$24$ left. Good luck with the other 9 problems!", "9", False),
+]:
+    probe5("signoff", comp, a, e)
+
+# ---- trailing verification after the answer
+for comp, a, e in [
+    ("So $x = 5$.\n\nVerification: $2(5) + 3 = 13$. \u2713", "5", True),
+    ("So $x = 5$.\n\nVerification: $2(5) + 3 = 13$. \u2713", "13", False),
+    ("So $x = 5$.\n\nCheck: $2 \\cdot 5 + 3 = 13$, which matches.", "5", True),
+    ("So $x = 5$.\n\nCheck: $2 \\cdot 5 + 3 = 13$, which matches.", "13", False),
+    ("Therefore $x = 4$. Let's verify: $3(4) - 2 = 10$. Correct!", "4", True),
+    ("Therefore $x = 4$. Let's verify: $3(4) - 2 = 10$. Correct!", "10", False),
+    ("The answer is $x = 4$. Checking: $3(4) - 2 = 10$ \u2713", "4", True),
+    ("The answer is $x = 4$. Checking: $3(4) - 2 = 10$ \u2713", "10", False),
+    ("The answer is 7.\n\nCheck: 7 \u00d7 6 = 42. Correct.", "7", True),
+    ("The answer is 7.\n\nCheck: 7 \u00d7 6 = 42. Correct.", "42", False),
+    ("Thus the width is 6 cm.\n\nVerification: 2(6) + 2(10) = 32 cm, which matches the perimeter.", "6", True),
+    ("Thus the width is 6 cm.\n\nVerification: 2(6) + 2(10) = 32 cm, which matches the perimeter.", "32", False),
+    ("So \\(y = 3\\).\n\n**Check:** \\(4(3) - 5 = 7\\) \u2714", "3", True),
+    ("So \\(y = 3\\).\n\n**Check:** \\(4(3) - 5 = 7\\) \u2714", "7", False),
+    ("So $x = 5$. To double-check: $5^2 = 25$. Yes.", "5", True),
+    ("So $x = 5$. To double-check: $5^2 = 25$. Yes.", "25", False),
+    # a check that finds a mistake: the later answer wins
+    ("So $x = 5$.\n\nCheck: $2(5)+3 = 13 \\neq 15$. So $x = 6$.", "6", True),
+    ("So $x = 5$.\n\nCheck: $2(5)+3 = 13 \\neq 15$. So $x = 6$.", "5", False),
+]:
+    probe5("verification", comp, a, e)
+
+# ---- hedges and answers that look like others
+for comp, a, e in [
+    ("The answer is $12$ or $13$.", "12", False),
+    ("The answer is not $12$.", "12", False),
+    ("The answer is not 12.", "12", False),
+    ("It is either $\\frac12$ or $\\frac13$.", "\\frac12", False),
+    ("Earlier we found $12$, but the final answer is $13$.", "12", False),
+    ("Earlier we found $12$, but the final answer is $13$.", "13", True),
+    ("We get $x = 12$ in the first case and $x = 13$ in the second.", "12", False),
+    ("Maybe $12$?", "12", False),
+    ("The answer could be $12$ or possibly $14$.", "12", False),
+    ("I think it's about $12$.", "12", False),
+    ("At least $12$.", "12", False),
+    ("$12 \\le n \\le 14$", "12", False),
+    ("The answer is $\\approx 3.14$.", "\\pi", False),
+    ("The answer is $12$, but I'm not sure; it might be $13$.", "12", False),
+    ("The answer is $\\pm 3$.", "3", False),
+    ("The answer is $x^2 = 9$.", "9", False),
+    ("The answer is $2x = 10$.", "10", False),
+    ("The answer is $-12$.", "12", False),
+    ("The answer is $12^2$.", "12", False),
+    ("The answer is $\\sqrt{12}$.", "12", False),
+    ("The answer is $12\\%$.", "0.012", False),
+    ("The answer is $1.2$.", "12", False),
+    ("The answer is $\\frac{1}{12}$.", "12", False),
+    ("The answer is $(12, 13)$.", "12", False),
+    ("The answer is $12 \\times 10^3$.", "12", False),
+]:
+    probe5("hedge", comp, a, e)
+
+# ---- compound durations and money
+for comp, a, e in [
+    ("It takes 2 hours and 30 minutes.", "150", False),
+    ("The answer is 2 hours and 30 minutes.", "2.5", False),
+    ("The answer is 45 dollars and 50 cents.", "45.50", True),
+    ("The answer is 45 dollars and 50 cents.", "45", False),
+    ("The answer is 45 dollars and 50 cents.", "50", False),
+    ("She pays $45 and 50 cents.", "45.5", True),
+    ("The answer is $3 and 25 cents.", "3.25", True),
+    ("The answer is $3 and 25 cents.", "3.5", False),
+    ("The answer is 3 dollars and 5 cents.", "3.05", True),
+    ("The answer is 3 dollars and 5 cents.", "3.5", False),
+    ("The answer is 2 hours and 30 minutes.", "2:30", False),
+    ("The answer is 2 hours and 30 minutes.", "30", False),
+    ("The answer is 45 dollars and 50 cents or 46 dollars.", "45.5", False),
+    ("The answer is 45 dollars and 150 cents.", "46.5", False),
+]:
+    probe5("compound", comp, a, e)
+
+# ---- negatives in words
+for comp, a, e in [
+    ("The answer is negative $\\frac12$.", "-\\frac12", True),
+    ("The answer is negative $\\frac12$.", "\\frac12", False),
+    ("The answer is negative \\(\\frac{3}{4}\\).", "-0.75", True),
+    ("The answer is minus $\\frac{3}{4}$.", "-0.75", True),
+    ("The answer is minus $\\frac{3}{4}$.", "0.75", False),
+    ("The temperature is 5 below zero.", "-5", True),
+    ("The temperature is 5 below zero.", "5", False),
+    ("The answer is 5 degrees below zero.", "-5", True),
+    ("The answer is 5 degrees below zero.", "5", False),
+    ("It is 12 degrees below zero.", "-12", True),
+    ("The answer is 5 below the target.", "-5", False),
+    ("The answer is negative 5.", "-5", True),
+    ("The answer is negative $5$.", "-5", True),
+    ("The answer is negative $5$.", "5", False),
+    ("The value is negative $\\frac12$.", "-\\frac12", True),
+    ("The value is negative $\\frac12$.", "\\frac12", False),
+]:
+    probe5("negative_words", comp, a, e)
+
+# ---- x in, named answers, text answers
+for comp, a, e in [
+    ("The answer is $\\text{Tuesday}$.", "\\text{Tuesday}", True),
+    ("The answer is $\\text{Wednesday}$.", "\\text{Tuesday}", False),
+    ("The answer is $\\textbf{(C)}$.", "C", True),
+    ("The answer is $\\mathrm{(C)}$.", "C", True),
+    ("The answer is $\\textbf{(D)}$.", "C", False),
+    ("The correct option is $\\text{(B) } 12$.", "B", True),
+    ("The answer is $(a, b) = (2, 3)$.", "(2,3)", True),
+    ("The answer is $(a, b) = (3, 2)$.", "(2,3)", False),
+    ("The point is $\\left(\\frac12, -\\frac32\\right)$.", "(0.5,-1.5)", True),
+    ("The point is $\\left(\\frac12, -\\frac32\\right)$.", "(0.5,1.5)", False),
+    ("The answer is $k = -\\tfrac{1}{3}$.", "-\\frac13", True),
+    ("The answer is $a + b = 8$.", "8", True),
+    ("The answer is $a + b = 8$.", "7", False),
+]:
+    probe5("named", comp, a, e)
+
+# ---- scientific and complex in LaTeX
+for comp, a, e in [
+    ("The answer is $1.2 \\times 10^{5}$.", "120000", True),
+    ("The answer is $1.2 \\times 10^{5}$.", "1.2", False),
+    ("The answer is $3.0 \\times 10^8$ m/s.", "3\\times10^8", True),
+    ("The answer is $3 + 4i$.", "3+4i", True),
+    ("The answer is $3 - 4i$.", "3+4i", False),
+    ("The answer is $\\frac{1}{2} + \\frac{\\sqrt{3}}{2}i$.", "\\frac{1+i\\sqrt3}{2}", True),
+    ("The answer is $2e^{i\\pi/3}$.", "1+i\\sqrt3", False),
+]:
+    probe5("sci_complex", comp, a, e)
+
+# ---- prose plus math mix, last math
+for comp, a, e in [
+    ("Multiplying, $6 \\times 7 = 42$. So Tom has $42$ marbles.", "42", True),
+    ("Multiplying, $6 \\times 7 = 42$. So Tom has $42$ marbles.", "7", False),
+    ("We have $a = 3$ and $b = 4$, so $c = \\sqrt{a^2+b^2} = 5$.", "5", True),
+    ("We have $a = 3$ and $b = 4$, so $c = \\sqrt{a^2+b^2} = 5$.", "4", False),
+    ("Thus $\\frac{a}{b} = \\frac{2}{3}$.", "\\frac23", True),
+    ("So $P(\\text{red}) = \\frac{5}{12}$.", "\\frac5{12}", True),
+    ("So $P(\\text{red}) = \\frac{5}{12}$.", "\\frac7{12}", False),
+    ("Hence $\\lfloor x \\rfloor = 3$.", "3", True),
+    ("Hence $|x - 2| = 3$, so the answer is $x = 5$ or $x = -1$.", "5, -1", True),
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "3", True),
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "7", False),
+    ("The remainder when $2^{10}$ is divided by $7$ is $2$.", "2", True),
+    ("The remainder when $2^{10}$ is divided by $7$ is $2$.", "7", False),
+    ("There are $\\binom{5}{2} = 10$ ways.", "10", True),
+    ("There are $\\binom{5}{2} = 10$ ways.", "5", False),
+    ("So the number of ways is $5! = 120$.", "120", True),
+    ("So the number of ways is $5!$.", "120", True),
+    ("So $\\gcd(12, 18) = 6$.", "6", True),
+    ("So $\\operatorname{lcm}(4, 6) = 12$.", "12", True),
+    ("So $\\operatorname{lcm}(4, 6) = 12$.", "6", False),
+    ("So $\\log_2 8 = 3$.", "3", True),
+    ("So $\\log_2 8 = 3$.", "8", False),
+]:
+    probe5("mixed", comp, a, e)
+
+# ---- adversarial: sign-offs and checks that do state or change the answer
+for comp, a, e in [
+    ("So $x = 5$. Check: $2(5)+3 = 13$, so the answer is $13$.", "5", False),
+    ("So $x = 5$. Check: $2(5)+3 = 13$, so the answer is $13$.", "13", True),
+    ("We have 3 apples and 4 oranges. To check, note that 3+4 = 7. The total is 7.", "4", False),
+    ("We have 3 apples and 4 oranges. To check, note that 3+4 = 7. The total is 7.", "7", True),
+    ("Check: $2+2 = 4$.", "4", True),
+    ("So $x=5$. Let me check: $2(5)+3 = 13$. Hmm, that should be 15, so $x = 6$.", "6", True),
+    ("So $x=5$. Let me check: $2(5)+3 = 13$. Hmm, that should be 15, so $x = 6$.", "5", False),
+    ("So $x = 5$. Verification: $x + 3 = 8$, but we need 9, so $x = 6$.", "5", False),
+    ("So $x = 5$. Verification: $x + 3 = 8$, but we need 9, so $x = 6$.", "6", True),
+    ("So $x = 5$. Check: $2(6)+3 = 15$.", "5", False),
+    ("Hope this helps! The answer is 12.", "12", True),
+    ("The answer is $12$. I hope you get 13 next time.", "13", False),
+    ("The answer is $12$. I hope you get 13 next time.", "12", True),
+    ("There are 5 red and 7 blue. If you have any questions, ask. The total is 12.", "12", True),
+    ("There are 5 red and 7 blue. If you have any questions, ask. The total is 12.", "7", False),
+    ("The answer is $12$. (Note that $13$ is not possible.)", "12", True),
+    ("The answer is $12$. (Note that $13$ is not possible.)", "13", False),
+    ("We compute 3 times 4. (Answer: 12)", "12", True),
+    ("So x = 5. (The other root, 7, is rejected.)", "5", True),
+    ("So x = 5. (The other root, 7, is rejected.)", "7", False),
+    ("The total is 12 apples.\n\nCheck: 5 + 7 = 12 apples. The answer is 13.", "12", False),
+    ("Thus $x = 5$.\n\nVerification: plugging in, $3 \\cdot 5 - 2 = 13$ \u2713\n\nHope this helps!", "5", True),
+    ("Thus $x = 5$.\n\nVerification: plugging in, $3 \\cdot 5 - 2 = 13$ \u2713\n\nHope this helps!", "13", False),
+]:
+    probe5("adv_closing", comp, a, e)
+
+# ---- durations with the reference's unit; money; negatives adversarial
+ref_min = "She spends 90 + 60 = <<90+60=150>>150 minutes.\n#### 150"
+ref_hr = "It takes 5/2 = <<5/2=2.5>>2.5 hours.\n#### 2.5"
+for comp, a, e in [
+    ("It takes 2 hours and 30 minutes.", ref_min, True),
+    ("It takes 2 hours and 30 minutes.", ref_hr, True),
+    ("It takes 2 hours and 40 minutes.", ref_min, False),
+    ("It takes 2 hours and 40 minutes.", ref_hr, False),
+    ("The answer is 2 hours and 30 minutes.", ref_min, True),
+    ("The answer is 2 hours 30 minutes.", ref_hr, True),
+    ("It takes 2 hours and 30 minutes.", "150", False),
+    ("It takes 2 hours and 30 minutes.", "30", False),
+    ("It takes 2 hours and 30 minutes.", "150 minutes", True),
+    ("It takes 2 hours and 30 minutes.", "2.5 hours", True),
+    ("It takes 2 hours and 30 minutes.", "2 hours", False),
+    ("It takes 1 hour and 15 minutes.", "75 hours", False),
+    ("The answer is 2 hours and 30 minutes or 3 hours.", ref_hr, False),
+    ("It takes 2 hours and 30 minutes, so she arrives at 4:30.", ref_min, False),
+    ("It takes 2 hours and 75 minutes.", ref_min, False),
+    ("He ran for 4 minutes and 20 seconds.", "260 seconds", True),
+    ("He ran for 4 minutes and 20 seconds.", "260", False),
+    ("She spent $45 and 50 cents on food and 3 dollars and 5 cents on drinks.", "3.05", True),
+    ("She spent $45 and 50 cents on food and 3 dollars and 5 cents on drinks.", "45.5", False),
+    ("The answer is $7$ minus $3$.", "-3", False),
+    ("It was 5 below zero yesterday and 3 above zero today.", "-5", False),
+    ("The temperature rose to 5 above zero.", "-5", False),
+    ("The answer is non-negative $5$.", "-5", False),
+    ("The answer is negative $-5$.", "-5", False),
+    ("Subtract: the answer is 10 minus $3$.", "-3", False),
+    ("Negative $\\frac{1}{2}$ is the answer.", "-\\frac12", True),
+]:
+    probe5("adv_units", comp, a, e)
+
+for comp, a, e in [
+    ("The answer is $12$, but I'm not sure; it might be $13$.", "13", False),
+    ("The answer is 12, but I'm not sure; it might be 13.", "13", False),
+    ("The answer is 12, but I'm not sure; it might be 13.", "12", False),
+    ("$12$, or maybe $13$.", "13", False),
+    ("There are 12 apples, not 13.", "12", True),
+    ("There are 12 apples, not 13.", "13", False),
+    ("It could be $3$ or $5$. Testing both, only $x = 5$ works, so the answer is $5$.", "5", True),
+    ("$x$ could be $3$. Since $x$ must be odd and greater than 4, $x = 5$.", "5", True),
+    ("The answer is maybe 12.", "12", False),
+    ("Perhaps $12$.", "12", False),
+    ("The answer is $12$ (not $13$).", "12", True),
+    ("The answer is $12$, not $13$.", "12", True),
+    ("The answer is $12$, not $13$.", "13", False),
+    ("x is not $5$; it is $6$.", "6", True),
+    ("The answer is not 12 but 13.", "13", True),
+    ("It is not $12$.", "12", False),
+    ("The value cannot be $12$, so it is $14$.", "14", True),
+    ("The sum could be 10. Adding again, the sum is 12.", "12", True),
+    ("I think it might be $12$.", "12", True),
+]:
+    probe5("adv_hedge", comp, a, e)
+
+for comp, a, e in [
+    ("We get $12$ when $n = 3$ and $15$ when $n = 4$.", "12", False),
+    ("We get $12$ when $n = 3$ and $15$ when $n = 4$.", "15", False),
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "3", True),
+    ("The remainder is $r = 3$ when $n$ is divided by $7$.", "7", False),
+    ("If $n = 2$, then $f(n) = 5$.", "5", True),
+    ("If $n = 2$, then $f(n) = 5$.", "2", False),
+    ("For $n = 3$ we get $27$.", "27", True),
+    ("The value is $5$ when $x = 2$, and $7$ when $x = 3$.", "5", False),
+    ("The value is $5$ when $x = 2$, and $7$ when $x = 3$.", "7", False),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "-\\frac94", True),
+    ("The minimum value is\n\\[\n-\\tfrac{9}{4}\n\\]\nattained when $x = \\tfrac32$.", "\\frac32", False),
+    ("The area is $A = 24$ when the side $s$ equals $4\\sqrt{2}$.", "24", True),
+    ("The area is $A = 24$ when the side $s$ equals $4\\sqrt{2}$.", "4\\sqrt2", False),
+    ("So $x = 4$.\nFor $y$ we get $y = 7$.", "7", True),
+]:
+    probe5("adv_clause", comp, a, e)
+
+for comp, a, e in [
+    ("So $\\det(A) = 5$.", "5", True),
+    ("So $\\det(A) = 5$.", "-5", False),
+    ("Thus $\\sum_{k=1}^{n} k = 55$.", "55", False),
+    ("Thus $\\sum_{k=1}^{10} k^2 = 385$.", "385", True),
+    ("Thus $\\sum_{k=1}^{10} k^2 = 385$.", "10", False),
+    ("Thus $\\prod_{j=1}^{4} j = 24$.", "24", True),
+    ("So $\\max(a, b) = 7$.", "7", False),
+    ("So $\\gcd(a, 12) = 4$.", "4", False),
+    ("So $\\gcd(8, 12) = 4$.", "4", True),
+    ("So $\\operatorname{lcm}(a, 6) = 12$.", "12", False),
+    ("So $\\begin{vmatrix} a & b \\\\ c & d \\end{vmatrix} = 5$.", "5", False),
+    ("So $\\det A = -2$.", "-2", True),
+    ("So $\\det A = -2$.", "2", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "\\{1,3\\}", True),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "1, 3, 5", False),
+    ("The solutions are $x \\in \\{1, 3\\}$.", "(1,3)", False),
+    ("\\begin{align*}\nx &= \\frac{1}{3}\n\\end{align*}", "\\frac13", True),
+    ("\\begin{align*}\nx &= \\frac{1}{3}\n\\end{align*}", "3", False),
+    ("\\begin{equation}\nx = 5 \\label{eq:ans}\n\\end{equation}", "5", True),
+    ("\\begin{equation}\nx = 5 \\label{eq:ans}\n\\end{equation}", "1", False),
+    ("\\begin{align*}\n2x &= 10 \\\\\nx &= 5\n\\end{align*}\nThen $y = 2x = 10$.", "10", True),
+    ("\\begin{align*}\n2x &= 10 \\\\\nx &= 5\n\\end{align*}\nThen $y = 2x = 10$.", "5", False),
+    ("\\begin{gather*}\nA = 12\\pi\n\\end{gather*}", "12\\pi", True),
+]:
+    probe5("adv_env", comp, a, e)
+
+W = [
+    ("The answer is $x = 2 \\text{ or } x = 3$.", "2, 3", True),
+    ("So $x = 2 \\quad\\text{and}\\quad x = 3$.", "2, 3", True),
+    ("So $x = 2 \\quad\\text{and}\\quad x = 4$.", "2, 3", False),
+    ("The solution is $x = 3,\\; y = 4$.", "(3,4)", True),
+    ("The solution is $x = 3,\\; y = 5$.", "(3,4)", False),
+    ("She ate $\\frac{3}{4}\\text{ of the pizza}$.", "\\frac34", True),
+    ("She ate $\\frac{3}{4}\\text{ of the pizza}$.", "\\frac14", False),
+    ("The answer is: **12**", "12", True),
+    ("The answer is: **13**", "12", False),
+    ("**Answer**: 12 apples", "12", True),
+    ("Answer = 12", "12", True),
+    ("Answer = 13", "12", False),
+    ("\u2234 x = 5", "5", True),
+    ("\u2234 x = 6", "5", False),
+    ("So the answer is $\\approx 0.33$.", "0.33", True),
+    ("So the answer is $\\approx 0.33$.", "\\frac13", False),
+    ("The answer is $\\underline{12}$.", "12", True),
+    ("So $\\mathbf{v} = \\langle 1, 2 \\rangle$.", "(1,2)", True),
+    ("So $\\mathbf{v} = \\langle 1, 3 \\rangle$.", "(1,2)", False),
+    ("The line is $y = -\\frac{1}{2}x + 3$.", "y = -\\frac12 x + 3", True),
+    ("The line is $y = -\\frac{1}{2}x + 2$.", "y = -\\frac12 x + 3", False),
+    ("The answer is $12$ (rounded to the nearest whole number).", "12", True),
+    ("The answer is $12$ (rounded to the nearest whole number).", "13", False),
+    ("The answer is $33\\frac{1}{3}\\%$.", "33\\frac13\\%", True),
+    ("The answer is $0.\\overline{3}$.", "\\frac13", True),
+    ("The answer is $0.\\overline{3}$.", "0.3", False),
+    ("The answer is $1{,}000{,}000$.", "1000000", True),
+    ("The answer is $\\pi/4$.", "\\frac{\\pi}{4}", True),
+    ("The answer is $\\sqrt{2}/2$.", "\\frac{\\sqrt2}{2}", True),
+    ("The answer is $3.14$.", "\\pi", False),
+    ("So $2^{10} = 1024$.", "1024", True),
+    ("So $2^{10} = 1024$.", "10", False),
+    ("\u2705 Final answer: 12", "12", True),
+    ("Final answer: 12 \u2705", "12", True),
+    ("Final answer: 13 \u2705", "12", False),
+    ("The probability is $\\frac{1}{4}$, or $25\\%$.", "\\frac14", True),
+    ("The probability is $\\frac{1}{4}$, or $20\\%$.", "\\frac14", False),
+    ("The answer is $\\frac{1}{4}$ (i.e., $25\\%$).", "\\frac14", True),
+    ("Therefore, $\\text{the answer} = 12$.", "12", True),
+    ("Therefore, $\\text{the answer} = 13$.", "12", False),
+    ("Using $x=\\dfrac{-b\\pm\\sqrt{b^2-4ac}}{2a}$ gives $x = 2$ or $x = 3$.", "2, 3", True),
+    ("$$x = 2, \\quad x = 3$$", "2, 3", True),
+    ("\\(\\left\\{ 2, 3 \\right\\}\\)", "2, 3", True),
+    ("**12** is the answer.", "12", True),
+    ("**13** is the answer.", "12", False),
+    ("12 is the final answer.", "12", True),
+    ("The answer is **$12$**.", "12", True),
+    ("### Answer: 12", "12", True),
+    ("### Answer: 13", "12", False),
+    ("The answer is $12.00$.", "12", True),
+    ("The answer is $\\$12.00$.", "12", True),
+    ("The answer is $-0$.", "0", True),
+    ("The answer is $\\dfrac{1}{2}\\pi$.", "\\frac{\\pi}{2}", True),
+    ("The answer is $\\frac{\\sqrt{3}}{3}$.", "\\frac{1}{\\sqrt3}", True),
+    ("The answer is $2\\sqrt{3}$ cm.", "2\\sqrt3", True),
+    ("The answer is $2\\sqrt{3}$ cm.", "2\\sqrt2", False),
+    ("The answer is $(2, \\infty)$.", "(2,\\infty)", True),
+    ("The answer is $[2, \\infty)$.", "(2,\\infty)", False),
+    ("The answer is $\\{x \\mid x > 2\\}$.", "(2,\\infty)", True),
+    ("The answer is $\\{x \\mid x \\ge 2\\}$.", "(2,\\infty)", False),
+    ("The answer is $x \\neq 2$.", "x \\ne 2", True),
+    ("The answer is $\\frac{3}{4}$ of an hour.", "\\frac34", True),
+    ("The answer is \\(\\boxed{12}\\) apples.", "12", True),
+    ("The total is \\$12.50.", "12.5", True),
+    ("The total is \\$12.50.", "12", False),
+    ("The answer is $\\text{12 cm}^2$.", "12", True),
+    ("The answer is $12\\text{ cm}^2$, and the perimeter is $14\\text{ cm}$.", "12", False),
+    ("The answer is $1.5\\times 10^{-3}$.", "0.0015", True),
+    ("The answer is $1.5\\times 10^{-3}$.", "0.015", False),
+    ("The answer is $\\frac{22}{7}$.", "\\pi", False),
+    ("The answer is $e^2$.", "e^{2}", True),
+    ("The answer is $\\ln 2$.", "\\log 2", False),
+    ("The answer is $\\log_2 8$.", "3", True),
+    ("The answer is $i$.", "i", True),
+    ("The answer is $-i$.", "i", False),
+    ("The answer is $\\sqrt{-4}$.", "2i", True),
+    ("In conclusion, the number of students is $\\boxed{\\text{}}$ 25.", "25", True),
+]
+for comp, a, e in W:
+    probe5("wave2", comp, a, e)
+
+for comp, a, e in [
+    ("She ate $\\frac{3}{4}$ of the pizza or more.", "\\frac34", False),
+    ("The answer is 3 of the 4 students.", "3", False),
+    ("The answer is 3 of the students.", "3", False),
+    ("The answer is $\\frac{1}{2}$ of the 10 apples.", "\\frac12", False),
+    ("The answer is 25% of the class.", "0.25", True),
+    ("The answer is 25% of the class.", "25", True),
+    ("The answer is 1/3 of the cake.", "\\frac13", True),
+    ("The answer is 1/3 of the cake.", "3", False),
+    ("So $\\text{total cost} = 12$.", "12", True),
+    ("So $\\text{number of ways} = 2 \\cdot 3 = 6$.", "6", True),
+    ("So $\\text{number of ways} = 2 \\cdot 3 = 6$.", "3", False),
+    ("So $\\text{if } x = 3$.", "3", False),
+    ("The answer is $\\{x \\mid x^2 > 4\\}$.", "(2,\\infty)", False),
+    ("The answer is $\\{x : x < 5\\}$.", "(-\\infty,5)", True),
+    ("The answer is $\\{x : x < 5\\}$.", "(-\\infty,5]", False),
+    ("Final answer: 12 \u2713 (checked twice)", "12", True),
+    ("The answer is 12 \u2714 or 13.", "12", False),
+]:
+    probe5("adv_wave2", comp, a, e)
+
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

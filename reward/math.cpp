@@ -142,6 +142,21 @@ std::vector<Segment> math_segments(const std::string& s) {
       i += 2;
       continue;
     }
+    // A display environment outside dollars: "\begin{align*} ... \end{align*}" is one segment,
+    // environment and all (its last row answers).
+    static const RE2 env_re(
+        R"(^\\begin\{(align\*?|equation\*?|gather\*?|multline\*?|eqnarray\*?|displaymath)\})");
+    std::string env;
+    if (s.compare(i, 7, "\\begin{") == 0 &&
+        RE2::PartialMatch(re2::StringPiece(s).substr(i), env_re, &env)) {
+      std::string end_tag = "\\end{" + env + "}";
+      size_t e = s.find(end_tag, i);
+      if (e != std::string::npos) {
+        out.push_back({i, e + end_tag.size(), s.substr(i, e + end_tag.size() - i)});
+        i = e + end_tag.size();
+        continue;
+      }
+    }
     const char* close = nullptr;
     size_t open_len = 0;
     if (s.compare(i, 2, "$$") == 0) {
@@ -199,13 +214,25 @@ std::optional<std::string> last_number(const std::string& s);
 const RE2& qualifier_before_re() {
   static const RE2 re(
       R"((?i)(?:^|[^A-Za-z])((?:at least|at most|more than|less than|fewer than|greater than|)"
-      R"(no more than|no less than|approximately|about|around|roughly|nearly|almost))\s*$)");
+      R"(no more than|no less than|approximately|about|around|roughly|nearly|almost|not|maybe|)"
+      R"(perhaps|possibly))\s*$)");
   return re;
+}
+// Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
+// might be $13$" answers both, never the last; never across a conclusion ("so", "the answer is").
+bool hedged_between(const std::string& between) {
+  static const RE2 hedge_re(
+      R"((?i)\b(?:not sure|unsure|not certain|uncertain|might (?:also )?be|could (?:also )?be|)"
+      R"(may (?:also )?be|or maybe|or perhaps|or possibly|alternatively)\b)");
+  static const RE2 concludes_re(
+      R"((?i)\b(?:so|therefore|thus|hence|the answer|final|actually|correct|wait)\b)");
+  return between.size() <= 80 && between.find("\n\n") == std::string::npos &&
+         RE2::PartialMatch(between, hedge_re) && !RE2::PartialMatch(between, concludes_re);
 }
 const RE2& qualifier_after_re() {
   static const RE2 re(
-      R"((?i)^\s*((?:or|and) (?:more|less|fewer|greater|above|below|higher|lower|up|so)|at most|)"
-      R"(at least)\b)");
+      R"((?i)^\s*(?:[A-Za-z]+\s+){0,3}((?:or|and) (?:more|less|fewer|greater|above|below|higher|)"
+      R"(lower|up|so)|at most|at least)\b)");
   return re;
 }
 
@@ -213,7 +240,8 @@ const RE2& qualifier_after_re() {
 // "x = 5"); other math unchanged.
 std::string last_aligned_row(const std::string& body) {
   static const RE2 env_re(
-      R"((?s)^\s*\\begin\{(aligned|align\*?|gathered|gather\*?|split|eqnarray\*?)\}(.*)\\end\{(\w+\*?)\}\s*$)");
+      R"((?s)^\s*\\begin\{(aligned|align\*?|gathered|gather\*?|split|eqnarray\*?|equation\*?|)"
+      R"(multline\*?|displaymath)\}(.*)\\end\{(\w+\*?)\}\s*$)");
   std::string kind, inner, kind2;
   if (!RE2::FullMatch(body, env_re, &kind, &inner, &kind2) || kind != kind2) return body;
   std::string last;
@@ -239,6 +267,33 @@ std::optional<std::string> last_math(const std::string& s) {
       R"((?i)(?:^|[^A-Za-z])(?:where|at|for|for each|for all|when|with|since|because|if|)"
       R"(assuming|given|attained at|achieved at|obtained at|occurring at|taking)\s*\(?\s*$)");
   static const RE2 approx_re(R"(^\s*\(?\s*\\approx)");
+  // "$r = 3$ when $n$ is divided by $7$": the math after a qualifier word qualifies the math before
+  // it up to the end of the clause, over a line break too ("\] attained when $x = 1$").
+  static const RE2 joiner_re(R"((?i)(?:^|[^A-Za-z])(?:and|or)(?:[^A-Za-z]|$))");
+  for (size_t k = 1; k + 1 < segs.size(); k++) {
+    std::string between = s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end);
+    static const RE2 opens_qualifier_re(
+        R"((?i)^\s*,?\s*(?:where|when|for each|for all|for|with|if|assuming|given|attained at|)"
+        R"(achieved at|obtained at|occurring at)\s+(?:[a-z]+\s+){0,3}\(?\s*$)");
+    if (!(RE2::PartialMatch(between, qualifier_re) ||
+          RE2::FullMatch(between, opens_qualifier_re)) ||
+        between.find_first_of(".;") != std::string::npos ||
+        between.find("\n\n") != std::string::npos)
+      continue;
+    bool one_clause = true;
+    for (size_t j = k + 1; j < segs.size() && one_clause; j++) {
+      std::string rest = s.substr(segs[j - 1].end, segs[j].begin - segs[j - 1].end);
+      one_clause =
+          rest.find_first_of(".;\n,") == std::string::npos && !RE2::PartialMatch(rest, joiner_re);
+    }
+    if (one_clause) {
+      segs.resize(k);
+      break;
+    }
+  }
+  if (segs.size() >= 2 && hedged_between(s.substr(segs[segs.size() - 2].end,
+                                                  segs.back().begin - segs[segs.size() - 2].end)))
+    return trim(segs[segs.size() - 2].body) + ", " + trim(segs.back().body);
   while (segs.size() >= 2) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
@@ -257,7 +312,13 @@ std::optional<std::string> last_math(const std::string& s) {
       segs.pop_back();
       continue;
     }
-    if (between.find_first_of(".\n;") != std::string::npos) break;
+    // A line break ends the sentence unless a qualifier in lower case goes on after it.
+    static const RE2 lower_qualifier_re(R"(^\s*\n\s*[a-z])");
+    if (between.find_first_of(".;") != std::string::npos ||
+        between.find("\n\n") != std::string::npos ||
+        (between.find('\n') != std::string::npos &&
+         !RE2::PartialMatch(between, lower_qualifier_re)))
+      break;
     if (!RE2::PartialMatch(between, qualifier_re) &&
         !(trim(between).empty() && RE2::PartialMatch(b.body, approx_re)) &&
         !(trim(between) == "(" && RE2::PartialMatch(b.body, approx_re)))
@@ -283,6 +344,14 @@ std::optional<std::string> last_math(const std::string& s) {
     RE2::PartialMatch(before, qualifier_before_re(), &q_before);
     RE2::PartialMatch(after, qualifier_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) out = trim(q_before + " " + out + " " + q_after);
+    // "negative $\frac12$", "is minus $3$": the sign said in words goes with the math (never the
+    // subtraction "$7$ minus $3$" or "non-negative $x$").
+    static const RE2 sign_word_re(
+        R"((?i)(?:^|(?:^|[^A-Za-z])(?:is|was|be|are|equals|becomes|get|gets|answer|of)\s*:?|[:=(])\s*)"
+        R"((negative|minus)\s*$)");
+    std::string sign_word;
+    if (q_before.empty() && RE2::PartialMatch(before, sign_word_re, &sign_word))
+      out = lower(sign_word) + " " + out;
   }
   return out;
 }
@@ -307,7 +376,7 @@ std::optional<std::string> answer_from_text(std::string rest) {
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
       R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\b|,\s+no (?:more|less|fewer)\b|)"
+      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\s+[-$#\d\\]|,\s+no (?:more|less|fewer)\b|)"
       R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
   re2::StringPiece clause;
   if (RE2::PartialMatch(outside, clause_re, &clause)) {
@@ -329,6 +398,17 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // Markdown emphasis around the answer: "**42**".
   auto strip_ends = [](std::string& t) {
     t = trim(t);
+    // A check mark after the answer: "12 ✅", "12 ✓", "12 ✔".
+    for (bool more = true; more;) {
+      more = false;
+      for (const char* mark : {"\xe2\x9c\x85", "\xe2\x9c\x93", "\xe2\x9c\x94", "\xe2\x98\x91"}) {
+        std::string m(mark);
+        if (t.size() >= m.size() && t.compare(t.size() - m.size(), m.size(), m) == 0) {
+          t = trim(t.substr(0, t.size() - m.size()));
+          more = true;
+        }
+      }
+    }
     while (!t.empty() && (t.back() == '.' || t.back() == ' ' || t.back() == '*')) t.pop_back();
     size_t b = 0;
     while (b < t.size() && (t[b] == '*' || t[b] == ' ')) b++;
@@ -337,6 +417,11 @@ std::optional<std::string> answer_from_text(std::string rest) {
   strip_ends(rest);
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
+  // The bracket that closes a remark around the answer: "(Answer: 12)".
+  if (!rest.empty() && rest.back() == ')' && rest.find('(') == std::string::npos) {
+    rest.pop_back();
+    strip_ends(rest);
+  }
   // Quotes or code ticks around the answer: "\"18\"", "'18'", "`18`".
   for (const char* q : {"\"", "'", "`", "\xe2\x80\x9c"}) {
     std::string close = std::string(q) == "\xe2\x80\x9c" ? "\xe2\x80\x9d" : q;
@@ -392,7 +477,8 @@ std::optional<std::string> answer_is(const std::string& text) {
   }
   // "42 is the answer", "$x = 5$ is our final answer": the answer stands before the words.
   static const RE2 before_re(
-      R"((?i)(\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|\([A-J]\))\s+is\s+)"
+      R"((?i)((?:(?:negative|minus)\s+)?(?:\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)|)"
+      R"(\([A-J]\))\s+is\s+)"
       R"((?:the|our|my)\s+(?:final\s+|correct\s+)?answer\b)");
   re2::StringPiece in(s), token;
   size_t token_at = std::string::npos;
@@ -533,6 +619,37 @@ std::string mask_latex(const std::string& s) {
 
 bool is_operation_word(const std::string& w);
 
+// "45 dollars and 50 cents", "$3 and 5 cents" as the amount in dollars ("45.50", "3.05"); s
+// itself for anything else (three-digit cents are no amount).
+std::string dollars_and_cents(const std::string& s) {
+  static const RE2 re(R"((?i)^\s*\$?\s*(\d+)\s*(?:dollars?)?\s+and\s+(\d{1,2})\s*cents?\s*$)");
+  std::string d, c;
+  if (!RE2::FullMatch(s, re, &d, &c)) return s;
+  return d + "." + (c.size() == 1 ? "0" + c : c);
+}
+
+// Seconds in a unit of time ("hours", "min", "secs"); 0 for anything else.
+long seconds_in(const std::string& unit) {
+  std::string u = lower(unit);
+  if (u == "h" || u.rfind("hour", 0) == 0 || u.rfind("hr", 0) == 0) return 3600;
+  if (u.rfind("min", 0) == 0) return 60;
+  if (u.rfind("sec", 0) == 0) return 1;
+  return 0;
+}
+
+// "2 hours and 30 minutes", "4 min 20 sec": the duration in seconds; -1 for anything else (the
+// second part must be a smaller unit and under 60 of it).
+long long compound_duration(const std::string& s) {
+  static const RE2 re(
+      R"((?i)^\s*(\d{1,6})\s*(hours?|hrs?|h|minutes?|mins?)\s*,?\s*(?:and\s+)?(\d{1,2})\s*)"
+      R"((minutes?|mins?|seconds?|secs?)\s*$)");
+  std::string a, ua, b, ub;
+  if (!RE2::FullMatch(s, re, &a, &ua, &b, &ub)) return -1;
+  long big = seconds_in(ua), small = seconds_in(ub);
+  if (big <= small || std::stoll(b) >= 60) return -1;
+  return std::stoll(a) * big + std::stoll(b) * small;
+}
+
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
@@ -541,7 +658,9 @@ std::optional<std::string> last_number(const std::string& s) {
   superscripts_to_caret(t);
   // Scientific notation is one number: "1.5 x 10^6", "3.14 × 10^-2", "1.5e6" (never 1.5).
   static const RE2 re(
-      R"((\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+| : \d+)+|-?\d+ \d+/\d+|)"
+      R"((\$?\d+(?: dollars?)? and \d{1,2} cents?\b|)"
+      R"(\d+ ?(?:hours?|hrs?|minutes?|mins?),? (?:and )?\d+ ?(?:minutes?|mins?|seconds?|secs?)\b|)"
+      R"(\(-?\d+(?:\.\d+)?(?:, ?-?\d+(?:\.\d+)?)+\)|\d+(?::\d+| : \d+)+|-?\d+ \d+/\d+|)"
       R"(-?\d+(?:\.\d+)? ?(?:x|\x{00D7}|\*) ?10\^(?:\{[+-]?\d+\}|\([+-]?\d+\)|[+-]?\d+)|)"
       R"(-?\d+(?:\.\d+)?[eE][+-]?\d+|)"
       R"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|)"
@@ -582,6 +701,16 @@ std::optional<std::string> last_number(const std::string& s) {
       last_end = e;
       continue;
     }
+    // "12, not 13": a value ruled out after the answer.
+    static const RE2 ruled_out_re(R"((?i)^(?:\s*[A-Za-z]+){0,3}\s*,?\s*(?:and |but )?not\s*$)");
+    if (last_end != std::string::npos &&
+        RE2::FullMatch(t.substr(last_end, b - last_end), ruled_out_re))
+      continue;
+    if (last_end != std::string::npos && hedged_between(t.substr(last_end, b - last_end))) {
+      last += ", " + std::string(m);
+      last_end = e;
+      continue;
+    }
     std::string q_before, q_after;  // "at least 5 people", "81 or more"
     RE2::PartialMatch(re2::StringPiece(t).substr(0, b), qualifier_before_re(), &q_before);
     RE2::PartialMatch(re2::StringPiece(t).substr(e), qualifier_after_re(), &q_after);
@@ -612,9 +741,16 @@ std::optional<std::string> last_number(const std::string& s) {
       last_end = std::string::npos;
       continue;
     }
+    // "5 below zero", "12 degrees below zero": a negative temperature.
+    static const RE2 below_zero_re(R"((?i)^\s+(?:degrees?\s+)?(?:[CF]\s+)?below\s+zero\b)");
+    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), below_zero_re) && m[0] != '-') {
+      last = "-" + std::string(m);
+      last_end = std::string::npos;
+      continue;
+    }
     static const RE2 paren_thousands(R"(^\(\d{1,3}(?:,\d{3})+\)$)");
     if (RE2::FullMatch(m, paren_thousands)) m = m.substr(1, m.size() - 2);  // (1,000) is a number
-    last = std::string(m);
+    last = dollars_and_cents(std::string(m));
     if (last.find(':') != std::string::npos)  // the ratio "3 : 4" is 3:4
       last.erase(std::remove(last.begin(), last.end(), ' '), last.end());
     last_end = e;
@@ -767,6 +903,15 @@ bool is_operation_word(const std::string& w) {
 bool looks_numeric(const std::string& s);
 bool has_letters(const std::string& s);
 
+// Words after a number that make it a bound, an estimate or an expression ("5 apples or more").
+const RE2& bound_words_re() {
+  static const RE2 re(
+      R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
+      R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
+      R"(squared|cubed|times|[b-z])(?:\s|$))");
+  return re;
+}
+
 // Strips trailing words after a number: "5 cm", "12 square feet", "30 dollars", "5 cm^2", "18
 // eggs"; never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
@@ -798,16 +943,22 @@ std::string strip_units(const std::string& s) {
     words = counted;
     space = " ";
   }
+  // A fraction or percent of a whole: "\frac34 of the pizza", "25% of the class" (never a count,
+  // "3 of 4 students").
+  static const RE2 of_whole_re(
+      R"((?i)^of\s+(?:the|a|an|his|her|their|its|my|our|your|this|that)\s+[A-Za-z]+(?:\s+[A-Za-z]+){0,3}$)");
+  bool fraction = prefix.find("\\frac") != std::string::npos || prefix.back() == '%' ||
+                  prefix.find('/') != std::string::npos;
+  if (fraction && !space.empty() && RE2::FullMatch(trim(words), of_whole_re) &&
+      !RE2::PartialMatch(words, bound_words_re()))
+    return prefix;
   // What was counted, then where or of what: "7 bags of flour", "15 marbles in each box", "9
   // pieces left over"; or a rate, "18 an hour", "5 per person". Never a bound ("5 apples or more",
   // "5 apples at least") or a variable ("5 groups of x").
   static const RE2 counted_re(
       R"((?i)^(?:[A-Za-z]{3,}\s+(?:of|in|on|at|for|from|left|per|to)|a|an|per|each)\s+)"
       R"(((?:[A-Za-z]+\s*){1,5})$)");
-  static const RE2 bound_re(
-      R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
-      R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
-      R"(squared|cubed|times|[b-z])(?:\s|$))");
+  const RE2& bound_re = bound_words_re();
   std::string phrase;
   if (!space.empty() && RE2::FullMatch(words, counted_re, &phrase) &&
       !RE2::PartialMatch(words, bound_re)) {
@@ -1293,9 +1444,27 @@ bool has_letters(const std::string& s) {
 bool chain_head(const std::string& lhs) {
   // Also f^{-1}(x), f'(x), g(f(2)), |AB|, \overline{AB}, \angle A, m\angle ABC.
   static const RE2 head_re(
-      R"(^([A-Za-z]+|[A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
+      R"(^([A-Za-z]+|[A-Za-z]{2,}(?: [A-Za-z]{2,}){1,4}|)"
+      R"([A-Za-z](_\{?[A-Za-z0-9]+\}?)?('+|\^\{?-1\}?)?\(([^()=]|\([^()=]*\))*\)|)"
       R"(\|[A-Za-z]+\||\\overline\{[A-Za-z]+\}|m?\\angle ?[A-Za-z]+)$)");
-  return is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re);
+  if (is_simple_variable(lhs) || !has_letters(lhs) || RE2::FullMatch(nospace(lhs), head_re))
+    return true;
+  // A computation with no free letter: "\det A", "lcm(4, 6)", a determinant of numbers, a sum
+  // over its own index ("\sum_{k=1}^{10} k").
+  static const RE2 det_re(R"(^\\det\s*\(?\s*[A-Z]\s*\)?$)");
+  if (RE2::FullMatch(trim(lhs), det_re)) return true;
+  std::string t = lhs;
+  static const RE2 env_re(R"(\\(?:begin|end)\{[a-z]*\*?\})");
+  static const RE2 func_re(R"((^|[^A-Za-z\\])(?:lcm|gcd|max|min)\s*\()");
+  RE2::GlobalReplace(&t, env_re, "");
+  RE2::GlobalReplace(&t, func_re, "\\1(");
+  static const RE2 index_re(R"(^\s*\\(?:sum|prod)_\{?\s*([a-z])\s*=)");
+  std::string v;
+  if (RE2::PartialMatch(t, index_re, &v)) {
+    const RE2 letter_re("(^|[^A-Za-z\\\\])" + v + "([^A-Za-z]|$)");
+    for (int k = 0; k < 2; k++) RE2::GlobalReplace(&t, letter_re, "\\1 1\\2");
+  }
+  return t != lhs && !has_letters(t);
 }
 
 // The letter of a multiple-choice answer: "B", "(B)", or "(B) 12" (the choice with its value, no
@@ -1388,6 +1557,15 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
         if (equal_normalized(g, a, opt, depth + 1).equal) return {true, "one value restated"};
       return {false, "restated value differs"};
     }
+  }
+  // "x \in \{1, 3\}" answers the values 1, 3.
+  for (int side = 0; side < 2; side++) {
+    Relation r = split_relations(side == 0 ? p : g);
+    if (r.ops.size() == 1 && r.ops[0] == "in" && is_simple_variable(r.sides[0]) &&
+        parse_structure(r.sides[1]).kind == Structure::kSet &&
+        split_relations(side == 0 ? g : p).ops.empty())
+      return side == 0 ? equal_normalized(g, r.sides[1], opt, depth + 1)
+                       : equal_normalized(r.sides[1], p, opt, depth + 1);
   }
   // Relations and equations ("x=1, y=2" is a list of them: the structure below handles it).
   bool lists = split_top(g, ",").size() > 1 || split_top(p, ",").size() > 1;
@@ -1816,6 +1994,103 @@ std::vector<Retraction> retractions(const std::string& text) {
   return out;
 }
 
+// Where the closing part of a completion starts that states no answer: sign-off sentences
+// addressed to the reader ("Hope this helps!", "Good luck with the other 9 problems!"), a remark
+// sentence in brackets ("(This is part 1.)") and a trailing check of the answer ("Verification:
+// $2(5)+3 = 13$ ✓") that neither concludes nor finds a fault; text.size() when there is none.
+size_t closing_start(const std::string& text, bool* check) {
+  // Math blanked out, so that sentence stops and words inside it do not count.
+  std::string t = text;
+  for (const Segment& seg : math_segments(text))
+    for (size_t k = seg.begin; k < seg.end; k++) t[k] = '#';
+  // The start of the sentence that ends at e (exclusive): after ". ", "! ", "? " or a line break.
+  auto sentence_begin = [&t](size_t e) {
+    size_t b = e;
+    while (b > 0) {
+      char c = t[b - 1];
+      if (c == '\n') break;
+      if ((c == ' ' || c == '\t') && b >= 2 &&
+          std::string(".!?").find(t[b - 2]) != std::string::npos && b < e && !is_space(t[b]))
+        break;
+      b--;
+    }
+    return b;
+  };
+  static const RE2 signoff_re(
+      R"((?i)\b(?:i hope|hope (?:this|that|it|you)|let me know|feel free|good luck|best of luck|)"
+      R"(happy to help|glad to help|if you have (?:any|more|other|further)|)"
+      R"((?:any|more|other|further) questions|happy (?:studying|learning|solving))\b)");
+  static const RE2 remark_re(R"(^\(\s*[A-Z][^()]*\)\s*$)");
+  static const RE2 stated_re(R"((?i)answer\s*(?:is|:)|=)");
+  size_t end = t.size();
+  for (int k = 0; k < 8; k++) {
+    size_t e = end;
+    while (e > 0 && is_space(t[e - 1])) e--;
+    if (e == 0) break;
+    size_t b = sentence_begin(e);
+    // A bracketed remark may hold sentence stops: start at its opening bracket.
+    if (t[e - 1] == ')' || (e >= 2 && t[e - 2] == ')')) {
+      size_t open = t.rfind('(', e);
+      if (open != std::string::npos && open < b) b = open;
+    }
+    std::string sentence = t.substr(b, e - b);
+    bool signoff = RE2::PartialMatch(sentence, signoff_re);
+    bool remark =
+        RE2::FullMatch(trim(sentence), remark_re) && !RE2::PartialMatch(sentence, stated_re);
+    if (!signoff && !remark) break;
+    end = b;
+  }
+  // "Check: ...", "Verification: ...", "Let's verify: ...", "To double-check, ..." opening a
+  // sentence, with nothing after it that concludes ("so", "the answer") or finds a fault ("≠",
+  // "not", "wrong"): what precedes it answers.
+  static const RE2 check_re(
+      R"((?i)(?:^|\n|[.!?]\s+)[\s*#>-]*((?:verification|verifying|check|checking|sanity check|)"
+      R"(double[- ]check(?:ing)?|let'?s (?:verify|check|double[- ]check)|let me (?:verify|check|)"
+      R"(double[- ]check)|to (?:verify|check|double[- ]check|confirm)|we can (?:verify|check))\b))"
+      R"([^.:\n]{0,40}[:,])");
+  static const RE2 concludes_re(
+      R"((?i)(?:\b(?:so|therefore|thus|hence|answer|final|instead|actually|wrong|incorrect|)"
+      R"(mistake|error|not|fails?|but|however|wait|hmm|redo|recompute|mismatch)\b|n't\b|)"
+      R"(\\neq?\b|!=|\x{2260}|\\boxed|<answer>|####|)"
+      R"(\b(?:is|are|was|were|equals|gives|get|gets|makes|becomes)\s+(?:-?\d|\$|\\\()))");
+  re2::StringPiece in(t.data(), end), marker;
+  size_t check_at = std::string::npos;
+  while (RE2::FindAndConsume(&in, check_re, &marker))
+    check_at = static_cast<size_t>(marker.data() - t.data());
+  if (check_at != std::string::npos &&
+      !RE2::PartialMatch(text.substr(check_at, end - check_at), concludes_re)) {
+    end = check_at;
+    *check = true;
+  }
+  return end;
+}
+
+// The unit of time the reference writes after its answer ("150 minutes", "takes 2.5 hours.\n####
+// 2.5") in seconds; 0 when it writes none or two different ones.
+long duration_unit(const std::string& reference, const std::string& gold) {
+  static const RE2 plain_re(R"(^\d+(?:\.\d+)?$)");
+  if (!RE2::FullMatch(gold, plain_re)) return 0;
+  const RE2 re("(?i)(?:^|[^\\d.])" + RE2::QuoteMeta(gold) +
+               R"(\s*(?:\\text\{\s*|\\mathrm\{\s*)?(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b)");
+  re2::StringPiece in(reference);
+  std::string unit;
+  long found = 0;
+  while (RE2::FindAndConsume(&in, re, &unit)) {
+    if (found != 0 && found != seconds_in(unit)) return 0;
+    found = seconds_in(unit);
+  }
+  return found;
+}
+
+// The extracted answer with "$" and "\text{}" gone, for reading words in it.
+std::string math_normalize_words(const std::string& s) {
+  std::string t = s;
+  replace_all(t, "$", "");
+  unwrap_command(t, "\\text");
+  unwrap_command(t, "\\mathrm");
+  return t;
+}
+
 }  // namespace
 
 std::string math_extract(const std::string& full_text, const MathOptions& opt,
@@ -1825,6 +2100,26 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
   size_t think_end = full_text.rfind("</think>");
   if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
     text = full_text.substr(think_end + 8);
+  // A sign-off or a check after the answer states no answer, when what precedes it does.
+  // A check must name the answer it checks (each of its numbers): "x = 5. Check: 2(5) + 3 = 13".
+  bool check = false;
+  size_t closing = closing_start(text, &check);
+  if (closing < text.size()) {
+    std::optional<std::string> before = extract_by(text.substr(0, closing), opt.extract, nullptr);
+    static const RE2 digits_re(R"((\d+))");
+    std::string answer = before ? *before : "";
+    re2::StringPiece in(answer), run;
+    bool named = before.has_value();
+    if (!check) in = re2::StringPiece();
+    std::string tail = " " + text.substr(closing) + " ";
+    while (named && RE2::FindAndConsume(&in, digits_re, &run)) {
+      named = false;
+      for (size_t at = tail.find(run.data(), 0, run.size()); at != std::string::npos && !named;
+           at = tail.find(run.data(), at + 1, run.size()))
+        named = !is_digit(tail[at - 1]) && !is_digit(tail[at + run.size()]);
+    }
+    if (named) text = text.substr(0, closing);
+  }
   // The last committed answer wins: a retraction marker discards what precedes it when an answer
   // follows it (after "wait" or "let me check" only a boxed or stated one).
   std::vector<std::string> committed;
@@ -1905,6 +2200,10 @@ std::string math_normalize(const std::string& in) {
   RE2::GlobalReplace(&s, color_re, "");
   // Conclusions: "\therefore x = 5", "2x = 10 \implies x = 5" give what follows the last arrow.
   for (const char* c : {"\\therefore", "\\because"}) remove_command(s, c);
+  // Equation labels and tags: "x = 5 \label{eq:1}", "\tag{3}".
+  static const RE2 label_re(R"(\\(?:label|tag\*?)\s*\{[^{}]*\})");
+  RE2::GlobalReplace(&s, label_re, "");
+  for (const char* c : {"\\nonumber", "\\notag"}) remove_command(s, c);
   for (const char* c : {"\\implies", "\\Rightarrow", "\\Longrightarrow"}) {
     size_t at = std::string::npos;
     for (size_t p = find_command(s, c, 0); p != std::string::npos; p = find_command(s, c, p + 1))
@@ -2023,6 +2322,12 @@ std::string math_normalize(const std::string& in) {
   RE2::Replace(&s, answer_words, "");
   static const RE2 trailing_note(R"(\s+\((?:[A-Za-z]{3,} ?)+\)$)");  // "x = 5 (answer)"
   RE2::Replace(&s, trailing_note, "");
+  // Set-builder notation "\{x \mid x > 2\}" is its condition, read as a relation.
+  static const RE2 set_builder(R"(^\\\{\s*([a-z])\s*(?:\\mid|\||:)\s*(.+)\\\}$)");
+  std::string sb_var, sb_cond;
+  if (RE2::FullMatch(s, set_builder, &sb_var, &sb_cond) &&
+      sb_cond.find(sb_var) != std::string::npos && sb_cond.find_first_of("<>") != std::string::npos)
+    s = trim(sb_cond);
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
   s = number_words(s);
@@ -2043,6 +2348,10 @@ std::string math_normalize(const std::string& in) {
     const char* e = l == "thousand" ? "3" : l == "million" ? "6" : l == "billion" ? "9" : "12";
     s = mant + "\\times10^{" + e + "}" + tail;
   }
+  s = dollars_and_cents(s);
+  static const RE2 below_zero(
+      R"((?i)^(\d+(?:\.\d+)?)\s*(?:degrees?|\^\\circ|\^\{\\circ\})?\s*(?:[CF]\s+)?below\s+zero$)");
+  RE2::Replace(&s, below_zero, "-\\1");  // "5 degrees below zero" is -5
   s = strip_units(s);
   compact = nospace(s);  // "1,500 dollars" once the unit is gone
   if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {
@@ -2100,7 +2409,19 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
         r.extracted = *eqs;
   }
-  MathVerdict v = math_equal(gold, r.extracted, opt);
+  MathVerdict v;
+  long long duration = compound_duration(math_normalize_words(r.extracted));
+  if (duration >= 0) {
+    // "2 hours and 30 minutes" is one duration: it answers 150 or 2.5 only in the unit the
+    // reference writes after its answer ("150 minutes", "= 2.5 hours\n#### 2.5"), else nothing.
+    long unit = duration_unit(gold_text, math_normalize(gold));
+    if (unit > 0)
+      v = math_equal(gold, std::to_string(duration) + "/" + std::to_string(unit), opt);
+    else
+      v = {false, "a duration in two units, the reference's unit unknown"};
+  } else {
+    v = math_equal(gold, r.extracted, opt);
+  }
   r.score = v.equal ? 1.0 : 0.0;
   r.components = {{"correct", r.score}};
   r.reason = (v.equal ? "correct (" : "wrong (") + v.how + ", from " + method + ")";
