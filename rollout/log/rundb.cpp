@@ -387,9 +387,17 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
 
   int64_t version = 0;
   int64_t num_tables = 0;
-  {
+  try {
     Stmt s(db, "PRAGMA user_version");
     if (s.next()) version = s.col_int(0);
+  } catch (const std::runtime_error&) {
+    // The first read of the file: SQLite's own words ("file is not a database") with our
+    // statement would read as a bug.
+    if ((sqlite3_errcode(db.db) & 0xff) == SQLITE_NOTADB)
+      throw std::runtime_error(db.path +
+                               ": not a database (SQLite cannot read it; an aha run's "
+                               "rollouts.db was expected here, nothing was changed)");
+    throw;
   }
   {
     Stmt s(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
