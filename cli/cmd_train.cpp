@@ -74,13 +74,15 @@ void add_train(CLI::App& app) {
   c->add_option("--workers", o->worker_processes, "Rollout workers as processes over ipc://")
       ->check(in_range(0, 1024));
   c->add_option("--listen", o->listen,
-                "Controller endpoint for remote workers (tcp://*:PORT; CURVE-authenticated)");
+                "Controller endpoint for remote workers (tcp://*:PORT; CURVE-authenticated)")
+      ->check(endpoint_url());
   auto insecure = std::make_shared<bool>(false);
   c->add_flag("--insecure", *insecure,
               "tcp:// without CURVE authentication, for trusted networks (run.insecure_tcp)");
   c->add_option(
-      "--reward-listen", o->reward_listen,
-      "Reward-worker endpoint for remote reward workers (tcp://*:PORT; CURVE-authenticated)");
+       "--reward-listen", o->reward_listen,
+       "Reward-worker endpoint for remote reward workers (tcp://*:PORT; CURVE-authenticated)")
+      ->check(endpoint_url());
   c->add_flag("--remote-workers", o->remote_workers,
               "Start no workers: rollout.workers and reward.workers connect (Slurm launch)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
@@ -144,7 +146,8 @@ void add_rollout_worker(CLI::App& app) {
   auto server_key = std::make_shared<std::string>();
   auto key = std::make_shared<std::string>();
   c->add_option("--connect", *connect, "Controller endpoint (ipc://PATH, tcp://HOST:PORT)")
-      ->required();
+      ->required()
+      ->check(endpoint_url());
   c->add_option("--model", *model, "Model directory (config and starting weights)")->required();
   c->add_option("--id", *id, "Worker id (default host-pid)");
   c->add_option("--cache-rows", *rows,
@@ -212,7 +215,9 @@ void add_reward_worker(CLI::App& app) {
   auto* c =
       app.add_subcommand("reward-worker", "Score completions for a trainer (its reward role)");
   auto o = std::make_shared<RewardWorkerOptions>();
-  c->add_option("--connect", o->connect, "The trainer's reward endpoint")->required();
+  c->add_option("--connect", o->connect, "The trainer's reward endpoint")
+      ->required()
+      ->check(endpoint_url());
   c->add_option("--tasks-file", o->tasks_file, "TOML defining the run's non-built-in tasks");
   c->add_option("--threads", o->threads, "Completions scored in parallel")
       ->capture_default_str()

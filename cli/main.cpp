@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <new>
@@ -73,6 +74,27 @@ CLI::Validator in_range(double lo, double hi) {
         return "";
       },
       range);
+}
+
+CLI::Validator endpoint_url() {
+  return CLI::Validator(
+      [](std::string& url) -> std::string {
+        const std::string want =
+            "'" + url + "' is not an endpoint (inproc://NAME, ipc://PATH or tcp://HOST:PORT)";
+        for (const char* scheme : {"inproc://", "ipc://"})
+          if (url.rfind(scheme, 0) == 0) return url.size() > std::strlen(scheme) ? "" : want;
+        if (url.rfind("tcp://", 0) != 0) return want;
+        const size_t colon = url.rfind(':');
+        if (colon <= 6) return want;  // no HOST:PORT after "tcp://"
+        const std::string port = url.substr(colon + 1);
+        if (port == "*") return "";
+        if (port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+            std::stoi(port) > 65535)
+          return want;
+        return "";
+      },
+      "URL");
 }
 
 ModelConfig resolve_model_config(const std::string& what) {

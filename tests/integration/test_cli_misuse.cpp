@@ -128,6 +128,12 @@ TEST_CASE("numeric flags out of range are refused naming the flag, before any wo
   CHECK_FALSE(fs::exists(dir.path / "c"));
   refused("train --replay " + dir.str() + " --steps a:b", {"--steps a:b"});
   refused("logs " + dir.str() + " samples --limit -1", {"--limit"});
+  // An endpoint typo fails as parsed: "--listen garbage" once wrote a run directory and its
+  // initial checkpoint before the bind failed, and "tcp://host:x" said only "Invalid argument".
+  refused("train --listen garbage --run-dir " + dir.str() + "/run", {"--listen", "garbage"});
+  CHECK_FALSE(fs::exists(dir.path / "run"));
+  refused("reward-worker --connect tcp://nohost:x", {"--connect", "tcp://nohost:x"});
+  refused("rollout-worker --model " + kBase + " --connect tcp://*:70000", {"--connect", "70000"});
 }
 
 TEST_CASE("outputs that exist are never clobbered nor left half-written") {
