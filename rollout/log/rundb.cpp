@@ -412,6 +412,9 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
                              std::to_string(num_tables) + " foreign tables)");
   if (version != 0 && version != 1 && version != 2 && version != kRunDbSchemaVersion)
     throw std::runtime_error(db.path + ": unknown schema version " + std::to_string(version));
+  // Before the WAL switch below, which writes: a reader leaves an empty file as it found it.
+  if (version == 0 && !create)
+    throw std::runtime_error(db.path + ": empty database, no aha schema");
 
   // WAL before the first write so the schema itself is written through the WAL.
   {
@@ -423,7 +426,6 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
   exec_sql(db, "PRAGMA foreign_keys = ON");
 
   if (version == 0) {
-    if (!create) throw std::runtime_error(db.path + ": empty database, no aha schema");
     Transaction tx(db);
     const std::string sql = schema_sql();
     exec_sql(db, sql.c_str());

@@ -200,6 +200,16 @@ TEST_CASE("a run directory in use or holding another run is refused and left as 
   CHECK(listing(run) == before);
   CHECK(slurp(run / "config.toml") == "[run]\nsteps = 7\n");
   CHECK(slurp(run / "rollouts.db") == "someone's database");
+  // aha logs and aha report read: a rollouts.db that is not SQLite, or empty, stays as it was.
+  const fs::path other = dir.path / "other";
+  fs::create_directories(other);
+  spit(other / "rollouts.db", "");
+  refused("logs " + other.string() + " steps", {other.string() + "/rollouts.db", "empty"});
+  refused("report " + other.string(), {other.string() + "/rollouts.db"});
+  CHECK(fs::file_size(other / "rollouts.db") == 0);
+  spit(other / "rollouts.db", "someone's database");
+  refused("logs " + other.string() + " steps", {other.string() + "/rollouts.db", "not a database"});
+  CHECK(listing(other) == other.string() + "/rollouts.db\n");
   // --resume of what is not a run directory says so.
   refused("train --resume " + dir.str() + "/nope", {dir.str() + "/nope", "no such run directory"});
   refused("train --resume " + dir.str(), {dir.str(), "not a run directory"});
