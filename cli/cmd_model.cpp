@@ -297,11 +297,18 @@ void add_model_commands(CLI::App& app) {
     auto B = std::make_shared<int>(4);
     auto T = std::make_shared<int>(128);
     c->add_option("--config", *which, "tiny, 100m, 100m-qwen, all (these three) or 1b (GPU)")
-        ->capture_default_str();
-    c->add_option("--batch", *B, "Sequences per step")->capture_default_str();
-    c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::IsMember({"tiny", "100m", "100m-qwen", "all", "1b"}));
+    c->add_option("--batch", *B, "Sequences per step")
+        ->capture_default_str()
+        ->check(in_range(1, 1 << 20));
+    c->add_option("--seq-len", *T, "Tokens per sequence")
+        ->capture_default_str()
+        ->check(in_range(2, 1 << 20));
     auto threads = std::make_shared<int>(hardware_threads());
-    c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
+    c->add_option("--threads", *threads, "Compute threads")
+        ->capture_default_str()
+        ->check(in_range(1, 4096));
     auto device = std::make_shared<std::string>("auto");
     c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
         ->capture_default_str();
@@ -328,7 +335,9 @@ void add_model_commands(CLI::App& app) {
     g->add_option("--n", *n, "Matrix size")->capture_default_str();
     auto gthreads = std::make_shared<int>(hardware_threads());
     g->add_flag("--plain", *plain, "Print only 'GFLOP/s corename'");
-    g->add_option("--threads", *gthreads, "BLAS threads")->capture_default_str();
+    g->add_option("--threads", *gthreads, "BLAS threads")
+        ->capture_default_str()
+        ->check(in_range(1, 4096));
     auto gprecision = std::make_shared<std::string>("fp32");
     add_gemm_precision_option(g, gprecision);
     g->callback([=] {

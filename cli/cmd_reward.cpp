@@ -298,9 +298,11 @@ void add_reward(CLI::App& app) {
   auto n_box = std::make_shared<int>(40);
   CLI::App* br = bench->add_subcommand("reward", "Math checks/s and sandboxed programs/s");
   br->add_option("--math-checks", *n_math, "number of GSM8K-style checks (symbolic: 1/20 of it)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(aha::cli::in_range(20, 1e9));
   br->add_option("--programs", *n_box, "number of python3 runs per measurement")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 1e6));
   br->callback([n_math, n_box] { bench_command(*n_math, *n_box); });
 }
 

@@ -187,7 +187,8 @@ void add_bench_tokenizer(CLI::App& app) {
   c->add_option("--file", a->file,
                 "Text file, or .jsonl (string fields of each row); default "
                 "DIR/reference_encodings.jsonl");
-  c->add_option("--passes", a->passes, "Encode passes (the first has a cold word cache)");
+  c->add_option("--passes", a->passes, "Encode passes (the first has a cold word cache)")
+      ->check(aha::cli::in_range(1, 1e6));
   c->callback([a] { run_bench(*a); });
 }
 AHA_COMMAND(add_bench_tokenizer);

@@ -128,6 +128,13 @@ TEST_CASE("numeric flags out of range are refused naming the flag, before any wo
   CHECK_FALSE(fs::exists(dir.path / "c"));
   refused("train --replay " + dir.str() + " --steps a:b", {"--steps a:b"});
   refused("logs " + dir.str() + " samples --limit -1", {"--limit"});
+  // Benchmarks: "--batch 0" tripped a model assertion, "--seq-len -1" a std::vector length
+  // error, "--config nope" timed nothing and exited 0.
+  refused("bench model --config tiny --batch 0", {"--batch"});
+  refused("bench model --config tiny --seq-len -1", {"--seq-len"});
+  refused("bench model --config nope", {"--config", "nope"});
+  refused("bench learner --sequences 0", {"--sequences"});
+  refused("bench reward --programs -1", {"--programs"});
   // An endpoint typo fails as parsed: "--listen garbage" once wrote a run directory and its
   // initial checkpoint before the bind failed, and "tcp://host:x" said only "Invalid argument".
   refused("train --listen garbage --run-dir " + dir.str() + "/run", {"--listen", "garbage"});
