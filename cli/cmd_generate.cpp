@@ -37,6 +37,10 @@ void cmd_generate(const GenerateArgs& a) {
   EngineRequest req;
   req.prompt = encode_prompt_ids(tok, m.cfg, fmt, a.prompt);
   if (req.prompt.empty()) throw std::runtime_error("--prompt encodes to no tokens");
+  if (static_cast<long>(req.prompt.size()) >= m.cfg.max_position_embeddings)
+    throw std::runtime_error("--prompt: " + std::to_string(req.prompt.size()) +
+                             " tokens leave no room in the model's " +
+                             std::to_string(m.cfg.max_position_embeddings) + " positions");
   if (static_cast<long>(req.prompt.size()) + a.params.max_new_tokens >
       m.cfg.max_position_embeddings)
     throw std::runtime_error("--max-new-tokens " + std::to_string(a.params.max_new_tokens) +

@@ -111,6 +111,7 @@ TEST_CASE("numeric flags out of range are refused naming the flag, before any wo
   refused(gen + "--max-new-tokens 0", {"--max-new-tokens"});
   refused(gen + "--max-new-tokens 100000000", {"--max-new-tokens", "1048576"});
   refused(gen + "--max-new-tokens 300", {"--max-new-tokens", "positions"});  // the model has 256
+  refused("generate --model " + kBase + " --prompt " + std::string(300, 'a'), {"--prompt", "256"});
   const std::string eval = "eval --model " + kBase + " --task mod10_chain ";
   refused(eval + "--limit -5", {"--limit"});
   refused(eval + "-k 0", {"-k"});
