@@ -20,9 +20,11 @@ void add_bench_allreduce(CLI::App& app) {
   auto iters = std::make_shared<int>(20);
   auto max_mb = std::make_shared<double>(64);
   c->add_option("--iters", *iters, "Timed repetitions per size (best is reported)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 1e6));
   c->add_option("--max-mb", *max_mb, "Largest buffer in MB (sizes go up by 4x from 64 KB)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(aha::cli::in_range(0.0625, 1e6));
   c->callback([=] {
     const aha::LaunchEnv env = aha::launch_env_detect();
     if (env.size < 2)

@@ -210,9 +210,12 @@ void add_bench_checkpoint(CLI::App& app) {
     std::string model;
   };
   auto o = std::make_shared<Opts>();
-  c->add_option("--mb", o->mb, "Size of the BF16 checkpoint in MB (the F32 one is twice that)");
-  c->add_option("--shard-mb", o->shard_mb, "Shard size cap in MB");
-  c->add_option("--repeats", o->repeats, "Timed repetitions (best is reported)");
+  c->add_option("--mb", o->mb, "Size of the BF16 checkpoint in MB (the F32 one is twice that)")
+      ->check(aha::cli::in_range(1, 1e6));
+  c->add_option("--shard-mb", o->shard_mb, "Shard size cap in MB")
+      ->check(aha::cli::in_range(1, 1e6));
+  c->add_option("--repeats", o->repeats, "Timed repetitions (best is reported)")
+      ->check(aha::cli::in_range(1, 1e6));
   c->add_option("--tmp", o->tmp, "Parent directory for the temporary checkpoints");
   c->add_option("--model", o->model, "Time model_load of this model directory instead");
   c->callback([o] {

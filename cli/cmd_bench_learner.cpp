@@ -74,13 +74,24 @@ void add_bench_learner(CLI::App& app) {
   auto seconds = std::make_shared<double>(3.0);
   auto mbt = std::make_shared<int>(0);
   c->add_option("--model", *model, "Model directory (default: the built-in base model)");
-  c->add_option("--sequences", *S, "Sequences per update")->capture_default_str();
-  c->add_option("--prompt-len", *P, "Prompt tokens per sequence")->capture_default_str();
-  c->add_option("--completion-len", *C, "Completion tokens per sequence")->capture_default_str();
-  c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
-  c->add_option("--seconds", *seconds, "Minimum timed seconds")->capture_default_str();
+  c->add_option("--sequences", *S, "Sequences per update")
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 1 << 20));
+  c->add_option("--prompt-len", *P, "Prompt tokens per sequence")
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 1 << 20));
+  c->add_option("--completion-len", *C, "Completion tokens per sequence")
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 1 << 20));
+  c->add_option("--threads", *threads, "Compute threads")
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 4096));
+  c->add_option("--seconds", *seconds, "Minimum timed seconds")
+      ->capture_default_str()
+      ->check(aha::cli::in_range(0, 1e6));
   c->add_option("--micro-batch-tokens", *mbt,
-                "Tokens per micro-batch (default: learner.micro_batch_tokens's default)");
+                "Tokens per micro-batch (default: learner.micro_batch_tokens's default)")
+      ->check(aha::cli::in_range(1, 1 << 24));
   auto precision = std::make_shared<std::string>("fp32");
   add_gemm_precision_option(c, precision);
   c->callback([=] {

@@ -196,18 +196,20 @@ void add_bench_rollout(CLI::App& app) {
                 "config.json, with random weights");
   c->add_option("--prompt-len", *prompt_len, "Prompt tokens per sequence")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(aha::cli::in_range(1, 1 << 20));
   c->add_option("--max-new-tokens", *max_new, "Decode steps per sequence")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(aha::cli::in_range(1, 1 << 20));
   auto threads = std::make_shared<int>(hardware_threads());
-  c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
+  c->add_option("--threads", *threads, "Compute threads")
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 4096));
   auto precision = std::make_shared<std::string>("fp32");
   add_gemm_precision_option(c, precision);
   auto batches = std::make_shared<std::vector<int>>(std::vector<int>{1, 16, 64, 256});
   c->add_option("--batch", *batches, "Batch sizes to time (one run each)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(aha::cli::in_range(1, 1 << 20));
   auto device = std::make_shared<std::string>("cpu");
   add_rollout_device_option(c, device);
   c->callback([=] {

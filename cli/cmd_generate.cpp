@@ -37,6 +37,16 @@ void cmd_generate(const GenerateArgs& a) {
   EngineRequest req;
   req.prompt = encode_prompt_ids(tok, m.cfg, fmt, a.prompt);
   if (req.prompt.empty()) throw std::runtime_error("--prompt encodes to no tokens");
+  if (static_cast<long>(req.prompt.size()) >= m.cfg.max_position_embeddings)
+    throw std::runtime_error("--prompt: " + std::to_string(req.prompt.size()) +
+                             " tokens leave no room in the model's " +
+                             std::to_string(m.cfg.max_position_embeddings) + " positions");
+  if (static_cast<long>(req.prompt.size()) + a.params.max_new_tokens >
+      m.cfg.max_position_embeddings)
+    throw std::runtime_error("--max-new-tokens " + std::to_string(a.params.max_new_tokens) +
+                             ": with the prompt's " + std::to_string(req.prompt.size()) +
+                             " tokens it is over the model's " +
+                             std::to_string(m.cfg.max_position_embeddings) + " positions");
   req.group_size = a.n;
   req.params = a.params;
   req.params.stop_token_ids = fmt.stop_ids;
@@ -87,12 +97,18 @@ void add_generate(CLI::App& app) {
       ->required();
   c->add_option("--template", a->chat_template,
                 "Chat template around the prompt (see README: Real models; default: none)");
-  c->add_option("-n", a->n, "Samples (the group size G)")->capture_default_str();
-  c->add_option("--temperature", a->params.temperature)->capture_default_str();
-  c->add_option("--top-p", a->params.top_p)->capture_default_str();
-  c->add_option("--top-k", a->params.top_k)->capture_default_str();
-  c->add_option("--min-p", a->params.min_p)->capture_default_str();
-  c->add_option("--max-new-tokens", a->params.max_new_tokens)->capture_default_str();
+  c->add_option("-n", a->n, "Samples (the group size G)")
+      ->capture_default_str()
+      ->check(in_range(1, 4096));
+  c->add_option("--temperature", a->params.temperature)
+      ->capture_default_str()
+      ->check(in_range(1e-3, 100));
+  c->add_option("--top-p", a->params.top_p)->capture_default_str()->check(in_range(1e-6, 1));
+  c->add_option("--top-k", a->params.top_k)->capture_default_str()->check(in_range(0, 1 << 24));
+  c->add_option("--min-p", a->params.min_p)->capture_default_str()->check(in_range(0, 0.999));
+  c->add_option("--max-new-tokens", a->params.max_new_tokens)
+      ->capture_default_str()
+      ->check(in_range(1, 1 << 20));
   c->add_option("--seed", a->seed)->capture_default_str();
   add_rollout_device_option(c, a->device);
   c->add_option("--stop", a->params.stop_strings, "Stop strings");

@@ -107,7 +107,8 @@ void add_logs(CLI::App& app) {
   auto* worst = c->add_flag("--worst", a->worst, "Lowest reward first");
   best->excludes(worst);
   CLI::Option* limit =
-      c->add_option("--limit", a->limit, "At most K rows (samples: default 20; 0 = all)");
+      c->add_option("--limit", a->limit, "At most K rows (samples: default 20; 0 = all)")
+          ->check(aha::cli::in_range(0, 1e12));
   c->add_option("--run", a->run_id, "Only this run id (default: all runs)");
   c->add_flag("--json", a->json, "One JSON object per line instead of a table");
   c->add_option("--width", a->width, "Width of the completion column")->check(CLI::Range(8, 10000));

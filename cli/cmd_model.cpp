@@ -40,6 +40,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
               const std::string& dtype, const std::string& tokenizer_dir) {
+  ModelOut o(out, "--out");
   Model m;
   ModelConfig cfg = resolve_model_config(config);
   // A tokenizer given by hand must fit the embedding table: an id past the vocabulary would
@@ -60,23 +61,24 @@ void cmd_init(const std::string& config, const std::string& out, uint64_t seed,
   }
   model_build(m, cfg);
   model_init(m, seed);
-  model_save(m, out, dtype);
+  model_save(m, o.dir(), dtype);
   if (!tokenizer_dir.empty()) {
     namespace fs = std::filesystem;
     const fs::path src = fs::is_directory(tokenizer_dir) ? fs::path(tokenizer_dir)
                                                          : fs::path(tokenizer_dir).parent_path();
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
       if (fs::exists(src / f))
-        fs::copy_file(src / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
-  } else if (tiny_vocab && !std::filesystem::exists(out + "/tokenizer.json")) {
-    write_json(out + "/tokenizer.json", tiny_tokenizer_json());
-    write_json(out + "/tokenizer_config.json", tiny_tokenizer_config_json());
-  } else if (!tiny_vocab) {
+        fs::copy_file(src / f, fs::path(o.dir()) / f, fs::copy_options::overwrite_existing);
+  } else if (tiny_vocab) {
+    write_json(o.dir() + "/tokenizer.json", tiny_tokenizer_json());
+    write_json(o.dir() + "/tokenizer_config.json", tiny_tokenizer_config_json());
+  } else {
     std::printf(
         "note: no tokenizer written (vocab_size %d is below the built-in tokenizer's %d); "
         "give one with --tokenizer DIR\n",
         cfg.vocab_size, kTinyVocabSize);
   }
+  o.commit();
   std::printf("wrote %s: %ld parameters (%ld active per token), seed %llu\n", out.c_str(),
               model_num_params(m), model_num_active_params(m),
               static_cast<unsigned long long>(seed));
@@ -133,17 +135,17 @@ void cmd_inspect(const std::string& path) {
 // Load (any supported dtype, FP8 dequantised) and save in the HF layout, with the tokenizer files.
 void cmd_convert(const std::string& in, const std::string& out, const std::string& dtype,
                  double shard_mb) {
-  if (std::filesystem::exists(out) && !std::filesystem::is_empty(out))
-    throw std::runtime_error(out + ": exists and is not empty");
   if (dtype != "F32" && dtype != "BF16" && dtype != "F16")
     throw std::runtime_error("--dtype '" + dtype + "': F32, BF16 or F16");
+  ModelOut o(out, "--out");
   Model m;
   model_load(m, in);
-  model_save(m, out, dtype, shard_mb > 0 ? static_cast<size_t>(shard_mb * 1e6) : 0);
+  model_save(m, o.dir(), dtype, shard_mb > 0 ? static_cast<size_t>(shard_mb * 1e6) : 0);
   for (const char* f :
        {"tokenizer.json", "tokenizer_config.json", "generation_config.json", "tasks.toml"})
     if (std::filesystem::exists(in + "/" + f))
-      std::filesystem::copy_file(in + "/" + f, out + "/" + f);
+      std::filesystem::copy_file(in + "/" + f, o.dir() + "/" + f);
+  o.commit();
   std::printf("wrote %s: %ld parameters as %s\n", out.c_str(), model_num_params(m), dtype.c_str());
 }
 
@@ -256,7 +258,9 @@ void add_model_commands(CLI::App& app) {
         ->capture_default_str();
     c->add_option("--out", *out, "Output model directory")->required();
     c->add_option("--seed", *seed, "Initialisation seed")->capture_default_str();
-    c->add_option("--dtype", *dtype, "Stored dtype: F32, BF16, F16")->capture_default_str();
+    c->add_option("--dtype", *dtype, "Stored dtype: F32, BF16, F16")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"F32", "BF16", "F16"}));
     auto tokenizer = std::make_shared<std::string>();
     c->add_option("--tokenizer", *tokenizer,
                   "Copy tokenizer.json (+ tokenizer_config.json) from this directory (default: the "
@@ -278,9 +282,12 @@ void add_model_commands(CLI::App& app) {
     auto shard_mb = std::make_shared<double>(5000);
     c->add_option("--model", *in, "Source model directory")->required();
     c->add_option("--out", *out, "Output model directory (new or empty)")->required();
-    c->add_option("--dtype", *dtype, "F32, BF16 or F16")->capture_default_str();
+    c->add_option("--dtype", *dtype, "F32, BF16 or F16")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"F32", "BF16", "F16"}));
     c->add_option("--shard-mb", *shard_mb, "Max MB per shard (0 = one file)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(in_range(0, 1e9));
     c->callback([=] { cmd_convert(*in, *out, *dtype, *shard_mb); });
   }
   {
@@ -290,11 +297,18 @@ void add_model_commands(CLI::App& app) {
     auto B = std::make_shared<int>(4);
     auto T = std::make_shared<int>(128);
     c->add_option("--config", *which, "tiny, 100m, 100m-qwen, all (these three) or 1b (GPU)")
-        ->capture_default_str();
-    c->add_option("--batch", *B, "Sequences per step")->capture_default_str();
-    c->add_option("--seq-len", *T, "Tokens per sequence")->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::IsMember({"tiny", "100m", "100m-qwen", "all", "1b"}));
+    c->add_option("--batch", *B, "Sequences per step")
+        ->capture_default_str()
+        ->check(in_range(1, 1 << 20));
+    c->add_option("--seq-len", *T, "Tokens per sequence")
+        ->capture_default_str()
+        ->check(in_range(2, 1 << 20));
     auto threads = std::make_shared<int>(hardware_threads());
-    c->add_option("--threads", *threads, "Compute threads")->capture_default_str();
+    c->add_option("--threads", *threads, "Compute threads")
+        ->capture_default_str()
+        ->check(in_range(1, 4096));
     auto device = std::make_shared<std::string>("auto");
     c->add_option("--device", *device, "cpu, cuda or auto (cuda when it runs the whole model)")
         ->capture_default_str();
@@ -321,7 +335,9 @@ void add_model_commands(CLI::App& app) {
     g->add_option("--n", *n, "Matrix size")->capture_default_str();
     auto gthreads = std::make_shared<int>(hardware_threads());
     g->add_flag("--plain", *plain, "Print only 'GFLOP/s corename'");
-    g->add_option("--threads", *gthreads, "BLAS threads")->capture_default_str();
+    g->add_option("--threads", *gthreads, "BLAS threads")
+        ->capture_default_str()
+        ->check(in_range(1, 4096));
     auto gprecision = std::make_shared<std::string>("fp32");
     add_gemm_precision_option(g, gprecision);
     g->callback([=] {

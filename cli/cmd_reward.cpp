@@ -16,6 +16,7 @@
 
 #include "cli/command.h"
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 #include "reward/math.h"
 #include "reward/reward.h"
 #include "reward/sandbox.h"
@@ -64,8 +65,7 @@ void score_command(const ScoreArgs& a) {
   std::ifstream fin;
   std::string in_name = a.input == "-" ? "<stdin>" : a.input;
   if (a.input != "-") {
-    fin.open(a.input);
-    if (!fin) throw std::runtime_error(a.input + ": cannot open");
+    fin = aha::open_input(a.input);
     in = &fin;
   }
   std::vector<std::string> lines;
@@ -94,7 +94,7 @@ void score_command(const ScoreArgs& a) {
       try {
         rows[i] = nlohmann::json::parse(line);
       } catch (const nlohmann::json::parse_error& e) {
-        errors[i] = where + ": malformed JSON: " + e.what();
+        errors[i] = where + ": malformed JSON: " + aha::json_error_text(e.what());
         skip[i] = 1;
         continue;
       }
@@ -129,11 +129,10 @@ void score_command(const ScoreArgs& a) {
   for (auto& t : pool) t.join();
 
   std::ostream* out = &std::cout;
-  std::ofstream fout;
+  std::unique_ptr<aha::OutputFile> fout;
   if (a.output != "-") {
-    fout.open(a.output);
-    if (!fout) throw std::runtime_error(a.output + ": cannot open for writing");
-    out = &fout;
+    fout = std::make_unique<aha::OutputFile>(a.output, "--output");
+    out = &fout->stream();
   }
   int bad = 0;
   for (size_t i = 0; i < n; i++) {
@@ -148,6 +147,7 @@ void score_command(const ScoreArgs& a) {
   if (!*out)
     throw std::runtime_error((a.output == "-" ? std::string("<stdout>") : a.output) +
                              ": write error");
+  if (fout) fout->commit();
   if (bad > 0) {
     std::fprintf(stderr, "aha: %d of %zu rows had errors (listed above)\n", bad, n);
     aha::cli::set_exit_code(1);
@@ -269,8 +269,9 @@ void add_reward(CLI::App& app) {
   score->add_option("--input", args->input, "input JSONL file, - for stdin")->capture_default_str();
   score->add_option("--output", args->output, "output JSONL file, - for stdout")
       ->capture_default_str();
-  score->add_option("--threads", args->threads,
-                    "scoring threads (and sandbox slots); 0 = all cores");
+  score
+      ->add_option("--threads", args->threads, "scoring threads (and sandbox slots); 0 = all cores")
+      ->check(aha::cli::in_range(0, 4096));
   score->callback([args] { score_command(*args); });
 
   auto tasks_file = std::make_shared<std::string>();
@@ -284,8 +285,7 @@ void add_reward(CLI::App& app) {
       std::printf("%-10s %s\n", n.c_str(), s.description.c_str());
     }
     if (!tasks_file->empty()) {
-      std::ifstream f(*tasks_file);
-      if (!f) throw std::runtime_error(*tasks_file + ": cannot open");
+      std::ifstream f = aha::open_input(*tasks_file);
       std::stringstream ss;
       ss << f.rdbuf();
       for (const auto& s : aha::parse_task_toml(ss.str(), *tasks_file, "."))
@@ -298,9 +298,11 @@ void add_reward(CLI::App& app) {
   auto n_box = std::make_shared<int>(40);
   CLI::App* br = bench->add_subcommand("reward", "Math checks/s and sandboxed programs/s");
   br->add_option("--math-checks", *n_math, "number of GSM8K-style checks (symbolic: 1/20 of it)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(aha::cli::in_range(20, 1e9));
   br->add_option("--programs", *n_box, "number of python3 runs per measurement")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(aha::cli::in_range(1, 1e6));
   br->callback([n_math, n_box] { bench_command(*n_math, *n_box); });
 }
 

@@ -6,11 +6,13 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/command.h"
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 #include "policy/tokenizer.h"
 
 namespace {
@@ -26,16 +28,12 @@ void run_tokenize(const TokenizeArgs& a) {
   aha::Tokenizer tok = aha::tokenizer_load(a.tokenizer);
   std::ifstream fin;
   if (!a.input.empty()) {
-    fin.open(a.input);
-    if (!fin) throw std::runtime_error(a.input + ": cannot open input");
+    fin = aha::open_input(a.input, "cannot open input");
   }
   std::istream& in = a.input.empty() ? std::cin : fin;
-  std::ofstream fout;
-  if (!a.output.empty()) {
-    fout.open(a.output);
-    if (!fout) throw std::runtime_error(a.output + ": cannot open output");
-  }
-  std::ostream& out = a.output.empty() ? std::cout : fout;
+  std::unique_ptr<aha::OutputFile> fout;
+  if (!a.output.empty()) fout = std::make_unique<aha::OutputFile>(a.output, "--output");
+  std::ostream& out = fout ? fout->stream() : std::cout;
   const std::string where = a.input.empty() ? std::string("stdin") : a.input;
   std::string line;
   for (size_t line_no = 1; std::getline(in, line); line_no++) {
@@ -46,7 +44,7 @@ void run_tokenize(const TokenizeArgs& a) {
     try {
       row = ojson::parse(line);
     } catch (const ojson::exception& e) {
-      throw std::runtime_error(at + ": invalid JSON: " + e.what());
+      throw std::runtime_error(at + ": invalid JSON: " + aha::json_error_text(e.what()));
     }
     if (!row.is_object()) throw std::runtime_error(at + ": row is not a JSON object");
     if (!a.decode) {
@@ -76,6 +74,8 @@ void run_tokenize(const TokenizeArgs& a) {
     // JSON must be UTF-8: bytes of ids that split a character are written as U+FFFD.
     out << row.dump(-1, ' ', false, ojson::error_handler_t::replace) << '\n';
   }
+  if (in.bad()) throw std::runtime_error(where + ": read error");
+  if (fout) fout->commit();
 }
 
 void add_tokenize(CLI::App& app) {
@@ -94,8 +94,7 @@ AHA_COMMAND(add_tokenize);
 
 // Text of a benchmark file: a .jsonl file gives the string fields of every row, one per line.
 std::string bench_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::ifstream f = aha::open_input(path, "cannot open", std::ios::binary);
   std::ostringstream ss;
   ss << f.rdbuf();
   std::string raw = ss.str();
@@ -110,7 +109,8 @@ std::string bench_text(const std::string& path) {
     try {
       row = nlohmann::json::parse(line);
     } catch (const std::exception& e) {
-      throw std::runtime_error(path + ":" + std::to_string(n) + ": invalid JSON: " + e.what());
+      throw std::runtime_error(path + ":" + std::to_string(n) +
+                               ": invalid JSON: " + aha::json_error_text(e.what()));
     }
     if (!row.is_object()) continue;
     for (auto& [k, v] : row.items())
@@ -187,7 +187,8 @@ void add_bench_tokenizer(CLI::App& app) {
   c->add_option("--file", a->file,
                 "Text file, or .jsonl (string fields of each row); default "
                 "DIR/reference_encodings.jsonl");
-  c->add_option("--passes", a->passes, "Encode passes (the first has a cold word cache)");
+  c->add_option("--passes", a->passes, "Encode passes (the first has a cold word cache)")
+      ->check(aha::cli::in_range(1, 1e6));
   c->callback([a] { run_bench(*a); });
 }
 AHA_COMMAND(add_bench_tokenizer);

@@ -3,10 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -19,6 +24,7 @@
 #include "cli/run/trainer.h"
 #include "kernels/linear.h"
 #include "kernels/parallel.h"
+#include "kernels/user_input.h"
 #include "policy/checkpoint.h"
 #include "policy/tokenizer.h"
 #include "rollout/auth.h"
@@ -36,6 +42,25 @@ std::string self_exe() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+// --steps a:b of --replay: two step numbers, 1 <= a <= b.
+void parse_step_range(const std::string& text, int& from, int& to) {
+  const size_t colon = text.find(':');
+  auto number = [&](const std::string& s) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = s.empty() ? -1 : std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno == ERANGE || v < 1 || v > INT_MAX)
+      throw std::runtime_error("--steps " + text + ": expected a:b with step numbers 1 <= a <= b");
+    return static_cast<int>(v);
+  };
+  if (colon == std::string::npos)
+    throw std::runtime_error("--steps " + text + ": expected a:b with step numbers 1 <= a <= b");
+  from = number(text.substr(0, colon));
+  to = number(text.substr(colon + 1));
+  if (from > to)
+    throw std::runtime_error("--steps " + text + ": expected a:b with step numbers 1 <= a <= b");
+}
+
 void add_train(CLI::App& app) {
   auto* c = app.add_subcommand(
       "train", "Run GRPO (no config: the built-in R1-Zero run, experiments/r1-zero)");
@@ -46,21 +71,25 @@ void add_train(CLI::App& app) {
   c->add_option("--run-dir", o->run_dir, "Where rollouts.db, checkpoints and the report go");
   c->add_option("--set", o->sets, "Override a key: section.key=value (repeatable)");
   c->add_option("--resume", *resume, "Continue RUN_DIR from its latest checkpoint");
-  c->add_option("--workers", o->worker_processes, "Rollout workers as processes over ipc://");
+  c->add_option("--workers", o->worker_processes, "Rollout workers as processes over ipc://")
+      ->check(in_range(0, 1024));
   c->add_option("--listen", o->listen,
-                "Controller endpoint for remote workers (tcp://*:PORT; CURVE-authenticated)");
+                "Controller endpoint for remote workers (tcp://*:PORT; CURVE-authenticated)")
+      ->check(endpoint_url());
   auto insecure = std::make_shared<bool>(false);
   c->add_flag("--insecure", *insecure,
               "tcp:// without CURVE authentication, for trusted networks (run.insecure_tcp)");
   c->add_option(
-      "--reward-listen", o->reward_listen,
-      "Reward-worker endpoint for remote reward workers (tcp://*:PORT; CURVE-authenticated)");
+       "--reward-listen", o->reward_listen,
+       "Reward-worker endpoint for remote reward workers (tcp://*:PORT; CURVE-authenticated)")
+      ->check(endpoint_url());
   c->add_flag("--remote-workers", o->remote_workers,
               "Start no workers: rollout.workers and reward.workers connect (Slurm launch)");
   c->add_option("--replay", o->replay_dir, "Re-train on the samples logged in RUN_DIR");
   c->add_option("--steps", *steps, "With --replay: steps a:b");
   c->add_option("--device", o->device,
-                "Learner device: cpu, cuda or auto (sets learner.device; default: the config's)");
+                "Learner device: cpu, cuda or auto (sets learner.device; default: the config's)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   auto print_config = std::make_shared<bool>(false);
   auto config_docs = std::make_shared<bool>(false);
   c->add_flag("--print-config", *print_config, "Print the resolved config as TOML and exit");
@@ -86,10 +115,8 @@ void add_train(CLI::App& app) {
       t.run_dir = *resume;
     }
     if (!steps->empty()) {
-      size_t colon = steps->find(':');
-      if (colon == std::string::npos) throw std::runtime_error("--steps wants a:b");
-      t.replay_from = std::stoi(steps->substr(0, colon));
-      t.replay_to = std::stoi(steps->substr(colon + 1));
+      if (t.replay_dir.empty()) throw std::runtime_error("--steps " + *steps + ": needs --replay");
+      parse_step_range(*steps, t.replay_from, t.replay_to);
     }
     t.exe_path = self_exe();
     set_exit_code(train_main(t));
@@ -119,18 +146,21 @@ void add_rollout_worker(CLI::App& app) {
   auto server_key = std::make_shared<std::string>();
   auto key = std::make_shared<std::string>();
   c->add_option("--connect", *connect, "Controller endpoint (ipc://PATH, tcp://HOST:PORT)")
-      ->required();
+      ->required()
+      ->check(endpoint_url());
   c->add_option("--model", *model, "Model directory (config and starting weights)")->required();
   c->add_option("--id", *id, "Worker id (default host-pid)");
   c->add_option("--cache-rows", *rows,
                 "Latent-cache rows (tokens in flight, rounded up to 64-token pages)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(1, 1 << 24));
   c->add_option("--server-key", *server_key,
                 "The trainer's public key (RUN_DIR/keys/server.pub) for a CURVE tcp:// endpoint");
   c->add_option("--key", *key, "This worker's key pair (`aha keygen`), allowed by the trainer");
   auto threads = std::make_shared<int>(hardware_threads());
   c->add_option("--threads", *threads, "Compute threads (aha train passes cores / workers)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(1, 4096));
   auto relay = std::make_shared<std::string>();
   c->add_option("--relay", *relay,
                 "Relay weights to other workers from this address (tcp://ADDR:*, ADDR reachable "
@@ -185,9 +215,13 @@ void add_reward_worker(CLI::App& app) {
   auto* c =
       app.add_subcommand("reward-worker", "Score completions for a trainer (its reward role)");
   auto o = std::make_shared<RewardWorkerOptions>();
-  c->add_option("--connect", o->connect, "The trainer's reward endpoint")->required();
+  c->add_option("--connect", o->connect, "The trainer's reward endpoint")
+      ->required()
+      ->check(endpoint_url());
   c->add_option("--tasks-file", o->tasks_file, "TOML defining the run's non-built-in tasks");
-  c->add_option("--threads", o->threads, "Completions scored in parallel")->capture_default_str();
+  c->add_option("--threads", o->threads, "Completions scored in parallel")
+      ->capture_default_str()
+      ->check(in_range(1, 256));
   c->add_option("--id", o->worker_id, "Worker id (default reward-PID)");
   auto server_key = std::make_shared<std::string>();
   auto key = std::make_shared<std::string>();
@@ -209,6 +243,12 @@ void add_keygen(CLI::App& app) {
       ->required();
   c->callback([=] {
     if (!curve_available()) throw std::runtime_error("this libzmq has no CURVE (no libsodium)");
+    // A key pair in use (its public key allowed by a trainer) is never replaced by mistake.
+    for (const std::string& f : {*out, *out + ".pub"})
+      if (std::filesystem::exists(std::filesystem::symlink_status(f)))
+        throw std::runtime_error(f +
+                                 ": exists (aha keygen never overwrites a key; remove it "
+                                 "first or choose another --out)");
     CurveKeyPair k = curve_keygen();
     curve_key_write(*out, k);
     curve_key_write(*out + ".pub", k, true);
@@ -227,23 +267,30 @@ void add_pretrain(CLI::App& app) {
   c->add_option("--tasks-file", o->tasks_file, "Task TOML (default: the built-in run's)");
   c->add_option("--task", o->task)->capture_default_str();
   c->add_option("--config", o->config, "config.json or built-in name")->capture_default_str();
-  c->add_option("--hidden", o->hidden, "Override hidden_size (widths scale with it)");
-  c->add_option("--layers", o->layers, "Override num_hidden_layers");
-  c->add_option("--steps", o->steps)->capture_default_str();
-  c->add_option("--batch", o->batch)->capture_default_str();
-  c->add_option("--lr", o->lr)->capture_default_str();
-  c->add_option("--noise", o->noise, "Chance an answer digit is replaced")->capture_default_str();
+  c->add_option("--hidden", o->hidden, "Override hidden_size (widths scale with it)")
+      ->check(in_range(1, 1 << 16));
+  c->add_option("--layers", o->layers, "Override num_hidden_layers")->check(in_range(1, 1024));
+  c->add_option("--steps", o->steps)->capture_default_str()->check(in_range(0, 1e8));
+  c->add_option("--batch", o->batch)->capture_default_str()->check(in_range(1, 1 << 20));
+  c->add_option("--lr", o->lr)->capture_default_str()->check(in_range(0, 1));
+  c->add_option("--noise", o->noise, "Chance an answer digit is replaced")
+      ->capture_default_str()
+      ->check(in_range(0, 1));
   c->add_option("--completion", o->completion, "Completion template over the task's reference")
       ->capture_default_str();
   c->add_option("--worked-completion", o->worked_completion,
                 "Completion template of the examples that show a worked computation");
   c->add_option("--worked-fraction", o->worked_fraction,
                 "Share of examples that use --worked-completion")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(0, 1));
   c->add_option("--max-new-tokens", o->max_new_tokens, "Of the held-out evaluation at the end")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(1, 1 << 20));
   c->add_option("--seed", o->seed)->capture_default_str();
-  c->add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
+  c->add_option("--device", o->device, "cpu, cuda or auto")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   c->callback([o] { pretrain_run(*o); });
 }
 
@@ -255,15 +302,18 @@ void add_sft(CLI::App& app) {
   c->add_option("--data", o->data_jsonl, "JSONL rows with prompt and completion");
   c->add_option("--from-db", o->from_db, "Run directory whose rollouts.db samples to use");
   c->add_option("--min-reward", o->min_reward, "With --from-db: keep samples with reward >= this")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(-1e9, 1e9));
   c->add_option("--out", o->out_dir, "Output model directory")->required();
   c->add_option("--template", o->chat_template,
                 "Chat template around each prompt (see README: Real models; default: none)");
-  c->add_option("--epochs", o->epochs)->capture_default_str();
-  c->add_option("--batch", o->batch)->capture_default_str();
-  c->add_option("--lr", o->lr)->capture_default_str();
+  c->add_option("--epochs", o->epochs)->capture_default_str()->check(in_range(1, 1e6));
+  c->add_option("--batch", o->batch)->capture_default_str()->check(in_range(1, 1 << 20));
+  c->add_option("--lr", o->lr)->capture_default_str()->check(in_range(0, 1));
   c->add_option("--seed", o->seed)->capture_default_str();
-  c->add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
+  c->add_option("--device", o->device, "cpu, cuda or auto")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   c->callback([o] { sft_run(*o); });
 }
 
@@ -289,11 +339,13 @@ void cmd_eval(const EvalArgs& a) {
   TaskSetPtr ts = taskset_load({a.task}, {}, tasks_file, a.seed, a.limit, a.data_dir, false);
   const std::vector<TaskItem>& items = taskset_eval(*ts);
   if (items.empty()) throw std::runtime_error("task " + a.task + " has no eval prompts");
-  std::ofstream samples_out;
-  if (!a.samples_out.empty()) {
-    samples_out.open(a.samples_out);
-    if (!samples_out) throw std::runtime_error(a.samples_out + ": cannot write");
-  }
+  if (a.max_new_tokens >= m.cfg.max_position_embeddings)
+    throw std::runtime_error("--max-new-tokens " + std::to_string(a.max_new_tokens) +
+                             ": the model has " + std::to_string(m.cfg.max_position_embeddings) +
+                             " positions, prompt included");
+  std::unique_ptr<OutputFile> samples_file;
+  if (!a.samples_out.empty())
+    samples_file = std::make_unique<OutputFile>(a.samples_out, "--samples-out");
   EvalSampling es;
   es.k = a.k;
   es.params.temperature = a.temperature;
@@ -302,7 +354,8 @@ void cmd_eval(const EvalArgs& a) {
   std::vector<EngineResult> done;  // in prompt order, so --samples-out lists the same rows
   const std::vector<EvalGroup> groups = eval_local(m, tok, fmt, *ts, items, es, &done);
   for (const EngineResult& r : done) {
-    if (!samples_out.is_open()) break;
+    if (!samples_file) break;
+    std::ofstream& samples_out = samples_file->stream();
     const TaskItem& item = items[r.request_id];
     const std::vector<int> prompt_ids = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(item, fmt));
     for (size_t g = 0; g < r.samples.size(); g++) {
@@ -334,9 +387,8 @@ void cmd_eval(const EvalArgs& a) {
               a.chat_template.c_str());
   std::printf("pass@1 %.1f%%   pass@%d %.1f%%   maj@%d %.1f%%\n", 100 * sum.pass1, a.k,
               100 * sum.passk, a.k, 100 * sum.majk);
-  if (samples_out.is_open()) {
-    samples_out.close();
-    if (!samples_out) throw std::runtime_error(a.samples_out + ": write failed");
+  if (samples_file) {
+    samples_file->commit();
     std::printf("samples: %s\n", a.samples_out.c_str());
   }
 }
@@ -354,10 +406,14 @@ void add_eval(CLI::App& app) {
                 "Where ${AHA_DATA_DIR} task data resolves (default: $AHA_DATA_DIR, else data)");
   c->add_option("--samples-out", a->samples_out,
                 "Write every sample as a JSON line (prompt as fed, completion, reward, ...)");
-  c->add_option("-k", a->k, "Samples per prompt")->capture_default_str();
-  c->add_option("--temperature", a->temperature)->capture_default_str();
-  c->add_option("--max-new-tokens", a->max_new_tokens)->capture_default_str();
-  c->add_option("--limit", a->limit, "Eval prompts")->capture_default_str();
+  c->add_option("-k", a->k, "Samples per prompt")->capture_default_str()->check(in_range(1, 1024));
+  c->add_option("--temperature", a->temperature)->capture_default_str()->check(in_range(1e-3, 100));
+  c->add_option("--max-new-tokens", a->max_new_tokens)
+      ->capture_default_str()
+      ->check(in_range(1, 1 << 20));
+  c->add_option("--limit", a->limit, "Eval prompts")
+      ->capture_default_str()
+      ->check(in_range(1, 1e6));
   c->add_option("--seed", a->seed)->capture_default_str();
   add_rollout_device_option(c, a->device);
   auto precision = std::make_shared<std::string>("fp32");

@@ -36,6 +36,14 @@ void apply_gemm_precision(const std::string& value, bool print);
 // tests), so it is opt-in until it has.
 void add_rollout_device_option(CLI::App* c, std::shared_ptr<std::string> value);
 
+// A numeric flag's range, checked as the flag is parsed, so `-n 0` or `--temperature nan` is
+// refused naming the flag before any work (CLI::Range lets NaN through: comparisons with it fail).
+CLI::Validator in_range(double lo, double hi);
+
+// A ZeroMQ endpoint flag: inproc://NAME, ipc://PATH or tcp://HOST:PORT (PORT 1-65535, or * where
+// the trainer binds), checked as parsed, so a typo fails before a run directory is written.
+CLI::Validator endpoint_url();
+
 // A model config by built-in name (tiny, 100m, 100m-qwen, 1b) or from a config.json path.
 ModelConfig resolve_model_config(const std::string& what);
 

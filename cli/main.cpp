@@ -1,14 +1,21 @@
 // Entry point of the `aha` binary: builds the CLI11 app from the registry and runs it.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
+#include <new>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "kernels/gemm.h"
+#include "kernels/user_input.h"
 #include "policy/config_presets.h"
 
 namespace aha::cli {
@@ -53,6 +60,43 @@ void add_gemm_precision_option(CLI::App* c, std::shared_ptr<std::string> value) 
               "rest of its batch, and the rollout's equal the learner's to the bit; slower");
 }
 
+CLI::Validator in_range(double lo, double hi) {
+  std::ostringstream desc;
+  desc.precision(15);  // 1048576, not 1.04858e+06
+  desc << "in [" << lo << ", " << hi << "]";
+  const std::string range = desc.str();
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0') return "'" + text + "' is not a number";
+        if (!std::isfinite(v) || v < lo || v > hi) return text + " is not " + range;
+        return "";
+      },
+      range);
+}
+
+CLI::Validator endpoint_url() {
+  return CLI::Validator(
+      [](std::string& url) -> std::string {
+        const std::string want =
+            "'" + url + "' is not an endpoint (inproc://NAME, ipc://PATH or tcp://HOST:PORT)";
+        for (const char* scheme : {"inproc://", "ipc://"})
+          if (url.rfind(scheme, 0) == 0) return url.size() > std::strlen(scheme) ? "" : want;
+        if (url.rfind("tcp://", 0) != 0) return want;
+        const size_t colon = url.rfind(':');
+        if (colon <= 6) return want;  // no HOST:PORT after "tcp://"
+        const std::string port = url.substr(colon + 1);
+        if (port == "*") return "";
+        if (port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
+            std::stoi(port) > 65535)
+          return want;
+        return "";
+      },
+      "URL");
+}
+
 ModelConfig resolve_model_config(const std::string& what) {
   if (std::filesystem::exists(what)) return config_load(what);
   if (what == "tiny") return config_tiny();
@@ -88,6 +132,34 @@ int exit_code() {
 
 }  // namespace aha::cli
 
+namespace {
+
+// The last line of defence for an error no caller rephrased: library texts ("filesystem error:
+// cannot create directories: Not a directory [d]", "[json.exception...]", "stoi",
+// "std::bad_alloc") say what failed in the words of the library, not of the user.
+std::string user_error_text(const std::exception& e) {
+  if (auto* fe = dynamic_cast<const std::filesystem::filesystem_error*>(&e)) {
+    // "filesystem error: cannot copy file: File exists [a] [b]" -> "a: cannot copy file to b: File
+    // exists".
+    std::string op = fe->what();
+    const std::string prefix = "filesystem error: ";
+    if (op.rfind(prefix, 0) == 0) op = op.substr(prefix.size());
+    op = op.substr(0, op.find(": "));
+    std::string where = fe->path1().string();
+    if (!fe->path2().empty()) op += " to " + fe->path2().string();
+    return (where.empty() ? "" : where + ": ") + op + ": " + fe->code().message();
+  }
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return "out of memory (a size in the config or the flags is larger than this machine holds)";
+  const std::string what = e.what();
+  // std::stoi's "stoi", a vector's "vector::_M_default_append": names of functions, not reasons.
+  if (dynamic_cast<const std::logic_error*>(&e) && what.find(' ') == std::string::npos)
+    return "a number or index out of range or malformed (no more detail)";
+  return aha::json_error_text(what);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // Line-buffered even into a pipe or file, so progress shows up as it happens.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -107,7 +179,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "aha: error: %s\n", e.what());
+    std::fprintf(stderr, "aha: error: %s\n", user_error_text(e).c_str());
     return 1;
   }
   return aha::cli::exit_code();

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 #include "policy/checkpoint.h"
 #include "policy/hf_checkpoint.h"
 
@@ -71,9 +72,12 @@ std::string train_state_save(Learner& l, const std::string& run_dir, int step,
   // Prune older checkpoints, newest `keep` stay.
   std::vector<std::pair<int, std::string>> all;
   for (const auto& e : fs::directory_iterator(root)) {
-    std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step-", 0) == 0 && n.find(".tmp") == std::string::npos)
-      all.push_back({std::stoi(n.substr(5)), e.path().string()});
+    // Only our own step-N: a user's "step-3-backup" is neither pruned nor a number to parse.
+    const std::string n = e.path().filename().string();
+    const std::string digits = n.rfind("step-", 0) == 0 ? n.substr(5) : "";
+    if (e.is_directory() && !digits.empty() && digits.size() <= 9 &&
+        digits.find_first_not_of("0123456789") == std::string::npos)
+      all.push_back({std::stoi(digits), e.path().string()});
   }
   std::sort(all.begin(), all.end());
   for (size_t i = 0; i + keep < all.size(); i++) fs::remove_all(all[i].second);
@@ -103,8 +107,7 @@ uint64_t train_state_counter(const nlohmann::json& state, const char* key, uint6
 }
 
 nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
-  std::ifstream f(ckpt_dir + "/state.json");
-  if (!f) throw std::runtime_error(ckpt_dir + "/state.json: cannot open");
+  std::ifstream f = open_input(ckpt_dir + "/state.json");
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string text = ss.str();
@@ -113,7 +116,7 @@ nlohmann::json train_state_load(Learner& l, const std::string& ckpt_dir) {
   try {
     state = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    throw std::runtime_error(ckpt_dir + "/state.json: " + e.what());
+    throw std::runtime_error(ckpt_dir + "/state.json: " + aha::json_error_text(e.what()));
   }
   if (!state.is_object()) throw std::runtime_error(ckpt_dir + "/state.json: not a JSON object");
   // Checked before the weights load so that a corrupt file fails at once, naming the field.

@@ -1,5 +1,7 @@
 #include "policy/checkpoint.h"
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <set>
@@ -31,6 +33,52 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 }  // namespace
+
+ModelOut::ModelOut(const std::string& out, const std::string& flag, bool replace_model)
+    : out_(out) {
+  namespace fs = std::filesystem;
+  if (out.empty()) throw std::runtime_error(flag + " is empty");
+  const fs::file_status st = fs::symlink_status(out);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st))
+      throw std::runtime_error(flag + " " + out + ": exists and is not a directory");
+    const bool model = fs::exists(fs::path(out) / "config.json");
+    if (!fs::is_empty(out) && !(replace_model && model))
+      throw std::runtime_error(
+          flag + " " + out + ": exists and is not empty" +
+          (replace_model ? " and is not a model directory (no config.json)"
+                         : " (a model directory is never overwritten: remove it or choose "
+                           "another)"));
+  }
+  // A sibling, so the final rename stays on one file system.
+  fs::path p = fs::absolute(out).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  fs::create_directories(p.parent_path());
+  staging_ = (p.parent_path() / ("." + p.filename().string() + ".tmp-" +
+                                 std::to_string(static_cast<long>(::getpid()))))
+                 .string();
+  fs::remove_all(staging_);
+  fs::create_directory(staging_);
+}
+
+ModelOut::~ModelOut() {
+  std::error_code ec;
+  if (!staging_.empty()) std::filesystem::remove_all(staging_, ec);
+}
+
+void ModelOut::commit() {
+  namespace fs = std::filesystem;
+  // An empty directory or an earlier model (checked in the constructor) moves aside first.
+  std::string old;
+  if (fs::exists(fs::symlink_status(out_))) {
+    old = staging_ + ".old";
+    fs::rename(out_, old);
+  }
+  fs::rename(staging_, out_);
+  staging_.clear();
+  std::error_code ec;
+  if (!old.empty()) fs::remove_all(old, ec);
+}
 
 void model_save(const Model& m, const std::string& dir, const std::string& dtype,
                 size_t max_shard_bytes) {

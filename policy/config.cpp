@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 #include "policy/config_presets.h"
 #include "policy/family.h"
 
@@ -282,8 +283,7 @@ json config_to_json(const ModelConfig& c) {
 }
 
 ModelConfig config_load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open config");
+  std::ifstream f = open_input(path, "cannot open config", std::ios::binary);
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string text = ss.str();
@@ -292,7 +292,7 @@ ModelConfig config_load(const std::string& path) {
   try {
     j = json::parse(text);
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": invalid JSON: " + e.what());
+    throw std::runtime_error(path + ": invalid JSON: " + aha::json_error_text(e.what()));
   }
   return config_from_json(j, path);
 }

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 
 namespace aha {
 
@@ -35,6 +36,7 @@ std::string join(const std::string& dir, const std::string& name) {
 }
 
 json read_json(const std::string& path) {
+  refuse_directory(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open");
   std::stringstream ss;
@@ -44,7 +46,7 @@ json read_json(const std::string& path) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {  // its message says where (line, column)
-    fail(path, std::string("not valid JSON: ") + e.what());
+    fail(path, std::string("not valid JSON: ") + aha::json_error_text(e.what()));
   }
 }
 

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 
 namespace aha {
 
@@ -247,7 +248,7 @@ StFile st_open(const std::string& path) {
   try {
     h = json::parse(header, cb);
   } catch (const json::exception& e) {  // its message says where (line, column)
-    fail(path, std::string("header is not valid JSON: ") + e.what());
+    fail(path, std::string("header is not valid JSON: ") + aha::json_error_text(e.what()));
   }
   if (!h.is_object()) fail(path, "header is not a JSON object");
   if (!dups.empty()) fail_t(path, dups[0], "duplicate tensor name in header");

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "kernels/json_depth.h"
+#include "kernels/user_input.h"
 #include "policy/tokenizer_unicode.h"
 
 namespace aha {
@@ -866,6 +867,7 @@ void split_added(const Tokenizer& tok, std::string_view text, bool parse_special
 // ---------------------------------------------------------------- loading
 
 std::string read_file(const fs::path& p) {
+  refuse_directory(p.string());
   std::ifstream f(p, std::ios::binary);
   if (!f) fail(p.string(), "cannot open file");
   std::ostringstream ss;
@@ -879,7 +881,7 @@ json parse_json(const fs::path& p) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
-    fail(p.string(), std::string("invalid JSON: ") + e.what());
+    fail(p.string(), std::string("invalid JSON: ") + aha::json_error_text(e.what()));
   }
 }
 

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/user_input.h"
+
 namespace aha {
 
 bool curve_available() {
@@ -71,8 +73,7 @@ void curve_key_write(const std::string& path, const CurveKeyPair& k, bool public
 }
 
 CurveKeyPair curve_key_read(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error(path + ": cannot open key file");
+  std::ifstream f = open_input(path, "cannot open key file");
   CurveKeyPair k;
   for (const auto& [n, line] : key_file_lines(f)) {
     std::string* dst = line.rfind("public ", 0) == 0   ? &k.public_key

@@ -14,6 +14,7 @@
 
 #include "kernels/json_depth.h"
 #include "kernels/rng.h"
+#include "kernels/user_input.h"
 
 namespace aha {
 
@@ -307,8 +308,7 @@ TaskPrompt make_prompt(const TaskSpec& s, const std::string& id, const nlohmann:
 }  // namespace
 
 std::vector<nlohmann::json> read_jsonl(const std::string& path, std::vector<size_t>* line_numbers) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::ifstream f = open_input(path);
   std::vector<nlohmann::json> rows;
   std::string line;
   size_t n = 0;
@@ -320,7 +320,8 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path, std::vector<size
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      throw std::runtime_error(path + ":" + std::to_string(n) + ": malformed JSON: " + e.what());
+      throw std::runtime_error(path + ":" + std::to_string(n) +
+                               ": malformed JSON: " + aha::json_error_text(e.what()));
     }
     if (!j.is_object())
       throw std::runtime_error(path + ":" + std::to_string(n) + ": a row must be a JSON object");
@@ -400,8 +401,7 @@ TaskSpec find_task_spec(const std::string& name, const std::string& tasks_file,
                         const std::string& data_dir) {
   std::vector<TaskSpec> specs;
   if (!tasks_file.empty()) {
-    std::ifstream f(tasks_file);
-    if (!f) throw std::runtime_error(tasks_file + ": cannot open");
+    std::ifstream f = open_input(tasks_file);
     std::stringstream ss;
     ss << f.rdbuf();
     std::string base = std::filesystem::absolute(tasks_file).parent_path().string();

@@ -11,6 +11,7 @@
 #include "cli/run/trainer.h"
 #include "kernels/linear.h"
 #include "kernels/rng.h"
+#include "kernels/user_input.h"
 #include "learner/learner.h"
 #include "policy/checkpoint.h"
 #include "policy/tiny_tokenizer.h"
@@ -55,15 +56,16 @@ void pretrain_run(const PretrainOptions& opt) {
   if (opt.out_dir.empty()) throw std::runtime_error("pretrain: --out is required");
   learner_device(opt.device);
   blas_set_threads(1);
-  fs::create_directories(opt.out_dir);
+  // Re-making a model directory (the built-in base by default) replaces it, once complete.
+  ModelOut out(opt.out_dir, "--out", true);
   const std::string tasks_file =
       opt.tasks_file.empty() ? builtin_base_model_dir() + "/tasks.toml" : opt.tasks_file;
   // The model directory is self-contained: tokenizer and task definition travel with it.
-  write_json(opt.out_dir + "/tokenizer.json", tiny_tokenizer_json());
-  write_json(opt.out_dir + "/tokenizer_config.json", tiny_tokenizer_config_json());
-  if (fs::absolute(tasks_file) != fs::absolute(opt.out_dir + "/tasks.toml"))
-    fs::copy_file(tasks_file, opt.out_dir + "/tasks.toml", fs::copy_options::overwrite_existing);
-  Tokenizer tok = tokenizer_load(opt.out_dir);
+  write_json(out.dir() + "/tokenizer.json", tiny_tokenizer_json());
+  write_json(out.dir() + "/tokenizer_config.json", tiny_tokenizer_config_json());
+  refuse_directory(tasks_file);
+  fs::copy_file(tasks_file, out.dir() + "/tasks.toml", fs::copy_options::overwrite_existing);
+  Tokenizer tok = tokenizer_load(out.dir());
   TaskSetPtr ts = taskset_load({opt.task}, {}, tasks_file, opt.seed, 200);
 
   ModelConfig cfg = opt.config == "tiny" ? config_tiny() : config_load(opt.config);
@@ -137,7 +139,7 @@ void pretrain_run(const PretrainOptions& opt) {
   QuickEval q = quick_eval(l.policy, tok, fmt, *ts, opt.max_new_tokens);
   std::printf("held-out accuracy of the base model: sampled %.1f%%, greedy %.1f%%\n",
               100 * q.sampled, 100 * q.greedy);
-  model_save(l.policy, opt.out_dir);
+  model_save(l.policy, out.dir());
   nlohmann::json meta = {{"task", opt.task},
                          {"steps", opt.steps},
                          {"batch", opt.batch},
@@ -154,7 +156,8 @@ void pretrain_run(const PretrainOptions& opt) {
                          {"seed", opt.seed},
                          {"sampled_accuracy", q.sampled},
                          {"greedy_accuracy", q.greedy}};
-  write_json(opt.out_dir + "/pretrain.json", meta);
+  write_json(out.dir() + "/pretrain.json", meta);
+  out.commit();
   std::printf("wrote %s\n", opt.out_dir.c_str());
 }
 
@@ -165,6 +168,7 @@ void sft_run(const SftOptions& opt) {
     throw std::runtime_error("sft: --model is required (and gives the tokenizer)");
   if (opt.data_jsonl.empty() == opt.from_db.empty())
     throw std::runtime_error("sft: give exactly one of --data and --from-db");
+  ModelOut out(opt.out_dir, "--out");
   blas_set_threads(1);
   Tokenizer tok = tokenizer_load(opt.model_dir);
   Model m;
@@ -236,11 +240,12 @@ void sft_run(const SftOptions& opt) {
       if (step % 20 == 0) std::printf("epoch %d step %5d  loss %.4f\n", ep, step, loss);
     }
   }
-  model_save(l.policy, opt.out_dir);
+  model_save(l.policy, out.dir());
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(opt.model_dir + "/" + f))
-      fs::copy_file(opt.model_dir + "/" + f, opt.out_dir + "/" + f,
+      fs::copy_file(opt.model_dir + "/" + f, out.dir() + "/" + f,
                     fs::copy_options::overwrite_existing);
+  out.commit();
   std::printf("wrote %s\n", opt.out_dir.c_str());
 }
 

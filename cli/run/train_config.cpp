@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/user_input.h"
 #include "policy/chat_template.h"
 
 namespace aha {
@@ -309,8 +310,7 @@ void train_config_parse_toml(TrainConfig& c, const std::string& text, const std:
 }
 
 void train_config_load_toml(TrainConfig& c, const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error(path + ": cannot open config");
+  std::ifstream f = open_input(path, "cannot open config");
   std::stringstream ss;
   ss << f.rdbuf();
   train_config_parse_toml(c, ss.str(), path);

@@ -1,16 +1,20 @@
 #include "cli/run/trainer.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -92,6 +96,7 @@ struct Run {
   TrainConfig cfg;
   TrainOptions opt;
   std::string run_dir;
+  int lock_fd = -1;  // RUN_DIR/train.lock, held while this process trains there
   Tokenizer tok;
   TaskSetPtr tasks;
   Learner learner;
@@ -133,6 +138,7 @@ struct Run {
 void stop_workers(Run& r) noexcept;
 Run::~Run() {
   stop_workers(*this);
+  if (lock_fd >= 0) close(lock_fd);
 }
 
 // Checks a worker's result against its request and the model (the controller has checked the
@@ -864,6 +870,29 @@ std::string builtin_base_model_dir() {
 
 namespace {
 
+// RUN_DIR/train.lock, locked for this process's life (closed on exec, released when it dies):
+// two trainers in one run directory would interleave their checkpoints and database rows.
+int lock_run_dir(const std::string& dir) {
+  const std::string path = dir + "/train.lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    const std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
+    throw std::runtime_error(dir + " is in use by another aha train (pid " +
+                             pid.substr(0, pid.find('\n')) +
+                             "): wait for it to end or stop it first");
+  }
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    close(fd);
+    throw std::runtime_error(path + ": cannot write (" + std::strerror(errno) + ")");
+  }
+  return fd;
+}
+
 // Configuration: built-in default, a file, or the stored config of a run being resumed; rank 0 of
 // a new run writes it to RUN_DIR/config.toml.
 void load_config(Run& r, const TrainOptions& opt, bool write) {
@@ -871,6 +900,10 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
   r.run_dir = opt.run_dir;
   if (opt.resume) {
     if (r.run_dir.empty()) throw std::runtime_error("--resume needs the run directory");
+    if (!fs::is_directory(r.run_dir))
+      throw std::runtime_error("--resume " + r.run_dir + ": no such run directory");
+    if (!fs::exists(r.run_dir + "/config.toml"))
+      throw std::runtime_error("--resume " + r.run_dir + ": not a run directory (no config.toml)");
     train_config_load_toml(r.cfg, r.run_dir + "/config.toml");
   } else if (!opt.config_path.empty()) {
     train_config_load_toml(r.cfg, opt.config_path);
@@ -900,11 +933,25 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
         "(worker threads use the learner's GPU)");
   r.rollout_device = device_choose(r.cfg.rollout_device);
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
+  if (fs::exists(r.run_dir) && !fs::is_directory(r.run_dir))
+    throw std::runtime_error(r.run_dir + ": exists and is not a directory (--run-dir)");
   fs::create_directories(r.run_dir);
-  if (!opt.resume && write) {
-    std::ofstream f(r.run_dir + "/config.toml");
+  if (!write) return;  // ranks other than 0 only read
+  r.lock_fd = lock_run_dir(r.run_dir);
+  if (opt.resume) return;
+  // A new run never overwrites another's config, checkpoints or final model.
+  if (fs::exists(r.run_dir + "/rollouts.db") || fs::exists(r.run_dir + "/checkpoints"))
+    throw std::runtime_error(r.run_dir +
+                             " already holds a run (rollouts.db, checkpoints): continue it with "
+                             "`aha train --resume " +
+                             r.run_dir + "`, or give another --run-dir (nothing was changed)");
+  const std::string tmp = r.run_dir + "/config.toml.tmp";
+  {
+    std::ofstream f(tmp);
     f << train_config_to_toml(r.cfg);
+    if (!f.flush()) throw std::runtime_error(tmp + ": cannot write");
   }
+  fs::rename(tmp, r.run_dir + "/config.toml");
 }
 
 // Model, tokenizer, tasks and the learner; refuses sizes the run cannot hold.

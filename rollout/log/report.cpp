@@ -12,6 +12,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "kernels/user_input.h"
+
 namespace aha {
 
 namespace {
@@ -812,16 +814,9 @@ std::string report_html(RunDb& db, const ReportOptions& opt) {
 
 void report_write(RunDb& db, const ReportOptions& options, const std::string& out_path) {
   std::string html = report_html(db, options);
-  std::string tmp = out_path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw std::runtime_error(out_path + ": cannot open for writing");
-    f << html;
-    if (!f.flush()) throw std::runtime_error(out_path + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out_path, ec);
-  if (ec) throw std::runtime_error(out_path + ": cannot rename " + tmp + ": " + ec.message());
+  OutputFile f(out_path, "--out");  // a directory is refused; a failure leaves no temporary
+  f.stream() << html;
+  f.commit();
 }
 
 }  // namespace aha

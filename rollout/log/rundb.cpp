@@ -387,9 +387,17 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
 
   int64_t version = 0;
   int64_t num_tables = 0;
-  {
+  try {
     Stmt s(db, "PRAGMA user_version");
     if (s.next()) version = s.col_int(0);
+  } catch (const std::runtime_error&) {
+    // The first read of the file: SQLite's own words ("file is not a database") with our
+    // statement would read as a bug.
+    if ((sqlite3_errcode(db.db) & 0xff) == SQLITE_NOTADB)
+      throw std::runtime_error(db.path +
+                               ": not a database (SQLite cannot read it; an aha run's "
+                               "rollouts.db was expected here, nothing was changed)");
+    throw;
   }
   {
     Stmt s(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
@@ -404,6 +412,9 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
                              std::to_string(num_tables) + " foreign tables)");
   if (version != 0 && version != 1 && version != 2 && version != kRunDbSchemaVersion)
     throw std::runtime_error(db.path + ": unknown schema version " + std::to_string(version));
+  // Before the WAL switch below, which writes: a reader leaves an empty file as it found it.
+  if (version == 0 && !create)
+    throw std::runtime_error(db.path + ": empty database, no aha schema");
 
   // WAL before the first write so the schema itself is written through the WAL.
   {
@@ -415,7 +426,6 @@ RunDb rundb_open(const std::string& run_dir, bool create) {
   exec_sql(db, "PRAGMA foreign_keys = ON");
 
   if (version == 0) {
-    if (!create) throw std::runtime_error(db.path + ": empty database, no aha schema");
     Transaction tx(db);
     const std::string sql = schema_sql();
     exec_sql(db, sql.c_str());

@@ -21,8 +21,10 @@ namespace {
 std::string config_with_vocab(const TempDir& dir, int vocab) {
   int rc = 0;
   const std::string base = dir.str() + "/base";
-  std::string out = run_command(std::string(AHA_BINARY) + " init --out " + base, &rc);
-  REQUIRE_MESSAGE(rc == 0, out);
+  if (!fs::exists(base)) {  // init never overwrites a model directory
+    std::string out = run_command(std::string(AHA_BINARY) + " init --out " + base, &rc);
+    REQUIRE_MESSAGE(rc == 0, out);
+  }
   std::ifstream in(base + "/config.json");
   nlohmann::json cfg = nlohmann::json::parse(in);
   cfg["vocab_size"] = vocab;
