@@ -5,6 +5,11 @@ set -euo pipefail
 AHA=${AHA:-./build/aha}
 OUT=${OUT:-runs/r1-zero}
 mkdir -p "$OUT"
+# The runs and fine-tuned models below are this script's own: a rerun starts them over (aha train
+# and aha sft refuse to write over an earlier run or model).
+for d in rl control student-rl student-direct-rl student-distilled student-direct-distilled; do
+  rm -rf "${OUT:?}/$d"
+done
 # Pretraining data: mod10_chain's train prompts (six labelled operations); every completion answers
 # in <answer></answer>, and a seeded 8% of them first write the work inside the think block
 # ("3,a*9=7,b+4=1,...</think><answer>0</answer>"), in steps of 512 examples.
