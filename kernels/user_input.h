@@ -35,13 +35,17 @@ inline std::ifstream open_input(const std::string& path, const std::string& what
 
 // An output file written whole or not at all: the rows go to PATH.tmp-PID, renamed onto PATH by
 // commit(); a failure before it (a bad input line, Ctrl-C's exception path) removes the temporary
-// and leaves an earlier PATH as it was, never half-written.
+// and leaves an earlier PATH as it was, never half-written. A PATH that exists and is not a
+// regular file (/dev/null, /dev/stdout, a FIFO) is written directly: renaming over it would
+// replace the device or pipe itself.
 class OutputFile {
  public:
   explicit OutputFile(const std::string& path, const std::string& flag) : path_(path) {
     refuse_directory(path);
-    tmp_ = path + ".tmp-" + std::to_string(::getpid());
-    f_.open(tmp_, std::ios::binary | std::ios::trunc);
+    struct stat st;
+    const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+    if (!special) tmp_ = path + ".tmp-" + std::to_string(::getpid());
+    f_.open(special ? path : tmp_, std::ios::binary | std::ios::trunc);
     if (!f_)
       throw std::runtime_error(flag + " " + path + ": cannot write (" + std::strerror(errno) + ")");
   }
@@ -54,6 +58,7 @@ class OutputFile {
   void commit() {
     f_.close();
     if (!f_) throw std::runtime_error(path_ + ": write failed (disk full?)");
+    if (tmp_.empty()) return;  // written directly (not a regular file)
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
       throw std::runtime_error(path_ + ": cannot replace (" + std::strerror(errno) + ")");
     tmp_.clear();

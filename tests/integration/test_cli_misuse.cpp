@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,6 +183,17 @@ TEST_CASE("outputs that exist are never clobbered nor left half-written") {
                     &rc);
   CHECK_MESSAGE(rc == 0, out);
   CHECK(slurp(dir.path / "out.jsonl").find("\"ids\"") != std::string::npos);
+  // An output that is not a regular file (a FIFO here; /dev/null alike) is written through, never
+  // renamed over: the pipe is still a pipe, and its reader got the rows.
+  const std::string fifo = dir.str() + "/pipe";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  out = run_command("(timeout 10 cat " + fifo + " > " + dir.str() + "/got.txt &) ; " + kAha +
+                        " tokenize --tokenizer " + m + " --input " + dir.str() +
+                        "/in.jsonl --output " + fifo + "; sleep 0.2",
+                    &rc);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(fs::is_fifo(fifo));
+  CHECK(slurp(dir.path / "got.txt").find("\"ids\"") != std::string::npos);
   for (const auto& e : fs::directory_iterator(dir.path))
     CHECK_MESSAGE(e.path().filename().string().find(".tmp") == std::string::npos, e.path());
 }
