@@ -1795,6 +1795,239 @@ for comp, a, e in [
     probe5("adv_wave2", comp, a, e)
 
 
+# ---- round 6: two answers left open ("either 12 or 13", "between 12 and 13", "roughly 12-13",
+# "12? 13?"), answer labels ("Total:", "Ans:", "Final:", "=> 12", "\u2234 12") followed by a sentence
+# about the solution ("That took 3 steps.", "It took 3 steps to find.", "I checked it 3 ways."),
+# such sentences with no label, and bracketed remarks after the answer ("(I double-checked with 3
+# methods)"); with the near misses that must score 0 and the right answers that look like them
+# (a count before a range, later computations after a label, questions about a count of steps).
+# A subset of the round-6 probe set (experiments/reward.md); the pairs the checker still gets
+# wrong are left out and listed there.
+_left6 = {
+    ("She has 12 apples left. That took 3 steps.", "12"), ("She has 12 apples left. That took 3 steps.", "3"),
+    ("He paid $12. That took 3 steps.", "12"), ("He paid $12. That took 3 steps.", "3"),
+}
+_fam6 = {"hedge_ok": "hedge", "label_ok": "label", "meta_ok": "meta", "bracket_ok": "bracket",
+         "label_strong_ok": "label_strong"}
+
+
+def probe6(group, comp, a, e):
+    if (comp, a) in _seen or (comp, a) in _left6:
+        return
+    _seen.add((comp, a))
+    add("r6_" + _fam6.get(group, group), comp, a, e)
+
+
+
+# ---------- 1. hedged alternatives: two answers left open; wrong for either value
+HEDGE = [
+ "It is either {a} or {b}.", "Either {a} or {b}.", "The answer is either {a} or {b}.",
+ "I'm torn between {a} and {b}.", "I am torn between {a} and {b} apples.",
+ "It's between {a} and {b}.", "The answer is somewhere between {a} and {b}.",
+ "Somewhere around {a}-{b}.", "Probably {a}-{b} apples.", "Roughly {a} to {b}.",
+ "She has {a} or {b} apples.", "The answer could be {a} or {b}.", "It could be {a} or {b}.",
+ "I think it's {a}, but it could be {b}.", "It's {a} or {b}, I can't decide.",
+ "Either ${a}$ or ${b}$.", "The answer is either $\\boxed{{{a}}}$ or $\\boxed{{{b}}}$.",
+ "It's {a}, or is it {b}?", "{a}? {b}?", "Answer: {a} (or maybe {b})", "Answer: {a} (maybe {b})",
+ "Answer: {a} (possibly {b})", "The answer is {a} (could be {b}).",
+ "I'm not sure whether it is {a} or {b}.", "The answer is {a} or possibly {b}.",
+ "The answer is {a}, unless it's {b}.", "Either way, {a} or {b}.", "Answer: {a} or {b}",
+ "It's {a} or {b}?", "So the total is {a}/{b}?", "It is {a} or {b}, depending on rounding.",
+ "The answer lies between {a} and {b}.", "Between ${a}$ and ${b}$.",
+ "Final answer: either {a} or {b}", "So Tom has {a} or {b} marbles left.",
+ "I'd say {a}, maybe {b}.", "It's about {a}-{b} minutes.", "{a} to {b} apples, I think.",
+ "The answer is {a} or else {b}.", "Hmm, {a} or {b}. I'll go with one of those.",
+ "The number is in the range {a}-{b}.", "Probably {a}, possibly {b}.",
+ "The answer is {a}, though it might be {b}.", "It's {a}. Or {b}.", "Could be {a} or could be {b}.",
+ "Either she has {a} apples or she has {b} apples.", "Not sure: {a} or {b}.",
+ "So the answer is {a} or {b}.", "**Answer:** {a} or {b}", "It's {a}, if not {b}.",
+]
+for t in HEDGE:
+    for a, b in [("12", "13")]:
+        c = t.format(a=a, b=b)
+        probe6("hedge", c, a, False); probe6("hedge", c, b, False)
+# the right answers that look like them
+for c, g, e in [
+ ("There are 0 integers strictly between 12 and 13.", "0", True),
+ ("Between 12 and 13 there are 0 integers.", "0", True),
+ ("Between 12 and 13 there are 0 integers.", "13", False),
+ ("There are 12 primes between 1 and 40.", "12", True),
+ ("There are 12 primes between 1 and 40.", "40", False),
+ ("So there are 5 even numbers from 1 to 10.", "5", True),
+ ("So there are 5 even numbers from 1 to 10.", "10", False),
+ ("The interval is $[12, 13]$.", "[12, 13]", True),
+ ("The answer is $12 \\le x \\le 13$.", "[12, 13]", True),
+ ("The answer is $[12, 13]$.", "[12, 14]", False),
+ ("The solutions are $x = 12$ or $x = 13$.", "12, 13", True),
+ ("The answer is 12 or 13.", "12, 13", True),
+ ("The answer is 0.5 or 1/2.", "0.5", True),
+ ("The answer is $\\frac12$ (or $0.5$).", "\\frac12", True),
+ ("It is either 12 or 13. Since the count must be odd, it is 13.", "13", True),
+ ("It is either 12 or 13. Since the count must be odd, it is 13.", "12", False),
+ ("I was torn between 12 and 13, but 13 is correct. The answer is 13.", "13", True),
+ ("The answer is 13, which is between 12 and 14.", "13", True),
+ ("The answer is 13, which is between 12 and 14.", "14", False),
+ ("She picks 12 apples and 13 pears, so 25 fruits.", "25", True),
+ ("The ratio is 12/13.", "\\frac{12}{13}", True),
+ ("The ratio is 12/13.", "12", False),
+ ("Pages 12 or 13 are missing? No: the answer is 13.", "13", True),
+ ("He needs 12 or more.", "12", False),
+ ("The game ends 12-13.", "12", False),
+ ("It takes 3-5 days.", "3", False),
+ ("It takes about 3-5 days.", "5", False),
+ ("So $x$ is between $12$ and $13$, i.e. $x \\in (12, 13)$.", "(12,13)", True),
+ ("The temperature went from 12 to 13 degrees, a change of 1 degree.", "1", True),
+]:
+    probe6("hedge_ok", c, g, e)
+
+# ---------- 2. answer labels followed by a later plain number
+LABELS = ["Total: {a} apples.", "Result: {a}.", "Solution: {a}.", "Final: {a}.", "Ans: {a}.",
+          "Ans. {a}", "=> {a}", "\u2234 {a}", "Hence, {a}.", "Thus the number of apples is {a}.",
+          "**Total:** {a}", "| Total | {a} |", "Final result: {a}", "Final count: {a} apples.",
+          "Answer = {a}", "ANSWER: {a}", "Answer - {a}", "Therefore: {a}", "So, {a} apples in total.",
+          "Total = {a}", "**Result**: {a} apples", "Final Answer\n{a}", "$\\therefore$ {a}",
+          "Therefore, the total is {a}.", "The total is {a} apples.", "\u21d2 {a}", "-> {a}",
+          "Final total: {a}.", "Ans = {a}", "Answer \u2192 {a}", "So the answer: {a}."]
+TAILS = [" That took {b} steps.", " It took {b} steps to find.", " (Solved in {b} steps.)",
+         " I checked it {b} ways.", " I used {b} methods to verify.", " That was problem {b}.",
+         " This took me {b} minutes to solve.", "\nSolved using {b} equations.",
+         " Done in {b} steps!", " That's question {b} done."]
+for lab in LABELS:
+    for tail in TAILS[:2] if lab not in ("Total: {a} apples.", "Result: {a}.") else TAILS:
+        l = lab.format(a="12"); tl = tail.format(b="3")
+        c = l + (tl if l[-1] == "." or tl[0] == "\n" else "\n" + tl.lstrip())
+        probe6("label", c, "12", True); probe6("label", c, "3", False)
+# labels followed by a real later computation: the later value is the answer
+for c, g, e in [
+ ("Total: 12 apples.\nShe eats 3, so 12 - 3 = 9 apples are left.", "9", True),
+ ("Total: 12 apples.\nShe eats 3, so 12 - 3 = 9 apples are left.", "12", False),
+ ("Result: 12.\nThen subtract 3: 9.", "9", True),
+ ("Result: 12.\nThen subtract 3: 9.", "12", False),
+ ("Step 1 total: 12 apples. Step 2: she gives away 3, leaving 9.", "9", True),
+ ("Step 1 total: 12 apples. Step 2: she gives away 3, leaving 9.", "12", False),
+ ("Hence, 12 apples in the first basket. The second basket has 3 times as many, so 36.", "36", True),
+ ("Hence, 12 apples in the first basket. The second basket has 3 times as many, so 36.", "12", False),
+ ("Solution: Let x be the number of apples. Then 2x = 24, so x = 12.", "12", True),
+ ("Solution: Let x be the number of apples. Then 2x = 24, so x = 12.", "24", False),
+ ("Solution: first find 3 * 4 = 12. Then 12 + 1 = 13.", "13", True),
+ ("Solution:\n3 * 4 = 12\n12 + 1 = 13", "13", True),
+ ("Solution:\n3 * 4 = 12\n12 + 1 = 13", "12", False),
+ ("Total: 12 apples. She ate 3 of them, so 9 are left.", "9", True),
+ ("Total: 12 apples. She ate 3 of them, so 9 are left.", "12", False),
+ ("Total: 12 + 3 = 15", "15", True),
+ ("Total: 12 + 3 = 15", "12", False),
+ ("Result: 12. The answer is 13.", "13", True),
+ ("Final: 12 apples and 3 pears.", "12", False),
+ ("Final result: $\\frac{3}{4}$", "\\frac34", True),
+ ("Ans: 12 dollars", "12", True), ("Ans: 12 dollars", "13", False),
+ ("A: 12", "12", True),
+ ("Options: A: 12 B: 13 C: 14. The answer is B.", "B", True),
+]:
+    probe6("label_ok", c, g, e)
+
+# ---------- 3. a later meta-sentence about the solution, no label before the answer
+PRE = ["So she has {a} apples.", "She has {a} apples left.", "Thus $x = {a}$.", "So the answer: {a} apples.",
+       "Therefore there are {a} cookies.", "He paid ${a}."]
+META = [" It took {b} steps to find.", " That took {b} steps.", " This took {b} steps to solve.",
+        " I checked this {b} ways.", " I verified it with {b} methods.", " (I double-checked with {b} methods.)",
+        " We solved it in {b} steps.", " This is the answer to problem {b}.", " That completes question {b}.",
+        " I used {b} equations to get this.", " It took me {b} tries to get this.",
+        " The solution has {b} steps.", " Checked {b} times.", " (See step {b}.)",
+        " I found this using {b} different approaches.", " Solved in {b} lines."]
+for pre in PRE[:3]:
+    for m in META:
+        c = pre.format(a="12") + m.format(b="3")
+        probe6("meta", c, "12", True); probe6("meta", c, "3", False)
+# questions that really ask for a count of steps / ways / methods: the last sentence is the answer
+for c, g, e in [
+ ("Each flight has 12 stairs and she climbs 3 flights. It takes her 36 steps.", "36", True),
+ ("Each flight has 12 stairs and she climbs 3 flights. It takes her 36 steps.", "12", False),
+ ("The robot moves 4 cm per step and must go 12 cm. It takes 3 steps.", "3", True),
+ ("The robot moves 4 cm per step and must go 12 cm. It takes 3 steps.", "12", False),
+ ("The robot moves 4 cm per step and must cover 12 cm, so it takes 3 steps to get there.", "3", True),
+ ("The robot moves 4 cm per step and must cover 12 cm, so it takes 3 steps to get there.", "12", False),
+ ("He walks 12 blocks. That took 3 steps per block, so 36 steps.", "36", True),
+ ("There are 12 choices for the first and 3 for the second, so 36 ways.", "36", True),
+ ("There are 12 choices for the first and 3 for the second. That gives 36 ways.", "36", True),
+ ("There are 12 choices for the first and 3 for the second. That gives 36 ways.", "12", False),
+ ("Sam climbs 12 steps. It took 3 steps to find the key.", "12", False),
+ ("The disks need 2^3 - 1 = 7 moves. It takes 7 steps to solve.", "7", True),
+ ("So she has 12 apples. It took 3 steps to find her 5 lost apples.", "12", False),
+ ("So she has 12 apples. It took 3 steps to find.", "12", True),
+ ("She made 12 cakes in 3 batches. Each batch took 4 steps.", "4", True),
+ ("So she has 12 apples. Then she bought 3 more, so 15.", "15", True),
+ ("So she has 12 apples. Then she bought 3 more, so 15.", "12", False),
+ ("There are 12 apples. It took 3 trucks to bring them.", "12", False),
+ ("The answer is 12 methods. I checked it 3 ways.", "12", True),
+ ("He can climb 12 steps in 3 minutes. So he climbs 4 steps per minute.", "4", True),
+ ("He can climb 12 steps in 3 minutes. So he climbs 4 steps per minute.", "12", False),
+ ("A recipe uses 12 eggs. It has 3 steps.", "3", True),
+ ("A recipe uses 12 eggs. It has 3 steps.", "12", False),
+ ("Thus $x = 12$. This took 3 steps.", "12", True),
+ ("Thus $x = 12$. This took 3 steps.", "3", False),
+]:
+    probe6("meta_ok", c, g, e)
+
+# ---------- 4. a bracketed remark after the answer
+BR = ["(I double-checked with {b} methods)", "(I checked it {b} times)", "(verified in {b} ways)",
+      "(we used {b} steps)", "(see problem {b})", "(this took {b} steps)", "(I used {b} equations)",
+      "(double-checked using {b} approaches)", "(computed in {b} lines)", "(from step {b})",
+      "(It took {b} steps.)", "(checked twice, {b} ways)", "(I'm fairly sure; {b} checks)",
+      "(as in example {b})", "(not counting the {b} broken ones)"]
+ANS = ["Answer: ${a}$ {r}.", "Answer: {a} {r}.", "The answer is ${a}$ {r}.", "So she has {a} apples {r}.",
+       "Thus $x = {a}$ {r}.", "The answer is $\\frac{{1}}{{{a}}}$ {r}.", "Final answer: \\({a}\\) {r}",
+       "**Answer:** ${a}$ {r}", "The total is {a} {r}."]
+for ans in ANS:
+    for r in BR[::2]:
+        c = ans.format(a="12", r=r.format(b="3"))
+        g = "\\frac{1}{12}" if "frac" in ans else "12"
+        probe6("bracket", c, g, True); probe6("bracket", c, "3", False)
+for c, g, e in [
+ ("Answer: $12$ (or $13$).", "12", False), ("Answer: $12$ (or $13$).", "13", False),
+ ("Answer: $12$ (or maybe $13$).", "12", False),
+ ("Answer: $12$ (maybe $13$).", "12", False), ("Answer: $12$ (maybe $13$).", "13", False),
+ ("Answer: $\\frac14$ (25%).", "\\frac14", True), ("Answer: $\\frac14$ (30%).", "\\frac14", False),
+ ("Answer: $12$ (i.e. $13$).", "12", False),
+ ("Answer: $12$ (I mean $13$).", "12", False),
+ ("Answer: $12$ (wait, no: $13$).", "13", True),
+ ("Answer: $12$ (wait, no: $13$).", "12", False),
+ ("Answer: $12$ (the answer is $13$).", "12", False),
+ ("Answer: $12$ (sorry, $13$).", "12", False),
+ ("Answer: $12$ (actually it's $13$).", "12", False),
+ ("Answer: 12 (13 if we count Tom).", "12", False),
+ ("She paid \\$3 per apple (12 in total).", "3", False),
+ ("Answer: $x = 2$ (double root).", "2", True),
+ ("Answer: $12$ (since $3 \\cdot 4 = 12$).", "12", True),
+ ("Answer: $12$ (since $3 \\cdot 4 = 12$).", "4", False),
+ ("Answer: $12$ (I double-checked: $3 \\cdot 4 = 12$).", "12", True),
+ ("So the answer is $12$ (I used $3$ methods).", "12", True),
+ ("So the answer is $12$ (I used $3$ methods).", "3", False),
+ ("Answer: $12$ ($3$ ways checked).", "12", True),
+ ("Answer: $12$ ($3$ ways checked).", "3", False),
+]:
+    probe6("bracket_ok", c, g, e)
+
+# ---------- 2b. labels that name the answer beat a later plain number (like "Answer:")
+for lab in ["Answer: {a}.", "Answer = {a}.", "Ans: {a}.", "Ans = {a}.", "ANS: {a}", "Final answer = {a}.",
+            "Answer - {a}", "Answer \u2192 {a}", "Answer -> {a}", "Final: {a}.", "Final result: {a}.",
+            "**Final:** {a}", "Final count: {a} apples.", "Final total: {a}.", "Final value: {a}."]:
+    for tail in ["\nThere were 3 baskets."]:
+        l = lab.format(a="12"); c = l + tail
+        probe6("label_strong", c, "12", True); probe6("label_strong", c, "3", False)
+# words that look like the labels but are not
+for c, g, e in [
+ ("She plans 12 trips. Each has 3 stops.", "3", True),
+ ("She plans 12 trips. Each has 3 stops.", "12", False),
+ ("The fans: 12 in row A. Then 3 more came.", "3", True),
+ ("The final exam has 12 questions. She got 3 wrong, so 9 right.", "9", True),
+ ("The final exam has 12 questions. She got 3 wrong, so 9 right.", "12", False),
+ ("Final: the shop sells 12 apples a day. In 3 days it sells 36.", "36", True),
+ ("Final: the shop sells 12 apples a day. In 3 days it sells 36.", "12", False),
+ ("Answer = the number of apples. 12 + 3 = 15.", "15", True),
+]:
+    probe6("label_strong_ok", c, g, e)
+
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -229,6 +229,15 @@ bool hedged_between(const std::string& between) {
   return between.size() <= 80 && between.find("\n\n") == std::string::npos &&
          RE2::PartialMatch(between, hedge_re) && !RE2::PartialMatch(between, concludes_re);
 }
+// A bracket after an answer that restates, hedges or corrects it ("(or 13)", "(maybe 13)", "(i.e.
+// 13)", "(I mean 13)"): never a remark to drop.
+bool open_bracket(const std::string& content) {
+  static const RE2 re(
+      R"((?i)(?:^[\s(]*(?:i\.e\.|(?:or|that is|and|also|plus|either|else|no)\b)|)"
+      R"(\b(?:maybe|perhaps|possibly|probably|could|might|may|not sure|unsure|i mean|sorry|)"
+      R"(actually|rather|correction|wrong|mistake|instead|wait|oops)\b))");
+  return RE2::PartialMatch(content, re);
+}
 const RE2& qualifier_after_re() {
   static const RE2 re(
       R"((?i)^\s*(?:[A-Za-z]+\s+){0,3}((?:or|and) (?:more|less|fewer|greater|above|below|higher|)"
@@ -307,7 +316,7 @@ std::optional<std::string> last_math(const std::string& s) {
     size_t open = between.rfind('(');
     static const RE2 word_re(R"([A-Za-z]{2,})");
     if (open != std::string::npos && between.find(')', open) == std::string::npos &&
-        RE2::PartialMatch(between.substr(open), word_re) &&
+        RE2::PartialMatch(between.substr(open), word_re) && !open_bracket(between.substr(open)) &&
         s.find(')', b.end) != std::string::npos) {
       segs.pop_back();
       continue;
@@ -337,6 +346,14 @@ std::optional<std::string> last_math(const std::string& s) {
   }
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
+  // "$\frac14$ (25%)": a number in brackets right after the math restates it (the one-value rule
+  // decides; "(30%)" makes two answers).
+  static const RE2 restated_number_re(R"(^\s*\(\s*(-?\d[\d.,/]*%?)\s*\))");
+  std::string restated;
+  if (parts.size() == 1 &&
+      RE2::PartialMatch(s.substr(segs.back().end), restated_number_re, &restated) &&
+      restated.find_first_of("%./") != std::string::npos)  // "(1)" names an equation
+    return out + ", " + restated;
   // "at least $5$", "$81$ or more": the qualifier outside the math goes with it.
   if (parts.size() == 1) {
     std::string before = s.substr(0, segs.back().begin), after = s.substr(segs.back().end);
@@ -376,12 +393,20 @@ std::optional<std::string> answer_from_text(std::string rest) {
   static const RE2 clause_re(
       R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
       R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(,?\s+\(?i\.e\.|\s+\([A-Za-z]{3,}\b|,?\s+not\s+[-$#\d\\]|,\s+no (?:more|less|fewer)\b|)"
+      R"(,?\s+i\.e\.|\s+\((?:[A-Za-z][A-Za-z']|I\b|[#\d]+\s+[A-Za-z]{3,})|)"
+      R"(,?\s+not\s+[-$#\d\\]|,\s+no (?:more|less|fewer)\b|)"
       R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
-  re2::StringPiece clause;
-  if (RE2::PartialMatch(outside, clause_re, &clause)) {
+  // A remark in brackets goes ("12 (I double-checked with 3 methods)", "(after ...)"); one that
+  // restates, hedges or corrects the answer stays ("(or 13)", "(maybe 13)", "(i.e. $13$)").
+  re2::StringPiece scan(outside), clause;
+  while (RE2::FindAndConsume(&scan, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
+    size_t open = outside.find('(', at);
+    if (trim(std::string(clause)).rfind('(', 0) == 0 && open != std::string::npos &&
+        open_bracket(outside.substr(open, outside.find(')', open) - open)))
+      continue;
     if (at > 0) rest = rest.substr(0, at);
+    break;
   }
   // A choice letter leads its value: "(B) $\frac12$" answers with both, read as text.
   static const RE2 choice_first(R"(^[\s:*]*\([A-J]\)(?:\s|$))");
@@ -394,6 +419,9 @@ std::optional<std::string> answer_from_text(std::string rest) {
   if (!rest.empty() && rest[0] == ':') rest = trim(rest.substr(1));
   // A sentence ends at ". " (a period followed by a space), never at a decimal point.
   size_t stop = rest.find(". ");
+  while (stop != std::string::npos && stop >= 3 &&
+         (rest.compare(stop - 3, 3, "i.e") == 0 || rest.compare(stop - 3, 3, "e.g") == 0))
+    stop = rest.find(". ", stop + 1);  // "1/2 (i.e. 0.5)" is one sentence
   if (stop != std::string::npos) rest = rest.substr(0, stop);
   // Markdown emphasis around the answer: "**42**".
   auto strip_ends = [](std::string& t) {
@@ -474,6 +502,21 @@ std::optional<std::string> answer_is(const std::string& text) {
       best = p;
       len = std::string(key).size();
     }
+  }
+  // Labels that name the answer or its finality, followed by a value: "Answer = 12", "Ans: 12",
+  // "Final: 12", "Final count: 12 apples", "Answer → 12" (never "Final: the shop sells ...").
+  static const RE2 label_re(
+      R"((?i)(?:^|[^A-Za-z])((?:final\s+answer|answer|ans|final(?:\s+(?:result|count|total|value|)"
+      R"(number|tally|amount))?)\s*(?:=|:|-|\x{2192}|->|=>)\s*|ans\.\s*)(?:\$|\\\(|\\boxed|-?\d))");
+  re2::StringPiece label_in(s), label;
+  while (RE2::FindAndConsume(&label_in, label_re, &label)) {
+    size_t at = static_cast<size_t>(label.data() - s.data());
+    if (best == std::string::npos || at + label.size() > best + len) {
+      best = at;
+      len = label.size();
+    }
+    label_in = re2::StringPiece(label.data() + label.size(),
+                                s.size() - (at + label.size()));  // a value may open the next one
   }
   // "42 is the answer", "$x = 5$ is our final answer": the answer stands before the words.
   static const RE2 before_re(
@@ -650,6 +693,68 @@ long long compound_duration(const std::string& s) {
   return std::stoll(a) * big + std::stoll(b) * small;
 }
 
+// Whether the number at [b, e) of t leaves the answer open with the plain number at [pb, pe) before
+// it: "range" for "12-13", "12–13", "12 or 13", "either 12 or 13", "roughly 12 to 13", "between 12
+// and 13", "12? 13?" (the caller joins both); the count itself for a count of things in a range
+// ("0 integers between 12 and 13", "5 even numbers from 1 to 10"); nullopt otherwise. *value is
+// the number at [b, e) without a hyphen that joined it.
+std::optional<std::string> open_pair(const std::string& t, size_t pb, size_t pe, size_t b, size_t e,
+                                     std::string* value) {
+  std::string between = t.substr(pe, b - pe);
+  // A computation goes on after the second number ("15-3 = 12", "12 or 13 + 1"): no range.
+  static const RE2 goes_on_re(R"(^\s*(?:[=+*/^<>]|\\times|\\cdot|x\s*\d))");
+  if (RE2::PartialMatch(t.substr(e), goes_on_re)) return std::nullopt;
+  std::string head = t.substr(0, pb);
+  size_t stop = head.find_last_of(".;:!?\n");
+  std::string sentence = stop == std::string::npos ? head : head.substr(stop + 1);
+  static const RE2 count_re(
+      R"((?i)(?:^|[^\w.,])(\d[\d,]*)\s+(?:[A-Za-z-]+\s+){1,4}(?:strictly\s+|inclusively\s+)?)"
+      R"((between|from)\s*$)");
+  static const RE2 hedge_word_re(
+      R"((?i)\b(?:about|around|roughly|approximately|nearly|almost|maybe|perhaps|possibly|)"
+      R"(probably|somewhere|anywhere|range|guess|estimate|likely|think|believe|not sure)\b)");
+  static const RE2 between_re(R"((?i)\bbetween\s*$)");
+  static const RE2 from_re(R"((?i)\bfrom\s*$)");
+  std::string count, word;
+  bool counted = RE2::PartialMatch(sentence, count_re, &count, &word);
+  // "between 12 and 13"
+  if (trim(between) == "and" && RE2::PartialMatch(head, between_re)) {
+    if (counted) return count;
+    return std::string("range");
+  }
+  // "from 1 to 10" after a count
+  static const RE2 to_re(R"((?i)^\s*(?:to|through|until)\s*$)");
+  if (RE2::FullMatch(between, to_re) && RE2::PartialMatch(head, from_re) && counted &&
+      lower(word) == "from")
+    return count;
+  // "probably 12-13 apples", "roughly 12 to 13", "12–13, I think": a range said with a hedge; a
+  // range alone ("pages 3–5", "3-5") gives its end, as before.
+  size_t after_stop = t.find_first_of(".;!?\n", e);
+  std::string after =
+      t.substr(e, after_stop == std::string::npos ? std::string::npos : after_stop - e);
+  bool hedged =
+      RE2::PartialMatch(sentence, hedge_word_re) || RE2::PartialMatch(after, hedge_word_re);
+  std::string dash = trim(between);
+  if ((*value)[0] == '-' && between.empty() && value->size() > 1 && is_digit((*value)[1])) {
+    *value = value->substr(1);
+    return hedged ? std::string("range") : *value;
+  }
+  if (hedged &&
+      (dash == "\xe2\x80\x93" || dash == "\xe2\x80\x94" || RE2::FullMatch(between, to_re)))
+    return std::string("range");
+  // "12 or 13", "12, or is it 13", "either she has 12 apples or she has 13 apples", "12. Or 13."
+  static const RE2 or_re(
+      R"((?i)^\s*[,.;]?\s*(?:[A-Za-z']+\s+){0,3}or(?:\s+(?:else|maybe|perhaps|possibly|even|)"
+      R"(is it|was it|could it be|might it be|it could be|it might be|it may be|could be|might be|)"
+      R"(may be))?\s*,?\s*(?:[A-Za-z']+\s+){0,3}$)");
+  static const RE2 or_not_re(R"((?i)\bor\s+(?:rather|more|less|fewer|so|above|below)\b)");
+  if (RE2::FullMatch(between, or_re) && !RE2::PartialMatch(between, or_not_re))
+    return std::string("range");
+  // "12? 13?"
+  if (trim(between) == "?" && e < t.size() && t[e] == '?') return std::string("range");
+  return std::nullopt;
+}
+
 // The last number standing on its own: not inside LaTeX, not touching letters, braces, ^ or _.
 std::optional<std::string> last_number(const std::string& s) {
   std::string t = mask_latex(s);
@@ -669,10 +774,28 @@ std::optional<std::string> last_number(const std::string& s) {
   re2::StringPiece m;
   std::string last;
   size_t last_end = std::string::npos;  // where the number in last ends in t
+  size_t prev_b = std::string::npos, prev_e = std::string::npos;  // the number before, if plain
   while (RE2::FindAndConsume(&in, re, &m)) {
     size_t b = static_cast<size_t>(m.data() - t.data()), e = b + m.size();
     char before = b > 0 ? t[b - 1] : ' ';
     char after = e < t.size() ? t[e] : ' ';
+    // Two values with the answer left open between them ("12 or 13", "12-13 apples", "between
+    // 12 and 13", "12? 13?") are both, never the last; a count before the range keeps it
+    // ("12 primes between 1 and 40").
+    bool plain_before = b == prev_e || !(is_alpha(before) || is_digit(before) ||
+                                         std::string("_^{}\\.").find(before) != std::string::npos);
+    if (prev_e != std::string::npos && prev_e <= b && plain_before && !is_alpha(after) &&
+        std::string("_^{}").find(after) == std::string::npos) {
+      std::string value(m);
+      std::optional<std::string> open = open_pair(t, prev_b, prev_e, b, e, &value);
+      if (open) {
+        last = *open == "range" ? last + ", " + value : *open;
+        last_end = prev_e = e;
+        prev_b = b;
+        continue;
+      }
+    }
+    prev_b = prev_e = std::string::npos;
     if (is_alpha(before) || is_digit(before) ||
         std::string("_^{}\\.").find(before) != std::string::npos)
       continue;
@@ -717,6 +840,10 @@ std::optional<std::string> last_number(const std::string& s) {
     if (!q_before.empty() || !q_after.empty()) {
       last = trim(q_before + " " + std::string(m) + " " + q_after);
       last_end = std::string::npos;
+      if (q_after.empty()) {  // "roughly 12 to 13": a range may follow
+        prev_b = b;
+        prev_e = e;
+      }
       continue;
     }
     // "1.2 million", "2 dozen": the word belongs to the number.
@@ -754,6 +881,10 @@ std::optional<std::string> last_number(const std::string& s) {
     if (last.find(':') != std::string::npos)  // the ratio "3 : 4" is 3:4
       last.erase(std::remove(last.begin(), last.end(), ' '), last.end());
     last_end = e;
+    if (last == std::string(m)) {
+      prev_b = b;
+      prev_e = e;
+    }
   }
   if (last.empty()) return std::nullopt;
   return last;
@@ -1525,7 +1656,8 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
   if (g2 != g || p2 != p) return equal_normalized(g2, p2, opt, depth + 1);
   // A value restated in brackets, "1/2 (0.5)", "25% (1/4)", "8 (2^3)", "10 (or 10.0)": two
   // alternatives, never a product.
-  static const RE2 restated_re(R"(^(.*[^\s(])\s+\((?:\s*or\s+)?([^()]+)\)$)");
+  static const RE2 restated_re(
+      R"(^(.*[^\s(])\s+\((?:\s*(?:or|i\.e\.,?|that is,?)\s+)?([^()]+)\)$)");
   std::string first, second;
   if (RE2::FullMatch(p, restated_re, &first, &second) && !has_letters(first) &&
       !has_letters(second) && !trim(second).empty() &&
@@ -1994,6 +2126,51 @@ std::vector<Retraction> retractions(const std::string& text) {
   return out;
 }
 
+// Whether a sentence speaks about the solving, not the problem: how it was found or checked ("It
+// took 3 steps to find.", "I checked it 3 ways.", "Solved in 3 lines.", "(see step 3)", "That was
+// problem 3."); with bare, also "That took 3 steps." (true only for that form).
+bool about_solution(const std::string& sentence, bool bare) {
+  static const RE2 bare_re(
+      R"((?i)^\W*(?:that|this)\s+(?:only\s+)?(?:took|takes|needed|required|was done in)\s+)"
+      R"((?:me\s+|us\s+)?(?:only\s+|just\s+|about\s+)?[#\w]+\s+(?:steps?|lines?|tries|)"
+      R"(attempts?)\W*$)");
+  if (bare) return RE2::PartialMatch(sentence, bare_re);
+  static const RE2 meta_re(
+      R"((?i)(?:^\W*(?:i|we|i've|we've|i have|we have)\s+(?:\w+\s+){0,2}(?:checked|verified|)"
+      R"(double[- ]checked|confirmed|used|tried|solved|computed|calculated|derived|found|worked|)"
+      R"(got|did)\b.*\b(?:ways?|methods?|approach(?:es)?|times|twice|thrice|steps?|equations?|)"
+      R"(lines?|tries|attempts?|checks?|techniques?|strategies|formulas?|minutes|seconds)\b|)"
+      R"(\bto (?:find|solve|compute|calculate|work out|figure out|check|verify|confirm|derive))"
+      R"((?:\s+(?:it|this|that|the answer|the result|the solution|this answer|this result|)"
+      R"(it out|this out))?\W*$|)"
+      R"(\bto (?:get|obtain|reach|arrive at)\s+(?:this|the answer|the result|this answer|)"
+      R"(this result|that answer)\W*$|)"
+      R"(^\W*(?:this|that|it)(?:'s| is| was| completes| concludes| finishes| ends)\s+)"
+      R"((?:the (?:answer|solution) (?:to|for|of)\s+)?(?:problem|question|exercise|part|item|task))"
+      R"(\s+#?[#\d]|)"
+      R"(\b(?:problem|question|exercise|part|task)\s+#?[#\d]+\s+(?:is\s+)?(?:done|complete|)"
+      R"(completed|solved|finished)\b|)"
+      R"(^\W*(?:see|from|as in|like in|by|using|per) (?:step|problem|question|equation|eq\.|line|)"
+      R"(part|example|method)\s+\(?[#\d]|)"
+      R"(^\W*(?:solved|done|computed|found|calculated|worked out|finished|completed|checked|)"
+      R"(verified|double[- ]checked|confirmed)\s+(?:it\s+|this\s+)?(?:in|with|using|by|after|)"
+      R"(via|twice|thrice|[#\d])\b|)"
+      R"(^\W*(?:the|this|my|our)\s+(?:solution|calculation|computation|derivation|working|)"
+      R"(method|proof|process|reasoning)\s+(?:has|had|took|takes|needed|used|required|involves|)"
+      R"(involved|uses|needs)\b|)"
+      R"(^\W*(?:not counting|excluding|ignoring|without counting)\b))");
+  return RE2::PartialMatch(sentence, meta_re);
+}
+
+// Whether a sentence concludes: "Total: 12 apples.", "So she has 12.", "Hence, 12.", "=> 12".
+bool concludes(const std::string& sentence) {
+  static const RE2 re(
+      R"((?i)^[\s*#>|-]*(?:so|thus|hence|therefore|overall|altogether|in total|in all|finally|)"
+      R"(=>|->|\x{21D2}|\x{2192}|\x{2234}|\$?\\therefore)(?:\W|$)|)"
+      R"(\b(?:total|result|answer|final|finally|solution|ans|altogether|overall)\b)");
+  return RE2::PartialMatch(sentence, re);
+}
+
 // Where the closing part of a completion starts that states no answer: sign-off sentences
 // addressed to the reader ("Hope this helps!", "Good luck with the other 9 problems!"), a remark
 // sentence in brackets ("(This is part 1.)") and a trailing check of the answer ("Verification:
@@ -2020,8 +2197,10 @@ size_t closing_start(const std::string& text, bool* check) {
       R"((?i)\b(?:i hope|hope (?:this|that|it|you)|let me know|feel free|good luck|best of luck|)"
       R"(happy to help|glad to help|if you have (?:any|more|other|further)|)"
       R"((?:any|more|other|further) questions|happy (?:studying|learning|solving))\b)");
-  static const RE2 remark_re(R"(^\(\s*[A-Z][^()]*\)\s*$)");
-  static const RE2 stated_re(R"((?i)answer\s*(?:is|:)|=)");
+  static const RE2 remark_re(R"(^\(\s*[A-Z][^()]*\)\s*[.!]?$)");
+  static const RE2 lower_remark_re(R"(^\(\s*[a-z][^()]*\)\s*[.!]?$)");
+  static const RE2 stated_re(
+      R"((?i)answer\s*(?:is|:)|=|\b(?:total|in all|altogether|sum|result)\b)");
   size_t end = t.size();
   for (int k = 0; k < 8; k++) {
     size_t e = end;
@@ -2035,9 +2214,40 @@ size_t closing_start(const std::string& text, bool* check) {
     }
     std::string sentence = t.substr(b, e - b);
     bool signoff = RE2::PartialMatch(sentence, signoff_re);
-    bool remark =
-        RE2::FullMatch(trim(sentence), remark_re) && !RE2::PartialMatch(sentence, stated_re);
-    if (!signoff && !remark) break;
+    // A remark in brackets closing the sentence: "12 apples (I checked it 3 ways)."
+    size_t close = t[e - 1] == ')'               ? e - 1
+                   : (e >= 2 && t[e - 2] == ')') ? e - 2
+                                                 : std::string::npos;
+    size_t open = close == std::string::npos ? close : t.rfind('(', close);
+    auto is_remark = [&](const std::string& ts) {
+      return (RE2::FullMatch(ts, remark_re) ||
+              (RE2::FullMatch(ts, lower_remark_re) &&
+               (about_solution(ts, false) || about_solution(ts, true)))) &&
+             !RE2::PartialMatch(ts, stated_re) && !open_bracket(ts);
+    };
+    if (open != std::string::npos && open > b && t.find(')', open) == close &&
+        is_remark(trim(t.substr(open, e - open)))) {
+      end = open;
+      continue;
+    }
+    std::string ts = trim(sentence);
+    bool remark = is_remark(ts);
+    // A sentence about the solution itself ("It took 3 steps to find.", "I checked it 3 ways.");
+    // "That took 3 steps." only after a concluding line ("Total: 12 apples.", "So ... 12.").
+    size_t pe = b;
+    while (pe > 0 && is_space(t[pe - 1])) pe--;
+    size_t pb = sentence_begin(pe);
+    static const RE2 letter_re(R"([A-Za-z])");
+    if (pb > 0 && !RE2::PartialMatch(t.substr(pb, pe - pb), letter_re)) {
+      // "Ans. 12", "Final Answer\n12": the label sits one sentence or line before the value
+      size_t qe = pb;
+      while (qe > 0 && is_space(t[qe - 1])) qe--;
+      pb = sentence_begin(qe);
+    }
+    bool meta = !RE2::PartialMatch(sentence, stated_re) && !open_bracket(ts) &&
+                (about_solution(ts, false) ||
+                 (about_solution(ts, true) && concludes(text.substr(pb, pe - pb))));
+    if (!signoff && !remark && !meta) break;
     end = b;
   }
   // "Check: ...", "Verification: ...", "Let's verify: ...", "To double-check, ..." opening a

@@ -5,7 +5,8 @@
 // that are sentences, pathological answers; answers without a box in prose, Markdown or display math,
 // mixed numbers, units, choice letters with values, approximations and qualifiers around the answer,
 // named values, Unicode, self-corrections, one value restated, dashes as minus signs, "7 more
-// cookies", plain equations for a tuple, conditional answers. Then the availability bound: a
+// cookies", plain equations for a tuple, conditional answers; two answers left open, answer labels,
+// sentences and brackets about the solution after the answer. Then the availability bound: a
 // pathological answer in a batch of honest rows on 2 threads.
 #include <doctest/doctest.h>
 
