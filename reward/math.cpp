@@ -727,20 +727,28 @@ std::optional<std::string> open_pair(const std::string& t, size_t pb, size_t pe,
   if (RE2::FullMatch(between, to_re) && RE2::PartialMatch(head, from_re) && counted &&
       lower(word) == "from")
     return count;
-  // "probably 12-13 apples", "roughly 12 to 13", "12–13, I think": a range said with a hedge; a
-  // range alone ("pages 3–5", "3-5") gives its end, as before.
+  // "probably 12-13 apples", "roughly 12 to 13", "12–13, I think": a range said with a hedge. A
+  // range alone, "3-5 cookies", "pages 3–5" (ends rising, joined by the dash alone), leaves the
+  // answer as open: its end is no more the answer than its start.
   size_t after_stop = t.find_first_of(".;!?\n", e);
   std::string after =
       t.substr(e, after_stop == std::string::npos ? std::string::npos : after_stop - e);
   bool hedged =
       RE2::PartialMatch(sentence, hedge_word_re) || RE2::PartialMatch(after, hedge_word_re);
   std::string dash = trim(between);
+  auto rising = [&](const std::string& hi) {
+    std::string lo = t.substr(pb, pe - pb), h = hi;
+    lo.erase(std::remove(lo.begin(), lo.end(), ','), lo.end());
+    h.erase(std::remove(h.begin(), h.end(), ','), h.end());
+    return std::strtod(lo.c_str(), nullptr) < std::strtod(h.c_str(), nullptr);
+  };
   if ((*value)[0] == '-' && between.empty() && value->size() > 1 && is_digit((*value)[1])) {
     *value = value->substr(1);
-    return hedged ? std::string("range") : *value;
+    return hedged || rising(*value) ? std::string("range") : *value;
   }
-  if (hedged &&
-      (dash == "\xe2\x80\x93" || dash == "\xe2\x80\x94" || RE2::FullMatch(between, to_re)))
+  const bool en_em = dash == "\xe2\x80\x93" || dash == "\xe2\x80\x94";
+  if ((hedged && (en_em || RE2::FullMatch(between, to_re))) ||
+      (en_em && between == dash && rising(*value)))
     return std::string("range");
   // "12 or 13", "12, or is it 13", "either she has 12 apples or she has 13 apples", "12. Or 13."
   static const RE2 or_re(

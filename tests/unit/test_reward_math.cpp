@@ -568,7 +568,10 @@ TEST_CASE("math: restatements, dashes as minus signs, comparisons, plain equatio
   CHECK_FALSE(aha::math_equal("2", "2 or -2", opt).equal);
   CHECK(aha::math_equal("-3", "\u20133", opt).equal);
   CHECK(aha::math_extract("So we get x = \u20133.", opt, nullptr) == "-3");
-  CHECK(aha::math_extract("Read pages 3\u20135.", opt, nullptr) == "5");
+  // A rising range is both ends (neither alone answers), never the negative -5.
+  CHECK(aha::math_extract("Read pages 3\u20135.", opt, nullptr) == "3, 5");
+  CHECK(aha::math_extract("She can eat 3-5 cookies a day.", opt, nullptr) == "3, 5");
+  CHECK(aha::math_extract("The score went from 5-3 to 6-3.", opt, nullptr) != "3, 5");
   CHECK(aha::math_equal("7", "7 more cookies", opt).equal);
   CHECK_FALSE(aha::math_equal("7", "7 more than x", opt).equal);
   auto score = [](const char* completion, const char* gold) {
