@@ -31,13 +31,19 @@ struct LogsArgs {
 void parse_range(const std::string& text, aha::SampleQuery& q) {
   size_t colon = text.find(':');
   if (colon == std::string::npos) throw std::runtime_error("--steps " + text + ": expected a:b");
-  try {
-    std::string a = text.substr(0, colon), b = text.substr(colon + 1);
-    if (!a.empty()) q.step_min = std::stoll(a);
-    if (!b.empty()) q.step_max = std::stoll(b);
-  } catch (const std::exception&) {
-    throw std::runtime_error("--steps " + text + ": expected integers a:b");
-  }
+  // Whole integers only: std::stoll alone took "3x" as 3.
+  auto step = [&](const std::string& s, std::optional<int64_t>* out) {
+    if (s.empty()) return;
+    size_t used = 0;
+    try {
+      *out = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != s.size()) throw std::runtime_error("--steps " + text + ": expected integers a:b");
+  };
+  step(text.substr(0, colon), &q.step_min);
+  step(text.substr(colon + 1), &q.step_max);
 }
 
 void run_logs(const LogsArgs& a) {
