@@ -279,18 +279,20 @@ void add_reward(CLI::App& app) {
       reward->add_subcommand("tasks", "List the tasks (built-in, and from --tasks-file)");
   tasks->add_option("--tasks-file", *tasks_file, "TOML file with [tasks.NAME] tables");
   tasks->callback([tasks_file] {
-    std::vector<std::string> names = aha::builtin_task_names();
-    for (const auto& n : names) {
-      aha::TaskSpec s = aha::find_task_spec(n);
-      std::printf("%-10s %s\n", n.c_str(), s.description.c_str());
-    }
+    // The file first: a bad one fails before anything is listed.
+    std::vector<aha::TaskSpec> from_file;
     if (!tasks_file->empty()) {
       std::ifstream f = aha::open_input(*tasks_file);
       std::stringstream ss;
       ss << f.rdbuf();
-      for (const auto& s : aha::parse_task_toml(ss.str(), *tasks_file, "."))
-        std::printf("%-10s %s (%s)\n", s.name.c_str(), s.description.c_str(), tasks_file->c_str());
+      from_file = aha::parse_task_toml(ss.str(), *tasks_file, ".");
     }
+    for (const auto& n : aha::builtin_task_names()) {
+      aha::TaskSpec s = aha::find_task_spec(n);
+      std::printf("%-10s %s\n", n.c_str(), s.description.c_str());
+    }
+    for (const auto& s : from_file)
+      std::printf("%-10s %s (%s)\n", s.name.c_str(), s.description.c_str(), tasks_file->c_str());
   });
 
   CLI::App* bench = aha::cli::subcommand(app, "bench", "Benchmarks");
