@@ -331,6 +331,11 @@ void cuda_ctx_sync_weights(const Ctx& ctx) {
     cast_to_bf16_cuda(static_cast<bf16*>(s.weights_bf16.p), s.weights, s.num_weights, s.stream);
 }
 
+void* cuda_ctx_weights_bf16(const Ctx& ctx) {
+  CudaState& s = state(ctx);
+  return s.num_weights > 0 ? s.weights_bf16.p : nullptr;
+}
+
 void cuda_ctx_set_fp32(const Ctx& ctx, bool on) {
   CudaState& s = state(ctx);
   if (s.fp32 != on) s.generation++;  // graphs captured in the other mode launch other kernels
@@ -391,6 +396,9 @@ void cuda_ctx_set_weights(const Ctx&, const float*, long) {
 }
 void cuda_ctx_sync_weights(const Ctx&) {
   no_cuda_twin("cuda_ctx_sync_weights");
+}
+void* cuda_ctx_weights_bf16(const Ctx&) {
+  no_cuda_twin("cuda_ctx_weights_bf16");
 }
 void cuda_ctx_set_fp32(const Ctx&, bool) {
   no_cuda_twin("cuda_ctx_set_fp32");

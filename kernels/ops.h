@@ -33,6 +33,9 @@ Ctx cuda_ctx_create();
 void cuda_ctx_destroy(Ctx& ctx);
 void cuda_ctx_set_weights(const Ctx& ctx, const float* params, long n);
 void cuda_ctx_sync_weights(const Ctx& ctx);
+// The bf16 copy itself (a bf16 array parallel to the registered parameters; null before
+// cuda_ctx_set_weights): an optimiser that writes it beside the fp32 update saves the sync.
+void* cuda_ctx_weights_bf16(const Ctx& ctx);
 
 // The fp32 test mode of a CUDA ctx (also AHA_CUDA_FP32=1 in the environment when the ctx is
 // made): the GEMMs (MLA's absorbed decode GEMMs included), attention, the routed experts and the

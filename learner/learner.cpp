@@ -481,8 +481,9 @@ double cuda_optimizer_step(Learner& l, const CudaStep& v, float lr) {
   p.beta2 = l.cfg.beta2;
   p.eps = l.cfg.adam_eps;
   l.step++;
-  adamw_update_cuda(d.policy.params.data(), nullptr, d.policy.grads.data(), d.adam_m.data(),
-                    d.adam_v.data(), P,
+  // The GEMMs' bf16 copy is written beside the fp32 update: the next forward needs no sync.
+  adamw_update_cuda(d.policy.params.data(), static_cast<bf16*>(cuda_ctx_weights_bf16(d.policy.ctx)),
+                    d.policy.grads.data(), d.adam_m.data(), d.adam_v.data(), P,
                     static_cast<const AdamWSegment*>(static_cast<const void*>(d.segments.data())),
                     d.num_segments, l.step, p, v.norm.data(), l.cfg.grad_clip, s);
   double norm = 0;
@@ -537,6 +538,10 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
   int begin = 0, end = S;
   if (R > 1) learner_shard(samples, dp->rank, R, &begin, &end);
   cuda_upload(l);
+  // The bf16 copies once per update, not at every forward: in this update the weights change only
+  // by AdamW, which writes the copy itself (the router biases it moves after are not GEMM weights).
+  cuda_ctx_sync_weights(ctx);
+  if (l.cfg.need_ref) cuda_ctx_sync_weights(d.ref.ctx);
   std::vector<MicroBatch> mbs = make_micro_batches(l.policy, samples, begin, end,
                                                    l.cfg.micro_batch_tokens, l.cfg.routing_replay);
   const int NB = static_cast<int>(mbs.size());
@@ -574,6 +579,7 @@ UpdateMetrics cuda_update(Learner& l, const std::vector<Sample>& samples,
   fo.recompute = l.cfg.recompute;
   fo.inv_temp = l.cfg.inv_temp;
   fo.need_entropy = true;
+  fo.sync_weights = false;  // synced above, kept by AdamW
   mt.sample_mean_logp.assign(S, 0.0f);
   mt.sample_mean_abs_dlogp.assign(S, 0.0f);
   LaneWork lw;
@@ -670,6 +676,7 @@ double cuda_sft_step(Learner& l, const std::vector<Sample>& samples) {
   LearnerCuda& d = l.cuda;
   Model& m = d.policy;
   cuda_upload(l);
+  cuda_ctx_sync_weights(m.ctx);  // once per step (as in cuda_update)
   std::vector<MicroBatch> mbs = make_micro_batches(
       l.policy, samples, 0, static_cast<int>(samples.size()), l.cfg.micro_batch_tokens, false);
   int max_n = 0, max_b = 0;
@@ -686,6 +693,7 @@ double cuda_sft_step(Learner& l, const std::vector<Sample>& samples) {
   double loss = 0;
   ForwardOptions fo;
   fo.recompute = l.cfg.recompute;
+  fo.sync_weights = false;
   std::vector<std::vector<long>> load;
   std::vector<float> dlogp;
   for (MicroBatch& mb : mbs) {
@@ -916,6 +924,7 @@ double learner_sft_step(Learner& l, const std::vector<Sample>& samples) {
   double loss = 0;
   ForwardOptions fo;
   fo.recompute = l.cfg.recompute;
+  fo.sync_weights = false;
   std::vector<std::vector<long>> load;
   for (MicroBatch& mb : mbs) {
     model_forward(m, l.acts, mb.batch, fo);

@@ -56,6 +56,8 @@ void bench_model_config(const char* name, const ModelConfig& cfg, int B, int T, 
     model_backward(m, acts, batch, dlogp.data(), opt);
   };
   step();  // warm-up
+  // As the learner runs it: the weights' bf16 copy made once (above), not at every forward.
+  opt.sync_weights = false;
   ctx_sync(m.ctx);
   cuda_ctx_profile_report(m.ctx);  // with AHA_CUDA_PROFILE: drop the warm-up's times
   int iters = 0;
