@@ -491,6 +491,23 @@ void run_cpp_verdict_suite() {
       io9, opt);
   INFO(stdin_w.reason);
   CHECK(stdin_w.score == 0.0);
+  // The reason quotes the program's output and error text, cut by bytes: it must stay valid
+  // UTF-8, or the reward worker's JSON encoding throws (type_error 316) and the worker ends.
+  std::string e_acute_600;  // the completion's byte 2000 falls inside one of these
+  for (int i = 0; i < 600; i++) e_acute_600 += "\xc3\xa9";
+  std::vector<aha::RewardResult> texts = {
+      aha::check_code("#include <cstdio>\nint main() { std::fputs(\"9 \\xff\\xfe\\xc3\", stdout); "
+                      "return 1; }\n",
+                      io9, opt),
+      aha::check_code("def f():\n    raise ValueError('a' + '\\u00e9' * 300)\n",
+                      {{"tests", {"assert f() == 42"}}}, opt),
+      aha::check_code("def f():\n    return 41\n#" + std::string(1001, 'x') + e_acute_600,
+                      {{"tests", {"assert f() == 42"}}}, opt)};
+  for (const aha::RewardResult& t : texts) {
+    INFO(t.reason);
+    CHECK(t.score == 0.0);
+    CHECK_NOTHROW((void)nlohmann::json({{"reason", t.reason}, {"extracted", t.extracted}}).dump());
+  }
   // stdin/stdout tests: the output is compared here; exiting 0 early prints nothing right.
   nlohmann::json io = {{"language", "cpp"}, {"tests", {{{"input", "3"}, {"output", "9"}}}}};
   CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
