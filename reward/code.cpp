@@ -619,14 +619,49 @@ SandboxLimits limits_from(const CheckerOptions& o) {
   return l;
 }
 
+// s with every byte that is not part of well-formed UTF-8 replaced by U+FFFD. The reason holds
+// the program's own output and cuts by bytes; invalid UTF-8 there made the reward worker's JSON
+// encoding throw (type_error 316) and end the worker.
+std::string valid_utf8(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    size_t len = c < 0x80                   ? 1
+                 : (c >= 0xC2 && c <= 0xDF) ? 2
+                 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4
+                                            : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; k++) {
+      unsigned char lo = 0x80, hi = 0xBF;
+      if (k == 1 && c == 0xE0) lo = 0xA0;  // overlong
+      if (k == 1 && c == 0xED) hi = 0x9F;  // surrogates
+      if (k == 1 && c == 0xF0) lo = 0x90;  // overlong
+      if (k == 1 && c == 0xF4) hi = 0x8F;  // above U+10FFFF
+      ok = p[i + k] >= lo && p[i + k] <= hi;
+    }
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i++;
+    }
+  }
+  return out;
+}
+
 RewardResult finish(int passed, int total, const std::string& note, const std::string& extracted) {
   RewardResult r;
   r.score = total > 0 ? static_cast<double>(passed) / total : 0.0;
   double all = (total > 0 && passed == total) ? 1.0 : 0.0;
   r.components = {{"pass_rate", r.score}, {"all_pass", all}};
-  r.extracted = extracted.size() > 2000 ? extracted.substr(0, 2000) : extracted;
+  r.extracted = valid_utf8(extracted.size() > 2000 ? extracted.substr(0, 2000) : extracted);
   r.reason = std::to_string(passed) + "/" + std::to_string(total) + " tests passed";
-  if (!note.empty() && passed < total) r.reason += ": " + note;
+  if (!note.empty() && passed < total) r.reason += ": " + valid_utf8(note);
   return r;
 }
 

@@ -383,6 +383,13 @@ const Bpf& sandbox_bpf() {
                     SCMP_SYS(userfaultfd),
                     SCMP_SYS(io_uring_setup)})
       seccomp_rule_add(ctx, deny, sys, 0);
+    // Memory no rlimit counts (RLIMIT_AS sees mappings only): System V shared memory, message
+    // queues and semaphores live on in the IPC namespace (one process held 2 GiB with
+    // memory_mb = 256 and no cgroup), and memfd pages while unmapped. Kernel AIO contexts count
+    // against the host-wide fs.aio-max-nr (one run held all of it: io_setup failed machine-wide).
+    for (int sys : {SCMP_SYS(shmget), SCMP_SYS(msgget), SCMP_SYS(semget), SCMP_SYS(memfd_create),
+                    SCMP_SYS(io_setup)})
+      seccomp_rule_add(ctx, deny, sys, 0);
     // No new namespaces of any kind, by clone(2) either: a nested user namespace would give the
     // program a mount namespace of its own (a tmpfs no limit bounds) and the kernel surface that
     // needs CAP_SYS_ADMIN or CAP_NET_ADMIN. clone3 hides its flags in memory: ENOSYS makes libc
@@ -417,8 +424,7 @@ struct ChildPlan {
   std::vector<std::string> args;
   std::vector<std::string> env;
   std::string dir;                       // the session directory on the host
-  std::string stdin_path;                // used when stdin_fd < 0
-  int stdin_fd = -1;                     // a pipe instead of the file (run_connected)
+  int stdin_fd = -1;                     // a sealed memfd (sealed_stdin) or a pipe
   std::vector<std::pair<int, int>> fds;  // (our fd, its number in the child), numbers >= 3
   uid_t uid = 0;
   bool drop_identity = false;
@@ -611,9 +617,8 @@ void fallback_namespaces(const ChildPlan& plan, int err_fd) {
   // Into the run's cgroups first: everything it starts is counted there.
   for (const std::string& procs : plan.cgroup_procs)
     if (!child_write_file(procs.c_str(), "0")) child_fail(err_fd, "join cgroup", procs.c_str());
-  int in_fd =
-      plan.stdin_fd >= 0 ? plan.stdin_fd : open(plan.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in_fd < 0) child_fail(err_fd, "open stdin");
+  int in_fd = plan.stdin_fd;
+  if (in_fd < 0) child_fail(err_fd, "no stdin");
   // Sources first to high numbers (a source may sit on a target number), then to their targets,
   // then everything else closed.
   auto high = [&](int fd) {
@@ -860,9 +865,7 @@ bool bad_name(const std::string& name) {
 }  // namespace
 
 void SandboxSession::write_file(const std::string& name, const std::string& content) {
-  // ".stdin" is ours (never shown in the work directory); other dot names are refused.
-  if (bad_name(name) && name != ".stdin")
-    throw std::invalid_argument("sandbox: bad file name '" + name + "'");
+  if (bad_name(name)) throw std::invalid_argument("sandbox: bad file name '" + name + "'");
   std::string path = dir_ + "/" + name;
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << content;
@@ -1173,11 +1176,31 @@ ChildPlan make_plan(Isolation iso, const std::string& dir, uid_t uid, const Sand
     plan.gid_map = std::to_string(getgid()) + " " + std::to_string(getgid()) + " 1\n";
   }
   plan.dir = dir;
-  plan.stdin_path = dir + "/.stdin";
   plan.uid = uid;
   plan.drop_identity = running_as_root();
   plan.limits = req.limits;
   return plan;
+}
+
+// A run's stdin: a memfd sealed against writes. A file of the work directory would be a host file
+// the run could reopen for writing through /proc/self/fd/0 (16 MiB written to the host's disk).
+int sealed_stdin(const std::string& data) {
+  int fd = memfd_create("aha-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw std::runtime_error(std::string("sandbox: memfd_create: ") + strerror(errno));
+  for (size_t at = 0; at < data.size();) {
+    ssize_t k = write(fd, data.data() + at, data.size() - at);
+    if (k <= 0) {
+      close(fd);
+      throw std::runtime_error("sandbox: cannot write stdin");
+    }
+    at += static_cast<size_t>(k);
+  }
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+      lseek(fd, 0, SEEK_SET) != 0) {
+    close(fd);
+    throw std::runtime_error(std::string("sandbox: seal stdin: ") + strerror(errno));
+  }
+  return fd;
 }
 
 // Runs /usr/bin/true under `iso`; "" when it worked, else why not.
@@ -1191,14 +1214,14 @@ std::string try_isolation(Isolation iso) {
   std::string dir = tmpl;
   if (running_as_root() && chown(dir.c_str(), uid, uid) != 0) {
   }
-  { std::ofstream(dir + "/.stdin").flush(); }
   std::string why;
   try {
     SandboxRequest req{{"/usr/bin/true"}, "", {}, {}, ""};
     req.limits.wall_s = 10;
     std::vector<ChildPlan> plans = {make_plan(iso, dir, uid, req)};
     sandbox_bpf();
-    SandboxResult r = run_plans(plans, {}, {true})[0];
+    plans[0].stdin_fd = sealed_stdin("");
+    SandboxResult r = run_plans(plans, {plans[0].stdin_fd}, {true})[0];
     if (r.exit_code != 0 || !r.error.empty())
       why = "exit " + std::to_string(r.exit_code) + ", signal " + std::to_string(r.term_signal) +
             ": " + r.error + r.output.substr(0, 300);
@@ -1251,12 +1274,12 @@ bool start_starved(const SandboxResult& r) {
 SandboxResult SandboxSession::run(const SandboxRequest& req) {
   if (req.argv.empty()) throw std::invalid_argument("sandbox: empty argv");
   Isolation iso = sandbox_isolation();
-  write_file(".stdin", req.stdin_data);
   SandboxResult r;
   for (int attempt = 0; attempt < 20; attempt++) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::vector<ChildPlan> plans = {make_plan(iso, dir_, uid_, req)};
-    r = run_plans(plans, {}, {true})[0];
+    plans[0].stdin_fd = sealed_stdin(req.stdin_data);
+    r = run_plans(plans, {plans[0].stdin_fd}, {true})[0];
     kill_uid(uid_);  // anything that still lingers
     reap_orphans();
     if (!start_starved(r)) break;
@@ -1268,22 +1291,26 @@ std::vector<SandboxResult> SandboxSession::run_connected(const SandboxRequest& p
                                                          const SandboxRequest& peer) {
   if (primary.argv.empty() || peer.argv.empty()) throw std::invalid_argument("sandbox: empty argv");
   Isolation iso = sandbox_isolation();
-  write_file(".stdin", primary.stdin_data);
   std::vector<SandboxResult> r;
   for (int attempt = 0; attempt < 20; attempt++) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::vector<ChildPlan> plans = {make_plan(iso, dir_, uid_, primary),
                                     make_plan(iso, dir_, uid_, peer)};
     int to_peer[2], from_peer[2];
-    if (pipe2(to_peer, O_CLOEXEC) != 0) throw std::runtime_error("sandbox: pipe");
-    if (pipe2(from_peer, O_CLOEXEC) != 0) {
-      close(to_peer[0]), close(to_peer[1]);
+    int in = sealed_stdin(primary.stdin_data);
+    if (pipe2(to_peer, O_CLOEXEC) != 0) {
+      close(in);
       throw std::runtime_error("sandbox: pipe");
     }
+    if (pipe2(from_peer, O_CLOEXEC) != 0) {
+      close(in), close(to_peer[0]), close(to_peer[1]);
+      throw std::runtime_error("sandbox: pipe");
+    }
+    plans[0].stdin_fd = in;
     plans[0].fds = {{from_peer[0], 4}, {to_peer[1], 5}};
     plans[1].stdin_fd = to_peer[0];
     plans[1].fds = {{from_peer[1], 3}};
-    r = run_plans(plans, {to_peer[0], to_peer[1], from_peer[0], from_peer[1]}, {true, false});
+    r = run_plans(plans, {in, to_peer[0], to_peer[1], from_peer[0], from_peer[1]}, {true, false});
     kill_uid(uid_);
     reap_orphans();
     if (!start_starved(r[0]) && !start_starved(r[1])) break;

@@ -40,7 +40,7 @@ struct SandboxLimits {
 
 struct SandboxRequest {
   std::vector<std::string> argv;  // argv[0] is an absolute path inside the sandbox (/usr/bin/...)
-  std::string stdin_data;         // given on stdin (from a file in the work directory)
+  std::string stdin_data;         // given on stdin (a memfd sealed against writes)
   SandboxLimits limits;
   // Session files shown read-only in the work directory; empty = every file of the session.
   std::vector<std::string> files;

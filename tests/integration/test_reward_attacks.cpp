@@ -1,7 +1,9 @@
 // Attack suite through the code checker. Two kinds of hostile program:
 // - against the sandbox (fork and memory bombs, threads, disk (/tmp, and /, /etc, /dev outside
 //   it), network, files outside, killing the scorer, processes left behind, namespaces of its
-//   own by unshare or clone, kernel keyrings and io_uring): each must be
+//   own by unshare or clone, kernel keyrings and io_uring, memory outside RLIMIT_AS in System V
+//   shared memory or memfds, the host-wide AIO contexts, the host's stdin file reopened for
+//   writing): each must be
 //   contained, score 0 with a reason, and leave no process and no file behind;
 // - against the verdict (wrong programs, each returning a constant, that try to make the tests
 //   pass anyway: redefining exec, swallowing AssertionError, objects equal to everything,
@@ -171,6 +173,27 @@ std::vector<Attack> sandbox_attacks(const std::string& secret, const std::string
        "    return 42 if key >= 0 or ring >= 0 else 41\n"},
       {"fake pass marker",
        "import os\ndef f():\n    os.write(3, b'0000000000000000 0 pass\\n')\n    os._exit(0)\n"},
+      // Memory that RLIMIT_AS does not see: System V shared memory outlives its mapping in the
+      // IPC namespace, memfd pages count only while mapped (without a cgroup both went past
+      // memory_mb: 2 GiB and 944 MiB held with memory_mb = 256).
+      {"System V shared memory outside RLIMIT_AS",
+       "import ctypes\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.shmat.restype = ctypes.c_void_p\n    held = 0\n    for i in range(12):\n"
+       "        sid = libc.shmget(0, 64 << 20, 0o1600)\n        if sid < 0:\n            break\n"
+       "        p = libc.shmat(sid, None, 0)\n        if p is None or p == 2**64 - 1:\n"
+       "            break\n        ctypes.memset(p, 1, 64 << 20)\n"
+       "        libc.shmdt(ctypes.c_void_p(p))\n        held += 64\n"
+       "    return 42 if held >= 640 else held\n"},
+      {"memfd pages outside RLIMIT_AS",
+       "import os\ndef f():\n    fds, held = [], 0\n    try:\n        for i in range(40):\n"
+       "            fd = os.memfd_create('x')\n            os.write(fd, b'1' * (15 << 20))\n"
+       "            fds.append(fd)\n            held += 15\n    except OSError:\n        pass\n"
+       "    return 42 if held >= 540 else held\n"},
+      // A host-wide count: one run held every AIO context of the machine (fs.aio-max-nr).
+      {"kernel AIO contexts (host-wide fs.aio-max-nr)",
+       "import ctypes\ndef f():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+       "    libc.syscall.restype = ctypes.c_long\n    ctx = ctypes.c_ulong(0)\n"
+       "    return 42 if libc.syscall(206, 1, ctypes.byref(ctx)) == 0 else 41\n"},
   };
 }
 
@@ -458,6 +481,33 @@ void run_cpp_verdict_suite() {
       ref, opt);
   INFO(incbin.reason);
   CHECK(incbin.reason.find("file not found: test.cpp") != std::string::npos);
+  // stdin reopened for writing through /proc/self/fd/0: when stdin was a file of the session
+  // directory, that wrote up to file_mb into the host's disk; a sealed memfd takes no write.
+  nlohmann::json io9 = {{"language", "cpp"}, {"tests", {{{"input", "3"}, {"output", "9"}}}}};
+  aha::RewardResult stdin_w = aha::check_code(
+      "#include <cstdio>\n#include <fcntl.h>\n#include <unistd.h>\nint main() {\n"
+      "  int fd = open(\"/proc/self/fd/0\", O_WRONLY);\n"
+      "  if (fd >= 0 && write(fd, \"pwned\", 5) == 5) std::puts(\"9\");\n}\n",
+      io9, opt);
+  INFO(stdin_w.reason);
+  CHECK(stdin_w.score == 0.0);
+  // The reason quotes the program's output and error text, cut by bytes: it must stay valid
+  // UTF-8, or the reward worker's JSON encoding throws (type_error 316) and the worker ends.
+  std::string e_acute_600;  // the completion's byte 2000 falls inside one of these
+  for (int i = 0; i < 600; i++) e_acute_600 += "\xc3\xa9";
+  std::vector<aha::RewardResult> texts = {
+      aha::check_code("#include <cstdio>\nint main() { std::fputs(\"9 \\xff\\xfe\\xc3\", stdout); "
+                      "return 1; }\n",
+                      io9, opt),
+      aha::check_code("def f():\n    raise ValueError('a' + '\\u00e9' * 300)\n",
+                      {{"tests", {"assert f() == 42"}}}, opt),
+      aha::check_code("def f():\n    return 41\n#" + std::string(1001, 'x') + e_acute_600,
+                      {{"tests", {"assert f() == 42"}}}, opt)};
+  for (const aha::RewardResult& t : texts) {
+    INFO(t.reason);
+    CHECK(t.score == 0.0);
+    CHECK_NOTHROW((void)nlohmann::json({{"reason", t.reason}, {"extracted", t.extracted}}).dump());
+  }
   // stdin/stdout tests: the output is compared here; exiting 0 early prints nothing right.
   nlohmann::json io = {{"language", "cpp"}, {"tests", {{{"input", "3"}, {"output", "9"}}}}};
   CHECK(aha::check_code("#include <cstdlib>\nstatic int e = (std::_Exit(0), 0);\nint main(){}\n",
