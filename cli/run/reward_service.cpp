@@ -375,7 +375,9 @@ int run_reward_worker(const RewardWorkerOptions& opt) {
         details.push_back(scored_to_json(s));
       }
     }
-    res.components_json = details.dump();
+    // A completion's bytes need not be UTF-8 (a byte-level token cut mid-character); what the
+    // checker quotes of it must not stop the worker.
+    res.components_json = details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     send_frame(sock, "", encode(res));
   }
   ByeMsg bye;
