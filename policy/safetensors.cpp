@@ -10,15 +10,20 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 
+#include "kernels/checksum.h"
 #include "kernels/json_depth.h"
 #include "kernels/user_input.h"
 
 namespace aha {
+
+// The __metadata__ key of the data region's checksum (kernels/checksum.h), 16 hex digits.
+constexpr const char* kDataChecksumKey = "aha_data_checksum64";
 
 namespace {
 
@@ -337,6 +342,18 @@ StFile st_open(const std::string& path) {
     covered += t->nbytes;
   }
   f.gap_bytes = data_size - covered;
+  // Files aha wrote carry the data region's checksum: a flipped bit or a torn copy is found here,
+  // not as silently wrong weights.
+  auto sum = f.metadata.find(kDataChecksumKey);
+  if (sum != f.metadata.end()) {
+    char want[17];
+    std::snprintf(want, sizeof want, "%016llx",
+                  static_cast<unsigned long long>(checksum64(data, data_size)));
+    if (sum->second != want)
+      fail(path, std::string("the tensor data does not match the checksum aha wrote with it (") +
+                     kDataChecksumKey + " " + sum->second + ", the data gives " + want +
+                     "): the file is corrupt (a flipped bit or a torn copy)");
+  }
   return f;
 }
 
@@ -381,7 +398,9 @@ void st_write_converted(const std::string& path, const std::vector<StWriteTensor
             [](const StWriteTensor* a, const StWriteTensor* b) { return a->name < b->name; });
 
   json h = json::object();
-  if (!metadata.empty()) h["__metadata__"] = metadata;
+  json meta = metadata;
+  meta[kDataChecksumKey] = std::string(16, '0');  // filled in once the data is written
+  h["__metadata__"] = meta;
   size_t offset = 0;
   for (size_t i = 0; i < order.size(); i++) {
     const StWriteTensor& t = *order[i];
@@ -408,9 +427,12 @@ void st_write_converted(const std::string& path, const std::vector<StWriteTensor
   }
   std::string hs = h.dump();
   hs.append((8 - hs.size() % 8) % 8, ' ');  // data region starts 8-byte aligned
+  const std::string sum_field = std::string("\"") + kDataChecksumKey + "\":\"";
+  const size_t sum_at = 8 + hs.find(sum_field) + sum_field.size();  // the 16 zeros in the file
 
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0644);  // read back for the checksum
   if (fd < 0) fail(tmp, "cannot create: " + errno_str());
   try {
     uint8_t len[8];
@@ -438,6 +460,26 @@ void st_write_converted(const std::string& path, const std::vector<StWriteTensor
         write_all(fd, buf.data(), m * 2, tmp);
       }
     }
+    // The data region's checksum, read back from what was written, into the header's field.
+    std::vector<uint8_t> back(1 << 20);  // a multiple of 8: chained pieces give the whole sum
+    uint64_t sum = kFnvOffset;
+    for (size_t done = 0; done < offset;) {  // offset: the data region's size
+      const size_t want = std::min(back.size(), offset - done);
+      size_t have = 0;
+      while (have < want) {
+        const ssize_t got = ::pread(fd, back.data() + have, want - have,
+                                    static_cast<off_t>(8 + hs.size() + done + have));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) fail(tmp, "read back failed: " + errno_str());
+        have += static_cast<size_t>(got);
+      }
+      sum = checksum64_chain(back.data(), want, sum);
+      done += want;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(sum));
+    if (::pwrite(fd, hex, 16, static_cast<off_t>(sum_at)) != 16)
+      fail(tmp, "cannot write the checksum: " + errno_str());
     if (fsync(fd) != 0) fail(tmp, "fsync failed: " + errno_str());
   } catch (...) {
     ::close(fd);

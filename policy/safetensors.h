@@ -9,6 +9,9 @@
 //   nbytes == numel(shape) * dtype size, names are unique and no two tensors overlap. Gaps between
 //   tensors are allowed (counted in StFile::gap_bytes). Any violation throws std::runtime_error
 //   whose message names the file and, where there is one, the tensor.
+// - A file aha wrote carries "aha_data_checksum64" in __metadata__: checksum64 (kernels/checksum.h)
+//   of the whole data region, 16 hex digits. st_open verifies it when present (files from elsewhere
+//   have none), so a flipped bit in the tensor data is refused naming the file, not loaded.
 // - StFile owns its mapping (move-only); StTensor::data points into it and dies with it.
 // - Tensor data may be unaligned: readers copy element by element with memcpy, never cast pointers.
 // - st_write writes to path + ".tmp", fsyncs and renames, so a crash never leaves a half-written

@@ -520,28 +520,6 @@ bool msg_type_from_name(const std::string& name, MsgType& out) {
   return false;
 }
 
-uint64_t fnv1a64(const void* data, size_t n, uint64_t h) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-uint64_t checksum64(const void* data, size_t n) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  uint64_t h = kFnvOffset;
-  size_t num_words = n / 8;
-  for (size_t i = 0; i < num_words; ++i) {
-    uint64_t w;
-    std::memcpy(&w, p + 8 * i, 8);
-    h ^= w;
-    h *= 1099511628211ull;
-  }
-  return fnv1a64(p + 8 * num_words, n % 8, h);
-}
-
 std::vector<uint64_t> chunk_checksums(const uint8_t* data, size_t n, uint32_t chunk_size,
                                       int threads) {
   AHA_CHECK(chunk_size > 0 || n == 0, "chunk_checksums: zero chunk size");

@@ -61,6 +61,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "kernels/checksum.h"
 #include "policy/sample.h"     // gen_result carries the sampler's fields of Sample
 #include "rollout/sampling.h"  // SamplingParams travels as the sampling_params map
 
@@ -93,14 +94,7 @@ enum class MsgType {
 const char* msg_type_name(MsgType t);
 bool msg_type_from_name(const std::string& name, MsgType& out);
 
-// FNV-1a 64-bit hash of bytes; `h` chains a previous result (start with the offset basis).
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-uint64_t fnv1a64(const void* data, size_t n, uint64_t h = kFnvOffset);
-
-// The checksum of weight bytes: FNV-1a's step (h ^= x; h *= prime) over 64-bit little-endian words,
-// then over the remaining n % 8 bytes one by one (8x faster than byte-wise FNV-1a; it equals
-// fnv1a64 for n < 8).
-uint64_t checksum64(const void* data, size_t n);
+// The checksum of weight bytes: checksum64 (kernels/checksum.h).
 
 // The checksums of a weight buffer's chunks of chunk_size bytes (the last may be short), the
 // chunks split over up to `threads` threads for large buffers: the same values however many.

@@ -281,6 +281,53 @@ TEST_CASE("safetensors: every truncation and header byte flip of a valid file is
   }
 }
 
+TEST_CASE("safetensors: a flipped bit in the tensor data of a file aha wrote is refused") {
+  TmpDir d;
+  std::vector<uint16_t> h(12, 0x3F80);
+  std::vector<float> v(5, 2.0f);
+  const std::string src = d.file("src.safetensors");
+  st_write(src, {{"a.w", "BF16", {3, 4}, h.data(), 24}, {"b.w", "F32", {5}, v.data(), 20}},
+           {{"k", "v"}});
+  std::string bytes;
+  {
+    std::ifstream in(src, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  StFile good = st_open(src);
+  CHECK(good.metadata.at("k") == "v");
+  CHECK(good.metadata.at("aha_data_checksum64").size() == 16);
+  // An independent reference: the 16 hex digits are FNV-1a's word-wise step over the data region.
+  const size_t hend = 8 + size_t(bytes[0] & 0xFF) + (size_t(bytes[1] & 0xFF) << 8);
+  uint64_t ref = 14695981039346656037ull;
+  for (size_t i = hend; i + 8 <= bytes.size(); i += 8) {
+    uint64_t w = 0;
+    for (int b = 7; b >= 0; b--) w = (w << 8) | static_cast<uint8_t>(bytes[i + b]);
+    ref = (ref ^ w) * 1099511628211ull;
+  }
+  for (size_t i = hend + (bytes.size() - hend) / 8 * 8; i < bytes.size(); i++)
+    ref = (ref ^ static_cast<uint8_t>(bytes[i])) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(ref));
+  CHECK(good.metadata.at("aha_data_checksum64") == hex);
+  const std::string p = d.file("flip.safetensors");
+  int refused = 0;
+  for (size_t i = hend; i < bytes.size(); i++) {
+    for (int bit : {0, 7}) {
+      std::string m = bytes;
+      m[i] = static_cast<char>(m[i] ^ (1 << bit));
+      std::ofstream(p, std::ios::binary | std::ios::trunc).write(m.data(), m.size());
+      try {
+        StFile f = st_open(p);
+      } catch (const std::runtime_error& e) {
+        refused++;
+        CHECK(std::string(e.what()).find(p) != std::string::npos);
+        CHECK(std::string(e.what()).find("corrupt") != std::string::npos);
+      }
+    }
+  }
+  CHECK(refused == int(2 * (bytes.size() - hend)));
+}
+
 TEST_CASE("safetensors: writer refuses bad tensors") {
   TmpDir d;
   float x[4] = {};
