@@ -400,6 +400,8 @@ void st_write_converted(const std::string& path, const std::vector<StWriteTensor
   json h = json::object();
   json meta = metadata;
   meta[kDataChecksumKey] = std::string(16, '0');  // filled in once the data is written
+  // transformers refuses a __metadata__ without "format" (and these are PyTorch-layout tensors).
+  if (!meta.contains("format")) meta["format"] = "pt";
   h["__metadata__"] = meta;
   size_t offset = 0;
   for (size_t i = 0; i < order.size(); i++) {
