@@ -234,19 +234,26 @@ TEST_CASE("safetensors: gaps are allowed and counted; zero-size tensors never ov
                     doctest::Contains("cannot be read as float32"));
 }
 
-TEST_CASE("safetensors: every truncation and header byte flip of a valid file is caught safely") {
-  // Under ASan/UBSan this shows no prefix or corrupted header makes the reader touch bad memory.
-  TmpDir d;
+namespace {
+
+// A small valid file (a BF16 and an F32 tensor, metadata k = v) written to d's src.safetensors;
+// returns its bytes.
+std::string small_file_bytes(TmpDir& d) {
   std::vector<uint16_t> h(12, 0x3F80);
   std::vector<float> v(5, 2.0f);
   const std::string src = d.file("src.safetensors");
   st_write(src, {{"a.w", "BF16", {3, 4}, h.data(), 24}, {"b.w", "F32", {5}, v.data(), 20}},
            {{"k", "v"}});
-  std::string bytes;
-  {
-    std::ifstream in(src, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::ifstream in(src, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: every truncation and header byte flip of a valid file is caught safely") {
+  // Under ASan/UBSan this shows no prefix or corrupted header makes the reader touch bad memory.
+  TmpDir d;
+  const std::string bytes = small_file_bytes(d);
   const std::string p = d.file("mut.safetensors");
   int opened = 0, failed = 0;
   for (size_t len = 0; len < bytes.size(); len++) {
@@ -283,17 +290,8 @@ TEST_CASE("safetensors: every truncation and header byte flip of a valid file is
 
 TEST_CASE("safetensors: a flipped bit in the tensor data of a file aha wrote is refused") {
   TmpDir d;
-  std::vector<uint16_t> h(12, 0x3F80);
-  std::vector<float> v(5, 2.0f);
-  const std::string src = d.file("src.safetensors");
-  st_write(src, {{"a.w", "BF16", {3, 4}, h.data(), 24}, {"b.w", "F32", {5}, v.data(), 20}},
-           {{"k", "v"}});
-  std::string bytes;
-  {
-    std::ifstream in(src, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  StFile good = st_open(src);
+  const std::string bytes = small_file_bytes(d);
+  StFile good = st_open(d.file("src.safetensors"));
   CHECK(good.metadata.at("k") == "v");
   CHECK(good.metadata.at("aha_data_checksum64").size() == 16);
   // An independent reference: the 16 hex digits are FNV-1a's word-wise step over the data region.
