@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "kernels/utf8.h"
+
 namespace aha {
 
 namespace {
@@ -177,7 +179,14 @@ struct Stmt {
       check(sqlite3_bind_double(st, i, v), "bind");
     }
   }
+  // TEXT is always well-formed UTF-8 (a completion's exact bytes stay in its token ids): readers
+  // such as Python's sqlite3 refuse a whole query over one ill-formed value.
   void bind(int i, const std::string& v) {
+    if (!utf8_well_formed(v)) {
+      const std::string valid = utf8_replace_invalid(v);
+      check(sqlite3_bind_text(st, i, valid.data(), (int)valid.size(), SQLITE_TRANSIENT), "bind");
+      return;
+    }
     check(sqlite3_bind_text(st, i, v.data(), (int)v.size(), SQLITE_TRANSIENT), "bind");
   }
   void bind(int i, float v) { bind(i, static_cast<double>(v)); }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/utf8.h"
 #include "rollout/log/rundb.h"
 #include "tests/test_util.h"
 
@@ -289,6 +290,49 @@ TEST_CASE("rundb: every field round-trips exactly") {
   CHECK(evals[1].value == 0.75);
   CHECK(evals[1].k == 8);
   CHECK(rundb_read_evals(db, 2).empty());
+}
+
+// Expected strings from Python's bytes.decode("utf-8", errors="replace"): one U+FFFD per maximal
+// subpart of an ill-formed sequence.
+TEST_CASE("utf8: ill-formed sequences become one U+FFFD per maximal subpart") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  const std::string in = "\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64";
+  CHECK_FALSE(utf8_well_formed(in));
+  CHECK(utf8_replace_invalid(in) ==
+        "a" + fffd + fffd + fffd + "b" + fffd + "c" + fffd + fffd + "d");
+  CHECK(utf8_replace_invalid("A\xE2\x82") == "A" + fffd);             // a character cut at the end
+  CHECK(utf8_replace_invalid("\xED\xA0\x80") == fffd + fffd + fffd);  // a surrogate
+  CHECK(utf8_replace_invalid("\xC0\xAF") == fffd + fffd);             // overlong '/'
+  CHECK(utf8_replace_invalid("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // > U+10FFFF
+  const std::string good = "\x24 \xC3\xA9 \xE2\x82\xAC \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF";
+  CHECK(utf8_well_formed(good));
+  CHECK(utf8_replace_invalid(good) == good);
+  CHECK(utf8_well_formed(""));
+}
+
+TEST_CASE("rundb: text columns hold well-formed UTF-8; the token ids keep the exact bytes") {
+  TempDir tmp;
+  RunDb db = rundb_open(tmp.str(), true);
+  REQUIRE(rundb_begin_run(db, RunRow{}) == 1);
+  std::vector<Sample> samples = make_step_samples(1);
+  // A byte-level tokenizer's completion cut inside a character, with a stray byte before it.
+  samples[0].completion_text = "<think>\xFF</think> 12 \xE2\x82";
+  samples[0].extracted = "12 \xE2\x82";
+  samples[0].reason = "math: wrong (\xC3)";
+  rundb_write_step(db, make_step(1, 1), samples);
+  CHECK(raw_text(db.path,
+                 "SELECT hex(completion) || ' ' || hex(extracted) || ' ' || hex(reason) "
+                 "FROM samples WHERE sample_id = 1") ==
+        "3C7468696E6B3EEFBFBD3C2F7468696E6B3E20313220EFBFBD 313220EFBFBD "
+        "6D6174683A2077726F6E672028EFBFBD29");
+  std::optional<Sample> got = rundb_read_sample(db, 1);
+  REQUIRE(got);
+  CHECK(got->completion_text == "<think>\xEF\xBF\xBD</think> 12 \xEF\xBF\xBD");
+  CHECK(got->completion == samples[0].completion);
+  // Python's sqlite3 (and pandas on it) refuses a whole query over one ill-formed TEXT value.
+  CHECK(raw_text(db.path,
+                 "SELECT count(*) FROM samples WHERE completion = "
+                 "CAST(X'3C7468696E6B3EEFBFBD3C2F7468696E6B3E20313220EFBFBD' AS TEXT)") == "1");
 }
 
 TEST_CASE("rundb: WAL mode and schema version are set") {
