@@ -2604,7 +2604,20 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   if (!reference.is_object() || !reference.contains(field))
     throw std::invalid_argument("math: reference has no field '" + field + "'");
   const auto& ref = reference.at(field);
+  // A gold answer that says nothing is a data error, never a silent 0 for every completion.
+  if (ref.is_null() || ref.is_object() || (ref.is_array() && ref.empty()) ||
+      (ref.is_string() && trim(ref.get<std::string>()).empty()))
+    throw std::invalid_argument(
+        "math: reference field '" + field + "' holds no answer (" +
+        ref.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 40) + ")");
   std::string gold_text = ref.is_string() ? ref.get<std::string>() : ref.dump();
+  if (ref.is_array()) {  // [2, 3] lists the answers (roots, say): "2, 3", never the interval [2,3]
+    gold_text.clear();
+    for (const auto& v : ref) {
+      if (!gold_text.empty()) gold_text += ", ";
+      gold_text += v.is_string() ? v.get<std::string>() : v.dump();
+    }
+  }
   std::string gold = math_gold(gold_text);
   RewardResult r;
   std::string method;

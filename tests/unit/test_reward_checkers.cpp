@@ -120,6 +120,24 @@ TEST_CASE("countdown: exact rational arithmetic and number use") {
                   std::invalid_argument);
 }
 
+TEST_CASE("math: a reference without an answer is refused, never scored 0") {
+  const aha::CheckerOptions o;
+  using J = nlohmann::json;
+  for (const J& gold : {J(nullptr), J(""), J("  \n"), J::object(), J::array()})
+    CHECK_THROWS_WITH_AS(aha::check_math("\\boxed{42}", J{{"answer", gold}}, o),
+                         doctest::Contains("math: reference field 'answer' holds no answer"),
+                         std::invalid_argument);
+  CHECK_THROWS_WITH_AS(aha::check_math("42", J{{"solution", 42}}, o),
+                       "math: reference has no field 'answer'", std::invalid_argument);
+  // Numbers and strings with an answer are scored.
+  CHECK(aha::check_math("\\boxed{42}", J{{"answer", 42}}, o).score == 1.0);
+  // A JSON list of answers is the answers (roots, say), not the interval its text would be.
+  CHECK(aha::check_math("\\boxed{2, 1}", J{{"answer", J::array({1, 2})}}, o).score == 1.0);
+  CHECK(aha::check_math("\\boxed{[1, 2]}", J{{"answer", J::array({1, 2})}}, o).score == 0.0);
+  CHECK(aha::check_math("\\boxed{1}", J{{"answer", J::array({1, 2})}}, o).score == 0.0);
+  CHECK(aha::check_math("\\boxed{41}", J{{"answer", "42"}}, o).score == 0.0);
+}
+
 TEST_CASE("registry, options and composition") {
   CHECK((aha::find_checker("math") == &aha::check_math));
   CHECK((aha::find_checker("test_length") == &check_length));
