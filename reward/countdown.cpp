@@ -1,10 +1,11 @@
 // Countdown checker: the answer is an arithmetic expression over the given numbers (+ - * / and
-// parentheses, also x and the Unicode signs) that must equal the target in exact rational
-// arithmetic. Each given number may be used at most once (or exactly once with option
+// parentheses, also x, the Unicode signs and LaTeX's \times, \cdot, \div; brackets group too) that
+// must equal the target in exact rational arithmetic; sides after an "=" must state its value. Each given number may be used at most once (or exactly once with option
 // exactly_once).
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
@@ -95,11 +96,15 @@ struct Expr {
   }
   Rational primary() {
     skip();
-    if (i < s.size() && s[i] == '(') {
+    // Brackets and braces group like parentheses: "[(25 - 5) * 4]", LaTeX's "{25 - 5}".
+    static const char kOpen[] = "([{", kClose[] = ")]}";
+    if (i < s.size() && s[i] != '\0' && std::strchr(kOpen, s[i])) {
+      const char close = kClose[std::strchr(kOpen, s[i]) - kOpen];
       i++;
       Rational r = expr();
       skip();
-      if (i >= s.size() || s[i] != ')') throw EvalError("malformed expression: missing ')'");
+      if (i >= s.size() || s[i] != close)
+        throw EvalError(std::string("malformed expression: missing '") + close + "'");
       i++;
       return r;
     }
@@ -122,7 +127,10 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-// The expression: inside the last <answer>...</answer>, else the last \boxed{}, else the last line.
+std::string unwrap_math(std::string a);
+
+// The expression: inside the last <answer>...</answer>, else the last \boxed{}, else the last line
+// ("expr = 80" whole: the checker reads its sides).
 std::string extract_expression(const std::string& c) {
   std::string a;
   size_t close = c.rfind("</answer>");
@@ -142,10 +150,26 @@ std::string extract_expression(const std::string& c) {
     size_t nl = t.rfind('\n');
     a = nl == std::string::npos ? t : t.substr(nl + 1);
   }
+  return unwrap_math(a);
+}
+
+// The answer without LaTeX's math delimiters and sizing ("$(25-5) \cdot 4$", "\((25-5)\times
+// 4\)", "\left( ... \right)") or a closing period: notation, not a different expression.
+std::string unwrap_math(std::string a) {
   a = trim(a);
-  // "expr = target": the left side is the expression.
-  size_t eq = a.find('=');
-  if (eq != std::string::npos) a = trim(a.substr(0, eq));
+  if (!a.empty() && a.back() == '.') a = trim(a.substr(0, a.size() - 1));
+  for (const auto& [open, close] : {std::pair<std::string, std::string>{"$$", "$$"},
+                                    {"$", "$"},
+                                    {"\\(", "\\)"},
+                                    {"\\[", "\\]"}}) {
+    if (a.size() >= open.size() + close.size() && a.compare(0, open.size(), open) == 0 &&
+        a.compare(a.size() - close.size(), close.size(), close) == 0) {
+      a = trim(a.substr(open.size(), a.size() - open.size() - close.size()));
+      break;
+    }
+  }
+  for (const char* sizing : {"\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr"})
+    for (size_t k; (k = a.find(sizing)) != std::string::npos;) a.erase(k, std::strlen(sizing));
   return a;
 }
 
@@ -188,19 +212,43 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
     r.reason = "expression too long";
     return r;
   }
-  Expr e(r.extracted);
-  Rational value;
-  try {
-    value = e.expr();
+  // "expr = 80" or "(25 - 5) * 4 = 20 * 4 = 80": the first side is the expression over the given
+  // numbers; every later side is a claim about its value and must equal it ("= 81" is wrong even
+  // where the expression reaches the target).
+  std::vector<std::string> sides;
+  for (size_t b = 0;;) {
+    size_t eq = r.extracted.find('=', b);
+    sides.push_back(trim(r.extracted.substr(b, eq == std::string::npos ? eq : eq - b)));
+    if (eq == std::string::npos) break;
+    b = eq + 1;
+  }
+  auto evaluate = [](const std::string& text, std::vector<int64_t>* used) {
+    Expr e(text);
+    Rational v = e.expr();
     e.skip();
-    if (e.i != r.extracted.size())
-      throw EvalError("malformed expression: unexpected '" + std::string(1, r.extracted[e.i]) +
-                      "'");
+    if (e.i != text.size())
+      throw EvalError("malformed expression: unexpected '" + std::string(1, text[e.i]) + "'");
+    if (used) *used = std::move(e.used);
+    return v;
+  };
+  Rational value;
+  std::vector<int64_t> used;
+  try {
+    value = evaluate(sides[0], &used);
+    for (size_t k = 1; k < sides.size(); k++) {
+      Rational claim = evaluate(sides[k], nullptr);
+      if (claim.num != value.num || claim.den != value.den) {
+        r.reason = "states " + sides[k] + " but the expression evaluates to " +
+                   std::to_string(value.num) +
+                   (value.den == 1 ? "" : "/" + std::to_string(value.den));
+        return r;
+      }
+    }
   } catch (const EvalError& err) {
     r.reason = err.what();
     return r;
   }
-  std::vector<int64_t> avail = numbers, used = e.used;
+  std::vector<int64_t> avail = numbers;
   std::sort(avail.begin(), avail.end());
   std::sort(used.begin(), used.end());
   // Multiset inclusion: every used number must come from a distinct given number.

@@ -90,6 +90,23 @@ TEST_CASE("countdown: exact rational arithmetic and number use") {
   CHECK(r.reason.find("malformed") == 0);
   r = aha::check_countdown("<answer>import os</answer>", ref, o);
   CHECK(r.score == 0.0);
+  // A stated value after "=" must be the expression's: reaching the target while claiming another
+  // value is a wrong answer; a chain of equal sides is fine.
+  r = aha::check_countdown("<answer>(3 + 5) * 2 = 17</answer>", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason == "states 17 but the expression evaluates to 16");
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 = 8 * 2 = 16</answer>", ref, o).score == 1.0);
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 = 8 * 3 = 16</answer>", ref, o).score == 0.0);
+  CHECK(aha::check_countdown("<answer>(3 + 5) * 2 =</answer>", ref, o).score == 0.0);
+  // LaTeX notation around the same expression: delimiters, \left/\right, brackets as grouping.
+  for (const char* latex :
+       {"$(3 + 5) \\cdot 2$", "\\((3+5) \\times 2\\)", "\\[ (3+5)\\times 2 \\]",
+        "$$\\left(3 + 5\\right) \\cdot 2 = 16$$", "[(3 + 5) * 2]", "{3 + 5} * 2", "(3 + 5) * 2."})
+    CHECK_MESSAGE(
+        aha::check_countdown(std::string("<answer>") + latex + "</answer>", ref, o).score == 1.0,
+        latex);
+  CHECK(aha::check_countdown("<answer>[(3 + 5) * 2)</answer>", ref, o).reason ==
+        "malformed expression: missing ']'");
   // Exact rationals: 7 / 2 * 2 + 5 + 3 - 0 ... = 15 exactly, no float drift.
   nlohmann::json ref2 = {{"numbers", {7, 2, 3, 3, 6, 6}}, {"target", 7}};
   CHECK(aha::check_countdown("<answer>7 / 3 * 3</answer>", ref2, o).score == 1.0);
