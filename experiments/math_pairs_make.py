@@ -759,7 +759,7 @@ for comp, a, e in [
 
 # ---- an en or em dash written as a minus sign before a number; a dash between numbers is a range
 # or a subtraction, one between clauses is punctuation
-for comp, a, e in [
+for comp, a, e, *note in [
     ("The answer is \u2013 5.", "-5", True), ("The answer is \u2013 5.", "5", False),
     ("So we get x = \u20133.", "-3", True), ("So we get x = \u20133.", "3", False),
     ("The temperature dropped to \u20135 degrees.", "-5", True), ("The temperature dropped to \u20135 degrees.", "5", False),
@@ -768,7 +768,10 @@ for comp, a, e in [
     ("The answer is: \u20132", "-2", True), ("The change is \u2013 12 dollars.", "-12", True),
     ("The slope is \u20131/2.", "-\\frac12", True), ("The slope is \u20131/2.", "\\frac12", False),
     ("The answer is (\u20133, 4).", "(-3,4)", True), ("The answer is (\u20133, 4).", "(3,4)", False),
-    ("Read pages 3\u20135.", "5", True), ("Read pages 3\u20135.", "-5", False),
+    ("Read pages 3\u20135.", "5", False,
+     "a bare rising range leaves the answer open (round 6 review): neither end alone, and never -5"),
+    ("The last page she read is 5 (pages 3\u20134 yesterday, then 5).", "5", True),
+    ("Read pages 3\u20135.", "-5", False),
     ("We computed 10\u20135 = 5.", "5", True), ("We computed 10\u20135 = 5.", "-5", False),
     ("We found the value \u2013 after some work \u2013 to be 5.", "5", True),
     ("We found the value \u2013 after some work \u2013 to be 5.", "-5", False),
@@ -781,7 +784,7 @@ for comp, a, e in [
     ("The answer is -3 or \u20133.", "-3", True), ("The answer is 3 or \u20133.", "3", False),
     ("He has 5 \u2013 2 = 3 left.", "3", True), ("He has 5 \u2013 2 = 3 left.", "-2", False),
 ]:
-    add("dash_minus", comp, a, e)
+    add("dash_minus", comp, a, e, *note)
 
 # ---- "7 more cookies", "7 fewer", "7 more apples than Bob" answer "how many more"; never a bound
 # ("5 or more", "7 more or less") or an expression ("7 more than x", "7 more than twice the number")
@@ -2027,6 +2030,89 @@ for c, g, e in [
 ]:
     probe6("label_strong_ok", c, g, e)
 
+
+# a bare rising range leaves the answer open, as a hedged one does (round 6 review)
+add("r6_hedge", "She can eat 3-5 cookies a day.", "5", False, "a bare rising range: neither end alone")
+add("r6_hedge", "She can eat 3-5 cookies a day.", "3", False)
+add("r6_hedge", "The trip takes 10\u201312 hours.", "12", False)
+add("r6_hedge", "So 15-3 = 12 cookies are left.", "12", True, "a computation, no range")
+
+# ---------- round 7 (experiments/math_probe7_make.py): what follows the answer in its sentence,
+# comparisons after a concluding line, thousands spaced in prose
+for c, g, e in [
+    ("So 8 pencils per box, using 6 boxes.", "8", True),
+    ("So 8 pencils per box, using 6 boxes.", "6", False),
+    ("So the train travels 180 miles, at 60 mph for 3 hours.", "180", True),
+    ("So the train travels 180 miles, at 60 mph for 3 hours.", "3", False),
+    ("So she needs 5 more boxes, since each holds 12.", "5", True),
+    ("So she needs 5 more boxes, since each holds 12.", "12", False),
+    ("He needs 9 buses, because 8 buses would only hold 400 people.", "9", True),
+    ("He needs 9 buses, because 8 buses would only hold 400 people.", "400", False),
+    ("So he needs 3 more, because 7 + 3 = 10.", "3", True),
+    ("So he needs 3 more, because 7 + 3 = 10.", "10", False),
+    ("In total, 42 students passed, which is 70% of the class of 60.", "42", True),
+    ("In total, 42 students passed, which is 70% of the class of 60.", "60", False),
+    ("Thus Mary is 14 years old, twice as old as her brother who is 7.", "14", True),
+    ("Thus Mary is 14 years old, twice as old as her brother who is 7.", "7", False),
+    ("So, 15 cookies remain for the 3 children to share.", "15", True),
+    ("So, 15 cookies remain for the 3 children to share.", "3", False),
+    ("He bought 6 packs. That is 2 more than Jim, who bought 4.", "4", False),
+    # the rest concludes: the last number stays the answer
+    ("So 3 boxes, at 4 dollars each, is 12 dollars.", "12", True),
+    ("So 3 boxes, at 4 dollars each, is 12 dollars.", "3", False),
+    ("The car goes 60 mph, at 3 hours that's 180 miles.", "180", True),
+    ("The car goes 60 mph, at 3 hours that's 180 miles.", "60", False),
+    ("There are 5 boxes remaining, with 12 pens in each, so 60 pens.", "60", True),
+    ("There are 5 boxes remaining, with 12 pens in each, so 60 pens.", "5", False),
+    ("She walks 3 miles, at 4 mph, so it takes 0.75 hours.", "0.75", True),
+    ("Thus 15 apples remain, so each of the 3 kids gets 5.", "5", True),
+    ("Thus 15 apples remain, so each of the 3 kids gets 5.", "15", False),
+    ("She has 20 - 8 = 12 left, since she gave 8 away.", "12", True),
+    ("She has 20 - 8 = 12 left, since she gave 8 away.", "8", False),
+]:
+    add("r7_clause", c, g, e)
+for c, g, e in [
+    ("She has 12 apples left. That took 3 steps.", "12", True),
+    ("She has 12 apples left. That took 3 steps.", "3", False),
+    ("She bought 16 stamps in all. That's 2 more than last week.", "16", True),
+    ("She bought 16 stamps in all. That's 2 more than last week.", "2", False),
+    ("Therefore, John has 24 marbles. This is 3 times as many as Tom's 8.", "24", True),
+    ("Therefore, John has 24 marbles. This is 3 times as many as Tom's 8.", "8", False),
+    ("There are 7 marbles remaining. That is 2 fewer than before.", "7", True),
+    ("There are 7 marbles remaining. That is 2 fewer than before.", "2", False),
+    # no concluding line before the comparison: it may be the answer
+    ("Bob has 14 apples. Alice has 16. That's 2 more than Bob.", "2", True),
+    ("Bob has 14 apples. Alice has 16. That's 2 more than Bob.", "16", False),
+]:
+    add("r7_compare", c, g, e)
+for c, g, e in [
+    ("The population is 1 000 000.", "1000000", True),
+    ("The population is 1 000 001.", "1000000", False),
+    ("So the total is 1\\,000\\,000 liters.", "1000000", True),
+    ("So the total is 1\\,000\\,00 liters.", "1000000", False),
+    ("The population is 1{,}000{,}000.", "1000000", True),
+    ("The population is 1{,}000{,}100.", "1000000", False),
+    ("The total cost is \\$1{,}250.", "1250", True),
+    ("The total cost is \\$1{,}260.", "1250", False),
+    ("The total cost is \\$1,\\!250.", "1250", True),
+    ("The total cost is \\$1,\\!250.", "250", False),
+    ("The result is 12 345.", "12345", True),
+    ("The result is 12 346.", "12345", False),
+    ("Add 5 000 and 3 000 to get 8 000.", "8000", True),
+    ("Add 5 000 and 3 000 to get 8 000.", "0", False),
+    ("He ran 2 100-meter races.", "100", True),
+    ("He ran 2 100-meter races.", "2100", False),
+]:
+    add("r7_thousands", c, g, e)
+for c, g, e in [
+    ("The answer is exactly 12 apples.", "12", True),
+    ("The answer is exactly 13.", "12", False),
+    ("Thus the result is $\\bm{42}$.", "42", True),
+    ("Thus the result is $\\bm{24}$.", "42", False),
+    ("The only valid value is 6 (5 fails the condition).", "6", True),
+    ("The only valid value is 6 (5 fails the condition).", "5", False),
+]:
+    add("r7_misc", c, g, e)
 
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:

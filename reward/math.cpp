@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -836,6 +837,13 @@ std::optional<std::string> last_number(const std::string& s) {
     static const RE2 ruled_out_re(R"((?i)^(?:\s*[A-Za-z]+){0,3}\s*,?\s*(?:and |but )?not\s*$)");
     if (last_end != std::string::npos &&
         RE2::FullMatch(t.substr(last_end, b - last_end), ruled_out_re))
+      continue;
+    // "6 (5 fails the condition)": a value after the answer that the text rules out.
+    static const RE2 fails_re(
+        R"((?i)^\s*(?:fails|does not work|doesn't work|is too (?:big|small|large|low|high)|)"
+        R"(violates|is excluded|is invalid|is rejected|is ruled out)\b)");
+    if (last_end != std::string::npos &&
+        RE2::PartialMatch(re2::StringPiece(t).substr(e, 64), fails_re))
       continue;
     if (last_end != std::string::npos && hedged_between(t.substr(last_end, b - last_end))) {
       last += ", " + std::string(m);
@@ -1973,6 +1981,94 @@ bool reads_like_text(const std::string& s) {
   return words >= 3;
 }
 
+// Thousands written with spaces or LaTeX spacing in prose ("1 000 000", "1\,000", "1{,}000",
+// "1,\!000", "12 345") as "1,000,000", which last_number reads.
+std::string prose_thousands(const std::string& s) {
+  static const char* seps[] = {"\\,",      "{,}",          ",\\!",         "\\ ",
+                               "\xc2\xa0", "\xe2\x80\xaf", "\xe2\x80\x89", " "};
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    bool starts = is_digit(s[i]) && (i == 0 || !(is_digit(s[i - 1]) || is_alpha(s[i - 1]) ||
+                                                 s[i - 1] == '.' || s[i - 1] == ','));
+    size_t j = i;
+    while (starts && j < s.size() && is_digit(s[j])) j++;
+    if (!starts || j - i > 3) {
+      size_t stop = starts ? j : i + 1;
+      out.append(s, i, stop - i);
+      i = stop;
+      continue;
+    }
+    std::string joined = s.substr(i, j - i);
+    int groups = 0;
+    bool latex = false;
+    for (;;) {
+      bool more = false;
+      for (const char* sep : seps) {
+        size_t n = std::strlen(sep), d = j + n;
+        if (s.compare(j, n, sep) != 0 || d + 3 > s.size()) continue;
+        if (!is_digit(s[d]) || !is_digit(s[d + 1]) || !is_digit(s[d + 2])) continue;
+        if (d + 3 < s.size() && is_digit(s[d + 3])) continue;
+        joined += "," + s.substr(d, 3);
+        latex = latex || std::string(sep) != " ";
+        groups++;
+        j = d + 3;
+        more = true;
+        break;
+      }
+      if (!more) break;
+    }
+    // "2 100-meter races" stays two numbers
+    bool joins = groups >= 2 ||
+                 (groups == 1 && (latex || j == s.size() || !(is_alpha(s[j]) || s[j] == '-')));
+    out += joins ? joined : s.substr(i, j - i);
+    i = j;
+  }
+  return out;
+}
+
+// The last sentence of prose cut after its answer where the rest only describes it: a reason or a
+// circumstance after a comma ("9 buses, because 8 would hold 400", "180 miles, at 60 mph for 3
+// hours", "14, twice as old as her brother who is 7", "42, which is 70% of the 60") or what follows
+// a result word ("15 cookies remain for the 3 children"); never when the rest concludes ("so",
+// "total", "gives", "=", "is 12").
+std::string answer_clause(const std::string& text) {
+  std::string t = mask_latex(text);
+  size_t end = t.size();
+  while (end > 0 && (is_space(t[end - 1]) || t[end - 1] == '.' || t[end - 1] == '!')) end--;
+  size_t sb = end;
+  while (
+      sb > 0 && t[sb - 1] != '\n' &&
+      !(is_space(t[sb - 1]) && sb >= 2 && std::string(".!?").find(t[sb - 2]) != std::string::npos))
+    sb--;
+  static const RE2 cut_re(
+      R"((?i)\d%?(?:\s+[a-z'-]+){0,4}?(\s*,\s*(?:since|because|as|using|at|given|twice|thrice|who|whose|)"
+      R"(half)\b|\s*,\s*which is (?:\d+(?:\.\d+)?\s*(?:%|percent\b)|(?:twice|half|\w+ times)\b)|)"
+      R"(\s+(?:since|because|using)\b|)"
+      R"(\s+(?:remain|remains|remaining|left|in total|in all|altogether)\b()))");
+  static const RE2 concludes_re(
+      R"((?i)\b(?:so|thus|therefore|hence|total|totals|in all|altogether|sum|answer|result|)"
+      R"(giving|gives?|makes?|making|leaves|leaving|left|remains?|remaining|equals?|yields?|)"
+      R"(comes? to|gets?)\b|=|\b(?:is|are|was|were)\s+\$?\d|'s\s+\$?\d)");
+  // A reason may compute ("3 more, because 7 + 3 = 10"); only a new conclusion ends it.
+  static const RE2 reason_re(R"((?i)^\s*,?\s*(?:since|because)\b)");
+  static const RE2 reason_concludes_re(R"((?i)\b(?:so|thus|therefore|hence|answer)\b)");
+  static const RE2 who_re(R"((?i)\b(?:who|which|that)\s+(?:is|are|was|were)\b)");
+  re2::StringPiece in(t.data() + sb, end - sb), clause, after;
+  while (RE2::FindAndConsume(&in, cut_re, &clause, &after)) {
+    size_t at = static_cast<size_t>(clause.data() - t.data());
+    size_t cut = after.data() ? static_cast<size_t>(after.data() - t.data()) : at;
+    std::string rest = t.substr(cut, end - cut);
+    RE2::GlobalReplace(&rest, who_re, "who");
+    if (rest.find_first_of("0123456789") == std::string::npos) return text;
+    if (RE2::PartialMatch(rest,
+                          RE2::PartialMatch(rest, reason_re) ? reason_concludes_re : concludes_re))
+      continue;
+    return text.substr(0, cut);
+  }
+  return text;
+}
+
 // The answer in text by the first of methods that finds one.
 std::optional<std::string> extract_by(const std::string& text,
                                       const std::vector<std::string>& methods,
@@ -1991,7 +2087,7 @@ std::optional<std::string> extract_by(const std::string& text,
     } else if (m == "latex") {
       a = last_math(text);
     } else if (m == "last_number") {
-      a = last_number(text);
+      a = last_number(answer_clause(prose_thousands(text)));
     } else {
       throw std::invalid_argument(
           "math: unknown extraction method '" + m +
@@ -2170,12 +2266,24 @@ bool about_solution(const std::string& sentence, bool bare) {
   return RE2::PartialMatch(sentence, meta_re);
 }
 
+// Whether a sentence compares a value with another: "That's 2 more than last week.", "This is 3
+// times as many as Tom's 8." (after a concluding line, a remark on the answer).
+bool compares(const std::string& sentence) {
+  static const RE2 compare_re(
+      R"((?i)^\W*(?:that|this|which|it)(?:'s|\s+is|\s+was|\s+are)\s+(?:only\s+|just\s+|exactly\s+)?)"
+      R"((?:\$?[#\d.]+|twice|half|double|triple)\s*(?:%\s*|percent\s+)?(?:[a-z]+\s+)?)"
+      R"((?:(?:more|less|fewer|greater|higher|lower|larger|smaller|cheaper)\s+than|)"
+      R"(times\s+(?:as|more|less|bigger)|as\s+(?:many|much|large|long|old)\s+as)\b)");
+  return RE2::PartialMatch(sentence, compare_re);
+}
+
 // Whether a sentence concludes: "Total: 12 apples.", "So she has 12.", "Hence, 12.", "=> 12".
 bool concludes(const std::string& sentence) {
   static const RE2 re(
       R"((?i)^[\s*#>|-]*(?:so|thus|hence|therefore|overall|altogether|in total|in all|finally|)"
       R"(=>|->|\x{21D2}|\x{2192}|\x{2234}|\$?\\therefore)(?:\W|$)|)"
-      R"(\b(?:total|result|answer|final|finally|solution|ans|altogether|overall)\b)");
+      R"(\b(?:total|result|answer|final|finally|solution|ans|altogether|overall)\b|)"
+      R"(\d\S*(?:\s+[A-Za-z]+){0,3}\s+(?:left|remain|remains|remaining|in all)\W*$)");
   return RE2::PartialMatch(sentence, re);
 }
 
@@ -2252,9 +2360,11 @@ size_t closing_start(const std::string& text, bool* check) {
       while (qe > 0 && is_space(t[qe - 1])) qe--;
       pb = sentence_begin(qe);
     }
-    bool meta = !RE2::PartialMatch(sentence, stated_re) && !open_bracket(ts) &&
-                (about_solution(ts, false) ||
-                 (about_solution(ts, true) && concludes(text.substr(pb, pe - pb))));
+    bool concluded = concludes(text.substr(pb, pe - pb));
+    bool meta = !RE2::PartialMatch(sentence, stated_re) &&
+                ((!open_bracket(ts) &&
+                  (about_solution(ts, false) || (about_solution(ts, true) && concluded))) ||
+                 (compares(ts) && concluded));
     if (!signoff && !remark && !meta) break;
     end = b;
   }
@@ -2520,7 +2630,7 @@ std::string math_normalize(const std::string& in) {
   for (const char* cmd :
        {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf", "\\mathrm",
         "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol",
-        "\\boxed", "\\fbox", "\\underline", "\\emph"})
+        "\\bm", "\\boxed", "\\fbox", "\\underline", "\\emph"})
     unwrap_command(s, cmd);
   s = trim(s);
   // Sentence punctuation after the answer ("$40,$ as computed", "5;") is not part of it.
@@ -2570,6 +2680,8 @@ std::string math_normalize(const std::string& in) {
   static const RE2 below_zero(
       R"((?i)^(\d+(?:\.\d+)?)\s*(?:degrees?|\^\\circ|\^\{\\circ\})?\s*(?:[CF]\s+)?below\s+zero$)");
   RE2::Replace(&s, below_zero, "-\\1");  // "5 degrees below zero" is -5
+  static const RE2 exactly_re(R"((?i)^(?:exactly|precisely)\s+)");
+  RE2::Replace(&s, exactly_re, "");  // "exactly 12 apples" is 12
   s = strip_units(s);
   compact = nospace(s);  // "1,500 dollars" once the unit is gone
   if (RE2::FullMatch(compact, thousands) || RE2::FullMatch(compact, space_thousands)) {

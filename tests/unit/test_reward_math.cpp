@@ -582,6 +582,29 @@ TEST_CASE("math: restatements, dashes as minus signs, comparisons, plain equatio
   CHECK(score("Then x = 3, y = 4, so the sum is 7.", "(3,4)") == 0.0);
 }
 
+TEST_CASE("math: what follows the answer in its sentence, comparisons, thousands in prose") {
+  aha::MathOptions opt;
+  auto x = [&opt](const char* text) { return aha::math_extract(text, opt, nullptr); };
+  // A reason or circumstance after a comma is cut unless it concludes; a reason may compute.
+  CHECK(x("He needs 9 buses, because 8 buses would only hold 400 people.") == "9");
+  CHECK(x("So he needs 3 more, because 7 + 3 = 10.") == "3");
+  CHECK(x("So 3 boxes, at 4 dollars each, is 12 dollars.") == "12");
+  CHECK(x("She walks 3 miles, at 4 mph, so it takes 0.75 hours.") == "0.75");
+  // "who is 7", "which is 70% of" describe; "which is 12 apples" would restate.
+  CHECK(x("Thus Mary is 14 years old, twice as old as her brother who is 7.") == "14");
+  CHECK(x("In total, 42 students passed, which is 70% of the class of 60.") == "42");
+  CHECK(x("So, 15 cookies remain for the 3 children to share.") == "15");
+  CHECK(x("Thus 15 apples remain, so each of the 3 kids gets 5.") == "5");
+  // A comparison is a remark only after a concluding line.
+  CHECK(x("She bought 16 stamps in all. That's 2 more than last week.") == "16");
+  CHECK(x("Bob has 14 apples. Alice has 16. That's 2 more than Bob.") == "2");
+  // Thousands spaced in prose; a plain space before a hyphenated word stays two numbers.
+  CHECK(x("The population is 1 000 000.") == "1,000,000");
+  CHECK(x("Add 5 000 and 3 000 to get 8 000.") == "8,000");
+  CHECK(x("He ran 2 100-meter races.") != "2,100");
+  CHECK(aha::math_equal("1250", x("The total cost is \\$1{,}250."), opt).equal);
+}
+
 TEST_CASE("math: checker interface") {
   aha::CheckerOptions o;
   nlohmann::json ref = {{"answer", "Natalia sold 48/2 = 24 clips.\n#### 72"}};
