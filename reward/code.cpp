@@ -23,6 +23,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -547,16 +548,86 @@ _send(_hello)
 _serve()
 )PY";
 
-// The code inside the first fenced block (```python ... ```), else the completion as it is.
-std::string extract_code(const std::string& c, bool enabled) {
+// The answer part of a completion: after the last </think> when text follows it (a reasoning
+// model tries snippets while it thinks), else the whole completion.
+std::string answer_region(const std::string& c) {
+  size_t close = c.rfind("</think>");
+  if (close == std::string::npos) return c;
+  std::string after = c.substr(close + 8);
+  return after.find_first_not_of(" \t\r\n") == std::string::npos ? c : after;
+}
+
+// The fenced blocks (```lang ... ```) of text in order; an unclosed last fence (a completion cut
+// at max_tokens) runs to the end.
+std::vector<std::string> fenced_blocks(const std::string& text) {
+  std::vector<std::string> blocks;
+  for (size_t open = text.find("```"); open != std::string::npos;) {
+    size_t line_end = text.find('\n', open);
+    if (line_end == std::string::npos) break;
+    size_t close = text.find("```", line_end);
+    blocks.push_back(text.substr(
+        line_end + 1, close == std::string::npos ? std::string::npos : close - line_end - 1));
+    if (close == std::string::npos) break;
+    open = text.find("```", close + 3);
+  }
+  return blocks;
+}
+
+// Whether code defines `name` (a Python def, class or assignment; a C++ function body).
+bool defines(const std::string& code, const std::string& name, bool cpp) {
+  const std::string n = RE2::QuoteMeta(name);
+  if (cpp) return RE2::PartialMatch(code, RE2("\\b" + n + R"(\s*\([^;{}]*\)\s*(?:const\s*)?\{)"));
+  return RE2::PartialMatch(code, RE2(R"((?m)^[ \t]*(?:(?:async[ \t]+)?def[ \t]+|class[ \t]+))" + n +
+                                     R"(\b|(?m)^)" + n + R"([ \t]*=)"));
+}
+
+// The code to run: of the fenced blocks in the answer part, the last one that defines a name the
+// tests call (a corrected attempt follows the wrong one; usage examples follow the solution),
+// else the last one that defines anything, else the last one; without fences the answer part.
+std::string extract_code(const std::string& c, bool enabled, const std::vector<std::string>& names,
+                         bool cpp) {
   if (!enabled) return c;
-  size_t open = c.find("```");
-  if (open == std::string::npos) return c;
-  size_t line_end = c.find('\n', open);
-  if (line_end == std::string::npos) return c;
-  size_t close = c.find("```", line_end);
-  if (close == std::string::npos) return c.substr(line_end + 1);
-  return c.substr(line_end + 1, close - line_end - 1);
+  const std::string region = answer_region(c);
+  const std::vector<std::string> blocks = fenced_blocks(region);
+  if (blocks.empty()) return region;
+  for (size_t k = blocks.size(); k-- > 0;)
+    for (const std::string& name : names)
+      if (defines(blocks[k], name, cpp)) return blocks[k];
+  static const RE2 any_def(R"((?m)^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+\w)");
+  static const RE2 any_body(R"(\)\s*(?:const\s*)?\{)");
+  for (size_t k = blocks.size(); k-- > 0;)
+    if (RE2::PartialMatch(blocks[k], cpp ? any_body : any_def)) return blocks[k];
+  return blocks.back();
+}
+
+// The names the reference's tests call: HumanEval's entry point, the functions the asserts call,
+// main for C++ programs fed on stdin.
+std::vector<std::string> called_names(const nlohmann::json& ref, bool cpp) {
+  std::vector<std::string> names;
+  if (ref.contains("entry_point") && ref.at("entry_point").is_string())
+    names.push_back(ref.at("entry_point").get<std::string>());
+  std::string tests;
+  for (const char* field : {"test_list", "tests", "test"}) {
+    if (!ref.contains(field)) continue;
+    const nlohmann::json& t = ref.at(field);
+    if (t.is_string()) tests += t.get<std::string>() + "\n";
+    if (t.is_array())
+      for (const auto& x : t)
+        if (x.is_string()) tests += x.get<std::string>() + "\n";
+  }
+  static const RE2 call(R"(([A-Za-z_]\w*)\s*\()");
+  static const std::set<std::string> not_candidate = {
+      "assert", "print", "len", "abs",    "round",  "set",        "sorted",     "list",
+      "tuple",  "str",   "int", "float",  "range",  "isclose",    "all",        "any",
+      "sum",    "min",   "max", "dict",   "bool",   "type",       "isinstance", "main",
+      "if",     "while", "for", "return", "sizeof", "static_cast"};
+  re2::StringPiece in(tests);
+  std::string name;
+  while (names.size() < 16 && RE2::FindAndConsume(&in, call, &name))
+    if (!not_candidate.count(name) && std::find(names.begin(), names.end(), name) == names.end())
+      names.push_back(name);
+  if (cpp && ref.contains("tests") && ref.at("tests").is_array()) names.push_back("main");
+  return names;
 }
 
 std::string last_line(const std::string& out) {
@@ -984,8 +1055,10 @@ RewardResult check_code(const std::string& completion, const nlohmann::json& ref
   if (!reference.is_object()) throw std::invalid_argument("code: reference must be an object");
   std::string lang =
       options.get_string("language", reference.value("language", std::string("python")));
-  std::string code = extract_code(completion, options.get_bool("extract_code", true));
-  if (lang == "cpp" || lang == "c++") return check_cpp(code, reference, options);
+  const bool cpp = lang == "cpp" || lang == "c++";
+  std::string code = extract_code(completion, options.get_bool("extract_code", true),
+                                  called_names(reference, cpp), cpp);
+  if (cpp) return check_cpp(code, reference, options);
   if (lang != "python")
     throw std::invalid_argument("code: unknown language '" + lang + "' (python, cpp)");
   std::string mode = options.get_string("mode", "auto");

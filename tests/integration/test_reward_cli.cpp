@@ -144,6 +144,41 @@ TEST_CASE("code checker: C++ solutions compiled and run in the sandbox") {
   CHECK(r.reason.find("timeout") != std::string::npos);
 }
 
+TEST_CASE("code checker: the code is the answer's last block that defines what the tests call") {
+  if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
+  aha::CheckerOptions o;
+  const nlohmann::json ref = {{"tests", {"assert f(1) == 2", "assert f(2) == 4"}}};
+  const std::string right = "```python\ndef f(x):\n    return 2 * x\n```";
+  const std::string wrong = "```python\ndef f(x):\n    return 3 * x\n```";
+  struct Case {
+    std::string completion;
+    double score;
+  };
+  const Case cases[] = {
+      {right, 1.0},
+      // A snippet tried while thinking is not the answer.
+      {"<think>\n" + wrong + "\nno, that is wrong\n</think>\n" + right, 1.0},
+      {"<think>\n" + right + "\n</think>\n" + wrong, 0.0},
+      // A corrected attempt follows the wrong one; usage examples and shell lines follow the code.
+      {"First try:\n" + wrong + "\nThat fails f(2). Fixed:\n" + right, 1.0},
+      {right + "\nUsage:\n```python\nprint(f(3))\n```\n```bash\npython3 f.py\n```", 1.0},
+      {"```python\ndef g(x):\n    return x\n```\n" + wrong + "\n```python\nprint(g(1))\n```", 0.0},
+      // No fence after the reasoning: the answer part is the code; a fence cut at max_tokens runs
+      // to the end.
+      {"<think>\ndouble it\n</think>\ndef f(x):\n    return 2 * x\n", 1.0},
+      {"```python\ndef f(x):\n    return 2 * x\n", 1.0},
+  };
+  for (const Case& c : cases)
+    CHECK_MESSAGE(aha::check_code(c.completion, ref, o).score == c.score, c.completion);
+  // C++: the block that defines the function the test main calls.
+  if (access("/usr/bin/g++", X_OK) != 0) return;
+  const nlohmann::json cpp = {{"language", "cpp"},
+                              {"test", "#include <cassert>\nint main(){ assert(sq(3) == 9); }"}};
+  CHECK(aha::check_code("```cpp\nint sq(int x){ return x*x; }\n```\nTry it:\n```cpp\nsq(3);\n```",
+                        cpp, o)
+            .score == 1.0);
+}
+
 TEST_CASE("code checker: generic Python asserts count tests one by one") {
   if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
   aha::CheckerOptions o;
