@@ -7,8 +7,11 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <unordered_set>
 
 #include "reward/math_expr.h"
 #include "reward/math_symbolic.h"
@@ -42,11 +45,19 @@ std::string lower(std::string s) {
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   if (from.empty()) return;
-  size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
+  size_t pos = s.find(from);
+  if (pos == std::string::npos) return;
+  // Built anew: replacing in place moves the whole tail once per occurrence (quadratic).
+  std::string out;
+  out.reserve(s.size());
+  size_t done = 0;
+  for (; pos != std::string::npos; pos = s.find(from, done)) {
+    out.append(s, done, pos - done);
+    out += to;
+    done = pos + from.size();
   }
+  out.append(s, done, std::string::npos);
+  s = std::move(out);
 }
 
 // The first place at or after pos where the command \name stands whole (\le is not the start of
@@ -83,14 +94,91 @@ size_t match_brace(const std::string& s, size_t open) {
   return std::string::npos;
 }
 
+// match_brace for many groups of one text: calling it per group rescans an unbalanced tail
+// ("\\boxed{\\boxed{...") every time, quadratic; this answers each in O(log n).
+class Braces {
+ public:
+  explicit Braces(const std::string& s) : depth_(s.size() + 1, 0) {
+    int d = 0;
+    std::vector<std::pair<int, size_t>> closes;  // (depth after it, position) of each '}'
+    for (size_t i = 0; i < s.size(); i++) {
+      depth_[i] = d;
+      if (s[i] == '\\' && i + 1 < s.size()) {  // the same escapes as match_brace
+        depth_[++i] = d;
+        escaped_.push_back(i);
+        continue;
+      }
+      if (s[i] == '{') d++;
+      if (s[i] == '}') closes.emplace_back(--d, i);
+    }
+    depth_[s.size()] = d;
+    std::sort(closes.begin(), closes.end());
+    for (const auto& [dep, at] : closes) {
+      if (by_depth_.empty() || by_depth_.back().first != dep) by_depth_.push_back({dep, {}});
+      by_depth_.back().second.push_back(at);
+    }
+  }
+  // match_brace(s, open) for the '{' at open: the first '}' after it where the depth falls below
+  // the depth just inside it (an escaped "\\{" opens a group there too, as in match_brace).
+  size_t close(size_t open) const {
+    bool escaped = std::binary_search(escaped_.begin(), escaped_.end(), open);
+    int inside = depth_[open] + (escaped ? 0 : 1);
+    auto level = std::lower_bound(
+        by_depth_.begin(), by_depth_.end(), inside - 1,
+        [](const std::pair<int, std::vector<size_t>>& l, int d) { return l.first < d; });
+    if (level == by_depth_.end() || level->first != inside - 1) return std::string::npos;
+    auto at = std::upper_bound(level->second.begin(), level->second.end(), open);
+    return at == level->second.end() ? std::string::npos : *at + 1;
+  }
+
+ private:
+  std::vector<int> depth_;       // depth_[i]: unescaped '{' minus '}' before position i
+  std::vector<size_t> escaped_;  // positions taken by a backslash before them, ascending
+  std::vector<std::pair<int, std::vector<size_t>>> by_depth_;  // '}' positions by depth after
+};
+
+// Look-behinds and look-aheads around one candidate (a number, a math segment, a bracket) read at
+// most this many bytes, so that a completion of many candidates costs O(n * kLook), not O(n^2).
+// Longer than any phrase they look for; a match that would need more is not found.
+constexpr size_t kLook = 256;
+
+// An answer longer than this is compared by no rule (normalising would cut it): "wrong (answer too
+// long ...)". Far beyond any real answer; a whole completion of prose may be this long.
+constexpr size_t kMaxAnswer = 4096;
+
+// re searched in text[from, to) with ^, $ and \b judged against all of text (a window never makes
+// a false start, end or word boundary); the first two capture groups go to c1 and c2.
+bool search(re2::StringPiece text, size_t from, size_t to, const RE2& re, std::string* c1 = nullptr,
+            std::string* c2 = nullptr) {
+  re2::StringPiece sub[3];
+  int n = std::min(1 + re.NumberOfCapturingGroups(), c2 ? 3 : c1 ? 2 : 1);
+  if (!re.Match(text, from, to, RE2::UNANCHORED, sub, n)) return false;
+  if (c1) *c1 = n > 1 ? std::string(sub[1]) : "";
+  if (c2) *c2 = n > 2 ? std::string(sub[2]) : "";
+  return true;
+}
+// A look-behind: re (ending in $) in t[0, pos), read in its last kLook bytes.
+bool match_before(re2::StringPiece t, size_t pos, const RE2& re, std::string* c1 = nullptr,
+                  std::string* c2 = nullptr) {
+  return search(t.substr(0, pos), pos > kLook ? pos - kLook : 0, pos, re, c1, c2);
+}
+// A look-ahead: re (starting with ^) in t[pos, end), read in its first kLook bytes.
+bool match_after(re2::StringPiece t, size_t pos, const RE2& re, std::string* c1 = nullptr) {
+  re2::StringPiece rest = t.substr(pos);
+  return search(rest, 0, std::min(rest.size(), kLook), re, c1);
+}
+
 // ---------------------------------------------------------------- extraction
 
 // Contents of every \boxed{...} / \fbox{...} (nested braces), or "\boxed 5", in order.
 std::vector<std::string> all_boxed(const std::string& s) {
   std::vector<std::string> out;
-  size_t pos = 0;
+  size_t pos = 0, b = s.find("\\boxed"), f = s.find("\\fbox");
   for (;;) {
-    size_t b = s.find("\\boxed", pos), f = s.find("\\fbox", pos);
+    // Each command is searched for again only once passed: a text with many \boxed and no \fbox
+    // would otherwise be rescanned to its end for \fbox at every box.
+    if (b < pos) b = s.find("\\boxed", pos);
+    if (f < pos) f = s.find("\\fbox", pos);
     size_t p = std::min(b, f);
     if (p == std::string::npos) break;
     size_t i = p + (p == b ? 6 : 5);
@@ -113,6 +201,7 @@ std::vector<std::string> all_boxed(const std::string& s) {
 // Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once.
 std::string join_answers(const std::vector<std::string>& answers) {
   std::vector<std::string> kept;
+  std::unordered_set<std::string> seen;  // a linear search of kept per answer is quadratic
   std::string out;
   MathOptions same;
   for (const std::string& a : answers) {
@@ -121,7 +210,7 @@ std::string join_answers(const std::vector<std::string>& answers) {
     bool repeat = false;
     for (size_t k = 0; k < kept.size() && !repeat && answers.size() <= 16; k++)
       repeat = math_equal(kept[k], n, same).equal;
-    if (repeat || std::find(kept.begin(), kept.end(), n) != kept.end()) continue;
+    if (repeat || !seen.insert(n).second) continue;
     kept.push_back(n);
     out += (out.empty() ? "" : ", ") + n;
   }
@@ -137,6 +226,19 @@ struct Segment {
 // $ no space before it nor a digit after it, so "$5 and $6" is money, not math).
 std::vector<Segment> math_segments(const std::string& s) {
   std::vector<Segment> out;
+  // The last search for each closing delimiter (searched from, found at): an opening one that
+  // never closes ("$5 and $6 ...", "\\( \\( ...") would otherwise rescan the rest of the text
+  // each time. A close found from `from` is the first one at or after any later start up to it.
+  std::map<std::string, std::pair<size_t, size_t>> last_close;
+  auto find_close = [&](const std::string& close, size_t from, auto&& valid) {
+    auto it = last_close.find(close);
+    if (it != last_close.end() && it->second.first <= from && it->second.second >= from)
+      return it->second.second;
+    size_t e = from;
+    while ((e = s.find(close, e)) != std::string::npos && !valid(e)) e++;
+    last_close[close] = {from, e};
+    return e;
+  };
   size_t i = 0;
   while (i < s.size()) {
     if (s.compare(i, 2, "\\$") == 0) {
@@ -151,7 +253,7 @@ std::vector<Segment> math_segments(const std::string& s) {
     if (s.compare(i, 7, "\\begin{") == 0 &&
         RE2::PartialMatch(re2::StringPiece(s).substr(i), env_re, &env)) {
       std::string end_tag = "\\end{" + env + "}";
-      size_t e = s.find(end_tag, i);
+      size_t e = find_close(end_tag, i, [](size_t) { return true; });
       if (e != std::string::npos) {
         out.push_back({i, e + end_tag.size(), s.substr(i, e + end_tag.size() - i)});
         i = e + end_tag.size();
@@ -182,20 +284,12 @@ std::vector<Segment> math_segments(const std::string& s) {
       i++;
       continue;
     }
-    size_t e = b;
-    bool found = false;
-    while ((e = s.find(close, e)) != std::string::npos) {
-      if (e > 0 && s[e - 1] == '\\' && open_len == 1) {
-        e++;
-        continue;
-      }
-      if (open_len == 1 && (is_space(s[e - 1]) || (e + 1 < s.size() && is_digit(s[e + 1])))) {
-        e++;
-        continue;
-      }
-      found = true;
-      break;
-    }
+    // A closing $ has no backslash or space before it and no digit after it.
+    size_t e = find_close(close, b, [&](size_t at) {
+      return open_len != 1 || (!(at > 0 && (s[at - 1] == '\\' || is_space(s[at - 1]))) &&
+                               !(at + 1 < s.size() && is_digit(s[at + 1])));
+    });
+    bool found = e != std::string::npos;
     if (!found || e == b) {
       i += open_len;
       continue;
@@ -221,23 +315,26 @@ const RE2& qualifier_before_re() {
 }
 // Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
 // might be $13$" answers both, never the last; never across a conclusion ("so", "the answer is").
-bool hedged_between(const std::string& between) {
+bool hedged_between(re2::StringPiece between) {
   static const RE2 hedge_re(
       R"((?i)\b(?:not sure|unsure|not certain|uncertain|might (?:also )?be|could (?:also )?be|)"
       R"(may (?:also )?be|or maybe|or perhaps|or possibly|alternatively)\b)");
   static const RE2 concludes_re(
       R"((?i)\b(?:so|therefore|thus|hence|the answer|final|actually|correct|wait)\b)");
-  return between.size() <= 80 && between.find("\n\n") == std::string::npos &&
+  return between.size() <= 80 && between.find("\n\n") == re2::StringPiece::npos &&
          RE2::PartialMatch(between, hedge_re) && !RE2::PartialMatch(between, concludes_re);
 }
 // A bracket after an answer that restates, hedges or corrects it ("(or 13)", "(maybe 13)", "(i.e.
 // 13)", "(I mean 13)"): never a remark to drop.
-bool open_bracket(const std::string& content) {
+const RE2& open_bracket_re() {
   static const RE2 re(
       R"((?i)(?:^[\s(]*(?:i\.e\.|(?:or|that is|and|also|plus|either|else|no)\b)|)"
       R"(\b(?:maybe|perhaps|possibly|probably|could|might|may|not sure|unsure|i mean|sorry|)"
       R"(actually|rather|correction|wrong|mistake|instead|wait|oops)\b))");
-  return RE2::PartialMatch(content, re);
+  return re;
+}
+bool open_bracket(const std::string& content) {
+  return RE2::PartialMatch(content, open_bracket_re());
 }
 const RE2& qualifier_after_re() {
   static const RE2 re(
@@ -280,6 +377,19 @@ std::optional<std::string> last_math(const std::string& s) {
   // "$r = 3$ when $n$ is divided by $7$": the math after a qualifier word qualifies the math before
   // it up to the end of the clause, over a line break too ("\] attained when $x = 1$").
   static const RE2 joiner_re(R"((?i)(?:^|[^A-Za-z])(?:and|or)(?:[^A-Za-z]|$))");
+  // The last segment whose gap before it ends a clause: a qualifier reaches the end only after it
+  // (found once, not once per qualifier).
+  size_t last_break = 0;
+  for (size_t j = 1; j < segs.size(); j++) {
+    std::string_view rest(s.data() + segs[j - 1].end, segs[j].begin - segs[j - 1].end);
+    if (rest.find_first_of(".;\n,") != std::string_view::npos || RE2::PartialMatch(rest, joiner_re))
+      last_break = j;
+  }
+  // Whether a ')' closes something at or after position at.
+  size_t last_paren = s.rfind(')');
+  auto closes_after = [&](size_t at) {
+    return last_paren != std::string::npos && last_paren >= at;
+  };
   for (size_t k = 1; k + 1 < segs.size(); k++) {
     std::string between = s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end);
     static const RE2 opens_qualifier_re(
@@ -290,13 +400,7 @@ std::optional<std::string> last_math(const std::string& s) {
         between.find_first_of(".;") != std::string::npos ||
         between.find("\n\n") != std::string::npos)
       continue;
-    bool one_clause = true;
-    for (size_t j = k + 1; j < segs.size() && one_clause; j++) {
-      std::string rest = s.substr(segs[j - 1].end, segs[j].begin - segs[j - 1].end);
-      one_clause =
-          rest.find_first_of(".;\n,") == std::string::npos && !RE2::PartialMatch(rest, joiner_re);
-    }
-    if (one_clause) {
+    if (last_break <= k) {  // one clause from segment k to the end
       segs.resize(k);
       break;
     }
@@ -311,14 +415,14 @@ std::optional<std::string> last_math(const std::string& s) {
     // "$\frac52$ (or $2.5$)", "(i.e. $2.5$)": a restatement, kept with the answer (a different
     // value makes two answers).
     static const RE2 restate_re(R"(^\(\s*(?:or|i\.e\.,?|that is,?)$)");
-    if (RE2::FullMatch(trim(between), restate_re) && s.find(')', b.end) != std::string::npos)
+    if (RE2::FullMatch(trim(between), restate_re) && closes_after(b.end))
       return trim(last_aligned_row(a.body)) + ", " + trim(b.body);
     // A remark in parentheses after the answer: "$x = 5$. (We assumed $x > 0$.)".
     size_t open = between.rfind('(');
     static const RE2 word_re(R"([A-Za-z]{2,})");
     if (open != std::string::npos && between.find(')', open) == std::string::npos &&
         RE2::PartialMatch(between.substr(open), word_re) && !open_bracket(between.substr(open)) &&
-        s.find(')', b.end) != std::string::npos) {
+        closes_after(b.end)) {
       segs.pop_back();
       continue;
     }
@@ -340,27 +444,26 @@ std::optional<std::string> last_math(const std::string& s) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
         between == ", or") {
-      parts.insert(parts.begin(), segs[k - 1].body);
+      parts.push_back(segs[k - 1].body);  // reversed below (inserting at the front is quadratic)
     } else {
       break;
     }
   }
+  std::reverse(parts.begin(), parts.end());
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + trim(p);
   // "$\frac14$ (25%)": a number in brackets right after the math restates it (the one-value rule
   // decides; "(30%)" makes two answers).
   static const RE2 restated_number_re(R"(^\s*\(\s*(-?\d[\d.,/]*%?)\s*\))");
   std::string restated;
-  if (parts.size() == 1 &&
-      RE2::PartialMatch(s.substr(segs.back().end), restated_number_re, &restated) &&
+  if (parts.size() == 1 && match_after(s, segs.back().end, restated_number_re, &restated) &&
       restated.find_first_of("%./") != std::string::npos)  // "(1)" names an equation
     return out + ", " + restated;
   // "at least $5$", "$81$ or more": the qualifier outside the math goes with it.
   if (parts.size() == 1) {
-    std::string before = s.substr(0, segs.back().begin), after = s.substr(segs.back().end);
     std::string q_before, q_after;
-    RE2::PartialMatch(before, qualifier_before_re(), &q_before);
-    RE2::PartialMatch(after, qualifier_after_re(), &q_after);
+    match_before(s, segs.back().begin, qualifier_before_re(), &q_before);
+    match_after(s, segs.back().end, qualifier_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) out = trim(q_before + " " + out + " " + q_after);
     // "negative $\frac12$", "is minus $3$": the sign said in words goes with the math (never the
     // subtraction "$7$ minus $3$" or "non-negative $x$").
@@ -368,7 +471,7 @@ std::optional<std::string> last_math(const std::string& s) {
         R"((?i)(?:^|(?:^|[^A-Za-z])(?:is|was|be|are|equals|becomes|get|gets|answer|of)\s*:?|[:=(])\s*)"
         R"((negative|minus)\s*$)");
     std::string sign_word;
-    if (q_before.empty() && RE2::PartialMatch(before, sign_word_re, &sign_word))
+    if (q_before.empty() && match_before(s, segs.back().begin, sign_word_re, &sign_word))
       out = lower(sign_word) + " " + out;
   }
   return out;
@@ -383,9 +486,13 @@ std::optional<std::string> answer_from_text(std::string rest) {
   std::string outside = rest;
   for (const Segment& seg : math_segments(rest))
     for (size_t k = seg.begin; k < seg.end; k++) outside[k] = '#';
+  Braces braces(rest);
+  size_t hidden = 0;  // outside[0, hidden) is blanked already (boxes nest)
   for (size_t b = rest.find("\\boxed{"); b != std::string::npos; b = rest.find("\\boxed{", b + 1)) {
-    size_t e = match_brace(rest, b + 6);
-    for (size_t k = b; k < (e == std::string::npos ? rest.size() : e); k++) outside[k] = '#';
+    size_t e = braces.close(b + 6);
+    for (size_t k = std::max(b, hidden); k < (e == std::string::npos ? rest.size() : e); k++)
+      outside[k] = '#';
+    hidden = std::max(hidden, e == std::string::npos ? rest.size() : e);
   }
   // Never at a correction or a second case ("but", "then", "if", "for part (b)"): the text stays
   // whole and is no single answer. A value ruled out after it ("42, not 41") or an emphasis ("41,
@@ -402,10 +509,12 @@ std::optional<std::string> answer_from_text(std::string rest) {
   re2::StringPiece scan(outside), clause;
   while (RE2::FindAndConsume(&scan, clause_re, &clause)) {
     size_t at = static_cast<size_t>(clause.data() - outside.data());
-    size_t open = outside.find('(', at);
-    if (trim(std::string(clause)).rfind('(', 0) == 0 && open != std::string::npos &&
-        open_bracket(outside.substr(open, outside.find(')', open) - open)))
-      continue;
+    if (trim(std::string(clause)).rfind('(', 0) == 0) {
+      // The bracket's first kLook bytes decide (one never closed would be read to the end).
+      re2::StringPiece bracket = re2::StringPiece(outside).substr(outside.find('(', at));
+      size_t close = bracket.substr(0, kLook).find(')');
+      if (search(bracket, 0, std::min({close, kLook, bracket.size()}), open_bracket_re())) continue;
+    }
     if (at > 0) rest = rest.substr(0, at);
     break;
   }
@@ -571,7 +680,9 @@ std::optional<std::string> answer_is(const std::string& text) {
 
 // Superscripts "x²", "10²³", "2⁻¹" as "^": a run of them is one exponent.
 void superscripts_to_caret(std::string& s) {
-  for (size_t i = 0; i <= s.size(); i++) {
+  std::string out;  // built anew: replacing in place moves the tail once per run (quadratic)
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); i++) {
     static const std::vector<std::pair<std::string, char>> marks = {
         {"\xc2\xb2", '2'},     {"\xc2\xb3", '3'},     {"\xc2\xb9", '1'},     {"\xe2\x81\xb0", '0'},
         {"\xe2\x81\xb4", '4'}, {"\xe2\x81\xb5", '5'}, {"\xe2\x81\xb6", '6'}, {"\xe2\x81\xb7", '7'},
@@ -588,11 +699,14 @@ void superscripts_to_caret(std::string& s) {
           break;
         }
     }
-    if (exp.empty()) continue;
-    std::string rep = exp.size() == 1 ? "^" + exp : "^{" + exp + "}";
-    s.replace(i, run - i, rep);
-    i += rep.size() - 1;
+    if (exp.empty()) {
+      out += s[i];
+      continue;
+    }
+    out += exp.size() == 1 ? "^" + exp : "^{" + exp + "}";
+    i = run - 1;
   }
+  s = std::move(out);
 }
 
 // An en or em dash written as a minus sign before a number ("= –3", "is – 5", "to –5 degrees")
@@ -603,34 +717,49 @@ void dashes_to_minus(std::string& s, bool prose) {
   static const std::string dashes[] = {"\xe2\x80\x93", "\xe2\x80\x94"};
   static const RE2 verb_re(
       R"((?i)(?:^|[^A-Za-z])(?:is|was|are|were|be|equals|becomes|gives|get|gets)$)");
+  // Built anew (replacing in place moves the tail once per dash): out is the text before s[i] with
+  // the dashes before it replaced, what the checks before a dash read.
+  std::string out;
+  out.reserve(s.size());
   for (size_t i = 0; i < s.size(); i++) {
     size_t len = 0;
     for (const auto& d : dashes)
       if (s.compare(i, d.size(), d) == 0) len = d.size();
-    if (len == 0) continue;
+    if (len == 0) {
+      out += s[i];
+      continue;
+    }
     size_t n = i + len;
     while (n < s.size() && s[n] == ' ') n++;
     bool spaced = n > i + len;
     bool number_next =
         n < s.size() && (is_digit(s[n]) || (n + 1 < s.size() && s[n] == '.' && is_digit(s[n + 1])));
-    if (!number_next && (prose || n >= s.size() || s[n] != '\\')) continue;
-    size_t j = i;
-    while (j > 0 && s[j - 1] == ' ') j--;
-    char prev = j > 0 ? s[j - 1] : '\0';
+    if (!number_next && (prose || n >= s.size() || s[n] != '\\')) {
+      out += s[i];
+      continue;
+    }
+    size_t j = out.size();
+    while (j > 0 && out[j - 1] == ' ') j--;
+    char prev = j > 0 ? out[j - 1] : '\0';
     bool minus;
     static const RE2 or_and_re(R"((?i)(?:^|[^A-Za-z])(?:or|and)$)");  // "-3 or –3"
     if (!prose) {
       minus = prev == '\0' || std::string("=(,[{:<>$").find(prev) != std::string::npos ||
-              RE2::PartialMatch(s.substr(0, j), or_and_re);
+              match_before(out, j, or_and_re);
     } else if (spaced) {
-      minus = prev == '=' || prev == ':' || RE2::PartialMatch(s.substr(0, j), verb_re);
+      minus = prev == '=' || prev == ':' || match_before(out, j, verb_re);
     } else {  // "to –5", "=–5", "(–5": never after a digit or a letter ("3–5", "word—5")
-      minus = prev == '\0' || (j < i && !is_digit(prev)) ||
+      minus = prev == '\0' || (j < out.size() && !is_digit(prev)) ||
               std::string("=(:[$").find(prev) != std::string::npos;
     }
-    if (!minus) continue;
-    s.replace(i, n - i, "-");
+    if (!minus) {
+      out += s[i];
+      continue;
+    }
+    out += '-';
+    i = n - 1;
   }
+  s = std::move(out);
 }
 
 // Text with math segments and LaTeX commands (with their brace groups) blanked out.
@@ -638,17 +767,19 @@ std::string mask_latex(const std::string& s) {
   std::string t = s;
   for (const Segment& seg : math_segments(s))
     for (size_t k = seg.begin; k < seg.end; k++) t[k] = ' ';
+  // Blanking goes forward and brace groups are looked up ahead of it: one table for all of them.
+  Braces braces(t);
   for (size_t i = 0; i < t.size(); i++) {
     if (t[i] != '\\') continue;
     size_t j = i + 1;
     while (j < t.size() && is_alpha(t[j])) j++;
     // the command's arguments go with it: \frac{1}{2}, \sqrt[3]{2}
     if (j > i + 1 && j < t.size() && t[j] == '[') {
-      size_t close = t.find(']', j);
-      if (close != std::string::npos && close - j < 16) j = close + 1;
+      size_t close = re2::StringPiece(t).substr(j, 16).find(']');
+      if (close != re2::StringPiece::npos) j += close + 1;
     }
     while (j < t.size() && t[j] == '{') {
-      size_t e = match_brace(t, j);
+      size_t e = braces.close(j);
       if (e == std::string::npos) break;
       j = e;
     }
@@ -704,10 +835,15 @@ std::optional<std::string> open_pair(const std::string& t, size_t pb, size_t pe,
   std::string between = t.substr(pe, b - pe);
   // A computation goes on after the second number ("15-3 = 12", "12 or 13 + 1"): no range.
   static const RE2 goes_on_re(R"(^\s*(?:[=+*/^<>]|\\times|\\cdot|x\s*\d))");
-  if (RE2::PartialMatch(t.substr(e), goes_on_re)) return std::nullopt;
-  std::string head = t.substr(0, pb);
-  size_t stop = head.find_last_of(".;:!?\n");
-  std::string sentence = stop == std::string::npos ? head : head.substr(stop + 1);
+  if (match_after(t, e, goes_on_re)) return std::nullopt;
+  // The sentence before the first number, read in its last kLook bytes: sentence[from, end).
+  size_t from = pb > kLook ? pb - kLook : 0;
+  size_t stop = std::string_view(t).substr(from, pb - from).find_last_of(".;:!?\n");
+  re2::StringPiece sentence(t.data(), pb);
+  if (stop != std::string_view::npos) {
+    sentence.remove_prefix(from + stop + 1);
+    from = 0;
+  }
   static const RE2 count_re(
       R"((?i)(?:^|[^\w.,])(\d[\d,]*)\s+(?:[A-Za-z-]+\s+){1,4}(?:strictly\s+|inclusively\s+)?)"
       R"((between|from)\s*$)");
@@ -717,25 +853,25 @@ std::optional<std::string> open_pair(const std::string& t, size_t pb, size_t pe,
   static const RE2 between_re(R"((?i)\bbetween\s*$)");
   static const RE2 from_re(R"((?i)\bfrom\s*$)");
   std::string count, word;
-  bool counted = RE2::PartialMatch(sentence, count_re, &count, &word);
+  bool counted = search(sentence, from, sentence.size(), count_re, &count, &word);
   // "between 12 and 13"
-  if (trim(between) == "and" && RE2::PartialMatch(head, between_re)) {
+  if (trim(between) == "and" && match_before(t, pb, between_re)) {
     if (counted) return count;
     return std::string("range");
   }
   // "from 1 to 10" after a count
   static const RE2 to_re(R"((?i)^\s*(?:to|through|until)\s*$)");
-  if (RE2::FullMatch(between, to_re) && RE2::PartialMatch(head, from_re) && counted &&
+  if (RE2::FullMatch(between, to_re) && match_before(t, pb, from_re) && counted &&
       lower(word) == "from")
     return count;
   // "probably 12-13 apples", "roughly 12 to 13", "12–13, I think": a range said with a hedge. A
   // range alone, "3-5 cookies", "pages 3–5" (ends rising, joined by the dash alone), leaves the
   // answer as open: its end is no more the answer than its start.
-  size_t after_stop = t.find_first_of(".;!?\n", e);
-  std::string after =
-      t.substr(e, after_stop == std::string::npos ? std::string::npos : after_stop - e);
-  bool hedged =
-      RE2::PartialMatch(sentence, hedge_word_re) || RE2::PartialMatch(after, hedge_word_re);
+  std::string_view after = std::string_view(t).substr(e);  // to the end of the sentence
+  size_t after_end =
+      std::min({after.substr(0, kLook).find_first_of(".;!?\n"), kLook, after.size()});
+  bool hedged = search(sentence, from, sentence.size(), hedge_word_re) ||
+                search(after, 0, after_end, hedge_word_re);
   std::string dash = trim(between);
   auto rising = [&](const std::string& hi) {
     std::string lo = t.substr(pb, pe - pb), h = hi;
@@ -798,7 +934,10 @@ std::optional<std::string> last_number(const std::string& s) {
       std::string value(m);
       std::optional<std::string> open = open_pair(t, prev_b, prev_e, b, e, &value);
       if (open) {
-        last = *open == "range" ? last + ", " + value : *open;
+        if (*open == "range")
+          last += ", " + value;  // in place: a long run of "1 or 1 or ..." copies it each time
+        else
+          last = *open;
         last_end = prev_e = e;
         prev_b = b;
         continue;
@@ -811,9 +950,9 @@ std::optional<std::string> last_number(const std::string& s) {
     if (is_alpha(after) || std::string("_^{}").find(after) != std::string::npos) continue;
     if (before == '(' && after == ')') {
       // "1/4 (25%)" restates the number before it (both are kept); "equation (1)" only names.
-      size_t open = b - 1;
-      if (last_end != std::string::npos && open > last_end &&
-          trim(t.substr(last_end, open - last_end)).empty()) {
+      size_t open = b - 1, gap = open;  // only spaces between the answer and the bracket
+      while (last_end != std::string::npos && gap > last_end && is_space(t[gap - 1])) gap--;
+      if (last_end != std::string::npos && open > last_end && gap == last_end) {
         last += " (" + std::string(m) + ")";
         last_end = e + 1;
       }
@@ -825,19 +964,21 @@ std::optional<std::string> last_number(const std::string& s) {
         R"((?i)^\s*,?\s*(?:(?:which is |that is )?)"
         R"((?:attained|achieved|obtained|reached|occurring)\s+)?)"
         R"((?:when|where|at|for|for each|for all|with|if|given)\s+[A-Za-z]\s*=\s*$)");
-    if (last_end != std::string::npos && RE2::FullMatch(t.substr(last_end, b - last_end), where_re))
-      continue;
+    // The text since the answer, read only when short (numbers passed over since then would make
+    // it long, and reading it at each one quadratic).
+    re2::StringPiece since;
+    if (last_end != std::string::npos && b - last_end <= kLook)
+      since = re2::StringPiece(t).substr(last_end, b - last_end);
+    if (since.data() && RE2::FullMatch(since, where_re)) continue;
     // "1/6 ≈ 0.167": the value with its approximation (the comparison takes the exact one).
-    if (last_end != std::string::npos && trim(t.substr(last_end, b - last_end)) == "\xe2\x89\x88") {
+    if (since.data() && trim(std::string(since)) == "\xe2\x89\x88") {
       last += " \xe2\x89\x88 " + std::string(m);
       last_end = e;
       continue;
     }
     // "12, not 13": a value ruled out after the answer.
     static const RE2 ruled_out_re(R"((?i)^(?:\s*[A-Za-z]+){0,3}\s*,?\s*(?:and |but )?not\s*$)");
-    if (last_end != std::string::npos &&
-        RE2::FullMatch(t.substr(last_end, b - last_end), ruled_out_re))
-      continue;
+    if (since.data() && RE2::FullMatch(since, ruled_out_re)) continue;
     // "6 (5 fails the condition)": a value after the answer that the text rules out.
     static const RE2 fails_re(
         R"((?i)^\s*(?:fails|does not work|doesn't work|is too (?:big|small|large|low|high)|)"
@@ -845,14 +986,14 @@ std::optional<std::string> last_number(const std::string& s) {
     if (last_end != std::string::npos &&
         RE2::PartialMatch(re2::StringPiece(t).substr(e, 64), fails_re))
       continue;
-    if (last_end != std::string::npos && hedged_between(t.substr(last_end, b - last_end))) {
+    if (since.data() && hedged_between(since)) {
       last += ", " + std::string(m);
       last_end = e;
       continue;
     }
     std::string q_before, q_after;  // "at least 5 people", "81 or more"
-    RE2::PartialMatch(re2::StringPiece(t).substr(0, b), qualifier_before_re(), &q_before);
-    RE2::PartialMatch(re2::StringPiece(t).substr(e), qualifier_after_re(), &q_after);
+    match_before(t, b, qualifier_before_re(), &q_before);
+    match_after(t, e, qualifier_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) {
       last = trim(q_before + " " + std::string(m) + " " + q_after);
       last_end = std::string::npos;
@@ -863,30 +1004,29 @@ std::optional<std::string> last_number(const std::string& s) {
       continue;
     }
     // "1.2 million", "2 dozen": the word belongs to the number.
-    static const RE2 word_after(R"(^ +([a-z]+))");
+    static const RE2 word_after(R"(^ +([a-z]+)(?:[^a-z]|$))");  // the whole word, in kLook
     std::string w;
     static const RE2 am_pm(R"((?i)^\s*([ap])\.?\s?m\b\.?)");  // "3:45 pm", "9:05 a.m."
     std::string half;
-    if (std::string(m).find(':') != std::string::npos &&
-        RE2::PartialMatch(re2::StringPiece(t).substr(e), am_pm, &half)) {
+    if (std::string(m).find(':') != std::string::npos && match_after(t, e, am_pm, &half)) {
       last = std::string(m) + " " + lower(half) + "m";
       last_end = std::string::npos;
       continue;
     }
-    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && w == "percent" &&
+    if (match_after(t, e, word_after, &w) && w == "percent" &&
         m[m.size() - 1] != '%') {  // "25 percent of the class" is 25%
       last = std::string(m) + "%";
       last_end = std::string::npos;
       continue;
     }
-    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), word_after, &w) && is_operation_word(w)) {
+    if (match_after(t, e, word_after, &w) && is_operation_word(w)) {
       last = std::string(m) + " " + w;
       last_end = std::string::npos;
       continue;
     }
     // "5 below zero", "12 degrees below zero": a negative temperature.
     static const RE2 below_zero_re(R"((?i)^\s+(?:degrees?\s+)?(?:[CF]\s+)?below\s+zero\b)");
-    if (RE2::PartialMatch(re2::StringPiece(t).substr(e), below_zero_re) && m[0] != '-') {
+    if (match_after(t, e, below_zero_re) && m[0] != '-') {
       last = "-" + std::string(m);
       last_end = std::string::npos;
       continue;
@@ -2507,7 +2647,7 @@ std::string math_normalize(const std::string& in) {
     return out;
   }
   std::string s = in;
-  if (s.size() > 4096) s = s.substr(0, 4096);
+  if (s.size() > kMaxAnswer) s = s.substr(0, kMaxAnswer);
   replace_all(s, "\n", " ");
   replace_all(s, "\\\\", "\x01");  // keep matrix row breaks "\\\\" apart from "\\ "
   replace_all(s, "\\$", "");
@@ -2700,6 +2840,10 @@ std::string math_normalize(const std::string& in) {
 }
 
 MathVerdict math_equal(const std::string& gold, const std::string& pred, const MathOptions& opt) {
+  // Normalising reads the first kMaxAnswer bytes: a longer answer would be judged by its prefix.
+  if (pred.size() > kMaxAnswer)
+    return {false, "answer too long (" + std::to_string(pred.size()) + " bytes, over " +
+                       std::to_string(kMaxAnswer) + ")"};
   std::string g = math_normalize(gold), p = math_normalize(pred);
   if (p.empty()) return {false, "empty answer"};
   return equal_normalized(g, p, opt, 0);
@@ -2753,7 +2897,8 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
         r.extracted = *eqs;
   }
   MathVerdict v;
-  long long duration = compound_duration(math_normalize_words(r.extracted));
+  long long duration =
+      r.extracted.size() > kMaxAnswer ? -1 : compound_duration(math_normalize_words(r.extracted));
   if (duration >= 0) {
     // "2 hours and 30 minutes" is one duration: it answers 150 or 2.5 only in the unit the
     // reference writes after its answer ("150 minutes", "= 2.5 hours\n#### 2.5"), else nothing.
