@@ -182,11 +182,43 @@ bool long_decimal(const MathExpr& e, GiNaC::numeric* value, GiNaC::numeric* unit
   return true;
 }
 
+bool exact_rational(const GiNaC::ex& e) {
+  return GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_rational();
+}
+
 struct DigitsGuard {  // GiNaC::Digits is global: set under the mutex, restored before release
   long saved;
   explicit DigitsGuard(long d) : saved(GiNaC::Digits) { GiNaC::Digits = d; }
   ~DigitsGuard() { GiNaC::Digits = saved; }
 };
+
+// Whether two constants, gv and pv at 50 digits, are equal: 1 or 0; -1 when they are too large to
+// evaluate far enough (then only exact simplification decides). Equal at 50 digits (relative
+// 1e-40) is trusted only when more digits give the same values: sin(10^100) and sin(10^100 + 1)
+// agree at 50 digits, where both arguments round to one number. Past 1e6 the digits grow with the
+// integer part, which 50 digits only hold the start of (2^{1200}\sqrt3 and 2^{1200}\sqrt3 + 1 agree
+// there), and the tolerance stays 1e-30 absolute past 1e10.
+int numbers_close(const GiNaC::ex& ge, const GiNaC::ex& pe, const GiNaC::numeric& gv,
+                  const GiNaC::numeric& pv) {
+  GiNaC::numeric scale = std::max(GiNaC::abs(gv), GiNaC::abs(pv));
+  GiNaC::numeric tol = GiNaC::numeric(1) / GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(40));
+  GiNaC::numeric tol50 = tol * (scale > 1 ? scale : GiNaC::numeric(1));
+  if (GiNaC::abs(gv - pv) > tol50) return 0;
+  long extra = 0;
+  if (scale > GiNaC::numeric(1000000)) {
+    double magnitude = GiNaC::log(scale).to_double() / std::log(10.0);
+    if (!(magnitude <= kMaxDigits)) return -1;
+    extra = static_cast<long>(magnitude);
+  }
+  GiNaC::numeric cap(10000000000L);
+  GiNaC::numeric tol_more = tol * (scale > 1 ? std::min(scale, cap) : GiNaC::numeric(1));
+  DigitsGuard more(120 + extra);
+  GiNaC::numeric gv2, pv2;
+  const bool stable = as_number(ge, &gv2) && as_number(pe, &pv2) &&
+                      GiNaC::abs(gv2 - pv2) <= tol_more && GiNaC::abs(gv2 - gv) <= tol50 &&
+                      GiNaC::abs(pv2 - pv) <= tol50;
+  return stable ? 1 : 0;
+}
 
 SymbolicVerdict ginac_equal(const MathExpr& g, const MathExpr& p, double timeout_s) {
   using Clock = std::chrono::steady_clock;
@@ -214,19 +246,15 @@ SymbolicVerdict ginac_equal(const MathExpr& g, const MathExpr& p, double timeout
                          (gv.is_zero() || pv.is_zero() || (gv > 0) == (pv > 0));
         return rounded || truncated ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
       }
+      // Exact values past the GMP bound (2^{2019} - 1, 1/2^{2019}) are compared exactly, never
+      // within a tolerance that cannot tell 2^{2019} - 1 from 2^{2019} + 1.
+      if (exact_rational(ge) && exact_rational(pe))
+        return GiNaC::ex_to<GiNaC::numeric>(ge) == GiNaC::ex_to<GiNaC::numeric>(pe)
+                   ? SymbolicVerdict::kEqual
+                   : SymbolicVerdict::kNotEqual;
       if (as_number(ge, &gv) && as_number(pe, &pv)) {
-        GiNaC::numeric scale = std::max(GiNaC::abs(gv), GiNaC::abs(pv));
-        GiNaC::numeric tol = GiNaC::numeric(1) / GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(40));
-        tol *= scale > 1 ? scale : GiNaC::numeric(1);
-        if (GiNaC::abs(gv - pv) > tol) return SymbolicVerdict::kNotEqual;
-        // Equal at 50 digits is trusted only when 120 digits give the same values: sin(10^100)
-        // and sin(10^100 + 1) agree at 50 digits, where both arguments round to one number.
-        DigitsGuard more(120);
-        GiNaC::numeric gv2, pv2;
-        const bool stable = as_number(ge, &gv2) && as_number(pe, &pv2) &&
-                            GiNaC::abs(gv2 - pv2) <= tol && GiNaC::abs(gv2 - gv) <= tol &&
-                            GiNaC::abs(pv2 - pv) <= tol;
-        return stable ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
+        int verdict = numbers_close(ge, pe, gv, pv);
+        if (verdict >= 0) return verdict ? SymbolicVerdict::kEqual : SymbolicVerdict::kNotEqual;
       }
     }
     GiNaC::ex diff = GiNaC::normal(ge - pe);
