@@ -1502,6 +1502,15 @@ struct Structure {
   size_t rows = 0, cols = 0;  // matrices: elems row-major
 };
 
+// "(\begin{array}{c} 1 \\ 2 \end{array})" (what \left( \right) leave) is the array inside.
+std::string bracketed_array(const std::string& t) {
+  static const RE2 re(R"(^[(\[]\s*(\\begin\{array\}.*\\end\{array\})\s*[)\]]$)");
+  std::string inner;
+  if (RE2::FullMatch(t, re, &inner) && inner.find("\\end{array}") + 11 == inner.size())
+    return inner;
+  return t;
+}
+
 Structure parse_structure(const std::string& s) {
   Structure st;
   std::string t = trim(s);
@@ -1509,6 +1518,7 @@ Structure parse_structure(const std::string& s) {
   static const RE2 mat_re(
       R"(^\\begin\{([pbvB]?matrix|array)\}(?:\{[lcr| ]*\})?(.*)\\end\{([pbvB]?matrix|array)\}$)");
   std::string kind1, body, kind2;
+  t = bracketed_array(t);
   if (RE2::FullMatch(t, mat_re, &kind1, &body, &kind2) && kind1 == kind2) {
     st.kind = Structure::kMatrix;
     std::vector<std::string> rows = split_top(body, "\\\\");
@@ -1640,6 +1650,8 @@ std::optional<std::string> relation_interval(const Relation& r, std::string* var
     }
     if (!is_simple_variable(v) || a.empty()) return std::nullopt;
     *var = nospace(v);
+    // "x \neq 0" is every real but 0 (a constant only: "x \neq y" stays a relation).
+    if (op == "!=" && !has_letters(a)) return "(-\\infty," + a + ")\\cup(" + a + ",\\infty)";
     if (op == ">=") return "[" + a + ",\\infty)";
     if (op == ">") return "(" + a + ",\\infty)";
     if (op == "<=") return "(-\\infty," + a + "]";
@@ -2634,6 +2646,33 @@ bool plain_decimal(const std::string& s) {
   return true;
 }
 
+// "\mathbb{R} \setminus \{0\}", the reals less some numbers, as the union of open intervals
+// between them: "(-\infty,0)\cup(0,\infty)".
+std::string reals_minus_points(const std::string& s) {
+  static const RE2 re(
+      R"(^\(-\\infty,\s*\\infty\)\s*(?:\\setminus|\\backslash|-)\s*\\\{([^{}]*)\\\}$)");
+  std::string inner;
+  if (!RE2::FullMatch(s, re, &inner)) return s;
+  std::vector<std::pair<long double, std::string>> points;
+  for (const auto& e : split_top(inner, ",")) {
+    std::optional<Number> n = parse_number(trim(e));
+    if (!n || n->percent) return s;
+    points.push_back({approx(*n), trim(e)});
+  }
+  std::sort(points.begin(), points.end());
+  std::string out = "(-\\infty";
+  for (const auto& pt : points) out += "," + pt.second + ")\\cup(" + pt.second;
+  return out + ",\\infty)";
+}
+
+// A numeral in a base, "1011_2", "A3_16", with its base braced as "1011_{2}" is written.
+std::string braced_base(const std::string& s) {
+  static const RE2 re(R"((^|[^\\A-Za-z0-9])([0-9A-F]+)_(\d+))");
+  std::string t = s;
+  RE2::GlobalReplace(&t, re, "\\1\\2_{\\3}");
+  return t;
+}
+
 std::string math_normalize(const std::string& in) {
   if (plain_decimal(in)) {  // fast path: nothing to unwrap, only separators to drop
     std::string t = trim(in);
@@ -2788,7 +2827,8 @@ std::string math_normalize(const std::string& in) {
   }
   static const RE2 answer_words(R"((?i)^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*:?|:)\s*)");
   RE2::Replace(&s, answer_words, "");
-  static const RE2 trailing_note(R"(\s+\((?:[A-Za-z]{3,} ?)+\)$)");  // "x = 5 (answer)"
+  // "x = 5 (answer)", "7 (the smallest such n)": words only, the first one not a letter name.
+  static const RE2 trailing_note(R"(\s+\([A-Za-z]{3,}(?:\s+[A-Za-z]+)*\)$)");
   RE2::Replace(&s, trailing_note, "");
   // Set-builder notation "\{x \mid x > 2\}" is its condition, read as a relation.
   static const RE2 set_builder(R"(^\\\{\s*([a-z])\s*(?:\\mid|\||:)\s*(.+)\\\}$)");
@@ -2798,6 +2838,8 @@ std::string math_normalize(const std::string& in) {
     s = trim(sb_cond);
   static const RE2 all_reals(R"((?i)^(?:all real numbers|all reals|every real number)$)");
   if (RE2::FullMatch(s, all_reals)) s = "(-\\infty,\\infty)";
+  s = reals_minus_points(s);
+  s = braced_base(s);
   s = number_words(s);
   static const RE2 infinity_word(R"((?i)^(?:(positive|plus)\s+|(negative|minus)\s+)?infinity$)");
   std::string pos_inf, neg_inf;
