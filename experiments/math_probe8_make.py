@@ -305,5 +305,45 @@ case("more_notation", r"\frac{2}{3}", [r"\frac{2}{3}", r"0.\overline{6}", r"0.66
 case("more_notation", "7", [r"7\text{ (the smallest such } n)", r"7 \text{ days}"], [r"8 \text{ days}", r"\boxed{7}\text{ and }\boxed{8}"], value=False)
 case("more_notation", r"x \in [2, 5)", [r"[2, 5)", r"2 \leq x < 5"], [r"x \in (2, 5)", r"x \in [2, 5]"], value=False)
 
+# ---- fourth wave, written after the first fixes: left sides that name what was asked, set and
+# fraction spellings, end-of-proof marks, several boxes
+case("lhs", r"\begin{pmatrix} 3 \\ -1 \end{pmatrix}", [r"\mathbf{v} = \begin{pmatrix} 3 \\ -1 \end{pmatrix}", r"\vec{v} = \begin{pmatrix} 3 \\ -1 \end{pmatrix}"],
+     [r"\mathbf{v} = \begin{pmatrix} -1 \\ 3 \end{pmatrix}"], value=False)
+case("lhs", r"\frac{1}{3}", [r"P(A) = \frac{1}{3}", r"P = \frac13"], [r"P(A) = \frac{2}{3}"], value=False)
+case("lhs", r"30^\circ", [r"\angle ABC = 30^\circ", r"m\angle B = 30^\circ"], [r"\angle ABC = 60^\circ"], value=False)
+case("lhs", r"5\sqrt{2}", [r"AB = 5\sqrt{2}", r"\overline{AB} = 5\sqrt2"], [r"AB = 5"], value=False)
+case("lhs", "55", [r"S_{10} = 55", r"a_{10} = 55", r"\text{Area} = 55"], [r"S_{10} = 45", r"a+b = 55"], value=False,
+     note="policy: letters before '=' ('a+b = 55') do not answer the right side")
+case("lhs", "12", [r"x = \boxed{12}", r"n = 12"], [r"2n = 12", r"n^2 = 12"], value=False)
+case("set_spelling", r"\{1, 2\}", [r"\lbrace 1, 2 \rbrace", r"\left\lbrace 1,2 \right\rbrace"], [r"\lbrace 1 \rbrace", r"\lbrace 1, 3 \rbrace"], value=False)
+case("set_spelling", r"\{(1,2), (2,1)\}", [r"(2,1), (1,2)", r"\{(2, 1), (1, 2)\}"], [r"(1,2)", r"\{(1,2), (2,2)\}"], value=False)
+case("set_spelling", r"[-3, 3]", [r"|x| \le 3", r"-3 \leq x \leq 3"], [r"|x| < 3", r"[0, 3]"], value=False)
+case("frac_spelling", r"\frac{5}{2}", [r"{5 \over 2}", r"2 \frac{1}{2}", r"5/2"], [r"{2 \over 5}", r"\frac{5}{4}"])
+case("frac_spelling", r"\frac{3}{2}", [r"\frac{3}{2}"], [r"{3 \over 4}"])
+for gold, right, wrong in [("12", "12", "13"), (r"\frac{3}{4}", r"\frac{3}{4}", r"\frac{4}{3}")]:
+    for t in ["Thus the answer is $@$. $\\blacksquare$", "Hence $n = @$. \\qed", "Therefore the answer is $@$. $\\square$",
+              "\\[\\boxed{@}\\] \\hfill $\\blacksquare$", "So the final answer is $\\boxed{@}$.\n\n---\n\n**Answer:** $\\boxed{@}$",
+              "The answers are $\\boxed{@}$ for part (a) and that's it."]:
+        add("closing_marks", t.replace("@", right), gold, True)
+        add("closing_marks", t.replace("@", wrong), gold, False)
+for c, g, e in [
+    (r"So $x = \boxed{2}$ and $y = \boxed{3}$.", "(2, 3)", True),
+    (r"So $x = \boxed{3}$ and $y = \boxed{2}$.", "(2, 3)", False),
+    (r"The roots are $\boxed{2}$ and $\boxed{-3}$.", "2, -3", True),
+    (r"The roots are $\boxed{2}$ and $\boxed{3}$.", "2, -3", False),
+    (r"The solutions are $\boxed{2 \text{ or } 3}$.", "2, 3", True),
+    (r"The solutions are $\boxed{2 \text{ or } 4}$.", "2, 3", False),
+    (r"The answer is $\boxed{\text{No solution}}$.", r"\text{no solution}", True),
+    (r"The answer is $\boxed{\text{One solution}}$.", r"\text{no solution}", False),
+    (r"The answer is $\boxed{080}$.", "80", True),
+    (r"The answer is $\boxed{008}$.", "80", False),
+    (r"The answer is $\boxed{\textbf{(C) }\frac{3}{2}}$.", r"\textbf{(C) }\frac{3}{2}", True),
+    (r"The answer is $\boxed{1.5}$.", r"\textbf{(C) }\frac{3}{2}", True),
+    (r"The answer is $\boxed{\textbf{(D) }2}$.", r"\textbf{(C) }\frac{3}{2}", False),
+    (r"The answer is $\boxed{\frac{1}{2} \text{ (or } 0.5)}$.", r"\frac{1}{2}", True),
+    (r"The answer is $\boxed{\frac{1}{2} \text{ (or } 0.25)}$.", r"\frac{1}{2}", False),
+]:
+    add("boxes", c, g, e)
+
 for r in rows:
     print(json.dumps(r, ensure_ascii=False))

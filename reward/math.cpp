@@ -2573,6 +2573,18 @@ std::string math_normalize_words(const std::string& s) {
 
 }  // namespace
 
+// An end-of-proof mark closing the text ("$12$. $\blacksquare$", "n = 12. \qed", "$x = 12 \quad
+// \square$", "∎") is no answer: it goes, the math it closes stays.
+std::string drop_end_mark(const std::string& text) {
+  static const RE2 alone(
+      R"((?:\\hfill\s*)?\$\s*\\(?:blacksquare|square|Box|qedsymbol|qed)\s*\$[\s.]*$)");
+  static const RE2 inside(
+      R"((?:\\hfill|\\quad|\\qquad|\s)*(?:\\(?:blacksquare|square|Box|qedsymbol|qed)\b|\x{220E})\s*((?:\$|\\\)|\\\])?)[\s.]*$)");
+  std::string t = text;
+  if (!RE2::Replace(&t, alone, "")) RE2::Replace(&t, inside, "\\1");
+  return t;
+}
+
 std::string math_extract(const std::string& full_text, const MathOptions& opt,
                          std::string* method) {
   // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
@@ -2580,6 +2592,7 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
   size_t think_end = full_text.rfind("</think>");
   if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
     text = full_text.substr(think_end + 8);
+  text = drop_end_mark(text);
   // A sign-off or a check after the answer states no answer, when what precedes it does.
   // A check must name the answer it checks (each of its numbers): "x = 5. Check: 2(5) + 3 = 13".
   bool check = false;
@@ -2779,6 +2792,11 @@ std::string math_normalize(const std::string& in) {
   replace_command(s, "\\varnothing", "\\emptyset");
   static const RE2 empty_set(R"(\\\{\s*\\\})");
   RE2::GlobalReplace(&s, empty_set, "\\\\emptyset");
+  replace_command(s, "\\lbrace", "\\{");
+  replace_command(s, "\\rbrace", "\\}");
+  // "{5 \over 2}" is \frac{5}{2}.
+  static const RE2 over_re(R"(\{([^{}]*)\\over\b([^{}]*)\})");
+  RE2::GlobalReplace(&s, over_re, "\\\\frac{\\1}{\\2}");
   replace_command(s, "\\langle", "(");
   replace_command(s, "\\rangle", ")");
   // A congruence gives its residue: "n \equiv 3 \pmod{7}" answers 3.
@@ -2807,9 +2825,11 @@ std::string math_normalize(const std::string& in) {
   }
   replace_all(s, "{,}", ".");
   for (const char* cmd :
-       {"\\text", "\\textbf", "\\textit", "\\textrm", "\\textnormal", "\\textsf", "\\mathrm",
-        "\\mathbf", "\\mathit", "\\mathsf", "\\mbox", "\\hbox", "\\operatorname", "\\boldsymbol",
-        "\\bm", "\\boxed", "\\fbox", "\\underline", "\\emph"})
+       {"\\text",          "\\textbf", "\\textit",       "\\textrm",     "\\textnormal",
+        "\\textsf",        "\\mathrm", "\\mathbf",       "\\mathit",     "\\mathsf",
+        "\\mbox",          "\\hbox",   "\\operatorname", "\\boldsymbol", "\\bm",
+        "\\boxed",         "\\fbox",   "\\underline",    "\\emph",       "\\vec",
+        "\\overrightarrow"})
     unwrap_command(s, cmd);
   s = trim(s);
   // Sentence punctuation after the answer ("$40,$ as computed", "5;") is not part of it.
