@@ -2114,6 +2114,81 @@ for c, g, e in [
 ]:
     add("r7_misc", c, g, e)
 
+# Round 8 (experiments/math_probe8_make.py): competition-math answers. Exact values past the GMP
+# bound were compared at 50 digits (2^{2019}+1 passed for 2^{2019}-1: false positives).
+for c, g, e in [
+    ("Therefore, the answer is $\\boxed{2^{2019}-1}$.", "2^{2019}-1", True),
+    ("Therefore, the answer is $\\boxed{-1+2^{2019}}$.", "2^{2019}-1", True),
+    ("Therefore, the answer is $\\boxed{2^{2019}+1}$.", "2^{2019}-1", False),
+    ("Therefore, the answer is $\\boxed{2^{2019}}$.", "2^{2019}-1", False),
+    ("The final answer is $2^{-2019}$.", "\\frac{1}{2^{2019}}", True),
+    ("The final answer is $\\frac{1}{2^{2019}+1}$.", "\\frac{1}{2^{2019}}", False),
+    ("The final answer is $0$.", "\\frac{1}{2^{2019}}", False),
+    ("So the answer is $\\boxed{9^{750}}$.", "3^{1500}", True),
+    ("So the answer is $\\boxed{3^{1500}+2}$.", "3^{1500}", False),
+    ("\\[\\boxed{\\sqrt{3}\\cdot 2^{1200}}\\]", "2^{1200}\\sqrt{3}", True),
+    ("\\[\\boxed{2^{1200}\\sqrt{3}+1}\\]", "2^{1200}\\sqrt{3}", False),
+    ("\\[\\boxed{2^{1200}\\sqrt{3}-\\frac{1}{2}}\\]", "2^{1200}\\sqrt{3}", False),
+    ("\\[\\boxed{\\pi \\cdot 10^{300}}\\]", "10^{300}\\pi", True),
+    ("\\[\\boxed{\\pi \\cdot 10^{300} + 1}\\]", "10^{300}\\pi", False),
+    ("\\[\\boxed{640320^3+744}\\]", "e^{\\pi\\sqrt{163}}", False),
+    ("\\[\\boxed{e^6}\\]", "\\pi^4+\\pi^5", False),
+]:
+    add("r8_big_exact", c, g, e)
+for c, g, e in [
+    ("Therefore, the answer is $\\boxed{1011_{2}}$.", "1011_2", True),
+    ("Therefore, the answer is $\\boxed{1011_2}$.", "1011_{2}", True),
+    ("Therefore, the answer is $\\boxed{1101_{2}}$.", "1011_2", False),
+    ("Therefore, the answer is $\\boxed{1011_{3}}$.", "1011_2", False),
+    ("Hence the answer is \\(52_{8}\\).", "52_8", True),
+    ("Hence the answer is \\(25_{8}\\).", "52_8", False),
+    ("Hence the answer is \\(A3_{16}\\).", "A3_16", True),
+    ("Hence the answer is \\(3A_{16}\\).", "A3_16", False),
+]:
+    add("r8_base", c, g, e)
+for c, g, e in [
+    ("So, the answer is: $\\boxed{x \\neq 0}$", "(-\\infty, 0) \\cup (0, \\infty)", True),
+    ("So, the answer is: $\\boxed{x \\neq 1}$", "(-\\infty, 0) \\cup (0, \\infty)", False),
+    ("So, the answer is: $\\boxed{x > 0}$", "(-\\infty, 0) \\cup (0, \\infty)", False),
+    ("\\[\\boxed{\\mathbb{R} \\setminus \\{0\\}}\\]", "(-\\infty, 0) \\cup (0, \\infty)", True),
+    ("\\[\\boxed{\\mathbb{R} \\setminus \\{1\\}}\\]", "(-\\infty, 0) \\cup (0, \\infty)", False),
+    ("\\[\\boxed{\\mathbb{R} \\setminus \\{1, -1\\}}\\]", "(-\\infty,-1)\\cup(-1,1)\\cup(1,\\infty)", True),
+    ("\\[\\boxed{\\mathbb{R} \\setminus \\{1\\}}\\]", "(-\\infty,-1)\\cup(-1,1)\\cup(1,\\infty)", False),
+    ("\\[\\boxed{x \\neq y}\\]", "y \\neq x", True),
+    ("\\[\\boxed{x \\neq 3}\\]", "x < 3", False),
+]:
+    add("r8_reals_less", c, g, e)
+for c, g, e in [
+    ("Therefore, the answer is $\\boxed{\\left(\\begin{array}{c}1\\\\-2\\\\3\\end{array}\\right)}$.",
+     "\\begin{pmatrix} 1 \\\\ -2 \\\\ 3 \\end{pmatrix}", True),
+    ("Therefore, the answer is $\\boxed{\\left(\\begin{array}{c}3\\\\-2\\\\1\\end{array}\\right)}$.",
+     "\\begin{pmatrix} 1 \\\\ -2 \\\\ 3 \\end{pmatrix}", False),
+    ("\\[\\boxed{\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]}\\]", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", True),
+    ("\\[\\boxed{\\left[\\begin{array}{cc}1&2\\\\3&5\\end{array}\\right]}\\]", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", False),
+    ("The final answer is $\\vec{v} = \\begin{pmatrix} 3 \\\\ -1 \\end{pmatrix}$.", "\\begin{pmatrix} 3 \\\\ -1 \\end{pmatrix}", True),
+    ("The final answer is $\\vec{v} = \\begin{pmatrix} -1 \\\\ 3 \\end{pmatrix}$.", "\\begin{pmatrix} 3 \\\\ -1 \\end{pmatrix}", False),
+    ("\\[\\boxed{\\lbrace 1, 2 \\rbrace}\\]", "\\{1, 2\\}", True),
+    ("\\[\\boxed{\\left\\lbrace 1, 3 \\right\\rbrace}\\]", "\\{1, 2\\}", False),
+    ("\\[ S = {5 \\over 2}. \\]", "\\frac{5}{2}", True),
+    ("\\[ S = {2 \\over 5}. \\]", "\\frac{5}{2}", False),
+    ("So, the answer is: $\\boxed{7\\text{ (the smallest such } n)}$", "7", True),
+    ("So, the answer is: $\\boxed{8\\text{ (the smallest such } n)}$", "7", False),
+]:
+    add("r8_notation", c, g, e)
+for c, g, e in [
+    ("Thus the answer is $12$. $\\blacksquare$", "12", True),
+    ("Thus the answer is $13$. $\\blacksquare$", "12", False),
+    ("Therefore the answer is $\\frac{3}{4}$. $\\square$", "\\frac{3}{4}", True),
+    ("Therefore the answer is $\\frac{4}{3}$. $\\square$", "\\frac{3}{4}", False),
+    ("Therefore $x = 12 \\quad \\square$", "12", True),
+    ("Therefore $x = 13 \\quad \\blacksquare$", "12", False),
+    ("So the answer is 12. \u220e", "12", True),
+    ("So the answer is 13. \u220e", "12", False),
+    ("Hence $n = 12$. \\qed", "12", True),
+    ("Hence $n = 13$. \\qed", "12", False),
+]:
+    add("r8_end_mark", c, g, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

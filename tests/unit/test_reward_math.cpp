@@ -605,6 +605,41 @@ TEST_CASE("math: what follows the answer in its sentence, comparisons, thousands
   CHECK(aha::math_equal("1250", x("The total cost is \\$1{,}250."), opt).equal);
 }
 
+TEST_CASE("math: competition answers: exact values past the GMP bound, bases, reals less points") {
+  aha::MathOptions opt;
+  auto eq = [&opt](const char* g, const char* p) { return aha::math_equal(g, p, opt).equal; };
+  auto x = [&opt](const char* text) { return aha::math_extract(text, opt, nullptr); };
+  // Rationals too long for GMP's bound are still exact in GiNaC: no tolerance between them.
+  CHECK(eq("2^{2019}-1", "-1+2^{2019}"));
+  CHECK_FALSE(eq("2^{2019}-1", "2^{2019}+1"));
+  CHECK_FALSE(eq("\\frac{1}{2^{2019}}", "0"));
+  CHECK_FALSE(eq("\\frac{1}{2^{2019}}", "\\frac{1}{2^{2019}+1}"));
+  // Large irrational constants get digits for their integer part; past 10^3000 only exact
+  // simplification decides.
+  CHECK(eq("2^{100}\\sqrt{2}", "\\sqrt{2^{201}}"));
+  CHECK_FALSE(eq("2^{1200}\\sqrt{3}", "2^{1200}\\sqrt{3}+1"));
+  CHECK_FALSE(eq("e^{\\pi\\sqrt{163}}", "640320^3+744"));
+  CHECK_FALSE(eq("e^{e^{10}}", "e^{e^{10}}+1"));
+  // A base is a subscript, braced or not; a letter's subscript is left alone ("a_12" is a_1 2).
+  CHECK(eq("1011_2", "1011_{2}"));
+  CHECK_FALSE(eq("1011_2", "1011_{3}"));
+  CHECK_FALSE(eq("1011_2", "1011"));
+  CHECK_FALSE(eq("a_12", "a_{12}"));
+  // x != a against a constant only; the reals less a list of numbers, in any order.
+  CHECK(eq("(-\\infty,0)\\cup(0,\\infty)", "x \\neq 0"));
+  CHECK(eq("y \\neq x", "x \\neq y"));
+  CHECK(eq("(-\\infty,-1)\\cup(-1,1)\\cup(1,\\infty)", "\\mathbb{R} \\setminus \\{1, -1\\}"));
+  CHECK_FALSE(eq("(-\\infty,-1)\\cup(-1,1)\\cup(1,\\infty)", "\\mathbb{R} \\setminus \\{1\\}"));
+  // A trailing note must open with a word, not a letter name or a number.
+  CHECK(eq("7", "7 \\text{ (the smallest such } n)"));
+  CHECK_FALSE(eq("7", "7 \\text{ (or } 8)"));
+  // End-of-proof marks go; the math they close stays.
+  CHECK(x("Therefore $x = 12 \\quad \\square$") == "x = 12");
+  CHECK(x("Thus the answer is $12$. $\\blacksquare$") == "12");
+  CHECK(x("Hence $n = 12$. \\qed") == "n = 12");
+  CHECK(x("$\\square$").empty());
+}
+
 TEST_CASE("math: checker interface") {
   aha::CheckerOptions o;
   nlohmann::json ref = {{"answer", "Natalia sold 48/2 = 24 clips.\n#### 72"}};
