@@ -620,6 +620,8 @@ TEST_CASE("math: competition answers: exact values past the GMP bound, bases, re
   CHECK_FALSE(eq("2^{1200}\\sqrt{3}", "2^{1200}\\sqrt{3}+1"));
   CHECK_FALSE(eq("e^{\\pi\\sqrt{163}}", "640320^3+744"));
   CHECK_FALSE(eq("e^{e^{10}}", "e^{e^{10}}+1"));
+  CHECK_FALSE(eq("e^{e^{e^{2}}}", "e^{e^{e^2}}+1"));  // about 10^703
+  CHECK(eq("\\pi^{2000}\\sqrt{2}", "\\sqrt{2}\\pi^{2000}"));
   // A base is a subscript, braced or not; a letter's subscript is left alone ("a_12" is a_1 2).
   CHECK(eq("1011_2", "1011_{2}"));
   CHECK_FALSE(eq("1011_2", "1011_{3}"));
