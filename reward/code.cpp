@@ -536,7 +536,12 @@ def _serve():
         _send(reply)
 
 
-_g = {'__name__': '__main__', '__builtins__': __builtins__}
+# The candidate loads as a module named solution, as an import would: its
+# "if __name__ == '__main__':" block (a demo reading stdin, say) stays for running it as a script.
+_mod = types.ModuleType('solution')
+_mod.__file__ = 'solution.py'
+sys.modules['solution'] = _mod
+_g = _mod.__dict__
 try:
     with open('candidate.py', encoding='utf-8', errors='replace') as _f:
         _src = _f.read()
@@ -811,8 +816,23 @@ RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref,
                         {"prompt", prompt},
                         {"test", field_string(ref, "test", true)},
                         {"entry", field_string(ref, "entry_point", true)}};
-  // The candidate program is the prompt completed, as the model saw it.
-  return check_python(prompt + code, cfg, 1, opt);
+  // The candidate program is the prompt completed, as the model saw it. A whole solution may
+  // open with "from __future__ import ..." (valid where it stands): those lines go first.
+  static const RE2 future_re(R"(from[ \t]+__future__[ \t]+import\b.*)");
+  std::string future, body;
+  std::istringstream lines(code);
+  bool opening = true;  // only blank and comment lines so far
+  for (std::string line; std::getline(lines, line);) {
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (opening && first == 0 && RE2::FullMatch(line, future_re)) {
+      future += line + "\n";
+      continue;
+    }
+    if (first != std::string::npos && line[first] != '#') opening = false;
+    body += line + "\n";
+  }
+  if (future.empty()) body = code;
+  return check_python(future + prompt + body, cfg, 1, opt);
 }
 
 std::string squash_ws(const std::string& s) {

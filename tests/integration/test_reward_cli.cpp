@@ -179,6 +179,36 @@ TEST_CASE("code checker: the code is the answer's last block that defines what t
             .score == 1.0);
 }
 
+TEST_CASE("code checker: a whole solution loads as a module, its future imports first") {
+  if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
+  aha::CheckerOptions o;
+  const nlohmann::json ref = {
+      {"prompt",
+       "from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    \"\"\"a + b\"\"\"\n"},
+      {"test", "def check(candidate):\n    assert candidate(1, 2) == 3\n"},
+      {"entry_point", "add"}};
+  const std::string fn = "def add(a: int, b: int) -> int:\n    return a + b\n";
+  // A demo under the main guard reads stdin, which the checker does not feed: it must not run,
+  // as it does not when the file is imported.
+  CHECK(aha::check_code(
+            "```python\n" + fn +
+                "\nif __name__ == '__main__':\n    print(add(*map(int, input().split())))\n```",
+            ref, o)
+            .score == 1.0);
+  CHECK(aha::check_code("```python\n" + fn + "assert __name__ == 'solution'\n```", ref, o).score ==
+        1.0);
+  // Code that runs at load still runs: reading stdin there fails the program.
+  CHECK(aha::check_code("```python\n" + fn + "x = input()\n```", ref, o).score == 0.0);
+  // A solution opening with a future import stays valid after the prompt that precedes it; one
+  // misplaced in the solution stays a syntax error.
+  CHECK(aha::check_code("```python\n# solution\nfrom __future__ import annotations\n" + fn + "```",
+                        ref, o)
+            .score == 1.0);
+  auto r = aha::check_code("```python\n" + fn + "from __future__ import annotations\n```", ref, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("SyntaxError") != std::string::npos);
+}
+
 TEST_CASE("code checker: generic Python asserts count tests one by one") {
   if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
   aha::CheckerOptions o;
