@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "reward/math_expr.h"
+#include "reward/math_lang.h"
 #include "reward/math_symbolic.h"
 #include "reward/reward.h"
 
@@ -479,6 +480,15 @@ std::optional<std::string> last_math(const std::string& s) {
 
 // From free text after "the answer is" or inside <answer>: boxes, then math, then the text up to
 // the end of the sentence.
+// A letter of another alphabet or script in a unit ("12 个", "12 руб.", "12 Äpfel", "12 دولار"); never
+// a Greek letter or a symbol ("3π", "5°", "2√3").
+constexpr const char* kScriptLetter =
+    R"([\x{00C0}-\x{00D6}\x{00D8}-\x{00F6}\x{00F8}-\x{024F}\x{0400}-\x{04FF}\x{0600}-\x{06FF})"
+    R"(\x{0900}-\x{097F}\x{3040}-\x{30FF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}])";
+
+// A letter of a script written without spaces between words (Chinese, Japanese, Korean).
+constexpr const char* kCjkLetter = R"([\x{3040}-\x{30FF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}])";
+
 std::optional<std::string> answer_from_text(std::string rest) {
   rest = trim(rest);
   // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)",
@@ -498,10 +508,17 @@ std::optional<std::string> answer_from_text(std::string rest) {
   // whole and is no single answer. A value ruled out after it ("42, not 41") or an emphasis ("41,
   // no more and no less") leaves the answer as it is; so does a remark after a dash ("5 – the
   // smallest prime").
+  // A comma before a word of Chinese, Japanese or Korean starts a clause too ("12，验证了 2 次"),
+  // and so does a bracket opening with a word of any script ("12（共检查了 3 次）").
   static const RE2 clause_re(
-      R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|hence|)"
-      R"(therefore|assuming|rounded|that is|attained|achieved|obtained|reached|occurring)\b|)"
-      R"(,?\s+i\.e\.|\s+\((?:[A-Za-z][A-Za-z']|I\b|[#\d]+\s+[A-Za-z]{3,})|)"
+      std::string(
+          R"((?i)(,?\s+(?:because|since|which|as|so|where|when|meaning|given|giving|making|thus|)"
+          R"(hence|therefore|assuming|rounded|that is|attained|achieved|obtained|reached|)"
+          R"(occurring)\b|,\s*)") +
+      kCjkLetter + R"(|,?\s+i\.e\.|\s+\((?:(?:[A-Za-z]|)" + kScriptLetter + R"()(?:[A-Za-z']|)" +
+      kScriptLetter + R"()|I\b|[#\d]+\s+(?:[A-Za-z]{3,}|)" + kScriptLetter + R"()|[#\d]+\s*)" +
+      kCjkLetter +
+      R"()|)"
       R"(,?\s+not\s+[-$#\d\\]|,\s+no (?:more|less|fewer)\b|)"
       R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
   // A remark in brackets goes ("12 (I double-checked with 3 methods)", "(after ...)"); one that
@@ -1203,8 +1220,8 @@ const RE2& bound_words_re() {
 // eggs"; never a qualifier ("81 or more" stays as it is and counts as two answers).
 std::string strip_units(const std::string& s) {
   // Words may be compound units: "km/h", "m/s^2".
-  static const RE2 re(
-      R"(^(.*?(?:[0-9%}]|\\pi))(\s*)((?:[A-Za-z]+\.?(?:\^[23])?(?:/[A-Za-z]+(?:\^[23])?)*\s*)+)$)");
+  static const RE2 re(std::string(R"(^(.*?(?:[0-9%}]|\\pi))(\s*)((?:(?:[A-Za-z]|)") +
+                      kScriptLetter + R"()+\.?(?:\^[23])?(?:/[A-Za-z]+(?:\^[23])?)*\s*)+)$)");
   std::string prefix, space, words;
   if (!RE2::FullMatch(s, re, &prefix, &space, &words)) return s;
   prefix = trim(prefix);
@@ -2588,10 +2605,12 @@ std::string drop_end_mark(const std::string& text) {
 std::string math_extract(const std::string& full_text, const MathOptions& opt,
                          std::string* method) {
   // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
-  std::string text = full_text;
-  size_t think_end = full_text.rfind("</think>");
-  if (think_end != std::string::npos && !trim(full_text.substr(think_end + 8)).empty())
-    text = full_text.substr(think_end + 8);
+  // Other languages and scripts read as the English the rules below know ("答案是１２。").
+  const std::string read = math_from_language(full_text);
+  std::string text = read;
+  size_t think_end = read.rfind("</think>");
+  if (think_end != std::string::npos && !trim(read.substr(think_end + 8)).empty())
+    text = read.substr(think_end + 8);
   text = drop_end_mark(text);
   // A sign-off or a check after the answer states no answer, when what precedes it does.
   // A check must name the answer it checks (each of its numbers): "x = 5. Check: 2(5) + 3 = 13".
@@ -2936,6 +2955,7 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
       gold_text += v.is_string() ? v.get<std::string>() : v.dump();
     }
   }
+  gold_text = math_from_language(gold_text);
   std::string gold = math_gold(gold_text);
   RewardResult r;
   std::string method;
@@ -2950,10 +2970,11 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   // a scalar gold answer).
   if (method == "last_number") {
     Structure gs = parse_structure(math_normalize(gold));
-    size_t think_end = completion.rfind("</think>");
-    std::string text = completion;
-    if (think_end != std::string::npos && !trim(completion.substr(think_end + 8)).empty())
-      text = completion.substr(think_end + 8);
+    const std::string read = math_from_language(completion);
+    size_t think_end = read.rfind("</think>");
+    std::string text = read;
+    if (think_end != std::string::npos && !trim(read.substr(think_end + 8)).empty())
+      text = read.substr(think_end + 8);
     if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
         r.extracted = *eqs;
