@@ -2189,6 +2189,81 @@ for c, g, e in [
 ]:
     add("r8_end_mark", c, g, e)
 
+# Round 9 (experiments/math_probe9_make.py): completions not in English or not in ASCII. Full-width
+# digits, other digit scripts, CJK punctuation gave no answer or the wrong one.
+FW = {c: chr(ord(c) + 0xFEE0) for c in "0123456789+-=./%()"}
+fw = lambda t: "".join(FW.get(c, c) for c in t)
+for c, g, e in [
+    ("答案是" + fw("12") + "。", "12", True), ("答案是" + fw("13") + "。", "12", False),
+    ("So the answer is " + fw("12") + ".", "12", True), ("So the answer is " + fw("21") + ".", "12", False),
+    ("答案是" + fw("12.5") + "。", "12.5", True), ("答案是" + fw("125") + "。", "12.5", False),
+    ("所以 " + fw("x=7") + "。", "7", True), ("所以 " + fw("x=8") + "。", "7", False),
+    ("الإجابة هي ١٢", "12", True), ("الإجابة هي ١٣", "12", False),
+    ("الإجابة هي ١٢٫٥", "12.5", True), ("الإجابة هي ١٢٥", "12.5", False),
+    ("پاسخ ۱۲ است.", "12", True), ("پاسخ ۲۱ است.", "12", False),
+    ("उत्तर १२ है।", "12", True), ("उत्तर १३ है।", "12", False),
+    ("所以，答案是12！", "12", True), ("所以，答案是13！", "12", False),
+    ("答案是（12）。", "12", True), ("答案是（13）。", "12", False),
+    ("The answer is 12，not 13.", "12", True), ("The answer is 12，not 13.", "13", False),
+]:
+    add("r9_script", c, g, e)
+# CJK numerals gave no answer; a lone 一 in prose ("一个") and 十分 ("very") stay text.
+for c, g, e in [
+    ("答案是十二。", "12", True), ("答案是十三。", "12", False),
+    ("答案是一百零五。", "105", True), ("答案是一百五十。", "105", False),
+    ("答案是一百五。", "150", True), ("答案是一百零五。", "150", False),
+    ("答案是两千三百。", "2300", True), ("答案是两千零三。", "2300", False),
+    ("答案是一万二千。", "12000", True), ("答案是一万零二。", "12000", False),
+    ("答案是负五。", "-5", True), ("答案是五。", "-5", False),
+    ("答案是三点五。", "3.5", True), ("答案是三。", "3.5", False),
+    ("所以答案是三分之一。", "\\frac{1}{3}", True), ("所以答案是三分之二。", "\\frac{1}{3}", False),
+    ("所以答案是百分之二十五。", "0.25", True), ("所以答案是百分之二十。", "0.25", False),
+    ("答えは十二です。", "12", True), ("答えは十一です。", "12", False),
+    ("她有十二个苹果。", "12", True), ("她有二十个苹果。", "12", False),
+    ("总共有 12 个。这是一个十分简单的问题。", "12", True),
+    ("总共有 12 个。这是一个十分简单的问题。", "1", False),
+    ("总共有 12 个。这是一个十分简单的问题。", "10", False),
+]:
+    add("r9_numeral", c, g, e)
+# Answer markers of eleven languages: the stated answer wins over a later number.
+for t in ["答案是 @。我们一共用了 3 步。", "最終答案：@（共檢查了 3 次）", "所以答案是 @，验证了 2 次。",
+          "答えは @ です。3 つの方法で確認しました。", "정답은 @입니다. 3가지 방법으로 확인했습니다.", "답: @ (2번 확인함)",
+          "La respuesta es @. Lo comprobé 3 veces.", "Réponse : @ (vérifié de 2 façons)",
+          "Die Antwort ist @. Ich habe es 3-mal geprüft.", "Ответ — @ (проверено 2 способами)",
+          "A resposta é @. Verifiquei 3 vezes.", "الإجابة هي @. تحققت 3 مرات.", "उत्तर @ है। मैंने 3 बार जाँच की।",
+          "答案是 @ 个。", "Ответ: @ руб.", "A resposta é R$ @."]:
+    add("r9_marker", t.replace("@", "12"), "12", True)
+    add("r9_marker", t.replace("@", "13"), "12", False)
+# Negations: the value ruled out gave the answer (a false positive).
+for t in ["答案是 12，不是 13。", "不是 13，而是 12。", "La respuesta es 12, no 13.", "La réponse est 12, pas 13.",
+          "Ce n'est pas 13 mais 12.", "Die Antwort ist 12, nicht 13.", "Nicht 13, sondern 12.",
+          "Ответ: 12, а не 13.", "A resposta é 12, não 13.", "答えは 12 で、13 ではありません。",
+          "정답은 13이 아니라 12입니다.", "答案是 13。等等，不对，应该是 12。"]:
+    add("r9_negation", t, "12", True)
+    add("r9_negation", t, "13", False)
+# Hedges in other languages stay no answer, as "about 12".
+for t in ["答案大约是 12。", "答案是 12 左右。", "答案至少是 12。", "La réponse est environ 12.",
+          "Die Antwort ist ungefähr 12.", "Ответ: примерно 12.", "答えは約 12 です。"]:
+    add("r9_hedge", t, "12", False)
+for t in ["答案是 12。", "La réponse est 12.", "Die Antwort ist 12.", "Ответ: 12.", "答えは 12 です。"]:
+    add("r9_hedge", t, "12", True)
+# European numbers: a decimal comma (one or two digits) and, where the language writes them,
+# thousands dots and spaces; English and a bracketed pair keep their reading.
+for c, g, e in [
+    ("La réponse est 12,5.", "12.5", True), ("La réponse est 12,5.", "5", False),
+    ("La réponse est 12,5.", "125", False), ("Quedan 12,5 litros.", "12.5", True),
+    ("Quedan 12,5 litros.", "5", False), ("Осталось 12,5 литра.", "12.5", True),
+    ("Осталось 12,5 литра.", "5", False),
+    ("Die Antwort ist 1.250 Euro.", "1250", True), ("Die Antwort ist 1.250 Euro.", "1.25", False),
+    ("Die Antwort ist 1.350 Euro.", "1250", False),
+    ("La respuesta es 1.250,50 euros.", "1250.5", True), ("La respuesta es 1.250,50 euros.", "50", False),
+    ("Die Antwort ist 1.250.000 Euro.", "1250000", True), ("Die Antwort ist 1.250.000 Euro.", "1.25", False),
+    ("Ответ: 1 250 руб.", "1250", True), ("Ответ: 1 250 руб.", "250", False),
+    ("La réponse est 1\u00a0250 €.", "1250", True), ("La réponse est 1\u00a0250 €.", "250", False),
+    ("The answer is 1.250 kg.", "1.25", True), ("The answer is 1.250 kg.", "1250", False),
+]:
+    add("r9_european", c, g, e)
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")
