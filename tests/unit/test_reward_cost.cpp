@@ -47,6 +47,14 @@ std::vector<Shape> shapes() {
   nlohmann::json countdown = {{"numbers", {1, 2}}, {"target", 3}};
   return {
       {"numbers", "math", [](size_t n) { return repeat("1 ", n); }, kOne, 1, "from last_number"},
+      {"CJK numerals", "math", [](size_t n) { return repeat("十二", n) + " 1"; }, kOne, 1,
+       "from last_number"},
+      {"answer words in Chinese", "math", [](size_t n) { return repeat("答案是一，不是", n); },
+       kOne, 0, "wrong"},
+      {"full-width digits", "math", [](size_t n) { return repeat("１ ", n); }, kOne, 1,
+       "from last_number"},
+      {"German thousands", "math", [](size_t n) { return "Antwort " + repeat("1.250 ", n) + "1"; },
+       kOne, 1, "from last_number"},
       {"unclosed $", "math", [](size_t n) { return repeat("$1 ", n); }, kOne, 1, "last_number"},
       {"unclosed \\(", "math", [](size_t n) { return repeat("\\(1 ", n); }, kOne, 1, "last_number"},
       {"unclosed \\[", "math", [](size_t n) { return repeat("\\[1 ", n); }, kOne, 1, "last_number"},

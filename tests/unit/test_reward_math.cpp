@@ -642,6 +642,31 @@ TEST_CASE("math: competition answers: exact values past the GMP bound, bases, re
   CHECK(x("$\\square$").empty());
 }
 
+TEST_CASE("math: other languages and scripts") {
+  aha::MathOptions opt;
+  auto x = [&opt](const char* text) { return aha::math_extract(text, opt, nullptr); };
+  // Full-width forms, other digit scripts, CJK punctuation.
+  CHECK(x("答案是１２．５。") == "12.5");
+  CHECK(x("الإجابة هي ١٢٫٥") == "12.5");
+  CHECK(x("所以答案是12！") == "12");  // a full-width "！" is no factorial
+  // CJK numerals: tenths after a unit ("一百五" 150), a lone digit only after an answer word.
+  CHECK(x("答案是一百五。") == "150");
+  CHECK(x("答案是一万二。") == "12000");
+  CHECK(x("答案是五个。") == "5个");  // the counter goes in normalisation
+  CHECK(x("这是一个十分简单的问题。").empty());
+  CHECK(x("答案是十分之三。") == "3/10");
+  // Negations after the value (Japanese, Korean) and before it.
+  CHECK(x("答えは 12 で、13 ではありません。") == "12 で");
+  CHECK(x("정답은 13이 아니라 12입니다.") == "12");
+  // Words of a European language count only where the text is in it: English "no" stays.
+  CHECK(x("La respuesta es 12, no 13.") == "12");
+  CHECK(x("Wait, no, 41 is right. The answer is 41.") == "41");
+  // Thousands dots only in a language that writes them; a bracketed pair stays a pair.
+  CHECK(x("Die Antwort ist 1.250 Euro.") == "1250 Euro");
+  CHECK(x("The answer is 1.250.") == "1.250");
+  CHECK(x("La respuesta es (2,3).") == "(2,3)");
+}
+
 TEST_CASE("math: checker interface") {
   aha::CheckerOptions o;
   nlohmann::json ref = {{"answer", "Natalia sold 48/2 = 24 clips.\n#### 72"}};
