@@ -37,8 +37,9 @@ void score_command(const ScoreArgs& a) {
     throw std::invalid_argument("give exactly one of --task or --checker");
   // Configuration first: an error here stops before any row is read.
   std::vector<aha::RewardComponent> spec;
+  aha::TaskSpec ts;  // with --task: its field mapping reads rows of the task's own data
   if (!a.task.empty()) {
-    aha::TaskSpec ts = aha::find_task_spec(a.task, a.tasks_file);
+    ts = aha::find_task_spec(a.task, a.tasks_file);
     spec = ts.reward;
     if (!a.options.empty())
       throw std::invalid_argument(
@@ -107,7 +108,8 @@ void score_command(const ScoreArgs& a) {
       try {
         if (!row.contains("completion") || !row["completion"].is_string())
           throw std::invalid_argument("missing field 'completion' (a string)");
-        aha::RewardResult r = aha::compose_reward(spec, row["completion"].get<std::string>(), row);
+        aha::RewardResult r = aha::compose_reward(spec, row["completion"].get<std::string>(),
+                                                  aha::task_reference(ts, row));
         row["reward"] = r.score;
         nlohmann::json comps = nlohmann::json::object();
         for (const auto& [k, v] : r.components) comps[k] = v;

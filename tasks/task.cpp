@@ -248,6 +248,29 @@ int64_t numeric_id(const std::string& id, const std::string& ctx) {
   throw std::runtime_error(ctx + ": split by id ranges needs numeric ids, got '" + id + "'");
 }
 
+}  // namespace
+
+const nlohmann::json* task_field(const std::vector<std::string>& candidates,
+                                 const nlohmann::json& row) {
+  const nlohmann::json* null_one = nullptr;  // a null value counts only when no candidate has one
+  for (const std::string& f : candidates) {
+    if (!row.contains(f)) continue;
+    if (!row.at(f).is_null()) return &row.at(f);
+    if (!null_one) null_one = &row.at(f);
+  }
+  return null_one;
+}
+
+nlohmann::json task_reference(const TaskSpec& spec, const nlohmann::json& row) {
+  nlohmann::json ref = row;
+  for (const auto& [name, candidates] : spec.fields)
+    if (!row.contains(name) || row.at(name).is_null())
+      if (const nlohmann::json* v = task_field(candidates, row)) ref[name] = *v;
+  return ref;
+}
+
+namespace {
+
 // Rows of a file as (id, reference) pairs with the field mapping applied.
 std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
                                                               const std::string& path) {
@@ -263,9 +286,7 @@ std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
     } else {
       ref = nlohmann::json::object();
       for (const auto& [name, candidates] : s.fields) {
-        const std::string* found = nullptr;
-        for (const std::string& f : candidates)
-          if (!found && row.contains(f)) found = &f;
+        const nlohmann::json* found = task_field(candidates, row);
         if (!found) {
           std::string list;
           for (const std::string& f : candidates) list += (list.empty() ? "'" : " or '") + f + "'";
@@ -273,7 +294,7 @@ std::vector<std::pair<std::string, nlohmann::json>> load_rows(const TaskSpec& s,
               ctx + ": missing field " + list +
               (candidates.size() > 1 || candidates[0] != name ? " (for '" + name + "')" : ""));
         }
-        ref[name] = row.at(*found);
+        ref[name] = *found;
       }
     }
     std::string id;

@@ -77,6 +77,15 @@ Task load_task(const std::string& name, const std::string& tasks_file = "",
 // The prompts of a split in an order fixed by seed (the same seed gives the same order).
 std::vector<TaskPrompt> task_prompts(const Task& task, Split split, uint64_t seed);
 
+// The row field that feeds a reference name: the first of its candidates the row holds with a
+// value (a null one only when none has a value), or nullptr.
+const nlohmann::json* task_field(const std::vector<std::string>& candidates,
+                                 const nlohmann::json& row);
+
+// A row of the task's own data (plus a completion) as the checkers' reference: the row with each
+// reference name the row lacks taken from its mapped field ("answer" <- "a").
+nlohmann::json task_reference(const TaskSpec& spec, const nlohmann::json& row);
+
 // Composed reward of a completion (weighted sum of the spec's components, all kept).
 RewardResult task_score(const TaskSpec& spec, const std::string& completion,
                         const nlohmann::json& reference);

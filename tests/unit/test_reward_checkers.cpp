@@ -370,6 +370,21 @@ TEST_CASE("tasks: field fallbacks, chat_prompt, and unknown keys refused") {
   CHECK(aha::task_score(m, "<think>k</think><answer>0.25</answer>", t.eval[1].reference).score ==
         doctest::Approx(1.1));
   std::filesystem::remove(two);
+  // A null field counts as absent where a later alternative has a value (datasets exported with a
+  // column per source); scoring a row of the task's own data maps its fields the same way.
+  using J = nlohmann::json;
+  const J row = {{"answer", nullptr}, {"solution", "so \\boxed{7}"}, {"completion", "x"}};
+  REQUIRE(aha::task_field({"answer", "solution"}, row) != nullptr);
+  CHECK(*aha::task_field({"answer", "solution"}, row) == "so \\boxed{7}");
+  CHECK(aha::task_field({"answer"}, row)->is_null());  // no alternative: the checker says so
+  CHECK(aha::task_field({"gold"}, row) == nullptr);
+  aha::TaskSpec toy;
+  toy.fields = {{"answer", {"a"}}};
+  CHECK(aha::task_reference(toy, J{{"a", "2"}, {"q", "1+1"}})["answer"] == "2");
+  CHECK(aha::task_reference(toy, J{{"a", "2"}, {"answer", "3"}})["answer"] == "3");  // named wins
+  CHECK_FALSE(aha::task_reference(toy, J{{"q", "1+1"}}).contains("answer"));
+  toy.fields = {{"answer", {"answer", "solution"}}};
+  CHECK(aha::task_reference(toy, row)["answer"] == "so \\boxed{7}");
   // The base-model prompt frames the turn itself; the chat variant is the bare user message.
   CHECK(t.eval[0].text.find("Assistant: <think>") != std::string::npos);
   CHECK(t.eval[0].chat_text.rfind("What is $2+3$?\nReason step by step", 0) == 0);
