@@ -562,18 +562,79 @@ std::string answer_region(const std::string& c) {
   return after.find_first_not_of(" \t\r\n") == std::string::npos ? c : after;
 }
 
-// The fenced blocks (```lang ... ```) of text in order; an unclosed last fence (a completion cut
-// at max_tokens) runs to the end.
+// Where a run of at least n `ch` starts at or after from, npos if none; with line_start only a run
+// that opens its line (after spaces or tabs). *len is the run's length.
+size_t fence_run(const std::string& text, size_t from, char ch, size_t n, bool line_start,
+                 size_t* len) {
+  for (size_t at = text.find(std::string(n, ch), from); at != std::string::npos;
+       at = text.find(std::string(n, ch), at + 1)) {
+    if (at > 0 && text[at - 1] == ch) continue;  // inside a longer run seen already
+    size_t bol = text.rfind('\n', at);
+    bol = bol == std::string::npos ? 0 : bol + 1;
+    if (line_start && text.find_first_not_of(" \t", bol) != at) continue;
+    *len = text.find_first_not_of(ch, at);
+    *len = (*len == std::string::npos ? text.size() : *len) - at;
+    return at;
+  }
+  return std::string::npos;
+}
+
+// The fenced blocks of text in order: ``` (anywhere, as models close a fence at a line's end) or
+// ~~~ (opening its line) up to the next run at least as long of the same character; an unclosed
+// last fence (a completion cut at max_tokens) runs to the end. A fence indented inside a Markdown
+// list item indents its lines too: they lose up to the fence's indentation.
 std::vector<std::string> fenced_blocks(const std::string& text) {
   std::vector<std::string> blocks;
-  for (size_t open = text.find("```"); open != std::string::npos;) {
+  for (size_t pos = 0;;) {
+    size_t tick_len = 0, tilde_len = 0;
+    size_t tick = fence_run(text, pos, '`', 3, false, &tick_len);
+    size_t tilde = fence_run(text, pos, '~', 3, true, &tilde_len);
+    size_t open = std::min(tick, tilde);
+    if (open == std::string::npos) break;
+    const char ch = open == tick ? '`' : '~';
+    const size_t n = open == tick ? tick_len : tilde_len;
     size_t line_end = text.find('\n', open);
     if (line_end == std::string::npos) break;
-    size_t close = text.find("```", line_end);
-    blocks.push_back(text.substr(
-        line_end + 1, close == std::string::npos ? std::string::npos : close - line_end - 1));
+    size_t bol = text.rfind('\n', open);
+    bol = bol == std::string::npos ? 0 : bol + 1;
+    const size_t indent = text.find_first_not_of(" ", bol) == open ? open - bol : 0;
+    size_t close_len = 0;
+    size_t close = fence_run(text, line_end, ch, n, ch == '~', &close_len);
+    std::string body = text.substr(
+        line_end + 1, close == std::string::npos ? std::string::npos : close - line_end - 1);
+    if (indent > 0) {
+      std::string out;
+      std::istringstream in(body);
+      for (std::string line; std::getline(in, line);) {
+        size_t lead = std::min(indent, line.find_first_not_of(' '));
+        out += line.substr(std::min(lead, line.size())) + "\n";
+      }
+      body = out;
+    }
+    blocks.push_back(body);
     if (close == std::string::npos) break;
-    open = text.find("```", close + 3);
+    pos = close + close_len;
+  }
+  return blocks;
+}
+
+// Without fences, code in HTML tags (<pre><code class="language-python">…</code></pre>, <code>…</code>
+// over several lines), entities decoded as a browser shows them.
+std::vector<std::string> html_blocks(const std::string& text) {
+  std::vector<std::string> blocks;
+  static const RE2 block_re(
+      R"((?is)<(?:pre|code)\b[^>]*>(?:\s*<code\b[^>]*>)?(.*?)</(?:code|pre)>)");
+  re2::StringPiece in(text);
+  std::string body;
+  while (RE2::FindAndConsume(&in, block_re, &body)) {
+    if (body.find('\n') == std::string::npos) continue;  // inline code in a sentence
+    for (auto [from, to] : {std::pair<const char*, const char*>{"&lt;", "<"},
+                            {"&gt;", ">"},
+                            {"&quot;", "\""},
+                            {"&#39;", "'"},
+                            {"&amp;", "&"}})
+      RE2::GlobalReplace(&body, RE2::QuoteMeta(from), to);
+    blocks.push_back(body);
   }
   return blocks;
 }
@@ -586,22 +647,86 @@ bool defines(const std::string& code, const std::string& name, bool cpp) {
                                      R"(\b|(?m)^)" + n + R"([ \t]*=)"));
 }
 
-// The code to run: of the fenced blocks in the answer part, the last one that defines a name the
-// tests call (a corrected attempt follows the wrong one; usage examples follow the solution),
-// else the last one that defines anything, else the last one; without fences the answer part.
+// The names a Python block binds: defs, classes, imports and assignments at any indentation.
+std::set<std::string> python_bound(const std::string& code) {
+  std::set<std::string> out;
+  static const RE2 def_re(R"((?m)^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+(\w+))");
+  static const RE2 assign_re(R"((?m)^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=])");
+  static const RE2 import_re(R"((?m)^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+([^\n#;]+))");
+  static const RE2 alias_re(R"(([\w.]+)(?:[ \t]+as[ \t]+(\w+))?)");
+  std::string name;
+  for (const RE2* re : {&def_re, &assign_re}) {
+    re2::StringPiece in(code);
+    while (RE2::FindAndConsume(&in, *re, &name)) out.insert(name);
+  }
+  re2::StringPiece in(code);
+  std::string list;
+  while (RE2::FindAndConsume(&in, import_re, &list)) {
+    re2::StringPiece items(list);
+    std::string dotted, alias;
+    while (RE2::FindAndConsume(&items, alias_re, &dotted, &alias))
+      out.insert(!alias.empty() ? alias : dotted.substr(0, dotted.find('.')));
+  }
+  return out;
+}
+
+// The identifiers code mentions.
+std::set<std::string> identifiers(const std::string& code) {
+  std::set<std::string> out;
+  static const RE2 id_re(R"(([A-Za-z_]\w*))");
+  re2::StringPiece in(code);
+  std::string id;
+  while (RE2::FindAndConsume(&in, id_re, &id)) out.insert(id);
+  return out;
+}
+
+// The chosen block with the earlier answer blocks it builds on ("First the imports: ```…```, then
+// the function: ```…```"). Python: an earlier block that binds a name the code so far uses and
+// does not bind (later definitions still win). C++: an earlier block of #include / using lines
+// alone (never a function, which would collide with the chosen block's).
+std::string with_prerequisites(const std::vector<std::string>& blocks, size_t k, bool cpp) {
+  std::string code = blocks[k];
+  static const RE2 cpp_prelude(
+      R"((?:\s*(?:#[ \t]*include[^\n]*|using[ \t]+namespace[ \t]+\w+[ \t]*;|//[^\n]*))*\s*)");
+  std::set<std::string> bound, used;
+  if (!cpp) bound = python_bound(code), used = identifiers(code);
+  for (size_t j = k; j-- > 0;) {
+    if (cpp) {
+      if (blocks[j].find('#') != std::string::npos && RE2::FullMatch(blocks[j], cpp_prelude))
+        code = blocks[j] + "\n" + code;
+      continue;
+    }
+    std::set<std::string> binds = python_bound(blocks[j]);
+    bool needed = false;
+    for (const std::string& b : binds) needed |= used.count(b) > 0 && bound.count(b) == 0;
+    if (!needed) continue;
+    code = blocks[j] + "\n" + code;
+    bound.insert(binds.begin(), binds.end());
+    std::set<std::string> more = identifiers(blocks[j]);
+    used.insert(more.begin(), more.end());
+  }
+  return code;
+}
+
+// The code to run: of the fenced blocks in the answer part (without fences, HTML code blocks),
+// the last one that defines a name the tests call (a corrected attempt follows the wrong one;
+// usage examples follow the solution), else the last one that defines anything, else the last
+// one, with the earlier blocks it builds on; without blocks the answer part.
 std::string extract_code(const std::string& c, bool enabled, const std::vector<std::string>& names,
                          bool cpp) {
   if (!enabled) return c;
   const std::string region = answer_region(c);
-  const std::vector<std::string> blocks = fenced_blocks(region);
+  std::vector<std::string> blocks = fenced_blocks(region);
+  if (blocks.empty()) blocks = html_blocks(region);
   if (blocks.empty()) return region;
   for (size_t k = blocks.size(); k-- > 0;)
     for (const std::string& name : names)
-      if (defines(blocks[k], name, cpp)) return blocks[k];
+      if (defines(blocks[k], name, cpp)) return with_prerequisites(blocks, k, cpp);
   static const RE2 any_def(R"((?m)^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+\w)");
   static const RE2 any_body(R"(\)\s*(?:const\s*)?\{)");
   for (size_t k = blocks.size(); k-- > 0;)
-    if (RE2::PartialMatch(blocks[k], cpp ? any_body : any_def)) return blocks[k];
+    if (RE2::PartialMatch(blocks[k], cpp ? any_body : any_def))
+      return with_prerequisites(blocks, k, cpp);
   return blocks.back();
 }
 
@@ -898,8 +1023,9 @@ std::string test_main_as_function(const std::string& test, bool* with_args) {
          t.substr(close);
 }
 
-// The first line of a test main's unit: the macro scan's whole input.
-const char* kUnitHead = "#include \"candidate.cpp\"\n";
+// The first lines of a test main's unit: the macro scan's whole input. A main of the candidate's
+// own (a demo beside the function) becomes another function: the test main is the program's.
+const char* kUnitHead = "#define main aha_candidate_main\n#include \"candidate.cpp\"\n";
 
 RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
                        const CheckerOptions& opt) {

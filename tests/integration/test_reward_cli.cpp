@@ -179,6 +179,66 @@ TEST_CASE("code checker: the code is the answer's last block that defines what t
             .score == 1.0);
 }
 
+TEST_CASE("code checker: held-out answer formats (~~~, list-indented fences, HTML, split blocks)") {
+  if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
+  aha::CheckerOptions o;
+  const nlohmann::json ref = {{"tests", {"assert f(1) == 1", "assert f(4) == 2"}}};
+  const std::string right = "def f(x):\n    return int(math.sqrt(x))\n";
+  const std::string wrong = "def f(x):\n    return int(math.sqrt(x)) + 1\n";
+  struct Case {
+    std::string completion;
+    double score;
+  };
+  const Case cases[] = {
+      {"~~~python\nimport math\n" + right + "~~~\nDone.", 1.0},
+      {"~~~python\nimport math\n" + wrong + "~~~\nDone.", 0.0},
+      // A fence inside a list item: its lines carry the item's indentation.
+      {"1. Write it:\n\n   ```python\n   import math\n   def f(x):\n       return "
+       "int(math.sqrt(x))\n   ```\n2. Test it.",
+       1.0},
+      {"1. Write it:\n\n   ```python\n   import math\n   def f(x):\n       return "
+       "int(math.sqrt(x)) + 1\n   ```\n",
+       0.0},
+      // HTML code blocks, entities as a browser shows them.
+      {"<pre><code class=\"language-python\">import math\ndef f(x):\n    return int(math.sqrt(x)) "
+       "if x &gt; 0 else 0\n</code></pre>",
+       1.0},
+      {"<pre><code>import math\n" + wrong + "</code></pre>", 0.0},
+      // The imports in one block, the function in the next: the answer is both.
+      {"First:\n```python\nimport math\n```\nThen:\n```python\n" + right + "```", 1.0},
+      {"First:\n```python\nimport math\n```\nThen:\n```python\n" + wrong + "```", 0.0},
+      // A draft before the final block adds nothing the final block does not use.
+      {"```python\nimport math\n" + right + "```\nBetter:\n```python\nimport math\n" + wrong +
+           "```",
+       0.0},
+      // A block inside the reasoning never joins the answer.
+      {"<think>\n```python\nimport math\n```\n</think>\n```python\n" + right + "```", 0.0},
+  };
+  for (const Case& c : cases)
+    CHECK_MESSAGE(aha::check_code(c.completion, ref, o).score == c.score, c.completion);
+  if (access("/usr/bin/g++", X_OK) != 0) return;
+  const nlohmann::json cpp = {
+      {"language", "cpp"},
+      {"test", "#include <cassert>\nint main(){ assert(sq({3}) == 9); assert(sq({-2}) == 4); }"}};
+  const std::string sq = "int sq(const vector<int>& v){ return v[0] * v[0]; }\n";
+  const std::string demo = "int main(){ std::cout << sq({5}) << std::endl; return 0; }\n";
+  // The candidate's demo main beside the function: the test main is the program's.
+  CHECK(aha::check_code("```cpp\n#include <iostream>\n#include <vector>\nusing namespace std;\n" +
+                            sq + demo + "```",
+                        cpp, o)
+            .score == 1.0);
+  CHECK(aha::check_code("```cpp\n#include <iostream>\n#include <vector>\nusing namespace std;\n" +
+                            std::string("int sq(const vector<int>& v){ return v[0] + v[0]; }\n") +
+                            demo + "```",
+                        cpp, o)
+            .score == 0.0);
+  // Includes in one block, the function in the next.
+  CHECK(aha::check_code(
+            "```cpp\n#include <vector>\nusing namespace std;\n```\nThen:\n```cpp\n" + sq + "```",
+            cpp, o)
+            .score == 1.0);
+}
+
 TEST_CASE("code checker: a whole solution loads as a module, its future imports first") {
   if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
   aha::CheckerOptions o;
