@@ -7,7 +7,7 @@ text rules out). Labels follow the policies in experiments/reward.md; where a la
 rather than mathematics the note says so.
 
   python3 experiments/math_probe7_make.py > experiments/math_probe7.jsonl
-  python3 experiments/math_probe7_run.py  # scores it with ./build/aha, prints disagreements
+  python3 experiments/probe_run.py math experiments/math_probe7.jsonl  # scores it with ./build/aha, prints disagreements
 """
 import json
 

@@ -10,7 +10,7 @@ end, another choice letter). Labels follow the policies in experiments/reward.md
 policy rather than mathematics the note says so.
 
   python3 experiments/math_probe8_make.py > experiments/math_probe8.jsonl
-  python3 experiments/math_probe8_run.py  # scores it with ./build/aha, prints disagreements
+  python3 experiments/probe_run.py math experiments/math_probe8.jsonl  # scores it with ./build/aha, prints disagreements
 """
 import itertools
 import json

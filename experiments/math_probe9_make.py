@@ -11,7 +11,7 @@ numbers). Labels follow the policies in experiments/reward.md; the note says whe
 policy rather than language.
 
   python3 experiments/math_probe9_make.py > experiments/math_probe9.jsonl
-  python3 experiments/math_probe9_run.py  # scores it with ./build/aha, prints disagreements
+  python3 experiments/probe_run.py math experiments/math_probe9.jsonl  # scores it with ./build/aha, prints disagreements
 """
 import json
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Scores experiments/code_probe.jsonl with `aha reward score --checker code` and prints every
-disagreement (FP: a wrong program scored 1; FN: a right program scored below 1) and the counts
-per format group.
+"""Scores a labelled probe set with `aha reward score --checker C` and prints every disagreement
+(FP: a wrong answer scored 1; FN: a right answer scored below 1) and the counts per group.
 
-  python3 experiments/code_probe_run.py [path/to/aha] [probe.jsonl] [--threads N]
+  python3 experiments/probe_run.py math experiments/math_probe7.jsonl [path/to/aha] [--threads N]
+  python3 experiments/probe_run.py code experiments/code_probe.jsonl   # code_probe_make.py writes it
+
+A probe row is the checker's row plus "expected" (true: a right answer) and "group"; "variant" and
+"source" (code probes) are labels too. Nothing else of the row is read here.
 """
 import collections
 import json
@@ -15,15 +18,17 @@ args = [a for a in sys.argv[1:] if not a.startswith("--")]
 threads = "2"
 if "--threads" in sys.argv:
     threads = sys.argv[sys.argv.index("--threads") + 1]
-    args = [a for a in args if a != threads]
-aha = args[0] if args else "./build/aha"
-path = args[1] if len(args) > 1 else "experiments/code_probe.jsonl"
+    args.remove(threads)
+if len(args) < 2:
+    sys.exit(__doc__)
+checker, path = args[0], args[1]
+aha = args[2] if len(args) > 2 else "./build/aha"
 rows = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
 meta = ("expected", "group", "variant", "source")
 with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
     for r in rows:
         f.write(json.dumps({k: v for k, v in r.items() if k not in meta}) + "\n")
-out = subprocess.run([aha, "reward", "score", "--checker", "code", "--input", f.name,
+out = subprocess.run([aha, "reward", "score", "--checker", checker, "--input", f.name,
                       "--threads", threads], capture_output=True, text=True).stdout
 scored = [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]
 assert len(scored) == len(rows), (len(scored), len(rows))
@@ -40,10 +45,10 @@ for r, s in zip(rows, scored):
     else:
         fn += 1
         per[r["group"]][2] += 1
-    print(f"{'FP' if got else 'FN'} [{r['group']}] {r['source']} {r['task_id'] if 'task_id' in r else ''} "
-          f"{r['variant']}: {s.get('reason') or s.get('error')} | {r['completion'][:160]!r}")
+    label = " ".join(str(r[k]) for k in ("source", "task_id", "variant") if k in r)
+    print(f"{'FP' if got else 'FN'} [{r['group']}] {label} {r['completion'][:160]!r} vs "
+          f"{r.get('answer', '')!r} -> {s.get('extracted')!r} ({s.get('reason') or s.get('error')})")
 for g, (n, p, q) in sorted(per.items()):
-    if p or q:
-        print(f"  {g}: {n} rows, {p} FP, {q} FN")
+    print(f"  {g}: {n} rows, {p} FP, {q} FN")
 wrong = sum(not r["expected"] for r in rows)
 print(f"{len(rows)} rows ({wrong} wrong): {fp + fn} disagree, {fp} FP, {fn} FN")
