@@ -412,6 +412,8 @@ void acts_reserve(const Model& m, Acts& a, int max_tokens, int max_seqs, bool ne
                [&](ArenaPlan& p) { grads_plan(m, a.grad, p, max_tokens); });
   if (a.expert_load.size() != static_cast<size_t>(L))
     a.expert_load.assign(L, std::vector<long>(std::max(m.cfg.n_routed_experts, 0), 0));
+  if (m.ctx.device != Device::kCpu)
+    a.expert_load_host.resize(static_cast<size_t>(L) * std::max(m.cfg.n_routed_experts, 0));
   // The GEMMs' bf16 operands and the twins' workspace for as many tokens (once per size).
   if (grew && m.ctx.device == Device::kCuda)
     cuda_ctx_reserve(m.ctx, model_cuda_sizes(m, max_tokens));
@@ -671,22 +673,30 @@ float model_forward(Model& m, Acts& a, const Batch& batch, const ForwardOptions&
                        opt.balance_alpha, nullptr);
   }
 
-  if (!host) {  // the loads and the balance loss are metrics: back to the host once per forward
+  // The loads and the balance loss are metrics: back to the host in one copy, after the last
+  // kernel of the forward is queued (a copy waits for the stream).
+  auto metrics_to_host = [&] {
+    if (host) return;
+    device_copy(ctx, a.expert_load_host.data(), Device::kCpu, a.expert_load_dev.data(), ctx.device,
+                a.expert_load_host.size() * sizeof(long));
     for (int l = 0; l < d.L; l++)
-      device_copy(ctx, a.expert_load[l].data(), Device::kCpu,
-                  a.expert_load_dev.data() + static_cast<size_t>(l) * d.E, ctx.device,
-                  static_cast<size_t>(d.E) * sizeof(long));
+      std::copy_n(a.expert_load_host.data() + static_cast<size_t>(l) * d.E, d.E,
+                  a.expert_load[l].data());
     if (opt.balance_alpha > 0)
       device_copy(ctx, &a.balance_loss, Device::kCpu, a.balance_loss_dev.data(), ctx.device,
                   sizeof(double));
-  }
+  };
   copy(ctx, a.res_final.data(), x, NC);
   rmsnorm_forward(ctx, a.lnf.data(), a.lnf_rstd.data(), x, m.w.norm, N, d.C, c.rms_norm_eps);
-  if (!opt.need_logits) return 0.0f;
+  if (!opt.need_logits) {
+    metrics_to_host();
+    return 0.0f;
+  }
   const int* targets = host ? batch.targets.data() : a.targets.data();
   linear_forward(ctx, a.logits.data(), a.lnf.data(), m.w.lm_head, N, d.C, d.V);
   logprob_forward(ctx, a.logp.data(), a.lse.data(), opt.need_entropy ? a.entropy.data() : nullptr,
                   a.logits.data(), targets, N, d.V, opt.inv_temp);
+  metrics_to_host();
   return logprob_mean_nll(ctx, a.logp.data(), targets, N);
 }
 

@@ -196,6 +196,7 @@ struct Acts {
   View<float> entropy;                         // [N]
   std::vector<std::vector<long>> expert_load;  // [L][E] tokens routed per expert, last forward
   View<long> expert_load_dev;                  // [L, E] where the model runs (not on the CPU)
+  std::vector<long> expert_load_host;          // [L * E] its one copy per forward (not on the CPU)
   View<double> balance_loss_dev;               // [1] balance_loss summed there (not on the CPU)
   double balance_loss = 0;                     // the sequence-wise balance loss (if alpha > 0)
   GradScratch grad;

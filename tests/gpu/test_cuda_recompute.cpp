@@ -85,6 +85,16 @@ void check_same_bits(const ModelConfig& cfg, bool replay) {
   CHECK(plain.balance_loss > 0);  // computed on the device and brought back
   CHECK(plain.balance_loss == re.balance_loss);
   CHECK(plain.expert_load == re.expert_load);
+  if (replay) {  // the loads that reach the host count the replayed routing, layer by layer
+    const int N = batch_num_tokens(batch), E = cfg.n_routed_experts, K = cfg.num_experts_per_tok;
+    std::vector<std::vector<long>> want(cfg.num_hidden_layers, std::vector<long>(E, 0));
+    for (int l = 0, moe_l = 0; l < cfg.num_hidden_layers; l++) {
+      if (!cfg_layer_is_moe(cfg, l)) continue;
+      for (int i = 0; i < N * K; i++) want[l][routing[static_cast<size_t>(moe_l) * N * K + i]]++;
+      moe_l++;
+    }
+    CHECK(plain.expert_load == want);
+  }
   CHECK(std::memcmp(plain.grads.data(), re.grads.data(), plain.grads.size() * sizeof(float)) == 0);
   Model table;
   model_build_table(table, cfg);
