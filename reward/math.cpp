@@ -693,12 +693,12 @@ std::optional<std::string> answer_is(const std::string& text) {
       R"(we need|we have to|we must|to find|to solve|step by step)\b)");
   if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   std::optional<std::string> answer = answer_from_text(rest);
-  // "Maybe the answer is 12." hedges it as "the answer is maybe 12" does: a hedge word earlier in
-  // the marker's sentence (a bounded look back) makes the answer a hedged one.
-  const size_t from = best > 80 ? best - 80 : 0;
-  const size_t stop = low.find_last_of(".!?;\n", best == 0 ? 0 : best - 1);
-  const size_t start = stop == std::string::npos || stop < from ? from : stop + 1;
-  static const RE2 hedge_before_re(R"((?i)\b(?:maybe|perhaps|possibly|probably)\b)");
+  // "Maybe the answer is 12." hedges it as "the answer is maybe 12" does: a hedge word right
+  // before the answer words (a bounded look back; "This is probably right, so the answer is 12"
+  // hedges something else).
+  const size_t start = best > 40 ? best - 40 : 0;
+  static const RE2 hedge_before_re(
+      R"((?i)\b(?:maybe|perhaps|possibly|probably)[\s,]+(?:(?:the|my|our)\s+)?$)");
   if (answer && best > start &&
       RE2::PartialMatch(re2::StringPiece(low).substr(start, best - start), hedge_before_re))
     return "maybe " + *answer;

@@ -595,12 +595,14 @@ TEST_CASE("math: what follows the answer in its sentence, comparisons, thousands
   CHECK(x("In total, 42 students passed, which is 70% of the class of 60.") == "42");
   CHECK(x("So, 15 cookies remain for the 3 children to share.") == "15");
   CHECK(x("Thus 15 apples remain, so each of the 3 kids gets 5.") == "5");
-  // A hedge before the answer words hedges the answer, as one after them does; only in their
-  // sentence, and "I think" commits.
+  // A hedge right before the answer words hedges the answer, as one after them does; "I think"
+  // commits, and a hedge on another part of the sentence is not on the answer.
   CHECK(x("Maybe the answer is 12.") == "maybe 12");
   CHECK(x("So the answer is perhaps 12.") == "perhaps 12");
   CHECK(x("Perhaps I erred. Let me redo it. The answer is 12.") == "12");
   CHECK(x("I think the answer is 12.") == "12");
+  CHECK(x("So perhaps, the final answer is 12.") == "maybe 12");
+  CHECK(x("This is probably right, so the answer is 12.") == "12");
   // A comparison is a remark only after a concluding line.
   CHECK(x("She bought 16 stamps in all. That's 2 more than last week.") == "16");
   CHECK(x("Bob has 14 apples. Alice has 16. That's 2 more than Bob.") == "2");
