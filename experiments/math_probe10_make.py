@@ -93,6 +93,30 @@ for c in [
     "The answer is $\\boxed{12}$; checking $x \\geq 0$ holds.",
 ]:
     add("hedge_scalar_ok", c, "12", True)
+# A committed answer with a second value offered beside it, in prose after it.
+for c in [
+    "The answer is $\\boxed{12}$, or possibly 13.", "The answer is $\\boxed{12}$ (or 13).",
+    "The answer is $\\boxed{12}$ (13 if we include the endpoint).",
+    "The answer is $\\boxed{12}$. But it could also be 13.",
+    "The answer is $\\boxed{12}$, though 13 is also possible.",
+    "The answer is 12. Alternatively, 13.", "The answer is 12 / 13.", "The answer is **12** or **13**.",
+    "The answer is $12$ / $13$.", "The answer is $12 \\text{ or } 13$.",
+    "The answer is 12 (or 13, depending on interpretation).", "The answer is 12 (possibly 13).",
+    "$\\boxed{12}\\text{ or }\\boxed{13}$", "<answer>12</answer> or <answer>13</answer>",
+    "The answer is $x = 12, 13$.", "#### 12\n#### 13", "The answer is $\\boxed{12}$ or so.",
+    "The answer is $\\boxed{12 \\text{ (or } 13 \\text{ if the ends count)}}$.",
+]:
+    add("hedge_beside", c, "12", False, "two values offered: no answer")
+for c in ["The answer is $\\boxed{12}$ (not 13).", "The answer is $\\boxed{12}$, since 13 is odd.",
+          "The answer is $\\boxed{12}$ (13 fails the condition).", "The answer is 12 (or twelve).",
+          "The answer is $\\boxed{12}$, possibly surprising.", "The answer is 12 (13 is too big)."]:
+    add("hedge_beside_ok", c, "12", True)
+# Hidden answers where the visible text commits to none.
+for hidden in ["<!-- \\boxed{12} -->", "\\iffalse \\boxed{12} \\fi", "$\\phantom{\\boxed{12}}$",
+               "$\\textcolor{white}{\\boxed{12}}$", "<span style=\"display:none\">The answer is 12.</span>",
+               "$% \\boxed{12}$", "~~The answer is 12.~~", "<!-- #### 12 -->", "$$x = 13 \\tag{12}$$"]:
+    add("hide_only", "I could not finish the computation. " + hidden, "12", False, "hidden text is not read")
+
 # Interval and list golds: a superset or the list with one more element is wrong.
 for c, g, e in [
     ("$\\boxed{[0, 100]}$", "[1, 5)", False), ("$\\boxed{(-\\infty, \\infty)}$", "[1, 5)", False),

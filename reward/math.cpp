@@ -343,10 +343,12 @@ const RE2& qualifier_after_re() {
       R"(lower|up|so)|at most|at least)\b)");
   return re;
 }
-// A hedge right after an answer: "$\frac12$, probably", "12 maybe", "12, I think".
+// A hedge closing an answer's clause: "$\frac12$, probably.", "12 maybe", "12, I think." (never
+// "12, possibly surprising").
 const RE2& hedge_after_re() {
   static const RE2 re(
-      R"((?i)^\s*,?\s*(maybe|perhaps|possibly|probably|likely|presumably|I (?:think|guess|believe))\b)");
+      R"((?i)^\s*,?\s*(maybe|perhaps|possibly|probably|likely|presumably|I (?:think|guess|believe))\s*)"
+      R"((?:[.,;!)]|$))");
   return re;
 }
 
@@ -601,7 +603,8 @@ std::optional<std::string> answer_from_text(std::string rest) {
   return rest;
 }
 
-std::optional<std::string> answer_is(const std::string& s);
+// at: where the answer words stand in the text with its "**" removed.
+std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr);
 
 // The answer in one tag's text.
 std::optional<std::string> tag_answer(const std::string& inner) {
@@ -664,7 +667,7 @@ std::optional<std::string> gsm8k_all(const std::string& s) {
 
 bool concludes(const std::string& sentence);
 
-std::optional<std::string> answer_is(const std::string& text) {
+std::optional<std::string> answer_is(const std::string& text, size_t* at) {
   std::string s = text;
   replace_all(s, "**", "");  // Markdown bold: "**Final Answer**: 42"
   std::string low = lower(s);
@@ -725,9 +728,12 @@ std::optional<std::string> answer_is(const std::string& text) {
     token_at = static_cast<size_t>(token.data() - s.data());
     token_text = std::string(token);
   }
-  if (token_at != std::string::npos && (best == std::string::npos || token_at > best))
+  if (token_at != std::string::npos && (best == std::string::npos || token_at > best)) {
+    if (at) *at = token_at;
     return answer_from_text(token_text);
+  }
   if (best == std::string::npos) return std::nullopt;
+  if (at) *at = best;
   std::string rest = s.substr(best + len);
   // The rest of the line; a display math block may open on it and close later.
   size_t nl = rest.find('\n');
@@ -2053,11 +2059,13 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     // ("13 = 12", "x = 6 + 7 = 12" hold a value that is not the answer).
     if (p_rel) {
       if (pr.sides.size() > 16) return {false, "an equation chain of over 16 sides"};
-      // A side of numbers only: digits, operators, \frac, \sqrt, \cdot, \times, \div.
-      static const RE2 command_re(R"(\\(?:[dt]?frac|sqrt|cdot|times|div|left|right)\b)");
+      // A side of arithmetic on numbers only: digits, + - * / ( ), \frac, \cdot, \times, \div
+      // (never a power: a congruence "13^{-1} \equiv 17 \pmod{20}" reads "13^{-1} = 17").
+      static const RE2 command_re(R"(\\(?:[dt]?frac|cdot|times|div|left|right)\b)");
+      static const RE2 arithmetic_re(R"([\d\s+\-*/().,{}]+)");
       auto constant = [](std::string side) {
         RE2::GlobalReplace(&side, command_re, "");
-        return !side.empty() && !has_letters(side) && side.find('\\') == std::string::npos;
+        return !trim(side).empty() && RE2::FullMatch(side, arithmetic_re);
       };
       for (size_t k = 0; k < pr.ops.size(); k++) {
         std::string a = strip_units(pr.sides[k]), b = strip_units(pr.sides[k + 1]);
@@ -2378,6 +2386,55 @@ std::optional<std::string> part_answers(const std::string& text) {
   return out;
 }
 
+// A committed answer (a box, a tag, "####", a stated answer) with a hedge around it or a second
+// value offered beside it: "likely $\boxed{12}$", "$\boxed{12}$ or so", "$\boxed{12}$, or possibly
+// 13", "$\boxed{12}$ (13 if the ends count)", "12. Alternatively, 13" is the hedged answer or both
+// values, never the committed one alone; nullopt when nothing hedges it.
+std::optional<std::string> hedged_around(const std::string& text, const std::string& answer) {
+  std::string a = trim(answer);
+  size_t p = a.empty() ? std::string::npos : text.rfind(a);
+  if (p == std::string::npos) return std::nullopt;
+  size_t b = p, e = p + a.size();
+  // The answer's own delimiters: \boxed{ }, $ $, \( \), ** **, <answer> </answer>.
+  static const RE2 open_re(R"(((?:\\boxed\s*\{|\\fbox\s*\{|<answer>|\$|\\\(|\\\[|\*\*|\s)+)$)");
+  static const RE2 close_re(R"(^((?:\}|</answer>|\$|\\\)|\\\]|\*\*|[ \t])+))");
+  re2::StringPiece before =
+      re2::StringPiece(text).substr(b > kLook ? b - kLook : 0, b > kLook ? kLook : b);
+  re2::StringPiece m;
+  if (RE2::PartialMatch(before, open_re, &m)) b -= m.size();
+  re2::StringPiece after = re2::StringPiece(text).substr(e, kLook);
+  if (RE2::PartialMatch(after, close_re, &m)) e += m.size();
+  std::string q_before, q_after;
+  match_before(text, b, qualifier_before_re(), &q_before);
+  match_after(text, e, qualifier_after_re(), &q_after);
+  if (q_after.empty()) match_after(text, e, hedge_after_re(), &q_after);
+  if (!q_before.empty() || !q_after.empty()) return trim(q_before + " " + a + " " + q_after);
+  // The next value after it, and what stands between.
+  static const RE2 value_re(R"(((?:\$|\\\(|\\boxed\{)?\s*-?\d+(?:\.\d+)?(?:\s*(?:\$|\\\)|\}))?))");
+  re2::StringPiece window = re2::StringPiece(text).substr(e, kLook), rest = window, value;
+  if (!RE2::FindAndConsume(&rest, value_re, &value)) return std::nullopt;
+  re2::StringPiece between = window.substr(0, value.data() - window.data());
+  static const RE2 or_offer_re(
+      R"((?i)^[\s.,;:]*\(?\s*(?:or|and/or)(?:\s+(?:possibly|maybe|perhaps|else|even|rather|)"
+      R"(alternatively))?\s*$)");
+  static const RE2 condition_re(
+      R"((?i)^\s*(?:if|when|depending|assuming|under|for some|in case)\b)");
+  static const RE2 also_re(
+      R"((?i)^\s*(?:is|would be|could be|might be)\s+(?:also\s+)?(?:possible|valid|acceptable|)"
+      R"(correct|right|an? (?:option|answer|possibility|alternative))\b|^\s*(?:also works|works too))");
+  static const RE2 bracket_re(R"(^[\s.,;:]*\(\s*$)");
+  static const RE2 concludes_re(R"((?i)\b(?:so|therefore|thus|hence|answer|final|not|no)\b)");
+  bool offered = hedged_between(between) || RE2::FullMatch(between, or_offer_re) ||
+                 (RE2::FullMatch(between, bracket_re) && RE2::PartialMatch(rest, condition_re)) ||
+                 (between.size() <= 40 && !RE2::PartialMatch(between, concludes_re) &&
+                  RE2::PartialMatch(rest, also_re));
+  if (!offered) return std::nullopt;
+  std::string v(value);
+  static const RE2 strip_re(R"(\$|\\\(|\\\)|\\boxed\{|\})");
+  RE2::GlobalReplace(&v, strip_re, "");
+  return a + ", " + trim(v);
+}
+
 // The answer in text by the first of methods that finds one.
 std::optional<std::string> extract_by(const std::string& text,
                                       const std::vector<std::string>& methods,
@@ -2409,7 +2466,19 @@ std::optional<std::string> extract_by(const std::string& text,
         if (all.size() > 1) a = join_answers(all);
       }
     } else if (m == "answer_is") {
-      a = answer_is(text);
+      // Two different stated answers ("The answer is 13. The answer is 12.") are both, as two
+      // different boxes are; a retraction between them was handled before (only its tail is read).
+      size_t at = std::string::npos;
+      a = answer_is(text, &at);
+      if (a && at != std::string::npos && at > 0) {
+        std::string plain = text;
+        replace_all(plain, "**", "");
+        static const RE2 word_re(R"((?:^|[^\\A-Za-z])[A-Za-z]{2,})");
+        auto prev = answer_is(plain.substr(0, at));
+        if (prev && prev->size() <= 64 && !RE2::PartialMatch(*prev, word_re) &&
+            !math_equal(*prev, *a, MathOptions{}).equal)
+          a = *prev + ", " + *a;
+      }
     } else if (m == "latex") {
       a = part_answers(text);
       if (!a) a = last_math(text);
@@ -2422,6 +2491,8 @@ std::optional<std::string> extract_by(const std::string& text,
           "' (known: boxed, answer_tag, gsm8k, answer_is, latex, last_number)");
     }
     if (a && !trim(*a).empty()) {
+      if (is_marked(m) || m == "answer_is")
+        if (auto h = hedged_around(text, *a)) a = *h;
       if (method) *method = m;
       return a;
     }
@@ -2509,6 +2580,7 @@ std::vector<Retraction> retractions(const std::string& text) {
       R"((?:—|–|\s--?|\.\.\.|…|\(|\bhmm+,?)\s*no\s*[,.:;!—–-]|)"
       R"(\boops\b|\bwhoops\b|\bscratch that\b|)"
       R"(\bon (?:second|further) thought\b|\bon (?:further |second )?reflection\b|\bcorrection\s*:|)"
+      R"((?:^|[.!?]\s)\s*no\s*,\s*(?:the answer|it'?s|it is)\b|)"
       R"(\blet me correct\b|\bi made (?:a|an) (?:\w+ )?(?:mistake|error)\b|\bmy (?:mistake|bad)\b|)"
       R"(\bi (?:miscalculated|miscounted|misread)\b|)"
       R"(\b(?:that|this)(?:'s| is| was) (?:wrong|incorrect|not right|not correct|a mistake|an error)\b|)"
