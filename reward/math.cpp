@@ -654,12 +654,14 @@ std::optional<std::string> gsm8k_hashes(const std::string& s) {
 // Every "#### N" line of a completion: different ones are several answers.
 std::optional<std::string> gsm8k_all(const std::string& s) {
   std::vector<std::string> found;
-  for (size_t p = s.find("####"); p != std::string::npos && found.size() < 64;
-       p = s.find("####", p + 4)) {
+  for (size_t p = s.find("####"); p != std::string::npos && found.size() < 64;) {
     size_t e = s.find('\n', p);
     std::string a = trim(s.substr(p + 4, e == std::string::npos ? std::string::npos : e - p - 4));
-    while (!a.empty() && a[0] == '#') a = trim(a.substr(1));
+    size_t hashes = a.find_first_not_of('#');  // "######## 12" is one line, read once
+    a = hashes == std::string::npos ? "" : trim(a.substr(hashes));
     if (!a.empty()) found.push_back(a);
+    if (e == std::string::npos) break;
+    p = s.find("####", e);
   }
   if (found.empty()) return std::nullopt;
   return join_answers(found);
@@ -2392,7 +2394,8 @@ std::optional<std::string> part_answers(const std::string& text) {
 // values, never the committed one alone; nullopt when nothing hedges it.
 std::optional<std::string> hedged_around(const std::string& text, const std::string& answer) {
   std::string a = trim(answer);
-  size_t p = a.empty() ? std::string::npos : text.rfind(a);
+  // Only a short answer is looked for (rfind of a long one in a long text is quadratic).
+  size_t p = a.empty() || a.size() > kLook ? std::string::npos : text.rfind(a);
   if (p == std::string::npos) return std::nullopt;
   size_t b = p, e = p + a.size();
   // The answer's own delimiters: \boxed{ }, $ $, \( \), ** **, <answer> </answer>.
@@ -2829,10 +2832,12 @@ std::string visible_text(const std::string& in) {
   auto drop_between = [](const std::string& t, const char* open, const char* close, bool line) {
     std::string out;
     size_t pos = 0, olen = std::strlen(open), clen = std::strlen(close);
+    size_t nl = t.find('\n');  // the next line break at or after b, searched again once passed
     for (size_t b = t.find(open); b != std::string::npos; b = t.find(open, pos)) {
       size_t e = t.find(close, b + olen);
-      size_t nl = t.find('\n', b);
-      if (line && (e == std::string::npos || (nl != std::string::npos && nl < e))) {
+      if (line && e == std::string::npos) break;  // no pair anywhere after it
+      if (nl != std::string::npos && nl < b) nl = t.find('\n', b);
+      if (line && nl != std::string::npos && nl < e) {
         out.append(t, pos, b + olen - pos);  // "~~" needs its pair on the line
         pos = b + olen;
         continue;
