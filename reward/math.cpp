@@ -620,9 +620,11 @@ std::optional<std::string> answer_tag(const std::string& s) {
   if (s.find("</answer>") == std::string::npos) return std::nullopt;
   std::vector<std::string> found;
   std::vector<std::pair<size_t, std::string>> open;  // an open tag: where, its text outside inner
-  size_t i = 0;
+  size_t i = 0, o = s.find("<answer>"), c = s.find("</answer>");
   while (i < s.size() && found.size() < 64) {
-    size_t o = s.find("<answer>", i), c = s.find("</answer>", i);
+    // Each marker is searched for again only once passed ("<answer>" x 10^5 then the closes).
+    if (o != std::string::npos && o < i) o = s.find("<answer>", i);
+    if (c < i) c = s.find("</answer>", i);
     if (c == std::string::npos) break;
     if (o != std::string::npos && o < c) {
       if (!open.empty()) open.back().second += s.substr(open.back().first, o - open.back().first);
