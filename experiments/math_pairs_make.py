@@ -2308,6 +2308,8 @@ for c, e in [
     ("The answer is $\\boxed{12}$.\n#### 12", True), ("The answer is 13. The answer is 12.", False),
     ("Final answer: 13\nFinal answer: 12", False), ("The answer is 12. The answer is 12.", True),
     ("The answer is 13. No, the answer is 12.", True),
+    ("The answer is $\\boxed{12}$. Final answer: 13", False), ("Final answer: 13. So $\\boxed{12}$.", False),
+    ("The answer is $\\boxed{12}$.\n\n**Answer:** 12", True),
 ]:
     add("r10_repeat", c, "12", e, "different committed answers are several answers" if not e else "")
 add("r10_repeat", "<answer>A</answer><answer>B</answer>", "B", False)

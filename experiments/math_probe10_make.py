@@ -117,6 +117,21 @@ for hidden in ["<!-- \\boxed{12} -->", "\\iffalse \\boxed{12} \\fi", "$\\phantom
                "$% \\boxed{12}$", "~~The answer is 12.~~", "<!-- #### 12 -->", "$$x = 13 \\tag{12}$$"]:
     add("hide_only", "I could not finish the computation. " + hidden, "12", False, "hidden text is not read")
 
+# Other spellings of two values: conditions, words, other languages, a tuple or a range sign.
+for c in [
+    "The answer is 12 if $n$ is even, 13 otherwise.", "The answer is twelve or thirteen.",
+    "The answer is 12 or thirteen.", "答案是 12 或 13。", "Die Antwort ist 12 oder 13.",
+    "La réponse est 12 ou 13.", "La respuesta es 12 o 13.", "The answer is 12~13.",
+    "The answer is 12 (\u00b11).", "The answer is $\\boxed{(12, 13)}$.",
+    "The answer is $\\boxed{12}$. Final answer: 13", "Final answer: 13. So $\\boxed{12}$.",
+    "The answer is $\\boxed{12}$.\n\n**Answer:** 13", "The answer is $\\boxed{12, 12, 13}$.",
+]:
+    add("hedge_spelling", c, "12", False, "two values offered: no answer")
+for c in ["The answer is twelve.", "答案是 12。", "Die Antwort ist 12.", "The answer is $\\boxed{12}$.\n\n**Answer:** 12",
+          "The answer is $\\boxed{12}$. Final answer: 12"]:
+    add("hedge_spelling_ok", c, "12", True)
+add("hedge_spelling", "The answer is (B) $\\frac32$.", "(D) \\frac32", False, "another choice's letter")
+
 # Interval and list golds: a superset or the list with one more element is wrong.
 for c, g, e in [
     ("$\\boxed{[0, 100]}$", "[1, 5)", False), ("$\\boxed{(-\\infty, \\infty)}$", "[1, 5)", False),

@@ -2440,6 +2440,22 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   return a + ", " + trim(v);
 }
 
+// The text with every box emptied ("\boxed{12}" becomes "\boxed{}"), in one pass.
+std::string without_boxes(const std::string& text) {
+  std::string out;
+  Braces braces(text);
+  size_t pos = 0;
+  for (size_t b = text.find("\\boxed{"); b != std::string::npos; b = text.find("\\boxed{", pos)) {
+    size_t e = braces.close(b + 6);
+    if (e == std::string::npos) break;
+    out.append(text, pos, b + 7 - pos);
+    out += '}';
+    pos = e;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
 // The answer in text by the first of methods that finds one.
 std::optional<std::string> extract_by(const std::string& text,
                                       const std::vector<std::string>& methods,
@@ -2468,6 +2484,17 @@ std::optional<std::string> extract_by(const std::string& text,
           if (other != m && is_marked(other))
             if (auto b = marked(other); b && !trim(*b).empty() && !reads_like_text(*b))
               all.push_back(*b);
+        // A final answer stated beside a box ("$\boxed{12}$. Final answer: 13") is one more
+        // answer (read with the boxes emptied: "\boxed{\text{The answer is } 5}" states none).
+        static const RE2 word_re(R"((?:^|[^\\A-Za-z])[A-Za-z]{2,})");
+        static const RE2 final_re(R"((?i)\bfinal answer|\banswer\s*:)");
+        if (std::find(methods.begin(), methods.end(), "answer_is") != methods.end()) {
+          std::string emptied = without_boxes(text);
+          if (RE2::PartialMatch(emptied, final_re))
+            if (auto st = answer_is(emptied);
+                st && st->size() <= 64 && !trim(*st).empty() && !RE2::PartialMatch(*st, word_re))
+              all.push_back(*st);
+        }
         if (all.size() > 1) a = join_answers(all);
       }
     } else if (m == "answer_is") {
