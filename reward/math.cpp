@@ -2612,7 +2612,7 @@ std::vector<Retraction> retractions(const std::string& text) {
       R"((?:—|–|\s--?|\.\.\.|…|\(|\bhmm+,?)\s*no\s*[,.:;!—–-]|)"
       R"(\boops\b|\bwhoops\b|\bscratch that\b|)"
       R"(\bon (?:second|further) thought\b|\bon (?:further |second )?reflection\b|\bcorrection\s*:|)"
-      R"((?:^|[.!?]\s)\s*no\s*,\s*(?:the answer|it'?s|it is)\b|)"
+      R"((?:^|[.!?]\s)\s*no\s*[,:.!]\s*(?:the answer|it'?s|it is)\b|)"
       R"(\blet me correct\b|\bi made (?:a|an) (?:\w+ )?(?:mistake|error)\b|\bmy (?:mistake|bad)\b|)"
       R"(\bi (?:miscalculated|miscounted|misread)\b|)"
       R"(\b(?:that|this)(?:'s| is| was) (?:wrong|incorrect|not right|not correct|a mistake|an error)\b|)"
