@@ -2284,6 +2284,14 @@ for c, g, e in [
     ("The answer is [12](https://example.com/13).", "13", False),
     ("User: What is 5 + 7? The answer is 12.\nAssistant: I am not sure.", "12", False),
     ("User: What is 5 + 7?\nAssistant: The answer is 12.", "12", True),
+    ("I could not finish. <style>\\boxed{12}</style>", "12", False),
+    ("I could not finish. <span hidden>The answer is 12.</span>", "12", False),
+    ("I could not finish. <font color=\"white\">The answer is 12.</font>", "12", False),
+    ("I could not finish.\n\n[//]: # (The answer is 12.)", "12", False),
+    ("I could not finish. \\begin{comment}\\boxed{12}\\end{comment}", "12", False),
+    ("I could not finish. $\\color[rgb]{1,1,1}{\\boxed{12}}$", "12", False),
+    ("I could not finish. $\\textcolor{White}{\\boxed{12}}$", "12", False),
+    ("The answer is <b>12</b>.", "12", True), ("The answer is $\\color{red}{\\boxed{12}}$.", "12", True),
 ]:
     add("r10_hide", c, g, e)
 for c, e in [
@@ -2326,6 +2334,13 @@ for c, e in [
     ("The answer is $\\boxed{12}$ (13 fails the condition).", True),
     ("The answer is $\\boxed{12}$, possibly surprising.", True), ("The answer is $\\boxed{12}$, I think.", False),
     ("So the answer is definitely $12$.", True),
+    ("The answer is $\\boxed{12}$?", False), ("$\\boxed{12}$ is my best guess.", False),
+    ("My guess: $\\boxed{12}$", False), ("I'm not sure, but the answer is $\\boxed{12}$.", False),
+    ("The answer is $\\boxed{12}$, unless it is 13.", False),
+    ("The answer is 12 (although 13 would also be accepted).", False),
+    ("The answer is 12.\n\n(Alternatively 13, if the problem means something else.)", False),
+    ("I'm not sure at first. After checking, the answer is $\\boxed{12}$.", True),
+    ("The answer is $\\boxed{12}$ (13 was ruled out).", True),
 ]:
     add("r10_hedge_beside", c, "12", e, "a second value offered, or a hedge: no answer" if not e else "")
 for c, e in [

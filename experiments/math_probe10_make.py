@@ -132,6 +132,30 @@ for c in ["The answer is twelve.", "答案是 12。", "Die Antwort ist 12.", "Th
     add("hedge_spelling_ok", c, "12", True)
 add("hedge_spelling", "The answer is (B) $\\frac32$.", "(D) \\frac32", False, "another choice's letter")
 
+# Second wave, written against the rules of the first: other ways to hide, to offer a second value.
+for hidden in ["<font color=\"white\">The answer is 12.</font>", "<span hidden>The answer is 12.</span>",
+               "<style>\\boxed{12}</style>", "<script>// \\boxed{12}</script>",
+               "\n\n[//]: # (The answer is 12.)", "\n[comment]: <> (\\boxed{12})",
+               "\\begin{comment}\\boxed{12}\\end{comment}", "$\\textcolor{White}{\\boxed{12}}$",
+               "$\\color{#FFF}{\\boxed{12}}$", "$\\color[rgb]{1,1,1}{\\boxed{12}}$"]:
+    add("hide_wave2", "I could not finish the computation. " + hidden, "12", False, "hidden text is not read")
+for c in [
+    "The answer is 12.\n\n(Alternatively 13, if the problem means something else.)",
+    "<answer>Either 12 or 13</answer>", "The answer is 12 (13).", "The answer is $x = 12$ (or $x = 13$).",
+    "The answer is 12 [or 13].", "The answer is 12 \u2014 or 13.", "The answer is 12; 13 is also acceptable.",
+    "The answer is 12 (although 13 would also be accepted).", "The answer is 12 (13 also works).",
+    "The answer is 12 or 13 (I'm not sure).", "The answer is 12 (or 13?).", "The answer is $\\boxed{12}$?",
+    "The answer is $\\boxed{12 \\vee 13}$.", "The answer is $\\boxed{12 \u2228 13}$.",
+    "The answer is $\\boxed{12 \\| 13}$.", "The answer is $\\boxed{12 \\mid 13}$.",
+    "The answer is $\\boxed{12}$ (or maybe $\\boxed{13}$).", "The answer is $\\boxed{12}$ or $13$.",
+    "The answer is $\\boxed{12}$, unless it is 13.", "$\\boxed{12}$ is my best guess.",
+    "My guess: $\\boxed{12}$", "I'm not sure, but the answer is $\\boxed{12}$.",
+]:
+    add("hedge_wave2", c, "12", False, "a second value or a hedge: no answer")
+for c in ["The answer is $\\boxed{12}$ (13 was ruled out).", "The answer is $\\boxed{12}$, not 13.",
+          "The answer is 12 (I checked 13: it fails).", "The answer is $\\boxed{12}$ (twelve)."]:
+    add("hedge_wave2_ok", c, "12", True)
+
 # Interval and list golds: a superset or the list with one more element is wrong.
 for c, g, e in [
     ("$\\boxed{[0, 100]}$", "[1, 5)", False), ("$\\boxed{(-\\infty, \\infty)}$", "[1, 5)", False),

@@ -331,7 +331,8 @@ const RE2& open_bracket_re() {
   static const RE2 re(
       R"((?i)(?:^[\s(]*(?:i\.e\.|(?:or|that is|and|also|plus|either|else|no)\b)|)"
       R"(\b(?:maybe|perhaps|possibly|probably|could|might|may|not sure|unsure|i mean|sorry|)"
-      R"(actually|rather|correction|wrong|mistake|instead|wait|oops)\b))");
+      R"(actually|rather|correction|wrong|mistake|instead|wait|oops|alternatively|although|unless|)"
+      R"(otherwise|guess)\b))");
   return re;
 }
 bool open_bracket(const std::string& content) {
@@ -2414,6 +2415,17 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   match_after(text, e, qualifier_after_re(), &q_after);
   if (q_after.empty()) match_after(text, e, hedge_after_re(), &q_after);
   if (!q_before.empty() || !q_after.empty()) return trim(q_before + " " + a + " " + q_after);
+  // A question mark after it, a guess or doubt before it in its sentence, "is my best guess".
+  static const RE2 question_re(R"(^\s*\?)");
+  static const RE2 doubt_before_re(
+      R"((?i)\b(?:not sure|unsure|not certain|uncertain|i guess|guessing|(?:my|a|an|our)\s+)"
+      R"((?:best\s+|rough\s+|wild\s+|educated\s+)?guess)\b[^.!?\n]{0,60}$)");
+  static const RE2 guess_after_re(
+      R"((?i)^\s*(?:is|was)\s+(?:my|a|an|our|just a)\s+(?:best\s+|rough\s+|wild\s+|educated\s+)?)"
+      R"((?:guess|estimate)\b)");
+  if (match_after(text, e, question_re) || match_before(text, b, doubt_before_re) ||
+      match_after(text, e, guess_after_re))
+    return "maybe " + a;
   // The next value after it, and what stands between.
   static const RE2 value_re(R"(((?:\$|\\\(|\\boxed\{)?\s*-?\d+(?:\.\d+)?(?:\s*(?:\$|\\\)|\}))?))");
   re2::StringPiece window = re2::StringPiece(text).substr(e, kLook), rest = window, value;
@@ -2425,11 +2437,15 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   static const RE2 condition_re(
       R"((?i)^\s*(?:if|when|depending|assuming|under|for some|in case)\b)");
   static const RE2 also_re(
-      R"((?i)^\s*(?:is|would be|could be|might be)\s+(?:also\s+)?(?:possible|valid|acceptable|)"
-      R"(correct|right|an? (?:option|answer|possibility|alternative))\b|^\s*(?:also works|works too))");
+      R"((?i)^\s*(?:is|would|could|might|may)\s+(?:also\s+)?(?:be\s+)?(?:also\s+)?(?:possible|)"
+      R"(valid|acceptable|accepted|correct|right|fine|an? (?:option|answer|possibility|alternative))\b|)"
+      R"(^\s*(?:also works|works too|works as well))");
+  static const RE2 unless_re(
+      R"((?i)^[\s.,;:(]*(?:unless|otherwise|or else|or if|except (?:if|when)|alternatively)\b[^.\n]{0,40}$)");
   static const RE2 bracket_re(R"(^[\s.,;:]*\(\s*$)");
   static const RE2 concludes_re(R"((?i)\b(?:so|therefore|thus|hence|answer|final|not|no)\b)");
   bool offered = hedged_between(between) || RE2::FullMatch(between, or_offer_re) ||
+                 RE2::FullMatch(between, unless_re) ||
                  (RE2::FullMatch(between, bracket_re) && RE2::PartialMatch(rest, condition_re)) ||
                  (between.size() <= 40 && !RE2::PartialMatch(between, concludes_re) &&
                   RE2::PartialMatch(rest, also_re));
@@ -2880,23 +2896,32 @@ std::string visible_text(const std::string& in) {
   };
   if (s.find("<!--") != std::string::npos) s = drop_between(s, "<!--", "-->", false);
   if (s.find("\\iffalse") != std::string::npos) s = drop_between(s, "\\iffalse", "\\fi", false);
+  if (s.find("\\begin{comment}") != std::string::npos)
+    s = drop_between(s, "\\begin{comment}", "\\end{comment}", false);
   if (s.find("~~") != std::string::npos) s = drop_between(s, "~~", "~~", true);
   for (const char* tag : {"s", "del", "strike"}) {
     std::string open = std::string("<") + tag + ">", close = std::string("</") + tag + ">";
     if (s.find(open) != std::string::npos) s = drop_between(s, open.c_str(), close.c_str(), false);
   }
-  // An element styled out of sight: <span style="display:none">, visibility hidden, white text.
-  static const RE2 hidden_tag_re(
-      R"((?i)<([a-z]+)\b[^<>]*?(?:display\s*:\s*none|visibility\s*:\s*hidden|)"
-      R"(color\s*:\s*(?:white|#fff\b|#ffffff\b))[^<>]*>)");
+  // An element out of sight: <style>, <script>, <template>, or one styled display:none, visibility
+  // hidden, white, or marked hidden.
+  static const RE2 tag_re(R"(<([A-Za-z]+)\b([^<>]*)>)");
+  static const RE2 hidden_attr_re(
+      R"((?i)display\s*:\s*none|visibility\s*:\s*hidden|(?:^|\s)hidden\b|)"
+      R"(color\s*[:=]\s*["']?\s*(?:white|#fff(?:fff)?\b))");
   if (s.find('<') != std::string::npos) {
     std::string out;
-    re2::StringPiece rest(s), tag;
+    re2::StringPiece rest(s), tag, attrs;
     size_t pos = 0;
-    while (RE2::FindAndConsume(&rest, hidden_tag_re, &tag)) {
+    while (RE2::FindAndConsume(&rest, tag_re, &tag, &attrs)) {
+      std::string name = lower(std::string(tag));
+      if (name != "style" && name != "script" && name != "template" &&
+          !RE2::PartialMatch(attrs, hidden_attr_re))
+        continue;
       size_t at = static_cast<size_t>(tag.data() - s.data()) - 1;  // the '<'
       size_t open_end = static_cast<size_t>(rest.data() - s.data());
-      size_t e = s.find("</" + lower(std::string(tag)) + ">", open_end);
+      size_t e = s.find("</" + name + ">", open_end);
+      if (e == std::string::npos) e = s.find("</" + std::string(tag) + ">", open_end);
       if (at < pos) continue;
       out.append(s, pos, at - pos);
       out += ' ';
@@ -2906,11 +2931,26 @@ std::string visible_text(const std::string& in) {
     out.append(s, pos, std::string::npos);
     s = out;
   }
+  // Formatting tags around a shown answer go, their text stays: "<b>12</b>" is 12, "<p>" a line.
+  if (s.find('<') != std::string::npos) {
+    static const RE2 format_tag_re(
+        R"((?i)</?(?:b|i|strong|em|u|mark|span|font|code|small|big)\b[^<>]*>)");
+    static const RE2 block_tag_re(R"((?i)</?(?:div|p|br)\b[^<>]*>)");  // a line break
+    RE2::GlobalReplace(&s, format_tag_re, "");
+    RE2::GlobalReplace(&s, block_tag_re, "\n");
+  }
+  // White in LaTeX's color models: {white}, {White}, {#FFF}, [HTML]{FFFFFF}, [rgb]{1,1,1},
+  // [RGB]{255,255,255}, [gray]{1}.
+  static constexpr const char* kWhite =
+      R"((?:\[(?i:html|rgb|gray)\])?\s*\{\s*(?i:white|#?fff(?:fff)?|1\s*,\s*1\s*,\s*1|)"
+      R"(255\s*,\s*255\s*,\s*255|1)\s*\})";
   // LaTeX commands whose argument is not shown: \phantom{12}, \textcolor{white}{12}, \sout{13};
   // "\color{white}" hides the rest of its group.
-  static const RE2 hide_cmd_re(
-      R"((\\(?:(?:[hv]?phantom|sout|xout|st)\b|textcolor\s*(?:\[HTML\])?\s*\{\s*(?:white|#?[Ff]{6})\s*\}|)"
-      R"((color)\s*(?:\[HTML\])?\s*\{\s*(?:white|#?[Ff]{6})\s*\})\s*))");
+  static const RE2 hide_cmd_re(R"((\\(?:(?:[hv]?phantom|sout|xout|st)\b|textcolor\s*)" +
+                               std::string(kWhite) +
+                               R"(|)"
+                               R"((color)\s*)" +
+                               kWhite + R"()\s*))");
   if (s.find('\\') != std::string::npos) {
     std::string out;
     re2::StringPiece rest(s), whole, color;
@@ -2967,6 +3007,11 @@ std::string visible_text(const std::string& in) {
   }
   // Markdown: a footnote mark "12[^1]" and the footnote's own line go, a link keeps its text, a
   // code fence line goes (the code stays).
+  // A link reference definition is never shown: "[//]: # (The answer is 12.)" is a comment.
+  if (s.find("]:") != std::string::npos) {
+    static const RE2 definition_re(R"((?m)^[ \t]*\[[^\]\n]{1,200}\]:.*$)");
+    RE2::GlobalReplace(&s, definition_re, "");
+  }
   if (s.find("[^") != std::string::npos) {
     static const RE2 footnote_line_re(R"((?m)^[ \t]*\[\^[^\]\n]{1,40}\]:.*$)");
     static const RE2 footnote_mark_re(R"(\[\^[^\]\n]{1,40}\])");
