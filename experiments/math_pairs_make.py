@@ -2341,6 +2341,9 @@ for c, e in [
     ("The answer is 12.\n\n(Alternatively 13, if the problem means something else.)", False),
     ("I'm not sure at first. After checking, the answer is $\\boxed{12}$.", True),
     ("The answer is $\\boxed{12}$ (13 was ruled out).", True),
+    ("The answer is 12 (give or take).", False), ("The answer is 12, more or less.", False),
+    ("Ответ, возможно, 12.", False), ("Maybe, $\\boxed{12}$.", False),
+    ("The answer is $\\boxed{12}$ (answer).", True),
 ]:
     add("r10_hedge_beside", c, "12", e, "a second value offered, or a hedge: no answer" if not e else "")
 for c, e in [

@@ -156,6 +156,20 @@ for c in ["The answer is $\\boxed{12}$ (13 was ruled out).", "The answer is $\\b
           "The answer is 12 (I checked 13: it fails).", "The answer is $\\boxed{12}$ (twelve)."]:
     add("hedge_wave2_ok", c, "12", True)
 
+# Third wave: hedges in other languages and words around a number.
+for c in ["答えは 12 または 13 です。", "정답은 12 또는 13입니다.", "Ответ: 12 или 13.", "الإجابة هي 12 أو 13",
+          "उत्तर 12 या 13 है।", "答案是十二或十三。", "答案是 12 还是 13？", "答案可能是 12。", "答案是12或者13。",
+          "La respuesta es 12 o tal vez 13.", "Die Antwort ist vielleicht 12.", "La réponse est peut-être 12.",
+          "Ответ, возможно, 12.", "The answer is twelve, maybe thirteen.", "The answer is 12 \u00b1 1.",
+          "The answer is 11-13.", "The answer is 12 (give or take).", "The answer is 12, more or less.",
+          "The answer is around $\\boxed{12}$.", "At least $\\boxed{12}$.", "The answer is $\\boxed{\\ge 12}$.",
+          "The answer is $\\boxed{12+}$.", "The answer is $\\boxed{12}$ or more.", "The answer is $\\boxed{\\sim 12}$.",
+          "The answer is $\\boxed{\\approx 12}$.", "Maybe, $\\boxed{12}$."]:
+    add("hedge_lang", c, "12", False, "a hedge or two values: no answer")
+for c in ["答えは 12 です。", "정답은 12입니다.", "Ответ: 12.", "答案是 12。", "The answer is $\\boxed{12}$ (answer)."]:
+    add("hedge_lang_ok", c, "12", True)
+add("hedge_lang", "答案应该是 12 吧。", "12", False, "policy: the particle 吧 makes it a guess (left open)")
+
 # Interval and list golds: a superset or the list with one more element is wrong.
 for c, g, e in [
     ("$\\boxed{[0, 100]}$", "[1, 5)", False), ("$\\boxed{(-\\infty, \\infty)}$", "[1, 5)", False),

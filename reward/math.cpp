@@ -311,7 +311,8 @@ const RE2& qualifier_before_re() {
   static const RE2 re(
       R"((?i)(?:^|[^A-Za-z])((?:at least|at most|more than|less than|fewer than|greater than|)"
       R"(no more than|no less than|approximately|about|around|roughly|nearly|almost|not|maybe|)"
-      R"(perhaps|possibly|probably|likely|presumably))\s*$)");
+      R"(perhaps|possibly|probably|likely|presumably)|(?:maybe|perhaps|possibly|probably|likely|)"
+      R"(presumably),)\s*$)");
   return re;
 }
 // Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
@@ -332,7 +333,7 @@ const RE2& open_bracket_re() {
       R"((?i)(?:^[\s(]*(?:i\.e\.|(?:or|that is|and|also|plus|either|else|no)\b)|)"
       R"(\b(?:maybe|perhaps|possibly|probably|could|might|may|not sure|unsure|i mean|sorry|)"
       R"(actually|rather|correction|wrong|mistake|instead|wait|oops|alternatively|although|unless|)"
-      R"(otherwise|guess)\b))");
+      R"(otherwise|guess|give or take)\b))");
   return re;
 }
 bool open_bracket(const std::string& content) {
@@ -348,7 +349,8 @@ const RE2& qualifier_after_re() {
 // "12, possibly surprising").
 const RE2& hedge_after_re() {
   static const RE2 re(
-      R"((?i)^\s*,?\s*(maybe|perhaps|possibly|probably|likely|presumably|I (?:think|guess|believe))\s*)"
+      R"((?i)^\s*,?\s*\(?(maybe|perhaps|possibly|probably|likely|presumably|give or take|more or less|)"
+      R"(I (?:think|guess|believe))\s*)"
       R"((?:[.,;!)]|$))");
   return re;
 }
@@ -3336,8 +3338,11 @@ std::string math_normalize(const std::string& in) {
   static const RE2 answer_words(R"((?i)^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*:?|:)\s*)");
   RE2::Replace(&s, answer_words, "");
   // "x = 5 (answer)", "7 (the smallest such n)": words only, the first one not a letter name.
-  static const RE2 trailing_note(R"(\s+\([A-Za-z]{3,}(?:\s+[A-Za-z]+)*\)$)");
-  RE2::Replace(&s, trailing_note, "");
+  // A note that hedges ("(give or take)", "(maybe)") stays: it is no remark.
+  static const RE2 trailing_note(R"(\s+(\([A-Za-z]{3,}(?:\s+[A-Za-z]+)*\))$)");
+  std::string note;
+  if (RE2::PartialMatch(s, trailing_note, &note) && !open_bracket(note))
+    RE2::Replace(&s, trailing_note, "");
   // Set-builder notation "\{x \mid x > 2\}" is its condition, read as a relation.
   static const RE2 set_builder(R"(^\\\{\s*([a-z])\s*(?:\\mid|\||:)\s*(.+)\\\}$)");
   std::string sb_var, sb_cond;
