@@ -2292,6 +2292,8 @@ for c, g, e in [
     ("I could not finish. $\\color[rgb]{1,1,1}{\\boxed{12}}$", "12", False),
     ("I could not finish. $\\textcolor{White}{\\boxed{12}}$", "12", False),
     ("The answer is <b>12</b>.", "12", True), ("The answer is $\\color{red}{\\boxed{12}}$.", "12", True),
+    ("So $x~~=~~12$.", "12", True), ("The answer is 12.</s>", "12", True),
+    ("The answer is 12.<|im_end|>", "12", True), ("<s>The answer is 12.</s>", "12", True),
 ]:
     add("r10_hide", c, g, e)
 for c, e in [

@@ -168,6 +168,9 @@ for c in ["答えは 12 または 13 です。", "정답은 12 또는 13입니�
     add("hedge_lang", c, "12", False, "a hedge or two values: no answer")
 for c in ["答えは 12 です。", "정답은 12입니다.", "Ответ: 12.", "答案是 12。", "The answer is $\\boxed{12}$ (answer)."]:
     add("hedge_lang_ok", c, "12", True)
+for c in ["So $x~~=~~12$.", "The answer is 12.</s>", "The answer is 12.<|im_end|>", "<s>The answer is 12.</s>",
+          "The answer is 12<|eot_id|>"]:
+    add("format_misc", c, "12", True, "tilde spacing in math; special tokens left in the text")
 add("hedge_lang", "答案应该是 12 吧。", "12", False, "policy: the particle 吧 makes it a guess (left open)")
 
 # Interval and list golds: a superset or the list with one more element is wrong.

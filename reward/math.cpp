@@ -2875,17 +2875,25 @@ std::string math_normalize_words(const std::string& s) {
 // link's target, code fences). Every step is one pass; an unclosed group hides the rest.
 std::string visible_text(const std::string& in) {
   std::string s = in;
-  // Pairs of open / close markers, the hidden text between them (the markers too).
+  // Pairs of open / close markers, the hidden text between them (the markers too). With line, a
+  // Markdown pair ("~~"): on one line, outside math ("$x~~=~~1$" is spacing, never struck).
   auto drop_between = [](const std::string& t, const char* open, const char* close, bool line) {
     std::string out;
     size_t pos = 0, olen = std::strlen(open), clen = std::strlen(close);
     size_t nl = t.find('\n');  // the next line break at or after b, searched again once passed
+    std::vector<Segment> math;
+    if (line) math = math_segments(t);
+    auto in_math = [&math](size_t at) {
+      auto it = std::upper_bound(math.begin(), math.end(), at,
+                                 [](size_t a, const Segment& g) { return a < g.begin; });
+      return it != math.begin() && at < std::prev(it)->end;
+    };
     for (size_t b = t.find(open); b != std::string::npos; b = t.find(open, pos)) {
       size_t e = t.find(close, b + olen);
       if (line && e == std::string::npos) break;  // no pair anywhere after it
       if (nl != std::string::npos && nl < b) nl = t.find('\n', b);
-      if (line && nl != std::string::npos && nl < e) {
-        out.append(t, pos, b + olen - pos);  // "~~" needs its pair on the line
+      if (line && ((nl != std::string::npos && nl < e) || in_math(b) || in_math(e))) {
+        out.append(t, pos, b + olen - pos);
         pos = b + olen;
         continue;
       }
@@ -2901,7 +2909,8 @@ std::string visible_text(const std::string& in) {
   if (s.find("\\begin{comment}") != std::string::npos)
     s = drop_between(s, "\\begin{comment}", "\\end{comment}", false);
   if (s.find("~~") != std::string::npos) s = drop_between(s, "~~", "~~", true);
-  for (const char* tag : {"s", "del", "strike"}) {
+  // Never "<s>": it is also a tokenizer's sequence marker ("<s>… 12</s>").
+  for (const char* tag : {"del", "strike"}) {
     std::string open = std::string("<") + tag + ">", close = std::string("</") + tag + ">";
     if (s.find(open) != std::string::npos) s = drop_between(s, open.c_str(), close.c_str(), false);
   }
@@ -2932,6 +2941,11 @@ std::string visible_text(const std::string& in) {
     }
     out.append(s, pos, std::string::npos);
     s = out;
+  }
+  // A tokenizer's special tokens left in the text are never shown: "12.</s>", "12<|im_end|>".
+  if (s.find('<') != std::string::npos) {
+    static const RE2 special_re(R"(</?s>|<\|[A-Za-z_]{1,30}\|>|<(?:eos|bos|pad|eot)>)");
+    RE2::GlobalReplace(&s, special_re, "");
   }
   // Formatting tags around a shown answer go, their text stays: "<b>12</b>" is 12, "<p>" a line.
   if (s.find('<') != std::string::npos) {
