@@ -2294,6 +2294,9 @@ for c, g, e in [
     ("The answer is <b>12</b>.", "12", True), ("The answer is $\\color{red}{\\boxed{12}}$.", "12", True),
     ("So $x~~=~~12$.", "12", True), ("The answer is 12.</s>", "12", True),
     ("The answer is 12.<|im_end|>", "12", True), ("<s>The answer is 12.</s>", "12", True),
+    ("Problem: Find the answer. (The answer is 12.)\nSolution: I cannot solve it.", "12", False),
+    ("Problem: What is 5 + 7?\nSolution: 5 + 7 = 12, so the answer is 12.", "12", True),
+    ("Solution: 5 + 7 = 12.", "12", True),
 ]:
     add("r10_hide", c, g, e)
 for c, e in [

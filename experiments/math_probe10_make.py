@@ -302,6 +302,8 @@ for c, g, e in [
     ("The answer is 12[^1].\n\n[^1]: Checked twice.", "1", False),
     ("User: What is 5 + 7? The answer is 12.\nAssistant: I am not sure.", "12", False),
     ("Problem: Find the answer. (The answer is 12.)\nSolution: I cannot solve it.", "12", False),
+    ("Problem: What is 5 + 7?\nSolution: 5 + 7 = 12, so the answer is 12.", "12", True),
+    ("**Question:** What is 5 + 7? The answer is 13?\n\n**Solution:** $5 + 7 = 12$.", "12", True),
 ]:
     add("format_misc", c, g, e)
 

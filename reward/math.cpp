@@ -3047,7 +3047,8 @@ std::string visible_text(const std::string& in) {
 
 // The part of a completion that answers: after a reasoning block, what follows it (a box tried
 // inside <think> is not one); after an echoed dialogue ("User: ... Assistant: ..."), the last
-// assistant turn (an answer stated in an echoed question is not the completion's).
+// assistant turn, and after an echoed problem ("Problem: ... Solution: ..."), the last solution
+// (an answer stated in an echoed question is not the completion's).
 std::string own_turn(const std::string& read) {
   std::string text = read;
   size_t think_end = text.rfind("</think>");
@@ -3058,6 +3059,18 @@ std::string own_turn(const std::string& read) {
   if (turn != std::string::npos && (turn == 0 || text[turn - 1] == '\n') &&
       RE2::PartialMatch(re2::StringPiece(text).substr(0, turn), user_re))
     text = text.substr(turn + 10);
+  // An echoed problem ("Problem: … (The answer is 12.)\nSolution: …"): the solution answers.
+  static const RE2 problem_re(R"((?m)^[ \t*#]*(?:Problem|Question)\b[^\n:]{0,12}:)");
+  static const RE2 solution_re(R"((?m)^([ \t*#]*Solution\s*\**\s*:))");
+  if (text.find("Solution") != std::string::npos) {
+    re2::StringPiece in(text), mark;
+    size_t after = std::string::npos;
+    while (RE2::FindAndConsume(&in, solution_re, &mark))
+      after = static_cast<size_t>(mark.data() - text.data()) + mark.size();
+    if (after != std::string::npos &&
+        RE2::PartialMatch(re2::StringPiece(text).substr(0, after), problem_re))
+      text = text.substr(after);
+  }
   return text;
 }
 
