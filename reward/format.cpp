@@ -37,9 +37,12 @@ RewardResult check_format(const std::string& completion, const nlohmann::json& /
                           const CheckerOptions& options) {
   // The reasoning block must open the completion (optionally after whitespace), be closed, and hold
   // some text; the answer part is searched after it.
-  std::string think_pat = options.get_string("think_pattern", R"(^\s*<think>(.*?\S.*?)</think>)");
+  // "Some text" is a letter or digit of any script: "<think>.</think>" or a zero-width space is
+  // no reasoning, and "\boxed{}" no answer.
+  std::string think_pat =
+      options.get_string("think_pattern", R"(^\s*<think>(.*?[\pL\pN].*?)</think>)");
   std::string answer_pat = options.get_string(
-      "answer_pattern", R"(^\s*(<answer>.*?\S.*?</answer>|.*\\boxed\{.*\}.*?)\s*$)");
+      "answer_pattern", R"(^\s*(<answer>.*?\S.*?</answer>|.*\\boxed\{\s*[^\s}].*\}.*?)\s*$)");
   bool partial = options.get_bool("partial_credit", false);
   bool single = options.get_bool("single_think", true);
   auto think_re = compile(think_pat, "think_pattern");

@@ -311,7 +311,8 @@ const RE2& qualifier_before_re() {
   static const RE2 re(
       R"((?i)(?:^|[^A-Za-z])((?:at least|at most|more than|less than|fewer than|greater than|)"
       R"(no more than|no less than|approximately|about|around|roughly|nearly|almost|not|maybe|)"
-      R"(perhaps|possibly))\s*$)");
+      R"(perhaps|possibly|probably|likely|presumably)|(?:maybe|perhaps|possibly|probably|likely|)"
+      R"(presumably),)\s*$)");
   return re;
 }
 // Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
@@ -331,7 +332,8 @@ const RE2& open_bracket_re() {
   static const RE2 re(
       R"((?i)(?:^[\s(]*(?:i\.e\.|(?:or|that is|and|also|plus|either|else|no)\b)|)"
       R"(\b(?:maybe|perhaps|possibly|probably|could|might|may|not sure|unsure|i mean|sorry|)"
-      R"(actually|rather|correction|wrong|mistake|instead|wait|oops)\b))");
+      R"(actually|rather|correction|wrong|mistake|instead|wait|oops|alternatively|although|unless|)"
+      R"(otherwise|guess|give or take)\b))");
   return re;
 }
 bool open_bracket(const std::string& content) {
@@ -341,6 +343,15 @@ const RE2& qualifier_after_re() {
   static const RE2 re(
       R"((?i)^\s*(?:[A-Za-z]+\s+){0,3}((?:or|and) (?:more|less|fewer|greater|above|below|higher|)"
       R"(lower|up|so)|at most|at least)\b)");
+  return re;
+}
+// A hedge closing an answer's clause: "$\frac12$, probably.", "12 maybe", "12, I think." (never
+// "12, possibly surprising").
+const RE2& hedge_after_re() {
+  static const RE2 re(
+      R"((?i)^\s*,?\s*\(?(maybe|perhaps|possibly|probably|likely|presumably|give or take|more or less|)"
+      R"(I (?:think|guess|believe))\s*)"
+      R"((?:[.,;!)]|$))");
   return re;
 }
 
@@ -465,6 +476,7 @@ std::optional<std::string> last_math(const std::string& s) {
     std::string q_before, q_after;
     match_before(s, segs.back().begin, qualifier_before_re(), &q_before);
     match_after(s, segs.back().end, qualifier_after_re(), &q_after);
+    if (q_after.empty()) match_after(s, segs.back().end, hedge_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) out = trim(q_before + " " + out + " " + q_after);
     // "negative $\frac12$", "is minus $3$": the sign said in words goes with the math (never the
     // subtraction "$7$ minus $3$" or "non-negative $x$").
@@ -519,7 +531,7 @@ std::optional<std::string> answer_from_text(std::string rest) {
       kScriptLetter + R"()|I\b|[#\d]+\s+(?:[A-Za-z]{3,}|)" + kScriptLetter + R"()|[#\d]+\s*)" +
       kCjkLetter +
       R"()|)"
-      R"(,?\s+not\s+[-$#\d\\]|,\s+no (?:more|less|fewer)\b|)"
+      R"(,?\s+not\s+[-$#\d\\]|,\s+not\s+\(?[A-J]\)?(?:[\s.,;]|$)|,\s+no (?:more|less|fewer)\b|)"
       R"(\s+(?:\x{2013}|\x{2014}|--)\s*[A-Za-z]{3,}))");
   // A remark in brackets goes ("12 (I double-checked with 3 methods)", "(after ...)"); one that
   // restates, hedges or corrects the answer stays ("(or 13)", "(maybe 13)", "(i.e. $13$)").
@@ -573,7 +585,8 @@ std::optional<std::string> answer_from_text(std::string rest) {
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
   // The bracket that closes a remark around the answer: "(Answer: 12)".
-  if (!rest.empty() && rest.back() == ')' && rest.find('(') == std::string::npos) {
+  if (!rest.empty() && rest.back() == ')' && rest.find('(') == std::string::npos &&
+      rest.find('[') == std::string::npos) {  // never the end of an interval "[1, 5)"
     rest.pop_back();
     strip_ends(rest);
   }
@@ -593,18 +606,45 @@ std::optional<std::string> answer_from_text(std::string rest) {
   return rest;
 }
 
-std::optional<std::string> answer_is(const std::string& s);
+// at: where the answer words stand in the text with its "**" removed.
+std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr);
 
-std::optional<std::string> answer_tag(const std::string& s) {
-  size_t close = s.rfind("</answer>");
-  if (close == std::string::npos) return std::nullopt;
-  size_t open = s.rfind("<answer>", close);
-  if (open == std::string::npos) return std::nullopt;
-  std::string inner = s.substr(open + 8, close - open - 8);
+// The answer in one tag's text.
+std::optional<std::string> tag_answer(const std::string& inner) {
   if (all_boxed(inner).empty() && math_segments(inner).empty()) {
     if (auto a = answer_is(inner)) return a;
   }
   return answer_from_text(inner);
+}
+
+// Every <answer>...</answer>, a nested one on its own ("<answer>13<answer>12</answer></answer>" is
+// 13 and 12); different ones are several answers, as different boxes are.
+std::optional<std::string> answer_tag(const std::string& s) {
+  if (s.find("</answer>") == std::string::npos) return std::nullopt;
+  std::vector<std::string> found;
+  std::vector<std::pair<size_t, std::string>> open;  // an open tag: where, its text outside inner
+  size_t i = 0, o = s.find("<answer>"), c = s.find("</answer>");
+  while (i < s.size() && found.size() < 64) {
+    // Each marker is searched for again only once passed ("<answer>" x 10^5 then the closes).
+    if (o != std::string::npos && o < i) o = s.find("<answer>", i);
+    if (c < i) c = s.find("</answer>", i);
+    if (c == std::string::npos) break;
+    if (o != std::string::npos && o < c) {
+      if (!open.empty()) open.back().second += s.substr(open.back().first, o - open.back().first);
+      open.push_back({o + 8, ""});
+      i = o + 8;
+      continue;
+    }
+    if (!open.empty()) {
+      std::string inner = open.back().second + s.substr(open.back().first, c - open.back().first);
+      open.pop_back();
+      if (!open.empty()) open.back().first = c + 9;
+      if (auto a = tag_answer(inner)) found.push_back(*a);
+    }
+    i = c + 9;
+  }
+  if (found.empty()) return std::nullopt;
+  return join_answers(found);
 }
 
 std::optional<std::string> gsm8k_hashes(const std::string& s) {
@@ -616,7 +656,25 @@ std::optional<std::string> gsm8k_hashes(const std::string& s) {
   return a;
 }
 
-std::optional<std::string> answer_is(const std::string& text) {
+// Every "#### N" line of a completion: different ones are several answers.
+std::optional<std::string> gsm8k_all(const std::string& s) {
+  std::vector<std::string> found;
+  for (size_t p = s.find("####"); p != std::string::npos && found.size() < 64;) {
+    size_t e = s.find('\n', p);
+    std::string a = trim(s.substr(p + 4, e == std::string::npos ? std::string::npos : e - p - 4));
+    size_t hashes = a.find_first_not_of('#');  // "######## 12" is one line, read once
+    a = hashes == std::string::npos ? "" : trim(a.substr(hashes));
+    if (!a.empty()) found.push_back(a);
+    if (e == std::string::npos) break;
+    p = s.find("####", e);
+  }
+  if (found.empty()) return std::nullopt;
+  return join_answers(found);
+}
+
+bool concludes(const std::string& sentence);
+
+std::optional<std::string> answer_is(const std::string& text, size_t* at) {
   std::string s = text;
   replace_all(s, "**", "");  // Markdown bold: "**Final Answer**: 42"
   std::string low = lower(s);
@@ -645,6 +703,26 @@ std::optional<std::string> answer_is(const std::string& text) {
     label_in = re2::StringPiece(label.data() + label.size(),
                                 s.size() - (at + label.size()));  // a value may open the next one
   }
+  // "Total cost: $45." on the last line labels the answer; a sentence after it on that line
+  // ("Tax was included at 5%.") is a remark.
+  static const RE2 total_re(
+      R"((?i)(?:^|\n)[ \t*]*(total(?:\s+(?:cost|price|amount|value|number|time|distance|count))?)"
+      R"(\s*:\s*)(?:\$|\\\(|\\boxed|-?\d))");
+  re2::StringPiece total_in(s), total;
+  while (RE2::FindAndConsume(&total_in, total_re, &total)) {
+    size_t at = static_cast<size_t>(total.data() - s.data());
+    size_t nl = s.find('\n', at);
+    bool last_line = nl == std::string::npos || trim(s.substr(nl)).empty();
+    // "Total: 12 apples. She ate 3, so 9 are left." concludes after the label: not the answer.
+    std::string line = s.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    size_t stop = line.find(". ");
+    std::string after = stop == std::string::npos ? "" : line.substr(stop + 2);
+    if (concludes(after) || after.find('=') != std::string::npos) last_line = false;
+    if (last_line && (best == std::string::npos || at + total.size() > best + len)) {
+      best = at;
+      len = total.size();
+    }
+  }
   // "42 is the answer", "$x = 5$ is our final answer": the answer stands before the words.
   static const RE2 before_re(
       R"((?i)((?:(?:negative|minus)\s+)?(?:\$[^$]+\$|\\boxed\{[^{}]*\}|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)|)"
@@ -657,9 +735,12 @@ std::optional<std::string> answer_is(const std::string& text) {
     token_at = static_cast<size_t>(token.data() - s.data());
     token_text = std::string(token);
   }
-  if (token_at != std::string::npos && (best == std::string::npos || token_at > best))
+  if (token_at != std::string::npos && (best == std::string::npos || token_at > best)) {
+    if (at) *at = token_at;
     return answer_from_text(token_text);
+  }
   if (best == std::string::npos) return std::nullopt;
+  if (at) *at = best;
   std::string rest = s.substr(best + len);
   // The rest of the line; a display math block may open on it and close later.
   size_t nl = rest.find('\n');
@@ -698,7 +779,7 @@ std::optional<std::string> answer_is(const std::string& text) {
   // hedges something else).
   const size_t start = best > 40 ? best - 40 : 0;
   static const RE2 hedge_before_re(
-      R"((?i)\b(?:maybe|perhaps|possibly|probably)[\s,]+(?:(?:the|my|our)\s+)?$)");
+      R"((?i)\b(?:maybe|perhaps|possibly|probably|likely|presumably)[\s,]+(?:(?:the|my|our)\s+)?$)");
   if (answer && best > start &&
       RE2::PartialMatch(re2::StringPiece(low).substr(start, best - start), hedge_before_re))
     return "maybe " + *answer;
@@ -1021,6 +1102,7 @@ std::optional<std::string> last_number(const std::string& s) {
     std::string q_before, q_after;  // "at least 5 people", "81 or more"
     match_before(t, b, qualifier_before_re(), &q_before);
     match_after(t, e, qualifier_after_re(), &q_after);
+    if (q_after.empty()) match_after(t, e, hedge_after_re(), &q_after);
     if (!q_before.empty() || !q_after.empty()) {
       last = trim(q_before + " " + std::string(m) + " " + q_after);
       last_end = std::string::npos;
@@ -1189,13 +1271,14 @@ bool is_unit_word(const std::string& w) {
 // Words that change what a number means: "81 or more" is not 81.
 bool is_qualifier_word(const std::string& w) {
   static const char* words[] = {
-      "or",      "and",     "more",     "less",   "least",     "most",          "than",
-      "fewer",   "greater", "smaller",  "larger", "about",     "approximately", "around",
-      "nearly",  "almost",  "over",     "under",  "at",        "not",           "no",
-      "only",    "maybe",   "possibly", "either", "neither",   "nor",           "but",
-      "plus",    "minus",   "up",       "to",     "between",   "above",         "below",
-      "roughly", "circa",   "if",       "when",   "otherwise", "each",          "all",
-      "none",    "any",     "some",     "every",  "ish",
+      "or",      "and",        "more",     "less",   "least",     "most",          "than",
+      "fewer",   "greater",    "smaller",  "larger", "about",     "approximately", "around",
+      "nearly",  "almost",     "over",     "under",  "at",        "not",           "no",
+      "only",    "maybe",      "possibly", "either", "neither",   "nor",           "but",
+      "plus",    "minus",      "up",       "to",     "between",   "above",         "below",
+      "roughly", "circa",      "if",       "when",   "otherwise", "each",          "all",
+      "none",    "any",        "some",     "every",  "ish",       "probably",      "perhaps",
+      "likely",  "presumably",
   };
   for (const char* u : words)
     if (w == u) return true;
@@ -1221,6 +1304,7 @@ bool has_letters(const std::string& s);
 const RE2& bound_words_re() {
   static const RE2 re(
       R"((?i)(?:^|\s)(?:least|most|more|less|fewer|than|or|nor|not|no|only|maybe|possibly|about|)"
+      R"(probably|perhaps|likely|presumably|)"
       R"(approximately|around|nearly|almost|roughly|circa|either|neither|between|plus|minus|up|)"
       R"(squared|cubed|times|[b-z])(?:\s|$))");
   return re;
@@ -1915,8 +1999,21 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
         !pr.sides[first_approx].empty() && !has_letters(pr.sides[first_approx]) &&
         std::all_of(pr.ops.begin(), pr.ops.begin() + first_approx,
                     [](const std::string& o) { return o == "="; }) &&
-        (first_approx == 0 || chain_head(pr.sides[0])))
+        (first_approx == 0 || chain_head(pr.sides[0]))) {
+      // The approximation must round or cut the value at its last place ("12 \approx 13" is
+      // false).
+      auto exact = parse_number(nospace(pr.sides[first_approx]));
+      auto near = parse_number(nospace(strip_units(pr.sides[first_approx + 1])));
+      if (exact && near) {
+        std::string digits = nospace(strip_units(pr.sides[first_approx + 1]));
+        size_t dot = digits.find('.');
+        int places = dot == std::string::npos ? 0 : static_cast<int>(digits.size() - dot - 1);
+        if (std::fabs(static_cast<double>(approx(*exact) - approx(*near))) >=
+            std::pow(10.0, -places))
+          return {false, "a false approximation"};
+      }
       return equal_normalized(g, pr.sides[first_approx], opt, depth + 1);
+    }
     if (p_rel && !g_rel && pr.ops.size() == 1 && pr.ops[0] == "~=" && pr.sides[0].empty())
       return rounded_gold ? equal_normalized(g, pr.sides[1], opt, depth + 1)  // "\approx 28.27"
                           : MathVerdict{false, "an approximation of an exact answer"};
@@ -1965,6 +2062,24 @@ MathVerdict equal_normalized(const std::string& g_in, const std::string& p_in,
     // The final side answers only when the chain starts with what was asked (x, f(3), a word) or
     // with a computation (2 \cdot 3 = 6): "x^2 = 5" does not answer 5.
     if (p_rel && !g_rel && !chain_head(pr.sides[0])) return {false, "an equation, not a value"};
+    // A false equation answers nothing: every side without letters must equal the final one
+    // ("13 = 12", "x = 6 + 7 = 12" hold a value that is not the answer).
+    if (p_rel) {
+      if (pr.sides.size() > 16) return {false, "an equation chain of over 16 sides"};
+      // A side of arithmetic on numbers only: digits, + - * / ( ), \frac, \cdot, \times, \div
+      // (never a power: a congruence "13^{-1} \equiv 17 \pmod{20}" reads "13^{-1} = 17").
+      static const RE2 command_re(R"(\\(?:[dt]?frac|cdot|times|div|left|right)\b)");
+      static const RE2 arithmetic_re(R"([\d\s+\-*/().,{}]+)");
+      auto constant = [](std::string side) {
+        RE2::GlobalReplace(&side, command_re, "");
+        return !trim(side).empty() && RE2::FullMatch(side, arithmetic_re);
+      };
+      for (size_t k = 0; k < pr.ops.size(); k++) {
+        std::string a = strip_units(pr.sides[k]), b = strip_units(pr.sides[k + 1]);
+        if (pr.ops[k] == "=" && constant(a) && constant(b) && !scalar_equal(a, b, opt).equal)
+          return {false, "a false equation"};
+      }
+    }
     // The final side may carry a unit ("5 - 3 = 2 apples").
     std::string gf = g_rel ? strip_units(gr.sides.back()) : g;
     std::string pf = p_rel ? strip_units(pr.sides.back()) : p;
@@ -2248,31 +2363,186 @@ std::string answer_clause(const std::string& text) {
   return text;
 }
 
+// Answers to parts closing the text, "(a) 12 (b) 15", "a) $12$, b) $15$" (one per line too): the
+// list of them, never the last part alone; nullopt unless the last paragraph is only that.
+std::optional<std::string> part_answers(const std::string& text) {
+  size_t para = text.rfind("\n\n", text.find_last_not_of(" \t\r\n"));
+  std::string p = text.substr(para == std::string::npos ? 0 : para + 2);
+  if (p.size() > 400) return std::nullopt;
+  static const RE2 lead_re(R"((?i)^[\s*]*(?:(?:final\s+)?answers?\s*:)?[\s*]*$)");
+  static const RE2 gap_re(R"(^[\s,;.*]*$)");
+  re2::StringPiece in(p), whole, letter, value;
+  std::vector<std::string> values;
+  size_t prev_end = 0;
+  static const RE2 wrapped_re(
+      R"((\(?([a-h])\)\s*:?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
+  while (RE2::FindAndConsume(&in, wrapped_re, &whole, &letter, &value)) {
+    size_t at = static_cast<size_t>(whole.data() - p.data());
+    re2::StringPiece gap = re2::StringPiece(p).substr(prev_end, at - prev_end);
+    if (letter[0] != static_cast<char>('a' + values.size())) return std::nullopt;
+    if (!RE2::FullMatch(gap, values.empty() ? lead_re : gap_re)) return std::nullopt;
+    std::string v(value);
+    if (v.size() >= 2 && v.front() == '$') v = v.substr(1, v.size() - 2);
+    values.push_back(trim(v));
+    prev_end = at + whole.size();
+  }
+  if (values.size() < 2 || !RE2::FullMatch(re2::StringPiece(p).substr(prev_end), gap_re))
+    return std::nullopt;
+  std::string out;
+  for (const std::string& v : values) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+// A committed answer (a box, a tag, "####", a stated answer) with a hedge around it or a second
+// value offered beside it: "likely $\boxed{12}$", "$\boxed{12}$ or so", "$\boxed{12}$, or possibly
+// 13", "$\boxed{12}$ (13 if the ends count)", "12. Alternatively, 13" is the hedged answer or both
+// values, never the committed one alone; nullopt when nothing hedges it.
+std::optional<std::string> hedged_around(const std::string& text, const std::string& answer) {
+  std::string a = trim(answer);
+  // Only a short answer is looked for (rfind of a long one in a long text is quadratic).
+  size_t p = a.empty() || a.size() > kLook ? std::string::npos : text.rfind(a);
+  if (p == std::string::npos) return std::nullopt;
+  size_t b = p, e = p + a.size();
+  // The answer's own delimiters: \boxed{ }, $ $, \( \), ** **, <answer> </answer>.
+  static const RE2 open_re(R"(((?:\\boxed\s*\{|\\fbox\s*\{|<answer>|\$|\\\(|\\\[|\*\*|\s)+)$)");
+  static const RE2 close_re(R"(^((?:\}|</answer>|\$|\\\)|\\\]|\*\*|[ \t])+))");
+  re2::StringPiece before =
+      re2::StringPiece(text).substr(b > kLook ? b - kLook : 0, b > kLook ? kLook : b);
+  re2::StringPiece m;
+  if (RE2::PartialMatch(before, open_re, &m)) b -= m.size();
+  re2::StringPiece after = re2::StringPiece(text).substr(e, kLook);
+  if (RE2::PartialMatch(after, close_re, &m)) e += m.size();
+  std::string q_before, q_after;
+  match_before(text, b, qualifier_before_re(), &q_before);
+  match_after(text, e, qualifier_after_re(), &q_after);
+  if (q_after.empty()) match_after(text, e, hedge_after_re(), &q_after);
+  if (!q_before.empty() || !q_after.empty()) return trim(q_before + " " + a + " " + q_after);
+  // A question mark after it, a guess or doubt before it in its sentence, "is my best guess".
+  static const RE2 question_re(R"(^\s*\?)");
+  static const RE2 doubt_before_re(
+      R"((?i)\b(?:not sure|unsure|not certain|uncertain|i guess|guessing|(?:my|a|an|our)\s+)"
+      R"((?:best\s+|rough\s+|wild\s+|educated\s+)?guess)\b[^.!?\n]{0,60}$)");
+  static const RE2 guess_after_re(
+      R"((?i)^\s*(?:is|was)\s+(?:my|a|an|our|just a)\s+(?:best\s+|rough\s+|wild\s+|educated\s+)?)"
+      R"((?:guess|estimate)\b)");
+  if (match_after(text, e, question_re) || match_before(text, b, doubt_before_re) ||
+      match_after(text, e, guess_after_re))
+    return "maybe " + a;
+  // The next value after it, and what stands between.
+  static const RE2 value_re(R"(((?:\$|\\\(|\\boxed\{)?\s*-?\d+(?:\.\d+)?(?:\s*(?:\$|\\\)|\}))?))");
+  re2::StringPiece window = re2::StringPiece(text).substr(e, kLook), rest = window, value;
+  if (!RE2::FindAndConsume(&rest, value_re, &value)) return std::nullopt;
+  re2::StringPiece between = window.substr(0, value.data() - window.data());
+  static const RE2 or_offer_re(
+      R"((?i)^[\s.,;:]*\(?\s*(?:or|and/or)(?:\s+(?:possibly|maybe|perhaps|else|even|rather|)"
+      R"(alternatively))?\s*$)");
+  static const RE2 condition_re(
+      R"((?i)^\s*(?:if|when|depending|assuming|under|for some|in case)\b)");
+  static const RE2 also_re(
+      R"((?i)^\s*(?:is|would|could|might|may)\s+(?:also\s+)?(?:be\s+)?(?:also\s+)?(?:possible|)"
+      R"(valid|acceptable|accepted|correct|right|fine|an? (?:option|answer|possibility|alternative))\b|)"
+      R"(^\s*(?:also works|works too|works as well))");
+  static const RE2 unless_re(
+      R"((?i)^[\s.,;:(]*(?:unless|otherwise|or else|or if|except (?:if|when)|alternatively)\b[^.\n]{0,40}$)");
+  static const RE2 bracket_re(R"(^[\s.,;:]*\(\s*$)");
+  static const RE2 concludes_re(R"((?i)\b(?:so|therefore|thus|hence|answer|final|not|no)\b)");
+  bool offered = hedged_between(between) || RE2::FullMatch(between, or_offer_re) ||
+                 RE2::FullMatch(between, unless_re) ||
+                 (RE2::FullMatch(between, bracket_re) && RE2::PartialMatch(rest, condition_re)) ||
+                 (between.size() <= 40 && !RE2::PartialMatch(between, concludes_re) &&
+                  RE2::PartialMatch(rest, also_re));
+  if (!offered) return std::nullopt;
+  std::string v(value);
+  static const RE2 strip_re(R"(\$|\\\(|\\\)|\\boxed\{|\})");
+  RE2::GlobalReplace(&v, strip_re, "");
+  return a + ", " + trim(v);
+}
+
+// The text with every box emptied ("\boxed{12}" becomes "\boxed{}"), in one pass.
+std::string without_boxes(const std::string& text) {
+  std::string out;
+  Braces braces(text);
+  size_t pos = 0;
+  for (size_t b = text.find("\\boxed{"); b != std::string::npos; b = text.find("\\boxed{", pos)) {
+    size_t e = braces.close(b + 6);
+    if (e == std::string::npos) break;
+    out.append(text, pos, b + 7 - pos);
+    out += '}';
+    pos = e;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
 // The answer in text by the first of methods that finds one.
 std::optional<std::string> extract_by(const std::string& text,
                                       const std::vector<std::string>& methods,
                                       std::string* method) {
-  for (const std::string& m : methods) {
-    std::optional<std::string> a;
+  // A box, an answer tag and "####" each commit to an answer: different ones are several answers
+  // ("#### 13" and "\boxed{12}"), as two different boxes are.
+  auto marked = [&text](const std::string& m) -> std::optional<std::string> {
     if (m == "boxed") {
       std::vector<std::string> boxes = all_boxed(text);
-      if (!boxes.empty()) a = join_answers(boxes);
-    } else if (m == "answer_tag") {
-      a = answer_tag(text);
-    } else if (m == "gsm8k") {
-      a = gsm8k_hashes(text);
+      if (!boxes.empty()) return join_answers(boxes);
+      return std::nullopt;
+    }
+    if (m == "answer_tag") return answer_tag(text);
+    return gsm8k_all(text);
+  };
+  auto is_marked = [](const std::string& m) {
+    return m == "boxed" || m == "answer_tag" || m == "gsm8k";
+  };
+  for (const std::string& m : methods) {
+    std::optional<std::string> a;
+    if (is_marked(m)) {
+      a = marked(m);
+      if (a && !trim(*a).empty()) {
+        std::vector<std::string> all = {*a};
+        for (const std::string& other : methods)
+          if (other != m && is_marked(other))
+            if (auto b = marked(other); b && !trim(*b).empty() && !reads_like_text(*b))
+              all.push_back(*b);
+        // A final answer stated beside a box ("$\boxed{12}$. Final answer: 13") is one more
+        // answer (read with the boxes emptied: "\boxed{\text{The answer is } 5}" states none).
+        static const RE2 word_re(R"((?:^|[^\\A-Za-z])[A-Za-z]{2,})");
+        static const RE2 final_re(R"((?i)\bfinal answer|\banswer\s*:)");
+        if (std::find(methods.begin(), methods.end(), "answer_is") != methods.end()) {
+          std::string emptied = without_boxes(text);
+          if (RE2::PartialMatch(emptied, final_re))
+            if (auto st = answer_is(emptied);
+                st && st->size() <= 64 && !trim(*st).empty() && !RE2::PartialMatch(*st, word_re))
+              all.push_back(*st);
+        }
+        if (all.size() > 1) a = join_answers(all);
+      }
     } else if (m == "answer_is") {
-      a = answer_is(text);
+      // Two different stated answers ("The answer is 13. The answer is 12.") are both, as two
+      // different boxes are; a retraction between them was handled before (only its tail is read).
+      size_t at = std::string::npos;
+      a = answer_is(text, &at);
+      if (a && at != std::string::npos && at > 0) {
+        std::string plain = text;
+        replace_all(plain, "**", "");
+        static const RE2 word_re(R"((?:^|[^\\A-Za-z])[A-Za-z]{2,})");
+        auto prev = answer_is(plain.substr(0, at));
+        if (prev && prev->size() <= 64 && !RE2::PartialMatch(*prev, word_re) &&
+            !math_equal(*prev, *a, MathOptions{}).equal)
+          a = *prev + ", " + *a;
+      }
     } else if (m == "latex") {
-      a = last_math(text);
+      a = part_answers(text);
+      if (!a) a = last_math(text);
     } else if (m == "last_number") {
-      a = last_number(answer_clause(prose_thousands(text)));
+      a = part_answers(text);
+      if (!a) a = last_number(answer_clause(prose_thousands(text)));
     } else {
       throw std::invalid_argument(
           "math: unknown extraction method '" + m +
           "' (known: boxed, answer_tag, gsm8k, answer_is, latex, last_number)");
     }
     if (a && !trim(*a).empty()) {
+      if (is_marked(m) || m == "answer_is")
+        if (auto h = hedged_around(text, *a)) a = *h;
       if (method) *method = m;
       return a;
     }
@@ -2360,6 +2630,7 @@ std::vector<Retraction> retractions(const std::string& text) {
       R"((?:—|–|\s--?|\.\.\.|…|\(|\bhmm+,?)\s*no\s*[,.:;!—–-]|)"
       R"(\boops\b|\bwhoops\b|\bscratch that\b|)"
       R"(\bon (?:second|further) thought\b|\bon (?:further |second )?reflection\b|\bcorrection\s*:|)"
+      R"((?:^|[.!?]\s)\s*no\s*[,:.!]\s*(?:the answer|it'?s|it is)\b|)"
       R"(\blet me correct\b|\bi made (?:a|an) (?:\w+ )?(?:mistake|error)\b|\bmy (?:mistake|bad)\b|)"
       R"(\bi (?:miscalculated|miscounted|misread)\b|)"
       R"(\b(?:that|this)(?:'s| is| was) (?:wrong|incorrect|not right|not correct|a mistake|an error)\b|)"
@@ -2598,6 +2869,221 @@ std::string math_normalize_words(const std::string& s) {
   return t;
 }
 
+// What a reader of the rendered completion sees: text a policy can hide from the reader (an HTML
+// comment, \iffalse, \phantom, white text, an element styled hidden, struck text, a LaTeX comment
+// in math) goes, and so do Markdown decorations around an answer (a footnote mark, a footnote, a
+// link's target, code fences). Every step is one pass; an unclosed group hides the rest.
+std::string visible_text(const std::string& in) {
+  std::string s = in;
+  // Pairs of open / close markers, the hidden text between them (the markers too). With line, a
+  // Markdown pair ("~~"): on one line, outside math ("$x~~=~~1$" is spacing, never struck).
+  auto drop_between = [](const std::string& t, const char* open, const char* close, bool line) {
+    std::string out;
+    size_t pos = 0, olen = std::strlen(open), clen = std::strlen(close);
+    size_t nl = t.find('\n');  // the next line break at or after b, searched again once passed
+    std::vector<Segment> math;
+    if (line) math = math_segments(t);
+    auto in_math = [&math](size_t at) {
+      auto it = std::upper_bound(math.begin(), math.end(), at,
+                                 [](size_t a, const Segment& g) { return a < g.begin; });
+      return it != math.begin() && at < std::prev(it)->end;
+    };
+    for (size_t b = t.find(open); b != std::string::npos; b = t.find(open, pos)) {
+      size_t e = t.find(close, b + olen);
+      if (line && e == std::string::npos) break;  // no pair anywhere after it
+      if (nl != std::string::npos && nl < b) nl = t.find('\n', b);
+      if (line && ((nl != std::string::npos && nl < e) || in_math(b) || in_math(e))) {
+        out.append(t, pos, b + olen - pos);
+        pos = b + olen;
+        continue;
+      }
+      out.append(t, pos, b - pos);
+      out += ' ';
+      pos = e == std::string::npos ? t.size() : e + clen;
+    }
+    out.append(t, pos, std::string::npos);
+    return out;
+  };
+  if (s.find("<!--") != std::string::npos) s = drop_between(s, "<!--", "-->", false);
+  if (s.find("\\iffalse") != std::string::npos) s = drop_between(s, "\\iffalse", "\\fi", false);
+  if (s.find("\\begin{comment}") != std::string::npos)
+    s = drop_between(s, "\\begin{comment}", "\\end{comment}", false);
+  if (s.find("~~") != std::string::npos) s = drop_between(s, "~~", "~~", true);
+  // Never "<s>": it is also a tokenizer's sequence marker ("<s>… 12</s>").
+  for (const char* tag : {"del", "strike"}) {
+    std::string open = std::string("<") + tag + ">", close = std::string("</") + tag + ">";
+    if (s.find(open) != std::string::npos) s = drop_between(s, open.c_str(), close.c_str(), false);
+  }
+  // An element out of sight: <style>, <script>, <template>, or one styled display:none, visibility
+  // hidden, white, or marked hidden.
+  static const RE2 tag_re(R"(<([A-Za-z]+)\b([^<>]*)>)");
+  static const RE2 hidden_attr_re(
+      R"((?i)display\s*:\s*none|visibility\s*:\s*hidden|(?:^|\s)hidden\b|)"
+      R"(color\s*[:=]\s*["']?\s*(?:white|#fff(?:fff)?\b))");
+  if (s.find('<') != std::string::npos) {
+    std::string out;
+    re2::StringPiece rest(s), tag, attrs;
+    size_t pos = 0;
+    while (RE2::FindAndConsume(&rest, tag_re, &tag, &attrs)) {
+      std::string name = lower(std::string(tag));
+      if (name != "style" && name != "script" && name != "template" &&
+          !RE2::PartialMatch(attrs, hidden_attr_re))
+        continue;
+      size_t at = static_cast<size_t>(tag.data() - s.data()) - 1;  // the '<'
+      size_t open_end = static_cast<size_t>(rest.data() - s.data());
+      size_t e = s.find("</" + name + ">", open_end);
+      if (e == std::string::npos) e = s.find("</" + std::string(tag) + ">", open_end);
+      if (at < pos) continue;
+      out.append(s, pos, at - pos);
+      out += ' ';
+      pos = e == std::string::npos ? s.size() : s.find('>', e) + 1;
+      rest = re2::StringPiece(s).substr(pos);
+    }
+    out.append(s, pos, std::string::npos);
+    s = out;
+  }
+  // A tokenizer's special tokens left in the text are never shown: "12.</s>", "12<|im_end|>".
+  if (s.find('<') != std::string::npos) {
+    static const RE2 special_re(R"(</?s>|<\|[A-Za-z_]{1,30}\|>|<(?:eos|bos|pad|eot)>)");
+    RE2::GlobalReplace(&s, special_re, "");
+  }
+  // Formatting tags around a shown answer go, their text stays: "<b>12</b>" is 12, "<p>" a line.
+  if (s.find('<') != std::string::npos) {
+    static const RE2 format_tag_re(
+        R"((?i)</?(?:b|i|strong|em|u|mark|span|font|code|small|big)\b[^<>]*>)");
+    static const RE2 block_tag_re(R"((?i)</?(?:div|p|br)\b[^<>]*>)");  // a line break
+    RE2::GlobalReplace(&s, format_tag_re, "");
+    RE2::GlobalReplace(&s, block_tag_re, "\n");
+  }
+  // White in LaTeX's color models: {white}, {White}, {#FFF}, [HTML]{FFFFFF}, [rgb]{1,1,1},
+  // [RGB]{255,255,255}, [gray]{1}.
+  static constexpr const char* kWhite =
+      R"((?:\[(?i:html|rgb|gray)\])?\s*\{\s*(?i:white|#?fff(?:fff)?|1\s*,\s*1\s*,\s*1|)"
+      R"(255\s*,\s*255\s*,\s*255|1)\s*\})";
+  // LaTeX commands whose argument is not shown: \phantom{12}, \textcolor{white}{12}, \sout{13};
+  // "\color{white}" hides the rest of its group.
+  static const RE2 hide_cmd_re(R"((\\(?:(?:[hv]?phantom|sout|xout|st)\b|textcolor\s*)" +
+                               std::string(kWhite) +
+                               R"(|)"
+                               R"((color)\s*)" +
+                               kWhite + R"()\s*))");
+  if (s.find('\\') != std::string::npos) {
+    std::string out;
+    re2::StringPiece rest(s), whole, color;
+    size_t pos = 0;
+    Braces braces(s);
+    while (RE2::FindAndConsume(&rest, hide_cmd_re, &whole, &color)) {
+      size_t at = static_cast<size_t>(whole.data() - s.data());
+      size_t end = at + whole.size();
+      if (at < pos) continue;
+      size_t stop;
+      if (end < s.size() && s[end] == '{') {
+        stop = braces.close(end);  // the hidden argument
+      } else if (!color.empty()) {
+        // No argument: the rest of the enclosing group, or of the math it stands in.
+        stop = end;
+        int depth = 0;
+        while (stop < s.size() && s[stop] != '$' && s.compare(stop, 2, "\\]") != 0 &&
+               s.compare(stop, 2, "\\)") != 0 && !(s[stop] == '}' && depth == 0)) {
+          if (s[stop] == '{') depth++;
+          if (s[stop] == '}') depth--;
+          stop++;
+        }
+      } else {
+        continue;  // "\st" and friends with no argument hide nothing
+      }
+      if (stop == std::string::npos) stop = s.size();
+      out.append(s, pos, at - pos);
+      out += ' ';
+      pos = stop;
+      rest = re2::StringPiece(s).substr(pos);
+    }
+    out.append(s, pos, std::string::npos);
+    s = out;
+  }
+  // A LaTeX comment inside math: "%" (never a percent sign after a number or "\%") to the line's
+  // end, or to the end of the math.
+  if (s.find('%') != std::string::npos) {
+    std::string t = s;
+    for (const Segment& seg : math_segments(s)) {
+      size_t close = seg.end - seg.begin - seg.body.size();
+      size_t body_at = close == 0 ? seg.begin : seg.begin + close / 2;
+      size_t body_end = body_at + seg.body.size();
+      for (size_t k = body_at; k < body_end; k++) {
+        if (s[k] != '%' || (k > 0 && s[k - 1] == '\\')) continue;
+        size_t b = k;
+        while (b > body_at && is_space(s[b - 1])) b--;
+        if (b > body_at && (is_digit(s[b - 1]) || s[b - 1] == '.')) continue;
+        size_t e = k;
+        while (e < body_end && s[e] != '\n') t[e++] = ' ';
+        k = e;
+      }
+    }
+    s = t;
+  }
+  // Markdown: a footnote mark "12[^1]" and the footnote's own line go, a link keeps its text, a
+  // code fence line goes (the code stays).
+  // A link reference definition is never shown: "[//]: # (The answer is 12.)" is a comment.
+  if (s.find("]:") != std::string::npos) {
+    static const RE2 definition_re(R"((?m)^[ \t]*\[[^\]\n]{1,200}\]:.*$)");
+    RE2::GlobalReplace(&s, definition_re, "");
+  }
+  if (s.find("[^") != std::string::npos) {
+    static const RE2 footnote_line_re(R"((?m)^[ \t]*\[\^[^\]\n]{1,40}\]:.*$)");
+    static const RE2 footnote_mark_re(R"(\[\^[^\]\n]{1,40}\])");
+    RE2::GlobalReplace(&s, footnote_line_re, "");
+    RE2::GlobalReplace(&s, footnote_mark_re, "");
+  }
+  if (s.find("](") != std::string::npos) {
+    static const RE2 link_re(R"(\[([^\[\]\n]{1,200})\]\((?:https?://|www\.|/)[^()\s]{0,400}\))");
+    RE2::GlobalReplace(&s, link_re, "\\1");
+  }
+  if (s.find("```") != std::string::npos) {
+    static const RE2 fence_re(R"((?m)^[ \t]*```[A-Za-z0-9_+-]*[ \t]*$)");
+    RE2::GlobalReplace(&s, fence_re, "");
+  }
+  return s;
+}
+
+// The part of a completion that answers: after a reasoning block, what follows it (a box tried
+// inside <think> is not one); after an echoed dialogue ("User: ... Assistant: ..."), the last
+// assistant turn, and after an echoed problem ("Problem: ... Solution: ..."), the last solution
+// (an answer stated in an echoed question is not the completion's).
+std::string own_turn(const std::string& read) {
+  std::string text = read;
+  size_t think_end = text.rfind("</think>");
+  if (think_end != std::string::npos && !trim(text.substr(think_end + 8)).empty())
+    text = text.substr(think_end + 8);
+  static const RE2 user_re(R"((?m)^[ \t]*(?:User|Human)\s*:)");
+  size_t turn = text.rfind("Assistant:");
+  if (turn != std::string::npos && (turn == 0 || text[turn - 1] == '\n') &&
+      RE2::PartialMatch(re2::StringPiece(text).substr(0, turn), user_re))
+    text = text.substr(turn + 10);
+  // An echoed problem ("Problem: … (The answer is 12.)\nSolution: …"): the solution answers.
+  static const RE2 problem_re(R"((?m)^[ \t*#]*(?:Problem|Question)\b[^\n:]{0,12}:)");
+  static const RE2 solution_re(R"((?m)^([ \t*#]*Solution\s*\**\s*:))");
+  if (text.find("Solution") != std::string::npos) {
+    re2::StringPiece in(text), mark;
+    size_t after = std::string::npos;
+    while (RE2::FindAndConsume(&in, solution_re, &mark))
+      after = static_cast<size_t>(mark.data() - text.data()) + mark.size();
+    if (after != std::string::npos &&
+        RE2::PartialMatch(re2::StringPiece(text).substr(0, after), problem_re))
+      text = text.substr(after);
+  }
+  return text;
+}
+
+// A macro definition anywhere in the completion can change what any later command shows
+// ("\def\boxed#1{13}\boxed{12}" renders 13): such a completion states no answer it can be held to.
+bool defines_macro(const std::string& s) {
+  if (s.find('\\') == std::string::npos) return false;
+  static const RE2 def_re(
+      R"(\\(?:[gex]?def\s*\\|let\s*\\|(?:re)?newcommand\b|providecommand\b|DeclareMathOperator\b|)"
+      R"((?:re)?newenvironment\b|catcode\b))");
+  return RE2::PartialMatch(s, def_re);
+}
+
 }  // namespace
 
 // An end-of-proof mark closing the text ("$12$. $\blacksquare$", "n = 12. \qed", "$x = 12 \quad
@@ -2616,11 +3102,13 @@ std::string math_extract(const std::string& full_text, const MathOptions& opt,
                          std::string* method) {
   // After a reasoning block, only what follows it answers (a box tried inside <think> is not one).
   // Other languages and scripts read as the English the rules below know ("答案是１２。").
-  const std::string read = math_from_language(full_text);
-  std::string text = read;
-  size_t think_end = read.rfind("</think>");
-  if (think_end != std::string::npos && !trim(read.substr(think_end + 8)).empty())
-    text = read.substr(think_end + 8);
+  // Only what a reader sees answers; a completion that redefines commands answers nothing.
+  if (defines_macro(full_text)) {
+    if (method) method->clear();
+    return "";
+  }
+  const std::string read = visible_text(math_from_language(full_text));
+  std::string text = own_turn(read);
   text = drop_end_mark(text);
   // A sign-off or a check after the answer states no answer, when what precedes it does.
   // A check must name the answer it checks (each of its numbers): "x = 5. Check: 2(5) + 3 = 13".
@@ -2877,8 +3365,11 @@ std::string math_normalize(const std::string& in) {
   static const RE2 answer_words(R"((?i)^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*:?|:)\s*)");
   RE2::Replace(&s, answer_words, "");
   // "x = 5 (answer)", "7 (the smallest such n)": words only, the first one not a letter name.
-  static const RE2 trailing_note(R"(\s+\([A-Za-z]{3,}(?:\s+[A-Za-z]+)*\)$)");
-  RE2::Replace(&s, trailing_note, "");
+  // A note that hedges ("(give or take)", "(maybe)") stays: it is no remark.
+  static const RE2 trailing_note(R"(\s+(\([A-Za-z]{3,}(?:\s+[A-Za-z]+)*\))$)");
+  std::string note;
+  if (RE2::PartialMatch(s, trailing_note, &note) && !open_bracket(note))
+    RE2::Replace(&s, trailing_note, "");
   // Set-builder notation "\{x \mid x > 2\}" is its condition, read as a relation.
   static const RE2 set_builder(R"(^\\\{\s*([a-z])\s*(?:\\mid|\||:)\s*(.+)\\\}$)");
   std::string sb_var, sb_cond;
@@ -2980,11 +3471,7 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   // a scalar gold answer).
   if (method == "last_number") {
     Structure gs = parse_structure(math_normalize(gold));
-    const std::string read = math_from_language(completion);
-    size_t think_end = read.rfind("</think>");
-    std::string text = read;
-    if (think_end != std::string::npos && !trim(read.substr(think_end + 8)).empty())
-      text = read.substr(think_end + 8);
+    std::string text = own_turn(visible_text(math_from_language(completion)));
     if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
         r.extracted = *eqs;

@@ -35,8 +35,10 @@ char32_t decode(const std::string& s, size_t i, size_t* len) {
 // The value of a decimal digit in any script the fold knows, or -1.
 int digit_of(char32_t cp) {
   if (cp >= '0' && cp <= '9') return static_cast<int>(cp - '0');
-  static const char32_t zeros[] = {0x0660, 0x06F0, 0x0966, 0x09E6, 0x0A66,
-                                   0x0AE6, 0x0BE6, 0x0E50, 0xFF10};
+  // Also the styled digits of Mathematical Alphanumeric Symbols (bold, double-struck, sans, sans
+  // bold, monospace): a reader sees 12 in "𝟏𝟐".
+  static const char32_t zeros[] = {0x0660, 0x06F0, 0x0966,  0x09E6,  0x0A66,  0x0AE6,  0x0BE6,
+                                   0x0E50, 0xFF10, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6};
   for (char32_t z : zeros)
     if (cp >= z && cp <= z + 9) return static_cast<int>(cp - z);
   return -1;
@@ -74,6 +76,13 @@ std::string math_fold_script(const std::string& s) {
     // A comma or point between digits is a separator in the number ("１２．５", "١٢٫٥").
     bool between = !out.empty() && is_ascii_digit(out.back()) && next_digit(s, i) >= 0;
     switch (cp) {
+      case 0x200B:  // zero-width space, joiners, word joiner, BOM and soft hyphen are invisible:
+      case 0x200C:  // "1\u200b2" reads 12, never two numbers
+      case 0x200D:
+      case 0x2060:
+      case 0xFEFF:
+      case 0x00AD:
+        continue;
       case 0x3000:
       case 0x00A0:
       case 0x202F:

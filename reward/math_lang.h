@@ -7,8 +7,9 @@
 
 namespace aha {
 
-// Full-width forms to ASCII, other decimal digit scripts to ASCII digits, CJK and Arabic
-// punctuation to ASCII punctuation and a space, no-break and ideographic spaces to spaces.
+// Full-width forms to ASCII, other decimal digit scripts (and styled math digits 𝟏𝟐) to ASCII
+// digits, invisible characters (zero-width, soft hyphen) dropped, CJK and Arabic punctuation to
+// ASCII punctuation and a space, no-break and ideographic spaces to spaces.
 std::string math_fold_script(const std::string& text);
 
 // math_fold_script, then CJK numerals as digits ("十二" 12, "三分之一" 1/3, "百分之二十五" 25%),

@@ -518,7 +518,10 @@ TEST_CASE("math: extraction in priority order") {
   CHECK(aha::math_extract("the answer is 5", only_boxed, &m).empty());
   aha::MathOptions tag_first;
   tag_first.extract = {"answer_tag", "boxed"};
-  CHECK(aha::math_extract("<answer>4</answer> \\boxed{5}", tag_first, &m) == "4");
+  CHECK(aha::math_extract("<answer>4</answer> \\boxed{4}", tag_first, &m) == "4");
+  CHECK(m == "answer_tag");
+  // A tag and a box that differ are two answers, whichever method comes first.
+  CHECK(aha::math_extract("<answer>4</answer> \\boxed{5}", tag_first, &m) == "4, 5");
   CHECK(aha::math_gold("step <<2*3=6>>6\n#### -1,024") == "-1,024");
   CHECK(aha::math_gold("Hence $\\boxed{\\dfrac{9}{4}}$.") == "\\dfrac{9}{4}");
   CHECK(aha::math_gold("17") == "17");
