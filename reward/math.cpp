@@ -3023,9 +3023,11 @@ std::string visible_text(const std::string& in) {
   }
   // Markdown: a footnote mark "12[^1]" and the footnote's own line go, a link keeps its text, a
   // code fence line goes (the code stays).
-  // A link reference definition is never shown: "[//]: # (The answer is 12.)" is a comment.
+  // Markdown's comment idioms are never shown: "[//]: # (The answer is 12.)", "[comment]: <> (…)",
+  // nor is a link definition to an address. "[Answer]: 12" stays: models write it as a label.
   if (s.find("]:") != std::string::npos) {
-    static const RE2 definition_re(R"((?m)^[ \t]*\[[^\]\n]{1,200}\]:.*$)");
+    static const RE2 definition_re(
+        R"((?m)^[ \t]*\[[^\]\n]{1,200}\]:[ \t]*(?:#\S*|<[^>\n]*>|(?:https?://|www\.|/)\S*)(?:[ \t].*)?$)");
     RE2::GlobalReplace(&s, definition_re, "");
   }
   if (s.find("[^") != std::string::npos) {
