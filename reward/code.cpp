@@ -549,6 +549,19 @@ def _compiles(text):
         return False
 
 
+def _unfinished(text):
+    # Whether text ends inside a string or a bracket (messages of Python 3.8 to 3.13).
+    try:
+        compile(text, 'solution.py', 'exec')
+        return False
+    except SyntaxError as e:
+        m = str(e.msg)
+        return any(k in m for k in ('unterminated triple-quoted', 'was never closed',
+                                    'EOF while scanning', 'unexpected EOF'))
+    except ValueError:
+        return False
+
+
 def _prose(line):
     import io, keyword, re, tokenize
     # Words, not Python: the line compiles neither alone nor as a block's head, and two words (or
@@ -612,6 +625,8 @@ def _drop_prose(src, first):
                 end += 1
             continue
         if not lines[t].strip() or lines[t][0] in ' \t' or not _prose(lines[t]):
+            break
+        if _unfinished('\n'.join(lines[:t])):  # the line is inside a string or a bracket
             break
         lines[t] = ''
         blanked.add(t)

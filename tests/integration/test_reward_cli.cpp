@@ -266,6 +266,9 @@ TEST_CASE("code checker: held-out answer formats (prose around unfenced code, cu
        "SyntaxError: expected ':' (solution.py, line 2)"},
       {right + "print(f(3)\n\nThis prints 6.\n", 0.0, "SyntaxError"},
       {right + "print f(3)\n", 0.0, "SyntaxError"},
+      // A line inside a docstring is never prose to drop: the error stays the program's own.
+      {"def f(x):\n    \"\"\"Doubles x.\nReturns 2x.\n    \"\"\"\n    return 2 * x +\n", 0.0,
+       "SyntaxError: invalid syntax (solution.py, line 5)"},
       // Inside a fence the block is the program: prose in it is a syntax error.
       {"```python\n" + right + "\nThis works.\n```", 0.0, "SyntaxError"},
       // Code only inside the reasoning, referred to after it: no answer.
