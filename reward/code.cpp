@@ -566,11 +566,12 @@ def _prose(line):
     import io, keyword, re, tokenize
     # Words, not Python: the line compiles neither alone nor as a block's head, and two words (or
     # a word and a number) stand side by side, which only keywords do in Python; or a label
-    # ("Explanation:"), Markdown bold, or a contraction ("Here's") that breaks the tokenizer.
+    # ("Explanation:"), Markdown, a REPL prompt, or a contraction ("Here's") that breaks the
+    # tokenizer.
     s = line.strip()
     if not s or s[0] == '#' or len(s) > 2000 or _compiles(s) or _compiles(s + '\n pass'):
         return False
-    if s.startswith('**'):
+    if s.startswith(('**', '>>>', '|')):  # Markdown bold or a table, a REPL line
         return True
     toks, broken = [], False
     try:

@@ -257,6 +257,7 @@ TEST_CASE("code checker: held-out answer formats (prose around unfenced code, cu
       {"Here's my solution:\n\n" + right + "\nIt's linear.\nExample:\n    >>> f(3)\n    6\n", 1.0,
        ""},
       {"**Explanation**\n1. We double x.\n\n" + right, 1.0, ""},
+      {right + "\nExample:\n>>> f(3)\n6\n\n| x | f(x) |\n|---|---|\n| 3 | 6 |\n", 1.0, ""},
       // A line of prose inside the function: the code around it is the program.
       {"def f(x):\n    if x > 1:\n        return 2 * x\nOtherwise we double it too:\n    return x "
        "+ x\n",
