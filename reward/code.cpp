@@ -549,17 +549,19 @@ def _compiles(text):
         return False
 
 
-def _unfinished(text):
-    # Whether text ends inside a string or a bracket (messages of Python 3.8 to 3.13).
+def _error(text):
+    # The SyntaxError compiling text raises, None when it compiles.
     try:
         compile(text, 'solution.py', 'exec')
-        return False
+        return None
     except SyntaxError as e:
-        m = str(e.msg)
-        return any(k in m for k in ('unterminated triple-quoted', 'was never closed',
-                                    'EOF while scanning', 'unexpected EOF'))
-    except ValueError:
-        return False
+        return e
+
+
+def _open(e):
+    # Whether the text ended inside a string or a bracket (messages of Python 3.8 to 3.13).
+    return any(k in str(e.msg) for k in ('unterminated triple-quoted', 'was never closed',
+                                         'EOF while scanning', 'unexpected EOF'))
 
 
 def _prose(line):
@@ -594,6 +596,10 @@ def _prose(line):
             return True
     if len(toks) == 2 and word(toks[0]) and toks[1].string == ':':
         return True
+    # "This is it.": words (keywords among them), then a period, which never follows a name.
+    if len(toks) >= 2 and word(toks[0]) and toks[-1].string == '.' and all(
+            t.type == tokenize.NAME or t.string == ',' for t in toks[:-1]):
+        return True
     if broken:
         for m in re.finditer(r"([A-Za-z]+)'[a-z]", s):
             if m.group(1).lower() not in ('r', 'u', 'b', 'f', 'br', 'rb', 'fr', 'rf'):
@@ -602,18 +608,19 @@ def _prose(line):
 
 
 def _drop_prose(src, first):
+    import re
     # An answer without fences may wrap its code in prose ("Here is the function:", "This works
     # by ..."). Lines of prose at the top level, from line `first` on, become blank lines (a later
     # error keeps its line number), each with the indented lines under it when those then stand
     # alone (a list under "Example:"). Only text that stops the program from compiling goes.
     lines = src.split('\n')
     blanked = set()
+    base = 0  # lines[:base] compile on their own and end at the top level: compiled once
     for _ in range(200):
-        try:
-            compile('\n'.join(lines), 'solution.py', 'exec')
+        e = _error('\n' * base + '\n'.join(lines[base:]))
+        if e is None:
             break
-        except SyntaxError as e:
-            at = (e.lineno or 0) - 1
+        at = (e.lineno or 0) - 1
         if not first <= at < len(lines):
             break
         t = at  # the top-level line that the statement holding the error starts on
@@ -627,10 +634,15 @@ def _drop_prose(src, first):
             continue
         if not lines[t].strip() or lines[t][0] in ' \t' or not _prose(lines[t]):
             break
-        if _unfinished('\n'.join(lines[:t])):  # the line is inside a string or a bracket
+        before = _error('\n' * base + '\n'.join(lines[base:t]))
+        if before is not None and _open(before):  # the line is inside a string or a bracket
             break
         lines[t] = ''
         blanked.add(t)
+        nxt = next((k for k in range(t + 1, len(lines)) if lines[k].strip()), len(lines))
+        if before is None and (nxt == len(lines) or (lines[nxt][0] not in ' \t' and not re.match(
+                r'(?:else|elif|except|finally)\b', lines[nxt]))):
+            base = t + 1  # a new statement follows: what comes after compiles on its own
     if blanked and not any(l.strip() and not l.lstrip().startswith('#') for l in lines[first:]):
         raise _NoCode('the answer has no code, only prose')
     return '\n'.join(lines)

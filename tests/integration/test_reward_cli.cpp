@@ -258,6 +258,10 @@ TEST_CASE("code checker: held-out answer formats (prose around unfenced code, cu
        ""},
       {"**Explanation**\n1. We double x.\n\n" + right, 1.0, ""},
       {right + "\nExample:\n>>> f(3)\n6\n\n| x | f(x) |\n|---|---|\n| 3 | 6 |\n", 1.0, ""},
+      // A short sentence, also between the parts of a try statement.
+      {"try:\n    import math\nThat is optional.\nexcept ImportError:\n    pass\n\n" + right +
+           "\nThis is it.\n",
+       1.0, ""},
       // A line of prose inside the function: the code around it is the program.
       {"def f(x):\n    if x > 1:\n        return 2 * x\nOtherwise we double it too:\n    return x "
        "+ x\n",
