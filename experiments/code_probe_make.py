@@ -18,6 +18,11 @@ Grader decisions (experiments/reward.md, "Code checker: held-out formats"):
   call exists); with a module-level wrapper that calls it, right.
 - a completion cut inside the code is judged as cut (usually wrong); cut after the code (the
   closing fence missing) is the code.
+- a completion cut inside <think> (no </think>) has no answer, whatever its draft; so has one whose
+  only code is inside <think> ("</think> The function above is my answer."). Their rows carry no
+  program (the grader reads none) and are wrong.
+- prose around code without fences is not part of the program; code that does not compile
+  stays a SyntaxError with prose around it.
 """
 import argparse
 import json
@@ -169,6 +174,17 @@ def wrap_formats(row, full, body, call, kind):
     F.append(("prose_around", "Here is my solution.\n\n" + fence(full) +
               "\n\nThe function runs in linear time. Let me know if you need anything else!", full))
     F.append(("no_fence_plain", full, full))
+    F.append(("no_fence_prose_around", "Here is my solution:\n\n" + full.rstrip("\n") +
+              "\n\nThis function works by checking each element once.\n", full))
+    expl = "\n\nExplanation:\n1. We go through the input once.\n2. We return as soon as we know.\n"
+    if call:
+        expl += f"\nFor example:\n    >>> {call}\n"
+    F.append(("no_fence_explained", full.rstrip("\n") + expl + "\nIt's linear in the input size.\n",
+              full))
+    broken = re.sub(r"^(def \w+\(.*?\).*?):([ \t]*)$", r"\1\2", full, count=1, flags=re.M | re.S)
+    if broken != full:  # the colon of a def line missing: a SyntaxError, with or without prose
+        F.append(("no_fence_prose_broken", "Here is my solution:\n\n" + broken.rstrip("\n") +
+                  "\n\nThis function works by checking each element once.\n", broken))
     if call:
         F.append(("example_usage_block", "## Approach\nWe scan the input once.\n\n## Code\n" + fence(full) +
                   "\n\n### Example usage\n" + fence(f"print({call})"), full))
@@ -288,7 +304,10 @@ def cpp_rows():
                  ("cpp_crlf", fence(code, "cpp").replace("\n", "\r\n"), ok),
                  ("cpp_unclosed", "```cpp\n" + code, ok),
                  ("cpp_list_indented", "1. Code:\n\n" + "\n".join(("   " + l) if l.strip() else l
-                                                               for l in fence(code, "cpp").split("\n")), ok)]
+                                                               for l in fence(code, "cpp").split("\n")), ok),
+                 ("cpp_think_cut", "<think>\nDraft:\n" + fence(code, "cpp") + "\nNow check n = 0", False),
+                 ("cpp_think_only_referred", "<think>\n" + fence(code, "cpp") + "\nLooks right.\n</think>\n"
+                  "\nThe program above is my answer.", False)]
             if tag == "main":
                 F.append(("cpp_with_demo_main", fence(code + demo_main, "cpp"), ok))
                 F.append(("cpp_split_blocks", "Includes:\n" + fence("#include <vector>\nusing namespace std;", "cpp")
@@ -346,8 +365,17 @@ def main():
                               "Here is the solution:\n" + fence(cfull), cfull))
                 forms.append(("think_no_open", "Okay, the task asks for a function.\n" + fence(ofull) +
                               "\nHmm.\n</think>\n\n" + fence(cfull), cfull))
+                # Cut at max_tokens inside the reasoning, the program drafted there (no answer).
+                forms.append(("think_cut", "<think>\nLet me write it:\n" + fence(cfull) +
+                              "\nNow let me check the edge cases. For an empty input the", None))
+                forms.append(("think_cut_unfenced", "<think>\nOkay, so the function is:\n\n" + cfull +
+                              "\nLet me trace the first example", None))
+                # The program only inside the reasoning, referred to after it (no answer).
+                forms.append(("think_only_referred", "<think>\nLet me write it:\n" + fence(cfull) +
+                              "\nThat handles the examples.\n</think>\n\nThe function above is my answer.",
+                              None))
                 for g, comp, prog in forms:
-                    exp = run_ref(prog, row)
+                    exp = run_ref(prog, row) if prog is not None else False
                     rows.append(dict(base, completion=comp, expected=exp, group=g, variant=variant,
                                      source=src))
     rows += cpp_rows()

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -536,6 +537,117 @@ def _serve():
         _send(reply)
 
 
+class _NoCode(Exception):
+    """The answer part is prose only."""
+
+
+def _compiles(text):
+    try:
+        compile(text, 'solution.py', 'exec')
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+def _error(text):
+    # The SyntaxError compiling text raises, None when it compiles.
+    try:
+        compile(text, 'solution.py', 'exec')
+        return None
+    except SyntaxError as e:
+        return e
+
+
+def _open(e):
+    # Whether the text ended inside a string or a bracket (messages of Python 3.8 to 3.13).
+    return any(k in str(e.msg) for k in ('unterminated triple-quoted', 'was never closed',
+                                         'EOF while scanning', 'unexpected EOF'))
+
+
+def _prose(line):
+    import io, keyword, re, tokenize
+    # Words, not Python: the line compiles neither alone nor as a block's head, and two words (or
+    # a word and a number) stand side by side, which only keywords do in Python; or a label
+    # ("Explanation:"), Markdown, a REPL prompt, or a contraction ("Here's") that breaks the
+    # tokenizer.
+    s = line.strip()
+    if not s or s[0] == '#' or len(s) > 2000 or _compiles(s) or _compiles(s + '\n pass'):
+        return False
+    if s.startswith(('**', '>>>', '|')):  # Markdown bold or a table, a REPL line
+        return True
+    toks, broken = [], False
+    try:
+        for t in tokenize.generate_tokens(io.StringIO(s).readline):
+            if t.type == tokenize.ERRORTOKEN and t.string.strip():
+                broken = True
+            elif t.type in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING, tokenize.OP):
+                toks.append(t)
+    except (tokenize.TokenError, SyntaxError):
+        broken = True
+
+    def word(t):
+        return t.type == tokenize.NAME and not keyword.iskeyword(t.string)
+
+    for a, b in zip(toks, toks[1:]):
+        if word(a) and a.string not in ('print', 'exec', 'match', 'case', 'type') and (
+                word(b) or b.type == tokenize.NUMBER):
+            return True
+        if a.type == tokenize.NUMBER and word(b) and len(b.string) > 1:
+            return True
+    if len(toks) == 2 and word(toks[0]) and toks[1].string == ':':
+        return True
+    # "This is it.": words (keywords among them), then a period, which never follows a name.
+    if len(toks) >= 2 and word(toks[0]) and toks[-1].string == '.' and all(
+            t.type == tokenize.NAME or t.string == ',' for t in toks[:-1]):
+        return True
+    if broken:
+        for m in re.finditer(r"([A-Za-z]+)'[a-z]", s):
+            if m.group(1).lower() not in ('r', 'u', 'b', 'f', 'br', 'rb', 'fr', 'rf'):
+                return True
+    return False
+
+
+def _drop_prose(src, first):
+    import re
+    # An answer without fences may wrap its code in prose ("Here is the function:", "This works
+    # by ..."). Lines of prose at the top level, from line `first` on, become blank lines (a later
+    # error keeps its line number), each with the indented lines under it when those then stand
+    # alone (a list under "Example:"). Only text that stops the program from compiling goes.
+    lines = src.split('\n')
+    blanked = set()
+    base = 0  # lines[:base] compile on their own and end at the top level: compiled once
+    for _ in range(200):
+        e = _error('\n' * base + '\n'.join(lines[base:]))
+        if e is None:
+            break
+        at = (e.lineno or 0) - 1
+        if not first <= at < len(lines):
+            break
+        t = at  # the top-level line that the statement holding the error starts on
+        while t > first and t not in blanked and (not lines[t].strip() or lines[t][0] in ' \t'):
+            t -= 1
+        if t in blanked:  # indented lines under a line of prose: they stand alone now
+            end = t + 1
+            while end < len(lines) and (not lines[end].strip() or lines[end][0] in ' \t'):
+                lines[end] = ''
+                end += 1
+            continue
+        if not lines[t].strip() or lines[t][0] in ' \t' or not _prose(lines[t]):
+            break
+        before = _error('\n' * base + '\n'.join(lines[base:t]))
+        if before is not None and _open(before):  # the line is inside a string or a bracket
+            break
+        lines[t] = ''
+        blanked.add(t)
+        nxt = next((k for k in range(t + 1, len(lines)) if lines[k].strip()), len(lines))
+        if before is None and (nxt == len(lines) or (lines[nxt][0] not in ' \t' and not re.match(
+                r'(?:else|elif|except|finally)\b', lines[nxt]))):
+            base = t + 1  # a new statement follows: what comes after compiles on its own
+    if blanked and not any(l.strip() and not l.lstrip().startswith('#') for l in lines[first:]):
+        raise _NoCode('the answer has no code, only prose')
+    return '\n'.join(lines)
+
+
 # The candidate loads as a module named solution, as an import would: its
 # "if __name__ == '__main__':" block (a demo reading stdin, say) stays for running it as a script.
 _mod = types.ModuleType('solution')
@@ -545,21 +657,36 @@ _g = _mod.__dict__
 try:
     with open('candidate.py', encoding='utf-8', errors='replace') as _f:
         _src = _f.read()
+    if len(sys.argv) > 1:  # an answer without fences, the candidate's own lines from argv[1] on
+        _src = _drop_prose(_src, int(sys.argv[1]))
     exec(compile(_src, 'solution.py', 'exec'), _g)
     _hello = ['hello', _names(_g)]
+except _NoCode as _e:
+    _hello = ['fail', str(_e)]
 except BaseException as _e:
     _hello = ['fail', '%s: %s' % (type(_e).__name__, str(_e)[:200])]
 _send(_hello)
 _serve()
 )PY";
 
+bool blank(const std::string& s) {
+  return s.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
 // The answer part of a completion: after the last </think> when text follows it (a reasoning
-// model tries snippets while it thinks), else the whole completion.
-std::string answer_region(const std::string& c) {
-  size_t close = c.rfind("</think>");
+// model tries snippets while it thinks), else the whole completion. None when the completion ends
+// inside <think> (cut at max_tokens while reasoning): a draft there is not an answer.
+std::optional<std::string> answer_region(const std::string& c) {
+  const size_t open = c.rfind("<think>"), close = c.rfind("</think>");
+  if (open != std::string::npos && (close == std::string::npos || close < open)) {
+    if (close == std::string::npos) return std::nullopt;
+    std::string between = c.substr(close + 8, open - close - 8);
+    if (blank(between)) return std::nullopt;
+    return between;
+  }
   if (close == std::string::npos) return c;
   std::string after = c.substr(close + 8);
-  return after.find_first_not_of(" \t\r\n") == std::string::npos ? c : after;
+  return blank(after) ? c : after;
 }
 
 // Where a run of at least n `ch` starts at or after from, npos if none; with line_start only a run
@@ -708,26 +835,34 @@ std::string with_prerequisites(const std::vector<std::string>& blocks, size_t k,
   return code;
 }
 
+// What the checker runs of a completion.
+struct Answer {
+  std::string code;
+  bool unfenced = false;  // the answer part as it is: no fenced or HTML block
+  bool in_think = false;  // the completion ends inside <think>: there is no answer
+};
+
 // The code to run: of the fenced blocks in the answer part (without fences, HTML code blocks),
 // the last one that defines a name the tests call (a corrected attempt follows the wrong one;
 // usage examples follow the solution), else the last one that defines anything, else the last
 // one, with the earlier blocks it builds on; without blocks the answer part.
-std::string extract_code(const std::string& c, bool enabled, const std::vector<std::string>& names,
-                         bool cpp) {
-  if (!enabled) return c;
-  const std::string region = answer_region(c);
-  std::vector<std::string> blocks = fenced_blocks(region);
-  if (blocks.empty()) blocks = html_blocks(region);
-  if (blocks.empty()) return region;
+Answer extract_code(const std::string& c, bool enabled, const std::vector<std::string>& names,
+                    bool cpp) {
+  if (!enabled) return {c};
+  const std::optional<std::string> region = answer_region(c);
+  if (!region) return {"", false, true};
+  std::vector<std::string> blocks = fenced_blocks(*region);
+  if (blocks.empty()) blocks = html_blocks(*region);
+  if (blocks.empty()) return {*region, true};
   for (size_t k = blocks.size(); k-- > 0;)
     for (const std::string& name : names)
-      if (defines(blocks[k], name, cpp)) return with_prerequisites(blocks, k, cpp);
+      if (defines(blocks[k], name, cpp)) return {with_prerequisites(blocks, k, cpp)};
   static const RE2 any_def(R"((?m)^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+\w)");
   static const RE2 any_body(R"(\)\s*(?:const\s*)?\{)");
   for (size_t k = blocks.size(); k-- > 0;)
     if (RE2::PartialMatch(blocks[k], cpp ? any_body : any_def))
-      return with_prerequisites(blocks, k, cpp);
-  return blocks.back();
+      return {with_prerequisites(blocks, k, cpp)};
+  return {blocks.back()};
 }
 
 // The names the reference's tests call: HumanEval's entry point, the functions the asserts call,
@@ -855,6 +990,8 @@ std::string valid_utf8(const std::string& s) {
   return out;
 }
 
+const char* kInThink = "no answer: the completion ends inside <think> (no </think>)";
+
 RewardResult finish(int passed, int total, const std::string& note, const std::string& extracted) {
   RewardResult r;
   r.score = total > 0 ? static_cast<double>(passed) / total : 0.0;
@@ -892,8 +1029,10 @@ int count_passes(const std::string& channel, const std::string& tag, int total, 
 }
 
 // Runs the harness (tests, trusted) and the server (candidate) connected; cfg is tests.json.
+// prose_from >= 0: an answer without fences, whose own lines start there; top-level prose lines
+// that keep it from compiling are dropped in the candidate's sandbox (server.py, _drop_prose).
 RewardResult check_python(const std::string& code, nlohmann::json cfg, int total,
-                          const CheckerOptions& opt) {
+                          const CheckerOptions& opt, int prose_from) {
   SandboxLimits lim = limits_from(opt);
   std::string tag = nonce();
   cfg["tag"] = tag;
@@ -907,6 +1046,7 @@ RewardResult check_python(const std::string& code, nlohmann::json cfg, int total
   // The harness is ours: room for large replies, and never the candidate's limits to hit first.
   harness.limits.memory_bytes = std::max<uint64_t>(lim.memory_bytes, 1ull << 30);
   SandboxRequest server{{py, "-I", "server.py"}, "", lim, {"server.py", "candidate.py"}, ""};
+  if (prose_from >= 0) server.argv.push_back(std::to_string(prose_from));
   std::vector<SandboxResult> r = box.run_connected(harness, server);
   bool done = false;
   int passed = count_passes(r[0].channel, tag, total, &done);
@@ -927,20 +1067,24 @@ RewardResult check_python(const std::string& code, nlohmann::json cfg, int total
   return finish(passed, total, note, code);
 }
 
-RewardResult check_python_asserts(const std::string& code, const std::string& setup,
+RewardResult check_python_asserts(const Answer& a, const std::string& setup,
                                   const std::vector<std::string>& tests,
                                   const CheckerOptions& opt) {
+  const int total = static_cast<int>(tests.size());
+  if (a.in_think) return finish(0, total, kInThink, "");
   nlohmann::json cfg = {{"mode", "asserts"}, {"setup", setup}, {"tests", tests}};
-  return check_python(code, cfg, static_cast<int>(tests.size()), opt);
+  return check_python(a.code, cfg, static_cast<int>(tests.size()), opt, a.unfenced ? 0 : -1);
 }
 
-RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref,
+RewardResult check_humaneval(const Answer& a, const nlohmann::json& ref,
                              const CheckerOptions& opt) {
+  const std::string& code = a.code;
   std::string prompt = field_string(ref, "prompt", true);
   nlohmann::json cfg = {{"mode", "humaneval"},
                         {"prompt", prompt},
                         {"test", field_string(ref, "test", true)},
                         {"entry", field_string(ref, "entry_point", true)}};
+  if (a.in_think) return finish(0, 1, kInThink, "");
   // The candidate program is the prompt completed, as the model saw it. A whole solution may
   // open with "from __future__ import ..." (valid where it stands): those lines go first.
   static const RE2 future_re(R"(from[ \t]+__future__[ \t]+import\b.*)");
@@ -957,7 +1101,11 @@ RewardResult check_humaneval(const std::string& code, const nlohmann::json& ref,
     body += line + "\n";
   }
   if (future.empty()) body = code;
-  return check_python(future + prompt + body, cfg, 1, opt);
+  // The prompt is never prose: only the candidate's lines after it may be dropped.
+  const std::string head = future + prompt;
+  int own = static_cast<int>(std::count(head.begin(), head.end(), '\n'));
+  if (!head.empty() && head.back() != '\n') own++;
+  return check_python(head + body, cfg, 1, opt, a.unfenced ? own : -1);
 }
 
 std::string squash_ws(const std::string& s) {
@@ -1027,8 +1175,8 @@ std::string test_main_as_function(const std::string& test, bool* with_args) {
 // own (a demo beside the function) becomes another function: the test main is the program's.
 const char* kUnitHead = "#define main aha_candidate_main\n#include \"candidate.cpp\"\n";
 
-RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
-                       const CheckerOptions& opt) {
+RewardResult check_cpp(const Answer& a, const nlohmann::json& ref, const CheckerOptions& opt) {
+  const std::string& code = a.code;
   SandboxLimits lim = limits_from(opt);
   SandboxLimits cl = lim;  // the compiler needs more room than the program
   cl.wall_s = opt.get_double("compile_timeout_s", 30.0);
@@ -1051,6 +1199,7 @@ RewardResult check_cpp(const std::string& code, const nlohmann::json& ref,
     if (test_fn.empty())
       throw std::invalid_argument("code: the C++ 'test' has no 'int main(...) { ... }'");
   }
+  if (a.in_think) return finish(0, total, kInThink, "");
   SandboxSession box;
   box.write_file("candidate.cpp", code + "\n");
   box.make_dir("out");
@@ -1202,8 +1351,8 @@ RewardResult check_code(const std::string& completion, const nlohmann::json& ref
   std::string lang =
       options.get_string("language", reference.value("language", std::string("python")));
   const bool cpp = lang == "cpp" || lang == "c++";
-  std::string code = extract_code(completion, options.get_bool("extract_code", true),
-                                  called_names(reference, cpp), cpp);
+  const Answer code = extract_code(completion, options.get_bool("extract_code", true),
+                                   called_names(reference, cpp), cpp);
   if (cpp) return check_cpp(code, reference, options);
   if (lang != "python")
     throw std::invalid_argument("code: unknown language '" + lang + "' (python, cpp)");

@@ -239,6 +239,83 @@ TEST_CASE("code checker: held-out answer formats (~~~, list-indented fences, HTM
             .score == 1.0);
 }
 
+TEST_CASE("code checker: held-out answer formats (prose around unfenced code, cut in <think>)") {
+  if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
+  aha::CheckerOptions o;
+  const nlohmann::json ref = {{"tests", {"assert f(1) == 2", "assert f(3) == 6"}}};
+  const std::string right = "def f(x):\n    return 2 * x\n";
+  const std::string wrong = "def f(x):\n    return x + 1\n";  // passes f(1) only
+  struct Case {
+    std::string completion;
+    double score;
+    std::string reason;  // a part of the reason, when the score is not 1
+  };
+  const Case cases[] = {
+      // Without fences, top-level prose before or after the code is not part of the program.
+      {right + "\nThis function works by doubling x.\n", 1.0, ""},
+      {wrong + "\nThis function works by doubling x.\n", 0.5, "AssertionError"},
+      {"Here's my solution:\n\n" + right + "\nIt's linear.\nExample:\n    >>> f(3)\n    6\n", 1.0,
+       ""},
+      {"**Explanation**\n1. We double x.\n\n" + right, 1.0, ""},
+      {right + "\nExample:\n>>> f(3)\n6\n\n| x | f(x) |\n|---|---|\n| 3 | 6 |\n", 1.0, ""},
+      // A short sentence, also between the parts of a try statement.
+      {"try:\n    import math\nThat is optional.\nexcept ImportError:\n    pass\n\n" + right +
+           "\nThis is it.\n",
+       1.0, ""},
+      // A line of prose inside the function: the code around it is the program.
+      {"def f(x):\n    if x > 1:\n        return 2 * x\nOtherwise we double it too:\n    return x "
+       "+ x\n",
+       1.0, ""},
+      // Code that does not compile stays a syntax error, at its own line, with prose around it.
+      {"Here is the code:\ndef f(x)\n    return 2 * x\n\nThis doubles x.\n", 0.0,
+       "SyntaxError: expected ':' (solution.py, line 2)"},
+      {right + "print(f(3)\n\nThis prints 6.\n", 0.0, "SyntaxError"},
+      {right + "print f(3)\n", 0.0, "SyntaxError"},
+      // A line inside a docstring is never prose to drop: the error stays the program's own.
+      {"def f(x):\n    \"\"\"Doubles x.\nReturns 2x.\n    \"\"\"\n    return 2 * x +\n", 0.0,
+       "SyntaxError: invalid syntax (solution.py, line 5)"},
+      // Inside a fence the block is the program: prose in it is a syntax error.
+      {"```python\n" + right + "\nThis works.\n```", 0.0, "SyntaxError"},
+      // Code only inside the reasoning, referred to after it: no answer.
+      {"<think>\n```python\n" + right + "```\n</think>\n\nThe function above is my answer.", 0.0,
+       "the answer has no code, only prose"},
+      // Cut inside <think> (max_tokens while reasoning): a draft there is no answer.
+      {"<think>\nLet me write it:\n```python\n" + right + "```\nNow the edge cases", 0.0,
+       "no answer: the completion ends inside <think>"},
+      {"<think>\n" + right, 0.0, "no answer: the completion ends inside <think>"},
+      // An answer given before a second reasoning block that is cut still counts; a closed
+      // reasoning block with nothing after it is read whole, as the math checker reads it.
+      {"<think>a</think>\n```python\n" + right + "```\n<think>\nmore", 1.0, ""},
+      {"<think>\n```python\n" + right + "```\n</think>", 1.0, ""},
+  };
+  for (const Case& c : cases) {
+    aha::RewardResult r = aha::check_code(c.completion, ref, o);
+    CHECK_MESSAGE(r.score == c.score, c.completion, " -> ", r.reason);
+    if (!c.reason.empty())
+      CHECK_MESSAGE(r.reason.find(c.reason) != std::string::npos, c.completion, " -> ", r.reason);
+  }
+  // HumanEval: the completion follows the prompt; the prompt itself is never dropped.
+  const nlohmann::json he = {{"prompt", "def add(a, b):\n    \"\"\"a + b\"\"\"\n"},
+                             {"test", "def check(candidate):\n    assert candidate(1, 2) == 3\n"},
+                             {"entry_point", "add"}};
+  CHECK(aha::check_code("    return a + b\n\nThis adds the two numbers.\n", he, o).score == 1.0);
+  CHECK(aha::check_code("Here is the body:\n    return a + b\n", he, o).score == 1.0);
+  CHECK(aha::check_code("    return a - b\n\nThis adds the two numbers.\n", he, o).score == 0.0);
+  auto r = aha::check_code("This is easy, nothing to add.", he, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("no code") != std::string::npos);
+  r = aha::check_code("<think>\n    return a + b\n", he, o);
+  CHECK(r.reason ==
+        "0/1 tests passed: no answer: the completion ends inside <think> (no </think>)");
+  // C++ alike (nothing is compiled); the reference is still checked.
+  const nlohmann::json io = {{"language", "cpp"}, {"tests", {{{"input", ""}, {"output", "1"}}}}};
+  r = aha::check_code("<think>\n```cpp\nint main() { return 0; }\n```\n", io, o);
+  CHECK(r.score == 0.0);
+  CHECK(r.reason.find("ends inside <think>") != std::string::npos);
+  CHECK_THROWS_AS(aha::check_code("<think>\n", nlohmann::json{{"language", "cpp"}}, o),
+                  std::invalid_argument);
+}
+
 TEST_CASE("code checker: a whole solution loads as a module, its future imports first") {
   if (access("/usr/bin/python3", X_OK) != 0 || sandbox_refuses()) return;
   aha::CheckerOptions o;
