@@ -669,26 +669,6 @@ _send(_hello)
 _serve()
 )PY";
 
-bool blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-
-// The answer part of a completion: after the last </think> when text follows it (a reasoning
-// model tries snippets while it thinks), else the whole completion. None when the completion ends
-// inside <think> (cut at max_tokens while reasoning): a draft there is not an answer.
-std::optional<std::string> answer_region(const std::string& c) {
-  const size_t open = c.rfind("<think>"), close = c.rfind("</think>");
-  if (open != std::string::npos && (close == std::string::npos || close < open)) {
-    if (close == std::string::npos) return std::nullopt;
-    std::string between = c.substr(close + 8, open - close - 8);
-    if (blank(between)) return std::nullopt;
-    return between;
-  }
-  if (close == std::string::npos) return c;
-  std::string after = c.substr(close + 8);
-  return blank(after) ? c : after;
-}
-
 // Where a run of at least n `ch` starts at or after from, npos if none; with line_start only a run
 // that opens its line (after spaces or tabs). *len is the run's length.
 size_t fence_run(const std::string& text, size_t from, char ch, size_t n, bool line_start,
@@ -849,7 +829,7 @@ struct Answer {
 Answer extract_code(const std::string& c, bool enabled, const std::vector<std::string>& names,
                     bool cpp) {
   if (!enabled) return {c};
-  const std::optional<std::string> region = answer_region(c);
+  const std::optional<std::string> region = answer_part(c);
   if (!region) return {"", false, true};
   std::vector<std::string> blocks = fenced_blocks(*region);
   if (blocks.empty()) blocks = html_blocks(*region);
@@ -990,8 +970,6 @@ std::string valid_utf8(const std::string& s) {
   return out;
 }
 
-const char* kInThink = "no answer: the completion ends inside <think> (no </think>)";
-
 RewardResult finish(int passed, int total, const std::string& note, const std::string& extracted) {
   RewardResult r;
   r.score = total > 0 ? static_cast<double>(passed) / total : 0.0;
@@ -1071,7 +1049,7 @@ RewardResult check_python_asserts(const Answer& a, const std::string& setup,
                                   const std::vector<std::string>& tests,
                                   const CheckerOptions& opt) {
   const int total = static_cast<int>(tests.size());
-  if (a.in_think) return finish(0, total, kInThink, "");
+  if (a.in_think) return finish(0, total, kEndsInThink, "");
   nlohmann::json cfg = {{"mode", "asserts"}, {"setup", setup}, {"tests", tests}};
   return check_python(a.code, cfg, static_cast<int>(tests.size()), opt, a.unfenced ? 0 : -1);
 }
@@ -1084,7 +1062,7 @@ RewardResult check_humaneval(const Answer& a, const nlohmann::json& ref,
                         {"prompt", prompt},
                         {"test", field_string(ref, "test", true)},
                         {"entry", field_string(ref, "entry_point", true)}};
-  if (a.in_think) return finish(0, 1, kInThink, "");
+  if (a.in_think) return finish(0, 1, kEndsInThink, "");
   // The candidate program is the prompt completed, as the model saw it. A whole solution may
   // open with "from __future__ import ..." (valid where it stands): those lines go first.
   static const RE2 future_re(R"(from[ \t]+__future__[ \t]+import\b.*)");
@@ -1199,7 +1177,7 @@ RewardResult check_cpp(const Answer& a, const nlohmann::json& ref, const Checker
     if (test_fn.empty())
       throw std::invalid_argument("code: the C++ 'test' has no 'int main(...) { ... }'");
   }
-  if (a.in_think) return finish(0, total, kInThink, "");
+  if (a.in_think) return finish(0, total, kEndsInThink, "");
   SandboxSession box;
   box.write_file("candidate.cpp", code + "\n");
   box.make_dir("out");

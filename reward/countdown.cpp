@@ -203,7 +203,12 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
 
   RewardResult r;
   r.components = {{"correct", 0.0}, {"valid", 0.0}};
-  r.extracted = extract_expression(completion);
+  const std::optional<std::string> part = answer_part(completion);
+  if (!part) {
+    r.reason = kEndsInThink;
+    return r;
+  }
+  r.extracted = extract_expression(*part);
   if (r.extracted.empty()) {
     r.reason = "no expression found";
     return r;

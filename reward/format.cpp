@@ -31,7 +31,30 @@ size_t count(const std::string& s, const std::string& t) {
   return n;
 }
 
+bool blank(const std::string& s) {
+  return s.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
 }  // namespace
+
+std::optional<std::string> answer_part(const std::string& c) {
+  const size_t open = c.rfind("<think>"), close = c.rfind("</think>");
+  if (open != std::string::npos && (close == std::string::npos || close < open)) {
+    if (close == std::string::npos) return std::nullopt;
+    std::string between = c.substr(close + 8, open - close - 8);
+    if (blank(between)) return std::nullopt;
+    return between;
+  }
+  if (close == std::string::npos) return c;
+  std::string after = c.substr(close + 8);
+  if (!blank(after)) return after;
+  // Nothing after </think>: all of it is read, without the tags ("is 42.</think>" is not 42).
+  std::string all = c;
+  for (const char* tag : {"</think>", "<think>"})
+    for (size_t at = all.find(tag); at != std::string::npos; at = all.find(tag, at))
+      all.replace(at, std::char_traits<char>::length(tag), "\n");
+  return all;
+}
 
 RewardResult check_format(const std::string& completion, const nlohmann::json& /*reference*/,
                           const CheckerOptions& options) {

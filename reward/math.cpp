@@ -3461,8 +3461,15 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   gold_text = math_from_language(gold_text);
   std::string gold = math_gold(gold_text);
   RewardResult r;
+  // Cut inside <think>: no answer, as for every checker (a number in the draft is not one).
+  const std::optional<std::string> part = answer_part(completion);
+  if (!part) {
+    r.reason = kEndsInThink;
+    r.components = {{"correct", 0.0}};
+    return r;
+  }
   std::string method;
-  r.extracted = math_extract(completion, opt, &method);
+  r.extracted = math_extract(*part, opt, &method);
   if (r.extracted.empty()) {
     r.reason = "no answer found";
     r.components = {{"correct", 0.0}};
@@ -3473,7 +3480,7 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   // a scalar gold answer).
   if (method == "last_number") {
     Structure gs = parse_structure(math_normalize(gold));
-    std::string text = own_turn(visible_text(math_from_language(completion)));
+    std::string text = own_turn(visible_text(math_from_language(*part)));
     if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
         r.extracted = *eqs;

@@ -5,6 +5,7 @@
 // before main() by one AHA_CHECKER line per checker.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,15 @@ RewardResult check_countdown(const std::string& completion, const nlohmann::json
                              const CheckerOptions& options);
 RewardResult check_code(const std::string& completion, const nlohmann::json& reference,
                         const CheckerOptions& options);
+
+// The answer part of a completion, as every checker reads it: after the last </think> when text
+// follows it (a reasoning model tries drafts while it thinks), else the whole completion without
+// its think tags. None when
+// the completion ends inside <think> (cut at max_tokens while reasoning): a draft there is no
+// answer; text between an earlier </think> and that <think> is the answer part.
+std::optional<std::string> answer_part(const std::string& completion);
+inline constexpr const char* kEndsInThink =
+    "no answer: the completion ends inside <think> (no </think>)";
 
 // One named, weighted part of a task's reward.
 struct RewardComponent {

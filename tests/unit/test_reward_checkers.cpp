@@ -155,6 +155,30 @@ TEST_CASE("math: a reference without an answer is refused, never scored 0") {
   CHECK(aha::check_math("\\boxed{41}", J{{"answer", "42"}}, o).score == 0.0);
 }
 
+TEST_CASE("a completion cut inside <think> has no answer, for every checker") {
+  const aha::CheckerOptions o;
+  using J = nlohmann::json;
+  const J gold{{"answer", "42"}};
+  // Cut at max_tokens while reasoning: the draft's box or number is not an answer.
+  for (const char* c : {"<think>6 * 7 = 42, so \\boxed{42}", "<think>so the answer is 42",
+                        "<think>a</think>\n<think>42"}) {
+    const aha::RewardResult r = aha::check_math(c, gold, o);
+    CHECK_MESSAGE(r.score == 0.0, c);
+    CHECK(r.reason == aha::kEndsInThink);
+  }
+  // What follows </think> answers; an answer before a trailing <think> still counts.
+  CHECK(aha::check_math("<think>41?</think> The answer is 42.", gold, o).score == 1.0);
+  CHECK(aha::check_math("<think>41?</think> The answer is 42. <think>or 41", gold, o).score == 1.0);
+  CHECK(aha::check_math("<think>41?</think> The answer is 41. <think>or 42", gold, o).score == 0.0);
+  // A </think> with nothing after it, or no tags at all: the whole completion is read.
+  CHECK(aha::check_math("<think>The answer is 42.</think>", gold, o).score == 1.0);
+  CHECK(aha::check_math("The answer is 42.", gold, o).score == 1.0);
+  const J cd{{"numbers", {6, 7}}, {"target", 42}};
+  CHECK(aha::check_countdown("<think>6 * 7 <answer>6 * 7</answer>", cd, o).reason ==
+        aha::kEndsInThink);
+  CHECK(aha::check_countdown("<think>6 + 7?</think><answer>6 * 7</answer>", cd, o).score == 1.0);
+}
+
 TEST_CASE("registry, options and composition") {
   CHECK((aha::find_checker("math") == &aha::check_math));
   CHECK((aha::find_checker("test_length") == &check_length));
