@@ -1255,11 +1255,12 @@ void log_step(Run& r, nlohmann::json& metrics, double t_step, uint64_t rejected_
   rundb_write_step(r.db, row, r.unwritten->second);
   std::printf(
       "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
-      "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
+      "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s%s\n",
       static_cast<int>(row.step), row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl,
       row.entropy, row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, row.t_gen,
       row.t_train,
-      rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str() : "");
+      rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str() : "",
+      r.unwritten->second.empty() ? "  (no group kept: nothing trained)" : "");
   std::fflush(stdout);
   r.unwritten.reset();
 }
@@ -1272,6 +1273,7 @@ void run_step(Run& r, Collective& dp, int step) {
   StepBatch b = generate_and_score(r, step);
   submit_ahead(r, step);
   auto t0 = Clock::now();
+  const uint64_t version_before = r.learner.policy.version;
   UpdateMetrics um = learn(r, b, dp, step);
   const double t_train = seconds_since(t0);
   nlohmann::json metrics;
@@ -1281,7 +1283,8 @@ void run_step(Run& r, Collective& dp, int step) {
   StepRow row = step_row(r, step, b, um, t_train, metrics);
   r.unwritten.emplace(std::move(row), logged_samples(b, um));
   r.unwritten->first.t_gen += collect_ahead(r);
-  r.unwritten->first.t_sync = publish_weights(r);
+  // A step whose every group was filtered (dynamic sampling) trained nothing: no new version.
+  if (r.learner.policy.version != version_before) r.unwritten->first.t_sync = publish_weights(r);
   log_step(r, metrics, seconds_since(t_step), rejected_before);
   if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
     double acc = evaluate(r, step + 1);
