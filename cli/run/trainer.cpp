@@ -971,6 +971,9 @@ void load_model(Run& r) {
     throw std::runtime_error("config: rollout.max_new_tokens = " +
                              std::to_string(r.cfg.max_new_tokens) + " is over the model's " +
                              std::to_string(policy.cfg.max_position_embeddings) + " positions");
+  // Every prompt with its completion fits, or the run is refused before it starts.
+  taskset_check_lengths(*r.tasks, r.tok, policy.cfg, r.format, r.cfg.max_new_tokens,
+                        "rollout.max_new_tokens");
   if (r.opt.worker_processes == 0) {
     // In-process workers each hold a model copy and their cache: refuse what cannot fit in memory.
     const double per_worker =
