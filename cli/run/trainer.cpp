@@ -96,7 +96,9 @@ struct Run {
   TrainConfig cfg;
   TrainOptions opt;
   std::string run_dir;
-  int lock_fd = -1;  // RUN_DIR/train.lock, held while this process trains there
+  int lock_fd = -1;           // RUN_DIR/train.lock, held while this process trains there
+  fs::path made_dir;          // the topmost folder that creating run_dir made ("" = none)
+  bool wrote_config = false;  // a new run's config.toml, written before the model was loaded
   Tokenizer tok;
   TaskSetPtr tasks;
   Learner learner;
@@ -893,6 +895,12 @@ int lock_run_dir(const std::string& dir) {
   return fd;
 }
 
+// A folder's absolute path without a trailing separator (its parent_path is the folder above).
+fs::path absolute_dir(const std::string& dir) {
+  fs::path p = fs::absolute(dir).lexically_normal();
+  return p.has_filename() ? p : p.parent_path();
+}
+
 // Configuration: built-in default, a file, or the stored config of a run being resumed; rank 0 of
 // a new run writes it to RUN_DIR/config.toml.
 void load_config(Run& r, const TrainOptions& opt, bool write) {
@@ -935,6 +943,8 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   if (fs::exists(r.run_dir) && !fs::is_directory(r.run_dir))
     throw std::runtime_error(r.run_dir + ": exists and is not a directory (--run-dir)");
+  for (fs::path p = absolute_dir(r.run_dir); !p.empty() && !fs::exists(p); p = p.parent_path())
+    r.made_dir = p;
   fs::create_directories(r.run_dir);
   if (!write) return;  // ranks other than 0 only read
   r.lock_fd = lock_run_dir(r.run_dir);
@@ -952,6 +962,22 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
     if (!f.flush()) throw std::runtime_error(tmp + ": cannot write");
   }
   fs::rename(tmp, r.run_dir + "/config.toml");
+  r.wrote_config = true;
+}
+
+// A new run refused before it began (a bad model, tasks or data) leaves no trace of itself.
+void unclaim_run_dir(Run& r) {
+  if (!r.wrote_config) return;
+  std::error_code ec;
+  fs::remove(r.run_dir + "/config.toml", ec);
+  fs::remove(r.run_dir + "/train.lock", ec);
+  close(r.lock_fd);
+  r.lock_fd = -1;
+  if (r.made_dir.empty()) return;
+  // The folders it made, innermost first, each only while empty.
+  for (fs::path p = absolute_dir(r.run_dir); fs::remove(p, ec) && p != r.made_dir;
+       p = p.parent_path()) {
+  }
 }
 
 // Model, tokenizer, tasks and the learner; refuses sizes the run cannot hold.
@@ -1373,7 +1399,12 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   Run r;
   r.opt = opt;
   load_config(r, opt, dp.rank == 0);
-  load_model(r);
+  try {
+    load_model(r);
+  } catch (...) {
+    unclaim_run_dir(r);
+    throw;
+  }
   if (dp.rank > 0) {
     // A follower only trains (ranks sharing a node: cap each with AHA_THREADS).
     set_compute_threads(hardware_threads());

@@ -259,9 +259,25 @@ TEST_CASE("a task's rows the model cannot take are refused naming the row, befor
   // A gold answer that is null fails scoring: the message names the row.
   refused("eval --model " + kBase + " --task nul -k 1" + tasks,
           {"task nul, prompt null.jsonl:2", "holds no answer"});
-  // Training counts them and names the longest before it starts.
+  // Training counts them and names the longest before it starts (no run directory is left).
   refused("train --run-dir " + dir.str() + "/run --set tasks.names='[\"long\"]'" +
               " --set tasks.tasks_file='\"" + dir.str() + "/t.toml\"'",
           {"task long: 2 of 3 prompts", "rollout.max_new_tokens 48", "256 positions",
            "prompt mixed.jsonl:2"});
+  CHECK_FALSE(fs::exists(dir.path / "run"));
+}
+
+TEST_CASE("a run refused before it starts leaves no run directory behind") {
+  TempDir dir("aha_misuse_newrun");
+  fs::create_directories(dir.path);
+  const std::string train = "train --set run.steps=1 --set run.progress=false";
+  // A model path that is no model: neither the run directory nor its parents stay.
+  refused(train + " --run-dir " + dir.str() + "/runs/a --set model.path=" + dir.str() + "/nope",
+          {dir.str() + "/nope"});
+  CHECK_FALSE(fs::exists(dir.path / "runs"));
+  // An empty run directory given by the user stays, empty.
+  fs::create_directories(dir.path / "b");
+  refused(train + " --run-dir " + dir.str() + "/b --set tasks.names='[\"nope\"]'", {"nope"});
+  CHECK(fs::is_directory(dir.path / "b"));
+  CHECK(fs::is_empty(dir.path / "b"));
 }
