@@ -42,14 +42,34 @@ weights = [3, 1]
 TEST_CASE("unknown keys are errors that name the file and suggest the nearest key") {
   TrainConfig c;
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[learner]\nlearning_rat = 1\n", "my.toml"),
-                    doctest::Contains("my.toml: unknown config key 'learner.learning_rat'"));
+                    doctest::Contains("my.toml:2: unknown config key 'learner.learning_rat'"));
+  // The names other trainers give these knobs point at aha's, not at a near spelling.
+  CHECK_THROWS_WITH(train_config_parse_toml(c, "[learner]\nlearning_rate = 1\n", "my.toml"),
+                    doctest::Contains("did you mean 'learner.lr'"));
+  CHECK_THROWS_WITH(train_config_set(c, "learner.kl_coef=0.01"),
+                    doctest::Contains("did you mean 'learner.beta'"));
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.max_completion_length=64"),
+                    doctest::Contains("did you mean 'rollout.max_new_tokens'"));
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.temp=0.7"),
+                    doctest::Contains("did you mean 'rollout.temperature'"));
+  // Nothing near: no guess, the list instead.
+  CHECK_THROWS_WITH(train_config_parse_toml(c, "[tasks.toy]\nx = 1\n", "my.toml"),
+                    doctest::Contains("unknown config key 'tasks.toy' (`aha train --config-docs`"));
+  CHECK_THROWS_WITH(
+      train_config_parse_toml(c, "[log]\ntoken_blob = false\n", "my.toml"),
+      doctest::Contains("my.toml:2: unknown config key 'log.token_blob'; did you mean "
+                        "'log.token_blobs'"));
+  CHECK_THROWS_WITH(train_config_parse_toml(c, "steps = 3\n", "my.toml"),
+                    doctest::Contains("my.toml:1: 'steps' must be a section ([model], [tasks], "
+                                      "[rollout], [reward], [learner], [run], [log])"));
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[rollout]\ntemprature = 1.0\n", "my.toml"),
                     doctest::Contains("did you mean 'rollout.temperature'"));
   // A key in the wrong section is found by its name.
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[run]\ngroup_size = 4\n", "my.toml"),
                     doctest::Contains("did you mean 'rollout.group_size'"));
-  CHECK_THROWS_WITH(train_config_parse_toml(c, "[rollout]\ngroup_size = \"four\"\n", "my.toml"),
-                    doctest::Contains("wants an integer"));
+  CHECK_THROWS_WITH(
+      train_config_parse_toml(c, "[rollout]\ntop_k = 2\n\ngroup_size = \"four\"\n", "my.toml"),
+      doctest::Contains("my.toml:4: key 'rollout.group_size' wants an integer"));
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[rollout\n", "bad.toml"),
                     doctest::Contains("bad.toml:1"));
 }
@@ -102,6 +122,12 @@ TEST_CASE("the README documents every key") {
   for (const ConfigKey& k : train_config_keys(c)) {
     INFO(k.key);
     CHECK(readme.find(std::string("`") + k.key + "`") != std::string::npos);
+  }
+  // Its table is what `aha train --config-docs` prints, row for row.
+  std::istringstream docs(train_config_docs());
+  for (std::string row; std::getline(docs, row);) {
+    INFO(row);
+    CHECK(readme.find("\n" + row + "\n") != std::string::npos);
   }
 }
 
