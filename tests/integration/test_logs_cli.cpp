@@ -300,6 +300,9 @@ TEST_CASE("aha logs and aha report on a generated run") {
     CHECK(r.err.find("rollouts.db: no sample with id 9999") != std::string::npos);
     r = run("logs " + dir + " samples --best --worst");
     CHECK(r.code != 0);
+    r = run("logs " + dir + " samples --steps 3:1");
+    CHECK(r.code == 1);
+    CHECK(r.err.find("--steps 3:1: the first step is after the last") != std::string::npos);
   }
 
   SUBCASE("report") {
