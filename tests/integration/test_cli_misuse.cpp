@@ -233,6 +233,16 @@ TEST_CASE("a run directory in use or holding another run is refused and left as 
   // --resume of what is not a run directory says so.
   refused("train --resume " + dir.str() + "/nope", {dir.str() + "/nope", "no such run directory"});
   refused("train --resume " + dir.str(), {dir.str(), "not a run directory"});
+  // What --resume or --replay would ignore is refused, not dropped.
+  spit(dir.path / "my.toml", "[run]\nsteps = 9\n");
+  refused("train " + dir.str() + "/my.toml --resume " + run.string(),
+          {dir.str() + "/my.toml", "--resume uses the run's own config.toml"});
+  refused("train " + dir.str() + "/my.toml --replay " + run.string(),
+          {dir.str() + "/my.toml", "--replay uses the run's own config.toml"});
+  refused("train --resume " + run.string() + " --replay " + run.string(),
+          {"--resume and --replay"});
+  refused("train --resume " + run.string() + " --run-dir " + dir.str() + "/elsewhere",
+          {"--run-dir " + dir.str() + "/elsewhere"});
   // A --run-dir that is a file.
   spit(dir.path / "f", "x");
   refused(train + dir.str() + "/f", {dir.str() + "/f", "not a directory"});
