@@ -1045,6 +1045,9 @@ void open_run(Run& r, Collective& dp) {
     r.next_request_id = train_state_counter(st, "next_request_id", UINT64_MAX, ckpt);
     rundb_truncate_after(r.db, r.run_id, r.step);
     std::printf("resuming %s from %s (step %d)\n", r.run_dir.c_str(), ckpt.c_str(), r.step);
+    // The stored config holds the run's own steps: a --set run.steps of an earlier resume is gone.
+    if (r.step >= r.cfg.steps)
+      std::printf("run.steps = %d: no step left to train (more: --set run.steps=N)\n", r.cfg.steps);
   } else {
     RunRow row;
     row.aha_version = kAhaVersion;

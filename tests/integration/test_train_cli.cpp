@@ -110,6 +110,13 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   std::snprintf(gn, sizeof gn, "gnorm %.3f", sa[0].grad_norm);
   CHECK_MESSAGE(out.find(gn) != std::string::npos, out);
 
+  // A plain resume reads the stored config (run.steps = 2, not the 5 an earlier --set gave): it
+  // says no step is left, and the 5 logged steps stay.
+  out = run(aha + " train --resume " + (dir / "b").string(), &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK_MESSAGE(out.find("run.steps = 2: no step left to train") != std::string::npos, out);
+  CHECK(aha::rundb_read_steps(db, 0).size() == 5);
+
   // The logs and report commands read the run.
   out = run(aha + " logs " + (dir / "a").string() + " steps", &rc);
   CHECK(rc == 0);
