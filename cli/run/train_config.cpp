@@ -363,12 +363,22 @@ void train_config_set(TrainConfig& c, const std::string& assignment) {
   ConfigKey* k = find_key(keys, key, "--set");
   // Parse the value as TOML so types follow the same rules; bare words become strings.
   std::string section = key.substr(0, key.find('.')), name = key.substr(key.find('.') + 1);
-  std::string doc = "[" + section + "]\n" + name + " = " + value + "\n";
+  const std::string head = "[" + section + "]\n" + name + " = ";
   toml::table tbl;
   try {
-    tbl = toml::parse(doc);
+    tbl = toml::parse(head + value + "\n");
   } catch (const toml::parse_error&) {
-    tbl = toml::parse("[" + section + "]\n" + name + " = " + toml_quote(value) + "\n");
+    tbl = toml::parse(head + toml_quote(value) + "\n");
+  }
+  // A list key given one value (--set tasks.names=gsm8k) takes it as a list of one.
+  const bool list = k->type == ConfigType::kStringList || k->type == ConfigType::kIntList ||
+                    k->type == ConfigType::kDoubleList;
+  if (list && !tbl[section][name].is_array()) {
+    try {
+      tbl = toml::parse(head + "[" + value + "]\n");
+    } catch (const toml::parse_error&) {
+      tbl = toml::parse(head + "[" + toml_quote(value) + "]\n");
+    }
   }
   set_from_toml(*k, *tbl[section][name].node(), "--set");
   check_chat_template(c, "--set");

@@ -82,6 +82,13 @@ TEST_CASE("--set overrides and validation") {
   CHECK(c.learner.loss.eps_high == doctest::Approx(0.28));
   CHECK(c.model_path == "/tmp/m");
   CHECK(c.task_names.size() == 2);
+  // A list key given one value takes it as a list of one.
+  train_config_set(c, "tasks.names=gsm8k");
+  CHECK(c.task_names == std::vector<std::string>{"gsm8k"});
+  train_config_set(c, "rollout.cuda_devices=1");
+  CHECK(c.rollout_cuda_devices == std::vector<int>{1});
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=one"),
+                    doctest::Contains("wants an array of integers"));
   CHECK_THROWS_WITH(train_config_set(c, "learner.lrr=1"), doctest::Contains("'learner.lr'"));
   TrainConfig bad;
   bad.group_size = 1;
@@ -102,7 +109,7 @@ TEST_CASE("rollout.cuda_devices: integers, device ordinals, for CUDA engines onl
   CHECK(d.rollout_cuda_devices == std::vector<int>{1, 2, 3});
   CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=[1.5]"),
                     doctest::Contains("an array of integers"));
-  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=1"),
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=true"),
                     doctest::Contains("an array of integers"));
   TrainConfig neg;
   train_config_set(neg, "rollout.cuda_devices=[-1]");
