@@ -44,6 +44,9 @@ void parse_range(const std::string& text, aha::SampleQuery& q) {
   };
   step(text.substr(0, colon), &q.step_min);
   step(text.substr(colon + 1), &q.step_max);
+  // A reversed range selects nothing: an empty table would look like a run without those steps.
+  if (q.step_min && q.step_max && *q.step_min > *q.step_max)
+    throw std::runtime_error("--steps " + text + ": the first step is after the last (a <= b)");
 }
 
 void run_logs(const LogsArgs& a) {

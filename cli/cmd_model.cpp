@@ -269,7 +269,7 @@ void add_model_commands(CLI::App& app) {
   }
   {
     auto* c = app.add_subcommand(
-        "inspect", "Print a model's config, sizes and tensors (checked, no weights read)");
+        "inspect", "Print a model's config, sizes and tensors (checked, no weights loaded)");
     auto dir = std::make_shared<std::string>();
     c->add_option("dir", *dir, "Model directory or config.json")->required();
     c->callback([=] { cmd_inspect(*dir); });

@@ -289,12 +289,17 @@ void add_reward(CLI::App& app) {
       ss << f.rdbuf();
       from_file = aha::parse_task_toml(ss.str(), *tasks_file, ".");
     }
+    int width = 10;  // the names' column, as wide as the longest (mod10_chain is 11)
+    for (const auto& n : aha::builtin_task_names())
+      width = std::max(width, static_cast<int>(n.size()));
+    for (const auto& s : from_file) width = std::max(width, static_cast<int>(s.name.size()));
     for (const auto& n : aha::builtin_task_names()) {
       aha::TaskSpec s = aha::find_task_spec(n);
-      std::printf("%-10s %s\n", n.c_str(), s.description.c_str());
+      std::printf("%-*s %s\n", width, n.c_str(), s.description.c_str());
     }
     for (const auto& s : from_file)
-      std::printf("%-10s %s (%s)\n", s.name.c_str(), s.description.c_str(), tasks_file->c_str());
+      std::printf("%-*s %s (%s)\n", width, s.name.c_str(), s.description.c_str(),
+                  tasks_file->c_str());
   });
 
   CLI::App* bench = aha::cli::subcommand(app, "bench", "Benchmarks");

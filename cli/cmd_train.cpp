@@ -108,6 +108,16 @@ void add_train(CLI::App& app) {
       std::printf("%s", train_config_to_toml(cfg).c_str());
       return;
     }
+    // What --resume or --replay would silently drop is refused: they read the run's own config.
+    if (!resume->empty() && !o->replay_dir.empty())
+      throw std::runtime_error("--resume and --replay: give one of them");
+    const std::string mode = !resume->empty() ? "--resume" : "--replay";
+    if ((!resume->empty() || !o->replay_dir.empty()) && !o->config_path.empty())
+      throw std::runtime_error(o->config_path + ": " + mode +
+                               " uses the run's own config.toml (change a key with --set)");
+    if (!resume->empty() && !o->run_dir.empty() && o->run_dir != *resume)
+      throw std::runtime_error("--run-dir " + o->run_dir + " with --resume " + *resume +
+                               ": --resume names the run directory");
     TrainOptions t = *o;
     if (*insecure) t.sets.push_back("run.insecure_tcp=true");
     if (!resume->empty()) {

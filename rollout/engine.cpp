@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/check.h"
 #include "kernels/gemm.h"
@@ -104,9 +106,11 @@ void engine_submit(Engine& e, EngineRequest req) {
                                                 " cache pages of " + std::to_string(kPageTokens) +
                                                 " tokens, the engine has " +
                                                 std::to_string(e.cache.pool.num_pages));
-  AHA_CHECK(
-      static_cast<long>(req.prompt.size()) + req.params.max_new_tokens <= c.max_position_embeddings,
-      "prompt + max_new_tokens exceeds max_position_embeddings");
+  if (static_cast<long>(req.prompt.size()) + req.params.max_new_tokens > c.max_position_embeddings)
+    throw std::runtime_error("a prompt of " + std::to_string(req.prompt.size()) + " tokens + " +
+                             std::to_string(req.params.max_new_tokens) +
+                             " new tokens is over the model's " +
+                             std::to_string(c.max_position_embeddings) + " positions");
   // A dense model routes nothing: there is no routing to return.
   if (cfg_num_moe_layers(c) == 0) req.return_routing = false;
   e.waiting.push_back(std::move(req));

@@ -75,6 +75,7 @@ struct Worker {
   std::string parent_id, parent_endpoint;
   int64_t last_heard_ms = 0;
   int64_t last_hb_ms = 0;
+  bool heard = false;  // any message from the controller yet
 };
 
 void send(Worker& w, std::string bytes) {
@@ -383,6 +384,7 @@ int handle_message(Worker& w, const std::string& bytes) {
     return 1;
   }
   w.last_heard_ms = now_ms();
+  w.heard = true;
   switch (msg.type) {
     case MsgType::Heartbeat: {
       HeartbeatMsg m;
@@ -531,8 +533,13 @@ int loop(Worker& w) {
     }
     flush(w);
     if (t - w.last_heard_ms > w.opt.controller_timeout_ms) {
-      spdlog::error("worker {}: controller at {} silent for {} ms; exiting", w.id, w.opt.connect,
-                    t - w.last_heard_ms);
+      // A CURVE server drops a client whose key it does not allow without a word.
+      const bool refused = !w.heard && !w.opt.curve_server_key.empty();
+      spdlog::error("worker {}: controller at {} silent for {} ms; exiting{}", w.id, w.opt.connect,
+                    t - w.last_heard_ms,
+                    refused ? " (never answered: is this worker's public key in the trainer's "
+                              "RUN_DIR/authorized_keys, and --server-key its server.pub?)"
+                            : "");
       return 2;
     }
   }

@@ -207,14 +207,18 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
   if (!t.contains("reward") || !t.at("reward").is_array() || t.at("reward").empty())
     throw std::invalid_argument(ctx + ": needs at least one [[tasks." + name +
                                 ".reward]] component");
+  size_t index = 0;
   for (const auto& c : t.at("reward")) {
+    index++;
     if (!c.is_object()) throw std::invalid_argument(ctx + ": a reward component must be a table");
     only_keys(c, {"name", "checker", "weight", "options"}, ctx + " reward");
     RewardComponent rc;
     rc.name = get_str(c, "name", ctx + " reward");
     rc.checker = get_str(c, "checker", ctx + " reward");
     if (rc.name.empty() || rc.checker.empty())
-      throw std::invalid_argument(ctx + ": a reward component needs name and checker");
+      throw std::invalid_argument(ctx + ": reward component " + std::to_string(index) + " (" +
+                                  (rc.name.empty() ? "unnamed" : "'" + rc.name + "'") + ") needs " +
+                                  (rc.name.empty() ? "a name" : "a checker"));
     if (!find_checker(rc.checker)) {
       std::string known;
       for (const auto& n : checker_names()) known += (known.empty() ? "" : ", ") + n;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace aha {
@@ -57,6 +58,13 @@ std::vector<EvalGroup> eval_local(Model& m, const Tokenizer& tok, const PromptFo
     EngineRequest r;
     r.request_id = i;
     r.prompt = encode_prompt_ids(tok, m.cfg, fmt, prompt_text(items[i], fmt));
+    if (static_cast<long>(r.prompt.size()) + s.params.max_new_tokens >
+        m.cfg.max_position_embeddings)
+      throw std::runtime_error("task " + items[i].task + ", prompt " + items[i].prompt_id + ": " +
+                               std::to_string(r.prompt.size()) + " tokens + " +
+                               std::to_string(s.params.max_new_tokens) +
+                               " new tokens are over the model's " +
+                               std::to_string(m.cfg.max_position_embeddings) + " positions");
     r.group_size = s.k;
     r.params = s.params;
     r.params.stop_token_ids = fmt.stop_ids;
@@ -73,9 +81,14 @@ std::vector<EvalGroup> eval_local(Model& m, const Tokenizer& tok, const PromptFo
     const TaskItem& item = items[r.request_id];
     EvalGroup& g = groups[r.request_id];
     g.task = item.task;
-    for (const Sample& x : r.samples)
-      g.scored.push_back(
-          taskset_score(ts, item, reward_input(fmt, completion_text(tok, fmt, x.completion))));
+    try {  // a bad reference (a null gold answer) names its row
+      for (const Sample& x : r.samples)
+        g.scored.push_back(
+            taskset_score(ts, item, reward_input(fmt, completion_text(tok, fmt, x.completion))));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("task " + item.task + ", prompt " + item.prompt_id + ": " +
+                               e.what());
+    }
   }
   if (results) *results = std::move(done);
   return groups;

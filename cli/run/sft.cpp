@@ -206,10 +206,18 @@ void sft_run(const SftOptions& opt) {
   } else {
     RunDb db = rundb_open(opt.from_db, false);
     SampleQuery q;
-    for (const Sample& s : rundb_read_samples(db, q))
+    const std::vector<Sample> logged = rundb_read_samples(db, q);
+    for (const Sample& s : logged)
       if (s.reward >= opt.min_reward) rows.push_back({s.prompt_text, s.completion_text});
+    if (rows.empty()) {
+      char min[32];
+      std::snprintf(min, sizeof min, "%g", opt.min_reward);
+      throw std::runtime_error("--from-db " + opt.from_db + ": none of its " +
+                               std::to_string(logged.size()) + " samples has reward >= " + min +
+                               " (--min-reward)");
+    }
   }
-  if (rows.empty()) throw std::runtime_error("sft: no training rows");
+  if (rows.empty()) throw std::runtime_error("--data " + opt.data_jsonl + ": no rows");
   const PromptFormat fmt = prompt_format(tok, m.cfg, opt.chat_template);
   LearnerConfig lc;
   lc.lr = opt.lr;

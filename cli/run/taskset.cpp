@@ -60,6 +60,39 @@ TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector
   return ts;
 }
 
+void taskset_check_lengths(const TaskSet& ts, const Tokenizer& tok, const ModelConfig& cfg,
+                           const PromptFormat& format, int max_new_tokens,
+                           const std::string& what) {
+  for (size_t t = 0; t < ts.tasks.size(); t++) {
+    const std::string& name = ts.tasks[t].spec.name;
+    std::vector<TaskItem> items;
+    for (const TaskPrompt& p : ts.train[t])
+      items.push_back(TaskItem{name, p.id, p.text, p.chat_text, nlohmann::json()});
+    for (const TaskItem& e : ts.eval)
+      if (e.task == name) items.push_back(e);
+    size_t over = 0, longest = 0;
+    std::string longest_id;
+    for (const TaskItem& item : items) {
+      const size_t n = encode_prompt_ids(tok, cfg, format, prompt_text(item, format)).size();
+      if (static_cast<long>(n) + max_new_tokens <= cfg.max_position_embeddings) continue;
+      over++;
+      if (n > longest) {
+        longest = n;
+        longest_id = item.prompt_id;
+      }
+    }
+    if (over > 0)
+      throw std::runtime_error(
+          "task " + name + ": " + std::to_string(over) + " of " + std::to_string(items.size()) +
+          " prompts (train and held-out) leave fewer than " + what + " " +
+          std::to_string(max_new_tokens) + " of the model's " +
+          std::to_string(cfg.max_position_embeddings) + " positions (the longest: prompt " +
+          longest_id + ", " + std::to_string(longest) + " tokens); drop them from the data" +
+          (static_cast<long>(longest) < cfg.max_position_embeddings ? " or lower " + what
+                                                                    : std::string()));
+  }
+}
+
 std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, int n) {
   std::vector<TaskItem> out;
   for (int i = 0; i < n; i++) {

@@ -81,6 +81,10 @@ Scored scored_from_result(RewardResult r);
 TaskSetPtr taskset_load(const std::vector<std::string>& names, const std::vector<double>& weights,
                         const std::string& tasks_file, uint64_t seed, int eval_prompts,
                         const std::string& data_dir = "", bool need_train = true);
+// Refuses a task with prompts that leave fewer than max_new_tokens of the model's positions,
+// counting them and naming the longest (what: the setting's name, for the message).
+void taskset_check_lengths(const TaskSet& ts, const Tokenizer& tok, const ModelConfig& cfg,
+                           const PromptFormat& format, int max_new_tokens, const std::string& what);
 std::vector<TaskItem> taskset_train_batch(TaskSet& ts, int64_t step, int round, int n);
 const std::vector<TaskItem>& taskset_eval(const TaskSet& ts);
 Scored taskset_score(const TaskSet& ts, const TaskItem& item, const std::string& completion);

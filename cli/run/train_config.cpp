@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -50,8 +51,8 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"rollout.max_tokens_in_flight", T::kInt, &c.max_tokens_in_flight,
        "KV-cache tokens per worker (rounded up to 64-token pages)"},
       {"rollout.device", T::kString, &c.rollout_device,
-       "Where the rollout workers' engines run: cpu, cuda or auto (the CUDA engine has not yet run "
-       "on a GPU: opt-in)"},
+       "Where the rollout workers' engines run: cpu, cuda (bf16 paged cache, CUDA sampler) or "
+       "auto; opt-in until the CUDA engine has run on a GPU"},
       {"rollout.return_routing", T::kBool, &c.return_routing,
        "Return routed experts (for routing replay)"},
       {"rollout.max_bad_results", T::kInt, &c.max_bad_results,
@@ -59,9 +60,9 @@ std::vector<ConfigKey> train_config_keys(TrainConfig& c) {
       {"rollout.request_timeout_s", T::kFloat, &c.request_timeout_s,
        "A worker holding requests that answers none for this long is disconnected (re-issued)"},
       {"rollout.worker_timeout_s", T::kFloat, &c.worker_timeout_s,
-       "A worker silent this long is taken for dead and its requests are re-issued; it sends "
-       "heartbeats between engine steps, so one step must take less (raise it for a large model "
-       "on the CPU)"},
+       "A worker silent this long is taken for dead and its requests re-issued (heartbeats go out "
+       "between engine steps: raise it when one step of a large model on the CPU takes longer; the "
+       "controller says so when a worker it declared dead speaks again)"},
       {"rollout.broadcast_fanout", T::kInt, &c.broadcast_fanout,
        "Weight relay tree over workers started with --relay: children per node (0 = star)"},
       {"rollout.cuda_devices", T::kIntList, &c.rollout_cuda_devices,
@@ -162,6 +163,12 @@ std::string toml_quote(const std::string& s) {
   return o.str();
 }
 
+// "FILE:LINE" of a node read from a file ("FILE" when the parser kept no line).
+std::string at_line(const std::string& where, const toml::node& n) {
+  const auto line = n.source().begin.line;
+  return line > 0 ? where + ":" + std::to_string(line) : where;
+}
+
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); j++) prev[j] = j;
@@ -178,6 +185,31 @@ ConfigKey* find_key(std::vector<ConfigKey>& keys, const std::string& name,
                     const std::string& where) {
   for (ConfigKey& k : keys)
     if (name == k.key) return &k;
+  std::string ntail = name.substr(name.find('.') == std::string::npos ? 0 : name.find('.') + 1);
+  // The names these knobs commonly go by elsewhere: spelling distance would suggest wrong keys.
+  static const std::map<std::string, std::string> kOtherNames = {
+      {"learning_rate", "learner.lr"},
+      {"kl_coef", "learner.beta"},
+      {"kl_loss_coef", "learner.beta"},
+      {"num_generations", "rollout.group_size"},
+      {"n", "rollout.group_size"},
+      {"max_completion_length", "rollout.max_new_tokens"},
+      {"response_length", "rollout.max_new_tokens"},
+      {"max_tokens", "rollout.max_new_tokens"},
+      {"epsilon", "learner.eps_low"},
+      {"clip_ratio_low", "learner.eps_low"},
+      {"epsilon_high", "learner.eps_high"},
+      {"clip_ratio_high", "learner.eps_high"},
+      {"max_grad_norm", "learner.grad_clip"},
+      {"lr_scheduler_type", "learner.schedule"},
+      {"loss_type", "learner.loss_agg"},
+      {"scale_rewards", "learner.advantage"},
+      {"max_steps", "run.steps"},
+      {"total_training_steps", "run.steps"},
+      {"model_name_or_path", "model.path"}};
+  if (auto it = kOtherNames.find(ntail); it != kOtherNames.end())
+    throw std::runtime_error(where + ": unknown config key '" + name + "'; did you mean '" +
+                             it->second + "'?");
   std::string best;
   size_t best_d = SIZE_MAX;
   for (const ConfigKey& k : keys) {
@@ -185,13 +217,19 @@ ConfigKey* find_key(std::vector<ConfigKey>& keys, const std::string& name,
     // Also compare the name part alone (a key put in the wrong section).
     std::string kn = k.key;
     std::string tail = kn.substr(kn.find('.') + 1);
-    std::string ntail = name.substr(name.find('.') == std::string::npos ? 0 : name.find('.') + 1);
     d = std::min(d, edit_distance(ntail, tail) + 1);
+    // A name cut short ('temp', 'warmup') is near the key it begins, nearest in its own section.
+    if (ntail.size() >= 3 && tail.rfind(ntail, 0) == 0)
+      d = std::min<size_t>(d, name.rfind(kn.substr(0, kn.find('.') + 1), 0) == 0 ? 1 : 2);
     if (d < best_d) {
       best_d = d;
       best = k.key;
     }
   }
+  // A guess further off than a third of the name is noise: point at the list instead.
+  if (best_d > std::max<size_t>(2, name.size() / 3))
+    throw std::runtime_error(where + ": unknown config key '" + name +
+                             "' (`aha train --config-docs` lists the keys)");
   throw std::runtime_error(where + ": unknown config key '" + name + "'; did you mean '" + best +
                            "'?");
 }
@@ -297,13 +335,13 @@ void train_config_parse_toml(TrainConfig& c, const std::string& text, const std:
   for (const auto& [section, node] : tbl) {
     const toml::table* sec = node.as_table();
     if (!sec)
-      throw std::runtime_error(where + ": '" + std::string(section.str()) +
+      throw std::runtime_error(at_line(where, node) + ": '" + std::string(section.str()) +
                                "' must be a section ([model], [tasks], [rollout], [reward], "
-                               "[learner], [run])");
+                               "[learner], [run], [log])");
     for (const auto& [name, value] : *sec) {
       std::string full = std::string(section.str()) + "." + std::string(name.str());
-      ConfigKey* k = find_key(keys, full, where);
-      set_from_toml(*k, value, where);
+      ConfigKey* k = find_key(keys, full, at_line(where, value));
+      set_from_toml(*k, value, at_line(where, value));
     }
   }
   check_chat_template(c, where);
@@ -325,12 +363,22 @@ void train_config_set(TrainConfig& c, const std::string& assignment) {
   ConfigKey* k = find_key(keys, key, "--set");
   // Parse the value as TOML so types follow the same rules; bare words become strings.
   std::string section = key.substr(0, key.find('.')), name = key.substr(key.find('.') + 1);
-  std::string doc = "[" + section + "]\n" + name + " = " + value + "\n";
+  const std::string head = "[" + section + "]\n" + name + " = ";
   toml::table tbl;
   try {
-    tbl = toml::parse(doc);
+    tbl = toml::parse(head + value + "\n");
   } catch (const toml::parse_error&) {
-    tbl = toml::parse("[" + section + "]\n" + name + " = " + toml_quote(value) + "\n");
+    tbl = toml::parse(head + toml_quote(value) + "\n");
+  }
+  // A list key given one value (--set tasks.names=gsm8k) takes it as a list of one.
+  const bool list = k->type == ConfigType::kStringList || k->type == ConfigType::kIntList ||
+                    k->type == ConfigType::kDoubleList;
+  if (list && !tbl[section][name].is_array()) {
+    try {
+      tbl = toml::parse(head + "[" + value + "]\n");
+    } catch (const toml::parse_error&) {
+      tbl = toml::parse(head + "[" + toml_quote(value) + "]\n");
+    }
   }
   set_from_toml(*k, *tbl[section][name].node(), "--set");
   check_chat_template(c, "--set");

@@ -96,7 +96,9 @@ struct Run {
   TrainConfig cfg;
   TrainOptions opt;
   std::string run_dir;
-  int lock_fd = -1;  // RUN_DIR/train.lock, held while this process trains there
+  int lock_fd = -1;           // RUN_DIR/train.lock, held while this process trains there
+  fs::path made_dir;          // the topmost folder that creating run_dir made ("" = none)
+  bool wrote_config = false;  // a new run's config.toml, written before the model was loaded
   Tokenizer tok;
   TaskSetPtr tasks;
   Learner learner;
@@ -893,6 +895,12 @@ int lock_run_dir(const std::string& dir) {
   return fd;
 }
 
+// A folder's absolute path without a trailing separator (its parent_path is the folder above).
+fs::path absolute_dir(const std::string& dir) {
+  fs::path p = fs::absolute(dir).lexically_normal();
+  return p.has_filename() ? p : p.parent_path();
+}
+
 // Configuration: built-in default, a file, or the stored config of a run being resumed; rank 0 of
 // a new run writes it to RUN_DIR/config.toml.
 void load_config(Run& r, const TrainOptions& opt, bool write) {
@@ -935,6 +943,8 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
   if (r.run_dir.empty()) r.run_dir = "runs/" + config_name;
   if (fs::exists(r.run_dir) && !fs::is_directory(r.run_dir))
     throw std::runtime_error(r.run_dir + ": exists and is not a directory (--run-dir)");
+  for (fs::path p = absolute_dir(r.run_dir); !p.empty() && !fs::exists(p); p = p.parent_path())
+    r.made_dir = p;
   fs::create_directories(r.run_dir);
   if (!write) return;  // ranks other than 0 only read
   r.lock_fd = lock_run_dir(r.run_dir);
@@ -952,6 +962,22 @@ void load_config(Run& r, const TrainOptions& opt, bool write) {
     if (!f.flush()) throw std::runtime_error(tmp + ": cannot write");
   }
   fs::rename(tmp, r.run_dir + "/config.toml");
+  r.wrote_config = true;
+}
+
+// A new run refused before it began (a bad model, tasks or data) leaves no trace of itself.
+void unclaim_run_dir(Run& r) {
+  if (!r.wrote_config) return;
+  std::error_code ec;
+  fs::remove(r.run_dir + "/config.toml", ec);
+  fs::remove(r.run_dir + "/train.lock", ec);
+  close(r.lock_fd);
+  r.lock_fd = -1;
+  if (r.made_dir.empty()) return;
+  // The folders it made, innermost first, each only while empty.
+  for (fs::path p = absolute_dir(r.run_dir); fs::remove(p, ec) && p != r.made_dir;
+       p = p.parent_path()) {
+  }
 }
 
 // Model, tokenizer, tasks and the learner; refuses sizes the run cannot hold.
@@ -971,6 +997,9 @@ void load_model(Run& r) {
     throw std::runtime_error("config: rollout.max_new_tokens = " +
                              std::to_string(r.cfg.max_new_tokens) + " is over the model's " +
                              std::to_string(policy.cfg.max_position_embeddings) + " positions");
+  // Every prompt with its completion fits, or the run is refused before it starts.
+  taskset_check_lengths(*r.tasks, r.tok, policy.cfg, r.format, r.cfg.max_new_tokens,
+                        "rollout.max_new_tokens");
   if (r.opt.worker_processes == 0) {
     // In-process workers each hold a model copy and their cache: refuse what cannot fit in memory.
     const double per_worker =
@@ -1016,6 +1045,9 @@ void open_run(Run& r, Collective& dp) {
     r.next_request_id = train_state_counter(st, "next_request_id", UINT64_MAX, ckpt);
     rundb_truncate_after(r.db, r.run_id, r.step);
     std::printf("resuming %s from %s (step %d)\n", r.run_dir.c_str(), ckpt.c_str(), r.step);
+    // The stored config holds the run's own steps: a --set run.steps of an earlier resume is gone.
+    if (r.step >= r.cfg.steps)
+      std::printf("run.steps = %d: no step left to train (more: --set run.steps=N)\n", r.cfg.steps);
   } else {
     RunRow row;
     row.aha_version = kAhaVersion;
@@ -1255,11 +1287,12 @@ void log_step(Run& r, nlohmann::json& metrics, double t_step, uint64_t rejected_
   rundb_write_step(r.db, row, r.unwritten->second);
   std::printf(
       "step %4d  reward %.3f  acc %5.1f%%  len %4.1f  kl %.4f  ent %.3f  clip %.3f  "
-      "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s\n",
+      "|dlogp| %.1e  gnorm %.2f  gen %.1fs train %.1fs%s%s\n",
       static_cast<int>(row.step), row.reward_mean, 100 * row.accuracy, row.len_mean, row.kl,
       row.entropy, row.clip_frac_low + row.clip_frac_high, row.dlogp_max, row.grad_norm, row.t_gen,
       row.t_train,
-      rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str() : "");
+      rejected_step ? ("  refused " + std::to_string(rejected_step) + " result(s)").c_str() : "",
+      r.unwritten->second.empty() ? "  (no group kept: nothing trained)" : "");
   std::fflush(stdout);
   r.unwritten.reset();
 }
@@ -1272,6 +1305,7 @@ void run_step(Run& r, Collective& dp, int step) {
   StepBatch b = generate_and_score(r, step);
   submit_ahead(r, step);
   auto t0 = Clock::now();
+  const uint64_t version_before = r.learner.policy.version;
   UpdateMetrics um = learn(r, b, dp, step);
   const double t_train = seconds_since(t0);
   nlohmann::json metrics;
@@ -1281,7 +1315,8 @@ void run_step(Run& r, Collective& dp, int step) {
   StepRow row = step_row(r, step, b, um, t_train, metrics);
   r.unwritten.emplace(std::move(row), logged_samples(b, um));
   r.unwritten->first.t_gen += collect_ahead(r);
-  r.unwritten->first.t_sync = publish_weights(r);
+  // A step whose every group was filtered (dynamic sampling) trained nothing: no new version.
+  if (r.learner.policy.version != version_before) r.unwritten->first.t_sync = publish_weights(r);
   log_step(r, metrics, seconds_since(t_step), rejected_before);
   if (r.cfg.eval_every > 0 && (step + 1) % r.cfg.eval_every == 0 && step + 1 < r.cfg.steps) {
     double acc = evaluate(r, step + 1);
@@ -1367,7 +1402,12 @@ int train_rank(const TrainOptions& opt, Collective& dp) {
   Run r;
   r.opt = opt;
   load_config(r, opt, dp.rank == 0);
-  load_model(r);
+  try {
+    load_model(r);
+  } catch (...) {
+    unclaim_run_dir(r);
+    throw;
+  }
   if (dp.rank > 0) {
     // A follower only trains (ranks sharing a node: cap each with AHA_THREADS).
     set_compute_threads(hardware_threads());

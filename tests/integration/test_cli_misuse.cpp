@@ -233,7 +233,61 @@ TEST_CASE("a run directory in use or holding another run is refused and left as 
   // --resume of what is not a run directory says so.
   refused("train --resume " + dir.str() + "/nope", {dir.str() + "/nope", "no such run directory"});
   refused("train --resume " + dir.str(), {dir.str(), "not a run directory"});
+  // What --resume or --replay would ignore is refused, not dropped.
+  spit(dir.path / "my.toml", "[run]\nsteps = 9\n");
+  refused("train " + dir.str() + "/my.toml --resume " + run.string(),
+          {dir.str() + "/my.toml", "--resume uses the run's own config.toml"});
+  refused("train " + dir.str() + "/my.toml --replay " + run.string(),
+          {dir.str() + "/my.toml", "--replay uses the run's own config.toml"});
+  refused("train --resume " + run.string() + " --replay " + run.string(),
+          {"--resume and --replay"});
+  refused("train --resume " + run.string() + " --run-dir " + dir.str() + "/elsewhere",
+          {"--run-dir " + dir.str() + "/elsewhere"});
   // A --run-dir that is a file.
   spit(dir.path / "f", "x");
   refused(train + dir.str() + "/f", {dir.str() + "/f", "not a directory"});
+}
+
+TEST_CASE("a task's rows the model cannot take are refused naming the row, before any work") {
+  TempDir dir("aha_misuse_rows");
+  fs::create_directories(dir.path);
+  // The base model has 256 positions: questions of 300 and 400 characters do not fit.
+  spit(dir.path / "long.jsonl", "{\"q\": \"" + std::string(300, '1') + "+1\", \"a\": \"2\"}\n");
+  spit(dir.path / "mixed.jsonl", "{\"q\": \"3+4\", \"a\": \"7\"}\n{\"q\": \"" +
+                                     std::string(400, '2') + "+1\", \"a\": \"3\"}\n");
+  spit(dir.path / "null.jsonl", "{\"q\": \"1+1\", \"a\": \"2\"}\n{\"q\": \"2+2\", \"a\": null}\n");
+  spit(dir.path / "t.toml",
+       "[tasks.long]\ndata.eval = \"long.jsonl\"\ndata.train = \"mixed.jsonl\"\n"
+       "data.fields = { question = \"q\", answer = \"a\" }\ntemplate = \"{question}=\"\n"
+       "[[tasks.long.reward]]\nname = \"correct\"\nchecker = \"math\"\n"
+       "[tasks.nul]\ndata.eval = \"null.jsonl\"\n"
+       "data.fields = { question = \"q\", answer = \"a\" }\ntemplate = \"{question}=\"\n"
+       "[[tasks.nul.reward]]\nname = \"correct\"\nchecker = \"math\"\n");
+  const std::string tasks = " --tasks-file " + dir.str() + "/t.toml";
+  refused("eval --model " + kBase + " --task long" + tasks,
+          {"task long, prompt long.jsonl:1", "over the model's 256 positions"});
+  // A gold answer that is null fails scoring: the message names the row.
+  refused("eval --model " + kBase + " --task nul -k 1" + tasks,
+          {"task nul, prompt null.jsonl:2", "holds no answer"});
+  // Training counts them and names the longest before it starts (no run directory is left).
+  refused("train --run-dir " + dir.str() + "/run --set tasks.names='[\"long\"]'" +
+              " --set tasks.tasks_file='\"" + dir.str() + "/t.toml\"'",
+          {"task long: 2 of 3 prompts", "rollout.max_new_tokens 48", "256 positions",
+           "prompt mixed.jsonl:2"});
+  CHECK_FALSE(fs::exists(dir.path / "run"));
+}
+
+TEST_CASE("a run refused before it starts leaves no run directory behind") {
+  TempDir dir("aha_misuse_newrun");
+  fs::create_directories(dir.path);
+  const std::string train = "train --set run.steps=1 --set run.progress=false";
+  // A model path that is no model: neither the run directory nor its parents stay.
+  refused(train + " --run-dir " + dir.str() + "/runs/a --set model.path=" + dir.str() + "/nope",
+          {dir.str() + "/nope"});
+  CHECK_FALSE(fs::exists(dir.path / "runs"));
+  // An empty run directory given by the user stays, empty.
+  fs::create_directories(dir.path / "b");
+  refused(train + " --run-dir " + dir.str() + "/b --set tasks.names='[\"nope\"]'", {"nope"});
+  CHECK(fs::is_directory(dir.path / "b"));
+  CHECK(fs::is_empty(dir.path / "b"));
 }

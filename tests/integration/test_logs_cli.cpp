@@ -300,6 +300,17 @@ TEST_CASE("aha logs and aha report on a generated run") {
     CHECK(r.err.find("rollouts.db: no sample with id 9999") != std::string::npos);
     r = run("logs " + dir + " samples --best --worst");
     CHECK(r.code != 0);
+    // sft --from-db with a bar no sample reaches names the run and the count.
+    r = run("sft --model " + std::string(AHA_SOURCE_DIR) + "/experiments/r1-zero/base --from-db " +
+            dir + " --min-reward 100 --out " + dir + "/sft");
+    CHECK(r.code == 1);
+    CHECK_MESSAGE(r.err.find("--from-db " + dir + ": none of its " +
+                             std::to_string(kSteps * kGroups * kPerGroup) +
+                             " samples has reward >= 100") != std::string::npos,
+                  r.err);
+    r = run("logs " + dir + " samples --steps 3:1");
+    CHECK(r.code == 1);
+    CHECK(r.err.find("--steps 3:1: the first step is after the last") != std::string::npos);
   }
 
   SUBCASE("report") {

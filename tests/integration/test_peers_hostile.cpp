@@ -325,6 +325,20 @@ TEST_CASE("an unknown CURVE key is refused; ipc:// sockets are owner-only") {
   }
   CHECK(heard == 0);
   CHECK_MESSAGE(c.log_shows("auth: refused a CURVE client", 60), c.log());
+  // A real worker whose key is not allowed gives up saying where its key belongs.
+  const std::string key = tmp.str() + "/stranger.key";
+  int rc = 0;
+  const std::string out = run_command(std::string(AHA_BINARY) + " keygen --out " + key, &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  Child w;
+  start_child(w,
+              {AHA_BINARY, "rollout-worker", "--connect", endpoint, "--model",
+               std::string(AHA_SOURCE_DIR) + "/experiments/base-arith", "--server-key",
+               dir + "/keys/server.pub", "--key", key},
+              tmp.str() + "/stranger.log");
+  REQUIRE_MESSAGE(w.wait(60), w.log());
+  CHECK(w.rc == 2);
+  CHECK_MESSAGE(w.log().find("RUN_DIR/authorized_keys") != std::string::npos, w.log());
   kill(c.pid, SIGTERM);
   REQUIRE_MESSAGE(c.wait(60), c.log());
   CHECK_MESSAGE(c.rc == 130, c.log());  // interrupted, as asked

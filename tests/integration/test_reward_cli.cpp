@@ -79,6 +79,21 @@ TEST_CASE("aha reward score: a user TOML task, rows in order, bad rows reported"
   std::filesystem::remove(in);
 }
 
+TEST_CASE("aha reward tasks: the descriptions start in one column, however long a name") {
+  Run r = run(std::string(AHA_BINARY) + " reward tasks --tasks-file " + kFix + "/user_tasks.toml");
+  REQUIRE(r.rc == 0);
+  std::istringstream in(r.out);
+  size_t column = 0;
+  int n = 0;
+  for (std::string l; std::getline(in, l); n++) {
+    const size_t at = l.find_first_not_of(' ', l.find(' '));
+    if (n == 0) column = at;
+    CHECK_MESSAGE(at == column, l);
+  }
+  CHECK(r.out.find("mod10_chain ") != std::string::npos);
+  CHECK(n >= 9);
+}
+
 TEST_CASE("aha reward score: checker with options, stdin/stdout, config errors") {
   std::string in = write_tmp("aha-score-cd.jsonl",
                              "{\"completion\": \"<answer>(3 + 5) * 2</answer>\", \"numbers\": [3, "

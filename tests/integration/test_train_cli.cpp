@@ -110,6 +110,13 @@ TEST_CASE("train, resume and replay a micro run with worker processes") {
   std::snprintf(gn, sizeof gn, "gnorm %.3f", sa[0].grad_norm);
   CHECK_MESSAGE(out.find(gn) != std::string::npos, out);
 
+  // A plain resume reads the stored config (run.steps = 2, not the 5 an earlier --set gave): it
+  // says no step is left, and the 5 logged steps stay.
+  out = run(aha + " train --resume " + (dir / "b").string(), &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK_MESSAGE(out.find("run.steps = 2: no step left to train") != std::string::npos, out);
+  CHECK(aha::rundb_read_steps(db, 0).size() == 5);
+
   // The logs and report commands read the run.
   out = run(aha + " logs " + (dir / "a").string() + " steps", &rc);
   CHECK(rc == 0);
@@ -216,5 +223,30 @@ TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit
     REQUIRE(steps.size() == 2);
     for (const aha::StepRow& s : steps) CHECK_MESSAGE(s.dlogp_max == 0.0, name);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("learner.dynamic_sampling: a step whose every group is dropped trains nothing, goes on") {
+  const fs::path dir = fresh_dir("aha-train-dyn-");
+  const std::string aha = AHA_BINARY;
+  const std::string src = AHA_SOURCE_DIR;
+  int rc = 0;
+  std::string out = run(aha + " init --out " + (dir / "model").string() + " --seed 3", &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  // A random model answers no sum: every group has equal correctness and is dropped.
+  out = run(aha + " train --run-dir " + (dir / "run").string() + " --set model.path='\"" +
+                (dir / "model").string() + "\"' --set tasks.tasks_file='\"" + src +
+                "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
+                " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
+                " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4" +
+                " --set tasks.eval_samples=2 --set run.eval_every=0 --set run.steps=2" +
+                " --set learner.dynamic_sampling=true --set learner.max_oversample_rounds=1",
+            &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK_MESSAGE(out.find("no group kept: nothing trained") != std::string::npos, out);
+  aha::RunDb db = aha::rundb_open((dir / "run").string(), false);
+  std::vector<aha::StepRow> steps = aha::rundb_read_steps(db, 0);
+  REQUIRE(steps.size() == 2);
+  for (const aha::StepRow& s : steps) CHECK(s.frac_zero_var_groups == 1.0);
   fs::remove_all(dir);
 }

@@ -42,14 +42,34 @@ weights = [3, 1]
 TEST_CASE("unknown keys are errors that name the file and suggest the nearest key") {
   TrainConfig c;
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[learner]\nlearning_rat = 1\n", "my.toml"),
-                    doctest::Contains("my.toml: unknown config key 'learner.learning_rat'"));
+                    doctest::Contains("my.toml:2: unknown config key 'learner.learning_rat'"));
+  // The names other trainers give these knobs point at aha's, not at a near spelling.
+  CHECK_THROWS_WITH(train_config_parse_toml(c, "[learner]\nlearning_rate = 1\n", "my.toml"),
+                    doctest::Contains("did you mean 'learner.lr'"));
+  CHECK_THROWS_WITH(train_config_set(c, "learner.kl_coef=0.01"),
+                    doctest::Contains("did you mean 'learner.beta'"));
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.max_completion_length=64"),
+                    doctest::Contains("did you mean 'rollout.max_new_tokens'"));
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.temp=0.7"),
+                    doctest::Contains("did you mean 'rollout.temperature'"));
+  // Nothing near: no guess, the list instead.
+  CHECK_THROWS_WITH(train_config_parse_toml(c, "[tasks.toy]\nx = 1\n", "my.toml"),
+                    doctest::Contains("unknown config key 'tasks.toy' (`aha train --config-docs`"));
+  CHECK_THROWS_WITH(
+      train_config_parse_toml(c, "[log]\ntoken_blob = false\n", "my.toml"),
+      doctest::Contains("my.toml:2: unknown config key 'log.token_blob'; did you mean "
+                        "'log.token_blobs'"));
+  CHECK_THROWS_WITH(train_config_parse_toml(c, "steps = 3\n", "my.toml"),
+                    doctest::Contains("my.toml:1: 'steps' must be a section ([model], [tasks], "
+                                      "[rollout], [reward], [learner], [run], [log])"));
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[rollout]\ntemprature = 1.0\n", "my.toml"),
                     doctest::Contains("did you mean 'rollout.temperature'"));
   // A key in the wrong section is found by its name.
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[run]\ngroup_size = 4\n", "my.toml"),
                     doctest::Contains("did you mean 'rollout.group_size'"));
-  CHECK_THROWS_WITH(train_config_parse_toml(c, "[rollout]\ngroup_size = \"four\"\n", "my.toml"),
-                    doctest::Contains("wants an integer"));
+  CHECK_THROWS_WITH(
+      train_config_parse_toml(c, "[rollout]\ntop_k = 2\n\ngroup_size = \"four\"\n", "my.toml"),
+      doctest::Contains("my.toml:4: key 'rollout.group_size' wants an integer"));
   CHECK_THROWS_WITH(train_config_parse_toml(c, "[rollout\n", "bad.toml"),
                     doctest::Contains("bad.toml:1"));
 }
@@ -62,6 +82,13 @@ TEST_CASE("--set overrides and validation") {
   CHECK(c.learner.loss.eps_high == doctest::Approx(0.28));
   CHECK(c.model_path == "/tmp/m");
   CHECK(c.task_names.size() == 2);
+  // A list key given one value takes it as a list of one.
+  train_config_set(c, "tasks.names=gsm8k");
+  CHECK(c.task_names == std::vector<std::string>{"gsm8k"});
+  train_config_set(c, "rollout.cuda_devices=1");
+  CHECK(c.rollout_cuda_devices == std::vector<int>{1});
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=one"),
+                    doctest::Contains("wants an array of integers"));
   CHECK_THROWS_WITH(train_config_set(c, "learner.lrr=1"), doctest::Contains("'learner.lr'"));
   TrainConfig bad;
   bad.group_size = 1;
@@ -82,7 +109,7 @@ TEST_CASE("rollout.cuda_devices: integers, device ordinals, for CUDA engines onl
   CHECK(d.rollout_cuda_devices == std::vector<int>{1, 2, 3});
   CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=[1.5]"),
                     doctest::Contains("an array of integers"));
-  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=1"),
+  CHECK_THROWS_WITH(train_config_set(c, "rollout.cuda_devices=true"),
                     doctest::Contains("an array of integers"));
   TrainConfig neg;
   train_config_set(neg, "rollout.cuda_devices=[-1]");
@@ -102,6 +129,12 @@ TEST_CASE("the README documents every key") {
   for (const ConfigKey& k : train_config_keys(c)) {
     INFO(k.key);
     CHECK(readme.find(std::string("`") + k.key + "`") != std::string::npos);
+  }
+  // Its table is what `aha train --config-docs` prints, row for row.
+  std::istringstream docs(train_config_docs());
+  for (std::string row; std::getline(docs, row);) {
+    INFO(row);
+    CHECK(readme.find("\n" + row + "\n") != std::string::npos);
   }
 }
 

@@ -443,6 +443,9 @@ checker = "math"
           "task 't' data: unknown key 'feilds'");
   refused(head + "split.eval_frac = 0.5\n" + reward, "task 't' split: unknown key 'eval_frac'");
   refused(base + "wieght = 2.0\n", "task 't' reward: unknown key 'wieght'");
+  // A component without its checker says which one.
+  refused(base + "[[tasks.t.reward]]\nname = \"format\"\nweight = 0.2\n",
+          "task 't': reward component 2 ('format') needs a checker");
   refused(R"([tasks.t]
 data.train = "toy.jsonl"
 data.fields = { answer = ["a", 3] }
