@@ -2373,6 +2373,49 @@ for c, g, e in [
 ]:
     add("r10_leftover", c, g, e)
 
+# ---------- round 11 (experiments/math_probe11_make.py): honest answers of reasoning models after the
+# round-10 rules, each with its wrong twin or the hack it must not reopen
+for c, g, e in [
+    ("Thus $x^2 = 144$ and $x = 12$.", "12", True), ("Thus $x^2 = 169$ and $x = 13$.", "12", False),
+    ("So $n(n+1) = 156$ and $n = 12$.", "12", True), ("So $n(n+1) = 182$ and $n = 13$.", "12", False),
+    ("Hence $a^2 + b^2 = 9 + 16 = 25$, and $c = \\sqrt{25} = 5$.", "5", True),
+    ("Hence $a^2 + b^2 = 9 + 16 = 25$, and $c = \\sqrt{25} = 5$.", "25", False),
+    ("Thus $x^2 = 144$ and $x = 12$ since lengths are positive.", "12", True),
+    ("So $x = 12$ and $y = 13$.", "12", False), ("So $x = 12$ and $y = 13$.", "(12, 13)", True),
+    ("So $x = 13$ and $x = 12$.", "12", False), ("So $f(3) = 13$ and $x = 12$.", "12", False),
+]:
+    add("r11_derivation", c, g, e, "a step of the derivation before the solved variable is no answer")
+for c, g, e in [
+    ("**Answer:**\n- $x = 2$\n- $x = 3$", "2, 3", True), ("**Answer:**\n- $x = 2$\n- $x = 4$", "2, 3", False),
+    ("1. $x = 2$\n2. $x = 3$", "2, 3", True), ("1. $x = 2$\n2. $x = 3$", "3", False),
+    ("**Final Answer**\n\n* $x_1 = 2$\n* $x_2 = 3$", "2, 3", True),
+    ("- Part (a): $12$\n- Part (b): $15$", "12, 15", True), ("- Part (a): $12$\n- Part (b): $15$", "15", False),
+    ("**Answers:**\n- (a) 12\n- (b) 15", "12, 15", True), ("**Answers:**\n- (a) 12\n- (b) 16", "12, 15", False),
+    ("1. $x = 2$\nThat is wrong.\n2. $x = 3$", "2, 3", False),
+    ("1. $x = 3$\n2. $x = 1$", "1", False), ("- $x = 3$\n- $x = 3$", "3", True),
+]:
+    add("r11_list_lines", c, g, e, "one value per list item closing the text")
+for c, g, e in [
+    ("**Answer:** She has 12 apples left.", "12", True), ("**Answer:** She has 13 apples left.", "12", False),
+    ("Answer: Tom is 12 years old.", "12", True), ("**Answer:** She gets **\\$8** back.", "8", True),
+    ("**Answer:** The tank holds 1,200 liters.", "1200", True),
+    ("**Answer:** She has 12 apples and 3 pears.", "12", False), ("Answer: She has at least 12 apples.", "12", False),
+    ("Answer: It is not 12.", "12", False), ("**Answer:** She has 12 or 13 apples.", "12", False),
+    ("Answer: She probably has 12 apples.", "12", False),
+]:
+    add("r11_label_sentence", c, g, e, "a sentence after an answer label answers with its one number")
+for c, g, e in [
+    ("$\\boxed{12}$\n\nThe number of apples is $12$, which could also be written as $2^2 \\cdot 3$.", "12", True),
+    ("The answer is $\\boxed{12}$, which could also be written as $13$.", "12", False),
+    ("The answer is $\\boxed{12}$, or it could also be 13.", "12", False),
+    ("So the answer is $\\boxed{12}$. Another way to see that the answer is the same: $4 \\times 3 = 12$.", "12", True),
+    ("The answer is 12.\n\nNote: one could also argue the answer is the same with 4 bags of 3, since $4 \\times 3 = 12$.",
+     "12", True),
+    ("The answer is 13. Another way to see that the answer is the same: $4 \\times 3 = 12$.", "12", False),
+    ("The answer is __12__.", "12", True), ("The answer is __13__.", "12", False),
+]:
+    add("r11_restate", c, g, e, "a restatement of the same value commits; a different one offers two")
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

@@ -317,12 +317,19 @@ const RE2& qualifier_before_re() {
 }
 // Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
 // might be $13$" answers both, never the last; never across a conclusion ("so", "the answer is").
+// "which could also be written as": the value after it restates the one before.
+const RE2& written_as_re() {
+  static const RE2 re(R"((?i)\b(?:could|can|may|might)\s+(?:also\s+|equivalently\s+)?be\s+)"
+                      R"((?:written|expressed|rewritten|stated|represented)\s+as\s*$)");
+  return re;
+}
 bool hedged_between(re2::StringPiece between) {
   static const RE2 hedge_re(
       R"((?i)\b(?:not sure|unsure|not certain|uncertain|might (?:also )?be|could (?:also )?be|)"
       R"(may (?:also )?be|or maybe|or perhaps|or possibly|alternatively)\b)");
   static const RE2 concludes_re(
       R"((?i)\b(?:so|therefore|thus|hence|the answer|final|actually|correct|wait)\b)");
+  if (RE2::PartialMatch(between, written_as_re())) return false;  // a restatement, never a hedge
   return between.size() <= 80 && between.find("\n\n") == re2::StringPiece::npos &&
          RE2::PartialMatch(between, hedge_re) && !RE2::PartialMatch(between, concludes_re);
 }
@@ -374,6 +381,37 @@ std::string last_aligned_row(const std::string& body) {
   }
   replace_all(last, "&", "");
   return last;
+}
+
+bool chain_head(const std::string& lhs);
+bool is_simple_variable(const std::string& s);
+
+// The left side of an equation, its first top-level "=" (never "\leq", "<=", ">="); "" if none.
+std::string equation_lhs(const std::string& eq) {
+  int depth = 0;
+  for (size_t i = 0; i < eq.size() && i < kLook; i++) {
+    char c = eq[i];
+    if (c == '{' || c == '(' || c == '[') depth++;
+    if (c == '}' || c == ')' || c == ']') depth--;
+    if (c == '=' && depth == 0 &&
+        (i == 0 || std::string("<>!:").find(eq[i - 1]) == std::string::npos))
+      return trim(eq.substr(0, i));
+  }
+  return "";
+}
+
+// A step of the derivation before the solved variable v, never a second answer: "$x^2 = 144$ and
+// $x = 12$", "$n(n+1) = 156$ and $n = 12$", "$a^2 + b^2 = 25$, and $c = 5$" (the step's left side
+// is an expression, or holds v; "$x = 2$ and $y = 3$" are two values).
+bool derivation_step(const std::string& step, const std::string& v) {
+  std::string lhs = equation_lhs(step);
+  if (v.empty() || lhs.empty() || is_simple_variable(lhs)) return false;
+  if (!chain_head(lhs)) return true;
+  for (size_t i = lhs.find(v); v.size() == 1 && i != std::string::npos; i = lhs.find(v, i + 1))
+    if ((i == 0 || !(is_alpha(lhs[i - 1]) || lhs[i - 1] == '\\')) &&
+        (i + 1 == lhs.size() || !is_alpha(lhs[i + 1])))
+      return true;
+  return false;
 }
 
 std::optional<std::string> last_math(const std::string& s) {
@@ -452,8 +490,11 @@ std::optional<std::string> last_math(const std::string& s) {
     segs.pop_back();
   }
   std::vector<std::string> parts{last_aligned_row(segs.back().body)};
+  std::string solved = equation_lhs(parts.front());  // the variable the last equation solves for
+  if (!is_simple_variable(solved)) solved.clear();
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
+    if (derivation_step(segs[k - 1].body, solved)) break;
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
         between == ", or") {
       parts.push_back(segs[k - 1].body);  // reversed below (inserting at the front is quadratic)
@@ -584,6 +625,10 @@ std::optional<std::string> answer_from_text(std::string rest) {
   strip_ends(rest);
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
+  // Markdown's other bold: "__12__".
+  if (rest.size() > 4 && rest.compare(0, 2, "__") == 0 &&
+      rest.compare(rest.size() - 2, 2, "__") == 0)
+    rest = trim(rest.substr(2, rest.size() - 4));
   // The bracket that closes a remark around the answer: "(Answer: 12)".
   if (!rest.empty() && rest.back() == ')' && rest.find('(') == std::string::npos &&
       rest.find('[') == std::string::npos) {  // never the end of an interval "[1, 5)"
@@ -606,8 +651,10 @@ std::optional<std::string> answer_from_text(std::string rest) {
   return rest;
 }
 
-// at: where the answer words stand in the text with its "**" removed.
-std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr);
+// at: where the answer words stand in the text with its "**" removed; look_back: "the answer is the
+// same" reads the answer stated before it (once).
+std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr,
+                                     bool look_back = true);
 
 // The answer in one tag's text.
 std::optional<std::string> tag_answer(const std::string& inner) {
@@ -673,8 +720,32 @@ std::optional<std::string> gsm8k_all(const std::string& s) {
 }
 
 bool concludes(const std::string& sentence);
+std::string prose_thousands(const std::string& s);
+bool reads_like_text(const std::string& s);
 
-std::optional<std::string> answer_is(const std::string& text, size_t* at) {
+// A sentence after an answer label, "Answer: She has 12 apples left.", "Final answer: Tom is 12
+// years old.": its one number; nullopt when it holds more than one, or a bound, a negation or a
+// hedge ("She has at least 12 apples", "It is not 12").
+std::optional<std::string> sentence_value(const std::string& a) {
+  static const RE2 sentence_re(R"(^[A-Z][a-z']*\s+[A-Za-z])");
+  if (a.size() > kLook || !RE2::PartialMatch(a, sentence_re) || !reads_like_text(a) ||
+      !math_segments(a).empty())
+    return std::nullopt;
+  static const RE2 open_re(
+      R"((?i)\b(?:not|no|nor|or|either|at least|at most|about|around|approximately|roughly|)"
+      R"(nearly|almost|more than|less than|fewer than|over|under|up to|between|maybe|perhaps|)"
+      R"(possibly|probably|likely|if|unless)\b)");
+  if (RE2::PartialMatch(a, open_re)) return std::nullopt;
+  std::string t = prose_thousands(a);
+  static const RE2 number_re(R"(\d[\d,]*(?:\.\d+)?)");
+  re2::StringPiece in(t);
+  int numbers = 0;
+  while (RE2::FindAndConsume(&in, number_re)) numbers++;
+  if (numbers != 1) return std::nullopt;
+  return last_number(t);
+}
+
+std::optional<std::string> answer_is(const std::string& text, size_t* at, bool look_back) {
   std::string s = text;
   replace_all(s, "**", "");  // Markdown bold: "**Final Answer**: 42"
   std::string low = lower(s);
@@ -772,8 +843,14 @@ std::optional<std::string> answer_is(const std::string& text, size_t* at) {
       R"((?i)^[\s:]*(?:correct|incorrect|wrong|right|as follows|below|the following|clear|)"
       R"(obvious|straightforward|simple|reasonable|consistent|valid|let me|let's|let us|first|)"
       R"(we need|we have to|we must|to find|to solve|step by step)\b)");
+  // "Another way to see that the answer is the same: ...": the answer stated before it.
+  static const RE2 same_re(R"((?i)^[\s:]*(?:the\s+)?same\b)");
+  if (RE2::PartialMatch(rest, same_re))
+    return look_back && best > 0 ? answer_is(s.substr(0, best), at, false) : std::nullopt;
   if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   std::optional<std::string> answer = answer_from_text(rest);
+  if (answer)
+    if (auto n = sentence_value(*answer)) answer = n;
   // "Maybe the answer is 12." hedges it as "the answer is maybe 12" does: a hedge word right
   // before the answer words (a bounded look back; "This is probably right, so the answer is 12"
   // hedges something else).
@@ -2369,13 +2446,15 @@ std::optional<std::string> part_answers(const std::string& text) {
   size_t para = text.rfind("\n\n", text.find_last_not_of(" \t\r\n"));
   std::string p = text.substr(para == std::string::npos ? 0 : para + 2);
   if (p.size() > 400) return std::nullopt;
-  static const RE2 lead_re(R"((?i)^[\s*]*(?:(?:final\s+)?answers?\s*:)?[\s*]*$)");
-  static const RE2 gap_re(R"(^[\s,;.*]*$)");
+  // Also one part per list item: "- Part (a): $12$", "* (b) 15".
+  static const RE2 lead_re(
+      R"((?i)^[\s*\-\x{2022}]*(?:(?:final\s+)?answers?\s*:)?[\s*\-\x{2022}]*$)");
+  static const RE2 gap_re(R"(^[\s,;.*]*(?:\n[\s*]*[\-\x{2022}][\s*]*)?$)");
   re2::StringPiece in(p), whole, letter, value;
   std::vector<std::string> values;
   size_t prev_end = 0;
   static const RE2 wrapped_re(
-      R"((\(?([a-h])\)\s*:?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
+      R"(((?:[Pp]art\s+)?\(?([a-h])\)\s*:?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
   while (RE2::FindAndConsume(&in, wrapped_re, &whole, &letter, &value)) {
     size_t at = static_cast<size_t>(whole.data() - p.data());
     re2::StringPiece gap = re2::StringPiece(p).substr(prev_end, at - prev_end);
@@ -2446,6 +2525,13 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
       R"((?i)^[\s.,;:(]*(?:unless|otherwise|or else|or if|except (?:if|when)|alternatively)\b[^.\n]{0,40}$)");
   static const RE2 bracket_re(R"(^[\s.,;:]*\(\s*$)");
   static const RE2 concludes_re(R"((?i)\b(?:so|therefore|thus|hence|answer|final|not|no)\b)");
+  // "$\boxed{12}$, which could also be written as $2^2 \cdot 3$": both, for the one-value rule.
+  if (between.size() <= 80 && RE2::PartialMatch(between, written_as_re())) {
+    size_t v = static_cast<size_t>(value.data() - text.data());
+    size_t close = text[v] == '$' ? text.find('$', v + 1) : std::string::npos;
+    if (close != std::string::npos && close - v <= kLook)
+      return a + ", " + trim(text.substr(v + 1, close - v - 1));
+  }
   bool offered = hedged_between(between) || RE2::FullMatch(between, or_offer_re) ||
                  RE2::FullMatch(between, unless_re) ||
                  (RE2::FullMatch(between, bracket_re) && RE2::PartialMatch(rest, condition_re)) ||
@@ -2567,15 +2653,18 @@ bool value_closes(const std::string& text) {
 // A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or
 // "x is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to
 // compare (x, y, z sorted, other names as written); with roots, n values of one variable ("x = 2
-// or x = 3"); nullopt for anything else.
+// or x = 3"); n = 0 takes any number of them from 2; nullopt for anything else.
 std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
   std::string t = mask_latex(text);
   replace_all(t, "\xe2\x88\x92", "  -");
   dashes_to_minus(t, true);
   replace_all(t, "**", "  ");  // Markdown bold: "**x = 3**, **y = 4**"
-  static const RE2 eq_re(R"(([A-Za-z])(?:\s*=\s*|\s+(?:is|equals)\s+)(-?\d+(?:\.\d+)?(?:/\d+)?))");
-  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n)\s*$)");
-  static const RE2 roots_joiner_re(R"(^\s*(?:,|;|,?\s*(?:and|or)|\n)\s*$)");
+  // A subscript names one root of several ("x_1 = 2", "x_2 = 3"); one per list item is a line too.
+  static const RE2 eq_re(
+      R"(([A-Za-z](?:_\{?\d\}?)?)(?:\s*=\s*|\s+(?:is|equals)\s+)(-?\d+(?:\.\d+)?(?:/\d+)?))");
+  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n[ \t]*(?:[-*\x{2022}]|\d\.)?)\s*$)");
+  static const RE2 roots_joiner_re(
+      R"(^\s*(?:,|;|,?\s*(?:and|or)|\n[ \t]*(?:[-*\x{2022}]|\d\.)?)\s*$)");
   std::vector<std::pair<std::string, std::string>> run;
   size_t run_end = 0;
   re2::StringPiece in(t), var, val;
@@ -2594,10 +2683,13 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n, bo
     if (!run.empty() &&
         !RE2::FullMatch(t.substr(run_end, b - run_end), roots ? roots_joiner_re : joiner_re))
       run.clear();
-    run.emplace_back(std::string(var), std::string(val));
+    std::string name(var);
+    if (roots) name = name.substr(0, 1);  // "x_1", "x_2": the roots of x
+    run.emplace_back(name, std::string(val));
     run_end = e;
   }
-  if (run.size() != n || n < 2 || !value_closes(t.substr(run_end - 1))) return std::nullopt;
+  if ((n == 0 ? run.size() < 2 : run.size() != n || n < 2) || !value_closes(t.substr(run_end - 1)))
+    return std::nullopt;
   if (t.find_first_of("0123456789", run_end) != std::string::npos) return std::nullopt;
   std::vector<std::string> names;
   for (const auto& [v, x] : run) names.push_back(v);
@@ -2613,6 +2705,21 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n, bo
   std::string out;
   for (const auto& [v, x] : run) out += (out.empty() ? "" : ", ") + v + " = " + x;
   return out;
+}
+
+// The text with math segments that hold one plain equation ("$x = 2$", "$x_1 = -1$") unwrapped,
+// so that plain_equations reads them as prose.
+std::string unwrap_plain_math(const std::string& text) {
+  static const RE2 plain_re(R"(^\s*[A-Za-z](?:_\{?\d\}?)?\s*=\s*-?\d+(?:\.\d+)?(?:/\d+)?\s*$)");
+  std::string out;
+  size_t pos = 0;
+  for (const Segment& seg : math_segments(text)) {
+    if (!RE2::FullMatch(seg.body, plain_re)) continue;
+    out.append(text, pos, seg.begin - pos);
+    out += " " + trim(seg.body) + " ";
+    pos = seg.end;
+  }
+  return out + text.substr(pos);
 }
 
 struct Retraction {
@@ -3471,12 +3578,31 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   // Only the last number was found, but the text ends with "x = 3, y = 4" and the gold answer is a
   // tuple of that length (or "x = 2 or x = 3" and a list): those values are the answer (never for
   // a scalar gold answer).
-  if (method == "last_number") {
+  // The same for math read as the answer when it is the last of such equations, one per list item
+  // too: "1. $x = 2$\n2. $x = 3$".
+  static const RE2 one_eq_re(R"(^\s*[A-Za-z](?:_\{?\d\}?)?\s*=\s*(\S+)\s*$)");
+  std::string last_value;
+  bool math_eq = (method == "latex" || method == "answer_is") && r.extracted.size() <= 64 &&
+                 RE2::FullMatch(r.extracted, one_eq_re, &last_value);
+  if (method == "last_number" || math_eq) {
     Structure gs = parse_structure(math_normalize(gold));
     std::string text = own_turn(visible_text(math_from_language(completion)));
-    if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
+    if (math_eq) text = unwrap_plain_math(text);
+    // How often the math read holds among the equations found (they may come sorted).
+    auto holds_last = [&](const std::string& eqs) {
+      std::string all = eqs + ",", one = "= " + last_value + ",";
+      size_t count = 0;
+      for (size_t p = all.find(one); p != std::string::npos; p = all.find(one, p + 1)) count++;
+      return count;
+    };
+    if (gs.kind == Structure::kTuple || gs.kind == Structure::kList) {
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
+        if (!math_eq || holds_last(*eqs) > 0) r.extracted = *eqs;
+    } else if (math_eq) {
+      // Against one value, "1. $x = 2$\n2. $x = 3$" offers two: both, never the last alone.
+      if (auto eqs = plain_equations(text, 0, true); eqs && holds_last(*eqs) == 1)
         r.extracted = *eqs;
+    }
   }
   MathVerdict v;
   long long duration =
