@@ -2416,6 +2416,40 @@ for c, g, e in [
 ]:
     add("r11_restate", c, g, e, "a restatement of the same value commits; a different one offers two")
 
+for c, g, e in [
+    ("Therefore, $x = 12$ (and $x^2 = 144$ checks out).", "12", True),
+    ("Therefore, $x = 13$ (and $x^2 = 169$ checks out).", "12", False),
+    ("So $x = 12$, and indeed $3x = 36$.", "12", True), ("So $x = 13$, and $3x = 36$.", "12", False),
+    ("The answer is $12$. Indeed, $12 \\cdot 3 = 36$.", "12", True),
+    ("The answer is $12$. Indeed, $13$.", "12", False), ("The answer is $13$. Wait, it's $12$.", "12", True),
+    ("The answer is $13$. Wait, it's $12$.", "13", False),
+]:
+    add("r11_check_after", c, g, e, "a check of the answer after it is no second answer")
+for c, g, e in [
+    ("So the answer is $\\boxed{12}$ (alternatively, $3 \\times 4$).", "12", True),
+    ("$\\boxed{12}$ (alternatively, $13$)", "12", False),
+    ("The roots are $\\boxed{2}$ and $\\boxed{3}$.\n\n**Final Answer**\n$\\boxed{2, 3}$", "2, 3", True),
+    ("\\boxed{12} \\boxed{12, 13}", "12", False), ("\\boxed{1,000} and \\boxed{1000}", "1000", True),
+    ("<answer>She has 12 apples.</answer>", "12", True), ("<answer>She has 12 or 13 apples.</answer>", "12", False),
+    ("<answer>She has 12 apples, maybe 13.</answer>", "12", False),
+    ("$\\boxed{\\text{She has 12 apples.}}$", "12", True), ("$\\boxed{\\text{She has 13 apples.}}$", "12", False),
+    ("**Answers:**\n\n| Part | Answer |\n|---|---|\n| (a) | 12 |\n| (b) | 15 |", "12, 15", True),
+    ("| (a) | 12 |\n| (b) | 15 |", "15", False),
+    ("The answer is definitely 12.", "12", True), ("The answer is clearly not 12.", "12", False),
+    ("The answer is 12. The answer is the same as 13.", "12", False),
+]:
+    add("r11_restate", c, g, e, "one value restated commits; a second value offered is no answer")
+for c, g, e in [
+    ("The answer is 12. Maybe 13.", "12", False), ("The answer is $\\boxed{12}$. Maybe 13.", "12", False),
+    ("**Answer:** She has 12 apples. Maybe 13.", "12", False),
+    ("The answer is $\\boxed{12}$. Maybe I should double check: 3 × 4 = 12.", "12", True),
+    ("The answer is $\\boxed{12}$.\n\n**Note:** If the problem intended 4 bags, the answer would be 16.", "12", False),
+    ("The answer is 12. If she had eaten none, the answer would be 15, but she ate 3.", "12", True),
+    ("If we counted the ends, it would be 14. Since we do not, the answer is $\\boxed{12}$.", "12", True),
+]:
+    add("r11_hedge", c, g, e, "policy: a value offered after the answer, or for another reading, is no answer"
+        if not e else "")
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

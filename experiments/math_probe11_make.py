@@ -479,6 +479,46 @@ for t, gold, right, wrong in [
 add("hedge_about_answer", "The answer is $\\boxed{12}$, which could also be written as $13$.", "12", False,
     "a false restatement offers a second value: no answer")
 
+# ---- fourth wave: checks after the solved value, restatements offered as math, sentences in tags
+# and boxes, parts in a table, a box per root then the list, words of certainty
+for t in [
+    "Therefore, $x = @$ (and $x^2 = 144$ checks out).", "So $x = @$, and indeed $3x = 36$.",
+    "The answer is $@$. Indeed, $@ \\cdot 3 = 36$.", "The answer is $\\boxed{@}$.\n\nIndeed, $@ = 3 \\times 4$.",
+    "So the answer is $\\boxed{@}$ (alternatively, $3 \\times 4$).", "$\\boxed{\\text{She has @ apples.}}$",
+    "<answer>The total number of apples is @.</answer>", "<answer>She has @ apples.</answer>",
+    "The answer is definitely @.", "The answer is clearly $\\boxed{@}$.",
+    "From $x^2 = 144$ and $x > 0$, we get $x = @$.", "Thus $2x = 24$ and so $x = @$.",
+    "The answer is $\\boxed{@}$.\n\nAlternatively: $36 / 3 = @$.",
+    "The final answer is $\\boxed{@}$. Alternatively, one could write this as $\\boxed{@.0}$.",
+    "**Final Answer**\n\n\\boxed{@}\n\n---\n\n**Verification:**\n- 3 bags × 4 apples = @ ✓\n- None eaten ✓",
+    "So the answer is $\\boxed{@}$.\n\nWait, let me double-check. 3 × 4 = @. Yes.",
+    "It could be tempting to say 11, but the answer is @.",
+    "There might be 11 if we skipped the endpoint, but we don't, so there are @.",
+    "<think>\nThe answer might be 13. Let me check: 3 × 4 = 12, so 12.\n</think>\n\n@ apples.",
+    "The answer should be @.", "So it seems the answer is @.", "I'm fairly confident the answer is @.",
+]:
+    pair("wave4", t, "12")
+for t, gold, right, wrong in [
+    ("The roots are $\\boxed{@0}$ and $\\boxed{@1}$.\n\n**Final Answer**\n$\\boxed{@0, @1}$", "2, 3", ("2", "3"),
+     ("2", "4")),
+    ("**Answers:**\n\n| Part | Answer |\n|---|---|\n| (a) | @0 |\n| (b) | @1 |", "12, 15", ("12", "15"),
+     ("12", "16")),
+    ("The answer is $@0$, or equivalently $@1$.", "0.5", ("\\frac{1}{2}", "0.5"), ("\\frac{1}{3}", "0.3")),
+    ("So $13 \\cdot 17 \\equiv 1 \\pmod{22}$, and the inverse is $\\boxed{@0}$.", "17", ("17",), ("19",)),
+    ("The answer is $\\boxed{\\sqrt{144} = @0}$.", "12", ("12",), ("13",)),
+    ("The answer is $\\pi \\approx @0$.", "3.14", ("3.14",), ("3.15",)),
+    ("The answer is $@1$. Wait, it's $@0$.", "12", ("12", "13"), ("13", "12")),
+]:
+    pair("wave4", t, gold, right, wrong)
+# Hedges and second values the new readings must not open.
+for c in ["The answer is 12. Maybe 13.", "The answer is $\\boxed{12}$. Maybe 13.", "The answer is $12$. Indeed, $13$.",
+          "<answer>She has 12 apples, maybe 13.</answer>", "<answer>She has 12 or 13 apples.</answer>",
+          "$\\boxed{12}$ (alternatively, $13$)", "\\boxed{12} \\boxed{12, 13}", "The answer is 12. The answer is the same as 13.",
+          "**Answer:** She has 12 apples. Maybe 13.", "$\\boxed{\\text{She has 12 or 13 apples.}}$",
+          "| (a) | 12 |\n| (b) | 15 |"]:
+    add("hedge_about_answer", c, "12" if "15" not in c else "15", False,
+        "a second value offered or a retraction: no answer, or not this one")
+
 if __name__ == "__main__":
     for r in rows:
         print(json.dumps(r, ensure_ascii=False))

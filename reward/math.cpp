@@ -199,17 +199,30 @@ std::vector<std::string> all_boxed(const std::string& s) {
   return out;
 }
 
-// Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once.
+std::vector<std::string> split_top(const std::string& s, const std::string& sep);
+
+// Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once,
+// also inside a list that restates them ("\boxed{2} and \boxed{3}", then "\boxed{2, 3}").
 std::string join_answers(const std::vector<std::string>& answers) {
   std::vector<std::string> kept;
   std::unordered_set<std::string> seen;  // a linear search of kept per answer is quadratic
   std::string out;
   MathOptions same;
+  std::vector<std::string> items;
   for (const std::string& a : answers) {
+    static const RE2 thousands_re(R"(\d,\d)");  // "1,000" is one number
+    if (answers.size() < 2 || answers.size() > 16 || a.size() > kLook ||
+        RE2::PartialMatch(a, thousands_re)) {
+      items.push_back(a);
+      continue;
+    }
+    for (const std::string& e : split_top(a, ",")) items.push_back(e);
+  }
+  for (const std::string& a : items) {
     std::string n = trim(a);
     if (n.empty()) continue;
     bool repeat = false;
-    for (size_t k = 0; k < kept.size() && !repeat && answers.size() <= 16; k++)
+    for (size_t k = 0; k < kept.size() && !repeat && items.size() <= 16; k++)
       repeat = math_equal(kept[k], n, same).equal;
     if (repeat || !seen.insert(n).second) continue;
     kept.push_back(n);
@@ -462,6 +475,18 @@ std::optional<std::string> last_math(const std::string& s) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
     std::string between = s.substr(a.end, b.begin - a.end);
+    // "So $x = 12$, and indeed $3x = 36$", "$x = 12$ (and $x^2 = 144$ checks out)": a check of
+    // the solved value after it, never the answer.
+    static const RE2 check_re(
+        R"((?i)\b(?:indeed|checks?|checking|verif(?:y|ies|ied|ication)|confirms?|satisfie[sd]|)"
+        R"(holds|as expected|consistent)\b|\x{2713}|\x{2714}|\x{2705})");
+    std::string solved = equation_lhs(a.body);
+    if (between.size() <= 80 && is_simple_variable(solved) && derivation_step(b.body, solved) &&
+        (RE2::PartialMatch(between, check_re) ||
+         RE2::PartialMatch(s.substr(b.end, 40), check_re))) {
+      segs.pop_back();
+      continue;
+    }
     // "$\frac52$ (or $2.5$)", "(i.e. $2.5$)": a restatement, kept with the answer (a different
     // value makes two answers).
     static const RE2 restate_re(R"(^\(\s*(?:or|i\.e\.,?|that is,?)$)");
@@ -542,6 +567,18 @@ constexpr const char* kScriptLetter =
 // A letter of a script written without spaces between words (Chinese, Japanese, Korean).
 constexpr const char* kCjkLetter = R"([\x{3040}-\x{30FF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}])";
 
+std::string mask_latex(const std::string& s);
+
+// Words after an answer that take it back, leave it open or offer another: text with them is never
+// read as a check of the answer.
+const RE2& reopens_re() {
+  static const RE2 re(
+      R"((?i)\b(?:wait|actually|no|not|correction|instead|rather|oops|hmm|mistake|wrong|recompute|)"
+      R"(recheck|but|maybe|perhaps|possibly|probably|likely|or|alternatively|could|might|unless|)"
+      R"(guess|unsure|sure)\b|\?)");
+  return re;
+}
+
 std::optional<std::string> answer_from_text(std::string rest) {
   rest = trim(rest);
   // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)",
@@ -588,6 +625,27 @@ std::optional<std::string> answer_from_text(std::string rest) {
     if (at > 0) rest = rest.substr(0, at);
     break;
   }
+  // "The answer is $12$. Indeed, $12 \cdot 3 = 36$.": math closes the answer's sentence; what
+  // follows checks it.
+  {
+    std::string masked = mask_latex(rest);
+    static const RE2 end_re(R"(([.!]\s+[A-Z]))");
+    re2::StringPiece m;
+    if (RE2::PartialMatch(masked, end_re, &m)) {
+      size_t cut = static_cast<size_t>(m.data() - masked.data());
+      std::string head = rest.substr(0, cut), tail = rest.substr(cut);
+      // Only a check: each math after it an equation, nothing retracted, hedged or offered.
+      bool check = tail.size() <= kLook && !RE2::PartialMatch(tail, reopens_re());
+      std::vector<Segment> later = math_segments(tail);
+      for (const Segment& seg : later) check = check && seg.body.find('=') != std::string::npos;
+      if (check && !later.empty() && (!all_boxed(head).empty() || !math_segments(head).empty()))
+        rest = head;
+    }
+  }
+  // A word of certainty before the answer: "definitely 12", "clearly $\frac12$".
+  static const RE2 certain_re(
+      R"((?i)^\s*(?:definitely|certainly|clearly|indeed|exactly|precisely|surely|obviously)\b[\s,:]*)");
+  RE2::Replace(&rest, certain_re, "");
   // A choice letter leads its value: "(B) $\frac12$" answers with both, read as text.
   static const RE2 choice_first(R"(^[\s:*]*\([A-J]\)(?:\s|$))");
   bool choice = RE2::PartialMatch(rest, choice_first);
@@ -657,11 +715,17 @@ std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr,
                                      bool look_back = true);
 
 // The answer in one tag's text.
+std::optional<std::string> sentence_value(const std::string& a);
+
 std::optional<std::string> tag_answer(const std::string& inner) {
   if (all_boxed(inner).empty() && math_segments(inner).empty()) {
     if (auto a = answer_is(inner)) return a;
   }
-  return answer_from_text(inner);
+  std::optional<std::string> a = answer_from_text(inner);
+  // "<answer>She has 12 apples.</answer>": the sentence's one number.
+  if (a)
+    if (auto n = sentence_value(*a)) return n;
+  return a;
 }
 
 // Every <answer>...</answer>, a nested one on its own ("<answer>13<answer>12</answer></answer>" is
@@ -844,12 +908,14 @@ std::optional<std::string> answer_is(const std::string& text, size_t* at, bool l
       R"(obvious|straightforward|simple|reasonable|consistent|valid|let me|let's|let us|first|)"
       R"(we need|we have to|we must|to find|to solve|step by step)\b)");
   // "Another way to see that the answer is the same: ...": the answer stated before it.
-  static const RE2 same_re(R"((?i)^[\s:]*(?:the\s+)?same\b)");
+  static const RE2 same_re(
+      R"((?i)^[\s:]*(?:the\s+)?same(?:\s*[.,;:!)]|\s*$|\s+(?:with|in|for|either|both|)"
+      R"(regardless|whichever|when|by|using|via)\b))");
   if (RE2::PartialMatch(rest, same_re))
     return look_back && best > 0 ? answer_is(s.substr(0, best), at, false) : std::nullopt;
   if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   std::optional<std::string> answer = answer_from_text(rest);
-  if (answer)
+  if (answer && !RE2::PartialMatch(rest, reopens_re()))
     if (auto n = sentence_value(*answer)) answer = n;
   // "Maybe the answer is 12." hedges it as "the answer is maybe 12" does: a hedge word right
   // before the answer words (a bounded look back; "This is probably right, so the answer is 12"
@@ -2447,14 +2513,15 @@ std::optional<std::string> part_answers(const std::string& text) {
   std::string p = text.substr(para == std::string::npos ? 0 : para + 2);
   if (p.size() > 400) return std::nullopt;
   // Also one part per list item: "- Part (a): $12$", "* (b) 15".
-  static const RE2 lead_re(
-      R"((?i)^[\s*\-\x{2022}]*(?:(?:final\s+)?answers?\s*:)?[\s*\-\x{2022}]*$)");
-  static const RE2 gap_re(R"(^[\s,;.*]*(?:\n[\s*]*[\-\x{2022}][\s*]*)?$)");
+  // Or one per row of a Markdown table: "| (a) | 12 |".
+  static const RE2 lead_re(R"((?i)^[\s*\-\x{2022}]*(?:(?:final\s+)?answers?\s*:)?[\s*\-\x{2022}]*)"
+                           R"((?:\|[^\n]*\n\s*\|[-:| \t]+\n)?[\s|]*$)");
+  static const RE2 gap_re(R"(^[\s,;.*|]*(?:\n[\s*]*[\-\x{2022}][\s*]*)?$)");
   re2::StringPiece in(p), whole, letter, value;
   std::vector<std::string> values;
   size_t prev_end = 0;
   static const RE2 wrapped_re(
-      R"(((?:[Pp]art\s+)?\(?([a-h])\)\s*:?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
+      R"(((?:[Pp]art\s+)?\(?([a-h])\)\s*[:|]?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
   while (RE2::FindAndConsume(&in, wrapped_re, &whole, &letter, &value)) {
     size_t at = static_cast<size_t>(whole.data() - p.data());
     re2::StringPiece gap = re2::StringPiece(p).substr(prev_end, at - prev_end);
@@ -2507,6 +2574,15 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   if (match_after(text, e, question_re) || match_before(text, b, doubt_before_re) ||
       match_after(text, e, guess_after_re))
     return "maybe " + a;
+  // Another reading's answer after it: "If the problem meant 4 bags, the answer would be 16." (a
+  // counterfactual that goes on, "..., it would be 15, but she ate 3", offers nothing).
+  static const RE2 would_re(
+      R"((?i)\b(?:if|had|were|assuming|suppose)\b[^.\n]{0,120}\b(?:answer|result|total|it)\s+)"
+      R"(would\s+(?:instead\s+)?(?:be|have\s+been)\s+\$?(-?\d+(?:\.\d+)?)\$?\s*(?:[.!]|$))");
+  std::string other;
+  if (RE2::PartialMatch(re2::StringPiece(text).substr(e, 2 * kLook), would_re, &other) &&
+      other != a)
+    return a + ", " + other;
   // The next value after it, and what stands between.
   static const RE2 value_re(R"(((?:\$|\\\(|\\boxed\{)?\s*-?\d+(?:\.\d+)?(?:\s*(?:\$|\\\)|\}))?))");
   re2::StringPiece window = re2::StringPiece(text).substr(e, kLook), rest = window, value;
@@ -2514,7 +2590,7 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   re2::StringPiece between = window.substr(0, value.data() - window.data());
   static const RE2 or_offer_re(
       R"((?i)^[\s.,;:]*\(?\s*(?:or|and/or)(?:\s+(?:possibly|maybe|perhaps|else|even|rather|)"
-      R"(alternatively))?\s*$)");
+      R"(alternatively))?\s*$|^[\s.,;:]*\(?\s*(?:maybe|perhaps|possibly|probably)\s*,?\s*$)");
   static const RE2 condition_re(
       R"((?i)^\s*(?:if|when|depending|assuming|under|for some|in case)\b)");
   static const RE2 also_re(
@@ -2538,6 +2614,14 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
                  (between.size() <= 40 && !RE2::PartialMatch(between, concludes_re) &&
                   RE2::PartialMatch(rest, also_re));
   if (!offered) return std::nullopt;
+  // Offered as math: the whole of it ("(alternatively, $3 \times 4$)"), so that the one-value rule
+  // reads a restatement of the same value as one answer.
+  size_t vb = static_cast<size_t>(value.data() - text.data());
+  if (text[vb] == '$' && vb + 1 < text.size() && text[vb + 1] != '$') {
+    size_t close = text.find('$', vb + 1);
+    if (close != std::string::npos && close - vb <= kLook)
+      return a + ", " + trim(text.substr(vb + 1, close - vb - 1));
+  }
   std::string v(value);
   static const RE2 strip_re(R"(\$|\\\(|\\\)|\\boxed\{|\})");
   RE2::GlobalReplace(&v, strip_re, "");
@@ -2569,6 +2653,12 @@ std::optional<std::string> extract_by(const std::string& text,
   auto marked = [&text](const std::string& m) -> std::optional<std::string> {
     if (m == "boxed") {
       std::vector<std::string> boxes = all_boxed(text);
+      // "\boxed{\text{She has 12 apples.}}": the sentence's one number.
+      static const RE2 text_re(R"(^\s*\\text\{([^{}]*)\}\s*$)");
+      std::string inner;
+      for (std::string& b : boxes)
+        if (b.size() <= kLook && RE2::FullMatch(b, text_re, &inner))
+          if (auto n = sentence_value(trim(inner))) b = *n;
       if (!boxes.empty()) return join_answers(boxes);
       return std::nullopt;
     }
