@@ -2402,6 +2402,9 @@ for c, g, e in [
     ("**Answer:** She has 12 apples and 3 pears.", "12", False), ("Answer: She has at least 12 apples.", "12", False),
     ("Answer: It is not 12.", "12", False), ("**Answer:** She has 12 or 13 apples.", "12", False),
     ("Answer: She probably has 12 apples.", "12", False),
+    ("Answer: The temperature dropped to negative 12 degrees.", "12", False),
+    ("**Answer:** The area is 12π square units.", "12", False), ("Answer: The derivative is 12x.", "12", False),
+    ("Answer: The slope is −3.", "-3", True), ("Answer: Each person pays $12.50.", "12.5", True),
 ]:
     add("r11_label_sentence", c, g, e, "a sentence after an answer label answers with its one number")
 for c, g, e in [

@@ -799,7 +799,13 @@ std::optional<std::string> sentence_value(const std::string& a) {
       R"((?i)\b(?:not|no|nor|or|either|at least|at most|about|around|approximately|roughly|)"
       R"(nearly|almost|more than|less than|fewer than|over|under|up to|between|maybe|perhaps|)"
       R"(possibly|probably|likely|if|unless)\b)");
-  if (RE2::PartialMatch(a, open_re)) return std::nullopt;
+  // Words and signs that change the number ("negative 12", "12 squared", "12π", "1/6", "2x"):
+  // the sentence is left as it is.
+  static const RE2 changes_re(
+      R"((?i)\b(?:negative|minus|below|above|dozens?|hundreds?|thousands?|millions?|billions?|)"
+      R"(half|halves|quarters?|thirds?|times|squared|cubed|factorial|power|percent)\b|)"
+      R"([0-9][A-Za-z]|[A-Za-z][0-9]|[^A-Za-z0-9\s,.'%$\\!\x{2212}-]|[0-9]\.[0-9]+\.)");
+  if (RE2::PartialMatch(a, open_re) || RE2::PartialMatch(a, changes_re)) return std::nullopt;
   std::string t = prose_thousands(a);
   static const RE2 number_re(R"(\d[\d,]*(?:\.\d+)?)");
   re2::StringPiece in(t);
