@@ -519,6 +519,76 @@ for c in ["The answer is 12. Maybe 13.", "The answer is $\\boxed{12}$. Maybe 13.
     add("hedge_about_answer", c, "12" if "15" not in c else "15", False,
         "a second value offered or a retraction: no answer, or not this one")
 
+# ---- fifth wave: long answers with summaries and checks, roots rejected by a condition, tuples and
+# lists one per line, HTML, think blocks (the wrong twin writes 13 for 12 everywhere)
+for c in [
+    "Let me solve this step by step.\n\n**Step 1:** 3 bags × 4 apples = 12 apples.\n\n**Step 2:** None are eaten.\n\n**Final Answer:** 12 apples\n\nThis makes sense because 3 × 4 = 12.",
+    "**Final Answer**\n\nThe final answer is $\\boxed{12}$. \n\nNote: This assumes no apples were eaten; if 3 were eaten, we would subtract them.",
+    "Thus there are $\\boxed{12}$ apples.\n\n---\n\n### Summary\n- Bags: 3\n- Apples per bag: 4\n- Total: 3 × 4 = **12**",
+    "Answer: **12**\n\nReasoning: 3 bags with 4 apples each gives 3 × 4 = 12.",
+    "**Answer: 12 apples**\n\n**Explanation:**\n1. She buys 3 bags.\n2. Each bag has 4 apples.\n3. 3 × 4 = 12.",
+    "Therefore, the number of apples is $\\boxed{12}$.\n\n**Double-check:** $12 \\div 4 = 3$ bags ✓",
+    "$x = 12$\n\nCheck: $2(12) + 1 = 25$ ✓",
+    "The value of $x$ is $12$.\n\n**Verification:** $3(12) - 6 = 30$. ✓",
+    "So $x = 12$.\n\nLet's verify: $3x - 6 = 3(12) - 6 = 36 - 6 = 30$. ✓",
+    "The answer is $\\boxed{12}$.\n\nTo verify: if $x = 12$, then $x^2 = 144$. ✓",
+    "Solving, we get $x = 12$.\n\nSubstituting back: $x^2 - 144 = 0$ ✓.",
+    "Thus $x = 12$.\n\nAlternatively, we could note that $x^2 = 144$ directly gives $x = 12$ (taking the positive root).",
+    "Hence, $x = 12$. (We discard $x = -12$ since $x$ is a length.)",
+    "The solutions are $x = 12$ and $x = -12$, but since $x > 0$, $x = 12$.",
+    "We reject $x = -12$ because lengths are positive, so $x = 12$.",
+    "So $x = 12$ or $x = -12$. Since $x$ is positive, the answer is $12$.",
+    "$x = -12$ is extraneous, so $x = \\boxed{12}$.",
+    "The quadratic gives $x = 12$ or $x = -2$; only $x = 12$ is positive.",
+    "The possible values are 12 and -2, but only 12 works. The answer is 12.",
+    "Case 1: $x = 12$. Case 2: $x = -2$ (rejected). So $x = 12$.",
+    "<p><strong>Answer:</strong> 12</p>",
+    "<div class=\"answer\">12</div>",
+    "<span>The answer is <b>12</b></span>",
+    "<h2>Final Answer</h2>\n<p>$\\boxed{12}$</p>",
+    "<br>Answer: 12<br>",
+    "The answer is <u>12</u>.",
+    "The answer is <em>12</em>.",
+    "# Answer\n\n12",
+    "**Answer**\n12",
+    "Final Answer\n12",
+    "> The answer is **12**.",
+    "***\n**12**\n***",
+    "✅ **12**",
+    "🎯 Final answer: **12**",
+    "$\\color{blue}{\\boxed{12}}$",
+    "$\\textcolor{red}{12}$",
+    "$\\mathbf{12}$",
+    "\\(\\boxed{12}\\)",
+    "**Answer:** \\(12\\)",
+    "<think>\nI think it's 11. No wait, 12. Maybe 13? No, 12.\n</think>\nThe answer is 12.",
+    "<think>\nLet me see... maybe 10, or 14, or something. Actually, 3 × 4 = 12.\n</think>\n\n**Answer: 12**",
+    "<think>\n\\boxed{11}\n\\boxed{13}\n</think>\n\nAfter careful calculation, the answer is $\\boxed{12}$.",
+    "<think>The answer is 13? Hmm.</think>\n\n<answer>12</answer>",
+    "</think>\n\n12",
+    "Okay, so I need to find... 12. Yeah.\n</think>\n\nThe answer is 12.",
+]:
+    pair("wave5", c.replace("12", "@"), "12")
+for c, gold, wrong in [
+    ("The roots are $x=2$ and $x=3$.", "2, 3", "The roots are $x=4$ and $x=3$."),
+    ("$x = 2, 3$", "2, 3", "$x = 4, 3$"),
+    ("$x \\in \\{2, 3\\}$", "2, 3", "$x \\in \\{4, 3\\}$"),
+    ("The solutions are $2$ and $3$.", "2, 3", "The solutions are $4$ and $3$."),
+    ("**Answer:** $x = 2$ or $x = 3$", "2, 3", "**Answer:** $x = 4$ or $x = 3$"),
+    ("Thus, $x = 2$ and $x = 3$ are the solutions.", "2, 3", "Thus, $x = 4$ and $x = 3$ are the solutions."),
+    ("The answer is $\\boxed{2}$ and $\\boxed{3}$.", "2, 3", "The answer is $\\boxed{4}$ and $\\boxed{3}$."),
+    ("\\[ x = 2 \\quad \\text{or} \\quad x = 3 \\]", "2, 3", "\\[ x = 4 \\quad \\text{or} \\quad x = 3 \\]"),
+    ("$$x_1 = 2, \\quad x_2 = 3$$", "2, 3", "$$x_1 = 4, \\quad x_4 = 3$$"),
+    ("**Final Answer**\n\\\\[\n\\boxed{2} \\text{ and } \\boxed{3}\n\\\\]", "2, 3", "**Final Answer**\n\\\\[\n\\boxed{4} \\text{ and } \\boxed{3}\n\\\\]"),
+    ("$\\boxed{(3, 4)}$\n\nSo $x = 3$ and $y = 4$.", "(3, 4)", "$\\boxed{(3, 5)}$\n\nSo $x = 3$ and $y = 5$."),
+    ("The intersection point is $(3, 4)$, i.e., $x = 3$, $y = 4$.", "(3, 4)", "The intersection point is $(3, 5)$, i.e., $x = 3$, $y = 5$."),
+    ("So $x = 3$, $y = 4$.\n\n**Answer:** $(x, y) = (3, 4)$", "(3, 4)", "So $x = 3$, $y = 5$.\n\n**Answer:** $(x, y) = (3, 5)$"),
+    ("$x = 3$\n$y = 4$", "(3, 4)", "$x = 3$\n$y = 5$"),
+    ("- $x = 3$\n- $y = 4$", "(3, 4)", "- $x = 3$\n- $y = 5$"),
+]:
+    add("wave5", c, gold, True)
+    add("wave5", wrong, gold, False)
+
 if __name__ == "__main__":
     for r in rows:
         print(json.dumps(r, ensure_ascii=False))

@@ -520,6 +520,10 @@ std::optional<std::string> last_math(const std::string& s) {
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
     if (derivation_step(segs[k - 1].body, solved)) break;
+    // "since $x > 0$, $x = 12$": the math before the comma is the condition, not an answer.
+    static const RE2 condition_re(
+        R"((?i)(?:^|[^A-Za-z])(?:since|because|as|if|given|assuming|when|whenever)\s*$)");
+    if (between == "," && match_before(s, segs[k - 1].begin, condition_re)) break;
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
         between == ", or") {
       parts.push_back(segs[k - 1].body);  // reversed below (inserting at the front is quadratic)
@@ -2749,8 +2753,10 @@ bool value_closes(const std::string& text) {
 // A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or
 // "x is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to
 // compare (x, y, z sorted, other names as written); with roots, n values of one variable ("x = 2
-// or x = 3"); n = 0 takes any number of them from 2; nullopt for anything else.
-std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
+// or x = 3"); n = 0 takes any number of them from 2; lines: one per line only; nullopt for anything
+// else.
+std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots,
+                                           bool lines = false) {
   std::string t = mask_latex(text);
   replace_all(t, "\xe2\x88\x92", "  -");
   dashes_to_minus(t, true);
@@ -2761,6 +2767,7 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n, bo
   static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n[ \t]*(?:[-*\x{2022}]|\d\.)?)\s*$)");
   static const RE2 roots_joiner_re(
       R"(^\s*(?:,|;|,?\s*(?:and|or)|\n[ \t]*(?:[-*\x{2022}]|\d\.)?)\s*$)");
+  static const RE2 lines_joiner_re(R"(^[ \t]*\n[ \t]*(?:[-*\x{2022}]|\d\.)?\s*$)");
   std::vector<std::pair<std::string, std::string>> run;
   size_t run_end = 0;
   re2::StringPiece in(t), var, val;
@@ -2776,8 +2783,9 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n, bo
       run.clear();
       continue;
     }
-    if (!run.empty() &&
-        !RE2::FullMatch(t.substr(run_end, b - run_end), roots ? roots_joiner_re : joiner_re))
+    if (!run.empty() && !RE2::FullMatch(t.substr(run_end, b - run_end), lines   ? lines_joiner_re
+                                                                        : roots ? roots_joiner_re
+                                                                                : joiner_re))
       run.clear();
     std::string name(var);
     if (roots) name = name.substr(0, 1);  // "x_1", "x_2": the roots of x
@@ -3696,7 +3704,7 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
         if (!math_eq || holds_last(*eqs) > 0) r.extracted = *eqs;
     } else if (math_eq) {
       // Against one value, "1. $x = 2$\n2. $x = 3$" offers two: both, never the last alone.
-      if (auto eqs = plain_equations(text, 0, true); eqs && holds_last(*eqs) == 1)
+      if (auto eqs = plain_equations(text, 0, true, true); eqs && holds_last(*eqs) == 1)
         r.extracted = *eqs;
     }
   }
