@@ -2393,6 +2393,7 @@ for c, g, e in [
     ("**Answers:**\n- (a) 12\n- (b) 15", "12, 15", True), ("**Answers:**\n- (a) 12\n- (b) 16", "12, 15", False),
     ("1. $x = 2$\nThat is wrong.\n2. $x = 3$", "2, 3", False),
     ("1. $x = 3$\n2. $x = 1$", "1", False), ("- $x = 3$\n- $x = 3$", "3", True),
+    ("$x = 3$\n$y = 4$", "(3, 4)", True), ("- $x = 3$\n- $y = 5$", "(3, 4)", False),
 ]:
     add("r11_list_lines", c, g, e, "one value per list item closing the text")
 for c, g, e in [
