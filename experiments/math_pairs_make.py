@@ -2444,6 +2444,7 @@ for c, g, e in [
     ("| (a) | 12 |\n| (b) | 15 |", "15", False),
     ("The answer is definitely 12.", "12", True), ("The answer is clearly not 12.", "12", False),
     ("The answer is 12. The answer is the same as 13.", "12", False),
+    ("So the total is 12, i.e., 3 × 4.", "12", True), ("So the total is 12, i.e., 3 × 4.", "4", False),
 ]:
     add("r11_restate", c, g, e, "one value restated commits; a second value offered is no answer")
 for c, g, e in [

@@ -589,6 +589,52 @@ for c, gold, wrong in [
     add("wave5", c, gold, True)
     add("wave5", wrong, gold, False)
 
+# ---- sixth wave: short o1-style endings, remarks and restatements after the answer (the twin writes
+# 13 for 12)
+for c in [
+    "**Summary**\n\n| Item | Count |\n|---|---|\n| Bags | 3 |\n| Apples/bag | 4 |\n| Total | 12 |\n\nShe has 12 apples.",
+    "## Solution\n\n1. Bags: 3\n2. Per bag: 4\n3. Total: $3 \\times 4 = 12$\n\n## Answer\n\n12",
+    "**Key steps:**\n- $3 \\times 4 = 12$\n- No apples eaten\n\n**Result:** 12 apples",
+    "**Final result:** 12",
+    "Result: $\\boxed{12}$",
+    "**Therefore, she has 12 apples.**",
+    "So, in total, she has **12 apples**. 🍎",
+    "Total apples = 3 × 4 = **12**",
+    "She has 12 apples in total (3 bags × 4 apples each).",
+    "She has 12 apples (3 × 4 = 12).",
+    "The answer is 12 (since 3 × 4 = 12).",
+    "**Answer: 12** (3 bags × 4 apples)",
+    "So there are 12 apples. That's 3 bags times 4 apples per bag.",
+    "So the total is 12, i.e., 3 × 4.",
+    "Therefore: **12**",
+    "∴ 12 apples",
+    "$\\therefore x = 12$",
+    "Final: 12 apples ✓",
+    "=> 12",
+    "**12** is the answer.",
+    "12 is the final answer.",
+    "The answer: 12.",
+    "My final answer is 12.",
+    "Our answer is $\\boxed{12}$.",
+    "I get 12 as the final answer.",
+    "The answer comes out to 12.",
+    "This gives us a final answer of 12.",
+    "So we end up with 12 apples.",
+    "That leaves her with 12 apples, which is our answer.",
+    "In conclusion, she has 12 apples.",
+    "Putting it all together: 12.",
+    "Hence, the required number is 12.",
+    "The number of apples she has is twelve (12).",
+    "She ends up with a dozen, i.e. 12 apples.",
+    "$\\boxed{12}$ — that's 3 bags of 4.",
+    "$\\boxed{12}$ (3 × 4)",
+    "$\\boxed{12}$ (from $3 \\times 4$)",
+    "$\\boxed{12}$, as computed above.",
+    "$\\boxed{12}$, which matches our estimate of about 10–15.",
+    "The answer is $\\boxed{12}$, which is between 10 and 15 as expected.",
+]:
+    pair("wave6", c.replace("12", "@"), "12")
+
 if __name__ == "__main__":
     for r in rows:
         print(json.dumps(r, ensure_ascii=False))

@@ -2491,6 +2491,7 @@ std::string answer_clause(const std::string& text) {
   static const RE2 cut_re(
       R"((?i)\d%?(?:\s+[a-z'-]+){0,4}?(\s*,\s*(?:since|because|as|using|at|given|twice|thrice|who|whose|)"
       R"(half)\b|\s*,\s*which is (?:\d+(?:\.\d+)?\s*(?:%|percent\b)|(?:twice|half|\w+ times)\b)|)"
+      R"(\s*,\s*(?:i\.e\.|that is)|)"
       R"(\s+(?:since|because|using)\b|)"
       R"(\s+(?:remain|remains|remaining|left|in total|in all|altogether)\b()))");
   static const RE2 concludes_re(
