@@ -2373,6 +2373,91 @@ for c, g, e in [
 ]:
     add("r10_leftover", c, g, e)
 
+# ---------- round 11 (experiments/math_probe11_make.py): honest answers of reasoning models after the
+# round-10 rules, each with its wrong twin or the hack it must not reopen
+for c, g, e in [
+    ("Thus $x^2 = 144$ and $x = 12$.", "12", True), ("Thus $x^2 = 169$ and $x = 13$.", "12", False),
+    ("So $n(n+1) = 156$ and $n = 12$.", "12", True), ("So $n(n+1) = 182$ and $n = 13$.", "12", False),
+    ("Hence $a^2 + b^2 = 9 + 16 = 25$, and $c = \\sqrt{25} = 5$.", "5", True),
+    ("Hence $a^2 + b^2 = 9 + 16 = 25$, and $c = \\sqrt{25} = 5$.", "25", False),
+    ("Thus $x^2 = 144$ and $x = 12$ since lengths are positive.", "12", True),
+    ("So $x = 12$ and $y = 13$.", "12", False), ("So $x = 12$ and $y = 13$.", "(12, 13)", True),
+    ("So $x = 13$ and $x = 12$.", "12", False), ("So $f(3) = 13$ and $x = 12$.", "12", False),
+]:
+    add("r11_derivation", c, g, e, "a step of the derivation before the solved variable is no answer")
+for c, g, e in [
+    ("**Answer:**\n- $x = 2$\n- $x = 3$", "2, 3", True), ("**Answer:**\n- $x = 2$\n- $x = 4$", "2, 3", False),
+    ("1. $x = 2$\n2. $x = 3$", "2, 3", True), ("1. $x = 2$\n2. $x = 3$", "3", False),
+    ("**Final Answer**\n\n* $x_1 = 2$\n* $x_2 = 3$", "2, 3", True),
+    ("- Part (a): $12$\n- Part (b): $15$", "12, 15", True), ("- Part (a): $12$\n- Part (b): $15$", "15", False),
+    ("**Answers:**\n- (a) 12\n- (b) 15", "12, 15", True), ("**Answers:**\n- (a) 12\n- (b) 16", "12, 15", False),
+    ("1. $x = 2$\nThat is wrong.\n2. $x = 3$", "2, 3", False),
+    ("1. $x = 3$\n2. $x = 1$", "1", False), ("- $x = 3$\n- $x = 3$", "3", True),
+    ("$x = 3$\n$y = 4$", "(3, 4)", True), ("- $x = 3$\n- $y = 5$", "(3, 4)", False),
+]:
+    add("r11_list_lines", c, g, e, "one value per list item closing the text")
+for c, g, e in [
+    ("**Answer:** She has 12 apples left.", "12", True), ("**Answer:** She has 13 apples left.", "12", False),
+    ("Answer: Tom is 12 years old.", "12", True), ("**Answer:** She gets **\\$8** back.", "8", True),
+    ("**Answer:** The tank holds 1,200 liters.", "1200", True),
+    ("**Answer:** She has 12 apples and 3 pears.", "12", False), ("Answer: She has at least 12 apples.", "12", False),
+    ("Answer: It is not 12.", "12", False), ("**Answer:** She has 12 or 13 apples.", "12", False),
+    ("Answer: She probably has 12 apples.", "12", False),
+    ("Answer: The temperature dropped to negative 12 degrees.", "12", False),
+    ("**Answer:** The area is 12π square units.", "12", False), ("Answer: The derivative is 12x.", "12", False),
+    ("Answer: The slope is −3.", "-3", True), ("Answer: Each person pays $12.50.", "12.5", True),
+]:
+    add("r11_label_sentence", c, g, e, "a sentence after an answer label answers with its one number")
+for c, g, e in [
+    ("$\\boxed{12}$\n\nThe number of apples is $12$, which could also be written as $2^2 \\cdot 3$.", "12", True),
+    ("The answer is $\\boxed{12}$, which could also be written as $13$.", "12", False),
+    ("The answer is $\\boxed{12}$, or it could also be 13.", "12", False),
+    ("So the answer is $\\boxed{12}$. Another way to see that the answer is the same: $4 \\times 3 = 12$.", "12", True),
+    ("The answer is 12.\n\nNote: one could also argue the answer is the same with 4 bags of 3, since $4 \\times 3 = 12$.",
+     "12", True),
+    ("The answer is 13. Another way to see that the answer is the same: $4 \\times 3 = 12$.", "12", False),
+    ("The answer is __12__.", "12", True), ("The answer is __13__.", "12", False),
+]:
+    add("r11_restate", c, g, e, "a restatement of the same value commits; a different one offers two")
+
+for c, g, e in [
+    ("Therefore, $x = 12$ (and $x^2 = 144$ checks out).", "12", True),
+    ("Therefore, $x = 13$ (and $x^2 = 169$ checks out).", "12", False),
+    ("So $x = 12$, and indeed $3x = 36$.", "12", True), ("So $x = 13$, and $3x = 36$.", "12", False),
+    ("The solutions are $x = 12$ and $x = -12$, but since $x > 0$, $x = 12$.", "12", True),
+    ("The solutions are $x = 12$ and $x = -12$, but since $x > 0$, $x = 12$.", "-12", False),
+    ("Since $x > 0$, $x = 12$.", "12", True), ("So $x = 12$, $x = 13$.", "12", False),
+    ("The answer is $12$. Indeed, $12 \\cdot 3 = 36$.", "12", True),
+    ("The answer is $12$. Indeed, $13$.", "12", False), ("The answer is $13$. Wait, it's $12$.", "12", True),
+    ("The answer is $13$. Wait, it's $12$.", "13", False),
+]:
+    add("r11_check_after", c, g, e, "a check of the answer after it is no second answer")
+for c, g, e in [
+    ("So the answer is $\\boxed{12}$ (alternatively, $3 \\times 4$).", "12", True),
+    ("$\\boxed{12}$ (alternatively, $13$)", "12", False),
+    ("The roots are $\\boxed{2}$ and $\\boxed{3}$.\n\n**Final Answer**\n$\\boxed{2, 3}$", "2, 3", True),
+    ("\\boxed{12} \\boxed{12, 13}", "12", False), ("\\boxed{1,000} and \\boxed{1000}", "1000", True),
+    ("<answer>She has 12 apples.</answer>", "12", True), ("<answer>She has 12 or 13 apples.</answer>", "12", False),
+    ("<answer>She has 12 apples, maybe 13.</answer>", "12", False),
+    ("$\\boxed{\\text{She has 12 apples.}}$", "12", True), ("$\\boxed{\\text{She has 13 apples.}}$", "12", False),
+    ("**Answers:**\n\n| Part | Answer |\n|---|---|\n| (a) | 12 |\n| (b) | 15 |", "12, 15", True),
+    ("| (a) | 12 |\n| (b) | 15 |", "15", False),
+    ("The answer is definitely 12.", "12", True), ("The answer is clearly not 12.", "12", False),
+    ("The answer is 12. The answer is the same as 13.", "12", False),
+    ("So the total is 12, i.e., 3 × 4.", "12", True), ("So the total is 12, i.e., 3 × 4.", "4", False),
+]:
+    add("r11_restate", c, g, e, "one value restated commits; a second value offered is no answer")
+for c, g, e in [
+    ("The answer is 12. Maybe 13.", "12", False), ("The answer is $\\boxed{12}$. Maybe 13.", "12", False),
+    ("**Answer:** She has 12 apples. Maybe 13.", "12", False),
+    ("The answer is $\\boxed{12}$. Maybe I should double check: 3 × 4 = 12.", "12", True),
+    ("The answer is $\\boxed{12}$.\n\n**Note:** If the problem intended 4 bags, the answer would be 16.", "12", False),
+    ("The answer is 12. If she had eaten none, the answer would be 15, but she ate 3.", "12", True),
+    ("If we counted the ends, it would be 14. Since we do not, the answer is $\\boxed{12}$.", "12", True),
+]:
+    add("r11_hedge", c, g, e, "policy: a value offered after the answer, or for another reading, is no answer"
+        if not e else "")
+
 with open(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/reward/math_pairs.jsonl", "w") as f:
     for r in rows:
         f.write(json.dumps(r) + "\n")

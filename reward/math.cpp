@@ -199,17 +199,30 @@ std::vector<std::string> all_boxed(const std::string& s) {
   return out;
 }
 
-// Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once.
+std::vector<std::string> split_top(const std::string& s, const std::string& sep);
+
+// Several answers become one list "a, b"; repeats of the same answer (\frac12 and 0.5) count once,
+// also inside a list that restates them ("\boxed{2} and \boxed{3}", then "\boxed{2, 3}").
 std::string join_answers(const std::vector<std::string>& answers) {
   std::vector<std::string> kept;
   std::unordered_set<std::string> seen;  // a linear search of kept per answer is quadratic
   std::string out;
   MathOptions same;
+  std::vector<std::string> items;
   for (const std::string& a : answers) {
+    static const RE2 thousands_re(R"(\d,\d)");  // "1,000" is one number
+    if (answers.size() < 2 || answers.size() > 16 || a.size() > kLook ||
+        RE2::PartialMatch(a, thousands_re)) {
+      items.push_back(a);
+      continue;
+    }
+    for (const std::string& e : split_top(a, ",")) items.push_back(e);
+  }
+  for (const std::string& a : items) {
     std::string n = trim(a);
     if (n.empty()) continue;
     bool repeat = false;
-    for (size_t k = 0; k < kept.size() && !repeat && answers.size() <= 16; k++)
+    for (size_t k = 0; k < kept.size() && !repeat && items.size() <= 16; k++)
       repeat = math_equal(kept[k], n, same).equal;
     if (repeat || !seen.insert(n).second) continue;
     kept.push_back(n);
@@ -317,12 +330,19 @@ const RE2& qualifier_before_re() {
 }
 // Between two values, words that leave the answer open between them: "$12$, but I'm not sure; it
 // might be $13$" answers both, never the last; never across a conclusion ("so", "the answer is").
+// "which could also be written as": the value after it restates the one before.
+const RE2& written_as_re() {
+  static const RE2 re(R"((?i)\b(?:could|can|may|might)\s+(?:also\s+|equivalently\s+)?be\s+)"
+                      R"((?:written|expressed|rewritten|stated|represented)\s+as\s*$)");
+  return re;
+}
 bool hedged_between(re2::StringPiece between) {
   static const RE2 hedge_re(
       R"((?i)\b(?:not sure|unsure|not certain|uncertain|might (?:also )?be|could (?:also )?be|)"
       R"(may (?:also )?be|or maybe|or perhaps|or possibly|alternatively)\b)");
   static const RE2 concludes_re(
       R"((?i)\b(?:so|therefore|thus|hence|the answer|final|actually|correct|wait)\b)");
+  if (RE2::PartialMatch(between, written_as_re())) return false;  // a restatement, never a hedge
   return between.size() <= 80 && between.find("\n\n") == re2::StringPiece::npos &&
          RE2::PartialMatch(between, hedge_re) && !RE2::PartialMatch(between, concludes_re);
 }
@@ -376,6 +396,37 @@ std::string last_aligned_row(const std::string& body) {
   return last;
 }
 
+bool chain_head(const std::string& lhs);
+bool is_simple_variable(const std::string& s);
+
+// The left side of an equation, its first top-level "=" (never "\leq", "<=", ">="); "" if none.
+std::string equation_lhs(const std::string& eq) {
+  int depth = 0;
+  for (size_t i = 0; i < eq.size() && i < kLook; i++) {
+    char c = eq[i];
+    if (c == '{' || c == '(' || c == '[') depth++;
+    if (c == '}' || c == ')' || c == ']') depth--;
+    if (c == '=' && depth == 0 &&
+        (i == 0 || std::string("<>!:").find(eq[i - 1]) == std::string::npos))
+      return trim(eq.substr(0, i));
+  }
+  return "";
+}
+
+// A step of the derivation before the solved variable v, never a second answer: "$x^2 = 144$ and
+// $x = 12$", "$n(n+1) = 156$ and $n = 12$", "$a^2 + b^2 = 25$, and $c = 5$" (the step's left side
+// is an expression, or holds v; "$x = 2$ and $y = 3$" are two values).
+bool derivation_step(const std::string& step, const std::string& v) {
+  std::string lhs = equation_lhs(step);
+  if (v.empty() || lhs.empty() || is_simple_variable(lhs)) return false;
+  if (!chain_head(lhs)) return true;
+  for (size_t i = lhs.find(v); v.size() == 1 && i != std::string::npos; i = lhs.find(v, i + 1))
+    if ((i == 0 || !(is_alpha(lhs[i - 1]) || lhs[i - 1] == '\\')) &&
+        (i + 1 == lhs.size() || !is_alpha(lhs[i + 1])))
+      return true;
+  return false;
+}
+
 std::optional<std::string> last_math(const std::string& s) {
   std::vector<Segment> segs = math_segments(s);
   if (segs.empty()) return std::nullopt;
@@ -424,6 +475,18 @@ std::optional<std::string> last_math(const std::string& s) {
     const Segment& a = segs[segs.size() - 2];
     const Segment& b = segs.back();
     std::string between = s.substr(a.end, b.begin - a.end);
+    // "So $x = 12$, and indeed $3x = 36$", "$x = 12$ (and $x^2 = 144$ checks out)": a check of
+    // the solved value after it, never the answer.
+    static const RE2 check_re(
+        R"((?i)\b(?:indeed|checks?|checking|verif(?:y|ies|ied|ication)|confirms?|satisfie[sd]|)"
+        R"(holds|as expected|consistent)\b|\x{2713}|\x{2714}|\x{2705})");
+    std::string solved = equation_lhs(a.body);
+    if (between.size() <= 80 && is_simple_variable(solved) && derivation_step(b.body, solved) &&
+        (RE2::PartialMatch(between, check_re) ||
+         RE2::PartialMatch(s.substr(b.end, 40), check_re))) {
+      segs.pop_back();
+      continue;
+    }
     // "$\frac52$ (or $2.5$)", "(i.e. $2.5$)": a restatement, kept with the answer (a different
     // value makes two answers).
     static const RE2 restate_re(R"(^\(\s*(?:or|i\.e\.,?|that is,?)$)");
@@ -452,8 +515,15 @@ std::optional<std::string> last_math(const std::string& s) {
     segs.pop_back();
   }
   std::vector<std::string> parts{last_aligned_row(segs.back().body)};
+  std::string solved = equation_lhs(parts.front());  // the variable the last equation solves for
+  if (!is_simple_variable(solved)) solved.clear();
   for (size_t k = segs.size() - 1; k > 0; k--) {
     std::string between = lower(trim(s.substr(segs[k - 1].end, segs[k].begin - segs[k - 1].end)));
+    if (derivation_step(segs[k - 1].body, solved)) break;
+    // "since $x > 0$, $x = 12$": the math before the comma is the condition, not an answer.
+    static const RE2 condition_re(
+        R"((?i)(?:^|[^A-Za-z])(?:since|because|as|if|given|assuming|when|whenever)\s*$)");
+    if (between == "," && match_before(s, segs[k - 1].begin, condition_re)) break;
     if (between == "," || between == "and" || between == ", and" || between == "or" ||
         between == ", or") {
       parts.push_back(segs[k - 1].body);  // reversed below (inserting at the front is quadratic)
@@ -501,6 +571,18 @@ constexpr const char* kScriptLetter =
 // A letter of a script written without spaces between words (Chinese, Japanese, Korean).
 constexpr const char* kCjkLetter = R"([\x{3040}-\x{30FF}\x{4E00}-\x{9FFF}\x{AC00}-\x{D7AF}])";
 
+std::string mask_latex(const std::string& s);
+
+// Words after an answer that take it back, leave it open or offer another: text with them is never
+// read as a check of the answer.
+const RE2& reopens_re() {
+  static const RE2 re(
+      R"((?i)\b(?:wait|actually|no|not|correction|instead|rather|oops|hmm|mistake|wrong|recompute|)"
+      R"(recheck|but|maybe|perhaps|possibly|probably|likely|or|alternatively|could|might|unless|)"
+      R"(guess|unsure|sure)\b|\?)");
+  return re;
+}
+
 std::optional<std::string> answer_from_text(std::string rest) {
   rest = trim(rest);
   // A clause that explains the answer is not part of it: "12, since ...", "12 (after ...)",
@@ -547,6 +629,27 @@ std::optional<std::string> answer_from_text(std::string rest) {
     if (at > 0) rest = rest.substr(0, at);
     break;
   }
+  // "The answer is $12$. Indeed, $12 \cdot 3 = 36$.": math closes the answer's sentence; what
+  // follows checks it.
+  {
+    std::string masked = mask_latex(rest);
+    static const RE2 end_re(R"(([.!]\s+[A-Z]))");
+    re2::StringPiece m;
+    if (RE2::PartialMatch(masked, end_re, &m)) {
+      size_t cut = static_cast<size_t>(m.data() - masked.data());
+      std::string head = rest.substr(0, cut), tail = rest.substr(cut);
+      // Only a check: each math after it an equation, nothing retracted, hedged or offered.
+      bool check = tail.size() <= kLook && !RE2::PartialMatch(tail, reopens_re());
+      std::vector<Segment> later = math_segments(tail);
+      for (const Segment& seg : later) check = check && seg.body.find('=') != std::string::npos;
+      if (check && !later.empty() && (!all_boxed(head).empty() || !math_segments(head).empty()))
+        rest = head;
+    }
+  }
+  // A word of certainty before the answer: "definitely 12", "clearly $\frac12$".
+  static const RE2 certain_re(
+      R"((?i)^\s*(?:definitely|certainly|clearly|indeed|exactly|precisely|surely|obviously)\b[\s,:]*)");
+  RE2::Replace(&rest, certain_re, "");
   // A choice letter leads its value: "(B) $\frac12$" answers with both, read as text.
   static const RE2 choice_first(R"(^[\s:*]*\([A-J]\)(?:\s|$))");
   bool choice = RE2::PartialMatch(rest, choice_first);
@@ -584,6 +687,10 @@ std::optional<std::string> answer_from_text(std::string rest) {
   strip_ends(rest);
   if (!rest.empty() && rest[0] == ':') rest = rest.substr(1);
   strip_ends(rest);
+  // Markdown's other bold: "__12__".
+  if (rest.size() > 4 && rest.compare(0, 2, "__") == 0 &&
+      rest.compare(rest.size() - 2, 2, "__") == 0)
+    rest = trim(rest.substr(2, rest.size() - 4));
   // The bracket that closes a remark around the answer: "(Answer: 12)".
   if (!rest.empty() && rest.back() == ')' && rest.find('(') == std::string::npos &&
       rest.find('[') == std::string::npos) {  // never the end of an interval "[1, 5)"
@@ -606,15 +713,23 @@ std::optional<std::string> answer_from_text(std::string rest) {
   return rest;
 }
 
-// at: where the answer words stand in the text with its "**" removed.
-std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr);
+// at: where the answer words stand in the text with its "**" removed; look_back: "the answer is the
+// same" reads the answer stated before it (once).
+std::optional<std::string> answer_is(const std::string& s, size_t* at = nullptr,
+                                     bool look_back = true);
 
 // The answer in one tag's text.
+std::optional<std::string> sentence_value(const std::string& a);
+
 std::optional<std::string> tag_answer(const std::string& inner) {
   if (all_boxed(inner).empty() && math_segments(inner).empty()) {
     if (auto a = answer_is(inner)) return a;
   }
-  return answer_from_text(inner);
+  std::optional<std::string> a = answer_from_text(inner);
+  // "<answer>She has 12 apples.</answer>": the sentence's one number.
+  if (a)
+    if (auto n = sentence_value(*a)) return n;
+  return a;
 }
 
 // Every <answer>...</answer>, a nested one on its own ("<answer>13<answer>12</answer></answer>" is
@@ -673,8 +788,38 @@ std::optional<std::string> gsm8k_all(const std::string& s) {
 }
 
 bool concludes(const std::string& sentence);
+std::string prose_thousands(const std::string& s);
+bool reads_like_text(const std::string& s);
 
-std::optional<std::string> answer_is(const std::string& text, size_t* at) {
+// A sentence after an answer label, "Answer: She has 12 apples left.", "Final answer: Tom is 12
+// years old.": its one number; nullopt when it holds more than one, or a bound, a negation or a
+// hedge ("She has at least 12 apples", "It is not 12").
+std::optional<std::string> sentence_value(const std::string& a) {
+  static const RE2 sentence_re(R"(^[A-Z][a-z']*\s+[A-Za-z])");
+  if (a.size() > kLook || !RE2::PartialMatch(a, sentence_re) || !reads_like_text(a) ||
+      !math_segments(a).empty())
+    return std::nullopt;
+  static const RE2 open_re(
+      R"((?i)\b(?:not|no|nor|or|either|at least|at most|about|around|approximately|roughly|)"
+      R"(nearly|almost|more than|less than|fewer than|over|under|up to|between|maybe|perhaps|)"
+      R"(possibly|probably|likely|if|unless)\b)");
+  // Words and signs that change the number ("negative 12", "12 squared", "12π", "1/6", "2x"):
+  // the sentence is left as it is.
+  static const RE2 changes_re(
+      R"((?i)\b(?:negative|minus|below|above|dozens?|hundreds?|thousands?|millions?|billions?|)"
+      R"(half|halves|quarters?|thirds?|times|squared|cubed|factorial|power|percent)\b|)"
+      R"([0-9][A-Za-z]|[A-Za-z][0-9]|[^A-Za-z0-9\s,.'%$\\!\x{2212}-]|[0-9]\.[0-9]+\.)");
+  if (RE2::PartialMatch(a, open_re) || RE2::PartialMatch(a, changes_re)) return std::nullopt;
+  std::string t = prose_thousands(a);
+  static const RE2 number_re(R"(\d[\d,]*(?:\.\d+)?)");
+  re2::StringPiece in(t);
+  int numbers = 0;
+  while (RE2::FindAndConsume(&in, number_re)) numbers++;
+  if (numbers != 1) return std::nullopt;
+  return last_number(t);
+}
+
+std::optional<std::string> answer_is(const std::string& text, size_t* at, bool look_back) {
   std::string s = text;
   replace_all(s, "**", "");  // Markdown bold: "**Final Answer**: 42"
   std::string low = lower(s);
@@ -772,8 +917,16 @@ std::optional<std::string> answer_is(const std::string& text, size_t* at) {
       R"((?i)^[\s:]*(?:correct|incorrect|wrong|right|as follows|below|the following|clear|)"
       R"(obvious|straightforward|simple|reasonable|consistent|valid|let me|let's|let us|first|)"
       R"(we need|we have to|we must|to find|to solve|step by step)\b)");
+  // "Another way to see that the answer is the same: ...": the answer stated before it.
+  static const RE2 same_re(
+      R"((?i)^[\s:]*(?:the\s+)?same(?:\s*[.,;:!)]|\s*$|\s+(?:with|in|for|either|both|)"
+      R"(regardless|whichever|when|by|using|via)\b))");
+  if (RE2::PartialMatch(rest, same_re))
+    return look_back && best > 0 ? answer_is(s.substr(0, best), at, false) : std::nullopt;
   if (RE2::PartialMatch(rest, no_answer_re)) return std::nullopt;
   std::optional<std::string> answer = answer_from_text(rest);
+  if (answer && !RE2::PartialMatch(rest, reopens_re()))
+    if (auto n = sentence_value(*answer)) answer = n;
   // "Maybe the answer is 12." hedges it as "the answer is maybe 12" does: a hedge word right
   // before the answer words (a bounded look back; "This is probably right, so the answer is 12"
   // hedges something else).
@@ -2338,6 +2491,7 @@ std::string answer_clause(const std::string& text) {
   static const RE2 cut_re(
       R"((?i)\d%?(?:\s+[a-z'-]+){0,4}?(\s*,\s*(?:since|because|as|using|at|given|twice|thrice|who|whose|)"
       R"(half)\b|\s*,\s*which is (?:\d+(?:\.\d+)?\s*(?:%|percent\b)|(?:twice|half|\w+ times)\b)|)"
+      R"(\s*,\s*(?:i\.e\.|that is)|)"
       R"(\s+(?:since|because|using)\b|)"
       R"(\s+(?:remain|remains|remaining|left|in total|in all|altogether)\b()))");
   static const RE2 concludes_re(
@@ -2347,17 +2501,35 @@ std::string answer_clause(const std::string& text) {
   // A reason may compute ("3 more, because 7 + 3 = 10"); only a new conclusion ends it.
   static const RE2 reason_re(R"((?i)^\s*,?\s*(?:since|because)\b)");
   static const RE2 reason_concludes_re(R"((?i)\b(?:so|thus|therefore|hence|answer)\b)");
-  static const RE2 who_re(R"((?i)\b(?:who|which|that)\s+(?:is|are|was|were)\b)");
+  static const RE2 who_re(R"((?i)\b(?:who|which|that)\s+((?:is|are|was|were))\b)");
+  // The sentence once, "who is 7" with its verb blanked; where its last digit and its last
+  // conclusion of either kind start, so that each cut is decided without reading the rest again
+  // (copying the rest at every cut was quadratic: "1, which is 5% so " repeated took 24 s).
+  std::string w = t.substr(sb, end - sb);
+  re2::StringPiece who_in(w), verb;
+  while (RE2::FindAndConsume(&who_in, who_re, &verb))
+    std::fill_n(w.begin() + (verb.data() - w.data()), verb.size(), ' ');
+  auto last_start = [&w](const RE2& captured) {
+    size_t last = std::string::npos;
+    re2::StringPiece scan(w), m;
+    while (RE2::FindAndConsume(&scan, captured, &m))
+      last = static_cast<size_t>(m.data() - w.data());
+    return last;
+  };
+  static const RE2 concludes_cap("(" + concludes_re.pattern() + ")");
+  static const RE2 reason_concludes_cap("(" + reason_concludes_re.pattern() + ")");
+  const size_t conclusion = last_start(concludes_cap);
+  const size_t reason_conclusion = last_start(reason_concludes_cap);
+  const size_t digit = w.find_last_of("0123456789");
   re2::StringPiece in(t.data() + sb, end - sb), clause, after;
   while (RE2::FindAndConsume(&in, cut_re, &clause, &after)) {
     size_t at = static_cast<size_t>(clause.data() - t.data());
     size_t cut = after.data() ? static_cast<size_t>(after.data() - t.data()) : at;
-    std::string rest = t.substr(cut, end - cut);
-    RE2::GlobalReplace(&rest, who_re, "who");
-    if (rest.find_first_of("0123456789") == std::string::npos) return text;
-    if (RE2::PartialMatch(rest,
-                          RE2::PartialMatch(rest, reason_re) ? reason_concludes_re : concludes_re))
-      continue;
+    size_t rel = cut - sb;
+    if (digit == std::string::npos || digit < rel) return text;
+    bool reason = RE2::PartialMatch(re2::StringPiece(w).substr(rel), reason_re);
+    size_t last = reason ? reason_conclusion : conclusion;
+    if (last != std::string::npos && last >= rel) continue;
     return text.substr(0, cut);
   }
   return text;
@@ -2369,13 +2541,16 @@ std::optional<std::string> part_answers(const std::string& text) {
   size_t para = text.rfind("\n\n", text.find_last_not_of(" \t\r\n"));
   std::string p = text.substr(para == std::string::npos ? 0 : para + 2);
   if (p.size() > 400) return std::nullopt;
-  static const RE2 lead_re(R"((?i)^[\s*]*(?:(?:final\s+)?answers?\s*:)?[\s*]*$)");
-  static const RE2 gap_re(R"(^[\s,;.*]*$)");
+  // Also one part per list item: "- Part (a): $12$", "* (b) 15".
+  // Or one per row of a Markdown table: "| (a) | 12 |".
+  static const RE2 lead_re(R"((?i)^[\s*\-\x{2022}]*(?:(?:final\s+)?answers?\s*:)?[\s*\-\x{2022}]*)"
+                           R"((?:\|[^\n]*\n\s*\|[-:| \t]+\n)?[\s|]*$)");
+  static const RE2 gap_re(R"(^[\s,;.*|]*(?:\n[\s*]*[\-\x{2022}][\s*]*)?$)");
   re2::StringPiece in(p), whole, letter, value;
   std::vector<std::string> values;
   size_t prev_end = 0;
   static const RE2 wrapped_re(
-      R"((\(?([a-h])\)\s*:?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
+      R"(((?:[Pp]art\s+)?\(?([a-h])\)\s*[:|]?\s*(\$[^$]{1,80}\$|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)))");
   while (RE2::FindAndConsume(&in, wrapped_re, &whole, &letter, &value)) {
     size_t at = static_cast<size_t>(whole.data() - p.data());
     re2::StringPiece gap = re2::StringPiece(p).substr(prev_end, at - prev_end);
@@ -2428,6 +2603,15 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   if (match_after(text, e, question_re) || match_before(text, b, doubt_before_re) ||
       match_after(text, e, guess_after_re))
     return "maybe " + a;
+  // Another reading's answer after it: "If the problem meant 4 bags, the answer would be 16." (a
+  // counterfactual that goes on, "..., it would be 15, but she ate 3", offers nothing).
+  static const RE2 would_re(
+      R"((?i)\b(?:if|had|were|assuming|suppose)\b[^.\n]{0,120}\b(?:answer|result|total|it)\s+)"
+      R"(would\s+(?:instead\s+)?(?:be|have\s+been)\s+\$?(-?\d+(?:\.\d+)?)\$?\s*(?:[.!]|$))");
+  std::string other;
+  if (RE2::PartialMatch(re2::StringPiece(text).substr(e, 2 * kLook), would_re, &other) &&
+      other != a)
+    return a + ", " + other;
   // The next value after it, and what stands between.
   static const RE2 value_re(R"(((?:\$|\\\(|\\boxed\{)?\s*-?\d+(?:\.\d+)?(?:\s*(?:\$|\\\)|\}))?))");
   re2::StringPiece window = re2::StringPiece(text).substr(e, kLook), rest = window, value;
@@ -2435,7 +2619,7 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
   re2::StringPiece between = window.substr(0, value.data() - window.data());
   static const RE2 or_offer_re(
       R"((?i)^[\s.,;:]*\(?\s*(?:or|and/or)(?:\s+(?:possibly|maybe|perhaps|else|even|rather|)"
-      R"(alternatively))?\s*$)");
+      R"(alternatively))?\s*$|^[\s.,;:]*\(?\s*(?:maybe|perhaps|possibly|probably)\s*,?\s*$)");
   static const RE2 condition_re(
       R"((?i)^\s*(?:if|when|depending|assuming|under|for some|in case)\b)");
   static const RE2 also_re(
@@ -2446,12 +2630,27 @@ std::optional<std::string> hedged_around(const std::string& text, const std::str
       R"((?i)^[\s.,;:(]*(?:unless|otherwise|or else|or if|except (?:if|when)|alternatively)\b[^.\n]{0,40}$)");
   static const RE2 bracket_re(R"(^[\s.,;:]*\(\s*$)");
   static const RE2 concludes_re(R"((?i)\b(?:so|therefore|thus|hence|answer|final|not|no)\b)");
+  // "$\boxed{12}$, which could also be written as $2^2 \cdot 3$": both, for the one-value rule.
+  if (between.size() <= 80 && RE2::PartialMatch(between, written_as_re())) {
+    size_t v = static_cast<size_t>(value.data() - text.data());
+    size_t close = text[v] == '$' ? text.find('$', v + 1) : std::string::npos;
+    if (close != std::string::npos && close - v <= kLook)
+      return a + ", " + trim(text.substr(v + 1, close - v - 1));
+  }
   bool offered = hedged_between(between) || RE2::FullMatch(between, or_offer_re) ||
                  RE2::FullMatch(between, unless_re) ||
                  (RE2::FullMatch(between, bracket_re) && RE2::PartialMatch(rest, condition_re)) ||
                  (between.size() <= 40 && !RE2::PartialMatch(between, concludes_re) &&
                   RE2::PartialMatch(rest, also_re));
   if (!offered) return std::nullopt;
+  // Offered as math: the whole of it ("(alternatively, $3 \times 4$)"), so that the one-value rule
+  // reads a restatement of the same value as one answer.
+  size_t vb = static_cast<size_t>(value.data() - text.data());
+  if (text[vb] == '$' && vb + 1 < text.size() && text[vb + 1] != '$') {
+    size_t close = text.find('$', vb + 1);
+    if (close != std::string::npos && close - vb <= kLook)
+      return a + ", " + trim(text.substr(vb + 1, close - vb - 1));
+  }
   std::string v(value);
   static const RE2 strip_re(R"(\$|\\\(|\\\)|\\boxed\{|\})");
   RE2::GlobalReplace(&v, strip_re, "");
@@ -2483,6 +2682,12 @@ std::optional<std::string> extract_by(const std::string& text,
   auto marked = [&text](const std::string& m) -> std::optional<std::string> {
     if (m == "boxed") {
       std::vector<std::string> boxes = all_boxed(text);
+      // "\boxed{\text{She has 12 apples.}}": the sentence's one number.
+      static const RE2 text_re(R"(^\s*\\text\{([^{}]*)\}\s*$)");
+      std::string inner;
+      for (std::string& b : boxes)
+        if (b.size() <= kLook && RE2::FullMatch(b, text_re, &inner))
+          if (auto n = sentence_value(trim(inner))) b = *n;
       if (!boxes.empty()) return join_answers(boxes);
       return std::nullopt;
     }
@@ -2567,15 +2772,21 @@ bool value_closes(const std::string& text) {
 // A tuple written as plain equations at the end of prose, "x = 3, y = 4", "x = 3 and y = 4" or
 // "x is 3 and y is 4": n named values joined by ",", ";", "and" or a line break, in the order to
 // compare (x, y, z sorted, other names as written); with roots, n values of one variable ("x = 2
-// or x = 3"); nullopt for anything else.
-std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots) {
+// or x = 3"); n = 0 takes any number of them from 2; lines: one per line only; nullopt for anything
+// else.
+std::optional<std::string> plain_equations(const std::string& text, size_t n, bool roots,
+                                           bool lines = false) {
   std::string t = mask_latex(text);
   replace_all(t, "\xe2\x88\x92", "  -");
   dashes_to_minus(t, true);
   replace_all(t, "**", "  ");  // Markdown bold: "**x = 3**, **y = 4**"
-  static const RE2 eq_re(R"(([A-Za-z])(?:\s*=\s*|\s+(?:is|equals)\s+)(-?\d+(?:\.\d+)?(?:/\d+)?))");
-  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n)\s*$)");
-  static const RE2 roots_joiner_re(R"(^\s*(?:,|;|,?\s*(?:and|or)|\n)\s*$)");
+  // A subscript names one root of several ("x_1 = 2", "x_2 = 3"); one per list item is a line too.
+  static const RE2 eq_re(
+      R"(([A-Za-z](?:_\{?\d\}?)?)(?:\s*=\s*|\s+(?:is|equals)\s+)(-?\d+(?:\.\d+)?(?:/\d+)?))");
+  static const RE2 joiner_re(R"(^\s*(?:,|;|,?\s*and|\n[ \t]*(?:[-*\x{2022}]|\d\.)?)\s*$)");
+  static const RE2 roots_joiner_re(
+      R"(^\s*(?:,|;|,?\s*(?:and|or)|\n[ \t]*(?:[-*\x{2022}]|\d\.)?)\s*$)");
+  static const RE2 lines_joiner_re(R"(^[ \t]*\n[ \t]*(?:[-*\x{2022}]|\d\.)?\s*$)");
   std::vector<std::pair<std::string, std::string>> run;
   size_t run_end = 0;
   re2::StringPiece in(t), var, val;
@@ -2591,13 +2802,17 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n, bo
       run.clear();
       continue;
     }
-    if (!run.empty() &&
-        !RE2::FullMatch(t.substr(run_end, b - run_end), roots ? roots_joiner_re : joiner_re))
+    if (!run.empty() && !RE2::FullMatch(t.substr(run_end, b - run_end), lines   ? lines_joiner_re
+                                                                        : roots ? roots_joiner_re
+                                                                                : joiner_re))
       run.clear();
-    run.emplace_back(std::string(var), std::string(val));
+    std::string name(var);
+    if (roots) name = name.substr(0, 1);  // "x_1", "x_2": the roots of x
+    run.emplace_back(name, std::string(val));
     run_end = e;
   }
-  if (run.size() != n || n < 2 || !value_closes(t.substr(run_end - 1))) return std::nullopt;
+  if ((n == 0 ? run.size() < 2 : run.size() != n || n < 2) || !value_closes(t.substr(run_end - 1)))
+    return std::nullopt;
   if (t.find_first_of("0123456789", run_end) != std::string::npos) return std::nullopt;
   std::vector<std::string> names;
   for (const auto& [v, x] : run) names.push_back(v);
@@ -2613,6 +2828,21 @@ std::optional<std::string> plain_equations(const std::string& text, size_t n, bo
   std::string out;
   for (const auto& [v, x] : run) out += (out.empty() ? "" : ", ") + v + " = " + x;
   return out;
+}
+
+// The text with math segments that hold one plain equation ("$x = 2$", "$x_1 = -1$") unwrapped,
+// so that plain_equations reads them as prose.
+std::string unwrap_plain_math(const std::string& text) {
+  static const RE2 plain_re(R"(^\s*[A-Za-z](?:_\{?\d\}?)?\s*=\s*-?\d+(?:\.\d+)?(?:/\d+)?\s*$)");
+  std::string out;
+  size_t pos = 0;
+  for (const Segment& seg : math_segments(text)) {
+    if (!RE2::FullMatch(seg.body, plain_re)) continue;
+    out.append(text, pos, seg.begin - pos);
+    out += " " + trim(seg.body) + " ";
+    pos = seg.end;
+  }
+  return out + text.substr(pos);
 }
 
 struct Retraction {
@@ -3478,12 +3708,31 @@ RewardResult check_math(const std::string& completion, const nlohmann::json& ref
   // Only the last number was found, but the text ends with "x = 3, y = 4" and the gold answer is a
   // tuple of that length (or "x = 2 or x = 3" and a list): those values are the answer (never for
   // a scalar gold answer).
-  if (method == "last_number") {
+  // The same for math read as the answer when it is the last of such equations, one per list item
+  // too: "1. $x = 2$\n2. $x = 3$".
+  static const RE2 one_eq_re(R"(^\s*[A-Za-z](?:_\{?\d\}?)?\s*=\s*(\S+)\s*$)");
+  std::string last_value;
+  bool math_eq = (method == "latex" || method == "answer_is") && r.extracted.size() <= 64 &&
+                 RE2::FullMatch(r.extracted, one_eq_re, &last_value);
+  if (method == "last_number" || math_eq) {
     Structure gs = parse_structure(math_normalize(gold));
     std::string text = own_turn(visible_text(math_from_language(*part)));
-    if (gs.kind == Structure::kTuple || gs.kind == Structure::kList)
+    if (math_eq) text = unwrap_plain_math(text);
+    // How often the math read holds among the equations found (they may come sorted).
+    auto holds_last = [&](const std::string& eqs) {
+      std::string all = eqs + ",", one = "= " + last_value + ",";
+      size_t count = 0;
+      for (size_t p = all.find(one); p != std::string::npos; p = all.find(one, p + 1)) count++;
+      return count;
+    };
+    if (gs.kind == Structure::kTuple || gs.kind == Structure::kList) {
       if (auto eqs = plain_equations(text, gs.elems.size(), gs.kind == Structure::kList))
+        if (!math_eq || holds_last(*eqs) > 0) r.extracted = *eqs;
+    } else if (math_eq) {
+      // Against one value, "1. $x = 2$\n2. $x = 3$" offers two: both, never the last alone.
+      if (auto eqs = plain_equations(text, 0, true, true); eqs && holds_last(*eqs) == 1)
         r.extracted = *eqs;
+    }
   }
   MathVerdict v;
   long long duration =
