@@ -3172,10 +3172,11 @@ std::string visible_text(const std::string& in) {
     out.append(s, pos, std::string::npos);
     s = out;
   }
-  // A tokenizer's special tokens left in the text are never shown: "12.</s>", "12<|im_end|>".
+  // A tokenizer's special tokens left in the text are never shown: "12.</s>", "12<|im_end|>". Each
+  // stands between words: "9}<|bos|>4" ends in the number 4.
   if (s.find('<') != std::string::npos) {
     static const RE2 special_re(R"(</?s>|<\|[A-Za-z_]{1,30}\|>|<(?:eos|bos|pad|eot)>)");
-    RE2::GlobalReplace(&s, special_re, "");
+    RE2::GlobalReplace(&s, special_re, " ");
   }
   // Formatting tags around a shown answer go, their text stays: "<b>12</b>" is 12, "<p>" a line.
   if (s.find('<') != std::string::npos) {

@@ -173,6 +173,9 @@ TEST_CASE("a completion cut inside <think> has no answer, for every checker") {
   // A </think> with nothing after it, or no tags at all: the whole completion is read.
   CHECK(aha::check_math("<think>The answer is 42.</think>", gold, o).score == 1.0);
   CHECK(aha::check_math("The answer is 42.", gold, o).score == 1.0);
+  // A special token left in the text separates what stands on either side of it.
+  CHECK(aha::check_math("9}<|bos|>42", gold, o).score == 1.0);
+  CHECK(aha::check_math("The answer is 42<|im_end|>", gold, o).score == 1.0);
   const J cd{{"numbers", {6, 7}}, {"target", 42}};
   CHECK(aha::check_countdown("<think>6 * 7 <answer>6 * 7</answer>", cd, o).reason ==
         aha::kEndsInThink);
