@@ -45,11 +45,7 @@ void score_command(const ScoreArgs& a) {
       throw std::invalid_argument(
           "--option goes with --checker (task options live in the TOML file)");
   } else {
-    if (!aha::find_checker(a.checker)) {
-      std::string known;
-      for (const auto& n : aha::checker_names()) known += (known.empty() ? "" : ", ") + n;
-      throw std::invalid_argument("unknown checker '" + a.checker + "' (known: " + known + ")");
-    }
+    aha::check_option_names(a.checker, {}, "--checker");  // the checker exists
     aha::RewardComponent c;
     c.name = a.checker;
     c.checker = a.checker;
@@ -59,6 +55,7 @@ void score_command(const ScoreArgs& a) {
         throw std::invalid_argument("--option wants key=value, got '" + kv + "'");
       c.options.set_from_text(kv.substr(0, eq), kv.substr(eq + 1));
     }
+    aha::check_option_names(a.checker, c.options, "--option");
     spec.push_back(c);
   }
 

@@ -1,46 +1,97 @@
 // Checker registry, checker options and reward composition.
+#include <algorithm>
 #include <map>
-#include <mutex>
 #include <stdexcept>
 
+#include "kernels/near_name.h"
 #include "reward/reward.h"
 
 namespace aha {
 
 namespace {
+struct Registered {
+  CheckerFn fn = nullptr;
+  std::vector<std::string> options;  // the option names the checker reads
+};
+
 // Registration happens during static initialisation (single-threaded); lookups afterwards only
 // read.
-std::map<std::string, CheckerFn>& registry() {
-  static std::map<std::string, CheckerFn> fns;
+std::map<std::string, Registered>& registry() {
+  static std::map<std::string, Registered> fns;
   return fns;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// The entry of a checker; throws "[<where>: ]unknown checker 'X'; did you mean ...".
+const Registered& entry(const std::string& name, const std::string& where) {
+  auto it = registry().find(name);
+  if (it != registry().end()) return it->second;
+  const std::vector<std::string> known = checker_names();
+  const std::string near = nearest_name(name, known);
+  throw std::invalid_argument((where.empty() ? "" : where + ": ") + "unknown checker '" + name +
+                              "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                              " (known: " + joined(known) + ")");
+}
+
+void check_names(const std::string& checker, const Registered& r, const CheckerOptions& options,
+                 const std::string& where) {
+  if (options.values.is_null()) return;
+  const std::string at = where.empty() ? "" : where + ": ";
+  if (!options.values.is_object())
+    throw std::invalid_argument(at + "options of checker '" + checker + "' must be a table");
+  for (const auto& [key, value] : options.values.items()) {
+    if (std::find(r.options.begin(), r.options.end(), key) != r.options.end()) continue;
+    if (r.options.empty())
+      throw std::invalid_argument(at + "checker '" + checker + "' takes no options, got '" + key +
+                                  "' (a checker lists the options it reads in its AHA_CHECKER "
+                                  "line)");
+    const std::string near = nearest_name(key, r.options);
+    throw std::invalid_argument(at + "checker '" + checker + "' has no option '" + key + "'" +
+                                (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                                " (its options: " + joined(r.options) + ")");
+  }
 }
 }  // namespace
 
-int register_checker(const char* name, CheckerFn fn) {
-  registry()[name] = fn;
+int register_checker(const char* name, CheckerFn fn,
+                     std::initializer_list<const char*> option_names) {
+  Registered& r = registry()[name];
+  r.fn = fn;
+  r.options.assign(option_names.begin(), option_names.end());
   return 0;
 }
 
 CheckerFn find_checker(const std::string& name) {
   auto it = registry().find(name);
-  return it == registry().end() ? nullptr : it->second;
+  return it == registry().end() ? nullptr : it->second.fn;
 }
 
 std::vector<std::string> checker_names() {
   std::vector<std::string> names;
-  for (const auto& [name, fn] : registry()) names.push_back(name);
+  for (const auto& [name, r] : registry()) names.push_back(name);
   return names;
+}
+
+const std::vector<std::string>& checker_option_names(const std::string& name) {
+  return entry(name, "").options;
+}
+
+void check_option_names(const std::string& checker, const CheckerOptions& options,
+                        const std::string& where) {
+  check_names(checker, entry(checker, where), options, where);
 }
 
 RewardResult run_checker(const std::string& name, const std::string& completion,
                          const nlohmann::json& reference, const CheckerOptions& options) {
-  CheckerFn fn = find_checker(name);
-  if (!fn) {
-    std::string known;
-    for (const auto& n : checker_names()) known += (known.empty() ? "" : ", ") + n;
-    throw std::invalid_argument("unknown checker '" + name + "' (known: " + known + ")");
-  }
-  return fn(completion, reference, options);
+  const Registered& r = entry(name, "");
+  // A few string compares per call: options built in code are held to the same names as a file's.
+  check_names(name, r, options, "");
+  return r.fn(completion, reference, options);
 }
 
 std::string CheckerOptions::get_string(const std::string& key, const std::string& dflt) const {
@@ -125,9 +176,15 @@ RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std:
 
 // Built-ins are registered here (not in their own files) so that a static link keeps them even when
 // nothing else names them.
-AHA_CHECKER("math", check_math);
-AHA_CHECKER("format", check_format);
-AHA_CHECKER("countdown", check_countdown);
-AHA_CHECKER("code", check_code);
+// Each lists the options its file reads (reward/README.md's table; test_reward_checkers scans the
+// files so the lists cannot miss one).
+AHA_CHECKER("math", check_math, "extract", "rel_tol", "symbolic", "symbolic_timeout_s",
+            "answer_field");
+AHA_CHECKER("format", check_format, "think_pattern", "answer_pattern", "partial_credit",
+            "single_think");
+AHA_CHECKER("countdown", check_countdown, "exactly_once");
+AHA_CHECKER("code", check_code, "mode", "language", "timeout_s", "row_timeout_s", "cpu_s",
+            "memory_mb", "nproc", "nofile", "file_mb", "tmp_mb", "output_kb", "extract_code",
+            "python", "compile_timeout_s", "compile_memory_mb");
 
 }  // namespace aha

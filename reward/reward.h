@@ -2,8 +2,9 @@
 // options) with no hidden state, so it is pure and may run on any thread; its score lies in [0, 1];
 // a bad completion never throws (it scores 0 with a reason), only a bad reference or bad options
 // throw std::invalid_argument naming the field. Checkers are found by name in a registry filled
-// before main() by one AHA_CHECKER line per checker.
+// before main() by one AHA_CHECKER line per checker, which also lists the options it reads.
 #pragma once
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -35,12 +36,22 @@ struct CheckerOptions {
 using CheckerFn = RewardResult (*)(const std::string& completion, const nlohmann::json& reference,
                                    const CheckerOptions& options);
 
-// Registry of checkers by name. register_checker returns a dummy for static initialisation.
-int register_checker(const char* name, CheckerFn fn);
+// Registry of checkers by name, each with the option names it reads: any other option is refused
+// (a misspelt one would silently fall back to its default). A checker that declares none takes no
+// options. register_checker returns a dummy for static initialisation.
+int register_checker(const char* name, CheckerFn fn,
+                     std::initializer_list<const char*> option_names = {});
 CheckerFn find_checker(const std::string& name);  // nullptr when unknown
 std::vector<std::string> checker_names();
+// The option names a checker declared; unknown checker throws std::invalid_argument.
+const std::vector<std::string>& checker_option_names(const std::string& name);
 
-// Runs the named checker; unknown name throws std::invalid_argument.
+// Throws std::invalid_argument "<where>: checker 'C' has no option 'K'; did you mean 'X'? (its
+// options: ...)" for the first option the checker did not declare; also for an unknown checker.
+void check_option_names(const std::string& checker, const CheckerOptions& options,
+                        const std::string& where);
+
+// Runs the named checker; an unknown name or an undeclared option throws std::invalid_argument.
 RewardResult run_checker(const std::string& name, const std::string& completion,
                          const nlohmann::json& reference, const CheckerOptions& options);
 
@@ -80,9 +91,10 @@ RewardResult compose_reward(const std::vector<RewardComponent>& spec, const std:
 
 }  // namespace aha
 
-// AHA_CHECKER(name, fn): registers fn under "name" before main(); one line in the checker's file.
+// AHA_CHECKER(name, fn, "option", ...): registers fn under "name" with the option names it reads,
+// before main(); one line in the checker's file. AHA_CHECKER(name, fn) takes no options.
 #define AHA_CHECKER_CAT2(a, b) a##b
 #define AHA_CHECKER_CAT(a, b) AHA_CHECKER_CAT2(a, b)
-#define AHA_CHECKER(name, fn)                                           \
+#define AHA_CHECKER(name, fn, ...)                                      \
   static const int AHA_CHECKER_CAT(aha_checker_registered_, __LINE__) = \
-      ::aha::register_checker(name, fn)
+      ::aha::register_checker(name, fn, {__VA_ARGS__})

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "kernels/json_depth.h"
+#include "kernels/near_name.h"
 #include "kernels/rng.h"
 #include "kernels/user_input.h"
 
@@ -118,7 +119,10 @@ void only_keys(const nlohmann::json& t, std::initializer_list<const char*> known
     if (ok) continue;
     std::string list;
     for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
-    throw std::invalid_argument(ctx + ": unknown key '" + k + "' (known: " + list + ")");
+    const std::string near = nearest_name(k, std::vector<std::string>(known.begin(), known.end()));
+    throw std::invalid_argument(ctx + ": unknown key '" + k + "'" +
+                                (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                                " (known: " + list + ")");
   }
 }
 
@@ -219,17 +223,14 @@ TaskSpec spec_from_json(const std::string& name, const nlohmann::json& t,
       throw std::invalid_argument(ctx + ": reward component " + std::to_string(index) + " (" +
                                   (rc.name.empty() ? "unnamed" : "'" + rc.name + "'") + ") needs " +
                                   (rc.name.empty() ? "a name" : "a checker"));
-    if (!find_checker(rc.checker)) {
-      std::string known;
-      for (const auto& n : checker_names()) known += (known.empty() ? "" : ", ") + n;
-      throw std::invalid_argument(ctx + ": unknown checker '" + rc.checker + "' (known: " + known +
-                                  ")");
-    }
+    const std::string component = ctx + " reward component '" + rc.name + "'";
+    check_option_names(rc.checker, rc.options, component);  // the checker exists
     if (c.contains("weight")) rc.weight = get_number(c, "weight", ctx + " reward", -1e9, 1e9);
     if (c.contains("options")) {
       if (!c.at("options").is_object())
         throw std::invalid_argument(ctx + ": reward options must be a table");
       rc.options.values = c.at("options");
+      check_option_names(rc.checker, rc.options, component);
     }
     s.reward.push_back(rc);
   }

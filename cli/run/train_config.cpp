@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/near_name.h"
 #include "kernels/user_input.h"
 #include "policy/chat_template.h"
 
@@ -169,18 +170,6 @@ std::string at_line(const std::string& where, const toml::node& n) {
   return line > 0 ? where + ":" + std::to_string(line) : where;
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); j++) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); i++) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); j++)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    prev.swap(cur);
-  }
-  return prev[b.size()];
-}
-
 ConfigKey* find_key(std::vector<ConfigKey>& keys, const std::string& name,
                     const std::string& where) {
   for (ConfigKey& k : keys)
@@ -226,8 +215,8 @@ ConfigKey* find_key(std::vector<ConfigKey>& keys, const std::string& name,
       best = k.key;
     }
   }
-  // A guess further off than a third of the name is noise: point at the list instead.
-  if (best_d > std::max<size_t>(2, name.size() / 3))
+  // A guess too far off is noise: point at the list instead.
+  if (!near_enough(best_d, name))
     throw std::runtime_error(where + ": unknown config key '" + name +
                              "' (`aha train --config-docs` lists the keys)");
   throw std::runtime_error(where + ": unknown config key '" + name + "'; did you mean '" + best +

@@ -110,6 +110,13 @@ TEST_CASE("aha reward score: checker with options, stdin/stdout, config errors")
   CHECK(r.rc != 0);
   CHECK(r.err.find("unknown checker 'nope'") != std::string::npos);
   CHECK(r.out.empty());
+  // A misspelt option is refused before any row is read, naming it and the near name.
+  r = run(std::string(AHA_BINARY) + " reward score --checker math --option extrct=boxed --input " +
+          in);
+  CHECK(r.rc != 0);
+  CHECK(r.err.find("--option: checker 'math' has no option 'extrct'; did you mean 'extract'?") !=
+        std::string::npos);
+  CHECK(r.out.empty());
   r = run(std::string(AHA_BINARY) + " reward score --task nope --input " + in);
   CHECK(r.rc != 0);
   CHECK(r.err.find("unknown task 'nope'") != std::string::npos);

@@ -4,9 +4,13 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,7 +28,16 @@ aha::RewardResult check_length(const std::string& completion, const nlohmann::js
   r.reason = r.score == 1.0 ? "short enough" : "too long";
   return r;
 }
-AHA_CHECKER("test_length", check_length);
+AHA_CHECKER("test_length", check_length, "max_chars");
+
+// A user checker that reads no options: it declares none, and so takes none.
+aha::RewardResult check_nonempty(const std::string& completion, const nlohmann::json&,
+                                 const aha::CheckerOptions&) {
+  aha::RewardResult r;
+  r.score = completion.empty() ? 0.0 : 1.0;
+  return r;
+}
+AHA_CHECKER("test_nonempty", check_nonempty);
 
 const std::string kFix = std::string(AHA_FIXTURES_DIR) + "/reward";
 
@@ -216,6 +229,185 @@ TEST_CASE("registry, options and composition") {
   r = aha::compose_reward(spec, "<answer>41</answer>", ref);
   CHECK(r.score == doctest::Approx(0.5));
   CHECK(r.reason.find("correct: wrong") == 0);
+}
+
+TEST_CASE("checker options: only declared names, a misspelt one refused with its near name") {
+  const auto& math = aha::checker_option_names("math");
+  CHECK(std::find(math.begin(), math.end(), "extract") != math.end());
+  CHECK(aha::checker_option_names("test_length") == std::vector<std::string>{"max_chars"});
+  CHECK(aha::checker_option_names("test_nonempty").empty());
+  CHECK_THROWS_WITH_AS(aha::checker_option_names("nope"), doctest::Contains("unknown checker"),
+                       std::invalid_argument);
+  aha::CheckerOptions o;
+  o.values["extrct"] = "boxed";
+  CHECK_THROWS_WITH_AS(aha::check_option_names("math", o, "here"),
+                       "here: checker 'math' has no option 'extrct'; did you mean 'extract'? (its "
+                       "options: extract, rel_tol, symbolic, symbolic_timeout_s, answer_field)",
+                       std::invalid_argument);
+  // Nothing near: the list alone.
+  o.values = {{"colour", "blue"}};
+  CHECK_THROWS_WITH_AS(aha::check_option_names("countdown", o, "here"),
+                       "here: checker 'countdown' has no option 'colour' (its options: "
+                       "exactly_once)",
+                       std::invalid_argument);
+  // Options built in code are held to the same names when the checker runs.
+  o.values = {{"exactly_onec", true}};
+  CHECK_THROWS_WITH_AS(
+      aha::run_checker("countdown", "<answer>1</answer>", {{"numbers", {1}}, {"target", 1}}, o),
+      doctest::Contains("did you mean 'exactly_once'?"), std::invalid_argument);
+  std::vector<aha::RewardComponent> spec = {{"c", "math", 1.0, {}}};
+  spec[0].options.values["rel_tl"] = 0.1;
+  CHECK_THROWS_WITH_AS(aha::compose_reward(spec, "42", {{"answer", "42"}}),
+                       doctest::Contains("did you mean 'rel_tol'?"), std::invalid_argument);
+  // A user checker's declared option is taken, anything else refused.
+  aha::CheckerOptions len;
+  len.values["max_chars"] = 3;
+  CHECK(aha::run_checker("test_length", "abcd", {}, len).score == 0.0);
+  len.values["max_char"] = 3;
+  CHECK_THROWS_WITH_AS(aha::run_checker("test_length", "abcd", {}, len),
+                       doctest::Contains("has no option 'max_char'; did you mean 'max_chars'?"),
+                       std::invalid_argument);
+  // A checker that declares none takes none, and says how to declare them.
+  CHECK(aha::run_checker("test_nonempty", "x", {}, {}).score == 1.0);
+  CHECK_THROWS_WITH_AS(aha::run_checker("test_nonempty", "x", {}, len),
+                       doctest::Contains("checker 'test_nonempty' takes no options, got 'max_char"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(aha::check_option_names("mth", {}, "here"),
+                       doctest::Contains("here: unknown checker 'mth'; did you mean 'math'?"),
+                       std::invalid_argument);
+}
+
+// The real risk of declared lists: one missing a key its checker reads, so a valid config is
+// refused. Every option a reward/*.cpp file reads must be declared by some checker.
+TEST_CASE("checker options: every key read in reward/*.cpp is declared") {
+  std::set<std::string> declared;
+  for (const auto& name : aha::checker_names())
+    for (const auto& k : aha::checker_option_names(name)) declared.insert(k);
+  // get_string("key", ...), has("key"), also with the key on the next line; and the raw JSON.
+  const std::vector<std::string> reads = {"get_string(",   "get_double(", "get_int(",
+                                          "get_bool(",     "has(",        "values.contains(",
+                                          "values.value(", "values.at(",  "values["};
+  size_t found = 0;
+  for (const auto& f :
+       std::filesystem::directory_iterator(std::string(AHA_SOURCE_DIR) + "/reward")) {
+    if (f.path().extension() != ".cpp" || f.path().filename() == "registry.cpp") continue;
+    std::ifstream in(f.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string src = text.str();
+    for (const std::string& call : reads)
+      for (size_t at = src.find(call); at != std::string::npos; at = src.find(call, at + 1)) {
+        if (at > 0 && (std::isalnum(static_cast<unsigned char>(src[at - 1])) || src[at - 1] == '_'))
+          continue;  // another function's name ending in one of these
+        size_t q = src.find_first_not_of(" \t\n", at + call.size());
+        if (q == std::string::npos || src[q] != '"') continue;  // a key in a variable: not ours
+        const size_t e = src.find('"', q + 1);
+        const std::string key = src.substr(q + 1, e - q - 1);
+        found++;
+        CHECK_MESSAGE(declared.count(key) == 1, "option '", key, "' read in ", f.path().string(),
+                      " is declared by no checker (add it to the checker's AHA_CHECKER line)");
+      }
+  }
+  CHECK(found >=
+        25);  // the scan sees the built-ins' reads (5 math, 4 format, 1 countdown, 15 code)
+}
+
+// reward/README.md's checker table is the documented list: its options column names exactly what
+// each built-in declares.
+TEST_CASE("checker options: reward/README.md's table lists each built-in's declared names") {
+  std::ifstream in(std::string(AHA_SOURCE_DIR) + "/reward/README.md");
+  REQUIRE(in);
+  std::map<std::string, std::string> column;  // checker -> its options cell (the last one)
+  for (std::string line; std::getline(in, line);) {
+    for (const char* c : {"math", "format", "countdown", "code"})
+      if (line.rfind("| `" + std::string(c) + "` |", 0) == 0 && line.back() == '|') {
+        const size_t open = line.rfind('|', line.size() - 2);
+        column[c] = line.substr(open + 1, line.size() - open - 2);
+      }
+  }
+  REQUIRE(column.size() == 4);
+  for (const auto& [checker, cell] : column) {
+    // The names are the backticked words outside parentheses (those hold values and notes).
+    std::string top;
+    int depth = 0;
+    for (char ch : cell) {
+      depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+      if (depth == 0 && ch != ')') top += ch;
+    }
+    std::set<std::string> documented;
+    for (size_t b = top.find('`'); b != std::string::npos; b = top.find('`', b + 1)) {
+      const size_t e = top.find('`', b + 1);
+      if (e == std::string::npos) break;
+      const std::string word = top.substr(b + 1, e - b - 1);
+      documented.insert(word.substr(0, word.find(' ')));
+      b = e;
+    }
+    const auto& decl = aha::checker_option_names(checker);
+    const std::set<std::string> declared(decl.begin(), decl.end());
+    for (const auto& k : declared)
+      CHECK_MESSAGE(documented.count(k) == 1, checker, ": declared option '", k,
+                    "' is missing from reward/README.md's table");
+    for (const auto& k : documented)
+      CHECK_MESSAGE(declared.count(k) == 1, checker, ": reward/README.md documents '", k,
+                    "', which the checker does not declare");
+  }
+}
+
+TEST_CASE("tasks: a misspelt checker option names the file, task, component, key and near name") {
+  const std::string toml = R"([tasks.t]
+generator = { name = "arith" }
+[[tasks.t.reward]]
+name = "correct"
+checker = "math"
+options = { extrct = "answer_tag" }
+)";
+  CHECK_THROWS_WITH_AS(aha::parse_task_toml(toml, "my_tasks.toml", ""),
+                       "my_tasks.toml: task 't' reward component 'correct': checker 'math' has no "
+                       "option 'extrct'; did you mean 'extract'? (its options: extract, rel_tol, "
+                       "symbolic, symbolic_timeout_s, answer_field)",
+                       std::invalid_argument);
+  // A user checker's declared option passes the task file; its misspelling does not.
+  const std::string user = R"([tasks.u]
+generator = { name = "arith" }
+[[tasks.u.reward]]
+name = "short"
+checker = "test_length"
+options = { max_chars = 5 }
+)";
+  CHECK(
+      aha::parse_task_toml(user, "u.toml", "").at(0).reward.at(0).options.get_int("max_chars", 0) ==
+      5);
+  std::string typo = user;
+  typo.replace(typo.find("max_chars"), 9, "maxchars");
+  CHECK_THROWS_WITH_AS(aha::parse_task_toml(typo, "u.toml", ""),
+                       doctest::Contains("u.toml: task 'u' reward component 'short': checker "
+                                         "'test_length' has no option 'maxchars'; did you mean "
+                                         "'max_chars'?"),
+                       std::invalid_argument);
+  // A misspelt task key gets the near name too.
+  std::string key = user;
+  key.replace(key.find("checker ="), 7, "checkr");
+  CHECK_THROWS_WITH_AS(aha::parse_task_toml(key, "u.toml", ""),
+                       doctest::Contains("unknown key 'checkr'; did you mean 'checker'?"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("tasks: every built-in task and every tasks file in the tree loads") {
+  for (const auto& name : aha::builtin_task_names()) {
+    CAPTURE(name);
+    const aha::TaskSpec s = aha::find_task_spec(name, "", kFix);
+    for (const auto& c : s.reward) CHECK_NOTHROW(aha::check_option_names(c.checker, c.options, ""));
+  }
+  for (const char* file : {"/experiments/r1-zero/tasks.toml", "/experiments/base-arith/tasks.toml",
+                           "/tests/fixtures/reward/user_tasks.toml"}) {
+    const std::string path = std::string(AHA_SOURCE_DIR) + file;
+    CAPTURE(path);
+    std::ifstream in(path);
+    REQUIRE(in);
+    std::stringstream text;
+    text << in.rdbuf();
+    CHECK_FALSE(aha::parse_task_toml(text.str(), path, "", kFix).empty());
+  }
 }
 
 TEST_CASE("tasks: user TOML task without recompiling") {
@@ -429,13 +621,13 @@ checker = "math"
   aha::TaskSpec plain = aha::parse_task_toml(base, "inline.toml", kFix)[0];
   CHECK(plain.chat_prompt_template.empty());
   CHECK(aha::load_task(plain).train[0].chat_text == aha::load_task(plain).train[0].text);
-  // A misspelt key is an error naming it, where it is, and the known keys.
+  // A misspelt key is an error naming it, where it is, the nearest key and the known keys.
   auto refused = [&](const std::string& toml, const std::string& want) {
     CHECK_THROWS_WITH_AS(aha::parse_task_toml(toml, "inline.toml", kFix),
                          doctest::Contains(want.c_str()), std::invalid_argument);
   };
   refused(head + "templte = \"x\"\n" + reward,
-          "inline.toml: task 't': unknown key 'templte' (known: ");
+          "inline.toml: task 't': unknown key 'templte'; did you mean 'template'? (known: ");
   refused(R"([tasks.t]
 data.train = "toy.jsonl"
 data.feilds = { question = "q" }
@@ -444,7 +636,8 @@ name = "correct"
 checker = "math"
 )",
           "task 't' data: unknown key 'feilds'");
-  refused(head + "split.eval_frac = 0.5\n" + reward, "task 't' split: unknown key 'eval_frac'");
+  refused(head + "split.eval_frac = 0.5\n" + reward,
+          "task 't' split: unknown key 'eval_frac'; did you mean 'eval_fraction'?");
   refused(base + "wieght = 2.0\n", "task 't' reward: unknown key 'wieght'");
   // A component without its checker says which one.
   refused(base + "[[tasks.t.reward]]\nname = \"format\"\nweight = 0.2\n",
