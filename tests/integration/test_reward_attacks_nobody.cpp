@@ -41,7 +41,16 @@ void suite_passes_as_nobody(const std::string& mode) {
   require_setup();
   int rc = 0;
   std::string out = aha::test::run_command(as_nobody("AHA_SANDBOX=" + mode), &rc);
-  MESSAGE(out.substr(out.size() > 4000 ? out.size() - 4000 : 0));
+  // The suite's failures first (the passing attacks' lines fill the output), then its tail.
+  std::string failures;
+  for (size_t at = out.find("ERROR:"); at != std::string::npos && failures.size() < 8000;
+       at = out.find("ERROR:", at + 1)) {
+    size_t from = out.rfind("TEST CASE:", at);
+    from = from == std::string::npos || at - from > 2000 ? out.rfind('\n', at) : from;
+    from = from == std::string::npos ? 0 : from;
+    failures += out.substr(from, out.find("\n\n", at) - from) + "\n";
+  }
+  MESSAGE(std::string(failures + out.substr(out.size() > 2000 ? out.size() - 2000 : 0)));
   CHECK(rc == 0);
 }
 
