@@ -7,6 +7,7 @@
 // accumulators: 8-float vectors for the scores (GCC vector extensions), `omp simd` loops over a
 // value row for the outputs (-fopenmp-simd, no OpenMP runtime).
 // Built for AVX2+FMA and AVX-512 beside the baseline (target_clones): the machine picks at load.
+// Not under ASan or TSan: the loader runs the clones' instrumented resolvers before they are set up.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,7 +20,8 @@
 #include "kernels/invariant.h"
 #include "kernels/parallel.h"
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__clang__)
 #define AHA_DECODE_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #else
 #define AHA_DECODE_CLONES

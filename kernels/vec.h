@@ -14,7 +14,9 @@
 
 namespace aha {
 
-#if defined(__x86_64__)
+// ThreadSanitizer instruments the clones' resolvers, which the loader runs before TSan is set up
+// (every TSan binary crashed at start): a TSan build keeps the default clone only.
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define AHA_VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AHA_VEC_CLONES
