@@ -13,13 +13,7 @@ in reward/README.md; the note says where a label is a policy rather than mathema
   python3 experiments/math_probe10_make.py > experiments/math_probe10.jsonl
   python3 experiments/probe_run.py math experiments/math_probe10.jsonl  # scores it with ./build/aha
 """
-import json
-
-rows = []
-
-
-def add(group, comp, gold, exp, note=""):
-    rows.append({"group": group, "completion": comp, "answer": gold, "expected": exp, "note": note})
+from probe_rows import add, write
 
 
 # Gold kinds: (gold, the gold as the model writes it, a wrong value of the same kind).
@@ -324,7 +318,4 @@ for c, g, e in [
     add("leftover", c, g, e)
 
 if __name__ == "__main__":
-    for r in rows:
-        print(json.dumps(r, ensure_ascii=False))
-    import sys
-    print(len(rows), "pairs,", sum(not r["expected"] for r in rows), "wrong", file=sys.stderr)
+    write()

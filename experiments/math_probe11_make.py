@@ -15,13 +15,7 @@ follows the policy and the note says so.
   python3 experiments/math_probe11_make.py > experiments/math_probe11.jsonl
   python3 experiments/probe_run.py math experiments/math_probe11.jsonl  # scores it with ./build/aha
 """
-import json
-
-rows = []
-
-
-def add(group, comp, gold, exp, note=""):
-    rows.append({"group": group, "completion": comp, "answer": gold, "expected": exp, "note": note})
+from probe_rows import add, write
 
 
 def fill(template, values):
@@ -636,7 +630,4 @@ for c in [
     pair("wave6", c.replace("12", "@"), "12")
 
 if __name__ == "__main__":
-    for r in rows:
-        print(json.dumps(r, ensure_ascii=False))
-    import sys
-    print(len(rows), "rows,", sum(not r["expected"] for r in rows), "wrong", file=sys.stderr)
+    write()

@@ -9,19 +9,7 @@ rather than mathematics the note says so.
   python3 experiments/math_probe7_make.py > experiments/math_probe7.jsonl
   python3 experiments/probe_run.py math experiments/math_probe7.jsonl  # scores it with ./build/aha, prints disagreements
 """
-import json
-
-rows = []
-
-
-def add(group, comp, gold, exp, note=""):
-    rows.append({"group": group, "completion": comp, "answer": gold, "expected": exp, "note": note})
-
-
-def pair(group, tmpl, gold, right, wrong, note=""):
-    """tmpl holds '@' where the value goes: with `right` it is correct, with `wrong` not."""
-    add(group, tmpl.replace("@", right), gold, True, note)
-    add(group, tmpl.replace("@", wrong), gold, False, note)
+from probe_rows import add, pair, write
 
 
 THINK = "<think>\nOkay, let me work through this. First compute the parts, then add them up.\n</think>\n\n"
@@ -372,7 +360,4 @@ for c, g, e in [
     add("adv_after_fix", c, g, e)
 
 if __name__ == "__main__":
-    for r in rows:
-        print(json.dumps(r, ensure_ascii=False))
-    import sys
-    print(len(rows), "pairs,", sum(r["expected"] for r in rows), "expected correct", file=sys.stderr)
+    write()

@@ -13,13 +13,8 @@ policy rather than mathematics the note says so.
   python3 experiments/probe_run.py math experiments/math_probe8.jsonl  # scores it with ./build/aha, prints disagreements
 """
 import itertools
-import json
 
-rows = []
-
-
-def add(group, comp, gold, exp, note=""):
-    rows.append({"group": group, "completion": comp, "answer": gold, "expected": exp, "note": note})
+from probe_rows import add, write
 
 
 THINK = ("<think>\nOkay, so I need to find this. Let me set up the equation first: $a = 3$, $b = 4$, "
@@ -345,5 +340,5 @@ for c, g, e in [
 ]:
     add("boxes", c, g, e)
 
-for r in rows:
-    print(json.dumps(r, ensure_ascii=False))
+if __name__ == "__main__":
+    write()

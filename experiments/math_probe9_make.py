@@ -13,18 +13,7 @@ policy rather than language.
   python3 experiments/math_probe9_make.py > experiments/math_probe9.jsonl
   python3 experiments/probe_run.py math experiments/math_probe9.jsonl  # scores it with ./build/aha, prints disagreements
 """
-import json
-
-rows = []
-
-
-def add(group, comp, gold, exp, note=""):
-    rows.append({"group": group, "completion": comp, "answer": gold, "expected": exp, "note": note})
-
-
-def pair(group, template, gold, right, wrong, note=""):
-    add(group, template.replace("@", right), gold, True, note)
-    add(group, template.replace("@", wrong), gold, False, note)
+from probe_rows import add, pair, write
 
 
 FW = {c: chr(ord(c) + 0xFEE0) for c in "0123456789+-=./%()*:,"}
@@ -196,7 +185,4 @@ add("mixed_punct", "The answer is 12，not 13.", "12", True)
 add("mixed_punct", "The answer is 12，not 13.", "13", False, "the value the text rules out")
 
 if __name__ == "__main__":
-    for r in rows:
-        print(json.dumps(r, ensure_ascii=False))
-    import sys
-    print(len(rows), "pairs,", sum(not r["expected"] for r in rows), "wrong", file=sys.stderr)
+    write()

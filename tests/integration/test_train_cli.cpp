@@ -41,21 +41,35 @@ fs::path fresh_dir(const std::string& prefix) {
   return dir;
 }
 
+// A random DeepSeek-V3-style model (seed 3) in dir/model.
+void init_model(const fs::path& dir) {
+  int rc = 0;
+  const std::string out =
+      run(std::string(AHA_BINARY) + " init --out " + (dir / "model").string() + " --seed 3", &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+}
+
+// A micro tiny_add run of the model in `model`: 4 prompts x 4 samples of at most max_new_tokens,
+// 4 held-out prompts evaluated at the start and the end only.
+std::string micro_run_sets(const fs::path& model, int max_new_tokens) {
+  return " --set model.path='\"" + model.string() + "\"' --set tasks.tasks_file='\"" +
+         std::string(AHA_SOURCE_DIR) +
+         "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
+         " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
+         " --set rollout.max_new_tokens=" + std::to_string(max_new_tokens) +
+         " --set tasks.eval_prompts=4 --set tasks.eval_samples=2 --set run.eval_every=0";
+}
+
 }  // namespace
 
 TEST_CASE("train, resume and replay a micro run with worker processes") {
   const fs::path dir = fresh_dir("aha-train-test-");
   const std::string aha = AHA_BINARY;
   int rc = 0;
-  std::string out = run(aha + " init --out " + (dir / "model").string() + " --seed 3", &rc);
-  REQUIRE_MESSAGE(rc == 0, out);
-  const std::string tasks = std::string(AHA_SOURCE_DIR) + "/experiments/base-arith/tasks.toml";
-  const std::string common =
-      " --set model.path='\"" + (dir / "model").string() + "\"'" + " --set tasks.tasks_file='\"" +
-      tasks + "\"' --set tasks.names='[\"tiny_add\"]'" +
-      " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
-      " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4 --set tasks.eval_samples=2" +
-      " --set run.eval_every=0 --set run.checkpoint_every=2 --set learner.lr=1e-3 --workers 2";
+  std::string out;
+  init_model(dir);
+  const std::string common = micro_run_sets(dir / "model", 4) +
+                             " --set run.checkpoint_every=2 --set learner.lr=1e-3 --workers 2";
 
   // Uninterrupted: 5 steps; the worker processes copy each version from the learner's memory.
   out = run(aha + " train --run-dir " + (dir / "a").string() + common + " --set run.steps=5", &rc);
@@ -152,12 +166,8 @@ TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same le
                             " --out " + (dir / "model").string() + " --seed 5",
                         &rc);
   REQUIRE_MESSAGE(rc == 0, out);
-  out = run(aha + " train --run-dir " + (dir / "run").string() + " --set model.path='\"" +
-                (dir / "model").string() + "\"' --set tasks.tasks_file='\"" + src +
-                "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
-                " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
-                " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4" +
-                " --set tasks.eval_samples=2 --set run.eval_every=0 --set run.steps=3",
+  out = run(aha + " train --run-dir " + (dir / "run").string() + micro_run_sets(dir / "model", 4) +
+                " --set run.steps=3",
             &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK(slurp((dir / "run/final-model/config.json").string()).find("\"qwen3_moe\"") !=
@@ -174,16 +184,11 @@ TEST_CASE("train a Qwen3-MoE policy: GQA with QK-norm, no shared expert, same le
 TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit") {
   const fs::path dir = fresh_dir("aha-train-inv-");
   const std::string aha = AHA_BINARY;
-  const std::string src = AHA_SOURCE_DIR;
   int rc = 0;
-  std::string out = run(aha + " init --out " + (dir / "model").string() + " --seed 3", &rc);
-  REQUIRE_MESSAGE(rc == 0, out);
+  std::string out;
+  init_model(dir);
   const std::string common =
-      " --set model.path='\"" + (dir / "model").string() + "\"' --set tasks.tasks_file='\"" + src +
-      "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
-      " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
-      " --set rollout.max_new_tokens=6 --set tasks.eval_prompts=4 --set tasks.eval_samples=2" +
-      " --set run.eval_every=0 --set run.steps=2 --set run.batch_invariant=true";
+      micro_run_sets(dir / "model", 6) + " --set run.steps=2 --set run.batch_invariant=true";
   // bf16 GEMMs cannot be batch-invariant: refused before anything runs, naming both keys.
   out = run(aha + " train --run-dir " + (dir / "bf16").string() + common +
                 " --set run.gemm_precision='\"bf16\"'",
@@ -229,19 +234,14 @@ TEST_CASE("run.batch_invariant: workers' log-probs are the learner's, to the bit
 TEST_CASE("learner.dynamic_sampling: a step whose every group is dropped trains nothing, goes on") {
   const fs::path dir = fresh_dir("aha-train-dyn-");
   const std::string aha = AHA_BINARY;
-  const std::string src = AHA_SOURCE_DIR;
   int rc = 0;
-  std::string out = run(aha + " init --out " + (dir / "model").string() + " --seed 3", &rc);
-  REQUIRE_MESSAGE(rc == 0, out);
+  init_model(dir);
   // A random model answers no sum: every group has equal correctness and is dropped.
-  out = run(aha + " train --run-dir " + (dir / "run").string() + " --set model.path='\"" +
-                (dir / "model").string() + "\"' --set tasks.tasks_file='\"" + src +
-                "/experiments/base-arith/tasks.toml\"' --set tasks.names='[\"tiny_add\"]'" +
-                " --set rollout.prompts_per_step=4 --set rollout.group_size=4" +
-                " --set rollout.max_new_tokens=4 --set tasks.eval_prompts=4" +
-                " --set tasks.eval_samples=2 --set run.eval_every=0 --set run.steps=2" +
-                " --set learner.dynamic_sampling=true --set learner.max_oversample_rounds=1",
-            &rc);
+  std::string out =
+      run(aha + " train --run-dir " + (dir / "run").string() + micro_run_sets(dir / "model", 4) +
+              " --set run.steps=2" +
+              " --set learner.dynamic_sampling=true --set learner.max_oversample_rounds=1",
+          &rc);
   REQUIRE_MESSAGE(rc == 0, out);
   CHECK_MESSAGE(out.find("no group kept: nothing trained") != std::string::npos, out);
   aha::RunDb db = aha::rundb_open((dir / "run").string(), false);
